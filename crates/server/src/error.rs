@@ -1,0 +1,184 @@
+//! Errors answered to HTTP clients.
+//!
+//! # Error policy
+//!
+//! - Every failed request is answered with a FHIR `OperationOutcome`
+//!   (`application/fhir+json`), whatever failed: routing, a handler, the database, or
+//!   actix itself (the [`to_operation_outcome`] error handler rewrites any non-FHIR error
+//!   body).
+//! - The HTTP status and the issue code come from the [`ApiError`] variant, never from
+//!   string matching on a message.
+//! - Client errors (4xx) say precisely what was wrong and where (`expression` holds the
+//!   element path). Server errors (5xx) say what failed in general terms and point to the
+//!   request id; the cause is logged, not sent, so internals never leak to a client.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use renhice_model::{FHIR_JSON_MIME, IssueType, OperationOutcome, OperationOutcomeIssue};
+use renhice_store::StoreError;
+
+/// Everything a request handler can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No route matches the request path.
+    #[error("no FHIR endpoint or resource at {path}")]
+    RouteNotFound {
+        /// The request path.
+        path: String,
+    },
+    /// The path exists but not for this method.
+    #[error("{method} is not supported on {path}; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The request method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// The methods the path supports, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// The client asked for a representation the server cannot produce.
+    #[error("cannot produce {accept}; this server speaks application/fhir+json")]
+    NotAcceptable {
+        /// The `Accept` header received.
+        accept: String,
+    },
+    /// The database could not be reached or is not ready.
+    #[error("the database is not available")]
+    DatabaseUnavailable(#[source] StoreError),
+    /// A database operation failed.
+    #[error("a database operation failed")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn issue_type(&self) -> IssueType {
+        match self {
+            Self::RouteNotFound { .. } => IssueType::NotFound,
+            Self::MethodNotAllowed { .. } | Self::NotAcceptable { .. } => IssueType::NotSupported,
+            Self::DatabaseUnavailable(_) => IssueType::NoStore,
+            Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
+            Self::Store(_) => IssueType::Exception,
+        }
+    }
+
+    /// The `OperationOutcome` describing this error.
+    #[must_use]
+    pub fn outcome(&self) -> OperationOutcome {
+        let diagnostics = match self {
+            // Conflicts are the client's business; other store failures are internal.
+            Self::Store(e @ StoreError::VersionConflict { .. }) => e.to_string(),
+            Self::Store(_) | Self::DatabaseUnavailable(_) => {
+                format!("{self}; the server log has the details under this response's X-Request-Id")
+            }
+            other => other.to_string(),
+        };
+        OperationOutcome::single(OperationOutcomeIssue::error(self.issue_type(), diagnostics))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(StoreError::VersionConflict { .. }) => StatusCode::CONFLICT,
+            Self::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let status = self.status_code();
+        if status.is_server_error() {
+            // The cause chain goes to the log only (see the policy above).
+            tracing::error!(error = %error_chain(self), status = status.as_u16(), "request failed");
+        }
+        let mut response = fhir_json(status, &self.outcome());
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// The error and all its sources, joined by `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A FHIR JSON response with the given status.
+pub(crate) fn fhir_json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => HttpResponse::build(status)
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(FHIR_JSON_MIME),
+            ))
+            .body(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response body");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// Rewrites an error response that does not already carry FHIR JSON (actix's own
+/// errors: payload too large, malformed headers, …) into an `OperationOutcome` with the
+/// same status.
+pub(crate) fn to_operation_outcome<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_fhir = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(FHIR_JSON_MIME));
+    if is_fhir {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let code = match status {
+        StatusCode::NOT_FOUND => IssueType::NotFound,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::URI_TOO_LONG => IssueType::TooLong,
+        StatusCode::TOO_MANY_REQUESTS => IssueType::Throttled,
+        StatusCode::UNAUTHORIZED => IssueType::Login,
+        StatusCode::FORBIDDEN => IssueType::Forbidden,
+        StatusCode::METHOD_NOT_ALLOWED
+        | StatusCode::NOT_ACCEPTABLE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => IssueType::NotSupported,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => IssueType::Timeout,
+        s if s.is_server_error() => IssueType::Exception,
+        _ => IssueType::Invalid,
+    };
+    let diagnostics = match res.response().error() {
+        Some(e) if status.is_client_error() => e.to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let outcome = OperationOutcome::single(OperationOutcomeIssue::error(code, diagnostics));
+    let (req, old) = res.into_parts();
+    let mut new = fhir_json(status, &outcome);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}

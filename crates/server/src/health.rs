@@ -1,0 +1,79 @@
+//! Operational endpoints: liveness, readiness and the capability statement.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_store::StoreError;
+use serde_json::json;
+
+use crate::error::fhir_json;
+use crate::{ApiError, AppState};
+
+/// `GET /healthz`: the process is up and serving HTTP. It deliberately does not touch the
+/// database, so an orchestrator does not restart a healthy server during a database
+/// outage; `/readyz` is the one that takes it out of rotation.
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "pass" }))
+}
+
+/// `GET /readyz`: the database answers within the configured time and carries exactly
+/// the schema this build expects.
+pub(crate) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let timeout = Duration::from_secs(state.config.readiness_timeout_secs.max(1));
+    match tokio::time::timeout(timeout, state.store.check_ready()).await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({
+            "status": "pass",
+            "database": state.store.backend().name(),
+        }))),
+        Ok(Err(e)) => Err(ApiError::DatabaseUnavailable(e)),
+        Err(_) => Err(ApiError::DatabaseUnavailable(StoreError::Task(format!(
+            "no answer within {} s",
+            timeout.as_secs()
+        )))),
+    }
+}
+
+/// `GET /fhir/metadata`.
+pub(crate) async fn metadata(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_accepts_fhir_json(&req)?;
+    Ok(fhir_json(StatusCode::OK, &state.capability_statement))
+}
+
+/// Refuses requests whose `Accept` header (or `_format` parameter) rules out JSON: FHIR
+/// asks for 406 rather than a representation the client did not ask for.
+fn check_accepts_fhir_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let format =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("_format").cloned());
+    let wanted = match format {
+        Some(f) => f,
+        None => match req.headers().get(header::ACCEPT).map(HeaderValue::to_str) {
+            Some(Ok(v)) => v.to_owned(),
+            _ => return Ok(()),
+        },
+    };
+    let acceptable = wanted.split(',').any(|item| {
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        media.is_empty()
+            || media == "*/*"
+            || media == "application/*"
+            || media == "json"
+            || media.ends_with("json")
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(ApiError::NotAcceptable { accept: wanted })
+    }
+}

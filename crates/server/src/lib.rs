@@ -1,0 +1,24 @@
+//! The renhice HTTP server: the only crate that knows HTTP.
+//!
+//! It serves the FHIR REST API under `/fhir` and the operational endpoints `/healthz`,
+//! `/readyz` and `/metrics`. Every response to a failed request is a FHIR
+//! `OperationOutcome` ([`ApiError`]); every request gets a request id (taken from a valid
+//! incoming `X-Request-Id` or generated), echoed in the response and carried by every log
+//! line written while handling it.
+
+mod capability;
+mod config;
+mod error;
+mod health;
+mod metrics;
+pub mod observe;
+mod server;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+pub use metrics::Metrics;
+pub use observe::RequestId;
+pub use server::{AppState, RunningServer, start};
+
+/// The renhice version serving requests.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,136 @@
+//! Building the actix application and running the HTTP server.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use renhice_store::Store;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::error::to_operation_outcome;
+use crate::{ApiError, Metrics, ServerConfig, capability, health, metrics, observe};
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The server configuration.
+    pub config: ServerConfig,
+    /// Metrics registry.
+    pub metrics: Metrics,
+    /// `GET /fhir/metadata`, built once at start-up.
+    pub(crate) capability_statement: Value,
+}
+
+/// A started server: where it listens and how to stop it.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on (useful with port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that can stop the server from elsewhere (a signal handler).
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the server. Graceful: stop accepting connections and let in-flight requests
+    /// finish (up to `shutdown_timeout_secs`); otherwise drop them at once.
+    pub async fn stop(self, graceful: bool) -> io::Result<()> {
+        self.handle.stop(graceful).await;
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> io::Result<()> {
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+/// Binds the listening socket and starts serving on the current tokio runtime.
+///
+/// Signals are not handled here: the caller decides what a signal means (the `renhice`
+/// binary stops gracefully on both SIGTERM and SIGINT, which actix alone would not).
+pub fn start(config: ServerConfig, store: Store, metrics: Metrics) -> io::Result<RunningServer> {
+    let workers = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+    } else {
+        config.workers
+    };
+    let listen = config.listen;
+    let shutdown_timeout = config.shutdown_timeout_secs;
+    let max_body = config.max_body_bytes;
+    let state = web::Data::new(AppState {
+        store,
+        config,
+        metrics,
+        capability_statement: capability::capability_statement(OffsetDateTime::now_utc()),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
+            .wrap(from_fn(observe::observe))
+            .service(get_only("/healthz", health::healthz))
+            .service(get_only("/readyz", health::readyz))
+            .service(get_only("/metrics", metrics::metrics))
+            .service(get_only("/fhir/metadata", health::metadata))
+            .default_service(web::to(route_not_found))
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
+    // Idle keep-alive connections must not hold a graceful shutdown open.
+    .keep_alive(Duration::from_secs(30))
+    .bind(listen)?;
+    let local_addr = server.addrs().first().copied().unwrap_or(listen);
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(RunningServer {
+        local_addr,
+        handle,
+        task,
+    })
+}
+
+/// A resource that answers GET and refuses every other method with a 405
+/// `OperationOutcome` and an `Allow` header.
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(get_only_refusal))
+}
+
+async fn get_only_refusal(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        allow: "GET",
+    })
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        path: req.path().to_owned(),
+    })
+}

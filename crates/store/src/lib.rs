@@ -1,0 +1,31 @@
+//! Storage for renhice: the only crate that knows SQL.
+//!
+//! One connection type ([`DbConnection`], a diesel `MultiConnection`) serves PostgreSQL
+//! (production) and SQLite (the embedded zero-setup default); the backend is chosen from
+//! the scheme of the database URL ([`DatabaseUrl`]). Connections come from an r2d2 pool
+//! and every piece of database work runs on tokio's blocking thread pool
+//! ([`Store::run`]), so diesel's synchronous calls never stall an HTTP worker thread.
+//!
+//! Migrations for both backends are embedded in the binary and applied by
+//! [`Store::connect`]; the two trees under `migrations/` carry identical names.
+
+mod config;
+mod connection;
+mod error;
+mod migrations;
+pub mod resources;
+pub mod schema;
+mod store;
+mod url;
+
+pub use config::DatabaseConfig;
+pub use connection::{Backend, DbConnection};
+pub use error::StoreError;
+pub use migrations::{applied_migrations, expected_migrations};
+pub use store::{PoolStatus, Store};
+pub use url::DatabaseUrl;
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!(
+    "renhice-store needs at least one database backend: enable `postgres` and/or `sqlite`"
+);

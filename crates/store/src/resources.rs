@@ -1,0 +1,353 @@
+//! FHIR resources: current state, every version, and extracted search parameters.
+//!
+//! Writes are optimistic and race-free without search-then-insert: version 1 is an insert
+//! that the `(resource_type, id)` unique key lets only one writer win, and version *n* is
+//! an update conditioned on the row still being at version *n − 1*. The loser of a race
+//! gets [`StoreError::VersionConflict`], never a silent overwrite.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::schema::{
+    resource_versions, resources, search_dates, search_references, search_strings, search_tokens,
+};
+use crate::{DbConnection, StoreError};
+
+/// One stored version of a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    /// FHIR resource type, e.g. `Patient`.
+    pub resource_type: String,
+    /// Logical id.
+    pub id: String,
+    /// `meta.versionId`, counting from 1.
+    pub version_id: i64,
+    /// `meta.lastUpdated`, microseconds since the Unix epoch (UTC).
+    pub last_updated: i64,
+    /// Whether this version is a deletion.
+    pub deleted: bool,
+    /// The resource JSON; `None` for a deletion.
+    pub body: Option<String>,
+}
+
+/// A token search value (`system|code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEntry {
+    /// Search parameter code, e.g. `identifier`.
+    pub param: String,
+    /// Code system or identifier system, if any.
+    pub system: Option<String>,
+    /// The code or identifier value.
+    pub code: String,
+}
+
+/// A string search value, already normalised by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringEntry {
+    /// Search parameter code, e.g. `family`.
+    pub param: String,
+    /// Normalised value.
+    pub value: String,
+}
+
+/// A date search value as the range its precision implies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateEntry {
+    /// Search parameter code, e.g. `date`.
+    pub param: String,
+    /// First microsecond of the range.
+    pub low: i64,
+    /// Last microsecond of the range.
+    pub high: i64,
+}
+
+/// A reference search value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceEntry {
+    /// Search parameter code, e.g. `subject`.
+    pub param: String,
+    /// Target resource type.
+    pub target_type: String,
+    /// Target logical id.
+    pub target_id: String,
+}
+
+/// Everything extracted from one version of a resource for searching.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchIndex {
+    /// Token values.
+    pub tokens: Vec<TokenEntry>,
+    /// String values.
+    pub strings: Vec<StringEntry>,
+    /// Date ranges.
+    pub dates: Vec<DateEntry>,
+    /// References.
+    pub references: Vec<ReferenceEntry>,
+}
+
+/// A new version to write.
+#[derive(Debug, Clone)]
+pub struct NewVersion<'a> {
+    /// FHIR resource type.
+    pub resource_type: &'a str,
+    /// Logical id.
+    pub id: &'a str,
+    /// The version being written: 1 creates the resource, *n* updates version *n − 1*.
+    pub version_id: i64,
+    /// `meta.lastUpdated` of the new version, microseconds since the Unix epoch.
+    pub last_updated: i64,
+    /// The resource JSON, or `None` to record a deletion.
+    pub body: Option<&'a str>,
+    /// Search values of the new version (ignored for a deletion).
+    pub index: &'a SearchIndex,
+}
+
+/// Writes a new version of a resource, its history row and its search index, atomically.
+pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<(), StoreError> {
+    let attempt = conn.transaction::<_, DieselError, _>(|conn| {
+        let deleted = new.body.is_none();
+        let pk = if new.version_id == 1 {
+            diesel::insert_into(resources::table)
+                .values((
+                    resources::resource_type.eq(new.resource_type),
+                    resources::id.eq(new.id),
+                    resources::version_id.eq(1_i64),
+                    resources::last_updated.eq(new.last_updated),
+                    resources::deleted.eq(deleted),
+                ))
+                .execute(conn)?;
+            lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
+        } else {
+            let updated = diesel::update(
+                resources::table
+                    .filter(resources::resource_type.eq(new.resource_type))
+                    .filter(resources::id.eq(new.id))
+                    .filter(resources::version_id.eq(new.version_id - 1)),
+            )
+            .set((
+                resources::version_id.eq(new.version_id),
+                resources::last_updated.eq(new.last_updated),
+                resources::deleted.eq(deleted),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(DieselError::RollbackTransaction);
+            }
+            lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
+        };
+        diesel::insert_into(resource_versions::table)
+            .values((
+                resource_versions::resource_pk.eq(pk),
+                resource_versions::version_id.eq(new.version_id),
+                resource_versions::last_updated.eq(new.last_updated),
+                resource_versions::deleted.eq(deleted),
+                resource_versions::body.eq(new.body),
+            ))
+            .execute(conn)?;
+        replace_index(conn, pk, if deleted { &EMPTY_INDEX } else { new.index })?;
+        Ok(())
+    });
+    match attempt {
+        Ok(()) => Ok(()),
+        Err(DieselError::RollbackTransaction)
+        | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            let current = lookup_version(conn, new.resource_type, new.id)?.unwrap_or(0);
+            Err(StoreError::VersionConflict {
+                resource_type: new.resource_type.to_owned(),
+                id: new.id.to_owned(),
+                expected: new.version_id - 1,
+                current,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+static EMPTY_INDEX: SearchIndex = SearchIndex {
+    tokens: Vec::new(),
+    strings: Vec::new(),
+    dates: Vec::new(),
+    references: Vec::new(),
+};
+
+fn lookup_pk(conn: &mut DbConnection, resource_type: &str, id: &str) -> QueryResult<Option<i64>> {
+    resources::table
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .select(resources::pk)
+        .first(conn)
+        .optional()
+}
+
+/// The current version number of a resource, or `None` if it was never written.
+pub fn lookup_version(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(resources::table
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .select(resources::version_id)
+        .first(conn)
+        .optional()?)
+}
+
+fn replace_index(conn: &mut DbConnection, pk: i64, index: &SearchIndex) -> QueryResult<()> {
+    diesel::delete(search_tokens::table.filter(search_tokens::resource_pk.eq(pk))).execute(conn)?;
+    diesel::delete(search_strings::table.filter(search_strings::resource_pk.eq(pk)))
+        .execute(conn)?;
+    diesel::delete(search_dates::table.filter(search_dates::resource_pk.eq(pk))).execute(conn)?;
+    diesel::delete(search_references::table.filter(search_references::resource_pk.eq(pk)))
+        .execute(conn)?;
+    for t in &index.tokens {
+        diesel::insert_into(search_tokens::table)
+            .values((
+                search_tokens::resource_pk.eq(pk),
+                search_tokens::param.eq(&t.param),
+                search_tokens::system.eq(t.system.as_deref()),
+                search_tokens::code.eq(&t.code),
+            ))
+            .execute(conn)?;
+    }
+    for s in &index.strings {
+        diesel::insert_into(search_strings::table)
+            .values((
+                search_strings::resource_pk.eq(pk),
+                search_strings::param.eq(&s.param),
+                search_strings::value.eq(&s.value),
+            ))
+            .execute(conn)?;
+    }
+    for d in &index.dates {
+        diesel::insert_into(search_dates::table)
+            .values((
+                search_dates::resource_pk.eq(pk),
+                search_dates::param.eq(&d.param),
+                search_dates::low.eq(d.low),
+                search_dates::high.eq(d.high),
+            ))
+            .execute(conn)?;
+    }
+    for r in &index.references {
+        diesel::insert_into(search_references::table)
+            .values((
+                search_references::resource_pk.eq(pk),
+                search_references::param.eq(&r.param),
+                search_references::target_type.eq(&r.target_type),
+                search_references::target_id.eq(&r.target_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+type VersionRow = (i64, i64, bool, Option<String>);
+
+fn to_stored(resource_type: &str, id: &str, row: VersionRow) -> StoredResource {
+    let (version_id, last_updated, deleted, body) = row;
+    StoredResource {
+        resource_type: resource_type.to_owned(),
+        id: id.to_owned(),
+        version_id,
+        last_updated,
+        deleted,
+        body,
+    }
+}
+
+/// The current version of a resource (which may be a deletion), or `None` if it was never
+/// written.
+pub fn read(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, StoreError> {
+    let row: Option<VersionRow> = resources::table
+        .inner_join(
+            resource_versions::table.on(resource_versions::resource_pk
+                .eq(resources::pk)
+                .and(resource_versions::version_id.eq(resources::version_id))),
+        )
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .select((
+            resource_versions::version_id,
+            resource_versions::last_updated,
+            resource_versions::deleted,
+            resource_versions::body,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| to_stored(resource_type, id, r)))
+}
+
+/// One specific version of a resource (`vread`).
+pub fn read_version(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+    version_id: i64,
+) -> Result<Option<StoredResource>, StoreError> {
+    let row: Option<VersionRow> = resource_versions::table
+        .inner_join(resources::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .filter(resource_versions::version_id.eq(version_id))
+        .select((
+            resource_versions::version_id,
+            resource_versions::last_updated,
+            resource_versions::deleted,
+            resource_versions::body,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|r| to_stored(resource_type, id, r)))
+}
+
+/// Every version of a resource, newest first (`_history`).
+pub fn history(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Vec<StoredResource>, StoreError> {
+    let rows: Vec<VersionRow> = resource_versions::table
+        .inner_join(resources::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .order(resource_versions::version_id.desc())
+        .select((
+            resource_versions::version_id,
+            resource_versions::last_updated,
+            resource_versions::deleted,
+            resource_versions::body,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| to_stored(resource_type, id, r))
+        .collect())
+}
+
+/// Logical ids of current, not deleted resources of a type with the given token value.
+pub fn find_by_token(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    param: &str,
+    system: Option<&str>,
+    code: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut query = resources::table
+        .inner_join(search_tokens::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::deleted.eq(false))
+        .filter(search_tokens::param.eq(param))
+        .filter(search_tokens::code.eq(code))
+        .select(resources::id)
+        .distinct()
+        .into_boxed();
+    if let Some(system) = system {
+        query = query.filter(search_tokens::system.eq(system));
+    }
+    Ok(query.order(resources::id).load(conn)?)
+}

@@ -1,0 +1,78 @@
+//! The diesel schema, one portable description for both backends (kept by hand in step
+//! with `migrations/postgres` and `migrations/sqlite`).
+
+#![allow(
+    missing_docs,
+    reason = "generated-style table definitions; documented in migrations"
+)]
+
+diesel::table! {
+    resources (pk) {
+        pk -> BigInt,
+        resource_type -> Text,
+        id -> Text,
+        version_id -> BigInt,
+        last_updated -> BigInt,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    resource_versions (resource_pk, version_id) {
+        resource_pk -> BigInt,
+        version_id -> BigInt,
+        last_updated -> BigInt,
+        deleted -> Bool,
+        body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    search_tokens (resource_pk, param, code) {
+        resource_pk -> BigInt,
+        param -> Text,
+        system -> Nullable<Text>,
+        code -> Text,
+    }
+}
+
+diesel::table! {
+    search_strings (resource_pk, param, value) {
+        resource_pk -> BigInt,
+        param -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    search_dates (resource_pk, param, low) {
+        resource_pk -> BigInt,
+        param -> Text,
+        low -> BigInt,
+        high -> BigInt,
+    }
+}
+
+diesel::table! {
+    search_references (resource_pk, param, target_type, target_id) {
+        resource_pk -> BigInt,
+        param -> Text,
+        target_type -> Text,
+        target_id -> Text,
+    }
+}
+
+diesel::joinable!(resource_versions -> resources (resource_pk));
+diesel::joinable!(search_tokens -> resources (resource_pk));
+diesel::joinable!(search_strings -> resources (resource_pk));
+diesel::joinable!(search_dates -> resources (resource_pk));
+diesel::joinable!(search_references -> resources (resource_pk));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    resources,
+    resource_versions,
+    search_tokens,
+    search_strings,
+    search_dates,
+    search_references,
+);

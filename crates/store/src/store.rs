@@ -1,0 +1,143 @@
+//! [`Store`]: the pool, start-up (connect and migrate) and running work off the HTTP threads.
+
+use std::time::Duration;
+
+use crate::connection::Manager;
+use crate::{Backend, DatabaseConfig, DatabaseUrl, DbConnection, StoreError, migrations};
+
+/// A handle on the database: cheap to clone, shared by all request handlers.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    url: DatabaseUrl,
+}
+
+/// A snapshot of the connection pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections currently open.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool will open.
+    pub max_size: u32,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Checks the URL, opens the database, applies pending migrations and builds the pool.
+    ///
+    /// The first connection is opened directly rather than through the pool so that a
+    /// wrong URL, a missing SQLite file or a refused login is reported as itself instead of
+    /// as a pool time-out.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let config = config.clone();
+        blocking(move || Self::connect_blocking(&config)).await
+    }
+
+    /// [`Store::connect`] for callers outside an async runtime (command-line tools).
+    pub fn connect_blocking(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let url = DatabaseUrl::parse(&config.url)?;
+        let mut first = DbConnection::open(&url, config.sqlite_busy_timeout_ms)?;
+        let ran = migrations::run_pending(&mut first)?;
+        if ran.is_empty() {
+            tracing::debug!(database = %url, "database schema is up to date");
+        } else {
+            tracing::info!(database = %url, migrations = ?ran, "applied database migrations");
+        }
+        drop(first);
+        let manager = Manager {
+            url: url.clone(),
+            sqlite_busy_timeout_ms: config.sqlite_busy_timeout_ms,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(config.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
+            // Validate on checkout so a connection the server dropped (restart, failover)
+            // is replaced rather than handed to a request.
+            .test_on_check_out(true)
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+            url,
+        })
+    }
+
+    /// The backend behind this store.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The database URL, with any password masked.
+    #[must_use]
+    pub fn display_url(&self) -> String {
+        self.url.to_string()
+    }
+
+    /// Runs database work on a pooled connection, on tokio's blocking thread pool.
+    ///
+    /// Diesel is synchronous; running it here keeps the async HTTP workers free while a
+    /// query waits on the network or on a lock.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Readiness: the database answers and its schema is exactly the one this build
+    /// migrates to.
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            let applied = migrations::applied_migrations(conn)?;
+            let expected = migrations::expected_migrations();
+            if applied == expected {
+                Ok(())
+            } else {
+                Err(StoreError::SchemaMismatch(format!(
+                    "applied migrations {applied:?}, expected {expected:?}"
+                )))
+            }
+        })
+        .await
+    }
+
+    /// The pool's current state.
+    #[must_use]
+    pub fn pool_status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+}
+
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}

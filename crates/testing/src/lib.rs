@@ -1,0 +1,235 @@
+//! Test support for renhice: every test gets a database of its own.
+//!
+//! - [`TestDb::postgres`] creates a fresh PostgreSQL database on the server named by
+//!   `RENHICE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//!   and drops it when the value is dropped, so tests run in parallel without seeing
+//!   each other. If no PostgreSQL can be reached the test **fails** with instructions;
+//!   it never skips.
+//! - [`TestDb::sqlite`] makes a temporary directory for an SQLite file, removed on drop.
+//! - [`backend_tests!`] writes one test per backend from a single async body, named
+//!   `<test>::postgres` and `<test>::sqlite` so the output shows what ran where.
+
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "test support: panicking is how it reports"
+)]
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a failed set-up must stop the test"
+)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+/// Environment variable naming the PostgreSQL server tests create their databases on.
+pub const POSTGRES_URL_VAR: &str = "RENHICE_TEST_POSTGRES_URL";
+
+/// The server used when [`POSTGRES_URL_VAR`] is not set.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for one test only.
+pub enum TestDb {
+    /// A PostgreSQL database created for this test.
+    Postgres {
+        /// URL of the test database.
+        url: String,
+        /// Its name.
+        name: String,
+        /// URL of the maintenance database used to create and drop it.
+        admin_url: String,
+    },
+    /// An SQLite file in a temporary directory.
+    Sqlite {
+        /// `sqlite://…?mode=rwc` URL of the file.
+        url: String,
+        /// The directory, removed on drop.
+        dir: tempfile::TempDir,
+    },
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// URL of the PostgreSQL server tests use.
+#[must_use]
+pub fn postgres_server_url() -> String {
+    std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// Opens a connection to the maintenance database, failing the test loudly if there is
+/// no PostgreSQL to be had.
+#[must_use]
+pub fn postgres_admin_connection() -> PgConnection {
+    let url = postgres_server_url();
+    PgConnection::establish(&url).unwrap_or_else(|e| {
+        panic!(
+            "cannot reach PostgreSQL at {url}: {e}\n\
+             The PostgreSQL tests never skip. Run the test suite with scripts/test, which finds \
+             or starts a server, or set {POSTGRES_URL_VAR} to a server where this user may \
+             create databases."
+        )
+    })
+}
+
+/// Replaces the database name (the path) of a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDb {
+    /// A fresh, empty PostgreSQL database.
+    #[must_use]
+    pub fn postgres() -> Self {
+        let admin_url = postgres_server_url();
+        let name = format!(
+            "renhice_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        );
+        let mut conn = postgres_admin_connection();
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("cannot create test database {name} on {admin_url}: {e}"));
+        Self::Postgres {
+            url: with_database(&admin_url, &name),
+            name,
+            admin_url,
+        }
+    }
+
+    /// A fresh SQLite database file (created on first connection).
+    #[must_use]
+    pub fn sqlite() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("renhice-test-")
+            .tempdir()
+            .expect("cannot create a temporary directory for the SQLite test database");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("renhice.db").display()
+        );
+        Self::Sqlite { url, dir }
+    }
+
+    /// The database URL to give renhice.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Postgres { url, .. } | Self::Sqlite { url, .. } => url,
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Postgres { .. } => "postgres",
+            Self::Sqlite { .. } => "sqlite",
+        }
+    }
+
+    /// Drops a PostgreSQL test database now, terminating its connections: the database
+    /// is "gone" as far as a running server is concerned. A no-op for SQLite.
+    pub fn drop_now(&self) {
+        if let Self::Postgres {
+            name, admin_url, ..
+        } = self
+        {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+/// Runs an async test body on a multi-threaded tokio runtime (used by [`backend_tests!`]).
+pub fn block_on<F: Future<Output = ()>>(future: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("cannot build the test runtime")
+        .block_on(future);
+}
+
+/// Writes one test per database backend from one async body.
+///
+/// ```ignore
+/// renhice_testing::backend_tests! {
+///     async fn migrates_from_empty(db) {
+///         let store = Store::connect(&config(db.url())).await.unwrap();
+///         …
+///     }
+/// }
+/// ```
+///
+/// expands to `migrates_from_empty::postgres` and `migrates_from_empty::sqlite`, each gated
+/// on the calling crate's `postgres` / `sqlite` feature.
+#[macro_export]
+macro_rules! backend_tests {
+    ($( $(#[$meta:meta])* async fn $name:ident($db:ident) $body:block )*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports, reason = "the body may use anything the parent imports")]
+                use super::*;
+
+                async fn body($db: $crate::TestDb) $body
+
+                #[cfg(feature = "postgres")]
+                #[test]
+                fn postgres() {
+                    $crate::block_on(body($crate::TestDb::postgres()));
+                }
+
+                #[cfg(feature = "sqlite")]
+                #[test]
+                fn sqlite() {
+                    $crate::block_on(body($crate::TestDb::sqlite()));
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "t1"),
+            "postgres://u@h:5432/t1"
+        );
+        assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+        assert_eq!(
+            with_database("postgresql://u@h/db?sslmode=disable", "t1"),
+            "postgresql://u@h/t1?sslmode=disable"
+        );
+    }
+}

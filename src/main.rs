@@ -1,0 +1,125 @@
+//! `renhice`: the command line of the national registry of electronic health records.
+//!
+//! `renhice serve` runs the registry. With no configuration at all it opens (creating it
+//! on first start) the SQLite database `renhice.db` in the working directory, applies
+//! the migrations and listens on `127.0.0.1:8080`.
+
+mod config;
+mod logging;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use renhice_server::Metrics;
+use renhice_store::Store;
+
+/// renhice: FHIR R4 national registry of electronic health records.
+#[derive(Debug, Parser)]
+#[command(name = "renhice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Configuration file (TOML); see renhice.example.toml for every key.
+    #[arg(long, env = "RENHICE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 [env: RENHICE_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Database URL: postgres://… or sqlite://PATH [env: RENHICE_DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "renhice stopped with an error");
+            eprintln!("renhice: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let loaded = config::load(&config::Overrides {
+        config_file: args.config.clone(),
+        listen: args.listen,
+        database_url: args.database_url.clone(),
+    })?;
+    logging::init(&loaded.config.log)?;
+    for name in &loaded.unknown_env {
+        tracing::warn!(variable = %name, "ignoring unknown RENHICE_ environment variable");
+    }
+    let config = loaded.config;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = Store::connect(&config.database)
+            .await
+            .context("cannot open the database")?;
+        let database = store.display_url();
+        let server = renhice_server::start(config.server, store, Metrics::new())
+            .context("cannot start the HTTP server")?;
+        tracing::info!(
+            address = %server.local_addr(),
+            metadata = format!("http://{}/fhir/metadata", server.local_addr()),
+            database = %database,
+            "renhice is listening"
+        );
+        let handle = server.handle();
+        tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        server.wait().await.context("the HTTP server failed")?;
+        tracing::info!("renhice stopped");
+        Ok(())
+    })
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names the one that came. Both mean a graceful
+/// stop: an operator's Ctrl-C must not cut a push off half-way any more than an
+/// orchestrator's SIGTERM.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
