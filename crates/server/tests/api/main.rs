@@ -1,0 +1,174 @@
+//! The server over real HTTP on loopback, against real PostgreSQL and SQLite databases.
+
+#![allow(missing_docs, reason = "tests")]
+
+use renhice_server::{Metrics, RunningServer, ServerConfig};
+use renhice_store::{DatabaseConfig, Store};
+use renhice_testing::{TestDb, backend_tests};
+use serde_json::Value;
+
+/// A server on an ephemeral loopback port, and its base URL.
+async fn spawn(db: &TestDb) -> (RunningServer, String) {
+    let store = Store::connect(&DatabaseConfig {
+        url: db.url().to_owned(),
+        connect_timeout_secs: 1,
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers: 1,
+        readiness_timeout_secs: 2,
+        ..ServerConfig::default()
+    };
+    let server = renhice_server::start(config, store, Metrics::new()).unwrap();
+    let base = format!("http://{}", server.local_addr());
+    (server, base)
+}
+
+async fn get(url: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = reqwest::get(url).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.json().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn content_type(headers: &reqwest::header::HeaderMap) -> &str {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Asserts that a body is an OperationOutcome with one error issue of the given code.
+fn assert_outcome(body: &Value, code: &str) {
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert_eq!(body["issue"][0]["severity"], "error", "{body}");
+    assert_eq!(body["issue"][0]["code"], code, "{body}");
+    assert!(
+        body["issue"][0]["diagnostics"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+}
+
+backend_tests! {
+    async fn metadata_is_a_truthful_capability_statement(db) {
+        let (server, base) = spawn(&db).await;
+        let (status, headers, body) = get(&format!("{base}/fhir/metadata")).await;
+        assert_eq!(status, 200);
+        assert!(content_type(&headers).starts_with("application/fhir+json"));
+        assert_eq!(body["resourceType"], "CapabilityStatement");
+        assert_eq!(body["fhirVersion"], "4.0.1");
+        assert_eq!(body["kind"], "instance");
+        assert_eq!(body["status"], "active");
+        assert_eq!(body["software"]["name"], "renhice");
+        assert_eq!(body["rest"][0]["mode"], "server");
+        // Nothing beyond metadata is served yet, so nothing else may be claimed.
+        assert!(body["rest"][0].get("resource").is_none(), "{body}");
+        assert!(body["rest"][0].get("interaction").is_none(), "{body}");
+        assert!(body["rest"][0].get("operation").is_none(), "{body}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn health_and_readiness(db) {
+        let (server, base) = spawn(&db).await;
+        let (status, _, body) = get(&format!("{base}/healthz")).await;
+        assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("pass")));
+        let (status, _, body) = get(&format!("{base}/readyz")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["database"], db.backend_name());
+        server.stop(true).await.unwrap();
+    }
+
+    async fn unknown_routes_and_methods_answer_with_operation_outcomes(db) {
+        let (server, base) = spawn(&db).await;
+        let (status, headers, body) = get(&format!("{base}/fhir/NoSuchThing/1")).await;
+        assert_eq!(status, 404);
+        assert!(content_type(&headers).starts_with("application/fhir+json"));
+        assert_outcome(&body, "not-found");
+
+        let res = reqwest::Client::new().delete(format!("{base}/fhir/metadata")).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()["allow"], "GET");
+        assert_outcome(&res.json().await.unwrap(), "not-supported");
+
+        let res = reqwest::Client::new()
+            .get(format!("{base}/fhir/metadata"))
+            .header("accept", "application/fhir+xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 406);
+        assert_outcome(&res.json().await.unwrap(), "not-supported");
+        let (status, _, _) = get(&format!("{base}/fhir/metadata?_format=xml")).await;
+        assert_eq!(status, 406);
+        let (status, _, _) = get(&format!("{base}/fhir/metadata?_format=json")).await;
+        assert_eq!(status, 200);
+        server.stop(true).await.unwrap();
+    }
+
+    async fn every_response_carries_a_request_id(db) {
+        let (server, base) = spawn(&db).await;
+        let client = reqwest::Client::new();
+        let res = client
+            .get(format!("{base}/healthz"))
+            .header("x-request-id", "sihce-0001.abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-request-id"], "sihce-0001.abc");
+        // An id that could forge log lines is replaced by a generated one.
+        let res = client
+            .get(format!("{base}/healthz"))
+            .header("x-request-id", "a\"b c")
+            .send()
+            .await
+            .unwrap();
+        let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(generated.len(), 36, "{generated}");
+        let (_, headers, _) = get(&format!("{base}/nowhere")).await;
+        assert!(headers.contains_key("x-request-id"));
+        server.stop(true).await.unwrap();
+    }
+
+    async fn metrics_count_requests_by_route(db) {
+        let (server, base) = spawn(&db).await;
+        get(&format!("{base}/fhir/metadata")).await;
+        get(&format!("{base}/fhir/metadata")).await;
+        get(&format!("{base}/fhir/Patient/123")).await;
+        let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+        assert!(content_type(res.headers()).starts_with("application/openmetrics-text"));
+        let text = res.text().await.unwrap();
+        assert!(
+            text.contains(r#"renhice_http_requests_total{method="GET",route="/fhir/metadata",status="200"} 2"#),
+            "{text}"
+        );
+        // Unmatched paths share one series rather than one per path.
+        assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
+        assert!(text.contains("renhice_db_pool_max_connections 8"), "{text}");
+        assert!(text.contains("renhice_http_request_duration_seconds_bucket"), "{text}");
+        server.stop(true).await.unwrap();
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn readyz_fails_when_the_database_is_gone() {
+    renhice_testing::block_on(async {
+        let db = TestDb::postgres();
+        let (server, base) = spawn(&db).await;
+        assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
+        db.drop_now();
+        let (status, headers, body) = get(&format!("{base}/readyz")).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(content_type(&headers).starts_with("application/fhir+json"));
+        assert_outcome(&body, "no-store");
+        // Liveness does not depend on the database.
+        assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+        server.stop(true).await.unwrap();
+    });
+}

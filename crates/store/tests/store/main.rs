@@ -1,0 +1,248 @@
+//! Integration tests of the store against real PostgreSQL and SQLite databases.
+
+#![allow(missing_docs, reason = "tests")]
+
+use renhice_store::resources::{self, NewVersion, SearchIndex, TokenEntry};
+use renhice_store::{DatabaseConfig, Store, StoreError};
+use renhice_testing::{TestDb, backend_tests};
+
+fn config(url: &str) -> DatabaseConfig {
+    DatabaseConfig {
+        url: url.to_owned(),
+        ..DatabaseConfig::default()
+    }
+}
+
+fn identifier(code: &str) -> SearchIndex {
+    SearchIndex {
+        tokens: vec![TokenEntry {
+            param: "identifier".into(),
+            system: Some("urn:pe:dni".into()),
+            code: code.into(),
+        }],
+        ..SearchIndex::default()
+    }
+}
+
+async fn write(
+    store: &Store,
+    id: &str,
+    version_id: i64,
+    body: Option<&str>,
+    index: SearchIndex,
+) -> Result<(), StoreError> {
+    let (id, body) = (id.to_owned(), body.map(str::to_owned));
+    store
+        .run(move |conn| {
+            resources::write_version(
+                conn,
+                &NewVersion {
+                    resource_type: "Patient",
+                    id: &id,
+                    version_id,
+                    last_updated: 1_700_000_000_000_000 + version_id,
+                    body: body.as_deref(),
+                    index: &index,
+                },
+            )
+        })
+        .await
+}
+
+backend_tests! {
+    async fn migrates_from_empty(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        let applied = store.run(renhice_store::applied_migrations).await.unwrap();
+        assert!(!applied.is_empty());
+        assert_eq!(applied, renhice_store::expected_migrations());
+        store.check_ready().await.unwrap();
+        // A second start finds the schema current and applies nothing.
+        let again = Store::connect(&config(db.url())).await.unwrap();
+        assert_eq!(again.run(renhice_store::applied_migrations).await.unwrap(), applied);
+        assert_eq!(store.backend().name(), db.backend_name());
+    }
+
+    async fn writes_versions_reads_history_and_refuses_stale_versions(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        write(&store, "p1", 1, Some(r#"{"v":1}"#), identifier("12345678")).await.unwrap();
+        write(&store, "p1", 2, Some(r#"{"v":2}"#), identifier("87654321")).await.unwrap();
+
+        let current = store.run(|c| resources::read(c, "Patient", "p1")).await.unwrap().unwrap();
+        assert_eq!((current.version_id, current.body.as_deref()), (2, Some(r#"{"v":2}"#)));
+        let first = store.run(|c| resources::read_version(c, "Patient", "p1", 1)).await.unwrap().unwrap();
+        assert_eq!(first.body.as_deref(), Some(r#"{"v":1}"#));
+        let history = store.run(|c| resources::history(c, "Patient", "p1")).await.unwrap();
+        assert_eq!(history.iter().map(|r| r.version_id).collect::<Vec<_>>(), vec![2, 1]);
+
+        // The index follows the current version only.
+        let by_new = store
+            .run(|c| resources::find_by_token(c, "Patient", "identifier", Some("urn:pe:dni"), "87654321"))
+            .await
+            .unwrap();
+        assert_eq!(by_new, vec!["p1".to_owned()]);
+        let by_old = store
+            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "12345678"))
+            .await
+            .unwrap();
+        assert!(by_old.is_empty());
+
+        // Writing version 2 again (a stale update) and re-creating are conflicts.
+        let stale = write(&store, "p1", 2, Some("{}"), SearchIndex::default()).await.unwrap_err();
+        assert!(matches!(stale, StoreError::VersionConflict { expected: 1, current: 2, .. }), "{stale}");
+        let dup = write(&store, "p1", 1, Some("{}"), SearchIndex::default()).await.unwrap_err();
+        assert!(matches!(dup, StoreError::VersionConflict { expected: 0, current: 2, .. }), "{dup}");
+
+        // A deletion is a version without a body and drops the resource from searches.
+        write(&store, "p1", 3, None, identifier("87654321")).await.unwrap();
+        let deleted = store.run(|c| resources::read(c, "Patient", "p1")).await.unwrap().unwrap();
+        assert!(deleted.deleted && deleted.body.is_none());
+        let gone = store
+            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "87654321"))
+            .await
+            .unwrap();
+        assert!(gone.is_empty());
+    }
+
+    async fn concurrent_creates_of_one_id_let_exactly_one_win(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                write(&store, "race", 1, Some(&format!(r#"{{"n":{n}}}"#)), SearchIndex::default()).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(StoreError::VersionConflict { .. }) => {}
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        assert_eq!(won, 1);
+        let history = store.run(|c| resources::history(c, "Patient", "race")).await.unwrap();
+        assert_eq!(history.len(), 1);
+    }
+
+    async fn a_failed_write_leaves_nothing_behind(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        // The date range violates the table's CHECK (low <= high) after the resource and
+        // version rows were written: the whole write must roll back.
+        let bad = SearchIndex {
+            dates: vec![resources::DateEntry { param: "birthdate".into(), low: 10, high: 1 }],
+            ..SearchIndex::default()
+        };
+        let err = write(&store, "p2", 1, Some("{}"), bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::Query(_)), "{err}");
+        assert!(store.run(|c| resources::read(c, "Patient", "p2")).await.unwrap().is_none());
+        assert_eq!(store.run(|c| resources::lookup_version(c, "Patient", "p2")).await.unwrap(), None);
+        // And the id is still free.
+        write(&store, "p2", 1, Some("{}"), SearchIndex::default()).await.unwrap();
+    }
+
+    async fn refuses_a_database_migrated_by_a_newer_build(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        store
+            .run(|c| {
+                use diesel::RunQueryDsl;
+                diesel::sql_query(
+                    "INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')",
+                )
+                .execute(c)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(matches!(store.check_ready().await, Err(StoreError::SchemaMismatch(_))));
+        let err = Store::connect(&config(db.url())).await.unwrap_err();
+        assert!(err.to_string().contains("newer renhice"), "{err}");
+    }
+}
+
+#[test]
+fn mistyped_urls_are_clear_errors() {
+    for (url, expected) in [
+        ("postgress://localhost/renhice", "unsupported scheme"),
+        ("renhice.db", "expected a URL"),
+        ("sqlite://", "needs a file path"),
+    ] {
+        let err = Store::connect_blocking(&config(url))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{url}: {err}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn a_missing_sqlite_file_is_an_error_and_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renhcie.db");
+    let err =
+        Store::connect_blocking(&config(&format!("sqlite://{}", path.display()))).unwrap_err();
+    assert!(matches!(err, StoreError::SqliteFileMissing { .. }), "{err}");
+    assert!(
+        err.to_string().contains("?mode=rwc"),
+        "the error says how to create one: {err}"
+    );
+    assert!(!path.exists(), "no empty database was created");
+
+    let nested = dir.path().join("no-such-dir").join("renhice.db");
+    let err = Store::connect_blocking(&config(&format!("sqlite://{}?mode=rwc", nested.display())))
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::SqliteDirectoryMissing { .. }),
+        "{err}"
+    );
+    assert!(!nested.parent().unwrap().exists());
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_missing_postgres_database_is_an_error_and_is_not_created() {
+    use diesel::RunQueryDsl;
+    let server = renhice_testing::postgres_server_url();
+    let name = format!("renhice_missing_{}", std::process::id());
+    let url = match server.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("unexpected server URL {server}"),
+    };
+    let err = Store::connect_blocking(&config(&url)).unwrap_err();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut admin = renhice_testing::postgres_admin_connection();
+    let count: Count = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    assert_eq!(count.n, 0, "no database was created");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn readiness_fails_when_the_postgres_database_is_gone() {
+    renhice_testing::block_on(async {
+        let db = TestDb::postgres();
+        let store = Store::connect(&DatabaseConfig {
+            connect_timeout_secs: 1,
+            ..config(db.url())
+        })
+        .await
+        .unwrap();
+        store.check_ready().await.unwrap();
+        db.drop_now();
+        let err = store.check_ready().await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Pool(_) | StoreError::Query(_)),
+            "{err}"
+        );
+    });
+}

@@ -1,0 +1,317 @@
+//! The `renhice` binary as an operator runs it: start-up, configuration, errors, shutdown.
+
+#![allow(missing_docs, reason = "tests")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_renhice");
+
+/// A running `renhice` process whose JSON log lines are collected as they come.
+struct Renhice {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd);
+    // A test must not pick up the configuration of whoever runs it.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RENHICE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+impl Renhice {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the log line with this message and returns it parsed.
+    fn wait_for(&mut self, message: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Ok(json) = serde_json::from_str::<Value>(&line) {
+                        if json["message"] == message {
+                            return json;
+                        }
+                    }
+                }
+                Err(_) => panic!("no log line {message:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Waits for the listening line and returns the base URL.
+    fn base_url(&mut self) -> String {
+        let line = self.wait_for("renhice is listening");
+        format!("http://{}", line["address"].as_str().unwrap())
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("renhice did not exit");
+    }
+}
+
+impl Drop for Renhice {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `renhice` to completion; returns (success, stderr).
+fn run(mut cmd: Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn serve_with_no_configuration_creates_sqlite_and_serves_metadata_on_8080() {
+    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
+        panic!("port 8080 is taken on this machine: stop what listens there to run this test");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut renhice = Renhice::spawn({
+        let mut cmd = command(dir.path());
+        cmd.arg("serve");
+        cmd
+    });
+    let base = renhice.base_url();
+    assert_eq!(base, "http://127.0.0.1:8080");
+    assert!(
+        dir.path().join("renhice.db").is_file(),
+        "the SQLite database was created"
+    );
+    let body: Value = block_on(async {
+        reqwest::get(format!("{base}/fhir/metadata"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(body["resourceType"], "CapabilityStatement");
+    // Request log lines are JSON and carry the request id of their span.
+    let line = renhice.wait_for("request completed");
+    assert!(
+        line["span"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{line}"
+    );
+    renhice.signal("INT");
+    assert!(renhice.wait_exit().success());
+}
+
+#[test]
+fn a_wrong_database_url_is_a_clear_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, expected) in [
+        ("sqlite://renhcie.db", "does not exist"),
+        ("sqlite://missing/dir/renhice.db?mode=rwc", "does not exist"),
+        (
+            "postgress://postgres@127.0.0.1/renhice",
+            "unsupported scheme",
+        ),
+        ("renhice.db", "expected a URL"),
+    ] {
+        let mut cmd = command(dir.path());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", url]);
+        let (ok, stderr) = run(cmd);
+        assert!(!ok, "{url} was accepted");
+        assert!(stderr.contains(expected), "{url}: {stderr}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "files were created: {left:?}");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_missing_postgres_database_is_reported_not_created() {
+    let server = renhice_testing::postgres_server_url();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let url = format!("{base}/renhice_cli_missing_{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RENHICE_DATABASE_URL", &url);
+    let (ok, stderr) = run(cmd);
+    assert!(!ok);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn configuration_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("renhice.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:1\"\n[database]\nurl = \"sqlite://from-file.db?mode=rwc\"\n",
+    )
+    .unwrap();
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--config"])
+        .arg(&file)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RENHICE_DATABASE_URL", "sqlite://from-env.db?mode=rwc")
+        .env("RENHICE_LISTNE", "127.0.0.1:2");
+    let mut renhice = Renhice::spawn(cmd);
+    let warning = renhice.wait_for("ignoring unknown RENHICE_ environment variable");
+    assert_eq!(warning["variable"], "RENHICE_LISTNE");
+    let line = renhice.wait_for("renhice is listening");
+    assert_ne!(
+        line["address"], "127.0.0.1:1",
+        "the flag overrides the file"
+    );
+    assert_eq!(
+        line["database"], "sqlite://from-env.db?mode=rwc",
+        "the environment overrides the file"
+    );
+    assert!(dir.path().join("from-env.db").is_file());
+    assert!(!dir.path().join("from-file.db").exists());
+    renhice.signal("TERM");
+    assert!(renhice.wait_exit().success());
+
+    // An unknown key in the file is an error that names it.
+    std::fs::write(&file, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--config"]).arg(&file);
+    let (ok, stderr) = run(cmd);
+    assert!(!ok);
+    assert!(stderr.contains("urll"), "{stderr}");
+    // So is a configuration file that does not exist.
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "--config", "nope.toml"]);
+    let (ok, stderr) = run(cmd);
+    assert!(!ok);
+    assert!(
+        stderr.contains("nope.toml") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}
+
+/// SIGTERM and SIGINT both let a request that is waiting on the database finish before
+/// the process exits.
+#[cfg(feature = "postgres")]
+#[test]
+fn shutdown_lets_an_in_flight_request_finish() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    for signal in ["TERM", "INT"] {
+        let db = renhice_testing::TestDb::postgres();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = command(dir.path());
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            db.url(),
+        ]);
+        let mut renhice = Renhice::spawn(cmd);
+        let base = renhice.base_url();
+
+        // Hold a lock that /readyz's query must wait for.
+        let mut locker = PgConnection::establish(db.url()).unwrap();
+        diesel::sql_query("BEGIN").execute(&mut locker).unwrap();
+        diesel::sql_query("LOCK TABLE __diesel_schema_migrations IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut locker)
+            .unwrap();
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let in_flight = runtime.spawn({
+            let url = format!("{base}/readyz");
+            async move {
+                let res = reqwest::get(url).await.unwrap();
+                (res.status().as_u16(), res.text().await.unwrap())
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            !in_flight.is_finished(),
+            "the request should be waiting on the lock"
+        );
+        renhice.signal(signal);
+        renhice.wait_for("shutting down: finishing in-flight requests");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            renhice.child.try_wait().unwrap().is_none(),
+            "exited with a request in flight"
+        );
+        // New connections are refused while the old request finishes.
+        let refused = runtime.block_on(reqwest::get(format!("{base}/healthz")));
+        assert!(
+            refused.is_err(),
+            "a new request was accepted during shutdown"
+        );
+
+        diesel::sql_query("COMMIT").execute(&mut locker).unwrap();
+        let (status, body) = runtime.block_on(in_flight).unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(renhice.wait_exit().success(), "SIG{signal}");
+        renhice.wait_for("renhice stopped");
+        drop(locker);
+    }
+}
