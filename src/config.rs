@@ -89,7 +89,7 @@ pub(crate) fn known_keys() -> BTreeSet<String> {
                     format!("{prefix}.{k}")
                 };
                 if v.is_table() {
-                    walk(&path, v, out)
+                    walk(&path, v, out);
                 } else {
                     out.insert(path);
                 }

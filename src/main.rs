@@ -31,6 +31,10 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap shows these comments as --help text, where backticks would show"
+)]
 struct ServeArgs {
     /// Configuration file (TOML); see renhice.example.toml for every key.
     #[arg(long, env = "RENHICE_CONFIG", value_name = "FILE")]

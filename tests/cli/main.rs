@@ -1,6 +1,11 @@
 //! The `renhice` binary as an operator runs it: start-up, configuration, errors, shutdown.
 
 #![allow(missing_docs, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed step must stop the test"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -62,13 +67,15 @@ impl Renhice {
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.seen.push(line.clone());
-                    if let Ok(json) = serde_json::from_str::<Value>(&line) {
-                        if json["message"] == message {
-                            return json;
-                        }
+                    if let Ok(json) = serde_json::from_str::<Value>(&line)
+                        && json["message"] == message
+                    {
+                        return json;
                     }
                 }
-                Err(_) => panic!("no log line {message:?}; saw:\n{}", self.seen.join("\n")),
+                Err(mpsc::RecvTimeoutError::Timeout | mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("no log line {message:?}; saw:\n{}", self.seen.join("\n"))
+                }
             }
         }
     }
@@ -115,6 +122,7 @@ fn run(mut cmd: Command) -> (bool, String) {
     )
 }
 
+#[cfg(feature = "sqlite")]
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -126,9 +134,10 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[cfg(feature = "sqlite")]
 #[test]
 fn serve_with_no_configuration_creates_sqlite_and_serves_metadata_on_8080() {
-    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
-        panic!("port 8080 is taken on this machine: stop what listens there to run this test");
-    }
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:8080").is_ok(),
+        "port 8080 is taken on this machine: stop what listens there to run this test"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut renhice = Renhice::spawn({
         let mut cmd = command(dir.path());

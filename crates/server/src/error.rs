@@ -87,9 +87,10 @@ impl ResponseError for ApiError {
             Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
-            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(StoreError::VersionConflict { .. }) => StatusCode::CONFLICT,
-            Self::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +142,10 @@ pub(crate) fn fhir_json<T: serde::Serialize>(status: StatusCode, body: &T) -> Ht
 /// Rewrites an error response that does not already carry FHIR JSON (actix's own
 /// errors: payload too large, malformed headers, …) into an `OperationOutcome` with the
 /// same status.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the signature actix's ErrorHandlers expects"
+)]
 pub(crate) fn to_operation_outcome<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {

@@ -1,6 +1,7 @@
 //! The one connection type over both backends, and how pooled connections are opened.
 
 use std::fmt;
+#[cfg(feature = "sqlite")]
 use std::path::Path;
 
 use diesel::connection::SimpleConnection;

@@ -149,8 +149,10 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
     });
     match attempt {
         Ok(()) => Ok(()),
-        Err(DieselError::RollbackTransaction)
-        | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+        Err(
+            DieselError::RollbackTransaction
+            | DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _),
+        ) => {
             let current = lookup_version(conn, new.resource_type, new.id)?.unwrap_or(0);
             Err(StoreError::VersionConflict {
                 resource_type: new.resource_type.to_owned(),

@@ -29,6 +29,7 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("backend", &self.backend)
             .field("url", &self.url)
+            .field("pool", &self.pool_status())
             .finish()
     }
 }

@@ -150,12 +150,10 @@ impl TestDb {
         if let Self::Postgres {
             name, admin_url, ..
         } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
-            if let Ok(mut conn) = PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .execute(&mut conn);
-            }
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut conn);
         }
     }
 }
@@ -178,7 +176,7 @@ pub fn block_on<F: Future<Output = ()>>(future: F) {
 
 /// Writes one test per database backend from one async body.
 ///
-/// ```ignore
+/// ```text
 /// renhice_testing::backend_tests! {
 ///     async fn migrates_from_empty(db) {
 ///         let store = Store::connect(&config(db.url())).await.unwrap();

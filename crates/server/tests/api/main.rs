@@ -1,6 +1,11 @@
 //! The server over real HTTP on loopback, against real PostgreSQL and SQLite databases.
 
 #![allow(missing_docs, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed step must stop the test"
+)]
 
 use renhice_server::{Metrics, RunningServer, ServerConfig};
 use renhice_store::{DatabaseConfig, Store};

@@ -1,10 +1,15 @@
 //! Integration tests of the store against real PostgreSQL and SQLite databases.
 
 #![allow(missing_docs, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed step must stop the test"
+)]
 
 use renhice_store::resources::{self, NewVersion, SearchIndex, TokenEntry};
 use renhice_store::{DatabaseConfig, Store, StoreError};
-use renhice_testing::{TestDb, backend_tests};
+use renhice_testing::backend_tests;
 
 fn config(url: &str) -> DatabaseConfig {
     DatabaseConfig {
@@ -199,6 +204,13 @@ fn a_missing_sqlite_file_is_an_error_and_is_not_created() {
 }
 
 #[cfg(feature = "postgres")]
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[cfg(feature = "postgres")]
 #[test]
 fn a_missing_postgres_database_is_an_error_and_is_not_created() {
     use diesel::RunQueryDsl;
@@ -212,11 +224,6 @@ fn a_missing_postgres_database_is_an_error_and_is_not_created() {
     assert!(matches!(err, StoreError::Connect { .. }), "{err}");
     assert!(err.to_string().contains("does not exist"), "{err}");
 
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let mut admin = renhice_testing::postgres_admin_connection();
     let count: Count = diesel::sql_query(format!(
         "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
@@ -230,7 +237,7 @@ fn a_missing_postgres_database_is_an_error_and_is_not_created() {
 #[test]
 fn readiness_fails_when_the_postgres_database_is_gone() {
     renhice_testing::block_on(async {
-        let db = TestDb::postgres();
+        let db = renhice_testing::TestDb::postgres();
         let store = Store::connect(&DatabaseConfig {
             connect_timeout_secs: 1,
             ..config(db.url())
