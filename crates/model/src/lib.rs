@@ -1,14 +1,35 @@
 //! FHIR R4 (4.0.1) model for renhice.
 //!
 //! Every other renhice crate speaks FHIR through this one. It does no I/O and depends on
-//! no database, HTTP or async runtime crate; CI checks that with `cargo tree -i`.
+//! no database, HTTP or async runtime crate; CI checks that with `cargo tree`.
 //!
-//! For now it holds the resources the foundation needs to answer every request in FHIR
-//! terms ([`OperationOutcome`]); the full generated R4 model lands beside it.
+//! - [`types`]: all R4 data types; [`resources`]: all R4 resources and
+//!   [`resources::Resource`], any one of them keyed on `resourceType`. Both are generated
+//!   from the official definitions in `profiles/r4` by `renhice-codegen`
+//!   (see `docs/CODEGEN.md`).
+//! - [`Primitive`]: a primitive value with the `id` and extensions FHIR allows on it
+//!   (`field` and `_field` in JSON); [`values`]: decimals with their exact text, dates
+//!   and times with their precision.
+//! - [`json`]: reading (strict or lenient) and writing FHIR JSON, with errors that name
+//!   the element path, line and column.
 
+#[doc(hidden)]
+pub mod de;
+pub mod json;
 pub mod operation_outcome;
+mod primitive;
+#[doc(hidden)]
+pub mod ser;
+pub mod values;
+
+#[path = "generated/types.rs"]
+pub mod types;
+
+#[path = "generated/resources/mod.rs"]
+pub mod resources;
 
 pub use operation_outcome::{IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue};
+pub use primitive::{ElementData, Primitive};
 
 /// The FHIR version this model implements, as `CapabilityStatement.fhirVersion` spells it.
 pub const FHIR_VERSION: &str = "4.0.1";
