@@ -51,7 +51,11 @@ fn rust_type(f: &Field) -> String {
 fn emit_struct(out: &mut String, s: &Struct) {
     write_doc(out, "", &s.doc);
     let _ = writeln!(out, "///\n/// FHIR: `{}`.", s.path);
-    let _ = writeln!(out, "#[derive(Clone, Debug, Default, PartialEq)]\npub struct {} {{", s.name);
+    let _ = writeln!(
+        out,
+        "#[derive(Clone, Debug, Default, PartialEq)]\npub struct {} {{",
+        s.name
+    );
     for f in &s.fields {
         write_doc(out, "    ", &f.doc);
         let card = match (f.min, f.list) {
@@ -60,7 +64,11 @@ fn emit_struct(out: &mut String, s: &Struct) {
             (_, false) => "1..1",
             (_, true) => "1..*",
         };
-        let json = if matches!(f.ty, FieldType::Choice(_)) { format!("{}[x]", f.json) } else { f.json.clone() };
+        let json = if matches!(f.ty, FieldType::Choice(_)) {
+            format!("{}[x]", f.json)
+        } else {
+            f.json.clone()
+        };
         let _ = writeln!(out, "    ///\n    /// `{json}`, {card}.");
         let _ = writeln!(out, "    pub {}: {},", f.rust, rust_type(f));
     }
@@ -70,7 +78,10 @@ fn emit_struct(out: &mut String, s: &Struct) {
     let _ = writeln!(out, "impl de::FhirObject for {} {{", s.name);
     let _ = writeln!(out, "    const TYPE_NAME: &'static str = {:?};", s.path);
     if let Some(rt) = &s.resource_type {
-        let _ = writeln!(out, "    const RESOURCE_TYPE: Option<&'static str> = Some({rt:?});");
+        let _ = writeln!(
+            out,
+            "    const RESOURCE_TYPE: Option<&'static str> = Some({rt:?});"
+        );
     }
     let _ = writeln!(
         out,
@@ -81,22 +92,43 @@ fn emit_struct(out: &mut String, s: &Struct) {
         let (json, rust) = (&f.json, &f.rust);
         match (&f.ty, f.list) {
             (FieldType::Primitive(_), false) => {
-                let _ = writeln!(out, "            {json:?} => de::primitive(map, &mut self.{rust}, key)?,");
-                let _ = writeln!(out, "            \"_{json}\" => de::primitive_element(map, &mut self.{rust}, key)?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::primitive(map, &mut self.{rust}, key)?,"
+                );
+                let _ = writeln!(
+                    out,
+                    "            \"_{json}\" => de::primitive_element(map, &mut self.{rust}, key)?,"
+                );
             }
             (FieldType::Primitive(_), true) => {
-                let _ = writeln!(out, "            {json:?} => de::primitive_list(map, &mut self.{rust}, key)?,");
-                let _ = writeln!(out, "            \"_{json}\" => de::primitive_element_list(map, &mut self.{rust}, key)?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::primitive_list(map, &mut self.{rust}, key)?,"
+                );
+                let _ = writeln!(
+                    out,
+                    "            \"_{json}\" => de::primitive_element_list(map, &mut self.{rust}, key)?,"
+                );
             }
             (FieldType::Choice(name), _) => choices.push((name.clone(), rust.clone())),
             (_, true) => {
-                let _ = writeln!(out, "            {json:?} => de::list(map, &mut self.{rust}, key)?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::list(map, &mut self.{rust}, key)?,"
+                );
             }
             (_, false) if f.boxed => {
-                let _ = writeln!(out, "            {json:?} => de::boxed(map, &mut self.{rust}, key)?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::boxed(map, &mut self.{rust}, key)?,"
+                );
             }
             (_, false) => {
-                let _ = writeln!(out, "            {json:?} => de::plain(map, &mut self.{rust}, key)?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::plain(map, &mut self.{rust}, key)?,"
+                );
             }
         }
     }
@@ -105,7 +137,10 @@ fn emit_struct(out: &mut String, s: &Struct) {
     } else {
         out.push_str("            _ => {\n");
         for (name, rust) in &choices {
-            let _ = writeln!(out, "                if {name}::visit(&mut self.{rust}, key, map)? {{ return Ok(true); }}");
+            let _ = writeln!(
+                out,
+                "                if {name}::visit(&mut self.{rust}, key, map)? {{ return Ok(true); }}"
+            );
         }
         out.push_str("                return Ok(false);\n            }\n");
     }
@@ -130,19 +165,31 @@ fn emit_struct(out: &mut String, s: &Struct) {
         let (json, rust) = (&f.json, &f.rust);
         match (&f.ty, f.list) {
             (FieldType::Primitive(_), false) => {
-                let _ = writeln!(out, "        ser::primitive(&mut m, {json:?}, \"_{json}\", &self.{rust})?;");
+                let _ = writeln!(
+                    out,
+                    "        ser::primitive(&mut m, {json:?}, \"_{json}\", &self.{rust})?;"
+                );
             }
             (FieldType::Primitive(_), true) => {
-                let _ = writeln!(out, "        ser::primitive_list(&mut m, {json:?}, \"_{json}\", &self.{rust})?;");
+                let _ = writeln!(
+                    out,
+                    "        ser::primitive_list(&mut m, {json:?}, \"_{json}\", &self.{rust})?;"
+                );
             }
             (FieldType::Choice(_), _) => {
-                let _ = writeln!(out, "        if let Some(c) = &self.{rust} {{ c.serialize_into(&mut m)?; }}");
+                let _ = writeln!(
+                    out,
+                    "        if let Some(c) = &self.{rust} {{ c.serialize_into(&mut m)?; }}"
+                );
             }
             (_, true) => {
                 let _ = writeln!(out, "        ser::list(&mut m, {json:?}, &self.{rust})?;");
             }
             (_, false) => {
-                let _ = writeln!(out, "        ser::optional(&mut m, {json:?}, &self.{rust})?;");
+                let _ = writeln!(
+                    out,
+                    "        ser::optional(&mut m, {json:?}, &self.{rust})?;"
+                );
             }
         }
     }
@@ -151,7 +198,11 @@ fn emit_struct(out: &mut String, s: &Struct) {
 
 fn emit_choice(out: &mut String, c: &Choice) {
     let _ = writeln!(out, "/// The types `{}` can take.", c.path);
-    let _ = writeln!(out, "#[derive(Clone, Debug, PartialEq)]\npub enum {} {{", c.name);
+    let _ = writeln!(
+        out,
+        "#[derive(Clone, Debug, PartialEq)]\npub enum {} {{",
+        c.name
+    );
     for v in &c.variants {
         let payload = match &v.ty {
             FieldType::Primitive(t) => format!("Primitive<{t}>"),
@@ -172,11 +223,20 @@ fn emit_choice(out: &mut String, c: &Choice) {
         match &v.ty {
             FieldType::Primitive(_) => {
                 let get = format!("|c| match c {{ Self::{name}(p) => Some(p), _ => None }}");
-                let _ = writeln!(out, "            {json:?} => de::choice_primitive(map, slot, {base:?}, key, Self::{name}, {get})?,");
-                let _ = writeln!(out, "            \"_{json}\" => de::choice_primitive_element(map, slot, {base:?}, key, Self::{name}, {get})?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::choice_primitive(map, slot, {base:?}, key, Self::{name}, {get})?,"
+                );
+                let _ = writeln!(
+                    out,
+                    "            \"_{json}\" => de::choice_primitive_element(map, slot, {base:?}, key, Self::{name}, {get})?,"
+                );
             }
             _ => {
-                let _ = writeln!(out, "            {json:?} => de::choice_complex(map, slot, {base:?}, key, Self::{name})?,");
+                let _ = writeln!(
+                    out,
+                    "            {json:?} => de::choice_complex(map, slot, {base:?}, key, Self::{name})?,"
+                );
             }
         }
     }
@@ -189,10 +249,16 @@ fn emit_choice(out: &mut String, c: &Choice) {
         let (json, name) = (&v.json, &v.name);
         match &v.ty {
             FieldType::Primitive(_) => {
-                let _ = writeln!(out, "            Self::{name}(p) => ser::choice_primitive(m, {json:?}, \"_{json}\", p),");
+                let _ = writeln!(
+                    out,
+                    "            Self::{name}(p) => ser::choice_primitive(m, {json:?}, \"_{json}\", p),"
+                );
             }
             _ => {
-                let _ = writeln!(out, "            Self::{name}(v) => m.serialize_entry({json:?}, v),");
+                let _ = writeln!(
+                    out,
+                    "            Self::{name}(v) => m.serialize_entry({json:?}, v),"
+                );
             }
         }
     }
@@ -231,7 +297,9 @@ pub(crate) fn module(header: &str, doc: &str, module: &Module, extra_imports: &s
 pub(crate) fn resources_mod(header: &str, names: &[(String, String)]) -> String {
     let mut out = String::with_capacity(64 * 1024);
     out.push_str(header);
-    out.push_str("//! All FHIR R4 resources, one module each, and [`Resource`], any one of them.\n\n");
+    out.push_str(
+        "//! All FHIR R4 resources, one module each, and [`Resource`], any one of them.\n\n",
+    );
     out.push_str("#![allow(clippy::too_many_lines, reason = \"generated\")]\n\n");
     for (_, module) in names {
         let _ = writeln!(out, "mod {module};");
@@ -259,12 +327,18 @@ pub(crate) fn resources_mod(header: &str, names: &[(String, String)]) -> String 
     }
     out.push_str("        }\n    }\n\n    /// The logical id, if any.\n    #[must_use]\n    pub fn id(&self) -> Option<&str> {\n        match self {\n");
     for (name, _) in names {
-        let _ = writeln!(out, "            Self::{name}(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),");
+        let _ = writeln!(
+            out,
+            "            Self::{name}(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),"
+        );
     }
     out.push_str("        }\n    }\n}\n\n");
     out.push_str("/// Reads the properties after `resourceType` of a resource of the given type.\npub(crate) fn read_resource<'de, A: MapAccess<'de>>(resource_type: &str, map: &mut A) -> Result<Resource, A::Error> {\n    Ok(match resource_type {\n");
     for (name, _) in names {
-        let _ = writeln!(out, "        {name:?} => Resource::{name}(Box::new(de::read_rest(map)?)),");
+        let _ = writeln!(
+            out,
+            "        {name:?} => Resource::{name}(Box::new(de::read_rest(map)?)),"
+        );
     }
     out.push_str("        other => return Err(serde::de::Error::custom(format!(\"unknown resourceType {other:?}\"))),\n    })\n}\n\n");
     out.push_str("impl Serialize for Resource {\n    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {\n        match self {\n");

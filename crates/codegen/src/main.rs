@@ -35,22 +35,37 @@ fn main() -> anyhow::Result<()> {
     let out = root.join("crates/model/src/generated");
     files.push((
         out.join("types.rs"),
-        emit::module(&header, "All FHIR R4 data types, with their elements as nested structs.", &model.types, "use crate::resources::Resource;\n"),
+        emit::module(
+            &header,
+            "All FHIR R4 data types, with their elements as nested structs.",
+            &model.types,
+            "use crate::resources::Resource;\n",
+        ),
     ));
     let mut names = Vec::new();
     for (name, module) in &model.resources {
         let file = parse::field_name(name).trim_start_matches("r#").to_owned();
         files.push((
             out.join("resources").join(format!("{file}.rs")),
-            emit::module(&header, &format!("The {name} resource."), module, "use crate::types::*;\nuse super::*;\n"),
+            emit::module(
+                &header,
+                &format!("The {name} resource."),
+                module,
+                "use crate::types::*;\nuse super::*;\n",
+            ),
         ));
         names.push((name.clone(), file));
     }
-    files.push((out.join("resources/mod.rs"), emit::resources_mod(&header, &names)));
+    files.push((
+        out.join("resources/mod.rs"),
+        emit::resources_mod(&header, &names),
+    ));
 
     let staging = tempdir(&root)?;
     for (path, text) in &files {
-        let rel = path.strip_prefix(&out).context("output outside the generated directory")?;
+        let rel = path
+            .strip_prefix(&out)
+            .context("output outside the generated directory")?;
         let staged = staging.join(rel);
         std::fs::create_dir_all(staged.parent().context("no parent")?)?;
         std::fs::write(&staged, text)?;
@@ -71,7 +86,12 @@ fn main() -> anyhow::Result<()> {
         }
     }
     std::fs::remove_dir_all(&staging).ok();
-    let structs = model.types.structs.len() + model.resources.iter().map(|(_, m)| m.structs.len()).sum::<usize>();
+    let structs = model.types.structs.len()
+        + model
+            .resources
+            .iter()
+            .map(|(_, m)| m.structs.len())
+            .sum::<usize>();
     eprintln!(
         "renhice-codegen: {} resources, {structs} structs, {} files; {} changed",
         model.resources.len(),
@@ -79,7 +99,10 @@ fn main() -> anyhow::Result<()> {
         stale.len()
     );
     if check && !stale.is_empty() {
-        bail!("generated code is stale, run `cargo run -p renhice-codegen`: {}", stale.join(", "));
+        bail!(
+            "generated code is stale, run `cargo run -p renhice-codegen`: {}",
+            stale.join(", ")
+        );
     }
     Ok(())
 }
@@ -101,7 +124,11 @@ fn rustfmt(dir: &Path, root: &Path) -> anyhow::Result<()> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d)? {
             let p = entry?.path();
-            if p.is_dir() { stack.push(p) } else { files.push(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
         }
     }
     files.sort();

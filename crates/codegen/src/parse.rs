@@ -33,15 +33,18 @@ pub(crate) fn load_definitions(dir: &Path) -> anyhow::Result<Vec<Value>> {
         .map(|e| e.path())
         .filter(|p| {
             p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.ends_with(".json") && (n.starts_with("profiles-types") || n.starts_with("profiles-resources"))
+                n.ends_with(".json")
+                    && (n.starts_with("profiles-types") || n.starts_with("profiles-resources"))
             })
         })
         .collect();
     files.sort();
     let mut sds = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-        let bundle: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        let bundle: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
         for entry in bundle["entry"].as_array().into_iter().flatten() {
             let r = &entry["resource"];
             if r["resourceType"] == "StructureDefinition" {
@@ -54,20 +57,24 @@ pub(crate) fn load_definitions(dir: &Path) -> anyhow::Result<Vec<Value>> {
 
 fn upper_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// `Bundle.entry.request` → `BundleEntryRequest`.
 fn struct_name(path: &str) -> String {
-    path.split('.').map(|seg| upper_first(seg.trim_end_matches("[x]"))).collect()
+    path.split('.')
+        .map(|seg| upper_first(seg.trim_end_matches("[x]")))
+        .collect()
 }
 
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do",
-    "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in", "let",
-    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
-    "static", "struct", "super", "trait", "true", "try", "type", "typeof", "unsafe", "unsized",
-    "use", "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "if", "impl", "in",
+    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "static", "struct", "super", "trait", "true", "try", "type", "typeof", "unsafe",
+    "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// `birthDate` → `birth_date`; keywords become raw identifiers.
@@ -83,7 +90,11 @@ pub(crate) fn field_name(json: &str) -> String {
             out.push(c);
         }
     }
-    if KEYWORDS.contains(&out.as_str()) { format!("r#{out}") } else { out }
+    if KEYWORDS.contains(&out.as_str()) {
+        format!("r#{out}")
+    } else {
+        out
+    }
 }
 
 fn type_codes(el: &Value) -> Vec<(String, Option<String>)> {
@@ -98,7 +109,8 @@ fn type_codes(el: &Value) -> Vec<(String, Option<String>)> {
                 .into_iter()
                 .flatten()
                 .find(|x| {
-                    x["url"] == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+                    x["url"]
+                        == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
                 })
                 .and_then(|x| x["valueUrl"].as_str().map(str::to_owned));
             (code, fhir_type)
@@ -107,7 +119,11 @@ fn type_codes(el: &Value) -> Vec<(String, Option<String>)> {
 }
 
 fn short(el: &Value) -> String {
-    el["short"].as_str().or_else(|| el["definition"].as_str()).unwrap_or_default().to_owned()
+    el["short"]
+        .as_str()
+        .or_else(|| el["definition"].as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 struct Builder<'a> {
@@ -118,8 +134,12 @@ struct Builder<'a> {
 impl Builder<'_> {
     /// Builds the structs and choices of one StructureDefinition.
     fn build(&self, sd: &Value, is_resource: bool) -> anyhow::Result<Module> {
-        let root = sd["type"].as_str().context("StructureDefinition without type")?;
-        let elements = sd["snapshot"]["element"].as_array().context("no snapshot")?;
+        let root = sd["type"]
+            .as_str()
+            .context("StructureDefinition without type")?;
+        let elements = sd["snapshot"]["element"]
+            .as_array()
+            .context("no snapshot")?;
         // Paths that have children are backbone elements (nested structs).
         let mut has_children = BTreeSet::new();
         for el in elements {
@@ -136,14 +156,18 @@ impl Builder<'_> {
                 name: struct_name(root),
                 path: root.to_owned(),
                 resource_type: is_resource.then(|| root.to_owned()),
-                doc: sd["description"].as_str().map_or_else(|| short(&elements[0]), str::to_owned),
+                doc: sd["description"]
+                    .as_str()
+                    .map_or_else(|| short(&elements[0]), str::to_owned),
                 fields: Vec::new(),
             },
         );
         let mut choices = Vec::new();
         for el in elements.iter().skip(1) {
             let path = el["path"].as_str().context("element without path")?;
-            let (parent, name) = path.rsplit_once('.').context("element path without parent")?;
+            let (parent, name) = path
+                .rsplit_once('.')
+                .context("element path without parent")?;
             if el["max"] == "0" {
                 continue;
             }
@@ -167,10 +191,18 @@ impl Builder<'_> {
                         ty,
                     });
                 }
-                choices.push(Choice { name: choice_name.clone(), path: path.to_owned(), base: base.to_owned(), variants });
+                choices.push(Choice {
+                    name: choice_name.clone(),
+                    path: path.to_owned(),
+                    base: base.to_owned(),
+                    variants,
+                });
                 (base.to_owned(), FieldType::Choice(choice_name))
             } else if let Some(reference) = el["contentReference"].as_str() {
-                (name.to_owned(), FieldType::Complex(struct_name(reference.trim_start_matches('#'))))
+                (
+                    name.to_owned(),
+                    FieldType::Complex(struct_name(reference.trim_start_matches('#'))),
+                )
             } else if has_children.contains(path) {
                 order.push(path.to_owned());
                 structs.insert(
@@ -193,8 +225,13 @@ impl Builder<'_> {
                     // data type or backbone element and `Extension.url` are plain attributes.
                     let resource_id = is_resource && parent == root && name == "id";
                     let fhir = fhir_type.as_deref().unwrap_or("string");
-                    let rust = primitive_rust_type(fhir).with_context(|| format!("{path}: {fhir}"))?;
-                    if resource_id { FieldType::Primitive(rust) } else { FieldType::Plain(rust) }
+                    let rust =
+                        primitive_rust_type(fhir).with_context(|| format!("{path}: {fhir}"))?;
+                    if resource_id {
+                        FieldType::Primitive(rust)
+                    } else {
+                        FieldType::Plain(rust)
+                    }
                 } else if code == "xhtml" {
                     FieldType::Plain("String")
                 } else if let Some(rust) = primitive_rust_type(code) {
@@ -243,7 +280,10 @@ pub(crate) fn build_model(sds: &[Value]) -> anyhow::Result<Model> {
         .filter(|sd| is(sd, "resource"))
         .filter_map(|sd| sd["type"].as_str().map(str::to_owned))
         .collect();
-    let builder = Builder { complex_types: &complex_types, resource_types: &resource_types };
+    let builder = Builder {
+        complex_types: &complex_types,
+        resource_types: &resource_types,
+    };
     let mut model = Model::default();
     let mut types: Vec<&Value> = sds.iter().filter(|sd| is(sd, "complex-type")).collect();
     types.sort_by_key(|sd| sd["type"].as_str().unwrap_or_default().to_owned());
@@ -269,7 +309,11 @@ pub(crate) fn build_model(sds: &[Value]) -> anyhow::Result<Model> {
 fn mark_boxed(model: &mut Model) {
     let mut edges: HashMap<String, Vec<String>> = HashMap::new();
     let all_structs = || {
-        model.types.structs.iter().chain(model.resources.iter().flat_map(|(_, m)| m.structs.iter()))
+        model
+            .types
+            .structs
+            .iter()
+            .chain(model.resources.iter().flat_map(|(_, m)| m.structs.iter()))
     };
     for s in all_structs() {
         for f in &s.fields {
@@ -301,11 +345,12 @@ fn mark_boxed(model: &mut Model) {
             }
         }
     }
-    let structs = model
-        .types
-        .structs
-        .iter_mut()
-        .chain(model.resources.iter_mut().flat_map(|(_, m)| m.structs.iter_mut()));
+    let structs = model.types.structs.iter_mut().chain(
+        model
+            .resources
+            .iter_mut()
+            .flat_map(|(_, m)| m.structs.iter_mut()),
+    );
     for s in structs {
         for f in &mut s.fields {
             f.boxed = to_box.contains(&(s.name.clone(), f.rust.clone()));

@@ -11,8 +11,8 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::primitive::{ElementData, Primitive};
 use crate::types::Extension;
@@ -49,6 +49,38 @@ fn strict() -> bool {
     MODE.with(Cell::get) == Mode::Strict
 }
 
+/// Marks the element path inside an error message (see [`at`]).
+pub(crate) const PATH_MARK: char = '\u{1}';
+
+/// Removes serde_json's ` at line L column C` suffix (reported separately).
+pub(crate) fn strip_position(text: &str) -> &str {
+    match text.rfind(" at line ") {
+        Some(i) if text[i..].contains(" column ") => &text[..i],
+        _ => text,
+    }
+}
+
+/// Splits an error message into the element path recorded so far and the message.
+pub(crate) fn split_path(text: &str) -> (&str, &str) {
+    text.strip_prefix(PATH_MARK)
+        .and_then(|rest| rest.split_once(PATH_MARK))
+        .unwrap_or(("", text))
+}
+
+/// Prefixes the element path of an error with `segment` (`.key` or `[index]`) as the
+/// error travels up: the path is built only for a failing document, so reading a valid
+/// one costs nothing for it, and no second parse is needed to report where it failed.
+///
+/// The message keeps serde_json's ` at line L column C` suffix, from which serde_json's
+/// `Error::custom` restores the position of the original failure (otherwise it would
+/// stamp the position where the enclosing objects stopped reading).
+#[cold]
+fn at<E: de::Error>(segment: std::fmt::Arguments<'_>, err: E) -> E {
+    let text = err.to_string();
+    let (path, message) = split_path(&text);
+    E::custom(format!("{PATH_MARK}{segment}{path}{PATH_MARK}{message}"))
+}
+
 /// A generated FHIR struct: a data type, a backbone element or a resource.
 pub trait FhirObject: Default + Sized {
     /// The FHIR name of the type, for messages (`Patient`, `Patient.contact`).
@@ -58,7 +90,11 @@ pub trait FhirObject: Default + Sized {
 
     /// Reads the value of property `key` into `self`; `Ok(false)` if this type has no
     /// such property.
-    fn visit_field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+    fn visit_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<bool, A::Error>;
 }
 
 /// A property name, borrowed from the input when possible.
@@ -114,34 +150,51 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
 ) -> Result<(), A::Error> {
     while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
         if key == "resourceType" {
-            let found = map.next_value::<Key<'de>>()?;
+            let found = map
+                .next_value::<Key<'de>>()
+                .map_err(|e| at(format_args!(".{key}"), e))?;
             match T::RESOURCE_TYPE {
                 Some(expected) if found.0 == expected => seen_resource_type = true,
                 Some(expected) => {
-                    return Err(de::Error::custom(format!(
-                        "resourceType is {:?}, expected {expected:?}",
-                        found.0
-                    )));
+                    return Err(at(
+                        format_args!(".resourceType"),
+                        de::Error::custom(format!(
+                            "resourceType is {:?}, expected {expected:?}",
+                            found.0
+                        )),
+                    ));
                 }
                 None => unknown(&key, T::TYPE_NAME, map)?,
             }
             continue;
         }
-        if !out.visit_field(&key, map)? {
-            unknown(&key, T::TYPE_NAME, map)?;
+        match out.visit_field(&key, map) {
+            Ok(true) => {}
+            Ok(false) => {
+                unknown(&key, T::TYPE_NAME, map).map_err(|e| at(format_args!(".{key}"), e))?
+            }
+            Err(e) => return Err(at(format_args!(".{key}"), e)),
         }
     }
     if let (Some(expected), false) = (T::RESOURCE_TYPE, seen_resource_type)
         && strict()
     {
-        return Err(de::Error::custom(format!("resourceType {expected:?} is missing")));
+        return Err(de::Error::custom(format!(
+            "resourceType {expected:?} is missing"
+        )));
     }
     Ok(())
 }
 
-fn unknown<'de, A: MapAccess<'de>>(key: &str, type_name: &str, map: &mut A) -> Result<(), A::Error> {
+fn unknown<'de, A: MapAccess<'de>>(
+    key: &str,
+    type_name: &str,
+    map: &mut A,
+) -> Result<(), A::Error> {
     if strict() {
-        Err(de::Error::custom(format!("unknown element {key:?} in {type_name}")))
+        Err(de::Error::custom(format!(
+            "unknown element {key:?} in {type_name}"
+        )))
     } else {
         map.next_value::<IgnoredAny>().map(drop)
     }
@@ -152,7 +205,9 @@ fn duplicate<E: de::Error>(key: &str) -> E {
 }
 
 fn null_not_allowed<E: de::Error>(key: &str) -> E {
-    E::custom(format!("element {key:?} is null; FHIR JSON omits absent elements instead"))
+    E::custom(format!(
+        "element {key:?} is null; FHIR JSON omits absent elements instead"
+    ))
 }
 
 /// Reads an optional value; a `null` is an error in strict mode and absent otherwise.
@@ -227,10 +282,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NullableItems<T> {
             }
             fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-                while let Some(item) = seq.next_element::<Option<T>>()? {
-                    items.push(item);
+                loop {
+                    match seq.next_element::<Option<T>>() {
+                        Ok(Some(item)) => items.push(item),
+                        Ok(None) => return Ok(NullableItems(items)),
+                        Err(e) => return Err(at(format_args!("[{}]", items.len()), e)),
+                    }
                 }
-                Ok(NullableItems(items))
             }
         }
         d.deserialize_seq(V(PhantomData))
@@ -290,7 +348,9 @@ pub fn primitive_element_list<'de, T, A: MapAccess<'de>>(
     key: &str,
 ) -> Result<(), A::Error> {
     let NullableItems(items) = map.next_value::<NullableItems<ElementData>>()?;
-    merge_primitive_list(slot, items, key, |p, e| p.element.replace(Box::new(e)).is_none())
+    merge_primitive_list(slot, items, key, |p, e| {
+        p.element.replace(Box::new(e)).is_none()
+    })
 }
 
 /// `"key": {…}` of a complex element.
@@ -324,12 +384,42 @@ pub fn list<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     if !slot.is_empty() {
         return Err(duplicate(key));
     }
-    *slot = nullable::<Vec<T>, A>(map, key)?.unwrap_or_default();
+    *slot = nullable::<Items<T>, A>(map, key)?
+        .map(|i| i.0)
+        .unwrap_or_default();
     Ok(())
 }
 
+/// A JSON array of objects whose errors name the index of the failing item.
+struct Items<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Items<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Items<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                loop {
+                    match seq.next_element::<T>() {
+                        Ok(Some(item)) => items.push(item),
+                        Ok(None) => return Ok(Items(items)),
+                        Err(e) => return Err(at(format_args!("[{}]", items.len()), e)),
+                    }
+                }
+            }
+        }
+        d.deserialize_seq(V(PhantomData))
+    }
+}
+
 fn two_choices<E: de::Error>(base: &str, key: &str) -> E {
-    E::custom(format!("{base}[x] is given more than once (again as {key:?}); it takes one type"))
+    E::custom(format!(
+        "{base}[x] is given more than once (again as {key:?}); it takes one type"
+    ))
 }
 
 /// `"baseType": value` of a choice element whose chosen type is primitive.
@@ -345,7 +435,10 @@ pub fn choice_primitive<'de, C, T: Deserialize<'de>, A: MapAccess<'de>>(
     match slot {
         None => {
             if value.is_some() {
-                *slot = Some(wrap(Primitive { value, element: None }));
+                *slot = Some(wrap(Primitive {
+                    value,
+                    element: None,
+                }));
             }
             Ok(())
         }
@@ -373,7 +466,10 @@ pub fn choice_primitive_element<'de, C, T, A: MapAccess<'de>>(
     match slot {
         None => {
             if element.is_some() {
-                *slot = Some(wrap(Primitive { value: None, element }));
+                *slot = Some(wrap(Primitive {
+                    value: None,
+                    element,
+                }));
             }
             Ok(())
         }
@@ -405,7 +501,11 @@ pub fn choice_complex<'de, C, T: Deserialize<'de>, A: MapAccess<'de>>(
 
 impl FhirObject for ElementData {
     const TYPE_NAME: &'static str = "Element";
-    fn visit_field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+    fn visit_field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
         match key {
             "id" => plain(map, &mut self.id, key)?,
             "extension" => list::<Extension, A>(map, &mut self.extension, key)?,
@@ -472,9 +572,14 @@ pub(crate) fn deserialize_resource<'de, D: Deserializer<'de>>(
                 }
                 key = map.next_key::<Key<'de>>()?.map(|Key(k)| k.into_owned());
             }
-            let resource_type =
-                resource_type.ok_or_else(|| de::Error::custom("a resource needs a resourceType"))?;
-            let mut text = String::with_capacity(rest.iter().map(|(k, v)| k.len() + v.get().len() + 4).sum::<usize>() + 64);
+            let resource_type = resource_type
+                .ok_or_else(|| de::Error::custom("a resource needs a resourceType"))?;
+            let mut text = String::with_capacity(
+                rest.iter()
+                    .map(|(k, v)| k.len() + v.get().len() + 4)
+                    .sum::<usize>()
+                    + 64,
+            );
             text.push_str("{\"resourceType\":");
             text.push_str(&serde_json::to_string(&resource_type).map_err(de::Error::custom)?);
             for (k, v) in &rest {

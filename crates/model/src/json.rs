@@ -1,9 +1,9 @@
 //! Reading and writing FHIR JSON.
 //!
-//! Reading is fast first: the bytes are parsed straight into the typed model. Only when
-//! that fails are they parsed again with path tracking, to say exactly which element is
-//! wrong (`Bundle.entry[2].resource.birthDate`) and where (line and column), so a valid
-//! document pays nothing for good error messages.
+//! The bytes are parsed in one pass straight into the typed model. When that fails, the
+//! error names exactly which element is wrong (`Bundle.entry[2].resource.birthDate`) and
+//! where (line and column): the path is assembled only while a failure travels up, so a
+//! valid document pays nothing for good error messages.
 
 use std::fmt;
 
@@ -43,7 +43,11 @@ pub enum ParseErrorKind {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (line {}, column {})", self.path, self.message, self.line, self.column)
+        write!(
+            f,
+            "{}: {} (line {}, column {})",
+            self.path, self.message, self.line, self.column
+        )
     }
 }
 
@@ -60,21 +64,14 @@ fn root_name(bytes: &[u8], fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
-/// Strips serde_json's " at line L column C" suffix (reported separately).
-fn bare_message(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
-}
-
-/// Reads FHIR JSON into a model type (a resource struct, [`crate::resources::Resource`]
-/// or a data type).
+/// Reads FHIR JSON into a model type (a resource struct, [`Resource`] or a data type).
+///
+/// Prefer [`Resource::from_json`] for resources: this function is generic, so each crate
+/// calling it compiles the model's deserialisers again.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8], mode: Mode) -> Result<T, ParseError> {
     match crate::de::from_slice_with_mode::<T>(bytes, mode) {
         Ok(v) => Ok(v),
-        Err(first) => Err(describe::<T>(bytes, mode, &first)),
+        Err(e) => Err(describe(bytes, std::any::type_name::<T>(), &e)),
     }
 }
 
@@ -83,32 +80,27 @@ pub fn from_str<T: DeserializeOwned>(text: &str, mode: Mode) -> Result<T, ParseE
     from_slice(text.as_bytes(), mode)
 }
 
-/// Parses again with path tracking to describe an error.
+/// Turns a parse failure into a [`ParseError`]: the element path recorded while the
+/// error travelled up, and serde_json's position.
 #[cold]
-fn describe<T: DeserializeOwned>(bytes: &[u8], mode: Mode, first: &serde_json::Error) -> ParseError {
-    let kind = match first.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Io => ParseErrorKind::Syntax,
-        serde_json::error::Category::Eof => ParseErrorKind::Eof,
-        serde_json::error::Category::Data => ParseErrorKind::Data,
+fn describe(bytes: &[u8], type_name: &str, error: &serde_json::Error) -> ParseError {
+    // Path prefixes re-create errors, which hides serde_json's own classification; a
+    // plain syntax check (cheap, and only on failure) restores it.
+    let kind = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(e) if e.is_eof() => ParseErrorKind::Eof,
+        Err(_) => ParseErrorKind::Syntax,
+        Ok(_) => ParseErrorKind::Data,
     };
-    let type_name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("Resource");
-    let root = root_name(bytes, type_name);
-    let tracked = crate::de::with_mode(mode, || {
-        let mut d = serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize::<_, T>(&mut d).map(drop)
-    });
-    let (path, error) = match &tracked {
-        Err(e) => (e.path().to_string(), e.inner()),
-        Ok(()) => (String::from("."), first),
-    };
-    let path = if path == "." || path.is_empty() {
-        root
-    } else if path.starts_with('[') {
-        format!("{root}{path}")
-    } else {
-        format!("{root}.{path}")
-    };
-    ParseError { path, line: error.line(), column: error.column(), message: bare_message(error), kind }
+    let text = error.to_string();
+    let (path, message) = crate::de::split_path(&text);
+    let root = root_name(bytes, type_name.rsplit("::").next().unwrap_or("Resource"));
+    ParseError {
+        path: format!("{root}{path}"),
+        line: error.line(),
+        column: error.column(),
+        message: crate::de::strip_position(message).to_owned(),
+        kind,
+    }
 }
 
 /// Writes compact FHIR JSON.
@@ -125,4 +117,36 @@ pub fn to_string<T: Serialize>(value: &T) -> String {
 /// Writes indented FHIR JSON.
 pub fn to_string_pretty<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+use crate::resources::Resource;
+
+/// Reading and writing resources through functions compiled once, in this crate.
+///
+/// The generic [`from_slice`] and [`to_vec`] are instantiated in every crate that calls
+/// them, which for [`Resource`] means compiling the whole model's (de)serialisers again;
+/// these are not generic, so callers link the copy compiled here.
+impl Resource {
+    /// Reads a resource of any type from FHIR JSON, strictly (unknown elements and
+    /// `null`s are errors).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ParseError> {
+        Self::from_json_with(bytes, Mode::Strict)
+    }
+
+    /// Reads a resource of any type from FHIR JSON with the given [`Mode`].
+    pub fn from_json_with(bytes: &[u8], mode: Mode) -> Result<Self, ParseError> {
+        from_slice(bytes, mode)
+    }
+
+    /// Writes the resource as compact FHIR JSON.
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        to_vec(self)
+    }
+
+    /// Writes the resource as compact FHIR JSON text.
+    #[must_use]
+    pub fn to_json_string(&self) -> String {
+        to_string(self)
+    }
 }

@@ -29,7 +29,10 @@ pub struct ElementData {
 // Not derived: an empty primitive needs no default value of `T`.
 impl<T> Default for Primitive<T> {
     fn default() -> Self {
-        Self { value: None, element: None }
+        Self {
+            value: None,
+            element: None,
+        }
     }
 }
 
@@ -37,7 +40,10 @@ impl<T> Primitive<T> {
     /// A primitive with a value and nothing else.
     #[must_use]
     pub const fn new(value: T) -> Self {
-        Self { value: Some(value), element: None }
+        Self {
+            value: Some(value),
+            element: None,
+        }
     }
 
     /// The value, if any.
@@ -49,7 +55,9 @@ impl<T> Primitive<T> {
     /// The extensions on this element.
     #[must_use]
     pub fn extensions(&self) -> &[Extension] {
-        self.element.as_deref().map_or(&[], |e| e.extension.as_slice())
+        self.element
+            .as_deref()
+            .map_or(&[], |e| e.extension.as_slice())
     }
 
     /// The element id, if any.

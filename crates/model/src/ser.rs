@@ -100,7 +100,11 @@ pub fn list<M: SerializeMap, T: Serialize>(
     key: &'static str,
     items: &[T],
 ) -> Result<(), M::Error> {
-    if items.is_empty() { Ok(()) } else { m.serialize_entry(key, items) }
+    if items.is_empty() {
+        Ok(())
+    } else {
+        m.serialize_entry(key, items)
+    }
 }
 
 impl Serialize for ElementData {

@@ -113,7 +113,10 @@ impl<'de> Deserialize<'de> for Decimal {
         if is_json_number(raw.get()) {
             Ok(Self(raw))
         } else {
-            Err(de::Error::custom(format!("expected a decimal number, found {}", raw.get())))
+            Err(de::Error::custom(format!(
+                "expected a decimal number, found {}",
+                raw.get()
+            )))
         }
     }
 }
@@ -136,7 +139,10 @@ pub struct ValueError {
 
 impl ValueError {
     fn new(kind: &'static str, text: &str) -> Self {
-        Self { kind, text: text.to_owned() }
+        Self {
+            kind,
+            text: text.to_owned(),
+        }
     }
 }
 
@@ -197,7 +203,11 @@ impl Cursor<'_> {
             return None;
         }
         self.i += n;
-        Some(slice.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
+        Some(
+            slice
+                .iter()
+                .fold(0, |acc, d| acc * 10 + u32::from(d - b'0')),
+        )
     }
     fn eat(&mut self, c: u8) -> bool {
         if self.b.get(self.i) == Some(&c) {
@@ -284,7 +294,10 @@ fn parse_offset(c: &mut Cursor<'_>) -> Option<i16> {
 /// Parses `YYYY[-MM[-DD[Thh:mm:ss[.f+](Z|±hh:mm)]]]`; `allow_time` and `require_time`
 /// select date, dateTime or instant.
 fn parse_date_time(text: &str, allow_time: bool, require_time: bool) -> Option<DateParts> {
-    let mut c = Cursor { b: text.as_bytes(), i: 0 };
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
     let year = u16::try_from(c.digits(4)?).ok()?;
     if year == 0 {
         return None;
@@ -313,8 +326,11 @@ fn parse_date_time(text: &str, allow_time: bool, require_time: bool) -> Option<D
             parts.precision = Precision::Day;
             if allow_time && c.eat(b'T') {
                 let time = parse_time(&mut c)?;
-                parts.precision =
-                    if time.nanos.is_some() { Precision::Fraction } else { Precision::Second };
+                parts.precision = if time.nanos.is_some() {
+                    Precision::Fraction
+                } else {
+                    Precision::Second
+                };
                 parts.time = Some(time);
                 parts.offset_minutes = Some(parse_offset(&mut c)?);
             }
@@ -463,7 +479,14 @@ mod tests {
 
     #[test]
     fn decimals_keep_their_text() {
-        for ok in ["0", "1.50", "-0.0", "1e2", "3.0E-10", "123456789012345678901234567890.000"] {
+        for ok in [
+            "0",
+            "1.50",
+            "-0.0",
+            "1e2",
+            "3.0E-10",
+            "123456789012345678901234567890.000",
+        ] {
             assert_eq!(Decimal::parse(ok).unwrap().as_str(), ok);
         }
         for bad in ["", "01", "1.", ".5", "+1", "1e", "NaN", "1,5"] {
@@ -476,16 +499,38 @@ mod tests {
 
     #[test]
     fn dates_keep_precision_and_reject_impossible_dates() {
-        assert_eq!(Date::parse("2024").unwrap().parts().precision, Precision::Year);
+        assert_eq!(
+            Date::parse("2024").unwrap().parts().precision,
+            Precision::Year
+        );
         assert_eq!(Date::parse("2024-02-29").unwrap().parts().day, Some(29));
-        for bad in ["2023-02-29", "2024-13-01", "2024-00", "24", "2024-1-01", "0000", "2024-05-17T10:00:00Z"] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00",
+            "24",
+            "2024-1-01",
+            "0000",
+            "2024-05-17T10:00:00Z",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
-        let dt = DateTime::parse("2024-05-17T10:30:00.120-05:00").unwrap().parts();
-        assert_eq!((dt.precision, dt.offset_minutes), (Precision::Fraction, Some(-300)));
+        let dt = DateTime::parse("2024-05-17T10:30:00.120-05:00")
+            .unwrap()
+            .parts();
+        assert_eq!(
+            (dt.precision, dt.offset_minutes),
+            (Precision::Fraction, Some(-300))
+        );
         assert_eq!(dt.time.unwrap().nanos, Some(120_000_000));
-        assert!(DateTime::parse("2024-05-17T10:30:00").is_err(), "a time needs a zone");
-        assert!(DateTime::parse("2024-05-17T10:30Z").is_err(), "seconds are required");
+        assert!(
+            DateTime::parse("2024-05-17T10:30:00").is_err(),
+            "a time needs a zone"
+        );
+        assert!(
+            DateTime::parse("2024-05-17T10:30Z").is_err(),
+            "seconds are required"
+        );
         assert!(Instant::parse("2024-05-17").is_err());
         assert!(Instant::parse("2024-05-17T10:30:00Z").is_ok());
         assert!(Time::parse("23:59:60.5").is_ok());

@@ -18,7 +18,11 @@ fn every_vendored_definition_round_trips() {
         })
         .collect();
     files.sort();
-    assert!(files.len() >= 8, "expected the vendored bundles in {}", dir.display());
+    assert!(
+        files.len() >= 8,
+        "expected the vendored bundles in {}",
+        dir.display()
+    );
     let mut resources = 0;
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

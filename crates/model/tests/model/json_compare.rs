@@ -18,7 +18,10 @@ pub(crate) enum Json {
 }
 
 pub(crate) fn parse(text: &str) -> Json {
-    let mut p = Parser { b: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        b: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value();
     p.ws();
     assert_eq!(p.i, p.b.len(), "trailing text");
@@ -50,7 +53,9 @@ impl Parser<'_> {
                 }
                 loop {
                     self.ws();
-                    let Json::String(k) = self.string() else { unreachable!() };
+                    let Json::String(k) = self.string() else {
+                        unreachable!()
+                    };
                     self.ws();
                     assert_eq!(self.b[self.i], b':');
                     self.i += 1;
@@ -96,7 +101,10 @@ impl Parser<'_> {
             _ => {
                 let start = self.i;
                 while self.i < self.b.len()
-                    && matches!(self.b[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    && matches!(
+                        self.b[self.i],
+                        b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+                    )
                 {
                     self.i += 1;
                 }
@@ -135,13 +143,18 @@ pub(crate) fn first_difference(a: &Json, b: &Json, path: &str) -> Option<String>
                     None => return Some(format!("{path}.{k}: missing after the round trip")),
                 }
             }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}.{k}: added by the round trip"))
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{path}.{k}: added by the round trip"))
         }
         (Json::Array(x), Json::Array(y)) => {
             if x.len() != y.len() {
                 return Some(format!("{path}: {} items became {}", x.len(), y.len()));
             }
-            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}[{i}]")))
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}[{i}]")))
         }
         _ if a == b => None,
         _ => Some(format!("{path}: {a:?} became {b:?}")),

@@ -2,9 +2,15 @@
 //! and of a clinical corpus, and errors that name the element.
 
 #![allow(missing_docs, reason = "tests")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "a failed step must stop the test")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed step must stop the test"
+)]
 
 mod definitions;
+mod errors;
 mod json_compare;
 
 use std::path::PathBuf;
@@ -17,10 +23,9 @@ fn root() -> PathBuf {
 /// Parses strictly, writes back, and asserts the result equals the input under the
 /// FHIR-aware comparison; returns the resource.
 fn round_trip(name: &str, text: &str) -> renhice_model::resources::Resource {
-    let resource: renhice_model::resources::Resource =
-        renhice_model::json::from_str(text, renhice_model::json::Mode::Strict)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let written = renhice_model::json::to_string(&resource);
+    let resource = renhice_model::resources::Resource::from_json(text.as_bytes())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let written = resource.to_json_string();
     let before = json_compare::parse(text);
     let after = json_compare::parse(&written);
     if let Some(diff) = json_compare::first_difference(&before, &after, resource.resource_type()) {

@@ -1,0 +1,137 @@
+//! Invalid JSON and invalid FHIR give errors that name the element, line and column.
+
+use renhice_model::json::{Mode, ParseErrorKind};
+use renhice_model::resources::Resource;
+
+fn error(text: &str) -> renhice_model::json::ParseError {
+    Resource::from_json(text.as_bytes()).expect_err("should be refused")
+}
+
+#[test]
+fn invalid_json_is_a_syntax_error_with_its_position() {
+    let e = error("{\"resourceType\": \"Patient\",\n \"active\": tru }");
+    assert_eq!(e.kind, ParseErrorKind::Syntax, "{e}");
+    assert_eq!(e.line, 2, "{e}");
+    let e = error("{\"resourceType\": \"Patient\", \"name\": [");
+    assert_eq!(e.kind, ParseErrorKind::Eof, "{e}");
+}
+
+#[test]
+fn a_wrong_type_names_the_element() {
+    let e = error(r#"{"resourceType": "Patient", "active": "yes"}"#);
+    assert_eq!(e.kind, ParseErrorKind::Data);
+    assert_eq!(e.path, "Patient.active", "{e}");
+    assert!(e.message.contains("boolean"), "{e}");
+}
+
+#[test]
+fn an_unknown_element_is_an_error_in_strict_mode_and_dropped_in_lenient_mode() {
+    let text = r#"{"resourceType": "Patient", "gender": "female", "favouriteColour": "blue"}"#;
+    let e = error(text);
+    assert_eq!(e.path, "Patient.favouriteColour", "{e}");
+    assert!(e.message.contains("unknown element"), "{e}");
+    let lenient = Resource::from_json_with(text.as_bytes(), Mode::Lenient).unwrap();
+    assert_eq!(
+        lenient.to_json_string(),
+        r#"{"resourceType":"Patient","gender":"female"}"#
+    );
+}
+
+#[test]
+fn a_bad_date_names_the_element_deep_in_a_bundle() {
+    let text = r#"{
+  "resourceType": "Bundle",
+  "type": "collection",
+  "entry": [
+    {"resource": {"resourceType": "Patient", "birthDate": "1970-01-01"}},
+    {"resource": {"resourceType": "Patient", "birthDate": "1970-02-30"}}
+  ]
+}"#;
+    let e = error(text);
+    assert_eq!(e.path, "Bundle.entry[1].resource.birthDate", "{e}");
+    assert_eq!(e.line, 6, "{e}");
+    assert!(e.message.contains("invalid FHIR date"), "{e}");
+}
+
+#[test]
+fn two_choice_types_are_refused() {
+    let text = r#"{"resourceType": "Observation", "status": "final",
+        "code": {"text": "peso"},
+        "valueString": "70 kg",
+        "valueQuantity": {"value": 70, "unit": "kg"}}"#;
+    let e = error(text);
+    assert_eq!(e.path, "Observation.valueQuantity", "{e}");
+    assert!(e.message.contains("value[x]"), "{e}");
+}
+
+#[test]
+fn nulls_and_repeated_elements_are_refused_in_strict_mode() {
+    let e = error(r#"{"resourceType": "Patient", "birthDate": null}"#);
+    assert_eq!(e.path, "Patient.birthDate", "{e}");
+    let lenient = Resource::from_json_with(
+        br#"{"resourceType": "Patient", "birthDate": null}"#,
+        Mode::Lenient,
+    )
+    .unwrap();
+    assert_eq!(lenient.to_json_string(), r#"{"resourceType":"Patient"}"#);
+    let e = error(r#"{"resourceType": "Patient", "gender": "male", "gender": "female"}"#);
+    assert!(e.message.contains("more than once"), "{e}");
+    // Primitive arrays and their extension arrays must have the same length.
+    let e =
+        error(r#"{"resourceType": "Patient", "name": [{"given": ["a", "b"], "_given": [null]}]}"#);
+    assert_eq!(e.path, "Patient.name[0]._given", "{e}");
+}
+
+#[test]
+fn resource_types_are_checked() {
+    let e = error(r#"{"resourceType": "Patiente", "id": "1"}"#);
+    assert!(e.message.contains("unknown resourceType"), "{e}");
+    let e = error(r#"{"id": "1"}"#);
+    assert!(e.message.contains("resourceType"), "{e}");
+    // A typed slot checks the type of what it holds.
+    let e = error(
+        r#"{"resourceType": "Bundle", "type": "batch-response", "entry": [{"response": {"status": "200",
+            "outcome": {"resourceType": "Patient"}}}]}"#,
+    );
+    assert_eq!(
+        e.path, "Bundle.entry[0].response.outcome.resourceType",
+        "{e}"
+    );
+}
+
+#[test]
+fn resource_type_need_not_come_first() {
+    let text = r#"{"id": "p1", "_gender": {"extension": [{"url": "http://x", "valueString": "y"}]},
+        "resourceType": "Patient", "gender": "other"}"#;
+    let r = Resource::from_json(text.as_bytes()).unwrap();
+    assert_eq!(r.resource_type(), "Patient");
+    assert_eq!(r.id(), Some("p1"));
+    crate::round_trip("resourceType last", text);
+}
+
+/// Deeply nested input is refused with an error, never a stack overflow, even on a
+/// thread with the default 2 MiB stack.
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let depth = 5000;
+    let mut text = String::from(r#"{"resourceType": "Patient", "extension": ["#);
+    for _ in 0..depth {
+        text.push_str(r#"{"url": "http://x", "extension": ["#);
+    }
+    for _ in 0..depth {
+        text.push_str("]}");
+    }
+    text.push_str("]}");
+    let result = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            Resource::from_json(text.as_bytes())
+                .map(drop)
+                .map_err(|e| e.message)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let message = result.expect_err("nesting this deep is refused");
+    assert!(message.contains("recursion limit"), "{message}");
+}
