@@ -15,6 +15,11 @@ pub(crate) fn header(fhir_version: &str) -> String {
 /// Makes definition text safe for rustdoc: no link syntax, no HTML, one line.
 fn doc_text(text: &str) -> String {
     let line = text.split('\n').next().unwrap_or_default().trim();
+    // "Base StructureDefinition for Address Type: An address …" → "An address …".
+    let line = match line.split_once(" Type: ") {
+        Some((prefix, rest)) if prefix.starts_with("Base StructureDefinition for ") => rest,
+        _ => line,
+    };
     line.replace('\\', "\\\\")
         .replace('[', "\\[")
         .replace(']', "\\]")
@@ -48,6 +53,7 @@ fn rust_type(f: &Field) -> String {
     }
 }
 
+#[allow(clippy::too_many_lines, reason = "one linear template")]
 fn emit_struct(out: &mut String, s: &Struct) {
     write_doc(out, "", &s.doc);
     let _ = writeln!(out, "///\n/// FHIR: `{}`.", s.path);
@@ -94,40 +100,40 @@ fn emit_struct(out: &mut String, s: &Struct) {
             (FieldType::Primitive(_), false) => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::primitive(map, &mut self.{rust}, key)?,"
+                    "            {json:?} => de::primitive(map, &mut self.{rust}, key),"
                 );
                 let _ = writeln!(
                     out,
-                    "            \"_{json}\" => de::primitive_element(map, &mut self.{rust}, key)?,"
+                    "            \"_{json}\" => de::primitive_element(map, &mut self.{rust}, key),"
                 );
             }
             (FieldType::Primitive(_), true) => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::primitive_list(map, &mut self.{rust}, key)?,"
+                    "            {json:?} => de::primitive_list(map, &mut self.{rust}, key),"
                 );
                 let _ = writeln!(
                     out,
-                    "            \"_{json}\" => de::primitive_element_list(map, &mut self.{rust}, key)?,"
+                    "            \"_{json}\" => de::primitive_element_list(map, &mut self.{rust}, key),"
                 );
             }
             (FieldType::Choice(name), _) => choices.push((name.clone(), rust.clone())),
             (_, true) => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::list(map, &mut self.{rust}, key)?,"
+                    "            {json:?} => de::list(map, &mut self.{rust}, key),"
                 );
             }
             (_, false) if f.boxed => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::boxed(map, &mut self.{rust}, key)?,"
+                    "            {json:?} => de::boxed(map, &mut self.{rust}, key),"
                 );
             }
             (_, false) => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::plain(map, &mut self.{rust}, key)?,"
+                    "            {json:?} => de::plain(map, &mut self.{rust}, key),"
                 );
             }
         }
@@ -144,7 +150,7 @@ fn emit_struct(out: &mut String, s: &Struct) {
         }
         out.push_str("                return Ok(false);\n            }\n");
     }
-    out.push_str("        }\n        Ok(true)\n    }\n}\n\n");
+    out.push_str("        }?;\n        Ok(true)\n    }\n}\n\n");
 
     let _ = writeln!(
         out,
@@ -225,22 +231,22 @@ fn emit_choice(out: &mut String, c: &Choice) {
                 let get = format!("|c| match c {{ Self::{name}(p) => Some(p), _ => None }}");
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::choice_primitive(map, slot, {base:?}, key, Self::{name}, {get})?,"
+                    "            {json:?} => de::choice_primitive(map, slot, {base:?}, key, Self::{name}, {get}),"
                 );
                 let _ = writeln!(
                     out,
-                    "            \"_{json}\" => de::choice_primitive_element(map, slot, {base:?}, key, Self::{name}, {get})?,"
+                    "            \"_{json}\" => de::choice_primitive_element(map, slot, {base:?}, key, Self::{name}, {get}),"
                 );
             }
             _ => {
                 let _ = writeln!(
                     out,
-                    "            {json:?} => de::choice_complex(map, slot, {base:?}, key, Self::{name})?,"
+                    "            {json:?} => de::choice_complex(map, slot, {base:?}, key, Self::{name}),"
                 );
             }
         }
     }
-    out.push_str("            _ => return Ok(false),\n        }\n        Ok(true)\n    }\n\n");
+    out.push_str("            _ => return Ok(false),\n        }?;\n        Ok(true)\n    }\n\n");
     let _ = writeln!(
         out,
         "    pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {{\n        match self {{"
@@ -266,7 +272,7 @@ fn emit_choice(out: &mut String, c: &Choice) {
 }
 
 const PRELUDE: &str = "#![allow(unused_imports, reason = \"every generated file has the same imports\")]\n\
-#![allow(clippy::too_many_lines, clippy::match_same_arms, clippy::large_enum_variant, reason = \"generated\")]\n\
+#![allow(clippy::too_many_lines, clippy::match_same_arms, clippy::large_enum_variant, clippy::doc_markdown, clippy::wildcard_imports, clippy::match_wildcard_for_single_variants, reason = \"generated from the definitions' text\")]\n\
 #![allow(rustdoc::bare_urls, reason = \"definitions quote URLs as text\")]\n\n\
 use serde::ser::SerializeMap;\n\
 use serde::de::MapAccess;\n\

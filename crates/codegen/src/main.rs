@@ -125,9 +125,9 @@ fn rustfmt(dir: &Path, root: &Path) -> anyhow::Result<()> {
         for entry in std::fs::read_dir(&d)? {
             let p = entry?.path();
             if p.is_dir() {
-                stack.push(p)
+                stack.push(p);
             } else {
-                files.push(p)
+                files.push(p);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! Reading the official StructureDefinitions into the IR.
+//! Reading the official `StructureDefinition`s into the IR.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -25,7 +25,7 @@ pub(crate) fn primitive_rust_type(code: &str) -> Option<&'static str> {
     })
 }
 
-/// Loads every StructureDefinition of the bundles under `dir`.
+/// Loads every `StructureDefinition` of the bundles under `dir`.
 pub(crate) fn load_definitions(dir: &Path) -> anyhow::Result<Vec<Value>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -33,7 +33,9 @@ pub(crate) fn load_definitions(dir: &Path) -> anyhow::Result<Vec<Value>> {
         .map(|e| e.path())
         .filter(|p| {
             p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.ends_with(".json")
+                Path::new(n)
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"))
                     && (n.starts_with("profiles-types") || n.starts_with("profiles-resources"))
             })
         })
@@ -132,7 +134,11 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// Builds the structs and choices of one StructureDefinition.
+    /// Builds the structs and choices of one `StructureDefinition`.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass over the elements, easier to follow whole"
+    )]
     fn build(&self, sd: &Value, is_resource: bool) -> anyhow::Result<Module> {
         let root = sd["type"]
             .as_str()

@@ -52,7 +52,7 @@ fn strict() -> bool {
 /// Marks the element path inside an error message (see [`at`]).
 pub(crate) const PATH_MARK: char = '\u{1}';
 
-/// Removes serde_json's ` at line L column C` suffix (reported separately).
+/// Removes `serde_json`'s ` at line L column C` suffix (reported separately).
 pub(crate) fn strip_position(text: &str) -> &str {
     match text.rfind(" at line ") {
         Some(i) if text[i..].contains(" column ") => &text[..i],
@@ -71,11 +71,11 @@ pub(crate) fn split_path(text: &str) -> (&str, &str) {
 /// error travels up: the path is built only for a failing document, so reading a valid
 /// one costs nothing for it, and no second parse is needed to report where it failed.
 ///
-/// The message keeps serde_json's ` at line L column C` suffix, from which serde_json's
-/// `Error::custom` restores the position of the original failure (otherwise it would
+/// The message keeps `serde_json`'s ` at line L column C` suffix, from which
+/// `serde_json::Error::custom` restores the position of the original failure (otherwise it would
 /// stamp the position where the enclosing objects stopped reading).
 #[cold]
-fn at<E: de::Error>(segment: std::fmt::Arguments<'_>, err: E) -> E {
+fn at<E: de::Error>(segment: std::fmt::Arguments<'_>, err: &E) -> E {
     let text = err.to_string();
     let (path, message) = split_path(&text);
     E::custom(format!("{PATH_MARK}{segment}{path}{PATH_MARK}{message}"))
@@ -152,13 +152,13 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
         if key == "resourceType" {
             let found = map
                 .next_value::<Key<'de>>()
-                .map_err(|e| at(format_args!(".{key}"), e))?;
+                .map_err(|e| at(format_args!(".{key}"), &e))?;
             match T::RESOURCE_TYPE {
                 Some(expected) if found.0 == expected => seen_resource_type = true,
                 Some(expected) => {
                     return Err(at(
                         format_args!(".resourceType"),
-                        de::Error::custom(format!(
+                        &de::Error::custom(format!(
                             "resourceType is {:?}, expected {expected:?}",
                             found.0
                         )),
@@ -171,9 +171,9 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
         match out.visit_field(&key, map) {
             Ok(true) => {}
             Ok(false) => {
-                unknown(&key, T::TYPE_NAME, map).map_err(|e| at(format_args!(".{key}"), e))?
+                unknown(&key, T::TYPE_NAME, map).map_err(|e| at(format_args!(".{key}"), &e))?;
             }
-            Err(e) => return Err(at(format_args!(".{key}"), e)),
+            Err(e) => return Err(at(format_args!(".{key}"), &e)),
         }
     }
     if let (Some(expected), false) = (T::RESOURCE_TYPE, seen_resource_type)
@@ -286,7 +286,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NullableItems<T> {
                     match seq.next_element::<Option<T>>() {
                         Ok(Some(item)) => items.push(item),
                         Ok(None) => return Ok(NullableItems(items)),
-                        Err(e) => return Err(at(format_args!("[{}]", items.len()), e)),
+                        Err(e) => return Err(at(format_args!("[{}]", items.len()), &e)),
                     }
                 }
             }
@@ -407,7 +407,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Items<T> {
                     match seq.next_element::<T>() {
                         Ok(Some(item)) => items.push(item),
                         Ok(None) => return Ok(Items(items)),
-                        Err(e) => return Err(at(format_args!("[{}]", items.len()), e)),
+                        Err(e) => return Err(at(format_args!("[{}]", items.len()), &e)),
                     }
                 }
             }

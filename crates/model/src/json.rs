@@ -81,7 +81,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str, mode: Mode) -> Result<T, ParseE
 }
 
 /// Turns a parse failure into a [`ParseError`]: the element path recorded while the
-/// error travelled up, and serde_json's position.
+/// error travelled up, and `serde_json`'s position.
 #[cold]
 fn describe(bytes: &[u8], type_name: &str, error: &serde_json::Error) -> ParseError {
     // Path prefixes re-create errors, which hides serde_json's own classification; a

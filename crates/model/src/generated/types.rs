@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -22,7 +25,7 @@ use crate::resources::Resource;
 use crate::ser;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
 
-/// Base StructureDefinition for Address Type: An address expressed using postal conventions (as opposed to GPS or other location definition formats).  This data type may be used to convey addresses for use in delivering mail as well as for visiting locations which might not be valid for mail delivery.  There are a variety of postal address formats defined around the world.
+/// An address expressed using postal conventions (as opposed to GPS or other location definition formats).  This data type may be used to convey addresses for use in delivering mail as well as for visiting locations which might not be valid for mail delivery.  There are a variety of postal address formats defined around the world.
 ///
 /// FHIR: `Address`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -85,29 +88,29 @@ impl de::FhirObject for Address {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "line" => de::primitive_list(map, &mut self.line, key)?,
-            "_line" => de::primitive_element_list(map, &mut self.line, key)?,
-            "city" => de::primitive(map, &mut self.city, key)?,
-            "_city" => de::primitive_element(map, &mut self.city, key)?,
-            "district" => de::primitive(map, &mut self.district, key)?,
-            "_district" => de::primitive_element(map, &mut self.district, key)?,
-            "state" => de::primitive(map, &mut self.state, key)?,
-            "_state" => de::primitive_element(map, &mut self.state, key)?,
-            "postalCode" => de::primitive(map, &mut self.postal_code, key)?,
-            "_postalCode" => de::primitive_element(map, &mut self.postal_code, key)?,
-            "country" => de::primitive(map, &mut self.country, key)?,
-            "_country" => de::primitive_element(map, &mut self.country, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "line" => de::primitive_list(map, &mut self.line, key),
+            "_line" => de::primitive_element_list(map, &mut self.line, key),
+            "city" => de::primitive(map, &mut self.city, key),
+            "_city" => de::primitive_element(map, &mut self.city, key),
+            "district" => de::primitive(map, &mut self.district, key),
+            "_district" => de::primitive_element(map, &mut self.district, key),
+            "state" => de::primitive(map, &mut self.state, key),
+            "_state" => de::primitive_element(map, &mut self.state, key),
+            "postalCode" => de::primitive(map, &mut self.postal_code, key),
+            "_postalCode" => de::primitive_element(map, &mut self.postal_code, key),
+            "country" => de::primitive(map, &mut self.country, key),
+            "_country" => de::primitive_element(map, &mut self.country, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -137,7 +140,7 @@ impl Serialize for Address {
     }
 }
 
-/// Base StructureDefinition for Age Type: A duration of time during which an organism (or a process) has existed.
+/// A duration of time during which an organism (or a process) has existed.
 ///
 /// FHIR: `Age`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -180,20 +183,20 @@ impl de::FhirObject for Age {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "comparator" => de::primitive(map, &mut self.comparator, key)?,
-            "_comparator" => de::primitive_element(map, &mut self.comparator, key)?,
-            "unit" => de::primitive(map, &mut self.unit, key)?,
-            "_unit" => de::primitive_element(map, &mut self.unit, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "comparator" => de::primitive(map, &mut self.comparator, key),
+            "_comparator" => de::primitive_element(map, &mut self.comparator, key),
+            "unit" => de::primitive(map, &mut self.unit, key),
+            "_unit" => de::primitive_element(map, &mut self.unit, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -218,7 +221,7 @@ impl Serialize for Age {
     }
 }
 
-/// Base StructureDefinition for Annotation Type: A  text note which also  contains information about who made the statement and when.
+/// A  text note which also  contains information about who made the statement and when.
 ///
 /// FHIR: `Annotation`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -253,19 +256,19 @@ impl de::FhirObject for Annotation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "time" => de::primitive(map, &mut self.time, key)?,
-            "_time" => de::primitive_element(map, &mut self.time, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "time" => de::primitive(map, &mut self.time, key),
+            "_time" => de::primitive_element(map, &mut self.time, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
             _ => {
                 if AnnotationAuthor::visit(&mut self.author, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -290,7 +293,7 @@ impl Serialize for Annotation {
     }
 }
 
-/// Base StructureDefinition for Attachment Type: For referring to data content defined in other formats.
+/// For referring to data content defined in other formats.
 ///
 /// FHIR: `Attachment`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -345,26 +348,26 @@ impl de::FhirObject for Attachment {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "contentType" => de::primitive(map, &mut self.content_type, key)?,
-            "_contentType" => de::primitive_element(map, &mut self.content_type, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "data" => de::primitive(map, &mut self.data, key)?,
-            "_data" => de::primitive_element(map, &mut self.data, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "size" => de::primitive(map, &mut self.size, key)?,
-            "_size" => de::primitive_element(map, &mut self.size, key)?,
-            "hash" => de::primitive(map, &mut self.hash, key)?,
-            "_hash" => de::primitive_element(map, &mut self.hash, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "creation" => de::primitive(map, &mut self.creation, key)?,
-            "_creation" => de::primitive_element(map, &mut self.creation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "contentType" => de::primitive(map, &mut self.content_type, key),
+            "_contentType" => de::primitive_element(map, &mut self.content_type, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "data" => de::primitive(map, &mut self.data, key),
+            "_data" => de::primitive_element(map, &mut self.data, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "size" => de::primitive(map, &mut self.size, key),
+            "_size" => de::primitive_element(map, &mut self.size, key),
+            "hash" => de::primitive(map, &mut self.hash, key),
+            "_hash" => de::primitive_element(map, &mut self.hash, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "creation" => de::primitive(map, &mut self.creation, key),
+            "_creation" => de::primitive_element(map, &mut self.creation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -392,7 +395,7 @@ impl Serialize for Attachment {
     }
 }
 
-/// Base StructureDefinition for CodeableConcept Type: A concept that may be defined by a formal reference to a terminology or ontology or may be provided by text.
+/// A concept that may be defined by a formal reference to a terminology or ontology or may be provided by text.
 ///
 /// FHIR: `CodeableConcept`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -423,13 +426,13 @@ impl de::FhirObject for CodeableConcept {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "coding" => de::list(map, &mut self.coding, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "coding" => de::list(map, &mut self.coding, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -451,7 +454,7 @@ impl Serialize for CodeableConcept {
     }
 }
 
-/// Base StructureDefinition for Coding Type: A reference to a code defined by a terminology system.
+/// A reference to a code defined by a terminology system.
 ///
 /// FHIR: `Coding`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -494,20 +497,20 @@ impl de::FhirObject for Coding {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "userSelected" => de::primitive(map, &mut self.user_selected, key)?,
-            "_userSelected" => de::primitive_element(map, &mut self.user_selected, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "userSelected" => de::primitive(map, &mut self.user_selected, key),
+            "_userSelected" => de::primitive_element(map, &mut self.user_selected, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -532,7 +535,7 @@ impl Serialize for Coding {
     }
 }
 
-/// Base StructureDefinition for ContactDetail Type: Specifies contact information for a person or organization.
+/// Specifies contact information for a person or organization.
 ///
 /// FHIR: `ContactDetail`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -563,13 +566,13 @@ impl de::FhirObject for ContactDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -591,7 +594,7 @@ impl Serialize for ContactDetail {
     }
 }
 
-/// Base StructureDefinition for ContactPoint Type: Details for all kinds of technology mediated contact points for a person or organization, including telephone, email, etc.
+/// Details for all kinds of technology mediated contact points for a person or organization, including telephone, email, etc.
 ///
 /// FHIR: `ContactPoint`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -634,19 +637,19 @@ impl de::FhirObject for ContactPoint {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "rank" => de::primitive(map, &mut self.rank, key)?,
-            "_rank" => de::primitive_element(map, &mut self.rank, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "rank" => de::primitive(map, &mut self.rank, key),
+            "_rank" => de::primitive_element(map, &mut self.rank, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -671,7 +674,7 @@ impl Serialize for ContactPoint {
     }
 }
 
-/// Base StructureDefinition for Contributor Type: A contributor to the content of a knowledge asset, including authors, editors, reviewers, and endorsers.
+/// A contributor to the content of a knowledge asset, including authors, editors, reviewers, and endorsers.
 ///
 /// FHIR: `Contributor`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -706,15 +709,15 @@ impl de::FhirObject for Contributor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "contact" => de::list(map, &mut self.contact, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -737,7 +740,7 @@ impl Serialize for Contributor {
     }
 }
 
-/// Base StructureDefinition for Count Type: A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
+/// A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
 ///
 /// FHIR: `Count`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -780,20 +783,20 @@ impl de::FhirObject for Count {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "comparator" => de::primitive(map, &mut self.comparator, key)?,
-            "_comparator" => de::primitive_element(map, &mut self.comparator, key)?,
-            "unit" => de::primitive(map, &mut self.unit, key)?,
-            "_unit" => de::primitive_element(map, &mut self.unit, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "comparator" => de::primitive(map, &mut self.comparator, key),
+            "_comparator" => de::primitive_element(map, &mut self.comparator, key),
+            "unit" => de::primitive(map, &mut self.unit, key),
+            "_unit" => de::primitive_element(map, &mut self.unit, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -818,7 +821,7 @@ impl Serialize for Count {
     }
 }
 
-/// Base StructureDefinition for DataRequirement Type: Describes a required data item for evaluation in terms of the type of data, and optional code or date-based filters of the data.
+/// Describes a required data item for evaluation in terms of the type of data, and optional code or date-based filters of the data.
 ///
 /// FHIR: `DataRequirement`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -873,26 +876,26 @@ impl de::FhirObject for DataRequirement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "profile" => de::primitive_list(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element_list(map, &mut self.profile, key)?,
-            "mustSupport" => de::primitive_list(map, &mut self.must_support, key)?,
-            "_mustSupport" => de::primitive_element_list(map, &mut self.must_support, key)?,
-            "codeFilter" => de::list(map, &mut self.code_filter, key)?,
-            "dateFilter" => de::list(map, &mut self.date_filter, key)?,
-            "limit" => de::primitive(map, &mut self.limit, key)?,
-            "_limit" => de::primitive_element(map, &mut self.limit, key)?,
-            "sort" => de::list(map, &mut self.sort, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "profile" => de::primitive_list(map, &mut self.profile, key),
+            "_profile" => de::primitive_element_list(map, &mut self.profile, key),
+            "mustSupport" => de::primitive_list(map, &mut self.must_support, key),
+            "_mustSupport" => de::primitive_element_list(map, &mut self.must_support, key),
+            "codeFilter" => de::list(map, &mut self.code_filter, key),
+            "dateFilter" => de::list(map, &mut self.date_filter, key),
+            "limit" => de::primitive(map, &mut self.limit, key),
+            "_limit" => de::primitive_element(map, &mut self.limit, key),
+            "sort" => de::list(map, &mut self.sort, key),
             _ => {
                 if DataRequirementSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -961,17 +964,17 @@ impl de::FhirObject for DataRequirementCodeFilter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "searchParam" => de::primitive(map, &mut self.search_param, key)?,
-            "_searchParam" => de::primitive_element(map, &mut self.search_param, key)?,
-            "valueSet" => de::primitive(map, &mut self.value_set, key)?,
-            "_valueSet" => de::primitive_element(map, &mut self.value_set, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "searchParam" => de::primitive(map, &mut self.search_param, key),
+            "_searchParam" => de::primitive_element(map, &mut self.search_param, key),
+            "valueSet" => de::primitive(map, &mut self.value_set, key),
+            "_valueSet" => de::primitive_element(map, &mut self.value_set, key),
+            "code" => de::list(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1030,19 +1033,19 @@ impl de::FhirObject for DataRequirementDateFilter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "searchParam" => de::primitive(map, &mut self.search_param, key)?,
-            "_searchParam" => de::primitive_element(map, &mut self.search_param, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "searchParam" => de::primitive(map, &mut self.search_param, key),
+            "_searchParam" => de::primitive_element(map, &mut self.search_param, key),
             _ => {
                 if DataRequirementDateFilterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1098,14 +1101,14 @@ impl de::FhirObject for DataRequirementSort {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "direction" => de::primitive(map, &mut self.direction, key)?,
-            "_direction" => de::primitive_element(map, &mut self.direction, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "direction" => de::primitive(map, &mut self.direction, key),
+            "_direction" => de::primitive_element(map, &mut self.direction, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1127,7 +1130,7 @@ impl Serialize for DataRequirementSort {
     }
 }
 
-/// Base StructureDefinition for Distance Type: A length - a value with a unit that is a physical distance.
+/// A length - a value with a unit that is a physical distance.
 ///
 /// FHIR: `Distance`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1170,20 +1173,20 @@ impl de::FhirObject for Distance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "comparator" => de::primitive(map, &mut self.comparator, key)?,
-            "_comparator" => de::primitive_element(map, &mut self.comparator, key)?,
-            "unit" => de::primitive(map, &mut self.unit, key)?,
-            "_unit" => de::primitive_element(map, &mut self.unit, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "comparator" => de::primitive(map, &mut self.comparator, key),
+            "_comparator" => de::primitive_element(map, &mut self.comparator, key),
+            "unit" => de::primitive(map, &mut self.unit, key),
+            "_unit" => de::primitive_element(map, &mut self.unit, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1208,7 +1211,7 @@ impl Serialize for Distance {
     }
 }
 
-/// Base StructureDefinition for Dosage Type: Indicates how the medication is/was taken or should be taken by the patient.
+/// Indicates how the medication is/was taken or should be taken by the patient.
 ///
 /// FHIR: `Dosage`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1287,35 +1290,33 @@ impl de::FhirObject for Dosage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "additionalInstruction" => de::list(map, &mut self.additional_instruction, key)?,
-            "patientInstruction" => de::primitive(map, &mut self.patient_instruction, key)?,
-            "_patientInstruction" => {
-                de::primitive_element(map, &mut self.patient_instruction, key)?
-            }
-            "timing" => de::plain(map, &mut self.timing, key)?,
-            "site" => de::plain(map, &mut self.site, key)?,
-            "route" => de::plain(map, &mut self.route, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "doseAndRate" => de::list(map, &mut self.dose_and_rate, key)?,
-            "maxDosePerPeriod" => de::plain(map, &mut self.max_dose_per_period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "additionalInstruction" => de::list(map, &mut self.additional_instruction, key),
+            "patientInstruction" => de::primitive(map, &mut self.patient_instruction, key),
+            "_patientInstruction" => de::primitive_element(map, &mut self.patient_instruction, key),
+            "timing" => de::plain(map, &mut self.timing, key),
+            "site" => de::plain(map, &mut self.site, key),
+            "route" => de::plain(map, &mut self.route, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "doseAndRate" => de::list(map, &mut self.dose_and_rate, key),
+            "maxDosePerPeriod" => de::plain(map, &mut self.max_dose_per_period, key),
             "maxDosePerAdministration" => {
-                de::plain(map, &mut self.max_dose_per_administration, key)?
+                de::plain(map, &mut self.max_dose_per_administration, key)
             }
-            "maxDosePerLifetime" => de::plain(map, &mut self.max_dose_per_lifetime, key)?,
+            "maxDosePerLifetime" => de::plain(map, &mut self.max_dose_per_lifetime, key),
             _ => {
                 if DosageAsNeeded::visit(&mut self.as_needed, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1399,9 +1400,9 @@ impl de::FhirObject for DosageDoseAndRate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if DosageDoseAndRateDose::visit(&mut self.dose, key, map)? {
                     return Ok(true);
@@ -1411,7 +1412,7 @@ impl de::FhirObject for DosageDoseAndRate {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1438,7 +1439,7 @@ impl Serialize for DosageDoseAndRate {
     }
 }
 
-/// Base StructureDefinition for Duration Type: A length of time.
+/// A length of time.
 ///
 /// FHIR: `Duration`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1481,20 +1482,20 @@ impl de::FhirObject for Duration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "comparator" => de::primitive(map, &mut self.comparator, key)?,
-            "_comparator" => de::primitive_element(map, &mut self.comparator, key)?,
-            "unit" => de::primitive(map, &mut self.unit, key)?,
-            "_unit" => de::primitive_element(map, &mut self.unit, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "comparator" => de::primitive(map, &mut self.comparator, key),
+            "_comparator" => de::primitive_element(map, &mut self.comparator, key),
+            "unit" => de::primitive(map, &mut self.unit, key),
+            "_unit" => de::primitive_element(map, &mut self.unit, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1519,7 +1520,7 @@ impl Serialize for Duration {
     }
 }
 
-/// Base StructureDefinition for ElementDefinition Type: Captures constraints on each element within the resource, profile, or extension.
+/// Captures constraints on each element within the resource, profile, or extension.
 ///
 /// FHIR: `ElementDefinition`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -1682,63 +1683,63 @@ impl de::FhirObject for ElementDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "representation" => de::primitive_list(map, &mut self.representation, key)?,
-            "_representation" => de::primitive_element_list(map, &mut self.representation, key)?,
-            "sliceName" => de::primitive(map, &mut self.slice_name, key)?,
-            "_sliceName" => de::primitive_element(map, &mut self.slice_name, key)?,
-            "sliceIsConstraining" => de::primitive(map, &mut self.slice_is_constraining, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "representation" => de::primitive_list(map, &mut self.representation, key),
+            "_representation" => de::primitive_element_list(map, &mut self.representation, key),
+            "sliceName" => de::primitive(map, &mut self.slice_name, key),
+            "_sliceName" => de::primitive_element(map, &mut self.slice_name, key),
+            "sliceIsConstraining" => de::primitive(map, &mut self.slice_is_constraining, key),
             "_sliceIsConstraining" => {
-                de::primitive_element(map, &mut self.slice_is_constraining, key)?
+                de::primitive_element(map, &mut self.slice_is_constraining, key)
             }
-            "label" => de::primitive(map, &mut self.label, key)?,
-            "_label" => de::primitive_element(map, &mut self.label, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "slicing" => de::plain(map, &mut self.slicing, key)?,
-            "short" => de::primitive(map, &mut self.short, key)?,
-            "_short" => de::primitive_element(map, &mut self.short, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "requirements" => de::primitive(map, &mut self.requirements, key)?,
-            "_requirements" => de::primitive_element(map, &mut self.requirements, key)?,
-            "alias" => de::primitive_list(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element_list(map, &mut self.alias, key)?,
-            "min" => de::primitive(map, &mut self.min, key)?,
-            "_min" => de::primitive_element(map, &mut self.min, key)?,
-            "max" => de::primitive(map, &mut self.max, key)?,
-            "_max" => de::primitive_element(map, &mut self.max, key)?,
-            "base" => de::plain(map, &mut self.base, key)?,
-            "contentReference" => de::primitive(map, &mut self.content_reference, key)?,
-            "_contentReference" => de::primitive_element(map, &mut self.content_reference, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "meaningWhenMissing" => de::primitive(map, &mut self.meaning_when_missing, key)?,
+            "label" => de::primitive(map, &mut self.label, key),
+            "_label" => de::primitive_element(map, &mut self.label, key),
+            "code" => de::list(map, &mut self.code, key),
+            "slicing" => de::plain(map, &mut self.slicing, key),
+            "short" => de::primitive(map, &mut self.short, key),
+            "_short" => de::primitive_element(map, &mut self.short, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "requirements" => de::primitive(map, &mut self.requirements, key),
+            "_requirements" => de::primitive_element(map, &mut self.requirements, key),
+            "alias" => de::primitive_list(map, &mut self.alias, key),
+            "_alias" => de::primitive_element_list(map, &mut self.alias, key),
+            "min" => de::primitive(map, &mut self.min, key),
+            "_min" => de::primitive_element(map, &mut self.min, key),
+            "max" => de::primitive(map, &mut self.max, key),
+            "_max" => de::primitive_element(map, &mut self.max, key),
+            "base" => de::plain(map, &mut self.base, key),
+            "contentReference" => de::primitive(map, &mut self.content_reference, key),
+            "_contentReference" => de::primitive_element(map, &mut self.content_reference, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "meaningWhenMissing" => de::primitive(map, &mut self.meaning_when_missing, key),
             "_meaningWhenMissing" => {
-                de::primitive_element(map, &mut self.meaning_when_missing, key)?
+                de::primitive_element(map, &mut self.meaning_when_missing, key)
             }
-            "orderMeaning" => de::primitive(map, &mut self.order_meaning, key)?,
-            "_orderMeaning" => de::primitive_element(map, &mut self.order_meaning, key)?,
-            "example" => de::list(map, &mut self.example, key)?,
-            "maxLength" => de::primitive(map, &mut self.max_length, key)?,
-            "_maxLength" => de::primitive_element(map, &mut self.max_length, key)?,
-            "condition" => de::primitive_list(map, &mut self.condition, key)?,
-            "_condition" => de::primitive_element_list(map, &mut self.condition, key)?,
-            "constraint" => de::list(map, &mut self.constraint, key)?,
-            "mustSupport" => de::primitive(map, &mut self.must_support, key)?,
-            "_mustSupport" => de::primitive_element(map, &mut self.must_support, key)?,
-            "isModifier" => de::primitive(map, &mut self.is_modifier, key)?,
-            "_isModifier" => de::primitive_element(map, &mut self.is_modifier, key)?,
-            "isModifierReason" => de::primitive(map, &mut self.is_modifier_reason, key)?,
-            "_isModifierReason" => de::primitive_element(map, &mut self.is_modifier_reason, key)?,
-            "isSummary" => de::primitive(map, &mut self.is_summary, key)?,
-            "_isSummary" => de::primitive_element(map, &mut self.is_summary, key)?,
-            "binding" => de::plain(map, &mut self.binding, key)?,
-            "mapping" => de::list(map, &mut self.mapping, key)?,
+            "orderMeaning" => de::primitive(map, &mut self.order_meaning, key),
+            "_orderMeaning" => de::primitive_element(map, &mut self.order_meaning, key),
+            "example" => de::list(map, &mut self.example, key),
+            "maxLength" => de::primitive(map, &mut self.max_length, key),
+            "_maxLength" => de::primitive_element(map, &mut self.max_length, key),
+            "condition" => de::primitive_list(map, &mut self.condition, key),
+            "_condition" => de::primitive_element_list(map, &mut self.condition, key),
+            "constraint" => de::list(map, &mut self.constraint, key),
+            "mustSupport" => de::primitive(map, &mut self.must_support, key),
+            "_mustSupport" => de::primitive_element(map, &mut self.must_support, key),
+            "isModifier" => de::primitive(map, &mut self.is_modifier, key),
+            "_isModifier" => de::primitive_element(map, &mut self.is_modifier, key),
+            "isModifierReason" => de::primitive(map, &mut self.is_modifier_reason, key),
+            "_isModifierReason" => de::primitive_element(map, &mut self.is_modifier_reason, key),
+            "isSummary" => de::primitive(map, &mut self.is_summary, key),
+            "_isSummary" => de::primitive_element(map, &mut self.is_summary, key),
+            "binding" => de::plain(map, &mut self.binding, key),
+            "mapping" => de::list(map, &mut self.mapping, key),
             _ => {
                 if ElementDefinitionDefaultValue::visit(&mut self.default_value, key, map)? {
                     return Ok(true);
@@ -1757,7 +1758,7 @@ impl de::FhirObject for ElementDefinition {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1886,17 +1887,17 @@ impl de::FhirObject for ElementDefinitionSlicing {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "discriminator" => de::list(map, &mut self.discriminator, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "ordered" => de::primitive(map, &mut self.ordered, key)?,
-            "_ordered" => de::primitive_element(map, &mut self.ordered, key)?,
-            "rules" => de::primitive(map, &mut self.rules, key)?,
-            "_rules" => de::primitive_element(map, &mut self.rules, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "discriminator" => de::list(map, &mut self.discriminator, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "ordered" => de::primitive(map, &mut self.ordered, key),
+            "_ordered" => de::primitive_element(map, &mut self.ordered, key),
+            "rules" => de::primitive(map, &mut self.rules, key),
+            "_rules" => de::primitive_element(map, &mut self.rules, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1951,14 +1952,14 @@ impl de::FhirObject for ElementDefinitionSlicingDiscriminator {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2015,16 +2016,16 @@ impl de::FhirObject for ElementDefinitionBase {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "min" => de::primitive(map, &mut self.min, key)?,
-            "_min" => de::primitive_element(map, &mut self.min, key)?,
-            "max" => de::primitive(map, &mut self.max, key)?,
-            "_max" => de::primitive_element(map, &mut self.max, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "min" => de::primitive(map, &mut self.min, key),
+            "_min" => de::primitive_element(map, &mut self.min, key),
+            "max" => de::primitive(map, &mut self.max, key),
+            "_max" => de::primitive_element(map, &mut self.max, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2090,20 +2091,20 @@ impl de::FhirObject for ElementDefinitionType {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "profile" => de::primitive_list(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element_list(map, &mut self.profile, key)?,
-            "targetProfile" => de::primitive_list(map, &mut self.target_profile, key)?,
-            "_targetProfile" => de::primitive_element_list(map, &mut self.target_profile, key)?,
-            "aggregation" => de::primitive_list(map, &mut self.aggregation, key)?,
-            "_aggregation" => de::primitive_element_list(map, &mut self.aggregation, key)?,
-            "versioning" => de::primitive(map, &mut self.versioning, key)?,
-            "_versioning" => de::primitive_element(map, &mut self.versioning, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "profile" => de::primitive_list(map, &mut self.profile, key),
+            "_profile" => de::primitive_element_list(map, &mut self.profile, key),
+            "targetProfile" => de::primitive_list(map, &mut self.target_profile, key),
+            "_targetProfile" => de::primitive_element_list(map, &mut self.target_profile, key),
+            "aggregation" => de::primitive_list(map, &mut self.aggregation, key),
+            "_aggregation" => de::primitive_element_list(map, &mut self.aggregation, key),
+            "versioning" => de::primitive(map, &mut self.versioning, key),
+            "_versioning" => de::primitive_element(map, &mut self.versioning, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2164,17 +2165,17 @@ impl de::FhirObject for ElementDefinitionExample {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "label" => de::primitive(map, &mut self.label, key)?,
-            "_label" => de::primitive_element(map, &mut self.label, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "label" => de::primitive(map, &mut self.label, key),
+            "_label" => de::primitive_element(map, &mut self.label, key),
             _ => {
                 if ElementDefinitionExampleValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2249,24 +2250,24 @@ impl de::FhirObject for ElementDefinitionConstraint {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "key" => de::primitive(map, &mut self.key, key)?,
-            "_key" => de::primitive_element(map, &mut self.key, key)?,
-            "requirements" => de::primitive(map, &mut self.requirements, key)?,
-            "_requirements" => de::primitive_element(map, &mut self.requirements, key)?,
-            "severity" => de::primitive(map, &mut self.severity, key)?,
-            "_severity" => de::primitive_element(map, &mut self.severity, key)?,
-            "human" => de::primitive(map, &mut self.human, key)?,
-            "_human" => de::primitive_element(map, &mut self.human, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
-            "xpath" => de::primitive(map, &mut self.xpath, key)?,
-            "_xpath" => de::primitive_element(map, &mut self.xpath, key)?,
-            "source" => de::primitive(map, &mut self.source, key)?,
-            "_source" => de::primitive_element(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "key" => de::primitive(map, &mut self.key, key),
+            "_key" => de::primitive_element(map, &mut self.key, key),
+            "requirements" => de::primitive(map, &mut self.requirements, key),
+            "_requirements" => de::primitive_element(map, &mut self.requirements, key),
+            "severity" => de::primitive(map, &mut self.severity, key),
+            "_severity" => de::primitive_element(map, &mut self.severity, key),
+            "human" => de::primitive(map, &mut self.human, key),
+            "_human" => de::primitive_element(map, &mut self.human, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
+            "xpath" => de::primitive(map, &mut self.xpath, key),
+            "_xpath" => de::primitive_element(map, &mut self.xpath, key),
+            "source" => de::primitive(map, &mut self.source, key),
+            "_source" => de::primitive_element(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2328,16 +2329,16 @@ impl de::FhirObject for ElementDefinitionBinding {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "strength" => de::primitive(map, &mut self.strength, key)?,
-            "_strength" => de::primitive_element(map, &mut self.strength, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "valueSet" => de::primitive(map, &mut self.value_set, key)?,
-            "_valueSet" => de::primitive_element(map, &mut self.value_set, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "strength" => de::primitive(map, &mut self.strength, key),
+            "_strength" => de::primitive_element(map, &mut self.strength, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "valueSet" => de::primitive(map, &mut self.value_set, key),
+            "_valueSet" => de::primitive_element(map, &mut self.value_set, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2399,18 +2400,18 @@ impl de::FhirObject for ElementDefinitionMapping {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "identity" => de::primitive(map, &mut self.identity, key)?,
-            "_identity" => de::primitive_element(map, &mut self.identity, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "map" => de::primitive(map, &mut self.map, key)?,
-            "_map" => de::primitive_element(map, &mut self.map, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "identity" => de::primitive(map, &mut self.identity, key),
+            "_identity" => de::primitive_element(map, &mut self.identity, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "map" => de::primitive(map, &mut self.map, key),
+            "_map" => de::primitive_element(map, &mut self.map, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2434,7 +2435,7 @@ impl Serialize for ElementDefinitionMapping {
     }
 }
 
-/// Base StructureDefinition for Expression Type: A expression that is evaluated in a specified context and returns a value. The context of use of the expression must specify the context in which the expression is evaluated, and how the result of the expression is used.
+/// A expression that is evaluated in a specified context and returns a value. The context of use of the expression must specify the context in which the expression is evaluated, and how the result of the expression is used.
 ///
 /// FHIR: `Expression`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2477,20 +2478,20 @@ impl de::FhirObject for Expression {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
-            "reference" => de::primitive(map, &mut self.reference, key)?,
-            "_reference" => de::primitive_element(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
+            "reference" => de::primitive(map, &mut self.reference, key),
+            "_reference" => de::primitive_element(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2515,7 +2516,7 @@ impl Serialize for Expression {
     }
 }
 
-/// Base StructureDefinition for Extension Type: Optional Extension Element - found in all resources.
+/// Optional Extension Element - found in all resources.
 ///
 /// FHIR: `Extension`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2546,16 +2547,16 @@ impl de::FhirObject for Extension {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "url" => de::plain(map, &mut self.url, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "url" => de::plain(map, &mut self.url, key),
             _ => {
                 if ExtensionValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2579,7 +2580,7 @@ impl Serialize for Extension {
     }
 }
 
-/// Base StructureDefinition for HumanName Type: A human's name with the ability to identify parts and usage.
+/// A human's name with the ability to identify parts and usage.
 ///
 /// FHIR: `HumanName`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2630,23 +2631,23 @@ impl de::FhirObject for HumanName {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "family" => de::primitive(map, &mut self.family, key)?,
-            "_family" => de::primitive_element(map, &mut self.family, key)?,
-            "given" => de::primitive_list(map, &mut self.given, key)?,
-            "_given" => de::primitive_element_list(map, &mut self.given, key)?,
-            "prefix" => de::primitive_list(map, &mut self.prefix, key)?,
-            "_prefix" => de::primitive_element_list(map, &mut self.prefix, key)?,
-            "suffix" => de::primitive_list(map, &mut self.suffix, key)?,
-            "_suffix" => de::primitive_element_list(map, &mut self.suffix, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "family" => de::primitive(map, &mut self.family, key),
+            "_family" => de::primitive_element(map, &mut self.family, key),
+            "given" => de::primitive_list(map, &mut self.given, key),
+            "_given" => de::primitive_element_list(map, &mut self.given, key),
+            "prefix" => de::primitive_list(map, &mut self.prefix, key),
+            "_prefix" => de::primitive_element_list(map, &mut self.prefix, key),
+            "suffix" => de::primitive_list(map, &mut self.suffix, key),
+            "_suffix" => de::primitive_element_list(map, &mut self.suffix, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2673,7 +2674,7 @@ impl Serialize for HumanName {
     }
 }
 
-/// Base StructureDefinition for Identifier Type: An identifier - identifies some entity uniquely and unambiguously. Typically this is used for business identifiers.
+/// An identifier - identifies some entity uniquely and unambiguously. Typically this is used for business identifiers.
 ///
 /// FHIR: `Identifier`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2720,19 +2721,19 @@ impl de::FhirObject for Identifier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "assigner" => de::boxed(map, &mut self.assigner, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "assigner" => de::boxed(map, &mut self.assigner, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2758,7 +2759,7 @@ impl Serialize for Identifier {
     }
 }
 
-/// Base StructureDefinition for MarketingStatus Type: The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
+/// The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
 ///
 /// FHIR: `MarketingStatus`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2805,17 +2806,17 @@ impl de::FhirObject for MarketingStatus {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "country" => de::plain(map, &mut self.country, key)?,
-            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "dateRange" => de::plain(map, &mut self.date_range, key)?,
-            "restoreDate" => de::primitive(map, &mut self.restore_date, key)?,
-            "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "country" => de::plain(map, &mut self.country, key),
+            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "dateRange" => de::plain(map, &mut self.date_range, key),
+            "restoreDate" => de::primitive(map, &mut self.restore_date, key),
+            "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2841,7 +2842,7 @@ impl Serialize for MarketingStatus {
     }
 }
 
-/// Base StructureDefinition for Meta Type: The metadata about a resource. This is content in the resource that is maintained by the infrastructure. Changes to the content might not always be associated with version changes to the resource.
+/// The metadata about a resource. This is content in the resource that is maintained by the infrastructure. Changes to the content might not always be associated with version changes to the resource.
 ///
 /// FHIR: `Meta`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -2916,29 +2917,29 @@ impl de::FhirObject for Meta {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "versionId" => de::primitive(map, &mut self.version_id, key)?,
-            "_versionId" => de::primitive_element(map, &mut self.version_id, key)?,
-            "lastUpdated" => de::primitive(map, &mut self.last_updated, key)?,
-            "_lastUpdated" => de::primitive_element(map, &mut self.last_updated, key)?,
-            "source" => de::primitive(map, &mut self.source, key)?,
-            "_source" => de::primitive_element(map, &mut self.source, key)?,
-            "profile" => de::primitive_list(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element_list(map, &mut self.profile, key)?,
-            "security" => de::list(map, &mut self.security, key)?,
-            "tag" => de::list(map, &mut self.tag, key)?,
-            "project" => de::primitive(map, &mut self.project, key)?,
-            "_project" => de::primitive_element(map, &mut self.project, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
-            "account" => de::plain(map, &mut self.account, key)?,
-            "accounts" => de::list(map, &mut self.accounts, key)?,
-            "compartment" => de::list(map, &mut self.compartment, key)?,
-            "deleted" => de::primitive(map, &mut self.deleted, key)?,
-            "_deleted" => de::primitive_element(map, &mut self.deleted, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "versionId" => de::primitive(map, &mut self.version_id, key),
+            "_versionId" => de::primitive_element(map, &mut self.version_id, key),
+            "lastUpdated" => de::primitive(map, &mut self.last_updated, key),
+            "_lastUpdated" => de::primitive_element(map, &mut self.last_updated, key),
+            "source" => de::primitive(map, &mut self.source, key),
+            "_source" => de::primitive_element(map, &mut self.source, key),
+            "profile" => de::primitive_list(map, &mut self.profile, key),
+            "_profile" => de::primitive_element_list(map, &mut self.profile, key),
+            "security" => de::list(map, &mut self.security, key),
+            "tag" => de::list(map, &mut self.tag, key),
+            "project" => de::primitive(map, &mut self.project, key),
+            "_project" => de::primitive_element(map, &mut self.project, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "account" => de::plain(map, &mut self.account, key),
+            "accounts" => de::list(map, &mut self.accounts, key),
+            "compartment" => de::list(map, &mut self.compartment, key),
+            "deleted" => de::primitive(map, &mut self.deleted, key),
+            "_deleted" => de::primitive_element(map, &mut self.deleted, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2971,7 +2972,7 @@ impl Serialize for Meta {
     }
 }
 
-/// Base StructureDefinition for Money Type: An amount of economic utility in some recognized currency.
+/// An amount of economic utility in some recognized currency.
 ///
 /// FHIR: `Money`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3002,14 +3003,14 @@ impl de::FhirObject for Money {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "currency" => de::primitive(map, &mut self.currency, key)?,
-            "_currency" => de::primitive_element(map, &mut self.currency, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "currency" => de::primitive(map, &mut self.currency, key),
+            "_currency" => de::primitive_element(map, &mut self.currency, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3031,7 +3032,7 @@ impl Serialize for Money {
     }
 }
 
-/// Base StructureDefinition for Narrative Type: A human-readable summary of the resource conveying the essential clinical and business information for the resource.
+/// A human-readable summary of the resource conveying the essential clinical and business information for the resource.
 ///
 /// FHIR: `Narrative`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3062,13 +3063,13 @@ impl de::FhirObject for Narrative {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "div" => de::plain(map, &mut self.div, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "div" => de::plain(map, &mut self.div, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3090,7 +3091,7 @@ impl Serialize for Narrative {
     }
 }
 
-/// Base StructureDefinition for ParameterDefinition Type: The parameters to the module. This collection specifies both the input and output parameters. Input parameters are provided by the caller as part of the $evaluate operation. Output parameters are included in the GuidanceResponse.
+/// The parameters to the module. This collection specifies both the input and output parameters. Input parameters are provided by the caller as part of the $evaluate operation. Output parameters are included in the GuidanceResponse.
 ///
 /// FHIR: `ParameterDefinition`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3141,24 +3142,24 @@ impl de::FhirObject for ParameterDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "min" => de::primitive(map, &mut self.min, key)?,
-            "_min" => de::primitive_element(map, &mut self.min, key)?,
-            "max" => de::primitive(map, &mut self.max, key)?,
-            "_max" => de::primitive_element(map, &mut self.max, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "min" => de::primitive(map, &mut self.min, key),
+            "_min" => de::primitive_element(map, &mut self.min, key),
+            "max" => de::primitive(map, &mut self.max, key),
+            "_max" => de::primitive_element(map, &mut self.max, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3190,7 +3191,7 @@ impl Serialize for ParameterDefinition {
     }
 }
 
-/// Base StructureDefinition for Period Type: A time period defined by a start and end date and optionally time.
+/// A time period defined by a start and end date and optionally time.
 ///
 /// FHIR: `Period`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3221,14 +3222,14 @@ impl de::FhirObject for Period {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3250,7 +3251,7 @@ impl Serialize for Period {
     }
 }
 
-/// Base StructureDefinition for Population Type: A populatioof people with some set of grouping criteria.
+/// A populatioof people with some set of grouping criteria.
 ///
 /// FHIR: `Population`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3293,19 +3294,19 @@ impl de::FhirObject for Population {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "gender" => de::plain(map, &mut self.gender, key)?,
-            "race" => de::plain(map, &mut self.race, key)?,
-            "physiologicalCondition" => de::plain(map, &mut self.physiological_condition, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "gender" => de::plain(map, &mut self.gender, key),
+            "race" => de::plain(map, &mut self.race, key),
+            "physiologicalCondition" => de::plain(map, &mut self.physiological_condition, key),
             _ => {
                 if PopulationAge::visit(&mut self.age, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3336,7 +3337,7 @@ impl Serialize for Population {
     }
 }
 
-/// Base StructureDefinition for ProdCharacteristic Type: The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
+/// The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
 ///
 /// FHIR: `ProdCharacteristic`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3407,25 +3408,25 @@ impl de::FhirObject for ProdCharacteristic {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "height" => de::plain(map, &mut self.height, key)?,
-            "width" => de::plain(map, &mut self.width, key)?,
-            "depth" => de::plain(map, &mut self.depth, key)?,
-            "weight" => de::plain(map, &mut self.weight, key)?,
-            "nominalVolume" => de::plain(map, &mut self.nominal_volume, key)?,
-            "externalDiameter" => de::plain(map, &mut self.external_diameter, key)?,
-            "shape" => de::primitive(map, &mut self.shape, key)?,
-            "_shape" => de::primitive_element(map, &mut self.shape, key)?,
-            "color" => de::primitive_list(map, &mut self.color, key)?,
-            "_color" => de::primitive_element_list(map, &mut self.color, key)?,
-            "imprint" => de::primitive_list(map, &mut self.imprint, key)?,
-            "_imprint" => de::primitive_element_list(map, &mut self.imprint, key)?,
-            "image" => de::list(map, &mut self.image, key)?,
-            "scoring" => de::plain(map, &mut self.scoring, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "height" => de::plain(map, &mut self.height, key),
+            "width" => de::plain(map, &mut self.width, key),
+            "depth" => de::plain(map, &mut self.depth, key),
+            "weight" => de::plain(map, &mut self.weight, key),
+            "nominalVolume" => de::plain(map, &mut self.nominal_volume, key),
+            "externalDiameter" => de::plain(map, &mut self.external_diameter, key),
+            "shape" => de::primitive(map, &mut self.shape, key),
+            "_shape" => de::primitive_element(map, &mut self.shape, key),
+            "color" => de::primitive_list(map, &mut self.color, key),
+            "_color" => de::primitive_element_list(map, &mut self.color, key),
+            "imprint" => de::primitive_list(map, &mut self.imprint, key),
+            "_imprint" => de::primitive_element_list(map, &mut self.imprint, key),
+            "image" => de::list(map, &mut self.image, key),
+            "scoring" => de::plain(map, &mut self.scoring, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3457,7 +3458,7 @@ impl Serialize for ProdCharacteristic {
     }
 }
 
-/// Base StructureDefinition for ProductShelfLife Type: The shelf-life and storage information for a medicinal product item or container can be described using this class.
+/// The shelf-life and storage information for a medicinal product item or container can be described using this class.
 ///
 /// FHIR: `ProductShelfLife`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3500,17 +3501,17 @@ impl de::FhirObject for ProductShelfLife {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "period" => de::plain(map, &mut self.period, key),
             "specialPrecautionsForStorage" => {
-                de::list(map, &mut self.special_precautions_for_storage, key)?
+                de::list(map, &mut self.special_precautions_for_storage, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3539,7 +3540,7 @@ impl Serialize for ProductShelfLife {
     }
 }
 
-/// Base StructureDefinition for Quantity Type: A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
+/// A measured amount (or an amount that can potentially be measured). Note that measured amounts include amounts that are not precisely quantified, including amounts involving arbitrary units and floating currencies.
 ///
 /// FHIR: `Quantity`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3582,20 +3583,20 @@ impl de::FhirObject for Quantity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "comparator" => de::primitive(map, &mut self.comparator, key)?,
-            "_comparator" => de::primitive_element(map, &mut self.comparator, key)?,
-            "unit" => de::primitive(map, &mut self.unit, key)?,
-            "_unit" => de::primitive_element(map, &mut self.unit, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "comparator" => de::primitive(map, &mut self.comparator, key),
+            "_comparator" => de::primitive_element(map, &mut self.comparator, key),
+            "unit" => de::primitive(map, &mut self.unit, key),
+            "_unit" => de::primitive_element(map, &mut self.unit, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3620,7 +3621,7 @@ impl Serialize for Quantity {
     }
 }
 
-/// Base StructureDefinition for Range Type: A set of ordered Quantities defined by a low and high limit.
+/// A set of ordered Quantities defined by a low and high limit.
 ///
 /// FHIR: `Range`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3651,12 +3652,12 @@ impl de::FhirObject for Range {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "low" => de::plain(map, &mut self.low, key)?,
-            "high" => de::plain(map, &mut self.high, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "low" => de::plain(map, &mut self.low, key),
+            "high" => de::plain(map, &mut self.high, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3678,7 +3679,7 @@ impl Serialize for Range {
     }
 }
 
-/// Base StructureDefinition for Ratio Type: A relationship of two Quantity values - expressed as a numerator and a denominator.
+/// A relationship of two Quantity values - expressed as a numerator and a denominator.
 ///
 /// FHIR: `Ratio`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3709,12 +3710,12 @@ impl de::FhirObject for Ratio {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "numerator" => de::plain(map, &mut self.numerator, key)?,
-            "denominator" => de::plain(map, &mut self.denominator, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "numerator" => de::plain(map, &mut self.numerator, key),
+            "denominator" => de::plain(map, &mut self.denominator, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3736,7 +3737,7 @@ impl Serialize for Ratio {
     }
 }
 
-/// Base StructureDefinition for Reference Type: A reference from one resource to another.
+/// A reference from one resource to another.
 ///
 /// FHIR: `Reference`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3775,17 +3776,17 @@ impl de::FhirObject for Reference {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "reference" => de::primitive(map, &mut self.reference, key)?,
-            "_reference" => de::primitive_element(map, &mut self.reference, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "identifier" => de::boxed(map, &mut self.identifier, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "reference" => de::primitive(map, &mut self.reference, key),
+            "_reference" => de::primitive_element(map, &mut self.reference, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3809,7 +3810,7 @@ impl Serialize for Reference {
     }
 }
 
-/// Base StructureDefinition for RelatedArtifact Type: Related artifacts such as additional documentation, justification, or bibliographic references.
+/// Related artifacts such as additional documentation, justification, or bibliographic references.
 ///
 /// FHIR: `RelatedArtifact`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3860,23 +3861,23 @@ impl de::FhirObject for RelatedArtifact {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "label" => de::primitive(map, &mut self.label, key)?,
-            "_label" => de::primitive_element(map, &mut self.label, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "citation" => de::primitive(map, &mut self.citation, key)?,
-            "_citation" => de::primitive_element(map, &mut self.citation, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "document" => de::plain(map, &mut self.document, key)?,
-            "resource" => de::primitive(map, &mut self.resource, key)?,
-            "_resource" => de::primitive_element(map, &mut self.resource, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "label" => de::primitive(map, &mut self.label, key),
+            "_label" => de::primitive_element(map, &mut self.label, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "citation" => de::primitive(map, &mut self.citation, key),
+            "_citation" => de::primitive_element(map, &mut self.citation, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "document" => de::plain(map, &mut self.document, key),
+            "resource" => de::primitive(map, &mut self.resource, key),
+            "_resource" => de::primitive_element(map, &mut self.resource, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3903,7 +3904,7 @@ impl Serialize for RelatedArtifact {
     }
 }
 
-/// Base StructureDefinition for SampledData Type: A series of measurements taken by a device, with upper and lower limits. There may be more than one dimension in the data.
+/// A series of measurements taken by a device, with upper and lower limits. There may be more than one dimension in the data.
 ///
 /// FHIR: `SampledData`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -3954,23 +3955,23 @@ impl de::FhirObject for SampledData {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "origin" => de::plain(map, &mut self.origin, key)?,
-            "period" => de::primitive(map, &mut self.period, key)?,
-            "_period" => de::primitive_element(map, &mut self.period, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "lowerLimit" => de::primitive(map, &mut self.lower_limit, key)?,
-            "_lowerLimit" => de::primitive_element(map, &mut self.lower_limit, key)?,
-            "upperLimit" => de::primitive(map, &mut self.upper_limit, key)?,
-            "_upperLimit" => de::primitive_element(map, &mut self.upper_limit, key)?,
-            "dimensions" => de::primitive(map, &mut self.dimensions, key)?,
-            "_dimensions" => de::primitive_element(map, &mut self.dimensions, key)?,
-            "data" => de::primitive(map, &mut self.data, key)?,
-            "_data" => de::primitive_element(map, &mut self.data, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "origin" => de::plain(map, &mut self.origin, key),
+            "period" => de::primitive(map, &mut self.period, key),
+            "_period" => de::primitive_element(map, &mut self.period, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "lowerLimit" => de::primitive(map, &mut self.lower_limit, key),
+            "_lowerLimit" => de::primitive_element(map, &mut self.lower_limit, key),
+            "upperLimit" => de::primitive(map, &mut self.upper_limit, key),
+            "_upperLimit" => de::primitive_element(map, &mut self.upper_limit, key),
+            "dimensions" => de::primitive(map, &mut self.dimensions, key),
+            "_dimensions" => de::primitive_element(map, &mut self.dimensions, key),
+            "data" => de::primitive(map, &mut self.data, key),
+            "_data" => de::primitive_element(map, &mut self.data, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -3997,7 +3998,7 @@ impl Serialize for SampledData {
     }
 }
 
-/// Base StructureDefinition for Signature Type: A signature along with supporting context. The signature may be a digital signature that is cryptographic in nature, or some other signature acceptable to the domain. This other signature may be as simple as a graphical image representing a hand-written signature, or a signature ceremony Different signature approaches have different utilities.
+/// A signature along with supporting context. The signature may be a digital signature that is cryptographic in nature, or some other signature acceptable to the domain. This other signature may be as simple as a graphical image representing a hand-written signature, or a signature ceremony Different signature approaches have different utilities.
 ///
 /// FHIR: `Signature`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4048,21 +4049,21 @@ impl de::FhirObject for Signature {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "when" => de::primitive(map, &mut self.when, key)?,
-            "_when" => de::primitive_element(map, &mut self.when, key)?,
-            "who" => de::plain(map, &mut self.who, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
-            "targetFormat" => de::primitive(map, &mut self.target_format, key)?,
-            "_targetFormat" => de::primitive_element(map, &mut self.target_format, key)?,
-            "sigFormat" => de::primitive(map, &mut self.sig_format, key)?,
-            "_sigFormat" => de::primitive_element(map, &mut self.sig_format, key)?,
-            "data" => de::primitive(map, &mut self.data, key)?,
-            "_data" => de::primitive_element(map, &mut self.data, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "when" => de::primitive(map, &mut self.when, key),
+            "_when" => de::primitive_element(map, &mut self.when, key),
+            "who" => de::plain(map, &mut self.who, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "targetFormat" => de::primitive(map, &mut self.target_format, key),
+            "_targetFormat" => de::primitive_element(map, &mut self.target_format, key),
+            "sigFormat" => de::primitive(map, &mut self.sig_format, key),
+            "_sigFormat" => de::primitive_element(map, &mut self.sig_format, key),
+            "data" => de::primitive(map, &mut self.data, key),
+            "_data" => de::primitive_element(map, &mut self.data, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4089,7 +4090,7 @@ impl Serialize for Signature {
     }
 }
 
-/// Base StructureDefinition for SubstanceAmount Type: Chemical substances are a single substance type whose primary defining element is the molecular structure. Chemical substances shall be defined on the basis of their complete covalent molecular structure; the presence of a salt (counter-ion) and/or solvates (water, alcohols) is also captured. Purity, grade, physical form or particle size are not taken into account in the definition of a chemical substance or in the assignment of a Substance ID.
+/// Chemical substances are a single substance type whose primary defining element is the molecular structure. Chemical substances shall be defined on the basis of their complete covalent molecular structure; the presence of a salt (counter-ion) and/or solvates (water, alcohols) is also captured. Purity, grade, physical form or particle size are not taken into account in the definition of a chemical substance or in the assignment of a Substance ID.
 ///
 /// FHIR: `SubstanceAmount`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4132,20 +4133,20 @@ impl de::FhirObject for SubstanceAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "amountType" => de::plain(map, &mut self.amount_type, key)?,
-            "amountText" => de::primitive(map, &mut self.amount_text, key)?,
-            "_amountText" => de::primitive_element(map, &mut self.amount_text, key)?,
-            "referenceRange" => de::plain(map, &mut self.reference_range, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "amountText" => de::primitive(map, &mut self.amount_text, key),
+            "_amountText" => de::primitive_element(map, &mut self.amount_text, key),
+            "referenceRange" => de::plain(map, &mut self.reference_range, key),
             _ => {
                 if SubstanceAmountAmount::visit(&mut self.amount, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4203,12 +4204,12 @@ impl de::FhirObject for SubstanceAmountReferenceRange {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "lowLimit" => de::plain(map, &mut self.low_limit, key)?,
-            "highLimit" => de::plain(map, &mut self.high_limit, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "lowLimit" => de::plain(map, &mut self.low_limit, key),
+            "highLimit" => de::plain(map, &mut self.high_limit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4230,7 +4231,7 @@ impl Serialize for SubstanceAmountReferenceRange {
     }
 }
 
-/// Base StructureDefinition for Timing Type: Specifies an event that may occur multiple times. Timing schedules are used to record when things are planned, expected or requested to occur. The most common usage is in dosage instructions for medications. They are also used when planning care of various kinds, and may be used for reporting the schedule to which past regular activities were carried out.
+/// Specifies an event that may occur multiple times. Timing schedules are used to record when things are planned, expected or requested to occur. The most common usage is in dosage instructions for medications. They are also used when planning care of various kinds, and may be used for reporting the schedule to which past regular activities were carried out.
 ///
 /// FHIR: `Timing`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4269,15 +4270,15 @@ impl de::FhirObject for Timing {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "event" => de::primitive_list(map, &mut self.event, key)?,
-            "_event" => de::primitive_element_list(map, &mut self.event, key)?,
-            "repeat" => de::plain(map, &mut self.repeat, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "event" => de::primitive_list(map, &mut self.event, key),
+            "_event" => de::primitive_element_list(map, &mut self.event, key),
+            "repeat" => de::plain(map, &mut self.repeat, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4384,43 +4385,43 @@ impl de::FhirObject for TimingRepeat {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "count" => de::primitive(map, &mut self.count, key)?,
-            "_count" => de::primitive_element(map, &mut self.count, key)?,
-            "countMax" => de::primitive(map, &mut self.count_max, key)?,
-            "_countMax" => de::primitive_element(map, &mut self.count_max, key)?,
-            "duration" => de::primitive(map, &mut self.duration, key)?,
-            "_duration" => de::primitive_element(map, &mut self.duration, key)?,
-            "durationMax" => de::primitive(map, &mut self.duration_max, key)?,
-            "_durationMax" => de::primitive_element(map, &mut self.duration_max, key)?,
-            "durationUnit" => de::primitive(map, &mut self.duration_unit, key)?,
-            "_durationUnit" => de::primitive_element(map, &mut self.duration_unit, key)?,
-            "frequency" => de::primitive(map, &mut self.frequency, key)?,
-            "_frequency" => de::primitive_element(map, &mut self.frequency, key)?,
-            "frequencyMax" => de::primitive(map, &mut self.frequency_max, key)?,
-            "_frequencyMax" => de::primitive_element(map, &mut self.frequency_max, key)?,
-            "period" => de::primitive(map, &mut self.period, key)?,
-            "_period" => de::primitive_element(map, &mut self.period, key)?,
-            "periodMax" => de::primitive(map, &mut self.period_max, key)?,
-            "_periodMax" => de::primitive_element(map, &mut self.period_max, key)?,
-            "periodUnit" => de::primitive(map, &mut self.period_unit, key)?,
-            "_periodUnit" => de::primitive_element(map, &mut self.period_unit, key)?,
-            "dayOfWeek" => de::primitive_list(map, &mut self.day_of_week, key)?,
-            "_dayOfWeek" => de::primitive_element_list(map, &mut self.day_of_week, key)?,
-            "timeOfDay" => de::primitive_list(map, &mut self.time_of_day, key)?,
-            "_timeOfDay" => de::primitive_element_list(map, &mut self.time_of_day, key)?,
-            "when" => de::primitive_list(map, &mut self.when, key)?,
-            "_when" => de::primitive_element_list(map, &mut self.when, key)?,
-            "offset" => de::primitive(map, &mut self.offset, key)?,
-            "_offset" => de::primitive_element(map, &mut self.offset, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "count" => de::primitive(map, &mut self.count, key),
+            "_count" => de::primitive_element(map, &mut self.count, key),
+            "countMax" => de::primitive(map, &mut self.count_max, key),
+            "_countMax" => de::primitive_element(map, &mut self.count_max, key),
+            "duration" => de::primitive(map, &mut self.duration, key),
+            "_duration" => de::primitive_element(map, &mut self.duration, key),
+            "durationMax" => de::primitive(map, &mut self.duration_max, key),
+            "_durationMax" => de::primitive_element(map, &mut self.duration_max, key),
+            "durationUnit" => de::primitive(map, &mut self.duration_unit, key),
+            "_durationUnit" => de::primitive_element(map, &mut self.duration_unit, key),
+            "frequency" => de::primitive(map, &mut self.frequency, key),
+            "_frequency" => de::primitive_element(map, &mut self.frequency, key),
+            "frequencyMax" => de::primitive(map, &mut self.frequency_max, key),
+            "_frequencyMax" => de::primitive_element(map, &mut self.frequency_max, key),
+            "period" => de::primitive(map, &mut self.period, key),
+            "_period" => de::primitive_element(map, &mut self.period, key),
+            "periodMax" => de::primitive(map, &mut self.period_max, key),
+            "_periodMax" => de::primitive_element(map, &mut self.period_max, key),
+            "periodUnit" => de::primitive(map, &mut self.period_unit, key),
+            "_periodUnit" => de::primitive_element(map, &mut self.period_unit, key),
+            "dayOfWeek" => de::primitive_list(map, &mut self.day_of_week, key),
+            "_dayOfWeek" => de::primitive_element_list(map, &mut self.day_of_week, key),
+            "timeOfDay" => de::primitive_list(map, &mut self.time_of_day, key),
+            "_timeOfDay" => de::primitive_element_list(map, &mut self.time_of_day, key),
+            "when" => de::primitive_list(map, &mut self.when, key),
+            "_when" => de::primitive_element_list(map, &mut self.when, key),
+            "offset" => de::primitive(map, &mut self.offset, key),
+            "_offset" => de::primitive_element(map, &mut self.offset, key),
             _ => {
                 if TimingRepeatBounds::visit(&mut self.bounds, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4457,7 +4458,7 @@ impl Serialize for TimingRepeat {
     }
 }
 
-/// Base StructureDefinition for TriggerDefinition Type: A description of a triggering event. Triggering events can be named events, data events, or periodic, as determined by the type element.
+/// A description of a triggering event. Triggering events can be named events, data events, or periodic, as determined by the type element.
 ///
 /// FHIR: `TriggerDefinition`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4500,21 +4501,21 @@ impl de::FhirObject for TriggerDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "data" => de::list(map, &mut self.data, key)?,
-            "condition" => de::plain(map, &mut self.condition, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "data" => de::list(map, &mut self.data, key),
+            "condition" => de::plain(map, &mut self.condition, key),
             _ => {
                 if TriggerDefinitionTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4541,7 +4542,7 @@ impl Serialize for TriggerDefinition {
     }
 }
 
-/// Base StructureDefinition for UsageContext Type: Specifies clinical/business/etc. metadata that can be used to retrieve, index and/or categorize an artifact. This metadata can either be specific to the applicable population (e.g., age category, DRG) or the specific context of care (e.g., venue, care setting, provider of care).
+/// Specifies clinical/business/etc. metadata that can be used to retrieve, index and/or categorize an artifact. This metadata can either be specific to the applicable population (e.g., age category, DRG) or the specific context of care (e.g., venue, care setting, provider of care).
 ///
 /// FHIR: `UsageContext`.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -4572,16 +4573,16 @@ impl de::FhirObject for UsageContext {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => {
                 if UsageContextValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -4621,21 +4622,21 @@ impl AnnotationAuthor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "authorReference" => de::choice_complex(map, slot, "author", key, Self::Reference)?,
+            "authorReference" => de::choice_complex(map, slot, "author", key, Self::Reference),
             "authorString" => {
                 de::choice_primitive(map, slot, "author", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_authorString" => {
                 de::choice_primitive_element(map, slot, "author", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4664,11 +4665,11 @@ impl DataRequirementSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4702,23 +4703,18 @@ impl DataRequirementDateFilterValue {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
+                })
+            }
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4751,24 +4747,20 @@ impl DosageAsNeeded {
                 de::choice_primitive(map, slot, "asNeeded", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_asNeededBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "asNeeded",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_asNeededBoolean" => {
+                de::choice_primitive_element(map, slot, "asNeeded", key, Self::Boolean, |c| match c
+                {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "asNeededCodeableConcept" => {
-                de::choice_complex(map, slot, "asNeeded", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "asNeeded", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4796,10 +4788,10 @@ impl DosageDoseAndRateDose {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "doseRange" => de::choice_complex(map, slot, "dose", key, Self::Range)?,
-            "doseQuantity" => de::choice_complex(map, slot, "dose", key, Self::Quantity)?,
+            "doseRange" => de::choice_complex(map, slot, "dose", key, Self::Range),
+            "doseQuantity" => de::choice_complex(map, slot, "dose", key, Self::Quantity),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4829,11 +4821,11 @@ impl DosageDoseAndRateRate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio)?,
-            "rateRange" => de::choice_complex(map, slot, "rate", key, Self::Range)?,
-            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity)?,
+            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio),
+            "rateRange" => de::choice_complex(map, slot, "rate", key, Self::Range),
+            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -4968,7 +4960,7 @@ impl ElementDefinitionDefaultValue {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueBase64Binary" => de::choice_primitive_element(
                 map,
                 slot,
@@ -4979,12 +4971,12 @@ impl ElementDefinitionDefaultValue {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueBoolean" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueBoolean" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Boolean, |c| {
@@ -4992,7 +4984,7 @@ impl ElementDefinitionDefaultValue {
                         Self::Boolean(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueCanonical" => de::choice_primitive(
                 map,
@@ -5004,23 +4996,20 @@ impl ElementDefinitionDefaultValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "_defaultValueCanonical" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Canonical,
-                |c| match c {
-                    Self::Canonical(p) => Some(p),
-                    _ => None,
-                },
-            )?,
+            ),
+            "_defaultValueCanonical" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Canonical, |c| {
+                    match c {
+                        Self::Canonical(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
             "defaultValueCode" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueCode" => de::choice_primitive_element(
                 map,
@@ -5032,12 +5021,12 @@ impl ElementDefinitionDefaultValue {
                     Self::Code(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueDate" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueDate" => de::choice_primitive_element(
                 map,
@@ -5049,7 +5038,7 @@ impl ElementDefinitionDefaultValue {
                     Self::Date(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueDateTime" => de::choice_primitive(
                 map,
                 slot,
@@ -5060,20 +5049,20 @@ impl ElementDefinitionDefaultValue {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueDateTime" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::DateTime, |c| {
                     match c {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueDecimal" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueDecimal" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Decimal, |c| {
@@ -5081,13 +5070,13 @@ impl ElementDefinitionDefaultValue {
                         Self::Decimal(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueId" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueId" => de::choice_primitive_element(
                 map,
@@ -5099,12 +5088,12 @@ impl ElementDefinitionDefaultValue {
                     Self::Id(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueInstant" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueInstant" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Instant, |c| {
@@ -5112,13 +5101,13 @@ impl ElementDefinitionDefaultValue {
                         Self::Instant(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueInteger" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueInteger" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Integer, |c| {
@@ -5126,7 +5115,7 @@ impl ElementDefinitionDefaultValue {
                         Self::Integer(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueMarkdown" => de::choice_primitive(
                 map,
@@ -5138,32 +5127,28 @@ impl ElementDefinitionDefaultValue {
                     Self::Markdown(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueMarkdown" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Markdown, |c| {
                     match c {
                         Self::Markdown(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueOid" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueOid" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Oid,
-                |c| match c {
+            "_defaultValueOid" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Oid, |c| match c
+                {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValuePositiveInt" => de::choice_primitive(
                 map,
                 slot,
@@ -5174,7 +5159,7 @@ impl ElementDefinitionDefaultValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValuePositiveInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -5185,12 +5170,12 @@ impl ElementDefinitionDefaultValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueString" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueString" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::String, |c| {
@@ -5198,13 +5183,13 @@ impl ElementDefinitionDefaultValue {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueTime" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueTime" => de::choice_primitive_element(
                 map,
@@ -5216,7 +5201,7 @@ impl ElementDefinitionDefaultValue {
                     Self::Time(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueUnsignedInt" => de::choice_primitive(
                 map,
                 slot,
@@ -5227,7 +5212,7 @@ impl ElementDefinitionDefaultValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueUnsignedInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -5238,46 +5223,38 @@ impl ElementDefinitionDefaultValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueUri" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueUri" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Uri,
-                |c| match c {
+            "_defaultValueUri" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Uri, |c| match c
+                {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValueUrl" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueUrl" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Url,
-                |c| match c {
+            "_defaultValueUrl" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Url, |c| match c
+                {
                     Self::Url(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValueUuid" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueUuid" => de::choice_primitive_element(
                 map,
@@ -5289,90 +5266,90 @@ impl ElementDefinitionDefaultValue {
                     Self::Uuid(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueAddress" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Address)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Address)
             }
-            "defaultValueAge" => de::choice_complex(map, slot, "defaultValue", key, Self::Age)?,
+            "defaultValueAge" => de::choice_complex(map, slot, "defaultValue", key, Self::Age),
             "defaultValueAnnotation" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Annotation)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Annotation)
             }
             "defaultValueAttachment" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Attachment)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Attachment)
             }
             "defaultValueCodeableConcept" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::CodeableConcept)
             }
             "defaultValueCoding" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Coding)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Coding)
             }
             "defaultValueContactPoint" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ContactPoint)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ContactPoint)
             }
-            "defaultValueCount" => de::choice_complex(map, slot, "defaultValue", key, Self::Count)?,
+            "defaultValueCount" => de::choice_complex(map, slot, "defaultValue", key, Self::Count),
             "defaultValueDistance" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Distance)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Distance)
             }
             "defaultValueDuration" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Duration)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Duration)
             }
             "defaultValueHumanName" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::HumanName)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::HumanName)
             }
             "defaultValueIdentifier" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Identifier)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Identifier)
             }
-            "defaultValueMoney" => de::choice_complex(map, slot, "defaultValue", key, Self::Money)?,
+            "defaultValueMoney" => de::choice_complex(map, slot, "defaultValue", key, Self::Money),
             "defaultValuePeriod" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Period)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Period)
             }
             "defaultValueQuantity" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Quantity)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Quantity)
             }
-            "defaultValueRange" => de::choice_complex(map, slot, "defaultValue", key, Self::Range)?,
-            "defaultValueRatio" => de::choice_complex(map, slot, "defaultValue", key, Self::Ratio)?,
+            "defaultValueRange" => de::choice_complex(map, slot, "defaultValue", key, Self::Range),
+            "defaultValueRatio" => de::choice_complex(map, slot, "defaultValue", key, Self::Ratio),
             "defaultValueReference" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Reference)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Reference)
             }
             "defaultValueSampledData" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::SampledData)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::SampledData)
             }
             "defaultValueSignature" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Signature)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Signature)
             }
             "defaultValueTiming" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Timing)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Timing)
             }
             "defaultValueContactDetail" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ContactDetail)
             }
             "defaultValueContributor" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Contributor)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Contributor)
             }
             "defaultValueDataRequirement" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::DataRequirement)
             }
             "defaultValueExpression" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Expression)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Expression)
             }
             "defaultValueParameterDefinition" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ParameterDefinition)
             }
             "defaultValueRelatedArtifact" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::RelatedArtifact)
             }
             "defaultValueTriggerDefinition" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::TriggerDefinition)
             }
             "defaultValueUsageContext" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::UsageContext)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::UsageContext)
             }
             "defaultValueDosage" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Dosage)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Dosage)
             }
-            "defaultValueMeta" => de::choice_complex(map, slot, "defaultValue", key, Self::Meta)?,
+            "defaultValueMeta" => de::choice_complex(map, slot, "defaultValue", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -5573,7 +5550,7 @@ impl ElementDefinitionFixed {
                 de::choice_primitive(map, slot, "fixed", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedBase64Binary" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Base64Binary, |c| {
@@ -5581,25 +5558,25 @@ impl ElementDefinitionFixed {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "fixedBoolean" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedBoolean" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedCanonical" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedCanonical" => de::choice_primitive_element(
                 map,
@@ -5611,126 +5588,112 @@ impl ElementDefinitionFixed {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "fixedCode" => {
-                de::choice_primitive(map, slot, "fixed", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "fixedCode" => de::choice_primitive(map, slot, "fixed", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_fixedCode" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "fixedDate" => {
-                de::choice_primitive(map, slot, "fixed", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "fixedDate" => de::choice_primitive(map, slot, "fixed", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_fixedDate" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedDateTime" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_fixedDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "fixed",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_fixedDateTime" => {
+                de::choice_primitive_element(map, slot, "fixed", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "fixedDecimal" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedDecimal" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedId" => de::choice_primitive(map, slot, "fixed", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_fixedId" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedInstant" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedInstant" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedInteger" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedInteger" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedMarkdown" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_fixedMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "fixed",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_fixedMarkdown" => {
+                de::choice_primitive_element(map, slot, "fixed", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "fixedOid" => de::choice_primitive(map, slot, "fixed", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_fixedOid" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedPositiveInt" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedPositiveInt" => de::choice_primitive_element(
                 map,
@@ -5742,36 +5705,34 @@ impl ElementDefinitionFixed {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "fixedString" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedString" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "fixedTime" => {
-                de::choice_primitive(map, slot, "fixed", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "fixedTime" => de::choice_primitive(map, slot, "fixed", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_fixedTime" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedUnsignedInt" => {
                 de::choice_primitive(map, slot, "fixed", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_fixedUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -5783,84 +5744,82 @@ impl ElementDefinitionFixed {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "fixedUri" => de::choice_primitive(map, slot, "fixed", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_fixedUri" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "fixedUrl" => de::choice_primitive(map, slot, "fixed", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_fixedUrl" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "fixedUuid" => {
-                de::choice_primitive(map, slot, "fixed", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "fixedUuid" => de::choice_primitive(map, slot, "fixed", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_fixedUuid" => {
                 de::choice_primitive_element(map, slot, "fixed", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "fixedAddress" => de::choice_complex(map, slot, "fixed", key, Self::Address)?,
-            "fixedAge" => de::choice_complex(map, slot, "fixed", key, Self::Age)?,
-            "fixedAnnotation" => de::choice_complex(map, slot, "fixed", key, Self::Annotation)?,
-            "fixedAttachment" => de::choice_complex(map, slot, "fixed", key, Self::Attachment)?,
+            "fixedAddress" => de::choice_complex(map, slot, "fixed", key, Self::Address),
+            "fixedAge" => de::choice_complex(map, slot, "fixed", key, Self::Age),
+            "fixedAnnotation" => de::choice_complex(map, slot, "fixed", key, Self::Annotation),
+            "fixedAttachment" => de::choice_complex(map, slot, "fixed", key, Self::Attachment),
             "fixedCodeableConcept" => {
-                de::choice_complex(map, slot, "fixed", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "fixed", key, Self::CodeableConcept)
             }
-            "fixedCoding" => de::choice_complex(map, slot, "fixed", key, Self::Coding)?,
-            "fixedContactPoint" => de::choice_complex(map, slot, "fixed", key, Self::ContactPoint)?,
-            "fixedCount" => de::choice_complex(map, slot, "fixed", key, Self::Count)?,
-            "fixedDistance" => de::choice_complex(map, slot, "fixed", key, Self::Distance)?,
-            "fixedDuration" => de::choice_complex(map, slot, "fixed", key, Self::Duration)?,
-            "fixedHumanName" => de::choice_complex(map, slot, "fixed", key, Self::HumanName)?,
-            "fixedIdentifier" => de::choice_complex(map, slot, "fixed", key, Self::Identifier)?,
-            "fixedMoney" => de::choice_complex(map, slot, "fixed", key, Self::Money)?,
-            "fixedPeriod" => de::choice_complex(map, slot, "fixed", key, Self::Period)?,
-            "fixedQuantity" => de::choice_complex(map, slot, "fixed", key, Self::Quantity)?,
-            "fixedRange" => de::choice_complex(map, slot, "fixed", key, Self::Range)?,
-            "fixedRatio" => de::choice_complex(map, slot, "fixed", key, Self::Ratio)?,
-            "fixedReference" => de::choice_complex(map, slot, "fixed", key, Self::Reference)?,
-            "fixedSampledData" => de::choice_complex(map, slot, "fixed", key, Self::SampledData)?,
-            "fixedSignature" => de::choice_complex(map, slot, "fixed", key, Self::Signature)?,
-            "fixedTiming" => de::choice_complex(map, slot, "fixed", key, Self::Timing)?,
+            "fixedCoding" => de::choice_complex(map, slot, "fixed", key, Self::Coding),
+            "fixedContactPoint" => de::choice_complex(map, slot, "fixed", key, Self::ContactPoint),
+            "fixedCount" => de::choice_complex(map, slot, "fixed", key, Self::Count),
+            "fixedDistance" => de::choice_complex(map, slot, "fixed", key, Self::Distance),
+            "fixedDuration" => de::choice_complex(map, slot, "fixed", key, Self::Duration),
+            "fixedHumanName" => de::choice_complex(map, slot, "fixed", key, Self::HumanName),
+            "fixedIdentifier" => de::choice_complex(map, slot, "fixed", key, Self::Identifier),
+            "fixedMoney" => de::choice_complex(map, slot, "fixed", key, Self::Money),
+            "fixedPeriod" => de::choice_complex(map, slot, "fixed", key, Self::Period),
+            "fixedQuantity" => de::choice_complex(map, slot, "fixed", key, Self::Quantity),
+            "fixedRange" => de::choice_complex(map, slot, "fixed", key, Self::Range),
+            "fixedRatio" => de::choice_complex(map, slot, "fixed", key, Self::Ratio),
+            "fixedReference" => de::choice_complex(map, slot, "fixed", key, Self::Reference),
+            "fixedSampledData" => de::choice_complex(map, slot, "fixed", key, Self::SampledData),
+            "fixedSignature" => de::choice_complex(map, slot, "fixed", key, Self::Signature),
+            "fixedTiming" => de::choice_complex(map, slot, "fixed", key, Self::Timing),
             "fixedContactDetail" => {
-                de::choice_complex(map, slot, "fixed", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "fixed", key, Self::ContactDetail)
             }
-            "fixedContributor" => de::choice_complex(map, slot, "fixed", key, Self::Contributor)?,
+            "fixedContributor" => de::choice_complex(map, slot, "fixed", key, Self::Contributor),
             "fixedDataRequirement" => {
-                de::choice_complex(map, slot, "fixed", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "fixed", key, Self::DataRequirement)
             }
-            "fixedExpression" => de::choice_complex(map, slot, "fixed", key, Self::Expression)?,
+            "fixedExpression" => de::choice_complex(map, slot, "fixed", key, Self::Expression),
             "fixedParameterDefinition" => {
-                de::choice_complex(map, slot, "fixed", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "fixed", key, Self::ParameterDefinition)
             }
             "fixedRelatedArtifact" => {
-                de::choice_complex(map, slot, "fixed", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "fixed", key, Self::RelatedArtifact)
             }
             "fixedTriggerDefinition" => {
-                de::choice_complex(map, slot, "fixed", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "fixed", key, Self::TriggerDefinition)
             }
-            "fixedUsageContext" => de::choice_complex(map, slot, "fixed", key, Self::UsageContext)?,
-            "fixedDosage" => de::choice_complex(map, slot, "fixed", key, Self::Dosage)?,
-            "fixedMeta" => de::choice_complex(map, slot, "fixed", key, Self::Meta)?,
+            "fixedUsageContext" => de::choice_complex(map, slot, "fixed", key, Self::UsageContext),
+            "fixedDosage" => de::choice_complex(map, slot, "fixed", key, Self::Dosage),
+            "fixedMeta" => de::choice_complex(map, slot, "fixed", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -6042,7 +6001,7 @@ impl ElementDefinitionPattern {
                 de::choice_primitive(map, slot, "pattern", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternBase64Binary" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Base64Binary, |c| {
@@ -6050,13 +6009,13 @@ impl ElementDefinitionPattern {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "patternBoolean" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternBoolean" => de::choice_primitive_element(
                 map,
@@ -6068,12 +6027,12 @@ impl ElementDefinitionPattern {
                     Self::Boolean(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "patternCanonical" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternCanonical" => de::choice_primitive_element(
                 map,
@@ -6085,53 +6044,49 @@ impl ElementDefinitionPattern {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "patternCode" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternCode" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternDate" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternDate" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternDateTime" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_patternDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "pattern",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_patternDateTime" => {
+                de::choice_primitive_element(map, slot, "pattern", key, Self::DateTime, |c| match c
+                {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "patternDecimal" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternDecimal" => de::choice_primitive_element(
                 map,
@@ -6143,24 +6098,22 @@ impl ElementDefinitionPattern {
                     Self::Decimal(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "patternId" => {
-                de::choice_primitive(map, slot, "pattern", key, Self::Id, |c| match c {
-                    Self::Id(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "patternId" => de::choice_primitive(map, slot, "pattern", key, Self::Id, |c| match c {
+                Self::Id(p) => Some(p),
+                _ => None,
+            }),
             "_patternId" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternInstant" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternInstant" => de::choice_primitive_element(
                 map,
@@ -6172,12 +6125,12 @@ impl ElementDefinitionPattern {
                     Self::Instant(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "patternInteger" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternInteger" => de::choice_primitive_element(
                 map,
@@ -6189,41 +6142,37 @@ impl ElementDefinitionPattern {
                     Self::Integer(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "patternMarkdown" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_patternMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "pattern",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_patternMarkdown" => {
+                de::choice_primitive_element(map, slot, "pattern", key, Self::Markdown, |c| match c
+                {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "patternOid" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternOid" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternPositiveInt" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternPositiveInt" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::PositiveInt, |c| {
@@ -6231,42 +6180,37 @@ impl ElementDefinitionPattern {
                         Self::PositiveInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "patternString" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_patternString" => de::choice_primitive_element(
-                map,
-                slot,
-                "pattern",
-                key,
-                Self::String,
-                |c| match c {
+            "_patternString" => {
+                de::choice_primitive_element(map, slot, "pattern", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "patternTime" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternTime" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternUnsignedInt" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternUnsignedInt" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::UnsignedInt, |c| {
@@ -6274,97 +6218,97 @@ impl ElementDefinitionPattern {
                         Self::UnsignedInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "patternUri" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternUri" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternUrl" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternUrl" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "patternUuid" => {
                 de::choice_primitive(map, slot, "pattern", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_patternUuid" => {
                 de::choice_primitive_element(map, slot, "pattern", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "patternAddress" => de::choice_complex(map, slot, "pattern", key, Self::Address)?,
-            "patternAge" => de::choice_complex(map, slot, "pattern", key, Self::Age)?,
-            "patternAnnotation" => de::choice_complex(map, slot, "pattern", key, Self::Annotation)?,
-            "patternAttachment" => de::choice_complex(map, slot, "pattern", key, Self::Attachment)?,
+            "patternAddress" => de::choice_complex(map, slot, "pattern", key, Self::Address),
+            "patternAge" => de::choice_complex(map, slot, "pattern", key, Self::Age),
+            "patternAnnotation" => de::choice_complex(map, slot, "pattern", key, Self::Annotation),
+            "patternAttachment" => de::choice_complex(map, slot, "pattern", key, Self::Attachment),
             "patternCodeableConcept" => {
-                de::choice_complex(map, slot, "pattern", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "pattern", key, Self::CodeableConcept)
             }
-            "patternCoding" => de::choice_complex(map, slot, "pattern", key, Self::Coding)?,
+            "patternCoding" => de::choice_complex(map, slot, "pattern", key, Self::Coding),
             "patternContactPoint" => {
-                de::choice_complex(map, slot, "pattern", key, Self::ContactPoint)?
+                de::choice_complex(map, slot, "pattern", key, Self::ContactPoint)
             }
-            "patternCount" => de::choice_complex(map, slot, "pattern", key, Self::Count)?,
-            "patternDistance" => de::choice_complex(map, slot, "pattern", key, Self::Distance)?,
-            "patternDuration" => de::choice_complex(map, slot, "pattern", key, Self::Duration)?,
-            "patternHumanName" => de::choice_complex(map, slot, "pattern", key, Self::HumanName)?,
-            "patternIdentifier" => de::choice_complex(map, slot, "pattern", key, Self::Identifier)?,
-            "patternMoney" => de::choice_complex(map, slot, "pattern", key, Self::Money)?,
-            "patternPeriod" => de::choice_complex(map, slot, "pattern", key, Self::Period)?,
-            "patternQuantity" => de::choice_complex(map, slot, "pattern", key, Self::Quantity)?,
-            "patternRange" => de::choice_complex(map, slot, "pattern", key, Self::Range)?,
-            "patternRatio" => de::choice_complex(map, slot, "pattern", key, Self::Ratio)?,
-            "patternReference" => de::choice_complex(map, slot, "pattern", key, Self::Reference)?,
+            "patternCount" => de::choice_complex(map, slot, "pattern", key, Self::Count),
+            "patternDistance" => de::choice_complex(map, slot, "pattern", key, Self::Distance),
+            "patternDuration" => de::choice_complex(map, slot, "pattern", key, Self::Duration),
+            "patternHumanName" => de::choice_complex(map, slot, "pattern", key, Self::HumanName),
+            "patternIdentifier" => de::choice_complex(map, slot, "pattern", key, Self::Identifier),
+            "patternMoney" => de::choice_complex(map, slot, "pattern", key, Self::Money),
+            "patternPeriod" => de::choice_complex(map, slot, "pattern", key, Self::Period),
+            "patternQuantity" => de::choice_complex(map, slot, "pattern", key, Self::Quantity),
+            "patternRange" => de::choice_complex(map, slot, "pattern", key, Self::Range),
+            "patternRatio" => de::choice_complex(map, slot, "pattern", key, Self::Ratio),
+            "patternReference" => de::choice_complex(map, slot, "pattern", key, Self::Reference),
             "patternSampledData" => {
-                de::choice_complex(map, slot, "pattern", key, Self::SampledData)?
+                de::choice_complex(map, slot, "pattern", key, Self::SampledData)
             }
-            "patternSignature" => de::choice_complex(map, slot, "pattern", key, Self::Signature)?,
-            "patternTiming" => de::choice_complex(map, slot, "pattern", key, Self::Timing)?,
+            "patternSignature" => de::choice_complex(map, slot, "pattern", key, Self::Signature),
+            "patternTiming" => de::choice_complex(map, slot, "pattern", key, Self::Timing),
             "patternContactDetail" => {
-                de::choice_complex(map, slot, "pattern", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "pattern", key, Self::ContactDetail)
             }
             "patternContributor" => {
-                de::choice_complex(map, slot, "pattern", key, Self::Contributor)?
+                de::choice_complex(map, slot, "pattern", key, Self::Contributor)
             }
             "patternDataRequirement" => {
-                de::choice_complex(map, slot, "pattern", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "pattern", key, Self::DataRequirement)
             }
-            "patternExpression" => de::choice_complex(map, slot, "pattern", key, Self::Expression)?,
+            "patternExpression" => de::choice_complex(map, slot, "pattern", key, Self::Expression),
             "patternParameterDefinition" => {
-                de::choice_complex(map, slot, "pattern", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "pattern", key, Self::ParameterDefinition)
             }
             "patternRelatedArtifact" => {
-                de::choice_complex(map, slot, "pattern", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "pattern", key, Self::RelatedArtifact)
             }
             "patternTriggerDefinition" => {
-                de::choice_complex(map, slot, "pattern", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "pattern", key, Self::TriggerDefinition)
             }
             "patternUsageContext" => {
-                de::choice_complex(map, slot, "pattern", key, Self::UsageContext)?
+                de::choice_complex(map, slot, "pattern", key, Self::UsageContext)
             }
-            "patternDosage" => de::choice_complex(map, slot, "pattern", key, Self::Dosage)?,
-            "patternMeta" => de::choice_complex(map, slot, "pattern", key, Self::Meta)?,
+            "patternDosage" => de::choice_complex(map, slot, "pattern", key, Self::Dosage),
+            "patternMeta" => de::choice_complex(map, slot, "pattern", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -6548,7 +6492,7 @@ impl ElementDefinitionExampleValue {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -6556,25 +6500,25 @@ impl ElementDefinitionExampleValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueCanonical" => {
                 de::choice_primitive(map, slot, "value", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueCanonical" => de::choice_primitive_element(
                 map,
@@ -6586,126 +6530,112 @@ impl ElementDefinitionExampleValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInstant" => {
                 de::choice_primitive(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInstant" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueMarkdown" => {
                 de::choice_primitive(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_valueMarkdown" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueOid" => de::choice_primitive(map, slot, "value", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueOid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valuePositiveInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valuePositiveInt" => de::choice_primitive_element(
                 map,
@@ -6717,36 +6647,34 @@ impl ElementDefinitionExampleValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUnsignedInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -6758,84 +6686,82 @@ impl ElementDefinitionExampleValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUrl" => de::choice_primitive(map, slot, "value", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUrl" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueUuid" => {
-                de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueUuid" => de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_valueUuid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address)?,
-            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age)?,
-            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
+            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address),
+            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age),
+            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint)?,
-            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count)?,
-            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
-            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName)?,
-            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature)?,
-            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint),
+            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count),
+            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
+            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName),
+            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature),
+            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing),
             "valueContactDetail" => {
-                de::choice_complex(map, slot, "value", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "value", key, Self::ContactDetail)
             }
-            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor)?,
+            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor),
             "valueDataRequirement" => {
-                de::choice_complex(map, slot, "value", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "value", key, Self::DataRequirement)
             }
-            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression)?,
+            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression),
             "valueParameterDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)
             }
             "valueRelatedArtifact" => {
-                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)
             }
             "valueTriggerDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)
             }
-            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext)?,
-            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage)?,
-            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta)?,
+            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext),
+            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage),
+            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -6935,19 +6861,19 @@ impl ElementDefinitionMinValue {
                 de::choice_primitive(map, slot, "minValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minValueDate" => {
                 de::choice_primitive_element(map, slot, "minValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "minValueDateTime" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minValueDateTime" => de::choice_primitive_element(
                 map,
@@ -6959,75 +6885,63 @@ impl ElementDefinitionMinValue {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "minValueInstant" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_minValueInstant" => de::choice_primitive_element(
-                map,
-                slot,
-                "minValue",
-                key,
-                Self::Instant,
-                |c| match c {
+            "_minValueInstant" => {
+                de::choice_primitive_element(map, slot, "minValue", key, Self::Instant, |c| match c
+                {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "minValueTime" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minValueTime" => {
                 de::choice_primitive_element(map, slot, "minValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "minValueDecimal" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_minValueDecimal" => de::choice_primitive_element(
-                map,
-                slot,
-                "minValue",
-                key,
-                Self::Decimal,
-                |c| match c {
+            "_minValueDecimal" => {
+                de::choice_primitive_element(map, slot, "minValue", key, Self::Decimal, |c| match c
+                {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "minValueInteger" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_minValueInteger" => de::choice_primitive_element(
-                map,
-                slot,
-                "minValue",
-                key,
-                Self::Integer,
-                |c| match c {
+            "_minValueInteger" => {
+                de::choice_primitive_element(map, slot, "minValue", key, Self::Integer, |c| match c
+                {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "minValuePositiveInt" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minValuePositiveInt" => {
                 de::choice_primitive_element(map, slot, "minValue", key, Self::PositiveInt, |c| {
@@ -7035,13 +6949,13 @@ impl ElementDefinitionMinValue {
                         Self::PositiveInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "minValueUnsignedInt" => {
                 de::choice_primitive(map, slot, "minValue", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minValueUnsignedInt" => {
                 de::choice_primitive_element(map, slot, "minValue", key, Self::UnsignedInt, |c| {
@@ -7049,11 +6963,11 @@ impl ElementDefinitionMinValue {
                         Self::UnsignedInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "minValueQuantity" => de::choice_complex(map, slot, "minValue", key, Self::Quantity)?,
+            "minValueQuantity" => de::choice_complex(map, slot, "minValue", key, Self::Quantity),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7112,19 +7026,19 @@ impl ElementDefinitionMaxValue {
                 de::choice_primitive(map, slot, "maxValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_maxValueDate" => {
                 de::choice_primitive_element(map, slot, "maxValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "maxValueDateTime" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_maxValueDateTime" => de::choice_primitive_element(
                 map,
@@ -7136,75 +7050,63 @@ impl ElementDefinitionMaxValue {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "maxValueInstant" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_maxValueInstant" => de::choice_primitive_element(
-                map,
-                slot,
-                "maxValue",
-                key,
-                Self::Instant,
-                |c| match c {
+            "_maxValueInstant" => {
+                de::choice_primitive_element(map, slot, "maxValue", key, Self::Instant, |c| match c
+                {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "maxValueTime" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_maxValueTime" => {
                 de::choice_primitive_element(map, slot, "maxValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "maxValueDecimal" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_maxValueDecimal" => de::choice_primitive_element(
-                map,
-                slot,
-                "maxValue",
-                key,
-                Self::Decimal,
-                |c| match c {
+            "_maxValueDecimal" => {
+                de::choice_primitive_element(map, slot, "maxValue", key, Self::Decimal, |c| match c
+                {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "maxValueInteger" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_maxValueInteger" => de::choice_primitive_element(
-                map,
-                slot,
-                "maxValue",
-                key,
-                Self::Integer,
-                |c| match c {
+            "_maxValueInteger" => {
+                de::choice_primitive_element(map, slot, "maxValue", key, Self::Integer, |c| match c
+                {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "maxValuePositiveInt" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_maxValuePositiveInt" => {
                 de::choice_primitive_element(map, slot, "maxValue", key, Self::PositiveInt, |c| {
@@ -7212,13 +7114,13 @@ impl ElementDefinitionMaxValue {
                         Self::PositiveInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "maxValueUnsignedInt" => {
                 de::choice_primitive(map, slot, "maxValue", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_maxValueUnsignedInt" => {
                 de::choice_primitive_element(map, slot, "maxValue", key, Self::UnsignedInt, |c| {
@@ -7226,11 +7128,11 @@ impl ElementDefinitionMaxValue {
                         Self::UnsignedInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "maxValueQuantity" => de::choice_complex(map, slot, "maxValue", key, Self::Quantity)?,
+            "maxValueQuantity" => de::choice_complex(map, slot, "maxValue", key, Self::Quantity),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7371,7 +7273,7 @@ impl ExtensionValue {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -7379,25 +7281,25 @@ impl ExtensionValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueCanonical" => {
                 de::choice_primitive(map, slot, "value", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueCanonical" => de::choice_primitive_element(
                 map,
@@ -7409,126 +7311,112 @@ impl ExtensionValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInstant" => {
                 de::choice_primitive(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInstant" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueMarkdown" => {
                 de::choice_primitive(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_valueMarkdown" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueOid" => de::choice_primitive(map, slot, "value", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueOid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valuePositiveInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valuePositiveInt" => de::choice_primitive_element(
                 map,
@@ -7540,36 +7428,34 @@ impl ExtensionValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUnsignedInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -7581,84 +7467,82 @@ impl ExtensionValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUrl" => de::choice_primitive(map, slot, "value", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUrl" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueUuid" => {
-                de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueUuid" => de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_valueUuid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address)?,
-            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age)?,
-            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
+            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address),
+            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age),
+            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint)?,
-            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count)?,
-            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
-            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName)?,
-            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature)?,
-            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint),
+            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count),
+            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
+            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName),
+            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature),
+            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing),
             "valueContactDetail" => {
-                de::choice_complex(map, slot, "value", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "value", key, Self::ContactDetail)
             }
-            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor)?,
+            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor),
             "valueDataRequirement" => {
-                de::choice_complex(map, slot, "value", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "value", key, Self::DataRequirement)
             }
-            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression)?,
+            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression),
             "valueParameterDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)
             }
             "valueRelatedArtifact" => {
-                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)
             }
             "valueTriggerDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)
             }
-            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext)?,
-            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage)?,
-            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta)?,
+            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext),
+            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage),
+            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7740,12 +7624,12 @@ impl PopulationAge {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "ageRange" => de::choice_complex(map, slot, "age", key, Self::Range)?,
+            "ageRange" => de::choice_complex(map, slot, "age", key, Self::Range),
             "ageCodeableConcept" => {
-                de::choice_complex(map, slot, "age", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "age", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7775,22 +7659,22 @@ impl SubstanceAmountAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity)?,
-            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range)?,
+            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity),
+            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range),
             "amountString" => {
                 de::choice_primitive(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_amountString" => {
                 de::choice_primitive_element(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7821,11 +7705,11 @@ impl TimingRepeatBounds {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "boundsDuration" => de::choice_complex(map, slot, "bounds", key, Self::Duration)?,
-            "boundsRange" => de::choice_complex(map, slot, "bounds", key, Self::Range)?,
-            "boundsPeriod" => de::choice_complex(map, slot, "bounds", key, Self::Period)?,
+            "boundsDuration" => de::choice_complex(map, slot, "bounds", key, Self::Duration),
+            "boundsRange" => de::choice_complex(map, slot, "bounds", key, Self::Range),
+            "boundsPeriod" => de::choice_complex(map, slot, "bounds", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7858,25 +7742,25 @@ impl TriggerDefinitionTiming {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing)?,
-            "timingReference" => de::choice_complex(map, slot, "timing", key, Self::Reference)?,
+            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing),
+            "timingReference" => de::choice_complex(map, slot, "timing", key, Self::Reference),
             "timingDate" => {
                 de::choice_primitive(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDate" => {
                 de::choice_primitive_element(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "timingDateTime" => {
                 de::choice_primitive(map, slot, "timing", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDateTime" => de::choice_primitive_element(
                 map,
@@ -7888,9 +7772,9 @@ impl TriggerDefinitionTiming {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -7925,13 +7809,13 @@ impl UsageContextValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,6 +8,12 @@
     clippy::panic,
     reason = "a failed step must stop the test"
 )]
+#![allow(
+    clippy::doc_markdown,
+    clippy::many_single_char_names,
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "test code"
+)]
 
 mod definitions;
 mod errors;

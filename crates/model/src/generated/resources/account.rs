@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,33 +118,33 @@ impl de::FhirObject for Account {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "servicePeriod" => de::plain(map, &mut self.service_period, key)?,
-            "coverage" => de::list(map, &mut self.coverage, key)?,
-            "owner" => de::plain(map, &mut self.owner, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "guarantor" => de::list(map, &mut self.guarantor, key)?,
-            "partOf" => de::plain(map, &mut self.part_of, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "servicePeriod" => de::plain(map, &mut self.service_period, key),
+            "coverage" => de::list(map, &mut self.coverage, key),
+            "owner" => de::plain(map, &mut self.owner, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "guarantor" => de::list(map, &mut self.guarantor, key),
+            "partOf" => de::plain(map, &mut self.part_of, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -219,14 +222,14 @@ impl de::FhirObject for AccountCoverage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -288,15 +291,15 @@ impl de::FhirObject for AccountGuarantor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
-            "onHold" => de::primitive(map, &mut self.on_hold, key)?,
-            "_onHold" => de::primitive_element(map, &mut self.on_hold, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "party" => de::plain(map, &mut self.party, key),
+            "onHold" => de::primitive(map, &mut self.on_hold, key),
+            "_onHold" => de::primitive_element(map, &mut self.on_hold, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

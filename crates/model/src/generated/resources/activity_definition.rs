@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -255,84 +258,84 @@ impl de::FhirObject for ActivityDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "usage" => de::primitive(map, &mut self.usage, key)?,
-            "_usage" => de::primitive_element(map, &mut self.usage, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "library" => de::primitive_list(map, &mut self.library, key)?,
-            "_library" => de::primitive_element_list(map, &mut self.library, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "dosage" => de::list(map, &mut self.dosage, key)?,
-            "bodySite" => de::list(map, &mut self.body_site, key)?,
-            "specimenRequirement" => de::list(map, &mut self.specimen_requirement, key)?,
-            "observationRequirement" => de::list(map, &mut self.observation_requirement, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "usage" => de::primitive(map, &mut self.usage, key),
+            "_usage" => de::primitive_element(map, &mut self.usage, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "library" => de::primitive_list(map, &mut self.library, key),
+            "_library" => de::primitive_element_list(map, &mut self.library, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "dosage" => de::list(map, &mut self.dosage, key),
+            "bodySite" => de::list(map, &mut self.body_site, key),
+            "specimenRequirement" => de::list(map, &mut self.specimen_requirement, key),
+            "observationRequirement" => de::list(map, &mut self.observation_requirement, key),
             "observationResultRequirement" => {
-                de::list(map, &mut self.observation_result_requirement, key)?
+                de::list(map, &mut self.observation_result_requirement, key)
             }
-            "transform" => de::primitive(map, &mut self.transform, key)?,
-            "_transform" => de::primitive_element(map, &mut self.transform, key)?,
-            "dynamicValue" => de::list(map, &mut self.dynamic_value, key)?,
+            "transform" => de::primitive(map, &mut self.transform, key),
+            "_transform" => de::primitive_element(map, &mut self.transform, key),
+            "dynamicValue" => de::list(map, &mut self.dynamic_value, key),
             _ => {
                 if ActivityDefinitionSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
@@ -345,7 +348,7 @@ impl de::FhirObject for ActivityDefinition {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -482,14 +485,14 @@ impl de::FhirObject for ActivityDefinitionParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "role" => de::plain(map, &mut self.role, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -547,14 +550,14 @@ impl de::FhirObject for ActivityDefinitionDynamicValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "expression" => de::plain(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "expression" => de::plain(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -594,11 +597,11 @@ impl ActivityDefinitionSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -634,12 +637,12 @@ impl ActivityDefinitionTiming {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing)?,
+            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing),
             "timingDateTime" => {
                 de::choice_primitive(map, slot, "timing", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDateTime" => de::choice_primitive_element(
                 map,
@@ -651,13 +654,13 @@ impl ActivityDefinitionTiming {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age)?,
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
-            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range)?,
-            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration)?,
+            ),
+            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age),
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
+            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range),
+            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -689,12 +692,12 @@ impl ActivityDefinitionProduct {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference)?,
+            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference),
             "productCodeableConcept" => {
-                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

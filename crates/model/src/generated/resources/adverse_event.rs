@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -151,43 +154,43 @@ impl de::FhirObject for AdverseEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "actuality" => de::primitive(map, &mut self.actuality, key)?,
-            "_actuality" => de::primitive_element(map, &mut self.actuality, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "event" => de::plain(map, &mut self.event, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "detected" => de::primitive(map, &mut self.detected, key)?,
-            "_detected" => de::primitive_element(map, &mut self.detected, key)?,
-            "recordedDate" => de::primitive(map, &mut self.recorded_date, key)?,
-            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key)?,
-            "resultingCondition" => de::list(map, &mut self.resulting_condition, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "seriousness" => de::plain(map, &mut self.seriousness, key)?,
-            "severity" => de::plain(map, &mut self.severity, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
-            "recorder" => de::plain(map, &mut self.recorder, key)?,
-            "contributor" => de::list(map, &mut self.contributor, key)?,
-            "suspectEntity" => de::list(map, &mut self.suspect_entity, key)?,
-            "subjectMedicalHistory" => de::list(map, &mut self.subject_medical_history, key)?,
-            "referenceDocument" => de::list(map, &mut self.reference_document, key)?,
-            "study" => de::list(map, &mut self.study, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "actuality" => de::primitive(map, &mut self.actuality, key),
+            "_actuality" => de::primitive_element(map, &mut self.actuality, key),
+            "category" => de::list(map, &mut self.category, key),
+            "event" => de::plain(map, &mut self.event, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "detected" => de::primitive(map, &mut self.detected, key),
+            "_detected" => de::primitive_element(map, &mut self.detected, key),
+            "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
+            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
+            "resultingCondition" => de::list(map, &mut self.resulting_condition, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "seriousness" => de::plain(map, &mut self.seriousness, key),
+            "severity" => de::plain(map, &mut self.severity, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
+            "recorder" => de::plain(map, &mut self.recorder, key),
+            "contributor" => de::list(map, &mut self.contributor, key),
+            "suspectEntity" => de::list(map, &mut self.suspect_entity, key),
+            "subjectMedicalHistory" => de::list(map, &mut self.subject_medical_history, key),
+            "referenceDocument" => de::list(map, &mut self.reference_document, key),
+            "study" => de::list(map, &mut self.study, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -278,13 +281,13 @@ impl de::FhirObject for AdverseEventSuspectEntity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "instance" => de::plain(map, &mut self.instance, key)?,
-            "causality" => de::list(map, &mut self.causality, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "instance" => de::plain(map, &mut self.instance, key),
+            "causality" => de::list(map, &mut self.causality, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -350,18 +353,16 @@ impl de::FhirObject for AdverseEventSuspectEntityCausality {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "assessment" => de::plain(map, &mut self.assessment, key)?,
-            "productRelatedness" => de::primitive(map, &mut self.product_relatedness, key)?,
-            "_productRelatedness" => {
-                de::primitive_element(map, &mut self.product_relatedness, key)?
-            }
-            "author" => de::plain(map, &mut self.author, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "assessment" => de::plain(map, &mut self.assessment, key),
+            "productRelatedness" => de::primitive(map, &mut self.product_relatedness, key),
+            "_productRelatedness" => de::primitive_element(map, &mut self.product_relatedness, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "method" => de::plain(map, &mut self.method, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

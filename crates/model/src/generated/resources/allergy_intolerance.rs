@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,44 +138,44 @@ impl de::FhirObject for AllergyIntolerance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key)?,
-            "verificationStatus" => de::plain(map, &mut self.verification_status, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "category" => de::primitive_list(map, &mut self.category, key)?,
-            "_category" => de::primitive_element_list(map, &mut self.category, key)?,
-            "criticality" => de::primitive(map, &mut self.criticality, key)?,
-            "_criticality" => de::primitive_element(map, &mut self.criticality, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "recordedDate" => de::primitive(map, &mut self.recorded_date, key)?,
-            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key)?,
-            "recorder" => de::plain(map, &mut self.recorder, key)?,
-            "asserter" => de::plain(map, &mut self.asserter, key)?,
-            "lastOccurrence" => de::primitive(map, &mut self.last_occurrence, key)?,
-            "_lastOccurrence" => de::primitive_element(map, &mut self.last_occurrence, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "reaction" => de::list(map, &mut self.reaction, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key),
+            "verificationStatus" => de::plain(map, &mut self.verification_status, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "category" => de::primitive_list(map, &mut self.category, key),
+            "_category" => de::primitive_element_list(map, &mut self.category, key),
+            "criticality" => de::primitive(map, &mut self.criticality, key),
+            "_criticality" => de::primitive_element(map, &mut self.criticality, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
+            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
+            "recorder" => de::plain(map, &mut self.recorder, key),
+            "asserter" => de::plain(map, &mut self.asserter, key),
+            "lastOccurrence" => de::primitive(map, &mut self.last_occurrence, key),
+            "_lastOccurrence" => de::primitive_element(map, &mut self.last_occurrence, key),
+            "note" => de::list(map, &mut self.note, key),
+            "reaction" => de::list(map, &mut self.reaction, key),
             _ => {
                 if AllergyIntoleranceOnset::visit(&mut self.onset, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -282,21 +285,21 @@ impl de::FhirObject for AllergyIntoleranceReaction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "substance" => de::plain(map, &mut self.substance, key)?,
-            "manifestation" => de::list(map, &mut self.manifestation, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "onset" => de::primitive(map, &mut self.onset, key)?,
-            "_onset" => de::primitive_element(map, &mut self.onset, key)?,
-            "severity" => de::primitive(map, &mut self.severity, key)?,
-            "_severity" => de::primitive_element(map, &mut self.severity, key)?,
-            "exposureRoute" => de::plain(map, &mut self.exposure_route, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "substance" => de::plain(map, &mut self.substance, key),
+            "manifestation" => de::list(map, &mut self.manifestation, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "onset" => de::primitive(map, &mut self.onset, key),
+            "_onset" => de::primitive_element(map, &mut self.onset, key),
+            "severity" => de::primitive(map, &mut self.severity, key),
+            "_severity" => de::primitive_element(map, &mut self.severity, key),
+            "exposureRoute" => de::plain(map, &mut self.exposure_route, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -350,36 +353,31 @@ impl AllergyIntoleranceOnset {
                 de::choice_primitive(map, slot, "onset", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_onsetDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "onset",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_onsetDateTime" => {
+                de::choice_primitive_element(map, slot, "onset", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age)?,
-            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period)?,
-            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range)?,
+                })
+            }
+            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age),
+            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period),
+            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range),
             "onsetString" => {
                 de::choice_primitive(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_onsetString" => {
                 de::choice_primitive_element(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

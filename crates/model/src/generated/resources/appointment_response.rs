@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -103,31 +106,31 @@ impl de::FhirObject for AppointmentResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "appointment" => de::plain(map, &mut self.appointment, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
-            "participantType" => de::list(map, &mut self.participant_type, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
-            "participantStatus" => de::primitive(map, &mut self.participant_status, key)?,
-            "_participantStatus" => de::primitive_element(map, &mut self.participant_status, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "appointment" => de::plain(map, &mut self.appointment, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
+            "participantType" => de::list(map, &mut self.participant_type, key),
+            "actor" => de::plain(map, &mut self.actor, key),
+            "participantStatus" => de::primitive(map, &mut self.participant_status, key),
+            "_participantStatus" => de::primitive_element(map, &mut self.participant_status, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

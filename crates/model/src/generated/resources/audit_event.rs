@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,34 +118,34 @@ impl de::FhirObject for AuditEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subtype" => de::list(map, &mut self.subtype, key)?,
-            "action" => de::primitive(map, &mut self.action, key)?,
-            "_action" => de::primitive_element(map, &mut self.action, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "recorded" => de::primitive(map, &mut self.recorded, key)?,
-            "_recorded" => de::primitive_element(map, &mut self.recorded, key)?,
-            "outcome" => de::primitive(map, &mut self.outcome, key)?,
-            "_outcome" => de::primitive_element(map, &mut self.outcome, key)?,
-            "outcomeDesc" => de::primitive(map, &mut self.outcome_desc, key)?,
-            "_outcomeDesc" => de::primitive_element(map, &mut self.outcome_desc, key)?,
-            "purposeOfEvent" => de::list(map, &mut self.purpose_of_event, key)?,
-            "agent" => de::list(map, &mut self.agent, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
-            "entity" => de::list(map, &mut self.entity, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subtype" => de::list(map, &mut self.subtype, key),
+            "action" => de::primitive(map, &mut self.action, key),
+            "_action" => de::primitive_element(map, &mut self.action, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "recorded" => de::primitive(map, &mut self.recorded, key),
+            "_recorded" => de::primitive_element(map, &mut self.recorded, key),
+            "outcome" => de::primitive(map, &mut self.outcome, key),
+            "_outcome" => de::primitive_element(map, &mut self.outcome, key),
+            "outcomeDesc" => de::primitive(map, &mut self.outcome_desc, key),
+            "_outcomeDesc" => de::primitive_element(map, &mut self.outcome_desc, key),
+            "purposeOfEvent" => de::list(map, &mut self.purpose_of_event, key),
+            "agent" => de::list(map, &mut self.agent, key),
+            "source" => de::plain(map, &mut self.source, key),
+            "entity" => de::list(map, &mut self.entity, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -256,26 +259,26 @@ impl de::FhirObject for AuditEventAgent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "role" => de::list(map, &mut self.role, key)?,
-            "who" => de::plain(map, &mut self.who, key)?,
-            "altId" => de::primitive(map, &mut self.alt_id, key)?,
-            "_altId" => de::primitive_element(map, &mut self.alt_id, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "requestor" => de::primitive(map, &mut self.requestor, key)?,
-            "_requestor" => de::primitive_element(map, &mut self.requestor, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "policy" => de::primitive_list(map, &mut self.policy, key)?,
-            "_policy" => de::primitive_element_list(map, &mut self.policy, key)?,
-            "media" => de::plain(map, &mut self.media, key)?,
-            "network" => de::plain(map, &mut self.network, key)?,
-            "purposeOfUse" => de::list(map, &mut self.purpose_of_use, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "role" => de::list(map, &mut self.role, key),
+            "who" => de::plain(map, &mut self.who, key),
+            "altId" => de::primitive(map, &mut self.alt_id, key),
+            "_altId" => de::primitive_element(map, &mut self.alt_id, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "requestor" => de::primitive(map, &mut self.requestor, key),
+            "_requestor" => de::primitive_element(map, &mut self.requestor, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "policy" => de::primitive_list(map, &mut self.policy, key),
+            "_policy" => de::primitive_element_list(map, &mut self.policy, key),
+            "media" => de::plain(map, &mut self.media, key),
+            "network" => de::plain(map, &mut self.network, key),
+            "purposeOfUse" => de::list(map, &mut self.purpose_of_use, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -342,15 +345,15 @@ impl de::FhirObject for AuditEventAgentNetwork {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "address" => de::primitive(map, &mut self.address, key)?,
-            "_address" => de::primitive_element(map, &mut self.address, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "address" => de::primitive(map, &mut self.address, key),
+            "_address" => de::primitive_element(map, &mut self.address, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -412,15 +415,15 @@ impl de::FhirObject for AuditEventSource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "site" => de::primitive(map, &mut self.site, key)?,
-            "_site" => de::primitive_element(map, &mut self.site, key)?,
-            "observer" => de::plain(map, &mut self.observer, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "site" => de::primitive(map, &mut self.site, key),
+            "_site" => de::primitive_element(map, &mut self.site, key),
+            "observer" => de::plain(map, &mut self.observer, key),
+            "type" => de::list(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -507,23 +510,23 @@ impl de::FhirObject for AuditEventEntity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "what" => de::plain(map, &mut self.what, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "lifecycle" => de::plain(map, &mut self.lifecycle, key)?,
-            "securityLabel" => de::list(map, &mut self.security_label, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "query" => de::primitive(map, &mut self.query, key)?,
-            "_query" => de::primitive_element(map, &mut self.query, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "what" => de::plain(map, &mut self.what, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "lifecycle" => de::plain(map, &mut self.lifecycle, key),
+            "securityLabel" => de::list(map, &mut self.security_label, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "query" => de::primitive(map, &mut self.query, key),
+            "_query" => de::primitive_element(map, &mut self.query, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -588,18 +591,18 @@ impl de::FhirObject for AuditEventEntityDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => {
                 if AuditEventEntityDetailValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -644,19 +647,19 @@ impl AuditEventEntityDetailValue {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBase64Binary" => {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -664,10 +667,10 @@ impl AuditEventEntityDetailValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -71,22 +74,22 @@ impl de::FhirObject for Binary {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "contentType" => de::primitive(map, &mut self.content_type, key)?,
-            "_contentType" => de::primitive_element(map, &mut self.content_type, key)?,
-            "securityContext" => de::plain(map, &mut self.security_context, key)?,
-            "data" => de::primitive(map, &mut self.data, key)?,
-            "_data" => de::primitive_element(map, &mut self.data, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "contentType" => de::primitive(map, &mut self.content_type, key),
+            "_contentType" => de::primitive_element(map, &mut self.content_type, key),
+            "securityContext" => de::plain(map, &mut self.security_context, key),
+            "data" => de::primitive(map, &mut self.data, key),
+            "_data" => de::primitive_element(map, &mut self.data, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,33 +118,33 @@ impl de::FhirObject for BiologicallyDerivedProduct {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "productCategory" => de::primitive(map, &mut self.product_category, key)?,
-            "_productCategory" => de::primitive_element(map, &mut self.product_category, key)?,
-            "productCode" => de::plain(map, &mut self.product_code, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "request" => de::list(map, &mut self.request, key)?,
-            "quantity" => de::primitive(map, &mut self.quantity, key)?,
-            "_quantity" => de::primitive_element(map, &mut self.quantity, key)?,
-            "parent" => de::list(map, &mut self.parent, key)?,
-            "collection" => de::plain(map, &mut self.collection, key)?,
-            "processing" => de::list(map, &mut self.processing, key)?,
-            "manipulation" => de::plain(map, &mut self.manipulation, key)?,
-            "storage" => de::list(map, &mut self.storage, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "productCategory" => de::primitive(map, &mut self.product_category, key),
+            "_productCategory" => de::primitive_element(map, &mut self.product_category, key),
+            "productCode" => de::plain(map, &mut self.product_code, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "request" => de::list(map, &mut self.request, key),
+            "quantity" => de::primitive(map, &mut self.quantity, key),
+            "_quantity" => de::primitive_element(map, &mut self.quantity, key),
+            "parent" => de::list(map, &mut self.parent, key),
+            "collection" => de::plain(map, &mut self.collection, key),
+            "processing" => de::list(map, &mut self.processing, key),
+            "manipulation" => de::plain(map, &mut self.manipulation, key),
+            "storage" => de::list(map, &mut self.storage, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -228,11 +231,11 @@ impl de::FhirObject for BiologicallyDerivedProductCollection {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "collector" => de::plain(map, &mut self.collector, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "collector" => de::plain(map, &mut self.collector, key),
+            "source" => de::plain(map, &mut self.source, key),
             _ => {
                 if BiologicallyDerivedProductCollectionCollected::visit(
                     &mut self.collected,
@@ -243,7 +246,7 @@ impl de::FhirObject for BiologicallyDerivedProductCollection {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -312,20 +315,20 @@ impl de::FhirObject for BiologicallyDerivedProductProcessing {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "procedure" => de::plain(map, &mut self.procedure, key)?,
-            "additive" => de::plain(map, &mut self.additive, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "procedure" => de::plain(map, &mut self.procedure, key),
+            "additive" => de::plain(map, &mut self.additive, key),
             _ => {
                 if BiologicallyDerivedProductProcessingTime::visit(&mut self.time, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -387,18 +390,18 @@ impl de::FhirObject for BiologicallyDerivedProductManipulation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => {
                 if BiologicallyDerivedProductManipulationTime::visit(&mut self.time, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -466,18 +469,18 @@ impl de::FhirObject for BiologicallyDerivedProductStorage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "temperature" => de::primitive(map, &mut self.temperature, key)?,
-            "_temperature" => de::primitive_element(map, &mut self.temperature, key)?,
-            "scale" => de::primitive(map, &mut self.scale, key)?,
-            "_scale" => de::primitive_element(map, &mut self.scale, key)?,
-            "duration" => de::plain(map, &mut self.duration, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "temperature" => de::primitive(map, &mut self.temperature, key),
+            "_temperature" => de::primitive_element(map, &mut self.temperature, key),
+            "scale" => de::primitive(map, &mut self.scale, key),
+            "_scale" => de::primitive_element(map, &mut self.scale, key),
+            "duration" => de::plain(map, &mut self.duration, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -522,7 +525,7 @@ impl BiologicallyDerivedProductCollectionCollected {
                 de::choice_primitive(map, slot, "collected", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_collectedDateTime" => {
                 de::choice_primitive_element(map, slot, "collected", key, Self::DateTime, |c| {
@@ -530,11 +533,11 @@ impl BiologicallyDerivedProductCollectionCollected {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "collectedPeriod" => de::choice_complex(map, slot, "collected", key, Self::Period)?,
+            "collectedPeriod" => de::choice_complex(map, slot, "collected", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -568,17 +571,17 @@ impl BiologicallyDerivedProductProcessingTime {
                 de::choice_primitive(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timeDateTime" => {
                 de::choice_primitive_element(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period)?,
+            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -610,17 +613,17 @@ impl BiologicallyDerivedProductManipulationTime {
                 de::choice_primitive(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timeDateTime" => {
                 de::choice_primitive_element(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period)?,
+            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

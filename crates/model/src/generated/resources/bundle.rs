@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -83,25 +86,25 @@ impl de::FhirObject for Bundle {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "timestamp" => de::primitive(map, &mut self.timestamp, key)?,
-            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key)?,
-            "total" => de::primitive(map, &mut self.total, key)?,
-            "_total" => de::primitive_element(map, &mut self.total, key)?,
-            "link" => de::list(map, &mut self.link, key)?,
-            "entry" => de::list(map, &mut self.entry, key)?,
-            "signature" => de::plain(map, &mut self.signature, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "timestamp" => de::primitive(map, &mut self.timestamp, key),
+            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key),
+            "total" => de::primitive(map, &mut self.total, key),
+            "_total" => de::primitive_element(map, &mut self.total, key),
+            "link" => de::list(map, &mut self.link, key),
+            "entry" => de::list(map, &mut self.entry, key),
+            "signature" => de::plain(map, &mut self.signature, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -171,15 +174,15 @@ impl de::FhirObject for BundleLink {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "relation" => de::primitive(map, &mut self.relation, key)?,
-            "_relation" => de::primitive_element(map, &mut self.relation, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "relation" => de::primitive(map, &mut self.relation, key),
+            "_relation" => de::primitive_element(map, &mut self.relation, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -253,18 +256,18 @@ impl de::FhirObject for BundleEntry {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "link" => de::list(map, &mut self.link, key)?,
-            "fullUrl" => de::primitive(map, &mut self.full_url, key)?,
-            "_fullUrl" => de::primitive_element(map, &mut self.full_url, key)?,
-            "resource" => de::plain(map, &mut self.resource, key)?,
-            "search" => de::plain(map, &mut self.search, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "response" => de::plain(map, &mut self.response, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "link" => de::list(map, &mut self.link, key),
+            "fullUrl" => de::primitive(map, &mut self.full_url, key),
+            "_fullUrl" => de::primitive_element(map, &mut self.full_url, key),
+            "resource" => de::plain(map, &mut self.resource, key),
+            "search" => de::plain(map, &mut self.search, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "response" => de::plain(map, &mut self.response, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -326,15 +329,15 @@ impl de::FhirObject for BundleEntrySearch {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "score" => de::primitive(map, &mut self.score, key)?,
-            "_score" => de::primitive_element(map, &mut self.score, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "score" => de::primitive(map, &mut self.score, key),
+            "_score" => de::primitive_element(map, &mut self.score, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -408,23 +411,23 @@ impl de::FhirObject for BundleEntryRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "method" => de::primitive(map, &mut self.method, key)?,
-            "_method" => de::primitive_element(map, &mut self.method, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "ifNoneMatch" => de::primitive(map, &mut self.if_none_match, key)?,
-            "_ifNoneMatch" => de::primitive_element(map, &mut self.if_none_match, key)?,
-            "ifModifiedSince" => de::primitive(map, &mut self.if_modified_since, key)?,
-            "_ifModifiedSince" => de::primitive_element(map, &mut self.if_modified_since, key)?,
-            "ifMatch" => de::primitive(map, &mut self.if_match, key)?,
-            "_ifMatch" => de::primitive_element(map, &mut self.if_match, key)?,
-            "ifNoneExist" => de::primitive(map, &mut self.if_none_exist, key)?,
-            "_ifNoneExist" => de::primitive_element(map, &mut self.if_none_exist, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "method" => de::primitive(map, &mut self.method, key),
+            "_method" => de::primitive_element(map, &mut self.method, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "ifNoneMatch" => de::primitive(map, &mut self.if_none_match, key),
+            "_ifNoneMatch" => de::primitive_element(map, &mut self.if_none_match, key),
+            "ifModifiedSince" => de::primitive(map, &mut self.if_modified_since, key),
+            "_ifModifiedSince" => de::primitive_element(map, &mut self.if_modified_since, key),
+            "ifMatch" => de::primitive(map, &mut self.if_match, key),
+            "_ifMatch" => de::primitive_element(map, &mut self.if_match, key),
+            "ifNoneExist" => de::primitive(map, &mut self.if_none_exist, key),
+            "_ifNoneExist" => de::primitive_element(map, &mut self.if_none_exist, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -503,20 +506,20 @@ impl de::FhirObject for BundleEntryResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "location" => de::primitive(map, &mut self.location, key)?,
-            "_location" => de::primitive_element(map, &mut self.location, key)?,
-            "etag" => de::primitive(map, &mut self.etag, key)?,
-            "_etag" => de::primitive_element(map, &mut self.etag, key)?,
-            "lastModified" => de::primitive(map, &mut self.last_modified, key)?,
-            "_lastModified" => de::primitive_element(map, &mut self.last_modified, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "location" => de::primitive(map, &mut self.location, key),
+            "_location" => de::primitive_element(map, &mut self.location, key),
+            "etag" => de::primitive(map, &mut self.etag, key),
+            "_etag" => de::primitive_element(map, &mut self.etag, key),
+            "lastModified" => de::primitive(map, &mut self.last_modified, key),
+            "_lastModified" => de::primitive_element(map, &mut self.last_modified, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

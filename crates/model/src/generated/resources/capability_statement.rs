@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -175,65 +178,65 @@ impl de::FhirObject for CapabilityStatement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "instantiates" => de::primitive_list(map, &mut self.instantiates, key)?,
-            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key)?,
-            "imports" => de::primitive_list(map, &mut self.imports, key)?,
-            "_imports" => de::primitive_element_list(map, &mut self.imports, key)?,
-            "software" => de::plain(map, &mut self.software, key)?,
-            "implementation" => de::plain(map, &mut self.implementation, key)?,
-            "fhirVersion" => de::primitive(map, &mut self.fhir_version, key)?,
-            "_fhirVersion" => de::primitive_element(map, &mut self.fhir_version, key)?,
-            "format" => de::primitive_list(map, &mut self.format, key)?,
-            "_format" => de::primitive_element_list(map, &mut self.format, key)?,
-            "patchFormat" => de::primitive_list(map, &mut self.patch_format, key)?,
-            "_patchFormat" => de::primitive_element_list(map, &mut self.patch_format, key)?,
-            "implementationGuide" => de::primitive_list(map, &mut self.implementation_guide, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "instantiates" => de::primitive_list(map, &mut self.instantiates, key),
+            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key),
+            "imports" => de::primitive_list(map, &mut self.imports, key),
+            "_imports" => de::primitive_element_list(map, &mut self.imports, key),
+            "software" => de::plain(map, &mut self.software, key),
+            "implementation" => de::plain(map, &mut self.implementation, key),
+            "fhirVersion" => de::primitive(map, &mut self.fhir_version, key),
+            "_fhirVersion" => de::primitive_element(map, &mut self.fhir_version, key),
+            "format" => de::primitive_list(map, &mut self.format, key),
+            "_format" => de::primitive_element_list(map, &mut self.format, key),
+            "patchFormat" => de::primitive_list(map, &mut self.patch_format, key),
+            "_patchFormat" => de::primitive_element_list(map, &mut self.patch_format, key),
+            "implementationGuide" => de::primitive_list(map, &mut self.implementation_guide, key),
             "_implementationGuide" => {
-                de::primitive_element_list(map, &mut self.implementation_guide, key)?
+                de::primitive_element_list(map, &mut self.implementation_guide, key)
             }
-            "rest" => de::list(map, &mut self.rest, key)?,
-            "messaging" => de::list(map, &mut self.messaging, key)?,
-            "document" => de::list(map, &mut self.document, key)?,
+            "rest" => de::list(map, &mut self.rest, key),
+            "messaging" => de::list(map, &mut self.messaging, key),
+            "document" => de::list(map, &mut self.document, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -335,17 +338,17 @@ impl de::FhirObject for CapabilityStatementSoftware {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "releaseDate" => de::primitive(map, &mut self.release_date, key)?,
-            "_releaseDate" => de::primitive_element(map, &mut self.release_date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "releaseDate" => de::primitive(map, &mut self.release_date, key),
+            "_releaseDate" => de::primitive_element(map, &mut self.release_date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -408,16 +411,16 @@ impl de::FhirObject for CapabilityStatementImplementation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "custodian" => de::plain(map, &mut self.custodian, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "custodian" => de::plain(map, &mut self.custodian, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -500,22 +503,22 @@ impl de::FhirObject for CapabilityStatementRest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "security" => de::plain(map, &mut self.security, key)?,
-            "resource" => de::list(map, &mut self.resource, key)?,
-            "interaction" => de::list(map, &mut self.interaction, key)?,
-            "searchParam" => de::list(map, &mut self.search_param, key)?,
-            "operation" => de::list(map, &mut self.operation, key)?,
-            "compartment" => de::primitive_list(map, &mut self.compartment, key)?,
-            "_compartment" => de::primitive_element_list(map, &mut self.compartment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "security" => de::plain(map, &mut self.security, key),
+            "resource" => de::list(map, &mut self.resource, key),
+            "interaction" => de::list(map, &mut self.interaction, key),
+            "searchParam" => de::list(map, &mut self.search_param, key),
+            "operation" => de::list(map, &mut self.operation, key),
+            "compartment" => de::primitive_list(map, &mut self.compartment, key),
+            "_compartment" => de::primitive_element_list(map, &mut self.compartment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -588,16 +591,16 @@ impl de::FhirObject for CapabilityStatementRestSecurity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "cors" => de::primitive(map, &mut self.cors, key)?,
-            "_cors" => de::primitive_element(map, &mut self.cors, key)?,
-            "service" => de::list(map, &mut self.service, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "cors" => de::primitive(map, &mut self.cors, key),
+            "_cors" => de::primitive_element(map, &mut self.cors, key),
+            "service" => de::list(map, &mut self.service, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -716,46 +719,46 @@ impl de::FhirObject for CapabilityStatementRestResource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
-            "supportedProfile" => de::primitive_list(map, &mut self.supported_profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
+            "supportedProfile" => de::primitive_list(map, &mut self.supported_profile, key),
             "_supportedProfile" => {
-                de::primitive_element_list(map, &mut self.supported_profile, key)?
+                de::primitive_element_list(map, &mut self.supported_profile, key)
             }
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "interaction" => de::list(map, &mut self.interaction, key)?,
-            "versioning" => de::primitive(map, &mut self.versioning, key)?,
-            "_versioning" => de::primitive_element(map, &mut self.versioning, key)?,
-            "readHistory" => de::primitive(map, &mut self.read_history, key)?,
-            "_readHistory" => de::primitive_element(map, &mut self.read_history, key)?,
-            "updateCreate" => de::primitive(map, &mut self.update_create, key)?,
-            "_updateCreate" => de::primitive_element(map, &mut self.update_create, key)?,
-            "conditionalCreate" => de::primitive(map, &mut self.conditional_create, key)?,
-            "_conditionalCreate" => de::primitive_element(map, &mut self.conditional_create, key)?,
-            "conditionalRead" => de::primitive(map, &mut self.conditional_read, key)?,
-            "_conditionalRead" => de::primitive_element(map, &mut self.conditional_read, key)?,
-            "conditionalUpdate" => de::primitive(map, &mut self.conditional_update, key)?,
-            "_conditionalUpdate" => de::primitive_element(map, &mut self.conditional_update, key)?,
-            "conditionalDelete" => de::primitive(map, &mut self.conditional_delete, key)?,
-            "_conditionalDelete" => de::primitive_element(map, &mut self.conditional_delete, key)?,
-            "referencePolicy" => de::primitive_list(map, &mut self.reference_policy, key)?,
-            "_referencePolicy" => de::primitive_element_list(map, &mut self.reference_policy, key)?,
-            "searchInclude" => de::primitive_list(map, &mut self.search_include, key)?,
-            "_searchInclude" => de::primitive_element_list(map, &mut self.search_include, key)?,
-            "searchRevInclude" => de::primitive_list(map, &mut self.search_rev_include, key)?,
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "interaction" => de::list(map, &mut self.interaction, key),
+            "versioning" => de::primitive(map, &mut self.versioning, key),
+            "_versioning" => de::primitive_element(map, &mut self.versioning, key),
+            "readHistory" => de::primitive(map, &mut self.read_history, key),
+            "_readHistory" => de::primitive_element(map, &mut self.read_history, key),
+            "updateCreate" => de::primitive(map, &mut self.update_create, key),
+            "_updateCreate" => de::primitive_element(map, &mut self.update_create, key),
+            "conditionalCreate" => de::primitive(map, &mut self.conditional_create, key),
+            "_conditionalCreate" => de::primitive_element(map, &mut self.conditional_create, key),
+            "conditionalRead" => de::primitive(map, &mut self.conditional_read, key),
+            "_conditionalRead" => de::primitive_element(map, &mut self.conditional_read, key),
+            "conditionalUpdate" => de::primitive(map, &mut self.conditional_update, key),
+            "_conditionalUpdate" => de::primitive_element(map, &mut self.conditional_update, key),
+            "conditionalDelete" => de::primitive(map, &mut self.conditional_delete, key),
+            "_conditionalDelete" => de::primitive_element(map, &mut self.conditional_delete, key),
+            "referencePolicy" => de::primitive_list(map, &mut self.reference_policy, key),
+            "_referencePolicy" => de::primitive_element_list(map, &mut self.reference_policy, key),
+            "searchInclude" => de::primitive_list(map, &mut self.search_include, key),
+            "_searchInclude" => de::primitive_element_list(map, &mut self.search_include, key),
+            "searchRevInclude" => de::primitive_list(map, &mut self.search_rev_include, key),
             "_searchRevInclude" => {
-                de::primitive_element_list(map, &mut self.search_rev_include, key)?
+                de::primitive_element_list(map, &mut self.search_rev_include, key)
             }
-            "searchParam" => de::list(map, &mut self.search_param, key)?,
-            "operation" => de::list(map, &mut self.operation, key)?,
+            "searchParam" => de::list(map, &mut self.search_param, key),
+            "operation" => de::list(map, &mut self.operation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -873,15 +876,15 @@ impl de::FhirObject for CapabilityStatementRestResourceInteraction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -952,19 +955,19 @@ impl de::FhirObject for CapabilityStatementRestResourceSearchParam {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1033,17 +1036,17 @@ impl de::FhirObject for CapabilityStatementRestResourceOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1107,15 +1110,15 @@ impl de::FhirObject for CapabilityStatementRestInteraction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1186,17 +1189,17 @@ impl de::FhirObject for CapabilityStatementMessaging {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
-            "reliableCache" => de::primitive(map, &mut self.reliable_cache, key)?,
-            "_reliableCache" => de::primitive_element(map, &mut self.reliable_cache, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "supportedMessage" => de::list(map, &mut self.supported_message, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "endpoint" => de::list(map, &mut self.endpoint, key),
+            "reliableCache" => de::primitive(map, &mut self.reliable_cache, key),
+            "_reliableCache" => de::primitive_element(map, &mut self.reliable_cache, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "supportedMessage" => de::list(map, &mut self.supported_message, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1266,14 +1269,14 @@ impl de::FhirObject for CapabilityStatementMessagingEndpoint {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "protocol" => de::plain(map, &mut self.protocol, key)?,
-            "address" => de::primitive(map, &mut self.address, key)?,
-            "_address" => de::primitive_element(map, &mut self.address, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "protocol" => de::plain(map, &mut self.protocol, key),
+            "address" => de::primitive(map, &mut self.address, key),
+            "_address" => de::primitive_element(map, &mut self.address, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1331,15 +1334,15 @@ impl de::FhirObject for CapabilityStatementMessagingSupportedMessage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1401,17 +1404,17 @@ impl de::FhirObject for CapabilityStatementDocument {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

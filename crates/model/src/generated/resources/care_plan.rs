@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -163,53 +166,53 @@ impl de::FhirObject for CarePlan {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "replaces" => de::list(map, &mut self.replaces, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "contributor" => de::list(map, &mut self.contributor, key)?,
-            "careTeam" => de::list(map, &mut self.care_team, key)?,
-            "addresses" => de::list(map, &mut self.addresses, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "goal" => de::list(map, &mut self.goal, key)?,
-            "activity" => de::list(map, &mut self.activity, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "replaces" => de::list(map, &mut self.replaces, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "category" => de::list(map, &mut self.category, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "contributor" => de::list(map, &mut self.contributor, key),
+            "careTeam" => de::list(map, &mut self.care_team, key),
+            "addresses" => de::list(map, &mut self.addresses, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "goal" => de::list(map, &mut self.goal, key),
+            "activity" => de::list(map, &mut self.activity, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -321,16 +324,16 @@ impl de::FhirObject for CarePlanActivity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "outcomeCodeableConcept" => de::list(map, &mut self.outcome_codeable_concept, key)?,
-            "outcomeReference" => de::list(map, &mut self.outcome_reference, key)?,
-            "progress" => de::list(map, &mut self.progress, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
-            "detail" => de::plain(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "outcomeCodeableConcept" => de::list(map, &mut self.outcome_codeable_concept, key),
+            "outcomeReference" => de::list(map, &mut self.outcome_reference, key),
+            "progress" => de::list(map, &mut self.progress, key),
+            "reference" => de::plain(map, &mut self.reference, key),
+            "detail" => de::plain(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -455,34 +458,34 @@ impl de::FhirObject for CarePlanActivityDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "goal" => de::list(map, &mut self.goal, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "dailyAmount" => de::plain(map, &mut self.daily_amount, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "goal" => de::list(map, &mut self.goal, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "dailyAmount" => de::plain(map, &mut self.daily_amount, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => {
                 if CarePlanActivityDetailScheduled::visit(&mut self.scheduled, key, map)? {
                     return Ok(true);
@@ -492,7 +495,7 @@ impl de::FhirObject for CarePlanActivityDetail {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -567,27 +570,23 @@ impl CarePlanActivityDetailScheduled {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "scheduledTiming" => de::choice_complex(map, slot, "scheduled", key, Self::Timing)?,
-            "scheduledPeriod" => de::choice_complex(map, slot, "scheduled", key, Self::Period)?,
+            "scheduledTiming" => de::choice_complex(map, slot, "scheduled", key, Self::Timing),
+            "scheduledPeriod" => de::choice_complex(map, slot, "scheduled", key, Self::Period),
             "scheduledString" => {
                 de::choice_primitive(map, slot, "scheduled", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_scheduledString" => de::choice_primitive_element(
-                map,
-                slot,
-                "scheduled",
-                key,
-                Self::String,
-                |c| match c {
+            "_scheduledString" => {
+                de::choice_primitive_element(map, slot, "scheduled", key, Self::String, |c| match c
+                {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -617,11 +616,11 @@ impl CarePlanActivityDetailProduct {
     ) -> Result<bool, A::Error> {
         match key {
             "productCodeableConcept" => {
-                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)
             }
-            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference)?,
+            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

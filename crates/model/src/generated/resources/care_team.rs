@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,34 +126,34 @@ impl de::FhirObject for CareTeam {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "managingOrganization" => de::list(map, &mut self.managing_organization, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "managingOrganization" => de::list(map, &mut self.managing_organization, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -238,15 +241,15 @@ impl de::FhirObject for CareTeamParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "role" => de::list(map, &mut self.role, key)?,
-            "member" => de::plain(map, &mut self.member, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "role" => de::list(map, &mut self.role, key),
+            "member" => de::plain(map, &mut self.member, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

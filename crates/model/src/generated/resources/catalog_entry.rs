@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,36 +126,36 @@ impl de::FhirObject for CatalogEntry {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "orderable" => de::primitive(map, &mut self.orderable, key)?,
-            "_orderable" => de::primitive_element(map, &mut self.orderable, key)?,
-            "referencedItem" => de::plain(map, &mut self.referenced_item, key)?,
-            "additionalIdentifier" => de::list(map, &mut self.additional_identifier, key)?,
-            "classification" => de::list(map, &mut self.classification, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key)?,
-            "validTo" => de::primitive(map, &mut self.valid_to, key)?,
-            "_validTo" => de::primitive_element(map, &mut self.valid_to, key)?,
-            "lastUpdated" => de::primitive(map, &mut self.last_updated, key)?,
-            "_lastUpdated" => de::primitive_element(map, &mut self.last_updated, key)?,
-            "additionalCharacteristic" => de::list(map, &mut self.additional_characteristic, key)?,
-            "additionalClassification" => de::list(map, &mut self.additional_classification, key)?,
-            "relatedEntry" => de::list(map, &mut self.related_entry, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "orderable" => de::primitive(map, &mut self.orderable, key),
+            "_orderable" => de::primitive_element(map, &mut self.orderable, key),
+            "referencedItem" => de::plain(map, &mut self.referenced_item, key),
+            "additionalIdentifier" => de::list(map, &mut self.additional_identifier, key),
+            "classification" => de::list(map, &mut self.classification, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
+            "validTo" => de::primitive(map, &mut self.valid_to, key),
+            "_validTo" => de::primitive_element(map, &mut self.valid_to, key),
+            "lastUpdated" => de::primitive(map, &mut self.last_updated, key),
+            "_lastUpdated" => de::primitive_element(map, &mut self.last_updated, key),
+            "additionalCharacteristic" => de::list(map, &mut self.additional_characteristic, key),
+            "additionalClassification" => de::list(map, &mut self.additional_classification, key),
+            "relatedEntry" => de::list(map, &mut self.related_entry, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -240,14 +243,14 @@ impl de::FhirObject for CatalogEntryRelatedEntry {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "relationtype" => de::primitive(map, &mut self.relationtype, key)?,
-            "_relationtype" => de::primitive_element(map, &mut self.relationtype, key)?,
-            "item" => de::plain(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "relationtype" => de::primitive(map, &mut self.relationtype, key),
+            "_relationtype" => de::primitive_element(map, &mut self.relationtype, key),
+            "item" => de::plain(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -175,49 +178,49 @@ impl de::FhirObject for ChargeItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "definitionUri" => de::primitive_list(map, &mut self.definition_uri, key)?,
-            "_definitionUri" => de::primitive_element_list(map, &mut self.definition_uri, key)?,
-            "definitionCanonical" => de::primitive_list(map, &mut self.definition_canonical, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "definitionUri" => de::primitive_list(map, &mut self.definition_uri, key),
+            "_definitionUri" => de::primitive_element_list(map, &mut self.definition_uri, key),
+            "definitionCanonical" => de::primitive_list(map, &mut self.definition_canonical, key),
             "_definitionCanonical" => {
-                de::primitive_element_list(map, &mut self.definition_canonical, key)?
+                de::primitive_element_list(map, &mut self.definition_canonical, key)
             }
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "performingOrganization" => de::plain(map, &mut self.performing_organization, key)?,
-            "requestingOrganization" => de::plain(map, &mut self.requesting_organization, key)?,
-            "costCenter" => de::plain(map, &mut self.cost_center, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "bodysite" => de::list(map, &mut self.bodysite, key)?,
-            "factorOverride" => de::primitive(map, &mut self.factor_override, key)?,
-            "_factorOverride" => de::primitive_element(map, &mut self.factor_override, key)?,
-            "priceOverride" => de::plain(map, &mut self.price_override, key)?,
-            "overrideReason" => de::primitive(map, &mut self.override_reason, key)?,
-            "_overrideReason" => de::primitive_element(map, &mut self.override_reason, key)?,
-            "enterer" => de::plain(map, &mut self.enterer, key)?,
-            "enteredDate" => de::primitive(map, &mut self.entered_date, key)?,
-            "_enteredDate" => de::primitive_element(map, &mut self.entered_date, key)?,
-            "reason" => de::list(map, &mut self.reason, key)?,
-            "service" => de::list(map, &mut self.service, key)?,
-            "account" => de::list(map, &mut self.account, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "supportingInformation" => de::list(map, &mut self.supporting_information, key)?,
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "performingOrganization" => de::plain(map, &mut self.performing_organization, key),
+            "requestingOrganization" => de::plain(map, &mut self.requesting_organization, key),
+            "costCenter" => de::plain(map, &mut self.cost_center, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "bodysite" => de::list(map, &mut self.bodysite, key),
+            "factorOverride" => de::primitive(map, &mut self.factor_override, key),
+            "_factorOverride" => de::primitive_element(map, &mut self.factor_override, key),
+            "priceOverride" => de::plain(map, &mut self.price_override, key),
+            "overrideReason" => de::primitive(map, &mut self.override_reason, key),
+            "_overrideReason" => de::primitive_element(map, &mut self.override_reason, key),
+            "enterer" => de::plain(map, &mut self.enterer, key),
+            "enteredDate" => de::primitive(map, &mut self.entered_date, key),
+            "_enteredDate" => de::primitive_element(map, &mut self.entered_date, key),
+            "reason" => de::list(map, &mut self.reason, key),
+            "service" => de::list(map, &mut self.service, key),
+            "account" => de::list(map, &mut self.account, key),
+            "note" => de::list(map, &mut self.note, key),
+            "supportingInformation" => de::list(map, &mut self.supporting_information, key),
             _ => {
                 if ChargeItemOccurrence::visit(&mut self.occurrence, key, map)? {
                     return Ok(true);
@@ -227,7 +230,7 @@ impl de::FhirObject for ChargeItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -356,13 +359,13 @@ impl de::FhirObject for ChargeItemPerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -407,7 +410,7 @@ impl ChargeItemOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -415,12 +418,12 @@ impl ChargeItemOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
-            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
+            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -451,12 +454,12 @@ impl ChargeItemProduct {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference)?,
+            "productReference" => de::choice_complex(map, slot, "product", key, Self::Reference),
             "productCodeableConcept" => {
-                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "product", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

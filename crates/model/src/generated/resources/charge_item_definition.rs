@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -163,56 +166,56 @@ impl de::FhirObject for ChargeItemDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "derivedFromUri" => de::primitive_list(map, &mut self.derived_from_uri, key)?,
-            "_derivedFromUri" => de::primitive_element_list(map, &mut self.derived_from_uri, key)?,
-            "partOf" => de::primitive_list(map, &mut self.part_of, key)?,
-            "_partOf" => de::primitive_element_list(map, &mut self.part_of, key)?,
-            "replaces" => de::primitive_list(map, &mut self.replaces, key)?,
-            "_replaces" => de::primitive_element_list(map, &mut self.replaces, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "instance" => de::list(map, &mut self.instance, key)?,
-            "applicability" => de::list(map, &mut self.applicability, key)?,
-            "propertyGroup" => de::list(map, &mut self.property_group, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "derivedFromUri" => de::primitive_list(map, &mut self.derived_from_uri, key),
+            "_derivedFromUri" => de::primitive_element_list(map, &mut self.derived_from_uri, key),
+            "partOf" => de::primitive_list(map, &mut self.part_of, key),
+            "_partOf" => de::primitive_element_list(map, &mut self.part_of, key),
+            "replaces" => de::primitive_list(map, &mut self.replaces, key),
+            "_replaces" => de::primitive_element_list(map, &mut self.replaces, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "instance" => de::list(map, &mut self.instance, key),
+            "applicability" => de::list(map, &mut self.applicability, key),
+            "propertyGroup" => de::list(map, &mut self.property_group, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -316,17 +319,17 @@ impl de::FhirObject for ChargeItemDefinitionApplicability {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -385,13 +388,13 @@ impl de::FhirObject for ChargeItemDefinitionPropertyGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "applicability" => de::list(map, &mut self.applicability, key)?,
-            "priceComponent" => de::list(map, &mut self.price_component, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "applicability" => de::list(map, &mut self.applicability, key),
+            "priceComponent" => de::list(map, &mut self.price_component, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -457,17 +460,17 @@ impl de::FhirObject for ChargeItemDefinitionPropertyGroupPriceComponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

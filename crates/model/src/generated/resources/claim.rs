@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -179,49 +182,49 @@ impl de::FhirObject for Claim {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::plain(map, &mut self.sub_type, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "billablePeriod" => de::plain(map, &mut self.billable_period, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "enterer" => de::plain(map, &mut self.enterer, key)?,
-            "insurer" => de::plain(map, &mut self.insurer, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key)?,
-            "related" => de::list(map, &mut self.related, key)?,
-            "prescription" => de::plain(map, &mut self.prescription, key)?,
-            "originalPrescription" => de::plain(map, &mut self.original_prescription, key)?,
-            "payee" => de::plain(map, &mut self.payee, key)?,
-            "referral" => de::plain(map, &mut self.referral, key)?,
-            "facility" => de::plain(map, &mut self.facility, key)?,
-            "careTeam" => de::list(map, &mut self.care_team, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "diagnosis" => de::list(map, &mut self.diagnosis, key)?,
-            "procedure" => de::list(map, &mut self.procedure, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "accident" => de::plain(map, &mut self.accident, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
-            "total" => de::plain(map, &mut self.total, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::plain(map, &mut self.sub_type, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "billablePeriod" => de::plain(map, &mut self.billable_period, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "enterer" => de::plain(map, &mut self.enterer, key),
+            "insurer" => de::plain(map, &mut self.insurer, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
+            "related" => de::list(map, &mut self.related, key),
+            "prescription" => de::plain(map, &mut self.prescription, key),
+            "originalPrescription" => de::plain(map, &mut self.original_prescription, key),
+            "payee" => de::plain(map, &mut self.payee, key),
+            "referral" => de::plain(map, &mut self.referral, key),
+            "facility" => de::plain(map, &mut self.facility, key),
+            "careTeam" => de::list(map, &mut self.care_team, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "diagnosis" => de::list(map, &mut self.diagnosis, key),
+            "procedure" => de::list(map, &mut self.procedure, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "accident" => de::plain(map, &mut self.accident, key),
+            "item" => de::list(map, &mut self.item, key),
+            "total" => de::plain(map, &mut self.total, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -319,14 +322,14 @@ impl de::FhirObject for ClaimRelated {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "claim" => de::plain(map, &mut self.claim, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "claim" => de::plain(map, &mut self.claim, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "reference" => de::plain(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -385,13 +388,13 @@ impl de::FhirObject for ClaimPayee {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "party" => de::plain(map, &mut self.party, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -461,18 +464,18 @@ impl de::FhirObject for ClaimCareTeam {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "responsible" => de::primitive(map, &mut self.responsible, key)?,
-            "_responsible" => de::primitive_element(map, &mut self.responsible, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "qualification" => de::plain(map, &mut self.qualification, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "responsible" => de::primitive(map, &mut self.responsible, key),
+            "_responsible" => de::primitive_element(map, &mut self.responsible, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "qualification" => de::plain(map, &mut self.qualification, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -549,14 +552,14 @@ impl de::FhirObject for ClaimSupportingInfo {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "reason" => de::plain(map, &mut self.reason, key),
             _ => {
                 if ClaimSupportingInfoTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
@@ -566,7 +569,7 @@ impl de::FhirObject for ClaimSupportingInfo {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -644,21 +647,21 @@ impl de::FhirObject for ClaimDiagnosis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "onAdmission" => de::plain(map, &mut self.on_admission, key)?,
-            "packageCode" => de::plain(map, &mut self.package_code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "onAdmission" => de::plain(map, &mut self.on_admission, key),
+            "packageCode" => de::plain(map, &mut self.package_code, key),
             _ => {
                 if ClaimDiagnosisDiagnosis::visit(&mut self.diagnosis, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -733,22 +736,22 @@ impl de::FhirObject for ClaimProcedure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "udi" => de::list(map, &mut self.udi, key),
             _ => {
                 if ClaimProcedureProcedure::visit(&mut self.procedure, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -831,24 +834,24 @@ impl de::FhirObject for ClaimInsurance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "focal" => de::primitive(map, &mut self.focal, key)?,
-            "_focal" => de::primitive_element(map, &mut self.focal, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "focal" => de::primitive(map, &mut self.focal, key),
+            "_focal" => de::primitive_element(map, &mut self.focal, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
-                de::primitive_element(map, &mut self.business_arrangement, key)?
+                de::primitive_element(map, &mut self.business_arrangement, key)
             }
-            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key)?,
-            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key)?,
-            "claimResponse" => de::plain(map, &mut self.claim_response, key)?,
+            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key),
+            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key),
+            "claimResponse" => de::plain(map, &mut self.claim_response, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -920,19 +923,19 @@ impl de::FhirObject for ClaimAccident {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if ClaimAccidentLocation::visit(&mut self.location, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1069,42 +1072,42 @@ impl de::FhirObject for ClaimItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "careTeamSequence" => de::primitive_list(map, &mut self.care_team_sequence, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "careTeamSequence" => de::primitive_list(map, &mut self.care_team_sequence, key),
             "_careTeamSequence" => {
-                de::primitive_element_list(map, &mut self.care_team_sequence, key)?
+                de::primitive_element_list(map, &mut self.care_team_sequence, key)
             }
-            "diagnosisSequence" => de::primitive_list(map, &mut self.diagnosis_sequence, key)?,
+            "diagnosisSequence" => de::primitive_list(map, &mut self.diagnosis_sequence, key),
             "_diagnosisSequence" => {
-                de::primitive_element_list(map, &mut self.diagnosis_sequence, key)?
+                de::primitive_element_list(map, &mut self.diagnosis_sequence, key)
             }
-            "procedureSequence" => de::primitive_list(map, &mut self.procedure_sequence, key)?,
+            "procedureSequence" => de::primitive_list(map, &mut self.procedure_sequence, key),
             "_procedureSequence" => {
-                de::primitive_element_list(map, &mut self.procedure_sequence, key)?
+                de::primitive_element_list(map, &mut self.procedure_sequence, key)
             }
-            "informationSequence" => de::primitive_list(map, &mut self.information_sequence, key)?,
+            "informationSequence" => de::primitive_list(map, &mut self.information_sequence, key),
             "_informationSequence" => {
-                de::primitive_element_list(map, &mut self.information_sequence, key)?
+                de::primitive_element_list(map, &mut self.information_sequence, key)
             }
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "subSite" => de::list(map, &mut self.sub_site, key)?,
-            "encounter" => de::list(map, &mut self.encounter, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "subSite" => de::list(map, &mut self.sub_site, key),
+            "encounter" => de::list(map, &mut self.encounter, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => {
                 if ClaimItemServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
@@ -1114,7 +1117,7 @@ impl de::FhirObject for ClaimItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1255,25 +1258,25 @@ impl de::FhirObject for ClaimItemDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
-            "subDetail" => de::list(map, &mut self.sub_detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
+            "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1377,24 +1380,24 @@ impl de::FhirObject for ClaimItemDetailSubDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1446,17 +1449,17 @@ impl ClaimSupportingInfoTiming {
                 de::choice_primitive(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDate" => {
                 de::choice_primitive_element(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1494,31 +1497,31 @@ impl ClaimSupportingInfoValue {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1550,13 +1553,13 @@ impl ClaimDiagnosisDiagnosis {
     ) -> Result<bool, A::Error> {
         match key {
             "diagnosisCodeableConcept" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)
             }
             "diagnosisReference" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1585,13 +1588,13 @@ impl ClaimProcedureProcedure {
     ) -> Result<bool, A::Error> {
         match key {
             "procedureCodeableConcept" => {
-                de::choice_complex(map, slot, "procedure", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "procedure", key, Self::CodeableConcept)
             }
             "procedureReference" => {
-                de::choice_complex(map, slot, "procedure", key, Self::Reference)?
+                de::choice_complex(map, slot, "procedure", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1619,10 +1622,10 @@ impl ClaimAccidentLocation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1654,17 +1657,17 @@ impl ClaimItemServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1695,12 +1698,12 @@ impl ClaimItemLocation {
     ) -> Result<bool, A::Error> {
         match key {
             "locationCodeableConcept" => {
-                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)
             }
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -179,52 +182,52 @@ impl de::FhirObject for ClaimResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::plain(map, &mut self.sub_type, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "insurer" => de::plain(map, &mut self.insurer, key)?,
-            "requestor" => de::plain(map, &mut self.requestor, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "outcome" => de::primitive(map, &mut self.outcome, key)?,
-            "_outcome" => de::primitive_element(map, &mut self.outcome, key)?,
-            "disposition" => de::primitive(map, &mut self.disposition, key)?,
-            "_disposition" => de::primitive_element(map, &mut self.disposition, key)?,
-            "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key)?,
-            "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key)?,
-            "preAuthPeriod" => de::plain(map, &mut self.pre_auth_period, key)?,
-            "payeeType" => de::plain(map, &mut self.payee_type, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
-            "addItem" => de::list(map, &mut self.add_item, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "total" => de::list(map, &mut self.total, key)?,
-            "payment" => de::plain(map, &mut self.payment, key)?,
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key)?,
-            "formCode" => de::plain(map, &mut self.form_code, key)?,
-            "form" => de::plain(map, &mut self.form, key)?,
-            "processNote" => de::list(map, &mut self.process_note, key)?,
-            "communicationRequest" => de::list(map, &mut self.communication_request, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "error" => de::list(map, &mut self.error, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::plain(map, &mut self.sub_type, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "insurer" => de::plain(map, &mut self.insurer, key),
+            "requestor" => de::plain(map, &mut self.requestor, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "outcome" => de::primitive(map, &mut self.outcome, key),
+            "_outcome" => de::primitive_element(map, &mut self.outcome, key),
+            "disposition" => de::primitive(map, &mut self.disposition, key),
+            "_disposition" => de::primitive_element(map, &mut self.disposition, key),
+            "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key),
+            "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key),
+            "preAuthPeriod" => de::plain(map, &mut self.pre_auth_period, key),
+            "payeeType" => de::plain(map, &mut self.payee_type, key),
+            "item" => de::list(map, &mut self.item, key),
+            "addItem" => de::list(map, &mut self.add_item, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "total" => de::list(map, &mut self.total, key),
+            "payment" => de::plain(map, &mut self.payment, key),
+            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
+            "formCode" => de::plain(map, &mut self.form_code, key),
+            "form" => de::plain(map, &mut self.form, key),
+            "processNote" => de::list(map, &mut self.process_note, key),
+            "communicationRequest" => de::list(map, &mut self.communication_request, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "error" => de::list(map, &mut self.error, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -326,17 +329,17 @@ impl de::FhirObject for ClaimResponseItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "itemSequence" => de::primitive(map, &mut self.item_sequence, key)?,
-            "_itemSequence" => de::primitive_element(map, &mut self.item_sequence, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "itemSequence" => de::primitive(map, &mut self.item_sequence, key),
+            "_itemSequence" => de::primitive_element(map, &mut self.item_sequence, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -404,16 +407,16 @@ impl de::FhirObject for ClaimResponseItemAdjudication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "reason" => de::plain(map, &mut self.reason, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -481,17 +484,17 @@ impl de::FhirObject for ClaimResponseItemDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "detailSequence" => de::primitive(map, &mut self.detail_sequence, key)?,
-            "_detailSequence" => de::primitive_element(map, &mut self.detail_sequence, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "subDetail" => de::list(map, &mut self.sub_detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "detailSequence" => de::primitive(map, &mut self.detail_sequence, key),
+            "_detailSequence" => de::primitive_element(map, &mut self.detail_sequence, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -560,16 +563,16 @@ impl de::FhirObject for ClaimResponseItemDetailSubDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subDetailSequence" => de::primitive(map, &mut self.sub_detail_sequence, key)?,
-            "_subDetailSequence" => de::primitive_element(map, &mut self.sub_detail_sequence, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subDetailSequence" => de::primitive(map, &mut self.sub_detail_sequence, key),
+            "_subDetailSequence" => de::primitive_element(map, &mut self.sub_detail_sequence, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -697,32 +700,32 @@ impl de::FhirObject for ClaimResponseAddItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "itemSequence" => de::primitive_list(map, &mut self.item_sequence, key)?,
-            "_itemSequence" => de::primitive_element_list(map, &mut self.item_sequence, key)?,
-            "detailSequence" => de::primitive_list(map, &mut self.detail_sequence, key)?,
-            "_detailSequence" => de::primitive_element_list(map, &mut self.detail_sequence, key)?,
-            "subdetailSequence" => de::primitive_list(map, &mut self.subdetail_sequence, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "itemSequence" => de::primitive_list(map, &mut self.item_sequence, key),
+            "_itemSequence" => de::primitive_element_list(map, &mut self.item_sequence, key),
+            "detailSequence" => de::primitive_list(map, &mut self.detail_sequence, key),
+            "_detailSequence" => de::primitive_element_list(map, &mut self.detail_sequence, key),
+            "subdetailSequence" => de::primitive_list(map, &mut self.subdetail_sequence, key),
             "_subdetailSequence" => {
-                de::primitive_element_list(map, &mut self.subdetail_sequence, key)?
+                de::primitive_element_list(map, &mut self.subdetail_sequence, key)
             }
-            "provider" => de::list(map, &mut self.provider, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "subSite" => de::list(map, &mut self.sub_site, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "provider" => de::list(map, &mut self.provider, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "subSite" => de::list(map, &mut self.sub_site, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => {
                 if ClaimResponseAddItemServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
@@ -732,7 +735,7 @@ impl de::FhirObject for ClaimResponseAddItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -848,22 +851,22 @@ impl de::FhirObject for ClaimResponseAddItemDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "subDetail" => de::list(map, &mut self.sub_detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -952,21 +955,21 @@ impl de::FhirObject for ClaimResponseAddItemDetailSubDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1030,13 +1033,13 @@ impl de::FhirObject for ClaimResponseTotal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1110,18 +1113,18 @@ impl de::FhirObject for ClaimResponsePayment {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "adjustment" => de::plain(map, &mut self.adjustment, key)?,
-            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "adjustment" => de::plain(map, &mut self.adjustment, key),
+            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1191,18 +1194,18 @@ impl de::FhirObject for ClaimResponseProcessNote {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "number" => de::primitive(map, &mut self.number, key)?,
-            "_number" => de::primitive_element(map, &mut self.number, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "language" => de::plain(map, &mut self.language, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "number" => de::primitive(map, &mut self.number, key),
+            "_number" => de::primitive_element(map, &mut self.number, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "language" => de::plain(map, &mut self.language, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1274,21 +1277,21 @@ impl de::FhirObject for ClaimResponseInsurance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "focal" => de::primitive(map, &mut self.focal, key)?,
-            "_focal" => de::primitive_element(map, &mut self.focal, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "focal" => de::primitive(map, &mut self.focal, key),
+            "_focal" => de::primitive_element(map, &mut self.focal, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
-                de::primitive_element(map, &mut self.business_arrangement, key)?
+                de::primitive_element(map, &mut self.business_arrangement, key)
             }
-            "claimResponse" => de::plain(map, &mut self.claim_response, key)?,
+            "claimResponse" => de::plain(map, &mut self.claim_response, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1362,18 +1365,18 @@ impl de::FhirObject for ClaimResponseError {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "itemSequence" => de::primitive(map, &mut self.item_sequence, key)?,
-            "_itemSequence" => de::primitive_element(map, &mut self.item_sequence, key)?,
-            "detailSequence" => de::primitive(map, &mut self.detail_sequence, key)?,
-            "_detailSequence" => de::primitive_element(map, &mut self.detail_sequence, key)?,
-            "subDetailSequence" => de::primitive(map, &mut self.sub_detail_sequence, key)?,
-            "_subDetailSequence" => de::primitive_element(map, &mut self.sub_detail_sequence, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "itemSequence" => de::primitive(map, &mut self.item_sequence, key),
+            "_itemSequence" => de::primitive_element(map, &mut self.item_sequence, key),
+            "detailSequence" => de::primitive(map, &mut self.detail_sequence, key),
+            "_detailSequence" => de::primitive_element(map, &mut self.detail_sequence, key),
+            "subDetailSequence" => de::primitive(map, &mut self.sub_detail_sequence, key),
+            "_subDetailSequence" => de::primitive_element(map, &mut self.sub_detail_sequence, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1428,17 +1431,17 @@ impl ClaimResponseAddItemServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1469,12 +1472,12 @@ impl ClaimResponseAddItemLocation {
     ) -> Result<bool, A::Error> {
         match key {
             "locationCodeableConcept" => {
-                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)
             }
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

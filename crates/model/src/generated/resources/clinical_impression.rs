@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -151,48 +154,48 @@ impl de::FhirObject for ClinicalImpression {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "assessor" => de::plain(map, &mut self.assessor, key)?,
-            "previous" => de::plain(map, &mut self.previous, key)?,
-            "problem" => de::list(map, &mut self.problem, key)?,
-            "investigation" => de::list(map, &mut self.investigation, key)?,
-            "protocol" => de::primitive_list(map, &mut self.protocol, key)?,
-            "_protocol" => de::primitive_element_list(map, &mut self.protocol, key)?,
-            "summary" => de::primitive(map, &mut self.summary, key)?,
-            "_summary" => de::primitive_element(map, &mut self.summary, key)?,
-            "finding" => de::list(map, &mut self.finding, key)?,
-            "prognosisCodeableConcept" => de::list(map, &mut self.prognosis_codeable_concept, key)?,
-            "prognosisReference" => de::list(map, &mut self.prognosis_reference, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "assessor" => de::plain(map, &mut self.assessor, key),
+            "previous" => de::plain(map, &mut self.previous, key),
+            "problem" => de::list(map, &mut self.problem, key),
+            "investigation" => de::list(map, &mut self.investigation, key),
+            "protocol" => de::primitive_list(map, &mut self.protocol, key),
+            "_protocol" => de::primitive_element_list(map, &mut self.protocol, key),
+            "summary" => de::primitive(map, &mut self.summary, key),
+            "_summary" => de::primitive_element(map, &mut self.summary, key),
+            "finding" => de::list(map, &mut self.finding, key),
+            "prognosisCodeableConcept" => de::list(map, &mut self.prognosis_codeable_concept, key),
+            "prognosisReference" => de::list(map, &mut self.prognosis_reference, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if ClinicalImpressionEffective::visit(&mut self.effective, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -285,13 +288,13 @@ impl de::FhirObject for ClinicalImpressionInvestigation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -353,15 +356,15 @@ impl de::FhirObject for ClinicalImpressionFinding {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "itemCodeableConcept" => de::plain(map, &mut self.item_codeable_concept, key)?,
-            "itemReference" => de::plain(map, &mut self.item_reference, key)?,
-            "basis" => de::primitive(map, &mut self.basis, key)?,
-            "_basis" => de::primitive_element(map, &mut self.basis, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "itemCodeableConcept" => de::plain(map, &mut self.item_codeable_concept, key),
+            "itemReference" => de::plain(map, &mut self.item_reference, key),
+            "basis" => de::primitive(map, &mut self.basis, key),
+            "_basis" => de::primitive_element(map, &mut self.basis, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -405,7 +408,7 @@ impl ClinicalImpressionEffective {
                 de::choice_primitive(map, slot, "effective", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveDateTime" => {
                 de::choice_primitive_element(map, slot, "effective", key, Self::DateTime, |c| {
@@ -413,11 +416,11 @@ impl ClinicalImpressionEffective {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period)?,
+            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -175,64 +178,64 @@ impl de::FhirObject for CodeSystem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "caseSensitive" => de::primitive(map, &mut self.case_sensitive, key)?,
-            "_caseSensitive" => de::primitive_element(map, &mut self.case_sensitive, key)?,
-            "valueSet" => de::primitive(map, &mut self.value_set, key)?,
-            "_valueSet" => de::primitive_element(map, &mut self.value_set, key)?,
-            "hierarchyMeaning" => de::primitive(map, &mut self.hierarchy_meaning, key)?,
-            "_hierarchyMeaning" => de::primitive_element(map, &mut self.hierarchy_meaning, key)?,
-            "compositional" => de::primitive(map, &mut self.compositional, key)?,
-            "_compositional" => de::primitive_element(map, &mut self.compositional, key)?,
-            "versionNeeded" => de::primitive(map, &mut self.version_needed, key)?,
-            "_versionNeeded" => de::primitive_element(map, &mut self.version_needed, key)?,
-            "content" => de::primitive(map, &mut self.content, key)?,
-            "_content" => de::primitive_element(map, &mut self.content, key)?,
-            "supplements" => de::primitive(map, &mut self.supplements, key)?,
-            "_supplements" => de::primitive_element(map, &mut self.supplements, key)?,
-            "count" => de::primitive(map, &mut self.count, key)?,
-            "_count" => de::primitive_element(map, &mut self.count, key)?,
-            "filter" => de::list(map, &mut self.filter, key)?,
-            "property" => de::list(map, &mut self.property, key)?,
-            "concept" => de::list(map, &mut self.concept, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "caseSensitive" => de::primitive(map, &mut self.case_sensitive, key),
+            "_caseSensitive" => de::primitive_element(map, &mut self.case_sensitive, key),
+            "valueSet" => de::primitive(map, &mut self.value_set, key),
+            "_valueSet" => de::primitive_element(map, &mut self.value_set, key),
+            "hierarchyMeaning" => de::primitive(map, &mut self.hierarchy_meaning, key),
+            "_hierarchyMeaning" => de::primitive_element(map, &mut self.hierarchy_meaning, key),
+            "compositional" => de::primitive(map, &mut self.compositional, key),
+            "_compositional" => de::primitive_element(map, &mut self.compositional, key),
+            "versionNeeded" => de::primitive(map, &mut self.version_needed, key),
+            "_versionNeeded" => de::primitive_element(map, &mut self.version_needed, key),
+            "content" => de::primitive(map, &mut self.content, key),
+            "_content" => de::primitive_element(map, &mut self.content, key),
+            "supplements" => de::primitive(map, &mut self.supplements, key),
+            "_supplements" => de::primitive_element(map, &mut self.supplements, key),
+            "count" => de::primitive(map, &mut self.count, key),
+            "_count" => de::primitive_element(map, &mut self.count, key),
+            "filter" => de::list(map, &mut self.filter, key),
+            "property" => de::list(map, &mut self.property, key),
+            "concept" => de::list(map, &mut self.concept, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -353,19 +356,19 @@ impl de::FhirObject for CodeSystemFilter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "operator" => de::primitive_list(map, &mut self.operator, key)?,
-            "_operator" => de::primitive_element_list(map, &mut self.operator, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "operator" => de::primitive_list(map, &mut self.operator, key),
+            "_operator" => de::primitive_element_list(map, &mut self.operator, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -433,19 +436,19 @@ impl de::FhirObject for CodeSystemProperty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -521,20 +524,20 @@ impl de::FhirObject for CodeSystemConcept {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "designation" => de::list(map, &mut self.designation, key)?,
-            "property" => de::list(map, &mut self.property, key)?,
-            "concept" => de::list(map, &mut self.concept, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "designation" => de::list(map, &mut self.designation, key),
+            "property" => de::list(map, &mut self.property, key),
+            "concept" => de::list(map, &mut self.concept, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -600,16 +603,16 @@ impl de::FhirObject for CodeSystemConceptDesignation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "use" => de::plain(map, &mut self.r#use, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "use" => de::plain(map, &mut self.r#use, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -668,18 +671,18 @@ impl de::FhirObject for CodeSystemConceptProperty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => {
                 if CodeSystemConceptPropertyValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -730,86 +733,79 @@ impl CodeSystemConceptPropertyValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

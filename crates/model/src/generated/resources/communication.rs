@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -163,52 +166,52 @@ impl de::FhirObject for Communication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "inResponseTo" => de::list(map, &mut self.in_response_to, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "medium" => de::list(map, &mut self.medium, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "topic" => de::plain(map, &mut self.topic, key)?,
-            "about" => de::list(map, &mut self.about, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "sent" => de::primitive(map, &mut self.sent, key)?,
-            "_sent" => de::primitive_element(map, &mut self.sent, key)?,
-            "received" => de::primitive(map, &mut self.received, key)?,
-            "_received" => de::primitive_element(map, &mut self.received, key)?,
-            "recipient" => de::list(map, &mut self.recipient, key)?,
-            "sender" => de::plain(map, &mut self.sender, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "payload" => de::list(map, &mut self.payload, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "inResponseTo" => de::list(map, &mut self.in_response_to, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "category" => de::list(map, &mut self.category, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "medium" => de::list(map, &mut self.medium, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "topic" => de::plain(map, &mut self.topic, key),
+            "about" => de::list(map, &mut self.about, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "sent" => de::primitive(map, &mut self.sent, key),
+            "_sent" => de::primitive_element(map, &mut self.sent, key),
+            "received" => de::primitive(map, &mut self.received, key),
+            "_received" => de::primitive_element(map, &mut self.received, key),
+            "recipient" => de::list(map, &mut self.recipient, key),
+            "sender" => de::plain(map, &mut self.sender, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "payload" => de::list(map, &mut self.payload, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -304,16 +307,16 @@ impl de::FhirObject for CommunicationPayload {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if CommunicationPayloadContent::visit(&mut self.content, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -359,23 +362,18 @@ impl CommunicationPayloadContent {
                 de::choice_primitive(map, slot, "content", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_contentString" => de::choice_primitive_element(
-                map,
-                slot,
-                "content",
-                key,
-                Self::String,
-                |c| match c {
+            "_contentString" => {
+                de::choice_primitive_element(map, slot, "content", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment)?,
-            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference)?,
+                })
+            }
+            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment),
+            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

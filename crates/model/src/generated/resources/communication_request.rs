@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -159,49 +162,49 @@ impl de::FhirObject for CommunicationRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "replaces" => de::list(map, &mut self.replaces, key)?,
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "medium" => de::list(map, &mut self.medium, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "about" => de::list(map, &mut self.about, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "payload" => de::list(map, &mut self.payload, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "recipient" => de::list(map, &mut self.recipient, key)?,
-            "sender" => de::plain(map, &mut self.sender, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "replaces" => de::list(map, &mut self.replaces, key),
+            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "category" => de::list(map, &mut self.category, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "medium" => de::list(map, &mut self.medium, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "about" => de::list(map, &mut self.about, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "payload" => de::list(map, &mut self.payload, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "recipient" => de::list(map, &mut self.recipient, key),
+            "sender" => de::plain(map, &mut self.sender, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if CommunicationRequestOccurrence::visit(&mut self.occurrence, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -293,16 +296,16 @@ impl de::FhirObject for CommunicationRequestPayload {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if CommunicationRequestPayloadContent::visit(&mut self.content, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -348,23 +351,18 @@ impl CommunicationRequestPayloadContent {
                 de::choice_primitive(map, slot, "content", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_contentString" => de::choice_primitive_element(
-                map,
-                slot,
-                "content",
-                key,
-                Self::String,
-                |c| match c {
+            "_contentString" => {
+                de::choice_primitive_element(map, slot, "content", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment)?,
-            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference)?,
+                })
+            }
+            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment),
+            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -397,7 +395,7 @@ impl CommunicationRequestOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -405,11 +403,11 @@ impl CommunicationRequestOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

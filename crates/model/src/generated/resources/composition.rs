@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -131,38 +134,38 @@ impl de::FhirObject for Composition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "confidentiality" => de::primitive(map, &mut self.confidentiality, key)?,
-            "_confidentiality" => de::primitive_element(map, &mut self.confidentiality, key)?,
-            "attester" => de::list(map, &mut self.attester, key)?,
-            "custodian" => de::plain(map, &mut self.custodian, key)?,
-            "relatesTo" => de::list(map, &mut self.relates_to, key)?,
-            "event" => de::list(map, &mut self.event, key)?,
-            "section" => de::list(map, &mut self.section, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "category" => de::list(map, &mut self.category, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "author" => de::list(map, &mut self.author, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "confidentiality" => de::primitive(map, &mut self.confidentiality, key),
+            "_confidentiality" => de::primitive_element(map, &mut self.confidentiality, key),
+            "attester" => de::list(map, &mut self.attester, key),
+            "custodian" => de::plain(map, &mut self.custodian, key),
+            "relatesTo" => de::list(map, &mut self.relates_to, key),
+            "event" => de::list(map, &mut self.event, key),
+            "section" => de::list(map, &mut self.section, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -253,16 +256,16 @@ impl de::FhirObject for CompositionAttester {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "time" => de::primitive(map, &mut self.time, key)?,
-            "_time" => de::primitive_element(map, &mut self.time, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "time" => de::primitive(map, &mut self.time, key),
+            "_time" => de::primitive_element(map, &mut self.time, key),
+            "party" => de::plain(map, &mut self.party, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -321,18 +324,18 @@ impl de::FhirObject for CompositionRelatesTo {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
             _ => {
                 if CompositionRelatesToTarget::visit(&mut self.target, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -396,14 +399,14 @@ impl de::FhirObject for CompositionEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::list(map, &mut self.code, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -494,23 +497,23 @@ impl de::FhirObject for CompositionSection {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "focus" => de::plain(map, &mut self.focus, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "orderedBy" => de::plain(map, &mut self.ordered_by, key)?,
-            "entry" => de::list(map, &mut self.entry, key)?,
-            "emptyReason" => de::plain(map, &mut self.empty_reason, key)?,
-            "section" => de::list(map, &mut self.section, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "author" => de::list(map, &mut self.author, key),
+            "focus" => de::plain(map, &mut self.focus, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "orderedBy" => de::plain(map, &mut self.ordered_by, key),
+            "entry" => de::list(map, &mut self.entry, key),
+            "emptyReason" => de::plain(map, &mut self.empty_reason, key),
+            "section" => de::list(map, &mut self.section, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -557,10 +560,10 @@ impl CompositionRelatesToTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "targetIdentifier" => de::choice_complex(map, slot, "target", key, Self::Identifier)?,
-            "targetReference" => de::choice_complex(map, slot, "target", key, Self::Reference)?,
+            "targetIdentifier" => de::choice_complex(map, slot, "target", key, Self::Identifier),
+            "targetReference" => de::choice_complex(map, slot, "target", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,44 +146,44 @@ impl de::FhirObject for ConceptMap {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "group" => de::list(map, &mut self.group, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "group" => de::list(map, &mut self.group, key),
             _ => {
                 if ConceptMapSource::visit(&mut self.source, key, map)? {
                     return Ok(true);
@@ -190,7 +193,7 @@ impl de::FhirObject for ConceptMap {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -295,21 +298,21 @@ impl de::FhirObject for ConceptMapGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "source" => de::primitive(map, &mut self.source, key)?,
-            "_source" => de::primitive_element(map, &mut self.source, key)?,
-            "sourceVersion" => de::primitive(map, &mut self.source_version, key)?,
-            "_sourceVersion" => de::primitive_element(map, &mut self.source_version, key)?,
-            "target" => de::primitive(map, &mut self.target, key)?,
-            "_target" => de::primitive_element(map, &mut self.target, key)?,
-            "targetVersion" => de::primitive(map, &mut self.target_version, key)?,
-            "_targetVersion" => de::primitive_element(map, &mut self.target_version, key)?,
-            "element" => de::list(map, &mut self.element, key)?,
-            "unmapped" => de::plain(map, &mut self.unmapped, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "source" => de::primitive(map, &mut self.source, key),
+            "_source" => de::primitive_element(map, &mut self.source, key),
+            "sourceVersion" => de::primitive(map, &mut self.source_version, key),
+            "_sourceVersion" => de::primitive_element(map, &mut self.source_version, key),
+            "target" => de::primitive(map, &mut self.target, key),
+            "_target" => de::primitive_element(map, &mut self.target, key),
+            "targetVersion" => de::primitive(map, &mut self.target_version, key),
+            "_targetVersion" => de::primitive_element(map, &mut self.target_version, key),
+            "element" => de::list(map, &mut self.element, key),
+            "unmapped" => de::plain(map, &mut self.unmapped, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -385,16 +388,16 @@ impl de::FhirObject for ConceptMapGroupElement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "target" => de::list(map, &mut self.target, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -469,21 +472,21 @@ impl de::FhirObject for ConceptMapGroupElementTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "equivalence" => de::primitive(map, &mut self.equivalence, key)?,
-            "_equivalence" => de::primitive_element(map, &mut self.equivalence, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "dependsOn" => de::list(map, &mut self.depends_on, key)?,
-            "product" => de::list(map, &mut self.product, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "equivalence" => de::primitive(map, &mut self.equivalence, key),
+            "_equivalence" => de::primitive_element(map, &mut self.equivalence, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "dependsOn" => de::list(map, &mut self.depends_on, key),
+            "product" => de::list(map, &mut self.product, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -553,19 +556,19 @@ impl de::FhirObject for ConceptMapGroupElementTargetDependsOn {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "property" => de::primitive(map, &mut self.property, key)?,
-            "_property" => de::primitive_element(map, &mut self.property, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "property" => de::primitive(map, &mut self.property, key),
+            "_property" => de::primitive_element(map, &mut self.property, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -633,19 +636,19 @@ impl de::FhirObject for ConceptMapGroupUnmapped {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -686,37 +689,31 @@ impl ConceptMapSource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "sourceUri" => {
-                de::choice_primitive(map, slot, "source", key, Self::Uri, |c| match c {
-                    Self::Uri(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "sourceUri" => de::choice_primitive(map, slot, "source", key, Self::Uri, |c| match c {
+                Self::Uri(p) => Some(p),
+                _ => None,
+            }),
             "_sourceUri" => {
                 de::choice_primitive_element(map, slot, "source", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "sourceCanonical" => {
                 de::choice_primitive(map, slot, "source", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_sourceCanonical" => de::choice_primitive_element(
-                map,
-                slot,
-                "source",
-                key,
-                Self::Canonical,
-                |c| match c {
+            "_sourceCanonical" => {
+                de::choice_primitive_element(map, slot, "source", key, Self::Canonical, |c| match c
+                {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -746,37 +743,31 @@ impl ConceptMapTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "targetUri" => {
-                de::choice_primitive(map, slot, "target", key, Self::Uri, |c| match c {
-                    Self::Uri(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "targetUri" => de::choice_primitive(map, slot, "target", key, Self::Uri, |c| match c {
+                Self::Uri(p) => Some(p),
+                _ => None,
+            }),
             "_targetUri" => {
                 de::choice_primitive_element(map, slot, "target", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "targetCanonical" => {
                 de::choice_primitive(map, slot, "target", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_targetCanonical" => de::choice_primitive_element(
-                map,
-                slot,
-                "target",
-                key,
-                Self::Canonical,
-                |c| match c {
+            "_targetCanonical" => {
+                de::choice_primitive_element(map, slot, "target", key, Self::Canonical, |c| match c
+                {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,33 +142,33 @@ impl de::FhirObject for Condition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key)?,
-            "verificationStatus" => de::plain(map, &mut self.verification_status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "severity" => de::plain(map, &mut self.severity, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "bodySite" => de::list(map, &mut self.body_site, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "recordedDate" => de::primitive(map, &mut self.recorded_date, key)?,
-            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key)?,
-            "recorder" => de::plain(map, &mut self.recorder, key)?,
-            "asserter" => de::plain(map, &mut self.asserter, key)?,
-            "stage" => de::list(map, &mut self.stage, key)?,
-            "evidence" => de::list(map, &mut self.evidence, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key),
+            "verificationStatus" => de::plain(map, &mut self.verification_status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "severity" => de::plain(map, &mut self.severity, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "bodySite" => de::list(map, &mut self.body_site, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
+            "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
+            "recorder" => de::plain(map, &mut self.recorder, key),
+            "asserter" => de::plain(map, &mut self.asserter, key),
+            "stage" => de::list(map, &mut self.stage, key),
+            "evidence" => de::list(map, &mut self.evidence, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if ConditionOnset::visit(&mut self.onset, key, map)? {
                     return Ok(true);
@@ -175,7 +178,7 @@ impl de::FhirObject for Condition {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -267,14 +270,14 @@ impl de::FhirObject for ConditionStage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "summary" => de::plain(map, &mut self.summary, key)?,
-            "assessment" => de::list(map, &mut self.assessment, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "summary" => de::plain(map, &mut self.summary, key),
+            "assessment" => de::list(map, &mut self.assessment, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -333,13 +336,13 @@ impl de::FhirObject for ConditionEvidence {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::list(map, &mut self.code, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -388,36 +391,31 @@ impl ConditionOnset {
                 de::choice_primitive(map, slot, "onset", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_onsetDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "onset",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_onsetDateTime" => {
+                de::choice_primitive_element(map, slot, "onset", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age)?,
-            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period)?,
-            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range)?,
+                })
+            }
+            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age),
+            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period),
+            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range),
             "onsetString" => {
                 de::choice_primitive(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_onsetString" => {
                 de::choice_primitive_element(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -458,7 +456,7 @@ impl ConditionAbatement {
                 de::choice_primitive(map, slot, "abatement", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_abatementDateTime" => {
                 de::choice_primitive_element(map, slot, "abatement", key, Self::DateTime, |c| {
@@ -466,30 +464,26 @@ impl ConditionAbatement {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "abatementAge" => de::choice_complex(map, slot, "abatement", key, Self::Age)?,
-            "abatementPeriod" => de::choice_complex(map, slot, "abatement", key, Self::Period)?,
-            "abatementRange" => de::choice_complex(map, slot, "abatement", key, Self::Range)?,
+            "abatementAge" => de::choice_complex(map, slot, "abatement", key, Self::Age),
+            "abatementPeriod" => de::choice_complex(map, slot, "abatement", key, Self::Period),
+            "abatementRange" => de::choice_complex(map, slot, "abatement", key, Self::Range),
             "abatementString" => {
                 de::choice_primitive(map, slot, "abatement", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_abatementString" => de::choice_primitive_element(
-                map,
-                slot,
-                "abatement",
-                key,
-                Self::String,
-                |c| match c {
+            "_abatementString" => {
+                de::choice_primitive_element(map, slot, "abatement", key, Self::String, |c| match c
+                {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,38 +126,38 @@ impl de::FhirObject for Consent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "scope" => de::plain(map, &mut self.scope, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "dateTime" => de::primitive(map, &mut self.date_time, key)?,
-            "_dateTime" => de::primitive_element(map, &mut self.date_time, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "organization" => de::list(map, &mut self.organization, key)?,
-            "policy" => de::list(map, &mut self.policy, key)?,
-            "policyRule" => de::plain(map, &mut self.policy_rule, key)?,
-            "verification" => de::list(map, &mut self.verification, key)?,
-            "provision" => de::plain(map, &mut self.provision, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "scope" => de::plain(map, &mut self.scope, key),
+            "category" => de::list(map, &mut self.category, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "dateTime" => de::primitive(map, &mut self.date_time, key),
+            "_dateTime" => de::primitive_element(map, &mut self.date_time, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "organization" => de::list(map, &mut self.organization, key),
+            "policy" => de::list(map, &mut self.policy, key),
+            "policyRule" => de::plain(map, &mut self.policy_rule, key),
+            "verification" => de::list(map, &mut self.verification, key),
+            "provision" => de::plain(map, &mut self.provision, key),
             _ => {
                 if ConsentSource::visit(&mut self.source, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -236,15 +239,15 @@ impl de::FhirObject for ConsentPolicy {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "authority" => de::primitive(map, &mut self.authority, key)?,
-            "_authority" => de::primitive_element(map, &mut self.authority, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "authority" => de::primitive(map, &mut self.authority, key),
+            "_authority" => de::primitive_element(map, &mut self.authority, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -306,16 +309,16 @@ impl de::FhirObject for ConsentVerification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "verified" => de::primitive(map, &mut self.verified, key)?,
-            "_verified" => de::primitive_element(map, &mut self.verified, key)?,
-            "verifiedWith" => de::plain(map, &mut self.verified_with, key)?,
-            "verificationDate" => de::primitive(map, &mut self.verification_date, key)?,
-            "_verificationDate" => de::primitive_element(map, &mut self.verification_date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "verified" => de::primitive(map, &mut self.verified, key),
+            "_verified" => de::primitive_element(map, &mut self.verified, key),
+            "verifiedWith" => de::plain(map, &mut self.verified_with, key),
+            "verificationDate" => de::primitive(map, &mut self.verification_date, key),
+            "_verificationDate" => de::primitive_element(map, &mut self.verification_date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -415,23 +418,23 @@ impl de::FhirObject for ConsentProvision {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "actor" => de::list(map, &mut self.actor, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
-            "securityLabel" => de::list(map, &mut self.security_label, key)?,
-            "purpose" => de::list(map, &mut self.purpose, key)?,
-            "class" => de::list(map, &mut self.class, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "dataPeriod" => de::plain(map, &mut self.data_period, key)?,
-            "data" => de::list(map, &mut self.data, key)?,
-            "provision" => de::list(map, &mut self.provision, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "actor" => de::list(map, &mut self.actor, key),
+            "action" => de::list(map, &mut self.action, key),
+            "securityLabel" => de::list(map, &mut self.security_label, key),
+            "purpose" => de::list(map, &mut self.purpose, key),
+            "class" => de::list(map, &mut self.class, key),
+            "code" => de::list(map, &mut self.code, key),
+            "dataPeriod" => de::plain(map, &mut self.data_period, key),
+            "data" => de::list(map, &mut self.data, key),
+            "provision" => de::list(map, &mut self.provision, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -498,13 +501,13 @@ impl de::FhirObject for ConsentProvisionActor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "reference" => de::plain(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -562,14 +565,14 @@ impl de::FhirObject for ConsentProvisionData {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "meaning" => de::primitive(map, &mut self.meaning, key)?,
-            "_meaning" => de::primitive_element(map, &mut self.meaning, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "meaning" => de::primitive(map, &mut self.meaning, key),
+            "_meaning" => de::primitive_element(map, &mut self.meaning, key),
+            "reference" => de::plain(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -608,10 +611,10 @@ impl ConsentSource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "sourceAttachment" => de::choice_complex(map, slot, "source", key, Self::Attachment)?,
-            "sourceReference" => de::choice_complex(map, slot, "source", key, Self::Reference)?,
+            "sourceAttachment" => de::choice_complex(map, slot, "source", key, Self::Attachment),
+            "sourceReference" => de::choice_complex(map, slot, "source", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -203,57 +206,57 @@ impl de::FhirObject for Contract {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "legalState" => de::plain(map, &mut self.legal_state, key)?,
-            "instantiatesCanonical" => de::plain(map, &mut self.instantiates_canonical, key)?,
-            "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key)?,
-            "contentDerivative" => de::plain(map, &mut self.content_derivative, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "applies" => de::plain(map, &mut self.applies, key)?,
-            "expirationType" => de::plain(map, &mut self.expiration_type, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "authority" => de::list(map, &mut self.authority, key)?,
-            "domain" => de::list(map, &mut self.domain, key)?,
-            "site" => de::list(map, &mut self.site, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "alias" => de::primitive_list(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element_list(map, &mut self.alias, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "scope" => de::plain(map, &mut self.scope, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::list(map, &mut self.sub_type, key)?,
-            "contentDefinition" => de::plain(map, &mut self.content_definition, key)?,
-            "term" => de::list(map, &mut self.term, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "relevantHistory" => de::list(map, &mut self.relevant_history, key)?,
-            "signer" => de::list(map, &mut self.signer, key)?,
-            "friendly" => de::list(map, &mut self.friendly, key)?,
-            "legal" => de::list(map, &mut self.legal, key)?,
-            "rule" => de::list(map, &mut self.rule, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "legalState" => de::plain(map, &mut self.legal_state, key),
+            "instantiatesCanonical" => de::plain(map, &mut self.instantiates_canonical, key),
+            "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key),
+            "contentDerivative" => de::plain(map, &mut self.content_derivative, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "applies" => de::plain(map, &mut self.applies, key),
+            "expirationType" => de::plain(map, &mut self.expiration_type, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "authority" => de::list(map, &mut self.authority, key),
+            "domain" => de::list(map, &mut self.domain, key),
+            "site" => de::list(map, &mut self.site, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "alias" => de::primitive_list(map, &mut self.alias, key),
+            "_alias" => de::primitive_element_list(map, &mut self.alias, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "scope" => de::plain(map, &mut self.scope, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::list(map, &mut self.sub_type, key),
+            "contentDefinition" => de::plain(map, &mut self.content_definition, key),
+            "term" => de::list(map, &mut self.term, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "relevantHistory" => de::list(map, &mut self.relevant_history, key),
+            "signer" => de::list(map, &mut self.signer, key),
+            "friendly" => de::list(map, &mut self.friendly, key),
+            "legal" => de::list(map, &mut self.legal, key),
+            "rule" => de::list(map, &mut self.rule, key),
             _ => {
                 if ContractTopic::visit(&mut self.topic, key, map)? {
                     return Ok(true);
@@ -263,7 +266,7 @@ impl de::FhirObject for Contract {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -392,20 +395,20 @@ impl de::FhirObject for ContractContentDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::plain(map, &mut self.sub_type, key)?,
-            "publisher" => de::plain(map, &mut self.publisher, key)?,
-            "publicationDate" => de::primitive(map, &mut self.publication_date, key)?,
-            "_publicationDate" => de::primitive_element(map, &mut self.publication_date, key)?,
-            "publicationStatus" => de::primitive(map, &mut self.publication_status, key)?,
-            "_publicationStatus" => de::primitive_element(map, &mut self.publication_status, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::plain(map, &mut self.sub_type, key),
+            "publisher" => de::plain(map, &mut self.publisher, key),
+            "publicationDate" => de::primitive(map, &mut self.publication_date, key),
+            "_publicationDate" => de::primitive_element(map, &mut self.publication_date, key),
+            "publicationStatus" => de::primitive(map, &mut self.publication_status, key),
+            "_publicationStatus" => de::primitive_element(map, &mut self.publication_status, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -517,29 +520,29 @@ impl de::FhirObject for ContractTerm {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "applies" => de::plain(map, &mut self.applies, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::plain(map, &mut self.sub_type, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "securityLabel" => de::list(map, &mut self.security_label, key)?,
-            "offer" => de::plain(map, &mut self.offer, key)?,
-            "asset" => de::list(map, &mut self.asset, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
-            "group" => de::list(map, &mut self.group, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "applies" => de::plain(map, &mut self.applies, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::plain(map, &mut self.sub_type, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "securityLabel" => de::list(map, &mut self.security_label, key),
+            "offer" => de::plain(map, &mut self.offer, key),
+            "asset" => de::list(map, &mut self.asset, key),
+            "action" => de::list(map, &mut self.action, key),
+            "group" => de::list(map, &mut self.group, key),
             _ => {
                 if ContractTermTopic::visit(&mut self.topic, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -617,16 +620,16 @@ impl de::FhirObject for ContractTermSecurityLabel {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "number" => de::primitive_list(map, &mut self.number, key)?,
-            "_number" => de::primitive_element_list(map, &mut self.number, key)?,
-            "classification" => de::plain(map, &mut self.classification, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "control" => de::list(map, &mut self.control, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "number" => de::primitive_list(map, &mut self.number, key),
+            "_number" => de::primitive_element_list(map, &mut self.number, key),
+            "classification" => de::plain(map, &mut self.classification, key),
+            "category" => de::list(map, &mut self.category, key),
+            "control" => de::list(map, &mut self.control, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -718,26 +721,26 @@ impl de::FhirObject for ContractTermOffer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "party" => de::list(map, &mut self.party, key)?,
-            "topic" => de::plain(map, &mut self.topic, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "decision" => de::plain(map, &mut self.decision, key)?,
-            "decisionMode" => de::list(map, &mut self.decision_mode, key)?,
-            "answer" => de::list(map, &mut self.answer, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "linkId" => de::primitive_list(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key)?,
-            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "party" => de::list(map, &mut self.party, key),
+            "topic" => de::plain(map, &mut self.topic, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "decision" => de::plain(map, &mut self.decision, key),
+            "decisionMode" => de::list(map, &mut self.decision_mode, key),
+            "answer" => de::list(map, &mut self.answer, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "linkId" => de::primitive_list(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
+            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key),
             "_securityLabelNumber" => {
-                de::primitive_element_list(map, &mut self.security_label_number, key)?
+                de::primitive_element_list(map, &mut self.security_label_number, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -808,13 +811,13 @@ impl de::FhirObject for ContractTermOfferParty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reference" => de::list(map, &mut self.reference, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reference" => de::list(map, &mut self.reference, key),
+            "role" => de::plain(map, &mut self.role, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -868,16 +871,16 @@ impl de::FhirObject for ContractTermOfferAnswer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if ContractTermOfferAnswerValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -988,32 +991,32 @@ impl de::FhirObject for ContractTermAsset {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "scope" => de::plain(map, &mut self.scope, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "typeReference" => de::list(map, &mut self.type_reference, key)?,
-            "subtype" => de::list(map, &mut self.subtype, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "context" => de::list(map, &mut self.context, key)?,
-            "condition" => de::primitive(map, &mut self.condition, key)?,
-            "_condition" => de::primitive_element(map, &mut self.condition, key)?,
-            "periodType" => de::list(map, &mut self.period_type, key)?,
-            "period" => de::list(map, &mut self.period, key)?,
-            "usePeriod" => de::list(map, &mut self.use_period, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "linkId" => de::primitive_list(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key)?,
-            "answer" => de::list(map, &mut self.answer, key)?,
-            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "scope" => de::plain(map, &mut self.scope, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "typeReference" => de::list(map, &mut self.type_reference, key),
+            "subtype" => de::list(map, &mut self.subtype, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "context" => de::list(map, &mut self.context, key),
+            "condition" => de::primitive(map, &mut self.condition, key),
+            "_condition" => de::primitive_element(map, &mut self.condition, key),
+            "periodType" => de::list(map, &mut self.period_type, key),
+            "period" => de::list(map, &mut self.period, key),
+            "usePeriod" => de::list(map, &mut self.use_period, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "linkId" => de::primitive_list(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
+            "answer" => de::list(map, &mut self.answer, key),
+            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key),
             "_securityLabelNumber" => {
-                de::primitive_element_list(map, &mut self.security_label_number, key)?
+                de::primitive_element_list(map, &mut self.security_label_number, key)
             }
-            "valuedItem" => de::list(map, &mut self.valued_item, key)?,
+            "valuedItem" => de::list(map, &mut self.valued_item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1093,15 +1096,15 @@ impl de::FhirObject for ContractTermAssetContext {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reference" => de::plain(map, &mut self.reference, key),
+            "code" => de::list(map, &mut self.code, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1208,30 +1211,30 @@ impl de::FhirObject for ContractTermAssetValuedItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "effectiveTime" => de::primitive(map, &mut self.effective_time, key)?,
-            "_effectiveTime" => de::primitive_element(map, &mut self.effective_time, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "points" => de::primitive(map, &mut self.points, key)?,
-            "_points" => de::primitive_element(map, &mut self.points, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "payment" => de::primitive(map, &mut self.payment, key)?,
-            "_payment" => de::primitive_element(map, &mut self.payment, key)?,
-            "paymentDate" => de::primitive(map, &mut self.payment_date, key)?,
-            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key)?,
-            "responsible" => de::plain(map, &mut self.responsible, key)?,
-            "recipient" => de::plain(map, &mut self.recipient, key)?,
-            "linkId" => de::primitive_list(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key)?,
-            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "effectiveTime" => de::primitive(map, &mut self.effective_time, key),
+            "_effectiveTime" => de::primitive_element(map, &mut self.effective_time, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "points" => de::primitive(map, &mut self.points, key),
+            "_points" => de::primitive_element(map, &mut self.points, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "payment" => de::primitive(map, &mut self.payment, key),
+            "_payment" => de::primitive_element(map, &mut self.payment, key),
+            "paymentDate" => de::primitive(map, &mut self.payment_date, key),
+            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
+            "responsible" => de::plain(map, &mut self.responsible, key),
+            "recipient" => de::plain(map, &mut self.recipient, key),
+            "linkId" => de::primitive_list(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
+            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key),
             "_securityLabelNumber" => {
-                de::primitive_element_list(map, &mut self.security_label_number, key)?
+                de::primitive_element_list(map, &mut self.security_label_number, key)
             }
             _ => {
                 if ContractTermAssetValuedItemEntity::visit(&mut self.entity, key, map)? {
@@ -1239,7 +1242,7 @@ impl de::FhirObject for ContractTermAssetValuedItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1397,42 +1400,38 @@ impl de::FhirObject for ContractTermAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "intent" => de::plain(map, &mut self.intent, key)?,
-            "linkId" => de::primitive_list(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "contextLinkId" => de::primitive_list(map, &mut self.context_link_id, key)?,
-            "_contextLinkId" => de::primitive_element_list(map, &mut self.context_link_id, key)?,
-            "requester" => de::list(map, &mut self.requester, key)?,
-            "requesterLinkId" => de::primitive_list(map, &mut self.requester_link_id, key)?,
-            "_requesterLinkId" => {
-                de::primitive_element_list(map, &mut self.requester_link_id, key)?
-            }
-            "performerType" => de::list(map, &mut self.performer_type, key)?,
-            "performerRole" => de::plain(map, &mut self.performer_role, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "performerLinkId" => de::primitive_list(map, &mut self.performer_link_id, key)?,
-            "_performerLinkId" => {
-                de::primitive_element_list(map, &mut self.performer_link_id, key)?
-            }
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "reason" => de::primitive_list(map, &mut self.reason, key)?,
-            "_reason" => de::primitive_element_list(map, &mut self.reason, key)?,
-            "reasonLinkId" => de::primitive_list(map, &mut self.reason_link_id, key)?,
-            "_reasonLinkId" => de::primitive_element_list(map, &mut self.reason_link_id, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "intent" => de::plain(map, &mut self.intent, key),
+            "linkId" => de::primitive_list(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "contextLinkId" => de::primitive_list(map, &mut self.context_link_id, key),
+            "_contextLinkId" => de::primitive_element_list(map, &mut self.context_link_id, key),
+            "requester" => de::list(map, &mut self.requester, key),
+            "requesterLinkId" => de::primitive_list(map, &mut self.requester_link_id, key),
+            "_requesterLinkId" => de::primitive_element_list(map, &mut self.requester_link_id, key),
+            "performerType" => de::list(map, &mut self.performer_type, key),
+            "performerRole" => de::plain(map, &mut self.performer_role, key),
+            "performer" => de::plain(map, &mut self.performer, key),
+            "performerLinkId" => de::primitive_list(map, &mut self.performer_link_id, key),
+            "_performerLinkId" => de::primitive_element_list(map, &mut self.performer_link_id, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "reason" => de::primitive_list(map, &mut self.reason, key),
+            "_reason" => de::primitive_element_list(map, &mut self.reason, key),
+            "reasonLinkId" => de::primitive_list(map, &mut self.reason_link_id, key),
+            "_reasonLinkId" => de::primitive_element_list(map, &mut self.reason_link_id, key),
+            "note" => de::list(map, &mut self.note, key),
+            "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key),
             "_securityLabelNumber" => {
-                de::primitive_element_list(map, &mut self.security_label_number, key)?
+                de::primitive_element_list(map, &mut self.security_label_number, key)
             }
             _ => {
                 if ContractTermActionOccurrence::visit(&mut self.occurrence, key, map)? {
@@ -1440,7 +1439,7 @@ impl de::FhirObject for ContractTermAction {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1549,13 +1548,13 @@ impl de::FhirObject for ContractTermActionSubject {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reference" => de::list(map, &mut self.reference, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reference" => de::list(map, &mut self.reference, key),
+            "role" => de::plain(map, &mut self.role, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1617,14 +1616,14 @@ impl de::FhirObject for ContractSigner {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
-            "signature" => de::list(map, &mut self.signature, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "party" => de::plain(map, &mut self.party, key),
+            "signature" => de::list(map, &mut self.signature, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1679,16 +1678,16 @@ impl de::FhirObject for ContractFriendly {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if ContractFriendlyContent::visit(&mut self.content, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1743,16 +1742,16 @@ impl de::FhirObject for ContractLegal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if ContractLegalContent::visit(&mut self.content, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1807,16 +1806,16 @@ impl de::FhirObject for ContractRule {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if ContractRuleContent::visit(&mut self.content, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1857,11 +1856,11 @@ impl ContractTopic {
     ) -> Result<bool, A::Error> {
         match key {
             "topicCodeableConcept" => {
-                de::choice_complex(map, slot, "topic", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "topic", key, Self::CodeableConcept)
             }
-            "topicReference" => de::choice_complex(map, slot, "topic", key, Self::Reference)?,
+            "topicReference" => de::choice_complex(map, slot, "topic", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1890,11 +1889,11 @@ impl ContractTermTopic {
     ) -> Result<bool, A::Error> {
         match key {
             "topicCodeableConcept" => {
-                de::choice_complex(map, slot, "topic", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "topic", key, Self::CodeableConcept)
             }
-            "topicReference" => de::choice_complex(map, slot, "topic", key, Self::Reference)?,
+            "topicReference" => de::choice_complex(map, slot, "topic", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1946,107 +1945,98 @@ impl ContractTermOfferAnswerValue {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
+                })
             }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2085,11 +2075,11 @@ impl ContractTermAssetValuedItemEntity {
     ) -> Result<bool, A::Error> {
         match key {
             "entityCodeableConcept" => {
-                de::choice_complex(map, slot, "entity", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "entity", key, Self::CodeableConcept)
             }
-            "entityReference" => de::choice_complex(map, slot, "entity", key, Self::Reference)?,
+            "entityReference" => de::choice_complex(map, slot, "entity", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2123,7 +2113,7 @@ impl ContractTermActionOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -2131,12 +2121,12 @@ impl ContractTermActionOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
-            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
+            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2167,10 +2157,10 @@ impl ContractFriendlyContent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment)?,
-            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference)?,
+            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment),
+            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2198,10 +2188,10 @@ impl ContractLegalContent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment)?,
-            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference)?,
+            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment),
+            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2229,10 +2219,10 @@ impl ContractRuleContent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment)?,
-            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference)?,
+            "contentAttachment" => de::choice_complex(map, slot, "content", key, Self::Attachment),
+            "contentReference" => de::choice_complex(map, slot, "content", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2261,13 +2251,13 @@ impl ContractLegallyBinding {
     ) -> Result<bool, A::Error> {
         match key {
             "legallyBindingAttachment" => {
-                de::choice_complex(map, slot, "legallyBinding", key, Self::Attachment)?
+                de::choice_complex(map, slot, "legallyBinding", key, Self::Attachment)
             }
             "legallyBindingReference" => {
-                de::choice_complex(map, slot, "legallyBinding", key, Self::Reference)?
+                de::choice_complex(map, slot, "legallyBinding", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,42 +142,42 @@ impl de::FhirObject for Coverage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "policyHolder" => de::plain(map, &mut self.policy_holder, key)?,
-            "subscriber" => de::plain(map, &mut self.subscriber, key)?,
-            "subscriberId" => de::primitive(map, &mut self.subscriber_id, key)?,
-            "_subscriberId" => de::primitive_element(map, &mut self.subscriber_id, key)?,
-            "beneficiary" => de::plain(map, &mut self.beneficiary, key)?,
-            "dependent" => de::primitive(map, &mut self.dependent, key)?,
-            "_dependent" => de::primitive_element(map, &mut self.dependent, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "payor" => de::list(map, &mut self.payor, key)?,
-            "class" => de::list(map, &mut self.class, key)?,
-            "order" => de::primitive(map, &mut self.order, key)?,
-            "_order" => de::primitive_element(map, &mut self.order, key)?,
-            "network" => de::primitive(map, &mut self.network, key)?,
-            "_network" => de::primitive_element(map, &mut self.network, key)?,
-            "costToBeneficiary" => de::list(map, &mut self.cost_to_beneficiary, key)?,
-            "subrogation" => de::primitive(map, &mut self.subrogation, key)?,
-            "_subrogation" => de::primitive_element(map, &mut self.subrogation, key)?,
-            "contract" => de::list(map, &mut self.contract, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "policyHolder" => de::plain(map, &mut self.policy_holder, key),
+            "subscriber" => de::plain(map, &mut self.subscriber, key),
+            "subscriberId" => de::primitive(map, &mut self.subscriber_id, key),
+            "_subscriberId" => de::primitive_element(map, &mut self.subscriber_id, key),
+            "beneficiary" => de::plain(map, &mut self.beneficiary, key),
+            "dependent" => de::primitive(map, &mut self.dependent, key),
+            "_dependent" => de::primitive_element(map, &mut self.dependent, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "payor" => de::list(map, &mut self.payor, key),
+            "class" => de::list(map, &mut self.class, key),
+            "order" => de::primitive(map, &mut self.order, key),
+            "_order" => de::primitive_element(map, &mut self.order, key),
+            "network" => de::primitive(map, &mut self.network, key),
+            "_network" => de::primitive_element(map, &mut self.network, key),
+            "costToBeneficiary" => de::list(map, &mut self.cost_to_beneficiary, key),
+            "subrogation" => de::primitive(map, &mut self.subrogation, key),
+            "_subrogation" => de::primitive_element(map, &mut self.subrogation, key),
+            "contract" => de::list(map, &mut self.contract, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -262,16 +265,16 @@ impl de::FhirObject for CoverageClass {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -334,18 +337,18 @@ impl de::FhirObject for CoverageCostToBeneficiary {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "exception" => de::list(map, &mut self.exception, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "exception" => de::list(map, &mut self.exception, key),
             _ => {
                 if CoverageCostToBeneficiaryValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -406,13 +409,13 @@ impl de::FhirObject for CoverageCostToBeneficiaryException {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -451,10 +454,10 @@ impl CoverageCostToBeneficiaryValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

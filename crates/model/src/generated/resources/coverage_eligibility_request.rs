@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -127,40 +130,40 @@ impl de::FhirObject for CoverageEligibilityRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "purpose" => de::primitive_list(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element_list(map, &mut self.purpose, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "enterer" => de::plain(map, &mut self.enterer, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "insurer" => de::plain(map, &mut self.insurer, key)?,
-            "facility" => de::plain(map, &mut self.facility, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "purpose" => de::primitive_list(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element_list(map, &mut self.purpose, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "enterer" => de::plain(map, &mut self.enterer, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "insurer" => de::plain(map, &mut self.insurer, key),
+            "facility" => de::plain(map, &mut self.facility, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => {
                 if CoverageEligibilityRequestServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -247,16 +250,16 @@ impl de::FhirObject for CoverageEligibilityRequestSupportingInfo {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "information" => de::plain(map, &mut self.information, key)?,
-            "appliesToAll" => de::primitive(map, &mut self.applies_to_all, key)?,
-            "_appliesToAll" => de::primitive_element(map, &mut self.applies_to_all, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "information" => de::plain(map, &mut self.information, key),
+            "appliesToAll" => de::primitive(map, &mut self.applies_to_all, key),
+            "_appliesToAll" => de::primitive_element(map, &mut self.applies_to_all, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -324,18 +327,18 @@ impl de::FhirObject for CoverageEligibilityRequestInsurance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "focal" => de::primitive(map, &mut self.focal, key)?,
-            "_focal" => de::primitive_element(map, &mut self.focal, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "focal" => de::primitive(map, &mut self.focal, key),
+            "_focal" => de::primitive_element(map, &mut self.focal, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
-                de::primitive_element(map, &mut self.business_arrangement, key)?
+                de::primitive_element(map, &mut self.business_arrangement, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -431,26 +434,26 @@ impl de::FhirObject for CoverageEligibilityRequestItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "supportingInfoSequence" => {
-                de::primitive_list(map, &mut self.supporting_info_sequence, key)?
+                de::primitive_list(map, &mut self.supporting_info_sequence, key)
             }
             "_supportingInfoSequence" => {
-                de::primitive_element_list(map, &mut self.supporting_info_sequence, key)?
+                de::primitive_element_list(map, &mut self.supporting_info_sequence, key)
             }
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "facility" => de::plain(map, &mut self.facility, key)?,
-            "diagnosis" => de::list(map, &mut self.diagnosis, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "facility" => de::plain(map, &mut self.facility, key),
+            "diagnosis" => de::list(map, &mut self.diagnosis, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -517,9 +520,9 @@ impl de::FhirObject for CoverageEligibilityRequestItemDiagnosis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if CoverageEligibilityRequestItemDiagnosisDiagnosis::visit(
                     &mut self.diagnosis,
@@ -530,7 +533,7 @@ impl de::FhirObject for CoverageEligibilityRequestItemDiagnosis {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -574,17 +577,17 @@ impl CoverageEligibilityRequestServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -613,13 +616,13 @@ impl CoverageEligibilityRequestItemDiagnosisDiagnosis {
     ) -> Result<bool, A::Error> {
         match key {
             "diagnosisCodeableConcept" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)
             }
             "diagnosisReference" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -131,44 +134,44 @@ impl de::FhirObject for CoverageEligibilityResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "purpose" => de::primitive_list(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element_list(map, &mut self.purpose, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "requestor" => de::plain(map, &mut self.requestor, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "outcome" => de::primitive(map, &mut self.outcome, key)?,
-            "_outcome" => de::primitive_element(map, &mut self.outcome, key)?,
-            "disposition" => de::primitive(map, &mut self.disposition, key)?,
-            "_disposition" => de::primitive_element(map, &mut self.disposition, key)?,
-            "insurer" => de::plain(map, &mut self.insurer, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key)?,
-            "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key)?,
-            "form" => de::plain(map, &mut self.form, key)?,
-            "error" => de::list(map, &mut self.error, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "purpose" => de::primitive_list(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element_list(map, &mut self.purpose, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "requestor" => de::plain(map, &mut self.requestor, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "outcome" => de::primitive(map, &mut self.outcome, key),
+            "_outcome" => de::primitive_element(map, &mut self.outcome, key),
+            "disposition" => de::primitive(map, &mut self.disposition, key),
+            "_disposition" => de::primitive_element(map, &mut self.disposition, key),
+            "insurer" => de::plain(map, &mut self.insurer, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key),
+            "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key),
+            "form" => de::plain(map, &mut self.form, key),
+            "error" => de::list(map, &mut self.error, key),
             _ => {
                 if CoverageEligibilityResponseServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -260,16 +263,16 @@ impl de::FhirObject for CoverageEligibilityResponseInsurance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "inforce" => de::primitive(map, &mut self.inforce, key)?,
-            "_inforce" => de::primitive_element(map, &mut self.inforce, key)?,
-            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "inforce" => de::primitive(map, &mut self.inforce, key),
+            "_inforce" => de::primitive_element(map, &mut self.inforce, key),
+            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -377,32 +380,32 @@ impl de::FhirObject for CoverageEligibilityResponseInsuranceItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "excluded" => de::primitive(map, &mut self.excluded, key)?,
-            "_excluded" => de::primitive_element(map, &mut self.excluded, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "network" => de::plain(map, &mut self.network, key)?,
-            "unit" => de::plain(map, &mut self.unit, key)?,
-            "term" => de::plain(map, &mut self.term, key)?,
-            "benefit" => de::list(map, &mut self.benefit, key)?,
-            "authorizationRequired" => de::primitive(map, &mut self.authorization_required, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "excluded" => de::primitive(map, &mut self.excluded, key),
+            "_excluded" => de::primitive_element(map, &mut self.excluded, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "network" => de::plain(map, &mut self.network, key),
+            "unit" => de::plain(map, &mut self.unit, key),
+            "term" => de::plain(map, &mut self.term, key),
+            "benefit" => de::list(map, &mut self.benefit, key),
+            "authorizationRequired" => de::primitive(map, &mut self.authorization_required, key),
             "_authorizationRequired" => {
-                de::primitive_element(map, &mut self.authorization_required, key)?
+                de::primitive_element(map, &mut self.authorization_required, key)
             }
-            "authorizationSupporting" => de::list(map, &mut self.authorization_supporting, key)?,
-            "authorizationUrl" => de::primitive(map, &mut self.authorization_url, key)?,
-            "_authorizationUrl" => de::primitive_element(map, &mut self.authorization_url, key)?,
+            "authorizationSupporting" => de::list(map, &mut self.authorization_supporting, key),
+            "authorizationUrl" => de::primitive(map, &mut self.authorization_url, key),
+            "_authorizationUrl" => de::primitive_element(map, &mut self.authorization_url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -490,10 +493,10 @@ impl de::FhirObject for CoverageEligibilityResponseInsuranceItemBenefit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if CoverageEligibilityResponseInsuranceItemBenefitAllowed::visit(
                     &mut self.allowed,
@@ -511,7 +514,7 @@ impl de::FhirObject for CoverageEligibilityResponseInsuranceItemBenefit {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -570,12 +573,12 @@ impl de::FhirObject for CoverageEligibilityResponseError {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -617,17 +620,17 @@ impl CoverageEligibilityResponseServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -661,7 +664,7 @@ impl CoverageEligibilityResponseInsuranceItemBenefitAllowed {
                 de::choice_primitive(map, slot, "allowed", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_allowedUnsignedInt" => {
                 de::choice_primitive_element(map, slot, "allowed", key, Self::UnsignedInt, |c| {
@@ -669,28 +672,23 @@ impl CoverageEligibilityResponseInsuranceItemBenefitAllowed {
                         Self::UnsignedInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "allowedString" => {
                 de::choice_primitive(map, slot, "allowed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_allowedString" => de::choice_primitive_element(
-                map,
-                slot,
-                "allowed",
-                key,
-                Self::String,
-                |c| match c {
+            "_allowedString" => {
+                de::choice_primitive_element(map, slot, "allowed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "allowedMoney" => de::choice_complex(map, slot, "allowed", key, Self::Money)?,
+                })
+            }
+            "allowedMoney" => de::choice_complex(map, slot, "allowed", key, Self::Money),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -727,34 +725,30 @@ impl CoverageEligibilityResponseInsuranceItemBenefitUsed {
                 de::choice_primitive(map, slot, "used", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_usedUnsignedInt" => de::choice_primitive_element(
-                map,
-                slot,
-                "used",
-                key,
-                Self::UnsignedInt,
-                |c| match c {
+            "_usedUnsignedInt" => {
+                de::choice_primitive_element(map, slot, "used", key, Self::UnsignedInt, |c| match c
+                {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "usedString" => {
                 de::choice_primitive(map, slot, "used", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_usedString" => {
                 de::choice_primitive_element(map, slot, "used", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "usedMoney" => de::choice_complex(map, slot, "used", key, Self::Money)?,
+            "usedMoney" => de::choice_complex(map, slot, "used", key, Self::Money),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

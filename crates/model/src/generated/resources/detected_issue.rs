@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -119,39 +122,39 @@ impl de::FhirObject for DetectedIssue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "severity" => de::primitive(map, &mut self.severity, key)?,
-            "_severity" => de::primitive_element(map, &mut self.severity, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "implicated" => de::list(map, &mut self.implicated, key)?,
-            "evidence" => de::list(map, &mut self.evidence, key)?,
-            "detail" => de::primitive(map, &mut self.detail, key)?,
-            "_detail" => de::primitive_element(map, &mut self.detail, key)?,
-            "reference" => de::primitive(map, &mut self.reference, key)?,
-            "_reference" => de::primitive_element(map, &mut self.reference, key)?,
-            "mitigation" => de::list(map, &mut self.mitigation, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "severity" => de::primitive(map, &mut self.severity, key),
+            "_severity" => de::primitive_element(map, &mut self.severity, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "implicated" => de::list(map, &mut self.implicated, key),
+            "evidence" => de::list(map, &mut self.evidence, key),
+            "detail" => de::primitive(map, &mut self.detail, key),
+            "_detail" => de::primitive_element(map, &mut self.detail, key),
+            "reference" => de::primitive(map, &mut self.reference, key),
+            "_reference" => de::primitive_element(map, &mut self.reference, key),
+            "mitigation" => de::list(map, &mut self.mitigation, key),
             _ => {
                 if DetectedIssueIdentified::visit(&mut self.identified, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -232,13 +235,13 @@ impl de::FhirObject for DetectedIssueEvidence {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::list(map, &mut self.code, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -300,15 +303,15 @@ impl de::FhirObject for DetectedIssueMitigation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::plain(map, &mut self.action, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::plain(map, &mut self.action, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "author" => de::plain(map, &mut self.author, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -352,7 +355,7 @@ impl DetectedIssueIdentified {
                 de::choice_primitive(map, slot, "identified", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_identifiedDateTime" => {
                 de::choice_primitive_element(map, slot, "identified", key, Self::DateTime, |c| {
@@ -360,11 +363,11 @@ impl DetectedIssueIdentified {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "identifiedPeriod" => de::choice_complex(map, slot, "identified", key, Self::Period)?,
+            "identifiedPeriod" => de::choice_complex(map, slot, "identified", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -175,57 +178,55 @@ impl de::FhirObject for Device {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "definition" => de::plain(map, &mut self.definition, key)?,
-            "udiCarrier" => de::list(map, &mut self.udi_carrier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::list(map, &mut self.status_reason, key)?,
-            "distinctIdentifier" => de::primitive(map, &mut self.distinct_identifier, key)?,
-            "_distinctIdentifier" => {
-                de::primitive_element(map, &mut self.distinct_identifier, key)?
-            }
-            "manufacturer" => de::primitive(map, &mut self.manufacturer, key)?,
-            "_manufacturer" => de::primitive_element(map, &mut self.manufacturer, key)?,
-            "manufactureDate" => de::primitive(map, &mut self.manufacture_date, key)?,
-            "_manufactureDate" => de::primitive_element(map, &mut self.manufacture_date, key)?,
-            "expirationDate" => de::primitive(map, &mut self.expiration_date, key)?,
-            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key)?,
-            "lotNumber" => de::primitive(map, &mut self.lot_number, key)?,
-            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key)?,
-            "serialNumber" => de::primitive(map, &mut self.serial_number, key)?,
-            "_serialNumber" => de::primitive_element(map, &mut self.serial_number, key)?,
-            "deviceName" => de::list(map, &mut self.device_name, key)?,
-            "modelNumber" => de::primitive(map, &mut self.model_number, key)?,
-            "_modelNumber" => de::primitive_element(map, &mut self.model_number, key)?,
-            "partNumber" => de::primitive(map, &mut self.part_number, key)?,
-            "_partNumber" => de::primitive_element(map, &mut self.part_number, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "specialization" => de::list(map, &mut self.specialization, key)?,
-            "version" => de::list(map, &mut self.version, key)?,
-            "property" => de::list(map, &mut self.property, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "owner" => de::plain(map, &mut self.owner, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "safety" => de::list(map, &mut self.safety, key)?,
-            "parent" => de::plain(map, &mut self.parent, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "definition" => de::plain(map, &mut self.definition, key),
+            "udiCarrier" => de::list(map, &mut self.udi_carrier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::list(map, &mut self.status_reason, key),
+            "distinctIdentifier" => de::primitive(map, &mut self.distinct_identifier, key),
+            "_distinctIdentifier" => de::primitive_element(map, &mut self.distinct_identifier, key),
+            "manufacturer" => de::primitive(map, &mut self.manufacturer, key),
+            "_manufacturer" => de::primitive_element(map, &mut self.manufacturer, key),
+            "manufactureDate" => de::primitive(map, &mut self.manufacture_date, key),
+            "_manufactureDate" => de::primitive_element(map, &mut self.manufacture_date, key),
+            "expirationDate" => de::primitive(map, &mut self.expiration_date, key),
+            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key),
+            "lotNumber" => de::primitive(map, &mut self.lot_number, key),
+            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key),
+            "serialNumber" => de::primitive(map, &mut self.serial_number, key),
+            "_serialNumber" => de::primitive_element(map, &mut self.serial_number, key),
+            "deviceName" => de::list(map, &mut self.device_name, key),
+            "modelNumber" => de::primitive(map, &mut self.model_number, key),
+            "_modelNumber" => de::primitive_element(map, &mut self.model_number, key),
+            "partNumber" => de::primitive(map, &mut self.part_number, key),
+            "_partNumber" => de::primitive_element(map, &mut self.part_number, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "specialization" => de::list(map, &mut self.specialization, key),
+            "version" => de::list(map, &mut self.version, key),
+            "property" => de::list(map, &mut self.property, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "owner" => de::plain(map, &mut self.owner, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "note" => de::list(map, &mut self.note, key),
+            "safety" => de::list(map, &mut self.safety, key),
+            "parent" => de::plain(map, &mut self.parent, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -349,23 +350,23 @@ impl de::FhirObject for DeviceUdiCarrier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "deviceIdentifier" => de::primitive(map, &mut self.device_identifier, key)?,
-            "_deviceIdentifier" => de::primitive_element(map, &mut self.device_identifier, key)?,
-            "issuer" => de::primitive(map, &mut self.issuer, key)?,
-            "_issuer" => de::primitive_element(map, &mut self.issuer, key)?,
-            "jurisdiction" => de::primitive(map, &mut self.jurisdiction, key)?,
-            "_jurisdiction" => de::primitive_element(map, &mut self.jurisdiction, key)?,
-            "carrierAIDC" => de::primitive(map, &mut self.carrier_a_i_d_c, key)?,
-            "_carrierAIDC" => de::primitive_element(map, &mut self.carrier_a_i_d_c, key)?,
-            "carrierHRF" => de::primitive(map, &mut self.carrier_h_r_f, key)?,
-            "_carrierHRF" => de::primitive_element(map, &mut self.carrier_h_r_f, key)?,
-            "entryType" => de::primitive(map, &mut self.entry_type, key)?,
-            "_entryType" => de::primitive_element(map, &mut self.entry_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "deviceIdentifier" => de::primitive(map, &mut self.device_identifier, key),
+            "_deviceIdentifier" => de::primitive_element(map, &mut self.device_identifier, key),
+            "issuer" => de::primitive(map, &mut self.issuer, key),
+            "_issuer" => de::primitive_element(map, &mut self.issuer, key),
+            "jurisdiction" => de::primitive(map, &mut self.jurisdiction, key),
+            "_jurisdiction" => de::primitive_element(map, &mut self.jurisdiction, key),
+            "carrierAIDC" => de::primitive(map, &mut self.carrier_a_i_d_c, key),
+            "_carrierAIDC" => de::primitive_element(map, &mut self.carrier_a_i_d_c, key),
+            "carrierHRF" => de::primitive(map, &mut self.carrier_h_r_f, key),
+            "_carrierHRF" => de::primitive_element(map, &mut self.carrier_h_r_f, key),
+            "entryType" => de::primitive(map, &mut self.entry_type, key),
+            "_entryType" => de::primitive_element(map, &mut self.entry_type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -432,15 +433,15 @@ impl de::FhirObject for DeviceDeviceName {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -498,14 +499,14 @@ impl de::FhirObject for DeviceSpecialization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "systemType" => de::plain(map, &mut self.system_type, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "systemType" => de::plain(map, &mut self.system_type, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -567,15 +568,15 @@ impl de::FhirObject for DeviceVersion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "component" => de::plain(map, &mut self.component, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "component" => de::plain(map, &mut self.component, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -638,14 +639,14 @@ impl de::FhirObject for DeviceProperty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "valueQuantity" => de::list(map, &mut self.value_quantity, key)?,
-            "valueCode" => de::list(map, &mut self.value_code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "valueQuantity" => de::list(map, &mut self.value_quantity, key),
+            "valueCode" => de::list(map, &mut self.value_code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,51 +170,51 @@ impl de::FhirObject for DeviceDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "udiDeviceIdentifier" => de::list(map, &mut self.udi_device_identifier, key)?,
-            "deviceName" => de::list(map, &mut self.device_name, key)?,
-            "modelNumber" => de::primitive(map, &mut self.model_number, key)?,
-            "_modelNumber" => de::primitive_element(map, &mut self.model_number, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "specialization" => de::list(map, &mut self.specialization, key)?,
-            "version" => de::primitive_list(map, &mut self.version, key)?,
-            "_version" => de::primitive_element_list(map, &mut self.version, key)?,
-            "safety" => de::list(map, &mut self.safety, key)?,
-            "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key)?,
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key)?,
-            "languageCode" => de::list(map, &mut self.language_code, key)?,
-            "capability" => de::list(map, &mut self.capability, key)?,
-            "property" => de::list(map, &mut self.property, key)?,
-            "owner" => de::plain(map, &mut self.owner, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "onlineInformation" => de::primitive(map, &mut self.online_information, key)?,
-            "_onlineInformation" => de::primitive_element(map, &mut self.online_information, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "parentDevice" => de::plain(map, &mut self.parent_device, key)?,
-            "material" => de::list(map, &mut self.material, key)?,
-            "classification" => de::list(map, &mut self.classification, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "udiDeviceIdentifier" => de::list(map, &mut self.udi_device_identifier, key),
+            "deviceName" => de::list(map, &mut self.device_name, key),
+            "modelNumber" => de::primitive(map, &mut self.model_number, key),
+            "_modelNumber" => de::primitive_element(map, &mut self.model_number, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "specialization" => de::list(map, &mut self.specialization, key),
+            "version" => de::primitive_list(map, &mut self.version, key),
+            "_version" => de::primitive_element_list(map, &mut self.version, key),
+            "safety" => de::list(map, &mut self.safety, key),
+            "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key),
+            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "languageCode" => de::list(map, &mut self.language_code, key),
+            "capability" => de::list(map, &mut self.capability, key),
+            "property" => de::list(map, &mut self.property, key),
+            "owner" => de::plain(map, &mut self.owner, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "onlineInformation" => de::primitive(map, &mut self.online_information, key),
+            "_onlineInformation" => de::primitive_element(map, &mut self.online_information, key),
+            "note" => de::list(map, &mut self.note, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "parentDevice" => de::plain(map, &mut self.parent_device, key),
+            "material" => de::list(map, &mut self.material, key),
+            "classification" => de::list(map, &mut self.classification, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
             _ => {
                 if DeviceDefinitionManufacturer::visit(&mut self.manufacturer, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -317,17 +320,17 @@ impl de::FhirObject for DeviceDefinitionUdiDeviceIdentifier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "deviceIdentifier" => de::primitive(map, &mut self.device_identifier, key)?,
-            "_deviceIdentifier" => de::primitive_element(map, &mut self.device_identifier, key)?,
-            "issuer" => de::primitive(map, &mut self.issuer, key)?,
-            "_issuer" => de::primitive_element(map, &mut self.issuer, key)?,
-            "jurisdiction" => de::primitive(map, &mut self.jurisdiction, key)?,
-            "_jurisdiction" => de::primitive_element(map, &mut self.jurisdiction, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "deviceIdentifier" => de::primitive(map, &mut self.device_identifier, key),
+            "_deviceIdentifier" => de::primitive_element(map, &mut self.device_identifier, key),
+            "issuer" => de::primitive(map, &mut self.issuer, key),
+            "_issuer" => de::primitive_element(map, &mut self.issuer, key),
+            "jurisdiction" => de::primitive(map, &mut self.jurisdiction, key),
+            "_jurisdiction" => de::primitive_element(map, &mut self.jurisdiction, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -391,15 +394,15 @@ impl de::FhirObject for DeviceDefinitionDeviceName {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -457,15 +460,15 @@ impl de::FhirObject for DeviceDefinitionSpecialization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "systemType" => de::primitive(map, &mut self.system_type, key)?,
-            "_systemType" => de::primitive_element(map, &mut self.system_type, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "systemType" => de::primitive(map, &mut self.system_type, key),
+            "_systemType" => de::primitive_element(map, &mut self.system_type, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -523,13 +526,13 @@ impl de::FhirObject for DeviceDefinitionCapability {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "description" => de::list(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "description" => de::list(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -591,14 +594,14 @@ impl de::FhirObject for DeviceDefinitionProperty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "valueQuantity" => de::list(map, &mut self.value_quantity, key)?,
-            "valueCode" => de::list(map, &mut self.value_code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "valueQuantity" => de::list(map, &mut self.value_quantity, key),
+            "valueCode" => de::list(map, &mut self.value_code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -661,18 +664,18 @@ impl de::FhirObject for DeviceDefinitionMaterial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "substance" => de::plain(map, &mut self.substance, key)?,
-            "alternate" => de::primitive(map, &mut self.alternate, key)?,
-            "_alternate" => de::primitive_element(map, &mut self.alternate, key)?,
-            "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "substance" => de::plain(map, &mut self.substance, key),
+            "alternate" => de::primitive(map, &mut self.alternate, key),
+            "_alternate" => de::primitive_element(map, &mut self.alternate, key),
+            "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key),
             "_allergenicIndicator" => {
-                de::primitive_element(map, &mut self.allergenic_indicator, key)?
+                de::primitive_element(map, &mut self.allergenic_indicator, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -736,13 +739,13 @@ impl de::FhirObject for DeviceDefinitionClassification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "justification" => de::list(map, &mut self.justification, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "justification" => de::list(map, &mut self.justification, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -785,7 +788,7 @@ impl DeviceDefinitionManufacturer {
                 de::choice_primitive(map, slot, "manufacturer", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_manufacturerString" => {
                 de::choice_primitive_element(map, slot, "manufacturer", key, Self::String, |c| {
@@ -793,13 +796,13 @@ impl DeviceDefinitionManufacturer {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "manufacturerReference" => {
-                de::choice_complex(map, slot, "manufacturer", key, Self::Reference)?
+                de::choice_complex(map, slot, "manufacturer", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -111,32 +114,32 @@ impl de::FhirObject for DeviceMetric {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "unit" => de::plain(map, &mut self.unit, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
-            "parent" => de::plain(map, &mut self.parent, key)?,
-            "operationalStatus" => de::primitive(map, &mut self.operational_status, key)?,
-            "_operationalStatus" => de::primitive_element(map, &mut self.operational_status, key)?,
-            "color" => de::primitive(map, &mut self.color, key)?,
-            "_color" => de::primitive_element(map, &mut self.color, key)?,
-            "category" => de::primitive(map, &mut self.category, key)?,
-            "_category" => de::primitive_element(map, &mut self.category, key)?,
-            "measurementPeriod" => de::plain(map, &mut self.measurement_period, key)?,
-            "calibration" => de::list(map, &mut self.calibration, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "unit" => de::plain(map, &mut self.unit, key),
+            "source" => de::plain(map, &mut self.source, key),
+            "parent" => de::plain(map, &mut self.parent, key),
+            "operationalStatus" => de::primitive(map, &mut self.operational_status, key),
+            "_operationalStatus" => de::primitive_element(map, &mut self.operational_status, key),
+            "color" => de::primitive(map, &mut self.color, key),
+            "_color" => de::primitive_element(map, &mut self.color, key),
+            "category" => de::primitive(map, &mut self.category, key),
+            "_category" => de::primitive_element(map, &mut self.category, key),
+            "measurementPeriod" => de::plain(map, &mut self.measurement_period, key),
+            "calibration" => de::list(map, &mut self.calibration, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -222,17 +225,17 @@ impl de::FhirObject for DeviceMetricCalibration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "state" => de::primitive(map, &mut self.state, key)?,
-            "_state" => de::primitive_element(map, &mut self.state, key)?,
-            "time" => de::primitive(map, &mut self.time, key)?,
-            "_time" => de::primitive_element(map, &mut self.time, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "state" => de::primitive(map, &mut self.state, key),
+            "_state" => de::primitive_element(map, &mut self.state, key),
+            "time" => de::primitive(map, &mut self.time, key),
+            "_time" => de::primitive_element(map, &mut self.time, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,49 +170,49 @@ impl de::FhirObject for DeviceRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "priorRequest" => de::list(map, &mut self.prior_request, key)?,
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "performerType" => de::plain(map, &mut self.performer_type, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "relevantHistory" => de::list(map, &mut self.relevant_history, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "priorRequest" => de::list(map, &mut self.prior_request, key),
+            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "performerType" => de::plain(map, &mut self.performer_type, key),
+            "performer" => de::plain(map, &mut self.performer, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "note" => de::list(map, &mut self.note, key),
+            "relevantHistory" => de::list(map, &mut self.relevant_history, key),
             _ => {
                 if DeviceRequestCode::visit(&mut self.code, key, map)? {
                     return Ok(true);
@@ -219,7 +222,7 @@ impl de::FhirObject for DeviceRequest {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -324,17 +327,17 @@ impl de::FhirObject for DeviceRequestParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => {
                 if DeviceRequestParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -375,12 +378,12 @@ impl DeviceRequestCode {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "codeReference" => de::choice_complex(map, slot, "code", key, Self::Reference)?,
+            "codeReference" => de::choice_complex(map, slot, "code", key, Self::Reference),
             "codeCodeableConcept" => {
-                de::choice_complex(map, slot, "code", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "code", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -413,24 +416,24 @@ impl DeviceRequestParameterValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -466,7 +469,7 @@ impl DeviceRequestOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -474,12 +477,12 @@ impl DeviceRequestOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
-            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
+            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

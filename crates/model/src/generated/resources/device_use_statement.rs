@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,38 +126,38 @@ impl de::FhirObject for DeviceUseStatement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "derivedFrom" => de::list(map, &mut self.derived_from, key)?,
-            "recordedOn" => de::primitive(map, &mut self.recorded_on, key)?,
-            "_recordedOn" => de::primitive_element(map, &mut self.recorded_on, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
-            "device" => de::plain(map, &mut self.device, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "derivedFrom" => de::list(map, &mut self.derived_from, key),
+            "recordedOn" => de::primitive(map, &mut self.recorded_on, key),
+            "_recordedOn" => de::primitive_element(map, &mut self.recorded_on, key),
+            "source" => de::plain(map, &mut self.source, key),
+            "device" => de::plain(map, &mut self.device, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if DeviceUseStatementTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -219,13 +222,13 @@ impl DeviceUseStatementTiming {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing)?,
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
+            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing),
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
             "timingDateTime" => {
                 de::choice_primitive(map, slot, "timing", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDateTime" => de::choice_primitive_element(
                 map,
@@ -237,9 +240,9 @@ impl DeviceUseStatementTiming {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

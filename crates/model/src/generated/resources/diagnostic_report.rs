@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,44 +146,44 @@ impl de::FhirObject for DiagnosticReport {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "resultsInterpreter" => de::list(map, &mut self.results_interpreter, key)?,
-            "specimen" => de::list(map, &mut self.specimen, key)?,
-            "result" => de::list(map, &mut self.result, key)?,
-            "imagingStudy" => de::list(map, &mut self.imaging_study, key)?,
-            "media" => de::list(map, &mut self.media, key)?,
-            "conclusion" => de::primitive(map, &mut self.conclusion, key)?,
-            "_conclusion" => de::primitive_element(map, &mut self.conclusion, key)?,
-            "conclusionCode" => de::list(map, &mut self.conclusion_code, key)?,
-            "presentedForm" => de::list(map, &mut self.presented_form, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "resultsInterpreter" => de::list(map, &mut self.results_interpreter, key),
+            "specimen" => de::list(map, &mut self.specimen, key),
+            "result" => de::list(map, &mut self.result, key),
+            "imagingStudy" => de::list(map, &mut self.imaging_study, key),
+            "media" => de::list(map, &mut self.media, key),
+            "conclusion" => de::primitive(map, &mut self.conclusion, key),
+            "_conclusion" => de::primitive_element(map, &mut self.conclusion, key),
+            "conclusionCode" => de::list(map, &mut self.conclusion_code, key),
+            "presentedForm" => de::list(map, &mut self.presented_form, key),
             _ => {
                 if DiagnosticReportEffective::visit(&mut self.effective, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -267,14 +270,14 @@ impl de::FhirObject for DiagnosticReportMedia {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "link" => de::plain(map, &mut self.link, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "link" => de::plain(map, &mut self.link, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -317,7 +320,7 @@ impl DiagnosticReportEffective {
                 de::choice_primitive(map, slot, "effective", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveDateTime" => {
                 de::choice_primitive_element(map, slot, "effective", key, Self::DateTime, |c| {
@@ -325,11 +328,11 @@ impl DiagnosticReportEffective {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period)?,
+            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

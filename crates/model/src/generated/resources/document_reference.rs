@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,39 +138,39 @@ impl de::FhirObject for DocumentReference {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "masterIdentifier" => de::plain(map, &mut self.master_identifier, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "docStatus" => de::primitive(map, &mut self.doc_status, key)?,
-            "_docStatus" => de::primitive_element(map, &mut self.doc_status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "authenticator" => de::plain(map, &mut self.authenticator, key)?,
-            "custodian" => de::plain(map, &mut self.custodian, key)?,
-            "relatesTo" => de::list(map, &mut self.relates_to, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "securityLabel" => de::list(map, &mut self.security_label, key)?,
-            "content" => de::list(map, &mut self.content, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "masterIdentifier" => de::plain(map, &mut self.master_identifier, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "docStatus" => de::primitive(map, &mut self.doc_status, key),
+            "_docStatus" => de::primitive_element(map, &mut self.doc_status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "category" => de::list(map, &mut self.category, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "author" => de::list(map, &mut self.author, key),
+            "authenticator" => de::plain(map, &mut self.authenticator, key),
+            "custodian" => de::plain(map, &mut self.custodian, key),
+            "relatesTo" => de::list(map, &mut self.relates_to, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "securityLabel" => de::list(map, &mut self.security_label, key),
+            "content" => de::list(map, &mut self.content, key),
+            "context" => de::plain(map, &mut self.context, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -250,14 +253,14 @@ impl de::FhirObject for DocumentReferenceRelatesTo {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "target" => de::plain(map, &mut self.target, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "target" => de::plain(map, &mut self.target, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -315,13 +318,13 @@ impl de::FhirObject for DocumentReferenceContent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "attachment" => de::plain(map, &mut self.attachment, key)?,
-            "format" => de::plain(map, &mut self.format, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "attachment" => de::plain(map, &mut self.attachment, key),
+            "format" => de::plain(map, &mut self.format, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -399,18 +402,18 @@ impl de::FhirObject for DocumentReferenceContext {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "encounter" => de::list(map, &mut self.encounter, key)?,
-            "event" => de::list(map, &mut self.event, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "facilityType" => de::plain(map, &mut self.facility_type, key)?,
-            "practiceSetting" => de::plain(map, &mut self.practice_setting, key)?,
-            "sourcePatientInfo" => de::plain(map, &mut self.source_patient_info, key)?,
-            "related" => de::list(map, &mut self.related, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "encounter" => de::list(map, &mut self.encounter, key),
+            "event" => de::list(map, &mut self.event, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "facilityType" => de::plain(map, &mut self.facility_type, key),
+            "practiceSetting" => de::plain(map, &mut self.practice_setting, key),
+            "sourcePatientInfo" => de::plain(map, &mut self.source_patient_info, key),
+            "related" => de::list(map, &mut self.related, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -203,63 +206,63 @@ impl de::FhirObject for EffectEvidenceSynthesis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "synthesisType" => de::plain(map, &mut self.synthesis_type, key)?,
-            "studyType" => de::plain(map, &mut self.study_type, key)?,
-            "population" => de::plain(map, &mut self.population, key)?,
-            "exposure" => de::plain(map, &mut self.exposure, key)?,
-            "exposureAlternative" => de::plain(map, &mut self.exposure_alternative, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
-            "sampleSize" => de::plain(map, &mut self.sample_size, key)?,
-            "resultsByExposure" => de::list(map, &mut self.results_by_exposure, key)?,
-            "effectEstimate" => de::list(map, &mut self.effect_estimate, key)?,
-            "certainty" => de::list(map, &mut self.certainty, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "note" => de::list(map, &mut self.note, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "synthesisType" => de::plain(map, &mut self.synthesis_type, key),
+            "studyType" => de::plain(map, &mut self.study_type, key),
+            "population" => de::plain(map, &mut self.population, key),
+            "exposure" => de::plain(map, &mut self.exposure, key),
+            "exposureAlternative" => de::plain(map, &mut self.exposure_alternative, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
+            "sampleSize" => de::plain(map, &mut self.sample_size, key),
+            "resultsByExposure" => de::list(map, &mut self.results_by_exposure, key),
+            "effectEstimate" => de::list(map, &mut self.effect_estimate, key),
+            "certainty" => de::list(map, &mut self.certainty, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -368,19 +371,19 @@ impl de::FhirObject for EffectEvidenceSynthesisSampleSize {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "numberOfStudies" => de::primitive(map, &mut self.number_of_studies, key)?,
-            "_numberOfStudies" => de::primitive_element(map, &mut self.number_of_studies, key)?,
-            "numberOfParticipants" => de::primitive(map, &mut self.number_of_participants, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "numberOfStudies" => de::primitive(map, &mut self.number_of_studies, key),
+            "_numberOfStudies" => de::primitive_element(map, &mut self.number_of_studies, key),
+            "numberOfParticipants" => de::primitive(map, &mut self.number_of_participants, key),
             "_numberOfParticipants" => {
-                de::primitive_element(map, &mut self.number_of_participants, key)?
+                de::primitive_element(map, &mut self.number_of_participants, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -457,17 +460,17 @@ impl de::FhirObject for EffectEvidenceSynthesisResultsByExposure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "exposureState" => de::primitive(map, &mut self.exposure_state, key)?,
-            "_exposureState" => de::primitive_element(map, &mut self.exposure_state, key)?,
-            "variantState" => de::plain(map, &mut self.variant_state, key)?,
-            "riskEvidenceSynthesis" => de::plain(map, &mut self.risk_evidence_synthesis, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "exposureState" => de::primitive(map, &mut self.exposure_state, key),
+            "_exposureState" => de::primitive_element(map, &mut self.exposure_state, key),
+            "variantState" => de::plain(map, &mut self.variant_state, key),
+            "riskEvidenceSynthesis" => de::plain(map, &mut self.risk_evidence_synthesis, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -552,19 +555,19 @@ impl de::FhirObject for EffectEvidenceSynthesisEffectEstimate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "variantState" => de::plain(map, &mut self.variant_state, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key)?,
-            "precisionEstimate" => de::list(map, &mut self.precision_estimate, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "variantState" => de::plain(map, &mut self.variant_state, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key),
+            "precisionEstimate" => de::list(map, &mut self.precision_estimate, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -634,18 +637,18 @@ impl de::FhirObject for EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "level" => de::primitive(map, &mut self.level, key)?,
-            "_level" => de::primitive_element(map, &mut self.level, key)?,
-            "from" => de::primitive(map, &mut self.from, key)?,
-            "_from" => de::primitive_element(map, &mut self.from, key)?,
-            "to" => de::primitive(map, &mut self.to, key)?,
-            "_to" => de::primitive_element(map, &mut self.to, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "level" => de::primitive(map, &mut self.level, key),
+            "_level" => de::primitive_element(map, &mut self.level, key),
+            "from" => de::primitive(map, &mut self.from, key),
+            "_from" => de::primitive_element(map, &mut self.from, key),
+            "to" => de::primitive(map, &mut self.to, key),
+            "_to" => de::primitive_element(map, &mut self.to, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -709,14 +712,14 @@ impl de::FhirObject for EffectEvidenceSynthesisCertainty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "rating" => de::list(map, &mut self.rating, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "certaintySubcomponent" => de::list(map, &mut self.certainty_subcomponent, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "rating" => de::list(map, &mut self.rating, key),
+            "note" => de::list(map, &mut self.note, key),
+            "certaintySubcomponent" => de::list(map, &mut self.certainty_subcomponent, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -783,14 +786,14 @@ impl de::FhirObject for EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "rating" => de::list(map, &mut self.rating, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "rating" => de::list(map, &mut self.rating, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

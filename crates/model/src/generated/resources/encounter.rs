@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -163,43 +166,43 @@ impl de::FhirObject for Encounter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusHistory" => de::list(map, &mut self.status_history, key)?,
-            "class" => de::plain(map, &mut self.class, key)?,
-            "classHistory" => de::list(map, &mut self.class_history, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "serviceType" => de::plain(map, &mut self.service_type, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "episodeOfCare" => de::list(map, &mut self.episode_of_care, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "appointment" => de::list(map, &mut self.appointment, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "length" => de::plain(map, &mut self.length, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "diagnosis" => de::list(map, &mut self.diagnosis, key)?,
-            "account" => de::list(map, &mut self.account, key)?,
-            "hospitalization" => de::plain(map, &mut self.hospitalization, key)?,
-            "location" => de::list(map, &mut self.location, key)?,
-            "serviceProvider" => de::plain(map, &mut self.service_provider, key)?,
-            "partOf" => de::plain(map, &mut self.part_of, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusHistory" => de::list(map, &mut self.status_history, key),
+            "class" => de::plain(map, &mut self.class, key),
+            "classHistory" => de::list(map, &mut self.class_history, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "serviceType" => de::plain(map, &mut self.service_type, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "episodeOfCare" => de::list(map, &mut self.episode_of_care, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "appointment" => de::list(map, &mut self.appointment, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "length" => de::plain(map, &mut self.length, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "diagnosis" => de::list(map, &mut self.diagnosis, key),
+            "account" => de::list(map, &mut self.account, key),
+            "hospitalization" => de::plain(map, &mut self.hospitalization, key),
+            "location" => de::list(map, &mut self.location, key),
+            "serviceProvider" => de::plain(map, &mut self.service_provider, key),
+            "partOf" => de::plain(map, &mut self.part_of, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -289,14 +292,14 @@ impl de::FhirObject for EncounterStatusHistory {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -354,13 +357,13 @@ impl de::FhirObject for EncounterClassHistory {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "class" => de::plain(map, &mut self.class, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "class" => de::plain(map, &mut self.class, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -422,14 +425,14 @@ impl de::FhirObject for EncounterParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "individual" => de::plain(map, &mut self.individual, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "individual" => de::plain(map, &mut self.individual, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -492,15 +495,15 @@ impl de::FhirObject for EncounterDiagnosis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "condition" => de::plain(map, &mut self.condition, key)?,
-            "use" => de::plain(map, &mut self.r#use, key)?,
-            "rank" => de::primitive(map, &mut self.rank, key)?,
-            "_rank" => de::primitive_element(map, &mut self.rank, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "condition" => de::plain(map, &mut self.condition, key),
+            "use" => de::plain(map, &mut self.r#use, key),
+            "rank" => de::primitive(map, &mut self.rank, key),
+            "_rank" => de::primitive_element(map, &mut self.rank, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -587,20 +590,20 @@ impl de::FhirObject for EncounterHospitalization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "preAdmissionIdentifier" => de::plain(map, &mut self.pre_admission_identifier, key)?,
-            "origin" => de::plain(map, &mut self.origin, key)?,
-            "admitSource" => de::plain(map, &mut self.admit_source, key)?,
-            "reAdmission" => de::plain(map, &mut self.re_admission, key)?,
-            "dietPreference" => de::list(map, &mut self.diet_preference, key)?,
-            "specialCourtesy" => de::list(map, &mut self.special_courtesy, key)?,
-            "specialArrangement" => de::list(map, &mut self.special_arrangement, key)?,
-            "destination" => de::plain(map, &mut self.destination, key)?,
-            "dischargeDisposition" => de::plain(map, &mut self.discharge_disposition, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "preAdmissionIdentifier" => de::plain(map, &mut self.pre_admission_identifier, key),
+            "origin" => de::plain(map, &mut self.origin, key),
+            "admitSource" => de::plain(map, &mut self.admit_source, key),
+            "reAdmission" => de::plain(map, &mut self.re_admission, key),
+            "dietPreference" => de::list(map, &mut self.diet_preference, key),
+            "specialCourtesy" => de::list(map, &mut self.special_courtesy, key),
+            "specialArrangement" => de::list(map, &mut self.special_arrangement, key),
+            "destination" => de::plain(map, &mut self.destination, key),
+            "dischargeDisposition" => de::plain(map, &mut self.discharge_disposition, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -677,16 +680,16 @@ impl de::FhirObject for EncounterLocation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "physicalType" => de::plain(map, &mut self.physical_type, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "physicalType" => de::plain(map, &mut self.physical_type, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,37 +118,35 @@ impl de::FhirObject for Endpoint {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "connectionType" => de::plain(map, &mut self.connection_type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "payloadType" => de::list(map, &mut self.payload_type, key)?,
-            "payloadMimeType" => de::primitive_list(map, &mut self.payload_mime_type, key)?,
-            "_payloadMimeType" => {
-                de::primitive_element_list(map, &mut self.payload_mime_type, key)?
-            }
-            "address" => de::primitive(map, &mut self.address, key)?,
-            "_address" => de::primitive_element(map, &mut self.address, key)?,
-            "header" => de::primitive_list(map, &mut self.header, key)?,
-            "_header" => de::primitive_element_list(map, &mut self.header, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "connectionType" => de::plain(map, &mut self.connection_type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "payloadType" => de::list(map, &mut self.payload_type, key),
+            "payloadMimeType" => de::primitive_list(map, &mut self.payload_mime_type, key),
+            "_payloadMimeType" => de::primitive_element_list(map, &mut self.payload_mime_type, key),
+            "address" => de::primitive(map, &mut self.address, key),
+            "_address" => de::primitive_element(map, &mut self.address, key),
+            "header" => de::primitive_list(map, &mut self.header, key),
+            "_header" => de::primitive_element_list(map, &mut self.header, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -119,32 +122,32 @@ impl de::FhirObject for EpisodeOfCare {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusHistory" => de::list(map, &mut self.status_history, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "diagnosis" => de::list(map, &mut self.diagnosis, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "referralRequest" => de::list(map, &mut self.referral_request, key)?,
-            "careManager" => de::plain(map, &mut self.care_manager, key)?,
-            "team" => de::list(map, &mut self.team, key)?,
-            "account" => de::list(map, &mut self.account, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusHistory" => de::list(map, &mut self.status_history, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "diagnosis" => de::list(map, &mut self.diagnosis, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "referralRequest" => de::list(map, &mut self.referral_request, key),
+            "careManager" => de::plain(map, &mut self.care_manager, key),
+            "team" => de::list(map, &mut self.team, key),
+            "account" => de::list(map, &mut self.account, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -223,14 +226,14 @@ impl de::FhirObject for EpisodeOfCareStatusHistory {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -292,15 +295,15 @@ impl de::FhirObject for EpisodeOfCareDiagnosis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "condition" => de::plain(map, &mut self.condition, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "rank" => de::primitive(map, &mut self.rank, key)?,
-            "_rank" => de::primitive_element(map, &mut self.rank, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "condition" => de::plain(map, &mut self.condition, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "rank" => de::primitive(map, &mut self.rank, key),
+            "_rank" => de::primitive_element(map, &mut self.rank, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -179,60 +182,60 @@ impl de::FhirObject for EvidenceVariable {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "shortTitle" => de::primitive(map, &mut self.short_title, key)?,
-            "_shortTitle" => de::primitive_element(map, &mut self.short_title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "characteristic" => de::list(map, &mut self.characteristic, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "shortTitle" => de::primitive(map, &mut self.short_title, key),
+            "_shortTitle" => de::primitive_element(map, &mut self.short_title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "note" => de::list(map, &mut self.note, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "characteristic" => de::list(map, &mut self.characteristic, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -380,32 +383,32 @@ impl de::FhirObject for EvidenceVariableCharacteristic {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "linkId" => de::primitive(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "exclude" => de::primitive(map, &mut self.exclude, key)?,
-            "_exclude" => de::primitive_element(map, &mut self.exclude, key)?,
-            "definitionReference" => de::plain(map, &mut self.definition_reference, key)?,
-            "definitionCanonical" => de::primitive(map, &mut self.definition_canonical, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "linkId" => de::primitive(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "note" => de::list(map, &mut self.note, key),
+            "exclude" => de::primitive(map, &mut self.exclude, key),
+            "_exclude" => de::primitive_element(map, &mut self.exclude, key),
+            "definitionReference" => de::plain(map, &mut self.definition_reference, key),
+            "definitionCanonical" => de::primitive(map, &mut self.definition_canonical, key),
             "_definitionCanonical" => {
-                de::primitive_element(map, &mut self.definition_canonical, key)?
+                de::primitive_element(map, &mut self.definition_canonical, key)
             }
             "definitionCodeableConcept" => {
-                de::plain(map, &mut self.definition_codeable_concept, key)?
+                de::plain(map, &mut self.definition_codeable_concept, key)
             }
-            "definitionExpression" => de::plain(map, &mut self.definition_expression, key)?,
-            "definitionId" => de::primitive(map, &mut self.definition_id, key)?,
-            "_definitionId" => de::primitive_element(map, &mut self.definition_id, key)?,
+            "definitionExpression" => de::plain(map, &mut self.definition_expression, key),
+            "definitionId" => de::primitive(map, &mut self.definition_id, key),
+            "_definitionId" => de::primitive_element(map, &mut self.definition_id, key),
             "definitionByTypeAndValue" => {
-                de::plain(map, &mut self.definition_by_type_and_value, key)?
+                de::plain(map, &mut self.definition_by_type_and_value, key)
             }
-            "definitionByCombination" => de::plain(map, &mut self.definition_by_combination, key)?,
-            "timeFromEvent" => de::list(map, &mut self.time_from_event, key)?,
+            "definitionByCombination" => de::plain(map, &mut self.definition_by_combination, key),
+            "timeFromEvent" => de::list(map, &mut self.time_from_event, key),
             _ => {
                 if EvidenceVariableCharacteristicInstances::visit(&mut self.instances, key, map)? {
                     return Ok(true);
@@ -415,7 +418,7 @@ impl de::FhirObject for EvidenceVariableCharacteristic {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -518,13 +521,13 @@ impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "method" => de::list(map, &mut self.method, key)?,
-            "device" => de::plain(map, &mut self.device, key)?,
-            "offset" => de::plain(map, &mut self.offset, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "method" => de::list(map, &mut self.method, key),
+            "device" => de::plain(map, &mut self.device, key),
+            "offset" => de::plain(map, &mut self.offset, key),
             _ => {
                 if EvidenceVariableCharacteristicDefinitionByTypeAndValueValue::visit(
                     &mut self.value,
@@ -535,7 +538,7 @@ impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -602,16 +605,16 @@ impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByCombination {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "threshold" => de::primitive(map, &mut self.threshold, key)?,
-            "_threshold" => de::primitive_element(map, &mut self.threshold, key)?,
-            "characteristic" => de::list(map, &mut self.characteristic, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "threshold" => de::primitive(map, &mut self.threshold, key),
+            "_threshold" => de::primitive_element(map, &mut self.threshold, key),
+            "characteristic" => de::list(map, &mut self.characteristic, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -682,14 +685,14 @@ impl de::FhirObject for EvidenceVariableCharacteristicTimeFromEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "range" => de::plain(map, &mut self.range, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "note" => de::list(map, &mut self.note, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "range" => de::plain(map, &mut self.range, key),
             _ => {
                 if EvidenceVariableCharacteristicTimeFromEventEvent::visit(
                     &mut self.event,
@@ -700,7 +703,7 @@ impl de::FhirObject for EvidenceVariableCharacteristicTimeFromEvent {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -753,35 +756,35 @@ impl EvidenceVariableCharacteristicDefinitionByTypeAndValueValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -813,10 +816,10 @@ impl EvidenceVariableCharacteristicInstances {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "instancesQuantity" => de::choice_complex(map, slot, "instances", key, Self::Quantity)?,
-            "instancesRange" => de::choice_complex(map, slot, "instances", key, Self::Range)?,
+            "instancesQuantity" => de::choice_complex(map, slot, "instances", key, Self::Quantity),
+            "instancesRange" => de::choice_complex(map, slot, "instances", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -844,10 +847,10 @@ impl EvidenceVariableCharacteristicDuration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "durationQuantity" => de::choice_complex(map, slot, "duration", key, Self::Quantity)?,
-            "durationRange" => de::choice_complex(map, slot, "duration", key, Self::Range)?,
+            "durationQuantity" => de::choice_complex(map, slot, "duration", key, Self::Quantity),
+            "durationRange" => de::choice_complex(map, slot, "duration", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -880,38 +883,33 @@ impl EvidenceVariableCharacteristicTimeFromEventEvent {
     ) -> Result<bool, A::Error> {
         match key {
             "eventCodeableConcept" => {
-                de::choice_complex(map, slot, "event", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "event", key, Self::CodeableConcept)
             }
-            "eventReference" => de::choice_complex(map, slot, "event", key, Self::Reference)?,
+            "eventReference" => de::choice_complex(map, slot, "event", key, Self::Reference),
             "eventDateTime" => {
                 de::choice_primitive(map, slot, "event", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_eventDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "event",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_eventDateTime" => {
+                de::choice_primitive_element(map, slot, "event", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "eventId" => de::choice_primitive(map, slot, "event", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_eventId" => {
                 de::choice_primitive_element(map, slot, "event", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,46 +142,46 @@ impl de::FhirObject for ExampleScenario {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "actor" => de::list(map, &mut self.actor, key)?,
-            "instance" => de::list(map, &mut self.instance, key)?,
-            "process" => de::list(map, &mut self.process, key)?,
-            "workflow" => de::primitive_list(map, &mut self.workflow, key)?,
-            "_workflow" => de::primitive_element_list(map, &mut self.workflow, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "actor" => de::list(map, &mut self.actor, key),
+            "instance" => de::list(map, &mut self.instance, key),
+            "process" => de::list(map, &mut self.process, key),
+            "workflow" => de::primitive_list(map, &mut self.workflow, key),
+            "_workflow" => de::primitive_element_list(map, &mut self.workflow, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -270,19 +273,19 @@ impl de::FhirObject for ExampleScenarioActor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "actorId" => de::primitive(map, &mut self.actor_id, key)?,
-            "_actorId" => de::primitive_element(map, &mut self.actor_id, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "actorId" => de::primitive(map, &mut self.actor_id, key),
+            "_actorId" => de::primitive_element(map, &mut self.actor_id, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -358,21 +361,21 @@ impl de::FhirObject for ExampleScenarioInstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "resourceId" => de::primitive(map, &mut self.resource_id, key)?,
-            "_resourceId" => de::primitive_element(map, &mut self.resource_id, key)?,
-            "resourceType" => de::primitive(map, &mut self.resource_type, key)?,
-            "_resourceType" => de::primitive_element(map, &mut self.resource_type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "version" => de::list(map, &mut self.version, key)?,
-            "containedInstance" => de::list(map, &mut self.contained_instance, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "resourceId" => de::primitive(map, &mut self.resource_id, key),
+            "_resourceId" => de::primitive_element(map, &mut self.resource_id, key),
+            "resourceType" => de::primitive(map, &mut self.resource_type, key),
+            "_resourceType" => de::primitive_element(map, &mut self.resource_type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "version" => de::list(map, &mut self.version, key),
+            "containedInstance" => de::list(map, &mut self.contained_instance, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -434,15 +437,15 @@ impl de::FhirObject for ExampleScenarioInstanceVersion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "versionId" => de::primitive(map, &mut self.version_id, key)?,
-            "_versionId" => de::primitive_element(map, &mut self.version_id, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "versionId" => de::primitive(map, &mut self.version_id, key),
+            "_versionId" => de::primitive_element(map, &mut self.version_id, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -500,15 +503,15 @@ impl de::FhirObject for ExampleScenarioInstanceContainedInstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "resourceId" => de::primitive(map, &mut self.resource_id, key)?,
-            "_resourceId" => de::primitive_element(map, &mut self.resource_id, key)?,
-            "versionId" => de::primitive(map, &mut self.version_id, key)?,
-            "_versionId" => de::primitive_element(map, &mut self.version_id, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "resourceId" => de::primitive(map, &mut self.resource_id, key),
+            "_resourceId" => de::primitive_element(map, &mut self.resource_id, key),
+            "versionId" => de::primitive(map, &mut self.version_id, key),
+            "_versionId" => de::primitive_element(map, &mut self.version_id, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -578,20 +581,20 @@ impl de::FhirObject for ExampleScenarioProcess {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "preConditions" => de::primitive(map, &mut self.pre_conditions, key)?,
-            "_preConditions" => de::primitive_element(map, &mut self.pre_conditions, key)?,
-            "postConditions" => de::primitive(map, &mut self.post_conditions, key)?,
-            "_postConditions" => de::primitive_element(map, &mut self.post_conditions, key)?,
-            "step" => de::list(map, &mut self.step, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "preConditions" => de::primitive(map, &mut self.pre_conditions, key),
+            "_preConditions" => de::primitive_element(map, &mut self.pre_conditions, key),
+            "postConditions" => de::primitive(map, &mut self.post_conditions, key),
+            "_postConditions" => de::primitive_element(map, &mut self.post_conditions, key),
+            "step" => de::list(map, &mut self.step, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -670,16 +673,16 @@ impl de::FhirObject for ExampleScenarioProcessStep {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "process" => de::list(map, &mut self.process, key)?,
-            "pause" => de::primitive(map, &mut self.pause, key)?,
-            "_pause" => de::primitive_element(map, &mut self.pause, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
-            "alternative" => de::list(map, &mut self.alternative, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "process" => de::list(map, &mut self.process, key),
+            "pause" => de::primitive(map, &mut self.pause, key),
+            "_pause" => de::primitive_element(map, &mut self.pause, key),
+            "operation" => de::plain(map, &mut self.operation, key),
+            "alternative" => de::list(map, &mut self.alternative, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -771,29 +774,29 @@ impl de::FhirObject for ExampleScenarioProcessStepOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "number" => de::primitive(map, &mut self.number, key)?,
-            "_number" => de::primitive_element(map, &mut self.number, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "initiator" => de::primitive(map, &mut self.initiator, key)?,
-            "_initiator" => de::primitive_element(map, &mut self.initiator, key)?,
-            "receiver" => de::primitive(map, &mut self.receiver, key)?,
-            "_receiver" => de::primitive_element(map, &mut self.receiver, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "initiatorActive" => de::primitive(map, &mut self.initiator_active, key)?,
-            "_initiatorActive" => de::primitive_element(map, &mut self.initiator_active, key)?,
-            "receiverActive" => de::primitive(map, &mut self.receiver_active, key)?,
-            "_receiverActive" => de::primitive_element(map, &mut self.receiver_active, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "response" => de::plain(map, &mut self.response, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "number" => de::primitive(map, &mut self.number, key),
+            "_number" => de::primitive_element(map, &mut self.number, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "initiator" => de::primitive(map, &mut self.initiator, key),
+            "_initiator" => de::primitive_element(map, &mut self.initiator, key),
+            "receiver" => de::primitive(map, &mut self.receiver, key),
+            "_receiver" => de::primitive_element(map, &mut self.receiver, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "initiatorActive" => de::primitive(map, &mut self.initiator_active, key),
+            "_initiatorActive" => de::primitive_element(map, &mut self.initiator_active, key),
+            "receiverActive" => de::primitive(map, &mut self.receiver_active, key),
+            "_receiverActive" => de::primitive_element(map, &mut self.receiver_active, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "response" => de::plain(map, &mut self.response, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -873,16 +876,16 @@ impl de::FhirObject for ExampleScenarioProcessStepAlternative {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "step" => de::list(map, &mut self.step, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "step" => de::list(map, &mut self.step, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

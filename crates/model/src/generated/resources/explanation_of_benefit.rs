@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -243,69 +246,69 @@ impl de::FhirObject for ExplanationOfBenefit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subType" => de::plain(map, &mut self.sub_type, key)?,
-            "use" => de::primitive(map, &mut self.r#use, key)?,
-            "_use" => de::primitive_element(map, &mut self.r#use, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "billablePeriod" => de::plain(map, &mut self.billable_period, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "enterer" => de::plain(map, &mut self.enterer, key)?,
-            "insurer" => de::plain(map, &mut self.insurer, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "fundsReserveRequested" => de::plain(map, &mut self.funds_reserve_requested, key)?,
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key)?,
-            "related" => de::list(map, &mut self.related, key)?,
-            "prescription" => de::plain(map, &mut self.prescription, key)?,
-            "originalPrescription" => de::plain(map, &mut self.original_prescription, key)?,
-            "payee" => de::plain(map, &mut self.payee, key)?,
-            "referral" => de::plain(map, &mut self.referral, key)?,
-            "facility" => de::plain(map, &mut self.facility, key)?,
-            "claim" => de::plain(map, &mut self.claim, key)?,
-            "claimResponse" => de::plain(map, &mut self.claim_response, key)?,
-            "outcome" => de::primitive(map, &mut self.outcome, key)?,
-            "_outcome" => de::primitive_element(map, &mut self.outcome, key)?,
-            "disposition" => de::primitive(map, &mut self.disposition, key)?,
-            "_disposition" => de::primitive_element(map, &mut self.disposition, key)?,
-            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key)?,
-            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key)?,
-            "preAuthRefPeriod" => de::list(map, &mut self.pre_auth_ref_period, key)?,
-            "careTeam" => de::list(map, &mut self.care_team, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "diagnosis" => de::list(map, &mut self.diagnosis, key)?,
-            "procedure" => de::list(map, &mut self.procedure, key)?,
-            "precedence" => de::primitive(map, &mut self.precedence, key)?,
-            "_precedence" => de::primitive_element(map, &mut self.precedence, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "accident" => de::plain(map, &mut self.accident, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
-            "addItem" => de::list(map, &mut self.add_item, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "total" => de::list(map, &mut self.total, key)?,
-            "payment" => de::plain(map, &mut self.payment, key)?,
-            "formCode" => de::plain(map, &mut self.form_code, key)?,
-            "form" => de::plain(map, &mut self.form, key)?,
-            "processNote" => de::list(map, &mut self.process_note, key)?,
-            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key)?,
-            "benefitBalance" => de::list(map, &mut self.benefit_balance, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subType" => de::plain(map, &mut self.sub_type, key),
+            "use" => de::primitive(map, &mut self.r#use, key),
+            "_use" => de::primitive_element(map, &mut self.r#use, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "billablePeriod" => de::plain(map, &mut self.billable_period, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "enterer" => de::plain(map, &mut self.enterer, key),
+            "insurer" => de::plain(map, &mut self.insurer, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "fundsReserveRequested" => de::plain(map, &mut self.funds_reserve_requested, key),
+            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
+            "related" => de::list(map, &mut self.related, key),
+            "prescription" => de::plain(map, &mut self.prescription, key),
+            "originalPrescription" => de::plain(map, &mut self.original_prescription, key),
+            "payee" => de::plain(map, &mut self.payee, key),
+            "referral" => de::plain(map, &mut self.referral, key),
+            "facility" => de::plain(map, &mut self.facility, key),
+            "claim" => de::plain(map, &mut self.claim, key),
+            "claimResponse" => de::plain(map, &mut self.claim_response, key),
+            "outcome" => de::primitive(map, &mut self.outcome, key),
+            "_outcome" => de::primitive_element(map, &mut self.outcome, key),
+            "disposition" => de::primitive(map, &mut self.disposition, key),
+            "_disposition" => de::primitive_element(map, &mut self.disposition, key),
+            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key),
+            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key),
+            "preAuthRefPeriod" => de::list(map, &mut self.pre_auth_ref_period, key),
+            "careTeam" => de::list(map, &mut self.care_team, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "diagnosis" => de::list(map, &mut self.diagnosis, key),
+            "procedure" => de::list(map, &mut self.procedure, key),
+            "precedence" => de::primitive(map, &mut self.precedence, key),
+            "_precedence" => de::primitive_element(map, &mut self.precedence, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "accident" => de::plain(map, &mut self.accident, key),
+            "item" => de::list(map, &mut self.item, key),
+            "addItem" => de::list(map, &mut self.add_item, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "total" => de::list(map, &mut self.total, key),
+            "payment" => de::plain(map, &mut self.payment, key),
+            "formCode" => de::plain(map, &mut self.form_code, key),
+            "form" => de::plain(map, &mut self.form, key),
+            "processNote" => de::list(map, &mut self.process_note, key),
+            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key),
+            "benefitBalance" => de::list(map, &mut self.benefit_balance, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -423,14 +426,14 @@ impl de::FhirObject for ExplanationOfBenefitRelated {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "claim" => de::plain(map, &mut self.claim, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "claim" => de::plain(map, &mut self.claim, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "reference" => de::plain(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -489,13 +492,13 @@ impl de::FhirObject for ExplanationOfBenefitPayee {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "party" => de::plain(map, &mut self.party, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -565,18 +568,18 @@ impl de::FhirObject for ExplanationOfBenefitCareTeam {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "responsible" => de::primitive(map, &mut self.responsible, key)?,
-            "_responsible" => de::primitive_element(map, &mut self.responsible, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "qualification" => de::plain(map, &mut self.qualification, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "responsible" => de::primitive(map, &mut self.responsible, key),
+            "_responsible" => de::primitive_element(map, &mut self.responsible, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "qualification" => de::plain(map, &mut self.qualification, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -653,14 +656,14 @@ impl de::FhirObject for ExplanationOfBenefitSupportingInfo {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "reason" => de::plain(map, &mut self.reason, key),
             _ => {
                 if ExplanationOfBenefitSupportingInfoTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
@@ -670,7 +673,7 @@ impl de::FhirObject for ExplanationOfBenefitSupportingInfo {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -748,21 +751,21 @@ impl de::FhirObject for ExplanationOfBenefitDiagnosis {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "onAdmission" => de::plain(map, &mut self.on_admission, key)?,
-            "packageCode" => de::plain(map, &mut self.package_code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "onAdmission" => de::plain(map, &mut self.on_admission, key),
+            "packageCode" => de::plain(map, &mut self.package_code, key),
             _ => {
                 if ExplanationOfBenefitDiagnosisDiagnosis::visit(&mut self.diagnosis, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -837,22 +840,22 @@ impl de::FhirObject for ExplanationOfBenefitProcedure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "udi" => de::list(map, &mut self.udi, key),
             _ => {
                 if ExplanationOfBenefitProcedureProcedure::visit(&mut self.procedure, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -919,16 +922,16 @@ impl de::FhirObject for ExplanationOfBenefitInsurance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "focal" => de::primitive(map, &mut self.focal, key)?,
-            "_focal" => de::primitive_element(map, &mut self.focal, key)?,
-            "coverage" => de::plain(map, &mut self.coverage, key)?,
-            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key)?,
-            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "focal" => de::primitive(map, &mut self.focal, key),
+            "_focal" => de::primitive_element(map, &mut self.focal, key),
+            "coverage" => de::plain(map, &mut self.coverage, key),
+            "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key),
+            "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -991,19 +994,19 @@ impl de::FhirObject for ExplanationOfBenefitAccident {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if ExplanationOfBenefitAccidentLocation::visit(&mut self.location, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1148,45 +1151,45 @@ impl de::FhirObject for ExplanationOfBenefitItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "careTeamSequence" => de::primitive_list(map, &mut self.care_team_sequence, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "careTeamSequence" => de::primitive_list(map, &mut self.care_team_sequence, key),
             "_careTeamSequence" => {
-                de::primitive_element_list(map, &mut self.care_team_sequence, key)?
+                de::primitive_element_list(map, &mut self.care_team_sequence, key)
             }
-            "diagnosisSequence" => de::primitive_list(map, &mut self.diagnosis_sequence, key)?,
+            "diagnosisSequence" => de::primitive_list(map, &mut self.diagnosis_sequence, key),
             "_diagnosisSequence" => {
-                de::primitive_element_list(map, &mut self.diagnosis_sequence, key)?
+                de::primitive_element_list(map, &mut self.diagnosis_sequence, key)
             }
-            "procedureSequence" => de::primitive_list(map, &mut self.procedure_sequence, key)?,
+            "procedureSequence" => de::primitive_list(map, &mut self.procedure_sequence, key),
             "_procedureSequence" => {
-                de::primitive_element_list(map, &mut self.procedure_sequence, key)?
+                de::primitive_element_list(map, &mut self.procedure_sequence, key)
             }
-            "informationSequence" => de::primitive_list(map, &mut self.information_sequence, key)?,
+            "informationSequence" => de::primitive_list(map, &mut self.information_sequence, key),
             "_informationSequence" => {
-                de::primitive_element_list(map, &mut self.information_sequence, key)?
+                de::primitive_element_list(map, &mut self.information_sequence, key)
             }
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "subSite" => de::list(map, &mut self.sub_site, key)?,
-            "encounter" => de::list(map, &mut self.encounter, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "subSite" => de::list(map, &mut self.sub_site, key),
+            "encounter" => de::list(map, &mut self.encounter, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => {
                 if ExplanationOfBenefitItemServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
@@ -1196,7 +1199,7 @@ impl de::FhirObject for ExplanationOfBenefitItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1307,16 +1310,16 @@ impl de::FhirObject for ExplanationOfBenefitItemAdjudication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "reason" => de::plain(map, &mut self.reason, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1424,28 +1427,28 @@ impl de::FhirObject for ExplanationOfBenefitItemDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "subDetail" => de::list(map, &mut self.sub_detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1559,27 +1562,27 @@ impl de::FhirObject for ExplanationOfBenefitItemDetailSubDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "revenue" => de::plain(map, &mut self.revenue, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "udi" => de::list(map, &mut self.udi, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "revenue" => de::plain(map, &mut self.revenue, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "udi" => de::list(map, &mut self.udi, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1712,32 +1715,32 @@ impl de::FhirObject for ExplanationOfBenefitAddItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "itemSequence" => de::primitive_list(map, &mut self.item_sequence, key)?,
-            "_itemSequence" => de::primitive_element_list(map, &mut self.item_sequence, key)?,
-            "detailSequence" => de::primitive_list(map, &mut self.detail_sequence, key)?,
-            "_detailSequence" => de::primitive_element_list(map, &mut self.detail_sequence, key)?,
-            "subDetailSequence" => de::primitive_list(map, &mut self.sub_detail_sequence, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "itemSequence" => de::primitive_list(map, &mut self.item_sequence, key),
+            "_itemSequence" => de::primitive_element_list(map, &mut self.item_sequence, key),
+            "detailSequence" => de::primitive_list(map, &mut self.detail_sequence, key),
+            "_detailSequence" => de::primitive_element_list(map, &mut self.detail_sequence, key),
+            "subDetailSequence" => de::primitive_list(map, &mut self.sub_detail_sequence, key),
             "_subDetailSequence" => {
-                de::primitive_element_list(map, &mut self.sub_detail_sequence, key)?
+                de::primitive_element_list(map, &mut self.sub_detail_sequence, key)
             }
-            "provider" => de::list(map, &mut self.provider, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "programCode" => de::list(map, &mut self.program_code, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "subSite" => de::list(map, &mut self.sub_site, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
+            "provider" => de::list(map, &mut self.provider, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "programCode" => de::list(map, &mut self.program_code, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "subSite" => de::list(map, &mut self.sub_site, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "detail" => de::list(map, &mut self.detail, key),
             _ => {
                 if ExplanationOfBenefitAddItemServiced::visit(&mut self.serviced, key, map)? {
                     return Ok(true);
@@ -1747,7 +1750,7 @@ impl de::FhirObject for ExplanationOfBenefitAddItem {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1863,22 +1866,22 @@ impl de::FhirObject for ExplanationOfBenefitAddItemDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
-            "subDetail" => de::list(map, &mut self.sub_detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
+            "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1967,21 +1970,21 @@ impl de::FhirObject for ExplanationOfBenefitAddItemDetailSubDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "productOrService" => de::plain(map, &mut self.product_or_service, key)?,
-            "modifier" => de::list(map, &mut self.modifier, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "unitPrice" => de::plain(map, &mut self.unit_price, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "net" => de::plain(map, &mut self.net, key)?,
-            "noteNumber" => de::primitive_list(map, &mut self.note_number, key)?,
-            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key)?,
-            "adjudication" => de::list(map, &mut self.adjudication, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "modifier" => de::list(map, &mut self.modifier, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "net" => de::plain(map, &mut self.net, key),
+            "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
+            "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
+            "adjudication" => de::list(map, &mut self.adjudication, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2045,13 +2048,13 @@ impl de::FhirObject for ExplanationOfBenefitTotal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2125,18 +2128,18 @@ impl de::FhirObject for ExplanationOfBenefitPayment {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "adjustment" => de::plain(map, &mut self.adjustment, key)?,
-            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "adjustment" => de::plain(map, &mut self.adjustment, key),
+            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2206,18 +2209,18 @@ impl de::FhirObject for ExplanationOfBenefitProcessNote {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "number" => de::primitive(map, &mut self.number, key)?,
-            "_number" => de::primitive_element(map, &mut self.number, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "language" => de::plain(map, &mut self.language, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "number" => de::primitive(map, &mut self.number, key),
+            "_number" => de::primitive_element(map, &mut self.number, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "language" => de::plain(map, &mut self.language, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2301,22 +2304,22 @@ impl de::FhirObject for ExplanationOfBenefitBenefitBalance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "excluded" => de::primitive(map, &mut self.excluded, key)?,
-            "_excluded" => de::primitive_element(map, &mut self.excluded, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "network" => de::plain(map, &mut self.network, key)?,
-            "unit" => de::plain(map, &mut self.unit, key)?,
-            "term" => de::plain(map, &mut self.term, key)?,
-            "financial" => de::list(map, &mut self.financial, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "excluded" => de::primitive(map, &mut self.excluded, key),
+            "_excluded" => de::primitive_element(map, &mut self.excluded, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "network" => de::plain(map, &mut self.network, key),
+            "unit" => de::plain(map, &mut self.unit, key),
+            "term" => de::plain(map, &mut self.term, key),
+            "financial" => de::list(map, &mut self.financial, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2384,10 +2387,10 @@ impl de::FhirObject for ExplanationOfBenefitBenefitBalanceFinancial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if ExplanationOfBenefitBenefitBalanceFinancialAllowed::visit(
                     &mut self.allowed,
@@ -2402,7 +2405,7 @@ impl de::FhirObject for ExplanationOfBenefitBenefitBalanceFinancial {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -2450,17 +2453,17 @@ impl ExplanationOfBenefitSupportingInfoTiming {
                 de::choice_primitive(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDate" => {
                 de::choice_primitive_element(map, slot, "timing", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2498,31 +2501,31 @@ impl ExplanationOfBenefitSupportingInfoValue {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2554,13 +2557,13 @@ impl ExplanationOfBenefitDiagnosisDiagnosis {
     ) -> Result<bool, A::Error> {
         match key {
             "diagnosisCodeableConcept" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::CodeableConcept)
             }
             "diagnosisReference" => {
-                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)?
+                de::choice_complex(map, slot, "diagnosis", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2589,13 +2592,13 @@ impl ExplanationOfBenefitProcedureProcedure {
     ) -> Result<bool, A::Error> {
         match key {
             "procedureCodeableConcept" => {
-                de::choice_complex(map, slot, "procedure", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "procedure", key, Self::CodeableConcept)
             }
             "procedureReference" => {
-                de::choice_complex(map, slot, "procedure", key, Self::Reference)?
+                de::choice_complex(map, slot, "procedure", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2623,10 +2626,10 @@ impl ExplanationOfBenefitAccidentLocation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2658,17 +2661,17 @@ impl ExplanationOfBenefitItemServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2699,12 +2702,12 @@ impl ExplanationOfBenefitItemLocation {
     ) -> Result<bool, A::Error> {
         match key {
             "locationCodeableConcept" => {
-                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)
             }
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2737,17 +2740,17 @@ impl ExplanationOfBenefitAddItemServiced {
                 de::choice_primitive(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_servicedDate" => {
                 de::choice_primitive_element(map, slot, "serviced", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period)?,
+            "servicedPeriod" => de::choice_complex(map, slot, "serviced", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2778,12 +2781,12 @@ impl ExplanationOfBenefitAddItemLocation {
     ) -> Result<bool, A::Error> {
         match key {
             "locationCodeableConcept" => {
-                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "location", key, Self::CodeableConcept)
             }
-            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address)?,
-            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference)?,
+            "locationAddress" => de::choice_complex(map, slot, "location", key, Self::Address),
+            "locationReference" => de::choice_complex(map, slot, "location", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2818,7 +2821,7 @@ impl ExplanationOfBenefitBenefitBalanceFinancialAllowed {
                 de::choice_primitive(map, slot, "allowed", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_allowedUnsignedInt" => {
                 de::choice_primitive_element(map, slot, "allowed", key, Self::UnsignedInt, |c| {
@@ -2826,28 +2829,23 @@ impl ExplanationOfBenefitBenefitBalanceFinancialAllowed {
                         Self::UnsignedInt(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "allowedString" => {
                 de::choice_primitive(map, slot, "allowed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_allowedString" => de::choice_primitive_element(
-                map,
-                slot,
-                "allowed",
-                key,
-                Self::String,
-                |c| match c {
+            "_allowedString" => {
+                de::choice_primitive_element(map, slot, "allowed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "allowedMoney" => de::choice_complex(map, slot, "allowed", key, Self::Money)?,
+                })
+            }
+            "allowedMoney" => de::choice_complex(map, slot, "allowed", key, Self::Money),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -2882,22 +2880,18 @@ impl ExplanationOfBenefitBenefitBalanceFinancialUsed {
                 de::choice_primitive(map, slot, "used", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_usedUnsignedInt" => de::choice_primitive_element(
-                map,
-                slot,
-                "used",
-                key,
-                Self::UnsignedInt,
-                |c| match c {
+            "_usedUnsignedInt" => {
+                de::choice_primitive_element(map, slot, "used", key, Self::UnsignedInt, |c| match c
+                {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "usedMoney" => de::choice_complex(map, slot, "used", key, Self::Money)?,
+                })
+            }
+            "usedMoney" => de::choice_complex(map, slot, "used", key, Self::Money),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

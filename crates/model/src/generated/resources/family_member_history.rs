@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,42 +146,42 @@ impl de::FhirObject for FamilyMemberHistory {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "sex" => de::plain(map, &mut self.sex, key)?,
-            "estimatedAge" => de::primitive(map, &mut self.estimated_age, key)?,
-            "_estimatedAge" => de::primitive_element(map, &mut self.estimated_age, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "condition" => de::list(map, &mut self.condition, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "sex" => de::plain(map, &mut self.sex, key),
+            "estimatedAge" => de::primitive(map, &mut self.estimated_age, key),
+            "_estimatedAge" => de::primitive_element(map, &mut self.estimated_age, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
+            "condition" => de::list(map, &mut self.condition, key),
             _ => {
                 if FamilyMemberHistoryBorn::visit(&mut self.born, key, map)? {
                     return Ok(true);
@@ -191,7 +194,7 @@ impl de::FhirObject for FamilyMemberHistory {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -304,23 +307,23 @@ impl de::FhirObject for FamilyMemberHistoryCondition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
-            "contributedToDeath" => de::primitive(map, &mut self.contributed_to_death, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
+            "contributedToDeath" => de::primitive(map, &mut self.contributed_to_death, key),
             "_contributedToDeath" => {
-                de::primitive_element(map, &mut self.contributed_to_death, key)?
+                de::primitive_element(map, &mut self.contributed_to_death, key)
             }
-            "note" => de::list(map, &mut self.note, key)?,
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if FamilyMemberHistoryConditionOnset::visit(&mut self.onset, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -371,31 +374,31 @@ impl FamilyMemberHistoryBorn {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "bornPeriod" => de::choice_complex(map, slot, "born", key, Self::Period)?,
+            "bornPeriod" => de::choice_complex(map, slot, "born", key, Self::Period),
             "bornDate" => de::choice_primitive(map, slot, "born", key, Self::Date, |c| match c {
                 Self::Date(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_bornDate" => {
                 de::choice_primitive_element(map, slot, "born", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "bornString" => {
                 de::choice_primitive(map, slot, "born", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_bornString" => {
                 de::choice_primitive_element(map, slot, "born", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -426,22 +429,20 @@ impl FamilyMemberHistoryAge {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "ageAge" => de::choice_complex(map, slot, "age", key, Self::Age)?,
-            "ageRange" => de::choice_complex(map, slot, "age", key, Self::Range)?,
-            "ageString" => {
-                de::choice_primitive(map, slot, "age", key, Self::String, |c| match c {
-                    Self::String(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "ageAge" => de::choice_complex(map, slot, "age", key, Self::Age),
+            "ageRange" => de::choice_complex(map, slot, "age", key, Self::Range),
+            "ageString" => de::choice_primitive(map, slot, "age", key, Self::String, |c| match c {
+                Self::String(p) => Some(p),
+                _ => None,
+            }),
             "_ageString" => {
                 de::choice_primitive_element(map, slot, "age", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -480,38 +481,34 @@ impl FamilyMemberHistoryDeceased {
                 de::choice_primitive(map, slot, "deceased", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_deceasedBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "deceased",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_deceasedBoolean" => {
+                de::choice_primitive_element(map, slot, "deceased", key, Self::Boolean, |c| match c
+                {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "deceasedAge" => de::choice_complex(map, slot, "deceased", key, Self::Age)?,
-            "deceasedRange" => de::choice_complex(map, slot, "deceased", key, Self::Range)?,
+                })
+            }
+            "deceasedAge" => de::choice_complex(map, slot, "deceased", key, Self::Age),
+            "deceasedRange" => de::choice_complex(map, slot, "deceased", key, Self::Range),
             "deceasedDate" => {
                 de::choice_primitive(map, slot, "deceased", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_deceasedDate" => {
                 de::choice_primitive_element(map, slot, "deceased", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "deceasedString" => {
                 de::choice_primitive(map, slot, "deceased", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_deceasedString" => de::choice_primitive_element(
                 map,
@@ -523,9 +520,9 @@ impl FamilyMemberHistoryDeceased {
                     Self::String(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -560,23 +557,23 @@ impl FamilyMemberHistoryConditionOnset {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age)?,
-            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range)?,
-            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period)?,
+            "onsetAge" => de::choice_complex(map, slot, "onset", key, Self::Age),
+            "onsetRange" => de::choice_complex(map, slot, "onset", key, Self::Range),
+            "onsetPeriod" => de::choice_complex(map, slot, "onset", key, Self::Period),
             "onsetString" => {
                 de::choice_primitive(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_onsetString" => {
                 de::choice_primitive_element(map, slot, "onset", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

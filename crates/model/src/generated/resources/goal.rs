@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,42 +138,42 @@ impl de::FhirObject for Goal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "lifecycleStatus" => de::primitive(map, &mut self.lifecycle_status, key)?,
-            "_lifecycleStatus" => de::primitive_element(map, &mut self.lifecycle_status, key)?,
-            "achievementStatus" => de::plain(map, &mut self.achievement_status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "description" => de::plain(map, &mut self.description, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
-            "statusDate" => de::primitive(map, &mut self.status_date, key)?,
-            "_statusDate" => de::primitive_element(map, &mut self.status_date, key)?,
-            "statusReason" => de::primitive(map, &mut self.status_reason, key)?,
-            "_statusReason" => de::primitive_element(map, &mut self.status_reason, key)?,
-            "expressedBy" => de::plain(map, &mut self.expressed_by, key)?,
-            "addresses" => de::list(map, &mut self.addresses, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "outcomeCode" => de::list(map, &mut self.outcome_code, key)?,
-            "outcomeReference" => de::list(map, &mut self.outcome_reference, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "lifecycleStatus" => de::primitive(map, &mut self.lifecycle_status, key),
+            "_lifecycleStatus" => de::primitive_element(map, &mut self.lifecycle_status, key),
+            "achievementStatus" => de::plain(map, &mut self.achievement_status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "description" => de::plain(map, &mut self.description, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "target" => de::list(map, &mut self.target, key),
+            "statusDate" => de::primitive(map, &mut self.status_date, key),
+            "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
+            "statusReason" => de::primitive(map, &mut self.status_reason, key),
+            "_statusReason" => de::primitive_element(map, &mut self.status_reason, key),
+            "expressedBy" => de::plain(map, &mut self.expressed_by, key),
+            "addresses" => de::list(map, &mut self.addresses, key),
+            "note" => de::list(map, &mut self.note, key),
+            "outcomeCode" => de::list(map, &mut self.outcome_code, key),
+            "outcomeReference" => de::list(map, &mut self.outcome_reference, key),
             _ => {
                 if GoalStart::visit(&mut self.start, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -264,10 +267,10 @@ impl de::FhirObject for GoalTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "measure" => de::plain(map, &mut self.measure, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "measure" => de::plain(map, &mut self.measure, key),
             _ => {
                 if GoalTargetDetail::visit(&mut self.detail, key, map)? {
                     return Ok(true);
@@ -277,7 +280,7 @@ impl de::FhirObject for GoalTarget {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -321,23 +324,21 @@ impl GoalStart {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "startDate" => {
-                de::choice_primitive(map, slot, "start", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "startDate" => de::choice_primitive(map, slot, "start", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_startDate" => {
                 de::choice_primitive_element(map, slot, "start", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "startCodeableConcept" => {
-                de::choice_complex(map, slot, "start", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "start", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -375,60 +376,50 @@ impl GoalTargetDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "detailQuantity" => de::choice_complex(map, slot, "detail", key, Self::Quantity)?,
-            "detailRange" => de::choice_complex(map, slot, "detail", key, Self::Range)?,
+            "detailQuantity" => de::choice_complex(map, slot, "detail", key, Self::Quantity),
+            "detailRange" => de::choice_complex(map, slot, "detail", key, Self::Range),
             "detailCodeableConcept" => {
-                de::choice_complex(map, slot, "detail", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "detail", key, Self::CodeableConcept)
             }
             "detailString" => {
                 de::choice_primitive(map, slot, "detail", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_detailString" => {
                 de::choice_primitive_element(map, slot, "detail", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "detailBoolean" => {
                 de::choice_primitive(map, slot, "detail", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_detailBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "detail",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_detailBoolean" => {
+                de::choice_primitive_element(map, slot, "detail", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "detailInteger" => {
                 de::choice_primitive(map, slot, "detail", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_detailInteger" => de::choice_primitive_element(
-                map,
-                slot,
-                "detail",
-                key,
-                Self::Integer,
-                |c| match c {
+            "_detailInteger" => {
+                de::choice_primitive_element(map, slot, "detail", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "detailRatio" => de::choice_complex(map, slot, "detail", key, Self::Ratio)?,
+                })
+            }
+            "detailRatio" => de::choice_complex(map, slot, "detail", key, Self::Ratio),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -464,16 +455,16 @@ impl GoalTargetDue {
             "dueDate" => de::choice_primitive(map, slot, "due", key, Self::Date, |c| match c {
                 Self::Date(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_dueDate" => {
                 de::choice_primitive_element(map, slot, "due", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "dueDuration" => de::choice_complex(map, slot, "due", key, Self::Duration)?,
+            "dueDuration" => de::choice_complex(map, slot, "due", key, Self::Duration),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -111,34 +114,34 @@ impl de::FhirObject for Group {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "actual" => de::primitive(map, &mut self.actual, key)?,
-            "_actual" => de::primitive_element(map, &mut self.actual, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "quantity" => de::primitive(map, &mut self.quantity, key)?,
-            "_quantity" => de::primitive_element(map, &mut self.quantity, key)?,
-            "managingEntity" => de::plain(map, &mut self.managing_entity, key)?,
-            "characteristic" => de::list(map, &mut self.characteristic, key)?,
-            "member" => de::list(map, &mut self.member, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "actual" => de::primitive(map, &mut self.actual, key),
+            "_actual" => de::primitive_element(map, &mut self.actual, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "quantity" => de::primitive(map, &mut self.quantity, key),
+            "_quantity" => de::primitive_element(map, &mut self.quantity, key),
+            "managingEntity" => de::plain(map, &mut self.managing_entity, key),
+            "characteristic" => de::list(map, &mut self.characteristic, key),
+            "member" => de::list(map, &mut self.member, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -223,20 +226,20 @@ impl de::FhirObject for GroupCharacteristic {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "exclude" => de::primitive(map, &mut self.exclude, key)?,
-            "_exclude" => de::primitive_element(map, &mut self.exclude, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "exclude" => de::primitive(map, &mut self.exclude, key),
+            "_exclude" => de::primitive_element(map, &mut self.exclude, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => {
                 if GroupCharacteristicValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -302,15 +305,15 @@ impl de::FhirObject for GroupMember {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "entity" => de::plain(map, &mut self.entity, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "inactive" => de::primitive(map, &mut self.inactive, key)?,
-            "_inactive" => de::primitive_element(map, &mut self.inactive, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "entity" => de::plain(map, &mut self.entity, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "inactive" => de::primitive(map, &mut self.inactive, key),
+            "_inactive" => de::primitive_element(map, &mut self.inactive, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -357,25 +360,25 @@ impl GroupCharacteristicValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -131,42 +134,42 @@ impl de::FhirObject for GuidanceResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "requestIdentifier" => de::plain(map, &mut self.request_identifier, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "occurrenceDateTime" => de::primitive(map, &mut self.occurrence_date_time, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "requestIdentifier" => de::plain(map, &mut self.request_identifier, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "occurrenceDateTime" => de::primitive(map, &mut self.occurrence_date_time, key),
             "_occurrenceDateTime" => {
-                de::primitive_element(map, &mut self.occurrence_date_time, key)?
+                de::primitive_element(map, &mut self.occurrence_date_time, key)
             }
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "evaluationMessage" => de::list(map, &mut self.evaluation_message, key)?,
-            "outputParameters" => de::plain(map, &mut self.output_parameters, key)?,
-            "result" => de::plain(map, &mut self.result, key)?,
-            "dataRequirement" => de::list(map, &mut self.data_requirement, key)?,
+            "performer" => de::plain(map, &mut self.performer, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
+            "evaluationMessage" => de::list(map, &mut self.evaluation_message, key),
+            "outputParameters" => de::plain(map, &mut self.output_parameters, key),
+            "result" => de::plain(map, &mut self.result, key),
+            "dataRequirement" => de::list(map, &mut self.data_requirement, key),
             _ => {
                 if GuidanceResponseModule::visit(&mut self.module, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -238,40 +241,34 @@ impl GuidanceResponseModule {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "moduleUri" => {
-                de::choice_primitive(map, slot, "module", key, Self::Uri, |c| match c {
-                    Self::Uri(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "moduleUri" => de::choice_primitive(map, slot, "module", key, Self::Uri, |c| match c {
+                Self::Uri(p) => Some(p),
+                _ => None,
+            }),
             "_moduleUri" => {
                 de::choice_primitive_element(map, slot, "module", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "moduleCanonical" => {
                 de::choice_primitive(map, slot, "module", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_moduleCanonical" => de::choice_primitive_element(
-                map,
-                slot,
-                "module",
-                key,
-                Self::Canonical,
-                |c| match c {
+            "_moduleCanonical" => {
+                de::choice_primitive_element(map, slot, "module", key, Self::Canonical, |c| match c
+                {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "moduleCodeableConcept" => {
-                de::choice_complex(map, slot, "module", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "module", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -171,54 +174,54 @@ impl de::FhirObject for HealthcareService {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "providedBy" => de::plain(map, &mut self.provided_by, key)?,
-            "offeredIn" => de::list(map, &mut self.offered_in, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "specialty" => de::list(map, &mut self.specialty, key)?,
-            "location" => de::list(map, &mut self.location, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "extraDetails" => de::primitive(map, &mut self.extra_details, key)?,
-            "_extraDetails" => de::primitive_element(map, &mut self.extra_details, key)?,
-            "photo" => de::plain(map, &mut self.photo, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "coverageArea" => de::list(map, &mut self.coverage_area, key)?,
-            "serviceProvisionCode" => de::list(map, &mut self.service_provision_code, key)?,
-            "eligibility" => de::list(map, &mut self.eligibility, key)?,
-            "program" => de::list(map, &mut self.program, key)?,
-            "characteristic" => de::list(map, &mut self.characteristic, key)?,
-            "communication" => de::list(map, &mut self.communication, key)?,
-            "referralMethod" => de::list(map, &mut self.referral_method, key)?,
-            "appointmentRequired" => de::primitive(map, &mut self.appointment_required, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "providedBy" => de::plain(map, &mut self.provided_by, key),
+            "offeredIn" => de::list(map, &mut self.offered_in, key),
+            "category" => de::list(map, &mut self.category, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "specialty" => de::list(map, &mut self.specialty, key),
+            "location" => de::list(map, &mut self.location, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "extraDetails" => de::primitive(map, &mut self.extra_details, key),
+            "_extraDetails" => de::primitive_element(map, &mut self.extra_details, key),
+            "photo" => de::plain(map, &mut self.photo, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "coverageArea" => de::list(map, &mut self.coverage_area, key),
+            "serviceProvisionCode" => de::list(map, &mut self.service_provision_code, key),
+            "eligibility" => de::list(map, &mut self.eligibility, key),
+            "program" => de::list(map, &mut self.program, key),
+            "characteristic" => de::list(map, &mut self.characteristic, key),
+            "communication" => de::list(map, &mut self.communication, key),
+            "referralMethod" => de::list(map, &mut self.referral_method, key),
+            "appointmentRequired" => de::primitive(map, &mut self.appointment_required, key),
             "_appointmentRequired" => {
-                de::primitive_element(map, &mut self.appointment_required, key)?
+                de::primitive_element(map, &mut self.appointment_required, key)
             }
-            "availableTime" => de::list(map, &mut self.available_time, key)?,
-            "notAvailable" => de::list(map, &mut self.not_available, key)?,
-            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key)?,
+            "availableTime" => de::list(map, &mut self.available_time, key),
+            "notAvailable" => de::list(map, &mut self.not_available, key),
+            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key),
             "_availabilityExceptions" => {
-                de::primitive_element(map, &mut self.availability_exceptions, key)?
+                de::primitive_element(map, &mut self.availability_exceptions, key)
             }
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
+            "endpoint" => de::list(map, &mut self.endpoint, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -320,14 +323,14 @@ impl de::FhirObject for HealthcareServiceEligibility {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -393,21 +396,21 @@ impl de::FhirObject for HealthcareServiceAvailableTime {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key)?,
-            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key)?,
-            "allDay" => de::primitive(map, &mut self.all_day, key)?,
-            "_allDay" => de::primitive_element(map, &mut self.all_day, key)?,
-            "availableStartTime" => de::primitive(map, &mut self.available_start_time, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key),
+            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key),
+            "allDay" => de::primitive(map, &mut self.all_day, key),
+            "_allDay" => de::primitive_element(map, &mut self.all_day, key),
+            "availableStartTime" => de::primitive(map, &mut self.available_start_time, key),
             "_availableStartTime" => {
-                de::primitive_element(map, &mut self.available_start_time, key)?
+                de::primitive_element(map, &mut self.available_start_time, key)
             }
-            "availableEndTime" => de::primitive(map, &mut self.available_end_time, key)?,
-            "_availableEndTime" => de::primitive_element(map, &mut self.available_end_time, key)?,
+            "availableEndTime" => de::primitive(map, &mut self.available_end_time, key),
+            "_availableEndTime" => de::primitive_element(map, &mut self.available_end_time, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -477,14 +480,14 @@ impl de::FhirObject for HealthcareServiceNotAvailable {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "during" => de::plain(map, &mut self.during, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "during" => de::plain(map, &mut self.during, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

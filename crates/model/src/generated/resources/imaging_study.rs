@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -151,44 +154,44 @@ impl de::FhirObject for ImagingStudy {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "modality" => de::list(map, &mut self.modality, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "started" => de::primitive(map, &mut self.started, key)?,
-            "_started" => de::primitive_element(map, &mut self.started, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "referrer" => de::plain(map, &mut self.referrer, key)?,
-            "interpreter" => de::list(map, &mut self.interpreter, key)?,
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
-            "numberOfSeries" => de::primitive(map, &mut self.number_of_series, key)?,
-            "_numberOfSeries" => de::primitive_element(map, &mut self.number_of_series, key)?,
-            "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key)?,
-            "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key)?,
-            "procedureReference" => de::plain(map, &mut self.procedure_reference, key)?,
-            "procedureCode" => de::list(map, &mut self.procedure_code, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "series" => de::list(map, &mut self.series, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "modality" => de::list(map, &mut self.modality, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "started" => de::primitive(map, &mut self.started, key),
+            "_started" => de::primitive_element(map, &mut self.started, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "referrer" => de::plain(map, &mut self.referrer, key),
+            "interpreter" => de::list(map, &mut self.interpreter, key),
+            "endpoint" => de::list(map, &mut self.endpoint, key),
+            "numberOfSeries" => de::primitive(map, &mut self.number_of_series, key),
+            "_numberOfSeries" => de::primitive_element(map, &mut self.number_of_series, key),
+            "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key),
+            "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key),
+            "procedureReference" => de::plain(map, &mut self.procedure_reference, key),
+            "procedureCode" => de::list(map, &mut self.procedure_code, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "series" => de::list(map, &mut self.series, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -325,28 +328,28 @@ impl de::FhirObject for ImagingStudySeries {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "uid" => de::primitive(map, &mut self.uid, key)?,
-            "_uid" => de::primitive_element(map, &mut self.uid, key)?,
-            "number" => de::primitive(map, &mut self.number, key)?,
-            "_number" => de::primitive_element(map, &mut self.number, key)?,
-            "modality" => de::plain(map, &mut self.modality, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key)?,
-            "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key)?,
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "laterality" => de::plain(map, &mut self.laterality, key)?,
-            "specimen" => de::list(map, &mut self.specimen, key)?,
-            "started" => de::primitive(map, &mut self.started, key)?,
-            "_started" => de::primitive_element(map, &mut self.started, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "instance" => de::list(map, &mut self.instance, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "uid" => de::primitive(map, &mut self.uid, key),
+            "_uid" => de::primitive_element(map, &mut self.uid, key),
+            "number" => de::primitive(map, &mut self.number, key),
+            "_number" => de::primitive_element(map, &mut self.number, key),
+            "modality" => de::plain(map, &mut self.modality, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key),
+            "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key),
+            "endpoint" => de::list(map, &mut self.endpoint, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "laterality" => de::plain(map, &mut self.laterality, key),
+            "specimen" => de::list(map, &mut self.specimen, key),
+            "started" => de::primitive(map, &mut self.started, key),
+            "_started" => de::primitive_element(map, &mut self.started, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "instance" => de::list(map, &mut self.instance, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -419,13 +422,13 @@ impl de::FhirObject for ImagingStudySeriesPerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -491,18 +494,18 @@ impl de::FhirObject for ImagingStudySeriesInstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "uid" => de::primitive(map, &mut self.uid, key)?,
-            "_uid" => de::primitive_element(map, &mut self.uid, key)?,
-            "sopClass" => de::plain(map, &mut self.sop_class, key)?,
-            "number" => de::primitive(map, &mut self.number, key)?,
-            "_number" => de::primitive_element(map, &mut self.number, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "uid" => de::primitive(map, &mut self.uid, key),
+            "_uid" => de::primitive_element(map, &mut self.uid, key),
+            "sopClass" => de::plain(map, &mut self.sop_class, key),
+            "number" => de::primitive(map, &mut self.number, key),
+            "_number" => de::primitive_element(map, &mut self.number, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

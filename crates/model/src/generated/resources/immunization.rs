@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -183,57 +186,57 @@ impl de::FhirObject for Immunization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "vaccineCode" => de::plain(map, &mut self.vaccine_code, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "recorded" => de::primitive(map, &mut self.recorded, key)?,
-            "_recorded" => de::primitive_element(map, &mut self.recorded, key)?,
-            "primarySource" => de::primitive(map, &mut self.primary_source, key)?,
-            "_primarySource" => de::primitive_element(map, &mut self.primary_source, key)?,
-            "reportOrigin" => de::plain(map, &mut self.report_origin, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key)?,
-            "lotNumber" => de::primitive(map, &mut self.lot_number, key)?,
-            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key)?,
-            "expirationDate" => de::primitive(map, &mut self.expiration_date, key)?,
-            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key)?,
-            "site" => de::plain(map, &mut self.site, key)?,
-            "route" => de::plain(map, &mut self.route, key)?,
-            "doseQuantity" => de::plain(map, &mut self.dose_quantity, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "isSubpotent" => de::primitive(map, &mut self.is_subpotent, key)?,
-            "_isSubpotent" => de::primitive_element(map, &mut self.is_subpotent, key)?,
-            "subpotentReason" => de::list(map, &mut self.subpotent_reason, key)?,
-            "education" => de::list(map, &mut self.education, key)?,
-            "programEligibility" => de::list(map, &mut self.program_eligibility, key)?,
-            "fundingSource" => de::plain(map, &mut self.funding_source, key)?,
-            "reaction" => de::list(map, &mut self.reaction, key)?,
-            "protocolApplied" => de::list(map, &mut self.protocol_applied, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "vaccineCode" => de::plain(map, &mut self.vaccine_code, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "recorded" => de::primitive(map, &mut self.recorded, key),
+            "_recorded" => de::primitive_element(map, &mut self.recorded, key),
+            "primarySource" => de::primitive(map, &mut self.primary_source, key),
+            "_primarySource" => de::primitive_element(map, &mut self.primary_source, key),
+            "reportOrigin" => de::plain(map, &mut self.report_origin, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
+            "lotNumber" => de::primitive(map, &mut self.lot_number, key),
+            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key),
+            "expirationDate" => de::primitive(map, &mut self.expiration_date, key),
+            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key),
+            "site" => de::plain(map, &mut self.site, key),
+            "route" => de::plain(map, &mut self.route, key),
+            "doseQuantity" => de::plain(map, &mut self.dose_quantity, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "note" => de::list(map, &mut self.note, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "isSubpotent" => de::primitive(map, &mut self.is_subpotent, key),
+            "_isSubpotent" => de::primitive_element(map, &mut self.is_subpotent, key),
+            "subpotentReason" => de::list(map, &mut self.subpotent_reason, key),
+            "education" => de::list(map, &mut self.education, key),
+            "programEligibility" => de::list(map, &mut self.program_eligibility, key),
+            "fundingSource" => de::plain(map, &mut self.funding_source, key),
+            "reaction" => de::list(map, &mut self.reaction, key),
+            "protocolApplied" => de::list(map, &mut self.protocol_applied, key),
             _ => {
                 if ImmunizationOccurrence::visit(&mut self.occurrence, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -340,13 +343,13 @@ impl de::FhirObject for ImmunizationPerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -412,19 +415,19 @@ impl de::FhirObject for ImmunizationEducation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "documentType" => de::primitive(map, &mut self.document_type, key)?,
-            "_documentType" => de::primitive_element(map, &mut self.document_type, key)?,
-            "reference" => de::primitive(map, &mut self.reference, key)?,
-            "_reference" => de::primitive_element(map, &mut self.reference, key)?,
-            "publicationDate" => de::primitive(map, &mut self.publication_date, key)?,
-            "_publicationDate" => de::primitive_element(map, &mut self.publication_date, key)?,
-            "presentationDate" => de::primitive(map, &mut self.presentation_date, key)?,
-            "_presentationDate" => de::primitive_element(map, &mut self.presentation_date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "documentType" => de::primitive(map, &mut self.document_type, key),
+            "_documentType" => de::primitive_element(map, &mut self.document_type, key),
+            "reference" => de::primitive(map, &mut self.reference, key),
+            "_reference" => de::primitive_element(map, &mut self.reference, key),
+            "publicationDate" => de::primitive(map, &mut self.publication_date, key),
+            "_publicationDate" => de::primitive_element(map, &mut self.publication_date, key),
+            "presentationDate" => de::primitive(map, &mut self.presentation_date, key),
+            "_presentationDate" => de::primitive_element(map, &mut self.presentation_date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -498,16 +501,16 @@ impl de::FhirObject for ImmunizationReaction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "detail" => de::plain(map, &mut self.detail, key)?,
-            "reported" => de::primitive(map, &mut self.reported, key)?,
-            "_reported" => de::primitive_element(map, &mut self.reported, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "detail" => de::plain(map, &mut self.detail, key),
+            "reported" => de::primitive(map, &mut self.reported, key),
+            "_reported" => de::primitive_element(map, &mut self.reported, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -578,13 +581,13 @@ impl de::FhirObject for ImmunizationProtocolApplied {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "series" => de::primitive(map, &mut self.series, key)?,
-            "_series" => de::primitive_element(map, &mut self.series, key)?,
-            "authority" => de::plain(map, &mut self.authority, key)?,
-            "targetDisease" => de::list(map, &mut self.target_disease, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "series" => de::primitive(map, &mut self.series, key),
+            "_series" => de::primitive_element(map, &mut self.series, key),
+            "authority" => de::plain(map, &mut self.authority, key),
+            "targetDisease" => de::list(map, &mut self.target_disease, key),
             _ => {
                 if ImmunizationProtocolAppliedDoseNumber::visit(&mut self.dose_number, key, map)? {
                     return Ok(true);
@@ -595,7 +598,7 @@ impl de::FhirObject for ImmunizationProtocolApplied {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -645,7 +648,7 @@ impl ImmunizationOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -653,13 +656,13 @@ impl ImmunizationOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "occurrenceString" => {
                 de::choice_primitive(map, slot, "occurrence", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceString" => de::choice_primitive_element(
                 map,
@@ -671,9 +674,9 @@ impl ImmunizationOccurrence {
                     Self::String(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -713,23 +716,20 @@ impl ImmunizationProtocolAppliedDoseNumber {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "_doseNumberPositiveInt" => de::choice_primitive_element(
-                map,
-                slot,
-                "doseNumber",
-                key,
-                Self::PositiveInt,
-                |c| match c {
-                    Self::PositiveInt(p) => Some(p),
-                    _ => None,
-                },
-            )?,
+            ),
+            "_doseNumberPositiveInt" => {
+                de::choice_primitive_element(map, slot, "doseNumber", key, Self::PositiveInt, |c| {
+                    match c {
+                        Self::PositiveInt(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
             "doseNumberString" => {
                 de::choice_primitive(map, slot, "doseNumber", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_doseNumberString" => de::choice_primitive_element(
                 map,
@@ -741,9 +741,9 @@ impl ImmunizationProtocolAppliedDoseNumber {
                     Self::String(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -783,7 +783,7 @@ impl ImmunizationProtocolAppliedSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_seriesDosesPositiveInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -794,12 +794,12 @@ impl ImmunizationProtocolAppliedSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "seriesDosesString" => {
                 de::choice_primitive(map, slot, "seriesDoses", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_seriesDosesString" => {
                 de::choice_primitive_element(map, slot, "seriesDoses", key, Self::String, |c| {
@@ -807,10 +807,10 @@ impl ImmunizationProtocolAppliedSeriesDoses {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,32 +126,32 @@ impl de::FhirObject for ImmunizationEvaluation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "authority" => de::plain(map, &mut self.authority, key)?,
-            "targetDisease" => de::plain(map, &mut self.target_disease, key)?,
-            "immunizationEvent" => de::plain(map, &mut self.immunization_event, key)?,
-            "doseStatus" => de::plain(map, &mut self.dose_status, key)?,
-            "doseStatusReason" => de::list(map, &mut self.dose_status_reason, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "series" => de::primitive(map, &mut self.series, key)?,
-            "_series" => de::primitive_element(map, &mut self.series, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "authority" => de::plain(map, &mut self.authority, key),
+            "targetDisease" => de::plain(map, &mut self.target_disease, key),
+            "immunizationEvent" => de::plain(map, &mut self.immunization_event, key),
+            "doseStatus" => de::plain(map, &mut self.dose_status, key),
+            "doseStatusReason" => de::list(map, &mut self.dose_status_reason, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "series" => de::primitive(map, &mut self.series, key),
+            "_series" => de::primitive_element(map, &mut self.series, key),
             _ => {
                 if ImmunizationEvaluationDoseNumber::visit(&mut self.dose_number, key, map)? {
                     return Ok(true);
@@ -158,7 +161,7 @@ impl de::FhirObject for ImmunizationEvaluation {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -233,23 +236,20 @@ impl ImmunizationEvaluationDoseNumber {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "_doseNumberPositiveInt" => de::choice_primitive_element(
-                map,
-                slot,
-                "doseNumber",
-                key,
-                Self::PositiveInt,
-                |c| match c {
-                    Self::PositiveInt(p) => Some(p),
-                    _ => None,
-                },
-            )?,
+            ),
+            "_doseNumberPositiveInt" => {
+                de::choice_primitive_element(map, slot, "doseNumber", key, Self::PositiveInt, |c| {
+                    match c {
+                        Self::PositiveInt(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
             "doseNumberString" => {
                 de::choice_primitive(map, slot, "doseNumber", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_doseNumberString" => de::choice_primitive_element(
                 map,
@@ -261,9 +261,9 @@ impl ImmunizationEvaluationDoseNumber {
                     Self::String(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -303,7 +303,7 @@ impl ImmunizationEvaluationSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_seriesDosesPositiveInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -314,12 +314,12 @@ impl ImmunizationEvaluationSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "seriesDosesString" => {
                 de::choice_primitive(map, slot, "seriesDoses", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_seriesDosesString" => {
                 de::choice_primitive_element(map, slot, "seriesDoses", key, Self::String, |c| {
@@ -327,10 +327,10 @@ impl ImmunizationEvaluationSeriesDoses {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -91,25 +94,25 @@ impl de::FhirObject for ImmunizationRecommendation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "authority" => de::plain(map, &mut self.authority, key)?,
-            "recommendation" => de::list(map, &mut self.recommendation, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "authority" => de::plain(map, &mut self.authority, key),
+            "recommendation" => de::list(map, &mut self.recommendation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -221,24 +224,24 @@ impl de::FhirObject for ImmunizationRecommendationRecommendation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "vaccineCode" => de::list(map, &mut self.vaccine_code, key)?,
-            "targetDisease" => de::plain(map, &mut self.target_disease, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "vaccineCode" => de::list(map, &mut self.vaccine_code, key),
+            "targetDisease" => de::plain(map, &mut self.target_disease, key),
             "contraindicatedVaccineCode" => {
-                de::list(map, &mut self.contraindicated_vaccine_code, key)?
+                de::list(map, &mut self.contraindicated_vaccine_code, key)
             }
-            "forecastStatus" => de::plain(map, &mut self.forecast_status, key)?,
-            "forecastReason" => de::list(map, &mut self.forecast_reason, key)?,
-            "dateCriterion" => de::list(map, &mut self.date_criterion, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "series" => de::primitive(map, &mut self.series, key)?,
-            "_series" => de::primitive_element(map, &mut self.series, key)?,
-            "supportingImmunization" => de::list(map, &mut self.supporting_immunization, key)?,
+            "forecastStatus" => de::plain(map, &mut self.forecast_status, key),
+            "forecastReason" => de::list(map, &mut self.forecast_reason, key),
+            "dateCriterion" => de::list(map, &mut self.date_criterion, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "series" => de::primitive(map, &mut self.series, key),
+            "_series" => de::primitive_element(map, &mut self.series, key),
+            "supportingImmunization" => de::list(map, &mut self.supporting_immunization, key),
             "supportingPatientInformation" => {
-                de::list(map, &mut self.supporting_patient_information, key)?
+                de::list(map, &mut self.supporting_patient_information, key)
             }
             _ => {
                 if ImmunizationRecommendationRecommendationDoseNumber::visit(
@@ -257,7 +260,7 @@ impl de::FhirObject for ImmunizationRecommendationRecommendation {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -341,14 +344,14 @@ impl de::FhirObject for ImmunizationRecommendationRecommendationDateCriterion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -397,23 +400,20 @@ impl ImmunizationRecommendationRecommendationDoseNumber {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "_doseNumberPositiveInt" => de::choice_primitive_element(
-                map,
-                slot,
-                "doseNumber",
-                key,
-                Self::PositiveInt,
-                |c| match c {
-                    Self::PositiveInt(p) => Some(p),
-                    _ => None,
-                },
-            )?,
+            ),
+            "_doseNumberPositiveInt" => {
+                de::choice_primitive_element(map, slot, "doseNumber", key, Self::PositiveInt, |c| {
+                    match c {
+                        Self::PositiveInt(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
             "doseNumberString" => {
                 de::choice_primitive(map, slot, "doseNumber", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_doseNumberString" => de::choice_primitive_element(
                 map,
@@ -425,9 +425,9 @@ impl ImmunizationRecommendationRecommendationDoseNumber {
                     Self::String(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -467,7 +467,7 @@ impl ImmunizationRecommendationRecommendationSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_seriesDosesPositiveInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -478,12 +478,12 @@ impl ImmunizationRecommendationRecommendationSeriesDoses {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "seriesDosesString" => {
                 de::choice_primitive(map, slot, "seriesDoses", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_seriesDosesString" => {
                 de::choice_primitive_element(map, slot, "seriesDoses", key, Self::String, |c| {
@@ -491,10 +491,10 @@ impl ImmunizationRecommendationRecommendationSeriesDoses {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -151,52 +154,52 @@ impl de::FhirObject for ImplementationGuide {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "packageId" => de::primitive(map, &mut self.package_id, key)?,
-            "_packageId" => de::primitive_element(map, &mut self.package_id, key)?,
-            "license" => de::primitive(map, &mut self.license, key)?,
-            "_license" => de::primitive_element(map, &mut self.license, key)?,
-            "fhirVersion" => de::primitive_list(map, &mut self.fhir_version, key)?,
-            "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key)?,
-            "dependsOn" => de::list(map, &mut self.depends_on, key)?,
-            "global" => de::list(map, &mut self.global, key)?,
-            "definition" => de::plain(map, &mut self.definition, key)?,
-            "manifest" => de::plain(map, &mut self.manifest, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "packageId" => de::primitive(map, &mut self.package_id, key),
+            "_packageId" => de::primitive_element(map, &mut self.package_id, key),
+            "license" => de::primitive(map, &mut self.license, key),
+            "_license" => de::primitive_element(map, &mut self.license, key),
+            "fhirVersion" => de::primitive_list(map, &mut self.fhir_version, key),
+            "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key),
+            "dependsOn" => de::list(map, &mut self.depends_on, key),
+            "global" => de::list(map, &mut self.global, key),
+            "definition" => de::plain(map, &mut self.definition, key),
+            "manifest" => de::plain(map, &mut self.manifest, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -287,17 +290,17 @@ impl de::FhirObject for ImplementationGuideDependsOn {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
-            "packageId" => de::primitive(map, &mut self.package_id, key)?,
-            "_packageId" => de::primitive_element(map, &mut self.package_id, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
+            "packageId" => de::primitive(map, &mut self.package_id, key),
+            "_packageId" => de::primitive_element(map, &mut self.package_id, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -356,15 +359,15 @@ impl de::FhirObject for ImplementationGuideGlobal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -434,16 +437,16 @@ impl de::FhirObject for ImplementationGuideDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "grouping" => de::list(map, &mut self.grouping, key)?,
-            "resource" => de::list(map, &mut self.resource, key)?,
-            "page" => de::plain(map, &mut self.page, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
-            "template" => de::list(map, &mut self.template, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "grouping" => de::list(map, &mut self.grouping, key),
+            "resource" => de::list(map, &mut self.resource, key),
+            "page" => de::plain(map, &mut self.page, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
+            "template" => de::list(map, &mut self.template, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -504,15 +507,15 @@ impl de::FhirObject for ImplementationGuideDefinitionGrouping {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -586,18 +589,18 @@ impl de::FhirObject for ImplementationGuideDefinitionResource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
-            "fhirVersion" => de::primitive_list(map, &mut self.fhir_version, key)?,
-            "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "groupingId" => de::primitive(map, &mut self.grouping_id, key)?,
-            "_groupingId" => de::primitive_element(map, &mut self.grouping_id, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reference" => de::plain(map, &mut self.reference, key),
+            "fhirVersion" => de::primitive_list(map, &mut self.fhir_version, key),
+            "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "groupingId" => de::primitive(map, &mut self.grouping_id, key),
+            "_groupingId" => de::primitive_element(map, &mut self.grouping_id, key),
             _ => {
                 if ImplementationGuideDefinitionResourceExample::visit(&mut self.example, key, map)?
                 {
@@ -605,7 +608,7 @@ impl de::FhirObject for ImplementationGuideDefinitionResource {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -677,21 +680,21 @@ impl de::FhirObject for ImplementationGuideDefinitionPage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "generation" => de::primitive(map, &mut self.generation, key)?,
-            "_generation" => de::primitive_element(map, &mut self.generation, key)?,
-            "page" => de::list(map, &mut self.page, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "generation" => de::primitive(map, &mut self.generation, key),
+            "_generation" => de::primitive_element(map, &mut self.generation, key),
+            "page" => de::list(map, &mut self.page, key),
             _ => {
                 if ImplementationGuideDefinitionPageName::visit(&mut self.name, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -753,15 +756,15 @@ impl de::FhirObject for ImplementationGuideDefinitionParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -823,17 +826,17 @@ impl de::FhirObject for ImplementationGuideDefinitionTemplate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "source" => de::primitive(map, &mut self.source, key)?,
-            "_source" => de::primitive_element(map, &mut self.source, key)?,
-            "scope" => de::primitive(map, &mut self.scope, key)?,
-            "_scope" => de::primitive_element(map, &mut self.scope, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "source" => de::primitive(map, &mut self.source, key),
+            "_source" => de::primitive_element(map, &mut self.source, key),
+            "scope" => de::primitive(map, &mut self.scope, key),
+            "_scope" => de::primitive_element(map, &mut self.scope, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -904,19 +907,19 @@ impl de::FhirObject for ImplementationGuideManifest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "rendering" => de::primitive(map, &mut self.rendering, key)?,
-            "_rendering" => de::primitive_element(map, &mut self.rendering, key)?,
-            "resource" => de::list(map, &mut self.resource, key)?,
-            "page" => de::list(map, &mut self.page, key)?,
-            "image" => de::primitive_list(map, &mut self.image, key)?,
-            "_image" => de::primitive_element_list(map, &mut self.image, key)?,
-            "other" => de::primitive_list(map, &mut self.other, key)?,
-            "_other" => de::primitive_element_list(map, &mut self.other, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "rendering" => de::primitive(map, &mut self.rendering, key),
+            "_rendering" => de::primitive_element(map, &mut self.rendering, key),
+            "resource" => de::list(map, &mut self.resource, key),
+            "page" => de::list(map, &mut self.page, key),
+            "image" => de::primitive_list(map, &mut self.image, key),
+            "_image" => de::primitive_element_list(map, &mut self.image, key),
+            "other" => de::primitive_list(map, &mut self.other, key),
+            "_other" => de::primitive_element_list(map, &mut self.other, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -981,19 +984,19 @@ impl de::FhirObject for ImplementationGuideManifestResource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
-            "relativePath" => de::primitive(map, &mut self.relative_path, key)?,
-            "_relativePath" => de::primitive_element(map, &mut self.relative_path, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reference" => de::plain(map, &mut self.reference, key),
+            "relativePath" => de::primitive(map, &mut self.relative_path, key),
+            "_relativePath" => de::primitive_element(map, &mut self.relative_path, key),
             _ => {
                 if ImplementationGuideManifestResourceExample::visit(&mut self.example, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1058,17 +1061,17 @@ impl de::FhirObject for ImplementationGuideManifestPage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "anchor" => de::primitive_list(map, &mut self.anchor, key)?,
-            "_anchor" => de::primitive_element_list(map, &mut self.anchor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "anchor" => de::primitive_list(map, &mut self.anchor, key),
+            "_anchor" => de::primitive_element_list(map, &mut self.anchor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1112,7 +1115,7 @@ impl ImplementationGuideDefinitionResourceExample {
                 de::choice_primitive(map, slot, "example", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_exampleBoolean" => de::choice_primitive_element(
                 map,
@@ -1124,12 +1127,12 @@ impl ImplementationGuideDefinitionResourceExample {
                     Self::Boolean(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "exampleCanonical" => {
                 de::choice_primitive(map, slot, "example", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_exampleCanonical" => de::choice_primitive_element(
                 map,
@@ -1141,9 +1144,9 @@ impl ImplementationGuideDefinitionResourceExample {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1176,16 +1179,16 @@ impl ImplementationGuideDefinitionPageName {
             "nameUrl" => de::choice_primitive(map, slot, "name", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_nameUrl" => {
                 de::choice_primitive_element(map, slot, "name", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "nameReference" => de::choice_complex(map, slot, "name", key, Self::Reference)?,
+            "nameReference" => de::choice_complex(map, slot, "name", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1217,7 +1220,7 @@ impl ImplementationGuideManifestResourceExample {
                 de::choice_primitive(map, slot, "example", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_exampleBoolean" => de::choice_primitive_element(
                 map,
@@ -1229,12 +1232,12 @@ impl ImplementationGuideManifestResourceExample {
                     Self::Boolean(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "exampleCanonical" => {
                 de::choice_primitive(map, slot, "example", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_exampleCanonical" => de::choice_primitive_element(
                 map,
@@ -1246,9 +1249,9 @@ impl ImplementationGuideManifestResourceExample {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -127,36 +130,36 @@ impl de::FhirObject for InsurancePlan {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "alias" => de::primitive_list(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element_list(map, &mut self.alias, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "ownedBy" => de::plain(map, &mut self.owned_by, key)?,
-            "administeredBy" => de::plain(map, &mut self.administered_by, key)?,
-            "coverageArea" => de::list(map, &mut self.coverage_area, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
-            "network" => de::list(map, &mut self.network, key)?,
-            "coverage" => de::list(map, &mut self.coverage, key)?,
-            "plan" => de::list(map, &mut self.plan, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "alias" => de::primitive_list(map, &mut self.alias, key),
+            "_alias" => de::primitive_element_list(map, &mut self.alias, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "ownedBy" => de::plain(map, &mut self.owned_by, key),
+            "administeredBy" => de::plain(map, &mut self.administered_by, key),
+            "coverageArea" => de::list(map, &mut self.coverage_area, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "endpoint" => de::list(map, &mut self.endpoint, key),
+            "network" => de::list(map, &mut self.network, key),
+            "coverage" => de::list(map, &mut self.coverage, key),
+            "plan" => de::list(map, &mut self.plan, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -245,15 +248,15 @@ impl de::FhirObject for InsurancePlanContact {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "purpose" => de::plain(map, &mut self.purpose, key)?,
-            "name" => de::plain(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::plain(map, &mut self.address, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "purpose" => de::plain(map, &mut self.purpose, key),
+            "name" => de::plain(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::plain(map, &mut self.address, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -317,14 +320,14 @@ impl de::FhirObject for InsurancePlanCoverage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "network" => de::list(map, &mut self.network, key)?,
-            "benefit" => de::list(map, &mut self.benefit, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "network" => de::list(map, &mut self.network, key),
+            "benefit" => de::list(map, &mut self.benefit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -387,15 +390,15 @@ impl de::FhirObject for InsurancePlanCoverageBenefit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "requirement" => de::primitive(map, &mut self.requirement, key)?,
-            "_requirement" => de::primitive_element(map, &mut self.requirement, key)?,
-            "limit" => de::list(map, &mut self.limit, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "requirement" => de::primitive(map, &mut self.requirement, key),
+            "_requirement" => de::primitive_element(map, &mut self.requirement, key),
+            "limit" => de::list(map, &mut self.limit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -454,13 +457,13 @@ impl de::FhirObject for InsurancePlanCoverageBenefitLimit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "value" => de::plain(map, &mut self.value, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "value" => de::plain(map, &mut self.value, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -534,17 +537,17 @@ impl de::FhirObject for InsurancePlanPlan {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "coverageArea" => de::list(map, &mut self.coverage_area, key)?,
-            "network" => de::list(map, &mut self.network, key)?,
-            "generalCost" => de::list(map, &mut self.general_cost, key)?,
-            "specificCost" => de::list(map, &mut self.specific_cost, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "coverageArea" => de::list(map, &mut self.coverage_area, key),
+            "network" => de::list(map, &mut self.network, key),
+            "generalCost" => de::list(map, &mut self.general_cost, key),
+            "specificCost" => de::list(map, &mut self.specific_cost, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -614,17 +617,17 @@ impl de::FhirObject for InsurancePlanPlanGeneralCost {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "groupSize" => de::primitive(map, &mut self.group_size, key)?,
-            "_groupSize" => de::primitive_element(map, &mut self.group_size, key)?,
-            "cost" => de::plain(map, &mut self.cost, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "groupSize" => de::primitive(map, &mut self.group_size, key),
+            "_groupSize" => de::primitive_element(map, &mut self.group_size, key),
+            "cost" => de::plain(map, &mut self.cost, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -684,13 +687,13 @@ impl de::FhirObject for InsurancePlanPlanSpecificCost {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "benefit" => de::list(map, &mut self.benefit, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "benefit" => de::list(map, &mut self.benefit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -748,13 +751,13 @@ impl de::FhirObject for InsurancePlanPlanSpecificCostBenefit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "cost" => de::list(map, &mut self.cost, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "cost" => de::list(map, &mut self.cost, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -820,15 +823,15 @@ impl de::FhirObject for InsurancePlanPlanSpecificCostBenefitCost {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "applicability" => de::plain(map, &mut self.applicability, key)?,
-            "qualifiers" => de::list(map, &mut self.qualifiers, key)?,
-            "value" => de::plain(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "applicability" => de::plain(map, &mut self.applicability, key),
+            "qualifiers" => de::list(map, &mut self.qualifiers, key),
+            "value" => de::plain(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

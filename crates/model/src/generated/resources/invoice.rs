@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,39 +138,39 @@ impl de::FhirObject for Invoice {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "cancelledReason" => de::primitive(map, &mut self.cancelled_reason, key)?,
-            "_cancelledReason" => de::primitive_element(map, &mut self.cancelled_reason, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "recipient" => de::plain(map, &mut self.recipient, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "issuer" => de::plain(map, &mut self.issuer, key)?,
-            "account" => de::plain(map, &mut self.account, key)?,
-            "lineItem" => de::list(map, &mut self.line_item, key)?,
-            "totalPriceComponent" => de::list(map, &mut self.total_price_component, key)?,
-            "totalNet" => de::plain(map, &mut self.total_net, key)?,
-            "totalGross" => de::plain(map, &mut self.total_gross, key)?,
-            "paymentTerms" => de::primitive(map, &mut self.payment_terms, key)?,
-            "_paymentTerms" => de::primitive_element(map, &mut self.payment_terms, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "cancelledReason" => de::primitive(map, &mut self.cancelled_reason, key),
+            "_cancelledReason" => de::primitive_element(map, &mut self.cancelled_reason, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "recipient" => de::plain(map, &mut self.recipient, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "issuer" => de::plain(map, &mut self.issuer, key),
+            "account" => de::plain(map, &mut self.account, key),
+            "lineItem" => de::list(map, &mut self.line_item, key),
+            "totalPriceComponent" => de::list(map, &mut self.total_price_component, key),
+            "totalNet" => de::plain(map, &mut self.total_net, key),
+            "totalGross" => de::plain(map, &mut self.total_gross, key),
+            "paymentTerms" => de::primitive(map, &mut self.payment_terms, key),
+            "_paymentTerms" => de::primitive_element(map, &mut self.payment_terms, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -255,13 +258,13 @@ impl de::FhirObject for InvoiceParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -323,19 +326,19 @@ impl de::FhirObject for InvoiceLineItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "priceComponent" => de::list(map, &mut self.price_component, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "priceComponent" => de::list(map, &mut self.price_component, key),
             _ => {
                 if InvoiceLineItemChargeItem::visit(&mut self.charge_item, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -404,17 +407,17 @@ impl de::FhirObject for InvoiceLineItemPriceComponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "factor" => de::primitive(map, &mut self.factor, key)?,
-            "_factor" => de::primitive_element(map, &mut self.factor, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "factor" => de::primitive(map, &mut self.factor, key),
+            "_factor" => de::primitive_element(map, &mut self.factor, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -456,13 +459,13 @@ impl InvoiceLineItemChargeItem {
     ) -> Result<bool, A::Error> {
         match key {
             "chargeItemReference" => {
-                de::choice_complex(map, slot, "chargeItem", key, Self::Reference)?
+                de::choice_complex(map, slot, "chargeItem", key, Self::Reference)
             }
             "chargeItemCodeableConcept" => {
-                de::choice_complex(map, slot, "chargeItem", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "chargeItem", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

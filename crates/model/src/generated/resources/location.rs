@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,44 +142,44 @@ impl de::FhirObject for Location {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "operationalStatus" => de::plain(map, &mut self.operational_status, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "alias" => de::primitive_list(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element_list(map, &mut self.alias, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::plain(map, &mut self.address, key)?,
-            "physicalType" => de::plain(map, &mut self.physical_type, key)?,
-            "position" => de::plain(map, &mut self.position, key)?,
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key)?,
-            "partOf" => de::plain(map, &mut self.part_of, key)?,
-            "hoursOfOperation" => de::list(map, &mut self.hours_of_operation, key)?,
-            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "operationalStatus" => de::plain(map, &mut self.operational_status, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "alias" => de::primitive_list(map, &mut self.alias, key),
+            "_alias" => de::primitive_element_list(map, &mut self.alias, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::plain(map, &mut self.address, key),
+            "physicalType" => de::plain(map, &mut self.physical_type, key),
+            "position" => de::plain(map, &mut self.position, key),
+            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "partOf" => de::plain(map, &mut self.part_of, key),
+            "hoursOfOperation" => de::list(map, &mut self.hours_of_operation, key),
+            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key),
             "_availabilityExceptions" => {
-                de::primitive_element(map, &mut self.availability_exceptions, key)?
+                de::primitive_element(map, &mut self.availability_exceptions, key)
             }
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
+            "endpoint" => de::list(map, &mut self.endpoint, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -269,17 +272,17 @@ impl de::FhirObject for LocationPosition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "longitude" => de::primitive(map, &mut self.longitude, key)?,
-            "_longitude" => de::primitive_element(map, &mut self.longitude, key)?,
-            "latitude" => de::primitive(map, &mut self.latitude, key)?,
-            "_latitude" => de::primitive_element(map, &mut self.latitude, key)?,
-            "altitude" => de::primitive(map, &mut self.altitude, key)?,
-            "_altitude" => de::primitive_element(map, &mut self.altitude, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "longitude" => de::primitive(map, &mut self.longitude, key),
+            "_longitude" => de::primitive_element(map, &mut self.longitude, key),
+            "latitude" => de::primitive(map, &mut self.latitude, key),
+            "_latitude" => de::primitive_element(map, &mut self.latitude, key),
+            "altitude" => de::primitive(map, &mut self.altitude, key),
+            "_altitude" => de::primitive_element(map, &mut self.altitude, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -346,19 +349,19 @@ impl de::FhirObject for LocationHoursOfOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key)?,
-            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key)?,
-            "allDay" => de::primitive(map, &mut self.all_day, key)?,
-            "_allDay" => de::primitive_element(map, &mut self.all_day, key)?,
-            "openingTime" => de::primitive(map, &mut self.opening_time, key)?,
-            "_openingTime" => de::primitive_element(map, &mut self.opening_time, key)?,
-            "closingTime" => de::primitive(map, &mut self.closing_time, key)?,
-            "_closingTime" => de::primitive_element(map, &mut self.closing_time, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key),
+            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key),
+            "allDay" => de::primitive(map, &mut self.all_day, key),
+            "_allDay" => de::primitive_element(map, &mut self.all_day, key),
+            "openingTime" => de::primitive(map, &mut self.opening_time, key),
+            "_openingTime" => de::primitive_element(map, &mut self.opening_time, key),
+            "closingTime" => de::primitive(map, &mut self.closing_time, key),
+            "_closingTime" => de::primitive_element(map, &mut self.closing_time, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -235,91 +238,91 @@ impl de::FhirObject for Measure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "usage" => de::primitive(map, &mut self.usage, key)?,
-            "_usage" => de::primitive_element(map, &mut self.usage, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "library" => de::primitive_list(map, &mut self.library, key)?,
-            "_library" => de::primitive_element_list(map, &mut self.library, key)?,
-            "disclaimer" => de::primitive(map, &mut self.disclaimer, key)?,
-            "_disclaimer" => de::primitive_element(map, &mut self.disclaimer, key)?,
-            "scoring" => de::plain(map, &mut self.scoring, key)?,
-            "compositeScoring" => de::plain(map, &mut self.composite_scoring, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "riskAdjustment" => de::primitive(map, &mut self.risk_adjustment, key)?,
-            "_riskAdjustment" => de::primitive_element(map, &mut self.risk_adjustment, key)?,
-            "rateAggregation" => de::primitive(map, &mut self.rate_aggregation, key)?,
-            "_rateAggregation" => de::primitive_element(map, &mut self.rate_aggregation, key)?,
-            "rationale" => de::primitive(map, &mut self.rationale, key)?,
-            "_rationale" => de::primitive_element(map, &mut self.rationale, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "usage" => de::primitive(map, &mut self.usage, key),
+            "_usage" => de::primitive_element(map, &mut self.usage, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "library" => de::primitive_list(map, &mut self.library, key),
+            "_library" => de::primitive_element_list(map, &mut self.library, key),
+            "disclaimer" => de::primitive(map, &mut self.disclaimer, key),
+            "_disclaimer" => de::primitive_element(map, &mut self.disclaimer, key),
+            "scoring" => de::plain(map, &mut self.scoring, key),
+            "compositeScoring" => de::plain(map, &mut self.composite_scoring, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "riskAdjustment" => de::primitive(map, &mut self.risk_adjustment, key),
+            "_riskAdjustment" => de::primitive_element(map, &mut self.risk_adjustment, key),
+            "rateAggregation" => de::primitive(map, &mut self.rate_aggregation, key),
+            "_rateAggregation" => de::primitive_element(map, &mut self.rate_aggregation, key),
+            "rationale" => de::primitive(map, &mut self.rationale, key),
+            "_rationale" => de::primitive_element(map, &mut self.rationale, key),
             "clinicalRecommendationStatement" => {
-                de::primitive(map, &mut self.clinical_recommendation_statement, key)?
+                de::primitive(map, &mut self.clinical_recommendation_statement, key)
             }
             "_clinicalRecommendationStatement" => {
-                de::primitive_element(map, &mut self.clinical_recommendation_statement, key)?
+                de::primitive_element(map, &mut self.clinical_recommendation_statement, key)
             }
-            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key)?,
-            "definition" => de::primitive_list(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element_list(map, &mut self.definition, key)?,
-            "guidance" => de::primitive(map, &mut self.guidance, key)?,
-            "_guidance" => de::primitive_element(map, &mut self.guidance, key)?,
-            "group" => de::list(map, &mut self.group, key)?,
-            "supplementalData" => de::list(map, &mut self.supplemental_data, key)?,
+            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key),
+            "definition" => de::primitive_list(map, &mut self.definition, key),
+            "_definition" => de::primitive_element_list(map, &mut self.definition, key),
+            "guidance" => de::primitive(map, &mut self.guidance, key),
+            "_guidance" => de::primitive_element(map, &mut self.guidance, key),
+            "group" => de::list(map, &mut self.group, key),
+            "supplementalData" => de::list(map, &mut self.supplemental_data, key),
             _ => {
                 if MeasureSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -457,16 +460,16 @@ impl de::FhirObject for MeasureGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
-            "stratifier" => de::list(map, &mut self.stratifier, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "population" => de::list(map, &mut self.population, key),
+            "stratifier" => de::list(map, &mut self.stratifier, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -530,15 +533,15 @@ impl de::FhirObject for MeasureGroupPopulation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "criteria" => de::plain(map, &mut self.criteria, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "criteria" => de::plain(map, &mut self.criteria, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -605,16 +608,16 @@ impl de::FhirObject for MeasureGroupStratifier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "criteria" => de::plain(map, &mut self.criteria, key)?,
-            "component" => de::list(map, &mut self.component, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "criteria" => de::plain(map, &mut self.criteria, key),
+            "component" => de::list(map, &mut self.component, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -678,15 +681,15 @@ impl de::FhirObject for MeasureGroupStratifierComponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "criteria" => de::plain(map, &mut self.criteria, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "criteria" => de::plain(map, &mut self.criteria, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -753,16 +756,16 @@ impl de::FhirObject for MeasureSupplementalData {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "usage" => de::list(map, &mut self.usage, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "criteria" => de::plain(map, &mut self.criteria, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "usage" => de::list(map, &mut self.usage, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "criteria" => de::plain(map, &mut self.criteria, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -804,11 +807,11 @@ impl MeasureSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,34 +118,34 @@ impl de::FhirObject for MeasureReport {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "measure" => de::primitive(map, &mut self.measure, key)?,
-            "_measure" => de::primitive_element(map, &mut self.measure, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "reporter" => de::plain(map, &mut self.reporter, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key)?,
-            "group" => de::list(map, &mut self.group, key)?,
-            "evaluatedResource" => de::list(map, &mut self.evaluated_resource, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "measure" => de::primitive(map, &mut self.measure, key),
+            "_measure" => de::primitive_element(map, &mut self.measure, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "reporter" => de::plain(map, &mut self.reporter, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key),
+            "group" => de::list(map, &mut self.group, key),
+            "evaluatedResource" => de::list(map, &mut self.evaluated_resource, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -228,15 +231,15 @@ impl de::FhirObject for MeasureReportGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
-            "measureScore" => de::plain(map, &mut self.measure_score, key)?,
-            "stratifier" => de::list(map, &mut self.stratifier, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "population" => de::list(map, &mut self.population, key),
+            "measureScore" => de::plain(map, &mut self.measure_score, key),
+            "stratifier" => de::list(map, &mut self.stratifier, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -300,15 +303,15 @@ impl de::FhirObject for MeasureReportGroupPopulation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "count" => de::primitive(map, &mut self.count, key)?,
-            "_count" => de::primitive_element(map, &mut self.count, key)?,
-            "subjectResults" => de::plain(map, &mut self.subject_results, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "count" => de::primitive(map, &mut self.count, key),
+            "_count" => de::primitive_element(map, &mut self.count, key),
+            "subjectResults" => de::plain(map, &mut self.subject_results, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -367,13 +370,13 @@ impl de::FhirObject for MeasureReportGroupStratifier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "stratum" => de::list(map, &mut self.stratum, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::list(map, &mut self.code, key),
+            "stratum" => de::list(map, &mut self.stratum, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -439,15 +442,15 @@ impl de::FhirObject for MeasureReportGroupStratifierStratum {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "value" => de::plain(map, &mut self.value, key)?,
-            "component" => de::list(map, &mut self.component, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
-            "measureScore" => de::plain(map, &mut self.measure_score, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "value" => de::plain(map, &mut self.value, key),
+            "component" => de::list(map, &mut self.component, key),
+            "population" => de::list(map, &mut self.population, key),
+            "measureScore" => de::plain(map, &mut self.measure_score, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -507,13 +510,13 @@ impl de::FhirObject for MeasureReportGroupStratifierStratumComponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "value" => de::plain(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "value" => de::plain(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -575,15 +578,15 @@ impl de::FhirObject for MeasureReportGroupStratifierStratumPopulation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "count" => de::primitive(map, &mut self.count, key)?,
-            "_count" => de::primitive_element(map, &mut self.count, key)?,
-            "subjectResults" => de::plain(map, &mut self.subject_results, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "count" => de::primitive(map, &mut self.count, key),
+            "_count" => de::primitive_element(map, &mut self.count, key),
+            "subjectResults" => de::plain(map, &mut self.subject_results, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -159,52 +162,52 @@ impl de::FhirObject for Media {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "modality" => de::plain(map, &mut self.modality, key)?,
-            "view" => de::plain(map, &mut self.view, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "operator" => de::plain(map, &mut self.operator, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "deviceName" => de::primitive(map, &mut self.device_name, key)?,
-            "_deviceName" => de::primitive_element(map, &mut self.device_name, key)?,
-            "device" => de::plain(map, &mut self.device, key)?,
-            "height" => de::primitive(map, &mut self.height, key)?,
-            "_height" => de::primitive_element(map, &mut self.height, key)?,
-            "width" => de::primitive(map, &mut self.width, key)?,
-            "_width" => de::primitive_element(map, &mut self.width, key)?,
-            "frames" => de::primitive(map, &mut self.frames, key)?,
-            "_frames" => de::primitive_element(map, &mut self.frames, key)?,
-            "duration" => de::primitive(map, &mut self.duration, key)?,
-            "_duration" => de::primitive_element(map, &mut self.duration, key)?,
-            "content" => de::plain(map, &mut self.content, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "modality" => de::plain(map, &mut self.modality, key),
+            "view" => de::plain(map, &mut self.view, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "operator" => de::plain(map, &mut self.operator, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "deviceName" => de::primitive(map, &mut self.device_name, key),
+            "_deviceName" => de::primitive_element(map, &mut self.device_name, key),
+            "device" => de::plain(map, &mut self.device, key),
+            "height" => de::primitive(map, &mut self.height, key),
+            "_height" => de::primitive_element(map, &mut self.height, key),
+            "width" => de::primitive(map, &mut self.width, key),
+            "_width" => de::primitive_element(map, &mut self.width, key),
+            "frames" => de::primitive(map, &mut self.frames, key),
+            "_frames" => de::primitive_element(map, &mut self.frames, key),
+            "duration" => de::primitive(map, &mut self.duration, key),
+            "_duration" => de::primitive_element(map, &mut self.duration, key),
+            "content" => de::plain(map, &mut self.content, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if MediaCreated::visit(&mut self.created, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -280,22 +283,18 @@ impl MediaCreated {
                 de::choice_primitive(map, slot, "created", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_createdDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "created",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_createdDateTime" => {
+                de::choice_primitive_element(map, slot, "created", key, Self::DateTime, |c| match c
+                {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "createdPeriod" => de::choice_complex(map, slot, "created", key, Self::Period)?,
+                })
+            }
+            "createdPeriod" => de::choice_complex(map, slot, "created", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

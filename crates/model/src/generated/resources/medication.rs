@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -103,28 +106,28 @@ impl de::FhirObject for Medication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key)?,
-            "form" => de::plain(map, &mut self.form, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "ingredient" => de::list(map, &mut self.ingredient, key)?,
-            "batch" => de::plain(map, &mut self.batch, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
+            "form" => de::plain(map, &mut self.form, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "ingredient" => de::list(map, &mut self.ingredient, key),
+            "batch" => de::plain(map, &mut self.batch, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -203,19 +206,19 @@ impl de::FhirObject for MedicationIngredient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "isActive" => de::primitive(map, &mut self.is_active, key)?,
-            "_isActive" => de::primitive_element(map, &mut self.is_active, key)?,
-            "strength" => de::plain(map, &mut self.strength, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "isActive" => de::primitive(map, &mut self.is_active, key),
+            "_isActive" => de::primitive_element(map, &mut self.is_active, key),
+            "strength" => de::plain(map, &mut self.strength, key),
             _ => {
                 if MedicationIngredientItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -276,15 +279,15 @@ impl de::FhirObject for MedicationBatch {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "lotNumber" => de::primitive(map, &mut self.lot_number, key)?,
-            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key)?,
-            "expirationDate" => de::primitive(map, &mut self.expiration_date, key)?,
-            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "lotNumber" => de::primitive(map, &mut self.lot_number, key),
+            "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key),
+            "expirationDate" => de::primitive(map, &mut self.expiration_date, key),
+            "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -329,11 +332,11 @@ impl MedicationIngredientItem {
     ) -> Result<bool, A::Error> {
         match key {
             "itemCodeableConcept" => {
-                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)
             }
-            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference)?,
+            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

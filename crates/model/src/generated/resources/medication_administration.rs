@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -147,36 +150,36 @@ impl de::FhirObject for MedicationAdministration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "instantiates" => de::primitive_list(map, &mut self.instantiates, key)?,
-            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::list(map, &mut self.status_reason, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "supportingInformation" => de::list(map, &mut self.supporting_information, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "device" => de::list(map, &mut self.device, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "dosage" => de::plain(map, &mut self.dosage, key)?,
-            "eventHistory" => de::list(map, &mut self.event_history, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "instantiates" => de::primitive_list(map, &mut self.instantiates, key),
+            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::list(map, &mut self.status_reason, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "supportingInformation" => de::list(map, &mut self.supporting_information, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "device" => de::list(map, &mut self.device, key),
+            "note" => de::list(map, &mut self.note, key),
+            "dosage" => de::plain(map, &mut self.dosage, key),
+            "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
                 if MedicationAdministrationMedication::visit(&mut self.medication, key, map)? {
                     return Ok(true);
@@ -186,7 +189,7 @@ impl de::FhirObject for MedicationAdministration {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -280,13 +283,13 @@ impl de::FhirObject for MedicationAdministrationPerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -360,22 +363,22 @@ impl de::FhirObject for MedicationAdministrationDosage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "site" => de::plain(map, &mut self.site, key)?,
-            "route" => de::plain(map, &mut self.route, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "dose" => de::plain(map, &mut self.dose, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "site" => de::plain(map, &mut self.site, key),
+            "route" => de::plain(map, &mut self.route, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "dose" => de::plain(map, &mut self.dose, key),
             _ => {
                 if MedicationAdministrationDosageRate::visit(&mut self.rate, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -421,13 +424,13 @@ impl MedicationAdministrationMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -459,7 +462,7 @@ impl MedicationAdministrationEffective {
                 de::choice_primitive(map, slot, "effective", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveDateTime" => {
                 de::choice_primitive_element(map, slot, "effective", key, Self::DateTime, |c| {
@@ -467,11 +470,11 @@ impl MedicationAdministrationEffective {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period)?,
+            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -501,10 +504,10 @@ impl MedicationAdministrationDosageRate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio)?,
-            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity)?,
+            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio),
+            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

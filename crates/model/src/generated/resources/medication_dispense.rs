@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,42 +170,42 @@ impl de::FhirObject for MedicationDispense {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "supportingInformation" => de::list(map, &mut self.supporting_information, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "authorizingPrescription" => de::list(map, &mut self.authorizing_prescription, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "daysSupply" => de::plain(map, &mut self.days_supply, key)?,
-            "whenPrepared" => de::primitive(map, &mut self.when_prepared, key)?,
-            "_whenPrepared" => de::primitive_element(map, &mut self.when_prepared, key)?,
-            "whenHandedOver" => de::primitive(map, &mut self.when_handed_over, key)?,
-            "_whenHandedOver" => de::primitive_element(map, &mut self.when_handed_over, key)?,
-            "destination" => de::plain(map, &mut self.destination, key)?,
-            "receiver" => de::list(map, &mut self.receiver, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key)?,
-            "substitution" => de::plain(map, &mut self.substitution, key)?,
-            "detectedIssue" => de::list(map, &mut self.detected_issue, key)?,
-            "eventHistory" => de::list(map, &mut self.event_history, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "supportingInformation" => de::list(map, &mut self.supporting_information, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "authorizingPrescription" => de::list(map, &mut self.authorizing_prescription, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "daysSupply" => de::plain(map, &mut self.days_supply, key),
+            "whenPrepared" => de::primitive(map, &mut self.when_prepared, key),
+            "_whenPrepared" => de::primitive_element(map, &mut self.when_prepared, key),
+            "whenHandedOver" => de::primitive(map, &mut self.when_handed_over, key),
+            "_whenHandedOver" => de::primitive_element(map, &mut self.when_handed_over, key),
+            "destination" => de::plain(map, &mut self.destination, key),
+            "receiver" => de::list(map, &mut self.receiver, key),
+            "note" => de::list(map, &mut self.note, key),
+            "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key),
+            "substitution" => de::plain(map, &mut self.substitution, key),
+            "detectedIssue" => de::list(map, &mut self.detected_issue, key),
+            "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
                 if MedicationDispenseStatusReason::visit(&mut self.status_reason, key, map)? {
                     return Ok(true);
@@ -212,7 +215,7 @@ impl de::FhirObject for MedicationDispense {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -320,13 +323,13 @@ impl de::FhirObject for MedicationDispensePerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -392,16 +395,16 @@ impl de::FhirObject for MedicationDispenseSubstitution {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "wasSubstituted" => de::primitive(map, &mut self.was_substituted, key)?,
-            "_wasSubstituted" => de::primitive_element(map, &mut self.was_substituted, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "reason" => de::list(map, &mut self.reason, key)?,
-            "responsibleParty" => de::list(map, &mut self.responsible_party, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "wasSubstituted" => de::primitive(map, &mut self.was_substituted, key),
+            "_wasSubstituted" => de::primitive_element(map, &mut self.was_substituted, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "reason" => de::list(map, &mut self.reason, key),
+            "responsibleParty" => de::list(map, &mut self.responsible_party, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -448,13 +451,13 @@ impl MedicationDispenseStatusReason {
     ) -> Result<bool, A::Error> {
         match key {
             "statusReasonCodeableConcept" => {
-                de::choice_complex(map, slot, "statusReason", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "statusReason", key, Self::CodeableConcept)
             }
             "statusReasonReference" => {
-                de::choice_complex(map, slot, "statusReason", key, Self::Reference)?
+                de::choice_complex(map, slot, "statusReason", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -483,13 +486,13 @@ impl MedicationDispenseMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

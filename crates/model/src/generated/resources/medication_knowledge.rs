@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -159,48 +162,48 @@ impl de::FhirObject for MedicationKnowledge {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key)?,
-            "doseForm" => de::plain(map, &mut self.dose_form, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "synonym" => de::primitive_list(map, &mut self.synonym, key)?,
-            "_synonym" => de::primitive_element_list(map, &mut self.synonym, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
+            "doseForm" => de::plain(map, &mut self.dose_form, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "synonym" => de::primitive_list(map, &mut self.synonym, key),
+            "_synonym" => de::primitive_element_list(map, &mut self.synonym, key),
             "relatedMedicationKnowledge" => {
-                de::list(map, &mut self.related_medication_knowledge, key)?
+                de::list(map, &mut self.related_medication_knowledge, key)
             }
-            "associatedMedication" => de::list(map, &mut self.associated_medication, key)?,
-            "productType" => de::list(map, &mut self.product_type, key)?,
-            "monograph" => de::list(map, &mut self.monograph, key)?,
-            "ingredient" => de::list(map, &mut self.ingredient, key)?,
-            "preparationInstruction" => de::primitive(map, &mut self.preparation_instruction, key)?,
+            "associatedMedication" => de::list(map, &mut self.associated_medication, key),
+            "productType" => de::list(map, &mut self.product_type, key),
+            "monograph" => de::list(map, &mut self.monograph, key),
+            "ingredient" => de::list(map, &mut self.ingredient, key),
+            "preparationInstruction" => de::primitive(map, &mut self.preparation_instruction, key),
             "_preparationInstruction" => {
-                de::primitive_element(map, &mut self.preparation_instruction, key)?
+                de::primitive_element(map, &mut self.preparation_instruction, key)
             }
-            "intendedRoute" => de::list(map, &mut self.intended_route, key)?,
-            "cost" => de::list(map, &mut self.cost, key)?,
-            "monitoringProgram" => de::list(map, &mut self.monitoring_program, key)?,
-            "administrationGuidelines" => de::list(map, &mut self.administration_guidelines, key)?,
-            "medicineClassification" => de::list(map, &mut self.medicine_classification, key)?,
-            "packaging" => de::plain(map, &mut self.packaging, key)?,
-            "drugCharacteristic" => de::list(map, &mut self.drug_characteristic, key)?,
-            "contraindication" => de::list(map, &mut self.contraindication, key)?,
-            "regulatory" => de::list(map, &mut self.regulatory, key)?,
-            "kinetics" => de::list(map, &mut self.kinetics, key)?,
+            "intendedRoute" => de::list(map, &mut self.intended_route, key),
+            "cost" => de::list(map, &mut self.cost, key),
+            "monitoringProgram" => de::list(map, &mut self.monitoring_program, key),
+            "administrationGuidelines" => de::list(map, &mut self.administration_guidelines, key),
+            "medicineClassification" => de::list(map, &mut self.medicine_classification, key),
+            "packaging" => de::plain(map, &mut self.packaging, key),
+            "drugCharacteristic" => de::list(map, &mut self.drug_characteristic, key),
+            "contraindication" => de::list(map, &mut self.contraindication, key),
+            "regulatory" => de::list(map, &mut self.regulatory, key),
+            "kinetics" => de::list(map, &mut self.kinetics, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -306,13 +309,13 @@ impl de::FhirObject for MedicationKnowledgeRelatedMedicationKnowledge {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "reference" => de::list(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "reference" => de::list(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -370,13 +373,13 @@ impl de::FhirObject for MedicationKnowledgeMonograph {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "source" => de::plain(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -438,19 +441,19 @@ impl de::FhirObject for MedicationKnowledgeIngredient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "isActive" => de::primitive(map, &mut self.is_active, key)?,
-            "_isActive" => de::primitive_element(map, &mut self.is_active, key)?,
-            "strength" => de::plain(map, &mut self.strength, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "isActive" => de::primitive(map, &mut self.is_active, key),
+            "_isActive" => de::primitive_element(map, &mut self.is_active, key),
+            "strength" => de::plain(map, &mut self.strength, key),
             _ => {
                 if MedicationKnowledgeIngredientItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -515,15 +518,15 @@ impl de::FhirObject for MedicationKnowledgeCost {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "source" => de::primitive(map, &mut self.source, key)?,
-            "_source" => de::primitive_element(map, &mut self.source, key)?,
-            "cost" => de::plain(map, &mut self.cost, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "source" => de::primitive(map, &mut self.source, key),
+            "_source" => de::primitive_element(map, &mut self.source, key),
+            "cost" => de::plain(map, &mut self.cost, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -582,14 +585,14 @@ impl de::FhirObject for MedicationKnowledgeMonitoringProgram {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -652,11 +655,11 @@ impl de::FhirObject for MedicationKnowledgeAdministrationGuidelines {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "dosage" => de::list(map, &mut self.dosage, key)?,
-            "patientCharacteristics" => de::list(map, &mut self.patient_characteristics, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "dosage" => de::list(map, &mut self.dosage, key),
+            "patientCharacteristics" => de::list(map, &mut self.patient_characteristics, key),
             _ => {
                 if MedicationKnowledgeAdministrationGuidelinesIndication::visit(
                     &mut self.indication,
@@ -667,7 +670,7 @@ impl de::FhirObject for MedicationKnowledgeAdministrationGuidelines {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -732,13 +735,13 @@ impl de::FhirObject for MedicationKnowledgeAdministrationGuidelinesDosage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "dosage" => de::list(map, &mut self.dosage, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "dosage" => de::list(map, &mut self.dosage, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -798,16 +801,16 @@ impl de::FhirObject for MedicationKnowledgeAdministrationGuidelinesPatientCharac
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "value" => de::primitive_list(map, &mut self.value, key)?,
-            "_value" => de::primitive_element_list(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "value" => de::primitive_list(map, &mut self.value, key),
+            "_value" => de::primitive_element_list(map, &mut self.value, key),
             _ => {
                 if MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::visit(&mut self.characteristic, key, map)? { return Ok(true); }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -867,13 +870,13 @@ impl de::FhirObject for MedicationKnowledgeMedicineClassification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "classification" => de::list(map, &mut self.classification, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "classification" => de::list(map, &mut self.classification, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -931,13 +934,13 @@ impl de::FhirObject for MedicationKnowledgePackaging {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -995,17 +998,17 @@ impl de::FhirObject for MedicationKnowledgeDrugCharacteristic {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if MedicationKnowledgeDrugCharacteristicValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1073,15 +1076,15 @@ impl de::FhirObject for MedicationKnowledgeRegulatory {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "regulatoryAuthority" => de::plain(map, &mut self.regulatory_authority, key)?,
-            "substitution" => de::list(map, &mut self.substitution, key)?,
-            "schedule" => de::list(map, &mut self.schedule, key)?,
-            "maxDispense" => de::plain(map, &mut self.max_dispense, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "regulatoryAuthority" => de::plain(map, &mut self.regulatory_authority, key),
+            "substitution" => de::list(map, &mut self.substitution, key),
+            "schedule" => de::list(map, &mut self.schedule, key),
+            "maxDispense" => de::plain(map, &mut self.max_dispense, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1141,14 +1144,14 @@ impl de::FhirObject for MedicationKnowledgeRegulatorySubstitution {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "allowed" => de::primitive(map, &mut self.allowed, key)?,
-            "_allowed" => de::primitive_element(map, &mut self.allowed, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "allowed" => de::primitive(map, &mut self.allowed, key),
+            "_allowed" => de::primitive_element(map, &mut self.allowed, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1202,12 +1205,12 @@ impl de::FhirObject for MedicationKnowledgeRegulatorySchedule {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "schedule" => de::plain(map, &mut self.schedule, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "schedule" => de::plain(map, &mut self.schedule, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1264,13 +1267,13 @@ impl de::FhirObject for MedicationKnowledgeRegulatoryMaxDispense {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1332,14 +1335,14 @@ impl de::FhirObject for MedicationKnowledgeKinetics {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "areaUnderCurve" => de::list(map, &mut self.area_under_curve, key)?,
-            "lethalDose50" => de::list(map, &mut self.lethal_dose50, key)?,
-            "halfLifePeriod" => de::plain(map, &mut self.half_life_period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "areaUnderCurve" => de::list(map, &mut self.area_under_curve, key),
+            "lethalDose50" => de::list(map, &mut self.lethal_dose50, key),
+            "halfLifePeriod" => de::plain(map, &mut self.half_life_period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1380,11 +1383,11 @@ impl MedicationKnowledgeIngredientItem {
     ) -> Result<bool, A::Error> {
         match key {
             "itemCodeableConcept" => {
-                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)
             }
-            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference)?,
+            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1413,13 +1416,13 @@ impl MedicationKnowledgeAdministrationGuidelinesIndication {
     ) -> Result<bool, A::Error> {
         match key {
             "indicationCodeableConcept" => {
-                de::choice_complex(map, slot, "indication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "indication", key, Self::CodeableConcept)
             }
             "indicationReference" => {
-                de::choice_complex(map, slot, "indication", key, Self::Reference)?
+                de::choice_complex(map, slot, "indication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1448,13 +1451,13 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteri
     ) -> Result<bool, A::Error> {
         match key {
             "characteristicCodeableConcept" => {
-                de::choice_complex(map, slot, "characteristic", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "characteristic", key, Self::CodeableConcept)
             }
             "characteristicQuantity" => {
-                de::choice_complex(map, slot, "characteristic", key, Self::Quantity)?
+                de::choice_complex(map, slot, "characteristic", key, Self::Quantity)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1487,26 +1490,26 @@ impl MedicationKnowledgeDrugCharacteristicValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
             "valueBase64Binary" => {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -1514,10 +1517,10 @@ impl MedicationKnowledgeDrugCharacteristicValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

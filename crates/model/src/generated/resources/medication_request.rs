@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -199,58 +202,58 @@ impl de::FhirObject for MedicationRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "supportingInformation" => de::list(map, &mut self.supporting_information, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "performerType" => de::plain(map, &mut self.performer_type, key)?,
-            "recorder" => de::plain(map, &mut self.recorder, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "category" => de::list(map, &mut self.category, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "supportingInformation" => de::list(map, &mut self.supporting_information, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "performer" => de::plain(map, &mut self.performer, key),
+            "performerType" => de::plain(map, &mut self.performer_type, key),
+            "recorder" => de::plain(map, &mut self.recorder, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key)?,
-            "courseOfTherapyType" => de::plain(map, &mut self.course_of_therapy_type, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key)?,
-            "dispenseRequest" => de::plain(map, &mut self.dispense_request, key)?,
-            "substitution" => de::plain(map, &mut self.substitution, key)?,
-            "priorPrescription" => de::plain(map, &mut self.prior_prescription, key)?,
-            "detectedIssue" => de::list(map, &mut self.detected_issue, key)?,
-            "eventHistory" => de::list(map, &mut self.event_history, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "courseOfTherapyType" => de::plain(map, &mut self.course_of_therapy_type, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "note" => de::list(map, &mut self.note, key),
+            "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key),
+            "dispenseRequest" => de::plain(map, &mut self.dispense_request, key),
+            "substitution" => de::plain(map, &mut self.substitution, key),
+            "priorPrescription" => de::plain(map, &mut self.prior_prescription, key),
+            "detectedIssue" => de::list(map, &mut self.detected_issue, key),
+            "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
                 if MedicationRequestReported::visit(&mut self.reported, key, map)? {
                     return Ok(true);
@@ -260,7 +263,7 @@ impl de::FhirObject for MedicationRequest {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -402,23 +405,23 @@ impl de::FhirObject for MedicationRequestDispenseRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "initialFill" => de::plain(map, &mut self.initial_fill, key)?,
-            "dispenseInterval" => de::plain(map, &mut self.dispense_interval, key)?,
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "initialFill" => de::plain(map, &mut self.initial_fill, key),
+            "dispenseInterval" => de::plain(map, &mut self.dispense_interval, key),
+            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
             "numberOfRepeatsAllowed" => {
-                de::primitive(map, &mut self.number_of_repeats_allowed, key)?
+                de::primitive(map, &mut self.number_of_repeats_allowed, key)
             }
             "_numberOfRepeatsAllowed" => {
-                de::primitive_element(map, &mut self.number_of_repeats_allowed, key)?
+                de::primitive_element(map, &mut self.number_of_repeats_allowed, key)
             }
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "expectedSupplyDuration" => de::plain(map, &mut self.expected_supply_duration, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "expectedSupplyDuration" => de::plain(map, &mut self.expected_supply_duration, key),
+            "performer" => de::plain(map, &mut self.performer, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -490,13 +493,13 @@ impl de::FhirObject for MedicationRequestDispenseRequestInitialFill {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "duration" => de::plain(map, &mut self.duration, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "duration" => de::plain(map, &mut self.duration, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -554,17 +557,17 @@ impl de::FhirObject for MedicationRequestSubstitution {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "reason" => de::plain(map, &mut self.reason, key),
             _ => {
                 if MedicationRequestSubstitutionAllowed::visit(&mut self.allowed, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -609,22 +612,18 @@ impl MedicationRequestReported {
                 de::choice_primitive(map, slot, "reported", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_reportedBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "reported",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_reportedBoolean" => {
+                de::choice_primitive_element(map, slot, "reported", key, Self::Boolean, |c| match c
+                {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "reportedReference" => de::choice_complex(map, slot, "reported", key, Self::Reference)?,
+                })
+            }
+            "reportedReference" => de::choice_complex(map, slot, "reported", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -653,13 +652,13 @@ impl MedicationRequestMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -691,7 +690,7 @@ impl MedicationRequestSubstitutionAllowed {
                 de::choice_primitive(map, slot, "allowed", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_allowedBoolean" => de::choice_primitive_element(
                 map,
@@ -703,12 +702,12 @@ impl MedicationRequestSubstitutionAllowed {
                     Self::Boolean(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "allowedCodeableConcept" => {
-                de::choice_complex(map, slot, "allowed", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "allowed", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

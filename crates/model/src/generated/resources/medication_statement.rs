@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,34 +142,34 @@ impl de::FhirObject for MedicationStatement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::list(map, &mut self.status_reason, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "dateAsserted" => de::primitive(map, &mut self.date_asserted, key)?,
-            "_dateAsserted" => de::primitive_element(map, &mut self.date_asserted, key)?,
-            "informationSource" => de::plain(map, &mut self.information_source, key)?,
-            "derivedFrom" => de::list(map, &mut self.derived_from, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "dosage" => de::list(map, &mut self.dosage, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::list(map, &mut self.status_reason, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "dateAsserted" => de::primitive(map, &mut self.date_asserted, key),
+            "_dateAsserted" => de::primitive_element(map, &mut self.date_asserted, key),
+            "informationSource" => de::plain(map, &mut self.information_source, key),
+            "derivedFrom" => de::list(map, &mut self.derived_from, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
+            "dosage" => de::list(map, &mut self.dosage, key),
             _ => {
                 if MedicationStatementMedication::visit(&mut self.medication, key, map)? {
                     return Ok(true);
@@ -176,7 +179,7 @@ impl de::FhirObject for MedicationStatement {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -246,13 +249,13 @@ impl MedicationStatementMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -284,7 +287,7 @@ impl MedicationStatementEffective {
                 de::choice_primitive(map, slot, "effective", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveDateTime" => {
                 de::choice_primitive_element(map, slot, "effective", key, Self::DateTime, |c| {
@@ -292,11 +295,11 @@ impl MedicationStatementEffective {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period)?,
+            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

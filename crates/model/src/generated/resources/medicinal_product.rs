@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -151,46 +154,46 @@ impl de::FhirObject for MedicinalProduct {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "domain" => de::plain(map, &mut self.domain, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "domain" => de::plain(map, &mut self.domain, key),
             "combinedPharmaceuticalDoseForm" => {
-                de::plain(map, &mut self.combined_pharmaceutical_dose_form, key)?
+                de::plain(map, &mut self.combined_pharmaceutical_dose_form, key)
             }
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key)?,
+            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
             "additionalMonitoringIndicator" => {
-                de::plain(map, &mut self.additional_monitoring_indicator, key)?
+                de::plain(map, &mut self.additional_monitoring_indicator, key)
             }
-            "specialMeasures" => de::primitive_list(map, &mut self.special_measures, key)?,
-            "_specialMeasures" => de::primitive_element_list(map, &mut self.special_measures, key)?,
-            "paediatricUseIndicator" => de::plain(map, &mut self.paediatric_use_indicator, key)?,
-            "productClassification" => de::list(map, &mut self.product_classification, key)?,
-            "marketingStatus" => de::list(map, &mut self.marketing_status, key)?,
-            "pharmaceuticalProduct" => de::list(map, &mut self.pharmaceutical_product, key)?,
-            "packagedMedicinalProduct" => de::list(map, &mut self.packaged_medicinal_product, key)?,
-            "attachedDocument" => de::list(map, &mut self.attached_document, key)?,
-            "masterFile" => de::list(map, &mut self.master_file, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "clinicalTrial" => de::list(map, &mut self.clinical_trial, key)?,
-            "name" => de::list(map, &mut self.name, key)?,
-            "crossReference" => de::list(map, &mut self.cross_reference, key)?,
+            "specialMeasures" => de::primitive_list(map, &mut self.special_measures, key),
+            "_specialMeasures" => de::primitive_element_list(map, &mut self.special_measures, key),
+            "paediatricUseIndicator" => de::plain(map, &mut self.paediatric_use_indicator, key),
+            "productClassification" => de::list(map, &mut self.product_classification, key),
+            "marketingStatus" => de::list(map, &mut self.marketing_status, key),
+            "pharmaceuticalProduct" => de::list(map, &mut self.pharmaceutical_product, key),
+            "packagedMedicinalProduct" => de::list(map, &mut self.packaged_medicinal_product, key),
+            "attachedDocument" => de::list(map, &mut self.attached_document, key),
+            "masterFile" => de::list(map, &mut self.master_file, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "clinicalTrial" => de::list(map, &mut self.clinical_trial, key),
+            "name" => de::list(map, &mut self.name, key),
+            "crossReference" => de::list(map, &mut self.cross_reference, key),
             "manufacturingBusinessOperation" => {
-                de::list(map, &mut self.manufacturing_business_operation, key)?
+                de::list(map, &mut self.manufacturing_business_operation, key)
             }
-            "specialDesignation" => de::list(map, &mut self.special_designation, key)?,
+            "specialDesignation" => de::list(map, &mut self.special_designation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -314,15 +317,15 @@ impl de::FhirObject for MedicinalProductName {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "productName" => de::primitive(map, &mut self.product_name, key)?,
-            "_productName" => de::primitive_element(map, &mut self.product_name, key)?,
-            "namePart" => de::list(map, &mut self.name_part, key)?,
-            "countryLanguage" => de::list(map, &mut self.country_language, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "productName" => de::primitive(map, &mut self.product_name, key),
+            "_productName" => de::primitive_element(map, &mut self.product_name, key),
+            "namePart" => de::list(map, &mut self.name_part, key),
+            "countryLanguage" => de::list(map, &mut self.country_language, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -381,14 +384,14 @@ impl de::FhirObject for MedicinalProductNameNamePart {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "part" => de::primitive(map, &mut self.part, key)?,
-            "_part" => de::primitive_element(map, &mut self.part, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "part" => de::primitive(map, &mut self.part, key),
+            "_part" => de::primitive_element(map, &mut self.part, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -450,14 +453,14 @@ impl de::FhirObject for MedicinalProductNameCountryLanguage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "country" => de::plain(map, &mut self.country, key)?,
-            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key)?,
-            "language" => de::plain(map, &mut self.language, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "country" => de::plain(map, &mut self.country, key),
+            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key),
+            "language" => de::plain(map, &mut self.language, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -532,20 +535,20 @@ impl de::FhirObject for MedicinalProductManufacturingBusinessOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operationType" => de::plain(map, &mut self.operation_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operationType" => de::plain(map, &mut self.operation_type, key),
             "authorisationReferenceNumber" => {
-                de::plain(map, &mut self.authorisation_reference_number, key)?
+                de::plain(map, &mut self.authorisation_reference_number, key)
             }
-            "effectiveDate" => de::primitive(map, &mut self.effective_date, key)?,
-            "_effectiveDate" => de::primitive_element(map, &mut self.effective_date, key)?,
-            "confidentialityIndicator" => de::plain(map, &mut self.confidentiality_indicator, key)?,
-            "manufacturer" => de::list(map, &mut self.manufacturer, key)?,
-            "regulator" => de::plain(map, &mut self.regulator, key)?,
+            "effectiveDate" => de::primitive(map, &mut self.effective_date, key),
+            "_effectiveDate" => de::primitive_element(map, &mut self.effective_date, key),
+            "confidentialityIndicator" => de::plain(map, &mut self.confidentiality_indicator, key),
+            "manufacturer" => de::list(map, &mut self.manufacturer, key),
+            "regulator" => de::plain(map, &mut self.regulator, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -640,16 +643,16 @@ impl de::FhirObject for MedicinalProductSpecialDesignation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "intendedUse" => de::plain(map, &mut self.intended_use, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "species" => de::plain(map, &mut self.species, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "intendedUse" => de::plain(map, &mut self.intended_use, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "species" => de::plain(map, &mut self.species, key),
             _ => {
                 if MedicinalProductSpecialDesignationIndication::visit(
                     &mut self.indication,
@@ -660,7 +663,7 @@ impl de::FhirObject for MedicinalProductSpecialDesignation {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -707,13 +710,13 @@ impl MedicinalProductSpecialDesignationIndication {
     ) -> Result<bool, A::Error> {
         match key {
             "indicationCodeableConcept" => {
-                de::choice_complex(map, slot, "indication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "indication", key, Self::CodeableConcept)
             }
             "indicationReference" => {
-                de::choice_complex(map, slot, "indication", key, Self::Reference)?
+                de::choice_complex(map, slot, "indication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,49 +138,47 @@ impl de::FhirObject for MedicinalProductAuthorization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "country" => de::list(map, &mut self.country, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "statusDate" => de::primitive(map, &mut self.status_date, key)?,
-            "_statusDate" => de::primitive_element(map, &mut self.status_date, key)?,
-            "restoreDate" => de::primitive(map, &mut self.restore_date, key)?,
-            "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key)?,
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key)?,
-            "dataExclusivityPeriod" => de::plain(map, &mut self.data_exclusivity_period, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "country" => de::list(map, &mut self.country, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "statusDate" => de::primitive(map, &mut self.status_date, key),
+            "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
+            "restoreDate" => de::primitive(map, &mut self.restore_date, key),
+            "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key),
+            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
+            "dataExclusivityPeriod" => de::plain(map, &mut self.data_exclusivity_period, key),
             "dateOfFirstAuthorization" => {
-                de::primitive(map, &mut self.date_of_first_authorization, key)?
+                de::primitive(map, &mut self.date_of_first_authorization, key)
             }
             "_dateOfFirstAuthorization" => {
-                de::primitive_element(map, &mut self.date_of_first_authorization, key)?
+                de::primitive_element(map, &mut self.date_of_first_authorization, key)
             }
-            "internationalBirthDate" => {
-                de::primitive(map, &mut self.international_birth_date, key)?
-            }
+            "internationalBirthDate" => de::primitive(map, &mut self.international_birth_date, key),
             "_internationalBirthDate" => {
-                de::primitive_element(map, &mut self.international_birth_date, key)?
+                de::primitive_element(map, &mut self.international_birth_date, key)
             }
-            "legalBasis" => de::plain(map, &mut self.legal_basis, key)?,
+            "legalBasis" => de::plain(map, &mut self.legal_basis, key),
             "jurisdictionalAuthorization" => {
-                de::list(map, &mut self.jurisdictional_authorization, key)?
+                de::list(map, &mut self.jurisdictional_authorization, key)
             }
-            "holder" => de::plain(map, &mut self.holder, key)?,
-            "regulator" => de::plain(map, &mut self.regulator, key)?,
-            "procedure" => de::plain(map, &mut self.procedure, key)?,
+            "holder" => de::plain(map, &mut self.holder, key),
+            "regulator" => de::plain(map, &mut self.regulator, key),
+            "procedure" => de::plain(map, &mut self.procedure, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -290,16 +291,16 @@ impl de::FhirObject for MedicinalProductAuthorizationJurisdictionalAuthorization
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "country" => de::plain(map, &mut self.country, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key)?,
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "country" => de::plain(map, &mut self.country, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
+            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -368,19 +369,19 @@ impl de::FhirObject for MedicinalProductAuthorizationProcedure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "application" => de::list(map, &mut self.application, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "application" => de::list(map, &mut self.application, key),
             _ => {
                 if MedicinalProductAuthorizationProcedureDate::visit(&mut self.date, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -423,21 +424,21 @@ impl MedicinalProductAuthorizationProcedureDate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "datePeriod" => de::choice_complex(map, slot, "date", key, Self::Period)?,
+            "datePeriod" => de::choice_complex(map, slot, "date", key, Self::Period),
             "dateDateTime" => {
                 de::choice_primitive(map, slot, "date", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_dateDateTime" => {
                 de::choice_primitive_element(map, slot, "date", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,26 +102,26 @@ impl de::FhirObject for MedicinalProductContraindication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "disease" => de::plain(map, &mut self.disease, key)?,
-            "diseaseStatus" => de::plain(map, &mut self.disease_status, key)?,
-            "comorbidity" => de::list(map, &mut self.comorbidity, key)?,
-            "therapeuticIndication" => de::list(map, &mut self.therapeutic_indication, key)?,
-            "otherTherapy" => de::list(map, &mut self.other_therapy, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "disease" => de::plain(map, &mut self.disease, key),
+            "diseaseStatus" => de::plain(map, &mut self.disease_status, key),
+            "comorbidity" => de::list(map, &mut self.comorbidity, key),
+            "therapeuticIndication" => de::list(map, &mut self.therapeutic_indication, key),
+            "otherTherapy" => de::list(map, &mut self.other_therapy, key),
+            "population" => de::list(map, &mut self.population, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -196,10 +199,10 @@ impl de::FhirObject for MedicinalProductContraindicationOtherTherapy {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key),
             _ => {
                 if MedicinalProductContraindicationOtherTherapyMedication::visit(
                     &mut self.medication,
@@ -210,7 +213,7 @@ impl de::FhirObject for MedicinalProductContraindicationOtherTherapy {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -256,13 +259,13 @@ impl MedicinalProductContraindicationOtherTherapyMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

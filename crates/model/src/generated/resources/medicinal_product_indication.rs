@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -107,28 +110,28 @@ impl de::FhirObject for MedicinalProductIndication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "diseaseSymptomProcedure" => de::plain(map, &mut self.disease_symptom_procedure, key)?,
-            "diseaseStatus" => de::plain(map, &mut self.disease_status, key)?,
-            "comorbidity" => de::list(map, &mut self.comorbidity, key)?,
-            "intendedEffect" => de::plain(map, &mut self.intended_effect, key)?,
-            "duration" => de::plain(map, &mut self.duration, key)?,
-            "otherTherapy" => de::list(map, &mut self.other_therapy, key)?,
-            "undesirableEffect" => de::list(map, &mut self.undesirable_effect, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "diseaseSymptomProcedure" => de::plain(map, &mut self.disease_symptom_procedure, key),
+            "diseaseStatus" => de::plain(map, &mut self.disease_status, key),
+            "comorbidity" => de::list(map, &mut self.comorbidity, key),
+            "intendedEffect" => de::plain(map, &mut self.intended_effect, key),
+            "duration" => de::plain(map, &mut self.duration, key),
+            "otherTherapy" => de::list(map, &mut self.other_therapy, key),
+            "undesirableEffect" => de::list(map, &mut self.undesirable_effect, key),
+            "population" => de::list(map, &mut self.population, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -208,10 +211,10 @@ impl de::FhirObject for MedicinalProductIndicationOtherTherapy {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key),
             _ => {
                 if MedicinalProductIndicationOtherTherapyMedication::visit(
                     &mut self.medication,
@@ -222,7 +225,7 @@ impl de::FhirObject for MedicinalProductIndicationOtherTherapy {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -268,13 +271,13 @@ impl MedicinalProductIndicationOtherTherapyMedication {
     ) -> Result<bool, A::Error> {
         match key {
             "medicationCodeableConcept" => {
-                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "medication", key, Self::CodeableConcept)
             }
             "medicationReference" => {
-                de::choice_complex(map, slot, "medication", key, Self::Reference)?
+                de::choice_complex(map, slot, "medication", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

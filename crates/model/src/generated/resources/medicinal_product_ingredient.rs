@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -95,28 +98,28 @@ impl de::FhirObject for MedicinalProductIngredient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key),
             "_allergenicIndicator" => {
-                de::primitive_element(map, &mut self.allergenic_indicator, key)?
+                de::primitive_element(map, &mut self.allergenic_indicator, key)
             }
-            "manufacturer" => de::list(map, &mut self.manufacturer, key)?,
-            "specifiedSubstance" => de::list(map, &mut self.specified_substance, key)?,
-            "substance" => de::plain(map, &mut self.substance, key)?,
+            "manufacturer" => de::list(map, &mut self.manufacturer, key),
+            "specifiedSubstance" => de::list(map, &mut self.specified_substance, key),
+            "substance" => de::plain(map, &mut self.substance, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -202,15 +205,15 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "group" => de::plain(map, &mut self.group, key)?,
-            "confidentiality" => de::plain(map, &mut self.confidentiality, key)?,
-            "strength" => de::list(map, &mut self.strength, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "group" => de::plain(map, &mut self.group, key),
+            "confidentiality" => de::plain(map, &mut self.confidentiality, key),
+            "strength" => de::list(map, &mut self.strength, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -291,19 +294,19 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstanceStrength {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "presentation" => de::plain(map, &mut self.presentation, key)?,
-            "presentationLowLimit" => de::plain(map, &mut self.presentation_low_limit, key)?,
-            "concentration" => de::plain(map, &mut self.concentration, key)?,
-            "concentrationLowLimit" => de::plain(map, &mut self.concentration_low_limit, key)?,
-            "measurementPoint" => de::primitive(map, &mut self.measurement_point, key)?,
-            "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key)?,
-            "country" => de::list(map, &mut self.country, key)?,
-            "referenceStrength" => de::list(map, &mut self.reference_strength, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "presentation" => de::plain(map, &mut self.presentation, key),
+            "presentationLowLimit" => de::plain(map, &mut self.presentation_low_limit, key),
+            "concentration" => de::plain(map, &mut self.concentration, key),
+            "concentrationLowLimit" => de::plain(map, &mut self.concentration_low_limit, key),
+            "measurementPoint" => de::primitive(map, &mut self.measurement_point, key),
+            "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key),
+            "country" => de::list(map, &mut self.country, key),
+            "referenceStrength" => de::list(map, &mut self.reference_strength, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -388,17 +391,17 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstanceStrengthRefe
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "substance" => de::plain(map, &mut self.substance, key)?,
-            "strength" => de::plain(map, &mut self.strength, key)?,
-            "strengthLowLimit" => de::plain(map, &mut self.strength_low_limit, key)?,
-            "measurementPoint" => de::primitive(map, &mut self.measurement_point, key)?,
-            "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key)?,
-            "country" => de::list(map, &mut self.country, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "substance" => de::plain(map, &mut self.substance, key),
+            "strength" => de::plain(map, &mut self.strength, key),
+            "strengthLowLimit" => de::plain(map, &mut self.strength_low_limit, key),
+            "measurementPoint" => de::primitive(map, &mut self.measurement_point, key),
+            "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key),
+            "country" => de::list(map, &mut self.country, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -466,13 +469,13 @@ impl de::FhirObject for MedicinalProductIngredientSubstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "strength" => de::list(map, &mut self.strength, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "strength" => de::list(map, &mut self.strength, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,27 +102,27 @@ impl de::FhirObject for MedicinalProductInteraction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "interactant" => de::list(map, &mut self.interactant, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "effect" => de::plain(map, &mut self.effect, key)?,
-            "incidence" => de::plain(map, &mut self.incidence, key)?,
-            "management" => de::plain(map, &mut self.management, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "interactant" => de::list(map, &mut self.interactant, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "effect" => de::plain(map, &mut self.effect, key),
+            "incidence" => de::plain(map, &mut self.incidence, key),
+            "management" => de::plain(map, &mut self.management, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -189,16 +192,16 @@ impl de::FhirObject for MedicinalProductInteractionInteractant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if MedicinalProductInteractionInteractantItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -238,12 +241,12 @@ impl MedicinalProductInteractionInteractantItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference)?,
+            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference),
             "itemCodeableConcept" => {
-                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,26 +102,26 @@ impl de::FhirObject for MedicinalProductManufactured {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "manufacturedDoseForm" => de::plain(map, &mut self.manufactured_dose_form, key)?,
-            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "manufacturer" => de::list(map, &mut self.manufacturer, key)?,
-            "ingredient" => de::list(map, &mut self.ingredient, key)?,
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key)?,
-            "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "manufacturedDoseForm" => de::plain(map, &mut self.manufactured_dose_form, key),
+            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "manufacturer" => de::list(map, &mut self.manufacturer, key),
+            "ingredient" => de::list(map, &mut self.ingredient, key),
+            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -107,29 +110,29 @@ impl de::FhirObject for MedicinalProductPackaged {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key)?,
-            "marketingStatus" => de::list(map, &mut self.marketing_status, key)?,
-            "marketingAuthorization" => de::plain(map, &mut self.marketing_authorization, key)?,
-            "manufacturer" => de::list(map, &mut self.manufacturer, key)?,
-            "batchIdentifier" => de::list(map, &mut self.batch_identifier, key)?,
-            "packageItem" => de::list(map, &mut self.package_item, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
+            "marketingStatus" => de::list(map, &mut self.marketing_status, key),
+            "marketingAuthorization" => de::plain(map, &mut self.marketing_authorization, key),
+            "manufacturer" => de::list(map, &mut self.manufacturer, key),
+            "batchIdentifier" => de::list(map, &mut self.batch_identifier, key),
+            "packageItem" => de::list(map, &mut self.package_item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -209,13 +212,13 @@ impl de::FhirObject for MedicinalProductPackagedBatchIdentifier {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "outerPackaging" => de::plain(map, &mut self.outer_packaging, key)?,
-            "immediatePackaging" => de::plain(map, &mut self.immediate_packaging, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "outerPackaging" => de::plain(map, &mut self.outer_packaging, key),
+            "immediatePackaging" => de::plain(map, &mut self.immediate_packaging, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -313,23 +316,23 @@ impl de::FhirObject for MedicinalProductPackagedPackageItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "material" => de::list(map, &mut self.material, key)?,
-            "alternateMaterial" => de::list(map, &mut self.alternate_material, key)?,
-            "device" => de::list(map, &mut self.device, key)?,
-            "manufacturedItem" => de::list(map, &mut self.manufactured_item, key)?,
-            "packageItem" => de::list(map, &mut self.package_item, key)?,
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key)?,
-            "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key)?,
-            "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key)?,
-            "manufacturer" => de::list(map, &mut self.manufacturer, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "material" => de::list(map, &mut self.material, key),
+            "alternateMaterial" => de::list(map, &mut self.alternate_material, key),
+            "device" => de::list(map, &mut self.device, key),
+            "manufacturedItem" => de::list(map, &mut self.manufactured_item, key),
+            "packageItem" => de::list(map, &mut self.package_item, key),
+            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key),
+            "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key),
+            "manufacturer" => de::list(map, &mut self.manufacturer, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,26 +102,26 @@ impl de::FhirObject for MedicinalProductPharmaceutical {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "administrableDoseForm" => de::plain(map, &mut self.administrable_dose_form, key)?,
-            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key)?,
-            "ingredient" => de::list(map, &mut self.ingredient, key)?,
-            "device" => de::list(map, &mut self.device, key)?,
-            "characteristics" => de::list(map, &mut self.characteristics, key)?,
-            "routeOfAdministration" => de::list(map, &mut self.route_of_administration, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "administrableDoseForm" => de::plain(map, &mut self.administrable_dose_form, key),
+            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key),
+            "ingredient" => de::list(map, &mut self.ingredient, key),
+            "device" => de::list(map, &mut self.device, key),
+            "characteristics" => de::list(map, &mut self.characteristics, key),
+            "routeOfAdministration" => de::list(map, &mut self.route_of_administration, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -200,13 +203,13 @@ impl de::FhirObject for MedicinalProductPharmaceuticalCharacteristics {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "status" => de::plain(map, &mut self.status, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -284,20 +287,20 @@ impl de::FhirObject for MedicinalProductPharmaceuticalRouteOfAdministration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "firstDose" => de::plain(map, &mut self.first_dose, key)?,
-            "maxSingleDose" => de::plain(map, &mut self.max_single_dose, key)?,
-            "maxDosePerDay" => de::plain(map, &mut self.max_dose_per_day, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "firstDose" => de::plain(map, &mut self.first_dose, key),
+            "maxSingleDose" => de::plain(map, &mut self.max_single_dose, key),
+            "maxDosePerDay" => de::plain(map, &mut self.max_dose_per_day, key),
             "maxDosePerTreatmentPeriod" => {
-                de::plain(map, &mut self.max_dose_per_treatment_period, key)?
+                de::plain(map, &mut self.max_dose_per_treatment_period, key)
             }
-            "maxTreatmentPeriod" => de::plain(map, &mut self.max_treatment_period, key)?,
-            "targetSpecies" => de::list(map, &mut self.target_species, key)?,
+            "maxTreatmentPeriod" => de::plain(map, &mut self.max_treatment_period, key),
+            "targetSpecies" => de::list(map, &mut self.target_species, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -366,13 +369,13 @@ impl de::FhirObject for MedicinalProductPharmaceuticalRouteOfAdministrationTarge
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "withdrawalPeriod" => de::list(map, &mut self.withdrawal_period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "withdrawalPeriod" => de::list(map, &mut self.withdrawal_period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -437,17 +440,17 @@ impl de::FhirObject
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "tissue" => de::plain(map, &mut self.tissue, key)?,
-            "value" => de::plain(map, &mut self.value, key)?,
-            "supportingInformation" => de::primitive(map, &mut self.supporting_information, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "tissue" => de::plain(map, &mut self.tissue, key),
+            "value" => de::plain(map, &mut self.value, key),
+            "supportingInformation" => de::primitive(map, &mut self.supporting_information, key),
             "_supportingInformation" => {
-                de::primitive_element(map, &mut self.supporting_information, key)?
+                de::primitive_element(map, &mut self.supporting_information, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -91,24 +94,24 @@ impl de::FhirObject for MedicinalProductUndesirableEffect {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subject" => de::list(map, &mut self.subject, key)?,
-            "symptomConditionEffect" => de::plain(map, &mut self.symptom_condition_effect, key)?,
-            "classification" => de::plain(map, &mut self.classification, key)?,
-            "frequencyOfOccurrence" => de::plain(map, &mut self.frequency_of_occurrence, key)?,
-            "population" => de::list(map, &mut self.population, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subject" => de::list(map, &mut self.subject, key),
+            "symptomConditionEffect" => de::plain(map, &mut self.symptom_condition_effect, key),
+            "classification" => de::plain(map, &mut self.classification, key),
+            "frequencyOfOccurrence" => de::plain(map, &mut self.frequency_of_occurrence, key),
+            "population" => de::list(map, &mut self.population, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,64 +170,64 @@ impl de::FhirObject for MessageDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "replaces" => de::primitive_list(map, &mut self.replaces, key)?,
-            "_replaces" => de::primitive_element_list(map, &mut self.replaces, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "base" => de::primitive(map, &mut self.base, key)?,
-            "_base" => de::primitive_element(map, &mut self.base, key)?,
-            "parent" => de::primitive_list(map, &mut self.parent, key)?,
-            "_parent" => de::primitive_element_list(map, &mut self.parent, key)?,
-            "category" => de::primitive(map, &mut self.category, key)?,
-            "_category" => de::primitive_element(map, &mut self.category, key)?,
-            "focus" => de::list(map, &mut self.focus, key)?,
-            "responseRequired" => de::primitive(map, &mut self.response_required, key)?,
-            "_responseRequired" => de::primitive_element(map, &mut self.response_required, key)?,
-            "allowedResponse" => de::list(map, &mut self.allowed_response, key)?,
-            "graph" => de::primitive_list(map, &mut self.graph, key)?,
-            "_graph" => de::primitive_element_list(map, &mut self.graph, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "replaces" => de::primitive_list(map, &mut self.replaces, key),
+            "_replaces" => de::primitive_element_list(map, &mut self.replaces, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "base" => de::primitive(map, &mut self.base, key),
+            "_base" => de::primitive_element(map, &mut self.base, key),
+            "parent" => de::primitive_list(map, &mut self.parent, key),
+            "_parent" => de::primitive_element_list(map, &mut self.parent, key),
+            "category" => de::primitive(map, &mut self.category, key),
+            "_category" => de::primitive_element(map, &mut self.category, key),
+            "focus" => de::list(map, &mut self.focus, key),
+            "responseRequired" => de::primitive(map, &mut self.response_required, key),
+            "_responseRequired" => de::primitive_element(map, &mut self.response_required, key),
+            "allowedResponse" => de::list(map, &mut self.allowed_response, key),
+            "graph" => de::primitive_list(map, &mut self.graph, key),
+            "_graph" => de::primitive_element_list(map, &mut self.graph, key),
             _ => {
                 if MessageDefinitionEvent::visit(&mut self.event, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -330,19 +333,19 @@ impl de::FhirObject for MessageDefinitionFocus {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "profile" => de::primitive(map, &mut self.profile, key)?,
-            "_profile" => de::primitive_element(map, &mut self.profile, key)?,
-            "min" => de::primitive(map, &mut self.min, key)?,
-            "_min" => de::primitive_element(map, &mut self.min, key)?,
-            "max" => de::primitive(map, &mut self.max, key)?,
-            "_max" => de::primitive_element(map, &mut self.max, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "profile" => de::primitive(map, &mut self.profile, key),
+            "_profile" => de::primitive_element(map, &mut self.profile, key),
+            "min" => de::primitive(map, &mut self.min, key),
+            "_min" => de::primitive_element(map, &mut self.min, key),
+            "max" => de::primitive(map, &mut self.max, key),
+            "_max" => de::primitive_element(map, &mut self.max, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -402,15 +405,15 @@ impl de::FhirObject for MessageDefinitionAllowedResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "message" => de::primitive(map, &mut self.message, key)?,
-            "_message" => de::primitive_element(map, &mut self.message, key)?,
-            "situation" => de::primitive(map, &mut self.situation, key)?,
-            "_situation" => de::primitive_element(map, &mut self.situation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "message" => de::primitive(map, &mut self.message, key),
+            "_message" => de::primitive_element(map, &mut self.message, key),
+            "situation" => de::primitive(map, &mut self.situation, key),
+            "_situation" => de::primitive_element(map, &mut self.situation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -449,19 +452,19 @@ impl MessageDefinitionEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "eventCoding" => de::choice_complex(map, slot, "event", key, Self::Coding)?,
+            "eventCoding" => de::choice_complex(map, slot, "event", key, Self::Coding),
             "eventUri" => de::choice_primitive(map, slot, "event", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_eventUri" => {
                 de::choice_primitive_element(map, slot, "event", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,35 +118,35 @@ impl de::FhirObject for MessageHeader {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "destination" => de::list(map, &mut self.destination, key)?,
-            "sender" => de::plain(map, &mut self.sender, key)?,
-            "enterer" => de::plain(map, &mut self.enterer, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
-            "responsible" => de::plain(map, &mut self.responsible, key)?,
-            "reason" => de::plain(map, &mut self.reason, key)?,
-            "response" => de::plain(map, &mut self.response, key)?,
-            "focus" => de::list(map, &mut self.focus, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "destination" => de::list(map, &mut self.destination, key),
+            "sender" => de::plain(map, &mut self.sender, key),
+            "enterer" => de::plain(map, &mut self.enterer, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "source" => de::plain(map, &mut self.source, key),
+            "responsible" => de::plain(map, &mut self.responsible, key),
+            "reason" => de::plain(map, &mut self.reason, key),
+            "response" => de::plain(map, &mut self.response, key),
+            "focus" => de::list(map, &mut self.focus, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
             _ => {
                 if MessageHeaderEvent::visit(&mut self.event, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -231,17 +234,17 @@ impl de::FhirObject for MessageHeaderDestination {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "target" => de::plain(map, &mut self.target, key)?,
-            "endpoint" => de::primitive(map, &mut self.endpoint, key)?,
-            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key)?,
-            "receiver" => de::plain(map, &mut self.receiver, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "target" => de::plain(map, &mut self.target, key),
+            "endpoint" => de::primitive(map, &mut self.endpoint, key),
+            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key),
+            "receiver" => de::plain(map, &mut self.receiver, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -313,20 +316,20 @@ impl de::FhirObject for MessageHeaderSource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "software" => de::primitive(map, &mut self.software, key)?,
-            "_software" => de::primitive_element(map, &mut self.software, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "contact" => de::plain(map, &mut self.contact, key)?,
-            "endpoint" => de::primitive(map, &mut self.endpoint, key)?,
-            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "software" => de::primitive(map, &mut self.software, key),
+            "_software" => de::primitive_element(map, &mut self.software, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "contact" => de::plain(map, &mut self.contact, key),
+            "endpoint" => de::primitive(map, &mut self.endpoint, key),
+            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -391,16 +394,16 @@ impl de::FhirObject for MessageHeaderResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::primitive(map, &mut self.identifier, key)?,
-            "_identifier" => de::primitive_element(map, &mut self.identifier, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "details" => de::plain(map, &mut self.details, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::primitive(map, &mut self.identifier, key),
+            "_identifier" => de::primitive_element(map, &mut self.identifier, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "details" => de::plain(map, &mut self.details, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -440,19 +443,19 @@ impl MessageHeaderEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "eventCoding" => de::choice_complex(map, slot, "event", key, Self::Coding)?,
+            "eventCoding" => de::choice_complex(map, slot, "event", key, Self::Coding),
             "eventUri" => de::choice_primitive(map, slot, "event", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_eventUri" => {
                 de::choice_primitive_element(map, slot, "event", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

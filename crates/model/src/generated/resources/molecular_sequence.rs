@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,39 +138,39 @@ impl de::FhirObject for MolecularSequence {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "coordinateSystem" => de::primitive(map, &mut self.coordinate_system, key)?,
-            "_coordinateSystem" => de::primitive_element(map, &mut self.coordinate_system, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "specimen" => de::plain(map, &mut self.specimen, key)?,
-            "device" => de::plain(map, &mut self.device, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "referenceSeq" => de::plain(map, &mut self.reference_seq, key)?,
-            "variant" => de::list(map, &mut self.variant, key)?,
-            "observedSeq" => de::primitive(map, &mut self.observed_seq, key)?,
-            "_observedSeq" => de::primitive_element(map, &mut self.observed_seq, key)?,
-            "quality" => de::list(map, &mut self.quality, key)?,
-            "readCoverage" => de::primitive(map, &mut self.read_coverage, key)?,
-            "_readCoverage" => de::primitive_element(map, &mut self.read_coverage, key)?,
-            "repository" => de::list(map, &mut self.repository, key)?,
-            "pointer" => de::list(map, &mut self.pointer, key)?,
-            "structureVariant" => de::list(map, &mut self.structure_variant, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "coordinateSystem" => de::primitive(map, &mut self.coordinate_system, key),
+            "_coordinateSystem" => de::primitive_element(map, &mut self.coordinate_system, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "specimen" => de::plain(map, &mut self.specimen, key),
+            "device" => de::plain(map, &mut self.device, key),
+            "performer" => de::plain(map, &mut self.performer, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "referenceSeq" => de::plain(map, &mut self.reference_seq, key),
+            "variant" => de::list(map, &mut self.variant, key),
+            "observedSeq" => de::primitive(map, &mut self.observed_seq, key),
+            "_observedSeq" => de::primitive_element(map, &mut self.observed_seq, key),
+            "quality" => de::list(map, &mut self.quality, key),
+            "readCoverage" => de::primitive(map, &mut self.read_coverage, key),
+            "_readCoverage" => de::primitive_element(map, &mut self.read_coverage, key),
+            "repository" => de::list(map, &mut self.repository, key),
+            "pointer" => de::list(map, &mut self.pointer, key),
+            "structureVariant" => de::list(map, &mut self.structure_variant, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -283,28 +286,28 @@ impl de::FhirObject for MolecularSequenceReferenceSeq {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "chromosome" => de::plain(map, &mut self.chromosome, key)?,
-            "genomeBuild" => de::primitive(map, &mut self.genome_build, key)?,
-            "_genomeBuild" => de::primitive_element(map, &mut self.genome_build, key)?,
-            "orientation" => de::primitive(map, &mut self.orientation, key)?,
-            "_orientation" => de::primitive_element(map, &mut self.orientation, key)?,
-            "referenceSeqId" => de::plain(map, &mut self.reference_seq_id, key)?,
-            "referenceSeqPointer" => de::plain(map, &mut self.reference_seq_pointer, key)?,
-            "referenceSeqString" => de::primitive(map, &mut self.reference_seq_string, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "chromosome" => de::plain(map, &mut self.chromosome, key),
+            "genomeBuild" => de::primitive(map, &mut self.genome_build, key),
+            "_genomeBuild" => de::primitive_element(map, &mut self.genome_build, key),
+            "orientation" => de::primitive(map, &mut self.orientation, key),
+            "_orientation" => de::primitive_element(map, &mut self.orientation, key),
+            "referenceSeqId" => de::plain(map, &mut self.reference_seq_id, key),
+            "referenceSeqPointer" => de::plain(map, &mut self.reference_seq_pointer, key),
+            "referenceSeqString" => de::primitive(map, &mut self.reference_seq_string, key),
             "_referenceSeqString" => {
-                de::primitive_element(map, &mut self.reference_seq_string, key)?
+                de::primitive_element(map, &mut self.reference_seq_string, key)
             }
-            "strand" => de::primitive(map, &mut self.strand, key)?,
-            "_strand" => de::primitive_element(map, &mut self.strand, key)?,
-            "windowStart" => de::primitive(map, &mut self.window_start, key)?,
-            "_windowStart" => de::primitive_element(map, &mut self.window_start, key)?,
-            "windowEnd" => de::primitive(map, &mut self.window_end, key)?,
-            "_windowEnd" => de::primitive_element(map, &mut self.window_end, key)?,
+            "strand" => de::primitive(map, &mut self.strand, key),
+            "_strand" => de::primitive_element(map, &mut self.strand, key),
+            "windowStart" => de::primitive(map, &mut self.window_start, key),
+            "_windowStart" => de::primitive_element(map, &mut self.window_start, key),
+            "windowEnd" => de::primitive(map, &mut self.window_end, key),
+            "_windowEnd" => de::primitive_element(map, &mut self.window_end, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -390,22 +393,22 @@ impl de::FhirObject for MolecularSequenceVariant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
-            "observedAllele" => de::primitive(map, &mut self.observed_allele, key)?,
-            "_observedAllele" => de::primitive_element(map, &mut self.observed_allele, key)?,
-            "referenceAllele" => de::primitive(map, &mut self.reference_allele, key)?,
-            "_referenceAllele" => de::primitive_element(map, &mut self.reference_allele, key)?,
-            "cigar" => de::primitive(map, &mut self.cigar, key)?,
-            "_cigar" => de::primitive_element(map, &mut self.cigar, key)?,
-            "variantPointer" => de::plain(map, &mut self.variant_pointer, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
+            "observedAllele" => de::primitive(map, &mut self.observed_allele, key),
+            "_observedAllele" => de::primitive_element(map, &mut self.observed_allele, key),
+            "referenceAllele" => de::primitive(map, &mut self.reference_allele, key),
+            "_referenceAllele" => de::primitive_element(map, &mut self.reference_allele, key),
+            "cigar" => de::primitive(map, &mut self.cigar, key),
+            "_cigar" => de::primitive_element(map, &mut self.cigar, key),
+            "variantPointer" => de::plain(map, &mut self.variant_pointer, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -529,37 +532,37 @@ impl de::FhirObject for MolecularSequenceQuality {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "standardSequence" => de::plain(map, &mut self.standard_sequence, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
-            "score" => de::plain(map, &mut self.score, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "truthTP" => de::primitive(map, &mut self.truth_t_p, key)?,
-            "_truthTP" => de::primitive_element(map, &mut self.truth_t_p, key)?,
-            "queryTP" => de::primitive(map, &mut self.query_t_p, key)?,
-            "_queryTP" => de::primitive_element(map, &mut self.query_t_p, key)?,
-            "truthFN" => de::primitive(map, &mut self.truth_f_n, key)?,
-            "_truthFN" => de::primitive_element(map, &mut self.truth_f_n, key)?,
-            "queryFP" => de::primitive(map, &mut self.query_f_p, key)?,
-            "_queryFP" => de::primitive_element(map, &mut self.query_f_p, key)?,
-            "gtFP" => de::primitive(map, &mut self.gt_f_p, key)?,
-            "_gtFP" => de::primitive_element(map, &mut self.gt_f_p, key)?,
-            "precision" => de::primitive(map, &mut self.precision, key)?,
-            "_precision" => de::primitive_element(map, &mut self.precision, key)?,
-            "recall" => de::primitive(map, &mut self.recall, key)?,
-            "_recall" => de::primitive_element(map, &mut self.recall, key)?,
-            "fScore" => de::primitive(map, &mut self.f_score, key)?,
-            "_fScore" => de::primitive_element(map, &mut self.f_score, key)?,
-            "roc" => de::plain(map, &mut self.roc, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "standardSequence" => de::plain(map, &mut self.standard_sequence, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
+            "score" => de::plain(map, &mut self.score, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "truthTP" => de::primitive(map, &mut self.truth_t_p, key),
+            "_truthTP" => de::primitive_element(map, &mut self.truth_t_p, key),
+            "queryTP" => de::primitive(map, &mut self.query_t_p, key),
+            "_queryTP" => de::primitive_element(map, &mut self.query_t_p, key),
+            "truthFN" => de::primitive(map, &mut self.truth_f_n, key),
+            "_truthFN" => de::primitive_element(map, &mut self.truth_f_n, key),
+            "queryFP" => de::primitive(map, &mut self.query_f_p, key),
+            "_queryFP" => de::primitive_element(map, &mut self.query_f_p, key),
+            "gtFP" => de::primitive(map, &mut self.gt_f_p, key),
+            "_gtFP" => de::primitive_element(map, &mut self.gt_f_p, key),
+            "precision" => de::primitive(map, &mut self.precision, key),
+            "_precision" => de::primitive_element(map, &mut self.precision, key),
+            "recall" => de::primitive(map, &mut self.recall, key),
+            "_recall" => de::primitive_element(map, &mut self.recall, key),
+            "fScore" => de::primitive(map, &mut self.f_score, key),
+            "_fScore" => de::primitive_element(map, &mut self.f_score, key),
+            "roc" => de::plain(map, &mut self.roc, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -650,25 +653,25 @@ impl de::FhirObject for MolecularSequenceQualityRoc {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "score" => de::primitive_list(map, &mut self.score, key)?,
-            "_score" => de::primitive_element_list(map, &mut self.score, key)?,
-            "numTP" => de::primitive_list(map, &mut self.num_t_p, key)?,
-            "_numTP" => de::primitive_element_list(map, &mut self.num_t_p, key)?,
-            "numFP" => de::primitive_list(map, &mut self.num_f_p, key)?,
-            "_numFP" => de::primitive_element_list(map, &mut self.num_f_p, key)?,
-            "numFN" => de::primitive_list(map, &mut self.num_f_n, key)?,
-            "_numFN" => de::primitive_element_list(map, &mut self.num_f_n, key)?,
-            "precision" => de::primitive_list(map, &mut self.precision, key)?,
-            "_precision" => de::primitive_element_list(map, &mut self.precision, key)?,
-            "sensitivity" => de::primitive_list(map, &mut self.sensitivity, key)?,
-            "_sensitivity" => de::primitive_element_list(map, &mut self.sensitivity, key)?,
-            "fMeasure" => de::primitive_list(map, &mut self.f_measure, key)?,
-            "_fMeasure" => de::primitive_element_list(map, &mut self.f_measure, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "score" => de::primitive_list(map, &mut self.score, key),
+            "_score" => de::primitive_element_list(map, &mut self.score, key),
+            "numTP" => de::primitive_list(map, &mut self.num_t_p, key),
+            "_numTP" => de::primitive_element_list(map, &mut self.num_t_p, key),
+            "numFP" => de::primitive_list(map, &mut self.num_f_p, key),
+            "_numFP" => de::primitive_element_list(map, &mut self.num_f_p, key),
+            "numFN" => de::primitive_list(map, &mut self.num_f_n, key),
+            "_numFN" => de::primitive_element_list(map, &mut self.num_f_n, key),
+            "precision" => de::primitive_list(map, &mut self.precision, key),
+            "_precision" => de::primitive_element_list(map, &mut self.precision, key),
+            "sensitivity" => de::primitive_list(map, &mut self.sensitivity, key),
+            "_sensitivity" => de::primitive_element_list(map, &mut self.sensitivity, key),
+            "fMeasure" => de::primitive_list(map, &mut self.f_measure, key),
+            "_fMeasure" => de::primitive_element_list(map, &mut self.f_measure, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -747,23 +750,23 @@ impl de::FhirObject for MolecularSequenceRepository {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "datasetId" => de::primitive(map, &mut self.dataset_id, key)?,
-            "_datasetId" => de::primitive_element(map, &mut self.dataset_id, key)?,
-            "variantsetId" => de::primitive(map, &mut self.variantset_id, key)?,
-            "_variantsetId" => de::primitive_element(map, &mut self.variantset_id, key)?,
-            "readsetId" => de::primitive(map, &mut self.readset_id, key)?,
-            "_readsetId" => de::primitive_element(map, &mut self.readset_id, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "datasetId" => de::primitive(map, &mut self.dataset_id, key),
+            "_datasetId" => de::primitive_element(map, &mut self.dataset_id, key),
+            "variantsetId" => de::primitive(map, &mut self.variantset_id, key),
+            "_variantsetId" => de::primitive_element(map, &mut self.variantset_id, key),
+            "readsetId" => de::primitive(map, &mut self.readset_id, key),
+            "_readsetId" => de::primitive_element(map, &mut self.readset_id, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -837,18 +840,18 @@ impl de::FhirObject for MolecularSequenceStructureVariant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "variantType" => de::plain(map, &mut self.variant_type, key)?,
-            "exact" => de::primitive(map, &mut self.exact, key)?,
-            "_exact" => de::primitive_element(map, &mut self.exact, key)?,
-            "length" => de::primitive(map, &mut self.length, key)?,
-            "_length" => de::primitive_element(map, &mut self.length, key)?,
-            "outer" => de::plain(map, &mut self.outer, key)?,
-            "inner" => de::plain(map, &mut self.inner, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "variantType" => de::plain(map, &mut self.variant_type, key),
+            "exact" => de::primitive(map, &mut self.exact, key),
+            "_exact" => de::primitive_element(map, &mut self.exact, key),
+            "length" => de::primitive(map, &mut self.length, key),
+            "_length" => de::primitive_element(map, &mut self.length, key),
+            "outer" => de::plain(map, &mut self.outer, key),
+            "inner" => de::plain(map, &mut self.inner, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -909,15 +912,15 @@ impl de::FhirObject for MolecularSequenceStructureVariantOuter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -975,15 +978,15 @@ impl de::FhirObject for MolecularSequenceStructureVariantInner {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "start" => de::primitive(map, &mut self.start, key)?,
-            "_start" => de::primitive_element(map, &mut self.start, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "start" => de::primitive(map, &mut self.start, key),
+            "_start" => de::primitive_element(map, &mut self.start, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,46 +142,46 @@ impl de::FhirObject for NutritionOrder {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "instantiates" => de::primitive_list(map, &mut self.instantiates, key)?,
-            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "dateTime" => de::primitive(map, &mut self.date_time, key)?,
-            "_dateTime" => de::primitive_element(map, &mut self.date_time, key)?,
-            "orderer" => de::plain(map, &mut self.orderer, key)?,
-            "allergyIntolerance" => de::list(map, &mut self.allergy_intolerance, key)?,
-            "foodPreferenceModifier" => de::list(map, &mut self.food_preference_modifier, key)?,
-            "excludeFoodModifier" => de::list(map, &mut self.exclude_food_modifier, key)?,
-            "oralDiet" => de::plain(map, &mut self.oral_diet, key)?,
-            "supplement" => de::list(map, &mut self.supplement, key)?,
-            "enteralFormula" => de::plain(map, &mut self.enteral_formula, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "instantiates" => de::primitive_list(map, &mut self.instantiates, key),
+            "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "dateTime" => de::primitive(map, &mut self.date_time, key),
+            "_dateTime" => de::primitive_element(map, &mut self.date_time, key),
+            "orderer" => de::plain(map, &mut self.orderer, key),
+            "allergyIntolerance" => de::list(map, &mut self.allergy_intolerance, key),
+            "foodPreferenceModifier" => de::list(map, &mut self.food_preference_modifier, key),
+            "excludeFoodModifier" => de::list(map, &mut self.exclude_food_modifier, key),
+            "oralDiet" => de::plain(map, &mut self.oral_diet, key),
+            "supplement" => de::list(map, &mut self.supplement, key),
+            "enteralFormula" => de::plain(map, &mut self.enteral_formula, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -292,18 +295,18 @@ impl de::FhirObject for NutritionOrderOralDiet {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "schedule" => de::list(map, &mut self.schedule, key)?,
-            "nutrient" => de::list(map, &mut self.nutrient, key)?,
-            "texture" => de::list(map, &mut self.texture, key)?,
-            "fluidConsistencyType" => de::list(map, &mut self.fluid_consistency_type, key)?,
-            "instruction" => de::primitive(map, &mut self.instruction, key)?,
-            "_instruction" => de::primitive_element(map, &mut self.instruction, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "schedule" => de::list(map, &mut self.schedule, key),
+            "nutrient" => de::list(map, &mut self.nutrient, key),
+            "texture" => de::list(map, &mut self.texture, key),
+            "fluidConsistencyType" => de::list(map, &mut self.fluid_consistency_type, key),
+            "instruction" => de::primitive(map, &mut self.instruction, key),
+            "_instruction" => de::primitive_element(map, &mut self.instruction, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -365,13 +368,13 @@ impl de::FhirObject for NutritionOrderOralDietNutrient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "modifier" => de::plain(map, &mut self.modifier, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "modifier" => de::plain(map, &mut self.modifier, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -429,13 +432,13 @@ impl de::FhirObject for NutritionOrderOralDietTexture {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "modifier" => de::plain(map, &mut self.modifier, key)?,
-            "foodType" => de::plain(map, &mut self.food_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "modifier" => de::plain(map, &mut self.modifier, key),
+            "foodType" => de::plain(map, &mut self.food_type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -505,18 +508,18 @@ impl de::FhirObject for NutritionOrderSupplement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "productName" => de::primitive(map, &mut self.product_name, key)?,
-            "_productName" => de::primitive_element(map, &mut self.product_name, key)?,
-            "schedule" => de::list(map, &mut self.schedule, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "instruction" => de::primitive(map, &mut self.instruction, key)?,
-            "_instruction" => de::primitive_element(map, &mut self.instruction, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "productName" => de::primitive(map, &mut self.product_name, key),
+            "_productName" => de::primitive_element(map, &mut self.product_name, key),
+            "schedule" => de::list(map, &mut self.schedule, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "instruction" => de::primitive(map, &mut self.instruction, key),
+            "_instruction" => de::primitive_element(map, &mut self.instruction, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -605,33 +608,33 @@ impl de::FhirObject for NutritionOrderEnteralFormula {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "baseFormulaType" => de::plain(map, &mut self.base_formula_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "baseFormulaType" => de::plain(map, &mut self.base_formula_type, key),
             "baseFormulaProductName" => {
-                de::primitive(map, &mut self.base_formula_product_name, key)?
+                de::primitive(map, &mut self.base_formula_product_name, key)
             }
             "_baseFormulaProductName" => {
-                de::primitive_element(map, &mut self.base_formula_product_name, key)?
+                de::primitive_element(map, &mut self.base_formula_product_name, key)
             }
-            "additiveType" => de::plain(map, &mut self.additive_type, key)?,
-            "additiveProductName" => de::primitive(map, &mut self.additive_product_name, key)?,
+            "additiveType" => de::plain(map, &mut self.additive_type, key),
+            "additiveProductName" => de::primitive(map, &mut self.additive_product_name, key),
             "_additiveProductName" => {
-                de::primitive_element(map, &mut self.additive_product_name, key)?
+                de::primitive_element(map, &mut self.additive_product_name, key)
             }
-            "caloricDensity" => de::plain(map, &mut self.caloric_density, key)?,
-            "routeofAdministration" => de::plain(map, &mut self.routeof_administration, key)?,
-            "administration" => de::list(map, &mut self.administration, key)?,
-            "maxVolumeToDeliver" => de::plain(map, &mut self.max_volume_to_deliver, key)?,
+            "caloricDensity" => de::plain(map, &mut self.caloric_density, key),
+            "routeofAdministration" => de::plain(map, &mut self.routeof_administration, key),
+            "administration" => de::list(map, &mut self.administration, key),
+            "maxVolumeToDeliver" => de::plain(map, &mut self.max_volume_to_deliver, key),
             "administrationInstruction" => {
-                de::primitive(map, &mut self.administration_instruction, key)?
+                de::primitive(map, &mut self.administration_instruction, key)
             }
             "_administrationInstruction" => {
-                de::primitive_element(map, &mut self.administration_instruction, key)?
+                de::primitive_element(map, &mut self.administration_instruction, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -719,11 +722,11 @@ impl de::FhirObject for NutritionOrderEnteralFormulaAdministration {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "schedule" => de::plain(map, &mut self.schedule, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "schedule" => de::plain(map, &mut self.schedule, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
             _ => {
                 if NutritionOrderEnteralFormulaAdministrationRate::visit(&mut self.rate, key, map)?
                 {
@@ -731,7 +734,7 @@ impl de::FhirObject for NutritionOrderEnteralFormulaAdministration {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -773,10 +776,10 @@ impl NutritionOrderEnteralFormulaAdministrationRate {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity)?,
-            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio)?,
+            "rateQuantity" => de::choice_complex(map, slot, "rate", key, Self::Quantity),
+            "rateRatio" => de::choice_complex(map, slot, "rate", key, Self::Ratio),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,41 +170,41 @@ impl de::FhirObject for Observation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "focus" => de::list(map, &mut self.focus, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key)?,
-            "interpretation" => de::list(map, &mut self.interpretation, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "specimen" => de::plain(map, &mut self.specimen, key)?,
-            "device" => de::plain(map, &mut self.device, key)?,
-            "referenceRange" => de::list(map, &mut self.reference_range, key)?,
-            "hasMember" => de::list(map, &mut self.has_member, key)?,
-            "derivedFrom" => de::list(map, &mut self.derived_from, key)?,
-            "component" => de::list(map, &mut self.component, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "focus" => de::list(map, &mut self.focus, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
+            "interpretation" => de::list(map, &mut self.interpretation, key),
+            "note" => de::list(map, &mut self.note, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "specimen" => de::plain(map, &mut self.specimen, key),
+            "device" => de::plain(map, &mut self.device, key),
+            "referenceRange" => de::list(map, &mut self.reference_range, key),
+            "hasMember" => de::list(map, &mut self.has_member, key),
+            "derivedFrom" => de::list(map, &mut self.derived_from, key),
+            "component" => de::list(map, &mut self.component, key),
             _ => {
                 if ObservationEffective::visit(&mut self.effective, key, map)? {
                     return Ok(true);
@@ -211,7 +214,7 @@ impl de::FhirObject for Observation {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -322,18 +325,18 @@ impl de::FhirObject for ObservationReferenceRange {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "low" => de::plain(map, &mut self.low, key)?,
-            "high" => de::plain(map, &mut self.high, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "appliesTo" => de::list(map, &mut self.applies_to, key)?,
-            "age" => de::plain(map, &mut self.age, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "low" => de::plain(map, &mut self.low, key),
+            "high" => de::plain(map, &mut self.high, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "appliesTo" => de::list(map, &mut self.applies_to, key),
+            "age" => de::plain(map, &mut self.age, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -407,20 +410,20 @@ impl de::FhirObject for ObservationComponent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key)?,
-            "interpretation" => de::list(map, &mut self.interpretation, key)?,
-            "referenceRange" => de::list(map, &mut self.reference_range, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
+            "interpretation" => de::list(map, &mut self.interpretation, key),
+            "referenceRange" => de::list(map, &mut self.reference_range, key),
             _ => {
                 if ObservationComponentValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -472,7 +475,7 @@ impl ObservationEffective {
                 de::choice_primitive(map, slot, "effective", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveDateTime" => {
                 de::choice_primitive_element(map, slot, "effective", key, Self::DateTime, |c| {
@@ -480,15 +483,15 @@ impl ObservationEffective {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period)?,
-            "effectiveTiming" => de::choice_complex(map, slot, "effective", key, Self::Timing)?,
+            "effectivePeriod" => de::choice_complex(map, slot, "effective", key, Self::Period),
+            "effectiveTiming" => de::choice_complex(map, slot, "effective", key, Self::Timing),
             "effectiveInstant" => {
                 de::choice_primitive(map, slot, "effective", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_effectiveInstant" => de::choice_primitive_element(
                 map,
@@ -500,9 +503,9 @@ impl ObservationEffective {
                     Self::Instant(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -554,81 +557,74 @@ impl ObservationValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
+                })
+            }
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -683,81 +679,74 @@ impl ObservationComponentValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
+                })
+            }
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -127,44 +130,42 @@ impl de::FhirObject for ObservationDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "publisher" => de::plain(map, &mut self.publisher, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "permittedDataType" => de::primitive_list(map, &mut self.permitted_data_type, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "publisher" => de::plain(map, &mut self.publisher, key),
+            "category" => de::list(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "permittedDataType" => de::primitive_list(map, &mut self.permitted_data_type, key),
             "_permittedDataType" => {
-                de::primitive_element_list(map, &mut self.permitted_data_type, key)?
+                de::primitive_element_list(map, &mut self.permitted_data_type, key)
             }
-            "multipleResultsAllowed" => {
-                de::primitive(map, &mut self.multiple_results_allowed, key)?
-            }
+            "multipleResultsAllowed" => de::primitive(map, &mut self.multiple_results_allowed, key),
             "_multipleResultsAllowed" => {
-                de::primitive_element(map, &mut self.multiple_results_allowed, key)?
+                de::primitive_element(map, &mut self.multiple_results_allowed, key)
             }
-            "method" => de::plain(map, &mut self.method, key)?,
-            "preferredReportName" => de::primitive(map, &mut self.preferred_report_name, key)?,
+            "method" => de::plain(map, &mut self.method, key),
+            "preferredReportName" => de::primitive(map, &mut self.preferred_report_name, key),
             "_preferredReportName" => {
-                de::primitive_element(map, &mut self.preferred_report_name, key)?
+                de::primitive_element(map, &mut self.preferred_report_name, key)
             }
-            "quantitativeDetails" => de::plain(map, &mut self.quantitative_details, key)?,
-            "qualifiedInterval" => de::list(map, &mut self.qualified_interval, key)?,
-            "validCodedValueSet" => de::plain(map, &mut self.valid_coded_value_set, key)?,
-            "normalCodedValueSet" => de::plain(map, &mut self.normal_coded_value_set, key)?,
-            "abnormalCodedValueSet" => de::plain(map, &mut self.abnormal_coded_value_set, key)?,
-            "criticalCodedValueSet" => de::plain(map, &mut self.critical_coded_value_set, key)?,
+            "quantitativeDetails" => de::plain(map, &mut self.quantitative_details, key),
+            "qualifiedInterval" => de::list(map, &mut self.qualified_interval, key),
+            "validCodedValueSet" => de::plain(map, &mut self.valid_coded_value_set, key),
+            "normalCodedValueSet" => de::plain(map, &mut self.normal_coded_value_set, key),
+            "abnormalCodedValueSet" => de::plain(map, &mut self.abnormal_coded_value_set, key),
+            "criticalCodedValueSet" => de::plain(map, &mut self.critical_coded_value_set, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -276,17 +277,17 @@ impl de::FhirObject for ObservationDefinitionQuantitativeDetails {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "customaryUnit" => de::plain(map, &mut self.customary_unit, key)?,
-            "unit" => de::plain(map, &mut self.unit, key)?,
-            "conversionFactor" => de::primitive(map, &mut self.conversion_factor, key)?,
-            "_conversionFactor" => de::primitive_element(map, &mut self.conversion_factor, key)?,
-            "decimalPrecision" => de::primitive(map, &mut self.decimal_precision, key)?,
-            "_decimalPrecision" => de::primitive_element(map, &mut self.decimal_precision, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "customaryUnit" => de::plain(map, &mut self.customary_unit, key),
+            "unit" => de::plain(map, &mut self.unit, key),
+            "conversionFactor" => de::primitive(map, &mut self.conversion_factor, key),
+            "_conversionFactor" => de::primitive_element(map, &mut self.conversion_factor, key),
+            "decimalPrecision" => de::primitive(map, &mut self.decimal_precision, key),
+            "_decimalPrecision" => de::primitive_element(map, &mut self.decimal_precision, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -380,22 +381,22 @@ impl de::FhirObject for ObservationDefinitionQualifiedInterval {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::primitive(map, &mut self.category, key)?,
-            "_category" => de::primitive_element(map, &mut self.category, key)?,
-            "range" => de::plain(map, &mut self.range, key)?,
-            "context" => de::plain(map, &mut self.context, key)?,
-            "appliesTo" => de::list(map, &mut self.applies_to, key)?,
-            "gender" => de::primitive(map, &mut self.gender, key)?,
-            "_gender" => de::primitive_element(map, &mut self.gender, key)?,
-            "age" => de::plain(map, &mut self.age, key)?,
-            "gestationalAge" => de::plain(map, &mut self.gestational_age, key)?,
-            "condition" => de::primitive(map, &mut self.condition, key)?,
-            "_condition" => de::primitive_element(map, &mut self.condition, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::primitive(map, &mut self.category, key),
+            "_category" => de::primitive_element(map, &mut self.category, key),
+            "range" => de::plain(map, &mut self.range, key),
+            "context" => de::plain(map, &mut self.context, key),
+            "appliesTo" => de::list(map, &mut self.applies_to, key),
+            "gender" => de::primitive(map, &mut self.gender, key),
+            "_gender" => de::primitive_element(map, &mut self.gender, key),
+            "age" => de::plain(map, &mut self.age, key),
+            "gestationalAge" => de::plain(map, &mut self.gestational_age, key),
+            "condition" => de::primitive(map, &mut self.condition, key),
+            "_condition" => de::primitive_element(map, &mut self.condition, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -75,20 +78,20 @@ impl de::FhirObject for OperationOutcome {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "issue" => de::list(map, &mut self.issue, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "issue" => de::list(map, &mut self.issue, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -172,22 +175,22 @@ impl de::FhirObject for OperationOutcomeIssue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "severity" => de::primitive(map, &mut self.severity, key)?,
-            "_severity" => de::primitive_element(map, &mut self.severity, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "details" => de::plain(map, &mut self.details, key)?,
-            "diagnostics" => de::primitive(map, &mut self.diagnostics, key)?,
-            "_diagnostics" => de::primitive_element(map, &mut self.diagnostics, key)?,
-            "location" => de::primitive_list(map, &mut self.location, key)?,
-            "_location" => de::primitive_element_list(map, &mut self.location, key)?,
-            "expression" => de::primitive_list(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element_list(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "severity" => de::primitive(map, &mut self.severity, key),
+            "_severity" => de::primitive_element(map, &mut self.severity, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "details" => de::plain(map, &mut self.details, key),
+            "diagnostics" => de::primitive(map, &mut self.diagnostics, key),
+            "_diagnostics" => de::primitive_element(map, &mut self.diagnostics, key),
+            "location" => de::primitive_list(map, &mut self.location, key),
+            "_location" => de::primitive_element_list(map, &mut self.location, key),
+            "expression" => de::primitive_list(map, &mut self.expression, key),
+            "_expression" => de::primitive_element_list(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -111,32 +114,32 @@ impl de::FhirObject for Organization {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "alias" => de::primitive_list(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element_list(map, &mut self.alias, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::list(map, &mut self.address, key)?,
-            "partOf" => de::plain(map, &mut self.part_of, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "alias" => de::primitive_list(map, &mut self.alias, key),
+            "_alias" => de::primitive_element_list(map, &mut self.alias, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::list(map, &mut self.address, key),
+            "partOf" => de::plain(map, &mut self.part_of, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "endpoint" => de::list(map, &mut self.endpoint, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -221,15 +224,15 @@ impl de::FhirObject for OrganizationContact {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "purpose" => de::plain(map, &mut self.purpose, key)?,
-            "name" => de::plain(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::plain(map, &mut self.address, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "purpose" => de::plain(map, &mut self.purpose, key),
+            "name" => de::plain(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::plain(map, &mut self.address, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -59,16 +62,16 @@ impl de::FhirObject for Parameters {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -140,20 +143,20 @@ impl de::FhirObject for ParametersParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "resource" => de::plain(map, &mut self.resource, key)?,
-            "part" => de::list(map, &mut self.part, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "resource" => de::plain(map, &mut self.resource, key),
+            "part" => de::list(map, &mut self.part, key),
             _ => {
                 if ParametersParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -296,7 +299,7 @@ impl ParametersParameterValue {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -304,25 +307,25 @@ impl ParametersParameterValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueCanonical" => {
                 de::choice_primitive(map, slot, "value", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueCanonical" => de::choice_primitive_element(
                 map,
@@ -334,126 +337,112 @@ impl ParametersParameterValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInstant" => {
                 de::choice_primitive(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInstant" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueMarkdown" => {
                 de::choice_primitive(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_valueMarkdown" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueOid" => de::choice_primitive(map, slot, "value", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueOid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valuePositiveInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valuePositiveInt" => de::choice_primitive_element(
                 map,
@@ -465,36 +454,34 @@ impl ParametersParameterValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUnsignedInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -506,84 +493,82 @@ impl ParametersParameterValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUrl" => de::choice_primitive(map, slot, "value", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUrl" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueUuid" => {
-                de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueUuid" => de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_valueUuid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address)?,
-            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age)?,
-            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
+            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address),
+            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age),
+            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint)?,
-            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count)?,
-            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
-            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName)?,
-            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature)?,
-            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint),
+            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count),
+            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
+            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName),
+            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature),
+            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing),
             "valueContactDetail" => {
-                de::choice_complex(map, slot, "value", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "value", key, Self::ContactDetail)
             }
-            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor)?,
+            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor),
             "valueDataRequirement" => {
-                de::choice_complex(map, slot, "value", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "value", key, Self::DataRequirement)
             }
-            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression)?,
+            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression),
             "valueParameterDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)
             }
             "valueRelatedArtifact" => {
-                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)
             }
             "valueTriggerDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)
             }
-            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext)?,
-            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage)?,
-            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta)?,
+            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext),
+            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage),
+            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -135,34 +138,34 @@ impl de::FhirObject for Patient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "name" => de::list(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "gender" => de::primitive(map, &mut self.gender, key)?,
-            "_gender" => de::primitive_element(map, &mut self.gender, key)?,
-            "birthDate" => de::primitive(map, &mut self.birth_date, key)?,
-            "_birthDate" => de::primitive_element(map, &mut self.birth_date, key)?,
-            "address" => de::list(map, &mut self.address, key)?,
-            "maritalStatus" => de::plain(map, &mut self.marital_status, key)?,
-            "photo" => de::list(map, &mut self.photo, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "communication" => de::list(map, &mut self.communication, key)?,
-            "generalPractitioner" => de::list(map, &mut self.general_practitioner, key)?,
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key)?,
-            "link" => de::list(map, &mut self.link, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "name" => de::list(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "gender" => de::primitive(map, &mut self.gender, key),
+            "_gender" => de::primitive_element(map, &mut self.gender, key),
+            "birthDate" => de::primitive(map, &mut self.birth_date, key),
+            "_birthDate" => de::primitive_element(map, &mut self.birth_date, key),
+            "address" => de::list(map, &mut self.address, key),
+            "maritalStatus" => de::plain(map, &mut self.marital_status, key),
+            "photo" => de::list(map, &mut self.photo, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "communication" => de::list(map, &mut self.communication, key),
+            "generalPractitioner" => de::list(map, &mut self.general_practitioner, key),
+            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "link" => de::list(map, &mut self.link, key),
             _ => {
                 if PatientDeceased::visit(&mut self.deceased, key, map)? {
                     return Ok(true);
@@ -172,7 +175,7 @@ impl de::FhirObject for Patient {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -279,19 +282,19 @@ impl de::FhirObject for PatientContact {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "relationship" => de::list(map, &mut self.relationship, key)?,
-            "name" => de::plain(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::plain(map, &mut self.address, key)?,
-            "gender" => de::primitive(map, &mut self.gender, key)?,
-            "_gender" => de::primitive_element(map, &mut self.gender, key)?,
-            "organization" => de::plain(map, &mut self.organization, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "relationship" => de::list(map, &mut self.relationship, key),
+            "name" => de::plain(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::plain(map, &mut self.address, key),
+            "gender" => de::primitive(map, &mut self.gender, key),
+            "_gender" => de::primitive_element(map, &mut self.gender, key),
+            "organization" => de::plain(map, &mut self.organization, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -354,14 +357,14 @@ impl de::FhirObject for PatientCommunication {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "language" => de::plain(map, &mut self.language, key)?,
-            "preferred" => de::primitive(map, &mut self.preferred, key)?,
-            "_preferred" => de::primitive_element(map, &mut self.preferred, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "language" => de::plain(map, &mut self.language, key),
+            "preferred" => de::primitive(map, &mut self.preferred, key),
+            "_preferred" => de::primitive_element(map, &mut self.preferred, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -419,14 +422,14 @@ impl de::FhirObject for PatientLink {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "other" => de::plain(map, &mut self.other, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "other" => de::plain(map, &mut self.other, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -469,24 +472,20 @@ impl PatientDeceased {
                 de::choice_primitive(map, slot, "deceased", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_deceasedBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "deceased",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_deceasedBoolean" => {
+                de::choice_primitive_element(map, slot, "deceased", key, Self::Boolean, |c| match c
+                {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "deceasedDateTime" => {
                 de::choice_primitive(map, slot, "deceased", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_deceasedDateTime" => de::choice_primitive_element(
                 map,
@@ -498,9 +497,9 @@ impl PatientDeceased {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -540,14 +539,14 @@ impl PatientMultipleBirth {
                     Self::Boolean(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_multipleBirthBoolean" => {
                 de::choice_primitive_element(map, slot, "multipleBirth", key, Self::Boolean, |c| {
                     match c {
                         Self::Boolean(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "multipleBirthInteger" => de::choice_primitive(
                 map,
@@ -559,17 +558,17 @@ impl PatientMultipleBirth {
                     Self::Integer(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_multipleBirthInteger" => {
                 de::choice_primitive_element(map, slot, "multipleBirth", key, Self::Integer, |c| {
                     match c {
                         Self::Integer(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

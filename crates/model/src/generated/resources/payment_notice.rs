@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -119,34 +122,34 @@ impl de::FhirObject for PaymentNotice {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "response" => de::plain(map, &mut self.response, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "provider" => de::plain(map, &mut self.provider, key)?,
-            "payment" => de::plain(map, &mut self.payment, key)?,
-            "paymentDate" => de::primitive(map, &mut self.payment_date, key)?,
-            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key)?,
-            "payee" => de::plain(map, &mut self.payee, key)?,
-            "recipient" => de::plain(map, &mut self.recipient, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "paymentStatus" => de::plain(map, &mut self.payment_status, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "response" => de::plain(map, &mut self.response, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "provider" => de::plain(map, &mut self.provider, key),
+            "payment" => de::plain(map, &mut self.payment, key),
+            "paymentDate" => de::primitive(map, &mut self.payment_date, key),
+            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
+            "payee" => de::plain(map, &mut self.payee, key),
+            "recipient" => de::plain(map, &mut self.recipient, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "paymentStatus" => de::plain(map, &mut self.payment_status, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

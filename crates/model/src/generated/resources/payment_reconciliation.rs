@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -131,39 +134,39 @@ impl de::FhirObject for PaymentReconciliation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "paymentIssuer" => de::plain(map, &mut self.payment_issuer, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "requestor" => de::plain(map, &mut self.requestor, key)?,
-            "outcome" => de::primitive(map, &mut self.outcome, key)?,
-            "_outcome" => de::primitive_element(map, &mut self.outcome, key)?,
-            "disposition" => de::primitive(map, &mut self.disposition, key)?,
-            "_disposition" => de::primitive_element(map, &mut self.disposition, key)?,
-            "paymentDate" => de::primitive(map, &mut self.payment_date, key)?,
-            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key)?,
-            "paymentAmount" => de::plain(map, &mut self.payment_amount, key)?,
-            "paymentIdentifier" => de::plain(map, &mut self.payment_identifier, key)?,
-            "detail" => de::list(map, &mut self.detail, key)?,
-            "formCode" => de::plain(map, &mut self.form_code, key)?,
-            "processNote" => de::list(map, &mut self.process_note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "paymentIssuer" => de::plain(map, &mut self.payment_issuer, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "requestor" => de::plain(map, &mut self.requestor, key),
+            "outcome" => de::primitive(map, &mut self.outcome, key),
+            "_outcome" => de::primitive_element(map, &mut self.outcome, key),
+            "disposition" => de::primitive(map, &mut self.disposition, key),
+            "_disposition" => de::primitive_element(map, &mut self.disposition, key),
+            "paymentDate" => de::primitive(map, &mut self.payment_date, key),
+            "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
+            "paymentAmount" => de::plain(map, &mut self.payment_amount, key),
+            "paymentIdentifier" => de::plain(map, &mut self.payment_identifier, key),
+            "detail" => de::list(map, &mut self.detail, key),
+            "formCode" => de::plain(map, &mut self.form_code, key),
+            "processNote" => de::list(map, &mut self.process_note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -277,22 +280,22 @@ impl de::FhirObject for PaymentReconciliationDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "predecessor" => de::plain(map, &mut self.predecessor, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "request" => de::plain(map, &mut self.request, key)?,
-            "submitter" => de::plain(map, &mut self.submitter, key)?,
-            "response" => de::plain(map, &mut self.response, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "responsible" => de::plain(map, &mut self.responsible, key)?,
-            "payee" => de::plain(map, &mut self.payee, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "predecessor" => de::plain(map, &mut self.predecessor, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "request" => de::plain(map, &mut self.request, key),
+            "submitter" => de::plain(map, &mut self.submitter, key),
+            "response" => de::plain(map, &mut self.response, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "responsible" => de::plain(map, &mut self.responsible, key),
+            "payee" => de::plain(map, &mut self.payee, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -358,15 +361,15 @@ impl de::FhirObject for PaymentReconciliationProcessNote {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

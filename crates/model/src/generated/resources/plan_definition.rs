@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -195,70 +198,70 @@ impl de::FhirObject for PlanDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "usage" => de::primitive(map, &mut self.usage, key)?,
-            "_usage" => de::primitive_element(map, &mut self.usage, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "library" => de::primitive_list(map, &mut self.library, key)?,
-            "_library" => de::primitive_element_list(map, &mut self.library, key)?,
-            "goal" => de::list(map, &mut self.goal, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "usage" => de::primitive(map, &mut self.usage, key),
+            "_usage" => de::primitive_element(map, &mut self.usage, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "library" => de::primitive_list(map, &mut self.library, key),
+            "_library" => de::primitive_element_list(map, &mut self.library, key),
+            "goal" => de::list(map, &mut self.goal, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => {
                 if PlanDefinitionSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -383,18 +386,18 @@ impl de::FhirObject for PlanDefinitionGoal {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "description" => de::plain(map, &mut self.description, key)?,
-            "priority" => de::plain(map, &mut self.priority, key)?,
-            "start" => de::plain(map, &mut self.start, key)?,
-            "addresses" => de::list(map, &mut self.addresses, key)?,
-            "documentation" => de::list(map, &mut self.documentation, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "description" => de::plain(map, &mut self.description, key),
+            "priority" => de::plain(map, &mut self.priority, key),
+            "start" => de::plain(map, &mut self.start, key),
+            "addresses" => de::list(map, &mut self.addresses, key),
+            "documentation" => de::list(map, &mut self.documentation, key),
+            "target" => de::list(map, &mut self.target, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -461,18 +464,18 @@ impl de::FhirObject for PlanDefinitionGoalTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "measure" => de::plain(map, &mut self.measure, key)?,
-            "due" => de::plain(map, &mut self.due, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "measure" => de::plain(map, &mut self.measure, key),
+            "due" => de::plain(map, &mut self.due, key),
             _ => {
                 if PlanDefinitionGoalTargetDetail::visit(&mut self.detail, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -633,47 +636,47 @@ impl de::FhirObject for PlanDefinitionAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "prefix" => de::primitive(map, &mut self.prefix, key)?,
-            "_prefix" => de::primitive_element(map, &mut self.prefix, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "textEquivalent" => de::primitive(map, &mut self.text_equivalent, key)?,
-            "_textEquivalent" => de::primitive_element(map, &mut self.text_equivalent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "reason" => de::list(map, &mut self.reason, key)?,
-            "documentation" => de::list(map, &mut self.documentation, key)?,
-            "goalId" => de::primitive_list(map, &mut self.goal_id, key)?,
-            "_goalId" => de::primitive_element_list(map, &mut self.goal_id, key)?,
-            "trigger" => de::list(map, &mut self.trigger, key)?,
-            "condition" => de::list(map, &mut self.condition, key)?,
-            "input" => de::list(map, &mut self.input, key)?,
-            "output" => de::list(map, &mut self.output, key)?,
-            "relatedAction" => de::list(map, &mut self.related_action, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key)?,
-            "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key)?,
-            "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key)?,
-            "_selectionBehavior" => de::primitive_element(map, &mut self.selection_behavior, key)?,
-            "requiredBehavior" => de::primitive(map, &mut self.required_behavior, key)?,
-            "_requiredBehavior" => de::primitive_element(map, &mut self.required_behavior, key)?,
-            "precheckBehavior" => de::primitive(map, &mut self.precheck_behavior, key)?,
-            "_precheckBehavior" => de::primitive_element(map, &mut self.precheck_behavior, key)?,
-            "cardinalityBehavior" => de::primitive(map, &mut self.cardinality_behavior, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "prefix" => de::primitive(map, &mut self.prefix, key),
+            "_prefix" => de::primitive_element(map, &mut self.prefix, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "textEquivalent" => de::primitive(map, &mut self.text_equivalent, key),
+            "_textEquivalent" => de::primitive_element(map, &mut self.text_equivalent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "code" => de::list(map, &mut self.code, key),
+            "reason" => de::list(map, &mut self.reason, key),
+            "documentation" => de::list(map, &mut self.documentation, key),
+            "goalId" => de::primitive_list(map, &mut self.goal_id, key),
+            "_goalId" => de::primitive_element_list(map, &mut self.goal_id, key),
+            "trigger" => de::list(map, &mut self.trigger, key),
+            "condition" => de::list(map, &mut self.condition, key),
+            "input" => de::list(map, &mut self.input, key),
+            "output" => de::list(map, &mut self.output, key),
+            "relatedAction" => de::list(map, &mut self.related_action, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key),
+            "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key),
+            "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key),
+            "_selectionBehavior" => de::primitive_element(map, &mut self.selection_behavior, key),
+            "requiredBehavior" => de::primitive(map, &mut self.required_behavior, key),
+            "_requiredBehavior" => de::primitive_element(map, &mut self.required_behavior, key),
+            "precheckBehavior" => de::primitive(map, &mut self.precheck_behavior, key),
+            "_precheckBehavior" => de::primitive_element(map, &mut self.precheck_behavior, key),
+            "cardinalityBehavior" => de::primitive(map, &mut self.cardinality_behavior, key),
             "_cardinalityBehavior" => {
-                de::primitive_element(map, &mut self.cardinality_behavior, key)?
+                de::primitive_element(map, &mut self.cardinality_behavior, key)
             }
-            "transform" => de::primitive(map, &mut self.transform, key)?,
-            "_transform" => de::primitive_element(map, &mut self.transform, key)?,
-            "dynamicValue" => de::list(map, &mut self.dynamic_value, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "transform" => de::primitive(map, &mut self.transform, key),
+            "_transform" => de::primitive_element(map, &mut self.transform, key),
+            "dynamicValue" => de::list(map, &mut self.dynamic_value, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => {
                 if PlanDefinitionActionSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
@@ -686,7 +689,7 @@ impl de::FhirObject for PlanDefinitionAction {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -805,14 +808,14 @@ impl de::FhirObject for PlanDefinitionActionCondition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "expression" => de::plain(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "expression" => de::plain(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -874,20 +877,20 @@ impl de::FhirObject for PlanDefinitionActionRelatedAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "actionId" => de::primitive(map, &mut self.action_id, key)?,
-            "_actionId" => de::primitive_element(map, &mut self.action_id, key)?,
-            "relationship" => de::primitive(map, &mut self.relationship, key)?,
-            "_relationship" => de::primitive_element(map, &mut self.relationship, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "actionId" => de::primitive(map, &mut self.action_id, key),
+            "_actionId" => de::primitive_element(map, &mut self.action_id, key),
+            "relationship" => de::primitive(map, &mut self.relationship, key),
+            "_relationship" => de::primitive_element(map, &mut self.relationship, key),
             _ => {
                 if PlanDefinitionActionRelatedActionOffset::visit(&mut self.offset, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -948,14 +951,14 @@ impl de::FhirObject for PlanDefinitionActionParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "role" => de::plain(map, &mut self.role, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1013,14 +1016,14 @@ impl de::FhirObject for PlanDefinitionActionDynamicValue {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "expression" => de::plain(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "expression" => de::plain(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1060,11 +1063,11 @@ impl PlanDefinitionSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1094,13 +1097,13 @@ impl PlanDefinitionGoalTargetDetail {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "detailQuantity" => de::choice_complex(map, slot, "detail", key, Self::Quantity)?,
-            "detailRange" => de::choice_complex(map, slot, "detail", key, Self::Range)?,
+            "detailQuantity" => de::choice_complex(map, slot, "detail", key, Self::Quantity),
+            "detailRange" => de::choice_complex(map, slot, "detail", key, Self::Range),
             "detailCodeableConcept" => {
-                de::choice_complex(map, slot, "detail", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "detail", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1130,11 +1133,11 @@ impl PlanDefinitionActionSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1162,10 +1165,10 @@ impl PlanDefinitionActionRelatedActionOffset {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "offsetDuration" => de::choice_complex(map, slot, "offset", key, Self::Duration)?,
-            "offsetRange" => de::choice_complex(map, slot, "offset", key, Self::Range)?,
+            "offsetDuration" => de::choice_complex(map, slot, "offset", key, Self::Duration),
+            "offsetRange" => de::choice_complex(map, slot, "offset", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1205,7 +1208,7 @@ impl PlanDefinitionActionTiming {
                 de::choice_primitive(map, slot, "timing", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDateTime" => de::choice_primitive_element(
                 map,
@@ -1217,14 +1220,14 @@ impl PlanDefinitionActionTiming {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age)?,
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
-            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration)?,
-            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range)?,
-            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing)?,
+            ),
+            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age),
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
+            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration),
+            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range),
+            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1260,7 +1263,7 @@ impl PlanDefinitionActionDefinition {
                 de::choice_primitive(map, slot, "definition", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_definitionCanonical" => {
                 de::choice_primitive_element(map, slot, "definition", key, Self::Canonical, |c| {
@@ -1268,27 +1271,22 @@ impl PlanDefinitionActionDefinition {
                         Self::Canonical(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "definitionUri" => {
                 de::choice_primitive(map, slot, "definition", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_definitionUri" => de::choice_primitive_element(
-                map,
-                slot,
-                "definition",
-                key,
-                Self::Uri,
-                |c| match c {
+            "_definitionUri" => {
+                de::choice_primitive_element(map, slot, "definition", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

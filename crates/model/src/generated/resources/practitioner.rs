@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -111,32 +114,32 @@ impl de::FhirObject for Practitioner {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "name" => de::list(map, &mut self.name, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "address" => de::list(map, &mut self.address, key)?,
-            "gender" => de::primitive(map, &mut self.gender, key)?,
-            "_gender" => de::primitive_element(map, &mut self.gender, key)?,
-            "birthDate" => de::primitive(map, &mut self.birth_date, key)?,
-            "_birthDate" => de::primitive_element(map, &mut self.birth_date, key)?,
-            "photo" => de::list(map, &mut self.photo, key)?,
-            "qualification" => de::list(map, &mut self.qualification, key)?,
-            "communication" => de::list(map, &mut self.communication, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "name" => de::list(map, &mut self.name, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "address" => de::list(map, &mut self.address, key),
+            "gender" => de::primitive(map, &mut self.gender, key),
+            "_gender" => de::primitive_element(map, &mut self.gender, key),
+            "birthDate" => de::primitive(map, &mut self.birth_date, key),
+            "_birthDate" => de::primitive_element(map, &mut self.birth_date, key),
+            "photo" => de::list(map, &mut self.photo, key),
+            "qualification" => de::list(map, &mut self.qualification, key),
+            "communication" => de::list(map, &mut self.communication, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -221,15 +224,15 @@ impl de::FhirObject for PractitionerQualification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "issuer" => de::plain(map, &mut self.issuer, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "issuer" => de::plain(map, &mut self.issuer, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

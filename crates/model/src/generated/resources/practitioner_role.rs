@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -127,37 +130,37 @@ impl de::FhirObject for PractitionerRole {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "practitioner" => de::plain(map, &mut self.practitioner, key)?,
-            "organization" => de::plain(map, &mut self.organization, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "specialty" => de::list(map, &mut self.specialty, key)?,
-            "location" => de::list(map, &mut self.location, key)?,
-            "healthcareService" => de::list(map, &mut self.healthcare_service, key)?,
-            "telecom" => de::list(map, &mut self.telecom, key)?,
-            "availableTime" => de::list(map, &mut self.available_time, key)?,
-            "notAvailable" => de::list(map, &mut self.not_available, key)?,
-            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "practitioner" => de::plain(map, &mut self.practitioner, key),
+            "organization" => de::plain(map, &mut self.organization, key),
+            "code" => de::list(map, &mut self.code, key),
+            "specialty" => de::list(map, &mut self.specialty, key),
+            "location" => de::list(map, &mut self.location, key),
+            "healthcareService" => de::list(map, &mut self.healthcare_service, key),
+            "telecom" => de::list(map, &mut self.telecom, key),
+            "availableTime" => de::list(map, &mut self.available_time, key),
+            "notAvailable" => de::list(map, &mut self.not_available, key),
+            "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key),
             "_availabilityExceptions" => {
-                de::primitive_element(map, &mut self.availability_exceptions, key)?
+                de::primitive_element(map, &mut self.availability_exceptions, key)
             }
-            "endpoint" => de::list(map, &mut self.endpoint, key)?,
+            "endpoint" => de::list(map, &mut self.endpoint, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -251,21 +254,21 @@ impl de::FhirObject for PractitionerRoleAvailableTime {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key)?,
-            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key)?,
-            "allDay" => de::primitive(map, &mut self.all_day, key)?,
-            "_allDay" => de::primitive_element(map, &mut self.all_day, key)?,
-            "availableStartTime" => de::primitive(map, &mut self.available_start_time, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "daysOfWeek" => de::primitive_list(map, &mut self.days_of_week, key),
+            "_daysOfWeek" => de::primitive_element_list(map, &mut self.days_of_week, key),
+            "allDay" => de::primitive(map, &mut self.all_day, key),
+            "_allDay" => de::primitive_element(map, &mut self.all_day, key),
+            "availableStartTime" => de::primitive(map, &mut self.available_start_time, key),
             "_availableStartTime" => {
-                de::primitive_element(map, &mut self.available_start_time, key)?
+                de::primitive_element(map, &mut self.available_start_time, key)
             }
-            "availableEndTime" => de::primitive(map, &mut self.available_end_time, key)?,
-            "_availableEndTime" => de::primitive_element(map, &mut self.available_end_time, key)?,
+            "availableEndTime" => de::primitive(map, &mut self.available_end_time, key),
+            "_availableEndTime" => de::primitive_element(map, &mut self.available_end_time, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -335,14 +338,14 @@ impl de::FhirObject for PractitionerRoleNotAvailable {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "during" => de::plain(map, &mut self.during, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "during" => de::plain(map, &mut self.during, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -183,58 +186,58 @@ impl de::FhirObject for Procedure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "recorder" => de::plain(map, &mut self.recorder, key)?,
-            "asserter" => de::plain(map, &mut self.asserter, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "bodySite" => de::list(map, &mut self.body_site, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
-            "report" => de::list(map, &mut self.report, key)?,
-            "complication" => de::list(map, &mut self.complication, key)?,
-            "complicationDetail" => de::list(map, &mut self.complication_detail, key)?,
-            "followUp" => de::list(map, &mut self.follow_up, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "focalDevice" => de::list(map, &mut self.focal_device, key)?,
-            "usedReference" => de::list(map, &mut self.used_reference, key)?,
-            "usedCode" => de::list(map, &mut self.used_code, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "recorder" => de::plain(map, &mut self.recorder, key),
+            "asserter" => de::plain(map, &mut self.asserter, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "bodySite" => de::list(map, &mut self.body_site, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
+            "report" => de::list(map, &mut self.report, key),
+            "complication" => de::list(map, &mut self.complication, key),
+            "complicationDetail" => de::list(map, &mut self.complication_detail, key),
+            "followUp" => de::list(map, &mut self.follow_up, key),
+            "note" => de::list(map, &mut self.note, key),
+            "focalDevice" => de::list(map, &mut self.focal_device, key),
+            "usedReference" => de::list(map, &mut self.used_reference, key),
+            "usedCode" => de::list(map, &mut self.used_code, key),
             _ => {
                 if ProcedurePerformed::visit(&mut self.performed, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -345,14 +348,14 @@ impl de::FhirObject for ProcedurePerformer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "function" => de::plain(map, &mut self.function, key)?,
-            "actor" => de::plain(map, &mut self.actor, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "function" => de::plain(map, &mut self.function, key),
+            "actor" => de::plain(map, &mut self.actor, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -411,13 +414,13 @@ impl de::FhirObject for ProcedureFocalDevice {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::plain(map, &mut self.action, key)?,
-            "manipulated" => de::plain(map, &mut self.manipulated, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::plain(map, &mut self.action, key),
+            "manipulated" => de::plain(map, &mut self.manipulated, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -466,7 +469,7 @@ impl ProcedurePerformed {
                 de::choice_primitive(map, slot, "performed", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_performedDateTime" => {
                 de::choice_primitive_element(map, slot, "performed", key, Self::DateTime, |c| {
@@ -474,30 +477,26 @@ impl ProcedurePerformed {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "performedPeriod" => de::choice_complex(map, slot, "performed", key, Self::Period)?,
+            "performedPeriod" => de::choice_complex(map, slot, "performed", key, Self::Period),
             "performedString" => {
                 de::choice_primitive(map, slot, "performed", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_performedString" => de::choice_primitive_element(
-                map,
-                slot,
-                "performed",
-                key,
-                Self::String,
-                |c| match c {
+            "_performedString" => {
+                de::choice_primitive_element(map, slot, "performed", key, Self::String, |c| match c
+                {
                     Self::String(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "performedAge" => de::choice_complex(map, slot, "performed", key, Self::Age)?,
-            "performedRange" => de::choice_complex(map, slot, "performed", key, Self::Range)?,
+                })
+            }
+            "performedAge" => de::choice_complex(map, slot, "performed", key, Self::Age),
+            "performedRange" => de::choice_complex(map, slot, "performed", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -111,35 +114,35 @@ impl de::FhirObject for Provenance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
-            "recorded" => de::primitive(map, &mut self.recorded, key)?,
-            "_recorded" => de::primitive_element(map, &mut self.recorded, key)?,
-            "policy" => de::primitive_list(map, &mut self.policy, key)?,
-            "_policy" => de::primitive_element_list(map, &mut self.policy, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "reason" => de::list(map, &mut self.reason, key)?,
-            "activity" => de::plain(map, &mut self.activity, key)?,
-            "agent" => de::list(map, &mut self.agent, key)?,
-            "entity" => de::list(map, &mut self.entity, key)?,
-            "signature" => de::list(map, &mut self.signature, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "target" => de::list(map, &mut self.target, key),
+            "recorded" => de::primitive(map, &mut self.recorded, key),
+            "_recorded" => de::primitive_element(map, &mut self.recorded, key),
+            "policy" => de::primitive_list(map, &mut self.policy, key),
+            "_policy" => de::primitive_element_list(map, &mut self.policy, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "reason" => de::list(map, &mut self.reason, key),
+            "activity" => de::plain(map, &mut self.activity, key),
+            "agent" => de::list(map, &mut self.agent, key),
+            "entity" => de::list(map, &mut self.entity, key),
+            "signature" => de::list(map, &mut self.signature, key),
             _ => {
                 if ProvenanceOccurred::visit(&mut self.occurred, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -226,15 +229,15 @@ impl de::FhirObject for ProvenanceAgent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "role" => de::list(map, &mut self.role, key)?,
-            "who" => de::plain(map, &mut self.who, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "role" => de::list(map, &mut self.role, key),
+            "who" => de::plain(map, &mut self.who, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -298,15 +301,15 @@ impl de::FhirObject for ProvenanceEntity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "role" => de::primitive(map, &mut self.role, key)?,
-            "_role" => de::primitive_element(map, &mut self.role, key)?,
-            "what" => de::plain(map, &mut self.what, key)?,
-            "agent" => de::list(map, &mut self.agent, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "role" => de::primitive(map, &mut self.role, key),
+            "_role" => de::primitive_element(map, &mut self.role, key),
+            "what" => de::plain(map, &mut self.what, key),
+            "agent" => de::list(map, &mut self.agent, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -346,12 +349,12 @@ impl ProvenanceOccurred {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "occurredPeriod" => de::choice_complex(map, slot, "occurred", key, Self::Period)?,
+            "occurredPeriod" => de::choice_complex(map, slot, "occurred", key, Self::Period),
             "occurredDateTime" => {
                 de::choice_primitive(map, slot, "occurred", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurredDateTime" => de::choice_primitive_element(
                 map,
@@ -363,9 +366,9 @@ impl ProvenanceOccurred {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

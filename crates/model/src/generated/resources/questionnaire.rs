@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -159,56 +162,56 @@ impl de::FhirObject for Questionnaire {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "derivedFrom" => de::primitive_list(map, &mut self.derived_from, key)?,
-            "_derivedFrom" => de::primitive_element_list(map, &mut self.derived_from, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "subjectType" => de::primitive_list(map, &mut self.subject_type, key)?,
-            "_subjectType" => de::primitive_element_list(map, &mut self.subject_type, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "derivedFrom" => de::primitive_list(map, &mut self.derived_from, key),
+            "_derivedFrom" => de::primitive_element_list(map, &mut self.derived_from, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "subjectType" => de::primitive_list(map, &mut self.subject_type, key),
+            "_subjectType" => de::primitive_element_list(map, &mut self.subject_type, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "code" => de::list(map, &mut self.code, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -358,38 +361,38 @@ impl de::FhirObject for QuestionnaireItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "linkId" => de::primitive(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "prefix" => de::primitive(map, &mut self.prefix, key)?,
-            "_prefix" => de::primitive_element(map, &mut self.prefix, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "enableWhen" => de::list(map, &mut self.enable_when, key)?,
-            "enableBehavior" => de::primitive(map, &mut self.enable_behavior, key)?,
-            "_enableBehavior" => de::primitive_element(map, &mut self.enable_behavior, key)?,
-            "required" => de::primitive(map, &mut self.required, key)?,
-            "_required" => de::primitive_element(map, &mut self.required, key)?,
-            "repeats" => de::primitive(map, &mut self.repeats, key)?,
-            "_repeats" => de::primitive_element(map, &mut self.repeats, key)?,
-            "readOnly" => de::primitive(map, &mut self.read_only, key)?,
-            "_readOnly" => de::primitive_element(map, &mut self.read_only, key)?,
-            "maxLength" => de::primitive(map, &mut self.max_length, key)?,
-            "_maxLength" => de::primitive_element(map, &mut self.max_length, key)?,
-            "answerValueSet" => de::primitive(map, &mut self.answer_value_set, key)?,
-            "_answerValueSet" => de::primitive_element(map, &mut self.answer_value_set, key)?,
-            "answerOption" => de::list(map, &mut self.answer_option, key)?,
-            "initial" => de::list(map, &mut self.initial, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "linkId" => de::primitive(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "code" => de::list(map, &mut self.code, key),
+            "prefix" => de::primitive(map, &mut self.prefix, key),
+            "_prefix" => de::primitive_element(map, &mut self.prefix, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "enableWhen" => de::list(map, &mut self.enable_when, key),
+            "enableBehavior" => de::primitive(map, &mut self.enable_behavior, key),
+            "_enableBehavior" => de::primitive_element(map, &mut self.enable_behavior, key),
+            "required" => de::primitive(map, &mut self.required, key),
+            "_required" => de::primitive_element(map, &mut self.required, key),
+            "repeats" => de::primitive(map, &mut self.repeats, key),
+            "_repeats" => de::primitive_element(map, &mut self.repeats, key),
+            "readOnly" => de::primitive(map, &mut self.read_only, key),
+            "_readOnly" => de::primitive_element(map, &mut self.read_only, key),
+            "maxLength" => de::primitive(map, &mut self.max_length, key),
+            "_maxLength" => de::primitive_element(map, &mut self.max_length, key),
+            "answerValueSet" => de::primitive(map, &mut self.answer_value_set, key),
+            "_answerValueSet" => de::primitive_element(map, &mut self.answer_value_set, key),
+            "answerOption" => de::list(map, &mut self.answer_option, key),
+            "initial" => de::list(map, &mut self.initial, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -475,20 +478,20 @@ impl de::FhirObject for QuestionnaireItemEnableWhen {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "question" => de::primitive(map, &mut self.question, key)?,
-            "_question" => de::primitive_element(map, &mut self.question, key)?,
-            "operator" => de::primitive(map, &mut self.operator, key)?,
-            "_operator" => de::primitive_element(map, &mut self.operator, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "question" => de::primitive(map, &mut self.question, key),
+            "_question" => de::primitive_element(map, &mut self.question, key),
+            "operator" => de::primitive(map, &mut self.operator, key),
+            "_operator" => de::primitive_element(map, &mut self.operator, key),
             _ => {
                 if QuestionnaireItemEnableWhenAnswer::visit(&mut self.answer, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -549,18 +552,18 @@ impl de::FhirObject for QuestionnaireItemAnswerOption {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "initialSelected" => de::primitive(map, &mut self.initial_selected, key)?,
-            "_initialSelected" => de::primitive_element(map, &mut self.initial_selected, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "initialSelected" => de::primitive(map, &mut self.initial_selected, key),
+            "_initialSelected" => de::primitive_element(map, &mut self.initial_selected, key),
             _ => {
                 if QuestionnaireItemAnswerOptionValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -621,16 +624,16 @@ impl de::FhirObject for QuestionnaireItemInitial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if QuestionnaireItemInitialValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -690,70 +693,55 @@ impl QuestionnaireItemEnableWhenAnswer {
                 de::choice_primitive(map, slot, "answer", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_answerBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "answer",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_answerBoolean" => {
+                de::choice_primitive_element(map, slot, "answer", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "answerDecimal" => {
                 de::choice_primitive(map, slot, "answer", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_answerDecimal" => de::choice_primitive_element(
-                map,
-                slot,
-                "answer",
-                key,
-                Self::Decimal,
-                |c| match c {
+            "_answerDecimal" => {
+                de::choice_primitive_element(map, slot, "answer", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "answerInteger" => {
                 de::choice_primitive(map, slot, "answer", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_answerInteger" => de::choice_primitive_element(
-                map,
-                slot,
-                "answer",
-                key,
-                Self::Integer,
-                |c| match c {
+            "_answerInteger" => {
+                de::choice_primitive_element(map, slot, "answer", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "answerDate" => {
                 de::choice_primitive(map, slot, "answer", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_answerDate" => {
                 de::choice_primitive_element(map, slot, "answer", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "answerDateTime" => {
                 de::choice_primitive(map, slot, "answer", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_answerDateTime" => de::choice_primitive_element(
                 map,
@@ -765,36 +753,36 @@ impl QuestionnaireItemEnableWhenAnswer {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "answerTime" => {
                 de::choice_primitive(map, slot, "answer", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_answerTime" => {
                 de::choice_primitive_element(map, slot, "answer", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "answerString" => {
                 de::choice_primitive(map, slot, "answer", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_answerString" => {
                 de::choice_primitive_element(map, slot, "answer", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "answerCoding" => de::choice_complex(map, slot, "answer", key, Self::Coding)?,
-            "answerQuantity" => de::choice_complex(map, slot, "answer", key, Self::Quantity)?,
-            "answerReference" => de::choice_complex(map, slot, "answer", key, Self::Reference)?,
+            "answerCoding" => de::choice_complex(map, slot, "answer", key, Self::Coding),
+            "answerQuantity" => de::choice_complex(map, slot, "answer", key, Self::Quantity),
+            "answerReference" => de::choice_complex(map, slot, "answer", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -842,54 +830,50 @@ impl QuestionnaireItemAnswerOptionValue {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -945,107 +929,98 @@ impl QuestionnaireItemInitialValue {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
+                })
             }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -115,33 +118,33 @@ impl de::FhirObject for QuestionnaireResponse {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "questionnaire" => de::primitive(map, &mut self.questionnaire, key)?,
-            "_questionnaire" => de::primitive_element(map, &mut self.questionnaire, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "authored" => de::primitive(map, &mut self.authored, key)?,
-            "_authored" => de::primitive_element(map, &mut self.authored, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "source" => de::plain(map, &mut self.source, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "questionnaire" => de::primitive(map, &mut self.questionnaire, key),
+            "_questionnaire" => de::primitive_element(map, &mut self.questionnaire, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "authored" => de::primitive(map, &mut self.authored, key),
+            "_authored" => de::primitive_element(map, &mut self.authored, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "source" => de::plain(map, &mut self.source, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -236,19 +239,19 @@ impl de::FhirObject for QuestionnaireResponseItem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "linkId" => de::primitive(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key)?,
-            "definition" => de::primitive(map, &mut self.definition, key)?,
-            "_definition" => de::primitive_element(map, &mut self.definition, key)?,
-            "text" => de::primitive(map, &mut self.text, key)?,
-            "_text" => de::primitive_element(map, &mut self.text, key)?,
-            "answer" => de::list(map, &mut self.answer, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "linkId" => de::primitive(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
+            "definition" => de::primitive(map, &mut self.definition, key),
+            "_definition" => de::primitive_element(map, &mut self.definition, key),
+            "text" => de::primitive(map, &mut self.text, key),
+            "_text" => de::primitive_element(map, &mut self.text, key),
+            "answer" => de::list(map, &mut self.answer, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -309,17 +312,17 @@ impl de::FhirObject for QuestionnaireResponseItemAnswer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "item" => de::list(map, &mut self.item, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "item" => de::list(map, &mut self.item, key),
             _ => {
                 if QuestionnaireResponseItemAnswerValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -384,107 +387,98 @@ impl QuestionnaireResponseItemAnswerValue {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
+                })
             }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,47 +146,47 @@ impl de::FhirObject for RequestGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "replaces" => de::list(map, &mut self.replaces, key)?,
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "author" => de::plain(map, &mut self.author, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "replaces" => de::list(map, &mut self.replaces, key),
+            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "author" => de::plain(map, &mut self.author, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "note" => de::list(map, &mut self.note, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -346,46 +349,46 @@ impl de::FhirObject for RequestGroupAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "prefix" => de::primitive(map, &mut self.prefix, key)?,
-            "_prefix" => de::primitive_element(map, &mut self.prefix, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "textEquivalent" => de::primitive(map, &mut self.text_equivalent, key)?,
-            "_textEquivalent" => de::primitive_element(map, &mut self.text_equivalent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "documentation" => de::list(map, &mut self.documentation, key)?,
-            "condition" => de::list(map, &mut self.condition, key)?,
-            "relatedAction" => de::list(map, &mut self.related_action, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key)?,
-            "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key)?,
-            "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key)?,
-            "_selectionBehavior" => de::primitive_element(map, &mut self.selection_behavior, key)?,
-            "requiredBehavior" => de::primitive(map, &mut self.required_behavior, key)?,
-            "_requiredBehavior" => de::primitive_element(map, &mut self.required_behavior, key)?,
-            "precheckBehavior" => de::primitive(map, &mut self.precheck_behavior, key)?,
-            "_precheckBehavior" => de::primitive_element(map, &mut self.precheck_behavior, key)?,
-            "cardinalityBehavior" => de::primitive(map, &mut self.cardinality_behavior, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "prefix" => de::primitive(map, &mut self.prefix, key),
+            "_prefix" => de::primitive_element(map, &mut self.prefix, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "textEquivalent" => de::primitive(map, &mut self.text_equivalent, key),
+            "_textEquivalent" => de::primitive_element(map, &mut self.text_equivalent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "code" => de::list(map, &mut self.code, key),
+            "documentation" => de::list(map, &mut self.documentation, key),
+            "condition" => de::list(map, &mut self.condition, key),
+            "relatedAction" => de::list(map, &mut self.related_action, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key),
+            "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key),
+            "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key),
+            "_selectionBehavior" => de::primitive_element(map, &mut self.selection_behavior, key),
+            "requiredBehavior" => de::primitive(map, &mut self.required_behavior, key),
+            "_requiredBehavior" => de::primitive_element(map, &mut self.required_behavior, key),
+            "precheckBehavior" => de::primitive(map, &mut self.precheck_behavior, key),
+            "_precheckBehavior" => de::primitive_element(map, &mut self.precheck_behavior, key),
+            "cardinalityBehavior" => de::primitive(map, &mut self.cardinality_behavior, key),
             "_cardinalityBehavior" => {
-                de::primitive_element(map, &mut self.cardinality_behavior, key)?
+                de::primitive_element(map, &mut self.cardinality_behavior, key)
             }
-            "resource" => de::plain(map, &mut self.resource, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "resource" => de::plain(map, &mut self.resource, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => {
                 if RequestGroupActionTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -492,14 +495,14 @@ impl de::FhirObject for RequestGroupActionCondition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "expression" => de::plain(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "expression" => de::plain(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -561,20 +564,20 @@ impl de::FhirObject for RequestGroupActionRelatedAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "actionId" => de::primitive(map, &mut self.action_id, key)?,
-            "_actionId" => de::primitive_element(map, &mut self.action_id, key)?,
-            "relationship" => de::primitive(map, &mut self.relationship, key)?,
-            "_relationship" => de::primitive_element(map, &mut self.relationship, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "actionId" => de::primitive(map, &mut self.action_id, key),
+            "_actionId" => de::primitive_element(map, &mut self.action_id, key),
+            "relationship" => de::primitive(map, &mut self.relationship, key),
+            "_relationship" => de::primitive_element(map, &mut self.relationship, key),
             _ => {
                 if RequestGroupActionRelatedActionOffset::visit(&mut self.offset, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -616,10 +619,10 @@ impl RequestGroupActionRelatedActionOffset {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "offsetDuration" => de::choice_complex(map, slot, "offset", key, Self::Duration)?,
-            "offsetRange" => de::choice_complex(map, slot, "offset", key, Self::Range)?,
+            "offsetDuration" => de::choice_complex(map, slot, "offset", key, Self::Duration),
+            "offsetRange" => de::choice_complex(map, slot, "offset", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -659,7 +662,7 @@ impl RequestGroupActionTiming {
                 de::choice_primitive(map, slot, "timing", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timingDateTime" => de::choice_primitive_element(
                 map,
@@ -671,14 +674,14 @@ impl RequestGroupActionTiming {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age)?,
-            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period)?,
-            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration)?,
-            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range)?,
-            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing)?,
+            ),
+            "timingAge" => de::choice_complex(map, slot, "timing", key, Self::Age),
+            "timingPeriod" => de::choice_complex(map, slot, "timing", key, Self::Period),
+            "timingDuration" => de::choice_complex(map, slot, "timing", key, Self::Duration),
+            "timingRange" => de::choice_complex(map, slot, "timing", key, Self::Range),
+            "timingTiming" => de::choice_complex(map, slot, "timing", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

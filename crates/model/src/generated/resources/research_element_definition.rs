@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -203,76 +206,76 @@ impl de::FhirObject for ResearchElementDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "shortTitle" => de::primitive(map, &mut self.short_title, key)?,
-            "_shortTitle" => de::primitive_element(map, &mut self.short_title, key)?,
-            "subtitle" => de::primitive(map, &mut self.subtitle, key)?,
-            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "comment" => de::primitive_list(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element_list(map, &mut self.comment, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "usage" => de::primitive(map, &mut self.usage, key)?,
-            "_usage" => de::primitive_element(map, &mut self.usage, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "approvalDate" => de::primitive(map, &mut self.approval_date, key)?,
-            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key)?,
-            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key)?,
-            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key)?,
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key)?,
-            "topic" => de::list(map, &mut self.topic, key)?,
-            "author" => de::list(map, &mut self.author, key)?,
-            "editor" => de::list(map, &mut self.editor, key)?,
-            "reviewer" => de::list(map, &mut self.reviewer, key)?,
-            "endorser" => de::list(map, &mut self.endorser, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "library" => de::primitive_list(map, &mut self.library, key)?,
-            "_library" => de::primitive_element_list(map, &mut self.library, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "variableType" => de::primitive(map, &mut self.variable_type, key)?,
-            "_variableType" => de::primitive_element(map, &mut self.variable_type, key)?,
-            "characteristic" => de::list(map, &mut self.characteristic, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "shortTitle" => de::primitive(map, &mut self.short_title, key),
+            "_shortTitle" => de::primitive_element(map, &mut self.short_title, key),
+            "subtitle" => de::primitive(map, &mut self.subtitle, key),
+            "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "comment" => de::primitive_list(map, &mut self.comment, key),
+            "_comment" => de::primitive_element_list(map, &mut self.comment, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "usage" => de::primitive(map, &mut self.usage, key),
+            "_usage" => de::primitive_element(map, &mut self.usage, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "approvalDate" => de::primitive(map, &mut self.approval_date, key),
+            "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
+            "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
+            "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
+            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "topic" => de::list(map, &mut self.topic, key),
+            "author" => de::list(map, &mut self.author, key),
+            "editor" => de::list(map, &mut self.editor, key),
+            "reviewer" => de::list(map, &mut self.reviewer, key),
+            "endorser" => de::list(map, &mut self.endorser, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "library" => de::primitive_list(map, &mut self.library, key),
+            "_library" => de::primitive_element_list(map, &mut self.library, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "variableType" => de::primitive(map, &mut self.variable_type, key),
+            "_variableType" => de::primitive_element(map, &mut self.variable_type, key),
+            "characteristic" => de::list(map, &mut self.characteristic, key),
             _ => {
                 if ResearchElementDefinitionSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -419,42 +422,42 @@ impl de::FhirObject for ResearchElementDefinitionCharacteristic {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "usageContext" => de::list(map, &mut self.usage_context, key)?,
-            "exclude" => de::primitive(map, &mut self.exclude, key)?,
-            "_exclude" => de::primitive_element(map, &mut self.exclude, key)?,
-            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "usageContext" => de::list(map, &mut self.usage_context, key),
+            "exclude" => de::primitive(map, &mut self.exclude, key),
+            "_exclude" => de::primitive_element(map, &mut self.exclude, key),
+            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key),
             "studyEffectiveDescription" => {
-                de::primitive(map, &mut self.study_effective_description, key)?
+                de::primitive(map, &mut self.study_effective_description, key)
             }
             "_studyEffectiveDescription" => {
-                de::primitive_element(map, &mut self.study_effective_description, key)?
+                de::primitive_element(map, &mut self.study_effective_description, key)
             }
             "studyEffectiveTimeFromStart" => {
-                de::plain(map, &mut self.study_effective_time_from_start, key)?
+                de::plain(map, &mut self.study_effective_time_from_start, key)
             }
             "studyEffectiveGroupMeasure" => {
-                de::primitive(map, &mut self.study_effective_group_measure, key)?
+                de::primitive(map, &mut self.study_effective_group_measure, key)
             }
             "_studyEffectiveGroupMeasure" => {
-                de::primitive_element(map, &mut self.study_effective_group_measure, key)?
+                de::primitive_element(map, &mut self.study_effective_group_measure, key)
             }
             "participantEffectiveDescription" => {
-                de::primitive(map, &mut self.participant_effective_description, key)?
+                de::primitive(map, &mut self.participant_effective_description, key)
             }
             "_participantEffectiveDescription" => {
-                de::primitive_element(map, &mut self.participant_effective_description, key)?
+                de::primitive_element(map, &mut self.participant_effective_description, key)
             }
             "participantEffectiveTimeFromStart" => {
-                de::plain(map, &mut self.participant_effective_time_from_start, key)?
+                de::plain(map, &mut self.participant_effective_time_from_start, key)
             }
             "participantEffectiveGroupMeasure" => {
-                de::primitive(map, &mut self.participant_effective_group_measure, key)?
+                de::primitive(map, &mut self.participant_effective_group_measure, key)
             }
             "_participantEffectiveGroupMeasure" => {
-                de::primitive_element(map, &mut self.participant_effective_group_measure, key)?
+                de::primitive_element(map, &mut self.participant_effective_group_measure, key)
             }
             _ => {
                 if ResearchElementDefinitionCharacteristicDefinition::visit(
@@ -480,7 +483,7 @@ impl de::FhirObject for ResearchElementDefinitionCharacteristic {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -564,11 +567,11 @@ impl ResearchElementDefinitionSubject {
     ) -> Result<bool, A::Error> {
         match key {
             "subjectCodeableConcept" => {
-                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "subject", key, Self::CodeableConcept)
             }
-            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference)?,
+            "subjectReference" => de::choice_complex(map, slot, "subject", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -601,13 +604,13 @@ impl ResearchElementDefinitionCharacteristicDefinition {
     ) -> Result<bool, A::Error> {
         match key {
             "definitionCodeableConcept" => {
-                de::choice_complex(map, slot, "definition", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "definition", key, Self::CodeableConcept)
             }
             "definitionCanonical" => {
                 de::choice_primitive(map, slot, "definition", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_definitionCanonical" => {
                 de::choice_primitive_element(map, slot, "definition", key, Self::Canonical, |c| {
@@ -615,16 +618,16 @@ impl ResearchElementDefinitionCharacteristicDefinition {
                         Self::Canonical(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "definitionExpression" => {
-                de::choice_complex(map, slot, "definition", key, Self::Expression)?
+                de::choice_complex(map, slot, "definition", key, Self::Expression)
             }
             "definitionDataRequirement" => {
-                de::choice_complex(map, slot, "definition", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "definition", key, Self::DataRequirement)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -670,7 +673,7 @@ impl ResearchElementDefinitionCharacteristicStudyEffective {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_studyEffectiveDateTime" => de::choice_primitive_element(
                 map,
                 slot,
@@ -681,18 +684,18 @@ impl ResearchElementDefinitionCharacteristicStudyEffective {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "studyEffectivePeriod" => {
-                de::choice_complex(map, slot, "studyEffective", key, Self::Period)?
+                de::choice_complex(map, slot, "studyEffective", key, Self::Period)
             }
             "studyEffectiveDuration" => {
-                de::choice_complex(map, slot, "studyEffective", key, Self::Duration)?
+                de::choice_complex(map, slot, "studyEffective", key, Self::Duration)
             }
             "studyEffectiveTiming" => {
-                de::choice_complex(map, slot, "studyEffective", key, Self::Timing)?
+                de::choice_complex(map, slot, "studyEffective", key, Self::Timing)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -738,7 +741,7 @@ impl ResearchElementDefinitionCharacteristicParticipantEffective {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_participantEffectiveDateTime" => de::choice_primitive_element(
                 map,
                 slot,
@@ -749,18 +752,18 @@ impl ResearchElementDefinitionCharacteristicParticipantEffective {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "participantEffectivePeriod" => {
-                de::choice_complex(map, slot, "participantEffective", key, Self::Period)?
+                de::choice_complex(map, slot, "participantEffective", key, Self::Period)
             }
             "participantEffectiveDuration" => {
-                de::choice_complex(map, slot, "participantEffective", key, Self::Duration)?
+                de::choice_complex(map, slot, "participantEffective", key, Self::Duration)
             }
             "participantEffectiveTiming" => {
-                de::choice_complex(map, slot, "participantEffective", key, Self::Timing)?
+                de::choice_complex(map, slot, "participantEffective", key, Self::Timing)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -219,63 +222,61 @@ impl de::FhirObject for ResearchStudy {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "label" => de::list(map, &mut self.label, key)?,
-            "protocol" => de::list(map, &mut self.protocol, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "primaryPurposeType" => de::plain(map, &mut self.primary_purpose_type, key)?,
-            "phase" => de::plain(map, &mut self.phase, key)?,
-            "studyDesign" => de::list(map, &mut self.study_design, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "focus" => de::list(map, &mut self.focus, key)?,
-            "condition" => de::list(map, &mut self.condition, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "relatedArtifact" => de::list(map, &mut self.related_artifact, key)?,
-            "keyword" => de::list(map, &mut self.keyword, key)?,
-            "location" => de::list(map, &mut self.location, key)?,
-            "region" => de::list(map, &mut self.region, key)?,
-            "descriptionSummary" => de::primitive(map, &mut self.description_summary, key)?,
-            "_descriptionSummary" => {
-                de::primitive_element(map, &mut self.description_summary, key)?
-            }
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "enrollment" => de::list(map, &mut self.enrollment, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "sponsor" => de::plain(map, &mut self.sponsor, key)?,
-            "principalInvestigator" => de::plain(map, &mut self.principal_investigator, key)?,
-            "site" => de::list(map, &mut self.site, key)?,
-            "reasonStopped" => de::plain(map, &mut self.reason_stopped, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "arm" => de::list(map, &mut self.arm, key)?,
-            "classifier" => de::list(map, &mut self.classifier, key)?,
-            "associatedParty" => de::list(map, &mut self.associated_party, key)?,
-            "progressStatus" => de::list(map, &mut self.progress_status, key)?,
-            "whyStopped" => de::plain(map, &mut self.why_stopped, key)?,
-            "recruitment" => de::plain(map, &mut self.recruitment, key)?,
-            "comparisonGroup" => de::list(map, &mut self.comparison_group, key)?,
-            "objective" => de::list(map, &mut self.objective, key)?,
-            "outcomeMeasure" => de::list(map, &mut self.outcome_measure, key)?,
-            "result" => de::list(map, &mut self.result, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "label" => de::list(map, &mut self.label, key),
+            "protocol" => de::list(map, &mut self.protocol, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "primaryPurposeType" => de::plain(map, &mut self.primary_purpose_type, key),
+            "phase" => de::plain(map, &mut self.phase, key),
+            "studyDesign" => de::list(map, &mut self.study_design, key),
+            "category" => de::list(map, &mut self.category, key),
+            "focus" => de::list(map, &mut self.focus, key),
+            "condition" => de::list(map, &mut self.condition, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
+            "keyword" => de::list(map, &mut self.keyword, key),
+            "location" => de::list(map, &mut self.location, key),
+            "region" => de::list(map, &mut self.region, key),
+            "descriptionSummary" => de::primitive(map, &mut self.description_summary, key),
+            "_descriptionSummary" => de::primitive_element(map, &mut self.description_summary, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "enrollment" => de::list(map, &mut self.enrollment, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "sponsor" => de::plain(map, &mut self.sponsor, key),
+            "principalInvestigator" => de::plain(map, &mut self.principal_investigator, key),
+            "site" => de::list(map, &mut self.site, key),
+            "reasonStopped" => de::plain(map, &mut self.reason_stopped, key),
+            "note" => de::list(map, &mut self.note, key),
+            "arm" => de::list(map, &mut self.arm, key),
+            "classifier" => de::list(map, &mut self.classifier, key),
+            "associatedParty" => de::list(map, &mut self.associated_party, key),
+            "progressStatus" => de::list(map, &mut self.progress_status, key),
+            "whyStopped" => de::plain(map, &mut self.why_stopped, key),
+            "recruitment" => de::plain(map, &mut self.recruitment, key),
+            "comparisonGroup" => de::list(map, &mut self.comparison_group, key),
+            "objective" => de::list(map, &mut self.objective, key),
+            "outcomeMeasure" => de::list(map, &mut self.outcome_measure, key),
+            "result" => de::list(map, &mut self.result, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -388,14 +389,14 @@ impl de::FhirObject for ResearchStudyLabel {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -457,16 +458,16 @@ impl de::FhirObject for ResearchStudyArm {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -537,17 +538,17 @@ impl de::FhirObject for ResearchStudyAssociatedParty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "period" => de::list(map, &mut self.period, key)?,
-            "classifier" => de::list(map, &mut self.classifier, key)?,
-            "party" => de::plain(map, &mut self.party, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "period" => de::list(map, &mut self.period, key),
+            "classifier" => de::list(map, &mut self.classifier, key),
+            "party" => de::plain(map, &mut self.party, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -612,15 +613,15 @@ impl de::FhirObject for ResearchStudyProgressStatus {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "state" => de::plain(map, &mut self.state, key)?,
-            "actual" => de::primitive(map, &mut self.actual, key)?,
-            "_actual" => de::primitive_element(map, &mut self.actual, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "state" => de::plain(map, &mut self.state, key),
+            "actual" => de::primitive(map, &mut self.actual, key),
+            "_actual" => de::primitive_element(map, &mut self.actual, key),
+            "period" => de::plain(map, &mut self.period, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -687,17 +688,17 @@ impl de::FhirObject for ResearchStudyRecruitment {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "targetNumber" => de::primitive(map, &mut self.target_number, key)?,
-            "_targetNumber" => de::primitive_element(map, &mut self.target_number, key)?,
-            "actualNumber" => de::primitive(map, &mut self.actual_number, key)?,
-            "_actualNumber" => de::primitive_element(map, &mut self.actual_number, key)?,
-            "eligibility" => de::plain(map, &mut self.eligibility, key)?,
-            "actualGroup" => de::plain(map, &mut self.actual_group, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "targetNumber" => de::primitive(map, &mut self.target_number, key),
+            "_targetNumber" => de::primitive_element(map, &mut self.target_number, key),
+            "actualNumber" => de::primitive(map, &mut self.actual_number, key),
+            "_actualNumber" => de::primitive_element(map, &mut self.actual_number, key),
+            "eligibility" => de::plain(map, &mut self.eligibility, key),
+            "actualGroup" => de::plain(map, &mut self.actual_group, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -773,20 +774,20 @@ impl de::FhirObject for ResearchStudyComparisonGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "linkId" => de::primitive(map, &mut self.link_id, key)?,
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "intendedExposure" => de::list(map, &mut self.intended_exposure, key)?,
-            "observedGroup" => de::plain(map, &mut self.observed_group, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "linkId" => de::primitive(map, &mut self.link_id, key),
+            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "intendedExposure" => de::list(map, &mut self.intended_exposure, key),
+            "observedGroup" => de::plain(map, &mut self.observed_group, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -852,16 +853,16 @@ impl de::FhirObject for ResearchStudyObjective {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -928,17 +929,17 @@ impl de::FhirObject for ResearchStudyOutcomeMeasure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "reference" => de::plain(map, &mut self.reference, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "reference" => de::plain(map, &mut self.reference, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

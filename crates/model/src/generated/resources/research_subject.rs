@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -103,30 +106,30 @@ impl de::FhirObject for ResearchSubject {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "study" => de::plain(map, &mut self.study, key)?,
-            "individual" => de::plain(map, &mut self.individual, key)?,
-            "assignedArm" => de::primitive(map, &mut self.assigned_arm, key)?,
-            "_assignedArm" => de::primitive_element(map, &mut self.assigned_arm, key)?,
-            "actualArm" => de::primitive(map, &mut self.actual_arm, key)?,
-            "_actualArm" => de::primitive_element(map, &mut self.actual_arm, key)?,
-            "consent" => de::plain(map, &mut self.consent, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "study" => de::plain(map, &mut self.study, key),
+            "individual" => de::plain(map, &mut self.individual, key),
+            "assignedArm" => de::primitive(map, &mut self.assigned_arm, key),
+            "_assignedArm" => de::primitive_element(map, &mut self.assigned_arm, key),
+            "actualArm" => de::primitive(map, &mut self.actual_arm, key),
+            "_actualArm" => de::primitive_element(map, &mut self.actual_arm, key),
+            "consent" => de::plain(map, &mut self.consent, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -139,42 +142,42 @@ impl de::FhirObject for RiskAssessment {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "basedOn" => de::plain(map, &mut self.based_on, key)?,
-            "parent" => de::plain(map, &mut self.parent, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "condition" => de::plain(map, &mut self.condition, key)?,
-            "performer" => de::plain(map, &mut self.performer, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "basis" => de::list(map, &mut self.basis, key)?,
-            "prediction" => de::list(map, &mut self.prediction, key)?,
-            "mitigation" => de::primitive(map, &mut self.mitigation, key)?,
-            "_mitigation" => de::primitive_element(map, &mut self.mitigation, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "basedOn" => de::plain(map, &mut self.based_on, key),
+            "parent" => de::plain(map, &mut self.parent, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "condition" => de::plain(map, &mut self.condition, key),
+            "performer" => de::plain(map, &mut self.performer, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "basis" => de::list(map, &mut self.basis, key),
+            "prediction" => de::list(map, &mut self.prediction, key),
+            "mitigation" => de::primitive(map, &mut self.mitigation, key),
+            "_mitigation" => de::primitive_element(map, &mut self.mitigation, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => {
                 if RiskAssessmentOccurrence::visit(&mut self.occurrence, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -276,15 +279,15 @@ impl de::FhirObject for RiskAssessmentPrediction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "outcome" => de::plain(map, &mut self.outcome, key)?,
-            "qualitativeRisk" => de::plain(map, &mut self.qualitative_risk, key)?,
-            "relativeRisk" => de::primitive(map, &mut self.relative_risk, key)?,
-            "_relativeRisk" => de::primitive_element(map, &mut self.relative_risk, key)?,
-            "rationale" => de::primitive(map, &mut self.rationale, key)?,
-            "_rationale" => de::primitive_element(map, &mut self.rationale, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
+            "qualitativeRisk" => de::plain(map, &mut self.qualitative_risk, key),
+            "relativeRisk" => de::primitive(map, &mut self.relative_risk, key),
+            "_relativeRisk" => de::primitive_element(map, &mut self.relative_risk, key),
+            "rationale" => de::primitive(map, &mut self.rationale, key),
+            "_rationale" => de::primitive_element(map, &mut self.rationale, key),
             _ => {
                 if RiskAssessmentPredictionProbability::visit(&mut self.probability, key, map)? {
                     return Ok(true);
@@ -294,7 +297,7 @@ impl de::FhirObject for RiskAssessmentPrediction {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -345,7 +348,7 @@ impl RiskAssessmentOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -353,11 +356,11 @@ impl RiskAssessmentOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -391,7 +394,7 @@ impl RiskAssessmentPredictionProbability {
                 de::choice_primitive(map, slot, "probability", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_probabilityDecimal" => {
                 de::choice_primitive_element(map, slot, "probability", key, Self::Decimal, |c| {
@@ -399,11 +402,11 @@ impl RiskAssessmentPredictionProbability {
                         Self::Decimal(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "probabilityRange" => de::choice_complex(map, slot, "probability", key, Self::Range)?,
+            "probabilityRange" => de::choice_complex(map, slot, "probability", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -433,10 +436,10 @@ impl RiskAssessmentPredictionWhen {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "whenPeriod" => de::choice_complex(map, slot, "when", key, Self::Period)?,
-            "whenRange" => de::choice_complex(map, slot, "when", key, Self::Range)?,
+            "whenPeriod" => de::choice_complex(map, slot, "when", key, Self::Period),
+            "whenRange" => de::choice_complex(map, slot, "when", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -103,29 +106,29 @@ impl de::FhirObject for Schedule {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "active" => de::primitive(map, &mut self.active, key)?,
-            "_active" => de::primitive_element(map, &mut self.active, key)?,
-            "serviceCategory" => de::list(map, &mut self.service_category, key)?,
-            "serviceType" => de::list(map, &mut self.service_type, key)?,
-            "specialty" => de::list(map, &mut self.specialty, key)?,
-            "actor" => de::list(map, &mut self.actor, key)?,
-            "planningHorizon" => de::plain(map, &mut self.planning_horizon, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "active" => de::primitive(map, &mut self.active, key),
+            "_active" => de::primitive_element(map, &mut self.active, key),
+            "serviceCategory" => de::list(map, &mut self.service_category, key),
+            "serviceType" => de::list(map, &mut self.service_type, key),
+            "specialty" => de::list(map, &mut self.specialty, key),
+            "actor" => de::list(map, &mut self.actor, key),
+            "planningHorizon" => de::plain(map, &mut self.planning_horizon, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

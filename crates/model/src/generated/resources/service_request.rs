@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -203,61 +206,59 @@ impl de::FhirObject for ServiceRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
             "instantiatesCanonical" => {
-                de::primitive_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_list(map, &mut self.instantiates_canonical, key)
             }
             "_instantiatesCanonical" => {
-                de::primitive_element_list(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element_list(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "replaces" => de::list(map, &mut self.replaces, key)?,
-            "requisition" => de::plain(map, &mut self.requisition, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key)?,
-            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "orderDetail" => de::list(map, &mut self.order_detail, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "performerType" => de::plain(map, &mut self.performer_type, key)?,
-            "performer" => de::list(map, &mut self.performer, key)?,
-            "locationCode" => de::list(map, &mut self.location_code, key)?,
-            "locationReference" => de::list(map, &mut self.location_reference, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "supportingInfo" => de::list(map, &mut self.supporting_info, key)?,
-            "specimen" => de::list(map, &mut self.specimen, key)?,
-            "bodySite" => de::list(map, &mut self.body_site, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "patientInstruction" => de::primitive(map, &mut self.patient_instruction, key)?,
-            "_patientInstruction" => {
-                de::primitive_element(map, &mut self.patient_instruction, key)?
-            }
-            "relevantHistory" => de::list(map, &mut self.relevant_history, key)?,
+            "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "replaces" => de::list(map, &mut self.replaces, key),
+            "requisition" => de::plain(map, &mut self.requisition, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "category" => de::list(map, &mut self.category, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
+            "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "orderDetail" => de::list(map, &mut self.order_detail, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "performerType" => de::plain(map, &mut self.performer_type, key),
+            "performer" => de::list(map, &mut self.performer, key),
+            "locationCode" => de::list(map, &mut self.location_code, key),
+            "locationReference" => de::list(map, &mut self.location_reference, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "supportingInfo" => de::list(map, &mut self.supporting_info, key),
+            "specimen" => de::list(map, &mut self.specimen, key),
+            "bodySite" => de::list(map, &mut self.body_site, key),
+            "note" => de::list(map, &mut self.note, key),
+            "patientInstruction" => de::primitive(map, &mut self.patient_instruction, key),
+            "_patientInstruction" => de::primitive_element(map, &mut self.patient_instruction, key),
+            "relevantHistory" => de::list(map, &mut self.relevant_history, key),
             _ => {
                 if ServiceRequestQuantity::visit(&mut self.quantity, key, map)? {
                     return Ok(true);
@@ -270,7 +271,7 @@ impl de::FhirObject for ServiceRequest {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -379,11 +380,11 @@ impl ServiceRequestQuantity {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "quantityQuantity" => de::choice_complex(map, slot, "quantity", key, Self::Quantity)?,
-            "quantityRatio" => de::choice_complex(map, slot, "quantity", key, Self::Ratio)?,
-            "quantityRange" => de::choice_complex(map, slot, "quantity", key, Self::Range)?,
+            "quantityQuantity" => de::choice_complex(map, slot, "quantity", key, Self::Quantity),
+            "quantityRatio" => de::choice_complex(map, slot, "quantity", key, Self::Ratio),
+            "quantityRange" => de::choice_complex(map, slot, "quantity", key, Self::Range),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -418,7 +419,7 @@ impl ServiceRequestOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -426,12 +427,12 @@ impl ServiceRequestOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
-            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
+            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -466,24 +467,20 @@ impl ServiceRequestAsNeeded {
                 de::choice_primitive(map, slot, "asNeeded", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_asNeededBoolean" => de::choice_primitive_element(
-                map,
-                slot,
-                "asNeeded",
-                key,
-                Self::Boolean,
-                |c| match c {
+            "_asNeededBoolean" => {
+                de::choice_primitive_element(map, slot, "asNeeded", key, Self::Boolean, |c| match c
+                {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "asNeededCodeableConcept" => {
-                de::choice_complex(map, slot, "asNeeded", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "asNeeded", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,34 +126,34 @@ impl de::FhirObject for Specimen {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "accessionIdentifier" => de::plain(map, &mut self.accession_identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "subject" => de::plain(map, &mut self.subject, key)?,
-            "receivedTime" => de::primitive(map, &mut self.received_time, key)?,
-            "_receivedTime" => de::primitive_element(map, &mut self.received_time, key)?,
-            "parent" => de::list(map, &mut self.parent, key)?,
-            "request" => de::list(map, &mut self.request, key)?,
-            "collection" => de::plain(map, &mut self.collection, key)?,
-            "processing" => de::list(map, &mut self.processing, key)?,
-            "container" => de::list(map, &mut self.container, key)?,
-            "condition" => de::list(map, &mut self.condition, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "accessionIdentifier" => de::plain(map, &mut self.accession_identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "subject" => de::plain(map, &mut self.subject, key),
+            "receivedTime" => de::primitive(map, &mut self.received_time, key),
+            "_receivedTime" => de::primitive_element(map, &mut self.received_time, key),
+            "parent" => de::list(map, &mut self.parent, key),
+            "request" => de::list(map, &mut self.request, key),
+            "collection" => de::plain(map, &mut self.collection, key),
+            "processing" => de::list(map, &mut self.processing, key),
+            "container" => de::list(map, &mut self.container, key),
+            "condition" => de::list(map, &mut self.condition, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -250,14 +253,14 @@ impl de::FhirObject for SpecimenCollection {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "collector" => de::plain(map, &mut self.collector, key)?,
-            "duration" => de::plain(map, &mut self.duration, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "bodySite" => de::plain(map, &mut self.body_site, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "collector" => de::plain(map, &mut self.collector, key),
+            "duration" => de::plain(map, &mut self.duration, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "bodySite" => de::plain(map, &mut self.body_site, key),
             _ => {
                 if SpecimenCollectionCollected::visit(&mut self.collected, key, map)? {
                     return Ok(true);
@@ -267,7 +270,7 @@ impl de::FhirObject for SpecimenCollection {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -342,20 +345,20 @@ impl de::FhirObject for SpecimenProcessing {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "procedure" => de::plain(map, &mut self.procedure, key)?,
-            "additive" => de::list(map, &mut self.additive, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "procedure" => de::plain(map, &mut self.procedure, key),
+            "additive" => de::list(map, &mut self.additive, key),
             _ => {
                 if SpecimenProcessingTime::visit(&mut self.time, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -433,22 +436,22 @@ impl de::FhirObject for SpecimenContainer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "capacity" => de::plain(map, &mut self.capacity, key)?,
-            "specimenQuantity" => de::plain(map, &mut self.specimen_quantity, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "capacity" => de::plain(map, &mut self.capacity, key),
+            "specimenQuantity" => de::plain(map, &mut self.specimen_quantity, key),
             _ => {
                 if SpecimenContainerAdditive::visit(&mut self.additive, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -497,7 +500,7 @@ impl SpecimenCollectionCollected {
                 de::choice_primitive(map, slot, "collected", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_collectedDateTime" => {
                 de::choice_primitive_element(map, slot, "collected", key, Self::DateTime, |c| {
@@ -505,11 +508,11 @@ impl SpecimenCollectionCollected {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "collectedPeriod" => de::choice_complex(map, slot, "collected", key, Self::Period)?,
+            "collectedPeriod" => de::choice_complex(map, slot, "collected", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -540,13 +543,13 @@ impl SpecimenCollectionFastingStatus {
     ) -> Result<bool, A::Error> {
         match key {
             "fastingStatusCodeableConcept" => {
-                de::choice_complex(map, slot, "fastingStatus", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "fastingStatus", key, Self::CodeableConcept)
             }
             "fastingStatusDuration" => {
-                de::choice_complex(map, slot, "fastingStatus", key, Self::Duration)?
+                de::choice_complex(map, slot, "fastingStatus", key, Self::Duration)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -578,17 +581,17 @@ impl SpecimenProcessingTime {
                 de::choice_primitive(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_timeDateTime" => {
                 de::choice_primitive_element(map, slot, "time", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period)?,
+            "timePeriod" => de::choice_complex(map, slot, "time", key, Self::Period),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -617,11 +620,11 @@ impl SpecimenContainerAdditive {
     ) -> Result<bool, A::Error> {
         match key {
             "additiveCodeableConcept" => {
-                de::choice_complex(map, slot, "additive", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "additive", key, Self::CodeableConcept)
             }
-            "additiveReference" => de::choice_complex(map, slot, "additive", key, Self::Reference)?,
+            "additiveReference" => de::choice_complex(map, slot, "additive", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

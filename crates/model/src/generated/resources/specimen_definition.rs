@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -95,26 +98,26 @@ impl de::FhirObject for SpecimenDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "typeCollected" => de::plain(map, &mut self.type_collected, key)?,
-            "patientPreparation" => de::list(map, &mut self.patient_preparation, key)?,
-            "timeAspect" => de::primitive(map, &mut self.time_aspect, key)?,
-            "_timeAspect" => de::primitive_element(map, &mut self.time_aspect, key)?,
-            "collection" => de::list(map, &mut self.collection, key)?,
-            "typeTested" => de::list(map, &mut self.type_tested, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "typeCollected" => de::plain(map, &mut self.type_collected, key),
+            "patientPreparation" => de::list(map, &mut self.patient_preparation, key),
+            "timeAspect" => de::primitive(map, &mut self.time_aspect, key),
+            "_timeAspect" => de::primitive_element(map, &mut self.time_aspect, key),
+            "collection" => de::list(map, &mut self.collection, key),
+            "typeTested" => de::list(map, &mut self.type_tested, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -211,22 +214,22 @@ impl de::FhirObject for SpecimenDefinitionTypeTested {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "isDerived" => de::primitive(map, &mut self.is_derived, key)?,
-            "_isDerived" => de::primitive_element(map, &mut self.is_derived, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "preference" => de::primitive(map, &mut self.preference, key)?,
-            "_preference" => de::primitive_element(map, &mut self.preference, key)?,
-            "container" => de::plain(map, &mut self.container, key)?,
-            "requirement" => de::primitive(map, &mut self.requirement, key)?,
-            "_requirement" => de::primitive_element(map, &mut self.requirement, key)?,
-            "retentionTime" => de::plain(map, &mut self.retention_time, key)?,
-            "rejectionCriterion" => de::list(map, &mut self.rejection_criterion, key)?,
-            "handling" => de::list(map, &mut self.handling, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "isDerived" => de::primitive(map, &mut self.is_derived, key),
+            "_isDerived" => de::primitive_element(map, &mut self.is_derived, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "preference" => de::primitive(map, &mut self.preference, key),
+            "_preference" => de::primitive_element(map, &mut self.preference, key),
+            "container" => de::plain(map, &mut self.container, key),
+            "requirement" => de::primitive(map, &mut self.requirement, key),
+            "_requirement" => de::primitive_element(map, &mut self.requirement, key),
+            "retentionTime" => de::plain(map, &mut self.retention_time, key),
+            "rejectionCriterion" => de::list(map, &mut self.rejection_criterion, key),
+            "handling" => de::list(map, &mut self.handling, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -314,18 +317,18 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedContainer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "material" => de::plain(map, &mut self.material, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "cap" => de::plain(map, &mut self.cap, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "capacity" => de::plain(map, &mut self.capacity, key)?,
-            "additive" => de::list(map, &mut self.additive, key)?,
-            "preparation" => de::primitive(map, &mut self.preparation, key)?,
-            "_preparation" => de::primitive_element(map, &mut self.preparation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "material" => de::plain(map, &mut self.material, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "cap" => de::plain(map, &mut self.cap, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "capacity" => de::plain(map, &mut self.capacity, key),
+            "additive" => de::list(map, &mut self.additive, key),
+            "preparation" => de::primitive(map, &mut self.preparation, key),
+            "_preparation" => de::primitive_element(map, &mut self.preparation, key),
             _ => {
                 if SpecimenDefinitionTypeTestedContainerMinimumVolume::visit(
                     &mut self.minimum_volume,
@@ -336,7 +339,7 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedContainer {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -398,9 +401,9 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedContainerAdditive {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if SpecimenDefinitionTypeTestedContainerAdditiveAdditive::visit(
                     &mut self.additive,
@@ -411,7 +414,7 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedContainerAdditive {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -478,16 +481,16 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedHandling {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "temperatureQualifier" => de::plain(map, &mut self.temperature_qualifier, key)?,
-            "temperatureRange" => de::plain(map, &mut self.temperature_range, key)?,
-            "maxDuration" => de::plain(map, &mut self.max_duration, key)?,
-            "instruction" => de::primitive(map, &mut self.instruction, key)?,
-            "_instruction" => de::primitive_element(map, &mut self.instruction, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "temperatureQualifier" => de::plain(map, &mut self.temperature_qualifier, key),
+            "temperatureRange" => de::plain(map, &mut self.temperature_range, key),
+            "maxDuration" => de::plain(map, &mut self.max_duration, key),
+            "instruction" => de::primitive(map, &mut self.instruction, key),
+            "_instruction" => de::primitive_element(map, &mut self.instruction, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -529,13 +532,13 @@ impl SpecimenDefinitionTypeTestedContainerMinimumVolume {
     ) -> Result<bool, A::Error> {
         match key {
             "minimumVolumeQuantity" => {
-                de::choice_complex(map, slot, "minimumVolume", key, Self::Quantity)?
+                de::choice_complex(map, slot, "minimumVolume", key, Self::Quantity)
             }
             "minimumVolumeString" => {
                 de::choice_primitive(map, slot, "minimumVolume", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_minimumVolumeString" => {
                 de::choice_primitive_element(map, slot, "minimumVolume", key, Self::String, |c| {
@@ -543,10 +546,10 @@ impl SpecimenDefinitionTypeTestedContainerMinimumVolume {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -577,11 +580,11 @@ impl SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
     ) -> Result<bool, A::Error> {
         match key {
             "additiveCodeableConcept" => {
-                de::choice_complex(map, slot, "additive", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "additive", key, Self::CodeableConcept)
             }
-            "additiveReference" => de::choice_complex(map, slot, "additive", key, Self::Reference)?,
+            "additiveReference" => de::choice_complex(map, slot, "additive", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

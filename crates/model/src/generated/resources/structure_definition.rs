@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -179,66 +182,66 @@ impl de::FhirObject for StructureDefinition {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "keyword" => de::list(map, &mut self.keyword, key)?,
-            "fhirVersion" => de::primitive(map, &mut self.fhir_version, key)?,
-            "_fhirVersion" => de::primitive_element(map, &mut self.fhir_version, key)?,
-            "mapping" => de::list(map, &mut self.mapping, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "abstract" => de::primitive(map, &mut self.r#abstract, key)?,
-            "_abstract" => de::primitive_element(map, &mut self.r#abstract, key)?,
-            "context" => de::list(map, &mut self.context, key)?,
-            "contextInvariant" => de::primitive_list(map, &mut self.context_invariant, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "keyword" => de::list(map, &mut self.keyword, key),
+            "fhirVersion" => de::primitive(map, &mut self.fhir_version, key),
+            "_fhirVersion" => de::primitive_element(map, &mut self.fhir_version, key),
+            "mapping" => de::list(map, &mut self.mapping, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "abstract" => de::primitive(map, &mut self.r#abstract, key),
+            "_abstract" => de::primitive_element(map, &mut self.r#abstract, key),
+            "context" => de::list(map, &mut self.context, key),
+            "contextInvariant" => de::primitive_list(map, &mut self.context_invariant, key),
             "_contextInvariant" => {
-                de::primitive_element_list(map, &mut self.context_invariant, key)?
+                de::primitive_element_list(map, &mut self.context_invariant, key)
             }
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "baseDefinition" => de::primitive(map, &mut self.base_definition, key)?,
-            "_baseDefinition" => de::primitive_element(map, &mut self.base_definition, key)?,
-            "derivation" => de::primitive(map, &mut self.derivation, key)?,
-            "_derivation" => de::primitive_element(map, &mut self.derivation, key)?,
-            "snapshot" => de::plain(map, &mut self.snapshot, key)?,
-            "differential" => de::plain(map, &mut self.differential, key)?,
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "baseDefinition" => de::primitive(map, &mut self.base_definition, key),
+            "_baseDefinition" => de::primitive_element(map, &mut self.base_definition, key),
+            "derivation" => de::primitive(map, &mut self.derivation, key),
+            "_derivation" => de::primitive_element(map, &mut self.derivation, key),
+            "snapshot" => de::plain(map, &mut self.snapshot, key),
+            "differential" => de::plain(map, &mut self.differential, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -350,19 +353,19 @@ impl de::FhirObject for StructureDefinitionMapping {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identity" => de::primitive(map, &mut self.identity, key)?,
-            "_identity" => de::primitive_element(map, &mut self.identity, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identity" => de::primitive(map, &mut self.identity, key),
+            "_identity" => de::primitive_element(map, &mut self.identity, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -422,15 +425,15 @@ impl de::FhirObject for StructureDefinitionContext {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -484,12 +487,12 @@ impl de::FhirObject for StructureDefinitionSnapshot {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "element" => de::list(map, &mut self.element, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "element" => de::list(map, &mut self.element, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -542,12 +545,12 @@ impl de::FhirObject for StructureDefinitionDifferential {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "element" => de::list(map, &mut self.element, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "element" => de::list(map, &mut self.element, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

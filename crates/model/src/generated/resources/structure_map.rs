@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,49 +146,49 @@ impl de::FhirObject for StructureMap {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "structure" => de::list(map, &mut self.structure, key)?,
-            "import" => de::primitive_list(map, &mut self.import, key)?,
-            "_import" => de::primitive_element_list(map, &mut self.import, key)?,
-            "group" => de::list(map, &mut self.group, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "structure" => de::list(map, &mut self.structure, key),
+            "import" => de::primitive_list(map, &mut self.import, key),
+            "_import" => de::primitive_element_list(map, &mut self.import, key),
+            "group" => de::list(map, &mut self.group, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -278,19 +281,19 @@ impl de::FhirObject for StructureMapStructure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "alias" => de::primitive(map, &mut self.alias, key)?,
-            "_alias" => de::primitive_element(map, &mut self.alias, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "alias" => de::primitive(map, &mut self.alias, key),
+            "_alias" => de::primitive_element(map, &mut self.alias, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -371,21 +374,21 @@ impl de::FhirObject for StructureMapGroup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "extends" => de::primitive(map, &mut self.extends, key)?,
-            "_extends" => de::primitive_element(map, &mut self.extends, key)?,
-            "typeMode" => de::primitive(map, &mut self.type_mode, key)?,
-            "_typeMode" => de::primitive_element(map, &mut self.type_mode, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
-            "input" => de::list(map, &mut self.input, key)?,
-            "rule" => de::list(map, &mut self.rule, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "extends" => de::primitive(map, &mut self.extends, key),
+            "_extends" => de::primitive_element(map, &mut self.extends, key),
+            "typeMode" => de::primitive(map, &mut self.type_mode, key),
+            "_typeMode" => de::primitive_element(map, &mut self.type_mode, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
+            "input" => de::list(map, &mut self.input, key),
+            "rule" => de::list(map, &mut self.rule, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -460,19 +463,19 @@ impl de::FhirObject for StructureMapGroupInput {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "mode" => de::primitive(map, &mut self.mode, key)?,
-            "_mode" => de::primitive_element(map, &mut self.mode, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "mode" => de::primitive(map, &mut self.mode, key),
+            "_mode" => de::primitive_element(map, &mut self.mode, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -553,19 +556,19 @@ impl de::FhirObject for StructureMapGroupRule {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
-            "rule" => de::list(map, &mut self.rule, key)?,
-            "dependent" => de::list(map, &mut self.dependent, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "source" => de::list(map, &mut self.source, key),
+            "target" => de::list(map, &mut self.target, key),
+            "rule" => de::list(map, &mut self.rule, key),
+            "dependent" => de::list(map, &mut self.dependent, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -668,29 +671,29 @@ impl de::FhirObject for StructureMapGroupRuleSource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "context" => de::primitive(map, &mut self.context, key)?,
-            "_context" => de::primitive_element(map, &mut self.context, key)?,
-            "min" => de::primitive(map, &mut self.min, key)?,
-            "_min" => de::primitive_element(map, &mut self.min, key)?,
-            "max" => de::primitive(map, &mut self.max, key)?,
-            "_max" => de::primitive_element(map, &mut self.max, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "element" => de::primitive(map, &mut self.element, key)?,
-            "_element" => de::primitive_element(map, &mut self.element, key)?,
-            "listMode" => de::primitive(map, &mut self.list_mode, key)?,
-            "_listMode" => de::primitive_element(map, &mut self.list_mode, key)?,
-            "variable" => de::primitive(map, &mut self.variable, key)?,
-            "_variable" => de::primitive_element(map, &mut self.variable, key)?,
-            "condition" => de::primitive(map, &mut self.condition, key)?,
-            "_condition" => de::primitive_element(map, &mut self.condition, key)?,
-            "check" => de::primitive(map, &mut self.check, key)?,
-            "_check" => de::primitive_element(map, &mut self.check, key)?,
-            "logMessage" => de::primitive(map, &mut self.log_message, key)?,
-            "_logMessage" => de::primitive_element(map, &mut self.log_message, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "context" => de::primitive(map, &mut self.context, key),
+            "_context" => de::primitive_element(map, &mut self.context, key),
+            "min" => de::primitive(map, &mut self.min, key),
+            "_min" => de::primitive_element(map, &mut self.min, key),
+            "max" => de::primitive(map, &mut self.max, key),
+            "_max" => de::primitive_element(map, &mut self.max, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "element" => de::primitive(map, &mut self.element, key),
+            "_element" => de::primitive_element(map, &mut self.element, key),
+            "listMode" => de::primitive(map, &mut self.list_mode, key),
+            "_listMode" => de::primitive_element(map, &mut self.list_mode, key),
+            "variable" => de::primitive(map, &mut self.variable, key),
+            "_variable" => de::primitive_element(map, &mut self.variable, key),
+            "condition" => de::primitive(map, &mut self.condition, key),
+            "_condition" => de::primitive_element(map, &mut self.condition, key),
+            "check" => de::primitive(map, &mut self.check, key),
+            "_check" => de::primitive_element(map, &mut self.check, key),
+            "logMessage" => de::primitive(map, &mut self.log_message, key),
+            "_logMessage" => de::primitive_element(map, &mut self.log_message, key),
             _ => {
                 if StructureMapGroupRuleSourceDefaultValue::visit(
                     &mut self.default_value,
@@ -701,7 +704,7 @@ impl de::FhirObject for StructureMapGroupRuleSource {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -794,26 +797,26 @@ impl de::FhirObject for StructureMapGroupRuleTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "context" => de::primitive(map, &mut self.context, key)?,
-            "_context" => de::primitive_element(map, &mut self.context, key)?,
-            "contextType" => de::primitive(map, &mut self.context_type, key)?,
-            "_contextType" => de::primitive_element(map, &mut self.context_type, key)?,
-            "element" => de::primitive(map, &mut self.element, key)?,
-            "_element" => de::primitive_element(map, &mut self.element, key)?,
-            "variable" => de::primitive(map, &mut self.variable, key)?,
-            "_variable" => de::primitive_element(map, &mut self.variable, key)?,
-            "listMode" => de::primitive_list(map, &mut self.list_mode, key)?,
-            "_listMode" => de::primitive_element_list(map, &mut self.list_mode, key)?,
-            "listRuleId" => de::primitive(map, &mut self.list_rule_id, key)?,
-            "_listRuleId" => de::primitive_element(map, &mut self.list_rule_id, key)?,
-            "transform" => de::primitive(map, &mut self.transform, key)?,
-            "_transform" => de::primitive_element(map, &mut self.transform, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "context" => de::primitive(map, &mut self.context, key),
+            "_context" => de::primitive_element(map, &mut self.context, key),
+            "contextType" => de::primitive(map, &mut self.context_type, key),
+            "_contextType" => de::primitive_element(map, &mut self.context_type, key),
+            "element" => de::primitive(map, &mut self.element, key),
+            "_element" => de::primitive_element(map, &mut self.element, key),
+            "variable" => de::primitive(map, &mut self.variable, key),
+            "_variable" => de::primitive_element(map, &mut self.variable, key),
+            "listMode" => de::primitive_list(map, &mut self.list_mode, key),
+            "_listMode" => de::primitive_element_list(map, &mut self.list_mode, key),
+            "listRuleId" => de::primitive(map, &mut self.list_rule_id, key),
+            "_listRuleId" => de::primitive_element(map, &mut self.list_rule_id, key),
+            "transform" => de::primitive(map, &mut self.transform, key),
+            "_transform" => de::primitive_element(map, &mut self.transform, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -873,16 +876,16 @@ impl de::FhirObject for StructureMapGroupRuleTargetParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             _ => {
                 if StructureMapGroupRuleTargetParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -941,15 +944,15 @@ impl de::FhirObject for StructureMapGroupRuleDependent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "variable" => de::primitive_list(map, &mut self.variable, key)?,
-            "_variable" => de::primitive_element_list(map, &mut self.variable, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "variable" => de::primitive_list(map, &mut self.variable, key),
+            "_variable" => de::primitive_element_list(map, &mut self.variable, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1094,7 +1097,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueBase64Binary" => de::choice_primitive_element(
                 map,
                 slot,
@@ -1105,12 +1108,12 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueBoolean" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueBoolean" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Boolean, |c| {
@@ -1118,7 +1121,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                         Self::Boolean(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueCanonical" => de::choice_primitive(
                 map,
@@ -1130,23 +1133,20 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "_defaultValueCanonical" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Canonical,
-                |c| match c {
-                    Self::Canonical(p) => Some(p),
-                    _ => None,
-                },
-            )?,
+            ),
+            "_defaultValueCanonical" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Canonical, |c| {
+                    match c {
+                        Self::Canonical(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
             "defaultValueCode" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueCode" => de::choice_primitive_element(
                 map,
@@ -1158,12 +1158,12 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Code(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueDate" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueDate" => de::choice_primitive_element(
                 map,
@@ -1175,7 +1175,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Date(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueDateTime" => de::choice_primitive(
                 map,
                 slot,
@@ -1186,20 +1186,20 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::DateTime(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueDateTime" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::DateTime, |c| {
                     match c {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueDecimal" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueDecimal" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Decimal, |c| {
@@ -1207,13 +1207,13 @@ impl StructureMapGroupRuleSourceDefaultValue {
                         Self::Decimal(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueId" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueId" => de::choice_primitive_element(
                 map,
@@ -1225,12 +1225,12 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Id(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueInstant" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueInstant" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Instant, |c| {
@@ -1238,13 +1238,13 @@ impl StructureMapGroupRuleSourceDefaultValue {
                         Self::Instant(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueInteger" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueInteger" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Integer, |c| {
@@ -1252,7 +1252,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                         Self::Integer(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueMarkdown" => de::choice_primitive(
                 map,
@@ -1264,32 +1264,28 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Markdown(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueMarkdown" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::Markdown, |c| {
                     match c {
                         Self::Markdown(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueOid" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueOid" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Oid,
-                |c| match c {
+            "_defaultValueOid" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Oid, |c| match c
+                {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValuePositiveInt" => de::choice_primitive(
                 map,
                 slot,
@@ -1300,7 +1296,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValuePositiveInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -1311,12 +1307,12 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueString" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueString" => {
                 de::choice_primitive_element(map, slot, "defaultValue", key, Self::String, |c| {
@@ -1324,13 +1320,13 @@ impl StructureMapGroupRuleSourceDefaultValue {
                         Self::String(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "defaultValueTime" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueTime" => de::choice_primitive_element(
                 map,
@@ -1342,7 +1338,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Time(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueUnsignedInt" => de::choice_primitive(
                 map,
                 slot,
@@ -1353,7 +1349,7 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "_defaultValueUnsignedInt" => de::choice_primitive_element(
                 map,
                 slot,
@@ -1364,46 +1360,38 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueUri" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueUri" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Uri,
-                |c| match c {
+            "_defaultValueUri" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Uri, |c| match c
+                {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValueUrl" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_defaultValueUrl" => de::choice_primitive_element(
-                map,
-                slot,
-                "defaultValue",
-                key,
-                Self::Url,
-                |c| match c {
+            "_defaultValueUrl" => {
+                de::choice_primitive_element(map, slot, "defaultValue", key, Self::Url, |c| match c
+                {
                     Self::Url(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "defaultValueUuid" => {
                 de::choice_primitive(map, slot, "defaultValue", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_defaultValueUuid" => de::choice_primitive_element(
                 map,
@@ -1415,90 +1403,90 @@ impl StructureMapGroupRuleSourceDefaultValue {
                     Self::Uuid(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "defaultValueAddress" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Address)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Address)
             }
-            "defaultValueAge" => de::choice_complex(map, slot, "defaultValue", key, Self::Age)?,
+            "defaultValueAge" => de::choice_complex(map, slot, "defaultValue", key, Self::Age),
             "defaultValueAnnotation" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Annotation)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Annotation)
             }
             "defaultValueAttachment" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Attachment)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Attachment)
             }
             "defaultValueCodeableConcept" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::CodeableConcept)
             }
             "defaultValueCoding" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Coding)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Coding)
             }
             "defaultValueContactPoint" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ContactPoint)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ContactPoint)
             }
-            "defaultValueCount" => de::choice_complex(map, slot, "defaultValue", key, Self::Count)?,
+            "defaultValueCount" => de::choice_complex(map, slot, "defaultValue", key, Self::Count),
             "defaultValueDistance" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Distance)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Distance)
             }
             "defaultValueDuration" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Duration)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Duration)
             }
             "defaultValueHumanName" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::HumanName)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::HumanName)
             }
             "defaultValueIdentifier" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Identifier)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Identifier)
             }
-            "defaultValueMoney" => de::choice_complex(map, slot, "defaultValue", key, Self::Money)?,
+            "defaultValueMoney" => de::choice_complex(map, slot, "defaultValue", key, Self::Money),
             "defaultValuePeriod" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Period)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Period)
             }
             "defaultValueQuantity" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Quantity)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Quantity)
             }
-            "defaultValueRange" => de::choice_complex(map, slot, "defaultValue", key, Self::Range)?,
-            "defaultValueRatio" => de::choice_complex(map, slot, "defaultValue", key, Self::Ratio)?,
+            "defaultValueRange" => de::choice_complex(map, slot, "defaultValue", key, Self::Range),
+            "defaultValueRatio" => de::choice_complex(map, slot, "defaultValue", key, Self::Ratio),
             "defaultValueReference" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Reference)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Reference)
             }
             "defaultValueSampledData" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::SampledData)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::SampledData)
             }
             "defaultValueSignature" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Signature)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Signature)
             }
             "defaultValueTiming" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Timing)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Timing)
             }
             "defaultValueContactDetail" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ContactDetail)
             }
             "defaultValueContributor" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Contributor)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Contributor)
             }
             "defaultValueDataRequirement" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::DataRequirement)
             }
             "defaultValueExpression" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Expression)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Expression)
             }
             "defaultValueParameterDefinition" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::ParameterDefinition)
             }
             "defaultValueRelatedArtifact" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::RelatedArtifact)
             }
             "defaultValueTriggerDefinition" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::TriggerDefinition)
             }
             "defaultValueUsageContext" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::UsageContext)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::UsageContext)
             }
             "defaultValueDosage" => {
-                de::choice_complex(map, slot, "defaultValue", key, Self::Dosage)?
+                de::choice_complex(map, slot, "defaultValue", key, Self::Dosage)
             }
-            "defaultValueMeta" => de::choice_complex(map, slot, "defaultValue", key, Self::Meta)?,
+            "defaultValueMeta" => de::choice_complex(map, slot, "defaultValue", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1608,63 +1596,63 @@ impl StructureMapGroupRuleTargetParameterValue {
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,31 +102,31 @@ impl de::FhirObject for Subscription {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "end" => de::primitive(map, &mut self.end, key)?,
-            "_end" => de::primitive_element(map, &mut self.end, key)?,
-            "reason" => de::primitive(map, &mut self.reason, key)?,
-            "_reason" => de::primitive_element(map, &mut self.reason, key)?,
-            "criteria" => de::primitive(map, &mut self.criteria, key)?,
-            "_criteria" => de::primitive_element(map, &mut self.criteria, key)?,
-            "error" => de::primitive(map, &mut self.error, key)?,
-            "_error" => de::primitive_element(map, &mut self.error, key)?,
-            "channel" => de::plain(map, &mut self.channel, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "end" => de::primitive(map, &mut self.end, key),
+            "_end" => de::primitive_element(map, &mut self.end, key),
+            "reason" => de::primitive(map, &mut self.reason, key),
+            "_reason" => de::primitive_element(map, &mut self.reason, key),
+            "criteria" => de::primitive(map, &mut self.criteria, key),
+            "_criteria" => de::primitive_element(map, &mut self.criteria, key),
+            "error" => de::primitive(map, &mut self.error, key),
+            "_error" => de::primitive_element(map, &mut self.error, key),
+            "channel" => de::plain(map, &mut self.channel, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -205,19 +208,19 @@ impl de::FhirObject for SubscriptionChannel {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "endpoint" => de::primitive(map, &mut self.endpoint, key)?,
-            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key)?,
-            "payload" => de::primitive(map, &mut self.payload, key)?,
-            "_payload" => de::primitive_element(map, &mut self.payload, key)?,
-            "header" => de::primitive_list(map, &mut self.header, key)?,
-            "_header" => de::primitive_element_list(map, &mut self.header, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "endpoint" => de::primitive(map, &mut self.endpoint, key),
+            "_endpoint" => de::primitive_element(map, &mut self.endpoint, key),
+            "payload" => de::primitive(map, &mut self.payload, key),
+            "_payload" => de::primitive_element(map, &mut self.payload, key),
+            "header" => de::primitive_list(map, &mut self.header, key),
+            "_header" => de::primitive_element_list(map, &mut self.header, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

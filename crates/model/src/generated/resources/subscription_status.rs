@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,34 +102,34 @@ impl de::FhirObject for SubscriptionStatus {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
             "eventsSinceSubscriptionStart" => {
-                de::primitive(map, &mut self.events_since_subscription_start, key)?
+                de::primitive(map, &mut self.events_since_subscription_start, key)
             }
             "_eventsSinceSubscriptionStart" => {
-                de::primitive_element(map, &mut self.events_since_subscription_start, key)?
+                de::primitive_element(map, &mut self.events_since_subscription_start, key)
             }
-            "notificationEvent" => de::list(map, &mut self.notification_event, key)?,
-            "subscription" => de::plain(map, &mut self.subscription, key)?,
-            "topic" => de::primitive(map, &mut self.topic, key)?,
-            "_topic" => de::primitive_element(map, &mut self.topic, key)?,
-            "error" => de::list(map, &mut self.error, key)?,
+            "notificationEvent" => de::list(map, &mut self.notification_event, key),
+            "subscription" => de::plain(map, &mut self.subscription, key),
+            "topic" => de::primitive(map, &mut self.topic, key),
+            "_topic" => de::primitive_element(map, &mut self.topic, key),
+            "error" => de::list(map, &mut self.error, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -213,17 +216,17 @@ impl de::FhirObject for SubscriptionStatusNotificationEvent {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "eventNumber" => de::primitive(map, &mut self.event_number, key)?,
-            "_eventNumber" => de::primitive_element(map, &mut self.event_number, key)?,
-            "timestamp" => de::primitive(map, &mut self.timestamp, key)?,
-            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key)?,
-            "focus" => de::plain(map, &mut self.focus, key)?,
-            "additionalContext" => de::list(map, &mut self.additional_context, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "eventNumber" => de::primitive(map, &mut self.event_number, key),
+            "_eventNumber" => de::primitive_element(map, &mut self.event_number, key),
+            "timestamp" => de::primitive(map, &mut self.timestamp, key),
+            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key),
+            "focus" => de::plain(map, &mut self.focus, key),
+            "additionalContext" => de::list(map, &mut self.additional_context, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

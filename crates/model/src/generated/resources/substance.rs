@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -99,28 +102,28 @@ impl de::FhirObject for Substance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::list(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "instance" => de::list(map, &mut self.instance, key)?,
-            "ingredient" => de::list(map, &mut self.ingredient, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::list(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "instance" => de::list(map, &mut self.instance, key),
+            "ingredient" => de::list(map, &mut self.ingredient, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -198,15 +201,15 @@ impl de::FhirObject for SubstanceInstance {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "expiry" => de::primitive(map, &mut self.expiry, key)?,
-            "_expiry" => de::primitive_element(map, &mut self.expiry, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "expiry" => de::primitive(map, &mut self.expiry, key),
+            "_expiry" => de::primitive_element(map, &mut self.expiry, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -265,17 +268,17 @@ impl de::FhirObject for SubstanceIngredient {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
             _ => {
                 if SubstanceIngredientSubstance::visit(&mut self.substance, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -317,13 +320,13 @@ impl SubstanceIngredientSubstance {
     ) -> Result<bool, A::Error> {
         match key {
             "substanceCodeableConcept" => {
-                de::choice_complex(map, slot, "substance", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "substance", key, Self::CodeableConcept)
             }
             "substanceReference" => {
-                de::choice_complex(map, slot, "substance", key, Self::Reference)?
+                de::choice_complex(map, slot, "substance", key, Self::Reference)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

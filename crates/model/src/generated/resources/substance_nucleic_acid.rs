@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -91,28 +94,28 @@ impl de::FhirObject for SubstanceNucleicAcid {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequenceType" => de::plain(map, &mut self.sequence_type, key)?,
-            "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key)?,
-            "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key)?,
-            "areaOfHybridisation" => de::primitive(map, &mut self.area_of_hybridisation, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequenceType" => de::plain(map, &mut self.sequence_type, key),
+            "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key),
+            "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key),
+            "areaOfHybridisation" => de::primitive(map, &mut self.area_of_hybridisation, key),
             "_areaOfHybridisation" => {
-                de::primitive_element(map, &mut self.area_of_hybridisation, key)?
+                de::primitive_element(map, &mut self.area_of_hybridisation, key)
             }
-            "oligoNucleotideType" => de::plain(map, &mut self.oligo_nucleotide_type, key)?,
-            "subunit" => de::list(map, &mut self.subunit, key)?,
+            "oligoNucleotideType" => de::plain(map, &mut self.oligo_nucleotide_type, key),
+            "subunit" => de::list(map, &mut self.subunit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -218,22 +221,22 @@ impl de::FhirObject for SubstanceNucleicAcidSubunit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subunit" => de::primitive(map, &mut self.subunit, key)?,
-            "_subunit" => de::primitive_element(map, &mut self.subunit, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "length" => de::primitive(map, &mut self.length, key)?,
-            "_length" => de::primitive_element(map, &mut self.length, key)?,
-            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key)?,
-            "fivePrime" => de::plain(map, &mut self.five_prime, key)?,
-            "threePrime" => de::plain(map, &mut self.three_prime, key)?,
-            "linkage" => de::list(map, &mut self.linkage, key)?,
-            "sugar" => de::list(map, &mut self.sugar, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subunit" => de::primitive(map, &mut self.subunit, key),
+            "_subunit" => de::primitive_element(map, &mut self.subunit, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "length" => de::primitive(map, &mut self.length, key),
+            "_length" => de::primitive_element(map, &mut self.length, key),
+            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key),
+            "fivePrime" => de::plain(map, &mut self.five_prime, key),
+            "threePrime" => de::plain(map, &mut self.three_prime, key),
+            "linkage" => de::list(map, &mut self.linkage, key),
+            "sugar" => de::list(map, &mut self.sugar, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -305,18 +308,18 @@ impl de::FhirObject for SubstanceNucleicAcidSubunitLinkage {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "connectivity" => de::primitive(map, &mut self.connectivity, key)?,
-            "_connectivity" => de::primitive_element(map, &mut self.connectivity, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "residueSite" => de::primitive(map, &mut self.residue_site, key)?,
-            "_residueSite" => de::primitive_element(map, &mut self.residue_site, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "connectivity" => de::primitive(map, &mut self.connectivity, key),
+            "_connectivity" => de::primitive_element(map, &mut self.connectivity, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "residueSite" => de::primitive(map, &mut self.residue_site, key),
+            "_residueSite" => de::primitive_element(map, &mut self.residue_site, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -380,16 +383,16 @@ impl de::FhirObject for SubstanceNucleicAcidSubunitSugar {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "residueSite" => de::primitive(map, &mut self.residue_site, key)?,
-            "_residueSite" => de::primitive_element(map, &mut self.residue_site, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "residueSite" => de::primitive(map, &mut self.residue_site, key),
+            "_residueSite" => de::primitive_element(map, &mut self.residue_site, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

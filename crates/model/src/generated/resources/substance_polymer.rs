@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -95,26 +98,26 @@ impl de::FhirObject for SubstancePolymer {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "class" => de::plain(map, &mut self.class, key)?,
-            "geometry" => de::plain(map, &mut self.geometry, key)?,
-            "copolymerConnectivity" => de::list(map, &mut self.copolymer_connectivity, key)?,
-            "modification" => de::primitive_list(map, &mut self.modification, key)?,
-            "_modification" => de::primitive_element_list(map, &mut self.modification, key)?,
-            "monomerSet" => de::list(map, &mut self.monomer_set, key)?,
-            "repeat" => de::list(map, &mut self.repeat, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "class" => de::plain(map, &mut self.class, key),
+            "geometry" => de::plain(map, &mut self.geometry, key),
+            "copolymerConnectivity" => de::list(map, &mut self.copolymer_connectivity, key),
+            "modification" => de::primitive_list(map, &mut self.modification, key),
+            "_modification" => de::primitive_element_list(map, &mut self.modification, key),
+            "monomerSet" => de::list(map, &mut self.monomer_set, key),
+            "repeat" => de::list(map, &mut self.repeat, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -191,13 +194,13 @@ impl de::FhirObject for SubstancePolymerMonomerSet {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "ratioType" => de::plain(map, &mut self.ratio_type, key)?,
-            "startingMaterial" => de::list(map, &mut self.starting_material, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "ratioType" => de::plain(map, &mut self.ratio_type, key),
+            "startingMaterial" => de::list(map, &mut self.starting_material, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -263,16 +266,16 @@ impl de::FhirObject for SubstancePolymerMonomerSetStartingMaterial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "material" => de::plain(map, &mut self.material, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "isDefining" => de::primitive(map, &mut self.is_defining, key)?,
-            "_isDefining" => de::primitive_element(map, &mut self.is_defining, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "material" => de::plain(map, &mut self.material, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "isDefining" => de::primitive(map, &mut self.is_defining, key),
+            "_isDefining" => de::primitive_element(map, &mut self.is_defining, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -340,21 +343,21 @@ impl de::FhirObject for SubstancePolymerRepeat {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "numberOfUnits" => de::primitive(map, &mut self.number_of_units, key)?,
-            "_numberOfUnits" => de::primitive_element(map, &mut self.number_of_units, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "numberOfUnits" => de::primitive(map, &mut self.number_of_units, key),
+            "_numberOfUnits" => de::primitive_element(map, &mut self.number_of_units, key),
             "averageMolecularFormula" => {
-                de::primitive(map, &mut self.average_molecular_formula, key)?
+                de::primitive(map, &mut self.average_molecular_formula, key)
             }
             "_averageMolecularFormula" => {
-                de::primitive_element(map, &mut self.average_molecular_formula, key)?
+                de::primitive_element(map, &mut self.average_molecular_formula, key)
             }
-            "repeatUnitAmountType" => de::plain(map, &mut self.repeat_unit_amount_type, key)?,
-            "repeatUnit" => de::list(map, &mut self.repeat_unit, key)?,
+            "repeatUnitAmountType" => de::plain(map, &mut self.repeat_unit_amount_type, key),
+            "repeatUnit" => de::list(map, &mut self.repeat_unit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -440,19 +443,19 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "orientationOfPolymerisation" => {
-                de::plain(map, &mut self.orientation_of_polymerisation, key)?
+                de::plain(map, &mut self.orientation_of_polymerisation, key)
             }
-            "repeatUnit" => de::primitive(map, &mut self.repeat_unit, key)?,
-            "_repeatUnit" => de::primitive_element(map, &mut self.repeat_unit, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
-            "degreeOfPolymerisation" => de::list(map, &mut self.degree_of_polymerisation, key)?,
-            "structuralRepresentation" => de::list(map, &mut self.structural_representation, key)?,
+            "repeatUnit" => de::primitive(map, &mut self.repeat_unit, key),
+            "_repeatUnit" => de::primitive_element(map, &mut self.repeat_unit, key),
+            "amount" => de::plain(map, &mut self.amount, key),
+            "degreeOfPolymerisation" => de::list(map, &mut self.degree_of_polymerisation, key),
+            "structuralRepresentation" => de::list(map, &mut self.structural_representation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -525,13 +528,13 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "degree" => de::plain(map, &mut self.degree, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "degree" => de::plain(map, &mut self.degree, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -593,15 +596,15 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnitStructuralRepresentation
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "representation" => de::primitive(map, &mut self.representation, key)?,
-            "_representation" => de::primitive_element(map, &mut self.representation, key)?,
-            "attachment" => de::plain(map, &mut self.attachment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "representation" => de::primitive(map, &mut self.representation, key),
+            "_representation" => de::primitive_element(map, &mut self.representation, key),
+            "attachment" => de::plain(map, &mut self.attachment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -87,27 +90,27 @@ impl de::FhirObject for SubstanceProtein {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sequenceType" => de::plain(map, &mut self.sequence_type, key)?,
-            "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key)?,
-            "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key)?,
-            "disulfideLinkage" => de::primitive_list(map, &mut self.disulfide_linkage, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sequenceType" => de::plain(map, &mut self.sequence_type, key),
+            "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key),
+            "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key),
+            "disulfideLinkage" => de::primitive_list(map, &mut self.disulfide_linkage, key),
             "_disulfideLinkage" => {
-                de::primitive_element_list(map, &mut self.disulfide_linkage, key)?
+                de::primitive_element_list(map, &mut self.disulfide_linkage, key)
             }
-            "subunit" => de::list(map, &mut self.subunit, key)?,
+            "subunit" => de::list(map, &mut self.subunit, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -212,28 +215,28 @@ impl de::FhirObject for SubstanceProteinSubunit {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "subunit" => de::primitive(map, &mut self.subunit, key)?,
-            "_subunit" => de::primitive_element(map, &mut self.subunit, key)?,
-            "sequence" => de::primitive(map, &mut self.sequence, key)?,
-            "_sequence" => de::primitive_element(map, &mut self.sequence, key)?,
-            "length" => de::primitive(map, &mut self.length, key)?,
-            "_length" => de::primitive_element(map, &mut self.length, key)?,
-            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key)?,
-            "nTerminalModificationId" => de::plain(map, &mut self.n_terminal_modification_id, key)?,
-            "nTerminalModification" => de::primitive(map, &mut self.n_terminal_modification, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "subunit" => de::primitive(map, &mut self.subunit, key),
+            "_subunit" => de::primitive_element(map, &mut self.subunit, key),
+            "sequence" => de::primitive(map, &mut self.sequence, key),
+            "_sequence" => de::primitive_element(map, &mut self.sequence, key),
+            "length" => de::primitive(map, &mut self.length, key),
+            "_length" => de::primitive_element(map, &mut self.length, key),
+            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key),
+            "nTerminalModificationId" => de::plain(map, &mut self.n_terminal_modification_id, key),
+            "nTerminalModification" => de::primitive(map, &mut self.n_terminal_modification, key),
             "_nTerminalModification" => {
-                de::primitive_element(map, &mut self.n_terminal_modification, key)?
+                de::primitive_element(map, &mut self.n_terminal_modification, key)
             }
-            "cTerminalModificationId" => de::plain(map, &mut self.c_terminal_modification_id, key)?,
-            "cTerminalModification" => de::primitive(map, &mut self.c_terminal_modification, key)?,
+            "cTerminalModificationId" => de::plain(map, &mut self.c_terminal_modification_id, key),
+            "cTerminalModification" => de::primitive(map, &mut self.c_terminal_modification, key),
             "_cTerminalModification" => {
-                de::primitive_element(map, &mut self.c_terminal_modification, key)?
+                de::primitive_element(map, &mut self.c_terminal_modification, key)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

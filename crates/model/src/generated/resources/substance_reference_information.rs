@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -91,25 +94,25 @@ impl de::FhirObject for SubstanceReferenceInformation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "gene" => de::list(map, &mut self.gene, key)?,
-            "geneElement" => de::list(map, &mut self.gene_element, key)?,
-            "classification" => de::list(map, &mut self.classification, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "gene" => de::list(map, &mut self.gene, key),
+            "geneElement" => de::list(map, &mut self.gene_element, key),
+            "classification" => de::list(map, &mut self.classification, key),
+            "target" => de::list(map, &mut self.target, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -185,14 +188,14 @@ impl de::FhirObject for SubstanceReferenceInformationGene {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "geneSequenceOrigin" => de::plain(map, &mut self.gene_sequence_origin, key)?,
-            "gene" => de::plain(map, &mut self.gene, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "geneSequenceOrigin" => de::plain(map, &mut self.gene_sequence_origin, key),
+            "gene" => de::plain(map, &mut self.gene, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -255,14 +258,14 @@ impl de::FhirObject for SubstanceReferenceInformationGeneElement {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "element" => de::plain(map, &mut self.element, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "element" => de::plain(map, &mut self.element, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -329,15 +332,15 @@ impl de::FhirObject for SubstanceReferenceInformationClassification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "domain" => de::plain(map, &mut self.domain, key)?,
-            "classification" => de::plain(map, &mut self.classification, key)?,
-            "subtype" => de::list(map, &mut self.subtype, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "domain" => de::plain(map, &mut self.domain, key),
+            "classification" => de::plain(map, &mut self.classification, key),
+            "subtype" => de::list(map, &mut self.subtype, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -421,23 +424,23 @@ impl de::FhirObject for SubstanceReferenceInformationTarget {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "target" => de::plain(map, &mut self.target, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "interaction" => de::plain(map, &mut self.interaction, key)?,
-            "organism" => de::plain(map, &mut self.organism, key)?,
-            "organismType" => de::plain(map, &mut self.organism_type, key)?,
-            "amountType" => de::plain(map, &mut self.amount_type, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "target" => de::plain(map, &mut self.target, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "interaction" => de::plain(map, &mut self.interaction, key),
+            "organism" => de::plain(map, &mut self.organism, key),
+            "organismType" => de::plain(map, &mut self.organism_type, key),
+            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => {
                 if SubstanceReferenceInformationTargetAmount::visit(&mut self.amount, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -486,22 +489,22 @@ impl SubstanceReferenceInformationTargetAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity)?,
-            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range)?,
+            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity),
+            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range),
             "amountString" => {
                 de::choice_primitive(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_amountString" => {
                 de::choice_primitive_element(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

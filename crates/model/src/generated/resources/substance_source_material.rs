@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -123,41 +126,39 @@ impl de::FhirObject for SubstanceSourceMaterial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "sourceMaterialClass" => de::plain(map, &mut self.source_material_class, key)?,
-            "sourceMaterialType" => de::plain(map, &mut self.source_material_type, key)?,
-            "sourceMaterialState" => de::plain(map, &mut self.source_material_state, key)?,
-            "organismId" => de::plain(map, &mut self.organism_id, key)?,
-            "organismName" => de::primitive(map, &mut self.organism_name, key)?,
-            "_organismName" => de::primitive_element(map, &mut self.organism_name, key)?,
-            "parentSubstanceId" => de::list(map, &mut self.parent_substance_id, key)?,
-            "parentSubstanceName" => de::primitive_list(map, &mut self.parent_substance_name, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "sourceMaterialClass" => de::plain(map, &mut self.source_material_class, key),
+            "sourceMaterialType" => de::plain(map, &mut self.source_material_type, key),
+            "sourceMaterialState" => de::plain(map, &mut self.source_material_state, key),
+            "organismId" => de::plain(map, &mut self.organism_id, key),
+            "organismName" => de::primitive(map, &mut self.organism_name, key),
+            "_organismName" => de::primitive_element(map, &mut self.organism_name, key),
+            "parentSubstanceId" => de::list(map, &mut self.parent_substance_id, key),
+            "parentSubstanceName" => de::primitive_list(map, &mut self.parent_substance_name, key),
             "_parentSubstanceName" => {
-                de::primitive_element_list(map, &mut self.parent_substance_name, key)?
+                de::primitive_element_list(map, &mut self.parent_substance_name, key)
             }
-            "countryOfOrigin" => de::list(map, &mut self.country_of_origin, key)?,
-            "geographicalLocation" => {
-                de::primitive_list(map, &mut self.geographical_location, key)?
-            }
+            "countryOfOrigin" => de::list(map, &mut self.country_of_origin, key),
+            "geographicalLocation" => de::primitive_list(map, &mut self.geographical_location, key),
             "_geographicalLocation" => {
-                de::primitive_element_list(map, &mut self.geographical_location, key)?
+                de::primitive_element_list(map, &mut self.geographical_location, key)
             }
-            "developmentStage" => de::plain(map, &mut self.development_stage, key)?,
-            "fractionDescription" => de::list(map, &mut self.fraction_description, key)?,
-            "organism" => de::plain(map, &mut self.organism, key)?,
-            "partDescription" => de::list(map, &mut self.part_description, key)?,
+            "developmentStage" => de::plain(map, &mut self.development_stage, key),
+            "fractionDescription" => de::list(map, &mut self.fraction_description, key),
+            "organism" => de::plain(map, &mut self.organism, key),
+            "partDescription" => de::list(map, &mut self.part_description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -247,14 +248,14 @@ impl de::FhirObject for SubstanceSourceMaterialFractionDescription {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "fraction" => de::primitive(map, &mut self.fraction, key)?,
-            "_fraction" => de::primitive_element(map, &mut self.fraction, key)?,
-            "materialType" => de::plain(map, &mut self.material_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "fraction" => de::primitive(map, &mut self.fraction, key),
+            "_fraction" => de::primitive_element(map, &mut self.fraction, key),
+            "materialType" => de::plain(map, &mut self.material_type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -336,24 +337,24 @@ impl de::FhirObject for SubstanceSourceMaterialOrganism {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "family" => de::plain(map, &mut self.family, key)?,
-            "genus" => de::plain(map, &mut self.genus, key)?,
-            "species" => de::plain(map, &mut self.species, key)?,
-            "intraspecificType" => de::plain(map, &mut self.intraspecific_type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "family" => de::plain(map, &mut self.family, key),
+            "genus" => de::plain(map, &mut self.genus, key),
+            "species" => de::plain(map, &mut self.species, key),
+            "intraspecificType" => de::plain(map, &mut self.intraspecific_type, key),
             "intraspecificDescription" => {
-                de::primitive(map, &mut self.intraspecific_description, key)?
+                de::primitive(map, &mut self.intraspecific_description, key)
             }
             "_intraspecificDescription" => {
-                de::primitive_element(map, &mut self.intraspecific_description, key)?
+                de::primitive_element(map, &mut self.intraspecific_description, key)
             }
-            "author" => de::list(map, &mut self.author, key)?,
-            "hybrid" => de::plain(map, &mut self.hybrid, key)?,
-            "organismGeneral" => de::plain(map, &mut self.organism_general, key)?,
+            "author" => de::list(map, &mut self.author, key),
+            "hybrid" => de::plain(map, &mut self.hybrid, key),
+            "organismGeneral" => de::plain(map, &mut self.organism_general, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -422,14 +423,14 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismAuthor {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "authorType" => de::plain(map, &mut self.author_type, key)?,
-            "authorDescription" => de::primitive(map, &mut self.author_description, key)?,
-            "_authorDescription" => de::primitive_element(map, &mut self.author_description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "authorType" => de::plain(map, &mut self.author_type, key),
+            "authorDescription" => de::primitive(map, &mut self.author_description, key),
+            "_authorDescription" => de::primitive_element(map, &mut self.author_description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -504,28 +505,28 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismHybrid {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "maternalOrganismId" => de::primitive(map, &mut self.maternal_organism_id, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "maternalOrganismId" => de::primitive(map, &mut self.maternal_organism_id, key),
             "_maternalOrganismId" => {
-                de::primitive_element(map, &mut self.maternal_organism_id, key)?
+                de::primitive_element(map, &mut self.maternal_organism_id, key)
             }
-            "maternalOrganismName" => de::primitive(map, &mut self.maternal_organism_name, key)?,
+            "maternalOrganismName" => de::primitive(map, &mut self.maternal_organism_name, key),
             "_maternalOrganismName" => {
-                de::primitive_element(map, &mut self.maternal_organism_name, key)?
+                de::primitive_element(map, &mut self.maternal_organism_name, key)
             }
-            "paternalOrganismId" => de::primitive(map, &mut self.paternal_organism_id, key)?,
+            "paternalOrganismId" => de::primitive(map, &mut self.paternal_organism_id, key),
             "_paternalOrganismId" => {
-                de::primitive_element(map, &mut self.paternal_organism_id, key)?
+                de::primitive_element(map, &mut self.paternal_organism_id, key)
             }
-            "paternalOrganismName" => de::primitive(map, &mut self.paternal_organism_name, key)?,
+            "paternalOrganismName" => de::primitive(map, &mut self.paternal_organism_name, key),
             "_paternalOrganismName" => {
-                de::primitive_element(map, &mut self.paternal_organism_name, key)?
+                de::primitive_element(map, &mut self.paternal_organism_name, key)
             }
-            "hybridType" => de::plain(map, &mut self.hybrid_type, key)?,
+            "hybridType" => de::plain(map, &mut self.hybrid_type, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -614,15 +615,15 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismOrganismGeneral {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "kingdom" => de::plain(map, &mut self.kingdom, key)?,
-            "phylum" => de::plain(map, &mut self.phylum, key)?,
-            "class" => de::plain(map, &mut self.class, key)?,
-            "order" => de::plain(map, &mut self.order, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "kingdom" => de::plain(map, &mut self.kingdom, key),
+            "phylum" => de::plain(map, &mut self.phylum, key),
+            "class" => de::plain(map, &mut self.class, key),
+            "order" => de::plain(map, &mut self.order, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -682,13 +683,13 @@ impl de::FhirObject for SubstanceSourceMaterialPartDescription {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "part" => de::plain(map, &mut self.part, key)?,
-            "partLocation" => de::plain(map, &mut self.part_location, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "part" => de::plain(map, &mut self.part, key),
+            "partLocation" => de::plain(map, &mut self.part_location, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

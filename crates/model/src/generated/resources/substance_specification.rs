@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -147,40 +150,40 @@ impl de::FhirObject for SubstanceSpecification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "domain" => de::plain(map, &mut self.domain, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "moiety" => de::list(map, &mut self.moiety, key)?,
-            "property" => de::list(map, &mut self.property, key)?,
-            "referenceInformation" => de::plain(map, &mut self.reference_information, key)?,
-            "structure" => de::plain(map, &mut self.structure, key)?,
-            "code" => de::list(map, &mut self.code, key)?,
-            "name" => de::list(map, &mut self.name, key)?,
-            "molecularWeight" => de::list(map, &mut self.molecular_weight, key)?,
-            "relationship" => de::list(map, &mut self.relationship, key)?,
-            "nucleicAcid" => de::plain(map, &mut self.nucleic_acid, key)?,
-            "polymer" => de::plain(map, &mut self.polymer, key)?,
-            "protein" => de::plain(map, &mut self.protein, key)?,
-            "sourceMaterial" => de::plain(map, &mut self.source_material, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "domain" => de::plain(map, &mut self.domain, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "source" => de::list(map, &mut self.source, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "moiety" => de::list(map, &mut self.moiety, key),
+            "property" => de::list(map, &mut self.property, key),
+            "referenceInformation" => de::plain(map, &mut self.reference_information, key),
+            "structure" => de::plain(map, &mut self.structure, key),
+            "code" => de::list(map, &mut self.code, key),
+            "name" => de::list(map, &mut self.name, key),
+            "molecularWeight" => de::list(map, &mut self.molecular_weight, key),
+            "relationship" => de::list(map, &mut self.relationship, key),
+            "nucleicAcid" => de::plain(map, &mut self.nucleic_acid, key),
+            "polymer" => de::plain(map, &mut self.polymer, key),
+            "protein" => de::plain(map, &mut self.protein, key),
+            "sourceMaterial" => de::plain(map, &mut self.source_material, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -286,24 +289,24 @@ impl de::FhirObject for SubstanceSpecificationMoiety {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "role" => de::plain(map, &mut self.role, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key)?,
-            "opticalActivity" => de::plain(map, &mut self.optical_activity, key)?,
-            "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key)?,
-            "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "role" => de::plain(map, &mut self.role, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key),
+            "opticalActivity" => de::plain(map, &mut self.optical_activity, key),
+            "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key),
+            "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key),
             _ => {
                 if SubstanceSpecificationMoietyAmount::visit(&mut self.amount, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -385,13 +388,13 @@ impl de::FhirObject for SubstanceSpecificationProperty {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "parameters" => de::primitive(map, &mut self.parameters, key)?,
-            "_parameters" => de::primitive_element(map, &mut self.parameters, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "parameters" => de::primitive(map, &mut self.parameters, key),
+            "_parameters" => de::primitive_element(map, &mut self.parameters, key),
             _ => {
                 if SubstanceSpecificationPropertyDefiningSubstance::visit(
                     &mut self.defining_substance,
@@ -405,7 +408,7 @@ impl de::FhirObject for SubstanceSpecificationProperty {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -494,25 +497,25 @@ impl de::FhirObject for SubstanceSpecificationStructure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key)?,
-            "opticalActivity" => de::plain(map, &mut self.optical_activity, key)?,
-            "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key)?,
-            "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key),
+            "opticalActivity" => de::plain(map, &mut self.optical_activity, key),
+            "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key),
+            "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key),
             "molecularFormulaByMoiety" => {
-                de::primitive(map, &mut self.molecular_formula_by_moiety, key)?
+                de::primitive(map, &mut self.molecular_formula_by_moiety, key)
             }
             "_molecularFormulaByMoiety" => {
-                de::primitive_element(map, &mut self.molecular_formula_by_moiety, key)?
+                de::primitive_element(map, &mut self.molecular_formula_by_moiety, key)
             }
-            "isotope" => de::list(map, &mut self.isotope, key)?,
-            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
-            "representation" => de::list(map, &mut self.representation, key)?,
+            "isotope" => de::list(map, &mut self.isotope, key),
+            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key),
+            "source" => de::list(map, &mut self.source, key),
+            "representation" => de::list(map, &mut self.representation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -598,16 +601,16 @@ impl de::FhirObject for SubstanceSpecificationStructureIsotope {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "name" => de::plain(map, &mut self.name, key)?,
-            "substitution" => de::plain(map, &mut self.substitution, key)?,
-            "halfLife" => de::plain(map, &mut self.half_life, key)?,
-            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "name" => de::plain(map, &mut self.name, key),
+            "substitution" => de::plain(map, &mut self.substitution, key),
+            "halfLife" => de::plain(map, &mut self.half_life, key),
+            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -672,14 +675,14 @@ impl de::FhirObject for SubstanceSpecificationStructureIsotopeMolecularWeight {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "method" => de::plain(map, &mut self.method, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "amount" => de::plain(map, &mut self.amount, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "method" => de::plain(map, &mut self.method, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "amount" => de::plain(map, &mut self.amount, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -742,15 +745,15 @@ impl de::FhirObject for SubstanceSpecificationStructureRepresentation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "representation" => de::primitive(map, &mut self.representation, key)?,
-            "_representation" => de::primitive_element(map, &mut self.representation, key)?,
-            "attachment" => de::plain(map, &mut self.attachment, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "representation" => de::primitive(map, &mut self.representation, key),
+            "_representation" => de::primitive_element(map, &mut self.representation, key),
+            "attachment" => de::plain(map, &mut self.attachment, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -826,18 +829,18 @@ impl de::FhirObject for SubstanceSpecificationCode {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "statusDate" => de::primitive(map, &mut self.status_date, key)?,
-            "_statusDate" => de::primitive_element(map, &mut self.status_date, key)?,
-            "comment" => de::primitive(map, &mut self.comment, key)?,
-            "_comment" => de::primitive_element(map, &mut self.comment, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "statusDate" => de::primitive(map, &mut self.status_date, key),
+            "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
+            "comment" => de::primitive(map, &mut self.comment, key),
+            "_comment" => de::primitive_element(map, &mut self.comment, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -934,24 +937,24 @@ impl de::FhirObject for SubstanceSpecificationName {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "preferred" => de::primitive(map, &mut self.preferred, key)?,
-            "_preferred" => de::primitive_element(map, &mut self.preferred, key)?,
-            "language" => de::list(map, &mut self.language, key)?,
-            "domain" => de::list(map, &mut self.domain, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "synonym" => de::list(map, &mut self.synonym, key)?,
-            "translation" => de::list(map, &mut self.translation, key)?,
-            "official" => de::list(map, &mut self.official, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "preferred" => de::primitive(map, &mut self.preferred, key),
+            "_preferred" => de::primitive_element(map, &mut self.preferred, key),
+            "language" => de::list(map, &mut self.language, key),
+            "domain" => de::list(map, &mut self.domain, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "synonym" => de::list(map, &mut self.synonym, key),
+            "translation" => de::list(map, &mut self.translation, key),
+            "official" => de::list(map, &mut self.official, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1022,15 +1025,15 @@ impl de::FhirObject for SubstanceSpecificationNameOfficial {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "authority" => de::plain(map, &mut self.authority, key)?,
-            "status" => de::plain(map, &mut self.status, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "authority" => de::plain(map, &mut self.authority, key),
+            "status" => de::plain(map, &mut self.status, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1109,15 +1112,15 @@ impl de::FhirObject for SubstanceSpecificationRelationship {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "relationship" => de::plain(map, &mut self.relationship, key)?,
-            "isDefining" => de::primitive(map, &mut self.is_defining, key)?,
-            "_isDefining" => de::primitive_element(map, &mut self.is_defining, key)?,
-            "amountRatioLowLimit" => de::plain(map, &mut self.amount_ratio_low_limit, key)?,
-            "amountType" => de::plain(map, &mut self.amount_type, key)?,
-            "source" => de::list(map, &mut self.source, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "relationship" => de::plain(map, &mut self.relationship, key),
+            "isDefining" => de::primitive(map, &mut self.is_defining, key),
+            "_isDefining" => de::primitive_element(map, &mut self.is_defining, key),
+            "amountRatioLowLimit" => de::plain(map, &mut self.amount_ratio_low_limit, key),
+            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "source" => de::list(map, &mut self.source, key),
             _ => {
                 if SubstanceSpecificationRelationshipSubstance::visit(
                     &mut self.substance,
@@ -1131,7 +1134,7 @@ impl de::FhirObject for SubstanceSpecificationRelationship {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1179,21 +1182,21 @@ impl SubstanceSpecificationMoietyAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity)?,
+            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity),
             "amountString" => {
                 de::choice_primitive(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_amountString" => {
                 de::choice_primitive_element(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1222,13 +1225,13 @@ impl SubstanceSpecificationPropertyDefiningSubstance {
     ) -> Result<bool, A::Error> {
         match key {
             "definingSubstanceReference" => {
-                de::choice_complex(map, slot, "definingSubstance", key, Self::Reference)?
+                de::choice_complex(map, slot, "definingSubstance", key, Self::Reference)
             }
             "definingSubstanceCodeableConcept" => {
-                de::choice_complex(map, slot, "definingSubstance", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "definingSubstance", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1256,21 +1259,21 @@ impl SubstanceSpecificationPropertyAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity)?,
+            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity),
             "amountString" => {
                 de::choice_primitive(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_amountString" => {
                 de::choice_primitive_element(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1299,13 +1302,13 @@ impl SubstanceSpecificationRelationshipSubstance {
     ) -> Result<bool, A::Error> {
         match key {
             "substanceReference" => {
-                de::choice_complex(map, slot, "substance", key, Self::Reference)?
+                de::choice_complex(map, slot, "substance", key, Self::Reference)
             }
             "substanceCodeableConcept" => {
-                de::choice_complex(map, slot, "substance", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "substance", key, Self::CodeableConcept)
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1337,23 +1340,23 @@ impl SubstanceSpecificationRelationshipAmount {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity)?,
-            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range)?,
-            "amountRatio" => de::choice_complex(map, slot, "amount", key, Self::Ratio)?,
+            "amountQuantity" => de::choice_complex(map, slot, "amount", key, Self::Quantity),
+            "amountRange" => de::choice_complex(map, slot, "amount", key, Self::Range),
+            "amountRatio" => de::choice_complex(map, slot, "amount", key, Self::Ratio),
             "amountString" => {
                 de::choice_primitive(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_amountString" => {
                 de::choice_primitive_element(map, slot, "amount", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -131,33 +134,33 @@ impl de::FhirObject for SupplyRequest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "category" => de::plain(map, &mut self.category, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "quantity" => de::plain(map, &mut self.quantity, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "supplier" => de::list(map, &mut self.supplier, key)?,
-            "reasonCode" => de::list(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::list(map, &mut self.reason_reference, key)?,
-            "deliverFrom" => de::plain(map, &mut self.deliver_from, key)?,
-            "deliverTo" => de::plain(map, &mut self.deliver_to, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "category" => de::plain(map, &mut self.category, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "quantity" => de::plain(map, &mut self.quantity, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "supplier" => de::list(map, &mut self.supplier, key),
+            "reasonCode" => de::list(map, &mut self.reason_code, key),
+            "reasonReference" => de::list(map, &mut self.reason_reference, key),
+            "deliverFrom" => de::plain(map, &mut self.deliver_from, key),
+            "deliverTo" => de::plain(map, &mut self.deliver_to, key),
             _ => {
                 if SupplyRequestItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
@@ -167,7 +170,7 @@ impl de::FhirObject for SupplyRequest {
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -253,17 +256,17 @@ impl de::FhirObject for SupplyRequestParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::plain(map, &mut self.code, key),
             _ => {
                 if SupplyRequestParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -305,11 +308,11 @@ impl SupplyRequestItem {
     ) -> Result<bool, A::Error> {
         match key {
             "itemCodeableConcept" => {
-                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "item", key, Self::CodeableConcept)
             }
-            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference)?,
+            "itemReference" => de::choice_complex(map, slot, "item", key, Self::Reference),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -342,24 +345,24 @@ impl SupplyRequestParameterValue {
     ) -> Result<bool, A::Error> {
         match key {
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -395,7 +398,7 @@ impl SupplyRequestOccurrence {
                 de::choice_primitive(map, slot, "occurrence", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_occurrenceDateTime" => {
                 de::choice_primitive_element(map, slot, "occurrence", key, Self::DateTime, |c| {
@@ -403,12 +406,12 @@ impl SupplyRequestOccurrence {
                         Self::DateTime(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
-            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period)?,
-            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing)?,
+            "occurrencePeriod" => de::choice_complex(map, slot, "occurrence", key, Self::Period),
+            "occurrenceTiming" => de::choice_complex(map, slot, "occurrence", key, Self::Timing),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

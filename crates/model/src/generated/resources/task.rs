@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -195,60 +198,60 @@ impl de::FhirObject for Task {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "instantiatesCanonical" => de::primitive(map, &mut self.instantiates_canonical, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "instantiatesCanonical" => de::primitive(map, &mut self.instantiates_canonical, key),
             "_instantiatesCanonical" => {
-                de::primitive_element(map, &mut self.instantiates_canonical, key)?
+                de::primitive_element(map, &mut self.instantiates_canonical, key)
             }
-            "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key)?,
-            "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key)?,
-            "basedOn" => de::list(map, &mut self.based_on, key)?,
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key)?,
-            "partOf" => de::list(map, &mut self.part_of, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusReason" => de::plain(map, &mut self.status_reason, key)?,
-            "businessStatus" => de::plain(map, &mut self.business_status, key)?,
-            "intent" => de::primitive(map, &mut self.intent, key)?,
-            "_intent" => de::primitive_element(map, &mut self.intent, key)?,
-            "priority" => de::primitive(map, &mut self.priority, key)?,
-            "_priority" => de::primitive_element(map, &mut self.priority, key)?,
-            "code" => de::plain(map, &mut self.code, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "focus" => de::plain(map, &mut self.focus, key)?,
-            "for" => de::plain(map, &mut self.r#for, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "executionPeriod" => de::plain(map, &mut self.execution_period, key)?,
-            "authoredOn" => de::primitive(map, &mut self.authored_on, key)?,
-            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key)?,
-            "lastModified" => de::primitive(map, &mut self.last_modified, key)?,
-            "_lastModified" => de::primitive_element(map, &mut self.last_modified, key)?,
-            "requester" => de::plain(map, &mut self.requester, key)?,
-            "performerType" => de::list(map, &mut self.performer_type, key)?,
-            "owner" => de::plain(map, &mut self.owner, key)?,
-            "location" => de::plain(map, &mut self.location, key)?,
-            "reasonCode" => de::plain(map, &mut self.reason_code, key)?,
-            "reasonReference" => de::plain(map, &mut self.reason_reference, key)?,
-            "insurance" => de::list(map, &mut self.insurance, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
-            "relevantHistory" => de::list(map, &mut self.relevant_history, key)?,
-            "restriction" => de::plain(map, &mut self.restriction, key)?,
-            "input" => de::list(map, &mut self.input, key)?,
-            "output" => de::list(map, &mut self.output, key)?,
+            "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key),
+            "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key),
+            "basedOn" => de::list(map, &mut self.based_on, key),
+            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "partOf" => de::list(map, &mut self.part_of, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "businessStatus" => de::plain(map, &mut self.business_status, key),
+            "intent" => de::primitive(map, &mut self.intent, key),
+            "_intent" => de::primitive_element(map, &mut self.intent, key),
+            "priority" => de::primitive(map, &mut self.priority, key),
+            "_priority" => de::primitive_element(map, &mut self.priority, key),
+            "code" => de::plain(map, &mut self.code, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "focus" => de::plain(map, &mut self.focus, key),
+            "for" => de::plain(map, &mut self.r#for, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "executionPeriod" => de::plain(map, &mut self.execution_period, key),
+            "authoredOn" => de::primitive(map, &mut self.authored_on, key),
+            "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
+            "lastModified" => de::primitive(map, &mut self.last_modified, key),
+            "_lastModified" => de::primitive_element(map, &mut self.last_modified, key),
+            "requester" => de::plain(map, &mut self.requester, key),
+            "performerType" => de::list(map, &mut self.performer_type, key),
+            "owner" => de::plain(map, &mut self.owner, key),
+            "location" => de::plain(map, &mut self.location, key),
+            "reasonCode" => de::plain(map, &mut self.reason_code, key),
+            "reasonReference" => de::plain(map, &mut self.reason_reference, key),
+            "insurance" => de::list(map, &mut self.insurance, key),
+            "note" => de::list(map, &mut self.note, key),
+            "relevantHistory" => de::list(map, &mut self.relevant_history, key),
+            "restriction" => de::plain(map, &mut self.restriction, key),
+            "input" => de::list(map, &mut self.input, key),
+            "output" => de::list(map, &mut self.output, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -360,15 +363,15 @@ impl de::FhirObject for TaskRestriction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "repetitions" => de::primitive(map, &mut self.repetitions, key)?,
-            "_repetitions" => de::primitive_element(map, &mut self.repetitions, key)?,
-            "period" => de::plain(map, &mut self.period, key)?,
-            "recipient" => de::list(map, &mut self.recipient, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "repetitions" => de::primitive(map, &mut self.repetitions, key),
+            "_repetitions" => de::primitive_element(map, &mut self.repetitions, key),
+            "period" => de::plain(map, &mut self.period, key),
+            "recipient" => de::list(map, &mut self.recipient, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -427,17 +430,17 @@ impl de::FhirObject for TaskInput {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if TaskInputValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -497,17 +500,17 @@ impl de::FhirObject for TaskOutput {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
             _ => {
                 if TaskOutputValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -648,7 +651,7 @@ impl TaskInputValue {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -656,25 +659,25 @@ impl TaskInputValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueCanonical" => {
                 de::choice_primitive(map, slot, "value", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueCanonical" => de::choice_primitive_element(
                 map,
@@ -686,126 +689,112 @@ impl TaskInputValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInstant" => {
                 de::choice_primitive(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInstant" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueMarkdown" => {
                 de::choice_primitive(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_valueMarkdown" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueOid" => de::choice_primitive(map, slot, "value", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueOid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valuePositiveInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valuePositiveInt" => de::choice_primitive_element(
                 map,
@@ -817,36 +806,34 @@ impl TaskInputValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUnsignedInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -858,84 +845,82 @@ impl TaskInputValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUrl" => de::choice_primitive(map, slot, "value", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUrl" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueUuid" => {
-                de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueUuid" => de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_valueUuid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address)?,
-            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age)?,
-            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
+            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address),
+            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age),
+            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint)?,
-            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count)?,
-            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
-            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName)?,
-            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature)?,
-            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint),
+            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count),
+            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
+            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName),
+            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature),
+            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing),
             "valueContactDetail" => {
-                de::choice_complex(map, slot, "value", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "value", key, Self::ContactDetail)
             }
-            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor)?,
+            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor),
             "valueDataRequirement" => {
-                de::choice_complex(map, slot, "value", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "value", key, Self::DataRequirement)
             }
-            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression)?,
+            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression),
             "valueParameterDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)
             }
             "valueRelatedArtifact" => {
-                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)
             }
             "valueTriggerDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)
             }
-            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext)?,
-            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage)?,
-            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta)?,
+            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext),
+            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage),
+            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 
@@ -1117,7 +1102,7 @@ impl TaskOutputValue {
                 de::choice_primitive(map, slot, "value", key, Self::Base64Binary, |c| match c {
                     Self::Base64Binary(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBase64Binary" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Base64Binary, |c| {
@@ -1125,25 +1110,25 @@ impl TaskOutputValue {
                         Self::Base64Binary(p) => Some(p),
                         _ => None,
                     }
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueCanonical" => {
                 de::choice_primitive(map, slot, "value", key, Self::Canonical, |c| match c {
                     Self::Canonical(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueCanonical" => de::choice_primitive_element(
                 map,
@@ -1155,126 +1140,112 @@ impl TaskOutputValue {
                     Self::Canonical(p) => Some(p),
                     _ => None,
                 },
-            )?,
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            ),
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueDate" => {
-                de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
-                    Self::Date(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueDate" => de::choice_primitive(map, slot, "value", key, Self::Date, |c| match c {
+                Self::Date(p) => Some(p),
+                _ => None,
+            }),
             "_valueDate" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Date, |c| match c {
                     Self::Date(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
                 Self::Id(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueId" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
                     Self::Id(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInstant" => {
                 de::choice_primitive(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInstant" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Instant, |c| match c {
                     Self::Instant(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueMarkdown" => {
                 de::choice_primitive(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueMarkdown" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::Markdown,
-                |c| match c {
+            "_valueMarkdown" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::Markdown, |c| match c {
                     Self::Markdown(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             "valueOid" => de::choice_primitive(map, slot, "value", key, Self::Oid, |c| match c {
                 Self::Oid(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueOid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Oid, |c| match c {
                     Self::Oid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valuePositiveInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::PositiveInt, |c| match c {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valuePositiveInt" => de::choice_primitive_element(
                 map,
@@ -1286,36 +1257,34 @@ impl TaskOutputValue {
                     Self::PositiveInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueString" => {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueTime" => {
-                de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
-                    Self::Time(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueTime" => de::choice_primitive(map, slot, "value", key, Self::Time, |c| match c {
+                Self::Time(p) => Some(p),
+                _ => None,
+            }),
             "_valueTime" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Time, |c| match c {
                     Self::Time(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUnsignedInt" => {
                 de::choice_primitive(map, slot, "value", key, Self::UnsignedInt, |c| match c {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueUnsignedInt" => de::choice_primitive_element(
                 map,
@@ -1327,84 +1296,82 @@ impl TaskOutputValue {
                     Self::UnsignedInt(p) => Some(p),
                     _ => None,
                 },
-            )?,
+            ),
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUrl" => de::choice_primitive(map, slot, "value", key, Self::Url, |c| match c {
                 Self::Url(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUrl" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Url, |c| match c {
                     Self::Url(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueUuid" => {
-                de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
-                    Self::Uuid(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueUuid" => de::choice_primitive(map, slot, "value", key, Self::Uuid, |c| match c {
+                Self::Uuid(p) => Some(p),
+                _ => None,
+            }),
             "_valueUuid" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uuid, |c| match c {
                     Self::Uuid(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address)?,
-            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age)?,
-            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation)?,
-            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment)?,
+            "valueAddress" => de::choice_complex(map, slot, "value", key, Self::Address),
+            "valueAge" => de::choice_complex(map, slot, "value", key, Self::Age),
+            "valueAnnotation" => de::choice_complex(map, slot, "value", key, Self::Annotation),
+            "valueAttachment" => de::choice_complex(map, slot, "value", key, Self::Attachment),
             "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)?
+                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
             }
-            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding)?,
-            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint)?,
-            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count)?,
-            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance)?,
-            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration)?,
-            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName)?,
-            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier)?,
-            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money)?,
-            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period)?,
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity)?,
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range)?,
-            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio)?,
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference)?,
-            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData)?,
-            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature)?,
-            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing)?,
+            "valueCoding" => de::choice_complex(map, slot, "value", key, Self::Coding),
+            "valueContactPoint" => de::choice_complex(map, slot, "value", key, Self::ContactPoint),
+            "valueCount" => de::choice_complex(map, slot, "value", key, Self::Count),
+            "valueDistance" => de::choice_complex(map, slot, "value", key, Self::Distance),
+            "valueDuration" => de::choice_complex(map, slot, "value", key, Self::Duration),
+            "valueHumanName" => de::choice_complex(map, slot, "value", key, Self::HumanName),
+            "valueIdentifier" => de::choice_complex(map, slot, "value", key, Self::Identifier),
+            "valueMoney" => de::choice_complex(map, slot, "value", key, Self::Money),
+            "valuePeriod" => de::choice_complex(map, slot, "value", key, Self::Period),
+            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
+            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
+            "valueRatio" => de::choice_complex(map, slot, "value", key, Self::Ratio),
+            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
+            "valueSampledData" => de::choice_complex(map, slot, "value", key, Self::SampledData),
+            "valueSignature" => de::choice_complex(map, slot, "value", key, Self::Signature),
+            "valueTiming" => de::choice_complex(map, slot, "value", key, Self::Timing),
             "valueContactDetail" => {
-                de::choice_complex(map, slot, "value", key, Self::ContactDetail)?
+                de::choice_complex(map, slot, "value", key, Self::ContactDetail)
             }
-            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor)?,
+            "valueContributor" => de::choice_complex(map, slot, "value", key, Self::Contributor),
             "valueDataRequirement" => {
-                de::choice_complex(map, slot, "value", key, Self::DataRequirement)?
+                de::choice_complex(map, slot, "value", key, Self::DataRequirement)
             }
-            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression)?,
+            "valueExpression" => de::choice_complex(map, slot, "value", key, Self::Expression),
             "valueParameterDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::ParameterDefinition)
             }
             "valueRelatedArtifact" => {
-                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)?
+                de::choice_complex(map, slot, "value", key, Self::RelatedArtifact)
             }
             "valueTriggerDefinition" => {
-                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)?
+                de::choice_complex(map, slot, "value", key, Self::TriggerDefinition)
             }
-            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext)?,
-            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage)?,
-            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta)?,
+            "valueUsageContext" => de::choice_complex(map, slot, "value", key, Self::UsageContext),
+            "valueDosage" => de::choice_complex(map, slot, "value", key, Self::Dosage),
+            "valueMeta" => de::choice_complex(map, slot, "value", key, Self::Meta),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,57 +170,57 @@ impl de::FhirObject for TerminologyCapabilities {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "kind" => de::primitive(map, &mut self.kind, key)?,
-            "_kind" => de::primitive_element(map, &mut self.kind, key)?,
-            "software" => de::plain(map, &mut self.software, key)?,
-            "implementation" => de::plain(map, &mut self.implementation, key)?,
-            "lockedDate" => de::primitive(map, &mut self.locked_date, key)?,
-            "_lockedDate" => de::primitive_element(map, &mut self.locked_date, key)?,
-            "codeSystem" => de::list(map, &mut self.code_system, key)?,
-            "expansion" => de::plain(map, &mut self.expansion, key)?,
-            "codeSearch" => de::primitive(map, &mut self.code_search, key)?,
-            "_codeSearch" => de::primitive_element(map, &mut self.code_search, key)?,
-            "validateCode" => de::plain(map, &mut self.validate_code, key)?,
-            "translation" => de::plain(map, &mut self.translation, key)?,
-            "closure" => de::plain(map, &mut self.closure, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "kind" => de::primitive(map, &mut self.kind, key),
+            "_kind" => de::primitive_element(map, &mut self.kind, key),
+            "software" => de::plain(map, &mut self.software, key),
+            "implementation" => de::plain(map, &mut self.implementation, key),
+            "lockedDate" => de::primitive(map, &mut self.locked_date, key),
+            "_lockedDate" => de::primitive_element(map, &mut self.locked_date, key),
+            "codeSystem" => de::list(map, &mut self.code_system, key),
+            "expansion" => de::plain(map, &mut self.expansion, key),
+            "codeSearch" => de::primitive(map, &mut self.code_search, key),
+            "_codeSearch" => de::primitive_element(map, &mut self.code_search, key),
+            "validateCode" => de::plain(map, &mut self.validate_code, key),
+            "translation" => de::plain(map, &mut self.translation, key),
+            "closure" => de::plain(map, &mut self.closure, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -308,15 +311,15 @@ impl de::FhirObject for TerminologyCapabilitiesSoftware {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -374,15 +377,15 @@ impl de::FhirObject for TerminologyCapabilitiesImplementation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -444,16 +447,16 @@ impl de::FhirObject for TerminologyCapabilitiesCodeSystem {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
-            "version" => de::list(map, &mut self.version, key)?,
-            "subsumption" => de::primitive(map, &mut self.subsumption, key)?,
-            "_subsumption" => de::primitive_element(map, &mut self.subsumption, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
+            "version" => de::list(map, &mut self.version, key),
+            "subsumption" => de::primitive(map, &mut self.subsumption, key),
+            "_subsumption" => de::primitive_element(map, &mut self.subsumption, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -528,22 +531,22 @@ impl de::FhirObject for TerminologyCapabilitiesCodeSystemVersion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "isDefault" => de::primitive(map, &mut self.is_default, key)?,
-            "_isDefault" => de::primitive_element(map, &mut self.is_default, key)?,
-            "compositional" => de::primitive(map, &mut self.compositional, key)?,
-            "_compositional" => de::primitive_element(map, &mut self.compositional, key)?,
-            "language" => de::primitive_list(map, &mut self.language, key)?,
-            "_language" => de::primitive_element_list(map, &mut self.language, key)?,
-            "filter" => de::list(map, &mut self.filter, key)?,
-            "property" => de::primitive_list(map, &mut self.property, key)?,
-            "_property" => de::primitive_element_list(map, &mut self.property, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "isDefault" => de::primitive(map, &mut self.is_default, key),
+            "_isDefault" => de::primitive_element(map, &mut self.is_default, key),
+            "compositional" => de::primitive(map, &mut self.compositional, key),
+            "_compositional" => de::primitive_element(map, &mut self.compositional, key),
+            "language" => de::primitive_list(map, &mut self.language, key),
+            "_language" => de::primitive_element_list(map, &mut self.language, key),
+            "filter" => de::list(map, &mut self.filter, key),
+            "property" => de::primitive_list(map, &mut self.property, key),
+            "_property" => de::primitive_element_list(map, &mut self.property, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -610,15 +613,15 @@ impl de::FhirObject for TerminologyCapabilitiesCodeSystemVersionFilter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "op" => de::primitive_list(map, &mut self.op, key)?,
-            "_op" => de::primitive_element_list(map, &mut self.op, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "op" => de::primitive_list(map, &mut self.op, key),
+            "_op" => de::primitive_element_list(map, &mut self.op, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -688,20 +691,20 @@ impl de::FhirObject for TerminologyCapabilitiesExpansion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "hierarchical" => de::primitive(map, &mut self.hierarchical, key)?,
-            "_hierarchical" => de::primitive_element(map, &mut self.hierarchical, key)?,
-            "paging" => de::primitive(map, &mut self.paging, key)?,
-            "_paging" => de::primitive_element(map, &mut self.paging, key)?,
-            "incomplete" => de::primitive(map, &mut self.incomplete, key)?,
-            "_incomplete" => de::primitive_element(map, &mut self.incomplete, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
-            "textFilter" => de::primitive(map, &mut self.text_filter, key)?,
-            "_textFilter" => de::primitive_element(map, &mut self.text_filter, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "hierarchical" => de::primitive(map, &mut self.hierarchical, key),
+            "_hierarchical" => de::primitive_element(map, &mut self.hierarchical, key),
+            "paging" => de::primitive(map, &mut self.paging, key),
+            "_paging" => de::primitive_element(map, &mut self.paging, key),
+            "incomplete" => de::primitive(map, &mut self.incomplete, key),
+            "_incomplete" => de::primitive_element(map, &mut self.incomplete, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
+            "textFilter" => de::primitive(map, &mut self.text_filter, key),
+            "_textFilter" => de::primitive_element(map, &mut self.text_filter, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -762,15 +765,15 @@ impl de::FhirObject for TerminologyCapabilitiesExpansionParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "documentation" => de::primitive(map, &mut self.documentation, key)?,
-            "_documentation" => de::primitive_element(map, &mut self.documentation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "documentation" => de::primitive(map, &mut self.documentation, key),
+            "_documentation" => de::primitive_element(map, &mut self.documentation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -829,13 +832,13 @@ impl de::FhirObject for TerminologyCapabilitiesValidateCode {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "translations" => de::primitive(map, &mut self.translations, key)?,
-            "_translations" => de::primitive_element(map, &mut self.translations, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "translations" => de::primitive(map, &mut self.translations, key),
+            "_translations" => de::primitive_element(map, &mut self.translations, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -888,13 +891,13 @@ impl de::FhirObject for TerminologyCapabilitiesTranslation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "needsMap" => de::primitive(map, &mut self.needs_map, key)?,
-            "_needsMap" => de::primitive_element(map, &mut self.needs_map, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "needsMap" => de::primitive(map, &mut self.needs_map, key),
+            "_needsMap" => de::primitive_element(map, &mut self.needs_map, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -947,13 +950,13 @@ impl de::FhirObject for TerminologyCapabilitiesClosure {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "translation" => de::primitive(map, &mut self.translation, key)?,
-            "_translation" => de::primitive_element(map, &mut self.translation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "translation" => de::primitive(map, &mut self.translation, key),
+            "_translation" => de::primitive_element(map, &mut self.translation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

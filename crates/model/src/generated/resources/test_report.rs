@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -119,37 +122,37 @@ impl de::FhirObject for TestReport {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "testScript" => de::plain(map, &mut self.test_script, key)?,
-            "result" => de::primitive(map, &mut self.result, key)?,
-            "_result" => de::primitive_element(map, &mut self.result, key)?,
-            "score" => de::primitive(map, &mut self.score, key)?,
-            "_score" => de::primitive_element(map, &mut self.score, key)?,
-            "tester" => de::primitive(map, &mut self.tester, key)?,
-            "_tester" => de::primitive_element(map, &mut self.tester, key)?,
-            "issued" => de::primitive(map, &mut self.issued, key)?,
-            "_issued" => de::primitive_element(map, &mut self.issued, key)?,
-            "participant" => de::list(map, &mut self.participant, key)?,
-            "setup" => de::plain(map, &mut self.setup, key)?,
-            "test" => de::list(map, &mut self.test, key)?,
-            "teardown" => de::plain(map, &mut self.teardown, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "testScript" => de::plain(map, &mut self.test_script, key),
+            "result" => de::primitive(map, &mut self.result, key),
+            "_result" => de::primitive_element(map, &mut self.result, key),
+            "score" => de::primitive(map, &mut self.score, key),
+            "_score" => de::primitive_element(map, &mut self.score, key),
+            "tester" => de::primitive(map, &mut self.tester, key),
+            "_tester" => de::primitive_element(map, &mut self.tester, key),
+            "issued" => de::primitive(map, &mut self.issued, key),
+            "_issued" => de::primitive_element(map, &mut self.issued, key),
+            "participant" => de::list(map, &mut self.participant, key),
+            "setup" => de::plain(map, &mut self.setup, key),
+            "test" => de::list(map, &mut self.test, key),
+            "teardown" => de::plain(map, &mut self.teardown, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -232,17 +235,17 @@ impl de::FhirObject for TestReportParticipant {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::primitive(map, &mut self.r#type, key)?,
-            "_type" => de::primitive_element(map, &mut self.r#type, key)?,
-            "uri" => de::primitive(map, &mut self.uri, key)?,
-            "_uri" => de::primitive_element(map, &mut self.uri, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::primitive(map, &mut self.r#type, key),
+            "_type" => de::primitive_element(map, &mut self.r#type, key),
+            "uri" => de::primitive(map, &mut self.uri, key),
+            "_uri" => de::primitive_element(map, &mut self.uri, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -297,12 +300,12 @@ impl de::FhirObject for TestReportSetup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -359,13 +362,13 @@ impl de::FhirObject for TestReportSetupAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
-            "assert" => de::plain(map, &mut self.assert, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
+            "assert" => de::plain(map, &mut self.assert, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -427,17 +430,17 @@ impl de::FhirObject for TestReportSetupActionOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "result" => de::primitive(map, &mut self.result, key)?,
-            "_result" => de::primitive_element(map, &mut self.result, key)?,
-            "message" => de::primitive(map, &mut self.message, key)?,
-            "_message" => de::primitive_element(map, &mut self.message, key)?,
-            "detail" => de::primitive(map, &mut self.detail, key)?,
-            "_detail" => de::primitive_element(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "result" => de::primitive(map, &mut self.result, key),
+            "_result" => de::primitive_element(map, &mut self.result, key),
+            "message" => de::primitive(map, &mut self.message, key),
+            "_message" => de::primitive_element(map, &mut self.message, key),
+            "detail" => de::primitive(map, &mut self.detail, key),
+            "_detail" => de::primitive_element(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -500,17 +503,17 @@ impl de::FhirObject for TestReportSetupActionAssert {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "result" => de::primitive(map, &mut self.result, key)?,
-            "_result" => de::primitive_element(map, &mut self.result, key)?,
-            "message" => de::primitive(map, &mut self.message, key)?,
-            "_message" => de::primitive_element(map, &mut self.message, key)?,
-            "detail" => de::primitive(map, &mut self.detail, key)?,
-            "_detail" => de::primitive_element(map, &mut self.detail, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "result" => de::primitive(map, &mut self.result, key),
+            "_result" => de::primitive_element(map, &mut self.result, key),
+            "message" => de::primitive(map, &mut self.message, key),
+            "_message" => de::primitive_element(map, &mut self.message, key),
+            "detail" => de::primitive(map, &mut self.detail, key),
+            "_detail" => de::primitive_element(map, &mut self.detail, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -573,16 +576,16 @@ impl de::FhirObject for TestReportTest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -641,13 +644,13 @@ impl de::FhirObject for TestReportTestAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
-            "assert" => de::plain(map, &mut self.assert, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
+            "assert" => de::plain(map, &mut self.assert, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -701,12 +704,12 @@ impl de::FhirObject for TestReportTeardown {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -759,12 +762,12 @@ impl de::FhirObject for TestReportTeardownAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

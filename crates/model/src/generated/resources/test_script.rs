@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -167,54 +170,54 @@ impl de::FhirObject for TestScript {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::plain(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "origin" => de::list(map, &mut self.origin, key)?,
-            "destination" => de::list(map, &mut self.destination, key)?,
-            "metadata" => de::plain(map, &mut self.metadata, key)?,
-            "fixture" => de::list(map, &mut self.fixture, key)?,
-            "profile" => de::list(map, &mut self.profile, key)?,
-            "variable" => de::list(map, &mut self.variable, key)?,
-            "setup" => de::plain(map, &mut self.setup, key)?,
-            "test" => de::list(map, &mut self.test, key)?,
-            "teardown" => de::plain(map, &mut self.teardown, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::plain(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "origin" => de::list(map, &mut self.origin, key),
+            "destination" => de::list(map, &mut self.destination, key),
+            "metadata" => de::plain(map, &mut self.metadata, key),
+            "fixture" => de::list(map, &mut self.fixture, key),
+            "profile" => de::list(map, &mut self.profile, key),
+            "variable" => de::list(map, &mut self.variable, key),
+            "setup" => de::plain(map, &mut self.setup, key),
+            "test" => de::list(map, &mut self.test, key),
+            "teardown" => de::plain(map, &mut self.teardown, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -305,14 +308,14 @@ impl de::FhirObject for TestScriptOrigin {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "index" => de::primitive(map, &mut self.index, key)?,
-            "_index" => de::primitive_element(map, &mut self.index, key)?,
-            "profile" => de::plain(map, &mut self.profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "index" => de::primitive(map, &mut self.index, key),
+            "_index" => de::primitive_element(map, &mut self.index, key),
+            "profile" => de::plain(map, &mut self.profile, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -370,14 +373,14 @@ impl de::FhirObject for TestScriptDestination {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "index" => de::primitive(map, &mut self.index, key)?,
-            "_index" => de::primitive_element(map, &mut self.index, key)?,
-            "profile" => de::plain(map, &mut self.profile, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "index" => de::primitive(map, &mut self.index, key),
+            "_index" => de::primitive_element(map, &mut self.index, key),
+            "profile" => de::plain(map, &mut self.profile, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -435,13 +438,13 @@ impl de::FhirObject for TestScriptMetadata {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "link" => de::list(map, &mut self.link, key)?,
-            "capability" => de::list(map, &mut self.capability, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "link" => de::list(map, &mut self.link, key),
+            "capability" => de::list(map, &mut self.capability, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -499,15 +502,15 @@ impl de::FhirObject for TestScriptMetadataLink {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -585,25 +588,25 @@ impl de::FhirObject for TestScriptMetadataCapability {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "required" => de::primitive(map, &mut self.required, key)?,
-            "_required" => de::primitive_element(map, &mut self.required, key)?,
-            "validated" => de::primitive(map, &mut self.validated, key)?,
-            "_validated" => de::primitive_element(map, &mut self.validated, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "origin" => de::primitive_list(map, &mut self.origin, key)?,
-            "_origin" => de::primitive_element_list(map, &mut self.origin, key)?,
-            "destination" => de::primitive(map, &mut self.destination, key)?,
-            "_destination" => de::primitive_element(map, &mut self.destination, key)?,
-            "link" => de::primitive_list(map, &mut self.link, key)?,
-            "_link" => de::primitive_element_list(map, &mut self.link, key)?,
-            "capabilities" => de::primitive(map, &mut self.capabilities, key)?,
-            "_capabilities" => de::primitive_element(map, &mut self.capabilities, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "required" => de::primitive(map, &mut self.required, key),
+            "_required" => de::primitive_element(map, &mut self.required, key),
+            "validated" => de::primitive(map, &mut self.validated, key),
+            "_validated" => de::primitive_element(map, &mut self.validated, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "origin" => de::primitive_list(map, &mut self.origin, key),
+            "_origin" => de::primitive_element_list(map, &mut self.origin, key),
+            "destination" => de::primitive(map, &mut self.destination, key),
+            "_destination" => de::primitive_element(map, &mut self.destination, key),
+            "link" => de::primitive_list(map, &mut self.link, key),
+            "_link" => de::primitive_element_list(map, &mut self.link, key),
+            "capabilities" => de::primitive(map, &mut self.capabilities, key),
+            "_capabilities" => de::primitive_element(map, &mut self.capabilities, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -670,16 +673,16 @@ impl de::FhirObject for TestScriptFixture {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "autocreate" => de::primitive(map, &mut self.autocreate, key)?,
-            "_autocreate" => de::primitive_element(map, &mut self.autocreate, key)?,
-            "autodelete" => de::primitive(map, &mut self.autodelete, key)?,
-            "_autodelete" => de::primitive_element(map, &mut self.autodelete, key)?,
-            "resource" => de::plain(map, &mut self.resource, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "autocreate" => de::primitive(map, &mut self.autocreate, key),
+            "_autocreate" => de::primitive_element(map, &mut self.autocreate, key),
+            "autodelete" => de::primitive(map, &mut self.autodelete, key),
+            "_autodelete" => de::primitive_element(map, &mut self.autodelete, key),
+            "resource" => de::plain(map, &mut self.resource, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -762,27 +765,27 @@ impl de::FhirObject for TestScriptVariable {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "defaultValue" => de::primitive(map, &mut self.default_value, key)?,
-            "_defaultValue" => de::primitive_element(map, &mut self.default_value, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
-            "headerField" => de::primitive(map, &mut self.header_field, key)?,
-            "_headerField" => de::primitive_element(map, &mut self.header_field, key)?,
-            "hint" => de::primitive(map, &mut self.hint, key)?,
-            "_hint" => de::primitive_element(map, &mut self.hint, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "sourceId" => de::primitive(map, &mut self.source_id, key)?,
-            "_sourceId" => de::primitive_element(map, &mut self.source_id, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "defaultValue" => de::primitive(map, &mut self.default_value, key),
+            "_defaultValue" => de::primitive_element(map, &mut self.default_value, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
+            "headerField" => de::primitive(map, &mut self.header_field, key),
+            "_headerField" => de::primitive_element(map, &mut self.header_field, key),
+            "hint" => de::primitive(map, &mut self.hint, key),
+            "_hint" => de::primitive_element(map, &mut self.hint, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "sourceId" => de::primitive(map, &mut self.source_id, key),
+            "_sourceId" => de::primitive_element(map, &mut self.source_id, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -842,12 +845,12 @@ impl de::FhirObject for TestScriptSetup {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -904,13 +907,13 @@ impl de::FhirObject for TestScriptSetupAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
-            "assert" => de::plain(map, &mut self.assert, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
+            "assert" => de::plain(map, &mut self.assert, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1028,43 +1031,43 @@ impl de::FhirObject for TestScriptSetupActionOperation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "type" => de::plain(map, &mut self.r#type, key)?,
-            "resource" => de::primitive(map, &mut self.resource, key)?,
-            "_resource" => de::primitive_element(map, &mut self.resource, key)?,
-            "label" => de::primitive(map, &mut self.label, key)?,
-            "_label" => de::primitive_element(map, &mut self.label, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "accept" => de::primitive(map, &mut self.accept, key)?,
-            "_accept" => de::primitive_element(map, &mut self.accept, key)?,
-            "contentType" => de::primitive(map, &mut self.content_type, key)?,
-            "_contentType" => de::primitive_element(map, &mut self.content_type, key)?,
-            "destination" => de::primitive(map, &mut self.destination, key)?,
-            "_destination" => de::primitive_element(map, &mut self.destination, key)?,
-            "encodeRequestUrl" => de::primitive(map, &mut self.encode_request_url, key)?,
-            "_encodeRequestUrl" => de::primitive_element(map, &mut self.encode_request_url, key)?,
-            "method" => de::primitive(map, &mut self.method, key)?,
-            "_method" => de::primitive_element(map, &mut self.method, key)?,
-            "origin" => de::primitive(map, &mut self.origin, key)?,
-            "_origin" => de::primitive_element(map, &mut self.origin, key)?,
-            "params" => de::primitive(map, &mut self.params, key)?,
-            "_params" => de::primitive_element(map, &mut self.params, key)?,
-            "requestHeader" => de::list(map, &mut self.request_header, key)?,
-            "requestId" => de::primitive(map, &mut self.request_id, key)?,
-            "_requestId" => de::primitive_element(map, &mut self.request_id, key)?,
-            "responseId" => de::primitive(map, &mut self.response_id, key)?,
-            "_responseId" => de::primitive_element(map, &mut self.response_id, key)?,
-            "sourceId" => de::primitive(map, &mut self.source_id, key)?,
-            "_sourceId" => de::primitive_element(map, &mut self.source_id, key)?,
-            "targetId" => de::primitive(map, &mut self.target_id, key)?,
-            "_targetId" => de::primitive_element(map, &mut self.target_id, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "type" => de::plain(map, &mut self.r#type, key),
+            "resource" => de::primitive(map, &mut self.resource, key),
+            "_resource" => de::primitive_element(map, &mut self.resource, key),
+            "label" => de::primitive(map, &mut self.label, key),
+            "_label" => de::primitive_element(map, &mut self.label, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "accept" => de::primitive(map, &mut self.accept, key),
+            "_accept" => de::primitive_element(map, &mut self.accept, key),
+            "contentType" => de::primitive(map, &mut self.content_type, key),
+            "_contentType" => de::primitive_element(map, &mut self.content_type, key),
+            "destination" => de::primitive(map, &mut self.destination, key),
+            "_destination" => de::primitive_element(map, &mut self.destination, key),
+            "encodeRequestUrl" => de::primitive(map, &mut self.encode_request_url, key),
+            "_encodeRequestUrl" => de::primitive_element(map, &mut self.encode_request_url, key),
+            "method" => de::primitive(map, &mut self.method, key),
+            "_method" => de::primitive_element(map, &mut self.method, key),
+            "origin" => de::primitive(map, &mut self.origin, key),
+            "_origin" => de::primitive_element(map, &mut self.origin, key),
+            "params" => de::primitive(map, &mut self.params, key),
+            "_params" => de::primitive_element(map, &mut self.params, key),
+            "requestHeader" => de::list(map, &mut self.request_header, key),
+            "requestId" => de::primitive(map, &mut self.request_id, key),
+            "_requestId" => de::primitive_element(map, &mut self.request_id, key),
+            "responseId" => de::primitive(map, &mut self.response_id, key),
+            "_responseId" => de::primitive_element(map, &mut self.response_id, key),
+            "sourceId" => de::primitive(map, &mut self.source_id, key),
+            "_sourceId" => de::primitive_element(map, &mut self.source_id, key),
+            "targetId" => de::primitive(map, &mut self.target_id, key),
+            "_targetId" => de::primitive_element(map, &mut self.target_id, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1142,15 +1145,15 @@ impl de::FhirObject for TestScriptSetupActionOperationRequestHeader {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "field" => de::primitive(map, &mut self.field, key)?,
-            "_field" => de::primitive_element(map, &mut self.field, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "field" => de::primitive(map, &mut self.field, key),
+            "_field" => de::primitive_element(map, &mut self.field, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1288,63 +1291,61 @@ impl de::FhirObject for TestScriptSetupActionAssert {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "label" => de::primitive(map, &mut self.label, key)?,
-            "_label" => de::primitive_element(map, &mut self.label, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "direction" => de::primitive(map, &mut self.direction, key)?,
-            "_direction" => de::primitive_element(map, &mut self.direction, key)?,
-            "compareToSourceId" => de::primitive(map, &mut self.compare_to_source_id, key)?,
-            "_compareToSourceId" => {
-                de::primitive_element(map, &mut self.compare_to_source_id, key)?
-            }
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "label" => de::primitive(map, &mut self.label, key),
+            "_label" => de::primitive_element(map, &mut self.label, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "direction" => de::primitive(map, &mut self.direction, key),
+            "_direction" => de::primitive_element(map, &mut self.direction, key),
+            "compareToSourceId" => de::primitive(map, &mut self.compare_to_source_id, key),
+            "_compareToSourceId" => de::primitive_element(map, &mut self.compare_to_source_id, key),
             "compareToSourceExpression" => {
-                de::primitive(map, &mut self.compare_to_source_expression, key)?
+                de::primitive(map, &mut self.compare_to_source_expression, key)
             }
             "_compareToSourceExpression" => {
-                de::primitive_element(map, &mut self.compare_to_source_expression, key)?
+                de::primitive_element(map, &mut self.compare_to_source_expression, key)
             }
-            "compareToSourcePath" => de::primitive(map, &mut self.compare_to_source_path, key)?,
+            "compareToSourcePath" => de::primitive(map, &mut self.compare_to_source_path, key),
             "_compareToSourcePath" => {
-                de::primitive_element(map, &mut self.compare_to_source_path, key)?
+                de::primitive_element(map, &mut self.compare_to_source_path, key)
             }
-            "contentType" => de::primitive(map, &mut self.content_type, key)?,
-            "_contentType" => de::primitive_element(map, &mut self.content_type, key)?,
-            "expression" => de::primitive(map, &mut self.expression, key)?,
-            "_expression" => de::primitive_element(map, &mut self.expression, key)?,
-            "headerField" => de::primitive(map, &mut self.header_field, key)?,
-            "_headerField" => de::primitive_element(map, &mut self.header_field, key)?,
-            "minimumId" => de::primitive(map, &mut self.minimum_id, key)?,
-            "_minimumId" => de::primitive_element(map, &mut self.minimum_id, key)?,
-            "navigationLinks" => de::primitive(map, &mut self.navigation_links, key)?,
-            "_navigationLinks" => de::primitive_element(map, &mut self.navigation_links, key)?,
-            "operator" => de::primitive(map, &mut self.operator, key)?,
-            "_operator" => de::primitive_element(map, &mut self.operator, key)?,
-            "path" => de::primitive(map, &mut self.path, key)?,
-            "_path" => de::primitive_element(map, &mut self.path, key)?,
-            "requestMethod" => de::primitive(map, &mut self.request_method, key)?,
-            "_requestMethod" => de::primitive_element(map, &mut self.request_method, key)?,
-            "requestURL" => de::primitive(map, &mut self.request_u_r_l, key)?,
-            "_requestURL" => de::primitive_element(map, &mut self.request_u_r_l, key)?,
-            "resource" => de::primitive(map, &mut self.resource, key)?,
-            "_resource" => de::primitive_element(map, &mut self.resource, key)?,
-            "response" => de::primitive(map, &mut self.response, key)?,
-            "_response" => de::primitive_element(map, &mut self.response, key)?,
-            "responseCode" => de::primitive(map, &mut self.response_code, key)?,
-            "_responseCode" => de::primitive_element(map, &mut self.response_code, key)?,
-            "sourceId" => de::primitive(map, &mut self.source_id, key)?,
-            "_sourceId" => de::primitive_element(map, &mut self.source_id, key)?,
-            "validateProfileId" => de::primitive(map, &mut self.validate_profile_id, key)?,
-            "_validateProfileId" => de::primitive_element(map, &mut self.validate_profile_id, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
-            "warningOnly" => de::primitive(map, &mut self.warning_only, key)?,
-            "_warningOnly" => de::primitive_element(map, &mut self.warning_only, key)?,
+            "contentType" => de::primitive(map, &mut self.content_type, key),
+            "_contentType" => de::primitive_element(map, &mut self.content_type, key),
+            "expression" => de::primitive(map, &mut self.expression, key),
+            "_expression" => de::primitive_element(map, &mut self.expression, key),
+            "headerField" => de::primitive(map, &mut self.header_field, key),
+            "_headerField" => de::primitive_element(map, &mut self.header_field, key),
+            "minimumId" => de::primitive(map, &mut self.minimum_id, key),
+            "_minimumId" => de::primitive_element(map, &mut self.minimum_id, key),
+            "navigationLinks" => de::primitive(map, &mut self.navigation_links, key),
+            "_navigationLinks" => de::primitive_element(map, &mut self.navigation_links, key),
+            "operator" => de::primitive(map, &mut self.operator, key),
+            "_operator" => de::primitive_element(map, &mut self.operator, key),
+            "path" => de::primitive(map, &mut self.path, key),
+            "_path" => de::primitive_element(map, &mut self.path, key),
+            "requestMethod" => de::primitive(map, &mut self.request_method, key),
+            "_requestMethod" => de::primitive_element(map, &mut self.request_method, key),
+            "requestURL" => de::primitive(map, &mut self.request_u_r_l, key),
+            "_requestURL" => de::primitive_element(map, &mut self.request_u_r_l, key),
+            "resource" => de::primitive(map, &mut self.resource, key),
+            "_resource" => de::primitive_element(map, &mut self.resource, key),
+            "response" => de::primitive(map, &mut self.response, key),
+            "_response" => de::primitive_element(map, &mut self.response, key),
+            "responseCode" => de::primitive(map, &mut self.response_code, key),
+            "_responseCode" => de::primitive_element(map, &mut self.response_code, key),
+            "sourceId" => de::primitive(map, &mut self.source_id, key),
+            "_sourceId" => de::primitive_element(map, &mut self.source_id, key),
+            "validateProfileId" => de::primitive(map, &mut self.validate_profile_id, key),
+            "_validateProfileId" => de::primitive_element(map, &mut self.validate_profile_id, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
+            "warningOnly" => de::primitive(map, &mut self.warning_only, key),
+            "_warningOnly" => de::primitive_element(map, &mut self.warning_only, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1456,16 +1457,16 @@ impl de::FhirObject for TestScriptTest {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1524,13 +1525,13 @@ impl de::FhirObject for TestScriptTestAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
-            "assert" => de::plain(map, &mut self.assert, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
+            "assert" => de::plain(map, &mut self.assert, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1584,12 +1585,12 @@ impl de::FhirObject for TestScriptTeardown {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "action" => de::list(map, &mut self.action, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "action" => de::list(map, &mut self.action, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -1642,12 +1643,12 @@ impl de::FhirObject for TestScriptTeardownAction {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "operation" => de::plain(map, &mut self.operation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "operation" => de::plain(map, &mut self.operation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -143,49 +146,49 @@ impl de::FhirObject for ValueSet {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "url" => de::primitive(map, &mut self.url, key)?,
-            "_url" => de::primitive_element(map, &mut self.url, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
-            "title" => de::primitive(map, &mut self.title, key)?,
-            "_title" => de::primitive_element(map, &mut self.title, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "experimental" => de::primitive(map, &mut self.experimental, key)?,
-            "_experimental" => de::primitive_element(map, &mut self.experimental, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
-            "publisher" => de::primitive(map, &mut self.publisher, key)?,
-            "_publisher" => de::primitive_element(map, &mut self.publisher, key)?,
-            "contact" => de::list(map, &mut self.contact, key)?,
-            "description" => de::primitive(map, &mut self.description, key)?,
-            "_description" => de::primitive_element(map, &mut self.description, key)?,
-            "useContext" => de::list(map, &mut self.use_context, key)?,
-            "jurisdiction" => de::list(map, &mut self.jurisdiction, key)?,
-            "immutable" => de::primitive(map, &mut self.immutable, key)?,
-            "_immutable" => de::primitive_element(map, &mut self.immutable, key)?,
-            "purpose" => de::primitive(map, &mut self.purpose, key)?,
-            "_purpose" => de::primitive_element(map, &mut self.purpose, key)?,
-            "copyright" => de::primitive(map, &mut self.copyright, key)?,
-            "_copyright" => de::primitive_element(map, &mut self.copyright, key)?,
-            "compose" => de::plain(map, &mut self.compose, key)?,
-            "expansion" => de::plain(map, &mut self.expansion, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "url" => de::primitive(map, &mut self.url, key),
+            "_url" => de::primitive_element(map, &mut self.url, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
+            "title" => de::primitive(map, &mut self.title, key),
+            "_title" => de::primitive_element(map, &mut self.title, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "experimental" => de::primitive(map, &mut self.experimental, key),
+            "_experimental" => de::primitive_element(map, &mut self.experimental, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
+            "publisher" => de::primitive(map, &mut self.publisher, key),
+            "_publisher" => de::primitive_element(map, &mut self.publisher, key),
+            "contact" => de::list(map, &mut self.contact, key),
+            "description" => de::primitive(map, &mut self.description, key),
+            "_description" => de::primitive_element(map, &mut self.description, key),
+            "useContext" => de::list(map, &mut self.use_context, key),
+            "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
+            "immutable" => de::primitive(map, &mut self.immutable, key),
+            "_immutable" => de::primitive_element(map, &mut self.immutable, key),
+            "purpose" => de::primitive(map, &mut self.purpose, key),
+            "_purpose" => de::primitive_element(map, &mut self.purpose, key),
+            "copyright" => de::primitive(map, &mut self.copyright, key),
+            "_copyright" => de::primitive_element(map, &mut self.copyright, key),
+            "compose" => de::plain(map, &mut self.compose, key),
+            "expansion" => de::plain(map, &mut self.expansion, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -278,17 +281,17 @@ impl de::FhirObject for ValueSetCompose {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "lockedDate" => de::primitive(map, &mut self.locked_date, key)?,
-            "_lockedDate" => de::primitive_element(map, &mut self.locked_date, key)?,
-            "inactive" => de::primitive(map, &mut self.inactive, key)?,
-            "_inactive" => de::primitive_element(map, &mut self.inactive, key)?,
-            "include" => de::list(map, &mut self.include, key)?,
-            "exclude" => de::list(map, &mut self.exclude, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "lockedDate" => de::primitive(map, &mut self.locked_date, key),
+            "_lockedDate" => de::primitive_element(map, &mut self.locked_date, key),
+            "inactive" => de::primitive(map, &mut self.inactive, key),
+            "_inactive" => de::primitive_element(map, &mut self.inactive, key),
+            "include" => de::list(map, &mut self.include, key),
+            "exclude" => de::list(map, &mut self.exclude, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -360,19 +363,19 @@ impl de::FhirObject for ValueSetComposeInclude {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "concept" => de::list(map, &mut self.concept, key)?,
-            "filter" => de::list(map, &mut self.filter, key)?,
-            "valueSet" => de::primitive_list(map, &mut self.value_set, key)?,
-            "_valueSet" => de::primitive_element_list(map, &mut self.value_set, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "concept" => de::list(map, &mut self.concept, key),
+            "filter" => de::list(map, &mut self.filter, key),
+            "valueSet" => de::primitive_list(map, &mut self.value_set, key),
+            "_valueSet" => de::primitive_element_list(map, &mut self.value_set, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -437,16 +440,16 @@ impl de::FhirObject for ValueSetComposeIncludeConcept {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "designation" => de::list(map, &mut self.designation, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "designation" => de::list(map, &mut self.designation, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -509,16 +512,16 @@ impl de::FhirObject for ValueSetComposeIncludeConceptDesignation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "use" => de::plain(map, &mut self.r#use, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "use" => de::plain(map, &mut self.r#use, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -581,17 +584,17 @@ impl de::FhirObject for ValueSetComposeIncludeFilter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "property" => de::primitive(map, &mut self.property, key)?,
-            "_property" => de::primitive_element(map, &mut self.property, key)?,
-            "op" => de::primitive(map, &mut self.op, key)?,
-            "_op" => de::primitive_element(map, &mut self.op, key)?,
-            "value" => de::primitive(map, &mut self.value, key)?,
-            "_value" => de::primitive_element(map, &mut self.value, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "property" => de::primitive(map, &mut self.property, key),
+            "_property" => de::primitive_element(map, &mut self.property, key),
+            "op" => de::primitive(map, &mut self.op, key),
+            "_op" => de::primitive_element(map, &mut self.op, key),
+            "value" => de::primitive(map, &mut self.value, key),
+            "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -666,21 +669,21 @@ impl de::FhirObject for ValueSetExpansion {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::primitive(map, &mut self.identifier, key)?,
-            "_identifier" => de::primitive_element(map, &mut self.identifier, key)?,
-            "timestamp" => de::primitive(map, &mut self.timestamp, key)?,
-            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key)?,
-            "total" => de::primitive(map, &mut self.total, key)?,
-            "_total" => de::primitive_element(map, &mut self.total, key)?,
-            "offset" => de::primitive(map, &mut self.offset, key)?,
-            "_offset" => de::primitive_element(map, &mut self.offset, key)?,
-            "parameter" => de::list(map, &mut self.parameter, key)?,
-            "contains" => de::list(map, &mut self.contains, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::primitive(map, &mut self.identifier, key),
+            "_identifier" => de::primitive_element(map, &mut self.identifier, key),
+            "timestamp" => de::primitive(map, &mut self.timestamp, key),
+            "_timestamp" => de::primitive_element(map, &mut self.timestamp, key),
+            "total" => de::primitive(map, &mut self.total, key),
+            "_total" => de::primitive_element(map, &mut self.total, key),
+            "offset" => de::primitive(map, &mut self.offset, key),
+            "_offset" => de::primitive_element(map, &mut self.offset, key),
+            "parameter" => de::list(map, &mut self.parameter, key),
+            "contains" => de::list(map, &mut self.contains, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -742,18 +745,18 @@ impl de::FhirObject for ValueSetExpansionParameter {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "name" => de::primitive(map, &mut self.name, key)?,
-            "_name" => de::primitive_element(map, &mut self.name, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "name" => de::primitive(map, &mut self.name, key),
+            "_name" => de::primitive_element(map, &mut self.name, key),
             _ => {
                 if ValueSetExpansionParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
                 }
                 return Ok(false);
             }
-        }
+        }?;
         Ok(true)
     }
 }
@@ -837,25 +840,25 @@ impl de::FhirObject for ValueSetExpansionContains {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "system" => de::primitive(map, &mut self.system, key)?,
-            "_system" => de::primitive_element(map, &mut self.system, key)?,
-            "abstract" => de::primitive(map, &mut self.r#abstract, key)?,
-            "_abstract" => de::primitive_element(map, &mut self.r#abstract, key)?,
-            "inactive" => de::primitive(map, &mut self.inactive, key)?,
-            "_inactive" => de::primitive_element(map, &mut self.inactive, key)?,
-            "version" => de::primitive(map, &mut self.version, key)?,
-            "_version" => de::primitive_element(map, &mut self.version, key)?,
-            "code" => de::primitive(map, &mut self.code, key)?,
-            "_code" => de::primitive_element(map, &mut self.code, key)?,
-            "display" => de::primitive(map, &mut self.display, key)?,
-            "_display" => de::primitive_element(map, &mut self.display, key)?,
-            "designation" => de::list(map, &mut self.designation, key)?,
-            "contains" => de::list(map, &mut self.contains, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "system" => de::primitive(map, &mut self.system, key),
+            "_system" => de::primitive_element(map, &mut self.system, key),
+            "abstract" => de::primitive(map, &mut self.r#abstract, key),
+            "_abstract" => de::primitive_element(map, &mut self.r#abstract, key),
+            "inactive" => de::primitive(map, &mut self.inactive, key),
+            "_inactive" => de::primitive_element(map, &mut self.inactive, key),
+            "version" => de::primitive(map, &mut self.version, key),
+            "_version" => de::primitive_element(map, &mut self.version, key),
+            "code" => de::primitive(map, &mut self.code, key),
+            "_code" => de::primitive_element(map, &mut self.code, key),
+            "display" => de::primitive(map, &mut self.display, key),
+            "_display" => de::primitive_element(map, &mut self.display, key),
+            "designation" => de::list(map, &mut self.designation, key),
+            "contains" => de::list(map, &mut self.contains, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -914,91 +917,84 @@ impl ValueSetExpansionParameterValue {
                 de::choice_primitive(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueString" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::String, |c| match c {
                     Self::String(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueBoolean" => {
                 de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueBoolean" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
                     Self::Boolean(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueInteger" => {
                 de::choice_primitive(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueInteger" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Integer, |c| match c {
                     Self::Integer(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDecimal" => {
                 de::choice_primitive(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "_valueDecimal" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Decimal, |c| match c {
                     Self::Decimal(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueUri" => de::choice_primitive(map, slot, "value", key, Self::Uri, |c| match c {
                 Self::Uri(p) => Some(p),
                 _ => None,
-            })?,
+            }),
             "_valueUri" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Uri, |c| match c {
                     Self::Uri(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "valueCode" => {
-                de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
-                    Self::Code(p) => Some(p),
-                    _ => None,
-                })?
-            }
+            "valueCode" => de::choice_primitive(map, slot, "value", key, Self::Code, |c| match c {
+                Self::Code(p) => Some(p),
+                _ => None,
+            }),
             "_valueCode" => {
                 de::choice_primitive_element(map, slot, "value", key, Self::Code, |c| match c {
                     Self::Code(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
             "valueDateTime" => {
                 de::choice_primitive(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })?
+                })
             }
-            "_valueDateTime" => de::choice_primitive_element(
-                map,
-                slot,
-                "value",
-                key,
-                Self::DateTime,
-                |c| match c {
+            "_valueDateTime" => {
+                de::choice_primitive_element(map, slot, "value", key, Self::DateTime, |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                },
-            )?,
+                })
+            }
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 

@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -127,38 +130,38 @@ impl de::FhirObject for VerificationResult {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "target" => de::list(map, &mut self.target, key)?,
-            "targetLocation" => de::primitive_list(map, &mut self.target_location, key)?,
-            "_targetLocation" => de::primitive_element_list(map, &mut self.target_location, key)?,
-            "need" => de::plain(map, &mut self.need, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "statusDate" => de::primitive(map, &mut self.status_date, key)?,
-            "_statusDate" => de::primitive_element(map, &mut self.status_date, key)?,
-            "validationType" => de::plain(map, &mut self.validation_type, key)?,
-            "validationProcess" => de::list(map, &mut self.validation_process, key)?,
-            "frequency" => de::plain(map, &mut self.frequency, key)?,
-            "lastPerformed" => de::primitive(map, &mut self.last_performed, key)?,
-            "_lastPerformed" => de::primitive_element(map, &mut self.last_performed, key)?,
-            "nextScheduled" => de::primitive(map, &mut self.next_scheduled, key)?,
-            "_nextScheduled" => de::primitive_element(map, &mut self.next_scheduled, key)?,
-            "failureAction" => de::plain(map, &mut self.failure_action, key)?,
-            "primarySource" => de::list(map, &mut self.primary_source, key)?,
-            "attestation" => de::plain(map, &mut self.attestation, key)?,
-            "validator" => de::list(map, &mut self.validator, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "target" => de::list(map, &mut self.target, key),
+            "targetLocation" => de::primitive_list(map, &mut self.target_location, key),
+            "_targetLocation" => de::primitive_element_list(map, &mut self.target_location, key),
+            "need" => de::plain(map, &mut self.need, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "statusDate" => de::primitive(map, &mut self.status_date, key),
+            "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
+            "validationType" => de::plain(map, &mut self.validation_type, key),
+            "validationProcess" => de::list(map, &mut self.validation_process, key),
+            "frequency" => de::plain(map, &mut self.frequency, key),
+            "lastPerformed" => de::primitive(map, &mut self.last_performed, key),
+            "_lastPerformed" => de::primitive_element(map, &mut self.last_performed, key),
+            "nextScheduled" => de::primitive(map, &mut self.next_scheduled, key),
+            "_nextScheduled" => de::primitive_element(map, &mut self.next_scheduled, key),
+            "failureAction" => de::plain(map, &mut self.failure_action, key),
+            "primarySource" => de::list(map, &mut self.primary_source, key),
+            "attestation" => de::plain(map, &mut self.attestation, key),
+            "validator" => de::list(map, &mut self.validator, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -274,19 +277,19 @@ impl de::FhirObject for VerificationResultPrimarySource {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "who" => de::plain(map, &mut self.who, key)?,
-            "type" => de::list(map, &mut self.r#type, key)?,
-            "communicationMethod" => de::list(map, &mut self.communication_method, key)?,
-            "validationStatus" => de::plain(map, &mut self.validation_status, key)?,
-            "validationDate" => de::primitive(map, &mut self.validation_date, key)?,
-            "_validationDate" => de::primitive_element(map, &mut self.validation_date, key)?,
-            "canPushUpdates" => de::plain(map, &mut self.can_push_updates, key)?,
-            "pushTypeAvailable" => de::list(map, &mut self.push_type_available, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "who" => de::plain(map, &mut self.who, key),
+            "type" => de::list(map, &mut self.r#type, key),
+            "communicationMethod" => de::list(map, &mut self.communication_method, key),
+            "validationStatus" => de::plain(map, &mut self.validation_status, key),
+            "validationDate" => de::primitive(map, &mut self.validation_date, key),
+            "_validationDate" => de::primitive_element(map, &mut self.validation_date, key),
+            "canPushUpdates" => de::plain(map, &mut self.can_push_updates, key),
+            "pushTypeAvailable" => de::list(map, &mut self.push_type_available, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -378,30 +381,30 @@ impl de::FhirObject for VerificationResultAttestation {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "who" => de::plain(map, &mut self.who, key)?,
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key)?,
-            "communicationMethod" => de::plain(map, &mut self.communication_method, key)?,
-            "date" => de::primitive(map, &mut self.date, key)?,
-            "_date" => de::primitive_element(map, &mut self.date, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "who" => de::plain(map, &mut self.who, key),
+            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "communicationMethod" => de::plain(map, &mut self.communication_method, key),
+            "date" => de::primitive(map, &mut self.date, key),
+            "_date" => de::primitive_element(map, &mut self.date, key),
             "sourceIdentityCertificate" => {
-                de::primitive(map, &mut self.source_identity_certificate, key)?
+                de::primitive(map, &mut self.source_identity_certificate, key)
             }
             "_sourceIdentityCertificate" => {
-                de::primitive_element(map, &mut self.source_identity_certificate, key)?
+                de::primitive_element(map, &mut self.source_identity_certificate, key)
             }
             "proxyIdentityCertificate" => {
-                de::primitive(map, &mut self.proxy_identity_certificate, key)?
+                de::primitive(map, &mut self.proxy_identity_certificate, key)
             }
             "_proxyIdentityCertificate" => {
-                de::primitive_element(map, &mut self.proxy_identity_certificate, key)?
+                de::primitive_element(map, &mut self.proxy_identity_certificate, key)
             }
-            "proxySignature" => de::plain(map, &mut self.proxy_signature, key)?,
-            "sourceSignature" => de::plain(map, &mut self.source_signature, key)?,
+            "proxySignature" => de::plain(map, &mut self.proxy_signature, key),
+            "sourceSignature" => de::plain(map, &mut self.source_signature, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -479,17 +482,17 @@ impl de::FhirObject for VerificationResultValidator {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "organization" => de::plain(map, &mut self.organization, key)?,
-            "identityCertificate" => de::primitive(map, &mut self.identity_certificate, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "organization" => de::plain(map, &mut self.organization, key),
+            "identityCertificate" => de::primitive(map, &mut self.identity_certificate, key),
             "_identityCertificate" => {
-                de::primitive_element(map, &mut self.identity_certificate, key)?
+                de::primitive_element(map, &mut self.identity_certificate, key)
             }
-            "attestationSignature" => de::plain(map, &mut self.attestation_signature, key)?,
+            "attestationSignature" => de::plain(map, &mut self.attestation_signature, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }

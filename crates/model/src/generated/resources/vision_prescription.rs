@@ -8,7 +8,10 @@
     clippy::too_many_lines,
     clippy::match_same_arms,
     clippy::large_enum_variant,
-    reason = "generated"
+    clippy::doc_markdown,
+    clippy::wildcard_imports,
+    clippy::match_wildcard_for_single_variants,
+    reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
 
@@ -103,30 +106,30 @@ impl de::FhirObject for VisionPrescription {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::primitive(map, &mut self.id, key)?,
-            "_id" => de::primitive_element(map, &mut self.id, key)?,
-            "meta" => de::plain(map, &mut self.meta, key)?,
-            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key)?,
-            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key)?,
-            "language" => de::primitive(map, &mut self.language, key)?,
-            "_language" => de::primitive_element(map, &mut self.language, key)?,
-            "text" => de::plain(map, &mut self.text, key)?,
-            "contained" => de::list(map, &mut self.contained, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "identifier" => de::list(map, &mut self.identifier, key)?,
-            "status" => de::primitive(map, &mut self.status, key)?,
-            "_status" => de::primitive_element(map, &mut self.status, key)?,
-            "created" => de::primitive(map, &mut self.created, key)?,
-            "_created" => de::primitive_element(map, &mut self.created, key)?,
-            "patient" => de::plain(map, &mut self.patient, key)?,
-            "encounter" => de::plain(map, &mut self.encounter, key)?,
-            "dateWritten" => de::primitive(map, &mut self.date_written, key)?,
-            "_dateWritten" => de::primitive_element(map, &mut self.date_written, key)?,
-            "prescriber" => de::plain(map, &mut self.prescriber, key)?,
-            "lensSpecification" => de::list(map, &mut self.lens_specification, key)?,
+            "id" => de::primitive(map, &mut self.id, key),
+            "_id" => de::primitive_element(map, &mut self.id, key),
+            "meta" => de::plain(map, &mut self.meta, key),
+            "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
+            "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
+            "language" => de::primitive(map, &mut self.language, key),
+            "_language" => de::primitive_element(map, &mut self.language, key),
+            "text" => de::plain(map, &mut self.text, key),
+            "contained" => de::list(map, &mut self.contained, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "identifier" => de::list(map, &mut self.identifier, key),
+            "status" => de::primitive(map, &mut self.status, key),
+            "_status" => de::primitive_element(map, &mut self.status, key),
+            "created" => de::primitive(map, &mut self.created, key),
+            "_created" => de::primitive_element(map, &mut self.created, key),
+            "patient" => de::plain(map, &mut self.patient, key),
+            "encounter" => de::plain(map, &mut self.encounter, key),
+            "dateWritten" => de::primitive(map, &mut self.date_written, key),
+            "_dateWritten" => de::primitive_element(map, &mut self.date_written, key),
+            "prescriber" => de::plain(map, &mut self.prescriber, key),
+            "lensSpecification" => de::list(map, &mut self.lens_specification, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -249,35 +252,35 @@ impl de::FhirObject for VisionPrescriptionLensSpecification {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "product" => de::plain(map, &mut self.product, key)?,
-            "eye" => de::primitive(map, &mut self.eye, key)?,
-            "_eye" => de::primitive_element(map, &mut self.eye, key)?,
-            "sphere" => de::primitive(map, &mut self.sphere, key)?,
-            "_sphere" => de::primitive_element(map, &mut self.sphere, key)?,
-            "cylinder" => de::primitive(map, &mut self.cylinder, key)?,
-            "_cylinder" => de::primitive_element(map, &mut self.cylinder, key)?,
-            "axis" => de::primitive(map, &mut self.axis, key)?,
-            "_axis" => de::primitive_element(map, &mut self.axis, key)?,
-            "prism" => de::list(map, &mut self.prism, key)?,
-            "add" => de::primitive(map, &mut self.add, key)?,
-            "_add" => de::primitive_element(map, &mut self.add, key)?,
-            "power" => de::primitive(map, &mut self.power, key)?,
-            "_power" => de::primitive_element(map, &mut self.power, key)?,
-            "backCurve" => de::primitive(map, &mut self.back_curve, key)?,
-            "_backCurve" => de::primitive_element(map, &mut self.back_curve, key)?,
-            "diameter" => de::primitive(map, &mut self.diameter, key)?,
-            "_diameter" => de::primitive_element(map, &mut self.diameter, key)?,
-            "duration" => de::plain(map, &mut self.duration, key)?,
-            "color" => de::primitive(map, &mut self.color, key)?,
-            "_color" => de::primitive_element(map, &mut self.color, key)?,
-            "brand" => de::primitive(map, &mut self.brand, key)?,
-            "_brand" => de::primitive_element(map, &mut self.brand, key)?,
-            "note" => de::list(map, &mut self.note, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "product" => de::plain(map, &mut self.product, key),
+            "eye" => de::primitive(map, &mut self.eye, key),
+            "_eye" => de::primitive_element(map, &mut self.eye, key),
+            "sphere" => de::primitive(map, &mut self.sphere, key),
+            "_sphere" => de::primitive_element(map, &mut self.sphere, key),
+            "cylinder" => de::primitive(map, &mut self.cylinder, key),
+            "_cylinder" => de::primitive_element(map, &mut self.cylinder, key),
+            "axis" => de::primitive(map, &mut self.axis, key),
+            "_axis" => de::primitive_element(map, &mut self.axis, key),
+            "prism" => de::list(map, &mut self.prism, key),
+            "add" => de::primitive(map, &mut self.add, key),
+            "_add" => de::primitive_element(map, &mut self.add, key),
+            "power" => de::primitive(map, &mut self.power, key),
+            "_power" => de::primitive_element(map, &mut self.power, key),
+            "backCurve" => de::primitive(map, &mut self.back_curve, key),
+            "_backCurve" => de::primitive_element(map, &mut self.back_curve, key),
+            "diameter" => de::primitive(map, &mut self.diameter, key),
+            "_diameter" => de::primitive_element(map, &mut self.diameter, key),
+            "duration" => de::plain(map, &mut self.duration, key),
+            "color" => de::primitive(map, &mut self.color, key),
+            "_color" => de::primitive_element(map, &mut self.color, key),
+            "brand" => de::primitive(map, &mut self.brand, key),
+            "_brand" => de::primitive_element(map, &mut self.brand, key),
+            "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
@@ -347,15 +350,15 @@ impl de::FhirObject for VisionPrescriptionLensSpecificationPrism {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "id" => de::plain(map, &mut self.id, key)?,
-            "extension" => de::list(map, &mut self.extension, key)?,
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key)?,
-            "amount" => de::primitive(map, &mut self.amount, key)?,
-            "_amount" => de::primitive_element(map, &mut self.amount, key)?,
-            "base" => de::primitive(map, &mut self.base, key)?,
-            "_base" => de::primitive_element(map, &mut self.base, key)?,
+            "id" => de::plain(map, &mut self.id, key),
+            "extension" => de::list(map, &mut self.extension, key),
+            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
+            "amount" => de::primitive(map, &mut self.amount, key),
+            "_amount" => de::primitive_element(map, &mut self.amount, key),
+            "base" => de::primitive(map, &mut self.base, key),
+            "_base" => de::primitive_element(map, &mut self.base, key),
             _ => return Ok(false),
-        }
+        }?;
         Ok(true)
     }
 }
