@@ -343,7 +343,7 @@ pub(crate) fn resources_mod(header: &str, names: &[(String, String)]) -> String 
     for (name, _) in names {
         let _ = writeln!(
             out,
-            "        {name:?} => Resource::{name}(Box::new(de::read_rest(map)?)),"
+            "        {name:?} => Resource::{name}(de::read_rest(map)?),"
         );
     }
     out.push_str("        other => return Err(serde::de::Error::custom(format!(\"unknown resourceType {other:?}\"))),\n    })\n}\n\n");

@@ -531,9 +531,13 @@ pub(crate) fn from_slice_with_mode<T: DeserializeOwned>(
 
 /// Reads the properties after `resourceType` of a resource (used by the generated
 /// `Resource` dispatch).
-pub(crate) fn read_rest<'de, T: FhirObject, A: MapAccess<'de>>(map: &mut A) -> Result<T, A::Error> {
-    let mut out = T::default();
-    read_fields(&mut out, map, true)?;
+///
+/// The resource is built in its final heap place, so a large resource is never moved.
+pub(crate) fn read_rest<'de, T: FhirObject, A: MapAccess<'de>>(
+    map: &mut A,
+) -> Result<Box<T>, A::Error> {
+    let mut out = Box::<T>::default();
+    read_fields(&mut *out, map, true)?;
     Ok(out)
 }
 

@@ -77,7 +77,7 @@ pub struct Address {
     /// Time period when address was/is in use
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for Address {
@@ -108,7 +108,7 @@ impl de::FhirObject for Address {
             "_postalCode" => de::primitive_element(map, &mut self.postal_code, key),
             "country" => de::primitive(map, &mut self.country, key),
             "_country" => de::primitive_element(map, &mut self.country, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -626,7 +626,7 @@ pub struct ContactPoint {
     /// Time period when the contact point was/is in use
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for ContactPoint {
@@ -647,7 +647,7 @@ impl de::FhirObject for ContactPoint {
             "_use" => de::primitive_element(map, &mut self.r#use, key),
             "rank" => de::primitive(map, &mut self.rank, key),
             "_rank" => de::primitive_element(map, &mut self.rank, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1247,7 +1247,7 @@ pub struct Dosage {
     /// When medication should be administered
     ///
     /// `timing`, 0..1.
-    pub timing: Option<Timing>,
+    pub timing: Option<Box<Timing>>,
     /// Take "as needed" (for x)
     ///
     /// `asNeeded[x]`, 0..1.
@@ -1255,15 +1255,15 @@ pub struct Dosage {
     /// Body site to administer to
     ///
     /// `site`, 0..1.
-    pub site: Option<CodeableConcept>,
+    pub site: Option<Box<CodeableConcept>>,
     /// How drug should enter body
     ///
     /// `route`, 0..1.
-    pub route: Option<CodeableConcept>,
+    pub route: Option<Box<CodeableConcept>>,
     /// Technique for administering medication
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Amount of medication administered
     ///
     /// `doseAndRate`, 0..*.
@@ -1271,15 +1271,15 @@ pub struct Dosage {
     /// Upper limit on medication per unit of time
     ///
     /// `maxDosePerPeriod`, 0..1.
-    pub max_dose_per_period: Option<Ratio>,
+    pub max_dose_per_period: Option<Box<Ratio>>,
     /// Upper limit on medication per administration
     ///
     /// `maxDosePerAdministration`, 0..1.
-    pub max_dose_per_administration: Option<Quantity>,
+    pub max_dose_per_administration: Option<Box<Quantity>>,
     /// Upper limit on medication per lifetime of the patient
     ///
     /// `maxDosePerLifetime`, 0..1.
-    pub max_dose_per_lifetime: Option<Quantity>,
+    pub max_dose_per_lifetime: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for Dosage {
@@ -1300,16 +1300,16 @@ impl de::FhirObject for Dosage {
             "additionalInstruction" => de::list(map, &mut self.additional_instruction, key),
             "patientInstruction" => de::primitive(map, &mut self.patient_instruction, key),
             "_patientInstruction" => de::primitive_element(map, &mut self.patient_instruction, key),
-            "timing" => de::plain(map, &mut self.timing, key),
-            "site" => de::plain(map, &mut self.site, key),
-            "route" => de::plain(map, &mut self.route, key),
-            "method" => de::plain(map, &mut self.method, key),
+            "timing" => de::boxed(map, &mut self.timing, key),
+            "site" => de::boxed(map, &mut self.site, key),
+            "route" => de::boxed(map, &mut self.route, key),
+            "method" => de::boxed(map, &mut self.method, key),
             "doseAndRate" => de::list(map, &mut self.dose_and_rate, key),
-            "maxDosePerPeriod" => de::plain(map, &mut self.max_dose_per_period, key),
+            "maxDosePerPeriod" => de::boxed(map, &mut self.max_dose_per_period, key),
             "maxDosePerAdministration" => {
-                de::plain(map, &mut self.max_dose_per_administration, key)
+                de::boxed(map, &mut self.max_dose_per_administration, key)
             }
-            "maxDosePerLifetime" => de::plain(map, &mut self.max_dose_per_lifetime, key),
+            "maxDosePerLifetime" => de::boxed(map, &mut self.max_dose_per_lifetime, key),
             _ => {
                 if DosageAsNeeded::visit(&mut self.as_needed, key, map)? {
                     return Ok(true);
@@ -1381,7 +1381,7 @@ pub struct DosageDoseAndRate {
     /// The kind of dose or rate specified
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Amount of medication per dose
     ///
     /// `dose[x]`, 0..1.
@@ -1402,7 +1402,7 @@ impl de::FhirObject for DosageDoseAndRate {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if DosageDoseAndRateDose::visit(&mut self.dose, key, map)? {
                     return Ok(true);
@@ -1564,7 +1564,7 @@ pub struct ElementDefinition {
     /// This element is sliced - slices follow
     ///
     /// `slicing`, 0..1.
-    pub slicing: Option<ElementDefinitionSlicing>,
+    pub slicing: Option<Box<ElementDefinitionSlicing>>,
     /// Concise definition for space-constrained presentation
     ///
     /// `short`, 0..1.
@@ -1596,7 +1596,7 @@ pub struct ElementDefinition {
     /// Base definition information for tools
     ///
     /// `base`, 0..1.
-    pub base: Option<ElementDefinitionBase>,
+    pub base: Option<Box<ElementDefinitionBase>>,
     /// Reference to definition of content for the element
     ///
     /// `contentReference`, 0..1.
@@ -1668,7 +1668,7 @@ pub struct ElementDefinition {
     /// ValueSet details if this is coded
     ///
     /// `binding`, 0..1.
-    pub binding: Option<ElementDefinitionBinding>,
+    pub binding: Option<Box<ElementDefinitionBinding>>,
     /// Map element to another set of definitions
     ///
     /// `mapping`, 0..*.
@@ -1699,7 +1699,7 @@ impl de::FhirObject for ElementDefinition {
             "label" => de::primitive(map, &mut self.label, key),
             "_label" => de::primitive_element(map, &mut self.label, key),
             "code" => de::list(map, &mut self.code, key),
-            "slicing" => de::plain(map, &mut self.slicing, key),
+            "slicing" => de::boxed(map, &mut self.slicing, key),
             "short" => de::primitive(map, &mut self.short, key),
             "_short" => de::primitive_element(map, &mut self.short, key),
             "definition" => de::primitive(map, &mut self.definition, key),
@@ -1714,7 +1714,7 @@ impl de::FhirObject for ElementDefinition {
             "_min" => de::primitive_element(map, &mut self.min, key),
             "max" => de::primitive(map, &mut self.max, key),
             "_max" => de::primitive_element(map, &mut self.max, key),
-            "base" => de::plain(map, &mut self.base, key),
+            "base" => de::boxed(map, &mut self.base, key),
             "contentReference" => de::primitive(map, &mut self.content_reference, key),
             "_contentReference" => de::primitive_element(map, &mut self.content_reference, key),
             "type" => de::list(map, &mut self.r#type, key),
@@ -1738,7 +1738,7 @@ impl de::FhirObject for ElementDefinition {
             "_isModifierReason" => de::primitive_element(map, &mut self.is_modifier_reason, key),
             "isSummary" => de::primitive(map, &mut self.is_summary, key),
             "_isSummary" => de::primitive_element(map, &mut self.is_summary, key),
-            "binding" => de::plain(map, &mut self.binding, key),
+            "binding" => de::boxed(map, &mut self.binding, key),
             "mapping" => de::list(map, &mut self.mapping, key),
             _ => {
                 if ElementDefinitionDefaultValue::visit(&mut self.default_value, key, map)? {
@@ -2620,7 +2620,7 @@ pub struct HumanName {
     /// Time period when name was/is in use
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for HumanName {
@@ -2645,7 +2645,7 @@ impl de::FhirObject for HumanName {
             "_prefix" => de::primitive_element_list(map, &mut self.prefix, key),
             "suffix" => de::primitive_list(map, &mut self.suffix, key),
             "_suffix" => de::primitive_element_list(map, &mut self.suffix, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -2694,7 +2694,7 @@ pub struct Identifier {
     /// Description of identifier
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The namespace for the identifier value
     ///
     /// `system`, 0..1.
@@ -2706,7 +2706,7 @@ pub struct Identifier {
     /// Time period when id is/was valid for use
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Organization that issued id (may be just text)
     ///
     /// `assigner`, 0..1.
@@ -2725,12 +2725,12 @@ impl de::FhirObject for Identifier {
             "extension" => de::list(map, &mut self.extension, key),
             "use" => de::primitive(map, &mut self.r#use, key),
             "_use" => de::primitive_element(map, &mut self.r#use, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "system" => de::primitive(map, &mut self.system, key),
             "_system" => de::primitive_element(map, &mut self.system, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "assigner" => de::boxed(map, &mut self.assigner, key),
             _ => return Ok(false),
         }?;
@@ -2779,19 +2779,19 @@ pub struct MarketingStatus {
     /// The country in which the marketing authorisation has been granted shall be specified It should be specified using the ISO 3166 ‑ 1 alpha-2 code elements
     ///
     /// `country`, 1..1.
-    pub country: Option<CodeableConcept>,
+    pub country: Option<Box<CodeableConcept>>,
     /// Where a Medicines Regulatory Agency has granted a marketing authorisation for which specific provisions within a jurisdiction apply, the jurisdiction can be specified using an appropriate controlled terminology The controlled term and the controlled term identifier shall be specified
     ///
     /// `jurisdiction`, 0..1.
-    pub jurisdiction: Option<CodeableConcept>,
+    pub jurisdiction: Option<Box<CodeableConcept>>,
     /// This attribute provides information on the status of the marketing of the medicinal product See ISO/TS 20443 for more information and examples
     ///
     /// `status`, 1..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// The date when the Medicinal Product is placed on the market by the Marketing Authorisation Holder (or where applicable, the manufacturer/distributor) in a country and/or jurisdiction shall be provided A complete date consisting of day, month and year shall be specified using the ISO 8601 date format NOTE “Placed on the market” refers to the release of the Medicinal Product into the distribution chain
     ///
     /// `dateRange`, 1..1.
-    pub date_range: Option<Period>,
+    pub date_range: Option<Box<Period>>,
     /// The date when the Medicinal Product is placed on the market by the Marketing Authorisation Holder (or where applicable, the manufacturer/distributor) in a country and/or jurisdiction shall be provided A complete date consisting of day, month and year shall be specified using the ISO 8601 date format NOTE “Placed on the market” refers to the release of the Medicinal Product into the distribution chain
     ///
     /// `restoreDate`, 0..1.
@@ -2809,10 +2809,10 @@ impl de::FhirObject for MarketingStatus {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "country" => de::plain(map, &mut self.country, key),
-            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key),
-            "status" => de::plain(map, &mut self.status, key),
-            "dateRange" => de::plain(map, &mut self.date_range, key),
+            "country" => de::boxed(map, &mut self.country, key),
+            "jurisdiction" => de::boxed(map, &mut self.jurisdiction, key),
+            "status" => de::boxed(map, &mut self.status, key),
+            "dateRange" => de::boxed(map, &mut self.date_range, key),
             "restoreDate" => de::primitive(map, &mut self.restore_date, key),
             "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key),
             _ => return Ok(false),
@@ -2886,15 +2886,15 @@ pub struct Meta {
     /// The individual, device or organization who initiated the last change.
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Optional individual, device, or organization for whom the change was made.
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
     /// Optional account reference that can be used for sub-project compartments.
     ///
     /// `account`, 0..1.
-    pub account: Option<Reference>,
+    pub account: Option<Box<Reference>>,
     /// Optional account references that can be used for sub-project compartments.
     ///
     /// `accounts`, 0..*.
@@ -2931,9 +2931,9 @@ impl de::FhirObject for Meta {
             "tag" => de::list(map, &mut self.tag, key),
             "project" => de::primitive(map, &mut self.project, key),
             "_project" => de::primitive_element(map, &mut self.project, key),
-            "author" => de::plain(map, &mut self.author, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
-            "account" => de::plain(map, &mut self.account, key),
+            "author" => de::boxed(map, &mut self.author, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
+            "account" => de::boxed(map, &mut self.account, key),
             "accounts" => de::list(map, &mut self.accounts, key),
             "compartment" => de::list(map, &mut self.compartment, key),
             "deleted" => de::primitive(map, &mut self.deleted, key),
@@ -3275,15 +3275,15 @@ pub struct Population {
     /// The gender of the specific population
     ///
     /// `gender`, 0..1.
-    pub gender: Option<CodeableConcept>,
+    pub gender: Option<Box<CodeableConcept>>,
     /// Race of the specific population
     ///
     /// `race`, 0..1.
-    pub race: Option<CodeableConcept>,
+    pub race: Option<Box<CodeableConcept>>,
     /// The existing physiological conditions of the specific population to which this applies
     ///
     /// `physiologicalCondition`, 0..1.
-    pub physiological_condition: Option<CodeableConcept>,
+    pub physiological_condition: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for Population {
@@ -3297,9 +3297,9 @@ impl de::FhirObject for Population {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "gender" => de::plain(map, &mut self.gender, key),
-            "race" => de::plain(map, &mut self.race, key),
-            "physiologicalCondition" => de::plain(map, &mut self.physiological_condition, key),
+            "gender" => de::boxed(map, &mut self.gender, key),
+            "race" => de::boxed(map, &mut self.race, key),
+            "physiologicalCondition" => de::boxed(map, &mut self.physiological_condition, key),
             _ => {
                 if PopulationAge::visit(&mut self.age, key, map)? {
                     return Ok(true);
@@ -3357,27 +3357,27 @@ pub struct ProdCharacteristic {
     /// Where applicable, the height can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `height`, 0..1.
-    pub height: Option<Quantity>,
+    pub height: Option<Box<Quantity>>,
     /// Where applicable, the width can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `width`, 0..1.
-    pub width: Option<Quantity>,
+    pub width: Option<Box<Quantity>>,
     /// Where applicable, the depth can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `depth`, 0..1.
-    pub depth: Option<Quantity>,
+    pub depth: Option<Box<Quantity>>,
     /// Where applicable, the weight can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `weight`, 0..1.
-    pub weight: Option<Quantity>,
+    pub weight: Option<Box<Quantity>>,
     /// Where applicable, the nominal volume can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `nominalVolume`, 0..1.
-    pub nominal_volume: Option<Quantity>,
+    pub nominal_volume: Option<Box<Quantity>>,
     /// Where applicable, the external diameter can be specified using a numerical value and its unit of measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `externalDiameter`, 0..1.
-    pub external_diameter: Option<Quantity>,
+    pub external_diameter: Option<Box<Quantity>>,
     /// Where applicable, the shape can be specified An appropriate controlled vocabulary shall be used The term and the term identifier shall be used
     ///
     /// `shape`, 0..1.
@@ -3397,7 +3397,7 @@ pub struct ProdCharacteristic {
     /// Where applicable, the scoring can be specified An appropriate controlled vocabulary shall be used The term and the term identifier shall be used
     ///
     /// `scoring`, 0..1.
-    pub scoring: Option<CodeableConcept>,
+    pub scoring: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ProdCharacteristic {
@@ -3411,12 +3411,12 @@ impl de::FhirObject for ProdCharacteristic {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "height" => de::plain(map, &mut self.height, key),
-            "width" => de::plain(map, &mut self.width, key),
-            "depth" => de::plain(map, &mut self.depth, key),
-            "weight" => de::plain(map, &mut self.weight, key),
-            "nominalVolume" => de::plain(map, &mut self.nominal_volume, key),
-            "externalDiameter" => de::plain(map, &mut self.external_diameter, key),
+            "height" => de::boxed(map, &mut self.height, key),
+            "width" => de::boxed(map, &mut self.width, key),
+            "depth" => de::boxed(map, &mut self.depth, key),
+            "weight" => de::boxed(map, &mut self.weight, key),
+            "nominalVolume" => de::boxed(map, &mut self.nominal_volume, key),
+            "externalDiameter" => de::boxed(map, &mut self.external_diameter, key),
             "shape" => de::primitive(map, &mut self.shape, key),
             "_shape" => de::primitive_element(map, &mut self.shape, key),
             "color" => de::primitive_list(map, &mut self.color, key),
@@ -3424,7 +3424,7 @@ impl de::FhirObject for ProdCharacteristic {
             "imprint" => de::primitive_list(map, &mut self.imprint, key),
             "_imprint" => de::primitive_element_list(map, &mut self.imprint, key),
             "image" => de::list(map, &mut self.image, key),
-            "scoring" => de::plain(map, &mut self.scoring, key),
+            "scoring" => de::boxed(map, &mut self.scoring, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -3478,15 +3478,15 @@ pub struct ProductShelfLife {
     /// Unique identifier for the packaged Medicinal Product
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// This describes the shelf life, taking into account various scenarios such as shelf life of the packaged Medicinal Product itself, shelf life after transformation where necessary and shelf life after the first opening of a bottle, etc. The shelf life type shall be specified using an appropriate controlled vocabulary The controlled term and the controlled term identifier shall be specified
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The shelf life time period can be specified using a numerical value for the period of time and its unit of time measurement The unit of measurement shall be specified in accordance with ISO 11240 and the resulting terminology The symbol and the symbol identifier shall be used
     ///
     /// `period`, 1..1.
-    pub period: Option<Quantity>,
+    pub period: Option<Box<Quantity>>,
     /// Special precautions for storage, if any, can be specified using an appropriate controlled vocabulary The controlled term and the controlled term identifier shall be specified
     ///
     /// `specialPrecautionsForStorage`, 0..*.
@@ -3504,9 +3504,9 @@ impl de::FhirObject for ProductShelfLife {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "specialPrecautionsForStorage" => {
                 de::list(map, &mut self.special_precautions_for_storage, key)
             }
@@ -3637,11 +3637,11 @@ pub struct Range {
     /// Low limit
     ///
     /// `low`, 0..1.
-    pub low: Option<Quantity>,
+    pub low: Option<Box<Quantity>>,
     /// High limit
     ///
     /// `high`, 0..1.
-    pub high: Option<Quantity>,
+    pub high: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for Range {
@@ -3654,8 +3654,8 @@ impl de::FhirObject for Range {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "low" => de::plain(map, &mut self.low, key),
-            "high" => de::plain(map, &mut self.high, key),
+            "low" => de::boxed(map, &mut self.low, key),
+            "high" => de::boxed(map, &mut self.high, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -3695,11 +3695,11 @@ pub struct Ratio {
     /// Numerator value
     ///
     /// `numerator`, 0..1.
-    pub numerator: Option<Quantity>,
+    pub numerator: Option<Box<Quantity>>,
     /// Denominator value
     ///
     /// `denominator`, 0..1.
-    pub denominator: Option<Quantity>,
+    pub denominator: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for Ratio {
@@ -3712,8 +3712,8 @@ impl de::FhirObject for Ratio {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "numerator" => de::plain(map, &mut self.numerator, key),
-            "denominator" => de::plain(map, &mut self.denominator, key),
+            "numerator" => de::boxed(map, &mut self.numerator, key),
+            "denominator" => de::boxed(map, &mut self.denominator, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -3846,7 +3846,7 @@ pub struct RelatedArtifact {
     /// What document is being referenced
     ///
     /// `document`, 0..1.
-    pub document: Option<Attachment>,
+    pub document: Option<Box<Attachment>>,
     /// What resource is being referenced
     ///
     /// `resource`, 0..1.
@@ -3873,7 +3873,7 @@ impl de::FhirObject for RelatedArtifact {
             "_citation" => de::primitive_element(map, &mut self.citation, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
-            "document" => de::plain(map, &mut self.document, key),
+            "document" => de::boxed(map, &mut self.document, key),
             "resource" => de::primitive(map, &mut self.resource, key),
             "_resource" => de::primitive_element(map, &mut self.resource, key),
             _ => return Ok(false),
@@ -3920,7 +3920,7 @@ pub struct SampledData {
     /// Zero value and units
     ///
     /// `origin`, 1..1.
-    pub origin: Option<Quantity>,
+    pub origin: Option<Box<Quantity>>,
     /// Number of milliseconds between samples
     ///
     /// `period`, 1..1.
@@ -3957,7 +3957,7 @@ impl de::FhirObject for SampledData {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "origin" => de::plain(map, &mut self.origin, key),
+            "origin" => de::boxed(map, &mut self.origin, key),
             "period" => de::primitive(map, &mut self.period, key),
             "_period" => de::primitive_element(map, &mut self.period, key),
             "factor" => de::primitive(map, &mut self.factor, key),
@@ -4022,11 +4022,11 @@ pub struct Signature {
     /// Who signed
     ///
     /// `who`, 1..1.
-    pub who: Option<Reference>,
+    pub who: Option<Box<Reference>>,
     /// The party represented
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
     /// The technical format of the signed resources
     ///
     /// `targetFormat`, 0..1.
@@ -4054,8 +4054,8 @@ impl de::FhirObject for Signature {
             "type" => de::list(map, &mut self.r#type, key),
             "when" => de::primitive(map, &mut self.when, key),
             "_when" => de::primitive_element(map, &mut self.when, key),
-            "who" => de::plain(map, &mut self.who, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "who" => de::boxed(map, &mut self.who, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
             "targetFormat" => de::primitive(map, &mut self.target_format, key),
             "_targetFormat" => de::primitive_element(map, &mut self.target_format, key),
             "sigFormat" => de::primitive(map, &mut self.sig_format, key),
@@ -4114,7 +4114,7 @@ pub struct SubstanceAmount {
     /// Most elements that require a quantitative value will also have a field called amount type. Amount type should always be specified because the actual value of the amount is often dependent on it. EXAMPLE: In capturing the actual relative amounts of substances or molecular fragments it is essential to indicate whether the amount refers to a mole ratio or weight ratio. For any given element an effort should be made to use same the amount type for all related definitional elements
     ///
     /// `amountType`, 0..1.
-    pub amount_type: Option<CodeableConcept>,
+    pub amount_type: Option<Box<CodeableConcept>>,
     /// A textual comment on a numeric value
     ///
     /// `amountText`, 0..1.
@@ -4122,7 +4122,7 @@ pub struct SubstanceAmount {
     /// Reference range of possible or expected values
     ///
     /// `referenceRange`, 0..1.
-    pub reference_range: Option<SubstanceAmountReferenceRange>,
+    pub reference_range: Option<Box<SubstanceAmountReferenceRange>>,
 }
 
 impl de::FhirObject for SubstanceAmount {
@@ -4136,10 +4136,10 @@ impl de::FhirObject for SubstanceAmount {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "amountType" => de::boxed(map, &mut self.amount_type, key),
             "amountText" => de::primitive(map, &mut self.amount_text, key),
             "_amountText" => de::primitive_element(map, &mut self.amount_text, key),
-            "referenceRange" => de::plain(map, &mut self.reference_range, key),
+            "referenceRange" => de::boxed(map, &mut self.reference_range, key),
             _ => {
                 if SubstanceAmountAmount::visit(&mut self.amount, key, map)? {
                     return Ok(true);
@@ -4189,11 +4189,11 @@ pub struct SubstanceAmountReferenceRange {
     /// Lower limit possible or expected
     ///
     /// `lowLimit`, 0..1.
-    pub low_limit: Option<Quantity>,
+    pub low_limit: Option<Box<Quantity>>,
     /// Upper limit possible or expected
     ///
     /// `highLimit`, 0..1.
-    pub high_limit: Option<Quantity>,
+    pub high_limit: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for SubstanceAmountReferenceRange {
@@ -4206,8 +4206,8 @@ impl de::FhirObject for SubstanceAmountReferenceRange {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "lowLimit" => de::plain(map, &mut self.low_limit, key),
-            "highLimit" => de::plain(map, &mut self.high_limit, key),
+            "lowLimit" => de::boxed(map, &mut self.low_limit, key),
+            "highLimit" => de::boxed(map, &mut self.high_limit, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -4255,11 +4255,11 @@ pub struct Timing {
     /// When the event is to occur
     ///
     /// `repeat`, 0..1.
-    pub repeat: Option<TimingRepeat>,
+    pub repeat: Option<Box<TimingRepeat>>,
     /// BID | TID | QID | AM | PM | QD | QOD | +
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for Timing {
@@ -4275,8 +4275,8 @@ impl de::FhirObject for Timing {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "event" => de::primitive_list(map, &mut self.event, key),
             "_event" => de::primitive_element_list(map, &mut self.event, key),
-            "repeat" => de::plain(map, &mut self.repeat, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "repeat" => de::boxed(map, &mut self.repeat, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -4490,7 +4490,7 @@ pub struct TriggerDefinition {
     /// Whether the event triggers (boolean expression)
     ///
     /// `condition`, 0..1.
-    pub condition: Option<Expression>,
+    pub condition: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for TriggerDefinition {
@@ -4508,7 +4508,7 @@ impl de::FhirObject for TriggerDefinition {
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "data" => de::list(map, &mut self.data, key),
-            "condition" => de::plain(map, &mut self.condition, key),
+            "condition" => de::boxed(map, &mut self.condition, key),
             _ => {
                 if TriggerDefinitionTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
@@ -4558,7 +4558,7 @@ pub struct UsageContext {
     /// Type of context being specified
     ///
     /// `code`, 1..1.
-    pub code: Option<Coding>,
+    pub code: Option<Box<Coding>>,
     /// Value that defines the context
     ///
     /// `value[x]`, 1..1.
@@ -4575,7 +4575,7 @@ impl de::FhirObject for UsageContext {
         match key {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => {
                 if UsageContextValue::visit(&mut self.value, key, map)? {
                     return Ok(true);

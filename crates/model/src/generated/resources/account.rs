@@ -38,7 +38,7 @@ pub struct Account {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Account {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Account {
     /// E.g. patient, expense, depreciation
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Human-readable label
     ///
     /// `name`, 0..1.
@@ -86,7 +86,7 @@ pub struct Account {
     /// Transaction window
     ///
     /// `servicePeriod`, 0..1.
-    pub service_period: Option<Period>,
+    pub service_period: Option<Box<Period>>,
     /// The party(s) that are responsible for covering the payment of this account, and what order should they be applied to the account
     ///
     /// `coverage`, 0..*.
@@ -94,7 +94,7 @@ pub struct Account {
     /// Entity managing the Account
     ///
     /// `owner`, 0..1.
-    pub owner: Option<Reference>,
+    pub owner: Option<Box<Reference>>,
     /// Explanation of purpose/use
     ///
     /// `description`, 0..1.
@@ -106,7 +106,7 @@ pub struct Account {
     /// Reference to a parent Account
     ///
     /// `partOf`, 0..1.
-    pub part_of: Option<Reference>,
+    pub part_of: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for Account {
@@ -120,29 +120,29 @@ impl de::FhirObject for Account {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "subject" => de::list(map, &mut self.subject, key),
-            "servicePeriod" => de::plain(map, &mut self.service_period, key),
+            "servicePeriod" => de::boxed(map, &mut self.service_period, key),
             "coverage" => de::list(map, &mut self.coverage, key),
-            "owner" => de::plain(map, &mut self.owner, key),
+            "owner" => de::boxed(map, &mut self.owner, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "guarantor" => de::list(map, &mut self.guarantor, key),
-            "partOf" => de::plain(map, &mut self.part_of, key),
+            "partOf" => de::boxed(map, &mut self.part_of, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -207,7 +207,7 @@ pub struct AccountCoverage {
     /// The party(s), such as insurances, that may contribute to the payment of this account
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// The priority of the coverage in the context of this account
     ///
     /// `priority`, 0..1.
@@ -225,7 +225,7 @@ impl de::FhirObject for AccountCoverage {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             _ => return Ok(false),
@@ -272,7 +272,7 @@ pub struct AccountGuarantor {
     /// Responsible entity
     ///
     /// `party`, 1..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
     /// Credit or other hold applied
     ///
     /// `onHold`, 0..1.
@@ -280,7 +280,7 @@ pub struct AccountGuarantor {
     /// Guarantee account during
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for AccountGuarantor {
@@ -294,10 +294,10 @@ impl de::FhirObject for AccountGuarantor {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "party" => de::boxed(map, &mut self.party, key),
             "onHold" => de::primitive(map, &mut self.on_hold, key),
             "_onHold" => de::primitive_element(map, &mut self.on_hold, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

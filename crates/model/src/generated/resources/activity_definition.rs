@@ -38,7 +38,7 @@ pub struct ActivityDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ActivityDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -146,7 +146,7 @@ pub struct ActivityDefinition {
     /// When the activity definition is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// E.g. Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -186,7 +186,7 @@ pub struct ActivityDefinition {
     /// Detail type of activity
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// proposal | plan | directive | order | original-order | reflex-order | filler-order | instance-order | option
     ///
     /// `intent`, 0..1.
@@ -206,7 +206,7 @@ pub struct ActivityDefinition {
     /// Where it should happen
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Who should participate in the action
     ///
     /// `participant`, 0..*.
@@ -218,7 +218,7 @@ pub struct ActivityDefinition {
     /// How much is administered/consumed/supplied
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Detailed dosage instructions
     ///
     /// `dosage`, 0..*.
@@ -260,12 +260,12 @@ impl de::FhirObject for ActivityDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -303,7 +303,7 @@ impl de::FhirObject for ActivityDefinition {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -316,16 +316,16 @@ impl de::FhirObject for ActivityDefinition {
             "_kind" => de::primitive_element(map, &mut self.kind, key),
             "profile" => de::primitive(map, &mut self.profile, key),
             "_profile" => de::primitive_element(map, &mut self.profile, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "intent" => de::primitive(map, &mut self.intent, key),
             "_intent" => de::primitive_element(map, &mut self.intent, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "participant" => de::list(map, &mut self.participant, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "dosage" => de::list(map, &mut self.dosage, key),
             "bodySite" => de::list(map, &mut self.body_site, key),
             "specimenRequirement" => de::list(map, &mut self.specimen_requirement, key),
@@ -474,7 +474,7 @@ pub struct ActivityDefinitionParticipant {
     /// E.g. Nurse, Surgeon, Parent, etc.
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ActivityDefinitionParticipant {
@@ -490,7 +490,7 @@ impl de::FhirObject for ActivityDefinitionParticipant {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "role" => de::boxed(map, &mut self.role, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -539,7 +539,7 @@ pub struct ActivityDefinitionDynamicValue {
     /// An expression that provides the dynamic value for the customization
     ///
     /// `expression`, 1..1.
-    pub expression: Option<Expression>,
+    pub expression: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for ActivityDefinitionDynamicValue {
@@ -555,7 +555,7 @@ impl de::FhirObject for ActivityDefinitionDynamicValue {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "path" => de::primitive(map, &mut self.path, key),
             "_path" => de::primitive_element(map, &mut self.path, key),
-            "expression" => de::plain(map, &mut self.expression, key),
+            "expression" => de::boxed(map, &mut self.expression, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct AdverseEvent {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct AdverseEvent {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct AdverseEvent {
     /// Business identifier for the event
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// actual | potential
     ///
     /// `actuality`, 1..1.
@@ -78,15 +78,15 @@ pub struct AdverseEvent {
     /// Type of the event itself in relation to the subject
     ///
     /// `event`, 0..1.
-    pub event: Option<CodeableConcept>,
+    pub event: Option<Box<CodeableConcept>>,
     /// Subject impacted by event
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the event occurred
     ///
     /// `date`, 0..1.
@@ -106,23 +106,23 @@ pub struct AdverseEvent {
     /// Location where adverse event occurred
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Seriousness of the event
     ///
     /// `seriousness`, 0..1.
-    pub seriousness: Option<CodeableConcept>,
+    pub seriousness: Option<Box<CodeableConcept>>,
     /// mild | moderate | severe
     ///
     /// `severity`, 0..1.
-    pub severity: Option<CodeableConcept>,
+    pub severity: Option<Box<CodeableConcept>>,
     /// resolved | recovering | ongoing | resolvedWithSequelae | fatal | unknown
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<CodeableConcept>,
+    pub outcome: Option<Box<CodeableConcept>>,
     /// Who recorded the adverse event
     ///
     /// `recorder`, 0..1.
-    pub recorder: Option<Reference>,
+    pub recorder: Option<Box<Reference>>,
     /// Who  was involved in the adverse event or the potential adverse event
     ///
     /// `contributor`, 0..*.
@@ -156,22 +156,22 @@ impl de::FhirObject for AdverseEvent {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "actuality" => de::primitive(map, &mut self.actuality, key),
             "_actuality" => de::primitive_element(map, &mut self.actuality, key),
             "category" => de::list(map, &mut self.category, key),
-            "event" => de::plain(map, &mut self.event, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "event" => de::boxed(map, &mut self.event, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "detected" => de::primitive(map, &mut self.detected, key),
@@ -179,11 +179,11 @@ impl de::FhirObject for AdverseEvent {
             "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
             "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
             "resultingCondition" => de::list(map, &mut self.resulting_condition, key),
-            "location" => de::plain(map, &mut self.location, key),
-            "seriousness" => de::plain(map, &mut self.seriousness, key),
-            "severity" => de::plain(map, &mut self.severity, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
-            "recorder" => de::plain(map, &mut self.recorder, key),
+            "location" => de::boxed(map, &mut self.location, key),
+            "seriousness" => de::boxed(map, &mut self.seriousness, key),
+            "severity" => de::boxed(map, &mut self.severity, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
+            "recorder" => de::boxed(map, &mut self.recorder, key),
             "contributor" => de::list(map, &mut self.contributor, key),
             "suspectEntity" => de::list(map, &mut self.suspect_entity, key),
             "subjectMedicalHistory" => de::list(map, &mut self.subject_medical_history, key),
@@ -266,7 +266,7 @@ pub struct AdverseEventSuspectEntity {
     /// Refers to the specific entity that caused the adverse event
     ///
     /// `instance`, 1..1.
-    pub instance: Option<Reference>,
+    pub instance: Option<Box<Reference>>,
     /// Information on the possible cause of the event
     ///
     /// `causality`, 0..*.
@@ -284,7 +284,7 @@ impl de::FhirObject for AdverseEventSuspectEntity {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "instance" => de::plain(map, &mut self.instance, key),
+            "instance" => de::boxed(map, &mut self.instance, key),
             "causality" => de::list(map, &mut self.causality, key),
             _ => return Ok(false),
         }?;
@@ -330,7 +330,7 @@ pub struct AdverseEventSuspectEntityCausality {
     /// Assessment of if the entity caused the event
     ///
     /// `assessment`, 0..1.
-    pub assessment: Option<CodeableConcept>,
+    pub assessment: Option<Box<CodeableConcept>>,
     /// AdverseEvent.suspectEntity.causalityProductRelatedness
     ///
     /// `productRelatedness`, 0..1.
@@ -338,11 +338,11 @@ pub struct AdverseEventSuspectEntityCausality {
     /// AdverseEvent.suspectEntity.causalityAuthor
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// ProbabilityScale | Bayesian | Checklist
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for AdverseEventSuspectEntityCausality {
@@ -356,11 +356,11 @@ impl de::FhirObject for AdverseEventSuspectEntityCausality {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "assessment" => de::plain(map, &mut self.assessment, key),
+            "assessment" => de::boxed(map, &mut self.assessment, key),
             "productRelatedness" => de::primitive(map, &mut self.product_relatedness, key),
             "_productRelatedness" => de::primitive_element(map, &mut self.product_relatedness, key),
-            "author" => de::plain(map, &mut self.author, key),
-            "method" => de::plain(map, &mut self.method, key),
+            "author" => de::boxed(map, &mut self.author, key),
+            "method" => de::boxed(map, &mut self.method, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct AllergyIntolerance {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct AllergyIntolerance {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct AllergyIntolerance {
     /// active | inactive | resolved
     ///
     /// `clinicalStatus`, 0..1.
-    pub clinical_status: Option<CodeableConcept>,
+    pub clinical_status: Option<Box<CodeableConcept>>,
     /// unconfirmed | confirmed | refuted | entered-in-error
     ///
     /// `verificationStatus`, 0..1.
-    pub verification_status: Option<CodeableConcept>,
+    pub verification_status: Option<Box<CodeableConcept>>,
     /// allergy | intolerance - Underlying mechanism (if known)
     ///
     /// `type`, 0..1.
@@ -90,15 +90,15 @@ pub struct AllergyIntolerance {
     /// Code that identifies the allergy or intolerance
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who the sensitivity is for
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Encounter when the allergy or intolerance was asserted
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When allergy or intolerance was identified
     ///
     /// `onset[x]`, 0..1.
@@ -110,11 +110,11 @@ pub struct AllergyIntolerance {
     /// Who recorded the sensitivity
     ///
     /// `recorder`, 0..1.
-    pub recorder: Option<Reference>,
+    pub recorder: Option<Box<Reference>>,
     /// Source of the information about the allergy
     ///
     /// `asserter`, 0..1.
-    pub asserter: Option<Reference>,
+    pub asserter: Option<Box<Reference>>,
     /// Date(/time) of last known occurrence of a reaction
     ///
     /// `lastOccurrence`, 0..1.
@@ -140,31 +140,31 @@ impl de::FhirObject for AllergyIntolerance {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key),
-            "verificationStatus" => de::plain(map, &mut self.verification_status, key),
+            "clinicalStatus" => de::boxed(map, &mut self.clinical_status, key),
+            "verificationStatus" => de::boxed(map, &mut self.verification_status, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "category" => de::primitive_list(map, &mut self.category, key),
             "_category" => de::primitive_element_list(map, &mut self.category, key),
             "criticality" => de::primitive(map, &mut self.criticality, key),
             "_criticality" => de::primitive_element(map, &mut self.criticality, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
             "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
-            "recorder" => de::plain(map, &mut self.recorder, key),
-            "asserter" => de::plain(map, &mut self.asserter, key),
+            "recorder" => de::boxed(map, &mut self.recorder, key),
+            "asserter" => de::boxed(map, &mut self.asserter, key),
             "lastOccurrence" => de::primitive(map, &mut self.last_occurrence, key),
             "_lastOccurrence" => de::primitive_element(map, &mut self.last_occurrence, key),
             "note" => de::list(map, &mut self.note, key),
@@ -250,7 +250,7 @@ pub struct AllergyIntoleranceReaction {
     /// Specific substance or pharmaceutical product considered to be responsible for event
     ///
     /// `substance`, 0..1.
-    pub substance: Option<CodeableConcept>,
+    pub substance: Option<Box<CodeableConcept>>,
     /// Clinical symptoms/signs associated with the Event
     ///
     /// `manifestation`, 1..*.
@@ -270,7 +270,7 @@ pub struct AllergyIntoleranceReaction {
     /// How the subject was exposed to the substance
     ///
     /// `exposureRoute`, 0..1.
-    pub exposure_route: Option<CodeableConcept>,
+    pub exposure_route: Option<Box<CodeableConcept>>,
     /// Text about event not captured in other fields
     ///
     /// `note`, 0..*.
@@ -288,7 +288,7 @@ impl de::FhirObject for AllergyIntoleranceReaction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "substance" => de::plain(map, &mut self.substance, key),
+            "substance" => de::boxed(map, &mut self.substance, key),
             "manifestation" => de::list(map, &mut self.manifestation, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
@@ -296,7 +296,7 @@ impl de::FhirObject for AllergyIntoleranceReaction {
             "_onset" => de::primitive_element(map, &mut self.onset, key),
             "severity" => de::primitive(map, &mut self.severity, key),
             "_severity" => de::primitive_element(map, &mut self.severity, key),
-            "exposureRoute" => de::plain(map, &mut self.exposure_route, key),
+            "exposureRoute" => de::boxed(map, &mut self.exposure_route, key),
             "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
         }?;

@@ -38,7 +38,7 @@ pub struct Appointment {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Appointment {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Appointment {
     /// The coded reason for the appointment being cancelled
     ///
     /// `cancelationReason`, 0..1.
-    pub cancelation_reason: Option<CodeableConcept>,
+    pub cancelation_reason: Option<Box<CodeableConcept>>,
     /// A broad categorization of the service that is to be performed during this appointment
     ///
     /// `serviceCategory`, 0..*.
@@ -90,7 +90,7 @@ pub struct Appointment {
     /// The style of appointment or patient that has been booked in the slot (not service type)
     ///
     /// `appointmentType`, 0..1.
-    pub appointment_type: Option<CodeableConcept>,
+    pub appointment_type: Option<Box<CodeableConcept>>,
     /// Coded reason this appointment is scheduled
     ///
     /// `reasonCode`, 0..*.
@@ -164,23 +164,23 @@ impl de::FhirObject for Appointment {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "cancelationReason" => de::plain(map, &mut self.cancelation_reason, key),
+            "cancelationReason" => de::boxed(map, &mut self.cancelation_reason, key),
             "serviceCategory" => de::list(map, &mut self.service_category, key),
             "serviceType" => de::list(map, &mut self.service_type, key),
             "specialty" => de::list(map, &mut self.specialty, key),
-            "appointmentType" => de::plain(map, &mut self.appointment_type, key),
+            "appointmentType" => de::boxed(map, &mut self.appointment_type, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "priority" => de::primitive(map, &mut self.priority, key),
@@ -297,7 +297,7 @@ pub struct AppointmentParticipant {
     /// Person, Location/HealthcareService or Device
     ///
     /// `actor`, 0..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
     /// required | optional | information-only
     ///
     /// `required`, 0..1.
@@ -309,7 +309,7 @@ pub struct AppointmentParticipant {
     /// Participation period of the actor
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for AppointmentParticipant {
@@ -324,12 +324,12 @@ impl de::FhirObject for AppointmentParticipant {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::list(map, &mut self.r#type, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             "required" => de::primitive(map, &mut self.required, key),
             "_required" => de::primitive_element(map, &mut self.required, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct AppointmentResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct AppointmentResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct AppointmentResponse {
     /// Appointment this response relates to
     ///
     /// `appointment`, 1..1.
-    pub appointment: Option<Reference>,
+    pub appointment: Option<Box<Reference>>,
     /// Time from appointment, or requested new start time
     ///
     /// `start`, 0..1.
@@ -86,7 +86,7 @@ pub struct AppointmentResponse {
     /// Person, Location, HealthcareService, or Device
     ///
     /// `actor`, 0..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
     /// accepted | declined | tentative | needs-action
     ///
     /// `participantStatus`, 1..1.
@@ -108,23 +108,23 @@ impl de::FhirObject for AppointmentResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "appointment" => de::plain(map, &mut self.appointment, key),
+            "appointment" => de::boxed(map, &mut self.appointment, key),
             "start" => de::primitive(map, &mut self.start, key),
             "_start" => de::primitive_element(map, &mut self.start, key),
             "end" => de::primitive(map, &mut self.end, key),
             "_end" => de::primitive_element(map, &mut self.end, key),
             "participantType" => de::list(map, &mut self.participant_type, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             "participantStatus" => de::primitive(map, &mut self.participant_status, key),
             "_participantStatus" => de::primitive_element(map, &mut self.participant_status, key),
             "comment" => de::primitive(map, &mut self.comment, key),

@@ -38,7 +38,7 @@ pub struct AuditEvent {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct AuditEvent {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct AuditEvent {
     /// Type/identifier of event
     ///
     /// `type`, 1..1.
-    pub r#type: Option<Coding>,
+    pub r#type: Option<Box<Coding>>,
     /// More specific type/id for the event
     ///
     /// `subtype`, 0..*.
@@ -78,7 +78,7 @@ pub struct AuditEvent {
     /// When the activity occurred
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Time when the event was recorded
     ///
     /// `recorded`, 1..1.
@@ -102,7 +102,7 @@ pub struct AuditEvent {
     /// Audit Event Reporter
     ///
     /// `source`, 1..1.
-    pub source: Option<AuditEventSource>,
+    pub source: Option<Box<AuditEventSource>>,
     /// Data or objects used
     ///
     /// `entity`, 0..*.
@@ -120,20 +120,20 @@ impl de::FhirObject for AuditEvent {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "subtype" => de::list(map, &mut self.subtype, key),
             "action" => de::primitive(map, &mut self.action, key),
             "_action" => de::primitive_element(map, &mut self.action, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "recorded" => de::primitive(map, &mut self.recorded, key),
             "_recorded" => de::primitive_element(map, &mut self.recorded, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
@@ -142,7 +142,7 @@ impl de::FhirObject for AuditEvent {
             "_outcomeDesc" => de::primitive_element(map, &mut self.outcome_desc, key),
             "purposeOfEvent" => de::list(map, &mut self.purpose_of_event, key),
             "agent" => de::list(map, &mut self.agent, key),
-            "source" => de::plain(map, &mut self.source, key),
+            "source" => de::boxed(map, &mut self.source, key),
             "entity" => de::list(map, &mut self.entity, key),
             _ => return Ok(false),
         }?;
@@ -208,7 +208,7 @@ pub struct AuditEventAgent {
     /// How agent participated
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Agent role in the event
     ///
     /// `role`, 0..*.
@@ -216,7 +216,7 @@ pub struct AuditEventAgent {
     /// Identifier of who
     ///
     /// `who`, 0..1.
-    pub who: Option<Reference>,
+    pub who: Option<Box<Reference>>,
     /// Alternative User identity
     ///
     /// `altId`, 0..1.
@@ -232,7 +232,7 @@ pub struct AuditEventAgent {
     /// Where
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Policy that authorized event
     ///
     /// `policy`, 0..*.
@@ -240,11 +240,11 @@ pub struct AuditEventAgent {
     /// Type of media
     ///
     /// `media`, 0..1.
-    pub media: Option<Coding>,
+    pub media: Option<Box<Coding>>,
     /// Logical network location for application activity
     ///
     /// `network`, 0..1.
-    pub network: Option<AuditEventAgentNetwork>,
+    pub network: Option<Box<AuditEventAgentNetwork>>,
     /// Reason given for this user
     ///
     /// `purposeOfUse`, 0..*.
@@ -262,20 +262,20 @@ impl de::FhirObject for AuditEventAgent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "role" => de::list(map, &mut self.role, key),
-            "who" => de::plain(map, &mut self.who, key),
+            "who" => de::boxed(map, &mut self.who, key),
             "altId" => de::primitive(map, &mut self.alt_id, key),
             "_altId" => de::primitive_element(map, &mut self.alt_id, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "requestor" => de::primitive(map, &mut self.requestor, key),
             "_requestor" => de::primitive_element(map, &mut self.requestor, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "policy" => de::primitive_list(map, &mut self.policy, key),
             "_policy" => de::primitive_element_list(map, &mut self.policy, key),
-            "media" => de::plain(map, &mut self.media, key),
-            "network" => de::plain(map, &mut self.network, key),
+            "media" => de::boxed(map, &mut self.media, key),
+            "network" => de::boxed(map, &mut self.network, key),
             "purposeOfUse" => de::list(map, &mut self.purpose_of_use, key),
             _ => return Ok(false),
         }?;
@@ -400,7 +400,7 @@ pub struct AuditEventSource {
     /// The identity of source detecting the event
     ///
     /// `observer`, 1..1.
-    pub observer: Option<Reference>,
+    pub observer: Option<Box<Reference>>,
     /// The type of source where event originated
     ///
     /// `type`, 0..*.
@@ -420,7 +420,7 @@ impl de::FhirObject for AuditEventSource {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "site" => de::primitive(map, &mut self.site, key),
             "_site" => de::primitive_element(map, &mut self.site, key),
-            "observer" => de::plain(map, &mut self.observer, key),
+            "observer" => de::boxed(map, &mut self.observer, key),
             "type" => de::list(map, &mut self.r#type, key),
             _ => return Ok(false),
         }?;
@@ -467,19 +467,19 @@ pub struct AuditEventEntity {
     /// Specific instance of resource
     ///
     /// `what`, 0..1.
-    pub what: Option<Reference>,
+    pub what: Option<Box<Reference>>,
     /// Type of entity involved
     ///
     /// `type`, 0..1.
-    pub r#type: Option<Coding>,
+    pub r#type: Option<Box<Coding>>,
     /// What role the entity played
     ///
     /// `role`, 0..1.
-    pub role: Option<Coding>,
+    pub role: Option<Box<Coding>>,
     /// Life-cycle stage for the entity
     ///
     /// `lifecycle`, 0..1.
-    pub lifecycle: Option<Coding>,
+    pub lifecycle: Option<Box<Coding>>,
     /// Security labels on the entity
     ///
     /// `securityLabel`, 0..*.
@@ -513,10 +513,10 @@ impl de::FhirObject for AuditEventEntity {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "what" => de::plain(map, &mut self.what, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "lifecycle" => de::plain(map, &mut self.lifecycle, key),
+            "what" => de::boxed(map, &mut self.what, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "lifecycle" => de::boxed(map, &mut self.lifecycle, key),
             "securityLabel" => de::list(map, &mut self.security_label, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),

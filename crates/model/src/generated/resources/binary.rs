@@ -38,7 +38,7 @@ pub struct Binary {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -54,7 +54,7 @@ pub struct Binary {
     /// Identifies another resource to use as proxy when enforcing access control
     ///
     /// `securityContext`, 0..1.
-    pub security_context: Option<Reference>,
+    pub security_context: Option<Box<Reference>>,
     /// The actual content
     ///
     /// `data`, 0..1.
@@ -76,14 +76,14 @@ impl de::FhirObject for Binary {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
             "contentType" => de::primitive(map, &mut self.content_type, key),
             "_contentType" => de::primitive_element(map, &mut self.content_type, key),
-            "securityContext" => de::plain(map, &mut self.security_context, key),
+            "securityContext" => de::boxed(map, &mut self.security_context, key),
             "data" => de::primitive(map, &mut self.data, key),
             "_data" => de::primitive_element(map, &mut self.data, key),
             "url" => de::primitive(map, &mut self.url, key),

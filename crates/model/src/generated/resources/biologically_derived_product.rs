@@ -38,7 +38,7 @@ pub struct BiologicallyDerivedProduct {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct BiologicallyDerivedProduct {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct BiologicallyDerivedProduct {
     /// What this biologically derived product is
     ///
     /// `productCode`, 0..1.
-    pub product_code: Option<CodeableConcept>,
+    pub product_code: Option<Box<CodeableConcept>>,
     /// available | unavailable
     ///
     /// `status`, 0..1.
@@ -94,7 +94,7 @@ pub struct BiologicallyDerivedProduct {
     /// How this product was collected
     ///
     /// `collection`, 0..1.
-    pub collection: Option<BiologicallyDerivedProductCollection>,
+    pub collection: Option<Box<BiologicallyDerivedProductCollection>>,
     /// Any processing of the product during collection
     ///
     /// `processing`, 0..*.
@@ -102,7 +102,7 @@ pub struct BiologicallyDerivedProduct {
     /// Any manipulation of product post-collection
     ///
     /// `manipulation`, 0..1.
-    pub manipulation: Option<BiologicallyDerivedProductManipulation>,
+    pub manipulation: Option<Box<BiologicallyDerivedProductManipulation>>,
     /// Product storage
     ///
     /// `storage`, 0..*.
@@ -120,28 +120,28 @@ impl de::FhirObject for BiologicallyDerivedProduct {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "productCategory" => de::primitive(map, &mut self.product_category, key),
             "_productCategory" => de::primitive_element(map, &mut self.product_category, key),
-            "productCode" => de::plain(map, &mut self.product_code, key),
+            "productCode" => de::boxed(map, &mut self.product_code, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "request" => de::list(map, &mut self.request, key),
             "quantity" => de::primitive(map, &mut self.quantity, key),
             "_quantity" => de::primitive_element(map, &mut self.quantity, key),
             "parent" => de::list(map, &mut self.parent, key),
-            "collection" => de::plain(map, &mut self.collection, key),
+            "collection" => de::boxed(map, &mut self.collection, key),
             "processing" => de::list(map, &mut self.processing, key),
-            "manipulation" => de::plain(map, &mut self.manipulation, key),
+            "manipulation" => de::boxed(map, &mut self.manipulation, key),
             "storage" => de::list(map, &mut self.storage, key),
             _ => return Ok(false),
         }?;
@@ -212,11 +212,11 @@ pub struct BiologicallyDerivedProductCollection {
     /// Individual performing collection
     ///
     /// `collector`, 0..1.
-    pub collector: Option<Reference>,
+    pub collector: Option<Box<Reference>>,
     /// Who is product from
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
     /// Time of product collection
     ///
     /// `collected[x]`, 0..1.
@@ -234,8 +234,8 @@ impl de::FhirObject for BiologicallyDerivedProductCollection {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "collector" => de::plain(map, &mut self.collector, key),
-            "source" => de::plain(map, &mut self.source, key),
+            "collector" => de::boxed(map, &mut self.collector, key),
+            "source" => de::boxed(map, &mut self.source, key),
             _ => {
                 if BiologicallyDerivedProductCollectionCollected::visit(
                     &mut self.collected,
@@ -296,11 +296,11 @@ pub struct BiologicallyDerivedProductProcessing {
     /// Procesing code
     ///
     /// `procedure`, 0..1.
-    pub procedure: Option<CodeableConcept>,
+    pub procedure: Option<Box<CodeableConcept>>,
     /// Substance added during processing
     ///
     /// `additive`, 0..1.
-    pub additive: Option<Reference>,
+    pub additive: Option<Box<Reference>>,
     /// Time of processing
     ///
     /// `time[x]`, 0..1.
@@ -320,8 +320,8 @@ impl de::FhirObject for BiologicallyDerivedProductProcessing {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "procedure" => de::plain(map, &mut self.procedure, key),
-            "additive" => de::plain(map, &mut self.additive, key),
+            "procedure" => de::boxed(map, &mut self.procedure, key),
+            "additive" => de::boxed(map, &mut self.additive, key),
             _ => {
                 if BiologicallyDerivedProductProcessingTime::visit(&mut self.time, key, map)? {
                     return Ok(true);
@@ -458,7 +458,7 @@ pub struct BiologicallyDerivedProductStorage {
     /// Storage timeperiod
     ///
     /// `duration`, 0..1.
-    pub duration: Option<Period>,
+    pub duration: Option<Box<Period>>,
 }
 
 impl de::FhirObject for BiologicallyDerivedProductStorage {
@@ -478,7 +478,7 @@ impl de::FhirObject for BiologicallyDerivedProductStorage {
             "_temperature" => de::primitive_element(map, &mut self.temperature, key),
             "scale" => de::primitive(map, &mut self.scale, key),
             "_scale" => de::primitive_element(map, &mut self.scale, key),
-            "duration" => de::plain(map, &mut self.duration, key),
+            "duration" => de::boxed(map, &mut self.duration, key),
             _ => return Ok(false),
         }?;
         Ok(true)

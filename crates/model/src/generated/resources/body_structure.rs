@@ -38,7 +38,7 @@ pub struct BodyStructure {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct BodyStructure {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct BodyStructure {
     /// Kind of Structure
     ///
     /// `morphology`, 0..1.
-    pub morphology: Option<CodeableConcept>,
+    pub morphology: Option<Box<CodeableConcept>>,
     /// Body site
     ///
     /// `location`, 0..1.
-    pub location: Option<CodeableConcept>,
+    pub location: Option<Box<CodeableConcept>>,
     /// Body site modifier
     ///
     /// `locationQualifier`, 0..*.
@@ -94,7 +94,7 @@ pub struct BodyStructure {
     /// Who this is about
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for BodyStructure {
@@ -108,25 +108,25 @@ impl de::FhirObject for BodyStructure {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "morphology" => de::plain(map, &mut self.morphology, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "morphology" => de::boxed(map, &mut self.morphology, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "locationQualifier" => de::list(map, &mut self.location_qualifier, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "image" => de::list(map, &mut self.image, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Bundle {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Bundle {
     /// Persistent identifier for the bundle
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// document | message | transaction | transaction-response | batch | batch-response | history | searchset | collection
     ///
     /// `type`, 1..1.
@@ -74,7 +74,7 @@ pub struct Bundle {
     /// Digital Signature
     ///
     /// `signature`, 0..1.
-    pub signature: Option<Signature>,
+    pub signature: Option<Box<Signature>>,
 }
 
 impl de::FhirObject for Bundle {
@@ -88,12 +88,12 @@ impl de::FhirObject for Bundle {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "timestamp" => de::primitive(map, &mut self.timestamp, key),
@@ -102,7 +102,7 @@ impl de::FhirObject for Bundle {
             "_total" => de::primitive_element(map, &mut self.total, key),
             "link" => de::list(map, &mut self.link, key),
             "entry" => de::list(map, &mut self.entry, key),
-            "signature" => de::plain(map, &mut self.signature, key),
+            "signature" => de::boxed(map, &mut self.signature, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -237,15 +237,15 @@ pub struct BundleEntry {
     /// Search related information
     ///
     /// `search`, 0..1.
-    pub search: Option<BundleEntrySearch>,
+    pub search: Option<Box<BundleEntrySearch>>,
     /// Additional execution information (transaction/batch/history)
     ///
     /// `request`, 0..1.
-    pub request: Option<BundleEntryRequest>,
+    pub request: Option<Box<BundleEntryRequest>>,
     /// Results of execution (transaction/batch/history)
     ///
     /// `response`, 0..1.
-    pub response: Option<BundleEntryResponse>,
+    pub response: Option<Box<BundleEntryResponse>>,
 }
 
 impl de::FhirObject for BundleEntry {
@@ -263,9 +263,9 @@ impl de::FhirObject for BundleEntry {
             "fullUrl" => de::primitive(map, &mut self.full_url, key),
             "_fullUrl" => de::primitive_element(map, &mut self.full_url, key),
             "resource" => de::plain(map, &mut self.resource, key),
-            "search" => de::plain(map, &mut self.search, key),
-            "request" => de::plain(map, &mut self.request, key),
-            "response" => de::plain(map, &mut self.response, key),
+            "search" => de::boxed(map, &mut self.search, key),
+            "request" => de::boxed(map, &mut self.request, key),
+            "response" => de::boxed(map, &mut self.response, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -495,7 +495,7 @@ pub struct BundleEntryResponse {
     /// OperationOutcome with hints and warnings (for batch/transaction)
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<OperationOutcome>,
+    pub outcome: Option<Box<OperationOutcome>>,
 }
 
 impl de::FhirObject for BundleEntryResponse {
@@ -517,7 +517,7 @@ impl de::FhirObject for BundleEntryResponse {
             "_etag" => de::primitive_element(map, &mut self.etag, key),
             "lastModified" => de::primitive(map, &mut self.last_modified, key),
             "_lastModified" => de::primitive_element(map, &mut self.last_modified, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct CapabilityStatement {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CapabilityStatement {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -134,11 +134,11 @@ pub struct CapabilityStatement {
     /// Software that is covered by this capability statement
     ///
     /// `software`, 0..1.
-    pub software: Option<CapabilityStatementSoftware>,
+    pub software: Option<Box<CapabilityStatementSoftware>>,
     /// If this describes a specific instance
     ///
     /// `implementation`, 0..1.
-    pub implementation: Option<CapabilityStatementImplementation>,
+    pub implementation: Option<Box<CapabilityStatementImplementation>>,
     /// FHIR Version the system supports
     ///
     /// `fhirVersion`, 1..1.
@@ -180,12 +180,12 @@ impl de::FhirObject for CapabilityStatement {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -220,8 +220,8 @@ impl de::FhirObject for CapabilityStatement {
             "_instantiates" => de::primitive_element_list(map, &mut self.instantiates, key),
             "imports" => de::primitive_list(map, &mut self.imports, key),
             "_imports" => de::primitive_element_list(map, &mut self.imports, key),
-            "software" => de::plain(map, &mut self.software, key),
-            "implementation" => de::plain(map, &mut self.implementation, key),
+            "software" => de::boxed(map, &mut self.software, key),
+            "implementation" => de::boxed(map, &mut self.implementation, key),
             "fhirVersion" => de::primitive(map, &mut self.fhir_version, key),
             "_fhirVersion" => de::primitive_element(map, &mut self.fhir_version, key),
             "format" => de::primitive_list(map, &mut self.format, key),
@@ -400,7 +400,7 @@ pub struct CapabilityStatementImplementation {
     /// Organization that manages the data
     ///
     /// `custodian`, 0..1.
-    pub custodian: Option<Reference>,
+    pub custodian: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for CapabilityStatementImplementation {
@@ -418,7 +418,7 @@ impl de::FhirObject for CapabilityStatementImplementation {
             "_description" => de::primitive_element(map, &mut self.description, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
-            "custodian" => de::plain(map, &mut self.custodian, key),
+            "custodian" => de::boxed(map, &mut self.custodian, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -472,7 +472,7 @@ pub struct CapabilityStatementRest {
     /// Information about security of implementation
     ///
     /// `security`, 0..1.
-    pub security: Option<CapabilityStatementRestSecurity>,
+    pub security: Option<Box<CapabilityStatementRestSecurity>>,
     /// Resource served on the REST interface
     ///
     /// `resource`, 0..*.
@@ -510,7 +510,7 @@ impl de::FhirObject for CapabilityStatementRest {
             "_mode" => de::primitive_element(map, &mut self.mode, key),
             "documentation" => de::primitive(map, &mut self.documentation, key),
             "_documentation" => de::primitive_element(map, &mut self.documentation, key),
-            "security" => de::plain(map, &mut self.security, key),
+            "security" => de::boxed(map, &mut self.security, key),
             "resource" => de::list(map, &mut self.resource, key),
             "interaction" => de::list(map, &mut self.interaction, key),
             "searchParam" => de::list(map, &mut self.search_param, key),
@@ -1254,7 +1254,7 @@ pub struct CapabilityStatementMessagingEndpoint {
     /// http | ftp | mllp +
     ///
     /// `protocol`, 1..1.
-    pub protocol: Option<Coding>,
+    pub protocol: Option<Box<Coding>>,
     /// Network address or identifier of the end-point
     ///
     /// `address`, 1..1.
@@ -1272,7 +1272,7 @@ impl de::FhirObject for CapabilityStatementMessagingEndpoint {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "protocol" => de::plain(map, &mut self.protocol, key),
+            "protocol" => de::boxed(map, &mut self.protocol, key),
             "address" => de::primitive(map, &mut self.address, key),
             "_address" => de::primitive_element(map, &mut self.address, key),
             _ => return Ok(false),

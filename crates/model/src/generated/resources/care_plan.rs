@@ -38,7 +38,7 @@ pub struct CarePlan {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CarePlan {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -110,15 +110,15 @@ pub struct CarePlan {
     /// Who the care plan is for
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Time period plan covers
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Date record was first recorded
     ///
     /// `created`, 0..1.
@@ -126,7 +126,7 @@ pub struct CarePlan {
     /// Who is the designated responsible party
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Who provided the content of the care plan
     ///
     /// `contributor`, 0..*.
@@ -168,12 +168,12 @@ impl de::FhirObject for CarePlan {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -198,12 +198,12 @@ impl de::FhirObject for CarePlan {
             "_title" => de::primitive_element(map, &mut self.title, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "author" => de::plain(map, &mut self.author, key),
+            "author" => de::boxed(map, &mut self.author, key),
             "contributor" => de::list(map, &mut self.contributor, key),
             "careTeam" => de::list(map, &mut self.care_team, key),
             "addresses" => de::list(map, &mut self.addresses, key),
@@ -309,11 +309,11 @@ pub struct CarePlanActivity {
     /// Activity details defined in specific resource
     ///
     /// `reference`, 0..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
     /// In-line definition of activity
     ///
     /// `detail`, 0..1.
-    pub detail: Option<CarePlanActivityDetail>,
+    pub detail: Option<Box<CarePlanActivityDetail>>,
 }
 
 impl de::FhirObject for CarePlanActivity {
@@ -330,8 +330,8 @@ impl de::FhirObject for CarePlanActivity {
             "outcomeCodeableConcept" => de::list(map, &mut self.outcome_codeable_concept, key),
             "outcomeReference" => de::list(map, &mut self.outcome_reference, key),
             "progress" => de::list(map, &mut self.progress, key),
-            "reference" => de::plain(map, &mut self.reference, key),
-            "detail" => de::plain(map, &mut self.detail, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
+            "detail" => de::boxed(map, &mut self.detail, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -395,7 +395,7 @@ pub struct CarePlanActivityDetail {
     /// Detail type of activity
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Why activity should be done or why activity was prohibited
     ///
     /// `reasonCode`, 0..*.
@@ -415,7 +415,7 @@ pub struct CarePlanActivityDetail {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// If true, activity is prohibiting action
     ///
     /// `doNotPerform`, 0..1.
@@ -427,7 +427,7 @@ pub struct CarePlanActivityDetail {
     /// Where it should happen
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Who will be responsible?
     ///
     /// `performer`, 0..*.
@@ -439,11 +439,11 @@ pub struct CarePlanActivityDetail {
     /// How to consume/day?
     ///
     /// `dailyAmount`, 0..1.
-    pub daily_amount: Option<Quantity>,
+    pub daily_amount: Option<Box<Quantity>>,
     /// How much to administer/supply/consume
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Extra info describing activity to perform
     ///
     /// `description`, 0..1.
@@ -471,19 +471,19 @@ impl de::FhirObject for CarePlanActivityDetail {
             }
             "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "goal" => de::list(map, &mut self.goal, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "performer" => de::list(map, &mut self.performer, key),
-            "dailyAmount" => de::plain(map, &mut self.daily_amount, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "dailyAmount" => de::boxed(map, &mut self.daily_amount, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             _ => {

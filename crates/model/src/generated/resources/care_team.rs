@@ -38,7 +38,7 @@ pub struct CareTeam {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CareTeam {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,15 +82,15 @@ pub struct CareTeam {
     /// Who care team is for
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Time period team covers
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Members of the team
     ///
     /// `participant`, 0..*.
@@ -128,12 +128,12 @@ impl de::FhirObject for CareTeam {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -143,9 +143,9 @@ impl de::FhirObject for CareTeam {
             "category" => de::list(map, &mut self.category, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "participant" => de::list(map, &mut self.participant, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
@@ -222,15 +222,15 @@ pub struct CareTeamParticipant {
     /// Who is involved
     ///
     /// `member`, 0..1.
-    pub member: Option<Reference>,
+    pub member: Option<Box<Reference>>,
     /// Organization of the practitioner
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
     /// Time period of participant
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for CareTeamParticipant {
@@ -245,9 +245,9 @@ impl de::FhirObject for CareTeamParticipant {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "role" => de::list(map, &mut self.role, key),
-            "member" => de::plain(map, &mut self.member, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "member" => de::boxed(map, &mut self.member, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

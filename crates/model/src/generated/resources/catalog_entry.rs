@@ -38,7 +38,7 @@ pub struct CatalogEntry {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CatalogEntry {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct CatalogEntry {
     /// The type of item - medication, device, service, protocol or other
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Whether the entry represents an orderable item
     ///
     /// `orderable`, 1..1.
@@ -78,7 +78,7 @@ pub struct CatalogEntry {
     /// The item that is being defined
     ///
     /// `referencedItem`, 1..1.
-    pub referenced_item: Option<Reference>,
+    pub referenced_item: Option<Box<Reference>>,
     /// Any additional identifier(s) for the catalog item, in the same granularity or concept
     ///
     /// `additionalIdentifier`, 0..*.
@@ -94,7 +94,7 @@ pub struct CatalogEntry {
     /// The time period in which this catalog entry is expected to be active
     ///
     /// `validityPeriod`, 0..1.
-    pub validity_period: Option<Period>,
+    pub validity_period: Option<Box<Period>>,
     /// The date until which this catalog entry is expected to be active
     ///
     /// `validTo`, 0..1.
@@ -128,25 +128,25 @@ impl de::FhirObject for CatalogEntry {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "orderable" => de::primitive(map, &mut self.orderable, key),
             "_orderable" => de::primitive_element(map, &mut self.orderable, key),
-            "referencedItem" => de::plain(map, &mut self.referenced_item, key),
+            "referencedItem" => de::boxed(map, &mut self.referenced_item, key),
             "additionalIdentifier" => de::list(map, &mut self.additional_identifier, key),
             "classification" => de::list(map, &mut self.classification, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
+            "validityPeriod" => de::boxed(map, &mut self.validity_period, key),
             "validTo" => de::primitive(map, &mut self.valid_to, key),
             "_validTo" => de::primitive_element(map, &mut self.valid_to, key),
             "lastUpdated" => de::primitive(map, &mut self.last_updated, key),
@@ -232,7 +232,7 @@ pub struct CatalogEntryRelatedEntry {
     /// The reference to the related item
     ///
     /// `item`, 1..1.
-    pub item: Option<Reference>,
+    pub item: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for CatalogEntryRelatedEntry {
@@ -248,7 +248,7 @@ impl de::FhirObject for CatalogEntryRelatedEntry {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "relationtype" => de::primitive(map, &mut self.relationtype, key),
             "_relationtype" => de::primitive_element(map, &mut self.relationtype, key),
-            "item" => de::plain(map, &mut self.item, key),
+            "item" => de::boxed(map, &mut self.item, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ChargeItem {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ChargeItem {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,15 +86,15 @@ pub struct ChargeItem {
     /// A code that identifies the charge, like a billing code
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Individual service was done for/to
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter / Episode associated with event
     ///
     /// `context`, 0..1.
-    pub context: Option<Reference>,
+    pub context: Option<Box<Reference>>,
     /// When the charged service was applied
     ///
     /// `occurrence[x]`, 0..1.
@@ -106,19 +106,19 @@ pub struct ChargeItem {
     /// Organization providing the charged service
     ///
     /// `performingOrganization`, 0..1.
-    pub performing_organization: Option<Reference>,
+    pub performing_organization: Option<Box<Reference>>,
     /// Organization requesting the charged service
     ///
     /// `requestingOrganization`, 0..1.
-    pub requesting_organization: Option<Reference>,
+    pub requesting_organization: Option<Box<Reference>>,
     /// Organization that has ownership of the (potential, future) revenue
     ///
     /// `costCenter`, 0..1.
-    pub cost_center: Option<Reference>,
+    pub cost_center: Option<Box<Reference>>,
     /// Quantity of which the charge item has been serviced
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Anatomical location, if relevant
     ///
     /// `bodysite`, 0..*.
@@ -130,7 +130,7 @@ pub struct ChargeItem {
     /// Price overriding the associated rules
     ///
     /// `priceOverride`, 0..1.
-    pub price_override: Option<Money>,
+    pub price_override: Option<Box<Money>>,
     /// Reason for overriding the list price/factor
     ///
     /// `overrideReason`, 0..1.
@@ -138,7 +138,7 @@ pub struct ChargeItem {
     /// Individual who was entering
     ///
     /// `enterer`, 0..1.
-    pub enterer: Option<Reference>,
+    pub enterer: Option<Box<Reference>>,
     /// Date the charge item was entered
     ///
     /// `enteredDate`, 0..1.
@@ -180,12 +180,12 @@ impl de::FhirObject for ChargeItem {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -199,21 +199,21 @@ impl de::FhirObject for ChargeItem {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "partOf" => de::list(map, &mut self.part_of, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "performer" => de::list(map, &mut self.performer, key),
-            "performingOrganization" => de::plain(map, &mut self.performing_organization, key),
-            "requestingOrganization" => de::plain(map, &mut self.requesting_organization, key),
-            "costCenter" => de::plain(map, &mut self.cost_center, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "performingOrganization" => de::boxed(map, &mut self.performing_organization, key),
+            "requestingOrganization" => de::boxed(map, &mut self.requesting_organization, key),
+            "costCenter" => de::boxed(map, &mut self.cost_center, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "bodysite" => de::list(map, &mut self.bodysite, key),
             "factorOverride" => de::primitive(map, &mut self.factor_override, key),
             "_factorOverride" => de::primitive_element(map, &mut self.factor_override, key),
-            "priceOverride" => de::plain(map, &mut self.price_override, key),
+            "priceOverride" => de::boxed(map, &mut self.price_override, key),
             "overrideReason" => de::primitive(map, &mut self.override_reason, key),
             "_overrideReason" => de::primitive_element(map, &mut self.override_reason, key),
-            "enterer" => de::plain(map, &mut self.enterer, key),
+            "enterer" => de::boxed(map, &mut self.enterer, key),
             "enteredDate" => de::primitive(map, &mut self.entered_date, key),
             "_enteredDate" => de::primitive_element(map, &mut self.entered_date, key),
             "reason" => de::list(map, &mut self.reason, key),
@@ -344,11 +344,11 @@ pub struct ChargeItemPerformer {
     /// What type of performance was done
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// Individual who was performing
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ChargeItemPerformer {
@@ -362,8 +362,8 @@ impl de::FhirObject for ChargeItemPerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ChargeItemDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ChargeItemDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -138,11 +138,11 @@ pub struct ChargeItemDefinition {
     /// When the charge item definition is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// Billing codes or product types this definition applies to
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Instances this definition applies to
     ///
     /// `instance`, 0..*.
@@ -168,12 +168,12 @@ impl de::FhirObject for ChargeItemDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -209,8 +209,8 @@ impl de::FhirObject for ChargeItemDefinition {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "instance" => de::list(map, &mut self.instance, key),
             "applicability" => de::list(map, &mut self.applicability, key),
             "propertyGroup" => de::list(map, &mut self.property_group, key),
@@ -441,7 +441,7 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// Code identifying the specific component
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Factor used for calculating this component
     ///
     /// `factor`, 0..1.
@@ -449,7 +449,7 @@ pub struct ChargeItemDefinitionPropertyGroupPriceComponent {
     /// Monetary amount associated with this component
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
 }
 
 impl de::FhirObject for ChargeItemDefinitionPropertyGroupPriceComponent {
@@ -465,10 +465,10 @@ impl de::FhirObject for ChargeItemDefinitionPropertyGroupPriceComponent {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Claim {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Claim {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct Claim {
     /// Category or discipline
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// More granular claim type
     ///
     /// `subType`, 0..1.
-    pub sub_type: Option<CodeableConcept>,
+    pub sub_type: Option<Box<CodeableConcept>>,
     /// claim | preauthorization | predetermination
     ///
     /// `use`, 1..1.
@@ -86,11 +86,11 @@ pub struct Claim {
     /// The recipient of the products and services
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Relevant time frame for the claim
     ///
     /// `billablePeriod`, 0..1.
-    pub billable_period: Option<Period>,
+    pub billable_period: Option<Box<Period>>,
     /// Resource creation date
     ///
     /// `created`, 1..1.
@@ -98,23 +98,23 @@ pub struct Claim {
     /// Author of the claim
     ///
     /// `enterer`, 0..1.
-    pub enterer: Option<Reference>,
+    pub enterer: Option<Box<Reference>>,
     /// Target
     ///
     /// `insurer`, 0..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Party responsible for the claim
     ///
     /// `provider`, 1..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Desired processing ugency
     ///
     /// `priority`, 1..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// For whom to reserve funds
     ///
     /// `fundsReserve`, 0..1.
-    pub funds_reserve: Option<CodeableConcept>,
+    pub funds_reserve: Option<Box<CodeableConcept>>,
     /// Prior or corollary claims
     ///
     /// `related`, 0..*.
@@ -122,23 +122,23 @@ pub struct Claim {
     /// Prescription authorizing services and products
     ///
     /// `prescription`, 0..1.
-    pub prescription: Option<Reference>,
+    pub prescription: Option<Box<Reference>>,
     /// Original prescription if superseded by fulfiller
     ///
     /// `originalPrescription`, 0..1.
-    pub original_prescription: Option<Reference>,
+    pub original_prescription: Option<Box<Reference>>,
     /// Recipient of benefits payable
     ///
     /// `payee`, 0..1.
-    pub payee: Option<ClaimPayee>,
+    pub payee: Option<Box<ClaimPayee>>,
     /// Treatment referral
     ///
     /// `referral`, 0..1.
-    pub referral: Option<Reference>,
+    pub referral: Option<Box<Reference>>,
     /// Servicing facility
     ///
     /// `facility`, 0..1.
-    pub facility: Option<Reference>,
+    pub facility: Option<Box<Reference>>,
     /// Members of the care team
     ///
     /// `careTeam`, 0..*.
@@ -162,7 +162,7 @@ pub struct Claim {
     /// Details of the event
     ///
     /// `accident`, 0..1.
-    pub accident: Option<ClaimAccident>,
+    pub accident: Option<Box<ClaimAccident>>,
     /// Product or service provided
     ///
     /// `item`, 0..*.
@@ -170,7 +170,7 @@ pub struct Claim {
     /// Total claim cost
     ///
     /// `total`, 0..1.
-    pub total: Option<Money>,
+    pub total: Option<Box<Money>>,
 }
 
 impl de::FhirObject for Claim {
@@ -184,45 +184,45 @@ impl de::FhirObject for Claim {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subType" => de::plain(map, &mut self.sub_type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subType" => de::boxed(map, &mut self.sub_type, key),
             "use" => de::primitive(map, &mut self.r#use, key),
             "_use" => de::primitive_element(map, &mut self.r#use, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "billablePeriod" => de::plain(map, &mut self.billable_period, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "billablePeriod" => de::boxed(map, &mut self.billable_period, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "enterer" => de::plain(map, &mut self.enterer, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "priority" => de::plain(map, &mut self.priority, key),
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
+            "enterer" => de::boxed(map, &mut self.enterer, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
+            "fundsReserve" => de::boxed(map, &mut self.funds_reserve, key),
             "related" => de::list(map, &mut self.related, key),
-            "prescription" => de::plain(map, &mut self.prescription, key),
-            "originalPrescription" => de::plain(map, &mut self.original_prescription, key),
-            "payee" => de::plain(map, &mut self.payee, key),
-            "referral" => de::plain(map, &mut self.referral, key),
-            "facility" => de::plain(map, &mut self.facility, key),
+            "prescription" => de::boxed(map, &mut self.prescription, key),
+            "originalPrescription" => de::boxed(map, &mut self.original_prescription, key),
+            "payee" => de::boxed(map, &mut self.payee, key),
+            "referral" => de::boxed(map, &mut self.referral, key),
+            "facility" => de::boxed(map, &mut self.facility, key),
             "careTeam" => de::list(map, &mut self.care_team, key),
             "supportingInfo" => de::list(map, &mut self.supporting_info, key),
             "diagnosis" => de::list(map, &mut self.diagnosis, key),
             "procedure" => de::list(map, &mut self.procedure, key),
             "insurance" => de::list(map, &mut self.insurance, key),
-            "accident" => de::plain(map, &mut self.accident, key),
+            "accident" => de::boxed(map, &mut self.accident, key),
             "item" => de::list(map, &mut self.item, key),
-            "total" => de::plain(map, &mut self.total, key),
+            "total" => de::boxed(map, &mut self.total, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -303,15 +303,15 @@ pub struct ClaimRelated {
     /// Reference to the related claim
     ///
     /// `claim`, 0..1.
-    pub claim: Option<Reference>,
+    pub claim: Option<Box<Reference>>,
     /// How the reference claim is related
     ///
     /// `relationship`, 0..1.
-    pub relationship: Option<CodeableConcept>,
+    pub relationship: Option<Box<CodeableConcept>>,
     /// File or case reference
     ///
     /// `reference`, 0..1.
-    pub reference: Option<Identifier>,
+    pub reference: Option<Box<Identifier>>,
 }
 
 impl de::FhirObject for ClaimRelated {
@@ -325,9 +325,9 @@ impl de::FhirObject for ClaimRelated {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "claim" => de::plain(map, &mut self.claim, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "claim" => de::boxed(map, &mut self.claim, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -373,11 +373,11 @@ pub struct ClaimPayee {
     /// Category of recipient
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Recipient reference
     ///
     /// `party`, 0..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ClaimPayee {
@@ -391,8 +391,8 @@ impl de::FhirObject for ClaimPayee {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "party" => de::boxed(map, &mut self.party, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -441,7 +441,7 @@ pub struct ClaimCareTeam {
     /// Practitioner or organization
     ///
     /// `provider`, 1..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Indicator of the lead practitioner
     ///
     /// `responsible`, 0..1.
@@ -449,11 +449,11 @@ pub struct ClaimCareTeam {
     /// Function within the team
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Practitioner credential or specialization
     ///
     /// `qualification`, 0..1.
-    pub qualification: Option<CodeableConcept>,
+    pub qualification: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ClaimCareTeam {
@@ -469,11 +469,11 @@ impl de::FhirObject for ClaimCareTeam {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "provider" => de::plain(map, &mut self.provider, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
             "responsible" => de::primitive(map, &mut self.responsible, key),
             "_responsible" => de::primitive_element(map, &mut self.responsible, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "qualification" => de::plain(map, &mut self.qualification, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "qualification" => de::boxed(map, &mut self.qualification, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -525,11 +525,11 @@ pub struct ClaimSupportingInfo {
     /// Classification of the supplied information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Type of information
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// When it occurred
     ///
     /// `timing[x]`, 0..1.
@@ -541,7 +541,7 @@ pub struct ClaimSupportingInfo {
     /// Explanation for the information
     ///
     /// `reason`, 0..1.
-    pub reason: Option<CodeableConcept>,
+    pub reason: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ClaimSupportingInfo {
@@ -557,9 +557,9 @@ impl de::FhirObject for ClaimSupportingInfo {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "reason" => de::plain(map, &mut self.reason, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
             _ => {
                 if ClaimSupportingInfoTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
@@ -632,11 +632,11 @@ pub struct ClaimDiagnosis {
     /// Present on admission
     ///
     /// `onAdmission`, 0..1.
-    pub on_admission: Option<CodeableConcept>,
+    pub on_admission: Option<Box<CodeableConcept>>,
     /// Package billing code
     ///
     /// `packageCode`, 0..1.
-    pub package_code: Option<CodeableConcept>,
+    pub package_code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ClaimDiagnosis {
@@ -653,8 +653,8 @@ impl de::FhirObject for ClaimDiagnosis {
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "type" => de::list(map, &mut self.r#type, key),
-            "onAdmission" => de::plain(map, &mut self.on_admission, key),
-            "packageCode" => de::plain(map, &mut self.package_code, key),
+            "onAdmission" => de::boxed(map, &mut self.on_admission, key),
+            "packageCode" => de::boxed(map, &mut self.package_code, key),
             _ => {
                 if ClaimDiagnosisDiagnosis::visit(&mut self.diagnosis, key, map)? {
                     return Ok(true);
@@ -807,11 +807,11 @@ pub struct ClaimInsurance {
     /// Pre-assigned Claim number
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Insurance information
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// Additional provider contract number
     ///
     /// `businessArrangement`, 0..1.
@@ -823,7 +823,7 @@ pub struct ClaimInsurance {
     /// Adjudication results
     ///
     /// `claimResponse`, 0..1.
-    pub claim_response: Option<Reference>,
+    pub claim_response: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ClaimInsurance {
@@ -841,15 +841,15 @@ impl de::FhirObject for ClaimInsurance {
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "focal" => de::primitive(map, &mut self.focal, key),
             "_focal" => de::primitive_element(map, &mut self.focal, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
                 de::primitive_element(map, &mut self.business_arrangement, key)
             }
             "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key),
             "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key),
-            "claimResponse" => de::plain(map, &mut self.claim_response, key),
+            "claimResponse" => de::boxed(map, &mut self.claim_response, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -908,7 +908,7 @@ pub struct ClaimAccident {
     /// The nature of the accident
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Where the event occurred
     ///
     /// `location[x]`, 0..1.
@@ -928,7 +928,7 @@ impl de::FhirObject for ClaimAccident {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if ClaimAccidentLocation::visit(&mut self.location, key, map)? {
                     return Ok(true);
@@ -1001,15 +1001,15 @@ pub struct ClaimItem {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Product or service billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1029,11 +1029,11 @@ pub struct ClaimItem {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1041,7 +1041,7 @@ pub struct ClaimItem {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1049,7 +1049,7 @@ pub struct ClaimItem {
     /// Anatomical location
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Anatomical sub-location
     ///
     /// `subSite`, 0..*.
@@ -1093,18 +1093,18 @@ impl de::FhirObject for ClaimItem {
             "_informationSequence" => {
                 de::primitive_element_list(map, &mut self.information_sequence, key)
             }
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "subSite" => de::list(map, &mut self.sub_site, key),
             "encounter" => de::list(map, &mut self.encounter, key),
             "detail" => de::list(map, &mut self.detail, key),
@@ -1207,15 +1207,15 @@ pub struct ClaimItemDetail {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1227,11 +1227,11 @@ pub struct ClaimItemDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1239,7 +1239,7 @@ pub struct ClaimItemDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1263,16 +1263,16 @@ impl de::FhirObject for ClaimItemDetail {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
             "subDetail" => de::list(map, &mut self.sub_detail, key),
             _ => return Ok(false),
@@ -1333,15 +1333,15 @@ pub struct ClaimItemDetailSubDetail {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1353,11 +1353,11 @@ pub struct ClaimItemDetailSubDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1365,7 +1365,7 @@ pub struct ClaimItemDetailSubDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1385,16 +1385,16 @@ impl de::FhirObject for ClaimItemDetailSubDetail {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
             _ => return Ok(false),
         }?;

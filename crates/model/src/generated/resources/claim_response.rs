@@ -38,7 +38,7 @@ pub struct ClaimResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ClaimResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct ClaimResponse {
     /// More granular claim type
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// More granular claim type
     ///
     /// `subType`, 0..1.
-    pub sub_type: Option<CodeableConcept>,
+    pub sub_type: Option<Box<CodeableConcept>>,
     /// claim | preauthorization | predetermination
     ///
     /// `use`, 1..1.
@@ -86,7 +86,7 @@ pub struct ClaimResponse {
     /// The recipient of the products and services
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Response creation date
     ///
     /// `created`, 1..1.
@@ -94,15 +94,15 @@ pub struct ClaimResponse {
     /// Party responsible for reimbursement
     ///
     /// `insurer`, 1..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Party responsible for the claim
     ///
     /// `requestor`, 0..1.
-    pub requestor: Option<Reference>,
+    pub requestor: Option<Box<Reference>>,
     /// Id of resource triggering adjudication
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// queued | complete | error | partial
     ///
     /// `outcome`, 1..1.
@@ -118,11 +118,11 @@ pub struct ClaimResponse {
     /// Preauthorization reference effective period
     ///
     /// `preAuthPeriod`, 0..1.
-    pub pre_auth_period: Option<Period>,
+    pub pre_auth_period: Option<Box<Period>>,
     /// Party to be paid any benefits payable
     ///
     /// `payeeType`, 0..1.
-    pub payee_type: Option<CodeableConcept>,
+    pub payee_type: Option<Box<CodeableConcept>>,
     /// Adjudication for claim line items
     ///
     /// `item`, 0..*.
@@ -142,19 +142,19 @@ pub struct ClaimResponse {
     /// Payment Details
     ///
     /// `payment`, 0..1.
-    pub payment: Option<ClaimResponsePayment>,
+    pub payment: Option<Box<ClaimResponsePayment>>,
     /// Funds reserved status
     ///
     /// `fundsReserve`, 0..1.
-    pub funds_reserve: Option<CodeableConcept>,
+    pub funds_reserve: Option<Box<CodeableConcept>>,
     /// Printed form identifier
     ///
     /// `formCode`, 0..1.
-    pub form_code: Option<CodeableConcept>,
+    pub form_code: Option<Box<CodeableConcept>>,
     /// Printed reference or actual form
     ///
     /// `form`, 0..1.
-    pub form: Option<Attachment>,
+    pub form: Option<Box<Attachment>>,
     /// Note concerning adjudication
     ///
     /// `processNote`, 0..*.
@@ -184,44 +184,44 @@ impl de::FhirObject for ClaimResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subType" => de::plain(map, &mut self.sub_type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subType" => de::boxed(map, &mut self.sub_type, key),
             "use" => de::primitive(map, &mut self.r#use, key),
             "_use" => de::primitive_element(map, &mut self.r#use, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
-            "requestor" => de::plain(map, &mut self.requestor, key),
-            "request" => de::plain(map, &mut self.request, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
+            "requestor" => de::boxed(map, &mut self.requestor, key),
+            "request" => de::boxed(map, &mut self.request, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
             "_outcome" => de::primitive_element(map, &mut self.outcome, key),
             "disposition" => de::primitive(map, &mut self.disposition, key),
             "_disposition" => de::primitive_element(map, &mut self.disposition, key),
             "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key),
             "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key),
-            "preAuthPeriod" => de::plain(map, &mut self.pre_auth_period, key),
-            "payeeType" => de::plain(map, &mut self.payee_type, key),
+            "preAuthPeriod" => de::boxed(map, &mut self.pre_auth_period, key),
+            "payeeType" => de::boxed(map, &mut self.payee_type, key),
             "item" => de::list(map, &mut self.item, key),
             "addItem" => de::list(map, &mut self.add_item, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
             "total" => de::list(map, &mut self.total, key),
-            "payment" => de::plain(map, &mut self.payment, key),
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
-            "formCode" => de::plain(map, &mut self.form_code, key),
-            "form" => de::plain(map, &mut self.form, key),
+            "payment" => de::boxed(map, &mut self.payment, key),
+            "fundsReserve" => de::boxed(map, &mut self.funds_reserve, key),
+            "formCode" => de::boxed(map, &mut self.form_code, key),
+            "form" => de::boxed(map, &mut self.form, key),
             "processNote" => de::list(map, &mut self.process_note, key),
             "communicationRequest" => de::list(map, &mut self.communication_request, key),
             "insurance" => de::list(map, &mut self.insurance, key),
@@ -384,15 +384,15 @@ pub struct ClaimResponseItemAdjudication {
     /// Type of adjudication information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Explanation of adjudication outcome
     ///
     /// `reason`, 0..1.
-    pub reason: Option<CodeableConcept>,
+    pub reason: Option<Box<CodeableConcept>>,
     /// Monetary amount
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
     /// Non-monetary value
     ///
     /// `value`, 0..1.
@@ -410,9 +410,9 @@ impl de::FhirObject for ClaimResponseItemAdjudication {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "reason" => de::plain(map, &mut self.reason, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
@@ -637,7 +637,7 @@ pub struct ClaimResponseAddItem {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -657,11 +657,11 @@ pub struct ClaimResponseAddItem {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -669,11 +669,11 @@ pub struct ClaimResponseAddItem {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Anatomical location
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Anatomical sub-location
     ///
     /// `subSite`, 0..*.
@@ -712,15 +712,15 @@ impl de::FhirObject for ClaimResponseAddItem {
                 de::primitive_element_list(map, &mut self.subdetail_sequence, key)
             }
             "provider" => de::list(map, &mut self.provider, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "net" => de::boxed(map, &mut self.net, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "subSite" => de::list(map, &mut self.sub_site, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
@@ -808,7 +808,7 @@ pub struct ClaimResponseAddItemDetail {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -816,11 +816,11 @@ pub struct ClaimResponseAddItemDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -828,7 +828,7 @@ pub struct ClaimResponseAddItemDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Applicable note numbers
     ///
     /// `noteNumber`, 0..*.
@@ -854,13 +854,13 @@ impl de::FhirObject for ClaimResponseAddItemDetail {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
@@ -916,7 +916,7 @@ pub struct ClaimResponseAddItemDetailSubDetail {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -924,11 +924,11 @@ pub struct ClaimResponseAddItemDetailSubDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -936,7 +936,7 @@ pub struct ClaimResponseAddItemDetailSubDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Applicable note numbers
     ///
     /// `noteNumber`, 0..*.
@@ -958,13 +958,13 @@ impl de::FhirObject for ClaimResponseAddItemDetailSubDetail {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
@@ -1018,11 +1018,11 @@ pub struct ClaimResponseTotal {
     /// Type of adjudication information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Financial total for the category
     ///
     /// `amount`, 1..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
 }
 
 impl de::FhirObject for ClaimResponseTotal {
@@ -1036,8 +1036,8 @@ impl de::FhirObject for ClaimResponseTotal {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1082,15 +1082,15 @@ pub struct ClaimResponsePayment {
     /// Partial or complete payment
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Payment adjustment for non-claim issues
     ///
     /// `adjustment`, 0..1.
-    pub adjustment: Option<Money>,
+    pub adjustment: Option<Box<Money>>,
     /// Explanation for the adjustment
     ///
     /// `adjustmentReason`, 0..1.
-    pub adjustment_reason: Option<CodeableConcept>,
+    pub adjustment_reason: Option<Box<CodeableConcept>>,
     /// Expected date of payment
     ///
     /// `date`, 0..1.
@@ -1098,11 +1098,11 @@ pub struct ClaimResponsePayment {
     /// Payable amount after adjustment
     ///
     /// `amount`, 1..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
     /// Business identifier for the payment
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
 }
 
 impl de::FhirObject for ClaimResponsePayment {
@@ -1116,13 +1116,13 @@ impl de::FhirObject for ClaimResponsePayment {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "adjustment" => de::plain(map, &mut self.adjustment, key),
-            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "adjustment" => de::boxed(map, &mut self.adjustment, key),
+            "adjustmentReason" => de::boxed(map, &mut self.adjustment_reason, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "amount" => de::plain(map, &mut self.amount, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1183,7 +1183,7 @@ pub struct ClaimResponseProcessNote {
     /// Language of the text
     ///
     /// `language`, 0..1.
-    pub language: Option<CodeableConcept>,
+    pub language: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ClaimResponseProcessNote {
@@ -1203,7 +1203,7 @@ impl de::FhirObject for ClaimResponseProcessNote {
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
-            "language" => de::plain(map, &mut self.language, key),
+            "language" => de::boxed(map, &mut self.language, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1258,7 +1258,7 @@ pub struct ClaimResponseInsurance {
     /// Insurance information
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// Additional provider contract number
     ///
     /// `businessArrangement`, 0..1.
@@ -1266,7 +1266,7 @@ pub struct ClaimResponseInsurance {
     /// Adjudication results
     ///
     /// `claimResponse`, 0..1.
-    pub claim_response: Option<Reference>,
+    pub claim_response: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ClaimResponseInsurance {
@@ -1284,12 +1284,12 @@ impl de::FhirObject for ClaimResponseInsurance {
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "focal" => de::primitive(map, &mut self.focal, key),
             "_focal" => de::primitive_element(map, &mut self.focal, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
                 de::primitive_element(map, &mut self.business_arrangement, key)
             }
-            "claimResponse" => de::plain(map, &mut self.claim_response, key),
+            "claimResponse" => de::boxed(map, &mut self.claim_response, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1354,7 +1354,7 @@ pub struct ClaimResponseError {
     /// Error code detailing processing issues
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ClaimResponseError {
@@ -1374,7 +1374,7 @@ impl de::FhirObject for ClaimResponseError {
             "_detailSequence" => de::primitive_element(map, &mut self.detail_sequence, key),
             "subDetailSequence" => de::primitive(map, &mut self.sub_detail_sequence, key),
             "_subDetailSequence" => de::primitive_element(map, &mut self.sub_detail_sequence, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ClinicalImpression {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ClinicalImpression {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct ClinicalImpression {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// Kind of assessment performed
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Why/how the assessment was performed
     ///
     /// `description`, 0..1.
@@ -86,11 +86,11 @@ pub struct ClinicalImpression {
     /// Patient or group assessed
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Time of assessment
     ///
     /// `effective[x]`, 0..1.
@@ -102,11 +102,11 @@ pub struct ClinicalImpression {
     /// The clinician performing the assessment
     ///
     /// `assessor`, 0..1.
-    pub assessor: Option<Reference>,
+    pub assessor: Option<Box<Reference>>,
     /// Reference to last assessment
     ///
     /// `previous`, 0..1.
-    pub previous: Option<Reference>,
+    pub previous: Option<Box<Reference>>,
     /// Relevant impressions of patient state
     ///
     /// `problem`, 0..*.
@@ -156,28 +156,28 @@ impl de::FhirObject for ClinicalImpression {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "assessor" => de::plain(map, &mut self.assessor, key),
-            "previous" => de::plain(map, &mut self.previous, key),
+            "assessor" => de::boxed(map, &mut self.assessor, key),
+            "previous" => de::boxed(map, &mut self.previous, key),
             "problem" => de::list(map, &mut self.problem, key),
             "investigation" => de::list(map, &mut self.investigation, key),
             "protocol" => de::primitive_list(map, &mut self.protocol, key),
@@ -273,7 +273,7 @@ pub struct ClinicalImpressionInvestigation {
     /// A name/code for the set
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Record of a specific investigation
     ///
     /// `item`, 0..*.
@@ -291,7 +291,7 @@ impl de::FhirObject for ClinicalImpressionInvestigation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
         }?;
@@ -337,11 +337,11 @@ pub struct ClinicalImpressionFinding {
     /// What was found
     ///
     /// `itemCodeableConcept`, 0..1.
-    pub item_codeable_concept: Option<CodeableConcept>,
+    pub item_codeable_concept: Option<Box<CodeableConcept>>,
     /// What was found
     ///
     /// `itemReference`, 0..1.
-    pub item_reference: Option<Reference>,
+    pub item_reference: Option<Box<Reference>>,
     /// Which investigations support finding
     ///
     /// `basis`, 0..1.
@@ -359,8 +359,8 @@ impl de::FhirObject for ClinicalImpressionFinding {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "itemCodeableConcept" => de::plain(map, &mut self.item_codeable_concept, key),
-            "itemReference" => de::plain(map, &mut self.item_reference, key),
+            "itemCodeableConcept" => de::boxed(map, &mut self.item_codeable_concept, key),
+            "itemReference" => de::boxed(map, &mut self.item_reference, key),
             "basis" => de::primitive(map, &mut self.basis, key),
             "_basis" => de::primitive_element(map, &mut self.basis, key),
             _ => return Ok(false),

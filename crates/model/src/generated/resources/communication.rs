@@ -38,7 +38,7 @@ pub struct Communication {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Communication {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -94,7 +94,7 @@ pub struct Communication {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// Message category
     ///
     /// `category`, 0..*.
@@ -110,11 +110,11 @@ pub struct Communication {
     /// Focus of message
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Description of the purpose/content
     ///
     /// `topic`, 0..1.
-    pub topic: Option<CodeableConcept>,
+    pub topic: Option<Box<CodeableConcept>>,
     /// Resources that pertain to this communication
     ///
     /// `about`, 0..*.
@@ -122,7 +122,7 @@ pub struct Communication {
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When sent
     ///
     /// `sent`, 0..1.
@@ -138,7 +138,7 @@ pub struct Communication {
     /// Message sender
     ///
     /// `sender`, 0..1.
-    pub sender: Option<Reference>,
+    pub sender: Option<Box<Reference>>,
     /// Indication for message
     ///
     /// `reasonCode`, 0..*.
@@ -168,12 +168,12 @@ impl de::FhirObject for Communication {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -191,21 +191,21 @@ impl de::FhirObject for Communication {
             "inResponseTo" => de::list(map, &mut self.in_response_to, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
             "category" => de::list(map, &mut self.category, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "medium" => de::list(map, &mut self.medium, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "topic" => de::plain(map, &mut self.topic, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "topic" => de::boxed(map, &mut self.topic, key),
             "about" => de::list(map, &mut self.about, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "sent" => de::primitive(map, &mut self.sent, key),
             "_sent" => de::primitive_element(map, &mut self.sent, key),
             "received" => de::primitive(map, &mut self.received, key),
             "_received" => de::primitive_element(map, &mut self.received, key),
             "recipient" => de::list(map, &mut self.recipient, key),
-            "sender" => de::plain(map, &mut self.sender, key),
+            "sender" => de::boxed(map, &mut self.sender, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "payload" => de::list(map, &mut self.payload, key),

@@ -38,7 +38,7 @@ pub struct CommunicationRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CommunicationRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct CommunicationRequest {
     /// Composite request this is part of
     ///
     /// `groupIdentifier`, 0..1.
-    pub group_identifier: Option<Identifier>,
+    pub group_identifier: Option<Box<Identifier>>,
     /// draft | active | on-hold | revoked | completed | entered-in-error | unknown
     ///
     /// `status`, 1..1.
@@ -86,7 +86,7 @@ pub struct CommunicationRequest {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// Message category
     ///
     /// `category`, 0..*.
@@ -106,7 +106,7 @@ pub struct CommunicationRequest {
     /// Focus of message
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Resources that pertain to this communication request
     ///
     /// `about`, 0..*.
@@ -114,7 +114,7 @@ pub struct CommunicationRequest {
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Message payload
     ///
     /// `payload`, 0..*.
@@ -130,7 +130,7 @@ pub struct CommunicationRequest {
     /// Who/what is requesting service
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Message recipient
     ///
     /// `recipient`, 0..*.
@@ -138,7 +138,7 @@ pub struct CommunicationRequest {
     /// Message sender
     ///
     /// `sender`, 0..1.
-    pub sender: Option<Reference>,
+    pub sender: Option<Box<Reference>>,
     /// Why is communication needed?
     ///
     /// `reasonCode`, 0..*.
@@ -164,37 +164,37 @@ impl de::FhirObject for CommunicationRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "replaces" => de::list(map, &mut self.replaces, key),
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "groupIdentifier" => de::boxed(map, &mut self.group_identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
             "category" => de::list(map, &mut self.category, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
             "medium" => de::list(map, &mut self.medium, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "about" => de::list(map, &mut self.about, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "payload" => de::list(map, &mut self.payload, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "requester" => de::plain(map, &mut self.requester, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
             "recipient" => de::list(map, &mut self.recipient, key),
-            "sender" => de::plain(map, &mut self.sender, key),
+            "sender" => de::boxed(map, &mut self.sender, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "note" => de::list(map, &mut self.note, key),

@@ -38,7 +38,7 @@ pub struct Composition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Composition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct Composition {
     /// Version-independent identifier for the Composition
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// preliminary | final | amended | entered-in-error
     ///
     /// `status`, 1..1.
@@ -74,7 +74,7 @@ pub struct Composition {
     /// Kind of composition (LOINC if possible)
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Categorization of Composition
     ///
     /// `category`, 0..*.
@@ -82,11 +82,11 @@ pub struct Composition {
     /// Who and/or what the composition is about
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Context of the Composition
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Composition editing time
     ///
     /// `date`, 1..1.
@@ -110,7 +110,7 @@ pub struct Composition {
     /// Organization which maintains the composition
     ///
     /// `custodian`, 0..1.
-    pub custodian: Option<Reference>,
+    pub custodian: Option<Box<Reference>>,
     /// Relationships to other compositions/documents
     ///
     /// `relatesTo`, 0..*.
@@ -136,22 +136,22 @@ impl de::FhirObject for Composition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "category" => de::list(map, &mut self.category, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "author" => de::list(map, &mut self.author, key),
@@ -160,7 +160,7 @@ impl de::FhirObject for Composition {
             "confidentiality" => de::primitive(map, &mut self.confidentiality, key),
             "_confidentiality" => de::primitive_element(map, &mut self.confidentiality, key),
             "attester" => de::list(map, &mut self.attester, key),
-            "custodian" => de::plain(map, &mut self.custodian, key),
+            "custodian" => de::boxed(map, &mut self.custodian, key),
             "relatesTo" => de::list(map, &mut self.relates_to, key),
             "event" => de::list(map, &mut self.event, key),
             "section" => de::list(map, &mut self.section, key),
@@ -245,7 +245,7 @@ pub struct CompositionAttester {
     /// Who attested the composition
     ///
     /// `party`, 0..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for CompositionAttester {
@@ -263,7 +263,7 @@ impl de::FhirObject for CompositionAttester {
             "_mode" => de::primitive_element(map, &mut self.mode, key),
             "time" => de::primitive(map, &mut self.time, key),
             "_time" => de::primitive_element(map, &mut self.time, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "party" => de::boxed(map, &mut self.party, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -384,7 +384,7 @@ pub struct CompositionEvent {
     /// The period covered by the documentation
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// The event(s) being documented
     ///
     /// `detail`, 0..*.
@@ -403,7 +403,7 @@ impl de::FhirObject for CompositionEvent {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "code" => de::list(map, &mut self.code, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),
         }?;
@@ -454,7 +454,7 @@ pub struct CompositionSection {
     /// Classification of section (recommended)
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who and/or what authored the section
     ///
     /// `author`, 0..*.
@@ -462,11 +462,11 @@ pub struct CompositionSection {
     /// Who/what the section is about, when it is not about the subject of composition
     ///
     /// `focus`, 0..1.
-    pub focus: Option<Reference>,
+    pub focus: Option<Box<Reference>>,
     /// Text summary of the section, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// working | snapshot | changes
     ///
     /// `mode`, 0..1.
@@ -474,7 +474,7 @@ pub struct CompositionSection {
     /// Order of section entries
     ///
     /// `orderedBy`, 0..1.
-    pub ordered_by: Option<CodeableConcept>,
+    pub ordered_by: Option<Box<CodeableConcept>>,
     /// A reference to data that supports this section
     ///
     /// `entry`, 0..*.
@@ -482,7 +482,7 @@ pub struct CompositionSection {
     /// Why the section is empty
     ///
     /// `emptyReason`, 0..1.
-    pub empty_reason: Option<CodeableConcept>,
+    pub empty_reason: Option<Box<CodeableConcept>>,
     /// Nested Section
     ///
     /// `section`, 0..*.
@@ -502,15 +502,15 @@ impl de::FhirObject for CompositionSection {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "title" => de::primitive(map, &mut self.title, key),
             "_title" => de::primitive_element(map, &mut self.title, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "author" => de::list(map, &mut self.author, key),
-            "focus" => de::plain(map, &mut self.focus, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "focus" => de::boxed(map, &mut self.focus, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "mode" => de::primitive(map, &mut self.mode, key),
             "_mode" => de::primitive_element(map, &mut self.mode, key),
-            "orderedBy" => de::plain(map, &mut self.ordered_by, key),
+            "orderedBy" => de::boxed(map, &mut self.ordered_by, key),
             "entry" => de::list(map, &mut self.entry, key),
-            "emptyReason" => de::plain(map, &mut self.empty_reason, key),
+            "emptyReason" => de::boxed(map, &mut self.empty_reason, key),
             "section" => de::list(map, &mut self.section, key),
             _ => return Ok(false),
         }?;

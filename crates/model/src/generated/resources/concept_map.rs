@@ -38,7 +38,7 @@ pub struct ConceptMap {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ConceptMap {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct ConceptMap {
     /// Additional identifier for the concept map
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Business version of the concept map
     ///
     /// `version`, 0..1.
@@ -148,18 +148,18 @@ impl de::FhirObject for ConceptMap {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "version" => de::primitive(map, &mut self.version, key),
             "_version" => de::primitive_element(map, &mut self.version, key),
             "name" => de::primitive(map, &mut self.name, key),
@@ -287,7 +287,7 @@ pub struct ConceptMapGroup {
     /// What to do when there is no mapping for the source concept
     ///
     /// `unmapped`, 0..1.
-    pub unmapped: Option<ConceptMapGroupUnmapped>,
+    pub unmapped: Option<Box<ConceptMapGroupUnmapped>>,
 }
 
 impl de::FhirObject for ConceptMapGroup {
@@ -310,7 +310,7 @@ impl de::FhirObject for ConceptMapGroup {
             "targetVersion" => de::primitive(map, &mut self.target_version, key),
             "_targetVersion" => de::primitive_element(map, &mut self.target_version, key),
             "element" => de::list(map, &mut self.element, key),
-            "unmapped" => de::plain(map, &mut self.unmapped, key),
+            "unmapped" => de::boxed(map, &mut self.unmapped, key),
             _ => return Ok(false),
         }?;
         Ok(true)

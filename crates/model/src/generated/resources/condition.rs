@@ -38,7 +38,7 @@ pub struct Condition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Condition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct Condition {
     /// active | recurrence | relapse | inactive | remission | resolved
     ///
     /// `clinicalStatus`, 0..1.
-    pub clinical_status: Option<CodeableConcept>,
+    pub clinical_status: Option<Box<CodeableConcept>>,
     /// unconfirmed | provisional | differential | confirmed | refuted | entered-in-error
     ///
     /// `verificationStatus`, 0..1.
-    pub verification_status: Option<CodeableConcept>,
+    pub verification_status: Option<Box<CodeableConcept>>,
     /// problem-list-item | encounter-diagnosis
     ///
     /// `category`, 0..*.
@@ -82,11 +82,11 @@ pub struct Condition {
     /// Subjective severity of condition
     ///
     /// `severity`, 0..1.
-    pub severity: Option<CodeableConcept>,
+    pub severity: Option<Box<CodeableConcept>>,
     /// Identification of the condition, problem or diagnosis
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Anatomical location, if relevant
     ///
     /// `bodySite`, 0..*.
@@ -94,11 +94,11 @@ pub struct Condition {
     /// Who has the condition?
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Estimated or actual date,  date-time, or age
     ///
     /// `onset[x]`, 0..1.
@@ -114,11 +114,11 @@ pub struct Condition {
     /// Who recorded the condition
     ///
     /// `recorder`, 0..1.
-    pub recorder: Option<Reference>,
+    pub recorder: Option<Box<Reference>>,
     /// Person who asserts this condition
     ///
     /// `asserter`, 0..1.
-    pub asserter: Option<Reference>,
+    pub asserter: Option<Box<Reference>>,
     /// Stage/grade, usually assessed formally
     ///
     /// `stage`, 0..*.
@@ -144,28 +144,28 @@ impl de::FhirObject for Condition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "clinicalStatus" => de::plain(map, &mut self.clinical_status, key),
-            "verificationStatus" => de::plain(map, &mut self.verification_status, key),
+            "clinicalStatus" => de::boxed(map, &mut self.clinical_status, key),
+            "verificationStatus" => de::boxed(map, &mut self.verification_status, key),
             "category" => de::list(map, &mut self.category, key),
-            "severity" => de::plain(map, &mut self.severity, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "severity" => de::boxed(map, &mut self.severity, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "bodySite" => de::list(map, &mut self.body_site, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "recordedDate" => de::primitive(map, &mut self.recorded_date, key),
             "_recordedDate" => de::primitive_element(map, &mut self.recorded_date, key),
-            "recorder" => de::plain(map, &mut self.recorder, key),
-            "asserter" => de::plain(map, &mut self.asserter, key),
+            "recorder" => de::boxed(map, &mut self.recorder, key),
+            "asserter" => de::boxed(map, &mut self.asserter, key),
             "stage" => de::list(map, &mut self.stage, key),
             "evidence" => de::list(map, &mut self.evidence, key),
             "note" => de::list(map, &mut self.note, key),
@@ -251,7 +251,7 @@ pub struct ConditionStage {
     /// Simple summary (disease specific)
     ///
     /// `summary`, 0..1.
-    pub summary: Option<CodeableConcept>,
+    pub summary: Option<Box<CodeableConcept>>,
     /// Formal record of assessment
     ///
     /// `assessment`, 0..*.
@@ -259,7 +259,7 @@ pub struct ConditionStage {
     /// Kind of staging
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ConditionStage {
@@ -273,9 +273,9 @@ impl de::FhirObject for ConditionStage {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "summary" => de::plain(map, &mut self.summary, key),
+            "summary" => de::boxed(map, &mut self.summary, key),
             "assessment" => de::list(map, &mut self.assessment, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => return Ok(false),
         }?;
         Ok(true)

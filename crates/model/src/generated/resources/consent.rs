@@ -38,7 +38,7 @@ pub struct Consent {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Consent {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Consent {
     /// Which of the four areas this resource covers (extensible)
     ///
     /// `scope`, 1..1.
-    pub scope: Option<CodeableConcept>,
+    pub scope: Option<Box<CodeableConcept>>,
     /// Classification of the consent statement - for indexing/retrieval
     ///
     /// `category`, 1..*.
@@ -82,7 +82,7 @@ pub struct Consent {
     /// Who the consent applies to
     ///
     /// `patient`, 0..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// When this Consent was created or indexed
     ///
     /// `dateTime`, 0..1.
@@ -106,7 +106,7 @@ pub struct Consent {
     /// Regulation that this consents to
     ///
     /// `policyRule`, 0..1.
-    pub policy_rule: Option<CodeableConcept>,
+    pub policy_rule: Option<Box<CodeableConcept>>,
     /// Consent Verified by patient or family
     ///
     /// `verification`, 0..*.
@@ -114,7 +114,7 @@ pub struct Consent {
     /// Constraints to the base Consent.policyRule
     ///
     /// `provision`, 0..1.
-    pub provision: Option<ConsentProvision>,
+    pub provision: Option<Box<ConsentProvision>>,
 }
 
 impl de::FhirObject for Consent {
@@ -128,29 +128,29 @@ impl de::FhirObject for Consent {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "scope" => de::plain(map, &mut self.scope, key),
+            "scope" => de::boxed(map, &mut self.scope, key),
             "category" => de::list(map, &mut self.category, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "dateTime" => de::primitive(map, &mut self.date_time, key),
             "_dateTime" => de::primitive_element(map, &mut self.date_time, key),
             "performer" => de::list(map, &mut self.performer, key),
             "organization" => de::list(map, &mut self.organization, key),
             "policy" => de::list(map, &mut self.policy, key),
-            "policyRule" => de::plain(map, &mut self.policy_rule, key),
+            "policyRule" => de::boxed(map, &mut self.policy_rule, key),
             "verification" => de::list(map, &mut self.verification, key),
-            "provision" => de::plain(map, &mut self.provision, key),
+            "provision" => de::boxed(map, &mut self.provision, key),
             _ => {
                 if ConsentSource::visit(&mut self.source, key, map)? {
                     return Ok(true);
@@ -294,7 +294,7 @@ pub struct ConsentVerification {
     /// Person who verified
     ///
     /// `verifiedWith`, 0..1.
-    pub verified_with: Option<Reference>,
+    pub verified_with: Option<Box<Reference>>,
     /// When consent verified
     ///
     /// `verificationDate`, 0..1.
@@ -314,7 +314,7 @@ impl de::FhirObject for ConsentVerification {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "verified" => de::primitive(map, &mut self.verified, key),
             "_verified" => de::primitive_element(map, &mut self.verified, key),
-            "verifiedWith" => de::plain(map, &mut self.verified_with, key),
+            "verifiedWith" => de::boxed(map, &mut self.verified_with, key),
             "verificationDate" => de::primitive(map, &mut self.verification_date, key),
             "_verificationDate" => de::primitive_element(map, &mut self.verification_date, key),
             _ => return Ok(false),
@@ -371,7 +371,7 @@ pub struct ConsentProvision {
     /// Timeframe for this rule
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Who|what controlled by this rule (or group, by role)
     ///
     /// `actor`, 0..*.
@@ -399,7 +399,7 @@ pub struct ConsentProvision {
     /// Timeframe for data controlled by this rule
     ///
     /// `dataPeriod`, 0..1.
-    pub data_period: Option<Period>,
+    pub data_period: Option<Box<Period>>,
     /// Data controlled by this rule
     ///
     /// `data`, 0..*.
@@ -423,14 +423,14 @@ impl de::FhirObject for ConsentProvision {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "actor" => de::list(map, &mut self.actor, key),
             "action" => de::list(map, &mut self.action, key),
             "securityLabel" => de::list(map, &mut self.security_label, key),
             "purpose" => de::list(map, &mut self.purpose, key),
             "class" => de::list(map, &mut self.class, key),
             "code" => de::list(map, &mut self.code, key),
-            "dataPeriod" => de::plain(map, &mut self.data_period, key),
+            "dataPeriod" => de::boxed(map, &mut self.data_period, key),
             "data" => de::list(map, &mut self.data, key),
             "provision" => de::list(map, &mut self.provision, key),
             _ => return Ok(false),
@@ -486,11 +486,11 @@ pub struct ConsentProvisionActor {
     /// How the actor is involved
     ///
     /// `role`, 1..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Resource for the actor (or group, by role)
     ///
     /// `reference`, 1..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ConsentProvisionActor {
@@ -504,8 +504,8 @@ impl de::FhirObject for ConsentProvisionActor {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -554,7 +554,7 @@ pub struct ConsentProvisionData {
     /// The actual data reference
     ///
     /// `reference`, 1..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ConsentProvisionData {
@@ -570,7 +570,7 @@ impl de::FhirObject for ConsentProvisionData {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "meaning" => de::primitive(map, &mut self.meaning, key),
             "_meaning" => de::primitive_element(map, &mut self.meaning, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Contract {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Contract {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,11 +82,11 @@ pub struct Contract {
     /// Negotiation status
     ///
     /// `legalState`, 0..1.
-    pub legal_state: Option<CodeableConcept>,
+    pub legal_state: Option<Box<CodeableConcept>>,
     /// Source Contract Definition
     ///
     /// `instantiatesCanonical`, 0..1.
-    pub instantiates_canonical: Option<Reference>,
+    pub instantiates_canonical: Option<Box<Reference>>,
     /// External Contract Definition
     ///
     /// `instantiatesUri`, 0..1.
@@ -94,7 +94,7 @@ pub struct Contract {
     /// Content derived from the basal information
     ///
     /// `contentDerivative`, 0..1.
-    pub content_derivative: Option<CodeableConcept>,
+    pub content_derivative: Option<Box<CodeableConcept>>,
     /// When this Contract was issued
     ///
     /// `issued`, 0..1.
@@ -102,11 +102,11 @@ pub struct Contract {
     /// Effective time
     ///
     /// `applies`, 0..1.
-    pub applies: Option<Period>,
+    pub applies: Option<Box<Period>>,
     /// Contract cessation cause
     ///
     /// `expirationType`, 0..1.
-    pub expiration_type: Option<CodeableConcept>,
+    pub expiration_type: Option<Box<CodeableConcept>>,
     /// Contract Target Entity
     ///
     /// `subject`, 0..*.
@@ -142,11 +142,11 @@ pub struct Contract {
     /// Source of Contract
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Range of Legal Concerns
     ///
     /// `scope`, 0..1.
-    pub scope: Option<CodeableConcept>,
+    pub scope: Option<Box<CodeableConcept>>,
     /// Focus of contract interest
     ///
     /// `topic[x]`, 0..1.
@@ -154,7 +154,7 @@ pub struct Contract {
     /// Legal instrument category
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Subtype within the context of type
     ///
     /// `subType`, 0..*.
@@ -162,7 +162,7 @@ pub struct Contract {
     /// Contract precursor content
     ///
     /// `contentDefinition`, 0..1.
-    pub content_definition: Option<ContractContentDefinition>,
+    pub content_definition: Option<Box<ContractContentDefinition>>,
     /// Contract Term List
     ///
     /// `term`, 0..*.
@@ -208,12 +208,12 @@ impl de::FhirObject for Contract {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -224,15 +224,15 @@ impl de::FhirObject for Contract {
             "_version" => de::primitive_element(map, &mut self.version, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "legalState" => de::plain(map, &mut self.legal_state, key),
-            "instantiatesCanonical" => de::plain(map, &mut self.instantiates_canonical, key),
+            "legalState" => de::boxed(map, &mut self.legal_state, key),
+            "instantiatesCanonical" => de::boxed(map, &mut self.instantiates_canonical, key),
             "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key),
             "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key),
-            "contentDerivative" => de::plain(map, &mut self.content_derivative, key),
+            "contentDerivative" => de::boxed(map, &mut self.content_derivative, key),
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
-            "applies" => de::plain(map, &mut self.applies, key),
-            "expirationType" => de::plain(map, &mut self.expiration_type, key),
+            "applies" => de::boxed(map, &mut self.applies, key),
+            "expirationType" => de::boxed(map, &mut self.expiration_type, key),
             "subject" => de::list(map, &mut self.subject, key),
             "authority" => de::list(map, &mut self.authority, key),
             "domain" => de::list(map, &mut self.domain, key),
@@ -245,11 +245,11 @@ impl de::FhirObject for Contract {
             "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
             "alias" => de::primitive_list(map, &mut self.alias, key),
             "_alias" => de::primitive_element_list(map, &mut self.alias, key),
-            "author" => de::plain(map, &mut self.author, key),
-            "scope" => de::plain(map, &mut self.scope, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "author" => de::boxed(map, &mut self.author, key),
+            "scope" => de::boxed(map, &mut self.scope, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "subType" => de::list(map, &mut self.sub_type, key),
-            "contentDefinition" => de::plain(map, &mut self.content_definition, key),
+            "contentDefinition" => de::boxed(map, &mut self.content_definition, key),
             "term" => de::list(map, &mut self.term, key),
             "supportingInfo" => de::list(map, &mut self.supporting_info, key),
             "relevantHistory" => de::list(map, &mut self.relevant_history, key),
@@ -364,15 +364,15 @@ pub struct ContractContentDefinition {
     /// Content structure and use
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Detailed Content Type Definition
     ///
     /// `subType`, 0..1.
-    pub sub_type: Option<CodeableConcept>,
+    pub sub_type: Option<Box<CodeableConcept>>,
     /// Publisher Entity
     ///
     /// `publisher`, 0..1.
-    pub publisher: Option<Reference>,
+    pub publisher: Option<Box<Reference>>,
     /// When published
     ///
     /// `publicationDate`, 0..1.
@@ -398,9 +398,9 @@ impl de::FhirObject for ContractContentDefinition {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subType" => de::plain(map, &mut self.sub_type, key),
-            "publisher" => de::plain(map, &mut self.publisher, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subType" => de::boxed(map, &mut self.sub_type, key),
+            "publisher" => de::boxed(map, &mut self.publisher, key),
             "publicationDate" => de::primitive(map, &mut self.publication_date, key),
             "_publicationDate" => de::primitive_element(map, &mut self.publication_date, key),
             "publicationStatus" => de::primitive(map, &mut self.publication_status, key),
@@ -465,7 +465,7 @@ pub struct ContractTerm {
     /// Contract Term Number
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Contract Term Issue Date Time
     ///
     /// `issued`, 0..1.
@@ -473,7 +473,7 @@ pub struct ContractTerm {
     /// Contract Term Effective Time
     ///
     /// `applies`, 0..1.
-    pub applies: Option<Period>,
+    pub applies: Option<Box<Period>>,
     /// Term Concern
     ///
     /// `topic[x]`, 0..1.
@@ -481,11 +481,11 @@ pub struct ContractTerm {
     /// Contract Term Type or Form
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Contract Term Type specific classification
     ///
     /// `subType`, 0..1.
-    pub sub_type: Option<CodeableConcept>,
+    pub sub_type: Option<Box<CodeableConcept>>,
     /// Term Statement
     ///
     /// `text`, 0..1.
@@ -497,7 +497,7 @@ pub struct ContractTerm {
     /// Context of the Contract term
     ///
     /// `offer`, 1..1.
-    pub offer: Option<ContractTermOffer>,
+    pub offer: Option<Box<ContractTermOffer>>,
     /// Contract Term Asset List
     ///
     /// `asset`, 0..*.
@@ -523,16 +523,16 @@ impl de::FhirObject for ContractTerm {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
-            "applies" => de::plain(map, &mut self.applies, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subType" => de::plain(map, &mut self.sub_type, key),
+            "applies" => de::boxed(map, &mut self.applies, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subType" => de::boxed(map, &mut self.sub_type, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
             "securityLabel" => de::list(map, &mut self.security_label, key),
-            "offer" => de::plain(map, &mut self.offer, key),
+            "offer" => de::boxed(map, &mut self.offer, key),
             "asset" => de::list(map, &mut self.asset, key),
             "action" => de::list(map, &mut self.action, key),
             "group" => de::list(map, &mut self.group, key),
@@ -601,7 +601,7 @@ pub struct ContractTermSecurityLabel {
     /// Confidentiality Protection
     ///
     /// `classification`, 1..1.
-    pub classification: Option<Coding>,
+    pub classification: Option<Box<Coding>>,
     /// Applicable Policy
     ///
     /// `category`, 0..*.
@@ -625,7 +625,7 @@ impl de::FhirObject for ContractTermSecurityLabel {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "number" => de::primitive_list(map, &mut self.number, key),
             "_number" => de::primitive_element_list(map, &mut self.number, key),
-            "classification" => de::plain(map, &mut self.classification, key),
+            "classification" => de::boxed(map, &mut self.classification, key),
             "category" => de::list(map, &mut self.category, key),
             "control" => de::list(map, &mut self.control, key),
             _ => return Ok(false),
@@ -682,15 +682,15 @@ pub struct ContractTermOffer {
     /// Negotiable offer asset
     ///
     /// `topic`, 0..1.
-    pub topic: Option<Reference>,
+    pub topic: Option<Box<Reference>>,
     /// Contract Offer Type or Form
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Accepting party choice
     ///
     /// `decision`, 0..1.
-    pub decision: Option<CodeableConcept>,
+    pub decision: Option<Box<CodeableConcept>>,
     /// How decision is conveyed
     ///
     /// `decisionMode`, 0..*.
@@ -726,9 +726,9 @@ impl de::FhirObject for ContractTermOffer {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "party" => de::list(map, &mut self.party, key),
-            "topic" => de::plain(map, &mut self.topic, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "decision" => de::plain(map, &mut self.decision, key),
+            "topic" => de::boxed(map, &mut self.topic, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "decision" => de::boxed(map, &mut self.decision, key),
             "decisionMode" => de::list(map, &mut self.decision_mode, key),
             "answer" => de::list(map, &mut self.answer, key),
             "text" => de::primitive(map, &mut self.text, key),
@@ -800,7 +800,7 @@ pub struct ContractTermOfferParty {
     /// Participant engagement type
     ///
     /// `role`, 1..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ContractTermOfferParty {
@@ -815,7 +815,7 @@ impl de::FhirObject for ContractTermOfferParty {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "reference" => de::list(map, &mut self.reference, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "role" => de::boxed(map, &mut self.role, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -924,7 +924,7 @@ pub struct ContractTermAsset {
     /// Range of asset
     ///
     /// `scope`, 0..1.
-    pub scope: Option<CodeableConcept>,
+    pub scope: Option<Box<CodeableConcept>>,
     /// Asset category
     ///
     /// `type`, 0..*.
@@ -940,7 +940,7 @@ pub struct ContractTermAsset {
     /// Kinship of the asset
     ///
     /// `relationship`, 0..1.
-    pub relationship: Option<Coding>,
+    pub relationship: Option<Box<Coding>>,
     /// Circumstance of the asset
     ///
     /// `context`, 0..*.
@@ -994,11 +994,11 @@ impl de::FhirObject for ContractTermAsset {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "scope" => de::plain(map, &mut self.scope, key),
+            "scope" => de::boxed(map, &mut self.scope, key),
             "type" => de::list(map, &mut self.r#type, key),
             "typeReference" => de::list(map, &mut self.type_reference, key),
             "subtype" => de::list(map, &mut self.subtype, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
             "context" => de::list(map, &mut self.context, key),
             "condition" => de::primitive(map, &mut self.condition, key),
             "_condition" => de::primitive_element(map, &mut self.condition, key),
@@ -1077,7 +1077,7 @@ pub struct ContractTermAssetContext {
     /// Creator,custodian or owner
     ///
     /// `reference`, 0..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
     /// Codeable asset context
     ///
     /// `code`, 0..*.
@@ -1099,7 +1099,7 @@ impl de::FhirObject for ContractTermAssetContext {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             "code" => de::list(map, &mut self.code, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
@@ -1152,7 +1152,7 @@ pub struct ContractTermAssetValuedItem {
     /// Contract Valued Item Number
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Contract Valued Item Effective Tiem
     ///
     /// `effectiveTime`, 0..1.
@@ -1160,11 +1160,11 @@ pub struct ContractTermAssetValuedItem {
     /// Count of Contract Valued Items
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Contract Valued Item fee, charge, or cost
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Contract Valued Item Price Scaling Factor
     ///
     /// `factor`, 0..1.
@@ -1176,7 +1176,7 @@ pub struct ContractTermAssetValuedItem {
     /// Total Contract Valued Item Value
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Terms of valuation
     ///
     /// `payment`, 0..1.
@@ -1188,11 +1188,11 @@ pub struct ContractTermAssetValuedItem {
     /// Who will make payment
     ///
     /// `responsible`, 0..1.
-    pub responsible: Option<Reference>,
+    pub responsible: Option<Box<Reference>>,
     /// Who will receive payment
     ///
     /// `recipient`, 0..1.
-    pub recipient: Option<Reference>,
+    pub recipient: Option<Box<Reference>>,
     /// Pointer to specific item
     ///
     /// `linkId`, 0..*.
@@ -1214,22 +1214,22 @@ impl de::FhirObject for ContractTermAssetValuedItem {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "effectiveTime" => de::primitive(map, &mut self.effective_time, key),
             "_effectiveTime" => de::primitive_element(map, &mut self.effective_time, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
             "points" => de::primitive(map, &mut self.points, key),
             "_points" => de::primitive_element(map, &mut self.points, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "payment" => de::primitive(map, &mut self.payment, key),
             "_payment" => de::primitive_element(map, &mut self.payment, key),
             "paymentDate" => de::primitive(map, &mut self.payment_date, key),
             "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
-            "responsible" => de::plain(map, &mut self.responsible, key),
-            "recipient" => de::plain(map, &mut self.recipient, key),
+            "responsible" => de::boxed(map, &mut self.responsible, key),
+            "recipient" => de::boxed(map, &mut self.recipient, key),
             "linkId" => de::primitive_list(map, &mut self.link_id, key),
             "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
             "securityLabelNumber" => de::primitive_list(map, &mut self.security_label_number, key),
@@ -1313,7 +1313,7 @@ pub struct ContractTermAction {
     /// Type or form of the action
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Entity of the action
     ///
     /// `subject`, 0..*.
@@ -1321,7 +1321,7 @@ pub struct ContractTermAction {
     /// Purpose for the Contract Term Action
     ///
     /// `intent`, 1..1.
-    pub intent: Option<CodeableConcept>,
+    pub intent: Option<Box<CodeableConcept>>,
     /// Pointer to specific item
     ///
     /// `linkId`, 0..*.
@@ -1329,11 +1329,11 @@ pub struct ContractTermAction {
     /// State of the action
     ///
     /// `status`, 1..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// Episode associated with action
     ///
     /// `context`, 0..1.
-    pub context: Option<Reference>,
+    pub context: Option<Box<Reference>>,
     /// Pointer to specific item
     ///
     /// `contextLinkId`, 0..*.
@@ -1357,11 +1357,11 @@ pub struct ContractTermAction {
     /// Competency of the performer
     ///
     /// `performerRole`, 0..1.
-    pub performer_role: Option<CodeableConcept>,
+    pub performer_role: Option<Box<CodeableConcept>>,
     /// Actor that wil execute (or not) the action
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// Pointer to specific item
     ///
     /// `performerLinkId`, 0..*.
@@ -1405,21 +1405,21 @@ impl de::FhirObject for ContractTermAction {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "subject" => de::list(map, &mut self.subject, key),
-            "intent" => de::plain(map, &mut self.intent, key),
+            "intent" => de::boxed(map, &mut self.intent, key),
             "linkId" => de::primitive_list(map, &mut self.link_id, key),
             "_linkId" => de::primitive_element_list(map, &mut self.link_id, key),
-            "status" => de::plain(map, &mut self.status, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "status" => de::boxed(map, &mut self.status, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "contextLinkId" => de::primitive_list(map, &mut self.context_link_id, key),
             "_contextLinkId" => de::primitive_element_list(map, &mut self.context_link_id, key),
             "requester" => de::list(map, &mut self.requester, key),
             "requesterLinkId" => de::primitive_list(map, &mut self.requester_link_id, key),
             "_requesterLinkId" => de::primitive_element_list(map, &mut self.requester_link_id, key),
             "performerType" => de::list(map, &mut self.performer_type, key),
-            "performerRole" => de::plain(map, &mut self.performer_role, key),
-            "performer" => de::plain(map, &mut self.performer, key),
+            "performerRole" => de::boxed(map, &mut self.performer_role, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
             "performerLinkId" => de::primitive_list(map, &mut self.performer_link_id, key),
             "_performerLinkId" => de::primitive_element_list(map, &mut self.performer_link_id, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
@@ -1537,7 +1537,7 @@ pub struct ContractTermActionSubject {
     /// Role type of the agent
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ContractTermActionSubject {
@@ -1552,7 +1552,7 @@ impl de::FhirObject for ContractTermActionSubject {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "reference" => de::list(map, &mut self.reference, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "role" => de::boxed(map, &mut self.role, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1597,11 +1597,11 @@ pub struct ContractSigner {
     /// Contract Signatory Role
     ///
     /// `type`, 1..1.
-    pub r#type: Option<Coding>,
+    pub r#type: Option<Box<Coding>>,
     /// Contract Signatory Party
     ///
     /// `party`, 1..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
     /// Contract Documentation Signature
     ///
     /// `signature`, 1..*.
@@ -1619,8 +1619,8 @@ impl de::FhirObject for ContractSigner {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "party" => de::boxed(map, &mut self.party, key),
             "signature" => de::list(map, &mut self.signature, key),
             _ => return Ok(false),
         }?;

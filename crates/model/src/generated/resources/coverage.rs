@@ -38,7 +38,7 @@ pub struct Coverage {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Coverage {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,15 +74,15 @@ pub struct Coverage {
     /// Coverage category such as medical or accident
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Owner of the policy
     ///
     /// `policyHolder`, 0..1.
-    pub policy_holder: Option<Reference>,
+    pub policy_holder: Option<Box<Reference>>,
     /// Subscriber to the policy
     ///
     /// `subscriber`, 0..1.
-    pub subscriber: Option<Reference>,
+    pub subscriber: Option<Box<Reference>>,
     /// ID assigned to the subscriber
     ///
     /// `subscriberId`, 0..1.
@@ -90,7 +90,7 @@ pub struct Coverage {
     /// Plan beneficiary
     ///
     /// `beneficiary`, 1..1.
-    pub beneficiary: Option<Reference>,
+    pub beneficiary: Option<Box<Reference>>,
     /// Dependent number
     ///
     /// `dependent`, 0..1.
@@ -98,11 +98,11 @@ pub struct Coverage {
     /// Beneficiary relationship to the subscriber
     ///
     /// `relationship`, 0..1.
-    pub relationship: Option<CodeableConcept>,
+    pub relationship: Option<Box<CodeableConcept>>,
     /// Coverage start and end dates
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Issuer of the policy
     ///
     /// `payor`, 1..*.
@@ -144,28 +144,28 @@ impl de::FhirObject for Coverage {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "policyHolder" => de::plain(map, &mut self.policy_holder, key),
-            "subscriber" => de::plain(map, &mut self.subscriber, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "policyHolder" => de::boxed(map, &mut self.policy_holder, key),
+            "subscriber" => de::boxed(map, &mut self.subscriber, key),
             "subscriberId" => de::primitive(map, &mut self.subscriber_id, key),
             "_subscriberId" => de::primitive_element(map, &mut self.subscriber_id, key),
-            "beneficiary" => de::plain(map, &mut self.beneficiary, key),
+            "beneficiary" => de::boxed(map, &mut self.beneficiary, key),
             "dependent" => de::primitive(map, &mut self.dependent, key),
             "_dependent" => de::primitive_element(map, &mut self.dependent, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "payor" => de::list(map, &mut self.payor, key),
             "class" => de::list(map, &mut self.class, key),
             "order" => de::primitive(map, &mut self.order, key),
@@ -246,7 +246,7 @@ pub struct CoverageClass {
     /// Type of class such as 'group' or 'plan'
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Value associated with the type
     ///
     /// `value`, 1..1.
@@ -268,7 +268,7 @@ impl de::FhirObject for CoverageClass {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             "name" => de::primitive(map, &mut self.name, key),
@@ -318,7 +318,7 @@ pub struct CoverageCostToBeneficiary {
     /// Cost category
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The amount or percentage due from the beneficiary
     ///
     /// `value[x]`, 1..1.
@@ -340,7 +340,7 @@ impl de::FhirObject for CoverageCostToBeneficiary {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "exception" => de::list(map, &mut self.exception, key),
             _ => {
                 if CoverageCostToBeneficiaryValue::visit(&mut self.value, key, map)? {
@@ -394,11 +394,11 @@ pub struct CoverageCostToBeneficiaryException {
     /// Exception category
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The effective period of the exception
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for CoverageCostToBeneficiaryException {
@@ -412,8 +412,8 @@ impl de::FhirObject for CoverageCostToBeneficiaryException {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct CoverageEligibilityRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CoverageEligibilityRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct CoverageEligibilityRequest {
     /// Desired processing priority
     ///
     /// `priority`, 0..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// auth-requirements | benefits | discovery | validation
     ///
     /// `purpose`, 1..*.
@@ -82,7 +82,7 @@ pub struct CoverageEligibilityRequest {
     /// Intended recipient of products and services
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Estimated date or dates of service
     ///
     /// `serviced[x]`, 0..1.
@@ -94,19 +94,19 @@ pub struct CoverageEligibilityRequest {
     /// Author
     ///
     /// `enterer`, 0..1.
-    pub enterer: Option<Reference>,
+    pub enterer: Option<Box<Reference>>,
     /// Party responsible for the request
     ///
     /// `provider`, 0..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Coverage issuer
     ///
     /// `insurer`, 1..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Servicing facility
     ///
     /// `facility`, 0..1.
-    pub facility: Option<Reference>,
+    pub facility: Option<Box<Reference>>,
     /// Supporting information
     ///
     /// `supportingInfo`, 0..*.
@@ -132,28 +132,28 @@ impl de::FhirObject for CoverageEligibilityRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "priority" => de::plain(map, &mut self.priority, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
             "purpose" => de::primitive_list(map, &mut self.purpose, key),
             "_purpose" => de::primitive_element_list(map, &mut self.purpose, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "enterer" => de::plain(map, &mut self.enterer, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
-            "facility" => de::plain(map, &mut self.facility, key),
+            "enterer" => de::boxed(map, &mut self.enterer, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
+            "facility" => de::boxed(map, &mut self.facility, key),
             "supportingInfo" => de::list(map, &mut self.supporting_info, key),
             "insurance" => de::list(map, &mut self.insurance, key),
             "item" => de::list(map, &mut self.item, key),
@@ -235,7 +235,7 @@ pub struct CoverageEligibilityRequestSupportingInfo {
     /// Data to be provided
     ///
     /// `information`, 1..1.
-    pub information: Option<Reference>,
+    pub information: Option<Box<Reference>>,
     /// Applies to all items
     ///
     /// `appliesToAll`, 0..1.
@@ -255,7 +255,7 @@ impl de::FhirObject for CoverageEligibilityRequestSupportingInfo {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "information" => de::plain(map, &mut self.information, key),
+            "information" => de::boxed(map, &mut self.information, key),
             "appliesToAll" => de::primitive(map, &mut self.applies_to_all, key),
             "_appliesToAll" => de::primitive_element(map, &mut self.applies_to_all, key),
             _ => return Ok(false),
@@ -312,7 +312,7 @@ pub struct CoverageEligibilityRequestInsurance {
     /// Insurance information
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// Additional provider contract number
     ///
     /// `businessArrangement`, 0..1.
@@ -332,7 +332,7 @@ impl de::FhirObject for CoverageEligibilityRequestInsurance {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "focal" => de::primitive(map, &mut self.focal, key),
             "_focal" => de::primitive_element(map, &mut self.focal, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "businessArrangement" => de::primitive(map, &mut self.business_arrangement, key),
             "_businessArrangement" => {
                 de::primitive_element(map, &mut self.business_arrangement, key)
@@ -391,11 +391,11 @@ pub struct CoverageEligibilityRequestItem {
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 0..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Product or service billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -403,19 +403,19 @@ pub struct CoverageEligibilityRequestItem {
     /// Perfoming practitioner
     ///
     /// `provider`, 0..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Servicing facility
     ///
     /// `facility`, 0..1.
-    pub facility: Option<Reference>,
+    pub facility: Option<Box<Reference>>,
     /// Applicable diagnosis
     ///
     /// `diagnosis`, 0..*.
@@ -443,13 +443,13 @@ impl de::FhirObject for CoverageEligibilityRequestItem {
             "_supportingInfoSequence" => {
                 de::primitive_element_list(map, &mut self.supporting_info_sequence, key)
             }
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
-            "facility" => de::plain(map, &mut self.facility, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
+            "facility" => de::boxed(map, &mut self.facility, key),
             "diagnosis" => de::list(map, &mut self.diagnosis, key),
             "detail" => de::list(map, &mut self.detail, key),
             _ => return Ok(false),

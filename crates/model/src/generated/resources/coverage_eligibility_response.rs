@@ -38,7 +38,7 @@ pub struct CoverageEligibilityResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct CoverageEligibilityResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct CoverageEligibilityResponse {
     /// Intended recipient of products and services
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Estimated date or dates of service
     ///
     /// `serviced[x]`, 0..1.
@@ -90,11 +90,11 @@ pub struct CoverageEligibilityResponse {
     /// Party responsible for the request
     ///
     /// `requestor`, 0..1.
-    pub requestor: Option<Reference>,
+    pub requestor: Option<Box<Reference>>,
     /// Eligibility request reference
     ///
     /// `request`, 1..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// queued | complete | error | partial
     ///
     /// `outcome`, 1..1.
@@ -106,7 +106,7 @@ pub struct CoverageEligibilityResponse {
     /// Coverage issuer
     ///
     /// `insurer`, 1..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Patient insurance information
     ///
     /// `insurance`, 0..*.
@@ -118,7 +118,7 @@ pub struct CoverageEligibilityResponse {
     /// Printed form identifier
     ///
     /// `form`, 0..1.
-    pub form: Option<CodeableConcept>,
+    pub form: Option<Box<CodeableConcept>>,
     /// Processing errors
     ///
     /// `error`, 0..*.
@@ -136,12 +136,12 @@ impl de::FhirObject for CoverageEligibilityResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -150,20 +150,20 @@ impl de::FhirObject for CoverageEligibilityResponse {
             "_status" => de::primitive_element(map, &mut self.status, key),
             "purpose" => de::primitive_list(map, &mut self.purpose, key),
             "_purpose" => de::primitive_element_list(map, &mut self.purpose, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "requestor" => de::plain(map, &mut self.requestor, key),
-            "request" => de::plain(map, &mut self.request, key),
+            "requestor" => de::boxed(map, &mut self.requestor, key),
+            "request" => de::boxed(map, &mut self.request, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
             "_outcome" => de::primitive_element(map, &mut self.outcome, key),
             "disposition" => de::primitive(map, &mut self.disposition, key),
             "_disposition" => de::primitive_element(map, &mut self.disposition, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
             "insurance" => de::list(map, &mut self.insurance, key),
             "preAuthRef" => de::primitive(map, &mut self.pre_auth_ref, key),
             "_preAuthRef" => de::primitive_element(map, &mut self.pre_auth_ref, key),
-            "form" => de::plain(map, &mut self.form, key),
+            "form" => de::boxed(map, &mut self.form, key),
             "error" => de::list(map, &mut self.error, key),
             _ => {
                 if CoverageEligibilityResponseServiced::visit(&mut self.serviced, key, map)? {
@@ -240,7 +240,7 @@ pub struct CoverageEligibilityResponseInsurance {
     /// Insurance information
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// Coverage inforce indicator
     ///
     /// `inforce`, 0..1.
@@ -248,7 +248,7 @@ pub struct CoverageEligibilityResponseInsurance {
     /// When the benefits are applicable
     ///
     /// `benefitPeriod`, 0..1.
-    pub benefit_period: Option<Period>,
+    pub benefit_period: Option<Box<Period>>,
     /// Benefits and authorization details
     ///
     /// `item`, 0..*.
@@ -266,10 +266,10 @@ impl de::FhirObject for CoverageEligibilityResponseInsurance {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "inforce" => de::primitive(map, &mut self.inforce, key),
             "_inforce" => de::primitive_element(map, &mut self.inforce, key),
-            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key),
+            "benefitPeriod" => de::boxed(map, &mut self.benefit_period, key),
             "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
         }?;
@@ -317,11 +317,11 @@ pub struct CoverageEligibilityResponseInsuranceItem {
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 0..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Product or service billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -329,7 +329,7 @@ pub struct CoverageEligibilityResponseInsuranceItem {
     /// Performing practitioner
     ///
     /// `provider`, 0..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Excluded from the plan
     ///
     /// `excluded`, 0..1.
@@ -345,15 +345,15 @@ pub struct CoverageEligibilityResponseInsuranceItem {
     /// In or out of network
     ///
     /// `network`, 0..1.
-    pub network: Option<CodeableConcept>,
+    pub network: Option<Box<CodeableConcept>>,
     /// Individual or family
     ///
     /// `unit`, 0..1.
-    pub unit: Option<CodeableConcept>,
+    pub unit: Option<Box<CodeableConcept>>,
     /// Annual or lifetime
     ///
     /// `term`, 0..1.
-    pub term: Option<CodeableConcept>,
+    pub term: Option<Box<CodeableConcept>>,
     /// Benefit Summary
     ///
     /// `benefit`, 0..*.
@@ -383,19 +383,19 @@ impl de::FhirObject for CoverageEligibilityResponseInsuranceItem {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "provider" => de::plain(map, &mut self.provider, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
             "excluded" => de::primitive(map, &mut self.excluded, key),
             "_excluded" => de::primitive_element(map, &mut self.excluded, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "network" => de::plain(map, &mut self.network, key),
-            "unit" => de::plain(map, &mut self.unit, key),
-            "term" => de::plain(map, &mut self.term, key),
+            "network" => de::boxed(map, &mut self.network, key),
+            "unit" => de::boxed(map, &mut self.unit, key),
+            "term" => de::boxed(map, &mut self.term, key),
             "benefit" => de::list(map, &mut self.benefit, key),
             "authorizationRequired" => de::primitive(map, &mut self.authorization_required, key),
             "_authorizationRequired" => {
@@ -474,7 +474,7 @@ pub struct CoverageEligibilityResponseInsuranceItemBenefit {
     /// Benefit classification
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Benefits allowed
     ///
     /// `allowed[x]`, 0..1.
@@ -496,7 +496,7 @@ impl de::FhirObject for CoverageEligibilityResponseInsuranceItemBenefit {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if CoverageEligibilityResponseInsuranceItemBenefitAllowed::visit(
                     &mut self.allowed,
@@ -562,7 +562,7 @@ pub struct CoverageEligibilityResponseError {
     /// Error code detailing processing issues
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for CoverageEligibilityResponseError {
@@ -576,7 +576,7 @@ impl de::FhirObject for CoverageEligibilityResponseError {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => return Ok(false),
         }?;
         Ok(true)

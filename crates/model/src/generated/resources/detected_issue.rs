@@ -38,7 +38,7 @@ pub struct DetectedIssue {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DetectedIssue {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct DetectedIssue {
     /// Issue Category, e.g. drug-drug, duplicate therapy, etc.
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// high | moderate | low
     ///
     /// `severity`, 0..1.
@@ -82,7 +82,7 @@ pub struct DetectedIssue {
     /// Associated patient
     ///
     /// `patient`, 0..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// When identified
     ///
     /// `identified[x]`, 0..1.
@@ -90,7 +90,7 @@ pub struct DetectedIssue {
     /// The provider or device that identified the issue
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Problem resource
     ///
     /// `implicated`, 0..*.
@@ -124,23 +124,23 @@ impl de::FhirObject for DetectedIssue {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "severity" => de::primitive(map, &mut self.severity, key),
             "_severity" => de::primitive_element(map, &mut self.severity, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "author" => de::plain(map, &mut self.author, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "author" => de::boxed(map, &mut self.author, key),
             "implicated" => de::list(map, &mut self.implicated, key),
             "evidence" => de::list(map, &mut self.evidence, key),
             "detail" => de::primitive(map, &mut self.detail, key),
@@ -284,7 +284,7 @@ pub struct DetectedIssueMitigation {
     /// What mitigation?
     ///
     /// `action`, 1..1.
-    pub action: Option<CodeableConcept>,
+    pub action: Option<Box<CodeableConcept>>,
     /// Date committed
     ///
     /// `date`, 0..1.
@@ -292,7 +292,7 @@ pub struct DetectedIssueMitigation {
     /// Who is committing?
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for DetectedIssueMitigation {
@@ -306,10 +306,10 @@ impl de::FhirObject for DetectedIssueMitigation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "action" => de::plain(map, &mut self.action, key),
+            "action" => de::boxed(map, &mut self.action, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "author" => de::plain(map, &mut self.author, key),
+            "author" => de::boxed(map, &mut self.author, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Device {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Device {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct Device {
     /// The reference to the definition for the device
     ///
     /// `definition`, 0..1.
-    pub definition: Option<Reference>,
+    pub definition: Option<Box<Reference>>,
     /// Unique Device Identifier (UDI) Barcode string
     ///
     /// `udiCarrier`, 0..*.
@@ -122,7 +122,7 @@ pub struct Device {
     /// The kind or type of device
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication
     ///
     /// `specialization`, 0..*.
@@ -138,11 +138,11 @@ pub struct Device {
     /// Patient to whom Device is affixed
     ///
     /// `patient`, 0..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Organization responsible for device
     ///
     /// `owner`, 0..1.
-    pub owner: Option<Reference>,
+    pub owner: Option<Box<Reference>>,
     /// Details for human/organization for support
     ///
     /// `contact`, 0..*.
@@ -150,7 +150,7 @@ pub struct Device {
     /// Where the device is found
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Network address to contact device
     ///
     /// `url`, 0..1.
@@ -166,7 +166,7 @@ pub struct Device {
     /// The parent device
     ///
     /// `parent`, 0..1.
-    pub parent: Option<Reference>,
+    pub parent: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for Device {
@@ -180,17 +180,17 @@ impl de::FhirObject for Device {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "definition" => de::plain(map, &mut self.definition, key),
+            "definition" => de::boxed(map, &mut self.definition, key),
             "udiCarrier" => de::list(map, &mut self.udi_carrier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
@@ -212,19 +212,19 @@ impl de::FhirObject for Device {
             "_modelNumber" => de::primitive_element(map, &mut self.model_number, key),
             "partNumber" => de::primitive(map, &mut self.part_number, key),
             "_partNumber" => de::primitive_element(map, &mut self.part_number, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "specialization" => de::list(map, &mut self.specialization, key),
             "version" => de::list(map, &mut self.version, key),
             "property" => de::list(map, &mut self.property, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "owner" => de::plain(map, &mut self.owner, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "owner" => de::boxed(map, &mut self.owner, key),
             "contact" => de::list(map, &mut self.contact, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
             "note" => de::list(map, &mut self.note, key),
             "safety" => de::list(map, &mut self.safety, key),
-            "parent" => de::plain(map, &mut self.parent, key),
+            "parent" => de::boxed(map, &mut self.parent, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -484,7 +484,7 @@ pub struct DeviceSpecialization {
     /// The standard that is used to operate and communicate
     ///
     /// `systemType`, 1..1.
-    pub system_type: Option<CodeableConcept>,
+    pub system_type: Option<Box<CodeableConcept>>,
     /// The version of the standard that is used to operate and communicate
     ///
     /// `version`, 0..1.
@@ -502,7 +502,7 @@ impl de::FhirObject for DeviceSpecialization {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "systemType" => de::plain(map, &mut self.system_type, key),
+            "systemType" => de::boxed(map, &mut self.system_type, key),
             "version" => de::primitive(map, &mut self.version, key),
             "_version" => de::primitive_element(map, &mut self.version, key),
             _ => return Ok(false),
@@ -549,11 +549,11 @@ pub struct DeviceVersion {
     /// The type of the device version
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// A single component of the device version
     ///
     /// `component`, 0..1.
-    pub component: Option<Identifier>,
+    pub component: Option<Box<Identifier>>,
     /// The version text
     ///
     /// `value`, 1..1.
@@ -571,8 +571,8 @@ impl de::FhirObject for DeviceVersion {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "component" => de::plain(map, &mut self.component, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "component" => de::boxed(map, &mut self.component, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
@@ -620,7 +620,7 @@ pub struct DeviceProperty {
     /// Code that specifies the property DeviceDefinitionPropetyCode (Extensible)
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Property value as a quantity
     ///
     /// `valueQuantity`, 0..*.
@@ -642,7 +642,7 @@ impl de::FhirObject for DeviceProperty {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "valueQuantity" => de::list(map, &mut self.value_quantity, key),
             "valueCode" => de::list(map, &mut self.value_code, key),
             _ => return Ok(false),

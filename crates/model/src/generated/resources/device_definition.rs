@@ -38,7 +38,7 @@ pub struct DeviceDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DeviceDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct DeviceDefinition {
     /// What kind of device or device system this is
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication
     ///
     /// `specialization`, 0..*.
@@ -106,7 +106,7 @@ pub struct DeviceDefinition {
     /// Dimensions, color etc.
     ///
     /// `physicalCharacteristics`, 0..1.
-    pub physical_characteristics: Option<ProdCharacteristic>,
+    pub physical_characteristics: Option<Box<ProdCharacteristic>>,
     /// Language code for the human-readable text strings produced by the device (all supported)
     ///
     /// `languageCode`, 0..*.
@@ -122,7 +122,7 @@ pub struct DeviceDefinition {
     /// Organization responsible for device
     ///
     /// `owner`, 0..1.
-    pub owner: Option<Reference>,
+    pub owner: Option<Box<Reference>>,
     /// Details for human/organization for support
     ///
     /// `contact`, 0..*.
@@ -142,11 +142,11 @@ pub struct DeviceDefinition {
     /// The quantity of the device present in the packaging (e.g. the number of devices present in a pack, or the number of devices in the same package of the medicinal product)
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// The parent device it can be part of
     ///
     /// `parentDevice`, 0..1.
-    pub parent_device: Option<Reference>,
+    pub parent_device: Option<Box<Reference>>,
     /// A substance used to create the material(s) of which the device is made
     ///
     /// `material`, 0..*.
@@ -158,7 +158,7 @@ pub struct DeviceDefinition {
     /// Target body site
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for DeviceDefinition {
@@ -172,12 +172,12 @@ impl de::FhirObject for DeviceDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -186,28 +186,28 @@ impl de::FhirObject for DeviceDefinition {
             "deviceName" => de::list(map, &mut self.device_name, key),
             "modelNumber" => de::primitive(map, &mut self.model_number, key),
             "_modelNumber" => de::primitive_element(map, &mut self.model_number, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "specialization" => de::list(map, &mut self.specialization, key),
             "version" => de::primitive_list(map, &mut self.version, key),
             "_version" => de::primitive_element_list(map, &mut self.version, key),
             "safety" => de::list(map, &mut self.safety, key),
             "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key),
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "physicalCharacteristics" => de::boxed(map, &mut self.physical_characteristics, key),
             "languageCode" => de::list(map, &mut self.language_code, key),
             "capability" => de::list(map, &mut self.capability, key),
             "property" => de::list(map, &mut self.property, key),
-            "owner" => de::plain(map, &mut self.owner, key),
+            "owner" => de::boxed(map, &mut self.owner, key),
             "contact" => de::list(map, &mut self.contact, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
             "onlineInformation" => de::primitive(map, &mut self.online_information, key),
             "_onlineInformation" => de::primitive_element(map, &mut self.online_information, key),
             "note" => de::list(map, &mut self.note, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "parentDevice" => de::plain(map, &mut self.parent_device, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "parentDevice" => de::boxed(map, &mut self.parent_device, key),
             "material" => de::list(map, &mut self.material, key),
             "classification" => de::list(map, &mut self.classification, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             _ => {
                 if DeviceDefinitionManufacturer::visit(&mut self.manufacturer, key, map)? {
                     return Ok(true);
@@ -511,7 +511,7 @@ pub struct DeviceDefinitionCapability {
     /// Type of capability
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Description of capability
     ///
     /// `description`, 0..*.
@@ -529,7 +529,7 @@ impl de::FhirObject for DeviceDefinitionCapability {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "description" => de::list(map, &mut self.description, key),
             _ => return Ok(false),
         }?;
@@ -575,7 +575,7 @@ pub struct DeviceDefinitionProperty {
     /// Code that specifies the property DeviceDefinitionPropetyCode (Extensible)
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Property value as a quantity
     ///
     /// `valueQuantity`, 0..*.
@@ -597,7 +597,7 @@ impl de::FhirObject for DeviceDefinitionProperty {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "valueQuantity" => de::list(map, &mut self.value_quantity, key),
             "valueCode" => de::list(map, &mut self.value_code, key),
             _ => return Ok(false),
@@ -645,7 +645,7 @@ pub struct DeviceDefinitionMaterial {
     /// The substance
     ///
     /// `substance`, 1..1.
-    pub substance: Option<CodeableConcept>,
+    pub substance: Option<Box<CodeableConcept>>,
     /// Indicates an alternative material of the device
     ///
     /// `alternate`, 0..1.
@@ -667,7 +667,7 @@ impl de::FhirObject for DeviceDefinitionMaterial {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "substance" => de::plain(map, &mut self.substance, key),
+            "substance" => de::boxed(map, &mut self.substance, key),
             "alternate" => de::primitive(map, &mut self.alternate, key),
             "_alternate" => de::primitive_element(map, &mut self.alternate, key),
             "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key),
@@ -724,7 +724,7 @@ pub struct DeviceDefinitionClassification {
     /// A classification or risk class of the device model
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Further information qualifying this classification of the device model
     ///
     /// `justification`, 0..*.
@@ -742,7 +742,7 @@ impl de::FhirObject for DeviceDefinitionClassification {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "justification" => de::list(map, &mut self.justification, key),
             _ => return Ok(false),
         }?;

@@ -38,7 +38,7 @@ pub struct DeviceMetric {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DeviceMetric {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,19 +70,19 @@ pub struct DeviceMetric {
     /// Identity of metric, for example Heart Rate or PEEP Setting
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Unit of Measure for the Metric
     ///
     /// `unit`, 0..1.
-    pub unit: Option<CodeableConcept>,
+    pub unit: Option<Box<CodeableConcept>>,
     /// Describes the link to the source Device
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
     /// Describes the link to the parent Device
     ///
     /// `parent`, 0..1.
-    pub parent: Option<Reference>,
+    pub parent: Option<Box<Reference>>,
     /// on | off | standby | entered-in-error
     ///
     /// `operationalStatus`, 0..1.
@@ -98,7 +98,7 @@ pub struct DeviceMetric {
     /// Describes the measurement repetition time
     ///
     /// `measurementPeriod`, 0..1.
-    pub measurement_period: Option<Timing>,
+    pub measurement_period: Option<Box<Timing>>,
     /// Describes the calibrations that have been performed or that are required to be performed
     ///
     /// `calibration`, 0..*.
@@ -116,27 +116,27 @@ impl de::FhirObject for DeviceMetric {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "unit" => de::plain(map, &mut self.unit, key),
-            "source" => de::plain(map, &mut self.source, key),
-            "parent" => de::plain(map, &mut self.parent, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "unit" => de::boxed(map, &mut self.unit, key),
+            "source" => de::boxed(map, &mut self.source, key),
+            "parent" => de::boxed(map, &mut self.parent, key),
             "operationalStatus" => de::primitive(map, &mut self.operational_status, key),
             "_operationalStatus" => de::primitive_element(map, &mut self.operational_status, key),
             "color" => de::primitive(map, &mut self.color, key),
             "_color" => de::primitive_element(map, &mut self.color, key),
             "category" => de::primitive(map, &mut self.category, key),
             "_category" => de::primitive_element(map, &mut self.category, key),
-            "measurementPeriod" => de::plain(map, &mut self.measurement_period, key),
+            "measurementPeriod" => de::boxed(map, &mut self.measurement_period, key),
             "calibration" => de::list(map, &mut self.calibration, key),
             _ => return Ok(false),
         }?;

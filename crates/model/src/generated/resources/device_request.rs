@@ -38,7 +38,7 @@ pub struct DeviceRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DeviceRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct DeviceRequest {
     /// Identifier of composite request
     ///
     /// `groupIdentifier`, 0..1.
-    pub group_identifier: Option<Identifier>,
+    pub group_identifier: Option<Box<Identifier>>,
     /// draft | active | on-hold | revoked | completed | entered-in-error | unknown
     ///
     /// `status`, 0..1.
@@ -110,11 +110,11 @@ pub struct DeviceRequest {
     /// Focus of request
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter motivating request
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Desired time or schedule for use
     ///
     /// `occurrence[x]`, 0..1.
@@ -126,15 +126,15 @@ pub struct DeviceRequest {
     /// Who/what is requesting diagnostics
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Filler role
     ///
     /// `performerType`, 0..1.
-    pub performer_type: Option<CodeableConcept>,
+    pub performer_type: Option<Box<CodeableConcept>>,
     /// Requested Filler
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// Coded Reason for request
     ///
     /// `reasonCode`, 0..*.
@@ -172,12 +172,12 @@ impl de::FhirObject for DeviceRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -192,7 +192,7 @@ impl de::FhirObject for DeviceRequest {
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "priorRequest" => de::list(map, &mut self.prior_request, key),
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "groupIdentifier" => de::boxed(map, &mut self.group_identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "intent" => de::primitive(map, &mut self.intent, key),
@@ -200,13 +200,13 @@ impl de::FhirObject for DeviceRequest {
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "parameter" => de::list(map, &mut self.parameter, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "requester" => de::plain(map, &mut self.requester, key),
-            "performerType" => de::plain(map, &mut self.performer_type, key),
-            "performer" => de::plain(map, &mut self.performer, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
+            "performerType" => de::boxed(map, &mut self.performer_type, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "insurance" => de::list(map, &mut self.insurance, key),
@@ -312,7 +312,7 @@ pub struct DeviceRequestParameter {
     /// Device detail
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Value of detail
     ///
     /// `value[x]`, 0..1.
@@ -330,7 +330,7 @@ impl de::FhirObject for DeviceRequestParameter {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => {
                 if DeviceRequestParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);

@@ -38,7 +38,7 @@ pub struct DeviceUseStatement {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DeviceUseStatement {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct DeviceUseStatement {
     /// Patient using device
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Supporting information
     ///
     /// `derivedFrom`, 0..*.
@@ -94,11 +94,11 @@ pub struct DeviceUseStatement {
     /// Who made the statement
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
     /// Reference to device used
     ///
     /// `device`, 1..1.
-    pub device: Option<Reference>,
+    pub device: Option<Box<Reference>>,
     /// Why device was used
     ///
     /// `reasonCode`, 0..*.
@@ -110,7 +110,7 @@ pub struct DeviceUseStatement {
     /// Target body site
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Addition details (comments, instructions)
     ///
     /// `note`, 0..*.
@@ -128,12 +128,12 @@ impl de::FhirObject for DeviceUseStatement {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -141,15 +141,15 @@ impl de::FhirObject for DeviceUseStatement {
             "basedOn" => de::list(map, &mut self.based_on, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "derivedFrom" => de::list(map, &mut self.derived_from, key),
             "recordedOn" => de::primitive(map, &mut self.recorded_on, key),
             "_recordedOn" => de::primitive_element(map, &mut self.recorded_on, key),
-            "source" => de::plain(map, &mut self.source, key),
-            "device" => de::plain(map, &mut self.device, key),
+            "source" => de::boxed(map, &mut self.source, key),
+            "device" => de::boxed(map, &mut self.device, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "note" => de::list(map, &mut self.note, key),
             _ => {
                 if DeviceUseStatementTiming::visit(&mut self.timing, key, map)? {

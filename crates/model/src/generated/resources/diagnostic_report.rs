@@ -38,7 +38,7 @@ pub struct DiagnosticReport {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DiagnosticReport {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,15 +82,15 @@ pub struct DiagnosticReport {
     /// Name/Code for this diagnostic report
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The subject of the report - usually, but not always, the patient
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Health care event when test ordered
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Clinically relevant time/time-period for report
     ///
     /// `effective[x]`, 0..1.
@@ -148,12 +148,12 @@ impl de::FhirObject for DiagnosticReport {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -162,9 +162,9 @@ impl de::FhirObject for DiagnosticReport {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "category" => de::list(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
             "performer" => de::list(map, &mut self.performer, key),
@@ -259,7 +259,7 @@ pub struct DiagnosticReportMedia {
     /// Reference to the image source
     ///
     /// `link`, 1..1.
-    pub link: Option<Reference>,
+    pub link: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for DiagnosticReportMedia {
@@ -275,7 +275,7 @@ impl de::FhirObject for DiagnosticReportMedia {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "comment" => de::primitive(map, &mut self.comment, key),
             "_comment" => de::primitive_element(map, &mut self.comment, key),
-            "link" => de::plain(map, &mut self.link, key),
+            "link" => de::boxed(map, &mut self.link, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct DocumentManifest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DocumentManifest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct DocumentManifest {
     /// Unique Identifier for the set of documents
     ///
     /// `masterIdentifier`, 0..1.
-    pub master_identifier: Option<Identifier>,
+    pub master_identifier: Option<Box<Identifier>>,
     /// Other identifiers for the manifest
     ///
     /// `identifier`, 0..*.
@@ -78,11 +78,11 @@ pub struct DocumentManifest {
     /// Kind of document set
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The subject of the set of documents
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// When this document manifest created
     ///
     /// `created`, 0..1.
@@ -124,21 +124,21 @@ impl de::FhirObject for DocumentManifest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "masterIdentifier" => de::plain(map, &mut self.master_identifier, key),
+            "masterIdentifier" => de::boxed(map, &mut self.master_identifier, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
             "author" => de::list(map, &mut self.author, key),
@@ -214,11 +214,11 @@ pub struct DocumentManifestRelated {
     /// Identifiers of things that are related
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Related Resource
     ///
     /// `ref`, 0..1.
-    pub r#ref: Option<Reference>,
+    pub r#ref: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for DocumentManifestRelated {
@@ -232,8 +232,8 @@ impl de::FhirObject for DocumentManifestRelated {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "ref" => de::plain(map, &mut self.r#ref, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "ref" => de::boxed(map, &mut self.r#ref, key),
             _ => return Ok(false),
         }?;
         Ok(true)

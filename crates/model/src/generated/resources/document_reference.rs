@@ -38,7 +38,7 @@ pub struct DocumentReference {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct DocumentReference {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct DocumentReference {
     /// Master Version Specific Identifier
     ///
     /// `masterIdentifier`, 0..1.
-    pub master_identifier: Option<Identifier>,
+    pub master_identifier: Option<Box<Identifier>>,
     /// Other identifiers for the document
     ///
     /// `identifier`, 0..*.
@@ -82,7 +82,7 @@ pub struct DocumentReference {
     /// Kind of document (LOINC if possible)
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Categorization of document
     ///
     /// `category`, 0..*.
@@ -90,7 +90,7 @@ pub struct DocumentReference {
     /// Who/what is the subject of the document
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// When this document reference was created
     ///
     /// `date`, 0..1.
@@ -102,11 +102,11 @@ pub struct DocumentReference {
     /// Who/what authenticated the document
     ///
     /// `authenticator`, 0..1.
-    pub authenticator: Option<Reference>,
+    pub authenticator: Option<Box<Reference>>,
     /// Organization which maintains the document
     ///
     /// `custodian`, 0..1.
-    pub custodian: Option<Reference>,
+    pub custodian: Option<Box<Reference>>,
     /// Relationships to other documents
     ///
     /// `relatesTo`, 0..*.
@@ -126,7 +126,7 @@ pub struct DocumentReference {
     /// Clinical context of document
     ///
     /// `context`, 0..1.
-    pub context: Option<DocumentReferenceContext>,
+    pub context: Option<Box<DocumentReferenceContext>>,
 }
 
 impl de::FhirObject for DocumentReference {
@@ -140,35 +140,35 @@ impl de::FhirObject for DocumentReference {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "masterIdentifier" => de::plain(map, &mut self.master_identifier, key),
+            "masterIdentifier" => de::boxed(map, &mut self.master_identifier, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "docStatus" => de::primitive(map, &mut self.doc_status, key),
             "_docStatus" => de::primitive_element(map, &mut self.doc_status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "category" => de::list(map, &mut self.category, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "author" => de::list(map, &mut self.author, key),
-            "authenticator" => de::plain(map, &mut self.authenticator, key),
-            "custodian" => de::plain(map, &mut self.custodian, key),
+            "authenticator" => de::boxed(map, &mut self.authenticator, key),
+            "custodian" => de::boxed(map, &mut self.custodian, key),
             "relatesTo" => de::list(map, &mut self.relates_to, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "securityLabel" => de::list(map, &mut self.security_label, key),
             "content" => de::list(map, &mut self.content, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "context" => de::boxed(map, &mut self.context, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -242,7 +242,7 @@ pub struct DocumentReferenceRelatesTo {
     /// Target of the relationship
     ///
     /// `target`, 1..1.
-    pub target: Option<Reference>,
+    pub target: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for DocumentReferenceRelatesTo {
@@ -258,7 +258,7 @@ impl de::FhirObject for DocumentReferenceRelatesTo {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "code" => de::primitive(map, &mut self.code, key),
             "_code" => de::primitive_element(map, &mut self.code, key),
-            "target" => de::plain(map, &mut self.target, key),
+            "target" => de::boxed(map, &mut self.target, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -303,11 +303,11 @@ pub struct DocumentReferenceContent {
     /// Where to access the document
     ///
     /// `attachment`, 1..1.
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
     /// Format/content rules for the document
     ///
     /// `format`, 0..1.
-    pub format: Option<Coding>,
+    pub format: Option<Box<Coding>>,
 }
 
 impl de::FhirObject for DocumentReferenceContent {
@@ -321,8 +321,8 @@ impl de::FhirObject for DocumentReferenceContent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "attachment" => de::plain(map, &mut self.attachment, key),
-            "format" => de::plain(map, &mut self.format, key),
+            "attachment" => de::boxed(map, &mut self.attachment, key),
+            "format" => de::boxed(map, &mut self.format, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -375,19 +375,19 @@ pub struct DocumentReferenceContext {
     /// Time of service that is being documented
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Kind of facility where patient was seen
     ///
     /// `facilityType`, 0..1.
-    pub facility_type: Option<CodeableConcept>,
+    pub facility_type: Option<Box<CodeableConcept>>,
     /// Additional details about where the content was created (e.g. clinical specialty)
     ///
     /// `practiceSetting`, 0..1.
-    pub practice_setting: Option<CodeableConcept>,
+    pub practice_setting: Option<Box<CodeableConcept>>,
     /// Patient demographics from source
     ///
     /// `sourcePatientInfo`, 0..1.
-    pub source_patient_info: Option<Reference>,
+    pub source_patient_info: Option<Box<Reference>>,
     /// Related identifiers or resources
     ///
     /// `related`, 0..*.
@@ -407,10 +407,10 @@ impl de::FhirObject for DocumentReferenceContext {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "encounter" => de::list(map, &mut self.encounter, key),
             "event" => de::list(map, &mut self.event, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "facilityType" => de::plain(map, &mut self.facility_type, key),
-            "practiceSetting" => de::plain(map, &mut self.practice_setting, key),
-            "sourcePatientInfo" => de::plain(map, &mut self.source_patient_info, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "facilityType" => de::boxed(map, &mut self.facility_type, key),
+            "practiceSetting" => de::boxed(map, &mut self.practice_setting, key),
+            "sourcePatientInfo" => de::boxed(map, &mut self.source_patient_info, key),
             "related" => de::list(map, &mut self.related, key),
             _ => return Ok(false),
         }?;

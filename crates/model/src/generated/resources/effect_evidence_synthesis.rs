@@ -38,7 +38,7 @@ pub struct EffectEvidenceSynthesis {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct EffectEvidenceSynthesis {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -130,7 +130,7 @@ pub struct EffectEvidenceSynthesis {
     /// When the effect evidence synthesis is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the EffectEvidenceSynthesis, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -158,31 +158,31 @@ pub struct EffectEvidenceSynthesis {
     /// Type of synthesis
     ///
     /// `synthesisType`, 0..1.
-    pub synthesis_type: Option<CodeableConcept>,
+    pub synthesis_type: Option<Box<CodeableConcept>>,
     /// Type of study
     ///
     /// `studyType`, 0..1.
-    pub study_type: Option<CodeableConcept>,
+    pub study_type: Option<Box<CodeableConcept>>,
     /// What population?
     ///
     /// `population`, 1..1.
-    pub population: Option<Reference>,
+    pub population: Option<Box<Reference>>,
     /// What exposure?
     ///
     /// `exposure`, 1..1.
-    pub exposure: Option<Reference>,
+    pub exposure: Option<Box<Reference>>,
     /// What comparison exposure?
     ///
     /// `exposureAlternative`, 1..1.
-    pub exposure_alternative: Option<Reference>,
+    pub exposure_alternative: Option<Box<Reference>>,
     /// What outcome?
     ///
     /// `outcome`, 1..1.
-    pub outcome: Option<Reference>,
+    pub outcome: Option<Box<Reference>>,
     /// What sample size was involved?
     ///
     /// `sampleSize`, 0..1.
-    pub sample_size: Option<EffectEvidenceSynthesisSampleSize>,
+    pub sample_size: Option<Box<EffectEvidenceSynthesisSampleSize>>,
     /// What was the result per exposure?
     ///
     /// `resultsByExposure`, 0..*.
@@ -208,12 +208,12 @@ impl de::FhirObject for EffectEvidenceSynthesis {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -244,20 +244,20 @@ impl de::FhirObject for EffectEvidenceSynthesis {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
             "reviewer" => de::list(map, &mut self.reviewer, key),
             "endorser" => de::list(map, &mut self.endorser, key),
             "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
-            "synthesisType" => de::plain(map, &mut self.synthesis_type, key),
-            "studyType" => de::plain(map, &mut self.study_type, key),
-            "population" => de::plain(map, &mut self.population, key),
-            "exposure" => de::plain(map, &mut self.exposure, key),
-            "exposureAlternative" => de::plain(map, &mut self.exposure_alternative, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
-            "sampleSize" => de::plain(map, &mut self.sample_size, key),
+            "synthesisType" => de::boxed(map, &mut self.synthesis_type, key),
+            "studyType" => de::boxed(map, &mut self.study_type, key),
+            "population" => de::boxed(map, &mut self.population, key),
+            "exposure" => de::boxed(map, &mut self.exposure, key),
+            "exposureAlternative" => de::boxed(map, &mut self.exposure_alternative, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
+            "sampleSize" => de::boxed(map, &mut self.sample_size, key),
             "resultsByExposure" => de::list(map, &mut self.results_by_exposure, key),
             "effectEstimate" => de::list(map, &mut self.effect_estimate, key),
             "certainty" => de::list(map, &mut self.certainty, key),
@@ -445,11 +445,11 @@ pub struct EffectEvidenceSynthesisResultsByExposure {
     /// Variant exposure states
     ///
     /// `variantState`, 0..1.
-    pub variant_state: Option<CodeableConcept>,
+    pub variant_state: Option<Box<CodeableConcept>>,
     /// Risk evidence synthesis
     ///
     /// `riskEvidenceSynthesis`, 1..1.
-    pub risk_evidence_synthesis: Option<Reference>,
+    pub risk_evidence_synthesis: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for EffectEvidenceSynthesisResultsByExposure {
@@ -467,8 +467,8 @@ impl de::FhirObject for EffectEvidenceSynthesisResultsByExposure {
             "_description" => de::primitive_element(map, &mut self.description, key),
             "exposureState" => de::primitive(map, &mut self.exposure_state, key),
             "_exposureState" => de::primitive_element(map, &mut self.exposure_state, key),
-            "variantState" => de::plain(map, &mut self.variant_state, key),
-            "riskEvidenceSynthesis" => de::plain(map, &mut self.risk_evidence_synthesis, key),
+            "variantState" => de::boxed(map, &mut self.variant_state, key),
+            "riskEvidenceSynthesis" => de::boxed(map, &mut self.risk_evidence_synthesis, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -528,11 +528,11 @@ pub struct EffectEvidenceSynthesisEffectEstimate {
     /// Type of efffect estimate
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Variant exposure states
     ///
     /// `variantState`, 0..1.
-    pub variant_state: Option<CodeableConcept>,
+    pub variant_state: Option<Box<CodeableConcept>>,
     /// Point estimate
     ///
     /// `value`, 0..1.
@@ -540,7 +540,7 @@ pub struct EffectEvidenceSynthesisEffectEstimate {
     /// What unit is the outcome described in?
     ///
     /// `unitOfMeasure`, 0..1.
-    pub unit_of_measure: Option<CodeableConcept>,
+    pub unit_of_measure: Option<Box<CodeableConcept>>,
     /// How precise the estimate is
     ///
     /// `precisionEstimate`, 0..*.
@@ -560,11 +560,11 @@ impl de::FhirObject for EffectEvidenceSynthesisEffectEstimate {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "variantState" => de::plain(map, &mut self.variant_state, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "variantState" => de::boxed(map, &mut self.variant_state, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
-            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key),
+            "unitOfMeasure" => de::boxed(map, &mut self.unit_of_measure, key),
             "precisionEstimate" => de::list(map, &mut self.precision_estimate, key),
             _ => return Ok(false),
         }?;
@@ -614,7 +614,7 @@ pub struct EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
     /// Type of precision estimate
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Level of confidence interval
     ///
     /// `level`, 0..1.
@@ -640,7 +640,7 @@ impl de::FhirObject for EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "level" => de::primitive(map, &mut self.level, key),
             "_level" => de::primitive_element(map, &mut self.level, key),
             "from" => de::primitive(map, &mut self.from, key),
@@ -767,7 +767,7 @@ pub struct EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
     /// Type of subcomponent of certainty rating
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Subcomponent certainty rating
     ///
     /// `rating`, 0..*.
@@ -789,7 +789,7 @@ impl de::FhirObject for EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "rating" => de::list(map, &mut self.rating, key),
             "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),

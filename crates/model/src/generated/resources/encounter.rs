@@ -38,7 +38,7 @@ pub struct Encounter {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Encounter {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct Encounter {
     /// Classification of patient encounter
     ///
     /// `class`, 1..1.
-    pub class: Option<Coding>,
+    pub class: Option<Box<Coding>>,
     /// List of past encounter classes
     ///
     /// `classHistory`, 0..*.
@@ -90,15 +90,15 @@ pub struct Encounter {
     /// Specific type of service
     ///
     /// `serviceType`, 0..1.
-    pub service_type: Option<CodeableConcept>,
+    pub service_type: Option<Box<CodeableConcept>>,
     /// Indicates the urgency of the encounter
     ///
     /// `priority`, 0..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// The patient or group present at the encounter
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Episode(s) of care that this encounter should be recorded against
     ///
     /// `episodeOfCare`, 0..*.
@@ -118,11 +118,11 @@ pub struct Encounter {
     /// The start and end time of the encounter
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Quantity of time the encounter lasted (less time absent)
     ///
     /// `length`, 0..1.
-    pub length: Option<Duration>,
+    pub length: Option<Box<Duration>>,
     /// Coded reason the encounter takes place
     ///
     /// `reasonCode`, 0..*.
@@ -142,7 +142,7 @@ pub struct Encounter {
     /// Details about the admission to a healthcare service
     ///
     /// `hospitalization`, 0..1.
-    pub hospitalization: Option<EncounterHospitalization>,
+    pub hospitalization: Option<Box<EncounterHospitalization>>,
     /// List of locations where the patient has been
     ///
     /// `location`, 0..*.
@@ -150,11 +150,11 @@ pub struct Encounter {
     /// The organization (facility) responsible for this encounter
     ///
     /// `serviceProvider`, 0..1.
-    pub service_provider: Option<Reference>,
+    pub service_provider: Option<Box<Reference>>,
     /// Another Encounter this encounter is part of
     ///
     /// `partOf`, 0..1.
-    pub part_of: Option<Reference>,
+    pub part_of: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for Encounter {
@@ -168,12 +168,12 @@ impl de::FhirObject for Encounter {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -181,26 +181,26 @@ impl de::FhirObject for Encounter {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "statusHistory" => de::list(map, &mut self.status_history, key),
-            "class" => de::plain(map, &mut self.class, key),
+            "class" => de::boxed(map, &mut self.class, key),
             "classHistory" => de::list(map, &mut self.class_history, key),
             "type" => de::list(map, &mut self.r#type, key),
-            "serviceType" => de::plain(map, &mut self.service_type, key),
-            "priority" => de::plain(map, &mut self.priority, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "serviceType" => de::boxed(map, &mut self.service_type, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "episodeOfCare" => de::list(map, &mut self.episode_of_care, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "participant" => de::list(map, &mut self.participant, key),
             "appointment" => de::list(map, &mut self.appointment, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "length" => de::plain(map, &mut self.length, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "length" => de::boxed(map, &mut self.length, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "diagnosis" => de::list(map, &mut self.diagnosis, key),
             "account" => de::list(map, &mut self.account, key),
-            "hospitalization" => de::plain(map, &mut self.hospitalization, key),
+            "hospitalization" => de::boxed(map, &mut self.hospitalization, key),
             "location" => de::list(map, &mut self.location, key),
-            "serviceProvider" => de::plain(map, &mut self.service_provider, key),
-            "partOf" => de::plain(map, &mut self.part_of, key),
+            "serviceProvider" => de::boxed(map, &mut self.service_provider, key),
+            "partOf" => de::boxed(map, &mut self.part_of, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -281,7 +281,7 @@ pub struct EncounterStatusHistory {
     /// The time that the episode was in the specified status
     ///
     /// `period`, 1..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for EncounterStatusHistory {
@@ -297,7 +297,7 @@ impl de::FhirObject for EncounterStatusHistory {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -342,11 +342,11 @@ pub struct EncounterClassHistory {
     /// inpatient | outpatient | ambulatory | emergency +
     ///
     /// `class`, 1..1.
-    pub class: Option<Coding>,
+    pub class: Option<Box<Coding>>,
     /// The time that the episode was in the specified class
     ///
     /// `period`, 1..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for EncounterClassHistory {
@@ -360,8 +360,8 @@ impl de::FhirObject for EncounterClassHistory {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "class" => de::plain(map, &mut self.class, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "class" => de::boxed(map, &mut self.class, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -410,11 +410,11 @@ pub struct EncounterParticipant {
     /// Period of time during the encounter that the participant participated
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Persons involved in the encounter other than the patient
     ///
     /// `individual`, 0..1.
-    pub individual: Option<Reference>,
+    pub individual: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for EncounterParticipant {
@@ -429,8 +429,8 @@ impl de::FhirObject for EncounterParticipant {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::list(map, &mut self.r#type, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "individual" => de::plain(map, &mut self.individual, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "individual" => de::boxed(map, &mut self.individual, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -476,11 +476,11 @@ pub struct EncounterDiagnosis {
     /// The diagnosis or procedure relevant to the encounter
     ///
     /// `condition`, 1..1.
-    pub condition: Option<Reference>,
+    pub condition: Option<Box<Reference>>,
     /// Role that this diagnosis has within the encounter (e.g. admission, billing, discharge …)
     ///
     /// `use`, 0..1.
-    pub r#use: Option<CodeableConcept>,
+    pub r#use: Option<Box<CodeableConcept>>,
     /// Ranking of the diagnosis (for each role type)
     ///
     /// `rank`, 0..1.
@@ -498,8 +498,8 @@ impl de::FhirObject for EncounterDiagnosis {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "condition" => de::plain(map, &mut self.condition, key),
-            "use" => de::plain(map, &mut self.r#use, key),
+            "condition" => de::boxed(map, &mut self.condition, key),
+            "use" => de::boxed(map, &mut self.r#use, key),
             "rank" => de::primitive(map, &mut self.rank, key),
             "_rank" => de::primitive_element(map, &mut self.rank, key),
             _ => return Ok(false),
@@ -547,19 +547,19 @@ pub struct EncounterHospitalization {
     /// Pre-admission identifier
     ///
     /// `preAdmissionIdentifier`, 0..1.
-    pub pre_admission_identifier: Option<Identifier>,
+    pub pre_admission_identifier: Option<Box<Identifier>>,
     /// The location/organization from which the patient came before admission
     ///
     /// `origin`, 0..1.
-    pub origin: Option<Reference>,
+    pub origin: Option<Box<Reference>>,
     /// From where patient was admitted (physician referral, transfer)
     ///
     /// `admitSource`, 0..1.
-    pub admit_source: Option<CodeableConcept>,
+    pub admit_source: Option<Box<CodeableConcept>>,
     /// The type of hospital re-admission that has occurred (if any). If the value is absent, then this is not identified as a readmission
     ///
     /// `reAdmission`, 0..1.
-    pub re_admission: Option<CodeableConcept>,
+    pub re_admission: Option<Box<CodeableConcept>>,
     /// Diet preferences reported by the patient
     ///
     /// `dietPreference`, 0..*.
@@ -575,11 +575,11 @@ pub struct EncounterHospitalization {
     /// Location/organization to which the patient is discharged
     ///
     /// `destination`, 0..1.
-    pub destination: Option<Reference>,
+    pub destination: Option<Box<Reference>>,
     /// Category or kind of location after discharge
     ///
     /// `dischargeDisposition`, 0..1.
-    pub discharge_disposition: Option<CodeableConcept>,
+    pub discharge_disposition: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for EncounterHospitalization {
@@ -593,15 +593,15 @@ impl de::FhirObject for EncounterHospitalization {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "preAdmissionIdentifier" => de::plain(map, &mut self.pre_admission_identifier, key),
-            "origin" => de::plain(map, &mut self.origin, key),
-            "admitSource" => de::plain(map, &mut self.admit_source, key),
-            "reAdmission" => de::plain(map, &mut self.re_admission, key),
+            "preAdmissionIdentifier" => de::boxed(map, &mut self.pre_admission_identifier, key),
+            "origin" => de::boxed(map, &mut self.origin, key),
+            "admitSource" => de::boxed(map, &mut self.admit_source, key),
+            "reAdmission" => de::boxed(map, &mut self.re_admission, key),
             "dietPreference" => de::list(map, &mut self.diet_preference, key),
             "specialCourtesy" => de::list(map, &mut self.special_courtesy, key),
             "specialArrangement" => de::list(map, &mut self.special_arrangement, key),
-            "destination" => de::plain(map, &mut self.destination, key),
-            "dischargeDisposition" => de::plain(map, &mut self.discharge_disposition, key),
+            "destination" => de::boxed(map, &mut self.destination, key),
+            "dischargeDisposition" => de::boxed(map, &mut self.discharge_disposition, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -657,7 +657,7 @@ pub struct EncounterLocation {
     /// Location the encounter takes place
     ///
     /// `location`, 1..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// planned | active | reserved | completed
     ///
     /// `status`, 0..1.
@@ -665,11 +665,11 @@ pub struct EncounterLocation {
     /// The physical type of the location (usually the level in the location hierachy - bed room ward etc.)
     ///
     /// `physicalType`, 0..1.
-    pub physical_type: Option<CodeableConcept>,
+    pub physical_type: Option<Box<CodeableConcept>>,
     /// Time period during which the patient was present at the location
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for EncounterLocation {
@@ -683,11 +683,11 @@ impl de::FhirObject for EncounterLocation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "physicalType" => de::plain(map, &mut self.physical_type, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "physicalType" => de::boxed(map, &mut self.physical_type, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

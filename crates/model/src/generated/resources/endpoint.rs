@@ -38,7 +38,7 @@ pub struct Endpoint {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Endpoint {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Endpoint {
     /// Protocol/Profile/Standard to be used with this endpoint connection
     ///
     /// `connectionType`, 1..1.
-    pub connection_type: Option<Coding>,
+    pub connection_type: Option<Box<Coding>>,
     /// A name that this endpoint can be identified by
     ///
     /// `name`, 0..1.
@@ -82,7 +82,7 @@ pub struct Endpoint {
     /// Organization that manages this endpoint (might not be the organization that exposes the endpoint)
     ///
     /// `managingOrganization`, 0..1.
-    pub managing_organization: Option<Reference>,
+    pub managing_organization: Option<Box<Reference>>,
     /// Contact details for source (e.g. troubleshooting)
     ///
     /// `contact`, 0..*.
@@ -90,7 +90,7 @@ pub struct Endpoint {
     /// Interval the endpoint is expected to be operational
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// The type of content that may be used at this endpoint (e.g. XDS Discharge summaries)
     ///
     /// `payloadType`, 1..*.
@@ -120,24 +120,24 @@ impl de::FhirObject for Endpoint {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "connectionType" => de::plain(map, &mut self.connection_type, key),
+            "connectionType" => de::boxed(map, &mut self.connection_type, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "managingOrganization" => de::boxed(map, &mut self.managing_organization, key),
             "contact" => de::list(map, &mut self.contact, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "payloadType" => de::list(map, &mut self.payload_type, key),
             "payloadMimeType" => de::primitive_list(map, &mut self.payload_mime_type, key),
             "_payloadMimeType" => de::primitive_element_list(map, &mut self.payload_mime_type, key),

@@ -38,7 +38,7 @@ pub struct EnrollmentRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct EnrollmentRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,19 +78,19 @@ pub struct EnrollmentRequest {
     /// Target
     ///
     /// `insurer`, 0..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Responsible practitioner
     ///
     /// `provider`, 0..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// The subject to be enrolled
     ///
     /// `candidate`, 0..1.
-    pub candidate: Option<Reference>,
+    pub candidate: Option<Box<Reference>>,
     /// Insurance information
     ///
     /// `coverage`, 0..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for EnrollmentRequest {
@@ -104,12 +104,12 @@ impl de::FhirObject for EnrollmentRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -118,10 +118,10 @@ impl de::FhirObject for EnrollmentRequest {
             "_status" => de::primitive_element(map, &mut self.status, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "candidate" => de::plain(map, &mut self.candidate, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "candidate" => de::boxed(map, &mut self.candidate, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct EnrollmentResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct EnrollmentResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct EnrollmentResponse {
     /// Claim reference
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// queued | complete | error | partial
     ///
     /// `outcome`, 0..1.
@@ -90,11 +90,11 @@ pub struct EnrollmentResponse {
     /// Insurer
     ///
     /// `organization`, 0..1.
-    pub organization: Option<Reference>,
+    pub organization: Option<Box<Reference>>,
     /// Responsible practitioner
     ///
     /// `requestProvider`, 0..1.
-    pub request_provider: Option<Reference>,
+    pub request_provider: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for EnrollmentResponse {
@@ -108,27 +108,27 @@ impl de::FhirObject for EnrollmentResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "request" => de::plain(map, &mut self.request, key),
+            "request" => de::boxed(map, &mut self.request, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
             "_outcome" => de::primitive_element(map, &mut self.outcome, key),
             "disposition" => de::primitive(map, &mut self.disposition, key),
             "_disposition" => de::primitive_element(map, &mut self.disposition, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "organization" => de::plain(map, &mut self.organization, key),
-            "requestProvider" => de::plain(map, &mut self.request_provider, key),
+            "organization" => de::boxed(map, &mut self.organization, key),
+            "requestProvider" => de::boxed(map, &mut self.request_provider, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct EpisodeOfCare {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct EpisodeOfCare {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,15 +86,15 @@ pub struct EpisodeOfCare {
     /// The patient who is the focus of this episode of care
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Organization that assumes care
     ///
     /// `managingOrganization`, 0..1.
-    pub managing_organization: Option<Reference>,
+    pub managing_organization: Option<Box<Reference>>,
     /// Interval during responsibility is assumed
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Originating Referral Request(s)
     ///
     /// `referralRequest`, 0..*.
@@ -102,7 +102,7 @@ pub struct EpisodeOfCare {
     /// Care manager/care coordinator for the patient
     ///
     /// `careManager`, 0..1.
-    pub care_manager: Option<Reference>,
+    pub care_manager: Option<Box<Reference>>,
     /// Other practitioners facilitating this episode of care
     ///
     /// `team`, 0..*.
@@ -124,12 +124,12 @@ impl de::FhirObject for EpisodeOfCare {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -139,11 +139,11 @@ impl de::FhirObject for EpisodeOfCare {
             "statusHistory" => de::list(map, &mut self.status_history, key),
             "type" => de::list(map, &mut self.r#type, key),
             "diagnosis" => de::list(map, &mut self.diagnosis, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "managingOrganization" => de::boxed(map, &mut self.managing_organization, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "referralRequest" => de::list(map, &mut self.referral_request, key),
-            "careManager" => de::plain(map, &mut self.care_manager, key),
+            "careManager" => de::boxed(map, &mut self.care_manager, key),
             "team" => de::list(map, &mut self.team, key),
             "account" => de::list(map, &mut self.account, key),
             _ => return Ok(false),
@@ -215,7 +215,7 @@ pub struct EpisodeOfCareStatusHistory {
     /// Duration the EpisodeOfCare was in the specified status
     ///
     /// `period`, 1..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for EpisodeOfCareStatusHistory {
@@ -231,7 +231,7 @@ impl de::FhirObject for EpisodeOfCareStatusHistory {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -276,11 +276,11 @@ pub struct EpisodeOfCareDiagnosis {
     /// Conditions/problems/diagnoses this episode of care is for
     ///
     /// `condition`, 1..1.
-    pub condition: Option<Reference>,
+    pub condition: Option<Box<Reference>>,
     /// Role that this diagnosis has within the episode of care (e.g. admission, billing, discharge …)
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Ranking of the diagnosis (for each role type)
     ///
     /// `rank`, 0..1.
@@ -298,8 +298,8 @@ impl de::FhirObject for EpisodeOfCareDiagnosis {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "condition" => de::plain(map, &mut self.condition, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "condition" => de::boxed(map, &mut self.condition, key),
+            "role" => de::boxed(map, &mut self.role, key),
             "rank" => de::primitive(map, &mut self.rank, key),
             "_rank" => de::primitive_element(map, &mut self.rank, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct Evidence {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Evidence {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -138,7 +138,7 @@ pub struct Evidence {
     /// When the evidence is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the Evidence, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -166,7 +166,7 @@ pub struct Evidence {
     /// What population?
     ///
     /// `exposureBackground`, 1..1.
-    pub exposure_background: Option<Reference>,
+    pub exposure_background: Option<Box<Reference>>,
     /// What exposure?
     ///
     /// `exposureVariant`, 0..*.
@@ -188,12 +188,12 @@ impl de::FhirObject for Evidence {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -228,14 +228,14 @@ impl de::FhirObject for Evidence {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
             "reviewer" => de::list(map, &mut self.reviewer, key),
             "endorser" => de::list(map, &mut self.endorser, key),
             "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
-            "exposureBackground" => de::plain(map, &mut self.exposure_background, key),
+            "exposureBackground" => de::boxed(map, &mut self.exposure_background, key),
             "exposureVariant" => de::list(map, &mut self.exposure_variant, key),
             "outcome" => de::list(map, &mut self.outcome, key),
             _ => return Ok(false),

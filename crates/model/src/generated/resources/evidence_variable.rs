@@ -38,7 +38,7 @@ pub struct EvidenceVariable {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct EvidenceVariable {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -138,7 +138,7 @@ pub struct EvidenceVariable {
     /// When the evidence variable is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the EvidenceVariable, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -184,12 +184,12 @@ impl de::FhirObject for EvidenceVariable {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -224,7 +224,7 @@ impl de::FhirObject for EvidenceVariable {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -335,7 +335,7 @@ pub struct EvidenceVariableCharacteristic {
     /// Defines the characteristic (without using type and value) by a Reference
     ///
     /// `definitionReference`, 0..1.
-    pub definition_reference: Option<Reference>,
+    pub definition_reference: Option<Box<Reference>>,
     /// Defines the characteristic (without using type and value) by a Canonical
     ///
     /// `definitionCanonical`, 0..1.
@@ -343,11 +343,11 @@ pub struct EvidenceVariableCharacteristic {
     /// Defines the characteristic (without using type and value) by a CodeableConcept
     ///
     /// `definitionCodeableConcept`, 0..1.
-    pub definition_codeable_concept: Option<CodeableConcept>,
+    pub definition_codeable_concept: Option<Box<CodeableConcept>>,
     /// Defines the characteristic (without using type and value) by an expression
     ///
     /// `definitionExpression`, 0..1.
-    pub definition_expression: Option<Expression>,
+    pub definition_expression: Option<Box<Expression>>,
     /// Defines the characteristic (without using type and value) by an id
     ///
     /// `definitionId`, 0..1.
@@ -356,11 +356,12 @@ pub struct EvidenceVariableCharacteristic {
     ///
     /// `definitionByTypeAndValue`, 0..1.
     pub definition_by_type_and_value:
-        Option<EvidenceVariableCharacteristicDefinitionByTypeAndValue>,
+        Option<Box<EvidenceVariableCharacteristicDefinitionByTypeAndValue>>,
     /// Used to specify how two or more characteristics are combined
     ///
     /// `definitionByCombination`, 0..1.
-    pub definition_by_combination: Option<EvidenceVariableCharacteristicDefinitionByCombination>,
+    pub definition_by_combination:
+        Option<Box<EvidenceVariableCharacteristicDefinitionByCombination>>,
     /// Number of occurrences meeting the characteristic
     ///
     /// `instances[x]`, 0..1.
@@ -393,21 +394,21 @@ impl de::FhirObject for EvidenceVariableCharacteristic {
             "note" => de::list(map, &mut self.note, key),
             "exclude" => de::primitive(map, &mut self.exclude, key),
             "_exclude" => de::primitive_element(map, &mut self.exclude, key),
-            "definitionReference" => de::plain(map, &mut self.definition_reference, key),
+            "definitionReference" => de::boxed(map, &mut self.definition_reference, key),
             "definitionCanonical" => de::primitive(map, &mut self.definition_canonical, key),
             "_definitionCanonical" => {
                 de::primitive_element(map, &mut self.definition_canonical, key)
             }
             "definitionCodeableConcept" => {
-                de::plain(map, &mut self.definition_codeable_concept, key)
+                de::boxed(map, &mut self.definition_codeable_concept, key)
             }
-            "definitionExpression" => de::plain(map, &mut self.definition_expression, key),
+            "definitionExpression" => de::boxed(map, &mut self.definition_expression, key),
             "definitionId" => de::primitive(map, &mut self.definition_id, key),
             "_definitionId" => de::primitive_element(map, &mut self.definition_id, key),
             "definitionByTypeAndValue" => {
-                de::plain(map, &mut self.definition_by_type_and_value, key)
+                de::boxed(map, &mut self.definition_by_type_and_value, key)
             }
-            "definitionByCombination" => de::plain(map, &mut self.definition_by_combination, key),
+            "definitionByCombination" => de::boxed(map, &mut self.definition_by_combination, key),
             "timeFromEvent" => de::list(map, &mut self.time_from_event, key),
             _ => {
                 if EvidenceVariableCharacteristicInstances::visit(&mut self.instances, key, map)? {
@@ -494,7 +495,7 @@ pub struct EvidenceVariableCharacteristicDefinitionByTypeAndValue {
     /// Expresses the type of characteristic
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Method for how the characteristic value was determined
     ///
     /// `method`, 0..*.
@@ -502,7 +503,7 @@ pub struct EvidenceVariableCharacteristicDefinitionByTypeAndValue {
     /// Device used for determining characteristic
     ///
     /// `device`, 0..1.
-    pub device: Option<Reference>,
+    pub device: Option<Box<Reference>>,
     /// Defines the characteristic when coupled with characteristic.type
     ///
     /// `value[x]`, 1..1.
@@ -510,7 +511,7 @@ pub struct EvidenceVariableCharacteristicDefinitionByTypeAndValue {
     /// Reference point for valueQuantity or valueRange
     ///
     /// `offset`, 0..1.
-    pub offset: Option<CodeableConcept>,
+    pub offset: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
@@ -524,10 +525,10 @@ impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "method" => de::list(map, &mut self.method, key),
-            "device" => de::plain(map, &mut self.device, key),
-            "offset" => de::plain(map, &mut self.offset, key),
+            "device" => de::boxed(map, &mut self.device, key),
+            "offset" => de::boxed(map, &mut self.offset, key),
             _ => {
                 if EvidenceVariableCharacteristicDefinitionByTypeAndValueValue::visit(
                     &mut self.value,
@@ -670,11 +671,11 @@ pub struct EvidenceVariableCharacteristicTimeFromEvent {
     /// Used to express the observation at a defined amount of time before or after the event
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Used to express the observation within a period before and/or after the event
     ///
     /// `range`, 0..1.
-    pub range: Option<Range>,
+    pub range: Option<Box<Range>>,
 }
 
 impl de::FhirObject for EvidenceVariableCharacteristicTimeFromEvent {
@@ -691,8 +692,8 @@ impl de::FhirObject for EvidenceVariableCharacteristicTimeFromEvent {
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "note" => de::list(map, &mut self.note, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "range" => de::plain(map, &mut self.range, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "range" => de::boxed(map, &mut self.range, key),
             _ => {
                 if EvidenceVariableCharacteristicTimeFromEventEvent::visit(
                     &mut self.event,

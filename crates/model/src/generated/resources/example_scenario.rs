@@ -38,7 +38,7 @@ pub struct ExampleScenario {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ExampleScenario {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -144,12 +144,12 @@ impl de::FhirObject for ExampleScenario {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -658,7 +658,7 @@ pub struct ExampleScenarioProcessStep {
     /// Each interaction or action
     ///
     /// `operation`, 0..1.
-    pub operation: Option<ExampleScenarioProcessStepOperation>,
+    pub operation: Option<Box<ExampleScenarioProcessStepOperation>>,
     /// Alternate non-typical step action
     ///
     /// `alternative`, 0..*.
@@ -679,7 +679,7 @@ impl de::FhirObject for ExampleScenarioProcessStep {
             "process" => de::list(map, &mut self.process, key),
             "pause" => de::primitive(map, &mut self.pause, key),
             "_pause" => de::primitive_element(map, &mut self.pause, key),
-            "operation" => de::plain(map, &mut self.operation, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
             "alternative" => de::list(map, &mut self.alternative, key),
             _ => return Ok(false),
         }?;
@@ -759,11 +759,11 @@ pub struct ExampleScenarioProcessStepOperation {
     /// Each resource instance used by the initiator
     ///
     /// `request`, 0..1.
-    pub request: Option<ExampleScenarioInstanceContainedInstance>,
+    pub request: Option<Box<ExampleScenarioInstanceContainedInstance>>,
     /// Each resource instance used by the responder
     ///
     /// `response`, 0..1.
-    pub response: Option<ExampleScenarioInstanceContainedInstance>,
+    pub response: Option<Box<ExampleScenarioInstanceContainedInstance>>,
 }
 
 impl de::FhirObject for ExampleScenarioProcessStepOperation {
@@ -793,8 +793,8 @@ impl de::FhirObject for ExampleScenarioProcessStepOperation {
             "_initiatorActive" => de::primitive_element(map, &mut self.initiator_active, key),
             "receiverActive" => de::primitive(map, &mut self.receiver_active, key),
             "_receiverActive" => de::primitive_element(map, &mut self.receiver_active, key),
-            "request" => de::plain(map, &mut self.request, key),
-            "response" => de::plain(map, &mut self.response, key),
+            "request" => de::boxed(map, &mut self.request, key),
+            "response" => de::boxed(map, &mut self.response, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ExplanationOfBenefit {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ExplanationOfBenefit {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct ExplanationOfBenefit {
     /// Category or discipline
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// More granular claim type
     ///
     /// `subType`, 0..1.
-    pub sub_type: Option<CodeableConcept>,
+    pub sub_type: Option<Box<CodeableConcept>>,
     /// claim | preauthorization | predetermination
     ///
     /// `use`, 1..1.
@@ -86,11 +86,11 @@ pub struct ExplanationOfBenefit {
     /// The recipient of the products and services
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Relevant time frame for the claim
     ///
     /// `billablePeriod`, 0..1.
-    pub billable_period: Option<Period>,
+    pub billable_period: Option<Box<Period>>,
     /// Response creation date
     ///
     /// `created`, 1..1.
@@ -98,27 +98,27 @@ pub struct ExplanationOfBenefit {
     /// Author of the claim
     ///
     /// `enterer`, 0..1.
-    pub enterer: Option<Reference>,
+    pub enterer: Option<Box<Reference>>,
     /// Party responsible for reimbursement
     ///
     /// `insurer`, 1..1.
-    pub insurer: Option<Reference>,
+    pub insurer: Option<Box<Reference>>,
     /// Party responsible for the claim
     ///
     /// `provider`, 1..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Desired processing urgency
     ///
     /// `priority`, 0..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// For whom to reserve funds
     ///
     /// `fundsReserveRequested`, 0..1.
-    pub funds_reserve_requested: Option<CodeableConcept>,
+    pub funds_reserve_requested: Option<Box<CodeableConcept>>,
     /// Funds reserved status
     ///
     /// `fundsReserve`, 0..1.
-    pub funds_reserve: Option<CodeableConcept>,
+    pub funds_reserve: Option<Box<CodeableConcept>>,
     /// Prior or corollary claims
     ///
     /// `related`, 0..*.
@@ -126,31 +126,31 @@ pub struct ExplanationOfBenefit {
     /// Prescription authorizing services or products
     ///
     /// `prescription`, 0..1.
-    pub prescription: Option<Reference>,
+    pub prescription: Option<Box<Reference>>,
     /// Original prescription if superceded by fulfiller
     ///
     /// `originalPrescription`, 0..1.
-    pub original_prescription: Option<Reference>,
+    pub original_prescription: Option<Box<Reference>>,
     /// Recipient of benefits payable
     ///
     /// `payee`, 0..1.
-    pub payee: Option<ExplanationOfBenefitPayee>,
+    pub payee: Option<Box<ExplanationOfBenefitPayee>>,
     /// Treatment Referral
     ///
     /// `referral`, 0..1.
-    pub referral: Option<Reference>,
+    pub referral: Option<Box<Reference>>,
     /// Servicing Facility
     ///
     /// `facility`, 0..1.
-    pub facility: Option<Reference>,
+    pub facility: Option<Box<Reference>>,
     /// Claim reference
     ///
     /// `claim`, 0..1.
-    pub claim: Option<Reference>,
+    pub claim: Option<Box<Reference>>,
     /// Claim response reference
     ///
     /// `claimResponse`, 0..1.
-    pub claim_response: Option<Reference>,
+    pub claim_response: Option<Box<Reference>>,
     /// queued | complete | error | partial
     ///
     /// `outcome`, 1..1.
@@ -194,7 +194,7 @@ pub struct ExplanationOfBenefit {
     /// Details of the event
     ///
     /// `accident`, 0..1.
-    pub accident: Option<ExplanationOfBenefitAccident>,
+    pub accident: Option<Box<ExplanationOfBenefitAccident>>,
     /// Product or service provided
     ///
     /// `item`, 0..*.
@@ -214,15 +214,15 @@ pub struct ExplanationOfBenefit {
     /// Payment Details
     ///
     /// `payment`, 0..1.
-    pub payment: Option<ExplanationOfBenefitPayment>,
+    pub payment: Option<Box<ExplanationOfBenefitPayment>>,
     /// Printed form identifier
     ///
     /// `formCode`, 0..1.
-    pub form_code: Option<CodeableConcept>,
+    pub form_code: Option<Box<CodeableConcept>>,
     /// Printed reference or actual form
     ///
     /// `form`, 0..1.
-    pub form: Option<Attachment>,
+    pub form: Option<Box<Attachment>>,
     /// Note concerning adjudication
     ///
     /// `processNote`, 0..*.
@@ -230,7 +230,7 @@ pub struct ExplanationOfBenefit {
     /// When the benefits are applicable
     ///
     /// `benefitPeriod`, 0..1.
-    pub benefit_period: Option<Period>,
+    pub benefit_period: Option<Box<Period>>,
     /// Balance by Benefit Category
     ///
     /// `benefitBalance`, 0..*.
@@ -248,40 +248,40 @@ impl de::FhirObject for ExplanationOfBenefit {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subType" => de::plain(map, &mut self.sub_type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subType" => de::boxed(map, &mut self.sub_type, key),
             "use" => de::primitive(map, &mut self.r#use, key),
             "_use" => de::primitive_element(map, &mut self.r#use, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "billablePeriod" => de::plain(map, &mut self.billable_period, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "billablePeriod" => de::boxed(map, &mut self.billable_period, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "enterer" => de::plain(map, &mut self.enterer, key),
-            "insurer" => de::plain(map, &mut self.insurer, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "priority" => de::plain(map, &mut self.priority, key),
-            "fundsReserveRequested" => de::plain(map, &mut self.funds_reserve_requested, key),
-            "fundsReserve" => de::plain(map, &mut self.funds_reserve, key),
+            "enterer" => de::boxed(map, &mut self.enterer, key),
+            "insurer" => de::boxed(map, &mut self.insurer, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
+            "fundsReserveRequested" => de::boxed(map, &mut self.funds_reserve_requested, key),
+            "fundsReserve" => de::boxed(map, &mut self.funds_reserve, key),
             "related" => de::list(map, &mut self.related, key),
-            "prescription" => de::plain(map, &mut self.prescription, key),
-            "originalPrescription" => de::plain(map, &mut self.original_prescription, key),
-            "payee" => de::plain(map, &mut self.payee, key),
-            "referral" => de::plain(map, &mut self.referral, key),
-            "facility" => de::plain(map, &mut self.facility, key),
-            "claim" => de::plain(map, &mut self.claim, key),
-            "claimResponse" => de::plain(map, &mut self.claim_response, key),
+            "prescription" => de::boxed(map, &mut self.prescription, key),
+            "originalPrescription" => de::boxed(map, &mut self.original_prescription, key),
+            "payee" => de::boxed(map, &mut self.payee, key),
+            "referral" => de::boxed(map, &mut self.referral, key),
+            "facility" => de::boxed(map, &mut self.facility, key),
+            "claim" => de::boxed(map, &mut self.claim, key),
+            "claimResponse" => de::boxed(map, &mut self.claim_response, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
             "_outcome" => de::primitive_element(map, &mut self.outcome, key),
             "disposition" => de::primitive(map, &mut self.disposition, key),
@@ -296,16 +296,16 @@ impl de::FhirObject for ExplanationOfBenefit {
             "precedence" => de::primitive(map, &mut self.precedence, key),
             "_precedence" => de::primitive_element(map, &mut self.precedence, key),
             "insurance" => de::list(map, &mut self.insurance, key),
-            "accident" => de::plain(map, &mut self.accident, key),
+            "accident" => de::boxed(map, &mut self.accident, key),
             "item" => de::list(map, &mut self.item, key),
             "addItem" => de::list(map, &mut self.add_item, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
             "total" => de::list(map, &mut self.total, key),
-            "payment" => de::plain(map, &mut self.payment, key),
-            "formCode" => de::plain(map, &mut self.form_code, key),
-            "form" => de::plain(map, &mut self.form, key),
+            "payment" => de::boxed(map, &mut self.payment, key),
+            "formCode" => de::boxed(map, &mut self.form_code, key),
+            "form" => de::boxed(map, &mut self.form, key),
             "processNote" => de::list(map, &mut self.process_note, key),
-            "benefitPeriod" => de::plain(map, &mut self.benefit_period, key),
+            "benefitPeriod" => de::boxed(map, &mut self.benefit_period, key),
             "benefitBalance" => de::list(map, &mut self.benefit_balance, key),
             _ => return Ok(false),
         }?;
@@ -407,15 +407,15 @@ pub struct ExplanationOfBenefitRelated {
     /// Reference to the related claim
     ///
     /// `claim`, 0..1.
-    pub claim: Option<Reference>,
+    pub claim: Option<Box<Reference>>,
     /// How the reference claim is related
     ///
     /// `relationship`, 0..1.
-    pub relationship: Option<CodeableConcept>,
+    pub relationship: Option<Box<CodeableConcept>>,
     /// File or case reference
     ///
     /// `reference`, 0..1.
-    pub reference: Option<Identifier>,
+    pub reference: Option<Box<Identifier>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitRelated {
@@ -429,9 +429,9 @@ impl de::FhirObject for ExplanationOfBenefitRelated {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "claim" => de::plain(map, &mut self.claim, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "claim" => de::boxed(map, &mut self.claim, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -477,11 +477,11 @@ pub struct ExplanationOfBenefitPayee {
     /// Category of recipient
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Recipient reference
     ///
     /// `party`, 0..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitPayee {
@@ -495,8 +495,8 @@ impl de::FhirObject for ExplanationOfBenefitPayee {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "party" => de::boxed(map, &mut self.party, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -545,7 +545,7 @@ pub struct ExplanationOfBenefitCareTeam {
     /// Practitioner or organization
     ///
     /// `provider`, 1..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Indicator of the lead practitioner
     ///
     /// `responsible`, 0..1.
@@ -553,11 +553,11 @@ pub struct ExplanationOfBenefitCareTeam {
     /// Function within the team
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Practitioner credential or specialization
     ///
     /// `qualification`, 0..1.
-    pub qualification: Option<CodeableConcept>,
+    pub qualification: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitCareTeam {
@@ -573,11 +573,11 @@ impl de::FhirObject for ExplanationOfBenefitCareTeam {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "provider" => de::plain(map, &mut self.provider, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
             "responsible" => de::primitive(map, &mut self.responsible, key),
             "_responsible" => de::primitive_element(map, &mut self.responsible, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "qualification" => de::plain(map, &mut self.qualification, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "qualification" => de::boxed(map, &mut self.qualification, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -629,11 +629,11 @@ pub struct ExplanationOfBenefitSupportingInfo {
     /// Classification of the supplied information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Type of information
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// When it occurred
     ///
     /// `timing[x]`, 0..1.
@@ -645,7 +645,7 @@ pub struct ExplanationOfBenefitSupportingInfo {
     /// Explanation for the information
     ///
     /// `reason`, 0..1.
-    pub reason: Option<Coding>,
+    pub reason: Option<Box<Coding>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitSupportingInfo {
@@ -661,9 +661,9 @@ impl de::FhirObject for ExplanationOfBenefitSupportingInfo {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "reason" => de::plain(map, &mut self.reason, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
             _ => {
                 if ExplanationOfBenefitSupportingInfoTiming::visit(&mut self.timing, key, map)? {
                     return Ok(true);
@@ -736,11 +736,11 @@ pub struct ExplanationOfBenefitDiagnosis {
     /// Present on admission
     ///
     /// `onAdmission`, 0..1.
-    pub on_admission: Option<CodeableConcept>,
+    pub on_admission: Option<Box<CodeableConcept>>,
     /// Package billing code
     ///
     /// `packageCode`, 0..1.
-    pub package_code: Option<CodeableConcept>,
+    pub package_code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitDiagnosis {
@@ -757,8 +757,8 @@ impl de::FhirObject for ExplanationOfBenefitDiagnosis {
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "type" => de::list(map, &mut self.r#type, key),
-            "onAdmission" => de::plain(map, &mut self.on_admission, key),
-            "packageCode" => de::plain(map, &mut self.package_code, key),
+            "onAdmission" => de::boxed(map, &mut self.on_admission, key),
+            "packageCode" => de::boxed(map, &mut self.package_code, key),
             _ => {
                 if ExplanationOfBenefitDiagnosisDiagnosis::visit(&mut self.diagnosis, key, map)? {
                     return Ok(true);
@@ -907,7 +907,7 @@ pub struct ExplanationOfBenefitInsurance {
     /// Insurance information
     ///
     /// `coverage`, 1..1.
-    pub coverage: Option<Reference>,
+    pub coverage: Option<Box<Reference>>,
     /// Prior authorization reference number
     ///
     /// `preAuthRef`, 0..*.
@@ -927,7 +927,7 @@ impl de::FhirObject for ExplanationOfBenefitInsurance {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "focal" => de::primitive(map, &mut self.focal, key),
             "_focal" => de::primitive_element(map, &mut self.focal, key),
-            "coverage" => de::plain(map, &mut self.coverage, key),
+            "coverage" => de::boxed(map, &mut self.coverage, key),
             "preAuthRef" => de::primitive_list(map, &mut self.pre_auth_ref, key),
             "_preAuthRef" => de::primitive_element_list(map, &mut self.pre_auth_ref, key),
             _ => return Ok(false),
@@ -979,7 +979,7 @@ pub struct ExplanationOfBenefitAccident {
     /// The nature of the accident
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Where the event occurred
     ///
     /// `location[x]`, 0..1.
@@ -999,7 +999,7 @@ impl de::FhirObject for ExplanationOfBenefitAccident {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if ExplanationOfBenefitAccidentLocation::visit(&mut self.location, key, map)? {
                     return Ok(true);
@@ -1072,15 +1072,15 @@ pub struct ExplanationOfBenefitItem {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Product or service billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1100,11 +1100,11 @@ pub struct ExplanationOfBenefitItem {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1112,7 +1112,7 @@ pub struct ExplanationOfBenefitItem {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1120,7 +1120,7 @@ pub struct ExplanationOfBenefitItem {
     /// Anatomical location
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Anatomical sub-location
     ///
     /// `subSite`, 0..*.
@@ -1172,18 +1172,18 @@ impl de::FhirObject for ExplanationOfBenefitItem {
             "_informationSequence" => {
                 de::primitive_element_list(map, &mut self.information_sequence, key)
             }
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "subSite" => de::list(map, &mut self.sub_site, key),
             "encounter" => de::list(map, &mut self.encounter, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
@@ -1287,15 +1287,15 @@ pub struct ExplanationOfBenefitItemAdjudication {
     /// Type of adjudication information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Explanation of adjudication outcome
     ///
     /// `reason`, 0..1.
-    pub reason: Option<CodeableConcept>,
+    pub reason: Option<Box<CodeableConcept>>,
     /// Monetary amount
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
     /// Non-monitary value
     ///
     /// `value`, 0..1.
@@ -1313,9 +1313,9 @@ impl de::FhirObject for ExplanationOfBenefitItemAdjudication {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "reason" => de::plain(map, &mut self.reason, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
@@ -1368,15 +1368,15 @@ pub struct ExplanationOfBenefitItemDetail {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1388,11 +1388,11 @@ pub struct ExplanationOfBenefitItemDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1400,7 +1400,7 @@ pub struct ExplanationOfBenefitItemDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1432,16 +1432,16 @@ impl de::FhirObject for ExplanationOfBenefitItemDetail {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
@@ -1507,15 +1507,15 @@ pub struct ExplanationOfBenefitItemDetailSubDetail {
     /// Revenue or cost center code
     ///
     /// `revenue`, 0..1.
-    pub revenue: Option<CodeableConcept>,
+    pub revenue: Option<Box<CodeableConcept>>,
     /// Benefit classification
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1527,11 +1527,11 @@ pub struct ExplanationOfBenefitItemDetailSubDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1539,7 +1539,7 @@ pub struct ExplanationOfBenefitItemDetailSubDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Unique device identifier
     ///
     /// `udi`, 0..*.
@@ -1567,16 +1567,16 @@ impl de::FhirObject for ExplanationOfBenefitItemDetailSubDetail {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "sequence" => de::primitive(map, &mut self.sequence, key),
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
-            "revenue" => de::plain(map, &mut self.revenue, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "revenue" => de::boxed(map, &mut self.revenue, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "udi" => de::list(map, &mut self.udi, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
@@ -1652,7 +1652,7 @@ pub struct ExplanationOfBenefitAddItem {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1672,11 +1672,11 @@ pub struct ExplanationOfBenefitAddItem {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1684,11 +1684,11 @@ pub struct ExplanationOfBenefitAddItem {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Anatomical location
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Anatomical sub-location
     ///
     /// `subSite`, 0..*.
@@ -1727,15 +1727,15 @@ impl de::FhirObject for ExplanationOfBenefitAddItem {
                 de::primitive_element_list(map, &mut self.sub_detail_sequence, key)
             }
             "provider" => de::list(map, &mut self.provider, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
             "programCode" => de::list(map, &mut self.program_code, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "net" => de::boxed(map, &mut self.net, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "subSite" => de::list(map, &mut self.sub_site, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
@@ -1823,7 +1823,7 @@ pub struct ExplanationOfBenefitAddItemDetail {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1831,11 +1831,11 @@ pub struct ExplanationOfBenefitAddItemDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1843,7 +1843,7 @@ pub struct ExplanationOfBenefitAddItemDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Applicable note numbers
     ///
     /// `noteNumber`, 0..*.
@@ -1869,13 +1869,13 @@ impl de::FhirObject for ExplanationOfBenefitAddItemDetail {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
@@ -1931,7 +1931,7 @@ pub struct ExplanationOfBenefitAddItemDetailSubDetail {
     /// Billing, service, product, or drug code
     ///
     /// `productOrService`, 1..1.
-    pub product_or_service: Option<CodeableConcept>,
+    pub product_or_service: Option<Box<CodeableConcept>>,
     /// Service/Product billing modifiers
     ///
     /// `modifier`, 0..*.
@@ -1939,11 +1939,11 @@ pub struct ExplanationOfBenefitAddItemDetailSubDetail {
     /// Count of products or services
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Fee, charge or cost per item
     ///
     /// `unitPrice`, 0..1.
-    pub unit_price: Option<Money>,
+    pub unit_price: Option<Box<Money>>,
     /// Price scaling factor
     ///
     /// `factor`, 0..1.
@@ -1951,7 +1951,7 @@ pub struct ExplanationOfBenefitAddItemDetailSubDetail {
     /// Total item cost
     ///
     /// `net`, 0..1.
-    pub net: Option<Money>,
+    pub net: Option<Box<Money>>,
     /// Applicable note numbers
     ///
     /// `noteNumber`, 0..*.
@@ -1973,13 +1973,13 @@ impl de::FhirObject for ExplanationOfBenefitAddItemDetailSubDetail {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "productOrService" => de::plain(map, &mut self.product_or_service, key),
+            "productOrService" => de::boxed(map, &mut self.product_or_service, key),
             "modifier" => de::list(map, &mut self.modifier, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "unitPrice" => de::plain(map, &mut self.unit_price, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "unitPrice" => de::boxed(map, &mut self.unit_price, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "net" => de::plain(map, &mut self.net, key),
+            "net" => de::boxed(map, &mut self.net, key),
             "noteNumber" => de::primitive_list(map, &mut self.note_number, key),
             "_noteNumber" => de::primitive_element_list(map, &mut self.note_number, key),
             "adjudication" => de::list(map, &mut self.adjudication, key),
@@ -2033,11 +2033,11 @@ pub struct ExplanationOfBenefitTotal {
     /// Type of adjudication information
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Financial total for the category
     ///
     /// `amount`, 1..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitTotal {
@@ -2051,8 +2051,8 @@ impl de::FhirObject for ExplanationOfBenefitTotal {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -2097,15 +2097,15 @@ pub struct ExplanationOfBenefitPayment {
     /// Partial or complete payment
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Payment adjustment for non-claim issues
     ///
     /// `adjustment`, 0..1.
-    pub adjustment: Option<Money>,
+    pub adjustment: Option<Box<Money>>,
     /// Explanation for the variance
     ///
     /// `adjustmentReason`, 0..1.
-    pub adjustment_reason: Option<CodeableConcept>,
+    pub adjustment_reason: Option<Box<CodeableConcept>>,
     /// Expected date of payment
     ///
     /// `date`, 0..1.
@@ -2113,11 +2113,11 @@ pub struct ExplanationOfBenefitPayment {
     /// Payable amount after adjustment
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
     /// Business identifier for the payment
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitPayment {
@@ -2131,13 +2131,13 @@ impl de::FhirObject for ExplanationOfBenefitPayment {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "adjustment" => de::plain(map, &mut self.adjustment, key),
-            "adjustmentReason" => de::plain(map, &mut self.adjustment_reason, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "adjustment" => de::boxed(map, &mut self.adjustment, key),
+            "adjustmentReason" => de::boxed(map, &mut self.adjustment_reason, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "amount" => de::plain(map, &mut self.amount, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -2198,7 +2198,7 @@ pub struct ExplanationOfBenefitProcessNote {
     /// Language of the text
     ///
     /// `language`, 0..1.
-    pub language: Option<CodeableConcept>,
+    pub language: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for ExplanationOfBenefitProcessNote {
@@ -2218,7 +2218,7 @@ impl de::FhirObject for ExplanationOfBenefitProcessNote {
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
-            "language" => de::plain(map, &mut self.language, key),
+            "language" => de::boxed(map, &mut self.language, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -2265,7 +2265,7 @@ pub struct ExplanationOfBenefitBenefitBalance {
     /// Benefit classification
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Excluded from the plan
     ///
     /// `excluded`, 0..1.
@@ -2281,15 +2281,15 @@ pub struct ExplanationOfBenefitBenefitBalance {
     /// In or out of network
     ///
     /// `network`, 0..1.
-    pub network: Option<CodeableConcept>,
+    pub network: Option<Box<CodeableConcept>>,
     /// Individual or family
     ///
     /// `unit`, 0..1.
-    pub unit: Option<CodeableConcept>,
+    pub unit: Option<Box<CodeableConcept>>,
     /// Annual or lifetime
     ///
     /// `term`, 0..1.
-    pub term: Option<CodeableConcept>,
+    pub term: Option<Box<CodeableConcept>>,
     /// Benefit Summary
     ///
     /// `financial`, 0..*.
@@ -2307,16 +2307,16 @@ impl de::FhirObject for ExplanationOfBenefitBenefitBalance {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
+            "category" => de::boxed(map, &mut self.category, key),
             "excluded" => de::primitive(map, &mut self.excluded, key),
             "_excluded" => de::primitive_element(map, &mut self.excluded, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "network" => de::plain(map, &mut self.network, key),
-            "unit" => de::plain(map, &mut self.unit, key),
-            "term" => de::plain(map, &mut self.term, key),
+            "network" => de::boxed(map, &mut self.network, key),
+            "unit" => de::boxed(map, &mut self.unit, key),
+            "term" => de::boxed(map, &mut self.term, key),
             "financial" => de::list(map, &mut self.financial, key),
             _ => return Ok(false),
         }?;
@@ -2368,7 +2368,7 @@ pub struct ExplanationOfBenefitBenefitBalanceFinancial {
     /// Benefit classification
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Benefits allowed
     ///
     /// `allowed[x]`, 0..1.
@@ -2390,7 +2390,7 @@ impl de::FhirObject for ExplanationOfBenefitBenefitBalanceFinancial {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if ExplanationOfBenefitBenefitBalanceFinancialAllowed::visit(
                     &mut self.allowed,

@@ -38,7 +38,7 @@ pub struct FamilyMemberHistory {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct FamilyMemberHistory {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,11 +82,11 @@ pub struct FamilyMemberHistory {
     /// subject-unknown | withheld | unable-to-obtain | deferred
     ///
     /// `dataAbsentReason`, 0..1.
-    pub data_absent_reason: Option<CodeableConcept>,
+    pub data_absent_reason: Option<Box<CodeableConcept>>,
     /// Patient history is about
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// When history was recorded or last updated
     ///
     /// `date`, 0..1.
@@ -98,11 +98,11 @@ pub struct FamilyMemberHistory {
     /// Relationship to the subject
     ///
     /// `relationship`, 1..1.
-    pub relationship: Option<CodeableConcept>,
+    pub relationship: Option<Box<CodeableConcept>>,
     /// male | female | other | unknown
     ///
     /// `sex`, 0..1.
-    pub sex: Option<CodeableConcept>,
+    pub sex: Option<Box<CodeableConcept>>,
     /// (approximate) date of birth
     ///
     /// `born[x]`, 0..1.
@@ -148,12 +148,12 @@ impl de::FhirObject for FamilyMemberHistory {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -168,14 +168,14 @@ impl de::FhirObject for FamilyMemberHistory {
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "dataAbsentReason" => de::boxed(map, &mut self.data_absent_reason, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
-            "sex" => de::plain(map, &mut self.sex, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
+            "sex" => de::boxed(map, &mut self.sex, key),
             "estimatedAge" => de::primitive(map, &mut self.estimated_age, key),
             "_estimatedAge" => de::primitive_element(map, &mut self.estimated_age, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
@@ -280,11 +280,11 @@ pub struct FamilyMemberHistoryCondition {
     /// Condition suffered by relation
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// deceased | permanent disability | etc.
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<CodeableConcept>,
+    pub outcome: Option<Box<CodeableConcept>>,
     /// Whether the condition contributed to the cause of death
     ///
     /// `contributedToDeath`, 0..1.
@@ -310,8 +310,8 @@ impl de::FhirObject for FamilyMemberHistoryCondition {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
             "contributedToDeath" => de::primitive(map, &mut self.contributed_to_death, key),
             "_contributedToDeath" => {
                 de::primitive_element(map, &mut self.contributed_to_death, key)

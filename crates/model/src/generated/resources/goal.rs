@@ -38,7 +38,7 @@ pub struct Goal {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Goal {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Goal {
     /// in-progress | improving | worsening | no-change | achieved | sustaining | not-achieved | no-progress | not-attainable
     ///
     /// `achievementStatus`, 0..1.
-    pub achievement_status: Option<CodeableConcept>,
+    pub achievement_status: Option<Box<CodeableConcept>>,
     /// E.g. Treatment, dietary, behavioral, etc.
     ///
     /// `category`, 0..*.
@@ -82,15 +82,15 @@ pub struct Goal {
     /// high-priority | medium-priority | low-priority
     ///
     /// `priority`, 0..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// Code or text describing goal
     ///
     /// `description`, 1..1.
-    pub description: Option<CodeableConcept>,
+    pub description: Option<Box<CodeableConcept>>,
     /// Who this goal is intended for
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// When goal pursuit begins
     ///
     /// `start[x]`, 0..1.
@@ -110,7 +110,7 @@ pub struct Goal {
     /// Who's responsible for creating Goal?
     ///
     /// `expressedBy`, 0..1.
-    pub expressed_by: Option<Reference>,
+    pub expressed_by: Option<Box<Reference>>,
     /// Issues addressed by this goal
     ///
     /// `addresses`, 0..*.
@@ -140,29 +140,29 @@ impl de::FhirObject for Goal {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "lifecycleStatus" => de::primitive(map, &mut self.lifecycle_status, key),
             "_lifecycleStatus" => de::primitive_element(map, &mut self.lifecycle_status, key),
-            "achievementStatus" => de::plain(map, &mut self.achievement_status, key),
+            "achievementStatus" => de::boxed(map, &mut self.achievement_status, key),
             "category" => de::list(map, &mut self.category, key),
-            "priority" => de::plain(map, &mut self.priority, key),
-            "description" => de::plain(map, &mut self.description, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
+            "description" => de::boxed(map, &mut self.description, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "target" => de::list(map, &mut self.target, key),
             "statusDate" => de::primitive(map, &mut self.status_date, key),
             "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
             "statusReason" => de::primitive(map, &mut self.status_reason, key),
             "_statusReason" => de::primitive_element(map, &mut self.status_reason, key),
-            "expressedBy" => de::plain(map, &mut self.expressed_by, key),
+            "expressedBy" => de::boxed(map, &mut self.expressed_by, key),
             "addresses" => de::list(map, &mut self.addresses, key),
             "note" => de::list(map, &mut self.note, key),
             "outcomeCode" => de::list(map, &mut self.outcome_code, key),
@@ -248,7 +248,7 @@ pub struct GoalTarget {
     /// The parameter whose value is being tracked
     ///
     /// `measure`, 0..1.
-    pub measure: Option<CodeableConcept>,
+    pub measure: Option<Box<CodeableConcept>>,
     /// The target value to be achieved
     ///
     /// `detail[x]`, 0..1.
@@ -270,7 +270,7 @@ impl de::FhirObject for GoalTarget {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "measure" => de::plain(map, &mut self.measure, key),
+            "measure" => de::boxed(map, &mut self.measure, key),
             _ => {
                 if GoalTargetDetail::visit(&mut self.detail, key, map)? {
                     return Ok(true);

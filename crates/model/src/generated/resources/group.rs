@@ -38,7 +38,7 @@ pub struct Group {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Group {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct Group {
     /// Kind of Group members
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Label for Group
     ///
     /// `name`, 0..1.
@@ -94,7 +94,7 @@ pub struct Group {
     /// Entity that is the custodian of the Group's definition
     ///
     /// `managingEntity`, 0..1.
-    pub managing_entity: Option<Reference>,
+    pub managing_entity: Option<Box<Reference>>,
     /// Include / Exclude group members by Trait
     ///
     /// `characteristic`, 0..*.
@@ -116,12 +116,12 @@ impl de::FhirObject for Group {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -132,12 +132,12 @@ impl de::FhirObject for Group {
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "actual" => de::primitive(map, &mut self.actual, key),
             "_actual" => de::primitive_element(map, &mut self.actual, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "quantity" => de::primitive(map, &mut self.quantity, key),
             "_quantity" => de::primitive_element(map, &mut self.quantity, key),
-            "managingEntity" => de::plain(map, &mut self.managing_entity, key),
+            "managingEntity" => de::boxed(map, &mut self.managing_entity, key),
             "characteristic" => de::list(map, &mut self.characteristic, key),
             "member" => de::list(map, &mut self.member, key),
             _ => return Ok(false),
@@ -203,7 +203,7 @@ pub struct GroupCharacteristic {
     /// Kind of characteristic
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Value held by characteristic
     ///
     /// `value[x]`, 1..1.
@@ -215,7 +215,7 @@ pub struct GroupCharacteristic {
     /// Period over which characteristic is tested
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for GroupCharacteristic {
@@ -229,10 +229,10 @@ impl de::FhirObject for GroupCharacteristic {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "exclude" => de::primitive(map, &mut self.exclude, key),
             "_exclude" => de::primitive_element(map, &mut self.exclude, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => {
                 if GroupCharacteristicValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
@@ -286,11 +286,11 @@ pub struct GroupMember {
     /// Reference to the group member
     ///
     /// `entity`, 1..1.
-    pub entity: Option<Reference>,
+    pub entity: Option<Box<Reference>>,
     /// Period member belonged to the group
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// If member is no longer in group
     ///
     /// `inactive`, 0..1.
@@ -308,8 +308,8 @@ impl de::FhirObject for GroupMember {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "entity" => de::plain(map, &mut self.entity, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "entity" => de::boxed(map, &mut self.entity, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "inactive" => de::primitive(map, &mut self.inactive, key),
             "_inactive" => de::primitive_element(map, &mut self.inactive, key),
             _ => return Ok(false),

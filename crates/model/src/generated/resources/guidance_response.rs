@@ -38,7 +38,7 @@ pub struct GuidanceResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct GuidanceResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct GuidanceResponse {
     /// The identifier of the request associated with this response, if any
     ///
     /// `requestIdentifier`, 0..1.
-    pub request_identifier: Option<Identifier>,
+    pub request_identifier: Option<Box<Identifier>>,
     /// Business identifier
     ///
     /// `identifier`, 0..*.
@@ -82,11 +82,11 @@ pub struct GuidanceResponse {
     /// Patient the request was performed for
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter during which the response was returned
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the guidance response was processed
     ///
     /// `occurrenceDateTime`, 0..1.
@@ -94,7 +94,7 @@ pub struct GuidanceResponse {
     /// Device returning the guidance
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// Why guidance is needed
     ///
     /// `reasonCode`, 0..*.
@@ -114,11 +114,11 @@ pub struct GuidanceResponse {
     /// The output parameters of the evaluation, if any
     ///
     /// `outputParameters`, 0..1.
-    pub output_parameters: Option<Reference>,
+    pub output_parameters: Option<Box<Reference>>,
     /// Proposed actions, if any
     ///
     /// `result`, 0..1.
-    pub result: Option<Reference>,
+    pub result: Option<Box<Reference>>,
     /// Additional required data
     ///
     /// `dataRequirement`, 0..*.
@@ -136,32 +136,32 @@ impl de::FhirObject for GuidanceResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "requestIdentifier" => de::plain(map, &mut self.request_identifier, key),
+            "requestIdentifier" => de::boxed(map, &mut self.request_identifier, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "occurrenceDateTime" => de::primitive(map, &mut self.occurrence_date_time, key),
             "_occurrenceDateTime" => {
                 de::primitive_element(map, &mut self.occurrence_date_time, key)
             }
-            "performer" => de::plain(map, &mut self.performer, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "note" => de::list(map, &mut self.note, key),
             "evaluationMessage" => de::list(map, &mut self.evaluation_message, key),
-            "outputParameters" => de::plain(map, &mut self.output_parameters, key),
-            "result" => de::plain(map, &mut self.result, key),
+            "outputParameters" => de::boxed(map, &mut self.output_parameters, key),
+            "result" => de::boxed(map, &mut self.result, key),
             "dataRequirement" => de::list(map, &mut self.data_requirement, key),
             _ => {
                 if GuidanceResponseModule::visit(&mut self.module, key, map)? {

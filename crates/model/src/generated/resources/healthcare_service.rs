@@ -38,7 +38,7 @@ pub struct HealthcareService {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct HealthcareService {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct HealthcareService {
     /// Organization that provides this service
     ///
     /// `providedBy`, 0..1.
-    pub provided_by: Option<Reference>,
+    pub provided_by: Option<Box<Reference>>,
     /// The service within which this service is offered
     ///
     /// `offeredIn`, 0..*.
@@ -110,7 +110,7 @@ pub struct HealthcareService {
     /// Facilitates quick identification of the service
     ///
     /// `photo`, 0..1.
-    pub photo: Option<Attachment>,
+    pub photo: Option<Box<Attachment>>,
     /// Contacts related to the healthcare service
     ///
     /// `telecom`, 0..*.
@@ -176,19 +176,19 @@ impl de::FhirObject for HealthcareService {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "providedBy" => de::plain(map, &mut self.provided_by, key),
+            "providedBy" => de::boxed(map, &mut self.provided_by, key),
             "offeredIn" => de::list(map, &mut self.offered_in, key),
             "category" => de::list(map, &mut self.category, key),
             "type" => de::list(map, &mut self.r#type, key),
@@ -200,7 +200,7 @@ impl de::FhirObject for HealthcareService {
             "_comment" => de::primitive_element(map, &mut self.comment, key),
             "extraDetails" => de::primitive(map, &mut self.extra_details, key),
             "_extraDetails" => de::primitive_element(map, &mut self.extra_details, key),
-            "photo" => de::plain(map, &mut self.photo, key),
+            "photo" => de::boxed(map, &mut self.photo, key),
             "telecom" => de::list(map, &mut self.telecom, key),
             "coverageArea" => de::list(map, &mut self.coverage_area, key),
             "serviceProvisionCode" => de::list(map, &mut self.service_provision_code, key),
@@ -308,7 +308,7 @@ pub struct HealthcareServiceEligibility {
     /// Coded value for the eligibility
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Describes the eligibility conditions for the service
     ///
     /// `comment`, 0..1.
@@ -326,7 +326,7 @@ impl de::FhirObject for HealthcareServiceEligibility {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "comment" => de::primitive(map, &mut self.comment, key),
             "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
@@ -469,7 +469,7 @@ pub struct HealthcareServiceNotAvailable {
     /// Service not available from this date
     ///
     /// `during`, 0..1.
-    pub during: Option<Period>,
+    pub during: Option<Box<Period>>,
 }
 
 impl de::FhirObject for HealthcareServiceNotAvailable {
@@ -485,7 +485,7 @@ impl de::FhirObject for HealthcareServiceNotAvailable {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "during" => de::plain(map, &mut self.during, key),
+            "during" => de::boxed(map, &mut self.during, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ImagingStudy {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ImagingStudy {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,11 +78,11 @@ pub struct ImagingStudy {
     /// Who or what is the subject of the study
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter with which this imaging study is associated
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the study was started
     ///
     /// `started`, 0..1.
@@ -94,7 +94,7 @@ pub struct ImagingStudy {
     /// Referring physician
     ///
     /// `referrer`, 0..1.
-    pub referrer: Option<Reference>,
+    pub referrer: Option<Box<Reference>>,
     /// Who interpreted images
     ///
     /// `interpreter`, 0..*.
@@ -114,7 +114,7 @@ pub struct ImagingStudy {
     /// The performed Procedure reference
     ///
     /// `procedureReference`, 0..1.
-    pub procedure_reference: Option<Reference>,
+    pub procedure_reference: Option<Box<Reference>>,
     /// The performed procedure code
     ///
     /// `procedureCode`, 0..*.
@@ -122,7 +122,7 @@ pub struct ImagingStudy {
     /// Where ImagingStudy occurred
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Why the study was requested
     ///
     /// `reasonCode`, 0..*.
@@ -156,12 +156,12 @@ impl de::FhirObject for ImagingStudy {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -169,21 +169,21 @@ impl de::FhirObject for ImagingStudy {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "modality" => de::list(map, &mut self.modality, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "started" => de::primitive(map, &mut self.started, key),
             "_started" => de::primitive_element(map, &mut self.started, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
-            "referrer" => de::plain(map, &mut self.referrer, key),
+            "referrer" => de::boxed(map, &mut self.referrer, key),
             "interpreter" => de::list(map, &mut self.interpreter, key),
             "endpoint" => de::list(map, &mut self.endpoint, key),
             "numberOfSeries" => de::primitive(map, &mut self.number_of_series, key),
             "_numberOfSeries" => de::primitive_element(map, &mut self.number_of_series, key),
             "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key),
             "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key),
-            "procedureReference" => de::plain(map, &mut self.procedure_reference, key),
+            "procedureReference" => de::boxed(map, &mut self.procedure_reference, key),
             "procedureCode" => de::list(map, &mut self.procedure_code, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "note" => de::list(map, &mut self.note, key),
@@ -281,7 +281,7 @@ pub struct ImagingStudySeries {
     /// The modality of the instances in the series
     ///
     /// `modality`, 1..1.
-    pub modality: Option<Coding>,
+    pub modality: Option<Box<Coding>>,
     /// A short human readable summary of the series
     ///
     /// `description`, 0..1.
@@ -297,11 +297,11 @@ pub struct ImagingStudySeries {
     /// Body part examined
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<Coding>,
+    pub body_site: Option<Box<Coding>>,
     /// Body part laterality
     ///
     /// `laterality`, 0..1.
-    pub laterality: Option<Coding>,
+    pub laterality: Option<Box<Coding>>,
     /// Specimen imaged
     ///
     /// `specimen`, 0..*.
@@ -335,14 +335,14 @@ impl de::FhirObject for ImagingStudySeries {
             "_uid" => de::primitive_element(map, &mut self.uid, key),
             "number" => de::primitive(map, &mut self.number, key),
             "_number" => de::primitive_element(map, &mut self.number, key),
-            "modality" => de::plain(map, &mut self.modality, key),
+            "modality" => de::boxed(map, &mut self.modality, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "numberOfInstances" => de::primitive(map, &mut self.number_of_instances, key),
             "_numberOfInstances" => de::primitive_element(map, &mut self.number_of_instances, key),
             "endpoint" => de::list(map, &mut self.endpoint, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
-            "laterality" => de::plain(map, &mut self.laterality, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
+            "laterality" => de::boxed(map, &mut self.laterality, key),
             "specimen" => de::list(map, &mut self.specimen, key),
             "started" => de::primitive(map, &mut self.started, key),
             "_started" => de::primitive_element(map, &mut self.started, key),
@@ -407,11 +407,11 @@ pub struct ImagingStudySeriesPerformer {
     /// Type of performance
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// Who performed the series
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ImagingStudySeriesPerformer {
@@ -425,8 +425,8 @@ impl de::FhirObject for ImagingStudySeriesPerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -475,7 +475,7 @@ pub struct ImagingStudySeriesInstance {
     /// DICOM class type
     ///
     /// `sopClass`, 1..1.
-    pub sop_class: Option<Coding>,
+    pub sop_class: Option<Box<Coding>>,
     /// The number of this instance in the series
     ///
     /// `number`, 0..1.
@@ -499,7 +499,7 @@ impl de::FhirObject for ImagingStudySeriesInstance {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "uid" => de::primitive(map, &mut self.uid, key),
             "_uid" => de::primitive_element(map, &mut self.uid, key),
-            "sopClass" => de::plain(map, &mut self.sop_class, key),
+            "sopClass" => de::boxed(map, &mut self.sop_class, key),
             "number" => de::primitive(map, &mut self.number, key),
             "_number" => de::primitive_element(map, &mut self.number, key),
             "title" => de::primitive(map, &mut self.title, key),

@@ -38,7 +38,7 @@ pub struct Immunization {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Immunization {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,19 +74,19 @@ pub struct Immunization {
     /// Reason not done
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// Vaccine product administered
     ///
     /// `vaccineCode`, 1..1.
-    pub vaccine_code: Option<CodeableConcept>,
+    pub vaccine_code: Option<Box<CodeableConcept>>,
     /// Who was immunized
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Encounter immunization was part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Vaccine administration date
     ///
     /// `occurrence[x]`, 1..1.
@@ -102,15 +102,15 @@ pub struct Immunization {
     /// Indicates the source of a secondarily reported record
     ///
     /// `reportOrigin`, 0..1.
-    pub report_origin: Option<CodeableConcept>,
+    pub report_origin: Option<Box<CodeableConcept>>,
     /// Where immunization occurred
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Vaccine manufacturer
     ///
     /// `manufacturer`, 0..1.
-    pub manufacturer: Option<Reference>,
+    pub manufacturer: Option<Box<Reference>>,
     /// Vaccine lot number
     ///
     /// `lotNumber`, 0..1.
@@ -122,15 +122,15 @@ pub struct Immunization {
     /// Body site vaccine  was administered
     ///
     /// `site`, 0..1.
-    pub site: Option<CodeableConcept>,
+    pub site: Option<Box<CodeableConcept>>,
     /// How vaccine entered body
     ///
     /// `route`, 0..1.
-    pub route: Option<CodeableConcept>,
+    pub route: Option<Box<CodeableConcept>>,
     /// Amount of vaccine administered
     ///
     /// `doseQuantity`, 0..1.
-    pub dose_quantity: Option<Quantity>,
+    pub dose_quantity: Option<Box<Quantity>>,
     /// Who performed event
     ///
     /// `performer`, 0..*.
@@ -166,7 +166,7 @@ pub struct Immunization {
     /// Funding source for the vaccine
     ///
     /// `fundingSource`, 0..1.
-    pub funding_source: Option<CodeableConcept>,
+    pub funding_source: Option<Box<CodeableConcept>>,
     /// Details of a reaction that follows immunization
     ///
     /// `reaction`, 0..*.
@@ -188,36 +188,36 @@ impl de::FhirObject for Immunization {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
-            "vaccineCode" => de::plain(map, &mut self.vaccine_code, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
+            "vaccineCode" => de::boxed(map, &mut self.vaccine_code, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "recorded" => de::primitive(map, &mut self.recorded, key),
             "_recorded" => de::primitive_element(map, &mut self.recorded, key),
             "primarySource" => de::primitive(map, &mut self.primary_source, key),
             "_primarySource" => de::primitive_element(map, &mut self.primary_source, key),
-            "reportOrigin" => de::plain(map, &mut self.report_origin, key),
-            "location" => de::plain(map, &mut self.location, key),
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
+            "reportOrigin" => de::boxed(map, &mut self.report_origin, key),
+            "location" => de::boxed(map, &mut self.location, key),
+            "manufacturer" => de::boxed(map, &mut self.manufacturer, key),
             "lotNumber" => de::primitive(map, &mut self.lot_number, key),
             "_lotNumber" => de::primitive_element(map, &mut self.lot_number, key),
             "expirationDate" => de::primitive(map, &mut self.expiration_date, key),
             "_expirationDate" => de::primitive_element(map, &mut self.expiration_date, key),
-            "site" => de::plain(map, &mut self.site, key),
-            "route" => de::plain(map, &mut self.route, key),
-            "doseQuantity" => de::plain(map, &mut self.dose_quantity, key),
+            "site" => de::boxed(map, &mut self.site, key),
+            "route" => de::boxed(map, &mut self.route, key),
+            "doseQuantity" => de::boxed(map, &mut self.dose_quantity, key),
             "performer" => de::list(map, &mut self.performer, key),
             "note" => de::list(map, &mut self.note, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
@@ -227,7 +227,7 @@ impl de::FhirObject for Immunization {
             "subpotentReason" => de::list(map, &mut self.subpotent_reason, key),
             "education" => de::list(map, &mut self.education, key),
             "programEligibility" => de::list(map, &mut self.program_eligibility, key),
-            "fundingSource" => de::plain(map, &mut self.funding_source, key),
+            "fundingSource" => de::boxed(map, &mut self.funding_source, key),
             "reaction" => de::list(map, &mut self.reaction, key),
             "protocolApplied" => de::list(map, &mut self.protocol_applied, key),
             _ => {
@@ -328,11 +328,11 @@ pub struct ImmunizationPerformer {
     /// What type of performance was done
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// Individual or organization who was performing
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ImmunizationPerformer {
@@ -346,8 +346,8 @@ impl de::FhirObject for ImmunizationPerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -486,7 +486,7 @@ pub struct ImmunizationReaction {
     /// Additional information on reaction
     ///
     /// `detail`, 0..1.
-    pub detail: Option<Reference>,
+    pub detail: Option<Box<Reference>>,
     /// Indicates self-reported reaction
     ///
     /// `reported`, 0..1.
@@ -506,7 +506,7 @@ impl de::FhirObject for ImmunizationReaction {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "detail" => de::plain(map, &mut self.detail, key),
+            "detail" => de::boxed(map, &mut self.detail, key),
             "reported" => de::primitive(map, &mut self.reported, key),
             "_reported" => de::primitive_element(map, &mut self.reported, key),
             _ => return Ok(false),
@@ -558,7 +558,7 @@ pub struct ImmunizationProtocolApplied {
     /// Who is responsible for publishing the recommendations
     ///
     /// `authority`, 0..1.
-    pub authority: Option<Reference>,
+    pub authority: Option<Box<Reference>>,
     /// Vaccine preventatable disease being targetted
     ///
     /// `targetDisease`, 0..*.
@@ -586,7 +586,7 @@ impl de::FhirObject for ImmunizationProtocolApplied {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "series" => de::primitive(map, &mut self.series, key),
             "_series" => de::primitive_element(map, &mut self.series, key),
-            "authority" => de::plain(map, &mut self.authority, key),
+            "authority" => de::boxed(map, &mut self.authority, key),
             "targetDisease" => de::list(map, &mut self.target_disease, key),
             _ => {
                 if ImmunizationProtocolAppliedDoseNumber::visit(&mut self.dose_number, key, map)? {

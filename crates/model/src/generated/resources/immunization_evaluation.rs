@@ -38,7 +38,7 @@ pub struct ImmunizationEvaluation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ImmunizationEvaluation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct ImmunizationEvaluation {
     /// Who this evaluation is for
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Date evaluation was performed
     ///
     /// `date`, 0..1.
@@ -82,19 +82,19 @@ pub struct ImmunizationEvaluation {
     /// Who is responsible for publishing the recommendations
     ///
     /// `authority`, 0..1.
-    pub authority: Option<Reference>,
+    pub authority: Option<Box<Reference>>,
     /// Evaluation target disease
     ///
     /// `targetDisease`, 1..1.
-    pub target_disease: Option<CodeableConcept>,
+    pub target_disease: Option<Box<CodeableConcept>>,
     /// Immunization being evaluated
     ///
     /// `immunizationEvent`, 1..1.
-    pub immunization_event: Option<Reference>,
+    pub immunization_event: Option<Box<Reference>>,
     /// Status of the dose relative to published recommendations
     ///
     /// `doseStatus`, 1..1.
-    pub dose_status: Option<CodeableConcept>,
+    pub dose_status: Option<Box<CodeableConcept>>,
     /// Reason for the dose status
     ///
     /// `doseStatusReason`, 0..*.
@@ -128,25 +128,25 @@ impl de::FhirObject for ImmunizationEvaluation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "authority" => de::plain(map, &mut self.authority, key),
-            "targetDisease" => de::plain(map, &mut self.target_disease, key),
-            "immunizationEvent" => de::plain(map, &mut self.immunization_event, key),
-            "doseStatus" => de::plain(map, &mut self.dose_status, key),
+            "authority" => de::boxed(map, &mut self.authority, key),
+            "targetDisease" => de::boxed(map, &mut self.target_disease, key),
+            "immunizationEvent" => de::boxed(map, &mut self.immunization_event, key),
+            "doseStatus" => de::boxed(map, &mut self.dose_status, key),
             "doseStatusReason" => de::list(map, &mut self.dose_status_reason, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),

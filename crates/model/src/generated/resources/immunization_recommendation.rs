@@ -38,7 +38,7 @@ pub struct ImmunizationRecommendation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ImmunizationRecommendation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct ImmunizationRecommendation {
     /// Who this profile is for
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Date recommendation(s) created
     ///
     /// `date`, 1..1.
@@ -78,7 +78,7 @@ pub struct ImmunizationRecommendation {
     /// Who is responsible for protocol
     ///
     /// `authority`, 0..1.
-    pub authority: Option<Reference>,
+    pub authority: Option<Box<Reference>>,
     /// Vaccine administration recommendations
     ///
     /// `recommendation`, 1..*.
@@ -96,20 +96,20 @@ impl de::FhirObject for ImmunizationRecommendation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "authority" => de::plain(map, &mut self.authority, key),
+            "authority" => de::boxed(map, &mut self.authority, key),
             "recommendation" => de::list(map, &mut self.recommendation, key),
             _ => return Ok(false),
         }?;
@@ -173,7 +173,7 @@ pub struct ImmunizationRecommendationRecommendation {
     /// Disease to be immunized against
     ///
     /// `targetDisease`, 0..1.
-    pub target_disease: Option<CodeableConcept>,
+    pub target_disease: Option<Box<CodeableConcept>>,
     /// Vaccine which is contraindicated to fulfill the recommendation
     ///
     /// `contraindicatedVaccineCode`, 0..*.
@@ -181,7 +181,7 @@ pub struct ImmunizationRecommendationRecommendation {
     /// Vaccine recommendation status
     ///
     /// `forecastStatus`, 1..1.
-    pub forecast_status: Option<CodeableConcept>,
+    pub forecast_status: Option<Box<CodeableConcept>>,
     /// Vaccine administration status reason
     ///
     /// `forecastReason`, 0..*.
@@ -228,11 +228,11 @@ impl de::FhirObject for ImmunizationRecommendationRecommendation {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "vaccineCode" => de::list(map, &mut self.vaccine_code, key),
-            "targetDisease" => de::plain(map, &mut self.target_disease, key),
+            "targetDisease" => de::boxed(map, &mut self.target_disease, key),
             "contraindicatedVaccineCode" => {
                 de::list(map, &mut self.contraindicated_vaccine_code, key)
             }
-            "forecastStatus" => de::plain(map, &mut self.forecast_status, key),
+            "forecastStatus" => de::boxed(map, &mut self.forecast_status, key),
             "forecastReason" => de::list(map, &mut self.forecast_reason, key),
             "dateCriterion" => de::list(map, &mut self.date_criterion, key),
             "description" => de::primitive(map, &mut self.description, key),
@@ -329,7 +329,7 @@ pub struct ImmunizationRecommendationRecommendationDateCriterion {
     /// Type of date
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Recommended date
     ///
     /// `value`, 1..1.
@@ -347,7 +347,7 @@ impl de::FhirObject for ImmunizationRecommendationRecommendationDateCriterion {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct ImplementationGuide {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ImplementationGuide {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -138,11 +138,11 @@ pub struct ImplementationGuide {
     /// Information needed to build the IG
     ///
     /// `definition`, 0..1.
-    pub definition: Option<ImplementationGuideDefinition>,
+    pub definition: Option<Box<ImplementationGuideDefinition>>,
     /// Information about an assembled IG
     ///
     /// `manifest`, 0..1.
-    pub manifest: Option<ImplementationGuideManifest>,
+    pub manifest: Option<Box<ImplementationGuideManifest>>,
 }
 
 impl de::FhirObject for ImplementationGuide {
@@ -156,12 +156,12 @@ impl de::FhirObject for ImplementationGuide {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -196,8 +196,8 @@ impl de::FhirObject for ImplementationGuide {
             "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key),
             "dependsOn" => de::list(map, &mut self.depends_on, key),
             "global" => de::list(map, &mut self.global, key),
-            "definition" => de::plain(map, &mut self.definition, key),
-            "manifest" => de::plain(map, &mut self.manifest, key),
+            "definition" => de::boxed(map, &mut self.definition, key),
+            "manifest" => de::boxed(map, &mut self.manifest, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -418,7 +418,7 @@ pub struct ImplementationGuideDefinition {
     /// Page/Section in the Guide
     ///
     /// `page`, 0..1.
-    pub page: Option<ImplementationGuideDefinitionPage>,
+    pub page: Option<Box<ImplementationGuideDefinitionPage>>,
     /// Defines how IG is built by tools
     ///
     /// `parameter`, 0..*.
@@ -442,7 +442,7 @@ impl de::FhirObject for ImplementationGuideDefinition {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "grouping" => de::list(map, &mut self.grouping, key),
             "resource" => de::list(map, &mut self.resource, key),
-            "page" => de::plain(map, &mut self.page, key),
+            "page" => de::boxed(map, &mut self.page, key),
             "parameter" => de::list(map, &mut self.parameter, key),
             "template" => de::list(map, &mut self.template, key),
             _ => return Ok(false),
@@ -558,7 +558,7 @@ pub struct ImplementationGuideDefinitionResource {
     /// Location of the resource
     ///
     /// `reference`, 1..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
     /// Versions this applies to (if different to IG)
     ///
     /// `fhirVersion`, 0..*.
@@ -592,7 +592,7 @@ impl de::FhirObject for ImplementationGuideDefinitionResource {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             "fhirVersion" => de::primitive_list(map, &mut self.fhir_version, key),
             "_fhirVersion" => de::primitive_element_list(map, &mut self.fhir_version, key),
             "name" => de::primitive(map, &mut self.name, key),
@@ -965,7 +965,7 @@ pub struct ImplementationGuideManifestResource {
     /// Location of the resource
     ///
     /// `reference`, 1..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
     /// Is an example/What is this an example of?
     ///
     /// `example[x]`, 0..1.
@@ -987,7 +987,7 @@ impl de::FhirObject for ImplementationGuideManifestResource {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             "relativePath" => de::primitive(map, &mut self.relative_path, key),
             "_relativePath" => de::primitive_element(map, &mut self.relative_path, key),
             _ => {

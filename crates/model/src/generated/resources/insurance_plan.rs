@@ -38,7 +38,7 @@ pub struct InsurancePlan {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct InsurancePlan {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,15 +86,15 @@ pub struct InsurancePlan {
     /// When the product is available
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Plan issuer
     ///
     /// `ownedBy`, 0..1.
-    pub owned_by: Option<Reference>,
+    pub owned_by: Option<Box<Reference>>,
     /// Product administrator
     ///
     /// `administeredBy`, 0..1.
-    pub administered_by: Option<Reference>,
+    pub administered_by: Option<Box<Reference>>,
     /// Where product applies
     ///
     /// `coverageArea`, 0..*.
@@ -132,12 +132,12 @@ impl de::FhirObject for InsurancePlan {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -149,9 +149,9 @@ impl de::FhirObject for InsurancePlan {
             "_name" => de::primitive_element(map, &mut self.name, key),
             "alias" => de::primitive_list(map, &mut self.alias, key),
             "_alias" => de::primitive_element_list(map, &mut self.alias, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "ownedBy" => de::plain(map, &mut self.owned_by, key),
-            "administeredBy" => de::plain(map, &mut self.administered_by, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "ownedBy" => de::boxed(map, &mut self.owned_by, key),
+            "administeredBy" => de::boxed(map, &mut self.administered_by, key),
             "coverageArea" => de::list(map, &mut self.coverage_area, key),
             "contact" => de::list(map, &mut self.contact, key),
             "endpoint" => de::list(map, &mut self.endpoint, key),
@@ -225,11 +225,11 @@ pub struct InsurancePlanContact {
     /// The type of contact
     ///
     /// `purpose`, 0..1.
-    pub purpose: Option<CodeableConcept>,
+    pub purpose: Option<Box<CodeableConcept>>,
     /// A name associated with the contact
     ///
     /// `name`, 0..1.
-    pub name: Option<HumanName>,
+    pub name: Option<Box<HumanName>>,
     /// Contact details (telephone, email, etc.)  for a contact
     ///
     /// `telecom`, 0..*.
@@ -237,7 +237,7 @@ pub struct InsurancePlanContact {
     /// Visiting or postal addresses for the contact
     ///
     /// `address`, 0..1.
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
 }
 
 impl de::FhirObject for InsurancePlanContact {
@@ -251,10 +251,10 @@ impl de::FhirObject for InsurancePlanContact {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "purpose" => de::plain(map, &mut self.purpose, key),
-            "name" => de::plain(map, &mut self.name, key),
+            "purpose" => de::boxed(map, &mut self.purpose, key),
+            "name" => de::boxed(map, &mut self.name, key),
             "telecom" => de::list(map, &mut self.telecom, key),
-            "address" => de::plain(map, &mut self.address, key),
+            "address" => de::boxed(map, &mut self.address, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -301,7 +301,7 @@ pub struct InsurancePlanCoverage {
     /// Type of coverage
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// What networks provide coverage
     ///
     /// `network`, 0..*.
@@ -323,7 +323,7 @@ impl de::FhirObject for InsurancePlanCoverage {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "network" => de::list(map, &mut self.network, key),
             "benefit" => de::list(map, &mut self.benefit, key),
             _ => return Ok(false),
@@ -371,7 +371,7 @@ pub struct InsurancePlanCoverageBenefit {
     /// Type of benefit
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Referral requirements
     ///
     /// `requirement`, 0..1.
@@ -393,7 +393,7 @@ impl de::FhirObject for InsurancePlanCoverageBenefit {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "requirement" => de::primitive(map, &mut self.requirement, key),
             "_requirement" => de::primitive_element(map, &mut self.requirement, key),
             "limit" => de::list(map, &mut self.limit, key),
@@ -442,11 +442,11 @@ pub struct InsurancePlanCoverageBenefitLimit {
     /// Maximum value allowed
     ///
     /// `value`, 0..1.
-    pub value: Option<Quantity>,
+    pub value: Option<Box<Quantity>>,
     /// Benefit limit details
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for InsurancePlanCoverageBenefitLimit {
@@ -460,8 +460,8 @@ impl de::FhirObject for InsurancePlanCoverageBenefitLimit {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "value" => de::plain(map, &mut self.value, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "value" => de::boxed(map, &mut self.value, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -510,7 +510,7 @@ pub struct InsurancePlanPlan {
     /// Type of plan
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Where product applies
     ///
     /// `coverageArea`, 0..*.
@@ -541,7 +541,7 @@ impl de::FhirObject for InsurancePlanPlan {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "coverageArea" => de::list(map, &mut self.coverage_area, key),
             "network" => de::list(map, &mut self.network, key),
             "generalCost" => de::list(map, &mut self.general_cost, key),
@@ -594,7 +594,7 @@ pub struct InsurancePlanPlanGeneralCost {
     /// Type of cost
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Number of enrollees
     ///
     /// `groupSize`, 0..1.
@@ -602,7 +602,7 @@ pub struct InsurancePlanPlanGeneralCost {
     /// Cost value
     ///
     /// `cost`, 0..1.
-    pub cost: Option<Money>,
+    pub cost: Option<Box<Money>>,
     /// Additional cost information
     ///
     /// `comment`, 0..1.
@@ -620,10 +620,10 @@ impl de::FhirObject for InsurancePlanPlanGeneralCost {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "groupSize" => de::primitive(map, &mut self.group_size, key),
             "_groupSize" => de::primitive_element(map, &mut self.group_size, key),
-            "cost" => de::plain(map, &mut self.cost, key),
+            "cost" => de::boxed(map, &mut self.cost, key),
             "comment" => de::primitive(map, &mut self.comment, key),
             "_comment" => de::primitive_element(map, &mut self.comment, key),
             _ => return Ok(false),
@@ -672,7 +672,7 @@ pub struct InsurancePlanPlanSpecificCost {
     /// General category of benefit
     ///
     /// `category`, 1..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Benefits list
     ///
     /// `benefit`, 0..*.
@@ -690,7 +690,7 @@ impl de::FhirObject for InsurancePlanPlanSpecificCost {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
+            "category" => de::boxed(map, &mut self.category, key),
             "benefit" => de::list(map, &mut self.benefit, key),
             _ => return Ok(false),
         }?;
@@ -736,7 +736,7 @@ pub struct InsurancePlanPlanSpecificCostBenefit {
     /// Type of specific benefit
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// List of the costs
     ///
     /// `cost`, 0..*.
@@ -754,7 +754,7 @@ impl de::FhirObject for InsurancePlanPlanSpecificCostBenefit {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "cost" => de::list(map, &mut self.cost, key),
             _ => return Ok(false),
         }?;
@@ -800,11 +800,11 @@ pub struct InsurancePlanPlanSpecificCostBenefitCost {
     /// Type of cost
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// in-network | out-of-network | other
     ///
     /// `applicability`, 0..1.
-    pub applicability: Option<CodeableConcept>,
+    pub applicability: Option<Box<CodeableConcept>>,
     /// Additional information about the cost
     ///
     /// `qualifiers`, 0..*.
@@ -812,7 +812,7 @@ pub struct InsurancePlanPlanSpecificCostBenefitCost {
     /// The actual cost value
     ///
     /// `value`, 0..1.
-    pub value: Option<Quantity>,
+    pub value: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for InsurancePlanPlanSpecificCostBenefitCost {
@@ -826,10 +826,10 @@ impl de::FhirObject for InsurancePlanPlanSpecificCostBenefitCost {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "applicability" => de::plain(map, &mut self.applicability, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "applicability" => de::boxed(map, &mut self.applicability, key),
             "qualifiers" => de::list(map, &mut self.qualifiers, key),
-            "value" => de::plain(map, &mut self.value, key),
+            "value" => de::boxed(map, &mut self.value, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Invoice {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Invoice {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,15 +78,15 @@ pub struct Invoice {
     /// Type of Invoice
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Recipient(s) of goods and services
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Recipient of this invoice
     ///
     /// `recipient`, 0..1.
-    pub recipient: Option<Reference>,
+    pub recipient: Option<Box<Reference>>,
     /// Invoice date / posting date
     ///
     /// `date`, 0..1.
@@ -98,11 +98,11 @@ pub struct Invoice {
     /// Issuing Organization of Invoice
     ///
     /// `issuer`, 0..1.
-    pub issuer: Option<Reference>,
+    pub issuer: Option<Box<Reference>>,
     /// Account that is being balanced
     ///
     /// `account`, 0..1.
-    pub account: Option<Reference>,
+    pub account: Option<Box<Reference>>,
     /// Line items of this Invoice
     ///
     /// `lineItem`, 0..*.
@@ -114,11 +114,11 @@ pub struct Invoice {
     /// Net total of this Invoice
     ///
     /// `totalNet`, 0..1.
-    pub total_net: Option<Money>,
+    pub total_net: Option<Box<Money>>,
     /// Gross total of this Invoice
     ///
     /// `totalGross`, 0..1.
-    pub total_gross: Option<Money>,
+    pub total_gross: Option<Box<Money>>,
     /// Payment details
     ///
     /// `paymentTerms`, 0..1.
@@ -140,12 +140,12 @@ impl de::FhirObject for Invoice {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -154,18 +154,18 @@ impl de::FhirObject for Invoice {
             "_status" => de::primitive_element(map, &mut self.status, key),
             "cancelledReason" => de::primitive(map, &mut self.cancelled_reason, key),
             "_cancelledReason" => de::primitive_element(map, &mut self.cancelled_reason, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "recipient" => de::plain(map, &mut self.recipient, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "recipient" => de::boxed(map, &mut self.recipient, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "participant" => de::list(map, &mut self.participant, key),
-            "issuer" => de::plain(map, &mut self.issuer, key),
-            "account" => de::plain(map, &mut self.account, key),
+            "issuer" => de::boxed(map, &mut self.issuer, key),
+            "account" => de::boxed(map, &mut self.account, key),
             "lineItem" => de::list(map, &mut self.line_item, key),
             "totalPriceComponent" => de::list(map, &mut self.total_price_component, key),
-            "totalNet" => de::plain(map, &mut self.total_net, key),
-            "totalGross" => de::plain(map, &mut self.total_gross, key),
+            "totalNet" => de::boxed(map, &mut self.total_net, key),
+            "totalGross" => de::boxed(map, &mut self.total_gross, key),
             "paymentTerms" => de::primitive(map, &mut self.payment_terms, key),
             "_paymentTerms" => de::primitive_element(map, &mut self.payment_terms, key),
             "note" => de::list(map, &mut self.note, key),
@@ -243,11 +243,11 @@ pub struct InvoiceParticipant {
     /// Type of involvement in creation of this Invoice
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Individual who was involved
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for InvoiceParticipant {
@@ -261,8 +261,8 @@ impl de::FhirObject for InvoiceParticipant {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -388,7 +388,7 @@ pub struct InvoiceLineItemPriceComponent {
     /// Code identifying the specific component
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Factor used for calculating this component
     ///
     /// `factor`, 0..1.
@@ -396,7 +396,7 @@ pub struct InvoiceLineItemPriceComponent {
     /// Monetary amount associated with this component
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
 }
 
 impl de::FhirObject for InvoiceLineItemPriceComponent {
@@ -412,10 +412,10 @@ impl de::FhirObject for InvoiceLineItemPriceComponent {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "factor" => de::primitive(map, &mut self.factor, key),
             "_factor" => de::primitive_element(map, &mut self.factor, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)

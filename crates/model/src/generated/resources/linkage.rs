@@ -38,7 +38,7 @@ pub struct Linkage {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Linkage {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct Linkage {
     /// Who is responsible for linkages
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Item to be linked
     ///
     /// `item`, 1..*.
@@ -88,18 +88,18 @@ impl de::FhirObject for Linkage {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "author" => de::plain(map, &mut self.author, key),
+            "author" => de::boxed(map, &mut self.author, key),
             "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
         }?;
@@ -161,7 +161,7 @@ pub struct LinkageItem {
     /// Resource being linked
     ///
     /// `resource`, 1..1.
-    pub resource: Option<Reference>,
+    pub resource: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for LinkageItem {
@@ -177,7 +177,7 @@ impl de::FhirObject for LinkageItem {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "resource" => de::plain(map, &mut self.resource, key),
+            "resource" => de::boxed(map, &mut self.resource, key),
             _ => return Ok(false),
         }?;
         Ok(true)

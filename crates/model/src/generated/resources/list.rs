@@ -38,7 +38,7 @@ pub struct List {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct List {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,15 +82,15 @@ pub struct List {
     /// What the purpose of this list is
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// If all resources have the same subject
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Context in which list created
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the list was prepared
     ///
     /// `date`, 0..1.
@@ -98,11 +98,11 @@ pub struct List {
     /// Who and/or what defined the list contents (aka Author)
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
     /// What order the list has
     ///
     /// `orderedBy`, 0..1.
-    pub ordered_by: Option<CodeableConcept>,
+    pub ordered_by: Option<Box<CodeableConcept>>,
     /// Comments about the list
     ///
     /// `note`, 0..*.
@@ -114,7 +114,7 @@ pub struct List {
     /// Why list is empty
     ///
     /// `emptyReason`, 0..1.
-    pub empty_reason: Option<CodeableConcept>,
+    pub empty_reason: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for List {
@@ -128,12 +128,12 @@ impl de::FhirObject for List {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -144,16 +144,16 @@ impl de::FhirObject for List {
             "_mode" => de::primitive_element(map, &mut self.mode, key),
             "title" => de::primitive(map, &mut self.title, key),
             "_title" => de::primitive_element(map, &mut self.title, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "source" => de::plain(map, &mut self.source, key),
-            "orderedBy" => de::plain(map, &mut self.ordered_by, key),
+            "source" => de::boxed(map, &mut self.source, key),
+            "orderedBy" => de::boxed(map, &mut self.ordered_by, key),
             "note" => de::list(map, &mut self.note, key),
             "entry" => de::list(map, &mut self.entry, key),
-            "emptyReason" => de::plain(map, &mut self.empty_reason, key),
+            "emptyReason" => de::boxed(map, &mut self.empty_reason, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -220,7 +220,7 @@ pub struct ListEntry {
     /// Status/Workflow information about this item
     ///
     /// `flag`, 0..1.
-    pub flag: Option<CodeableConcept>,
+    pub flag: Option<Box<CodeableConcept>>,
     /// If this item is actually marked as deleted
     ///
     /// `deleted`, 0..1.
@@ -232,7 +232,7 @@ pub struct ListEntry {
     /// Actual entry
     ///
     /// `item`, 1..1.
-    pub item: Option<Reference>,
+    pub item: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ListEntry {
@@ -246,12 +246,12 @@ impl de::FhirObject for ListEntry {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "flag" => de::plain(map, &mut self.flag, key),
+            "flag" => de::boxed(map, &mut self.flag, key),
             "deleted" => de::primitive(map, &mut self.deleted, key),
             "_deleted" => de::primitive_element(map, &mut self.deleted, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "item" => de::plain(map, &mut self.item, key),
+            "item" => de::boxed(map, &mut self.item, key),
             _ => return Ok(false),
         }?;
         Ok(true)

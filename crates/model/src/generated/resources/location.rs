@@ -38,7 +38,7 @@ pub struct Location {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Location {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct Location {
     /// The operational status of the location (typically only for a bed/room)
     ///
     /// `operationalStatus`, 0..1.
-    pub operational_status: Option<Coding>,
+    pub operational_status: Option<Box<Coding>>,
     /// Name of the location as used by humans
     ///
     /// `name`, 0..1.
@@ -102,23 +102,23 @@ pub struct Location {
     /// Physical location
     ///
     /// `address`, 0..1.
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
     /// Physical form of the location
     ///
     /// `physicalType`, 0..1.
-    pub physical_type: Option<CodeableConcept>,
+    pub physical_type: Option<Box<CodeableConcept>>,
     /// The absolute geographic location
     ///
     /// `position`, 0..1.
-    pub position: Option<LocationPosition>,
+    pub position: Option<Box<LocationPosition>>,
     /// Organization responsible for provisioning and upkeep
     ///
     /// `managingOrganization`, 0..1.
-    pub managing_organization: Option<Reference>,
+    pub managing_organization: Option<Box<Reference>>,
     /// Another Location this one is physically a part of
     ///
     /// `partOf`, 0..1.
-    pub part_of: Option<Reference>,
+    pub part_of: Option<Box<Reference>>,
     /// What days/times during a week is this location usually open
     ///
     /// `hoursOfOperation`, 0..*.
@@ -144,19 +144,19 @@ impl de::FhirObject for Location {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "operationalStatus" => de::plain(map, &mut self.operational_status, key),
+            "operationalStatus" => de::boxed(map, &mut self.operational_status, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "alias" => de::primitive_list(map, &mut self.alias, key),
@@ -167,11 +167,11 @@ impl de::FhirObject for Location {
             "_mode" => de::primitive_element(map, &mut self.mode, key),
             "type" => de::list(map, &mut self.r#type, key),
             "telecom" => de::list(map, &mut self.telecom, key),
-            "address" => de::plain(map, &mut self.address, key),
-            "physicalType" => de::plain(map, &mut self.physical_type, key),
-            "position" => de::plain(map, &mut self.position, key),
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
-            "partOf" => de::plain(map, &mut self.part_of, key),
+            "address" => de::boxed(map, &mut self.address, key),
+            "physicalType" => de::boxed(map, &mut self.physical_type, key),
+            "position" => de::boxed(map, &mut self.position, key),
+            "managingOrganization" => de::boxed(map, &mut self.managing_organization, key),
+            "partOf" => de::boxed(map, &mut self.part_of, key),
             "hoursOfOperation" => de::list(map, &mut self.hours_of_operation, key),
             "availabilityExceptions" => de::primitive(map, &mut self.availability_exceptions, key),
             "_availabilityExceptions" => {

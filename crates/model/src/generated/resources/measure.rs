@@ -38,7 +38,7 @@ pub struct Measure {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Measure {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -146,7 +146,7 @@ pub struct Measure {
     /// When the measure is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the measure, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -182,11 +182,11 @@ pub struct Measure {
     /// proportion | ratio | continuous-variable | cohort
     ///
     /// `scoring`, 0..1.
-    pub scoring: Option<CodeableConcept>,
+    pub scoring: Option<Box<CodeableConcept>>,
     /// opportunity | all-or-nothing | linear | weighted
     ///
     /// `compositeScoring`, 0..1.
-    pub composite_scoring: Option<CodeableConcept>,
+    pub composite_scoring: Option<Box<CodeableConcept>>,
     /// process | outcome | structure | patient-reported-outcome | composite
     ///
     /// `type`, 0..*.
@@ -210,7 +210,7 @@ pub struct Measure {
     /// increase | decrease
     ///
     /// `improvementNotation`, 0..1.
-    pub improvement_notation: Option<CodeableConcept>,
+    pub improvement_notation: Option<Box<CodeableConcept>>,
     /// Defined terms used in the measure documentation
     ///
     /// `definition`, 0..*.
@@ -240,12 +240,12 @@ impl de::FhirObject for Measure {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -283,7 +283,7 @@ impl de::FhirObject for Measure {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -294,8 +294,8 @@ impl de::FhirObject for Measure {
             "_library" => de::primitive_element_list(map, &mut self.library, key),
             "disclaimer" => de::primitive(map, &mut self.disclaimer, key),
             "_disclaimer" => de::primitive_element(map, &mut self.disclaimer, key),
-            "scoring" => de::plain(map, &mut self.scoring, key),
-            "compositeScoring" => de::plain(map, &mut self.composite_scoring, key),
+            "scoring" => de::boxed(map, &mut self.scoring, key),
+            "compositeScoring" => de::boxed(map, &mut self.composite_scoring, key),
             "type" => de::list(map, &mut self.r#type, key),
             "riskAdjustment" => de::primitive(map, &mut self.risk_adjustment, key),
             "_riskAdjustment" => de::primitive_element(map, &mut self.risk_adjustment, key),
@@ -309,7 +309,7 @@ impl de::FhirObject for Measure {
             "_clinicalRecommendationStatement" => {
                 de::primitive_element(map, &mut self.clinical_recommendation_statement, key)
             }
-            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key),
+            "improvementNotation" => de::boxed(map, &mut self.improvement_notation, key),
             "definition" => de::primitive_list(map, &mut self.definition, key),
             "_definition" => de::primitive_element_list(map, &mut self.definition, key),
             "guidance" => de::primitive(map, &mut self.guidance, key),
@@ -437,7 +437,7 @@ pub struct MeasureGroup {
     /// Meaning of the group
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Summary description
     ///
     /// `description`, 0..1.
@@ -463,7 +463,7 @@ impl de::FhirObject for MeasureGroup {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "population" => de::list(map, &mut self.population, key),
@@ -514,7 +514,7 @@ pub struct MeasureGroupPopulation {
     /// initial-population | numerator | numerator-exclusion | denominator | denominator-exclusion | denominator-exception | measure-population | measure-population-exclusion | measure-observation
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The human readable description of this population criteria
     ///
     /// `description`, 0..1.
@@ -522,7 +522,7 @@ pub struct MeasureGroupPopulation {
     /// The criteria that defines this population
     ///
     /// `criteria`, 1..1.
-    pub criteria: Option<Expression>,
+    pub criteria: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for MeasureGroupPopulation {
@@ -536,10 +536,10 @@ impl de::FhirObject for MeasureGroupPopulation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "criteria" => de::plain(map, &mut self.criteria, key),
+            "criteria" => de::boxed(map, &mut self.criteria, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -585,7 +585,7 @@ pub struct MeasureGroupStratifier {
     /// Meaning of the stratifier
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The human readable description of this stratifier
     ///
     /// `description`, 0..1.
@@ -593,7 +593,7 @@ pub struct MeasureGroupStratifier {
     /// How the measure should be stratified
     ///
     /// `criteria`, 0..1.
-    pub criteria: Option<Expression>,
+    pub criteria: Option<Box<Expression>>,
     /// Stratifier criteria component for the measure
     ///
     /// `component`, 0..*.
@@ -611,10 +611,10 @@ impl de::FhirObject for MeasureGroupStratifier {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "criteria" => de::plain(map, &mut self.criteria, key),
+            "criteria" => de::boxed(map, &mut self.criteria, key),
             "component" => de::list(map, &mut self.component, key),
             _ => return Ok(false),
         }?;
@@ -662,7 +662,7 @@ pub struct MeasureGroupStratifierComponent {
     /// Meaning of the stratifier component
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The human readable description of this stratifier component
     ///
     /// `description`, 0..1.
@@ -670,7 +670,7 @@ pub struct MeasureGroupStratifierComponent {
     /// Component of how the measure should be stratified
     ///
     /// `criteria`, 1..1.
-    pub criteria: Option<Expression>,
+    pub criteria: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for MeasureGroupStratifierComponent {
@@ -684,10 +684,10 @@ impl de::FhirObject for MeasureGroupStratifierComponent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "criteria" => de::plain(map, &mut self.criteria, key),
+            "criteria" => de::boxed(map, &mut self.criteria, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -733,7 +733,7 @@ pub struct MeasureSupplementalData {
     /// Meaning of the supplemental data
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// supplemental-data | risk-adjustment-factor
     ///
     /// `usage`, 0..*.
@@ -745,7 +745,7 @@ pub struct MeasureSupplementalData {
     /// Expression describing additional data to be reported
     ///
     /// `criteria`, 1..1.
-    pub criteria: Option<Expression>,
+    pub criteria: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for MeasureSupplementalData {
@@ -759,11 +759,11 @@ impl de::FhirObject for MeasureSupplementalData {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "usage" => de::list(map, &mut self.usage, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "criteria" => de::plain(map, &mut self.criteria, key),
+            "criteria" => de::boxed(map, &mut self.criteria, key),
             _ => return Ok(false),
         }?;
         Ok(true)

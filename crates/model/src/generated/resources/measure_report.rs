@@ -38,7 +38,7 @@ pub struct MeasureReport {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MeasureReport {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct MeasureReport {
     /// What individual(s) the report is for
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// When the report was generated
     ///
     /// `date`, 0..1.
@@ -90,15 +90,15 @@ pub struct MeasureReport {
     /// Who is reporting the data
     ///
     /// `reporter`, 0..1.
-    pub reporter: Option<Reference>,
+    pub reporter: Option<Box<Reference>>,
     /// What period the report covers
     ///
     /// `period`, 1..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// increase | decrease
     ///
     /// `improvementNotation`, 0..1.
-    pub improvement_notation: Option<CodeableConcept>,
+    pub improvement_notation: Option<Box<CodeableConcept>>,
     /// Measure results for each group
     ///
     /// `group`, 0..*.
@@ -120,12 +120,12 @@ impl de::FhirObject for MeasureReport {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -136,12 +136,12 @@ impl de::FhirObject for MeasureReport {
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "measure" => de::primitive(map, &mut self.measure, key),
             "_measure" => de::primitive_element(map, &mut self.measure, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "reporter" => de::plain(map, &mut self.reporter, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "improvementNotation" => de::plain(map, &mut self.improvement_notation, key),
+            "reporter" => de::boxed(map, &mut self.reporter, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "improvementNotation" => de::boxed(map, &mut self.improvement_notation, key),
             "group" => de::list(map, &mut self.group, key),
             "evaluatedResource" => de::list(map, &mut self.evaluated_resource, key),
             _ => return Ok(false),
@@ -208,7 +208,7 @@ pub struct MeasureReportGroup {
     /// Meaning of the group
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The populations in the group
     ///
     /// `population`, 0..*.
@@ -216,7 +216,7 @@ pub struct MeasureReportGroup {
     /// What score this group achieved
     ///
     /// `measureScore`, 0..1.
-    pub measure_score: Option<Quantity>,
+    pub measure_score: Option<Box<Quantity>>,
     /// Stratification results
     ///
     /// `stratifier`, 0..*.
@@ -234,9 +234,9 @@ impl de::FhirObject for MeasureReportGroup {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "population" => de::list(map, &mut self.population, key),
-            "measureScore" => de::plain(map, &mut self.measure_score, key),
+            "measureScore" => de::boxed(map, &mut self.measure_score, key),
             "stratifier" => de::list(map, &mut self.stratifier, key),
             _ => return Ok(false),
         }?;
@@ -284,7 +284,7 @@ pub struct MeasureReportGroupPopulation {
     /// initial-population | numerator | numerator-exclusion | denominator | denominator-exclusion | denominator-exception | measure-population | measure-population-exclusion | measure-observation
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Size of the population
     ///
     /// `count`, 0..1.
@@ -292,7 +292,7 @@ pub struct MeasureReportGroupPopulation {
     /// For subject-list reports, the subject results in this population
     ///
     /// `subjectResults`, 0..1.
-    pub subject_results: Option<Reference>,
+    pub subject_results: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MeasureReportGroupPopulation {
@@ -306,10 +306,10 @@ impl de::FhirObject for MeasureReportGroupPopulation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "count" => de::primitive(map, &mut self.count, key),
             "_count" => de::primitive_element(map, &mut self.count, key),
-            "subjectResults" => de::plain(map, &mut self.subject_results, key),
+            "subjectResults" => de::boxed(map, &mut self.subject_results, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -419,7 +419,7 @@ pub struct MeasureReportGroupStratifierStratum {
     /// The stratum value, e.g. male
     ///
     /// `value`, 0..1.
-    pub value: Option<CodeableConcept>,
+    pub value: Option<Box<CodeableConcept>>,
     /// Stratifier component values
     ///
     /// `component`, 0..*.
@@ -431,7 +431,7 @@ pub struct MeasureReportGroupStratifierStratum {
     /// What score this stratum achieved
     ///
     /// `measureScore`, 0..1.
-    pub measure_score: Option<Quantity>,
+    pub measure_score: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for MeasureReportGroupStratifierStratum {
@@ -445,10 +445,10 @@ impl de::FhirObject for MeasureReportGroupStratifierStratum {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "value" => de::plain(map, &mut self.value, key),
+            "value" => de::boxed(map, &mut self.value, key),
             "component" => de::list(map, &mut self.component, key),
             "population" => de::list(map, &mut self.population, key),
-            "measureScore" => de::plain(map, &mut self.measure_score, key),
+            "measureScore" => de::boxed(map, &mut self.measure_score, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -495,11 +495,11 @@ pub struct MeasureReportGroupStratifierStratumComponent {
     /// What stratifier component of the group
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The stratum component value, e.g. male
     ///
     /// `value`, 1..1.
-    pub value: Option<CodeableConcept>,
+    pub value: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MeasureReportGroupStratifierStratumComponent {
@@ -513,8 +513,8 @@ impl de::FhirObject for MeasureReportGroupStratifierStratumComponent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "value" => de::plain(map, &mut self.value, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "value" => de::boxed(map, &mut self.value, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -559,7 +559,7 @@ pub struct MeasureReportGroupStratifierStratumPopulation {
     /// initial-population | numerator | numerator-exclusion | denominator | denominator-exclusion | denominator-exception | measure-population | measure-population-exclusion | measure-observation
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Size of the population
     ///
     /// `count`, 0..1.
@@ -567,7 +567,7 @@ pub struct MeasureReportGroupStratifierStratumPopulation {
     /// For subject-list reports, the subject results in this population
     ///
     /// `subjectResults`, 0..1.
-    pub subject_results: Option<Reference>,
+    pub subject_results: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MeasureReportGroupStratifierStratumPopulation {
@@ -581,10 +581,10 @@ impl de::FhirObject for MeasureReportGroupStratifierStratumPopulation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "count" => de::primitive(map, &mut self.count, key),
             "_count" => de::primitive_element(map, &mut self.count, key),
-            "subjectResults" => de::plain(map, &mut self.subject_results, key),
+            "subjectResults" => de::boxed(map, &mut self.subject_results, key),
             _ => return Ok(false),
         }?;
         Ok(true)

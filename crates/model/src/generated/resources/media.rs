@@ -38,7 +38,7 @@ pub struct Media {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Media {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,23 +82,23 @@ pub struct Media {
     /// Classification of media as image, video, or audio
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The type of acquisition equipment/process
     ///
     /// `modality`, 0..1.
-    pub modality: Option<CodeableConcept>,
+    pub modality: Option<Box<CodeableConcept>>,
     /// Imaging view, e.g. Lateral or Antero-posterior
     ///
     /// `view`, 0..1.
-    pub view: Option<CodeableConcept>,
+    pub view: Option<Box<CodeableConcept>>,
     /// Who/What this Media is a record of
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter associated with media
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When Media was collected
     ///
     /// `created[x]`, 0..1.
@@ -110,7 +110,7 @@ pub struct Media {
     /// The person who generated the image
     ///
     /// `operator`, 0..1.
-    pub operator: Option<Reference>,
+    pub operator: Option<Box<Reference>>,
     /// Why was event performed?
     ///
     /// `reasonCode`, 0..*.
@@ -118,7 +118,7 @@ pub struct Media {
     /// Observed body part
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Name of the device/manufacturer
     ///
     /// `deviceName`, 0..1.
@@ -126,7 +126,7 @@ pub struct Media {
     /// Observing Device
     ///
     /// `device`, 0..1.
-    pub device: Option<Reference>,
+    pub device: Option<Box<Reference>>,
     /// Height of the image in pixels (photo/video)
     ///
     /// `height`, 0..1.
@@ -146,7 +146,7 @@ pub struct Media {
     /// Actual Media - reference or data
     ///
     /// `content`, 1..1.
-    pub content: Option<Attachment>,
+    pub content: Option<Box<Attachment>>,
     /// Comments made about the media
     ///
     /// `note`, 0..*.
@@ -164,12 +164,12 @@ impl de::FhirObject for Media {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -178,19 +178,19 @@ impl de::FhirObject for Media {
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "modality" => de::plain(map, &mut self.modality, key),
-            "view" => de::plain(map, &mut self.view, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "modality" => de::boxed(map, &mut self.modality, key),
+            "view" => de::boxed(map, &mut self.view, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
-            "operator" => de::plain(map, &mut self.operator, key),
+            "operator" => de::boxed(map, &mut self.operator, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             "deviceName" => de::primitive(map, &mut self.device_name, key),
             "_deviceName" => de::primitive_element(map, &mut self.device_name, key),
-            "device" => de::plain(map, &mut self.device, key),
+            "device" => de::boxed(map, &mut self.device, key),
             "height" => de::primitive(map, &mut self.height, key),
             "_height" => de::primitive_element(map, &mut self.height, key),
             "width" => de::primitive(map, &mut self.width, key),
@@ -199,7 +199,7 @@ impl de::FhirObject for Media {
             "_frames" => de::primitive_element(map, &mut self.frames, key),
             "duration" => de::primitive(map, &mut self.duration, key),
             "_duration" => de::primitive_element(map, &mut self.duration, key),
-            "content" => de::plain(map, &mut self.content, key),
+            "content" => de::boxed(map, &mut self.content, key),
             "note" => de::list(map, &mut self.note, key),
             _ => {
                 if MediaCreated::visit(&mut self.created, key, map)? {

@@ -38,7 +38,7 @@ pub struct Medication {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Medication {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct Medication {
     /// Codes that identify this medication
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// active | inactive | entered-in-error
     ///
     /// `status`, 0..1.
@@ -78,15 +78,15 @@ pub struct Medication {
     /// Manufacturer of the item
     ///
     /// `manufacturer`, 0..1.
-    pub manufacturer: Option<Reference>,
+    pub manufacturer: Option<Box<Reference>>,
     /// powder | tablets | capsule +
     ///
     /// `form`, 0..1.
-    pub form: Option<CodeableConcept>,
+    pub form: Option<Box<CodeableConcept>>,
     /// Amount of drug in package
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Ratio>,
+    pub amount: Option<Box<Ratio>>,
     /// Active or inactive ingredient
     ///
     /// `ingredient`, 0..*.
@@ -94,7 +94,7 @@ pub struct Medication {
     /// Details about packaged medications
     ///
     /// `batch`, 0..1.
-    pub batch: Option<MedicationBatch>,
+    pub batch: Option<Box<MedicationBatch>>,
 }
 
 impl de::FhirObject for Medication {
@@ -108,24 +108,24 @@ impl de::FhirObject for Medication {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
-            "form" => de::plain(map, &mut self.form, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "manufacturer" => de::boxed(map, &mut self.manufacturer, key),
+            "form" => de::boxed(map, &mut self.form, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             "ingredient" => de::list(map, &mut self.ingredient, key),
-            "batch" => de::plain(map, &mut self.batch, key),
+            "batch" => de::boxed(map, &mut self.batch, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -195,7 +195,7 @@ pub struct MedicationIngredient {
     /// Quantity of ingredient present
     ///
     /// `strength`, 0..1.
-    pub strength: Option<Ratio>,
+    pub strength: Option<Box<Ratio>>,
 }
 
 impl de::FhirObject for MedicationIngredient {
@@ -211,7 +211,7 @@ impl de::FhirObject for MedicationIngredient {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "isActive" => de::primitive(map, &mut self.is_active, key),
             "_isActive" => de::primitive_element(map, &mut self.is_active, key),
-            "strength" => de::plain(map, &mut self.strength, key),
+            "strength" => de::boxed(map, &mut self.strength, key),
             _ => {
                 if MedicationIngredientItem::visit(&mut self.item, key, map)? {
                     return Ok(true);

@@ -38,7 +38,7 @@ pub struct MedicationAdministration {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicationAdministration {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct MedicationAdministration {
     /// Type of medication usage
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// What was administered
     ///
     /// `medication[x]`, 1..1.
@@ -94,11 +94,11 @@ pub struct MedicationAdministration {
     /// Who received medication
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter or Episode of Care administered as part of
     ///
     /// `context`, 0..1.
-    pub context: Option<Reference>,
+    pub context: Option<Box<Reference>>,
     /// Additional information to support administration
     ///
     /// `supportingInformation`, 0..*.
@@ -122,7 +122,7 @@ pub struct MedicationAdministration {
     /// Request administration performed against
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// Device used to administer
     ///
     /// `device`, 0..*.
@@ -134,7 +134,7 @@ pub struct MedicationAdministration {
     /// Details of how medication was taken
     ///
     /// `dosage`, 0..1.
-    pub dosage: Option<MedicationAdministrationDosage>,
+    pub dosage: Option<Box<MedicationAdministrationDosage>>,
     /// A list of events of interest in the lifecycle
     ///
     /// `eventHistory`, 0..*.
@@ -152,12 +152,12 @@ impl de::FhirObject for MedicationAdministration {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -168,17 +168,17 @@ impl de::FhirObject for MedicationAdministration {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "statusReason" => de::list(map, &mut self.status_reason, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "supportingInformation" => de::list(map, &mut self.supporting_information, key),
             "performer" => de::list(map, &mut self.performer, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
-            "request" => de::plain(map, &mut self.request, key),
+            "request" => de::boxed(map, &mut self.request, key),
             "device" => de::list(map, &mut self.device, key),
             "note" => de::list(map, &mut self.note, key),
-            "dosage" => de::plain(map, &mut self.dosage, key),
+            "dosage" => de::boxed(map, &mut self.dosage, key),
             "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
                 if MedicationAdministrationMedication::visit(&mut self.medication, key, map)? {
@@ -268,11 +268,11 @@ pub struct MedicationAdministrationPerformer {
     /// Type of performance
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// Who performed the medication administration
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MedicationAdministrationPerformer {
@@ -286,8 +286,8 @@ impl de::FhirObject for MedicationAdministrationPerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -336,19 +336,19 @@ pub struct MedicationAdministrationDosage {
     /// Body site administered to
     ///
     /// `site`, 0..1.
-    pub site: Option<CodeableConcept>,
+    pub site: Option<Box<CodeableConcept>>,
     /// Path of substance into body
     ///
     /// `route`, 0..1.
-    pub route: Option<CodeableConcept>,
+    pub route: Option<Box<CodeableConcept>>,
     /// How drug was administered
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Amount of medication per dose
     ///
     /// `dose`, 0..1.
-    pub dose: Option<Quantity>,
+    pub dose: Option<Box<Quantity>>,
     /// Dose quantity per unit of time
     ///
     /// `rate[x]`, 0..1.
@@ -368,10 +368,10 @@ impl de::FhirObject for MedicationAdministrationDosage {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
-            "site" => de::plain(map, &mut self.site, key),
-            "route" => de::plain(map, &mut self.route, key),
-            "method" => de::plain(map, &mut self.method, key),
-            "dose" => de::plain(map, &mut self.dose, key),
+            "site" => de::boxed(map, &mut self.site, key),
+            "route" => de::boxed(map, &mut self.route, key),
+            "method" => de::boxed(map, &mut self.method, key),
+            "dose" => de::boxed(map, &mut self.dose, key),
             _ => {
                 if MedicationAdministrationDosageRate::visit(&mut self.rate, key, map)? {
                     return Ok(true);

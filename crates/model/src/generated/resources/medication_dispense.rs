@@ -38,7 +38,7 @@ pub struct MedicationDispense {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicationDispense {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct MedicationDispense {
     /// Type of medication dispense
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// What medication was supplied
     ///
     /// `medication[x]`, 1..1.
@@ -90,11 +90,11 @@ pub struct MedicationDispense {
     /// Who the dispense is for
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter / Episode associated with event
     ///
     /// `context`, 0..1.
-    pub context: Option<Reference>,
+    pub context: Option<Box<Reference>>,
     /// Information that supports the dispensing of the medication
     ///
     /// `supportingInformation`, 0..*.
@@ -106,7 +106,7 @@ pub struct MedicationDispense {
     /// Where the dispense occurred
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Medication order that authorizes the dispense
     ///
     /// `authorizingPrescription`, 0..*.
@@ -114,15 +114,15 @@ pub struct MedicationDispense {
     /// Trial fill, partial fill, emergency fill, etc.
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Amount dispensed
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Amount of medication expressed as a timing amount
     ///
     /// `daysSupply`, 0..1.
-    pub days_supply: Option<Quantity>,
+    pub days_supply: Option<Box<Quantity>>,
     /// When product was packaged and reviewed
     ///
     /// `whenPrepared`, 0..1.
@@ -134,7 +134,7 @@ pub struct MedicationDispense {
     /// Where the medication was sent
     ///
     /// `destination`, 0..1.
-    pub destination: Option<Reference>,
+    pub destination: Option<Box<Reference>>,
     /// Who collected the medication
     ///
     /// `receiver`, 0..*.
@@ -150,7 +150,7 @@ pub struct MedicationDispense {
     /// Whether a substitution was performed on the dispense
     ///
     /// `substitution`, 0..1.
-    pub substitution: Option<MedicationDispenseSubstitution>,
+    pub substitution: Option<Box<MedicationDispenseSubstitution>>,
     /// Clinical issue with action
     ///
     /// `detectedIssue`, 0..*.
@@ -172,12 +172,12 @@ impl de::FhirObject for MedicationDispense {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -185,25 +185,25 @@ impl de::FhirObject for MedicationDispense {
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "supportingInformation" => de::list(map, &mut self.supporting_information, key),
             "performer" => de::list(map, &mut self.performer, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "authorizingPrescription" => de::list(map, &mut self.authorizing_prescription, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "daysSupply" => de::plain(map, &mut self.days_supply, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "daysSupply" => de::boxed(map, &mut self.days_supply, key),
             "whenPrepared" => de::primitive(map, &mut self.when_prepared, key),
             "_whenPrepared" => de::primitive_element(map, &mut self.when_prepared, key),
             "whenHandedOver" => de::primitive(map, &mut self.when_handed_over, key),
             "_whenHandedOver" => de::primitive_element(map, &mut self.when_handed_over, key),
-            "destination" => de::plain(map, &mut self.destination, key),
+            "destination" => de::boxed(map, &mut self.destination, key),
             "receiver" => de::list(map, &mut self.receiver, key),
             "note" => de::list(map, &mut self.note, key),
             "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key),
-            "substitution" => de::plain(map, &mut self.substitution, key),
+            "substitution" => de::boxed(map, &mut self.substitution, key),
             "detectedIssue" => de::list(map, &mut self.detected_issue, key),
             "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
@@ -308,11 +308,11 @@ pub struct MedicationDispensePerformer {
     /// Who performed the dispense and what they did
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// Individual who was performing
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MedicationDispensePerformer {
@@ -326,8 +326,8 @@ impl de::FhirObject for MedicationDispensePerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -376,7 +376,7 @@ pub struct MedicationDispenseSubstitution {
     /// Code signifying whether a different drug was dispensed from what was prescribed
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Why was substitution made
     ///
     /// `reason`, 0..*.
@@ -400,7 +400,7 @@ impl de::FhirObject for MedicationDispenseSubstitution {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "wasSubstituted" => de::primitive(map, &mut self.was_substituted, key),
             "_wasSubstituted" => de::primitive_element(map, &mut self.was_substituted, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "reason" => de::list(map, &mut self.reason, key),
             "responsibleParty" => de::list(map, &mut self.responsible_party, key),
             _ => return Ok(false),

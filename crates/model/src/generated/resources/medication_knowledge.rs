@@ -38,7 +38,7 @@ pub struct MedicationKnowledge {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicationKnowledge {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct MedicationKnowledge {
     /// Code that identifies this medication
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// active | inactive | entered-in-error
     ///
     /// `status`, 0..1.
@@ -74,15 +74,15 @@ pub struct MedicationKnowledge {
     /// Manufacturer of the item
     ///
     /// `manufacturer`, 0..1.
-    pub manufacturer: Option<Reference>,
+    pub manufacturer: Option<Box<Reference>>,
     /// powder | tablets | capsule +
     ///
     /// `doseForm`, 0..1.
-    pub dose_form: Option<CodeableConcept>,
+    pub dose_form: Option<Box<CodeableConcept>>,
     /// Amount of drug in package
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Quantity>,
+    pub amount: Option<Box<Quantity>>,
     /// Additional names for a medication
     ///
     /// `synonym`, 0..*.
@@ -134,7 +134,7 @@ pub struct MedicationKnowledge {
     /// Details about packaged medications
     ///
     /// `packaging`, 0..1.
-    pub packaging: Option<MedicationKnowledgePackaging>,
+    pub packaging: Option<Box<MedicationKnowledgePackaging>>,
     /// Specifies descriptive properties of the medicine
     ///
     /// `drugCharacteristic`, 0..*.
@@ -164,21 +164,21 @@ impl de::FhirObject for MedicationKnowledge {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "manufacturer" => de::plain(map, &mut self.manufacturer, key),
-            "doseForm" => de::plain(map, &mut self.dose_form, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "manufacturer" => de::boxed(map, &mut self.manufacturer, key),
+            "doseForm" => de::boxed(map, &mut self.dose_form, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             "synonym" => de::primitive_list(map, &mut self.synonym, key),
             "_synonym" => de::primitive_element_list(map, &mut self.synonym, key),
             "relatedMedicationKnowledge" => {
@@ -197,7 +197,7 @@ impl de::FhirObject for MedicationKnowledge {
             "monitoringProgram" => de::list(map, &mut self.monitoring_program, key),
             "administrationGuidelines" => de::list(map, &mut self.administration_guidelines, key),
             "medicineClassification" => de::list(map, &mut self.medicine_classification, key),
-            "packaging" => de::plain(map, &mut self.packaging, key),
+            "packaging" => de::boxed(map, &mut self.packaging, key),
             "drugCharacteristic" => de::list(map, &mut self.drug_characteristic, key),
             "contraindication" => de::list(map, &mut self.contraindication, key),
             "regulatory" => de::list(map, &mut self.regulatory, key),
@@ -294,7 +294,7 @@ pub struct MedicationKnowledgeRelatedMedicationKnowledge {
     /// Category of medicationKnowledge
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Associated documentation about the associated medication knowledge
     ///
     /// `reference`, 1..*.
@@ -312,7 +312,7 @@ impl de::FhirObject for MedicationKnowledgeRelatedMedicationKnowledge {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "reference" => de::list(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
@@ -358,11 +358,11 @@ pub struct MedicationKnowledgeMonograph {
     /// The category of medication document
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Associated documentation about the medication
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeMonograph {
@@ -376,8 +376,8 @@ impl de::FhirObject for MedicationKnowledgeMonograph {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "source" => de::plain(map, &mut self.source, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "source" => de::boxed(map, &mut self.source, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -430,7 +430,7 @@ pub struct MedicationKnowledgeIngredient {
     /// Quantity of ingredient present
     ///
     /// `strength`, 0..1.
-    pub strength: Option<Ratio>,
+    pub strength: Option<Box<Ratio>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeIngredient {
@@ -446,7 +446,7 @@ impl de::FhirObject for MedicationKnowledgeIngredient {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "isActive" => de::primitive(map, &mut self.is_active, key),
             "_isActive" => de::primitive_element(map, &mut self.is_active, key),
-            "strength" => de::plain(map, &mut self.strength, key),
+            "strength" => de::boxed(map, &mut self.strength, key),
             _ => {
                 if MedicationKnowledgeIngredientItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
@@ -499,7 +499,7 @@ pub struct MedicationKnowledgeCost {
     /// The category of the cost information
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The source or owner for the price information
     ///
     /// `source`, 0..1.
@@ -507,7 +507,7 @@ pub struct MedicationKnowledgeCost {
     /// The price of the medication
     ///
     /// `cost`, 1..1.
-    pub cost: Option<Money>,
+    pub cost: Option<Box<Money>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeCost {
@@ -521,10 +521,10 @@ impl de::FhirObject for MedicationKnowledgeCost {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "source" => de::primitive(map, &mut self.source, key),
             "_source" => de::primitive_element(map, &mut self.source, key),
-            "cost" => de::plain(map, &mut self.cost, key),
+            "cost" => de::boxed(map, &mut self.cost, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -570,7 +570,7 @@ pub struct MedicationKnowledgeMonitoringProgram {
     /// Type of program under which the medication is monitored
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Name of the reviewing program
     ///
     /// `name`, 0..1.
@@ -588,7 +588,7 @@ impl de::FhirObject for MedicationKnowledgeMonitoringProgram {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             _ => return Ok(false),
@@ -720,7 +720,7 @@ pub struct MedicationKnowledgeAdministrationGuidelinesDosage {
     /// Type of dosage
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Dosage for the medication for the specific guidelines
     ///
     /// `dosage`, 1..*.
@@ -738,7 +738,7 @@ impl de::FhirObject for MedicationKnowledgeAdministrationGuidelinesDosage {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "dosage" => de::list(map, &mut self.dosage, key),
             _ => return Ok(false),
         }?;
@@ -855,7 +855,7 @@ pub struct MedicationKnowledgeMedicineClassification {
     /// The type of category for the medication (for example, therapeutic classification, therapeutic sub-classification)
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Specific category assigned to the medication
     ///
     /// `classification`, 0..*.
@@ -873,7 +873,7 @@ impl de::FhirObject for MedicationKnowledgeMedicineClassification {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "classification" => de::list(map, &mut self.classification, key),
             _ => return Ok(false),
         }?;
@@ -919,11 +919,11 @@ pub struct MedicationKnowledgePackaging {
     /// A code that defines the specific type of packaging that the medication can be found in
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The number of product units the package would contain if fully loaded
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for MedicationKnowledgePackaging {
@@ -937,8 +937,8 @@ impl de::FhirObject for MedicationKnowledgePackaging {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -983,7 +983,7 @@ pub struct MedicationKnowledgeDrugCharacteristic {
     /// Code specifying the type of characteristic of medication
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Description of the characteristic
     ///
     /// `value[x]`, 0..1.
@@ -1001,7 +1001,7 @@ impl de::FhirObject for MedicationKnowledgeDrugCharacteristic {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if MedicationKnowledgeDrugCharacteristicValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
@@ -1053,7 +1053,7 @@ pub struct MedicationKnowledgeRegulatory {
     /// Specifies the authority of the regulation
     ///
     /// `regulatoryAuthority`, 1..1.
-    pub regulatory_authority: Option<Reference>,
+    pub regulatory_authority: Option<Box<Reference>>,
     /// Specifies if changes are allowed when dispensing a medication from a regulatory perspective
     ///
     /// `substitution`, 0..*.
@@ -1065,7 +1065,7 @@ pub struct MedicationKnowledgeRegulatory {
     /// The maximum number of units of the medication that can be dispensed in a period
     ///
     /// `maxDispense`, 0..1.
-    pub max_dispense: Option<MedicationKnowledgeRegulatoryMaxDispense>,
+    pub max_dispense: Option<Box<MedicationKnowledgeRegulatoryMaxDispense>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeRegulatory {
@@ -1079,10 +1079,10 @@ impl de::FhirObject for MedicationKnowledgeRegulatory {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "regulatoryAuthority" => de::plain(map, &mut self.regulatory_authority, key),
+            "regulatoryAuthority" => de::boxed(map, &mut self.regulatory_authority, key),
             "substitution" => de::list(map, &mut self.substitution, key),
             "schedule" => de::list(map, &mut self.schedule, key),
-            "maxDispense" => de::plain(map, &mut self.max_dispense, key),
+            "maxDispense" => de::boxed(map, &mut self.max_dispense, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1129,7 +1129,7 @@ pub struct MedicationKnowledgeRegulatorySubstitution {
     /// Specifies the type of substitution allowed
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Specifies if regulation allows for changes in the medication when dispensing
     ///
     /// `allowed`, 1..1.
@@ -1147,7 +1147,7 @@ impl de::FhirObject for MedicationKnowledgeRegulatorySubstitution {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "allowed" => de::primitive(map, &mut self.allowed, key),
             "_allowed" => de::primitive_element(map, &mut self.allowed, key),
             _ => return Ok(false),
@@ -1194,7 +1194,7 @@ pub struct MedicationKnowledgeRegulatorySchedule {
     /// Specifies the specific drug schedule
     ///
     /// `schedule`, 1..1.
-    pub schedule: Option<CodeableConcept>,
+    pub schedule: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeRegulatorySchedule {
@@ -1208,7 +1208,7 @@ impl de::FhirObject for MedicationKnowledgeRegulatorySchedule {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "schedule" => de::plain(map, &mut self.schedule, key),
+            "schedule" => de::boxed(map, &mut self.schedule, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1252,11 +1252,11 @@ pub struct MedicationKnowledgeRegulatoryMaxDispense {
     /// The maximum number of units of the medication that can be dispensed
     ///
     /// `quantity`, 1..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// The period that applies to the maximum number of units
     ///
     /// `period`, 0..1.
-    pub period: Option<Duration>,
+    pub period: Option<Box<Duration>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeRegulatoryMaxDispense {
@@ -1270,8 +1270,8 @@ impl de::FhirObject for MedicationKnowledgeRegulatoryMaxDispense {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1324,7 +1324,7 @@ pub struct MedicationKnowledgeKinetics {
     /// Time required for concentration in the body to decrease by half
     ///
     /// `halfLifePeriod`, 0..1.
-    pub half_life_period: Option<Duration>,
+    pub half_life_period: Option<Box<Duration>>,
 }
 
 impl de::FhirObject for MedicationKnowledgeKinetics {
@@ -1340,7 +1340,7 @@ impl de::FhirObject for MedicationKnowledgeKinetics {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "areaUnderCurve" => de::list(map, &mut self.area_under_curve, key),
             "lethalDose50" => de::list(map, &mut self.lethal_dose50, key),
-            "halfLifePeriod" => de::plain(map, &mut self.half_life_period, key),
+            "halfLifePeriod" => de::boxed(map, &mut self.half_life_period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

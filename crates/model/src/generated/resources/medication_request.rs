@@ -38,7 +38,7 @@ pub struct MedicationRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicationRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct MedicationRequest {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// proposal | plan | order | original-order | reflex-order | filler-order | instance-order | option
     ///
     /// `intent`, 1..1.
@@ -102,11 +102,11 @@ pub struct MedicationRequest {
     /// Who or group medication request is for
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of encounter/admission/stay
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Information to support ordering of the medication
     ///
     /// `supportingInformation`, 0..*.
@@ -118,19 +118,19 @@ pub struct MedicationRequest {
     /// Who/What requested the Request
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Intended performer of administration
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// Desired kind of performer of the medication administration
     ///
     /// `performerType`, 0..1.
-    pub performer_type: Option<CodeableConcept>,
+    pub performer_type: Option<Box<CodeableConcept>>,
     /// Person who entered the request
     ///
     /// `recorder`, 0..1.
-    pub recorder: Option<Reference>,
+    pub recorder: Option<Box<Reference>>,
     /// Reason or indication for ordering or not ordering the medication
     ///
     /// `reasonCode`, 0..*.
@@ -154,11 +154,11 @@ pub struct MedicationRequest {
     /// Composite request this is part of
     ///
     /// `groupIdentifier`, 0..1.
-    pub group_identifier: Option<Identifier>,
+    pub group_identifier: Option<Box<Identifier>>,
     /// Overall pattern of medication administration
     ///
     /// `courseOfTherapyType`, 0..1.
-    pub course_of_therapy_type: Option<CodeableConcept>,
+    pub course_of_therapy_type: Option<Box<CodeableConcept>>,
     /// Associated insurance coverage
     ///
     /// `insurance`, 0..*.
@@ -174,15 +174,15 @@ pub struct MedicationRequest {
     /// Medication supply authorization
     ///
     /// `dispenseRequest`, 0..1.
-    pub dispense_request: Option<MedicationRequestDispenseRequest>,
+    pub dispense_request: Option<Box<MedicationRequestDispenseRequest>>,
     /// Any restrictions on medication substitution
     ///
     /// `substitution`, 0..1.
-    pub substitution: Option<MedicationRequestSubstitution>,
+    pub substitution: Option<Box<MedicationRequestSubstitution>>,
     /// An order/prescription that is being replaced
     ///
     /// `priorPrescription`, 0..1.
-    pub prior_prescription: Option<Reference>,
+    pub prior_prescription: Option<Box<Reference>>,
     /// Clinical Issue with action
     ///
     /// `detectedIssue`, 0..*.
@@ -204,19 +204,19 @@ impl de::FhirObject for MedicationRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
             "intent" => de::primitive(map, &mut self.intent, key),
             "_intent" => de::primitive_element(map, &mut self.intent, key),
             "category" => de::list(map, &mut self.category, key),
@@ -224,15 +224,15 @@ impl de::FhirObject for MedicationRequest {
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "supportingInformation" => de::list(map, &mut self.supporting_information, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "requester" => de::plain(map, &mut self.requester, key),
-            "performer" => de::plain(map, &mut self.performer, key),
-            "performerType" => de::plain(map, &mut self.performer_type, key),
-            "recorder" => de::plain(map, &mut self.recorder, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
+            "performerType" => de::boxed(map, &mut self.performer_type, key),
+            "recorder" => de::boxed(map, &mut self.recorder, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "instantiatesCanonical" => {
@@ -244,14 +244,14 @@ impl de::FhirObject for MedicationRequest {
             "instantiatesUri" => de::primitive_list(map, &mut self.instantiates_uri, key),
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
-            "courseOfTherapyType" => de::plain(map, &mut self.course_of_therapy_type, key),
+            "groupIdentifier" => de::boxed(map, &mut self.group_identifier, key),
+            "courseOfTherapyType" => de::boxed(map, &mut self.course_of_therapy_type, key),
             "insurance" => de::list(map, &mut self.insurance, key),
             "note" => de::list(map, &mut self.note, key),
             "dosageInstruction" => de::list(map, &mut self.dosage_instruction, key),
-            "dispenseRequest" => de::plain(map, &mut self.dispense_request, key),
-            "substitution" => de::plain(map, &mut self.substitution, key),
-            "priorPrescription" => de::plain(map, &mut self.prior_prescription, key),
+            "dispenseRequest" => de::boxed(map, &mut self.dispense_request, key),
+            "substitution" => de::boxed(map, &mut self.substitution, key),
+            "priorPrescription" => de::boxed(map, &mut self.prior_prescription, key),
             "detectedIssue" => de::list(map, &mut self.detected_issue, key),
             "eventHistory" => de::list(map, &mut self.event_history, key),
             _ => {
@@ -370,15 +370,15 @@ pub struct MedicationRequestDispenseRequest {
     /// First fill details
     ///
     /// `initialFill`, 0..1.
-    pub initial_fill: Option<MedicationRequestDispenseRequestInitialFill>,
+    pub initial_fill: Option<Box<MedicationRequestDispenseRequestInitialFill>>,
     /// Minimum period of time between dispenses
     ///
     /// `dispenseInterval`, 0..1.
-    pub dispense_interval: Option<Duration>,
+    pub dispense_interval: Option<Box<Duration>>,
     /// Time period supply is authorized for
     ///
     /// `validityPeriod`, 0..1.
-    pub validity_period: Option<Period>,
+    pub validity_period: Option<Box<Period>>,
     /// Number of refills authorized
     ///
     /// `numberOfRepeatsAllowed`, 0..1.
@@ -386,15 +386,15 @@ pub struct MedicationRequestDispenseRequest {
     /// Amount of medication to supply per dispense
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Number of days supply per dispense
     ///
     /// `expectedSupplyDuration`, 0..1.
-    pub expected_supply_duration: Option<Duration>,
+    pub expected_supply_duration: Option<Box<Duration>>,
     /// Intended dispenser
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MedicationRequestDispenseRequest {
@@ -408,18 +408,18 @@ impl de::FhirObject for MedicationRequestDispenseRequest {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "initialFill" => de::plain(map, &mut self.initial_fill, key),
-            "dispenseInterval" => de::plain(map, &mut self.dispense_interval, key),
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
+            "initialFill" => de::boxed(map, &mut self.initial_fill, key),
+            "dispenseInterval" => de::boxed(map, &mut self.dispense_interval, key),
+            "validityPeriod" => de::boxed(map, &mut self.validity_period, key),
             "numberOfRepeatsAllowed" => {
                 de::primitive(map, &mut self.number_of_repeats_allowed, key)
             }
             "_numberOfRepeatsAllowed" => {
                 de::primitive_element(map, &mut self.number_of_repeats_allowed, key)
             }
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "expectedSupplyDuration" => de::plain(map, &mut self.expected_supply_duration, key),
-            "performer" => de::plain(map, &mut self.performer, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "expectedSupplyDuration" => de::boxed(map, &mut self.expected_supply_duration, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -478,11 +478,11 @@ pub struct MedicationRequestDispenseRequestInitialFill {
     /// First fill quantity
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// First fill duration
     ///
     /// `duration`, 0..1.
-    pub duration: Option<Duration>,
+    pub duration: Option<Box<Duration>>,
 }
 
 impl de::FhirObject for MedicationRequestDispenseRequestInitialFill {
@@ -496,8 +496,8 @@ impl de::FhirObject for MedicationRequestDispenseRequestInitialFill {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "duration" => de::plain(map, &mut self.duration, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "duration" => de::boxed(map, &mut self.duration, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -546,7 +546,7 @@ pub struct MedicationRequestSubstitution {
     /// Why should (not) substitution be made
     ///
     /// `reason`, 0..1.
-    pub reason: Option<CodeableConcept>,
+    pub reason: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicationRequestSubstitution {
@@ -560,7 +560,7 @@ impl de::FhirObject for MedicationRequestSubstitution {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "reason" => de::plain(map, &mut self.reason, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
             _ => {
                 if MedicationRequestSubstitutionAllowed::visit(&mut self.allowed, key, map)? {
                     return Ok(true);

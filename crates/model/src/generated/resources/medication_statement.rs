@@ -38,7 +38,7 @@ pub struct MedicationStatement {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicationStatement {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct MedicationStatement {
     /// Type of medication usage
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// What medication was taken
     ///
     /// `medication[x]`, 1..1.
@@ -94,11 +94,11 @@ pub struct MedicationStatement {
     /// Who is/was taking  the medication
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter / Episode associated with MedicationStatement
     ///
     /// `context`, 0..1.
-    pub context: Option<Reference>,
+    pub context: Option<Box<Reference>>,
     /// The date/time or interval when the medication is/was/will be taken
     ///
     /// `effective[x]`, 0..1.
@@ -110,7 +110,7 @@ pub struct MedicationStatement {
     /// Person or organization that provided the information about the taking of this medication
     ///
     /// `informationSource`, 0..1.
-    pub information_source: Option<Reference>,
+    pub information_source: Option<Box<Reference>>,
     /// Additional supporting information
     ///
     /// `derivedFrom`, 0..*.
@@ -144,12 +144,12 @@ impl de::FhirObject for MedicationStatement {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -159,12 +159,12 @@ impl de::FhirObject for MedicationStatement {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "statusReason" => de::list(map, &mut self.status_reason, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "dateAsserted" => de::primitive(map, &mut self.date_asserted, key),
             "_dateAsserted" => de::primitive_element(map, &mut self.date_asserted, key),
-            "informationSource" => de::plain(map, &mut self.information_source, key),
+            "informationSource" => de::boxed(map, &mut self.information_source, key),
             "derivedFrom" => de::list(map, &mut self.derived_from, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),

@@ -38,7 +38,7 @@ pub struct MedicinalProduct {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProduct {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,23 +70,23 @@ pub struct MedicinalProduct {
     /// Regulatory type, e.g. Investigational or Authorized
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// If this medicine applies to human or veterinary uses
     ///
     /// `domain`, 0..1.
-    pub domain: Option<Coding>,
+    pub domain: Option<Box<Coding>>,
     /// The dose form for a single part product, or combined form of a multiple part product
     ///
     /// `combinedPharmaceuticalDoseForm`, 0..1.
-    pub combined_pharmaceutical_dose_form: Option<CodeableConcept>,
+    pub combined_pharmaceutical_dose_form: Option<Box<CodeableConcept>>,
     /// The legal status of supply of the medicinal product as classified by the regulator
     ///
     /// `legalStatusOfSupply`, 0..1.
-    pub legal_status_of_supply: Option<CodeableConcept>,
+    pub legal_status_of_supply: Option<Box<CodeableConcept>>,
     /// Whether the Medicinal Product is subject to additional monitoring for regulatory reasons
     ///
     /// `additionalMonitoringIndicator`, 0..1.
-    pub additional_monitoring_indicator: Option<CodeableConcept>,
+    pub additional_monitoring_indicator: Option<Box<CodeableConcept>>,
     /// Whether the Medicinal Product is subject to special measures for regulatory reasons
     ///
     /// `specialMeasures`, 0..*.
@@ -94,7 +94,7 @@ pub struct MedicinalProduct {
     /// If authorised for use in children
     ///
     /// `paediatricUseIndicator`, 0..1.
-    pub paediatric_use_indicator: Option<CodeableConcept>,
+    pub paediatric_use_indicator: Option<Box<CodeableConcept>>,
     /// Allows the product to be classified by various systems
     ///
     /// `productClassification`, 0..*.
@@ -156,28 +156,28 @@ impl de::FhirObject for MedicinalProduct {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "domain" => de::plain(map, &mut self.domain, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "domain" => de::boxed(map, &mut self.domain, key),
             "combinedPharmaceuticalDoseForm" => {
-                de::plain(map, &mut self.combined_pharmaceutical_dose_form, key)
+                de::boxed(map, &mut self.combined_pharmaceutical_dose_form, key)
             }
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
+            "legalStatusOfSupply" => de::boxed(map, &mut self.legal_status_of_supply, key),
             "additionalMonitoringIndicator" => {
-                de::plain(map, &mut self.additional_monitoring_indicator, key)
+                de::boxed(map, &mut self.additional_monitoring_indicator, key)
             }
             "specialMeasures" => de::primitive_list(map, &mut self.special_measures, key),
             "_specialMeasures" => de::primitive_element_list(map, &mut self.special_measures, key),
-            "paediatricUseIndicator" => de::plain(map, &mut self.paediatric_use_indicator, key),
+            "paediatricUseIndicator" => de::boxed(map, &mut self.paediatric_use_indicator, key),
             "productClassification" => de::list(map, &mut self.product_classification, key),
             "marketingStatus" => de::list(map, &mut self.marketing_status, key),
             "pharmaceuticalProduct" => de::list(map, &mut self.pharmaceutical_product, key),
@@ -373,7 +373,7 @@ pub struct MedicinalProductNameNamePart {
     /// Idenifying type for this part of the name (e.g. strength part)
     ///
     /// `type`, 1..1.
-    pub r#type: Option<Coding>,
+    pub r#type: Option<Box<Coding>>,
 }
 
 impl de::FhirObject for MedicinalProductNameNamePart {
@@ -389,7 +389,7 @@ impl de::FhirObject for MedicinalProductNameNamePart {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "part" => de::primitive(map, &mut self.part, key),
             "_part" => de::primitive_element(map, &mut self.part, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -434,15 +434,15 @@ pub struct MedicinalProductNameCountryLanguage {
     /// Country code for where this name applies
     ///
     /// `country`, 1..1.
-    pub country: Option<CodeableConcept>,
+    pub country: Option<Box<CodeableConcept>>,
     /// Jurisdiction code for where this name applies
     ///
     /// `jurisdiction`, 0..1.
-    pub jurisdiction: Option<CodeableConcept>,
+    pub jurisdiction: Option<Box<CodeableConcept>>,
     /// Language code for this name
     ///
     /// `language`, 1..1.
-    pub language: Option<CodeableConcept>,
+    pub language: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicinalProductNameCountryLanguage {
@@ -456,9 +456,9 @@ impl de::FhirObject for MedicinalProductNameCountryLanguage {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "country" => de::plain(map, &mut self.country, key),
-            "jurisdiction" => de::plain(map, &mut self.jurisdiction, key),
-            "language" => de::plain(map, &mut self.language, key),
+            "country" => de::boxed(map, &mut self.country, key),
+            "jurisdiction" => de::boxed(map, &mut self.jurisdiction, key),
+            "language" => de::boxed(map, &mut self.language, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -504,11 +504,11 @@ pub struct MedicinalProductManufacturingBusinessOperation {
     /// The type of manufacturing operation
     ///
     /// `operationType`, 0..1.
-    pub operation_type: Option<CodeableConcept>,
+    pub operation_type: Option<Box<CodeableConcept>>,
     /// Regulatory authorization reference number
     ///
     /// `authorisationReferenceNumber`, 0..1.
-    pub authorisation_reference_number: Option<Identifier>,
+    pub authorisation_reference_number: Option<Box<Identifier>>,
     /// Regulatory authorization date
     ///
     /// `effectiveDate`, 0..1.
@@ -516,7 +516,7 @@ pub struct MedicinalProductManufacturingBusinessOperation {
     /// To indicate if this proces is commercially confidential
     ///
     /// `confidentialityIndicator`, 0..1.
-    pub confidentiality_indicator: Option<CodeableConcept>,
+    pub confidentiality_indicator: Option<Box<CodeableConcept>>,
     /// The manufacturer or establishment associated with the process
     ///
     /// `manufacturer`, 0..*.
@@ -524,7 +524,7 @@ pub struct MedicinalProductManufacturingBusinessOperation {
     /// A regulator which oversees the operation
     ///
     /// `regulator`, 0..1.
-    pub regulator: Option<Reference>,
+    pub regulator: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MedicinalProductManufacturingBusinessOperation {
@@ -538,15 +538,15 @@ impl de::FhirObject for MedicinalProductManufacturingBusinessOperation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operationType" => de::plain(map, &mut self.operation_type, key),
+            "operationType" => de::boxed(map, &mut self.operation_type, key),
             "authorisationReferenceNumber" => {
-                de::plain(map, &mut self.authorisation_reference_number, key)
+                de::boxed(map, &mut self.authorisation_reference_number, key)
             }
             "effectiveDate" => de::primitive(map, &mut self.effective_date, key),
             "_effectiveDate" => de::primitive_element(map, &mut self.effective_date, key),
-            "confidentialityIndicator" => de::plain(map, &mut self.confidentiality_indicator, key),
+            "confidentialityIndicator" => de::boxed(map, &mut self.confidentiality_indicator, key),
             "manufacturer" => de::list(map, &mut self.manufacturer, key),
-            "regulator" => de::plain(map, &mut self.regulator, key),
+            "regulator" => de::boxed(map, &mut self.regulator, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -612,11 +612,11 @@ pub struct MedicinalProductSpecialDesignation {
     /// The type of special designation, e.g. orphan drug, minor use
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The intended use of the product, e.g. prevention, treatment
     ///
     /// `intendedUse`, 0..1.
-    pub intended_use: Option<CodeableConcept>,
+    pub intended_use: Option<Box<CodeableConcept>>,
     /// Condition for which the medicinal use applies
     ///
     /// `indication[x]`, 0..1.
@@ -624,7 +624,7 @@ pub struct MedicinalProductSpecialDesignation {
     /// For example granted, pending, expired or withdrawn
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// Date when the designation was granted
     ///
     /// `date`, 0..1.
@@ -632,7 +632,7 @@ pub struct MedicinalProductSpecialDesignation {
     /// Animal species for which this applies
     ///
     /// `species`, 0..1.
-    pub species: Option<CodeableConcept>,
+    pub species: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicinalProductSpecialDesignation {
@@ -647,12 +647,12 @@ impl de::FhirObject for MedicinalProductSpecialDesignation {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "intendedUse" => de::plain(map, &mut self.intended_use, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "intendedUse" => de::boxed(map, &mut self.intended_use, key),
+            "status" => de::boxed(map, &mut self.status, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "species" => de::plain(map, &mut self.species, key),
+            "species" => de::boxed(map, &mut self.species, key),
             _ => {
                 if MedicinalProductSpecialDesignationIndication::visit(
                     &mut self.indication,

@@ -38,7 +38,7 @@ pub struct MedicinalProductAuthorization {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductAuthorization {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct MedicinalProductAuthorization {
     /// The medicinal product that is being authorized
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// The country in which the marketing authorization has been granted
     ///
     /// `country`, 0..*.
@@ -82,7 +82,7 @@ pub struct MedicinalProductAuthorization {
     /// The status of the marketing authorization
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// The date at which the given status has become applicable
     ///
     /// `statusDate`, 0..1.
@@ -94,11 +94,11 @@ pub struct MedicinalProductAuthorization {
     /// The beginning of the time period in which the marketing authorization is in the specific status shall be specified A complete date consisting of day, month and year shall be specified using the ISO 8601 date format
     ///
     /// `validityPeriod`, 0..1.
-    pub validity_period: Option<Period>,
+    pub validity_period: Option<Box<Period>>,
     /// A period of time after authorization before generic product applicatiosn can be submitted
     ///
     /// `dataExclusivityPeriod`, 0..1.
-    pub data_exclusivity_period: Option<Period>,
+    pub data_exclusivity_period: Option<Box<Period>>,
     /// The date when the first authorization was granted by a Medicines Regulatory Agency
     ///
     /// `dateOfFirstAuthorization`, 0..1.
@@ -110,7 +110,7 @@ pub struct MedicinalProductAuthorization {
     /// The legal framework against which this authorization is granted
     ///
     /// `legalBasis`, 0..1.
-    pub legal_basis: Option<CodeableConcept>,
+    pub legal_basis: Option<Box<CodeableConcept>>,
     /// Authorization in areas within a country
     ///
     /// `jurisdictionalAuthorization`, 0..*.
@@ -118,15 +118,15 @@ pub struct MedicinalProductAuthorization {
     /// Marketing Authorization Holder
     ///
     /// `holder`, 0..1.
-    pub holder: Option<Reference>,
+    pub holder: Option<Box<Reference>>,
     /// Medicines Regulatory Agency
     ///
     /// `regulator`, 0..1.
-    pub regulator: Option<Reference>,
+    pub regulator: Option<Box<Reference>>,
     /// The regulatory procedure for granting or amending a marketing authorization
     ///
     /// `procedure`, 0..1.
-    pub procedure: Option<MedicinalProductAuthorizationProcedure>,
+    pub procedure: Option<Box<MedicinalProductAuthorizationProcedure>>,
 }
 
 impl de::FhirObject for MedicinalProductAuthorization {
@@ -140,26 +140,26 @@ impl de::FhirObject for MedicinalProductAuthorization {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "country" => de::list(map, &mut self.country, key),
             "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "status" => de::boxed(map, &mut self.status, key),
             "statusDate" => de::primitive(map, &mut self.status_date, key),
             "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
             "restoreDate" => de::primitive(map, &mut self.restore_date, key),
             "_restoreDate" => de::primitive_element(map, &mut self.restore_date, key),
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
-            "dataExclusivityPeriod" => de::plain(map, &mut self.data_exclusivity_period, key),
+            "validityPeriod" => de::boxed(map, &mut self.validity_period, key),
+            "dataExclusivityPeriod" => de::boxed(map, &mut self.data_exclusivity_period, key),
             "dateOfFirstAuthorization" => {
                 de::primitive(map, &mut self.date_of_first_authorization, key)
             }
@@ -170,13 +170,13 @@ impl de::FhirObject for MedicinalProductAuthorization {
             "_internationalBirthDate" => {
                 de::primitive_element(map, &mut self.international_birth_date, key)
             }
-            "legalBasis" => de::plain(map, &mut self.legal_basis, key),
+            "legalBasis" => de::boxed(map, &mut self.legal_basis, key),
             "jurisdictionalAuthorization" => {
                 de::list(map, &mut self.jurisdictional_authorization, key)
             }
-            "holder" => de::plain(map, &mut self.holder, key),
-            "regulator" => de::plain(map, &mut self.regulator, key),
-            "procedure" => de::plain(map, &mut self.procedure, key),
+            "holder" => de::boxed(map, &mut self.holder, key),
+            "regulator" => de::boxed(map, &mut self.regulator, key),
+            "procedure" => de::boxed(map, &mut self.procedure, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -268,7 +268,7 @@ pub struct MedicinalProductAuthorizationJurisdictionalAuthorization {
     /// Country of authorization
     ///
     /// `country`, 0..1.
-    pub country: Option<CodeableConcept>,
+    pub country: Option<Box<CodeableConcept>>,
     /// Jurisdiction within a country
     ///
     /// `jurisdiction`, 0..*.
@@ -276,11 +276,11 @@ pub struct MedicinalProductAuthorizationJurisdictionalAuthorization {
     /// The legal status of supply in a jurisdiction or region
     ///
     /// `legalStatusOfSupply`, 0..1.
-    pub legal_status_of_supply: Option<CodeableConcept>,
+    pub legal_status_of_supply: Option<Box<CodeableConcept>>,
     /// The start and expected end date of the authorization
     ///
     /// `validityPeriod`, 0..1.
-    pub validity_period: Option<Period>,
+    pub validity_period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for MedicinalProductAuthorizationJurisdictionalAuthorization {
@@ -295,10 +295,10 @@ impl de::FhirObject for MedicinalProductAuthorizationJurisdictionalAuthorization
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "country" => de::plain(map, &mut self.country, key),
+            "country" => de::boxed(map, &mut self.country, key),
             "jurisdiction" => de::list(map, &mut self.jurisdiction, key),
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
-            "validityPeriod" => de::plain(map, &mut self.validity_period, key),
+            "legalStatusOfSupply" => de::boxed(map, &mut self.legal_status_of_supply, key),
+            "validityPeriod" => de::boxed(map, &mut self.validity_period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -346,11 +346,11 @@ pub struct MedicinalProductAuthorizationProcedure {
     /// Identifier for this procedure
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Type of procedure
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Date of procedure
     ///
     /// `date[x]`, 0..1.
@@ -372,8 +372,8 @@ impl de::FhirObject for MedicinalProductAuthorizationProcedure {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "application" => de::list(map, &mut self.application, key),
             _ => {
                 if MedicinalProductAuthorizationProcedureDate::visit(&mut self.date, key, map)? {

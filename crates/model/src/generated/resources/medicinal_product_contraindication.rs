@@ -38,7 +38,7 @@ pub struct MedicinalProductContraindication {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductContraindication {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct MedicinalProductContraindication {
     /// The disease, symptom or procedure for the contraindication
     ///
     /// `disease`, 0..1.
-    pub disease: Option<CodeableConcept>,
+    pub disease: Option<Box<CodeableConcept>>,
     /// The status of the disease or symptom for the contraindication
     ///
     /// `diseaseStatus`, 0..1.
-    pub disease_status: Option<CodeableConcept>,
+    pub disease_status: Option<Box<CodeableConcept>>,
     /// A comorbidity (concurrent condition) or coinfection
     ///
     /// `comorbidity`, 0..*.
@@ -104,18 +104,18 @@ impl de::FhirObject for MedicinalProductContraindication {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "subject" => de::list(map, &mut self.subject, key),
-            "disease" => de::plain(map, &mut self.disease, key),
-            "diseaseStatus" => de::plain(map, &mut self.disease_status, key),
+            "disease" => de::boxed(map, &mut self.disease, key),
+            "diseaseStatus" => de::boxed(map, &mut self.disease_status, key),
             "comorbidity" => de::list(map, &mut self.comorbidity, key),
             "therapeuticIndication" => de::list(map, &mut self.therapeutic_indication, key),
             "otherTherapy" => de::list(map, &mut self.other_therapy, key),
@@ -184,7 +184,7 @@ pub struct MedicinalProductContraindicationOtherTherapy {
     /// The type of relationship between the medicinal product indication or contraindication and another therapy
     ///
     /// `therapyRelationshipType`, 1..1.
-    pub therapy_relationship_type: Option<CodeableConcept>,
+    pub therapy_relationship_type: Option<Box<CodeableConcept>>,
     /// Reference to a specific medication (active substance, medicinal product or class of products) as part of an indication or contraindication
     ///
     /// `medication[x]`, 1..1.
@@ -202,7 +202,7 @@ impl de::FhirObject for MedicinalProductContraindicationOtherTherapy {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key),
+            "therapyRelationshipType" => de::boxed(map, &mut self.therapy_relationship_type, key),
             _ => {
                 if MedicinalProductContraindicationOtherTherapyMedication::visit(
                     &mut self.medication,

@@ -38,7 +38,7 @@ pub struct MedicinalProductIndication {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductIndication {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct MedicinalProductIndication {
     /// The disease, symptom or procedure that is the indication for treatment
     ///
     /// `diseaseSymptomProcedure`, 0..1.
-    pub disease_symptom_procedure: Option<CodeableConcept>,
+    pub disease_symptom_procedure: Option<Box<CodeableConcept>>,
     /// The status of the disease or symptom for which the indication applies
     ///
     /// `diseaseStatus`, 0..1.
-    pub disease_status: Option<CodeableConcept>,
+    pub disease_status: Option<Box<CodeableConcept>>,
     /// Comorbidity (concurrent condition) or co-infection as part of the indication
     ///
     /// `comorbidity`, 0..*.
@@ -82,11 +82,11 @@ pub struct MedicinalProductIndication {
     /// The intended effect, aim or strategy to be achieved by the indication
     ///
     /// `intendedEffect`, 0..1.
-    pub intended_effect: Option<CodeableConcept>,
+    pub intended_effect: Option<Box<CodeableConcept>>,
     /// Timing or duration information as part of the indication
     ///
     /// `duration`, 0..1.
-    pub duration: Option<Quantity>,
+    pub duration: Option<Box<Quantity>>,
     /// Information about the use of the medicinal product in relation to other therapies described as part of the indication
     ///
     /// `otherTherapy`, 0..*.
@@ -112,21 +112,21 @@ impl de::FhirObject for MedicinalProductIndication {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "subject" => de::list(map, &mut self.subject, key),
-            "diseaseSymptomProcedure" => de::plain(map, &mut self.disease_symptom_procedure, key),
-            "diseaseStatus" => de::plain(map, &mut self.disease_status, key),
+            "diseaseSymptomProcedure" => de::boxed(map, &mut self.disease_symptom_procedure, key),
+            "diseaseStatus" => de::boxed(map, &mut self.disease_status, key),
             "comorbidity" => de::list(map, &mut self.comorbidity, key),
-            "intendedEffect" => de::plain(map, &mut self.intended_effect, key),
-            "duration" => de::plain(map, &mut self.duration, key),
+            "intendedEffect" => de::boxed(map, &mut self.intended_effect, key),
+            "duration" => de::boxed(map, &mut self.duration, key),
             "otherTherapy" => de::list(map, &mut self.other_therapy, key),
             "undesirableEffect" => de::list(map, &mut self.undesirable_effect, key),
             "population" => de::list(map, &mut self.population, key),
@@ -196,7 +196,7 @@ pub struct MedicinalProductIndicationOtherTherapy {
     /// The type of relationship between the medicinal product indication or contraindication and another therapy
     ///
     /// `therapyRelationshipType`, 1..1.
-    pub therapy_relationship_type: Option<CodeableConcept>,
+    pub therapy_relationship_type: Option<Box<CodeableConcept>>,
     /// Reference to a specific medication (active substance, medicinal product or class of products) as part of an indication or contraindication
     ///
     /// `medication[x]`, 1..1.
@@ -214,7 +214,7 @@ impl de::FhirObject for MedicinalProductIndicationOtherTherapy {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "therapyRelationshipType" => de::plain(map, &mut self.therapy_relationship_type, key),
+            "therapyRelationshipType" => de::boxed(map, &mut self.therapy_relationship_type, key),
             _ => {
                 if MedicinalProductIndicationOtherTherapyMedication::visit(
                     &mut self.medication,

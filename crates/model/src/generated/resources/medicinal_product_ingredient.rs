@@ -38,7 +38,7 @@ pub struct MedicinalProductIngredient {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductIngredient {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,11 +66,11 @@ pub struct MedicinalProductIngredient {
     /// Identifier for the ingredient
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Ingredient role e.g. Active ingredient, excipient
     ///
     /// `role`, 1..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// If the ingredient is a known or suspected allergen
     ///
     /// `allergenicIndicator`, 0..1.
@@ -86,7 +86,7 @@ pub struct MedicinalProductIngredient {
     /// The ingredient substance
     ///
     /// `substance`, 0..1.
-    pub substance: Option<MedicinalProductIngredientSubstance>,
+    pub substance: Option<Box<MedicinalProductIngredientSubstance>>,
 }
 
 impl de::FhirObject for MedicinalProductIngredient {
@@ -100,24 +100,24 @@ impl de::FhirObject for MedicinalProductIngredient {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "role" => de::boxed(map, &mut self.role, key),
             "allergenicIndicator" => de::primitive(map, &mut self.allergenic_indicator, key),
             "_allergenicIndicator" => {
                 de::primitive_element(map, &mut self.allergenic_indicator, key)
             }
             "manufacturer" => de::list(map, &mut self.manufacturer, key),
             "specifiedSubstance" => de::list(map, &mut self.specified_substance, key),
-            "substance" => de::plain(map, &mut self.substance, key),
+            "substance" => de::boxed(map, &mut self.substance, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -182,15 +182,15 @@ pub struct MedicinalProductIngredientSpecifiedSubstance {
     /// The specified substance
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The group of specified substance, e.g. group 1 to 4
     ///
     /// `group`, 1..1.
-    pub group: Option<CodeableConcept>,
+    pub group: Option<Box<CodeableConcept>>,
     /// Confidentiality level of the specified substance as the ingredient
     ///
     /// `confidentiality`, 0..1.
-    pub confidentiality: Option<CodeableConcept>,
+    pub confidentiality: Option<Box<CodeableConcept>>,
     /// Quantity of the substance or specified substance present in the manufactured item or pharmaceutical product
     ///
     /// `strength`, 0..*.
@@ -208,9 +208,9 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstance {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "group" => de::plain(map, &mut self.group, key),
-            "confidentiality" => de::plain(map, &mut self.confidentiality, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "group" => de::boxed(map, &mut self.group, key),
+            "confidentiality" => de::boxed(map, &mut self.confidentiality, key),
             "strength" => de::list(map, &mut self.strength, key),
             _ => return Ok(false),
         }?;
@@ -258,19 +258,19 @@ pub struct MedicinalProductIngredientSpecifiedSubstanceStrength {
     /// The quantity of substance in the unit of presentation, or in the volume (or mass) of the single pharmaceutical product or manufactured item
     ///
     /// `presentation`, 1..1.
-    pub presentation: Option<Ratio>,
+    pub presentation: Option<Box<Ratio>>,
     /// A lower limit for the quantity of substance in the unit of presentation. For use when there is a range of strengths, this is the lower limit, with the presentation attribute becoming the upper limit
     ///
     /// `presentationLowLimit`, 0..1.
-    pub presentation_low_limit: Option<Ratio>,
+    pub presentation_low_limit: Option<Box<Ratio>>,
     /// The strength per unitary volume (or mass)
     ///
     /// `concentration`, 0..1.
-    pub concentration: Option<Ratio>,
+    pub concentration: Option<Box<Ratio>>,
     /// A lower limit for the strength per unitary volume (or mass), for when there is a range. The concentration attribute then becomes the upper limit
     ///
     /// `concentrationLowLimit`, 0..1.
-    pub concentration_low_limit: Option<Ratio>,
+    pub concentration_low_limit: Option<Box<Ratio>>,
     /// For when strength is measured at a particular point or distance
     ///
     /// `measurementPoint`, 0..1.
@@ -297,10 +297,10 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstanceStrength {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "presentation" => de::plain(map, &mut self.presentation, key),
-            "presentationLowLimit" => de::plain(map, &mut self.presentation_low_limit, key),
-            "concentration" => de::plain(map, &mut self.concentration, key),
-            "concentrationLowLimit" => de::plain(map, &mut self.concentration_low_limit, key),
+            "presentation" => de::boxed(map, &mut self.presentation, key),
+            "presentationLowLimit" => de::boxed(map, &mut self.presentation_low_limit, key),
+            "concentration" => de::boxed(map, &mut self.concentration, key),
+            "concentrationLowLimit" => de::boxed(map, &mut self.concentration_low_limit, key),
             "measurementPoint" => de::primitive(map, &mut self.measurement_point, key),
             "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key),
             "country" => de::list(map, &mut self.country, key),
@@ -363,15 +363,15 @@ pub struct MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength
     /// Relevant reference substance
     ///
     /// `substance`, 0..1.
-    pub substance: Option<CodeableConcept>,
+    pub substance: Option<Box<CodeableConcept>>,
     /// Strength expressed in terms of a reference substance
     ///
     /// `strength`, 1..1.
-    pub strength: Option<Ratio>,
+    pub strength: Option<Box<Ratio>>,
     /// Strength expressed in terms of a reference substance
     ///
     /// `strengthLowLimit`, 0..1.
-    pub strength_low_limit: Option<Ratio>,
+    pub strength_low_limit: Option<Box<Ratio>>,
     /// For when strength is measured at a particular point or distance
     ///
     /// `measurementPoint`, 0..1.
@@ -394,9 +394,9 @@ impl de::FhirObject for MedicinalProductIngredientSpecifiedSubstanceStrengthRefe
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "substance" => de::plain(map, &mut self.substance, key),
-            "strength" => de::plain(map, &mut self.strength, key),
-            "strengthLowLimit" => de::plain(map, &mut self.strength_low_limit, key),
+            "substance" => de::boxed(map, &mut self.substance, key),
+            "strength" => de::boxed(map, &mut self.strength, key),
+            "strengthLowLimit" => de::boxed(map, &mut self.strength_low_limit, key),
             "measurementPoint" => de::primitive(map, &mut self.measurement_point, key),
             "_measurementPoint" => de::primitive_element(map, &mut self.measurement_point, key),
             "country" => de::list(map, &mut self.country, key),
@@ -454,7 +454,7 @@ pub struct MedicinalProductIngredientSubstance {
     /// The ingredient substance
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Quantity of the substance or specified substance present in the manufactured item or pharmaceutical product
     ///
     /// `strength`, 0..*.
@@ -472,7 +472,7 @@ impl de::FhirObject for MedicinalProductIngredientSubstance {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "strength" => de::list(map, &mut self.strength, key),
             _ => return Ok(false),
         }?;

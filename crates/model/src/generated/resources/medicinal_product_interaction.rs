@@ -38,7 +38,7 @@ pub struct MedicinalProductInteraction {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductInteraction {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,19 +78,19 @@ pub struct MedicinalProductInteraction {
     /// The type of the interaction e.g. drug-drug interaction, drug-food interaction, drug-lab test interaction
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The effect of the interaction, for example "reduced gastric absorption of primary medication"
     ///
     /// `effect`, 0..1.
-    pub effect: Option<CodeableConcept>,
+    pub effect: Option<Box<CodeableConcept>>,
     /// The incidence of the interaction, e.g. theoretical, observed
     ///
     /// `incidence`, 0..1.
-    pub incidence: Option<CodeableConcept>,
+    pub incidence: Option<Box<CodeableConcept>>,
     /// Actions for managing the interaction
     ///
     /// `management`, 0..1.
-    pub management: Option<CodeableConcept>,
+    pub management: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicinalProductInteraction {
@@ -104,12 +104,12 @@ impl de::FhirObject for MedicinalProductInteraction {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -117,10 +117,10 @@ impl de::FhirObject for MedicinalProductInteraction {
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "interactant" => de::list(map, &mut self.interactant, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "effect" => de::plain(map, &mut self.effect, key),
-            "incidence" => de::plain(map, &mut self.incidence, key),
-            "management" => de::plain(map, &mut self.management, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "effect" => de::boxed(map, &mut self.effect, key),
+            "incidence" => de::boxed(map, &mut self.incidence, key),
+            "management" => de::boxed(map, &mut self.management, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct MedicinalProductManufactured {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductManufactured {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,15 +66,15 @@ pub struct MedicinalProductManufactured {
     /// Dose form as manufactured and before any transformation into the pharmaceutical product
     ///
     /// `manufacturedDoseForm`, 1..1.
-    pub manufactured_dose_form: Option<CodeableConcept>,
+    pub manufactured_dose_form: Option<Box<CodeableConcept>>,
     /// The “real world” units in which the quantity of the manufactured item is described
     ///
     /// `unitOfPresentation`, 0..1.
-    pub unit_of_presentation: Option<CodeableConcept>,
+    pub unit_of_presentation: Option<Box<CodeableConcept>>,
     /// The quantity or "count number" of the manufactured item
     ///
     /// `quantity`, 1..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Manufacturer of the item (Note that this should be named "manufacturer" but it currently causes technical issues)
     ///
     /// `manufacturer`, 0..*.
@@ -86,7 +86,7 @@ pub struct MedicinalProductManufactured {
     /// Dimensions, color etc.
     ///
     /// `physicalCharacteristics`, 0..1.
-    pub physical_characteristics: Option<ProdCharacteristic>,
+    pub physical_characteristics: Option<Box<ProdCharacteristic>>,
     /// Other codeable characteristics
     ///
     /// `otherCharacteristics`, 0..*.
@@ -104,21 +104,21 @@ impl de::FhirObject for MedicinalProductManufactured {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "manufacturedDoseForm" => de::plain(map, &mut self.manufactured_dose_form, key),
-            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "manufacturedDoseForm" => de::boxed(map, &mut self.manufactured_dose_form, key),
+            "unitOfPresentation" => de::boxed(map, &mut self.unit_of_presentation, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "manufacturer" => de::list(map, &mut self.manufacturer, key),
             "ingredient" => de::list(map, &mut self.ingredient, key),
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "physicalCharacteristics" => de::boxed(map, &mut self.physical_characteristics, key),
             "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key),
             _ => return Ok(false),
         }?;

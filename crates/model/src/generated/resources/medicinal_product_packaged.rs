@@ -38,7 +38,7 @@ pub struct MedicinalProductPackaged {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductPackaged {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct MedicinalProductPackaged {
     /// The legal status of supply of the medicinal product as classified by the regulator
     ///
     /// `legalStatusOfSupply`, 0..1.
-    pub legal_status_of_supply: Option<CodeableConcept>,
+    pub legal_status_of_supply: Option<Box<CodeableConcept>>,
     /// Marketing information
     ///
     /// `marketingStatus`, 0..*.
@@ -86,7 +86,7 @@ pub struct MedicinalProductPackaged {
     /// Manufacturer of this Package Item
     ///
     /// `marketingAuthorization`, 0..1.
-    pub marketing_authorization: Option<Reference>,
+    pub marketing_authorization: Option<Box<Reference>>,
     /// Manufacturer of this Package Item
     ///
     /// `manufacturer`, 0..*.
@@ -112,12 +112,12 @@ impl de::FhirObject for MedicinalProductPackaged {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -125,9 +125,9 @@ impl de::FhirObject for MedicinalProductPackaged {
             "subject" => de::list(map, &mut self.subject, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "legalStatusOfSupply" => de::plain(map, &mut self.legal_status_of_supply, key),
+            "legalStatusOfSupply" => de::boxed(map, &mut self.legal_status_of_supply, key),
             "marketingStatus" => de::list(map, &mut self.marketing_status, key),
-            "marketingAuthorization" => de::plain(map, &mut self.marketing_authorization, key),
+            "marketingAuthorization" => de::boxed(map, &mut self.marketing_authorization, key),
             "manufacturer" => de::list(map, &mut self.manufacturer, key),
             "batchIdentifier" => de::list(map, &mut self.batch_identifier, key),
             "packageItem" => de::list(map, &mut self.package_item, key),
@@ -197,11 +197,11 @@ pub struct MedicinalProductPackagedBatchIdentifier {
     /// A number appearing on the outer packaging of a specific batch
     ///
     /// `outerPackaging`, 1..1.
-    pub outer_packaging: Option<Identifier>,
+    pub outer_packaging: Option<Box<Identifier>>,
     /// A number appearing on the immediate packaging (and not the outer packaging)
     ///
     /// `immediatePackaging`, 0..1.
-    pub immediate_packaging: Option<Identifier>,
+    pub immediate_packaging: Option<Box<Identifier>>,
 }
 
 impl de::FhirObject for MedicinalProductPackagedBatchIdentifier {
@@ -215,8 +215,8 @@ impl de::FhirObject for MedicinalProductPackagedBatchIdentifier {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "outerPackaging" => de::plain(map, &mut self.outer_packaging, key),
-            "immediatePackaging" => de::plain(map, &mut self.immediate_packaging, key),
+            "outerPackaging" => de::boxed(map, &mut self.outer_packaging, key),
+            "immediatePackaging" => de::boxed(map, &mut self.immediate_packaging, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -265,11 +265,11 @@ pub struct MedicinalProductPackagedPackageItem {
     /// The physical type of the container of the medicine
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The quantity of this package in the medicinal product, at the current level of packaging. The outermost is always 1
     ///
     /// `quantity`, 1..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Material type of the package item
     ///
     /// `material`, 0..*.
@@ -293,7 +293,7 @@ pub struct MedicinalProductPackagedPackageItem {
     /// Dimensions, color etc.
     ///
     /// `physicalCharacteristics`, 0..1.
-    pub physical_characteristics: Option<ProdCharacteristic>,
+    pub physical_characteristics: Option<Box<ProdCharacteristic>>,
     /// Other codeable characteristics
     ///
     /// `otherCharacteristics`, 0..*.
@@ -320,14 +320,14 @@ impl de::FhirObject for MedicinalProductPackagedPackageItem {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "material" => de::list(map, &mut self.material, key),
             "alternateMaterial" => de::list(map, &mut self.alternate_material, key),
             "device" => de::list(map, &mut self.device, key),
             "manufacturedItem" => de::list(map, &mut self.manufactured_item, key),
             "packageItem" => de::list(map, &mut self.package_item, key),
-            "physicalCharacteristics" => de::plain(map, &mut self.physical_characteristics, key),
+            "physicalCharacteristics" => de::boxed(map, &mut self.physical_characteristics, key),
             "otherCharacteristics" => de::list(map, &mut self.other_characteristics, key),
             "shelfLifeStorage" => de::list(map, &mut self.shelf_life_storage, key),
             "manufacturer" => de::list(map, &mut self.manufacturer, key),

@@ -38,7 +38,7 @@ pub struct MedicinalProductPharmaceutical {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductPharmaceutical {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct MedicinalProductPharmaceutical {
     /// The administrable dose form, after necessary reconstitution
     ///
     /// `administrableDoseForm`, 1..1.
-    pub administrable_dose_form: Option<CodeableConcept>,
+    pub administrable_dose_form: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `unitOfPresentation`, 0..1.
-    pub unit_of_presentation: Option<CodeableConcept>,
+    pub unit_of_presentation: Option<Box<CodeableConcept>>,
     /// Ingredient
     ///
     /// `ingredient`, 0..*.
@@ -104,18 +104,18 @@ impl de::FhirObject for MedicinalProductPharmaceutical {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "administrableDoseForm" => de::plain(map, &mut self.administrable_dose_form, key),
-            "unitOfPresentation" => de::plain(map, &mut self.unit_of_presentation, key),
+            "administrableDoseForm" => de::boxed(map, &mut self.administrable_dose_form, key),
+            "unitOfPresentation" => de::boxed(map, &mut self.unit_of_presentation, key),
             "ingredient" => de::list(map, &mut self.ingredient, key),
             "device" => de::list(map, &mut self.device, key),
             "characteristics" => de::list(map, &mut self.characteristics, key),
@@ -188,11 +188,11 @@ pub struct MedicinalProductPharmaceuticalCharacteristics {
     /// A coded characteristic
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The status of characteristic e.g. assigned or pending
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for MedicinalProductPharmaceuticalCharacteristics {
@@ -206,8 +206,8 @@ impl de::FhirObject for MedicinalProductPharmaceuticalCharacteristics {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "status" => de::boxed(map, &mut self.status, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -252,27 +252,27 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministration {
     /// Coded expression for the route
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// The first dose (dose quantity) administered in humans can be specified, for a product under investigation, using a numerical value and its unit of measurement
     ///
     /// `firstDose`, 0..1.
-    pub first_dose: Option<Quantity>,
+    pub first_dose: Option<Box<Quantity>>,
     /// The maximum single dose that can be administered as per the protocol of a clinical trial can be specified using a numerical value and its unit of measurement
     ///
     /// `maxSingleDose`, 0..1.
-    pub max_single_dose: Option<Quantity>,
+    pub max_single_dose: Option<Box<Quantity>>,
     /// The maximum dose per day (maximum dose quantity to be administered in any one 24-h period) that can be administered as per the protocol referenced in the clinical trial authorisation
     ///
     /// `maxDosePerDay`, 0..1.
-    pub max_dose_per_day: Option<Quantity>,
+    pub max_dose_per_day: Option<Box<Quantity>>,
     /// The maximum dose per treatment period that can be administered as per the protocol referenced in the clinical trial authorisation
     ///
     /// `maxDosePerTreatmentPeriod`, 0..1.
-    pub max_dose_per_treatment_period: Option<Ratio>,
+    pub max_dose_per_treatment_period: Option<Box<Ratio>>,
     /// The maximum treatment period during which an Investigational Medicinal Product can be administered as per the protocol referenced in the clinical trial authorisation
     ///
     /// `maxTreatmentPeriod`, 0..1.
-    pub max_treatment_period: Option<Duration>,
+    pub max_treatment_period: Option<Box<Duration>>,
     /// A species for which this route applies
     ///
     /// `targetSpecies`, 0..*.
@@ -290,14 +290,14 @@ impl de::FhirObject for MedicinalProductPharmaceuticalRouteOfAdministration {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "firstDose" => de::plain(map, &mut self.first_dose, key),
-            "maxSingleDose" => de::plain(map, &mut self.max_single_dose, key),
-            "maxDosePerDay" => de::plain(map, &mut self.max_dose_per_day, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "firstDose" => de::boxed(map, &mut self.first_dose, key),
+            "maxSingleDose" => de::boxed(map, &mut self.max_single_dose, key),
+            "maxDosePerDay" => de::boxed(map, &mut self.max_dose_per_day, key),
             "maxDosePerTreatmentPeriod" => {
-                de::plain(map, &mut self.max_dose_per_treatment_period, key)
+                de::boxed(map, &mut self.max_dose_per_treatment_period, key)
             }
-            "maxTreatmentPeriod" => de::plain(map, &mut self.max_treatment_period, key),
+            "maxTreatmentPeriod" => de::boxed(map, &mut self.max_treatment_period, key),
             "targetSpecies" => de::list(map, &mut self.target_species, key),
             _ => return Ok(false),
         }?;
@@ -352,7 +352,7 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
     /// Coded expression for the species
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// A species specific time during which consumption of animal product is not appropriate
     ///
     /// `withdrawalPeriod`, 0..*.
@@ -372,7 +372,7 @@ impl de::FhirObject for MedicinalProductPharmaceuticalRouteOfAdministrationTarge
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "withdrawalPeriod" => de::list(map, &mut self.withdrawal_period, key),
             _ => return Ok(false),
         }?;
@@ -418,11 +418,11 @@ pub struct MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithd
     /// Coded expression for the type of tissue for which the withdrawal period applues, e.g. meat, milk
     ///
     /// `tissue`, 1..1.
-    pub tissue: Option<CodeableConcept>,
+    pub tissue: Option<Box<CodeableConcept>>,
     /// A value for the time
     ///
     /// `value`, 1..1.
-    pub value: Option<Quantity>,
+    pub value: Option<Box<Quantity>>,
     /// Extra information about the withdrawal period
     ///
     /// `supportingInformation`, 0..1.
@@ -443,8 +443,8 @@ impl de::FhirObject
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "tissue" => de::plain(map, &mut self.tissue, key),
-            "value" => de::plain(map, &mut self.value, key),
+            "tissue" => de::boxed(map, &mut self.tissue, key),
+            "value" => de::boxed(map, &mut self.value, key),
             "supportingInformation" => de::primitive(map, &mut self.supporting_information, key),
             "_supportingInformation" => {
                 de::primitive_element(map, &mut self.supporting_information, key)

@@ -38,7 +38,7 @@ pub struct MedicinalProductUndesirableEffect {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MedicinalProductUndesirableEffect {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,15 +70,15 @@ pub struct MedicinalProductUndesirableEffect {
     /// The symptom, condition or undesirable effect
     ///
     /// `symptomConditionEffect`, 0..1.
-    pub symptom_condition_effect: Option<CodeableConcept>,
+    pub symptom_condition_effect: Option<Box<CodeableConcept>>,
     /// Classification of the effect
     ///
     /// `classification`, 0..1.
-    pub classification: Option<CodeableConcept>,
+    pub classification: Option<Box<CodeableConcept>>,
     /// The frequency of occurrence of the effect
     ///
     /// `frequencyOfOccurrence`, 0..1.
-    pub frequency_of_occurrence: Option<CodeableConcept>,
+    pub frequency_of_occurrence: Option<Box<CodeableConcept>>,
     /// The population group to which this applies
     ///
     /// `population`, 0..*.
@@ -96,19 +96,19 @@ impl de::FhirObject for MedicinalProductUndesirableEffect {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "subject" => de::list(map, &mut self.subject, key),
-            "symptomConditionEffect" => de::plain(map, &mut self.symptom_condition_effect, key),
-            "classification" => de::plain(map, &mut self.classification, key),
-            "frequencyOfOccurrence" => de::plain(map, &mut self.frequency_of_occurrence, key),
+            "symptomConditionEffect" => de::boxed(map, &mut self.symptom_condition_effect, key),
+            "classification" => de::boxed(map, &mut self.classification, key),
+            "frequencyOfOccurrence" => de::boxed(map, &mut self.frequency_of_occurrence, key),
             "population" => de::list(map, &mut self.population, key),
             _ => return Ok(false),
         }?;

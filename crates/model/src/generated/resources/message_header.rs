@@ -38,7 +38,7 @@ pub struct MessageHeader {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MessageHeader {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,31 +74,31 @@ pub struct MessageHeader {
     /// Real world sender of the message
     ///
     /// `sender`, 0..1.
-    pub sender: Option<Reference>,
+    pub sender: Option<Box<Reference>>,
     /// The source of the data entry
     ///
     /// `enterer`, 0..1.
-    pub enterer: Option<Reference>,
+    pub enterer: Option<Box<Reference>>,
     /// The source of the decision
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Message source application
     ///
     /// `source`, 1..1.
-    pub source: Option<MessageHeaderSource>,
+    pub source: Option<Box<MessageHeaderSource>>,
     /// Final responsibility for event
     ///
     /// `responsible`, 0..1.
-    pub responsible: Option<Reference>,
+    pub responsible: Option<Box<Reference>>,
     /// Cause of event
     ///
     /// `reason`, 0..1.
-    pub reason: Option<CodeableConcept>,
+    pub reason: Option<Box<CodeableConcept>>,
     /// If this is a reply to prior message
     ///
     /// `response`, 0..1.
-    pub response: Option<MessageHeaderResponse>,
+    pub response: Option<Box<MessageHeaderResponse>>,
     /// The actual content of the message
     ///
     /// `focus`, 0..*.
@@ -120,23 +120,23 @@ impl de::FhirObject for MessageHeader {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "destination" => de::list(map, &mut self.destination, key),
-            "sender" => de::plain(map, &mut self.sender, key),
-            "enterer" => de::plain(map, &mut self.enterer, key),
-            "author" => de::plain(map, &mut self.author, key),
-            "source" => de::plain(map, &mut self.source, key),
-            "responsible" => de::plain(map, &mut self.responsible, key),
-            "reason" => de::plain(map, &mut self.reason, key),
-            "response" => de::plain(map, &mut self.response, key),
+            "sender" => de::boxed(map, &mut self.sender, key),
+            "enterer" => de::boxed(map, &mut self.enterer, key),
+            "author" => de::boxed(map, &mut self.author, key),
+            "source" => de::boxed(map, &mut self.source, key),
+            "responsible" => de::boxed(map, &mut self.responsible, key),
+            "reason" => de::boxed(map, &mut self.reason, key),
+            "response" => de::boxed(map, &mut self.response, key),
             "focus" => de::list(map, &mut self.focus, key),
             "definition" => de::primitive(map, &mut self.definition, key),
             "_definition" => de::primitive_element(map, &mut self.definition, key),
@@ -215,7 +215,7 @@ pub struct MessageHeaderDestination {
     /// Particular delivery destination within the destination
     ///
     /// `target`, 0..1.
-    pub target: Option<Reference>,
+    pub target: Option<Box<Reference>>,
     /// Actual destination address or id
     ///
     /// `endpoint`, 1..1.
@@ -223,7 +223,7 @@ pub struct MessageHeaderDestination {
     /// Intended "real-world" recipient for the data
     ///
     /// `receiver`, 0..1.
-    pub receiver: Option<Reference>,
+    pub receiver: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MessageHeaderDestination {
@@ -239,10 +239,10 @@ impl de::FhirObject for MessageHeaderDestination {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "target" => de::plain(map, &mut self.target, key),
+            "target" => de::boxed(map, &mut self.target, key),
             "endpoint" => de::primitive(map, &mut self.endpoint, key),
             "_endpoint" => de::primitive_element(map, &mut self.endpoint, key),
-            "receiver" => de::plain(map, &mut self.receiver, key),
+            "receiver" => de::boxed(map, &mut self.receiver, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -301,7 +301,7 @@ pub struct MessageHeaderSource {
     /// Human contact for problems
     ///
     /// `contact`, 0..1.
-    pub contact: Option<ContactPoint>,
+    pub contact: Option<Box<ContactPoint>>,
     /// Actual message source address or id
     ///
     /// `endpoint`, 1..1.
@@ -325,7 +325,7 @@ impl de::FhirObject for MessageHeaderSource {
             "_software" => de::primitive_element(map, &mut self.software, key),
             "version" => de::primitive(map, &mut self.version, key),
             "_version" => de::primitive_element(map, &mut self.version, key),
-            "contact" => de::plain(map, &mut self.contact, key),
+            "contact" => de::boxed(map, &mut self.contact, key),
             "endpoint" => de::primitive(map, &mut self.endpoint, key),
             "_endpoint" => de::primitive_element(map, &mut self.endpoint, key),
             _ => return Ok(false),
@@ -383,7 +383,7 @@ pub struct MessageHeaderResponse {
     /// Specific list of hints/warnings/errors
     ///
     /// `details`, 0..1.
-    pub details: Option<Reference>,
+    pub details: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MessageHeaderResponse {
@@ -401,7 +401,7 @@ impl de::FhirObject for MessageHeaderResponse {
             "_identifier" => de::primitive_element(map, &mut self.identifier, key),
             "code" => de::primitive(map, &mut self.code, key),
             "_code" => de::primitive_element(map, &mut self.code, key),
-            "details" => de::plain(map, &mut self.details, key),
+            "details" => de::boxed(map, &mut self.details, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -1082,193 +1082,165 @@ pub(crate) fn read_resource<'de, A: MapAccess<'de>>(
     map: &mut A,
 ) -> Result<Resource, A::Error> {
     Ok(match resource_type {
-        "Account" => Resource::Account(Box::new(de::read_rest(map)?)),
-        "ActivityDefinition" => Resource::ActivityDefinition(Box::new(de::read_rest(map)?)),
-        "AdverseEvent" => Resource::AdverseEvent(Box::new(de::read_rest(map)?)),
-        "AllergyIntolerance" => Resource::AllergyIntolerance(Box::new(de::read_rest(map)?)),
-        "Appointment" => Resource::Appointment(Box::new(de::read_rest(map)?)),
-        "AppointmentResponse" => Resource::AppointmentResponse(Box::new(de::read_rest(map)?)),
-        "AuditEvent" => Resource::AuditEvent(Box::new(de::read_rest(map)?)),
-        "Basic" => Resource::Basic(Box::new(de::read_rest(map)?)),
-        "Binary" => Resource::Binary(Box::new(de::read_rest(map)?)),
-        "BiologicallyDerivedProduct" => {
-            Resource::BiologicallyDerivedProduct(Box::new(de::read_rest(map)?))
-        }
-        "BodyStructure" => Resource::BodyStructure(Box::new(de::read_rest(map)?)),
-        "Bundle" => Resource::Bundle(Box::new(de::read_rest(map)?)),
-        "CapabilityStatement" => Resource::CapabilityStatement(Box::new(de::read_rest(map)?)),
-        "CarePlan" => Resource::CarePlan(Box::new(de::read_rest(map)?)),
-        "CareTeam" => Resource::CareTeam(Box::new(de::read_rest(map)?)),
-        "CatalogEntry" => Resource::CatalogEntry(Box::new(de::read_rest(map)?)),
-        "ChargeItem" => Resource::ChargeItem(Box::new(de::read_rest(map)?)),
-        "ChargeItemDefinition" => Resource::ChargeItemDefinition(Box::new(de::read_rest(map)?)),
-        "Claim" => Resource::Claim(Box::new(de::read_rest(map)?)),
-        "ClaimResponse" => Resource::ClaimResponse(Box::new(de::read_rest(map)?)),
-        "ClinicalImpression" => Resource::ClinicalImpression(Box::new(de::read_rest(map)?)),
-        "CodeSystem" => Resource::CodeSystem(Box::new(de::read_rest(map)?)),
-        "Communication" => Resource::Communication(Box::new(de::read_rest(map)?)),
-        "CommunicationRequest" => Resource::CommunicationRequest(Box::new(de::read_rest(map)?)),
-        "CompartmentDefinition" => Resource::CompartmentDefinition(Box::new(de::read_rest(map)?)),
-        "Composition" => Resource::Composition(Box::new(de::read_rest(map)?)),
-        "ConceptMap" => Resource::ConceptMap(Box::new(de::read_rest(map)?)),
-        "Condition" => Resource::Condition(Box::new(de::read_rest(map)?)),
-        "Consent" => Resource::Consent(Box::new(de::read_rest(map)?)),
-        "Contract" => Resource::Contract(Box::new(de::read_rest(map)?)),
-        "Coverage" => Resource::Coverage(Box::new(de::read_rest(map)?)),
-        "CoverageEligibilityRequest" => {
-            Resource::CoverageEligibilityRequest(Box::new(de::read_rest(map)?))
-        }
-        "CoverageEligibilityResponse" => {
-            Resource::CoverageEligibilityResponse(Box::new(de::read_rest(map)?))
-        }
-        "DetectedIssue" => Resource::DetectedIssue(Box::new(de::read_rest(map)?)),
-        "Device" => Resource::Device(Box::new(de::read_rest(map)?)),
-        "DeviceDefinition" => Resource::DeviceDefinition(Box::new(de::read_rest(map)?)),
-        "DeviceMetric" => Resource::DeviceMetric(Box::new(de::read_rest(map)?)),
-        "DeviceRequest" => Resource::DeviceRequest(Box::new(de::read_rest(map)?)),
-        "DeviceUseStatement" => Resource::DeviceUseStatement(Box::new(de::read_rest(map)?)),
-        "DiagnosticReport" => Resource::DiagnosticReport(Box::new(de::read_rest(map)?)),
-        "DocumentManifest" => Resource::DocumentManifest(Box::new(de::read_rest(map)?)),
-        "DocumentReference" => Resource::DocumentReference(Box::new(de::read_rest(map)?)),
-        "EffectEvidenceSynthesis" => {
-            Resource::EffectEvidenceSynthesis(Box::new(de::read_rest(map)?))
-        }
-        "Encounter" => Resource::Encounter(Box::new(de::read_rest(map)?)),
-        "Endpoint" => Resource::Endpoint(Box::new(de::read_rest(map)?)),
-        "EnrollmentRequest" => Resource::EnrollmentRequest(Box::new(de::read_rest(map)?)),
-        "EnrollmentResponse" => Resource::EnrollmentResponse(Box::new(de::read_rest(map)?)),
-        "EpisodeOfCare" => Resource::EpisodeOfCare(Box::new(de::read_rest(map)?)),
-        "EventDefinition" => Resource::EventDefinition(Box::new(de::read_rest(map)?)),
-        "Evidence" => Resource::Evidence(Box::new(de::read_rest(map)?)),
-        "EvidenceVariable" => Resource::EvidenceVariable(Box::new(de::read_rest(map)?)),
-        "ExampleScenario" => Resource::ExampleScenario(Box::new(de::read_rest(map)?)),
-        "ExplanationOfBenefit" => Resource::ExplanationOfBenefit(Box::new(de::read_rest(map)?)),
-        "FamilyMemberHistory" => Resource::FamilyMemberHistory(Box::new(de::read_rest(map)?)),
-        "Flag" => Resource::Flag(Box::new(de::read_rest(map)?)),
-        "Goal" => Resource::Goal(Box::new(de::read_rest(map)?)),
-        "GraphDefinition" => Resource::GraphDefinition(Box::new(de::read_rest(map)?)),
-        "Group" => Resource::Group(Box::new(de::read_rest(map)?)),
-        "GuidanceResponse" => Resource::GuidanceResponse(Box::new(de::read_rest(map)?)),
-        "HealthcareService" => Resource::HealthcareService(Box::new(de::read_rest(map)?)),
-        "ImagingStudy" => Resource::ImagingStudy(Box::new(de::read_rest(map)?)),
-        "Immunization" => Resource::Immunization(Box::new(de::read_rest(map)?)),
-        "ImmunizationEvaluation" => Resource::ImmunizationEvaluation(Box::new(de::read_rest(map)?)),
-        "ImmunizationRecommendation" => {
-            Resource::ImmunizationRecommendation(Box::new(de::read_rest(map)?))
-        }
-        "ImplementationGuide" => Resource::ImplementationGuide(Box::new(de::read_rest(map)?)),
-        "InsurancePlan" => Resource::InsurancePlan(Box::new(de::read_rest(map)?)),
-        "Invoice" => Resource::Invoice(Box::new(de::read_rest(map)?)),
-        "Library" => Resource::Library(Box::new(de::read_rest(map)?)),
-        "Linkage" => Resource::Linkage(Box::new(de::read_rest(map)?)),
-        "List" => Resource::List(Box::new(de::read_rest(map)?)),
-        "Location" => Resource::Location(Box::new(de::read_rest(map)?)),
-        "Measure" => Resource::Measure(Box::new(de::read_rest(map)?)),
-        "MeasureReport" => Resource::MeasureReport(Box::new(de::read_rest(map)?)),
-        "Media" => Resource::Media(Box::new(de::read_rest(map)?)),
-        "Medication" => Resource::Medication(Box::new(de::read_rest(map)?)),
-        "MedicationAdministration" => {
-            Resource::MedicationAdministration(Box::new(de::read_rest(map)?))
-        }
-        "MedicationDispense" => Resource::MedicationDispense(Box::new(de::read_rest(map)?)),
-        "MedicationKnowledge" => Resource::MedicationKnowledge(Box::new(de::read_rest(map)?)),
-        "MedicationRequest" => Resource::MedicationRequest(Box::new(de::read_rest(map)?)),
-        "MedicationStatement" => Resource::MedicationStatement(Box::new(de::read_rest(map)?)),
-        "MedicinalProduct" => Resource::MedicinalProduct(Box::new(de::read_rest(map)?)),
+        "Account" => Resource::Account(de::read_rest(map)?),
+        "ActivityDefinition" => Resource::ActivityDefinition(de::read_rest(map)?),
+        "AdverseEvent" => Resource::AdverseEvent(de::read_rest(map)?),
+        "AllergyIntolerance" => Resource::AllergyIntolerance(de::read_rest(map)?),
+        "Appointment" => Resource::Appointment(de::read_rest(map)?),
+        "AppointmentResponse" => Resource::AppointmentResponse(de::read_rest(map)?),
+        "AuditEvent" => Resource::AuditEvent(de::read_rest(map)?),
+        "Basic" => Resource::Basic(de::read_rest(map)?),
+        "Binary" => Resource::Binary(de::read_rest(map)?),
+        "BiologicallyDerivedProduct" => Resource::BiologicallyDerivedProduct(de::read_rest(map)?),
+        "BodyStructure" => Resource::BodyStructure(de::read_rest(map)?),
+        "Bundle" => Resource::Bundle(de::read_rest(map)?),
+        "CapabilityStatement" => Resource::CapabilityStatement(de::read_rest(map)?),
+        "CarePlan" => Resource::CarePlan(de::read_rest(map)?),
+        "CareTeam" => Resource::CareTeam(de::read_rest(map)?),
+        "CatalogEntry" => Resource::CatalogEntry(de::read_rest(map)?),
+        "ChargeItem" => Resource::ChargeItem(de::read_rest(map)?),
+        "ChargeItemDefinition" => Resource::ChargeItemDefinition(de::read_rest(map)?),
+        "Claim" => Resource::Claim(de::read_rest(map)?),
+        "ClaimResponse" => Resource::ClaimResponse(de::read_rest(map)?),
+        "ClinicalImpression" => Resource::ClinicalImpression(de::read_rest(map)?),
+        "CodeSystem" => Resource::CodeSystem(de::read_rest(map)?),
+        "Communication" => Resource::Communication(de::read_rest(map)?),
+        "CommunicationRequest" => Resource::CommunicationRequest(de::read_rest(map)?),
+        "CompartmentDefinition" => Resource::CompartmentDefinition(de::read_rest(map)?),
+        "Composition" => Resource::Composition(de::read_rest(map)?),
+        "ConceptMap" => Resource::ConceptMap(de::read_rest(map)?),
+        "Condition" => Resource::Condition(de::read_rest(map)?),
+        "Consent" => Resource::Consent(de::read_rest(map)?),
+        "Contract" => Resource::Contract(de::read_rest(map)?),
+        "Coverage" => Resource::Coverage(de::read_rest(map)?),
+        "CoverageEligibilityRequest" => Resource::CoverageEligibilityRequest(de::read_rest(map)?),
+        "CoverageEligibilityResponse" => Resource::CoverageEligibilityResponse(de::read_rest(map)?),
+        "DetectedIssue" => Resource::DetectedIssue(de::read_rest(map)?),
+        "Device" => Resource::Device(de::read_rest(map)?),
+        "DeviceDefinition" => Resource::DeviceDefinition(de::read_rest(map)?),
+        "DeviceMetric" => Resource::DeviceMetric(de::read_rest(map)?),
+        "DeviceRequest" => Resource::DeviceRequest(de::read_rest(map)?),
+        "DeviceUseStatement" => Resource::DeviceUseStatement(de::read_rest(map)?),
+        "DiagnosticReport" => Resource::DiagnosticReport(de::read_rest(map)?),
+        "DocumentManifest" => Resource::DocumentManifest(de::read_rest(map)?),
+        "DocumentReference" => Resource::DocumentReference(de::read_rest(map)?),
+        "EffectEvidenceSynthesis" => Resource::EffectEvidenceSynthesis(de::read_rest(map)?),
+        "Encounter" => Resource::Encounter(de::read_rest(map)?),
+        "Endpoint" => Resource::Endpoint(de::read_rest(map)?),
+        "EnrollmentRequest" => Resource::EnrollmentRequest(de::read_rest(map)?),
+        "EnrollmentResponse" => Resource::EnrollmentResponse(de::read_rest(map)?),
+        "EpisodeOfCare" => Resource::EpisodeOfCare(de::read_rest(map)?),
+        "EventDefinition" => Resource::EventDefinition(de::read_rest(map)?),
+        "Evidence" => Resource::Evidence(de::read_rest(map)?),
+        "EvidenceVariable" => Resource::EvidenceVariable(de::read_rest(map)?),
+        "ExampleScenario" => Resource::ExampleScenario(de::read_rest(map)?),
+        "ExplanationOfBenefit" => Resource::ExplanationOfBenefit(de::read_rest(map)?),
+        "FamilyMemberHistory" => Resource::FamilyMemberHistory(de::read_rest(map)?),
+        "Flag" => Resource::Flag(de::read_rest(map)?),
+        "Goal" => Resource::Goal(de::read_rest(map)?),
+        "GraphDefinition" => Resource::GraphDefinition(de::read_rest(map)?),
+        "Group" => Resource::Group(de::read_rest(map)?),
+        "GuidanceResponse" => Resource::GuidanceResponse(de::read_rest(map)?),
+        "HealthcareService" => Resource::HealthcareService(de::read_rest(map)?),
+        "ImagingStudy" => Resource::ImagingStudy(de::read_rest(map)?),
+        "Immunization" => Resource::Immunization(de::read_rest(map)?),
+        "ImmunizationEvaluation" => Resource::ImmunizationEvaluation(de::read_rest(map)?),
+        "ImmunizationRecommendation" => Resource::ImmunizationRecommendation(de::read_rest(map)?),
+        "ImplementationGuide" => Resource::ImplementationGuide(de::read_rest(map)?),
+        "InsurancePlan" => Resource::InsurancePlan(de::read_rest(map)?),
+        "Invoice" => Resource::Invoice(de::read_rest(map)?),
+        "Library" => Resource::Library(de::read_rest(map)?),
+        "Linkage" => Resource::Linkage(de::read_rest(map)?),
+        "List" => Resource::List(de::read_rest(map)?),
+        "Location" => Resource::Location(de::read_rest(map)?),
+        "Measure" => Resource::Measure(de::read_rest(map)?),
+        "MeasureReport" => Resource::MeasureReport(de::read_rest(map)?),
+        "Media" => Resource::Media(de::read_rest(map)?),
+        "Medication" => Resource::Medication(de::read_rest(map)?),
+        "MedicationAdministration" => Resource::MedicationAdministration(de::read_rest(map)?),
+        "MedicationDispense" => Resource::MedicationDispense(de::read_rest(map)?),
+        "MedicationKnowledge" => Resource::MedicationKnowledge(de::read_rest(map)?),
+        "MedicationRequest" => Resource::MedicationRequest(de::read_rest(map)?),
+        "MedicationStatement" => Resource::MedicationStatement(de::read_rest(map)?),
+        "MedicinalProduct" => Resource::MedicinalProduct(de::read_rest(map)?),
         "MedicinalProductAuthorization" => {
-            Resource::MedicinalProductAuthorization(Box::new(de::read_rest(map)?))
+            Resource::MedicinalProductAuthorization(de::read_rest(map)?)
         }
         "MedicinalProductContraindication" => {
-            Resource::MedicinalProductContraindication(Box::new(de::read_rest(map)?))
+            Resource::MedicinalProductContraindication(de::read_rest(map)?)
         }
-        "MedicinalProductIndication" => {
-            Resource::MedicinalProductIndication(Box::new(de::read_rest(map)?))
-        }
-        "MedicinalProductIngredient" => {
-            Resource::MedicinalProductIngredient(Box::new(de::read_rest(map)?))
-        }
-        "MedicinalProductInteraction" => {
-            Resource::MedicinalProductInteraction(Box::new(de::read_rest(map)?))
-        }
+        "MedicinalProductIndication" => Resource::MedicinalProductIndication(de::read_rest(map)?),
+        "MedicinalProductIngredient" => Resource::MedicinalProductIngredient(de::read_rest(map)?),
+        "MedicinalProductInteraction" => Resource::MedicinalProductInteraction(de::read_rest(map)?),
         "MedicinalProductManufactured" => {
-            Resource::MedicinalProductManufactured(Box::new(de::read_rest(map)?))
+            Resource::MedicinalProductManufactured(de::read_rest(map)?)
         }
-        "MedicinalProductPackaged" => {
-            Resource::MedicinalProductPackaged(Box::new(de::read_rest(map)?))
-        }
+        "MedicinalProductPackaged" => Resource::MedicinalProductPackaged(de::read_rest(map)?),
         "MedicinalProductPharmaceutical" => {
-            Resource::MedicinalProductPharmaceutical(Box::new(de::read_rest(map)?))
+            Resource::MedicinalProductPharmaceutical(de::read_rest(map)?)
         }
         "MedicinalProductUndesirableEffect" => {
-            Resource::MedicinalProductUndesirableEffect(Box::new(de::read_rest(map)?))
+            Resource::MedicinalProductUndesirableEffect(de::read_rest(map)?)
         }
-        "MessageDefinition" => Resource::MessageDefinition(Box::new(de::read_rest(map)?)),
-        "MessageHeader" => Resource::MessageHeader(Box::new(de::read_rest(map)?)),
-        "MolecularSequence" => Resource::MolecularSequence(Box::new(de::read_rest(map)?)),
-        "NamingSystem" => Resource::NamingSystem(Box::new(de::read_rest(map)?)),
-        "NutritionOrder" => Resource::NutritionOrder(Box::new(de::read_rest(map)?)),
-        "Observation" => Resource::Observation(Box::new(de::read_rest(map)?)),
-        "ObservationDefinition" => Resource::ObservationDefinition(Box::new(de::read_rest(map)?)),
-        "OperationDefinition" => Resource::OperationDefinition(Box::new(de::read_rest(map)?)),
-        "OperationOutcome" => Resource::OperationOutcome(Box::new(de::read_rest(map)?)),
-        "Organization" => Resource::Organization(Box::new(de::read_rest(map)?)),
-        "OrganizationAffiliation" => {
-            Resource::OrganizationAffiliation(Box::new(de::read_rest(map)?))
-        }
-        "Parameters" => Resource::Parameters(Box::new(de::read_rest(map)?)),
-        "Patient" => Resource::Patient(Box::new(de::read_rest(map)?)),
-        "PaymentNotice" => Resource::PaymentNotice(Box::new(de::read_rest(map)?)),
-        "PaymentReconciliation" => Resource::PaymentReconciliation(Box::new(de::read_rest(map)?)),
-        "Person" => Resource::Person(Box::new(de::read_rest(map)?)),
-        "PlanDefinition" => Resource::PlanDefinition(Box::new(de::read_rest(map)?)),
-        "Practitioner" => Resource::Practitioner(Box::new(de::read_rest(map)?)),
-        "PractitionerRole" => Resource::PractitionerRole(Box::new(de::read_rest(map)?)),
-        "Procedure" => Resource::Procedure(Box::new(de::read_rest(map)?)),
-        "Provenance" => Resource::Provenance(Box::new(de::read_rest(map)?)),
-        "Questionnaire" => Resource::Questionnaire(Box::new(de::read_rest(map)?)),
-        "QuestionnaireResponse" => Resource::QuestionnaireResponse(Box::new(de::read_rest(map)?)),
-        "RelatedPerson" => Resource::RelatedPerson(Box::new(de::read_rest(map)?)),
-        "RequestGroup" => Resource::RequestGroup(Box::new(de::read_rest(map)?)),
-        "ResearchDefinition" => Resource::ResearchDefinition(Box::new(de::read_rest(map)?)),
-        "ResearchElementDefinition" => {
-            Resource::ResearchElementDefinition(Box::new(de::read_rest(map)?))
-        }
-        "ResearchStudy" => Resource::ResearchStudy(Box::new(de::read_rest(map)?)),
-        "ResearchSubject" => Resource::ResearchSubject(Box::new(de::read_rest(map)?)),
-        "RiskAssessment" => Resource::RiskAssessment(Box::new(de::read_rest(map)?)),
-        "RiskEvidenceSynthesis" => Resource::RiskEvidenceSynthesis(Box::new(de::read_rest(map)?)),
-        "Schedule" => Resource::Schedule(Box::new(de::read_rest(map)?)),
-        "SearchParameter" => Resource::SearchParameter(Box::new(de::read_rest(map)?)),
-        "ServiceRequest" => Resource::ServiceRequest(Box::new(de::read_rest(map)?)),
-        "Slot" => Resource::Slot(Box::new(de::read_rest(map)?)),
-        "Specimen" => Resource::Specimen(Box::new(de::read_rest(map)?)),
-        "SpecimenDefinition" => Resource::SpecimenDefinition(Box::new(de::read_rest(map)?)),
-        "StructureDefinition" => Resource::StructureDefinition(Box::new(de::read_rest(map)?)),
-        "StructureMap" => Resource::StructureMap(Box::new(de::read_rest(map)?)),
-        "Subscription" => Resource::Subscription(Box::new(de::read_rest(map)?)),
-        "SubscriptionStatus" => Resource::SubscriptionStatus(Box::new(de::read_rest(map)?)),
-        "Substance" => Resource::Substance(Box::new(de::read_rest(map)?)),
-        "SubstanceNucleicAcid" => Resource::SubstanceNucleicAcid(Box::new(de::read_rest(map)?)),
-        "SubstancePolymer" => Resource::SubstancePolymer(Box::new(de::read_rest(map)?)),
-        "SubstanceProtein" => Resource::SubstanceProtein(Box::new(de::read_rest(map)?)),
+        "MessageDefinition" => Resource::MessageDefinition(de::read_rest(map)?),
+        "MessageHeader" => Resource::MessageHeader(de::read_rest(map)?),
+        "MolecularSequence" => Resource::MolecularSequence(de::read_rest(map)?),
+        "NamingSystem" => Resource::NamingSystem(de::read_rest(map)?),
+        "NutritionOrder" => Resource::NutritionOrder(de::read_rest(map)?),
+        "Observation" => Resource::Observation(de::read_rest(map)?),
+        "ObservationDefinition" => Resource::ObservationDefinition(de::read_rest(map)?),
+        "OperationDefinition" => Resource::OperationDefinition(de::read_rest(map)?),
+        "OperationOutcome" => Resource::OperationOutcome(de::read_rest(map)?),
+        "Organization" => Resource::Organization(de::read_rest(map)?),
+        "OrganizationAffiliation" => Resource::OrganizationAffiliation(de::read_rest(map)?),
+        "Parameters" => Resource::Parameters(de::read_rest(map)?),
+        "Patient" => Resource::Patient(de::read_rest(map)?),
+        "PaymentNotice" => Resource::PaymentNotice(de::read_rest(map)?),
+        "PaymentReconciliation" => Resource::PaymentReconciliation(de::read_rest(map)?),
+        "Person" => Resource::Person(de::read_rest(map)?),
+        "PlanDefinition" => Resource::PlanDefinition(de::read_rest(map)?),
+        "Practitioner" => Resource::Practitioner(de::read_rest(map)?),
+        "PractitionerRole" => Resource::PractitionerRole(de::read_rest(map)?),
+        "Procedure" => Resource::Procedure(de::read_rest(map)?),
+        "Provenance" => Resource::Provenance(de::read_rest(map)?),
+        "Questionnaire" => Resource::Questionnaire(de::read_rest(map)?),
+        "QuestionnaireResponse" => Resource::QuestionnaireResponse(de::read_rest(map)?),
+        "RelatedPerson" => Resource::RelatedPerson(de::read_rest(map)?),
+        "RequestGroup" => Resource::RequestGroup(de::read_rest(map)?),
+        "ResearchDefinition" => Resource::ResearchDefinition(de::read_rest(map)?),
+        "ResearchElementDefinition" => Resource::ResearchElementDefinition(de::read_rest(map)?),
+        "ResearchStudy" => Resource::ResearchStudy(de::read_rest(map)?),
+        "ResearchSubject" => Resource::ResearchSubject(de::read_rest(map)?),
+        "RiskAssessment" => Resource::RiskAssessment(de::read_rest(map)?),
+        "RiskEvidenceSynthesis" => Resource::RiskEvidenceSynthesis(de::read_rest(map)?),
+        "Schedule" => Resource::Schedule(de::read_rest(map)?),
+        "SearchParameter" => Resource::SearchParameter(de::read_rest(map)?),
+        "ServiceRequest" => Resource::ServiceRequest(de::read_rest(map)?),
+        "Slot" => Resource::Slot(de::read_rest(map)?),
+        "Specimen" => Resource::Specimen(de::read_rest(map)?),
+        "SpecimenDefinition" => Resource::SpecimenDefinition(de::read_rest(map)?),
+        "StructureDefinition" => Resource::StructureDefinition(de::read_rest(map)?),
+        "StructureMap" => Resource::StructureMap(de::read_rest(map)?),
+        "Subscription" => Resource::Subscription(de::read_rest(map)?),
+        "SubscriptionStatus" => Resource::SubscriptionStatus(de::read_rest(map)?),
+        "Substance" => Resource::Substance(de::read_rest(map)?),
+        "SubstanceNucleicAcid" => Resource::SubstanceNucleicAcid(de::read_rest(map)?),
+        "SubstancePolymer" => Resource::SubstancePolymer(de::read_rest(map)?),
+        "SubstanceProtein" => Resource::SubstanceProtein(de::read_rest(map)?),
         "SubstanceReferenceInformation" => {
-            Resource::SubstanceReferenceInformation(Box::new(de::read_rest(map)?))
+            Resource::SubstanceReferenceInformation(de::read_rest(map)?)
         }
-        "SubstanceSourceMaterial" => {
-            Resource::SubstanceSourceMaterial(Box::new(de::read_rest(map)?))
-        }
-        "SubstanceSpecification" => Resource::SubstanceSpecification(Box::new(de::read_rest(map)?)),
-        "SupplyDelivery" => Resource::SupplyDelivery(Box::new(de::read_rest(map)?)),
-        "SupplyRequest" => Resource::SupplyRequest(Box::new(de::read_rest(map)?)),
-        "Task" => Resource::Task(Box::new(de::read_rest(map)?)),
-        "TerminologyCapabilities" => {
-            Resource::TerminologyCapabilities(Box::new(de::read_rest(map)?))
-        }
-        "TestReport" => Resource::TestReport(Box::new(de::read_rest(map)?)),
-        "TestScript" => Resource::TestScript(Box::new(de::read_rest(map)?)),
-        "ValueSet" => Resource::ValueSet(Box::new(de::read_rest(map)?)),
-        "VerificationResult" => Resource::VerificationResult(Box::new(de::read_rest(map)?)),
-        "VisionPrescription" => Resource::VisionPrescription(Box::new(de::read_rest(map)?)),
+        "SubstanceSourceMaterial" => Resource::SubstanceSourceMaterial(de::read_rest(map)?),
+        "SubstanceSpecification" => Resource::SubstanceSpecification(de::read_rest(map)?),
+        "SupplyDelivery" => Resource::SupplyDelivery(de::read_rest(map)?),
+        "SupplyRequest" => Resource::SupplyRequest(de::read_rest(map)?),
+        "Task" => Resource::Task(de::read_rest(map)?),
+        "TerminologyCapabilities" => Resource::TerminologyCapabilities(de::read_rest(map)?),
+        "TestReport" => Resource::TestReport(de::read_rest(map)?),
+        "TestScript" => Resource::TestScript(de::read_rest(map)?),
+        "ValueSet" => Resource::ValueSet(de::read_rest(map)?),
+        "VerificationResult" => Resource::VerificationResult(de::read_rest(map)?),
+        "VisionPrescription" => Resource::VisionPrescription(de::read_rest(map)?),
         other => {
             return Err(serde::de::Error::custom(format!(
                 "unknown resourceType {other:?}"

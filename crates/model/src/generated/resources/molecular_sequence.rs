@@ -38,7 +38,7 @@ pub struct MolecularSequence {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct MolecularSequence {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,27 +78,27 @@ pub struct MolecularSequence {
     /// Who and/or what this is about
     ///
     /// `patient`, 0..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Specimen used for sequencing
     ///
     /// `specimen`, 0..1.
-    pub specimen: Option<Reference>,
+    pub specimen: Option<Box<Reference>>,
     /// The method for sequencing
     ///
     /// `device`, 0..1.
-    pub device: Option<Reference>,
+    pub device: Option<Box<Reference>>,
     /// Who should be responsible for test result
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// The number of copies of the sequence of interest.  (RNASeq)
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// A sequence used as reference
     ///
     /// `referenceSeq`, 0..1.
-    pub reference_seq: Option<MolecularSequenceReferenceSeq>,
+    pub reference_seq: Option<Box<MolecularSequenceReferenceSeq>>,
     /// Variant in sequence
     ///
     /// `variant`, 0..*.
@@ -140,12 +140,12 @@ impl de::FhirObject for MolecularSequence {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -154,12 +154,12 @@ impl de::FhirObject for MolecularSequence {
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             "coordinateSystem" => de::primitive(map, &mut self.coordinate_system, key),
             "_coordinateSystem" => de::primitive_element(map, &mut self.coordinate_system, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "specimen" => de::plain(map, &mut self.specimen, key),
-            "device" => de::plain(map, &mut self.device, key),
-            "performer" => de::plain(map, &mut self.performer, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "referenceSeq" => de::plain(map, &mut self.reference_seq, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "specimen" => de::boxed(map, &mut self.specimen, key),
+            "device" => de::boxed(map, &mut self.device, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "referenceSeq" => de::boxed(map, &mut self.reference_seq, key),
             "variant" => de::list(map, &mut self.variant, key),
             "observedSeq" => de::primitive(map, &mut self.observed_seq, key),
             "_observedSeq" => de::primitive_element(map, &mut self.observed_seq, key),
@@ -243,7 +243,7 @@ pub struct MolecularSequenceReferenceSeq {
     /// Chromosome containing genetic finding
     ///
     /// `chromosome`, 0..1.
-    pub chromosome: Option<CodeableConcept>,
+    pub chromosome: Option<Box<CodeableConcept>>,
     /// The Genome Build used for reference, following GRCh build versions e.g. 'GRCh 37'
     ///
     /// `genomeBuild`, 0..1.
@@ -255,11 +255,11 @@ pub struct MolecularSequenceReferenceSeq {
     /// Reference identifier
     ///
     /// `referenceSeqId`, 0..1.
-    pub reference_seq_id: Option<CodeableConcept>,
+    pub reference_seq_id: Option<Box<CodeableConcept>>,
     /// A pointer to another MolecularSequence entity as reference sequence
     ///
     /// `referenceSeqPointer`, 0..1.
-    pub reference_seq_pointer: Option<Reference>,
+    pub reference_seq_pointer: Option<Box<Reference>>,
     /// A string to represent reference sequence
     ///
     /// `referenceSeqString`, 0..1.
@@ -289,13 +289,13 @@ impl de::FhirObject for MolecularSequenceReferenceSeq {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "chromosome" => de::plain(map, &mut self.chromosome, key),
+            "chromosome" => de::boxed(map, &mut self.chromosome, key),
             "genomeBuild" => de::primitive(map, &mut self.genome_build, key),
             "_genomeBuild" => de::primitive_element(map, &mut self.genome_build, key),
             "orientation" => de::primitive(map, &mut self.orientation, key),
             "_orientation" => de::primitive_element(map, &mut self.orientation, key),
-            "referenceSeqId" => de::plain(map, &mut self.reference_seq_id, key),
-            "referenceSeqPointer" => de::plain(map, &mut self.reference_seq_pointer, key),
+            "referenceSeqId" => de::boxed(map, &mut self.reference_seq_id, key),
+            "referenceSeqPointer" => de::boxed(map, &mut self.reference_seq_pointer, key),
             "referenceSeqString" => de::primitive(map, &mut self.reference_seq_string, key),
             "_referenceSeqString" => {
                 de::primitive_element(map, &mut self.reference_seq_string, key)
@@ -382,7 +382,7 @@ pub struct MolecularSequenceVariant {
     /// Pointer to observed variant information
     ///
     /// `variantPointer`, 0..1.
-    pub variant_pointer: Option<Reference>,
+    pub variant_pointer: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for MolecularSequenceVariant {
@@ -406,7 +406,7 @@ impl de::FhirObject for MolecularSequenceVariant {
             "_referenceAllele" => de::primitive_element(map, &mut self.reference_allele, key),
             "cigar" => de::primitive(map, &mut self.cigar, key),
             "_cigar" => de::primitive_element(map, &mut self.cigar, key),
-            "variantPointer" => de::plain(map, &mut self.variant_pointer, key),
+            "variantPointer" => de::boxed(map, &mut self.variant_pointer, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -469,7 +469,7 @@ pub struct MolecularSequenceQuality {
     /// Standard sequence for comparison
     ///
     /// `standardSequence`, 0..1.
-    pub standard_sequence: Option<CodeableConcept>,
+    pub standard_sequence: Option<Box<CodeableConcept>>,
     /// Start position of the sequence
     ///
     /// `start`, 0..1.
@@ -481,11 +481,11 @@ pub struct MolecularSequenceQuality {
     /// Quality score for the comparison
     ///
     /// `score`, 0..1.
-    pub score: Option<Quantity>,
+    pub score: Option<Box<Quantity>>,
     /// Method to get quality
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// True positives from the perspective of the truth data
     ///
     /// `truthTP`, 0..1.
@@ -521,7 +521,7 @@ pub struct MolecularSequenceQuality {
     /// Receiver Operator Characteristic (ROC) Curve
     ///
     /// `roc`, 0..1.
-    pub roc: Option<MolecularSequenceQualityRoc>,
+    pub roc: Option<Box<MolecularSequenceQualityRoc>>,
 }
 
 impl de::FhirObject for MolecularSequenceQuality {
@@ -537,13 +537,13 @@ impl de::FhirObject for MolecularSequenceQuality {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "standardSequence" => de::plain(map, &mut self.standard_sequence, key),
+            "standardSequence" => de::boxed(map, &mut self.standard_sequence, key),
             "start" => de::primitive(map, &mut self.start, key),
             "_start" => de::primitive_element(map, &mut self.start, key),
             "end" => de::primitive(map, &mut self.end, key),
             "_end" => de::primitive_element(map, &mut self.end, key),
-            "score" => de::plain(map, &mut self.score, key),
-            "method" => de::plain(map, &mut self.method, key),
+            "score" => de::boxed(map, &mut self.score, key),
+            "method" => de::boxed(map, &mut self.method, key),
             "truthTP" => de::primitive(map, &mut self.truth_t_p, key),
             "_truthTP" => de::primitive_element(map, &mut self.truth_t_p, key),
             "queryTP" => de::primitive(map, &mut self.query_t_p, key),
@@ -560,7 +560,7 @@ impl de::FhirObject for MolecularSequenceQuality {
             "_recall" => de::primitive_element(map, &mut self.recall, key),
             "fScore" => de::primitive(map, &mut self.f_score, key),
             "_fScore" => de::primitive_element(map, &mut self.f_score, key),
-            "roc" => de::plain(map, &mut self.roc, key),
+            "roc" => de::boxed(map, &mut self.roc, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -813,7 +813,7 @@ pub struct MolecularSequenceStructureVariant {
     /// Structural variant change type
     ///
     /// `variantType`, 0..1.
-    pub variant_type: Option<CodeableConcept>,
+    pub variant_type: Option<Box<CodeableConcept>>,
     /// Does the structural variant have base pair resolution breakpoints?
     ///
     /// `exact`, 0..1.
@@ -825,11 +825,11 @@ pub struct MolecularSequenceStructureVariant {
     /// Structural variant outer
     ///
     /// `outer`, 0..1.
-    pub outer: Option<MolecularSequenceStructureVariantOuter>,
+    pub outer: Option<Box<MolecularSequenceStructureVariantOuter>>,
     /// Structural variant inner
     ///
     /// `inner`, 0..1.
-    pub inner: Option<MolecularSequenceStructureVariantInner>,
+    pub inner: Option<Box<MolecularSequenceStructureVariantInner>>,
 }
 
 impl de::FhirObject for MolecularSequenceStructureVariant {
@@ -843,13 +843,13 @@ impl de::FhirObject for MolecularSequenceStructureVariant {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "variantType" => de::plain(map, &mut self.variant_type, key),
+            "variantType" => de::boxed(map, &mut self.variant_type, key),
             "exact" => de::primitive(map, &mut self.exact, key),
             "_exact" => de::primitive_element(map, &mut self.exact, key),
             "length" => de::primitive(map, &mut self.length, key),
             "_length" => de::primitive_element(map, &mut self.length, key),
-            "outer" => de::plain(map, &mut self.outer, key),
-            "inner" => de::plain(map, &mut self.inner, key),
+            "outer" => de::boxed(map, &mut self.outer, key),
+            "inner" => de::boxed(map, &mut self.inner, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct NamingSystem {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct NamingSystem {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -94,7 +94,7 @@ pub struct NamingSystem {
     /// e.g. driver,  provider,  patient, bank etc.
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Natural language description of the naming system
     ///
     /// `description`, 0..1.
@@ -128,12 +128,12 @@ impl de::FhirObject for NamingSystem {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -150,7 +150,7 @@ impl de::FhirObject for NamingSystem {
             "contact" => de::list(map, &mut self.contact, key),
             "responsible" => de::primitive(map, &mut self.responsible, key),
             "_responsible" => de::primitive_element(map, &mut self.responsible, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "useContext" => de::list(map, &mut self.use_context, key),
@@ -240,7 +240,7 @@ pub struct NamingSystemUniqueId {
     /// When is identifier valid?
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for NamingSystemUniqueId {
@@ -262,7 +262,7 @@ impl de::FhirObject for NamingSystemUniqueId {
             "_preferred" => de::primitive_element(map, &mut self.preferred, key),
             "comment" => de::primitive(map, &mut self.comment, key),
             "_comment" => de::primitive_element(map, &mut self.comment, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct NutritionOrder {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct NutritionOrder {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -90,11 +90,11 @@ pub struct NutritionOrder {
     /// The person who requires the diet, formula or nutritional supplement
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// The encounter associated with this nutrition order
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Date and time the nutrition order was requested
     ///
     /// `dateTime`, 1..1.
@@ -102,7 +102,7 @@ pub struct NutritionOrder {
     /// Who ordered the diet, formula or nutritional supplement
     ///
     /// `orderer`, 0..1.
-    pub orderer: Option<Reference>,
+    pub orderer: Option<Box<Reference>>,
     /// List of the patient's food and nutrition-related allergies and intolerances
     ///
     /// `allergyIntolerance`, 0..*.
@@ -118,7 +118,7 @@ pub struct NutritionOrder {
     /// Oral diet components
     ///
     /// `oralDiet`, 0..1.
-    pub oral_diet: Option<NutritionOrderOralDiet>,
+    pub oral_diet: Option<Box<NutritionOrderOralDiet>>,
     /// Supplement components
     ///
     /// `supplement`, 0..*.
@@ -126,7 +126,7 @@ pub struct NutritionOrder {
     /// Enteral formula components
     ///
     /// `enteralFormula`, 0..1.
-    pub enteral_formula: Option<NutritionOrderEnteralFormula>,
+    pub enteral_formula: Option<Box<NutritionOrderEnteralFormula>>,
     /// Comments
     ///
     /// `note`, 0..*.
@@ -144,12 +144,12 @@ impl de::FhirObject for NutritionOrder {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -168,17 +168,17 @@ impl de::FhirObject for NutritionOrder {
             "_status" => de::primitive_element(map, &mut self.status, key),
             "intent" => de::primitive(map, &mut self.intent, key),
             "_intent" => de::primitive_element(map, &mut self.intent, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "dateTime" => de::primitive(map, &mut self.date_time, key),
             "_dateTime" => de::primitive_element(map, &mut self.date_time, key),
-            "orderer" => de::plain(map, &mut self.orderer, key),
+            "orderer" => de::boxed(map, &mut self.orderer, key),
             "allergyIntolerance" => de::list(map, &mut self.allergy_intolerance, key),
             "foodPreferenceModifier" => de::list(map, &mut self.food_preference_modifier, key),
             "excludeFoodModifier" => de::list(map, &mut self.exclude_food_modifier, key),
-            "oralDiet" => de::plain(map, &mut self.oral_diet, key),
+            "oralDiet" => de::boxed(map, &mut self.oral_diet, key),
             "supplement" => de::list(map, &mut self.supplement, key),
-            "enteralFormula" => de::plain(map, &mut self.enteral_formula, key),
+            "enteralFormula" => de::boxed(map, &mut self.enteral_formula, key),
             "note" => de::list(map, &mut self.note, key),
             _ => return Ok(false),
         }?;
@@ -353,11 +353,11 @@ pub struct NutritionOrderOralDietNutrient {
     /// Type of nutrient that is being modified
     ///
     /// `modifier`, 0..1.
-    pub modifier: Option<CodeableConcept>,
+    pub modifier: Option<Box<CodeableConcept>>,
     /// Quantity of the specified nutrient
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Quantity>,
+    pub amount: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for NutritionOrderOralDietNutrient {
@@ -371,8 +371,8 @@ impl de::FhirObject for NutritionOrderOralDietNutrient {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "modifier" => de::plain(map, &mut self.modifier, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "modifier" => de::boxed(map, &mut self.modifier, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -417,11 +417,11 @@ pub struct NutritionOrderOralDietTexture {
     /// Code to indicate how to alter the texture of the foods, e.g. pureed
     ///
     /// `modifier`, 0..1.
-    pub modifier: Option<CodeableConcept>,
+    pub modifier: Option<Box<CodeableConcept>>,
     /// Concepts that are used to identify an entity that is ingested for nutritional purposes
     ///
     /// `foodType`, 0..1.
-    pub food_type: Option<CodeableConcept>,
+    pub food_type: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for NutritionOrderOralDietTexture {
@@ -435,8 +435,8 @@ impl de::FhirObject for NutritionOrderOralDietTexture {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "modifier" => de::plain(map, &mut self.modifier, key),
-            "foodType" => de::plain(map, &mut self.food_type, key),
+            "modifier" => de::boxed(map, &mut self.modifier, key),
+            "foodType" => de::boxed(map, &mut self.food_type, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -481,7 +481,7 @@ pub struct NutritionOrderSupplement {
     /// Type of supplement product requested
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Product or brand name of the nutritional supplement
     ///
     /// `productName`, 0..1.
@@ -493,7 +493,7 @@ pub struct NutritionOrderSupplement {
     /// Amount of the nutritional supplement
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Instructions or additional information about the oral supplement
     ///
     /// `instruction`, 0..1.
@@ -511,11 +511,11 @@ impl de::FhirObject for NutritionOrderSupplement {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "productName" => de::primitive(map, &mut self.product_name, key),
             "_productName" => de::primitive_element(map, &mut self.product_name, key),
             "schedule" => de::list(map, &mut self.schedule, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "instruction" => de::primitive(map, &mut self.instruction, key),
             "_instruction" => de::primitive_element(map, &mut self.instruction, key),
             _ => return Ok(false),
@@ -565,7 +565,7 @@ pub struct NutritionOrderEnteralFormula {
     /// Type of enteral or infant formula
     ///
     /// `baseFormulaType`, 0..1.
-    pub base_formula_type: Option<CodeableConcept>,
+    pub base_formula_type: Option<Box<CodeableConcept>>,
     /// Product or brand name of the enteral or infant formula
     ///
     /// `baseFormulaProductName`, 0..1.
@@ -573,7 +573,7 @@ pub struct NutritionOrderEnteralFormula {
     /// Type of modular component to add to the feeding
     ///
     /// `additiveType`, 0..1.
-    pub additive_type: Option<CodeableConcept>,
+    pub additive_type: Option<Box<CodeableConcept>>,
     /// Product or brand name of the modular additive
     ///
     /// `additiveProductName`, 0..1.
@@ -581,11 +581,11 @@ pub struct NutritionOrderEnteralFormula {
     /// Amount of energy per specified volume that is required
     ///
     /// `caloricDensity`, 0..1.
-    pub caloric_density: Option<Quantity>,
+    pub caloric_density: Option<Box<Quantity>>,
     /// How the formula should enter the patient's gastrointestinal tract
     ///
     /// `routeofAdministration`, 0..1.
-    pub routeof_administration: Option<CodeableConcept>,
+    pub routeof_administration: Option<Box<CodeableConcept>>,
     /// Formula feeding instruction as structured data
     ///
     /// `administration`, 0..*.
@@ -593,7 +593,7 @@ pub struct NutritionOrderEnteralFormula {
     /// Upper limit on formula volume per unit of time
     ///
     /// `maxVolumeToDeliver`, 0..1.
-    pub max_volume_to_deliver: Option<Quantity>,
+    pub max_volume_to_deliver: Option<Box<Quantity>>,
     /// Formula feeding instructions expressed as text
     ///
     /// `administrationInstruction`, 0..1.
@@ -611,22 +611,22 @@ impl de::FhirObject for NutritionOrderEnteralFormula {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "baseFormulaType" => de::plain(map, &mut self.base_formula_type, key),
+            "baseFormulaType" => de::boxed(map, &mut self.base_formula_type, key),
             "baseFormulaProductName" => {
                 de::primitive(map, &mut self.base_formula_product_name, key)
             }
             "_baseFormulaProductName" => {
                 de::primitive_element(map, &mut self.base_formula_product_name, key)
             }
-            "additiveType" => de::plain(map, &mut self.additive_type, key),
+            "additiveType" => de::boxed(map, &mut self.additive_type, key),
             "additiveProductName" => de::primitive(map, &mut self.additive_product_name, key),
             "_additiveProductName" => {
                 de::primitive_element(map, &mut self.additive_product_name, key)
             }
-            "caloricDensity" => de::plain(map, &mut self.caloric_density, key),
-            "routeofAdministration" => de::plain(map, &mut self.routeof_administration, key),
+            "caloricDensity" => de::boxed(map, &mut self.caloric_density, key),
+            "routeofAdministration" => de::boxed(map, &mut self.routeof_administration, key),
             "administration" => de::list(map, &mut self.administration, key),
-            "maxVolumeToDeliver" => de::plain(map, &mut self.max_volume_to_deliver, key),
+            "maxVolumeToDeliver" => de::boxed(map, &mut self.max_volume_to_deliver, key),
             "administrationInstruction" => {
                 de::primitive(map, &mut self.administration_instruction, key)
             }
@@ -703,11 +703,11 @@ pub struct NutritionOrderEnteralFormulaAdministration {
     /// Scheduled frequency of enteral feeding
     ///
     /// `schedule`, 0..1.
-    pub schedule: Option<Timing>,
+    pub schedule: Option<Box<Timing>>,
     /// The volume of formula to provide
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Speed with which the formula is provided per period of time
     ///
     /// `rate[x]`, 0..1.
@@ -725,8 +725,8 @@ impl de::FhirObject for NutritionOrderEnteralFormulaAdministration {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "schedule" => de::plain(map, &mut self.schedule, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "schedule" => de::boxed(map, &mut self.schedule, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             _ => {
                 if NutritionOrderEnteralFormulaAdministrationRate::visit(&mut self.rate, key, map)?
                 {

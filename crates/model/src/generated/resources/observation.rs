@@ -38,7 +38,7 @@ pub struct Observation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Observation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,11 +86,11 @@ pub struct Observation {
     /// Type of observation (code / type)
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who and/or what the observation is about
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// What the observation is about, when it is not about the subject of record
     ///
     /// `focus`, 0..*.
@@ -98,7 +98,7 @@ pub struct Observation {
     /// Healthcare event during which this observation is made
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Clinically relevant time/time-period for observation
     ///
     /// `effective[x]`, 0..1.
@@ -118,7 +118,7 @@ pub struct Observation {
     /// Why the result is missing
     ///
     /// `dataAbsentReason`, 0..1.
-    pub data_absent_reason: Option<CodeableConcept>,
+    pub data_absent_reason: Option<Box<CodeableConcept>>,
     /// High, low, normal, etc.
     ///
     /// `interpretation`, 0..*.
@@ -130,19 +130,19 @@ pub struct Observation {
     /// Observed body part
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// How it was done
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Specimen used for this observation
     ///
     /// `specimen`, 0..1.
-    pub specimen: Option<Reference>,
+    pub specimen: Option<Box<Reference>>,
     /// (Measurement) Device
     ///
     /// `device`, 0..1.
-    pub device: Option<Reference>,
+    pub device: Option<Box<Reference>>,
     /// Provides guide for interpretation
     ///
     /// `referenceRange`, 0..*.
@@ -172,12 +172,12 @@ impl de::FhirObject for Observation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -187,20 +187,20 @@ impl de::FhirObject for Observation {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "category" => de::list(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "focus" => de::list(map, &mut self.focus, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
             "performer" => de::list(map, &mut self.performer, key),
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
+            "dataAbsentReason" => de::boxed(map, &mut self.data_absent_reason, key),
             "interpretation" => de::list(map, &mut self.interpretation, key),
             "note" => de::list(map, &mut self.note, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
-            "method" => de::plain(map, &mut self.method, key),
-            "specimen" => de::plain(map, &mut self.specimen, key),
-            "device" => de::plain(map, &mut self.device, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
+            "method" => de::boxed(map, &mut self.method, key),
+            "specimen" => de::boxed(map, &mut self.specimen, key),
+            "device" => de::boxed(map, &mut self.device, key),
             "referenceRange" => de::list(map, &mut self.reference_range, key),
             "hasMember" => de::list(map, &mut self.has_member, key),
             "derivedFrom" => de::list(map, &mut self.derived_from, key),
@@ -294,15 +294,15 @@ pub struct ObservationReferenceRange {
     /// Low Range, if relevant
     ///
     /// `low`, 0..1.
-    pub low: Option<Quantity>,
+    pub low: Option<Box<Quantity>>,
     /// High Range, if relevant
     ///
     /// `high`, 0..1.
-    pub high: Option<Quantity>,
+    pub high: Option<Box<Quantity>>,
     /// Reference range qualifier
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Reference range population
     ///
     /// `appliesTo`, 0..*.
@@ -310,7 +310,7 @@ pub struct ObservationReferenceRange {
     /// Applicable age range, if relevant
     ///
     /// `age`, 0..1.
-    pub age: Option<Range>,
+    pub age: Option<Box<Range>>,
     /// Text based reference range in an observation
     ///
     /// `text`, 0..1.
@@ -328,11 +328,11 @@ impl de::FhirObject for ObservationReferenceRange {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "low" => de::plain(map, &mut self.low, key),
-            "high" => de::plain(map, &mut self.high, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "low" => de::boxed(map, &mut self.low, key),
+            "high" => de::boxed(map, &mut self.high, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "appliesTo" => de::list(map, &mut self.applies_to, key),
-            "age" => de::plain(map, &mut self.age, key),
+            "age" => de::boxed(map, &mut self.age, key),
             "text" => de::primitive(map, &mut self.text, key),
             "_text" => de::primitive_element(map, &mut self.text, key),
             _ => return Ok(false),
@@ -383,7 +383,7 @@ pub struct ObservationComponent {
     /// Type of component observation (code / type)
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Actual component result
     ///
     /// `value[x]`, 0..1.
@@ -391,7 +391,7 @@ pub struct ObservationComponent {
     /// Why the component result is missing
     ///
     /// `dataAbsentReason`, 0..1.
-    pub data_absent_reason: Option<CodeableConcept>,
+    pub data_absent_reason: Option<Box<CodeableConcept>>,
     /// High, low, normal, etc.
     ///
     /// `interpretation`, 0..*.
@@ -413,8 +413,8 @@ impl de::FhirObject for ObservationComponent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "dataAbsentReason" => de::plain(map, &mut self.data_absent_reason, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "dataAbsentReason" => de::boxed(map, &mut self.data_absent_reason, key),
             "interpretation" => de::list(map, &mut self.interpretation, key),
             "referenceRange" => de::list(map, &mut self.reference_range, key),
             _ => {

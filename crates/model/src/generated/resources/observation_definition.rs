@@ -38,7 +38,7 @@ pub struct ObservationDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ObservationDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct ObservationDefinition {
     /// The name of the individual or organization that published the ObservationDefinition
     ///
     /// `publisher`, 0..1.
-    pub publisher: Option<Reference>,
+    pub publisher: Option<Box<Reference>>,
     /// Category of observation
     ///
     /// `category`, 0..*.
@@ -74,7 +74,7 @@ pub struct ObservationDefinition {
     /// Type of observation (code / type)
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Business identifier for this ObservationDefinition instance
     ///
     /// `identifier`, 0..*.
@@ -90,7 +90,7 @@ pub struct ObservationDefinition {
     /// Method used to produce the observation
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Preferred report name
     ///
     /// `preferredReportName`, 0..1.
@@ -98,7 +98,7 @@ pub struct ObservationDefinition {
     /// Characteristics of quantitative results
     ///
     /// `quantitativeDetails`, 0..1.
-    pub quantitative_details: Option<ObservationDefinitionQuantitativeDetails>,
+    pub quantitative_details: Option<Box<ObservationDefinitionQuantitativeDetails>>,
     /// Qualified range for continuous and ordinal observation results
     ///
     /// `qualifiedInterval`, 0..*.
@@ -106,19 +106,19 @@ pub struct ObservationDefinition {
     /// Value set of valid coded values for the observations conforming to this ObservationDefinition
     ///
     /// `validCodedValueSet`, 0..1.
-    pub valid_coded_value_set: Option<Reference>,
+    pub valid_coded_value_set: Option<Box<Reference>>,
     /// Value set of normal coded values for the observations conforming to this ObservationDefinition
     ///
     /// `normalCodedValueSet`, 0..1.
-    pub normal_coded_value_set: Option<Reference>,
+    pub normal_coded_value_set: Option<Box<Reference>>,
     /// Value set of abnormal coded values for the observations conforming to this ObservationDefinition
     ///
     /// `abnormalCodedValueSet`, 0..1.
-    pub abnormal_coded_value_set: Option<Reference>,
+    pub abnormal_coded_value_set: Option<Box<Reference>>,
     /// Value set of critical coded values for the observations conforming to this ObservationDefinition
     ///
     /// `criticalCodedValueSet`, 0..1.
-    pub critical_coded_value_set: Option<Reference>,
+    pub critical_coded_value_set: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ObservationDefinition {
@@ -132,18 +132,18 @@ impl de::FhirObject for ObservationDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "publisher" => de::plain(map, &mut self.publisher, key),
+            "publisher" => de::boxed(map, &mut self.publisher, key),
             "category" => de::list(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "permittedDataType" => de::primitive_list(map, &mut self.permitted_data_type, key),
             "_permittedDataType" => {
@@ -153,17 +153,17 @@ impl de::FhirObject for ObservationDefinition {
             "_multipleResultsAllowed" => {
                 de::primitive_element(map, &mut self.multiple_results_allowed, key)
             }
-            "method" => de::plain(map, &mut self.method, key),
+            "method" => de::boxed(map, &mut self.method, key),
             "preferredReportName" => de::primitive(map, &mut self.preferred_report_name, key),
             "_preferredReportName" => {
                 de::primitive_element(map, &mut self.preferred_report_name, key)
             }
-            "quantitativeDetails" => de::plain(map, &mut self.quantitative_details, key),
+            "quantitativeDetails" => de::boxed(map, &mut self.quantitative_details, key),
             "qualifiedInterval" => de::list(map, &mut self.qualified_interval, key),
-            "validCodedValueSet" => de::plain(map, &mut self.valid_coded_value_set, key),
-            "normalCodedValueSet" => de::plain(map, &mut self.normal_coded_value_set, key),
-            "abnormalCodedValueSet" => de::plain(map, &mut self.abnormal_coded_value_set, key),
-            "criticalCodedValueSet" => de::plain(map, &mut self.critical_coded_value_set, key),
+            "validCodedValueSet" => de::boxed(map, &mut self.valid_coded_value_set, key),
+            "normalCodedValueSet" => de::boxed(map, &mut self.normal_coded_value_set, key),
+            "abnormalCodedValueSet" => de::boxed(map, &mut self.abnormal_coded_value_set, key),
+            "criticalCodedValueSet" => de::boxed(map, &mut self.critical_coded_value_set, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -254,11 +254,11 @@ pub struct ObservationDefinitionQuantitativeDetails {
     /// Customary unit for quantitative results
     ///
     /// `customaryUnit`, 0..1.
-    pub customary_unit: Option<CodeableConcept>,
+    pub customary_unit: Option<Box<CodeableConcept>>,
     /// SI unit for quantitative results
     ///
     /// `unit`, 0..1.
-    pub unit: Option<CodeableConcept>,
+    pub unit: Option<Box<CodeableConcept>>,
     /// SI to Customary unit conversion factor
     ///
     /// `conversionFactor`, 0..1.
@@ -280,8 +280,8 @@ impl de::FhirObject for ObservationDefinitionQuantitativeDetails {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "customaryUnit" => de::plain(map, &mut self.customary_unit, key),
-            "unit" => de::plain(map, &mut self.unit, key),
+            "customaryUnit" => de::boxed(map, &mut self.customary_unit, key),
+            "unit" => de::boxed(map, &mut self.unit, key),
             "conversionFactor" => de::primitive(map, &mut self.conversion_factor, key),
             "_conversionFactor" => de::primitive_element(map, &mut self.conversion_factor, key),
             "decimalPrecision" => de::primitive(map, &mut self.decimal_precision, key),
@@ -346,11 +346,11 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// The interval itself, for continuous or ordinal observations
     ///
     /// `range`, 0..1.
-    pub range: Option<Range>,
+    pub range: Option<Box<Range>>,
     /// Range context qualifier
     ///
     /// `context`, 0..1.
-    pub context: Option<CodeableConcept>,
+    pub context: Option<Box<CodeableConcept>>,
     /// Targetted population of the range
     ///
     /// `appliesTo`, 0..*.
@@ -362,11 +362,11 @@ pub struct ObservationDefinitionQualifiedInterval {
     /// Applicable age range, if relevant
     ///
     /// `age`, 0..1.
-    pub age: Option<Range>,
+    pub age: Option<Box<Range>>,
     /// Applicable gestational age range, if relevant
     ///
     /// `gestationalAge`, 0..1.
-    pub gestational_age: Option<Range>,
+    pub gestational_age: Option<Box<Range>>,
     /// Condition associated with the reference range
     ///
     /// `condition`, 0..1.
@@ -386,13 +386,13 @@ impl de::FhirObject for ObservationDefinitionQualifiedInterval {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "category" => de::primitive(map, &mut self.category, key),
             "_category" => de::primitive_element(map, &mut self.category, key),
-            "range" => de::plain(map, &mut self.range, key),
-            "context" => de::plain(map, &mut self.context, key),
+            "range" => de::boxed(map, &mut self.range, key),
+            "context" => de::boxed(map, &mut self.context, key),
             "appliesTo" => de::list(map, &mut self.applies_to, key),
             "gender" => de::primitive(map, &mut self.gender, key),
             "_gender" => de::primitive_element(map, &mut self.gender, key),
-            "age" => de::plain(map, &mut self.age, key),
-            "gestationalAge" => de::plain(map, &mut self.gestational_age, key),
+            "age" => de::boxed(map, &mut self.age, key),
+            "gestationalAge" => de::boxed(map, &mut self.gestational_age, key),
             "condition" => de::primitive(map, &mut self.condition, key),
             "_condition" => de::primitive_element(map, &mut self.condition, key),
             _ => return Ok(false),

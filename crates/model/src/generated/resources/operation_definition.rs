@@ -38,7 +38,7 @@ pub struct OperationDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct OperationDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -180,12 +180,12 @@ impl de::FhirObject for OperationDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -352,7 +352,7 @@ pub struct OperationDefinitionParameter {
     /// ValueSet details if this is coded
     ///
     /// `binding`, 0..1.
-    pub binding: Option<OperationDefinitionParameterBinding>,
+    pub binding: Option<Box<OperationDefinitionParameterBinding>>,
     /// References to this parameter
     ///
     /// `referencedFrom`, 0..*.
@@ -390,7 +390,7 @@ impl de::FhirObject for OperationDefinitionParameter {
             "_targetProfile" => de::primitive_element_list(map, &mut self.target_profile, key),
             "searchType" => de::primitive(map, &mut self.search_type, key),
             "_searchType" => de::primitive_element(map, &mut self.search_type, key),
-            "binding" => de::plain(map, &mut self.binding, key),
+            "binding" => de::boxed(map, &mut self.binding, key),
             "referencedFrom" => de::list(map, &mut self.referenced_from, key),
             "part" => de::list(map, &mut self.part, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct OperationOutcome {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct OperationOutcome {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -80,12 +80,12 @@ impl de::FhirObject for OperationOutcome {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -152,7 +152,7 @@ pub struct OperationOutcomeIssue {
     /// Additional details about the error
     ///
     /// `details`, 0..1.
-    pub details: Option<CodeableConcept>,
+    pub details: Option<Box<CodeableConcept>>,
     /// Additional diagnostic information about the issue
     ///
     /// `diagnostics`, 0..1.
@@ -182,7 +182,7 @@ impl de::FhirObject for OperationOutcomeIssue {
             "_severity" => de::primitive_element(map, &mut self.severity, key),
             "code" => de::primitive(map, &mut self.code, key),
             "_code" => de::primitive_element(map, &mut self.code, key),
-            "details" => de::plain(map, &mut self.details, key),
+            "details" => de::boxed(map, &mut self.details, key),
             "diagnostics" => de::primitive(map, &mut self.diagnostics, key),
             "_diagnostics" => de::primitive_element(map, &mut self.diagnostics, key),
             "location" => de::primitive_list(map, &mut self.location, key),

@@ -38,7 +38,7 @@ pub struct Organization {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Organization {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -94,7 +94,7 @@ pub struct Organization {
     /// The organization of which this organization forms a part
     ///
     /// `partOf`, 0..1.
-    pub part_of: Option<Reference>,
+    pub part_of: Option<Box<Reference>>,
     /// Contact for the organization for a certain purpose
     ///
     /// `contact`, 0..*.
@@ -116,12 +116,12 @@ impl de::FhirObject for Organization {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -135,7 +135,7 @@ impl de::FhirObject for Organization {
             "_alias" => de::primitive_element_list(map, &mut self.alias, key),
             "telecom" => de::list(map, &mut self.telecom, key),
             "address" => de::list(map, &mut self.address, key),
-            "partOf" => de::plain(map, &mut self.part_of, key),
+            "partOf" => de::boxed(map, &mut self.part_of, key),
             "contact" => de::list(map, &mut self.contact, key),
             "endpoint" => de::list(map, &mut self.endpoint, key),
             _ => return Ok(false),
@@ -201,11 +201,11 @@ pub struct OrganizationContact {
     /// The type of contact
     ///
     /// `purpose`, 0..1.
-    pub purpose: Option<CodeableConcept>,
+    pub purpose: Option<Box<CodeableConcept>>,
     /// A name associated with the contact
     ///
     /// `name`, 0..1.
-    pub name: Option<HumanName>,
+    pub name: Option<Box<HumanName>>,
     /// Contact details (telephone, email, etc.)  for a contact
     ///
     /// `telecom`, 0..*.
@@ -213,7 +213,7 @@ pub struct OrganizationContact {
     /// Visiting or postal addresses for the contact
     ///
     /// `address`, 0..1.
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
 }
 
 impl de::FhirObject for OrganizationContact {
@@ -227,10 +227,10 @@ impl de::FhirObject for OrganizationContact {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "purpose" => de::plain(map, &mut self.purpose, key),
-            "name" => de::plain(map, &mut self.name, key),
+            "purpose" => de::boxed(map, &mut self.purpose, key),
+            "name" => de::boxed(map, &mut self.name, key),
             "telecom" => de::list(map, &mut self.telecom, key),
-            "address" => de::plain(map, &mut self.address, key),
+            "address" => de::boxed(map, &mut self.address, key),
             _ => return Ok(false),
         }?;
         Ok(true)

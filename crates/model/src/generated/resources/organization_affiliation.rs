@@ -38,7 +38,7 @@ pub struct OrganizationAffiliation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct OrganizationAffiliation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,15 +74,15 @@ pub struct OrganizationAffiliation {
     /// The period during which the participatingOrganization is affiliated with the primary organization
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Organization where the role is available
     ///
     /// `organization`, 0..1.
-    pub organization: Option<Reference>,
+    pub organization: Option<Box<Reference>>,
     /// Organization that provides/performs the role (e.g. providing services or is a member of)
     ///
     /// `participatingOrganization`, 0..1.
-    pub participating_organization: Option<Reference>,
+    pub participating_organization: Option<Box<Reference>>,
     /// Health insurance provider network in which the participatingOrganization provides the role's services (if defined) at the indicated locations (if defined)
     ///
     /// `network`, 0..*.
@@ -124,22 +124,22 @@ impl de::FhirObject for OrganizationAffiliation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "organization" => de::plain(map, &mut self.organization, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "organization" => de::boxed(map, &mut self.organization, key),
             "participatingOrganization" => {
-                de::plain(map, &mut self.participating_organization, key)
+                de::boxed(map, &mut self.participating_organization, key)
             }
             "network" => de::list(map, &mut self.network, key),
             "code" => de::list(map, &mut self.code, key),

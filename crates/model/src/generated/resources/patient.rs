@@ -38,7 +38,7 @@ pub struct Patient {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Patient {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -98,7 +98,7 @@ pub struct Patient {
     /// Marital (civil) status of a patient
     ///
     /// `maritalStatus`, 0..1.
-    pub marital_status: Option<CodeableConcept>,
+    pub marital_status: Option<Box<CodeableConcept>>,
     /// Whether patient is part of a multiple birth
     ///
     /// `multipleBirth[x]`, 0..1.
@@ -122,7 +122,7 @@ pub struct Patient {
     /// Organization that is the custodian of the patient record
     ///
     /// `managingOrganization`, 0..1.
-    pub managing_organization: Option<Reference>,
+    pub managing_organization: Option<Box<Reference>>,
     /// Link to another patient resource that concerns the same actual person
     ///
     /// `link`, 0..*.
@@ -140,12 +140,12 @@ impl de::FhirObject for Patient {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -159,12 +159,12 @@ impl de::FhirObject for Patient {
             "birthDate" => de::primitive(map, &mut self.birth_date, key),
             "_birthDate" => de::primitive_element(map, &mut self.birth_date, key),
             "address" => de::list(map, &mut self.address, key),
-            "maritalStatus" => de::plain(map, &mut self.marital_status, key),
+            "maritalStatus" => de::boxed(map, &mut self.marital_status, key),
             "photo" => de::list(map, &mut self.photo, key),
             "contact" => de::list(map, &mut self.contact, key),
             "communication" => de::list(map, &mut self.communication, key),
             "generalPractitioner" => de::list(map, &mut self.general_practitioner, key),
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "managingOrganization" => de::boxed(map, &mut self.managing_organization, key),
             "link" => de::list(map, &mut self.link, key),
             _ => {
                 if PatientDeceased::visit(&mut self.deceased, key, map)? {
@@ -251,7 +251,7 @@ pub struct PatientContact {
     /// A name associated with the contact person
     ///
     /// `name`, 0..1.
-    pub name: Option<HumanName>,
+    pub name: Option<Box<HumanName>>,
     /// A contact detail for the person
     ///
     /// `telecom`, 0..*.
@@ -259,7 +259,7 @@ pub struct PatientContact {
     /// Address for the contact person
     ///
     /// `address`, 0..1.
-    pub address: Option<Address>,
+    pub address: Option<Box<Address>>,
     /// male | female | other | unknown
     ///
     /// `gender`, 0..1.
@@ -267,11 +267,11 @@ pub struct PatientContact {
     /// Organization that is associated with the contact
     ///
     /// `organization`, 0..1.
-    pub organization: Option<Reference>,
+    pub organization: Option<Box<Reference>>,
     /// The period during which this contact person or organization is valid to be contacted relating to this patient
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for PatientContact {
@@ -286,13 +286,13 @@ impl de::FhirObject for PatientContact {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "relationship" => de::list(map, &mut self.relationship, key),
-            "name" => de::plain(map, &mut self.name, key),
+            "name" => de::boxed(map, &mut self.name, key),
             "telecom" => de::list(map, &mut self.telecom, key),
-            "address" => de::plain(map, &mut self.address, key),
+            "address" => de::boxed(map, &mut self.address, key),
             "gender" => de::primitive(map, &mut self.gender, key),
             "_gender" => de::primitive_element(map, &mut self.gender, key),
-            "organization" => de::plain(map, &mut self.organization, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "organization" => de::boxed(map, &mut self.organization, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -342,7 +342,7 @@ pub struct PatientCommunication {
     /// The language which can be used to communicate with the patient about his or her health
     ///
     /// `language`, 1..1.
-    pub language: Option<CodeableConcept>,
+    pub language: Option<Box<CodeableConcept>>,
     /// Language preference indicator
     ///
     /// `preferred`, 0..1.
@@ -360,7 +360,7 @@ impl de::FhirObject for PatientCommunication {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "language" => de::plain(map, &mut self.language, key),
+            "language" => de::boxed(map, &mut self.language, key),
             "preferred" => de::primitive(map, &mut self.preferred, key),
             "_preferred" => de::primitive_element(map, &mut self.preferred, key),
             _ => return Ok(false),
@@ -407,7 +407,7 @@ pub struct PatientLink {
     /// The other patient or related person resource that the link refers to
     ///
     /// `other`, 1..1.
-    pub other: Option<Reference>,
+    pub other: Option<Box<Reference>>,
     /// replaced-by | replaces | refer | seealso
     ///
     /// `type`, 1..1.
@@ -425,7 +425,7 @@ impl de::FhirObject for PatientLink {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "other" => de::plain(map, &mut self.other, key),
+            "other" => de::boxed(map, &mut self.other, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct PaymentNotice {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct PaymentNotice {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,11 +74,11 @@ pub struct PaymentNotice {
     /// Request reference
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// Response reference
     ///
     /// `response`, 0..1.
-    pub response: Option<Reference>,
+    pub response: Option<Box<Reference>>,
     /// Creation date
     ///
     /// `created`, 1..1.
@@ -86,11 +86,11 @@ pub struct PaymentNotice {
     /// Responsible practitioner
     ///
     /// `provider`, 0..1.
-    pub provider: Option<Reference>,
+    pub provider: Option<Box<Reference>>,
     /// Payment reference
     ///
     /// `payment`, 1..1.
-    pub payment: Option<Reference>,
+    pub payment: Option<Box<Reference>>,
     /// Payment or clearing date
     ///
     /// `paymentDate`, 0..1.
@@ -98,19 +98,19 @@ pub struct PaymentNotice {
     /// Party being paid
     ///
     /// `payee`, 0..1.
-    pub payee: Option<Reference>,
+    pub payee: Option<Box<Reference>>,
     /// Party being notified
     ///
     /// `recipient`, 1..1.
-    pub recipient: Option<Reference>,
+    pub recipient: Option<Box<Reference>>,
     /// Monetary amount of the payment
     ///
     /// `amount`, 1..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
     /// Issued or cleared Status of the payment
     ///
     /// `paymentStatus`, 0..1.
-    pub payment_status: Option<CodeableConcept>,
+    pub payment_status: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for PaymentNotice {
@@ -124,30 +124,30 @@ impl de::FhirObject for PaymentNotice {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "request" => de::plain(map, &mut self.request, key),
-            "response" => de::plain(map, &mut self.response, key),
+            "request" => de::boxed(map, &mut self.request, key),
+            "response" => de::boxed(map, &mut self.response, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "provider" => de::plain(map, &mut self.provider, key),
-            "payment" => de::plain(map, &mut self.payment, key),
+            "provider" => de::boxed(map, &mut self.provider, key),
+            "payment" => de::boxed(map, &mut self.payment, key),
             "paymentDate" => de::primitive(map, &mut self.payment_date, key),
             "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
-            "payee" => de::plain(map, &mut self.payee, key),
-            "recipient" => de::plain(map, &mut self.recipient, key),
-            "amount" => de::plain(map, &mut self.amount, key),
-            "paymentStatus" => de::plain(map, &mut self.payment_status, key),
+            "payee" => de::boxed(map, &mut self.payee, key),
+            "recipient" => de::boxed(map, &mut self.recipient, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
+            "paymentStatus" => de::boxed(map, &mut self.payment_status, key),
             _ => return Ok(false),
         }?;
         Ok(true)

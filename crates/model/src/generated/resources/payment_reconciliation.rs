@@ -38,7 +38,7 @@ pub struct PaymentReconciliation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct PaymentReconciliation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct PaymentReconciliation {
     /// Period covered
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Creation date
     ///
     /// `created`, 1..1.
@@ -82,15 +82,15 @@ pub struct PaymentReconciliation {
     /// Party generating payment
     ///
     /// `paymentIssuer`, 0..1.
-    pub payment_issuer: Option<Reference>,
+    pub payment_issuer: Option<Box<Reference>>,
     /// Reference to requesting resource
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// Responsible practitioner
     ///
     /// `requestor`, 0..1.
-    pub requestor: Option<Reference>,
+    pub requestor: Option<Box<Reference>>,
     /// queued | complete | error | partial
     ///
     /// `outcome`, 0..1.
@@ -106,11 +106,11 @@ pub struct PaymentReconciliation {
     /// Total amount of Payment
     ///
     /// `paymentAmount`, 1..1.
-    pub payment_amount: Option<Money>,
+    pub payment_amount: Option<Box<Money>>,
     /// Business identifier for the payment
     ///
     /// `paymentIdentifier`, 0..1.
-    pub payment_identifier: Option<Identifier>,
+    pub payment_identifier: Option<Box<Identifier>>,
     /// Settlement particulars
     ///
     /// `detail`, 0..*.
@@ -118,7 +118,7 @@ pub struct PaymentReconciliation {
     /// Printed form identifier
     ///
     /// `formCode`, 0..1.
-    pub form_code: Option<CodeableConcept>,
+    pub form_code: Option<Box<CodeableConcept>>,
     /// Note concerning processing
     ///
     /// `processNote`, 0..*.
@@ -136,34 +136,34 @@ impl de::FhirObject for PaymentReconciliation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "paymentIssuer" => de::plain(map, &mut self.payment_issuer, key),
-            "request" => de::plain(map, &mut self.request, key),
-            "requestor" => de::plain(map, &mut self.requestor, key),
+            "paymentIssuer" => de::boxed(map, &mut self.payment_issuer, key),
+            "request" => de::boxed(map, &mut self.request, key),
+            "requestor" => de::boxed(map, &mut self.requestor, key),
             "outcome" => de::primitive(map, &mut self.outcome, key),
             "_outcome" => de::primitive_element(map, &mut self.outcome, key),
             "disposition" => de::primitive(map, &mut self.disposition, key),
             "_disposition" => de::primitive_element(map, &mut self.disposition, key),
             "paymentDate" => de::primitive(map, &mut self.payment_date, key),
             "_paymentDate" => de::primitive_element(map, &mut self.payment_date, key),
-            "paymentAmount" => de::plain(map, &mut self.payment_amount, key),
-            "paymentIdentifier" => de::plain(map, &mut self.payment_identifier, key),
+            "paymentAmount" => de::boxed(map, &mut self.payment_amount, key),
+            "paymentIdentifier" => de::boxed(map, &mut self.payment_identifier, key),
             "detail" => de::list(map, &mut self.detail, key),
-            "formCode" => de::plain(map, &mut self.form_code, key),
+            "formCode" => de::boxed(map, &mut self.form_code, key),
             "processNote" => de::list(map, &mut self.process_note, key),
             _ => return Ok(false),
         }?;
@@ -233,27 +233,27 @@ pub struct PaymentReconciliationDetail {
     /// Business identifier of the payment detail
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Business identifier of the prior payment detail
     ///
     /// `predecessor`, 0..1.
-    pub predecessor: Option<Identifier>,
+    pub predecessor: Option<Box<Identifier>>,
     /// Category of payment
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Request giving rise to the payment
     ///
     /// `request`, 0..1.
-    pub request: Option<Reference>,
+    pub request: Option<Box<Reference>>,
     /// Submitter of the request
     ///
     /// `submitter`, 0..1.
-    pub submitter: Option<Reference>,
+    pub submitter: Option<Box<Reference>>,
     /// Response committing to a payment
     ///
     /// `response`, 0..1.
-    pub response: Option<Reference>,
+    pub response: Option<Box<Reference>>,
     /// Date of commitment to pay
     ///
     /// `date`, 0..1.
@@ -261,15 +261,15 @@ pub struct PaymentReconciliationDetail {
     /// Contact for the response
     ///
     /// `responsible`, 0..1.
-    pub responsible: Option<Reference>,
+    pub responsible: Option<Box<Reference>>,
     /// Recipient of the payment
     ///
     /// `payee`, 0..1.
-    pub payee: Option<Reference>,
+    pub payee: Option<Box<Reference>>,
     /// Amount allocated to this payable
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Money>,
+    pub amount: Option<Box<Money>>,
 }
 
 impl de::FhirObject for PaymentReconciliationDetail {
@@ -283,17 +283,17 @@ impl de::FhirObject for PaymentReconciliationDetail {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "predecessor" => de::plain(map, &mut self.predecessor, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "request" => de::plain(map, &mut self.request, key),
-            "submitter" => de::plain(map, &mut self.submitter, key),
-            "response" => de::plain(map, &mut self.response, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "predecessor" => de::boxed(map, &mut self.predecessor, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "request" => de::boxed(map, &mut self.request, key),
+            "submitter" => de::boxed(map, &mut self.submitter, key),
+            "response" => de::boxed(map, &mut self.response, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
-            "responsible" => de::plain(map, &mut self.responsible, key),
-            "payee" => de::plain(map, &mut self.payee, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "responsible" => de::boxed(map, &mut self.responsible, key),
+            "payee" => de::boxed(map, &mut self.payee, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Person {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Person {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -90,11 +90,11 @@ pub struct Person {
     /// Image of the person
     ///
     /// `photo`, 0..1.
-    pub photo: Option<Attachment>,
+    pub photo: Option<Box<Attachment>>,
     /// The organization that is the custodian of the person record
     ///
     /// `managingOrganization`, 0..1.
-    pub managing_organization: Option<Reference>,
+    pub managing_organization: Option<Box<Reference>>,
     /// This person's record is in active use
     ///
     /// `active`, 0..1.
@@ -116,12 +116,12 @@ impl de::FhirObject for Person {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -133,8 +133,8 @@ impl de::FhirObject for Person {
             "birthDate" => de::primitive(map, &mut self.birth_date, key),
             "_birthDate" => de::primitive_element(map, &mut self.birth_date, key),
             "address" => de::list(map, &mut self.address, key),
-            "photo" => de::plain(map, &mut self.photo, key),
-            "managingOrganization" => de::plain(map, &mut self.managing_organization, key),
+            "photo" => de::boxed(map, &mut self.photo, key),
+            "managingOrganization" => de::boxed(map, &mut self.managing_organization, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
             "link" => de::list(map, &mut self.link, key),
@@ -201,7 +201,7 @@ pub struct PersonLink {
     /// The resource to which this actual person is associated
     ///
     /// `target`, 1..1.
-    pub target: Option<Reference>,
+    pub target: Option<Box<Reference>>,
     /// level1 | level2 | level3 | level4
     ///
     /// `assurance`, 0..1.
@@ -219,7 +219,7 @@ impl de::FhirObject for PersonLink {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "target" => de::plain(map, &mut self.target, key),
+            "target" => de::boxed(map, &mut self.target, key),
             "assurance" => de::primitive(map, &mut self.assurance, key),
             "_assurance" => de::primitive_element(map, &mut self.assurance, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct PlanDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct PlanDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -90,7 +90,7 @@ pub struct PlanDefinition {
     /// order-set | clinical-protocol | eca-rule | workflow-definition
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// draft | active | retired | unknown
     ///
     /// `status`, 1..1.
@@ -150,7 +150,7 @@ pub struct PlanDefinition {
     /// When the plan definition is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// E.g. Education, Treatment, Assessment
     ///
     /// `topic`, 0..*.
@@ -200,12 +200,12 @@ impl de::FhirObject for PlanDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -220,7 +220,7 @@ impl de::FhirObject for PlanDefinition {
             "_title" => de::primitive_element(map, &mut self.title, key),
             "subtitle" => de::primitive(map, &mut self.subtitle, key),
             "_subtitle" => de::primitive_element(map, &mut self.subtitle, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "experimental" => de::primitive(map, &mut self.experimental, key),
@@ -244,7 +244,7 @@ impl de::FhirObject for PlanDefinition {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -351,19 +351,19 @@ pub struct PlanDefinitionGoal {
     /// E.g. Treatment, dietary, behavioral
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Code or text describing the goal
     ///
     /// `description`, 1..1.
-    pub description: Option<CodeableConcept>,
+    pub description: Option<Box<CodeableConcept>>,
     /// high-priority | medium-priority | low-priority
     ///
     /// `priority`, 0..1.
-    pub priority: Option<CodeableConcept>,
+    pub priority: Option<Box<CodeableConcept>>,
     /// When goal pursuit begins
     ///
     /// `start`, 0..1.
-    pub start: Option<CodeableConcept>,
+    pub start: Option<Box<CodeableConcept>>,
     /// What does the goal address
     ///
     /// `addresses`, 0..*.
@@ -389,10 +389,10 @@ impl de::FhirObject for PlanDefinitionGoal {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "description" => de::plain(map, &mut self.description, key),
-            "priority" => de::plain(map, &mut self.priority, key),
-            "start" => de::plain(map, &mut self.start, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "description" => de::boxed(map, &mut self.description, key),
+            "priority" => de::boxed(map, &mut self.priority, key),
+            "start" => de::boxed(map, &mut self.start, key),
             "addresses" => de::list(map, &mut self.addresses, key),
             "documentation" => de::list(map, &mut self.documentation, key),
             "target" => de::list(map, &mut self.target, key),
@@ -445,7 +445,7 @@ pub struct PlanDefinitionGoalTarget {
     /// The parameter whose value is to be tracked
     ///
     /// `measure`, 0..1.
-    pub measure: Option<CodeableConcept>,
+    pub measure: Option<Box<CodeableConcept>>,
     /// The target value to be achieved
     ///
     /// `detail[x]`, 0..1.
@@ -453,7 +453,7 @@ pub struct PlanDefinitionGoalTarget {
     /// Reach goal within
     ///
     /// `due`, 0..1.
-    pub due: Option<Duration>,
+    pub due: Option<Box<Duration>>,
 }
 
 impl de::FhirObject for PlanDefinitionGoalTarget {
@@ -467,8 +467,8 @@ impl de::FhirObject for PlanDefinitionGoalTarget {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "measure" => de::plain(map, &mut self.measure, key),
-            "due" => de::plain(map, &mut self.due, key),
+            "measure" => de::boxed(map, &mut self.measure, key),
+            "due" => de::boxed(map, &mut self.due, key),
             _ => {
                 if PlanDefinitionGoalTargetDetail::visit(&mut self.detail, key, map)? {
                     return Ok(true);
@@ -589,7 +589,7 @@ pub struct PlanDefinitionAction {
     /// create | update | remove | fire-event
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// visual-group | logical-group | sentence-group
     ///
     /// `groupingBehavior`, 0..1.
@@ -660,7 +660,7 @@ impl de::FhirObject for PlanDefinitionAction {
             "output" => de::list(map, &mut self.output, key),
             "relatedAction" => de::list(map, &mut self.related_action, key),
             "participant" => de::list(map, &mut self.participant, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key),
             "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key),
             "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key),
@@ -797,7 +797,7 @@ pub struct PlanDefinitionActionCondition {
     /// Boolean-valued expression
     ///
     /// `expression`, 0..1.
-    pub expression: Option<Expression>,
+    pub expression: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for PlanDefinitionActionCondition {
@@ -813,7 +813,7 @@ impl de::FhirObject for PlanDefinitionActionCondition {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "kind" => de::primitive(map, &mut self.kind, key),
             "_kind" => de::primitive_element(map, &mut self.kind, key),
-            "expression" => de::plain(map, &mut self.expression, key),
+            "expression" => de::boxed(map, &mut self.expression, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -940,7 +940,7 @@ pub struct PlanDefinitionActionParticipant {
     /// E.g. Nurse, Surgeon, Parent
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for PlanDefinitionActionParticipant {
@@ -956,7 +956,7 @@ impl de::FhirObject for PlanDefinitionActionParticipant {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "type" => de::primitive(map, &mut self.r#type, key),
             "_type" => de::primitive_element(map, &mut self.r#type, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "role" => de::boxed(map, &mut self.role, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1005,7 +1005,7 @@ pub struct PlanDefinitionActionDynamicValue {
     /// An expression that provides the dynamic value for the customization
     ///
     /// `expression`, 0..1.
-    pub expression: Option<Expression>,
+    pub expression: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for PlanDefinitionActionDynamicValue {
@@ -1021,7 +1021,7 @@ impl de::FhirObject for PlanDefinitionActionDynamicValue {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "path" => de::primitive(map, &mut self.path, key),
             "_path" => de::primitive_element(map, &mut self.path, key),
-            "expression" => de::plain(map, &mut self.expression, key),
+            "expression" => de::boxed(map, &mut self.expression, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Practitioner {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Practitioner {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -116,12 +116,12 @@ impl de::FhirObject for Practitioner {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -205,15 +205,15 @@ pub struct PractitionerQualification {
     /// Coded representation of the qualification
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Period during which the qualification is valid
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Organization that regulates and issues the qualification
     ///
     /// `issuer`, 0..1.
-    pub issuer: Option<Reference>,
+    pub issuer: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for PractitionerQualification {
@@ -228,9 +228,9 @@ impl de::FhirObject for PractitionerQualification {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "issuer" => de::plain(map, &mut self.issuer, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "issuer" => de::boxed(map, &mut self.issuer, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct PractitionerRole {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct PractitionerRole {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,15 +74,15 @@ pub struct PractitionerRole {
     /// The period during which the practitioner is authorized to perform in these role(s)
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Practitioner that is able to provide the defined services for the organization
     ///
     /// `practitioner`, 0..1.
-    pub practitioner: Option<Reference>,
+    pub practitioner: Option<Box<Reference>>,
     /// Organization where the roles are available
     ///
     /// `organization`, 0..1.
-    pub organization: Option<Reference>,
+    pub organization: Option<Box<Reference>>,
     /// Roles which this practitioner may perform
     ///
     /// `code`, 0..*.
@@ -132,21 +132,21 @@ impl de::FhirObject for PractitionerRole {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "practitioner" => de::plain(map, &mut self.practitioner, key),
-            "organization" => de::plain(map, &mut self.organization, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "practitioner" => de::boxed(map, &mut self.practitioner, key),
+            "organization" => de::boxed(map, &mut self.organization, key),
             "code" => de::list(map, &mut self.code, key),
             "specialty" => de::list(map, &mut self.specialty, key),
             "location" => de::list(map, &mut self.location, key),
@@ -327,7 +327,7 @@ pub struct PractitionerRoleNotAvailable {
     /// Service not available from this date
     ///
     /// `during`, 0..1.
-    pub during: Option<Period>,
+    pub during: Option<Box<Period>>,
 }
 
 impl de::FhirObject for PractitionerRoleNotAvailable {
@@ -343,7 +343,7 @@ impl de::FhirObject for PractitionerRoleNotAvailable {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "during" => de::plain(map, &mut self.during, key),
+            "during" => de::boxed(map, &mut self.during, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct Procedure {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Procedure {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -90,23 +90,23 @@ pub struct Procedure {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// Classification of the procedure
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Identification of the procedure
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who the procedure was performed on
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the procedure was performed
     ///
     /// `performed[x]`, 0..1.
@@ -114,11 +114,11 @@ pub struct Procedure {
     /// Who recorded the procedure
     ///
     /// `recorder`, 0..1.
-    pub recorder: Option<Reference>,
+    pub recorder: Option<Box<Reference>>,
     /// Person who asserts this procedure
     ///
     /// `asserter`, 0..1.
-    pub asserter: Option<Reference>,
+    pub asserter: Option<Box<Reference>>,
     /// The people who performed the procedure
     ///
     /// `performer`, 0..*.
@@ -126,7 +126,7 @@ pub struct Procedure {
     /// Where the procedure happened
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Coded reason procedure performed
     ///
     /// `reasonCode`, 0..*.
@@ -142,7 +142,7 @@ pub struct Procedure {
     /// The result of procedure
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<CodeableConcept>,
+    pub outcome: Option<Box<CodeableConcept>>,
     /// Any report resulting from the procedure
     ///
     /// `report`, 0..*.
@@ -188,12 +188,12 @@ impl de::FhirObject for Procedure {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -210,19 +210,19 @@ impl de::FhirObject for Procedure {
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
-            "recorder" => de::plain(map, &mut self.recorder, key),
-            "asserter" => de::plain(map, &mut self.asserter, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
+            "recorder" => de::boxed(map, &mut self.recorder, key),
+            "asserter" => de::boxed(map, &mut self.asserter, key),
             "performer" => de::list(map, &mut self.performer, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "bodySite" => de::list(map, &mut self.body_site, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
             "report" => de::list(map, &mut self.report, key),
             "complication" => de::list(map, &mut self.complication, key),
             "complicationDetail" => de::list(map, &mut self.complication_detail, key),
@@ -329,15 +329,15 @@ pub struct ProcedurePerformer {
     /// Type of performance
     ///
     /// `function`, 0..1.
-    pub function: Option<CodeableConcept>,
+    pub function: Option<Box<CodeableConcept>>,
     /// The reference to the practitioner
     ///
     /// `actor`, 1..1.
-    pub actor: Option<Reference>,
+    pub actor: Option<Box<Reference>>,
     /// Organization the device or practitioner was acting for
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ProcedurePerformer {
@@ -351,9 +351,9 @@ impl de::FhirObject for ProcedurePerformer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "function" => de::plain(map, &mut self.function, key),
-            "actor" => de::plain(map, &mut self.actor, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "function" => de::boxed(map, &mut self.function, key),
+            "actor" => de::boxed(map, &mut self.actor, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -399,11 +399,11 @@ pub struct ProcedureFocalDevice {
     /// Kind of change to device
     ///
     /// `action`, 0..1.
-    pub action: Option<CodeableConcept>,
+    pub action: Option<Box<CodeableConcept>>,
     /// Device that was changed
     ///
     /// `manipulated`, 1..1.
-    pub manipulated: Option<Reference>,
+    pub manipulated: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ProcedureFocalDevice {
@@ -417,8 +417,8 @@ impl de::FhirObject for ProcedureFocalDevice {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "action" => de::plain(map, &mut self.action, key),
-            "manipulated" => de::plain(map, &mut self.manipulated, key),
+            "action" => de::boxed(map, &mut self.action, key),
+            "manipulated" => de::boxed(map, &mut self.manipulated, key),
             _ => return Ok(false),
         }?;
         Ok(true)

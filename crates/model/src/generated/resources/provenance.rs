@@ -38,7 +38,7 @@ pub struct Provenance {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Provenance {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct Provenance {
     /// Where the activity occurred, if relevant
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Reason the activity is occurring
     ///
     /// `reason`, 0..*.
@@ -90,7 +90,7 @@ pub struct Provenance {
     /// Activity that occurred
     ///
     /// `activity`, 0..1.
-    pub activity: Option<CodeableConcept>,
+    pub activity: Option<Box<CodeableConcept>>,
     /// Actor involved
     ///
     /// `agent`, 1..*.
@@ -116,12 +116,12 @@ impl de::FhirObject for Provenance {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -130,9 +130,9 @@ impl de::FhirObject for Provenance {
             "_recorded" => de::primitive_element(map, &mut self.recorded, key),
             "policy" => de::primitive_list(map, &mut self.policy, key),
             "_policy" => de::primitive_element_list(map, &mut self.policy, key),
-            "location" => de::plain(map, &mut self.location, key),
+            "location" => de::boxed(map, &mut self.location, key),
             "reason" => de::list(map, &mut self.reason, key),
-            "activity" => de::plain(map, &mut self.activity, key),
+            "activity" => de::boxed(map, &mut self.activity, key),
             "agent" => de::list(map, &mut self.agent, key),
             "entity" => de::list(map, &mut self.entity, key),
             "signature" => de::list(map, &mut self.signature, key),
@@ -206,7 +206,7 @@ pub struct ProvenanceAgent {
     /// How the agent participated
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// What the agents role was
     ///
     /// `role`, 0..*.
@@ -214,11 +214,11 @@ pub struct ProvenanceAgent {
     /// Who participated
     ///
     /// `who`, 1..1.
-    pub who: Option<Reference>,
+    pub who: Option<Box<Reference>>,
     /// Who the agent is representing
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ProvenanceAgent {
@@ -232,10 +232,10 @@ impl de::FhirObject for ProvenanceAgent {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "role" => de::list(map, &mut self.role, key),
-            "who" => de::plain(map, &mut self.who, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
+            "who" => de::boxed(map, &mut self.who, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -286,7 +286,7 @@ pub struct ProvenanceEntity {
     /// Identity of entity
     ///
     /// `what`, 1..1.
-    pub what: Option<Reference>,
+    pub what: Option<Box<Reference>>,
     /// Entity is attributed to this agent
     ///
     /// `agent`, 0..*.
@@ -306,7 +306,7 @@ impl de::FhirObject for ProvenanceEntity {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "role" => de::primitive(map, &mut self.role, key),
             "_role" => de::primitive_element(map, &mut self.role, key),
-            "what" => de::plain(map, &mut self.what, key),
+            "what" => de::boxed(map, &mut self.what, key),
             "agent" => de::list(map, &mut self.agent, key),
             _ => return Ok(false),
         }?;

@@ -38,7 +38,7 @@ pub struct QuestionnaireResponse {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct QuestionnaireResponse {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct QuestionnaireResponse {
     /// Unique id for this set of answers
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Request fulfilled by this QuestionnaireResponse
     ///
     /// `basedOn`, 0..*.
@@ -86,11 +86,11 @@ pub struct QuestionnaireResponse {
     /// The subject of the questions
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Date the answers were gathered
     ///
     /// `authored`, 0..1.
@@ -98,11 +98,11 @@ pub struct QuestionnaireResponse {
     /// Person who received and recorded the answers
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// The person who answered the questions
     ///
     /// `source`, 0..1.
-    pub source: Option<Reference>,
+    pub source: Option<Box<Reference>>,
     /// Groups and questions
     ///
     /// `item`, 0..*.
@@ -120,28 +120,28 @@ impl de::FhirObject for QuestionnaireResponse {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "partOf" => de::list(map, &mut self.part_of, key),
             "questionnaire" => de::primitive(map, &mut self.questionnaire, key),
             "_questionnaire" => de::primitive_element(map, &mut self.questionnaire, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "authored" => de::primitive(map, &mut self.authored, key),
             "_authored" => de::primitive_element(map, &mut self.authored, key),
-            "author" => de::plain(map, &mut self.author, key),
-            "source" => de::plain(map, &mut self.source, key),
+            "author" => de::boxed(map, &mut self.author, key),
+            "source" => de::boxed(map, &mut self.source, key),
             "item" => de::list(map, &mut self.item, key),
             _ => return Ok(false),
         }?;

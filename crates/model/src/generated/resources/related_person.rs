@@ -38,7 +38,7 @@ pub struct RelatedPerson {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct RelatedPerson {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct RelatedPerson {
     /// The patient this person is related to
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// The nature of the relationship
     ///
     /// `relationship`, 0..*.
@@ -106,7 +106,7 @@ pub struct RelatedPerson {
     /// Period of time that this relationship is considered valid
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// A language which may be used to communicate with about the patient's health
     ///
     /// `communication`, 0..*.
@@ -124,19 +124,19 @@ impl de::FhirObject for RelatedPerson {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
-            "patient" => de::plain(map, &mut self.patient, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
             "relationship" => de::list(map, &mut self.relationship, key),
             "name" => de::list(map, &mut self.name, key),
             "telecom" => de::list(map, &mut self.telecom, key),
@@ -146,7 +146,7 @@ impl de::FhirObject for RelatedPerson {
             "_birthDate" => de::primitive_element(map, &mut self.birth_date, key),
             "address" => de::list(map, &mut self.address, key),
             "photo" => de::list(map, &mut self.photo, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "communication" => de::list(map, &mut self.communication, key),
             _ => return Ok(false),
         }?;
@@ -213,7 +213,7 @@ pub struct RelatedPersonCommunication {
     /// The language which can be used to communicate with the patient about his or her health
     ///
     /// `language`, 1..1.
-    pub language: Option<CodeableConcept>,
+    pub language: Option<Box<CodeableConcept>>,
     /// Language preference indicator
     ///
     /// `preferred`, 0..1.
@@ -231,7 +231,7 @@ impl de::FhirObject for RelatedPersonCommunication {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "language" => de::plain(map, &mut self.language, key),
+            "language" => de::boxed(map, &mut self.language, key),
             "preferred" => de::primitive(map, &mut self.preferred, key),
             "_preferred" => de::primitive_element(map, &mut self.preferred, key),
             _ => return Ok(false),

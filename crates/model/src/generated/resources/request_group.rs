@@ -38,7 +38,7 @@ pub struct RequestGroup {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct RequestGroup {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct RequestGroup {
     /// Composite request this is part of
     ///
     /// `groupIdentifier`, 0..1.
-    pub group_identifier: Option<Identifier>,
+    pub group_identifier: Option<Box<Identifier>>,
     /// draft | active | on-hold | revoked | completed | entered-in-error | unknown
     ///
     /// `status`, 1..1.
@@ -102,15 +102,15 @@ pub struct RequestGroup {
     /// What's being requested/ordered
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who the request group is about
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Created as part of
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When the request group was authored
     ///
     /// `authoredOn`, 0..1.
@@ -118,7 +118,7 @@ pub struct RequestGroup {
     /// Device or practitioner that authored the request group
     ///
     /// `author`, 0..1.
-    pub author: Option<Reference>,
+    pub author: Option<Box<Reference>>,
     /// Why the request group is needed
     ///
     /// `reasonCode`, 0..*.
@@ -148,12 +148,12 @@ impl de::FhirObject for RequestGroup {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -168,19 +168,19 @@ impl de::FhirObject for RequestGroup {
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "replaces" => de::list(map, &mut self.replaces, key),
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "groupIdentifier" => de::boxed(map, &mut self.group_identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "intent" => de::primitive(map, &mut self.intent, key),
             "_intent" => de::primitive_element(map, &mut self.intent, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "author" => de::plain(map, &mut self.author, key),
+            "author" => de::boxed(map, &mut self.author, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "note" => de::list(map, &mut self.note, key),
@@ -310,7 +310,7 @@ pub struct RequestGroupAction {
     /// create | update | remove | fire-event
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// visual-group | logical-group | sentence-group
     ///
     /// `groupingBehavior`, 0..1.
@@ -334,7 +334,7 @@ pub struct RequestGroupAction {
     /// The target of the action
     ///
     /// `resource`, 0..1.
-    pub resource: Option<Reference>,
+    pub resource: Option<Box<Reference>>,
     /// Sub action
     ///
     /// `action`, 0..*.
@@ -367,7 +367,7 @@ impl de::FhirObject for RequestGroupAction {
             "condition" => de::list(map, &mut self.condition, key),
             "relatedAction" => de::list(map, &mut self.related_action, key),
             "participant" => de::list(map, &mut self.participant, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "groupingBehavior" => de::primitive(map, &mut self.grouping_behavior, key),
             "_groupingBehavior" => de::primitive_element(map, &mut self.grouping_behavior, key),
             "selectionBehavior" => de::primitive(map, &mut self.selection_behavior, key),
@@ -380,7 +380,7 @@ impl de::FhirObject for RequestGroupAction {
             "_cardinalityBehavior" => {
                 de::primitive_element(map, &mut self.cardinality_behavior, key)
             }
-            "resource" => de::plain(map, &mut self.resource, key),
+            "resource" => de::boxed(map, &mut self.resource, key),
             "action" => de::list(map, &mut self.action, key),
             _ => {
                 if RequestGroupActionTiming::visit(&mut self.timing, key, map)? {
@@ -484,7 +484,7 @@ pub struct RequestGroupActionCondition {
     /// Boolean-valued expression
     ///
     /// `expression`, 0..1.
-    pub expression: Option<Expression>,
+    pub expression: Option<Box<Expression>>,
 }
 
 impl de::FhirObject for RequestGroupActionCondition {
@@ -500,7 +500,7 @@ impl de::FhirObject for RequestGroupActionCondition {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "kind" => de::primitive(map, &mut self.kind, key),
             "_kind" => de::primitive_element(map, &mut self.kind, key),
-            "expression" => de::plain(map, &mut self.expression, key),
+            "expression" => de::boxed(map, &mut self.expression, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ResearchDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ResearchDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -154,7 +154,7 @@ pub struct ResearchDefinition {
     /// When the research definition is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the ResearchDefinition, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -186,19 +186,19 @@ pub struct ResearchDefinition {
     /// What population?
     ///
     /// `population`, 1..1.
-    pub population: Option<Reference>,
+    pub population: Option<Box<Reference>>,
     /// What exposure?
     ///
     /// `exposure`, 0..1.
-    pub exposure: Option<Reference>,
+    pub exposure: Option<Box<Reference>>,
     /// What alternative exposure state?
     ///
     /// `exposureAlternative`, 0..1.
-    pub exposure_alternative: Option<Reference>,
+    pub exposure_alternative: Option<Box<Reference>>,
     /// What outcome?
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<Reference>,
+    pub outcome: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchDefinition {
@@ -212,12 +212,12 @@ impl de::FhirObject for ResearchDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -259,7 +259,7 @@ impl de::FhirObject for ResearchDefinition {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -268,10 +268,10 @@ impl de::FhirObject for ResearchDefinition {
             "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
             "library" => de::primitive_list(map, &mut self.library, key),
             "_library" => de::primitive_element_list(map, &mut self.library, key),
-            "population" => de::plain(map, &mut self.population, key),
-            "exposure" => de::plain(map, &mut self.exposure, key),
-            "exposureAlternative" => de::plain(map, &mut self.exposure_alternative, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
+            "population" => de::boxed(map, &mut self.population, key),
+            "exposure" => de::boxed(map, &mut self.exposure, key),
+            "exposureAlternative" => de::boxed(map, &mut self.exposure_alternative, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
             _ => {
                 if ResearchDefinitionSubject::visit(&mut self.subject, key, map)? {
                     return Ok(true);

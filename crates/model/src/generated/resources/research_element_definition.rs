@@ -38,7 +38,7 @@ pub struct ResearchElementDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ResearchElementDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -154,7 +154,7 @@ pub struct ResearchElementDefinition {
     /// When the research element definition is expected to be used
     ///
     /// `effectivePeriod`, 0..1.
-    pub effective_period: Option<Period>,
+    pub effective_period: Option<Box<Period>>,
     /// The category of the ResearchElementDefinition, such as Education, Treatment, Assessment, etc.
     ///
     /// `topic`, 0..*.
@@ -208,12 +208,12 @@ impl de::FhirObject for ResearchElementDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -255,7 +255,7 @@ impl de::FhirObject for ResearchElementDefinition {
             "_approvalDate" => de::primitive_element(map, &mut self.approval_date, key),
             "lastReviewDate" => de::primitive(map, &mut self.last_review_date, key),
             "_lastReviewDate" => de::primitive_element(map, &mut self.last_review_date, key),
-            "effectivePeriod" => de::plain(map, &mut self.effective_period, key),
+            "effectivePeriod" => de::boxed(map, &mut self.effective_period, key),
             "topic" => de::list(map, &mut self.topic, key),
             "author" => de::list(map, &mut self.author, key),
             "editor" => de::list(map, &mut self.editor, key),
@@ -379,7 +379,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// What unit is the outcome described in?
     ///
     /// `unitOfMeasure`, 0..1.
-    pub unit_of_measure: Option<CodeableConcept>,
+    pub unit_of_measure: Option<Box<CodeableConcept>>,
     /// What time period does the study cover
     ///
     /// `studyEffectiveDescription`, 0..1.
@@ -391,7 +391,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// Observation time from study start
     ///
     /// `studyEffectiveTimeFromStart`, 0..1.
-    pub study_effective_time_from_start: Option<Duration>,
+    pub study_effective_time_from_start: Option<Box<Duration>>,
     /// mean | median | mean-of-mean | mean-of-median | median-of-mean | median-of-median
     ///
     /// `studyEffectiveGroupMeasure`, 0..1.
@@ -407,7 +407,7 @@ pub struct ResearchElementDefinitionCharacteristic {
     /// Observation time from study start
     ///
     /// `participantEffectiveTimeFromStart`, 0..1.
-    pub participant_effective_time_from_start: Option<Duration>,
+    pub participant_effective_time_from_start: Option<Box<Duration>>,
     /// mean | median | mean-of-mean | mean-of-median | median-of-mean | median-of-median
     ///
     /// `participantEffectiveGroupMeasure`, 0..1.
@@ -428,7 +428,7 @@ impl de::FhirObject for ResearchElementDefinitionCharacteristic {
             "usageContext" => de::list(map, &mut self.usage_context, key),
             "exclude" => de::primitive(map, &mut self.exclude, key),
             "_exclude" => de::primitive_element(map, &mut self.exclude, key),
-            "unitOfMeasure" => de::plain(map, &mut self.unit_of_measure, key),
+            "unitOfMeasure" => de::boxed(map, &mut self.unit_of_measure, key),
             "studyEffectiveDescription" => {
                 de::primitive(map, &mut self.study_effective_description, key)
             }
@@ -436,7 +436,7 @@ impl de::FhirObject for ResearchElementDefinitionCharacteristic {
                 de::primitive_element(map, &mut self.study_effective_description, key)
             }
             "studyEffectiveTimeFromStart" => {
-                de::plain(map, &mut self.study_effective_time_from_start, key)
+                de::boxed(map, &mut self.study_effective_time_from_start, key)
             }
             "studyEffectiveGroupMeasure" => {
                 de::primitive(map, &mut self.study_effective_group_measure, key)
@@ -451,7 +451,7 @@ impl de::FhirObject for ResearchElementDefinitionCharacteristic {
                 de::primitive_element(map, &mut self.participant_effective_description, key)
             }
             "participantEffectiveTimeFromStart" => {
-                de::plain(map, &mut self.participant_effective_time_from_start, key)
+                de::boxed(map, &mut self.participant_effective_time_from_start, key)
             }
             "participantEffectiveGroupMeasure" => {
                 de::primitive(map, &mut self.participant_effective_group_measure, key)

@@ -38,7 +38,7 @@ pub struct ResearchStudy {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ResearchStudy {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -94,11 +94,11 @@ pub struct ResearchStudy {
     /// treatment | prevention | diagnostic | supportive-care | screening | health-services-research | basic-science | device-feasibility
     ///
     /// `primaryPurposeType`, 0..1.
-    pub primary_purpose_type: Option<CodeableConcept>,
+    pub primary_purpose_type: Option<Box<CodeableConcept>>,
     /// n-a | early-phase-1 | phase-1 | phase-1-phase-2 | phase-2 | phase-2-phase-3 | phase-3 | phase-4
     ///
     /// `phase`, 0..1.
-    pub phase: Option<CodeableConcept>,
+    pub phase: Option<Box<CodeableConcept>>,
     /// Classifications of the study design characteristics
     ///
     /// `studyDesign`, 0..*.
@@ -150,15 +150,15 @@ pub struct ResearchStudy {
     /// When the study began and ended
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Organization that initiates and is legally responsible for the study
     ///
     /// `sponsor`, 0..1.
-    pub sponsor: Option<Reference>,
+    pub sponsor: Option<Box<Reference>>,
     /// Researcher who oversees multiple aspects of the study
     ///
     /// `principalInvestigator`, 0..1.
-    pub principal_investigator: Option<Reference>,
+    pub principal_investigator: Option<Box<Reference>>,
     /// Facility where study activities are conducted
     ///
     /// `site`, 0..*.
@@ -166,7 +166,7 @@ pub struct ResearchStudy {
     /// accrual-goal-met | closed-due-to-toxicity | closed-due-to-lack-of-study-progress | temporarily-closed-per-study-design
     ///
     /// `reasonStopped`, 0..1.
-    pub reason_stopped: Option<CodeableConcept>,
+    pub reason_stopped: Option<Box<CodeableConcept>>,
     /// Comments made about the study
     ///
     /// `note`, 0..*.
@@ -190,11 +190,11 @@ pub struct ResearchStudy {
     /// accrual-goal-met | closed-due-to-toxicity | closed-due-to-lack-of-study-progress | temporarily-closed-per-study-design
     ///
     /// `whyStopped`, 0..1.
-    pub why_stopped: Option<CodeableConcept>,
+    pub why_stopped: Option<Box<CodeableConcept>>,
     /// Target or actual group of participants enrolled in study
     ///
     /// `recruitment`, 0..1.
-    pub recruitment: Option<ResearchStudyRecruitment>,
+    pub recruitment: Option<Box<ResearchStudyRecruitment>>,
     /// Defined path through the study for a subject
     ///
     /// `comparisonGroup`, 0..*.
@@ -224,12 +224,12 @@ impl de::FhirObject for ResearchStudy {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -243,8 +243,8 @@ impl de::FhirObject for ResearchStudy {
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "primaryPurposeType" => de::plain(map, &mut self.primary_purpose_type, key),
-            "phase" => de::plain(map, &mut self.phase, key),
+            "primaryPurposeType" => de::boxed(map, &mut self.primary_purpose_type, key),
+            "phase" => de::boxed(map, &mut self.phase, key),
             "studyDesign" => de::list(map, &mut self.study_design, key),
             "category" => de::list(map, &mut self.category, key),
             "focus" => de::list(map, &mut self.focus, key),
@@ -259,18 +259,18 @@ impl de::FhirObject for ResearchStudy {
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "enrollment" => de::list(map, &mut self.enrollment, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "sponsor" => de::plain(map, &mut self.sponsor, key),
-            "principalInvestigator" => de::plain(map, &mut self.principal_investigator, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "sponsor" => de::boxed(map, &mut self.sponsor, key),
+            "principalInvestigator" => de::boxed(map, &mut self.principal_investigator, key),
             "site" => de::list(map, &mut self.site, key),
-            "reasonStopped" => de::plain(map, &mut self.reason_stopped, key),
+            "reasonStopped" => de::boxed(map, &mut self.reason_stopped, key),
             "note" => de::list(map, &mut self.note, key),
             "arm" => de::list(map, &mut self.arm, key),
             "classifier" => de::list(map, &mut self.classifier, key),
             "associatedParty" => de::list(map, &mut self.associated_party, key),
             "progressStatus" => de::list(map, &mut self.progress_status, key),
-            "whyStopped" => de::plain(map, &mut self.why_stopped, key),
-            "recruitment" => de::plain(map, &mut self.recruitment, key),
+            "whyStopped" => de::boxed(map, &mut self.why_stopped, key),
+            "recruitment" => de::boxed(map, &mut self.recruitment, key),
             "comparisonGroup" => de::list(map, &mut self.comparison_group, key),
             "objective" => de::list(map, &mut self.objective, key),
             "outcomeMeasure" => de::list(map, &mut self.outcome_measure, key),
@@ -374,7 +374,7 @@ pub struct ResearchStudyLabel {
     /// primary | official | scientific | plain-language | subtitle | short-title | acronym | earlier-title | language | auto-translated | human-use | machine-use | duplicate-uid
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The name
     ///
     /// `value`, 0..1.
@@ -392,7 +392,7 @@ impl de::FhirObject for ResearchStudyLabel {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),
@@ -443,7 +443,7 @@ pub struct ResearchStudyArm {
     /// Categorization of study arm
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Short explanation of study path
     ///
     /// `description`, 0..1.
@@ -463,7 +463,7 @@ impl de::FhirObject for ResearchStudyArm {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
@@ -515,7 +515,7 @@ pub struct ResearchStudyAssociatedParty {
     /// sponsor | lead-sponsor | sponsor-investigator | primary-investigator | collaborator | funding-source | general-contact | recruitment-contact | sub-investigator | study-director | study-chair
     ///
     /// `role`, 1..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// When active in the role
     ///
     /// `period`, 0..*.
@@ -527,7 +527,7 @@ pub struct ResearchStudyAssociatedParty {
     /// Individual or organization associated with study (use practitionerRole to specify their organisation)
     ///
     /// `party`, 0..1.
-    pub party: Option<Reference>,
+    pub party: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchStudyAssociatedParty {
@@ -543,10 +543,10 @@ impl de::FhirObject for ResearchStudyAssociatedParty {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "role" => de::plain(map, &mut self.role, key),
+            "role" => de::boxed(map, &mut self.role, key),
             "period" => de::list(map, &mut self.period, key),
             "classifier" => de::list(map, &mut self.classifier, key),
-            "party" => de::plain(map, &mut self.party, key),
+            "party" => de::boxed(map, &mut self.party, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -594,7 +594,7 @@ pub struct ResearchStudyProgressStatus {
     /// Label for status or state (e.g. recruitment status)
     ///
     /// `state`, 1..1.
-    pub state: Option<CodeableConcept>,
+    pub state: Option<Box<CodeableConcept>>,
     /// Actual if true else anticipated
     ///
     /// `actual`, 0..1.
@@ -602,7 +602,7 @@ pub struct ResearchStudyProgressStatus {
     /// Date range
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
 }
 
 impl de::FhirObject for ResearchStudyProgressStatus {
@@ -616,10 +616,10 @@ impl de::FhirObject for ResearchStudyProgressStatus {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "state" => de::plain(map, &mut self.state, key),
+            "state" => de::boxed(map, &mut self.state, key),
             "actual" => de::primitive(map, &mut self.actual, key),
             "_actual" => de::primitive_element(map, &mut self.actual, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -673,11 +673,11 @@ pub struct ResearchStudyRecruitment {
     /// Inclusion and exclusion criteria
     ///
     /// `eligibility`, 0..1.
-    pub eligibility: Option<Reference>,
+    pub eligibility: Option<Box<Reference>>,
     /// Group of participants who were enrolled in study
     ///
     /// `actualGroup`, 0..1.
-    pub actual_group: Option<Reference>,
+    pub actual_group: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchStudyRecruitment {
@@ -695,8 +695,8 @@ impl de::FhirObject for ResearchStudyRecruitment {
             "_targetNumber" => de::primitive_element(map, &mut self.target_number, key),
             "actualNumber" => de::primitive(map, &mut self.actual_number, key),
             "_actualNumber" => de::primitive_element(map, &mut self.actual_number, key),
-            "eligibility" => de::plain(map, &mut self.eligibility, key),
-            "actualGroup" => de::plain(map, &mut self.actual_group, key),
+            "eligibility" => de::boxed(map, &mut self.eligibility, key),
+            "actualGroup" => de::boxed(map, &mut self.actual_group, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -751,7 +751,7 @@ pub struct ResearchStudyComparisonGroup {
     /// Categorization of study comparisonGroup
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Short explanation of study path
     ///
     /// `description`, 0..1.
@@ -763,7 +763,7 @@ pub struct ResearchStudyComparisonGroup {
     /// Group of participants who were enrolled in study comparisonGroup
     ///
     /// `observedGroup`, 0..1.
-    pub observed_group: Option<Reference>,
+    pub observed_group: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchStudyComparisonGroup {
@@ -781,11 +781,11 @@ impl de::FhirObject for ResearchStudyComparisonGroup {
             "_linkId" => de::primitive_element(map, &mut self.link_id, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "intendedExposure" => de::list(map, &mut self.intended_exposure, key),
-            "observedGroup" => de::plain(map, &mut self.observed_group, key),
+            "observedGroup" => de::boxed(map, &mut self.observed_group, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -838,7 +838,7 @@ pub struct ResearchStudyObjective {
     /// primary | secondary | exploratory
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Description of the objective
     ///
     /// `description`, 0..1.
@@ -858,7 +858,7 @@ impl de::FhirObject for ResearchStudyObjective {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
@@ -918,7 +918,7 @@ pub struct ResearchStudyOutcomeMeasure {
     /// Structured outcome definition
     ///
     /// `reference`, 0..1.
-    pub reference: Option<Reference>,
+    pub reference: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchStudyOutcomeMeasure {
@@ -937,7 +937,7 @@ impl de::FhirObject for ResearchStudyOutcomeMeasure {
             "type" => de::list(map, &mut self.r#type, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "reference" => de::plain(map, &mut self.reference, key),
+            "reference" => de::boxed(map, &mut self.reference, key),
             _ => return Ok(false),
         }?;
         Ok(true)

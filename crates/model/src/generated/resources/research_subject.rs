@@ -38,7 +38,7 @@ pub struct ResearchSubject {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ResearchSubject {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,15 +74,15 @@ pub struct ResearchSubject {
     /// Start and end of participation
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// Study subject is part of
     ///
     /// `study`, 1..1.
-    pub study: Option<Reference>,
+    pub study: Option<Box<Reference>>,
     /// Who is part of study
     ///
     /// `individual`, 1..1.
-    pub individual: Option<Reference>,
+    pub individual: Option<Box<Reference>>,
     /// What path should be followed
     ///
     /// `assignedArm`, 0..1.
@@ -94,7 +94,7 @@ pub struct ResearchSubject {
     /// Agreement to participate in study
     ///
     /// `consent`, 0..1.
-    pub consent: Option<Reference>,
+    pub consent: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for ResearchSubject {
@@ -108,26 +108,26 @@ impl de::FhirObject for ResearchSubject {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "period" => de::plain(map, &mut self.period, key),
-            "study" => de::plain(map, &mut self.study, key),
-            "individual" => de::plain(map, &mut self.individual, key),
+            "period" => de::boxed(map, &mut self.period, key),
+            "study" => de::boxed(map, &mut self.study, key),
+            "individual" => de::boxed(map, &mut self.individual, key),
             "assignedArm" => de::primitive(map, &mut self.assigned_arm, key),
             "_assignedArm" => de::primitive_element(map, &mut self.assigned_arm, key),
             "actualArm" => de::primitive(map, &mut self.actual_arm, key),
             "_actualArm" => de::primitive_element(map, &mut self.actual_arm, key),
-            "consent" => de::plain(map, &mut self.consent, key),
+            "consent" => de::boxed(map, &mut self.consent, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct RiskAssessment {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct RiskAssessment {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,11 +70,11 @@ pub struct RiskAssessment {
     /// Request fulfilled by this assessment
     ///
     /// `basedOn`, 0..1.
-    pub based_on: Option<Reference>,
+    pub based_on: Option<Box<Reference>>,
     /// Part of this occurrence
     ///
     /// `parent`, 0..1.
-    pub parent: Option<Reference>,
+    pub parent: Option<Box<Reference>>,
     /// registered | preliminary | final | amended +
     ///
     /// `status`, 1..1.
@@ -82,19 +82,19 @@ pub struct RiskAssessment {
     /// Evaluation mechanism
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Type of assessment
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Who/what does assessment apply to?
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Where was assessment performed?
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When was assessment made?
     ///
     /// `occurrence[x]`, 0..1.
@@ -102,11 +102,11 @@ pub struct RiskAssessment {
     /// Condition assessed
     ///
     /// `condition`, 0..1.
-    pub condition: Option<Reference>,
+    pub condition: Option<Box<Reference>>,
     /// Who did assessment?
     ///
     /// `performer`, 0..1.
-    pub performer: Option<Reference>,
+    pub performer: Option<Box<Reference>>,
     /// Why the assessment was necessary?
     ///
     /// `reasonCode`, 0..*.
@@ -144,26 +144,26 @@ impl de::FhirObject for RiskAssessment {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "basedOn" => de::plain(map, &mut self.based_on, key),
-            "parent" => de::plain(map, &mut self.parent, key),
+            "basedOn" => de::boxed(map, &mut self.based_on, key),
+            "parent" => de::boxed(map, &mut self.parent, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "method" => de::plain(map, &mut self.method, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
-            "condition" => de::plain(map, &mut self.condition, key),
-            "performer" => de::plain(map, &mut self.performer, key),
+            "method" => de::boxed(map, &mut self.method, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
+            "condition" => de::boxed(map, &mut self.condition, key),
+            "performer" => de::boxed(map, &mut self.performer, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
             "basis" => de::list(map, &mut self.basis, key),
@@ -248,7 +248,7 @@ pub struct RiskAssessmentPrediction {
     /// Possible outcome for the subject
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<CodeableConcept>,
+    pub outcome: Option<Box<CodeableConcept>>,
     /// Likelihood of specified outcome
     ///
     /// `probability[x]`, 0..1.
@@ -256,7 +256,7 @@ pub struct RiskAssessmentPrediction {
     /// Likelihood of specified outcome as a qualitative value
     ///
     /// `qualitativeRisk`, 0..1.
-    pub qualitative_risk: Option<CodeableConcept>,
+    pub qualitative_risk: Option<Box<CodeableConcept>>,
     /// Relative likelihood
     ///
     /// `relativeRisk`, 0..1.
@@ -282,8 +282,8 @@ impl de::FhirObject for RiskAssessmentPrediction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "outcome" => de::plain(map, &mut self.outcome, key),
-            "qualitativeRisk" => de::plain(map, &mut self.qualitative_risk, key),
+            "outcome" => de::boxed(map, &mut self.outcome, key),
+            "qualitativeRisk" => de::boxed(map, &mut self.qualitative_risk, key),
             "relativeRisk" => de::primitive(map, &mut self.relative_risk, key),
             "_relativeRisk" => de::primitive_element(map, &mut self.relative_risk, key),
             "rationale" => de::primitive(map, &mut self.rationale, key),

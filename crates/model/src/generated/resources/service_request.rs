@@ -38,7 +38,7 @@ pub struct ServiceRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ServiceRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -86,7 +86,7 @@ pub struct ServiceRequest {
     /// Composite Request ID
     ///
     /// `requisition`, 0..1.
-    pub requisition: Option<Identifier>,
+    pub requisition: Option<Box<Identifier>>,
     /// draft | active | on-hold | revoked | completed | entered-in-error | unknown
     ///
     /// `status`, 1..1.
@@ -110,7 +110,7 @@ pub struct ServiceRequest {
     /// What is being requested/ordered
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Additional order information
     ///
     /// `orderDetail`, 0..*.
@@ -122,11 +122,11 @@ pub struct ServiceRequest {
     /// Individual or Entity the service is ordered for
     ///
     /// `subject`, 1..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// Encounter in which the request was created
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When service should occur
     ///
     /// `occurrence[x]`, 0..1.
@@ -142,11 +142,11 @@ pub struct ServiceRequest {
     /// Who/what is requesting service
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Performer role
     ///
     /// `performerType`, 0..1.
-    pub performer_type: Option<CodeableConcept>,
+    pub performer_type: Option<Box<CodeableConcept>>,
     /// Requested performer
     ///
     /// `performer`, 0..*.
@@ -208,12 +208,12 @@ impl de::FhirObject for ServiceRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -228,7 +228,7 @@ impl de::FhirObject for ServiceRequest {
             "_instantiatesUri" => de::primitive_element_list(map, &mut self.instantiates_uri, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
             "replaces" => de::list(map, &mut self.replaces, key),
-            "requisition" => de::plain(map, &mut self.requisition, key),
+            "requisition" => de::boxed(map, &mut self.requisition, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "intent" => de::primitive(map, &mut self.intent, key),
@@ -238,14 +238,14 @@ impl de::FhirObject for ServiceRequest {
             "_priority" => de::primitive_element(map, &mut self.priority, key),
             "doNotPerform" => de::primitive(map, &mut self.do_not_perform, key),
             "_doNotPerform" => de::primitive_element(map, &mut self.do_not_perform, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "orderDetail" => de::list(map, &mut self.order_detail, key),
-            "subject" => de::plain(map, &mut self.subject, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "requester" => de::plain(map, &mut self.requester, key),
-            "performerType" => de::plain(map, &mut self.performer_type, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
+            "performerType" => de::boxed(map, &mut self.performer_type, key),
             "performer" => de::list(map, &mut self.performer, key),
             "locationCode" => de::list(map, &mut self.location_code, key),
             "locationReference" => de::list(map, &mut self.location_reference, key),

@@ -38,7 +38,7 @@ pub struct Slot {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Slot {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,11 +82,11 @@ pub struct Slot {
     /// The style of appointment or patient that may be booked in the slot (not service type)
     ///
     /// `appointmentType`, 0..1.
-    pub appointment_type: Option<CodeableConcept>,
+    pub appointment_type: Option<Box<CodeableConcept>>,
     /// The schedule resource that this slot defines an interval of status information
     ///
     /// `schedule`, 1..1.
-    pub schedule: Option<Reference>,
+    pub schedule: Option<Box<Reference>>,
     /// busy | free | busy-unavailable | busy-tentative | entered-in-error
     ///
     /// `status`, 1..1.
@@ -120,12 +120,12 @@ impl de::FhirObject for Slot {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -133,8 +133,8 @@ impl de::FhirObject for Slot {
             "serviceCategory" => de::list(map, &mut self.service_category, key),
             "serviceType" => de::list(map, &mut self.service_type, key),
             "specialty" => de::list(map, &mut self.specialty, key),
-            "appointmentType" => de::plain(map, &mut self.appointment_type, key),
-            "schedule" => de::plain(map, &mut self.schedule, key),
+            "appointmentType" => de::boxed(map, &mut self.appointment_type, key),
+            "schedule" => de::boxed(map, &mut self.schedule, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "start" => de::primitive(map, &mut self.start, key),

@@ -38,7 +38,7 @@ pub struct Specimen {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Specimen {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct Specimen {
     /// Identifier assigned by the lab
     ///
     /// `accessionIdentifier`, 0..1.
-    pub accession_identifier: Option<Identifier>,
+    pub accession_identifier: Option<Box<Identifier>>,
     /// available | unavailable | unsatisfactory | entered-in-error
     ///
     /// `status`, 0..1.
@@ -78,11 +78,11 @@ pub struct Specimen {
     /// Kind of material that forms the specimen
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Where the specimen came from. This may be from patient(s), from a location (e.g., the source of an environmental sample), or a sampling of a substance or a device
     ///
     /// `subject`, 0..1.
-    pub subject: Option<Reference>,
+    pub subject: Option<Box<Reference>>,
     /// The time when specimen was received for processing
     ///
     /// `receivedTime`, 0..1.
@@ -98,7 +98,7 @@ pub struct Specimen {
     /// Collection details
     ///
     /// `collection`, 0..1.
-    pub collection: Option<SpecimenCollection>,
+    pub collection: Option<Box<SpecimenCollection>>,
     /// Processing and processing step details
     ///
     /// `processing`, 0..*.
@@ -128,26 +128,26 @@ impl de::FhirObject for Specimen {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "accessionIdentifier" => de::plain(map, &mut self.accession_identifier, key),
+            "accessionIdentifier" => de::boxed(map, &mut self.accession_identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "subject" => de::plain(map, &mut self.subject, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "subject" => de::boxed(map, &mut self.subject, key),
             "receivedTime" => de::primitive(map, &mut self.received_time, key),
             "_receivedTime" => de::primitive_element(map, &mut self.received_time, key),
             "parent" => de::list(map, &mut self.parent, key),
             "request" => de::list(map, &mut self.request, key),
-            "collection" => de::plain(map, &mut self.collection, key),
+            "collection" => de::boxed(map, &mut self.collection, key),
             "processing" => de::list(map, &mut self.processing, key),
             "container" => de::list(map, &mut self.container, key),
             "condition" => de::list(map, &mut self.condition, key),
@@ -218,7 +218,7 @@ pub struct SpecimenCollection {
     /// Who collected the specimen
     ///
     /// `collector`, 0..1.
-    pub collector: Option<Reference>,
+    pub collector: Option<Box<Reference>>,
     /// Collection time
     ///
     /// `collected[x]`, 0..1.
@@ -226,19 +226,19 @@ pub struct SpecimenCollection {
     /// How long it took to collect specimen
     ///
     /// `duration`, 0..1.
-    pub duration: Option<Duration>,
+    pub duration: Option<Box<Duration>>,
     /// The quantity of specimen collected
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Technique used to perform collection
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Anatomical collection site
     ///
     /// `bodySite`, 0..1.
-    pub body_site: Option<CodeableConcept>,
+    pub body_site: Option<Box<CodeableConcept>>,
     /// Whether or how long patient abstained from food and/or drink
     ///
     /// `fastingStatus[x]`, 0..1.
@@ -256,11 +256,11 @@ impl de::FhirObject for SpecimenCollection {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "collector" => de::plain(map, &mut self.collector, key),
-            "duration" => de::plain(map, &mut self.duration, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
-            "method" => de::plain(map, &mut self.method, key),
-            "bodySite" => de::plain(map, &mut self.body_site, key),
+            "collector" => de::boxed(map, &mut self.collector, key),
+            "duration" => de::boxed(map, &mut self.duration, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
+            "method" => de::boxed(map, &mut self.method, key),
+            "bodySite" => de::boxed(map, &mut self.body_site, key),
             _ => {
                 if SpecimenCollectionCollected::visit(&mut self.collected, key, map)? {
                     return Ok(true);
@@ -326,7 +326,7 @@ pub struct SpecimenProcessing {
     /// Indicates the treatment step  applied to the specimen
     ///
     /// `procedure`, 0..1.
-    pub procedure: Option<CodeableConcept>,
+    pub procedure: Option<Box<CodeableConcept>>,
     /// Material used in the processing step
     ///
     /// `additive`, 0..*.
@@ -350,7 +350,7 @@ impl de::FhirObject for SpecimenProcessing {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "procedure" => de::plain(map, &mut self.procedure, key),
+            "procedure" => de::boxed(map, &mut self.procedure, key),
             "additive" => de::list(map, &mut self.additive, key),
             _ => {
                 if SpecimenProcessingTime::visit(&mut self.time, key, map)? {
@@ -413,15 +413,15 @@ pub struct SpecimenContainer {
     /// Kind of container directly associated with specimen
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Container volume or size
     ///
     /// `capacity`, 0..1.
-    pub capacity: Option<Quantity>,
+    pub capacity: Option<Box<Quantity>>,
     /// Quantity of specimen within container
     ///
     /// `specimenQuantity`, 0..1.
-    pub specimen_quantity: Option<Quantity>,
+    pub specimen_quantity: Option<Box<Quantity>>,
     /// Additive associated with container
     ///
     /// `additive[x]`, 0..1.
@@ -442,9 +442,9 @@ impl de::FhirObject for SpecimenContainer {
             "identifier" => de::list(map, &mut self.identifier, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "capacity" => de::plain(map, &mut self.capacity, key),
-            "specimenQuantity" => de::plain(map, &mut self.specimen_quantity, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "capacity" => de::boxed(map, &mut self.capacity, key),
+            "specimenQuantity" => de::boxed(map, &mut self.specimen_quantity, key),
             _ => {
                 if SpecimenContainerAdditive::visit(&mut self.additive, key, map)? {
                     return Ok(true);

@@ -38,7 +38,7 @@ pub struct SpecimenDefinition {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SpecimenDefinition {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,11 +66,11 @@ pub struct SpecimenDefinition {
     /// Business identifier of a kind of specimen
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Kind of material to collect
     ///
     /// `typeCollected`, 0..1.
-    pub type_collected: Option<CodeableConcept>,
+    pub type_collected: Option<Box<CodeableConcept>>,
     /// Patient preparation for collection
     ///
     /// `patientPreparation`, 0..*.
@@ -100,17 +100,17 @@ impl de::FhirObject for SpecimenDefinition {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "typeCollected" => de::plain(map, &mut self.type_collected, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "typeCollected" => de::boxed(map, &mut self.type_collected, key),
             "patientPreparation" => de::list(map, &mut self.patient_preparation, key),
             "timeAspect" => de::primitive(map, &mut self.time_aspect, key),
             "_timeAspect" => de::primitive_element(map, &mut self.time_aspect, key),
@@ -179,7 +179,7 @@ pub struct SpecimenDefinitionTypeTested {
     /// Type of intended specimen
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// preferred | alternate
     ///
     /// `preference`, 1..1.
@@ -187,7 +187,7 @@ pub struct SpecimenDefinitionTypeTested {
     /// The specimen's container
     ///
     /// `container`, 0..1.
-    pub container: Option<SpecimenDefinitionTypeTestedContainer>,
+    pub container: Option<Box<SpecimenDefinitionTypeTestedContainer>>,
     /// Specimen requirements
     ///
     /// `requirement`, 0..1.
@@ -195,7 +195,7 @@ pub struct SpecimenDefinitionTypeTested {
     /// Specimen retention time
     ///
     /// `retentionTime`, 0..1.
-    pub retention_time: Option<Duration>,
+    pub retention_time: Option<Box<Duration>>,
     /// Rejection criterion
     ///
     /// `rejectionCriterion`, 0..*.
@@ -219,13 +219,13 @@ impl de::FhirObject for SpecimenDefinitionTypeTested {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "isDerived" => de::primitive(map, &mut self.is_derived, key),
             "_isDerived" => de::primitive_element(map, &mut self.is_derived, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "preference" => de::primitive(map, &mut self.preference, key),
             "_preference" => de::primitive_element(map, &mut self.preference, key),
-            "container" => de::plain(map, &mut self.container, key),
+            "container" => de::boxed(map, &mut self.container, key),
             "requirement" => de::primitive(map, &mut self.requirement, key),
             "_requirement" => de::primitive_element(map, &mut self.requirement, key),
-            "retentionTime" => de::plain(map, &mut self.retention_time, key),
+            "retentionTime" => de::boxed(map, &mut self.retention_time, key),
             "rejectionCriterion" => de::list(map, &mut self.rejection_criterion, key),
             "handling" => de::list(map, &mut self.handling, key),
             _ => return Ok(false),
@@ -278,15 +278,15 @@ pub struct SpecimenDefinitionTypeTestedContainer {
     /// Container material
     ///
     /// `material`, 0..1.
-    pub material: Option<CodeableConcept>,
+    pub material: Option<Box<CodeableConcept>>,
     /// Kind of container associated with the kind of specimen
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Color of container cap
     ///
     /// `cap`, 0..1.
-    pub cap: Option<CodeableConcept>,
+    pub cap: Option<Box<CodeableConcept>>,
     /// Container description
     ///
     /// `description`, 0..1.
@@ -294,7 +294,7 @@ pub struct SpecimenDefinitionTypeTestedContainer {
     /// Container capacity
     ///
     /// `capacity`, 0..1.
-    pub capacity: Option<Quantity>,
+    pub capacity: Option<Box<Quantity>>,
     /// Minimum volume
     ///
     /// `minimumVolume[x]`, 0..1.
@@ -320,12 +320,12 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedContainer {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "material" => de::plain(map, &mut self.material, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "cap" => de::plain(map, &mut self.cap, key),
+            "material" => de::boxed(map, &mut self.material, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "cap" => de::boxed(map, &mut self.cap, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "capacity" => de::plain(map, &mut self.capacity, key),
+            "capacity" => de::boxed(map, &mut self.capacity, key),
             "additive" => de::list(map, &mut self.additive, key),
             "preparation" => de::primitive(map, &mut self.preparation, key),
             "_preparation" => de::primitive_element(map, &mut self.preparation, key),
@@ -458,15 +458,15 @@ pub struct SpecimenDefinitionTypeTestedHandling {
     /// Temperature qualifier
     ///
     /// `temperatureQualifier`, 0..1.
-    pub temperature_qualifier: Option<CodeableConcept>,
+    pub temperature_qualifier: Option<Box<CodeableConcept>>,
     /// Temperature range
     ///
     /// `temperatureRange`, 0..1.
-    pub temperature_range: Option<Range>,
+    pub temperature_range: Option<Box<Range>>,
     /// Maximum preservation time
     ///
     /// `maxDuration`, 0..1.
-    pub max_duration: Option<Duration>,
+    pub max_duration: Option<Box<Duration>>,
     /// Preservation instruction
     ///
     /// `instruction`, 0..1.
@@ -484,9 +484,9 @@ impl de::FhirObject for SpecimenDefinitionTypeTestedHandling {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "temperatureQualifier" => de::plain(map, &mut self.temperature_qualifier, key),
-            "temperatureRange" => de::plain(map, &mut self.temperature_range, key),
-            "maxDuration" => de::plain(map, &mut self.max_duration, key),
+            "temperatureQualifier" => de::boxed(map, &mut self.temperature_qualifier, key),
+            "temperatureRange" => de::boxed(map, &mut self.temperature_range, key),
+            "maxDuration" => de::boxed(map, &mut self.max_duration, key),
             "instruction" => de::primitive(map, &mut self.instruction, key),
             "_instruction" => de::primitive_element(map, &mut self.instruction, key),
             _ => return Ok(false),

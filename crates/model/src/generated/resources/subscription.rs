@@ -38,7 +38,7 @@ pub struct Subscription {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Subscription {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -90,7 +90,7 @@ pub struct Subscription {
     /// The channel on which to report matches to the criteria
     ///
     /// `channel`, 1..1.
-    pub channel: Option<SubscriptionChannel>,
+    pub channel: Option<Box<SubscriptionChannel>>,
 }
 
 impl de::FhirObject for Subscription {
@@ -104,12 +104,12 @@ impl de::FhirObject for Subscription {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -124,7 +124,7 @@ impl de::FhirObject for Subscription {
             "_criteria" => de::primitive_element(map, &mut self.criteria, key),
             "error" => de::primitive(map, &mut self.error, key),
             "_error" => de::primitive_element(map, &mut self.error, key),
-            "channel" => de::plain(map, &mut self.channel, key),
+            "channel" => de::boxed(map, &mut self.channel, key),
             _ => return Ok(false),
         }?;
         Ok(true)

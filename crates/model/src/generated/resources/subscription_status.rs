@@ -38,7 +38,7 @@ pub struct SubscriptionStatus {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubscriptionStatus {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct SubscriptionStatus {
     /// Reference to the Subscription responsible for this notification
     ///
     /// `subscription`, 1..1.
-    pub subscription: Option<Reference>,
+    pub subscription: Option<Box<Reference>>,
     /// Reference to the SubscriptionTopic this notification relates to
     ///
     /// `topic`, 0..1.
@@ -104,12 +104,12 @@ impl de::FhirObject for SubscriptionStatus {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -124,7 +124,7 @@ impl de::FhirObject for SubscriptionStatus {
                 de::primitive_element(map, &mut self.events_since_subscription_start, key)
             }
             "notificationEvent" => de::list(map, &mut self.notification_event, key),
-            "subscription" => de::plain(map, &mut self.subscription, key),
+            "subscription" => de::boxed(map, &mut self.subscription, key),
             "topic" => de::primitive(map, &mut self.topic, key),
             "_topic" => de::primitive_element(map, &mut self.topic, key),
             "error" => de::list(map, &mut self.error, key),
@@ -201,7 +201,7 @@ pub struct SubscriptionStatusNotificationEvent {
     /// The focus of this event
     ///
     /// `focus`, 0..1.
-    pub focus: Option<Reference>,
+    pub focus: Option<Box<Reference>>,
     /// Additional context for this event
     ///
     /// `additionalContext`, 0..*.
@@ -223,7 +223,7 @@ impl de::FhirObject for SubscriptionStatusNotificationEvent {
             "_eventNumber" => de::primitive_element(map, &mut self.event_number, key),
             "timestamp" => de::primitive(map, &mut self.timestamp, key),
             "_timestamp" => de::primitive_element(map, &mut self.timestamp, key),
-            "focus" => de::plain(map, &mut self.focus, key),
+            "focus" => de::boxed(map, &mut self.focus, key),
             "additionalContext" => de::list(map, &mut self.additional_context, key),
             _ => return Ok(false),
         }?;

@@ -38,7 +38,7 @@ pub struct Substance {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Substance {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,7 +78,7 @@ pub struct Substance {
     /// What substance this is
     ///
     /// `code`, 1..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Textual description of the substance, comments
     ///
     /// `description`, 0..1.
@@ -104,12 +104,12 @@ impl de::FhirObject for Substance {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -117,7 +117,7 @@ impl de::FhirObject for Substance {
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "category" => de::list(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "instance" => de::list(map, &mut self.instance, key),
@@ -182,7 +182,7 @@ pub struct SubstanceInstance {
     /// Identifier of the package/container
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// When no longer valid to use
     ///
     /// `expiry`, 0..1.
@@ -190,7 +190,7 @@ pub struct SubstanceInstance {
     /// Amount of substance in the package
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for SubstanceInstance {
@@ -204,10 +204,10 @@ impl de::FhirObject for SubstanceInstance {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "expiry" => de::primitive(map, &mut self.expiry, key),
             "_expiry" => de::primitive_element(map, &mut self.expiry, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -253,7 +253,7 @@ pub struct SubstanceIngredient {
     /// Optional amount (concentration)
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Ratio>,
+    pub quantity: Option<Box<Ratio>>,
     /// A component of the substance
     ///
     /// `substance[x]`, 1..1.
@@ -271,7 +271,7 @@ impl de::FhirObject for SubstanceIngredient {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             _ => {
                 if SubstanceIngredientSubstance::visit(&mut self.substance, key, map)? {
                     return Ok(true);

@@ -38,7 +38,7 @@ pub struct SubstanceNucleicAcid {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstanceNucleicAcid {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct SubstanceNucleicAcid {
     /// The type of the sequence shall be specified based on a controlled vocabulary
     ///
     /// `sequenceType`, 0..1.
-    pub sequence_type: Option<CodeableConcept>,
+    pub sequence_type: Option<Box<CodeableConcept>>,
     /// The number of linear sequences of nucleotides linked through phosphodiester bonds shall be described. Subunits would be strands of nucleic acids that are tightly associated typically through Watson-Crick base pairing. NOTE: If not specified in the reference source, the assumption is that there is 1 subunit
     ///
     /// `numberOfSubunits`, 0..1.
@@ -78,7 +78,7 @@ pub struct SubstanceNucleicAcid {
     /// (TBC)
     ///
     /// `oligoNucleotideType`, 0..1.
-    pub oligo_nucleotide_type: Option<CodeableConcept>,
+    pub oligo_nucleotide_type: Option<Box<CodeableConcept>>,
     /// Subunits are listed in order of decreasing length; sequences of the same length will be ordered by molecular weight; subunits that have identical sequences will be repeated multiple times
     ///
     /// `subunit`, 0..*.
@@ -96,23 +96,23 @@ impl de::FhirObject for SubstanceNucleicAcid {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "sequenceType" => de::plain(map, &mut self.sequence_type, key),
+            "sequenceType" => de::boxed(map, &mut self.sequence_type, key),
             "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key),
             "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key),
             "areaOfHybridisation" => de::primitive(map, &mut self.area_of_hybridisation, key),
             "_areaOfHybridisation" => {
                 de::primitive_element(map, &mut self.area_of_hybridisation, key)
             }
-            "oligoNucleotideType" => de::plain(map, &mut self.oligo_nucleotide_type, key),
+            "oligoNucleotideType" => de::boxed(map, &mut self.oligo_nucleotide_type, key),
             "subunit" => de::list(map, &mut self.subunit, key),
             _ => return Ok(false),
         }?;
@@ -194,15 +194,15 @@ pub struct SubstanceNucleicAcidSubunit {
     /// (TBC)
     ///
     /// `sequenceAttachment`, 0..1.
-    pub sequence_attachment: Option<Attachment>,
+    pub sequence_attachment: Option<Box<Attachment>>,
     /// The nucleotide present at the 5’ terminal shall be specified based on a controlled vocabulary. Since the sequence is represented from the 5' to the 3' end, the 5’ prime nucleotide is the letter at the first position in the sequence. A separate representation would be redundant
     ///
     /// `fivePrime`, 0..1.
-    pub five_prime: Option<CodeableConcept>,
+    pub five_prime: Option<Box<CodeableConcept>>,
     /// The nucleotide present at the 3’ terminal shall be specified based on a controlled vocabulary. Since the sequence is represented from the 5' to the 3' end, the 5’ prime nucleotide is the letter at the last position in the sequence. A separate representation would be redundant
     ///
     /// `threePrime`, 0..1.
-    pub three_prime: Option<CodeableConcept>,
+    pub three_prime: Option<Box<CodeableConcept>>,
     /// The linkages between sugar residues will also be captured
     ///
     /// `linkage`, 0..*.
@@ -230,9 +230,9 @@ impl de::FhirObject for SubstanceNucleicAcidSubunit {
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "length" => de::primitive(map, &mut self.length, key),
             "_length" => de::primitive_element(map, &mut self.length, key),
-            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key),
-            "fivePrime" => de::plain(map, &mut self.five_prime, key),
-            "threePrime" => de::plain(map, &mut self.three_prime, key),
+            "sequenceAttachment" => de::boxed(map, &mut self.sequence_attachment, key),
+            "fivePrime" => de::boxed(map, &mut self.five_prime, key),
+            "threePrime" => de::boxed(map, &mut self.three_prime, key),
             "linkage" => de::list(map, &mut self.linkage, key),
             "sugar" => de::list(map, &mut self.sugar, key),
             _ => return Ok(false),
@@ -289,7 +289,7 @@ pub struct SubstanceNucleicAcidSubunitLinkage {
     /// Each linkage will be registered as a fragment and have an ID
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Each linkage will be registered as a fragment and have at least one name. A single name shall be assigned to each linkage
     ///
     /// `name`, 0..1.
@@ -313,7 +313,7 @@ impl de::FhirObject for SubstanceNucleicAcidSubunitLinkage {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "connectivity" => de::primitive(map, &mut self.connectivity, key),
             "_connectivity" => de::primitive_element(map, &mut self.connectivity, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "residueSite" => de::primitive(map, &mut self.residue_site, key),
@@ -364,7 +364,7 @@ pub struct SubstanceNucleicAcidSubunitSugar {
     /// The Substance ID of the sugar or sugar-like component that make up the nucleotide
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// The name of the sugar or sugar-like component that make up the nucleotide
     ///
     /// `name`, 0..1.
@@ -386,7 +386,7 @@ impl de::FhirObject for SubstanceNucleicAcidSubunitSugar {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "residueSite" => de::primitive(map, &mut self.residue_site, key),

@@ -38,7 +38,7 @@ pub struct SubstancePolymer {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstancePolymer {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,11 +66,11 @@ pub struct SubstancePolymer {
     /// Todo
     ///
     /// `class`, 0..1.
-    pub class: Option<CodeableConcept>,
+    pub class: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `geometry`, 0..1.
-    pub geometry: Option<CodeableConcept>,
+    pub geometry: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `copolymerConnectivity`, 0..*.
@@ -100,17 +100,17 @@ impl de::FhirObject for SubstancePolymer {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "class" => de::plain(map, &mut self.class, key),
-            "geometry" => de::plain(map, &mut self.geometry, key),
+            "class" => de::boxed(map, &mut self.class, key),
+            "geometry" => de::boxed(map, &mut self.geometry, key),
             "copolymerConnectivity" => de::list(map, &mut self.copolymer_connectivity, key),
             "modification" => de::primitive_list(map, &mut self.modification, key),
             "_modification" => de::primitive_element_list(map, &mut self.modification, key),
@@ -179,7 +179,7 @@ pub struct SubstancePolymerMonomerSet {
     /// Todo
     ///
     /// `ratioType`, 0..1.
-    pub ratio_type: Option<CodeableConcept>,
+    pub ratio_type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `startingMaterial`, 0..*.
@@ -197,7 +197,7 @@ impl de::FhirObject for SubstancePolymerMonomerSet {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "ratioType" => de::plain(map, &mut self.ratio_type, key),
+            "ratioType" => de::boxed(map, &mut self.ratio_type, key),
             "startingMaterial" => de::list(map, &mut self.starting_material, key),
             _ => return Ok(false),
         }?;
@@ -243,11 +243,11 @@ pub struct SubstancePolymerMonomerSetStartingMaterial {
     /// Todo
     ///
     /// `material`, 0..1.
-    pub material: Option<CodeableConcept>,
+    pub material: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `isDefining`, 0..1.
@@ -255,7 +255,7 @@ pub struct SubstancePolymerMonomerSetStartingMaterial {
     /// Todo
     ///
     /// `amount`, 0..1.
-    pub amount: Option<SubstanceAmount>,
+    pub amount: Option<Box<SubstanceAmount>>,
 }
 
 impl de::FhirObject for SubstancePolymerMonomerSetStartingMaterial {
@@ -269,11 +269,11 @@ impl de::FhirObject for SubstancePolymerMonomerSetStartingMaterial {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "material" => de::plain(map, &mut self.material, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "material" => de::boxed(map, &mut self.material, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "isDefining" => de::primitive(map, &mut self.is_defining, key),
             "_isDefining" => de::primitive_element(map, &mut self.is_defining, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -328,7 +328,7 @@ pub struct SubstancePolymerRepeat {
     /// Todo
     ///
     /// `repeatUnitAmountType`, 0..1.
-    pub repeat_unit_amount_type: Option<CodeableConcept>,
+    pub repeat_unit_amount_type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `repeatUnit`, 0..*.
@@ -354,7 +354,7 @@ impl de::FhirObject for SubstancePolymerRepeat {
             "_averageMolecularFormula" => {
                 de::primitive_element(map, &mut self.average_molecular_formula, key)
             }
-            "repeatUnitAmountType" => de::plain(map, &mut self.repeat_unit_amount_type, key),
+            "repeatUnitAmountType" => de::boxed(map, &mut self.repeat_unit_amount_type, key),
             "repeatUnit" => de::list(map, &mut self.repeat_unit, key),
             _ => return Ok(false),
         }?;
@@ -416,7 +416,7 @@ pub struct SubstancePolymerRepeatRepeatUnit {
     /// Todo
     ///
     /// `orientationOfPolymerisation`, 0..1.
-    pub orientation_of_polymerisation: Option<CodeableConcept>,
+    pub orientation_of_polymerisation: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `repeatUnit`, 0..1.
@@ -424,7 +424,7 @@ pub struct SubstancePolymerRepeatRepeatUnit {
     /// Todo
     ///
     /// `amount`, 0..1.
-    pub amount: Option<SubstanceAmount>,
+    pub amount: Option<Box<SubstanceAmount>>,
     /// Todo
     ///
     /// `degreeOfPolymerisation`, 0..*.
@@ -447,11 +447,11 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnit {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "orientationOfPolymerisation" => {
-                de::plain(map, &mut self.orientation_of_polymerisation, key)
+                de::boxed(map, &mut self.orientation_of_polymerisation, key)
             }
             "repeatUnit" => de::primitive(map, &mut self.repeat_unit, key),
             "_repeatUnit" => de::primitive_element(map, &mut self.repeat_unit, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             "degreeOfPolymerisation" => de::list(map, &mut self.degree_of_polymerisation, key),
             "structuralRepresentation" => de::list(map, &mut self.structural_representation, key),
             _ => return Ok(false),
@@ -513,11 +513,11 @@ pub struct SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
     /// Todo
     ///
     /// `degree`, 0..1.
-    pub degree: Option<CodeableConcept>,
+    pub degree: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `amount`, 0..1.
-    pub amount: Option<SubstanceAmount>,
+    pub amount: Option<Box<SubstanceAmount>>,
 }
 
 impl de::FhirObject for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
@@ -531,8 +531,8 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "degree" => de::plain(map, &mut self.degree, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "degree" => de::boxed(map, &mut self.degree, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -577,7 +577,7 @@ pub struct SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
     /// Todo
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `representation`, 0..1.
@@ -585,7 +585,7 @@ pub struct SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
     /// Todo
     ///
     /// `attachment`, 0..1.
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
 }
 
 impl de::FhirObject for SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
@@ -599,10 +599,10 @@ impl de::FhirObject for SubstancePolymerRepeatRepeatUnitStructuralRepresentation
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "representation" => de::primitive(map, &mut self.representation, key),
             "_representation" => de::primitive_element(map, &mut self.representation, key),
-            "attachment" => de::plain(map, &mut self.attachment, key),
+            "attachment" => de::boxed(map, &mut self.attachment, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct SubstanceProtein {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstanceProtein {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct SubstanceProtein {
     /// The SubstanceProtein descriptive elements will only be used when a complete or partial amino acid sequence is available or derivable from a nucleic acid sequence
     ///
     /// `sequenceType`, 0..1.
-    pub sequence_type: Option<CodeableConcept>,
+    pub sequence_type: Option<Box<CodeableConcept>>,
     /// Number of linear sequences of amino acids linked through peptide bonds. The number of subunits constituting the SubstanceProtein shall be described. It is possible that the number of subunits can be variable
     ///
     /// `numberOfSubunits`, 0..1.
@@ -92,16 +92,16 @@ impl de::FhirObject for SubstanceProtein {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "sequenceType" => de::plain(map, &mut self.sequence_type, key),
+            "sequenceType" => de::boxed(map, &mut self.sequence_type, key),
             "numberOfSubunits" => de::primitive(map, &mut self.number_of_subunits, key),
             "_numberOfSubunits" => de::primitive_element(map, &mut self.number_of_subunits, key),
             "disulfideLinkage" => de::primitive_list(map, &mut self.disulfide_linkage, key),
@@ -188,11 +188,11 @@ pub struct SubstanceProteinSubunit {
     /// The sequence information shall be provided enumerating the amino acids from N- to C-terminal end using standard single-letter amino acid codes. Uppercase shall be used for L-amino acids and lowercase for D-amino acids. Transcribed SubstanceProteins will always be described using the translated sequence; for synthetic peptide containing amino acids that are not represented with a single letter code an X should be used within the sequence. The modified amino acids will be distinguished by their position in the sequence
     ///
     /// `sequenceAttachment`, 0..1.
-    pub sequence_attachment: Option<Attachment>,
+    pub sequence_attachment: Option<Box<Attachment>>,
     /// Unique identifier for molecular fragment modification based on the ISO 11238 Substance ID
     ///
     /// `nTerminalModificationId`, 0..1.
-    pub n_terminal_modification_id: Option<Identifier>,
+    pub n_terminal_modification_id: Option<Box<Identifier>>,
     /// The name of the fragment modified at the N-terminal of the SubstanceProtein shall be specified
     ///
     /// `nTerminalModification`, 0..1.
@@ -200,7 +200,7 @@ pub struct SubstanceProteinSubunit {
     /// Unique identifier for molecular fragment modification based on the ISO 11238 Substance ID
     ///
     /// `cTerminalModificationId`, 0..1.
-    pub c_terminal_modification_id: Option<Identifier>,
+    pub c_terminal_modification_id: Option<Box<Identifier>>,
     /// The modification at the C-terminal shall be specified
     ///
     /// `cTerminalModification`, 0..1.
@@ -224,13 +224,13 @@ impl de::FhirObject for SubstanceProteinSubunit {
             "_sequence" => de::primitive_element(map, &mut self.sequence, key),
             "length" => de::primitive(map, &mut self.length, key),
             "_length" => de::primitive_element(map, &mut self.length, key),
-            "sequenceAttachment" => de::plain(map, &mut self.sequence_attachment, key),
-            "nTerminalModificationId" => de::plain(map, &mut self.n_terminal_modification_id, key),
+            "sequenceAttachment" => de::boxed(map, &mut self.sequence_attachment, key),
+            "nTerminalModificationId" => de::boxed(map, &mut self.n_terminal_modification_id, key),
             "nTerminalModification" => de::primitive(map, &mut self.n_terminal_modification, key),
             "_nTerminalModification" => {
                 de::primitive_element(map, &mut self.n_terminal_modification, key)
             }
-            "cTerminalModificationId" => de::plain(map, &mut self.c_terminal_modification_id, key),
+            "cTerminalModificationId" => de::boxed(map, &mut self.c_terminal_modification_id, key),
             "cTerminalModification" => de::primitive(map, &mut self.c_terminal_modification, key),
             "_cTerminalModification" => {
                 de::primitive_element(map, &mut self.c_terminal_modification, key)

@@ -38,7 +38,7 @@ pub struct SubstanceReferenceInformation {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstanceReferenceInformation {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -96,12 +96,12 @@ impl de::FhirObject for SubstanceReferenceInformation {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -169,11 +169,11 @@ pub struct SubstanceReferenceInformationGene {
     /// Todo
     ///
     /// `geneSequenceOrigin`, 0..1.
-    pub gene_sequence_origin: Option<CodeableConcept>,
+    pub gene_sequence_origin: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `gene`, 0..1.
-    pub gene: Option<CodeableConcept>,
+    pub gene: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `source`, 0..*.
@@ -191,8 +191,8 @@ impl de::FhirObject for SubstanceReferenceInformationGene {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "geneSequenceOrigin" => de::plain(map, &mut self.gene_sequence_origin, key),
-            "gene" => de::plain(map, &mut self.gene, key),
+            "geneSequenceOrigin" => de::boxed(map, &mut self.gene_sequence_origin, key),
+            "gene" => de::boxed(map, &mut self.gene, key),
             "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
         }?;
@@ -239,11 +239,11 @@ pub struct SubstanceReferenceInformationGeneElement {
     /// Todo
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `element`, 0..1.
-    pub element: Option<Identifier>,
+    pub element: Option<Box<Identifier>>,
     /// Todo
     ///
     /// `source`, 0..*.
@@ -261,8 +261,8 @@ impl de::FhirObject for SubstanceReferenceInformationGeneElement {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "element" => de::plain(map, &mut self.element, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "element" => de::boxed(map, &mut self.element, key),
             "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
         }?;
@@ -309,11 +309,11 @@ pub struct SubstanceReferenceInformationClassification {
     /// Todo
     ///
     /// `domain`, 0..1.
-    pub domain: Option<CodeableConcept>,
+    pub domain: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `classification`, 0..1.
-    pub classification: Option<CodeableConcept>,
+    pub classification: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `subtype`, 0..*.
@@ -335,8 +335,8 @@ impl de::FhirObject for SubstanceReferenceInformationClassification {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "domain" => de::plain(map, &mut self.domain, key),
-            "classification" => de::plain(map, &mut self.classification, key),
+            "domain" => de::boxed(map, &mut self.domain, key),
+            "classification" => de::boxed(map, &mut self.classification, key),
             "subtype" => de::list(map, &mut self.subtype, key),
             "source" => de::list(map, &mut self.source, key),
             _ => return Ok(false),
@@ -385,23 +385,23 @@ pub struct SubstanceReferenceInformationTarget {
     /// Todo
     ///
     /// `target`, 0..1.
-    pub target: Option<Identifier>,
+    pub target: Option<Box<Identifier>>,
     /// Todo
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `interaction`, 0..1.
-    pub interaction: Option<CodeableConcept>,
+    pub interaction: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `organism`, 0..1.
-    pub organism: Option<CodeableConcept>,
+    pub organism: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `organismType`, 0..1.
-    pub organism_type: Option<CodeableConcept>,
+    pub organism_type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `amount[x]`, 0..1.
@@ -409,7 +409,7 @@ pub struct SubstanceReferenceInformationTarget {
     /// Todo
     ///
     /// `amountType`, 0..1.
-    pub amount_type: Option<CodeableConcept>,
+    pub amount_type: Option<Box<CodeableConcept>>,
     /// Todo
     ///
     /// `source`, 0..*.
@@ -427,12 +427,12 @@ impl de::FhirObject for SubstanceReferenceInformationTarget {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "target" => de::plain(map, &mut self.target, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "interaction" => de::plain(map, &mut self.interaction, key),
-            "organism" => de::plain(map, &mut self.organism, key),
-            "organismType" => de::plain(map, &mut self.organism_type, key),
-            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "target" => de::boxed(map, &mut self.target, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "interaction" => de::boxed(map, &mut self.interaction, key),
+            "organism" => de::boxed(map, &mut self.organism, key),
+            "organismType" => de::boxed(map, &mut self.organism_type, key),
+            "amountType" => de::boxed(map, &mut self.amount_type, key),
             "source" => de::list(map, &mut self.source, key),
             _ => {
                 if SubstanceReferenceInformationTargetAmount::visit(&mut self.amount, key, map)? {

@@ -38,7 +38,7 @@ pub struct SubstanceSourceMaterial {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstanceSourceMaterial {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,19 +66,19 @@ pub struct SubstanceSourceMaterial {
     /// General high level classification of the source material specific to the origin of the material
     ///
     /// `sourceMaterialClass`, 0..1.
-    pub source_material_class: Option<CodeableConcept>,
+    pub source_material_class: Option<Box<CodeableConcept>>,
     /// The type of the source material shall be specified based on a controlled vocabulary. For vaccines, this subclause refers to the class of infectious agent
     ///
     /// `sourceMaterialType`, 0..1.
-    pub source_material_type: Option<CodeableConcept>,
+    pub source_material_type: Option<Box<CodeableConcept>>,
     /// The state of the source material when extracted
     ///
     /// `sourceMaterialState`, 0..1.
-    pub source_material_state: Option<CodeableConcept>,
+    pub source_material_state: Option<Box<CodeableConcept>>,
     /// The unique identifier associated with the source material parent organism shall be specified
     ///
     /// `organismId`, 0..1.
-    pub organism_id: Option<Identifier>,
+    pub organism_id: Option<Box<Identifier>>,
     /// The organism accepted Scientific name shall be provided based on the organism taxonomy
     ///
     /// `organismName`, 0..1.
@@ -102,7 +102,7 @@ pub struct SubstanceSourceMaterial {
     /// Stage of life for animals, plants, insects and microorganisms. This information shall be provided only when the substance is significantly different in these stages (e.g. foetal bovine serum)
     ///
     /// `developmentStage`, 0..1.
-    pub development_stage: Option<CodeableConcept>,
+    pub development_stage: Option<Box<CodeableConcept>>,
     /// Many complex materials are fractions of parts of plants, animals, or minerals. Fraction elements are often necessary to define both Substances and Specified Group 1 Substances. For substances derived from Plants, fraction information will be captured at the Substance information level ( . Oils, Juices and Exudates). Additional information for Extracts, such as extraction solvent composition, will be captured at the Specified Substance Group 1 information level. For plasma-derived products fraction information will be captured at the Substance and the Specified Substance Group 1 levels
     ///
     /// `fractionDescription`, 0..*.
@@ -110,7 +110,7 @@ pub struct SubstanceSourceMaterial {
     /// This subclause describes the organism which the substance is derived from. For vaccines, the parent organism shall be specified based on these subclause elements. As an example, full taxonomy will be described for the Substance Name: ., Leaf
     ///
     /// `organism`, 0..1.
-    pub organism: Option<SubstanceSourceMaterialOrganism>,
+    pub organism: Option<Box<SubstanceSourceMaterialOrganism>>,
     /// To do
     ///
     /// `partDescription`, 0..*.
@@ -128,19 +128,19 @@ impl de::FhirObject for SubstanceSourceMaterial {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "sourceMaterialClass" => de::plain(map, &mut self.source_material_class, key),
-            "sourceMaterialType" => de::plain(map, &mut self.source_material_type, key),
-            "sourceMaterialState" => de::plain(map, &mut self.source_material_state, key),
-            "organismId" => de::plain(map, &mut self.organism_id, key),
+            "sourceMaterialClass" => de::boxed(map, &mut self.source_material_class, key),
+            "sourceMaterialType" => de::boxed(map, &mut self.source_material_type, key),
+            "sourceMaterialState" => de::boxed(map, &mut self.source_material_state, key),
+            "organismId" => de::boxed(map, &mut self.organism_id, key),
             "organismName" => de::primitive(map, &mut self.organism_name, key),
             "_organismName" => de::primitive_element(map, &mut self.organism_name, key),
             "parentSubstanceId" => de::list(map, &mut self.parent_substance_id, key),
@@ -153,9 +153,9 @@ impl de::FhirObject for SubstanceSourceMaterial {
             "_geographicalLocation" => {
                 de::primitive_element_list(map, &mut self.geographical_location, key)
             }
-            "developmentStage" => de::plain(map, &mut self.development_stage, key),
+            "developmentStage" => de::boxed(map, &mut self.development_stage, key),
             "fractionDescription" => de::list(map, &mut self.fraction_description, key),
-            "organism" => de::plain(map, &mut self.organism, key),
+            "organism" => de::boxed(map, &mut self.organism, key),
             "partDescription" => de::list(map, &mut self.part_description, key),
             _ => return Ok(false),
         }?;
@@ -237,7 +237,7 @@ pub struct SubstanceSourceMaterialFractionDescription {
     /// The specific type of the material constituting the component. For Herbal preparations the particulars of the extracts (liquid/dry) is described in Specified Substance Group 1
     ///
     /// `materialType`, 0..1.
-    pub material_type: Option<CodeableConcept>,
+    pub material_type: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for SubstanceSourceMaterialFractionDescription {
@@ -253,7 +253,7 @@ impl de::FhirObject for SubstanceSourceMaterialFractionDescription {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "fraction" => de::primitive(map, &mut self.fraction, key),
             "_fraction" => de::primitive_element(map, &mut self.fraction, key),
-            "materialType" => de::plain(map, &mut self.material_type, key),
+            "materialType" => de::boxed(map, &mut self.material_type, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -298,19 +298,19 @@ pub struct SubstanceSourceMaterialOrganism {
     /// The family of an organism shall be specified
     ///
     /// `family`, 0..1.
-    pub family: Option<CodeableConcept>,
+    pub family: Option<Box<CodeableConcept>>,
     /// The genus of an organism shall be specified; refers to the Latin epithet of the genus element of the plant/animal scientific name; it is present in names for genera, species and infraspecies
     ///
     /// `genus`, 0..1.
-    pub genus: Option<CodeableConcept>,
+    pub genus: Option<Box<CodeableConcept>>,
     /// The species of an organism shall be specified; refers to the Latin epithet of the species of the plant/animal; it is present in names for species and infraspecies
     ///
     /// `species`, 0..1.
-    pub species: Option<CodeableConcept>,
+    pub species: Option<Box<CodeableConcept>>,
     /// The Intraspecific type of an organism shall be specified
     ///
     /// `intraspecificType`, 0..1.
-    pub intraspecific_type: Option<CodeableConcept>,
+    pub intraspecific_type: Option<Box<CodeableConcept>>,
     /// The intraspecific description of an organism shall be specified based on a controlled vocabulary. For Influenza Vaccine, the intraspecific description shall contain the syntax of the antigen in line with the WHO convention
     ///
     /// `intraspecificDescription`, 0..1.
@@ -322,11 +322,11 @@ pub struct SubstanceSourceMaterialOrganism {
     /// 4.9.13.8.1 Hybrid species maternal organism ID (Optional)
     ///
     /// `hybrid`, 0..1.
-    pub hybrid: Option<SubstanceSourceMaterialOrganismHybrid>,
+    pub hybrid: Option<Box<SubstanceSourceMaterialOrganismHybrid>>,
     /// 4.9.13.7.1 Kingdom (Conditional)
     ///
     /// `organismGeneral`, 0..1.
-    pub organism_general: Option<SubstanceSourceMaterialOrganismOrganismGeneral>,
+    pub organism_general: Option<Box<SubstanceSourceMaterialOrganismOrganismGeneral>>,
 }
 
 impl de::FhirObject for SubstanceSourceMaterialOrganism {
@@ -340,10 +340,10 @@ impl de::FhirObject for SubstanceSourceMaterialOrganism {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "family" => de::plain(map, &mut self.family, key),
-            "genus" => de::plain(map, &mut self.genus, key),
-            "species" => de::plain(map, &mut self.species, key),
-            "intraspecificType" => de::plain(map, &mut self.intraspecific_type, key),
+            "family" => de::boxed(map, &mut self.family, key),
+            "genus" => de::boxed(map, &mut self.genus, key),
+            "species" => de::boxed(map, &mut self.species, key),
+            "intraspecificType" => de::boxed(map, &mut self.intraspecific_type, key),
             "intraspecificDescription" => {
                 de::primitive(map, &mut self.intraspecific_description, key)
             }
@@ -351,8 +351,8 @@ impl de::FhirObject for SubstanceSourceMaterialOrganism {
                 de::primitive_element(map, &mut self.intraspecific_description, key)
             }
             "author" => de::list(map, &mut self.author, key),
-            "hybrid" => de::plain(map, &mut self.hybrid, key),
-            "organismGeneral" => de::plain(map, &mut self.organism_general, key),
+            "hybrid" => de::boxed(map, &mut self.hybrid, key),
+            "organismGeneral" => de::boxed(map, &mut self.organism_general, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -408,7 +408,7 @@ pub struct SubstanceSourceMaterialOrganismAuthor {
     /// The type of author of an organism species shall be specified. The parenthetical author of an organism species refers to the first author who published the plant/animal name (of any rank). The primary author of an organism species refers to the first author(s), who validly published the plant/animal name
     ///
     /// `authorType`, 0..1.
-    pub author_type: Option<CodeableConcept>,
+    pub author_type: Option<Box<CodeableConcept>>,
     /// The author of an organism species shall be specified. The author year of an organism shall also be specified when applicable; refers to the year in which the first author(s) published the infraspecific plant/animal name (of any rank)
     ///
     /// `authorDescription`, 0..1.
@@ -426,7 +426,7 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismAuthor {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "authorType" => de::plain(map, &mut self.author_type, key),
+            "authorType" => de::boxed(map, &mut self.author_type, key),
             "authorDescription" => de::primitive(map, &mut self.author_description, key),
             "_authorDescription" => de::primitive_element(map, &mut self.author_description, key),
             _ => return Ok(false),
@@ -494,7 +494,7 @@ pub struct SubstanceSourceMaterialOrganismHybrid {
     /// The hybrid type of an organism shall be specified
     ///
     /// `hybridType`, 0..1.
-    pub hybrid_type: Option<CodeableConcept>,
+    pub hybrid_type: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for SubstanceSourceMaterialOrganismHybrid {
@@ -524,7 +524,7 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismHybrid {
             "_paternalOrganismName" => {
                 de::primitive_element(map, &mut self.paternal_organism_name, key)
             }
-            "hybridType" => de::plain(map, &mut self.hybrid_type, key),
+            "hybridType" => de::boxed(map, &mut self.hybrid_type, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -592,19 +592,19 @@ pub struct SubstanceSourceMaterialOrganismOrganismGeneral {
     /// The kingdom of an organism shall be specified
     ///
     /// `kingdom`, 0..1.
-    pub kingdom: Option<CodeableConcept>,
+    pub kingdom: Option<Box<CodeableConcept>>,
     /// The phylum of an organism shall be specified
     ///
     /// `phylum`, 0..1.
-    pub phylum: Option<CodeableConcept>,
+    pub phylum: Option<Box<CodeableConcept>>,
     /// The class of an organism shall be specified
     ///
     /// `class`, 0..1.
-    pub class: Option<CodeableConcept>,
+    pub class: Option<Box<CodeableConcept>>,
     /// The order of an organism shall be specified,
     ///
     /// `order`, 0..1.
-    pub order: Option<CodeableConcept>,
+    pub order: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for SubstanceSourceMaterialOrganismOrganismGeneral {
@@ -618,10 +618,10 @@ impl de::FhirObject for SubstanceSourceMaterialOrganismOrganismGeneral {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "kingdom" => de::plain(map, &mut self.kingdom, key),
-            "phylum" => de::plain(map, &mut self.phylum, key),
-            "class" => de::plain(map, &mut self.class, key),
-            "order" => de::plain(map, &mut self.order, key),
+            "kingdom" => de::boxed(map, &mut self.kingdom, key),
+            "phylum" => de::boxed(map, &mut self.phylum, key),
+            "class" => de::boxed(map, &mut self.class, key),
+            "order" => de::boxed(map, &mut self.order, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -668,11 +668,11 @@ pub struct SubstanceSourceMaterialPartDescription {
     /// Entity of anatomical origin of source material within an organism
     ///
     /// `part`, 0..1.
-    pub part: Option<CodeableConcept>,
+    pub part: Option<Box<CodeableConcept>>,
     /// The detailed anatomic location when the part can be extracted from different anatomical locations of the organism. Multiple alternative locations may apply
     ///
     /// `partLocation`, 0..1.
-    pub part_location: Option<CodeableConcept>,
+    pub part_location: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for SubstanceSourceMaterialPartDescription {
@@ -686,8 +686,8 @@ impl de::FhirObject for SubstanceSourceMaterialPartDescription {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "part" => de::plain(map, &mut self.part, key),
-            "partLocation" => de::plain(map, &mut self.part_location, key),
+            "part" => de::boxed(map, &mut self.part, key),
+            "partLocation" => de::boxed(map, &mut self.part_location, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct SubstanceSpecification {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SubstanceSpecification {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,19 +66,19 @@ pub struct SubstanceSpecification {
     /// Identifier by which this substance is known
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// High level categorization, e.g. polymer or nucleic acid
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Status of substance within the catalogue e.g. approved
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// If the substance applies to only human or veterinary use
     ///
     /// `domain`, 0..1.
-    pub domain: Option<CodeableConcept>,
+    pub domain: Option<Box<CodeableConcept>>,
     /// Textual description of the substance
     ///
     /// `description`, 0..1.
@@ -102,11 +102,11 @@ pub struct SubstanceSpecification {
     /// General information detailing this substance
     ///
     /// `referenceInformation`, 0..1.
-    pub reference_information: Option<Reference>,
+    pub reference_information: Option<Box<Reference>>,
     /// Structural information
     ///
     /// `structure`, 0..1.
-    pub structure: Option<SubstanceSpecificationStructure>,
+    pub structure: Option<Box<SubstanceSpecificationStructure>>,
     /// Codes associated with the substance
     ///
     /// `code`, 0..*.
@@ -126,19 +126,19 @@ pub struct SubstanceSpecification {
     /// Data items specific to nucleic acids
     ///
     /// `nucleicAcid`, 0..1.
-    pub nucleic_acid: Option<Reference>,
+    pub nucleic_acid: Option<Box<Reference>>,
     /// Data items specific to polymers
     ///
     /// `polymer`, 0..1.
-    pub polymer: Option<Reference>,
+    pub polymer: Option<Box<Reference>>,
     /// Data items specific to proteins
     ///
     /// `protein`, 0..1.
-    pub protein: Option<Reference>,
+    pub protein: Option<Box<Reference>>,
     /// Material or taxonomic/anatomical source for the substance
     ///
     /// `sourceMaterial`, 0..1.
-    pub source_material: Option<Reference>,
+    pub source_material: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for SubstanceSpecification {
@@ -152,19 +152,19 @@ impl de::FhirObject for SubstanceSpecification {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "status" => de::plain(map, &mut self.status, key),
-            "domain" => de::plain(map, &mut self.domain, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "status" => de::boxed(map, &mut self.status, key),
+            "domain" => de::boxed(map, &mut self.domain, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "source" => de::list(map, &mut self.source, key),
@@ -172,16 +172,16 @@ impl de::FhirObject for SubstanceSpecification {
             "_comment" => de::primitive_element(map, &mut self.comment, key),
             "moiety" => de::list(map, &mut self.moiety, key),
             "property" => de::list(map, &mut self.property, key),
-            "referenceInformation" => de::plain(map, &mut self.reference_information, key),
-            "structure" => de::plain(map, &mut self.structure, key),
+            "referenceInformation" => de::boxed(map, &mut self.reference_information, key),
+            "structure" => de::boxed(map, &mut self.structure, key),
             "code" => de::list(map, &mut self.code, key),
             "name" => de::list(map, &mut self.name, key),
             "molecularWeight" => de::list(map, &mut self.molecular_weight, key),
             "relationship" => de::list(map, &mut self.relationship, key),
-            "nucleicAcid" => de::plain(map, &mut self.nucleic_acid, key),
-            "polymer" => de::plain(map, &mut self.polymer, key),
-            "protein" => de::plain(map, &mut self.protein, key),
-            "sourceMaterial" => de::plain(map, &mut self.source_material, key),
+            "nucleicAcid" => de::boxed(map, &mut self.nucleic_acid, key),
+            "polymer" => de::boxed(map, &mut self.polymer, key),
+            "protein" => de::boxed(map, &mut self.protein, key),
+            "sourceMaterial" => de::boxed(map, &mut self.source_material, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -254,11 +254,11 @@ pub struct SubstanceSpecificationMoiety {
     /// Role that the moiety is playing
     ///
     /// `role`, 0..1.
-    pub role: Option<CodeableConcept>,
+    pub role: Option<Box<CodeableConcept>>,
     /// Identifier by which this moiety substance is known
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Textual name for this moiety substance
     ///
     /// `name`, 0..1.
@@ -266,11 +266,11 @@ pub struct SubstanceSpecificationMoiety {
     /// Stereochemistry type
     ///
     /// `stereochemistry`, 0..1.
-    pub stereochemistry: Option<CodeableConcept>,
+    pub stereochemistry: Option<Box<CodeableConcept>>,
     /// Optical activity type
     ///
     /// `opticalActivity`, 0..1.
-    pub optical_activity: Option<CodeableConcept>,
+    pub optical_activity: Option<Box<CodeableConcept>>,
     /// Molecular formula
     ///
     /// `molecularFormula`, 0..1.
@@ -292,12 +292,12 @@ impl de::FhirObject for SubstanceSpecificationMoiety {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "role" => de::plain(map, &mut self.role, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "role" => de::boxed(map, &mut self.role, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key),
-            "opticalActivity" => de::plain(map, &mut self.optical_activity, key),
+            "stereochemistry" => de::boxed(map, &mut self.stereochemistry, key),
+            "opticalActivity" => de::boxed(map, &mut self.optical_activity, key),
             "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key),
             "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key),
             _ => {
@@ -361,11 +361,11 @@ pub struct SubstanceSpecificationProperty {
     /// A category for this property, e.g. Physical, Chemical, Enzymatic
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// Property type e.g. viscosity, pH, isoelectric point
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Parameters that were used in the measurement of a property (e.g. for viscosity: measured at 20C with a pH of 7.1)
     ///
     /// `parameters`, 0..1.
@@ -391,8 +391,8 @@ impl de::FhirObject for SubstanceSpecificationProperty {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "category" => de::plain(map, &mut self.category, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "category" => de::boxed(map, &mut self.category, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "parameters" => de::primitive(map, &mut self.parameters, key),
             "_parameters" => de::primitive_element(map, &mut self.parameters, key),
             _ => {
@@ -458,11 +458,11 @@ pub struct SubstanceSpecificationStructure {
     /// Stereochemistry type
     ///
     /// `stereochemistry`, 0..1.
-    pub stereochemistry: Option<CodeableConcept>,
+    pub stereochemistry: Option<Box<CodeableConcept>>,
     /// Optical activity type
     ///
     /// `opticalActivity`, 0..1.
-    pub optical_activity: Option<CodeableConcept>,
+    pub optical_activity: Option<Box<CodeableConcept>>,
     /// Molecular formula
     ///
     /// `molecularFormula`, 0..1.
@@ -478,7 +478,7 @@ pub struct SubstanceSpecificationStructure {
     /// The molecular weight or weight range (for proteins, polymers or nucleic acids)
     ///
     /// `molecularWeight`, 0..1.
-    pub molecular_weight: Option<SubstanceSpecificationStructureIsotopeMolecularWeight>,
+    pub molecular_weight: Option<Box<SubstanceSpecificationStructureIsotopeMolecularWeight>>,
     /// Supporting literature
     ///
     /// `source`, 0..*.
@@ -500,8 +500,8 @@ impl de::FhirObject for SubstanceSpecificationStructure {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "stereochemistry" => de::plain(map, &mut self.stereochemistry, key),
-            "opticalActivity" => de::plain(map, &mut self.optical_activity, key),
+            "stereochemistry" => de::boxed(map, &mut self.stereochemistry, key),
+            "opticalActivity" => de::boxed(map, &mut self.optical_activity, key),
             "molecularFormula" => de::primitive(map, &mut self.molecular_formula, key),
             "_molecularFormula" => de::primitive_element(map, &mut self.molecular_formula, key),
             "molecularFormulaByMoiety" => {
@@ -511,7 +511,7 @@ impl de::FhirObject for SubstanceSpecificationStructure {
                 de::primitive_element(map, &mut self.molecular_formula_by_moiety, key)
             }
             "isotope" => de::list(map, &mut self.isotope, key),
-            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key),
+            "molecularWeight" => de::boxed(map, &mut self.molecular_weight, key),
             "source" => de::list(map, &mut self.source, key),
             "representation" => de::list(map, &mut self.representation, key),
             _ => return Ok(false),
@@ -574,23 +574,23 @@ pub struct SubstanceSpecificationStructureIsotope {
     /// Substance identifier for each non-natural or radioisotope
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Substance name for each non-natural or radioisotope
     ///
     /// `name`, 0..1.
-    pub name: Option<CodeableConcept>,
+    pub name: Option<Box<CodeableConcept>>,
     /// The type of isotopic substitution present in a single substance
     ///
     /// `substitution`, 0..1.
-    pub substitution: Option<CodeableConcept>,
+    pub substitution: Option<Box<CodeableConcept>>,
     /// Half life - for a non-natural nuclide
     ///
     /// `halfLife`, 0..1.
-    pub half_life: Option<Quantity>,
+    pub half_life: Option<Box<Quantity>>,
     /// The molecular weight or weight range (for proteins, polymers or nucleic acids)
     ///
     /// `molecularWeight`, 0..1.
-    pub molecular_weight: Option<SubstanceSpecificationStructureIsotopeMolecularWeight>,
+    pub molecular_weight: Option<Box<SubstanceSpecificationStructureIsotopeMolecularWeight>>,
 }
 
 impl de::FhirObject for SubstanceSpecificationStructureIsotope {
@@ -604,11 +604,11 @@ impl de::FhirObject for SubstanceSpecificationStructureIsotope {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
-            "name" => de::plain(map, &mut self.name, key),
-            "substitution" => de::plain(map, &mut self.substitution, key),
-            "halfLife" => de::plain(map, &mut self.half_life, key),
-            "molecularWeight" => de::plain(map, &mut self.molecular_weight, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
+            "name" => de::boxed(map, &mut self.name, key),
+            "substitution" => de::boxed(map, &mut self.substitution, key),
+            "halfLife" => de::boxed(map, &mut self.half_life, key),
+            "molecularWeight" => de::boxed(map, &mut self.molecular_weight, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -656,15 +656,15 @@ pub struct SubstanceSpecificationStructureIsotopeMolecularWeight {
     /// The method by which the molecular weight was determined
     ///
     /// `method`, 0..1.
-    pub method: Option<CodeableConcept>,
+    pub method: Option<Box<CodeableConcept>>,
     /// Type of molecular weight such as exact, average (also known as. number average), weight average
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Used to capture quantitative values for a variety of elements. If only limits are given, the arithmetic mean would be the average. If only a single definite value for a given element is given, it would be captured in this field
     ///
     /// `amount`, 0..1.
-    pub amount: Option<Quantity>,
+    pub amount: Option<Box<Quantity>>,
 }
 
 impl de::FhirObject for SubstanceSpecificationStructureIsotopeMolecularWeight {
@@ -678,9 +678,9 @@ impl de::FhirObject for SubstanceSpecificationStructureIsotopeMolecularWeight {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "method" => de::plain(map, &mut self.method, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "amount" => de::plain(map, &mut self.amount, key),
+            "method" => de::boxed(map, &mut self.method, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "amount" => de::boxed(map, &mut self.amount, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -726,7 +726,7 @@ pub struct SubstanceSpecificationStructureRepresentation {
     /// The type of structure (e.g. Full, Partial, Representative)
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The structural representation as text string in a format e.g. InChI, SMILES, MOLFILE, CDX
     ///
     /// `representation`, 0..1.
@@ -734,7 +734,7 @@ pub struct SubstanceSpecificationStructureRepresentation {
     /// An attached file with the structural representation
     ///
     /// `attachment`, 0..1.
-    pub attachment: Option<Attachment>,
+    pub attachment: Option<Box<Attachment>>,
 }
 
 impl de::FhirObject for SubstanceSpecificationStructureRepresentation {
@@ -748,10 +748,10 @@ impl de::FhirObject for SubstanceSpecificationStructureRepresentation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "representation" => de::primitive(map, &mut self.representation, key),
             "_representation" => de::primitive_element(map, &mut self.representation, key),
-            "attachment" => de::plain(map, &mut self.attachment, key),
+            "attachment" => de::boxed(map, &mut self.attachment, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -802,11 +802,11 @@ pub struct SubstanceSpecificationCode {
     /// The specific code
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Status of the code assignment
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// The date at which the code status is changed as part of the terminology maintenance
     ///
     /// `statusDate`, 0..1.
@@ -832,8 +832,8 @@ impl de::FhirObject for SubstanceSpecificationCode {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "code" => de::boxed(map, &mut self.code, key),
+            "status" => de::boxed(map, &mut self.status, key),
             "statusDate" => de::primitive(map, &mut self.status_date, key),
             "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
             "comment" => de::primitive(map, &mut self.comment, key),
@@ -890,11 +890,11 @@ pub struct SubstanceSpecificationName {
     /// Name type
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The status of the name
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// If this is the preferred name for this substance
     ///
     /// `preferred`, 0..1.
@@ -942,8 +942,8 @@ impl de::FhirObject for SubstanceSpecificationName {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "status" => de::boxed(map, &mut self.status, key),
             "preferred" => de::primitive(map, &mut self.preferred, key),
             "_preferred" => de::primitive_element(map, &mut self.preferred, key),
             "language" => de::list(map, &mut self.language, key),
@@ -1006,11 +1006,11 @@ pub struct SubstanceSpecificationNameOfficial {
     /// Which authority uses this official name
     ///
     /// `authority`, 0..1.
-    pub authority: Option<CodeableConcept>,
+    pub authority: Option<Box<CodeableConcept>>,
     /// The status of the official name
     ///
     /// `status`, 0..1.
-    pub status: Option<CodeableConcept>,
+    pub status: Option<Box<CodeableConcept>>,
     /// Date of official name change
     ///
     /// `date`, 0..1.
@@ -1028,8 +1028,8 @@ impl de::FhirObject for SubstanceSpecificationNameOfficial {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "authority" => de::plain(map, &mut self.authority, key),
-            "status" => de::plain(map, &mut self.status, key),
+            "authority" => de::boxed(map, &mut self.authority, key),
+            "status" => de::boxed(map, &mut self.status, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             _ => return Ok(false),
@@ -1081,7 +1081,7 @@ pub struct SubstanceSpecificationRelationship {
     /// For example "salt to parent", "active moiety", "starting material"
     ///
     /// `relationship`, 0..1.
-    pub relationship: Option<CodeableConcept>,
+    pub relationship: Option<Box<CodeableConcept>>,
     /// For example where an enzyme strongly bonds with a particular substance, this is a defining relationship for that enzyme, out of several possible substance relationships
     ///
     /// `isDefining`, 0..1.
@@ -1093,11 +1093,11 @@ pub struct SubstanceSpecificationRelationship {
     /// For use when the numeric
     ///
     /// `amountRatioLowLimit`, 0..1.
-    pub amount_ratio_low_limit: Option<Ratio>,
+    pub amount_ratio_low_limit: Option<Box<Ratio>>,
     /// An operator for the amount, for example "average", "approximately", "less than"
     ///
     /// `amountType`, 0..1.
-    pub amount_type: Option<CodeableConcept>,
+    pub amount_type: Option<Box<CodeableConcept>>,
     /// Supporting literature
     ///
     /// `source`, 0..*.
@@ -1115,11 +1115,11 @@ impl de::FhirObject for SubstanceSpecificationRelationship {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "relationship" => de::plain(map, &mut self.relationship, key),
+            "relationship" => de::boxed(map, &mut self.relationship, key),
             "isDefining" => de::primitive(map, &mut self.is_defining, key),
             "_isDefining" => de::primitive_element(map, &mut self.is_defining, key),
-            "amountRatioLowLimit" => de::plain(map, &mut self.amount_ratio_low_limit, key),
-            "amountType" => de::plain(map, &mut self.amount_type, key),
+            "amountRatioLowLimit" => de::boxed(map, &mut self.amount_ratio_low_limit, key),
+            "amountType" => de::boxed(map, &mut self.amount_type, key),
             "source" => de::list(map, &mut self.source, key),
             _ => {
                 if SubstanceSpecificationRelationshipSubstance::visit(

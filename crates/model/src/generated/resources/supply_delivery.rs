@@ -38,7 +38,7 @@ pub struct SupplyDelivery {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SupplyDelivery {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,15 +82,15 @@ pub struct SupplyDelivery {
     /// Patient for whom the item is supplied
     ///
     /// `patient`, 0..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Category of dispense event
     ///
     /// `type`, 0..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// The item that is delivered or supplied
     ///
     /// `suppliedItem`, 0..1.
-    pub supplied_item: Option<SupplyDeliverySuppliedItem>,
+    pub supplied_item: Option<Box<SupplyDeliverySuppliedItem>>,
     /// When event occurred
     ///
     /// `occurrence[x]`, 0..1.
@@ -98,11 +98,11 @@ pub struct SupplyDelivery {
     /// Dispenser
     ///
     /// `supplier`, 0..1.
-    pub supplier: Option<Reference>,
+    pub supplier: Option<Box<Reference>>,
     /// Where the Supply was sent
     ///
     /// `destination`, 0..1.
-    pub destination: Option<Reference>,
+    pub destination: Option<Box<Reference>>,
     /// Who collected the Supply
     ///
     /// `receiver`, 0..*.
@@ -120,12 +120,12 @@ impl de::FhirObject for SupplyDelivery {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -134,11 +134,11 @@ impl de::FhirObject for SupplyDelivery {
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "type" => de::plain(map, &mut self.r#type, key),
-            "suppliedItem" => de::plain(map, &mut self.supplied_item, key),
-            "supplier" => de::plain(map, &mut self.supplier, key),
-            "destination" => de::plain(map, &mut self.destination, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
+            "suppliedItem" => de::boxed(map, &mut self.supplied_item, key),
+            "supplier" => de::boxed(map, &mut self.supplier, key),
+            "destination" => de::boxed(map, &mut self.destination, key),
             "receiver" => de::list(map, &mut self.receiver, key),
             _ => {
                 if SupplyDeliveryOccurrence::visit(&mut self.occurrence, key, map)? {
@@ -211,7 +211,7 @@ pub struct SupplyDeliverySuppliedItem {
     /// Amount dispensed
     ///
     /// `quantity`, 0..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Medication, Substance, or Device supplied
     ///
     /// `item[x]`, 0..1.
@@ -229,7 +229,7 @@ impl de::FhirObject for SupplyDeliverySuppliedItem {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             _ => {
                 if SupplyDeliverySuppliedItemItem::visit(&mut self.item, key, map)? {
                     return Ok(true);

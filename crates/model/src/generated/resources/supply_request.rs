@@ -38,7 +38,7 @@ pub struct SupplyRequest {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct SupplyRequest {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct SupplyRequest {
     /// The kind of supply (central, non-stock, etc.)
     ///
     /// `category`, 0..1.
-    pub category: Option<CodeableConcept>,
+    pub category: Option<Box<CodeableConcept>>,
     /// routine | urgent | asap | stat
     ///
     /// `priority`, 0..1.
@@ -86,7 +86,7 @@ pub struct SupplyRequest {
     /// The requested amount of the item indicated
     ///
     /// `quantity`, 1..1.
-    pub quantity: Option<Quantity>,
+    pub quantity: Option<Box<Quantity>>,
     /// Ordered item details
     ///
     /// `parameter`, 0..*.
@@ -102,7 +102,7 @@ pub struct SupplyRequest {
     /// Individual making the request
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Who is intended to fulfill the request
     ///
     /// `supplier`, 0..*.
@@ -118,11 +118,11 @@ pub struct SupplyRequest {
     /// The origin of the supply
     ///
     /// `deliverFrom`, 0..1.
-    pub deliver_from: Option<Reference>,
+    pub deliver_from: Option<Box<Reference>>,
     /// The destination of the supply
     ///
     /// `deliverTo`, 0..1.
-    pub deliver_to: Option<Reference>,
+    pub deliver_to: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for SupplyRequest {
@@ -136,31 +136,31 @@ impl de::FhirObject for SupplyRequest {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "category" => de::plain(map, &mut self.category, key),
+            "category" => de::boxed(map, &mut self.category, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
-            "quantity" => de::plain(map, &mut self.quantity, key),
+            "quantity" => de::boxed(map, &mut self.quantity, key),
             "parameter" => de::list(map, &mut self.parameter, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
-            "requester" => de::plain(map, &mut self.requester, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
             "supplier" => de::list(map, &mut self.supplier, key),
             "reasonCode" => de::list(map, &mut self.reason_code, key),
             "reasonReference" => de::list(map, &mut self.reason_reference, key),
-            "deliverFrom" => de::plain(map, &mut self.deliver_from, key),
-            "deliverTo" => de::plain(map, &mut self.deliver_to, key),
+            "deliverFrom" => de::boxed(map, &mut self.deliver_from, key),
+            "deliverTo" => de::boxed(map, &mut self.deliver_to, key),
             _ => {
                 if SupplyRequestItem::visit(&mut self.item, key, map)? {
                     return Ok(true);
@@ -241,7 +241,7 @@ pub struct SupplyRequestParameter {
     /// Item detail
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Value of detail
     ///
     /// `value[x]`, 0..1.
@@ -259,7 +259,7 @@ impl de::FhirObject for SupplyRequestParameter {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             _ => {
                 if SupplyRequestParameterValue::visit(&mut self.value, key, map)? {
                     return Ok(true);

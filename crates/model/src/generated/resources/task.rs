@@ -38,7 +38,7 @@ pub struct Task {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct Task {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -82,7 +82,7 @@ pub struct Task {
     /// Requisition or grouper id
     ///
     /// `groupIdentifier`, 0..1.
-    pub group_identifier: Option<Identifier>,
+    pub group_identifier: Option<Box<Identifier>>,
     /// Composite task
     ///
     /// `partOf`, 0..*.
@@ -94,11 +94,11 @@ pub struct Task {
     /// Reason for current status
     ///
     /// `statusReason`, 0..1.
-    pub status_reason: Option<CodeableConcept>,
+    pub status_reason: Option<Box<CodeableConcept>>,
     /// E.g. "Specimen collected", "IV prepped"
     ///
     /// `businessStatus`, 0..1.
-    pub business_status: Option<CodeableConcept>,
+    pub business_status: Option<Box<CodeableConcept>>,
     /// unknown | proposal | plan | order | original-order | reflex-order | filler-order | instance-order | option
     ///
     /// `intent`, 1..1.
@@ -110,7 +110,7 @@ pub struct Task {
     /// Task Type
     ///
     /// `code`, 0..1.
-    pub code: Option<CodeableConcept>,
+    pub code: Option<Box<CodeableConcept>>,
     /// Human-readable explanation of task
     ///
     /// `description`, 0..1.
@@ -118,19 +118,19 @@ pub struct Task {
     /// What task is acting on
     ///
     /// `focus`, 0..1.
-    pub focus: Option<Reference>,
+    pub focus: Option<Box<Reference>>,
     /// Beneficiary of the Task
     ///
     /// `for`, 0..1.
-    pub r#for: Option<Reference>,
+    pub r#for: Option<Box<Reference>>,
     /// Healthcare event during which this task originated
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// Start and end time of execution
     ///
     /// `executionPeriod`, 0..1.
-    pub execution_period: Option<Period>,
+    pub execution_period: Option<Box<Period>>,
     /// Task Creation Date
     ///
     /// `authoredOn`, 0..1.
@@ -142,7 +142,7 @@ pub struct Task {
     /// Who is asking for task to be done
     ///
     /// `requester`, 0..1.
-    pub requester: Option<Reference>,
+    pub requester: Option<Box<Reference>>,
     /// Requested performer
     ///
     /// `performerType`, 0..*.
@@ -150,19 +150,19 @@ pub struct Task {
     /// Responsible individual
     ///
     /// `owner`, 0..1.
-    pub owner: Option<Reference>,
+    pub owner: Option<Box<Reference>>,
     /// Where task occurs
     ///
     /// `location`, 0..1.
-    pub location: Option<Reference>,
+    pub location: Option<Box<Reference>>,
     /// Why task is needed
     ///
     /// `reasonCode`, 0..1.
-    pub reason_code: Option<CodeableConcept>,
+    pub reason_code: Option<Box<CodeableConcept>>,
     /// Why task is needed
     ///
     /// `reasonReference`, 0..1.
-    pub reason_reference: Option<Reference>,
+    pub reason_reference: Option<Box<Reference>>,
     /// Associated insurance coverage
     ///
     /// `insurance`, 0..*.
@@ -178,7 +178,7 @@ pub struct Task {
     /// Constraints on fulfillment tasks
     ///
     /// `restriction`, 0..1.
-    pub restriction: Option<TaskRestriction>,
+    pub restriction: Option<Box<TaskRestriction>>,
     /// Information used to perform task
     ///
     /// `input`, 0..*.
@@ -200,12 +200,12 @@ impl de::FhirObject for Task {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -217,37 +217,37 @@ impl de::FhirObject for Task {
             "instantiatesUri" => de::primitive(map, &mut self.instantiates_uri, key),
             "_instantiatesUri" => de::primitive_element(map, &mut self.instantiates_uri, key),
             "basedOn" => de::list(map, &mut self.based_on, key),
-            "groupIdentifier" => de::plain(map, &mut self.group_identifier, key),
+            "groupIdentifier" => de::boxed(map, &mut self.group_identifier, key),
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "statusReason" => de::plain(map, &mut self.status_reason, key),
-            "businessStatus" => de::plain(map, &mut self.business_status, key),
+            "statusReason" => de::boxed(map, &mut self.status_reason, key),
+            "businessStatus" => de::boxed(map, &mut self.business_status, key),
             "intent" => de::primitive(map, &mut self.intent, key),
             "_intent" => de::primitive_element(map, &mut self.intent, key),
             "priority" => de::primitive(map, &mut self.priority, key),
             "_priority" => de::primitive_element(map, &mut self.priority, key),
-            "code" => de::plain(map, &mut self.code, key),
+            "code" => de::boxed(map, &mut self.code, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "focus" => de::plain(map, &mut self.focus, key),
-            "for" => de::plain(map, &mut self.r#for, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
-            "executionPeriod" => de::plain(map, &mut self.execution_period, key),
+            "focus" => de::boxed(map, &mut self.focus, key),
+            "for" => de::boxed(map, &mut self.r#for, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
+            "executionPeriod" => de::boxed(map, &mut self.execution_period, key),
             "authoredOn" => de::primitive(map, &mut self.authored_on, key),
             "_authoredOn" => de::primitive_element(map, &mut self.authored_on, key),
             "lastModified" => de::primitive(map, &mut self.last_modified, key),
             "_lastModified" => de::primitive_element(map, &mut self.last_modified, key),
-            "requester" => de::plain(map, &mut self.requester, key),
+            "requester" => de::boxed(map, &mut self.requester, key),
             "performerType" => de::list(map, &mut self.performer_type, key),
-            "owner" => de::plain(map, &mut self.owner, key),
-            "location" => de::plain(map, &mut self.location, key),
-            "reasonCode" => de::plain(map, &mut self.reason_code, key),
-            "reasonReference" => de::plain(map, &mut self.reason_reference, key),
+            "owner" => de::boxed(map, &mut self.owner, key),
+            "location" => de::boxed(map, &mut self.location, key),
+            "reasonCode" => de::boxed(map, &mut self.reason_code, key),
+            "reasonReference" => de::boxed(map, &mut self.reason_reference, key),
             "insurance" => de::list(map, &mut self.insurance, key),
             "note" => de::list(map, &mut self.note, key),
             "relevantHistory" => de::list(map, &mut self.relevant_history, key),
-            "restriction" => de::plain(map, &mut self.restriction, key),
+            "restriction" => de::boxed(map, &mut self.restriction, key),
             "input" => de::list(map, &mut self.input, key),
             "output" => de::list(map, &mut self.output, key),
             _ => return Ok(false),
@@ -348,7 +348,7 @@ pub struct TaskRestriction {
     /// When fulfillment sought
     ///
     /// `period`, 0..1.
-    pub period: Option<Period>,
+    pub period: Option<Box<Period>>,
     /// For whom is fulfillment sought?
     ///
     /// `recipient`, 0..*.
@@ -368,7 +368,7 @@ impl de::FhirObject for TaskRestriction {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "repetitions" => de::primitive(map, &mut self.repetitions, key),
             "_repetitions" => de::primitive_element(map, &mut self.repetitions, key),
-            "period" => de::plain(map, &mut self.period, key),
+            "period" => de::boxed(map, &mut self.period, key),
             "recipient" => de::list(map, &mut self.recipient, key),
             _ => return Ok(false),
         }?;
@@ -415,7 +415,7 @@ pub struct TaskInput {
     /// Label for the input
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Content to use in performing the task
     ///
     /// `value[x]`, 1..1.
@@ -433,7 +433,7 @@ impl de::FhirObject for TaskInput {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if TaskInputValue::visit(&mut self.value, key, map)? {
                     return Ok(true);
@@ -485,7 +485,7 @@ pub struct TaskOutput {
     /// Label for output
     ///
     /// `type`, 1..1.
-    pub r#type: Option<CodeableConcept>,
+    pub r#type: Option<Box<CodeableConcept>>,
     /// Result of output
     ///
     /// `value[x]`, 1..1.
@@ -503,7 +503,7 @@ impl de::FhirObject for TaskOutput {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             _ => {
                 if TaskOutputValue::visit(&mut self.value, key, map)? {
                     return Ok(true);

@@ -38,7 +38,7 @@ pub struct TerminologyCapabilities {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct TerminologyCapabilities {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -126,11 +126,11 @@ pub struct TerminologyCapabilities {
     /// Software that is covered by this terminology capability statement
     ///
     /// `software`, 0..1.
-    pub software: Option<TerminologyCapabilitiesSoftware>,
+    pub software: Option<Box<TerminologyCapabilitiesSoftware>>,
     /// If this describes a specific instance
     ///
     /// `implementation`, 0..1.
-    pub implementation: Option<TerminologyCapabilitiesImplementation>,
+    pub implementation: Option<Box<TerminologyCapabilitiesImplementation>>,
     /// Whether lockedDate is supported
     ///
     /// `lockedDate`, 0..1.
@@ -142,7 +142,7 @@ pub struct TerminologyCapabilities {
     /// Information about the \[ValueSet/$expand\](valueset-operation-expand.html) operation
     ///
     /// `expansion`, 0..1.
-    pub expansion: Option<TerminologyCapabilitiesExpansion>,
+    pub expansion: Option<Box<TerminologyCapabilitiesExpansion>>,
     /// explicit | all
     ///
     /// `codeSearch`, 0..1.
@@ -150,15 +150,15 @@ pub struct TerminologyCapabilities {
     /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation
     ///
     /// `validateCode`, 0..1.
-    pub validate_code: Option<TerminologyCapabilitiesValidateCode>,
+    pub validate_code: Option<Box<TerminologyCapabilitiesValidateCode>>,
     /// Information about the \[ConceptMap/$translate\](conceptmap-operation-translate.html) operation
     ///
     /// `translation`, 0..1.
-    pub translation: Option<TerminologyCapabilitiesTranslation>,
+    pub translation: Option<Box<TerminologyCapabilitiesTranslation>>,
     /// Information about the \[ConceptMap/$closure\](conceptmap-operation-closure.html) operation
     ///
     /// `closure`, 0..1.
-    pub closure: Option<TerminologyCapabilitiesClosure>,
+    pub closure: Option<Box<TerminologyCapabilitiesClosure>>,
 }
 
 impl de::FhirObject for TerminologyCapabilities {
@@ -172,12 +172,12 @@ impl de::FhirObject for TerminologyCapabilities {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -208,17 +208,17 @@ impl de::FhirObject for TerminologyCapabilities {
             "_copyright" => de::primitive_element(map, &mut self.copyright, key),
             "kind" => de::primitive(map, &mut self.kind, key),
             "_kind" => de::primitive_element(map, &mut self.kind, key),
-            "software" => de::plain(map, &mut self.software, key),
-            "implementation" => de::plain(map, &mut self.implementation, key),
+            "software" => de::boxed(map, &mut self.software, key),
+            "implementation" => de::boxed(map, &mut self.implementation, key),
             "lockedDate" => de::primitive(map, &mut self.locked_date, key),
             "_lockedDate" => de::primitive_element(map, &mut self.locked_date, key),
             "codeSystem" => de::list(map, &mut self.code_system, key),
-            "expansion" => de::plain(map, &mut self.expansion, key),
+            "expansion" => de::boxed(map, &mut self.expansion, key),
             "codeSearch" => de::primitive(map, &mut self.code_search, key),
             "_codeSearch" => de::primitive_element(map, &mut self.code_search, key),
-            "validateCode" => de::plain(map, &mut self.validate_code, key),
-            "translation" => de::plain(map, &mut self.translation, key),
-            "closure" => de::plain(map, &mut self.closure, key),
+            "validateCode" => de::boxed(map, &mut self.validate_code, key),
+            "translation" => de::boxed(map, &mut self.translation, key),
+            "closure" => de::boxed(map, &mut self.closure, key),
             _ => return Ok(false),
         }?;
         Ok(true)

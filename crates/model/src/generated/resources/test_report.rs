@@ -38,7 +38,7 @@ pub struct TestReport {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct TestReport {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -66,7 +66,7 @@ pub struct TestReport {
     /// External identifier
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Informal name of the executed TestScript
     ///
     /// `name`, 0..1.
@@ -78,7 +78,7 @@ pub struct TestReport {
     /// Reference to the  version-specific TestScript that was executed to produce this TestReport
     ///
     /// `testScript`, 1..1.
-    pub test_script: Option<Reference>,
+    pub test_script: Option<Box<Reference>>,
     /// pass | fail | pending
     ///
     /// `result`, 1..1.
@@ -102,7 +102,7 @@ pub struct TestReport {
     /// The results of the series of required setup operations before the tests were executed
     ///
     /// `setup`, 0..1.
-    pub setup: Option<TestReportSetup>,
+    pub setup: Option<Box<TestReportSetup>>,
     /// A test executed from the test script
     ///
     /// `test`, 0..*.
@@ -110,7 +110,7 @@ pub struct TestReport {
     /// The results of running the series of required clean up steps
     ///
     /// `teardown`, 0..1.
-    pub teardown: Option<TestReportTeardown>,
+    pub teardown: Option<Box<TestReportTeardown>>,
 }
 
 impl de::FhirObject for TestReport {
@@ -124,21 +124,21 @@ impl de::FhirObject for TestReport {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
-            "testScript" => de::plain(map, &mut self.test_script, key),
+            "testScript" => de::boxed(map, &mut self.test_script, key),
             "result" => de::primitive(map, &mut self.result, key),
             "_result" => de::primitive_element(map, &mut self.result, key),
             "score" => de::primitive(map, &mut self.score, key),
@@ -148,9 +148,9 @@ impl de::FhirObject for TestReport {
             "issued" => de::primitive(map, &mut self.issued, key),
             "_issued" => de::primitive_element(map, &mut self.issued, key),
             "participant" => de::list(map, &mut self.participant, key),
-            "setup" => de::plain(map, &mut self.setup, key),
+            "setup" => de::boxed(map, &mut self.setup, key),
             "test" => de::list(map, &mut self.test, key),
-            "teardown" => de::plain(map, &mut self.teardown, key),
+            "teardown" => de::boxed(map, &mut self.teardown, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -347,11 +347,11 @@ pub struct TestReportSetupAction {
     /// The operation to perform
     ///
     /// `operation`, 0..1.
-    pub operation: Option<TestReportSetupActionOperation>,
+    pub operation: Option<Box<TestReportSetupActionOperation>>,
     /// The assertion to perform
     ///
     /// `assert`, 0..1.
-    pub assert: Option<TestReportSetupActionAssert>,
+    pub assert: Option<Box<TestReportSetupActionAssert>>,
 }
 
 impl de::FhirObject for TestReportSetupAction {
@@ -365,8 +365,8 @@ impl de::FhirObject for TestReportSetupAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
-            "assert" => de::plain(map, &mut self.assert, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
+            "assert" => de::boxed(map, &mut self.assert, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -629,11 +629,11 @@ pub struct TestReportTestAction {
     /// The operation performed
     ///
     /// `operation`, 0..1.
-    pub operation: Option<TestReportSetupActionOperation>,
+    pub operation: Option<Box<TestReportSetupActionOperation>>,
     /// The assertion performed
     ///
     /// `assert`, 0..1.
-    pub assert: Option<TestReportSetupActionAssert>,
+    pub assert: Option<Box<TestReportSetupActionAssert>>,
 }
 
 impl de::FhirObject for TestReportTestAction {
@@ -647,8 +647,8 @@ impl de::FhirObject for TestReportTestAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
-            "assert" => de::plain(map, &mut self.assert, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
+            "assert" => de::boxed(map, &mut self.assert, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -751,7 +751,7 @@ pub struct TestReportTeardownAction {
     /// The teardown operation performed
     ///
     /// `operation`, 1..1.
-    pub operation: Option<TestReportSetupActionOperation>,
+    pub operation: Option<Box<TestReportSetupActionOperation>>,
 }
 
 impl de::FhirObject for TestReportTeardownAction {
@@ -765,7 +765,7 @@ impl de::FhirObject for TestReportTeardownAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct TestScript {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct TestScript {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -70,7 +70,7 @@ pub struct TestScript {
     /// Additional identifier for the test script
     ///
     /// `identifier`, 0..1.
-    pub identifier: Option<Identifier>,
+    pub identifier: Option<Box<Identifier>>,
     /// Business version of the test script
     ///
     /// `version`, 0..1.
@@ -134,7 +134,7 @@ pub struct TestScript {
     /// Required capability that is assumed to function correctly on the FHIR server being tested
     ///
     /// `metadata`, 0..1.
-    pub metadata: Option<TestScriptMetadata>,
+    pub metadata: Option<Box<TestScriptMetadata>>,
     /// Fixture in the test script - by reference (uri)
     ///
     /// `fixture`, 0..*.
@@ -150,7 +150,7 @@ pub struct TestScript {
     /// A series of required setup operations before tests are executed
     ///
     /// `setup`, 0..1.
-    pub setup: Option<TestScriptSetup>,
+    pub setup: Option<Box<TestScriptSetup>>,
     /// A test in this script
     ///
     /// `test`, 0..*.
@@ -158,7 +158,7 @@ pub struct TestScript {
     /// A series of required clean up steps
     ///
     /// `teardown`, 0..1.
-    pub teardown: Option<TestScriptTeardown>,
+    pub teardown: Option<Box<TestScriptTeardown>>,
 }
 
 impl de::FhirObject for TestScript {
@@ -172,18 +172,18 @@ impl de::FhirObject for TestScript {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "url" => de::primitive(map, &mut self.url, key),
             "_url" => de::primitive_element(map, &mut self.url, key),
-            "identifier" => de::plain(map, &mut self.identifier, key),
+            "identifier" => de::boxed(map, &mut self.identifier, key),
             "version" => de::primitive(map, &mut self.version, key),
             "_version" => de::primitive_element(map, &mut self.version, key),
             "name" => de::primitive(map, &mut self.name, key),
@@ -209,13 +209,13 @@ impl de::FhirObject for TestScript {
             "_copyright" => de::primitive_element(map, &mut self.copyright, key),
             "origin" => de::list(map, &mut self.origin, key),
             "destination" => de::list(map, &mut self.destination, key),
-            "metadata" => de::plain(map, &mut self.metadata, key),
+            "metadata" => de::boxed(map, &mut self.metadata, key),
             "fixture" => de::list(map, &mut self.fixture, key),
             "profile" => de::list(map, &mut self.profile, key),
             "variable" => de::list(map, &mut self.variable, key),
-            "setup" => de::plain(map, &mut self.setup, key),
+            "setup" => de::boxed(map, &mut self.setup, key),
             "test" => de::list(map, &mut self.test, key),
-            "teardown" => de::plain(map, &mut self.teardown, key),
+            "teardown" => de::boxed(map, &mut self.teardown, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -297,7 +297,7 @@ pub struct TestScriptOrigin {
     /// FHIR-Client | FHIR-SDC-FormFiller
     ///
     /// `profile`, 1..1.
-    pub profile: Option<Coding>,
+    pub profile: Option<Box<Coding>>,
 }
 
 impl de::FhirObject for TestScriptOrigin {
@@ -313,7 +313,7 @@ impl de::FhirObject for TestScriptOrigin {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "index" => de::primitive(map, &mut self.index, key),
             "_index" => de::primitive_element(map, &mut self.index, key),
-            "profile" => de::plain(map, &mut self.profile, key),
+            "profile" => de::boxed(map, &mut self.profile, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -362,7 +362,7 @@ pub struct TestScriptDestination {
     /// FHIR-Server | FHIR-SDC-FormManager | FHIR-SDC-FormReceiver | FHIR-SDC-FormProcessor
     ///
     /// `profile`, 1..1.
-    pub profile: Option<Coding>,
+    pub profile: Option<Box<Coding>>,
 }
 
 impl de::FhirObject for TestScriptDestination {
@@ -378,7 +378,7 @@ impl de::FhirObject for TestScriptDestination {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "index" => de::primitive(map, &mut self.index, key),
             "_index" => de::primitive_element(map, &mut self.index, key),
-            "profile" => de::plain(map, &mut self.profile, key),
+            "profile" => de::boxed(map, &mut self.profile, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -662,7 +662,7 @@ pub struct TestScriptFixture {
     /// Reference of the resource
     ///
     /// `resource`, 0..1.
-    pub resource: Option<Reference>,
+    pub resource: Option<Box<Reference>>,
 }
 
 impl de::FhirObject for TestScriptFixture {
@@ -680,7 +680,7 @@ impl de::FhirObject for TestScriptFixture {
             "_autocreate" => de::primitive_element(map, &mut self.autocreate, key),
             "autodelete" => de::primitive(map, &mut self.autodelete, key),
             "_autodelete" => de::primitive_element(map, &mut self.autodelete, key),
-            "resource" => de::plain(map, &mut self.resource, key),
+            "resource" => de::boxed(map, &mut self.resource, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -892,11 +892,11 @@ pub struct TestScriptSetupAction {
     /// The setup operation to perform
     ///
     /// `operation`, 0..1.
-    pub operation: Option<TestScriptSetupActionOperation>,
+    pub operation: Option<Box<TestScriptSetupActionOperation>>,
     /// The assertion to perform
     ///
     /// `assert`, 0..1.
-    pub assert: Option<TestScriptSetupActionAssert>,
+    pub assert: Option<Box<TestScriptSetupActionAssert>>,
 }
 
 impl de::FhirObject for TestScriptSetupAction {
@@ -910,8 +910,8 @@ impl de::FhirObject for TestScriptSetupAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
-            "assert" => de::plain(map, &mut self.assert, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
+            "assert" => de::boxed(map, &mut self.assert, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -956,7 +956,7 @@ pub struct TestScriptSetupActionOperation {
     /// The operation code type that will be executed
     ///
     /// `type`, 0..1.
-    pub r#type: Option<Coding>,
+    pub r#type: Option<Box<Coding>>,
     /// Resource type
     ///
     /// `resource`, 0..1.
@@ -1034,7 +1034,7 @@ impl de::FhirObject for TestScriptSetupActionOperation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::plain(map, &mut self.r#type, key),
+            "type" => de::boxed(map, &mut self.r#type, key),
             "resource" => de::primitive(map, &mut self.resource, key),
             "_resource" => de::primitive_element(map, &mut self.resource, key),
             "label" => de::primitive(map, &mut self.label, key),
@@ -1510,11 +1510,11 @@ pub struct TestScriptTestAction {
     /// The setup operation to perform
     ///
     /// `operation`, 0..1.
-    pub operation: Option<TestScriptSetupActionOperation>,
+    pub operation: Option<Box<TestScriptSetupActionOperation>>,
     /// The setup assertion to perform
     ///
     /// `assert`, 0..1.
-    pub assert: Option<TestScriptSetupActionAssert>,
+    pub assert: Option<Box<TestScriptSetupActionAssert>>,
 }
 
 impl de::FhirObject for TestScriptTestAction {
@@ -1528,8 +1528,8 @@ impl de::FhirObject for TestScriptTestAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
-            "assert" => de::plain(map, &mut self.assert, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
+            "assert" => de::boxed(map, &mut self.assert, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -1632,7 +1632,7 @@ pub struct TestScriptTeardownAction {
     /// The teardown operation to perform
     ///
     /// `operation`, 1..1.
-    pub operation: Option<TestScriptSetupActionOperation>,
+    pub operation: Option<Box<TestScriptSetupActionOperation>>,
 }
 
 impl de::FhirObject for TestScriptTeardownAction {
@@ -1646,7 +1646,7 @@ impl de::FhirObject for TestScriptTeardownAction {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "operation" => de::plain(map, &mut self.operation, key),
+            "operation" => de::boxed(map, &mut self.operation, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct ValueSet {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct ValueSet {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -130,11 +130,11 @@ pub struct ValueSet {
     /// Content logical definition of the value set (CLD)
     ///
     /// `compose`, 0..1.
-    pub compose: Option<ValueSetCompose>,
+    pub compose: Option<Box<ValueSetCompose>>,
     /// Used when the value set is "expanded"
     ///
     /// `expansion`, 0..1.
-    pub expansion: Option<ValueSetExpansion>,
+    pub expansion: Option<Box<ValueSetExpansion>>,
 }
 
 impl de::FhirObject for ValueSet {
@@ -148,12 +148,12 @@ impl de::FhirObject for ValueSet {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -185,8 +185,8 @@ impl de::FhirObject for ValueSet {
             "_purpose" => de::primitive_element(map, &mut self.purpose, key),
             "copyright" => de::primitive(map, &mut self.copyright, key),
             "_copyright" => de::primitive_element(map, &mut self.copyright, key),
-            "compose" => de::plain(map, &mut self.compose, key),
-            "expansion" => de::plain(map, &mut self.expansion, key),
+            "compose" => de::boxed(map, &mut self.compose, key),
+            "expansion" => de::boxed(map, &mut self.expansion, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -497,7 +497,7 @@ pub struct ValueSetComposeIncludeConceptDesignation {
     /// Types of uses of designations
     ///
     /// `use`, 0..1.
-    pub r#use: Option<Coding>,
+    pub r#use: Option<Box<Coding>>,
     /// The text value for this designation
     ///
     /// `value`, 1..1.
@@ -517,7 +517,7 @@ impl de::FhirObject for ValueSetComposeIncludeConceptDesignation {
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "use" => de::plain(map, &mut self.r#use, key),
+            "use" => de::boxed(map, &mut self.r#use, key),
             "value" => de::primitive(map, &mut self.value, key),
             "_value" => de::primitive_element(map, &mut self.value, key),
             _ => return Ok(false),

@@ -38,7 +38,7 @@ pub struct VerificationResult {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct VerificationResult {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -74,7 +74,7 @@ pub struct VerificationResult {
     /// none | initial | periodic
     ///
     /// `need`, 0..1.
-    pub need: Option<CodeableConcept>,
+    pub need: Option<Box<CodeableConcept>>,
     /// attested | validated | in-process | req-revalid | val-fail | reval-fail
     ///
     /// `status`, 1..1.
@@ -86,7 +86,7 @@ pub struct VerificationResult {
     /// nothing | primary | multiple
     ///
     /// `validationType`, 0..1.
-    pub validation_type: Option<CodeableConcept>,
+    pub validation_type: Option<Box<CodeableConcept>>,
     /// The primary process by which the target is validated (edit check; value set; primary source; multiple sources; standalone; in context)
     ///
     /// `validationProcess`, 0..*.
@@ -94,7 +94,7 @@ pub struct VerificationResult {
     /// Frequency of revalidation
     ///
     /// `frequency`, 0..1.
-    pub frequency: Option<Timing>,
+    pub frequency: Option<Box<Timing>>,
     /// The date/time validation was last completed (including failed validations)
     ///
     /// `lastPerformed`, 0..1.
@@ -106,7 +106,7 @@ pub struct VerificationResult {
     /// fatal | warn | rec-only | none
     ///
     /// `failureAction`, 0..1.
-    pub failure_action: Option<CodeableConcept>,
+    pub failure_action: Option<Box<CodeableConcept>>,
     /// Information about the primary source(s) involved in validation
     ///
     /// `primarySource`, 0..*.
@@ -114,7 +114,7 @@ pub struct VerificationResult {
     /// Information about the entity attesting to information
     ///
     /// `attestation`, 0..1.
-    pub attestation: Option<VerificationResultAttestation>,
+    pub attestation: Option<Box<VerificationResultAttestation>>,
     /// Information about the entity validating information
     ///
     /// `validator`, 0..*.
@@ -132,33 +132,33 @@ impl de::FhirObject for VerificationResult {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "target" => de::list(map, &mut self.target, key),
             "targetLocation" => de::primitive_list(map, &mut self.target_location, key),
             "_targetLocation" => de::primitive_element_list(map, &mut self.target_location, key),
-            "need" => de::plain(map, &mut self.need, key),
+            "need" => de::boxed(map, &mut self.need, key),
             "status" => de::primitive(map, &mut self.status, key),
             "_status" => de::primitive_element(map, &mut self.status, key),
             "statusDate" => de::primitive(map, &mut self.status_date, key),
             "_statusDate" => de::primitive_element(map, &mut self.status_date, key),
-            "validationType" => de::plain(map, &mut self.validation_type, key),
+            "validationType" => de::boxed(map, &mut self.validation_type, key),
             "validationProcess" => de::list(map, &mut self.validation_process, key),
-            "frequency" => de::plain(map, &mut self.frequency, key),
+            "frequency" => de::boxed(map, &mut self.frequency, key),
             "lastPerformed" => de::primitive(map, &mut self.last_performed, key),
             "_lastPerformed" => de::primitive_element(map, &mut self.last_performed, key),
             "nextScheduled" => de::primitive(map, &mut self.next_scheduled, key),
             "_nextScheduled" => de::primitive_element(map, &mut self.next_scheduled, key),
-            "failureAction" => de::plain(map, &mut self.failure_action, key),
+            "failureAction" => de::boxed(map, &mut self.failure_action, key),
             "primarySource" => de::list(map, &mut self.primary_source, key),
-            "attestation" => de::plain(map, &mut self.attestation, key),
+            "attestation" => de::boxed(map, &mut self.attestation, key),
             "validator" => de::list(map, &mut self.validator, key),
             _ => return Ok(false),
         }?;
@@ -242,7 +242,7 @@ pub struct VerificationResultPrimarySource {
     /// Reference to the primary source
     ///
     /// `who`, 0..1.
-    pub who: Option<Reference>,
+    pub who: Option<Box<Reference>>,
     /// Type of primary source (License Board; Primary Education; Continuing Education; Postal Service; Relationship owner; Registration Authority; legal source; issuing source; authoritative source)
     ///
     /// `type`, 0..*.
@@ -254,7 +254,7 @@ pub struct VerificationResultPrimarySource {
     /// successful | failed | unknown
     ///
     /// `validationStatus`, 0..1.
-    pub validation_status: Option<CodeableConcept>,
+    pub validation_status: Option<Box<CodeableConcept>>,
     /// When the target was validated against the primary source
     ///
     /// `validationDate`, 0..1.
@@ -262,7 +262,7 @@ pub struct VerificationResultPrimarySource {
     /// yes | no | undetermined
     ///
     /// `canPushUpdates`, 0..1.
-    pub can_push_updates: Option<CodeableConcept>,
+    pub can_push_updates: Option<Box<CodeableConcept>>,
     /// specific | any | source
     ///
     /// `pushTypeAvailable`, 0..*.
@@ -280,13 +280,13 @@ impl de::FhirObject for VerificationResultPrimarySource {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "who" => de::plain(map, &mut self.who, key),
+            "who" => de::boxed(map, &mut self.who, key),
             "type" => de::list(map, &mut self.r#type, key),
             "communicationMethod" => de::list(map, &mut self.communication_method, key),
-            "validationStatus" => de::plain(map, &mut self.validation_status, key),
+            "validationStatus" => de::boxed(map, &mut self.validation_status, key),
             "validationDate" => de::primitive(map, &mut self.validation_date, key),
             "_validationDate" => de::primitive_element(map, &mut self.validation_date, key),
-            "canPushUpdates" => de::plain(map, &mut self.can_push_updates, key),
+            "canPushUpdates" => de::boxed(map, &mut self.can_push_updates, key),
             "pushTypeAvailable" => de::list(map, &mut self.push_type_available, key),
             _ => return Ok(false),
         }?;
@@ -342,15 +342,15 @@ pub struct VerificationResultAttestation {
     /// The individual or organization attesting to information
     ///
     /// `who`, 0..1.
-    pub who: Option<Reference>,
+    pub who: Option<Box<Reference>>,
     /// When the who is asserting on behalf of another (organization or individual)
     ///
     /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Reference>,
+    pub on_behalf_of: Option<Box<Reference>>,
     /// The method by which attested information was submitted/retrieved
     ///
     /// `communicationMethod`, 0..1.
-    pub communication_method: Option<CodeableConcept>,
+    pub communication_method: Option<Box<CodeableConcept>>,
     /// The date the information was attested to
     ///
     /// `date`, 0..1.
@@ -366,11 +366,11 @@ pub struct VerificationResultAttestation {
     /// Proxy signature
     ///
     /// `proxySignature`, 0..1.
-    pub proxy_signature: Option<Signature>,
+    pub proxy_signature: Option<Box<Signature>>,
     /// Attester signature
     ///
     /// `sourceSignature`, 0..1.
-    pub source_signature: Option<Signature>,
+    pub source_signature: Option<Box<Signature>>,
 }
 
 impl de::FhirObject for VerificationResultAttestation {
@@ -384,9 +384,9 @@ impl de::FhirObject for VerificationResultAttestation {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "who" => de::plain(map, &mut self.who, key),
-            "onBehalfOf" => de::plain(map, &mut self.on_behalf_of, key),
-            "communicationMethod" => de::plain(map, &mut self.communication_method, key),
+            "who" => de::boxed(map, &mut self.who, key),
+            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
+            "communicationMethod" => de::boxed(map, &mut self.communication_method, key),
             "date" => de::primitive(map, &mut self.date, key),
             "_date" => de::primitive_element(map, &mut self.date, key),
             "sourceIdentityCertificate" => {
@@ -401,8 +401,8 @@ impl de::FhirObject for VerificationResultAttestation {
             "_proxyIdentityCertificate" => {
                 de::primitive_element(map, &mut self.proxy_identity_certificate, key)
             }
-            "proxySignature" => de::plain(map, &mut self.proxy_signature, key),
-            "sourceSignature" => de::plain(map, &mut self.source_signature, key),
+            "proxySignature" => de::boxed(map, &mut self.proxy_signature, key),
+            "sourceSignature" => de::boxed(map, &mut self.source_signature, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -463,7 +463,7 @@ pub struct VerificationResultValidator {
     /// Reference to the organization validating information
     ///
     /// `organization`, 1..1.
-    pub organization: Option<Reference>,
+    pub organization: Option<Box<Reference>>,
     /// A digital identity certificate associated with the validator
     ///
     /// `identityCertificate`, 0..1.
@@ -471,7 +471,7 @@ pub struct VerificationResultValidator {
     /// Validator signature
     ///
     /// `attestationSignature`, 0..1.
-    pub attestation_signature: Option<Signature>,
+    pub attestation_signature: Option<Box<Signature>>,
 }
 
 impl de::FhirObject for VerificationResultValidator {
@@ -485,12 +485,12 @@ impl de::FhirObject for VerificationResultValidator {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "organization" => de::plain(map, &mut self.organization, key),
+            "organization" => de::boxed(map, &mut self.organization, key),
             "identityCertificate" => de::primitive(map, &mut self.identity_certificate, key),
             "_identityCertificate" => {
                 de::primitive_element(map, &mut self.identity_certificate, key)
             }
-            "attestationSignature" => de::plain(map, &mut self.attestation_signature, key),
+            "attestationSignature" => de::boxed(map, &mut self.attestation_signature, key),
             _ => return Ok(false),
         }?;
         Ok(true)

@@ -38,7 +38,7 @@ pub struct VisionPrescription {
     /// Metadata about the resource
     ///
     /// `meta`, 0..1.
-    pub meta: Option<Meta>,
+    pub meta: Option<Box<Meta>>,
     /// A set of rules under which this content was created
     ///
     /// `implicitRules`, 0..1.
@@ -50,7 +50,7 @@ pub struct VisionPrescription {
     /// Text summary of the resource, for human interpretation
     ///
     /// `text`, 0..1.
-    pub text: Option<Narrative>,
+    pub text: Option<Box<Narrative>>,
     /// Contained, inline Resources
     ///
     /// `contained`, 0..*.
@@ -78,11 +78,11 @@ pub struct VisionPrescription {
     /// Who prescription is for
     ///
     /// `patient`, 1..1.
-    pub patient: Option<Reference>,
+    pub patient: Option<Box<Reference>>,
     /// Created during encounter / admission / stay
     ///
     /// `encounter`, 0..1.
-    pub encounter: Option<Reference>,
+    pub encounter: Option<Box<Reference>>,
     /// When prescription was authorized
     ///
     /// `dateWritten`, 1..1.
@@ -90,7 +90,7 @@ pub struct VisionPrescription {
     /// Who authorized the vision prescription
     ///
     /// `prescriber`, 1..1.
-    pub prescriber: Option<Reference>,
+    pub prescriber: Option<Box<Reference>>,
     /// Vision lens authorization
     ///
     /// `lensSpecification`, 1..*.
@@ -108,12 +108,12 @@ impl de::FhirObject for VisionPrescription {
         match key {
             "id" => de::primitive(map, &mut self.id, key),
             "_id" => de::primitive_element(map, &mut self.id, key),
-            "meta" => de::plain(map, &mut self.meta, key),
+            "meta" => de::boxed(map, &mut self.meta, key),
             "implicitRules" => de::primitive(map, &mut self.implicit_rules, key),
             "_implicitRules" => de::primitive_element(map, &mut self.implicit_rules, key),
             "language" => de::primitive(map, &mut self.language, key),
             "_language" => de::primitive_element(map, &mut self.language, key),
-            "text" => de::plain(map, &mut self.text, key),
+            "text" => de::boxed(map, &mut self.text, key),
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
@@ -122,11 +122,11 @@ impl de::FhirObject for VisionPrescription {
             "_status" => de::primitive_element(map, &mut self.status, key),
             "created" => de::primitive(map, &mut self.created, key),
             "_created" => de::primitive_element(map, &mut self.created, key),
-            "patient" => de::plain(map, &mut self.patient, key),
-            "encounter" => de::plain(map, &mut self.encounter, key),
+            "patient" => de::boxed(map, &mut self.patient, key),
+            "encounter" => de::boxed(map, &mut self.encounter, key),
             "dateWritten" => de::primitive(map, &mut self.date_written, key),
             "_dateWritten" => de::primitive_element(map, &mut self.date_written, key),
-            "prescriber" => de::plain(map, &mut self.prescriber, key),
+            "prescriber" => de::boxed(map, &mut self.prescriber, key),
             "lensSpecification" => de::list(map, &mut self.lens_specification, key),
             _ => return Ok(false),
         }?;
@@ -189,7 +189,7 @@ pub struct VisionPrescriptionLensSpecification {
     /// Product to be supplied
     ///
     /// `product`, 1..1.
-    pub product: Option<CodeableConcept>,
+    pub product: Option<Box<CodeableConcept>>,
     /// right | left
     ///
     /// `eye`, 1..1.
@@ -229,7 +229,7 @@ pub struct VisionPrescriptionLensSpecification {
     /// Lens wear duration
     ///
     /// `duration`, 0..1.
-    pub duration: Option<Quantity>,
+    pub duration: Option<Box<Quantity>>,
     /// Color required
     ///
     /// `color`, 0..1.
@@ -255,7 +255,7 @@ impl de::FhirObject for VisionPrescriptionLensSpecification {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "product" => de::plain(map, &mut self.product, key),
+            "product" => de::boxed(map, &mut self.product, key),
             "eye" => de::primitive(map, &mut self.eye, key),
             "_eye" => de::primitive_element(map, &mut self.eye, key),
             "sphere" => de::primitive(map, &mut self.sphere, key),
@@ -273,7 +273,7 @@ impl de::FhirObject for VisionPrescriptionLensSpecification {
             "_backCurve" => de::primitive_element(map, &mut self.back_curve, key),
             "diameter" => de::primitive(map, &mut self.diameter, key),
             "_diameter" => de::primitive_element(map, &mut self.diameter, key),
-            "duration" => de::plain(map, &mut self.duration, key),
+            "duration" => de::boxed(map, &mut self.duration, key),
             "color" => de::primitive(map, &mut self.color, key),
             "_color" => de::primitive_element(map, &mut self.color, key),
             "brand" => de::primitive(map, &mut self.brand, key),
