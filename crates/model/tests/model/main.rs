@@ -15,6 +15,7 @@
     reason = "test code"
 )]
 
+mod corpus;
 mod definitions;
 mod errors;
 mod json_compare;
