@@ -12,6 +12,7 @@
 mod emit;
 mod ir;
 mod parse;
+mod r4;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +29,9 @@ fn main() -> anyhow::Result<()> {
         .find_map(|l| l.strip_prefix("FhirVersion=").map(str::to_owned))
         .context("no FhirVersion in version.info")?;
     let sds = parse::load_definitions(&definitions)?;
-    let model = parse::build_model(&sds)?;
+    // `4.0.1-9346c8cc45` is the build; definitions carry the release, `4.0.1`.
+    let release = version.split('-').next().unwrap_or(&version);
+    let (model, deviations) = parse::build_model(&sds, release)?;
     let header = emit::header(&version);
 
     let mut files: Vec<(PathBuf, String)> = Vec::new();
@@ -86,6 +89,15 @@ fn main() -> anyhow::Result<()> {
         }
     }
     std::fs::remove_dir_all(&staging).ok();
+    // The list of departures from the vendored snapshots is reviewed like code.
+    let exceptions = root.join("crates/model/EXCEPTIONS.md");
+    let text = r4::render(&header, release, &deviations);
+    if std::fs::read_to_string(&exceptions).unwrap_or_default() != text {
+        stale.push("../../EXCEPTIONS.md".to_owned());
+        if !check {
+            std::fs::write(&exceptions, text)?;
+        }
+    }
     let structs = model.types.structs.len()
         + model
             .resources
@@ -93,9 +105,10 @@ fn main() -> anyhow::Result<()> {
             .map(|(_, m)| m.structs.len())
             .sum::<usize>();
     eprintln!(
-        "renhice-codegen: {} resources, {structs} structs, {} files; {} changed",
+        "renhice-codegen: {} resources, {structs} structs, {} files, {} departures from the vendored snapshots; {} changed",
         model.resources.len(),
-        files.len(),
+        files.len() + 1,
+        deviations.len(),
         stale.len()
     );
     if check && !stale.is_empty() {

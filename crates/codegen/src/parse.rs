@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::ir::{Choice, Field, FieldType, Model, Module, Struct, Variant};
+use crate::r4;
 
 /// Rust value type of each FHIR primitive.
 pub(crate) fn primitive_rust_type(code: &str) -> Option<&'static str> {
@@ -131,6 +132,7 @@ fn short(el: &Value) -> String {
 struct Builder<'a> {
     complex_types: &'a BTreeSet<String>,
     resource_types: &'a BTreeSet<String>,
+    diffs: &'a r4::Differentials<'a>,
 }
 
 impl Builder<'_> {
@@ -139,13 +141,22 @@ impl Builder<'_> {
         clippy::too_many_lines,
         reason = "one pass over the elements, easier to follow whole"
     )]
-    fn build(&self, sd: &Value, is_resource: bool) -> anyhow::Result<Module> {
+    fn build(
+        &self,
+        sd: &Value,
+        is_resource: bool,
+        deviations: &mut Vec<r4::Deviation>,
+    ) -> anyhow::Result<Module> {
         let root = sd["type"]
             .as_str()
             .context("StructureDefinition without type")?;
-        let elements = sd["snapshot"]["element"]
+        if sd["snapshot"]["element"]
             .as_array()
-            .context("no snapshot")?;
+            .is_none_or(Vec::is_empty)
+        {
+            bail!("{root}: no snapshot");
+        }
+        let elements = &r4::elements(sd, self.diffs, deviations);
         // Paths that have children are backbone elements (nested structs).
         let mut has_children = BTreeSet::new();
         for el in elements {
@@ -271,8 +282,21 @@ impl Builder<'_> {
     }
 }
 
-/// Builds the model from the definitions.
-pub(crate) fn build_model(sds: &[Value]) -> anyhow::Result<Model> {
+/// Builds the model from the definitions of FHIR `version`; also returns where it
+/// departs from the vendored snapshots to follow R4 (see [`r4`]).
+pub(crate) fn build_model(
+    sds: &[Value],
+    version: &str,
+) -> anyhow::Result<(Model, Vec<r4::Deviation>)> {
+    let mut deviations = Vec::new();
+    let diffs = r4::Differentials::new(sds);
+    let sds: Vec<Value> = sds
+        .iter()
+        .filter(|sd| {
+            sd["derivation"] != "specialization" || r4::in_release(sd, version, &mut deviations)
+        })
+        .cloned()
+        .collect();
     let is = |sd: &Value, kind: &str| {
         sd["kind"] == kind && sd["derivation"] == "specialization" && sd["abstract"] != true
     };
@@ -289,12 +313,13 @@ pub(crate) fn build_model(sds: &[Value]) -> anyhow::Result<Model> {
     let builder = Builder {
         complex_types: &complex_types,
         resource_types: &resource_types,
+        diffs: &diffs,
     };
     let mut model = Model::default();
     let mut types: Vec<&Value> = sds.iter().filter(|sd| is(sd, "complex-type")).collect();
     types.sort_by_key(|sd| sd["type"].as_str().unwrap_or_default().to_owned());
     for sd in types {
-        let module = builder.build(sd, false)?;
+        let module = builder.build(sd, false, &mut deviations)?;
         model.types.structs.extend(module.structs);
         model.types.choices.extend(module.choices);
     }
@@ -302,10 +327,13 @@ pub(crate) fn build_model(sds: &[Value]) -> anyhow::Result<Model> {
     resources.sort_by_key(|sd| sd["type"].as_str().unwrap_or_default().to_owned());
     for sd in resources {
         let name = sd["type"].as_str().unwrap_or_default().to_owned();
-        model.resources.push((name, builder.build(sd, true)?));
+        model
+            .resources
+            .push((name, builder.build(sd, true, &mut deviations)?));
     }
     mark_boxed(&mut model);
-    Ok(model)
+    deviations.sort();
+    Ok((model, deviations))
 }
 
 /// Boxes every single-valued complex field.

@@ -129,7 +129,7 @@ fn parse_and_write(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function("parse/typed", |b| {
-            b.iter(|| Resource::from_json(black_box(&bytes)).unwrap())
+            b.iter(|| Resource::from_json(black_box(&bytes)).unwrap());
         });
         group.bench_function("parse/serde_json::Value", |b| {
             b.iter(|| serde_json::from_slice::<Value>(black_box(&bytes)).unwrap());

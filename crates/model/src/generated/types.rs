@@ -2879,34 +2879,6 @@ pub struct Meta {
     ///
     /// `tag`, 0..*.
     pub tag: Vec<Coding>,
-    /// The project that contains this resource.
-    ///
-    /// `project`, 0..1.
-    pub project: Option<Primitive<String>>,
-    /// The individual, device or organization who initiated the last change.
-    ///
-    /// `author`, 0..1.
-    pub author: Option<Box<Reference>>,
-    /// Optional individual, device, or organization for whom the change was made.
-    ///
-    /// `onBehalfOf`, 0..1.
-    pub on_behalf_of: Option<Box<Reference>>,
-    /// Optional account reference that can be used for sub-project compartments.
-    ///
-    /// `account`, 0..1.
-    pub account: Option<Box<Reference>>,
-    /// Optional account references that can be used for sub-project compartments.
-    ///
-    /// `accounts`, 0..*.
-    pub accounts: Vec<Reference>,
-    /// The list of compartments containing this resource
-    ///
-    /// `compartment`, 0..*.
-    pub compartment: Vec<Reference>,
-    /// True when this version represents a logical delete tombstone.
-    ///
-    /// `deleted`, 0..1.
-    pub deleted: Option<Primitive<bool>>,
 }
 
 impl de::FhirObject for Meta {
@@ -2929,15 +2901,6 @@ impl de::FhirObject for Meta {
             "_profile" => de::primitive_element_list(map, &mut self.profile, key),
             "security" => de::list(map, &mut self.security, key),
             "tag" => de::list(map, &mut self.tag, key),
-            "project" => de::primitive(map, &mut self.project, key),
-            "_project" => de::primitive_element(map, &mut self.project, key),
-            "author" => de::boxed(map, &mut self.author, key),
-            "onBehalfOf" => de::boxed(map, &mut self.on_behalf_of, key),
-            "account" => de::boxed(map, &mut self.account, key),
-            "accounts" => de::list(map, &mut self.accounts, key),
-            "compartment" => de::list(map, &mut self.compartment, key),
-            "deleted" => de::primitive(map, &mut self.deleted, key),
-            "_deleted" => de::primitive_element(map, &mut self.deleted, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -2961,13 +2924,6 @@ impl Serialize for Meta {
         ser::primitive_list(&mut m, "profile", "_profile", &self.profile)?;
         ser::list(&mut m, "security", &self.security)?;
         ser::list(&mut m, "tag", &self.tag)?;
-        ser::primitive(&mut m, "project", "_project", &self.project)?;
-        ser::optional(&mut m, "author", &self.author)?;
-        ser::optional(&mut m, "onBehalfOf", &self.on_behalf_of)?;
-        ser::optional(&mut m, "account", &self.account)?;
-        ser::list(&mut m, "accounts", &self.accounts)?;
-        ser::list(&mut m, "compartment", &self.compartment)?;
-        ser::primitive(&mut m, "deleted", "_deleted", &self.deleted)?;
         m.end()
     }
 }

@@ -88,15 +88,12 @@ fn resource_types_are_checked() {
     assert!(e.message.contains("unknown resourceType"), "{e}");
     let e = error(r#"{"id": "1"}"#);
     assert!(e.message.contains("resourceType"), "{e}");
-    // A typed slot checks the type of what it holds.
+    // A resource inside a resource names its type too.
     let e = error(
-        r#"{"resourceType": "Bundle", "type": "batch-response", "entry": [{"response": {"status": "200",
-            "outcome": {"resourceType": "Patient"}}}]}"#,
+        r#"{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"id": "1"}}]}"#,
     );
-    assert_eq!(
-        e.path, "Bundle.entry[0].response.outcome.resourceType",
-        "{e}"
-    );
+    assert_eq!(e.path, "Bundle.entry[0].resource", "{e}");
+    assert!(e.message.contains("resourceType"), "{e}");
 }
 
 #[test]
@@ -134,4 +131,32 @@ fn deep_nesting_is_an_error_not_a_crash() {
         .unwrap();
     let message = result.expect_err("nesting this deep is refused");
     assert!(message.contains("recursion limit"), "{message}");
+}
+
+#[test]
+fn elements_the_vendored_snapshots_add_to_r4_are_refused() {
+    // `Meta.project` and `Binary.url` exist only in the vendored package's snapshots
+    // (crates/model/EXCEPTIONS.md); an R4 server must not accept them.
+    let e = error(r#"{"resourceType": "Patient", "meta": {"project": "x"}}"#);
+    assert_eq!(e.path, "Patient.meta.project", "{e}");
+    let e = error(r#"{"resourceType": "Binary", "contentType": "text/plain", "url": "x"}"#);
+    assert_eq!(e.path, "Binary.url", "{e}");
+    let e = error(r#"{"resourceType": "SubscriptionStatus", "status": "active"}"#);
+    assert!(e.message.contains("SubscriptionStatus"), "{e}");
+    // And the R4 elements the snapshots lost are there.
+    round_trip_text(
+        r#"{"resourceType": "EvidenceVariable", "status": "draft",
+            "characteristic": [{"definitionCanonical": "http://example.org/x",
+                                "participantEffectiveDateTime": "2020-01-01",
+                                "groupMeasure": "mean"}]}"#,
+    );
+    round_trip_text(
+        r#"{"resourceType": "Bundle", "type": "batch-response",
+            "entry": [{"response": {"status": "200",
+                "outcome": {"resourceType": "Parameters"}}}]}"#,
+    );
+}
+
+fn round_trip_text(text: &str) {
+    crate::round_trip("inline", text);
 }

@@ -59,10 +59,6 @@ pub struct Binary {
     ///
     /// `data`, 0..1.
     pub data: Option<Primitive<String>>,
-    /// Uri where the data can be found
-    ///
-    /// `url`, 0..1.
-    pub url: Option<Primitive<String>>,
 }
 
 impl de::FhirObject for Binary {
@@ -86,8 +82,6 @@ impl de::FhirObject for Binary {
             "securityContext" => de::boxed(map, &mut self.security_context, key),
             "data" => de::primitive(map, &mut self.data, key),
             "_data" => de::primitive_element(map, &mut self.data, key),
-            "url" => de::primitive(map, &mut self.url, key),
-            "_url" => de::primitive_element(map, &mut self.url, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -116,7 +110,6 @@ impl Serialize for Binary {
         ser::primitive(&mut m, "contentType", "_contentType", &self.content_type)?;
         ser::optional(&mut m, "securityContext", &self.security_context)?;
         ser::primitive(&mut m, "data", "_data", &self.data)?;
-        ser::primitive(&mut m, "url", "_url", &self.url)?;
         m.end()
     }
 }

@@ -495,7 +495,7 @@ pub struct BundleEntryResponse {
     /// OperationOutcome with hints and warnings (for batch/transaction)
     ///
     /// `outcome`, 0..1.
-    pub outcome: Option<Box<OperationOutcome>>,
+    pub outcome: Option<Resource>,
 }
 
 impl de::FhirObject for BundleEntryResponse {
@@ -517,7 +517,7 @@ impl de::FhirObject for BundleEntryResponse {
             "_etag" => de::primitive_element(map, &mut self.etag, key),
             "lastModified" => de::primitive(map, &mut self.last_modified, key),
             "_lastModified" => de::primitive_element(map, &mut self.last_modified, key),
-            "outcome" => de::boxed(map, &mut self.outcome, key),
+            "outcome" => de::plain(map, &mut self.outcome, key),
             _ => return Ok(false),
         }?;
         Ok(true)

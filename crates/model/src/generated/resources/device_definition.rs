@@ -151,14 +151,6 @@ pub struct DeviceDefinition {
     ///
     /// `material`, 0..*.
     pub material: Vec<DeviceDefinitionMaterial>,
-    /// What kind of device or device system this is
-    ///
-    /// `classification`, 0..*.
-    pub classification: Vec<DeviceDefinitionClassification>,
-    /// Target body site
-    ///
-    /// `bodySite`, 0..1.
-    pub body_site: Option<Box<CodeableConcept>>,
 }
 
 impl de::FhirObject for DeviceDefinition {
@@ -206,8 +198,6 @@ impl de::FhirObject for DeviceDefinition {
             "quantity" => de::boxed(map, &mut self.quantity, key),
             "parentDevice" => de::boxed(map, &mut self.parent_device, key),
             "material" => de::list(map, &mut self.material, key),
-            "classification" => de::list(map, &mut self.classification, key),
-            "bodySite" => de::boxed(map, &mut self.body_site, key),
             _ => {
                 if DeviceDefinitionManufacturer::visit(&mut self.manufacturer, key, map)? {
                     return Ok(true);
@@ -275,8 +265,6 @@ impl Serialize for DeviceDefinition {
         ser::optional(&mut m, "quantity", &self.quantity)?;
         ser::optional(&mut m, "parentDevice", &self.parent_device)?;
         ser::list(&mut m, "material", &self.material)?;
-        ser::list(&mut m, "classification", &self.classification)?;
-        ser::optional(&mut m, "bodySite", &self.body_site)?;
         m.end()
     }
 }
@@ -700,70 +688,6 @@ impl Serialize for DeviceDefinitionMaterial {
             "_allergenicIndicator",
             &self.allergenic_indicator,
         )?;
-        m.end()
-    }
-}
-
-/// What kind of device or device system this is
-///
-/// FHIR: `DeviceDefinition.classification`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct DeviceDefinitionClassification {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// A classification or risk class of the device model
-    ///
-    /// `type`, 1..1.
-    pub r#type: Option<Box<CodeableConcept>>,
-    /// Further information qualifying this classification of the device model
-    ///
-    /// `justification`, 0..*.
-    pub justification: Vec<RelatedArtifact>,
-}
-
-impl de::FhirObject for DeviceDefinitionClassification {
-    const TYPE_NAME: &'static str = "DeviceDefinition.classification";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::boxed(map, &mut self.r#type, key),
-            "justification" => de::list(map, &mut self.justification, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for DeviceDefinitionClassification {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for DeviceDefinitionClassification {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::optional(&mut m, "type", &self.r#type)?;
-        ser::list(&mut m, "justification", &self.justification)?;
         m.end()
     }
 }

@@ -169,7 +169,7 @@ pub struct EvidenceVariable {
     pub r#type: Option<Primitive<String>>,
     /// A defining factor of the EvidenceVariable
     ///
-    /// `characteristic`, 0..*.
+    /// `characteristic`, 1..*.
     pub characteristic: Vec<EvidenceVariableCharacteristic>,
 }
 
@@ -316,64 +316,34 @@ pub struct EvidenceVariableCharacteristic {
     ///
     /// `modifierExtension`, 0..*.
     pub modifier_extension: Vec<Extension>,
-    /// Label for internal linking
-    ///
-    /// `linkId`, 0..1.
-    pub link_id: Option<Primitive<String>>,
     /// Natural language description of the characteristic
     ///
     /// `description`, 0..1.
     pub description: Option<Primitive<String>>,
-    /// Used for footnotes or explanatory notes
+    /// What code or expression defines members?
     ///
-    /// `note`, 0..*.
-    pub note: Vec<Annotation>,
+    /// `definition[x]`, 1..1.
+    pub definition: Option<EvidenceVariableCharacteristicDefinition>,
+    /// What code/value pairs define members?
+    ///
+    /// `usageContext`, 0..*.
+    pub usage_context: Vec<UsageContext>,
     /// Whether the characteristic is an inclusion criterion or exclusion criterion
     ///
     /// `exclude`, 0..1.
     pub exclude: Option<Primitive<bool>>,
-    /// Defines the characteristic (without using type and value) by a Reference
+    /// What time period do participants cover
     ///
-    /// `definitionReference`, 0..1.
-    pub definition_reference: Option<Box<Reference>>,
-    /// Defines the characteristic (without using type and value) by a Canonical
+    /// `participantEffective[x]`, 0..1.
+    pub participant_effective: Option<EvidenceVariableCharacteristicParticipantEffective>,
+    /// Observation time from study start
     ///
-    /// `definitionCanonical`, 0..1.
-    pub definition_canonical: Option<Primitive<String>>,
-    /// Defines the characteristic (without using type and value) by a CodeableConcept
+    /// `timeFromStart`, 0..1.
+    pub time_from_start: Option<Box<Duration>>,
+    /// mean | median | mean-of-mean | mean-of-median | median-of-mean | median-of-median
     ///
-    /// `definitionCodeableConcept`, 0..1.
-    pub definition_codeable_concept: Option<Box<CodeableConcept>>,
-    /// Defines the characteristic (without using type and value) by an expression
-    ///
-    /// `definitionExpression`, 0..1.
-    pub definition_expression: Option<Box<Expression>>,
-    /// Defines the characteristic (without using type and value) by an id
-    ///
-    /// `definitionId`, 0..1.
-    pub definition_id: Option<Primitive<String>>,
-    /// Defines the characteristic using type and value
-    ///
-    /// `definitionByTypeAndValue`, 0..1.
-    pub definition_by_type_and_value:
-        Option<Box<EvidenceVariableCharacteristicDefinitionByTypeAndValue>>,
-    /// Used to specify how two or more characteristics are combined
-    ///
-    /// `definitionByCombination`, 0..1.
-    pub definition_by_combination:
-        Option<Box<EvidenceVariableCharacteristicDefinitionByCombination>>,
-    /// Number of occurrences meeting the characteristic
-    ///
-    /// `instances[x]`, 0..1.
-    pub instances: Option<EvidenceVariableCharacteristicInstances>,
-    /// Length of time in which the characteristic is met
-    ///
-    /// `duration[x]`, 0..1.
-    pub duration: Option<EvidenceVariableCharacteristicDuration>,
-    /// Timing in which the characteristic is determined
-    ///
-    /// `timeFromEvent`, 0..*.
-    pub time_from_event: Vec<EvidenceVariableCharacteristicTimeFromEvent>,
+    /// `groupMeasure`, 0..1.
+    pub group_measure: Option<Primitive<String>>,
 }
 
 impl de::FhirObject for EvidenceVariableCharacteristic {
@@ -387,34 +357,24 @@ impl de::FhirObject for EvidenceVariableCharacteristic {
             "id" => de::plain(map, &mut self.id, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "linkId" => de::primitive(map, &mut self.link_id, key),
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
-            "note" => de::list(map, &mut self.note, key),
+            "usageContext" => de::list(map, &mut self.usage_context, key),
             "exclude" => de::primitive(map, &mut self.exclude, key),
             "_exclude" => de::primitive_element(map, &mut self.exclude, key),
-            "definitionReference" => de::boxed(map, &mut self.definition_reference, key),
-            "definitionCanonical" => de::primitive(map, &mut self.definition_canonical, key),
-            "_definitionCanonical" => {
-                de::primitive_element(map, &mut self.definition_canonical, key)
-            }
-            "definitionCodeableConcept" => {
-                de::boxed(map, &mut self.definition_codeable_concept, key)
-            }
-            "definitionExpression" => de::boxed(map, &mut self.definition_expression, key),
-            "definitionId" => de::primitive(map, &mut self.definition_id, key),
-            "_definitionId" => de::primitive_element(map, &mut self.definition_id, key),
-            "definitionByTypeAndValue" => {
-                de::boxed(map, &mut self.definition_by_type_and_value, key)
-            }
-            "definitionByCombination" => de::boxed(map, &mut self.definition_by_combination, key),
-            "timeFromEvent" => de::list(map, &mut self.time_from_event, key),
+            "timeFromStart" => de::boxed(map, &mut self.time_from_start, key),
+            "groupMeasure" => de::primitive(map, &mut self.group_measure, key),
+            "_groupMeasure" => de::primitive_element(map, &mut self.group_measure, key),
             _ => {
-                if EvidenceVariableCharacteristicInstances::visit(&mut self.instances, key, map)? {
+                if EvidenceVariableCharacteristicDefinition::visit(&mut self.definition, key, map)?
+                {
                     return Ok(true);
                 }
-                if EvidenceVariableCharacteristicDuration::visit(&mut self.duration, key, map)? {
+                if EvidenceVariableCharacteristicParticipantEffective::visit(
+                    &mut self.participant_effective,
+                    key,
+                    map,
+                )? {
                     return Ok(true);
                 }
                 return Ok(false);
@@ -436,478 +396,143 @@ impl Serialize for EvidenceVariableCharacteristic {
         ser::optional(&mut m, "id", &self.id)?;
         ser::list(&mut m, "extension", &self.extension)?;
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "linkId", "_linkId", &self.link_id)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
-        ser::list(&mut m, "note", &self.note)?;
+        if let Some(c) = &self.definition {
+            c.serialize_into(&mut m)?;
+        }
+        ser::list(&mut m, "usageContext", &self.usage_context)?;
         ser::primitive(&mut m, "exclude", "_exclude", &self.exclude)?;
-        ser::optional(&mut m, "definitionReference", &self.definition_reference)?;
-        ser::primitive(
-            &mut m,
-            "definitionCanonical",
-            "_definitionCanonical",
-            &self.definition_canonical,
-        )?;
-        ser::optional(
-            &mut m,
-            "definitionCodeableConcept",
-            &self.definition_codeable_concept,
-        )?;
-        ser::optional(&mut m, "definitionExpression", &self.definition_expression)?;
-        ser::primitive(&mut m, "definitionId", "_definitionId", &self.definition_id)?;
-        ser::optional(
-            &mut m,
-            "definitionByTypeAndValue",
-            &self.definition_by_type_and_value,
-        )?;
-        ser::optional(
-            &mut m,
-            "definitionByCombination",
-            &self.definition_by_combination,
-        )?;
-        if let Some(c) = &self.instances {
+        if let Some(c) = &self.participant_effective {
             c.serialize_into(&mut m)?;
         }
-        if let Some(c) = &self.duration {
-            c.serialize_into(&mut m)?;
-        }
-        ser::list(&mut m, "timeFromEvent", &self.time_from_event)?;
+        ser::optional(&mut m, "timeFromStart", &self.time_from_start)?;
+        ser::primitive(&mut m, "groupMeasure", "_groupMeasure", &self.group_measure)?;
         m.end()
     }
 }
 
-/// Defines the characteristic using type and value
-///
-/// FHIR: `EvidenceVariable.characteristic.definitionByTypeAndValue`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EvidenceVariableCharacteristicDefinitionByTypeAndValue {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Expresses the type of characteristic
-    ///
-    /// `type`, 1..1.
-    pub r#type: Option<Box<CodeableConcept>>,
-    /// Method for how the characteristic value was determined
-    ///
-    /// `method`, 0..*.
-    pub method: Vec<CodeableConcept>,
-    /// Device used for determining characteristic
-    ///
-    /// `device`, 0..1.
-    pub device: Option<Box<Reference>>,
-    /// Defines the characteristic when coupled with characteristic.type
-    ///
-    /// `value[x]`, 1..1.
-    pub value: Option<EvidenceVariableCharacteristicDefinitionByTypeAndValueValue>,
-    /// Reference point for valueQuantity or valueRange
-    ///
-    /// `offset`, 0..1.
-    pub offset: Option<Box<CodeableConcept>>,
-}
-
-impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
-    const TYPE_NAME: &'static str = "EvidenceVariable.characteristic.definitionByTypeAndValue";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::boxed(map, &mut self.r#type, key),
-            "method" => de::list(map, &mut self.method, key),
-            "device" => de::boxed(map, &mut self.device, key),
-            "offset" => de::boxed(map, &mut self.offset, key),
-            _ => {
-                if EvidenceVariableCharacteristicDefinitionByTypeAndValueValue::visit(
-                    &mut self.value,
-                    key,
-                    map,
-                )? {
-                    return Ok(true);
-                }
-                return Ok(false);
-            }
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for EvidenceVariableCharacteristicDefinitionByTypeAndValue {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::optional(&mut m, "type", &self.r#type)?;
-        ser::list(&mut m, "method", &self.method)?;
-        ser::optional(&mut m, "device", &self.device)?;
-        if let Some(c) = &self.value {
-            c.serialize_into(&mut m)?;
-        }
-        ser::optional(&mut m, "offset", &self.offset)?;
-        m.end()
-    }
-}
-
-/// Used to specify how two or more characteristics are combined
-///
-/// FHIR: `EvidenceVariable.characteristic.definitionByCombination`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EvidenceVariableCharacteristicDefinitionByCombination {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// all-of | any-of | at-least | at-most | statistical | net-effect | dataset
-    ///
-    /// `code`, 1..1.
-    pub code: Option<Primitive<String>>,
-    /// Provides the value of "n" when "at-least" or "at-most" codes are used
-    ///
-    /// `threshold`, 0..1.
-    pub threshold: Option<Primitive<u32>>,
-    /// A defining factor of the characteristic
-    ///
-    /// `characteristic`, 1..*.
-    pub characteristic: Vec<EvidenceVariableCharacteristic>,
-}
-
-impl de::FhirObject for EvidenceVariableCharacteristicDefinitionByCombination {
-    const TYPE_NAME: &'static str = "EvidenceVariable.characteristic.definitionByCombination";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "code" => de::primitive(map, &mut self.code, key),
-            "_code" => de::primitive_element(map, &mut self.code, key),
-            "threshold" => de::primitive(map, &mut self.threshold, key),
-            "_threshold" => de::primitive_element(map, &mut self.threshold, key),
-            "characteristic" => de::list(map, &mut self.characteristic, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for EvidenceVariableCharacteristicDefinitionByCombination {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for EvidenceVariableCharacteristicDefinitionByCombination {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "code", "_code", &self.code)?;
-        ser::primitive(&mut m, "threshold", "_threshold", &self.threshold)?;
-        ser::list(&mut m, "characteristic", &self.characteristic)?;
-        m.end()
-    }
-}
-
-/// Timing in which the characteristic is determined
-///
-/// FHIR: `EvidenceVariable.characteristic.timeFromEvent`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EvidenceVariableCharacteristicTimeFromEvent {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Human readable description
-    ///
-    /// `description`, 0..1.
-    pub description: Option<Primitive<String>>,
-    /// Used for footnotes or explanatory notes
-    ///
-    /// `note`, 0..*.
-    pub note: Vec<Annotation>,
-    /// The event used as a base point (reference point) in time
-    ///
-    /// `event[x]`, 0..1.
-    pub event: Option<EvidenceVariableCharacteristicTimeFromEventEvent>,
-    /// Used to express the observation at a defined amount of time before or after the event
-    ///
-    /// `quantity`, 0..1.
-    pub quantity: Option<Box<Quantity>>,
-    /// Used to express the observation within a period before and/or after the event
-    ///
-    /// `range`, 0..1.
-    pub range: Option<Box<Range>>,
-}
-
-impl de::FhirObject for EvidenceVariableCharacteristicTimeFromEvent {
-    const TYPE_NAME: &'static str = "EvidenceVariable.characteristic.timeFromEvent";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "description" => de::primitive(map, &mut self.description, key),
-            "_description" => de::primitive_element(map, &mut self.description, key),
-            "note" => de::list(map, &mut self.note, key),
-            "quantity" => de::boxed(map, &mut self.quantity, key),
-            "range" => de::boxed(map, &mut self.range, key),
-            _ => {
-                if EvidenceVariableCharacteristicTimeFromEventEvent::visit(
-                    &mut self.event,
-                    key,
-                    map,
-                )? {
-                    return Ok(true);
-                }
-                return Ok(false);
-            }
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for EvidenceVariableCharacteristicTimeFromEvent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for EvidenceVariableCharacteristicTimeFromEvent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "description", "_description", &self.description)?;
-        ser::list(&mut m, "note", &self.note)?;
-        if let Some(c) = &self.event {
-            c.serialize_into(&mut m)?;
-        }
-        ser::optional(&mut m, "quantity", &self.quantity)?;
-        ser::optional(&mut m, "range", &self.range)?;
-        m.end()
-    }
-}
-
-/// The types `EvidenceVariable.characteristic.definitionByTypeAndValue.value[x]` can take.
+/// The types `EvidenceVariable.characteristic.definition[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
-pub enum EvidenceVariableCharacteristicDefinitionByTypeAndValueValue {
-    /// `valueCodeableConcept`
-    CodeableConcept(Box<CodeableConcept>),
-    /// `valueBoolean`
-    Boolean(Primitive<bool>),
-    /// `valueQuantity`
-    Quantity(Box<Quantity>),
-    /// `valueRange`
-    Range(Box<Range>),
-    /// `valueReference`
+pub enum EvidenceVariableCharacteristicDefinition {
+    /// `definitionReference`
     Reference(Box<Reference>),
-    /// `valueId`
-    Id(Primitive<String>),
-}
-
-impl EvidenceVariableCharacteristicDefinitionByTypeAndValueValue {
-    pub(crate) fn visit<'de, A: MapAccess<'de>>(
-        slot: &mut Option<Self>,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "valueCodeableConcept" => {
-                de::choice_complex(map, slot, "value", key, Self::CodeableConcept)
-            }
-            "valueBoolean" => {
-                de::choice_primitive(map, slot, "value", key, Self::Boolean, |c| match c {
-                    Self::Boolean(p) => Some(p),
-                    _ => None,
-                })
-            }
-            "_valueBoolean" => {
-                de::choice_primitive_element(map, slot, "value", key, Self::Boolean, |c| match c {
-                    Self::Boolean(p) => Some(p),
-                    _ => None,
-                })
-            }
-            "valueQuantity" => de::choice_complex(map, slot, "value", key, Self::Quantity),
-            "valueRange" => de::choice_complex(map, slot, "value", key, Self::Range),
-            "valueReference" => de::choice_complex(map, slot, "value", key, Self::Reference),
-            "valueId" => de::choice_primitive(map, slot, "value", key, Self::Id, |c| match c {
-                Self::Id(p) => Some(p),
-                _ => None,
-            }),
-            "_valueId" => {
-                de::choice_primitive_element(map, slot, "value", key, Self::Id, |c| match c {
-                    Self::Id(p) => Some(p),
-                    _ => None,
-                })
-            }
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-
-    pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        match self {
-            Self::CodeableConcept(v) => m.serialize_entry("valueCodeableConcept", v),
-            Self::Boolean(p) => ser::choice_primitive(m, "valueBoolean", "_valueBoolean", p),
-            Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
-            Self::Range(v) => m.serialize_entry("valueRange", v),
-            Self::Reference(v) => m.serialize_entry("valueReference", v),
-            Self::Id(p) => ser::choice_primitive(m, "valueId", "_valueId", p),
-        }
-    }
-}
-
-/// The types `EvidenceVariable.characteristic.instances[x]` can take.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvidenceVariableCharacteristicInstances {
-    /// `instancesQuantity`
-    Quantity(Box<Quantity>),
-    /// `instancesRange`
-    Range(Box<Range>),
-}
-
-impl EvidenceVariableCharacteristicInstances {
-    pub(crate) fn visit<'de, A: MapAccess<'de>>(
-        slot: &mut Option<Self>,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "instancesQuantity" => de::choice_complex(map, slot, "instances", key, Self::Quantity),
-            "instancesRange" => de::choice_complex(map, slot, "instances", key, Self::Range),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-
-    pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        match self {
-            Self::Quantity(v) => m.serialize_entry("instancesQuantity", v),
-            Self::Range(v) => m.serialize_entry("instancesRange", v),
-        }
-    }
-}
-
-/// The types `EvidenceVariable.characteristic.duration[x]` can take.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvidenceVariableCharacteristicDuration {
-    /// `durationQuantity`
-    Quantity(Box<Quantity>),
-    /// `durationRange`
-    Range(Box<Range>),
-}
-
-impl EvidenceVariableCharacteristicDuration {
-    pub(crate) fn visit<'de, A: MapAccess<'de>>(
-        slot: &mut Option<Self>,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "durationQuantity" => de::choice_complex(map, slot, "duration", key, Self::Quantity),
-            "durationRange" => de::choice_complex(map, slot, "duration", key, Self::Range),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-
-    pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
-        match self {
-            Self::Quantity(v) => m.serialize_entry("durationQuantity", v),
-            Self::Range(v) => m.serialize_entry("durationRange", v),
-        }
-    }
-}
-
-/// The types `EvidenceVariable.characteristic.timeFromEvent.event[x]` can take.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EvidenceVariableCharacteristicTimeFromEventEvent {
-    /// `eventCodeableConcept`
+    /// `definitionCanonical`
+    Canonical(Primitive<String>),
+    /// `definitionCodeableConcept`
     CodeableConcept(Box<CodeableConcept>),
-    /// `eventReference`
-    Reference(Box<Reference>),
-    /// `eventDateTime`
+    /// `definitionExpression`
+    Expression(Box<Expression>),
+    /// `definitionDataRequirement`
+    DataRequirement(Box<DataRequirement>),
+    /// `definitionTriggerDefinition`
+    TriggerDefinition(Box<TriggerDefinition>),
+}
+
+impl EvidenceVariableCharacteristicDefinition {
+    pub(crate) fn visit<'de, A: MapAccess<'de>>(
+        slot: &mut Option<Self>,
+        key: &str,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        match key {
+            "definitionReference" => {
+                de::choice_complex(map, slot, "definition", key, Self::Reference)
+            }
+            "definitionCanonical" => {
+                de::choice_primitive(map, slot, "definition", key, Self::Canonical, |c| match c {
+                    Self::Canonical(p) => Some(p),
+                    _ => None,
+                })
+            }
+            "_definitionCanonical" => {
+                de::choice_primitive_element(map, slot, "definition", key, Self::Canonical, |c| {
+                    match c {
+                        Self::Canonical(p) => Some(p),
+                        _ => None,
+                    }
+                })
+            }
+            "definitionCodeableConcept" => {
+                de::choice_complex(map, slot, "definition", key, Self::CodeableConcept)
+            }
+            "definitionExpression" => {
+                de::choice_complex(map, slot, "definition", key, Self::Expression)
+            }
+            "definitionDataRequirement" => {
+                de::choice_complex(map, slot, "definition", key, Self::DataRequirement)
+            }
+            "definitionTriggerDefinition" => {
+                de::choice_complex(map, slot, "definition", key, Self::TriggerDefinition)
+            }
+            _ => return Ok(false),
+        }?;
+        Ok(true)
+    }
+
+    pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        match self {
+            Self::Reference(v) => m.serialize_entry("definitionReference", v),
+            Self::Canonical(p) => {
+                ser::choice_primitive(m, "definitionCanonical", "_definitionCanonical", p)
+            }
+            Self::CodeableConcept(v) => m.serialize_entry("definitionCodeableConcept", v),
+            Self::Expression(v) => m.serialize_entry("definitionExpression", v),
+            Self::DataRequirement(v) => m.serialize_entry("definitionDataRequirement", v),
+            Self::TriggerDefinition(v) => m.serialize_entry("definitionTriggerDefinition", v),
+        }
+    }
+}
+
+/// The types `EvidenceVariable.characteristic.participantEffective[x]` can take.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvidenceVariableCharacteristicParticipantEffective {
+    /// `participantEffectiveDateTime`
     DateTime(Primitive<DateTime>),
-    /// `eventId`
-    Id(Primitive<String>),
+    /// `participantEffectivePeriod`
+    Period(Box<Period>),
+    /// `participantEffectiveDuration`
+    Duration(Box<Duration>),
+    /// `participantEffectiveTiming`
+    Timing(Box<Timing>),
 }
 
-impl EvidenceVariableCharacteristicTimeFromEventEvent {
+impl EvidenceVariableCharacteristicParticipantEffective {
     pub(crate) fn visit<'de, A: MapAccess<'de>>(
         slot: &mut Option<Self>,
         key: &str,
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "eventCodeableConcept" => {
-                de::choice_complex(map, slot, "event", key, Self::CodeableConcept)
-            }
-            "eventReference" => de::choice_complex(map, slot, "event", key, Self::Reference),
-            "eventDateTime" => {
-                de::choice_primitive(map, slot, "event", key, Self::DateTime, |c| match c {
+            "participantEffectiveDateTime" => de::choice_primitive(
+                map,
+                slot,
+                "participantEffective",
+                key,
+                Self::DateTime,
+                |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })
-            }
-            "_eventDateTime" => {
-                de::choice_primitive_element(map, slot, "event", key, Self::DateTime, |c| match c {
+                },
+            ),
+            "_participantEffectiveDateTime" => de::choice_primitive_element(
+                map,
+                slot,
+                "participantEffective",
+                key,
+                Self::DateTime,
+                |c| match c {
                     Self::DateTime(p) => Some(p),
                     _ => None,
-                })
+                },
+            ),
+            "participantEffectivePeriod" => {
+                de::choice_complex(map, slot, "participantEffective", key, Self::Period)
             }
-            "eventId" => de::choice_primitive(map, slot, "event", key, Self::Id, |c| match c {
-                Self::Id(p) => Some(p),
-                _ => None,
-            }),
-            "_eventId" => {
-                de::choice_primitive_element(map, slot, "event", key, Self::Id, |c| match c {
-                    Self::Id(p) => Some(p),
-                    _ => None,
-                })
+            "participantEffectiveDuration" => {
+                de::choice_complex(map, slot, "participantEffective", key, Self::Duration)
+            }
+            "participantEffectiveTiming" => {
+                de::choice_complex(map, slot, "participantEffective", key, Self::Timing)
             }
             _ => return Ok(false),
         }?;
@@ -916,10 +541,15 @@ impl EvidenceVariableCharacteristicTimeFromEventEvent {
 
     pub(crate) fn serialize_into<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         match self {
-            Self::CodeableConcept(v) => m.serialize_entry("eventCodeableConcept", v),
-            Self::Reference(v) => m.serialize_entry("eventReference", v),
-            Self::DateTime(p) => ser::choice_primitive(m, "eventDateTime", "_eventDateTime", p),
-            Self::Id(p) => ser::choice_primitive(m, "eventId", "_eventId", p),
+            Self::DateTime(p) => ser::choice_primitive(
+                m,
+                "participantEffectiveDateTime",
+                "_participantEffectiveDateTime",
+                p,
+            ),
+            Self::Period(v) => m.serialize_entry("participantEffectivePeriod", v),
+            Self::Duration(v) => m.serialize_entry("participantEffectiveDuration", v),
+            Self::Timing(v) => m.serialize_entry("participantEffectiveTiming", v),
         }
     }
 }

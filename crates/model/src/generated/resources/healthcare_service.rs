@@ -75,10 +75,6 @@ pub struct HealthcareService {
     ///
     /// `providedBy`, 0..1.
     pub provided_by: Option<Box<Reference>>,
-    /// The service within which this service is offered
-    ///
-    /// `offeredIn`, 0..*.
-    pub offered_in: Vec<Reference>,
     /// Broad category of service being performed or delivered
     ///
     /// `category`, 0..*.
@@ -189,7 +185,6 @@ impl de::FhirObject for HealthcareService {
             "active" => de::primitive(map, &mut self.active, key),
             "_active" => de::primitive_element(map, &mut self.active, key),
             "providedBy" => de::boxed(map, &mut self.provided_by, key),
-            "offeredIn" => de::list(map, &mut self.offered_in, key),
             "category" => de::list(map, &mut self.category, key),
             "type" => de::list(map, &mut self.r#type, key),
             "specialty" => de::list(map, &mut self.specialty, key),
@@ -252,7 +247,6 @@ impl Serialize for HealthcareService {
         ser::list(&mut m, "identifier", &self.identifier)?;
         ser::primitive(&mut m, "active", "_active", &self.active)?;
         ser::optional(&mut m, "providedBy", &self.provided_by)?;
-        ser::list(&mut m, "offeredIn", &self.offered_in)?;
         ser::list(&mut m, "category", &self.category)?;
         ser::list(&mut m, "type", &self.r#type)?;
         ser::list(&mut m, "specialty", &self.specialty)?;

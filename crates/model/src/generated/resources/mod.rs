@@ -135,7 +135,6 @@ mod specimen_definition;
 mod structure_definition;
 mod structure_map;
 mod subscription;
-mod subscription_status;
 mod substance;
 mod substance_nucleic_acid;
 mod substance_polymer;
@@ -283,7 +282,6 @@ pub use specimen_definition::*;
 pub use structure_definition::*;
 pub use structure_map::*;
 pub use subscription::*;
-pub use subscription_status::*;
 pub use substance::*;
 pub use substance_nucleic_acid::*;
 pub use substance_polymer::*;
@@ -569,8 +567,6 @@ pub enum Resource {
     StructureMap(Box<StructureMap>),
     /// `Subscription`
     Subscription(Box<Subscription>),
-    /// `SubscriptionStatus`
-    SubscriptionStatus(Box<SubscriptionStatus>),
     /// `Substance`
     Substance(Box<Substance>),
     /// `SubstanceNucleicAcid`
@@ -737,7 +733,6 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "StructureDefinition",
     "StructureMap",
     "Subscription",
-    "SubscriptionStatus",
     "Substance",
     "SubstanceNucleicAcid",
     "SubstancePolymer",
@@ -891,7 +886,6 @@ impl Resource {
             Self::StructureDefinition(_) => "StructureDefinition",
             Self::StructureMap(_) => "StructureMap",
             Self::Subscription(_) => "Subscription",
-            Self::SubscriptionStatus(_) => "SubscriptionStatus",
             Self::Substance(_) => "Substance",
             Self::SubstanceNucleicAcid(_) => "SubstanceNucleicAcid",
             Self::SubstancePolymer(_) => "SubstancePolymer",
@@ -1053,7 +1047,6 @@ impl Resource {
             Self::StructureDefinition(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
             Self::StructureMap(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
             Self::Subscription(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
-            Self::SubscriptionStatus(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
             Self::Substance(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
             Self::SubstanceNucleicAcid(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
             Self::SubstancePolymer(r) => r.id.as_ref().and_then(|p| p.value.as_deref()),
@@ -1222,7 +1215,6 @@ pub(crate) fn read_resource<'de, A: MapAccess<'de>>(
         "StructureDefinition" => Resource::StructureDefinition(de::read_rest(map)?),
         "StructureMap" => Resource::StructureMap(de::read_rest(map)?),
         "Subscription" => Resource::Subscription(de::read_rest(map)?),
-        "SubscriptionStatus" => Resource::SubscriptionStatus(de::read_rest(map)?),
         "Substance" => Resource::Substance(de::read_rest(map)?),
         "SubstanceNucleicAcid" => Resource::SubstanceNucleicAcid(de::read_rest(map)?),
         "SubstancePolymer" => Resource::SubstancePolymer(de::read_rest(map)?),
@@ -1382,7 +1374,6 @@ impl Serialize for Resource {
             Self::StructureDefinition(r) => r.serialize(s),
             Self::StructureMap(r) => r.serialize(s),
             Self::Subscription(r) => r.serialize(s),
-            Self::SubscriptionStatus(r) => r.serialize(s),
             Self::Substance(r) => r.serialize(s),
             Self::SubstanceNucleicAcid(r) => r.serialize(s),
             Self::SubstancePolymer(r) => r.serialize(s),
@@ -2186,12 +2177,6 @@ impl From<StructureMap> for Resource {
 impl From<Subscription> for Resource {
     fn from(r: Subscription) -> Self {
         Self::Subscription(Box::new(r))
-    }
-}
-
-impl From<SubscriptionStatus> for Resource {
-    fn from(r: SubscriptionStatus) -> Self {
-        Self::SubscriptionStatus(Box::new(r))
     }
 }
 

@@ -63,10 +63,6 @@ pub struct ObservationDefinition {
     ///
     /// `modifierExtension`, 0..*.
     pub modifier_extension: Vec<Extension>,
-    /// The name of the individual or organization that published the ObservationDefinition
-    ///
-    /// `publisher`, 0..1.
-    pub publisher: Option<Box<Reference>>,
     /// Category of observation
     ///
     /// `category`, 0..*.
@@ -141,7 +137,6 @@ impl de::FhirObject for ObservationDefinition {
             "contained" => de::list(map, &mut self.contained, key),
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "publisher" => de::boxed(map, &mut self.publisher, key),
             "category" => de::list(map, &mut self.category, key),
             "code" => de::boxed(map, &mut self.code, key),
             "identifier" => de::list(map, &mut self.identifier, key),
@@ -193,7 +188,6 @@ impl Serialize for ObservationDefinition {
         ser::list(&mut m, "contained", &self.contained)?;
         ser::list(&mut m, "extension", &self.extension)?;
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::optional(&mut m, "publisher", &self.publisher)?;
         ser::list(&mut m, "category", &self.category)?;
         ser::optional(&mut m, "code", &self.code)?;
         ser::list(&mut m, "identifier", &self.identifier)?;

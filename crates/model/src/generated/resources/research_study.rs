@@ -67,18 +67,10 @@ pub struct ResearchStudy {
     ///
     /// `identifier`, 0..*.
     pub identifier: Vec<Identifier>,
-    /// Name for this study (computer friendly)
-    ///
-    /// `name`, 0..1.
-    pub name: Option<Primitive<String>>,
     /// Human readable name of the study
     ///
     /// `title`, 0..1.
     pub title: Option<Primitive<String>>,
-    /// Additional names for the study
-    ///
-    /// `label`, 0..*.
-    pub label: Vec<ResearchStudyLabel>,
     /// Steps followed in executing study
     ///
     /// `protocol`, 0..*.
@@ -131,14 +123,6 @@ pub struct ResearchStudy {
     ///
     /// `location`, 0..*.
     pub location: Vec<CodeableConcept>,
-    /// Geographic area for the study
-    ///
-    /// `region`, 0..*.
-    pub region: Vec<CodeableConcept>,
-    /// Brief text explaining the study
-    ///
-    /// `descriptionSummary`, 0..1.
-    pub description_summary: Option<Primitive<String>>,
     /// Detailed narrative of the study
     ///
     /// `description`, 0..1.
@@ -175,42 +159,10 @@ pub struct ResearchStudy {
     ///
     /// `arm`, 0..*.
     pub arm: Vec<ResearchStudyArm>,
-    /// Classification for the study
-    ///
-    /// `classifier`, 0..*.
-    pub classifier: Vec<CodeableConcept>,
-    /// Sponsors, collaborators, and other parties
-    ///
-    /// `associatedParty`, 0..*.
-    pub associated_party: Vec<ResearchStudyAssociatedParty>,
-    /// Status of study with time for that status
-    ///
-    /// `progressStatus`, 0..*.
-    pub progress_status: Vec<ResearchStudyProgressStatus>,
-    /// accrual-goal-met | closed-due-to-toxicity | closed-due-to-lack-of-study-progress | temporarily-closed-per-study-design
-    ///
-    /// `whyStopped`, 0..1.
-    pub why_stopped: Option<Box<CodeableConcept>>,
-    /// Target or actual group of participants enrolled in study
-    ///
-    /// `recruitment`, 0..1.
-    pub recruitment: Option<Box<ResearchStudyRecruitment>>,
-    /// Defined path through the study for a subject
-    ///
-    /// `comparisonGroup`, 0..*.
-    pub comparison_group: Vec<ResearchStudyComparisonGroup>,
     /// A goal for the study
     ///
     /// `objective`, 0..*.
     pub objective: Vec<ResearchStudyObjective>,
-    /// A variable measured during the study
-    ///
-    /// `outcomeMeasure`, 0..*.
-    pub outcome_measure: Vec<ResearchStudyOutcomeMeasure>,
-    /// Link to results generated during the study
-    ///
-    /// `result`, 0..*.
-    pub result: Vec<Reference>,
 }
 
 impl de::FhirObject for ResearchStudy {
@@ -234,11 +186,8 @@ impl de::FhirObject for ResearchStudy {
             "extension" => de::list(map, &mut self.extension, key),
             "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
             "identifier" => de::list(map, &mut self.identifier, key),
-            "name" => de::primitive(map, &mut self.name, key),
-            "_name" => de::primitive_element(map, &mut self.name, key),
             "title" => de::primitive(map, &mut self.title, key),
             "_title" => de::primitive_element(map, &mut self.title, key),
-            "label" => de::list(map, &mut self.label, key),
             "protocol" => de::list(map, &mut self.protocol, key),
             "partOf" => de::list(map, &mut self.part_of, key),
             "status" => de::primitive(map, &mut self.status, key),
@@ -253,9 +202,6 @@ impl de::FhirObject for ResearchStudy {
             "relatedArtifact" => de::list(map, &mut self.related_artifact, key),
             "keyword" => de::list(map, &mut self.keyword, key),
             "location" => de::list(map, &mut self.location, key),
-            "region" => de::list(map, &mut self.region, key),
-            "descriptionSummary" => de::primitive(map, &mut self.description_summary, key),
-            "_descriptionSummary" => de::primitive_element(map, &mut self.description_summary, key),
             "description" => de::primitive(map, &mut self.description, key),
             "_description" => de::primitive_element(map, &mut self.description, key),
             "enrollment" => de::list(map, &mut self.enrollment, key),
@@ -266,15 +212,7 @@ impl de::FhirObject for ResearchStudy {
             "reasonStopped" => de::boxed(map, &mut self.reason_stopped, key),
             "note" => de::list(map, &mut self.note, key),
             "arm" => de::list(map, &mut self.arm, key),
-            "classifier" => de::list(map, &mut self.classifier, key),
-            "associatedParty" => de::list(map, &mut self.associated_party, key),
-            "progressStatus" => de::list(map, &mut self.progress_status, key),
-            "whyStopped" => de::boxed(map, &mut self.why_stopped, key),
-            "recruitment" => de::boxed(map, &mut self.recruitment, key),
-            "comparisonGroup" => de::list(map, &mut self.comparison_group, key),
             "objective" => de::list(map, &mut self.objective, key),
-            "outcomeMeasure" => de::list(map, &mut self.outcome_measure, key),
-            "result" => de::list(map, &mut self.result, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -305,9 +243,7 @@ impl Serialize for ResearchStudy {
         ser::list(&mut m, "extension", &self.extension)?;
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::list(&mut m, "identifier", &self.identifier)?;
-        ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive(&mut m, "title", "_title", &self.title)?;
-        ser::list(&mut m, "label", &self.label)?;
         ser::list(&mut m, "protocol", &self.protocol)?;
         ser::list(&mut m, "partOf", &self.part_of)?;
         ser::primitive(&mut m, "status", "_status", &self.status)?;
@@ -321,13 +257,6 @@ impl Serialize for ResearchStudy {
         ser::list(&mut m, "relatedArtifact", &self.related_artifact)?;
         ser::list(&mut m, "keyword", &self.keyword)?;
         ser::list(&mut m, "location", &self.location)?;
-        ser::list(&mut m, "region", &self.region)?;
-        ser::primitive(
-            &mut m,
-            "descriptionSummary",
-            "_descriptionSummary",
-            &self.description_summary,
-        )?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::list(&mut m, "enrollment", &self.enrollment)?;
         ser::optional(&mut m, "period", &self.period)?;
@@ -341,80 +270,7 @@ impl Serialize for ResearchStudy {
         ser::optional(&mut m, "reasonStopped", &self.reason_stopped)?;
         ser::list(&mut m, "note", &self.note)?;
         ser::list(&mut m, "arm", &self.arm)?;
-        ser::list(&mut m, "classifier", &self.classifier)?;
-        ser::list(&mut m, "associatedParty", &self.associated_party)?;
-        ser::list(&mut m, "progressStatus", &self.progress_status)?;
-        ser::optional(&mut m, "whyStopped", &self.why_stopped)?;
-        ser::optional(&mut m, "recruitment", &self.recruitment)?;
-        ser::list(&mut m, "comparisonGroup", &self.comparison_group)?;
         ser::list(&mut m, "objective", &self.objective)?;
-        ser::list(&mut m, "outcomeMeasure", &self.outcome_measure)?;
-        ser::list(&mut m, "result", &self.result)?;
-        m.end()
-    }
-}
-
-/// Additional names for the study
-///
-/// FHIR: `ResearchStudy.label`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyLabel {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// primary | official | scientific | plain-language | subtitle | short-title | acronym | earlier-title | language | auto-translated | human-use | machine-use | duplicate-uid
-    ///
-    /// `type`, 0..1.
-    pub r#type: Option<Box<CodeableConcept>>,
-    /// The name
-    ///
-    /// `value`, 0..1.
-    pub value: Option<Primitive<String>>,
-}
-
-impl de::FhirObject for ResearchStudyLabel {
-    const TYPE_NAME: &'static str = "ResearchStudy.label";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "type" => de::boxed(map, &mut self.r#type, key),
-            "value" => de::primitive(map, &mut self.value, key),
-            "_value" => de::primitive_element(map, &mut self.value, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyLabel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyLabel {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::optional(&mut m, "type", &self.r#type)?;
-        ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
     }
 }
@@ -491,329 +347,6 @@ impl Serialize for ResearchStudyArm {
     }
 }
 
-/// Sponsors, collaborators, and other parties
-///
-/// FHIR: `ResearchStudy.associatedParty`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyAssociatedParty {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Name of associated party
-    ///
-    /// `name`, 0..1.
-    pub name: Option<Primitive<String>>,
-    /// sponsor | lead-sponsor | sponsor-investigator | primary-investigator | collaborator | funding-source | general-contact | recruitment-contact | sub-investigator | study-director | study-chair
-    ///
-    /// `role`, 1..1.
-    pub role: Option<Box<CodeableConcept>>,
-    /// When active in the role
-    ///
-    /// `period`, 0..*.
-    pub period: Vec<Period>,
-    /// nih | fda | government | nonprofit | academic | industry
-    ///
-    /// `classifier`, 0..*.
-    pub classifier: Vec<CodeableConcept>,
-    /// Individual or organization associated with study (use practitionerRole to specify their organisation)
-    ///
-    /// `party`, 0..1.
-    pub party: Option<Box<Reference>>,
-}
-
-impl de::FhirObject for ResearchStudyAssociatedParty {
-    const TYPE_NAME: &'static str = "ResearchStudy.associatedParty";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "name" => de::primitive(map, &mut self.name, key),
-            "_name" => de::primitive_element(map, &mut self.name, key),
-            "role" => de::boxed(map, &mut self.role, key),
-            "period" => de::list(map, &mut self.period, key),
-            "classifier" => de::list(map, &mut self.classifier, key),
-            "party" => de::boxed(map, &mut self.party, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyAssociatedParty {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyAssociatedParty {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "name", "_name", &self.name)?;
-        ser::optional(&mut m, "role", &self.role)?;
-        ser::list(&mut m, "period", &self.period)?;
-        ser::list(&mut m, "classifier", &self.classifier)?;
-        ser::optional(&mut m, "party", &self.party)?;
-        m.end()
-    }
-}
-
-/// Status of study with time for that status
-///
-/// FHIR: `ResearchStudy.progressStatus`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyProgressStatus {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Label for status or state (e.g. recruitment status)
-    ///
-    /// `state`, 1..1.
-    pub state: Option<Box<CodeableConcept>>,
-    /// Actual if true else anticipated
-    ///
-    /// `actual`, 0..1.
-    pub actual: Option<Primitive<bool>>,
-    /// Date range
-    ///
-    /// `period`, 0..1.
-    pub period: Option<Box<Period>>,
-}
-
-impl de::FhirObject for ResearchStudyProgressStatus {
-    const TYPE_NAME: &'static str = "ResearchStudy.progressStatus";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "state" => de::boxed(map, &mut self.state, key),
-            "actual" => de::primitive(map, &mut self.actual, key),
-            "_actual" => de::primitive_element(map, &mut self.actual, key),
-            "period" => de::boxed(map, &mut self.period, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyProgressStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyProgressStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::optional(&mut m, "state", &self.state)?;
-        ser::primitive(&mut m, "actual", "_actual", &self.actual)?;
-        ser::optional(&mut m, "period", &self.period)?;
-        m.end()
-    }
-}
-
-/// Target or actual group of participants enrolled in study
-///
-/// FHIR: `ResearchStudy.recruitment`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyRecruitment {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Estimated total number of participants to be enrolled
-    ///
-    /// `targetNumber`, 0..1.
-    pub target_number: Option<Primitive<u32>>,
-    /// Actual total number of participants enrolled in study
-    ///
-    /// `actualNumber`, 0..1.
-    pub actual_number: Option<Primitive<u32>>,
-    /// Inclusion and exclusion criteria
-    ///
-    /// `eligibility`, 0..1.
-    pub eligibility: Option<Box<Reference>>,
-    /// Group of participants who were enrolled in study
-    ///
-    /// `actualGroup`, 0..1.
-    pub actual_group: Option<Box<Reference>>,
-}
-
-impl de::FhirObject for ResearchStudyRecruitment {
-    const TYPE_NAME: &'static str = "ResearchStudy.recruitment";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "targetNumber" => de::primitive(map, &mut self.target_number, key),
-            "_targetNumber" => de::primitive_element(map, &mut self.target_number, key),
-            "actualNumber" => de::primitive(map, &mut self.actual_number, key),
-            "_actualNumber" => de::primitive_element(map, &mut self.actual_number, key),
-            "eligibility" => de::boxed(map, &mut self.eligibility, key),
-            "actualGroup" => de::boxed(map, &mut self.actual_group, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyRecruitment {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyRecruitment {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "targetNumber", "_targetNumber", &self.target_number)?;
-        ser::primitive(&mut m, "actualNumber", "_actualNumber", &self.actual_number)?;
-        ser::optional(&mut m, "eligibility", &self.eligibility)?;
-        ser::optional(&mut m, "actualGroup", &self.actual_group)?;
-        m.end()
-    }
-}
-
-/// Defined path through the study for a subject
-///
-/// FHIR: `ResearchStudy.comparisonGroup`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyComparisonGroup {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Allows the comparisonGroup for the study and the comparisonGroup for the subject to be linked easily
-    ///
-    /// `linkId`, 0..1.
-    pub link_id: Option<Primitive<String>>,
-    /// Label for study comparisonGroup
-    ///
-    /// `name`, 1..1.
-    pub name: Option<Primitive<String>>,
-    /// Categorization of study comparisonGroup
-    ///
-    /// `type`, 0..1.
-    pub r#type: Option<Box<CodeableConcept>>,
-    /// Short explanation of study path
-    ///
-    /// `description`, 0..1.
-    pub description: Option<Primitive<String>>,
-    /// Interventions or exposures in this comparisonGroup or cohort
-    ///
-    /// `intendedExposure`, 0..*.
-    pub intended_exposure: Vec<Reference>,
-    /// Group of participants who were enrolled in study comparisonGroup
-    ///
-    /// `observedGroup`, 0..1.
-    pub observed_group: Option<Box<Reference>>,
-}
-
-impl de::FhirObject for ResearchStudyComparisonGroup {
-    const TYPE_NAME: &'static str = "ResearchStudy.comparisonGroup";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "linkId" => de::primitive(map, &mut self.link_id, key),
-            "_linkId" => de::primitive_element(map, &mut self.link_id, key),
-            "name" => de::primitive(map, &mut self.name, key),
-            "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::boxed(map, &mut self.r#type, key),
-            "description" => de::primitive(map, &mut self.description, key),
-            "_description" => de::primitive_element(map, &mut self.description, key),
-            "intendedExposure" => de::list(map, &mut self.intended_exposure, key),
-            "observedGroup" => de::boxed(map, &mut self.observed_group, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyComparisonGroup {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyComparisonGroup {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "linkId", "_linkId", &self.link_id)?;
-        ser::primitive(&mut m, "name", "_name", &self.name)?;
-        ser::optional(&mut m, "type", &self.r#type)?;
-        ser::primitive(&mut m, "description", "_description", &self.description)?;
-        ser::list(&mut m, "intendedExposure", &self.intended_exposure)?;
-        ser::optional(&mut m, "observedGroup", &self.observed_group)?;
-        m.end()
-    }
-}
-
 /// A goal for the study
 ///
 /// FHIR: `ResearchStudy.objective`.
@@ -839,10 +372,6 @@ pub struct ResearchStudyObjective {
     ///
     /// `type`, 0..1.
     pub r#type: Option<Box<CodeableConcept>>,
-    /// Description of the objective
-    ///
-    /// `description`, 0..1.
-    pub description: Option<Primitive<String>>,
 }
 
 impl de::FhirObject for ResearchStudyObjective {
@@ -859,8 +388,6 @@ impl de::FhirObject for ResearchStudyObjective {
             "name" => de::primitive(map, &mut self.name, key),
             "_name" => de::primitive_element(map, &mut self.name, key),
             "type" => de::boxed(map, &mut self.r#type, key),
-            "description" => de::primitive(map, &mut self.description, key),
-            "_description" => de::primitive_element(map, &mut self.description, key),
             _ => return Ok(false),
         }?;
         Ok(true)
@@ -881,85 +408,6 @@ impl Serialize for ResearchStudyObjective {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::optional(&mut m, "type", &self.r#type)?;
-        ser::primitive(&mut m, "description", "_description", &self.description)?;
-        m.end()
-    }
-}
-
-/// A variable measured during the study
-///
-/// FHIR: `ResearchStudy.outcomeMeasure`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResearchStudyOutcomeMeasure {
-    /// Unique id for inter-element referencing
-    ///
-    /// `id`, 0..1.
-    pub id: Option<String>,
-    /// Additional content defined by implementations
-    ///
-    /// `extension`, 0..*.
-    pub extension: Vec<Extension>,
-    /// Extensions that cannot be ignored even if unrecognized
-    ///
-    /// `modifierExtension`, 0..*.
-    pub modifier_extension: Vec<Extension>,
-    /// Label for the outcome
-    ///
-    /// `name`, 0..1.
-    pub name: Option<Primitive<String>>,
-    /// primary | secondary | exploratory
-    ///
-    /// `type`, 0..*.
-    pub r#type: Vec<CodeableConcept>,
-    /// Description of the outcome
-    ///
-    /// `description`, 0..1.
-    pub description: Option<Primitive<String>>,
-    /// Structured outcome definition
-    ///
-    /// `reference`, 0..1.
-    pub reference: Option<Box<Reference>>,
-}
-
-impl de::FhirObject for ResearchStudyOutcomeMeasure {
-    const TYPE_NAME: &'static str = "ResearchStudy.outcomeMeasure";
-    fn visit_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-    ) -> Result<bool, A::Error> {
-        match key {
-            "id" => de::plain(map, &mut self.id, key),
-            "extension" => de::list(map, &mut self.extension, key),
-            "modifierExtension" => de::list(map, &mut self.modifier_extension, key),
-            "name" => de::primitive(map, &mut self.name, key),
-            "_name" => de::primitive_element(map, &mut self.name, key),
-            "type" => de::list(map, &mut self.r#type, key),
-            "description" => de::primitive(map, &mut self.description, key),
-            "_description" => de::primitive_element(map, &mut self.description, key),
-            "reference" => de::boxed(map, &mut self.reference, key),
-            _ => return Ok(false),
-        }?;
-        Ok(true)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResearchStudyOutcomeMeasure {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        de::deserialize_object(d)
-    }
-}
-
-impl Serialize for ResearchStudyOutcomeMeasure {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        ser::optional(&mut m, "id", &self.id)?;
-        ser::list(&mut m, "extension", &self.extension)?;
-        ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
-        ser::primitive(&mut m, "name", "_name", &self.name)?;
-        ser::list(&mut m, "type", &self.r#type)?;
-        ser::primitive(&mut m, "description", "_description", &self.description)?;
-        ser::optional(&mut m, "reference", &self.reference)?;
         m.end()
     }
 }
