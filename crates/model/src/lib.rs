@@ -12,7 +12,9 @@
 //!   and times with their precision.
 //! - [`json`]: reading (strict or lenient) and writing FHIR JSON, with errors that name
 //!   the element path, line and column.
+//! - [`canonical`]: FHIR canonical JSON, the bytes a digital signature covers.
 
+pub mod canonical;
 #[doc(hidden)]
 pub mod de;
 pub mod json;

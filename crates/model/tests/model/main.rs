@@ -15,6 +15,7 @@
     reason = "test code"
 )]
 
+mod canonical;
 mod corpus;
 mod definitions;
 mod errors;
