@@ -13,12 +13,18 @@
 //! - [`json`]: reading (strict or lenient) and writing FHIR JSON, with errors that name
 //!   the element path, line and column.
 //! - [`canonical`]: FHIR canonical JSON, the bytes a digital signature covers.
+//! - [`peru`]: the Peruvian identifiers and codes of MINSA's guide (DNI and other
+//!   identity documents, RENIPRESS, colegios, ubigeo) with format checks; constructors
+//!   such as [`types::Coding::new`], [`types::Reference::to`] and
+//!   [`types::HumanName::peruvian`] make resources easy to build by hand.
 
 pub mod canonical;
 #[doc(hidden)]
 pub mod de;
+mod helpers;
 pub mod json;
 pub mod operation_outcome;
+pub mod peru;
 mod primitive;
 #[doc(hidden)]
 pub mod ser;

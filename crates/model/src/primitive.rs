@@ -60,6 +60,18 @@ impl<T> Primitive<T> {
             .map_or(&[], |e| e.extension.as_slice())
     }
 
+    /// The extensions on this element, for adding to (creates the element data).
+    pub fn extension_mut(&mut self) -> &mut Vec<Extension> {
+        &mut self.element.get_or_insert_with(Box::default).extension
+    }
+
+    /// The same primitive with an extension added.
+    #[must_use]
+    pub fn with_extension(mut self, extension: Extension) -> Self {
+        self.extension_mut().push(extension);
+        self
+    }
+
     /// The element id, if any.
     #[must_use]
     pub fn id(&self) -> Option<&str> {
@@ -77,6 +89,15 @@ impl<T> Primitive<T> {
 impl<T> From<T> for Primitive<T> {
     fn from(value: T) -> Self {
         Self::new(value)
+    }
+}
+
+impl<T: std::str::FromStr> std::str::FromStr for Primitive<T> {
+    type Err = T::Err;
+
+    /// Parses the value (`"1985-03-14".parse::<Primitive<Date>>()`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(Self::new)
     }
 }
 

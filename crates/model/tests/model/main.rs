@@ -20,6 +20,7 @@ mod corpus;
 mod definitions;
 mod errors;
 mod json_compare;
+mod peru;
 
 use std::path::PathBuf;
 
