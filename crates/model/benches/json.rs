@@ -9,6 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use renhice_model::canonical::Canonicalization;
 use renhice_model::resources::Resource;
 use serde_json::{Value, json};
 
@@ -83,11 +84,20 @@ fn bundle(kind: &str, resources: Vec<Value>) -> Vec<u8> {
             }
         })
         .collect();
-    serde_json::to_vec(&json!({
+    let sorted = serde_json::to_vec(&json!({
         "resourceType": "Bundle", "id": format!("bench-{kind}"), "type": kind,
         "timestamp": "2026-03-14T10:30:00.000-05:00", "total": entry.len(), "entry": entry
     }))
-    .unwrap()
+    .unwrap();
+    fhir_order(&sorted)
+}
+
+/// The same JSON with every object's properties in FHIR order, `resourceType` first, as
+/// FHIR servers and SIHCEs write it. (`serde_json::Value` sorts keys alphabetically,
+/// which puts `resourceType` in the middle and sends the reader down its slower path for
+/// that case; `sorted-keys` below measures that path on its own.)
+fn fhir_order(bytes: &[u8]) -> Vec<u8> {
+    Resource::from_json(bytes).unwrap().to_json()
 }
 
 fn workloads() -> Vec<(&'static str, Vec<u8>)> {
@@ -102,8 +112,26 @@ fn workloads() -> Vec<(&'static str, Vec<u8>)> {
             bundle("transaction", (0..20).map(document_reference).collect()),
         ),
         (
+            "transaction-push-20-sorted-keys",
+            serde_json::to_vec(
+                &serde_json::from_slice::<Value>(&bundle(
+                    "transaction",
+                    (0..20).map(document_reference).collect(),
+                ))
+                .unwrap(),
+            )
+            .unwrap(),
+        ),
+        (
             "searchset-500-observations",
             bundle("searchset", (0..500).map(observation).collect()),
+        ),
+        (
+            "document-bundle-corpus",
+            std::fs::read(
+                root.join("../../crates/model/tests/corpus/Bundle-document-resumen-clinico.json"),
+            )
+            .unwrap(),
         ),
         (
             "r4-definitions-profiles-types",
@@ -137,6 +165,14 @@ fn parse_and_write(c: &mut Criterion) {
         group.bench_function("write/typed", |b| b.iter(|| black_box(&typed).to_json()));
         group.bench_function("write/serde_json::Value", |b| {
             b.iter(|| serde_json::to_vec(black_box(&value)).unwrap());
+        });
+        // What a signature check costs on top of parsing: the canonical form.
+        group.bench_function("write/canonical", |b| {
+            b.iter(|| {
+                black_box(&typed)
+                    .to_canonical_json(Canonicalization::Json)
+                    .unwrap()
+            });
         });
         group.finish();
     }
