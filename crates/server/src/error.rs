@@ -62,6 +62,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } | Self::NotAcceptable { .. } => IssueType::NotSupported,
             Self::DatabaseUnavailable(_) => IssueType::NoStore,
             Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
+            Self::Store(StoreError::UniqueKeyTaken { .. }) => IssueType::Duplicate,
             Self::Store(_) => IssueType::Exception,
         }
     }
@@ -71,7 +72,9 @@ impl ApiError {
     pub fn outcome(&self) -> OperationOutcome {
         let diagnostics = match self {
             // Conflicts are the client's business; other store failures are internal.
-            Self::Store(e @ StoreError::VersionConflict { .. }) => e.to_string(),
+            Self::Store(
+                e @ (StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }),
+            ) => e.to_string(),
             Self::Store(_) | Self::DatabaseUnavailable(_) => {
                 format!("{self}; the server log has the details under this response's X-Request-Id")
             }
@@ -87,7 +90,9 @@ impl ResponseError for ApiError {
             Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
-            Self::Store(StoreError::VersionConflict { .. }) => StatusCode::CONFLICT,
+            Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
+                StatusCode::CONFLICT
+            }
             Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

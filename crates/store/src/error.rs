@@ -76,6 +76,17 @@ pub enum StoreError {
         /// The version actually stored.
         current: i64,
     },
+    /// Another current resource already holds a business key the write claims (the same
+    /// identity document on a second patient, say).
+    #[error("{resource_type}/{holder} already holds {key}")]
+    UniqueKeyTaken {
+        /// Resource type.
+        resource_type: String,
+        /// The key, e.g. `1|PER|45678912`.
+        key: String,
+        /// Logical id of the resource holding it.
+        holder: String,
+    },
     /// The blocking task running the database work panicked or was cancelled.
     #[error("database task did not complete: {0}")]
     Task(String),

@@ -10,6 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::schema::{
     resource_versions, resources, search_dates, search_references, search_strings, search_tokens,
+    unique_keys,
 };
 use crate::{DbConnection, StoreError};
 
@@ -100,14 +101,34 @@ pub struct NewVersion<'a> {
     pub body: Option<&'a str>,
     /// Search values of the new version (ignored for a deletion).
     pub index: &'a SearchIndex,
+    /// Business keys the new version holds, unique among the current resources of its
+    /// type (a patient's identity documents, an IPRESS's RENIPRESS code); they replace
+    /// the previous version's keys. Ignored for a deletion, which releases them.
+    pub unique_keys: &'a [String],
 }
 
-/// Writes a new version of a resource, its history row and its search index, atomically.
+/// Why the transaction of [`write_version`] was rolled back.
+enum WriteFailure {
+    /// The stored version is not the one the write builds on.
+    Stale,
+    /// Another resource already holds this key.
+    KeyTaken(String),
+    Db(DieselError),
+}
+
+impl From<DieselError> for WriteFailure {
+    fn from(e: DieselError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// Writes a new version of a resource, its history row, its search index and its unique
+/// keys, atomically: a stale version or a key another resource holds rolls back all of it.
 pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<(), StoreError> {
-    let attempt = conn.transaction::<_, DieselError, _>(|conn| {
+    let attempt = conn.transaction::<_, WriteFailure, _>(|conn| {
         let deleted = new.body.is_none();
         let pk = if new.version_id == 1 {
-            diesel::insert_into(resources::table)
+            let inserted = diesel::insert_into(resources::table)
                 .values((
                     resources::resource_type.eq(new.resource_type),
                     resources::id.eq(new.id),
@@ -115,7 +136,13 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
                     resources::last_updated.eq(new.last_updated),
                     resources::deleted.eq(deleted),
                 ))
-                .execute(conn)?;
+                .execute(conn);
+            match inserted {
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    return Err(WriteFailure::Stale);
+                }
+                other => other?,
+            };
             lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
         } else {
             let updated = diesel::update(
@@ -131,7 +158,7 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
             ))
             .execute(conn)?;
             if updated == 0 {
-                return Err(DieselError::RollbackTransaction);
+                return Err(WriteFailure::Stale);
             }
             lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
         };
@@ -145,14 +172,17 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
             ))
             .execute(conn)?;
         replace_index(conn, pk, if deleted { &EMPTY_INDEX } else { new.index })?;
+        replace_unique_keys(
+            conn,
+            pk,
+            new.resource_type,
+            if deleted { &[] } else { new.unique_keys },
+        )?;
         Ok(())
     });
     match attempt {
         Ok(()) => Ok(()),
-        Err(
-            DieselError::RollbackTransaction
-            | DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _),
-        ) => {
+        Err(WriteFailure::Stale) => {
             let current = lookup_version(conn, new.resource_type, new.id)?.unwrap_or(0);
             Err(StoreError::VersionConflict {
                 resource_type: new.resource_type.to_owned(),
@@ -161,8 +191,58 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
                 current,
             })
         }
-        Err(e) => Err(e.into()),
+        Err(WriteFailure::KeyTaken(key)) => {
+            // Read after the rollback: on PostgreSQL the failed transaction could not.
+            let holder = key_holder(conn, new.resource_type, &key)?.unwrap_or_default();
+            Err(StoreError::UniqueKeyTaken {
+                resource_type: new.resource_type.to_owned(),
+                key,
+                holder,
+            })
+        }
+        Err(WriteFailure::Db(e)) => Err(e.into()),
     }
+}
+
+fn replace_unique_keys(
+    conn: &mut DbConnection,
+    pk: i64,
+    resource_type: &str,
+    keys: &[String],
+) -> Result<(), WriteFailure> {
+    diesel::delete(unique_keys::table.filter(unique_keys::resource_pk.eq(pk))).execute(conn)?;
+    for key in keys {
+        let inserted = diesel::insert_into(unique_keys::table)
+            .values((
+                unique_keys::resource_type.eq(resource_type),
+                unique_keys::key.eq(key),
+                unique_keys::resource_pk.eq(pk),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(WriteFailure::KeyTaken(key.clone()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The logical id of the current resource of `resource_type` holding a unique `key`.
+pub fn key_holder(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(unique_keys::table
+        .inner_join(resources::table)
+        .filter(unique_keys::resource_type.eq(resource_type))
+        .filter(unique_keys::key.eq(key))
+        .select(resources::id)
+        .first(conn)
+        .optional()?)
 }
 
 static EMPTY_INDEX: SearchIndex = SearchIndex {

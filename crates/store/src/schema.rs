@@ -62,7 +62,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    unique_keys (resource_type, key) {
+        resource_type -> Text,
+        key -> Text,
+        resource_pk -> BigInt,
+    }
+}
+
 diesel::joinable!(resource_versions -> resources (resource_pk));
+diesel::joinable!(unique_keys -> resources (resource_pk));
 diesel::joinable!(search_tokens -> resources (resource_pk));
 diesel::joinable!(search_strings -> resources (resource_pk));
 diesel::joinable!(search_dates -> resources (resource_pk));
@@ -75,4 +84,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_strings,
     search_dates,
     search_references,
+    unique_keys,
 );

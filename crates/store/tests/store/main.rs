@@ -36,7 +36,19 @@ async fn write(
     body: Option<&str>,
     index: SearchIndex,
 ) -> Result<(), StoreError> {
+    write_keyed(store, id, version_id, body, index, &[]).await
+}
+
+async fn write_keyed(
+    store: &Store,
+    id: &str,
+    version_id: i64,
+    body: Option<&str>,
+    index: SearchIndex,
+    keys: &[&str],
+) -> Result<(), StoreError> {
     let (id, body) = (id.to_owned(), body.map(str::to_owned));
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
     store
         .run(move |conn| {
             resources::write_version(
@@ -48,6 +60,7 @@ async fn write(
                     last_updated: 1_700_000_000_000_000 + version_id,
                     body: body.as_deref(),
                     index: &index,
+                    unique_keys: &keys,
                 },
             )
         })
@@ -106,6 +119,78 @@ backend_tests! {
             .await
             .unwrap();
         assert!(gone.is_empty());
+    }
+
+    async fn a_unique_key_has_one_holder_and_follows_the_current_version(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        let dni = "1|PER|45678912";
+        write_keyed(&store, "p1", 1, Some("{}"), identifier("45678912"), &[dni]).await.unwrap();
+        // A second patient with the same document is refused, and nothing of it is kept.
+        let taken = write_keyed(&store, "p2", 1, Some("{}"), identifier("45678912"), &[dni])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&taken, StoreError::UniqueKeyTaken { key, holder, .. } if key == dni && holder == "p1"),
+            "{taken}"
+        );
+        assert!(store.run(|c| resources::read(c, "Patient", "p2")).await.unwrap().is_none());
+        let found = store
+            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "45678912"))
+            .await
+            .unwrap();
+        assert_eq!(found, vec!["p1".to_owned()]);
+        // A new version of p1 with another document releases the first one.
+        write_keyed(&store, "p1", 2, Some("{}"), SearchIndex::default(), &["1|PER|11111111"])
+            .await
+            .unwrap();
+        write_keyed(&store, "p2", 1, Some("{}"), SearchIndex::default(), &[dni]).await.unwrap();
+        assert_eq!(
+            store.run(move |c| resources::key_holder(c, "Patient", dni)).await.unwrap().as_deref(),
+            Some("p2")
+        );
+        // A deletion releases the keys; keys are per resource type.
+        write_keyed(&store, "p1", 3, None, SearchIndex::default(), &["1|PER|11111111"]).await.unwrap();
+        write_keyed(&store, "p3", 1, Some("{}"), SearchIndex::default(), &["1|PER|11111111"])
+            .await
+            .unwrap();
+        let other_type = store
+            .run(|c| {
+                resources::write_version(
+                    c,
+                    &NewVersion {
+                        resource_type: "Organization",
+                        id: "o1",
+                        version_id: 1,
+                        last_updated: 1,
+                        body: Some("{}"),
+                        index: &SearchIndex::default(),
+                        unique_keys: &["1|PER|11111111".to_owned()],
+                    },
+                )
+            })
+            .await;
+        assert!(other_type.is_ok(), "{other_type:?}");
+    }
+
+    async fn concurrent_claims_of_one_key_let_exactly_one_win(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                write_keyed(&store, &format!("p{n}"), 1, Some("{}"), SearchIndex::default(), &["1|PER|00000001"])
+                    .await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(StoreError::UniqueKeyTaken { .. }) => {}
+                Err(other) => panic!("unexpected: {other}"),
+            }
+        }
+        assert_eq!(won, 1);
     }
 
     async fn concurrent_creates_of_one_id_let_exactly_one_win(db) {
