@@ -35,7 +35,24 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome."
+            "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome.",
+            "resource": crate::fhir::SERVED.iter().map(|t| json!({
+                "type": t,
+                "profile": match *t {
+                    "Patient" => renhice_model::peru::url::PACIENTE_PE,
+                    _ => renhice_model::peru::url::ORGANIZACION_PE,
+                },
+                "interaction": [
+                    {"code": "read"}, {"code": "vread"}, {"code": "update"},
+                    {"code": "history-instance"}, {"code": "create"}
+                ],
+                "versioning": "versioned-update",
+                "readHistory": true,
+                "updateCreate": true,
+                "conditionalCreate": false,
+                "conditionalUpdate": false,
+                "conditionalDelete": "not-supported"
+            })).collect::<Vec<_>>()
         }]
     })
 }

@@ -47,6 +47,52 @@ pub enum ApiError {
         /// The `Accept` header received.
         accept: String,
     },
+    /// The resource type in the URL is not served by this build.
+    #[error("{resource_type} is not a resource type this server serves (see /fhir/metadata)")]
+    UnsupportedType {
+        /// The type named in the URL.
+        resource_type: String,
+    },
+    /// No resource with this id (or version).
+    #[error("{resource_type}/{id} does not exist")]
+    ResourceNotFound {
+        /// Resource type.
+        resource_type: String,
+        /// Logical id (with `/_history/n` for a version).
+        id: String,
+    },
+    /// The resource was deleted.
+    #[error("{resource_type}/{id} was deleted (version {version})")]
+    Gone {
+        /// Resource type.
+        resource_type: String,
+        /// Logical id.
+        id: String,
+        /// The version recording the deletion.
+        version: i64,
+    },
+    /// The request body is not valid FHIR JSON for the resource, or a header is malformed.
+    #[error("{message}")]
+    Invalid {
+        /// The element path (or header) at fault.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Valid FHIR that breaks a rule of the registry.
+    #[error("{message}")]
+    Unprocessable {
+        /// The element path at fault.
+        path: String,
+        /// Which rule, and how to comply.
+        message: String,
+    },
+    /// An `If-Match` precondition does not hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// An internal failure outside the database (a worker task failed).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The database could not be reached or is not ready.
     #[error("the database is not available")]
     DatabaseUnavailable(#[source] StoreError),
@@ -58,12 +104,19 @@ pub enum ApiError {
 impl ApiError {
     fn issue_type(&self) -> IssueType {
         match self {
-            Self::RouteNotFound { .. } => IssueType::NotFound,
-            Self::MethodNotAllowed { .. } | Self::NotAcceptable { .. } => IssueType::NotSupported,
+            Self::RouteNotFound { .. } | Self::ResourceNotFound { .. } => IssueType::NotFound,
+            Self::MethodNotAllowed { .. }
+            | Self::NotAcceptable { .. }
+            | Self::UnsupportedType { .. } => IssueType::NotSupported,
             Self::DatabaseUnavailable(_) => IssueType::NoStore,
-            Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
+            Self::Gone { .. } => IssueType::Deleted,
+            Self::Invalid { .. } => IssueType::Structure,
+            Self::Unprocessable { .. } => IssueType::BusinessRule,
+            Self::PreconditionFailed(_) | Self::Store(StoreError::VersionConflict { .. }) => {
+                IssueType::Conflict
+            }
             Self::Store(StoreError::UniqueKeyTaken { .. }) => IssueType::Duplicate,
-            Self::Store(_) => IssueType::Exception,
+            Self::Internal(_) | Self::Store(_) => IssueType::Exception,
         }
     }
 
@@ -75,28 +128,39 @@ impl ApiError {
             Self::Store(
                 e @ (StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }),
             ) => e.to_string(),
-            Self::Store(_) | Self::DatabaseUnavailable(_) => {
+            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Internal(_) => {
                 format!("{self}; the server log has the details under this response's X-Request-Id")
             }
             other => other.to_string(),
         };
-        OperationOutcome::single(OperationOutcomeIssue::error(self.issue_type(), diagnostics))
+        let issue = OperationOutcomeIssue::error(self.issue_type(), diagnostics);
+        let issue = match self {
+            Self::Invalid { path, .. } | Self::Unprocessable { path, .. } => issue.at(path.clone()),
+            _ => issue,
+        };
+        OperationOutcome::single(issue)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::RouteNotFound { .. }
+            | Self::UnsupportedType { .. }
+            | Self::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
                 StatusCode::CONFLICT
             }
             Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -9,6 +9,7 @@
 mod capability;
 mod config;
 mod error;
+mod fhir;
 mod health;
 mod metrics;
 pub mod observe;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::error::to_operation_outcome;
-use crate::{ApiError, Metrics, ServerConfig, capability, health, metrics, observe};
+use crate::{ApiError, Metrics, ServerConfig, capability, fhir, health, metrics, observe};
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -89,6 +89,7 @@ pub fn start(config: ServerConfig, store: Store, metrics: Metrics) -> io::Result
             .service(get_only("/readyz", health::readyz))
             .service(get_only("/metrics", metrics::metrics))
             .service(get_only("/fhir/metadata", health::metadata))
+            .configure(fhir::routes)
             .default_service(web::to(route_not_found))
     })
     .workers(workers)

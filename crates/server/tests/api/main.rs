@@ -12,6 +12,8 @@ use renhice_store::{DatabaseConfig, Store};
 use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
+mod identity;
+
 /// A server on an ephemeral loopback port, and its base URL.
 async fn spawn(db: &TestDb) -> (RunningServer, String) {
     let store = Store::connect(&DatabaseConfig {
@@ -72,8 +74,16 @@ backend_tests! {
         assert_eq!(body["status"], "active");
         assert_eq!(body["software"]["name"], "renhice");
         assert_eq!(body["rest"][0]["mode"], "server");
-        // Nothing beyond metadata is served yet, so nothing else may be claimed.
-        assert!(body["rest"][0].get("resource").is_none(), "{body}");
+        // Exactly what is served is claimed: Patient and Organization, nothing system-wide.
+        let resources = body["rest"][0]["resource"].as_array().unwrap();
+        let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["Organization", "Patient"]);
+        for r in resources {
+            let interactions: Vec<&str> =
+                r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
+            assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create"]);
+            assert!(r.get("searchParam").is_none(), "{body}");
+        }
         assert!(body["rest"][0].get("interaction").is_none(), "{body}");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");
         server.stop(true).await.unwrap();
@@ -91,10 +101,14 @@ backend_tests! {
 
     async fn unknown_routes_and_methods_answer_with_operation_outcomes(db) {
         let (server, base) = spawn(&db).await;
-        let (status, headers, body) = get(&format!("{base}/fhir/NoSuchThing/1")).await;
+        let (status, headers, body) = get(&format!("{base}/nowhere/1")).await;
         assert_eq!(status, 404);
         assert!(content_type(&headers).starts_with("application/fhir+json"));
         assert_outcome(&body, "not-found");
+        // A resource type this server does not serve is not-supported, also a 404.
+        let (status, _, body) = get(&format!("{base}/fhir/NoSuchThing/1")).await;
+        assert_eq!(status, 404);
+        assert_outcome(&body, "not-supported");
 
         let res = reqwest::Client::new().delete(format!("{base}/fhir/metadata")).send().await.unwrap();
         assert_eq!(res.status(), 405);
@@ -145,6 +159,7 @@ backend_tests! {
         get(&format!("{base}/fhir/metadata")).await;
         get(&format!("{base}/fhir/metadata")).await;
         get(&format!("{base}/fhir/Patient/123")).await;
+        get(&format!("{base}/nowhere/123")).await;
         let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
         assert!(content_type(res.headers()).starts_with("application/openmetrics-text"));
         let text = res.text().await.unwrap();
@@ -152,7 +167,12 @@ backend_tests! {
             text.contains(r#"renhice_http_requests_total{method="GET",route="/fhir/metadata",status="200"} 2"#),
             "{text}"
         );
-        // Unmatched paths share one series rather than one per path.
+        // Matched routes are labelled by pattern, not by path; unmatched paths share one
+        // series rather than one per path.
+        assert!(
+            text.contains(r#"renhice_http_requests_total{method="GET",route="/fhir/{type}/{id}",status="404"} 1"#),
+            "{text}"
+        );
         assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
         assert!(text.contains("renhice_db_pool_max_connections 8"), "{text}");
         assert!(text.contains("renhice_http_request_duration_seconds_bucket"), "{text}");

@@ -1,0 +1,460 @@
+//! FHIR REST interactions on the registry's identity resources: `Patient` (PacientePe)
+//! and `Organization` (an IPRESS, OrganizacionPe).
+//!
+//! | interaction | request | answer |
+//! | --- | --- | --- |
+//! | create | `POST /fhir/{type}` | 201, `Location: …/{id}/_history/1`, `ETag`, the stored resource |
+//! | read | `GET /fhir/{type}/{id}` | 200; 404 if unknown; 410 if deleted |
+//! | update | `PUT /fhir/{type}/{id}` (`If-Match: W/"n"` optional) | 200 (201 if it created); 412 on a stale `If-Match` |
+//! | vread | `GET /fhir/{type}/{id}/_history/{vid}` | 200; 404; 410 for a deletion |
+//! | history | `GET /fhir/{type}/{id}/_history` | a `history` Bundle, newest first |
+//!
+//! The server owns `id` (on create), `meta.versionId` and `meta.lastUpdated`. Every
+//! write is parsed strictly by the model on the blocking pool, checked against the
+//! registry's rules ([`rules`]), and stored with its unique keys in one transaction, so
+//! a second patient with the same identity document is refused by the database itself.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::Primitive;
+use renhice_model::resources::{
+    Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, Resource,
+};
+use renhice_model::types::Meta;
+use renhice_model::values::Instant;
+use renhice_store::resources::{self as stored, NewVersion, StoredResource};
+use time::OffsetDateTime;
+use time::format_description::well_known::{Rfc2822, Rfc3339};
+
+use crate::{ApiError, AppState};
+
+pub(crate) mod rules;
+
+/// The resource types this build serves.
+pub(crate) const SERVED: [&str; 2] = ["Organization", "Patient"];
+
+/// Registers the routes (after `/fhir/metadata`, which they would otherwise shadow).
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/fhir/{type}")
+            .route(web::post().to(create))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "POST") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/{type}/{id}")
+            .route(web::get().to(read))
+            .route(web::put().to(update))
+            .default_service(web::to(|req: HttpRequest| async move {
+                refuse(&req, "GET, PUT")
+            })),
+    )
+    .service(
+        web::resource("/fhir/{type}/{id}/_history")
+            .route(web::get().to(history))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/{type}/{id}/_history/{vid}")
+            .route(web::get().to(vread))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    );
+}
+
+fn refuse(req: &HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        allow,
+    })
+}
+
+/// The resource type of the path, if served.
+fn served(resource_type: &str) -> Result<&'static str, ApiError> {
+    SERVED
+        .into_iter()
+        .find(|t| *t == resource_type)
+        .ok_or_else(|| ApiError::UnsupportedType {
+            resource_type: resource_type.to_owned(),
+        })
+}
+
+/// Parses a request body strictly, off the HTTP worker thread.
+async fn parse(body: web::Bytes, expected_type: &'static str) -> Result<Resource, ApiError> {
+    let resource = web::block(move || Resource::from_json(&body))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Invalid {
+            path: if e.path.is_empty() {
+                expected_type.to_owned()
+            } else {
+                e.path.clone()
+            },
+            message: e.to_string(),
+        })?;
+    if resource.resource_type() != expected_type {
+        return Err(ApiError::Invalid {
+            path: format!("{}.resourceType", resource.resource_type()),
+            message: format!(
+                "the body is a {}, but the URL is for {expected_type}",
+                resource.resource_type()
+            ),
+        });
+    }
+    Ok(resource)
+}
+
+/// Microseconds since the Unix epoch, now.
+fn now_micros() -> i64 {
+    let now = OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+fn to_datetime(micros: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `meta.lastUpdated` text: RFC 3339 with microseconds, UTC.
+fn instant_text(micros: i64) -> String {
+    to_datetime(micros)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Sets the server-owned elements: `id`, `meta.versionId`, `meta.lastUpdated`.
+fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: i64) {
+    let meta_slot = match resource {
+        Resource::Patient(p) => {
+            p.id = Some(id.into());
+            &mut p.meta
+        }
+        Resource::Organization(o) => {
+            o.id = Some(id.into());
+            &mut o.meta
+        }
+        // `served` admits no other type.
+        _ => return,
+    };
+    let meta = meta_slot.get_or_insert_with(Box::<Meta>::default);
+    meta.version_id = Some(Primitive::new(version.to_string()));
+    meta.last_updated = Instant::parse(instant_text(last_updated))
+        .ok()
+        .map(Primitive::new);
+}
+
+/// Checks, stamps and stores one version; returns the stored JSON.
+async fn write(
+    state: &AppState,
+    mut resource: Resource,
+    id: String,
+    version: i64,
+) -> Result<(String, i64), ApiError> {
+    let rules = rules::check(&resource)?;
+    let last_updated = now_micros();
+    stamp(&mut resource, &id, version, last_updated);
+    let body = resource.to_json_string();
+    let resource_type = resource.resource_type();
+    let stored_body = body.clone();
+    state
+        .store
+        .run(move |conn| {
+            stored::write_version(
+                conn,
+                &NewVersion {
+                    resource_type,
+                    id: &id,
+                    version_id: version,
+                    last_updated,
+                    body: Some(&stored_body),
+                    index: &rules.index,
+                    unique_keys: &rules.unique_keys,
+                },
+            )
+        })
+        .await?;
+    Ok((body, last_updated))
+}
+
+/// A response carrying one stored version, with `ETag` and `Last-Modified`.
+fn version_response(
+    status: StatusCode,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    last_updated: i64,
+    body: String,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .insert_header((header::ETAG, format!("W/\"{version}\"")));
+    if let Ok(modified) = to_datetime(last_updated).format(&Rfc2822) {
+        response.insert_header((header::LAST_MODIFIED, modified.replace("+0000", "GMT")));
+    }
+    if status == StatusCode::CREATED {
+        response.insert_header((
+            header::LOCATION,
+            format!("/fhir/{resource_type}/{id}/_history/{version}"),
+        ));
+    }
+    response.body(body)
+}
+
+async fn create(
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let resource_type = served(&path)?;
+    let resource = parse(body, resource_type).await?;
+    // The server assigns the id of a created resource (FHIR R4 §3.1.0.5).
+    let id = uuid::Uuid::new_v4().to_string();
+    let (body, last_updated) = write(&state, resource, id.clone(), 1).await?;
+    Ok(version_response(
+        StatusCode::CREATED,
+        resource_type,
+        &id,
+        1,
+        last_updated,
+        body,
+    ))
+}
+
+/// The version an `If-Match: W/"n"` header names, if any.
+fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let inner = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    inner
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::Invalid {
+            path: "If-Match".to_owned(),
+            message: format!("If-Match {text:?} is not a version ETag such as W/\"3\""),
+        })
+}
+
+async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (resource_type, id) = path.into_inner();
+    let resource_type = served(&resource_type)?;
+    let expected = if_match(&req)?;
+    let resource = parse(body, resource_type).await?;
+    match resource.id() {
+        Some(body_id) if body_id == id => {}
+        Some(body_id) => {
+            return Err(ApiError::Invalid {
+                path: format!("{resource_type}.id"),
+                message: format!("the body's id {body_id:?} is not the URL's id {id:?}"),
+            });
+        }
+        None => {
+            return Err(ApiError::Invalid {
+                path: format!("{resource_type}.id"),
+                message: "an update must carry the resource's id (FHIR R4 §3.1.0.4)".to_owned(),
+            });
+        }
+    }
+    let lookup_id = id.clone();
+    let current = state
+        .store
+        .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
+        .await?
+        .unwrap_or(0);
+    if let Some(expected) = expected
+        && expected != current
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "{resource_type}/{id} is at version {current}, not {expected} (If-Match)"
+        )));
+    }
+    let version = current + 1;
+    let (body, last_updated) = match write(&state, resource, id.clone(), version).await {
+        // Another writer got in between the lookup and the write.
+        Err(ApiError::Store(renhice_store::StoreError::VersionConflict { current, .. }))
+            if expected.is_some() =>
+        {
+            return Err(ApiError::PreconditionFailed(format!(
+                "{resource_type}/{id} is at version {current}, not {} (If-Match)",
+                version - 1
+            )));
+        }
+        other => other?,
+    };
+    let status = if version == 1 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(version_response(
+        status,
+        resource_type,
+        &id,
+        version,
+        last_updated,
+        body,
+    ))
+}
+
+fn found(
+    resource_type: &str,
+    id: &str,
+    row: Option<StoredResource>,
+) -> Result<StoredResource, ApiError> {
+    match row {
+        None => Err(ApiError::ResourceNotFound {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+        }),
+        Some(r) if r.deleted => Err(ApiError::Gone {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            version: r.version_id,
+        }),
+        Some(r) => Ok(r),
+    }
+}
+
+async fn read(
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (resource_type, id) = path.into_inner();
+    let resource_type = served(&resource_type)?;
+    let lookup_id = id.clone();
+    let row = state
+        .store
+        .run(move |conn| stored::read(conn, resource_type, &lookup_id))
+        .await?;
+    let r = found(resource_type, &id, row)?;
+    Ok(version_response(
+        StatusCode::OK,
+        resource_type,
+        &id,
+        r.version_id,
+        r.last_updated,
+        r.body.unwrap_or_default(),
+    ))
+}
+
+async fn vread(
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (resource_type, id, vid) = path.into_inner();
+    let resource_type = served(&resource_type)?;
+    let version: i64 = vid.parse().map_err(|_| ApiError::ResourceNotFound {
+        resource_type: resource_type.to_owned(),
+        id: format!("{id}/_history/{vid}"),
+    })?;
+    let lookup_id = id.clone();
+    let row = state
+        .store
+        .run(move |conn| stored::read_version(conn, resource_type, &lookup_id, version))
+        .await?;
+    let r = found(resource_type, &format!("{id}/_history/{vid}"), row)?;
+    Ok(version_response(
+        StatusCode::OK,
+        resource_type,
+        &id,
+        r.version_id,
+        r.last_updated,
+        r.body.unwrap_or_default(),
+    ))
+}
+
+async fn history(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (resource_type, id) = path.into_inner();
+    let resource_type = served(&resource_type)?;
+    let lookup_id = id.clone();
+    let versions = state
+        .store
+        .run(move |conn| stored::history(conn, resource_type, &lookup_id))
+        .await?;
+    if versions.is_empty() {
+        return Err(ApiError::ResourceNotFound {
+            resource_type: resource_type.to_owned(),
+            id,
+        });
+    }
+    let entries = versions
+        .iter()
+        .map(|v| history_entry(&base_url(&req), resource_type, &id, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bundle = Bundle {
+        r#type: Some("history".into()),
+        total: u32::try_from(entries.len()).ok().map(Primitive::new),
+        entry: entries,
+        ..Bundle::default()
+    };
+    let body = Resource::Bundle(Box::new(bundle)).to_json();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .body(body))
+}
+
+/// The server's FHIR base as the client addressed it (`http://host:port/fhir`).
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/fhir", info.scheme(), info.host())
+}
+
+fn history_entry(
+    base: &str,
+    resource_type: &str,
+    id: &str,
+    v: &StoredResource,
+) -> Result<BundleEntry, ApiError> {
+    let (method, status) = match (v.deleted, v.version_id) {
+        (true, _) => ("DELETE", "204"),
+        (false, 1) => ("POST", "201"),
+        (false, _) => ("PUT", "200"),
+    };
+    let resource = match &v.body {
+        Some(body) => Some(
+            Resource::from_json(body.as_bytes())
+                .map_err(|e| ApiError::Internal(format!("stored {resource_type}/{id}: {e}")))?,
+        ),
+        None => None,
+    };
+    let url = if method == "POST" {
+        resource_type.to_owned()
+    } else {
+        format!("{resource_type}/{id}")
+    };
+    Ok(BundleEntry {
+        full_url: Some(format!("{base}/{resource_type}/{id}").into()),
+        resource,
+        request: Some(Box::new(BundleEntryRequest {
+            method: Some(method.into()),
+            url: Some(url.into()),
+            ..BundleEntryRequest::default()
+        })),
+        response: Some(Box::new(BundleEntryResponse {
+            status: Some(status.into()),
+            etag: Some(format!("W/\"{}\"", v.version_id).into()),
+            last_modified: Instant::parse(instant_text(v.last_updated))
+                .ok()
+                .map(Primitive::new),
+            ..BundleEntryResponse::default()
+        })),
+        ..BundleEntry::default()
+    })
+}

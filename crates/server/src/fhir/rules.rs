@@ -1,0 +1,142 @@
+//! What the registry requires of the identity resources it stores, and what it extracts
+//! from them for search and uniqueness.
+//!
+//! - A `Patient` must carry at least one identity document typed in `IdspersonaPeru`
+//!   (DNI, carné de extranjería, passport, foreign document) with a valid number and, for
+//!   documents issued abroad, the issuing country (`pe-pais`). Each document is a unique
+//!   key `kind|country|number`, so no two current patients share one. A patient merged
+//!   into another (`active: false` with a `replaced-by` link) claims no keys: the
+//!   surviving record carries them.
+//! - An `Organization` (an IPRESS) must carry its RENIPRESS code: an identifier typed in
+//!   `IPRESSCS` whose value is the 8-digit code, unique among organizations.
+//!
+//! Violations are 422 answers naming the element (`Patient.identifier[1]`).
+
+use renhice_model::Primitive;
+use renhice_model::peru::{PersonId, Renipress, url};
+use renhice_model::resources::{Organization, Patient, Resource};
+use renhice_model::types::Identifier;
+use renhice_store::resources::{SearchIndex, TokenEntry};
+
+use crate::ApiError;
+
+/// What a checked resource contributes to the database besides its JSON.
+#[derive(Debug, Default)]
+pub(crate) struct Extracted {
+    /// Search values.
+    pub(crate) index: SearchIndex,
+    /// Unique business keys.
+    pub(crate) unique_keys: Vec<String>,
+}
+
+/// The token search parameter under which identity-document keys are indexed.
+pub(crate) const IDENTITY_KEY_PARAM: &str = "identity-key";
+
+/// Checks a resource against the registry's rules and extracts its index and keys.
+pub(crate) fn check(resource: &Resource) -> Result<Extracted, ApiError> {
+    match resource {
+        Resource::Patient(p) => patient(p),
+        Resource::Organization(o) => organization(o),
+        _ => Ok(Extracted::default()),
+    }
+}
+
+fn identifier_tokens(identifiers: &[Identifier], index: &mut SearchIndex) {
+    for identifier in identifiers {
+        if let Some(value) = identifier.value_str() {
+            index.tokens.push(TokenEntry {
+                param: "identifier".to_owned(),
+                system: identifier.system_str().map(str::to_owned),
+                code: value.to_owned(),
+            });
+        }
+    }
+}
+
+fn patient(p: &Patient) -> Result<Extracted, ApiError> {
+    let mut out = Extracted::default();
+    identifier_tokens(&p.identifier, &mut out.index);
+    let merged = p.active.as_ref().and_then(Primitive::value) == Some(&false)
+        && p.link
+            .iter()
+            .any(|l| l.r#type.as_ref().and_then(Primitive::as_str) == Some("replaced-by"));
+    for (i, identifier) in p.identifier.iter().enumerate() {
+        match PersonId::from_identifier(identifier) {
+            Ok(Some(id)) => {
+                out.index.tokens.push(TokenEntry {
+                    param: IDENTITY_KEY_PARAM.to_owned(),
+                    system: None,
+                    code: id.key(),
+                });
+                if !merged {
+                    out.unique_keys.push(id.key());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(ApiError::Unprocessable {
+                    path: format!("Patient.identifier[{i}]"),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    if out
+        .index
+        .tokens
+        .iter()
+        .all(|t| t.param != IDENTITY_KEY_PARAM)
+    {
+        return Err(ApiError::Unprocessable {
+            path: "Patient.identifier".to_owned(),
+            message: format!(
+                "a patient needs at least one identity document: an identifier whose type is \
+                 coded in {} (1 DNI, 2 carné de extranjería, 3 pasaporte, 4 foreign document)",
+                url::CS_IDS_PERSONA
+            ),
+        });
+    }
+    // One document listed twice is one key, not a conflict with itself.
+    out.unique_keys.sort();
+    out.unique_keys.dedup();
+    Ok(out)
+}
+
+fn organization(o: &Organization) -> Result<Extracted, ApiError> {
+    let mut out = Extracted::default();
+    identifier_tokens(&o.identifier, &mut out.index);
+    for (i, identifier) in o.identifier.iter().enumerate() {
+        let typed_ipress = identifier.r#type.as_deref().is_some_and(|t| {
+            t.coding
+                .iter()
+                .any(|c| c.system.as_ref().and_then(Primitive::as_str) == Some(url::CS_IPRESS))
+        });
+        if !typed_ipress {
+            continue;
+        }
+        let value = identifier.value_str().unwrap_or_default();
+        let code = Renipress::parse(value).map_err(|e| ApiError::Unprocessable {
+            path: format!("Organization.identifier[{i}].value"),
+            message: e.to_string(),
+        })?;
+        out.index.tokens.push(TokenEntry {
+            param: "renipress".to_owned(),
+            system: None,
+            code: code.as_str().to_owned(),
+        });
+        out.unique_keys.push(format!("renipress|{code}"));
+    }
+    if out.unique_keys.is_empty() {
+        return Err(ApiError::Unprocessable {
+            path: "Organization.identifier".to_owned(),
+            message: format!(
+                "an IPRESS needs its RENIPRESS code: an identifier whose type is coded in {} \
+                 and whose value is the 8-digit code",
+                url::CS_IPRESS
+            ),
+        });
+    }
+    out.unique_keys.sort();
+    out.unique_keys.dedup();
+    Ok(out)
+}

@@ -1,0 +1,208 @@
+//! Patients and IPRESS over real HTTP: create, read, update with `If-Match`, vread,
+//! history, and the registry's identity rules.
+
+use renhice_model::peru::{DocumentKind, PersonId, Renipress};
+use renhice_model::resources::{Organization, Patient, PatientLink, Resource};
+use renhice_model::types::{HumanName, Reference};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::{assert_outcome, spawn};
+use renhice_testing::backend_tests;
+
+fn patient(documents: &[PersonId], family: &str) -> Patient {
+    Patient {
+        identifier: documents.iter().map(PersonId::to_identifier).collect(),
+        name: vec![HumanName::peruvian(&["Rosa"], family, Some("Mamani"))],
+        gender: Some("female".into()),
+        birth_date: Some("1985-03-14".parse().unwrap()),
+        ..Patient::default()
+    }
+}
+
+fn json(resource: Patient) -> String {
+    Resource::Patient(Box::new(resource)).to_json_string()
+}
+
+fn ipress(code: &str, name: &str) -> String {
+    Resource::Organization(Box::new(Organization {
+        identifier: vec![Renipress::parse(code).unwrap().to_identifier()],
+        name: Some(name.into()),
+        active: Some(true.into()),
+        ..Organization::default()
+    }))
+    .to_json_string()
+}
+
+async fn send(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<String>,
+    if_match: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .header("content-type", "application/fhir+json");
+    if let Some(body) = body {
+        req = req.body(body);
+    }
+    if let Some(tag) = if_match {
+        req = req.header("if-match", tag);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap_or(Value::Null))
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+backend_tests! {
+    async fn patients_are_created_read_updated_and_versioned(db) {
+        let (server, base) = spawn(&db).await;
+        let dni = PersonId::dni("45678912").unwrap();
+        let (status, headers, created) =
+            send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(patient(std::slice::from_ref(&dni), "Quispe"))), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(header(&headers, "location"), format!("/fhir/Patient/{id}/_history/1"));
+        assert_eq!(header(&headers, "etag"), "W/\"1\"");
+        assert!(header(&headers, "last-modified").ends_with("GMT"), "{headers:?}");
+        assert_eq!(created["meta"]["versionId"], "1");
+        assert!(created["meta"]["lastUpdated"].as_str().is_some());
+
+        let (status, _, read) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient/{id}"), None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(read, created);
+
+        // Update with the right version, then with a stale one.
+        let mut changed = patient(std::slice::from_ref(&dni), "Quispe");
+        changed.id = Some(id.as_str().into());
+        changed.gender = Some("other".into());
+        let url = format!("{base}/fhir/Patient/{id}");
+        let (status, headers, v2) = send(reqwest::Method::PUT, &url, Some(json(changed.clone())), Some("W/\"1\"")).await;
+        assert_eq!(status, StatusCode::OK, "{v2}");
+        assert_eq!(header(&headers, "etag"), "W/\"2\"");
+        assert_eq!(v2["gender"], "other");
+        let (status, _, stale) = send(reqwest::Method::PUT, &url, Some(json(changed.clone())), Some("W/\"1\"")).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
+        assert_outcome(&stale, "conflict");
+        // Without If-Match the update applies to the current version.
+        let (status, _, v3) = send(reqwest::Method::PUT, &url, Some(json(changed)), None).await;
+        assert_eq!((status, v3["meta"]["versionId"].as_str()), (StatusCode::OK, Some("3")));
+
+        let (status, _, v1) = send(reqwest::Method::GET, &format!("{url}/_history/1"), None, None).await;
+        assert_eq!((status, &v1), (StatusCode::OK, &created));
+        let (status, _, missing) = send(reqwest::Method::GET, &format!("{url}/_history/9"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_outcome(&missing, "not-found");
+
+        let (status, _, history) = send(reqwest::Method::GET, &format!("{url}/_history"), None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(history["type"], "history");
+        assert_eq!(history["total"], 3);
+        let versions: Vec<&str> = history["entry"].as_array().unwrap().iter()
+            .map(|e| e["resource"]["meta"]["versionId"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["3", "2", "1"]);
+        assert_eq!(history["entry"][2]["request"]["method"], "POST");
+        assert_eq!(history["entry"][0]["response"]["etag"], "W/\"3\"");
+        assert!(history["entry"][0]["fullUrl"].as_str().unwrap().starts_with("http://"));
+        // The Bundle is valid FHIR for the model too.
+        Resource::from_json(history.to_string().as_bytes()).unwrap();
+
+        // An update to an unknown id creates it (updateCreate).
+        let mut fresh = patient(&[PersonId::dni("10000001").unwrap()], "Flores");
+        fresh.id = Some("chosen-id".into());
+        let (status, _, body) = send(reqwest::Method::PUT, &format!("{base}/fhir/Patient/chosen-id"), Some(json(fresh)), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn one_identity_document_belongs_to_one_patient(db) {
+        let (server, base) = spawn(&db).await;
+        let post = |body: String| {
+            let url = format!("{base}/fhir/Patient");
+            async move { send(reqwest::Method::POST, &url, Some(body), None).await }
+        };
+        let passport = PersonId::new(DocumentKind::Pasaporte, "VE1234567", Some("VE")).unwrap();
+        let (status, _, first) = post(json(patient(&[passport], "Pérez"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        // The same passport spelled differently (lower case, alpha-3 country) is the same key.
+        let again = PersonId::new(DocumentKind::Pasaporte, "ve1234567", Some("VEN")).unwrap();
+        let (status, _, refused) = post(json(patient(&[again], "Pérez"))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        assert_outcome(&refused, "duplicate");
+        let diagnostics = refused["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(diagnostics.contains(first["id"].as_str().unwrap()), "{diagnostics}");
+        assert!(diagnostics.contains("3|VEN|VE1234567"), "{diagnostics}");
+
+        // A merged record (inactive, replaced-by) may keep the survivor's document.
+        let mut merged = patient(&[PersonId::new(DocumentKind::Pasaporte, "VE1234567", Some("VE")).unwrap()], "Pérez");
+        merged.active = Some(false.into());
+        merged.link = vec![PatientLink {
+            other: Some(Box::new(Reference::to("Patient", first["id"].as_str().unwrap()))),
+            r#type: Some("replaced-by".into()),
+            ..PatientLink::default()
+        }];
+        let (status, _, body) = post(json(merged)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn invalid_patients_are_refused_with_the_element_path(db) {
+        let (server, base) = spawn(&db).await;
+        let url = format!("{base}/fhir/Patient");
+        let cases: Vec<(String, StatusCode, &str, &str)> = vec![
+            (json(patient(&[], "Quispe")), StatusCode::UNPROCESSABLE_ENTITY, "business-rule", "Patient.identifier"),
+            (
+                json(patient(&[PersonId::dni("45678912").unwrap()], "Quispe")).replace("45678912", "4567891"),
+                StatusCode::UNPROCESSABLE_ENTITY, "business-rule", "Patient.identifier[0]",
+            ),
+            (r#"{"resourceType": "Patient", "birthDate": "1985-02-30"}"#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Patient.birthDate"),
+            (r#"{"resourceType": "Patient", "colour": "blue"}"#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Patient.colour"),
+            (r#"{"resourceType": "Patient", "#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Resource"),
+            (ipress("00012345", "Hospital"), StatusCode::BAD_REQUEST, "structure", "Organization.resourceType"),
+        ];
+        for (body, status, code, path) in cases {
+            let (got, _, outcome) = send(reqwest::Method::POST, &url, Some(body.clone()), None).await;
+            assert_eq!(got, status, "{body}: {outcome}");
+            assert_outcome(&outcome, code);
+            assert_eq!(outcome["issue"][0]["expression"][0], path, "{body}: {outcome}");
+        }
+        let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Observation/1"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_outcome(&outcome, "not-supported");
+        let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient/nobody"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_outcome(&outcome, "not-found");
+        let (status, _, outcome) = send(reqwest::Method::DELETE, &format!("{base}/fhir/Patient/nobody"), None, None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_outcome(&outcome, "not-supported");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn an_ipress_needs_a_renipress_code_of_its_own(db) {
+        let (server, base) = spawn(&db).await;
+        let url = format!("{base}/fhir/Organization");
+        let (status, _, created) = send(reqwest::Method::POST, &url, Some(ipress("00012345", "Hospital Santa Clara")), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["identifier"][0]["value"], "00012345");
+        let (status, _, refused) = send(reqwest::Method::POST, &url, Some(ipress("00012345", "Otro")), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        assert_outcome(&refused, "duplicate");
+        let bad = ipress("00012345", "Mal").replace("\"value\":\"00012345\"", "\"value\":\"12345\"");
+        let (status, _, outcome) = send(reqwest::Method::POST, &url, Some(bad), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Organization.identifier[0].value");
+        let none = r#"{"resourceType": "Organization", "name": "Sin código"}"#.to_owned();
+        let (status, _, outcome) = send(reqwest::Method::POST, &url, Some(none), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Organization.identifier");
+        server.stop(true).await.unwrap();
+    }
+}
