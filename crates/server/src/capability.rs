@@ -50,7 +50,7 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                 "readHistory": true,
                 "updateCreate": true,
                 "conditionalCreate": false,
-                "conditionalUpdate": false,
+                "conditionalUpdate": true,
                 "conditionalDelete": "not-supported"
             })).collect::<Vec<_>>()
         }]

@@ -8,6 +8,7 @@
 //! | update | `PUT /fhir/{type}/{id}` (`If-Match: W/"n"` optional) | 200 (201 if it created); 412 on a stale `If-Match` |
 //! | vread | `GET /fhir/{type}/{id}/_history/{vid}` | 200; 404; 410 for a deletion |
 //! | history | `GET /fhir/{type}/{id}/_history` | a `history` Bundle, newest first |
+//! | conditional update (`PIXm` ITI-104) | `PUT /fhir/{type}?identifier=…` or `?identifier:of-type=…` | 201 when nothing matched, 200 when one did; 412 when several did |
 //!
 //! The server owns `id` (on create), `meta.versionId` and `meta.lastUpdated`. Every
 //! write is parsed strictly by the model on the blocking pool, checked against the
@@ -39,9 +40,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/fhir/{type}")
             .route(web::post().to(create))
-            .default_service(web::to(
-                |req: HttpRequest| async move { refuse(&req, "POST") },
-            )),
+            .route(web::put().to(conditional_update))
+            .default_service(web::to(|req: HttpRequest| async move {
+                refuse(&req, "POST, PUT")
+            })),
     )
     .service(
         web::resource("/fhir/{type}/{id}")
@@ -308,6 +310,183 @@ async fn update(
         body,
     ))
 }
+
+/// The search criterion of a conditional update: one identifier, by `system|value`,
+/// by value alone, or by `identifier:of-type=type-system|type-code|value`.
+#[derive(Debug)]
+struct IdentifierCriterion {
+    param: &'static str,
+    system: Option<String>,
+    value: String,
+}
+
+fn identifier_criterion(req: &HttpRequest) -> Result<IdentifierCriterion, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::Invalid {
+            path: "query".to_owned(),
+            message: format!("the query string is malformed: {e}"),
+        })?
+        .into_inner();
+    let [(name, raw)] = pairs.as_slice() else {
+        return Err(ApiError::Invalid {
+            path: "query".to_owned(),
+            message: "a conditional update takes exactly one criterion: identifier=[system|]value                       or identifier:of-type=type-system|type-code|value"
+                .to_owned(),
+        });
+    };
+    let invalid = |message: String| ApiError::Invalid {
+        path: name.clone(),
+        message,
+    };
+    match name.as_str() {
+        "identifier" => {
+            let (system, value) = match raw.split_once('|') {
+                Some((system, value)) => (Some(system.to_owned()), value.to_owned()),
+                None => (None, raw.clone()),
+            };
+            if value.is_empty() {
+                return Err(invalid("identifier needs a value".to_owned()));
+            }
+            Ok(IdentifierCriterion {
+                param: "identifier",
+                system: system.filter(|s| !s.is_empty()),
+                value,
+            })
+        }
+        "identifier:of-type" => {
+            let mut parts = raw.splitn(3, '|');
+            let (Some(type_system), Some(type_code), Some(value)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(invalid(format!(
+                    "identifier:of-type is type-system|type-code|value, got {raw:?}"
+                )));
+            };
+            if type_system.is_empty() || type_code.is_empty() || value.is_empty() {
+                return Err(invalid(format!(
+                    "identifier:of-type needs a type system, a type code and a value, got {raw:?}"
+                )));
+            }
+            Ok(IdentifierCriterion {
+                param: rules::OF_TYPE_PARAM,
+                system: Some(format!("{type_system}|{type_code}")),
+                value: rules::normalise_of_type_value(type_system, value),
+            })
+        }
+        other => Err(invalid(format!(
+            "{other:?} is not supported in a conditional update; use identifier or identifier:of-type"
+        ))),
+    }
+}
+
+async fn conditional_update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let resource_type = served(&path)?;
+    let criterion = identifier_criterion(&req)?;
+    let expected = if_match(&req)?;
+    let resource = parse(body, resource_type).await?;
+    // A retry after a lost race sees the winner's record and updates it, so concurrent
+    // feeds of one new patient end with one patient. Every lost race means another
+    // request won, so a bounded number of retries serves any realistic burst; past it
+    // the client gets the conflict.
+    let mut last_conflict = None;
+    for _ in 0..CONDITIONAL_RETRIES {
+        let matches = {
+            let (param, system, value) = (
+                criterion.param,
+                criterion.system.clone(),
+                criterion.value.clone(),
+            );
+            state
+                .store
+                .run(move |conn| {
+                    stored::find_by_token(conn, resource_type, param, system.as_deref(), &value)
+                })
+                .await?
+        };
+        let (id, current) = match matches.as_slice() {
+            [] => {
+                let id = resource
+                    .id()
+                    .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+                let lookup_id = id.clone();
+                let current = state
+                    .store
+                    .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
+                    .await?
+                    .unwrap_or(0);
+                (id, current)
+            }
+            [id] => {
+                if let Some(body_id) = resource.id()
+                    && body_id != id
+                {
+                    return Err(ApiError::Invalid {
+                        path: format!("{resource_type}.id"),
+                        message: format!(
+                            "the criterion matches {resource_type}/{id}, but the body's id is {body_id:?}"
+                        ),
+                    });
+                }
+                let lookup_id = id.clone();
+                let current = state
+                    .store
+                    .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
+                    .await?
+                    .unwrap_or(0);
+                (id.clone(), current)
+            }
+            several => {
+                return Err(ApiError::PreconditionFailed(format!(
+                    "the criterion matches {} {resource_type} resources ({}); it must match at most one",
+                    several.len(),
+                    several.join(", ")
+                )));
+            }
+        };
+        if let Some(expected) = expected
+            && expected != current
+        {
+            return Err(ApiError::PreconditionFailed(format!(
+                "{resource_type}/{id} is at version {current}, not {expected} (If-Match)"
+            )));
+        }
+        let version = current + 1;
+        match write(&state, resource.clone(), id.clone(), version).await {
+            Ok((body, last_updated)) => {
+                let status = if version == 1 {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                return Ok(version_response(
+                    status,
+                    resource_type,
+                    &id,
+                    version,
+                    last_updated,
+                    body,
+                ));
+            }
+            Err(ApiError::Store(
+                e @ (renhice_store::StoreError::UniqueKeyTaken { .. }
+                | renhice_store::StoreError::VersionConflict { .. }),
+            )) if expected.is_none() => last_conflict = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_conflict.map_or_else(
+        || ApiError::Internal("conditional update made no attempt".to_owned()),
+        ApiError::Store,
+    ))
+}
+
+/// How often a conditional update retries after losing a race to a concurrent write.
+const CONDITIONAL_RETRIES: usize = 32;
 
 fn found(
     resource_type: &str,

@@ -32,6 +32,10 @@ pub(crate) struct Extracted {
 /// The token search parameter under which identity-document keys are indexed.
 pub(crate) const IDENTITY_KEY_PARAM: &str = "identity-key";
 
+/// The token parameter behind `identifier:of-type`: system `{type system}|{type code}`,
+/// code the identifier's value (normalised for identity documents).
+pub(crate) const OF_TYPE_PARAM: &str = "identifier:of-type";
+
 /// Checks a resource against the registry's rules and extracts its index and keys.
 pub(crate) fn check(resource: &Resource) -> Result<Extracted, ApiError> {
     match resource {
@@ -43,13 +47,42 @@ pub(crate) fn check(resource: &Resource) -> Result<Extracted, ApiError> {
 
 fn identifier_tokens(identifiers: &[Identifier], index: &mut SearchIndex) {
     for identifier in identifiers {
-        if let Some(value) = identifier.value_str() {
-            index.tokens.push(TokenEntry {
-                param: "identifier".to_owned(),
-                system: identifier.system_str().map(str::to_owned),
-                code: value.to_owned(),
-            });
+        let Some(value) = identifier.value_str() else {
+            continue;
+        };
+        index.tokens.push(TokenEntry {
+            param: "identifier".to_owned(),
+            system: identifier.system_str().map(str::to_owned),
+            code: value.to_owned(),
+        });
+        // Identity documents are found by their normalised number however they were
+        // spelled (`ve1234567` and `VE1234567` are one passport).
+        let value = match PersonId::from_identifier(identifier) {
+            Ok(Some(id)) => id.value().to_owned(),
+            _ => value.to_owned(),
+        };
+        for coding in identifier.r#type.iter().flat_map(|t| &t.coding) {
+            if let (Some(system), Some(code)) = (
+                coding.system.as_ref().and_then(Primitive::as_str),
+                coding.code.as_ref().and_then(Primitive::as_str),
+            ) {
+                index.tokens.push(TokenEntry {
+                    param: OF_TYPE_PARAM.to_owned(),
+                    system: Some(format!("{system}|{code}")),
+                    code: value.clone(),
+                });
+            }
         }
+    }
+}
+
+/// Normalises the value of an `identifier:of-type` search the way [`identifier_tokens`]
+/// indexed it.
+pub(crate) fn normalise_of_type_value(type_system: &str, value: &str) -> String {
+    if type_system == url::CS_IDS_PERSONA {
+        value.trim().to_ascii_uppercase()
+    } else {
+        value.to_owned()
     }
 }
 

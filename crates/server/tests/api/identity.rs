@@ -205,4 +205,75 @@ backend_tests! {
         assert_eq!(outcome["issue"][0]["expression"][0], "Organization.identifier");
         server.stop(true).await.unwrap();
     }
+
+    async fn the_identity_feed_creates_then_updates_by_identifier(db) {
+        let (server, base) = spawn(&db).await;
+        let of_type = format!(
+            "{base}/fhir/Patient?identifier:of-type={}%7C1%7C45678912",
+            renhice_model::peru::url::CS_IDS_PERSONA
+        );
+        let dni = PersonId::dni("45678912").unwrap();
+        let (status, _, first) =
+            send(reqwest::Method::PUT, &of_type, Some(json(patient(std::slice::from_ref(&dni), "Quispe"))), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let id = first["id"].as_str().unwrap().to_owned();
+        // The same feed again updates the same patient.
+        let (status, _, second) =
+            send(reqwest::Method::PUT, &of_type, Some(json(patient(std::slice::from_ref(&dni), "Quispe Huamán"))), None).await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        assert_eq!((second["id"].as_str(), second["meta"]["versionId"].as_str()), (Some(id.as_str()), Some("2")));
+        // By value alone, too.
+        let by_value = format!("{base}/fhir/Patient?identifier=45678912");
+        let (status, _, third) =
+            send(reqwest::Method::PUT, &by_value, Some(json(patient(std::slice::from_ref(&dni), "Quispe"))), Some("W/\"2\"")).await;
+        assert_eq!((status, third["meta"]["versionId"].as_str()), (StatusCode::OK, Some("3")), "{third}");
+        // A criterion matching several patients is refused.
+        for number in ["70000001", "70000002"] {
+            let mut p = patient(&[PersonId::dni(number).unwrap()], "Rojas");
+            p.identifier.push(renhice_model::types::Identifier::new("https://hce.example/sid/hc", "HC-1"));
+            let (status, _, body) = send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(p)), None).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let several = format!("{base}/fhir/Patient?identifier=https://hce.example/sid/hc%7CHC-1");
+        let (status, _, outcome) =
+            send(reqwest::Method::PUT, &several, Some(json(patient(&[PersonId::dni("70000003").unwrap()], "Rojas"))), None).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{outcome}");
+        // Unsupported or malformed criteria are 400s naming the parameter.
+        for query in ["family=Quispe", "identifier:of-type=onlyone", "identifier=a&identifier=b"] {
+            let (status, _, outcome) = send(
+                reqwest::Method::PUT,
+                &format!("{base}/fhir/Patient?{query}"),
+                Some(json(patient(std::slice::from_ref(&dni), "Quispe"))),
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {outcome}");
+            assert_outcome(&outcome, "structure");
+        }
+        server.stop(true).await.unwrap();
+    }
+
+    async fn concurrent_feeds_of_one_new_patient_make_one_patient(db) {
+        let (server, base) = spawn(&db).await;
+        let url = format!(
+            "{base}/fhir/Patient?identifier:of-type={}%7C1%7C55555555",
+            renhice_model::peru::url::CS_IDS_PERSONA
+        );
+        let body = json(patient(&[PersonId::dni("55555555").unwrap()], "Quispe"));
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let (url, body) = (url.clone(), body.clone());
+            tasks.push(tokio::spawn(async move { send(reqwest::Method::PUT, &url, Some(body), None).await }));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut created = 0;
+        for task in tasks {
+            let (status, _, body) = task.await.unwrap();
+            assert!(status == StatusCode::CREATED || status == StatusCode::OK, "{status}: {body}");
+            created += usize::from(status == StatusCode::CREATED);
+            ids.insert(body["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!((created, ids.len()), (1, 1), "{ids:?}");
+        server.stop(true).await.unwrap();
+    }
 }
