@@ -89,6 +89,14 @@ fn served(resource_type: &str) -> Result<&'static str, ApiError> {
 
 /// Parses a request body strictly, off the HTTP worker thread.
 async fn parse(body: web::Bytes, expected_type: &'static str) -> Result<Resource, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Invalid {
+            path: expected_type.to_owned(),
+            message: format!(
+                "the request has no body; send the {expected_type} as application/fhir+json"
+            ),
+        });
+    }
     let resource = web::block(move || Resource::from_json(&body))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

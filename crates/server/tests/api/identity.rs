@@ -166,6 +166,7 @@ backend_tests! {
             (r#"{"resourceType": "Patient", "birthDate": "1985-02-30"}"#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Patient.birthDate"),
             (r#"{"resourceType": "Patient", "colour": "blue"}"#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Patient.colour"),
             (r#"{"resourceType": "Patient", "#.to_owned(), StatusCode::BAD_REQUEST, "structure", "Resource"),
+            (String::new(), StatusCode::BAD_REQUEST, "structure", "Patient"),
             (ipress("00012345", "Hospital"), StatusCode::BAD_REQUEST, "structure", "Organization.resourceType"),
         ];
         for (body, status, code, path) in cases {
