@@ -9,6 +9,42 @@ use time::format_description::well_known::Rfc3339;
 
 use renhice_model::FHIR_VERSION;
 
+/// The search parameters `crate::fhir::search` serves for a type.
+fn search_params(resource_type: &str) -> Vec<Value> {
+    let mut params = vec![
+        ("_id", "token", "Logical id"),
+        (
+            "identifier",
+            "token",
+            "Business identifier, system|value or value; also identifier:of-type=type-system|type-code|value",
+        ),
+    ];
+    if resource_type == "Patient" {
+        params.extend([
+            (
+                "family",
+                "string",
+                "Either surname or the whole family name (accent- and case-insensitive prefix)",
+            ),
+            (
+                "given",
+                "string",
+                "A given name (accent- and case-insensitive prefix)",
+            ),
+            (
+                "birthdate",
+                "date",
+                "Date of birth; prefixes eq, ge, le, gt, lt",
+            ),
+            ("gender", "token", "Administrative gender"),
+        ]);
+    }
+    params
+        .into_iter()
+        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
+        .collect()
+}
+
 /// Builds the CapabilityStatement once, at start-up.
 pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
     // Whole seconds: FHIR dateTime allows fractions, but clients compare these by eye.
@@ -44,8 +80,9 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                 },
                 "interaction": [
                     {"code": "read"}, {"code": "vread"}, {"code": "update"},
-                    {"code": "history-instance"}, {"code": "create"}
+                    {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
                 ],
+                "searchParam": search_params(t),
                 "versioning": "versioned-update",
                 "readHistory": true,
                 "updateCreate": true,

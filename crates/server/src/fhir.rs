@@ -31,6 +31,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 use crate::{ApiError, AppState};
 
 pub(crate) mod rules;
+mod search;
 
 /// The resource types this build serves.
 pub(crate) const SERVED: [&str; 2] = ["Organization", "Patient"];
@@ -39,10 +40,11 @@ pub(crate) const SERVED: [&str; 2] = ["Organization", "Patient"];
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/fhir/{type}")
+            .route(web::get().to(search::search))
             .route(web::post().to(create))
             .route(web::put().to(conditional_update))
             .default_service(web::to(|req: HttpRequest| async move {
-                refuse(&req, "POST, PUT")
+                refuse(&req, "GET, POST, PUT")
             })),
     )
     .service(
@@ -78,7 +80,7 @@ fn refuse(req: &HttpRequest, allow: &'static str) -> Result<HttpResponse, ApiErr
 }
 
 /// The resource type of the path, if served.
-fn served(resource_type: &str) -> Result<&'static str, ApiError> {
+pub(crate) fn served(resource_type: &str) -> Result<&'static str, ApiError> {
     SERVED
         .into_iter()
         .find(|t| *t == resource_type)
@@ -166,7 +168,15 @@ async fn write(
     id: String,
     version: i64,
 ) -> Result<(String, i64), ApiError> {
-    let rules = rules::check(&resource)?;
+    let mut rules = rules::check(&resource)?;
+    rules
+        .index
+        .tokens
+        .push(renhice_store::resources::TokenEntry {
+            param: "_id".to_owned(),
+            system: None,
+            code: id.clone(),
+        });
     let last_updated = now_micros();
     stamp(&mut resource, &id, version, last_updated);
     let body = resource.to_json_string();
@@ -598,7 +608,7 @@ async fn history(
 }
 
 /// The server's FHIR base as the client addressed it (`http://host:port/fhir`).
-fn base_url(req: &HttpRequest) -> String {
+pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}/fhir", info.scheme(), info.host())
 }

@@ -15,6 +15,7 @@ mod error;
 mod migrations;
 pub mod resources;
 pub mod schema;
+pub mod search;
 mod store;
 mod url;
 

@@ -16,7 +16,9 @@ use renhice_model::Primitive;
 use renhice_model::peru::{PersonId, Renipress, url};
 use renhice_model::resources::{Organization, Patient, Resource};
 use renhice_model::types::Identifier;
-use renhice_store::resources::{SearchIndex, TokenEntry};
+use renhice_model::values::{DateParts, Precision};
+use renhice_store::resources::{DateEntry, SearchIndex, StringEntry, TokenEntry};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::ApiError;
 
@@ -86,9 +88,109 @@ pub(crate) fn normalise_of_type_value(type_system: &str, value: &str) -> String 
     }
 }
 
+/// Normalises text for string search: accents removed (NFD, combining marks dropped),
+/// lower case, runs of whitespace as one space, trimmed. `Huamán` and `HUAMAN` are one.
+pub(crate) fn normalise_text(text: &str) -> String {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn push_string(index: &mut SearchIndex, param: &str, text: &str) {
+    let value = normalise_text(text);
+    if !value.is_empty()
+        && !index
+            .strings
+            .iter()
+            .any(|s| s.param == param && s.value == value)
+    {
+        index.strings.push(StringEntry {
+            param: param.to_owned(),
+            value,
+        });
+    }
+}
+
+/// The closed range of microseconds a date of some precision covers (UTC).
+pub(crate) fn date_range(parts: &DateParts) -> Option<(i64, i64)> {
+    use time::{Date, Month};
+    let year = i32::from(parts.year);
+    let (first, last) = match parts.precision {
+        Precision::Year => (
+            Date::from_calendar_date(year, Month::January, 1).ok()?,
+            Date::from_calendar_date(year, Month::December, 31).ok()?,
+        ),
+        Precision::Month => {
+            let month = Month::try_from(parts.month?).ok()?;
+            let first = Date::from_calendar_date(year, month, 1).ok()?;
+            let next = if month == Month::December {
+                Date::from_calendar_date(year + 1, Month::January, 1).ok()?
+            } else {
+                Date::from_calendar_date(year, month.next(), 1).ok()?
+            };
+            (first, next.previous_day()?)
+        }
+        _ => {
+            let day =
+                Date::from_calendar_date(year, Month::try_from(parts.month?).ok()?, parts.day?)
+                    .ok()?;
+            (day, day)
+        }
+    };
+    let start = first.midnight().assume_utc().unix_timestamp() * 1_000_000;
+    let end = (last.next_day()?.midnight().assume_utc().unix_timestamp()) * 1_000_000 - 1;
+    Some((start, end))
+}
+
 fn patient(p: &Patient) -> Result<Extracted, ApiError> {
     let mut out = Extracted::default();
     identifier_tokens(&p.identifier, &mut out.index);
+    // PDQm: `family` matches the whole family name and each surname in it, so either
+    // apellido finds the patient; the HL7 fathers/mothers-family extensions too.
+    for name in &p.name {
+        if let Some(family) = &name.family {
+            if let Some(text) = family.as_str() {
+                push_string(&mut out.index, "family", text);
+                for part in text.split_whitespace() {
+                    push_string(&mut out.index, "family", part);
+                }
+            }
+            for ext in family.extensions() {
+                if let Some(renhice_model::types::ExtensionValue::String(v)) = &ext.value
+                    && let Some(text) = v.as_str()
+                {
+                    push_string(&mut out.index, "family", text);
+                }
+            }
+        }
+        for given in &name.given {
+            if let Some(text) = given.as_str() {
+                push_string(&mut out.index, "given", text);
+            }
+        }
+    }
+    if let Some(gender) = p.gender.as_ref().and_then(Primitive::as_str) {
+        out.index.tokens.push(TokenEntry {
+            param: "gender".to_owned(),
+            system: None,
+            code: gender.to_owned(),
+        });
+    }
+    if let Some((low, high)) = p
+        .birth_date
+        .as_ref()
+        .and_then(Primitive::value)
+        .and_then(|d| date_range(&d.parts()))
+    {
+        out.index.dates.push(DateEntry {
+            param: "birthdate".to_owned(),
+            low,
+            high,
+        });
+    }
     let merged = p.active.as_ref().and_then(Primitive::value) == Some(&false)
         && p.link
             .iter()

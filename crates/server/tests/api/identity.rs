@@ -277,4 +277,92 @@ backend_tests! {
         assert_eq!((created, ids.len()), (1, 1), "{ids:?}");
         server.stop(true).await.unwrap();
     }
+
+    async fn patients_are_found_by_either_surname_and_demographics(db) {
+        let (server, base) = spawn(&db).await;
+        let people = [
+            ("10000001", "Rosa", "Quispe", Some("Mamani"), "female", "1985-03-14"),
+            ("10000002", "José", "Huamán", Some("Quispe"), "male", "1990-07-01"),
+            ("10000003", "Ana", "Mamani", None, "female", "1985-11-30"),
+        ];
+        let mut ids = Vec::new();
+        for (dni, given, paternal, maternal, gender, birth) in people {
+            let p = Patient {
+                identifier: vec![PersonId::dni(dni).unwrap().to_identifier()],
+                name: vec![HumanName::peruvian(&[given], paternal, maternal)],
+                gender: Some(gender.into()),
+                birth_date: Some(birth.parse().unwrap()),
+                ..Patient::default()
+            };
+            let (status, _, body) = send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(p)), None).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            ids.push(body["id"].as_str().unwrap().to_owned());
+        }
+        let found = |query: &str| {
+            let url = format!("{base}/fhir/Patient?{query}");
+            async move {
+                let (status, _, bundle) = send(reqwest::Method::GET, &url, None, None).await;
+                assert_eq!(status, StatusCode::OK, "{url}: {bundle}");
+                assert_eq!(bundle["type"], "searchset");
+                Resource::from_json(bundle.to_string().as_bytes()).unwrap();
+                let mut got: Vec<String> = bundle["entry"].as_array().map_or_else(Vec::new, |e| {
+                    e.iter().map(|x| x["resource"]["id"].as_str().unwrap().to_owned()).collect()
+                });
+                got.sort();
+                got
+            }
+        };
+        let sorted = |mut v: Vec<String>| { v.sort(); v };
+        // Either surname, any case, without accents, by prefix.
+        assert_eq!(found("family=quispe").await, sorted(vec![ids[0].clone(), ids[1].clone()]));
+        assert_eq!(found("family=MAMANI").await, sorted(vec![ids[0].clone(), ids[2].clone()]));
+        assert_eq!(found("family=huaman").await, vec![ids[1].clone()]);
+        assert_eq!(found("family=Hua").await, vec![ids[1].clone()]);
+        assert_eq!(found("given=jose").await, vec![ids[1].clone()]);
+        assert_eq!(found("family=quispe&gender=female").await, vec![ids[0].clone()]);
+        assert_eq!(found("birthdate=1985").await, sorted(vec![ids[0].clone(), ids[2].clone()]));
+        assert_eq!(found("birthdate=1985-03-14").await, vec![ids[0].clone()]);
+        assert_eq!(found("birthdate=ge1990-01-01").await, vec![ids[1].clone()]);
+        assert_eq!(found("birthdate=lt1985-06").await, vec![ids[0].clone()]);
+        assert_eq!(found("identifier=10000003").await, vec![ids[2].clone()]);
+        assert_eq!(found("gender=male,other").await, vec![ids[1].clone()]);
+        assert_eq!(found(&format!("_id={}", ids[2])).await, vec![ids[2].clone()]);
+        assert_eq!(
+            found(&format!("identifier:of-type={}%7C1%7C10000002", renhice_model::peru::url::CS_IDS_PERSONA)).await,
+            vec![ids[1].clone()]
+        );
+        assert!(found("family=nadie").await.is_empty());
+
+        // Paging: the next link carries on where the page ended, even after an insert.
+        let (_, _, page1) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient?_count=2"), None, None).await;
+        assert_eq!(page1["entry"].as_array().unwrap().len(), 2);
+        let next = page1["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"]
+            .as_str().unwrap().to_owned();
+        let extra = patient(&[PersonId::dni("10000009").unwrap()], "Zapata");
+        send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(extra)), None).await;
+        let (_, _, page2) = send(reqwest::Method::GET, &next, None, None).await;
+        let page2_ids: Vec<&str> = page2["entry"].as_array().unwrap().iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect();
+        assert_eq!(page2_ids.len(), 2, "{page2}");
+        assert_eq!(page2_ids[0], ids[2]);
+        assert!(page2["link"].as_array().unwrap().iter().all(|l| l["relation"] != "next"), "{page2}");
+
+        // Unknown parameters: 400 by default, ignored on request.
+        let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient?colour=blue"), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "colour");
+        let res = reqwest::Client::new()
+            .get(format!("{base}/fhir/Patient?colour=blue&family=mamani"))
+            .header("prefer", "handling=lenient")
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bundle: Value = res.json().await.unwrap();
+        // Rosa Quispe Mamani, Ana Mamani and the Zapata Mamani added while paging.
+        assert_eq!(bundle["entry"].as_array().unwrap().len(), 3);
+        assert!(!bundle["link"][0]["url"].as_str().unwrap().contains("colour"), "{bundle}");
+        let (status, _, _) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient?birthdate=sa2000"), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient?birthdate=1985-13"), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        server.stop(true).await.unwrap();
+    }
 }

@@ -81,8 +81,15 @@ backend_tests! {
         for r in resources {
             let interactions: Vec<&str> =
                 r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-            assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create"]);
-            assert!(r.get("searchParam").is_none(), "{body}");
+            assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
+            let params: Vec<&str> =
+                r["searchParam"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+            let expected: &[&str] = if r["type"] == "Patient" {
+                &["_id", "identifier", "family", "given", "birthdate", "gender"]
+            } else {
+                &["_id", "identifier"]
+            };
+            assert_eq!(params, expected);
         }
         assert!(body["rest"][0].get("interaction").is_none(), "{body}");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");

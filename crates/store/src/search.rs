@@ -1,0 +1,191 @@
+//! Searching current resources by their extracted search parameters.
+//!
+//! A search is a conjunction of [`Criterion`]s, each a disjunction of values of one
+//! parameter (FHIR's `a=x,y&b=z` is `(a=x OR a=y) AND b=z`). Every criterion becomes an
+//! `EXISTS` over its index table correlated with the resource row, so a resource with
+//! several values of one parameter matches once. Results come in primary-key order and
+//! page by key (`after`), so a page boundary does not move when resources are added.
+
+use diesel::dsl::exists;
+use diesel::prelude::*;
+
+use crate::schema::{resource_versions, resources, search_dates, search_strings, search_tokens};
+use crate::{DbConnection, StoreError};
+
+/// One value a search parameter may match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    /// A token: the code, and the system if one was given (`system|code`); `Some("")`
+    /// means "no system" (`|code`).
+    Token {
+        /// The system, if constrained.
+        system: Option<String>,
+        /// The code or value.
+        code: String,
+    },
+    /// A normalised string starting with this prefix.
+    StringPrefix(String),
+    /// A date whose range satisfies the comparison against `[low, high]` (microseconds).
+    Date {
+        /// The comparison.
+        comparator: DateComparator,
+        /// First microsecond of the searched value's range.
+        low: i64,
+        /// Last microsecond of the searched value's range.
+        high: i64,
+    },
+}
+
+/// How a date search value compares (FHIR R4 §3.1.1.4.2, for ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateComparator {
+    /// `eq`: the resource's range lies within the searched range.
+    Eq,
+    /// `ge`: the resource's range reaches the searched start or later.
+    Ge,
+    /// `le`: the resource's range starts at or before the searched end.
+    Le,
+    /// `gt`: the resource's range ends after the searched range.
+    Gt,
+    /// `lt`: the resource's range starts before the searched range.
+    Lt,
+}
+
+/// Resources having at least one of `values` for `param`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion {
+    /// The search parameter as indexed (`identifier`, `family`, …).
+    pub param: String,
+    /// Alternatives (OR).
+    pub values: Vec<Match>,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// `(key, id, version, last updated, JSON)` of each match, in key order.
+    pub rows: Vec<(i64, String, i64, i64, String)>,
+    /// Whether more matches follow the last row.
+    pub more: bool,
+}
+
+type Db = <DbConnection as diesel::Connection>::Backend;
+type Condition =
+    Box<dyn BoxableExpression<resources::table, Db, SqlType = diesel::sql_types::Bool>>;
+
+fn escape_like(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn condition(param: &str, value: &Match) -> Condition {
+    let param = param.to_owned();
+    match value {
+        Match::Token { system, code } => {
+            let base = search_tokens::table
+                .filter(search_tokens::resource_pk.eq(resources::pk))
+                .filter(search_tokens::param.eq(param))
+                .filter(search_tokens::code.eq(code.clone()));
+            match system.as_deref() {
+                None => Box::new(exists(base)),
+                Some("") => Box::new(exists(base.filter(search_tokens::system.is_null()))),
+                Some(s) => Box::new(exists(base.filter(search_tokens::system.eq(s.to_owned())))),
+            }
+        }
+        Match::StringPrefix(prefix) => Box::new(exists(
+            search_strings::table
+                .filter(search_strings::resource_pk.eq(resources::pk))
+                .filter(search_strings::param.eq(param))
+                .filter(search_strings::value.like(escape_like(prefix)).escape('\\')),
+        )),
+        Match::Date {
+            comparator,
+            low,
+            high,
+        } => {
+            let base = search_dates::table
+                .filter(search_dates::resource_pk.eq(resources::pk))
+                .filter(search_dates::param.eq(param));
+            match comparator {
+                DateComparator::Eq => Box::new(exists(
+                    base.filter(search_dates::low.ge(*low))
+                        .filter(search_dates::high.le(*high)),
+                )),
+                DateComparator::Ge => Box::new(exists(base.filter(search_dates::high.ge(*low)))),
+                DateComparator::Le => Box::new(exists(base.filter(search_dates::low.le(*high)))),
+                DateComparator::Gt => Box::new(exists(base.filter(search_dates::high.gt(*high)))),
+                DateComparator::Lt => Box::new(exists(base.filter(search_dates::low.lt(*low)))),
+            }
+        }
+    }
+}
+
+/// Current, not deleted resources of `resource_type` matching every criterion, with keys
+/// greater than `after`, at most `limit` of them.
+pub fn search(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    criteria: &[Criterion],
+    after: i64,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    let mut query = resources::table
+        .filter(resources::resource_type.eq(resource_type.to_owned()))
+        .filter(resources::deleted.eq(false))
+        .filter(resources::pk.gt(after))
+        .into_boxed();
+    for criterion in criteria {
+        let mut alternatives = criterion
+            .values
+            .iter()
+            .map(|v| condition(&criterion.param, v));
+        let Some(first) = alternatives.next() else {
+            continue;
+        };
+        let any = alternatives.fold(first, |acc, next| Box::new(acc.or(next)) as Condition);
+        query = query.filter(any);
+    }
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut keys: Vec<i64> = query
+        .order(resources::pk)
+        .limit(fetch)
+        .select(resources::pk)
+        .load(conn)?;
+    let more = keys.len() > limit;
+    keys.truncate(limit);
+    // The bodies of exactly the current versions of the page, in a second, keyed query
+    // (the criteria are built on `resources` alone).
+    let rows: Vec<(i64, String, i64, i64, Option<String>)> = resources::table
+        .inner_join(
+            resource_versions::table.on(resource_versions::resource_pk
+                .eq(resources::pk)
+                .and(resource_versions::version_id.eq(resources::version_id))),
+        )
+        .filter(resources::pk.eq_any(&keys))
+        .filter(resources::deleted.eq(false))
+        .order(resources::pk)
+        .select((
+            resources::pk,
+            resources::id,
+            resources::version_id,
+            resources::last_updated,
+            resource_versions::body,
+        ))
+        .load(conn)?;
+    Ok(Page {
+        rows: rows
+            .into_iter()
+            .map(|(pk, id, version, updated, body)| {
+                (pk, id, version, updated, body.unwrap_or_default())
+            })
+            .collect(),
+        more,
+    })
+}
