@@ -83,13 +83,23 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                     {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
                 ],
                 "searchParam": search_params(t),
+
                 "versioning": "versioned-update",
                 "readHistory": true,
                 "updateCreate": true,
                 "conditionalCreate": false,
                 "conditionalUpdate": true,
                 "conditionalDelete": "not-supported"
-            })).collect::<Vec<_>>()
+            })).map(|mut r| {
+                // FHIR JSON has no empty arrays: only Patient lists an operation.
+                if r["type"] == "Patient" {
+                    r["operation"] = json!([{
+                        "name": "ihe-pix",
+                        "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
+                    }]);
+                }
+                r
+            }).collect::<Vec<_>>()
         }]
     })
 }

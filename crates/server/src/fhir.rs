@@ -30,6 +30,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use crate::{ApiError, AppState};
 
+mod pix;
 pub(crate) mod rules;
 mod search;
 
@@ -38,7 +39,15 @@ pub(crate) const SERVED: [&str; 2] = ["Organization", "Patient"];
 
 /// Registers the routes (after `/fhir/metadata`, which they would otherwise shadow).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    // Operations first: `/fhir/{type}/{id}` would otherwise take `$ihe-pix` for an id.
     cfg.service(
+        web::resource("/fhir/Patient/$ihe-pix")
+            .route(web::get().to(pix::ihe_pix))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
         web::resource("/fhir/{type}")
             .route(web::get().to(search::search))
             .route(web::post().to(create))

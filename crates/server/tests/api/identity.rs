@@ -365,4 +365,54 @@ backend_tests! {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         server.stop(true).await.unwrap();
     }
+
+    async fn ihe_pix_cross_references_identifiers_and_follows_merges(db) {
+        let (server, base) = spawn(&db).await;
+        let mut survivor = patient(&[PersonId::dni("20000001").unwrap()], "Quispe");
+        survivor.identifier.push(renhice_model::types::Identifier::new("https://hce.hospital-a.example/sid/hc", "HC-77"));
+        let (_, _, created) = send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(survivor)), None).await;
+        let survivor_id = created["id"].as_str().unwrap().to_owned();
+        let mut old = patient(&[PersonId::dni("20000001").unwrap()], "Quispe");
+        old.identifier.push(renhice_model::types::Identifier::new("https://hce.hospital-b.example/sid/hc", "B-9"));
+        old.active = Some(false.into());
+        old.link = vec![PatientLink {
+            other: Some(Box::new(Reference::to("Patient", &survivor_id))),
+            r#type: Some("replaced-by".into()),
+            ..PatientLink::default()
+        }];
+        let (status, _, body) = send(reqwest::Method::POST, &format!("{base}/fhir/Patient"), Some(json(old)), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // By the merged record's own identifier: the survivor's identifiers and id.
+        let url = format!("{base}/fhir/Patient/$ihe-pix?sourceIdentifier=https://hce.hospital-b.example/sid/hc%7CB-9");
+        let (status, _, params) = send(reqwest::Method::GET, &url, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{params}");
+        assert_eq!(params["resourceType"], "Parameters");
+        Resource::from_json(params.to_string().as_bytes()).unwrap();
+        let parameters = params["parameter"].as_array().unwrap();
+        let target_id = parameters.iter().find(|p| p["name"] == "targetId").unwrap();
+        assert_eq!(target_id["valueReference"]["reference"], format!("Patient/{survivor_id}"));
+        let values: Vec<&str> = parameters.iter().filter(|p| p["name"] == "targetIdentifier")
+            .map(|p| p["valueIdentifier"]["value"].as_str().unwrap()).collect();
+        assert_eq!(values, ["20000001", "HC-77"]);
+        // targetSystem filters.
+        let url = format!("{url}&targetSystem=https://hce.hospital-a.example/sid/hc");
+        let (_, _, params) = send(reqwest::Method::GET, &url, None, None).await;
+        let values: Vec<&str> = params["parameter"].as_array().unwrap().iter().filter(|p| p["name"] == "targetIdentifier")
+            .map(|p| p["valueIdentifier"]["value"].as_str().unwrap()).collect();
+        assert_eq!(values, ["HC-77"]);
+        // By the DNI both records carry: they are one person, answered by the survivor.
+        let by_dni = format!("{base}/fhir/Patient/$ihe-pix?sourceIdentifier=20000001");
+        let (status, _, params) = send(reqwest::Method::GET, &by_dni, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{params}");
+        let target_id = params["parameter"].as_array().unwrap().iter().find(|p| p["name"] == "targetId").unwrap();
+        assert_eq!(target_id["valueReference"]["reference"], format!("Patient/{survivor_id}"));
+        // Unknown identifier: 404; missing parameter: 400.
+        let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient/$ihe-pix?sourceIdentifier=x%7Cnobody"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{outcome}");
+        assert_outcome(&outcome, "not-found");
+        let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient/$ihe-pix"), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        server.stop(true).await.unwrap();
+    }
 }

@@ -91,8 +91,12 @@ backend_tests! {
             };
             assert_eq!(params, expected);
         }
+        assert_eq!(resources[1]["operation"][0]["name"], "ihe-pix");
+        assert!(resources[0].get("operation").is_none(), "{body}");
         assert!(body["rest"][0].get("interaction").is_none(), "{body}");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");
+        // The statement is valid FHIR for the model (no empty arrays, known elements).
+        renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();
         server.stop(true).await.unwrap();
     }
 
