@@ -275,6 +275,19 @@ pub fn lookup_version(
         .optional()?)
 }
 
+/// Runs a multi-row `INSERT` on the concrete connection: diesel's batch inserts are not
+/// available through the `MultiConnection` enum, but are on each backend.
+macro_rules! batch {
+    ($conn:expr, $statement:expr) => {
+        match $conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => $statement.execute(c),
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => $statement.execute(c),
+        }
+    };
+}
+
 fn replace_index(conn: &mut DbConnection, pk: i64, index: &SearchIndex) -> QueryResult<()> {
     diesel::delete(search_tokens::table.filter(search_tokens::resource_pk.eq(pk))).execute(conn)?;
     diesel::delete(search_strings::table.filter(search_strings::resource_pk.eq(pk)))
@@ -282,44 +295,75 @@ fn replace_index(conn: &mut DbConnection, pk: i64, index: &SearchIndex) -> Query
     diesel::delete(search_dates::table.filter(search_dates::resource_pk.eq(pk))).execute(conn)?;
     diesel::delete(search_references::table.filter(search_references::resource_pk.eq(pk)))
         .execute(conn)?;
-    for t in &index.tokens {
-        diesel::insert_into(search_tokens::table)
-            .values((
-                search_tokens::resource_pk.eq(pk),
-                search_tokens::param.eq(&t.param),
-                search_tokens::system.eq(t.system.as_deref()),
-                search_tokens::code.eq(&t.code),
-            ))
-            .execute(conn)?;
+    // One multi-row INSERT per table rather than one statement per value: a pushed
+    // DocumentReference carries a dozen search values, and round trips dominate.
+    if !index.tokens.is_empty() {
+        let rows: Vec<_> = index
+            .tokens
+            .iter()
+            .map(|t| {
+                (
+                    search_tokens::resource_pk.eq(pk),
+                    search_tokens::param.eq(&t.param),
+                    search_tokens::system.eq(t.system.as_deref()),
+                    search_tokens::code.eq(&t.code),
+                )
+            })
+            .collect();
+        batch!(
+            conn,
+            diesel::insert_into(search_tokens::table).values(&rows)
+        )?;
     }
-    for s in &index.strings {
-        diesel::insert_into(search_strings::table)
-            .values((
-                search_strings::resource_pk.eq(pk),
-                search_strings::param.eq(&s.param),
-                search_strings::value.eq(&s.value),
-            ))
-            .execute(conn)?;
+    if !index.strings.is_empty() {
+        let rows: Vec<_> = index
+            .strings
+            .iter()
+            .map(|v| {
+                (
+                    search_strings::resource_pk.eq(pk),
+                    search_strings::param.eq(&v.param),
+                    search_strings::value.eq(&v.value),
+                )
+            })
+            .collect();
+        batch!(
+            conn,
+            diesel::insert_into(search_strings::table).values(&rows)
+        )?;
     }
-    for d in &index.dates {
-        diesel::insert_into(search_dates::table)
-            .values((
-                search_dates::resource_pk.eq(pk),
-                search_dates::param.eq(&d.param),
-                search_dates::low.eq(d.low),
-                search_dates::high.eq(d.high),
-            ))
-            .execute(conn)?;
+    if !index.dates.is_empty() {
+        let rows: Vec<_> = index
+            .dates
+            .iter()
+            .map(|d| {
+                (
+                    search_dates::resource_pk.eq(pk),
+                    search_dates::param.eq(&d.param),
+                    search_dates::low.eq(d.low),
+                    search_dates::high.eq(d.high),
+                )
+            })
+            .collect();
+        batch!(conn, diesel::insert_into(search_dates::table).values(&rows))?;
     }
-    for r in &index.references {
-        diesel::insert_into(search_references::table)
-            .values((
-                search_references::resource_pk.eq(pk),
-                search_references::param.eq(&r.param),
-                search_references::target_type.eq(&r.target_type),
-                search_references::target_id.eq(&r.target_id),
-            ))
-            .execute(conn)?;
+    if !index.references.is_empty() {
+        let rows: Vec<_> = index
+            .references
+            .iter()
+            .map(|r| {
+                (
+                    search_references::resource_pk.eq(pk),
+                    search_references::param.eq(&r.param),
+                    search_references::target_type.eq(&r.target_type),
+                    search_references::target_id.eq(&r.target_id),
+                )
+            })
+            .collect();
+        batch!(
+            conn,
+            diesel::insert_into(search_references::table).values(&rows)
+        )?;
     }
     Ok(())
 }
