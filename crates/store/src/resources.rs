@@ -204,6 +204,38 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
     }
 }
 
+/// Writes several versions in one transaction: all of them, or none. A FHIR transaction
+/// Bundle is one call. On failure, the position of the write that failed and why, so
+/// the caller can name `Bundle.entry[i]`.
+pub fn write_all(
+    conn: &mut DbConnection,
+    writes: &[NewVersion<'_>],
+) -> Result<(), (usize, StoreError)> {
+    enum Failure {
+        At(usize, StoreError),
+        Db(DieselError),
+    }
+    impl From<DieselError> for Failure {
+        fn from(e: DieselError) -> Self {
+            Self::Db(e)
+        }
+    }
+    // Each write is a nested transaction (a savepoint): a failed one is rolled back to
+    // its savepoint, which leaves the outer transaction usable on PostgreSQL for the
+    // follow-up queries that explain the failure, and then everything is rolled back.
+    let outcome = conn.transaction::<_, Failure, _>(|conn| {
+        for (i, write) in writes.iter().enumerate() {
+            write_version(conn, write).map_err(|e| Failure::At(i, e))?;
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(Failure::At(i, e)) => Err((i, e)),
+        Err(Failure::Db(e)) => Err((writes.len(), e.into())),
+    }
+}
+
 fn replace_unique_keys(
     conn: &mut DbConnection,
     pk: i64,

@@ -172,6 +172,67 @@ backend_tests! {
         assert!(other_type.is_ok(), "{other_type:?}");
     }
 
+    async fn a_batch_is_written_whole_or_not_at_all(db) {
+        let store = Store::connect(&config(db.url())).await.unwrap();
+        write_keyed(&store, "holder", 1, Some(r#"{"h":1}"#), identifier("1"), &["1|PER|00000009"]).await.unwrap();
+        // Everything a batch could touch, as text, to compare before and after.
+        let dump = |store: Store| async move {
+            store
+                .run(|c| {
+                    let mut out = Vec::new();
+                    for id in ["holder", "a", "b", "c"] {
+                        out.push(format!("{:?}", resources::history(c, "Patient", id)?));
+                        out.push(format!("{:?}", resources::find_by_token(c, "Patient", "identifier", None, id)?));
+                    }
+                    out.push(format!("{:?}", resources::key_holder(c, "Patient", "1|PER|00000009")?));
+                    out.push(format!("{:?}", resources::key_holder(c, "Patient", "1|PER|00000001")?));
+                    Ok(out)
+                })
+                .await
+                .unwrap()
+        };
+        let before = dump(store.clone()).await;
+        let failed = store
+            .run(|c| {
+                let (ia, ib, ic) = (identifier("a"), identifier("b"), identifier("c"));
+                let (ka, kc) = (vec!["1|PER|00000001".to_owned()], vec!["1|PER|00000009".to_owned()]);
+                let write = |id, index, keys| NewVersion {
+                    resource_type: "Patient",
+                    id,
+                    version_id: 1,
+                    last_updated: 5,
+                    body: Some("{}"),
+                    index,
+                    unique_keys: keys,
+                };
+                Ok(resources::write_all(c, &[write("a", &ia, &ka), write("b", &ib, &[]), write("c", &ic, &kc)]))
+            })
+            .await
+            .unwrap();
+        let (at, error) = failed.unwrap_err();
+        assert_eq!(at, 2);
+        assert!(matches!(error, StoreError::UniqueKeyTaken { ref holder, .. } if holder == "holder"), "{error}");
+        assert_eq!(dump(store.clone()).await, before);
+        // The same batch without the conflicting key is written whole.
+        store
+            .run(|c| {
+                let (ia, ib) = (identifier("a"), identifier("b"));
+                let write = |id, index| NewVersion {
+                    resource_type: "Patient",
+                    id,
+                    version_id: 1,
+                    last_updated: 5,
+                    body: Some("{}"),
+                    index,
+                    unique_keys: &[],
+                };
+                resources::write_all(c, &[write("a", &ia), write("b", &ib)]).map_err(|(_, e)| e)
+            })
+            .await
+            .unwrap();
+        assert_ne!(dump(store).await, before);
+    }
+
     async fn concurrent_claims_of_one_key_let_exactly_one_win(db) {
         let store = Store::connect(&config(db.url())).await.unwrap();
         let mut tasks = Vec::new();
