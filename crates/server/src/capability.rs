@@ -9,6 +9,47 @@ use time::format_description::well_known::Rfc3339;
 
 use renhice_model::FHIR_VERSION;
 
+/// One `rest.resource`: the identity types are fed and searched; index entries are
+/// read, and written only by a push.
+fn resource(resource_type: &str) -> Value {
+    let fed = crate::fhir::FED.contains(&resource_type);
+    let mut r = json!({
+        "type": resource_type,
+        "interaction": if fed {
+            json!([
+                {"code": "read"}, {"code": "vread"}, {"code": "update"},
+                {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
+            ])
+        } else {
+            json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}])
+        },
+        "versioning": "versioned-update",
+        "readHistory": true,
+    });
+    if let Some(profile) = match resource_type {
+        "Patient" => Some(renhice_model::peru::url::PACIENTE_PE),
+        "Organization" => Some(renhice_model::peru::url::ORGANIZACION_PE),
+        _ => None,
+    } {
+        r["profile"] = json!(profile);
+    }
+    if fed {
+        r["updateCreate"] = json!(true);
+        r["conditionalCreate"] = json!(false);
+        r["conditionalUpdate"] = json!(true);
+        r["conditionalDelete"] = json!("not-supported");
+        r["searchParam"] = json!(search_params(resource_type));
+    }
+    // FHIR JSON has no empty arrays: only Patient lists an operation.
+    if resource_type == "Patient" {
+        r["operation"] = json!([{
+            "name": "ihe-pix",
+            "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
+        }]);
+    }
+    r
+}
+
 /// The search parameters `crate::fhir::search` serves for a type.
 fn search_params(resource_type: &str) -> Vec<Value> {
     let mut params = vec![
@@ -72,34 +113,11 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
         "rest": [{
             "mode": "server",
             "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome.",
-            "resource": crate::fhir::SERVED.iter().map(|t| json!({
-                "type": t,
-                "profile": match *t {
-                    "Patient" => renhice_model::peru::url::PACIENTE_PE,
-                    _ => renhice_model::peru::url::ORGANIZACION_PE,
-                },
-                "interaction": [
-                    {"code": "read"}, {"code": "vread"}, {"code": "update"},
-                    {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
-                ],
-                "searchParam": search_params(t),
-
-                "versioning": "versioned-update",
-                "readHistory": true,
-                "updateCreate": true,
-                "conditionalCreate": false,
-                "conditionalUpdate": true,
-                "conditionalDelete": "not-supported"
-            })).map(|mut r| {
-                // FHIR JSON has no empty arrays: only Patient lists an operation.
-                if r["type"] == "Patient" {
-                    r["operation"] = json!([{
-                        "name": "ihe-pix",
-                        "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
-                    }]);
-                }
-                r
-            }).collect::<Vec<_>>()
+            "resource": crate::fhir::SERVED.iter().map(|t| resource(t)).collect::<Vec<_>>(),
+            "interaction": [{
+                "code": "transaction",
+                "documentation": "IHE MHD ITI-65: a SubmissionSet List, DocumentReferences and optional Provenance, atomic and idempotent per masterIdentifier"
+            }]
         }]
     })
 }

@@ -31,16 +31,34 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 use crate::{ApiError, AppState};
 
 mod pix;
+mod push;
 pub(crate) mod rules;
 mod search;
 
-/// The resource types this build serves.
-pub(crate) const SERVED: [&str; 2] = ["Organization", "Patient"];
+/// The resource types this build serves (read, vread, history).
+pub(crate) const SERVED: [&str; 5] = [
+    "DocumentReference",
+    "List",
+    "Organization",
+    "Patient",
+    "Provenance",
+];
+
+/// The types clients create, update and search directly (the identity feed); the index
+/// entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
+pub(crate) const FED: [&str; 2] = ["Organization", "Patient"];
 
 /// Registers the routes (after `/fhir/metadata`, which they would otherwise shadow).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     // Operations first: `/fhir/{type}/{id}` would otherwise take `$ihe-pix` for an id.
     cfg.service(
+        web::resource("/fhir")
+            .route(web::post().to(push::transaction))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "POST") },
+            )),
+    )
+    .service(
         web::resource("/fhir/Patient/$ihe-pix")
             .route(web::get().to(pix::ihe_pix))
             .default_service(web::to(
@@ -98,8 +116,25 @@ pub(crate) fn served(resource_type: &str) -> Result<&'static str, ApiError> {
         })
 }
 
+/// The resource type of the path, if clients may write it directly.
+pub(crate) fn fed(req: &HttpRequest, resource_type: &str) -> Result<&'static str, ApiError> {
+    let served = served(resource_type)?;
+    if FED.contains(&served) {
+        Ok(served)
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allow: "GET (index entries are written by an ITI-65 push: POST /fhir)",
+        })
+    }
+}
+
 /// Parses a request body strictly, off the HTTP worker thread.
-async fn parse(body: web::Bytes, expected_type: &'static str) -> Result<Resource, ApiError> {
+pub(crate) async fn parse(
+    body: web::Bytes,
+    expected_type: &'static str,
+) -> Result<Resource, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::Invalid {
             path: expected_type.to_owned(),
@@ -132,7 +167,7 @@ async fn parse(body: web::Bytes, expected_type: &'static str) -> Result<Resource
 }
 
 /// Microseconds since the Unix epoch, now.
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     let now = OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
@@ -143,7 +178,7 @@ fn to_datetime(micros: i64) -> OffsetDateTime {
 }
 
 /// `meta.lastUpdated` text: RFC 3339 with microseconds, UTC.
-fn instant_text(micros: i64) -> String {
+pub(crate) fn instant_text(micros: i64) -> String {
     to_datetime(micros)
         .format(&Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
@@ -237,11 +272,12 @@ fn version_response(
 }
 
 async fn create(
+    req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource_type = served(&path)?;
+    let resource_type = fed(&req, &path)?;
     let resource = parse(body, resource_type).await?;
     // The server assigns the id of a created resource (FHIR R4 §3.1.0.5).
     let id = uuid::Uuid::new_v4().to_string();
@@ -279,7 +315,7 @@ async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
-    let resource_type = served(&resource_type)?;
+    let resource_type = fed(&req, &resource_type)?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
     match resource.id() {
@@ -412,7 +448,7 @@ async fn conditional_update(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource_type = served(&path)?;
+    let resource_type = fed(&req, &path)?;
     let criterion = identifier_criterion(&req)?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;

@@ -17,7 +17,7 @@ use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLin
 use renhice_model::values::Date;
 use renhice_store::search::{self as store_search, Criterion, DateComparator, Match};
 
-use super::{base_url, rules, served};
+use super::{base_url, fed, rules};
 use crate::{ApiError, AppState};
 
 const DEFAULT_COUNT: usize = 20;
@@ -201,7 +201,7 @@ pub(super) async fn search(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource_type = served(&path)?;
+    let resource_type = fed(&req, &path)?;
     let Request {
         criteria,
         kept,

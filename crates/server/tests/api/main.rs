@@ -13,6 +13,7 @@ use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
 mod identity;
+mod push;
 
 /// A server on an ephemeral loopback port, and its base URL.
 async fn spawn(db: &TestDb) -> (RunningServer, String) {
@@ -74,26 +75,36 @@ backend_tests! {
         assert_eq!(body["status"], "active");
         assert_eq!(body["software"]["name"], "renhice");
         assert_eq!(body["rest"][0]["mode"], "server");
-        // Exactly what is served is claimed: Patient and Organization, nothing system-wide.
+        // Exactly what is served is claimed: the identity feed (Patient, Organization) with
+        // its searches, read-only index entries, and the ITI-65 transaction.
         let resources = body["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Patient"]);
+        assert_eq!(types, ["DocumentReference", "List", "Organization", "Patient", "Provenance"]);
         for r in resources {
             let interactions: Vec<&str> =
                 r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-            assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
-            let params: Vec<&str> =
-                r["searchParam"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-            let expected: &[&str] = if r["type"] == "Patient" {
-                &["_id", "identifier", "family", "given", "birthdate", "gender"]
-            } else {
-                &["_id", "identifier"]
-            };
-            assert_eq!(params, expected);
+            let params: Vec<&str> = r["searchParam"]
+                .as_array()
+                .map_or_else(Vec::new, |a| a.iter().map(|p| p["name"].as_str().unwrap()).collect());
+            match r["type"].as_str().unwrap() {
+                "Patient" | "Organization" => {
+                    assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
+                    let expected: &[&str] = if r["type"] == "Patient" {
+                        &["_id", "identifier", "family", "given", "birthdate", "gender"]
+                    } else {
+                        &["_id", "identifier"]
+                    };
+                    assert_eq!(params, expected);
+                }
+                _ => {
+                    assert_eq!(interactions, ["read", "vread", "history-instance"]);
+                    assert!(params.is_empty(), "{r}");
+                }
+            }
         }
-        assert_eq!(resources[1]["operation"][0]["name"], "ihe-pix");
-        assert!(resources[0].get("operation").is_none(), "{body}");
-        assert!(body["rest"][0].get("interaction").is_none(), "{body}");
+        assert_eq!(resources[3]["operation"][0]["name"], "ihe-pix");
+        assert!(resources[2].get("operation").is_none(), "{body}");
+        assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");
         // The statement is valid FHIR for the model (no empty arrays, known elements).
         renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();

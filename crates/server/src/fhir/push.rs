@@ -1,0 +1,596 @@
+//! `POST /fhir` with a `transaction` Bundle: the IHE MHD ITI-65 push of index entries.
+//!
+//! A push carries one SubmissionSet `List`, one or more `DocumentReference`s and,
+//! optionally, `Provenance`s, each entry `POST`ed to its type with a `urn:uuid:` full
+//! URL. The registry
+//!
+//! 1. assigns every entry an id and rewrites the references between entries
+//!    (`urn:uuid:…` → `DocumentReference/{id}`); only `reference` values are touched,
+//!    never identifiers that happen to hold the same URN;
+//! 2. checks every entry (the subject is one known Patient, the custodian a known
+//!    IPRESS, a `masterIdentifier`, status `current`), answering a 422 that names
+//!    `Bundle.entry[i].resource.…` for the first violation;
+//! 3. writes everything in one database transaction (`store::resources::write_all`).
+//!
+//! Each DocumentReference claims the unique key `custodian|system|value` of its
+//! `masterIdentifier`, and the SubmissionSet the key of its identifier, so a retried push
+//! conflicts in the database itself; the registry then answers with the entries the
+//! first push created, exactly as it answered then. A push that repeats only some of
+//! them is a 409 naming the entry.
+//!
+//! Signature checking of Provenance, `relatesTo` supersession and patients inside the
+//! push arrive with later work; until then a Provenance is stored as given.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::Primitive;
+use renhice_model::resources::{
+    Bundle, BundleEntry, BundleEntryResponse, DocumentReference, List, Resource,
+};
+use renhice_model::values::Instant;
+use renhice_store::StoreError;
+use renhice_store::resources::{
+    self as stored, DateEntry, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
+};
+use serde_json::Value;
+
+use super::{instant_text, now_micros};
+use crate::{ApiError, AppState};
+
+/// The resource types a push may carry.
+const PUSHED: [&str; 3] = ["List", "DocumentReference", "Provenance"];
+
+fn unprocessable(path: String, message: String) -> ApiError {
+    ApiError::Unprocessable { path, message }
+}
+
+/// One entry, ready to store.
+struct Prepared {
+    resource_type: &'static str,
+    id: String,
+    body: String,
+    index: SearchIndex,
+    keys: Vec<String>,
+}
+
+/// Replaces every `"reference"` value found in `urns` (recursively).
+fn rewrite_references(value: &mut Value, urns: &HashMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "reference"
+                    && let Value::String(text) = v
+                    && let Some(target) = urns.get(text.as_str())
+                {
+                    *text = target.clone();
+                } else {
+                    rewrite_references(v, urns);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_references(v, urns)),
+        _ => {}
+    }
+}
+
+/// `Type/id` of a relative reference to a resource of `expected` type.
+fn local_id<'a>(reference: Option<&'a str>, expected: &str) -> Option<&'a str> {
+    reference?
+        .strip_prefix(expected)?
+        .strip_prefix('/')
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+pub(super) async fn transaction(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
+        return Err(ApiError::Internal("parse returned another type".to_owned()));
+    };
+    if bundle.r#type.as_ref().and_then(Primitive::as_str) != Some("transaction") {
+        return Err(ApiError::Invalid {
+            path: "Bundle.type".to_owned(),
+            message: "POST /fhir takes a transaction Bundle (an MHD ITI-65 push)".to_owned(),
+        });
+    }
+    let now = now_micros();
+    let prepared = std::sync::Arc::new(prepare(&state, &bundle, now).await?);
+    let to_write = std::sync::Arc::clone(&prepared);
+    let outcome = state
+        .store
+        .run(move |conn| {
+            let writes: Vec<NewVersion<'_>> = to_write
+                .iter()
+                .map(|p| NewVersion {
+                    resource_type: p.resource_type,
+                    id: &p.id,
+                    version_id: 1,
+                    last_updated: now,
+                    body: Some(&p.body),
+                    index: &p.index,
+                    unique_keys: &p.keys,
+                })
+                .collect();
+            Ok(stored::write_all(conn, &writes))
+        })
+        .await?;
+    match outcome {
+        Ok(()) => Ok(response(&req, &prepared, now)),
+        Err((_, StoreError::UniqueKeyTaken { .. })) => {
+            // A retry: answer with what the first push created, if it created all of it.
+            let mut first = Vec::with_capacity(prepared.len());
+            for (i, p) in prepared.iter().enumerate() {
+                let Some(key) = p.keys.first().cloned() else {
+                    return Err(ApiError::Internal(format!("entry {i} has no key")));
+                };
+                let resource_type = p.resource_type;
+                let holder = state
+                    .store
+                    .run(move |conn| stored::key_holder(conn, resource_type, &key))
+                    .await?;
+                match holder {
+                    Some(id) => first.push(id),
+                    None => {
+                        return Err(ApiError::Store(StoreError::UniqueKeyTaken {
+                            resource_type: resource_type.to_owned(),
+                            key: format!(
+                                "(entry {i}: part of this push was pushed before with other entries)"
+                            ),
+                            holder: String::new(),
+                        }));
+                    }
+                }
+            }
+            replay(&req, &state, &prepared, &first).await
+        }
+        Err((i, e)) => Err(match e {
+            StoreError::VersionConflict { .. } => {
+                ApiError::Internal(format!("entry {i}: a freshly assigned id collided"))
+            }
+            other => ApiError::Store(other),
+        }),
+    }
+}
+
+/// Gives every entry an id, and maps each entry's `fullUrl` to `Type/id`.
+#[allow(
+    clippy::type_complexity,
+    reason = "a private pair of plain collections"
+)]
+fn assign_ids(
+    bundle: &Bundle,
+) -> Result<(HashMap<String, String>, Vec<(&'static str, String)>), ApiError> {
+    let mut urns = HashMap::new();
+    let mut plan: Vec<(&'static str, String)> = Vec::with_capacity(bundle.entry.len());
+    for (i, entry) in bundle.entry.iter().enumerate() {
+        let at = format!("Bundle.entry[{i}]");
+        let Some(resource) = &entry.resource else {
+            return Err(unprocessable(
+                format!("{at}.resource"),
+                "every entry of a push carries a resource".to_owned(),
+            ));
+        };
+        let Some(resource_type) = PUSHED.into_iter().find(|t| *t == resource.resource_type())
+        else {
+            return Err(unprocessable(
+                format!("{at}.resource"),
+                format!(
+                    "a push carries List, DocumentReference and Provenance entries, not {}",
+                    resource.resource_type()
+                ),
+            ));
+        };
+        let request = entry.request.as_deref();
+        let method = request
+            .and_then(|r| r.method.as_ref())
+            .and_then(Primitive::as_str);
+        let url = request
+            .and_then(|r| r.url.as_ref())
+            .and_then(Primitive::as_str);
+        if method != Some("POST") || url != Some(resource_type) {
+            return Err(unprocessable(
+                format!("{at}.request"),
+                format!(
+                    "push entries are created: request.method POST, request.url {resource_type}"
+                ),
+            ));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        if let Some(full_url) = entry.full_url.as_ref().and_then(Primitive::as_str) {
+            urns.insert(full_url.to_owned(), format!("{resource_type}/{id}"));
+        }
+        plan.push((resource_type, id));
+    }
+    Ok((urns, plan))
+}
+
+/// Checks every entry and builds what to store.
+async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prepared>, ApiError> {
+    if bundle.entry.is_empty() {
+        return Err(unprocessable(
+            "Bundle.entry".to_owned(),
+            "a push needs a SubmissionSet List and at least one DocumentReference".to_owned(),
+        ));
+    }
+    let (urns, plan) = assign_ids(bundle)?;
+    let lists = plan.iter().filter(|(t, _)| *t == "List").count();
+    let documents = plan
+        .iter()
+        .filter(|(t, _)| *t == "DocumentReference")
+        .count();
+    if lists != 1 || documents == 0 {
+        return Err(unprocessable(
+            "Bundle.entry".to_owned(),
+            format!(
+                "a push carries exactly one SubmissionSet List and at least one DocumentReference; found {lists} and {documents}"
+            ),
+        ));
+    }
+
+    let mut prepared = Vec::with_capacity(plan.len());
+    let mut patient: Option<String> = None;
+    let mut custodian_of_push: Option<String> = None;
+    for (i, (entry, (resource_type, id))) in bundle.entry.iter().zip(plan).enumerate() {
+        let at = format!("Bundle.entry[{i}].resource");
+        let mut json: Value = entry
+            .resource
+            .as_ref()
+            .map(|r| serde_json::from_slice(&r.to_json()))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        rewrite_references(&mut json, &urns);
+        if let Value::Object(map) = &mut json {
+            map.insert("id".to_owned(), Value::String(id.clone()));
+            map.insert(
+                "meta".to_owned(),
+                serde_json::json!({"versionId": "1", "lastUpdated": instant_text(now)}),
+            );
+        }
+        let resource = Resource::from_json(json.to_string().as_bytes())
+            .map_err(|e| ApiError::Internal(format!("{at}: {e}")))?;
+        let mut index = SearchIndex::default();
+        let mut keys = Vec::new();
+        match &resource {
+            Resource::DocumentReference(d) => {
+                let (subject, custodian) = document(state, d, &at, &mut index).await?;
+                check_same(&mut patient, subject, &format!("{at}.subject"), "patient")?;
+                check_same(
+                    &mut custodian_of_push,
+                    custodian.clone(),
+                    &format!("{at}.custodian"),
+                    "custodian",
+                )?;
+                let master = d.master_identifier.as_deref();
+                let value = master.and_then(|m| m.value_str()).ok_or_else(|| {
+                    unprocessable(format!("{at}.masterIdentifier"), "an index entry needs the document's masterIdentifier (its unique id at the IPRESS)".to_owned())
+                })?;
+                keys.push(format!(
+                    "{custodian}|{}|{value}",
+                    master.and_then(|m| m.system_str()).unwrap_or_default()
+                ));
+            }
+            Resource::List(l) => {
+                list(l, &at, &mut index, &mut keys)?;
+            }
+            _ => {}
+        }
+        index.tokens.push(TokenEntry {
+            param: "_id".to_owned(),
+            system: None,
+            code: id.clone(),
+        });
+        prepared.push(Prepared {
+            resource_type,
+            id,
+            body: resource.to_json_string(),
+            index,
+            keys,
+        });
+    }
+    scope_keys(
+        &mut prepared,
+        &custodian_of_push.unwrap_or_default(),
+        &patient.unwrap_or_default(),
+    )?;
+    Ok(prepared)
+}
+
+/// Scopes the SubmissionSet's key by the push's custodian and keys each Provenance by the
+/// SubmissionSet and its place in the push, so a retry finds every entry; checks that the
+/// List names the documents' patient.
+fn scope_keys(prepared: &mut [Prepared], custodian: &str, patient: &str) -> Result<(), ApiError> {
+    // The SubmissionSet's key is scoped by the push's custodian; each Provenance is keyed
+    // by the SubmissionSet and its place in the push, so a retry finds every entry.
+    let submission = prepared
+        .iter()
+        .find(|p| p.resource_type == "List")
+        .and_then(|p| p.keys.first())
+        .map(|k| format!("{custodian}|{k}"))
+        .unwrap_or_default();
+    let mut provenances = 0;
+    // `prepared` is in entry order, so `i` is the entry's place in the Bundle.
+    for (i, p) in prepared.iter_mut().enumerate() {
+        if p.resource_type == "Provenance" {
+            p.keys
+                .push(format!("{submission}|provenance|{provenances}"));
+            provenances += 1;
+        }
+        if p.resource_type == "List" {
+            p.keys = vec![submission.clone()];
+            // The List names the same patient as its documents.
+            if !p
+                .index
+                .references
+                .iter()
+                .any(|r| r.param == "subject" && r.target_id == patient)
+            {
+                return Err(unprocessable(
+                    format!("Bundle.entry[{i}].resource.subject"),
+                    format!(
+                        "the SubmissionSet List must have the documents' subject, Patient/{patient}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_same(
+    seen: &mut Option<String>,
+    value: String,
+    path: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    match seen {
+        Some(previous) if *previous != value => Err(unprocessable(
+            path.to_owned(),
+            format!("every entry of a push has the same {what}: {previous} and {value} differ"),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            *seen = Some(value);
+            Ok(())
+        }
+    }
+}
+
+/// Checks a DocumentReference and extracts its index; returns the patient id and the
+/// custodian organization id.
+async fn document(
+    state: &AppState,
+    d: &DocumentReference,
+    at: &str,
+    index: &mut SearchIndex,
+) -> Result<(String, String), ApiError> {
+    if d.status.as_ref().and_then(Primitive::as_str) != Some("current") {
+        return Err(unprocessable(
+            format!("{at}.status"),
+            "a pushed entry has status current".to_owned(),
+        ));
+    }
+    let subject = local_id(
+        d.subject.as_deref().and_then(|r| r.reference_str()),
+        "Patient",
+    )
+    .ok_or_else(|| {
+        unprocessable(
+            format!("{at}.subject"),
+            "the subject is a reference Patient/{id} to a patient the registry knows".to_owned(),
+        )
+    })?
+    .to_owned();
+    let custodian = local_id(
+        d.custodian.as_deref().and_then(|r| r.reference_str()),
+        "Organization",
+    )
+    .ok_or_else(|| {
+        unprocessable(
+            format!("{at}.custodian"),
+            "the custodian is a reference Organization/{id} to the pushing IPRESS".to_owned(),
+        )
+    })?
+    .to_owned();
+    for (what, resource_type, id) in [
+        ("subject", "Patient", subject.clone()),
+        ("custodian", "Organization", custodian.clone()),
+    ] {
+        let lookup = id.clone();
+        let row = state
+            .store
+            .run(move |conn| stored::read(conn, resource_type, &lookup))
+            .await?;
+        if row.is_none_or(|r| r.deleted) {
+            return Err(unprocessable(
+                format!("{at}.{what}"),
+                format!("{resource_type}/{id} is not known to the registry; feed it first"),
+            ));
+        }
+    }
+    document_index(d, &subject, &custodian, index);
+    Ok((subject, custodian))
+}
+
+/// The search values of a pushed DocumentReference (ITI-67's parameters).
+fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: &mut SearchIndex) {
+    index.references.push(ReferenceEntry {
+        param: "subject".to_owned(),
+        target_type: "Patient".to_owned(),
+        target_id: subject.to_owned(),
+    });
+    index.references.push(ReferenceEntry {
+        param: "patient".to_owned(),
+        target_type: "Patient".to_owned(),
+        target_id: subject.to_owned(),
+    });
+    index.references.push(ReferenceEntry {
+        param: "custodian".to_owned(),
+        target_type: "Organization".to_owned(),
+        target_id: custodian.to_owned(),
+    });
+    index.tokens.push(TokenEntry {
+        param: "status".to_owned(),
+        system: None,
+        code: "current".to_owned(),
+    });
+    let codings = d
+        .r#type
+        .iter()
+        .map(|t| ("type", &t.coding))
+        .chain(d.category.iter().map(|c| ("category", &c.coding)))
+        .chain(
+            d.security_label
+                .iter()
+                .map(|c| ("security-label", &c.coding)),
+        );
+    for (param, coding) in codings {
+        for c in coding {
+            if let Some(code) = c.code.as_ref().and_then(Primitive::as_str) {
+                index.tokens.push(TokenEntry {
+                    param: param.to_owned(),
+                    system: c
+                        .system
+                        .as_ref()
+                        .and_then(Primitive::as_str)
+                        .map(str::to_owned),
+                    code: code.to_owned(),
+                });
+            }
+        }
+    }
+    if let Some(m) = d.master_identifier.as_deref()
+        && let Some(value) = m.value_str()
+    {
+        index.tokens.push(TokenEntry {
+            param: "identifier".to_owned(),
+            system: m.system_str().map(str::to_owned),
+            code: value.to_owned(),
+        });
+    }
+    if let Some(date) = d.date.as_ref().and_then(Primitive::value)
+        && let Some(range) = instant_range(date)
+    {
+        index.dates.push(DateEntry {
+            param: "date".to_owned(),
+            low: range,
+            high: range,
+        });
+    }
+}
+
+/// The microsecond an instant names.
+fn instant_range(instant: &Instant) -> Option<i64> {
+    time::OffsetDateTime::parse(
+        instant.as_str(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()
+    .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
+}
+
+fn list(
+    l: &List,
+    at: &str,
+    index: &mut SearchIndex,
+    keys: &mut Vec<String>,
+) -> Result<(), ApiError> {
+    let subject = local_id(
+        l.subject.as_deref().and_then(|r| r.reference_str()),
+        "Patient",
+    )
+    .ok_or_else(|| {
+        unprocessable(
+            format!("{at}.subject"),
+            "the SubmissionSet's subject is the documents' Patient/{id}".to_owned(),
+        )
+    })?;
+    index.references.push(ReferenceEntry {
+        param: "subject".to_owned(),
+        target_type: "Patient".to_owned(),
+        target_id: subject.to_owned(),
+    });
+    let identifier = l
+        .identifier
+        .first()
+        .and_then(|i| {
+            i.value_str()
+                .map(|v| (i.system_str().unwrap_or_default(), v))
+        })
+        .ok_or_else(|| {
+            unprocessable(
+                format!("{at}.identifier"),
+                "the SubmissionSet needs its uniqueId identifier".to_owned(),
+            )
+        })?;
+    keys.push(format!("submissionset|{}|{}", identifier.0, identifier.1));
+    Ok(())
+}
+
+/// The transaction-response of a push that was written now.
+fn response(req: &HttpRequest, prepared: &[Prepared], now: i64) -> HttpResponse {
+    let entries = prepared
+        .iter()
+        .map(|p| entry(req, p.resource_type, &p.id, 1, now))
+        .collect();
+    bundle_response(entries)
+}
+
+/// The transaction-response of a retried push: the entries the first push created.
+async fn replay(
+    req: &HttpRequest,
+    state: &AppState,
+    prepared: &[Prepared],
+    first: &[String],
+) -> Result<HttpResponse, ApiError> {
+    let mut entries = Vec::with_capacity(prepared.len());
+    for (p, id) in prepared.iter().zip(first) {
+        let id = id.clone();
+        let resource_type = p.resource_type;
+        let lookup = id.clone();
+        let row = state
+            .store
+            .run(move |conn| stored::read_version(conn, resource_type, &lookup, 1))
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("{resource_type}/{id} vanished")))?;
+        entries.push(entry(req, resource_type, &id, 1, row.last_updated));
+    }
+    Ok(bundle_response(entries))
+}
+
+fn entry(
+    req: &HttpRequest,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    last_updated: i64,
+) -> BundleEntry {
+    BundleEntry {
+        full_url: Some(format!("{}/{resource_type}/{id}", super::base_url(req)).into()),
+        response: Some(Box::new(BundleEntryResponse {
+            status: Some("201 Created".into()),
+            location: Some(format!("{resource_type}/{id}/_history/{version}").into()),
+            etag: Some(format!("W/\"{version}\"").into()),
+            last_modified: Instant::parse(instant_text(last_updated))
+                .ok()
+                .map(Primitive::new),
+            ..BundleEntryResponse::default()
+        })),
+        ..BundleEntry::default()
+    }
+}
+
+fn bundle_response(entries: Vec<BundleEntry>) -> HttpResponse {
+    let bundle = Bundle {
+        r#type: Some("transaction-response".into()),
+        entry: entries,
+        ..Bundle::default()
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .body(Resource::Bundle(Box::new(bundle)).to_json())
+}

@@ -1,0 +1,197 @@
+//! The MHD ITI-65 push over real HTTP: atomic, idempotent, references rewritten.
+
+use renhice_model::peru::{PersonId, Renipress};
+use renhice_model::resources::{Organization, Patient, Resource};
+use renhice_model::types::HumanName;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{assert_outcome, spawn};
+use renhice_testing::backend_tests;
+
+async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/fhir+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(url: &str) -> (StatusCode, Value) {
+    let res = reqwest::get(url).await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// A patient and an IPRESS the push can point at; returns their ids.
+async fn identities(base: &str) -> (String, String) {
+    let patient = Resource::Patient(Box::new(Patient {
+        identifier: vec![PersonId::dni("45678912").unwrap().to_identifier()],
+        name: vec![HumanName::peruvian(&["Rosa"], "Quispe", Some("Mamani"))],
+        ..Patient::default()
+    }));
+    let ipress = Resource::Organization(Box::new(Organization {
+        identifier: vec![Renipress::parse("00012345").unwrap().to_identifier()],
+        name: Some("Hospital Santa Clara".into()),
+        ..Organization::default()
+    }));
+    let (s1, p) = post(
+        &format!("{base}/fhir/Patient"),
+        &serde_json::from_str(&patient.to_json_string()).unwrap(),
+    )
+    .await;
+    let (s2, o) = post(
+        &format!("{base}/fhir/Organization"),
+        &serde_json::from_str(&ipress.to_json_string()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::CREATED, StatusCode::CREATED),
+        "{p} {o}"
+    );
+    (
+        p["id"].as_str().unwrap().to_owned(),
+        o["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn document(n: u32, patient: &str, ipress: &str) -> Value {
+    json!({
+        "resourceType": "DocumentReference",
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:oid:1.2.604.1.{n}")},
+        "identifier": [{"system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:0000000{n}-aaaa-4bbb-8ccc-000000000000")}],
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "date": "2026-03-14T10:20:00-05:00",
+        "custodian": {"reference": format!("Organization/{ipress}")},
+        "content": [{"attachment": {"contentType": "application/pdf", "url": format!("https://sihce.example/docs/{n}")}}]
+    })
+}
+
+fn push(patient: &str, ipress: &str, set: &str, docs: &[u32]) -> Value {
+    let mut entry = vec![json!({
+        "fullUrl": "urn:uuid:11111111-1111-4111-8111-111111111111",
+        "resource": {
+            "resourceType": "List",
+            "identifier": [{"use": "official", "system": "urn:ietf:rfc:3986", "value": set}],
+            "status": "current",
+            "mode": "working",
+            "subject": {"reference": format!("Patient/{patient}")},
+            "entry": docs.iter().map(|n| json!({"item": {"reference": format!("urn:uuid:0000000{n}-aaaa-4bbb-8ccc-000000000000")}})).collect::<Vec<_>>()
+        },
+        "request": {"method": "POST", "url": "List"}
+    })];
+    for n in docs {
+        entry.push(json!({
+            "fullUrl": format!("urn:uuid:0000000{n}-aaaa-4bbb-8ccc-000000000000"),
+            "resource": document(*n, patient, ipress),
+            "request": {"method": "POST", "url": "DocumentReference"}
+        }));
+    }
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+}
+
+fn locations(response: &Value) -> Vec<String> {
+    response["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["location"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+backend_tests! {
+    async fn a_push_is_stored_with_its_references_rewritten_and_a_retry_changes_nothing(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = push(&patient, &ipress, "urn:oid:1.2.604.9.1", &[1, 2]);
+        let (status, first) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        assert_eq!(first["type"], "transaction-response");
+        Resource::from_json(first.to_string().as_bytes()).unwrap();
+        let places = locations(&first);
+        assert_eq!(places.len(), 3);
+        assert!(places[0].starts_with("List/") && places[1].starts_with("DocumentReference/"), "{places:?}");
+        assert!(first["entry"].as_array().unwrap().iter().all(|e| e["response"]["status"] == "201 Created"));
+
+        // The List points at the stored DocumentReferences; identifiers keep their URNs.
+        let list_url = format!("{base}/fhir/{}", places[0].trim_end_matches("/_history/1"));
+        let (status, list) = get(&list_url).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let doc_id = places[1].trim_end_matches("/_history/1");
+        assert_eq!(list["entry"][0]["item"]["reference"], doc_id);
+        let (_, doc) = get(&format!("{base}/fhir/{doc_id}")).await;
+        assert_eq!(doc["identifier"][0]["value"], "urn:uuid:00000001-aaaa-4bbb-8ccc-000000000000");
+        assert_eq!(doc["subject"]["reference"], format!("Patient/{patient}"));
+        assert_eq!(doc["meta"]["versionId"], "1");
+
+        // The same push again answers as the first did and creates nothing.
+        let (status, again) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(again, first);
+        // A different push repeating one document of the first is a conflict.
+        let (status, partial) = post(&format!("{base}/fhir"), &push(&patient, &ipress, "urn:oid:1.2.604.9.2", &[2, 3])).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{partial}");
+        assert_outcome(&partial, "duplicate");
+        // Index entries are written by pushes only.
+        let (status, _) = post(&format!("{base}/fhir/DocumentReference"), &document(9, &patient, &ipress)).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        server.stop(true).await.unwrap();
+    }
+
+    async fn concurrent_identical_pushes_create_one_set_of_entries(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = push(&patient, &ipress, "urn:oid:1.2.604.9.7", &[4, 5]);
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let (url, bundle) = (format!("{base}/fhir"), bundle.clone());
+            tasks.push(tokio::spawn(async move { post(&url, &bundle).await }));
+        }
+        let mut sets = std::collections::BTreeSet::new();
+        for task in tasks {
+            let (status, response) = task.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "{response}");
+            sets.insert(locations(&response));
+        }
+        assert_eq!(sets.len(), 1, "{sets:?}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn a_push_with_one_bad_entry_changes_nothing(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let mut bundle = push(&patient, &ipress, "urn:oid:1.2.604.9.3", &[6, 7]);
+        bundle["entry"][2]["resource"]["subject"]["reference"] = json!("Patient/nobody");
+        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_outcome(&outcome, "business-rule");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[2].resource.subject");
+        // Nothing of it was kept: the corrected push is new (201s), not a replay or a conflict.
+        let fixed = push(&patient, &ipress, "urn:oid:1.2.604.9.3", &[6, 7]);
+        let (status, response) = post(&format!("{base}/fhir"), &fixed).await;
+        assert_eq!(status, StatusCode::OK, "{response}");
+
+        let cases = [
+            (json!({"resourceType": "Bundle", "type": "batch"}), StatusCode::BAD_REQUEST, "Bundle.type"),
+            (json!({"resourceType": "Bundle", "type": "transaction"}), StatusCode::UNPROCESSABLE_ENTITY, "Bundle.entry"),
+        ];
+        for (body, status, path) in cases {
+            let (got, outcome) = post(&format!("{base}/fhir"), &body).await;
+            assert_eq!(got, status, "{outcome}");
+            assert_eq!(outcome["issue"][0]["expression"][0], path);
+        }
+        let mut no_master = push(&patient, &ipress, "urn:oid:1.2.604.9.4", &[8]);
+        no_master["entry"][1]["resource"].as_object_mut().unwrap().remove("masterIdentifier");
+        let (status, outcome) = post(&format!("{base}/fhir"), &no_master).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource.masterIdentifier");
+        server.stop(true).await.unwrap();
+    }
+}
