@@ -20,6 +20,8 @@ fn resource(resource_type: &str) -> Value {
                 {"code": "read"}, {"code": "vread"}, {"code": "update"},
                 {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
             ])
+        } else if resource_type == "DocumentReference" {
+            json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}])
         } else {
             json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}])
         },
@@ -32,6 +34,9 @@ fn resource(resource_type: &str) -> Value {
         _ => None,
     } {
         r["profile"] = json!(profile);
+    }
+    if resource_type == "DocumentReference" {
+        r["searchParam"] = json!(search_params(resource_type));
     }
     if fed {
         r["updateCreate"] = json!(true);
@@ -52,6 +57,39 @@ fn resource(resource_type: &str) -> Value {
 
 /// The search parameters `crate::fhir::search` serves for a type.
 fn search_params(resource_type: &str) -> Vec<Value> {
+    if resource_type == "DocumentReference" {
+        return [
+            (
+                "patient",
+                "reference",
+                "The patient (required, or patient.identifier)",
+            ),
+            (
+                "patient.identifier",
+                "token",
+                "An identifier of the patient (chained)",
+            ),
+            (
+                "status",
+                "token",
+                "current, superseded or entered-in-error (required)",
+            ),
+            ("_id", "token", "Logical id"),
+            ("identifier", "token", "masterIdentifier, system|value"),
+            (
+                "date",
+                "date",
+                "When the reference was created; prefixes eq, ge, le, gt, lt",
+            ),
+            ("type", "token", "Kind of document"),
+            ("category", "token", "Categorization of the document"),
+            ("custodian", "reference", "The IPRESS holding the document"),
+            ("security-label", "token", "Confidentiality labels"),
+        ]
+        .into_iter()
+        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
+        .collect();
+    }
     let mut params = vec![
         ("_id", "token", "Logical id"),
         (

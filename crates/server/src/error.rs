@@ -41,6 +41,14 @@ pub enum ApiError {
         /// The methods the path supports, for the `Allow` header.
         allow: &'static str,
     },
+    /// An interaction this server does not offer on a resource type.
+    #[error("{message}")]
+    NotOffered {
+        /// What is not offered, and how to do it instead.
+        message: String,
+        /// The methods the path supports, for the `Allow` header (may be empty).
+        allow: &'static str,
+    },
     /// The client asked for a representation the server cannot produce.
     #[error("cannot produce {accept}; this server speaks application/fhir+json")]
     NotAcceptable {
@@ -106,6 +114,7 @@ impl ApiError {
         match self {
             Self::RouteNotFound { .. } | Self::ResourceNotFound { .. } => IssueType::NotFound,
             Self::MethodNotAllowed { .. }
+            | Self::NotOffered { .. }
             | Self::NotAcceptable { .. }
             | Self::UnsupportedType { .. } => IssueType::NotSupported,
             Self::DatabaseUnavailable(_) => IssueType::NoStore,
@@ -148,7 +157,9 @@ impl ResponseError for ApiError {
             Self::RouteNotFound { .. }
             | Self::UnsupportedType { .. }
             | Self::ResourceNotFound { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } | Self::NotOffered { .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
@@ -171,7 +182,7 @@ impl ResponseError for ApiError {
             tracing::error!(error = %error_chain(self), status = status.as_u16(), "request failed");
         }
         let mut response = fhir_json(status, &self.outcome());
-        if let Self::MethodNotAllowed { allow, .. } = self {
+        if let Self::MethodNotAllowed { allow, .. } | Self::NotOffered { allow, .. } = self {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));

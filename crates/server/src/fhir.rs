@@ -122,10 +122,17 @@ pub(crate) fn fed(req: &HttpRequest, resource_type: &str) -> Result<&'static str
     if FED.contains(&served) {
         Ok(served)
     } else {
-        Err(ApiError::MethodNotAllowed {
-            method: req.method().to_string(),
-            path: req.path().to_owned(),
-            allow: "GET (index entries are written by an ITI-65 push: POST /fhir)",
+        Err(ApiError::NotOffered {
+            message: format!(
+                "{} {}: {served} entries are written only by an ITI-65 push (POST /fhir)",
+                req.method(),
+                req.path()
+            ),
+            allow: if req.match_info().get("id").is_some() {
+                "GET"
+            } else {
+                ""
+            },
         })
     }
 }

@@ -9,7 +9,9 @@
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
-use crate::schema::{resource_versions, resources, search_dates, search_strings, search_tokens};
+use crate::schema::{
+    resource_versions, resources, search_dates, search_references, search_strings, search_tokens,
+};
 use crate::{DbConnection, StoreError};
 
 /// One value a search parameter may match.
@@ -25,6 +27,13 @@ pub enum Match {
     },
     /// A normalised string starting with this prefix.
     StringPrefix(String),
+    /// A reference to this resource.
+    Reference {
+        /// Target type, e.g. `Patient`.
+        target_type: String,
+        /// Target logical id.
+        target_id: String,
+    },
     /// A date whose range satisfies the comparison against `[low, high]` (microseconds).
     Date {
         /// The comparison.
@@ -104,6 +113,16 @@ fn condition(param: &str, value: &Match) -> Condition {
                 .filter(search_strings::resource_pk.eq(resources::pk))
                 .filter(search_strings::param.eq(param))
                 .filter(search_strings::value.like(escape_like(prefix)).escape('\\')),
+        )),
+        Match::Reference {
+            target_type,
+            target_id,
+        } => Box::new(exists(
+            search_references::table
+                .filter(search_references::resource_pk.eq(resources::pk))
+                .filter(search_references::param.eq(param))
+                .filter(search_references::target_type.eq(target_type.clone()))
+                .filter(search_references::target_id.eq(target_id.clone())),
         )),
         Match::Date {
             comparator,

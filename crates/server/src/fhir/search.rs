@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | Patient | `_id`, `identifier`, `identifier:of-type`, `family` (either surname), `given`, `birthdate` (`eq`, `ge`, `le`, `gt`, `lt`), `gender` |
 //! | Organization | `_id`, `identifier`, `identifier:of-type` |
+//! | DocumentReference (MHD ITI-67) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `date`, `type`, `category`, `custodian`, `security-label` |
 //!
 //! Strings match case- and accent-insensitively by prefix. Commas separate alternatives.
 //! `_count` (default 20, at most 200) sizes a page; the `next` link carries a `_cursor`
@@ -17,7 +18,7 @@ use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLin
 use renhice_model::values::Date;
 use renhice_store::search::{self as store_search, Criterion, DateComparator, Match};
 
-use super::{base_url, fed, rules};
+use super::{base_url, rules, served};
 use crate::{ApiError, AppState};
 
 const DEFAULT_COUNT: usize = 20;
@@ -29,14 +30,28 @@ enum Kind {
     OfType,
     String,
     Date,
+    /// A reference to a resource of this type (`Patient/123` or `123`).
+    Reference(&'static str),
+    /// `patient.identifier`: the patients carrying a token, resolved before the search.
+    PatientIdentifier,
 }
+
+/// The types that can be searched.
+pub(crate) const SEARCHABLE: [&str; 3] = ["DocumentReference", "Organization", "Patient"];
 
 fn parameter(resource_type: &str, name: &str) -> Option<Kind> {
     match (resource_type, name) {
-        (_, "_id" | "identifier") | ("Patient", "gender") => Some(Kind::Token),
-        (_, "identifier:of-type") => Some(Kind::OfType),
+        (_, "_id" | "identifier")
+        | ("Patient", "gender")
+        | ("DocumentReference", "status" | "type" | "category" | "security-label") => {
+            Some(Kind::Token)
+        }
+        ("Patient" | "Organization", "identifier:of-type") => Some(Kind::OfType),
         ("Patient", "family" | "given") => Some(Kind::String),
-        ("Patient", "birthdate") => Some(Kind::Date),
+        ("Patient", "birthdate") | ("DocumentReference", "date") => Some(Kind::Date),
+        ("DocumentReference", "patient" | "subject") => Some(Kind::Reference("Patient")),
+        ("DocumentReference", "custodian") => Some(Kind::Reference("Organization")),
+        ("DocumentReference", "patient.identifier") => Some(Kind::PatientIdentifier),
         _ => None,
     }
 }
@@ -50,7 +65,23 @@ fn invalid(name: &str, message: String) -> ApiError {
 
 fn parse_value(kind: Kind, name: &str, raw: &str) -> Result<Match, ApiError> {
     match kind {
-        Kind::Token => Ok(match raw.split_once('|') {
+        Kind::Reference(target) => {
+            let id = raw
+                .strip_prefix(target)
+                .and_then(|r| r.strip_prefix('/'))
+                .unwrap_or(raw);
+            if id.is_empty() || id.contains('/') {
+                return Err(invalid(
+                    name,
+                    format!("{name} is a {target} id or {target}/id, got {raw:?}"),
+                ));
+            }
+            Ok(Match::Reference {
+                target_type: target.to_owned(),
+                target_id: id.to_owned(),
+            })
+        }
+        Kind::Token | Kind::PatientIdentifier => Ok(match raw.split_once('|') {
             Some((system, code)) => Match::Token {
                 system: Some(system.to_owned()),
                 code: code.to_owned(),
@@ -130,6 +161,8 @@ fn lenient(req: &HttpRequest) -> bool {
 
 /// A parsed search request.
 struct Request {
+    /// `patient.identifier` values, resolved to patients before searching.
+    patient_identifiers: Vec<Match>,
     criteria: Vec<Criterion>,
     /// The parameters applied, for the `self` and `next` links.
     kept: Vec<(String, String)>,
@@ -142,6 +175,7 @@ fn parse_request(req: &HttpRequest, resource_type: &str) -> Result<Request, ApiE
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
     let mut criteria = Vec::new();
+    let mut patient_identifiers = Vec::new();
     let mut kept: Vec<(String, String)> = Vec::new();
     let mut count = DEFAULT_COUNT;
     let mut after = 0_i64;
@@ -179,8 +213,15 @@ fn parse_request(req: &HttpRequest, resource_type: &str) -> Result<Request, ApiE
                     .split(',')
                     .map(|v| parse_value(kind, name, v))
                     .collect::<Result<Vec<_>, _>>()?;
-                let param = match kind {
-                    Kind::OfType => rules::OF_TYPE_PARAM.to_owned(),
+                if kind == Kind::PatientIdentifier {
+                    patient_identifiers.extend(values);
+                    kept.push((name.clone(), raw.clone()));
+                    continue;
+                }
+                let param = match (kind, name.as_str()) {
+                    (Kind::OfType, _) => rules::OF_TYPE_PARAM.to_owned(),
+                    // `subject` and `patient` are one index for DocumentReference.
+                    (Kind::Reference("Patient"), _) => "patient".to_owned(),
                     _ => name.clone(),
                 };
                 criteria.push(Criterion { param, values });
@@ -188,11 +229,58 @@ fn parse_request(req: &HttpRequest, resource_type: &str) -> Result<Request, ApiE
             }
         }
     }
+    if resource_type == "DocumentReference" {
+        let has = |p: &str| kept.iter().any(|(n, _)| n == p);
+        if !(has("patient") || has("subject") || has("patient.identifier")) || !has("status") {
+            return Err(invalid(
+                "query",
+                "an MHD document search (ITI-67) names the patient (patient or patient.identifier) and the status".to_owned(),
+            ));
+        }
+    }
     Ok(Request {
+        patient_identifiers,
         criteria,
         kept,
         count,
         after,
+    })
+}
+
+/// `patient.identifier`: a criterion on the patients carrying any of the identifiers.
+async fn patients_with(state: &AppState, identifiers: Vec<Match>) -> Result<Criterion, ApiError> {
+    let mut patients = Vec::new();
+    for m in identifiers {
+        let Match::Token { system, code } = m else {
+            continue;
+        };
+        let found = state
+            .store
+            .run(move |conn| {
+                renhice_store::resources::find_by_token(
+                    conn,
+                    "Patient",
+                    "identifier",
+                    system.as_deref().filter(|s| !s.is_empty()),
+                    &code,
+                )
+            })
+            .await?;
+        patients.extend(found.into_iter().map(|id| Match::Reference {
+            target_type: "Patient".to_owned(),
+            target_id: id,
+        }));
+    }
+    if patients.is_empty() {
+        // No such patient: nothing can match (an empty id is never stored).
+        patients.push(Match::Reference {
+            target_type: "Patient".to_owned(),
+            target_id: String::new(),
+        });
+    }
+    Ok(Criterion {
+        param: "patient".to_owned(),
+        values: patients,
     })
 }
 
@@ -201,13 +289,23 @@ pub(super) async fn search(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource_type = fed(&req, &path)?;
+    let resource_type = served(&path)?;
+    if !SEARCHABLE.contains(&resource_type) {
+        return Err(ApiError::NotOffered {
+            message: format!("searching {resource_type} is not offered; read entries by id"),
+            allow: "",
+        });
+    }
     let Request {
-        criteria,
+        patient_identifiers,
+        mut criteria,
         kept,
         count,
         after,
     } = parse_request(&req, resource_type)?;
+    if !patient_identifiers.is_empty() {
+        criteria.push(patients_with(&state, patient_identifiers).await?);
+    }
     let page = state
         .store
         .run(move |conn| store_search::search(conn, resource_type, &criteria, after, count))

@@ -96,6 +96,13 @@ backend_tests! {
                     };
                     assert_eq!(params, expected);
                 }
+                "DocumentReference" => {
+                    assert_eq!(interactions, ["read", "vread", "history-instance", "search-type"]);
+                    assert_eq!(params, [
+                        "patient", "patient.identifier", "status", "_id", "identifier", "date",
+                        "type", "category", "custodian", "security-label"
+                    ]);
+                }
                 _ => {
                     assert_eq!(interactions, ["read", "vread", "history-instance"]);
                     assert!(params.is_empty(), "{r}");

@@ -194,4 +194,50 @@ backend_tests! {
         assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource.masterIdentifier");
         server.stop(true).await.unwrap();
     }
+
+    async fn documents_are_found_by_patient_status_and_metadata(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let (status, _) = post(&format!("{base}/fhir"), &push(&patient, &ipress, "urn:oid:1.2.604.9.5", &[1, 2])).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut other = push(&patient, &ipress, "urn:oid:1.2.604.9.6", &[3]);
+        other["entry"][1]["resource"]["type"]["coding"][0]["code"] = json!("11488-4");
+        other["entry"][1]["resource"]["date"] = json!("2025-01-10T08:00:00-05:00");
+        let (status, body) = post(&format!("{base}/fhir"), &other).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let found = |query: String| {
+            let url = format!("{base}/fhir/DocumentReference?{query}");
+            async move {
+                let (status, bundle) = get(&url).await;
+                assert_eq!(status, StatusCode::OK, "{url}: {bundle}");
+                Resource::from_json(bundle.to_string().as_bytes()).unwrap();
+                let mut values: Vec<String> = bundle["entry"].as_array().map_or_else(Vec::new, |e| {
+                    e.iter().map(|x| x["resource"]["masterIdentifier"]["value"].as_str().unwrap().to_owned()).collect()
+                });
+                values.sort();
+                values
+            }
+        };
+        let all = vec!["urn:oid:1.2.604.1.1".to_owned(), "urn:oid:1.2.604.1.2".to_owned(), "urn:oid:1.2.604.1.3".to_owned()];
+        assert_eq!(found(format!("patient={patient}&status=current")).await, all);
+        assert_eq!(found(format!("patient=Patient/{patient}&status=current")).await, all);
+        assert_eq!(found("patient.identifier=45678912&status=current".to_owned()).await, all);
+        assert!(found("patient.identifier=99999999&status=current".to_owned()).await.is_empty());
+        assert!(found(format!("patient={patient}&status=superseded")).await.is_empty());
+        assert_eq!(found(format!("patient={patient}&status=current&type=http://loinc.org%7C11488-4")).await, vec![all[2].clone()]);
+        assert_eq!(found(format!("patient={patient}&status=current&date=ge2026-01-01")).await, all[..2].to_vec());
+        assert_eq!(found(format!("patient={patient}&status=current&date=2025-01")).await, vec![all[2].clone()]);
+        assert_eq!(found(format!("patient={patient}&status=current&custodian=Organization/{ipress}")).await, all);
+        assert!(found(format!("patient={patient}&status=current&custodian=elsewhere")).await.is_empty());
+        assert_eq!(found(format!("patient={patient}&status=current&identifier=urn:ietf:rfc:3986%7Curn:oid:1.2.604.1.2")).await, vec![all[1].clone()]);
+        // ITI-67 requires the patient and the status.
+        for query in ["status=current".to_owned(), format!("patient={patient}")] {
+            let (status, outcome) = get(&format!("{base}/fhir/DocumentReference?{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {outcome}");
+        }
+        // Lists and provenances are read by id only.
+        let (status, _) = get(&format!("{base}/fhir/List?patient={patient}")).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        server.stop(true).await.unwrap();
+    }
 }
