@@ -47,10 +47,16 @@ fn resource(resource_type: &str) -> Value {
     }
     // FHIR JSON has no empty arrays: only Patient lists an operation.
     if resource_type == "Patient" {
-        r["operation"] = json!([{
-            "name": "ihe-pix",
-            "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
-        }]);
+        r["operation"] = json!([
+            {
+                "name": "ihe-pix",
+                "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
+            },
+            {
+                "name": "record-locations",
+                "definition": crate::fhir::RECORD_LOCATIONS
+            }
+        ]);
     }
     r
 }

@@ -30,6 +30,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use crate::{ApiError, AppState};
 
+mod locations;
 mod pix;
 mod push;
 pub(crate) mod rules;
@@ -44,6 +45,9 @@ pub(crate) const SERVED: [&str; 5] = [
     "Provenance",
 ];
 
+/// The canonical URL of `Patient/$record-locations`'s definition (in `profiles/renhice`).
+pub(crate) const RECORD_LOCATIONS: &str = locations::DEFINITION;
+
 /// The types clients create, update and search directly (the identity feed); the index
 /// entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
 pub(crate) const FED: [&str; 2] = ["Organization", "Patient"];
@@ -56,6 +60,20 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(push::transaction))
             .default_service(web::to(
                 |req: HttpRequest| async move { refuse(&req, "POST") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/Patient/$record-locations")
+            .route(web::get().to(locations::for_identifier))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/Patient/{id}/$record-locations")
+            .route(web::get().to(locations::for_instance))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
             )),
     )
     .service(
@@ -558,7 +576,7 @@ async fn conditional_update(
 /// How often a conditional update retries after losing a race to a concurrent write.
 const CONDITIONAL_RETRIES: usize = 32;
 
-fn found(
+pub(crate) fn found(
     resource_type: &str,
     id: &str,
     row: Option<StoredResource>,

@@ -145,33 +145,37 @@ pub(crate) fn date_range(parts: &DateParts) -> Option<(i64, i64)> {
     Some((start, end))
 }
 
-fn patient(p: &Patient) -> Result<Extracted, ApiError> {
-    let mut out = Extracted::default();
-    identifier_tokens(&p.identifier, &mut out.index);
-    // PDQm: `family` matches the whole family name and each surname in it, so either
-    // apellido finds the patient; the HL7 fathers/mothers-family extensions too.
+/// PDQm: `family` matches the whole family name and each surname in it, so either
+/// apellido finds the patient; the HL7 fathers/mothers-family extensions too.
+fn name_index(p: &Patient, index: &mut SearchIndex) {
     for name in &p.name {
         if let Some(family) = &name.family {
             if let Some(text) = family.as_str() {
-                push_string(&mut out.index, "family", text);
+                push_string(index, "family", text);
                 for part in text.split_whitespace() {
-                    push_string(&mut out.index, "family", part);
+                    push_string(index, "family", part);
                 }
             }
             for ext in family.extensions() {
                 if let Some(renhice_model::types::ExtensionValue::String(v)) = &ext.value
                     && let Some(text) = v.as_str()
                 {
-                    push_string(&mut out.index, "family", text);
+                    push_string(index, "family", text);
                 }
             }
         }
         for given in &name.given {
             if let Some(text) = given.as_str() {
-                push_string(&mut out.index, "given", text);
+                push_string(index, "given", text);
             }
         }
     }
+}
+
+fn patient(p: &Patient) -> Result<Extracted, ApiError> {
+    let mut out = Extracted::default();
+    identifier_tokens(&p.identifier, &mut out.index);
+    name_index(p, &mut out.index);
     if let Some(gender) = p.gender.as_ref().and_then(Primitive::as_str) {
         out.index.tokens.push(TokenEntry {
             param: "gender".to_owned(),
@@ -190,6 +194,25 @@ fn patient(p: &Patient) -> Result<Extracted, ApiError> {
             low,
             high,
         });
+    }
+    // Where a merged record points, so the survivor's record locations include its
+    // documents.
+    for link in &p.link {
+        if link.r#type.as_ref().and_then(Primitive::as_str) == Some("replaced-by")
+            && let Some(target) = link
+                .other
+                .as_deref()
+                .and_then(|o| o.reference_str())
+                .and_then(|r| r.strip_prefix("Patient/"))
+        {
+            out.index
+                .references
+                .push(renhice_store::resources::ReferenceEntry {
+                    param: "replaced-by".to_owned(),
+                    target_type: "Patient".to_owned(),
+                    target_id: target.to_owned(),
+                });
+        }
     }
     let merged = p.active.as_ref().and_then(Primitive::value) == Some(&false)
         && p.link

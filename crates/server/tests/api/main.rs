@@ -110,6 +110,19 @@ backend_tests! {
             }
         }
         assert_eq!(resources[3]["operation"][0]["name"], "ihe-pix");
+        assert_eq!(resources[3]["operation"][1]["name"], "record-locations");
+        // The operation's definition is in the repository, valid, and at the URL claimed.
+        let definition = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../profiles/renhice/OperationDefinition-record-locations.json"),
+        )
+        .unwrap();
+        let definition = renhice_model::resources::Resource::from_json(definition.as_bytes()).unwrap();
+        let renhice_model::resources::Resource::OperationDefinition(op) = definition else { panic!() };
+        assert_eq!(
+            op.url.as_ref().and_then(|u| u.as_str()),
+            resources[3]["operation"][1]["definition"].as_str()
+        );
         assert!(resources[2].get("operation").is_none(), "{body}");
         assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");

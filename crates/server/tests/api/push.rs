@@ -240,4 +240,79 @@ backend_tests! {
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         server.stop(true).await.unwrap();
     }
+
+    async fn record_locations_list_each_ipress_and_follow_merges(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, santa_clara) = identities(&base).await;
+        // A second IPRESS with an endpoint.
+        let other = json!({
+            "resourceType": "Organization",
+            "identifier": [Renipress::parse("00005938").unwrap().to_identifier()],
+            "name": "Hospital Loayza",
+            "endpoint": [{"reference": "Endpoint/loayza-fhir"}]
+        });
+        let other: Value = serde_json::from_str(&Resource::from_json(other.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+        let (status, loayza) = post(&format!("{base}/fhir/Organization"), &other).await;
+        assert_eq!(status, StatusCode::CREATED, "{loayza}");
+        let loayza = loayza["id"].as_str().unwrap().to_owned();
+        let (s1, _) = post(&format!("{base}/fhir"), &push(&patient, &santa_clara, "urn:oid:9.1", &[1, 2])).await;
+        let mut later = push(&patient, &loayza, "urn:oid:9.2", &[3]);
+        later["entry"][1]["resource"]["date"] = json!("2026-05-01T09:00:00-05:00");
+        let (s2, body) = post(&format!("{base}/fhir"), &later).await;
+        assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{body}");
+
+        let (status, params) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
+        assert_eq!(status, StatusCode::OK, "{params}");
+        Resource::from_json(params.to_string().as_bytes()).unwrap();
+        let locations = params["parameter"].as_array().unwrap();
+        assert_eq!(locations.len(), 2);
+        let part = |location: &Value, name: &str| -> Value {
+            location["part"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap_or(Value::Null)
+        };
+        // Newest first: Loayza (May 2026), then Santa Clara (March 2026, two entries).
+        assert_eq!(part(&locations[0], "organization")["valueReference"]["reference"], format!("Organization/{loayza}"));
+        assert_eq!(part(&locations[0], "renipress")["valueIdentifier"]["value"], "00005938");
+        assert_eq!(part(&locations[0], "endpoint")["valueReference"]["reference"], "Endpoint/loayza-fhir");
+        assert_eq!(part(&locations[1], "name")["valueString"], "Hospital Santa Clara");
+        assert_eq!(part(&locations[1], "count")["valueInteger"], 2);
+        assert_eq!(part(&locations[1], "first")["valueDateTime"], "2026-03-14T10:20:00-05:00");
+        assert_eq!(part(&locations[1], "type")["valueCoding"]["code"], "34133-9");
+
+        // By identifier, the same answer.
+        let (status, by_dni) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
+        assert_eq!((status, &by_dni), (StatusCode::OK, &params));
+
+        // A second record of the same person, merged into the first: its documents show
+        // up in the survivor's locations.
+        let twin = json!({
+            "resourceType": "Patient",
+            "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, "001234567", None).unwrap().to_identifier()],
+        });
+        let twin: Value = serde_json::from_str(&Resource::from_json(twin.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+        let (_, twin) = post(&format!("{base}/fhir/Patient"), &twin).await;
+        let twin_id = twin["id"].as_str().unwrap().to_owned();
+        let (status, body) = post(&format!("{base}/fhir"), &push(&twin_id, &loayza, "urn:oid:9.3", &[4])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut merged = twin.clone();
+        merged["active"] = json!(false);
+        merged["link"] = json!([{"other": {"reference": format!("Patient/{patient}")}, "type": "replaced-by"}]);
+        let res = reqwest::Client::new()
+            .put(format!("{base}/fhir/Patient/{twin_id}"))
+            .header("content-type", "application/fhir+json")
+            .body(merged.to_string())
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
+        let loayza_count = after["parameter"].as_array().unwrap().iter()
+            .find(|l| part(l, "organization")["valueReference"]["reference"] == format!("Organization/{loayza}"))
+            .map(|l| part(l, "count")["valueInteger"].clone());
+        assert_eq!(loayza_count, Some(json!(2)), "{after}");
+
+        // Unknown patient: 404.
+        let (status, _) = get(&format!("{base}/fhir/Patient/nobody/$record-locations")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=00000000")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        server.stop(true).await.unwrap();
+    }
 }
