@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod crash;
+
 const BIN: &str = env!("CARGO_BIN_EXE_renhice");
 
 /// A running `renhice` process whose JSON log lines are collected as they come.
