@@ -54,6 +54,7 @@ fn push(n: u32, patient: &str, ipress: &str) -> Value {
                 "resourceType": "DocumentReference",
                 "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:oid:1.2.604.7.{n}.{d}")},
                 "status": "current",
+                "date": "2026-03-14T10:20:00-05:00",
                 "subject": {"reference": format!("Patient/{patient}")},
                 "custodian": {"reference": format!("Organization/{ipress}")},
                 "content": [{"attachment": {"url": format!("https://sihce.example/{n}/{d}")}}]

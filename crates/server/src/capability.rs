@@ -21,6 +21,12 @@ fn resource(resource_type: &str) -> Value {
                 {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
             ])
         } else if resource_type == "DocumentReference" {
+            json!([
+                {"code": "read"}, {"code": "vread"},
+                {"code": "update", "documentation": "Only to mark an entry entered-in-error: the entry as read with status entered-in-error"},
+                {"code": "history-instance"}, {"code": "search-type"}
+            ])
+        } else if resource_type == "List" {
             json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}])
         } else {
             json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}])
@@ -35,8 +41,11 @@ fn resource(resource_type: &str) -> Value {
     } {
         r["profile"] = json!(profile);
     }
-    if resource_type == "DocumentReference" {
+    if matches!(resource_type, "DocumentReference" | "List") {
         r["searchParam"] = json!(search_params(resource_type));
+    }
+    if resource_type == "DocumentReference" {
+        r["searchInclude"] = json!(["DocumentReference:custodian"]);
     }
     if fed {
         r["updateCreate"] = json!(true);
@@ -61,40 +70,106 @@ fn resource(resource_type: &str) -> Value {
     r
 }
 
+/// `searchParam` entries from `(name, type, documentation)`.
+fn described(params: &[(&str, &str, &str)]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
+        .collect()
+}
+
+/// MHD ITI-67's parameters as served.
+fn document_params() -> Vec<Value> {
+    described(&[
+        (
+            "patient",
+            "reference",
+            "The patient (required, or patient.identifier)",
+        ),
+        (
+            "patient.identifier",
+            "token",
+            "An identifier of the patient (chained)",
+        ),
+        (
+            "status",
+            "token",
+            "current, superseded or entered-in-error (required)",
+        ),
+        ("_id", "token", "Logical id"),
+        ("identifier", "token", "masterIdentifier, system|value"),
+        (
+            "date",
+            "date",
+            "When the reference was created; prefixes eq, ge, le, gt, lt",
+        ),
+        ("type", "token", "Kind of document"),
+        ("category", "token", "Categorization of the document"),
+        ("custodian", "reference", "The IPRESS holding the document"),
+        ("security-label", "token", "Confidentiality labels"),
+        (
+            "period",
+            "date",
+            "Time of service documented (context.period); prefixes eq, ge, le, gt, lt",
+        ),
+        (
+            "facility",
+            "token",
+            "Kind of facility (context.facilityType)",
+        ),
+        (
+            "setting",
+            "token",
+            "Clinical specialty (context.practiceSetting)",
+        ),
+    ])
+}
+
+/// MHD ITI-66's parameters as served.
+fn list_params() -> Vec<Value> {
+    described(&[
+        (
+            "patient",
+            "reference",
+            "The patient (required, or patient.identifier)",
+        ),
+        (
+            "patient.identifier",
+            "token",
+            "An identifier of the patient (chained)",
+        ),
+        ("status", "token", "current (required)"),
+        ("_id", "token", "Logical id"),
+        (
+            "identifier",
+            "token",
+            "SubmissionSet uniqueId, system|value",
+        ),
+        ("code", "token", "submissionset"),
+        (
+            "date",
+            "date",
+            "When the SubmissionSet was made; prefixes eq, ge, le, gt, lt",
+        ),
+        (
+            "designationType",
+            "token",
+            "Clinical code of the SubmissionSet (ihe-designationType)",
+        ),
+        (
+            "sourceId",
+            "token",
+            "The submitting system (ihe-sourceId), system|value",
+        ),
+    ])
+}
+
 /// The search parameters `crate::fhir::search` serves for a type.
 fn search_params(resource_type: &str) -> Vec<Value> {
-    if resource_type == "DocumentReference" {
-        return [
-            (
-                "patient",
-                "reference",
-                "The patient (required, or patient.identifier)",
-            ),
-            (
-                "patient.identifier",
-                "token",
-                "An identifier of the patient (chained)",
-            ),
-            (
-                "status",
-                "token",
-                "current, superseded or entered-in-error (required)",
-            ),
-            ("_id", "token", "Logical id"),
-            ("identifier", "token", "masterIdentifier, system|value"),
-            (
-                "date",
-                "date",
-                "When the reference was created; prefixes eq, ge, le, gt, lt",
-            ),
-            ("type", "token", "Kind of document"),
-            ("category", "token", "Categorization of the document"),
-            ("custodian", "reference", "The IPRESS holding the document"),
-            ("security-label", "token", "Confidentiality labels"),
-        ]
-        .into_iter()
-        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
-        .collect();
+    match resource_type {
+        "DocumentReference" => return document_params(),
+        "List" => return list_params(),
+        _ => {}
     }
     let mut params = vec![
         ("_id", "token", "Logical id"),
@@ -156,7 +231,7 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome.",
+            "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome. Searches also answer POST [type]/_search; DocumentReference and List searches take _sort=date or -date; every search takes _count (at most 200) and _total=accurate.",
             "resource": crate::fhir::SERVED.iter().map(|t| resource(t)).collect::<Vec<_>>(),
             "interaction": [{
                 "code": "transaction",

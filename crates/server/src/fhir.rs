@@ -8,6 +8,7 @@
 //! | update | `PUT /fhir/{type}/{id}` (`If-Match: W/"n"` optional) | 200 (201 if it created); 412 on a stale `If-Match` |
 //! | vread | `GET /fhir/{type}/{id}/_history/{vid}` | 200; 404; 410 for a deletion |
 //! | history | `GET /fhir/{type}/{id}/_history` | a `history` Bundle, newest first |
+//! | mark an index entry entered-in-error | `PUT /fhir/DocumentReference/{id}` with status `entered-in-error`, nothing else changed | 200, a new version; history kept |
 //! | conditional update (`PIXm` ITI-104) | `PUT /fhir/{type}?identifier=…` or `?identifier:of-type=…` | 201 when nothing matched, 200 when one did; 412 when several did |
 //!
 //! The server owns `id` (on create), `meta.versionId` and `meta.lastUpdated`. Every
@@ -81,6 +82,13 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pix::ihe_pix))
             .default_service(web::to(
                 |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/{type}/_search")
+            .route(web::post().to(search::search_post))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "POST") },
             )),
     )
     .service(
@@ -340,6 +348,9 @@ async fn update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
+    if resource_type == "DocumentReference" {
+        return push::mark_entered_in_error(&req, id, body, &state).await;
+    }
     let resource_type = fed(&req, &resource_type)?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;

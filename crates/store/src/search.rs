@@ -3,8 +3,9 @@
 //! A search is a conjunction of [`Criterion`]s, each a disjunction of values of one
 //! parameter (FHIR's `a=x,y&b=z` is `(a=x OR a=y) AND b=z`). Every criterion becomes an
 //! `EXISTS` over its index table correlated with the resource row, so a resource with
-//! several values of one parameter matches once. Results come in primary-key order and
-//! page by key (`after`), so a page boundary does not move when resources are added.
+//! several values of one parameter matches once. Results come in key order (or by a
+//! date, then key) and page by keyset ([`Cursor`]: the position of the last row shown),
+//! never by offset, so a page boundary does not move when resources are added.
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
@@ -76,6 +77,8 @@ pub struct Page {
     pub rows: Vec<(i64, String, i64, i64, String)>,
     /// Whether more matches follow the last row.
     pub more: bool,
+    /// Where the next page starts, when there is one.
+    pub next: Option<Cursor>,
 }
 
 type Db = <DbConnection as diesel::Connection>::Backend;
@@ -146,19 +149,41 @@ fn condition(param: &str, value: &Match) -> Condition {
     }
 }
 
-/// Current, not deleted resources of `resource_type` matching every criterion, with keys
-/// greater than `after`, at most `limit` of them.
-pub fn search(
-    conn: &mut DbConnection,
-    resource_type: &str,
-    criteria: &[Criterion],
-    after: i64,
-    limit: usize,
-) -> Result<Page, StoreError> {
+/// The order of search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By key, oldest first: the order resources were first stored (the default).
+    Key,
+    /// By key, newest first.
+    KeyDescending,
+    /// By the start of a date parameter's value (one per resource, such as a
+    /// DocumentReference's `date`), then by key; resources without one come first
+    /// ascending, last descending.
+    Date {
+        /// The date search parameter, a name the caller controls (it is written into the
+        /// SQL text).
+        param: &'static str,
+        /// Newest first.
+        descending: bool,
+    },
+}
+
+/// Where a page starts: after this position in the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// The first page.
+    Start,
+    /// After this key ([`Order::Key`], [`Order::KeyDescending`]).
+    Key(i64),
+    /// After this date and key ([`Order::Date`]).
+    DateKey(i64, i64),
+}
+
+/// The current, not deleted resources of `resource_type` matching every criterion.
+fn matching(resource_type: &str, criteria: &[Criterion]) -> resources::BoxedQuery<'static, Db> {
     let mut query = resources::table
         .filter(resources::resource_type.eq(resource_type.to_owned()))
         .filter(resources::deleted.eq(false))
-        .filter(resources::pk.gt(after))
         .into_boxed();
     for criterion in criteria {
         let mut alternatives = criterion
@@ -171,25 +196,103 @@ pub fn search(
         let any = alternatives.fold(first, |acc, next| Box::new(acc.or(next)) as Condition);
         query = query.filter(any);
     }
+    query
+}
+
+/// How many current resources match every criterion (FHIR `_total=accurate`).
+pub fn count(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    criteria: &[Criterion],
+) -> Result<i64, StoreError> {
+    Ok(matching(resource_type, criteria).count().get_result(conn)?)
+}
+
+/// The first microsecond of a resource's value of a date parameter, as SQL (the smallest
+/// when there are several; `i64::MIN` when there is none).
+fn date_key_sql(param: &str) -> String {
+    format!(
+        "COALESCE((SELECT MIN(sd.low) FROM search_dates sd WHERE sd.resource_pk = resources.pk \
+         AND sd.param = '{param}'), {})",
+        i64::MIN
+    )
+}
+
+/// Current, not deleted resources of `resource_type` matching every criterion, in
+/// `order`, after `after`, at most `limit` of them.
+pub fn search(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    criteria: &[Criterion],
+    order: Order,
+    after: Cursor,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool};
+    let mut query = matching(resource_type, criteria);
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-    let mut keys: Vec<i64> = query
-        .order(resources::pk)
-        .limit(fetch)
-        .select(resources::pk)
-        .load(conn)?;
+    let mut keys: Vec<(i64, i64)> = match order {
+        Order::Key | Order::KeyDescending => {
+            let descending = order == Order::KeyDescending;
+            if let Cursor::Key(k) = after {
+                query = if descending {
+                    query.filter(resources::pk.lt(k))
+                } else {
+                    query.filter(resources::pk.gt(k))
+                };
+            }
+            let query = if descending {
+                query.order(resources::pk.desc())
+            } else {
+                query.order(resources::pk.asc())
+            };
+            query
+                .limit(fetch)
+                .select(resources::pk)
+                .load::<i64>(conn)?
+                .into_iter()
+                .map(|k| (k, 0))
+                .collect()
+        }
+        Order::Date { param, descending } => {
+            let date = date_key_sql(param);
+            if let Cursor::DateKey(d, k) = after {
+                // Row values compare lexicographically on both backends; the numbers
+                // are formatted integers, never client text.
+                let op = if descending { "<" } else { ">" };
+                query = query.filter(sql::<Bool>(&format!(
+                    "({date}, resources.pk) {op} ({d}, {k})"
+                )));
+            }
+            let query = if descending {
+                query
+                    .order(sql::<BigInt>(&date).desc())
+                    .then_order_by(resources::pk.desc())
+            } else {
+                query
+                    .order(sql::<BigInt>(&date).asc())
+                    .then_order_by(resources::pk.asc())
+            };
+            query
+                .limit(fetch)
+                .select((resources::pk, sql::<BigInt>(&date)))
+                .load::<(i64, i64)>(conn)?
+        }
+    };
     let more = keys.len() > limit;
     keys.truncate(limit);
     // The bodies of exactly the current versions of the page, in a second, keyed query
-    // (the criteria are built on `resources` alone).
-    let rows: Vec<(i64, String, i64, i64, Option<String>)> = resources::table
+    // (the criteria are built on `resources` alone), put back in the page's order.
+    let pks: Vec<i64> = keys.iter().map(|(k, _)| *k).collect();
+    let mut rows: Vec<(i64, String, i64, i64, Option<String>)> = resources::table
         .inner_join(
             resource_versions::table.on(resource_versions::resource_pk
                 .eq(resources::pk)
                 .and(resource_versions::version_id.eq(resources::version_id))),
         )
-        .filter(resources::pk.eq_any(&keys))
+        .filter(resources::pk.eq_any(&pks))
         .filter(resources::deleted.eq(false))
-        .order(resources::pk)
         .select((
             resources::pk,
             resources::id,
@@ -198,6 +301,12 @@ pub fn search(
             resource_versions::body,
         ))
         .load(conn)?;
+    rows.sort_by_key(|row| pks.iter().position(|k| *k == row.0));
+    let next = match (more, keys.last(), order) {
+        (false, _, _) | (_, None, _) => None,
+        (true, Some((k, d)), Order::Date { .. }) => Some(Cursor::DateKey(*d, *k)),
+        (true, Some((k, _)), _) => Some(Cursor::Key(*k)),
+    };
     Ok(Page {
         rows: rows
             .into_iter()
@@ -206,5 +315,6 @@ pub fn search(
             })
             .collect(),
         more,
+        next,
     })
 }

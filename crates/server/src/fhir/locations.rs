@@ -22,7 +22,7 @@ use renhice_model::resources::{
 use renhice_model::types::{Coding, Reference};
 use renhice_model::values::DateTime;
 use renhice_store::resources as stored;
-use renhice_store::search::{self as store_search, Criterion, Match};
+use renhice_store::search::{self as store_search, Criterion, Cursor, Match, Order};
 
 use super::rules;
 use crate::{ApiError, AppState};
@@ -155,7 +155,8 @@ async fn survivor_among(
                             values,
                         },
                     ],
-                    0,
+                    Order::Key,
+                    Cursor::Start,
                     1,
                 )
             })
@@ -225,7 +226,8 @@ async fn family_of(state: &AppState, id: String) -> Result<Vec<String>, ApiError
                         param: "replaced-by".to_owned(),
                         values,
                     }],
-                    0,
+                    Order::Key,
+                    Cursor::Start,
                     64,
                 )
             })
@@ -239,6 +241,27 @@ async fn family_of(state: &AppState, id: String) -> Result<Vec<String>, ApiError
         all.extend(frontier.iter().cloned());
     }
     Ok(all)
+}
+
+/// A page of the patient's current index entries, in key order.
+async fn current_page(
+    state: &AppState,
+    criteria: Vec<Criterion>,
+    after: Cursor,
+) -> Result<store_search::Page, ApiError> {
+    Ok(state
+        .store
+        .run(move |conn| {
+            store_search::search(
+                conn,
+                "DocumentReference",
+                &criteria,
+                Order::Key,
+                after,
+                PAGE,
+            )
+        })
+        .await?)
 }
 
 async fn answer(state: &AppState, patient: String) -> Result<HttpResponse, ApiError> {
@@ -263,17 +286,11 @@ async fn answer(state: &AppState, patient: String) -> Result<HttpResponse, ApiEr
         },
     ];
     let mut by_ipress: BTreeMap<String, Location> = BTreeMap::new();
-    let mut after = 0;
+    let mut after = Cursor::Start;
     loop {
-        let criteria = criteria.clone();
-        let page = state
-            .store
-            .run(move |conn| {
-                store_search::search(conn, "DocumentReference", &criteria, after, PAGE)
-            })
-            .await?;
+        let page = current_page(state, criteria.clone(), after).await?;
         for (key, id, _, _, body) in &page.rows {
-            after = *key;
+            after = Cursor::Key(*key);
             let Ok(Resource::DocumentReference(d)) = Resource::from_json(body.as_bytes()) else {
                 return Err(ApiError::Internal(format!(
                     "stored DocumentReference/{id} is not one"

@@ -18,8 +18,15 @@
 //! first push created, exactly as it answered then. A push that repeats only some of
 //! them is a 409 naming the entry.
 //!
-//! Signature checking of Provenance, `relatesTo` supersession and patients inside the
-//! push arrive with later work; until then a Provenance is stored as given.
+//! A DocumentReference whose `relatesTo` says `replaces` `DocumentReference/{id}`
+//! supersedes that entry in the same transaction: the old entry gets a new version with
+//! status `superseded` (history kept), so `status=current` searches and the record
+//! locations show only the replacement. Only the custodian that pushed an entry replaces
+//! it, for the same patient, and only while it is current. Marking an entry
+//! `entered-in-error` is a `PUT` of the entry ([`mark_entered_in_error`]).
+//!
+//! Signature checking of Provenance and patients inside the push arrive with later
+//! work; until then a Provenance is stored as given.
 
 use std::collections::HashMap;
 
@@ -29,6 +36,7 @@ use renhice_model::Primitive;
 use renhice_model::resources::{
     Bundle, BundleEntry, BundleEntryResponse, DocumentReference, List, Resource,
 };
+use renhice_model::types::ExtensionValue;
 use renhice_model::values::Instant;
 use renhice_store::StoreError;
 use renhice_store::resources::{
@@ -50,9 +58,14 @@ fn unprocessable(path: String, message: String) -> ApiError {
 struct Prepared {
     resource_type: &'static str,
     id: String,
+    /// 1 for an entry of the push; the next version for an entry it supersedes.
+    version: i64,
     body: String,
     index: SearchIndex,
     keys: Vec<String>,
+    /// Whether the entry is one of the Bundle's (answered in the response) rather than
+    /// a stored entry the push supersedes.
+    answered: bool,
 }
 
 /// Replaces every `"reference"` value found in `urns` (recursively).
@@ -98,7 +111,16 @@ pub(super) async fn transaction(
         });
     }
     let now = now_micros();
-    let prepared = std::sync::Arc::new(prepare(&state, &bundle, now).await?);
+    let (prepared, deferred) = prepare(&state, &bundle, now).await?;
+    if let Some(refusal) = deferred {
+        // An entry it would replace is no longer current: either this push was made
+        // before (a retry, answered as the first time) or the refusal stands.
+        return match first_push(&state, &prepared).await? {
+            Ok(first) => replay(&req, &state, &prepared, &first).await,
+            Err(_) => Err(refusal),
+        };
+    }
+    let prepared = std::sync::Arc::new(prepared);
     let to_write = std::sync::Arc::clone(&prepared);
     let outcome = state
         .store
@@ -108,7 +130,7 @@ pub(super) async fn transaction(
                 .map(|p| NewVersion {
                     resource_type: p.resource_type,
                     id: &p.id,
-                    version_id: 1,
+                    version_id: p.version,
                     last_updated: now,
                     body: Some(&p.body),
                     index: &p.index,
@@ -122,38 +144,50 @@ pub(super) async fn transaction(
         Ok(()) => Ok(response(&req, &prepared, now)),
         Err((_, StoreError::UniqueKeyTaken { .. })) => {
             // A retry: answer with what the first push created, if it created all of it.
-            let mut first = Vec::with_capacity(prepared.len());
-            for (i, p) in prepared.iter().enumerate() {
-                let Some(key) = p.keys.first().cloned() else {
-                    return Err(ApiError::Internal(format!("entry {i} has no key")));
-                };
-                let resource_type = p.resource_type;
-                let holder = state
-                    .store
-                    .run(move |conn| stored::key_holder(conn, resource_type, &key))
-                    .await?;
-                match holder {
-                    Some(id) => first.push(id),
-                    None => {
-                        return Err(ApiError::Store(StoreError::UniqueKeyTaken {
-                            resource_type: resource_type.to_owned(),
-                            key: format!(
-                                "(entry {i}: part of this push was pushed before with other entries)"
-                            ),
-                            holder: String::new(),
-                        }));
-                    }
-                }
+            match first_push(&state, &prepared).await? {
+                Ok(first) => replay(&req, &state, &prepared, &first).await,
+                Err(i) => Err(ApiError::Store(StoreError::UniqueKeyTaken {
+                    resource_type: prepared[i].resource_type.to_owned(),
+                    key: format!(
+                        "(entry {i}: part of this push was pushed before with other entries)"
+                    ),
+                    holder: String::new(),
+                })),
             }
-            replay(&req, &state, &prepared, &first).await
         }
         Err((i, e)) => Err(match e {
-            StoreError::VersionConflict { .. } => {
+            StoreError::VersionConflict { .. } if prepared.get(i).is_some_and(|p| p.answered) => {
                 ApiError::Internal(format!("entry {i}: a freshly assigned id collided"))
             }
+            // A superseded entry changed under the push: nothing was stored, and a retry
+            // sees the change.
             other => ApiError::Store(other),
         }),
     }
+}
+
+/// The ids the first push of these entries gave them, if every entry of the Bundle was
+/// stored before under its unique key; otherwise the position of the first that was not.
+async fn first_push(
+    state: &AppState,
+    prepared: &[Prepared],
+) -> Result<Result<Vec<String>, usize>, ApiError> {
+    let mut first = Vec::with_capacity(prepared.len());
+    for (i, p) in prepared.iter().enumerate().filter(|(_, p)| p.answered) {
+        let Some(key) = p.keys.first().cloned() else {
+            return Err(ApiError::Internal(format!("entry {i} has no key")));
+        };
+        let resource_type = p.resource_type;
+        let holder = state
+            .store
+            .run(move |conn| stored::key_holder(conn, resource_type, &key))
+            .await?;
+        match holder {
+            Some(id) => first.push(id),
+            None => return Ok(Err(i)),
+        }
+    }
+    Ok(Ok(first))
 }
 
 /// Gives every entry an id, and maps each entry's `fullUrl` to `Type/id`.
@@ -208,8 +242,15 @@ fn assign_ids(
     Ok((urns, plan))
 }
 
-/// Checks every entry and builds what to store.
-async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prepared>, ApiError> {
+/// Checks every entry and builds what to store: the Bundle's entries in order, then the
+/// new versions of the entries they supersede. A refusal that a retry of an earlier push
+/// would also meet (the entry to replace is no longer current) is returned beside them,
+/// for the caller to decide.
+async fn prepare(
+    state: &AppState,
+    bundle: &Bundle,
+    now: i64,
+) -> Result<(Vec<Prepared>, Option<ApiError>), ApiError> {
     if bundle.entry.is_empty() {
         return Err(unprocessable(
             "Bundle.entry".to_owned(),
@@ -232,6 +273,8 @@ async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prep
     }
 
     let mut prepared = Vec::with_capacity(plan.len());
+    let mut superseded: Vec<Prepared> = Vec::new();
+    let mut deferred = None;
     let mut patient: Option<String> = None;
     let mut custodian_of_push: Option<String> = None;
     for (i, (entry, (resource_type, id))) in bundle.entry.iter().zip(plan).enumerate() {
@@ -273,6 +316,9 @@ async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prep
                     "{custodian}|{}|{value}",
                     master.and_then(|m| m.system_str()).unwrap_or_default()
                 ));
+                let subject = patient.clone().unwrap_or_default();
+                let outcomes = supersede(state, d, &at, &custodian, &subject, now).await?;
+                collect_supersessions(outcomes, &at, &mut superseded, &mut deferred)?;
             }
             Resource::List(l) => {
                 list(l, &at, &mut index, &mut keys)?;
@@ -287,9 +333,11 @@ async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prep
         prepared.push(Prepared {
             resource_type,
             id,
+            version: 1,
             body: resource.to_json_string(),
             index,
             keys,
+            answered: true,
         });
     }
     scope_keys(
@@ -297,7 +345,179 @@ async fn prepare(state: &AppState, bundle: &Bundle, now: i64) -> Result<Vec<Prep
         &custodian_of_push.unwrap_or_default(),
         &patient.unwrap_or_default(),
     )?;
-    Ok(prepared)
+    prepared.append(&mut superseded);
+    Ok((prepared, deferred))
+}
+
+/// Adds one entry's supersessions to the push's, refusing an entry replaced twice, and
+/// keeps the first deferred refusal.
+fn collect_supersessions(
+    outcomes: Vec<Result<Prepared, ApiError>>,
+    at: &str,
+    superseded: &mut Vec<Prepared>,
+    deferred: &mut Option<ApiError>,
+) -> Result<(), ApiError> {
+    for outcome in outcomes {
+        match outcome {
+            Ok(write) if superseded.iter().any(|w| w.id == write.id) => {
+                return Err(unprocessable(
+                    format!("{at}.relatesTo"),
+                    format!(
+                        "DocumentReference/{} is replaced twice in one push",
+                        write.id
+                    ),
+                ));
+            }
+            Ok(write) => superseded.push(write),
+            Err(refusal) => {
+                deferred.get_or_insert(refusal);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The supersessions a DocumentReference asks for (`relatesTo` with code `replaces`):
+/// for each replaced entry, its next version with status `superseded`, written in the
+/// push's transaction. The replaced entry must be the same custodian's, about the same
+/// patient, and current; an entry no longer current is an inner `Err` (see [`prepare`]).
+async fn supersede(
+    state: &AppState,
+    d: &DocumentReference,
+    at: &str,
+    custodian: &str,
+    patient: &str,
+    now: i64,
+) -> Result<Vec<Result<Prepared, ApiError>>, ApiError> {
+    let mut writes = Vec::new();
+    for (k, relation) in d.relates_to.iter().enumerate() {
+        if relation.code.as_ref().and_then(Primitive::as_str) != Some("replaces") {
+            continue;
+        }
+        let path = format!("{at}.relatesTo[{k}].target");
+        let target = local_id(
+            relation.target.as_deref().and_then(|r| r.reference_str()),
+            "DocumentReference",
+        )
+        .ok_or_else(|| {
+            unprocessable(
+                path.clone(),
+                "a replaced entry is named DocumentReference/{id}, an entry of the registry"
+                    .to_owned(),
+            )
+        })?
+        .to_owned();
+        let lookup = target.clone();
+        let row = state
+            .store
+            .run(move |conn| stored::read(conn, "DocumentReference", &lookup))
+            .await?
+            .filter(|r| !r.deleted)
+            .ok_or_else(|| {
+                unprocessable(
+                    path.clone(),
+                    format!("DocumentReference/{target} is not an entry of the registry"),
+                )
+            })?;
+        let mut old = stored_document(&target, row.body.as_deref())?;
+        let (old_subject, old_custodian) = parties(&old);
+        if old_custodian.as_deref() != Some(custodian) {
+            return Err(unprocessable(
+                path,
+                format!(
+                    "DocumentReference/{target} is held by Organization/{}; only its custodian replaces it",
+                    old_custodian.unwrap_or_default()
+                ),
+            ));
+        }
+        if old_subject.as_deref() != Some(patient) {
+            return Err(unprocessable(
+                path,
+                format!(
+                    "DocumentReference/{target} is about Patient/{}, not this push's Patient/{patient}",
+                    old_subject.unwrap_or_default()
+                ),
+            ));
+        }
+        let status = old
+            .status
+            .as_ref()
+            .and_then(Primitive::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if status != "current" {
+            writes.push(Err(unprocessable(
+                path,
+                format!(
+                    "DocumentReference/{target} is {status}; only a current entry can be replaced"
+                ),
+            )));
+            continue;
+        }
+        old.status = Some("superseded".into());
+        writes.push(Ok(next_version(old, target, row.version_id + 1, now)));
+    }
+    Ok(writes)
+}
+
+/// A stored DocumentReference, parsed.
+fn stored_document(id: &str, body: Option<&str>) -> Result<DocumentReference, ApiError> {
+    match body.map(|b| Resource::from_json(b.as_bytes())) {
+        Some(Ok(Resource::DocumentReference(d))) => Ok(*d),
+        _ => Err(ApiError::Internal(format!(
+            "stored DocumentReference/{id} does not parse as one"
+        ))),
+    }
+}
+
+/// The patient and custodian ids a stored DocumentReference names.
+fn parties(d: &DocumentReference) -> (Option<String>, Option<String>) {
+    (
+        local_id(
+            d.subject.as_deref().and_then(|r| r.reference_str()),
+            "Patient",
+        )
+        .map(str::to_owned),
+        local_id(
+            d.custodian.as_deref().and_then(|r| r.reference_str()),
+            "Organization",
+        )
+        .map(str::to_owned),
+    )
+}
+
+/// A changed stored DocumentReference as its next version, with its index and key.
+fn next_version(mut d: DocumentReference, id: String, version: i64, now: i64) -> Prepared {
+    let meta = d.meta.get_or_insert_with(Box::default);
+    meta.version_id = Some(Primitive::new(version.to_string()));
+    meta.last_updated = Instant::parse(instant_text(now)).ok().map(Primitive::new);
+    let (subject, custodian) = parties(&d);
+    let (subject, custodian) = (subject.unwrap_or_default(), custodian.unwrap_or_default());
+    let mut index = SearchIndex::default();
+    document_index(&d, &subject, &custodian, &mut index);
+    index.tokens.push(TokenEntry {
+        param: "_id".to_owned(),
+        system: None,
+        code: id.clone(),
+    });
+    let keys = d
+        .master_identifier
+        .as_deref()
+        .and_then(|m| {
+            m.value_str()
+                .map(|v| format!("{custodian}|{}|{v}", m.system_str().unwrap_or_default()))
+        })
+        .into_iter()
+        .collect();
+    Prepared {
+        resource_type: "DocumentReference",
+        id,
+        version,
+        body: Resource::DocumentReference(Box::new(d)).to_json_string(),
+        index,
+        keys,
+        answered: false,
+    }
 }
 
 /// Scopes the SubmissionSet's key by the push's custodian and keys each Provenance by the
@@ -412,6 +632,12 @@ async fn document(
             ));
         }
     }
+    if d.date.is_none() {
+        return Err(unprocessable(
+            format!("{at}.date"),
+            "an index entry needs its date (when the document was made available; MHD Comprehensive Metadata)".to_owned(),
+        ));
+    }
     document_index(d, &subject, &custodian, index);
     Ok((subject, custodian))
 }
@@ -433,11 +659,13 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
         target_type: "Organization".to_owned(),
         target_id: custodian.to_owned(),
     });
-    index.tokens.push(TokenEntry {
-        param: "status".to_owned(),
-        system: None,
-        code: "current".to_owned(),
-    });
+    if let Some(status) = d.status.as_ref().and_then(Primitive::as_str) {
+        index.tokens.push(TokenEntry {
+            param: "status".to_owned(),
+            system: None,
+            code: status.to_owned(),
+        });
+    }
     let codings = d
         .r#type
         .iter()
@@ -449,19 +677,7 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
                 .map(|c| ("security-label", &c.coding)),
         );
     for (param, coding) in codings {
-        for c in coding {
-            if let Some(code) = c.code.as_ref().and_then(Primitive::as_str) {
-                index.tokens.push(TokenEntry {
-                    param: param.to_owned(),
-                    system: c
-                        .system
-                        .as_ref()
-                        .and_then(Primitive::as_str)
-                        .map(str::to_owned),
-                    code: code.to_owned(),
-                });
-            }
-        }
+        codings_index(param, coding, index);
     }
     if let Some(m) = d.master_identifier.as_deref()
         && let Some(value) = m.value_str()
@@ -480,6 +696,55 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
             low: range,
             high: range,
         });
+    }
+    if let Some(context) = d.context.as_deref() {
+        let settings = context
+            .facility_type
+            .iter()
+            .map(|c| ("facility", c))
+            .chain(context.practice_setting.iter().map(|c| ("setting", c)));
+        for (param, concept) in settings {
+            codings_index(param, &concept.coding, index);
+        }
+        if let Some(period) = context.period.as_deref() {
+            // An open end reaches as far as the index can.
+            let start = period
+                .start
+                .as_ref()
+                .and_then(Primitive::value)
+                .and_then(|d| super::rules::datetime_range(&d.parts()))
+                .map_or(i64::MIN, |(low, _)| low);
+            let end = period
+                .end
+                .as_ref()
+                .and_then(Primitive::value)
+                .and_then(|d| super::rules::datetime_range(&d.parts()))
+                .map_or(i64::MAX, |(_, high)| high);
+            if period.start.is_some() || period.end.is_some() {
+                index.dates.push(DateEntry {
+                    param: "period".to_owned(),
+                    low: start,
+                    high: end,
+                });
+            }
+        }
+    }
+}
+
+/// Token entries for the codes of some codings.
+fn codings_index(param: &str, coding: &[renhice_model::types::Coding], index: &mut SearchIndex) {
+    for c in coding {
+        if let Some(code) = c.code.as_ref().and_then(Primitive::as_str) {
+            index.tokens.push(TokenEntry {
+                param: param.to_owned(),
+                system: c
+                    .system
+                    .as_ref()
+                    .and_then(Primitive::as_str)
+                    .map(str::to_owned),
+                code: code.to_owned(),
+            });
+        }
     }
 }
 
@@ -509,11 +774,14 @@ fn list(
             "the SubmissionSet's subject is the documents' Patient/{id}".to_owned(),
         )
     })?;
-    index.references.push(ReferenceEntry {
-        param: "subject".to_owned(),
-        target_type: "Patient".to_owned(),
-        target_id: subject.to_owned(),
-    });
+    for param in ["subject", "patient"] {
+        index.references.push(ReferenceEntry {
+            param: param.to_owned(),
+            target_type: "Patient".to_owned(),
+            target_id: subject.to_owned(),
+        });
+    }
+    list_index(l, index);
     let identifier = l
         .identifier
         .first()
@@ -531,10 +799,71 @@ fn list(
     Ok(())
 }
 
+/// The search values of a SubmissionSet (ITI-66's parameters besides the patient).
+fn list_index(l: &List, index: &mut SearchIndex) {
+    if let Some(status) = l.status.as_ref().and_then(Primitive::as_str) {
+        index.tokens.push(TokenEntry {
+            param: "status".to_owned(),
+            system: None,
+            code: status.to_owned(),
+        });
+    }
+    for identifier in &l.identifier {
+        if let Some(value) = identifier.value_str() {
+            index.tokens.push(TokenEntry {
+                param: "identifier".to_owned(),
+                system: identifier.system_str().map(str::to_owned),
+                code: value.to_owned(),
+            });
+        }
+    }
+    if let Some(code) = l.code.as_deref() {
+        codings_index("code", &code.coding, index);
+    }
+    for extension in &l.extension {
+        match (
+            extension.url.as_deref().unwrap_or_default(),
+            &extension.value,
+        ) {
+            (DESIGNATION_TYPE, Some(ExtensionValue::CodeableConcept(c))) => {
+                codings_index("designationType", &c.coding, index);
+            }
+            (SOURCE_ID, Some(ExtensionValue::Identifier(i))) => {
+                if let Some(value) = i.value_str() {
+                    index.tokens.push(TokenEntry {
+                        param: "sourceId".to_owned(),
+                        system: i.system_str().map(str::to_owned),
+                        code: value.to_owned(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((low, high)) = l
+        .date
+        .as_ref()
+        .and_then(Primitive::value)
+        .and_then(|d| super::rules::datetime_range(&d.parts()))
+    {
+        index.dates.push(DateEntry {
+            param: "date".to_owned(),
+            low,
+            high,
+        });
+    }
+}
+
+/// MHD's SubmissionSet extensions searched by ITI-66.
+const DESIGNATION_TYPE: &str =
+    "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType";
+const SOURCE_ID: &str = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
+
 /// The transaction-response of a push that was written now.
 fn response(req: &HttpRequest, prepared: &[Prepared], now: i64) -> HttpResponse {
     let entries = prepared
         .iter()
+        .filter(|p| p.answered)
         .map(|p| entry(req, p.resource_type, &p.id, 1, now))
         .collect();
     bundle_response(entries)
@@ -548,7 +877,7 @@ async fn replay(
     first: &[String],
 ) -> Result<HttpResponse, ApiError> {
     let mut entries = Vec::with_capacity(prepared.len());
-    for (p, id) in prepared.iter().zip(first) {
+    for (p, id) in prepared.iter().filter(|p| p.answered).zip(first) {
         let id = id.clone();
         let resource_type = p.resource_type;
         let lookup = id.clone();
@@ -593,4 +922,131 @@ fn bundle_response(entries: Vec<BundleEntry>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
         .body(Resource::Bundle(Box::new(bundle)).to_json())
+}
+
+/// `PUT /fhir/DocumentReference/{id}` marking an entry `entered-in-error`: the only
+/// change to an index entry a SIHCE makes outside a push. The body is the entry as read,
+/// with status `entered-in-error`; anything else that differs is refused, naming the
+/// element. The entry keeps its history (`_history`, vread) and leaves the `current`
+/// results and the record locations. Marking an entry already so marked changes nothing.
+pub(super) async fn mark_entered_in_error(
+    req: &HttpRequest,
+    id: String,
+    body: web::Bytes,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let expected = super::if_match(req)?;
+    let Resource::DocumentReference(new) = super::parse(body, "DocumentReference").await? else {
+        return Err(ApiError::Internal("parse returned another type".to_owned()));
+    };
+    if new.id.as_ref().and_then(Primitive::as_str) != Some(id.as_str()) {
+        return Err(ApiError::Invalid {
+            path: "DocumentReference.id".to_owned(),
+            message: format!("an update carries the URL's id {id:?} (FHIR R4 §3.1.0.4)"),
+        });
+    }
+    let lookup = id.clone();
+    let row = state
+        .store
+        .run(move |conn| stored::read(conn, "DocumentReference", &lookup))
+        .await?;
+    let row = super::found("DocumentReference", &id, row)?;
+    if let Some(expected) = expected
+        && expected != row.version_id
+    {
+        return Err(ApiError::PreconditionFailed(format!(
+            "DocumentReference/{id} is at version {}, not {expected} (If-Match)",
+            row.version_id
+        )));
+    }
+    if new.status.as_ref().and_then(Primitive::as_str) != Some("entered-in-error") {
+        return Err(unprocessable(
+            "DocumentReference.status".to_owned(),
+            "an index entry changes by a push that replaces it (relatesTo replaces); \
+             a PUT only marks it entered-in-error"
+                .to_owned(),
+        ));
+    }
+    let mut old = stored_document(&id, row.body.as_deref())?;
+    if let Some(element) = first_difference(&old, &new) {
+        return Err(unprocessable(
+            format!("DocumentReference.{element}"),
+            format!(
+                "only status changes when an entry is marked entered-in-error; {element} differs from version {}",
+                row.version_id
+            ),
+        ));
+    }
+    if old.status.as_ref().and_then(Primitive::as_str) == Some("entered-in-error") {
+        return Ok(super::version_response(
+            actix_web::http::StatusCode::OK,
+            "DocumentReference",
+            &id,
+            row.version_id,
+            row.last_updated,
+            row.body.unwrap_or_default(),
+        ));
+    }
+    old.status = Some("entered-in-error".into());
+    let now = now_micros();
+    let version = row.version_id + 1;
+    let write = std::sync::Arc::new(next_version(old, id.clone(), version, now));
+    let to_write = std::sync::Arc::clone(&write);
+    state
+        .store
+        .run(move |conn| {
+            stored::write_version(
+                conn,
+                &NewVersion {
+                    resource_type: "DocumentReference",
+                    id: &to_write.id,
+                    version_id: to_write.version,
+                    last_updated: now,
+                    body: Some(&to_write.body),
+                    index: &to_write.index,
+                    unique_keys: &to_write.keys,
+                },
+            )
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::VersionConflict { current, .. } if expected.is_some() => {
+                ApiError::PreconditionFailed(format!(
+                    "DocumentReference/{id} is at version {current}, not {} (If-Match)",
+                    version - 1
+                ))
+            }
+            other => ApiError::Store(other),
+        })?;
+    Ok(super::version_response(
+        actix_web::http::StatusCode::OK,
+        "DocumentReference",
+        &write.id,
+        version,
+        now,
+        write.body.clone(),
+    ))
+}
+
+/// The first top-level element (other than `meta` and `status`) in which two versions of
+/// an entry differ.
+fn first_difference(old: &DocumentReference, new: &DocumentReference) -> Option<String> {
+    let as_map = |d: &DocumentReference| -> serde_json::Map<String, Value> {
+        match serde_json::from_slice(&Resource::DocumentReference(Box::new(d.clone())).to_json()) {
+            Ok(Value::Object(mut map)) => {
+                map.remove("meta");
+                map.remove("status");
+                map
+            }
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (old, new) = (as_map(old), as_map(new));
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .find(|k| old.get(*k) != new.get(*k))
+        .cloned()
 }

@@ -145,6 +145,29 @@ pub(crate) fn date_range(parts: &DateParts) -> Option<(i64, i64)> {
     Some((start, end))
 }
 
+/// The closed range of microseconds a dateTime covers: the instant itself when a time
+/// is given (at its offset), otherwise the whole year, month or day (UTC).
+pub(crate) fn datetime_range(parts: &DateParts) -> Option<(i64, i64)> {
+    let Some(t) = parts.time else {
+        return date_range(parts);
+    };
+    let date = time::Date::from_calendar_date(
+        i32::from(parts.year),
+        time::Month::try_from(parts.month?).ok()?,
+        parts.day?,
+    )
+    .ok()?;
+    // A leap second (60) counts as the last second of its minute.
+    let clock =
+        time::Time::from_hms_nano(t.hour, t.minute, t.second.min(59), t.nanos.unwrap_or(0)).ok()?;
+    let offset =
+        time::UtcOffset::from_whole_seconds(i32::from(parts.offset_minutes.unwrap_or(0)) * 60)
+            .ok()?;
+    let at = time::PrimitiveDateTime::new(date, clock).assume_offset(offset);
+    let micros = i64::try_from(at.unix_timestamp_nanos() / 1000).ok()?;
+    Some((micros, micros))
+}
+
 /// PDQm: `family` matches the whole family name and each surname in it, so either
 /// apellido finds the patient; the HL7 fathers/mothers-family extensions too.
 fn name_index(p: &Patient, index: &mut SearchIndex) {

@@ -4,19 +4,26 @@
 //! | --- | --- |
 //! | Patient | `_id`, `identifier`, `identifier:of-type`, `family` (either surname), `given`, `birthdate` (`eq`, `ge`, `le`, `gt`, `lt`), `gender` |
 //! | Organization | `_id`, `identifier`, `identifier:of-type` |
-//! | DocumentReference (MHD ITI-67) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `date`, `type`, `category`, `custodian`, `security-label` |
+//! | DocumentReference (MHD ITI-67) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `date`, `period`, `type`, `category`, `custodian`, `facility`, `setting`, `security-label`; `_sort=date` or `-date`; `_include=DocumentReference:custodian` |
+//! | List (MHD ITI-66, each a SubmissionSet) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `code`, `date`, `designationType`, `sourceId`; `_sort=date` or `-date` |
 //!
 //! Strings match case- and accent-insensitively by prefix. Commas separate alternatives.
 //! `_count` (default 20, at most 200) sizes a page; the `next` link carries a `_cursor`
-//! (the last key returned), so pages do not shift when resources are added. An unknown
-//! parameter is a 400 unless the client sends `Prefer: handling=lenient`, in which case
-//! it is ignored and left out of the `self` link (FHIR R4 §3.1.1.1.5).
+//! (the position of the last row returned), so pages do not shift when resources are
+//! added. `_total=accurate` (or `estimate`) adds `Bundle.total`; by default it is left
+//! out, as counting costs a second query. `POST /fhir/{type}/_search` with a form body
+//! searches the same way. An unknown parameter is a 400 unless the client sends
+//! `Prefer: handling=lenient`, in which case it is ignored and left out of the `self`
+//! link (FHIR R4 §3.1.1.1.5).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
 use renhice_model::values::Date;
-use renhice_store::search::{self as store_search, Criterion, DateComparator, Match};
+use renhice_store::search::{
+    self as store_search, Criterion, Cursor, DateComparator, Match, Order,
+};
 
 use super::{base_url, rules, served};
 use crate::{ApiError, AppState};
@@ -37,21 +44,25 @@ enum Kind {
 }
 
 /// The types that can be searched.
-pub(crate) const SEARCHABLE: [&str; 3] = ["DocumentReference", "Organization", "Patient"];
+pub(crate) const SEARCHABLE: [&str; 4] = ["DocumentReference", "List", "Organization", "Patient"];
 
 fn parameter(resource_type: &str, name: &str) -> Option<Kind> {
     match (resource_type, name) {
         (_, "_id" | "identifier")
         | ("Patient", "gender")
-        | ("DocumentReference", "status" | "type" | "category" | "security-label") => {
-            Some(Kind::Token)
-        }
+        | (
+            "DocumentReference",
+            "status" | "type" | "category" | "security-label" | "facility" | "setting",
+        )
+        | ("List", "status" | "code" | "designationType" | "sourceId") => Some(Kind::Token),
         ("Patient" | "Organization", "identifier:of-type") => Some(Kind::OfType),
         ("Patient", "family" | "given") => Some(Kind::String),
-        ("Patient", "birthdate") | ("DocumentReference", "date") => Some(Kind::Date),
-        ("DocumentReference", "patient" | "subject") => Some(Kind::Reference("Patient")),
+        ("Patient", "birthdate") | ("DocumentReference", "date" | "period") | ("List", "date") => {
+            Some(Kind::Date)
+        }
+        ("DocumentReference" | "List", "patient" | "subject") => Some(Kind::Reference("Patient")),
         ("DocumentReference", "custodian") => Some(Kind::Reference("Organization")),
-        ("DocumentReference", "patient.identifier") => Some(Kind::PatientIdentifier),
+        ("DocumentReference" | "List", "patient.identifier") => Some(Kind::PatientIdentifier),
         _ => None,
     }
 }
@@ -167,35 +178,99 @@ struct Request {
     /// The parameters applied, for the `self` and `next` links.
     kept: Vec<(String, String)>,
     count: usize,
-    after: i64,
+    order: Order,
+    after: Cursor,
+    /// `_include=DocumentReference:custodian`.
+    include_custodian: bool,
+    /// `_total=accurate` or `estimate`.
+    total: bool,
 }
 
-fn parse_request(req: &HttpRequest, resource_type: &str) -> Result<Request, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+/// The `_cursor` of a next link: `key`, or `date_key` under a date order.
+fn cursor_text(cursor: Cursor) -> Option<String> {
+    match cursor {
+        Cursor::Start => None,
+        Cursor::Key(k) => Some(k.to_string()),
+        Cursor::DateKey(d, k) => Some(format!("{d}_{k}")),
+    }
+}
+
+fn parse_cursor(raw: &str, order: Order) -> Result<Cursor, ApiError> {
+    let bad = || {
+        invalid(
+            "_cursor",
+            format!("_cursor {raw:?} is not a page cursor from a next link of this search"),
+        )
+    };
+    match order {
+        Order::Date { .. } => {
+            let (d, k) = raw.split_once('_').ok_or_else(bad)?;
+            Ok(Cursor::DateKey(
+                d.parse().map_err(|_| bad())?,
+                k.parse().map_err(|_| bad())?,
+            ))
+        }
+        Order::Key | Order::KeyDescending => raw.parse().map(Cursor::Key).map_err(|_| bad()),
+    }
+}
+
+/// A result parameter (`_sort`, `_include`, `_total`) applied to `request`; `false` if
+/// the value is not offered.
+fn result_parameter(resource_type: &str, name: &str, raw: &str, request: &mut Request) -> bool {
+    match (name, raw) {
+        ("_sort", "date" | "-date") if matches!(resource_type, "DocumentReference" | "List") => {
+            request.order = Order::Date {
+                param: "date",
+                descending: raw.starts_with('-'),
+            };
+        }
+        ("_include", "DocumentReference:custodian") if resource_type == "DocumentReference" => {
+            request.include_custodian = true;
+        }
+        ("_total", "accurate" | "estimate") => request.total = true,
+        ("_total", "none") => request.total = false,
+        _ => return false,
+    }
+    request.kept.push((name.to_owned(), raw.to_owned()));
+    true
+}
+
+fn parse_request(req: &HttpRequest, query: &str, resource_type: &str) -> Result<Request, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
-    let mut criteria = Vec::new();
-    let mut patient_identifiers = Vec::new();
-    let mut kept: Vec<(String, String)> = Vec::new();
-    let mut count = DEFAULT_COUNT;
-    let mut after = 0_i64;
+    let mut request = Request {
+        patient_identifiers: Vec::new(),
+        criteria: Vec::new(),
+        kept: Vec::new(),
+        count: DEFAULT_COUNT,
+        order: Order::Key,
+        after: Cursor::Start,
+        include_custodian: false,
+        total: false,
+    };
+    let mut cursor = None;
     for (name, raw) in &pairs {
         match name.as_str() {
             "_count" => {
-                count = raw
+                request.count = raw
                     .parse::<usize>()
                     .map_err(|_| invalid("_count", format!("_count {raw:?} is not a number")))?
                     .min(MAX_COUNT);
             }
-            "_cursor" => {
-                after = raw.parse().map_err(|_| {
-                    invalid(
-                        "_cursor",
-                        format!("_cursor {raw:?} is not a page cursor from a next link"),
-                    )
-                })?;
-            }
+            "_cursor" => cursor = Some(raw.clone()),
             "_format" => {}
+            "_sort" | "_include" | "_total" => {
+                if !result_parameter(resource_type, name, raw, &mut request) && !lenient(req) {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "{name}={raw} is not offered on {resource_type} here (see /fhir/metadata); \
+                             send Prefer: handling=lenient to have it ignored"
+                        ),
+                    ));
+                }
+            }
             _ => {
                 let Some(kind) = parameter(resource_type, name) else {
                     if lenient(req) {
@@ -213,38 +288,41 @@ fn parse_request(req: &HttpRequest, resource_type: &str) -> Result<Request, ApiE
                     .split(',')
                     .map(|v| parse_value(kind, name, v))
                     .collect::<Result<Vec<_>, _>>()?;
+                request.kept.push((name.clone(), raw.clone()));
                 if kind == Kind::PatientIdentifier {
-                    patient_identifiers.extend(values);
-                    kept.push((name.clone(), raw.clone()));
+                    request.patient_identifiers.extend(values);
                     continue;
                 }
                 let param = match (kind, name.as_str()) {
                     (Kind::OfType, _) => rules::OF_TYPE_PARAM.to_owned(),
-                    // `subject` and `patient` are one index for DocumentReference.
+                    // `subject` and `patient` are one index for DocumentReference and List.
                     (Kind::Reference("Patient"), _) => "patient".to_owned(),
                     _ => name.clone(),
                 };
-                criteria.push(Criterion { param, values });
-                kept.push((name.clone(), raw.clone()));
+                request.criteria.push(Criterion { param, values });
             }
         }
     }
-    if resource_type == "DocumentReference" {
-        let has = |p: &str| kept.iter().any(|(n, _)| n == p);
+    if let Some(raw) = cursor {
+        request.after = parse_cursor(&raw, request.order)?;
+    }
+    if matches!(resource_type, "DocumentReference" | "List") {
+        let has = |p: &str| request.kept.iter().any(|(n, _)| n == p);
         if !(has("patient") || has("subject") || has("patient.identifier")) || !has("status") {
             return Err(invalid(
                 "query",
-                "an MHD document search (ITI-67) names the patient (patient or patient.identifier) and the status".to_owned(),
+                format!(
+                    "an MHD {} search names the patient (patient or patient.identifier) and the status",
+                    if resource_type == "List" {
+                        "SubmissionSet (ITI-66)"
+                    } else {
+                        "document (ITI-67)"
+                    }
+                ),
             ));
         }
     }
-    Ok(Request {
-        patient_identifiers,
-        criteria,
-        kept,
-        count,
-        after,
-    })
+    Ok(request)
 }
 
 /// `patient.identifier`: a criterion on the patients carrying any of the identifiers.
@@ -289,7 +367,46 @@ pub(super) async fn search(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let resource_type = served(&path)?;
+    let query = req.query_string().to_owned();
+    run(&req, &path, &query, &state).await
+}
+
+/// `POST /fhir/{type}/_search`: the parameters in an `application/x-www-form-urlencoded`
+/// body (and the URL), so they stay out of access logs (FHIR R4 §3.1.1.0.2).
+pub(super) async fn search_post(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form && !body.is_empty() {
+        return Err(invalid(
+            "Content-Type",
+            "POST _search takes its parameters as application/x-www-form-urlencoded".to_owned(),
+        ));
+    }
+    let body = std::str::from_utf8(&body)
+        .map_err(|_| invalid("body", "the form body is not UTF-8".to_owned()))?;
+    let query = [req.query_string(), body]
+        .into_iter()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    run(&req, &path, &query, &state).await
+}
+
+async fn run(
+    req: &HttpRequest,
+    resource_type: &str,
+    query: &str,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let resource_type = served(resource_type)?;
     if !SEARCHABLE.contains(&resource_type) {
         return Err(ApiError::NotOffered {
             message: format!("searching {resource_type} is not offered; read entries by id"),
@@ -301,58 +418,67 @@ pub(super) async fn search(
         mut criteria,
         kept,
         count,
+        order,
         after,
-    } = parse_request(&req, resource_type)?;
+        include_custodian,
+        total,
+    } = parse_request(req, query, resource_type)?;
     if !patient_identifiers.is_empty() {
-        criteria.push(patients_with(&state, patient_identifiers).await?);
+        criteria.push(patients_with(state, patient_identifiers).await?);
     }
-    let page = state
-        .store
-        .run(move |conn| store_search::search(conn, resource_type, &criteria, after, count))
-        .await?;
-    let base = base_url(&req);
-    let entries = page
+    let criteria = std::sync::Arc::new(criteria);
+    let total = if total {
+        let criteria = std::sync::Arc::clone(&criteria);
+        let n = state
+            .store
+            .run(move |conn| store_search::count(conn, resource_type, &criteria))
+            .await?;
+        Some(u32::try_from(n).unwrap_or(u32::MAX))
+    } else {
+        None
+    };
+    let page = {
+        let criteria = std::sync::Arc::clone(&criteria);
+        state
+            .store
+            .run(move |conn| {
+                store_search::search(conn, resource_type, &criteria, order, after, count)
+            })
+            .await?
+    };
+    let base = base_url(req);
+    let mut entries = page
         .rows
         .iter()
-        .map(|(_, id, _, _, body)| {
-            let resource = Resource::from_json(body.as_bytes())
-                .map_err(|e| ApiError::Internal(format!("stored {resource_type}/{id}: {e}")))?;
-            Ok(BundleEntry {
-                full_url: Some(format!("{base}/{resource_type}/{id}").into()),
-                resource: Some(resource),
-                search: Some(Box::new(BundleEntrySearch {
-                    mode: Some("match".into()),
-                    ..BundleEntrySearch::default()
-                })),
-                ..BundleEntry::default()
-            })
-        })
+        .map(|(_, id, _, _, body)| entry(&base, resource_type, id, body, "match"))
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let query = |extra: Option<i64>| {
+    if include_custodian {
+        entries.extend(custodians(state, &base, &entries).await?);
+    }
+    let query = |cursor: Cursor| {
         let mut q: Vec<(String, String)> = kept.clone();
         q.push(("_count".to_owned(), count.to_string()));
-        if let Some(cursor) = extra {
-            q.push(("_cursor".to_owned(), cursor.to_string()));
+        if let Some(text) = cursor_text(cursor) {
+            q.push(("_cursor".to_owned(), text));
         }
         let encoded = serde_urlencoded::to_string(&q).unwrap_or_default();
         format!("{base}/{resource_type}?{encoded}")
     };
     let mut link = vec![BundleLink {
         relation: Some("self".into()),
-        url: Some(query((after > 0).then_some(after)).into()),
+        url: Some(query(after).into()),
         ..BundleLink::default()
     }];
-    if page.more
-        && let Some((last, ..)) = page.rows.last()
-    {
+    if let Some(next) = page.next {
         link.push(BundleLink {
             relation: Some("next".into()),
-            url: Some(query(Some(*last)).into()),
+            url: Some(query(next).into()),
             ..BundleLink::default()
         });
     }
     let bundle = Bundle {
         r#type: Some("searchset".into()),
+        total: total.map(Primitive::new),
         link,
         entry: entries,
         ..Bundle::default()
@@ -360,4 +486,58 @@ pub(super) async fn search(
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
         .body(Resource::Bundle(Box::new(bundle)).to_json()))
+}
+
+fn entry(
+    base: &str,
+    resource_type: &str,
+    id: &str,
+    body: &str,
+    mode: &'static str,
+) -> Result<BundleEntry, ApiError> {
+    let resource = Resource::from_json(body.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("stored {resource_type}/{id}: {e}")))?;
+    Ok(BundleEntry {
+        full_url: Some(format!("{base}/{resource_type}/{id}").into()),
+        resource: Some(resource),
+        search: Some(Box::new(BundleEntrySearch {
+            mode: Some(mode.into()),
+            ..BundleEntrySearch::default()
+        })),
+        ..BundleEntry::default()
+    })
+}
+
+/// `_include=DocumentReference:custodian`: each IPRESS the page's entries name, once.
+async fn custodians(
+    state: &AppState,
+    base: &str,
+    matches: &[BundleEntry],
+) -> Result<Vec<BundleEntry>, ApiError> {
+    let mut ids: Vec<String> = matches
+        .iter()
+        .filter_map(|e| match e.resource.as_ref() {
+            Some(Resource::DocumentReference(d)) => d
+                .custodian
+                .as_deref()
+                .and_then(|c| c.reference_str())
+                .and_then(|r| r.strip_prefix("Organization/"))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut included = Vec::with_capacity(ids.len());
+    for id in ids {
+        let lookup = id.clone();
+        let row = state
+            .store
+            .run(move |conn| renhice_store::resources::read(conn, "Organization", &lookup))
+            .await?;
+        if let Some(body) = row.filter(|r| !r.deleted).and_then(|r| r.body) {
+            included.push(entry(base, "Organization", &id, &body, "include")?);
+        }
+    }
+    Ok(included)
 }

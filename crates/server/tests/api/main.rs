@@ -97,10 +97,18 @@ backend_tests! {
                     assert_eq!(params, expected);
                 }
                 "DocumentReference" => {
-                    assert_eq!(interactions, ["read", "vread", "history-instance", "search-type"]);
+                    assert_eq!(interactions, ["read", "vread", "update", "history-instance", "search-type"]);
                     assert_eq!(params, [
                         "patient", "patient.identifier", "status", "_id", "identifier", "date",
-                        "type", "category", "custodian", "security-label"
+                        "type", "category", "custodian", "security-label", "period", "facility", "setting"
+                    ]);
+                    assert_eq!(r["searchInclude"], serde_json::json!(["DocumentReference:custodian"]));
+                }
+                "List" => {
+                    assert_eq!(interactions, ["read", "vread", "history-instance", "search-type"]);
+                    assert_eq!(params, [
+                        "patient", "patient.identifier", "status", "_id", "identifier", "code", "date",
+                        "designationType", "sourceId"
                     ]);
                 }
                 _ => {

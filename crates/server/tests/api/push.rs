@@ -145,6 +145,226 @@ backend_tests! {
         server.stop(true).await.unwrap();
     }
 
+    async fn a_replacement_supersedes_and_entered_in_error_keeps_history(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let (status, first) = post(&format!("{base}/fhir"), &push(&patient, &ipress, "urn:oid:1.2.604.9.20", &[1, 2])).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let ids: Vec<String> = locations(&first)[1..]
+            .iter()
+            .map(|l| l.trim_end_matches("/_history/1").trim_start_matches("DocumentReference/").to_owned())
+            .collect();
+        let mut replacement = push(&patient, &ipress, "urn:oid:1.2.604.9.21", &[3]);
+        replacement["entry"][1]["resource"]["relatesTo"] =
+            json!([{"code": "replaces", "target": {"reference": format!("DocumentReference/{}", ids[0])}}]);
+        let (status, replaced) = post(&format!("{base}/fhir"), &replacement).await;
+        assert_eq!(status, StatusCode::OK, "{replaced}");
+        // The old entry is superseded in a new version; its first version is kept.
+        let (_, old) = get(&format!("{base}/fhir/DocumentReference/{}", ids[0])).await;
+        assert_eq!((old["status"].as_str(), old["meta"]["versionId"].as_str()), (Some("superseded"), Some("2")), "{old}");
+        let (_, v1) = get(&format!("{base}/fhir/DocumentReference/{}/_history/1", ids[0])).await;
+        assert_eq!(v1["status"], "current");
+        let current = |status: &'static str| {
+            let url = format!("{base}/fhir/DocumentReference?patient={patient}&status={status}");
+            async move {
+                let (_, bundle) = get(&url).await;
+                let mut values: Vec<String> = bundle["entry"].as_array().map_or_else(Vec::new, |e| {
+                    e.iter().map(|x| x["resource"]["masterIdentifier"]["value"].as_str().unwrap().to_owned()).collect()
+                });
+                values.sort();
+                values
+            }
+        };
+        assert_eq!(current("current").await, ["urn:oid:1.2.604.1.2", "urn:oid:1.2.604.1.3"]);
+        assert_eq!(current("superseded").await, ["urn:oid:1.2.604.1.1"]);
+        // A retry of the replacing push is answered as the first time, though its target
+        // is no longer current.
+        let (status, again) = post(&format!("{base}/fhir"), &replacement).await;
+        assert_eq!((status, &again), (StatusCode::OK, &replaced));
+        // A new push cannot replace a superseded entry, nor another custodian's.
+        let mut late = push(&patient, &ipress, "urn:oid:1.2.604.9.22", &[4]);
+        late["entry"][1]["resource"]["relatesTo"] = replacement["entry"][1]["resource"]["relatesTo"].clone();
+        let (status, outcome) = post(&format!("{base}/fhir"), &late).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource.relatesTo[0].target");
+        let loayza = json!({
+            "resourceType": "Organization",
+            "identifier": [serde_json::to_value(Renipress::parse("00005938").unwrap().to_identifier()).unwrap()],
+            "name": "Hospital Loayza"
+        });
+        let (_, loayza) = post(&format!("{base}/fhir/Organization"), &loayza).await;
+        let mut foreign = push(&patient, loayza["id"].as_str().unwrap(), "urn:oid:1.2.604.9.23", &[5]);
+        foreign["entry"][1]["resource"]["relatesTo"] =
+            json!([{"code": "replaces", "target": {"reference": format!("DocumentReference/{}", ids[1])}}]);
+        let (status, outcome) = post(&format!("{base}/fhir"), &foreign).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("only its custodian"), "{outcome}");
+
+        // Marking an entry entered-in-error: only the status may change.
+        let put = |body: Value, if_match: Option<&'static str>| {
+            let url = format!("{base}/fhir/DocumentReference/{}", ids[1]);
+            async move {
+                let mut request = reqwest::Client::new().put(url).header("content-type", "application/fhir+json");
+                if let Some(tag) = if_match {
+                    request = request.header("if-match", tag);
+                }
+                let res = request.body(body.to_string()).send().await.unwrap();
+                let status = res.status();
+                (status, res.json::<Value>().await.unwrap())
+            }
+        };
+        let (_, mut entry) = get(&format!("{base}/fhir/DocumentReference/{}", ids[1])).await;
+        let (status, outcome) = put(entry.clone(), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "DocumentReference.status");
+        entry["status"] = json!("entered-in-error");
+        let mut moved = entry.clone();
+        moved["date"] = json!("2020-01-01T00:00:00Z");
+        let (status, outcome) = put(moved, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "DocumentReference.date");
+        let (status, marked) = put(entry.clone(), Some("W/\"1\"")).await;
+        assert_eq!(status, StatusCode::OK, "{marked}");
+        assert_eq!((marked["status"].as_str(), marked["meta"]["versionId"].as_str()), (Some("entered-in-error"), Some("2")));
+        let (status, _) = put(entry.clone(), Some("W/\"1\"")).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+        let (status, again) = put(entry, None).await;
+        assert_eq!((status, again["meta"]["versionId"].as_str()), (StatusCode::OK, Some("2")));
+        let (_, history) = get(&format!("{base}/fhir/DocumentReference/{}/_history", ids[1])).await;
+        assert_eq!(history["total"], 2, "{history}");
+        assert_eq!(current("current").await, ["urn:oid:1.2.604.1.3"]);
+        assert_eq!(current("entered-in-error").await, ["urn:oid:1.2.604.1.2"]);
+        // The record locations count current entries only.
+        let (_, params) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
+        let counts: Vec<&Value> = params["parameter"].as_array().unwrap().iter()
+            .flat_map(|l| l["part"].as_array().unwrap().iter().filter(|p| p["name"] == "count"))
+            .map(|p| &p["valueInteger"])
+            .collect();
+        assert_eq!(counts, [&json!(1)], "{params}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn searches_sort_include_count_and_page_while_entries_arrive(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let dated = |set: &str, n: u32, date: &str| {
+            let mut bundle = push(&patient, &ipress, set, &[n]);
+            bundle["entry"][1]["resource"]["date"] = json!(date);
+            bundle
+        };
+        let mut first = push(&patient, &ipress, "urn:oid:1.2.604.9.30", &[1, 2]);
+        first["entry"][0]["resource"]["code"] = json!({"coding": [{
+            "system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "submissionset"}]});
+        first["entry"][0]["resource"]["date"] = json!("2026-03-14T10:25:00-05:00");
+        first["entry"][0]["resource"]["extension"] = json!([
+            {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId",
+             "valueIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.604.100.1"}},
+            {"url": "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType",
+             "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]}}
+        ]);
+        let mut older = dated("urn:oid:1.2.604.9.31", 3, "2025-01-10T08:00:00-05:00");
+        older["entry"][1]["resource"]["context"] = json!({
+            "period": {"start": "2025-01-08", "end": "2025-01-10"},
+            "facilityType": {"coding": [{"system": "http://snomed.info/sct", "code": "22232009"}]},
+            "practiceSetting": {"coding": [{"system": "http://snomed.info/sct", "code": "394802001"}]}
+        });
+        let newer = dated("urn:oid:1.2.604.9.32", 4, "2026-06-01T12:00:00Z");
+        for bundle in [&first, &older, &newer] {
+            let (status, body) = post(&format!("{base}/fhir"), bundle).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let values = |bundle: &Value| -> Vec<String> {
+            bundle["entry"].as_array().map_or_else(Vec::new, |e| {
+                e.iter()
+                    .filter(|x| x["search"]["mode"] == "match")
+                    .map(|x| x["resource"]["masterIdentifier"]["value"].as_str().unwrap().rsplit('.').next().unwrap().to_owned())
+                    .collect()
+            })
+        };
+        let search = format!("{base}/fhir/DocumentReference?patient={patient}&status=current");
+        // Newest first; documents of one date in the order they were stored, reversed.
+        let (status, sorted) = get(&format!("{search}&_sort=-date&_total=accurate")).await;
+        assert_eq!(status, StatusCode::OK, "{sorted}");
+        assert_eq!(values(&sorted), ["4", "2", "1", "3"]);
+        assert_eq!(sorted["total"], 4);
+        // Paging by date, oldest first, one per page, while a document arrives that sorts
+        // after the cursor: each document shows up once, the new one at its place.
+        let (_, mut page) = get(&format!("{search}&_sort=date&_count=1")).await;
+        let mut seen = values(&page);
+        let (status, _) = post(&format!("{base}/fhir"), &dated("urn:oid:1.2.604.9.33", 5, "2026-04-01T00:00:00Z")).await;
+        assert_eq!(status, StatusCode::OK);
+        while let Some(next) = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next") {
+            let (status, body) = get(next["url"].as_str().unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            page = body;
+            seen.extend(values(&page));
+        }
+        assert_eq!(seen, ["3", "1", "2", "5", "4"]);
+        // A cursor that is not one is refused.
+        let (status, outcome) = get(&format!("{search}&_sort=date&_cursor=12")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "_cursor");
+
+        // The custodian once, as an included entry.
+        let (_, included) = get(&format!("{search}&_include=DocumentReference:custodian")).await;
+        let extra: Vec<&Value> = included["entry"].as_array().unwrap().iter().filter(|e| e["search"]["mode"] == "include").collect();
+        assert_eq!(extra.len(), 1, "{included}");
+        assert_eq!(extra[0]["resource"]["id"], ipress.as_str());
+        // Context parameters.
+        for query in ["period=2025-01", "period=ge2025-01-09", "facility=http://snomed.info/sct%7C22232009", "setting=394802001"] {
+            let (_, found) = get(&format!("{search}&{query}")).await;
+            assert_eq!(values(&found), ["3"], "{query}");
+        }
+        let (_, none) = get(&format!("{search}&period=2024")).await;
+        assert!(values(&none).is_empty());
+        // Offered result parameters only, unless lenient.
+        for query in ["_sort=type", "_include=DocumentReference:subject", "_total=sometimes"] {
+            let (status, outcome) = get(&format!("{search}&{query}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {outcome}");
+        }
+        let res = reqwest::Client::new()
+            .get(format!("{search}&_sort=type"))
+            .header("prefer", "handling=lenient")
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+
+        // POST _search answers as GET does.
+        let form = format!("patient={patient}&status=current&_sort=-date");
+        let res = reqwest::Client::new()
+            .post(format!("{base}/fhir/DocumentReference/_search"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let posted: Value = res.json().await.unwrap();
+        assert_eq!(values(&posted), ["4", "5", "2", "1", "3"]);
+        let res = reqwest::Client::new()
+            .post(format!("{base}/fhir/DocumentReference/_search"))
+            .header("content-type", "application/fhir+json")
+            .body("{}")
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+        // ITI-66: SubmissionSets by patient, status and their own metadata.
+        let lists = |query: &'static str| {
+            let url = format!("{base}/fhir/List?patient={patient}&status=current{query}");
+            async move {
+                let (status, bundle) = get(&url).await;
+                assert_eq!(status, StatusCode::OK, "{url}: {bundle}");
+                bundle["entry"].as_array().map_or(0, Vec::len)
+            }
+        };
+        assert_eq!(lists("").await, 4);
+        assert_eq!(lists("&code=submissionset").await, 1);
+        assert_eq!(lists("&identifier=urn:ietf:rfc:3986%7Curn:oid:1.2.604.9.31").await, 1);
+        assert_eq!(lists("&sourceId=urn:oid:1.2.604.100.1").await, 1);
+        assert_eq!(lists("&designationType=http://loinc.org%7C34133-9").await, 1);
+        assert_eq!(lists("&date=2026-03-14").await, 1);
+        let (status, by_dni) = get(&format!("{base}/fhir/List?patient.identifier=45678912&status=current&_total=accurate")).await;
+        assert_eq!((status, &by_dni["total"]), (StatusCode::OK, &json!(4)), "{by_dni}");
+        server.stop(true).await.unwrap();
+    }
+
     async fn concurrent_identical_pushes_create_one_set_of_entries(db) {
         let (server, base) = spawn(&db).await;
         let (patient, ipress) = identities(&base).await;
@@ -235,9 +455,17 @@ backend_tests! {
             let (status, outcome) = get(&format!("{base}/fhir/DocumentReference?{query}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {outcome}");
         }
-        // Lists and provenances are read by id only.
-        let (status, _) = get(&format!("{base}/fhir/List?patient={patient}")).await;
+        // Provenances are read by id only; SubmissionSet searches name patient and status.
+        let (status, _) = get(&format!("{base}/fhir/Provenance?patient={patient}")).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        let (status, _) = get(&format!("{base}/fhir/List?patient={patient}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // A document without its date is not indexed.
+        let mut undated = push(&patient, &ipress, "urn:oid:1.2.604.9.8", &[8]);
+        undated["entry"][1]["resource"].as_object_mut().unwrap().remove("date");
+        let (status, outcome) = post(&format!("{base}/fhir"), &undated).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource.date");
         server.stop(true).await.unwrap();
     }
 
