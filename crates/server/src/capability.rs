@@ -236,6 +236,9 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
             "interaction": [{
                 "code": "transaction",
                 "documentation": "IHE MHD ITI-65: a SubmissionSet List, DocumentReferences and optional Provenance, atomic and idempotent per masterIdentifier"
+            }, {
+                "code": "batch",
+                "documentation": "Independent identity-feed requests: POST, PUT (also conditional) of Patient and Organization, GET by id"
             }]
         }]
     })

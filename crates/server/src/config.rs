@@ -15,8 +15,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds in-flight requests get to finish after a shutdown signal.
     pub shutdown_timeout_secs: u64,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes; a larger one is a 413.
     pub max_body_bytes: usize,
+    /// Most entries in a transaction or batch Bundle; more is a 400 naming `Bundle.entry`.
+    pub max_bundle_entries: usize,
     /// Seconds `/readyz` waits for the database before reporting it unavailable.
     pub readiness_timeout_secs: u64,
 }
@@ -28,6 +30,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             max_body_bytes: 16 * 1024 * 1024,
+            max_bundle_entries: 1000,
             readiness_timeout_secs: 5,
         }
     }

@@ -31,6 +31,7 @@ use time::format_description::well_known::{Rfc2822, Rfc3339};
 
 use crate::{ApiError, AppState};
 
+mod batch;
 mod locations;
 mod pix;
 mod push;
@@ -304,6 +305,31 @@ fn version_response(
     response.body(body)
 }
 
+/// One stored version, as a write produced it.
+pub(crate) struct Written {
+    /// 201 when the write created the resource, 200 otherwise.
+    pub(crate) status: StatusCode,
+    pub(crate) resource_type: &'static str,
+    pub(crate) id: String,
+    pub(crate) version: i64,
+    pub(crate) last_updated: i64,
+    /// The stored JSON.
+    pub(crate) body: String,
+}
+
+impl Written {
+    fn into_response(self) -> HttpResponse {
+        version_response(
+            self.status,
+            self.resource_type,
+            &self.id,
+            self.version,
+            self.last_updated,
+            self.body,
+        )
+    }
+}
+
 async fn create(
     req: HttpRequest,
     path: web::Path<String>,
@@ -312,25 +338,44 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = fed(&req, &path)?;
     let resource = parse(body, resource_type).await?;
-    // The server assigns the id of a created resource (FHIR R4 §3.1.0.5).
+    Ok(create_resource(&state, resource_type, resource)
+        .await?
+        .into_response())
+}
+
+/// Creates a resource under a fresh id (FHIR R4 §3.1.0.5: the server assigns it).
+pub(crate) async fn create_resource(
+    state: &AppState,
+    resource_type: &'static str,
+    resource: Resource,
+) -> Result<Written, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let (body, last_updated) = write(&state, resource, id.clone(), 1).await?;
-    Ok(version_response(
-        StatusCode::CREATED,
+    let (body, last_updated) = write(state, resource, id.clone(), 1).await?;
+    Ok(Written {
+        status: StatusCode::CREATED,
         resource_type,
-        &id,
-        1,
+        id,
+        version: 1,
         last_updated,
         body,
-    ))
+    })
 }
 
 /// The version an `If-Match: W/"n"` header names, if any.
 fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
+    parse_if_match(
+        req.headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or_default()),
+    )
+}
+
+/// The version an `If-Match` value (a header, or a batch entry's `request.ifMatch`)
+/// names.
+pub(crate) fn parse_if_match(value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(text) = value.map(str::trim) else {
         return Ok(None);
     };
-    let text = value.to_str().unwrap_or_default().trim();
     let inner = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     inner
         .parse::<i64>()
@@ -354,6 +399,22 @@ async fn update(
     let resource_type = fed(&req, &resource_type)?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
+    Ok(
+        update_resource(&state, resource_type, id, resource, expected)
+            .await?
+            .into_response(),
+    )
+}
+
+/// Writes the next version of `{resource_type}/{id}` (creating it if new), honouring an
+/// expected current version.
+pub(crate) async fn update_resource(
+    state: &AppState,
+    resource_type: &'static str,
+    id: String,
+    resource: Resource,
+    expected: Option<i64>,
+) -> Result<Written, ApiError> {
     match resource.id() {
         Some(body_id) if body_id == id => {}
         Some(body_id) => {
@@ -383,7 +444,7 @@ async fn update(
         )));
     }
     let version = current + 1;
-    let (body, last_updated) = match write(&state, resource, id.clone(), version).await {
+    let (body, last_updated) = match write(state, resource, id.clone(), version).await {
         // Another writer got in between the lookup and the write.
         Err(ApiError::Store(renhice_store::StoreError::VersionConflict { current, .. }))
             if expected.is_some() =>
@@ -395,32 +456,31 @@ async fn update(
         }
         other => other?,
     };
-    let status = if version == 1 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(version_response(
-        status,
+    Ok(Written {
+        status: if version == 1 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
         resource_type,
-        &id,
+        id,
         version,
         last_updated,
         body,
-    ))
+    })
 }
 
 /// The search criterion of a conditional update: one identifier, by `system|value`,
 /// by value alone, or by `identifier:of-type=type-system|type-code|value`.
 #[derive(Debug)]
-struct IdentifierCriterion {
+pub(crate) struct IdentifierCriterion {
     param: &'static str,
     system: Option<String>,
     value: String,
 }
 
-fn identifier_criterion(req: &HttpRequest) -> Result<IdentifierCriterion, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+pub(crate) fn identifier_criterion(query: &str) -> Result<IdentifierCriterion, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
         .map_err(|e| ApiError::Invalid {
             path: "query".to_owned(),
             message: format!("the query string is malformed: {e}"),
@@ -485,9 +545,24 @@ async fn conditional_update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = fed(&req, &path)?;
-    let criterion = identifier_criterion(&req)?;
+    let criterion = identifier_criterion(req.query_string())?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
+    Ok(
+        conditional_update_resource(&state, resource_type, &criterion, resource, expected)
+            .await?
+            .into_response(),
+    )
+}
+
+/// Creates or updates the one resource an identifier criterion matches (PIXm ITI-104).
+pub(crate) async fn conditional_update_resource(
+    state: &AppState,
+    resource_type: &'static str,
+    criterion: &IdentifierCriterion,
+    resource: Resource,
+    expected: Option<i64>,
+) -> Result<Written, ApiError> {
     // A retry after a lost race sees the winner's record and updates it, so concurrent
     // feeds of one new patient end with one patient. Every lost race means another
     // request won, so a bounded number of retries serves any realistic burst; past it
@@ -555,21 +630,20 @@ async fn conditional_update(
             )));
         }
         let version = current + 1;
-        match write(&state, resource.clone(), id.clone(), version).await {
+        match write(state, resource.clone(), id.clone(), version).await {
             Ok((body, last_updated)) => {
-                let status = if version == 1 {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                };
-                return Ok(version_response(
-                    status,
+                return Ok(Written {
+                    status: if version == 1 {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
                     resource_type,
-                    &id,
+                    id,
                     version,
                     last_updated,
                     body,
-                ));
+                });
             }
             Err(ApiError::Store(
                 e @ (renhice_store::StoreError::UniqueKeyTaken { .. }

@@ -158,6 +158,75 @@ impl TestDb {
     }
 }
 
+/// One row of the PostgreSQL snapshot query.
+#[derive(diesel::QueryableByName)]
+struct Dumped {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    dump: String,
+}
+
+impl TestDb {
+    /// Everything the database holds, for comparing before and after a request that must
+    /// change nothing.
+    ///
+    /// - SQLite: the bytes of the database file, after a `wal_checkpoint(TRUNCATE)` has
+    ///   moved every committed page into it (and the WAL is checked to be empty): a
+    ///   byte-for-byte comparison of the database.
+    /// - PostgreSQL: every row of every table of the `public` schema as text, sorted. The
+    ///   pages on disk cannot be compared (an aborted transaction leaves dead tuples for
+    ///   VACUUM), and sequences advance even in rolled-back transactions by design, so
+    ///   they are left out; the rows are the database's content.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<u8> {
+        match self {
+            Self::Postgres { url, .. } => {
+                let mut conn =
+                    PgConnection::establish(url).expect("cannot connect to the test database");
+                let tables: Vec<Dumped> = diesel::sql_query(
+                    "SELECT table_name::text AS dump FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+                )
+                .load(&mut conn)
+                .expect("cannot list the tables");
+                let mut out = Vec::new();
+                for table in tables {
+                    let rows: Vec<Dumped> = diesel::sql_query(format!(
+                        "SELECT COALESCE(string_agg(t::text, E'\\n' ORDER BY t::text), '') AS dump \
+                         FROM \"{}\" t",
+                        table.dump
+                    ))
+                    .load(&mut conn)
+                    .expect("cannot read a table");
+                    out.extend(format!("== {}\n", table.dump).bytes());
+                    for row in rows {
+                        out.extend(row.dump.bytes());
+                    }
+                    out.push(b'\n');
+                }
+                out
+            }
+            Self::Sqlite { dir, .. } => {
+                let file = dir.path().join("renhice.db");
+                let wal = dir.path().join("renhice.db-wal");
+                let mut conn = diesel::SqliteConnection::establish(&file.display().to_string())
+                    .expect("cannot open the SQLite test database");
+                // A checkpoint cannot finish while a reader holds an old snapshot; the
+                // server's readers are short, so a few tries suffice.
+                for _ in 0..50 {
+                    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&mut conn)
+                        .expect("cannot checkpoint");
+                    if std::fs::metadata(&wal).map_or(true, |m| m.len() == 0) {
+                        return std::fs::read(&file).expect("cannot read the SQLite file");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                panic!("the WAL of {} could not be checkpointed", file.display());
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         self.drop_now();

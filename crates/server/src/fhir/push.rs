@@ -1,4 +1,5 @@
 //! `POST /fhir` with a `transaction` Bundle: the IHE MHD ITI-65 push of index entries.
+//! (A `batch` Bundle goes to [`super::batch`].)
 //!
 //! A push carries one SubmissionSet `List`, one or more `DocumentReference`s and,
 //! optionally, `Provenance`s, each entry `POST`ed to its type with a `urn:uuid:` full
@@ -104,11 +105,27 @@ pub(super) async fn transaction(
     let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
         return Err(ApiError::Internal("parse returned another type".to_owned()));
     };
-    if bundle.r#type.as_ref().and_then(Primitive::as_str) != Some("transaction") {
+    let limit = state.config.max_bundle_entries;
+    if bundle.entry.len() > limit {
         return Err(ApiError::Invalid {
-            path: "Bundle.type".to_owned(),
-            message: "POST /fhir takes a transaction Bundle (an MHD ITI-65 push)".to_owned(),
+            path: "Bundle.entry".to_owned(),
+            message: format!(
+                "the Bundle has {} entries; this registry takes at most {limit} per request \
+                 (server.max_bundle_entries): send it in parts",
+                bundle.entry.len()
+            ),
         });
+    }
+    match bundle.r#type.as_ref().and_then(Primitive::as_str) {
+        Some("transaction") => {}
+        Some("batch") => return Ok(super::batch::batch(&req, &state, *bundle).await),
+        _ => {
+            return Err(ApiError::Invalid {
+                path: "Bundle.type".to_owned(),
+                message: "POST /fhir takes a transaction Bundle (an MHD ITI-65 push) or a batch"
+                    .to_owned(),
+            });
+        }
     }
     let now = now_micros();
     let (prepared, deferred) = prepare(&state, &bundle, now).await?;

@@ -17,6 +17,14 @@ mod push;
 
 /// A server on an ephemeral loopback port, and its base URL.
 async fn spawn(db: &TestDb) -> (RunningServer, String) {
+    spawn_with(db, |_| {}).await
+}
+
+/// A server whose configuration `adjust` changes first.
+async fn spawn_with(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut ServerConfig),
+) -> (RunningServer, String) {
     let store = Store::connect(&DatabaseConfig {
         url: db.url().to_owned(),
         connect_timeout_secs: 1,
@@ -24,12 +32,13 @@ async fn spawn(db: &TestDb) -> (RunningServer, String) {
     })
     .await
     .unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         workers: 1,
         readiness_timeout_secs: 2,
         ..ServerConfig::default()
     };
+    adjust(&mut config);
     let server = renhice_server::start(config, store, Metrics::new()).unwrap();
     let base = format!("http://{}", server.local_addr());
     (server, base)
@@ -133,6 +142,7 @@ backend_tests! {
         );
         assert!(resources[2].get("operation").is_none(), "{body}");
         assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
+        assert_eq!(body["rest"][0]["interaction"][1]["code"], "batch");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");
         // The statement is valid FHIR for the model (no empty arrays, known elements).
         renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();

@@ -6,7 +6,7 @@ use renhice_model::types::HumanName;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{assert_outcome, spawn};
+use crate::{assert_outcome, spawn, spawn_with};
 use renhice_testing::backend_tests;
 
 async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
@@ -365,6 +365,71 @@ backend_tests! {
         server.stop(true).await.unwrap();
     }
 
+    async fn oversized_bodies_and_bundles_are_refused_clearly(db) {
+        let (server, base) = spawn_with(&db, |c| {
+            c.max_body_bytes = 4096;
+            c.max_bundle_entries = 3;
+        }).await;
+        let (patient, ipress) = identities(&base).await;
+        let (status, outcome) = post(&format!("{base}/fhir"), &push(&patient, &ipress, "urn:oid:1.2.604.9.40", &[1, 2, 3])).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("at most 3"), "{outcome}");
+        let mut big = push(&patient, &ipress, "urn:oid:1.2.604.9.41", &[1]);
+        big["entry"][1]["resource"]["description"] = json!("x".repeat(5000));
+        let (status, outcome) = post(&format!("{base}/fhir"), &big).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{outcome}");
+        assert_outcome(&outcome, "too-long");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn a_batch_runs_each_entry_on_its_own(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, _) = identities(&base).await;
+        let person = |dni: &str| {
+            serde_json::from_str::<Value>(&Resource::Patient(Box::new(Patient {
+                identifier: vec![PersonId::dni(dni).unwrap().to_identifier()],
+                ..Patient::default()
+            })).to_json_string()).unwrap()
+        };
+        let mut bad_dni = person("12345678");
+        bad_dni["identifier"][0]["value"] = json!("1234");
+        let mut stale = person("10000004");
+        stale["id"] = json!(patient);
+        let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+            {"resource": person("10000001"), "request": {"method": "POST", "url": "Patient"}},
+            {"resource": person("45678912"), "request": {"method": "POST", "url": "Patient"}},
+            {"resource": person("10000002"), "request": {"method": "PUT", "url": format!(
+                "Patient?identifier:of-type={}|1|10000002", renhice_model::peru::url::CS_IDS_PERSONA)}},
+            {"request": {"method": "GET", "url": format!("Patient/{patient}")}},
+            {"request": {"method": "GET", "url": "Organization/nobody"}},
+            {"resource": person("10000003"), "request": {"method": "POST", "url": "DocumentReference"}},
+            {"resource": bad_dni, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": stale, "request": {"method": "PUT", "url": format!("Patient/{patient}"), "ifMatch": "W/\"7\""}}
+        ]});
+        let (status, response) = post(&format!("{base}/fhir"), &batch).await;
+        assert_eq!(status, StatusCode::OK, "{response}");
+        assert_eq!(response["type"], "batch-response");
+        Resource::from_json(response.to_string().as_bytes()).unwrap();
+        let statuses: Vec<&str> = response["entry"].as_array().unwrap().iter()
+            .map(|e| e["response"]["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, [
+            "201 Created", "409 Conflict", "201 Created", "200 OK", "404 Not Found",
+            "400 Bad Request", "422 Unprocessable Entity", "412 Precondition Failed"
+        ]);
+        let expression = |i: usize| response["entry"][i]["response"]["outcome"]["issue"][0]["expression"][0].clone();
+        assert_eq!(expression(5), "Bundle.entry[5].request.url");
+        assert_eq!(expression(6), "Bundle.entry[6].resource.identifier[0]");
+        assert_eq!(response["entry"][3]["resource"]["id"], patient.as_str());
+        // What succeeded is stored, whatever failed beside it.
+        let created = response["entry"][0]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let (status, _) = get(&format!("{base}/fhir/{created}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, found) = get(&format!("{base}/fhir/Patient?identifier=10000002")).await;
+        assert_eq!(found["entry"].as_array().map(Vec::len), Some(1));
+        server.stop(true).await.unwrap();
+    }
+
     async fn concurrent_identical_pushes_create_one_set_of_entries(db) {
         let (server, base) = spawn(&db).await;
         let (patient, ipress) = identities(&base).await;
@@ -387,19 +452,31 @@ backend_tests! {
     async fn a_push_with_one_bad_entry_changes_nothing(db) {
         let (server, base) = spawn(&db).await;
         let (patient, ipress) = identities(&base).await;
+        let (status, _) = post(&format!("{base}/fhir"), &push(&patient, &ipress, "urn:oid:1.2.604.9.9", &[9])).await;
+        assert_eq!(status, StatusCode::OK);
+        let before = db.snapshot();
         let mut bundle = push(&patient, &ipress, "urn:oid:1.2.604.9.3", &[6, 7]);
         bundle["entry"][2]["resource"]["subject"]["reference"] = json!("Patient/nobody");
         let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
         assert_outcome(&outcome, "business-rule");
         assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[2].resource.subject");
+        // Refused in the database itself (the second document repeats a stored one, so
+        // the first was already written when the key conflict rolled the push back).
+        let mut late_conflict = push(&patient, &ipress, "urn:oid:1.2.604.9.10", &[6, 9]);
+        late_conflict["entry"][0]["resource"]["identifier"][0]["value"] = json!("urn:oid:1.2.604.9.10");
+        let (status, outcome) = post(&format!("{base}/fhir"), &late_conflict).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{outcome}");
+        assert!(db.snapshot() == before, "a refused push changed the database");
         // Nothing of it was kept: the corrected push is new (201s), not a replay or a conflict.
         let fixed = push(&patient, &ipress, "urn:oid:1.2.604.9.3", &[6, 7]);
         let (status, response) = post(&format!("{base}/fhir"), &fixed).await;
         assert_eq!(status, StatusCode::OK, "{response}");
+        // The comparison sees a change when there is one.
+        assert!(db.snapshot() != before, "an accepted push left no trace in the snapshot");
 
         let cases = [
-            (json!({"resourceType": "Bundle", "type": "batch"}), StatusCode::BAD_REQUEST, "Bundle.type"),
+            (json!({"resourceType": "Bundle", "type": "collection"}), StatusCode::BAD_REQUEST, "Bundle.type"),
             (json!({"resourceType": "Bundle", "type": "transaction"}), StatusCode::UNPROCESSABLE_ENTITY, "Bundle.entry"),
         ];
         for (body, status, path) in cases {
