@@ -4,6 +4,7 @@
 //! on first start) the SQLite database `renhice.db` in the working directory, applies
 //! the migrations and listens on `127.0.0.1:8080`.
 
+mod bench;
 mod config;
 mod logging;
 
@@ -28,6 +29,9 @@ struct Cli {
 enum Command {
     /// Run the registry server.
     Serve(ServeArgs),
+    /// Load a synthetic nation slice into a running registry and measure pushes and
+    /// queries (see docs/benchmarks.md).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
