@@ -756,10 +756,14 @@ async fn history(
         entry: entries,
         ..Bundle::default()
     };
-    let body = Resource::Bundle(Box::new(bundle)).to_json();
-    Ok(HttpResponse::Ok()
+    Ok(ok(&Resource::Bundle(Box::new(bundle))))
+}
+
+/// A 200 answer carrying a resource as FHIR JSON.
+pub(crate) fn ok(resource: &Resource) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(body))
+        .body(resource.to_json())
 }
 
 /// The server's FHIR base as the client addressed it (`http://host:port/fhir`).

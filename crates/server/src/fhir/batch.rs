@@ -16,7 +16,6 @@
 //! Index entries are not written in a batch: a push is a transaction, all or nothing.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntryResponse, Resource};
@@ -42,9 +41,7 @@ pub(super) async fn batch(req: &HttpRequest, state: &AppState, bundle: Bundle) -
         entry: entries,
         ..Bundle::default()
     };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(Resource::Bundle(Box::new(response)).to_json())
+    super::ok(&Resource::Bundle(Box::new(response)))
 }
 
 /// One entry: what it asks, checked and carried out.

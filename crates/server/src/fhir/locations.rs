@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::peru::{Renipress, url};
@@ -350,14 +349,10 @@ async fn answer(state: &AppState, patient: String) -> Result<HttpResponse, ApiEr
     for (org_id, location) in ordered {
         parameter.push(location_parameter(state, org_id, location).await?);
     }
-    let body = Resource::Parameters(Box::new(Parameters {
+    Ok(super::ok(&Resource::Parameters(Box::new(Parameters {
         parameter,
         ..Parameters::default()
-    }))
-    .to_json();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(body))
+    }))))
 }
 
 fn instant_micros(text: &str) -> i64 {

@@ -8,7 +8,6 @@
 //! `link.type = replaced-by`) answers for the surviving record. An identifier no
 //! current patient carries is a 404.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{
@@ -164,12 +163,8 @@ pub(super) async fn ihe_pix(
         ))),
         ..ParametersParameter::default()
     });
-    let body = Resource::Parameters(Box::new(Parameters {
+    Ok(super::ok(&Resource::Parameters(Box::new(Parameters {
         parameter,
         ..Parameters::default()
-    }))
-    .to_json();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(body))
+    }))))
 }

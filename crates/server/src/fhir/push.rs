@@ -31,7 +31,6 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{
@@ -936,9 +935,7 @@ fn bundle_response(entries: Vec<BundleEntry>) -> HttpResponse {
         entry: entries,
         ..Bundle::default()
     };
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(Resource::Bundle(Box::new(bundle)).to_json())
+    super::ok(&Resource::Bundle(Box::new(bundle)))
 }
 
 /// `PUT /fhir/DocumentReference/{id}` marking an entry `entered-in-error`: the only

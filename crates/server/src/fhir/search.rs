@@ -483,9 +483,7 @@ async fn run(
         entry: entries,
         ..Bundle::default()
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
-        .body(Resource::Bundle(Box::new(bundle)).to_json()))
+    Ok(super::ok(&Resource::Bundle(Box::new(bundle))))
 }
 
 fn entry(
