@@ -246,15 +246,7 @@ async fn write(
     id: String,
     version: i64,
 ) -> Result<(String, i64), ApiError> {
-    let mut rules = rules::check(&resource)?;
-    rules
-        .index
-        .tokens
-        .push(renhice_store::resources::TokenEntry {
-            param: "_id".to_owned(),
-            system: None,
-            code: id.clone(),
-        });
+    let rules = rules::check(&resource)?;
     let last_updated = now_micros();
     stamp(&mut resource, &id, version, last_updated);
     let body = resource.to_json_string();
@@ -273,6 +265,7 @@ async fn write(
                     body: Some(&stored_body),
                     index: &rules.index,
                     unique_keys: &rules.unique_keys,
+                    record: None,
                 },
             )
         })

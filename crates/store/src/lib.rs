@@ -13,6 +13,7 @@ mod config;
 mod connection;
 mod error;
 mod migrations;
+pub mod records;
 pub mod resources;
 pub mod schema;
 pub mod search;

@@ -9,10 +9,23 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::schema::{
-    resource_versions, resources, search_dates, search_references, search_strings, search_tokens,
-    unique_keys,
+    record_entries, resource_versions, resources, search_dates, search_references, search_strings,
+    search_tokens, unique_keys,
 };
 use crate::{DbConnection, StoreError};
+
+/// Runs a multi-row `INSERT` on the concrete connection: diesel's batch inserts are not
+/// available through the `MultiConnection` enum, but are on each backend.
+macro_rules! batch {
+    ($conn:expr, $statement:expr) => {
+        match $conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => $statement.execute(c),
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => $statement.execute(c),
+        }
+    };
+}
 
 /// One stored version of a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,14 +118,38 @@ pub struct NewVersion<'a> {
     /// type (a patient's identity documents, an IPRESS's RENIPRESS code); they replace
     /// the previous version's keys. Ignored for a deletion, which releases them.
     pub unique_keys: &'a [String],
+    /// The record entry of an index entry (a DocumentReference), replacing the previous
+    /// version's; ignored for a deletion, which removes it.
+    pub record: Option<&'a RecordEntry>,
 }
 
-/// Why the transaction of [`write_version`] was rolled back.
+/// What the registry answers "where are this patient's records?" from: one row per
+/// index entry, kept beside its search values so that `$record-locations` is one
+/// grouped query over one index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// The patient's logical id.
+    pub patient_id: String,
+    /// The custodian IPRESS's `Organization` logical id.
+    pub custodian_id: String,
+    /// `DocumentReference.status` (`current`, `superseded`, `entered-in-error`).
+    pub status: String,
+    /// `DocumentReference.date`, microseconds since the Unix epoch.
+    pub date: Option<i64>,
+    /// The document's type codings as a JSON array of `{system, code, display}`, in a
+    /// form the writer keeps stable so that equal types group together.
+    pub types: String,
+}
+
+/// Why the transaction of [`write_all`] was rolled back.
 enum WriteFailure {
-    /// The stored version is not the one the write builds on.
-    Stale,
-    /// Another resource already holds this key.
-    KeyTaken(String),
+    /// The write at this position does not build on the stored version (or, for a
+    /// creation, the resource exists already).
+    Stale(usize),
+    /// A created resource exists already; which one is found after the rollback.
+    Collision,
+    /// A unique key is already held; which write and by whom is found after the rollback.
+    KeyTaken,
     Db(DieselError),
 }
 
@@ -122,144 +159,298 @@ impl From<DieselError> for WriteFailure {
     }
 }
 
-/// Writes a new version of a resource, its history row, its search index and its unique
-/// keys, atomically: a stale version or a key another resource holds rolls back all of it.
+/// Writes a new version of a resource, its history row, its search index, its unique
+/// keys and its record entry, atomically: a stale version or a key another resource holds
+/// rolls back all of it.
 pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<(), StoreError> {
-    let attempt = conn.transaction::<_, WriteFailure, _>(|conn| {
-        let deleted = new.body.is_none();
-        let pk = if new.version_id == 1 {
-            let inserted = diesel::insert_into(resources::table)
-                .values((
-                    resources::resource_type.eq(new.resource_type),
-                    resources::id.eq(new.id),
-                    resources::version_id.eq(1_i64),
-                    resources::last_updated.eq(new.last_updated),
-                    resources::deleted.eq(deleted),
-                ))
-                .execute(conn);
-            match inserted {
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                    return Err(WriteFailure::Stale);
-                }
-                other => other?,
-            };
-            lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
-        } else {
-            let updated = diesel::update(
-                resources::table
-                    .filter(resources::resource_type.eq(new.resource_type))
-                    .filter(resources::id.eq(new.id))
-                    .filter(resources::version_id.eq(new.version_id - 1)),
-            )
-            .set((
-                resources::version_id.eq(new.version_id),
-                resources::last_updated.eq(new.last_updated),
-                resources::deleted.eq(deleted),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
-                return Err(WriteFailure::Stale);
-            }
-            lookup_pk(conn, new.resource_type, new.id)?.ok_or(DieselError::NotFound)?
-        };
-        diesel::insert_into(resource_versions::table)
-            .values((
-                resource_versions::resource_pk.eq(pk),
-                resource_versions::version_id.eq(new.version_id),
-                resource_versions::last_updated.eq(new.last_updated),
-                resource_versions::deleted.eq(deleted),
-                resource_versions::body.eq(new.body),
-            ))
-            .execute(conn)?;
-        replace_index(conn, pk, if deleted { &EMPTY_INDEX } else { new.index })?;
-        replace_unique_keys(
-            conn,
-            pk,
-            new.resource_type,
-            if deleted { &[] } else { new.unique_keys },
-        )?;
-        Ok(())
-    });
-    match attempt {
-        Ok(()) => Ok(()),
-        Err(WriteFailure::Stale) => {
-            let current = lookup_version(conn, new.resource_type, new.id)?.unwrap_or(0);
-            Err(StoreError::VersionConflict {
-                resource_type: new.resource_type.to_owned(),
-                id: new.id.to_owned(),
-                expected: new.version_id - 1,
-                current,
-            })
-        }
-        Err(WriteFailure::KeyTaken(key)) => {
-            // Read after the rollback: on PostgreSQL the failed transaction could not.
-            let holder = key_holder(conn, new.resource_type, &key)?.unwrap_or_default();
-            Err(StoreError::UniqueKeyTaken {
-                resource_type: new.resource_type.to_owned(),
-                key,
-                holder,
-            })
-        }
-        Err(WriteFailure::Db(e)) => Err(e.into()),
-    }
+    write_all(conn, std::slice::from_ref(new)).map_err(|(_, e)| e)
 }
+
+/// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
+/// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (five columns).
+const CHUNK: usize = 1000;
 
 /// Writes several versions in one transaction: all of them, or none. A FHIR transaction
 /// Bundle is one call. On failure, the position of the write that failed and why, so
 /// the caller can name `Bundle.entry[i]`.
+///
+/// The work is a fixed handful of statements whatever the number of writes: one
+/// multi-row `INSERT` per table (creations of every write at once), one conditional
+/// `UPDATE` per write of a version after the first, and for those the removal of the
+/// previous version's index rows. Round trips, not rows, dominate the cost of a push.
 pub fn write_all(
     conn: &mut DbConnection,
     writes: &[NewVersion<'_>],
 ) -> Result<(), (usize, StoreError)> {
-    enum Failure {
-        At(usize, StoreError),
-        Db(DieselError),
-    }
-    impl From<DieselError> for Failure {
-        fn from(e: DieselError) -> Self {
-            Self::Db(e)
-        }
-    }
-    // Each write is a nested transaction (a savepoint): a failed one is rolled back to
-    // its savepoint, which leaves the outer transaction usable on PostgreSQL for the
-    // follow-up queries that explain the failure, and then everything is rolled back.
-    let outcome = conn.transaction::<_, Failure, _>(|conn| {
-        for (i, write) in writes.iter().enumerate() {
-            write_version(conn, write).map_err(|e| Failure::At(i, e))?;
-        }
-        Ok(())
-    });
+    let outcome = conn.transaction::<_, WriteFailure, _>(|conn| write_rows(conn, writes));
     match outcome {
         Ok(()) => Ok(()),
-        Err(Failure::At(i, e)) => Err((i, e)),
-        Err(Failure::Db(e)) => Err((writes.len(), e.into())),
+        // Explained after the rollback: on PostgreSQL the failed transaction could not.
+        Err(WriteFailure::Stale(i)) => {
+            let new = &writes[i];
+            let current = lookup_version(conn, new.resource_type, new.id)
+                .map_err(|e| (i, e))?
+                .unwrap_or(0);
+            Err((
+                i,
+                StoreError::VersionConflict {
+                    resource_type: new.resource_type.to_owned(),
+                    id: new.id.to_owned(),
+                    expected: new.version_id - 1,
+                    current,
+                },
+            ))
+        }
+        Err(WriteFailure::Collision) => Err(explain_collision(conn, writes)),
+        Err(WriteFailure::KeyTaken) => Err(explain_taken_key(conn, writes)),
+        Err(WriteFailure::Db(e)) => Err((writes.len(), e.into())),
     }
 }
 
-fn replace_unique_keys(
-    conn: &mut DbConnection,
-    pk: i64,
-    resource_type: &str,
-    keys: &[String],
-) -> Result<(), WriteFailure> {
-    diesel::delete(unique_keys::table.filter(unique_keys::resource_pk.eq(pk))).execute(conn)?;
-    for key in keys {
-        let inserted = diesel::insert_into(unique_keys::table)
-            .values((
-                unique_keys::resource_type.eq(resource_type),
-                unique_keys::key.eq(key),
-                unique_keys::resource_pk.eq(pk),
-            ))
-            .execute(conn);
-        match inserted {
+fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), WriteFailure> {
+    let pks = write_resources(conn, writes)?;
+    let versions: Vec<_> = writes
+        .iter()
+        .zip(&pks)
+        .map(|(w, pk)| {
+            (
+                resource_versions::resource_pk.eq(*pk),
+                resource_versions::version_id.eq(w.version_id),
+                resource_versions::last_updated.eq(w.last_updated),
+                resource_versions::deleted.eq(w.body.is_none()),
+                resource_versions::body.eq(w.body),
+            )
+        })
+        .collect();
+    for chunk in versions.chunks(CHUNK) {
+        batch!(
+            conn,
+            diesel::insert_into(resource_versions::table).values(chunk)
+        )?;
+    }
+    // A version after the first replaces everything the previous one held.
+    let updated: Vec<i64> = writes
+        .iter()
+        .zip(&pks)
+        .filter(|(w, _)| w.version_id > 1)
+        .map(|(_, pk)| *pk)
+        .collect();
+    if !updated.is_empty() {
+        clear_derived(conn, &updated)?;
+    }
+    let live: Vec<(&NewVersion<'_>, i64)> = writes
+        .iter()
+        .zip(pks)
+        .filter(|(w, _)| w.body.is_some())
+        .collect();
+    insert_index(conn, &live)?;
+    insert_records(conn, &live)?;
+    // Keys in one order in every transaction, so two writers claiming overlapping keys
+    // queue behind each other instead of deadlocking.
+    let mut keys: Vec<(&str, &str, i64)> = live
+        .iter()
+        .flat_map(|(w, pk)| {
+            w.unique_keys
+                .iter()
+                .map(|k| (w.resource_type, k.as_str(), *pk))
+        })
+        .collect();
+    keys.sort_unstable();
+    let rows: Vec<_> = keys
+        .iter()
+        .map(|(t, k, pk)| {
+            (
+                unique_keys::resource_type.eq(*t),
+                unique_keys::key.eq(*k),
+                unique_keys::resource_pk.eq(*pk),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        match batch!(conn, diesel::insert_into(unique_keys::table).values(chunk)) {
             Ok(_) => {}
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                return Err(WriteFailure::KeyTaken(key.clone()));
+                return Err(WriteFailure::KeyTaken);
             }
             Err(e) => return Err(e.into()),
         }
     }
     Ok(())
+}
+
+/// Creates or advances the `resources` row of every write; returns their keys in order.
+fn write_resources(
+    conn: &mut DbConnection,
+    writes: &[NewVersion<'_>],
+) -> Result<Vec<i64>, WriteFailure> {
+    let mut pks = vec![0_i64; writes.len()];
+    let created: Vec<usize> = (0..writes.len())
+        .filter(|i| writes[*i].version_id == 1)
+        .collect();
+    let rows: Vec<_> = created
+        .iter()
+        .map(|i| {
+            let w = &writes[*i];
+            (
+                resources::resource_type.eq(w.resource_type),
+                resources::id.eq(w.id),
+                resources::version_id.eq(1_i64),
+                resources::last_updated.eq(w.last_updated),
+                resources::deleted.eq(w.body.is_none()),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        match batch!(conn, diesel::insert_into(resources::table).values(chunk)) {
+            Ok(_) => {}
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(WriteFailure::Collision);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !created.is_empty() {
+        // The new keys, read back in one query (ids are unique per type).
+        let ids: Vec<&str> = created.iter().map(|i| writes[*i].id).collect();
+        let found: Vec<(String, String, i64)> = resources::table
+            .filter(resources::id.eq_any(&ids))
+            .select((resources::resource_type, resources::id, resources::pk))
+            .load(conn)?;
+        for i in &created {
+            let w = &writes[*i];
+            pks[*i] = found
+                .iter()
+                .find(|(t, id, _)| t == w.resource_type && id == w.id)
+                .map(|(_, _, pk)| *pk)
+                .ok_or(DieselError::NotFound)?;
+        }
+    }
+    for (i, w) in writes.iter().enumerate().filter(|(_, w)| w.version_id != 1) {
+        let updated = diesel::update(
+            resources::table
+                .filter(resources::resource_type.eq(w.resource_type))
+                .filter(resources::id.eq(w.id))
+                .filter(resources::version_id.eq(w.version_id - 1)),
+        )
+        .set((
+            resources::version_id.eq(w.version_id),
+            resources::last_updated.eq(w.last_updated),
+            resources::deleted.eq(w.body.is_none()),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Err(WriteFailure::Stale(i));
+        }
+        pks[i] = lookup_pk(conn, w.resource_type, w.id)?.ok_or(DieselError::NotFound)?;
+    }
+    Ok(pks)
+}
+
+/// After a rolled-back [`write_all`] whose creations collided with existing resources:
+/// the first creation of an id that exists, or that an earlier write of the same call
+/// also creates.
+fn explain_collision(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> (usize, StoreError) {
+    let conflict = |i: usize, current: i64| {
+        let w = &writes[i];
+        (
+            i,
+            StoreError::VersionConflict {
+                resource_type: w.resource_type.to_owned(),
+                id: w.id.to_owned(),
+                expected: 0,
+                current,
+            },
+        )
+    };
+    let created: Vec<usize> = (0..writes.len())
+        .filter(|i| writes[*i].version_id == 1)
+        .collect();
+    for (n, i) in created.iter().enumerate() {
+        let w = &writes[*i];
+        if created[..n]
+            .iter()
+            .any(|j| writes[*j].resource_type == w.resource_type && writes[*j].id == w.id)
+        {
+            return conflict(*i, 0);
+        }
+        match lookup_version(conn, w.resource_type, w.id) {
+            Ok(Some(current)) => return conflict(*i, current),
+            Ok(None) => {}
+            Err(e) => return (*i, e),
+        }
+    }
+    // The other writer's resource is gone again (it was rolled back): a race a retry
+    // resolves.
+    conflict(created.first().copied().unwrap_or(0), 0)
+}
+
+/// Removes the index rows, record entry and unique keys of the previous versions of
+/// `pks`.
+fn clear_derived(conn: &mut DbConnection, pks: &[i64]) -> QueryResult<()> {
+    diesel::delete(search_tokens::table.filter(search_tokens::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    diesel::delete(search_strings::table.filter(search_strings::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    diesel::delete(search_dates::table.filter(search_dates::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    diesel::delete(search_references::table.filter(search_references::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    diesel::delete(record_entries::table.filter(record_entries::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    diesel::delete(unique_keys::table.filter(unique_keys::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// After a rolled-back [`write_all`] that met a taken key: which write, which key, and
+/// who holds it (another resource in the store, or an earlier write of the same call).
+fn explain_taken_key(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> (usize, StoreError) {
+    let mut claimed: Vec<(&str, &str, &str)> = Vec::new();
+    for (i, w) in writes.iter().enumerate().filter(|(_, w)| w.body.is_some()) {
+        for key in w.unique_keys {
+            let taken = |holder: String| {
+                (
+                    i,
+                    StoreError::UniqueKeyTaken {
+                        resource_type: w.resource_type.to_owned(),
+                        key: key.clone(),
+                        holder,
+                    },
+                )
+            };
+            if let Some((_, _, holder)) = claimed
+                .iter()
+                .find(|(t, k, _)| *t == w.resource_type && *k == key.as_str())
+            {
+                return taken((*holder).to_owned());
+            }
+            claimed.push((w.resource_type, key, w.id));
+            match key_holder(conn, w.resource_type, key) {
+                Ok(Some(holder)) if holder != w.id => return taken(holder),
+                Ok(_) => {}
+                Err(e) => return (i, e),
+            }
+        }
+    }
+    // The holder released the key between the refusal and this look: a race, which a
+    // retry resolves.
+    let first = writes
+        .iter()
+        .position(|w| !w.unique_keys.is_empty())
+        .unwrap_or(0);
+    (
+        first,
+        StoreError::UniqueKeyTaken {
+            resource_type: writes
+                .get(first)
+                .map_or_else(String::new, |w| w.resource_type.to_owned()),
+            key: writes
+                .get(first)
+                .and_then(|w| w.unique_keys.first().cloned())
+                .unwrap_or_default(),
+            holder: String::new(),
+        },
+    )
 }
 
 /// The logical id of the current resource of `resource_type` holding a unique `key`.
@@ -276,13 +467,6 @@ pub fn key_holder(
         .first(conn)
         .optional()?)
 }
-
-static EMPTY_INDEX: SearchIndex = SearchIndex {
-    tokens: Vec::new(),
-    strings: Vec::new(),
-    dates: Vec::new(),
-    references: Vec::new(),
-};
 
 fn lookup_pk(conn: &mut DbConnection, resource_type: &str, id: &str) -> QueryResult<Option<i64>> {
     resources::table
@@ -307,94 +491,103 @@ pub fn lookup_version(
         .optional()?)
 }
 
-/// Runs a multi-row `INSERT` on the concrete connection: diesel's batch inserts are not
-/// available through the `MultiConnection` enum, but are on each backend.
-macro_rules! batch {
-    ($conn:expr, $statement:expr) => {
-        match $conn {
-            #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => $statement.execute(c),
-            #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => $statement.execute(c),
-        }
-    };
-}
-
-fn replace_index(conn: &mut DbConnection, pk: i64, index: &SearchIndex) -> QueryResult<()> {
-    diesel::delete(search_tokens::table.filter(search_tokens::resource_pk.eq(pk))).execute(conn)?;
-    diesel::delete(search_strings::table.filter(search_strings::resource_pk.eq(pk)))
-        .execute(conn)?;
-    diesel::delete(search_dates::table.filter(search_dates::resource_pk.eq(pk))).execute(conn)?;
-    diesel::delete(search_references::table.filter(search_references::resource_pk.eq(pk)))
-        .execute(conn)?;
-    // One multi-row INSERT per table rather than one statement per value: a pushed
-    // DocumentReference carries a dozen search values, and round trips dominate.
-    if !index.tokens.is_empty() {
-        let rows: Vec<_> = index
-            .tokens
-            .iter()
-            .map(|t| {
+/// The search values of every write, one multi-row `INSERT` per table.
+fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
+    let tokens: Vec<_> = live
+        .iter()
+        .flat_map(|(w, pk)| {
+            w.index.tokens.iter().map(move |t| {
                 (
-                    search_tokens::resource_pk.eq(pk),
+                    search_tokens::resource_pk.eq(*pk),
                     search_tokens::param.eq(&t.param),
                     search_tokens::system.eq(t.system.as_deref()),
                     search_tokens::code.eq(&t.code),
                 )
             })
-            .collect();
+        })
+        .collect();
+    for chunk in tokens.chunks(CHUNK) {
         batch!(
             conn,
-            diesel::insert_into(search_tokens::table).values(&rows)
+            diesel::insert_into(search_tokens::table).values(chunk)
         )?;
     }
-    if !index.strings.is_empty() {
-        let rows: Vec<_> = index
-            .strings
-            .iter()
-            .map(|v| {
+    let strings: Vec<_> = live
+        .iter()
+        .flat_map(|(w, pk)| {
+            w.index.strings.iter().map(move |v| {
                 (
-                    search_strings::resource_pk.eq(pk),
+                    search_strings::resource_pk.eq(*pk),
                     search_strings::param.eq(&v.param),
                     search_strings::value.eq(&v.value),
                 )
             })
-            .collect();
+        })
+        .collect();
+    for chunk in strings.chunks(CHUNK) {
         batch!(
             conn,
-            diesel::insert_into(search_strings::table).values(&rows)
+            diesel::insert_into(search_strings::table).values(chunk)
         )?;
     }
-    if !index.dates.is_empty() {
-        let rows: Vec<_> = index
-            .dates
-            .iter()
-            .map(|d| {
+    let dates: Vec<_> = live
+        .iter()
+        .flat_map(|(w, pk)| {
+            w.index.dates.iter().map(move |d| {
                 (
-                    search_dates::resource_pk.eq(pk),
+                    search_dates::resource_pk.eq(*pk),
                     search_dates::param.eq(&d.param),
                     search_dates::low.eq(d.low),
                     search_dates::high.eq(d.high),
                 )
             })
-            .collect();
-        batch!(conn, diesel::insert_into(search_dates::table).values(&rows))?;
+        })
+        .collect();
+    for chunk in dates.chunks(CHUNK) {
+        batch!(conn, diesel::insert_into(search_dates::table).values(chunk))?;
     }
-    if !index.references.is_empty() {
-        let rows: Vec<_> = index
-            .references
-            .iter()
-            .map(|r| {
+    let references: Vec<_> = live
+        .iter()
+        .flat_map(|(w, pk)| {
+            w.index.references.iter().map(move |r| {
                 (
-                    search_references::resource_pk.eq(pk),
+                    search_references::resource_pk.eq(*pk),
                     search_references::param.eq(&r.param),
                     search_references::target_type.eq(&r.target_type),
                     search_references::target_id.eq(&r.target_id),
                 )
             })
-            .collect();
+        })
+        .collect();
+    for chunk in references.chunks(CHUNK) {
         batch!(
             conn,
-            diesel::insert_into(search_references::table).values(&rows)
+            diesel::insert_into(search_references::table).values(chunk)
+        )?;
+    }
+    Ok(())
+}
+
+/// The record entries of the writes that carry one.
+fn insert_records(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
+    let rows: Vec<_> = live
+        .iter()
+        .filter_map(|(w, pk)| w.record.map(|r| (r, *pk)))
+        .map(|(r, pk)| {
+            (
+                record_entries::resource_pk.eq(pk),
+                record_entries::patient_id.eq(&r.patient_id),
+                record_entries::custodian_id.eq(&r.custodian_id),
+                record_entries::status.eq(&r.status),
+                record_entries::date.eq(r.date),
+                record_entries::types.eq(&r.types),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        batch!(
+            conn,
+            diesel::insert_into(record_entries::table).values(chunk)
         )?;
     }
     Ok(())
@@ -484,6 +677,52 @@ pub fn history(
     Ok(rows
         .into_iter()
         .map(|r| to_stored(resource_type, id, r))
+        .collect())
+}
+
+/// Logical ids of current, not deleted resources of `resource_type` whose reference
+/// parameter `param` points at any of `targets` (of `target_type`), in id order.
+pub fn referrers(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    param: &str,
+    target_type: &str,
+    targets: &[String],
+) -> Result<Vec<String>, StoreError> {
+    Ok(resources::table
+        .inner_join(search_references::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::deleted.eq(false))
+        .filter(search_references::param.eq(param))
+        .filter(search_references::target_type.eq(target_type))
+        .filter(search_references::target_id.eq_any(targets))
+        .select(resources::id)
+        .distinct()
+        .order(resources::id)
+        .load(conn)?)
+}
+
+/// The current bodies of the resources of `resource_type` with the given ids that exist
+/// and are not deleted, as `(id, JSON)`, in one query.
+pub fn read_current(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows: Vec<(String, Option<String>)> = resources::table
+        .inner_join(
+            resource_versions::table.on(resource_versions::resource_pk
+                .eq(resources::pk)
+                .and(resource_versions::version_id.eq(resources::version_id))),
+        )
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq_any(ids))
+        .filter(resources::deleted.eq(false))
+        .select((resources::id, resource_versions::body))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, body)| body.map(|b| (id, b)))
         .collect())
 }
 

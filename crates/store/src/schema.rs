@@ -70,6 +70,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    record_entries (resource_pk) {
+        resource_pk -> BigInt,
+        patient_id -> Text,
+        custodian_id -> Text,
+        status -> Text,
+        date -> Nullable<BigInt>,
+        types -> Text,
+    }
+}
+
+diesel::joinable!(record_entries -> resources (resource_pk));
 diesel::joinable!(resource_versions -> resources (resource_pk));
 diesel::joinable!(unique_keys -> resources (resource_pk));
 diesel::joinable!(search_tokens -> resources (resource_pk));
@@ -85,4 +97,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_dates,
     search_references,
     unique_keys,
+    record_entries,
 );

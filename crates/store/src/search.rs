@@ -98,6 +98,10 @@ fn escape_like(prefix: &str) -> String {
 }
 
 fn condition(param: &str, value: &Match) -> Condition {
+    // The logical id is the resource row's own column, not an index row.
+    if let ("_id", Match::Token { code, .. }) = (param, value) {
+        return Box::new(resources::id.eq(code.clone()));
+    }
     let param = param.to_owned();
     match value {
         Match::Token { system, code } => {

@@ -5,23 +5,29 @@
 //! with one `location` per IPRESS holding current index entries of the patient — and of
 //! every record merged into the patient — whose parts are `organization` (a reference with
 //! the RENIPRESS identifier and the name as display), `renipress`, `name`, `count`,
-//! `first` and `last` (the earliest and latest `DocumentReference.date`), one `type` per
-//! document type and one `endpoint` per endpoint of the IPRESS. IPRESS are ordered by
-//! their latest entry, newest first. The operation is defined in
+//! `first` and `last` (the earliest and latest `DocumentReference.date`, as UTC
+//! instants), one `type` per document type and one `endpoint` per endpoint of the IPRESS.
+//! IPRESS are ordered by their latest entry, newest first. The operation is defined in
 //! `profiles/renhice/OperationDefinition-record-locations.json`.
+//!
+//! Everything runs on one pooled connection in one blocking task: the identifier lookup,
+//! the merged records (one query per level of merges, normally one), one grouped query
+//! over the record index (`store::records`) and one read of the IPRESS involved.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::peru::{Renipress, url};
 use renhice_model::resources::{
-    Parameters, ParametersParameter, ParametersParameterValue, Resource,
+    Organization, Parameters, ParametersParameter, ParametersParameterValue, Resource,
 };
 use renhice_model::types::{Coding, Reference};
 use renhice_model::values::DateTime;
-use renhice_store::resources as stored;
-use renhice_store::search::{self as store_search, Criterion, Cursor, Match, Order};
+use renhice_store::records::{self, LocationGroup};
+use renhice_store::resources::{self as stored, StoredResource};
+use renhice_store::{DbConnection, StoreError};
+use serde_json::Value;
 
 use super::rules;
 use crate::{ApiError, AppState};
@@ -29,15 +35,29 @@ use crate::{ApiError, AppState};
 /// The canonical URL of the operation's definition.
 pub(crate) const DEFINITION: &str = "http://renhice.org/fhir/OperationDefinition/record-locations";
 
-/// Entries read per page while aggregating.
-const PAGE: usize = 500;
+/// The most records merged into one patient that are followed (a bound on a corrupt
+/// chain, far above any real one).
+const MAX_FAMILY: usize = 64;
 
+/// One IPRESS's part of the answer.
 #[derive(Default)]
 struct Location {
-    count: i32,
-    first: Option<String>,
-    last: Option<String>,
+    count: i64,
+    first: Option<i64>,
+    last: Option<i64>,
     types: Vec<Coding>,
+}
+
+/// What the database said, before it becomes a FHIR answer.
+enum Lookup {
+    /// No patient carries the identifier.
+    NoPatient,
+    /// Several patients carry it and none was merged into the others.
+    Ambiguous(Vec<String>),
+    /// The instance asked for is missing or deleted.
+    Instance(Option<StoredResource>),
+    /// The groups of current entries and the IPRESS holding them.
+    Found(Vec<LocationGroup>, Vec<(String, String)>),
 }
 
 fn invalid(path: &str, message: String) -> ApiError {
@@ -55,8 +75,10 @@ fn part(name: &str, value: ParametersParameterValue) -> ParametersParameter {
     }
 }
 
-/// The patient an identifier names (one, or a 404/412).
-async fn by_identifier(state: &AppState, req: &HttpRequest) -> Result<String, ApiError> {
+/// The token search an identifier query names: `(param, system, value)`.
+fn identifier_query(
+    req: &HttpRequest,
+) -> Result<(&'static str, Option<String>, String, String, String), ApiError> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
@@ -102,84 +124,76 @@ async fn by_identifier(state: &AppState, req: &HttpRequest) -> Result<String, Ap
             ));
         }
     };
-    let ids = state
-        .store
-        .run(move |conn| stored::find_by_token(conn, "Patient", param, system.as_deref(), &value))
-        .await?;
-    match ids.as_slice() {
-        [] => Err(ApiError::ResourceNotFound {
-            resource_type: "Patient".to_owned(),
-            id: format!("with {name} {raw}"),
-        }),
-        [id] => Ok(id.clone()),
-        several => survivor_among(state, several, name, raw).await,
-    }
+    Ok((param, system, value, name.clone(), raw.clone()))
 }
 
-/// Among several patients carrying an identifier, the one the others were merged into.
-async fn survivor_among(
-    state: &AppState,
-    several: &[String],
-    name: &str,
-    raw: &str,
-) -> Result<String, ApiError> {
-    // A merged record and its survivor carry the same documents: pick the survivor.
-    let mut survivors = Vec::new();
-    let targets: Vec<Match> = several
+/// Among several patients carrying an identifier, those not merged into another of them.
+fn survivors(conn: &mut DbConnection, several: &[String]) -> Result<Vec<String>, StoreError> {
+    let merged = stored::referrers(conn, "Patient", "replaced-by", "Patient", several)?;
+    Ok(several
         .iter()
-        .map(|t| Match::Reference {
-            target_type: "Patient".to_owned(),
-            target_id: t.clone(),
-        })
-        .collect();
-    for id in several {
-        let lookup = id.clone();
-        let values = targets.clone();
-        let merged = state
-            .store
-            .run(move |conn| {
-                store_search::search(
-                    conn,
-                    "Patient",
-                    &[
-                        Criterion {
-                            param: "_id".to_owned(),
-                            values: vec![Match::Token {
-                                system: None,
-                                code: lookup,
-                            }],
-                        },
-                        Criterion {
-                            param: "replaced-by".to_owned(),
-                            values,
-                        },
-                    ],
-                    Order::Key,
-                    Cursor::Start,
-                    1,
-                )
-            })
-            .await?;
-        if merged.rows.is_empty() {
-            survivors.push(id.clone());
-        }
+        .filter(|id| !merged.contains(id))
+        .cloned()
+        .collect())
+}
+
+/// The patient and every record merged into it, directly or in a chain.
+fn family_of(conn: &mut DbConnection, id: String) -> Result<Vec<String>, StoreError> {
+    let mut all = vec![id];
+    let mut frontier = all.clone();
+    while !frontier.is_empty() && all.len() < MAX_FAMILY {
+        frontier = stored::referrers(conn, "Patient", "replaced-by", "Patient", &frontier)?
+            .into_iter()
+            .filter(|id| !all.contains(id))
+            .collect();
+        all.extend(frontier.iter().cloned());
     }
-    match survivors.as_slice() {
-        [id] => Ok(id.clone()),
-        _ => Err(ApiError::PreconditionFailed(format!(
-            "{name} {raw} names {} patients ({}); give the identifier's system",
-            several.len(),
-            several.join(", ")
-        ))),
-    }
+    Ok(all)
+}
+
+/// The grouped current entries of the patient's family and the IPRESS holding them.
+fn locate(conn: &mut DbConnection, patient: String) -> Result<Lookup, StoreError> {
+    let family = family_of(conn, patient)?;
+    let groups = records::current_locations(conn, &family)?;
+    let mut custodians: Vec<String> = groups.iter().map(|g| g.custodian_id.clone()).collect();
+    custodians.sort_unstable();
+    custodians.dedup();
+    let organizations = stored::read_current(conn, "Organization", &custodians)?;
+    Ok(Lookup::Found(groups, organizations))
 }
 
 pub(super) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = by_identifier(&state, &req).await?;
-    answer(&state, id).await
+    let (param, system, value, name, raw) = identifier_query(&req)?;
+    let lookup = state
+        .store
+        .run(move |conn| {
+            let ids = stored::find_by_token(conn, "Patient", param, system.as_deref(), &value)?;
+            let patient = match ids.as_slice() {
+                [] => return Ok(Lookup::NoPatient),
+                [id] => id.clone(),
+                several => match survivors(conn, several)?.as_slice() {
+                    [id] => id.clone(),
+                    _ => return Ok(Lookup::Ambiguous(ids)),
+                },
+            };
+            locate(conn, patient)
+        })
+        .await?;
+    match lookup {
+        Lookup::NoPatient | Lookup::Instance(_) => Err(ApiError::ResourceNotFound {
+            resource_type: "Patient".to_owned(),
+            id: format!("with {name} {raw}"),
+        }),
+        Lookup::Ambiguous(several) => Err(ApiError::PreconditionFailed(format!(
+            "{name} {raw} names {} patients ({}); give the identifier's system",
+            several.len(),
+            several.join(", ")
+        ))),
+        Lookup::Found(groups, organizations) => Ok(answer(groups, &organizations)),
+    }
 }
 
 pub(super) async fn for_instance(
@@ -195,196 +209,103 @@ pub(super) async fn for_instance(
     }
     let id = path.into_inner();
     let lookup = id.clone();
-    let row = state
-        .store
-        .run(move |conn| stored::read(conn, "Patient", &lookup))
-        .await?;
-    super::found("Patient", &id, row)?;
-    answer(&state, id).await
-}
-
-/// The patient and every record merged into it, directly or in a chain.
-async fn family_of(state: &AppState, id: String) -> Result<Vec<String>, ApiError> {
-    let mut all = vec![id];
-    let mut frontier = all.clone();
-    while !frontier.is_empty() && all.len() < 64 {
-        let values = frontier
-            .iter()
-            .map(|t| Match::Reference {
-                target_type: "Patient".to_owned(),
-                target_id: t.clone(),
-            })
-            .collect();
-        let page = state
-            .store
-            .run(move |conn| {
-                store_search::search(
-                    conn,
-                    "Patient",
-                    &[Criterion {
-                        param: "replaced-by".to_owned(),
-                        values,
-                    }],
-                    Order::Key,
-                    Cursor::Start,
-                    64,
-                )
-            })
-            .await?;
-        frontier = page
-            .rows
-            .into_iter()
-            .map(|(_, id, ..)| id)
-            .filter(|id| !all.contains(id))
-            .collect();
-        all.extend(frontier.iter().cloned());
-    }
-    Ok(all)
-}
-
-/// A page of the patient's current index entries, in key order.
-async fn current_page(
-    state: &AppState,
-    criteria: Vec<Criterion>,
-    after: Cursor,
-) -> Result<store_search::Page, ApiError> {
-    Ok(state
+    let found = state
         .store
         .run(move |conn| {
-            store_search::search(
-                conn,
-                "DocumentReference",
-                &criteria,
-                Order::Key,
-                after,
-                PAGE,
-            )
+            let row = stored::read(conn, "Patient", &lookup)?;
+            if row.as_ref().is_none_or(|r| r.deleted) {
+                return Ok(Lookup::Instance(row));
+            }
+            locate(conn, lookup)
         })
-        .await?)
+        .await?;
+    match found {
+        Lookup::Found(groups, organizations) => Ok(answer(groups, &organizations)),
+        Lookup::Instance(row) => {
+            super::found("Patient", &id, row)?;
+            Err(ApiError::Internal(format!("Patient/{id} vanished")))
+        }
+        Lookup::NoPatient | Lookup::Ambiguous(_) => Err(ApiError::Internal(
+            "an instance lookup by identifier".to_owned(),
+        )),
+    }
 }
 
-async fn answer(state: &AppState, patient: String) -> Result<HttpResponse, ApiError> {
-    let patients = family_of(state, patient).await?;
-    let criteria = vec![
-        Criterion {
-            param: "patient".to_owned(),
-            values: patients
-                .iter()
-                .map(|p| Match::Reference {
-                    target_type: "Patient".to_owned(),
-                    target_id: p.clone(),
-                })
-                .collect(),
-        },
-        Criterion {
-            param: "status".to_owned(),
-            values: vec![Match::Token {
-                system: None,
-                code: "current".to_owned(),
-            }],
-        },
-    ];
-    let mut by_ipress: BTreeMap<String, Location> = BTreeMap::new();
-    let mut after = Cursor::Start;
-    loop {
-        let page = current_page(state, criteria.clone(), after).await?;
-        for (key, id, _, _, body) in &page.rows {
-            after = Cursor::Key(*key);
-            let Ok(Resource::DocumentReference(d)) = Resource::from_json(body.as_bytes()) else {
-                return Err(ApiError::Internal(format!(
-                    "stored DocumentReference/{id} is not one"
-                )));
-            };
-            let Some(custodian) = d
-                .custodian
-                .as_deref()
-                .and_then(|c| c.reference_str())
-                .and_then(|r| r.strip_prefix("Organization/"))
-            else {
-                continue;
-            };
-            let location = by_ipress.entry(custodian.to_owned()).or_default();
-            location.count += 1;
-            if let Some(date) = d.date.as_ref().and_then(Primitive::value) {
-                let text = date.as_str().to_owned();
-                // RFC 3339 instants in one offset compare as text only when normalised:
-                // compare the instants themselves.
-                let micros = instant_micros(&text);
-                if location
-                    .first
-                    .as_deref()
-                    .map(instant_micros)
-                    .is_none_or(|f| micros < f)
-                {
-                    location.first = Some(text.clone());
-                }
-                if location
-                    .last
-                    .as_deref()
-                    .map(instant_micros)
-                    .is_none_or(|l| micros > l)
-                {
-                    location.last = Some(text);
-                }
+/// The codings a record entry's `types` column holds.
+fn codings(types: &str) -> Vec<Coding> {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(types) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = |name: &str| item.get(name).and_then(Value::as_str);
+            Coding {
+                system: text("system").map(Into::into),
+                code: text("code").map(Into::into),
+                display: text("display").map(Into::into),
+                ..Coding::default()
             }
-            for coding in d.r#type.iter().flat_map(|t| &t.coding) {
-                if !location
-                    .types
-                    .iter()
-                    .any(|c| c.system == coding.system && c.code == coding.code)
-                {
-                    location.types.push(coding.clone());
-                }
+        })
+        .collect()
+}
+
+fn answer(groups: Vec<LocationGroup>, organizations: &[(String, String)]) -> HttpResponse {
+    let mut by_ipress: HashMap<String, Location> = HashMap::new();
+    for group in groups {
+        let location = by_ipress.entry(group.custodian_id).or_default();
+        location.count += group.count;
+        location.first = [location.first, group.first].into_iter().flatten().min();
+        location.last = [location.last, group.last].into_iter().flatten().max();
+        for coding in codings(&group.types) {
+            match location
+                .types
+                .iter_mut()
+                .find(|c| c.system == coding.system && c.code == coding.code)
+            {
+                // The same code written with and without its display: keep the display.
+                Some(known) if known.display.is_none() => *known = coding,
+                Some(_) => {}
+                None => location.types.push(coding),
             }
-        }
-        if !page.more {
-            break;
         }
     }
+    let organizations: HashMap<&str, Option<Organization>> = organizations
+        .iter()
+        .map(|(id, body)| {
+            let organization = match Resource::from_json(body.as_bytes()) {
+                Ok(Resource::Organization(o)) => Some(*o),
+                _ => None,
+            };
+            (id.as_str(), organization)
+        })
+        .collect();
     let mut ordered: Vec<(String, Location)> = by_ipress.into_iter().collect();
-    ordered.sort_by_key(|(_, l)| {
-        std::cmp::Reverse(l.last.as_deref().map_or(i64::MIN, instant_micros))
-    });
-    let mut parameter = Vec::with_capacity(ordered.len());
-    for (org_id, location) in ordered {
-        parameter.push(location_parameter(state, org_id, location).await?);
-    }
-    Ok(super::ok(&Resource::Parameters(Box::new(Parameters {
+    // Newest first; ties (and undated entries) in a stable order.
+    ordered.sort_by(|(a_id, a), (b_id, b)| b.last.cmp(&a.last).then_with(|| a_id.cmp(b_id)));
+    let parameter = ordered
+        .into_iter()
+        .map(|(org_id, location)| {
+            let organization = organizations.get(org_id.as_str()).and_then(Option::as_ref);
+            location_parameter(&org_id, organization, location)
+        })
+        .collect();
+    super::ok(&Resource::Parameters(Box::new(Parameters {
         parameter,
         ..Parameters::default()
-    }))))
+    })))
 }
 
-fn instant_micros(text: &str) -> i64 {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
-        .unwrap_or(i64::MIN)
-}
-
-async fn location_parameter(
-    state: &AppState,
-    org_id: String,
+fn location_parameter(
+    org_id: &str,
+    organization: Option<&Organization>,
     location: Location,
-) -> Result<ParametersParameter, ApiError> {
-    let lookup = org_id.clone();
-    let row = state
-        .store
-        .run(move |conn| stored::read(conn, "Organization", &lookup))
-        .await?;
-    let organization = match row
-        .and_then(|r| r.body)
-        .map(|b| Resource::from_json(b.as_bytes()))
-    {
-        Some(Ok(Resource::Organization(o))) => Some(o),
-        _ => None,
-    };
+) -> ParametersParameter {
     let name = organization
-        .as_ref()
         .and_then(|o| o.name.as_ref())
         .and_then(Primitive::as_str)
         .map(str::to_owned);
-    let renipress = organization.as_ref().and_then(|o| {
+    let renipress = organization.and_then(|o| {
         o.identifier.iter().find(|i| {
             i.r#type.as_deref().is_some_and(|t| {
                 t.coding
@@ -393,7 +314,7 @@ async fn location_parameter(
             })
         })
     });
-    let mut reference = Reference::to("Organization", &org_id);
+    let mut reference = Reference::to("Organization", org_id);
     if let Some(name) = &name {
         reference = reference.with_display(name);
     }
@@ -418,11 +339,11 @@ async fn location_parameter(
     }
     parts.push(part(
         "count",
-        ParametersParameterValue::Integer(location.count.into()),
+        ParametersParameterValue::Integer(i32::try_from(location.count).unwrap_or(i32::MAX).into()),
     ));
     for (label, value) in [("first", location.first), ("last", location.last)] {
-        if let Some(text) = value
-            && let Ok(date) = DateTime::parse(text)
+        if let Some(micros) = value
+            && let Ok(date) = DateTime::parse(super::instant_text(micros))
         {
             parts.push(part(
                 label,
@@ -442,9 +363,9 @@ async fn location_parameter(
             ParametersParameterValue::Reference(Box::new(endpoint.clone())),
         ));
     }
-    Ok(ParametersParameter {
+    ParametersParameter {
         name: Some("location".into()),
         part: parts,
         ..ParametersParameter::default()
-    })
+    }
 }

@@ -29,7 +29,7 @@
 //! Signature checking of Provenance and patients inside the push arrive with later
 //! work; until then a Provenance is stored as given.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
@@ -40,7 +40,7 @@ use renhice_model::types::ExtensionValue;
 use renhice_model::values::Instant;
 use renhice_store::StoreError;
 use renhice_store::resources::{
-    self as stored, DateEntry, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
+    self as stored, DateEntry, NewVersion, RecordEntry, ReferenceEntry, SearchIndex, TokenEntry,
 };
 use serde_json::Value;
 
@@ -63,6 +63,8 @@ struct Prepared {
     body: String,
     index: SearchIndex,
     keys: Vec<String>,
+    /// The record entry of a DocumentReference.
+    record: Option<RecordEntry>,
     /// Whether the entry is one of the Bundle's (answered in the response) rather than
     /// a stored entry the push supersedes.
     answered: bool,
@@ -151,6 +153,7 @@ pub(super) async fn transaction(
                     body: Some(&p.body),
                     index: &p.index,
                     unique_keys: &p.keys,
+                    record: p.record.as_ref(),
                 })
                 .collect();
             Ok(stored::write_all(conn, &writes))
@@ -293,6 +296,8 @@ async fn prepare(
     let mut deferred = None;
     let mut patient: Option<String> = None;
     let mut custodian_of_push: Option<String> = None;
+    // References already found in the registry: a push names one patient and one IPRESS.
+    let mut known = HashSet::new();
     for (i, (entry, (resource_type, id))) in bundle.entry.iter().zip(plan).enumerate() {
         let at = format!("Bundle.entry[{i}].resource");
         let mut json: Value = entry
@@ -314,9 +319,11 @@ async fn prepare(
             .map_err(|e| ApiError::Internal(format!("{at}: {e}")))?;
         let mut index = SearchIndex::default();
         let mut keys = Vec::new();
+        let mut record = None;
         match &resource {
             Resource::DocumentReference(d) => {
-                let (subject, custodian) = document(state, d, &at, &mut index).await?;
+                let (subject, custodian) = document(state, d, &at, &mut index, &mut known).await?;
+                record = Some(record_entry(d, &subject, &custodian));
                 check_same(&mut patient, subject, &format!("{at}.subject"), "patient")?;
                 check_same(
                     &mut custodian_of_push,
@@ -341,11 +348,6 @@ async fn prepare(
             }
             _ => {}
         }
-        index.tokens.push(TokenEntry {
-            param: "_id".to_owned(),
-            system: None,
-            code: id.clone(),
-        });
         prepared.push(Prepared {
             resource_type,
             id,
@@ -353,6 +355,7 @@ async fn prepare(
             body: resource.to_json_string(),
             index,
             keys,
+            record,
             answered: true,
         });
     }
@@ -511,11 +514,7 @@ fn next_version(mut d: DocumentReference, id: String, version: i64, now: i64) ->
     let (subject, custodian) = (subject.unwrap_or_default(), custodian.unwrap_or_default());
     let mut index = SearchIndex::default();
     document_index(&d, &subject, &custodian, &mut index);
-    index.tokens.push(TokenEntry {
-        param: "_id".to_owned(),
-        system: None,
-        code: id.clone(),
-    });
+    let record = Some(record_entry(&d, &subject, &custodian));
     let keys = d
         .master_identifier
         .as_deref()
@@ -532,6 +531,7 @@ fn next_version(mut d: DocumentReference, id: String, version: i64, now: i64) ->
         body: Resource::DocumentReference(Box::new(d)).to_json_string(),
         index,
         keys,
+        record,
         answered: false,
     }
 }
@@ -563,7 +563,7 @@ fn scope_keys(prepared: &mut [Prepared], custodian: &str, patient: &str) -> Resu
                 .index
                 .references
                 .iter()
-                .any(|r| r.param == "subject" && r.target_id == patient)
+                .any(|r| r.param == "patient" && r.target_id == patient)
             {
                 return Err(unprocessable(
                     format!("Bundle.entry[{i}].resource.subject"),
@@ -603,6 +603,7 @@ async fn document(
     d: &DocumentReference,
     at: &str,
     index: &mut SearchIndex,
+    known: &mut HashSet<String>,
 ) -> Result<(String, String), ApiError> {
     if d.status.as_ref().and_then(Primitive::as_str) != Some("current") {
         return Err(unprocessable(
@@ -632,20 +633,33 @@ async fn document(
         )
     })?
     .to_owned();
-    for (what, resource_type, id) in [
+    let wanted: Vec<(&'static str, &'static str, String)> = [
         ("subject", "Patient", subject.clone()),
         ("custodian", "Organization", custodian.clone()),
-    ] {
-        let lookup = id.clone();
-        let row = state
+    ]
+    .into_iter()
+    .filter(|(_, t, id)| !known.contains(&format!("{t}/{id}")))
+    .collect();
+    if !wanted.is_empty() {
+        let lookups: Vec<(&'static str, String)> =
+            wanted.iter().map(|(_, t, id)| (*t, id.clone())).collect();
+        let found = state
             .store
-            .run(move |conn| stored::read(conn, resource_type, &lookup))
+            .run(move |conn| {
+                lookups
+                    .iter()
+                    .map(|(t, id)| stored::read(conn, t, id).map(|r| r.is_some_and(|r| !r.deleted)))
+                    .collect::<Result<Vec<bool>, _>>()
+            })
             .await?;
-        if row.is_none_or(|r| r.deleted) {
-            return Err(unprocessable(
-                format!("{at}.{what}"),
-                format!("{resource_type}/{id} is not known to the registry; feed it first"),
-            ));
+        for ((what, resource_type, id), exists) in wanted.into_iter().zip(found) {
+            if !exists {
+                return Err(unprocessable(
+                    format!("{at}.{what}"),
+                    format!("{resource_type}/{id} is not known to the registry; feed it first"),
+                ));
+            }
+            known.insert(format!("{resource_type}/{id}"));
         }
     }
     if d.date.is_none() {
@@ -660,11 +674,7 @@ async fn document(
 
 /// The search values of a pushed DocumentReference (ITI-67's parameters).
 fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: &mut SearchIndex) {
-    index.references.push(ReferenceEntry {
-        param: "subject".to_owned(),
-        target_type: "Patient".to_owned(),
-        target_id: subject.to_owned(),
-    });
+    // `subject` and `patient` are one search parameter here: one row serves both.
     index.references.push(ReferenceEntry {
         param: "patient".to_owned(),
         target_type: "Patient".to_owned(),
@@ -747,6 +757,45 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
     }
 }
 
+/// The record entry of a DocumentReference: what `$record-locations` reads.
+fn record_entry(d: &DocumentReference, subject: &str, custodian: &str) -> RecordEntry {
+    // Only system, code and display, in that order, so equal types group together.
+    let types: Vec<Value> = d
+        .r#type
+        .iter()
+        .flat_map(|t| &t.coding)
+        .map(|c| {
+            let mut coding = serde_json::Map::new();
+            for (name, value) in [
+                ("system", c.system.as_ref().and_then(Primitive::as_str)),
+                ("code", c.code.as_ref().and_then(Primitive::as_str)),
+                ("display", c.display.as_ref().and_then(Primitive::as_str)),
+            ] {
+                if let Some(value) = value {
+                    coding.insert(name.to_owned(), Value::String(value.to_owned()));
+                }
+            }
+            Value::Object(coding)
+        })
+        .collect();
+    RecordEntry {
+        patient_id: subject.to_owned(),
+        custodian_id: custodian.to_owned(),
+        status: d
+            .status
+            .as_ref()
+            .and_then(Primitive::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        date: d
+            .date
+            .as_ref()
+            .and_then(Primitive::value)
+            .and_then(instant_range),
+        types: Value::Array(types).to_string(),
+    }
+}
+
 /// Token entries for the codes of some codings.
 fn codings_index(param: &str, coding: &[renhice_model::types::Coding], index: &mut SearchIndex) {
     for c in coding {
@@ -790,13 +839,12 @@ fn list(
             "the SubmissionSet's subject is the documents' Patient/{id}".to_owned(),
         )
     })?;
-    for param in ["subject", "patient"] {
-        index.references.push(ReferenceEntry {
-            param: param.to_owned(),
-            target_type: "Patient".to_owned(),
-            target_id: subject.to_owned(),
-        });
-    }
+    // `subject` and `patient` are one search parameter here: one row serves both.
+    index.references.push(ReferenceEntry {
+        param: "patient".to_owned(),
+        target_type: "Patient".to_owned(),
+        target_id: subject.to_owned(),
+    });
     list_index(l, index);
     let identifier = l
         .identifier
@@ -1019,6 +1067,7 @@ pub(super) async fn mark_entered_in_error(
                     body: Some(&to_write.body),
                     index: &to_write.index,
                     unique_keys: &to_write.keys,
+                    record: to_write.record.as_ref(),
                 },
             )
         })

@@ -580,7 +580,7 @@ backend_tests! {
         assert_eq!(part(&locations[0], "endpoint")["valueReference"]["reference"], "Endpoint/loayza-fhir");
         assert_eq!(part(&locations[1], "name")["valueString"], "Hospital Santa Clara");
         assert_eq!(part(&locations[1], "count")["valueInteger"], 2);
-        assert_eq!(part(&locations[1], "first")["valueDateTime"], "2026-03-14T10:20:00-05:00");
+        assert_eq!(part(&locations[1], "first")["valueDateTime"], "2026-03-14T15:20:00Z");
         assert_eq!(part(&locations[1], "type")["valueCoding"]["code"], "34133-9");
 
         // By identifier, the same answer.

@@ -61,6 +61,7 @@ async fn write_keyed(
                     body: body.as_deref(),
                     index: &index,
                     unique_keys: &keys,
+                    record: None,
                 },
             )
         })
@@ -165,6 +166,7 @@ backend_tests! {
                         body: Some("{}"),
                         index: &SearchIndex::default(),
                         unique_keys: &["1|PER|11111111".to_owned()],
+                        record: None,
                     },
                 )
             })
@@ -204,6 +206,7 @@ backend_tests! {
                     body: Some("{}"),
                     index,
                     unique_keys: keys,
+                    record: None,
                 };
                 Ok(resources::write_all(c, &[write("a", &ia, &ka), write("b", &ib, &[]), write("c", &ic, &kc)]))
             })
@@ -225,6 +228,7 @@ backend_tests! {
                     body: Some("{}"),
                     index,
                     unique_keys: &[],
+                    record: None,
                 };
                 resources::write_all(c, &[write("a", &ia), write("b", &ib)]).map_err(|(_, e)| e)
             })
