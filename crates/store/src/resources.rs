@@ -312,7 +312,12 @@ fn write_resources(
     if !created.is_empty() {
         // The new keys, read back in one query (ids are unique per type).
         let ids: Vec<&str> = created.iter().map(|i| writes[*i].id).collect();
+        let mut types: Vec<&str> = created.iter().map(|i| writes[*i].resource_type).collect();
+        types.sort_unstable();
+        types.dedup();
+        // The type leads the unique index on (resource_type, id).
         let found: Vec<(String, String, i64)> = resources::table
+            .filter(resources::resource_type.eq_any(&types))
             .filter(resources::id.eq_any(&ids))
             .select((resources::resource_type, resources::id, resources::pk))
             .load(conn)?;
@@ -702,30 +707,6 @@ pub fn referrers(
         .load(conn)?)
 }
 
-/// The current bodies of the resources of `resource_type` with the given ids that exist
-/// and are not deleted, as `(id, JSON)`, in one query.
-pub fn read_current(
-    conn: &mut DbConnection,
-    resource_type: &str,
-    ids: &[String],
-) -> Result<Vec<(String, String)>, StoreError> {
-    let rows: Vec<(String, Option<String>)> = resources::table
-        .inner_join(
-            resource_versions::table.on(resource_versions::resource_pk
-                .eq(resources::pk)
-                .and(resource_versions::version_id.eq(resources::version_id))),
-        )
-        .filter(resources::resource_type.eq(resource_type))
-        .filter(resources::id.eq_any(ids))
-        .filter(resources::deleted.eq(false))
-        .select((resources::id, resource_versions::body))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, body)| body.map(|b| (id, b)))
-        .collect())
-}
-
 /// Logical ids of current, not deleted resources of a type with the given token value.
 pub fn find_by_token(
     conn: &mut DbConnection,
@@ -734,17 +715,21 @@ pub fn find_by_token(
     system: Option<&str>,
     code: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut query = resources::table
+    // Two fixed statements rather than one boxed query, so that PostgreSQL keeps each
+    // prepared (a boxed query is planned anew every time).
+    let query = resources::table
         .inner_join(search_tokens::table)
         .filter(resources::resource_type.eq(resource_type))
         .filter(resources::deleted.eq(false))
         .filter(search_tokens::param.eq(param))
         .filter(search_tokens::code.eq(code))
         .select(resources::id)
-        .distinct()
-        .into_boxed();
-    if let Some(system) = system {
-        query = query.filter(search_tokens::system.eq(system));
-    }
-    Ok(query.order(resources::id).load(conn)?)
+        .distinct();
+    Ok(match system {
+        Some(system) => query
+            .filter(search_tokens::system.eq(system))
+            .order(resources::id)
+            .load(conn)?,
+        None => query.order(resources::id).load(conn)?,
+    })
 }

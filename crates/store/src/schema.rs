@@ -99,3 +99,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     unique_keys,
     record_entries,
 );
+
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    record_entries::custodian_id,
+    record_entries::types,
+    resource_versions::body,
+);

@@ -158,6 +158,23 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Ends every session connected to a PostgreSQL test database, as a server restart or
+    /// a failover would, and leaves the database in place. A no-op for SQLite.
+    pub fn disconnect_all(&self) {
+        if let Self::Postgres {
+            name, admin_url, ..
+        } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
 /// One row of the PostgreSQL snapshot query.
 #[derive(diesel::QueryableByName)]
 struct Dumped {

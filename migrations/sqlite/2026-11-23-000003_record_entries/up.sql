@@ -32,3 +32,15 @@ WHERE r.resource_type = 'DocumentReference' AND r.deleted = 0;
 -- only cost space and write time.
 DELETE FROM search_tokens WHERE param = '_id';
 DELETE FROM search_references WHERE param = 'subject';
+
+-- The per-resource indexes lead with the resource and carry the parameter and value, so
+-- a search's probe "does this resource have status = current?" is one index lookup,
+-- whatever the planner's statistics say (a bitmap over every current entry is not).
+DROP INDEX search_tokens_resource_idx;
+CREATE INDEX search_tokens_resource_idx ON search_tokens (resource_pk, param, code);
+DROP INDEX search_strings_resource_idx;
+CREATE INDEX search_strings_resource_idx ON search_strings (resource_pk, param, value);
+DROP INDEX search_dates_resource_idx;
+CREATE INDEX search_dates_resource_idx ON search_dates (resource_pk, param, low);
+DROP INDEX search_references_resource_idx;
+CREATE INDEX search_references_resource_idx ON search_references (resource_pk, param, target_id);

@@ -10,9 +10,10 @@
 //! IPRESS are ordered by their latest entry, newest first. The operation is defined in
 //! `profiles/renhice/OperationDefinition-record-locations.json`.
 //!
-//! Everything runs on one pooled connection in one blocking task: the identifier lookup,
-//! the merged records (one query per level of merges, normally one), one grouped query
-//! over the record index (`store::records`) and one read of the IPRESS involved.
+//! Everything runs on one pooled connection in one blocking task and costs three
+//! prepared statements: the identifier lookup (or the instance read), the records
+//! merged into the patient (one query per link of a chain), and one that groups the
+//! record index and joins the IPRESS (`store::records::current_locations`).
 
 use std::collections::HashMap;
 
@@ -35,10 +36,6 @@ use crate::{ApiError, AppState};
 /// The canonical URL of the operation's definition.
 pub(crate) const DEFINITION: &str = "http://renhice.org/fhir/OperationDefinition/record-locations";
 
-/// The most records merged into one patient that are followed (a bound on a corrupt
-/// chain, far above any real one).
-const MAX_FAMILY: usize = 64;
-
 /// One IPRESS's part of the answer.
 #[derive(Default)]
 struct Location {
@@ -56,8 +53,8 @@ enum Lookup {
     Ambiguous(Vec<String>),
     /// The instance asked for is missing or deleted.
     Instance(Option<StoredResource>),
-    /// The groups of current entries and the IPRESS holding them.
-    Found(Vec<LocationGroup>, Vec<(String, String)>),
+    /// The groups of current entries, each with its IPRESS's JSON.
+    Found(Vec<(LocationGroup, Option<String>)>),
 }
 
 fn invalid(path: &str, message: String) -> ApiError {
@@ -137,11 +134,12 @@ fn survivors(conn: &mut DbConnection, several: &[String]) -> Result<Vec<String>,
         .collect())
 }
 
-/// The patient and every record merged into it, directly or in a chain.
-fn family_of(conn: &mut DbConnection, id: String) -> Result<Vec<String>, StoreError> {
-    let mut all = vec![id];
+/// The patient and every record merged into it, directly or along a chain (one query
+/// per link of the longest chain; one when nothing was merged).
+fn family_of(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, StoreError> {
+    let mut all = vec![id.to_owned()];
     let mut frontier = all.clone();
-    while !frontier.is_empty() && all.len() < MAX_FAMILY {
+    while !frontier.is_empty() {
         frontier = stored::referrers(conn, "Patient", "replaced-by", "Patient", &frontier)?
             .into_iter()
             .filter(|id| !all.contains(id))
@@ -151,15 +149,10 @@ fn family_of(conn: &mut DbConnection, id: String) -> Result<Vec<String>, StoreEr
     Ok(all)
 }
 
-/// The grouped current entries of the patient's family and the IPRESS holding them.
-fn locate(conn: &mut DbConnection, patient: String) -> Result<Lookup, StoreError> {
+/// The grouped current entries of the patient and its merged records.
+fn locate(conn: &mut DbConnection, patient: &str) -> Result<Lookup, StoreError> {
     let family = family_of(conn, patient)?;
-    let groups = records::current_locations(conn, &family)?;
-    let mut custodians: Vec<String> = groups.iter().map(|g| g.custodian_id.clone()).collect();
-    custodians.sort_unstable();
-    custodians.dedup();
-    let organizations = stored::read_current(conn, "Organization", &custodians)?;
-    Ok(Lookup::Found(groups, organizations))
+    Ok(Lookup::Found(records::current_locations(conn, &family)?))
 }
 
 pub(super) async fn for_identifier(
@@ -179,7 +172,7 @@ pub(super) async fn for_identifier(
                     _ => return Ok(Lookup::Ambiguous(ids)),
                 },
             };
-            locate(conn, patient)
+            locate(conn, &patient)
         })
         .await?;
     match lookup {
@@ -192,7 +185,7 @@ pub(super) async fn for_identifier(
             several.len(),
             several.join(", ")
         ))),
-        Lookup::Found(groups, organizations) => Ok(answer(groups, &organizations)),
+        Lookup::Found(groups) => Ok(answer(groups)),
     }
 }
 
@@ -216,11 +209,11 @@ pub(super) async fn for_instance(
             if row.as_ref().is_none_or(|r| r.deleted) {
                 return Ok(Lookup::Instance(row));
             }
-            locate(conn, lookup)
+            locate(conn, &lookup)
         })
         .await?;
     match found {
-        Lookup::Found(groups, organizations) => Ok(answer(groups, &organizations)),
+        Lookup::Found(groups) => Ok(answer(groups)),
         Lookup::Instance(row) => {
             super::found("Patient", &id, row)?;
             Err(ApiError::Internal(format!("Patient/{id} vanished")))
@@ -250,9 +243,18 @@ fn codings(types: &str) -> Vec<Coding> {
         .collect()
 }
 
-fn answer(groups: Vec<LocationGroup>, organizations: &[(String, String)]) -> HttpResponse {
+fn answer(groups: Vec<(LocationGroup, Option<String>)>) -> HttpResponse {
     let mut by_ipress: HashMap<String, Location> = HashMap::new();
-    for group in groups {
+    let mut organizations: HashMap<String, Option<Organization>> = HashMap::new();
+    for (group, organization) in groups {
+        organizations
+            .entry(group.custodian_id.clone())
+            .or_insert_with(
+                || match organization.map(|b| Resource::from_json(b.as_bytes())) {
+                    Some(Ok(Resource::Organization(o))) => Some(*o),
+                    _ => None,
+                },
+            );
         let location = by_ipress.entry(group.custodian_id).or_default();
         location.count += group.count;
         location.first = [location.first, group.first].into_iter().flatten().min();
@@ -270,16 +272,6 @@ fn answer(groups: Vec<LocationGroup>, organizations: &[(String, String)]) -> Htt
             }
         }
     }
-    let organizations: HashMap<&str, Option<Organization>> = organizations
-        .iter()
-        .map(|(id, body)| {
-            let organization = match Resource::from_json(body.as_bytes()) {
-                Ok(Resource::Organization(o)) => Some(*o),
-                _ => None,
-            };
-            (id.as_str(), organization)
-        })
-        .collect();
     let mut ordered: Vec<(String, Location)> = by_ipress.into_iter().collect();
     // Newest first; ties (and undated entries) in a stable order.
     ordered.sort_by(|(a_id, a), (b_id, b)| b.last.cmp(&a.last).then_with(|| a_id.cmp(b_id)));

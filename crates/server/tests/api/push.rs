@@ -613,6 +613,31 @@ backend_tests! {
             .map(|l| part(l, "count")["valueInteger"].clone());
         assert_eq!(loayza_count, Some(json!(2)), "{after}");
 
+        // A third record merged into the twin: the chain leads to the survivor too.
+        let third = json!({
+            "resourceType": "Patient",
+            "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, "007654321", None).unwrap().to_identifier()],
+        });
+        let third: Value = serde_json::from_str(&Resource::from_json(third.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+        let (_, third) = post(&format!("{base}/fhir/Patient"), &third).await;
+        let third_id = third["id"].as_str().unwrap().to_owned();
+        let (status, body) = post(&format!("{base}/fhir"), &push(&third_id, &loayza, "urn:oid:9.4", &[5])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut merged = third.clone();
+        merged["active"] = json!(false);
+        merged["link"] = json!([{"other": {"reference": format!("Patient/{twin_id}")}, "type": "replaced-by"}]);
+        let res = reqwest::Client::new()
+            .put(format!("{base}/fhir/Patient/{third_id}"))
+            .header("content-type", "application/fhir+json")
+            .body(merged.to_string())
+            .send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
+        let loayza_count = after["parameter"].as_array().unwrap().iter()
+            .find(|l| part(l, "organization")["valueReference"]["reference"] == format!("Organization/{loayza}"))
+            .map(|l| part(l, "count")["valueInteger"].clone());
+        assert_eq!(loayza_count, Some(json!(3)), "{after}");
+
         // Unknown patient: 404.
         let (status, _) = get(&format!("{base}/fhir/Patient/nobody/$record-locations")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);

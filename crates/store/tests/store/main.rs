@@ -403,3 +403,55 @@ fn readiness_fails_when_the_postgres_database_is_gone() {
         );
     });
 }
+
+/// After PostgreSQL ends the pool's sessions (a restart, a failover), each dead connection
+/// fails at most the one request that meets it and is replaced: no health check runs
+/// before each use, and the pool still heals.
+#[test]
+fn dead_postgres_connections_are_replaced_after_one_failure() {
+    renhice_testing::block_on(async {
+        let db = renhice_testing::TestDb::postgres();
+        let store = Store::connect(&DatabaseConfig {
+            pool_size: 3,
+            ..config(db.url())
+        })
+        .await
+        .unwrap();
+        // Open all three connections at once.
+        let busy: Vec<_> = (0..3)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .run(|c| {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                            resources::lookup_version(c, "Patient", "x")
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in busy {
+            task.await.unwrap().unwrap();
+        }
+        db.disconnect_all();
+        let mut failures = 0;
+        for _ in 0..10 {
+            if store
+                .run(|c| resources::lookup_version(c, "Patient", "x"))
+                .await
+                .is_err()
+            {
+                failures += 1;
+            }
+        }
+        assert!((1..=3).contains(&failures), "{failures} failures");
+        // Healed: every later request succeeds.
+        for _ in 0..10 {
+            store
+                .run(|c| resources::lookup_version(c, "Patient", "x"))
+                .await
+                .unwrap();
+        }
+    });
+}
