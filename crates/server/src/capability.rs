@@ -26,6 +26,11 @@ fn resource(resource_type: &str) -> Value {
                 {"code": "update", "documentation": "Only to mark an entry entered-in-error: the entry as read with status entered-in-error"},
                 {"code": "history-instance"}, {"code": "search-type"}
             ])
+        } else if resource_type == "Bundle" {
+            json!([
+                {"code": "read"}, {"code": "vread"}, {"code": "history-instance"},
+                {"code": "create", "documentation": "Only a document Bundle: the patient's basic clinical information (BundlePe); the latest per patient and IPRESS is kept, earlier ones in its history"}
+            ])
         } else if resource_type == "List" {
             json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}])
         } else {
@@ -64,6 +69,10 @@ fn resource(resource_type: &str) -> Value {
             {
                 "name": "record-locations",
                 "definition": crate::fhir::RECORD_LOCATIONS
+            },
+            {
+                "name": "summary",
+                "definition": crate::fhir::SUMMARY
             }
         ]);
     }

@@ -98,6 +98,10 @@ pub enum ApiError {
     /// An `If-Match` precondition does not hold.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The request conflicts with what the registry holds (e.g. an older summary than
+    /// the one kept).
+    #[error("{0}")]
+    Conflict(String),
     /// An internal failure outside the database (a worker task failed).
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,9 +125,9 @@ impl ApiError {
             Self::Gone { .. } => IssueType::Deleted,
             Self::Invalid { .. } => IssueType::Structure,
             Self::Unprocessable { .. } => IssueType::BusinessRule,
-            Self::PreconditionFailed(_) | Self::Store(StoreError::VersionConflict { .. }) => {
-                IssueType::Conflict
-            }
+            Self::PreconditionFailed(_)
+            | Self::Conflict(_)
+            | Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
             Self::Store(StoreError::UniqueKeyTaken { .. }) => IssueType::Duplicate,
             Self::Internal(_) | Self::Store(_) => IssueType::Exception,
         }
@@ -165,7 +169,8 @@ impl ResponseError for ApiError {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
+            Self::Conflict(_)
+            | Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
                 StatusCode::CONFLICT
             }
             Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {

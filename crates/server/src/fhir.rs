@@ -37,9 +37,11 @@ mod pix;
 mod push;
 pub(crate) mod rules;
 mod search;
+mod summary;
 
 /// The resource types this build serves (read, vread, history).
-pub(crate) const SERVED: [&str; 5] = [
+pub(crate) const SERVED: [&str; 6] = [
+    "Bundle",
     "DocumentReference",
     "List",
     "Organization",
@@ -49,6 +51,8 @@ pub(crate) const SERVED: [&str; 5] = [
 
 /// The canonical URL of `Patient/$record-locations`'s definition (in `profiles/renhice`).
 pub(crate) const RECORD_LOCATIONS: &str = locations::DEFINITION;
+/// The canonical URL of `Patient/$summary`'s definition.
+pub(crate) const SUMMARY: &str = summary::DEFINITION;
 
 /// The types clients create, update and search directly (the identity feed); the index
 /// entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
@@ -74,6 +78,20 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/fhir/Patient/{id}/$record-locations")
             .route(web::get().to(locations::for_instance))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/Patient/$summary")
+            .route(web::get().to(summary::for_identifier))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/Patient/{id}/$summary")
+            .route(web::get().to(summary::for_instance))
             .default_service(web::to(
                 |req: HttpRequest| async move { refuse(&req, "GET") },
             )),
@@ -329,6 +347,9 @@ async fn create(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if path.as_str() == "Bundle" {
+        return summary::push(body, &state).await;
+    }
     let resource_type = fed(&req, &path)?;
     let resource = parse(body, resource_type).await?;
     Ok(create_resource(&state, resource_type, resource)

@@ -300,35 +300,38 @@ fn write_resources(
             )
         })
         .collect();
+    // The new keys come back from the inserts themselves (`RETURNING`): a read-back
+    // query by id would depend on the planner choosing the unique index.
+    let mut found: Vec<(String, String, i64)> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
-        match batch!(conn, diesel::insert_into(resources::table).values(chunk)) {
-            Ok(_) => {}
+        let returning = (resources::resource_type, resources::id, resources::pk);
+        let inserted: QueryResult<Vec<(String, String, i64)>> = match conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => diesel::insert_into(resources::table)
+                .values(chunk)
+                .returning(returning)
+                .get_results(c),
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => diesel::insert_into(resources::table)
+                .values(chunk)
+                .returning(returning)
+                .get_results(c),
+        };
+        match inserted {
+            Ok(rows) => found.extend(rows),
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 return Err(WriteFailure::Collision);
             }
             Err(e) => return Err(e.into()),
         }
     }
-    if !created.is_empty() {
-        // The new keys, read back in one query (ids are unique per type).
-        let ids: Vec<&str> = created.iter().map(|i| writes[*i].id).collect();
-        let mut types: Vec<&str> = created.iter().map(|i| writes[*i].resource_type).collect();
-        types.sort_unstable();
-        types.dedup();
-        // The type leads the unique index on (resource_type, id).
-        let found: Vec<(String, String, i64)> = resources::table
-            .filter(resources::resource_type.eq_any(&types))
-            .filter(resources::id.eq_any(&ids))
-            .select((resources::resource_type, resources::id, resources::pk))
-            .load(conn)?;
-        for i in &created {
-            let w = &writes[*i];
-            pks[*i] = found
-                .iter()
-                .find(|(t, id, _)| t == w.resource_type && id == w.id)
-                .map(|(_, _, pk)| *pk)
-                .ok_or(DieselError::NotFound)?;
-        }
+    for i in &created {
+        let w = &writes[*i];
+        pks[*i] = found
+            .iter()
+            .find(|(t, id, _)| t == w.resource_type && id == w.id)
+            .map(|(_, _, pk)| *pk)
+            .ok_or(DieselError::NotFound)?;
     }
     for (i, w) in writes.iter().enumerate().filter(|(_, w)| w.version_id != 1) {
         let updated = diesel::update(

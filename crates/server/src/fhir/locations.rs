@@ -47,17 +47,15 @@ struct Location {
 
 /// What the database said, before it becomes a FHIR answer.
 enum Lookup {
-    /// No patient carries the identifier.
-    NoPatient,
-    /// Several patients carry it and none was merged into the others.
-    Ambiguous(Vec<String>),
+    /// The identifier names no patient, or several.
+    Unresolved(Resolved),
     /// The instance asked for is missing or deleted.
     Instance(Option<StoredResource>),
     /// The groups of current entries, each with its IPRESS's JSON.
     Found(Vec<(LocationGroup, Option<String>)>),
 }
 
-fn invalid(path: &str, message: String) -> ApiError {
+pub(super) fn invalid(path: &str, message: String) -> ApiError {
     ApiError::Invalid {
         path: path.to_owned(),
         message,
@@ -72,27 +70,33 @@ fn part(name: &str, value: ParametersParameterValue) -> ParametersParameter {
     }
 }
 
-/// The token search an identifier query names: `(param, system, value)`.
-fn identifier_query(
-    req: &HttpRequest,
-) -> Result<(&'static str, Option<String>, String, String, String), ApiError> {
+/// The one `identifier` or `identifier:of-type` parameter of a type-level call.
+fn identifier_query(req: &HttpRequest) -> Result<(String, String), ApiError> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
-    let [(name, raw)] = pairs.as_slice() else {
-        return Err(invalid(
+    match <[(String, String); 1]>::try_from(pairs) {
+        Ok([pair]) => Ok(pair),
+        Err(_) => Err(invalid(
             "query",
             "$record-locations takes one identifier=[system|]value or identifier:of-type=type-system|type-code|value, or runs on a Patient instance".to_owned(),
-        ));
-    };
-    let (param, system, value) = match name.as_str() {
+        )),
+    }
+}
+
+/// The token search an identifier parameter names: `(param, system, value)`.
+pub(super) fn identifier_param(
+    name: &str,
+    raw: &str,
+) -> Result<(&'static str, Option<String>, String), ApiError> {
+    Ok(match name {
         "identifier" => match raw.split_once('|') {
             Some((s, v)) => (
                 "identifier",
                 Some(s.to_owned()).filter(|s| !s.is_empty()),
                 v.to_owned(),
             ),
-            None => ("identifier", None, raw.clone()),
+            None => ("identifier", None, raw.to_owned()),
         },
         "identifier:of-type" => {
             let mut parts = raw.splitn(3, '|');
@@ -117,11 +121,53 @@ fn identifier_query(
         other => {
             return Err(invalid(
                 other,
-                format!("{other:?} is not a parameter of $record-locations"),
+                format!("{other:?} is not an identifier parameter"),
             ));
         }
-    };
-    Ok((param, system, value, name.clone(), raw.clone()))
+    })
+}
+
+/// Which patient an identifier names.
+pub(super) enum Resolved {
+    /// Nobody carries it.
+    None,
+    /// Several patients carry it and none was merged into the others.
+    Ambiguous(Vec<String>),
+    /// This one (the survivor, when the others were merged into it).
+    One(String),
+}
+
+/// The patient carrying an identifier.
+pub(super) fn resolve_patient(
+    conn: &mut DbConnection,
+    param: &str,
+    system: Option<&str>,
+    value: &str,
+) -> Result<Resolved, StoreError> {
+    let ids = stored::find_by_token(conn, "Patient", param, system, value)?;
+    Ok(match ids.as_slice() {
+        [] => Resolved::None,
+        [id] => Resolved::One(id.clone()),
+        several => match survivors(conn, several)?.as_slice() {
+            [id] => Resolved::One(id.clone()),
+            _ => Resolved::Ambiguous(ids),
+        },
+    })
+}
+
+/// The error for an identifier that names no patient, or several.
+pub(super) fn unresolved(resolved: Resolved, name: &str, raw: &str) -> ApiError {
+    match resolved {
+        Resolved::Ambiguous(several) => ApiError::PreconditionFailed(format!(
+            "{name} {raw} names {} patients ({}); give the identifier's system",
+            several.len(),
+            several.join(", ")
+        )),
+        Resolved::None | Resolved::One(_) => ApiError::ResourceNotFound {
+            resource_type: "Patient".to_owned(),
+            id: format!("with {name} {raw}"),
+        },
+    }
 }
 
 /// Among several patients carrying an identifier, those not merged into another of them.
@@ -136,7 +182,7 @@ fn survivors(conn: &mut DbConnection, several: &[String]) -> Result<Vec<String>,
 
 /// The patient and every record merged into it, directly or along a chain (one query
 /// per link of the longest chain; one when nothing was merged).
-fn family_of(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn family_of(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, StoreError> {
     let mut all = vec![id.to_owned()];
     let mut frontier = all.clone();
     while !frontier.is_empty() {
@@ -159,33 +205,23 @@ pub(super) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (param, system, value, name, raw) = identifier_query(&req)?;
+    let (name, raw) = identifier_query(&req)?;
+    let (param, system, value) = identifier_param(&name, &raw)?;
     let lookup = state
         .store
-        .run(move |conn| {
-            let ids = stored::find_by_token(conn, "Patient", param, system.as_deref(), &value)?;
-            let patient = match ids.as_slice() {
-                [] => return Ok(Lookup::NoPatient),
-                [id] => id.clone(),
-                several => match survivors(conn, several)?.as_slice() {
-                    [id] => id.clone(),
-                    _ => return Ok(Lookup::Ambiguous(ids)),
-                },
-            };
-            locate(conn, &patient)
-        })
+        .run(
+            move |conn| match resolve_patient(conn, param, system.as_deref(), &value)? {
+                Resolved::One(patient) => locate(conn, &patient),
+                other => Ok(Lookup::Unresolved(other)),
+            },
+        )
         .await?;
     match lookup {
-        Lookup::NoPatient | Lookup::Instance(_) => Err(ApiError::ResourceNotFound {
-            resource_type: "Patient".to_owned(),
-            id: format!("with {name} {raw}"),
-        }),
-        Lookup::Ambiguous(several) => Err(ApiError::PreconditionFailed(format!(
-            "{name} {raw} names {} patients ({}); give the identifier's system",
-            several.len(),
-            several.join(", ")
-        ))),
         Lookup::Found(groups) => Ok(answer(groups)),
+        Lookup::Unresolved(other) => Err(unresolved(other, &name, &raw)),
+        Lookup::Instance(_) => Err(ApiError::Internal(
+            "an identifier lookup read an instance".to_owned(),
+        )),
     }
 }
 
@@ -218,7 +254,7 @@ pub(super) async fn for_instance(
             super::found("Patient", &id, row)?;
             Err(ApiError::Internal(format!("Patient/{id} vanished")))
         }
-        Lookup::NoPatient | Lookup::Ambiguous(_) => Err(ApiError::Internal(
+        Lookup::Unresolved(_) => Err(ApiError::Internal(
             "an instance lookup by identifier".to_owned(),
         )),
     }

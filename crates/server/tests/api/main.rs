@@ -14,6 +14,7 @@ use serde_json::Value;
 
 mod identity;
 mod push;
+mod summary;
 
 /// A server on an ephemeral loopback port, and its base URL.
 async fn spawn(db: &TestDb) -> (RunningServer, String) {
@@ -88,7 +89,7 @@ backend_tests! {
         // its searches, read-only index entries, and the ITI-65 transaction.
         let resources = body["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["DocumentReference", "List", "Organization", "Patient", "Provenance"]);
+        assert_eq!(types, ["Bundle", "DocumentReference", "List", "Organization", "Patient", "Provenance"]);
         for r in resources {
             let interactions: Vec<&str> =
                 r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
@@ -113,6 +114,10 @@ backend_tests! {
                     ]);
                     assert_eq!(r["searchInclude"], serde_json::json!(["DocumentReference:custodian"]));
                 }
+                "Bundle" => {
+                    assert_eq!(interactions, ["read", "vread", "history-instance", "create"]);
+                    assert!(params.is_empty(), "{r}");
+                }
                 "List" => {
                     assert_eq!(interactions, ["read", "vread", "history-instance", "search-type"]);
                     assert_eq!(params, [
@@ -126,8 +131,9 @@ backend_tests! {
                 }
             }
         }
-        assert_eq!(resources[3]["operation"][0]["name"], "ihe-pix");
-        assert_eq!(resources[3]["operation"][1]["name"], "record-locations");
+        assert_eq!(resources[4]["operation"][0]["name"], "ihe-pix");
+        assert_eq!(resources[4]["operation"][1]["name"], "record-locations");
+        assert_eq!(resources[4]["operation"][2]["name"], "summary");
         // The operation's definition is in the repository, valid, and at the URL claimed.
         let definition = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -138,9 +144,20 @@ backend_tests! {
         let renhice_model::resources::Resource::OperationDefinition(op) = definition else { panic!() };
         assert_eq!(
             op.url.as_ref().and_then(|u| u.as_str()),
-            resources[3]["operation"][1]["definition"].as_str()
+            resources[4]["operation"][1]["definition"].as_str()
         );
-        assert!(resources[2].get("operation").is_none(), "{body}");
+        let summary = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../profiles/renhice/OperationDefinition-summary.json"),
+        )
+        .unwrap();
+        let renhice_model::resources::Resource::OperationDefinition(summary) =
+            renhice_model::resources::Resource::from_json(summary.as_bytes()).unwrap() else { panic!() };
+        assert_eq!(
+            summary.url.as_ref().and_then(|u| u.as_str()),
+            resources[4]["operation"][2]["definition"].as_str()
+        );
+        assert!(resources[3].get("operation").is_none(), "{body}");
         assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
         assert_eq!(body["rest"][0]["interaction"][1]["code"], "batch");
         assert!(body["rest"][0].get("operation").is_none(), "{body}");

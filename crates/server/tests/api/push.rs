@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::{assert_outcome, spawn, spawn_with};
 use renhice_testing::backend_tests;
 
-async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .post(url)
         .header("content-type", "application/fhir+json")
@@ -21,14 +21,14 @@ async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(url: &str) -> (StatusCode, Value) {
+pub(crate) async fn get(url: &str) -> (StatusCode, Value) {
     let res = reqwest::get(url).await.unwrap();
     let status = res.status();
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
 /// A patient and an IPRESS the push can point at; returns their ids.
-async fn identities(base: &str) -> (String, String) {
+pub(crate) async fn identities(base: &str) -> (String, String) {
     let patient = Resource::Patient(Box::new(Patient {
         identifier: vec![PersonId::dni("45678912").unwrap().to_identifier()],
         name: vec![HumanName::peruvian(&["Rosa"], "Quispe", Some("Mamani"))],

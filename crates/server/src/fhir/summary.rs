@@ -1,0 +1,535 @@
+//! Basic clinical information: the patient summary a SIHCE pushes, and `Patient/$summary`.
+//!
+//! `POST /fhir/Bundle` with a `document` Bundle (BundlePe: a Composition first, then the
+//! resources it cites). The registry keeps the latest summary per patient and IPRESS:
+//! the first push creates it, a later one (a later `Bundle.timestamp`) becomes its next
+//! version, so earlier summaries stay readable in its `_history`. An older summary than
+//! the one held is refused (409) rather than allowed to overwrite it; the same document
+//! sent again (same `Bundle.identifier`) is answered with what is held.
+//!
+//! The Composition's `subject` and `custodian` name the patient and the IPRESS either
+//! as `Patient/{id}` / `Organization/{id}` of the registry, or as entries of the
+//! document (`urn:uuid:…`) whose identifiers the registry knows (a DNI, a RENIPRESS
+//! code), so a SIHCE can send the document exactly as it made it.
+//!
+//! `GET /fhir/Patient/{id}/$summary` or `GET /fhir/Patient/$summary?identifier=…` answers
+//! the newest summary of the patient (and of the records merged into it), from any
+//! IPRESS or, with `custodian=Organization/{id}`, from that one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::Primitive;
+use renhice_model::resources::{Bundle, Composition, Resource};
+use renhice_model::types::{Meta, Reference};
+use renhice_model::values::Instant;
+use renhice_store::resources::{
+    self as stored, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
+};
+use renhice_store::search::{self as store_search, Criterion, Cursor, Match, Order};
+use renhice_store::{DbConnection, StoreError};
+
+use super::locations::{self, Resolved};
+use super::rules;
+use crate::{ApiError, AppState};
+
+/// The canonical URL of the operation's definition
+/// (`profiles/renhice/OperationDefinition-summary.json`).
+pub(crate) const DEFINITION: &str = "http://renhice.org/fhir/OperationDefinition/summary";
+
+/// The date search parameter that orders summaries (the Bundle's `timestamp`).
+const TIMESTAMP: &str = "timestamp";
+
+fn unprocessable(path: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Unprocessable {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Who a Composition reference names: a registry resource by id, or an entry of the
+/// document carrying business keys the registry may know.
+enum Party {
+    Id(String),
+    Keys(Vec<String>),
+}
+
+/// Reads `Composition.{element}` as a party of type `resource_type`.
+fn party(
+    bundle: &Bundle,
+    reference: Option<&Reference>,
+    resource_type: &str,
+    element: &str,
+) -> Result<Party, ApiError> {
+    let path = format!("Bundle.entry[0].resource.{element}");
+    let Some(text) = reference.and_then(Reference::reference_str) else {
+        return Err(unprocessable(
+            &path,
+            format!("the summary names its {element} ({resource_type})"),
+        ));
+    };
+    if let Some(id) = text
+        .strip_prefix(resource_type)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+    {
+        return Ok(Party::Id(id.to_owned()));
+    }
+    let entry = bundle
+        .entry
+        .iter()
+        .find(|e| e.full_url.as_ref().and_then(Primitive::as_str) == Some(text))
+        .and_then(|e| e.resource.as_ref())
+        .filter(|r| r.resource_type() == resource_type);
+    let Some(resource) = entry else {
+        return Err(unprocessable(
+            &path,
+            format!(
+                "{text:?} is neither {resource_type}/{{id}} of the registry nor a {resource_type} entry of the document"
+            ),
+        ));
+    };
+    let keys = rules::check(resource)?.unique_keys;
+    if keys.is_empty() {
+        return Err(unprocessable(
+            &path,
+            format!(
+                "the document's {resource_type} carries no identifier the registry can match (a DNI or other identity document; a RENIPRESS code)"
+            ),
+        ));
+    }
+    Ok(Party::Keys(keys))
+}
+
+/// The registry id a party names, if the registry knows it.
+fn resolve(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    party: &Party,
+) -> Result<Option<String>, StoreError> {
+    match party {
+        Party::Id(id) => {
+            Ok(stored::read(conn, resource_type, id)?
+                .and_then(|r| (!r.deleted).then(|| id.clone())))
+        }
+        Party::Keys(keys) => {
+            for key in keys {
+                if let Some(holder) = stored::key_holder(conn, resource_type, key)? {
+                    return Ok(Some(holder));
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// The microsecond an instant names.
+fn micros(instant: &Instant) -> Option<i64> {
+    time::OffsetDateTime::parse(
+        instant.as_str(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()
+    .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
+}
+
+/// What a document Bundle must carry to be kept as a summary; its Composition.
+fn check(bundle: &Bundle) -> Result<(&Composition, i64, String), ApiError> {
+    if bundle.r#type.as_ref().and_then(Primitive::as_str) != Some("document") {
+        return Err(unprocessable(
+            "Bundle.type",
+            "POST /fhir/Bundle takes a document Bundle (the patient's basic clinical information, BundlePe)",
+        ));
+    }
+    let identifier = bundle
+        .identifier
+        .as_deref()
+        .and_then(|i| Some((i.system_str()?, i.value_str()?)))
+        .map(|(s, v)| format!("{s}|{v}"))
+        .ok_or_else(|| {
+            unprocessable(
+                "Bundle.identifier",
+                "a document has an identifier with system and value (bdl-9)",
+            )
+        })?;
+    let timestamp = bundle
+        .timestamp
+        .as_ref()
+        .and_then(Primitive::value)
+        .and_then(micros)
+        .ok_or_else(|| {
+            unprocessable("Bundle.timestamp", "a document has its timestamp (bdl-10)")
+        })?;
+    let Some(Resource::Composition(composition)) =
+        bundle.entry.first().and_then(|e| e.resource.as_ref())
+    else {
+        return Err(unprocessable(
+            "Bundle.entry[0].resource",
+            "a document's first entry is its Composition (bdl-11)",
+        ));
+    };
+    if composition.date.is_none() {
+        return Err(unprocessable(
+            "Bundle.entry[0].resource.date",
+            "the Composition has its date",
+        ));
+    }
+    Ok((composition, timestamp, identifier))
+}
+
+/// What happened to a pushed summary.
+enum Outcome {
+    /// Stored as this version.
+    Stored {
+        id: String,
+        version: i64,
+        last_updated: i64,
+        body: String,
+    },
+    /// The same document was stored before: its stored version.
+    Again(stored::StoredResource),
+    /// A later summary of this patient from this IPRESS is held.
+    Older { held: String },
+    /// The summary the key names cannot be read back (a fault of the registry).
+    Unreadable(String),
+    /// The patient or the IPRESS is not known (which, and where).
+    Unknown {
+        path: &'static str,
+        resource_type: &'static str,
+    },
+}
+
+/// `POST /fhir/Bundle`: keeps a patient summary document.
+pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpResponse, ApiError> {
+    let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
+        return Err(ApiError::Internal("parse returned another type".to_owned()));
+    };
+    let (composition, timestamp, identifier) = check(&bundle)?;
+    let patient = party(
+        &bundle,
+        composition.subject.as_deref(),
+        "Patient",
+        "subject",
+    )?;
+    let custodian = party(
+        &bundle,
+        composition.custodian.as_deref(),
+        "Organization",
+        "custodian",
+    )?;
+    let now = super::now_micros();
+    let outcome = state
+        .store
+        .run(move |conn| {
+            keep(
+                conn,
+                *bundle,
+                &patient,
+                &custodian,
+                timestamp,
+                &identifier,
+                now,
+            )
+        })
+        .await?;
+    match outcome {
+        Outcome::Stored {
+            id,
+            version,
+            last_updated,
+            body,
+        } => Ok(super::version_response(
+            if version == 1 {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            "Bundle",
+            &id,
+            version,
+            last_updated,
+            body,
+        )),
+        Outcome::Again(row) => Ok(super::version_response(
+            StatusCode::OK,
+            "Bundle",
+            &row.id,
+            row.version_id,
+            row.last_updated,
+            row.body.unwrap_or_default(),
+        )),
+        Outcome::Older { held } => Err(ApiError::Conflict(format!(
+            "a later summary of this patient from this IPRESS is held (Bundle/{held}); an older one does not replace it"
+        ))),
+        Outcome::Unreadable(id) => Err(ApiError::Internal(format!(
+            "the held summary Bundle/{id} cannot be read back"
+        ))),
+        Outcome::Unknown {
+            path,
+            resource_type,
+        } => Err(unprocessable(
+            path,
+            format!("the {resource_type} is not known to the registry; feed it first"),
+        )),
+    }
+}
+
+/// Resolves the parties and writes the summary as the first or next version of the
+/// patient's summary from the IPRESS.
+fn keep(
+    conn: &mut DbConnection,
+    mut bundle: Bundle,
+    patient: &Party,
+    custodian: &Party,
+    timestamp: i64,
+    identifier: &str,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let Some(patient) = resolve(conn, "Patient", patient)? else {
+        return Ok(Outcome::Unknown {
+            path: "Bundle.entry[0].resource.subject",
+            resource_type: "Patient",
+        });
+    };
+    let Some(custodian) = resolve(conn, "Organization", custodian)? else {
+        return Ok(Outcome::Unknown {
+            path: "Bundle.entry[0].resource.custodian",
+            resource_type: "Organization",
+        });
+    };
+    let key = format!("summary|{patient}|{custodian}");
+    let (id, version) = match stored::key_holder(conn, "Bundle", &key)? {
+        None => (uuid::Uuid::new_v4().to_string(), 1),
+        Some(id) => {
+            let row = stored::read(conn, "Bundle", &id)?;
+            let held = row
+                .as_ref()
+                .and_then(|r| r.body.as_deref())
+                .and_then(|b| Resource::from_json(b.as_bytes()).ok());
+            let (Some(row), Some(Resource::Bundle(held))) = (row, held) else {
+                return Ok(Outcome::Unreadable(id));
+            };
+            let held_identifier = held
+                .identifier
+                .as_deref()
+                .and_then(|i| Some(format!("{}|{}", i.system_str()?, i.value_str()?)));
+            if held_identifier.as_deref() == Some(identifier) {
+                return Ok(Outcome::Again(row));
+            }
+            let held_timestamp = held
+                .timestamp
+                .as_ref()
+                .and_then(Primitive::value)
+                .and_then(micros);
+            if held_timestamp.is_some_and(|t| t >= timestamp) {
+                return Ok(Outcome::Older { held: id });
+            }
+            (id, row.version_id + 1)
+        }
+    };
+    bundle.id = Some(id.clone().into());
+    let meta = bundle.meta.get_or_insert_with(Box::<Meta>::default);
+    meta.version_id = Some(version.to_string().into());
+    meta.last_updated = Instant::parse(super::instant_text(now))
+        .ok()
+        .map(Primitive::new);
+    let body = Resource::Bundle(Box::new(bundle)).to_json_string();
+    let index = SearchIndex {
+        tokens: vec![TokenEntry {
+            param: "identifier".to_owned(),
+            system: identifier.split_once('|').map(|(s, _)| s.to_owned()),
+            code: identifier
+                .split_once('|')
+                .map_or(identifier, |(_, v)| v)
+                .to_owned(),
+        }],
+        dates: vec![stored::DateEntry {
+            param: TIMESTAMP.to_owned(),
+            low: timestamp,
+            high: timestamp,
+        }],
+        references: vec![
+            ReferenceEntry {
+                param: "patient".to_owned(),
+                target_type: "Patient".to_owned(),
+                target_id: patient,
+            },
+            ReferenceEntry {
+                param: "custodian".to_owned(),
+                target_type: "Organization".to_owned(),
+                target_id: custodian,
+            },
+        ],
+        ..SearchIndex::default()
+    };
+    stored::write_version(
+        conn,
+        &NewVersion {
+            resource_type: "Bundle",
+            id: &id,
+            version_id: version,
+            last_updated: now,
+            body: Some(&body),
+            index: &index,
+            unique_keys: &[key],
+            record: None,
+        },
+    )?;
+    Ok(Outcome::Stored {
+        id,
+        version,
+        last_updated: now,
+        body,
+    })
+}
+
+/// The newest summary of the patient's family, optionally from one IPRESS.
+fn newest(
+    conn: &mut DbConnection,
+    patient: &str,
+    custodian: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let family = locations::family_of(conn, patient)?;
+    let mut criteria = vec![Criterion {
+        param: "patient".to_owned(),
+        values: family
+            .into_iter()
+            .map(|id| Match::Reference {
+                target_type: "Patient".to_owned(),
+                target_id: id,
+            })
+            .collect(),
+    }];
+    if let Some(custodian) = custodian {
+        criteria.push(Criterion {
+            param: "custodian".to_owned(),
+            values: vec![Match::Reference {
+                target_type: "Organization".to_owned(),
+                target_id: custodian.to_owned(),
+            }],
+        });
+    }
+    let page = store_search::search(
+        conn,
+        "Bundle",
+        &criteria,
+        Order::Date {
+            param: TIMESTAMP,
+            descending: true,
+        },
+        Cursor::Start,
+        1,
+    )?;
+    Ok(page.rows.into_iter().next().map(|(_, _, _, _, body)| body))
+}
+
+/// The query's parameters.
+struct Parameters {
+    /// The identifier parameter's name and value (type-level calls).
+    identifier: Option<(String, String)>,
+    /// The custodian's `Organization` id.
+    custodian: Option<String>,
+}
+
+/// Reads the query's parameters; an instance call takes no identifier.
+fn parameters(req: &HttpRequest, instance: bool) -> Result<Parameters, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| locations::invalid("query", format!("the query string is malformed: {e}")))?
+        .into_inner();
+    let mut identifier = None;
+    let mut custodian = None;
+    for (name, raw) in pairs {
+        match name.as_str() {
+            "custodian" if custodian.is_none() => {
+                let id = raw.strip_prefix("Organization/").unwrap_or(&raw);
+                custodian = Some(id.to_owned());
+            }
+            "identifier" | "identifier:of-type" if !instance && identifier.is_none() => {
+                identifier = Some((name, raw));
+            }
+            other => {
+                return Err(locations::invalid(
+                    other,
+                    format!(
+                        "$summary takes {}custodian=Organization/{{id}}, each once; not {other:?}",
+                        if instance {
+                            ""
+                        } else {
+                            "identifier (or identifier:of-type) and "
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Parameters {
+        identifier,
+        custodian,
+    })
+}
+
+fn document(body: Option<String>, what: String) -> Result<HttpResponse, ApiError> {
+    let body = body.ok_or(ApiError::ResourceNotFound {
+        resource_type: "Bundle".to_owned(),
+        id: what,
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(renhice_model::FHIR_JSON_MIME)
+        .body(body))
+}
+
+/// `GET /fhir/Patient/$summary?identifier=…[&custodian=…]`.
+pub(super) async fn for_identifier(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let Parameters {
+        identifier,
+        custodian,
+    } = parameters(&req, false)?;
+    let Some((name, raw)) = identifier else {
+        return Err(locations::invalid(
+            "query",
+            "$summary names the patient: identifier=[system|]value, or runs on a Patient instance"
+                .to_owned(),
+        ));
+    };
+    let (param, system, value) = locations::identifier_param(&name, &raw)?;
+    let what = format!("summary of the patient with {name} {raw}");
+    let found = state
+        .store
+        .run(move |conn| {
+            match locations::resolve_patient(conn, param, system.as_deref(), &value)? {
+                Resolved::One(patient) => Ok(Ok(newest(conn, &patient, custodian.as_deref())?)),
+                other => Ok(Err(other)),
+            }
+        })
+        .await?;
+    match found {
+        Ok(body) => document(body, what),
+        Err(other) => Err(locations::unresolved(other, &name, &raw)),
+    }
+}
+
+/// `GET /fhir/Patient/{id}/$summary[?custodian=…]`.
+pub(super) async fn for_instance(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let custodian = parameters(&req, true)?.custodian;
+    let id = path.into_inner();
+    let lookup = id.clone();
+    let (row, body) = state
+        .store
+        .run(move |conn| {
+            let row = stored::read(conn, "Patient", &lookup)?;
+            if row.as_ref().is_none_or(|r| r.deleted) {
+                return Ok((row, None));
+            }
+            let body = newest(conn, &lookup, custodian.as_deref())?;
+            Ok((row, body))
+        })
+        .await?;
+    super::found("Patient", &id, row)?;
+    document(body, format!("summary of Patient/{id}"))
+}
