@@ -587,56 +587,46 @@ backend_tests! {
         let (status, by_dni) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
         assert_eq!((status, &by_dni), (StatusCode::OK, &params));
 
+        // How many current entries Loayza holds for the patient, after a record carrying
+        // `number` with one entry at Loayza is merged into `into`.
+        let merge_into = |number: &'static str, set: &'static str, doc: u32, into: String| {
+            let (base, loayza, patient) = (base.clone(), loayza.clone(), patient.clone());
+            async move {
+                let record = json!({
+                    "resourceType": "Patient",
+                    "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, number, None).unwrap().to_identifier()],
+                });
+                let record: Value = serde_json::from_str(&Resource::from_json(record.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+                let (_, record) = post(&format!("{base}/fhir/Patient"), &record).await;
+                let id = record["id"].as_str().unwrap().to_owned();
+                let (status, body) = post(&format!("{base}/fhir"), &push(&id, &loayza, set, &[doc])).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let mut merged = record.clone();
+                merged["active"] = json!(false);
+                merged["link"] = json!([{"other": {"reference": format!("Patient/{into}")}, "type": "replaced-by"}]);
+                let res = reqwest::Client::new()
+                    .put(format!("{base}/fhir/Patient/{id}"))
+                    .header("content-type", "application/fhir+json")
+                    .body(merged.to_string())
+                    .send().await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
+                let part = |location: &Value, name: &str| -> Value {
+                    location["part"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap_or(Value::Null)
+                };
+                let count = after["parameter"].as_array().unwrap().iter()
+                    .find(|l| part(l, "organization")["valueReference"]["reference"] == format!("Organization/{loayza}"))
+                    .map(|l| part(l, "count")["valueInteger"].clone());
+                (id, count)
+            }
+        };
         // A second record of the same person, merged into the first: its documents show
         // up in the survivor's locations.
-        let twin = json!({
-            "resourceType": "Patient",
-            "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, "001234567", None).unwrap().to_identifier()],
-        });
-        let twin: Value = serde_json::from_str(&Resource::from_json(twin.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
-        let (_, twin) = post(&format!("{base}/fhir/Patient"), &twin).await;
-        let twin_id = twin["id"].as_str().unwrap().to_owned();
-        let (status, body) = post(&format!("{base}/fhir"), &push(&twin_id, &loayza, "urn:oid:9.3", &[4])).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut merged = twin.clone();
-        merged["active"] = json!(false);
-        merged["link"] = json!([{"other": {"reference": format!("Patient/{patient}")}, "type": "replaced-by"}]);
-        let res = reqwest::Client::new()
-            .put(format!("{base}/fhir/Patient/{twin_id}"))
-            .header("content-type", "application/fhir+json")
-            .body(merged.to_string())
-            .send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
-        let loayza_count = after["parameter"].as_array().unwrap().iter()
-            .find(|l| part(l, "organization")["valueReference"]["reference"] == format!("Organization/{loayza}"))
-            .map(|l| part(l, "count")["valueInteger"].clone());
-        assert_eq!(loayza_count, Some(json!(2)), "{after}");
-
+        let (twin_id, count) = merge_into("001234567", "urn:oid:9.3", 4, patient.clone()).await;
+        assert_eq!(count, Some(json!(2)));
         // A third record merged into the twin: the chain leads to the survivor too.
-        let third = json!({
-            "resourceType": "Patient",
-            "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, "007654321", None).unwrap().to_identifier()],
-        });
-        let third: Value = serde_json::from_str(&Resource::from_json(third.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
-        let (_, third) = post(&format!("{base}/fhir/Patient"), &third).await;
-        let third_id = third["id"].as_str().unwrap().to_owned();
-        let (status, body) = post(&format!("{base}/fhir"), &push(&third_id, &loayza, "urn:oid:9.4", &[5])).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut merged = third.clone();
-        merged["active"] = json!(false);
-        merged["link"] = json!([{"other": {"reference": format!("Patient/{twin_id}")}, "type": "replaced-by"}]);
-        let res = reqwest::Client::new()
-            .put(format!("{base}/fhir/Patient/{third_id}"))
-            .header("content-type", "application/fhir+json")
-            .body(merged.to_string())
-            .send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
-        let loayza_count = after["parameter"].as_array().unwrap().iter()
-            .find(|l| part(l, "organization")["valueReference"]["reference"] == format!("Organization/{loayza}"))
-            .map(|l| part(l, "count")["valueInteger"].clone());
-        assert_eq!(loayza_count, Some(json!(3)), "{after}");
+        let (_, count) = merge_into("007654321", "urn:oid:9.4", 5, twin_id).await;
+        assert_eq!(count, Some(json!(3)));
 
         // Unknown patient: 404.
         let (status, _) = get(&format!("{base}/fhir/Patient/nobody/$record-locations")).await;
