@@ -715,7 +715,7 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
         });
     }
     if let Some(date) = d.date.as_ref().and_then(Primitive::value)
-        && let Some(range) = instant_range(date)
+        && let Some(range) = instant_micros(date)
     {
         index.dates.push(DateEntry {
             param: "date".to_owned(),
@@ -791,7 +791,7 @@ fn record_entry(d: &DocumentReference, subject: &str, custodian: &str) -> Record
             .date
             .as_ref()
             .and_then(Primitive::value)
-            .and_then(instant_range),
+            .and_then(instant_micros),
         types: Value::Array(types).to_string(),
     }
 }
@@ -814,7 +814,7 @@ fn codings_index(param: &str, coding: &[renhice_model::types::Coding], index: &m
 }
 
 /// The microsecond an instant names.
-fn instant_range(instant: &Instant) -> Option<i64> {
+pub(super) fn instant_micros(instant: &Instant) -> Option<i64> {
     time::OffsetDateTime::parse(
         instant.as_str(),
         &time::format_description::well_known::Rfc3339,

@@ -122,16 +122,6 @@ fn resolve(
     }
 }
 
-/// The microsecond an instant names.
-fn micros(instant: &Instant) -> Option<i64> {
-    time::OffsetDateTime::parse(
-        instant.as_str(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .ok()
-    .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1000).ok())
-}
-
 /// What a document Bundle must carry to be kept as a summary; its Composition.
 fn check(bundle: &Bundle) -> Result<(&Composition, i64, String), ApiError> {
     if bundle.r#type.as_ref().and_then(Primitive::as_str) != Some("document") {
@@ -155,7 +145,7 @@ fn check(bundle: &Bundle) -> Result<(&Composition, i64, String), ApiError> {
         .timestamp
         .as_ref()
         .and_then(Primitive::value)
-        .and_then(micros)
+        .and_then(super::push::instant_micros)
         .ok_or_else(|| {
             unprocessable("Bundle.timestamp", "a document has its timestamp (bdl-10)")
         })?;
@@ -319,7 +309,7 @@ fn keep(
                 .timestamp
                 .as_ref()
                 .and_then(Primitive::value)
-                .and_then(micros);
+                .and_then(super::push::instant_micros);
             if held_timestamp.is_some_and(|t| t >= timestamp) {
                 return Ok(Outcome::Older { held: id });
             }
