@@ -10,10 +10,10 @@
 //! IPRESS are ordered by their latest entry, newest first. The operation is defined in
 //! `profiles/renhice/OperationDefinition-record-locations.json`.
 //!
-//! Everything runs on one pooled connection in one blocking task and costs three
-//! prepared statements: the identifier lookup (or the instance read), the records
-//! merged into the patient (one query per link of a chain), and one that groups the
-//! record index and joins the IPRESS (`store::records::current_locations`).
+//! Everything runs on one pooled connection in one blocking task and costs two
+//! prepared statements: the identifier lookup (or the instance read), and one that
+//! follows the merges into the patient, groups the record index and joins the IPRESS
+//! (`store::records::locations`).
 
 use std::collections::HashMap;
 
@@ -180,25 +180,9 @@ fn survivors(conn: &mut DbConnection, several: &[String]) -> Result<Vec<String>,
         .collect())
 }
 
-/// The patient and every record merged into it, directly or along a chain (one query
-/// per link of the longest chain; one when nothing was merged).
-pub(super) fn family_of(conn: &mut DbConnection, id: &str) -> Result<Vec<String>, StoreError> {
-    let mut all = vec![id.to_owned()];
-    let mut frontier = all.clone();
-    while !frontier.is_empty() {
-        frontier = stored::referrers(conn, "Patient", "replaced-by", "Patient", &frontier)?
-            .into_iter()
-            .filter(|id| !all.contains(id))
-            .collect();
-        all.extend(frontier.iter().cloned());
-    }
-    Ok(all)
-}
-
 /// The grouped current entries of the patient and its merged records.
 fn locate(conn: &mut DbConnection, patient: &str) -> Result<Lookup, StoreError> {
-    let family = family_of(conn, patient)?;
-    Ok(Lookup::Found(records::current_locations(conn, &family)?))
+    Ok(Lookup::Found(records::locations(conn, patient)?))
 }
 
 pub(super) async fn for_identifier(

@@ -378,7 +378,7 @@ fn newest(
     patient: &str,
     custodian: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
-    let family = locations::family_of(conn, patient)?;
+    let family = renhice_store::records::family(conn, patient)?;
     let mut criteria = vec![Criterion {
         param: "patient".to_owned(),
         values: family
