@@ -291,6 +291,34 @@ async fn write(
     Ok((body, last_updated))
 }
 
+/// The current version, as the answer to an update that changes nothing.
+///
+/// SIHCEs re-send the patients and IPRESS they already fed (PIXm feeds are repeated on
+/// every admission); a copy per re-send would grow the history and the tables without
+/// telling anyone anything. The update is a no-op when the incoming resource, stamped
+/// with the current version's id, version and time, serialises to exactly the stored
+/// JSON; the answer is then that version, as a read would give it.
+fn unchanged(
+    resource_type: &'static str,
+    resource: &Resource,
+    row: StoredResource,
+) -> Option<Written> {
+    if row.deleted {
+        return None;
+    }
+    let body = row.body?;
+    let mut candidate = resource.clone();
+    stamp(&mut candidate, &row.id, row.version_id, row.last_updated);
+    (candidate.to_json_string() == body).then_some(Written {
+        status: StatusCode::OK,
+        resource_type,
+        id: row.id,
+        version: row.version_id,
+        last_updated: row.last_updated,
+        body,
+    })
+}
+
 /// A response carrying one stored version, with `ETag` and `Last-Modified`.
 fn version_response(
     status: StatusCode,
@@ -445,17 +473,20 @@ pub(crate) async fn update_resource(
         }
     }
     let lookup_id = id.clone();
-    let current = state
+    let row = state
         .store
-        .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
-        .await?
-        .unwrap_or(0);
+        .run(move |conn| stored::read(conn, resource_type, &lookup_id))
+        .await?;
+    let current = row.as_ref().map_or(0, |r| r.version_id);
     if let Some(expected) = expected
         && expected != current
     {
         return Err(ApiError::PreconditionFailed(format!(
             "{resource_type}/{id} is at version {current}, not {expected} (If-Match)"
         )));
+    }
+    if let Some(held) = row.and_then(|row| unchanged(resource_type, &resource, row)) {
+        return Ok(held);
     }
     let version = current + 1;
     let (body, last_updated) = match write(state, resource, id.clone(), version).await {
@@ -596,18 +627,17 @@ pub(crate) async fn conditional_update_resource(
                 })
                 .await?
         };
-        let (id, current) = match matches.as_slice() {
+        let (id, row) = match matches.as_slice() {
             [] => {
                 let id = resource
                     .id()
                     .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
                 let lookup_id = id.clone();
-                let current = state
+                let row = state
                     .store
-                    .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
-                    .await?
-                    .unwrap_or(0);
-                (id, current)
+                    .run(move |conn| stored::read(conn, resource_type, &lookup_id))
+                    .await?;
+                (id, row)
             }
             [id] => {
                 if let Some(body_id) = resource.id()
@@ -621,12 +651,11 @@ pub(crate) async fn conditional_update_resource(
                     });
                 }
                 let lookup_id = id.clone();
-                let current = state
+                let row = state
                     .store
-                    .run(move |conn| stored::lookup_version(conn, resource_type, &lookup_id))
-                    .await?
-                    .unwrap_or(0);
-                (id.clone(), current)
+                    .run(move |conn| stored::read(conn, resource_type, &lookup_id))
+                    .await?;
+                (id.clone(), row)
             }
             several => {
                 return Err(ApiError::PreconditionFailed(format!(
@@ -636,12 +665,16 @@ pub(crate) async fn conditional_update_resource(
                 )));
             }
         };
+        let current = row.as_ref().map_or(0, |r| r.version_id);
         if let Some(expected) = expected
             && expected != current
         {
             return Err(ApiError::PreconditionFailed(format!(
                 "{resource_type}/{id} is at version {current}, not {expected} (If-Match)"
             )));
+        }
+        if let Some(held) = row.and_then(|row| unchanged(resource_type, &resource, row)) {
+            return Ok(held);
         }
         let version = current + 1;
         match write(state, resource.clone(), id.clone(), version).await {

@@ -92,7 +92,12 @@ backend_tests! {
         let (status, _, stale) = send(reqwest::Method::PUT, &url, Some(json(changed.clone())), Some("W/\"1\"")).await;
         assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{stale}");
         assert_outcome(&stale, "conflict");
-        // Without If-Match the update applies to the current version.
+        // The same content again changes nothing: the answer is the current version.
+        let (status, headers, same) = send(reqwest::Method::PUT, &url, Some(json(changed.clone())), None).await;
+        assert_eq!((status, header(&headers, "etag")), (StatusCode::OK, "W/\"2\""), "{same}");
+        assert_eq!(same, v2);
+        // Without If-Match an update applies to the current version.
+        changed.gender = Some("female".into());
         let (status, _, v3) = send(reqwest::Method::PUT, &url, Some(json(changed)), None).await;
         assert_eq!((status, v3["meta"]["versionId"].as_str()), (StatusCode::OK, Some("3")));
 
