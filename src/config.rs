@@ -1,8 +1,8 @@
 //! The renhice configuration: defaults, then a TOML file, then `RENHICE_*` environment
 //! variables, then command-line flags, each overriding the one before.
 //!
-//! Environment variables are named `RENHICE_<SECTION>_<KEY>` for the `database` and `log`
-//! sections (`RENHICE_DATABASE_URL`, `RENHICE_LOG_LEVEL`) and `RENHICE_<KEY>` for the
+//! Environment variables are named `RENHICE_<SECTION>_<KEY>` for the `database`, `log` and
+//! `auth` sections (`RENHICE_DATABASE_URL`, `RENHICE_LOG_LEVEL`, `RENHICE_AUTH_KEYS_DIR`) and `RENHICE_<KEY>` for the
 //! `server` section (`RENHICE_LISTEN`). Every key is documented in `renhice.example.toml`.
 
 use std::collections::BTreeSet;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use renhice_server::ServerConfig;
+use renhice_server::{AuthConfig, ServerConfig};
 use renhice_store::DatabaseConfig;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,8 @@ pub(crate) struct Config {
     pub(crate) server: ServerConfig,
     /// `[database]`: storage.
     pub(crate) database: DatabaseConfig,
+    /// `[auth]`: tokens and their signing keys.
+    pub(crate) auth: AuthConfig,
     /// `[log]`: logging.
     pub(crate) log: LogConfig,
 }
@@ -58,7 +60,7 @@ impl Default for LogConfig {
 }
 
 /// Sections whose keys are prefixed by the section name in environment variable names.
-const PREFIXED_SECTIONS: [&str; 2] = ["database", "log"];
+const PREFIXED_SECTIONS: [&str; 3] = ["database", "log", "auth"];
 
 /// Environment variables starting with `RENHICE_` that are not configuration keys.
 const NON_CONFIG_VARS: [&str; 1] = ["config"];

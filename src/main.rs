@@ -7,6 +7,7 @@
 mod bench;
 mod config;
 mod logging;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +15,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use renhice_server::Metrics;
+use renhice_server::auth::KeyRing;
+use renhice_server::{Authority, Metrics};
 use renhice_store::Store;
 
 /// renhice: FHIR R4 national registry of electronic health records.
@@ -32,6 +34,12 @@ enum Command {
     /// Load a synthetic nation slice into a running registry and measure pushes and
     /// queries (see docs/benchmarks.md).
     Bench(bench::BenchArgs),
+    /// Access tokens signed by the registry's keys.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// The registry's token signing keys.
+    #[command(subcommand)]
+    Keys(tokens::KeysCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +64,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Token(command) => tokens::token(&command),
+        Command::Keys(command) => tokens::keys(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,13 +97,31 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .context("cannot open the database")?;
         let database = store.display_url();
-        let server = renhice_server::start(config.server, store, Metrics::new())
+        // After the database: a start that fails on its URL creates nothing.
+        let keys = KeyRing::open_or_create(&config.auth.keys_dir).with_context(|| {
+            format!(
+                "cannot open the token signing keys in {}",
+                config.auth.keys_dir.display()
+            )
+        })?;
+        tracing::info!(
+            keys = %config.auth.keys_dir.display(),
+            signing_key = keys.kids().last().map_or("", String::as_str),
+            "token signing keys loaded"
+        );
+        let authority = Authority::new(config.auth.clone(), keys);
+        let server = renhice_server::start(config.server, authority, store, Metrics::new())
             .context("cannot start the HTTP server")?;
         tracing::info!(
             address = %server.local_addr(),
             metadata = format!("http://{}/fhir/metadata", server.local_addr()),
             database = %database,
             "renhice is listening"
+        );
+        tracing::info!(
+            example = "renhice token issue --role system --organization 00012345",
+            jwks = format!("http://{}/auth/jwks", server.local_addr()),
+            "access tokens are signed by these keys; their public halves are at the jwks address"
         );
         let handle = server.handle();
         tokio::spawn(async move {

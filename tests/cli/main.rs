@@ -169,6 +169,10 @@ fn serve_with_no_configuration_creates_sqlite_and_serves_metadata_on_8080() {
             .is_some_and(|id| !id.is_empty()),
         "{line}"
     );
+    tokens_are_signed_by_the_keys_the_server_publishes_and_rotate_without_restart(
+        dir.path(),
+        &base,
+    );
     renhice.signal("INT");
     assert!(renhice.wait_exit().success());
 }
@@ -325,4 +329,94 @@ fn shutdown_lets_an_in_flight_request_finish() {
         renhice.wait_for("renhice stopped");
         drop(locker);
     }
+}
+
+/// The key id in a token's header.
+#[cfg(feature = "sqlite")]
+fn token_kid(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+#[cfg(feature = "sqlite")]
+fn published_kids(base: &str) -> Vec<String> {
+    let jwks: Value = block_on(async {
+        reqwest::get(format!("{base}/auth/jwks"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let keys = jwks["keys"].as_array().unwrap();
+    for key in keys {
+        // Public halves only.
+        assert_eq!(
+            (key["kty"].as_str(), key["crv"].as_str()),
+            (Some("EC"), Some("P-256")),
+            "{key}"
+        );
+        assert!(key.get("d").is_none(), "a private key was published: {key}");
+    }
+    keys.iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `renhice token issue` in the server's directory signs with the key the server
+/// created and publishes; `renhice keys rotate` adds a key that the running server
+/// publishes at once and that signs the next token.
+#[cfg(feature = "sqlite")]
+fn tokens_are_signed_by_the_keys_the_server_publishes_and_rotate_without_restart(
+    dir: &Path,
+    base: &str,
+) {
+    let issue = || {
+        let mut cmd = command(dir);
+        cmd.args([
+            "token",
+            "issue",
+            "--role",
+            "system",
+            "--organization",
+            "00012345",
+        ]);
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let first = token_kid(&issue());
+    assert_eq!(published_kids(base), std::slice::from_ref(&first));
+    let mut cmd = command(dir);
+    cmd.args(["keys", "rotate"]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let rotated = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(rotated > first, "{rotated} sorts after {first}");
+    assert_eq!(published_kids(base), [first, rotated.clone()]);
+    assert_eq!(token_kid(&issue()), rotated);
+    // A token the registry would refuse is not printed.
+    let mut cmd = command(dir);
+    cmd.args([
+        "token",
+        "issue",
+        "--role",
+        "clinician",
+        "--organization",
+        "00012345",
+    ]);
+    let (ok, stderr) = run(cmd);
+    assert!(!ok);
+    assert!(stderr.contains("national_provider_identifier"), "{stderr}");
 }

@@ -6,6 +6,7 @@
 //! incoming `X-Request-Id` or generated), echoed in the response and carried by every log
 //! line written while handling it.
 
+pub mod auth;
 mod capability;
 mod config;
 mod error;
@@ -15,6 +16,7 @@ mod metrics;
 pub mod observe;
 mod server;
 
+pub use auth::{AuthConfig, Authority};
 pub use config::ServerConfig;
 pub use error::ApiError;
 pub use metrics::Metrics;

@@ -12,7 +12,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::error::to_operation_outcome;
-use crate::{ApiError, Metrics, ServerConfig, capability, fhir, health, metrics, observe};
+use crate::{
+    ApiError, Authority, Metrics, ServerConfig, auth, capability, fhir, health, metrics, observe,
+};
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ pub struct AppState {
     pub store: Store,
     /// The server configuration.
     pub config: ServerConfig,
+    /// The token authority.
+    pub auth: Authority,
     /// Metrics registry.
     pub metrics: Metrics,
     /// `GET /fhir/metadata`, built once at start-up.
@@ -64,7 +68,12 @@ impl RunningServer {
 ///
 /// Signals are not handled here: the caller decides what a signal means (the `renhice`
 /// binary stops gracefully on both SIGTERM and SIGINT, which actix alone would not).
-pub fn start(config: ServerConfig, store: Store, metrics: Metrics) -> io::Result<RunningServer> {
+pub fn start(
+    config: ServerConfig,
+    auth: Authority,
+    store: Store,
+    metrics: Metrics,
+) -> io::Result<RunningServer> {
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
     } else {
@@ -76,6 +85,7 @@ pub fn start(config: ServerConfig, store: Store, metrics: Metrics) -> io::Result
     let state = web::Data::new(AppState {
         store,
         config,
+        auth,
         metrics,
         capability_statement: capability::capability_statement(OffsetDateTime::now_utc()),
     });
@@ -88,6 +98,7 @@ pub fn start(config: ServerConfig, store: Store, metrics: Metrics) -> io::Result
             .service(get_only("/healthz", health::healthz))
             .service(get_only("/readyz", health::readyz))
             .service(get_only("/metrics", metrics::metrics))
+            .service(get_only("/auth/jwks", auth::jwks))
             .service(get_only("/fhir/metadata", health::metadata))
             .configure(fhir::routes)
             .default_service(web::to(route_not_found))

@@ -7,7 +7,8 @@
     reason = "a failed step must stop the test"
 )]
 
-use renhice_server::{Metrics, RunningServer, ServerConfig};
+use renhice_server::auth::KeyRing;
+use renhice_server::{AuthConfig, Authority, Metrics, RunningServer, ServerConfig};
 use renhice_store::{DatabaseConfig, Store};
 use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
@@ -40,7 +41,8 @@ async fn spawn_with(
         ..ServerConfig::default()
     };
     adjust(&mut config);
-    let server = renhice_server::start(config, store, Metrics::new()).unwrap();
+    let authority = Authority::new(AuthConfig::default(), KeyRing::ephemeral().unwrap());
+    let server = renhice_server::start(config, authority, store, Metrics::new()).unwrap();
     let base = format!("http://{}", server.local_addr());
     (server, base)
 }
