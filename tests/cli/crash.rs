@@ -65,9 +65,15 @@ fn push(n: u32, patient: &str, ipress: &str) -> Value {
     json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value, reqwest::Error> {
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> Result<Value, reqwest::Error> {
     client
         .post(url)
+        .bearer_auth(token)
         .header("content-type", "application/fhir+json")
         .body(body.to_string())
         .send()
@@ -96,14 +102,25 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
         .build()
         .unwrap();
     let (renhice, base) = start();
+    // Tokens from the key directory the server created, as an operator mints them.
+    let admin = crate::issue_token(dir.path(), &["--role", "admin"]);
+    let sihce = crate::issue_token(
+        dir.path(),
+        &["--role", "system", "--organization", "00012345"],
+    );
     let client = reqwest::Client::new();
     let (patient, ipress) = runtime.block_on(async {
-        let p = post(&client, &format!("{base}/fhir/Patient"), &patient())
+        let p = post(&client, &format!("{base}/fhir/Patient"), &sihce, &patient())
             .await
             .unwrap();
-        let o = post(&client, &format!("{base}/fhir/Organization"), &ipress())
-            .await
-            .unwrap();
+        let o = post(
+            &client,
+            &format!("{base}/fhir/Organization"),
+            &admin,
+            &ipress(),
+        )
+        .await
+        .unwrap();
         (
             p["id"].as_str().unwrap().to_owned(),
             o["id"].as_str().unwrap().to_owned(),
@@ -112,11 +129,12 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
     // Eight clients push continuously; the server is killed while they do.
     let mut tasks = Vec::new();
     for client_no in 0..8_u32 {
-        let (base, patient, ipress, client) = (
+        let (base, patient, ipress, client, sihce) = (
             base.clone(),
             patient.clone(),
             ipress.clone(),
             client.clone(),
+            sihce.clone(),
         );
         tasks.push(runtime.spawn(async move {
             let mut done = 0_u32;
@@ -125,6 +143,7 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
                 if post(
                     &client,
                     &format!("{base}/fhir"),
+                    &sihce,
                     &push(n, &patient, &ipress),
                 )
                 .await
@@ -156,7 +175,7 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
 
     // Restarted on the same database: every push is whole or absent.
     let (_renhice, base) = start();
-    let per_push = documents_per_push(&runtime, &client, &base, &patient);
+    let per_push = documents_per_push(&runtime, &client, &base, &sihce, &patient);
     assert!(
         per_push.len() >= completed as usize,
         "{} pushes stored, {completed} acknowledged",
@@ -171,6 +190,7 @@ fn documents_per_push(
     runtime: &tokio::runtime::Runtime,
     client: &reqwest::Client,
     base: &str,
+    token: &str,
     patient: &str,
 ) -> BTreeMap<String, usize> {
     let mut per_push: BTreeMap<String, usize> = BTreeMap::new();
@@ -178,7 +198,15 @@ fn documents_per_push(
         let mut url =
             format!("{base}/fhir/DocumentReference?patient={patient}&status=current&_count=200");
         loop {
-            let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+            let page: Value = client
+                .get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             for e in page["entry"].as_array().into_iter().flatten() {
                 let value = e["resource"]["masterIdentifier"]["value"].as_str().unwrap();
                 let n = value.rsplit_once('.').unwrap().0.to_owned();

@@ -115,6 +115,19 @@ impl Drop for Renhice {
     }
 }
 
+/// `renhice token issue ARGS` in `dir` (where a server keeps its keys): the token.
+fn issue_token(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = command(dir);
+    cmd.args(["token", "issue"]).args(args);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// Runs `renhice` to completion; returns (success, stderr).
 fn run(mut cmd: Command) -> (bool, String) {
     let out = cmd.output().unwrap();

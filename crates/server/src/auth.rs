@@ -13,9 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 
+pub mod access;
 pub mod keys;
 pub mod token;
 
+pub use access::Caller;
 pub use keys::{KeyError, KeyRing};
 pub use token::{Claims, Grant, Purpose, Role, TokenRejected};
 

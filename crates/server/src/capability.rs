@@ -241,6 +241,16 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
         "rest": [{
             "mode": "server",
             "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome. Searches also answer POST [type]/_search; DocumentReference and List searches take _sort=date or -date; every search takes _count (at most 200) and _total=accurate.",
+            "security": {
+                "cors": false,
+                "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "OAuth"
+                    }]
+                }],
+                "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule."
+            },
             "resource": crate::fhir::SERVED.iter().map(|t| resource(t)).collect::<Vec<_>>(),
             "interaction": [{
                 "code": "transaction",

@@ -95,6 +95,24 @@ pub enum ApiError {
         /// Which rule, and how to comply.
         message: String,
     },
+    /// The request carries no bearer token the registry accepts.
+    #[error("{reason}")]
+    Unauthenticated {
+        /// What is wrong with the credentials (nothing secret).
+        reason: String,
+        /// Whether a token was presented (RFC 6750: `error="invalid_token"`).
+        presented: bool,
+    },
+    /// The caller is known but may not do this.
+    #[error("{message} (rule: {rule})")]
+    Forbidden {
+        /// The access rule that refused, e.g. `custodian-is-caller`.
+        rule: &'static str,
+        /// What was refused and why.
+        message: String,
+        /// The element path at fault, if the refusal is about one element.
+        path: Option<String>,
+    },
     /// An `If-Match` precondition does not hold.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -124,6 +142,8 @@ impl ApiError {
             Self::DatabaseUnavailable(_) => IssueType::NoStore,
             Self::Gone { .. } => IssueType::Deleted,
             Self::Invalid { .. } => IssueType::Structure,
+            Self::Unauthenticated { .. } => IssueType::Login,
+            Self::Forbidden { .. } => IssueType::Forbidden,
             Self::Unprocessable { .. } => IssueType::BusinessRule,
             Self::PreconditionFailed(_)
             | Self::Conflict(_)
@@ -148,7 +168,11 @@ impl ApiError {
         };
         let issue = OperationOutcomeIssue::error(self.issue_type(), diagnostics);
         let issue = match self {
-            Self::Invalid { path, .. } | Self::Unprocessable { path, .. } => issue.at(path.clone()),
+            Self::Invalid { path, .. }
+            | Self::Unprocessable { path, .. }
+            | Self::Forbidden {
+                path: Some(path), ..
+            } => issue.at(path.clone()),
             _ => issue,
         };
         OperationOutcome::single(issue)
@@ -167,6 +191,8 @@ impl ResponseError for ApiError {
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_)
@@ -191,6 +217,22 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Self::Unauthenticated { reason, presented } = self {
+            // RFC 6750 §3: the challenge, and why a presented token failed.
+            let challenge = if *presented {
+                format!(
+                    "Bearer realm=\"renhice\", error=\"invalid_token\", error_description=\"{}\"",
+                    reason.replace(['"', '\\'], "'")
+                )
+            } else {
+                "Bearer realm=\"renhice\"".to_owned()
+            };
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
         }
         response
     }

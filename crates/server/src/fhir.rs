@@ -29,6 +29,8 @@ use renhice_store::resources::{self as stored, NewVersion, StoredResource};
 use time::OffsetDateTime;
 use time::format_description::well_known::{Rfc2822, Rfc3339};
 
+use crate::auth::Role;
+use crate::auth::access::{Caller, Reading, check_in_scope, forbidden};
 use crate::{ApiError, AppState};
 
 mod batch;
@@ -374,11 +376,13 @@ async fn create(
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     if path.as_str() == "Bundle" {
-        return summary::push(body, &state).await;
+        return summary::push(body, &state, &caller).await;
     }
     let resource_type = fed(&req, &path)?;
+    check_write(&caller, resource_type)?;
     let resource = parse(body, resource_type).await?;
     Ok(create_resource(&state, resource_type, resource)
         .await?
@@ -433,12 +437,14 @@ async fn update(
     path: web::Path<(String, String)>,
     body: web::Bytes,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
     if resource_type == "DocumentReference" {
-        return push::mark_entered_in_error(&req, id, body, &state).await;
+        return push::mark_entered_in_error(&req, id, body, &state, &caller).await;
     }
     let resource_type = fed(&req, &resource_type)?;
+    check_write(&caller, resource_type)?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
     Ok(
@@ -588,8 +594,10 @@ async fn conditional_update(
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = fed(&req, &path)?;
+    check_write(&caller, resource_type)?;
     let criterion = identifier_criterion(req.query_string())?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
@@ -730,6 +738,7 @@ pub(crate) fn found(
 async fn read(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
     let resource_type = served(&resource_type)?;
@@ -739,6 +748,7 @@ async fn read(
         .run(move |conn| stored::read(conn, resource_type, &lookup_id))
         .await?;
     let r = found(resource_type, &id, row)?;
+    check_read(&state, &caller, resource_type, &id).await?;
     Ok(version_response(
         StatusCode::OK,
         resource_type,
@@ -752,6 +762,7 @@ async fn read(
 async fn vread(
     path: web::Path<(String, String, String)>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id, vid) = path.into_inner();
     let resource_type = served(&resource_type)?;
@@ -765,6 +776,7 @@ async fn vread(
         .run(move |conn| stored::read_version(conn, resource_type, &lookup_id, version))
         .await?;
     let r = found(resource_type, &format!("{id}/_history/{vid}"), row)?;
+    check_read(&state, &caller, resource_type, &id).await?;
     Ok(version_response(
         StatusCode::OK,
         resource_type,
@@ -779,6 +791,7 @@ async fn history(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
     let resource_type = served(&resource_type)?;
@@ -793,6 +806,7 @@ async fn history(
             id,
         });
     }
+    check_read(&state, &caller, resource_type, &id).await?;
     let entries = versions
         .iter()
         .map(|v| history_entry(&base_url(&req), resource_type, &id, v))
@@ -804,6 +818,60 @@ async fn history(
         ..Bundle::default()
     };
     Ok(ok(&Resource::Bundle(Box::new(bundle))))
+}
+
+/// Refuses writing an identity directly (create, update, conditional update) to a caller
+/// who may not: SIHCEs feed patients; administrators register IPRESS.
+pub(crate) fn check_write(caller: &Caller, resource_type: &str) -> Result<(), ApiError> {
+    if resource_type == "Organization" {
+        caller.require(
+            &[Role::Admin],
+            "register or change an IPRESS (Organization)",
+        )
+    } else {
+        caller.require(
+            &[Role::System, Role::Clinician],
+            &format!("write a {resource_type}"),
+        )
+    }
+}
+
+/// Refuses reading `{resource_type}/{id}` (read, vread, history) to a caller who may
+/// not. IPRESS are public to every caller; patients' identities to SIHCEs, clinicians
+/// and the patient; index entries and summaries by the rules of [`Caller::scope`], on
+/// the patient and custodian the entry names.
+pub(crate) async fn check_read(
+    state: &AppState,
+    caller: &Caller,
+    resource_type: &'static str,
+    id: &str,
+) -> Result<(), ApiError> {
+    match resource_type {
+        "Organization" => Ok(()),
+        "Patient" => match caller.role() {
+            Role::System | Role::Clinician => Ok(()),
+            Role::Patient => caller.check_patient(state, id).await,
+            Role::Auditor | Role::Admin => Err(forbidden(
+                "role",
+                format!("a {} token does not read patients' records", caller.role()),
+            )),
+        },
+        _ => {
+            let lookup_id = id.to_owned();
+            let (patient, custodian) = state
+                .store
+                .run(move |conn| stored::parties(conn, resource_type, &lookup_id))
+                .await?;
+            let scope = caller
+                .scope(
+                    state,
+                    patient.as_deref().unwrap_or_default(),
+                    Reading::Entries,
+                )
+                .await?;
+            check_in_scope(&scope, custodian.as_deref().unwrap_or_default())
+        }
+    }
 }
 
 /// A 200 answer carrying a resource as FHIR JSON.

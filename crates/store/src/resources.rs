@@ -736,3 +736,26 @@ pub fn find_by_token(
         None => query.order(resources::id).load(conn)?,
     })
 }
+
+/// The patient and the custodian IPRESS an index entry (or summary) names: the targets
+/// of its `patient` and `custodian` references, whether or not it is deleted. What the
+/// registry's access rules decide on.
+pub fn parties(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let rows: Vec<(String, String)> = resources::table
+        .inner_join(search_references::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .filter(search_references::param.eq_any(["patient", "custodian"]))
+        .select((search_references::param, search_references::target_id))
+        .load(conn)?;
+    let find = |param: &str| {
+        rows.iter()
+            .find(|(p, _)| p == param)
+            .map(|(_, target)| target.clone())
+    };
+    Ok((find("patient"), find("custodian")))
+}

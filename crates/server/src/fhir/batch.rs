@@ -23,14 +23,20 @@ use renhice_model::values::Instant;
 use renhice_store::resources as stored;
 
 use super::{Written, instant_text};
+use crate::auth::access::Caller;
 use crate::{ApiError, AppState};
 
 /// Runs every entry of a batch Bundle and answers with the `batch-response`.
-pub(super) async fn batch(req: &HttpRequest, state: &AppState, bundle: Bundle) -> HttpResponse {
+pub(super) async fn batch(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    bundle: Bundle,
+) -> HttpResponse {
     let base = super::base_url(req);
     let mut entries = Vec::with_capacity(bundle.entry.len());
     for (i, entry) in bundle.entry.into_iter().enumerate() {
-        let answered = match run(state, entry).await {
+        let answered = match run(state, caller, entry).await {
             Ok(written) => success(&base, &written),
             Err(e) => failure(i, &e),
         };
@@ -44,8 +50,9 @@ pub(super) async fn batch(req: &HttpRequest, state: &AppState, bundle: Bundle) -
     super::ok(&Resource::Bundle(Box::new(response)))
 }
 
-/// One entry: what it asks, checked and carried out.
-async fn run(state: &AppState, entry: BundleEntry) -> Result<Written, ApiError> {
+/// One entry: what it asks, checked (the caller's rights included, as for the same
+/// request on its own) and carried out.
+async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Written, ApiError> {
     let request = entry.request.as_deref();
     let method = request
         .and_then(|r| r.method.as_ref())
@@ -85,10 +92,12 @@ async fn run(state: &AppState, entry: BundleEntry) -> Result<Written, ApiError> 
     match (method.as_str(), segments.as_slice()) {
         ("POST", [resource_type]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
+            super::check_write(caller, resource_type)?;
             super::create_resource(state, resource_type, body_of(resource, resource_type)?).await
         }
         ("PUT", [resource_type]) if !query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
+            super::check_write(caller, resource_type)?;
             let criterion = super::identifier_criterion(query)?;
             let resource = body_of(resource, resource_type)?;
             super::conditional_update_resource(state, resource_type, &criterion, resource, if_match)
@@ -96,6 +105,7 @@ async fn run(state: &AppState, entry: BundleEntry) -> Result<Written, ApiError> 
         }
         ("PUT", [resource_type, id]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
+            super::check_write(caller, resource_type)?;
             let resource = body_of(resource, resource_type)?;
             super::update_resource(state, resource_type, (*id).to_owned(), resource, if_match).await
         }
@@ -107,6 +117,7 @@ async fn run(state: &AppState, entry: BundleEntry) -> Result<Written, ApiError> 
                 .run(move |conn| stored::read(conn, resource_type, &lookup))
                 .await?;
             let row = super::found(resource_type, id, row)?;
+            super::check_read(state, caller, resource_type, id).await?;
             Ok(Written {
                 status: StatusCode::OK,
                 resource_type,

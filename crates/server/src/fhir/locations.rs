@@ -10,10 +10,14 @@
 //! IPRESS are ordered by their latest entry, newest first. The operation is defined in
 //! `profiles/renhice/OperationDefinition-record-locations.json`.
 //!
-//! Everything runs on one pooled connection in one blocking task and costs two
-//! prepared statements: the identifier lookup (or the instance read), and one that
-//! follows the merges into the patient, groups the record index and joins the IPRESS
-//! (`store::records::locations`).
+//! A patient sees the locations of all their records; a SIHCE or clinician only its own
+//! IPRESS's unless under emergency access (`ETREAT` with a reason), which shows every
+//! IPRESS (`auth::access`).
+//!
+//! Everything runs on one pooled connection in one blocking task: the identifier lookup
+//! (or the instance read), the caller's IPRESS (or, for a patient, their own records),
+//! and one statement that follows the merges into the patient, groups the record index
+//! and fetches the IPRESS (`store::records::locations`), all prepared statements.
 
 use std::collections::HashMap;
 
@@ -31,6 +35,7 @@ use renhice_store::{DbConnection, StoreError};
 use serde_json::Value;
 
 use super::rules;
+use crate::auth::access::{Caller, Reading};
 use crate::{ApiError, AppState};
 
 /// The canonical URL of the operation's definition.
@@ -51,8 +56,10 @@ enum Lookup {
     Unresolved(Resolved),
     /// The instance asked for is missing or deleted.
     Instance(Option<StoredResource>),
-    /// The groups of current entries, each with its IPRESS's JSON.
+    /// The groups of current entries the caller may see, each with its IPRESS's JSON.
     Found(Vec<(LocationGroup, Option<String>)>),
+    /// The caller may not see this patient's locations.
+    Refused(ApiError),
 }
 
 pub(super) fn invalid(path: &str, message: String) -> ApiError {
@@ -180,14 +187,23 @@ fn survivors(conn: &mut DbConnection, several: &[String]) -> Result<Vec<String>,
         .collect())
 }
 
-/// The grouped current entries of the patient and its merged records.
-fn locate(conn: &mut DbConnection, patient: &str) -> Result<Lookup, StoreError> {
-    Ok(Lookup::Found(records::locations(conn, patient)?))
+/// The grouped current entries of the patient and its merged records that the caller
+/// may see: every IPRESS's for the patient, or under emergency; otherwise only those
+/// the caller's own IPRESS holds.
+fn locate(conn: &mut DbConnection, caller: &Caller, patient: &str) -> Result<Lookup, StoreError> {
+    let scope = match caller.scope_on(conn, patient, Reading::Locations)? {
+        Ok(scope) => scope,
+        Err(refusal) => return Ok(Lookup::Refused(refusal)),
+    };
+    let mut groups = records::locations(conn, patient)?;
+    groups.retain(|(group, _)| scope.covers(&group.custodian_id));
+    Ok(Lookup::Found(groups))
 }
 
 pub(super) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let (name, raw) = identifier_query(&req)?;
     let (param, system, value) = identifier_param(&name, &raw)?;
@@ -195,13 +211,14 @@ pub(super) async fn for_identifier(
         .store
         .run(
             move |conn| match resolve_patient(conn, param, system.as_deref(), &value)? {
-                Resolved::One(patient) => locate(conn, &patient),
+                Resolved::One(patient) => locate(conn, &caller, &patient),
                 other => Ok(Lookup::Unresolved(other)),
             },
         )
         .await?;
     match lookup {
         Lookup::Found(groups) => Ok(answer(groups)),
+        Lookup::Refused(refusal) => Err(refusal),
         Lookup::Unresolved(other) => Err(unresolved(other, &name, &raw)),
         Lookup::Instance(_) => Err(ApiError::Internal(
             "an identifier lookup read an instance".to_owned(),
@@ -213,6 +230,7 @@ pub(super) async fn for_instance(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     if !req.query_string().is_empty() {
         return Err(invalid(
@@ -229,11 +247,12 @@ pub(super) async fn for_instance(
             if row.as_ref().is_none_or(|r| r.deleted) {
                 return Ok(Lookup::Instance(row));
             }
-            locate(conn, &lookup)
+            locate(conn, &caller, &lookup)
         })
         .await?;
     match found {
         Lookup::Found(groups) => Ok(answer(groups)),
+        Lookup::Refused(refusal) => Err(refusal),
         Lookup::Instance(row) => {
             super::found("Patient", &id, row)?;
             Err(ApiError::Internal(format!("Patient/{id} vanished")))

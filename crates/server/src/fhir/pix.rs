@@ -16,6 +16,8 @@ use renhice_model::resources::{
 use renhice_model::types::Reference;
 use renhice_store::resources as stored;
 
+use crate::auth::Role;
+use crate::auth::access::Caller;
 use crate::{ApiError, AppState};
 
 fn invalid(path: &str, message: String) -> ApiError {
@@ -71,7 +73,12 @@ async fn resolve(state: &AppState, mut id: String) -> Result<(String, Box<Patien
 pub(super) async fn ihe_pix(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(
+        &[Role::System, Role::Clinician],
+        "cross-reference patient identifiers ($ihe-pix)",
+    )?;
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();

@@ -45,6 +45,8 @@ use renhice_store::resources::{
 use serde_json::Value;
 
 use super::{instant_text, now_micros};
+use crate::auth::Role;
+use crate::auth::access::Caller;
 use crate::{ApiError, AppState};
 
 /// The resource types a push may carry.
@@ -102,6 +104,7 @@ pub(super) async fn transaction(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
         return Err(ApiError::Internal("parse returned another type".to_owned()));
@@ -119,7 +122,7 @@ pub(super) async fn transaction(
     }
     match bundle.r#type.as_ref().and_then(Primitive::as_str) {
         Some("transaction") => {}
-        Some("batch") => return Ok(super::batch::batch(&req, &state, *bundle).await),
+        Some("batch") => return Ok(super::batch::batch(&req, &state, &caller, *bundle).await),
         _ => {
             return Err(ApiError::Invalid {
                 path: "Bundle.type".to_owned(),
@@ -128,8 +131,10 @@ pub(super) async fn transaction(
             });
         }
     }
+    caller.require(&[Role::System, Role::Clinician], "push index entries")?;
+    let own = caller.ipress(&state).await?;
     let now = now_micros();
-    let (prepared, deferred) = prepare(&state, &bundle, now).await?;
+    let (prepared, deferred) = prepare(&state, &bundle, now, &caller, &own).await?;
     if let Some(refusal) = deferred {
         // An entry it would replace is no longer current: either this push was made
         // before (a retry, answered as the first time) or the refusal stands.
@@ -269,6 +274,8 @@ async fn prepare(
     state: &AppState,
     bundle: &Bundle,
     now: i64,
+    caller: &Caller,
+    own: &str,
 ) -> Result<(Vec<Prepared>, Option<ApiError>), ApiError> {
     if bundle.entry.is_empty() {
         return Err(unprocessable(
@@ -323,6 +330,9 @@ async fn prepare(
         match &resource {
             Resource::DocumentReference(d) => {
                 let (subject, custodian) = document(state, d, &at, &mut index, &mut known).await?;
+                if custodian != own {
+                    return Err(caller.not_own(own, &custodian, &format!("{at}.custodian")));
+                }
                 record = Some(record_entry(d, &subject, &custodian));
                 check_same(&mut patient, subject, &format!("{at}.subject"), "patient")?;
                 check_same(
@@ -551,7 +561,21 @@ fn scope_keys(prepared: &mut [Prepared], custodian: &str, patient: &str) -> Resu
     let mut provenances = 0;
     // `prepared` is in entry order, so `i` is the entry's place in the Bundle.
     for (i, p) in prepared.iter_mut().enumerate() {
+        if matches!(p.resource_type, "List" | "Provenance") {
+            // Who holds the push and whom it is about, for the access rules on reading
+            // it back (the List already names its patient).
+            p.index.references.push(ReferenceEntry {
+                param: "custodian".to_owned(),
+                target_type: "Organization".to_owned(),
+                target_id: custodian.to_owned(),
+            });
+        }
         if p.resource_type == "Provenance" {
+            p.index.references.push(ReferenceEntry {
+                param: "patient".to_owned(),
+                target_type: "Patient".to_owned(),
+                target_id: patient.to_owned(),
+            });
             p.keys
                 .push(format!("{submission}|provenance|{provenances}"));
             provenances += 1;
@@ -991,12 +1015,30 @@ fn bundle_response(entries: Vec<BundleEntry>) -> HttpResponse {
 /// with status `entered-in-error`; anything else that differs is refused, naming the
 /// element. The entry keeps its history (`_history`, vread) and leaves the `current`
 /// results and the record locations. Marking an entry already so marked changes nothing.
+/// Refuses a PUT of an index entry that does not mark it entered-in-error.
+fn check_marks_entered_in_error(new: &DocumentReference) -> Result<(), ApiError> {
+    if new.status.as_ref().and_then(Primitive::as_str) == Some("entered-in-error") {
+        return Ok(());
+    }
+    Err(unprocessable(
+        "DocumentReference.status".to_owned(),
+        "an index entry changes by a push that replaces it (relatesTo replaces); \
+         a PUT only marks it entered-in-error"
+            .to_owned(),
+    ))
+}
+
 pub(super) async fn mark_entered_in_error(
     req: &HttpRequest,
     id: String,
     body: web::Bytes,
     state: &AppState,
+    caller: &Caller,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(
+        &[Role::System, Role::Clinician],
+        "mark an index entry entered-in-error",
+    )?;
     let expected = super::if_match(req)?;
     let Resource::DocumentReference(new) = super::parse(body, "DocumentReference").await? else {
         return Err(ApiError::Internal("parse returned another type".to_owned()));
@@ -1021,15 +1063,17 @@ pub(super) async fn mark_entered_in_error(
             row.version_id
         )));
     }
-    if new.status.as_ref().and_then(Primitive::as_str) != Some("entered-in-error") {
-        return Err(unprocessable(
-            "DocumentReference.status".to_owned(),
-            "an index entry changes by a push that replaces it (relatesTo replaces); \
-             a PUT only marks it entered-in-error"
-                .to_owned(),
-        ));
-    }
+    check_marks_entered_in_error(&new)?;
     let mut old = stored_document(&id, row.body.as_deref())?;
+    // Only the IPRESS that holds the entry corrects it.
+    let (_, custodian) = parties(&old);
+    caller
+        .check_custodian(
+            state,
+            custodian.as_deref().unwrap_or_default(),
+            "DocumentReference.custodian",
+        )
+        .await?;
     if let Some(element) = first_difference(&old, &new) {
         return Err(unprocessable(
             format!("DocumentReference.{element}"),

@@ -26,6 +26,8 @@ use renhice_store::search::{
 };
 
 use super::{base_url, rules, served};
+use crate::auth::Role;
+use crate::auth::access::{Caller, forbidden};
 use crate::{ApiError, AppState};
 
 const DEFAULT_COUNT: usize = 20;
@@ -366,9 +368,10 @@ pub(super) async fn search(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let query = req.query_string().to_owned();
-    run(&req, &path, &query, &state).await
+    run(&req, &path, &query, &state, &caller).await
 }
 
 /// `POST /fhir/{type}/_search`: the parameters in an `application/x-www-form-urlencoded`
@@ -378,6 +381,7 @@ pub(super) async fn search_post(
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let form = req
         .headers()
@@ -397,7 +401,64 @@ pub(super) async fn search_post(
         .filter(|q| !q.is_empty())
         .collect::<Vec<_>>()
         .join("&");
-    run(&req, &path, &query, &state).await
+    run(&req, &path, &query, &state, &caller).await
+}
+
+/// The criterion that keeps a search to what the caller may see (`None`: everything
+/// the search finds): a patient's own records; a SIHCE's or clinician's own IPRESS's
+/// entries. Searches are narrowed rather than refused, as FHIR servers do with
+/// compartments: a patient asking for another's documents finds none.
+async fn access_criterion(
+    state: &AppState,
+    caller: &Caller,
+    resource_type: &str,
+) -> Result<Option<Criterion>, ApiError> {
+    if resource_type == "Organization" {
+        return Ok(None);
+    }
+    match caller.role() {
+        Role::Patient => {
+            let family = caller.own_family(state).await?;
+            Ok(Some(if resource_type == "Patient" {
+                Criterion {
+                    param: "_id".to_owned(),
+                    values: family
+                        .into_iter()
+                        .map(|id| Match::Token {
+                            system: None,
+                            code: id,
+                        })
+                        .collect(),
+                }
+            } else {
+                Criterion {
+                    param: "patient".to_owned(),
+                    values: family
+                        .into_iter()
+                        .map(|id| Match::Reference {
+                            target_type: "Patient".to_owned(),
+                            target_id: id,
+                        })
+                        .collect(),
+                }
+            }))
+        }
+        Role::System | Role::Clinician if resource_type == "Patient" => Ok(None),
+        Role::System | Role::Clinician => Ok(Some(Criterion {
+            param: "custodian".to_owned(),
+            values: vec![Match::Reference {
+                target_type: "Organization".to_owned(),
+                target_id: caller.ipress(state).await?,
+            }],
+        })),
+        Role::Auditor | Role::Admin => Err(forbidden(
+            "role",
+            format!(
+                "a {} token does not search patients' records; that is for: system, clinician, patient",
+                caller.role()
+            ),
+        )),
+    }
 }
 
 async fn run(
@@ -405,6 +466,7 @@ async fn run(
     resource_type: &str,
     query: &str,
     state: &AppState,
+    caller: &Caller,
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = served(resource_type)?;
     if !SEARCHABLE.contains(&resource_type) {
@@ -426,6 +488,7 @@ async fn run(
     if !patient_identifiers.is_empty() {
         criteria.push(patients_with(state, patient_identifiers).await?);
     }
+    criteria.extend(access_criterion(state, caller, resource_type).await?);
     let criteria = std::sync::Arc::new(criteria);
     let total = if total {
         let criteria = std::sync::Arc::clone(&criteria);

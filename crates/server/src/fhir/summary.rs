@@ -30,6 +30,8 @@ use renhice_store::{DbConnection, StoreError};
 
 use super::locations::{self, Resolved};
 use super::rules;
+use crate::auth::Role;
+use crate::auth::access::{Caller, Reading, Scope, outside_scope};
 use crate::{ApiError, AppState};
 
 /// The canonical URL of the operation's definition
@@ -186,10 +188,18 @@ enum Outcome {
         path: &'static str,
         resource_type: &'static str,
     },
+    /// The document's custodian is not the caller's IPRESS (its `Organization` id).
+    NotOwn(String),
 }
 
 /// `POST /fhir/Bundle`: keeps a patient summary document.
-pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpResponse, ApiError> {
+pub(super) async fn push(
+    body: web::Bytes,
+    state: &AppState,
+    caller: &Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::System, Role::Clinician], "push a patient's summary")?;
+    let own = caller.ipress(state).await?;
     let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
         return Err(ApiError::Internal("parse returned another type".to_owned()));
     };
@@ -207,6 +217,7 @@ pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpRespo
         "custodian",
     )?;
     let now = super::now_micros();
+    let own_ipress = own.clone();
     let outcome = state
         .store
         .run(move |conn| {
@@ -215,6 +226,7 @@ pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpRespo
                 *bundle,
                 &patient,
                 &custodian,
+                &own_ipress,
                 timestamp,
                 &identifier,
                 now,
@@ -250,6 +262,9 @@ pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpRespo
         Outcome::Older { held } => Err(ApiError::Conflict(format!(
             "a later summary of this patient from this IPRESS is held (Bundle/{held}); an older one does not replace it"
         ))),
+        Outcome::NotOwn(custodian) => {
+            Err(caller.not_own(&own, &custodian, "Bundle.entry[0].resource.custodian"))
+        }
         Outcome::Unreadable(id) => Err(ApiError::Internal(format!(
             "the held summary Bundle/{id} cannot be read back"
         ))),
@@ -265,11 +280,16 @@ pub(super) async fn push(body: web::Bytes, state: &AppState) -> Result<HttpRespo
 
 /// Resolves the parties and writes the summary as the first or next version of the
 /// patient's summary from the IPRESS.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one blocking task's inputs, each a separate part of the document"
+)]
 fn keep(
     conn: &mut DbConnection,
     mut bundle: Bundle,
     patient: &Party,
     custodian: &Party,
+    own: &str,
     timestamp: i64,
     identifier: &str,
     now: i64,
@@ -286,6 +306,9 @@ fn keep(
             resource_type: "Organization",
         });
     };
+    if custodian != own {
+        return Ok(Outcome::NotOwn(custodian));
+    }
     let key = format!("summary|{patient}|{custodian}");
     let (id, version) = match stored::key_holder(conn, "Bundle", &key)? {
         None => (uuid::Uuid::new_v4().to_string(), 1),
@@ -412,6 +435,28 @@ fn newest(
     Ok(page.rows.into_iter().next().map(|(_, _, _, _, body)| body))
 }
 
+/// [`newest`], as far as the caller may see: a patient any of their own; a SIHCE or
+/// clinician its own IPRESS's, or under emergency any IPRESS's.
+fn allowed_newest(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    patient: &str,
+    custodian: Option<&str>,
+) -> Result<Result<Option<String>, ApiError>, StoreError> {
+    let scope = match caller.scope_on(conn, patient, Reading::Summary)? {
+        Ok(scope) => scope,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let custodian = match (&scope, custodian) {
+        (Scope::All, asked) => asked,
+        (Scope::Custodian(own), Some(asked)) if asked != own => {
+            return Ok(Err(outside_scope(asked)));
+        }
+        (Scope::Custodian(own), _) => Some(own.as_str()),
+    };
+    Ok(Ok(newest(conn, patient, custodian)?))
+}
+
 /// The query's parameters.
 struct Parameters {
     /// The identifier parameter's name and value (type-level calls).
@@ -471,6 +516,7 @@ fn document(body: Option<String>, what: String) -> Result<HttpResponse, ApiError
 pub(super) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let Parameters {
         identifier,
@@ -489,13 +535,18 @@ pub(super) async fn for_identifier(
         .store
         .run(move |conn| {
             match locations::resolve_patient(conn, param, system.as_deref(), &value)? {
-                Resolved::One(patient) => Ok(Ok(newest(conn, &patient, custodian.as_deref())?)),
+                Resolved::One(patient) => Ok(Ok(allowed_newest(
+                    conn,
+                    &caller,
+                    &patient,
+                    custodian.as_deref(),
+                )?)),
                 other => Ok(Err(other)),
             }
         })
         .await?;
     match found {
-        Ok(body) => document(body, what),
+        Ok(body) => document(body?, what),
         Err(other) => Err(locations::unresolved(other, &name, &raw)),
     }
 }
@@ -505,6 +556,7 @@ pub(super) async fn for_instance(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let custodian = parameters(&req, true)?.custodian;
     let id = path.into_inner();
@@ -514,12 +566,12 @@ pub(super) async fn for_instance(
         .run(move |conn| {
             let row = stored::read(conn, "Patient", &lookup)?;
             if row.as_ref().is_none_or(|r| r.deleted) {
-                return Ok((row, None));
+                return Ok((row, Ok(None)));
             }
-            let body = newest(conn, &lookup, custodian.as_deref())?;
+            let body = allowed_newest(conn, &caller, &lookup, custodian.as_deref())?;
             Ok((row, body))
         })
         .await?;
     super::found("Patient", &id, row)?;
-    document(body, format!("summary of Patient/{id}"))
+    document(body?, format!("summary of Patient/{id}"))
 }

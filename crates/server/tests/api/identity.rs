@@ -40,9 +40,7 @@ async fn send(
     body: Option<String>,
     if_match: Option<&str>,
 ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let mut req = reqwest::Client::new()
-        .request(method, url)
-        .header("content-type", "application/fhir+json");
+    let mut req = crate::client(method, url).header("content-type", "application/fhir+json");
     if let Some(body) = body {
         req = req.body(body);
     }
@@ -194,6 +192,7 @@ backend_tests! {
 
     async fn an_ipress_needs_a_renipress_code_of_its_own(db) {
         let (server, base) = spawn(&db).await;
+        crate::act_as(&base, &crate::admin());
         let url = format!("{base}/fhir/Organization");
         let (status, _, created) = send(reqwest::Method::POST, &url, Some(ipress("00012345", "Hospital Santa Clara")), None).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -355,8 +354,7 @@ backend_tests! {
         let (status, _, outcome) = send(reqwest::Method::GET, &format!("{base}/fhir/Patient?colour=blue"), None, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
         assert_eq!(outcome["issue"][0]["expression"][0], "colour");
-        let res = reqwest::Client::new()
-            .get(format!("{base}/fhir/Patient?colour=blue&family=mamani"))
+        let res = crate::client(reqwest::Method::GET, &format!("{base}/fhir/Patient?colour=blue&family=mamani"))
             .header("prefer", "handling=lenient")
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);

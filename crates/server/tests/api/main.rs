@@ -7,15 +7,120 @@
     reason = "a failed step must stop the test"
 )]
 
-use renhice_server::auth::KeyRing;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use renhice_server::auth::{Grant, KeyRing, Purpose, Role};
 use renhice_server::{AuthConfig, Authority, Metrics, RunningServer, ServerConfig};
 use renhice_store::{DatabaseConfig, Store};
 use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
+mod access;
 mod identity;
 mod push;
 mod summary;
+
+/// Each test server's token authority and the caller its requests act as, by base URL.
+/// A test acts as one caller at a time, as a SIHCE's HTTP session does, and switches
+/// with [`act_as`]; every request the helpers send carries that caller's token.
+static SESSIONS: LazyLock<Mutex<HashMap<String, (Authority, String)>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The IPRESS the tests' SIHCE acts for unless a test says otherwise.
+pub(crate) const HOME_IPRESS: &str = "00012345";
+
+/// A SIHCE acting for its IPRESS.
+pub(crate) fn sihce(renipress: &str) -> Grant {
+    Grant {
+        subject: format!("sihce-{renipress}"),
+        role: Role::System,
+        organization: Some(renipress.to_owned()),
+        practitioner: None,
+        name: None,
+        person: None,
+        purpose: Purpose::Treat,
+        emergency_reason: None,
+    }
+}
+
+/// A clinician through their IPRESS's SIHCE.
+pub(crate) fn clinician(renipress: &str) -> Grant {
+    Grant {
+        role: Role::Clinician,
+        practitioner: Some("01|012345".to_owned()),
+        name: Some("Dra. Ana Torres".to_owned()),
+        ..sihce(renipress)
+    }
+}
+
+/// A patient, by identity-document key (`1|PER|45678912`).
+pub(crate) fn patient(person: &str) -> Grant {
+    Grant {
+        subject: format!("patient-{person}"),
+        role: Role::Patient,
+        organization: None,
+        practitioner: None,
+        name: None,
+        person: Some(person.to_owned()),
+        purpose: Purpose::PatientRequest,
+        emergency_reason: None,
+    }
+}
+
+/// An administrator of the registry.
+pub(crate) fn admin() -> Grant {
+    Grant {
+        subject: "admin".to_owned(),
+        role: Role::Admin,
+        organization: None,
+        practitioner: None,
+        name: None,
+        person: None,
+        purpose: Purpose::Operations,
+        emergency_reason: None,
+    }
+}
+
+/// The token authority of `base`'s server (to forge tokens it must refuse).
+pub(crate) fn authority(base: &str) -> Authority {
+    SESSIONS.lock().unwrap()[&format!("{base}/")].0.clone()
+}
+
+/// A token of `base`'s server for `grant`.
+pub(crate) fn token(base: &str, grant: &Grant) -> String {
+    let sessions = SESSIONS.lock().unwrap();
+    let (authority, _) = sessions
+        .get(&format!("{base}/"))
+        .expect("a server spawned by spawn()");
+    authority.issue(grant, None).unwrap()
+}
+
+/// From now on, requests to `base` act as `grant`.
+pub(crate) fn act_as(base: &str, grant: &Grant) {
+    let token = token(base, grant);
+    SESSIONS
+        .lock()
+        .unwrap()
+        .get_mut(&format!("{base}/"))
+        .unwrap()
+        .1 = token;
+}
+
+/// A request to `url` carrying the token of the caller its server's session acts as.
+pub(crate) fn client(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    let bearer = SESSIONS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(base, _)| url.starts_with(base.as_str()))
+        .map(|(_, (_, token))| token.clone());
+    let request = reqwest::Client::new().request(method, url);
+    match bearer {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    }
+}
 
 /// A server on an ephemeral loopback port, and its base URL.
 async fn spawn(db: &TestDb) -> (RunningServer, String) {
@@ -42,13 +147,19 @@ async fn spawn_with(
     };
     adjust(&mut config);
     let authority = Authority::new(AuthConfig::default(), KeyRing::ephemeral().unwrap());
-    let server = renhice_server::start(config, authority, store, Metrics::new()).unwrap();
+    let server = renhice_server::start(config, authority.clone(), store, Metrics::new()).unwrap();
     let base = format!("http://{}", server.local_addr());
+    let home = authority.issue(&sihce(HOME_IPRESS), None).unwrap();
+    // Keyed with a trailing slash, so that port 8080 is not taken for a prefix of 80800.
+    SESSIONS
+        .lock()
+        .unwrap()
+        .insert(format!("{base}/"), (authority, home));
     (server, base)
 }
 
 async fn get(url: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
-    let res = reqwest::get(url).await.unwrap();
+    let res = client(reqwest::Method::GET, url).send().await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let body = res.json().await.unwrap_or(Value::Null);
@@ -87,6 +198,7 @@ backend_tests! {
         assert_eq!(body["status"], "active");
         assert_eq!(body["software"]["name"], "renhice");
         assert_eq!(body["rest"][0]["mode"], "server");
+        assert_eq!(body["rest"][0]["security"]["service"][0]["coding"][0]["code"], "OAuth");
         // Exactly what is served is claimed: the identity feed (Patient, Organization) with
         // its searches, read-only index entries, and the ITI-65 transaction.
         let resources = body["rest"][0]["resource"].as_array().unwrap();
@@ -189,7 +301,7 @@ backend_tests! {
         assert_eq!(status, 404);
         assert_outcome(&body, "not-supported");
 
-        let res = reqwest::Client::new().delete(format!("{base}/fhir/metadata")).send().await.unwrap();
+        let res = client(reqwest::Method::DELETE, &format!("{base}/fhir/metadata")).send().await.unwrap();
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()["allow"], "GET");
         assert_outcome(&res.json().await.unwrap(), "not-supported");

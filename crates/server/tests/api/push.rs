@@ -10,8 +10,7 @@ use crate::{assert_outcome, spawn, spawn_with};
 use renhice_testing::backend_tests;
 
 pub(crate) async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
-    let res = reqwest::Client::new()
-        .post(url)
+    let res = crate::client(reqwest::Method::POST, url)
         .header("content-type", "application/fhir+json")
         .body(body.to_string())
         .send()
@@ -22,7 +21,10 @@ pub(crate) async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
 }
 
 pub(crate) async fn get(url: &str) -> (StatusCode, Value) {
-    let res = reqwest::get(url).await.unwrap();
+    let res = crate::client(reqwest::Method::GET, url)
+        .send()
+        .await
+        .unwrap();
     let status = res.status();
     (status, res.json().await.unwrap_or(Value::Null))
 }
@@ -44,11 +46,13 @@ pub(crate) async fn identities(base: &str) -> (String, String) {
         &serde_json::from_str(&patient.to_json_string()).unwrap(),
     )
     .await;
+    crate::act_as(base, &crate::admin());
     let (s2, o) = post(
         &format!("{base}/fhir/Organization"),
         &serde_json::from_str(&ipress.to_json_string()).unwrap(),
     )
     .await;
+    crate::act_as(base, &crate::sihce(crate::HOME_IPRESS));
     assert_eq!(
         (s1, s2),
         (StatusCode::CREATED, StatusCode::CREATED),
@@ -192,19 +196,22 @@ backend_tests! {
             "identifier": [serde_json::to_value(Renipress::parse("00005938").unwrap().to_identifier()).unwrap()],
             "name": "Hospital Loayza"
         });
+        crate::act_as(&base, &crate::admin());
         let (_, loayza) = post(&format!("{base}/fhir/Organization"), &loayza).await;
+        crate::act_as(&base, &crate::sihce("00005938"));
         let mut foreign = push(&patient, loayza["id"].as_str().unwrap(), "urn:oid:1.2.604.9.23", &[5]);
         foreign["entry"][1]["resource"]["relatesTo"] =
             json!([{"code": "replaces", "target": {"reference": format!("DocumentReference/{}", ids[1])}}]);
         let (status, outcome) = post(&format!("{base}/fhir"), &foreign).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
         assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("only its custodian"), "{outcome}");
+        crate::act_as(&base, &crate::sihce(crate::HOME_IPRESS));
 
         // Marking an entry entered-in-error: only the status may change.
         let put = |body: Value, if_match: Option<&'static str>| {
             let url = format!("{base}/fhir/DocumentReference/{}", ids[1]);
             async move {
-                let mut request = reqwest::Client::new().put(url).header("content-type", "application/fhir+json");
+                let mut request = crate::client(reqwest::Method::PUT, &url).header("content-type", "application/fhir+json");
                 if let Some(tag) = if_match {
                     request = request.header("if-match", tag);
                 }
@@ -322,24 +329,21 @@ backend_tests! {
             let (status, outcome) = get(&format!("{search}&{query}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {outcome}");
         }
-        let res = reqwest::Client::new()
-            .get(format!("{search}&_sort=type"))
+        let res = crate::client(reqwest::Method::GET, &format!("{search}&_sort=type"))
             .header("prefer", "handling=lenient")
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
 
         // POST _search answers as GET does.
         let form = format!("patient={patient}&status=current&_sort=-date");
-        let res = reqwest::Client::new()
-            .post(format!("{base}/fhir/DocumentReference/_search"))
+        let res = crate::client(reqwest::Method::POST, &format!("{base}/fhir/DocumentReference/_search"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form)
             .send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         let posted: Value = res.json().await.unwrap();
         assert_eq!(values(&posted), ["4", "5", "2", "1", "3"]);
-        let res = reqwest::Client::new()
-            .post(format!("{base}/fhir/DocumentReference/_search"))
+        let res = crate::client(reqwest::Method::POST, &format!("{base}/fhir/DocumentReference/_search"))
             .header("content-type", "application/fhir+json")
             .body("{}")
             .send().await.unwrap();
@@ -557,14 +561,19 @@ backend_tests! {
             "endpoint": [{"reference": "Endpoint/loayza-fhir"}]
         });
         let other: Value = serde_json::from_str(&Resource::from_json(other.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+        crate::act_as(&base, &crate::admin());
         let (status, loayza) = post(&format!("{base}/fhir/Organization"), &other).await;
         assert_eq!(status, StatusCode::CREATED, "{loayza}");
         let loayza = loayza["id"].as_str().unwrap().to_owned();
+        crate::act_as(&base, &crate::sihce(crate::HOME_IPRESS));
         let (s1, _) = post(&format!("{base}/fhir"), &push(&patient, &santa_clara, "urn:oid:9.1", &[1, 2])).await;
         let mut later = push(&patient, &loayza, "urn:oid:9.2", &[3]);
         later["entry"][1]["resource"]["date"] = json!("2026-05-01T09:00:00-05:00");
+        crate::act_as(&base, &crate::sihce("00005938"));
         let (s2, body) = post(&format!("{base}/fhir"), &later).await;
         assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{body}");
+        // The patient sees every IPRESS holding their records.
+        crate::act_as(&base, &crate::patient("1|PER|45678912"));
 
         let (status, params) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
         assert_eq!(status, StatusCode::OK, "{params}");
@@ -597,6 +606,7 @@ backend_tests! {
                     "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, number, None).unwrap().to_identifier()],
                 });
                 let record: Value = serde_json::from_str(&Resource::from_json(record.to_string().as_bytes()).unwrap().to_json_string()).unwrap();
+                crate::act_as(&base, &crate::sihce("00005938"));
                 let (_, record) = post(&format!("{base}/fhir/Patient"), &record).await;
                 let id = record["id"].as_str().unwrap().to_owned();
                 let (status, body) = post(&format!("{base}/fhir"), &push(&id, &loayza, set, &[doc])).await;
@@ -604,12 +614,12 @@ backend_tests! {
                 let mut merged = record.clone();
                 merged["active"] = json!(false);
                 merged["link"] = json!([{"other": {"reference": format!("Patient/{into}")}, "type": "replaced-by"}]);
-                let res = reqwest::Client::new()
-                    .put(format!("{base}/fhir/Patient/{id}"))
+                let res = crate::client(reqwest::Method::PUT, &format!("{base}/fhir/Patient/{id}"))
                     .header("content-type", "application/fhir+json")
                     .body(merged.to_string())
                     .send().await.unwrap();
                 assert_eq!(res.status(), StatusCode::OK);
+                crate::act_as(&base, &crate::patient("1|PER|45678912"));
                 let (_, after) = get(&format!("{base}/fhir/Patient/{patient}/$record-locations")).await;
                 let part = |location: &Value, name: &str| -> Value {
                     location["part"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap_or(Value::Null)
@@ -629,6 +639,7 @@ backend_tests! {
         assert_eq!(count, Some(json!(3)));
 
         // Unknown patient: 404.
+        crate::act_as(&base, &crate::sihce(crate::HOME_IPRESS));
         let (status, _) = get(&format!("{base}/fhir/Patient/nobody/$record-locations")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=00000000")).await;

@@ -109,6 +109,11 @@ backend_tests! {
         assert_eq!((status, &by_dni), (StatusCode::OK, &served));
         let (status, from_ipress) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/{ipress}")).await;
         assert_eq!((status, condition(&from_ipress)), (StatusCode::OK, json!("I10")));
+        // Another IPRESS's summary is not the SIHCE's to read; the patient reads any of
+        // theirs, and there is none from an unknown IPRESS.
+        let (status, _) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        crate::act_as(&base, &crate::patient("1|PER|45678912"));
         let (status, _) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         // The earlier summary is kept in the history.

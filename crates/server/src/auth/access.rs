@@ -1,0 +1,327 @@
+//! Who may do what: the caller of a request and the registry's access rules.
+//!
+//! Every FHIR endpoint but `/fhir/metadata` takes a [`Caller`], so a request without a
+//! token the registry accepts is a 401 before any handler runs. The rules, each named in
+//! the 403 that it causes:
+//!
+//! | rule | what it says |
+//! | --- | --- |
+//! | `role` | each interaction is open to some roles only |
+//! | `ipress-registered` | a SIHCE or clinician acts for an IPRESS the registry knows |
+//! | `custodian-is-caller` | a SIHCE writes (pushes, corrects, summarises) only for its own IPRESS |
+//! | `own-ipress-entries` | without consent, a SIHCE or clinician reads only the entries its own IPRESS holds |
+//! | `patient-own-records` | a patient reads only their own records (and those merged into them) |
+//! | `person-registered` | a patient token names an identity document the registry knows |
+//! | `emergency-reason` | emergency access (`ETREAT`) states why |
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use renhice_store::resources as stored;
+use renhice_store::{DbConnection, StoreError, records};
+
+use super::{Grant, Purpose, Role};
+use crate::{ApiError, AppState};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Grant);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("the application state is missing".to_owned()))?;
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthenticated {
+            reason: "this endpoint needs an access token: Authorization: Bearer <token> \
+                     (renhice token issue, or the registry's token endpoint)"
+                .to_owned(),
+            presented: false,
+        });
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthenticated {
+            reason: "the Authorization header is not a bearer token".to_owned(),
+            presented: true,
+        })?;
+    state
+        .auth
+        .verify(token)
+        .map(Caller)
+        .map_err(|e| ApiError::Unauthenticated {
+            reason: e.0,
+            presented: true,
+        })
+}
+
+/// A 403 naming the rule.
+pub(crate) fn forbidden(rule: &'static str, message: String) -> ApiError {
+    ApiError::Forbidden {
+        rule,
+        message,
+        path: None,
+    }
+}
+
+/// Which of a patient's index entries a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// All of them.
+    All,
+    /// Only those this IPRESS (an `Organization` id) holds.
+    Custodian(String),
+}
+
+impl Scope {
+    /// Whether an entry held by `custodian` is in scope.
+    pub(crate) fn covers(&self, custodian: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Custodian(own) => own == custodian,
+        }
+    }
+}
+
+/// What is being asked of a patient's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Index entries (ITI-67, ITI-66, reads by id).
+    Entries,
+    /// `$record-locations`: where the records are.
+    Locations,
+    /// `$summary`: the basic clinical information.
+    Summary,
+}
+
+impl Caller {
+    /// The role.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// Refuses unless the caller's role is one of `roles`.
+    pub(crate) fn require(&self, roles: &[Role], action: &str) -> Result<(), ApiError> {
+        if roles.contains(&self.0.role) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+            Err(forbidden(
+                "role",
+                format!(
+                    "a {} token may not {action}; that is for: {}",
+                    self.0.role,
+                    allowed.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// The `Organization` id of the caller's IPRESS (systems and clinicians).
+    pub(crate) async fn ipress(&self, state: &AppState) -> Result<String, ApiError> {
+        let caller = self.clone();
+        state.store.run(move |conn| caller.ipress_on(conn)).await?
+    }
+
+    /// [`Caller::ipress`] on a connection the caller already holds.
+    pub(crate) fn ipress_on(
+        &self,
+        conn: &mut DbConnection,
+    ) -> Result<Result<String, ApiError>, StoreError> {
+        let Some(code) = self.0.organization.as_deref() else {
+            return Ok(Err(forbidden(
+                "ipress-registered",
+                format!("a {} token acts for no IPRESS", self.0.role),
+            )));
+        };
+        let holder = stored::key_holder(conn, "Organization", &format!("renipress|{code}"))?;
+        Ok(holder.ok_or_else(|| {
+            forbidden(
+                "ipress-registered",
+                format!(
+                    "the token's IPRESS (RENIPRESS {code}) is not registered in the registry; \
+                     an administrator registers it as an Organization first"
+                ),
+            )
+        }))
+    }
+
+    /// Refuses unless `custodian` (an `Organization` id) is the caller's own IPRESS;
+    /// `path` is the element naming it.
+    pub(crate) async fn check_custodian(
+        &self,
+        state: &AppState,
+        custodian: &str,
+        path: &str,
+    ) -> Result<(), ApiError> {
+        let own = self.ipress(state).await?;
+        if own == custodian {
+            return Ok(());
+        }
+        Err(self.not_own(&own, custodian, path))
+    }
+
+    /// The refusal of a write for `custodian` by a caller acting for `own`.
+    pub(crate) fn not_own(&self, own: &str, custodian: &str, path: &str) -> ApiError {
+        ApiError::Forbidden {
+            rule: "custodian-is-caller",
+            message: format!(
+                "a SIHCE writes only for its own IPRESS: the token acts for Organization/{own} \
+                 (RENIPRESS {}), and {path} names Organization/{custodian}",
+                self.0.organization.as_deref().unwrap_or_default()
+            ),
+            path: Some(path.to_owned()),
+        }
+    }
+
+    /// The patient records of a patient caller: their registered record and every one
+    /// merged into it.
+    fn own_family_on(
+        &self,
+        conn: &mut DbConnection,
+    ) -> Result<Result<Vec<String>, ApiError>, StoreError> {
+        let person = self.0.person.as_deref().unwrap_or_default();
+        let Some(patient) = stored::key_holder(conn, "Patient", person)? else {
+            return Ok(Err(forbidden(
+                "person-registered",
+                format!("no patient of the registry holds the token's identity document {person}"),
+            )));
+        };
+        Ok(Ok(records::family(conn, &patient)?))
+    }
+
+    /// [`Caller::own_family_on`], for a search to keep to the caller's own records.
+    pub(crate) async fn own_family(&self, state: &AppState) -> Result<Vec<String>, ApiError> {
+        let caller = self.clone();
+        state
+            .store
+            .run(move |conn| caller.own_family_on(conn))
+            .await?
+    }
+
+    /// Refuses a patient caller unless `patient` is one of their own records; other
+    /// roles pass (their rules are about custodians, see [`Caller::scope`]).
+    pub(crate) async fn check_patient(
+        &self,
+        state: &AppState,
+        patient: &str,
+    ) -> Result<(), ApiError> {
+        if self.0.role != Role::Patient {
+            return Ok(());
+        }
+        if self.own_family(state).await?.iter().any(|p| p == patient) {
+            Ok(())
+        } else {
+            Err(not_own_records())
+        }
+    }
+
+    /// Which of `patient`'s entries the caller may see for `reading`, or a refusal.
+    pub(crate) async fn scope(
+        &self,
+        state: &AppState,
+        patient: &str,
+        reading: Reading,
+    ) -> Result<Scope, ApiError> {
+        let (caller, patient) = (self.clone(), patient.to_owned());
+        state
+            .store
+            .run(move |conn| caller.scope_on(conn, &patient, reading))
+            .await?
+    }
+
+    /// [`Caller::scope`] on a connection the caller already holds: a patient sees all of
+    /// their own records; a SIHCE or clinician the entries its IPRESS holds, and under
+    /// emergency (with a reason) the locations and summaries of every IPRESS.
+    pub(crate) fn scope_on(
+        &self,
+        conn: &mut DbConnection,
+        patient: &str,
+        reading: Reading,
+    ) -> Result<Result<Scope, ApiError>, StoreError> {
+        match self.0.role {
+            Role::Patient => Ok(self.own_family_on(conn)?.and_then(|family| {
+                if family.iter().any(|p| p == patient) {
+                    Ok(Scope::All)
+                } else {
+                    Err(not_own_records())
+                }
+            })),
+            Role::System | Role::Clinician => {
+                let own = match self.ipress_on(conn)? {
+                    Ok(own) => own,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                if self.0.purpose == Purpose::Emergency && reading != Reading::Entries {
+                    return Ok(self.emergency_reason().map(|_| Scope::All));
+                }
+                Ok(Ok(Scope::Custodian(own)))
+            }
+            Role::Auditor | Role::Admin => Ok(Err(forbidden(
+                "role",
+                format!(
+                    "a {} token does not read patients' records; that is for: system, clinician, patient",
+                    self.0.role
+                ),
+            ))),
+        }
+    }
+
+    /// The stated reason of an emergency access, or a refusal without one.
+    pub(crate) fn emergency_reason(&self) -> Result<&str, ApiError> {
+        self.0.emergency_reason.as_deref().ok_or_else(|| {
+            forbidden(
+                "emergency-reason",
+                "emergency access (purpose_of_use ETREAT) states its reason in the token's \
+                 extensions.renhice.emergency_reason"
+                    .to_owned(),
+            )
+        })
+    }
+}
+
+fn not_own_records() -> ApiError {
+    forbidden(
+        "patient-own-records",
+        "a patient reads only their own records".to_owned(),
+    )
+}
+
+/// Refuses an entry outside `scope` (read by id): the rule that applies to the caller.
+pub(crate) fn check_in_scope(scope: &Scope, custodian: &str) -> Result<(), ApiError> {
+    if scope.covers(custodian) {
+        Ok(())
+    } else {
+        Err(outside_scope(custodian))
+    }
+}
+
+/// The refusal of what another IPRESS (`custodian`, an `Organization` id) holds.
+pub(crate) fn outside_scope(custodian: &str) -> ApiError {
+    forbidden(
+        "own-ipress-entries",
+        format!(
+            "this is held by Organization/{custodian}; without the patient's consent a SIHCE \
+             or clinician reads only what its own IPRESS holds"
+        ),
+    )
+}
