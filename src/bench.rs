@@ -14,15 +14,25 @@
 //!    `--clients` clients: latency percentiles and throughput.
 //!
 //! Identifiers of documents carry the run's start time, so runs never replay each other.
+//!
+//! Every request carries a token minted from the registry's key directory (the same
+//! configuration `renhice serve` reads, `--config`), as each caller would: an
+//! administrator registers the IPRESS, a SIHCE feeds the patients, each IPRESS's SIHCE
+//! pushes its own entries, `$record-locations` is asked by a clinician under emergency
+//! access (so the answer lists every IPRESS, the heaviest case) and ITI-67 by the
+//! patients themselves (so they see all their entries). Tokens are minted before each
+//! phase's clock starts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use renhice_model::peru::{PersonId, Renipress};
 use renhice_model::resources::{Organization, Patient, Resource};
 use renhice_model::types::HumanName;
+use renhice_server::Authority;
+use renhice_server::auth::{Grant, KeyRing, Purpose, Role};
 use serde_json::{Value, json};
 
 /// Options of `renhice bench`.
@@ -59,6 +69,74 @@ pub(crate) struct BenchArgs {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 42)]
     pub(crate) seed: u64,
+    /// Configuration file of the registry under load, for its token keys and audience
+    /// [env: RENHICE_CONFIG].
+    #[arg(long, env = "RENHICE_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<std::path::PathBuf>,
+}
+
+/// Mints the tokens of the callers the benchmark plays.
+struct Tokens(Authority);
+
+impl Tokens {
+    fn load(config: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let config = crate::config::load(&crate::config::Overrides {
+            config_file: config.map(std::path::Path::to_path_buf),
+            ..crate::config::Overrides::default()
+        })?
+        .config
+        .auth;
+        let keys = KeyRing::open(&config.keys_dir).with_context(|| {
+            format!(
+                "cannot open the registry's token keys in {} (run the benchmark where the \
+                 server runs, or give its --config)",
+                config.keys_dir.display()
+            )
+        })?;
+        Ok(Self(Authority::new(config, keys)))
+    }
+
+    fn issue(&self, grant: &Grant) -> anyhow::Result<String> {
+        // A benchmark outlasts the usual five minutes; the longest lifetime accepted.
+        let lifetime = self.0.config.max_token_lifetime_secs;
+        Ok(self.0.issue(grant, Some(lifetime))?)
+    }
+
+    fn grant(role: Role, organization: Option<String>, person: Option<String>) -> Grant {
+        Grant {
+            subject: format!("bench-{role}"),
+            role,
+            practitioner: (role == Role::Clinician).then(|| "01|000001".to_owned()),
+            organization,
+            name: None,
+            person,
+            purpose: Purpose::Treat,
+            emergency_reason: None,
+        }
+    }
+
+    fn admin(&self) -> anyhow::Result<String> {
+        self.issue(&Self::grant(Role::Admin, None, None))
+    }
+
+    fn sihce(&self, renipress: &str) -> anyhow::Result<String> {
+        self.issue(&Self::grant(Role::System, Some(renipress.to_owned()), None))
+    }
+
+    fn emergency(&self, renipress: &str) -> anyhow::Result<String> {
+        let mut grant = Self::grant(Role::Clinician, Some(renipress.to_owned()), None);
+        grant.purpose = Purpose::Emergency;
+        grant.emergency_reason = Some("load test".to_owned());
+        self.issue(&grant)
+    }
+
+    fn patient(&self, dni: u32) -> anyhow::Result<String> {
+        self.issue(&Self::grant(
+            Role::Patient,
+            None,
+            Some(format!("1|PER|{dni}")),
+        ))
+    }
 }
 
 /// LOINC document types a registry sees most, with a category each.
@@ -87,6 +165,8 @@ struct Slice {
     target: String,
     patients: Vec<String>,
     ipress: Vec<String>,
+    /// The token of each IPRESS's SIHCE, in the order of `ipress`.
+    sihce_tokens: Vec<String>,
     bundle: u32,
     seed: u64,
     run: u128,
@@ -98,9 +178,30 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         .timeout(Duration::from_mins(2))
         .build()?;
     let target = args.target.trim_end_matches('/').to_owned();
+    let tokens = Tokens::load(args.config.as_deref())?;
+    let sihce_tokens = (0..args.ipress)
+        .map(|n| tokens.sihce(&renipress(n)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let started = Instant::now();
-    let ipress = feed(&client, &target, args.ipress, args.clients, organization).await?;
-    let patients = feed(&client, &target, args.patients, args.clients, patient).await?;
+    let admin = tokens.admin()?;
+    let ipress = feed(
+        &client,
+        &target,
+        &admin,
+        args.ipress,
+        args.clients,
+        organization,
+    )
+    .await?;
+    let patients = feed(
+        &client,
+        &target,
+        &sihce_tokens[0],
+        args.patients,
+        args.clients,
+        patient,
+    )
+    .await?;
     eprintln!(
         "fed {} IPRESS and {} patients in {:.1} s",
         ipress.len(),
@@ -111,6 +212,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         target: target.clone(),
         patients,
         ipress,
+        sihce_tokens,
         bundle: args.bundle,
         seed: args.seed,
         run: std::time::SystemTime::now()
@@ -141,31 +243,43 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     println!("push (measured): {}", measured.line(bundle));
     let patients = args.patients;
     let dni = move |rng: &mut fastrand::Rng| 10_000_000 + rng.u32(..patients);
-    let locations = queries(&client, args.queries, args.clients, args.seed, move |rng| {
-        format!("{target}/Patient/$record-locations?identifier={}", dni(rng))
-    })
-    .await?;
-    println!("$record-locations: {}", locations.line(1));
-    let target = args.target.trim_end_matches('/').to_owned();
-    let search = queries(
-        &client,
-        args.queries,
-        args.clients,
-        args.seed + 1,
-        move |rng| {
-            format!(
-                "{target}/DocumentReference?patient.identifier={}&status=current",
-                dni(rng)
+    let emergency = tokens.emergency(&renipress(0))?;
+    let mut rng = fastrand::Rng::with_seed(args.seed);
+    let requests = (0..args.queries)
+        .map(|_| {
+            (
+                format!(
+                    "{target}/Patient/$record-locations?identifier={}",
+                    dni(&mut rng)
+                ),
+                emergency.clone(),
             )
-        },
-    )
-    .await?;
+        })
+        .collect();
+    let locations = queries(&client, requests, args.clients).await?;
+    println!("$record-locations: {}", locations.line(1));
+    let mut rng = fastrand::Rng::with_seed(args.seed + 1);
+    let requests = (0..args.queries)
+        .map(|_| {
+            let dni = dni(&mut rng);
+            Ok((
+                format!("{target}/DocumentReference?patient.identifier={dni}&status=current"),
+                tokens.patient(dni)?,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let search = queries(&client, requests, args.clients).await?;
     println!("ITI-67 search: {}", search.line(1));
     Ok(())
 }
 
+/// The RENIPRESS code of IPRESS number `n`.
+fn renipress(n: u32) -> String {
+    format!("{:08}", 10_000 + n)
+}
+
 fn organization(n: u32) -> (String, Resource) {
-    let code = format!("{:08}", 10_000 + n);
+    let code = renipress(n);
     let renipress = Renipress::parse(&code).unwrap_or_else(|_| unreachable_code(&code));
     let org = Organization {
         identifier: vec![renipress.to_identifier()],
@@ -215,6 +329,7 @@ fn patient(n: u32) -> (String, Resource) {
 async fn feed(
     client: &reqwest::Client,
     target: &str,
+    token: &str,
     count: u32,
     clients: usize,
     make: fn(u32) -> (String, Resource),
@@ -227,7 +342,7 @@ async fn feed(
     for group in chunks.chunks(clients) {
         let mut tasks = Vec::new();
         for &(start, end) in group {
-            let (client, target) = (client.clone(), target.to_owned());
+            let (client, target, token) = (client.clone(), target.to_owned(), token.to_owned());
             tasks.push(tokio::spawn(async move {
                 let entries: Vec<Value> = (start..end)
                     .map(|n| {
@@ -239,7 +354,7 @@ async fn feed(
                     })
                     .collect();
                 let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": entries});
-                let response: Value = post(&client, &target, &bundle).await?;
+                let response: Value = post(&client, &target, &token, &bundle).await?;
                 let mut out = Vec::new();
                 for (n, entry) in (start..end).zip(response["entry"].as_array().into_iter().flatten()) {
                     let location = entry["response"]["location"].as_str().unwrap_or_default();
@@ -262,9 +377,15 @@ async fn feed(
     Ok(ids)
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> anyhow::Result<Value> {
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
     let response = client
         .post(url)
+        .bearer_auth(token)
         .header("content-type", "application/fhir+json")
         .body(body.to_string())
         .send()
@@ -279,8 +400,9 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> anyhow::Resu
 }
 
 /// The push numbered `n` of this run: a SubmissionSet and `bundle` documents for one
-/// patient at one of the IPRESS that patient attends.
-fn push_bundle(slice: &Slice, n: u64) -> Value {
+/// patient at one of the IPRESS that patient attends, and that IPRESS's place in
+/// `slice.ipress` (its SIHCE sends the push).
+fn push_bundle(slice: &Slice, n: u64) -> (Value, usize) {
     let mut rng = fastrand::Rng::with_seed(slice.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let p = rng.usize(..slice.patients.len());
     // Each patient attends one to three IPRESS, fixed by the patient's number.
@@ -289,7 +411,8 @@ fn push_bundle(slice: &Slice, n: u64) -> Value {
     let places: Vec<usize> = (0..seen_at)
         .map(|_| home.usize(..slice.ipress.len()))
         .collect();
-    let ipress = &slice.ipress[places[rng.usize(..places.len())]];
+    let at = places[rng.usize(..places.len())];
+    let ipress = &slice.ipress[at];
     let patient = &slice.patients[p];
     let run = slice.run;
     let mut entry = vec![json!({
@@ -329,7 +452,10 @@ fn push_bundle(slice: &Slice, n: u64) -> Value {
             "request": {"method": "POST", "url": "DocumentReference"}
         }));
     }
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entry})
+    (
+        json!({"resourceType": "Bundle", "type": "transaction", "entry": entry}),
+        at,
+    )
 }
 
 /// Latencies and wall time of one phase.
@@ -400,9 +526,9 @@ async fn pushes(
                 if n >= end {
                     break;
                 }
-                let bundle = push_bundle(&slice, n);
+                let (bundle, at) = push_bundle(&slice, n);
                 let t = Instant::now();
-                post(&client, &slice.target, &bundle).await?;
+                post(&client, &slice.target, &slice.sihce_tokens[at], &bundle).await?;
                 latencies.push(t.elapsed());
                 if (n + 1 - first).is_multiple_of(10_000) {
                     eprintln!(
@@ -426,28 +552,24 @@ async fn pushes(
     })
 }
 
-/// `count` GETs of URLs made by `url` from `clients` concurrent clients; each must
-/// answer 200.
+/// GETs of `requests` (URL and bearer token, made before the clock starts) from
+/// `clients` concurrent clients; each must answer 200.
 async fn queries(
     client: &reqwest::Client,
-    count: u64,
+    requests: Vec<(String, String)>,
     clients: usize,
-    seed: u64,
-    url: impl Fn(&mut fastrand::Rng) -> String + Send + Sync + 'static,
 ) -> anyhow::Result<Phase> {
-    let url = Arc::new(url);
-    let next = Arc::new(AtomicU64::new(0));
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (client, next, url) = (client.clone(), Arc::clone(&next), Arc::clone(&url));
+    for _ in 0..clients {
+        let (client, next, requests) = (client.clone(), Arc::clone(&next), Arc::clone(&requests));
         tasks.push(tokio::spawn(async move {
-            let mut rng = fastrand::Rng::with_seed(seed ^ (c as u64) << 32);
             let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < count {
-                let target = url(&mut rng);
+            while let Some((target, token)) = requests.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let t = Instant::now();
-                let response = client.get(&target).send().await?;
+                let response = client.get(target).bearer_auth(token).send().await?;
                 let status = response.status();
                 let _ = response.bytes().await?;
                 if !status.is_success() {
