@@ -2,11 +2,14 @@
 //!
 //! Callers present a bearer JWT with IHE IUA claims ([`token`]); the registry signs the
 //! tokens it issues with its own ES256 keys ([`keys`]) and publishes their public halves
-//! at `GET /auth/jwks`. `renhice token issue` mints tokens from the same key directory
-//! for development and tests.
+//! at `GET /auth/jwks`. SIHCE systems get tokens from `POST /auth/token` with client
+//! credentials and `private_key_jwt` ([`endpoint`]); `renhice token issue` mints tokens
+//! from the same key directory for administrators, development and tests. Who may do
+//! what is [`access`].
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -14,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 
 pub mod access;
+pub mod endpoint;
 pub mod keys;
 pub mod token;
 
@@ -53,6 +57,17 @@ impl Default for AuthConfig {
     }
 }
 
+/// The most verified tokens remembered; past it the memory starts afresh.
+const VERIFIED_CAPACITY: usize = 50_000;
+
+/// A token checked before: what it grants, until when, by which key.
+#[derive(Debug, Clone)]
+struct Verified {
+    grant: Grant,
+    exp: u64,
+    kid: String,
+}
+
 /// The registry's token authority: its configuration and signing keys.
 #[derive(Debug, Clone)]
 pub struct Authority {
@@ -60,6 +75,11 @@ pub struct Authority {
     pub config: AuthConfig,
     /// The signing keys.
     pub keys: Arc<KeyRing>,
+    /// Tokens already verified, by the SHA-256 of their text. A client sends the same
+    /// token with every request of its lifetime, and checking an ES256 signature costs
+    /// more CPU than answering `$record-locations`; a token seen before is accepted again
+    /// only while unexpired and while the key that signed it is still in the ring.
+    verified: Arc<Mutex<HashMap<[u8; 32], Verified>>>,
 }
 
 impl Authority {
@@ -69,6 +89,7 @@ impl Authority {
         Self {
             config,
             keys: Arc::new(keys),
+            verified: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -87,15 +108,48 @@ impl Authority {
 
     /// The grant of a bearer token, if the registry accepts the token.
     pub fn verify(&self, bearer: &str) -> Result<Grant, TokenRejected> {
-        token::verify(
+        let digest = ring::digest::digest(&ring::digest::SHA256, bearer.as_bytes());
+        let mut fingerprint = [0_u8; 32];
+        fingerprint.copy_from_slice(digest.as_ref());
+        let now = jsonwebtoken::get_current_timestamp();
+        let known = self.remembered().get(&fingerprint).cloned();
+        if let Some(known) = known
+            && now <= known.exp + self.config.leeway_secs
+            && self.keys.has(&known.kid)
+        {
+            return Ok(known.grant);
+        }
+        let (grant, claims, kid) = token::verify(
             &self.keys,
             bearer,
             &self.config.issuer,
             &self.config.audience,
             self.config.leeway_secs,
             self.config.max_token_lifetime_secs,
-        )
-        .map(|(grant, _)| grant)
+        )?;
+        let mut remembered = self.remembered();
+        if remembered.len() >= VERIFIED_CAPACITY {
+            remembered.retain(|_, v| now <= v.exp + self.config.leeway_secs);
+            if remembered.len() >= VERIFIED_CAPACITY {
+                remembered.clear();
+            }
+        }
+        remembered.insert(
+            fingerprint,
+            Verified {
+                grant: grant.clone(),
+                exp: claims.exp,
+                kid,
+            },
+        );
+        Ok(grant)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Verified>> {
+        // A poisoned lock only means a holder panicked; the map is a cache.
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -104,4 +158,55 @@ pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/jwk-set+json")
         .json(state.auth.keys.jwks())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn sihce() -> Grant {
+        Grant {
+            subject: "sihce".to_owned(),
+            role: Role::System,
+            organization: Some("00012345".to_owned()),
+            practitioner: None,
+            name: None,
+            person: None,
+            purpose: Purpose::Treat,
+            emergency_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_fails_once_its_key_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = KeyRing::open_or_create(tmp.path()).unwrap();
+        let kid = keys.kids().pop().unwrap();
+        let authority = Authority::new(AuthConfig::default(), keys);
+        let token = authority.issue(&sihce(), None).unwrap();
+        assert_eq!(authority.verify(&token).unwrap(), sihce());
+        assert_eq!(authority.verify(&token).unwrap(), sihce(), "remembered");
+        // Retiring a key (it leaked, say) ends every token it signed at once.
+        keys::create_key(tmp.path()).unwrap();
+        std::fs::remove_file(tmp.path().join(format!("{kid}.pem"))).unwrap();
+        assert!(authority.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_expires() {
+        let config = AuthConfig {
+            leeway_secs: 0,
+            ..AuthConfig::default()
+        };
+        let authority = Authority::new(config, KeyRing::ephemeral().unwrap());
+        let token = authority.issue(&sihce(), Some(1)).unwrap();
+        assert!(authority.verify(&token).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(
+            authority.verify(&token).unwrap_err().0,
+            "the token has expired"
+        );
+    }
 }

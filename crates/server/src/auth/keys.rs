@@ -177,6 +177,13 @@ impl KeyRing {
         })
     }
 
+    /// Whether the ring (as the directory now holds it) has key `kid`.
+    #[must_use]
+    pub fn has(&self, kid: &str) -> bool {
+        self.refresh_if_stale();
+        self.read().keys.contains_key(kid)
+    }
+
     /// The verification key named `kid`.
     pub(crate) fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
         self.refresh_if_stale();

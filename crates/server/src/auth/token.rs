@@ -275,7 +275,8 @@ pub fn issue(
 
 /// Checks a bearer token: signature by one of `keys` (ES256 only), issuer, audience,
 /// expiry (with `leeway_secs` of clock skew), and the lifetime the registry allows; then
-/// the IUA claims' shape ([`Grant::from_claims`]).
+/// the IUA claims' shape ([`Grant::from_claims`]). Returns the grant, the claims and the
+/// id of the key that signed the token.
 pub fn verify(
     keys: &KeyRing,
     token: &str,
@@ -283,7 +284,7 @@ pub fn verify(
     audience: &str,
     leeway_secs: u64,
     max_lifetime_secs: u64,
-) -> Result<(Grant, Claims), TokenRejected> {
+) -> Result<(Grant, Claims, String), TokenRejected> {
     let reject = |m: &str| TokenRejected(m.to_owned());
     let header = jsonwebtoken::decode_header(token).map_err(|_| {
         reject("the bearer token is not a well-formed JWT (or its algorithm is not ES256)")
@@ -335,7 +336,7 @@ pub fn verify(
         return Err(reject("the token was issued in the future (iat)"));
     }
     let grant = Grant::from_claims(&claims)?;
-    Ok((grant, claims))
+    Ok((grant, claims, kid))
 }
 
 impl Grant {
@@ -441,7 +442,7 @@ mod tests {
     }
 
     fn check(keys: &KeyRing, token: &str) -> Result<Grant, TokenRejected> {
-        verify(keys, token, ISS, AUD, 30, 3600).map(|(g, _)| g)
+        verify(keys, token, ISS, AUD, 30, 3600).map(|(g, _, _)| g)
     }
 
     /// A token with `header` and `claims` as given, signed (or not) by `signature`.
