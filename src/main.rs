@@ -5,6 +5,7 @@
 //! the migrations and listens on `127.0.0.1:8080`.
 
 mod bench;
+mod clients;
 mod config;
 mod logging;
 mod tokens;
@@ -40,6 +41,9 @@ enum Command {
     /// The registry's token signing keys.
     #[command(subcommand)]
     Keys(tokens::KeysCommand),
+    /// SIHCE systems that get access tokens with their own keys (POST /auth/token).
+    #[command(subcommand)]
+    Client(clients::ClientCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Token(command) => tokens::token(&command),
         Command::Keys(command) => tokens::keys(&command),
+        Command::Client(command) => clients::client(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -433,3 +433,65 @@ fn tokens_are_signed_by_the_keys_the_server_publishes_and_rotate_without_restart
     assert!(!ok);
     assert!(stderr.contains("national_provider_identifier"), "{stderr}");
 }
+
+/// `renhice client register|disable|list` keep the SIHCE clients of the token endpoint,
+/// refusing key sets it could not use.
+#[cfg(feature = "sqlite")]
+#[test]
+fn clients_are_registered_listed_and_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "sqlite://clients.db?mode=rwc";
+    let keys = renhice_server::auth::KeyRing::ephemeral().unwrap();
+    std::fs::write(
+        dir.path().join("jwks.json"),
+        serde_json::to_string(&keys.jwks()).unwrap(),
+    )
+    .unwrap();
+    let client = |args: &[&str]| {
+        let mut cmd = command(dir.path());
+        cmd.arg("client").args(args).args(["--database-url", url]);
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let register = ["register", "--id", "sihce-1", "--organization", "00012345"];
+    let (ok, out, err) = client(&[&register[..], &["--jwks", "jwks.json"]].concat());
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("registered sihce-1 for IPRESS 00012345"),
+        "{out}"
+    );
+    let (_, out, _) = client(&["list"]);
+    assert_eq!(out, "sihce-1\t00012345\tactive\n");
+    // A key set holding a private key, a key without kid, or no keys: refused.
+    let mut private: Value = serde_json::to_value(keys.jwks()).unwrap();
+    private["keys"][0]["d"] = Value::from("c2VjcmV0");
+    for (name, jwks, expected) in [
+        ("private.json", private.to_string(), "private key"),
+        (
+            "nokid.json",
+            r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#.to_owned(),
+            "no kid",
+        ),
+        (
+            "empty.json",
+            r#"{"keys":[]}"#.to_owned(),
+            "at least one key",
+        ),
+    ] {
+        std::fs::write(dir.path().join(name), jwks).unwrap();
+        let (ok, _, err) = client(&[&register[..], &["--jwks", name]].concat());
+        assert!(!ok, "{name} was accepted");
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+    let (ok, _, err) = client(&["disable", "--id", "sihce-1"]);
+    assert!(ok, "{err}");
+    let (_, out, _) = client(&["list"]);
+    assert_eq!(out, "sihce-1\t00012345\tdisabled\n");
+    let (ok, _, err) = client(&["disable", "--id", "nobody"]);
+    assert!(!ok);
+    assert!(err.contains("no client \"nobody\""), "{err}");
+}

@@ -281,7 +281,10 @@ pub(crate) fn to_operation_outcome<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(FHIR_JSON_MIME));
-    if is_fhir {
+    // The token endpoint speaks OAuth, whose errors have their own JSON (RFC 6749 §5.2).
+    let is_oauth =
+        res.request().path() == "/auth/token" && res.status() != StatusCode::METHOD_NOT_ALLOWED;
+    if is_fhir || is_oauth {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

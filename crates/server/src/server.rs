@@ -99,6 +99,15 @@ pub fn start(
             .service(get_only("/readyz", health::readyz))
             .service(get_only("/metrics", metrics::metrics))
             .service(get_only("/auth/jwks", auth::jwks))
+            .service(get_only(
+                "/.well-known/smart-configuration",
+                auth::endpoint::smart_configuration,
+            ))
+            .service(
+                web::resource("/auth/token")
+                    .route(web::post().to(auth::endpoint::token))
+                    .default_service(web::to(post_only_refusal)),
+            )
             .service(get_only("/fhir/metadata", health::metadata))
             .configure(fhir::routes)
             .default_service(web::to(route_not_found))
@@ -138,6 +147,14 @@ async fn get_only_refusal(req: HttpRequest) -> Result<HttpResponse, ApiError> {
         method: req.method().to_string(),
         path: req.path().to_owned(),
         allow: "GET",
+    })
+}
+
+async fn post_only_refusal(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        allow: "POST",
     })
 }
 

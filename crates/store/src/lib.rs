@@ -9,6 +9,7 @@
 //! Migrations for both backends are embedded in the binary and applied by
 //! [`Store::connect`]; the two trees under `migrations/` carry identical names.
 
+pub mod clients;
 mod config;
 mod connection;
 mod error;

@@ -81,6 +81,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_clients (client_id) {
+        client_id -> Text,
+        renipress -> Text,
+        jwks -> Text,
+        active -> Bool,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_assertions (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(record_entries -> resources (resource_pk));
 diesel::joinable!(resource_versions -> resources (resource_pk));
 diesel::joinable!(unique_keys -> resources (resource_pk));

@@ -106,6 +106,16 @@ impl Store {
         .await
     }
 
+    /// [`Store::run`] for callers outside an async runtime (command-line tools): the
+    /// work runs on the calling thread.
+    pub fn run_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.pool.get()?;
+        work(&mut conn)
+    }
+
     /// Readiness: the database answers and its schema is exactly the one this build
     /// migrates to.
     pub async fn check_ready(&self) -> Result<(), StoreError> {

@@ -20,6 +20,7 @@ mod access;
 mod identity;
 mod push;
 mod summary;
+mod tokens;
 
 /// Each test server's token authority and the caller its requests act as, by base URL.
 /// A test acts as one caller at a time, as a SIHCE's HTTP session does, and switches
