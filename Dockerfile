@@ -14,6 +14,8 @@ COPY --from=build /src/target/release/renhice /usr/local/bin/renhice
 USER renhice
 WORKDIR /var/lib/renhice
 # Inside a container the server must listen on all interfaces; publish the port with care.
+# Listening beyond loopback needs HTTPS (RENHICE_TLS_CERT_FILE, RENHICE_TLS_KEY_FILE) or,
+# behind a TLS-terminating proxy on a private network, RENHICE_PLAIN_HTTP_OFF_LOOPBACK=true.
 ENV RENHICE_LISTEN=0.0.0.0:8080
 EXPOSE 8080
 ENTRYPOINT ["renhice"]

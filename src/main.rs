@@ -64,6 +64,9 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    // One crypto provider for every rustls user of the process (the server's TLS, and
+    // reqwest in `renhice bench` when it is built with rustls but no provider of its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),

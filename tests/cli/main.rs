@@ -27,6 +27,9 @@ struct Renhice {
 }
 
 fn command(cwd: &Path) -> Command {
+    // Built in one workspace with the server's TLS tests, reqwest has rustls without a
+    // built-in crypto provider: the tests' HTTP clients need ring installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd);
     // A test must not pick up the configuration of whoever runs it.

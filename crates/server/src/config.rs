@@ -1,8 +1,11 @@
 //! HTTP server configuration (`[server]` in the configuration file).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::tls::ClientAuth;
 
 /// The `[server]` section of the renhice configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +24,19 @@ pub struct ServerConfig {
     pub max_bundle_entries: usize,
     /// Seconds `/readyz` waits for the database before reporting it unavailable.
     pub readiness_timeout_secs: u64,
+    /// PEM certificate chain for HTTPS; empty for plain HTTP (loopback only).
+    pub tls_cert_file: PathBuf,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: PathBuf,
+    /// PEM certificates of the CAs whose client certificates identify IPRESS (mutual
+    /// TLS); empty for none.
+    pub tls_client_ca_file: PathBuf,
+    /// With a client CA: whether clients may (`optional`) or must (`required`) present a
+    /// certificate.
+    pub tls_client_auth: ClientAuth,
+    /// Serve plain HTTP on an address other than loopback: only where TLS is terminated
+    /// in front of the registry, on a private network.
+    pub plain_http_off_loopback: bool,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +48,11 @@ impl Default for ServerConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_bundle_entries: 1000,
             readiness_timeout_secs: 5,
+            tls_cert_file: PathBuf::new(),
+            tls_key_file: PathBuf::new(),
+            tls_client_ca_file: PathBuf::new(),
+            tls_client_auth: ClientAuth::Optional,
+            plain_http_off_loopback: false,
         }
     }
 }

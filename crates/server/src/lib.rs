@@ -15,6 +15,7 @@ mod health;
 mod metrics;
 pub mod observe;
 mod server;
+pub mod tls;
 
 pub use auth::{AuthConfig, Authority};
 pub use config::ServerConfig;

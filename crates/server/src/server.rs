@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::error::to_operation_outcome;
 use crate::{
     ApiError, Authority, Metrics, ServerConfig, auth, capability, fhir, health, metrics, observe,
+    tls,
 };
 
 /// What every request handler shares.
@@ -80,6 +81,17 @@ pub fn start(
         config.workers
     };
     let listen = config.listen;
+    let tls = tls::server_config(&config)?;
+    if tls.is_none() && !listen.ip().is_loopback() && !config.plain_http_off_loopback {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "plain HTTP is served on loopback only, and {listen} is not: give the registry \
+                 a certificate (server.tls_cert_file and tls_key_file), or, where TLS ends in \
+                 front of it on a private network, set server.plain_http_off_loopback"
+            ),
+        ));
+    }
     let shutdown_timeout = config.shutdown_timeout_secs;
     let max_body = config.max_body_bytes;
     let state = web::Data::new(AppState {
@@ -112,12 +124,16 @@ pub fn start(
             .configure(fhir::routes)
             .default_service(web::to(route_not_found))
     })
+    .on_connect(tls::on_connect)
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(shutdown_timeout)
     // Idle keep-alive connections must not hold a graceful shutdown open.
-    .keep_alive(Duration::from_secs(30))
-    .bind(listen)?;
+    .keep_alive(Duration::from_secs(30));
+    let server = match tls {
+        Some(tls) => server.bind_rustls_0_23(listen, tls)?,
+        None => server.bind(listen)?,
+    };
     let local_addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();
     let handle = server.handle();

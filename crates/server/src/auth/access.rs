@@ -13,6 +13,7 @@
 //! | `patient-own-records` | a patient reads only their own records (and those merged into them) |
 //! | `person-registered` | a patient token names an identity document the registry knows |
 //! | `emergency-reason` | emergency access (`ETREAT`) states why |
+//! | `certificate-ipress` | on a mutual-TLS connection, only a token for the client certificate's IPRESS |
 
 use std::future::{Ready, ready};
 
@@ -24,6 +25,7 @@ use renhice_store::resources as stored;
 use renhice_store::{DbConnection, StoreError, records};
 
 use super::{Grant, Purpose, Role};
+use crate::tls::PeerCertificate;
 use crate::{ApiError, AppState};
 
 /// The authenticated caller of a request.
@@ -63,14 +65,30 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             reason: "the Authorization header is not a bearer token".to_owned(),
             presented: true,
         })?;
-    state
+    let grant = state
         .auth
         .verify(token)
-        .map(Caller)
         .map_err(|e| ApiError::Unauthenticated {
             reason: e.0,
             presented: true,
-        })
+        })?;
+    // On a mutual-TLS connection the token must be for the certificate's IPRESS.
+    if let Some(peer) = req.conn_data::<PeerCertificate>() {
+        let bound = matches!(grant.role, Role::System | Role::Clinician)
+            && peer.renipress.is_some()
+            && grant.organization == peer.renipress;
+        if !bound {
+            return Err(forbidden(
+                "certificate-ipress",
+                format!(
+                    "this connection's client certificate names IPRESS {}; only a SIHCE or \
+                     clinician token for that IPRESS is accepted on it",
+                    peer.renipress.as_deref().unwrap_or("(none)")
+                ),
+            ));
+        }
+    }
+    Ok(Caller(grant))
 }
 
 /// A 403 naming the rule.

@@ -20,6 +20,7 @@ mod access;
 mod identity;
 mod push;
 mod summary;
+mod tls;
 mod tokens;
 
 /// Each test server's token authority and the caller its requests act as, by base URL.
@@ -133,6 +134,9 @@ async fn spawn_with(
     db: &TestDb,
     adjust: impl FnOnce(&mut ServerConfig),
 ) -> (RunningServer, String) {
+    // The TLS tests build reqwest with rustls but no built-in crypto provider (no C
+    // toolchain for aws-lc); every client of the process then needs ring installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let store = Store::connect(&DatabaseConfig {
         url: db.url().to_owned(),
         connect_timeout_secs: 1,
