@@ -1,7 +1,6 @@
 //! HTTPS and mutual TLS over real sockets, with certificates made here: a CA, the
 //! server's certificate, and client certificates naming IPRESS.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
@@ -9,7 +8,7 @@ use rcgen::{
     KeyPair, SanType,
 };
 use renhice_server::tls::ClientAuth;
-use renhice_testing::{TestDb, backend_tests};
+use renhice_testing::backend_tests;
 use reqwest::StatusCode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -221,7 +220,7 @@ backend_tests! {
 #[test]
 fn unsafe_or_incomplete_transport_settings_are_refused() {
     renhice_testing::block_on(async {
-        let db = TestDb::sqlite();
+        let db = renhice_testing::TestDb::sqlite();
         let files = files(&authority("server CA"), &authority("client CA"));
         let store = || async {
             renhice_store::Store::connect(&renhice_store::DatabaseConfig {
@@ -237,7 +236,7 @@ fn unsafe_or_incomplete_transport_settings_are_refused() {
                 renhice_server::auth::KeyRing::ephemeral().unwrap(),
             )
         };
-        let missing = Path::new("/nonexistent/server.pem").to_path_buf();
+        let missing = std::path::PathBuf::from("/nonexistent/server.pem");
         let cases: Vec<(renhice_server::ServerConfig, &str)> = vec![
             (
                 renhice_server::ServerConfig {
