@@ -249,7 +249,7 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                         "code": "OAuth"
                     }]
                 }],
-                "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule."
+                "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries, without the entries another IPRESS labelled sensitive; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule."
             },
             "resource": crate::fhir::SERVED.iter().map(|t| resource(t)).collect::<Vec<_>>(),
             "interaction": [{

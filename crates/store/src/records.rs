@@ -11,7 +11,7 @@ use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use crate::{DbConnection, StoreError};
 
@@ -29,12 +29,15 @@ pub struct LocationGroup {
     pub first: Option<i64>,
     /// The latest `DocumentReference.date`.
     pub last: Option<i64>,
+    /// Whether these entries are labelled sensitive.
+    pub sensitive: bool,
 }
 
-/// `(custodian, types, count, first, last, organization JSON)`.
+/// `(custodian, types, sensitive, count, first, last, organization JSON)`.
 type GroupRow = (
     String,
     String,
+    bool,
     i64,
     Option<i64>,
     Option<i64>,
@@ -67,15 +70,16 @@ impl Select for Members {
 struct Groups;
 
 impl Select for Groups {
-    const SQL: &'static str = "SELECT e.custodian_id, e.types, COUNT(*), MIN(e.date), MAX(e.date), \
+    const SQL: &'static str = "SELECT e.custodian_id, e.types, e.sensitive, COUNT(*), MIN(e.date), MAX(e.date), \
          (SELECT v.body FROM resources o JOIN resource_versions v \
          ON v.resource_pk = o.pk AND v.version_id = o.version_id \
          WHERE o.resource_type = 'Organization' AND o.id = e.custodian_id AND NOT o.deleted) \
          FROM record_entries e WHERE e.patient_id IN (SELECT id FROM family) \
-         AND e.status = 'current' GROUP BY e.custodian_id, e.types";
+         AND e.status = 'current' GROUP BY e.custodian_id, e.types, e.sensitive";
     type SqlType = (
         Text,
         Text,
+        Bool,
         BigInt,
         Nullable<BigInt>,
         Nullable<BigInt>,
@@ -152,17 +156,20 @@ pub fn locations(
     let rows: Vec<GroupRow> = with_family::<Groups>(patient).load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(custodian_id, types, count, first, last, organization)| {
-            (
-                LocationGroup {
-                    custodian_id,
-                    types,
-                    count,
-                    first,
-                    last,
-                },
-                organization,
-            )
-        })
+        .map(
+            |(custodian_id, types, sensitive, count, first, last, organization)| {
+                (
+                    LocationGroup {
+                        custodian_id,
+                        types,
+                        count,
+                        first,
+                        last,
+                        sensitive,
+                    },
+                    organization,
+                )
+            },
+        )
         .collect())
 }

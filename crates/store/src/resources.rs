@@ -139,6 +139,8 @@ pub struct RecordEntry {
     /// The document's type codings as a JSON array of `{system, code, display}`, in a
     /// form the writer keeps stable so that equal types group together.
     pub types: String,
+    /// Labelled restricted or very restricted (`securityLabel` R or V).
+    pub sensitive: bool,
 }
 
 /// Why the transaction of [`write_all`] was rolled back.
@@ -589,6 +591,7 @@ fn insert_records(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Q
                 record_entries::status.eq(&r.status),
                 record_entries::date.eq(r.date),
                 record_entries::types.eq(&r.types),
+                record_entries::sensitive.eq(r.sensitive),
             )
         })
         .collect();

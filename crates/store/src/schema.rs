@@ -78,6 +78,7 @@ diesel::table! {
         status -> Text,
         date -> Nullable<BigInt>,
         types -> Text,
+        sensitive -> Bool,
     }
 }
 

@@ -107,14 +107,18 @@ pub(crate) enum Scope {
     All,
     /// Only those this IPRESS (an `Organization` id) holds.
     Custodian(String),
+    /// Emergency access from this IPRESS: everything but the sensitive entries other
+    /// IPRESS hold.
+    Emergency(String),
 }
 
 impl Scope {
-    /// Whether an entry held by `custodian` is in scope.
-    pub(crate) fn covers(&self, custodian: &str) -> bool {
+    /// Whether an entry held by `custodian`, labelled sensitive or not, is in scope.
+    pub(crate) fn covers(&self, custodian: &str, sensitive: bool) -> bool {
         match self {
             Self::All => true,
             Self::Custodian(own) => own == custodian,
+            Self::Emergency(own) => own == custodian || !sensitive,
         }
     }
 }
@@ -269,7 +273,8 @@ impl Caller {
 
     /// [`Caller::scope`] on a connection the caller already holds: a patient sees all of
     /// their own records; a SIHCE or clinician the entries its IPRESS holds, and under
-    /// emergency (with a reason) the locations and summaries of every IPRESS.
+    /// emergency (with a reason) the locations and summaries of every IPRESS, except the
+    /// entries other IPRESS labelled sensitive.
     pub(crate) fn scope_on(
         &self,
         conn: &mut DbConnection,
@@ -290,7 +295,7 @@ impl Caller {
                     Err(refusal) => return Ok(Err(refusal)),
                 };
                 if self.0.purpose == Purpose::Emergency && reading != Reading::Entries {
-                    return Ok(self.emergency_reason().map(|_| Scope::All));
+                    return Ok(self.emergency_reason().map(|_| Scope::Emergency(own)));
                 }
                 Ok(Ok(Scope::Custodian(own)))
             }
@@ -326,7 +331,8 @@ fn not_own_records() -> ApiError {
 
 /// Refuses an entry outside `scope` (read by id): the rule that applies to the caller.
 pub(crate) fn check_in_scope(scope: &Scope, custodian: &str) -> Result<(), ApiError> {
-    if scope.covers(custodian) {
+    // Whether an entry read by id is labelled is not known here: assume it is.
+    if scope.covers(custodian, true) {
         Ok(())
     } else {
         Err(outside_scope(custodian))

@@ -12,7 +12,7 @@
 //!
 //! A patient sees the locations of all their records; a SIHCE or clinician only its own
 //! IPRESS's unless under emergency access (`ETREAT` with a reason), which shows every
-//! IPRESS (`auth::access`).
+//! IPRESS's entries but those another IPRESS labelled sensitive (`auth::access`).
 //!
 //! Everything runs on one pooled connection in one blocking task: the identifier lookup
 //! (or the instance read), the caller's IPRESS (or, for a patient, their own records),
@@ -196,7 +196,7 @@ fn locate(conn: &mut DbConnection, caller: &Caller, patient: &str) -> Result<Loo
         Err(refusal) => return Ok(Lookup::Refused(refusal)),
     };
     let mut groups = records::locations(conn, patient)?;
-    groups.retain(|(group, _)| scope.covers(&group.custodian_id));
+    groups.retain(|(group, _)| scope.covers(&group.custodian_id, group.sensitive));
     Ok(Lookup::Found(groups))
 }
 

@@ -782,6 +782,9 @@ fn document_index(d: &DocumentReference, subject: &str, custodian: &str, index: 
 }
 
 /// The record entry of a DocumentReference: what `$record-locations` reads.
+/// The code system of the confidentiality labels that mark an entry sensitive.
+const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
+
 fn record_entry(d: &DocumentReference, subject: &str, custodian: &str) -> RecordEntry {
     // Only system, code and display, in that order, so equal types group together.
     let types: Vec<Value> = d
@@ -802,7 +805,13 @@ fn record_entry(d: &DocumentReference, subject: &str, custodian: &str) -> Record
             Value::Object(coding)
         })
         .collect();
+    // Restricted or very restricted, in v3 Confidentiality.
+    let sensitive = d.security_label.iter().flat_map(|l| &l.coding).any(|c| {
+        c.system.as_ref().and_then(Primitive::as_str) == Some(CONFIDENTIALITY)
+            && matches!(c.code.as_ref().and_then(Primitive::as_str), Some("R" | "V"))
+    });
     RecordEntry {
+        sensitive,
         patient_id: subject.to_owned(),
         custodian_id: custodian.to_owned(),
         status: d

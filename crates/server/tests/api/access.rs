@@ -84,6 +84,18 @@ fn masters(bundle: &Value) -> Vec<String> {
     out
 }
 
+/// The entry count `$record-locations` gives for one IPRESS.
+fn count_at(params: &Value, renipress: &str) -> Option<i64> {
+    params["parameter"].as_array()?.iter().find_map(|location| {
+        let parts = location["part"].as_array()?;
+        let here = parts
+            .iter()
+            .any(|p| p["name"] == "renipress" && p["valueIdentifier"]["value"] == renipress);
+        here.then(|| parts.iter().find(|p| p["name"] == "count")?["valueInteger"].as_i64())
+            .flatten()
+    })
+}
+
 /// The RENIPRESS codes `$record-locations` answered.
 fn renipress_codes(params: &Value) -> Vec<String> {
     let mut out: Vec<String> = params["parameter"]
@@ -207,6 +219,12 @@ backend_tests! {
         let (status, theirs) = post(&format!("{base}/fhir"), &push(&patient_id, &loayza, "urn:oid:7.4", 4)).await;
         assert_eq!(status, StatusCode::OK, "{theirs}");
         let loayza_doc = theirs["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        // And an entry it labels restricted (sensitive).
+        let mut restricted = push(&patient_id, &loayza, "urn:oid:7.8", 8);
+        restricted["entry"][1]["resource"]["securityLabel"] = json!([{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]}]);
+        let (status, body) = post(&format!("{base}/fhir"), &restricted).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         let loayza_list = theirs["entry"][0]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
 
         // A clinician at Santa Clara, without consent: Santa Clara's entries only.
@@ -252,6 +270,12 @@ backend_tests! {
         let (status, params) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
         assert_eq!(status, StatusCode::OK, "{params}");
         assert_eq!(renipress_codes(&params), ["00005938", "00012345"]);
+        // Never the entries another IPRESS labelled sensitive: Loayza counts one, not two.
+        assert_eq!(count_at(&params, "00005938"), Some(1), "{params}");
+        act_as(&base, &patient("1|PER|45678912"));
+        let (_, own_view) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
+        assert_eq!(count_at(&own_view, "00005938"), Some(2), "{own_view}");
+        act_as(&base, &emergency);
         let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient_id}&status=current")).await;
         assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
         let (status, _) = get(&format!("{base}/fhir/{loayza_doc}")).await;

@@ -1,0 +1,1 @@
+ALTER TABLE record_entries DROP COLUMN sensitive;
