@@ -6,19 +6,6 @@ use diesel::prelude::*;
 use crate::schema::{auth_assertions, auth_clients};
 use crate::{DbConnection, StoreError};
 
-/// Runs an `INSERT … ON CONFLICT` on the concrete connection: diesel offers upserts on
-/// each backend, not through the `MultiConnection` enum.
-macro_rules! upsert {
-    ($conn:expr, $statement:expr) => {
-        match $conn {
-            #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => $statement.execute(c),
-            #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => $statement.execute(c),
-        }
-    };
-}
-
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = auth_clients)]
@@ -39,7 +26,7 @@ pub struct Client {
 /// change of IPRESS, a deactivation): one statement, so concurrent registrations of one
 /// client cannot both insert.
 pub fn register(conn: &mut DbConnection, client: &Client) -> Result<(), StoreError> {
-    upsert!(
+    on_backend!(
         conn,
         diesel::insert_into(auth_clients::table)
             .values(client)
@@ -80,7 +67,7 @@ pub fn use_assertion(
 ) -> Result<bool, StoreError> {
     diesel::delete(auth_assertions::table.filter(auth_assertions::expires_at.lt(now)))
         .execute(conn)?;
-    let inserted = upsert!(
+    let inserted = on_backend!(
         conn,
         diesel::insert_into(auth_assertions::table)
             .values((

@@ -9,6 +9,19 @@
 //! Migrations for both backends are embedded in the binary and applied by
 //! [`Store::connect`]; the two trees under `migrations/` carry identical names.
 
+/// Runs a statement on the concrete connection: diesel offers batch inserts and
+/// upserts (`ON CONFLICT`) on each backend, not through the `MultiConnection` enum.
+macro_rules! on_backend {
+    ($conn:expr, $statement:expr) => {
+        match $conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => $statement.execute(c),
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => $statement.execute(c),
+        }
+    };
+}
+
 pub mod clients;
 mod config;
 mod connection;

@@ -14,19 +14,6 @@ use crate::schema::{
 };
 use crate::{DbConnection, StoreError};
 
-/// Runs a multi-row `INSERT` on the concrete connection: diesel's batch inserts are not
-/// available through the `MultiConnection` enum, but are on each backend.
-macro_rules! batch {
-    ($conn:expr, $statement:expr) => {
-        match $conn {
-            #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => $statement.execute(c),
-            #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => $statement.execute(c),
-        }
-    };
-}
-
 /// One stored version of a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResource {
@@ -225,7 +212,7 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
         })
         .collect();
     for chunk in versions.chunks(CHUNK) {
-        batch!(
+        on_backend!(
             conn,
             diesel::insert_into(resource_versions::table).values(chunk)
         )?;
@@ -269,7 +256,7 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
         })
         .collect();
     for chunk in rows.chunks(CHUNK) {
-        match batch!(conn, diesel::insert_into(unique_keys::table).values(chunk)) {
+        match on_backend!(conn, diesel::insert_into(unique_keys::table).values(chunk)) {
             Ok(_) => {}
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 return Err(WriteFailure::KeyTaken);
@@ -517,7 +504,7 @@ fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Que
         })
         .collect();
     for chunk in tokens.chunks(CHUNK) {
-        batch!(
+        on_backend!(
             conn,
             diesel::insert_into(search_tokens::table).values(chunk)
         )?;
@@ -535,7 +522,7 @@ fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Que
         })
         .collect();
     for chunk in strings.chunks(CHUNK) {
-        batch!(
+        on_backend!(
             conn,
             diesel::insert_into(search_strings::table).values(chunk)
         )?;
@@ -554,7 +541,7 @@ fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Que
         })
         .collect();
     for chunk in dates.chunks(CHUNK) {
-        batch!(conn, diesel::insert_into(search_dates::table).values(chunk))?;
+        on_backend!(conn, diesel::insert_into(search_dates::table).values(chunk))?;
     }
     let references: Vec<_> = live
         .iter()
@@ -570,7 +557,7 @@ fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Que
         })
         .collect();
     for chunk in references.chunks(CHUNK) {
-        batch!(
+        on_backend!(
             conn,
             diesel::insert_into(search_references::table).values(chunk)
         )?;
@@ -596,7 +583,7 @@ fn insert_records(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> Q
         })
         .collect();
     for chunk in rows.chunks(CHUNK) {
-        batch!(
+        on_backend!(
             conn,
             diesel::insert_into(record_entries::table).values(chunk)
         )?;

@@ -70,6 +70,27 @@ pub struct Criterion {
     pub values: Vec<Match>,
 }
 
+impl Criterion {
+    /// References from `param` to any of `targets`, resources of `target_type`.
+    #[must_use]
+    pub fn references(
+        param: &str,
+        target_type: &str,
+        targets: impl IntoIterator<Item = String>,
+    ) -> Self {
+        Self {
+            param: param.to_owned(),
+            values: targets
+                .into_iter()
+                .map(|target_id| Match::Reference {
+                    target_type: target_type.to_owned(),
+                    target_id,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A page of search results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {

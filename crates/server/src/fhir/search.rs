@@ -431,26 +431,15 @@ async fn access_criterion(
                         .collect(),
                 }
             } else {
-                Criterion {
-                    param: "patient".to_owned(),
-                    values: family
-                        .into_iter()
-                        .map(|id| Match::Reference {
-                            target_type: "Patient".to_owned(),
-                            target_id: id,
-                        })
-                        .collect(),
-                }
+                Criterion::references("patient", "Patient", family)
             }))
         }
         Role::System | Role::Clinician if resource_type == "Patient" => Ok(None),
-        Role::System | Role::Clinician => Ok(Some(Criterion {
-            param: "custodian".to_owned(),
-            values: vec![Match::Reference {
-                target_type: "Organization".to_owned(),
-                target_id: caller.ipress(state).await?,
-            }],
-        })),
+        Role::System | Role::Clinician => Ok(Some(Criterion::references(
+            "custodian",
+            "Organization",
+            [caller.ipress(state).await?],
+        ))),
         Role::Auditor | Role::Admin => Err(forbidden(
             "role",
             format!(

@@ -25,7 +25,7 @@ use renhice_model::values::Instant;
 use renhice_store::resources::{
     self as stored, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
 };
-use renhice_store::search::{self as store_search, Criterion, Cursor, Match, Order};
+use renhice_store::search::{self as store_search, Criterion, Cursor, Order};
 use renhice_store::{DbConnection, StoreError};
 
 use super::locations::{self, Resolved};
@@ -402,24 +402,13 @@ fn newest(
     custodian: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
     let family = renhice_store::records::family(conn, patient)?;
-    let mut criteria = vec![Criterion {
-        param: "patient".to_owned(),
-        values: family
-            .into_iter()
-            .map(|id| Match::Reference {
-                target_type: "Patient".to_owned(),
-                target_id: id,
-            })
-            .collect(),
-    }];
+    let mut criteria = vec![Criterion::references("patient", "Patient", family)];
     if let Some(custodian) = custodian {
-        criteria.push(Criterion {
-            param: "custodian".to_owned(),
-            values: vec![Match::Reference {
-                target_type: "Organization".to_owned(),
-                target_id: custodian.to_owned(),
-            }],
-        });
+        criteria.push(Criterion::references(
+            "custodian",
+            "Organization",
+            [custodian.to_owned()],
+        ));
     }
     let page = store_search::search(
         conn,
