@@ -456,6 +456,29 @@ mod tests {
     }
 
     #[test]
+    fn the_published_role_code_system_lists_exactly_the_roles() {
+        let text = include_str!("../../../../profiles/renhice/CodeSystem-role.json");
+        let Ok(renhice_model::resources::Resource::CodeSystem(cs)) =
+            renhice_model::resources::Resource::from_json(text.as_bytes())
+        else {
+            panic!("profiles/renhice/CodeSystem-role.json is not a CodeSystem");
+        };
+        assert_eq!(cs.url.as_ref().and_then(|u| u.as_str()), Some(ROLE_SYSTEM));
+        let codes: Vec<&str> = cs
+            .concept
+            .iter()
+            .filter_map(|c| c.code.as_ref().and_then(|c| c.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            ["system", "clinician", "patient", "auditor", "admin"]
+        );
+        for code in codes {
+            assert_eq!(Role::from_code(code).map(Role::code), Some(code));
+        }
+    }
+
+    #[test]
     fn an_issued_token_verifies_to_its_grant() {
         let keys = KeyRing::ephemeral().unwrap();
         let token = issue(&keys, &clinician(), ISS, AUD, now(), 300).unwrap();
