@@ -55,7 +55,7 @@ fn resource(resource_type: &str) -> Value {
     if fed {
         r["updateCreate"] = json!(true);
         r["conditionalCreate"] = json!(false);
-        r["conditionalUpdate"] = json!(true);
+        r["conditionalUpdate"] = json!(resource_type != "Consent");
         r["conditionalDelete"] = json!("not-supported");
         r["searchParam"] = json!(search_params(resource_type));
     }
@@ -173,11 +173,39 @@ fn list_params() -> Vec<Value> {
     ])
 }
 
+/// PCF ITI-108 Access Consent.
+fn consent_params() -> Vec<Value> {
+    described(&[
+        ("_id", "token", "Logical id"),
+        (
+            "identifier",
+            "token",
+            "Business identifier, system|value or value",
+        ),
+        (
+            "patient",
+            "reference",
+            "The patient (Patient/id or id); patient or patient.identifier is required",
+        ),
+        (
+            "patient.identifier",
+            "token",
+            "The patient by an identity document, system|value",
+        ),
+        (
+            "status",
+            "token",
+            "Consent status (active, inactive, …); required",
+        ),
+    ])
+}
+
 /// The search parameters `crate::fhir::search` serves for a type.
 fn search_params(resource_type: &str) -> Vec<Value> {
     match resource_type {
         "DocumentReference" => return document_params(),
         "List" => return list_params(),
+        "Consent" => return consent_params(),
         _ => {}
     }
     let mut params = vec![

@@ -34,6 +34,7 @@ use crate::auth::access::{Caller, Reading, check_in_scope, forbidden};
 use crate::{ApiError, AppState};
 
 mod batch;
+pub(crate) mod consent;
 mod locations;
 mod pix;
 mod push;
@@ -42,8 +43,9 @@ mod search;
 mod summary;
 
 /// The resource types this build serves (read, vread, history).
-pub(crate) const SERVED: [&str; 6] = [
+pub(crate) const SERVED: [&str; 7] = [
     "Bundle",
+    "Consent",
     "DocumentReference",
     "List",
     "Organization",
@@ -56,9 +58,9 @@ pub(crate) const RECORD_LOCATIONS: &str = locations::DEFINITION;
 /// The canonical URL of `Patient/$summary`'s definition.
 pub(crate) const SUMMARY: &str = summary::DEFINITION;
 
-/// The types clients create, update and search directly (the identity feed); the index
-/// entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
-pub(crate) const FED: [&str; 2] = ["Organization", "Patient"];
+/// The types clients create, update and search directly (the identity feed, and
+/// patients' consents); the index entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
+pub(crate) const FED: [&str; 3] = ["Consent", "Organization", "Patient"];
 
 /// Registers the routes (after `/fhir/metadata`, which they would otherwise shadow).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -249,6 +251,10 @@ fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: i64) {
             o.id = Some(id.into());
             &mut o.meta
         }
+        Resource::Consent(c) => {
+            c.id = Some(id.into());
+            &mut c.meta
+        }
         // `served` admits no other type.
         _ => return,
     };
@@ -266,7 +272,10 @@ async fn write(
     id: String,
     version: i64,
 ) -> Result<(String, i64), ApiError> {
-    let rules = rules::check(&resource)?;
+    let mut rules = rules::check(&resource)?;
+    if let Some(c) = consent::as_consent(&resource) {
+        consent::resolve(state, c, &mut rules).await?;
+    }
     let last_updated = now_micros();
     stamp(&mut resource, &id, version, last_updated);
     let body = resource.to_json_string();
@@ -286,6 +295,7 @@ async fn write(
                     index: &rules.index,
                     unique_keys: &rules.unique_keys,
                     record: None,
+                    grants: &rules.grants,
                 },
             )
         })
@@ -382,6 +392,15 @@ async fn create(
         return summary::push(body, &state, &caller).await;
     }
     let resource_type = fed(&req, &path)?;
+    if resource_type == "Consent" {
+        let resource = parse(body, resource_type).await?;
+        if let Some(c) = consent::as_consent(&resource) {
+            consent::check_write(&state, &caller, c, None).await?;
+        }
+        return Ok(create_resource(&state, resource_type, resource)
+            .await?
+            .into_response());
+    }
     check_write(&caller, resource_type)?;
     let resource = parse(body, resource_type).await?;
     Ok(create_resource(&state, resource_type, resource)
@@ -444,9 +463,30 @@ async fn update(
         return push::mark_entered_in_error(&req, id, body, &state, &caller).await;
     }
     let resource_type = fed(&req, &resource_type)?;
-    check_write(&caller, resource_type)?;
     let expected = if_match(&req)?;
+    if resource_type != "Consent" {
+        check_write(&caller, resource_type)?;
+    }
     let resource = parse(body, resource_type).await?;
+    if let Some(c) = consent::as_consent(&resource) {
+        let lookup_id = id.clone();
+        let stored = state
+            .store
+            .run(move |conn| stored::read(conn, "Consent", &lookup_id))
+            .await?
+            .filter(|r| !r.deleted)
+            .and_then(|r| r.body)
+            .map(|body| Resource::from_json(body.as_bytes()))
+            .transpose()
+            .map_err(|e| ApiError::Internal(format!("stored Consent/{id}: {e}")))?;
+        consent::check_write(
+            &state,
+            &caller,
+            c,
+            stored.as_ref().and_then(consent::as_consent),
+        )
+        .await?;
+    }
     Ok(
         update_resource(&state, resource_type, id, resource, expected)
             .await?
@@ -821,8 +861,18 @@ async fn history(
 }
 
 /// Refuses writing an identity directly (create, update, conditional update) to a caller
-/// who may not: SIHCEs feed patients; administrators register IPRESS.
+/// who may not: SIHCEs feed patients; administrators register IPRESS. Consents are
+/// written only by `POST`/`PUT /fhir/Consent`, which check who records them
+/// ([`consent::check_write`]).
 pub(crate) fn check_write(caller: &Caller, resource_type: &str) -> Result<(), ApiError> {
+    if resource_type == "Consent" {
+        return Err(ApiError::NotOffered {
+            message: "consents are recorded one at a time: POST /fhir/Consent, and revoked \
+                      with PUT /fhir/Consent/{id}"
+                .to_owned(),
+            allow: "",
+        });
+    }
     if resource_type == "Organization" {
         caller.require(
             &[Role::Admin],
@@ -848,6 +898,7 @@ pub(crate) async fn check_read(
 ) -> Result<(), ApiError> {
     match resource_type {
         "Organization" => Ok(()),
+        "Consent" => consent::check_read(state, caller, id).await,
         "Patient" => match caller.role() {
             Role::System | Role::Clinician => Ok(()),
             Role::Patient => caller.check_patient(state, id).await,
@@ -858,18 +909,22 @@ pub(crate) async fn check_read(
         },
         _ => {
             let lookup_id = id.to_owned();
-            let (patient, custodian) = state
+            let parties = state
                 .store
                 .run(move |conn| stored::parties(conn, resource_type, &lookup_id))
                 .await?;
             let scope = caller
                 .scope(
                     state,
-                    patient.as_deref().unwrap_or_default(),
+                    parties.patient.as_deref().unwrap_or_default(),
                     Reading::Entries,
                 )
                 .await?;
-            check_in_scope(&scope, custodian.as_deref().unwrap_or_default())
+            check_in_scope(
+                &scope,
+                parties.custodian.as_deref().unwrap_or_default(),
+                parties.sensitive,
+            )
         }
     }
 }

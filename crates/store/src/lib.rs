@@ -25,6 +25,7 @@ macro_rules! on_backend {
 pub mod clients;
 mod config;
 mod connection;
+pub mod consents;
 mod error;
 mod migrations;
 pub mod records;

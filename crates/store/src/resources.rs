@@ -108,6 +108,9 @@ pub struct NewVersion<'a> {
     /// The record entry of an index entry (a DocumentReference), replacing the previous
     /// version's; ignored for a deletion, which removes it.
     pub record: Option<&'a RecordEntry>,
+    /// What a Consent grants (empty for every other resource, and for a Consent that is
+    /// not active), replacing the previous version's grants; ignored for a deletion.
+    pub grants: &'a [crate::consents::ConsentGrant],
 }
 
 /// What the registry answers "where are this patient's records?" from: one row per
@@ -157,7 +160,7 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
 
 /// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
 /// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (five columns).
-const CHUNK: usize = 1000;
+pub(crate) const CHUNK: usize = 1000;
 
 /// Writes several versions in one transaction: all of them, or none. A FHIR transaction
 /// Bundle is one call. On failure, the position of the write that failed and why, so
@@ -234,6 +237,12 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
         .collect();
     insert_index(conn, &live)?;
     insert_records(conn, &live)?;
+    let granted: Vec<_> = live
+        .iter()
+        .filter(|(w, _)| !w.grants.is_empty())
+        .map(|(w, pk)| (w.grants, *pk))
+        .collect();
+    crate::consents::insert(conn, &granted)?;
     // Keys in one order in every transaction, so two writers claiming overlapping keys
     // queue behind each other instead of deadlocking.
     let mut keys: Vec<(&str, &str, i64)> = live
@@ -381,8 +390,8 @@ fn explain_collision(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> (usi
     conflict(created.first().copied().unwrap_or(0), 0)
 }
 
-/// Removes the index rows, record entry and unique keys of the previous versions of
-/// `pks`.
+/// Removes the index rows, record entry, unique keys and consent grants of the previous
+/// versions of `pks`.
 fn clear_derived(conn: &mut DbConnection, pks: &[i64]) -> QueryResult<()> {
     diesel::delete(search_tokens::table.filter(search_tokens::resource_pk.eq_any(pks)))
         .execute(conn)?;
@@ -396,6 +405,7 @@ fn clear_derived(conn: &mut DbConnection, pks: &[i64]) -> QueryResult<()> {
         .execute(conn)?;
     diesel::delete(unique_keys::table.filter(unique_keys::resource_pk.eq_any(pks)))
         .execute(conn)?;
+    crate::consents::clear(conn, pks)?;
     Ok(())
 }
 
@@ -727,14 +737,26 @@ pub fn find_by_token(
     })
 }
 
-/// The patient and the custodian IPRESS an index entry (or summary) names: the targets
-/// of its `patient` and `custodian` references, whether or not it is deleted. What the
-/// registry's access rules decide on.
+/// Whom an index entry (or summary) concerns, and who holds it: what the registry's
+/// access rules decide on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parties {
+    /// The target of its `patient` reference.
+    pub patient: Option<String>,
+    /// The target of its `custodian` reference (an `Organization` id).
+    pub custodian: Option<String>,
+    /// Labelled sensitive: a DocumentReference's record entry says; anything else
+    /// (submission sets, provenances, summaries) counts as sensitive, since it may name
+    /// sensitive entries.
+    pub sensitive: bool,
+}
+
+/// The [`Parties`] of a resource, whether or not it is deleted.
 pub fn parties(
     conn: &mut DbConnection,
     resource_type: &str,
     id: &str,
-) -> Result<(Option<String>, Option<String>), StoreError> {
+) -> Result<Parties, StoreError> {
     let rows: Vec<(String, String)> = resources::table
         .inner_join(search_references::table)
         .filter(resources::resource_type.eq(resource_type))
@@ -747,5 +769,31 @@ pub fn parties(
             .find(|(p, _)| p == param)
             .map(|(_, target)| target.clone())
     };
-    Ok((find("patient"), find("custodian")))
+    let labelled: Option<bool> = record_entries::table
+        .inner_join(resources::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .select(record_entries::sensitive)
+        .first(conn)
+        .optional()?;
+    Ok(Parties {
+        patient: find("patient"),
+        custodian: find("custodian"),
+        sensitive: labelled.unwrap_or(true),
+    })
+}
+
+/// The `(parameter, target id)` of every reference the current version of a resource is
+/// indexed under.
+pub fn references_of(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(resources::table
+        .inner_join(search_references::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .filter(resources::id.eq(id))
+        .select((search_references::param, search_references::target_id))
+        .load(conn)?)
 }

@@ -83,6 +83,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    consent_grants (resource_pk, position) {
+        resource_pk -> BigInt,
+        position -> Integer,
+        patient_id -> Text,
+        grantee -> Text,
+        purposes -> Text,
+        starts -> Nullable<BigInt>,
+        ends -> Nullable<BigInt>,
+        sensitive -> Bool,
+    }
+}
+
+diesel::table! {
     auth_clients (client_id) {
         client_id -> Text,
         renipress -> Text,
@@ -101,6 +114,7 @@ diesel::table! {
 }
 
 diesel::joinable!(record_entries -> resources (resource_pk));
+diesel::joinable!(consent_grants -> resources (resource_pk));
 diesel::joinable!(resource_versions -> resources (resource_pk));
 diesel::joinable!(unique_keys -> resources (resource_pk));
 diesel::joinable!(search_tokens -> resources (resource_pk));
@@ -117,6 +131,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_references,
     unique_keys,
     record_entries,
+    consent_grants,
 );
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(

@@ -11,7 +11,8 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use crate::schema::{
-    resource_versions, resources, search_dates, search_references, search_strings, search_tokens,
+    record_entries, resource_versions, resources, search_dates, search_references, search_strings,
+    search_tokens,
 };
 use crate::{DbConnection, StoreError};
 
@@ -35,6 +36,10 @@ pub enum Match {
         /// Target logical id.
         target_id: String,
     },
+    /// An index entry (a DocumentReference) this IPRESS (an `Organization` id) holds,
+    /// or one not labelled sensitive, whoever holds it: what a consent that does not
+    /// cover sensitive data lets a SIHCE see. The parameter name is not used.
+    HeldOrUnlabelled(String),
     /// A date whose range satisfies the comparison against `[low, high]` (microseconds).
     Date {
         /// The comparison.
@@ -151,6 +156,15 @@ fn condition(param: &str, value: &Match) -> Condition {
                 .filter(search_references::param.eq(param))
                 .filter(search_references::target_type.eq(target_type.clone()))
                 .filter(search_references::target_id.eq(target_id.clone())),
+        )),
+        Match::HeldOrUnlabelled(custodian) => Box::new(exists(
+            record_entries::table
+                .filter(record_entries::resource_pk.eq(resources::pk))
+                .filter(
+                    record_entries::custodian_id
+                        .eq(custodian.clone())
+                        .or(record_entries::sensitive.eq(false)),
+                ),
         )),
         Match::Date {
             comparator,

@@ -10,6 +10,7 @@
 //! | `ipress-registered` | a SIHCE or clinician acts for an IPRESS the registry knows |
 //! | `custodian-is-caller` | a SIHCE writes (pushes, corrects, summarises) only for its own IPRESS |
 //! | `own-ipress-entries` | without consent, a SIHCE or clinician reads only the entries its own IPRESS holds |
+//! | `consent-authorisation` | a SIHCE records a patient's consent only with the patient's signed authorisation |
 //! | `patient-own-records` | a patient reads only their own records (and those merged into them) |
 //! | `person-registered` | a patient token names an identity document the registry knows |
 //! | `emergency-reason` | emergency access (`ETREAT`) states why |
@@ -22,9 +23,10 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use renhice_store::resources as stored;
-use renhice_store::{DbConnection, StoreError, records};
+use renhice_store::{DbConnection, StoreError, consents, records};
 
 use super::{Grant, Purpose, Role};
+use crate::fhir::consent;
 use crate::tls::PeerCertificate;
 use crate::{ApiError, AppState};
 
@@ -110,6 +112,16 @@ pub(crate) enum Scope {
     /// Emergency access from this IPRESS: everything but the sensitive entries other
     /// IPRESS hold.
     Emergency(String),
+    /// Access a patient's consent grants the caller (of this IPRESS): every entry, but
+    /// the sensitive ones other IPRESS hold only when the consent covers sensitive data.
+    Consented {
+        /// The caller's IPRESS (an `Organization` id).
+        own: String,
+        /// Whether the consent covers entries labelled sensitive.
+        sensitive: bool,
+        /// The Consent's logical id.
+        consent: String,
+    },
 }
 
 impl Scope {
@@ -119,6 +131,11 @@ impl Scope {
             Self::All => true,
             Self::Custodian(own) => own == custodian,
             Self::Emergency(own) => own == custodian || !sensitive,
+            Self::Consented {
+                own,
+                sensitive: covered,
+                ..
+            } => own == custodian || *covered || !sensitive,
         }
     }
 }
@@ -272,9 +289,10 @@ impl Caller {
     }
 
     /// [`Caller::scope`] on a connection the caller already holds: a patient sees all of
-    /// their own records; a SIHCE or clinician the entries its IPRESS holds, and under
-    /// emergency (with a reason) the locations and summaries of every IPRESS, except the
-    /// entries other IPRESS labelled sensitive.
+    /// their own records; a SIHCE or clinician the entries its IPRESS holds, what an
+    /// active consent of the patient grants it (or the clinician) for the token's
+    /// purpose, and under emergency (with a reason) the locations and summaries of every
+    /// IPRESS, except the entries other IPRESS labelled sensitive.
     pub(crate) fn scope_on(
         &self,
         conn: &mut DbConnection,
@@ -294,6 +312,9 @@ impl Caller {
                     Ok(own) => own,
                     Err(refusal) => return Ok(Err(refusal)),
                 };
+                if let Some(consented) = self.consent_on(conn, patient, &own)? {
+                    return Ok(Ok(consented));
+                }
                 if self.0.purpose == Purpose::Emergency && reading != Reading::Entries {
                     return Ok(self.emergency_reason().map(|_| Scope::Emergency(own)));
                 }
@@ -307,6 +328,43 @@ impl Caller {
                 ),
             ))),
         }
+    }
+
+    /// The access an active consent of `patient` (or of a record merged into theirs)
+    /// grants this SIHCE or clinician now, for the token's purpose: the widest of the
+    /// grants that apply.
+    fn consent_on(
+        &self,
+        conn: &mut DbConnection,
+        patient: &str,
+        own: &str,
+    ) -> Result<Option<Scope>, StoreError> {
+        let family = records::family(conn, patient)?;
+        let mut grantees = vec![consent::organization_grantee(own)];
+        if self.0.role == Role::Clinician {
+            grantees.extend(
+                self.0
+                    .practitioner
+                    .as_deref()
+                    .and_then(consent::clinician_grantee),
+            );
+        }
+        let now = crate::fhir::now_micros();
+        let purpose = self.0.purpose.code();
+        let found = consents::for_grantees(conn, &family, &grantees)?;
+        let mut applying = found.iter().filter(|f| f.grant.applies(now, purpose));
+        let Some(first) = applying.next() else {
+            return Ok(None);
+        };
+        let widest = std::iter::once(first)
+            .chain(applying)
+            .find(|f| f.grant.sensitive)
+            .unwrap_or(first);
+        Ok(Some(Scope::Consented {
+            own: own.to_owned(),
+            sensitive: widest.grant.sensitive,
+            consent: widest.consent_id.clone(),
+        }))
     }
 
     /// The stated reason of an emergency access, or a refusal without one.
@@ -330,9 +388,12 @@ fn not_own_records() -> ApiError {
 }
 
 /// Refuses an entry outside `scope` (read by id): the rule that applies to the caller.
-pub(crate) fn check_in_scope(scope: &Scope, custodian: &str) -> Result<(), ApiError> {
-    // Whether an entry read by id is labelled is not known here: assume it is.
-    if scope.covers(custodian, true) {
+pub(crate) fn check_in_scope(
+    scope: &Scope,
+    custodian: &str,
+    sensitive: bool,
+) -> Result<(), ApiError> {
+    if scope.covers(custodian, sensitive) {
         Ok(())
     } else {
         Err(outside_scope(custodian))
@@ -344,8 +405,9 @@ pub(crate) fn outside_scope(custodian: &str) -> ApiError {
     forbidden(
         "own-ipress-entries",
         format!(
-            "this is held by Organization/{custodian}; without the patient's consent a SIHCE \
-             or clinician reads only what its own IPRESS holds"
+            "this is held by Organization/{custodian}; without the patient's consent (one \
+             covering sensitive data, for entries labelled so) a SIHCE or clinician reads \
+             only what its own IPRESS holds"
         ),
     )
 }

@@ -159,6 +159,7 @@ pub(super) async fn transaction(
                     index: &p.index,
                     unique_keys: &p.keys,
                     record: p.record.as_ref(),
+                    grants: &[],
                 })
                 .collect();
             Ok(stored::write_all(conn, &writes))
@@ -1121,6 +1122,7 @@ pub(super) async fn mark_entered_in_error(
                     index: &to_write.index,
                     unique_keys: &to_write.keys,
                     record: to_write.record.as_ref(),
+                    grants: &[],
                 },
             )
         })

@@ -29,6 +29,8 @@ pub(crate) struct Extracted {
     pub(crate) index: SearchIndex,
     /// Unique business keys.
     pub(crate) unique_keys: Vec<String>,
+    /// What an active Consent grants.
+    pub(crate) grants: Vec<renhice_store::consents::ConsentGrant>,
 }
 
 /// The token search parameter under which identity-document keys are indexed.
@@ -43,11 +45,12 @@ pub(crate) fn check(resource: &Resource) -> Result<Extracted, ApiError> {
     match resource {
         Resource::Patient(p) => patient(p),
         Resource::Organization(o) => organization(o),
+        Resource::Consent(c) => super::consent::check(c),
         _ => Ok(Extracted::default()),
     }
 }
 
-fn identifier_tokens(identifiers: &[Identifier], index: &mut SearchIndex) {
+pub(crate) fn identifier_tokens(identifiers: &[Identifier], index: &mut SearchIndex) {
     for identifier in identifiers {
         let Some(value) = identifier.value_str() else {
             continue;

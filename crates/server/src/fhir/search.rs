@@ -6,6 +6,7 @@
 //! | Organization | `_id`, `identifier`, `identifier:of-type` |
 //! | DocumentReference (MHD ITI-67) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `date`, `period`, `type`, `category`, `custodian`, `facility`, `setting`, `security-label`; `_sort=date` or `-date`; `_include=DocumentReference:custodian` |
 //! | List (MHD ITI-66, each a SubmissionSet) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `code`, `date`, `designationType`, `sourceId`; `_sort=date` or `-date` |
+//! | Consent (PCF ITI-108) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier` |
 //!
 //! Strings match case- and accent-insensitively by prefix. Commas separate alternatives.
 //! `_count` (default 20, at most 200) sizes a page; the `next` link carries a `_cursor`
@@ -25,9 +26,9 @@ use renhice_store::search::{
     self as store_search, Criterion, Cursor, DateComparator, Match, Order,
 };
 
-use super::{base_url, rules, served};
+use super::{base_url, consent, rules, served};
 use crate::auth::Role;
-use crate::auth::access::{Caller, forbidden};
+use crate::auth::access::{Caller, Reading, Scope, forbidden};
 use crate::{ApiError, AppState};
 
 const DEFAULT_COUNT: usize = 20;
@@ -46,7 +47,13 @@ enum Kind {
 }
 
 /// The types that can be searched.
-pub(crate) const SEARCHABLE: [&str; 4] = ["DocumentReference", "List", "Organization", "Patient"];
+pub(crate) const SEARCHABLE: [&str; 5] = [
+    "Consent",
+    "DocumentReference",
+    "List",
+    "Organization",
+    "Patient",
+];
 
 fn parameter(resource_type: &str, name: &str) -> Option<Kind> {
     match (resource_type, name) {
@@ -56,15 +63,20 @@ fn parameter(resource_type: &str, name: &str) -> Option<Kind> {
             "DocumentReference",
             "status" | "type" | "category" | "security-label" | "facility" | "setting",
         )
-        | ("List", "status" | "code" | "designationType" | "sourceId") => Some(Kind::Token),
+        | ("List", "status" | "code" | "designationType" | "sourceId")
+        | ("Consent", "status") => Some(Kind::Token),
         ("Patient" | "Organization", "identifier:of-type") => Some(Kind::OfType),
         ("Patient", "family" | "given") => Some(Kind::String),
         ("Patient", "birthdate") | ("DocumentReference", "date" | "period") | ("List", "date") => {
             Some(Kind::Date)
         }
-        ("DocumentReference" | "List", "patient" | "subject") => Some(Kind::Reference("Patient")),
+        ("DocumentReference" | "List", "patient" | "subject") | ("Consent", "patient") => {
+            Some(Kind::Reference("Patient"))
+        }
         ("DocumentReference", "custodian") => Some(Kind::Reference("Organization")),
-        ("DocumentReference" | "List", "patient.identifier") => Some(Kind::PatientIdentifier),
+        ("DocumentReference" | "List" | "Consent", "patient.identifier") => {
+            Some(Kind::PatientIdentifier)
+        }
         _ => None,
     }
 }
@@ -308,17 +320,17 @@ fn parse_request(req: &HttpRequest, query: &str, resource_type: &str) -> Result<
     if let Some(raw) = cursor {
         request.after = parse_cursor(&raw, request.order)?;
     }
-    if matches!(resource_type, "DocumentReference" | "List") {
+    if matches!(resource_type, "DocumentReference" | "List" | "Consent") {
         let has = |p: &str| request.kept.iter().any(|(n, _)| n == p);
         if !(has("patient") || has("subject") || has("patient.identifier")) || !has("status") {
             return Err(invalid(
                 "query",
                 format!(
-                    "an MHD {} search names the patient (patient or patient.identifier) and the status",
-                    if resource_type == "List" {
-                        "SubmissionSet (ITI-66)"
-                    } else {
-                        "document (ITI-67)"
+                    "{} search names the patient (patient or patient.identifier) and the status",
+                    match resource_type {
+                        "List" => "an MHD SubmissionSet (ITI-66)",
+                        "Consent" => "a PCF consent (ITI-108)",
+                        _ => "an MHD document (ITI-67)",
                     }
                 ),
             ));
@@ -406,12 +418,14 @@ pub(super) async fn search_post(
 
 /// The criterion that keeps a search to what the caller may see (`None`: everything
 /// the search finds): a patient's own records; a SIHCE's or clinician's own IPRESS's
-/// entries. Searches are narrowed rather than refused, as FHIR servers do with
+/// entries, or what the searched patients' consents grant it; the consents involving
+/// its IPRESS. Searches are narrowed rather than refused, as FHIR servers do with
 /// compartments: a patient asking for another's documents finds none.
 async fn access_criterion(
     state: &AppState,
     caller: &Caller,
     resource_type: &str,
+    criteria: &[Criterion],
 ) -> Result<Option<Criterion>, ApiError> {
     if resource_type == "Organization" {
         return Ok(None);
@@ -435,11 +449,17 @@ async fn access_criterion(
             }))
         }
         Role::System | Role::Clinician if resource_type == "Patient" => Ok(None),
-        Role::System | Role::Clinician => Ok(Some(Criterion::references(
-            "custodian",
-            "Organization",
-            [caller.ipress(state).await?],
-        ))),
+        Role::System | Role::Clinician if resource_type == "Consent" => {
+            Ok(Some(Criterion::references(
+                consent::PARTY_PARAM,
+                "Organization",
+                [caller.ipress(state).await?],
+            )))
+        }
+        Role::System | Role::Clinician => {
+            entries_criterion(state, caller, resource_type, criteria).await
+        }
+        Role::Auditor if resource_type == "Consent" => Ok(None),
         Role::Auditor | Role::Admin => Err(forbidden(
             "role",
             format!(
@@ -448,6 +468,58 @@ async fn access_criterion(
             ),
         )),
     }
+}
+
+/// The index entries a SIHCE or clinician may find among the searched patients': its own
+/// IPRESS's, unless every patient searched has consented to more (the narrowest of their
+/// consents applies to all).
+async fn entries_criterion(
+    state: &AppState,
+    caller: &Caller,
+    resource_type: &str,
+    criteria: &[Criterion],
+) -> Result<Option<Criterion>, ApiError> {
+    let patients: Vec<String> = criteria
+        .iter()
+        .filter(|c| c.param == "patient")
+        .flat_map(|c| &c.values)
+        .filter_map(|m| match m {
+            Match::Reference { target_id, .. } => Some(target_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let own = caller.ipress(state).await?;
+    let mut sensitive = true;
+    for patient in &patients {
+        match caller.scope(state, patient, Reading::Entries).await? {
+            Scope::Consented {
+                sensitive: covered, ..
+            } => sensitive &= covered,
+            _ => {
+                return Ok(Some(Criterion::references(
+                    "custodian",
+                    "Organization",
+                    [own],
+                )));
+            }
+        }
+    }
+    if patients.is_empty() {
+        return Ok(Some(Criterion::references(
+            "custodian",
+            "Organization",
+            [own],
+        )));
+    }
+    Ok(match (sensitive, resource_type) {
+        (false, "DocumentReference") => Some(Criterion {
+            param: "custodian".to_owned(),
+            values: vec![Match::HeldOrUnlabelled(own)],
+        }),
+        // A SubmissionSet carries no label of its own: under a consent it is seen
+        // whoever holds it; the entries it lists are still read by the rules above.
+        _ => None,
+    })
 }
 
 async fn run(
@@ -477,7 +549,8 @@ async fn run(
     if !patient_identifiers.is_empty() {
         criteria.push(patients_with(state, patient_identifiers).await?);
     }
-    criteria.extend(access_criterion(state, caller, resource_type).await?);
+    let narrowing = access_criterion(state, caller, resource_type, &criteria).await?;
+    criteria.extend(narrowing);
     let criteria = std::sync::Arc::new(criteria);
     let total = if total {
         let criteria = std::sync::Arc::clone(&criteria);

@@ -385,6 +385,7 @@ fn keep(
             index: &index,
             unique_keys: &[key],
             record: None,
+            grants: &[],
         },
     )?;
     Ok(Outcome::Stored {
@@ -437,7 +438,7 @@ fn allowed_newest(
         Err(refusal) => return Ok(Err(refusal)),
     };
     let custodian = match (&scope, custodian) {
-        (Scope::All | Scope::Emergency(_), asked) => asked,
+        (Scope::All | Scope::Emergency(_) | Scope::Consented { .. }, asked) => asked,
         (Scope::Custodian(own), Some(asked)) if asked != own => {
             return Ok(Err(outside_scope(asked)));
         }

@@ -26,7 +26,7 @@ async fn raw(
     (status, headers, res.json().await.unwrap_or(Value::Null))
 }
 
-fn assert_refused(body: &Value, code: &str, rule: &str) {
+pub(crate) fn assert_refused(body: &Value, code: &str, rule: &str) {
     assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
     assert_eq!(body["issue"][0]["code"], code, "{body}");
     let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap_or_default();
@@ -34,7 +34,7 @@ fn assert_refused(body: &Value, code: &str, rule: &str) {
 }
 
 /// A second IPRESS, registered by an administrator; returns its Organization id.
-async fn loayza(base: &str) -> String {
+pub(crate) async fn loayza(base: &str) -> String {
     act_as(base, &admin());
     let org = json!({
         "resourceType": "Organization",
@@ -52,7 +52,7 @@ async fn loayza(base: &str) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-fn push(patient: &str, ipress: &str, set: &str, doc: u32) -> Value {
+pub(crate) fn push(patient: &str, ipress: &str, set: &str, doc: u32) -> Value {
     json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:11111111-1111-4111-8111-111111111111", "request": {"method": "POST", "url": "List"}, "resource": {
             "resourceType": "List", "status": "current", "mode": "working",
@@ -70,7 +70,7 @@ fn push(patient: &str, ipress: &str, set: &str, doc: u32) -> Value {
 }
 
 /// The `masterIdentifier` values of a searchset.
-fn masters(bundle: &Value) -> Vec<String> {
+pub(crate) fn masters(bundle: &Value) -> Vec<String> {
     let mut out: Vec<String> = bundle["entry"].as_array().map_or_else(Vec::new, |e| {
         e.iter()
             .filter_map(|x| {
@@ -85,7 +85,7 @@ fn masters(bundle: &Value) -> Vec<String> {
 }
 
 /// The entry count `$record-locations` gives for one IPRESS.
-fn count_at(params: &Value, renipress: &str) -> Option<i64> {
+pub(crate) fn count_at(params: &Value, renipress: &str) -> Option<i64> {
     params["parameter"].as_array()?.iter().find_map(|location| {
         let parts = location["part"].as_array()?;
         let here = parts
@@ -97,7 +97,7 @@ fn count_at(params: &Value, renipress: &str) -> Option<i64> {
 }
 
 /// The RENIPRESS codes `$record-locations` answered.
-fn renipress_codes(params: &Value) -> Vec<String> {
+pub(crate) fn renipress_codes(params: &Value) -> Vec<String> {
     let mut out: Vec<String> = params["parameter"]
         .as_array()
         .map_or_else(Vec::new, |locations| {

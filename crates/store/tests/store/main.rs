@@ -62,6 +62,7 @@ async fn write_keyed(
                     index: &index,
                     unique_keys: &keys,
                     record: None,
+                    grants: &[],
                 },
             )
         })
@@ -167,6 +168,7 @@ backend_tests! {
                         index: &SearchIndex::default(),
                         unique_keys: &["1|PER|11111111".to_owned()],
                         record: None,
+                        grants: &[],
                     },
                 )
             })
@@ -207,6 +209,7 @@ backend_tests! {
                     index,
                     unique_keys: keys,
                     record: None,
+                    grants: &[],
                 };
                 Ok(resources::write_all(c, &[write("a", &ia, &ka), write("b", &ib, &[]), write("c", &ic, &kc)]))
             })
@@ -229,6 +232,7 @@ backend_tests! {
                     index,
                     unique_keys: &[],
                     record: None,
+                    grants: &[],
                 };
                 resources::write_all(c, &[write("a", &ia), write("b", &ib)]).map_err(|(_, e)| e)
             })

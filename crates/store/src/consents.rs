@@ -1,0 +1,164 @@
+//! What patients' consents grant: one row per permitting provision of each active
+//! `Consent`, written with the Consent's version by [`crate::resources::write_all`] and
+//! replaced by the next version (so a revocation removes them in the same transaction).
+//!
+//! The server decides who a grant names and what it covers; this module stores the
+//! rows and finds the ones that apply to a caller.
+
+use diesel::prelude::*;
+
+use crate::schema::{consent_grants, resources};
+use crate::{DbConnection, StoreError};
+
+/// What one permitting provision of an active Consent grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentGrant {
+    /// The patient's logical id (`Consent.patient`).
+    pub patient_id: String,
+    /// Who is granted access: `Organization/<id>` (an IPRESS) or
+    /// `colegiatura|<college>|<number>` (a clinician).
+    pub grantee: String,
+    /// The purposes of use the grant is for (v3 `ActReason` codes); empty: any.
+    pub purposes: Vec<String>,
+    /// The first microsecond the grant applies, if bounded.
+    pub starts: Option<i64>,
+    /// The last microsecond the grant applies, if bounded.
+    pub ends: Option<i64>,
+    /// Whether entries labelled restricted or very restricted are covered.
+    pub sensitive: bool,
+}
+
+impl ConsentGrant {
+    /// Whether the grant applies at `now` (microseconds) for `purpose`.
+    #[must_use]
+    pub fn applies(&self, now: i64, purpose: &str) -> bool {
+        self.starts.is_none_or(|s| s <= now)
+            && self.ends.is_none_or(|e| now <= e)
+            && (self.purposes.is_empty() || self.purposes.iter().any(|p| p == purpose))
+    }
+}
+
+/// A grant found for a caller, with the Consent that makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundGrant {
+    /// The Consent's logical id.
+    pub consent_id: String,
+    /// The grant.
+    pub grant: ConsentGrant,
+}
+
+/// Inserts the grants of newly written versions (`(grants, resource key)` pairs).
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    written: &[(&[ConsentGrant], i64)],
+) -> QueryResult<()> {
+    let rows: Vec<_> = written
+        .iter()
+        .flat_map(|(grants, pk)| {
+            grants.iter().enumerate().map(move |(position, g)| {
+                (
+                    consent_grants::resource_pk.eq(*pk),
+                    consent_grants::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+                    consent_grants::patient_id.eq(&g.patient_id),
+                    consent_grants::grantee.eq(&g.grantee),
+                    consent_grants::purposes.eq(g.purposes.join(" ")),
+                    consent_grants::starts.eq(g.starts),
+                    consent_grants::ends.eq(g.ends),
+                    consent_grants::sensitive.eq(g.sensitive),
+                )
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(crate::resources::CHUNK) {
+        on_backend!(
+            conn,
+            diesel::insert_into(consent_grants::table).values(chunk)
+        )?;
+    }
+    Ok(())
+}
+
+/// Removes the grants of the previous versions of `pks`.
+pub(crate) fn clear(conn: &mut DbConnection, pks: &[i64]) -> QueryResult<()> {
+    diesel::delete(consent_grants::table.filter(consent_grants::resource_pk.eq_any(pks)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Every grant of the current active Consents of `patients` naming any of `grantees`,
+/// whatever their period and purpose (the caller filters with
+/// [`ConsentGrant::applies`]), in the order the Consents were first stored.
+pub fn for_grantees(
+    conn: &mut DbConnection,
+    patients: &[String],
+    grantees: &[String],
+) -> Result<Vec<FoundGrant>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        bool,
+    );
+    let rows: Vec<Row> = consent_grants::table
+        .inner_join(resources::table)
+        .filter(consent_grants::patient_id.eq_any(patients))
+        .filter(consent_grants::grantee.eq_any(grantees))
+        .filter(resources::deleted.eq(false))
+        .order((resources::pk, consent_grants::position))
+        .select((
+            resources::id,
+            consent_grants::patient_id,
+            consent_grants::grantee,
+            consent_grants::purposes,
+            consent_grants::starts,
+            consent_grants::ends,
+            consent_grants::sensitive,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(consent_id, patient_id, grantee, purposes, starts, ends, sensitive)| FoundGrant {
+                consent_id,
+                grant: ConsentGrant {
+                    patient_id,
+                    grantee,
+                    purposes: purposes.split_whitespace().map(str::to_owned).collect(),
+                    starts,
+                    ends,
+                    sensitive,
+                },
+            },
+        )
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(purposes: &[&str], starts: Option<i64>, ends: Option<i64>) -> ConsentGrant {
+        ConsentGrant {
+            patient_id: "p".to_owned(),
+            grantee: "Organization/o".to_owned(),
+            purposes: purposes.iter().map(|p| (*p).to_owned()).collect(),
+            starts,
+            ends,
+            sensitive: false,
+        }
+    }
+
+    #[test]
+    fn a_grant_applies_within_its_period_and_for_its_purposes() {
+        assert!(grant(&[], None, None).applies(5, "TREAT"));
+        assert!(grant(&["TREAT"], Some(5), Some(10)).applies(5, "TREAT"));
+        assert!(grant(&["TREAT"], Some(5), Some(10)).applies(10, "TREAT"));
+        assert!(!grant(&["TREAT"], Some(5), Some(10)).applies(11, "TREAT"));
+        assert!(!grant(&["TREAT"], Some(5), None).applies(4, "TREAT"));
+        assert!(!grant(&["TREAT"], None, None).applies(5, "HOPERAT"));
+        assert!(grant(&["TREAT", "HOPERAT"], None, None).applies(5, "HOPERAT"));
+    }
+}
