@@ -242,6 +242,21 @@ fn search_params(resource_type: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `AuditEvent`: the audit trail, read (IHE `RESTful` ATNA `ITI-81`), never written by
+/// clients.
+fn audit_event() -> Value {
+    json!({
+        "type": "AuditEvent",
+        "profile": "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read",
+        "documentation": "The registry's own audit trail, newest first: an auditor reads all of it; a patient the events about their own records.",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": described(&[
+            ("patient", "reference", "The patient an event is about (id or Patient/id)"),
+            ("date", "date", "When the event was recorded; prefixes eq, ge, le, gt, lt"),
+        ]),
+    })
+}
+
 /// Builds the CapabilityStatement once, at start-up.
 pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
     // Whole seconds: FHIR dateTime allows fractions, but clients compare these by eye.
@@ -277,9 +292,11 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                         "code": "OAuth"
                     }]
                 }],
-                "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries, without the entries another IPRESS labelled sensitive; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule."
+                "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries, without the entries another IPRESS labelled sensitive; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule. A patient's Consent opens their records to another IPRESS or clinician. Every interaction, allowed or refused, is audited (AuditEvent, BALP), in the transaction of the change it records."
             },
-            "resource": crate::fhir::SERVED.iter().map(|t| resource(t)).collect::<Vec<_>>(),
+            "resource": std::iter::once(audit_event())
+                .chain(crate::fhir::SERVED.iter().map(|t| resource(t)))
+                .collect::<Vec<_>>(),
             "interaction": [{
                 "code": "transaction",
                 "documentation": "IHE MHD ITI-65: a SubmissionSet List, DocumentReferences and optional Provenance, atomic and idempotent per masterIdentifier"

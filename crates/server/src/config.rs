@@ -37,6 +37,10 @@ pub struct ServerConfig {
     /// Serve plain HTTP on an address other than loopback: only where TLS is terminated
     /// in front of the registry, on a private network.
     pub plain_http_off_loopback: bool,
+    /// Milliseconds between two sealings of the audit trail into its hash chain; an
+    /// event is tamper-evident once sealed. 0: the server does not seal (another
+    /// process, or `renhice audit verify`, does).
+    pub audit_seal_interval_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +57,7 @@ impl Default for ServerConfig {
             tls_client_ca_file: PathBuf::new(),
             tls_client_auth: ClientAuth::Optional,
             plain_http_off_loopback: false,
+            audit_seal_interval_ms: 1000,
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::auth::Role;
 use crate::auth::access::{Caller, Reading, check_in_scope, forbidden};
 use crate::{ApiError, AppState};
 
+mod audit_events;
 mod batch;
 pub(crate) mod consent;
 mod locations;
@@ -103,6 +104,20 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/fhir/Patient/$ihe-pix")
             .route(web::get().to(pix::ihe_pix))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/AuditEvent")
+            .route(web::get().to(audit_events::search))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/AuditEvent/{id}")
+            .route(web::get().to(audit_events::read))
             .default_service(web::to(
                 |req: HttpRequest| async move { refuse(&req, "GET") },
             )),
@@ -268,6 +283,7 @@ fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: i64) {
 /// Checks, stamps and stores one version; returns the stored JSON.
 async fn write(
     state: &AppState,
+    caller: &Caller,
     mut resource: Resource,
     id: String,
     version: i64,
@@ -281,10 +297,25 @@ async fn write(
     let body = resource.to_json_string();
     let resource_type = resource.resource_type();
     let stored_body = body.clone();
+    // The change and its audit events commit together.
+    let audit = caller.audit();
+    audit.entity(resource_type, &id);
+    match &resource {
+        Resource::Patient(_) => audit.patient(&id),
+        Resource::Consent(c) => audit.patient(
+            c.patient
+                .as_deref()
+                .and_then(|r| r.reference_str())
+                .and_then(|r| r.strip_prefix("Patient/"))
+                .unwrap_or_default(),
+        ),
+        _ => {}
+    }
+    let events = audit.events_for_commit(&state.auth.config.audience);
     state
         .store
         .run(move |conn| {
-            stored::write_version(
+            stored::write_version_audited(
                 conn,
                 &NewVersion {
                     resource_type,
@@ -297,9 +328,11 @@ async fn write(
                     record: None,
                     grants: &rules.grants,
                 },
+                &events,
             )
         })
         .await?;
+    audit.committed();
     Ok((body, last_updated))
 }
 
@@ -397,13 +430,13 @@ async fn create(
         if let Some(c) = consent::as_consent(&resource) {
             consent::check_write(&state, &caller, c, None).await?;
         }
-        return Ok(create_resource(&state, resource_type, resource)
+        return Ok(create_resource(&state, &caller, resource_type, resource)
             .await?
             .into_response());
     }
     check_write(&caller, resource_type)?;
     let resource = parse(body, resource_type).await?;
-    Ok(create_resource(&state, resource_type, resource)
+    Ok(create_resource(&state, &caller, resource_type, resource)
         .await?
         .into_response())
 }
@@ -411,11 +444,12 @@ async fn create(
 /// Creates a resource under a fresh id (FHIR R4 §3.1.0.5: the server assigns it).
 pub(crate) async fn create_resource(
     state: &AppState,
+    caller: &Caller,
     resource_type: &'static str,
     resource: Resource,
 ) -> Result<Written, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let (body, last_updated) = write(state, resource, id.clone(), 1).await?;
+    let (body, last_updated) = write(state, caller, resource, id.clone(), 1).await?;
     Ok(Written {
         status: StatusCode::CREATED,
         resource_type,
@@ -488,7 +522,7 @@ async fn update(
         .await?;
     }
     Ok(
-        update_resource(&state, resource_type, id, resource, expected)
+        update_resource(&state, &caller, resource_type, id, resource, expected)
             .await?
             .into_response(),
     )
@@ -498,6 +532,7 @@ async fn update(
 /// expected current version.
 pub(crate) async fn update_resource(
     state: &AppState,
+    caller: &Caller,
     resource_type: &'static str,
     id: String,
     resource: Resource,
@@ -535,7 +570,7 @@ pub(crate) async fn update_resource(
         return Ok(held);
     }
     let version = current + 1;
-    let (body, last_updated) = match write(state, resource, id.clone(), version).await {
+    let (body, last_updated) = match write(state, caller, resource, id.clone(), version).await {
         // Another writer got in between the lookup and the write.
         Err(ApiError::Store(renhice_store::StoreError::VersionConflict { current, .. }))
             if expected.is_some() =>
@@ -641,16 +676,22 @@ async fn conditional_update(
     let criterion = identifier_criterion(req.query_string())?;
     let expected = if_match(&req)?;
     let resource = parse(body, resource_type).await?;
-    Ok(
-        conditional_update_resource(&state, resource_type, &criterion, resource, expected)
-            .await?
-            .into_response(),
+    Ok(conditional_update_resource(
+        &state,
+        &caller,
+        resource_type,
+        &criterion,
+        resource,
+        expected,
     )
+    .await?
+    .into_response())
 }
 
 /// Creates or updates the one resource an identifier criterion matches (PIXm ITI-104).
 pub(crate) async fn conditional_update_resource(
     state: &AppState,
+    caller: &Caller,
     resource_type: &'static str,
     criterion: &IdentifierCriterion,
     resource: Resource,
@@ -725,7 +766,7 @@ pub(crate) async fn conditional_update_resource(
             return Ok(held);
         }
         let version = current + 1;
-        match write(state, resource.clone(), id.clone(), version).await {
+        match write(state, caller, resource.clone(), id.clone(), version).await {
             Ok((body, last_updated)) => {
                 return Ok(Written {
                     status: if version == 1 {
@@ -788,6 +829,7 @@ async fn read(
         .run(move |conn| stored::read(conn, resource_type, &lookup_id))
         .await?;
     let r = found(resource_type, &id, row)?;
+    caller.audit().entity(resource_type, &id);
     check_read(&state, &caller, resource_type, &id).await?;
     Ok(version_response(
         StatusCode::OK,
@@ -816,6 +858,9 @@ async fn vread(
         .run(move |conn| stored::read_version(conn, resource_type, &lookup_id, version))
         .await?;
     let r = found(resource_type, &format!("{id}/_history/{vid}"), row)?;
+    caller
+        .audit()
+        .entity(resource_type, &format!("{id}/_history/{vid}"));
     check_read(&state, &caller, resource_type, &id).await?;
     Ok(version_response(
         StatusCode::OK,
@@ -846,6 +891,7 @@ async fn history(
             id,
         });
     }
+    caller.audit().entity(resource_type, &id);
     check_read(&state, &caller, resource_type, &id).await?;
     let entries = versions
         .iter()
@@ -900,7 +946,10 @@ pub(crate) async fn check_read(
         "Organization" => Ok(()),
         "Consent" => consent::check_read(state, caller, id).await,
         "Patient" => match caller.role() {
-            Role::System | Role::Clinician => Ok(()),
+            Role::System | Role::Clinician => {
+                caller.audit().patient(id);
+                Ok(())
+            }
             Role::Patient => caller.check_patient(state, id).await,
             Role::Auditor | Role::Admin => Err(forbidden(
                 "role",

@@ -28,6 +28,8 @@ pub struct AppState {
     pub auth: Authority,
     /// Metrics registry.
     pub metrics: Metrics,
+    /// The audit trail's writer.
+    pub audit: crate::audit::AuditWriter,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }
@@ -94,8 +96,13 @@ pub fn start(
     }
     let shutdown_timeout = config.shutdown_timeout_secs;
     let max_body = config.max_body_bytes;
+    let audit = crate::audit::AuditWriter::start(
+        store.clone(),
+        Duration::from_millis(config.audit_seal_interval_ms),
+    );
     let state = web::Data::new(AppState {
         store,
+        audit,
         config,
         auth,
         metrics,
@@ -105,6 +112,8 @@ pub fn start(
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(max_body))
+            // Innermost: the audit sees the handlers' errors as themselves.
+            .wrap(from_fn(crate::audit::record))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
             .wrap(from_fn(observe::observe))
             .service(get_only("/healthz", health::healthz))

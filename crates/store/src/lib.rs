@@ -22,6 +22,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod audit;
 pub mod clients;
 mod config;
 mod connection;

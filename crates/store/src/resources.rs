@@ -158,6 +158,15 @@ pub fn write_version(conn: &mut DbConnection, new: &NewVersion<'_>) -> Result<()
     write_all(conn, std::slice::from_ref(new)).map_err(|(_, e)| e)
 }
 
+/// [`write_version`] with the audit events that record it, in one transaction.
+pub fn write_version_audited(
+    conn: &mut DbConnection,
+    new: &NewVersion<'_>,
+    audit: &[crate::audit::NewAuditEvent],
+) -> Result<(), StoreError> {
+    write_all_audited(conn, std::slice::from_ref(new), audit).map_err(|(_, e)| e)
+}
+
 /// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
 /// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (five columns).
 pub(crate) const CHUNK: usize = 1000;
@@ -174,7 +183,21 @@ pub fn write_all(
     conn: &mut DbConnection,
     writes: &[NewVersion<'_>],
 ) -> Result<(), (usize, StoreError)> {
-    let outcome = conn.transaction::<_, WriteFailure, _>(|conn| write_rows(conn, writes));
+    write_all_audited(conn, writes, &[])
+}
+
+/// [`write_all`], appending the audit events that record the writes in the same
+/// transaction: the writes are stored with their audit trail or not at all.
+pub fn write_all_audited(
+    conn: &mut DbConnection,
+    writes: &[NewVersion<'_>],
+    audit: &[crate::audit::NewAuditEvent],
+) -> Result<(), (usize, StoreError)> {
+    let outcome = conn.transaction::<_, WriteFailure, _>(|conn| {
+        write_rows(conn, writes)?;
+        crate::audit::append(conn, audit)?;
+        Ok(())
+    });
     match outcome {
         Ok(()) => Ok(()),
         // Explained after the rollback: on PostgreSQL the failed transaction could not.

@@ -96,6 +96,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        recorded -> BigInt,
+        patient_id -> Nullable<Text>,
+        ipress -> Nullable<Text>,
+        role -> Nullable<Text>,
+        action -> Text,
+        outcome -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    audit_pending (event_seq) {
+        event_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_chain (position) {
+        position -> BigInt,
+        event_seq -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
     auth_clients (client_id) {
         client_id -> Text,
         renipress -> Text,
@@ -133,6 +161,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     record_entries,
     consent_grants,
 );
+
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_pending, audit_chain);
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(
     record_entries::custodian_id,

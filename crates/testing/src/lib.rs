@@ -183,16 +183,16 @@ struct Dumped {
 }
 
 impl TestDb {
-    /// Everything the database holds, for comparing before and after a request that must
-    /// change nothing.
+    /// Everything the database holds but its audit trail, for comparing before and after
+    /// a request that must change nothing (a refused request still adds its audit
+    /// events, which the audit tests check on their own).
     ///
-    /// - SQLite: the bytes of the database file, after a `wal_checkpoint(TRUNCATE)` has
-    ///   moved every committed page into it (and the WAL is checked to be empty): a
-    ///   byte-for-byte comparison of the database.
-    /// - PostgreSQL: every row of every table of the `public` schema as text, sorted. The
-    ///   pages on disk cannot be compared (an aborted transaction leaves dead tuples for
-    ///   VACUUM), and sequences advance even in rolled-back transactions by design, so
-    ///   they are left out; the rows are the database's content.
+    /// Every row of every table as text, sorted, table by table; left out are the
+    /// `audit_*` tables and the counters both backends advance even in rolled-back
+    /// transactions (PostgreSQL sequences, by design; SQLite's `sqlite_sequence`, for
+    /// the audit trail's key). The pages on disk cannot be compared: an aborted
+    /// transaction leaves dead tuples on PostgreSQL, and the audit rows share pages with
+    /// the rest on SQLite.
     #[must_use]
     pub fn snapshot(&self) -> Vec<u8> {
         match self {
@@ -201,7 +201,8 @@ impl TestDb {
                     PgConnection::establish(url).expect("cannot connect to the test database");
                 let tables: Vec<Dumped> = diesel::sql_query(
                     "SELECT table_name::text AS dump FROM information_schema.tables \
-                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' \
+                     AND table_name NOT LIKE 'audit\\_%' ORDER BY 1",
                 )
                 .load(&mut conn)
                 .expect("cannot list the tables");
@@ -224,21 +225,40 @@ impl TestDb {
             }
             Self::Sqlite { dir, .. } => {
                 let file = dir.path().join("renhice.db");
-                let wal = dir.path().join("renhice.db-wal");
                 let mut conn = diesel::SqliteConnection::establish(&file.display().to_string())
                     .expect("cannot open the SQLite test database");
-                // A checkpoint cannot finish while a reader holds an old snapshot; the
-                // server's readers are short, so a few tries suffice.
-                for _ in 0..50 {
-                    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
-                        .execute(&mut conn)
-                        .expect("cannot checkpoint");
-                    if std::fs::metadata(&wal).map_or(true, |m| m.len() == 0) {
-                        return std::fs::read(&file).expect("cannot read the SQLite file");
+                let tables: Vec<Dumped> = diesel::sql_query(
+                    "SELECT name AS dump FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'audit\\_%' ESCAPE '\\' AND name != 'sqlite_sequence' ORDER BY 1",
+                )
+                .load(&mut conn)
+                .expect("cannot list the tables");
+                let mut out = Vec::new();
+                for table in tables {
+                    let columns: Vec<Dumped> = diesel::sql_query(format!(
+                        "SELECT name AS dump FROM pragma_table_info('{}') ORDER BY cid",
+                        table.dump
+                    ))
+                    .load(&mut conn)
+                    .expect("cannot list the columns");
+                    let row = columns
+                        .iter()
+                        .map(|c| format!("quote(\"{}\")", c.dump))
+                        .collect::<Vec<_>>()
+                        .join(" || '|' || ");
+                    let rows: Vec<Dumped> = diesel::sql_query(format!(
+                        "SELECT {row} AS dump FROM \"{}\" ORDER BY 1",
+                        table.dump
+                    ))
+                    .load(&mut conn)
+                    .expect("cannot read a table");
+                    out.extend(format!("== {}\n", table.dump).bytes());
+                    for row in rows {
+                        out.extend(row.dump.bytes());
+                        out.push(b'\n');
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                panic!("the WAL of {} could not be checkpointed", file.display());
+                out
             }
         }
     }

@@ -26,13 +26,14 @@ use renhice_store::resources as stored;
 use renhice_store::{DbConnection, StoreError, consents, records};
 
 use super::{Grant, Purpose, Role};
+use crate::audit::{AuditHandle, Basis};
 use crate::fhir::consent;
 use crate::tls::PeerCertificate;
 use crate::{ApiError, AppState};
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, and the request's audit notes.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Grant);
+pub struct Caller(pub Grant, pub(crate) AuditHandle);
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -75,6 +76,7 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             presented: true,
         })?;
     // On a mutual-TLS connection the token must be for the certificate's IPRESS.
+    crate::audit::handle_of(req).caller(&grant);
     if let Some(peer) = req.conn_data::<PeerCertificate>() {
         let bound = matches!(grant.role, Role::System | Role::Clinician)
             && peer.renipress.is_some()
@@ -90,7 +92,7 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
             ));
         }
     }
-    Ok(Caller(grant))
+    Ok(Caller(grant, crate::audit::handle_of(req)))
 }
 
 /// A 403 naming the rule.
@@ -152,6 +154,11 @@ pub(crate) enum Reading {
 }
 
 impl Caller {
+    /// The request's audit notes.
+    pub(crate) fn audit(&self) -> &AuditHandle {
+        &self.1
+    }
+
     /// The role.
     #[must_use]
     pub fn role(&self) -> Role {
@@ -267,6 +274,7 @@ impl Caller {
         if self.0.role != Role::Patient {
             return Ok(());
         }
+        self.1.patient(patient);
         if self.own_family(state).await?.iter().any(|p| p == patient) {
             Ok(())
         } else {
@@ -294,6 +302,26 @@ impl Caller {
     /// purpose, and under emergency (with a reason) the locations and summaries of every
     /// IPRESS, except the entries other IPRESS labelled sensitive.
     pub(crate) fn scope_on(
+        &self,
+        conn: &mut DbConnection,
+        patient: &str,
+        reading: Reading,
+    ) -> Result<Result<Scope, ApiError>, StoreError> {
+        // The audit notes whose records were asked for, allowed or not, and what opened
+        // them.
+        self.1.patient(patient);
+        let decided = self.decide_scope(conn, patient, reading)?;
+        match &decided {
+            Ok(Scope::Consented { consent, .. }) => self.1.basis(Basis::Consent(consent.clone())),
+            Ok(Scope::Emergency(_)) => self.1.basis(Basis::Emergency(
+                self.0.emergency_reason.clone().unwrap_or_default(),
+            )),
+            _ => {}
+        }
+        Ok(decided)
+    }
+
+    fn decide_scope(
         &self,
         conn: &mut DbConnection,
         patient: &str,

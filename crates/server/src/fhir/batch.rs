@@ -35,10 +35,23 @@ pub(super) async fn batch(
 ) -> HttpResponse {
     let base = super::base_url(req);
     let mut entries = Vec::with_capacity(bundle.entry.len());
+    caller.audit().interaction("batch", "E", None);
     for (i, entry) in bundle.entry.into_iter().enumerate() {
+        // Each entry is audited as the same request on its own would be.
+        let request = entry.request.as_deref();
+        let text = |v: Option<&Primitive<String>>| {
+            v.and_then(Primitive::as_str).unwrap_or_default().to_owned()
+        };
+        caller.audit().begin_entry(
+            &text(request.and_then(|r| r.method.as_ref())),
+            &text(request.and_then(|r| r.url.as_ref())),
+        );
         let answered = match run(state, caller, entry).await {
             Ok(written) => success(&base, &written),
-            Err(e) => failure(i, &e),
+            Err(e) => {
+                caller.audit().entry_failed(&e);
+                failure(i, &e)
+            }
         };
         entries.push(answered);
     }
@@ -50,20 +63,41 @@ pub(super) async fn batch(
     super::ok(&Resource::Bundle(Box::new(response)))
 }
 
+/// The resource an entry carries, of the type its `request.url` names.
+fn entry_body(
+    resource: Option<Resource>,
+    expected: &str,
+    method: &str,
+    url: &str,
+) -> Result<Resource, ApiError> {
+    let resource = resource.ok_or_else(|| ApiError::Invalid {
+        path: "request".to_owned(),
+        message: format!("{method} {url} needs the resource in the entry"),
+    })?;
+    if resource.resource_type() == expected {
+        Ok(resource)
+    } else {
+        Err(ApiError::Invalid {
+            path: format!("{}.resourceType", resource.resource_type()),
+            message: format!(
+                "the entry holds a {}, but request.url is for {expected}",
+                resource.resource_type()
+            ),
+        })
+    }
+}
+
 /// One entry: what it asks, checked (the caller's rights included, as for the same
 /// request on its own) and carried out.
 async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Written, ApiError> {
     let request = entry.request.as_deref();
-    let method = request
-        .and_then(|r| r.method.as_ref())
-        .and_then(Primitive::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let url = request
-        .and_then(|r| r.url.as_ref())
-        .and_then(Primitive::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let text = |v: Option<&Primitive<String>>| {
+        v.and_then(Primitive::as_str).unwrap_or_default().to_owned()
+    };
+    let method = text(request.and_then(|r| r.method.as_ref()));
+    let url = text(request.and_then(|r| r.url.as_ref()));
+    // Each entry is audited as the same request on its own would be.
+    caller.audit().begin_entry(&method, &url);
     let if_match = super::parse_if_match(
         request
             .and_then(|r| r.if_match.as_ref())
@@ -72,42 +106,48 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let segments: Vec<&str> = path.split('/').collect();
     let resource = entry.resource;
-    let body_of = |resource: Option<Resource>, expected: &str| -> Result<Resource, ApiError> {
-        let resource = resource.ok_or_else(|| ApiError::Invalid {
-            path: "request".to_owned(),
-            message: format!("{method} {url} needs the resource in the entry"),
-        })?;
-        if resource.resource_type() == expected {
-            Ok(resource)
-        } else {
-            Err(ApiError::Invalid {
-                path: format!("{}.resourceType", resource.resource_type()),
-                message: format!(
-                    "the entry holds a {}, but request.url is for {expected}",
-                    resource.resource_type()
-                ),
-            })
-        }
-    };
+    let body_of =
+        |resource: Option<Resource>, expected: &str| entry_body(resource, expected, &method, &url);
     match (method.as_str(), segments.as_slice()) {
         ("POST", [resource_type]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
             super::check_write(caller, resource_type)?;
-            super::create_resource(state, resource_type, body_of(resource, resource_type)?).await
+            super::create_resource(
+                state,
+                caller,
+                resource_type,
+                body_of(resource, resource_type)?,
+            )
+            .await
         }
         ("PUT", [resource_type]) if !query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
             super::check_write(caller, resource_type)?;
             let criterion = super::identifier_criterion(query)?;
             let resource = body_of(resource, resource_type)?;
-            super::conditional_update_resource(state, resource_type, &criterion, resource, if_match)
-                .await
+            super::conditional_update_resource(
+                state,
+                caller,
+                resource_type,
+                &criterion,
+                resource,
+                if_match,
+            )
+            .await
         }
         ("PUT", [resource_type, id]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
             super::check_write(caller, resource_type)?;
             let resource = body_of(resource, resource_type)?;
-            super::update_resource(state, resource_type, (*id).to_owned(), resource, if_match).await
+            super::update_resource(
+                state,
+                caller,
+                resource_type,
+                (*id).to_owned(),
+                resource,
+                if_match,
+            )
+            .await
         }
         ("GET", [resource_type, id]) if query.is_empty() => {
             let resource_type = super::served(resource_type)?;

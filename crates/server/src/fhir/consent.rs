@@ -630,6 +630,9 @@ pub(crate) async fn check_read(
             .filter(move |(p, _)| p == param)
             .map(|(_, target)| target.as_str())
     };
+    if let Some(patient) = of("patient").next() {
+        caller.audit().patient(patient);
+    }
     match caller.role() {
         Role::Auditor => Ok(()),
         Role::Patient => {

@@ -143,6 +143,15 @@ pub(super) async fn transaction(
             Err(_) => Err(refusal),
         };
     }
+    // The push and its audit events commit together.
+    let audit = caller.audit();
+    for p in &prepared {
+        audit.entity(p.resource_type, &p.id);
+        for r in p.index.references.iter().filter(|r| r.param == "patient") {
+            audit.patient(&r.target_id);
+        }
+    }
+    let events = audit.events_for_commit(&state.auth.config.audience);
     let prepared = std::sync::Arc::new(prepared);
     let to_write = std::sync::Arc::clone(&prepared);
     let outcome = state
@@ -162,11 +171,14 @@ pub(super) async fn transaction(
                     grants: &[],
                 })
                 .collect();
-            Ok(stored::write_all(conn, &writes))
+            Ok(stored::write_all_audited(conn, &writes, &events))
         })
         .await?;
     match outcome {
-        Ok(()) => Ok(response(&req, &prepared, now)),
+        Ok(()) => {
+            audit.committed();
+            Ok(response(&req, &prepared, now))
+        }
         Err((_, StoreError::UniqueKeyTaken { .. })) => {
             // A retry: answer with what the first push created, if it created all of it.
             match first_push(&state, &prepared).await? {
@@ -1104,14 +1116,36 @@ pub(super) async fn mark_entered_in_error(
         ));
     }
     old.status = Some("entered-in-error".into());
+    let audit = caller.audit();
+    let events = correction_events(state, audit, &old, &id);
     let now = now_micros();
     let version = row.version_id + 1;
     let write = std::sync::Arc::new(next_version(old, id.clone(), version, now));
-    let to_write = std::sync::Arc::clone(&write);
+    write_correction(state, &write, events, (now, expected)).await?;
+    audit.committed();
+    Ok(super::version_response(
+        actix_web::http::StatusCode::OK,
+        "DocumentReference",
+        &write.id,
+        version,
+        now,
+        write.body.clone(),
+    ))
+}
+
+/// Writes the entered-in-error version of an entry with its audit events.
+async fn write_correction(
+    state: &AppState,
+    write: &std::sync::Arc<Prepared>,
+    events: Vec<renhice_store::audit::NewAuditEvent>,
+    (now, expected): (i64, Option<i64>),
+) -> Result<(), ApiError> {
+    let (id, version) = (write.id.clone(), write.version);
+    let to_write = std::sync::Arc::clone(write);
     state
         .store
         .run(move |conn| {
-            stored::write_version(
+            stored::write_version_audited(
                 conn,
                 &NewVersion {
                     resource_type: "DocumentReference",
@@ -1124,6 +1158,7 @@ pub(super) async fn mark_entered_in_error(
                     record: to_write.record.as_ref(),
                     grants: &[],
                 },
+                &events,
             )
         })
         .await
@@ -1136,14 +1171,21 @@ pub(super) async fn mark_entered_in_error(
             }
             other => ApiError::Store(other),
         })?;
-    Ok(super::version_response(
-        actix_web::http::StatusCode::OK,
-        "DocumentReference",
-        &write.id,
-        version,
-        now,
-        write.body.clone(),
-    ))
+    Ok(())
+}
+
+/// The audit events of marking entry `id` entered-in-error, to commit with it.
+fn correction_events(
+    state: &AppState,
+    audit: &crate::audit::AuditHandle,
+    entry: &DocumentReference,
+    id: &str,
+) -> Vec<renhice_store::audit::NewAuditEvent> {
+    audit.entity("DocumentReference", id);
+    if let (Some(subject), _) = parties(entry) {
+        audit.patient(&subject);
+    }
+    audit.events_for_commit(&state.auth.config.audience)
 }
 
 /// The first top-level element (other than `meta` and `status`) in which two versions of

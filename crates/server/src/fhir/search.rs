@@ -549,6 +549,16 @@ async fn run(
     if !patient_identifiers.is_empty() {
         criteria.push(patients_with(state, patient_identifiers).await?);
     }
+    // The audit: whose records were searched (PDQm: whom it found, below).
+    for m in criteria
+        .iter()
+        .filter(|c| c.param == "patient")
+        .flat_map(|c| &c.values)
+    {
+        if let Match::Reference { target_id, .. } = m {
+            caller.audit().patient(target_id);
+        }
+    }
     let narrowing = access_criterion(state, caller, resource_type, &criteria).await?;
     criteria.extend(narrowing);
     let criteria = std::sync::Arc::new(criteria);
@@ -571,6 +581,11 @@ async fn run(
             })
             .await?
     };
+    if resource_type == "Patient" {
+        for (_, id, _, _, _) in &page.rows {
+            caller.audit().patient(id);
+        }
+    }
     let base = base_url(req);
     let mut entries = page
         .rows
@@ -663,4 +678,24 @@ async fn custodians(
         }
     }
     Ok(included)
+}
+
+/// A `date` search value (`ge2026-03-01`, …) as the closed range of microseconds it
+/// admits: `(since, until)`, either open.
+pub(super) fn date_bounds(name: &str, raw: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let Match::Date {
+        comparator,
+        low,
+        high,
+    } = parse_value(Kind::Date, name, raw)?
+    else {
+        return Err(invalid(name, format!("{name} {raw:?} is not a date")));
+    };
+    Ok(match comparator {
+        DateComparator::Eq => (Some(low), Some(high)),
+        DateComparator::Ge => (Some(low), None),
+        DateComparator::Gt => (Some(high.saturating_add(1)), None),
+        DateComparator::Le => (None, Some(high)),
+        DateComparator::Lt => (None, Some(low.saturating_sub(1))),
+    })
 }

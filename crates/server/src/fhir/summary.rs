@@ -30,6 +30,7 @@ use renhice_store::{DbConnection, StoreError};
 
 use super::locations::{self, Resolved};
 use super::rules;
+use crate::audit::AuditHandle;
 use crate::auth::Role;
 use crate::auth::access::{Caller, Reading, Scope, outside_scope};
 use crate::{ApiError, AppState};
@@ -218,6 +219,8 @@ pub(super) async fn push(
     )?;
     let now = super::now_micros();
     let own_ipress = own.clone();
+    let audit = caller.audit().clone();
+    let observer = state.auth.config.audience.clone();
     let outcome = state
         .store
         .run(move |conn| {
@@ -230,6 +233,7 @@ pub(super) async fn push(
                 timestamp,
                 &identifier,
                 now,
+                (&audit, &observer),
             )
         })
         .await?;
@@ -293,6 +297,7 @@ fn keep(
     timestamp: i64,
     identifier: &str,
     now: i64,
+    (audit, observer): (&AuditHandle, &str),
 ) -> Result<Outcome, StoreError> {
     let Some(patient) = resolve(conn, "Patient", patient)? else {
         return Ok(Outcome::Unknown {
@@ -346,7 +351,44 @@ fn keep(
         .ok()
         .map(Primitive::new);
     let body = Resource::Bundle(Box::new(bundle)).to_json_string();
-    let index = SearchIndex {
+    let index = summary_index(identifier, timestamp, &patient, custodian);
+    // The summary and its audit events commit together.
+    audit.patient(&patient);
+    audit.entity("Bundle", &id);
+    let events = audit.events_for_commit(observer);
+    stored::write_version_audited(
+        conn,
+        &NewVersion {
+            resource_type: "Bundle",
+            id: &id,
+            version_id: version,
+            last_updated: now,
+            body: Some(&body),
+            index: &index,
+            unique_keys: &[key],
+            record: None,
+            grants: &[],
+        },
+        &events,
+    )?;
+    audit.committed();
+    Ok(Outcome::Stored {
+        id,
+        version,
+        last_updated: now,
+        body,
+    })
+}
+
+/// What a stored summary is found by: its identifier, its timestamp, its patient and
+/// its custodian.
+fn summary_index(
+    identifier: &str,
+    timestamp: i64,
+    patient: &str,
+    custodian: String,
+) -> SearchIndex {
+    SearchIndex {
         tokens: vec![TokenEntry {
             param: "identifier".to_owned(),
             system: identifier.split_once('|').map(|(s, _)| s.to_owned()),
@@ -364,7 +406,7 @@ fn keep(
             ReferenceEntry {
                 param: "patient".to_owned(),
                 target_type: "Patient".to_owned(),
-                target_id: patient,
+                target_id: patient.to_owned(),
             },
             ReferenceEntry {
                 param: "custodian".to_owned(),
@@ -373,27 +415,7 @@ fn keep(
             },
         ],
         ..SearchIndex::default()
-    };
-    stored::write_version(
-        conn,
-        &NewVersion {
-            resource_type: "Bundle",
-            id: &id,
-            version_id: version,
-            last_updated: now,
-            body: Some(&body),
-            index: &index,
-            unique_keys: &[key],
-            record: None,
-            grants: &[],
-        },
-    )?;
-    Ok(Outcome::Stored {
-        id,
-        version,
-        last_updated: now,
-        body,
-    })
+    }
 }
 
 /// The newest summary of the patient's family, optionally from one IPRESS.

@@ -209,7 +209,7 @@ backend_tests! {
         // its searches, read-only index entries, and the ITI-65 transaction.
         let resources = body["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Bundle", "Consent", "DocumentReference", "List", "Organization", "Patient", "Provenance"]);
+        assert_eq!(types, ["AuditEvent", "Bundle", "Consent", "DocumentReference", "List", "Organization", "Patient", "Provenance"]);
         for r in resources {
             let interactions: Vec<&str> =
                 r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
@@ -217,6 +217,10 @@ backend_tests! {
                 .as_array()
                 .map_or_else(Vec::new, |a| a.iter().map(|p| p["name"].as_str().unwrap()).collect());
             match r["type"].as_str().unwrap() {
+                "AuditEvent" => {
+                    assert_eq!(interactions, ["read", "search-type"]);
+                    assert_eq!(params, ["patient", "date"]);
+                }
                 "Consent" => {
                     assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
                     assert_eq!(params, ["_id", "identifier", "patient", "patient.identifier", "status"]);
@@ -256,9 +260,9 @@ backend_tests! {
                 }
             }
         }
-        assert_eq!(resources[5]["operation"][0]["name"], "ihe-pix");
-        assert_eq!(resources[5]["operation"][1]["name"], "record-locations");
-        assert_eq!(resources[5]["operation"][2]["name"], "summary");
+        assert_eq!(resources[6]["operation"][0]["name"], "ihe-pix");
+        assert_eq!(resources[6]["operation"][1]["name"], "record-locations");
+        assert_eq!(resources[6]["operation"][2]["name"], "summary");
         // The operation's definition is in the repository, valid, and at the URL claimed.
         let definition = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -269,7 +273,7 @@ backend_tests! {
         let renhice_model::resources::Resource::OperationDefinition(op) = definition else { panic!() };
         assert_eq!(
             op.url.as_ref().and_then(|u| u.as_str()),
-            resources[5]["operation"][1]["definition"].as_str()
+            resources[6]["operation"][1]["definition"].as_str()
         );
         let summary = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -280,7 +284,7 @@ backend_tests! {
             renhice_model::resources::Resource::from_json(summary.as_bytes()).unwrap() else { panic!() };
         assert_eq!(
             summary.url.as_ref().and_then(|u| u.as_str()),
-            resources[5]["operation"][2]["definition"].as_str()
+            resources[6]["operation"][2]["definition"].as_str()
         );
         assert!(resources[3].get("operation").is_none(), "{body}");
         assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");

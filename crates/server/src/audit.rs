@@ -1,0 +1,757 @@
+//! The audit trail of requests: a BALP `AuditEvent` for every FHIR interaction and every
+//! token request, allowed or refused.
+//!
+//! A request carries an [`AuditHandle`] (a request extension, also held by its
+//! [`crate::auth::access::Caller`]) into which the handlers note what they learn: the
+//! patients concerned, the resources read or written, the consent or emergency that
+//! opened them. A handler that changes the database builds the events of its change
+//! ([`AuditHandle::events_for_commit`]) and writes them in the change's transaction,
+//! then marks them committed. Whatever is left when the response is ready — reads,
+//! searches, refusals, failed writes — the [`record`] middleware writes through the
+//! [`AuditWriter`] before the response leaves: a response is never sent unaudited; if
+//! the audit cannot be written, the client gets a 500 instead.
+//!
+//! One event per patient (BALP: each patient's log can be handed to them without
+//! anyone else's); an event concerning no patient (an IPRESS registered, a token
+//! refused) has no patient entity. Emergency access that discloses records is a BALP
+//! Privacy Disclosure (DICOM 110106 "Export", ISO 21089 `disclose`), with the stated
+//! reason, and the patient sees it in their own view (`GET /fhir/AuditEvent`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, ResponseError, web};
+use base64::Engine;
+use renhice_store::Store;
+use renhice_store::audit::{self as stored, NewAuditEvent};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{Grant, Role};
+use crate::{ApiError, AppState, RequestId};
+
+const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+const REST: &str = "http://hl7.org/fhir/restful-interaction";
+const ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
+const BALP: &str = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.";
+
+/// What opened a patient's records to the caller, as the audit records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Basis {
+    /// The caller's own records or its own IPRESS's entries.
+    Own,
+    /// A patient's consent (the Consent's id).
+    Consent(String),
+    /// Emergency access, with the stated reason: a privacy disclosure.
+    Emergency(String),
+}
+
+/// One interaction of a request (a batch has one per entry besides its own).
+#[derive(Debug, Clone)]
+struct Interaction {
+    /// `restful-interaction` code: read, vread, history-instance, search-type, create,
+    /// update, transaction, batch, operation.
+    subtype: &'static str,
+    /// `C`, `R`, `U`, `D` or `E`.
+    action: &'static str,
+    /// The IHE transaction, where one applies (`ITI-65`, `ITI-67`, …).
+    iti: Option<&'static str>,
+    /// What it is about, beyond the request line: `Type/id` of resources touched.
+    what: Vec<String>,
+    /// The patients concerned (logical ids).
+    patients: Vec<String>,
+    basis: Basis,
+    /// An outcome set by the handler (a batch entry that failed): status and why.
+    outcome: Option<(u16, String)>,
+    /// Already written with the change it records.
+    committed: bool,
+}
+
+/// What a request's audit events are made from.
+#[derive(Debug)]
+struct Draft {
+    request_id: String,
+    method: String,
+    path: String,
+    query: String,
+    network: Option<String>,
+    caller: Option<Grant>,
+    /// The first is the request itself.
+    interactions: Vec<Interaction>,
+}
+
+/// The audit notes of one request, shared by its handlers.
+#[derive(Debug, Clone)]
+pub struct AuditHandle(Arc<Mutex<Draft>>);
+
+impl AuditHandle {
+    fn new(request_id: String, method: &str, path: &str, query: &str) -> Self {
+        let (subtype, action, iti) = classify(method, path);
+        Self(Arc::new(Mutex::new(Draft {
+            request_id,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            network: None,
+            caller: None,
+            interactions: vec![Interaction {
+                subtype,
+                action,
+                iti,
+                what: Vec::new(),
+                patients: Vec::new(),
+                basis: Basis::Own,
+                outcome: None,
+                committed: false,
+            }],
+        })))
+    }
+
+    /// A handle that records nothing anyone reads (requests outside the audited paths
+    /// and unit tests).
+    #[must_use]
+    pub fn detached() -> Self {
+        Self::new(String::new(), "", "", "")
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Draft) -> T) -> T {
+        let mut draft = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut draft)
+    }
+
+    fn current<T>(&self, f: impl FnOnce(&mut Interaction) -> T) -> T {
+        self.with(|d| {
+            let last = d.interactions.len() - 1;
+            f(&mut d.interactions[last])
+        })
+    }
+
+    /// Notes the authenticated caller.
+    pub(crate) fn caller(&self, grant: &Grant) {
+        self.with(|d| d.caller = Some(grant.clone()));
+    }
+
+    /// Notes a patient the current interaction concerns.
+    pub(crate) fn patient(&self, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        self.current(|i| {
+            if !i.patients.iter().any(|p| p == id) {
+                i.patients.push(id.to_owned());
+            }
+        });
+    }
+
+    /// Notes a resource the current interaction touched.
+    pub(crate) fn entity(&self, resource_type: &str, id: &str) {
+        let what = format!("{resource_type}/{id}");
+        self.current(|i| {
+            if !i.what.contains(&what) {
+                i.what.push(what);
+            }
+        });
+    }
+
+    /// Notes what opened the records (the widest basis noted wins).
+    pub(crate) fn basis(&self, basis: Basis) {
+        self.current(|i| {
+            if !matches!(i.basis, Basis::Emergency(_)) {
+                i.basis = basis;
+            }
+        });
+    }
+
+    /// Names the current interaction (an ITI transaction, an operation).
+    pub(crate) fn interaction(
+        &self,
+        subtype: &'static str,
+        action: &'static str,
+        iti: Option<&'static str>,
+    ) {
+        self.current(|i| {
+            i.subtype = subtype;
+            i.action = action;
+            i.iti = iti;
+        });
+    }
+
+    /// Starts the interaction of a batch entry.
+    pub(crate) fn begin_entry(&self, method: &str, url: &str) {
+        let (subtype, action, iti) = classify(method, &format!("/fhir/{url}"));
+        self.with(|d| {
+            d.interactions.push(Interaction {
+                subtype,
+                action,
+                iti,
+                what: Vec::new(),
+                patients: Vec::new(),
+                basis: Basis::Own,
+                outcome: None,
+                committed: false,
+            });
+        });
+    }
+
+    /// Notes that the current batch entry failed.
+    pub(crate) fn entry_failed(&self, error: &ApiError) {
+        let outcome = (error.status_code().as_u16(), description(error));
+        self.current(|i| i.outcome = Some(outcome));
+    }
+
+    /// The events of the current interaction as a success, to be written in the
+    /// transaction of its change; [`AuditHandle::committed`] after it commits.
+    pub(crate) fn events_for_commit(&self, observer: &str) -> Vec<NewAuditEvent> {
+        self.with(|d| {
+            let i = d.interactions.len() - 1;
+            events(d, i, 200, None, observer)
+        })
+    }
+
+    /// Marks the current interaction's events as written with its change.
+    pub(crate) fn committed(&self) {
+        self.current(|i| i.committed = true);
+    }
+
+    /// The events of every interaction not yet written, with the response's outcome
+    /// where the handler set none.
+    fn remaining(
+        &self,
+        status: u16,
+        error: Option<&ApiError>,
+        observer: &str,
+    ) -> Vec<NewAuditEvent> {
+        self.with(|d| {
+            let mut out = Vec::new();
+            for i in 0..d.interactions.len() {
+                if d.interactions[i].committed {
+                    continue;
+                }
+                let (status, why) = match d.interactions[i].outcome.clone() {
+                    Some((s, why)) => (s, Some(why)),
+                    None if i == 0 => (status, error.map(description)),
+                    // A batch entry the handler did not report failed succeeded.
+                    None => (200, None),
+                };
+                out.extend(events(d, i, status, why.as_deref(), observer));
+            }
+            out
+        })
+    }
+}
+
+/// What the audit says of a failure: the refusal with its rule; internal failures
+/// without their detail (that goes to the server log).
+fn description(error: &ApiError) -> String {
+    match error {
+        ApiError::Internal(_) | ApiError::Store(_) | ApiError::DatabaseUnavailable(_) => {
+            format!("{} ({})", error.status_code(), error_kind(error))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn error_kind(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::DatabaseUnavailable(_) => "the database was not available",
+        _ => "internal error",
+    }
+}
+
+/// The interaction, action and IHE transaction a request line stands for.
+fn classify(method: &str, path: &str) -> (&'static str, &'static str, Option<&'static str>) {
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["auth", "token"]) => ("create", "E", Some("ITI-71")),
+        ("POST", ["fhir"]) => ("transaction", "C", Some("ITI-65")),
+        (_, ["fhir", .., op]) if op.starts_with('$') => {
+            let iti = match *op {
+                "$ihe-pix" => Some("ITI-83"),
+                _ => None,
+            };
+            ("operation", "E", iti)
+        }
+        ("GET", ["fhir", "AuditEvent", ..]) => ("search-type", "E", Some("ITI-81")),
+        ("GET", ["fhir", t]) | ("POST", ["fhir", t, "_search"]) => {
+            let iti = match *t {
+                "DocumentReference" => Some("ITI-67"),
+                "List" => Some("ITI-66"),
+                "Patient" => Some("ITI-78"),
+                "Consent" => Some("ITI-108"),
+                _ => None,
+            };
+            ("search-type", "E", iti)
+        }
+        ("GET", ["fhir", _, _, "_history"]) => ("history-instance", "R", None),
+        ("GET", ["fhir", _, _, "_history", _]) => ("vread", "R", None),
+        ("POST", ["fhir", "Patient"]) => ("create", "C", Some("ITI-104")),
+        ("POST", ["fhir", _]) => ("create", "C", None),
+        ("PUT", ["fhir", "Patient", ..]) => ("update", "U", Some("ITI-104")),
+        ("PUT", ["fhir", ..]) => ("update", "U", None),
+        ("DELETE", _) => ("delete", "D", None),
+        _ => ("read", "R", None),
+    }
+}
+
+fn coding(system: &str, code: &str) -> Value {
+    json!({"system": system, "code": code})
+}
+
+/// The BALP outcome code of an HTTP status: 0 success, 4 minor failure (the request
+/// refused or invalid), 8 serious failure (the registry failed).
+fn outcome_code(status: u16) -> &'static str {
+    match status {
+        200..=399 => "0",
+        400..=499 => "4",
+        _ => "8",
+    }
+}
+
+/// The events of interaction `i` of the draft with `status`: one per patient, or one.
+fn events(
+    d: &Draft,
+    i: usize,
+    status: u16,
+    why: Option<&str>,
+    observer: &str,
+) -> Vec<NewAuditEvent> {
+    let interaction = &d.interactions[i];
+    let recorded = crate::fhir::now_micros();
+    let patients: Vec<Option<&str>> = if interaction.patients.is_empty() {
+        vec![None]
+    } else {
+        interaction
+            .patients
+            .iter()
+            .map(|p| Some(p.as_str()))
+            .collect()
+    };
+    patients
+        .into_iter()
+        .map(|patient| {
+            let id = uuid::Uuid::new_v4().to_string();
+            let body = event_json(
+                d,
+                interaction,
+                patient,
+                status,
+                why,
+                observer,
+                &id,
+                recorded,
+            );
+            NewAuditEvent {
+                id,
+                recorded,
+                patient_id: patient.map(str::to_owned),
+                ipress: d.caller.as_ref().and_then(|g| g.organization.clone()),
+                role: d.caller.as_ref().map(|g| g.role.code().to_owned()),
+                action: interaction.action.to_owned(),
+                outcome: outcome_code(status).to_owned(),
+                body: body.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one event's parts, assembled in one place"
+)]
+fn event_json(
+    d: &Draft,
+    interaction: &Interaction,
+    patient: Option<&str>,
+    status: u16,
+    why: Option<&str>,
+    observer: &str,
+    id: &str,
+    recorded: i64,
+) -> Value {
+    let disclosure = matches!(interaction.basis, Basis::Emergency(_)) && status < 300;
+    let mut subtype = vec![coding(REST, interaction.subtype)];
+    if let Some(iti) = interaction.iti {
+        subtype.push(coding("urn:ihe:event-type-code", iti));
+    }
+    let (event_type, profile) = if disclosure {
+        subtype.insert(
+            0,
+            coding(
+                "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle",
+                "disclose",
+            ),
+        );
+        (coding(DCM, "110106"), "PrivacyDisclosure.Source")
+    } else {
+        (
+            coding(
+                "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                "rest",
+            ),
+            balp_profile(interaction, patient.is_some()),
+        )
+    };
+    let mut event = json!({
+        "resourceType": "AuditEvent",
+        "id": id,
+        "meta": {"profile": [format!("{BALP}{profile}")]},
+        "type": event_type,
+        "subtype": subtype,
+        "action": interaction.action,
+        "recorded": crate::fhir::instant_text(recorded),
+        "outcome": outcome_code(status),
+        "agent": agents(d, interaction, observer),
+        "source": {
+            "site": "renhice",
+            "observer": {"display": observer},
+            "type": [coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4")]
+        },
+        "entity": entities(d, interaction, patient),
+    });
+    if let Some(why) = why {
+        event["outcomeDesc"] = json!(why);
+    }
+    if let Some(grant) = &d.caller {
+        event["purposeOfEvent"] = json!([{"coding": [coding(ACT_REASON, grant.purpose.code())]}]);
+    }
+    event
+}
+
+fn balp_profile(interaction: &Interaction, with_patient: bool) -> &'static str {
+    match (interaction.action, with_patient) {
+        ("C", true) => "PatientCreate",
+        ("C", false) => "Create",
+        ("U", true) => "PatientUpdate",
+        ("U", false) => "Update",
+        ("D", true) => "PatientDelete",
+        ("D", false) => "Delete",
+        ("R", true) => "PatientRead",
+        ("R", false) => "Read",
+        (_, true) => "PatientQuery",
+        (_, false) => "Query",
+    }
+}
+
+fn agents(d: &Draft, interaction: &Interaction, observer: &str) -> Value {
+    let mut agents = Vec::new();
+    // The client: a SIHCE (its token's subject), the patient's app, or whoever sent a
+    // request without an acceptable token.
+    let mut client = json!({
+        "type": {"coding": [coding(DCM, "110150")]},
+        "who": {"identifier": {"system": "urn:renhice:token-subject",
+            "value": d.caller.as_ref().map_or("unauthenticated", |g| g.subject.as_str())}},
+        "requestor": d.caller.as_ref().is_none_or(|g| g.role == Role::System),
+    });
+    if let Some(address) = &d.network {
+        client["network"] = json!({"address": address, "type": "2"});
+    }
+    if let Basis::Consent(consent) = &interaction.basis {
+        client["policy"] = json!([format!("Consent/{consent}")]);
+    }
+    agents.push(client);
+    if let Some(grant) = &d.caller {
+        if let Some(code) = &grant.organization {
+            agents.push(json!({
+                "type": {"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV")]},
+                "who": {"identifier": {"system": renhice_model::peru::url::CS_IPRESS, "value": code}},
+                "requestor": false,
+            }));
+        }
+        let person = match grant.role {
+            Role::Clinician => grant
+                .practitioner
+                .as_ref()
+                .map(|p| ("urn:renhice:colegiatura", p)),
+            Role::Patient => grant
+                .person
+                .as_ref()
+                .map(|p| ("urn:renhice:identity-document", p)),
+            _ => None,
+        };
+        if person.is_some() || matches!(grant.role, Role::Auditor | Role::Admin) {
+            let mut human = json!({
+                "type": {"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP")]},
+                "who": match person {
+                    Some((system, value)) => json!({"identifier": {"system": system, "value": value}}),
+                    None => json!({"identifier": {"system": "urn:renhice:token-subject", "value": grant.subject}}),
+                },
+                "requestor": true,
+                "role": [{"coding": [coding(crate::auth::token::ROLE_SYSTEM, grant.role.code())]}],
+                "purposeOfUse": [{"coding": [coding(ACT_REASON, grant.purpose.code())]}],
+            });
+            if let Some(name) = &grant.name {
+                human["name"] = json!(name);
+            }
+            agents.push(human);
+        }
+    }
+    agents.push(json!({
+        "type": {"coding": [coding(DCM, "110152")]},
+        "who": {"display": observer},
+        "requestor": false,
+        "network": {"address": observer, "type": "5"},
+    }));
+    Value::Array(agents)
+}
+
+fn entities(d: &Draft, interaction: &Interaction, patient: Option<&str>) -> Value {
+    let mut entities = Vec::new();
+    if let Some(patient) = patient {
+        let mut entity = json!({
+            "what": {"reference": format!("Patient/{patient}")},
+            "type": coding(ENTITY_TYPE, "1"),
+            "role": coding(OBJECT_ROLE, "1"),
+        });
+        if let Basis::Emergency(reason) = &interaction.basis {
+            entity["detail"] = json!([{"type": "emergency-reason", "valueString": reason}]);
+        }
+        entities.push(entity);
+    }
+    for what in &interaction.what {
+        entities.push(json!({
+            "what": {"reference": what},
+            "type": coding(ENTITY_TYPE, "2"),
+            "role": coding(OBJECT_ROLE, "4"),
+        }));
+    }
+    if interaction.action == "E" && !d.query.is_empty() {
+        let line = format!("{} {}?{}", d.method, d.path, d.query);
+        entities.push(json!({
+            "type": coding(ENTITY_TYPE, "2"),
+            "role": coding(OBJECT_ROLE, "24"),
+            "description": line,
+            "query": base64::engine::general_purpose::STANDARD.encode(line.as_bytes()),
+        }));
+    }
+    entities.push(json!({
+        "what": {"identifier": {
+            "type": {"coding": [coding("https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType", "XrequestId")]},
+            "value": d.request_id,
+        }},
+        "type": coding(ENTITY_TYPE, "4"),
+    }));
+    Value::Array(entities)
+}
+
+/// Writes audit events off the request path in batches: each request waits for its own
+/// events to be durable, and one transaction carries the events of every request that
+/// arrived while the previous one was being written.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+/// A request's events and where to answer whether they were written.
+type Job = (Vec<NewAuditEvent>, oneshot::Sender<Result<(), String>>);
+
+/// Requests whose events one transaction carries at most.
+const BATCH: usize = 512;
+
+impl AuditWriter {
+    /// Starts the writer and the sealer on the current tokio runtime.
+    #[must_use]
+    pub fn start(store: Store, seal_interval: Duration) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Job>(8192);
+        let writer_store = store.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (events, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let events: Vec<NewAuditEvent> = events.into_iter().flatten().collect();
+                let result = writer_store
+                    .run(move |conn| stored::append_now(conn, &events))
+                    .await
+                    .map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, "the audit trail could not be written");
+                }
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
+        if !seal_interval.is_zero() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(seal_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.run(stored::seal_all).await {
+                        tracing::warn!(error = %e, "sealing the audit trail failed; retrying");
+                    }
+                }
+            });
+        }
+        Self { tx }
+    }
+
+    /// Writes `events` durably, or says why not.
+    pub async fn write(&self, events: Vec<NewAuditEvent>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((events, reply))
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the audit writer has stopped".to_owned())?
+    }
+}
+
+/// Whether requests to `path` are audited: the FHIR API but its capability statement,
+/// and the token endpoint.
+fn audited(path: &str) -> bool {
+    (path == "/fhir" || path.starts_with("/fhir/")) && path != "/fhir/metadata"
+        || path == "/auth/token"
+}
+
+/// Middleware: gives each audited request its [`AuditHandle`], and writes what its
+/// handlers did not before the response leaves.
+pub(crate) async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, Error> {
+    if !audited(req.path()) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.as_str().to_owned())
+        .unwrap_or_default();
+    let handle = AuditHandle::new(
+        request_id,
+        req.method().as_str(),
+        req.path(),
+        req.query_string(),
+    );
+    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    handle.with(|d| d.network = peer);
+    req.extensions_mut().insert(handle.clone());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    let Some(state) = state else {
+        return Ok(res.map_into_left_body());
+    };
+    let status = res.status().as_u16();
+    let error = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>());
+    let events = handle.remaining(status, error, &state.auth.config.audience);
+    if events.is_empty() {
+        return Ok(res.map_into_left_body());
+    }
+    match state.audit.write(events).await {
+        Ok(()) => Ok(res.map_into_left_body()),
+        Err(e) => {
+            let refusal = ApiError::Internal(format!(
+                "the request could not be audited ({e}); nothing was disclosed"
+            ));
+            let (req, _) = res.into_parts();
+            Ok(ServiceResponse::new(req, refusal.error_response()).map_into_right_body())
+        }
+    }
+}
+
+/// The handle of a request (a detached one outside the audited paths).
+pub(crate) fn handle_of(req: &actix_web::HttpRequest) -> AuditHandle {
+    req.extensions()
+        .get::<AuditHandle>()
+        .cloned()
+        .unwrap_or_else(AuditHandle::detached)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines_are_classified_as_balp_interactions() {
+        assert_eq!(
+            classify("POST", "/fhir"),
+            ("transaction", "C", Some("ITI-65"))
+        );
+        assert_eq!(
+            classify("GET", "/fhir/DocumentReference"),
+            ("search-type", "E", Some("ITI-67"))
+        );
+        assert_eq!(
+            classify("POST", "/fhir/List/_search"),
+            ("search-type", "E", Some("ITI-66"))
+        );
+        assert_eq!(
+            classify("GET", "/fhir/Patient/x/$record-locations"),
+            ("operation", "E", None)
+        );
+        assert_eq!(
+            classify("GET", "/fhir/DocumentReference/x"),
+            ("read", "R", None)
+        );
+        assert_eq!(
+            classify("GET", "/fhir/Patient/x/_history/2"),
+            ("vread", "R", None)
+        );
+        assert_eq!(classify("PUT", "/fhir/Consent/x"), ("update", "U", None));
+        assert_eq!(
+            classify("POST", "/auth/token"),
+            ("create", "E", Some("ITI-71"))
+        );
+    }
+
+    #[test]
+    fn every_event_is_a_valid_fhir_audit_event() {
+        let handle = AuditHandle::new("req-1".to_owned(), "GET", "/fhir/Patient/p1/$summary", "");
+        handle.patient("p1");
+        handle.patient("p2");
+        handle.entity("Bundle", "b1");
+        handle.basis(Basis::Emergency("inconsciente".to_owned()));
+        let events = handle.remaining(200, None, "http://127.0.0.1:8080/fhir");
+        assert_eq!(events.len(), 2, "one per patient");
+        for e in &events {
+            let parsed = renhice_model::resources::Resource::from_json(e.body.as_bytes())
+                .unwrap_or_else(|err| panic!("{err}: {}", e.body));
+            assert_eq!(parsed.resource_type(), "AuditEvent");
+            let v: Value = serde_json::from_str(&e.body).unwrap();
+            assert_eq!(v["type"]["code"], "110106", "an emergency disclosure: {v}");
+            assert_eq!(v["entity"][0]["detail"][0]["valueString"], "inconsciente");
+        }
+        assert_eq!(events[0].patient_id.as_deref(), Some("p1"));
+        assert_eq!(events[1].patient_id.as_deref(), Some("p2"));
+        // Refused: no disclosure, the outcome and why.
+        let refused = handle.remaining(
+            403,
+            Some(&ApiError::Forbidden {
+                rule: "role",
+                message: "no".to_owned(),
+                path: None,
+            }),
+            "x",
+        );
+        let v: Value = serde_json::from_str(&refused[0].body).unwrap();
+        assert_eq!(v["outcome"], "4");
+        assert_eq!(v["type"]["code"], "rest");
+        assert!(
+            v["outcomeDesc"].as_str().unwrap().contains("rule: role"),
+            "{v}"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! `GET /fhir/AuditEvent` (IHE `RESTful` ATNA `ITI-81`): the audit trail, for auditors, and
+//! for each patient the events about their own records ("who looked at my records").
+//!
+//! Parameters: `patient` (an id or `Patient/id`, commas for several), `date` (`eq`,
+//! `ge`, `le`, `gt`, `lt` on `recorded`), `_count` (default 50, at most 500) and the
+//! `_cursor` of a `next` link. Newest first. An auditor searches every event; a patient
+//! only those about their records (asking for another patient's finds nothing).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::Primitive;
+use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
+use renhice_store::audit::{self as stored, AuditRow};
+
+use super::{base_url, search::date_bounds};
+use crate::auth::Role;
+use crate::auth::access::{Caller, forbidden};
+use crate::{ApiError, AppState};
+
+const DEFAULT_COUNT: usize = 50;
+const MAX_COUNT: usize = 500;
+
+fn invalid(name: &str, message: String) -> ApiError {
+    ApiError::Invalid {
+        path: name.to_owned(),
+        message,
+    }
+}
+
+/// Which patients' events the caller may read (`None`: all), or a refusal.
+async fn readable(state: &AppState, caller: &Caller) -> Result<Option<Vec<String>>, ApiError> {
+    match caller.role() {
+        Role::Auditor => Ok(None),
+        Role::Patient => Ok(Some(caller.own_family(state).await?)),
+        other => Err(forbidden(
+            "role",
+            format!("a {other} token does not read the audit trail; that is for: auditor, patient"),
+        )),
+    }
+}
+
+fn to_entry(base: &str, row: &AuditRow) -> Result<BundleEntry, ApiError> {
+    let resource = Resource::from_json(row.body.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("stored AuditEvent/{}: {e}", row.id)))?;
+    Ok(BundleEntry {
+        full_url: Some(format!("{base}/AuditEvent/{}", row.id).into()),
+        resource: Some(resource),
+        search: Some(Box::new(BundleEntrySearch {
+            mode: Some("match".into()),
+            ..BundleEntrySearch::default()
+        })),
+        ..BundleEntry::default()
+    })
+}
+
+/// A parsed `GET /fhir/AuditEvent` query.
+struct Query {
+    patients: Option<Vec<String>>,
+    since: Option<i64>,
+    until: Option<i64>,
+    before: Option<i64>,
+    count: usize,
+    /// The parameters applied, for the links.
+    kept: Vec<(String, String)>,
+}
+
+fn parse_query(query: &str) -> Result<Query, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
+        .into_inner();
+    let mut asked: Option<Vec<String>> = None;
+    let (mut since, mut until, mut before) = (None, None, None);
+    let mut count = DEFAULT_COUNT;
+    let mut kept = Vec::new();
+    for (name, raw) in pairs {
+        match name.as_str() {
+            "patient" => {
+                let ids = raw
+                    .split(',')
+                    .map(|v| v.strip_prefix("Patient/").unwrap_or(v).to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect::<Vec<_>>();
+                if ids.is_empty() {
+                    return Err(invalid("patient", "patient needs an id".to_owned()));
+                }
+                asked.get_or_insert_with(Vec::new).extend(ids);
+            }
+            "date" => {
+                let (s, u) = date_bounds("date", &raw)?;
+                since = since.max(s);
+                until = match (until, u) {
+                    (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            "_count" => {
+                count = raw
+                    .parse::<usize>()
+                    .map_err(|_| invalid("_count", format!("_count {raw:?} is not a number")))?
+                    .clamp(1, MAX_COUNT);
+                continue;
+            }
+            "_cursor" => {
+                before = Some(raw.parse::<i64>().map_err(|_| {
+                    invalid(
+                        "_cursor",
+                        format!("_cursor {raw:?} is not from a next link of this search"),
+                    )
+                })?);
+                continue;
+            }
+            "_format" => continue,
+            other => {
+                return Err(invalid(
+                    other,
+                    format!(
+                        "{other:?} is not a search parameter of AuditEvent here; use patient, date, _count"
+                    ),
+                ));
+            }
+        }
+        kept.push((name, raw));
+    }
+    Ok(Query {
+        patients: asked,
+        since,
+        until,
+        before,
+        count,
+        kept,
+    })
+}
+
+/// `GET /fhir/AuditEvent`.
+pub(super) async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = readable(&state, &caller).await?;
+    let Query {
+        patients: asked,
+        since,
+        until,
+        before,
+        count,
+        kept,
+    } = parse_query(req.query_string())?;
+    for patient in asked.iter().flatten() {
+        caller.audit().patient(patient);
+    }
+    // A patient sees only events about their own records, whatever they asked.
+    let patients = match (allowed, asked) {
+        (None, asked) => asked,
+        (Some(own), None) => Some(own),
+        (Some(own), Some(asked)) => Some(asked.into_iter().filter(|p| own.contains(p)).collect()),
+    };
+    let page = {
+        let patients = patients.clone();
+        state
+            .store
+            .run(move |conn| stored::search(conn, patients.as_deref(), since, until, before, count))
+            .await?
+    };
+    let base = base_url(&req);
+    let entries = page
+        .rows
+        .iter()
+        .map(|row| to_entry(&base, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    let link_to = |cursor: Option<i64>| {
+        let mut q = kept.clone();
+        q.push(("_count".to_owned(), count.to_string()));
+        if let Some(c) = cursor {
+            q.push(("_cursor".to_owned(), c.to_string()));
+        }
+        format!(
+            "{base}/AuditEvent?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
+    };
+    let mut link = vec![BundleLink {
+        relation: Some("self".into()),
+        url: Some(link_to(before).into()),
+        ..BundleLink::default()
+    }];
+    if let Some(next) = page.next {
+        link.push(BundleLink {
+            relation: Some("next".into()),
+            url: Some(link_to(Some(next)).into()),
+            ..BundleLink::default()
+        });
+    }
+    let bundle = Bundle {
+        r#type: Some("searchset".into()),
+        link,
+        entry: entries,
+        total: None::<Primitive<u32>>,
+        ..Bundle::default()
+    };
+    Ok(super::ok(&Resource::Bundle(Box::new(bundle))))
+}
+
+/// `GET /fhir/AuditEvent/{id}`.
+pub(super) async fn read(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let allowed = readable(&state, &caller).await?;
+    let id = path.into_inner();
+    caller.audit().entity("AuditEvent", &id);
+    let lookup = id.clone();
+    let row = state
+        .store
+        .run(move |conn| stored::read(conn, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::ResourceNotFound {
+            resource_type: "AuditEvent".to_owned(),
+            id: id.clone(),
+        })?;
+    if let Some(patient) = &row.patient_id {
+        caller.audit().patient(patient);
+    }
+    if let Some(own) = allowed {
+        let mine = row.patient_id.as_ref().is_some_and(|p| own.contains(p));
+        if !mine {
+            return Err(forbidden(
+                "patient-own-records",
+                "a patient reads only the audit events about their own records".to_owned(),
+            ));
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            renhice_model::FHIR_JSON_MIME,
+        ))
+        .body(row.body))
+}

@@ -1,0 +1,522 @@
+//! The audit trail: append-only rows, sealed into a hash chain.
+//!
+//! Events are written by [`append`] inside whatever transaction the caller holds (the
+//! transaction of the change an event records, or one of its own for reads and
+//! refusals), together with a row in `audit_pending`. A sealer ([`seal`]) later takes
+//! the pending events in insertion order and appends one `audit_chain` link per event:
+//!
+//! ```text
+//! digest(event) = SHA-256(every column of its row, each length-prefixed)
+//! link[n]       = SHA-256("renhice-audit-chain-v1" ‖ link[n−1] ‖ n ‖ digest(event))
+//! link[0]       = 32 zero bytes
+//! ```
+//!
+//! Sealing apart from writing keeps the chain off the hot path: requests never wait for
+//! one another to take the chain's head, while the chain still orders every event (the
+//! same split as a Certificate Transparency log's sequencer). [`verify`] recomputes
+//! every link and names each event altered, removed or moved, each link altered or
+//! missing, and each event that is neither sealed nor waiting for its seal. Both
+//! backends refuse updates and deletions of `audit_events` and `audit_chain` by
+//! trigger; the chain is what shows an edit made by someone who removed the triggers.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use ring::digest::{Context, SHA256};
+
+use crate::schema::{audit_chain, audit_events, audit_pending};
+use crate::{DbConnection, StoreError};
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// `AuditEvent.id`.
+    pub id: String,
+    /// `AuditEvent.recorded`, microseconds since the Unix epoch.
+    pub recorded: i64,
+    /// The patient the event concerns.
+    pub patient_id: Option<String>,
+    /// The caller's IPRESS (RENIPRESS code).
+    pub ipress: Option<String>,
+    /// The caller's role.
+    pub role: Option<String>,
+    /// `AuditEvent.action`.
+    pub action: String,
+    /// `AuditEvent.outcome`.
+    pub outcome: String,
+    /// The `AuditEvent` as FHIR JSON.
+    pub body: String,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct AuditRow {
+    /// Insertion order.
+    pub seq: i64,
+    /// `AuditEvent.id`.
+    pub id: String,
+    /// Microseconds since the Unix epoch.
+    pub recorded: i64,
+    /// The patient.
+    pub patient_id: Option<String>,
+    /// The caller's IPRESS.
+    pub ipress: Option<String>,
+    /// The caller's role.
+    pub role: Option<String>,
+    /// `AuditEvent.action`.
+    pub action: String,
+    /// `AuditEvent.outcome`.
+    pub outcome: String,
+    /// The `AuditEvent` JSON.
+    pub body: String,
+}
+
+/// The columns of [`AuditRow`], in order.
+type RowColumns = (
+    audit_events::seq,
+    audit_events::id,
+    audit_events::recorded,
+    audit_events::patient_id,
+    audit_events::ipress,
+    audit_events::role,
+    audit_events::action,
+    audit_events::outcome,
+    audit_events::body,
+);
+
+const ROW: RowColumns = (
+    audit_events::seq,
+    audit_events::id,
+    audit_events::recorded,
+    audit_events::patient_id,
+    audit_events::ipress,
+    audit_events::role,
+    audit_events::action,
+    audit_events::outcome,
+    audit_events::body,
+);
+
+/// Appends events (and their pending seals) on the connection's current transaction, or
+/// in one of their own.
+pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    for chunk in events.chunks(crate::resources::CHUNK / 10) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|e| {
+                (
+                    audit_events::id.eq(&e.id),
+                    audit_events::recorded.eq(e.recorded),
+                    audit_events::patient_id.eq(e.patient_id.as_deref()),
+                    audit_events::ipress.eq(e.ipress.as_deref()),
+                    audit_events::role.eq(e.role.as_deref()),
+                    audit_events::action.eq(&e.action),
+                    audit_events::outcome.eq(&e.outcome),
+                    audit_events::body.eq(&e.body),
+                )
+            })
+            .collect();
+        let seqs: Vec<i64> = match conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .returning(audit_events::seq)
+                .get_results(c)?,
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .returning(audit_events::seq)
+                .get_results(c)?,
+        };
+        let pending: Vec<_> = seqs
+            .iter()
+            .map(|s| audit_pending::event_seq.eq(*s))
+            .collect();
+        on_backend!(
+            conn,
+            diesel::insert_into(audit_pending::table).values(&pending)
+        )?;
+    }
+    Ok(())
+}
+
+/// Appends events in a transaction of their own.
+pub fn append_now(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<(), StoreError> {
+    conn.transaction(|conn| append(conn, events))?;
+    Ok(())
+}
+
+/// The digest of an event's row: every column, each length-prefixed so that no two
+/// different rows hash alike.
+#[must_use]
+pub fn event_digest(row: &AuditRow) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    let mut field = |bytes: &[u8]| {
+        ctx.update(&(bytes.len() as u64).to_be_bytes());
+        ctx.update(bytes);
+    };
+    field(&row.seq.to_be_bytes());
+    field(row.id.as_bytes());
+    field(&row.recorded.to_be_bytes());
+    for optional in [&row.patient_id, &row.ipress, &row.role] {
+        match optional {
+            // A distinct marker for "none", so `None` and `Some("")` differ.
+            None => field(&[0xff]),
+            Some(text) => field(text.as_bytes()),
+        }
+    }
+    field(row.action.as_bytes());
+    field(row.outcome.as_bytes());
+    field(row.body.as_bytes());
+    to_array(ctx.finish().as_ref())
+}
+
+/// The link at `position` after `previous`, for an event of digest `event`.
+#[must_use]
+pub fn link(previous: &[u8; 32], position: i64, event: &[u8; 32]) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(b"renhice-audit-chain-v1");
+    ctx.update(previous);
+    ctx.update(&position.to_be_bytes());
+    ctx.update(event);
+    to_array(ctx.finish().as_ref())
+}
+
+fn to_array(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0_u8; 32];
+    out.copy_from_slice(&bytes[..32]);
+    out
+}
+
+/// The hash before the first link.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// The last link of the chain: `(position, hash)`, `(0, GENESIS)` when empty.
+pub fn head(conn: &mut DbConnection) -> Result<(i64, [u8; 32]), StoreError> {
+    Ok(head_on(conn)?)
+}
+
+fn head_on(conn: &mut DbConnection) -> QueryResult<(i64, [u8; 32])> {
+    let last: Option<(i64, Vec<u8>)> = audit_chain::table
+        .order(audit_chain::position.desc())
+        .select((audit_chain::position, audit_chain::hash))
+        .first(conn)
+        .optional()?;
+    Ok(last.map_or((0, GENESIS), |(p, h)| {
+        (p, if h.len() == 32 { to_array(&h) } else { GENESIS })
+    }))
+}
+
+/// Seals up to `max` pending events into the chain, oldest first, in one transaction;
+/// returns how many. Another sealer at work at the same moment (a second server, or
+/// `renhice audit verify`) makes this call seal nothing rather than fork the chain.
+pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let outcome = conn.transaction::<usize, DieselError, _>(|conn| {
+        #[cfg(feature = "postgres")]
+        if let DbConnection::Pg(c) = conn {
+            // One sealer at a time across processes; the others skip this round.
+            let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "pg_try_advisory_xact_lock(7734001)",
+            ))
+            .get_result(c)?;
+            if !locked {
+                return Ok(0);
+            }
+        }
+        let rows: Vec<AuditRow> = audit_pending::table
+            .inner_join(audit_events::table.on(audit_events::seq.eq(audit_pending::event_seq)))
+            .order(audit_pending::event_seq)
+            .limit(limit)
+            .select(ROW)
+            .load(conn)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (mut position, mut previous) = head_on(conn)?;
+        let mut links = Vec::with_capacity(rows.len());
+        for row in &rows {
+            position += 1;
+            previous = link(&previous, position, &event_digest(row));
+            links.push((
+                audit_chain::position.eq(position),
+                audit_chain::event_seq.eq(row.seq),
+                audit_chain::hash.eq(previous.to_vec()),
+            ));
+        }
+        for chunk in links.chunks(crate::resources::CHUNK / 2) {
+            on_backend!(conn, diesel::insert_into(audit_chain::table).values(chunk))?;
+        }
+        let sealed: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        for chunk in sealed.chunks(crate::resources::CHUNK) {
+            diesel::delete(audit_pending::table.filter(audit_pending::event_seq.eq_any(chunk)))
+                .execute(conn)?;
+        }
+        Ok(rows.len())
+    });
+    match outcome {
+        Ok(n) => Ok(n),
+        // Another sealer took the same positions first: nothing sealed this time.
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Seals every pending event.
+pub fn seal_all(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = seal(conn, SEAL_BATCH)?;
+        total += n;
+        if n < SEAL_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Events sealed per transaction.
+pub const SEAL_BATCH: usize = 2000;
+
+/// What is wrong at one place of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The link does not follow from the one before it over the event's row as stored:
+    /// the row was changed or moved after it was sealed, or the link itself was changed
+    /// (which breaks the next link too).
+    Altered {
+        /// Chain position.
+        position: i64,
+        /// The event's insertion key.
+        seq: i64,
+        /// `AuditEvent.id` as stored now.
+        id: String,
+    },
+    /// The link names an event that is not there any more.
+    Removed {
+        /// Chain position.
+        position: i64,
+        /// The removed event's insertion key.
+        seq: i64,
+    },
+    /// Chain positions are missing: links were removed.
+    Missing {
+        /// First missing position.
+        from: i64,
+        /// Last missing position.
+        to: i64,
+    },
+    /// An event neither sealed nor waiting to be: written around the registry, or its
+    /// pending seal removed.
+    Unsealed {
+        /// The event's insertion key.
+        seq: i64,
+        /// `AuditEvent.id`.
+        id: String,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Altered { position, seq, id } => write!(
+                f,
+                "chain position {position}: audit event row seq={seq} (AuditEvent/{id}) does not match its seal: the row was altered or moved, or its link was altered"
+            ),
+            Self::Removed { position, seq } => write!(
+                f,
+                "chain position {position}: audit event row seq={seq} was removed"
+            ),
+            Self::Missing { from, to } if from == to => {
+                write!(f, "chain position {from} is missing (removed)")
+            }
+            Self::Missing { from, to } => {
+                write!(f, "chain positions {from} to {to} are missing (removed)")
+            }
+            Self::Unsealed { seq, id } => write!(
+                f,
+                "audit event row seq={seq} (AuditEvent/{id}) is in no link and awaits no seal: written around the registry"
+            ),
+        }
+    }
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verification {
+    /// Links checked.
+    pub links: i64,
+    /// Events still waiting for their seal.
+    pub pending: i64,
+    /// The last link's position and hash.
+    pub head: (i64, Vec<u8>),
+    /// Everything wrong, in chain order.
+    pub problems: Vec<Problem>,
+}
+
+/// Links read per query while verifying.
+const VERIFY_PAGE: i64 = 5000;
+
+/// Recomputes the whole chain and reports every problem.
+pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
+    let mut report = Verification::default();
+    let mut expected_position = 1_i64;
+    let mut previous = GENESIS;
+    let mut after = 0_i64;
+    loop {
+        let page: Vec<(i64, i64, Vec<u8>, Option<AuditRow>)> = audit_chain::table
+            .left_join(audit_events::table.on(audit_events::seq.eq(audit_chain::event_seq)))
+            .filter(audit_chain::position.gt(after))
+            .order(audit_chain::position)
+            .limit(VERIFY_PAGE)
+            .select((
+                audit_chain::position,
+                audit_chain::event_seq,
+                audit_chain::hash,
+                ROW.nullable(),
+            ))
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (position, seq, hash, row) in page {
+            if position > expected_position {
+                report.problems.push(Problem::Missing {
+                    from: expected_position,
+                    to: position - 1,
+                });
+            }
+            expected_position = position + 1;
+            report.links += 1;
+            let stored = if hash.len() == 32 {
+                to_array(&hash)
+            } else {
+                [0xff; 32]
+            };
+            match row {
+                None => report.problems.push(Problem::Removed { position, seq }),
+                Some(row) => {
+                    // The link must follow from the stored link before it over this row's
+                    // digest. A changed row fails its own link only; a changed link fails
+                    // itself and the next one (whose hash was made from the original).
+                    if link(&previous, position, &event_digest(&row)) != stored {
+                        report.problems.push(Problem::Altered {
+                            position,
+                            seq,
+                            id: row.id,
+                        });
+                    }
+                }
+            }
+            previous = stored;
+            report.head = (position, hash);
+        }
+    }
+    report.pending = audit_pending::table.count().get_result(conn)?;
+    let unsealed: Vec<(i64, String)> = audit_events::table
+        .left_join(audit_chain::table.on(audit_chain::event_seq.eq(audit_events::seq)))
+        .left_join(audit_pending::table.on(audit_pending::event_seq.eq(audit_events::seq)))
+        .filter(audit_chain::position.is_null())
+        .filter(audit_pending::event_seq.is_null())
+        .order(audit_events::seq)
+        .select((audit_events::seq, audit_events::id))
+        .load(conn)?;
+    report.problems.extend(
+        unsealed
+            .into_iter()
+            .map(|(seq, id)| Problem::Unsealed { seq, id }),
+    );
+    Ok(report)
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The events.
+    pub rows: Vec<AuditRow>,
+    /// The `seq` to continue below, when more follow.
+    pub next: Option<i64>,
+}
+
+/// Events about any of `patients` (all events when `None`), recorded within
+/// `[since, until]` (microseconds), newest first, below `before` (a `seq`), at most
+/// `limit`.
+pub fn search(
+    conn: &mut DbConnection,
+    patients: Option<&[String]>,
+    since: Option<i64>,
+    until: Option<i64>,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<AuditPage, StoreError> {
+    let mut query = audit_events::table.select(ROW).into_boxed();
+    if let Some(patients) = patients {
+        query = query.filter(audit_events::patient_id.eq_any(patients.to_vec()));
+    }
+    if let Some(since) = since {
+        query = query.filter(audit_events::recorded.ge(since));
+    }
+    if let Some(until) = until {
+        query = query.filter(audit_events::recorded.le(until));
+    }
+    if let Some(before) = before {
+        query = query.filter(audit_events::seq.lt(before));
+    }
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut rows: Vec<AuditRow> = query
+        .order(audit_events::seq.desc())
+        .limit(fetch)
+        .load(conn)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = more.then(|| rows.last().map(|r| r.seq)).flatten();
+    Ok(AuditPage { rows, next })
+}
+
+/// One event by `AuditEvent.id`.
+pub fn read(conn: &mut DbConnection, id: &str) -> Result<Option<AuditRow>, StoreError> {
+    Ok(audit_events::table
+        .filter(audit_events::id.eq(id))
+        .select(ROW)
+        .first(conn)
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(body: &str) -> AuditRow {
+        AuditRow {
+            seq: 1,
+            id: "e".to_owned(),
+            recorded: 5,
+            patient_id: None,
+            ipress: Some(String::new()),
+            role: None,
+            action: "R".to_owned(),
+            outcome: "0".to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn every_column_counts_in_the_digest() {
+        let base = row("{}");
+        let mut other = base.clone();
+        other.ipress = None;
+        assert_ne!(event_digest(&base), event_digest(&other));
+        let mut other = base.clone();
+        other.patient_id = Some(String::new());
+        assert_ne!(event_digest(&base), event_digest(&other));
+        assert_ne!(event_digest(&base), event_digest(&row("{ }")));
+        assert_eq!(event_digest(&base), event_digest(&row("{}")));
+    }
+
+    #[test]
+    fn a_link_depends_on_its_predecessor_and_position() {
+        let d = event_digest(&row("{}"));
+        let first = link(&GENESIS, 1, &d);
+        assert_ne!(first, link(&GENESIS, 2, &d));
+        assert_ne!(link(&first, 2, &d), link(&GENESIS, 2, &d));
+    }
+}

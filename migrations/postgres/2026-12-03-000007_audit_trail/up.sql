@@ -1,0 +1,51 @@
+-- The audit trail: one row per AuditEvent, written in the transaction of the change it
+-- records (or on its own for reads and refusals), never updated, never deleted.
+CREATE TABLE audit_events (
+    -- Insertion order; what the chain and the pages of a search follow.
+    seq BIGSERIAL PRIMARY KEY,
+    -- AuditEvent.id.
+    id TEXT NOT NULL UNIQUE,
+    -- AuditEvent.recorded, microseconds since the Unix epoch.
+    recorded BIGINT NOT NULL,
+    -- The patient the event concerns (one event per patient, as BALP asks).
+    patient_id TEXT,
+    -- The caller's IPRESS (RENIPRESS code) and role, when known.
+    ipress TEXT,
+    role TEXT,
+    -- AuditEvent.action (C, R, U, D, E) and outcome (0, 4, 8, 12).
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    -- The AuditEvent as FHIR JSON.
+    body TEXT NOT NULL
+);
+CREATE INDEX audit_events_patient_idx ON audit_events (patient_id, seq);
+
+-- Events written but not yet sealed into the chain; the sealer empties it.
+CREATE TABLE audit_pending (
+    event_seq BIGINT PRIMARY KEY
+);
+
+-- The hash chain, in sealing order: each link's hash covers the previous link's hash,
+-- its position and the digest of its event's row, so altering, removing or reordering
+-- an event or a link breaks the chain where it happened.
+CREATE TABLE audit_chain (
+    position BIGINT PRIMARY KEY,
+    event_seq BIGINT NOT NULL UNIQUE,
+    hash BYTEA NOT NULL
+);
+
+-- Append-only, enforced by the database: updates, deletions and truncation are refused.
+-- (Whoever can disable the triggers can edit rows; the chain then shows where.)
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME;
+END
+$$;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_append_only BEFORE UPDATE OR DELETE ON audit_chain
+    FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
