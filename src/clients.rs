@@ -58,7 +58,7 @@ pub(crate) struct ClientArg {
     id: String,
 }
 
-fn store(arg: &ConfigArg) -> anyhow::Result<Store> {
+pub(crate) fn store(arg: &ConfigArg) -> anyhow::Result<Store> {
     let loaded = config::load(&config::Overrides {
         config_file: arg.config.clone(),
         database_url: arg.database_url.clone(),

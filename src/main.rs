@@ -4,6 +4,7 @@
 //! on first start) the SQLite database `renhice.db` in the working directory, applies
 //! the migrations and listens on `127.0.0.1:8080`.
 
+mod audit;
 mod bench;
 mod clients;
 mod config;
@@ -44,6 +45,9 @@ enum Command {
     /// SIHCE systems that get access tokens with their own keys (POST /auth/token).
     #[command(subcommand)]
     Client(clients::ClientCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Token(command) => tokens::token(&command),
         Command::Keys(command) => tokens::keys(&command),
         Command::Client(command) => clients::client(&command),
+        Command::Audit(command) => audit::audit(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,9 @@
 //! link[0]       = 32 zero bytes
 //! ```
 //!
+//! Each link keeps its event's digest beside its hash, so that an altered event is told
+//! apart from an altered link.
+//!
 //! Sealing apart from writing keeps the chain off the hot path: requests never wait for
 //! one another to take the chain's head, while the chain still orders every event (the
 //! same split as a Certificate Transparency log's sequencer). [`verify`] recomputes
@@ -225,6 +228,13 @@ pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
                 return Ok(0);
             }
         }
+        #[cfg(feature = "sqlite")]
+        if let DbConnection::Sqlite(c) = conn {
+            // Take the write lock first (a statement that writes nothing): a transaction
+            // that read first could not upgrade while another connection writes, and
+            // SQLite would refuse it at once instead of waiting its busy timeout.
+            diesel::sql_query("DELETE FROM audit_pending WHERE event_seq < 0").execute(c)?;
+        }
         let rows: Vec<AuditRow> = audit_pending::table
             .inner_join(audit_events::table.on(audit_events::seq.eq(audit_pending::event_seq)))
             .order(audit_pending::event_seq)
@@ -238,10 +248,12 @@ pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
         let mut links = Vec::with_capacity(rows.len());
         for row in &rows {
             position += 1;
-            previous = link(&previous, position, &event_digest(row));
+            let digest = event_digest(row);
+            previous = link(&previous, position, &digest);
             links.push((
                 audit_chain::position.eq(position),
                 audit_chain::event_seq.eq(row.seq),
+                audit_chain::digest.eq(digest.to_vec()),
                 audit_chain::hash.eq(previous.to_vec()),
             ));
         }
@@ -281,9 +293,8 @@ pub const SEAL_BATCH: usize = 2000;
 /// What is wrong at one place of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
-    /// The link does not follow from the one before it over the event's row as stored:
-    /// the row was changed or moved after it was sealed, or the link itself was changed
-    /// (which breaks the next link too).
+    /// The event's row is not what was sealed: changed, or moved (swapped with
+    /// another row), after it was sealed.
     Altered {
         /// Chain position.
         position: i64,
@@ -298,6 +309,12 @@ pub enum Problem {
         position: i64,
         /// The removed event's insertion key.
         seq: i64,
+    },
+    /// The link's hash does not follow from the link before it: the link was changed,
+    /// or links were reordered.
+    LinkBroken {
+        /// Chain position.
+        position: i64,
     },
     /// Chain positions are missing: links were removed.
     Missing {
@@ -321,11 +338,15 @@ impl std::fmt::Display for Problem {
         match self {
             Self::Altered { position, seq, id } => write!(
                 f,
-                "chain position {position}: audit event row seq={seq} (AuditEvent/{id}) does not match its seal: the row was altered or moved, or its link was altered"
+                "chain position {position}: audit event row seq={seq} (AuditEvent/{id}) is not what was sealed there: altered or moved"
             ),
             Self::Removed { position, seq } => write!(
                 f,
                 "chain position {position}: audit event row seq={seq} was removed"
+            ),
+            Self::LinkBroken { position } => write!(
+                f,
+                "chain position {position}: the link does not follow from the one before it (altered or reordered)"
             ),
             Self::Missing { from, to } if from == to => {
                 write!(f, "chain position {from} is missing (removed)")
@@ -357,14 +378,32 @@ pub struct Verification {
 /// Links read per query while verifying.
 const VERIFY_PAGE: i64 = 5000;
 
+/// One link as read back, with its event (if still there).
+type LinkRow = (i64, i64, Vec<u8>, Vec<u8>, Option<AuditRow>);
+
+fn hash32(bytes: &[u8]) -> [u8; 32] {
+    if bytes.len() == 32 {
+        to_array(bytes)
+    } else {
+        // A length no link has: never equal to a computed hash.
+        [0xff; 32]
+    }
+}
+
 /// Recomputes the whole chain and reports every problem.
+///
+/// Each link is checked on its own: its event's row against the digest it sealed, and
+/// its hash against the link before it. A link that follows from the hash its
+/// predecessor should have had (but not from the one stored) is intact: only the
+/// predecessor was changed. The link after a gap cannot be checked and is not blamed.
 pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
     let mut report = Verification::default();
     let mut expected_position = 1_i64;
-    let mut previous = GENESIS;
+    // The hashes the previous link may rightly have: as stored, and as recomputed.
+    let mut previous: Vec<[u8; 32]> = vec![GENESIS];
     let mut after = 0_i64;
     loop {
-        let page: Vec<(i64, i64, Vec<u8>, Option<AuditRow>)> = audit_chain::table
+        let page: Vec<LinkRow> = audit_chain::table
             .left_join(audit_events::table.on(audit_events::seq.eq(audit_chain::event_seq)))
             .filter(audit_chain::position.gt(after))
             .order(audit_chain::position)
@@ -372,14 +411,16 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
             .select((
                 audit_chain::position,
                 audit_chain::event_seq,
+                audit_chain::digest,
                 audit_chain::hash,
                 ROW.nullable(),
             ))
             .load(conn)?;
         let Some(last) = page.last() else { break };
         after = last.0;
-        for (position, seq, hash, row) in page {
-            if position > expected_position {
+        for (position, seq, digest, hash, row) in page {
+            let gap = position > expected_position;
+            if gap {
                 report.problems.push(Problem::Missing {
                     from: expected_position,
                     to: position - 1,
@@ -387,27 +428,28 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
             }
             expected_position = position + 1;
             report.links += 1;
-            let stored = if hash.len() == 32 {
-                to_array(&hash)
-            } else {
-                [0xff; 32]
-            };
+            let (digest, stored) = (hash32(&digest), hash32(&hash));
             match row {
                 None => report.problems.push(Problem::Removed { position, seq }),
-                Some(row) => {
-                    // The link must follow from the stored link before it over this row's
-                    // digest. A changed row fails its own link only; a changed link fails
-                    // itself and the next one (whose hash was made from the original).
-                    if link(&previous, position, &event_digest(&row)) != stored {
-                        report.problems.push(Problem::Altered {
-                            position,
-                            seq,
-                            id: row.id,
-                        });
-                    }
+                Some(row) if event_digest(&row) != digest => {
+                    report.problems.push(Problem::Altered {
+                        position,
+                        seq,
+                        id: row.id,
+                    });
                 }
+                Some(_) => {}
             }
-            previous = stored;
+            let recomputed = previous.first().map(|p| link(p, position, &digest));
+            let follows = previous.iter().any(|p| link(p, position, &digest) == stored);
+            if gap || follows {
+                previous = vec![stored];
+            } else {
+                report.problems.push(Problem::LinkBroken { position });
+                // The next link may follow from this one as stored (the edit is here) or
+                // as it should be (this link alone was changed).
+                previous = std::iter::once(stored).chain(recomputed).collect();
+            }
             report.head = (position, hash);
         }
     }

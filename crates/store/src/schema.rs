@@ -119,6 +119,7 @@ diesel::table! {
     audit_chain (position) {
         position -> BigInt,
         event_seq -> BigInt,
+        digest -> Binary,
         hash -> Binary,
     }
 }

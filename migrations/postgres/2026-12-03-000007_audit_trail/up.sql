@@ -31,6 +31,8 @@ CREATE TABLE audit_pending (
 CREATE TABLE audit_chain (
     position BIGINT PRIMARY KEY,
     event_seq BIGINT NOT NULL UNIQUE,
+    -- The digest of the event's row when it was sealed.
+    digest BYTEA NOT NULL,
     hash BYTEA NOT NULL
 );
 

@@ -11,6 +11,8 @@ use renhice_store::resources::{self, NewVersion, SearchIndex, TokenEntry};
 use renhice_store::{DatabaseConfig, Store, StoreError};
 use renhice_testing::backend_tests;
 
+mod audit;
+
 fn config(url: &str) -> DatabaseConfig {
     DatabaseConfig {
         url: url.to_owned(),
