@@ -23,7 +23,11 @@ pub(crate) fn audit(command: &AuditCommand) -> anyhow::Result<()> {
     // covers every event written so far.
     let sealed = store.run_blocking(audit::seal_all)?;
     let report = store.run_blocking(audit::verify)?;
-    let head: String = report.head.1.iter().map(|b| format!("{b:02x}")).collect();
+    let head = report.head.1.iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     println!(
         "{} events in the chain ({sealed} sealed now, {} still waiting); head: position {} {head}",
         report.links, report.pending, report.head.0

@@ -174,7 +174,7 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
     );
 
     // Restarted on the same database: every push is whole or absent.
-    let (_renhice, base) = start();
+    let (restarted, base) = start();
     let per_push = documents_per_push(&runtime, &client, &base, &sihce, &patient);
     assert!(
         per_push.len() >= completed as usize,
@@ -183,6 +183,53 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
     );
     let partial: Vec<_> = per_push.iter().filter(|(_, count)| **count != 10).collect();
     assert!(partial.is_empty(), "half-written pushes: {partial:?}");
+    drop(restarted);
+    audit_is_whole(dir.path(), database_url, per_push.len());
+}
+
+/// Every stored push has its audit event (written in its transaction), and the audit
+/// trail's chain is whole after the kill.
+fn audit_is_whole(dir: &std::path::Path, database_url: &str, pushes: usize) {
+    let mut verify = command(dir);
+    verify.args(["audit", "verify", "--database-url", database_url]);
+    let out = verify.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("intact"), "{stdout}");
+    assert_eq!(
+        audited_pushes(database_url),
+        pushes,
+        "stored pushes and their successful ITI-65 audit events"
+    );
+}
+
+/// How many successful ITI-65 pushes the audit trail records.
+fn audited_pushes(database_url: &str) -> usize {
+    let store = renhice_store::Store::connect_blocking(&renhice_store::DatabaseConfig {
+        url: database_url.to_owned(),
+        ..renhice_store::DatabaseConfig::default()
+    })
+    .unwrap();
+    let mut count = 0;
+    let mut before = None;
+    loop {
+        let page = store
+            .run_blocking(|c| renhice_store::audit::search(c, None, None, None, before, 1000))
+            .unwrap();
+        count += page
+            .rows
+            .iter()
+            .filter(|r| r.outcome == "0" && r.action == "C" && r.body.contains("\"ITI-65\""))
+            .count();
+        match page.next {
+            Some(next) => before = Some(next),
+            None => return count,
+        }
+    }
 }
 
 /// Pages through ITI-67 search and counts the stored documents of each push.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod audit;
 mod crash;
 
 const BIN: &str = env!("CARGO_BIN_EXE_renhice");

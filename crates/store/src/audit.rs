@@ -217,23 +217,26 @@ fn head_on(conn: &mut DbConnection) -> QueryResult<(i64, [u8; 32])> {
 pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
     let limit = i64::try_from(max).unwrap_or(i64::MAX);
     let outcome = conn.transaction::<usize, DieselError, _>(|conn| {
-        #[cfg(feature = "postgres")]
-        if let DbConnection::Pg(c) = conn {
-            // One sealer at a time across processes; the others skip this round.
-            let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "pg_try_advisory_xact_lock(7734001)",
-            ))
-            .get_result(c)?;
-            if !locked {
-                return Ok(0);
+        match conn {
+            #[cfg(feature = "postgres")]
+            DbConnection::Pg(c) => {
+                // One sealer at a time across processes; the others skip this round.
+                let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "pg_try_advisory_xact_lock(7734001)",
+                ))
+                .get_result(c)?;
+                if !locked {
+                    return Ok(0);
+                }
             }
-        }
-        #[cfg(feature = "sqlite")]
-        if let DbConnection::Sqlite(c) = conn {
-            // Take the write lock first (a statement that writes nothing): a transaction
-            // that read first could not upgrade while another connection writes, and
-            // SQLite would refuse it at once instead of waiting its busy timeout.
-            diesel::sql_query("DELETE FROM audit_pending WHERE event_seq < 0").execute(c)?;
+            #[cfg(feature = "sqlite")]
+            DbConnection::Sqlite(c) => {
+                // Take the write lock first (a statement that writes nothing): a
+                // transaction that read first could not upgrade while another connection
+                // writes, and SQLite would refuse it at once instead of waiting its busy
+                // timeout.
+                diesel::sql_query("DELETE FROM audit_pending WHERE event_seq < 0").execute(c)?;
+            }
         }
         let rows: Vec<AuditRow> = audit_pending::table
             .inner_join(audit_events::table.on(audit_events::seq.eq(audit_pending::event_seq)))
@@ -441,7 +444,9 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
                 Some(_) => {}
             }
             let recomputed = previous.first().map(|p| link(p, position, &digest));
-            let follows = previous.iter().any(|p| link(p, position, &digest) == stored);
+            let follows = previous
+                .iter()
+                .any(|p| link(p, position, &digest) == stored);
             if gap || follows {
                 previous = vec![stored];
             } else {

@@ -17,6 +17,7 @@ use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
 mod access;
+mod audit;
 mod consent;
 mod identity;
 mod push;

@@ -133,7 +133,7 @@ backend_tests! {
             .unwrap();
         let report = store.run(audit::verify).await.unwrap();
         let id = |n: u32| event(n, None).id;
-        let expected = vec![
+        let expected = [
             Problem::LinkBroken { position: 1 },
             Problem::Altered { position: 2, seq: 2, id: id(2) },
             Problem::Missing { from: 3, to: 3 },
