@@ -103,8 +103,11 @@ impl Tokens {
     }
 
     fn grant(role: Role, organization: Option<String>, person: Option<String>) -> Grant {
+        // One subject per SIHCE, clinician's IPRESS and patient: the registry limits
+        // each client's rate, as it would each of theirs.
+        let whose = organization.as_deref().or(person.as_deref()).unwrap_or("registry");
         Grant {
-            subject: format!("bench-{role}"),
+            subject: format!("bench-{role}-{whose}"),
             role,
             practitioner: (role == Role::Clinician).then(|| "01|000001".to_owned()),
             organization,
@@ -243,16 +246,19 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     println!("push (measured): {}", measured.line(bundle));
     let patients = args.patients;
     let dni = move |rng: &mut fastrand::Rng| 10_000_000 + rng.u32(..patients);
-    let emergency = tokens.emergency(&renipress(0))?;
+    // A clinician under emergency access at each of `clients` IPRESS, taking turns.
+    let emergency = (0..args.clients)
+        .map(|n| tokens.emergency(&renipress(u32::try_from(n).unwrap_or(0) % args.ipress)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let requests = (0..args.queries)
-        .map(|_| {
+        .map(|i| {
             (
                 format!(
                     "{target}/Patient/$record-locations?identifier={}",
                     dni(&mut rng)
                 ),
-                emergency.clone(),
+                emergency[usize::try_from(i).unwrap_or(0) % emergency.len()].clone(),
             )
         })
         .collect();

@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// event is tamper-evident once sealed. 0: the server does not seal (another
     /// process, or `renhice audit verify`, does).
     pub audit_seal_interval_ms: u64,
+    /// Requests a second each client may make, sustained (a client is its token's
+    /// subject, or its IP address without an acceptable token); 0: no limit.
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once before the sustained rate applies.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,8 @@ impl Default for ServerConfig {
             tls_client_auth: ClientAuth::Optional,
             plain_http_off_loopback: false,
             audit_seal_interval_ms: 1000,
+            rate_limit_per_second: 500,
+            rate_limit_burst: 1000,
         }
     }
 }

@@ -113,6 +113,12 @@ pub enum ApiError {
         /// The element path at fault, if the refusal is about one element.
         path: Option<String>,
     },
+    /// The client sent more requests than its rate limit allows.
+    #[error("too many requests from this client; retry after {retry_after_secs} s (server.rate_limit_per_second)")]
+    TooManyRequests {
+        /// Seconds until the next request will be taken.
+        retry_after_secs: u64,
+    },
     /// An `If-Match` precondition does not hold.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -145,6 +151,7 @@ impl ApiError {
             Self::Unauthenticated { .. } => IssueType::Login,
             Self::Forbidden { .. } => IssueType::Forbidden,
             Self::Unprocessable { .. } => IssueType::BusinessRule,
+            Self::TooManyRequests { .. } => IssueType::Throttled,
             Self::PreconditionFailed(_)
             | Self::Conflict(_)
             | Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
@@ -194,6 +201,7 @@ impl ResponseError for ApiError {
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_)
             | Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
@@ -217,6 +225,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Self::TooManyRequests { retry_after_secs } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if let Self::Unauthenticated { reason, presented } = self {
             // RFC 6750 §3: the challenge, and why a presented token failed.

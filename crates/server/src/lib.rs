@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod fhir;
 mod health;
+pub mod limits;
 mod metrics;
 pub mod observe;
 mod server;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The audit trail's writer.
     pub audit: crate::audit::AuditWriter,
+    /// Rate limits per client.
+    pub limits: crate::limits::Limits,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }
@@ -100,9 +102,11 @@ pub fn start(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),
     );
+    let limits = crate::limits::Limits::new(config.rate_limit_per_second, config.rate_limit_burst);
     let state = web::Data::new(AppState {
         store,
         audit,
+        limits,
         config,
         auth,
         metrics,

@@ -48,6 +48,21 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("the application state is missing".to_owned()))?;
+    let refused = authenticated(req, state);
+    if refused.is_err() {
+        // Requests without an acceptable token count against their address.
+        let address = req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+        state.limits.check(&format!("ip:{address}"))?;
+    }
+    let caller = refused?;
+    state.limits.check(&format!("sub:{}", caller.0.subject))?;
+    Ok(caller)
+}
+
+/// The caller a request's token (and client certificate) makes it.
+fn authenticated(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(ApiError::Unauthenticated {
             reason: "this endpoint needs an access token: Authorization: Bearer <token> \

@@ -29,6 +29,7 @@ use renhice_store::clients::Client;
 
 use super::token::{Extensions, PURPOSE_SYSTEM};
 use super::{Grant, Purpose, Role};
+use crate::ApiError;
 use crate::AppState;
 
 /// What a client assertion may be signed with (SMART asks for ES384 and RS384).
@@ -117,6 +118,21 @@ pub(crate) async fn token(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    // Each assertion costs a signature check: requests count against their address.
+    let address = req
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    if let Err(ApiError::TooManyRequests { retry_after_secs }) =
+        state.limits.check(&format!("ip:{address}"))
+    {
+        return HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, retry_after_secs.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": format!("too many token requests from this address; retry after {retry_after_secs} s"),
+            }));
+    }
     match issue(&req, &body, &state).await {
         Ok(response) => response,
         Err(e) => e.response(),
