@@ -10,8 +10,8 @@ use crate::clients::{ConfigArg, store};
 /// `renhice audit …`.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Seal what is waiting, then recompute the whole hash chain; exits non-zero naming
-    /// each problem found.
+    /// Seal what has been written, then recompute the whole hash chain; exits non-zero
+    /// naming each problem found.
     Verify(ConfigArg),
 }
 
@@ -21,8 +21,17 @@ pub(crate) fn audit(command: &AuditCommand) -> anyhow::Result<()> {
     let store = store(arg)?;
     // What a running registry would seal within a second is sealed now, so the check
     // covers every event written so far.
-    let sealed = store.run_blocking(audit::seal_all)?;
-    let report = store.run_blocking(audit::verify)?;
+    let mut sealed = store.run_blocking(audit::seal_all)?;
+    let mut report = store.run_blocking(audit::verify)?;
+    // Events of transactions still running are sealed when they end: wait a little.
+    for _ in 0..20 {
+        if report.pending == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        sealed += store.run_blocking(audit::seal_all)?;
+        report = store.run_blocking(audit::verify)?;
+    }
     let head = report.head.1.iter().fold(String::new(), |mut hex, b| {
         use std::fmt::Write;
         let _ = write!(hex, "{b:02x}");

@@ -105,7 +105,10 @@ impl Tokens {
     fn grant(role: Role, organization: Option<String>, person: Option<String>) -> Grant {
         // One subject per SIHCE, clinician's IPRESS and patient: the registry limits
         // each client's rate, as it would each of theirs.
-        let whose = organization.as_deref().or(person.as_deref()).unwrap_or("registry");
+        let whose = organization
+            .as_deref()
+            .or(person.as_deref())
+            .unwrap_or("registry");
         Grant {
             subject: format!("bench-{role}-{whose}"),
             role,
@@ -131,6 +134,14 @@ impl Tokens {
         grant.purpose = Purpose::Emergency;
         grant.emergency_reason = Some("load test".to_owned());
         self.issue(&grant)
+    }
+
+    /// A clinician under emergency access at each of `clients` IPRESS (of `ipress`), to
+    /// take turns.
+    fn emergency_clinicians(&self, clients: usize, ipress: u32) -> anyhow::Result<Vec<String>> {
+        (0..clients)
+            .map(|n| self.emergency(&renipress(u32::try_from(n).unwrap_or(0) % ipress.max(1))))
+            .collect()
     }
 
     fn patient(&self, dni: u32) -> anyhow::Result<String> {
@@ -246,10 +257,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     println!("push (measured): {}", measured.line(bundle));
     let patients = args.patients;
     let dni = move |rng: &mut fastrand::Rng| 10_000_000 + rng.u32(..patients);
-    // A clinician under emergency access at each of `clients` IPRESS, taking turns.
-    let emergency = (0..args.clients)
-        .map(|n| tokens.emergency(&renipress(u32::try_from(n).unwrap_or(0) % args.ipress)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let emergency = tokens.emergency_clinicians(args.clients, args.ipress)?;
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let requests = (0..args.queries)
         .map(|i| {

@@ -123,6 +123,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             "token signing keys loaded"
         );
         let authority = Authority::new(config.auth.clone(), keys);
+        // Listening for the signals before saying the server listens: a SIGTERM sent the
+        // moment after must stop it gracefully, not kill it.
+        let shutdown = shutdown_signal();
         let server = renhice_server::start(config.server, authority, store, Metrics::new())
             .context("cannot start the HTTP server")?;
         tracing::info!(
@@ -138,7 +141,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         );
         let handle = server.handle();
         tokio::spawn(async move {
-            let signal = shutdown_signal().await;
+            let signal = shutdown.await;
             tracing::info!(signal, "shutting down: finishing in-flight requests");
             handle.stop(true).await;
         });
@@ -148,27 +151,36 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Waits for SIGTERM or SIGINT (Ctrl-C) and names the one that came. Both mean a graceful
-/// stop: an operator's Ctrl-C must not cut a push off half-way any more than an
-/// orchestrator's SIGTERM.
-async fn shutdown_signal() -> &'static str {
+/// Starts listening for SIGTERM and SIGINT (Ctrl-C) at once, and returns a future that
+/// names the one that came. Both mean a graceful stop: an operator's Ctrl-C must not cut
+/// a push off half-way any more than an orchestrator's SIGTERM.
+fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                },
+                (term, int) => {
+                    let e = term
+                        .err()
+                        .or(int.err())
+                        .map(|e| e.to_string())
+                        .unwrap_or_default();
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                    let _ = tokio::signal::ctrl_c().await;
+                    "SIGINT"
+                }
             }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     }

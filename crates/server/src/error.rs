@@ -114,7 +114,9 @@ pub enum ApiError {
         path: Option<String>,
     },
     /// The client sent more requests than its rate limit allows.
-    #[error("too many requests from this client; retry after {retry_after_secs} s (server.rate_limit_per_second)")]
+    #[error(
+        "too many requests from this client; retry after {retry_after_secs} s (server.rate_limit_per_second)"
+    )]
     TooManyRequests {
         /// Seconds until the next request will be taken.
         retry_after_secs: u64,

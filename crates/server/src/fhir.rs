@@ -985,6 +985,15 @@ pub(crate) fn ok(resource: &Resource) -> HttpResponse {
         .body(resource.to_json())
 }
 
+/// Whether a request's body is an `application/x-www-form-urlencoded` form (a POST
+/// search, a token request).
+pub(crate) fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
 /// The server's FHIR base as the client addressed it (`http://host:port/fhir`).
 pub(crate) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();

@@ -2,11 +2,12 @@
 //!
 //! Events are written by [`append`] inside whatever transaction the caller holds (the
 //! transaction of the change an event records, or one of its own for reads and
-//! refusals), together with a row in `audit_pending`. A sealer ([`seal`]) later takes
-//! the pending events in insertion order and appends one `audit_chain` link per event:
+//! refusals), each with the digest of its content. A sealer ([`seal`]) later takes the
+//! events of every transaction that has ended, in insertion order, and appends one
+//! `audit_chain` link per event:
 //!
 //! ```text
-//! digest(event) = SHA-256(every column of its row, each length-prefixed)
+//! digest(event) = SHA-256(every column of its content, each length-prefixed)
 //! link[n]       = SHA-256("renhice-audit-chain-v1" ‖ link[n−1] ‖ n ‖ digest(event))
 //! link[0]       = 32 zero bytes
 //! ```
@@ -16,9 +17,14 @@
 //!
 //! Sealing apart from writing keeps the chain off the hot path: requests never wait for
 //! one another to take the chain's head, while the chain still orders every event (the
-//! same split as a Certificate Transparency log's sequencer). [`verify`] recomputes
+//! same split as a Certificate Transparency log's sequencer). Which events are new needs
+//! no queue: on PostgreSQL each event carries its transaction's id, and every
+//! transaction older than the oldest one still running has ended, so the sealer takes
+//! the events of the ids between where it stopped and that horizon, exactly once; on
+//! SQLite, where one transaction writes at a time, insertion order is commit order and
+//! the sealer follows `seq`. The sealer reads back digests, never bodies. [`verify`] recomputes
 //! every link and names each event altered, removed or moved, each link altered or
-//! missing, and each event that is neither sealed nor waiting for its seal. Both
+//! missing, and each event that should have been sealed and was not. Both
 //! backends refuse updates and deletions of `audit_events` and `audit_chain` by
 //! trigger; the chain is what shows an edit made by someone who removed the triggers.
 
@@ -26,7 +32,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use ring::digest::{Context, SHA256};
 
-use crate::schema::{audit_chain, audit_events, audit_pending};
+use crate::schema::{audit_chain, audit_events, audit_sealer};
 use crate::{DbConnection, StoreError};
 
 /// An event to append.
@@ -98,16 +104,31 @@ const ROW: RowColumns = (
     audit_events::body,
 );
 
-/// Appends events (and their pending seals) on the connection's current transaction, or
-/// in one of their own.
-pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<()> {
-    if events.is_empty() {
-        return Ok(());
+impl NewAuditEvent {
+    /// The digest of the event's content.
+    #[must_use]
+    pub fn digest(&self) -> [u8; 32] {
+        content_digest(&Content {
+            id: &self.id,
+            recorded: self.recorded,
+            patient_id: self.patient_id.as_deref(),
+            ipress: self.ipress.as_deref(),
+            role: self.role.as_deref(),
+            action: &self.action,
+            outcome: &self.outcome,
+            body: &self.body,
+        })
     }
+}
+
+/// Appends events on the connection's current transaction, or in one of their own.
+pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<()> {
     for chunk in events.chunks(crate::resources::CHUNK / 10) {
+        let digests: Vec<Vec<u8>> = chunk.iter().map(|e| e.digest().to_vec()).collect();
         let rows: Vec<_> = chunk
             .iter()
-            .map(|e| {
+            .zip(&digests)
+            .map(|(e, digest)| {
                 (
                     audit_events::id.eq(&e.id),
                     audit_events::recorded.eq(e.recorded),
@@ -117,29 +138,11 @@ pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<
                     audit_events::action.eq(&e.action),
                     audit_events::outcome.eq(&e.outcome),
                     audit_events::body.eq(&e.body),
+                    audit_events::digest.eq(digest),
                 )
             })
             .collect();
-        let seqs: Vec<i64> = match conn {
-            #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => diesel::insert_into(audit_events::table)
-                .values(&rows)
-                .returning(audit_events::seq)
-                .get_results(c)?,
-            #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => diesel::insert_into(audit_events::table)
-                .values(&rows)
-                .returning(audit_events::seq)
-                .get_results(c)?,
-        };
-        let pending: Vec<_> = seqs
-            .iter()
-            .map(|s| audit_pending::event_seq.eq(*s))
-            .collect();
-        on_backend!(
-            conn,
-            diesel::insert_into(audit_pending::table).values(&pending)
-        )?;
+        on_backend!(conn, diesel::insert_into(audit_events::table).values(&rows))?;
     }
     Ok(())
 }
@@ -150,29 +153,53 @@ pub fn append_now(conn: &mut DbConnection, events: &[NewAuditEvent]) -> Result<(
     Ok(())
 }
 
-/// The digest of an event's row: every column, each length-prefixed so that no two
-/// different rows hash alike.
-#[must_use]
-pub fn event_digest(row: &AuditRow) -> [u8; 32] {
+/// What an event's digest covers: every column of its content (not its place).
+struct Content<'a> {
+    id: &'a str,
+    recorded: i64,
+    patient_id: Option<&'a str>,
+    ipress: Option<&'a str>,
+    role: Option<&'a str>,
+    action: &'a str,
+    outcome: &'a str,
+    body: &'a str,
+}
+
+fn content_digest(c: &Content<'_>) -> [u8; 32] {
     let mut ctx = Context::new(&SHA256);
     let mut field = |bytes: &[u8]| {
         ctx.update(&(bytes.len() as u64).to_be_bytes());
         ctx.update(bytes);
     };
-    field(&row.seq.to_be_bytes());
-    field(row.id.as_bytes());
-    field(&row.recorded.to_be_bytes());
-    for optional in [&row.patient_id, &row.ipress, &row.role] {
+    field(c.id.as_bytes());
+    field(&c.recorded.to_be_bytes());
+    for optional in [c.patient_id, c.ipress, c.role] {
         match optional {
             // A distinct marker for "none", so `None` and `Some("")` differ.
             None => field(&[0xff]),
             Some(text) => field(text.as_bytes()),
         }
     }
-    field(row.action.as_bytes());
-    field(row.outcome.as_bytes());
-    field(row.body.as_bytes());
+    field(c.action.as_bytes());
+    field(c.outcome.as_bytes());
+    field(c.body.as_bytes());
     to_array(ctx.finish().as_ref())
+}
+
+/// The digest of an event's row as stored now: every column of its content, each
+/// length-prefixed so that no two different contents hash alike.
+#[must_use]
+pub fn event_digest(row: &AuditRow) -> [u8; 32] {
+    content_digest(&Content {
+        id: &row.id,
+        recorded: row.recorded,
+        patient_id: row.patient_id.as_deref(),
+        ipress: row.ipress.as_deref(),
+        role: row.role.as_deref(),
+        action: &row.action,
+        outcome: &row.outcome,
+        body: &row.body,
+    })
 }
 
 /// The link at `position` after `previous`, for an event of digest `event`.
@@ -211,51 +238,96 @@ fn head_on(conn: &mut DbConnection) -> QueryResult<(i64, [u8; 32])> {
     }))
 }
 
-/// Seals up to `max` pending events into the chain, oldest first, in one transaction;
-/// returns how many. Another sealer at work at the same moment (a second server, or
-/// `renhice audit verify`) makes this call seal nothing rather than fork the chain.
-pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
-    let limit = i64::try_from(max).unwrap_or(i64::MAX);
-    let outcome = conn.transaction::<usize, DieselError, _>(|conn| {
-        match conn {
-            #[cfg(feature = "postgres")]
-            DbConnection::Pg(c) => {
-                // One sealer at a time across processes; the others skip this round.
-                let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "pg_try_advisory_xact_lock(7734001)",
-                ))
-                .get_result(c)?;
-                if !locked {
-                    return Ok(0);
-                }
+/// Transaction ids a PostgreSQL sealing round covers at most.
+#[cfg(feature = "postgres")]
+const XID_WINDOW: i64 = 100_000;
+
+/// The newly ended events a round seals, where the next round starts, and whether more
+/// may be ready now.
+type Round = (Vec<(i64, Vec<u8>)>, i64, bool);
+
+/// Which events are new for a sealing round, holding the sealer's lock; `None` when
+/// another sealer holds it.
+#[cfg_attr(
+    not(feature = "sqlite"),
+    allow(
+        unused_variables,
+        reason = "PostgreSQL seals by transaction ids, not by count"
+    )
+)]
+fn new_events(conn: &mut DbConnection, max: i64) -> QueryResult<Option<(i64, Round)>> {
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => {
+            // One sealer at a time across processes; the others skip this round.
+            let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "pg_try_advisory_xact_lock(7734001)",
+            ))
+            .get_result(c)?;
+            if !locked {
+                return Ok(None);
             }
-            #[cfg(feature = "sqlite")]
-            DbConnection::Sqlite(c) => {
-                // Take the write lock first (a statement that writes nothing): a
-                // transaction that read first could not upgrade while another connection
-                // writes, and SQLite would refuse it at once instead of waiting its busy
-                // timeout.
-                diesel::sql_query("DELETE FROM audit_pending WHERE event_seq < 0").execute(c)?;
-            }
+            // Every transaction with a smaller id has ended: its events are all visible
+            // now, or rolled back for good.
+            let horizon: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "txid_snapshot_xmin(txid_current_snapshot())",
+            ))
+            .get_result(c)?;
+            let below: i64 = audit_sealer::table
+                .select(audit_sealer::sealed_below)
+                .first(c)?;
+            let upto = horizon.min(below.saturating_add(XID_WINDOW)).max(below);
+            let rows = audit_events::table
+                .filter(audit_events::xid.ge(below))
+                .filter(audit_events::xid.lt(upto))
+                .order(audit_events::seq)
+                .select((audit_events::seq, audit_events::digest))
+                .load(c)?;
+            Ok(Some((below, (rows, upto, upto < horizon))))
         }
-        let rows: Vec<AuditRow> = audit_pending::table
-            .inner_join(audit_events::table.on(audit_events::seq.eq(audit_pending::event_seq)))
-            .order(audit_pending::event_seq)
-            .limit(limit)
-            .select(ROW)
-            .load(conn)?;
-        if rows.is_empty() {
-            return Ok(0);
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(c) => {
+            // Take the write lock first (a statement that changes nothing): a transaction
+            // that read first could not upgrade while another connection writes.
+            diesel::sql_query("UPDATE audit_sealer SET sealed_below = sealed_below").execute(c)?;
+            let below: i64 = audit_sealer::table
+                .select(audit_sealer::sealed_below)
+                .first(c)?;
+            let rows: Vec<(i64, Vec<u8>)> = audit_events::table
+                .filter(audit_events::seq.gt(below))
+                .order(audit_events::seq)
+                .limit(max)
+                .select((audit_events::seq, audit_events::digest))
+                .load(c)?;
+            let last = rows.last().map_or(below, |r| r.0);
+            let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) == max;
+            Ok(Some((below, (rows, last, more))))
+        }
+    }
+}
+
+/// Seals, in one transaction, the events of transactions that have ended (on SQLite up
+/// to `max` of them), oldest first; returns how many, and whether more may be ready.
+/// Another sealer at work at the same moment (a second server, or `renhice audit
+/// verify`) makes this call seal nothing rather than fork the chain.
+fn seal_round(conn: &mut DbConnection, max: usize) -> Result<(usize, bool), StoreError> {
+    let limit = i64::try_from(max).unwrap_or(i64::MAX);
+    let outcome = conn.transaction::<(usize, bool), DieselError, _>(|conn| {
+        let Some((below, (rows, sealed_below, more))) = new_events(conn, limit)? else {
+            return Ok((0, false));
+        };
+        if rows.is_empty() && sealed_below == below {
+            return Ok((0, more));
         }
         let (mut position, mut previous) = head_on(conn)?;
         let mut links = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for (seq, digest) in &rows {
             position += 1;
-            let digest = event_digest(row);
+            let digest = hash32(digest);
             previous = link(&previous, position, &digest);
             links.push((
                 audit_chain::position.eq(position),
-                audit_chain::event_seq.eq(row.seq),
+                audit_chain::event_seq.eq(*seq),
                 audit_chain::digest.eq(digest.to_vec()),
                 audit_chain::hash.eq(previous.to_vec()),
             ));
@@ -263,28 +335,32 @@ pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
         for chunk in links.chunks(crate::resources::CHUNK / 2) {
             on_backend!(conn, diesel::insert_into(audit_chain::table).values(chunk))?;
         }
-        let sealed: Vec<i64> = rows.iter().map(|r| r.seq).collect();
-        for chunk in sealed.chunks(crate::resources::CHUNK) {
-            diesel::delete(audit_pending::table.filter(audit_pending::event_seq.eq_any(chunk)))
-                .execute(conn)?;
-        }
-        Ok(rows.len())
+        diesel::update(audit_sealer::table)
+            .set(audit_sealer::sealed_below.eq(sealed_below))
+            .execute(conn)?;
+        Ok((rows.len(), more))
     });
     match outcome {
         Ok(n) => Ok(n),
         // Another sealer took the same positions first: nothing sealed this time.
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(0),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok((0, false)),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Seals every pending event.
+/// Seals the events of transactions that have ended (on SQLite, up to `max`); returns
+/// how many.
+pub fn seal(conn: &mut DbConnection, max: usize) -> Result<usize, StoreError> {
+    Ok(seal_round(conn, max)?.0)
+}
+
+/// Seals every event of every transaction that has ended.
 pub fn seal_all(conn: &mut DbConnection) -> Result<usize, StoreError> {
     let mut total = 0;
     loop {
-        let n = seal(conn, SEAL_BATCH)?;
+        let (n, more) = seal_round(conn, SEAL_BATCH)?;
         total += n;
-        if n < SEAL_BATCH {
+        if !more {
             return Ok(total);
         }
     }
@@ -326,8 +402,8 @@ pub enum Problem {
         /// Last missing position.
         to: i64,
     },
-    /// An event neither sealed nor waiting to be: written around the registry, or its
-    /// pending seal removed.
+    /// An event in no link though the sealer has gone past it: written around the
+    /// registry (or its link removed).
     Unsealed {
         /// The event's insertion key.
         seq: i64,
@@ -359,7 +435,7 @@ impl std::fmt::Display for Problem {
             }
             Self::Unsealed { seq, id } => write!(
                 f,
-                "audit event row seq={seq} (AuditEvent/{id}) is in no link and awaits no seal: written around the registry"
+                "audit event row seq={seq} (AuditEvent/{id}) is in no link though the chain has gone past it: written around the registry, or its link removed"
             ),
         }
     }
@@ -370,7 +446,7 @@ impl std::fmt::Display for Problem {
 pub struct Verification {
     /// Links checked.
     pub links: i64,
-    /// Events still waiting for their seal.
+    /// Events waiting for their transaction to end before they are sealed.
     pub pending: i64,
     /// The last link's position and hash.
     pub head: (i64, Vec<u8>),
@@ -458,20 +534,29 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
             report.head = (position, hash);
         }
     }
-    report.pending = audit_pending::table.count().get_result(conn)?;
-    let unsealed: Vec<(i64, String)> = audit_events::table
+    // Events in no link: waiting for their transaction to end (past where the sealer
+    // stopped), or skipped by it, which only an event written around the registry is.
+    let below: i64 = audit_sealer::table
+        .select(audit_sealer::sealed_below)
+        .first(conn)?;
+    #[cfg(feature = "postgres")]
+    let by_xid = matches!(conn, DbConnection::Pg(_));
+    #[cfg(not(feature = "postgres"))]
+    let by_xid = false;
+    let outside: Vec<(i64, String, i64)> = audit_events::table
         .left_join(audit_chain::table.on(audit_chain::event_seq.eq(audit_events::seq)))
-        .left_join(audit_pending::table.on(audit_pending::event_seq.eq(audit_events::seq)))
         .filter(audit_chain::position.is_null())
-        .filter(audit_pending::event_seq.is_null())
         .order(audit_events::seq)
-        .select((audit_events::seq, audit_events::id))
+        .select((audit_events::seq, audit_events::id, audit_events::xid))
         .load(conn)?;
-    report.problems.extend(
-        unsealed
-            .into_iter()
-            .map(|(seq, id)| Problem::Unsealed { seq, id }),
-    );
+    for (seq, id, xid) in outside {
+        let waiting = if by_xid { xid >= below } else { seq > below };
+        if waiting {
+            report.pending += 1;
+        } else {
+            report.problems.push(Problem::Unsealed { seq, id });
+        }
+    }
     Ok(report)
 }
 

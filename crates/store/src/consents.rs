@@ -93,23 +93,16 @@ pub fn for_grantees(
     patients: &[String],
     grantees: &[String],
 ) -> Result<Vec<FoundGrant>, StoreError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<i64>,
-        Option<i64>,
-        bool,
-    );
+    // Two keyed statements rather than one join: almost every patient has no grant,
+    // and the first alone answers that with one probe of its index, whatever plan the
+    // statistics of the other tables would suggest.
+    type Row = (i64, String, String, String, Option<i64>, Option<i64>, bool);
     let rows: Vec<Row> = consent_grants::table
-        .inner_join(resources::table)
         .filter(consent_grants::patient_id.eq_any(patients))
         .filter(consent_grants::grantee.eq_any(grantees))
-        .filter(resources::deleted.eq(false))
-        .order((resources::pk, consent_grants::position))
+        .order((consent_grants::resource_pk, consent_grants::position))
         .select((
-            resources::id,
+            consent_grants::resource_pk,
             consent_grants::patient_id,
             consent_grants::grantee,
             consent_grants::purposes,
@@ -118,19 +111,31 @@ pub fn for_grantees(
             consent_grants::sensitive,
         ))
         .load(conn)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pks: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let ids: Vec<(i64, String)> = resources::table
+        .filter(resources::pk.eq_any(&pks))
+        .filter(resources::deleted.eq(false))
+        .select((resources::pk, resources::id))
+        .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(
-            |(consent_id, patient_id, grantee, purposes, starts, ends, sensitive)| FoundGrant {
-                consent_id,
-                grant: ConsentGrant {
-                    patient_id,
-                    grantee,
-                    purposes: purposes.split_whitespace().map(str::to_owned).collect(),
-                    starts,
-                    ends,
-                    sensitive,
-                },
+        .filter_map(
+            |(pk, patient_id, grantee, purposes, starts, ends, sensitive)| {
+                let consent_id = ids.iter().find(|(p, _)| *p == pk)?.1.clone();
+                Some(FoundGrant {
+                    consent_id,
+                    grant: ConsentGrant {
+                        patient_id,
+                        grantee,
+                        purposes: purposes.split_whitespace().map(str::to_owned).collect(),
+                        starts,
+                        ends,
+                        sensitive,
+                    },
+                })
             },
         )
         .collect())

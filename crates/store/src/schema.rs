@@ -106,12 +106,15 @@ diesel::table! {
         action -> Text,
         outcome -> Text,
         body -> Text,
+        digest -> Binary,
+        xid -> BigInt,
     }
 }
 
 diesel::table! {
-    audit_pending (event_seq) {
-        event_seq -> BigInt,
+    audit_sealer (id) {
+        id -> Integer,
+        sealed_below -> BigInt,
     }
 }
 
@@ -163,7 +166,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consent_grants,
 );
 
-diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_pending, audit_chain);
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_chain);
 
 diesel::allow_columns_to_appear_in_same_group_by_clause!(
     record_entries::custodian_id,

@@ -1,9 +1,9 @@
 -- The audit trail: one row per AuditEvent, written in the transaction of the change it
 -- records (or on its own for reads and refusals), never updated, never deleted.
 CREATE TABLE audit_events (
-    -- Insertion order; what the chain and the pages of a search follow.
+    -- Insertion order; what the pages of a search follow.
     seq BIGSERIAL PRIMARY KEY,
-    -- AuditEvent.id.
+    -- AuditEvent.id (time-ordered UUIDs, so the index grows at its right edge).
     id TEXT NOT NULL UNIQUE,
     -- AuditEvent.recorded, microseconds since the Unix epoch.
     recorded BIGINT NOT NULL,
@@ -16,25 +16,33 @@ CREATE TABLE audit_events (
     action TEXT NOT NULL,
     outcome TEXT NOT NULL,
     -- The AuditEvent as FHIR JSON.
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    -- SHA-256 of the columns above, computed by the writer: what the sealer chains
+    -- without reading the bodies back.
+    digest BYTEA NOT NULL,
+    -- The writing transaction: the sealer takes the events of every transaction that
+    -- has ended, exactly once, without a queue.
+    xid BIGINT NOT NULL DEFAULT txid_current()
 );
 CREATE INDEX audit_events_patient_idx ON audit_events (patient_id, seq);
-
--- Events written but not yet sealed into the chain; the sealer empties it.
-CREATE TABLE audit_pending (
-    event_seq BIGINT PRIMARY KEY
-);
+CREATE INDEX audit_events_xid_idx ON audit_events (xid);
 
 -- The hash chain, in sealing order: each link's hash covers the previous link's hash,
--- its position and the digest of its event's row, so altering, removing or reordering
--- an event or a link breaks the chain where it happened.
+-- its position and its event's digest, so altering, removing or reordering an event or
+-- a link breaks the chain where it happened.
 CREATE TABLE audit_chain (
     position BIGINT PRIMARY KEY,
     event_seq BIGINT NOT NULL UNIQUE,
-    -- The digest of the event's row when it was sealed.
     digest BYTEA NOT NULL,
     hash BYTEA NOT NULL
 );
+
+-- How far the sealer has come: the oldest transaction id not yet sealed.
+CREATE TABLE audit_sealer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed_below BIGINT NOT NULL
+);
+INSERT INTO audit_sealer (id, sealed_below) VALUES (1, 0);
 
 -- Append-only, enforced by the database: updates, deletions and truncation are refused.
 -- (Whoever can disable the triggers can edit rows; the chain then shows where.)

@@ -1,3 +1,3 @@
+DROP TABLE audit_sealer;
 DROP TABLE audit_chain;
-DROP TABLE audit_pending;
 DROP TABLE audit_events;

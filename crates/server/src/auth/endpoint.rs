@@ -144,12 +144,7 @@ async fn issue(
     body: &[u8],
     state: &AppState,
 ) -> Result<HttpResponse, OAuthError> {
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form {
+    if !crate::fhir::is_form(req) {
         return Err(OAuthError::request(
             "a token request is an application/x-www-form-urlencoded form",
         ));

@@ -17,7 +17,6 @@
 //! `Prefer: handling=lenient`, in which case it is ignored and left out of the `self`
 //! link (FHIR R4 §3.1.1.1.5).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
@@ -395,12 +394,7 @@ pub(super) async fn search_post(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form && !body.is_empty() {
+    if !super::is_form(&req) && !body.is_empty() {
         return Err(invalid(
             "Content-Type",
             "POST _search takes its parameters as application/x-www-form-urlencoded".to_owned(),

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use crate::access::{loayza, push};
 use crate::push::{get, identities, post};
-use crate::{act_as, clinician, patient, sihce, spawn};
+use crate::{act_as, admin, clinician, patient, sihce, spawn};
 use renhice_testing::backend_tests;
 
-fn auditor() -> Grant {
+pub(crate) fn auditor() -> Grant {
     Grant {
         subject: "auditor-1".to_owned(),
         role: Role::Auditor,
@@ -24,7 +24,7 @@ fn auditor() -> Grant {
 }
 
 /// Every `AuditEvent` of a searchset, checked to be valid FHIR.
-fn events(bundle: &Value) -> Vec<Value> {
+pub(crate) fn events(bundle: &Value) -> Vec<Value> {
     bundle["entry"].as_array().map_or_else(Vec::new, |entries| {
         entries
             .iter()
@@ -136,6 +136,60 @@ backend_tests! {
         act_as(&base, &sihce(crate::HOME_IPRESS));
         let (status, body) = get(&format!("{base}/fhir/AuditEvent?patient={rosa}")).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn each_refusal_is_audited_with_its_rule(db) {
+        let (server, base) = spawn(&db).await;
+        let (rosa, santa_clara) = identities(&base).await;
+        let loayza = loayza(&base).await;
+        act_as(&base, &sihce("00005938"));
+        let (_, theirs) = post(&format!("{base}/fhir"), &push(&rosa, &loayza, "urn:oid:7.4", 4)).await;
+        let loayza_doc = theirs["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let other = json!({"resourceType": "Patient", "identifier": [
+            serde_json::to_value(renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier()).unwrap()]});
+        let (status, other) = post(&format!("{base}/fhir/Patient"), &other).await;
+        assert_eq!(status, StatusCode::CREATED, "{other}");
+        let other = other["id"].as_str().unwrap().to_owned();
+        let mut no_reason = clinician(crate::HOME_IPRESS);
+        no_reason.purpose = Purpose::Emergency;
+        let consent = json!({"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": {"reference": format!("Patient/{rosa}")},
+            "organization": [{"reference": format!("Organization/{santa_clara}")}],
+            "provision": {"type": "permit", "actor": [{"reference": {"reference": format!("Organization/{santa_clara}")}}]}});
+        let refusals: Vec<(&str, Grant, reqwest::Method, String, Option<Value>)> = vec![
+            ("role", admin(), reqwest::Method::GET, format!("{base}/fhir/Patient/{rosa}"), None),
+            ("ipress-registered", sihce("00099999"), reqwest::Method::POST, format!("{base}/fhir"), Some(push(&rosa, &santa_clara, "urn:oid:7.9", 9))),
+            ("custodian-is-caller", sihce(crate::HOME_IPRESS), reqwest::Method::POST, format!("{base}/fhir"), Some(push(&rosa, &loayza, "urn:oid:7.8", 8))),
+            ("own-ipress-entries", clinician(crate::HOME_IPRESS), reqwest::Method::GET, format!("{base}/fhir/{loayza_doc}"), None),
+            ("patient-own-records", patient("1|PER|45678912"), reqwest::Method::GET, format!("{base}/fhir/Patient/{other}"), None),
+            ("person-registered", patient("1|PER|99999999"), reqwest::Method::GET, format!("{base}/fhir/Patient/{rosa}"), None),
+            ("emergency-reason", no_reason, reqwest::Method::GET, format!("{base}/fhir/Patient/{rosa}/$record-locations"), None),
+            ("consent-authorisation", sihce(crate::HOME_IPRESS), reqwest::Method::POST, format!("{base}/fhir/Consent"), Some(consent)),
+        ];
+        for (rule, grant, method, url, body) in &refusals {
+            act_as(&base, grant);
+            let mut request = crate::client(method.clone(), url);
+            if let Some(body) = body {
+                request = request.header("content-type", "application/fhir+json").body(body.to_string());
+            }
+            let res = request.send().await.unwrap();
+            assert!(res.status().is_client_error(), "{rule}: {}", res.status());
+        }
+        act_as(&base, &auditor());
+        let (_, trail) = get(&format!("{base}/fhir/AuditEvent?_count=500")).await;
+        let trail = events(&trail);
+        for (rule, grant, ..) in &refusals {
+            let found = trail.iter().find(|e| {
+                e["outcome"] == "4"
+                    && e["outcomeDesc"].as_str().is_some_and(|d| d.contains(&format!("rule: {rule}")))
+            });
+            let event = found.unwrap_or_else(|| panic!("no audit of the {rule} refusal"));
+            // Who was refused: the token's subject.
+            assert_eq!(event["agent"][0]["who"]["identifier"]["value"], grant.subject.as_str(), "{rule}: {event}");
+        }
         server.stop(true).await.unwrap();
     }
 }

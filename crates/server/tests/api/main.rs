@@ -20,6 +20,7 @@ mod access;
 mod audit;
 mod consent;
 mod identity;
+mod limits;
 mod push;
 mod summary;
 mod tls;

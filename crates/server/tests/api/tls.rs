@@ -196,6 +196,15 @@ backend_tests! {
             assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
             assert!(body["issue"][0]["diagnostics"].as_str().unwrap().contains("rule: certificate-ipress"), "{body}");
         }
+        // Both refusals are in the audit trail, with the rule and the caller refused.
+        let auditor = token(&base, &crate::audit::auditor());
+        let (status, trail) = get(&anonymous, &format!("{}/fhir/AuditEvent?_count=50", https(&base)), Some(&auditor)).await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{trail}");
+        let refused: Vec<serde_json::Value> = crate::audit::events(&trail)
+            .into_iter()
+            .filter(|e| e["outcomeDesc"].as_str().is_some_and(|d| d.contains("rule: certificate-ipress")))
+            .collect();
+        assert_eq!(refused.len(), 2, "{trail}");
         // A certificate from a CA the registry does not trust ends the handshake.
         let rogue_ca = authority("rogue CA");
         let rogue = client(&files.server_ca_pem, Some(&ipress_client(&rogue_ca, crate::HOME_IPRESS)), BOTH);
