@@ -5,9 +5,9 @@
 //! [`crate::auth::access::Caller`]) into which the handlers note what they learn: the
 //! patients concerned, the resources read or written, the consent or emergency that
 //! opened them. A handler that changes the database builds the events of its change
-//! ([`AuditHandle::events_for_commit`]) and writes them in the change's transaction,
+//! (`AuditHandle::events_for_commit`) and writes them in the change's transaction,
 //! then marks them committed. Whatever is left when the response is ready — reads,
-//! searches, refusals, failed writes — the [`record`] middleware writes through the
+//! searches, refusals, failed writes — the `record` middleware writes through the
 //! [`AuditWriter`] before the response leaves: a response is never sent unaudited; if
 //! the audit cannot be written, the client gets a 500 instead.
 //!
