@@ -89,9 +89,25 @@ struct Draft {
 #[derive(Debug, Clone)]
 pub struct AuditHandle(Arc<Mutex<Draft>>);
 
+impl Interaction {
+    /// The interaction a request line stands for, with nothing noted yet.
+    fn of(method: &str, path: &str) -> Self {
+        let (subtype, action, iti) = classify(method, path);
+        Self {
+            subtype,
+            action,
+            iti,
+            what: Vec::new(),
+            patients: Vec::new(),
+            basis: Basis::Own,
+            outcome: None,
+            committed: false,
+        }
+    }
+}
+
 impl AuditHandle {
     fn new(request_id: String, method: &str, path: &str, query: &str) -> Self {
-        let (subtype, action, iti) = classify(method, path);
         Self(Arc::new(Mutex::new(Draft {
             request_id,
             method: method.to_owned(),
@@ -99,16 +115,7 @@ impl AuditHandle {
             query: query.to_owned(),
             network: None,
             caller: None,
-            interactions: vec![Interaction {
-                subtype,
-                action,
-                iti,
-                what: Vec::new(),
-                patients: Vec::new(),
-                basis: Basis::Own,
-                outcome: None,
-                committed: false,
-            }],
+            interactions: vec![Interaction::of(method, path)],
         })))
     }
 
@@ -183,19 +190,8 @@ impl AuditHandle {
 
     /// Starts the interaction of a batch entry.
     pub(crate) fn begin_entry(&self, method: &str, url: &str) {
-        let (subtype, action, iti) = classify(method, &format!("/fhir/{url}"));
-        self.with(|d| {
-            d.interactions.push(Interaction {
-                subtype,
-                action,
-                iti,
-                what: Vec::new(),
-                patients: Vec::new(),
-                basis: Basis::Own,
-                outcome: None,
-                committed: false,
-            });
-        });
+        let entry = Interaction::of(method, &format!("/fhir/{url}"));
+        self.with(|d| d.interactions.push(entry));
     }
 
     /// Notes that the current batch entry failed.

@@ -49,14 +49,7 @@ fn consent(patient: &str, grantee: &Value) -> Value {
 }
 
 async fn put(url: &str, body: &Value) -> (StatusCode, Value) {
-    let res = crate::client(reqwest::Method::PUT, url)
-        .header("content-type", "application/fhir+json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    crate::push::send(reqwest::Method::PUT, url, body).await
 }
 
 /// The location (`Type/id`) of a push's entry `i`.

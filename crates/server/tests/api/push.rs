@@ -10,7 +10,12 @@ use crate::{assert_outcome, spawn, spawn_with};
 use renhice_testing::backend_tests;
 
 pub(crate) async fn post(url: &str, body: &Value) -> (StatusCode, Value) {
-    let res = crate::client(reqwest::Method::POST, url)
+    send(reqwest::Method::POST, url, body).await
+}
+
+/// `method` with a FHIR JSON body, as the session's caller.
+pub(crate) async fn send(method: reqwest::Method, url: &str, body: &Value) -> (StatusCode, Value) {
+    let res = crate::client(method, url)
         .header("content-type", "application/fhir+json")
         .body(body.to_string())
         .send()
