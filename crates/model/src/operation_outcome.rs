@@ -110,6 +110,9 @@ pub struct OperationOutcomeIssue {
     pub severity: IssueSeverity,
     /// What kind of issue it is.
     pub code: IssueType,
+    /// A coded reason (for example which signature check failed), beside the free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<crate::types::CodeableConcept>,
     /// Additional human-readable detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<String>,
@@ -126,6 +129,7 @@ impl OperationOutcomeIssue {
         Self {
             severity,
             code,
+            details: None,
             diagnostics: Some(diagnostics.into()),
             expression: Vec::new(),
         }
@@ -135,6 +139,13 @@ impl OperationOutcomeIssue {
     #[must_use]
     pub fn error(code: IssueType, diagnostics: impl Into<String>) -> Self {
         Self::new(IssueSeverity::Error, code, diagnostics)
+    }
+
+    /// Adds a coded reason (`issue.details`).
+    #[must_use]
+    pub fn with_details(mut self, details: crate::types::CodeableConcept) -> Self {
+        self.details = Some(details);
+        self
     }
 
     /// Names the element the issue is about (a FHIRPath expression).

@@ -5,5 +5,33 @@
 //! This crate depends only on the FHIR model: verification does no network or database
 //! I/O and never reads the clock (the verification time is an argument), so the same
 //! inputs always give the same report.
+//!
+//! - [`Verifier`] holds the [`TrustStore`] (anchors and known intermediates) and the
+//!   [`RevocationStore`] (CRLs), and produces one [`SignatureReport`] per signature with
+//!   each [`Check`] reported separately and an overall [`Indication`].
+//! - [`jws`] and [`pkcs7`] describe the two formats; [`sign`] makes signatures in them.
+//! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
+//!   ([`SignatureReport::to_issues`], [`operation_outcome`]) and to JSON
+//!   ([`SignatureReport::to_json`]).
 
+mod cert;
+mod crypto;
+pub mod datetime;
+mod envelope;
+pub mod jws;
+mod output;
+mod path;
+pub mod pkcs7;
+mod report;
+mod revocation;
+pub mod sign;
+mod verify;
+
+pub use cert::{Certificate, CertificateError};
+pub use crypto::{Curve, Hash, PublicKey};
+pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
+pub use path::{TrustError, TrustStore};
 pub use renhice_model::FHIR_VERSION;
+pub use report::{Check, CheckResult, Indication, SignatureReport, SignerInfo, Status};
+pub use revocation::{Crl, CrlError, RevocationStore};
+pub use verify::{Context, JOSE, PKCS7, Target, Verifier};

@@ -1,0 +1,395 @@
+//! X.509 certificates as the verifier needs them: parsed once (with `x509-parser`) into
+//! an owned value, so that paths and reports hold them without borrowing the DER.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+
+use crate::crypto::{self, PublicKey};
+
+/// Extensions a certificate may mark critical that this verifier processes (RFC 5280
+/// §4.2: a certificate with any other critical extension must be rejected).
+const UNDERSTOOD_CRITICAL: [&str; 9] = [
+    "2.5.29.15", // keyUsage
+    "2.5.29.17", // subjectAltName
+    "2.5.29.19", // basicConstraints
+    "2.5.29.32", // certificatePolicies (any policy is acceptable: no policy is required)
+    "2.5.29.37", // extKeyUsage
+    "2.5.29.14", // subjectKeyIdentifier (never critical, but harmless)
+    "2.5.29.35", // authorityKeyIdentifier (idem)
+    "2.5.29.31", // cRLDistributionPoints
+    "2.5.29.36", // policyConstraints (constrains policies, of which none are required)
+];
+
+/// `serialNumber` (2.5.4.5): the subject's identity number (DNI, passport…).
+const OID_SERIAL_NUMBER: &str = "2.5.4.5";
+/// `organizationIdentifier` (2.5.4.97): an organization's number (RUC).
+const OID_ORGANIZATION_IDENTIFIER: &str = "2.5.4.97";
+
+/// Key usage bits (RFC 5280 §4.2.1.3), as `x509-parser` numbers them.
+pub(crate) mod key_usage {
+    pub(crate) const DIGITAL_SIGNATURE: u16 = 1;
+    pub(crate) const NON_REPUDIATION: u16 = 1 << 1;
+    pub(crate) const KEY_CERT_SIGN: u16 = 1 << 5;
+    pub(crate) const CRL_SIGN: u16 = 1 << 6;
+}
+
+/// Why a certificate could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CertificateError(pub String);
+
+/// A parsed X.509 certificate. Cheap to clone (the parsed data is shared).
+#[derive(Clone)]
+pub struct Certificate(Arc<Inner>);
+
+struct Inner {
+    der: Vec<u8>,
+    tbs: std::ops::Range<usize>,
+    signature_algorithm: String,
+    signature_parameters: Option<Vec<u8>>,
+    signature: Vec<u8>,
+    version: u32,
+    subject_raw: Vec<u8>,
+    issuer_raw: Vec<u8>,
+    subject: String,
+    issuer: String,
+    serial: Vec<u8>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    public_key: Result<PublicKey, String>,
+    basic_constraints: Option<(bool, Option<u32>)>,
+    key_usage: Option<u16>,
+    extended_key_usage: Option<Vec<String>>,
+    subject_key_id: Option<Vec<u8>>,
+    authority_key_id: Option<Vec<u8>>,
+    crl_distribution_points: Vec<String>,
+    unknown_critical: Vec<String>,
+    identifiers: Vec<String>,
+    fingerprint: [u8; 32],
+}
+
+impl Certificate {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, CertificateError> {
+        let (rest, cert) = X509Certificate::from_der(der)
+            .map_err(|error| CertificateError(format!("not an X.509 certificate: {error}")))?;
+        if !rest.is_empty() {
+            return Err(CertificateError(
+                "trailing bytes after the certificate".to_owned(),
+            ));
+        }
+        Self::from_parsed(der, &cert)
+    }
+
+    /// Every certificate in PEM text (`-----BEGIN CERTIFICATE-----` blocks; other blocks
+    /// are ignored).
+    pub fn all_from_pem(text: &[u8]) -> Result<Vec<Self>, CertificateError> {
+        let blocks =
+            pem::parse_many(text).map_err(|error| CertificateError(format!("not PEM: {error}")))?;
+        blocks
+            .iter()
+            .filter(|block| block.tag() == "CERTIFICATE")
+            .map(|block| Self::from_der(block.contents()))
+            .collect()
+    }
+
+    fn from_parsed(der: &[u8], cert: &X509Certificate<'_>) -> Result<Self, CertificateError> {
+        let tbs_raw = cert.tbs_certificate.as_ref();
+        let tbs_start = tbs_raw.as_ptr() as usize - der.as_ptr() as usize;
+        let tbs = cert.tbs_certificate.clone();
+        let time = |t: x509_parser::time::ASN1Time| {
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|error| {
+                CertificateError(format!("certificate time out of range: {error}"))
+            })
+        };
+        let mut inner = Inner {
+            der: der.to_vec(),
+            tbs: tbs_start..tbs_start + tbs_raw.len(),
+            signature_algorithm: cert.signature_algorithm.algorithm.to_id_string(),
+            signature_parameters: cert
+                .signature_algorithm
+                .parameters
+                .as_ref()
+                .map(|any| any.data.to_vec()),
+            signature: cert.signature_value.data.to_vec(),
+            version: tbs.version().0,
+            subject_raw: tbs.subject().as_raw().to_vec(),
+            issuer_raw: tbs.issuer().as_raw().to_vec(),
+            subject: tbs.subject().to_string(),
+            issuer: tbs.issuer().to_string(),
+            serial: tbs.raw_serial().to_vec(),
+            not_before: time(tbs.validity().not_before)?,
+            not_after: time(tbs.validity().not_after)?,
+            public_key: PublicKey::from_spki(tbs.public_key()),
+            basic_constraints: None,
+            key_usage: None,
+            extended_key_usage: None,
+            subject_key_id: None,
+            authority_key_id: None,
+            crl_distribution_points: Vec::new(),
+            unknown_critical: Vec::new(),
+            identifiers: Vec::new(),
+            fingerprint: crypto::sha256(der),
+        };
+        for attribute in tbs.subject().iter_attributes() {
+            let oid = attribute.attr_type().to_id_string();
+            if (oid == OID_SERIAL_NUMBER || oid == OID_ORGANIZATION_IDENTIFIER)
+                && let Ok(value) = attribute.as_str()
+            {
+                inner.identifiers.push(value.to_owned());
+            }
+        }
+        for extension in tbs.extensions() {
+            let oid = extension.oid.to_id_string();
+            if extension.critical && !UNDERSTOOD_CRITICAL.contains(&oid.as_str()) {
+                inner.unknown_critical.push(oid.clone());
+            }
+            match extension.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => {
+                    inner.basic_constraints = Some((bc.ca, bc.path_len_constraint));
+                }
+                ParsedExtension::KeyUsage(ku) => inner.key_usage = Some(ku.flags),
+                ParsedExtension::ExtendedKeyUsage(eku) => {
+                    inner.extended_key_usage = Some(extended_key_usages(eku));
+                }
+                ParsedExtension::SubjectKeyIdentifier(id) => {
+                    inner.subject_key_id = Some(id.0.to_vec());
+                }
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    inner.authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+                }
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) =
+                            &point.distribution_point
+                        {
+                            for name in names {
+                                if let GeneralName::URI(uri) = name {
+                                    inner.crl_distribution_points.push((*uri).to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+                ParsedExtension::ParseError { error } if extension.critical => {
+                    return Err(CertificateError(format!(
+                        "critical extension {oid} cannot be read: {error}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(Self(Arc::new(inner)))
+    }
+
+    /// The DER encoding.
+    #[must_use]
+    pub fn der(&self) -> &[u8] {
+        &self.0.der
+    }
+
+    /// The subject distinguished name, as text.
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The issuer distinguished name, as text.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The serial number in hexadecimal.
+    #[must_use]
+    pub fn serial_hex(&self) -> String {
+        hex(&self.0.serial)
+    }
+
+    /// The SHA-256 fingerprint of the DER encoding.
+    #[must_use]
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.0.fingerprint
+    }
+
+    /// Start of the validity period.
+    #[must_use]
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.0.not_before
+    }
+
+    /// End of the validity period.
+    #[must_use]
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.0.not_after
+    }
+
+    /// The identity numbers of the subject (`serialNumber`, `organizationIdentifier`).
+    #[must_use]
+    pub fn identifiers(&self) -> &[String] {
+        &self.0.identifiers
+    }
+
+    /// The CRL distribution point URIs.
+    #[must_use]
+    pub fn crl_distribution_points(&self) -> &[String] {
+        &self.0.crl_distribution_points
+    }
+
+    pub(crate) fn tbs(&self) -> &[u8] {
+        &self.0.der[self.0.tbs.clone()]
+    }
+
+    pub(crate) fn signature_algorithm(&self) -> (&str, Option<&[u8]>) {
+        (
+            &self.0.signature_algorithm,
+            self.0.signature_parameters.as_deref(),
+        )
+    }
+
+    pub(crate) fn signature(&self) -> &[u8] {
+        &self.0.signature
+    }
+
+    pub(crate) fn version(&self) -> u32 {
+        self.0.version
+    }
+
+    pub(crate) fn subject_raw(&self) -> &[u8] {
+        &self.0.subject_raw
+    }
+
+    pub(crate) fn issuer_raw(&self) -> &[u8] {
+        &self.0.issuer_raw
+    }
+
+    pub(crate) fn serial(&self) -> &[u8] {
+        &self.0.serial
+    }
+
+    pub(crate) fn public_key(&self) -> Result<&PublicKey, &str> {
+        self.0.public_key.as_ref().map_err(String::as_str)
+    }
+
+    /// `(cA, pathLenConstraint)` when the certificate has basic constraints.
+    pub(crate) fn basic_constraints(&self) -> Option<(bool, Option<u32>)> {
+        self.0.basic_constraints
+    }
+
+    pub(crate) fn is_ca(&self) -> bool {
+        matches!(self.0.basic_constraints, Some((true, _)))
+    }
+
+    pub(crate) fn key_usage(&self) -> Option<u16> {
+        self.0.key_usage
+    }
+
+    /// The extended key usages as dotted OIDs, when the extension is present.
+    pub(crate) fn extended_key_usage(&self) -> Option<&[String]> {
+        self.0.extended_key_usage.as_deref()
+    }
+
+    pub(crate) fn subject_key_id(&self) -> Option<&[u8]> {
+        self.0.subject_key_id.as_deref()
+    }
+
+    pub(crate) fn authority_key_id(&self) -> Option<&[u8]> {
+        self.0.authority_key_id.as_deref()
+    }
+
+    pub(crate) fn unknown_critical(&self) -> &[String] {
+        &self.0.unknown_critical
+    }
+
+    /// Whether subject and issuer are the same name (a root, or a self-issued CA).
+    pub(crate) fn is_self_issued(&self) -> bool {
+        self.0.subject_raw == self.0.issuer_raw
+    }
+
+    /// Whether the certificate is the same as another (same DER).
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.0.fingerprint == other.0.fingerprint
+    }
+
+    /// Whether `issuer` could have issued this certificate: its subject is this one's
+    /// issuer name and, when both say, its key identifier is this one's authority key
+    /// identifier.
+    pub(crate) fn could_be_issued_by(&self, issuer: &Self) -> bool {
+        if self.issuer_raw() != issuer.subject_raw() {
+            return false;
+        }
+        match (self.authority_key_id(), issuer.subject_key_id()) {
+            (Some(aki), Some(ski)) => aki == ski,
+            _ => true,
+        }
+    }
+
+    /// Whether this certificate's signature verifies with `issuer`'s public key.
+    pub(crate) fn verify_issued_by(&self, issuer: &Self) -> Result<(), String> {
+        let key = issuer
+            .public_key()
+            .map_err(|error| format!("the key of {} cannot be used: {error}", issuer.subject()))?;
+        let (algorithm, parameters) = self.signature_algorithm();
+        crypto::verify_x509_signature(key, algorithm, parameters, self.tbs(), self.signature())
+    }
+
+    /// A one-line description for reports: subject, serial and validity.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "\"{}\" (serial {}, valid {} to {})",
+            self.subject(),
+            self.serial_hex(),
+            crate::datetime::rfc3339(self.not_before()),
+            crate::datetime::rfc3339(self.not_after())
+        )
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("subject", &self.subject())
+            .field("issuer", &self.issuer())
+            .field("serial", &self.serial_hex())
+            .finish_non_exhaustive()
+    }
+}
+
+fn extended_key_usages(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let mut oids = Vec::new();
+    let named = [
+        (eku.any, "2.5.29.37.0"),
+        (eku.server_auth, "1.3.6.1.5.5.7.3.1"),
+        (eku.client_auth, "1.3.6.1.5.5.7.3.2"),
+        (eku.code_signing, "1.3.6.1.5.5.7.3.3"),
+        (eku.email_protection, "1.3.6.1.5.5.7.3.4"),
+        (eku.time_stamping, "1.3.6.1.5.5.7.3.8"),
+        (eku.ocsp_signing, "1.3.6.1.5.5.7.3.9"),
+    ];
+    for (present, oid) in named {
+        if present {
+            oids.push(oid.to_owned());
+        }
+    }
+    oids.extend(
+        eku.other
+            .iter()
+            .map(x509_parser::der_parser::Oid::to_id_string),
+    );
+    oids
+}
+
+/// Lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}

@@ -1,0 +1,287 @@
+//! `application/jose`: a JWS (RFC 7515) in compact serialization with a detached payload,
+//! and a JAdES-style protected header (ETSI TS 119 182-1).
+//!
+//! The header carries `alg` (`ES256`, `ES384`, `RS256`, `PS256`, and the RSA variants
+//! with SHA-384/512), the signer certificate as `x5c` (signer first, standard base64
+//! DER) or as `x5t#S256` (then it must be in the trust store), `sigT` (the signing time,
+//! `YYYY-MM-DDThh:mm:ssZ`), optionally `srCms` (the commitment: `commId.id` is a URI such
+//! as `urn:oid:1.2.840.10065.1.12.1.1`, author's signature), and `crit` naming `sigT` and
+//! every other `JAdES` parameter present. Any other critical parameter is refused, as
+//! RFC 7515 §4.1.11 requires.
+//!
+//! The signed content is bound in one of two ways:
+//! - **detached payload** (RFC 7515 Appendix F): the payload is the canonical JSON of the
+//!   single target, left out of the serialization (`header..signature`) and put back for
+//!   verification;
+//! - **`sigD`** with `mId` `http://uri.etsi.org/19182/ObjectIdByURIHash`: the header lists
+//!   each target (`pars`, the references of `Provenance.target`) with the digest of its
+//!   canonical JSON (`hashM`, `hashV`), and the payload is empty. One signature then covers
+//!   several targets, and a changed target is named in the report.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::cert::Certificate;
+use crate::crypto::{self, Hash};
+use crate::datetime;
+use crate::envelope::{Binding, Envelope, Named};
+use crate::path::TrustStore;
+
+/// The `sigD` mechanism this verifier supports.
+pub const OBJECT_ID_BY_URI_HASH: &str = "http://uri.etsi.org/19182/ObjectIdByURIHash";
+
+/// The header parameters this verifier understands when listed in `crit`.
+const UNDERSTOOD_CRIT: [&str; 3] = ["sigT", "srCms", "sigD"];
+
+/// Reads a JWS from `Signature.data` (the base64 of the compact serialization; the
+/// compact serialization itself is also accepted).
+pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, String> {
+    let compact = STANDARD
+        .decode(data.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| text.matches('.').count() == 2)
+        .unwrap_or_else(|| data.trim().to_owned());
+    let mut parts = compact.split('.');
+    let (Some(header_b64), Some(payload), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(
+            "Signature.data is not a JWS in compact serialization (three parts separated by dots)"
+                .into(),
+        );
+    };
+    if !payload.is_empty() {
+        return Err("the JWS carries its payload; a signature on a FHIR resource must be detached (the target is the payload)".into());
+    }
+    let header_bytes = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|error| format!("the JWS protected header is not base64url: {error}"))?;
+    let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
+        .map_err(|error| format!("the JWS protected header is not a JSON object: {error}"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|error| format!("the JWS signature is not base64url: {error}"))?;
+
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or("the JWS header has no \"alg\"")?;
+    let (scheme, hash) = crypto::scheme_of_jose(alg).ok_or_else(|| {
+        format!("JWS algorithm {alg:?} is not supported (ES256, ES384, RS256, PS256 and RS/PS384/512 are)")
+    })?;
+
+    let crit: Vec<&str> = match header.get("crit") {
+        None => Vec::new(),
+        Some(Value::Array(names)) => names
+            .iter()
+            .map(|name| {
+                name.as_str()
+                    .ok_or("\"crit\" must list header parameter names")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("\"crit\" must be an array".into()),
+    };
+    if let Some(unknown) = crit.iter().find(|name| !UNDERSTOOD_CRIT.contains(name)) {
+        return Err(format!(
+            "the JWS header marks {unknown:?} critical, which this verifier does not understand"
+        ));
+    }
+    for name in UNDERSTOOD_CRIT {
+        if header.contains_key(name) && !crit.contains(&name) {
+            return Err(format!(
+                "\"{name}\" is present but not listed in \"crit\" (JAdES requires it)"
+            ));
+        }
+    }
+
+    let (signer, extra) = certificates(&header, trust)?;
+    let signing_time = match header.get("sigT") {
+        Some(Value::String(text)) => datetime::parse_rfc3339(text)
+            .map_err(|error| format!("\"sigT\" {text:?} is not a time: {error}"))?,
+        Some(_) => return Err("\"sigT\" must be a string".into()),
+        None => return Err("the JWS header has no signing time (\"sigT\")".into()),
+    };
+    let commitment = commitments(&header)?;
+    let binding = match header.get("sigD") {
+        None => Binding::JwsDetached {
+            header_b64: header_b64.to_owned(),
+        },
+        Some(sig_d) => sig_d_binding(header_b64, sig_d)?,
+    };
+    Ok(Envelope {
+        algorithm: alg.to_owned(),
+        scheme,
+        hash,
+        signer,
+        extra,
+        signing_time,
+        commitment,
+        signature,
+        binding,
+    })
+}
+
+/// The signer certificate and the others the header carries.
+fn certificates(
+    header: &Map<String, Value>,
+    trust: &TrustStore,
+) -> Result<(Certificate, Vec<Certificate>), String> {
+    if let Some(x5c) = header.get("x5c") {
+        let list = x5c.as_array().ok_or("\"x5c\" must be an array")?;
+        let mut certificates = Vec::with_capacity(list.len());
+        for (index, item) in list.iter().enumerate() {
+            let text = item.as_str().ok_or("\"x5c\" must list base64 strings")?;
+            let der = STANDARD
+                .decode(text)
+                .map_err(|error| format!("x5c[{index}] is not base64: {error}"))?;
+            certificates.push(
+                Certificate::from_der(&der).map_err(|error| format!("x5c[{index}]: {error}"))?,
+            );
+        }
+        if certificates.is_empty() {
+            return Err("\"x5c\" is empty".into());
+        }
+        let signer = certificates.remove(0);
+        if let Some(Value::String(thumbprint)) = header.get("x5t#S256") {
+            let expected = URL_SAFE_NO_PAD.decode(thumbprint).unwrap_or_default();
+            if expected != signer.fingerprint() {
+                return Err(
+                    "\"x5t#S256\" is not the thumbprint of the first \"x5c\" certificate".into(),
+                );
+            }
+        }
+        return Ok((signer, certificates));
+    }
+    if let Some(thumbprint) = header.get("x5t#S256") {
+        let thumbprint = thumbprint.as_str().ok_or("\"x5t#S256\" must be a string")?;
+        let fingerprint = URL_SAFE_NO_PAD
+            .decode(thumbprint)
+            .map_err(|error| format!("\"x5t#S256\" is not base64url: {error}"))?;
+        let signer = trust.find_by_sha256(&fingerprint).ok_or_else(|| {
+            format!("the signer certificate (x5t#S256 {thumbprint}) is not in the signature and not in the trust store")
+        })?;
+        return Ok((signer.clone(), Vec::new()));
+    }
+    Err("the JWS header identifies no signer certificate (neither \"x5c\" nor \"x5t#S256\")".into())
+}
+
+/// The commitment type identifiers of `srCms`.
+fn commitments(header: &Map<String, Value>) -> Result<Vec<String>, String> {
+    let Some(sr_cms) = header.get("srCms") else {
+        return Ok(Vec::new());
+    };
+    let list = sr_cms.as_array().ok_or("\"srCms\" must be an array")?;
+    list.iter()
+        .map(|item| {
+            item.pointer("/commId/id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| "each \"srCms\" item needs \"commId\": {\"id\": …}".to_owned())
+        })
+        .collect()
+}
+
+fn sig_d_binding(header_b64: &str, sig_d: &Value) -> Result<Binding, String> {
+    let mechanism = sig_d.get("mId").and_then(Value::as_str).unwrap_or_default();
+    if mechanism != OBJECT_ID_BY_URI_HASH {
+        return Err(format!(
+            "\"sigD\" mechanism {mechanism:?} is not supported (only {OBJECT_ID_BY_URI_HASH} is)"
+        ));
+    }
+    let hash_name = sig_d
+        .get("hashM")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let hash = Hash::from_jades_name(hash_name)
+        .ok_or_else(|| format!("\"sigD.hashM\" {hash_name:?} is not S256, S384 or S512"))?;
+    let strings = |name: &str| -> Result<Vec<&str>, String> {
+        sig_d
+            .get(name)
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("\"sigD.{name}\" must be an array"))?
+            .iter()
+            .map(|value| {
+                value
+                    .as_str()
+                    .ok_or_else(|| format!("\"sigD.{name}\" must list strings"))
+            })
+            .collect()
+    };
+    let pars = strings("pars")?;
+    let hashes = strings("hashV")?;
+    if pars.is_empty() || pars.len() != hashes.len() {
+        return Err(
+            "\"sigD\" must list as many digests (hashV) as objects (pars), at least one".into(),
+        );
+    }
+    let digests = pars
+        .iter()
+        .zip(&hashes)
+        .map(|(par, value)| {
+            URL_SAFE_NO_PAD
+                .decode(value)
+                .map(|digest| (Some((*par).to_owned()), digest))
+                .map_err(|error| format!("\"sigD.hashV\" for {par:?} is not base64url: {error}"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Binding::Digests {
+        signed: format!("{header_b64}.").into_bytes(),
+        hash,
+        digests,
+    })
+}
+
+/// What a JWS signer puts in the protected header.
+pub(crate) struct HeaderInput<'a> {
+    pub(crate) alg: &'a str,
+    pub(crate) chain: &'a [Certificate],
+    pub(crate) signing_time: OffsetDateTime,
+    pub(crate) commitment: Option<&'a str>,
+    /// `(reference, digest)` per target for `sigD`; `None` for a detached payload.
+    pub(crate) sig_d: Option<(Hash, Named)>,
+}
+
+/// The base64url protected header for a signature.
+pub(crate) fn header(input: &HeaderInput<'_>) -> String {
+    let mut header = Map::new();
+    header.insert("alg".into(), json!(input.alg));
+    header.insert(
+        "x5c".into(),
+        Value::Array(
+            input
+                .chain
+                .iter()
+                .map(|cert| json!(STANDARD.encode(cert.der())))
+                .collect(),
+        ),
+    );
+    if let Some(signer) = input.chain.first() {
+        header.insert(
+            "x5t#S256".into(),
+            json!(URL_SAFE_NO_PAD.encode(signer.fingerprint())),
+        );
+    }
+    header.insert("sigT".into(), json!(datetime::rfc3339(input.signing_time)));
+    let mut crit = vec![json!("sigT")];
+    if let Some(commitment) = input.commitment {
+        header.insert("srCms".into(), json!([{ "commId": { "id": commitment } }]));
+        crit.push(json!("srCms"));
+    }
+    if let Some((hash, targets)) = &input.sig_d {
+        header.insert(
+            "sigD".into(),
+            json!({
+                "mId": OBJECT_ID_BY_URI_HASH,
+                "pars": targets.iter().map(|(reference, _)| reference.as_str()).collect::<Vec<_>>(),
+                "hashM": hash.jades_name(),
+                "hashV": targets.iter().map(|(_, digest)| URL_SAFE_NO_PAD.encode(digest)).collect::<Vec<_>>(),
+            }),
+        );
+        crit.push(json!("sigD"));
+    }
+    header.insert("crit".into(), Value::Array(crit));
+    URL_SAFE_NO_PAD.encode(Value::Object(header).to_string())
+}

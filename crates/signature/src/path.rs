@@ -1,0 +1,433 @@
+//! Trust anchors and certification paths (RFC 5280 §6), evaluated at the signing time.
+//!
+//! Paths are built from the signer certificate upwards, by issuer name and (where both
+//! certificates carry them) key identifiers, through the certificates the signature
+//! brings and the intermediates of the trust store, until a trust anchor. Every candidate
+//! path is checked; the first that satisfies every rule is reported, else the first
+//! candidate with the rule it breaks.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::cert::{Certificate, key_usage};
+use crate::datetime::rfc3339;
+use crate::report::{Check, CheckResult, Status};
+
+/// Paths longer than this are not built (a loop guard; real PKIs have 2 to 4 levels).
+const MAX_DEPTH: usize = 8;
+/// At most this many candidate paths are tried.
+const MAX_CANDIDATES: usize = 16;
+
+/// Why a trust store could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// A file or the directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file holds no certificate, or a broken one.
+    #[error("{path}: {message}")]
+    Certificate {
+        /// The path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The directory holds no trust anchor (self-issued certificate).
+    #[error("{0} holds no trust anchor (no self-signed root certificate)")]
+    NoAnchor(String),
+}
+
+/// The configured trust: anchors (self-signed roots, such as RENIEC's ECERNEP root) and
+/// known intermediates (the accredited CAs), plus a cache of certificate signatures
+/// already verified, so that verifying many acts signed under the same CA costs one
+/// signature check per act rather than one per certificate.
+#[derive(Default)]
+pub struct TrustStore {
+    anchors: Vec<Certificate>,
+    intermediates: Vec<Certificate>,
+    verified: Mutex<HashSet<([u8; 32], [u8; 32])>>,
+}
+
+impl std::fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("anchors", &self.anchors)
+            .field("intermediates", &self.intermediates)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrustStore {
+    /// An empty store (trusts nothing).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a certificate: a self-issued one is a trust anchor, any other a known
+    /// intermediate (which must itself chain to an anchor to be of use).
+    pub fn add(&mut self, certificate: Certificate) {
+        if certificate.is_self_issued() {
+            self.anchors.push(certificate);
+        } else {
+            self.intermediates.push(certificate);
+        }
+    }
+
+    /// Loads every certificate in a directory: files ending in `.pem`, `.crt` or `.cer`,
+    /// in PEM (any number of certificates) or DER (one).
+    pub fn load_dir(dir: &Path) -> Result<Self, TrustError> {
+        let io = |path: &Path, source| TrustError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut store = Self::new();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|error| io(dir, error))?
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension()
+                    .and_then(|ext| ext.to_str())
+                    .is_some_and(|ext| matches!(ext, "pem" | "crt" | "cer"))
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let bytes = std::fs::read(&file).map_err(|error| io(&file, error))?;
+            let certificates =
+                read_certificates(&bytes).map_err(|message| TrustError::Certificate {
+                    path: file.display().to_string(),
+                    message,
+                })?;
+            for certificate in certificates {
+                store.add(certificate);
+            }
+        }
+        if store.anchors.is_empty() {
+            return Err(TrustError::NoAnchor(dir.display().to_string()));
+        }
+        Ok(store)
+    }
+
+    /// The trust anchors.
+    #[must_use]
+    pub fn anchors(&self) -> &[Certificate] {
+        &self.anchors
+    }
+
+    /// The known intermediates.
+    #[must_use]
+    pub fn intermediates(&self) -> &[Certificate] {
+        &self.intermediates
+    }
+
+    /// The certificate with this SHA-256 fingerprint (for `x5t#S256` references).
+    #[must_use]
+    pub fn find_by_sha256(&self, fingerprint: &[u8]) -> Option<&Certificate> {
+        self.anchors
+            .iter()
+            .chain(&self.intermediates)
+            .find(|cert| cert.fingerprint() == fingerprint)
+    }
+
+    /// Verifies `child`'s signature by `issuer`, remembering successes.
+    pub(crate) fn verify_issued(
+        &self,
+        child: &Certificate,
+        issuer: &Certificate,
+    ) -> Result<(), String> {
+        let key = (child.fingerprint(), issuer.fingerprint());
+        if self.verified.lock().is_ok_and(|set| set.contains(&key)) {
+            return Ok(());
+        }
+        child.verify_issued_by(issuer)?;
+        if let Ok(mut set) = self.verified.lock() {
+            set.insert(key);
+        }
+        Ok(())
+    }
+
+    /// Builds and checks the certification path of `signer`, with `extra` certificates
+    /// (those the signature carries), at `at`.
+    pub(crate) fn evaluate(
+        &self,
+        signer: &Certificate,
+        extra: &[Certificate],
+        at: OffsetDateTime,
+    ) -> PathEvaluation {
+        let mut candidates = Vec::new();
+        let mut partial = vec![signer.clone()];
+        self.extend(&mut partial, extra, &mut candidates);
+        if candidates.is_empty() {
+            return self.no_path(signer, extra, at);
+        }
+        let mut best: Option<(usize, PathEvaluation)> = None;
+        for path in candidates {
+            let structure = self.structure(&path);
+            let validity = validity(&path, at);
+            let rank = usize::from(structure.is_err()) * 2 + usize::from(validity.is_err());
+            let evaluation = PathEvaluation {
+                path_check: result(
+                    Check::CertificatePath,
+                    structure.map(|()| describe_path(&path)),
+                ),
+                validity_check: result(Check::CertificateValidity, validity),
+                path,
+                complete: true,
+            };
+            if rank == 0 {
+                return evaluation;
+            }
+            if best.as_ref().is_none_or(|(best_rank, _)| rank < *best_rank) {
+                best = Some((rank, evaluation));
+            }
+        }
+        best.map_or_else(
+            || self.no_path(signer, extra, at),
+            |(_, evaluation)| evaluation,
+        )
+    }
+
+    /// Depth-first search for paths ending at an anchor.
+    fn extend(
+        &self,
+        partial: &mut Vec<Certificate>,
+        extra: &[Certificate],
+        out: &mut Vec<Vec<Certificate>>,
+    ) {
+        let Some(last) = partial.last().cloned() else {
+            return;
+        };
+        if out.len() >= MAX_CANDIDATES {
+            return;
+        }
+        // The signer itself may be configured as an anchor.
+        if partial.len() == 1 && self.anchors.iter().any(|anchor| anchor.same_as(&last)) {
+            out.push(partial.clone());
+            return;
+        }
+        if partial.len() > MAX_DEPTH {
+            return;
+        }
+        for anchor in &self.anchors {
+            if last.could_be_issued_by(anchor) && !last.same_as(anchor) {
+                partial.push(anchor.clone());
+                out.push(partial.clone());
+                partial.pop();
+            }
+        }
+        let intermediates = extra.iter().chain(&self.intermediates);
+        for candidate in intermediates {
+            let seen = partial.iter().any(|cert| cert.same_as(candidate));
+            // An anchor brought in `extra` is not trusted for being brought.
+            if seen || candidate.is_self_issued() || !last.could_be_issued_by(candidate) {
+                continue;
+            }
+            partial.push(candidate.clone());
+            self.extend(partial, extra, out);
+            partial.pop();
+        }
+    }
+
+    /// The evaluation when no path reaches an anchor.
+    fn no_path(
+        &self,
+        signer: &Certificate,
+        extra: &[Certificate],
+        at: OffsetDateTime,
+    ) -> PathEvaluation {
+        // Follow issuers as far as they go, to name the one that is missing.
+        let mut chain = vec![signer.clone()];
+        while let Some(last) = chain.last().cloned() {
+            if chain.len() > MAX_DEPTH || last.is_self_issued() {
+                break;
+            }
+            let next = extra.iter().chain(&self.intermediates).find(|cert| {
+                last.could_be_issued_by(cert) && !chain.iter().any(|c| c.same_as(cert))
+            });
+            match next {
+                Some(next) => chain.push(next.clone()),
+                None => break,
+            }
+        }
+        let top = chain.last().unwrap_or(signer);
+        let reason = if top.is_self_issued() {
+            format!(
+                "the path ends at \"{}\", which is not one of the configured trust anchors",
+                top.subject()
+            )
+        } else {
+            format!(
+                "no certificate of \"{}\" (the issuer of \"{}\") is among the trust anchors, the known intermediates or the certificates the signature carries",
+                top.issuer(),
+                top.subject()
+            )
+        };
+        PathEvaluation {
+            path_check: CheckResult {
+                check: Check::CertificatePath,
+                status: Status::Failed,
+                reason,
+            },
+            validity_check: result(Check::CertificateValidity, validity(&chain, at)),
+            path: chain,
+            complete: false,
+        }
+    }
+
+    /// The RFC 5280 rules that do not depend on time.
+    fn structure(&self, path: &[Certificate]) -> Result<(), String> {
+        for cert in path {
+            if let Some(oid) = cert.unknown_critical().first() {
+                return Err(format!(
+                    "\"{}\" has a critical extension {oid} that this verifier does not process (RFC 5280 §4.2)",
+                    cert.subject()
+                ));
+            }
+        }
+        for (index, pair) in path.windows(2).enumerate() {
+            let (child, issuer) = (&pair[0], &pair[1]);
+            if child.issuer_raw() != issuer.subject_raw() {
+                return Err(format!(
+                    "the issuer of \"{}\" is not the subject of \"{}\"",
+                    child.subject(),
+                    issuer.subject()
+                ));
+            }
+            self.verify_issued(child, issuer).map_err(|error| {
+                format!(
+                    "the signature on \"{}\" does not verify with the key of \"{}\": {error}",
+                    child.subject(),
+                    issuer.subject()
+                )
+            })?;
+            let ca_position = index + 1;
+            let is_anchor = ca_position == path.len() - 1;
+            match issuer.basic_constraints() {
+                Some((true, path_len)) => {
+                    // Non-self-issued intermediates between this CA and the signer.
+                    let below = path[1..ca_position]
+                        .iter()
+                        .filter(|cert| !cert.is_self_issued())
+                        .count();
+                    if let Some(limit) = path_len
+                        && below > limit as usize
+                    {
+                        return Err(format!(
+                            "\"{}\" allows at most {limit} intermediate CA certificate(s) below it (pathLenConstraint), and the path has {below}",
+                            issuer.subject()
+                        ));
+                    }
+                }
+                None if is_anchor && issuer.version() == 0 => {
+                    // A version 1 root: trusted as configured, it carries no extensions.
+                }
+                _ => {
+                    return Err(format!(
+                        "\"{}\" issued \"{}\" but is not a CA certificate (basic constraints cA is not set)",
+                        issuer.subject(),
+                        child.subject()
+                    ));
+                }
+            }
+            if let Some(usage) = issuer.key_usage()
+                && usage & key_usage::KEY_CERT_SIGN == 0
+            {
+                return Err(format!(
+                    "\"{}\" issued \"{}\" but its key usage does not include keyCertSign",
+                    issuer.subject(),
+                    child.subject()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of path building and validation.
+#[derive(Debug)]
+pub(crate) struct PathEvaluation {
+    /// The path (signer first); when `complete` is false, as far as issuers were found.
+    pub(crate) path: Vec<Certificate>,
+    /// Whether the path ends at a trust anchor.
+    pub(crate) complete: bool,
+    pub(crate) path_check: CheckResult,
+    pub(crate) validity_check: CheckResult,
+}
+
+fn result(check: Check, outcome: Result<String, String>) -> CheckResult {
+    match outcome {
+        Ok(reason) => CheckResult {
+            check,
+            status: Status::Passed,
+            reason,
+        },
+        Err(reason) => CheckResult {
+            check,
+            status: Status::Failed,
+            reason,
+        },
+    }
+}
+
+fn describe_path(path: &[Certificate]) -> String {
+    let names: Vec<_> = path
+        .iter()
+        .map(|cert| format!("\"{}\"", cert.subject()))
+        .collect();
+    format!(
+        "{} certificate(s) to the trust anchor: {}",
+        path.len(),
+        names.join(" → ")
+    )
+}
+
+/// Every certificate valid at `at` (RFC 5280 §6.1.3 (a)(2); the anchor too, as OpenSSL does).
+fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, String> {
+    for cert in path {
+        if at < cert.not_before() {
+            return Err(format!(
+                "\"{}\" was not yet valid at {} (valid from {})",
+                cert.subject(),
+                rfc3339(at),
+                rfc3339(cert.not_before())
+            ));
+        }
+        if at > cert.not_after() {
+            return Err(format!(
+                "\"{}\" had expired at {} (valid until {})",
+                cert.subject(),
+                rfc3339(at),
+                rfc3339(cert.not_after())
+            ));
+        }
+    }
+    Ok(format!(
+        "every certificate of the path was valid at {}",
+        rfc3339(at)
+    ))
+}
+
+/// The certificates in PEM text or a single DER certificate.
+pub(crate) fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
+    if bytes.starts_with(b"-----") || bytes.iter().take(64).all(u8::is_ascii) {
+        let certificates = Certificate::all_from_pem(bytes).map_err(|error| error.to_string())?;
+        if certificates.is_empty() {
+            return Err("no CERTIFICATE block".to_owned());
+        }
+        Ok(certificates)
+    } else {
+        Ok(vec![
+            Certificate::from_der(bytes).map_err(|error| error.to_string())?,
+        ])
+    }
+}

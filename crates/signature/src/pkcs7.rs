@@ -1,0 +1,314 @@
+//! `application/pkcs7-signature`: a detached CMS `SignedData` (RFC 5652), parsed with the
+//! `RustCrypto` `cms` crate.
+//!
+//! One `SignerInfo` with signed attributes: `contentType` (equal to the encapsulated
+//! content type), `messageDigest` (of the canonical JSON of the one target), and
+//! `signingTime`. The signature covers the DER of the signed attributes (as a `SET OF`);
+//! the content itself is absent (detached) and is checked through `messageDigest`.
+//! Signatures without signed attributes are refused: they have no signed signing time.
+//! The signer certificate is found in `certificates` by issuer and serial number or by
+//! subject key identifier. `Signature.data` is the base64 of the DER `ContentInfo`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use cms::cert::x509::attr::Attribute;
+use cms::cert::x509::der::asn1::{ObjectIdentifier, OctetString, SetOfVec, UtcTime};
+use cms::cert::x509::der::{Any, Decode, Encode};
+use cms::cert::x509::spki::AlgorithmIdentifierOwned;
+use cms::cert::x509::time::Time;
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+};
+use time::OffsetDateTime;
+
+use crate::cert::Certificate;
+use crate::crypto::{self, Hash, PublicKey, Scheme};
+use crate::envelope::{Binding, Envelope};
+
+const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+const ID_DATA: &str = "1.2.840.113549.1.7.1";
+const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+
+/// Reads a detached CMS signature from `Signature.data`.
+pub(crate) fn parse(data: &str) -> Result<Envelope, String> {
+    let der = STANDARD
+        .decode(data.trim().replace(['\n', '\r'], ""))
+        .map_err(|error| format!("Signature.data is not base64: {error}"))?;
+    let info = ContentInfo::from_der(&der)
+        .map_err(|error| format!("Signature.data is not a CMS ContentInfo: {error}"))?;
+    if info.content_type.to_string() != ID_SIGNED_DATA {
+        return Err(format!(
+            "the CMS content type is {}, not SignedData ({ID_SIGNED_DATA})",
+            info.content_type
+        ));
+    }
+    let signed: SignedData = info
+        .content
+        .decode_as()
+        .map_err(|error| format!("the CMS SignedData cannot be read: {error}"))?;
+    if signed.encap_content_info.econtent.is_some() {
+        return Err("the CMS signature encapsulates its content; a signature on a FHIR resource must be detached".into());
+    }
+    let mut certificates = Vec::new();
+    for choice in signed.certificates.iter().flat_map(|set| set.0.iter()) {
+        if let CertificateChoices::Certificate(cert) = choice {
+            let der = cert
+                .to_der()
+                .map_err(|error| format!("a CMS certificate cannot be encoded: {error}"))?;
+            certificates.push(Certificate::from_der(&der).map_err(|error| error.to_string())?);
+        }
+    }
+    let infos = signed.signer_infos.0.as_slice();
+    let [info] = infos else {
+        return Err(format!(
+            "the CMS signature has {} signer infos; one signature per FHIR Signature is expected",
+            infos.len()
+        ));
+    };
+    let position = certificates
+        .iter()
+        .position(|cert| identifies(&info.sid, cert))
+        .ok_or("the signer certificate is not among the certificates of the CMS signature")?;
+    let signer_cert = certificates.remove(position);
+
+    let digest_oid = info.digest_alg.oid.to_string();
+    let hash = Hash::from_oid(&digest_oid).ok_or_else(|| {
+        format!("digest algorithm {digest_oid} is not supported (SHA-256/384/512 are)")
+    })?;
+    let signature_oid = info.signature_algorithm.oid.to_string();
+    let parameters = info
+        .signature_algorithm
+        .parameters
+        .as_ref()
+        .map(|any| any.value().to_vec());
+    let (scheme, signature_hash) =
+        crypto::scheme_of_oid(&signature_oid, parameters.as_deref(), Some(hash))?;
+
+    let attributes = info
+        .signed_attrs
+        .as_ref()
+        .ok_or("the CMS signature has no signed attributes, so no signed signing time")?;
+    let (content_type, message_digest, signing_time) = read_attributes(attributes)?;
+    if content_type != signed.encap_content_info.econtent_type {
+        return Err("the contentType attribute differs from the encapsulated content type".into());
+    }
+    let signed_bytes = attributes
+        .to_der()
+        .map_err(|error| format!("the signed attributes cannot be re-encoded: {error}"))?;
+    Ok(Envelope {
+        algorithm: jose_name(scheme, signature_hash, signer_cert.public_key().ok()),
+        scheme,
+        hash: signature_hash,
+        signer: signer_cert,
+        extra: certificates,
+        signing_time,
+        commitment: Vec::new(),
+        signature: info.signature.as_bytes().to_vec(),
+        binding: Binding::Digests {
+            signed: signed_bytes,
+            hash,
+            digests: vec![(None, message_digest)],
+        },
+    })
+}
+
+/// The content type, message digest and signing time of the signed attributes.
+fn read_attributes(
+    attributes: &SetOfVec<Attribute>,
+) -> Result<(ObjectIdentifier, Vec<u8>, OffsetDateTime), String> {
+    let mut content_type = None;
+    let mut message_digest = None;
+    let mut signing_time = None;
+    for attribute in attributes.iter() {
+        let value = single_value(attribute)?;
+        match attribute.oid.to_string().as_str() {
+            ID_CONTENT_TYPE => {
+                content_type = Some(
+                    value
+                        .decode_as::<ObjectIdentifier>()
+                        .map_err(|error| format!("contentType attribute: {error}"))?,
+                );
+            }
+            ID_MESSAGE_DIGEST => {
+                message_digest = Some(
+                    value
+                        .decode_as::<OctetString>()
+                        .map_err(|error| format!("messageDigest attribute: {error}"))?
+                        .as_bytes()
+                        .to_vec(),
+                );
+            }
+            ID_SIGNING_TIME => {
+                // `Time` is a CHOICE, decoded from the whole TLV rather than as a value.
+                let time = value
+                    .to_der()
+                    .and_then(|der| Time::from_der(&der))
+                    .map_err(|error| format!("signingTime attribute: {error}"))?;
+                let seconds = time.to_unix_duration().as_secs();
+                signing_time = Some(
+                    OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
+                        .map_err(|error| format!("signingTime out of range: {error}"))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok((
+        content_type.ok_or("the signed attributes have no contentType")?,
+        message_digest.ok_or("the signed attributes have no messageDigest")?,
+        signing_time.ok_or("the signed attributes have no signingTime")?,
+    ))
+}
+
+/// The JOSE name of a CMS algorithm, for reports.
+fn jose_name(scheme: Scheme, hash: Hash, key: Option<&PublicKey>) -> String {
+    let bits = match hash {
+        Hash::Sha256 => "256",
+        Hash::Sha384 => "384",
+        Hash::Sha512 => "512",
+    };
+    let family = match (scheme, key) {
+        (Scheme::Ecdsa { .. }, _) => "ES",
+        (Scheme::RsaPkcs1, _) => "RS",
+        (Scheme::RsaPss, _) => "PS",
+    };
+    format!("{family}{bits}")
+}
+
+fn single_value(attribute: &Attribute) -> Result<&Any, String> {
+    let values = attribute.values.as_slice();
+    match values {
+        [value] => Ok(value),
+        _ => Err(format!(
+            "signed attribute {} must have exactly one value, it has {}",
+            attribute.oid,
+            values.len()
+        )),
+    }
+}
+
+/// Whether `sid` names `cert`.
+fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => {
+            let issuer = isn.issuer.to_der().unwrap_or_default();
+            issuer == cert.issuer_raw()
+                && trim_zeros(isn.serial_number.as_bytes()) == trim_zeros(cert.serial())
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            cert.subject_key_id() == Some(ski.0.as_bytes())
+        }
+    }
+}
+
+fn trim_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// The signed attributes of a new signature over content with `digest`, and their DER
+/// (the bytes to sign).
+pub(crate) fn signed_attributes(
+    digest: &[u8],
+    signing_time: OffsetDateTime,
+) -> Result<(SetOfVec<Attribute>, Vec<u8>), String> {
+    let error = |error: cms::cert::x509::der::Error| error.to_string();
+    let oid = |text: &str| ObjectIdentifier::new(text).map_err(|e| e.to_string());
+    let attribute = |id: &str, value: Any| -> Result<Attribute, String> {
+        let mut values = SetOfVec::new();
+        values.insert(value).map_err(error)?;
+        Ok(Attribute {
+            oid: oid(id)?,
+            values,
+        })
+    };
+    let seconds = u64::try_from(signing_time.unix_timestamp()).map_err(|e| e.to_string())?;
+    let time = UtcTime::from_unix_duration(std::time::Duration::from_secs(seconds))
+        .map(Time::UtcTime)
+        .map_err(error)?;
+    let mut attributes = SetOfVec::new();
+    attributes
+        .insert(attribute(
+            ID_CONTENT_TYPE,
+            Any::encode_from(&oid(ID_DATA)?).map_err(error)?,
+        )?)
+        .map_err(error)?;
+    attributes
+        .insert(attribute(
+            ID_SIGNING_TIME,
+            Any::encode_from(&time).map_err(error)?,
+        )?)
+        .map_err(error)?;
+    attributes
+        .insert(attribute(
+            ID_MESSAGE_DIGEST,
+            Any::encode_from(&OctetString::new(digest).map_err(error)?).map_err(error)?,
+        )?)
+        .map_err(error)?;
+    let der = attributes.to_der().map_err(error)?;
+    Ok((attributes, der))
+}
+
+/// A detached CMS `ContentInfo` (DER) from its parts.
+pub(crate) fn assemble(
+    chain: &[Certificate],
+    hash: Hash,
+    signature_algorithm: &str,
+    attributes: SetOfVec<Attribute>,
+    signature: &[u8],
+) -> Result<Vec<u8>, String> {
+    let error = |error: cms::cert::x509::der::Error| error.to_string();
+    let oid = |text: &str| ObjectIdentifier::new(text).map_err(|e| e.to_string());
+    let signer = chain.first().ok_or("no signer certificate")?;
+    let parsed = cms::cert::x509::Certificate::from_der(signer.der()).map_err(error)?;
+    let digest_alg = AlgorithmIdentifierOwned {
+        oid: oid(hash.oid())?,
+        parameters: None,
+    };
+    let info = SignerInfo {
+        version: CmsVersion::V1,
+        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: parsed.tbs_certificate.issuer.clone(),
+            serial_number: parsed.tbs_certificate.serial_number.clone(),
+        }),
+        digest_alg: digest_alg.clone(),
+        signed_attrs: Some(attributes),
+        signature_algorithm: AlgorithmIdentifierOwned {
+            oid: oid(signature_algorithm)?,
+            parameters: None,
+        },
+        signature: OctetString::new(signature).map_err(error)?,
+        unsigned_attrs: None,
+    };
+    let mut certificates = SetOfVec::new();
+    for cert in chain {
+        let cert = cms::cert::x509::Certificate::from_der(cert.der()).map_err(error)?;
+        certificates
+            .insert(CertificateChoices::Certificate(cert))
+            .map_err(error)?;
+    }
+    let mut digest_algorithms = SetOfVec::new();
+    digest_algorithms.insert(digest_alg).map_err(error)?;
+    let mut infos = SetOfVec::new();
+    infos.insert(info).map_err(error)?;
+    let signed_data = SignedData {
+        version: CmsVersion::V1,
+        digest_algorithms,
+        encap_content_info: EncapsulatedContentInfo {
+            econtent_type: oid(ID_DATA)?,
+            econtent: None,
+        },
+        certificates: Some(CertificateSet(certificates)),
+        crls: None,
+        signer_infos: SignerInfos(infos),
+    };
+    let info = ContentInfo {
+        content_type: oid(ID_SIGNED_DATA)?,
+        content: Any::encode_from(&signed_data).map_err(error)?,
+    };
+    info.to_der().map_err(error)
+}

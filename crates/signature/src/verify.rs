@@ -1,0 +1,833 @@
+//! The verifier: finds the signatures of a FHIR resource, resolves what each one signs and
+//! who it says signed, and runs every check.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use renhice_model::canonical::Canonicalization;
+use renhice_model::resources::{Bundle, Resource};
+use renhice_model::types::{Identifier, Reference, Signature};
+use time::{Duration, OffsetDateTime};
+
+use crate::cert::{Certificate, hex, key_usage};
+use crate::datetime::{parse_rfc3339, rfc3339};
+use crate::envelope::{Binding, Envelope, Named};
+use crate::path::TrustStore;
+use crate::report::{Check, CheckResult, SignatureReport, SignerInfo, Status};
+use crate::revocation::RevocationStore;
+use crate::{crypto, jws, pkcs7};
+
+/// `sigFormat` of a JWS.
+pub const JOSE: &str = "application/jose";
+/// `sigFormat` of a detached CMS signature.
+pub const PKCS7: &str = "application/pkcs7-signature";
+
+/// Extended key usages that allow signing documents: `emailProtection` (the usage of
+/// S/MIME and of most national signing certificates), `documentSigning` (RFC 9336),
+/// `anyExtendedKeyUsage`, Microsoft's document signing and Adobe's authentic documents.
+const DOCUMENT_SIGNING_EKUS: [&str; 5] = [
+    "1.3.6.1.5.5.7.3.4",
+    "1.3.6.1.5.5.7.3.36",
+    "2.5.29.37.0",
+    "1.3.6.1.4.1.311.10.3.12",
+    "1.2.840.113583.1.1.5",
+];
+
+/// How far `Signature.when` may be from the signed signing time (clock skew between the
+/// signing device and the system that writes the resource).
+const WHEN_TOLERANCE: Duration = Duration::minutes(5);
+
+/// A signed object: the reference the signature names it by and the resource.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The reference (`Provenance.target[i].reference`; for a Bundle's own signature, the
+    /// Bundle's `fullUrl` or `Bundle/id`, informative only).
+    pub reference: &'a str,
+    /// The resource.
+    pub resource: &'a Resource,
+}
+
+/// The verifier: trust anchors and revocation information. Verification does no I/O and
+/// never reads the clock: the time to verify for is an argument.
+#[derive(Debug, Default)]
+pub struct Verifier {
+    trust: TrustStore,
+    revocation: RevocationStore,
+}
+
+impl Verifier {
+    /// A verifier that trusts `trust` and knows the revocations in `revocation`.
+    #[must_use]
+    pub fn new(trust: TrustStore, revocation: RevocationStore) -> Self {
+        Self { trust, revocation }
+    }
+
+    /// The trust store.
+    #[must_use]
+    pub fn trust(&self) -> &TrustStore {
+        &self.trust
+    }
+
+    /// The revocation information.
+    #[must_use]
+    pub fn revocation(&self) -> &RevocationStore {
+        &self.revocation
+    }
+
+    /// Every signature in `resource`, verified as of `at`: a Bundle's own signature, the
+    /// signatures of the Provenance entries of a Bundle (targets resolved among its
+    /// entries), or a Provenance's signatures (targets resolved among `others` and its
+    /// contained resources). `others` also serve to resolve `Signature.who`.
+    #[must_use]
+    pub fn verify_resource(
+        &self,
+        resource: &Resource,
+        others: &[Resource],
+        at: OffsetDateTime,
+    ) -> Vec<SignatureReport> {
+        let mut reports = Vec::new();
+        match resource {
+            Resource::Bundle(bundle) => {
+                let context = Context::of_bundle(bundle, others);
+                if let Some(signature) = &bundle.signature {
+                    let reference = bundle
+                        .id
+                        .as_ref()
+                        .and_then(|id| id.value.as_deref())
+                        .map_or_else(|| "Bundle".to_owned(), |id| format!("Bundle/{id}"));
+                    let target = Target {
+                        reference: &reference,
+                        resource,
+                    };
+                    reports.push(self.verify_signature(
+                        signature,
+                        "Bundle.signature",
+                        &[target],
+                        Canonicalization::Document,
+                        &context,
+                        at,
+                    ));
+                }
+                for (index, entry) in bundle.entry.iter().enumerate() {
+                    if let Some(Resource::Provenance(provenance)) = &entry.resource {
+                        let location = format!("Bundle.entry[{index}].resource");
+                        self.provenance(provenance, &location, &context, &mut reports, at);
+                    }
+                }
+            }
+            Resource::Provenance(provenance) => {
+                let mut context = Context::default();
+                for other in others.iter().chain(&provenance.contained) {
+                    context.add(None, other);
+                }
+                self.provenance(provenance, "Provenance", &context, &mut reports, at);
+            }
+            _ => {}
+        }
+        reports
+    }
+
+    fn provenance(
+        &self,
+        provenance: &renhice_model::resources::Provenance,
+        location: &str,
+        context: &Context<'_>,
+        reports: &mut Vec<SignatureReport>,
+        at: OffsetDateTime,
+    ) {
+        let mut targets = Vec::new();
+        let mut missing = Vec::new();
+        for reference in &provenance.target {
+            let text = reference.reference_str().unwrap_or_default();
+            match context.resolve(text) {
+                Some(resource) => targets.push(Target {
+                    reference: text,
+                    resource,
+                }),
+                None => missing.push(text.to_owned()),
+            }
+        }
+        for (index, signature) in provenance.signature.iter().enumerate() {
+            let location = format!("{location}.signature[{index}]");
+            if missing.is_empty() && !targets.is_empty() {
+                reports.push(self.verify_signature(
+                    signature,
+                    &location,
+                    &targets,
+                    Canonicalization::Json,
+                    context,
+                    at,
+                ));
+            } else {
+                let mut report = empty_report(signature, &location, at);
+                let reason = if targets.is_empty() && missing.is_empty() {
+                    "the Provenance has no target, so the signature signs nothing".to_owned()
+                } else {
+                    format!(
+                        "the signed target(s) {} are not available to check the signature against",
+                        missing.join(", ")
+                    )
+                };
+                report.checks = not_run(Check::Format, Status::Indeterminate, &reason);
+                reports.push(report);
+            }
+        }
+    }
+
+    /// Verifies one signature over `targets` as of `at`. `default_method` is the
+    /// canonicalization used when `Signature.targetFormat` names none.
+    #[must_use]
+    pub fn verify_signature(
+        &self,
+        signature: &Signature,
+        location: &str,
+        targets: &[Target<'_>],
+        default_method: Canonicalization,
+        context: &Context<'_>,
+        at: OffsetDateTime,
+    ) -> SignatureReport {
+        let mut report = empty_report(signature, location, at);
+        let envelope = match self.decode(signature, targets, default_method) {
+            Ok(decoded) => decoded,
+            Err(reason) => {
+                report.checks = not_run(Check::Format, Status::Failed, &reason);
+                return report;
+            }
+        };
+        let (envelope, contents) = envelope;
+        report.algorithm = Some(envelope.algorithm.clone());
+        report.signing_time = Some(envelope.signing_time);
+        if !envelope.commitment.is_empty() {
+            report.commitment.clone_from(&envelope.commitment);
+        }
+        report.signer = Some(signer_info(&envelope.signer));
+        let mut checks = vec![CheckResult {
+            check: Check::Format,
+            status: Status::Passed,
+            reason: format!(
+                "{} signature, {} with the certificate of \"{}\"",
+                report.format,
+                envelope.algorithm,
+                envelope.signer.subject()
+            ),
+        }];
+        let (integrity, value) = content_and_value(&envelope, &contents);
+        checks.push(integrity);
+        checks.push(value);
+        checks.push(signing_time(signature, &envelope, at));
+
+        let signing = envelope.signing_time;
+        let evaluation = self
+            .trust
+            .evaluate(&envelope.signer, &envelope.extra, signing);
+        report.path = evaluation
+            .path
+            .iter()
+            .map(|cert| cert.subject().to_owned())
+            .collect();
+        checks.push(evaluation.path_check.clone());
+        checks.push(evaluation.validity_check.clone());
+        checks.push(key_usage_check(&envelope.signer));
+        checks.push(if evaluation.complete {
+            self.revocation_check(&evaluation.path, signing, at)
+        } else {
+            CheckResult {
+                check: Check::Revocation,
+                status: Status::NotRun,
+                reason: "no certification path to a trust anchor, so no CA whose revocation information counts".into(),
+            }
+        });
+        checks.push(identity_check(signature, &envelope.signer, context));
+        report.checks = checks;
+        report
+    }
+
+    /// Decodes the signature and the canonical bytes of each target.
+    fn decode(
+        &self,
+        signature: &Signature,
+        targets: &[Target<'_>],
+        default_method: Canonicalization,
+    ) -> Result<(Envelope, Named), String> {
+        let format = signature
+            .sig_format
+            .as_ref()
+            .and_then(|format| format.value.as_deref())
+            .ok_or("Signature.sigFormat is missing, so the signature cannot be read")?;
+        let data = signature
+            .data
+            .as_ref()
+            .and_then(|data| data.value.as_deref())
+            .ok_or("Signature.data is missing: there is no digital signature to verify")?;
+        let essence = format.split(';').next().unwrap_or_default().trim();
+        let envelope = match essence {
+            JOSE => jws::parse(data, &self.trust)?,
+            PKCS7 => pkcs7::parse(data)?,
+            other => {
+                return Err(format!(
+                    "sigFormat {other:?} is not supported ({JOSE} and {PKCS7} are)"
+                ));
+            }
+        };
+        let method = match signature
+            .target_format
+            .as_ref()
+            .and_then(|format| format.value.as_deref())
+        {
+            Some(media_type) => Canonicalization::from_media_type(media_type)
+                .map_err(|error| format!("Signature.targetFormat: {error}"))?
+                .unwrap_or(default_method),
+            None => default_method,
+        };
+        let contents = targets
+            .iter()
+            .map(|target| {
+                target
+                    .resource
+                    .to_canonical_json(method)
+                    .map(|bytes| (target.reference.to_owned(), bytes))
+                    .map_err(|error| format!("{}: {error}", target.reference))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((envelope, contents))
+    }
+
+    fn revocation_check(
+        &self,
+        path: &[Certificate],
+        signing: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> CheckResult {
+        let mut reasons = Vec::new();
+        let mut worst = Status::Passed;
+        // Every certificate but the anchor, which is trusted as configured.
+        for pair in path.windows(2) {
+            let (status, reason) = self.revocation.status(&pair[0], &pair[1], signing, at);
+            if status == Status::Failed {
+                return result(Check::Revocation, status, reason);
+            }
+            if status != Status::Passed && worst == Status::Passed {
+                worst = status;
+                reasons.insert(0, reason);
+            } else {
+                reasons.push(reason);
+            }
+        }
+        if worst == Status::Passed && reasons.is_empty() {
+            reasons.push("the signer certificate is itself a trust anchor".to_owned());
+        }
+        result(Check::Revocation, worst, reasons.join("; "))
+    }
+}
+
+/// The content-integrity and signature-value checks.
+fn content_and_value(
+    envelope: &Envelope,
+    contents: &[(String, Vec<u8>)],
+) -> (CheckResult, CheckResult) {
+    let key = match envelope.signer.public_key() {
+        Ok(key) => key,
+        Err(error) => {
+            let reason = format!("the signer's public key cannot be used: {error}");
+            return (
+                result(Check::ContentIntegrity, Status::NotRun, reason.clone()),
+                result(Check::SignatureValue, Status::Failed, reason),
+            );
+        }
+    };
+    if !key.jose_algorithms().contains(&envelope.algorithm.as_str()) {
+        let reason = format!(
+            "the algorithm {} does not fit the signer's key (which signs with {})",
+            envelope.algorithm,
+            key.jose_algorithms().join(", ")
+        );
+        return (
+            result(Check::ContentIntegrity, Status::NotRun, reason.clone()),
+            result(Check::SignatureValue, Status::Failed, reason),
+        );
+    }
+    match &envelope.binding {
+        Binding::JwsDetached { header_b64 } => detached(envelope, key, header_b64, contents),
+        Binding::Digests {
+            signed,
+            hash,
+            digests,
+        } => {
+            let integrity = digests_check(*hash, digests, contents);
+            let value = match crypto::verify(
+                key,
+                envelope.scheme,
+                envelope.hash,
+                signed,
+                &envelope.signature,
+            ) {
+                Ok(()) => result(
+                    Check::SignatureValue,
+                    Status::Passed,
+                    format!(
+                        "{} signature verifies over the signed attributes",
+                        envelope.algorithm
+                    ),
+                ),
+                Err(error) => result(
+                    Check::SignatureValue,
+                    Status::Failed,
+                    format!(
+                        "{error}: the signed attributes were changed, or the signature was not made with this certificate"
+                    ),
+                ),
+            };
+            (integrity, value)
+        }
+    }
+}
+
+/// A JWS with a detached payload: the content is checked by the signature value itself.
+fn detached(
+    envelope: &Envelope,
+    key: &crypto::PublicKey,
+    header_b64: &str,
+    contents: &[(String, Vec<u8>)],
+) -> (CheckResult, CheckResult) {
+    let [(reference, content)] = contents else {
+        let reason = format!(
+            "a JWS with a detached payload signs one target, and there are {}; several targets need \"sigD\"",
+            contents.len()
+        );
+        return (
+            result(Check::ContentIntegrity, Status::Failed, reason.clone()),
+            result(Check::SignatureValue, Status::NotRun, reason),
+        );
+    };
+    let mut input = String::with_capacity(header_b64.len() + 1 + content.len() * 4 / 3 + 4);
+    input.push_str(header_b64);
+    input.push('.');
+    URL_SAFE_NO_PAD.encode_string(content, &mut input);
+    if crypto::verify(
+        key,
+        envelope.scheme,
+        envelope.hash,
+        input.as_bytes(),
+        &envelope.signature,
+    )
+    .is_ok()
+    {
+        (
+            result(
+                Check::ContentIntegrity,
+                Status::Passed,
+                format!("the detached payload is the canonical JSON of {reference}, as signed"),
+            ),
+            result(
+                Check::SignatureValue,
+                Status::Passed,
+                format!(
+                    "{} signature verifies over the JWS signing input",
+                    envelope.algorithm
+                ),
+            ),
+        )
+    } else {
+        let reason = format!(
+            "the signature does not verify over the canonical JSON of {reference}: the content was changed after signing, or the signature was not made with this certificate"
+        );
+        (
+            result(Check::ContentIntegrity, Status::Failed, reason.clone()),
+            result(Check::SignatureValue, Status::Failed, reason),
+        )
+    }
+}
+
+fn result(check: Check, status: Status, reason: String) -> CheckResult {
+    CheckResult {
+        check,
+        status,
+        reason,
+    }
+}
+
+/// The report of a signature that could not be read: the failing check, then the others
+/// as not run.
+fn not_run(first: Check, status: Status, reason: &str) -> Vec<CheckResult> {
+    Check::ALL
+        .iter()
+        .map(|check| {
+            if *check == first {
+                result(*check, status, reason.to_owned())
+            } else {
+                result(
+                    *check,
+                    Status::NotRun,
+                    format!("not checked: the {} check did not pass", first.title()),
+                )
+            }
+        })
+        .collect()
+}
+
+fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> SignatureReport {
+    SignatureReport {
+        location: location.to_owned(),
+        format: signature
+            .sig_format
+            .as_ref()
+            .and_then(|format| format.value.clone())
+            .unwrap_or_default(),
+        algorithm: None,
+        signing_time: None,
+        verified_at: at,
+        commitment: signature
+            .r#type
+            .iter()
+            .filter_map(|coding| {
+                let code = coding.code.as_ref()?.value.as_deref()?;
+                Some(code.to_owned())
+            })
+            .collect(),
+        signer: None,
+        path: Vec::new(),
+        checks: Vec::new(),
+    }
+}
+
+fn signer_info(cert: &Certificate) -> SignerInfo {
+    SignerInfo {
+        subject: cert.subject().to_owned(),
+        issuer: cert.issuer().to_owned(),
+        serial: cert.serial_hex(),
+        fingerprint: hex(&cert.fingerprint()),
+        identifiers: cert.identifiers().to_vec(),
+    }
+}
+
+/// Compares the signed digests with the targets.
+fn digests_check(
+    hash: crypto::Hash,
+    digests: &[(Option<String>, Vec<u8>)],
+    contents: &[(String, Vec<u8>)],
+) -> CheckResult {
+    if let [(None, digest)] = digests {
+        let [(reference, content)] = contents else {
+            return result(
+                Check::ContentIntegrity,
+                Status::Failed,
+                format!(
+                    "a CMS signature signs one target, and there are {}",
+                    contents.len()
+                ),
+            );
+        };
+        return if hash.digest(content) == *digest {
+            result(
+                Check::ContentIntegrity,
+                Status::Passed,
+                format!("the signed message digest is that of the canonical JSON of {reference}"),
+            )
+        } else {
+            result(
+                Check::ContentIntegrity,
+                Status::Failed,
+                format!(
+                    "the canonical JSON of {reference} does not have the signed message digest: it was changed after signing"
+                ),
+            )
+        };
+    }
+    let mut changed = Vec::new();
+    let mut unsigned = Vec::new();
+    for (reference, content) in contents {
+        match digests
+            .iter()
+            .find(|(par, _)| par.as_deref() == Some(reference.as_str()))
+        {
+            Some((_, digest)) if hash.digest(content) == *digest => {}
+            Some(_) => changed.push(reference.as_str()),
+            None => unsigned.push(reference.as_str()),
+        }
+    }
+    let extra: Vec<_> = digests
+        .iter()
+        .filter_map(|(par, _)| par.as_deref())
+        .filter(|par| !contents.iter().any(|(reference, _)| reference == par))
+        .collect();
+    if changed.is_empty() && unsigned.is_empty() && extra.is_empty() {
+        let names: Vec<_> = contents
+            .iter()
+            .map(|(reference, _)| reference.as_str())
+            .collect();
+        return result(
+            Check::ContentIntegrity,
+            Status::Passed,
+            format!(
+                "the signed digests match the canonical JSON of {}",
+                names.join(", ")
+            ),
+        );
+    }
+    let mut reasons = Vec::new();
+    if !changed.is_empty() {
+        reasons.push(format!("changed after signing: {}", changed.join(", ")));
+    }
+    if !unsigned.is_empty() {
+        reasons.push(format!(
+            "targets the signature does not cover: {}",
+            unsigned.join(", ")
+        ));
+    }
+    if !extra.is_empty() {
+        reasons.push(format!(
+            "signed objects that are not targets: {}",
+            extra.join(", ")
+        ));
+    }
+    result(Check::ContentIntegrity, Status::Failed, reasons.join("; "))
+}
+
+fn signing_time(signature: &Signature, envelope: &Envelope, at: OffsetDateTime) -> CheckResult {
+    let signed = envelope.signing_time;
+    if signed > at + WHEN_TOLERANCE {
+        return result(
+            Check::SigningTime,
+            Status::Failed,
+            format!(
+                "the signing time {} is after the verification time {}",
+                rfc3339(signed),
+                rfc3339(at)
+            ),
+        );
+    }
+    let when = signature
+        .when
+        .as_ref()
+        .and_then(|when| when.value.as_ref())
+        .map(|when| parse_rfc3339(when.as_str()));
+    match when {
+        Some(Ok(when)) if (when - signed).abs() > WHEN_TOLERANCE => result(
+            Check::SigningTime,
+            Status::Failed,
+            format!(
+                "Signature.when says {}, but the signed signing time is {}",
+                rfc3339(when),
+                rfc3339(signed)
+            ),
+        ),
+        Some(Ok(_)) => result(
+            Check::SigningTime,
+            Status::Passed,
+            format!("signed at {}, as Signature.when says", rfc3339(signed)),
+        ),
+        _ => result(
+            Check::SigningTime,
+            Status::Passed,
+            format!("signed at {} (Signature.when is missing)", rfc3339(signed)),
+        ),
+    }
+}
+
+fn key_usage_check(signer: &Certificate) -> CheckResult {
+    if signer.is_ca() {
+        return result(
+            Check::KeyUsage,
+            Status::Failed,
+            format!(
+                "\"{}\" is a CA certificate, not a signer's",
+                signer.subject()
+            ),
+        );
+    }
+    let mut fit = Vec::new();
+    if let Some(usage) = signer.key_usage() {
+        let non_repudiation = usage & key_usage::NON_REPUDIATION != 0;
+        let digital_signature = usage & key_usage::DIGITAL_SIGNATURE != 0;
+        if !non_repudiation && !digital_signature {
+            return result(
+                Check::KeyUsage,
+                Status::Failed,
+                format!(
+                    "the key usage of \"{}\" allows neither nonRepudiation (contentCommitment) nor digitalSignature",
+                    signer.subject()
+                ),
+            );
+        }
+        if non_repudiation {
+            fit.push("nonRepudiation");
+        }
+        if digital_signature {
+            fit.push("digitalSignature");
+        }
+    } else {
+        fit.push("no key usage restriction");
+    }
+    if let Some(ekus) = signer.extended_key_usage()
+        && !ekus
+            .iter()
+            .any(|eku| DOCUMENT_SIGNING_EKUS.contains(&eku.as_str()))
+    {
+        return result(
+            Check::KeyUsage,
+            Status::Failed,
+            format!(
+                "the extended key usage of \"{}\" ({}) does not include document signing or email protection",
+                signer.subject(),
+                ekus.join(", ")
+            ),
+        );
+    }
+    result(
+        Check::KeyUsage,
+        Status::Passed,
+        format!("the signer certificate allows {}", fit.join(" and ")),
+    )
+}
+
+/// Resources that `Signature.who` and `Provenance.target` may point at.
+#[derive(Debug, Default)]
+pub struct Context<'a> {
+    /// `(fullUrl, resource)` pairs.
+    resources: Vec<(Option<&'a str>, &'a Resource)>,
+}
+
+impl<'a> Context<'a> {
+    /// The entries of a Bundle plus `others`.
+    #[must_use]
+    pub fn of_bundle(bundle: &'a Bundle, others: &'a [Resource]) -> Self {
+        let mut context = Self::default();
+        for entry in &bundle.entry {
+            if let Some(resource) = &entry.resource {
+                let full_url = entry.full_url.as_ref().and_then(|url| url.value.as_deref());
+                context.add(full_url, resource);
+            }
+        }
+        for other in others {
+            context.add(None, other);
+        }
+        context
+    }
+
+    /// Adds a resource, with its `fullUrl` if it has one.
+    pub fn add(&mut self, full_url: Option<&'a str>, resource: &'a Resource) {
+        self.resources.push((full_url, resource));
+    }
+
+    /// The resource a reference points at: by `fullUrl`, by `Type/id`, or by a
+    /// `#id` of a contained resource.
+    #[must_use]
+    pub fn resolve(&self, reference: &str) -> Option<&'a Resource> {
+        if reference.is_empty() {
+            return None;
+        }
+        let local = reference.trim_start_matches('#');
+        self.resources.iter().find_map(|(full_url, resource)| {
+            let by_url = *full_url == Some(reference);
+            let type_id = resource.id().is_some_and(|id| {
+                let relative = format!("{}/{id}", resource.resource_type());
+                reference == relative
+                    || reference.ends_with(&format!("/{relative}"))
+                    || (reference.starts_with('#') && local == id)
+            });
+            (by_url || type_id).then_some(*resource)
+        })
+    }
+}
+
+/// The identifiers of the party a reference names: its own `identifier`, else those of
+/// the resource it points at.
+fn who_identifiers(who: &Reference, context: &Context<'_>) -> Option<Vec<Identifier>> {
+    if let Some(identifier) = &who.identifier {
+        return Some(vec![identifier.as_ref().clone()]);
+    }
+    let resource = context.resolve(who.reference_str()?)?;
+    let identifiers = match resource {
+        Resource::Practitioner(r) => &r.identifier,
+        Resource::PractitionerRole(r) => &r.identifier,
+        Resource::Patient(r) => &r.identifier,
+        Resource::Organization(r) => &r.identifier,
+        Resource::RelatedPerson(r) => &r.identifier,
+        Resource::Device(r) => &r.identifier,
+        _ => return None,
+    };
+    Some(identifiers.clone())
+}
+
+/// The number in a certificate identity attribute: `PNOPE-41234567` (ETSI EN 319 412-1
+/// semantics: type, country, hyphen, number), `DNI 41234567`, `DNI:41234567` or a bare
+/// number.
+fn identity_number(attribute: &str) -> &str {
+    attribute
+        .rsplit(['-', ' ', ':'])
+        .next()
+        .unwrap_or(attribute)
+        .trim()
+}
+
+fn identity_check(
+    signature: &Signature,
+    signer: &Certificate,
+    context: &Context<'_>,
+) -> CheckResult {
+    let Some(who) = &signature.who else {
+        return result(
+            Check::SignerIdentity,
+            Status::Failed,
+            "Signature.who is missing: the signature does not say who signed".into(),
+        );
+    };
+    let named = who
+        .reference_str()
+        .map(str::to_owned)
+        .or_else(|| who.display.as_ref().and_then(|d| d.value.clone()))
+        .unwrap_or_else(|| "Signature.who".to_owned());
+    let Some(identifiers) = who_identifiers(who, context) else {
+        return result(
+            Check::SignerIdentity,
+            Status::Indeterminate,
+            format!(
+                "{named} cannot be resolved to a party with identifiers to compare with the certificate"
+            ),
+        );
+    };
+    if signer.identifiers().is_empty() {
+        return result(
+            Check::SignerIdentity,
+            Status::Indeterminate,
+            format!(
+                "the certificate subject \"{}\" carries no serialNumber or organizationIdentifier to compare with {named}",
+                signer.subject()
+            ),
+        );
+    }
+    for attribute in signer.identifiers() {
+        let number = identity_number(attribute);
+        if let Some(identifier) = identifiers.iter().find(|identifier| {
+            identifier
+                .value_str()
+                .is_some_and(|value| value.trim() == number)
+        }) {
+            return result(
+                Check::SignerIdentity,
+                Status::Passed,
+                format!(
+                    "the certificate's {attribute} is the identifier {}|{} of {named}",
+                    identifier.system_str().unwrap_or_default(),
+                    identifier.value_str().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    let values: Vec<_> = identifiers
+        .iter()
+        .filter_map(Identifier::value_str)
+        .collect();
+    result(
+        Check::SignerIdentity,
+        Status::Failed,
+        format!(
+            "the certificate identifies {} but {named} is {}",
+            signer.identifiers().join(", "),
+            if values.is_empty() {
+                "without identifiers".to_owned()
+            } else {
+                values.join(", ")
+            }
+        ),
+    )
+}

@@ -1,0 +1,485 @@
+//! A test public-key infrastructure in the shape of Peru's IOFE: a root (as RENIEC's
+//! ECERNEP), an accredited intermediate CA, and signer certificates for every case the
+//! signature verifier must judge: valid (P-256, P-384, RSA), expired, not yet valid,
+//! revoked, revoked after the signing time, wrong key usage, issued under a root that is
+//! not trusted, and a path longer than a CA allows. With the CRLs of each CA.
+//!
+//! Everything is generated afresh from the system's randomness and the reference time
+//! given (the signing time of the tests), with `rcgen` for certificates and CRLs and the
+//! `rsa` crate for RSA keys (which `ring` cannot generate).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+/// `documentSigning` (RFC 9336), as rcgen writes custom OIDs.
+const DOCUMENT_SIGNING: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 3, 36];
+/// `serialNumber` (2.5.4.5).
+const SERIAL_NUMBER: [u64; 4] = [2, 5, 4, 5];
+
+/// A key algorithm for a generated key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ECDSA P-256 (ES256).
+    P256,
+    /// ECDSA P-384 (ES384).
+    P384,
+    /// RSA 2048 (RS256, PS256).
+    Rsa2048,
+}
+
+/// A generated key pair.
+pub struct Key {
+    pair: KeyPair,
+    /// PKCS #8 PEM of the private key.
+    pub pem: String,
+}
+
+impl Key {
+    /// A fresh key.
+    ///
+    /// # Panics
+    /// When the system's random source fails.
+    #[must_use]
+    pub fn generate(kind: KeyKind) -> Self {
+        let pair = match kind {
+            KeyKind::P256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            KeyKind::P384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+            KeyKind::Rsa2048 => {
+                use rsa::pkcs8::EncodePrivateKey as _;
+                let key =
+                    rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("RSA key generation");
+                let pem = key
+                    .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                    .expect("PKCS #8 encoding");
+                KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)
+            }
+        }
+        .expect("key generation");
+        let pem = pair.serialize_pem();
+        Self { pair, pem }
+    }
+}
+
+/// A certificate with its key.
+pub struct Issued {
+    /// The certificate parameters (to issue under it).
+    params: CertificateParams,
+    /// The key.
+    pub key: Key,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// The serial number bytes.
+    pub serial: Vec<u8>,
+}
+
+impl Issued {
+    fn issuer(&self) -> Issuer<'_, &KeyPair> {
+        Issuer::from_params(&self.params, &self.key.pair)
+    }
+}
+
+/// A signer of the test PKI: its certificate and key, the chain to send with a signature
+/// (signer first, without the root), and the verdict a verifier must reach on its
+/// certification path.
+pub struct Signer {
+    /// The case name (`good`, `expired`, …).
+    pub name: &'static str,
+    /// The signer's certificate and key.
+    pub cert: Issued,
+    /// PEM of the signer certificate followed by its intermediates.
+    pub chain_pem: String,
+    /// The DNI in the certificate subject (`serialNumber` `PNOPE-<dni>`).
+    pub dni: String,
+}
+
+/// Whether a certificate is a CA's, and its path length constraint.
+#[derive(Clone, Copy)]
+enum Ca {
+    No,
+    Unconstrained,
+    PathLen(u8),
+}
+
+/// Options for a certificate.
+struct Spec {
+    common_name: String,
+    kind: KeyKind,
+    ca: Ca,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    key_usages: Vec<KeyUsagePurpose>,
+    extended: Vec<ExtendedKeyUsagePurpose>,
+    dni: Option<String>,
+    crl: Option<String>,
+}
+
+/// The generated PKI.
+pub struct TestPki {
+    /// The reference (signing) time everything is relative to.
+    pub at: OffsetDateTime,
+    /// The trusted root.
+    pub root: Issued,
+    /// The accredited intermediate CA (pathLen 0).
+    pub intermediate: Issued,
+    /// A root that is not trusted, and its intermediate.
+    pub other_root: Issued,
+    /// The untrusted root's intermediate.
+    pub other_intermediate: Issued,
+    /// An intermediate allowing no CA below it, and the CA wrongly issued below it.
+    pub limited: Issued,
+    /// The CA under `limited`, which breaks its path length.
+    pub sub_ca: Issued,
+    /// Signers by case name.
+    pub signers: BTreeMap<&'static str, Signer>,
+    /// CRLs current at `at`, DER, by file name: the root's (`root.crl`), the
+    /// intermediate's (`intermediate.crl`, listing `revoked`), and those of the other CAs.
+    pub crls: BTreeMap<&'static str, Vec<u8>>,
+    /// A CRL of the intermediate issued two hours after `at`, listing `revoked-later` as
+    /// revoked one hour after `at` (and `revoked` too).
+    pub later_crl: Vec<u8>,
+}
+
+/// Every signer case, with what a verifier must conclude about its certificate at the
+/// reference time (path, validity, key usage and revocation together): `true` when the
+/// certificate is acceptable.
+pub const CASES: [(&str, bool); 10] = [
+    ("good", true),
+    ("good-p384", true),
+    ("good-rsa", true),
+    ("expired", false),
+    ("not-yet-valid", false),
+    ("revoked", false),
+    ("revoked-later", true),
+    ("wrong-key-usage", false),
+    ("wrong-ca", false),
+    ("path-too-long", false),
+];
+
+impl TestPki {
+    /// Generates the PKI for signatures made at `at`.
+    ///
+    /// # Panics
+    /// When generation fails (a bug in the parameters here, or a broken RNG).
+    #[must_use]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one list of every certificate and CRL, read top to bottom"
+    )]
+    pub fn generate(at: OffsetDateTime) -> Self {
+        let day = Duration::days(1);
+        let ca_spec = |name: &str, ca: Ca, crl: Option<&str>| Spec {
+            common_name: name.to_owned(),
+            kind: KeyKind::P256,
+            ca,
+            not_before: at - day * 365,
+            not_after: at + day * 3650,
+            key_usages: vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign],
+            extended: Vec::new(),
+            dni: None,
+            crl: crl.map(str::to_owned),
+        };
+        let root = issue(
+            &ca_spec("ECERNEP Prueba Raiz", Ca::Unconstrained, None),
+            None,
+            1,
+        );
+        let intermediate = issue(
+            &ca_spec(
+                "EREP Prueba Entidad Acreditada",
+                Ca::PathLen(0),
+                Some("http://crl.renhice.test/root.crl"),
+            ),
+            Some(&root),
+            2,
+        );
+        let other_root = issue(
+            &ca_spec("Otra Raiz No Confiable", Ca::Unconstrained, None),
+            None,
+            3,
+        );
+        let other_intermediate = issue(
+            &ca_spec("Otra Entidad No Acreditada", Ca::PathLen(0), None),
+            Some(&other_root),
+            4,
+        );
+        let limited = issue(
+            &ca_spec(
+                "EREP Prueba Limitada",
+                Ca::PathLen(0),
+                Some("http://crl.renhice.test/root.crl"),
+            ),
+            Some(&root),
+            5,
+        );
+        let sub_ca = issue(
+            &ca_spec(
+                "EREP Prueba Subordinada",
+                Ca::Unconstrained,
+                Some("http://crl.renhice.test/limited.crl"),
+            ),
+            Some(&limited),
+            6,
+        );
+
+        let signer_spec = |name: &str, kind: KeyKind, dni: &str| Spec {
+            common_name: format!("MEDICO PRUEBA {name}"),
+            kind,
+            ca: Ca::No,
+            not_before: at - day * 30,
+            not_after: at + day * 365,
+            key_usages: vec![
+                KeyUsagePurpose::ContentCommitment,
+                KeyUsagePurpose::DigitalSignature,
+            ],
+            extended: vec![
+                ExtendedKeyUsagePurpose::EmailProtection,
+                ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec()),
+            ],
+            dni: Some(dni.to_owned()),
+            crl: Some("http://crl.renhice.test/intermediate.crl".to_owned()),
+        };
+        let mut signers = BTreeMap::new();
+        let mut serial = 100;
+        let mut add = |name: &'static str, spec: Spec, issuer: &Issued, chain: &[&Issued]| {
+            serial += 1;
+            let dni = spec.dni.clone().unwrap_or_default();
+            let cert = issue(&spec, Some(issuer), serial);
+            let mut chain_pem = cert.pem.clone();
+            for ca in chain {
+                chain_pem.push_str(&ca.pem);
+            }
+            signers.insert(
+                name,
+                Signer {
+                    name,
+                    cert,
+                    chain_pem,
+                    dni,
+                },
+            );
+        };
+        add(
+            "good",
+            signer_spec("VALIDO", KeyKind::P256, "41234567"),
+            &intermediate,
+            &[&intermediate],
+        );
+        add(
+            "good-p384",
+            signer_spec("P384", KeyKind::P384, "41234568"),
+            &intermediate,
+            &[&intermediate],
+        );
+        add(
+            "good-rsa",
+            signer_spec("RSA", KeyKind::Rsa2048, "41234569"),
+            &intermediate,
+            &[&intermediate],
+        );
+        let mut expired = signer_spec("VENCIDO", KeyKind::P256, "41234570");
+        expired.not_before = at - day * 400;
+        expired.not_after = at - day;
+        add("expired", expired, &intermediate, &[&intermediate]);
+        let mut future = signer_spec("FUTURO", KeyKind::P256, "41234571");
+        future.not_before = at + day;
+        add("not-yet-valid", future, &intermediate, &[&intermediate]);
+        add(
+            "revoked",
+            signer_spec("REVOCADO", KeyKind::P256, "41234572"),
+            &intermediate,
+            &[&intermediate],
+        );
+        add(
+            "revoked-later",
+            signer_spec("REVOCADO DESPUES", KeyKind::P256, "41234573"),
+            &intermediate,
+            &[&intermediate],
+        );
+        let mut wrong_usage = signer_spec("USO INCORRECTO", KeyKind::P256, "41234574");
+        wrong_usage.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+        wrong_usage.extended = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        add(
+            "wrong-key-usage",
+            wrong_usage,
+            &intermediate,
+            &[&intermediate],
+        );
+        add(
+            "wrong-ca",
+            signer_spec("OTRA CA", KeyKind::P256, "41234575"),
+            &other_intermediate,
+            &[&other_intermediate],
+        );
+        let mut long = signer_spec("RUTA LARGA", KeyKind::P256, "41234576");
+        long.crl = Some("http://crl.renhice.test/sub.crl".to_owned());
+        add("path-too-long", long, &sub_ca, &[&sub_ca, &limited]);
+
+        let revoked_serial = signers["revoked"].cert.serial.clone();
+        let later_serial = signers["revoked-later"].cert.serial.clone();
+        let revoked = |serial: &[u8], when: OffsetDateTime| RevokedCertParams {
+            serial_number: SerialNumber::from_slice(serial),
+            revocation_time: when,
+            reason_code: Some(RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        };
+        let this_update = at - Duration::hours(1);
+        let mut crls = BTreeMap::new();
+        crls.insert("root.crl", crl(&root, this_update, Vec::new()));
+        crls.insert(
+            "intermediate.crl",
+            crl(
+                &intermediate,
+                this_update,
+                vec![revoked(&revoked_serial, at - day)],
+            ),
+        );
+        crls.insert("limited.crl", crl(&limited, this_update, Vec::new()));
+        crls.insert("sub.crl", crl(&sub_ca, this_update, Vec::new()));
+        crls.insert("other-root.crl", crl(&other_root, this_update, Vec::new()));
+        crls.insert(
+            "other-intermediate.crl",
+            crl(&other_intermediate, this_update, Vec::new()),
+        );
+        let later_crl = crl(
+            &intermediate,
+            at + Duration::hours(2),
+            vec![
+                revoked(&revoked_serial, at - day),
+                revoked(&later_serial, at + Duration::hours(1)),
+            ],
+        );
+        Self {
+            at,
+            root,
+            intermediate,
+            other_root,
+            other_intermediate,
+            limited,
+            sub_ca,
+            signers,
+            crls,
+            later_crl,
+        }
+    }
+
+    /// A signer by case name.
+    ///
+    /// # Panics
+    /// When there is no such case.
+    #[must_use]
+    pub fn signer(&self, name: &str) -> &Signer {
+        &self.signers[name]
+    }
+
+    /// Writes the PKI to `dir`: `trust/` (the trusted root and intermediate, PEM, as a
+    /// registry's trust directory), `untrusted/` (the other CAs), `crl/` (the CRLs, DER)
+    /// and `signers/<case>.key.pem` / `signers/<case>.chain.pem`.
+    ///
+    /// # Errors
+    /// When a file cannot be written.
+    pub fn write_to(&self, dir: &Path) -> std::io::Result<()> {
+        for sub in ["trust", "untrusted", "crl", "signers"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        std::fs::write(dir.join("trust/root.pem"), &self.root.pem)?;
+        std::fs::write(dir.join("trust/intermediate.pem"), &self.intermediate.pem)?;
+        std::fs::write(dir.join("untrusted/other-root.pem"), &self.other_root.pem)?;
+        std::fs::write(
+            dir.join("untrusted/other-intermediate.pem"),
+            &self.other_intermediate.pem,
+        )?;
+        std::fs::write(dir.join("untrusted/limited.pem"), &self.limited.pem)?;
+        std::fs::write(dir.join("untrusted/sub-ca.pem"), &self.sub_ca.pem)?;
+        for (name, der) in &self.crls {
+            std::fs::write(dir.join("crl").join(name), der)?;
+        }
+        std::fs::write(dir.join("crl/intermediate-later.crl"), &self.later_crl)?;
+        for signer in self.signers.values() {
+            std::fs::write(
+                dir.join(format!("signers/{}.key.pem", signer.name)),
+                &signer.cert.key.pem,
+            )?;
+            std::fs::write(
+                dir.join(format!("signers/{}.chain.pem", signer.name)),
+                &signer.chain_pem,
+            )?;
+            std::fs::write(
+                dir.join(format!("signers/{}.pem", signer.name)),
+                &signer.cert.pem,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
+    let key = Key::generate(spec.kind);
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, "PE");
+    name.push(DnType::OrganizationName, "RENHICE Pruebas");
+    name.push(DnType::CommonName, spec.common_name.as_str());
+    if let Some(dni) = &spec.dni {
+        name.push(
+            DnType::CustomDnType(SERIAL_NUMBER.to_vec()),
+            format!("PNOPE-{dni}"),
+        );
+    }
+    params.distinguished_name = name;
+    params.not_before = spec.not_before;
+    params.not_after = spec.not_after;
+    // Serials are positive, distinct and start with a non-zero byte.
+    let serial_bytes = [&[0x10_u8][..], &serial.to_be_bytes()].concat();
+    params.serial_number = Some(SerialNumber::from_slice(&serial_bytes));
+    params.is_ca = match spec.ca {
+        Ca::PathLen(limit) => IsCa::Ca(BasicConstraints::Constrained(limit)),
+        Ca::Unconstrained => IsCa::Ca(BasicConstraints::Unconstrained),
+        Ca::No => IsCa::ExplicitNoCa,
+    };
+    params.key_usages.clone_from(&spec.key_usages);
+    params.extended_key_usages.clone_from(&spec.extended);
+    params.use_authority_key_identifier_extension = issuer.is_some();
+    params.key_identifier_method = KeyIdMethod::Sha256;
+    if let Some(uri) = &spec.crl {
+        params.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![uri.clone()],
+        }];
+    }
+    let cert = match issuer {
+        Some(issuer) => params.signed_by(&key.pair, &issuer.issuer()),
+        None => params.self_signed(&key.pair),
+    }
+    .expect("certificate generation");
+    Issued {
+        der: cert.der().to_vec(),
+        pem: cert.pem(),
+        serial: serial_bytes.clone(),
+        params,
+        key,
+    }
+}
+
+fn crl(issuer: &Issued, this_update: OffsetDateTime, revoked: Vec<RevokedCertParams>) -> Vec<u8> {
+    let params = CertificateRevocationListParams {
+        this_update,
+        next_update: this_update + Duration::days(7),
+        crl_number: SerialNumber::from_slice(&[1]),
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        key_identifier_method: KeyIdMethod::Sha256,
+    };
+    params
+        .signed_by(&issuer.issuer())
+        .expect("CRL generation")
+        .der()
+        .to_vec()
+}
