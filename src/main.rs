@@ -9,6 +9,7 @@ mod bench;
 mod clients;
 mod config;
 mod logging;
+mod signatures;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -48,6 +49,11 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Verify the digital signatures of a Bundle or Provenance. Exit code: 0 every
+    /// signature PASSED, 1 one FAILED, 3 INDETERMINATE, 4 no signature, 5 unreadable input.
+    Verify(signatures::VerifyArgs),
+    /// Sign a Bundle with a PEM key and certificate chain (for tests and demonstrations).
+    Sign(signatures::SignArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +85,8 @@ fn main() -> ExitCode {
         Command::Keys(command) => tokens::keys(&command),
         Command::Client(command) => clients::client(&command),
         Command::Audit(command) => audit::audit(&command),
+        Command::Verify(args) => return signatures::verify(&args),
+        Command::Sign(args) => signatures::sign(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

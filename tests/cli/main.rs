@@ -17,6 +17,7 @@ use serde_json::Value;
 
 mod audit;
 mod crash;
+mod signatures;
 
 const BIN: &str = env!("CARGO_BIN_EXE_renhice");
 

@@ -1,0 +1,363 @@
+//! `renhice verify` and `renhice sign`: the signature verifier and signer on files.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use renhice_model::Primitive;
+use renhice_model::peru::PersonId;
+use renhice_model::resources::{Bundle, BundleEntry, Provenance, ProvenanceAgent, Resource};
+use renhice_model::types::Reference;
+use renhice_model::values::Instant;
+use renhice_signature::datetime::{parse_rfc3339, rfc3339};
+use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
+use renhice_signature::{Crl, Indication, RevocationStore, Target, TrustStore, Verifier};
+use time::OffsetDateTime;
+
+/// Exit codes of `renhice verify` (2 is taken by usage errors).
+pub(crate) mod exit {
+    /// Every signature PASSED.
+    pub(crate) const PASSED: u8 = 0;
+    /// Some signature FAILED.
+    pub(crate) const FAILED: u8 = 1;
+    /// No signature failed, some are INDETERMINATE.
+    pub(crate) const INDETERMINATE: u8 = 3;
+    /// The file has no signature.
+    pub(crate) const UNSIGNED: u8 = 4;
+    /// The input, the trust anchors or the CRLs could not be read.
+    pub(crate) const ERROR: u8 = 5;
+}
+
+/// How `renhice verify` prints its reports.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Output {
+    /// One block of text per signature, one line per check.
+    Text,
+    /// A JSON array of reports (every field).
+    Json,
+    /// A FHIR `OperationOutcome` (one issue per verdict and per check).
+    Fhir,
+}
+
+/// `renhice verify`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// A Bundle (its own signature and those of its Provenance entries) or a Provenance
+    /// (FHIR JSON).
+    file: PathBuf,
+    /// Directory of trusted certificates (PEM or DER): self-signed roots are the trust
+    /// anchors, the others known intermediates.
+    #[arg(long, value_name = "DIR")]
+    trust: PathBuf,
+    /// A certificate revocation list (DER or PEM); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    crl: Vec<PathBuf>,
+    /// The time to verify for (RFC 3339); now when not given.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Resources the signatures of a Provenance sign, or that `Signature.who` names
+    /// (FHIR JSON); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    target: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+/// Runs `renhice verify`; the exit code says the outcome (see [`exit`]).
+pub(crate) fn verify(args: &VerifyArgs) -> ExitCode {
+    match run_verify(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("renhice: error: {error:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
+    let resource = read_resource(&args.file)?;
+    let others = args
+        .target
+        .iter()
+        .map(|path| read_resource(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let verifier = load_verifier(&args.trust, &args.crl)?;
+    let at = match &args.at {
+        Some(text) => {
+            parse_rfc3339(text).with_context(|| format!("--at {text:?} is not an RFC 3339 time"))?
+        }
+        None => OffsetDateTime::now_utc(),
+    };
+    let reports = verifier.verify_resource(&resource, &others, at);
+    match args.output {
+        Output::Text => {
+            if reports.is_empty() {
+                println!("{}: no digital signature found", args.file.display());
+            }
+            for report in &reports {
+                println!("{report}");
+            }
+        }
+        Output::Json => {
+            let json: Vec<_> = reports
+                .iter()
+                .map(renhice_signature::SignatureReport::to_json)
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Output::Fhir => {
+            let outcome = renhice_signature::operation_outcome(&reports);
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        }
+    }
+    Ok(match renhice_signature::overall(&reports) {
+        None => exit::UNSIGNED,
+        Some(Indication::Passed) => exit::PASSED,
+        Some(Indication::Indeterminate) => exit::INDETERMINATE,
+        Some(Indication::Failed) => exit::FAILED,
+    })
+}
+
+/// A verifier from a trust directory and CRL files.
+pub(crate) fn load_verifier(trust: &Path, crls: &[PathBuf]) -> anyhow::Result<Verifier> {
+    let store = TrustStore::load_dir(trust)?;
+    let mut revocation = RevocationStore::new();
+    for path in crls {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        for crl in Crl::all_from_bytes(&bytes).with_context(|| format!("{}", path.display()))? {
+            revocation.add(crl);
+        }
+    }
+    Ok(Verifier::new(store, revocation))
+}
+
+fn read_resource(path: &Path) -> anyhow::Result<Resource> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Resource::from_json(&bytes)
+        .with_context(|| format!("{} is not a FHIR R4 resource", path.display()))
+}
+
+/// The signature format of `renhice sign`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// `application/jose`: JWS with a JAdES-style protected header.
+    Jose,
+    /// `application/pkcs7-signature`: detached CMS.
+    Cms,
+}
+
+/// `renhice sign`.
+#[derive(Debug, clap::Args)]
+#[allow(
+    clippy::doc_markdown,
+    reason = "clap shows these comments as --help text, where backticks would show"
+)]
+pub(crate) struct SignArgs {
+    /// The Bundle to sign (FHIR JSON). A document Bundle gets Bundle.signature; any other
+    /// Bundle (a transaction to push, say) gets a Provenance entry whose signature covers
+    /// the targets.
+    file: PathBuf,
+    /// The signer's private key (PEM, PKCS #8: P-256, P-384 or RSA).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The signer's certificate followed by its intermediates (PEM).
+    #[arg(long, value_name = "FILE")]
+    chain: PathBuf,
+    /// Signature format.
+    #[arg(long, value_enum, default_value = "jose")]
+    format: Format,
+    /// Algorithm (ES256, ES384, RS256, PS256…); the key's usual one when not given.
+    #[arg(long, value_name = "ALG")]
+    alg: Option<String>,
+    /// Signing time (RFC 3339); now when not given.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Signature.who: a reference (Practitioner/123); the DNI of the certificate subject
+    /// when not given.
+    #[arg(long, value_name = "REFERENCE")]
+    who: Option<String>,
+    /// For a non-document Bundle: the fullUrl of an entry to sign; repeat for several.
+    /// Every DocumentReference entry when not given.
+    #[arg(long, value_name = "FULLURL")]
+    target: Vec<String>,
+    /// Where to write the signed Bundle; standard output when not given.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Runs `renhice sign`.
+pub(crate) fn sign(args: &SignArgs) -> anyhow::Result<()> {
+    let Resource::Bundle(mut bundle) = read_resource(&args.file)? else {
+        bail!(
+            "{} is not a Bundle; renhice sign signs Bundles",
+            args.file.display()
+        );
+    };
+    let key_pem =
+        std::fs::read(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let chain_pem = std::fs::read(&args.chain)
+        .with_context(|| format!("cannot read {}", args.chain.display()))?;
+    let key = SigningKey::from_pem(&key_pem, &chain_pem)?;
+    let signing_time = match &args.at {
+        Some(text) => {
+            parse_rfc3339(text).with_context(|| format!("--at {text:?} is not an RFC 3339 time"))?
+        }
+        None => OffsetDateTime::now_utc(),
+    };
+    let who = if let Some(reference) = &args.who {
+        Reference::url(reference)
+    } else {
+        let signer = &key.chain()[0];
+        let dni = signer
+            .identifiers()
+            .iter()
+            .find_map(|attribute| {
+                let number = attribute.rsplit(['-', ' ', ':']).next()?;
+                PersonId::dni(number).ok()
+            })
+            .with_context(|| {
+                format!(
+                    "the certificate \"{}\" carries no DNI; say who signs with --who",
+                    signer.subject()
+                )
+            })?;
+        Reference::by_identifier(dni.to_identifier())
+    };
+    let options = SignOptions {
+        format: match args.format {
+            Format::Jose => SignatureFormat::Jose,
+            Format::Cms => SignatureFormat::Cms,
+        },
+        algorithm: args.alg.clone(),
+        signing_time,
+        who: who.clone(),
+        commitment: None,
+        canonicalization: None,
+    };
+    let is_document = bundle
+        .r#type
+        .as_ref()
+        .and_then(|kind| kind.value.as_deref())
+        == Some("document");
+    if is_document {
+        sign::sign_bundle(&mut bundle, &key, &options)?;
+    } else {
+        add_signed_provenance(&mut bundle, &args.target, &key, &options, who)?;
+    }
+    let json = Resource::Bundle(bundle).to_json_string();
+    match &args.out {
+        Some(path) => std::fs::write(path, json)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+/// Adds a Provenance entry signing the entries named by `targets` (every
+/// DocumentReference when empty).
+fn add_signed_provenance(
+    bundle: &mut Bundle,
+    targets: &[String],
+    key: &SigningKey,
+    options: &SignOptions,
+    who: Reference,
+) -> anyhow::Result<()> {
+    let mut signed = Vec::new();
+    for entry in &bundle.entry {
+        let (Some(full_url), Some(resource)) = (
+            entry.full_url.as_ref().and_then(|url| url.value.as_deref()),
+            entry.resource.as_ref(),
+        ) else {
+            continue;
+        };
+        let chosen = if targets.is_empty() {
+            matches!(resource, Resource::DocumentReference(_))
+        } else {
+            targets.iter().any(|target| target == full_url)
+        };
+        if chosen {
+            signed.push((full_url.to_owned(), resource));
+        }
+    }
+    if let Some(missing) = targets
+        .iter()
+        .find(|target| !signed.iter().any(|(url, _)| url == *target))
+    {
+        bail!("no entry of the Bundle has fullUrl {missing:?}");
+    }
+    if signed.is_empty() {
+        bail!(
+            "the Bundle has no DocumentReference entry (with a fullUrl) to sign; name entries with --target"
+        );
+    }
+    let recorded = Instant::parse(rfc3339(options.signing_time)).context("signing time")?;
+    let mut provenance = Provenance {
+        target: signed.iter().map(|(url, _)| Reference::url(url)).collect(),
+        recorded: Some(Primitive::new(recorded)),
+        agent: vec![ProvenanceAgent {
+            who: Some(Box::new(who)),
+            ..ProvenanceAgent::default()
+        }],
+        ..Provenance::default()
+    };
+    let targets: Vec<_> = signed
+        .iter()
+        .map(|(reference, resource)| Target {
+            reference,
+            resource,
+        })
+        .collect();
+    sign::sign_provenance(&mut provenance, &targets, key, options)?;
+    let full_url = format!("urn:uuid:{}", uuid_like(&provenance));
+    bundle.entry.push(BundleEntry {
+        full_url: Some(Primitive::new(full_url)),
+        resource: Some(Resource::Provenance(Box::new(provenance))),
+        request: transaction_request(bundle),
+        ..BundleEntry::default()
+    });
+    Ok(())
+}
+
+/// A `request` for the new entry when the Bundle is a transaction or batch.
+fn transaction_request(
+    bundle: &Bundle,
+) -> Option<Box<renhice_model::resources::BundleEntryRequest>> {
+    let kind = bundle
+        .r#type
+        .as_ref()
+        .and_then(|kind| kind.value.as_deref());
+    matches!(kind, Some("transaction" | "batch")).then(|| {
+        Box::new(renhice_model::resources::BundleEntryRequest {
+            method: Some(Primitive::new("POST".to_owned())),
+            url: Some(Primitive::new("Provenance".to_owned())),
+            ..Default::default()
+        })
+    })
+}
+
+/// A UUID-shaped name for the Provenance entry, from the digest of its signature value,
+/// which is unique to this signature.
+fn uuid_like(provenance: &Provenance) -> String {
+    let data = provenance
+        .signature
+        .first()
+        .and_then(|signature| signature.data.as_ref())
+        .and_then(|data| data.value.as_deref())
+        .unwrap_or_default();
+    let digest = renhice_signature::Hash::Sha256.digest(data.as_bytes());
+    let hex = digest.iter().take(16).fold(String::new(), |mut hex, byte| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    });
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}

@@ -1,0 +1,222 @@
+//! `renhice sign` and `renhice verify` on files, with a test PKI written to disk.
+
+use std::path::Path;
+
+use renhice_testing::pki::TestPki;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::command;
+
+const SIGNED_AT: &str = "2026-06-15T15:00:00Z";
+const VERIFY_AT: &str = "2026-06-16T15:00:00Z";
+
+/// An ITI-65-style transaction: a DocumentReference and a SubmissionSet List.
+fn transaction() -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:6a1f6c2e-3f5b-4d7c-9a10-2b1c0d9e8f71",
+                "resource": {
+                    "resourceType": "DocumentReference",
+                    "status": "current",
+                    "subject": {"identifier": {"value": "45678912"}},
+                    "content": [{"attachment": {"contentType": "application/pdf", "url": "https://sihce.test/Binary/1"}}]
+                },
+                "request": {"method": "POST", "url": "DocumentReference"}
+            },
+            {
+                "fullUrl": "urn:uuid:0b7e3c55-8f0e-4a8e-b4b5-0f3f4a3a9d12",
+                "resource": {
+                    "resourceType": "List",
+                    "status": "current",
+                    "mode": "working",
+                    "entry": [{"item": {"reference": "urn:uuid:6a1f6c2e-3f5b-4d7c-9a10-2b1c0d9e8f71"}}]
+                },
+                "request": {"method": "POST", "url": "List"}
+            }
+        ]
+    })
+}
+
+fn verify(dir: &Path, file: &str, extra: &[&str]) -> (i32, String) {
+    let mut cmd = command(dir);
+    cmd.args(["verify", file, "--trust", "pki/trust", "--at", VERIFY_AT]);
+    cmd.args(extra);
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn crls() -> Vec<&'static str> {
+    vec![
+        "--crl",
+        "pki/crl/root.crl",
+        "--crl",
+        "pki/crl/intermediate.crl",
+    ]
+}
+
+#[test]
+fn a_signed_push_verifies_and_every_outcome_has_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(datetime!(2026-06-15 15:00:00 UTC));
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    std::fs::write(dir.path().join("push.json"), transaction().to_string()).unwrap();
+
+    for (case, format, out) in [
+        ("good", "jose", "signed.json"),
+        ("good-rsa", "cms", "signed-cms.json"),
+        ("revoked", "jose", "revoked.json"),
+    ] {
+        let status = command(dir.path())
+            .args([
+                "sign",
+                "push.json",
+                "--key",
+                &format!("pki/signers/{case}.key.pem"),
+                "--chain",
+                &format!("pki/signers/{case}.chain.pem"),
+                "--format",
+                format,
+                "--at",
+                SIGNED_AT,
+                "--out",
+                out,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{case} {format}");
+    }
+    let signed: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("signed.json")).unwrap()).unwrap();
+    let provenance = &signed["entry"][2];
+    assert_eq!(provenance["request"]["url"], "Provenance");
+    assert_eq!(
+        provenance["resource"]["target"][0]["reference"],
+        "urn:uuid:6a1f6c2e-3f5b-4d7c-9a10-2b1c0d9e8f71"
+    );
+    assert_eq!(
+        provenance["resource"]["signature"][0]["who"]["identifier"]["value"],
+        "41234567"
+    );
+
+    let (code, text) = verify(dir.path(), "signed.json", &crls());
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("Bundle.entry[2].resource.signature[0]: PASSED"),
+        "{text}"
+    );
+    let (code, text) = verify(dir.path(), "signed-cms.json", &crls());
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("application/pkcs7-signature"), "{text}");
+
+    let (code, text) = verify(dir.path(), "revoked.json", &crls());
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("[failed       ] revocation status"), "{text}");
+
+    // Without revocation information: INDETERMINATE.
+    let (code, text) = verify(dir.path(), "signed.json", &[]);
+    assert_eq!(code, 3, "{text}");
+
+    // Tampered: the DocumentReference changed after signing.
+    let mut tampered = signed.clone();
+    tampered["entry"][0]["resource"]["status"] = json!("superseded");
+    std::fs::write(dir.path().join("tampered.json"), tampered.to_string()).unwrap();
+    let (code, text) = verify(dir.path(), "tampered.json", &crls());
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("[failed       ] integrity of the signed content"),
+        "{text}"
+    );
+
+    // As FHIR: an OperationOutcome naming the failing check.
+    let (code, text) = verify(
+        dir.path(),
+        "tampered.json",
+        &[&crls()[..], &["--output", "fhir"]].concat(),
+    );
+    assert_eq!(code, 1);
+    let outcome: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["severity"], "error");
+
+    // Unsigned input, and unreadable trust anchors.
+    let (code, text) = verify(dir.path(), "push.json", &crls());
+    assert_eq!(code, 4, "{text}");
+    let mut cmd = command(dir.path());
+    cmd.args(["verify", "signed.json", "--trust", "pki/crl"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no trust anchor"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_document_bundle_is_signed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(datetime!(2026-06-15 15:00:00 UTC));
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    let mut document = transaction();
+    document["type"] = json!("document");
+    for entry in document["entry"].as_array_mut().unwrap() {
+        entry.as_object_mut().unwrap().remove("request");
+    }
+    std::fs::write(dir.path().join("document.json"), document.to_string()).unwrap();
+    let status = command(dir.path())
+        .args([
+            "sign",
+            "document.json",
+            "--key",
+            "pki/signers/good-p384.key.pem",
+            "--chain",
+            "pki/signers/good-p384.chain.pem",
+            "--at",
+            SIGNED_AT,
+            "--out",
+            "signed.json",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, text) = verify(
+        dir.path(),
+        "signed.json",
+        &[&crls()[..], &["--output", "json"]].concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+    let reports: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(reports[0]["location"], "Bundle.signature");
+    assert_eq!(reports[0]["algorithm"], "ES384");
+    assert_eq!(reports[0]["indication"], "PASSED");
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(datetime!(2026-06-15 15:00:00 UTC));
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    std::fs::write(dir.path().join("push.json"), transaction().to_string()).unwrap();
+    let out = command(dir.path())
+        .args([
+            "sign",
+            "push.json",
+            "--key",
+            "pki/signers/good.key.pem",
+            "--chain",
+            "pki/signers/expired.chain.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the key of the first certificate"),
+        "{out:?}"
+    );
+}
