@@ -46,6 +46,14 @@ pub struct ServerConfig {
     pub rate_limit_per_second: u32,
     /// Requests a client may make at once before the sustained rate applies.
     pub rate_limit_burst: u32,
+    /// Which pushes must carry a firma digital (`auto`, `off`, `verify-if-present`,
+    /// `require`); see [`crate::signatures`].
+    pub signature_policy: crate::signatures::SignaturePolicy,
+    /// Directory of PEM certificates trusted for signatures: self-signed roots (the
+    /// IOFE root) are anchors, the others known intermediates (accredited CAs).
+    pub signature_trust_dir: PathBuf,
+    /// Certificate revocation lists (DER or PEM) for signature verification.
+    pub signature_crl_files: Vec<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +73,9 @@ impl Default for ServerConfig {
             audit_seal_interval_ms: 1000,
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
+            signature_policy: crate::signatures::SignaturePolicy::Auto,
+            signature_trust_dir: PathBuf::new(),
+            signature_crl_files: Vec::new(),
         }
     }
 }

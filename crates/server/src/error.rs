@@ -95,6 +95,17 @@ pub enum ApiError {
         /// Which rule, and how to comply.
         message: String,
     },
+    /// A push refused by the signature policy: the refusal, then the verifier's report
+    /// (one issue per check) of the signature at fault.
+    #[error("{message}")]
+    SignatureRefused {
+        /// The signature (or the unsigned entry) at fault.
+        path: String,
+        /// The policy and the failing check.
+        message: String,
+        /// The report of the signature, as `OperationOutcome` issues.
+        issues: Vec<renhice_model::OperationOutcomeIssue>,
+    },
     /// The request carries no bearer token the registry accepts.
     #[error("{reason}")]
     Unauthenticated {
@@ -153,6 +164,7 @@ impl ApiError {
             Self::Unauthenticated { .. } => IssueType::Login,
             Self::Forbidden { .. } => IssueType::Forbidden,
             Self::Unprocessable { .. } => IssueType::BusinessRule,
+            Self::SignatureRefused { .. } => IssueType::Security,
             Self::TooManyRequests { .. } => IssueType::Throttled,
             Self::PreconditionFailed(_)
             | Self::Conflict(_)
@@ -165,6 +177,17 @@ impl ApiError {
     /// The `OperationOutcome` describing this error.
     #[must_use]
     pub fn outcome(&self) -> OperationOutcome {
+        if let Self::SignatureRefused {
+            path,
+            message,
+            issues,
+        } = self
+        {
+            return OperationOutcome {
+                id: None,
+                issue: crate::signatures::refusal_issues(path, message, issues),
+            };
+        }
         let diagnostics = match self {
             // Conflicts are the client's business; other store failures are internal.
             Self::Store(
@@ -202,7 +225,9 @@ impl ResponseError for ApiError {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable { .. } | Self::SignatureRefused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_)

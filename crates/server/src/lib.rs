@@ -17,6 +17,7 @@ pub mod limits;
 mod metrics;
 pub mod observe;
 mod server;
+pub mod signatures;
 pub mod tls;
 
 pub use auth::{AuthConfig, Authority};

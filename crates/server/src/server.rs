@@ -32,6 +32,8 @@ pub struct AppState {
     pub audit: crate::audit::AuditWriter,
     /// Rate limits per client.
     pub limits: crate::limits::Limits,
+    /// The signature policy and verifier.
+    pub signatures: crate::signatures::Signatures,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }
@@ -98,6 +100,11 @@ pub fn start(
     }
     let shutdown_timeout = config.shutdown_timeout_secs;
     let max_body = config.max_body_bytes;
+    let signatures = crate::signatures::Signatures::load(
+        config.signature_policy,
+        &config.signature_trust_dir,
+        &config.signature_crl_files,
+    )?;
     let audit = crate::audit::AuditWriter::start(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),
@@ -107,6 +114,7 @@ pub fn start(
         store,
         audit,
         limits,
+        signatures,
         config,
         auth,
         metrics,

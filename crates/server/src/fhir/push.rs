@@ -26,8 +26,10 @@
 //! it, for the same patient, and only while it is current. Marking an entry
 //! `entered-in-error` is a `PUT` of the entry ([`mark_entered_in_error`]).
 //!
-//! Signature checking of Provenance and patients inside the push arrive with later
-//! work; until then a Provenance is stored as given.
+//! Before anything is prepared, the signatures of the push are verified under the
+//! registry's signature policy ([`crate::signatures`]): a push the policy refuses stores
+//! nothing, and the verdict on each signature is kept in the `meta` of the entries it
+//! covers and of its Provenance.
 
 use std::collections::{HashMap, HashSet};
 
@@ -134,7 +136,10 @@ pub(super) async fn transaction(
     caller.require(&[Role::System, Role::Clinician], "push index entries")?;
     let own = caller.ipress(&state).await?;
     let now = now_micros();
-    let (prepared, deferred) = prepare(&state, &bundle, now, &caller, &own).await?;
+    let verified_at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1000)
+        .map_err(|e| ApiError::Internal(format!("clock out of range: {e}")))?;
+    let marks = state.signatures.check_push(&bundle, verified_at)?;
+    let (prepared, deferred) = prepare(&state, &bundle, now, &caller, &own, &marks).await?;
     if let Some(refusal) = deferred {
         // An entry it would replace is no longer current: either this push was made
         // before (a retry, answered as the first time) or the refusal stands.
@@ -289,6 +294,7 @@ async fn prepare(
     now: i64,
     caller: &Caller,
     own: &str,
+    marks: &std::collections::BTreeMap<usize, Vec<Value>>,
 ) -> Result<(Vec<Prepared>, Option<ApiError>), ApiError> {
     if bundle.entry.is_empty() {
         return Err(unprocessable(
@@ -320,23 +326,7 @@ async fn prepare(
     let mut known = HashSet::new();
     for (i, (entry, (resource_type, id))) in bundle.entry.iter().zip(plan).enumerate() {
         let at = format!("Bundle.entry[{i}].resource");
-        let mut json: Value = entry
-            .resource
-            .as_ref()
-            .map(|r| serde_json::from_slice(&r.to_json()))
-            .transpose()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .unwrap_or_default();
-        rewrite_references(&mut json, &urns);
-        if let Value::Object(map) = &mut json {
-            map.insert("id".to_owned(), Value::String(id.clone()));
-            map.insert(
-                "meta".to_owned(),
-                serde_json::json!({"versionId": "1", "lastUpdated": instant_text(now)}),
-            );
-        }
-        let resource = Resource::from_json(json.to_string().as_bytes())
-            .map_err(|e| ApiError::Internal(format!("{at}: {e}")))?;
+        let resource = stored_form(entry, &id, now, &urns, marks.get(&i), &at)?;
         let mut index = SearchIndex::default();
         let mut keys = Vec::new();
         let mut record = None;
@@ -389,6 +379,40 @@ async fn prepare(
     )?;
     prepared.append(&mut superseded);
     Ok((prepared, deferred))
+}
+
+/// The entry as the registry stores it: its id, `meta` (the registry's own, with the
+/// signature verdicts), and references between entries rewritten.
+fn stored_form(
+    entry: &BundleEntry,
+    id: &str,
+    now: i64,
+    urns: &HashMap<String, String>,
+    verdicts: Option<&Vec<Value>>,
+    at: &str,
+) -> Result<Resource, ApiError> {
+    let mut json: Value = entry
+        .resource
+        .as_ref()
+        .map(|r| serde_json::from_slice(&r.to_json()))
+        .transpose()
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .unwrap_or_default();
+    rewrite_references(&mut json, urns);
+    if let Value::Object(map) = &mut json {
+        map.insert("id".to_owned(), Value::String(id.to_owned()));
+        // `meta` is the registry's: whatever the client sent is replaced, so the
+        // signature verdicts below are only ever the registry's own.
+        let mut meta = serde_json::json!({"versionId": "1", "lastUpdated": instant_text(now)});
+        if let Some(verdicts) = verdicts {
+            meta["extension"] = Value::Array(verdicts.clone());
+            // The verdict names its Provenance by fullUrl, now `Provenance/{id}`.
+            rewrite_references(&mut meta, urns);
+        }
+        map.insert("meta".to_owned(), meta);
+    }
+    Resource::from_json(json.to_string().as_bytes())
+        .map_err(|e| ApiError::Internal(format!("{at}: {e}")))
 }
 
 /// Adds one entry's supersessions to the push's, refusing an entry replaced twice, and

@@ -22,6 +22,7 @@ mod consent;
 mod identity;
 mod limits;
 mod push;
+mod signatures;
 mod summary;
 mod tls;
 mod tokens;

@@ -83,7 +83,7 @@ fn document(n: u32, patient: &str, ipress: &str) -> Value {
     })
 }
 
-fn push(patient: &str, ipress: &str, set: &str, docs: &[u32]) -> Value {
+pub(crate) fn push(patient: &str, ipress: &str, set: &str, docs: &[u32]) -> Value {
     let mut entry = vec![json!({
         "fullUrl": "urn:uuid:11111111-1111-4111-8111-111111111111",
         "resource": {

@@ -1,0 +1,347 @@
+//! The registry's signature policy: which pushes must carry a firma digital, how the
+//! signatures are verified (`renhice-signature`), and how the result is kept with each
+//! index entry.
+//!
+//! | policy | unsigned entry | signature FAILED | INDETERMINATE |
+//! | --- | --- | --- | --- |
+//! | `off` | stored | not verified | not verified |
+//! | `verify-if-present` | stored (`UNSIGNED`) | push refused | stored, marked |
+//! | `require` | push refused | push refused | push refused |
+//!
+//! A signature covers the entries its Provenance targets (by `fullUrl`), or every entry
+//! when it is the Bundle's own. Signatures are verified over the entries as pushed, at
+//! the time of the push: the stored entry then gets an id and rewritten references the
+//! signer did not sign, so the verdict is recorded rather than recomputed. The verdict of
+//! every signature covering an entry is written into the entry's `meta.extension` as
+//! [`VERIFICATION_URL`]; `meta` is the registry's own and is replaced on every push, so a
+//! client cannot write a verdict of its own. Every read, search and history of the entry
+//! shows it, and the Provenance keeps the verdicts of its signatures the same way.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use renhice_model::resources::{Bundle, Resource};
+use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue, Primitive};
+use renhice_signature::datetime::rfc3339;
+use renhice_signature::{Crl, Indication, RevocationStore, SignatureReport, TrustStore, Verifier};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::ApiError;
+
+/// The extension (on `meta`) that records a signature's verification.
+pub const VERIFICATION_URL: &str =
+    "http://renhice.org/fhir/StructureDefinition/signature-verification";
+
+/// `server.signature_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignaturePolicy {
+    /// `verify-if-present` where a trust directory is configured, else `off`.
+    #[default]
+    Auto,
+    /// Signatures are not verified.
+    Off,
+    /// Signatures present are verified; a failing one refuses the push.
+    VerifyIfPresent,
+    /// Every index entry must be covered by a signature that passes.
+    Require,
+}
+
+/// The policy in force (after `auto` is decided).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Not verified.
+    Off,
+    /// Verified when present.
+    VerifyIfPresent,
+    /// Required.
+    Require,
+}
+
+impl Policy {
+    /// The configuration name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::VerifyIfPresent => "verify-if-present",
+            Self::Require => "require",
+        }
+    }
+}
+
+/// The signature settings of a running registry.
+pub struct Signatures {
+    policy: Policy,
+    trust_dir: PathBuf,
+    crl_files: Vec<PathBuf>,
+    verifier: RwLock<Arc<Verifier>>,
+}
+
+impl std::fmt::Debug for Signatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signatures")
+            .field("policy", &self.policy)
+            .field("trust_dir", &self.trust_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signatures {
+    /// Loads the trust anchors and CRLs the configuration names.
+    pub fn load(
+        policy: SignaturePolicy,
+        trust_dir: &Path,
+        crl_files: &[PathBuf],
+    ) -> std::io::Result<Self> {
+        let configured = !trust_dir.as_os_str().is_empty();
+        let policy = match (policy, configured) {
+            (SignaturePolicy::Auto, true) | (SignaturePolicy::VerifyIfPresent, _) => {
+                Policy::VerifyIfPresent
+            }
+            (SignaturePolicy::Auto | SignaturePolicy::Off, _) => Policy::Off,
+            (SignaturePolicy::Require, _) => Policy::Require,
+        };
+        if policy != Policy::Off && !configured {
+            return Err(invalid(format!(
+                "server.signature_policy = \"{}\" needs trust anchors: set server.signature_trust_dir to a directory of PEM certificates (the IOFE roots and accredited CAs)",
+                policy.name()
+            )));
+        }
+        let signatures = Self {
+            policy,
+            trust_dir: trust_dir.to_owned(),
+            crl_files: crl_files.to_vec(),
+            verifier: RwLock::new(Arc::new(Verifier::default())),
+        };
+        if policy != Policy::Off {
+            signatures.reload()?;
+        }
+        Ok(signatures)
+    }
+
+    /// Signatures not verified (tests and the zero-setup start).
+    #[must_use]
+    pub fn off() -> Self {
+        Self {
+            policy: Policy::Off,
+            trust_dir: PathBuf::new(),
+            crl_files: Vec::new(),
+            verifier: RwLock::new(Arc::new(Verifier::default())),
+        }
+    }
+
+    /// Reads the trust directory and the CRL files again.
+    pub fn reload(&self) -> std::io::Result<()> {
+        let trust =
+            TrustStore::load_dir(&self.trust_dir).map_err(|error| invalid(error.to_string()))?;
+        let mut revocation = RevocationStore::new();
+        for path in &self.crl_files {
+            let bytes = std::fs::read(path).map_err(|error| {
+                invalid(format!("cannot read the CRL {}: {error}", path.display()))
+            })?;
+            for crl in Crl::all_from_bytes(&bytes)
+                .map_err(|error| invalid(format!("{}: {error}", path.display())))?
+            {
+                revocation.add(crl);
+            }
+        }
+        let verifier = Arc::new(Verifier::new(trust, revocation));
+        if let Ok(mut slot) = self.verifier.write() {
+            *slot = verifier;
+        }
+        Ok(())
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The verifier as of now.
+    #[must_use]
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.verifier.read().map_or_else(
+            |_| Arc::new(Verifier::default()),
+            |verifier| Arc::clone(&verifier),
+        )
+    }
+
+    /// Verifies the signatures of a push and applies the policy: the `meta.extension`
+    /// values to add to each entry (by position), or the refusal.
+    pub(crate) fn check_push(
+        &self,
+        bundle: &Bundle,
+        now: OffsetDateTime,
+    ) -> Result<BTreeMap<usize, Vec<Value>>, ApiError> {
+        let mut marks: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+        if self.policy == Policy::Off {
+            return Ok(marks);
+        }
+        let resource = Resource::Bundle(Box::new(bundle.clone()));
+        let reports = self.verifier().verify_resource(&resource, &[], now);
+        if let Some(failed) = reports
+            .iter()
+            .find(|report| report.indication() == Indication::Failed)
+        {
+            return Err(refusal(self.policy, failed));
+        }
+        let full_urls: Vec<Option<&str>> = bundle
+            .entry
+            .iter()
+            .map(|entry| entry.full_url.as_ref().and_then(Primitive::as_str))
+            .collect();
+        for report in &reports {
+            let source = entry_of(&report.location);
+            let covered: Vec<usize> = match source {
+                // The Bundle's own signature covers every entry.
+                None => (0..bundle.entry.len()).collect(),
+                Some(provenance) => targets(bundle, provenance, &full_urls),
+            };
+            let provenance_url = source.and_then(|i| full_urls.get(i).copied().flatten());
+            let mark = extension(report, self.policy, provenance_url);
+            for index in covered.into_iter().chain(source) {
+                marks.entry(index).or_default().push(mark.clone());
+            }
+        }
+        for (index, entry) in bundle.entry.iter().enumerate() {
+            if !matches!(entry.resource, Some(Resource::DocumentReference(_))) {
+                continue;
+            }
+            let signed = marks.get(&index).is_some_and(|marks| !marks.is_empty());
+            if self.policy == Policy::Require {
+                if !signed {
+                    return Err(ApiError::SignatureRefused {
+                        path: format!("Bundle.entry[{index}].resource"),
+                        message: "signature policy require: this index entry is not covered by a firma digital (a Provenance whose target is its fullUrl, or Bundle.signature)".to_owned(),
+                        issues: Vec::new(),
+                    });
+                }
+                if let Some(report) = reports
+                    .iter()
+                    .find(|report| report.indication() != Indication::Passed)
+                {
+                    return Err(refusal(self.policy, report));
+                }
+            } else if !signed {
+                marks
+                    .entry(index)
+                    .or_default()
+                    .push(unsigned(self.policy, now));
+            }
+        }
+        Ok(marks)
+    }
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}
+
+/// The entry a report's location is in (`Bundle.entry[3].resource.signature[0]` → 3);
+/// `None` for the Bundle's own signature.
+fn entry_of(location: &str) -> Option<usize> {
+    location
+        .strip_prefix("Bundle.entry[")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The entries a Provenance entry targets (by `fullUrl`).
+fn targets(bundle: &Bundle, provenance: usize, full_urls: &[Option<&str>]) -> Vec<usize> {
+    let Some(Some(Resource::Provenance(provenance))) = bundle
+        .entry
+        .get(provenance)
+        .map(|entry| entry.resource.as_ref())
+    else {
+        return Vec::new();
+    };
+    provenance
+        .target
+        .iter()
+        .filter_map(|target| {
+            let reference = target.reference_str()?;
+            full_urls.iter().position(|url| *url == Some(reference))
+        })
+        .collect()
+}
+
+/// The refusal of a push for `report`'s signature.
+fn refusal(policy: Policy, report: &SignatureReport) -> ApiError {
+    let reason = report.decisive().map_or_else(
+        || "no check passed".to_owned(),
+        |check| {
+            format!(
+                "{} ({}): {}",
+                check.check.title(),
+                check.check.code(),
+                check.reason
+            )
+        },
+    );
+    ApiError::SignatureRefused {
+        path: report.location.clone(),
+        message: format!(
+            "signature policy {}: the signature is {}: {reason}",
+            policy.name(),
+            report.indication()
+        ),
+        issues: report.to_issues(),
+    }
+}
+
+/// The `meta.extension` recording one signature's verdict.
+fn extension(report: &SignatureReport, policy: Policy, provenance: Option<&str>) -> Value {
+    let mut parts = vec![
+        json!({"url": "indication", "valueCode": report.indication().as_str()}),
+        json!({"url": "policy", "valueCode": policy.name()}),
+        json!({"url": "verifiedAt", "valueInstant": rfc3339(report.verified_at)}),
+        json!({"url": "format", "valueCode": report.format}),
+    ];
+    if let Some(time) = report.signing_time {
+        parts.push(json!({"url": "signingTime", "valueInstant": rfc3339(time)}));
+    }
+    if let Some(signer) = &report.signer {
+        parts.push(json!({"url": "signer", "valueString": signer.subject}));
+        parts.push(
+            json!({"url": "certificate", "valueString": format!("sha256:{}", signer.fingerprint)}),
+        );
+    }
+    if let Some(url) = provenance {
+        parts.push(json!({"url": "provenance", "valueReference": {"reference": url}}));
+    }
+    for check in &report.checks {
+        if check.status != renhice_signature::Status::Passed {
+            parts.push(json!({"url": "reason", "valueString": format!("{}: {}", check.check.code(), check.reason)}));
+        }
+    }
+    json!({"url": VERIFICATION_URL, "extension": parts})
+}
+
+/// The mark of an entry no signature covers.
+fn unsigned(policy: Policy, now: OffsetDateTime) -> Value {
+    json!({"url": VERIFICATION_URL, "extension": [
+        {"url": "indication", "valueCode": "UNSIGNED"},
+        {"url": "policy", "valueCode": policy.name()},
+        {"url": "verifiedAt", "valueInstant": rfc3339(now)},
+    ]})
+}
+
+/// The issues of a refused signature, after the refusal itself.
+pub(crate) fn refusal_issues(
+    path: &str,
+    message: &str,
+    issues: &[OperationOutcomeIssue],
+) -> Vec<OperationOutcomeIssue> {
+    let mut all = vec![
+        OperationOutcomeIssue::new(IssueSeverity::Error, IssueType::Security, message).at(path),
+    ];
+    all.extend(issues.iter().cloned());
+    all
+}

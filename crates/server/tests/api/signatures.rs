@@ -1,0 +1,289 @@
+//! The signature policy on pushes: signed pushes verified against a test PKI, refusals
+//! that name the failing check and store nothing, verdicts kept with the entries.
+
+use std::path::Path;
+
+use renhice_model::resources::{Bundle, Provenance, ProvenanceAgent, Resource};
+use renhice_model::types::Reference;
+use renhice_server::signatures::{SignaturePolicy, VERIFICATION_URL};
+use renhice_signature::Target;
+use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
+use renhice_testing::pki::TestPki;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::push::{get, identities, post, push};
+use crate::spawn_with;
+use renhice_testing::backend_tests;
+
+/// A PKI valid now (the registry verifies at its own clock), written to `dir`.
+fn pki_in(dir: &Path) -> TestPki {
+    let pki = TestPki::generate(OffsetDateTime::now_utc());
+    pki.write_to(dir).unwrap();
+    pki
+}
+
+/// `bundle` with a Provenance entry, signed by `case`, over every DocumentReference.
+fn signed(bundle: &Value, pki: &TestPki, case: &str) -> Value {
+    let Resource::Bundle(mut model) = Resource::from_json(bundle.to_string().as_bytes()).unwrap()
+    else {
+        unreachable!()
+    };
+    let signer = pki.signer(case);
+    let key =
+        SigningKey::from_pem(signer.cert.key.pem.as_bytes(), signer.chain_pem.as_bytes()).unwrap();
+    add_provenance(&mut model, &key, &signer.dni);
+    serde_json::from_str(&Resource::Bundle(model).to_json_string()).unwrap()
+}
+
+fn add_provenance(bundle: &mut Bundle, key: &SigningKey, dni: &str) {
+    let targets: Vec<(String, Resource)> = bundle
+        .entry
+        .iter()
+        .filter(|entry| matches!(entry.resource, Some(Resource::DocumentReference(_))))
+        .map(|entry| {
+            (
+                entry.full_url.as_ref().unwrap().value.clone().unwrap(),
+                entry.resource.clone().unwrap(),
+            )
+        })
+        .collect();
+    let who = Reference::by_identifier(
+        renhice_model::peru::PersonId::dni(dni)
+            .unwrap()
+            .to_identifier(),
+    );
+    let signing_time = OffsetDateTime::now_utc() - Duration::minutes(1);
+    let mut provenance = Provenance {
+        target: targets.iter().map(|(url, _)| Reference::url(url)).collect(),
+        recorded: Some(renhice_model::Primitive::new(
+            renhice_model::values::Instant::parse(renhice_signature::datetime::rfc3339(
+                signing_time,
+            ))
+            .unwrap(),
+        )),
+        agent: vec![ProvenanceAgent {
+            who: Some(Box::new(who.clone())),
+            ..ProvenanceAgent::default()
+        }],
+        ..Provenance::default()
+    };
+    let options = SignOptions {
+        format: SignatureFormat::Jose,
+        algorithm: None,
+        signing_time,
+        who,
+        commitment: None,
+        canonicalization: None,
+    };
+    let targets: Vec<_> = targets
+        .iter()
+        .map(|(reference, resource)| Target {
+            reference,
+            resource,
+        })
+        .collect();
+    sign::sign_provenance(&mut provenance, &targets, key, &options).unwrap();
+    let entry = json!({
+        "fullUrl": "urn:uuid:99999999-9999-4999-8999-999999999999",
+        "resource": serde_json::from_str::<Value>(&Resource::Provenance(Box::new(provenance)).to_json_string()).unwrap(),
+        "request": {"method": "POST", "url": "Provenance"}
+    });
+    bundle.entry.push(serde_json::from_value(entry).unwrap());
+}
+
+/// The verdicts kept in an entry's `meta`.
+fn verdicts(resource: &Value) -> Vec<Value> {
+    resource["meta"]["extension"]
+        .as_array()
+        .map(|extensions| {
+            extensions
+                .iter()
+                .filter(|e| e["url"] == VERIFICATION_URL)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn part<'a>(verdict: &'a Value, name: &str) -> Vec<&'a Value> {
+    verdict["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|part| part["url"] == name)
+        .collect()
+}
+
+fn configure(
+    dir: &Path,
+    policy: SignaturePolicy,
+    crls: bool,
+) -> impl FnOnce(&mut renhice_server::ServerConfig) {
+    let dir = dir.to_owned();
+    move |config| {
+        config.signature_policy = policy;
+        config.signature_trust_dir = dir.join("trust");
+        if crls {
+            config.signature_crl_files =
+                vec![dir.join("crl/root.crl"), dir.join("crl/intermediate.crl")];
+        }
+    }
+}
+
+async fn stored_documents(base: &str, patient: &str) -> usize {
+    let (status, found) = get(&format!(
+        "{base}/fhir/DocumentReference?patient={patient}&status=current"
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    found["entry"].as_array().map_or(0, Vec::len)
+}
+
+backend_tests! {
+    async fn under_require_a_passing_signature_is_stored_with_its_verdict(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = pki_in(dir.path());
+        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.70", &[1, 2]), &pki, "good");
+        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let document = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let provenance = answer["entry"][3]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        assert!(provenance.starts_with("Provenance/"), "{answer}");
+
+        // Read back: the verdict is kept with the entry and names the Provenance.
+        let (_, stored) = get(&format!("{base}/fhir/{document}")).await;
+        let verdict = verdicts(&stored);
+        assert_eq!(verdict.len(), 1, "{stored}");
+        assert_eq!(part(&verdict[0], "indication")[0]["valueCode"], "PASSED");
+        assert_eq!(part(&verdict[0], "policy")[0]["valueCode"], "require");
+        assert_eq!(part(&verdict[0], "provenance")[0]["valueReference"]["reference"], provenance);
+        assert!(part(&verdict[0], "signer")[0]["valueString"].as_str().unwrap().contains("PNOPE-41234567"));
+        // Searches show it too, and the Provenance keeps its verdict.
+        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient}&status=current")).await;
+        assert!(found["entry"].as_array().unwrap().iter().all(|e| verdicts(&e["resource"]).len() == 1), "{found}");
+        let (_, stored_provenance) = get(&format!("{base}/fhir/{provenance}")).await;
+        assert_eq!(verdicts(&stored_provenance).len(), 1, "{stored_provenance}");
+    }
+
+    async fn under_require_refusals_name_the_failing_check_and_store_nothing(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = pki_in(dir.path());
+        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
+        let (patient, ipress) = identities(&base).await;
+        let url = format!("{base}/fhir");
+
+        let unsigned = push(&patient, &ipress, "urn:oid:1.2.604.9.71", &[1]);
+        let (status, outcome) = post(&url, &unsigned).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["code"], "security");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource");
+
+        for (case, check) in [("revoked", "revocation"), ("wrong-key-usage", "key-usage"), ("expired", "certificate-validity"), ("wrong-ca", "certificate-path")] {
+            let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.72", &[1]), &pki, case);
+            let (status, outcome) = post(&url, &bundle).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {outcome}");
+            let first = &outcome["issue"][0];
+            assert_eq!(first["expression"][0], "Bundle.entry[2].resource.signature[0]", "{outcome}");
+            assert!(first["diagnostics"].as_str().unwrap().contains(&format!("({check})")), "{case}: {outcome}");
+            let failing = outcome["issue"].as_array().unwrap().iter().find(|issue| issue["details"]["coding"][0]["code"] == check).unwrap();
+            assert_eq!(failing["severity"], "error", "{outcome}");
+        }
+
+        // Changed after signing.
+        let mut tampered = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.73", &[1]), &pki, "good");
+        tampered["entry"][1]["resource"]["date"] = json!("2026-03-15T10:20:00-05:00");
+        let (status, outcome) = post(&url, &tampered).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("content-integrity"), "{outcome}");
+
+        assert_eq!(stored_documents(&base, &patient).await, 0, "a refused push stores nothing");
+    }
+
+    async fn verify_if_present_keeps_unsigned_and_indeterminate_entries_marked(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = pki_in(dir.path());
+        // No CRLs: a valid signature cannot be shown unrevoked.
+        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Auto, false)).await;
+        let (patient, ipress) = identities(&base).await;
+        let url = format!("{base}/fhir");
+
+        let (status, answer) = post(&url, &push(&patient, &ipress, "urn:oid:1.2.604.9.74", &[1])).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
+        assert_eq!(part(&verdicts(&stored)[0], "indication")[0]["valueCode"], "UNSIGNED");
+        assert_eq!(part(&verdicts(&stored)[0], "policy")[0]["valueCode"], "verify-if-present");
+
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.75", &[2]), &pki, "good");
+        let (status, answer) = post(&url, &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
+        let verdict = &verdicts(&stored)[0];
+        assert_eq!(part(verdict, "indication")[0]["valueCode"], "INDETERMINATE");
+        assert!(part(verdict, "reason")[0]["valueString"].as_str().unwrap().starts_with("revocation: no CRL"), "{verdict}");
+
+        // A signature present and failing is refused even here.
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.76", &[3]), &pki, "wrong-key-usage");
+        let (status, outcome) = post(&url, &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+
+        // A verdict a client writes into meta is not kept.
+        let mut forged = push(&patient, &ipress, "urn:oid:1.2.604.9.77", &[4]);
+        forged["entry"][1]["resource"]["meta"] = json!({"extension": [{"url": VERIFICATION_URL, "extension": [{"url": "indication", "valueCode": "PASSED"}]}]});
+        let (status, answer) = post(&url, &forged).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
+        let kept = verdicts(&stored);
+        assert_eq!(kept.len(), 1, "{stored}");
+        assert_eq!(part(&kept[0], "indication")[0]["valueCode"], "UNSIGNED");
+    }
+
+    async fn with_the_policy_off_signatures_are_not_looked_at(db) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = pki_in(dir.path());
+        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Off, true)).await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.78", &[1]), &pki, "revoked");
+        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
+        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
+        assert!(verdicts(&stored).is_empty(), "{stored}");
+    }
+}
+
+#[test]
+fn a_policy_without_trust_anchors_is_a_start_up_error() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let db = renhice_testing::TestDb::sqlite();
+        let store = renhice_store::Store::connect(&renhice_store::DatabaseConfig {
+            url: db.url().to_owned(),
+            ..renhice_store::DatabaseConfig::default()
+        })
+        .await
+        .unwrap();
+        let config = renhice_server::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            signature_policy: SignaturePolicy::Require,
+            ..renhice_server::ServerConfig::default()
+        };
+        let authority = renhice_server::Authority::new(
+            renhice_server::AuthConfig::default(),
+            renhice_server::auth::KeyRing::ephemeral().unwrap(),
+        );
+        let error = renhice_server::start(config, authority, store, renhice_server::Metrics::new())
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("signature_trust_dir"), "{error}");
+    });
+}
