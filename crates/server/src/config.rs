@@ -54,6 +54,12 @@ pub struct ServerConfig {
     pub signature_trust_dir: PathBuf,
     /// Certificate revocation lists (DER or PEM) for signature verification.
     pub signature_crl_files: Vec<PathBuf>,
+    /// Where CRLs fetched from distribution points are kept across restarts; empty: in
+    /// memory only.
+    pub signature_crl_cache_dir: PathBuf,
+    /// Seconds between two fetches of every known CRL distribution point (a new CA's is
+    /// fetched when first met); 0: never fetch, use the CRL files only.
+    pub signature_crl_refresh_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +82,8 @@ impl Default for ServerConfig {
             signature_policy: crate::signatures::SignaturePolicy::Auto,
             signature_trust_dir: PathBuf::new(),
             signature_crl_files: Vec::new(),
+            signature_crl_cache_dir: PathBuf::from("crl-cache"),
+            signature_crl_refresh_secs: 3600,
         }
     }
 }

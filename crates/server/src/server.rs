@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -33,7 +34,7 @@ pub struct AppState {
     /// Rate limits per client.
     pub limits: crate::limits::Limits,
     /// The signature policy and verifier.
-    pub signatures: crate::signatures::Signatures,
+    pub signatures: Arc<crate::signatures::Signatures>,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }
@@ -100,11 +101,16 @@ pub fn start(
     }
     let shutdown_timeout = config.shutdown_timeout_secs;
     let max_body = config.max_body_bytes;
-    let signatures = crate::signatures::Signatures::load(
+    let signatures = Arc::new(crate::signatures::Signatures::load(
         config.signature_policy,
-        &config.signature_trust_dir,
-        &config.signature_crl_files,
-    )?;
+        crate::signatures::SignatureSources {
+            trust_dir: config.signature_trust_dir.clone(),
+            crl_files: config.signature_crl_files.clone(),
+            crl_cache_dir: config.signature_crl_cache_dir.clone(),
+            crl_refresh_secs: config.signature_crl_refresh_secs,
+        },
+    )?);
+    signatures.spawn_refresher();
     let audit = crate::audit::AuditWriter::start(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),

@@ -18,7 +18,7 @@
 //! shows it, and the Provenance keeps the verdicts of its signatures the same way.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use renhice_model::resources::{Bundle, Resource};
@@ -73,11 +73,35 @@ impl Policy {
     }
 }
 
+/// How long a fetch of one CRL may take.
+const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The shortest wait between two rounds of fetching.
+const MIN_REFRESH: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// Where the registry finds trust anchors and revocation information.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureSources {
+    /// The directory of trusted certificates.
+    pub trust_dir: PathBuf,
+    /// CRL files given by the operator.
+    pub crl_files: Vec<PathBuf>,
+    /// Where CRLs fetched from distribution points are kept across restarts; empty: in
+    /// memory only.
+    pub crl_cache_dir: PathBuf,
+    /// Seconds between two fetches of every known distribution point; 0: never fetch.
+    pub crl_refresh_secs: u64,
+}
+
 /// The signature settings of a running registry.
 pub struct Signatures {
     policy: Policy,
-    trust_dir: PathBuf,
-    crl_files: Vec<PathBuf>,
+    sources: SignatureSources,
+    /// CRLs fetched from distribution points (DER), by cache file name.
+    fetched: std::sync::Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Distribution points met in signatures (the signers' CAs), to refresh with the
+    /// trust store's own.
+    seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    client: Option<reqwest::Client>,
     verifier: RwLock<Arc<Verifier>>,
 }
 
@@ -85,19 +109,16 @@ impl std::fmt::Debug for Signatures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signatures")
             .field("policy", &self.policy)
-            .field("trust_dir", &self.trust_dir)
+            .field("sources", &self.sources)
             .finish_non_exhaustive()
     }
 }
 
 impl Signatures {
-    /// Loads the trust anchors and CRLs the configuration names.
-    pub fn load(
-        policy: SignaturePolicy,
-        trust_dir: &Path,
-        crl_files: &[PathBuf],
-    ) -> std::io::Result<Self> {
-        let configured = !trust_dir.as_os_str().is_empty();
+    /// Loads the trust anchors, the CRL files and the CRLs cached from distribution
+    /// points.
+    pub fn load(policy: SignaturePolicy, sources: SignatureSources) -> std::io::Result<Self> {
+        let configured = !sources.trust_dir.as_os_str().is_empty();
         let policy = match (policy, configured) {
             (SignaturePolicy::Auto, true) | (SignaturePolicy::VerifyIfPresent, _) => {
                 Policy::VerifyIfPresent
@@ -111,10 +132,48 @@ impl Signatures {
                 policy.name()
             )));
         }
+        let fetching = policy != Policy::Off && sources.crl_refresh_secs > 0;
+        let client = if fetching {
+            Some(
+                reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    .build()
+                    .map_err(|error| {
+                        invalid(format!("cannot make an HTTP client for CRLs: {error}"))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let mut fetched = BTreeMap::new();
+        let cache = &sources.crl_cache_dir;
+        if fetching && !cache.as_os_str().is_empty() {
+            std::fs::create_dir_all(cache).map_err(|error| {
+                invalid(format!(
+                    "server.signature_crl_cache_dir {}: {error}",
+                    cache.display()
+                ))
+            })?;
+            for entry in std::fs::read_dir(cache)?.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_crl = std::path::Path::new(&name)
+                    .extension()
+                    .is_some_and(|ext| ext.eq_ignore_ascii_case("crl"));
+                if is_crl {
+                    let bytes = std::fs::read(entry.path())?;
+                    // A damaged cache file is dropped, to be fetched again.
+                    if Crl::all_from_bytes(&bytes).is_ok() {
+                        fetched.insert(name, bytes);
+                    }
+                }
+            }
+        }
         let signatures = Self {
             policy,
-            trust_dir: trust_dir.to_owned(),
-            crl_files: crl_files.to_vec(),
+            sources,
+            fetched: std::sync::Mutex::new(fetched),
+            seen: std::sync::Mutex::default(),
+            client,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         };
         if policy != Policy::Off {
@@ -128,18 +187,20 @@ impl Signatures {
     pub fn off() -> Self {
         Self {
             policy: Policy::Off,
-            trust_dir: PathBuf::new(),
-            crl_files: Vec::new(),
+            sources: SignatureSources::default(),
+            fetched: std::sync::Mutex::default(),
+            seen: std::sync::Mutex::default(),
+            client: None,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         }
     }
 
-    /// Reads the trust directory and the CRL files again.
+    /// Reads the trust directory and the CRL files again, with the fetched CRLs.
     pub fn reload(&self) -> std::io::Result<()> {
-        let trust =
-            TrustStore::load_dir(&self.trust_dir).map_err(|error| invalid(error.to_string()))?;
+        let trust = TrustStore::load_dir(&self.sources.trust_dir)
+            .map_err(|error| invalid(format!("server.signature_trust_dir: {error}")))?;
         let mut revocation = RevocationStore::new();
-        for path in &self.crl_files {
+        for path in &self.sources.crl_files {
             let bytes = std::fs::read(path).map_err(|error| {
                 invalid(format!("cannot read the CRL {}: {error}", path.display()))
             })?;
@@ -149,11 +210,103 @@ impl Signatures {
                 revocation.add(crl);
             }
         }
+        if let Ok(fetched) = self.fetched.lock() {
+            for bytes in fetched.values() {
+                for crl in Crl::all_from_bytes(bytes).unwrap_or_default() {
+                    revocation.add(crl);
+                }
+            }
+        }
         let verifier = Arc::new(Verifier::new(trust, revocation));
         if let Ok(mut slot) = self.verifier.write() {
             *slot = verifier;
         }
         Ok(())
+    }
+
+    /// Every distribution point known: those of the trust store's certificates and those
+    /// met in signatures.
+    fn known_points(&self) -> Vec<String> {
+        let verifier = self.verifier();
+        let trust = verifier.trust();
+        let mut points: std::collections::BTreeSet<String> = trust
+            .anchors()
+            .iter()
+            .chain(trust.intermediates())
+            .flat_map(|cert| cert.crl_distribution_points().iter().cloned())
+            .collect();
+        if let Ok(seen) = self.seen.lock() {
+            points.extend(seen.iter().cloned());
+        }
+        points.into_iter().collect()
+    }
+
+    /// Fetches the CRLs at `urls` (`http://` only: a CRL is signed, and fetching it over
+    /// TLS would need revocation checking of its own), keeps those that parse, and
+    /// rebuilds the verifier. Returns how many were fetched.
+    pub async fn fetch(&self, urls: &[String]) -> usize {
+        let Some(client) = &self.client else {
+            return 0;
+        };
+        let mut count = 0;
+        for url in urls.iter().filter(|url| url.starts_with("http://")) {
+            let bytes = match client.get(url).send().await {
+                Ok(response) if response.status().is_success() => response.bytes().await.ok(),
+                Ok(response) => {
+                    tracing::warn!(url, status = %response.status(), "CRL distribution point answered with an error");
+                    None
+                }
+                Err(error) => {
+                    tracing::warn!(url, error = %error, "CRL distribution point not reachable");
+                    None
+                }
+            };
+            let Some(bytes) = bytes else { continue };
+            if let Err(error) = Crl::all_from_bytes(&bytes) {
+                tracing::warn!(url, error = %error, "CRL distribution point gave no CRL");
+                continue;
+            }
+            let name = cache_name(url);
+            let cache = &self.sources.crl_cache_dir;
+            if !cache.as_os_str().is_empty() {
+                // Written aside and renamed: a crash leaves the old file or the new one.
+                let path = cache.join(&name);
+                let partial = cache.join(format!("{name}.partial"));
+                if let Err(error) =
+                    std::fs::write(&partial, &bytes).and_then(|()| std::fs::rename(&partial, &path))
+                {
+                    tracing::warn!(path = %path.display(), error = %error, "cannot cache a CRL");
+                }
+            }
+            if let Ok(mut fetched) = self.fetched.lock() {
+                fetched.insert(name, bytes.to_vec());
+            }
+            tracing::info!(url, "CRL fetched from its distribution point");
+            count += 1;
+        }
+        if count > 0
+            && let Err(error) = self.reload()
+        {
+            tracing::error!(error = %error, "cannot reload the signature trust after fetching CRLs");
+        }
+        count
+    }
+
+    /// Fetches every known distribution point now and then every
+    /// `signature_crl_refresh_secs`, for as long as the registry runs.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        if self.client.is_none() {
+            return;
+        }
+        let this = Arc::clone(self);
+        let every = std::time::Duration::from_secs(self.sources.crl_refresh_secs).max(MIN_REFRESH);
+        tokio::spawn(async move {
+            loop {
+                let points = this.known_points();
+                this.fetch(&points).await;
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     /// The policy in force.
@@ -173,7 +326,7 @@ impl Signatures {
 
     /// Verifies the signatures of a push and applies the policy: the `meta.extension`
     /// values to add to each entry (by position), or the refusal.
-    pub(crate) fn check_push(
+    pub(crate) async fn check_push(
         &self,
         bundle: &Bundle,
         now: OffsetDateTime,
@@ -183,7 +336,27 @@ impl Signatures {
             return Ok(marks);
         }
         let resource = Resource::Bundle(Box::new(bundle.clone()));
-        let reports = self.verifier().verify_resource(&resource, &[], now);
+        let mut reports = self.verifier().verify_resource(&resource, &[], now);
+        // A CA met for the first time: fetch its CRL now rather than answer that its
+        // revocation status is unknown, then verify again.
+        let missing: Vec<String> = reports
+            .iter()
+            .filter(|report| {
+                report.status(renhice_signature::Check::Revocation)
+                    == renhice_signature::Status::Indeterminate
+            })
+            .flat_map(|report| report.crl_urls.iter().cloned())
+            .collect();
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.extend(
+                reports
+                    .iter()
+                    .flat_map(|report| report.crl_urls.iter().cloned()),
+            );
+        }
+        if !missing.is_empty() && self.fetch(&missing).await > 0 {
+            reports = self.verifier().verify_resource(&resource, &[], now);
+        }
         if let Some(failed) = reports
             .iter()
             .find(|report| report.indication() == Indication::Failed)
@@ -236,6 +409,21 @@ impl Signatures {
         }
         Ok(marks)
     }
+}
+
+/// The cache file of a distribution point: a digest of its URL.
+fn cache_name(url: &str) -> String {
+    use std::fmt::Write as _;
+    let digest = renhice_signature::Hash::Sha256.digest(url.as_bytes());
+    let mut name = digest
+        .iter()
+        .take(16)
+        .fold(String::new(), |mut name, byte| {
+            let _ = write!(name, "{byte:02x}");
+            name
+        });
+    name.push_str(".crl");
+    name
 }
 
 fn invalid(message: String) -> std::io::Error {

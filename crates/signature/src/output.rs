@@ -91,6 +91,7 @@ impl SignatureReport {
                 "identifiers": signer.identifiers,
             })),
             "path": self.path,
+            "crlUrls": self.crl_urls,
             "checks": self.checks.iter().map(|check| json!({
                 "check": check.check.code(),
                 "status": check.status.as_str(),

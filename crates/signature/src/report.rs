@@ -203,6 +203,9 @@ pub struct SignatureReport {
     pub signer: Option<SignerInfo>,
     /// The certification path found, signer first, as subject names.
     pub path: Vec<String>,
+    /// The CRL distribution points of the path's certificates (where the revocation
+    /// information the checks need can be fetched).
+    pub crl_urls: Vec<String>,
     /// Every check, in [`Check::ALL`] order.
     pub checks: Vec<CheckResult>,
 }

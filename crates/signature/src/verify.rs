@@ -224,6 +224,13 @@ impl Verifier {
             .iter()
             .map(|cert| cert.subject().to_owned())
             .collect();
+        for cert in &evaluation.path {
+            for url in cert.crl_distribution_points() {
+                if !report.crl_urls.contains(url) {
+                    report.crl_urls.push(url.clone());
+                }
+            }
+        }
         checks.push(evaluation.path_check.clone());
         checks.push(evaluation.validity_check.clone());
         checks.push(key_usage_check(&envelope.signer));
@@ -485,6 +492,7 @@ fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> Si
             .collect(),
         signer: None,
         path: Vec::new(),
+        crl_urls: Vec::new(),
         checks: Vec::new(),
     }
 }

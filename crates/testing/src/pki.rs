@@ -170,11 +170,23 @@ impl TestPki {
     /// # Panics
     /// When generation fails (a bug in the parameters here, or a broken RNG).
     #[must_use]
+    pub fn generate(at: OffsetDateTime) -> Self {
+        Self::generate_with_crls_at(at, "http://crl.renhice.test")
+    }
+
+    /// Generates the PKI with CRL distribution points under `crl_base`
+    /// (`{crl_base}/root.crl`, `{crl_base}/intermediate.crl`, …), for tests that serve
+    /// the CRLs over HTTP.
+    ///
+    /// # Panics
+    /// When generation fails.
+    #[must_use]
     #[expect(
         clippy::too_many_lines,
         reason = "one list of every certificate and CRL, read top to bottom"
     )]
-    pub fn generate(at: OffsetDateTime) -> Self {
+    pub fn generate_with_crls_at(at: OffsetDateTime, crl_base: &str) -> Self {
+        let dp = |name: &str| format!("{crl_base}/{name}");
         let day = Duration::days(1);
         let ca_spec = |name: &str, ca: Ca, crl: Option<&str>| Spec {
             common_name: name.to_owned(),
@@ -196,7 +208,7 @@ impl TestPki {
             &ca_spec(
                 "EREP Prueba Entidad Acreditada",
                 Ca::PathLen(0),
-                Some("http://crl.renhice.test/root.crl"),
+                Some(dp("root.crl").as_str()),
             ),
             Some(&root),
             2,
@@ -215,7 +227,7 @@ impl TestPki {
             &ca_spec(
                 "EREP Prueba Limitada",
                 Ca::PathLen(0),
-                Some("http://crl.renhice.test/root.crl"),
+                Some(dp("root.crl").as_str()),
             ),
             Some(&root),
             5,
@@ -224,7 +236,7 @@ impl TestPki {
             &ca_spec(
                 "EREP Prueba Subordinada",
                 Ca::Unconstrained,
-                Some("http://crl.renhice.test/limited.crl"),
+                Some(dp("limited.crl").as_str()),
             ),
             Some(&limited),
             6,
@@ -245,7 +257,7 @@ impl TestPki {
                 ExtendedKeyUsagePurpose::Other(DOCUMENT_SIGNING.to_vec()),
             ],
             dni: Some(dni.to_owned()),
-            crl: Some("http://crl.renhice.test/intermediate.crl".to_owned()),
+            crl: Some(dp("intermediate.crl")),
         };
         let mut signers = BTreeMap::new();
         let mut serial = 100;
@@ -320,7 +332,7 @@ impl TestPki {
             &[&other_intermediate],
         );
         let mut long = signer_spec("RUTA LARGA", KeyKind::P256, "41234576");
-        long.crl = Some("http://crl.renhice.test/sub.crl".to_owned());
+        long.crl = Some(dp("sub.crl"));
         add("path-too-long", long, &sub_ca, &[&sub_ca, &limited]);
 
         let revoked_serial = signers["revoked"].cert.serial.clone();

@@ -138,7 +138,7 @@ pub(super) async fn transaction(
     let now = now_micros();
     let verified_at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1000)
         .map_err(|e| ApiError::Internal(format!("clock out of range: {e}")))?;
-    let marks = state.signatures.check_push(&bundle, verified_at)?;
+    let marks = state.signatures.check_push(&bundle, verified_at).await?;
     let (prepared, deferred) = prepare(&state, &bundle, now, &caller, &own, &marks).await?;
     if let Some(refusal) = deferred {
         // An entry it would replace is no longer current: either this push was made

@@ -125,6 +125,9 @@ fn configure(
     move |config| {
         config.signature_policy = policy;
         config.signature_trust_dir = dir.join("trust");
+        // The test PKI's distribution points are not served here (see the fetching test).
+        config.signature_crl_refresh_secs = 0;
+        config.signature_crl_cache_dir = dir.join("crl-cache");
         if crls {
             config.signature_crl_files =
                 vec![dir.join("crl/root.crl"), dir.join("crl/intermediate.crl")];
@@ -286,4 +289,95 @@ fn a_policy_without_trust_anchors_is_a_start_up_error() {
             .unwrap();
         assert!(error.to_string().contains("signature_trust_dir"), "{error}");
     });
+}
+
+/// A plain HTTP server on loopback serving the files of `dir`, counting requests.
+fn serve_files(
+    listener: std::net::TcpListener,
+    dir: std::path::PathBuf,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::{BufRead as _, Write as _};
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&served);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            // Skip the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_owned();
+            let response = match std::fs::read(dir.join(&path)) {
+                Ok(body) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    [format!("HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes(), body].concat()
+                }
+                Err(_) => {
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_vec()
+                }
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    served
+}
+
+backend_tests! {
+    async fn crls_are_fetched_from_the_distribution_points_and_cached(db) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let crl_base = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &crl_base);
+        pki.write_to(dir.path()).unwrap();
+        let served = serve_files(listener, dir.path().join("crl"));
+        let cache = dir.path().join("crl-cache");
+        let trust = dir.path().join("trust");
+        let (server, base) = spawn_with(&db, {
+            let cache = cache.clone();
+            move |config| {
+                config.signature_policy = SignaturePolicy::Require;
+                config.signature_trust_dir = trust;
+                config.signature_crl_cache_dir = cache;
+            }
+        })
+        .await;
+        let (patient, ipress) = identities(&base).await;
+        // No CRL file is configured: the signer's CA is met for the first time and its
+        // CRL fetched from the distribution point in the signer's certificate.
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.80", &[1]), &pki, "good");
+        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.81", &[2]), &pki, "revoked");
+        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("(revocation)"), "{outcome}");
+        server.stop(true).await.unwrap();
+
+        // The fetched CRLs were kept: a registry started again, with the distribution
+        // points gone and fetching off, still knows them.
+        let cached = std::fs::read_dir(&cache).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".crl")).count();
+        assert!(cached >= 1, "nothing cached in {}", cache.display());
+        let signatures = renhice_server::signatures::Signatures::load(
+            SignaturePolicy::Require,
+            renhice_server::signatures::SignatureSources {
+                trust_dir: dir.path().join("trust"),
+                crl_files: Vec::new(),
+                crl_cache_dir: cache.clone(),
+                crl_refresh_secs: 3600,
+            },
+        )
+        .unwrap();
+        assert!(!signatures.verifier().revocation().crls().is_empty());
+    }
 }
