@@ -272,7 +272,8 @@ impl Certificate {
         &self.0.serial
     }
 
-    pub(crate) fn public_key(&self) -> Result<&PublicKey, &str> {
+    /// The subject public key, when it is one this verifier supports (else why not).
+    pub fn public_key(&self) -> Result<&PublicKey, &str> {
         self.0.public_key.as_ref().map_err(String::as_str)
     }
 

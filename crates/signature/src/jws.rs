@@ -134,11 +134,15 @@ fn certificates(
         let mut certificates = Vec::with_capacity(list.len());
         for (index, item) in list.iter().enumerate() {
             let text = item.as_str().ok_or("\"x5c\" must list base64 strings")?;
-            let der = STANDARD
-                .decode(text)
-                .map_err(|error| format!("x5c[{index}] is not base64: {error}"))?;
+            let der = || {
+                STANDARD
+                    .decode(text)
+                    .map_err(|error| format!("x5c[{index}] is not base64: {error}"))
+            };
             certificates.push(
-                Certificate::from_der(&der).map_err(|error| format!("x5c[{index}]: {error}"))?,
+                trust
+                    .certificate(text.as_bytes(), der)
+                    .map_err(|error| format!("x5c[{index}]: {error}"))?,
             );
         }
         if certificates.is_empty() {

@@ -20,6 +20,8 @@ use crate::report::{Check, CheckResult, Status};
 const MAX_DEPTH: usize = 8;
 /// At most this many candidate paths are tried.
 const MAX_CANDIDATES: usize = 16;
+/// Certificates met in signatures that are kept parsed; the cache starts afresh when full.
+const PARSED_CACHE: usize = 4096;
 
 /// Why a trust store could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,8 @@ pub struct TrustStore {
     anchors: Vec<Certificate>,
     intermediates: Vec<Certificate>,
     verified: Mutex<HashSet<([u8; 32], [u8; 32])>>,
+    /// Certificates met in signatures, parsed, by DER: the same signers sign many acts.
+    parsed: Mutex<std::collections::HashMap<Vec<u8>, Certificate>>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -137,6 +141,31 @@ impl TrustStore {
             .iter()
             .chain(&self.intermediates)
             .find(|cert| cert.fingerprint() == fingerprint)
+    }
+
+    /// The certificate `encoded` carries (DER, or the base64 text of an `x5c` entry,
+    /// which `der` decodes), parsed once and then remembered by its encoding.
+    pub(crate) fn certificate(
+        &self,
+        encoded: &[u8],
+        der: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<Certificate, String> {
+        if let Some(cert) = self
+            .parsed
+            .lock()
+            .ok()
+            .and_then(|parsed| parsed.get(encoded).cloned())
+        {
+            return Ok(cert);
+        }
+        let cert = Certificate::from_der(&der()?).map_err(|error| error.to_string())?;
+        if let Ok(mut parsed) = self.parsed.lock() {
+            if parsed.len() >= PARSED_CACHE {
+                parsed.clear();
+            }
+            parsed.insert(encoded.to_vec(), cert.clone());
+        }
+        Ok(cert)
     }
 
     /// Verifies `child`'s signature by `issuer`, remembering successes.

@@ -34,7 +34,7 @@ const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
 const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
 
 /// Reads a detached CMS signature from `Signature.data`.
-pub(crate) fn parse(data: &str) -> Result<Envelope, String> {
+pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envelope, String> {
     let der = STANDARD
         .decode(data.trim().replace(['\n', '\r'], ""))
         .map_err(|error| format!("Signature.data is not base64: {error}"))?;
@@ -59,7 +59,7 @@ pub(crate) fn parse(data: &str) -> Result<Envelope, String> {
             let der = cert
                 .to_der()
                 .map_err(|error| format!("a CMS certificate cannot be encoded: {error}"))?;
-            certificates.push(Certificate::from_der(&der).map_err(|error| error.to_string())?);
+            certificates.push(trust.certificate(&der, || Ok(der.clone()))?);
         }
     }
     let infos = signed.signer_infos.0.as_slice();

@@ -205,16 +205,7 @@ pub fn sign_targets(
         .commitment
         .clone()
         .unwrap_or_else(|| AUTHOR_SIGNATURE.to_owned());
-    let contents = targets
-        .iter()
-        .map(|target| {
-            target
-                .resource
-                .to_canonical_json(method)
-                .map(|bytes| (target.reference.to_owned(), bytes))
-                .map_err(|error| SignError(error.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let contents = crate::verify::canonical_contents(targets, method).map_err(SignError)?;
     let (sig_format, data) = match options.format {
         SignatureFormat::Jose => {
             let commitment_uri = format!("urn:oid:{commitment}");

@@ -268,7 +268,7 @@ impl Verifier {
         let essence = format.split(';').next().unwrap_or_default().trim();
         let envelope = match essence {
             JOSE => jws::parse(data, &self.trust)?,
-            PKCS7 => pkcs7::parse(data)?,
+            PKCS7 => pkcs7::parse(data, &self.trust)?,
             other => {
                 return Err(format!(
                     "sigFormat {other:?} is not supported ({JOSE} and {PKCS7} are)"
@@ -285,17 +285,7 @@ impl Verifier {
                 .unwrap_or(default_method),
             None => default_method,
         };
-        let contents = targets
-            .iter()
-            .map(|target| {
-                target
-                    .resource
-                    .to_canonical_json(method)
-                    .map(|bytes| (target.reference.to_owned(), bytes))
-                    .map_err(|error| format!("{}: {error}", target.reference))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((envelope, contents))
+        Ok((envelope, canonical_contents(targets, method)?))
     }
 
     fn revocation_check(
@@ -685,6 +675,24 @@ fn key_usage_check(signer: &Certificate) -> CheckResult {
         Status::Passed,
         format!("the signer certificate allows {}", fit.join(" and ")),
     )
+}
+
+/// The canonical JSON of every target under `method`, by reference: the bytes a
+/// signature over them covers.
+pub(crate) fn canonical_contents(
+    targets: &[Target<'_>],
+    method: Canonicalization,
+) -> Result<Named, String> {
+    targets
+        .iter()
+        .map(|target| {
+            target
+                .resource
+                .to_canonical_json(method)
+                .map(|bytes| (target.reference.to_owned(), bytes))
+                .map_err(|error| format!("{}: {error}", target.reference))
+        })
+        .collect()
 }
 
 /// Resources that `Signature.who` and `Provenance.target` may point at.

@@ -8,7 +8,7 @@
 //! - [`TestDb::sqlite`] makes a temporary directory for an SQLite file, removed on drop.
 //! - [`backend_tests!`] writes one test per backend from a single async body, named
 //!   `<test>::postgres` and `<test>::sqlite` so the output shows what ran where.
-//! - [`pki`] (feature `pki`): a test PKI for the signature verifier.
+//! - `pki` (feature `pki`): a test PKI for the signature verifier.
 
 #![allow(
     clippy::missing_panics_doc,

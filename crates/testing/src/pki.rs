@@ -181,16 +181,30 @@ impl TestPki {
     /// # Panics
     /// When generation fails.
     #[must_use]
+    pub fn generate_with_crls_at(at: OffsetDateTime, crl_base: &str) -> Self {
+        Self::generate_full(at, crl_base, KeyKind::P256)
+    }
+
+    /// Generates the PKI with RSA 2048 keys for every CA (the signers keep their
+    /// algorithms), for measuring RS256 over an all-RSA path.
+    ///
+    /// # Panics
+    /// When generation fails.
+    #[must_use]
+    pub fn generate_rsa(at: OffsetDateTime) -> Self {
+        Self::generate_full(at, "http://crl.renhice.test", KeyKind::Rsa2048)
+    }
+
     #[expect(
         clippy::too_many_lines,
         reason = "one list of every certificate and CRL, read top to bottom"
     )]
-    pub fn generate_with_crls_at(at: OffsetDateTime, crl_base: &str) -> Self {
+    fn generate_full(at: OffsetDateTime, crl_base: &str, ca_kind: KeyKind) -> Self {
         let dp = |name: &str| format!("{crl_base}/{name}");
         let day = Duration::days(1);
         let ca_spec = |name: &str, ca: Ca, crl: Option<&str>| Spec {
             common_name: name.to_owned(),
-            kind: KeyKind::P256,
+            kind: ca_kind,
             ca,
             not_before: at - day * 365,
             not_after: at + day * 3650,

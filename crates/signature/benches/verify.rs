@@ -1,0 +1,225 @@
+//! What verifying a signed clinical act costs: a Provenance signature over one
+//! DocumentReference, three-certificate path, CRLs for both CAs, next to the raw
+//! signature operations the verification needs (`ring`, and `openssl speed` in
+//! docs/benchmarks.md).
+//!
+//! - `warm`: a registry's steady state. The verifier has already checked this
+//!   signer's certificate and the CRLs once, so a verification needs one signature
+//!   operation (the act's).
+//! - `cold`: a verifier that has seen nothing: five signature operations (the act's,
+//!   the signer's and the intermediate's certificates, the two CRLs).
+//!
+//! `cargo bench -p renhice-signature --bench verify` (results in docs/benchmarks.md).
+
+#![allow(missing_docs, reason = "benchmark")]
+#![allow(clippy::unwrap_used, reason = "benchmark set-up")]
+
+use std::hint::black_box;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use renhice_model::canonical::Canonicalization;
+use renhice_model::resources::{Bundle, BundleEntry, Provenance, Resource};
+use renhice_model::types::Reference;
+use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
+use renhice_signature::{
+    Certificate, Crl, Indication, RevocationStore, Target, TrustStore, Verifier,
+};
+use renhice_testing::pki::TestPki;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+/// A public key, a message and a signature of it.
+type Raw = (
+    ring::signature::UnparsedPublicKey<Vec<u8>>,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+struct Case {
+    name: &'static str,
+    act: Resource,
+    anchors: Vec<Certificate>,
+    crls: Vec<Crl>,
+    /// The act's signature, its signing input and the signer's key, for the raw cost.
+    raw: (
+        ring::signature::UnparsedPublicKey<Vec<u8>>,
+        Vec<u8>,
+        Vec<u8>,
+    ),
+}
+
+fn case(name: &'static str, pki: &TestPki, signer: &str) -> Case {
+    let at = pki.at;
+    let signer = pki.signer(signer);
+    let key =
+        SigningKey::from_pem(signer.cert.key.pem.as_bytes(), signer.chain_pem.as_bytes()).unwrap();
+    let document = Resource::from_json(
+        json!({
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": "urn:oid:1.2.604.1.1"},
+            "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]},
+            "subject": {"reference": "Patient/p1"},
+            "date": "2026-03-14T10:20:00-05:00",
+            "custodian": {"reference": "Organization/o1"},
+            "content": [{"attachment": {"contentType": "application/pdf", "url": "https://sihce.example/docs/1"}}]
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let url = "urn:uuid:6a1f6c2e-3f5b-4d7c-9a10-2b1c0d9e8f71";
+    let who = Reference::by_identifier(
+        renhice_model::peru::PersonId::dni(&signer.dni)
+            .unwrap()
+            .to_identifier(),
+    );
+    let mut provenance = Provenance {
+        target: vec![Reference::url(url)],
+        ..Provenance::default()
+    };
+    let options = SignOptions {
+        format: SignatureFormat::Jose,
+        algorithm: None,
+        signing_time: at,
+        who,
+        commitment: None,
+        canonicalization: None,
+    };
+    sign::sign_provenance(
+        &mut provenance,
+        &[Target {
+            reference: url,
+            resource: &document,
+        }],
+        &key,
+        &options,
+    )
+    .unwrap();
+    let bundle = Bundle {
+        r#type: Some(renhice_model::Primitive::new("transaction".to_owned())),
+        entry: vec![
+            BundleEntry {
+                full_url: Some(renhice_model::Primitive::new(url.to_owned())),
+                resource: Some(document),
+                ..BundleEntry::default()
+            },
+            BundleEntry {
+                resource: Some(Resource::Provenance(Box::new(provenance))),
+                ..BundleEntry::default()
+            },
+        ],
+        ..Bundle::default()
+    };
+    let mut anchors = Certificate::all_from_pem(pki.root.pem.as_bytes()).unwrap();
+    anchors.extend(Certificate::all_from_pem(pki.intermediate.pem.as_bytes()).unwrap());
+    let crls = ["root.crl", "intermediate.crl"]
+        .iter()
+        .map(|name| Crl::from_der(&pki.crls[name]).unwrap())
+        .collect();
+
+    let raw = raw_operation(&bundle, signer);
+    Case {
+        name,
+        act: Resource::Bundle(Box::new(bundle)),
+        anchors,
+        crls,
+        raw,
+    }
+}
+
+/// The raw operation: the signer's key verifying the act's own signature over the act's
+/// own JWS signing input (header, ".", payload), exactly what the full verification has
+/// `ring` do for the act.
+fn raw_operation(bundle: &Bundle, signer: &renhice_testing::pki::Signer) -> Raw {
+    let data = match &bundle.entry[1].resource {
+        Some(Resource::Provenance(provenance)) => {
+            provenance.signature[0].data.clone().unwrap().value.unwrap()
+        }
+        _ => unreachable!(),
+    };
+    let compact = String::from_utf8(STANDARD.decode(data).unwrap()).unwrap();
+    let (header, signature) = compact.split_once("..").unwrap();
+    let content = bundle.entry[0]
+        .resource
+        .as_ref()
+        .unwrap()
+        .to_canonical_json(Canonicalization::Static)
+        .unwrap();
+    let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(content)).into_bytes();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let cert = Certificate::all_from_pem(signer.cert.pem.as_bytes())
+        .unwrap()
+        .remove(0);
+    let (algorithm, key_bytes): (&'static dyn ring::signature::VerificationAlgorithm, Vec<u8>) =
+        match cert.public_key().unwrap() {
+            renhice_signature::PublicKey::Ec { point, .. } => {
+                (&ring::signature::ECDSA_P256_SHA256_FIXED, point.clone())
+            }
+            renhice_signature::PublicKey::Rsa { pkcs1 } => {
+                (&ring::signature::RSA_PKCS1_2048_8192_SHA256, pkcs1.clone())
+            }
+        };
+    (
+        ring::signature::UnparsedPublicKey::new(algorithm, key_bytes),
+        message,
+        signature,
+    )
+}
+
+fn verifier(case: &Case) -> Verifier {
+    let mut trust = TrustStore::new();
+    for cert in &case.anchors {
+        trust.add(cert.clone());
+    }
+    let mut revocation = RevocationStore::new();
+    for crl in &case.crls {
+        revocation.add(crl.clone());
+    }
+    Verifier::new(trust, revocation)
+}
+
+fn verify(c: &mut Criterion) {
+    let at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let ecdsa = TestPki::generate(at);
+    let rsa = TestPki::generate_rsa(at);
+    let cases = [
+        case("ES256", &ecdsa, "good"),
+        case("RS256", &rsa, "good-rsa"),
+    ];
+    let when = at + Duration::minutes(1);
+    let mut group = c.benchmark_group("signature");
+    for case in &cases {
+        let warm = verifier(case);
+        let reports = warm.verify_resource(&case.act, &[], when);
+        assert_eq!(
+            reports[0].indication(),
+            Indication::Passed,
+            "{}",
+            reports[0]
+        );
+        group.bench_function(format!("{}/full-warm", case.name), |b| {
+            b.iter(|| black_box(warm.verify_resource(black_box(&case.act), &[], when)));
+        });
+        group.bench_function(format!("{}/full-cold", case.name), |b| {
+            b.iter_batched(
+                || verifier(case),
+                |cold| black_box(cold.verify_resource(black_box(&case.act), &[], when)),
+                BatchSize::SmallInput,
+            );
+        });
+        let (key, message, signature) = &case.raw;
+        group.bench_function(format!("{}/raw-verify", case.name), |b| {
+            b.iter(|| {
+                key.verify(black_box(message), black_box(signature))
+                    .unwrap();
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);
