@@ -553,3 +553,33 @@ fn a_signer_referenced_by_thumbprint_is_found_in_the_trust_store() {
         "{report}"
     );
 }
+
+#[test]
+fn a_provenance_alone_is_verified_against_the_targets_given_beside_it() {
+    let document = document("doc-1", "suelto");
+    let signed = provenance(
+        "good",
+        &[("DocumentReference/doc-1", &document)],
+        &options(Jose, None),
+    );
+    let practitioner = fixture::practitioner(&pki().signer("good").dni);
+    let resource = Resource::Provenance(Box::new(signed));
+    let reports = verifier().verify_resource(
+        &resource,
+        &[document, practitioner.clone()],
+        fixture::verified_at(),
+    );
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].location, "Provenance.signature[0]");
+    expect(&reports[0], Indication::Passed, &[]);
+    // Without its target the signature cannot be judged, and the report says which.
+    let reports = verifier().verify_resource(&resource, &[practitioner], fixture::verified_at());
+    assert_eq!(reports[0].indication(), Indication::Indeterminate);
+    assert!(
+        reports[0]
+            .check(Check::Format)
+            .unwrap()
+            .reason
+            .contains("DocumentReference/doc-1")
+    );
+}
