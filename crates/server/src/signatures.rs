@@ -101,6 +101,9 @@ pub struct Signatures {
     /// Distribution points met in signatures (the signers' CAs), to refresh with the
     /// trust store's own.
     seen: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// When each distribution point was last tried on a push's behalf: a CA whose
+    /// distribution point is down must not hold every push up while it stays down.
+    tried: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     client: Option<reqwest::Client>,
     verifier: RwLock<Arc<Verifier>>,
 }
@@ -173,6 +176,7 @@ impl Signatures {
             sources,
             fetched: std::sync::Mutex::new(fetched),
             seen: std::sync::Mutex::default(),
+            tried: std::sync::Mutex::default(),
             client,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         };
@@ -190,6 +194,7 @@ impl Signatures {
             sources: SignatureSources::default(),
             fetched: std::sync::Mutex::default(),
             seen: std::sync::Mutex::default(),
+            tried: std::sync::Mutex::default(),
             client: None,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         }
@@ -309,6 +314,21 @@ impl Signatures {
         });
     }
 
+    /// Whether `url` may be fetched for a push now: not tried in the last minute.
+    fn first_try(&self, url: &str) -> bool {
+        let Ok(mut tried) = self.tried.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        match tried.get(url) {
+            Some(when) if now.duration_since(*when) < MIN_REFRESH => false,
+            _ => {
+                tried.insert(url.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// The policy in force.
     #[must_use]
     pub fn policy(&self) -> Policy {
@@ -335,10 +355,21 @@ impl Signatures {
         if self.policy == Policy::Off {
             return Ok(marks);
         }
-        let resource = Resource::Bundle(Box::new(bundle.clone()));
-        let mut reports = self.verifier().verify_resource(&resource, &[], now);
+        let signed = bundle.signature.is_some()
+            || bundle.entry.iter().any(|entry| {
+                matches!(&entry.resource, Some(Resource::Provenance(p)) if !p.signature.is_empty())
+            });
+        // Most pushes under verify-if-present carry no signature: nothing to copy.
+        let resource = signed.then(|| Resource::Bundle(Box::new(bundle.clone())));
+        let verify = |resource: &Option<Resource>| {
+            resource.as_ref().map_or_else(Vec::new, |resource| {
+                self.verifier().verify_resource(resource, &[], now)
+            })
+        };
+        let mut reports = verify(&resource);
         // A CA met for the first time: fetch its CRL now rather than answer that its
-        // revocation status is unknown, then verify again.
+        // revocation status is unknown, then verify again. A distribution point tried
+        // in the last minute is left to the refresher.
         let missing: Vec<String> = reports
             .iter()
             .filter(|report| {
@@ -346,6 +377,7 @@ impl Signatures {
                     == renhice_signature::Status::Indeterminate
             })
             .flat_map(|report| report.crl_urls.iter().cloned())
+            .filter(|url| self.first_try(url))
             .collect();
         if let Ok(mut seen) = self.seen.lock() {
             seen.extend(
@@ -355,7 +387,7 @@ impl Signatures {
             );
         }
         if !missing.is_empty() && self.fetch(&missing).await > 0 {
-            reports = self.verifier().verify_resource(&resource, &[], now);
+            reports = verify(&resource);
         }
         if let Some(failed) = reports
             .iter()
