@@ -7,22 +7,24 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP;
 use x509_parser::prelude::FromDer;
 
 use crate::crypto::{self, PublicKey};
 
 /// Extensions a certificate may mark critical that this verifier processes (RFC 5280
 /// §4.2: a certificate with any other critical extension must be rejected).
-const UNDERSTOOD_CRITICAL: [&str; 9] = [
-    "2.5.29.15", // keyUsage
-    "2.5.29.17", // subjectAltName
-    "2.5.29.19", // basicConstraints
-    "2.5.29.32", // certificatePolicies (any policy is acceptable: no policy is required)
-    "2.5.29.37", // extKeyUsage
-    "2.5.29.14", // subjectKeyIdentifier (never critical, but harmless)
-    "2.5.29.35", // authorityKeyIdentifier (idem)
-    "2.5.29.31", // cRLDistributionPoints
-    "2.5.29.36", // policyConstraints (constrains policies, of which none are required)
+const UNDERSTOOD_CRITICAL: [&str; 10] = [
+    "2.5.29.15",         // keyUsage
+    "2.5.29.17",         // subjectAltName
+    "2.5.29.19",         // basicConstraints
+    "2.5.29.32",         // certificatePolicies (any policy is acceptable: no policy is required)
+    "2.5.29.37",         // extKeyUsage
+    "2.5.29.14",         // subjectKeyIdentifier (never critical, but harmless)
+    "2.5.29.35",         // authorityKeyIdentifier (idem)
+    "2.5.29.31",         // cRLDistributionPoints
+    "2.5.29.36",         // policyConstraints (constrains policies, of which none are required)
+    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess (where to ask; never critical by RFC 5280)
 ];
 
 /// `serialNumber` (2.5.4.5): the subject's identity number (DNI, passport…).
@@ -68,6 +70,10 @@ struct Inner {
     subject_key_id: Option<Vec<u8>>,
     authority_key_id: Option<Vec<u8>>,
     crl_distribution_points: Vec<String>,
+    ocsp_responders: Vec<String>,
+    /// The OCSP request for this certificate, made once (with its issuer's fingerprint).
+    ocsp_request: std::sync::OnceLock<([u8; 32], Vec<u8>)>,
+    public_key_bits: Vec<u8>,
     unknown_critical: Vec<String>,
     identifiers: Vec<String>,
     fingerprint: [u8; 32],
@@ -132,6 +138,9 @@ impl Certificate {
             subject_key_id: None,
             authority_key_id: None,
             crl_distribution_points: Vec::new(),
+            ocsp_responders: Vec::new(),
+            ocsp_request: std::sync::OnceLock::new(),
+            public_key_bits: tbs.public_key().subject_public_key.data.to_vec(),
             unknown_critical: Vec::new(),
             identifiers: Vec::new(),
             fingerprint: crypto::sha256(der),
@@ -173,6 +182,15 @@ impl Certificate {
                                     inner.crl_distribution_points.push((*uri).to_owned());
                                 }
                             }
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(access) => {
+                    for description in &access.accessdescs {
+                        if description.access_method == OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                            && let GeneralName::URI(uri) = &description.access_location
+                        {
+                            inner.ocsp_responders.push((*uri).to_owned());
                         }
                     }
                 }
@@ -239,6 +257,39 @@ impl Certificate {
     #[must_use]
     pub fn crl_distribution_points(&self) -> &[String] {
         &self.0.crl_distribution_points
+    }
+
+    /// The OCSP responders named in the authority information access extension.
+    #[must_use]
+    pub fn ocsp_responders(&self) -> &[String] {
+        &self.0.ocsp_responders
+    }
+
+    /// The OCSP request for this certificate under `issuer`, made by `make` the first
+    /// time (a registry verifies many acts by the same signer).
+    pub(crate) fn ocsp_request<E>(
+        &self,
+        issuer: &Self,
+        make: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, E> {
+        match self.0.ocsp_request.get() {
+            Some((fingerprint, request)) if *fingerprint == issuer.fingerprint() => {
+                Ok(request.clone())
+            }
+            _ => {
+                let request = make()?;
+                let _ = self
+                    .0
+                    .ocsp_request
+                    .set((issuer.fingerprint(), request.clone()));
+                Ok(request)
+            }
+        }
+    }
+
+    /// The subject public key's bits (what an OCSP issuer key hash is taken over).
+    pub(crate) fn public_key_bits(&self) -> &[u8] {
+        &self.0.public_key_bits
     }
 
     pub(crate) fn tbs(&self) -> &[u8] {

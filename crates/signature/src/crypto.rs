@@ -71,6 +71,16 @@ impl Hash {
     }
 }
 
+/// SHA-1 of `data`: only to name certificates in OCSP (RFC 6960 `CertID`), where it is
+/// an identifier rather than a security-bearing digest.
+pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut out = [0; 20];
+    out.copy_from_slice(
+        ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref(),
+    );
+    out
+}
+
 /// SHA-256 of `data`.
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     let mut out = [0; 32];

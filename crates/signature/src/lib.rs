@@ -7,7 +7,7 @@
 //! inputs always give the same report.
 //!
 //! - [`Verifier`] holds the [`TrustStore`] (anchors and known intermediates) and the
-//!   [`RevocationStore`] (CRLs), and produces one [`SignatureReport`] per signature with
+//!   [`RevocationStore`] (CRLs and OCSP responses), and produces one [`SignatureReport`] per signature with
 //!   each [`Check`] reported separately and an overall [`Indication`].
 //! - [`jws`] and [`pkcs7`] describe the two formats; [`sign`] makes signatures in them.
 //! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
@@ -19,6 +19,7 @@ mod crypto;
 pub mod datetime;
 mod envelope;
 pub mod jws;
+pub mod ocsp;
 mod output;
 mod path;
 pub mod pkcs7;
@@ -29,6 +30,7 @@ mod verify;
 
 pub use cert::{Certificate, CertificateError};
 pub use crypto::{Curve, Hash, PublicKey};
+pub use ocsp::{OcspError, OcspQuery, OcspResponse};
 pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
 pub use path::{TrustError, TrustStore};
 pub use renhice_model::FHIR_VERSION;

@@ -92,6 +92,7 @@ impl SignatureReport {
             })),
             "path": self.path,
             "crlUrls": self.crl_urls,
+            "ocspResponders": self.ocsp.iter().map(|query| query.url.as_str()).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|check| json!({
                 "check": check.check.code(),
                 "status": check.status.as_str(),

@@ -206,6 +206,9 @@ pub struct SignatureReport {
     /// The CRL distribution points of the path's certificates (where the revocation
     /// information the checks need can be fetched).
     pub crl_urls: Vec<String>,
+    /// The OCSP requests to send for the path's certificates (those that name a
+    /// responder), when the path reached a trust anchor.
+    pub ocsp: Vec<crate::OcspQuery>,
     /// Every check, in [`Check::ALL`] order.
     pub checks: Vec<CheckResult>,
 }

@@ -1,4 +1,5 @@
-//! Revocation status from certificate revocation lists (RFC 5280 §5), at the signing time.
+//! Revocation status from certificate revocation lists (RFC 5280 §5) and OCSP responses
+//! ([`crate::ocsp`]), at the signing time.
 //!
 //! A CRL counts for a certificate when its issuer name is the certificate's issuer, its
 //! signature verifies with the issuing CA's key (which, if it has a key usage, must allow
@@ -13,9 +14,13 @@
 //! - not listed, and the CRL was issued after the signing time or was still current then
 //!   (its `nextUpdate` is not before the signing time): **passed**;
 //! - otherwise (no CRL, or only one that expired before the signing time): **indeterminate**.
+//!
+//! An OCSP response is read the same way (its `thisUpdate` for the CRL's issue date). When
+//! both sources speak, the graver answer wins: a revocation before the signing time in
+//! either fails the check, whatever the other says.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
@@ -24,6 +29,7 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use crate::cert::{Certificate, hex, key_usage};
 use crate::crypto;
 use crate::datetime::rfc3339;
+use crate::ocsp::{Answer, OcspResponse};
 use crate::report::Status;
 
 /// CRL extensions this verifier can ignore or process when marked critical.
@@ -143,13 +149,84 @@ impl Crl {
 #[derive(Default)]
 pub struct RevocationStore {
     crls: Vec<Crl>,
-    verified: Mutex<HashSet<([u8; 32], [u8; 32])>>,
+    verified: Mutex<HashSet<Pair>>,
+    /// OCSP responses by the serial numbers they answer for (a registry holds one per
+    /// signer it met: finding a certificate's must not mean reading them all).
+    ocsp: RwLock<HashMap<Vec<u8>, Vec<OcspResponse>>>,
+    /// (response, issuer) → the responder that signed it, or why none did.
+    ocsp_signers: Mutex<HashMap<Pair, Result<String, String>>>,
+}
+
+/// (SHA-256 of a CRL or OCSP response, SHA-256 of the CA certificate).
+type Pair = ([u8; 32], [u8; 32]);
+
+/// What one source of revocation information says of a certificate.
+struct Evidence {
+    /// 3: revoked before the signing time; 2: revoked after it; 1: not revoked; 0: says
+    /// nothing usable.
+    weight: u8,
+    status: Status,
+    reason: String,
+}
+
+impl Evidence {
+    fn nothing(reason: String) -> Self {
+        Self {
+            weight: 0,
+            status: Status::Indeterminate,
+            reason,
+        }
+    }
+
+    fn good(reason: String) -> Self {
+        Self {
+            weight: 1,
+            status: Status::Passed,
+            reason,
+        }
+    }
+
+    fn revoked(
+        cert: &Certificate,
+        date: OffsetDateTime,
+        reason: Option<&str>,
+        signing_time: OffsetDateTime,
+        source: &str,
+    ) -> Self {
+        let reason = reason
+            .map(|reason| format!(", reason {reason}"))
+            .unwrap_or_default();
+        let subject = cert.subject();
+        if date <= signing_time {
+            Self {
+                weight: 3,
+                status: Status::Failed,
+                reason: format!(
+                    "\"{subject}\" (serial {}) was revoked on {}{reason}, before the signing time {} ({source})",
+                    hex(cert.serial()),
+                    rfc3339(date),
+                    rfc3339(signing_time)
+                ),
+            }
+        } else {
+            Self {
+                weight: 2,
+                status: Status::Indeterminate,
+                reason: format!(
+                    "\"{subject}\" was revoked on {}{reason}, after the claimed signing time {}; without a time-stamp nothing proves the signature was made before the revocation ({source})",
+                    rfc3339(date),
+                    rfc3339(signing_time)
+                ),
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RevocationStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RevocationStore")
             .field("crls", &self.crls.len())
+            .field("ocsp", &self.ocsp_responses().len())
             .finish_non_exhaustive()
     }
 }
@@ -172,8 +249,47 @@ impl RevocationStore {
         &self.crls
     }
 
-    /// The status of `cert`, issued by `issuer`, at `signing_time`, using CRLs issued no
-    /// later than `verified_at`.
+    /// Adds an OCSP response; it replaces an older one about the same certificates.
+    /// Unlike CRLs, responses arrive while the store is in use (one per certificate,
+    /// asked when a signature needs it), hence `&self`.
+    pub fn add_ocsp(&self, response: &OcspResponse) {
+        let Ok(mut index) = self.ocsp.write() else {
+            return;
+        };
+        for serial in response.serials() {
+            let responses = index.entry(serial.to_vec()).or_default();
+            match responses
+                .iter_mut()
+                .find(|held| held.same_certificates(response))
+            {
+                Some(held) if held.produced_at() < response.produced_at() => {
+                    *held = response.clone();
+                }
+                Some(_) => {}
+                None => responses.push(response.clone()),
+            }
+        }
+    }
+
+    /// The OCSP responses held.
+    #[must_use]
+    pub fn ocsp_responses(&self) -> Vec<OcspResponse> {
+        let Ok(index) = self.ocsp.read() else {
+            return Vec::new();
+        };
+        let mut seen = HashSet::new();
+        index
+            .values()
+            .flatten()
+            .filter(|response| seen.insert(response.fingerprint()))
+            .cloned()
+            .collect()
+    }
+
+    /// The status of `cert`, issued by `issuer`, at `signing_time`, from the CRLs and
+    /// OCSP responses issued no later than `verified_at`: a revocation before the
+    /// signing time in either fails; one after it, in either, is indeterminate; else a
+    /// current "not revoked" from either passes.
     pub(crate) fn status(
         &self,
         cert: &Certificate,
@@ -181,6 +297,38 @@ impl RevocationStore {
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
     ) -> (Status, String) {
+        let ocsp = self.ocsp_evidence(cert, issuer, signing_time, verified_at);
+        let crl = self.crl_evidence(cert, issuer, signing_time, verified_at);
+        if ocsp.weight == 0 && crl.weight == 0 {
+            let responders = cert.ocsp_responders();
+            let ocsp_reason = if !ocsp.reason.is_empty() {
+                ocsp.reason
+            } else if responders.is_empty() {
+                return (Status::Indeterminate, crl.reason);
+            } else {
+                format!(
+                    "no OCSP response is available for \"{}\" (responders: {})",
+                    cert.subject(),
+                    responders.join(", ")
+                )
+            };
+            return (
+                Status::Indeterminate,
+                format!("{}; {ocsp_reason}", crl.reason),
+            );
+        }
+        let decisive = if ocsp.weight >= crl.weight { ocsp } else { crl };
+        (decisive.status, decisive.reason)
+    }
+
+    /// What the newest usable CRL says.
+    fn crl_evidence(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        signing_time: OffsetDateTime,
+        verified_at: OffsetDateTime,
+    ) -> Evidence {
         let may_sign_crls = issuer
             .key_usage()
             .is_none_or(|usage| usage & key_usage::CRL_SIGN != 0);
@@ -203,62 +351,120 @@ impl RevocationStore {
             } else {
                 format!(" (distribution points: {})", points.join(", "))
             };
-            return (
-                Status::Indeterminate,
-                format!(
-                    "no CRL signed by \"{}\" is available for \"{subject}\"{from}",
-                    issuer.subject()
-                ),
-            );
+            return Evidence::nothing(format!(
+                "no CRL signed by \"{}\" is available for \"{subject}\"{from}",
+                issuer.subject()
+            ));
         };
-        let crl_issued = rfc3339(crl.0.this_update);
+        let source = format!("CRL issued {}", rfc3339(crl.0.this_update));
         if let Some((date, reason)) = crl.0.revoked.get(cert.serial()) {
-            let reason = reason
-                .as_ref()
-                .map(|reason| format!(", reason {reason}"))
-                .unwrap_or_default();
-            return if *date <= signing_time {
-                (
-                    Status::Failed,
-                    format!(
-                        "\"{subject}\" (serial {}) was revoked on {}{reason}, before the signing time {} (CRL issued {crl_issued})",
-                        hex(cert.serial()),
-                        rfc3339(*date),
-                        rfc3339(signing_time)
-                    ),
-                )
-            } else {
-                (
-                    Status::Indeterminate,
-                    format!(
-                        "\"{subject}\" was revoked on {}{reason}, after the claimed signing time {}; without a time-stamp nothing proves the signature was made before the revocation",
-                        rfc3339(*date),
-                        rfc3339(signing_time)
-                    ),
-                )
-            };
+            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, &source);
         }
         let current = crl.0.this_update >= signing_time
             || crl.0.next_update.is_none_or(|next| next >= signing_time);
         if current {
-            (
-                Status::Passed,
-                format!(
-                    "\"{subject}\" is not listed in the CRL of \"{}\" issued {crl_issued}",
-                    crl.0.issuer
-                ),
-            )
+            Evidence::good(format!(
+                "\"{subject}\" is not listed in the CRL of \"{}\" issued {}",
+                crl.0.issuer,
+                rfc3339(crl.0.this_update)
+            ))
         } else {
-            (
-                Status::Indeterminate,
-                format!(
-                    "the newest CRL of \"{}\" (issued {crl_issued}, next update {}) expired before the signing time {}",
-                    crl.0.issuer,
-                    crl.0.next_update.map(rfc3339).unwrap_or_default(),
-                    rfc3339(signing_time)
-                ),
-            )
+            Evidence::nothing(format!(
+                "the newest CRL of \"{}\" (issued {}, next update {}) expired before the signing time {}",
+                crl.0.issuer,
+                rfc3339(crl.0.this_update),
+                crl.0.next_update.map(rfc3339).unwrap_or_default(),
+                rfc3339(signing_time)
+            ))
         }
+    }
+
+    /// What the newest usable OCSP response says (an empty reason when the certificate
+    /// names no responder and no response was given for it).
+    fn ocsp_evidence(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        signing_time: OffsetDateTime,
+        verified_at: OffsetDateTime,
+    ) -> Evidence {
+        let responses = self
+            .ocsp
+            .read()
+            .ok()
+            .and_then(|index| index.get(crate::ocsp::strip_zeros(cert.serial())).cloned())
+            .unwrap_or_default();
+        let mut rejected = Vec::new();
+        let mut unknown = None;
+        let mut newest: Option<(OffsetDateTime, Option<OffsetDateTime>, Answer, String)> = None;
+        for response in &responses {
+            let Some((this_update, next_update, answer)) = response.answer_for(cert, issuer) else {
+                continue;
+            };
+            if this_update > verified_at {
+                continue;
+            }
+            let signer = match self.ocsp_signer(response, issuer) {
+                Ok(signer) => signer,
+                Err(why) => {
+                    rejected.push(format!(
+                        "an OCSP response produced {} was set aside: {why}",
+                        rfc3339(response.produced_at())
+                    ));
+                    continue;
+                }
+            };
+            if *answer == Answer::Unknown {
+                unknown.get_or_insert(signer);
+            } else if newest.as_ref().is_none_or(|held| held.0 < this_update) {
+                newest = Some((this_update, next_update, answer.clone(), signer));
+            }
+        }
+        let subject = cert.subject();
+        let Some((this_update, next_update, answer, signer)) = newest else {
+            let mut reasons = rejected;
+            if let Some(signer) = unknown {
+                reasons.insert(
+                    0,
+                    format!("the OCSP responder \"{signer}\" does not know \"{subject}\""),
+                );
+            }
+            // Without any response, `status` says so only if the CRLs say nothing either.
+            return Evidence::nothing(reasons.join("; "));
+        };
+        let source = format!("OCSP response of \"{signer}\" for {}", rfc3339(this_update));
+        if let Answer::Revoked(date, reason) = &answer {
+            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, &source);
+        }
+        if this_update >= signing_time || next_update.is_some_and(|next| next >= signing_time) {
+            Evidence::good(format!("\"{subject}\" is good per the {source}"))
+        } else {
+            Evidence::nothing(format!(
+                "the newest {source} (next update {}) is older than the signing time {}",
+                next_update.map_or_else(|| "none".to_owned(), rfc3339),
+                rfc3339(signing_time)
+            ))
+        }
+    }
+
+    /// The subject of the certificate that signed `response` for `issuer` (remembered).
+    fn ocsp_signer(&self, response: &OcspResponse, issuer: &Certificate) -> Result<String, String> {
+        let key = (response.fingerprint(), issuer.fingerprint());
+        if let Some(known) = self
+            .ocsp_signers
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&key).cloned())
+        {
+            return known;
+        }
+        let signer = response
+            .signer(issuer)
+            .map(|cert| cert.subject().to_owned());
+        if let Ok(mut map) = self.ocsp_signers.lock() {
+            map.insert(key, signer.clone());
+        }
+        signer
     }
 
     /// Whether `crl` is signed by `issuer`'s key (remembered once verified).

@@ -234,6 +234,13 @@ impl Verifier {
         checks.push(evaluation.path_check.clone());
         checks.push(evaluation.validity_check.clone());
         checks.push(key_usage_check(&envelope.signer));
+        if evaluation.complete {
+            for pair in evaluation.path.windows(2) {
+                report
+                    .ocsp
+                    .extend(crate::ocsp::OcspQuery::for_certificate(&pair[0], &pair[1]));
+            }
+        }
         checks.push(if evaluation.complete {
             self.revocation_check(&evaluation.path, signing, at)
         } else {
@@ -483,6 +490,7 @@ fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> Si
         signer: None,
         path: Vec::new(),
         crl_urls: Vec::new(),
+        ocsp: Vec::new(),
         checks: Vec::new(),
     }
 }

@@ -2,7 +2,8 @@
 //! ECERNEP), an accredited intermediate CA, and signer certificates for every case the
 //! signature verifier must judge: valid (P-256, P-384, RSA), expired, not yet valid,
 //! revoked, revoked after the signing time, wrong key usage, issued under a root that is
-//! not trusted, and a path longer than a CA allows. With the CRLs of each CA.
+//! not trusted, and a path longer than a CA allows. With the CRLs of each CA, an OCSP
+//! responder certificate the intermediate delegates to, and one it does not authorise.
 //!
 //! Everything is generated afresh from the system's randomness and the reference time
 //! given (the signing time of the tests), with `rcgen` for certificates and CRLs and the
@@ -13,13 +14,17 @@ use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
-    KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+    CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
 /// `documentSigning` (RFC 9336), as rcgen writes custom OIDs.
 const DOCUMENT_SIGNING: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 3, 36];
+/// `authorityInfoAccess` (1.3.6.1.5.5.7.1.1).
+const AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// `id-ad-ocsp` (1.3.6.1.5.5.7.48.1), DER.
+const AD_OCSP: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
 /// `serialNumber` (2.5.4.5).
 const SERIAL_NUMBER: [u64; 4] = [2, 5, 4, 5];
 
@@ -82,6 +87,16 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// The serial number in upper-case hexadecimal, as an OpenSSL CA index writes it.
+    #[must_use]
+    pub fn serial_hex(&self) -> String {
+        use std::fmt::Write as _;
+        self.serial.iter().fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02X}");
+            hex
+        })
+    }
+
     fn issuer(&self) -> Issuer<'_, &KeyPair> {
         Issuer::from_params(&self.params, &self.key.pair)
     }
@@ -120,6 +135,7 @@ struct Spec {
     extended: Vec<ExtendedKeyUsagePurpose>,
     dni: Option<String>,
     crl: Option<String>,
+    ocsp: Option<String>,
 }
 
 /// The generated PKI.
@@ -146,6 +162,11 @@ pub struct TestPki {
     /// A CRL of the intermediate issued two hours after `at`, listing `revoked-later` as
     /// revoked one hour after `at` (and `revoked` too).
     pub later_crl: Vec<u8>,
+    /// An OCSP responder the intermediate delegates to (`id-kp-OCSPSigning`).
+    pub responder: Issued,
+    /// A certificate of the intermediate without `id-kp-OCSPSigning`, which must not be
+    /// believed when it signs OCSP responses.
+    pub impostor_responder: Issued,
 }
 
 /// Every signer case, with what a verifier must conclude about its certificate at the
@@ -175,8 +196,8 @@ impl TestPki {
     }
 
     /// Generates the PKI with CRL distribution points under `crl_base`
-    /// (`{crl_base}/root.crl`, `{crl_base}/intermediate.crl`, …), for tests that serve
-    /// the CRLs over HTTP.
+    /// (`{crl_base}/root.crl`, `{crl_base}/intermediate.crl`, …) and the signers' OCSP
+    /// responder at `{crl_base}/ocsp`, for tests that serve them over HTTP.
     ///
     /// # Panics
     /// When generation fails.
@@ -212,6 +233,7 @@ impl TestPki {
             extended: Vec::new(),
             dni: None,
             crl: crl.map(str::to_owned),
+            ocsp: None,
         };
         let root = issue(
             &ca_spec("ECERNEP Prueba Raiz", Ca::Unconstrained, None),
@@ -272,6 +294,7 @@ impl TestPki {
             ],
             dni: Some(dni.to_owned()),
             crl: Some(dp("intermediate.crl")),
+            ocsp: Some(dp("ocsp")),
         };
         let mut signers = BTreeMap::new();
         let mut serial = 100;
@@ -349,6 +372,35 @@ impl TestPki {
         long.crl = Some(dp("sub.crl"));
         add("path-too-long", long, &sub_ca, &[&sub_ca, &limited]);
 
+        let responder_spec = |name: &str, extended: Vec<ExtendedKeyUsagePurpose>| Spec {
+            common_name: name.to_owned(),
+            kind: KeyKind::P256,
+            ca: Ca::No,
+            not_before: at - day * 365,
+            not_after: at + day * 3650,
+            key_usages: vec![KeyUsagePurpose::DigitalSignature],
+            extended,
+            dni: None,
+            crl: None,
+            ocsp: None,
+        };
+        let responder = issue(
+            &responder_spec(
+                "EREP Prueba OCSP",
+                vec![ExtendedKeyUsagePurpose::OcspSigning],
+            ),
+            Some(&intermediate),
+            90,
+        );
+        let impostor_responder = issue(
+            &responder_spec(
+                "EREP Prueba Sin Delegacion OCSP",
+                vec![ExtendedKeyUsagePurpose::EmailProtection],
+            ),
+            Some(&intermediate),
+            91,
+        );
+
         let revoked_serial = signers["revoked"].cert.serial.clone();
         let later_serial = signers["revoked-later"].cert.serial.clone();
         let revoked = |serial: &[u8], when: OffsetDateTime| RevokedCertParams {
@@ -394,6 +446,8 @@ impl TestPki {
             signers,
             crls,
             later_crl,
+            responder,
+            impostor_responder,
         }
     }
 
@@ -407,7 +461,9 @@ impl TestPki {
     }
 
     /// Writes the PKI to `dir`: `trust/` (the trusted root and intermediate, PEM, as a
-    /// registry's trust directory), `untrusted/` (the other CAs), `crl/` (the CRLs, DER)
+    /// registry's trust directory), `untrusted/` (the other CAs), `crl/` (the CRLs, DER),
+    /// `ocsp/` (the certificates and keys that may sign OCSP responses for the
+    /// intermediate: `intermediate`, `responder`, `impostor`, each `.pem` and `.key.pem`)
     /// and `signers/<case>.key.pem` / `signers/<case>.chain.pem`.
     ///
     /// # Errors
@@ -429,6 +485,15 @@ impl TestPki {
             std::fs::write(dir.join("crl").join(name), der)?;
         }
         std::fs::write(dir.join("crl/intermediate-later.crl"), &self.later_crl)?;
+        std::fs::create_dir_all(dir.join("ocsp"))?;
+        for (name, issued) in [
+            ("intermediate", &self.intermediate),
+            ("responder", &self.responder),
+            ("impostor", &self.impostor_responder),
+        ] {
+            std::fs::write(dir.join(format!("ocsp/{name}.pem")), &issued.pem)?;
+            std::fs::write(dir.join(format!("ocsp/{name}.key.pem")), &issued.key.pem)?;
+        }
         for signer in self.signers.values() {
             std::fs::write(
                 dir.join(format!("signers/{}.key.pem", signer.name)),
@@ -480,6 +545,17 @@ fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
             uris: vec![uri.clone()],
         }];
     }
+    if let Some(uri) = &spec.ocsp {
+        // rcgen writes no authority information access: encode it (RFC 5280 §4.2.2.1).
+        let location = tlv(0x86, uri.as_bytes());
+        let description = tlv(0x30, &[&AD_OCSP[..], &location].concat());
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                &AUTHORITY_INFO_ACCESS,
+                tlv(0x30, &description),
+            ));
+    }
     let cert = match issuer {
         Some(issuer) => params.signed_by(&key.pair, &issuer.issuer()),
         None => params.self_signed(&key.pair),
@@ -492,6 +568,25 @@ fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
         params,
         key,
     }
+}
+
+/// A DER tag-length-value.
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|byte| *byte == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or(0));
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
 }
 
 fn crl(issuer: &Issued, this_update: OffsetDateTime, revoked: Vec<RevokedCertParams>) -> Vec<u8> {

@@ -9,4 +9,5 @@
 
 mod cases;
 mod fixture;
+mod ocsp;
 mod openssl;
