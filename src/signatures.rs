@@ -11,7 +11,9 @@ use renhice_model::types::Reference;
 use renhice_model::values::Instant;
 use renhice_signature::datetime::{parse_rfc3339, rfc3339};
 use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
-use renhice_signature::{Crl, Indication, RevocationStore, Target, TrustStore, Verifier};
+use renhice_signature::{
+    Crl, Indication, OcspResponse, RevocationStore, Target, TrustStore, Verifier,
+};
 use time::OffsetDateTime;
 
 /// Exit codes of `renhice verify` (2 is taken by usage errors).
@@ -52,6 +54,10 @@ pub(crate) struct VerifyArgs {
     /// A certificate revocation list (DER or PEM); repeat for several.
     #[arg(long, value_name = "FILE")]
     crl: Vec<PathBuf>,
+    /// An OCSP response (DER, as a responder answers, e.g. saved by `openssl ocsp
+    /// -respout`); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    ocsp: Vec<PathBuf>,
     /// The time to verify for (RFC 3339); now when not given.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
@@ -83,6 +89,13 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
         .map(|path| read_resource(path))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let verifier = load_verifier(&args.trust, &args.crl)?;
+    for path in &args.ocsp {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let response = OcspResponse::from_der(&bytes)
+            .with_context(|| format!("{} is not a usable OCSP response", path.display()))?;
+        verifier.revocation().add_ocsp(&response);
+    }
     let at = match &args.at {
         Some(text) => {
             parse_rfc3339(text).with_context(|| format!("--at {text:?} is not an RFC 3339 time"))?

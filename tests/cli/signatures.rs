@@ -220,3 +220,103 @@ fn a_key_that_is_not_the_certificates_is_refused() {
         "{out:?}"
     );
 }
+
+#[test]
+fn an_ocsp_response_saved_from_a_responder_settles_the_revocation_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(datetime!(2026-06-15 15:00:00 UTC));
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    std::fs::write(dir.path().join("push.json"), transaction().to_string()).unwrap();
+    let status = command(dir.path())
+        .args([
+            "sign",
+            "push.json",
+            "--key",
+            "pki/signers/good.key.pem",
+            "--chain",
+            "pki/signers/good.chain.pem",
+            "--at",
+            SIGNED_AT,
+            "--out",
+            "signed.json",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // OpenSSL's responder answers for the signer, from a CA index where it is valid.
+    let serial: String = pki.signer("good").cert.serial_hex();
+    std::fs::write(
+        dir.path().join("index.txt"),
+        format!("V\t370101000000Z\t\t{serial}\tunknown\t/CN=good\n"),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|error| panic!("openssl must be installed for this test: {error}"));
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    openssl(&[
+        "ocsp",
+        "-issuer",
+        "pki/trust/intermediate.pem",
+        "-cert",
+        "pki/signers/good.pem",
+        "-no_nonce",
+        "-reqout",
+        "request.der",
+    ]);
+    openssl(&[
+        "ocsp",
+        "-index",
+        "index.txt",
+        "-CA",
+        "pki/trust/intermediate.pem",
+        "-rsigner",
+        "pki/ocsp/responder.pem",
+        "-rkey",
+        "pki/ocsp/responder.key.pem",
+        "-reqin",
+        "request.der",
+        "-respout",
+        "response.der",
+        "-ndays",
+        "1",
+    ]);
+    std::fs::write(dir.path().join("garbage.der"), b"not an OCSP response").unwrap();
+    // Verified now (the response was produced now), with the root's CRL for the
+    // intermediate and nothing but OCSP for the signer.
+    let run = |extra: &[&str]| {
+        let out = command(dir.path())
+            .args([
+                "verify",
+                "signed.json",
+                "--trust",
+                "pki/trust",
+                "--crl",
+                "pki/crl/root.crl",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = run(&[]);
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("no OCSP response"), "{text}");
+    let (code, text) = run(&["--ocsp", "response.der"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("good per the OCSP response of"), "{text}");
+    let (code, text) = run(&["--ocsp", "garbage.der"]);
+    assert_eq!(code, 5, "{text}");
+    assert!(
+        text.contains("garbage.der is not a usable OCSP response"),
+        "{text}"
+    );
+}

@@ -60,6 +60,9 @@ pub struct ServerConfig {
     /// Seconds between two fetches of every known CRL distribution point (a new CA's is
     /// fetched when first met); 0: never fetch, use the CRL files only.
     pub signature_crl_refresh_secs: u64,
+    /// Whether the OCSP responders named in signers' certificates (authority
+    /// information access) are asked for their status when a signed push arrives.
+    pub signature_ocsp: bool,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             signature_crl_files: Vec::new(),
             signature_crl_cache_dir: PathBuf::from("crl-cache"),
             signature_crl_refresh_secs: 3600,
+            signature_ocsp: false,
         }
     }
 }

@@ -108,6 +108,7 @@ pub fn start(
             crl_files: config.signature_crl_files.clone(),
             crl_cache_dir: config.signature_crl_cache_dir.clone(),
             crl_refresh_secs: config.signature_crl_refresh_secs,
+            ocsp: config.signature_ocsp,
         },
     )?);
     signatures.spawn_refresher();

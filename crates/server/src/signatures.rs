@@ -24,7 +24,10 @@ use std::sync::{Arc, RwLock};
 use renhice_model::resources::{Bundle, Resource};
 use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue, Primitive};
 use renhice_signature::datetime::rfc3339;
-use renhice_signature::{Crl, Indication, RevocationStore, SignatureReport, TrustStore, Verifier};
+use renhice_signature::{
+    Crl, Indication, OcspQuery, OcspResponse, RevocationStore, SignatureReport, TrustStore,
+    Verifier,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -90,6 +93,8 @@ pub struct SignatureSources {
     pub crl_cache_dir: PathBuf,
     /// Seconds between two fetches of every known distribution point; 0: never fetch.
     pub crl_refresh_secs: u64,
+    /// Whether the OCSP responders the signers' certificates name are asked.
+    pub ocsp: bool,
 }
 
 /// The signature settings of a running registry.
@@ -104,6 +109,11 @@ pub struct Signatures {
     /// When each distribution point was last tried on a push's behalf: a CA whose
     /// distribution point is down must not hold every push up while it stays down.
     tried: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// OCSP responses received, by request (DER): kept until their `nextUpdate` and
+    /// given to every verifier built.
+    ocsp_held: std::sync::Mutex<std::collections::HashMap<Vec<u8>, OcspResponse>>,
+    /// Responders that failed, and when: not asked again on a push's behalf for a minute.
+    ocsp_down: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
     client: Option<reqwest::Client>,
     verifier: RwLock<Arc<Verifier>>,
 }
@@ -136,13 +146,15 @@ impl Signatures {
             )));
         }
         let fetching = policy != Policy::Off && sources.crl_refresh_secs > 0;
-        let client = if fetching {
+        let client = if fetching || (policy != Policy::Off && sources.ocsp) {
             Some(
                 reqwest::Client::builder()
                     .timeout(FETCH_TIMEOUT)
                     .build()
                     .map_err(|error| {
-                        invalid(format!("cannot make an HTTP client for CRLs: {error}"))
+                        invalid(format!(
+                            "cannot make an HTTP client for revocation information: {error}"
+                        ))
                     })?,
             )
         } else {
@@ -177,6 +189,8 @@ impl Signatures {
             fetched: std::sync::Mutex::new(fetched),
             seen: std::sync::Mutex::default(),
             tried: std::sync::Mutex::default(),
+            ocsp_held: std::sync::Mutex::default(),
+            ocsp_down: std::sync::Mutex::default(),
             client,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         };
@@ -195,6 +209,8 @@ impl Signatures {
             fetched: std::sync::Mutex::default(),
             seen: std::sync::Mutex::default(),
             tried: std::sync::Mutex::default(),
+            ocsp_held: std::sync::Mutex::default(),
+            ocsp_down: std::sync::Mutex::default(),
             client: None,
             verifier: RwLock::new(Arc::new(Verifier::default())),
         }
@@ -220,6 +236,11 @@ impl Signatures {
                 for crl in Crl::all_from_bytes(bytes).unwrap_or_default() {
                     revocation.add(crl);
                 }
+            }
+        }
+        if let Ok(held) = self.ocsp_held.lock() {
+            for response in held.values() {
+                revocation.add_ocsp(response);
             }
         }
         let verifier = Arc::new(Verifier::new(trust, revocation));
@@ -250,7 +271,11 @@ impl Signatures {
     /// TLS would need revocation checking of its own), keeps those that parse, and
     /// rebuilds the verifier. Returns how many were fetched.
     pub async fn fetch(&self, urls: &[String]) -> usize {
-        let Some(client) = &self.client else {
+        let Some(client) = self
+            .client
+            .as_ref()
+            .filter(|_| self.sources.crl_refresh_secs > 0)
+        else {
             return 0;
         };
         let mut count = 0;
@@ -297,10 +322,78 @@ impl Signatures {
         count
     }
 
+    /// Asks the OCSP responders of `queries` that have no current answer held (its
+    /// `nextUpdate` not passed, or, without one, asked less than a minute ago), skipping
+    /// responders that failed in the last minute, and gives the answers to the verifier.
+    /// Returns how many answers were received.
+    async fn ask_ocsp(&self, queries: &[OcspQuery], now: OffsetDateTime) -> usize {
+        let Some(client) = self.client.as_ref().filter(|_| self.sources.ocsp) else {
+            return 0;
+        };
+        let mut asked = std::collections::HashSet::new();
+        let mut count = 0;
+        for query in queries {
+            if !query.url.starts_with("http://") || !asked.insert(&query.request) {
+                continue;
+            }
+            let current = self.ocsp_held.lock().is_ok_and(|held| {
+                held.get(&query.request).is_some_and(|response| {
+                    response.next_update().map_or(
+                        now - response.produced_at() < time::Duration::minutes(1),
+                        |next| next > now,
+                    )
+                })
+            });
+            let down = self.ocsp_down.lock().is_ok_and(|down| {
+                down.get(&query.url)
+                    .is_some_and(|when| when.elapsed() < MIN_REFRESH)
+            });
+            if current || down {
+                continue;
+            }
+            let answer = client
+                .post(&query.url)
+                .header("content-type", "application/ocsp-request")
+                .header("accept", "application/ocsp-response")
+                .body(query.request.clone())
+                .send()
+                .await;
+            let bytes = match answer {
+                Ok(response) if response.status().is_success() => {
+                    response.bytes().await.map_err(|error| error.to_string())
+                }
+                Ok(response) => Err(format!("HTTP {}", response.status())),
+                Err(error) => Err(error.to_string()),
+            };
+            let response = bytes.and_then(|bytes| {
+                OcspResponse::from_der(&bytes).map_err(|error| error.to_string())
+            });
+            match response {
+                Ok(response) => {
+                    tracing::info!(url = %query.url, subject = %query.subject, "OCSP response received");
+                    self.verifier().revocation().add_ocsp(&response);
+                    if let Ok(mut held) = self.ocsp_held.lock() {
+                        // Answers past their nextUpdate are of no more use to a push.
+                        held.retain(|_, held| held.next_update().is_none_or(|next| next > now));
+                        held.insert(query.request.clone(), response);
+                    }
+                    count += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(url = %query.url, subject = %query.subject, error = %error, "OCSP responder gave no answer");
+                    if let Ok(mut down) = self.ocsp_down.lock() {
+                        down.insert(query.url.clone(), std::time::Instant::now());
+                    }
+                }
+            }
+        }
+        count
+    }
+
     /// Fetches every known distribution point now and then every
     /// `signature_crl_refresh_secs`, for as long as the registry runs.
     pub fn spawn_refresher(self: &Arc<Self>) {
-        if self.client.is_none() {
+        if self.client.is_none() || self.sources.crl_refresh_secs == 0 {
             return;
         }
         let this = Arc::clone(self);
@@ -386,7 +479,19 @@ impl Signatures {
                     .flat_map(|report| report.crl_urls.iter().cloned()),
             );
         }
-        if !missing.is_empty() && self.fetch(&missing).await > 0 {
+        // Where OCSP is on, the responders the signers' certificates name are asked
+        // (once per answer's validity), whatever the CRLs say: an answer is fresher.
+        let queries: Vec<OcspQuery> = reports
+            .iter()
+            .flat_map(|report| report.ocsp.iter().cloned())
+            .collect();
+        let fetched = if missing.is_empty() {
+            0
+        } else {
+            self.fetch(&missing).await
+        };
+        let answered = self.ask_ocsp(&queries, now).await;
+        if fetched + answered > 0 {
             reports = verify(&resource);
         }
         if let Some(failed) = reports

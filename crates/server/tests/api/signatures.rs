@@ -375,9 +375,151 @@ backend_tests! {
                 crl_files: Vec::new(),
                 crl_cache_dir: cache.clone(),
                 crl_refresh_secs: 3600,
+                ocsp: false,
             },
         )
         .unwrap();
         assert!(!signatures.verifier().revocation().crls().is_empty());
+    }
+}
+
+/// An OCSP responder on loopback: each request posted is answered by `openssl ocsp`
+/// from the CA index `dir/index.txt`, signed by the intermediate's delegated responder.
+/// Counts the requests.
+fn serve_ocsp(
+    listener: std::net::TcpListener,
+    dir: std::path::PathBuf,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if !line.starts_with("POST ") {
+                let _ = stream.write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                continue;
+            }
+            line.clear();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut request = vec![0; length];
+            reader.read_exact(&mut request).unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::fs::write(dir.join("request.der"), &request).unwrap();
+            let status = std::process::Command::new("openssl")
+                .args([
+                    "ocsp",
+                    "-index",
+                    "index.txt",
+                    "-CA",
+                    "trust/intermediate.pem",
+                    "-rsigner",
+                    "ocsp/responder.pem",
+                    "-rkey",
+                    "ocsp/responder.key.pem",
+                    "-reqin",
+                    "request.der",
+                    "-respout",
+                    "response.der",
+                    "-ndays",
+                    "1",
+                ])
+                .current_dir(&dir)
+                .output()
+                .expect("openssl must be installed for this test");
+            assert!(status.status.success(), "{status:?}");
+            let body = std::fs::read(dir.join("response.der")).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&[head.into_bytes(), body].concat());
+        }
+    });
+    asked
+}
+
+backend_tests! {
+    async fn the_signers_ocsp_responder_is_asked_and_its_answer_kept(db) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
+        pki.write_to(dir.path()).unwrap();
+        let index: String = ["good", "revoked"].iter().map(|case| {
+            let serial: String = pki.signer(case).cert.serial_hex();
+            match *case {
+                "revoked" => format!("R\t370101000000Z\t200101000000Z,keyCompromise\t{serial}\tunknown\t/CN=revoked\n"),
+                _ => format!("V\t370101000000Z\t\t{serial}\tunknown\t/CN={case}\n"),
+            }
+        }).collect();
+        std::fs::write(dir.path().join("index.txt"), index).unwrap();
+        let asked = serve_ocsp(listener, dir.path().to_owned());
+        let path = dir.path().to_owned();
+        // The root's CRL for the intermediate; nothing but OCSP for the signers.
+        let (server, base) = spawn_with(&db, move |config| {
+            config.signature_policy = SignaturePolicy::Require;
+            config.signature_trust_dir = path.join("trust");
+            config.signature_crl_refresh_secs = 0;
+            config.signature_crl_files = vec![path.join("crl/root.crl")];
+            config.signature_ocsp = true;
+        })
+        .await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.90", &[1]), &pki, "good");
+        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // The answer is kept until its nextUpdate: a second push by the same signer
+        // does not ask again.
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.91", &[2]), &pki, "good");
+        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.92", &[3]), &pki, "revoked");
+        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(diagnostics.contains("(revocation)") && diagnostics.contains("OCSP response"), "{outcome}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(stored_documents(&base, &patient).await, 2);
+        server.stop(true).await.unwrap();
+    }
+}
+
+backend_tests! {
+    async fn without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_require(db) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
+        pki.write_to(dir.path()).unwrap();
+        std::fs::write(dir.path().join("index.txt"), "").unwrap();
+        let asked = serve_ocsp(listener, dir.path().to_owned());
+        let path = dir.path().to_owned();
+        let (server, base) = spawn_with(&db, move |config| {
+            config.signature_policy = SignaturePolicy::Require;
+            config.signature_trust_dir = path.join("trust");
+            config.signature_crl_refresh_secs = 0;
+            config.signature_crl_files = vec![path.join("crl/root.crl")];
+        })
+        .await;
+        let (patient, ipress) = identities(&base).await;
+        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.93", &[1]), &pki, "good");
+        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("no OCSP response"), "{outcome}");
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        server.stop(true).await.unwrap();
     }
 }
