@@ -11,6 +11,7 @@ mod config;
 mod logging;
 mod signatures;
 mod tokens;
+mod validation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ enum Command {
     Verify(signatures::VerifyArgs),
     /// Sign a Bundle with a PEM key and certificate chain (for tests and demonstrations).
     Sign(signatures::SignArgs),
+    /// Validate FHIR JSON resources or Bundles against FHIR R4. Exit code: 0 valid,
+    /// 1 errors, 3 warnings only, 5 unreadable input.
+    Validate(validation::ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Audit(command) => audit::audit(&command),
         Command::Verify(args) => return signatures::verify(&args),
         Command::Sign(args) => signatures::sign(&args),
+        Command::Validate(args) => return validation::validate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ use serde_json::Value;
 mod audit;
 mod crash;
 mod signatures;
+mod validation;
 
 const BIN: &str = env!("CARGO_BIN_EXE_renhice");
 

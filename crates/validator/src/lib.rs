@@ -4,5 +4,103 @@
 //!
 //! It depends only on the FHIR model, so the command line, the server's `$validate` and
 //! the registry's push checks all share one engine.
+//!
+//! - [`Definitions`] holds the `StructureDefinition` snapshots and expanded value sets;
+//!   [`Definitions::r4`] is FHIR R4 (4.0.1) as HL7 published it, compiled in.
+//! - [`Validator`] walks a resource's JSON against them and returns the issues, each
+//!   with its severity, type, element path (`Patient.identifier[0].type`) and the rule
+//!   broken ([`Rule`], in `details`).
 
+mod definitions;
+mod validate;
+
+pub use definitions::{
+    Binding, Constraint, DefinitionError, Definitions, ElementDefinition, StructureDefinition,
+    TypeRef, ValueSetCodes,
+};
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
+pub use validate::{Mode, RULE_SYSTEM, Rule};
+
+use renhice_model::{IssueSeverity, IssueType};
+use serde_json::Value;
+
+/// Validates resources against a set of definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct Validator<'d> {
+    definitions: &'d Definitions,
+    mode: Mode,
+}
+
+impl Validator<'static> {
+    /// A strict validator against FHIR R4 core.
+    #[must_use]
+    pub fn r4() -> Self {
+        Self::new(Definitions::r4())
+    }
+}
+
+impl<'d> Validator<'d> {
+    /// A strict validator against `definitions`.
+    #[must_use]
+    pub fn new(definitions: &'d Definitions) -> Self {
+        Self {
+            definitions,
+            mode: Mode::Strict,
+        }
+    }
+
+    /// The same validator in another mode.
+    #[must_use]
+    pub fn with_mode(self, mode: Mode) -> Self {
+        Self { mode, ..self }
+    }
+
+    /// The issues of a resource (a JSON value); empty when it is valid.
+    #[must_use]
+    pub fn validate(&self, resource: &Value) -> Vec<OperationOutcomeIssue> {
+        let mut walk = validate::Walk::new(self.definitions, self.mode);
+        walk.resource(resource, "");
+        walk.issues
+    }
+
+    /// The issues of a resource given as JSON text: text that is not JSON is one fatal
+    /// issue with the line and column.
+    #[must_use]
+    pub fn validate_json(&self, bytes: &[u8]) -> Vec<OperationOutcomeIssue> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(value) => self.validate(&value),
+            Err(error) => vec![OperationOutcomeIssue::new(
+                IssueSeverity::Fatal,
+                IssueType::Structure,
+                format!(
+                    "not JSON: {error} (line {}, column {})",
+                    error.line(),
+                    error.column()
+                ),
+            )],
+        }
+    }
+}
+
+/// The worst severity among `issues` (`None` when there are none).
+#[must_use]
+pub fn worst(issues: &[OperationOutcomeIssue]) -> Option<IssueSeverity> {
+    // `IssueSeverity` orders fatal first.
+    issues.iter().map(|issue| issue.severity).min()
+}
+
+/// An `OperationOutcome` of `issues`; one informational issue saying so when there are
+/// none (an `OperationOutcome` must have at least one issue).
+#[must_use]
+pub fn outcome(issues: Vec<OperationOutcomeIssue>) -> OperationOutcome {
+    let issue = if issues.is_empty() {
+        vec![OperationOutcomeIssue::new(
+            IssueSeverity::Information,
+            IssueType::Informational,
+            "valid: no issues found",
+        )]
+    } else {
+        issues
+    };
+    OperationOutcome { id: None, issue }
+}

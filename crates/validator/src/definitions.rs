@@ -1,0 +1,334 @@
+//! The definitions validation is driven by: `StructureDefinition` snapshots and the
+//! expanded value sets of their required bindings, as vendored (trimmed) from HL7's R4
+//! package under `profiles/r4/validation/` and compiled into the binary.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The trimmed R4 `StructureDefinitions` (`scripts/vendor-fhir-r4-validation.mjs`).
+const R4_DEFINITIONS: &str = include_str!("../../../profiles/r4/validation/definitions.json");
+/// The expanded value sets of the R4 required bindings.
+const R4_TERMINOLOGY: &str = include_str!("../../../profiles/r4/validation/terminology.json");
+
+/// Why definitions could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DefinitionError(pub String);
+
+/// A type an element may have.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TypeRef {
+    /// The type's code (`string`, `Reference`, `BackboneElement`, or for a primitive's
+    /// value a FHIRPath system type).
+    pub code: String,
+    /// Profiles the referenced resource must conform to (for `Reference`).
+    #[serde(default, rename = "targetProfile")]
+    pub target_profile: Vec<String>,
+    /// Profiles the value must conform to.
+    #[serde(default)]
+    pub profile: Vec<String>,
+    #[serde(default)]
+    extension: Vec<Value>,
+}
+
+impl TypeRef {
+    /// The FHIR type of an element whose type is a FHIRPath system type (`id`, `url`,
+    /// `value` of primitives): the `structuredefinition-fhir-type` extension.
+    #[must_use]
+    pub fn fhir_type(&self) -> Option<&str> {
+        self.extension.iter().find_map(|extension| {
+            (extension.get("url")?.as_str()?
+                == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type")
+                .then(|| extension.get("valueUrl")?.as_str())
+                .flatten()
+        })
+    }
+
+    /// The regular expression a primitive's value must match, if the definition has one.
+    #[must_use]
+    pub fn regex(&self) -> Option<&str> {
+        self.extension.iter().find_map(|extension| {
+            (extension.get("url")?.as_str()? == "http://hl7.org/fhir/StructureDefinition/regex")
+                .then(|| extension.get("valueString")?.as_str())
+                .flatten()
+        })
+    }
+}
+
+/// A binding of an element to a value set.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Binding {
+    /// `required`, `extensible`, `preferred` or `example`.
+    pub strength: String,
+    /// The value set's canonical URL (possibly with `|version`).
+    #[serde(default, rename = "valueSet")]
+    pub value_set: Option<String>,
+}
+
+/// An invariant (FHIRPath constraint).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Constraint {
+    /// Its key (`ele-1`, `pat-1`…).
+    pub key: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// What it requires, in words.
+    pub human: String,
+    /// The FHIRPath expression.
+    #[serde(default)]
+    pub expression: Option<String>,
+    /// The definition it comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// One element of a snapshot.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ElementDefinition {
+    /// The element's id (`Patient.contact.name`, `Extension.extension:foo`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The path (`Patient.contact.name`).
+    pub path: String,
+    /// The slice this element defines.
+    #[serde(default, rename = "sliceName")]
+    pub slice_name: Option<String>,
+    /// Minimum cardinality.
+    #[serde(default)]
+    pub min: u32,
+    /// Maximum cardinality (`*` or a number).
+    #[serde(default)]
+    pub max: Option<String>,
+    /// The types allowed.
+    #[serde(default, rename = "type")]
+    pub types: Vec<TypeRef>,
+    /// For an element defined elsewhere in the resource (`#Questionnaire.item`).
+    #[serde(default, rename = "contentReference")]
+    pub content_reference: Option<String>,
+    /// The value-set binding.
+    #[serde(default)]
+    pub binding: Option<Binding>,
+    /// The invariants.
+    #[serde(default)]
+    pub constraint: Vec<Constraint>,
+    /// Maximum length of a string value.
+    #[serde(default, rename = "maxLength")]
+    pub max_length: Option<usize>,
+    /// Every other key kept by the trimming: `fixed[x]`, `pattern[x]`, `slicing`.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+impl ElementDefinition {
+    /// The maximum cardinality, `None` for unbounded.
+    #[must_use]
+    pub fn max_count(&self) -> Option<usize> {
+        match self.max.as_deref() {
+            None | Some("*") => None,
+            Some(number) => number.parse().ok(),
+        }
+    }
+
+    /// The last segment of the path (`name`, `value[x]`).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.path.rsplit('.').next().unwrap_or(&self.path)
+    }
+
+    /// The `fixed[x]` value, with its key.
+    #[must_use]
+    pub fn fixed(&self) -> Option<(&str, &Value)> {
+        self.prefixed("fixed")
+    }
+
+    /// The `pattern[x]` value, with its key.
+    #[must_use]
+    pub fn pattern(&self) -> Option<(&str, &Value)> {
+        self.prefixed("pattern")
+    }
+
+    fn prefixed(&self, prefix: &str) -> Option<(&str, &Value)> {
+        self.other
+            .iter()
+            .find(|(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.as_str(), value))
+    }
+}
+
+/// A `StructureDefinition`, as validation reads it.
+#[derive(Debug, Deserialize)]
+pub struct StructureDefinition {
+    /// Canonical URL.
+    pub url: String,
+    /// Computer name.
+    pub name: String,
+    /// The type it defines or constrains.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// `primitive-type`, `complex-type` or `resource`.
+    pub kind: String,
+    /// Whether it is abstract.
+    #[serde(default)]
+    pub r#abstract: bool,
+    /// What it derives from.
+    #[serde(default, rename = "baseDefinition")]
+    pub base_definition: Option<String>,
+    /// The snapshot.
+    pub elements: Vec<ElementDefinition>,
+    /// Positions of each element's children (not slices) in `elements`, by path.
+    #[serde(skip)]
+    children: HashMap<String, Vec<usize>>,
+}
+
+impl StructureDefinition {
+    fn index(&mut self) {
+        for (position, element) in self.elements.iter().enumerate() {
+            if element.slice_name.is_some()
+                || element.id.as_deref().is_some_and(|id| id.contains(':'))
+            {
+                continue;
+            }
+            if let Some((parent, _)) = element.path.rsplit_once('.') {
+                self.children
+                    .entry(parent.to_owned())
+                    .or_default()
+                    .push(position);
+            }
+        }
+    }
+
+    /// The root element.
+    #[must_use]
+    pub fn root(&self) -> Option<&ElementDefinition> {
+        self.elements.first()
+    }
+
+    /// The element at `path` (not a slice).
+    #[must_use]
+    pub fn element(&self, path: &str) -> Option<&ElementDefinition> {
+        self.elements
+            .iter()
+            .find(|element| element.path == path && element.slice_name.is_none())
+    }
+
+    /// The children of the element at `path`.
+    pub fn children(&self, path: &str) -> impl Iterator<Item = &ElementDefinition> {
+        self.children
+            .get(path)
+            .into_iter()
+            .flatten()
+            .map(|position| &self.elements[*position])
+    }
+}
+
+/// A value set's codes.
+#[derive(Debug)]
+pub enum ValueSetCodes {
+    /// Every (system, code) pair it contains.
+    Codes(HashSet<(String, String)>),
+    /// The value set could not be expanded here (why).
+    NotExpanded(String),
+}
+
+#[derive(Deserialize)]
+struct RawValueSet {
+    url: String,
+    #[serde(default)]
+    codes: Vec<(String, String)>,
+    #[serde(default, rename = "notExpanded")]
+    not_expanded: Option<String>,
+}
+
+/// Definitions to validate against: base types and resources, profiles, value sets.
+#[derive(Debug, Default)]
+pub struct Definitions {
+    by_url: HashMap<String, Arc<StructureDefinition>>,
+    /// Base definitions by type name.
+    by_type: HashMap<String, Arc<StructureDefinition>>,
+    value_sets: HashMap<String, ValueSetCodes>,
+}
+
+impl Definitions {
+    /// The FHIR R4 core definitions, parsed once.
+    ///
+    /// # Panics
+    /// Never for the vendored files (a test parses them).
+    #[must_use]
+    #[allow(
+        clippy::expect_used,
+        reason = "the files are compiled in and parsed by every test: a failure is a build defect"
+    )]
+    pub fn r4() -> &'static Self {
+        static R4: OnceLock<Definitions> = OnceLock::new();
+        R4.get_or_init(|| {
+            let mut definitions = Self::default();
+            definitions
+                .add_structure_definitions(R4_DEFINITIONS)
+                .expect("the vendored R4 definitions parse");
+            definitions
+                .add_terminology(R4_TERMINOLOGY)
+                .expect("the vendored R4 terminology parses");
+            definitions
+        })
+    }
+
+    /// Adds `StructureDefinitions` in the trimmed form (a JSON array).
+    pub fn add_structure_definitions(&mut self, json: &str) -> Result<(), DefinitionError> {
+        let list: Vec<StructureDefinition> = serde_json::from_str(json)
+            .map_err(|error| DefinitionError(format!("StructureDefinitions: {error}")))?;
+        for mut definition in list {
+            definition.index();
+            let definition = Arc::new(definition);
+            let is_base = definition
+                .base_definition
+                .as_deref()
+                .is_none_or(|base| !base.ends_with(&format!("/{}", definition.type_name)))
+                && definition.url
+                    == format!(
+                        "http://hl7.org/fhir/StructureDefinition/{}",
+                        definition.type_name
+                    );
+            if is_base {
+                self.by_type
+                    .insert(definition.type_name.clone(), Arc::clone(&definition));
+            }
+            self.by_url.insert(definition.url.clone(), definition);
+        }
+        Ok(())
+    }
+
+    /// Adds expanded value sets (a JSON array of `{url, codes: [[system, code]…]}`).
+    pub fn add_terminology(&mut self, json: &str) -> Result<(), DefinitionError> {
+        let list: Vec<RawValueSet> = serde_json::from_str(json)
+            .map_err(|error| DefinitionError(format!("terminology: {error}")))?;
+        for value_set in list {
+            let codes = match value_set.not_expanded {
+                Some(why) => ValueSetCodes::NotExpanded(why),
+                None => ValueSetCodes::Codes(value_set.codes.into_iter().collect()),
+            };
+            self.value_sets.insert(value_set.url, codes);
+        }
+        Ok(())
+    }
+
+    /// The base definition of a type or resource.
+    #[must_use]
+    pub fn of_type(&self, type_name: &str) -> Option<&Arc<StructureDefinition>> {
+        self.by_type.get(type_name)
+    }
+
+    /// A definition by canonical URL (a `|version` suffix is ignored).
+    #[must_use]
+    pub fn by_url(&self, url: &str) -> Option<&Arc<StructureDefinition>> {
+        self.by_url.get(url.split('|').next().unwrap_or(url))
+    }
+
+    /// A value set's codes by canonical URL (a `|version` suffix is ignored).
+    #[must_use]
+    pub fn value_set(&self, url: &str) -> Option<&ValueSetCodes> {
+        self.value_sets.get(url.split('|').next().unwrap_or(url))
+    }
+}

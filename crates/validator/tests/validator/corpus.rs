@@ -1,0 +1,108 @@
+//! Broken resources, one per rule (`tests/corpus/`, listed with the defect seeded in
+//! each in `manifest.json`): each is caught with its rule and element path, and nothing
+//! else in it is reported as an error.
+
+use std::path::Path;
+
+use renhice_model::IssueSeverity;
+use renhice_validator::{Mode, RULE_SYSTEM, Validator};
+use serde_json::Value;
+
+fn corpus() -> (std::path::PathBuf, Vec<Value>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let manifest: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    (dir, manifest)
+}
+
+fn rule_of(issue: &renhice_model::OperationOutcomeIssue) -> Option<&str> {
+    issue
+        .details
+        .as_ref()?
+        .coding
+        .iter()
+        .find(|coding| {
+            coding
+                .system
+                .as_ref()
+                .and_then(renhice_model::Primitive::as_str)
+                == Some(RULE_SYSTEM)
+        })?
+        .code
+        .as_ref()
+        .and_then(renhice_model::Primitive::as_str)
+}
+
+#[test]
+fn every_seeded_defect_is_found_with_its_rule_and_path() {
+    let (dir, manifest) = corpus();
+    assert!(manifest.len() >= 20);
+    let validator = Validator::r4();
+    let mut failures = Vec::new();
+    for case in &manifest {
+        let file = case["file"].as_str().unwrap();
+        let (rule, path) = (
+            case["rule"].as_str().unwrap(),
+            case["path"].as_str().unwrap(),
+        );
+        let issues = validator.validate_json(&std::fs::read(dir.join(file)).unwrap());
+        let errors: Vec<_> = issues
+            .iter()
+            .filter(|issue| issue.severity == IssueSeverity::Error)
+            .collect();
+        let expected_path: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            vec![path]
+        };
+        let found = errors
+            .iter()
+            .any(|issue| rule_of(issue) == Some(rule) && issue.expression == expected_path);
+        let others: Vec<_> = errors
+            .iter()
+            .filter(|issue| issue.expression != expected_path)
+            .map(|issue| format!("{:?} {:?}", issue.expression, issue.diagnostics))
+            .collect();
+        if !found || !others.is_empty() {
+            failures.push(format!(
+                "{file}: expected {rule} at {path:?}; got {:#?}",
+                issues
+                    .iter()
+                    .map(|issue| (rule_of(issue), &issue.expression, &issue.diagnostics))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn lenient_mode_makes_unknown_elements_warnings() {
+    let (dir, _) = corpus();
+    let bytes = std::fs::read(dir.join("unknown-element.json")).unwrap();
+    let strict = Validator::r4().validate_json(&bytes);
+    assert_eq!(
+        renhice_validator::worst(&strict),
+        Some(IssueSeverity::Error)
+    );
+    let lenient = Validator::r4()
+        .with_mode(Mode::Lenient)
+        .validate_json(&bytes);
+    assert_eq!(
+        renhice_validator::worst(&lenient),
+        Some(IssueSeverity::Warning)
+    );
+    assert_eq!(lenient[0].expression, vec!["Patient.colour"]);
+}
+
+#[test]
+fn text_that_is_not_json_is_one_fatal_issue_with_its_position() {
+    let issues =
+        Validator::r4().validate_json(b"{\"resourceType\": \"Patient\",\n  \"active\": tru}");
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].severity, IssueSeverity::Fatal);
+    assert!(
+        issues[0].diagnostics.as_deref().unwrap().contains("line 2"),
+        "{issues:?}"
+    );
+}

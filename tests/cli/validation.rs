@@ -1,0 +1,69 @@
+//! `renhice validate` on files: verdicts, exit codes, text and JSON output.
+
+use serde_json::{Value, json};
+
+use crate::command;
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = command(dir).arg("validate").args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_exit_code_is_the_worst_severity_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: &Value| {
+        std::fs::write(dir.path().join(name), value.to_string()).unwrap();
+    };
+    write(
+        "valid.json",
+        &json!({"resourceType": "Patient", "gender": "female", "birthDate": "1990-04-01"}),
+    );
+    write(
+        "invalid.json",
+        &json!({"resourceType": "Patient", "gender": "femenino", "colour": "green"}),
+    );
+    write(
+        "unknown.json",
+        &json!({"resourceType": "Patient", "colour": "green"}),
+    );
+    std::fs::write(dir.path().join("broken.json"), "{\"resourceType\": ").unwrap();
+
+    let (code, text) = run(dir.path(), &["valid.json"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("valid.json: valid"), "{text}");
+
+    let (code, text) = run(dir.path(), &["valid.json", "invalid.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("invalid.json: 2 error(s)"), "{text}");
+    assert!(
+        text.contains("[required-binding] Patient.gender: \"femenino\" is not a code of http://hl7.org/fhir/ValueSet/administrative-gender"),
+        "{text}"
+    );
+    assert!(text.contains("[unknown-element] Patient.colour"), "{text}");
+
+    let (code, text) = run(dir.path(), &["--lenient", "unknown.json"]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = run(dir.path(), &["unknown.json", "broken.json"]);
+    assert_eq!(code, 5, "{text}");
+    assert!(text.contains("not JSON"), "{text}");
+    let (code, text) = run(dir.path(), &["missing.json"]);
+    assert_eq!(code, 5, "{text}");
+    assert!(text.contains("cannot read the file"), "{text}");
+
+    let (code, text) = run(dir.path(), &["--output", "json", "invalid.json"]);
+    assert_eq!(code, 1);
+    let reports: Value = serde_json::from_str(&text).unwrap();
+    let outcome = &reports[0]["outcome"];
+    assert_eq!(reports[0]["file"], "invalid.json");
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["severity"], "error");
+    assert_eq!(outcome["issue"][0]["expression"][0], "Patient.gender");
+    assert_eq!(
+        outcome["issue"][0]["details"]["coding"][0]["code"],
+        "required-binding"
+    );
+}
