@@ -303,6 +303,11 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
             }, {
                 "code": "batch",
                 "documentation": "Independent identity-feed requests: POST, PUT (also conditional) of Patient and Organization, GET by id"
+            }],
+            "operation": [{
+                "name": "validate",
+                "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+                "documentation": "POST [base]/$validate or [base]/[type]/$validate: the resource (or a Parameters with a resource parameter) checked against FHIR R4; 200 with an OperationOutcome naming each issue's element path and rule"
             }]
         }]
     })

@@ -42,6 +42,7 @@ mod push;
 pub(crate) mod rules;
 mod search;
 mod summary;
+mod validate;
 
 /// The resource types this build serves (read, vread, history).
 pub(crate) const SERVED: [&str; 7] = [
@@ -73,6 +74,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 |req: HttpRequest| async move { refuse(&req, "POST") },
             )),
     )
+    .configure(validation_routes)
     .service(
         web::resource("/fhir/Patient/$record-locations")
             .route(web::get().to(locations::for_identifier))
@@ -158,6 +160,24 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(vread))
             .default_service(web::to(
                 |req: HttpRequest| async move { refuse(&req, "GET") },
+            )),
+    );
+}
+
+/// `$validate`, on the base and on each type.
+fn validation_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/fhir/$validate")
+            .route(web::post().to(validate::any))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "POST") },
+            )),
+    )
+    .service(
+        web::resource("/fhir/{type}/$validate")
+            .route(web::post().to(validate::typed))
+            .default_service(web::to(
+                |req: HttpRequest| async move { refuse(&req, "POST") },
             )),
     );
 }

@@ -26,6 +26,7 @@ mod signatures;
 mod summary;
 mod tls;
 mod tokens;
+mod validate;
 
 /// Each test server's token authority and the caller its requests act as, by base URL.
 /// A test acts as one caller at a time, as a SIHCE's HTTP session does, and switches
@@ -292,9 +293,16 @@ backend_tests! {
         assert!(resources[3].get("operation").is_none(), "{body}");
         assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
         assert_eq!(body["rest"][0]["interaction"][1]["code"], "batch");
-        assert!(body["rest"][0].get("operation").is_none(), "{body}");
-        // The statement is valid FHIR for the model (no empty arrays, known elements).
+        assert_eq!(body["rest"][0]["operation"][0]["name"], "validate");
+        assert_eq!(
+            body["rest"][0]["operation"][0]["definition"],
+            "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+        );
+        // The statement is valid FHIR for the model (no empty arrays, known elements) and
+        // for the validator.
         renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();
+        let issues = renhice_validator::Validator::r4().validate(&body);
+        assert!(issues.is_empty(), "{issues:#?}");
         server.stop(true).await.unwrap();
     }
 

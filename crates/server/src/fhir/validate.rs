@@ -1,0 +1,140 @@
+//! `POST /fhir/$validate` and `POST /fhir/{type}/$validate`: a resource checked against
+//! FHIR R4 by `renhice-validator`, answered with an `OperationOutcome`.
+//!
+//! The body is the resource itself, or a `Parameters` whose `resource` parameter holds it
+//! (as FHIR's `$validate` defines; `mode` `create` and `update` are accepted and change
+//! nothing, `delete` is refused, `profile` is refused until profiles are supported). The
+//! answer is 200 whenever validation ran, valid or not: the issues say which, each with
+//! its element path and rule. Nothing is stored. Any authenticated caller may validate:
+//! the body is the caller's own, and no patient record is read.
+
+use actix_web::{HttpResponse, web};
+use renhice_validator::Validator;
+use serde_json::Value;
+
+use crate::auth::Role;
+use crate::auth::access::Caller;
+use crate::{ApiError, AppState};
+
+fn invalid(path: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Invalid {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// The resource to validate: the body, or its `Parameters.resource`.
+fn resource_of(body: Value) -> Result<Value, ApiError> {
+    if body.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+        return Ok(body);
+    }
+    let parameters = body
+        .get("parameter")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut resource = None;
+    for (index, parameter) in parameters.into_iter().enumerate() {
+        let path = format!("Parameters.parameter[{index}]");
+        match parameter.get("name").and_then(Value::as_str) {
+            Some("resource") => {
+                resource =
+                    Some(parameter.get("resource").cloned().ok_or_else(|| {
+                        invalid(&path, "the resource parameter carries no resource")
+                    })?);
+            }
+            Some("mode") => {
+                let mode = parameter.get("valueCode").and_then(Value::as_str);
+                if !matches!(mode, Some("create" | "update")) {
+                    return Err(invalid(
+                        &path,
+                        format!("mode {mode:?} is not supported (create, update)"),
+                    ));
+                }
+            }
+            Some("profile") => {
+                return Err(invalid(
+                    &path,
+                    "validation against a profile given by URL is not supported yet: the resource is validated against FHIR R4",
+                ));
+            }
+            other => {
+                return Err(invalid(
+                    &path,
+                    format!("{other:?} is not a parameter of $validate (resource, mode)"),
+                ));
+            }
+        }
+    }
+    resource.ok_or_else(|| invalid("Parameters", "no resource parameter: nothing to validate"))
+}
+
+async fn run(
+    body: web::Bytes,
+    expected_type: Option<String>,
+    caller: &Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(
+        &[
+            Role::System,
+            Role::Clinician,
+            Role::Patient,
+            Role::Auditor,
+            Role::Admin,
+        ],
+        "validate a resource ($validate)",
+    )?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid(
+            "$validate",
+            "the request has no body; send the resource (or a Parameters with a resource parameter) as application/fhir+json",
+        ));
+    }
+    let outcome = web::block(move || -> Result<_, ApiError> {
+        let validator = Validator::r4();
+        let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+            // Not JSON: the validator says where.
+            return Ok(renhice_validator::outcome(validator.validate_json(&body)));
+        };
+        let resource = resource_of(value)?;
+        let found = resource.get("resourceType").and_then(Value::as_str);
+        if let (Some(expected), Some(found)) = (&expected_type, found)
+            && expected != found
+        {
+            return Err(invalid(
+                &format!("{found}.resourceType"),
+                format!("the body is a {found}, but the URL is for {expected}"),
+            ));
+        }
+        Ok(renhice_validator::outcome(validator.validate(&resource)))
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))??;
+    let body =
+        serde_json::to_vec(&outcome).map_err(|error| ApiError::Internal(error.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            renhice_model::FHIR_JSON_MIME,
+        ))
+        .body(body))
+}
+
+/// `POST /fhir/$validate`.
+pub(super) async fn any(
+    body: web::Bytes,
+    _state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    run(body, None, &caller).await
+}
+
+/// `POST /fhir/{type}/$validate`.
+pub(super) async fn typed(
+    path: web::Path<String>,
+    body: web::Bytes,
+    _state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    run(body, Some(path.into_inner()), &caller).await
+}
