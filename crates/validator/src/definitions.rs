@@ -120,6 +120,9 @@ pub struct ElementDefinition {
     /// Every other key kept by the trimming: `fixed[x]`, `pattern[x]`, `slicing`.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+    /// The last segment of the path, set when the definition is indexed.
+    #[serde(skip)]
+    name: String,
 }
 
 impl ElementDefinition {
@@ -135,7 +138,11 @@ impl ElementDefinition {
     /// The last segment of the path (`name`, `value[x]`).
     #[must_use]
     pub fn name(&self) -> &str {
-        self.path.rsplit('.').next().unwrap_or(&self.path)
+        if self.name.is_empty() {
+            self.path.rsplit('.').next().unwrap_or(&self.path)
+        } else {
+            &self.name
+        }
     }
 
     /// The `fixed[x]` value, with its key.
@@ -181,21 +188,70 @@ pub struct StructureDefinition {
     /// Positions of each element's children (not slices) in `elements`, by path.
     #[serde(skip)]
     children: HashMap<String, Vec<usize>>,
+    /// Each element's children by JSON name, by path.
+    #[serde(skip)]
+    child_index: HashMap<String, ChildIndex>,
+}
+
+/// The children of one element, for finding the definition of a JSON property.
+#[derive(Debug, Default)]
+pub struct ChildIndex {
+    /// Position of each child by name (`name`, or the stem of `value[x]`).
+    names: HashMap<String, usize>,
+    /// The stems of the choice children (`value` for `value[x]`), with positions.
+    stems: Vec<(String, usize)>,
+    /// The children with a minimum cardinality above 0.
+    pub required: Vec<usize>,
+}
+
+impl ChildIndex {
+    /// The child a JSON property (without a leading `_`) is, with the type suffix of a
+    /// choice (`valueQuantity` → (position of `value[x]`, `Quantity`)).
+    #[must_use]
+    pub fn lookup<'k>(&self, key: &'k str) -> Option<(usize, Option<&'k str>)> {
+        if let Some(position) = self.names.get(key) {
+            return Some((*position, None));
+        }
+        self.stems.iter().find_map(|(stem, position)| {
+            let suffix = key.strip_prefix(stem.as_str())?;
+            suffix
+                .starts_with(|c: char| c.is_ascii_uppercase())
+                .then_some((*position, Some(suffix)))
+        })
+    }
 }
 
 impl StructureDefinition {
     fn index(&mut self) {
+        for element in &mut self.elements {
+            element.name = element
+                .path
+                .rsplit('.')
+                .next()
+                .unwrap_or(&element.path)
+                .to_owned();
+        }
         for (position, element) in self.elements.iter().enumerate() {
             if element.slice_name.is_some()
                 || element.id.as_deref().is_some_and(|id| id.contains(':'))
             {
                 continue;
             }
-            if let Some((parent, _)) = element.path.rsplit_once('.') {
+            if let Some((parent, name)) = element.path.rsplit_once('.') {
                 self.children
                     .entry(parent.to_owned())
                     .or_default()
                     .push(position);
+                let index = self.child_index.entry(parent.to_owned()).or_default();
+                match name.strip_suffix("[x]") {
+                    Some(stem) => index.stems.push((stem.to_owned(), position)),
+                    None => {
+                        index.names.insert(name.to_owned(), position);
+                    }
+                }
+                if element.min > 0 {
+                    index.required.push(position);
+                }
             }
         }
     }
@@ -214,6 +270,18 @@ impl StructureDefinition {
             .find(|element| element.path == path && element.slice_name.is_none())
     }
 
+    /// The index of the children of the element at `path`.
+    #[must_use]
+    pub fn child_index(&self, path: &str) -> Option<&ChildIndex> {
+        self.child_index.get(path)
+    }
+
+    /// The element at a position of the snapshot.
+    #[must_use]
+    pub fn at(&self, position: usize) -> &ElementDefinition {
+        &self.elements[position]
+    }
+
     /// The children of the element at `path`.
     pub fn children(&self, path: &str) -> impl Iterator<Item = &ElementDefinition> {
         self.children
@@ -227,10 +295,54 @@ impl StructureDefinition {
 /// A value set's codes.
 #[derive(Debug)]
 pub enum ValueSetCodes {
-    /// Every (system, code) pair it contains.
-    Codes(HashSet<(String, String)>),
+    /// The codes it contains.
+    Codes(CodeSet),
     /// The value set could not be expanded here (why).
     NotExpanded(String),
+}
+
+/// The codes of an expanded value set, for lookups by code or by system and code.
+#[derive(Debug, Default)]
+pub struct CodeSet {
+    by_system: HashMap<String, HashSet<String>>,
+    codes: HashSet<String>,
+}
+
+impl CodeSet {
+    /// Whether the set has `code` (in `system`, when one is given).
+    #[must_use]
+    pub fn contains(&self, system: Option<&str>, code: &str) -> bool {
+        match system {
+            Some(system) => self
+                .by_system
+                .get(system)
+                .is_some_and(|codes| codes.contains(code)),
+            None => self.codes.contains(code),
+        }
+    }
+
+    /// How many (system, code) pairs it has.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_system.values().map(HashSet::len).sum()
+    }
+
+    /// Whether it has no code.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for CodeSet {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        let mut set = Self::default();
+        for (system, code) in pairs {
+            set.codes.insert(code.clone());
+            set.by_system.entry(system).or_default().insert(code);
+        }
+        set
+    }
 }
 
 #[derive(Deserialize)]

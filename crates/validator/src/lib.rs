@@ -15,8 +15,8 @@ mod definitions;
 mod validate;
 
 pub use definitions::{
-    Binding, Constraint, DefinitionError, Definitions, ElementDefinition, StructureDefinition,
-    TypeRef, ValueSetCodes,
+    Binding, CodeSet, Constraint, DefinitionError, Definitions, ElementDefinition,
+    StructureDefinition, TypeRef, ValueSetCodes,
 };
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
 pub use validate::{Mode, RULE_SYSTEM, Rule};

@@ -3,7 +3,7 @@
 //! types, primitive formats, fixed and pattern values, required bindings, nested
 //! resources, and reporting elements no definition declares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use regex::Regex;
@@ -176,80 +176,73 @@ impl<'a> Walk<'a> {
         path: &str,
         is_resource: bool,
     ) {
-        let mut known: HashSet<&str> = HashSet::new();
-        if is_resource {
-            known.insert("resourceType");
-        }
-        let children: Vec<&ElementDefinition> = definition.children(element_path).collect();
-        for child in &children {
-            let name = child.name();
-            if let Some(stem) = name.strip_suffix("[x]") {
-                let present: Vec<(&str, &str)> = object
-                    .keys()
-                    .filter_map(|key| {
-                        let bare = key.strip_prefix('_').unwrap_or(key);
-                        let suffix = bare.strip_prefix(stem)?;
-                        suffix
-                            .starts_with(|c: char| c.is_ascii_uppercase())
-                            .then_some((key.as_str(), suffix))
-                    })
-                    .collect();
-                let mut types: Vec<&str> = present.iter().map(|(_, suffix)| *suffix).collect();
-                types.sort_unstable();
-                types.dedup();
-                for (key, _) in &present {
-                    known.insert(key);
-                }
-                if types.len() > 1 {
-                    self.error(
-                        Rule::Type,
-                        &format!("{path}.{stem}[x]"),
-                        format!(
-                            "{stem}[x] has one value, of one type; here it has {}",
-                            types
-                                .iter()
-                                .map(|suffix| format!("{stem}{suffix}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    );
-                }
-                match types.first() {
-                    None => self.count(child, 0, &format!("{path}.{stem}[x]")),
-                    Some(suffix) => {
-                        let Some(type_ref) =
-                            child.types.iter().find(|t| capitalised(&t.code) == *suffix)
-                        else {
-                            self.error(
-                                Rule::Type,
-                                &format!("{path}.{stem}{suffix}"),
-                                format!(
-                                    "{stem}[x] may not be of type {suffix} here (allowed: {})",
-                                    child
-                                        .types
-                                        .iter()
-                                        .map(|t| t.code.as_str())
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ),
-                            );
-                            continue;
-                        };
-                        let key = format!("{stem}{suffix}");
-                        let code = type_ref.code.clone();
-                        self.element(object, &key, child, Some(&code), definition, path);
-                    }
-                }
-            } else {
-                known.insert(name);
-                self.element(object, name, child, None, definition, path);
-            }
-        }
+        let empty = crate::definitions::ChildIndex::default();
+        let index = definition.child_index(element_path).unwrap_or(&empty);
+        // Each property to the child it is (by snapshot position), in snapshot order.
+        let mut present: Vec<(usize, &str, Option<&str>)> = Vec::with_capacity(object.len());
+        let mut unknown = Vec::new();
         for key in object.keys() {
-            let bare = key.strip_prefix('_').unwrap_or(key);
-            if known.contains(key.as_str()) || known.contains(bare) {
+            if is_resource && key == "resourceType" {
                 continue;
             }
+            let bare = key.strip_prefix('_').unwrap_or(key);
+            match index.lookup(bare) {
+                Some((position, suffix)) => {
+                    // `name` and `_name` are one element.
+                    if !present.iter().any(|(p, n, _)| *p == position && *n == bare) {
+                        present.push((position, bare, suffix));
+                    }
+                }
+                None => unknown.push(key),
+            }
+        }
+        present.sort_by_key(|(position, _, _)| *position);
+        for required in &index.required {
+            if !present.iter().any(|(position, _, _)| position == required) {
+                let child = definition.at(*required);
+                self.count(child, 0, &format!("{path}.{}", child.name()));
+            }
+        }
+        let mut previous: Option<(usize, &str)> = None;
+        for (position, name, suffix) in &present {
+            let child = definition.at(*position);
+            let Some(suffix) = suffix else {
+                self.element(object, name, child, None, definition, path);
+                continue;
+            };
+            let stem = child.name().trim_end_matches("[x]");
+            if let Some((before, other)) = previous
+                && before == *position
+            {
+                self.error(
+                    Rule::Type,
+                    &format!("{path}.{stem}[x]"),
+                    format!("{stem}[x] has one value, of one type; here it has {other} and {name}"),
+                );
+                continue;
+            }
+            previous = Some((*position, name));
+            let Some(type_ref) = child.types.iter().find(|t| capitalised(&t.code) == *suffix)
+            else {
+                self.error(
+                    Rule::Type,
+                    &format!("{path}.{name}"),
+                    format!(
+                        "{stem}[x] may not be of type {suffix} here (allowed: {})",
+                        child
+                            .types
+                            .iter()
+                            .map(|t| t.code.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                continue;
+            };
+            let code = type_ref.code.clone();
+            self.element(object, name, child, Some(&code), definition, path);
+        }
+        for key in unknown {
             let severity = match self.mode {
                 Mode::Strict => IssueSeverity::Error,
                 Mode::Lenient => IssueSeverity::Warning,
@@ -615,11 +608,7 @@ impl<'a> Walk<'a> {
         let Some(ValueSetCodes::Codes(codes)) = self.definitions.value_set(url) else {
             return;
         };
-        let in_set = |system: Option<&str>, code: &str| {
-            codes
-                .iter()
-                .any(|(s, c)| c == code && system.is_none_or(|system| s == system))
-        };
+        let in_set = |system: Option<&str>, code: &str| codes.contains(system, code);
         let vs = url.split('|').next().unwrap_or(url);
         match type_code {
             "code" => {
