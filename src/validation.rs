@@ -1,5 +1,6 @@
 //! `renhice validate`: FHIR resources and bundles checked against R4 core.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -72,10 +73,9 @@ pub(crate) fn validate(args: &ValidateArgs) -> ExitCode {
         }
     }
     if matches!(args.output, Output::Json) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".to_owned())
-        );
+        let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".to_owned());
+        // A closed pipe (`| head`) ends the output, not the process with a panic.
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
     ExitCode::from(match worst {
         None | Some(IssueSeverity::Information) => exit::VALID,
@@ -86,6 +86,7 @@ pub(crate) fn validate(args: &ValidateArgs) -> ExitCode {
 }
 
 fn print_text(file: &str, issues: &[OperationOutcomeIssue]) {
+    let mut out = std::io::stdout().lock();
     let count = |severity: IssueSeverity| {
         issues
             .iter()
@@ -122,7 +123,8 @@ fn print_text(file: &str, issues: &[OperationOutcomeIssue]) {
                     .and_then(renhice_model::Primitive::as_str)
             })
             .unwrap_or("-");
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<7} [{rule}] {}: {}",
             severity_name(issue.severity),
             issue

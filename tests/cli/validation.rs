@@ -20,7 +20,12 @@ fn the_exit_code_is_the_worst_severity_found() {
     };
     write(
         "valid.json",
-        &json!({"resourceType": "Patient", "gender": "female", "birthDate": "1990-04-01"}),
+        &json!({
+            "resourceType": "Patient",
+            "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Rosa</div>"},
+            "gender": "female",
+            "birthDate": "1990-04-01"
+        }),
     );
     write(
         "invalid.json",
@@ -38,7 +43,12 @@ fn the_exit_code_is_the_worst_severity_found() {
 
     let (code, text) = run(dir.path(), &["valid.json", "invalid.json"]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("invalid.json: 2 error(s)"), "{text}");
+    assert!(
+        text.contains("invalid.json: 2 error(s), 1 warning(s)"),
+        "{text}"
+    );
+    // An invariant of R4 (a warning: no narrative).
+    assert!(text.contains("warning [dom-6] Patient"), "{text}");
     assert!(
         text.contains("[required-binding] Patient.gender: \"femenino\" is not a code of http://hl7.org/fhir/ValueSet/administrative-gender"),
         "{text}"

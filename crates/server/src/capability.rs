@@ -267,6 +267,10 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
     json!({
         "resourceType": "CapabilityStatement",
+        "text": {
+            "status": "generated",
+            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>renhice: the national registry of electronic health records (RENHICE). A FHIR R4 server over JSON: which IPRESS holds which records of which patient (IHE MHD, PIXm, PDQm), the patients' basic clinical information, consents and the audit trail.</p></div>"
+        },
         "name": "RenhiceRegistry",
         "title": "renhice: national registry of electronic health records (RENHICE)",
         "status": "active",

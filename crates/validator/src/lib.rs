@@ -12,6 +12,7 @@
 //!   broken ([`Rule`], in `details`).
 
 mod definitions;
+pub mod fhirpath;
 mod validate;
 
 pub use definitions::{

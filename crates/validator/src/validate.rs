@@ -11,7 +11,10 @@ use renhice_model::types::{CodeableConcept, Coding};
 use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue};
 use serde_json::{Map, Value};
 
-use crate::definitions::{Definitions, ElementDefinition, StructureDefinition, ValueSetCodes};
+use crate::definitions::{
+    Constraint, Definitions, ElementDefinition, StructureDefinition, ValueSetCodes,
+};
+use crate::fhirpath;
 
 /// The code system of the rules an issue breaks (`details.coding`).
 pub const RULE_SYSTEM: &str = "http://renhice.org/fhir/CodeSystem/validation-rule";
@@ -86,11 +89,22 @@ pub enum Mode {
 }
 
 /// Collects issues while walking.
-pub(crate) struct Walk<'a> {
+pub(crate) struct Walk<'a, 'v> {
     pub(crate) definitions: &'a Definitions,
     pub(crate) mode: Mode,
     pub(crate) issues: Vec<OperationOutcomeIssue>,
     regexes: &'a Mutex<HashMap<String, Option<Regex>>>,
+    /// The resources the walk is in, outermost first (`%rootResource`, `%resource`).
+    resources: Vec<&'v Value>,
+}
+
+/// Parsed invariants, shared by every validation (`Err`: why one cannot be read).
+type Compiled = Result<std::sync::Arc<fhirpath::Expr>, String>;
+
+fn expression_cache() -> &'static Mutex<HashMap<String, Compiled>> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
+        std::sync::OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
 }
 
 /// Compiled primitive formats, shared by every validation.
@@ -100,14 +114,97 @@ pub(crate) fn regex_cache() -> &'static Mutex<HashMap<String, Option<Regex>>> {
     CACHE.get_or_init(Mutex::default)
 }
 
-impl<'a> Walk<'a> {
+impl<'a, 'v> Walk<'a, 'v> {
     pub(crate) fn new(definitions: &'a Definitions, mode: Mode) -> Self {
         Self {
             definitions,
             mode,
             issues: Vec::new(),
             regexes: regex_cache(),
+            resources: Vec::new(),
         }
+    }
+
+    /// Evaluates `constraints` (but `ele-1`, checked natively, and those whose keys are
+    /// in `skip`) on `node`.
+    fn invariants(
+        &mut self,
+        node: &'v Value,
+        constraints: &[Constraint],
+        skip: &[Constraint],
+        path: &str,
+    ) {
+        let (Some(root), Some(resource)) = (
+            self.resources.first().copied(),
+            self.resources.last().copied(),
+        ) else {
+            return;
+        };
+        for constraint in constraints {
+            if constraint.key == "ele-1" || skip.iter().any(|other| other.key == constraint.key) {
+                continue;
+            }
+            let Some(text) = constraint.expression.as_deref() else {
+                continue;
+            };
+            let compiled = {
+                let mut cache = expression_cache()
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(compiled) = cache.get(text) {
+                    compiled.clone()
+                } else {
+                    let compiled = fhirpath::parse(text)
+                        .map(std::sync::Arc::new)
+                        .map_err(|error| error.to_string());
+                    cache.insert(text.to_owned(), compiled.clone());
+                    compiled
+                }
+            };
+            let env = fhirpath::Env {
+                resource,
+                root,
+                context: node,
+            };
+            let outcome = compiled.and_then(|expr| {
+                fhirpath::holds(&expr, node, &env).map_err(|error| error.to_string())
+            });
+            match outcome {
+                Ok(true) => {}
+                Ok(false) => {
+                    let severity = if constraint.severity == "warning" {
+                        IssueSeverity::Warning
+                    } else {
+                        IssueSeverity::Error
+                    };
+                    self.invariant_issue(
+                        severity,
+                        &constraint.key,
+                        path,
+                        format!("{}: {} ({text})", constraint.key, constraint.human),
+                    );
+                }
+                Err(why) => self.invariant_issue(
+                    IssueSeverity::Information,
+                    &constraint.key,
+                    path,
+                    format!("{} was not evaluated: {why}", constraint.key),
+                ),
+            }
+        }
+    }
+
+    /// An issue for an invariant: the rule is its key.
+    fn invariant_issue(&mut self, severity: IssueSeverity, key: &str, path: &str, message: String) {
+        let details = CodeableConcept {
+            coding: vec![Coding::new(RULE_SYSTEM, key)],
+            ..CodeableConcept::default()
+        };
+        self.issues.push(
+            OperationOutcomeIssue::new(severity, IssueType::Invariant, message)
+                .with_details(details)
+                .at(path),
+        );
     }
 
     pub(crate) fn issue(
@@ -136,7 +233,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Validates a resource (the JSON object at `path`) against its base definition.
-    pub(crate) fn resource(&mut self, value: &Value, path: &str) {
+    pub(crate) fn resource(&mut self, value: &'v Value, path: &str) {
         let Some(object) = value.as_object() else {
             self.error(Rule::Structure, path, "a resource must be a JSON object");
             return;
@@ -163,14 +260,19 @@ impl<'a> Walk<'a> {
         }
         let path = if path.is_empty() { type_name } else { path };
         let definition = std::sync::Arc::clone(definition);
+        self.resources.push(value);
         self.complex(object, &definition, type_name, path, true);
+        if let Some(root) = definition.root() {
+            self.invariants(value, &root.constraint, &[], path);
+        }
+        self.resources.pop();
     }
 
     /// Validates the children of a complex value `object` against the element
     /// `element_path` of `definition`.
     fn complex(
         &mut self,
-        object: &Map<String, Value>,
+        object: &'v Map<String, Value>,
         definition: &StructureDefinition,
         element_path: &str,
         path: &str,
@@ -283,7 +385,7 @@ impl<'a> Walk<'a> {
 
     /// Validates the element `key` of `object` (its value and, for primitives, its
     /// `_key` companion).
-    fn element<'v>(
+    fn element(
         &mut self,
         object: &'v Map<String, Value>,
         key: &str,
@@ -389,8 +491,8 @@ impl<'a> Walk<'a> {
     /// Validates one value of type `type_code`.
     fn typed(
         &mut self,
-        item: Option<&Value>,
-        extra: Option<&Value>,
+        item: Option<&'v Value>,
+        extra: Option<&'v Value>,
         type_code: &str,
         element: &ElementDefinition,
         definition: &StructureDefinition,
@@ -438,6 +540,10 @@ impl<'a> Walk<'a> {
                                 path,
                                 false,
                             );
+                            // The data type's own invariants (`ref-1`, `per-1`…).
+                            if let Some(root) = type_definition.root() {
+                                self.invariants(item, &root.constraint, &element.constraint, path);
+                            }
                         }
                         None => self.error(
                             Rule::Type,
@@ -450,11 +556,14 @@ impl<'a> Walk<'a> {
         }
         self.fixed_and_pattern(item, element, path);
         self.binding(item, type_code, element, path);
+        if !item.is_object() || type_code != "Resource" {
+            self.invariants(item, &element.constraint, &[], path);
+        }
     }
 
     fn backbone(
         &mut self,
-        object: &Map<String, Value>,
+        object: &'v Map<String, Value>,
         definition: &StructureDefinition,
         element_path: &str,
         path: &str,
@@ -470,7 +579,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The `_element` object of a primitive: only `id` and `extension`.
-    fn primitive_extension(&mut self, extra: &Value, path: &str) {
+    fn primitive_extension(&mut self, extra: &'v Value, path: &str) {
         let Some(definition) = self.definitions.of_type("Element").cloned() else {
             return;
         };

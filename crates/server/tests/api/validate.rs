@@ -11,7 +11,8 @@ backend_tests! {
     async fn validate_answers_an_operation_outcome_with_paths_and_rules(db) {
         let (server, base) = spawn(&db).await;
         crate::act_as(&base, &sihce("00012345"));
-        let invalid = json!({"resourceType": "Patient", "gender": "masculino", "colour": "verde"});
+        let narrative = json!({"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Rosa</div>"});
+        let invalid = json!({"resourceType": "Patient", "text": narrative, "gender": "masculino", "colour": "verde"});
         for url in [format!("{base}/fhir/$validate"), format!("{base}/fhir/Patient/$validate")] {
             let (status, outcome) = post(&url, &invalid).await;
             assert_eq!(status, StatusCode::OK, "{outcome}");
@@ -24,8 +25,16 @@ backend_tests! {
             assert_eq!(issues[0]["details"]["coding"][0]["code"], "required-binding");
             assert_eq!(issues[1]["expression"][0], "Patient.colour");
         }
+        // An invariant of R4: an Organization needs a name or an identifier (org-1).
+        let (status, outcome) = post(&format!("{base}/fhir/Organization/$validate"), &json!({
+            "resourceType": "Organization", "text": narrative, "active": true
+        })).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+        assert_eq!(outcome["issue"][0]["code"], "invariant", "{outcome}");
+        assert_eq!(outcome["issue"][0]["details"]["coding"][0]["code"], "org-1");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Organization");
         // A valid resource, also inside Parameters.
-        let valid = json!({"resourceType": "Patient", "gender": "male", "birthDate": "1980-02-29"});
+        let valid = json!({"resourceType": "Patient", "text": narrative, "gender": "male", "birthDate": "1980-02-29"});
         let (status, outcome) = post(&format!("{base}/fhir/$validate"), &json!({
             "resourceType": "Parameters",
             "parameter": [{"name": "resource", "resource": valid}, {"name": "mode", "valueCode": "create"}]

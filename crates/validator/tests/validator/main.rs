@@ -10,3 +10,4 @@
 
 mod corpus;
 mod examples;
+mod fhirpath;
