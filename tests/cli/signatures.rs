@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use renhice_testing::pki::TestPki;
+use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response};
 use serde_json::{Value, json};
 use time::macros::datetime;
 
@@ -243,48 +243,32 @@ fn an_ocsp_response_saved_from_a_responder_settles_the_revocation_status() {
         .status()
         .unwrap();
     assert!(status.success());
-    // OpenSSL's responder answers for the signer, from a CA index where it is valid.
-    let serial: String = pki.signer("good").cert.serial_hex();
+    // OpenSSL's responder answers for the signer, from a CA index where it is valid, to
+    // a request OpenSSL makes.
+    let pki_dir = dir.path().join("pki");
     std::fs::write(
-        dir.path().join("index.txt"),
-        format!("V\t370101000000Z\t\t{serial}\tunknown\t/CN=good\n"),
+        pki_dir.join("index.txt"),
+        pki.ocsp_index(&[("good", OcspStatus::Good)]),
     )
     .unwrap();
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap_or_else(|error| panic!("openssl must be installed for this test: {error}"));
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    openssl(&[
-        "ocsp",
-        "-issuer",
-        "pki/trust/intermediate.pem",
-        "-cert",
-        "pki/signers/good.pem",
-        "-no_nonce",
-        "-reqout",
-        "request.der",
-    ]);
-    openssl(&[
-        "ocsp",
-        "-index",
-        "index.txt",
-        "-CA",
-        "pki/trust/intermediate.pem",
-        "-rsigner",
-        "pki/ocsp/responder.pem",
-        "-rkey",
-        "pki/ocsp/responder.key.pem",
-        "-reqin",
-        "request.der",
-        "-respout",
-        "response.der",
-        "-ndays",
-        "1",
-    ]);
+    let out = std::process::Command::new("openssl")
+        .args([
+            "ocsp",
+            "-issuer",
+            "pki/trust/intermediate.pem",
+            "-cert",
+            "pki/signers/good.pem",
+            "-no_nonce",
+            "-reqout",
+            "request.der",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|error| panic!("openssl must be installed for this test: {error}"));
+    assert!(out.status.success(), "{out:?}");
+    let request = std::fs::read(dir.path().join("request.der")).unwrap();
+    let response = openssl_ocsp_response(&pki_dir, &request, "responder", &[]);
+    std::fs::write(dir.path().join("response.der"), response).unwrap();
     std::fs::write(dir.path().join("garbage.der"), b"not an OCSP response").unwrap();
     // Verified now (the response was produced now), with the root's CRL for the
     // intermediate and nothing but OCSP for the signer.

@@ -512,6 +512,95 @@ impl TestPki {
     }
 }
 
+/// What an OCSP responder of the test PKI says of a signer.
+#[derive(Debug, Clone, Copy)]
+pub enum OcspStatus {
+    /// Not revoked.
+    Good,
+    /// Revoked at this time (reason key compromise).
+    Revoked(OffsetDateTime),
+}
+
+impl TestPki {
+    /// An OpenSSL CA index (`index.txt`) of the intermediate with `signers`, for
+    /// `openssl ocsp -index`; a signer not listed is unknown to the responder.
+    #[must_use]
+    pub fn ocsp_index(&self, signers: &[(&str, OcspStatus)]) -> String {
+        let date = |at: OffsetDateTime| {
+            format!(
+                "{:02}{:02}{:02}{:02}{:02}{:02}Z",
+                at.year() % 100,
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            )
+        };
+        let expiry = date(self.at + Duration::days(365));
+        signers
+            .iter()
+            .map(|(case, status)| {
+                let serial = self.signer(case).cert.serial_hex();
+                match status {
+                    OcspStatus::Good => format!("V\t{expiry}\t\t{serial}\tunknown\t/CN={case}\n"),
+                    OcspStatus::Revoked(when) => format!(
+                        "R\t{expiry}\t{},keyCompromise\t{serial}\tunknown\t/CN={case}\n",
+                        date(*when)
+                    ),
+                }
+            })
+            .collect()
+    }
+}
+
+/// OpenSSL's OCSP responder, offline: answers `request` (DER) from the CA index
+/// `dir/index.txt` of the PKI written to `dir` ([`TestPki::write_to`]), signed by
+/// `signer` (`intermediate`, `responder` or `impostor`, as in `dir/ocsp/`), the
+/// response valid for a day. `extra` arguments go to `openssl ocsp`.
+///
+/// # Panics
+/// When OpenSSL is not installed or fails: tests that need it must fail, not skip.
+#[must_use]
+pub fn openssl_ocsp_response(dir: &Path, request: &[u8], signer: &str, extra: &[&str]) -> Vec<u8> {
+    let request_file = format!("request-{}.der", std::process::id());
+    let response_file = format!("response-{}.der", std::process::id());
+    std::fs::write(dir.join(&request_file), request).expect("write the OCSP request");
+    let (cert, key) = (
+        format!("ocsp/{signer}.pem"),
+        format!("ocsp/{signer}.key.pem"),
+    );
+    let output = std::process::Command::new("openssl")
+        .args([
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-CA",
+            "trust/intermediate.pem",
+            "-rsigner",
+            &cert,
+            "-rkey",
+            &key,
+            "-reqin",
+            &request_file,
+            "-respout",
+            &response_file,
+            "-ndays",
+            "1",
+        ])
+        .args(extra)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("openssl must be installed for these tests: {error}"));
+    assert!(
+        output.status.success(),
+        "openssl ocsp: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(dir.join(&response_file)).expect("read the OCSP response")
+}
+
 fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
     let key = Key::generate(spec.kind);
     let mut params = CertificateParams::default();

@@ -8,7 +8,7 @@ use renhice_model::types::Reference;
 use renhice_server::signatures::{SignaturePolicy, VERIFICATION_URL};
 use renhice_signature::Target;
 use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
-use renhice_testing::pki::TestPki;
+use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
@@ -414,30 +414,7 @@ fn serve_ocsp(
             let mut request = vec![0; length];
             reader.read_exact(&mut request).unwrap();
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            std::fs::write(dir.join("request.der"), &request).unwrap();
-            let status = std::process::Command::new("openssl")
-                .args([
-                    "ocsp",
-                    "-index",
-                    "index.txt",
-                    "-CA",
-                    "trust/intermediate.pem",
-                    "-rsigner",
-                    "ocsp/responder.pem",
-                    "-rkey",
-                    "ocsp/responder.key.pem",
-                    "-reqin",
-                    "request.der",
-                    "-respout",
-                    "response.der",
-                    "-ndays",
-                    "1",
-                ])
-                .current_dir(&dir)
-                .output()
-                .expect("openssl must be installed for this test");
-            assert!(status.status.success(), "{status:?}");
-            let body = std::fs::read(dir.join("response.der")).unwrap();
+            let body = openssl_ocsp_response(&dir, &request, "responder", &[]);
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
@@ -455,13 +432,8 @@ backend_tests! {
         let dir = tempfile::tempdir().unwrap();
         let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
         pki.write_to(dir.path()).unwrap();
-        let index: String = ["good", "revoked"].iter().map(|case| {
-            let serial: String = pki.signer(case).cert.serial_hex();
-            match *case {
-                "revoked" => format!("R\t370101000000Z\t200101000000Z,keyCompromise\t{serial}\tunknown\t/CN=revoked\n"),
-                _ => format!("V\t370101000000Z\t\t{serial}\tunknown\t/CN={case}\n"),
-            }
-        }).collect();
+        let revoked = OcspStatus::Revoked(OffsetDateTime::now_utc() - Duration::days(2));
+        let index = pki.ocsp_index(&[("good", OcspStatus::Good), ("revoked", revoked)]);
         std::fs::write(dir.path().join("index.txt"), index).unwrap();
         let asked = serve_ocsp(listener, dir.path().to_owned());
         let path = dir.path().to_owned();

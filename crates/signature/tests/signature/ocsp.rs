@@ -7,13 +7,11 @@ use std::path::Path;
 use std::process::Command;
 
 use renhice_signature::sign::SignatureFormat;
-use renhice_signature::{
-    Check, Crl, OcspResponse, RevocationStore, SignatureReport, Status, TrustStore, Verifier,
-};
-use renhice_testing::pki::TestPki;
+use renhice_signature::{Check, OcspResponse, SignatureReport, Status, Verifier};
+use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response};
 use time::{Duration, OffsetDateTime};
 
-use crate::fixture::{SIGNED_AT, pki, signed_act};
+use crate::fixture::{SIGNED_AT, pki, signed_act, verifier_with};
 
 /// Who signs the responses.
 #[derive(Clone, Copy)]
@@ -32,39 +30,20 @@ enum Signer {
 fn responder_dir(pki: &TestPki) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     pki.write_to(dir.path()).unwrap();
-    let date = |at: OffsetDateTime| {
-        format!(
-            "{:02}{:02}{:02}{:02}{:02}{:02}Z",
-            at.year() % 100,
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        )
-    };
-    let mut index = String::new();
-    for signer in pki.signers.values() {
-        let serial: String = signer.cert.serial_hex();
-        let expiry = date(pki.at + Duration::days(365));
-        let line = match signer.name {
-            "good-p384" => continue,
-            "revoked" => format!(
-                "R\t{expiry}\t{},keyCompromise\t{serial}\tunknown\t/CN={}",
-                date(pki.at - Duration::days(1)),
-                signer.name
-            ),
-            "revoked-later" => format!(
-                "R\t{expiry}\t{},keyCompromise\t{serial}\tunknown\t/CN={}",
-                date(pki.at + Duration::hours(1)),
-                signer.name
-            ),
-            name => format!("V\t{expiry}\t\t{serial}\tunknown\t/CN={name}"),
-        };
-        index.push_str(&line);
-        index.push('\n');
-    }
-    std::fs::write(dir.path().join("index.txt"), index).unwrap();
+    let signers: Vec<(&str, OcspStatus)> = pki
+        .signers
+        .keys()
+        .filter(|case| **case != "good-p384")
+        .map(|case| {
+            let status = match *case {
+                "revoked" => OcspStatus::Revoked(pki.at - Duration::days(1)),
+                "revoked-later" => OcspStatus::Revoked(pki.at + Duration::hours(1)),
+                _ => OcspStatus::Good,
+            };
+            (*case, status)
+        })
+        .collect();
+    std::fs::write(dir.path().join("index.txt"), pki.ocsp_index(&signers)).unwrap();
     dir
 }
 
@@ -85,51 +64,22 @@ fn openssl(args: &[&str], dir: &Path) -> Vec<u8> {
 
 /// OpenSSL's answer to `request` (DER), signed by `signer`.
 fn answer(dir: &Path, request: &[u8], signer: Signer, extra: &[&str]) -> Vec<u8> {
-    std::fs::write(dir.join("request.der"), request).unwrap();
     let name = match signer {
         Signer::Ca => "intermediate",
         Signer::Delegated => "responder",
         Signer::Impostor => "impostor",
     };
-    let (cert, key) = (format!("ocsp/{name}.pem"), format!("ocsp/{name}.key.pem"));
-    let mut args = vec![
-        "ocsp",
-        "-index",
-        "index.txt",
-        "-CA",
-        "trust/intermediate.pem",
-        "-rsigner",
-        &cert,
-        "-rkey",
-        &key,
-        "-reqin",
-        "request.der",
-        "-respout",
-        "response.der",
-        "-ndays",
-        "1",
-    ];
+    let mut args = extra.to_vec();
     if matches!(signer, Signer::Delegated) {
         args.push("-resp_key_id");
     }
-    args.extend(extra);
-    openssl(&args, dir);
-    std::fs::read(dir.join("response.der")).unwrap()
+    openssl_ocsp_response(dir, request, name, &args)
 }
 
 /// A verifier trusting the PKI, with the root's CRL (for the intermediate) but not the
 /// intermediate's: the signers' status comes from OCSP alone.
 fn verifier() -> Verifier {
-    let pki = pki();
-    let mut trust = TrustStore::new();
-    for pem in [&pki.root.pem, &pki.intermediate.pem] {
-        for cert in renhice_signature::Certificate::all_from_pem(pem.as_bytes()).unwrap() {
-            trust.add(cert);
-        }
-    }
-    let mut revocation = RevocationStore::new();
-    revocation.add(Crl::from_der(&pki.crls["root.crl"]).unwrap());
-    Verifier::new(trust, revocation)
+    verifier_with(false, &[&pki().crls["root.crl"]])
 }
 
 /// Now, after OpenSSL stamped its responses.
@@ -324,33 +274,12 @@ fn a_crl_revocation_before_signing_is_not_outweighed_by_a_good_ocsp_answer() {
     // The intermediate's CRL lists `revoked`; a responder (wrongly) answers good.
     let pki = pki();
     let dir = responder_dir(pki);
-    let index = std::fs::read_to_string(dir.path().join("index.txt")).unwrap();
-    let serial: String = pki.signer("revoked").cert.serial_hex();
-    let index: String = index
-        .lines()
-        .map(|line| {
-            if line.contains(&serial) {
-                format!(
-                    "V\t{}\t\t{serial}\tunknown\t/CN=revoked\n",
-                    line.split('\t').nth(1).unwrap()
-                )
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
-    std::fs::write(dir.path().join("index.txt"), index).unwrap();
-    let mut trust = TrustStore::new();
-    for pem in [&pki.root.pem, &pki.intermediate.pem] {
-        for cert in renhice_signature::Certificate::all_from_pem(pem.as_bytes()).unwrap() {
-            trust.add(cert);
-        }
-    }
-    let mut store = RevocationStore::new();
-    for der in pki.crls.values() {
-        store.add(Crl::from_der(der).unwrap());
-    }
-    let verifier = Verifier::new(trust, store);
+    std::fs::write(
+        dir.path().join("index.txt"),
+        pki.ocsp_index(&[("revoked", OcspStatus::Good)]),
+    )
+    .unwrap();
+    let verifier = verifier_with(true, &[]);
     let report = verify(&verifier, "revoked", later());
     let response = answer(dir.path(), &report.ocsp[0].request, Signer::Ca, &[]);
     verifier
