@@ -471,8 +471,15 @@ impl<'a, 'v> Walk<'a, 'v> {
             }
             if let Some(reference) = &element.content_reference {
                 let target = reference.trim_start_matches('#');
-                match item.and_then(Value::as_object) {
-                    Some(object) => self.backbone(object, definition, target, &item_path),
+                match item.and_then(|item| Some((item, item.as_object()?))) {
+                    Some((item, object)) => {
+                        self.backbone(object, definition, target, &item_path);
+                        // The invariants of the element it repeats (`que-1` on every
+                        // level of `Questionnaire.item`).
+                        if let Some(target_element) = definition.element(target) {
+                            self.invariants(item, &target_element.constraint, &[], &item_path);
+                        }
+                    }
                     None => self.error(
                         Rule::Type,
                         &item_path,
