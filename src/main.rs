@@ -55,8 +55,8 @@ enum Command {
     Verify(signatures::VerifyArgs),
     /// Sign a Bundle with a PEM key and certificate chain (for tests and demonstrations).
     Sign(signatures::SignArgs),
-    /// Validate FHIR JSON resources or Bundles against FHIR R4. Exit code: 0 valid,
-    /// 1 errors, 3 warnings only, 5 unreadable input.
+    /// Validate FHIR JSON resources or Bundles against FHIR R4 and the Peruvian and
+    /// registry profiles. Exit code: 0 valid, 1 errors, 3 warnings only, 5 unreadable input.
     Validate(validation::ValidateArgs),
 }
 

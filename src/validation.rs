@@ -1,4 +1,5 @@
-//! `renhice validate`: FHIR resources and bundles checked against R4 core.
+//! `renhice validate`: FHIR resources and bundles checked against R4 core and the
+//! profiles under `profiles/` (those they claim, and those asked for with `--profile`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ pub(crate) struct ValidateArgs {
     /// Report elements R4 does not define as warnings rather than errors.
     #[arg(long)]
     lenient: bool,
+    /// Check every file against this profile too (a canonical URL of a profile under
+    /// `profiles/`, e.g. `https://www.gob.pe/minsa/RENHICE/fhir/StructureDefinition/PacientePe`);
+    /// may be repeated. The profiles a resource claims in `meta.profile` are always checked.
+    #[arg(long = "profile", value_name = "URL")]
+    profiles: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
@@ -49,12 +55,21 @@ pub(crate) fn validate(args: &ValidateArgs) -> ExitCode {
     } else {
         Mode::Strict
     };
-    let validator = Validator::r4().with_mode(mode);
+    let validator = Validator::renhice().with_mode(mode);
+    if let Some(unknown) = args
+        .profiles
+        .iter()
+        .find(|url| validator.definitions().by_url(url).is_none_or(|d| !d.is_profile()))
+    {
+        let known = validator.definitions().profile_urls().join("\n  ");
+        eprintln!("error: {unknown} is not a profile known here; the profiles are:\n  {known}");
+        return ExitCode::from(2);
+    }
     let mut worst: Option<IssueSeverity> = None;
     let mut json = Vec::new();
     for file in &args.files {
         let issues = match std::fs::read(file) {
-            Ok(bytes) => validator.validate_json(&bytes),
+            Ok(bytes) => validator.validate_json_against(&bytes, &args.profiles),
             Err(error) => vec![OperationOutcomeIssue::new(
                 IssueSeverity::Fatal,
                 renhice_model::IssueType::NotFound,

@@ -38,7 +38,7 @@ fn ipress() -> Value {
 /// Push `n` of 10 documents.
 fn push(n: u32, patient: &str, ipress: &str) -> Value {
     let mut entry = vec![json!({
-        "fullUrl": format!("urn:uuid:{n:08}-0000-4000-8000-000000000000"),
+        "fullUrl": format!("urn:uuid:{n:08}-0000-4000-8000-100000000000"),
         "resource": {
             "resourceType": "List",
             "identifier": [{"system": "urn:ietf:rfc:3986", "value": format!("urn:oid:1.2.604.8.{n}")}],
@@ -54,10 +54,11 @@ fn push(n: u32, patient: &str, ipress: &str) -> Value {
                 "resourceType": "DocumentReference",
                 "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": format!("urn:oid:1.2.604.7.{n}.{d}")},
                 "status": "current",
+                "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]},
                 "date": "2026-03-14T10:20:00-05:00",
                 "subject": {"reference": format!("Patient/{patient}")},
                 "custodian": {"reference": format!("Organization/{ipress}")},
-                "content": [{"attachment": {"url": format!("https://sihce.example/{n}/{d}")}}]
+                "content": [{"attachment": {"contentType": "application/pdf", "url": format!("https://sihce.example/{n}/{d}")}}]
             },
             "request": {"method": "POST", "url": "DocumentReference"}
         }));
@@ -140,17 +141,18 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
             let mut done = 0_u32;
             for i in 0..1000_u32 {
                 let n = client_no * 1000 + i;
-                if post(
+                let Ok(answer) = post(
                     &client,
                     &format!("{base}/fhir"),
                     &sihce,
                     &push(n, &patient, &ipress),
                 )
                 .await
-                .is_err()
-                {
+                else {
                     return (done, true);
-                }
+                };
+                // Acknowledged means accepted: a refusal is a defect of this test.
+                assert_eq!(answer["resourceType"], "Bundle", "{answer}");
                 done += 1;
             }
             (done, false)

@@ -63,6 +63,10 @@ pub struct ServerConfig {
     /// Whether the OCSP responders named in signers' certificates (authority
     /// information access) are asked for their status when a signed push arrives.
     pub signature_ocsp: bool,
+    /// Whether every push is validated against the registry's profile of a push
+    /// (`renhice-provide-bundle`: FHIR R4, the SubmissionSet, index entry and signed
+    /// Provenance profiles) before anything else is done with it.
+    pub validate_pushes: bool,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +92,7 @@ impl Default for ServerConfig {
             signature_crl_cache_dir: PathBuf::from("crl-cache"),
             signature_crl_refresh_secs: 3600,
             signature_ocsp: false,
+            validate_pushes: true,
         }
     }
 }

@@ -106,6 +106,15 @@ pub enum ApiError {
         /// The report of the signature, as `OperationOutcome` issues.
         issues: Vec<renhice_model::OperationOutcomeIssue>,
     },
+    /// A push that does not conform to the registry's profile of a push: every error the
+    /// validator found, each with its element path and rule.
+    #[error("the push does not conform to {profile}: {} error(s)", issues.len())]
+    ProfileViolation {
+        /// The profile's canonical URL.
+        profile: String,
+        /// The validator's errors.
+        issues: Vec<renhice_model::OperationOutcomeIssue>,
+    },
     /// The request carries no bearer token the registry accepts.
     #[error("{reason}")]
     Unauthenticated {
@@ -165,6 +174,7 @@ impl ApiError {
             Self::Forbidden { .. } => IssueType::Forbidden,
             Self::Unprocessable { .. } => IssueType::BusinessRule,
             Self::SignatureRefused { .. } => IssueType::Security,
+            Self::ProfileViolation { .. } => IssueType::Invalid,
             Self::TooManyRequests { .. } => IssueType::Throttled,
             Self::PreconditionFailed(_)
             | Self::Conflict(_)
@@ -187,6 +197,16 @@ impl ApiError {
                 id: None,
                 issue: crate::signatures::refusal_issues(path, message, issues),
             };
+        }
+        if let Self::ProfileViolation { issues, .. } = self {
+            // The errors first, each with its path; then what they add up to.
+            let mut issue = issues.clone();
+            issue.push(OperationOutcomeIssue::new(
+                renhice_model::IssueSeverity::Information,
+                self.issue_type(),
+                format!("{self}; nothing of the push was stored"),
+            ));
+            return OperationOutcome { id: None, issue };
         }
         let diagnostics = match self {
             // Conflicts are the client's business; other store failures are internal.
@@ -225,9 +245,9 @@ impl ResponseError for ApiError {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::Unprocessable { .. } | Self::SignatureRefused { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::Unprocessable { .. }
+            | Self::SignatureRefused { .. }
+            | Self::ProfileViolation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Conflict(_)

@@ -38,15 +38,20 @@ fn validate(c: &mut Criterion) {
         .map(|file| serde_json::from_slice(file).unwrap())
         .collect();
     let validator = Validator::r4();
-    // Definitions are parsed once per process; not part of what is measured.
-    assert!(parsed.iter().all(|value| {
-        validator.validate(value).iter().all(|issue| {
-            !matches!(
-                issue.severity,
-                renhice_model::IssueSeverity::Error | renhice_model::IssueSeverity::Fatal
-            )
+    // Definitions are parsed once per process; not part of what is measured. One
+    // example has a defect of HL7's (tests/validator/examples.rs, KNOWN_DEFECTS).
+    let with_errors = parsed
+        .iter()
+        .filter(|value| {
+            validator.validate(value).iter().any(|issue| {
+                matches!(
+                    issue.severity,
+                    renhice_model::IssueSeverity::Error | renhice_model::IssueSeverity::Fatal
+                )
+            })
         })
-    }));
+        .count();
+    assert_eq!(with_errors, 1);
 
     let mut group = c.benchmark_group("validate");
     group.sample_size(20);

@@ -13,6 +13,9 @@ const R4_DEFINITIONS: &str = include_str!("../../../profiles/r4/validation/defin
 /// The expanded value sets of the R4 required bindings.
 const R4_TERMINOLOGY: &str = include_str!("../../../profiles/r4/validation/terminology.json");
 
+/// Where a profile's snapshot element keeps its base's maximum cardinality.
+pub(crate) const BASE_MAX: &str = "_baseMax";
+
 /// Why definitions could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -123,9 +126,100 @@ pub struct ElementDefinition {
     /// The last segment of the path, set when the definition is indexed.
     #[serde(skip)]
     name: String,
+    /// The slicing of this element, parsed when the definition is indexed.
+    #[serde(skip)]
+    slicing: Option<Slicing>,
+}
+
+/// How the values of a repeating element are told apart into slices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slicing {
+    /// What tells the slices apart: every discriminator must match.
+    pub discriminators: Vec<Discriminator>,
+    /// Whether the slices must come in the order of the definition.
+    pub ordered: bool,
+    /// Whether values that are in no slice are allowed, and where.
+    pub rules: SlicingRules,
+}
+
+/// Whether a slicing allows values in none of its slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlicingRules {
+    /// Anywhere.
+    Open,
+    /// No.
+    Closed,
+    /// After the sliced values.
+    OpenAtEnd,
+}
+
+/// One discriminator of a slicing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discriminator {
+    /// `value`, `pattern`, `exists`, `type` or `profile`.
+    pub kind: String,
+    /// The FHIRPath of the discriminating element, from the sliced element
+    /// (`system`, `url`, `$this`, `resource`).
+    pub path: String,
+}
+
+impl Slicing {
+    fn from_json(value: &Value) -> Self {
+        let discriminators = value
+            .get("discriminator")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|discriminator| Discriminator {
+                kind: text(discriminator, "type"),
+                path: text(discriminator, "path"),
+            })
+            .collect();
+        Self {
+            discriminators,
+            ordered: value.get("ordered").and_then(Value::as_bool) == Some(true),
+            rules: match value.get("rules").and_then(Value::as_str) {
+                Some("closed") => SlicingRules::Closed,
+                Some("openAtEnd") => SlicingRules::OpenAtEnd,
+                _ => SlicingRules::Open,
+            },
+        }
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl ElementDefinition {
+    /// The element's id: its path, with `:slice` after each sliced segment.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.path)
+    }
+
+    /// How the element is sliced, if it is.
+    #[must_use]
+    pub fn slicing(&self) -> Option<&Slicing> {
+        self.slicing.as_ref()
+    }
+
+    /// Whether the element is a JSON array: its base definition lets it repeat (a
+    /// profile that narrows it to one value does not change its JSON form).
+    #[must_use]
+    pub fn repeats(&self) -> bool {
+        let max = self
+            .other
+            .get(BASE_MAX)
+            .and_then(Value::as_str)
+            .or(self.max.as_deref());
+        !matches!(max, Some("0" | "1"))
+    }
+
     /// The maximum cardinality, `None` for unbounded.
     #[must_use]
     pub fn max_count(&self) -> Option<usize> {
@@ -166,7 +260,7 @@ impl ElementDefinition {
 }
 
 /// A `StructureDefinition`, as validation reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct StructureDefinition {
     /// Canonical URL.
     pub url: String,
@@ -183,18 +277,27 @@ pub struct StructureDefinition {
     /// What it derives from.
     #[serde(default, rename = "baseDefinition")]
     pub base_definition: Option<String>,
+    /// `specialization` for base types and resources, `constraint` for profiles.
+    #[serde(default)]
+    pub derivation: Option<String>,
     /// The snapshot.
     pub elements: Vec<ElementDefinition>,
-    /// Positions of each element's children (not slices) in `elements`, by path.
+    /// Positions of each element's children (not slices) in `elements`, by element id.
     #[serde(skip)]
     children: HashMap<String, Vec<usize>>,
-    /// Each element's children by JSON name, by path.
+    /// Each element's children by JSON name, by element id.
     #[serde(skip)]
     child_index: HashMap<String, ChildIndex>,
+    /// Position of each element by id.
+    #[serde(skip)]
+    by_id: HashMap<String, usize>,
+    /// The slices of each sliced element (positions), in definition order.
+    #[serde(skip)]
+    slices: HashMap<usize, Vec<usize>>,
 }
 
 /// The children of one element, for finding the definition of a JSON property.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ChildIndex {
     /// Position of each child by name (`name`, or the stem of `value[x]`).
     names: HashMap<String, usize>,
@@ -222,7 +325,11 @@ impl ChildIndex {
 }
 
 impl StructureDefinition {
-    fn index(&mut self) {
+    pub(crate) fn index(&mut self) {
+        self.children.clear();
+        self.child_index.clear();
+        self.by_id.clear();
+        self.slices.clear();
         for element in &mut self.elements {
             element.name = element
                 .path
@@ -230,30 +337,47 @@ impl StructureDefinition {
                 .next()
                 .unwrap_or(&element.path)
                 .to_owned();
+            if element.id.is_none() {
+                element.id = Some(element.path.clone());
+            }
+            element.slicing = element.other.get("slicing").map(Slicing::from_json);
         }
         for (position, element) in self.elements.iter().enumerate() {
-            if element.slice_name.is_some()
-                || element.id.as_deref().is_some_and(|id| id.contains(':'))
-            {
+            self.by_id.insert(element.id().to_owned(), position);
+        }
+        for (position, element) in self.elements.iter().enumerate() {
+            let Some((parent, segment)) = element.id().rsplit_once('.') else {
+                continue;
+            };
+            if let Some((name, _slice)) = segment.split_once(':') {
+                // `Patient.identifier:dni` slices `Patient.identifier`.
+                if let Some(sliced) = self.by_id.get(&format!("{parent}.{name}")) {
+                    self.slices.entry(*sliced).or_default().push(position);
+                }
                 continue;
             }
-            if let Some((parent, name)) = element.path.rsplit_once('.') {
-                self.children
-                    .entry(parent.to_owned())
-                    .or_default()
-                    .push(position);
-                let index = self.child_index.entry(parent.to_owned()).or_default();
-                match name.strip_suffix("[x]") {
-                    Some(stem) => index.stems.push((stem.to_owned(), position)),
-                    None => {
-                        index.names.insert(name.to_owned(), position);
-                    }
-                }
-                if element.min > 0 {
-                    index.required.push(position);
+            self.children
+                .entry(parent.to_owned())
+                .or_default()
+                .push(position);
+            let index = self.child_index.entry(parent.to_owned()).or_default();
+            match segment.strip_suffix("[x]") {
+                Some(stem) => index.stems.push((stem.to_owned(), position)),
+                None => {
+                    index.names.insert(segment.to_owned(), position);
                 }
             }
+            if element.min > 0 {
+                index.required.push(position);
+            }
         }
+    }
+
+    /// Whether this is a profile (a constraint on another definition) rather than a
+    /// base type or resource.
+    #[must_use]
+    pub fn is_profile(&self) -> bool {
+        self.derivation.as_deref() == Some("constraint")
     }
 
     /// The root element.
@@ -262,18 +386,40 @@ impl StructureDefinition {
         self.elements.first()
     }
 
-    /// The element at `path` (not a slice).
+    /// The element with id `id` (a base definition's ids are its paths).
     #[must_use]
-    pub fn element(&self, path: &str) -> Option<&ElementDefinition> {
-        self.elements
-            .iter()
-            .find(|element| element.path == path && element.slice_name.is_none())
+    pub fn element(&self, id: &str) -> Option<&ElementDefinition> {
+        self.position(id).map(|position| &self.elements[position])
     }
 
-    /// The index of the children of the element at `path`.
+    /// The position in the snapshot of the element with id `id`.
     #[must_use]
-    pub fn child_index(&self, path: &str) -> Option<&ChildIndex> {
-        self.child_index.get(path)
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The index of the children of the element with id `id`.
+    #[must_use]
+    pub fn child_index(&self, id: &str) -> Option<&ChildIndex> {
+        self.child_index.get(id)
+    }
+
+    /// The index of the children of the element with id `id`, or for a slice that
+    /// constrains none of them, of the element it slices.
+    #[must_use]
+    pub fn child_index_of(&self, id: &str) -> Option<&ChildIndex> {
+        if let Some(index) = self.child_index.get(id) {
+            return Some(index);
+        }
+        let colon = id.rfind(':')?;
+        let end = id[colon..].find('.').map_or(id.len(), |dot| colon + dot);
+        self.child_index_of(&format!("{}{}", &id[..colon], &id[end..]))
+    }
+
+    /// The slices (positions) of the element at `position`, in definition order.
+    #[must_use]
+    pub fn slices(&self, position: usize) -> &[usize] {
+        self.slices.get(&position).map_or(&[], Vec::as_slice)
     }
 
     /// The element at a position of the snapshot.
@@ -282,10 +428,10 @@ impl StructureDefinition {
         &self.elements[position]
     }
 
-    /// The children of the element at `path`.
-    pub fn children(&self, path: &str) -> impl Iterator<Item = &ElementDefinition> {
+    /// The children of the element with id `id`.
+    pub fn children(&self, id: &str) -> impl Iterator<Item = &ElementDefinition> {
         self.children
-            .get(path)
+            .get(id)
             .into_iter()
             .flatten()
             .map(|position| &self.elements[*position])
@@ -355,12 +501,13 @@ struct RawValueSet {
 }
 
 /// Definitions to validate against: base types and resources, profiles, value sets.
-#[derive(Debug, Default)]
+/// Cloning is cheap: the definitions themselves are shared.
+#[derive(Debug, Default, Clone)]
 pub struct Definitions {
-    by_url: HashMap<String, Arc<StructureDefinition>>,
+    pub(crate) by_url: HashMap<String, Arc<StructureDefinition>>,
     /// Base definitions by type name.
     by_type: HashMap<String, Arc<StructureDefinition>>,
-    value_sets: HashMap<String, ValueSetCodes>,
+    pub(crate) value_sets: HashMap<String, Arc<ValueSetCodes>>,
 }
 
 impl Definitions {
@@ -421,7 +568,7 @@ impl Definitions {
                 Some(why) => ValueSetCodes::NotExpanded(why),
                 None => ValueSetCodes::Codes(value_set.codes.into_iter().collect()),
             };
-            self.value_sets.insert(value_set.url, codes);
+            self.value_sets.insert(value_set.url, Arc::new(codes));
         }
         Ok(())
     }
@@ -438,9 +585,24 @@ impl Definitions {
         self.by_url.get(url.split('|').next().unwrap_or(url))
     }
 
+    /// The canonical URLs of the profiles (not the base definitions), sorted.
+    #[must_use]
+    pub fn profile_urls(&self) -> Vec<&str> {
+        let mut urls: Vec<&str> = self
+            .by_url
+            .values()
+            .filter(|definition| definition.is_profile())
+            .map(|definition| definition.url.as_str())
+            .collect();
+        urls.sort_unstable();
+        urls
+    }
+
     /// A value set's codes by canonical URL (a `|version` suffix is ignored).
     #[must_use]
     pub fn value_set(&self, url: &str) -> Option<&ValueSetCodes> {
-        self.value_sets.get(url.split('|').next().unwrap_or(url))
+        self.value_sets
+            .get(url.split('|').next().unwrap_or(url))
+            .map(Arc::as_ref)
     }
 }

@@ -13,11 +13,12 @@
 
 mod definitions;
 pub mod fhirpath;
+mod profiles;
 mod validate;
 
 pub use definitions::{
-    Binding, CodeSet, Constraint, DefinitionError, Definitions, ElementDefinition,
-    StructureDefinition, TypeRef, ValueSetCodes,
+    Binding, CodeSet, Constraint, DefinitionError, Definitions, Discriminator, ElementDefinition,
+    Slicing, SlicingRules, StructureDefinition, TypeRef, ValueSetCodes,
 };
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
 pub use validate::{Mode, RULE_SYSTEM, Rule};
@@ -38,6 +39,13 @@ impl Validator<'static> {
     pub fn r4() -> Self {
         Self::new(Definitions::r4())
     }
+
+    /// A strict validator against FHIR R4 core and the profiles under `profiles/`
+    /// (MINSA's Peruvian profiles and the registry's own).
+    #[must_use]
+    pub fn renhice() -> Self {
+        Self::new(Definitions::renhice())
+    }
 }
 
 impl<'d> Validator<'d> {
@@ -56,11 +64,27 @@ impl<'d> Validator<'d> {
         Self { mode, ..self }
     }
 
-    /// The issues of a resource (a JSON value); empty when it is valid.
+    /// The definitions it validates against.
+    #[must_use]
+    pub fn definitions(&self) -> &'d Definitions {
+        self.definitions
+    }
+
+    /// The issues of a resource (a JSON value); empty when it is valid. It is checked
+    /// against its base definition, or against the profiles its `meta.profile` claims
+    /// that are known (an information issue names those that are not).
     #[must_use]
     pub fn validate(&self, resource: &Value) -> Vec<OperationOutcomeIssue> {
+        self.validate_against(resource, &[])
+    }
+
+    /// The issues of a resource checked against `profiles` (canonical URLs) too, as
+    /// well as those it claims: an unknown profile, or one of another resource type, is
+    /// an error.
+    #[must_use]
+    pub fn validate_against(&self, resource: &Value, profiles: &[String]) -> Vec<OperationOutcomeIssue> {
         let mut walk = validate::Walk::new(self.definitions, self.mode);
-        walk.resource(resource, "");
+        walk.resource(resource, "", profiles);
         walk.issues
     }
 
@@ -68,8 +92,14 @@ impl<'d> Validator<'d> {
     /// issue with the line and column.
     #[must_use]
     pub fn validate_json(&self, bytes: &[u8]) -> Vec<OperationOutcomeIssue> {
+        self.validate_json_against(bytes, &[])
+    }
+
+    /// [`Validator::validate_against`] for JSON text.
+    #[must_use]
+    pub fn validate_json_against(&self, bytes: &[u8], profiles: &[String]) -> Vec<OperationOutcomeIssue> {
         match serde_json::from_slice::<Value>(bytes) {
-            Ok(value) => self.validate(&value),
+            Ok(value) => self.validate_against(&value, profiles),
             Err(error) => vec![OperationOutcomeIssue::new(
                 IssueSeverity::Fatal,
                 IssueType::Structure,

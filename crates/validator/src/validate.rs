@@ -4,7 +4,7 @@
 //! resources, and reporting elements no definition declares.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 use renhice_model::types::{CodeableConcept, Coding};
@@ -12,7 +12,8 @@ use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue};
 use serde_json::{Map, Value};
 
 use crate::definitions::{
-    Constraint, Definitions, ElementDefinition, StructureDefinition, ValueSetCodes,
+    Constraint, Definitions, Discriminator, ElementDefinition, SlicingRules, StructureDefinition,
+    ValueSetCodes,
 };
 use crate::fhirpath;
 
@@ -44,6 +45,12 @@ pub enum Rule {
     Empty,
     /// A string longer than the definition's `maxLength`.
     MaxLength,
+    /// A value in no slice of a closed slicing, or slices out of their order.
+    Slicing,
+    /// A reference to a resource of a type the element does not allow.
+    ReferenceTarget,
+    /// A profile that is not known, or is not a profile of the resource's type.
+    Profile,
 }
 
 impl Rule {
@@ -62,12 +69,20 @@ impl Rule {
             Self::Binding => "required-binding",
             Self::Empty => "ele-1",
             Self::MaxLength => "max-length",
+            Self::Slicing => "slicing",
+            Self::ReferenceTarget => "reference-target",
+            Self::Profile => "profile",
         }
     }
 
     const fn issue_type(self) -> IssueType {
         match self {
-            Self::Structure | Self::Shape | Self::UnknownElement => IssueType::Structure,
+            Self::Structure
+            | Self::Shape
+            | Self::UnknownElement
+            | Self::Slicing
+            | Self::ReferenceTarget
+            | Self::Profile => IssueType::Structure,
             Self::Cardinality => IssueType::Required,
             Self::Type | Self::Format | Self::Fixed | Self::Pattern | Self::MaxLength => {
                 IssueType::Value
@@ -232,8 +247,9 @@ impl<'a, 'v> Walk<'a, 'v> {
         self.issue(IssueSeverity::Error, rule, path, message);
     }
 
-    /// Validates a resource (the JSON object at `path`) against its base definition.
-    pub(crate) fn resource(&mut self, value: &'v Value, path: &str) {
+    /// Validates a resource (the JSON object at `path`) against its base definition, or
+    /// against `profiles` and those of its `meta.profile` that are known.
+    pub(crate) fn resource(&mut self, value: &'v Value, path: &str, profiles: &[String]) {
         let Some(object) = value.as_object() else {
             self.error(Rule::Structure, path, "a resource must be a JSON object");
             return;
@@ -259,27 +275,105 @@ impl<'a, 'v> Walk<'a, 'v> {
             return;
         }
         let path = if path.is_empty() { type_name } else { path };
-        let definition = std::sync::Arc::clone(definition);
+        let walked = self.profiles_of(object, type_name, definition, profiles, path);
+        let before = self.issues.len();
         self.resources.push(value);
-        self.complex(object, &definition, type_name, path, true);
-        if let Some(root) = definition.root() {
-            self.invariants(value, &root.constraint, &[], path);
+        for definition in &walked {
+            let root_id = definition.root().map_or(type_name, ElementDefinition::id);
+            self.complex(object, definition, root_id, path, true);
+            if let Some(root) = definition.root() {
+                self.invariants(value, &root.constraint, &[], path);
+            }
         }
         self.resources.pop();
+        if walked.len() > 1 {
+            // What the base definition finds, every profile of it finds again.
+            let mut seen = Vec::new();
+            let tail: Vec<OperationOutcomeIssue> = self.issues.drain(before..).collect();
+            for issue in tail {
+                if !seen.contains(&issue) {
+                    seen.push(issue);
+                }
+            }
+            self.issues.extend(seen);
+        }
+    }
+
+    /// The definitions a resource is walked against: the profiles asked for and those
+    /// it claims in `meta.profile` that are known, or its base definition.
+    fn profiles_of(
+        &mut self,
+        object: &Map<String, Value>,
+        type_name: &str,
+        base: &Arc<StructureDefinition>,
+        asked: &[String],
+        path: &str,
+    ) -> Vec<Arc<StructureDefinition>> {
+        let base = Arc::clone(base);
+        let mut walked: Vec<Arc<StructureDefinition>> = Vec::new();
+        let claimed = object
+            .get("meta")
+            .and_then(|meta| meta.get("profile"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(index, url)| Some((url.as_str()?, Some(index))));
+        let urls: Vec<(&str, Option<usize>)> = asked
+            .iter()
+            .map(|url| (url.as_str(), None))
+            .chain(claimed)
+            .collect();
+        for (url, claimed_at) in urls {
+            let at = claimed_at.map_or_else(
+                || path.to_owned(),
+                |index| format!("{path}.meta.profile[{index}]"),
+            );
+            match self.definitions.by_url(url) {
+                Some(profile) if profile.type_name == type_name => {
+                    if !walked.iter().any(|known| known.url == profile.url) {
+                        walked.push(Arc::clone(profile));
+                    }
+                }
+                Some(profile) => {
+                    let message = format!(
+                        "{url} is a profile of {}, not of {type_name}",
+                        profile.type_name
+                    );
+                    self.error(Rule::Profile, &at, message);
+                }
+                None if claimed_at.is_none() => {
+                    self.error(Rule::Profile, &at, format!("profile {url} is not known here"));
+                }
+                None => self.issue(
+                    IssueSeverity::Information,
+                    Rule::Profile,
+                    &at,
+                    format!("profile {url} is not known here: checked against FHIR R4 only"),
+                ),
+            }
+        }
+        if walked.is_empty() {
+            walked.push(base);
+        }
+        walked
     }
 
     /// Validates the children of a complex value `object` against the element
-    /// `element_path` of `definition`.
+    /// `element_id` of `definition`.
     fn complex(
         &mut self,
         object: &'v Map<String, Value>,
         definition: &StructureDefinition,
-        element_path: &str,
+        element_id: &str,
         path: &str,
         is_resource: bool,
     ) {
         let empty = crate::definitions::ChildIndex::default();
-        let index = definition.child_index(element_path).unwrap_or(&empty);
+        let index = definition.child_index_of(element_id).unwrap_or(&empty);
+        let element_path = definition
+            .element(element_id)
+            .map_or(element_id, |element| element.path.as_str());
         // Each property to the child it is (by snapshot position), in snapshot order.
         let mut present: Vec<(usize, &str, Option<&str>)> = Vec::with_capacity(object.len());
         let mut unknown = Vec::new();
@@ -309,7 +403,7 @@ impl<'a, 'v> Walk<'a, 'v> {
         for (position, name, suffix) in &present {
             let child = definition.at(*position);
             let Some(suffix) = suffix else {
-                self.element(object, name, child, None, definition, path);
+                self.element(object, name, *position, None, definition, path);
                 continue;
             };
             let stem = child.name().trim_end_matches("[x]");
@@ -342,7 +436,7 @@ impl<'a, 'v> Walk<'a, 'v> {
                 continue;
             };
             let code = type_ref.code.clone();
-            self.element(object, name, child, Some(&code), definition, path);
+            self.element(object, name, *position, Some(&code), definition, path);
         }
         for key in unknown {
             let severity = match self.mode {
@@ -384,20 +478,21 @@ impl<'a, 'v> Walk<'a, 'v> {
     }
 
     /// Validates the element `key` of `object` (its value and, for primitives, its
-    /// `_key` companion).
+    /// `_key` companion), defined at `position` of `definition`.
     fn element(
         &mut self,
         object: &'v Map<String, Value>,
         key: &str,
-        element: &ElementDefinition,
+        position: usize,
         choice: Option<&str>,
         definition: &StructureDefinition,
         parent_path: &str,
     ) {
+        let element = definition.at(position);
         let value = object.get(key);
         let companion = object.get(&format!("_{key}"));
         let path = format!("{parent_path}.{key}");
-        let repeats = element.max_count() != Some(1) && element.max_count() != Some(0);
+        let repeats = element.repeats();
         let as_list = |value: Option<&'v Value>| -> Vec<&'v Value> {
             match value {
                 None => Vec::new(),
@@ -438,21 +533,11 @@ impl<'a, 'v> Walk<'a, 'v> {
         let (values, companions) = (as_list(value), as_list(companion));
         let count = values.len().max(companions.len());
         self.count(element, count, &path);
-        let type_code = choice.map(str::to_owned).or_else(|| {
-            let only = element.types.first().filter(|_| element.types.len() == 1)?;
-            if !only.code.starts_with("http://hl7.org/fhirpath/System.") {
-                return Some(only.code.clone());
-            }
-            // A resource's logical id is an `id` (R4's snapshots say `string`); the
-            // other system-typed elements (`Element.id`, `Extension.url`) name their
-            // FHIR type in an extension. A primitive's own `value` has none.
-            if definition.kind == "resource"
-                && element.path == format!("{}.id", definition.type_name)
-            {
-                return Some("id".to_owned());
-            }
-            only.fhir_type().map(str::to_owned)
-        });
+        let slices = if definition.slices(position).is_empty() {
+            Vec::new()
+        } else {
+            self.assign_slices(&values, position, definition, &path, repeats)
+        };
         for index in 0..count {
             let item_path = if repeats {
                 format!("{path}[{index}]")
@@ -469,7 +554,10 @@ impl<'a, 'v> Walk<'a, 'v> {
                 );
                 continue;
             }
-            if let Some(reference) = &element.content_reference {
+            // A value in a slice is held to the slice's definition.
+            let item_position = slices.get(index).copied().flatten().unwrap_or(position);
+            let item_element = definition.at(item_position);
+            if let Some(reference) = &item_element.content_reference {
                 let target = reference.trim_start_matches('#');
                 match item.and_then(|item| Some((item, item.as_object()?))) {
                     Some((item, object)) => {
@@ -488,37 +576,252 @@ impl<'a, 'v> Walk<'a, 'v> {
                 }
                 continue;
             }
+            let type_code = choice
+                .map(str::to_owned)
+                .or_else(|| single_type(item_element, definition));
             let Some(type_code) = type_code.as_deref() else {
                 continue;
             };
-            self.typed(item, extra, type_code, element, definition, &item_path);
+            self.typed(item, extra, type_code, item_position, definition, &item_path);
         }
     }
 
-    /// Validates one value of type `type_code`.
+    /// The slice each value of a sliced element is in (`None`: in none), reporting the
+    /// slices' cardinalities, values in no slice of a closed slicing, and order.
+    fn assign_slices(
+        &mut self,
+        values: &[&'v Value],
+        position: usize,
+        definition: &StructureDefinition,
+        path: &str,
+        repeats: bool,
+    ) -> Vec<Option<usize>> {
+        let element = definition.at(position);
+        let Some(slicing) = element.slicing() else {
+            return Vec::new();
+        };
+        let slices = definition.slices(position);
+        let assigned: Vec<Option<usize>> = values
+            .iter()
+            .map(|value| {
+                slices.iter().copied().find(|slice| {
+                    slicing
+                        .discriminators
+                        .iter()
+                        .all(|discriminator| self.discriminates(value, *slice, discriminator, definition))
+                })
+            })
+            .collect();
+        for slice in slices {
+            let slice_element = definition.at(*slice);
+            let name = slice_element.slice_name.as_deref().unwrap_or_default();
+            let found = assigned.iter().filter(|other| **other == Some(*slice)).count();
+            if found < slice_element.min as usize {
+                self.error(
+                    Rule::Cardinality,
+                    path,
+                    format!(
+                        "slice {name} of {} is required: at least {} value(s), found {found}",
+                        element.path, slice_element.min
+                    ),
+                );
+            }
+            if let Some(max) = slice_element.max_count()
+                && found > max
+            {
+                self.error(
+                    Rule::Cardinality,
+                    path,
+                    format!(
+                        "slice {name} of {} allows at most {max} value(s), found {found}",
+                        element.path
+                    ),
+                );
+            }
+        }
+        let item_path = |index: usize| {
+            if repeats {
+                format!("{path}[{index}]")
+            } else {
+                path.to_owned()
+            }
+        };
+        let names = || {
+            slices
+                .iter()
+                .filter_map(|slice| definition.at(*slice).slice_name.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut last_rank = 0;
+        let mut unsliced_seen = false;
+        for (index, slice) in assigned.iter().enumerate() {
+            match slice {
+                None if slicing.rules == SlicingRules::Closed => self.error(
+                    Rule::Slicing,
+                    &item_path(index),
+                    format!(
+                        "in none of the slices of {} ({}), and no other values are allowed",
+                        element.path,
+                        names()
+                    ),
+                ),
+                None => unsliced_seen = true,
+                Some(slice) => {
+                    let rank = slices.iter().position(|other| other == slice).unwrap_or(0);
+                    if unsliced_seen && slicing.rules == SlicingRules::OpenAtEnd {
+                        self.error(
+                            Rule::Slicing,
+                            &item_path(index),
+                            format!(
+                                "values in none of the slices of {} must come after the slices",
+                                element.path
+                            ),
+                        );
+                    }
+                    if slicing.ordered && rank < last_rank {
+                        self.error(
+                            Rule::Slicing,
+                            &item_path(index),
+                            format!(
+                                "the slices of {} must come in their order ({})",
+                                element.path,
+                                names()
+                            ),
+                        );
+                    }
+                    last_rank = last_rank.max(rank);
+                }
+            }
+        }
+        assigned
+    }
+
+    /// Whether `value` is in the slice at `slice` as far as `discriminator` tells.
+    fn discriminates(
+        &self,
+        value: &'v Value,
+        slice: usize,
+        discriminator: &Discriminator,
+        definition: &StructureDefinition,
+    ) -> bool {
+        let found = values_at(value, &discriminator.path);
+        let target = self.element_at(definition, slice, &discriminator.path);
+        match discriminator.kind.as_str() {
+            "value" | "pattern" => {
+                let expected = target.and_then(|element| {
+                    element
+                        .fixed()
+                        .map(|(_, fixed)| (false, fixed.clone()))
+                        .or_else(|| element.pattern().map(|(_, pattern)| (true, pattern.clone())))
+                });
+                // An extension slice is told by its profile's url.
+                let expected = expected.or_else(|| {
+                    (discriminator.path == "url")
+                        .then(|| slice_profile(definition.at(slice)))
+                        .flatten()
+                        .map(|url| (false, Value::String(url.to_owned())))
+                });
+                expected.is_some_and(|(is_pattern, expected)| {
+                    found.iter().any(|value| {
+                        if is_pattern {
+                            contains(value, &expected)
+                        } else {
+                            **value == expected
+                        }
+                    })
+                })
+            }
+            "exists" => match target {
+                Some(element) if element.min > 0 => !found.is_empty(),
+                Some(element) if element.max_count() == Some(0) => found.is_empty(),
+                _ => false,
+            },
+            "type" => target.is_some_and(|element| {
+                found.iter().any(|value| {
+                    value
+                        .get("resourceType")
+                        .and_then(Value::as_str)
+                        .is_some_and(|found| element.types.iter().any(|t| t.code == found))
+                })
+            }),
+            "profile" => target.is_some_and(|element| {
+                element.types.iter().flat_map(|t| &t.profile).any(|url| {
+                    found.iter().any(|value| self.conforms(value, url))
+                })
+            }),
+            _ => false,
+        }
+    }
+
+    /// The element a discriminator path names from a slice: in the slice's own
+    /// children, or in the profile of the slice's type.
+    fn element_at<'d>(
+        &self,
+        definition: &'d StructureDefinition,
+        slice: usize,
+        path: &str,
+    ) -> Option<&'d ElementDefinition>
+    where
+        'a: 'd,
+    {
+        let element = definition.at(slice);
+        if path == "$this" {
+            return Some(element);
+        }
+        if let Some(found) = definition.element(&format!("{}.{path}", element.id())) {
+            return Some(found);
+        }
+        let profile = self.definitions.by_url(slice_profile(element)?)?;
+        let root = profile.root()?;
+        profile.element(&format!("{}.{path}", root.id()))
+    }
+
+    /// Whether `value` has no error against the profile `url`.
+    fn conforms(&self, value: &'v Value, url: &str) -> bool {
+        let Some(profile) = self.definitions.by_url(url) else {
+            return false;
+        };
+        let mut walk = Walk::new(self.definitions, self.mode);
+        walk.resources.clone_from(&self.resources);
+        if value.get("resourceType").is_some() {
+            walk.resource(value, "", &[url.to_owned()]);
+        } else if let (Some(object), Some(root)) = (value.as_object(), profile.root()) {
+            walk.complex(object, profile, root.id(), root.id(), false);
+        }
+        !walk
+            .issues
+            .iter()
+            .any(|issue| matches!(issue.severity, IssueSeverity::Fatal | IssueSeverity::Error))
+    }
+
+    /// Validates one value of type `type_code`, defined at `position` of `definition`.
     fn typed(
         &mut self,
         item: Option<&'v Value>,
         extra: Option<&'v Value>,
         type_code: &str,
-        element: &ElementDefinition,
+        position: usize,
         definition: &StructureDefinition,
         path: &str,
     ) {
+        let element = definition.at(position);
         if let Some(extra) = extra {
             self.primitive_extension(extra, path);
         }
         let Some(item) = item else { return };
+        let type_ref = element.types.iter().find(|t| t.code == type_code);
+        let profiles = type_ref.map(|t| t.profile.clone()).unwrap_or_default();
         match type_code {
             "BackboneElement" | "Element" if element.path.contains('.') => match item.as_object() {
-                Some(object) => self.backbone(object, definition, &element.path, path),
+                Some(object) => self.backbone(object, definition, element.id(), path),
                 None => self.error(
                     Rule::Type,
                     path,
                     format!("{} must be a JSON object", element.path),
                 ),
             },
-            "Resource" | "DomainResource" => self.resource(item, path),
+            "Resource" | "DomainResource" => self.resource(item, path, &profiles),
             code if code.starts_with("http://hl7.org/fhirpath/System.") => {
                 // The value of a primitive type (only in the primitive's own definition).
             }
@@ -529,28 +832,20 @@ impl<'a, 'v> Walk<'a, 'v> {
                 if type_definition.kind == "primitive-type" {
                     self.primitive(item, &type_definition, element, path);
                 } else if type_definition.kind == "resource" {
-                    self.resource(item, path);
+                    // A profile may narrow `Resource` to one resource type.
+                    if item.get("resourceType").and_then(Value::as_str) == Some(code) {
+                        self.resource(item, path, &profiles);
+                    } else {
+                        self.error(
+                            Rule::Type,
+                            path,
+                            format!("{} must be a {code} here", element.path),
+                        );
+                    }
                 } else {
                     match item.as_object() {
                         Some(object) => {
-                            if object.is_empty() {
-                                self.error(
-                                    Rule::Empty,
-                                    path,
-                                    "an element must have a value or children (ele-1)",
-                                );
-                            }
-                            self.complex(
-                                object,
-                                &type_definition,
-                                &type_definition.type_name,
-                                path,
-                                false,
-                            );
-                            // The data type's own invariants (`ref-1`, `per-1`…).
-                            if let Some(root) = type_definition.root() {
-                                self.invariants(item, &root.constraint, &element.constraint, path);
-                            }
+                            self.complex_value(object, item, &type_definition, &profiles, element, definition, path);
                         }
                         None => self.error(
                             Rule::Type,
@@ -563,16 +858,26 @@ impl<'a, 'v> Walk<'a, 'v> {
         }
         self.fixed_and_pattern(item, element, path);
         self.binding(item, type_code, element, path);
+        if type_code == "Reference" {
+            self.reference_target(item, type_ref, element, path);
+        }
         if !item.is_object() || type_code != "Resource" {
             self.invariants(item, &element.constraint, &[], path);
         }
     }
 
-    fn backbone(
+    /// A value of a complex data type: its children from the profile that constrains
+    /// them in place, or from the type's profile, or (for an extension) the profile its
+    /// url names, or from the type itself; then the type's invariants.
+    #[allow(clippy::too_many_arguments, reason = "one step of the walk, with its context")]
+    fn complex_value(
         &mut self,
         object: &'v Map<String, Value>,
+        item: &'v Value,
+        type_definition: &Arc<StructureDefinition>,
+        profiles: &[String],
+        element: &ElementDefinition,
         definition: &StructureDefinition,
-        element_path: &str,
         path: &str,
     ) {
         if object.is_empty() {
@@ -582,7 +887,128 @@ impl<'a, 'v> Walk<'a, 'v> {
                 "an element must have a value or children (ele-1)",
             );
         }
-        self.complex(object, definition, element_path, path, false);
+        if element.path.contains('.') && definition.child_index_of(element.id()).is_some() {
+            self.complex(object, definition, element.id(), path, false);
+            if let Some(root) = type_definition.root() {
+                self.invariants(item, &root.constraint, &element.constraint, path);
+            }
+            return;
+        }
+        let profile = profiles
+            .iter()
+            .find_map(|url| self.definitions.by_url(url))
+            .or_else(|| {
+                let url = object.get("url").and_then(Value::as_str)?;
+                let profile = self.definitions.by_url(url)?;
+                (type_definition.type_name == "Extension"
+                    && profile.type_name == "Extension"
+                    && profile.is_profile())
+                .then_some(profile)
+            })
+            .cloned();
+        let walked = profile.unwrap_or_else(|| Arc::clone(type_definition));
+        let Some(root) = walked.root() else { return };
+        self.complex(object, &walked, root.id(), path, false);
+        // The data type's own invariants (`ref-1`, `per-1`…), with the profile's.
+        self.invariants(item, &root.constraint, &element.constraint, path);
+    }
+
+    /// A `Reference` whose target's type is not one of the element's target profiles.
+    fn reference_target(
+        &mut self,
+        item: &'v Value,
+        type_ref: Option<&crate::definitions::TypeRef>,
+        element: &ElementDefinition,
+        path: &str,
+    ) {
+        let Some(type_ref) = type_ref.filter(|t| !t.target_profile.is_empty()) else {
+            return;
+        };
+        let allowed: Vec<&str> = type_ref
+            .target_profile
+            .iter()
+            .filter_map(|url| Some(self.definitions.by_url(url)?.type_name.as_str()))
+            .collect();
+        if allowed.is_empty() || allowed.iter().any(|t| matches!(*t, "Resource" | "DomainResource")) {
+            return;
+        }
+        let Some(found) = self.reference_type(item) else {
+            return;
+        };
+        if !allowed.contains(&found.as_str()) {
+            self.error(
+                Rule::ReferenceTarget,
+                path,
+                format!(
+                    "refers to a {found}; {} may refer to {}",
+                    element.path,
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// The resource type a `Reference` points at, where it can be told: from its
+    /// `type`, a contained resource (`#id`), an entry of the Bundle it is in (by
+    /// `fullUrl`), or the `Type/id` of its URL.
+    fn reference_type(&self, item: &Value) -> Option<String> {
+        let known = |name: &str| {
+            self.definitions
+                .of_type(name)
+                .is_some_and(|definition| definition.kind == "resource")
+        };
+        let reference = item.get("reference").and_then(Value::as_str);
+        if let Some(local) = reference.and_then(|reference| reference.strip_prefix('#')) {
+            return self.resources.iter().rev().find_map(|resource| {
+                resource
+                    .get("contained")?
+                    .as_array()?
+                    .iter()
+                    .find(|contained| contained.get("id").and_then(Value::as_str) == Some(local))?
+                    .get("resourceType")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        }
+        if let Some(declared) = item.get("type").and_then(Value::as_str) {
+            let name = declared.rsplit('/').next().unwrap_or(declared);
+            return known(name).then(|| name.to_owned());
+        }
+        let reference = reference?;
+        let in_bundle = self.resources.iter().find_map(|resource| {
+            resource
+                .get("entry")?
+                .as_array()?
+                .iter()
+                .find(|entry| entry.get("fullUrl").and_then(Value::as_str) == Some(reference))?
+                .get("resource")?
+                .get("resourceType")?
+                .as_str()
+        });
+        if let Some(found) = in_bundle {
+            return Some(found.to_owned());
+        }
+        let without_version = reference.split("/_history/").next().unwrap_or(reference);
+        let mut segments = without_version.rsplit('/');
+        let (_, name) = (segments.next()?, segments.next()?);
+        known(name).then(|| name.to_owned())
+    }
+
+    fn backbone(
+        &mut self,
+        object: &'v Map<String, Value>,
+        definition: &StructureDefinition,
+        element_id: &str,
+        path: &str,
+    ) {
+        if object.is_empty() {
+            self.error(
+                Rule::Empty,
+                path,
+                "an element must have a value or children (ele-1)",
+            );
+        }
+        self.complex(object, definition, element_id, path, false);
     }
 
     /// The `_element` object of a primitive: only `id` and `extension`.
@@ -789,6 +1215,58 @@ fn contains(value: &Value, pattern: &Value) -> bool {
             .all(|expected| values.iter().any(|found| contains(found, expected))),
         (value, pattern) => value == pattern,
     }
+}
+
+/// The one type of an element that is not a choice (a primitive's value has none).
+fn single_type(element: &ElementDefinition, definition: &StructureDefinition) -> Option<String> {
+    let only = element.types.first().filter(|_| element.types.len() == 1)?;
+    if !only.code.starts_with("http://hl7.org/fhirpath/System.") {
+        return Some(only.code.clone());
+    }
+    // A resource's logical id is an `id` (R4's snapshots say `string`); the other
+    // system-typed elements (`Element.id`, `Extension.url`) name their FHIR type in an
+    // extension. A primitive's own `value` has none.
+    if definition.kind == "resource" && element.path == format!("{}.id", definition.type_name) {
+        return Some("id".to_owned());
+    }
+    only.fhir_type().map(str::to_owned)
+}
+
+/// The profile a slice's type names (`Patient.extension:nacionalidad` → the extension's
+/// definition).
+fn slice_profile(slice: &ElementDefinition) -> Option<&str> {
+    slice
+        .types
+        .iter()
+        .find_map(|t| t.profile.first())
+        .map(String::as_str)
+}
+
+/// The values a discriminator path reaches from `value` (`$this`, or names separated by
+/// dots, arrays flattened). Paths with functions (`resolve()`) reach nothing.
+fn values_at<'v>(value: &'v Value, path: &str) -> Vec<&'v Value> {
+    let mut current = vec![value];
+    if path == "$this" {
+        return current;
+    }
+    for segment in path.split('.') {
+        if segment.contains('(') {
+            return Vec::new();
+        }
+        let segment = segment.trim_start_matches("$this");
+        if segment.is_empty() {
+            continue;
+        }
+        current = current
+            .into_iter()
+            .filter_map(|node| node.get(segment))
+            .flat_map(|found| match found {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            })
+            .collect();
+    }
+    current
 }
 
 /// `string` → `String`, as choice-type names spell types.

@@ -54,6 +54,37 @@ use crate::{ApiError, AppState};
 /// The resource types a push may carry.
 const PUSHED: [&str; 3] = ["List", "DocumentReference", "Provenance"];
 
+/// The registry's profile of a push (`profiles/renhice/`).
+pub(crate) const PUSH_PROFILE: &str =
+    "http://renhice.org/fhir/StructureDefinition/renhice-provide-bundle";
+
+/// Refuses a push that does not conform to [`PUSH_PROFILE`], with every error found.
+async fn conforms(body: web::Bytes) -> Result<(), ApiError> {
+    let errors = web::block(move || {
+        let validator = renhice_validator::Validator::renhice();
+        validator
+            .validate_json_against(&body, &[PUSH_PROFILE.to_owned()])
+            .into_iter()
+            .filter(|issue| {
+                matches!(
+                    issue.severity,
+                    renhice_model::IssueSeverity::Error | renhice_model::IssueSeverity::Fatal
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::ProfileViolation {
+            profile: PUSH_PROFILE.to_owned(),
+            issues: errors,
+        })
+    }
+}
+
 fn unprocessable(path: String, message: String) -> ApiError {
     ApiError::Unprocessable { path, message }
 }
@@ -108,7 +139,7 @@ pub(super) async fn transaction(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
+    let Resource::Bundle(bundle) = super::parse(body.clone(), "Bundle").await? else {
         return Err(ApiError::Internal("parse returned another type".to_owned()));
     };
     let limit = state.config.max_bundle_entries;
@@ -135,6 +166,9 @@ pub(super) async fn transaction(
     }
     caller.require(&[Role::System, Role::Clinician], "push index entries")?;
     let own = caller.ipress(&state).await?;
+    if state.config.validate_pushes {
+        conforms(body).await?;
+    }
     let now = now_micros();
     let verified_at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1000)
         .map_err(|e| ApiError::Internal(format!("clock out of range: {e}")))?;

@@ -65,7 +65,7 @@ pub(crate) fn push(patient: &str, ipress: &str, set: &str, doc: u32) -> Value {
             "subject": {"reference": format!("Patient/{patient}")},
             "date": "2026-03-14T10:20:00-05:00",
             "custodian": {"reference": format!("Organization/{ipress}")},
-            "content": [{"attachment": {"url": format!("https://sihce.example/{doc}")}}]}}
+            "content": [{"attachment": {"contentType": "application/pdf", "url": format!("https://sihce.example/{doc}")}}]}}
     ]})
 }
 

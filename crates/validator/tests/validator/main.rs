@@ -11,3 +11,4 @@
 mod corpus;
 mod examples;
 mod fhirpath;
+mod profiles;
