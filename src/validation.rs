@@ -56,11 +56,12 @@ pub(crate) fn validate(args: &ValidateArgs) -> ExitCode {
         Mode::Strict
     };
     let validator = Validator::renhice().with_mode(mode);
-    if let Some(unknown) = args
-        .profiles
-        .iter()
-        .find(|url| validator.definitions().by_url(url).is_none_or(|d| !d.is_profile()))
-    {
+    if let Some(unknown) = args.profiles.iter().find(|url| {
+        validator
+            .definitions()
+            .by_url(url)
+            .is_none_or(|d| !d.is_profile())
+    }) {
         let known = validator.definitions().profile_urls().join("\n  ");
         eprintln!("error: {unknown} is not a profile known here; the profiles are:\n  {known}");
         return ExitCode::from(2);

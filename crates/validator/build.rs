@@ -17,7 +17,10 @@ fn main() {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|extension| extension == "json") {
+            if path
+                .extension()
+                .is_some_and(|extension| extension == "json")
+            {
                 files.push((directory, path));
             }
         }
@@ -25,13 +28,22 @@ fn main() {
     files.sort();
     let mut out = String::from("&[\n");
     for (directory, path) in &files {
-        let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or_default();
         let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
         println!("cargo:rerun-if-changed={}", absolute.display());
-        let _ = writeln!(out, "    ({:?}, include_str!({:?})),", format!("{directory}/{name}"), absolute.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({:?}, include_str!({:?})),",
+            format!("{directory}/{name}"),
+            absolute.display().to_string()
+        );
     }
     out.push(']');
-    let target = Path::new(&std::env::var_os("OUT_DIR").unwrap_or_default()).join("bundled_profiles.rs");
+    let target =
+        Path::new(&std::env::var_os("OUT_DIR").unwrap_or_default()).join("bundled_profiles.rs");
     if let Err(error) = std::fs::write(&target, out) {
         panic!("cannot write {}: {error}", target.display());
     }

@@ -77,3 +77,36 @@ fn the_exit_code_is_the_worst_severity_found() {
         "required-binding"
     );
 }
+
+#[test]
+fn a_profile_asked_for_is_checked_and_an_unknown_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The MINSA example patient, from the repository: valid against PacientePe.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("profiles/pe/examples/Patient-ejemplo-paciente.json");
+    let mut patient: Value = serde_json::from_slice(&std::fs::read(&example).unwrap()).unwrap();
+    patient.as_object_mut().unwrap().remove("meta");
+    std::fs::write(dir.path().join("patient.json"), patient.to_string()).unwrap();
+    patient["identifier"][0]["type"]["coding"][0]["code"] = json!("7");
+    std::fs::write(dir.path().join("wrong-kind.json"), patient.to_string()).unwrap();
+    let paciente = "https://www.gob.pe/minsa/RENHICE/fhir/StructureDefinition/PacientePe";
+
+    let (code, text) = run(dir.path(), &["--profile", paciente, "patient.json"]);
+    assert_eq!(code, 0, "{text}");
+    // R4 alone has no binding on the kind of identity document: only the profile does.
+    let (code, text) = run(dir.path(), &["wrong-kind.json"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = run(dir.path(), &["--profile", paciente, "wrong-kind.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("[required-binding] Patient.identifier[0].type.coding[0].code"),
+        "{text}"
+    );
+    let (code, text) = run(
+        dir.path(),
+        &["--profile", "http://example.org/nothing", "patient.json"],
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("is not a profile known here"), "{text}");
+    assert!(text.contains(paciente), "{text}");
+}

@@ -82,7 +82,11 @@ impl<'d> Validator<'d> {
     /// well as those it claims: an unknown profile, or one of another resource type, is
     /// an error.
     #[must_use]
-    pub fn validate_against(&self, resource: &Value, profiles: &[String]) -> Vec<OperationOutcomeIssue> {
+    pub fn validate_against(
+        &self,
+        resource: &Value,
+        profiles: &[String],
+    ) -> Vec<OperationOutcomeIssue> {
         let mut walk = validate::Walk::new(self.definitions, self.mode);
         walk.resource(resource, "", profiles);
         walk.issues
@@ -97,7 +101,11 @@ impl<'d> Validator<'d> {
 
     /// [`Validator::validate_against`] for JSON text.
     #[must_use]
-    pub fn validate_json_against(&self, bytes: &[u8], profiles: &[String]) -> Vec<OperationOutcomeIssue> {
+    pub fn validate_json_against(
+        &self,
+        bytes: &[u8],
+        profiles: &[String],
+    ) -> Vec<OperationOutcomeIssue> {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(value) => self.validate_against(&value, profiles),
             Err(error) => vec![OperationOutcomeIssue::new(

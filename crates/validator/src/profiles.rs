@@ -67,8 +67,14 @@ impl Definitions {
     /// # Errors
     /// A profile whose base is unknown, or whose differential cannot be applied (with
     /// the element and why); a value set that includes an unknown code system.
-    pub fn add_conformance_resources(&mut self, resources: &[Value]) -> Result<(), DefinitionError> {
-        fn of_type<'r>(resources: &'r [Value], name: &'static str) -> impl Iterator<Item = &'r Value> {
+    pub fn add_conformance_resources(
+        &mut self,
+        resources: &[Value],
+    ) -> Result<(), DefinitionError> {
+        fn of_type<'r>(
+            resources: &'r [Value],
+            name: &'static str,
+        ) -> impl Iterator<Item = &'r Value> {
             resources
                 .iter()
                 .filter(move |resource| resource["resourceType"] == name)
@@ -82,17 +88,24 @@ impl Definitions {
         for (url, value_set) in &value_sets {
             let codes = expand(value_set, &code_systems, &value_sets, &mut HashSet::new())
                 .map_err(|why| DefinitionError(format!("ValueSet {url}: {why}")))?;
-            self.value_sets
-                .insert((*url).to_owned(), Arc::new(ValueSetCodes::Codes(codes.into_iter().collect())));
+            self.value_sets.insert(
+                (*url).to_owned(),
+                Arc::new(ValueSetCodes::Codes(codes.into_iter().collect())),
+            );
         }
         // A code system with a `valueSet` is also its own value set ("all codes").
         for system in code_systems.values() {
-            if let (Some(url), Some(value_set)) = (system["url"].as_str(), system["valueSet"].as_str())
+            if let (Some(url), Some(value_set)) =
+                (system["url"].as_str(), system["valueSet"].as_str())
                 && !self.value_sets.contains_key(value_set)
             {
-                let codes = concepts(system).into_iter().map(|code| (url.to_owned(), code));
-                self.value_sets
-                    .insert(value_set.to_owned(), Arc::new(ValueSetCodes::Codes(codes.collect())));
+                let codes = concepts(system)
+                    .into_iter()
+                    .map(|code| (url.to_owned(), code));
+                self.value_sets.insert(
+                    value_set.to_owned(),
+                    Arc::new(ValueSetCodes::Codes(codes.collect())),
+                );
             }
         }
         let mut pending: Vec<&Value> = of_type(resources, "StructureDefinition").collect();
@@ -133,12 +146,17 @@ impl Definitions {
     ///
     /// # Errors
     /// What makes the differential impossible to apply, naming the element.
-    pub fn add_profile(&mut self, profile: &Value) -> Result<Arc<StructureDefinition>, DefinitionError> {
+    pub fn add_profile(
+        &mut self,
+        profile: &Value,
+    ) -> Result<Arc<StructureDefinition>, DefinitionError> {
         let field = |key: &str| profile[key].as_str().map(str::to_owned);
         let url = field("url").ok_or_else(|| DefinitionError("a profile without url".into()))?;
         let fail = |why: String| DefinitionError(format!("{url}: {why}"));
         if field("derivation").as_deref() != Some("constraint") {
-            return Err(fail("only profiles (derivation constraint) can be added".into()));
+            return Err(fail(
+                "only profiles (derivation constraint) can be added".into(),
+            ));
         }
         let base_url = field("baseDefinition").ok_or_else(|| fail("no baseDefinition".into()))?;
         let base = self
@@ -163,15 +181,20 @@ impl Definitions {
         for raw in differential {
             let element: ElementDefinition = serde_json::from_value(raw.clone())
                 .map_err(|error| fail(format!("differential element: {error}")))?;
-            let id = element.id.clone().unwrap_or_else(|| match &element.slice_name {
-                Some(slice) => format!("{}:{slice}", element.path),
-                None => element.path.clone(),
-            });
+            let id = element
+                .id
+                .clone()
+                .unwrap_or_else(|| match &element.slice_name {
+                    Some(slice) => format!("{}:{slice}", element.path),
+                    None => element.path.clone(),
+                });
             if unsliced(&id) != element.path {
                 return Err(fail(format!("element {id} has path {}", element.path)));
             }
             let position = snapshot.find_or_create(&id).map_err(fail)?;
-            snapshot.merge(position, raw).map_err(|why| fail(format!("{id}: {why}")))?;
+            snapshot
+                .merge(position, raw)
+                .map_err(|why| fail(format!("{id}: {why}")))?;
         }
         let elements = snapshot.elements;
         let mut definition = StructureDefinition::default();
@@ -230,7 +253,11 @@ impl Snapshot<'_> {
         }
         let parent_position = self.find_or_create(parent)?;
         let prefix = format!("{parent}.");
-        if self.elements.iter().any(|element| element.id().starts_with(&prefix)) {
+        if self
+            .elements
+            .iter()
+            .any(|element| element.id().starts_with(&prefix))
+        {
             return Err(format!("{id}: {parent} has no child {segment}"));
         }
         let children = self.children_for(parent_position)?;
@@ -350,8 +377,10 @@ impl Snapshot<'_> {
             element.types = types;
         }
         if let Some(binding) = object.get("binding") {
-            element.binding =
-                Some(serde_json::from_value(binding.clone()).map_err(|error| format!("binding: {error}"))?);
+            element.binding = Some(
+                serde_json::from_value(binding.clone())
+                    .map_err(|error| format!("binding: {error}"))?,
+            );
         }
         if let Some(length) = object.get("maxLength").and_then(Value::as_u64) {
             element.max_length = usize::try_from(length).ok();
@@ -361,7 +390,9 @@ impl Snapshot<'_> {
                 .map_err(|error| format!("constraint: {error}"))?;
             for mut constraint in constraints {
                 constraint.source.get_or_insert_with(|| self.url.to_owned());
-                element.constraint.retain(|other| other.key != constraint.key);
+                element
+                    .constraint
+                    .retain(|other| other.key != constraint.key);
                 element.constraint.push(constraint);
             }
         }
@@ -370,9 +401,9 @@ impl Snapshot<'_> {
         }
         for (key, value) in object {
             if key.starts_with("fixed") || key.starts_with("pattern") {
-                element
-                    .other
-                    .retain(|other, _| !(other.starts_with("fixed") || other.starts_with("pattern")));
+                element.other.retain(|other, _| {
+                    !(other.starts_with("fixed") || other.starts_with("pattern"))
+                });
                 element.other.insert(key.clone(), value.clone());
             }
         }
@@ -433,19 +464,22 @@ fn expand(
                 return Err("filters are not supported: list the concepts".into());
             }
             if let Some(system) = include["system"].as_str() {
-                match include["concept"].as_array() {
-                    Some(listed) => codes.extend(
+                if let Some(listed) = include["concept"].as_array() {
+                    codes.extend(
                         listed
                             .iter()
                             .filter_map(|concept| concept["code"].as_str())
                             .map(|code| (system.to_owned(), code.to_owned())),
-                    ),
-                    None => {
-                        let whole = code_systems
-                            .get(system)
-                            .ok_or_else(|| format!("code system {system} is not known here"))?;
-                        codes.extend(concepts(whole).into_iter().map(|code| (system.to_owned(), code)));
-                    }
+                    );
+                } else {
+                    let whole = code_systems
+                        .get(system)
+                        .ok_or_else(|| format!("code system {system} is not known here"))?;
+                    codes.extend(
+                        concepts(whole)
+                            .into_iter()
+                            .map(|code| (system.to_owned(), code)),
+                    );
                 }
             }
             for other in include["valueSet"].as_array().into_iter().flatten() {

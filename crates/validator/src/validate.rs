@@ -343,7 +343,11 @@ impl<'a, 'v> Walk<'a, 'v> {
                     self.error(Rule::Profile, &at, message);
                 }
                 None if claimed_at.is_none() => {
-                    self.error(Rule::Profile, &at, format!("profile {url} is not known here"));
+                    self.error(
+                        Rule::Profile,
+                        &at,
+                        format!("profile {url} is not known here"),
+                    );
                 }
                 None => self.issue(
                     IssueSeverity::Information,
@@ -582,12 +586,23 @@ impl<'a, 'v> Walk<'a, 'v> {
             let Some(type_code) = type_code.as_deref() else {
                 continue;
             };
-            self.typed(item, extra, type_code, item_position, definition, &item_path);
+            self.typed(
+                item,
+                extra,
+                type_code,
+                item_position,
+                definition,
+                &item_path,
+            );
         }
     }
 
     /// The slice each value of a sliced element is in (`None`: in none), reporting the
     /// slices' cardinalities, values in no slice of a closed slicing, and order.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one pass over the values: assignment, then each slicing rule in turn"
+    )]
     fn assign_slices(
         &mut self,
         values: &[&'v Value],
@@ -605,17 +620,19 @@ impl<'a, 'v> Walk<'a, 'v> {
             .iter()
             .map(|value| {
                 slices.iter().copied().find(|slice| {
-                    slicing
-                        .discriminators
-                        .iter()
-                        .all(|discriminator| self.discriminates(value, *slice, discriminator, definition))
+                    slicing.discriminators.iter().all(|discriminator| {
+                        self.discriminates(value, *slice, discriminator, definition)
+                    })
                 })
             })
             .collect();
         for slice in slices {
             let slice_element = definition.at(*slice);
             let name = slice_element.slice_name.as_deref().unwrap_or_default();
-            let found = assigned.iter().filter(|other| **other == Some(*slice)).count();
+            let found = assigned
+                .iter()
+                .filter(|other| **other == Some(*slice))
+                .count();
             if found < slice_element.min as usize {
                 self.error(
                     Rule::Cardinality,
@@ -713,7 +730,11 @@ impl<'a, 'v> Walk<'a, 'v> {
                     element
                         .fixed()
                         .map(|(_, fixed)| (false, fixed.clone()))
-                        .or_else(|| element.pattern().map(|(_, pattern)| (true, pattern.clone())))
+                        .or_else(|| {
+                            element
+                                .pattern()
+                                .map(|(_, pattern)| (true, pattern.clone()))
+                        })
                 });
                 // An extension slice is told by its profile's url.
                 let expected = expected.or_else(|| {
@@ -746,9 +767,11 @@ impl<'a, 'v> Walk<'a, 'v> {
                 })
             }),
             "profile" => target.is_some_and(|element| {
-                element.types.iter().flat_map(|t| &t.profile).any(|url| {
-                    found.iter().any(|value| self.conforms(value, url))
-                })
+                element
+                    .types
+                    .iter()
+                    .flat_map(|t| &t.profile)
+                    .any(|url| found.iter().any(|value| self.conforms(value, url)))
             }),
             _ => false,
         }
@@ -845,7 +868,15 @@ impl<'a, 'v> Walk<'a, 'v> {
                 } else {
                     match item.as_object() {
                         Some(object) => {
-                            self.complex_value(object, item, &type_definition, &profiles, element, definition, path);
+                            self.complex_value(
+                                object,
+                                item,
+                                &type_definition,
+                                &profiles,
+                                element,
+                                definition,
+                                path,
+                            );
                         }
                         None => self.error(
                             Rule::Type,
@@ -869,7 +900,10 @@ impl<'a, 'v> Walk<'a, 'v> {
     /// A value of a complex data type: its children from the profile that constrains
     /// them in place, or from the type's profile, or (for an extension) the profile its
     /// url names, or from the type itself; then the type's invariants.
-    #[allow(clippy::too_many_arguments, reason = "one step of the walk, with its context")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one step of the walk, with its context"
+    )]
     fn complex_value(
         &mut self,
         object: &'v Map<String, Value>,
@@ -929,7 +963,11 @@ impl<'a, 'v> Walk<'a, 'v> {
             .iter()
             .filter_map(|url| Some(self.definitions.by_url(url)?.type_name.as_str()))
             .collect();
-        if allowed.is_empty() || allowed.iter().any(|t| matches!(*t, "Resource" | "DomainResource")) {
+        if allowed.is_empty()
+            || allowed
+                .iter()
+                .any(|t| matches!(*t, "Resource" | "DomainResource"))
+        {
             return;
         }
         let Some(found) = self.reference_type(item) else {

@@ -73,8 +73,8 @@ fn resource_of(body: Value) -> Result<(Value, Vec<String>), ApiError> {
             }
         }
     }
-    let resource =
-        resource.ok_or_else(|| invalid("Parameters", "no resource parameter: nothing to validate"))?;
+    let resource = resource
+        .ok_or_else(|| invalid("Parameters", "no resource parameter: nothing to validate"))?;
     Ok((resource, profiles))
 }
 
@@ -175,5 +175,11 @@ pub(super) async fn typed(
     _state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    run(body, Some(path.into_inner()), query_profiles(&request), &caller).await
+    run(
+        body,
+        Some(path.into_inner()),
+        query_profiles(&request),
+        &caller,
+    )
+    .await
 }

@@ -1,10 +1,11 @@
-//! `$validate`: a resource checked against FHIR R4 over HTTP, nothing stored.
+//! `$validate`: a resource checked against FHIR R4 and the bundled profiles over HTTP,
+//! nothing stored; and every push held to the registry's profile of a push.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::push::post;
-use crate::{sihce, spawn};
+use crate::push::{identities, post, push};
+use crate::{sihce, spawn, spawn_with};
 use renhice_testing::backend_tests;
 
 backend_tests! {
@@ -59,6 +60,82 @@ backend_tests! {
         crate::act_as(&base, &sihce("00012345"));
         let response = reqwest::Client::new().post(format!("{base}/fhir/$validate")).json(&invalid).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        server.stop(true).await.unwrap();
+    }
+
+    async fn validate_checks_the_profiles_asked_for_and_claimed(db) {
+        let (server, base) = spawn(&db).await;
+        crate::act_as(&base, &sihce("00012345"));
+        let paciente = "https://www.gob.pe/minsa/RENHICE/fhir/StructureDefinition/PacientePe";
+        let narrative = json!({"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Rosa</div>"});
+        // Valid FHIR R4, but not a PacientePe: no identity document, no name.
+        let patient = json!({"resourceType": "Patient", "text": narrative, "gender": "female"});
+        let (status, outcome) = post(&format!("{base}/fhir/$validate"), &patient).await;
+        assert_eq!((status, outcome["issue"][0]["severity"].as_str()), (StatusCode::OK, Some("information")), "{outcome}");
+        let encoded = paciente.replace(':', "%3A").replace('/', "%2F");
+        let asked = [
+            post(&format!("{base}/fhir/Patient/$validate?profile={encoded}"), &patient).await,
+            post(&format!("{base}/fhir/$validate"), &json!({
+                "resourceType": "Parameters",
+                "parameter": [{"name": "resource", "resource": patient}, {"name": "profile", "valueUri": paciente}]
+            })).await,
+        ];
+        let mut claimed = patient.clone();
+        claimed["meta"] = json!({"profile": [paciente]});
+        let claimed = post(&format!("{base}/fhir/$validate"), &claimed).await;
+        for (status, outcome) in asked.into_iter().chain([claimed]) {
+            assert_eq!(status, StatusCode::OK, "{outcome}");
+            let paths: Vec<&str> = outcome["issue"].as_array().unwrap().iter()
+                .map(|issue| issue["expression"][0].as_str().unwrap()).collect();
+            assert_eq!(paths, ["Patient.identifier", "Patient.name"], "{outcome}");
+            assert_eq!(outcome["issue"][0]["details"]["coding"][0]["code"], "cardinality");
+        }
+        // A profile the registry does not know: 400, listing those it knows.
+        let (status, outcome) = post(&format!("{base}/fhir/$validate?profile=http%3A%2F%2Fexample.org%2Fp"), &patient).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains(paciente), "{outcome}");
+        server.stop(true).await.unwrap();
+    }
+
+    async fn a_push_that_breaks_the_registry_profiles_is_refused_whole_with_every_error(db) {
+        let (server, base) = spawn(&db).await;
+        let (patient, ipress) = identities(&base).await;
+        let before = db.snapshot();
+        let mut bundle = push(&patient, &ipress, "urn:oid:1.2.604.77.1", &[1, 2]);
+        // A folder is not a SubmissionSet; an index entry needs the document's type.
+        bundle["entry"][0]["resource"]["code"] = json!({"coding": [{
+            "system": "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "code": "folder"}]});
+        bundle["entry"][2]["resource"].as_object_mut().unwrap().remove("type");
+        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        let issues = outcome["issue"].as_array().unwrap();
+        let found: Vec<(&str, &str)> = issues.iter()
+            .filter(|issue| issue["severity"] == "error")
+            .map(|issue| (issue["expression"][0].as_str().unwrap(), issue["details"]["coding"][0]["code"].as_str().unwrap()))
+            .collect();
+        assert_eq!(found, [
+            ("Bundle.entry[0].resource.code", "pattern-value"),
+            ("Bundle.entry[2].resource.type", "cardinality"),
+        ], "{outcome}");
+        assert!(issues.last().unwrap()["diagnostics"].as_str().unwrap().contains("renhice-provide-bundle"), "{outcome}");
+        // A resource a push may not carry: refused by the closed slicing of the entries.
+        let mut other = push(&patient, &ipress, "urn:oid:1.2.604.77.2", &[3]);
+        other["entry"].as_array_mut().unwrap().push(json!({
+            "fullUrl": "urn:uuid:99999999-aaaa-4bbb-8ccc-000000000000",
+            "resource": {"resourceType": "Basic", "code": {"text": "nota"}},
+            "request": {"method": "POST", "url": "Basic"}
+        }));
+        let (status, outcome) = post(&format!("{base}/fhir"), &other).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[2]", "{outcome}");
+        assert_eq!(outcome["issue"][0]["details"]["coding"][0]["code"], "slicing", "{outcome}");
+        assert!(db.snapshot() == before, "a refused push changed the database");
+        server.stop(true).await.unwrap();
+
+        // With validation off, only the registry's own rules stand: the same push is taken.
+        let (server, base) = spawn_with(&db, |config| config.validate_pushes = false).await;
+        let (status, response) = post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::OK, "{response}");
         server.stop(true).await.unwrap();
     }
 }

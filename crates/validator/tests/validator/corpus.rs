@@ -46,7 +46,11 @@ fn every_seeded_defect_is_found_with_its_rule_and_path() {
             case["path"].as_str().unwrap(),
         );
         // A case may ask for a profile; others are checked against what they claim.
-        let profiles: Vec<String> = case["profile"].as_str().map(str::to_owned).into_iter().collect();
+        let profiles: Vec<String> = case["profile"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
         let issues =
             validator.validate_json_against(&std::fs::read(dir.join(file)).unwrap(), &profiles);
         let errors: Vec<_> = issues

@@ -78,7 +78,11 @@ fn the_official_r4_examples_have_no_errors() {
         }
     }
     assert!(count > 200, "{count} examples only");
-    assert_eq!(found_defects, KNOWN_DEFECTS.len(), "every known defect is still found");
+    assert_eq!(
+        found_defects,
+        KNOWN_DEFECTS.len(),
+        "every known defect is still found"
+    );
     assert!(
         failures.is_empty(),
         "{} of {count} examples with errors:\n{}",

@@ -16,7 +16,10 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
         .collect();
     files.sort();
     files
@@ -77,7 +80,13 @@ fn the_bundled_profiles_get_snapshots_with_their_slices() {
     assert_eq!(patient.element("Patient.identifier.use").unwrap().min, 0);
     // What the profile leaves alone is the base's.
     assert_eq!(
-        patient.element("Patient.gender").unwrap().binding.as_ref().unwrap().strength,
+        patient
+            .element("Patient.gender")
+            .unwrap()
+            .binding
+            .as_ref()
+            .unwrap()
+            .strength,
         "required"
     );
     // Value sets are expanded from their code systems.
@@ -87,7 +96,10 @@ fn the_bundled_profiles_get_snapshots_with_their_slices() {
     let renhice_validator::ValueSetCodes::Codes(codes) = countries else {
         panic!("PaisesVS is not expanded");
     };
-    assert!(codes.contains(Some("https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/PaisesCS"), "PER"));
+    assert!(codes.contains(
+        Some("https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/PaisesCS"),
+        "PER"
+    ));
     assert!(codes.len() > 240);
 }
 
@@ -121,18 +133,21 @@ fn a_resource_is_held_to_the_profiles_it_claims_only_when_they_are_known() {
     let core = Validator::r4().validate(&patient);
     assert!(errors(&core).is_empty(), "{core:#?}");
     assert!(
-        core.iter().any(|issue| issue.severity == IssueSeverity::Information
-            && issue.expression == ["Patient.meta.profile[0]"]),
+        core.iter()
+            .any(|issue| issue.severity == IssueSeverity::Information
+                && issue.expression == ["Patient.meta.profile[0]"]),
         "{core:#?}"
     );
     let profiled = Validator::renhice().validate(&patient);
     assert_eq!(
         errors(&profiled),
-        [r#"["Patient.identifier"] Some("Patient.identifier is required: at least 1 value(s), found 0")"#],
+        [
+            r#"["Patient.identifier"] Some("Patient.identifier is required: at least 1 value(s), found 0")"#
+        ],
     );
 }
 
-fn profile(differential: Value) -> Value {
+fn profile(differential: &Value) -> Value {
     json!({
         "resourceType": "StructureDefinition",
         "url": "http://example.org/StructureDefinition/test",
@@ -172,17 +187,22 @@ fn differentials_that_cannot_be_applied_are_refused_with_the_element() {
     ];
     for (differential, expected) in cases {
         let mut definitions = Definitions::r4().clone();
-        let error = definitions.add_profile(&profile(differential)).unwrap_err();
+        let error = definitions
+            .add_profile(&profile(&differential))
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             format!("http://example.org/StructureDefinition/test: {expected}")
         );
     }
     let mut definitions = Definitions::r4().clone();
-    let mut unknown_base = profile(json!([]));
+    let mut unknown_base = profile(&json!([]));
     unknown_base["baseDefinition"] = json!("http://example.org/nothing");
     let error = definitions
         .add_conformance_resources(&[unknown_base])
         .unwrap_err();
-    assert!(error.to_string().contains("whose base is not known"), "{error}");
+    assert!(
+        error.to_string().contains("whose base is not known"),
+        "{error}"
+    );
 }
