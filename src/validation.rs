@@ -43,6 +43,11 @@ pub(crate) struct ValidateArgs {
     /// may be repeated. The profiles a resource claims in `meta.profile` are always checked.
     #[arg(long = "profile", value_name = "URL")]
     profiles: Vec<String>,
+    /// Check only against HL7's JSON Schema of R4: a fast structural pass (unknown
+    /// elements, JSON types, formats, enumerated codes) without invariants, value sets
+    /// or profiles.
+    #[arg(long, conflicts_with_all = ["profiles", "lenient"])]
+    schema_only: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
@@ -70,6 +75,11 @@ pub(crate) fn validate(args: &ValidateArgs) -> ExitCode {
     let mut json = Vec::new();
     for file in &args.files {
         let issues = match std::fs::read(file) {
+            Ok(bytes) if args.schema_only => match serde_json::from_slice(&bytes) {
+                Ok(value) => renhice_validator::SchemaPass::r4().check(&value),
+                // Not JSON: the full validator says where.
+                Err(_) => validator.validate_json(&bytes),
+            },
             Ok(bytes) => validator.validate_json_against(&bytes, &args.profiles),
             Err(error) => vec![OperationOutcomeIssue::new(
                 IssueSeverity::Fatal,

@@ -110,3 +110,27 @@ fn a_profile_asked_for_is_checked_and_an_unknown_one_is_a_usage_error() {
     assert!(text.contains("is not a profile known here"), "{text}");
     assert!(text.contains(paciente), "{text}");
 }
+
+#[test]
+fn the_schema_pass_alone_checks_structure_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // No invariant is checked (org-1: an Organization needs a name or an identifier)…
+    std::fs::write(
+        dir.path().join("nameless.json"),
+        json!({"resourceType": "Organization", "active": true}).to_string(),
+    )
+    .unwrap();
+    // …but unknown elements are.
+    std::fs::write(
+        dir.path().join("unknown.json"),
+        json!({"resourceType": "Patient", "colour": "green"}).to_string(),
+    )
+    .unwrap();
+    let (code, text) = run(dir.path(), &["--schema-only", "nameless.json"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = run(dir.path(), &["nameless.json"]);
+    assert_eq!(code, 1, "{text}");
+    let (code, text) = run(dir.path(), &["--schema-only", "unknown.json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("[json-schema] Patient"), "{text}");
+}

@@ -14,6 +14,7 @@
 mod definitions;
 pub mod fhirpath;
 mod profiles;
+mod schema;
 mod validate;
 
 pub use definitions::{
@@ -21,6 +22,7 @@ pub use definitions::{
     Slicing, SlicingRules, StructureDefinition, TypeRef, ValueSetCodes,
 };
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
+pub use schema::{SCHEMA_RULE, SchemaPass};
 pub use validate::{Mode, RULE_SYSTEM, Rule};
 
 use renhice_model::{IssueSeverity, IssueType};

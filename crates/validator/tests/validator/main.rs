@@ -12,3 +12,4 @@ mod corpus;
 mod examples;
 mod fhirpath;
 mod profiles;
+mod schema;
