@@ -4,6 +4,7 @@
 //! on first start) the SQLite database `renhice.db` in the working directory, applies
 //! the migrations and listens on `127.0.0.1:8080`.
 
+mod accredit;
 mod audit;
 mod bench;
 mod clients;
@@ -58,6 +59,10 @@ enum Command {
     /// Validate FHIR JSON resources or Bundles against FHIR R4 and the Peruvian and
     /// registry profiles. Exit code: 0 valid, 1 errors, 3 warnings only, 5 unreadable input.
     Validate(validation::ValidateArgs),
+    /// Run a conformance suite (profiles/suites/) against a SIHCE's FHIR endpoint and
+    /// write the reports (testreport.json, junit.xml, report.html). Exit code: 0 every test passed,
+    /// 1 some failed, 5 the suite or an option cannot be used.
+    Accredit(accredit::AccreditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => return signatures::verify(&args),
         Command::Sign(args) => signatures::sign(&args),
         Command::Validate(args) => return validation::validate(&args),
+        Command::Accredit(args) => return accredit::accredit(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

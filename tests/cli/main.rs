@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod accredit;
 mod audit;
 mod crash;
 mod signatures;

@@ -21,6 +21,8 @@
 
 #[cfg(feature = "pki")]
 pub mod pki;
+#[cfg(feature = "sihce")]
+pub mod sihce;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -585,6 +585,11 @@ impl Definitions {
         self.by_url.get(url.split('|').next().unwrap_or(url))
     }
 
+    /// Every definition (base and profiles).
+    pub fn structure_definitions(&self) -> impl Iterator<Item = &StructureDefinition> {
+        self.by_url.values().map(AsRef::as_ref)
+    }
+
     /// The canonical URLs of the profiles (not the base definitions), sorted.
     #[must_use]
     pub fn profile_urls(&self) -> Vec<&str> {

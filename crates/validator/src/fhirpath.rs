@@ -557,6 +557,11 @@ fn navigate<'v>(item: &Item<'v>, name: &str, out: &mut Collection<'v>) {
         push(value, type_name);
         return;
     }
+    // Only a choice element's name finds `name[Type]`: `response` must not find
+    // `TestScript…assert.responseCode`, which is an element of its own.
+    if !choice_stems().contains(name) {
+        return;
+    }
     for (key, value) in object {
         if let Some(suffix) = key.strip_prefix(name)
             && suffix.starts_with(|c: char| c.is_ascii_uppercase())
@@ -564,6 +569,19 @@ fn navigate<'v>(item: &Item<'v>, name: &str, out: &mut Collection<'v>) {
             push(value, Some(suffix.to_owned()));
         }
     }
+}
+
+/// The names of R4's choice elements (`value` for `value[x]`, `deceased`, `onset`…).
+fn choice_stems() -> &'static std::collections::HashSet<String> {
+    static STEMS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    STEMS.get_or_init(|| {
+        crate::Definitions::r4()
+            .structure_definitions()
+            .flat_map(|definition| &definition.elements)
+            .filter_map(|element| element.name().strip_suffix("[x]").map(str::to_owned))
+            .collect()
+    })
 }
 
 fn children_of<'v>(item: &Item<'v>, out: &mut Collection<'v>) {
