@@ -33,10 +33,16 @@ pub(crate) mod exit {
 }
 
 /// The suites compiled in: `(name, TestScript JSON)`.
-pub(crate) const SUITES: &[(&str, &str)] = &[(
-    "sihce-basico",
-    include_str!("../profiles/suites/sihce-basico.json"),
-)];
+pub(crate) const SUITES: &[(&str, &str)] = &[
+    (
+        "registro-envio",
+        include_str!("../profiles/suites/registro-envio.json"),
+    ),
+    (
+        "sihce-basico",
+        include_str!("../profiles/suites/sihce-basico.json"),
+    ),
+];
 
 /// `renhice accredit`.
 #[derive(Debug, clap::Args)]

@@ -817,36 +817,7 @@ impl<'a> Runner<'a> {
             match (self.profiles.get(id), &response.body) {
                 (None, _) => Err(format!("the suite has no profile {id:?}")),
                 (_, None) => Err("the answer is not JSON".to_owned()),
-                (Some(url), Some(body)) => {
-                    let errors: Vec<String> = Validator::renhice()
-                        .validate_against(body, std::slice::from_ref(url))
-                        .into_iter()
-                        .filter(|issue| {
-                            matches!(issue.severity, IssueSeverity::Error | IssueSeverity::Fatal)
-                        })
-                        .map(|issue| {
-                            format!(
-                                "{}: {}",
-                                issue.expression.join(","),
-                                issue.diagnostics.unwrap_or_default()
-                            )
-                        })
-                        .collect();
-                    if errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "{} error(s) against {url}: {}",
-                            errors.len(),
-                            errors
-                                .iter()
-                                .take(5)
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        ))
-                    }
-                }
+                (Some(url), Some(body)) => conforms(body, url),
             }
         } else if let Some(field) = assertion["headerField"].as_str() {
             let found = response
@@ -877,6 +848,73 @@ impl<'a> Runner<'a> {
             Err(why) if warning_only => result(Verdict::Warning, why),
             Err(why) => result(Verdict::Fail, why),
         }
+    }
+}
+
+/// Whether `body` conforms to the profile `url`; a search result (a Bundle, checked
+/// against a profile of another type) conforms when it has resources of that type and
+/// every one of them does.
+fn conforms(body: &Value, url: &str) -> Result<(), String> {
+    let validator = Validator::renhice();
+    let profile_type = validator
+        .definitions()
+        .by_url(url)
+        .map(|definition| definition.type_name.clone())
+        .unwrap_or_default();
+    let targets: Vec<(String, &Value)> =
+        if body["resourceType"] == "Bundle" && profile_type != "Bundle" {
+            body["entry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, entry)| entry["resource"]["resourceType"] == profile_type.as_str())
+                .map(|(index, entry)| {
+                    (
+                        format!("Bundle.entry[{index}].resource: "),
+                        &entry["resource"],
+                    )
+                })
+                .collect()
+        } else {
+            vec![(String::new(), body)]
+        };
+    if targets.is_empty() {
+        return Err(format!(
+            "the Bundle holds no {profile_type} to check against {url}"
+        ));
+    }
+    let mut errors = Vec::new();
+    for (at, resource) in &targets {
+        errors.extend(
+            validator
+                .validate_against(resource, &[url.to_owned()])
+                .into_iter()
+                .filter(|issue| {
+                    matches!(issue.severity, IssueSeverity::Error | IssueSeverity::Fatal)
+                })
+                .map(|issue| {
+                    format!(
+                        "{at}{}: {}",
+                        issue.expression.join(","),
+                        issue.diagnostics.unwrap_or_default()
+                    )
+                }),
+        );
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} error(s) against {url}: {}",
+            errors.len(),
+            errors
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
     }
 }
 

@@ -276,3 +276,132 @@ fn an_unknown_suite_or_variable_is_refused_before_anything_is_sent() {
     assert_eq!(code, 5, "{text}");
     assert!(text.contains("TestScript.url"), "{text}");
 }
+
+/// A registry (`renhice serve` on SQLite) where the IPRESS of the example (RENIPRESS
+/// 00005938) fed its patient and pushed; the pushes are built from the registry profiles'
+/// example, `sloppy` ones without the document's type and content type (taken because
+/// push validation is off).
+fn registry_with_pushes(
+    dir: &Path,
+    sloppy: bool,
+) -> (crate::Renhice, String, String, String, String) {
+    let mut cmd = command(dir);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite://registro.db?mode=rwc",
+    ])
+    .env(
+        "RENHICE_VALIDATE_PUSHES",
+        if sloppy { "false" } else { "true" },
+    );
+    let mut renhice = crate::Renhice::spawn(cmd);
+    let base = renhice.base_url();
+    let admin = crate::issue_token(dir, &["--role", "admin"]);
+    let sihce = crate::issue_token(dir, &["--role", "system", "--organization", "00005938"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let post = |url: &str, token: &str, body: &Value| -> Value {
+        let (status, answer) = runtime.block_on(async {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/fhir+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        });
+        assert!(status < 300, "{url}: {status} {answer}");
+        answer
+    };
+    let mut organization = example("profiles/pe/examples/Organization-ejemplo-ipress.json");
+    organization.as_object_mut().unwrap().remove("id");
+    let ipress = post(&format!("{base}/fhir/Organization"), &admin, &organization)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut patient = example("profiles/pe/examples/Patient-ejemplo-paciente.json");
+    patient.as_object_mut().unwrap().remove("id");
+    let patient_id = post(&format!("{base}/fhir/Patient"), &sihce, &patient)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut push = example("profiles/renhice/examples/Bundle-push.json");
+    for entry in push["entry"].as_array_mut().unwrap() {
+        let resource = &mut entry["resource"];
+        resource["subject"] = json!({"reference": format!("Patient/{patient_id}")});
+        if resource["resourceType"] == "DocumentReference" {
+            resource["custodian"] = json!({"reference": format!("Organization/{ipress}")});
+            if sloppy {
+                resource.as_object_mut().unwrap().remove("type");
+                resource["content"][0]["attachment"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("contentType");
+            }
+        }
+    }
+    post(&format!("{base}/fhir"), &sihce, &push);
+    if !sloppy {
+        let summary = example("profiles/pe/examples/Bundle-ejemplo-documento.json");
+        post(&format!("{base}/fhir/Bundle"), &sihce, &summary);
+    }
+    (renhice, base, sihce, ipress, patient_id)
+}
+
+#[test]
+fn the_registry_suite_reads_what_a_sihce_sent_and_judges_it() {
+    for sloppy in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_registry, base, token, ipress, patient) = registry_with_pushes(dir.path(), sloppy);
+        let (code, text) = accredit(
+            dir.path(),
+            &[
+                "--target",
+                &format!("{base}/fhir"),
+                "--suite",
+                "registro-envio",
+                "--token",
+                &token,
+                "--var",
+                &format!("ipressId={ipress}"),
+                "--var",
+                &format!("patientId={patient}"),
+                "--out",
+                "report",
+            ],
+        );
+        let report = read_json(&dir.path().join("report/testreport.json"));
+        let found = verdicts(&report);
+        if sloppy {
+            assert_eq!(code, 1, "{text}");
+            let expected: BTreeMap<String, String> = [
+                ("indice", "fail"),
+                ("resumen-renhice", "fail"),
+                ("submissionset", "pass"),
+            ]
+            .into_iter()
+            .map(|(id, verdict)| (id.to_owned(), verdict.to_owned()))
+            .collect();
+            assert_eq!(found, expected, "{text}");
+            assert!(
+                text.contains("DocumentReference.type is required"),
+                "{text}"
+            );
+        } else {
+            assert_eq!(code, 0, "{text}");
+            assert!(found.values().all(|verdict| verdict == "pass"), "{text}");
+        }
+    }
+}
