@@ -11,10 +11,13 @@ fn verify(dir: &std::path::Path, database_url: &str) -> (bool, String) {
     let out = cmd.output().unwrap();
     (
         out.status.success(),
+        // The status too: a run that printed "intact" and still failed (seen once under
+        // a loaded machine) must say how it ended.
         format!(
-            "{}{}",
+            "{}{}[{}]",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out.stderr),
+            out.status
         ),
     )
 }
