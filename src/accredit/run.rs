@@ -608,7 +608,7 @@ impl<'a> Runner<'a> {
                     status: None,
                     excerpt: String::new(),
                 }),
-                format!("{request_line}: no answer: {}", error_chain(&error)),
+                format!("{request_line}: no answer: {:#}", anyhow::Error::new(error)),
             )
         })?;
         let text = String::from_utf8_lossy(&bytes);
@@ -959,17 +959,6 @@ fn excerpt(text: &str) -> String {
         end -= 1;
     }
     format!("{}…", &text[..end])
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Connects to `host:port` and reports the TLS version the server agrees to. The

@@ -246,11 +246,17 @@ async fn read_patient(
     id: web::Path<String>,
     state: web::Data<State>,
 ) -> HttpResponse {
-    if let Some(refusal) = unauthenticated(&request, &state) {
+    held(&request, &id, &state, &state.holdings.patient)
+}
+
+/// `document` (the patient or their summary) if `id` is the patient's, to a caller the
+/// SIHCE lets in.
+fn held(request: &HttpRequest, id: &str, state: &State, document: &Value) -> HttpResponse {
+    if let Some(refusal) = unauthenticated(request, state) {
         return refusal;
     }
-    if state.holdings.patient["id"] == id.as_str() {
-        fhir(StatusCode::OK, &state.holdings.patient)
+    if state.holdings.patient["id"] == id {
+        fhir(StatusCode::OK, document)
     } else {
         outcome(StatusCode::NOT_FOUND, "not-found", "no such patient")
     }
@@ -304,12 +310,5 @@ async fn summary(
     id: web::Path<String>,
     state: web::Data<State>,
 ) -> HttpResponse {
-    if let Some(refusal) = unauthenticated(&request, &state) {
-        return refusal;
-    }
-    if state.holdings.patient["id"] == id.as_str() {
-        fhir(StatusCode::OK, &state.holdings.summary)
-    } else {
-        outcome(StatusCode::NOT_FOUND, "not-found", "no such patient")
-    }
+    held(&request, &id, &state, &state.holdings.summary)
 }

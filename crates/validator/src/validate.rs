@@ -914,13 +914,7 @@ impl<'a, 'v> Walk<'a, 'v> {
         definition: &StructureDefinition,
         path: &str,
     ) {
-        if object.is_empty() {
-            self.error(
-                Rule::Empty,
-                path,
-                "an element must have a value or children (ele-1)",
-            );
-        }
+        self.not_empty(object, path);
         if element.path.contains('.') && definition.child_index_of(element.id()).is_some() {
             self.complex(object, definition, element.id(), path, false);
             if let Some(root) = type_definition.root() {
@@ -1039,6 +1033,12 @@ impl<'a, 'v> Walk<'a, 'v> {
         element_id: &str,
         path: &str,
     ) {
+        self.not_empty(object, path);
+        self.complex(object, definition, element_id, path, false);
+    }
+
+    /// `ele-1` for an object: an element has a value or children.
+    fn not_empty(&mut self, object: &Map<String, Value>, path: &str) {
         if object.is_empty() {
             self.error(
                 Rule::Empty,
@@ -1046,7 +1046,6 @@ impl<'a, 'v> Walk<'a, 'v> {
                 "an element must have a value or children (ele-1)",
             );
         }
-        self.complex(object, definition, element_id, path, false);
     }
 
     /// The `_element` object of a primitive: only `id` and `extension`.
