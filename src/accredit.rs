@@ -54,7 +54,8 @@ pub(crate) struct AccreditArgs {
     /// The SIHCE's FHIR base URL (https://…/fhir).
     #[arg(long, value_name = "URL")]
     target: String,
-    /// A suite of profiles/suites/ by name (sihce-basico), or a TestScript JSON file.
+    /// A suite of profiles/suites/ by name (sihce-basico against a SIHCE, registro-envio
+    /// against the registry), or a TestScript JSON file.
     #[arg(long, value_name = "NAME|FILE")]
     suite: String,
     /// Bearer token sent with every request (but those a test sends without one).
