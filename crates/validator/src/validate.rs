@@ -111,6 +111,10 @@ pub(crate) struct Walk<'a, 'v> {
     regexes: &'a Mutex<HashMap<String, Option<Regex>>>,
     /// The resources the walk is in, outermost first (`%rootResource`, `%resource`).
     resources: Vec<&'v Value>,
+    /// Whether a resource (by address) conforms to a profile, as found by this
+    /// validation and the ones it starts for references and slices; `true` while being
+    /// found, so that resources referring to each other end.
+    conformance: std::rc::Rc<std::cell::RefCell<HashMap<(usize, String), bool>>>,
 }
 
 /// Parsed invariants, shared by every validation (`Err`: why one cannot be read).
@@ -137,6 +141,7 @@ impl<'a, 'v> Walk<'a, 'v> {
             issues: Vec::new(),
             regexes: regex_cache(),
             resources: Vec::new(),
+            conformance: std::rc::Rc::default(),
         }
     }
 
@@ -800,12 +805,25 @@ impl<'a, 'v> Walk<'a, 'v> {
         profile.element(&format!("{}.{path}", root.id()))
     }
 
-    /// Whether `value` has no error against the profile `url`.
+    /// Whether `value` has no error against the profile `url` (found once per
+    /// validation for each value and profile).
     fn conforms(&self, value: &'v Value, url: &str) -> bool {
+        let key = (std::ptr::from_ref(value) as usize, url.to_owned());
+        if let Some(known) = self.conformance.borrow().get(&key) {
+            return *known;
+        }
+        self.conformance.borrow_mut().insert(key.clone(), true);
+        let found = self.conforms_now(value, url);
+        self.conformance.borrow_mut().insert(key, found);
+        found
+    }
+
+    fn conforms_now(&self, value: &'v Value, url: &str) -> bool {
         let Some(profile) = self.definitions.by_url(url) else {
             return false;
         };
         let mut walk = Walk::new(self.definitions, self.mode);
+        walk.conformance = std::rc::Rc::clone(&self.conformance);
         walk.resources.clone_from(&self.resources);
         if value.get("resourceType").is_some() {
             walk.resource(value, "", &[url.to_owned()]);
@@ -977,7 +995,59 @@ impl<'a, 'v> Walk<'a, 'v> {
                     allowed.join(", ")
                 ),
             );
+            return;
         }
+        // A target in the same Bundle or contained is held to the profiles named for
+        // its type (one of them suffices); others cannot be read from here.
+        let profiles: Vec<&str> = type_ref
+            .target_profile
+            .iter()
+            .filter(|url| {
+                self.definitions
+                    .by_url(url)
+                    .is_some_and(|profile| profile.is_profile() && profile.type_name == found)
+            })
+            .map(String::as_str)
+            .collect();
+        if profiles.is_empty() {
+            return;
+        }
+        let Some(target) = self.resolve(item) else {
+            return;
+        };
+        if !profiles.iter().any(|url| self.conforms(target, url)) {
+            self.error(
+                Rule::ReferenceTarget,
+                path,
+                format!(
+                    "the {found} it refers to does not conform to {} (validate it for the details)",
+                    profiles.join(" or ")
+                ),
+            );
+        }
+    }
+
+    /// The resource a `Reference` points at, when it is contained (`#id`) or an entry
+    /// of the Bundle the walk is in (by `fullUrl`).
+    fn resolve(&self, item: &Value) -> Option<&'v Value> {
+        let reference = item.get("reference").and_then(Value::as_str)?;
+        if let Some(local) = reference.strip_prefix('#') {
+            return self.resources.iter().rev().find_map(|resource| {
+                resource
+                    .get("contained")?
+                    .as_array()?
+                    .iter()
+                    .find(|contained| contained.get("id").and_then(Value::as_str) == Some(local))
+            });
+        }
+        self.resources.iter().find_map(|resource| {
+            resource
+                .get("entry")?
+                .as_array()?
+                .iter()
+                .find(|entry| entry.get("fullUrl").and_then(Value::as_str) == Some(reference))?
+                .get("resource")
+        })
     }
 
     /// The resource type a `Reference` points at, where it can be told: from its
