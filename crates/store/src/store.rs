@@ -42,11 +42,21 @@ impl Store {
     /// as a pool time-out.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
         let config = config.clone();
-        blocking(move || Self::connect_blocking(&config)).await
+        // A server keeps one connection ready.
+        blocking(move || Self::open(&config, 1)).await
     }
 
-    /// [`Store::connect`] for callers outside an async runtime (command-line tools).
+    /// [`Store::connect`] for callers outside an async runtime (command-line tools that
+    /// run and exit). The pool opens a connection only when one is asked for: a pool
+    /// that keeps one idle opens the next on a thread of its own while the tool works,
+    /// and a process that exits while a thread is opening a PostgreSQL connection can
+    /// crash in libpq's clean-up (seen as a SIGSEGV of `renhice audit verify` after it
+    /// had printed its verdict).
     pub fn connect_blocking(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        Self::open(config, 0)
+    }
+
+    fn open(config: &DatabaseConfig, min_idle: u32) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(&config.url)?;
         let mut first = DbConnection::open(&url, config.sqlite_busy_timeout_ms)?;
         let ran = migrations::run_pending(&mut first)?;
@@ -62,7 +72,7 @@ impl Store {
         };
         let pool = r2d2::Pool::builder()
             .max_size(config.pool_size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_secs(config.connect_timeout_secs.max(1)))
             // No `SELECT 1` before every use: it was a fifth of the database work of a
             // record-locations query. A connection the server dropped (restart,
