@@ -1059,37 +1059,22 @@ impl<'a, 'v> Walk<'a, 'v> {
                 .of_type(name)
                 .is_some_and(|definition| definition.kind == "resource")
         };
+        // A contained resource or an entry of the Bundle says what it is.
+        if let Some(target) = self.resolve(item) {
+            return target
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
         let reference = item.get("reference").and_then(Value::as_str);
-        if let Some(local) = reference.and_then(|reference| reference.strip_prefix('#')) {
-            return self.resources.iter().rev().find_map(|resource| {
-                resource
-                    .get("contained")?
-                    .as_array()?
-                    .iter()
-                    .find(|contained| contained.get("id").and_then(Value::as_str) == Some(local))?
-                    .get("resourceType")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
+        if reference.is_some_and(|reference| reference.starts_with('#')) {
+            return None;
         }
         if let Some(declared) = item.get("type").and_then(Value::as_str) {
             let name = declared.rsplit('/').next().unwrap_or(declared);
             return known(name).then(|| name.to_owned());
         }
         let reference = reference?;
-        let in_bundle = self.resources.iter().find_map(|resource| {
-            resource
-                .get("entry")?
-                .as_array()?
-                .iter()
-                .find(|entry| entry.get("fullUrl").and_then(Value::as_str) == Some(reference))?
-                .get("resource")?
-                .get("resourceType")?
-                .as_str()
-        });
-        if let Some(found) = in_bundle {
-            return Some(found.to_owned());
-        }
         let without_version = reference.split("/_history/").next().unwrap_or(reference);
         let mut segments = without_version.rsplit('/');
         let (_, name) = (segments.next()?, segments.next()?);
