@@ -39,10 +39,9 @@ fn tokens(c: &mut Criterion) {
             renhice_server::auth::token::verify(
                 &authority.keys,
                 black_box(&token),
-                &config.issuer,
-                &config.audience,
-                config.leeway_secs,
-                config.max_token_lifetime_secs,
+                (&config.issuer, &config.audience),
+                (config.leeway_secs, config.max_token_lifetime_secs),
+                jsonwebtoken::get_current_timestamp(),
             )
             .unwrap()
         });

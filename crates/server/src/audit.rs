@@ -30,8 +30,9 @@ use renhice_store::audit::{self as stored, NewAuditEvent};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::auth::{Grant, Role};
-use crate::{ApiError, AppState, RequestId};
+use crate::auth::token::{Grant, ROLE_SYSTEM, Role};
+use crate::error::ApiError;
+use crate::observe::RequestId;
 
 const DCM: &str = "http://dicom.nema.org/resources/ontology/DCM";
 const REST: &str = "http://hl7.org/fhir/restful-interaction";
@@ -72,9 +73,25 @@ struct Interaction {
     committed: bool,
 }
 
+/// Names the interaction of a request line: its `restful-interaction` code, audit
+/// action and IHE transaction. The routes table's (`crate::routes::classify`) is given
+/// to the [`Recorder`] when the server starts, so this module knows no route.
+pub type Classify = fn(&str, &str) -> (&'static str, &'static str, Option<&'static str>);
+
+/// Names an interaction by its method alone: for handles no route table classifies.
+fn by_method(method: &str, _path: &str) -> (&'static str, &'static str, Option<&'static str>) {
+    match method {
+        "POST" => ("create", "C", None),
+        "PUT" => ("update", "U", None),
+        "DELETE" => ("delete", "D", None),
+        _ => ("read", "R", None),
+    }
+}
+
 /// What a request's audit events are made from.
 #[derive(Debug)]
 struct Draft {
+    classify: Classify,
     request_id: String,
     method: String,
     path: String,
@@ -91,7 +108,7 @@ pub struct AuditHandle(Arc<Mutex<Draft>>);
 
 impl Interaction {
     /// The interaction a request line stands for, with nothing noted yet.
-    fn of(method: &str, path: &str) -> Self {
+    fn of(classify: Classify, method: &str, path: &str) -> Self {
         let (subtype, action, iti) = classify(method, path);
         Self {
             subtype,
@@ -107,15 +124,16 @@ impl Interaction {
 }
 
 impl AuditHandle {
-    fn new(request_id: String, method: &str, path: &str, query: &str) -> Self {
+    fn new(classify: Classify, request_id: String, method: &str, path: &str, query: &str) -> Self {
         Self(Arc::new(Mutex::new(Draft {
+            classify,
             request_id,
             method: method.to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
             network: None,
             caller: None,
-            interactions: vec![Interaction::of(method, path)],
+            interactions: vec![Interaction::of(classify, method, path)],
         })))
     }
 
@@ -123,7 +141,7 @@ impl AuditHandle {
     /// and unit tests).
     #[must_use]
     pub fn detached() -> Self {
-        Self::new(String::new(), "", "", "")
+        Self::new(by_method, String::new(), "", "", "")
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Draft) -> T) -> T {
@@ -190,8 +208,10 @@ impl AuditHandle {
 
     /// Starts the interaction of a batch entry.
     pub(crate) fn begin_entry(&self, method: &str, url: &str) {
-        let entry = Interaction::of(method, &format!("/fhir/{url}"));
-        self.with(|d| d.interactions.push(entry));
+        self.with(|d| {
+            let entry = Interaction::of(d.classify, method, &format!("/fhir/{url}"));
+            d.interactions.push(entry);
+        });
     }
 
     /// Notes that the current batch entry failed.
@@ -245,7 +265,7 @@ impl AuditHandle {
 /// without their detail (that goes to the server log).
 fn description(error: &ApiError) -> String {
     match error {
-        ApiError::Internal(_) | ApiError::Store(_) | ApiError::DatabaseUnavailable(_) => {
+        ApiError::Internal { .. } | ApiError::Store(_) | ApiError::DatabaseUnavailable(_) => {
             format!("{} ({})", error.status_code(), error_kind(error))
         }
         other => other.to_string(),
@@ -256,45 +276,6 @@ fn error_kind(error: &ApiError) -> &'static str {
     match error {
         ApiError::DatabaseUnavailable(_) => "the database was not available",
         _ => "internal error",
-    }
-}
-
-/// The interaction, action and IHE transaction a request line stands for.
-fn classify(method: &str, path: &str) -> (&'static str, &'static str, Option<&'static str>) {
-    let segments: Vec<&str> = path
-        .trim_start_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    match (method, segments.as_slice()) {
-        ("POST", ["auth", "token"]) => ("create", "E", Some("ITI-71")),
-        ("POST", ["fhir"]) => ("transaction", "C", Some("ITI-65")),
-        (_, ["fhir", .., op]) if op.starts_with('$') => {
-            let iti = match *op {
-                "$ihe-pix" => Some("ITI-83"),
-                _ => None,
-            };
-            ("operation", "E", iti)
-        }
-        ("GET", ["fhir", "AuditEvent", ..]) => ("search-type", "E", Some("ITI-81")),
-        ("GET", ["fhir", t]) | ("POST", ["fhir", t, "_search"]) => {
-            let iti = match *t {
-                "DocumentReference" => Some("ITI-67"),
-                "List" => Some("ITI-66"),
-                "Patient" => Some("ITI-78"),
-                "Consent" => Some("ITI-108"),
-                _ => None,
-            };
-            ("search-type", "E", iti)
-        }
-        ("GET", ["fhir", _, _, "_history"]) => ("history-instance", "R", None),
-        ("GET", ["fhir", _, _, "_history", _]) => ("vread", "R", None),
-        ("POST", ["fhir", "Patient"]) => ("create", "C", Some("ITI-104")),
-        ("POST", ["fhir", _]) => ("create", "C", None),
-        ("PUT", ["fhir", "Patient", ..]) => ("update", "U", Some("ITI-104")),
-        ("PUT", ["fhir", ..]) => ("update", "U", None),
-        ("DELETE", _) => ("delete", "D", None),
-        _ => ("read", "R", None),
     }
 }
 
@@ -321,7 +302,7 @@ fn events(
     observer: &str,
 ) -> Vec<NewAuditEvent> {
     let interaction = &d.interactions[i];
-    let recorded = crate::fhir::now_micros();
+    let recorded = renhice_store::Timestamp::now().micros();
     let patients: Vec<Option<&str>> = if interaction.patients.is_empty() {
         vec![None]
     } else {
@@ -404,7 +385,7 @@ fn event_json(
         "type": event_type,
         "subtype": subtype,
         "action": interaction.action,
-        "recorded": crate::fhir::instant_text(recorded),
+        "recorded": renhice_store::Timestamp::from_micros(recorded).to_rfc3339(),
         "outcome": outcome_code(status),
         "agent": agents(d, interaction, observer),
         "source": {
@@ -482,7 +463,7 @@ fn agents(d: &Draft, interaction: &Interaction, observer: &str) -> Value {
                     None => json!({"identifier": {"system": "urn:renhice:token-subject", "value": grant.subject}}),
                 },
                 "requestor": true,
-                "role": [{"coding": [coding(crate::auth::token::ROLE_SYSTEM, grant.role.code())]}],
+                "role": [{"coding": [coding(ROLE_SYSTEM, grant.role.code())]}],
                 "purposeOfUse": [{"coding": [coding(ACT_REASON, grant.purpose.code())]}],
             });
             if let Some(name) = &grant.name {
@@ -610,6 +591,27 @@ impl AuditWriter {
     }
 }
 
+/// What the audit middleware needs: the writer, the registry's name as the observer of
+/// its events, and how request lines are named.
+#[derive(Debug)]
+pub struct Recorder {
+    writer: AuditWriter,
+    audience: String,
+    classify: Classify,
+}
+
+impl Recorder {
+    /// A recorder writing with `writer`, naming the registry `audience`.
+    #[must_use]
+    pub fn new(writer: AuditWriter, audience: String, classify: Classify) -> Self {
+        Self {
+            writer,
+            audience,
+            classify,
+        }
+    }
+}
+
 /// Whether requests to `path` are audited: the FHIR API but its capability statement,
 /// and the token endpoint.
 fn audited(path: &str) -> bool {
@@ -634,7 +636,14 @@ pub(crate) async fn record(
         .get::<RequestId>()
         .map(|r| r.as_str().to_owned())
         .unwrap_or_default();
+    let Some(recorder) = req.app_data::<web::Data<Recorder>>().cloned() else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
     let handle = AuditHandle::new(
+        recorder.classify,
         request_id,
         req.method().as_str(),
         req.path(),
@@ -643,24 +652,20 @@ pub(crate) async fn record(
     let peer = req.peer_addr().map(|a| a.ip().to_string());
     handle.with(|d| d.network = peer);
     req.extensions_mut().insert(handle.clone());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
-    let Some(state) = state else {
-        return Ok(res.map_into_left_body());
-    };
     let status = res.status().as_u16();
     let error = res
         .response()
         .error()
         .and_then(|e| e.as_error::<ApiError>());
-    let events = handle.remaining(status, error, &state.auth.config.audience);
+    let events = handle.remaining(status, error, &recorder.audience);
     if events.is_empty() {
         return Ok(res.map_into_left_body());
     }
-    match state.audit.write(events).await {
+    match recorder.writer.write(events).await {
         Ok(()) => Ok(res.map_into_left_body()),
         Err(e) => {
-            let refusal = ApiError::Internal(format!(
+            let refusal = ApiError::internal(format!(
                 "the request could not be audited ({e}); nothing was disclosed"
             ));
             let (req, _) = res.into_parts();
@@ -682,41 +687,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_lines_are_classified_as_balp_interactions() {
-        assert_eq!(
-            classify("POST", "/fhir"),
-            ("transaction", "C", Some("ITI-65"))
-        );
-        assert_eq!(
-            classify("GET", "/fhir/DocumentReference"),
-            ("search-type", "E", Some("ITI-67"))
-        );
-        assert_eq!(
-            classify("POST", "/fhir/List/_search"),
-            ("search-type", "E", Some("ITI-66"))
-        );
-        assert_eq!(
-            classify("GET", "/fhir/Patient/x/$record-locations"),
-            ("operation", "E", None)
-        );
-        assert_eq!(
-            classify("GET", "/fhir/DocumentReference/x"),
-            ("read", "R", None)
-        );
-        assert_eq!(
-            classify("GET", "/fhir/Patient/x/_history/2"),
-            ("vread", "R", None)
-        );
-        assert_eq!(classify("PUT", "/fhir/Consent/x"), ("update", "U", None));
-        assert_eq!(
-            classify("POST", "/auth/token"),
-            ("create", "E", Some("ITI-71"))
-        );
-    }
-
-    #[test]
     fn every_event_is_a_valid_fhir_audit_event() {
-        let handle = AuditHandle::new("req-1".to_owned(), "GET", "/fhir/Patient/p1/$summary", "");
+        let handle = AuditHandle::new(
+            by_method,
+            "req-1".to_owned(),
+            "GET",
+            "/fhir/Patient/p1/$summary",
+            "",
+        );
         handle.patient("p1");
         handle.patient("p2");
         handle.entity("Bundle", "b1");

@@ -8,253 +8,109 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use renhice_model::FHIR_VERSION;
+use renhice_registry::ResourceType;
+use renhice_registry::params::{self, Visibility};
 
-/// One `rest.resource`: the identity types are fed and searched; index entries are
-/// read, and written only by a push.
-fn resource(resource_type: &str) -> Value {
-    let fed = crate::fhir::FED.contains(&resource_type);
+use crate::routes::{self, Kind, Route};
+
+/// The order FHIR lists a type's interactions in.
+const ORDER: [&str; 6] = [
+    "read",
+    "vread",
+    "update",
+    "history-instance",
+    "create",
+    "search-type",
+];
+
+/// One `rest.resource`, from the routes table: its interactions (with what the table
+/// says of them), operations and search parameters.
+fn resource(t: ResourceType) -> Value {
+    let routes: Vec<&Route> = routes::of_type(t).collect();
+    let mut interactions: Vec<Value> = Vec::new();
+    for code in ORDER {
+        let mut docs: Vec<&str> = routes
+            .iter()
+            .filter(|r| r.kind.code() == code && !matches!(r.kind, Kind::Operation { .. }))
+            .map(|r| r.doc)
+            .filter(|d| !d.is_empty())
+            .collect();
+        if routes.iter().any(|r| r.kind.code() == code) {
+            docs.dedup();
+            let mut i = json!({"code": code});
+            // A conditional update is said under conditionalUpdate, not here.
+            if let Some(doc) = docs.first().filter(|_| code != "update" || !conditional(t)) {
+                i["documentation"] = json!(doc);
+            }
+            interactions.push(i);
+        }
+    }
     let mut r = json!({
-        "type": resource_type,
-        "interaction": if fed {
-            json!([
-                {"code": "read"}, {"code": "vread"}, {"code": "update"},
-                {"code": "history-instance"}, {"code": "create"}, {"code": "search-type"}
-            ])
-        } else if resource_type == "DocumentReference" {
-            json!([
-                {"code": "read"}, {"code": "vread"},
-                {"code": "update", "documentation": "Only to mark an entry entered-in-error: the entry as read with status entered-in-error"},
-                {"code": "history-instance"}, {"code": "search-type"}
-            ])
-        } else if resource_type == "Bundle" {
-            json!([
-                {"code": "read"}, {"code": "vread"}, {"code": "history-instance"},
-                {"code": "create", "documentation": "Only a document Bundle: the patient's basic clinical information (BundlePe); the latest per patient and IPRESS is kept, earlier ones in its history"}
-            ])
-        } else if resource_type == "List" {
-            json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "search-type"}])
-        } else {
-            json!([{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}])
-        },
-        "versioning": "versioned-update",
-        "readHistory": true,
+        "type": t.as_str(),
+        "interaction": interactions,
     });
-    if let Some(profile) = match resource_type {
-        "Patient" => Some(renhice_model::peru::url::PACIENTE_PE),
-        "Organization" => Some(renhice_model::peru::url::ORGANIZACION_PE),
+    if t == ResourceType::AuditEvent {
+        r["profile"] =
+            json!("https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read");
+        r["documentation"] = json!(
+            "The registry's own audit trail, newest first: an auditor reads all of it; a patient the events about their own records."
+        );
+    } else {
+        r["versioning"] = json!("versioned-update");
+        r["readHistory"] = json!(true);
+    }
+    if let Some(profile) = match t {
+        ResourceType::Patient => Some(renhice_model::peru::url::PACIENTE_PE),
+        ResourceType::Organization => Some(renhice_model::peru::url::ORGANIZACION_PE),
         _ => None,
     } {
         r["profile"] = json!(profile);
     }
-    if matches!(resource_type, "DocumentReference" | "List") {
-        r["searchParam"] = json!(search_params(resource_type));
+    let writes = |code: &str| routes.iter().any(|r| r.kind.code() == code);
+    if writes("create") && t != ResourceType::Bundle {
+        r["updateCreate"] = json!(writes("update"));
+        r["conditionalCreate"] = json!(false);
+        r["conditionalUpdate"] = json!(conditional(t));
+        r["conditionalDelete"] = json!("not-supported");
     }
-    if resource_type == "DocumentReference" {
+    let params = search_params(t.as_str());
+    if !params.is_empty() {
+        r["searchParam"] = json!(params);
+    }
+    if t == ResourceType::DocumentReference {
         r["searchInclude"] = json!(["DocumentReference:custodian"]);
     }
-    if fed {
-        r["updateCreate"] = json!(true);
-        r["conditionalCreate"] = json!(false);
-        r["conditionalUpdate"] = json!(resource_type != "Consent");
-        r["conditionalDelete"] = json!("not-supported");
-        r["searchParam"] = json!(search_params(resource_type));
+    let mut operations: Vec<Value> = Vec::new();
+    for route in &routes {
+        if let Kind::Operation { name, definition } = route.kind
+            && !operations.iter().any(|o| o["name"] == name)
+        {
+            operations.push(json!({"name": name, "definition": definition}));
+        }
     }
-    // FHIR JSON has no empty arrays: only Patient lists an operation.
-    if resource_type == "Patient" {
-        r["operation"] = json!([
-            {
-                "name": "ihe-pix",
-                "definition": "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix"
-            },
-            {
-                "name": "record-locations",
-                "definition": crate::fhir::RECORD_LOCATIONS
-            },
-            {
-                "name": "summary",
-                "definition": crate::fhir::SUMMARY
-            }
-        ]);
+    // FHIR JSON has no empty arrays.
+    if !operations.is_empty() {
+        r["operation"] = json!(operations);
     }
     r
 }
 
-/// `searchParam` entries from `(name, type, documentation)`.
-fn described(params: &[(&str, &str, &str)]) -> Vec<Value> {
-    params
-        .iter()
-        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
-        .collect()
+/// Whether a type takes a conditional update (`PUT /fhir/{type}?…`).
+fn conditional(t: ResourceType) -> bool {
+    routes::of_type(t).any(|r| r.path == "/fhir/{type}" && r.kind == Kind::Update)
 }
 
-/// MHD ITI-67's parameters as served.
-fn document_params() -> Vec<Value> {
-    described(&[
-        (
-            "patient",
-            "reference",
-            "The patient (required, or patient.identifier)",
-        ),
-        (
-            "patient.identifier",
-            "token",
-            "An identifier of the patient (chained)",
-        ),
-        (
-            "status",
-            "token",
-            "current, superseded or entered-in-error (required)",
-        ),
-        ("_id", "token", "Logical id"),
-        ("identifier", "token", "masterIdentifier, system|value"),
-        (
-            "date",
-            "date",
-            "When the reference was created; prefixes eq, ge, le, gt, lt",
-        ),
-        ("type", "token", "Kind of document"),
-        ("category", "token", "Categorization of the document"),
-        ("custodian", "reference", "The IPRESS holding the document"),
-        ("security-label", "token", "Confidentiality labels"),
-        (
-            "period",
-            "date",
-            "Time of service documented (context.period); prefixes eq, ge, le, gt, lt",
-        ),
-        (
-            "facility",
-            "token",
-            "Kind of facility (context.facilityType)",
-        ),
-        (
-            "setting",
-            "token",
-            "Clinical specialty (context.practiceSetting)",
-        ),
-    ])
-}
-
-/// MHD ITI-66's parameters as served.
-fn list_params() -> Vec<Value> {
-    described(&[
-        (
-            "patient",
-            "reference",
-            "The patient (required, or patient.identifier)",
-        ),
-        (
-            "patient.identifier",
-            "token",
-            "An identifier of the patient (chained)",
-        ),
-        ("status", "token", "current (required)"),
-        ("_id", "token", "Logical id"),
-        (
-            "identifier",
-            "token",
-            "SubmissionSet uniqueId, system|value",
-        ),
-        ("code", "token", "submissionset"),
-        (
-            "date",
-            "date",
-            "When the SubmissionSet was made; prefixes eq, ge, le, gt, lt",
-        ),
-        (
-            "designationType",
-            "token",
-            "Clinical code of the SubmissionSet (ihe-designationType)",
-        ),
-        (
-            "sourceId",
-            "token",
-            "The submitting system (ihe-sourceId), system|value",
-        ),
-    ])
-}
-
-/// PCF ITI-108 Access Consent.
-fn consent_params() -> Vec<Value> {
-    described(&[
-        ("_id", "token", "Logical id"),
-        (
-            "identifier",
-            "token",
-            "Business identifier, system|value or value",
-        ),
-        (
-            "patient",
-            "reference",
-            "The patient (Patient/id or id); patient or patient.identifier is required",
-        ),
-        (
-            "patient.identifier",
-            "token",
-            "The patient by an identity document, system|value",
-        ),
-        (
-            "status",
-            "token",
-            "Consent status (active, inactive, …); required",
-        ),
-    ])
-}
-
-/// The search parameters `crate::fhir::search` serves for a type.
+/// The `searchParam` entries of a type: the listed parameters of the table.
 fn search_params(resource_type: &str) -> Vec<Value> {
-    match resource_type {
-        "DocumentReference" => return document_params(),
-        "List" => return list_params(),
-        "Consent" => return consent_params(),
-        _ => {}
-    }
-    let mut params = vec![
-        ("_id", "token", "Logical id"),
-        (
-            "identifier",
-            "token",
-            "Business identifier, system|value or value; also identifier:of-type=type-system|type-code|value",
-        ),
-    ];
-    if resource_type == "Patient" {
-        params.extend([
-            (
-                "family",
-                "string",
-                "Either surname or the whole family name (accent- and case-insensitive prefix)",
-            ),
-            (
-                "given",
-                "string",
-                "A given name (accent- and case-insensitive prefix)",
-            ),
-            (
-                "birthdate",
-                "date",
-                "Date of birth; prefixes eq, ge, le, gt, lt",
-            ),
-            ("gender", "token", "Administrative gender"),
-        ]);
-    }
-    params
-        .into_iter()
-        .map(|(name, kind, doc)| json!({"name": name, "type": kind, "documentation": doc}))
-        .collect()
-}
-
-/// `AuditEvent`: the audit trail, read (IHE `RESTful` ATNA `ITI-81`), never written by
-/// clients.
-fn audit_event() -> Value {
-    json!({
-        "type": "AuditEvent",
-        "profile": "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read",
-        "documentation": "The registry's own audit trail, newest first: an auditor reads all of it; a patient the events about their own records.",
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "searchParam": described(&[
-            ("patient", "reference", "The patient an event is about (id or Patient/id)"),
-            ("date", "date", "When the event was recorded; prefixes eq, ge, le, gt, lt"),
-        ]),
-    })
+    resource_type
+        .parse::<ResourceType>()
+        .map(|t| {
+            params::of(t)
+                .filter(|p| p.visibility == Visibility::Listed)
+                .map(|p| json!({"name": p.name, "type": p.kind.code(), "documentation": p.description}))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Builds the CapabilityStatement once, at start-up.
@@ -298,21 +154,26 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
                 }],
                 "description": "Every interaction but this statement needs an ES256 bearer JWT with IHE IUA claims signed by the registry (its keys at /auth/jwks). A SIHCE writes only for its own IPRESS; without consent a SIHCE or clinician reads only its own IPRESS's entries; emergency access (purpose_of_use ETREAT with a reason) shows every IPRESS's record locations and summaries, without the entries another IPRESS labelled sensitive; a patient reads only their own records. Refusals are 401 (token) or 403 naming the rule. A patient's Consent opens their records to another IPRESS or clinician. Every interaction, allowed or refused, is audited (AuditEvent, BALP), in the transaction of the change it records."
             },
-            "resource": std::iter::once(audit_event())
-                .chain(crate::fhir::SERVED.iter().map(|t| resource(t)))
+            "resource": ResourceType::ALL
+                .into_iter()
+                .filter(|t| routes::of_type(*t).next().is_some())
+                .map(resource)
                 .collect::<Vec<_>>(),
-            "interaction": [{
-                "code": "transaction",
-                "documentation": "IHE MHD ITI-65: a SubmissionSet List, DocumentReferences and optional Provenance, atomic and idempotent per masterIdentifier"
-            }, {
-                "code": "batch",
-                "documentation": "Independent identity-feed requests: POST, PUT (also conditional) of Patient and Organization, GET by id"
-            }],
-            "operation": [{
-                "name": "validate",
-                "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
-                "documentation": "POST [base]/$validate or [base]/[type]/$validate: the resource (or a Parameters with a resource parameter) checked against FHIR R4; 200 with an OperationOutcome naming each issue's element path and rule"
-            }]
+            "interaction": routes::system()
+                .filter(|r| r.kind == Kind::Transaction)
+                .flat_map(|r| {
+                    [
+                        json!({"code": "transaction", "documentation": r.doc}),
+                        json!({"code": "batch", "documentation": "Independent identity-feed requests: POST, PUT (also conditional) of Patient and Organization, GET by id"}),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+            "operation": routes::system()
+                .filter_map(|r| match r.kind {
+                    Kind::Operation { name, definition } => Some(json!({"name": name, "definition": definition, "documentation": r.doc})),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
         }]
     })
 }

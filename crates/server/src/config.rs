@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tls::ClientAuth;
-
 /// The `[server]` section of the renhice configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -95,4 +93,15 @@ impl Default for ServerConfig {
             validate_pushes: true,
         }
     }
+}
+
+/// Whether clients must present a certificate (with a client CA configured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// A client may present one; a connection without is served as any other.
+    #[default]
+    Optional,
+    /// The TLS handshake fails without a valid client certificate.
+    Required,
 }

@@ -18,7 +18,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use renhice_model::{FHIR_JSON_MIME, IssueType, OperationOutcome, OperationOutcomeIssue};
+use renhice_model::{
+    FHIR_JSON_MIME, IssueSeverity, IssueType, OperationOutcome, OperationOutcomeIssue,
+};
 use renhice_store::StoreError;
 
 /// Everything a request handler can fail with.
@@ -148,9 +150,16 @@ pub enum ApiError {
     /// the one kept).
     #[error("{0}")]
     Conflict(String),
-    /// An internal failure outside the database (a worker task failed).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A failure of the server itself, outside the database: what it was doing, and the
+    /// error that stopped it, kept whole so the log shows its chain.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What the server was doing.
+        context: String,
+        /// The cause, if another error says why.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The database could not be reached or is not ready.
     #[error("the database is not available")]
     DatabaseUnavailable(#[source] StoreError),
@@ -180,7 +189,7 @@ impl ApiError {
             | Self::Conflict(_)
             | Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
             Self::Store(StoreError::UniqueKeyTaken { .. }) => IssueType::Duplicate,
-            Self::Internal(_) | Self::Store(_) => IssueType::Exception,
+            Self::Internal { .. } | Self::Store(_) => IssueType::Exception,
         }
     }
 
@@ -195,7 +204,7 @@ impl ApiError {
         {
             return OperationOutcome {
                 id: None,
-                issue: crate::signatures::refusal_issues(path, message, issues),
+                issue: refusal_issues(path, message, issues),
             };
         }
         if let Self::ProfileViolation { issues, .. } = self {
@@ -213,7 +222,7 @@ impl ApiError {
             Self::Store(
                 e @ (StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }),
             ) => e.to_string(),
-            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Internal(_) => {
+            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Internal { .. } => {
                 format!("{self}; the server log has the details under this response's X-Request-Id")
             }
             other => other.to_string(),
@@ -228,6 +237,47 @@ impl ApiError {
             _ => issue,
         };
         OperationOutcome::single(issue)
+    }
+}
+
+impl ApiError {
+    /// A failure of the server itself, with no other error behind it.
+    pub(crate) fn internal(context: impl Into<String>) -> Self {
+        Self::Internal {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A failure of the server itself, caused by `source`.
+    pub(crate) fn caused(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl From<renhice_registry::RuleError> for ApiError {
+    fn from(e: renhice_registry::RuleError) -> Self {
+        use renhice_registry::RuleError;
+        match e {
+            RuleError::Invalid { path, message } => Self::Invalid { path, message },
+            RuleError::Unprocessable { path, message } => Self::Unprocessable { path, message },
+            RuleError::Forbidden { rule, message } => Self::Forbidden {
+                rule,
+                message,
+                path: None,
+            },
+            // A rule added later answers as a broken rule until it gets its own status.
+            other => Self::Unprocessable {
+                path: other.path().to_owned(),
+                message: other.message().to_owned(),
+            },
+        }
     }
 }
 
@@ -257,7 +307,7 @@ impl ResponseError for ApiError {
             Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Internal(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal { .. } | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -376,4 +426,17 @@ pub(crate) fn to_operation_outcome<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+/// The issues of a refused signature, after the refusal itself.
+fn refusal_issues(
+    path: &str,
+    message: &str,
+    issues: &[OperationOutcomeIssue],
+) -> Vec<OperationOutcomeIssue> {
+    let mut all = vec![
+        OperationOutcomeIssue::new(IssueSeverity::Error, IssueType::Security, message).at(path),
+    ];
+    all.extend(issues.iter().cloned());
+    all
 }

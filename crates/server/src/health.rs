@@ -1,4 +1,4 @@
-//! Operational endpoints: liveness, readiness and the capability statement.
+//! Operational endpoints: liveness, readiness, metrics and the capability statement.
 
 use std::time::Duration;
 
@@ -32,6 +32,24 @@ pub(crate) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, A
             "no answer within {} s",
             timeout.as_secs()
         )))),
+    }
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.store.pool_status();
+    let metrics = &state.metrics;
+    metrics.pool_connections.set(i64::from(pool.connections));
+    metrics.pool_idle.set(i64::from(pool.idle));
+    metrics.pool_max.set(i64::from(pool.max_size));
+    match metrics.encode() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode metrics");
+            HttpResponse::InternalServerError().finish()
+        }
     }
 }
 

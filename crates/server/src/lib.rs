@@ -16,8 +16,10 @@ mod health;
 pub mod limits;
 mod metrics;
 pub mod observe;
+mod routes;
 mod server;
 pub mod signatures;
+mod state;
 pub mod tls;
 
 pub use auth::{AuthConfig, Authority};
@@ -25,7 +27,8 @@ pub use config::ServerConfig;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use observe::RequestId;
-pub use server::{AppState, RunningServer, start};
+pub use server::{RunningServer, start};
+pub use state::AppState;
 
 /// The renhice version serving requests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use actix_web::HttpResponse;
-use actix_web::web;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -11,8 +9,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
-
-use crate::AppState;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -37,9 +33,9 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily,
-    pool_connections: Gauge,
-    pool_idle: Gauge,
-    pool_max: Gauge,
+    pub(crate) pool_connections: Gauge,
+    pub(crate) pool_idle: Gauge,
+    pub(crate) pool_max: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -123,27 +119,9 @@ impl Metrics {
     }
 
     /// The registry in OpenMetrics text.
-    fn encode(&self) -> Result<String, std::fmt::Error> {
+    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
         Ok(text)
-    }
-}
-
-/// `GET /metrics`.
-pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.store.pool_status();
-    let metrics = &state.metrics;
-    metrics.pool_connections.set(i64::from(pool.connections));
-    metrics.pool_idle.set(i64::from(pool.idle));
-    metrics.pool_max.set(i64::from(pool.max_size));
-    match metrics.encode() {
-        Ok(text) => HttpResponse::Ok()
-            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-            .body(text),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode metrics");
-            HttpResponse::InternalServerError().finish()
-        }
     }
 }

@@ -9,7 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
-use crate::AppState;
+use crate::metrics::Metrics;
 
 /// The header carrying the request id, in and out.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -59,7 +59,7 @@ pub(crate) async fn observe(
         method = %method,
         path = %req.path(),
     );
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     match result {
@@ -69,10 +69,8 @@ pub(crate) async fn observe(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
-            if let Some(state) = state {
-                state
-                    .metrics
-                    .observe_request(&method, &route, status, elapsed);
+            if let Some(metrics) = metrics {
+                metrics.observe_request(&method, &route, status, elapsed);
             }
             if let Ok(value) = HeaderValue::from_str(&request_id) {
                 res.headers_mut().insert(REQUEST_ID, value);

@@ -9,35 +9,12 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use renhice_store::Store;
-use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::audit::{AuditWriter, Recorder};
 use crate::error::to_operation_outcome;
-use crate::{
-    ApiError, Authority, Metrics, ServerConfig, auth, capability, fhir, health, metrics, observe,
-    tls,
-};
-
-/// What every request handler shares.
-#[derive(Debug)]
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// The server configuration.
-    pub config: ServerConfig,
-    /// The token authority.
-    pub auth: Authority,
-    /// Metrics registry.
-    pub metrics: Metrics,
-    /// The audit trail's writer.
-    pub audit: crate::audit::AuditWriter,
-    /// Rate limits per client.
-    pub limits: crate::limits::Limits,
-    /// The signature policy and verifier.
-    pub signatures: Arc<crate::signatures::Signatures>,
-    /// `GET /fhir/metadata`, built once at start-up.
-    pub(crate) capability_statement: Value,
-}
+use crate::state::AppState;
+use crate::{ApiError, Authority, Metrics, ServerConfig, capability, observe, routes, tls};
 
 /// A started server: where it listens and how to stop it.
 pub struct RunningServer {
@@ -112,10 +89,16 @@ pub fn start(
         },
     )?);
     signatures.spawn_refresher();
-    let audit = crate::audit::AuditWriter::start(
+    let audit = AuditWriter::start(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),
     );
+    let recorder = web::Data::new(Recorder::new(
+        audit.clone(),
+        auth.config.audience.clone(),
+        routes::classify,
+    ));
+    let metrics = Arc::new(metrics);
     let limits = crate::limits::Limits::new(config.rate_limit_per_second, config.rate_limit_burst);
     let state = web::Data::new(AppState {
         store,
@@ -130,26 +113,14 @@ pub fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(recorder.clone())
+            .app_data(web::Data::from(Arc::clone(&state.metrics)))
             .app_data(web::PayloadConfig::new(max_body))
             // Innermost: the audit sees the handlers' errors as themselves.
             .wrap(from_fn(crate::audit::record))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
             .wrap(from_fn(observe::observe))
-            .service(get_only("/healthz", health::healthz))
-            .service(get_only("/readyz", health::readyz))
-            .service(get_only("/metrics", metrics::metrics))
-            .service(get_only("/auth/jwks", auth::jwks))
-            .service(get_only(
-                "/.well-known/smart-configuration",
-                auth::endpoint::smart_configuration,
-            ))
-            .service(
-                web::resource("/auth/token")
-                    .route(web::post().to(auth::endpoint::token))
-                    .default_service(web::to(post_only_refusal)),
-            )
-            .service(get_only("/fhir/metadata", health::metadata))
-            .configure(fhir::routes)
+            .configure(routes::configure)
             .default_service(web::to(route_not_found))
     })
     .on_connect(tls::on_connect)
@@ -170,35 +141,6 @@ pub fn start(
         local_addr,
         handle,
         task,
-    })
-}
-
-/// A resource that answers GET and refuses every other method with a 405
-/// `OperationOutcome` and an `Allow` header.
-fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
-where
-    F: actix_web::Handler<Args>,
-    Args: actix_web::FromRequest + 'static,
-    F::Output: actix_web::Responder + 'static,
-{
-    web::resource(path)
-        .route(web::get().to(handler))
-        .default_service(web::to(get_only_refusal))
-}
-
-async fn get_only_refusal(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        allow: "GET",
-    })
-}
-
-async fn post_only_refusal(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed {
-        method: req.method().to_string(),
-        path: req.path().to_owned(),
-        allow: "POST",
     })
 }
 

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, Resource};
-use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue, Primitive};
 use renhice_signature::datetime::rfc3339;
 use renhice_signature::{
     Crl, Indication, OcspQuery, OcspResponse, RevocationStore, SignatureReport, TrustStore,
@@ -656,17 +656,4 @@ fn unsigned(policy: Policy, now: OffsetDateTime) -> Value {
         {"url": "policy", "valueCode": policy.name()},
         {"url": "verifiedAt", "valueInstant": rfc3339(now)},
     ]})
-}
-
-/// The issues of a refused signature, after the refusal itself.
-pub(crate) fn refusal_issues(
-    path: &str,
-    message: &str,
-    issues: &[OperationOutcomeIssue],
-) -> Vec<OperationOutcomeIssue> {
-    let mut all = vec![
-        OperationOutcomeIssue::new(IssueSeverity::Error, IssueType::Security, message).at(path),
-    ];
-    all.extend(issues.iter().cloned());
-    all
 }

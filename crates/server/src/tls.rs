@@ -24,23 +24,13 @@ use actix_web::rt::net::TcpStream;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use serde::{Deserialize, Serialize};
 
 use crate::ServerConfig;
 
 /// The URI prefix of the subject alternative name that names a certificate's IPRESS.
 pub const RENIPRESS_URI_PREFIX: &str = "urn:renipress:";
 
-/// Whether clients must present a certificate (with a client CA configured).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientAuth {
-    /// A client may present one; a connection without is served as any other.
-    #[default]
-    Optional,
-    /// The TLS handshake fails without a valid client certificate.
-    Required,
-}
+pub use crate::config::ClientAuth;
 
 /// What the client certificate of a connection says: the IPRESS it names, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,39 +1,14 @@
 //! The one connection type over both backends, and how pooled connections are opened.
 
-use std::fmt;
 #[cfg(feature = "sqlite")]
 use std::path::Path;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 
-use crate::{DatabaseUrl, StoreError};
-
-/// The database backends renhice runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// PostgreSQL, for production.
-    Postgres,
-    /// SQLite, the embedded zero-setup default.
-    Sqlite,
-}
-
-impl Backend {
-    /// The backend's name as used in feature names, logs and metrics.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::Sqlite => "sqlite",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::backend::Backend;
+use crate::error::StoreError;
+use crate::url::DatabaseUrl;
 
 /// A connection to either backend.
 ///

@@ -47,7 +47,7 @@ pub enum StoreError {
     #[error("cannot connect to the {backend} database: {source}")]
     Connect {
         /// The backend that refused.
-        backend: crate::Backend,
+        backend: crate::backend::Backend,
         /// The cause.
         #[source]
         source: diesel::ConnectionError,

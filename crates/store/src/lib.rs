@@ -23,6 +23,7 @@ macro_rules! on_backend {
 }
 
 pub mod audit;
+mod backend;
 pub mod clients;
 mod config;
 mod connection;
@@ -34,13 +35,16 @@ pub mod resources;
 pub mod schema;
 pub mod search;
 mod store;
+mod timestamp;
 mod url;
 
+pub use backend::Backend;
 pub use config::DatabaseConfig;
-pub use connection::{Backend, DbConnection};
+pub use connection::DbConnection;
 pub use error::StoreError;
 pub use migrations::{applied_migrations, expected_migrations};
 pub use store::{PoolStatus, Store};
+pub use timestamp::Timestamp;
 pub use url::DatabaseUrl;
 
 #[cfg(not(any(feature = "postgres", feature = "sqlite")))]

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::{Backend, StoreError};
+use crate::backend::Backend;
+use crate::error::StoreError;
 
 /// A database URL, checked and split by backend.
 ///

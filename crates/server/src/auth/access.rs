@@ -25,9 +25,8 @@ use actix_web::{FromRequest, HttpRequest, web};
 use renhice_store::resources as stored;
 use renhice_store::{DbConnection, StoreError, consents, records};
 
-use super::{Grant, Purpose, Role};
+use super::token::{Grant, Purpose, Role};
 use crate::audit::{AuditHandle, Basis};
-use crate::fhir::consent;
 use crate::tls::PeerCertificate;
 use crate::{ApiError, AppState};
 
@@ -47,7 +46,7 @@ impl FromRequest for Caller {
 fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("the application state is missing".to_owned()))?;
+        .ok_or_else(|| ApiError::internal("the application state is missing"))?;
     let refused = authenticated(req, state);
     if refused.is_err() {
         // Requests without an acceptable token count against their address.
@@ -119,54 +118,8 @@ pub(crate) fn forbidden(rule: &'static str, message: String) -> ApiError {
     }
 }
 
-/// Which of a patient's index entries a caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Scope {
-    /// All of them.
-    All,
-    /// Only those this IPRESS (an `Organization` id) holds.
-    Custodian(String),
-    /// Emergency access from this IPRESS: everything but the sensitive entries other
-    /// IPRESS hold.
-    Emergency(String),
-    /// Access a patient's consent grants the caller (of this IPRESS): every entry, but
-    /// the sensitive ones other IPRESS hold only when the consent covers sensitive data.
-    Consented {
-        /// The caller's IPRESS (an `Organization` id).
-        own: String,
-        /// Whether the consent covers entries labelled sensitive.
-        sensitive: bool,
-        /// The Consent's logical id.
-        consent: String,
-    },
-}
-
-impl Scope {
-    /// Whether an entry held by `custodian`, labelled sensitive or not, is in scope.
-    pub(crate) fn covers(&self, custodian: &str, sensitive: bool) -> bool {
-        match self {
-            Self::All => true,
-            Self::Custodian(own) => own == custodian,
-            Self::Emergency(own) => own == custodian || !sensitive,
-            Self::Consented {
-                own,
-                sensitive: covered,
-                ..
-            } => own == custodian || *covered || !sensitive,
-        }
-    }
-}
-
-/// What is being asked of a patient's records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reading {
-    /// Index entries (ITI-67, ITI-66, reads by id).
-    Entries,
-    /// `$record-locations`: where the records are.
-    Locations,
-    /// `$summary`: the basic clinical information.
-    Summary,
-}
+use renhice_registry::access::{self, Asker, Consented};
+pub(crate) use renhice_registry::access::{Reading, Scope};
 
 impl Caller {
     /// The request's audit notes.
@@ -290,11 +243,14 @@ impl Caller {
             return Ok(());
         }
         self.1.patient(patient);
-        if self.own_family(state).await?.iter().any(|p| p == patient) {
-            Ok(())
-        } else {
-            Err(not_own_records())
-        }
+        let family = self.own_family(state).await?;
+        access::scope(
+            Asker::Patient { family: &family },
+            patient,
+            Reading::Entries,
+        )
+        .map(|_| ())
+        .map_err(ApiError::from)
     }
 
     /// Which of `patient`'s entries the caller may see for `reading`, or a refusal.
@@ -342,92 +298,61 @@ impl Caller {
         patient: &str,
         reading: Reading,
     ) -> Result<Result<Scope, ApiError>, StoreError> {
-        match self.0.role {
-            Role::Patient => Ok(self.own_family_on(conn)?.and_then(|family| {
-                if family.iter().any(|p| p == patient) {
-                    Ok(Scope::All)
-                } else {
-                    Err(not_own_records())
-                }
-            })),
+        let decided = match self.0.role {
+            Role::Patient => match self.own_family_on(conn)? {
+                Ok(family) => access::scope(Asker::Patient { family: &family }, patient, reading),
+                Err(refusal) => return Ok(Err(refusal)),
+            },
             Role::System | Role::Clinician => {
                 let own = match self.ipress_on(conn)? {
                     Ok(own) => own,
                     Err(refusal) => return Ok(Err(refusal)),
                 };
-                if let Some(consented) = self.consent_on(conn, patient, &own)? {
-                    return Ok(Ok(consented));
-                }
-                if self.0.purpose == Purpose::Emergency && reading != Reading::Entries {
-                    return Ok(self.emergency_reason().map(|_| Scope::Emergency(own)));
-                }
-                Ok(Ok(Scope::Custodian(own)))
+                let consented = self.consent_on(conn, patient, &own)?;
+                let asker = Asker::Ipress {
+                    own: &own,
+                    consented: consented.as_ref(),
+                    emergency: self.0.purpose == Purpose::Emergency,
+                    reason: self.0.emergency_reason.as_deref(),
+                };
+                access::scope(asker, patient, reading)
             }
-            Role::Auditor | Role::Admin => Ok(Err(forbidden(
-                "role",
-                format!(
-                    "a {} token does not read patients' records; that is for: system, clinician, patient",
-                    self.0.role
-                ),
-            ))),
-        }
+            Role::Auditor | Role::Admin => access::scope(
+                Asker::Other {
+                    role: self.0.role.code(),
+                },
+                patient,
+                reading,
+            ),
+        };
+        Ok(decided.map_err(ApiError::from))
     }
 
-    /// The access an active consent of `patient` (or of a record merged into theirs)
-    /// grants this SIHCE or clinician now, for the token's purpose: the widest of the
-    /// grants that apply.
+    /// What an active consent of `patient` (or of a record merged into theirs) grants
+    /// this SIHCE or clinician now, for the token's purpose.
     fn consent_on(
         &self,
         conn: &mut DbConnection,
         patient: &str,
         own: &str,
-    ) -> Result<Option<Scope>, StoreError> {
+    ) -> Result<Option<Consented>, StoreError> {
         let family = records::family(conn, patient)?;
-        let mut grantees = vec![consent::organization_grantee(own)];
+        let mut grantees = vec![renhice_registry::consent::organization_grantee(own)];
         if self.0.role == Role::Clinician {
             grantees.extend(
                 self.0
                     .practitioner
                     .as_deref()
-                    .and_then(consent::clinician_grantee),
+                    .and_then(renhice_registry::consent::clinician_grantee),
             );
         }
-        let now = crate::fhir::now_micros();
-        let purpose = self.0.purpose.code();
         let found = consents::for_grantees(conn, &family, &grantees)?;
-        let mut applying = found.iter().filter(|f| f.grant.applies(now, purpose));
-        let Some(first) = applying.next() else {
-            return Ok(None);
-        };
-        let widest = std::iter::once(first)
-            .chain(applying)
-            .find(|f| f.grant.sensitive)
-            .unwrap_or(first);
-        Ok(Some(Scope::Consented {
-            own: own.to_owned(),
-            sensitive: widest.grant.sensitive,
-            consent: widest.consent_id.clone(),
-        }))
+        Ok(access::widest(
+            found.iter().map(|f| (&f.grant, f.consent_id.as_str())),
+            renhice_store::Timestamp::now().micros(),
+            self.0.purpose.code(),
+        ))
     }
-
-    /// The stated reason of an emergency access, or a refusal without one.
-    pub(crate) fn emergency_reason(&self) -> Result<&str, ApiError> {
-        self.0.emergency_reason.as_deref().ok_or_else(|| {
-            forbidden(
-                "emergency-reason",
-                "emergency access (purpose_of_use ETREAT) states its reason in the token's \
-                 extensions.renhice.emergency_reason"
-                    .to_owned(),
-            )
-        })
-    }
-}
-
-fn not_own_records() -> ApiError {
-    forbidden(
-        "patient-own-records",
-        "a patient reads only their own records".to_owned(),
-    )
 }
 
 /// Refuses an entry outside `scope` (read by id): the rule that applies to the caller.
@@ -436,21 +361,10 @@ pub(crate) fn check_in_scope(
     custodian: &str,
     sensitive: bool,
 ) -> Result<(), ApiError> {
-    if scope.covers(custodian, sensitive) {
-        Ok(())
-    } else {
-        Err(outside_scope(custodian))
-    }
+    Ok(scope.check(custodian, sensitive)?)
 }
 
 /// The refusal of what another IPRESS (`custodian`, an `Organization` id) holds.
 pub(crate) fn outside_scope(custodian: &str) -> ApiError {
-    forbidden(
-        "own-ipress-entries",
-        format!(
-            "this is held by Organization/{custodian}; without the patient's consent (one \
-             covering sensitive data, for entries labelled so) a SIHCE or clinician reads \
-             only what its own IPRESS holds"
-        ),
-    )
+    access::outside(custodian).into()
 }

@@ -28,7 +28,7 @@ use serde_json::json;
 use renhice_store::clients::Client;
 
 use super::token::{Extensions, PURPOSE_SYSTEM};
-use super::{Grant, Purpose, Role};
+use super::token::{Grant, Purpose, Role};
 use crate::ApiError;
 use crate::AppState;
 
@@ -144,7 +144,7 @@ async fn issue(
     body: &[u8],
     state: &AppState,
 ) -> Result<HttpResponse, OAuthError> {
-    if !crate::fhir::is_form(req) {
+    if !crate::fhir::rest::is_form(req) {
         return Err(OAuthError::request(
             "a token request is an application/x-www-form-urlencoded form",
         ));
@@ -358,4 +358,11 @@ pub(crate) async fn smart_configuration(state: web::Data<AppState>) -> HttpRespo
         "scopes_supported": ["system/*.rs", "system/*.cruds"],
         "capabilities": ["client-confidential-asymmetric"],
     }))
+}
+
+/// `GET /auth/jwks`: the public keys that verify the registry's tokens.
+pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .json(state.auth.keys.jwks())
 }

@@ -280,10 +280,9 @@ pub fn issue(
 pub fn verify(
     keys: &KeyRing,
     token: &str,
-    issuer: &str,
-    audience: &str,
-    leeway_secs: u64,
-    max_lifetime_secs: u64,
+    (issuer, audience): (&str, &str),
+    (leeway_secs, max_lifetime_secs): (u64, u64),
+    now: u64,
 ) -> Result<(Grant, Claims, String), TokenRejected> {
     let reject = |m: &str| TokenRejected(m.to_owned());
     let header = jsonwebtoken::decode_header(token).map_err(|_| {
@@ -305,6 +304,8 @@ pub fn verify(
     })?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.leeway = leeway_secs;
+    // Expiry is judged below against `now`, the caller's clock, not the library's.
+    validation.validate_exp = false;
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -326,13 +327,16 @@ pub fn verify(
         )
     })?;
     let claims = data.claims;
+    if claims.exp.saturating_add(leeway_secs) < now {
+        return Err(reject("the token has expired"));
+    }
     if claims.exp.saturating_sub(claims.iat) > max_lifetime_secs {
         return Err(TokenRejected(format!(
             "the token lives {} s; the registry accepts at most {max_lifetime_secs} s",
             claims.exp.saturating_sub(claims.iat)
         )));
     }
-    if claims.iat > jsonwebtoken::get_current_timestamp() + leeway_secs {
+    if claims.iat > now + leeway_secs {
         return Err(reject("the token was issued in the future (iat)"));
     }
     let grant = Grant::from_claims(&claims)?;
@@ -442,7 +446,14 @@ mod tests {
     }
 
     fn check(keys: &KeyRing, token: &str) -> Result<Grant, TokenRejected> {
-        verify(keys, token, ISS, AUD, 30, 3600).map(|(g, _, _)| g)
+        verify(
+            keys,
+            token,
+            (ISS, AUD),
+            (30, 3600),
+            jsonwebtoken::get_current_timestamp(),
+        )
+        .map(|(g, _, _)| g)
     }
 
     /// A token with `header` and `claims` as given, signed (or not) by `signature`.

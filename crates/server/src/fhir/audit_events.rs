@@ -11,9 +11,9 @@ use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
 use renhice_store::audit::{self as stored, AuditRow};
 
-use super::{base_url, search::date_bounds};
-use crate::auth::Role;
+use super::rest::base_url;
 use crate::auth::access::{Caller, forbidden};
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
 const DEFAULT_COUNT: usize = 50;
@@ -40,7 +40,7 @@ async fn readable(state: &AppState, caller: &Caller) -> Result<Option<Vec<String
 
 fn to_entry(base: &str, row: &AuditRow) -> Result<BundleEntry, ApiError> {
     let resource = Resource::from_json(row.body.as_bytes())
-        .map_err(|e| ApiError::Internal(format!("stored AuditEvent/{}: {e}", row.id)))?;
+        .map_err(|e| ApiError::caused(format!("stored AuditEvent/{} does not parse", row.id), e))?;
     Ok(BundleEntry {
         full_url: Some(format!("{base}/AuditEvent/{}", row.id).into()),
         resource: Some(resource),
@@ -85,7 +85,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
                 asked.get_or_insert_with(Vec::new).extend(ids);
             }
             "date" => {
-                let (s, u) = date_bounds("date", &raw)?;
+                let (s, u) = renhice_registry::dates::bounds("date", &raw)?;
                 since = since.max(s);
                 until = match (until, u) {
                     (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
@@ -131,7 +131,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
 }
 
 /// `GET /fhir/AuditEvent`.
-pub(super) async fn search(
+pub(crate) async fn search(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
@@ -197,11 +197,11 @@ pub(super) async fn search(
         total: None::<Primitive<u32>>,
         ..Bundle::default()
     };
-    Ok(super::ok(&Resource::Bundle(Box::new(bundle))))
+    Ok(super::rest::ok(&Resource::Bundle(Box::new(bundle))))
 }
 
 /// `GET /fhir/AuditEvent/{id}`.
-pub(super) async fn read(
+pub(crate) async fn read(
     path: web::Path<String>,
     state: web::Data<AppState>,
     caller: Caller,

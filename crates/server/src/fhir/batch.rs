@@ -22,9 +22,10 @@ use renhice_model::resources::{Bundle, BundleEntry, BundleEntryResponse, Resourc
 use renhice_model::values::Instant;
 use renhice_store::resources as stored;
 
-use super::{Written, instant_text};
+use super::rest::Written;
 use crate::auth::access::Caller;
 use crate::{ApiError, AppState};
+use renhice_registry::dates::instant_text;
 
 /// Runs every entry of a batch Bundle and answers with the `batch-response`.
 pub(super) async fn batch(
@@ -33,7 +34,7 @@ pub(super) async fn batch(
     caller: &Caller,
     bundle: Bundle,
 ) -> HttpResponse {
-    let base = super::base_url(req);
+    let base = super::rest::base_url(req);
     let mut entries = Vec::with_capacity(bundle.entry.len());
     caller.audit().interaction("batch", "E", None);
     for (i, entry) in bundle.entry.into_iter().enumerate() {
@@ -60,7 +61,7 @@ pub(super) async fn batch(
         entry: entries,
         ..Bundle::default()
     };
-    super::ok(&Resource::Bundle(Box::new(response)))
+    super::rest::ok(&Resource::Bundle(Box::new(response)))
 }
 
 /// The resource an entry carries, of the type its `request.url` names.
@@ -98,7 +99,7 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
     let url = text(request.and_then(|r| r.url.as_ref()));
     // Each entry is audited as the same request on its own would be.
     caller.audit().begin_entry(&method, &url);
-    let if_match = super::parse_if_match(
+    let if_match = super::rest::parse_if_match(
         request
             .and_then(|r| r.if_match.as_ref())
             .and_then(Primitive::as_str),
@@ -111,8 +112,8 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
     match (method.as_str(), segments.as_slice()) {
         ("POST", [resource_type]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
-            super::check_write(caller, resource_type)?;
-            super::create_resource(
+            super::resources::check_write(caller, resource_type)?;
+            super::resources::create_resource(
                 state,
                 caller,
                 resource_type,
@@ -122,10 +123,10 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
         }
         ("PUT", [resource_type]) if !query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
-            super::check_write(caller, resource_type)?;
-            let criterion = super::identifier_criterion(query)?;
+            super::resources::check_write(caller, resource_type)?;
+            let criterion = super::rest::identifier_criterion(query)?;
             let resource = body_of(resource, resource_type)?;
-            super::conditional_update_resource(
+            super::resources::conditional_update_resource(
                 state,
                 caller,
                 resource_type,
@@ -137,9 +138,9 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
         }
         ("PUT", [resource_type, id]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
-            super::check_write(caller, resource_type)?;
+            super::resources::check_write(caller, resource_type)?;
             let resource = body_of(resource, resource_type)?;
-            super::update_resource(
+            super::resources::update_resource(
                 state,
                 caller,
                 resource_type,
@@ -150,14 +151,14 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
             .await
         }
         ("GET", [resource_type, id]) if query.is_empty() => {
-            let resource_type = super::served(resource_type)?;
+            let resource_type = super::rest::served(resource_type)?;
             let lookup = (*id).to_owned();
             let row = state
                 .store
                 .run(move |conn| stored::read(conn, resource_type, &lookup))
                 .await?;
-            let row = super::found(resource_type, id, row)?;
-            super::check_read(state, caller, resource_type, id).await?;
+            let row = super::rest::found(resource_type, id, row)?;
+            super::resources::check_read(state, caller, resource_type, id).await?;
             Ok(Written {
                 status: StatusCode::OK,
                 resource_type,
@@ -180,8 +181,8 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
 
 /// A type a batch may write.
 fn fed_type(resource_type: &str) -> Result<&'static str, ApiError> {
-    let served = super::served(resource_type)?;
-    if super::FED.contains(&served) {
+    let served = super::rest::served(resource_type)?;
+    if super::rest::FED.contains(&served) {
         Ok(served)
     } else {
         Err(ApiError::Invalid {

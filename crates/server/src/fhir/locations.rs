@@ -19,36 +19,17 @@
 //! and one statement that follows the merges into the patient, groups the record index
 //! and fetches the IPRESS (`store::records::locations`), all prepared statements.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
-use renhice_model::Primitive;
-use renhice_model::peru::{Renipress, url};
-use renhice_model::resources::{
-    Organization, Parameters, ParametersParameter, ParametersParameterValue, Resource,
-};
-use renhice_model::types::{Coding, Reference};
-use renhice_model::values::DateTime;
+use renhice_model::resources::Resource;
 use renhice_store::records::{self, LocationGroup};
 use renhice_store::resources::{self as stored, StoredResource};
 use renhice_store::{DbConnection, StoreError};
-use serde_json::Value;
 
-use super::rules;
 use crate::auth::access::{Caller, Reading};
 use crate::{ApiError, AppState};
 
 /// The canonical URL of the operation's definition.
 pub(crate) const DEFINITION: &str = "http://renhice.org/fhir/OperationDefinition/record-locations";
-
-/// One IPRESS's part of the answer.
-#[derive(Default)]
-struct Location {
-    count: i64,
-    first: Option<i64>,
-    last: Option<i64>,
-    types: Vec<Coding>,
-}
 
 /// What the database said, before it becomes a FHIR answer.
 enum Lookup {
@@ -66,14 +47,6 @@ pub(super) fn invalid(path: &str, message: String) -> ApiError {
     ApiError::Invalid {
         path: path.to_owned(),
         message,
-    }
-}
-
-fn part(name: &str, value: ParametersParameterValue) -> ParametersParameter {
-    ParametersParameter {
-        name: Some(name.into()),
-        value: Some(value),
-        ..ParametersParameter::default()
     }
 }
 
@@ -96,42 +69,9 @@ pub(super) fn identifier_param(
     name: &str,
     raw: &str,
 ) -> Result<(&'static str, Option<String>, String), ApiError> {
-    Ok(match name {
-        "identifier" => match raw.split_once('|') {
-            Some((s, v)) => (
-                "identifier",
-                Some(s.to_owned()).filter(|s| !s.is_empty()),
-                v.to_owned(),
-            ),
-            None => ("identifier", None, raw.to_owned()),
-        },
-        "identifier:of-type" => {
-            let mut parts = raw.splitn(3, '|');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(ts), Some(tc), Some(v))
-                    if !ts.is_empty() && !tc.is_empty() && !v.is_empty() =>
-                {
-                    (
-                        rules::OF_TYPE_PARAM,
-                        Some(format!("{ts}|{tc}")),
-                        rules::normalise_of_type_value(ts, v),
-                    )
-                }
-                _ => {
-                    return Err(invalid(
-                        name,
-                        format!("{name} is type-system|type-code|value, got {raw:?}"),
-                    ));
-                }
-            }
-        }
-        other => {
-            return Err(invalid(
-                other,
-                format!("{other:?} is not an identifier parameter"),
-            ));
-        }
-    })
+    let criterion =
+        renhice_registry::conditional::identifier_criterion(&[(name.to_owned(), raw.to_owned())])?;
+    Ok((criterion.param, criterion.system, criterion.value))
 }
 
 /// Which patient an identifier names.
@@ -200,7 +140,7 @@ fn locate(conn: &mut DbConnection, caller: &Caller, patient: &str) -> Result<Loo
     Ok(Lookup::Found(groups))
 }
 
-pub(super) async fn for_identifier(
+pub(crate) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
@@ -220,13 +160,13 @@ pub(super) async fn for_identifier(
         Lookup::Found(groups) => Ok(answer(groups)),
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Unresolved(other) => Err(unresolved(other, &name, &raw)),
-        Lookup::Instance(_) => Err(ApiError::Internal(
+        Lookup::Instance(_) => Err(ApiError::internal(
             "an identifier lookup read an instance".to_owned(),
         )),
     }
 }
 
-pub(super) async fn for_instance(
+pub(crate) async fn for_instance(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -254,149 +194,27 @@ pub(super) async fn for_instance(
         Lookup::Found(groups) => Ok(answer(groups)),
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Instance(row) => {
-            super::found("Patient", &id, row)?;
-            Err(ApiError::Internal(format!("Patient/{id} vanished")))
+            super::rest::found("Patient", &id, row)?;
+            Err(ApiError::internal(format!("Patient/{id} vanished")))
         }
-        Lookup::Unresolved(_) => Err(ApiError::Internal(
+        Lookup::Unresolved(_) => Err(ApiError::internal(
             "an instance lookup by identifier".to_owned(),
         )),
     }
 }
 
-/// The codings a record entry's `types` column holds.
-fn codings(types: &str) -> Vec<Coding> {
-    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(types) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .map(|item| {
-            let text = |name: &str| item.get(name).and_then(Value::as_str);
-            Coding {
-                system: text("system").map(Into::into),
-                code: text("code").map(Into::into),
-                display: text("display").map(Into::into),
-                ..Coding::default()
-            }
-        })
-        .collect()
-}
-
 fn answer(groups: Vec<(LocationGroup, Option<String>)>) -> HttpResponse {
-    let mut by_ipress: HashMap<String, Location> = HashMap::new();
-    let mut organizations: HashMap<String, Option<Organization>> = HashMap::new();
-    for (group, organization) in groups {
-        organizations
-            .entry(group.custodian_id.clone())
-            .or_insert_with(
-                || match organization.map(|b| Resource::from_json(b.as_bytes())) {
-                    Some(Ok(Resource::Organization(o))) => Some(*o),
-                    _ => None,
-                },
-            );
-        let location = by_ipress.entry(group.custodian_id).or_default();
-        location.count += group.count;
-        location.first = [location.first, group.first].into_iter().flatten().min();
-        location.last = [location.last, group.last].into_iter().flatten().max();
-        for coding in codings(&group.types) {
-            match location
-                .types
-                .iter_mut()
-                .find(|c| c.system == coding.system && c.code == coding.code)
-            {
-                // The same code written with and without its display: keep the display.
-                Some(known) if known.display.is_none() => *known = coding,
-                Some(_) => {}
-                None => location.types.push(coding),
-            }
-        }
-    }
-    let mut ordered: Vec<(String, Location)> = by_ipress.into_iter().collect();
-    // Newest first; ties (and undated entries) in a stable order.
-    ordered.sort_by(|(a_id, a), (b_id, b)| b.last.cmp(&a.last).then_with(|| a_id.cmp(b_id)));
-    let parameter = ordered
+    let groups = groups
         .into_iter()
-        .map(|(org_id, location)| {
-            let organization = organizations.get(org_id.as_str()).and_then(Option::as_ref);
-            location_parameter(&org_id, organization, location)
+        .map(|(group, organization)| {
+            let organization = match organization.map(|b| Resource::from_json(b.as_bytes())) {
+                Some(Ok(Resource::Organization(o))) => Some(*o),
+                _ => None,
+            };
+            (group, organization)
         })
         .collect();
-    super::ok(&Resource::Parameters(Box::new(Parameters {
-        parameter,
-        ..Parameters::default()
-    })))
-}
-
-fn location_parameter(
-    org_id: &str,
-    organization: Option<&Organization>,
-    location: Location,
-) -> ParametersParameter {
-    let name = organization
-        .and_then(|o| o.name.as_ref())
-        .and_then(Primitive::as_str)
-        .map(str::to_owned);
-    let renipress = organization.and_then(|o| {
-        o.identifier.iter().find(|i| {
-            i.r#type.as_deref().is_some_and(|t| {
-                t.coding
-                    .iter()
-                    .any(|c| c.system.as_ref().and_then(Primitive::as_str) == Some(url::CS_IPRESS))
-            })
-        })
-    });
-    let mut reference = Reference::to("Organization", org_id);
-    if let Some(name) = &name {
-        reference = reference.with_display(name);
-    }
-    if let Some(identifier) = renipress {
-        reference.identifier = Some(Box::new(identifier.clone()));
-    }
-    let mut parts = vec![part(
-        "organization",
-        ParametersParameterValue::Reference(Box::new(reference)),
-    )];
-    if let Some(code) = renipress
-        .and_then(|i| i.value_str())
-        .and_then(|v| Renipress::parse(v).ok())
-    {
-        parts.push(part(
-            "renipress",
-            ParametersParameterValue::Identifier(Box::new(code.to_identifier())),
-        ));
-    }
-    if let Some(name) = name {
-        parts.push(part("name", ParametersParameterValue::String(name.into())));
-    }
-    parts.push(part(
-        "count",
-        ParametersParameterValue::Integer(i32::try_from(location.count).unwrap_or(i32::MAX).into()),
-    ));
-    for (label, value) in [("first", location.first), ("last", location.last)] {
-        if let Some(micros) = value
-            && let Ok(date) = DateTime::parse(super::instant_text(micros))
-        {
-            parts.push(part(
-                label,
-                ParametersParameterValue::DateTime(Primitive::new(date)),
-            ));
-        }
-    }
-    for coding in location.types {
-        parts.push(part(
-            "type",
-            ParametersParameterValue::Coding(Box::new(coding)),
-        ));
-    }
-    for endpoint in organization.iter().flat_map(|o| o.endpoint.iter()) {
-        parts.push(part(
-            "endpoint",
-            ParametersParameterValue::Reference(Box::new(endpoint.clone())),
-        ));
-    }
-    ParametersParameter {
-        name: Some("location".into()),
-        part: parts,
-        ..ParametersParameter::default()
-    }
+    super::rest::ok(&Resource::Parameters(Box::new(
+        renhice_registry::locations::answer(groups),
+    )))
 }

@@ -16,8 +16,9 @@ use renhice_model::resources::{
 use renhice_model::types::Reference;
 use renhice_store::resources as stored;
 
-use crate::auth::Role;
+use super::rest::ok;
 use crate::auth::access::Caller;
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
 fn invalid(path: &str, message: String) -> ApiError {
@@ -42,7 +43,7 @@ async fn resolve(state: &AppState, mut id: String) -> Result<(String, Box<Patien
             .and_then(|r| r.body);
         let Some(body) = row else { break };
         let Ok(Resource::Patient(p)) = Resource::from_json(body.as_bytes()) else {
-            return Err(ApiError::Internal(format!(
+            return Err(ApiError::internal(format!(
                 "stored Patient/{id} is not a Patient"
             )));
         };
@@ -70,7 +71,7 @@ async fn resolve(state: &AppState, mut id: String) -> Result<(String, Box<Patien
     Ok((id, patient))
 }
 
-pub(super) async fn ihe_pix(
+pub(crate) async fn ihe_pix(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,7 +148,7 @@ pub(super) async fn ihe_pix(
         )));
     }
     let Some((id, patient)) = survivors.into_iter().next() else {
-        return Err(ApiError::Internal("no survivor".to_owned()));
+        return Err(ApiError::internal("no survivor"));
     };
     let mut parameter: Vec<ParametersParameter> = patient
         .identifier
@@ -170,7 +171,7 @@ pub(super) async fn ihe_pix(
         ))),
         ..ParametersParameter::default()
     });
-    Ok(super::ok(&Resource::Parameters(Box::new(Parameters {
+    Ok(ok(&Resource::Parameters(Box::new(Parameters {
         parameter,
         ..Parameters::default()
     }))))

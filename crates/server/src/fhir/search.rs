@@ -1,177 +1,29 @@
-//! `GET /fhir/{type}?…`: search (PDQm ITI-78 for Patient).
+//! `GET /fhir/{type}?…`: search (PDQm ITI-78 for Patient, MHD ITI-66/67, PCF ITI-108).
 //!
-//! | type | parameters |
-//! | --- | --- |
-//! | Patient | `_id`, `identifier`, `identifier:of-type`, `family` (either surname), `given`, `birthdate` (`eq`, `ge`, `le`, `gt`, `lt`), `gender` |
-//! | Organization | `_id`, `identifier`, `identifier:of-type` |
-//! | DocumentReference (MHD ITI-67) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `date`, `period`, `type`, `category`, `custodian`, `facility`, `setting`, `security-label`; `_sort=date` or `-date`; `_include=DocumentReference:custodian` |
-//! | List (MHD ITI-66, each a SubmissionSet) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier`, `code`, `date`, `designationType`, `sourceId`; `_sort=date` or `-date` |
-//! | Consent (PCF ITI-108) | `patient` or `patient.identifier` and `status` (both required), `_id`, `identifier` |
-//!
-//! Strings match case- and accent-insensitively by prefix. Commas separate alternatives.
-//! `_count` (default 20, at most 200) sizes a page; the `next` link carries a `_cursor`
-//! (the position of the last row returned), so pages do not shift when resources are
-//! added. `_total=accurate` (or `estimate`) adds `Bundle.total`; by default it is left
-//! out, as counting costs a second query. `POST /fhir/{type}/_search` with a form body
-//! searches the same way. An unknown parameter is a 400 unless the client sends
-//! `Prefer: handling=lenient`, in which case it is ignored and left out of the `self`
-//! link (FHIR R4 §3.1.1.1.5).
+//! The parameters of each type are the table of [`renhice_registry::params`] (listed in
+//! `docs/search-parameters.md`), read by [`renhice_registry::query::parse`]. Here a
+//! parsed search is narrowed to what the caller may see and run against the store.
+//! `POST /fhir/{type}/_search` with a form body searches the same way. An unknown
+//! parameter is a 400 unless the client sends `Prefer: handling=lenient`, in which case
+//! it is ignored and left out of the `self` link (FHIR R4 §3.1.1.1.5).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
-use renhice_model::values::Date;
-use renhice_store::search::{
-    self as store_search, Criterion, Cursor, DateComparator, Match, Order,
-};
+use renhice_registry::ResourceType;
+use renhice_registry::params::PARTY;
+use renhice_registry::query::{self, SearchRequest, cursor_text};
+use renhice_store::search::{self as store_search, Criterion, Cursor, Match};
 
-use super::{base_url, consent, rules, served};
-use crate::auth::Role;
+use super::rest::{base_url, served};
 use crate::auth::access::{Caller, Reading, Scope, forbidden};
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
-
-const DEFAULT_COUNT: usize = 20;
-const MAX_COUNT: usize = 200;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Token,
-    OfType,
-    String,
-    Date,
-    /// A reference to a resource of this type (`Patient/123` or `123`).
-    Reference(&'static str),
-    /// `patient.identifier`: the patients carrying a token, resolved before the search.
-    PatientIdentifier,
-}
-
-/// The types that can be searched.
-pub(crate) const SEARCHABLE: [&str; 5] = [
-    "Consent",
-    "DocumentReference",
-    "List",
-    "Organization",
-    "Patient",
-];
-
-fn parameter(resource_type: &str, name: &str) -> Option<Kind> {
-    match (resource_type, name) {
-        (_, "_id" | "identifier")
-        | ("Patient", "gender")
-        | (
-            "DocumentReference",
-            "status" | "type" | "category" | "security-label" | "facility" | "setting",
-        )
-        | ("List", "status" | "code" | "designationType" | "sourceId")
-        | ("Consent", "status") => Some(Kind::Token),
-        ("Patient" | "Organization", "identifier:of-type") => Some(Kind::OfType),
-        ("Patient", "family" | "given") => Some(Kind::String),
-        ("Patient", "birthdate") | ("DocumentReference", "date" | "period") | ("List", "date") => {
-            Some(Kind::Date)
-        }
-        ("DocumentReference" | "List", "patient" | "subject") | ("Consent", "patient") => {
-            Some(Kind::Reference("Patient"))
-        }
-        ("DocumentReference", "custodian") => Some(Kind::Reference("Organization")),
-        ("DocumentReference" | "List" | "Consent", "patient.identifier") => {
-            Some(Kind::PatientIdentifier)
-        }
-        _ => None,
-    }
-}
 
 fn invalid(name: &str, message: String) -> ApiError {
     ApiError::Invalid {
         path: name.to_owned(),
         message,
-    }
-}
-
-fn parse_value(kind: Kind, name: &str, raw: &str) -> Result<Match, ApiError> {
-    match kind {
-        Kind::Reference(target) => {
-            let id = raw
-                .strip_prefix(target)
-                .and_then(|r| r.strip_prefix('/'))
-                .unwrap_or(raw);
-            if id.is_empty() || id.contains('/') {
-                return Err(invalid(
-                    name,
-                    format!("{name} is a {target} id or {target}/id, got {raw:?}"),
-                ));
-            }
-            Ok(Match::Reference {
-                target_type: target.to_owned(),
-                target_id: id.to_owned(),
-            })
-        }
-        Kind::Token | Kind::PatientIdentifier => Ok(match raw.split_once('|') {
-            Some((system, code)) => Match::Token {
-                system: Some(system.to_owned()),
-                code: code.to_owned(),
-            },
-            None => Match::Token {
-                system: None,
-                code: raw.to_owned(),
-            },
-        }),
-        Kind::OfType => {
-            let mut parts = raw.splitn(3, '|');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(ts), Some(tc), Some(value))
-                    if !ts.is_empty() && !tc.is_empty() && !value.is_empty() =>
-                {
-                    Ok(Match::Token {
-                        system: Some(format!("{ts}|{tc}")),
-                        code: rules::normalise_of_type_value(ts, value),
-                    })
-                }
-                _ => Err(invalid(
-                    name,
-                    format!("{name} is type-system|type-code|value, got {raw:?}"),
-                )),
-            }
-        }
-        Kind::String => {
-            let value = rules::normalise_text(raw);
-            if value.is_empty() {
-                return Err(invalid(name, format!("{name} needs a value")));
-            }
-            Ok(Match::StringPrefix(value))
-        }
-        Kind::Date => {
-            let (comparator, text) = match raw.get(..2) {
-                Some("eq") => (DateComparator::Eq, &raw[2..]),
-                Some("ge") => (DateComparator::Ge, &raw[2..]),
-                Some("le") => (DateComparator::Le, &raw[2..]),
-                Some("gt") => (DateComparator::Gt, &raw[2..]),
-                Some("lt") => (DateComparator::Lt, &raw[2..]),
-                Some(p) if p.bytes().all(|b| b.is_ascii_lowercase()) => {
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "the prefix {p:?} is not supported on {name}; use eq, ge, le, gt or lt"
-                        ),
-                    ));
-                }
-                _ => (DateComparator::Eq, raw),
-            };
-            let date: Date = text.parse().map_err(|e| {
-                invalid(
-                    name,
-                    format!(
-                        "{name} {text:?} is not a FHIR date (YYYY, YYYY-MM or YYYY-MM-DD): {e}"
-                    ),
-                )
-            })?;
-            let (low, high) = rules::date_range(&date.parts())
-                .ok_or_else(|| invalid(name, format!("{name} {text:?} is out of range")))?;
-            Ok(Match::Date {
-                comparator,
-                low,
-                high,
-            })
-        }
     }
 }
 
@@ -183,159 +35,15 @@ fn lenient(req: &HttpRequest) -> bool {
         .any(|p| p.trim().eq_ignore_ascii_case("handling=lenient"))
 }
 
-/// A parsed search request.
-struct Request {
-    /// `patient.identifier` values, resolved to patients before searching.
-    patient_identifiers: Vec<Match>,
-    criteria: Vec<Criterion>,
-    /// The parameters applied, for the `self` and `next` links.
-    kept: Vec<(String, String)>,
-    count: usize,
-    order: Order,
-    after: Cursor,
-    /// `_include=DocumentReference:custodian`.
-    include_custodian: bool,
-    /// `_total=accurate` or `estimate`.
-    total: bool,
-}
-
-/// The `_cursor` of a next link: `key`, or `date_key` under a date order.
-fn cursor_text(cursor: Cursor) -> Option<String> {
-    match cursor {
-        Cursor::Start => None,
-        Cursor::Key(k) => Some(k.to_string()),
-        Cursor::DateKey(d, k) => Some(format!("{d}_{k}")),
-    }
-}
-
-fn parse_cursor(raw: &str, order: Order) -> Result<Cursor, ApiError> {
-    let bad = || {
-        invalid(
-            "_cursor",
-            format!("_cursor {raw:?} is not a page cursor from a next link of this search"),
-        )
-    };
-    match order {
-        Order::Date { .. } => {
-            let (d, k) = raw.split_once('_').ok_or_else(bad)?;
-            Ok(Cursor::DateKey(
-                d.parse().map_err(|_| bad())?,
-                k.parse().map_err(|_| bad())?,
-            ))
-        }
-        Order::Key | Order::KeyDescending => raw.parse().map(Cursor::Key).map_err(|_| bad()),
-    }
-}
-
-/// A result parameter (`_sort`, `_include`, `_total`) applied to `request`; `false` if
-/// the value is not offered.
-fn result_parameter(resource_type: &str, name: &str, raw: &str, request: &mut Request) -> bool {
-    match (name, raw) {
-        ("_sort", "date" | "-date") if matches!(resource_type, "DocumentReference" | "List") => {
-            request.order = Order::Date {
-                param: "date",
-                descending: raw.starts_with('-'),
-            };
-        }
-        ("_include", "DocumentReference:custodian") if resource_type == "DocumentReference" => {
-            request.include_custodian = true;
-        }
-        ("_total", "accurate" | "estimate") => request.total = true,
-        ("_total", "none") => request.total = false,
-        _ => return false,
-    }
-    request.kept.push((name.to_owned(), raw.to_owned()));
-    true
-}
-
-fn parse_request(req: &HttpRequest, query: &str, resource_type: &str) -> Result<Request, ApiError> {
+fn parse_request(
+    req: &HttpRequest,
+    query: &str,
+    resource_type: ResourceType,
+) -> Result<SearchRequest, ApiError> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
-    let mut request = Request {
-        patient_identifiers: Vec::new(),
-        criteria: Vec::new(),
-        kept: Vec::new(),
-        count: DEFAULT_COUNT,
-        order: Order::Key,
-        after: Cursor::Start,
-        include_custodian: false,
-        total: false,
-    };
-    let mut cursor = None;
-    for (name, raw) in &pairs {
-        match name.as_str() {
-            "_count" => {
-                request.count = raw
-                    .parse::<usize>()
-                    .map_err(|_| invalid("_count", format!("_count {raw:?} is not a number")))?
-                    .min(MAX_COUNT);
-            }
-            "_cursor" => cursor = Some(raw.clone()),
-            "_format" => {}
-            "_sort" | "_include" | "_total" => {
-                if !result_parameter(resource_type, name, raw, &mut request) && !lenient(req) {
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "{name}={raw} is not offered on {resource_type} here (see /fhir/metadata); \
-                             send Prefer: handling=lenient to have it ignored"
-                        ),
-                    ));
-                }
-            }
-            _ => {
-                let Some(kind) = parameter(resource_type, name) else {
-                    if lenient(req) {
-                        continue;
-                    }
-                    return Err(invalid(
-                        name,
-                        format!(
-                            "{name:?} is not a search parameter of {resource_type} here (see /fhir/metadata); \
-                             send Prefer: handling=lenient to have unknown parameters ignored"
-                        ),
-                    ));
-                };
-                let values = raw
-                    .split(',')
-                    .map(|v| parse_value(kind, name, v))
-                    .collect::<Result<Vec<_>, _>>()?;
-                request.kept.push((name.clone(), raw.clone()));
-                if kind == Kind::PatientIdentifier {
-                    request.patient_identifiers.extend(values);
-                    continue;
-                }
-                let param = match (kind, name.as_str()) {
-                    (Kind::OfType, _) => rules::OF_TYPE_PARAM.to_owned(),
-                    // `subject` and `patient` are one index for DocumentReference and List.
-                    (Kind::Reference("Patient"), _) => "patient".to_owned(),
-                    _ => name.clone(),
-                };
-                request.criteria.push(Criterion { param, values });
-            }
-        }
-    }
-    if let Some(raw) = cursor {
-        request.after = parse_cursor(&raw, request.order)?;
-    }
-    if matches!(resource_type, "DocumentReference" | "List" | "Consent") {
-        let has = |p: &str| request.kept.iter().any(|(n, _)| n == p);
-        if !(has("patient") || has("subject") || has("patient.identifier")) || !has("status") {
-            return Err(invalid(
-                "query",
-                format!(
-                    "{} search names the patient (patient or patient.identifier) and the status",
-                    match resource_type {
-                        "List" => "an MHD SubmissionSet (ITI-66)",
-                        "Consent" => "a PCF consent (ITI-108)",
-                        _ => "an MHD document (ITI-67)",
-                    }
-                ),
-            ));
-        }
-    }
-    Ok(request)
+    Ok(query::parse(resource_type, &pairs, lenient(req))?)
 }
 
 /// `patient.identifier`: a criterion on the patients carrying any of the identifiers.
@@ -375,7 +83,7 @@ async fn patients_with(state: &AppState, identifiers: Vec<Match>) -> Result<Crit
     })
 }
 
-pub(super) async fn search(
+pub(crate) async fn search(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -387,14 +95,14 @@ pub(super) async fn search(
 
 /// `POST /fhir/{type}/_search`: the parameters in an `application/x-www-form-urlencoded`
 /// body (and the URL), so they stay out of access logs (FHIR R4 §3.1.1.0.2).
-pub(super) async fn search_post(
+pub(crate) async fn search_post(
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    if !super::is_form(&req) && !body.is_empty() {
+    if !super::rest::is_form(&req) && !body.is_empty() {
         return Err(invalid(
             "Content-Type",
             "POST _search takes its parameters as application/x-www-form-urlencoded".to_owned(),
@@ -443,13 +151,9 @@ async fn access_criterion(
             }))
         }
         Role::System | Role::Clinician if resource_type == "Patient" => Ok(None),
-        Role::System | Role::Clinician if resource_type == "Consent" => {
-            Ok(Some(Criterion::references(
-                consent::PARTY_PARAM,
-                "Organization",
-                [caller.ipress(state).await?],
-            )))
-        }
+        Role::System | Role::Clinician if resource_type == "Consent" => Ok(Some(
+            Criterion::references(PARTY, "Organization", [caller.ipress(state).await?]),
+        )),
         Role::System | Role::Clinician => {
             entries_criterion(state, caller, resource_type, criteria).await
         }
@@ -524,13 +228,17 @@ async fn run(
     caller: &Caller,
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = served(resource_type)?;
-    if !SEARCHABLE.contains(&resource_type) {
+    let searched = resource_type
+        .parse::<ResourceType>()
+        .ok()
+        .filter(|t| renhice_registry::params::searchable().contains(t));
+    let Some(searched) = searched else {
         return Err(ApiError::NotOffered {
             message: format!("searching {resource_type} is not offered; read entries by id"),
             allow: "",
         });
-    }
-    let Request {
+    };
+    let SearchRequest {
         patient_identifiers,
         mut criteria,
         kept,
@@ -539,7 +247,7 @@ async fn run(
         after,
         include_custodian,
         total,
-    } = parse_request(req, query, resource_type)?;
+    } = parse_request(req, query, searched)?;
     if !patient_identifiers.is_empty() {
         criteria.push(patients_with(state, patient_identifiers).await?);
     }
@@ -617,7 +325,7 @@ async fn run(
         entry: entries,
         ..Bundle::default()
     };
-    Ok(super::ok(&Resource::Bundle(Box::new(bundle))))
+    Ok(super::rest::ok(&Resource::Bundle(Box::new(bundle))))
 }
 
 fn entry(
@@ -628,7 +336,7 @@ fn entry(
     mode: &'static str,
 ) -> Result<BundleEntry, ApiError> {
     let resource = Resource::from_json(body.as_bytes())
-        .map_err(|e| ApiError::Internal(format!("stored {resource_type}/{id}: {e}")))?;
+        .map_err(|e| ApiError::caused(format!("stored {resource_type}/{id} does not parse"), e))?;
     Ok(BundleEntry {
         full_url: Some(format!("{base}/{resource_type}/{id}").into()),
         resource: Some(resource),
@@ -672,24 +380,4 @@ async fn custodians(
         }
     }
     Ok(included)
-}
-
-/// A `date` search value (`ge2026-03-01`, …) as the closed range of microseconds it
-/// admits: `(since, until)`, either open.
-pub(super) fn date_bounds(name: &str, raw: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
-    let Match::Date {
-        comparator,
-        low,
-        high,
-    } = parse_value(Kind::Date, name, raw)?
-    else {
-        return Err(invalid(name, format!("{name} {raw:?} is not a date")));
-    };
-    Ok(match comparator {
-        DateComparator::Eq => (Some(low), Some(high)),
-        DateComparator::Ge => (Some(low), None),
-        DateComparator::Gt => (Some(high.saturating_add(1)), None),
-        DateComparator::Le => (None, Some(high)),
-        DateComparator::Lt => (None, Some(low.saturating_sub(1))),
-    })
 }

@@ -29,10 +29,9 @@ use renhice_store::search::{self as store_search, Criterion, Cursor, Order};
 use renhice_store::{DbConnection, StoreError};
 
 use super::locations::{self, Resolved};
-use super::rules;
 use crate::audit::AuditHandle;
-use crate::auth::Role;
 use crate::auth::access::{Caller, Reading, Scope, outside_scope};
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
 /// The canonical URL of the operation's definition
@@ -91,7 +90,7 @@ fn party(
             ),
         ));
     };
-    let keys = rules::check(resource)?.unique_keys;
+    let keys = renhice_registry::check(resource)?.unique_keys;
     if keys.is_empty() {
         return Err(unprocessable(
             &path,
@@ -148,7 +147,7 @@ fn check(bundle: &Bundle) -> Result<(&Composition, i64, String), ApiError> {
         .timestamp
         .as_ref()
         .and_then(Primitive::value)
-        .and_then(super::push::instant_micros)
+        .and_then(renhice_registry::dates::instant_micros)
         .ok_or_else(|| {
             unprocessable("Bundle.timestamp", "a document has its timestamp (bdl-10)")
         })?;
@@ -194,15 +193,16 @@ enum Outcome {
 }
 
 /// `POST /fhir/Bundle`: keeps a patient summary document.
-pub(super) async fn push(
+pub(crate) async fn push(
     body: web::Bytes,
-    state: &AppState,
-    caller: &Caller,
+    state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
+    let (state, caller) = (&**state, &caller);
     caller.require(&[Role::System, Role::Clinician], "push a patient's summary")?;
     let own = caller.ipress(state).await?;
-    let Resource::Bundle(bundle) = super::parse(body, "Bundle").await? else {
-        return Err(ApiError::Internal("parse returned another type".to_owned()));
+    let Resource::Bundle(bundle) = super::rest::parse(body, "Bundle").await? else {
+        return Err(ApiError::internal("parse returned another type"));
     };
     let (composition, timestamp, identifier) = check(&bundle)?;
     let patient = party(
@@ -217,7 +217,7 @@ pub(super) async fn push(
         "Organization",
         "custodian",
     )?;
-    let now = super::now_micros();
+    let now = renhice_store::Timestamp::now().micros();
     let own_ipress = own.clone();
     let audit = caller.audit().clone();
     let observer = state.auth.config.audience.clone();
@@ -243,7 +243,7 @@ pub(super) async fn push(
             version,
             last_updated,
             body,
-        } => Ok(super::version_response(
+        } => Ok(super::rest::version_response(
             if version == 1 {
                 StatusCode::CREATED
             } else {
@@ -255,7 +255,7 @@ pub(super) async fn push(
             last_updated,
             body,
         )),
-        Outcome::Again(row) => Ok(super::version_response(
+        Outcome::Again(row) => Ok(super::rest::version_response(
             StatusCode::OK,
             "Bundle",
             &row.id,
@@ -269,7 +269,7 @@ pub(super) async fn push(
         Outcome::NotOwn(custodian) => {
             Err(caller.not_own(&own, &custodian, "Bundle.entry[0].resource.custodian"))
         }
-        Outcome::Unreadable(id) => Err(ApiError::Internal(format!(
+        Outcome::Unreadable(id) => Err(ApiError::internal(format!(
             "the held summary Bundle/{id} cannot be read back"
         ))),
         Outcome::Unknown {
@@ -337,7 +337,7 @@ fn keep(
                 .timestamp
                 .as_ref()
                 .and_then(Primitive::value)
-                .and_then(super::push::instant_micros);
+                .and_then(renhice_registry::dates::instant_micros);
             if held_timestamp.is_some_and(|t| t >= timestamp) {
                 return Ok(Outcome::Older { held: id });
             }
@@ -347,7 +347,7 @@ fn keep(
     bundle.id = Some(id.clone().into());
     let meta = bundle.meta.get_or_insert_with(Box::<Meta>::default);
     meta.version_id = Some(version.to_string().into());
-    meta.last_updated = Instant::parse(super::instant_text(now))
+    meta.last_updated = Instant::parse(renhice_registry::dates::instant_text(now))
         .ok()
         .map(Primitive::new);
     let body = Resource::Bundle(Box::new(bundle)).to_json_string();
@@ -525,7 +525,7 @@ fn document(body: Option<String>, what: String) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /fhir/Patient/$summary?identifier=…[&custodian=…]`.
-pub(super) async fn for_identifier(
+pub(crate) async fn for_identifier(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
@@ -564,7 +564,7 @@ pub(super) async fn for_identifier(
 }
 
 /// `GET /fhir/Patient/{id}/$summary[?custodian=…]`.
-pub(super) async fn for_instance(
+pub(crate) async fn for_instance(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -584,6 +584,6 @@ pub(super) async fn for_instance(
             Ok((row, body))
         })
         .await?;
-    super::found("Patient", &id, row)?;
+    super::rest::found("Patient", &id, row)?;
     document(body?, format!("summary of Patient/{id}"))
 }

@@ -16,8 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_validator::Validator;
 use serde_json::Value;
 
-use crate::auth::Role;
 use crate::auth::access::Caller;
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
 fn invalid(path: &str, message: impl Into<String>) -> ApiError {
@@ -146,9 +146,9 @@ async fn run(
         ))
     })
     .await
-    .map_err(|error| ApiError::Internal(error.to_string()))??;
-    let body =
-        serde_json::to_vec(&outcome).map_err(|error| ApiError::Internal(error.to_string()))?;
+    .map_err(|error| ApiError::caused("a worker task failed", error))??;
+    let body = serde_json::to_vec(&outcome)
+        .map_err(|error| ApiError::caused("the OperationOutcome could not be written", error))?;
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CONTENT_TYPE,
@@ -158,7 +158,7 @@ async fn run(
 }
 
 /// `POST /fhir/$validate`.
-pub(super) async fn any(
+pub(crate) async fn any(
     request: HttpRequest,
     body: web::Bytes,
     _state: web::Data<AppState>,
@@ -168,7 +168,7 @@ pub(super) async fn any(
 }
 
 /// `POST /fhir/{type}/$validate`.
-pub(super) async fn typed(
+pub(crate) async fn typed(
     request: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,

@@ -1,0 +1,104 @@
+//! The resource types the registry serves.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A resource type the registry serves, as a value rather than a string, so a
+/// misspelt type is a compile error and a `match` names every type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    /// The audit trail (read only).
+    AuditEvent,
+    /// A patient's basic clinical information (a document Bundle, BundlePe).
+    Bundle,
+    /// A patient's consent (IHE PCF).
+    Consent,
+    /// An index entry: where a document is (IHE MHD).
+    DocumentReference,
+    /// A SubmissionSet (IHE MHD).
+    List,
+    /// An IPRESS (OrganizacionPe).
+    Organization,
+    /// A patient (PacientePe).
+    Patient,
+    /// Who signed a push (firma digital).
+    Provenance,
+}
+
+/// A type name the registry does not serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a resource type this registry serves")]
+pub struct UnknownResourceType(pub String);
+
+impl ResourceType {
+    /// Every type, in name order.
+    pub const ALL: [Self; 8] = [
+        Self::AuditEvent,
+        Self::Bundle,
+        Self::Consent,
+        Self::DocumentReference,
+        Self::List,
+        Self::Organization,
+        Self::Patient,
+        Self::Provenance,
+    ];
+
+    /// The FHIR name of the type.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuditEvent => "AuditEvent",
+            Self::Bundle => "Bundle",
+            Self::Consent => "Consent",
+            Self::DocumentReference => "DocumentReference",
+            Self::List => "List",
+            Self::Organization => "Organization",
+            Self::Patient => "Patient",
+            Self::Provenance => "Provenance",
+        }
+    }
+
+    /// The type of a resource of the model, if served.
+    #[must_use]
+    pub fn of(resource: &renhice_model::resources::Resource) -> Option<Self> {
+        resource.resource_type().parse().ok()
+    }
+}
+
+impl FromStr for ResourceType {
+    type Err = UnknownResourceType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownResourceType(s.to_owned()))
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_sorted() {
+        for t in ResourceType::ALL {
+            assert_eq!(t.as_str().parse::<ResourceType>(), Ok(t));
+        }
+        assert!(
+            ResourceType::ALL
+                .windows(2)
+                .all(|w| w[0].as_str() < w[1].as_str())
+        );
+        assert_eq!(
+            "Observation".parse::<ResourceType>(),
+            Err(UnknownResourceType("Observation".to_owned()))
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! How strings are compared: the folding behind string search and identity documents.
+
+use renhice_model::peru::url;
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises text for string search: accents removed (NFD, combining marks dropped),
+/// lower case, runs of whitespace as one space, trimmed. `Huamán` and `HUAMAN` are one.
+#[must_use]
+pub fn normalise_text(text: &str) -> String {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Normalises the value of an `identifier:of-type` search the way the index holds it:
+/// identity documents (`IdspersonaPeru`) by their upper-case number, so `ve1234567` and
+/// `VE1234567` are one passport; other identifiers as written.
+#[must_use]
+pub fn normalise_of_type_value(type_system: &str, value: &str) -> String {
+    if type_system == url::CS_IDS_PERSONA {
+        value.trim().to_ascii_uppercase()
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accents_case_and_spaces_fold() {
+        assert_eq!(normalise_text("  HUAMÁN   Quispe "), "huaman quispe");
+        assert_eq!(normalise_text("Ñahui"), "nahui");
+        assert_eq!(normalise_text("Müller\tPeña"), "muller pena");
+        assert_eq!(normalise_text(" \t\n"), "");
+    }
+
+    #[test]
+    fn identity_documents_fold_to_upper_case() {
+        assert_eq!(
+            normalise_of_type_value(url::CS_IDS_PERSONA, " ve1234567 "),
+            "VE1234567"
+        );
+        assert_eq!(
+            normalise_of_type_value("http://example.org/ids", " ve1 "),
+            " ve1 "
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn folding_is_idempotent(text in "\\PC{0,40}") {
+            let once = normalise_text(&text);
+            prop_assert_eq!(normalise_text(&once), once.clone());
+        }
+
+        #[test]
+        fn folding_ignores_case_and_outer_space(text in "[a-zA-ZáéíóúÁÉÍÓÚñÑ ]{0,30}") {
+            let spaced = format!("  {}  ", text.to_uppercase());
+            prop_assert_eq!(normalise_text(&spaced), normalise_text(&text));
+        }
+
+        #[test]
+        fn folded_text_has_no_runs_of_space_nor_upper_case(text in "\\PC{0,40}") {
+            let folded = normalise_text(&text);
+            prop_assert!(!folded.contains("  "));
+            prop_assert_eq!(folded.trim(), folded.as_str());
+            prop_assert!(!folded.chars().any(char::is_uppercase) || folded.chars().any(|c| c.to_lowercase().next() == Some(c)));
+        }
+    }
+}

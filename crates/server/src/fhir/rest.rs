@@ -1,0 +1,216 @@
+//! The REST plumbing every FHIR handler shares: the served types, strict parsing of
+//! request bodies, version answers (`ETag`, `Last-Modified`, `Location`), the base URL,
+//! and the conditional headers and criteria.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use renhice_model::resources::Resource;
+use renhice_store::resources::StoredResource;
+use time::format_description::well_known::Rfc2822;
+
+use crate::error::ApiError;
+
+/// The resource types this build serves (read, vread, history).
+pub(crate) const SERVED: [&str; 7] = [
+    "Bundle",
+    "Consent",
+    "DocumentReference",
+    "List",
+    "Organization",
+    "Patient",
+    "Provenance",
+];
+
+/// The types clients create, update and search directly (the identity feed, and
+/// patients' consents); the index entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
+pub(crate) const FED: [&str; 3] = ["Consent", "Organization", "Patient"];
+
+/// The resource type of the path, if served.
+pub(crate) fn served(resource_type: &str) -> Result<&'static str, ApiError> {
+    SERVED
+        .into_iter()
+        .find(|t| *t == resource_type)
+        .ok_or_else(|| ApiError::UnsupportedType {
+            resource_type: resource_type.to_owned(),
+        })
+}
+
+/// The resource type of the path, if clients may write it directly.
+pub(crate) fn fed(req: &HttpRequest, resource_type: &str) -> Result<&'static str, ApiError> {
+    let served = served(resource_type)?;
+    if FED.contains(&served) {
+        Ok(served)
+    } else {
+        Err(ApiError::NotOffered {
+            message: format!(
+                "{} {}: {served} entries are written only by an ITI-65 push (POST /fhir)",
+                req.method(),
+                req.path()
+            ),
+            allow: if req.match_info().get("id").is_some() {
+                "GET"
+            } else {
+                ""
+            },
+        })
+    }
+}
+
+/// Parses a request body strictly, off the HTTP worker thread.
+pub(crate) async fn parse(
+    body: web::Bytes,
+    expected_type: &'static str,
+) -> Result<Resource, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Invalid {
+            path: expected_type.to_owned(),
+            message: format!(
+                "the request has no body; send the {expected_type} as application/fhir+json"
+            ),
+        });
+    }
+    let resource = web::block(move || Resource::from_json(&body))
+        .await
+        .map_err(|e| ApiError::caused("a worker task failed", e))?
+        .map_err(|e| ApiError::Invalid {
+            path: if e.path.is_empty() {
+                expected_type.to_owned()
+            } else {
+                e.path.clone()
+            },
+            message: e.to_string(),
+        })?;
+    if resource.resource_type() != expected_type {
+        return Err(ApiError::Invalid {
+            path: format!("{}.resourceType", resource.resource_type()),
+            message: format!(
+                "the body is a {}, but the URL is for {expected_type}",
+                resource.resource_type()
+            ),
+        });
+    }
+    Ok(resource)
+}
+
+/// A response carrying one stored version, with `ETag` and `Last-Modified`.
+pub(crate) fn version_response(
+    status: StatusCode,
+    resource_type: &str,
+    id: &str,
+    version: i64,
+    last_updated: i64,
+    body: String,
+) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .insert_header((header::ETAG, format!("W/\"{version}\"")));
+    if let Ok(modified) = renhice_store::Timestamp::from_micros(last_updated)
+        .to_datetime()
+        .format(&Rfc2822)
+    {
+        response.insert_header((header::LAST_MODIFIED, modified.replace("+0000", "GMT")));
+    }
+    if status == StatusCode::CREATED {
+        response.insert_header((
+            header::LOCATION,
+            format!("/fhir/{resource_type}/{id}/_history/{version}"),
+        ));
+    }
+    response.body(body)
+}
+
+/// One stored version, as a write produced it.
+pub(crate) struct Written {
+    /// 201 when the write created the resource, 200 otherwise.
+    pub(crate) status: StatusCode,
+    pub(crate) resource_type: &'static str,
+    pub(crate) id: String,
+    pub(crate) version: i64,
+    pub(crate) last_updated: i64,
+    /// The stored JSON.
+    pub(crate) body: String,
+}
+
+impl Written {
+    pub(crate) fn into_response(self) -> HttpResponse {
+        version_response(
+            self.status,
+            self.resource_type,
+            &self.id,
+            self.version,
+            self.last_updated,
+            self.body,
+        )
+    }
+}
+
+/// The version an `If-Match: W/"n"` header names, if any.
+pub(crate) fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    parse_if_match(
+        req.headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or_default()),
+    )
+}
+
+/// The version an `If-Match` value (a header, or a batch entry's `request.ifMatch`)
+/// names.
+pub(crate) fn parse_if_match(value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    Ok(renhice_registry::conditional::if_match(value)?)
+}
+
+pub(crate) use renhice_registry::conditional::IdentifierCriterion;
+
+/// The criterion of a conditional update from its query string.
+pub(crate) fn identifier_criterion(query: &str) -> Result<IdentifierCriterion, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map_err(|e| ApiError::Invalid {
+            path: "query".to_owned(),
+            message: format!("the query string is malformed: {e}"),
+        })?
+        .into_inner();
+    Ok(renhice_registry::conditional::identifier_criterion(&pairs)?)
+}
+
+pub(crate) fn found(
+    resource_type: &str,
+    id: &str,
+    row: Option<StoredResource>,
+) -> Result<StoredResource, ApiError> {
+    match row {
+        None => Err(ApiError::ResourceNotFound {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+        }),
+        Some(r) if r.deleted => Err(ApiError::Gone {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+            version: r.version_id,
+        }),
+        Some(r) => Ok(r),
+    }
+}
+
+/// A 200 answer carrying a resource as FHIR JSON.
+pub(crate) fn ok(resource: &Resource) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .body(resource.to_json())
+}
+
+/// Whether a request's body is an `application/x-www-form-urlencoded` form (a POST
+/// search, a token request).
+pub(crate) fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The server's FHIR base as the client addressed it (`http://host:port/fhir`).
+pub(crate) fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/fhir", info.scheme(), info.host())
+}
