@@ -123,7 +123,7 @@ impl NewAuditEvent {
 
 /// Appends events on the connection's current transaction, or in one of their own.
 pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<()> {
-    for chunk in events.chunks(crate::resources::CHUNK / 10) {
+    for chunk in events.chunks(crate::rows::CHUNK / 10) {
         let digests: Vec<Vec<u8>> = chunk.iter().map(|e| e.digest().to_vec()).collect();
         let rows: Vec<_> = chunk
             .iter()
@@ -332,7 +332,7 @@ fn seal_round(conn: &mut DbConnection, max: usize) -> Result<(usize, bool), Stor
                 audit_chain::hash.eq(previous.to_vec()),
             ));
         }
-        for chunk in links.chunks(crate::resources::CHUNK / 2) {
+        for chunk in links.chunks(crate::rows::CHUNK / 2) {
             on_backend!(conn, diesel::insert_into(audit_chain::table).values(chunk))?;
         }
         diesel::update(audit_sealer::table)

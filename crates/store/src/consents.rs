@@ -69,7 +69,7 @@ pub(crate) fn insert(
             })
         })
         .collect();
-    for chunk in rows.chunks(crate::resources::CHUNK) {
+    for chunk in rows.chunks(crate::rows::CHUNK) {
         on_backend!(
             conn,
             diesel::insert_into(consent_grants::table).values(chunk)

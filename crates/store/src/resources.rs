@@ -8,6 +8,7 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::rows::{CHUNK, DateRow, InsertChunked as _, ReferenceRow, StringRow, TokenRow};
 use crate::schema::{
     record_entries, resource_versions, resources, search_dates, search_references, search_strings,
     search_tokens, unique_keys,
@@ -166,10 +167,6 @@ pub fn write_version_audited(
 ) -> Result<(), StoreError> {
     write_all_audited(conn, std::slice::from_ref(new), audit).map_err(|(_, e)| e)
 }
-
-/// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
-/// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (five columns).
-pub(crate) const CHUNK: usize = 1000;
 
 /// Writes several versions in one transaction: all of them, or none. A FHIR transaction
 /// Bundle is one call. On failure, the position of the write that failed and why, so
@@ -523,79 +520,26 @@ pub fn lookup_version(
 
 /// The search values of every write, one multi-row `INSERT` per table.
 fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
-    let tokens: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.tokens.iter().map(move |t| {
-                (
-                    search_tokens::resource_pk.eq(*pk),
-                    search_tokens::param.eq(&t.param),
-                    search_tokens::system.eq(t.system.as_deref()),
-                    search_tokens::code.eq(&t.code),
-                )
-            })
-        })
-        .collect();
-    for chunk in tokens.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_tokens::table).values(chunk)
-        )?;
-    }
-    let strings: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.strings.iter().map(move |v| {
-                (
-                    search_strings::resource_pk.eq(*pk),
-                    search_strings::param.eq(&v.param),
-                    search_strings::value.eq(&v.value),
-                )
-            })
-        })
-        .collect();
-    for chunk in strings.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_strings::table).values(chunk)
-        )?;
-    }
-    let dates: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.dates.iter().map(move |d| {
-                (
-                    search_dates::resource_pk.eq(*pk),
-                    search_dates::param.eq(&d.param),
-                    search_dates::low.eq(d.low),
-                    search_dates::high.eq(d.high),
-                )
-            })
-        })
-        .collect();
-    for chunk in dates.chunks(CHUNK) {
-        on_backend!(conn, diesel::insert_into(search_dates::table).values(chunk))?;
-    }
-    let references: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.references.iter().map(move |r| {
-                (
-                    search_references::resource_pk.eq(*pk),
-                    search_references::param.eq(&r.param),
-                    search_references::target_type.eq(&r.target_type),
-                    search_references::target_id.eq(&r.target_id),
-                )
-            })
-        })
-        .collect();
-    for chunk in references.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_references::table).values(chunk)
-        )?;
-    }
-    Ok(())
+    let tokens = index_rows(live, |i| &i.tokens, TokenRow::new);
+    tokens.insert_chunked(conn, search_tokens::table, CHUNK)?;
+    let strings = index_rows(live, |i| &i.strings, StringRow::new);
+    strings.insert_chunked(conn, search_strings::table, CHUNK)?;
+    let dates = index_rows(live, |i| &i.dates, DateRow::new);
+    dates.insert_chunked(conn, search_dates::table, CHUNK)?;
+    let references = index_rows(live, |i| &i.references, ReferenceRow::new);
+    references.insert_chunked(conn, search_references::table, CHUNK)
+}
+
+/// The rows of one search table: `row` of each entry `entries` picks from a write's
+/// index, in the order of the writes.
+fn index_rows<'a, E: 'a, R>(
+    live: &[(&NewVersion<'a>, i64)],
+    entries: impl Fn(&'a SearchIndex) -> &'a [E],
+    row: impl Fn(i64, &'a E) -> R,
+) -> Vec<R> {
+    live.iter()
+        .flat_map(|(w, pk)| entries(w.index).iter().map(|e| row(*pk, e)))
+        .collect()
 }
 
 /// The record entries of the writes that carry one.

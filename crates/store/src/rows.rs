@@ -1,0 +1,165 @@
+//! The rows renhice inserts, one `#[derive(Insertable)]` struct per table (borrowing what
+//! it can from what is written), and the one way they are inserted: a slice of them as
+//! multi-row `INSERT`s of a bounded number of rows each, on whichever backend the
+//! connection is.
+//!
+//! Every row struct carries `#[diesel(treat_none_as_default_value = false)]`: the
+//! derive would otherwise make each column defaultable (`None` written as `DEFAULT`), and
+//! SQLite, which takes no `DEFAULT` in a multi-row `VALUES`, would get one statement per
+//! row. With it, a row binds exactly what its columns' `eq` would (`None` as `NULL`).
+
+#![allow(
+    clippy::ref_option_ref,
+    reason = "the Insertable derive borrows every field, an `Option<&str>` among them"
+)]
+
+use diesel::prelude::*;
+use diesel::query_builder::InsertStatement;
+use diesel::query_dsl::methods::ExecuteDsl;
+use diesel::{Insertable, Table};
+
+use crate::DbConnection;
+use crate::resources::{DateEntry, ReferenceEntry, StringEntry, TokenEntry};
+use crate::schema::{search_dates, search_references, search_strings, search_tokens};
+
+/// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
+/// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (eight columns, a consent
+/// grant's).
+pub(crate) const CHUNK: usize = 1000;
+
+/// Rows of a table, inserted as a bounded number per statement: one `INSERT` path for
+/// every table (a method, so that the rows' type is known before diesel's bounds are
+/// solved).
+pub(crate) trait InsertChunked<T> {
+    /// Inserts the rows into `table`, at most `per_statement` of them per statement,
+    /// stopping at the first statement that fails.
+    fn insert_chunked(
+        self,
+        conn: &mut DbConnection,
+        table: T,
+        per_statement: usize,
+    ) -> QueryResult<()>;
+}
+
+impl<'r, T, R> InsertChunked<T> for &'r [R]
+where
+    T: Table + Copy,
+    &'r [R]: Insertable<T>,
+    InsertStatement<T, <&'r [R] as Insertable<T>>::Values>: OnPostgres + OnSqlite,
+{
+    fn insert_chunked(
+        self,
+        conn: &mut DbConnection,
+        table: T,
+        per_statement: usize,
+    ) -> QueryResult<()> {
+        for chunk in self.chunks(per_statement) {
+            on_backend!(conn, diesel::insert_into(table).values(chunk))?;
+        }
+        Ok(())
+    }
+}
+
+/// A statement PostgreSQL runs (any, when that backend is compiled out).
+#[cfg(feature = "postgres")]
+pub(crate) trait OnPostgres: ExecuteDsl<diesel::PgConnection> {}
+#[cfg(feature = "postgres")]
+impl<S: ExecuteDsl<diesel::PgConnection>> OnPostgres for S {}
+/// A statement PostgreSQL runs (any, when that backend is compiled out).
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait OnPostgres {}
+#[cfg(not(feature = "postgres"))]
+impl<S> OnPostgres for S {}
+
+/// A statement SQLite runs (any, when that backend is compiled out).
+#[cfg(feature = "sqlite")]
+pub(crate) trait OnSqlite: ExecuteDsl<diesel::SqliteConnection> {}
+#[cfg(feature = "sqlite")]
+impl<S: ExecuteDsl<diesel::SqliteConnection>> OnSqlite for S {}
+/// A statement SQLite runs (any, when that backend is compiled out).
+#[cfg(not(feature = "sqlite"))]
+pub(crate) trait OnSqlite {}
+#[cfg(not(feature = "sqlite"))]
+impl<S> OnSqlite for S {}
+
+/// A row of `search_tokens`.
+#[derive(Insertable)]
+#[diesel(table_name = search_tokens, treat_none_as_default_value = false)]
+pub(crate) struct TokenRow<'a> {
+    resource_pk: i64,
+    param: &'a str,
+    system: Option<&'a str>,
+    code: &'a str,
+}
+
+impl<'a> TokenRow<'a> {
+    pub(crate) fn new(resource_pk: i64, t: &'a TokenEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &t.param,
+            system: t.system.as_deref(),
+            code: &t.code,
+        }
+    }
+}
+
+/// A row of `search_strings`.
+#[derive(Insertable)]
+#[diesel(table_name = search_strings, treat_none_as_default_value = false)]
+pub(crate) struct StringRow<'a> {
+    resource_pk: i64,
+    param: &'a str,
+    value: &'a str,
+}
+
+impl<'a> StringRow<'a> {
+    pub(crate) fn new(resource_pk: i64, v: &'a StringEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &v.param,
+            value: &v.value,
+        }
+    }
+}
+
+/// A row of `search_dates`.
+#[derive(Insertable)]
+#[diesel(table_name = search_dates, treat_none_as_default_value = false)]
+pub(crate) struct DateRow<'a> {
+    resource_pk: i64,
+    param: &'a str,
+    low: i64,
+    high: i64,
+}
+
+impl<'a> DateRow<'a> {
+    pub(crate) fn new(resource_pk: i64, d: &'a DateEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &d.param,
+            low: d.low,
+            high: d.high,
+        }
+    }
+}
+
+/// A row of `search_references`.
+#[derive(Insertable)]
+#[diesel(table_name = search_references, treat_none_as_default_value = false)]
+pub(crate) struct ReferenceRow<'a> {
+    resource_pk: i64,
+    param: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+}
+
+impl<'a> ReferenceRow<'a> {
+    pub(crate) fn new(resource_pk: i64, r: &'a ReferenceEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &r.param,
+            target_type: &r.target_type,
+            target_id: &r.target_id,
+        }
+    }
+}
