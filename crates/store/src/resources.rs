@@ -8,7 +8,10 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::rows::{CHUNK, DateRow, InsertChunked as _, ReferenceRow, StringRow, TokenRow};
+use crate::rows::{
+    CHUNK, DateRow, InsertChunked as _, RecordEntryRow, ReferenceRow, ResourceRow, StringRow,
+    TokenRow, UniqueKeyRow, VersionRow,
+};
 use crate::schema::{
     record_entries, resource_versions, resources, search_dates, search_references, search_strings,
     search_tokens, unique_keys,
@@ -224,22 +227,9 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
     let versions: Vec<_> = writes
         .iter()
         .zip(&pks)
-        .map(|(w, pk)| {
-            (
-                resource_versions::resource_pk.eq(*pk),
-                resource_versions::version_id.eq(w.version_id),
-                resource_versions::last_updated.eq(w.last_updated),
-                resource_versions::deleted.eq(w.body.is_none()),
-                resource_versions::body.eq(w.body),
-            )
-        })
+        .map(|(w, pk)| VersionRow::new(*pk, w))
         .collect();
-    for chunk in versions.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(resource_versions::table).values(chunk)
-        )?;
-    }
+    versions.insert_chunked(conn, resource_versions::table, CHUNK)?;
     // A version after the first replaces everything the previous one held.
     let updated: Vec<i64> = writes
         .iter()
@@ -265,35 +255,24 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
     crate::consents::insert(conn, &granted)?;
     // Keys in one order in every transaction, so two writers claiming overlapping keys
     // queue behind each other instead of deadlocking.
-    let mut keys: Vec<(&str, &str, i64)> = live
+    let mut keys: Vec<UniqueKeyRow<'_>> = live
         .iter()
         .flat_map(|(w, pk)| {
-            w.unique_keys
-                .iter()
-                .map(|k| (w.resource_type, k.as_str(), *pk))
+            w.unique_keys.iter().map(|key| UniqueKeyRow {
+                resource_type: w.resource_type,
+                key,
+                resource_pk: *pk,
+            })
         })
         .collect();
     keys.sort_unstable();
-    let rows: Vec<_> = keys
-        .iter()
-        .map(|(t, k, pk)| {
-            (
-                unique_keys::resource_type.eq(*t),
-                unique_keys::key.eq(*k),
-                unique_keys::resource_pk.eq(*pk),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        match on_backend!(conn, diesel::insert_into(unique_keys::table).values(chunk)) {
-            Ok(_) => {}
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                return Err(WriteFailure::KeyTaken);
-            }
-            Err(e) => return Err(e.into()),
+    match keys.insert_chunked(conn, unique_keys::table, CHUNK) {
+        Ok(()) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(WriteFailure::KeyTaken)
         }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// Creates or advances the `resources` row of every write; returns their keys in order.
@@ -307,16 +286,7 @@ fn write_resources(
         .collect();
     let rows: Vec<_> = created
         .iter()
-        .map(|i| {
-            let w = &writes[*i];
-            (
-                resources::resource_type.eq(w.resource_type),
-                resources::id.eq(w.id),
-                resources::version_id.eq(1_i64),
-                resources::last_updated.eq(w.last_updated),
-                resources::deleted.eq(w.body.is_none()),
-            )
-        })
+        .map(|i| ResourceRow::created(&writes[*i]))
         .collect();
     // The new keys come back from the inserts themselves (`RETURNING`): a read-back
     // query by id would depend on the planner choosing the unique index.
@@ -546,31 +516,14 @@ fn index_rows<'a, E: 'a, R>(
 fn insert_records(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
     let rows: Vec<_> = live
         .iter()
-        .filter_map(|(w, pk)| w.record.map(|r| (r, *pk)))
-        .map(|(r, pk)| {
-            (
-                record_entries::resource_pk.eq(pk),
-                record_entries::patient_id.eq(&r.patient_id),
-                record_entries::custodian_id.eq(&r.custodian_id),
-                record_entries::status.eq(&r.status),
-                record_entries::date.eq(r.date),
-                record_entries::types.eq(&r.types),
-                record_entries::sensitive.eq(r.sensitive),
-            )
-        })
+        .filter_map(|(w, pk)| w.record.map(|r| RecordEntryRow::new(*pk, r)))
         .collect();
-    for chunk in rows.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(record_entries::table).values(chunk)
-        )?;
-    }
-    Ok(())
+    rows.insert_chunked(conn, record_entries::table, CHUNK)
 }
 
-type VersionRow = (i64, i64, bool, Option<String>);
+type StoredRow = (i64, i64, bool, Option<String>);
 
-fn to_stored(resource_type: &str, id: &str, row: VersionRow) -> StoredResource {
+fn to_stored(resource_type: &str, id: &str, row: StoredRow) -> StoredResource {
     let (version_id, last_updated, deleted, body) = row;
     StoredResource {
         resource_type: resource_type.to_owned(),
@@ -589,7 +542,7 @@ pub fn read(
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let row: Option<VersionRow> = resources::table
+    let row: Option<StoredRow> = resources::table
         .inner_join(
             resource_versions::table.on(resource_versions::resource_pk
                 .eq(resources::pk)
@@ -615,7 +568,7 @@ pub fn read_version(
     id: &str,
     version_id: i64,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let row: Option<VersionRow> = resource_versions::table
+    let row: Option<StoredRow> = resource_versions::table
         .inner_join(resources::table)
         .filter(resources::resource_type.eq(resource_type))
         .filter(resources::id.eq(id))
@@ -637,7 +590,7 @@ pub fn history(
     resource_type: &str,
     id: &str,
 ) -> Result<Vec<StoredResource>, StoreError> {
-    let rows: Vec<VersionRow> = resource_versions::table
+    let rows: Vec<StoredRow> = resource_versions::table
         .inner_join(resources::table)
         .filter(resources::resource_type.eq(resource_type))
         .filter(resources::id.eq(id))

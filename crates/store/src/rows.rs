@@ -19,8 +19,13 @@ use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{Insertable, Table};
 
 use crate::DbConnection;
-use crate::resources::{DateEntry, ReferenceEntry, StringEntry, TokenEntry};
-use crate::schema::{search_dates, search_references, search_strings, search_tokens};
+use crate::resources::{
+    DateEntry, NewVersion, RecordEntry, ReferenceEntry, StringEntry, TokenEntry,
+};
+use crate::schema::{
+    record_entries, resource_versions, resources, search_dates, search_references, search_strings,
+    search_tokens, unique_keys,
+};
 
 /// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
 /// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (eight columns, a consent
@@ -160,6 +165,89 @@ impl<'a> ReferenceRow<'a> {
             param: &r.param,
             target_type: &r.target_type,
             target_id: &r.target_id,
+        }
+    }
+}
+
+/// A row of `resources`, for a creation (version 1).
+#[derive(Insertable)]
+#[diesel(table_name = resources, treat_none_as_default_value = false)]
+pub(crate) struct ResourceRow<'a> {
+    resource_type: &'a str,
+    id: &'a str,
+    version_id: i64,
+    last_updated: i64,
+    deleted: bool,
+}
+
+impl<'a> ResourceRow<'a> {
+    pub(crate) fn created(w: &NewVersion<'a>) -> Self {
+        Self {
+            resource_type: w.resource_type,
+            id: w.id,
+            version_id: 1,
+            last_updated: w.last_updated,
+            deleted: w.body.is_none(),
+        }
+    }
+}
+
+/// A row of `resource_versions`.
+#[derive(Insertable)]
+#[diesel(table_name = resource_versions, treat_none_as_default_value = false)]
+pub(crate) struct VersionRow<'a> {
+    resource_pk: i64,
+    version_id: i64,
+    last_updated: i64,
+    deleted: bool,
+    body: Option<&'a str>,
+}
+
+impl<'a> VersionRow<'a> {
+    pub(crate) fn new(resource_pk: i64, w: &NewVersion<'a>) -> Self {
+        Self {
+            resource_pk,
+            version_id: w.version_id,
+            last_updated: w.last_updated,
+            deleted: w.body.is_none(),
+            body: w.body,
+        }
+    }
+}
+
+/// A row of `unique_keys`; ordered by type, key and resource, the order every
+/// transaction claims keys in.
+#[derive(Insertable, PartialEq, Eq, PartialOrd, Ord)]
+#[diesel(table_name = unique_keys, treat_none_as_default_value = false)]
+pub(crate) struct UniqueKeyRow<'a> {
+    pub(crate) resource_type: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) resource_pk: i64,
+}
+
+/// A row of `record_entries`.
+#[derive(Insertable)]
+#[diesel(table_name = record_entries, treat_none_as_default_value = false)]
+pub(crate) struct RecordEntryRow<'a> {
+    resource_pk: i64,
+    patient_id: &'a str,
+    custodian_id: &'a str,
+    status: &'a str,
+    date: Option<i64>,
+    types: &'a str,
+    sensitive: bool,
+}
+
+impl<'a> RecordEntryRow<'a> {
+    pub(crate) fn new(resource_pk: i64, r: &'a RecordEntry) -> Self {
+        Self {
+            resource_pk,
+            patient_id: &r.patient_id,
+            custodian_id: &r.custodian_id,
+            status: &r.status,
+            date: r.date,
+            types: &r.types,
+            sensitive: r.sensitive,
         }
     }
 }
