@@ -19,12 +19,14 @@ use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{Insertable, Table};
 
 use crate::DbConnection;
+use crate::audit::NewAuditEvent;
+use crate::consents::ConsentGrant;
 use crate::resources::{
     DateEntry, NewVersion, RecordEntry, ReferenceEntry, StringEntry, TokenEntry,
 };
 use crate::schema::{
-    record_entries, resource_versions, resources, search_dates, search_references, search_strings,
-    search_tokens, unique_keys,
+    audit_chain, audit_events, auth_assertions, consent_grants, record_entries, resource_versions,
+    resources, search_dates, search_references, search_strings, search_tokens, unique_keys,
 };
 
 /// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
@@ -250,4 +252,85 @@ impl<'a> RecordEntryRow<'a> {
             sensitive: r.sensitive,
         }
     }
+}
+
+/// A row of `consent_grants`: a grant at its position among its Consent's, its purposes
+/// space-separated.
+#[derive(Insertable)]
+#[diesel(table_name = consent_grants, treat_none_as_default_value = false)]
+pub(crate) struct GrantRow<'a> {
+    resource_pk: i64,
+    position: i32,
+    patient_id: &'a str,
+    grantee: &'a str,
+    purposes: String,
+    starts: Option<i64>,
+    ends: Option<i64>,
+    sensitive: bool,
+}
+
+impl<'a> GrantRow<'a> {
+    pub(crate) fn new(resource_pk: i64, position: usize, g: &'a ConsentGrant) -> Self {
+        Self {
+            resource_pk,
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            patient_id: &g.patient_id,
+            grantee: &g.grantee,
+            purposes: g.purposes.join(" "),
+            starts: g.starts,
+            ends: g.ends,
+            sensitive: g.sensitive,
+        }
+    }
+}
+
+/// A row of `audit_events` (its `seq` and `xid` are the database's).
+#[derive(Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub(crate) struct EventRow<'a> {
+    id: &'a str,
+    recorded: i64,
+    patient_id: Option<&'a str>,
+    ipress: Option<&'a str>,
+    role: Option<&'a str>,
+    action: &'a str,
+    outcome: &'a str,
+    body: &'a str,
+    digest: &'a [u8],
+}
+
+impl<'a> EventRow<'a> {
+    /// `digest` is the event's ([`NewAuditEvent::digest`]).
+    pub(crate) fn new(e: &'a NewAuditEvent, digest: &'a [u8]) -> Self {
+        Self {
+            id: &e.id,
+            recorded: e.recorded,
+            patient_id: e.patient_id.as_deref(),
+            ipress: e.ipress.as_deref(),
+            role: e.role.as_deref(),
+            action: &e.action,
+            outcome: &e.outcome,
+            body: &e.body,
+            digest,
+        }
+    }
+}
+
+/// A row of `audit_chain`.
+#[derive(Insertable)]
+#[diesel(table_name = audit_chain, treat_none_as_default_value = false)]
+pub(crate) struct LinkRow {
+    pub(crate) position: i64,
+    pub(crate) event_seq: i64,
+    pub(crate) digest: Vec<u8>,
+    pub(crate) hash: Vec<u8>,
+}
+
+/// A row of `auth_assertions`.
+#[derive(Insertable)]
+#[diesel(table_name = auth_assertions, treat_none_as_default_value = false)]
+pub(crate) struct AssertionRow<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) jti: &'a str,
+    pub(crate) expires_at: i64,
 }
