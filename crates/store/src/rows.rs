@@ -1,7 +1,10 @@
 //! The rows renhice inserts, one `#[derive(Insertable)]` struct per table (borrowing what
-//! it can from what is written), and the one way they are inserted: a slice of them as
-//! multi-row `INSERT`s of a bounded number of rows each, on whichever backend the
-//! connection is.
+//! it can from what is written; `auth_clients` has the public
+//! [`Client`](crate::clients::Client)), and the one way they are inserted: a slice of
+//! them as multi-row `INSERT`s of a bounded number of rows each, on whichever backend the
+//! connection is ([`InsertChunked`]). The two inserts that need more of a backend than
+//! that are written out where they are made: `resources` returns the new keys, and
+//! `auth_assertions` ignores a conflict.
 //!
 //! Every row struct carries `#[diesel(treat_none_as_default_value = false)]`: the
 //! derive would otherwise make each column defaultable (`None` written as `DEFAULT`), and
@@ -35,8 +38,9 @@ use crate::schema::{
 pub(crate) const CHUNK: usize = 1000;
 
 /// Rows of a table, inserted as a bounded number per statement: one `INSERT` path for
-/// every table (a method, so that the rows' type is known before diesel's bounds are
-/// solved).
+/// every table. A method rather than a function: the receiver fixes the rows' type
+/// before diesel's bounds are solved, which a function's arguments do too late (the
+/// solver overflows on diesel's `Insertable` impls).
 pub(crate) trait InsertChunked<T> {
     /// Inserts the rows into `table`, at most `per_statement` of them per statement,
     /// stopping at the first statement that fails.
