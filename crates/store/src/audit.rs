@@ -32,6 +32,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use ring::digest::{Context, SHA256};
 
+use crate::rows::{CHUNK, EventRow, InsertChunked as _, LinkRow};
 use crate::schema::{audit_chain, audit_events, audit_sealer};
 use crate::{DbConnection, StoreError};
 
@@ -123,28 +124,13 @@ impl NewAuditEvent {
 
 /// Appends events on the connection's current transaction, or in one of their own.
 pub fn append(conn: &mut DbConnection, events: &[NewAuditEvent]) -> QueryResult<()> {
-    for chunk in events.chunks(crate::resources::CHUNK / 10) {
-        let digests: Vec<Vec<u8>> = chunk.iter().map(|e| e.digest().to_vec()).collect();
-        let rows: Vec<_> = chunk
-            .iter()
-            .zip(&digests)
-            .map(|(e, digest)| {
-                (
-                    audit_events::id.eq(&e.id),
-                    audit_events::recorded.eq(e.recorded),
-                    audit_events::patient_id.eq(e.patient_id.as_deref()),
-                    audit_events::ipress.eq(e.ipress.as_deref()),
-                    audit_events::role.eq(e.role.as_deref()),
-                    audit_events::action.eq(&e.action),
-                    audit_events::outcome.eq(&e.outcome),
-                    audit_events::body.eq(&e.body),
-                    audit_events::digest.eq(digest),
-                )
-            })
-            .collect();
-        on_backend!(conn, diesel::insert_into(audit_events::table).values(&rows))?;
-    }
-    Ok(())
+    let digests: Vec<[u8; 32]> = events.iter().map(NewAuditEvent::digest).collect();
+    let rows: Vec<_> = events
+        .iter()
+        .zip(&digests)
+        .map(|(e, digest)| EventRow::new(e, digest))
+        .collect();
+    rows.insert_chunked(conn, audit_events::table, CHUNK / 10)
 }
 
 /// Appends events in a transaction of their own.
@@ -325,16 +311,14 @@ fn seal_round(conn: &mut DbConnection, max: usize) -> Result<(usize, bool), Stor
             position += 1;
             let digest = hash32(digest);
             previous = link(&previous, position, &digest);
-            links.push((
-                audit_chain::position.eq(position),
-                audit_chain::event_seq.eq(*seq),
-                audit_chain::digest.eq(digest.to_vec()),
-                audit_chain::hash.eq(previous.to_vec()),
-            ));
+            links.push(LinkRow {
+                position,
+                event_seq: *seq,
+                digest: digest.to_vec(),
+                hash: previous.to_vec(),
+            });
         }
-        for chunk in links.chunks(crate::resources::CHUNK / 2) {
-            on_backend!(conn, diesel::insert_into(audit_chain::table).values(chunk))?;
-        }
+        links.insert_chunked(conn, audit_chain::table, CHUNK / 2)?;
         diesel::update(audit_sealer::table)
             .set(audit_sealer::sealed_below.eq(sealed_below))
             .execute(conn)?;
@@ -458,7 +442,7 @@ pub struct Verification {
 const VERIFY_PAGE: i64 = 5000;
 
 /// One link as read back, with its event (if still there).
-type LinkRow = (i64, i64, Vec<u8>, Vec<u8>, Option<AuditRow>);
+type StoredLink = (i64, i64, Vec<u8>, Vec<u8>, Option<AuditRow>);
 
 fn hash32(bytes: &[u8]) -> [u8; 32] {
     if bytes.len() == 32 {
@@ -482,7 +466,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<Verification, StoreError> {
     let mut previous: Vec<[u8; 32]> = vec![GENESIS];
     let mut after = 0_i64;
     loop {
-        let page: Vec<LinkRow> = audit_chain::table
+        let page: Vec<StoredLink> = audit_chain::table
             .left_join(audit_events::table.on(audit_events::seq.eq(audit_chain::event_seq)))
             .filter(audit_chain::position.gt(after))
             .order(audit_chain::position)

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use crate::rows::AssertionRow;
 use crate::schema::{auth_assertions, auth_clients};
 use crate::{DbConnection, StoreError};
 
@@ -67,14 +68,15 @@ pub fn use_assertion(
 ) -> Result<bool, StoreError> {
     diesel::delete(auth_assertions::table.filter(auth_assertions::expires_at.lt(now)))
         .execute(conn)?;
+    let used = AssertionRow {
+        client_id,
+        jti,
+        expires_at,
+    };
     let inserted = on_backend!(
         conn,
         diesel::insert_into(auth_assertions::table)
-            .values((
-                auth_assertions::client_id.eq(client_id),
-                auth_assertions::jti.eq(jti),
-                auth_assertions::expires_at.eq(expires_at),
-            ))
+            .values(&used)
             .on_conflict_do_nothing()
     )?;
     Ok(inserted == 1)

@@ -7,6 +7,7 @@
 
 use diesel::prelude::*;
 
+use crate::rows::{CHUNK, GrantRow, InsertChunked as _};
 use crate::schema::{consent_grants, resources};
 use crate::{DbConnection, StoreError};
 
@@ -55,27 +56,13 @@ pub(crate) fn insert(
     let rows: Vec<_> = written
         .iter()
         .flat_map(|(grants, pk)| {
-            grants.iter().enumerate().map(move |(position, g)| {
-                (
-                    consent_grants::resource_pk.eq(*pk),
-                    consent_grants::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
-                    consent_grants::patient_id.eq(&g.patient_id),
-                    consent_grants::grantee.eq(&g.grantee),
-                    consent_grants::purposes.eq(g.purposes.join(" ")),
-                    consent_grants::starts.eq(g.starts),
-                    consent_grants::ends.eq(g.ends),
-                    consent_grants::sensitive.eq(g.sensitive),
-                )
-            })
+            grants
+                .iter()
+                .enumerate()
+                .map(move |(position, g)| GrantRow::new(*pk, position, g))
         })
         .collect();
-    for chunk in rows.chunks(crate::resources::CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(consent_grants::table).values(chunk)
-        )?;
-    }
-    Ok(())
+    rows.insert_chunked(conn, consent_grants::table, CHUNK)
 }
 
 /// Removes the grants of the previous versions of `pks`.

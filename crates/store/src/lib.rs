@@ -32,6 +32,7 @@ mod error;
 mod migrations;
 pub mod records;
 pub mod resources;
+mod rows;
 pub mod schema;
 pub mod search;
 mod store;

@@ -8,6 +8,10 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::rows::{
+    CHUNK, DateRow, InsertChunked as _, RecordEntryRow, ReferenceRow, ResourceRow, StringRow,
+    TokenRow, UniqueKeyRow, VersionRow,
+};
 use crate::schema::{
     record_entries, resource_versions, resources, search_dates, search_references, search_strings,
     search_tokens, unique_keys,
@@ -167,10 +171,6 @@ pub fn write_version_audited(
     write_all_audited(conn, std::slice::from_ref(new), audit).map_err(|(_, e)| e)
 }
 
-/// Rows per multi-row `INSERT`: well under both backends' limits on bound parameters
-/// (65 535 on PostgreSQL, 32 766 on SQLite) at the widest row (five columns).
-pub(crate) const CHUNK: usize = 1000;
-
 /// Writes several versions in one transaction: all of them, or none. A FHIR transaction
 /// Bundle is one call. On failure, the position of the write that failed and why, so
 /// the caller can name `Bundle.entry[i]`.
@@ -227,22 +227,9 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
     let versions: Vec<_> = writes
         .iter()
         .zip(&pks)
-        .map(|(w, pk)| {
-            (
-                resource_versions::resource_pk.eq(*pk),
-                resource_versions::version_id.eq(w.version_id),
-                resource_versions::last_updated.eq(w.last_updated),
-                resource_versions::deleted.eq(w.body.is_none()),
-                resource_versions::body.eq(w.body),
-            )
-        })
+        .map(|(w, pk)| VersionRow::new(*pk, w))
         .collect();
-    for chunk in versions.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(resource_versions::table).values(chunk)
-        )?;
-    }
+    versions.insert_chunked(conn, resource_versions::table, CHUNK)?;
     // A version after the first replaces everything the previous one held.
     let updated: Vec<i64> = writes
         .iter()
@@ -268,35 +255,24 @@ fn write_rows(conn: &mut DbConnection, writes: &[NewVersion<'_>]) -> Result<(), 
     crate::consents::insert(conn, &granted)?;
     // Keys in one order in every transaction, so two writers claiming overlapping keys
     // queue behind each other instead of deadlocking.
-    let mut keys: Vec<(&str, &str, i64)> = live
+    let mut keys: Vec<UniqueKeyRow<'_>> = live
         .iter()
         .flat_map(|(w, pk)| {
-            w.unique_keys
-                .iter()
-                .map(|k| (w.resource_type, k.as_str(), *pk))
+            w.unique_keys.iter().map(|key| UniqueKeyRow {
+                resource_type: w.resource_type,
+                key,
+                resource_pk: *pk,
+            })
         })
         .collect();
     keys.sort_unstable();
-    let rows: Vec<_> = keys
-        .iter()
-        .map(|(t, k, pk)| {
-            (
-                unique_keys::resource_type.eq(*t),
-                unique_keys::key.eq(*k),
-                unique_keys::resource_pk.eq(*pk),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        match on_backend!(conn, diesel::insert_into(unique_keys::table).values(chunk)) {
-            Ok(_) => {}
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                return Err(WriteFailure::KeyTaken);
-            }
-            Err(e) => return Err(e.into()),
+    match keys.insert_chunked(conn, unique_keys::table, CHUNK) {
+        Ok(()) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(WriteFailure::KeyTaken)
         }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 /// Creates or advances the `resources` row of every write; returns their keys in order.
@@ -310,16 +286,7 @@ fn write_resources(
         .collect();
     let rows: Vec<_> = created
         .iter()
-        .map(|i| {
-            let w = &writes[*i];
-            (
-                resources::resource_type.eq(w.resource_type),
-                resources::id.eq(w.id),
-                resources::version_id.eq(1_i64),
-                resources::last_updated.eq(w.last_updated),
-                resources::deleted.eq(w.body.is_none()),
-            )
-        })
+        .map(|i| ResourceRow::created(&writes[*i]))
         .collect();
     // The new keys come back from the inserts themselves (`RETURNING`): a read-back
     // query by id would depend on the planner choosing the unique index.
@@ -523,110 +490,40 @@ pub fn lookup_version(
 
 /// The search values of every write, one multi-row `INSERT` per table.
 fn insert_index(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
-    let tokens: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.tokens.iter().map(move |t| {
-                (
-                    search_tokens::resource_pk.eq(*pk),
-                    search_tokens::param.eq(&t.param),
-                    search_tokens::system.eq(t.system.as_deref()),
-                    search_tokens::code.eq(&t.code),
-                )
-            })
-        })
-        .collect();
-    for chunk in tokens.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_tokens::table).values(chunk)
-        )?;
-    }
-    let strings: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.strings.iter().map(move |v| {
-                (
-                    search_strings::resource_pk.eq(*pk),
-                    search_strings::param.eq(&v.param),
-                    search_strings::value.eq(&v.value),
-                )
-            })
-        })
-        .collect();
-    for chunk in strings.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_strings::table).values(chunk)
-        )?;
-    }
-    let dates: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.dates.iter().map(move |d| {
-                (
-                    search_dates::resource_pk.eq(*pk),
-                    search_dates::param.eq(&d.param),
-                    search_dates::low.eq(d.low),
-                    search_dates::high.eq(d.high),
-                )
-            })
-        })
-        .collect();
-    for chunk in dates.chunks(CHUNK) {
-        on_backend!(conn, diesel::insert_into(search_dates::table).values(chunk))?;
-    }
-    let references: Vec<_> = live
-        .iter()
-        .flat_map(|(w, pk)| {
-            w.index.references.iter().map(move |r| {
-                (
-                    search_references::resource_pk.eq(*pk),
-                    search_references::param.eq(&r.param),
-                    search_references::target_type.eq(&r.target_type),
-                    search_references::target_id.eq(&r.target_id),
-                )
-            })
-        })
-        .collect();
-    for chunk in references.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(search_references::table).values(chunk)
-        )?;
-    }
-    Ok(())
+    let tokens = index_rows(live, |i| &i.tokens, TokenRow::new);
+    tokens.insert_chunked(conn, search_tokens::table, CHUNK)?;
+    let strings = index_rows(live, |i| &i.strings, StringRow::new);
+    strings.insert_chunked(conn, search_strings::table, CHUNK)?;
+    let dates = index_rows(live, |i| &i.dates, DateRow::new);
+    dates.insert_chunked(conn, search_dates::table, CHUNK)?;
+    let references = index_rows(live, |i| &i.references, ReferenceRow::new);
+    references.insert_chunked(conn, search_references::table, CHUNK)
+}
+
+/// The rows of one search table: `row` of each entry `entries` picks from a write's
+/// index, in the order of the writes.
+fn index_rows<'a, E: 'a, R>(
+    live: &[(&NewVersion<'a>, i64)],
+    entries: impl Fn(&'a SearchIndex) -> &'a [E],
+    row: impl Fn(i64, &'a E) -> R,
+) -> Vec<R> {
+    live.iter()
+        .flat_map(|(w, pk)| entries(w.index).iter().map(|e| row(*pk, e)))
+        .collect()
 }
 
 /// The record entries of the writes that carry one.
 fn insert_records(conn: &mut DbConnection, live: &[(&NewVersion<'_>, i64)]) -> QueryResult<()> {
     let rows: Vec<_> = live
         .iter()
-        .filter_map(|(w, pk)| w.record.map(|r| (r, *pk)))
-        .map(|(r, pk)| {
-            (
-                record_entries::resource_pk.eq(pk),
-                record_entries::patient_id.eq(&r.patient_id),
-                record_entries::custodian_id.eq(&r.custodian_id),
-                record_entries::status.eq(&r.status),
-                record_entries::date.eq(r.date),
-                record_entries::types.eq(&r.types),
-                record_entries::sensitive.eq(r.sensitive),
-            )
-        })
+        .filter_map(|(w, pk)| w.record.map(|r| RecordEntryRow::new(*pk, r)))
         .collect();
-    for chunk in rows.chunks(CHUNK) {
-        on_backend!(
-            conn,
-            diesel::insert_into(record_entries::table).values(chunk)
-        )?;
-    }
-    Ok(())
+    rows.insert_chunked(conn, record_entries::table, CHUNK)
 }
 
-type VersionRow = (i64, i64, bool, Option<String>);
+type StoredRow = (i64, i64, bool, Option<String>);
 
-fn to_stored(resource_type: &str, id: &str, row: VersionRow) -> StoredResource {
+fn to_stored(resource_type: &str, id: &str, row: StoredRow) -> StoredResource {
     let (version_id, last_updated, deleted, body) = row;
     StoredResource {
         resource_type: resource_type.to_owned(),
@@ -645,7 +542,7 @@ pub fn read(
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let row: Option<VersionRow> = resources::table
+    let row: Option<StoredRow> = resources::table
         .inner_join(
             resource_versions::table.on(resource_versions::resource_pk
                 .eq(resources::pk)
@@ -671,7 +568,7 @@ pub fn read_version(
     id: &str,
     version_id: i64,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let row: Option<VersionRow> = resource_versions::table
+    let row: Option<StoredRow> = resource_versions::table
         .inner_join(resources::table)
         .filter(resources::resource_type.eq(resource_type))
         .filter(resources::id.eq(id))
@@ -693,7 +590,7 @@ pub fn history(
     resource_type: &str,
     id: &str,
 ) -> Result<Vec<StoredResource>, StoreError> {
-    let rows: Vec<VersionRow> = resource_versions::table
+    let rows: Vec<StoredRow> = resource_versions::table
         .inner_join(resources::table)
         .filter(resources::resource_type.eq(resource_type))
         .filter(resources::id.eq(id))
