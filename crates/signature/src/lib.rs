@@ -13,6 +13,9 @@
 //! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
 //!   ([`SignatureReport::to_issues`], [`operation_outcome`]) and to JSON
 //!   ([`SignatureReport::to_json`]).
+//! - Errors are typed: a check that did not pass carries its cause
+//!   ([`CheckResult::error`], a [`SignatureError`]) beside its sentence, and every
+//!   fallible function returns an error enum whose `Display` is that sentence.
 
 mod cert;
 mod crypto;
