@@ -11,6 +11,7 @@ use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP;
 use x509_parser::prelude::FromDer;
 
 use crate::crypto::{self, PublicKey};
+use crate::error::{CryptoError, KeyError};
 
 /// Extensions a certificate may mark critical that this verifier processes (RFC 5280
 /// §4.2: a certificate with any other critical extension must be rejected).
@@ -42,8 +43,41 @@ pub(crate) mod key_usage {
 
 /// Why a certificate could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CertificateError(pub String);
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The bytes are not a DER X.509 certificate.
+    #[error("not an X.509 certificate: {detail}")]
+    NotX509 {
+        /// What the parser says.
+        detail: String,
+    },
+    /// Bytes follow the certificate.
+    #[error("trailing bytes after the certificate")]
+    TrailingBytes,
+    /// The text is not PEM.
+    #[error("not PEM: {detail}")]
+    NotPem {
+        /// What the PEM reader says.
+        detail: String,
+    },
+    /// The PEM text holds no certificate.
+    #[error("no CERTIFICATE block")]
+    NoCertificate,
+    /// A validity time cannot be represented.
+    #[error("certificate time out of range: {detail}")]
+    TimeOutOfRange {
+        /// What the time library says.
+        detail: String,
+    },
+    /// A critical extension cannot be parsed.
+    #[error("critical extension {oid} cannot be read: {detail}")]
+    UnreadableCriticalExtension {
+        /// The extension's object identifier.
+        oid: String,
+        /// What the parser says.
+        detail: String,
+    },
+}
 
 /// A parsed X.509 certificate. Cheap to clone (the parsed data is shared).
 #[derive(Clone)]
@@ -63,7 +97,7 @@ struct Inner {
     serial: Vec<u8>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
-    public_key: Result<PublicKey, String>,
+    public_key: Result<PublicKey, KeyError>,
     basic_constraints: Option<(bool, Option<u32>)>,
     key_usage: Option<u16>,
     extended_key_usage: Option<Vec<String>>,
@@ -82,12 +116,12 @@ struct Inner {
 impl Certificate {
     /// Parses a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, CertificateError> {
-        let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|error| CertificateError(format!("not an X.509 certificate: {error}")))?;
+        let (rest, cert) =
+            X509Certificate::from_der(der).map_err(|error| CertificateError::NotX509 {
+                detail: error.to_string(),
+            })?;
         if !rest.is_empty() {
-            return Err(CertificateError(
-                "trailing bytes after the certificate".to_owned(),
-            ));
+            return Err(CertificateError::TrailingBytes);
         }
         Self::from_parsed(der, &cert)
     }
@@ -95,8 +129,9 @@ impl Certificate {
     /// Every certificate in PEM text (`-----BEGIN CERTIFICATE-----` blocks; other blocks
     /// are ignored).
     pub fn all_from_pem(text: &[u8]) -> Result<Vec<Self>, CertificateError> {
-        let blocks =
-            pem::parse_many(text).map_err(|error| CertificateError(format!("not PEM: {error}")))?;
+        let blocks = pem::parse_many(text).map_err(|error| CertificateError::NotPem {
+            detail: error.to_string(),
+        })?;
         blocks
             .iter()
             .filter(|block| block.tag() == "CERTIFICATE")
@@ -108,11 +143,6 @@ impl Certificate {
         let tbs_raw = cert.tbs_certificate.as_ref();
         let tbs_start = tbs_raw.as_ptr() as usize - der.as_ptr() as usize;
         let tbs = cert.tbs_certificate.clone();
-        let time = |t: x509_parser::time::ASN1Time| {
-            OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|error| {
-                CertificateError(format!("certificate time out of range: {error}"))
-            })
-        };
         let mut inner = Inner {
             der: der.to_vec(),
             tbs: tbs_start..tbs_start + tbs_raw.len(),
@@ -129,8 +159,8 @@ impl Certificate {
             subject: tbs.subject().to_string(),
             issuer: tbs.issuer().to_string(),
             serial: tbs.raw_serial().to_vec(),
-            not_before: time(tbs.validity().not_before)?,
-            not_after: time(tbs.validity().not_after)?,
+            not_before: time_of(tbs.validity().not_before)?,
+            not_after: time_of(tbs.validity().not_after)?,
             public_key: PublicKey::from_spki(tbs.public_key()),
             basic_constraints: None,
             key_usage: None,
@@ -195,9 +225,10 @@ impl Certificate {
                     }
                 }
                 ParsedExtension::ParseError { error } if extension.critical => {
-                    return Err(CertificateError(format!(
-                        "critical extension {oid} cannot be read: {error}"
-                    )));
+                    return Err(CertificateError::UnreadableCriticalExtension {
+                        oid,
+                        detail: error.to_string(),
+                    });
                 }
                 _ => {}
             }
@@ -323,9 +354,12 @@ impl Certificate {
         &self.0.serial
     }
 
-    /// The subject public key, when it is one this verifier supports (else why not).
-    pub fn public_key(&self) -> Result<&PublicKey, &str> {
-        self.0.public_key.as_ref().map_err(String::as_str)
+    /// The subject public key, when it is one this verifier supports.
+    ///
+    /// # Errors
+    /// Why this verifier cannot use the key (its algorithm or curve).
+    pub fn public_key(&self) -> Result<&PublicKey, &KeyError> {
+        self.0.public_key.as_ref()
     }
 
     /// `(cA, pathLenConstraint)` when the certificate has basic constraints.
@@ -382,10 +416,13 @@ impl Certificate {
     }
 
     /// Whether this certificate's signature verifies with `issuer`'s public key.
-    pub(crate) fn verify_issued_by(&self, issuer: &Self) -> Result<(), String> {
+    pub(crate) fn verify_issued_by(&self, issuer: &Self) -> Result<(), CryptoError> {
         let key = issuer
             .public_key()
-            .map_err(|error| format!("the key of {} cannot be used: {error}", issuer.subject()))?;
+            .map_err(|error| CryptoError::UnusableKey {
+                subject: issuer.subject().to_owned(),
+                source: error.clone(),
+            })?;
         let (algorithm, parameters) = self.signature_algorithm();
         crypto::verify_x509_signature(key, algorithm, parameters, self.tbs(), self.signature())
     }
@@ -411,6 +448,14 @@ impl fmt::Debug for Certificate {
             .field("serial", &self.serial_hex())
             .finish_non_exhaustive()
     }
+}
+
+fn time_of(time: x509_parser::time::ASN1Time) -> Result<OffsetDateTime, CertificateError> {
+    OffsetDateTime::from_unix_timestamp(time.timestamp()).map_err(|error| {
+        CertificateError::TimeOutOfRange {
+            detail: error.to_string(),
+        }
+    })
 }
 
 fn extended_key_usages(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {

@@ -5,6 +5,8 @@
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::error::{CryptoError, KeyError};
+
 /// A SHA-2 digest algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
@@ -116,7 +118,7 @@ pub enum PublicKey {
 
 impl PublicKey {
     /// The key of a `SubjectPublicKeyInfo`, when it is one this verifier supports.
-    pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, String> {
+    pub(crate) fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<Self, KeyError> {
         let algorithm = spki.algorithm.algorithm.to_id_string();
         let key = spki.subject_public_key.data.to_vec();
         match algorithm.as_str() {
@@ -137,15 +139,14 @@ impl PublicKey {
                         curve: Curve::P384,
                         point: key,
                     }),
-                    other => Err(format!(
-                        "elliptic curve {} is not supported (P-256 and P-384 are)",
-                        other.unwrap_or("(unnamed)")
-                    )),
+                    other => Err(KeyError::UnsupportedCurve {
+                        curve: other.map(str::to_owned),
+                    }),
                 }
             }
-            other => Err(format!(
-                "public key algorithm {other} is not supported (RSA and ECDSA are)"
-            )),
+            other => Err(KeyError::UnsupportedAlgorithm {
+                algorithm: other.to_owned(),
+            }),
         }
     }
 
@@ -182,7 +183,7 @@ pub(crate) fn verify(
     hash: Hash,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), CryptoError> {
     let (algorithm, key_bytes): (&'static dyn VerificationAlgorithm, &[u8]) =
         match (key, scheme, hash) {
             (PublicKey::Ec { curve, point }, Scheme::Ecdsa { fixed }, hash) => {
@@ -194,7 +195,10 @@ pub(crate) fn verify(
                     (Curve::P384, Hash::Sha384, false) => &signature::ECDSA_P384_SHA384_ASN1,
                     (Curve::P384, Hash::Sha256, false) => &signature::ECDSA_P384_SHA256_ASN1,
                     (curve, hash, _) => {
-                        return Err(format!("ECDSA on {curve:?} with {hash:?} is not supported"));
+                        return Err(CryptoError::UnsupportedEcdsa {
+                            curve: *curve,
+                            hash,
+                        });
                     }
                 };
                 (algorithm, point)
@@ -216,15 +220,15 @@ pub(crate) fn verify(
                 pkcs1,
             ),
             (PublicKey::Ec { .. }, _, _) => {
-                return Err("an RSA signature cannot be made with an elliptic-curve key".into());
+                return Err(CryptoError::RsaSchemeWithEcKey);
             }
             (PublicKey::Rsa { .. }, _, _) => {
-                return Err("an ECDSA signature cannot be made with an RSA key".into());
+                return Err(CryptoError::EcdsaWithRsaKey);
             }
         };
     UnparsedPublicKey::new(algorithm, key_bytes)
         .verify(message, signature)
-        .map_err(|_| "the signature value does not verify with the public key".to_owned())
+        .map_err(|_| CryptoError::BadSignature)
 }
 
 /// The scheme and hash of an X.509 / CMS signature algorithm OID. `digest` is the CMS
@@ -234,10 +238,12 @@ pub(crate) fn scheme_of_oid(
     algorithm: &str,
     parameters: Option<&[u8]>,
     digest: Option<Hash>,
-) -> Result<(Scheme, Hash), String> {
+) -> Result<(Scheme, Hash), CryptoError> {
     let asn1 = Scheme::Ecdsa { fixed: false };
     let need_digest = || {
-        digest.ok_or_else(|| format!("signature algorithm {algorithm} needs a digest algorithm"))
+        digest.ok_or_else(|| CryptoError::DigestRequired {
+            algorithm: algorithm.to_owned(),
+        })
     };
     Ok(match algorithm {
         "1.2.840.10045.4.3.2" => (asn1, Hash::Sha256),
@@ -250,9 +256,9 @@ pub(crate) fn scheme_of_oid(
         "1.2.840.113549.1.1.1" => (Scheme::RsaPkcs1, need_digest()?),
         "1.2.840.113549.1.1.10" => (Scheme::RsaPss, pss_hash(parameters)?),
         other => {
-            return Err(format!(
-                "signature algorithm {other} is not supported (ECDSA, RSA PKCS #1 v1.5 and RSA-PSS with SHA-2 are)"
-            ));
+            return Err(CryptoError::UnsupportedAlgorithm {
+                algorithm: other.to_owned(),
+            });
         }
     })
 }
@@ -260,7 +266,7 @@ pub(crate) fn scheme_of_oid(
 /// The hash of `RSASSA-PSS-params` (RFC 4055 §3.1), refusing parameter sets `ring`
 /// cannot verify: the hash must be SHA-2 and the salt as long as the hash (the MGF1 hash
 /// is checked by verifying). `parameters` is the content of the SEQUENCE.
-fn pss_hash(parameters: Option<&[u8]>) -> Result<Hash, String> {
+fn pss_hash(parameters: Option<&[u8]>) -> Result<Hash, CryptoError> {
     let mut hash = None;
     // RFC 4055 defaults: SHA-1 and a 20-byte salt.
     let mut salt = 20_usize;
@@ -283,9 +289,7 @@ fn pss_hash(parameters: Option<&[u8]>) -> Result<Hash, String> {
                         _ => None,
                     });
                 if hash.is_none() {
-                    return Err(
-                        "RSASSA-PSS with a hash other than SHA-256/384/512 is not supported".into(),
-                    );
+                    return Err(CryptoError::UnsupportedPssHash);
                 }
             }
             0xA2 => {
@@ -295,18 +299,16 @@ fn pss_hash(parameters: Option<&[u8]>) -> Result<Hash, String> {
                         int.iter()
                             .fold(0_usize, |n, b| n.saturating_mul(256) + usize::from(*b))
                     })
-                    .ok_or("RSASSA-PSS saltLength cannot be read")?;
+                    .ok_or(CryptoError::UnreadablePssSalt)?;
             }
             _ => {}
         }
         rest = next;
     }
-    let hash = hash.ok_or("RSASSA-PSS with SHA-1 (the default hash) is not supported")?;
+    let hash = hash.ok_or(CryptoError::PssSha1)?;
     let expected = hash.digest(b"").len();
     if salt != expected {
-        return Err(format!(
-            "RSASSA-PSS with a {salt}-byte salt is not supported; the salt must be as long as the hash ({expected} bytes), as JOSE's PS256 and most signers use"
-        ));
+        return Err(CryptoError::UnsupportedPssSalt { salt, expected });
     }
     Ok(hash)
 }
@@ -340,7 +342,7 @@ pub(crate) fn verify_x509_signature(
     parameters: Option<&[u8]>,
     message: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), CryptoError> {
     let (scheme, hash) = scheme_of_oid(algorithm, parameters, None)?;
     verify(key, scheme, hash, message, signature)
 }

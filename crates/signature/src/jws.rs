@@ -23,7 +23,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, CertificateError};
 use crate::crypto::{self, Hash};
 use crate::datetime;
 use crate::envelope::{Binding, Envelope, Named};
@@ -35,9 +35,156 @@ pub const OBJECT_ID_BY_URI_HASH: &str = "http://uri.etsi.org/19182/ObjectIdByURI
 /// The header parameters this verifier understands when listed in `crit`.
 const UNDERSTOOD_CRIT: [&str; 3] = ["sigT", "srCms", "sigD"];
 
+/// Why a JWS cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwsError {
+    /// Not three parts separated by dots.
+    #[error("Signature.data is not a JWS in compact serialization (three parts separated by dots)")]
+    NotCompact,
+    /// The JWS carries its payload.
+    #[error(
+        "the JWS carries its payload; a signature on a FHIR resource must be detached (the target is the payload)"
+    )]
+    AttachedPayload,
+    /// The protected header is not base64url.
+    #[error("the JWS protected header is not base64url: {detail}")]
+    HeaderNotBase64url {
+        /// What the decoder says.
+        detail: String,
+    },
+    /// The protected header is not a JSON object.
+    #[error("the JWS protected header is not a JSON object: {detail}")]
+    HeaderNotJson {
+        /// What the JSON parser says.
+        detail: String,
+    },
+    /// The signature is not base64url.
+    #[error("the JWS signature is not base64url: {detail}")]
+    SignatureNotBase64url {
+        /// What the decoder says.
+        detail: String,
+    },
+    /// The header has no `alg`.
+    #[error("the JWS header has no \"alg\"")]
+    NoAlgorithm,
+    /// An `alg` this verifier does not verify.
+    #[error(
+        "JWS algorithm {alg:?} is not supported (ES256, ES384, RS256, PS256 and RS/PS384/512 are)"
+    )]
+    UnsupportedAlgorithm {
+        /// The `alg` given.
+        alg: String,
+    },
+    /// A header parameter of the wrong JSON type.
+    #[error("\"{parameter}\" must {expected}")]
+    Malformed {
+        /// The parameter (`crit`, `x5c`, `sigD.pars`…).
+        parameter: String,
+        /// What it must be (`be an array`, `list strings`…).
+        expected: &'static str,
+    },
+    /// `crit` names a parameter this verifier does not understand.
+    #[error("the JWS header marks {parameter:?} critical, which this verifier does not understand")]
+    UnknownCritical {
+        /// The parameter.
+        parameter: String,
+    },
+    /// A `JAdES` parameter is present but not listed in `crit`.
+    #[error("\"{parameter}\" is present but not listed in \"crit\" (JAdES requires it)")]
+    NotCritical {
+        /// The parameter.
+        parameter: &'static str,
+    },
+    /// An `x5c` entry is not base64.
+    #[error("x5c[{index}] is not base64: {detail}")]
+    X5cNotBase64 {
+        /// The entry's position.
+        index: usize,
+        /// What the decoder says.
+        detail: String,
+    },
+    /// An `x5c` entry is not a certificate this verifier reads.
+    #[error("x5c[{index}]: {source}")]
+    X5cCertificate {
+        /// The entry's position.
+        index: usize,
+        /// Why the certificate cannot be read.
+        source: CertificateError,
+    },
+    /// `x5c` is empty.
+    #[error("\"x5c\" is empty")]
+    EmptyX5c,
+    /// `x5t#S256` is not the thumbprint of the first `x5c` certificate.
+    #[error("\"x5t#S256\" is not the thumbprint of the first \"x5c\" certificate")]
+    ThumbprintMismatch,
+    /// `x5t#S256` is not base64url.
+    #[error("\"x5t#S256\" is not base64url: {detail}")]
+    ThumbprintNotBase64url {
+        /// What the decoder says.
+        detail: String,
+    },
+    /// The certificate `x5t#S256` names is neither in the signature nor in the trust
+    /// store.
+    #[error(
+        "the signer certificate (x5t#S256 {thumbprint}) is not in the signature and not in the trust store"
+    )]
+    UnknownSigner {
+        /// The thumbprint, as given.
+        thumbprint: String,
+    },
+    /// Neither `x5c` nor `x5t#S256`.
+    #[error("the JWS header identifies no signer certificate (neither \"x5c\" nor \"x5t#S256\")")]
+    NoSigner,
+    /// `sigT` is not a time.
+    #[error("\"sigT\" {text:?} is not a time: {detail}")]
+    BadSigningTime {
+        /// The text given.
+        text: String,
+        /// What the time parser says.
+        detail: String,
+    },
+    /// The header has no `sigT`.
+    #[error("the JWS header has no signing time (\"sigT\")")]
+    NoSigningTime,
+    /// An `srCms` item without `commId.id`.
+    #[error("each \"srCms\" item needs \"commId\": {{\"id\": …}}")]
+    NoCommitmentId,
+    /// A `sigD` mechanism other than [`OBJECT_ID_BY_URI_HASH`].
+    #[error("\"sigD\" mechanism {mechanism:?} is not supported (only {OBJECT_ID_BY_URI_HASH} is)")]
+    UnsupportedSigD {
+        /// The `mId` given.
+        mechanism: String,
+    },
+    /// A `sigD.hashM` other than `S256`, `S384` and `S512`.
+    #[error("\"sigD.hashM\" {name:?} is not S256, S384 or S512")]
+    UnsupportedSigDHash {
+        /// The `hashM` given.
+        name: String,
+    },
+    /// `sigD` lists no object, or not one digest per object.
+    #[error("\"sigD\" must list as many digests (hashV) as objects (pars), at least one")]
+    SigDCounts,
+    /// A `sigD.hashV` digest is not base64url.
+    #[error("\"sigD.hashV\" for {reference:?} is not base64url: {detail}")]
+    SigDDigestNotBase64url {
+        /// The object (`pars` entry) the digest is for.
+        reference: String,
+        /// What the decoder says.
+        detail: String,
+    },
+}
+
+fn malformed(parameter: &str, expected: &'static str) -> JwsError {
+    JwsError::Malformed {
+        parameter: parameter.to_owned(),
+        expected,
+    }
+}
+
 /// Reads a JWS from `Signature.data` (the base64 of the compact serialization; the
 /// compact serialization itself is also accepted).
-pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, String> {
+pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError> {
     let compact = STANDARD
         .decode(data.trim())
         .ok()
@@ -48,30 +195,36 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, String> 
     let (Some(header_b64), Some(payload), Some(signature_b64), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(
-            "Signature.data is not a JWS in compact serialization (three parts separated by dots)"
-                .into(),
-        );
+        return Err(JwsError::NotCompact);
     };
     if !payload.is_empty() {
-        return Err("the JWS carries its payload; a signature on a FHIR resource must be detached (the target is the payload)".into());
+        return Err(JwsError::AttachedPayload);
     }
-    let header_bytes = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .map_err(|error| format!("the JWS protected header is not base64url: {error}"))?;
-    let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
-        .map_err(|error| format!("the JWS protected header is not a JSON object: {error}"))?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature_b64)
-        .map_err(|error| format!("the JWS signature is not base64url: {error}"))?;
+    let header_bytes =
+        URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|error| JwsError::HeaderNotBase64url {
+                detail: error.to_string(),
+            })?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&header_bytes).map_err(|error| JwsError::HeaderNotJson {
+            detail: error.to_string(),
+        })?;
+    let signature =
+        URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|error| JwsError::SignatureNotBase64url {
+                detail: error.to_string(),
+            })?;
 
     let alg = header
         .get("alg")
         .and_then(Value::as_str)
-        .ok_or("the JWS header has no \"alg\"")?;
-    let (scheme, hash) = crypto::scheme_of_jose(alg).ok_or_else(|| {
-        format!("JWS algorithm {alg:?} is not supported (ES256, ES384, RS256, PS256 and RS/PS384/512 are)")
-    })?;
+        .ok_or(JwsError::NoAlgorithm)?;
+    let (scheme, hash) =
+        crypto::scheme_of_jose(alg).ok_or_else(|| JwsError::UnsupportedAlgorithm {
+            alg: alg.to_owned(),
+        })?;
 
     let crit: Vec<&str> = match header.get("crit") {
         None => Vec::new(),
@@ -79,30 +232,32 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, String> 
             .iter()
             .map(|name| {
                 name.as_str()
-                    .ok_or("\"crit\" must list header parameter names")
+                    .ok_or_else(|| malformed("crit", "list header parameter names"))
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err("\"crit\" must be an array".into()),
+        Some(_) => return Err(malformed("crit", "be an array")),
     };
     if let Some(unknown) = crit.iter().find(|name| !UNDERSTOOD_CRIT.contains(name)) {
-        return Err(format!(
-            "the JWS header marks {unknown:?} critical, which this verifier does not understand"
-        ));
+        return Err(JwsError::UnknownCritical {
+            parameter: (*unknown).to_owned(),
+        });
     }
     for name in UNDERSTOOD_CRIT {
         if header.contains_key(name) && !crit.contains(&name) {
-            return Err(format!(
-                "\"{name}\" is present but not listed in \"crit\" (JAdES requires it)"
-            ));
+            return Err(JwsError::NotCritical { parameter: name });
         }
     }
 
     let (signer, extra) = certificates(&header, trust)?;
     let signing_time = match header.get("sigT") {
-        Some(Value::String(text)) => datetime::parse_rfc3339(text)
-            .map_err(|error| format!("\"sigT\" {text:?} is not a time: {error}"))?,
-        Some(_) => return Err("\"sigT\" must be a string".into()),
-        None => return Err("the JWS header has no signing time (\"sigT\")".into()),
+        Some(Value::String(text)) => {
+            datetime::parse_rfc3339(text).map_err(|error| JwsError::BadSigningTime {
+                text: text.clone(),
+                detail: error.to_string(),
+            })?
+        }
+        Some(_) => return Err(malformed("sigT", "be a string")),
+        None => return Err(JwsError::NoSigningTime),
     };
     let commitment = commitments(&header)?;
     let binding = match header.get("sigD") {
@@ -128,98 +283,109 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, String> 
 fn certificates(
     header: &Map<String, Value>,
     trust: &TrustStore,
-) -> Result<(Certificate, Vec<Certificate>), String> {
+) -> Result<(Certificate, Vec<Certificate>), JwsError> {
     if let Some(x5c) = header.get("x5c") {
-        let list = x5c.as_array().ok_or("\"x5c\" must be an array")?;
+        let list = x5c
+            .as_array()
+            .ok_or_else(|| malformed("x5c", "be an array"))?;
         let mut certificates = Vec::with_capacity(list.len());
         for (index, item) in list.iter().enumerate() {
-            let text = item.as_str().ok_or("\"x5c\" must list base64 strings")?;
+            let text = item
+                .as_str()
+                .ok_or_else(|| malformed("x5c", "list base64 strings"))?;
             let der = || {
                 STANDARD
                     .decode(text)
-                    .map_err(|error| format!("x5c[{index}] is not base64: {error}"))
+                    .map_err(|error| JwsError::X5cNotBase64 {
+                        index,
+                        detail: error.to_string(),
+                    })
             };
-            certificates.push(
-                trust
-                    .certificate(text.as_bytes(), der)
-                    .map_err(|error| format!("x5c[{index}]: {error}"))?,
-            );
+            certificates.push(trust.certificate(text.as_bytes(), der, |source| {
+                JwsError::X5cCertificate { index, source }
+            })?);
         }
         if certificates.is_empty() {
-            return Err("\"x5c\" is empty".into());
+            return Err(JwsError::EmptyX5c);
         }
         let signer = certificates.remove(0);
         if let Some(Value::String(thumbprint)) = header.get("x5t#S256") {
             let expected = URL_SAFE_NO_PAD.decode(thumbprint).unwrap_or_default();
             if expected != signer.fingerprint() {
-                return Err(
-                    "\"x5t#S256\" is not the thumbprint of the first \"x5c\" certificate".into(),
-                );
+                return Err(JwsError::ThumbprintMismatch);
             }
         }
         return Ok((signer, certificates));
     }
     if let Some(thumbprint) = header.get("x5t#S256") {
-        let thumbprint = thumbprint.as_str().ok_or("\"x5t#S256\" must be a string")?;
-        let fingerprint = URL_SAFE_NO_PAD
-            .decode(thumbprint)
-            .map_err(|error| format!("\"x5t#S256\" is not base64url: {error}"))?;
-        let signer = trust.find_by_sha256(&fingerprint).ok_or_else(|| {
-            format!("the signer certificate (x5t#S256 {thumbprint}) is not in the signature and not in the trust store")
+        let thumbprint = thumbprint
+            .as_str()
+            .ok_or_else(|| malformed("x5t#S256", "be a string"))?;
+        let fingerprint = URL_SAFE_NO_PAD.decode(thumbprint).map_err(|error| {
+            JwsError::ThumbprintNotBase64url {
+                detail: error.to_string(),
+            }
         })?;
+        let signer = trust
+            .find_by_sha256(&fingerprint)
+            .ok_or_else(|| JwsError::UnknownSigner {
+                thumbprint: thumbprint.to_owned(),
+            })?;
         return Ok((signer.clone(), Vec::new()));
     }
-    Err("the JWS header identifies no signer certificate (neither \"x5c\" nor \"x5t#S256\")".into())
+    Err(JwsError::NoSigner)
 }
 
 /// The commitment type identifiers of `srCms`.
-fn commitments(header: &Map<String, Value>) -> Result<Vec<String>, String> {
+fn commitments(header: &Map<String, Value>) -> Result<Vec<String>, JwsError> {
     let Some(sr_cms) = header.get("srCms") else {
         return Ok(Vec::new());
     };
-    let list = sr_cms.as_array().ok_or("\"srCms\" must be an array")?;
+    let list = sr_cms
+        .as_array()
+        .ok_or_else(|| malformed("srCms", "be an array"))?;
     list.iter()
         .map(|item| {
             item.pointer("/commId/id")
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| "each \"srCms\" item needs \"commId\": {\"id\": …}".to_owned())
+                .ok_or(JwsError::NoCommitmentId)
         })
         .collect()
 }
 
-fn sig_d_binding(header_b64: &str, sig_d: &Value) -> Result<Binding, String> {
+fn sig_d_binding(header_b64: &str, sig_d: &Value) -> Result<Binding, JwsError> {
     let mechanism = sig_d.get("mId").and_then(Value::as_str).unwrap_or_default();
     if mechanism != OBJECT_ID_BY_URI_HASH {
-        return Err(format!(
-            "\"sigD\" mechanism {mechanism:?} is not supported (only {OBJECT_ID_BY_URI_HASH} is)"
-        ));
+        return Err(JwsError::UnsupportedSigD {
+            mechanism: mechanism.to_owned(),
+        });
     }
     let hash_name = sig_d
         .get("hashM")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let hash = Hash::from_jades_name(hash_name)
-        .ok_or_else(|| format!("\"sigD.hashM\" {hash_name:?} is not S256, S384 or S512"))?;
-    let strings = |name: &str| -> Result<Vec<&str>, String> {
+    let hash = Hash::from_jades_name(hash_name).ok_or_else(|| JwsError::UnsupportedSigDHash {
+        name: hash_name.to_owned(),
+    })?;
+    let strings = |name: &str| -> Result<Vec<&str>, JwsError> {
+        let parameter = format!("sigD.{name}");
         sig_d
             .get(name)
             .and_then(Value::as_array)
-            .ok_or_else(|| format!("\"sigD.{name}\" must be an array"))?
+            .ok_or_else(|| malformed(&parameter, "be an array"))?
             .iter()
             .map(|value| {
                 value
                     .as_str()
-                    .ok_or_else(|| format!("\"sigD.{name}\" must list strings"))
+                    .ok_or_else(|| malformed(&parameter, "list strings"))
             })
             .collect()
     };
     let pars = strings("pars")?;
     let hashes = strings("hashV")?;
     if pars.is_empty() || pars.len() != hashes.len() {
-        return Err(
-            "\"sigD\" must list as many digests (hashV) as objects (pars), at least one".into(),
-        );
+        return Err(JwsError::SigDCounts);
     }
     let digests = pars
         .iter()
@@ -228,7 +394,10 @@ fn sig_d_binding(header_b64: &str, sig_d: &Value) -> Result<Binding, String> {
             URL_SAFE_NO_PAD
                 .decode(value)
                 .map(|digest| (Some((*par).to_owned()), digest))
-                .map_err(|error| format!("\"sigD.hashV\" for {par:?} is not base64url: {error}"))
+                .map_err(|error| JwsError::SigDDigestNotBase64url {
+                    reference: (*par).to_owned(),
+                    detail: error.to_string(),
+                })
         })
         .collect::<Result<_, _>>()?;
     Ok(Binding::Digests {

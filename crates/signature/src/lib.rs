@@ -13,11 +13,15 @@
 //! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
 //!   ([`SignatureReport::to_issues`], [`operation_outcome`]) and to JSON
 //!   ([`SignatureReport::to_json`]).
+//! - Errors are typed: a check that did not pass carries its cause
+//!   ([`CheckResult::error`], a [`SignatureError`]) beside its sentence, and every
+//!   fallible function returns an error enum whose `Display` is that sentence.
 
 mod cert;
 mod crypto;
 pub mod datetime;
 mod envelope;
+mod error;
 pub mod jws;
 pub mod ocsp;
 mod output;
@@ -30,9 +34,16 @@ mod verify;
 
 pub use cert::{Certificate, CertificateError};
 pub use crypto::{Curve, Hash, PublicKey};
+pub use error::{
+    ContentError, CryptoError, FormatError, IdentityError, KeyError, KeyUsageError, PathError,
+    ResponderError, RevocationError, RevocationSource, SignatureError, SigningTimeError,
+    TargetError,
+};
+pub use jws::JwsError;
 pub use ocsp::{OcspError, OcspQuery, OcspResponse};
 pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
 pub use path::{TrustError, TrustStore};
+pub use pkcs7::CmsError;
 pub use renhice_model::FHIR_VERSION;
 pub use report::{Check, CheckResult, Indication, SignatureReport, SignerInfo, Status};
 pub use revocation::{Crl, CrlError, RevocationStore};

@@ -27,8 +27,9 @@ use x509_ocsp::{
     TbsRequest,
 };
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, CertificateError};
 use crate::crypto::{self, Hash};
+use crate::error::ResponderError;
 
 /// `id-pkix-ocsp-basic` (1.3.6.1.5.5.7.48.1.1).
 const BASIC: &str = "1.3.6.1.5.5.7.48.1.1";
@@ -38,10 +39,44 @@ const SHA1: &str = "1.3.14.3.2.26";
 /// `id-kp-OCSPSigning`.
 const OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 
-/// Why an OCSP response could not be used.
+/// Why an OCSP response could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct OcspError(pub String);
+#[non_exhaustive]
+pub enum OcspError {
+    /// The bytes are not a DER `OCSPResponse`.
+    #[error("not an OCSP response: {detail}")]
+    NotOcsp {
+        /// What the DER decoder says.
+        detail: String,
+    },
+    /// The responder answered with an error status rather than a status.
+    #[error("the responder answered {status} rather than a status")]
+    Refused {
+        /// The `responseStatus` (`TryLater`, `Unauthorized`…).
+        status: String,
+    },
+    /// A successful response without `responseBytes`.
+    #[error("a successful OCSP response without a body")]
+    NoBody,
+    /// A response type other than the basic response.
+    #[error("OCSP response type {response_type} is not the basic response ({BASIC})")]
+    NotBasic {
+        /// The response type's object identifier.
+        response_type: String,
+    },
+    /// A time that cannot be represented.
+    #[error("OCSP time out of range{}", .detail.as_ref().map(|detail| format!(": {detail}")).unwrap_or_default())]
+    TimeOutOfRange {
+        /// What the time library says, when it says something.
+        detail: Option<String>,
+    },
+    /// A certificate the response carries cannot be read.
+    #[error("a certificate in the response: {source}")]
+    Certificate {
+        /// Why.
+        source: CertificateError,
+    },
+}
 
 /// The request to send to a certificate's OCSP responder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,22 +183,20 @@ impl OcspResponse {
     /// Parses a DER `OCSPResponse` (what a responder answers over HTTP). A response whose
     /// status is not `successful` is an error naming the status.
     pub fn from_der(der: &[u8]) -> Result<Self, OcspError> {
-        let bad = |error: der::Error| OcspError(format!("not an OCSP response: {error}"));
+        let bad = |error: der::Error| OcspError::NotOcsp {
+            detail: error.to_string(),
+        };
         let response = x509_ocsp::OcspResponse::from_der(der).map_err(bad)?;
         if response.response_status != OcspResponseStatus::Successful {
-            return Err(OcspError(format!(
-                "the responder answered {:?} rather than a status",
-                response.response_status
-            )));
+            return Err(OcspError::Refused {
+                status: format!("{:?}", response.response_status),
+            });
         }
-        let bytes = response
-            .response_bytes
-            .ok_or_else(|| OcspError("a successful OCSP response without a body".to_owned()))?;
+        let bytes = response.response_bytes.ok_or(OcspError::NoBody)?;
         if bytes.response_type.to_string() != BASIC {
-            return Err(OcspError(format!(
-                "OCSP response type {} is not the basic response ({BASIC})",
-                bytes.response_type
-            )));
+            return Err(OcspError::NotBasic {
+                response_type: bytes.response_type.to_string(),
+            });
         }
         let body = bytes.response.as_bytes();
         let basic = BasicOcspResponse::from_der(body).map_err(bad)?;
@@ -207,8 +240,7 @@ impl OcspResponse {
             .flatten()
             .map(|cert| {
                 let der = cert.to_der().map_err(bad)?;
-                Certificate::from_der(&der)
-                    .map_err(|error| OcspError(format!("a certificate in the response: {error}")))
+                Certificate::from_der(&der).map_err(|source| OcspError::Certificate { source })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self(Arc::new(Inner {
@@ -302,7 +334,7 @@ impl OcspResponse {
 
     /// The certificate that signed this response on behalf of `issuer`: the CA itself or
     /// a delegated responder. `Err` says why none did.
-    pub(crate) fn signer(&self, issuer: &Certificate) -> Result<Certificate, String> {
+    pub(crate) fn signer(&self, issuer: &Certificate) -> Result<Certificate, ResponderError> {
         let named = |cert: &Certificate| match &self.0.responder {
             Responder::ByName(name) => cert.subject_raw() == name.as_slice(),
             Responder::ByKey(hash) => crypto::sha1(cert.public_key_bits()).as_slice() == hash,
@@ -323,45 +355,40 @@ impl OcspResponse {
             return if verifies(issuer) {
                 Ok(issuer.clone())
             } else {
-                Err(format!(
-                    "its signature does not verify with the key of \"{}\"",
-                    issuer.subject()
-                ))
+                Err(ResponderError::IssuerSignature {
+                    issuer: issuer.subject().to_owned(),
+                })
             };
         }
         let Some(delegate) = self.0.certs.iter().find(|cert| named(cert)) else {
-            return Err(format!(
-                "it is signed neither by \"{}\" nor by a responder certificate it carries",
-                issuer.subject()
-            ));
+            return Err(ResponderError::UnknownResponder {
+                issuer: issuer.subject().to_owned(),
+            });
         };
         let produced = self.0.produced_at;
         let problem = if delegate.issuer_raw() != issuer.subject_raw()
             || delegate.verify_issued_by(issuer).is_err()
         {
-            Some(format!(
-                "its responder \"{}\" was not issued by \"{}\"",
-                delegate.subject(),
-                issuer.subject()
-            ))
+            Some(ResponderError::NotIssuedByCa {
+                responder: delegate.subject().to_owned(),
+                issuer: issuer.subject().to_owned(),
+            })
         } else if !delegate
             .extended_key_usage()
             .is_some_and(|usages| usages.iter().any(|usage| usage == OCSP_SIGNING))
         {
-            Some(format!(
-                "its responder \"{}\" is not authorised to sign OCSP responses (no id-kp-OCSPSigning)",
-                delegate.subject()
-            ))
+            Some(ResponderError::NotAuthorised {
+                responder: delegate.subject().to_owned(),
+            })
         } else if produced < delegate.not_before() || produced > delegate.not_after() {
-            Some(format!(
-                "its responder certificate \"{}\" was not valid when the response was produced",
-                delegate.subject()
-            ))
+            Some(ResponderError::ResponderNotValid {
+                responder: delegate.subject().to_owned(),
+                produced_at: produced,
+            })
         } else if !verifies(delegate) {
-            Some(format!(
-                "its signature does not verify with the key of its responder \"{}\"",
-                delegate.subject()
-            ))
+            Some(ResponderError::ResponderSignature {
+                responder: delegate.subject().to_owned(),
+            })
         } else {
             None
         };
@@ -380,7 +407,8 @@ pub(crate) fn strip_zeros(serial: &[u8]) -> &[u8] {
 
 fn time(time: der::asn1::GeneralizedTime) -> Result<OffsetDateTime, OcspError> {
     let seconds = i64::try_from(time.to_unix_duration().as_secs())
-        .map_err(|_| OcspError("OCSP time out of range".to_owned()))?;
-    OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|error| OcspError(format!("OCSP time out of range: {error}")))
+        .map_err(|_| OcspError::TimeOutOfRange { detail: None })?;
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|error| OcspError::TimeOutOfRange {
+        detail: Some(error.to_string()),
+    })
 }

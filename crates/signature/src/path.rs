@@ -12,9 +12,10 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use crate::cert::{Certificate, key_usage};
+use crate::cert::{Certificate, CertificateError, key_usage};
 use crate::datetime::rfc3339;
-use crate::report::{Check, CheckResult, Status};
+use crate::error::{CryptoError, PathError, SignatureError};
+use crate::report::{Check, CheckResult};
 
 /// Paths longer than this are not built (a loop guard; real PKIs have 2 to 4 levels).
 const MAX_DEPTH: usize = 8;
@@ -35,12 +36,12 @@ pub enum TrustError {
         source: std::io::Error,
     },
     /// A file holds no certificate, or a broken one.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Certificate {
         /// The path.
         path: String,
         /// What is wrong.
-        message: String,
+        source: CertificateError,
     },
     /// The directory holds no trust anchor (self-issued certificate).
     #[error("{0} holds no trust anchor (no self-signed root certificate)")]
@@ -108,9 +109,9 @@ impl TrustStore {
         for file in files {
             let bytes = std::fs::read(&file).map_err(|error| io(&file, error))?;
             let certificates =
-                read_certificates(&bytes).map_err(|message| TrustError::Certificate {
+                read_certificates(&bytes).map_err(|source| TrustError::Certificate {
                     path: file.display().to_string(),
-                    message,
+                    source,
                 })?;
             for certificate in certificates {
                 store.add(certificate);
@@ -144,12 +145,14 @@ impl TrustStore {
     }
 
     /// The certificate `encoded` carries (DER, or the base64 text of an `x5c` entry,
-    /// which `der` decodes), parsed once and then remembered by its encoding.
-    pub(crate) fn certificate(
+    /// which `der` decodes), parsed once and then remembered by its encoding; `invalid`
+    /// says why a certificate that cannot be read is refused.
+    pub(crate) fn certificate<E>(
         &self,
         encoded: &[u8],
-        der: impl FnOnce() -> Result<Vec<u8>, String>,
-    ) -> Result<Certificate, String> {
+        der: impl FnOnce() -> Result<Vec<u8>, E>,
+        invalid: impl FnOnce(CertificateError) -> E,
+    ) -> Result<Certificate, E> {
         if let Some(cert) = self
             .parsed
             .lock()
@@ -158,7 +161,7 @@ impl TrustStore {
         {
             return Ok(cert);
         }
-        let cert = Certificate::from_der(&der()?).map_err(|error| error.to_string())?;
+        let cert = Certificate::from_der(&der()?).map_err(invalid)?;
         if let Ok(mut parsed) = self.parsed.lock() {
             if parsed.len() >= PARSED_CACHE {
                 parsed.clear();
@@ -173,7 +176,7 @@ impl TrustStore {
         &self,
         child: &Certificate,
         issuer: &Certificate,
-    ) -> Result<(), String> {
+    ) -> Result<(), CryptoError> {
         let key = (child.fingerprint(), issuer.fingerprint());
         if self.verified.lock().is_ok_and(|set| set.contains(&key)) {
             return Ok(());
@@ -289,24 +292,18 @@ impl TrustStore {
             }
         }
         let top = chain.last().unwrap_or(signer);
-        let reason = if top.is_self_issued() {
-            format!(
-                "the path ends at \"{}\", which is not one of the configured trust anchors",
-                top.subject()
-            )
+        let error = if top.is_self_issued() {
+            PathError::UntrustedRoot {
+                subject: top.subject().to_owned(),
+            }
         } else {
-            format!(
-                "no certificate of \"{}\" (the issuer of \"{}\") is among the trust anchors, the known intermediates or the certificates the signature carries",
-                top.issuer(),
-                top.subject()
-            )
+            PathError::IssuerNotFound {
+                issuer: top.issuer().to_owned(),
+                subject: top.subject().to_owned(),
+            }
         };
         PathEvaluation {
-            path_check: CheckResult {
-                check: Check::CertificatePath,
-                status: Status::Failed,
-                reason,
-            },
+            path_check: result(Check::CertificatePath, Err(error)),
             validity_check: result(Check::CertificateValidity, validity(&chain, at)),
             path: chain,
             complete: false,
@@ -314,30 +311,29 @@ impl TrustStore {
     }
 
     /// The RFC 5280 rules that do not depend on time.
-    fn structure(&self, path: &[Certificate]) -> Result<(), String> {
+    fn structure(&self, path: &[Certificate]) -> Result<(), PathError> {
         for cert in path {
             if let Some(oid) = cert.unknown_critical().first() {
-                return Err(format!(
-                    "\"{}\" has a critical extension {oid} that this verifier does not process (RFC 5280 §4.2)",
-                    cert.subject()
-                ));
+                return Err(PathError::UnknownCriticalExtension {
+                    subject: cert.subject().to_owned(),
+                    oid: oid.clone(),
+                });
             }
         }
         for (index, pair) in path.windows(2).enumerate() {
             let (child, issuer) = (&pair[0], &pair[1]);
             if child.issuer_raw() != issuer.subject_raw() {
-                return Err(format!(
-                    "the issuer of \"{}\" is not the subject of \"{}\"",
-                    child.subject(),
-                    issuer.subject()
-                ));
+                return Err(PathError::IssuerNameMismatch {
+                    subject: child.subject().to_owned(),
+                    issuer: issuer.subject().to_owned(),
+                });
             }
-            self.verify_issued(child, issuer).map_err(|error| {
-                format!(
-                    "the signature on \"{}\" does not verify with the key of \"{}\": {error}",
-                    child.subject(),
-                    issuer.subject()
-                )
+            self.verify_issued(child, issuer).map_err(|source| {
+                PathError::BadCertificateSignature {
+                    subject: child.subject().to_owned(),
+                    issuer: issuer.subject().to_owned(),
+                    source,
+                }
             })?;
             let ca_position = index + 1;
             let is_anchor = ca_position == path.len() - 1;
@@ -351,31 +347,30 @@ impl TrustStore {
                     if let Some(limit) = path_len
                         && below > limit as usize
                     {
-                        return Err(format!(
-                            "\"{}\" allows at most {limit} intermediate CA certificate(s) below it (pathLenConstraint), and the path has {below}",
-                            issuer.subject()
-                        ));
+                        return Err(PathError::PathTooLong {
+                            issuer: issuer.subject().to_owned(),
+                            limit,
+                            below,
+                        });
                     }
                 }
                 None if is_anchor && issuer.version() == 0 => {
                     // A version 1 root: trusted as configured, it carries no extensions.
                 }
                 _ => {
-                    return Err(format!(
-                        "\"{}\" issued \"{}\" but is not a CA certificate (basic constraints cA is not set)",
-                        issuer.subject(),
-                        child.subject()
-                    ));
+                    return Err(PathError::NotCa {
+                        issuer: issuer.subject().to_owned(),
+                        subject: child.subject().to_owned(),
+                    });
                 }
             }
             if let Some(usage) = issuer.key_usage()
                 && usage & key_usage::KEY_CERT_SIGN == 0
             {
-                return Err(format!(
-                    "\"{}\" issued \"{}\" but its key usage does not include keyCertSign",
-                    issuer.subject(),
-                    child.subject()
-                ));
+                return Err(PathError::NoKeyCertSign {
+                    issuer: issuer.subject().to_owned(),
+                    subject: child.subject().to_owned(),
+                });
             }
         }
         Ok(())
@@ -393,18 +388,10 @@ pub(crate) struct PathEvaluation {
     pub(crate) validity_check: CheckResult,
 }
 
-fn result(check: Check, outcome: Result<String, String>) -> CheckResult {
+fn result(check: Check, outcome: Result<String, PathError>) -> CheckResult {
     match outcome {
-        Ok(reason) => CheckResult {
-            check,
-            status: Status::Passed,
-            reason,
-        },
-        Err(reason) => CheckResult {
-            check,
-            status: Status::Failed,
-            reason,
-        },
+        Ok(reason) => CheckResult::passed(check, reason),
+        Err(error) => CheckResult::failed(check, SignatureError::Path(error)),
     }
 }
 
@@ -421,23 +408,21 @@ fn describe_path(path: &[Certificate]) -> String {
 }
 
 /// Every certificate valid at `at` (RFC 5280 §6.1.3 (a)(2); the anchor too, as OpenSSL does).
-fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, String> {
+fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, PathError> {
     for cert in path {
         if at < cert.not_before() {
-            return Err(format!(
-                "\"{}\" was not yet valid at {} (valid from {})",
-                cert.subject(),
-                rfc3339(at),
-                rfc3339(cert.not_before())
-            ));
+            return Err(PathError::NotYetValid {
+                subject: cert.subject().to_owned(),
+                at,
+                not_before: cert.not_before(),
+            });
         }
         if at > cert.not_after() {
-            return Err(format!(
-                "\"{}\" had expired at {} (valid until {})",
-                cert.subject(),
-                rfc3339(at),
-                rfc3339(cert.not_after())
-            ));
+            return Err(PathError::Expired {
+                subject: cert.subject().to_owned(),
+                at,
+                not_after: cert.not_after(),
+            });
         }
     }
     Ok(format!(
@@ -447,16 +432,14 @@ fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, String> 
 }
 
 /// The certificates in PEM text or a single DER certificate.
-pub(crate) fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
+pub(crate) fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, CertificateError> {
     if bytes.starts_with(b"-----") || bytes.iter().take(64).all(u8::is_ascii) {
-        let certificates = Certificate::all_from_pem(bytes).map_err(|error| error.to_string())?;
+        let certificates = Certificate::all_from_pem(bytes)?;
         if certificates.is_empty() {
-            return Err("no CERTIFICATE block".to_owned());
+            return Err(CertificateError::NoCertificate);
         }
         Ok(certificates)
     } else {
-        Ok(vec![
-            Certificate::from_der(bytes).map_err(|error| error.to_string())?,
-        ])
+        Ok(vec![Certificate::from_der(bytes)?])
     }
 }

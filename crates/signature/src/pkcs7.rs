@@ -23,9 +23,11 @@ use cms::signed_data::{
 };
 use time::OffsetDateTime;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, CertificateError};
 use crate::crypto::{self, Hash, PublicKey, Scheme};
 use crate::envelope::{Binding, Envelope};
+use crate::error::CryptoError;
+use crate::sign::SignError;
 
 const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const ID_DATA: &str = "1.2.840.113549.1.7.1";
@@ -33,52 +35,165 @@ const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
 const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
 const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
 
+/// Why a CMS signature cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CmsError {
+    /// `Signature.data` is not base64.
+    #[error("Signature.data is not base64: {detail}")]
+    NotBase64 {
+        /// What the decoder says.
+        detail: String,
+    },
+    /// Not a DER `ContentInfo`.
+    #[error("Signature.data is not a CMS ContentInfo: {detail}")]
+    NotContentInfo {
+        /// What the DER decoder says.
+        detail: String,
+    },
+    /// A content type other than `SignedData`.
+    #[error("the CMS content type is {content_type}, not SignedData ({ID_SIGNED_DATA})")]
+    NotSignedData {
+        /// The content type's object identifier.
+        content_type: String,
+    },
+    /// The `SignedData` cannot be decoded.
+    #[error("the CMS SignedData cannot be read: {detail}")]
+    UnreadableSignedData {
+        /// What the DER decoder says.
+        detail: String,
+    },
+    /// The signature encapsulates its content.
+    #[error(
+        "the CMS signature encapsulates its content; a signature on a FHIR resource must be detached"
+    )]
+    AttachedContent,
+    /// A certificate of the signature cannot be re-encoded.
+    #[error("a CMS certificate cannot be encoded: {detail}")]
+    CertificateEncoding {
+        /// What the DER encoder says.
+        detail: String,
+    },
+    /// A certificate of the signature is not one this verifier reads.
+    #[error("a certificate of the CMS signature: {source}")]
+    Certificate {
+        /// Why it cannot be read.
+        source: CertificateError,
+    },
+    /// Not exactly one `SignerInfo`.
+    #[error(
+        "the CMS signature has {count} signer infos; one signature per FHIR Signature is expected"
+    )]
+    SignerInfoCount {
+        /// How many there are.
+        count: usize,
+    },
+    /// The signer certificate is not in `certificates`.
+    #[error("the signer certificate is not among the certificates of the CMS signature")]
+    SignerNotFound,
+    /// A digest algorithm other than SHA-2.
+    #[error("digest algorithm {oid} is not supported (SHA-256/384/512 are)")]
+    UnsupportedDigest {
+        /// The algorithm's object identifier.
+        oid: String,
+    },
+    /// A signature algorithm this verifier does not verify.
+    #[error(transparent)]
+    Algorithm(#[from] CryptoError),
+    /// No signed attributes.
+    #[error("the CMS signature has no signed attributes, so no signed signing time")]
+    NoSignedAttributes,
+    /// The `contentType` attribute is not the encapsulated content type.
+    #[error("the contentType attribute differs from the encapsulated content type")]
+    ContentTypeMismatch,
+    /// The signed attributes cannot be re-encoded (to check the signature over them).
+    #[error("the signed attributes cannot be re-encoded: {detail}")]
+    AttributeEncoding {
+        /// What the DER encoder says.
+        detail: String,
+    },
+    /// A signed attribute cannot be decoded.
+    #[error("{attribute} attribute: {detail}")]
+    BadAttribute {
+        /// The attribute (`contentType`, `messageDigest`, `signingTime`).
+        attribute: &'static str,
+        /// What the DER decoder says.
+        detail: String,
+    },
+    /// The `signingTime` cannot be represented.
+    #[error("signingTime out of range: {detail}")]
+    SigningTimeOutOfRange {
+        /// What the time library says.
+        detail: String,
+    },
+    /// A signed attribute this verifier needs is absent.
+    #[error("the signed attributes have no {attribute}")]
+    MissingAttribute {
+        /// The attribute (`contentType`, `messageDigest`, `signingTime`).
+        attribute: &'static str,
+    },
+    /// A signed attribute with more or fewer than one value.
+    #[error("signed attribute {oid} must have exactly one value, it has {count}")]
+    AttributeValues {
+        /// The attribute's object identifier.
+        oid: String,
+        /// How many values it has.
+        count: usize,
+    },
+}
+
 /// Reads a detached CMS signature from `Signature.data`.
-pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envelope, String> {
+pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envelope, CmsError> {
     let der = STANDARD
         .decode(data.trim().replace(['\n', '\r'], ""))
-        .map_err(|error| format!("Signature.data is not base64: {error}"))?;
-    let info = ContentInfo::from_der(&der)
-        .map_err(|error| format!("Signature.data is not a CMS ContentInfo: {error}"))?;
+        .map_err(|error| CmsError::NotBase64 {
+            detail: error.to_string(),
+        })?;
+    let info = ContentInfo::from_der(&der).map_err(|error| CmsError::NotContentInfo {
+        detail: error.to_string(),
+    })?;
     if info.content_type.to_string() != ID_SIGNED_DATA {
-        return Err(format!(
-            "the CMS content type is {}, not SignedData ({ID_SIGNED_DATA})",
-            info.content_type
-        ));
+        return Err(CmsError::NotSignedData {
+            content_type: info.content_type.to_string(),
+        });
     }
-    let signed: SignedData = info
-        .content
-        .decode_as()
-        .map_err(|error| format!("the CMS SignedData cannot be read: {error}"))?;
+    let signed: SignedData =
+        info.content
+            .decode_as()
+            .map_err(|error| CmsError::UnreadableSignedData {
+                detail: error.to_string(),
+            })?;
     if signed.encap_content_info.econtent.is_some() {
-        return Err("the CMS signature encapsulates its content; a signature on a FHIR resource must be detached".into());
+        return Err(CmsError::AttachedContent);
     }
     let mut certificates = Vec::new();
     for choice in signed.certificates.iter().flat_map(|set| set.0.iter()) {
         if let CertificateChoices::Certificate(cert) = choice {
             let der = cert
                 .to_der()
-                .map_err(|error| format!("a CMS certificate cannot be encoded: {error}"))?;
-            certificates.push(trust.certificate(&der, || Ok(der.clone()))?);
+                .map_err(|error| CmsError::CertificateEncoding {
+                    detail: error.to_string(),
+                })?;
+            certificates.push(trust.certificate(
+                &der,
+                || Ok(der.clone()),
+                |source| CmsError::Certificate { source },
+            )?);
         }
     }
     let infos = signed.signer_infos.0.as_slice();
     let [info] = infos else {
-        return Err(format!(
-            "the CMS signature has {} signer infos; one signature per FHIR Signature is expected",
-            infos.len()
-        ));
+        return Err(CmsError::SignerInfoCount { count: infos.len() });
     };
     let position = certificates
         .iter()
         .position(|cert| identifies(&info.sid, cert))
-        .ok_or("the signer certificate is not among the certificates of the CMS signature")?;
+        .ok_or(CmsError::SignerNotFound)?;
     let signer_cert = certificates.remove(position);
 
     let digest_oid = info.digest_alg.oid.to_string();
-    let hash = Hash::from_oid(&digest_oid).ok_or_else(|| {
-        format!("digest algorithm {digest_oid} is not supported (SHA-256/384/512 are)")
-    })?;
+    let hash =
+        Hash::from_oid(&digest_oid).ok_or(CmsError::UnsupportedDigest { oid: digest_oid })?;
     let signature_oid = info.signature_algorithm.oid.to_string();
     let parameters = info
         .signature_algorithm
@@ -91,14 +206,16 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
     let attributes = info
         .signed_attrs
         .as_ref()
-        .ok_or("the CMS signature has no signed attributes, so no signed signing time")?;
+        .ok_or(CmsError::NoSignedAttributes)?;
     let (content_type, message_digest, signing_time) = read_attributes(attributes)?;
     if content_type != signed.encap_content_info.econtent_type {
-        return Err("the contentType attribute differs from the encapsulated content type".into());
+        return Err(CmsError::ContentTypeMismatch);
     }
     let signed_bytes = attributes
         .to_der()
-        .map_err(|error| format!("the signed attributes cannot be re-encoded: {error}"))?;
+        .map_err(|error| CmsError::AttributeEncoding {
+            detail: error.to_string(),
+        })?;
     Ok(Envelope {
         algorithm: jose_name(scheme, signature_hash, signer_cert.public_key().ok()),
         scheme,
@@ -119,7 +236,13 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
 /// The content type, message digest and signing time of the signed attributes.
 fn read_attributes(
     attributes: &SetOfVec<Attribute>,
-) -> Result<(ObjectIdentifier, Vec<u8>, OffsetDateTime), String> {
+) -> Result<(ObjectIdentifier, Vec<u8>, OffsetDateTime), CmsError> {
+    let bad = |attribute: &'static str| {
+        move |error: cms::cert::x509::der::Error| CmsError::BadAttribute {
+            attribute,
+            detail: error.to_string(),
+        }
+    };
     let mut content_type = None;
     let mut message_digest = None;
     let mut signing_time = None;
@@ -130,14 +253,14 @@ fn read_attributes(
                 content_type = Some(
                     value
                         .decode_as::<ObjectIdentifier>()
-                        .map_err(|error| format!("contentType attribute: {error}"))?,
+                        .map_err(bad("contentType"))?,
                 );
             }
             ID_MESSAGE_DIGEST => {
                 message_digest = Some(
                     value
                         .decode_as::<OctetString>()
-                        .map_err(|error| format!("messageDigest attribute: {error}"))?
+                        .map_err(bad("messageDigest"))?
                         .as_bytes()
                         .to_vec(),
                 );
@@ -147,20 +270,28 @@ fn read_attributes(
                 let time = value
                     .to_der()
                     .and_then(|der| Time::from_der(&der))
-                    .map_err(|error| format!("signingTime attribute: {error}"))?;
+                    .map_err(bad("signingTime"))?;
                 let seconds = time.to_unix_duration().as_secs();
                 signing_time = Some(
                     OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
-                        .map_err(|error| format!("signingTime out of range: {error}"))?,
+                        .map_err(|error| CmsError::SigningTimeOutOfRange {
+                            detail: error.to_string(),
+                        })?,
                 );
             }
             _ => {}
         }
     }
     Ok((
-        content_type.ok_or("the signed attributes have no contentType")?,
-        message_digest.ok_or("the signed attributes have no messageDigest")?,
-        signing_time.ok_or("the signed attributes have no signingTime")?,
+        content_type.ok_or(CmsError::MissingAttribute {
+            attribute: "contentType",
+        })?,
+        message_digest.ok_or(CmsError::MissingAttribute {
+            attribute: "messageDigest",
+        })?,
+        signing_time.ok_or(CmsError::MissingAttribute {
+            attribute: "signingTime",
+        })?,
     ))
 }
 
@@ -179,15 +310,14 @@ fn jose_name(scheme: Scheme, hash: Hash, key: Option<&PublicKey>) -> String {
     format!("{family}{bits}")
 }
 
-fn single_value(attribute: &Attribute) -> Result<&Any, String> {
+fn single_value(attribute: &Attribute) -> Result<&Any, CmsError> {
     let values = attribute.values.as_slice();
     match values {
         [value] => Ok(value),
-        _ => Err(format!(
-            "signed attribute {} must have exactly one value, it has {}",
-            attribute.oid,
-            values.len()
-        )),
+        _ => Err(CmsError::AttributeValues {
+            oid: attribute.oid.to_string(),
+            count: values.len(),
+        }),
     }
 }
 
@@ -215,10 +345,16 @@ fn trim_zeros(bytes: &[u8]) -> &[u8] {
 pub(crate) fn signed_attributes(
     digest: &[u8],
     signing_time: OffsetDateTime,
-) -> Result<(SetOfVec<Attribute>, Vec<u8>), String> {
-    let error = |error: cms::cert::x509::der::Error| error.to_string();
-    let oid = |text: &str| ObjectIdentifier::new(text).map_err(|e| e.to_string());
-    let attribute = |id: &str, value: Any| -> Result<Attribute, String> {
+) -> Result<(SetOfVec<Attribute>, Vec<u8>), SignError> {
+    let error = |error: cms::cert::x509::der::Error| SignError::Encoding {
+        detail: error.to_string(),
+    };
+    let oid = |text: &str| {
+        ObjectIdentifier::new(text).map_err(|error| SignError::Encoding {
+            detail: error.to_string(),
+        })
+    };
+    let attribute = |id: &str, value: Any| -> Result<Attribute, SignError> {
         let mut values = SetOfVec::new();
         values.insert(value).map_err(error)?;
         Ok(Attribute {
@@ -226,7 +362,10 @@ pub(crate) fn signed_attributes(
             values,
         })
     };
-    let seconds = u64::try_from(signing_time.unix_timestamp()).map_err(|e| e.to_string())?;
+    let seconds =
+        u64::try_from(signing_time.unix_timestamp()).map_err(|error| SignError::SigningTime {
+            detail: error.to_string(),
+        })?;
     let time = UtcTime::from_unix_duration(std::time::Duration::from_secs(seconds))
         .map(Time::UtcTime)
         .map_err(error)?;
@@ -260,10 +399,16 @@ pub(crate) fn assemble(
     signature_algorithm: &str,
     attributes: SetOfVec<Attribute>,
     signature: &[u8],
-) -> Result<Vec<u8>, String> {
-    let error = |error: cms::cert::x509::der::Error| error.to_string();
-    let oid = |text: &str| ObjectIdentifier::new(text).map_err(|e| e.to_string());
-    let signer = chain.first().ok_or("no signer certificate")?;
+) -> Result<Vec<u8>, SignError> {
+    let error = |error: cms::cert::x509::der::Error| SignError::Encoding {
+        detail: error.to_string(),
+    };
+    let oid = |text: &str| {
+        ObjectIdentifier::new(text).map_err(|error| SignError::Encoding {
+            detail: error.to_string(),
+        })
+    };
+    let signer = chain.first().ok_or(SignError::EmptyChain)?;
     let parsed = cms::cert::x509::Certificate::from_der(signer.der()).map_err(error)?;
     let digest_alg = AlgorithmIdentifierOwned {
         oid: oid(hash.oid())?,

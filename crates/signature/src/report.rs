@@ -6,6 +6,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use crate::error::SignatureError;
+
 /// The overall verdict on one signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Indication {
@@ -165,6 +167,40 @@ pub struct CheckResult {
     pub status: Status,
     /// Why, in a sentence an auditor can file.
     pub reason: String,
+    /// When the check did not pass because of a known cause, that cause, to match on
+    /// (`reason` is then its sentence, or begins with it).
+    pub error: Option<SignatureError>,
+}
+
+impl CheckResult {
+    /// A check that passed, and why.
+    #[must_use]
+    pub fn passed(check: Check, reason: impl Into<String>) -> Self {
+        Self {
+            check,
+            status: Status::Passed,
+            reason: reason.into(),
+            error: None,
+        }
+    }
+
+    /// A check that failed because of `error` (the reason is its sentence).
+    #[must_use]
+    pub fn failed(check: Check, error: impl Into<SignatureError>) -> Self {
+        Self::because(check, Status::Failed, error)
+    }
+
+    /// A check with `status` because of `error` (the reason is its sentence).
+    #[must_use]
+    pub fn because(check: Check, status: Status, error: impl Into<SignatureError>) -> Self {
+        let error = error.into();
+        Self {
+            check,
+            status,
+            reason: error.to_string(),
+            error: Some(error),
+        }
+    }
 }
 
 /// The certificate a signature was made with, as the report describes it.

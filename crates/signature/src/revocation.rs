@@ -29,6 +29,7 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use crate::cert::{Certificate, hex, key_usage};
 use crate::crypto;
 use crate::datetime::rfc3339;
+use crate::error::{ResponderError, RevocationError, RevocationSource};
 use crate::ocsp::{Answer, OcspResponse};
 use crate::report::Status;
 
@@ -40,8 +41,30 @@ const UNDERSTOOD_CRITICAL: [&str; 2] = [
 
 /// Why a CRL could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CrlError(pub String);
+#[non_exhaustive]
+pub enum CrlError {
+    /// The bytes are not a DER CRL.
+    #[error("not an X.509 CRL: {detail}")]
+    NotCrl {
+        /// What the parser says.
+        detail: String,
+    },
+    /// A time that cannot be represented.
+    #[error("CRL time out of range: {detail}")]
+    TimeOutOfRange {
+        /// What the time library says.
+        detail: String,
+    },
+    /// The text is not PEM.
+    #[error("not PEM: {detail}")]
+    NotPem {
+        /// What the PEM reader says.
+        detail: String,
+    },
+    /// The PEM text holds no CRL.
+    #[error("no X509 CRL block")]
+    NoCrl,
+}
 
 /// A parsed certificate revocation list.
 #[derive(Debug, Clone)]
@@ -66,11 +89,16 @@ struct CrlInner {
 impl Crl {
     /// Parses a DER CRL.
     pub fn from_der(der: &[u8]) -> Result<Self, CrlError> {
-        let (_, crl) = CertificateRevocationList::from_der(der)
-            .map_err(|error| CrlError(format!("not an X.509 CRL: {error}")))?;
+        let (_, crl) =
+            CertificateRevocationList::from_der(der).map_err(|error| CrlError::NotCrl {
+                detail: error.to_string(),
+            })?;
         let time = |t: x509_parser::time::ASN1Time| {
-            OffsetDateTime::from_unix_timestamp(t.timestamp())
-                .map_err(|error| CrlError(format!("CRL time out of range: {error}")))
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|error| {
+                CrlError::TimeOutOfRange {
+                    detail: error.to_string(),
+                }
+            })
         };
         let mut revoked = HashMap::new();
         for entry in crl.iter_revoked_certificates() {
@@ -109,15 +137,16 @@ impl Crl {
     /// Every CRL in PEM text (`X509 CRL` blocks) or a single DER CRL.
     pub fn all_from_bytes(bytes: &[u8]) -> Result<Vec<Self>, CrlError> {
         if bytes.starts_with(b"-----") {
-            let blocks =
-                pem::parse_many(bytes).map_err(|error| CrlError(format!("not PEM: {error}")))?;
+            let blocks = pem::parse_many(bytes).map_err(|error| CrlError::NotPem {
+                detail: error.to_string(),
+            })?;
             let crls: Vec<_> = blocks
                 .iter()
                 .filter(|block| block.tag() == "X509 CRL")
                 .map(|block| Self::from_der(block.contents()))
                 .collect::<Result<_, _>>()?;
             if crls.is_empty() {
-                return Err(CrlError("no X509 CRL block".to_owned()));
+                return Err(CrlError::NoCrl);
             }
             Ok(crls)
         } else {
@@ -154,7 +183,7 @@ pub struct RevocationStore {
     /// signer it met: finding a certificate's must not mean reading them all).
     ocsp: RwLock<HashMap<Vec<u8>, Vec<OcspResponse>>>,
     /// (response, issuer) → the responder that signed it, or why none did.
-    ocsp_signers: Mutex<HashMap<Pair, Result<String, String>>>,
+    ocsp_signers: Mutex<HashMap<Pair, Result<String, ResponderError>>>,
 }
 
 /// (SHA-256 of a CRL or OCSP response, SHA-256 of the CA certificate).
@@ -166,15 +195,19 @@ struct Evidence {
     /// nothing usable.
     weight: u8,
     status: Status,
-    reason: String,
+    /// Why, when not revoked (the causes say why otherwise).
+    good: Option<String>,
+    /// Why the status is not passed.
+    causes: Vec<RevocationError>,
 }
 
 impl Evidence {
-    fn nothing(reason: String) -> Self {
+    fn nothing(causes: Vec<RevocationError>) -> Self {
         Self {
             weight: 0,
             status: Status::Indeterminate,
-            reason,
+            good: None,
+            causes,
         }
     }
 
@@ -182,7 +215,8 @@ impl Evidence {
         Self {
             weight: 1,
             status: Status::Passed,
-            reason,
+            good: Some(reason),
+            causes: Vec::new(),
         }
     }
 
@@ -191,34 +225,49 @@ impl Evidence {
         date: OffsetDateTime,
         reason: Option<&str>,
         signing_time: OffsetDateTime,
-        source: &str,
+        source: RevocationSource,
     ) -> Self {
-        let reason = reason
-            .map(|reason| format!(", reason {reason}"))
-            .unwrap_or_default();
-        let subject = cert.subject();
+        let subject = cert.subject().to_owned();
+        let reason = reason.map(str::to_owned);
         if date <= signing_time {
             Self {
                 weight: 3,
                 status: Status::Failed,
-                reason: format!(
-                    "\"{subject}\" (serial {}) was revoked on {}{reason}, before the signing time {} ({source})",
-                    hex(cert.serial()),
-                    rfc3339(date),
-                    rfc3339(signing_time)
-                ),
+                good: None,
+                causes: vec![RevocationError::Revoked {
+                    subject,
+                    serial: hex(cert.serial()),
+                    revoked_at: date,
+                    reason,
+                    signing_time,
+                    source,
+                }],
             }
         } else {
             Self {
                 weight: 2,
                 status: Status::Indeterminate,
-                reason: format!(
-                    "\"{subject}\" was revoked on {}{reason}, after the claimed signing time {}; without a time-stamp nothing proves the signature was made before the revocation ({source})",
-                    rfc3339(date),
-                    rfc3339(signing_time)
-                ),
+                good: None,
+                causes: vec![RevocationError::RevokedAfterSigning {
+                    subject,
+                    revoked_at: date,
+                    reason,
+                    signing_time,
+                    source,
+                }],
             }
         }
+    }
+
+    /// The sentence for the report.
+    fn reason(&self) -> String {
+        self.good.clone().unwrap_or_else(|| {
+            self.causes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 }
 
@@ -289,36 +338,33 @@ impl RevocationStore {
     /// The status of `cert`, issued by `issuer`, at `signing_time`, from the CRLs and
     /// OCSP responses issued no later than `verified_at`: a revocation before the
     /// signing time in either fails; one after it, in either, is indeterminate; else a
-    /// current "not revoked" from either passes.
+    /// current "not revoked" from either passes. The sentence, and why the status is
+    /// not passed.
     pub(crate) fn status(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
-    ) -> (Status, String) {
+    ) -> (Status, String, Vec<RevocationError>) {
         let ocsp = self.ocsp_evidence(cert, issuer, signing_time, verified_at);
         let crl = self.crl_evidence(cert, issuer, signing_time, verified_at);
         if ocsp.weight == 0 && crl.weight == 0 {
             let responders = cert.ocsp_responders();
-            let ocsp_reason = if !ocsp.reason.is_empty() {
-                ocsp.reason
-            } else if responders.is_empty() {
-                return (Status::Indeterminate, crl.reason);
-            } else {
-                format!(
-                    "no OCSP response is available for \"{}\" (responders: {})",
-                    cert.subject(),
-                    responders.join(", ")
-                )
-            };
-            return (
-                Status::Indeterminate,
-                format!("{}; {ocsp_reason}", crl.reason),
-            );
+            let mut causes = crl.causes;
+            if !ocsp.causes.is_empty() {
+                causes.extend(ocsp.causes);
+            } else if !responders.is_empty() {
+                causes.push(RevocationError::NoOcspResponse {
+                    subject: cert.subject().to_owned(),
+                    responders: responders.to_vec(),
+                });
+            }
+            let evidence = Evidence::nothing(causes);
+            return (Status::Indeterminate, evidence.reason(), evidence.causes);
         }
         let decisive = if ocsp.weight >= crl.weight { ocsp } else { crl };
-        (decisive.status, decisive.reason)
+        (decisive.status, decisive.reason(), decisive.causes)
     }
 
     /// What the newest usable CRL says.
@@ -345,20 +391,17 @@ impl RevocationStore {
             .max_by_key(|crl| crl.0.this_update);
         let subject = cert.subject();
         let Some(crl) = newest else {
-            let points = cert.crl_distribution_points();
-            let from = if points.is_empty() {
-                String::new()
-            } else {
-                format!(" (distribution points: {})", points.join(", "))
-            };
-            return Evidence::nothing(format!(
-                "no CRL signed by \"{}\" is available for \"{subject}\"{from}",
-                issuer.subject()
-            ));
+            return Evidence::nothing(vec![RevocationError::NoCrl {
+                issuer: issuer.subject().to_owned(),
+                subject: subject.to_owned(),
+                distribution_points: cert.crl_distribution_points().to_vec(),
+            }]);
         };
-        let source = format!("CRL issued {}", rfc3339(crl.0.this_update));
         if let Some((date, reason)) = crl.0.revoked.get(cert.serial()) {
-            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, &source);
+            let source = RevocationSource::Crl {
+                issued: crl.0.this_update,
+            };
+            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, source);
         }
         let current = crl.0.this_update >= signing_time
             || crl.0.next_update.is_none_or(|next| next >= signing_time);
@@ -369,13 +412,12 @@ impl RevocationStore {
                 rfc3339(crl.0.this_update)
             ))
         } else {
-            Evidence::nothing(format!(
-                "the newest CRL of \"{}\" (issued {}, next update {}) expired before the signing time {}",
-                crl.0.issuer,
-                rfc3339(crl.0.this_update),
-                crl.0.next_update.map(rfc3339).unwrap_or_default(),
-                rfc3339(signing_time)
-            ))
+            Evidence::nothing(vec![RevocationError::CrlExpired {
+                issuer: crl.0.issuer.clone(),
+                this_update: crl.0.this_update,
+                next_update: crl.0.next_update,
+                signing_time,
+            }])
         }
     }
 
@@ -407,10 +449,10 @@ impl RevocationStore {
             let signer = match self.ocsp_signer(response, issuer) {
                 Ok(signer) => signer,
                 Err(why) => {
-                    rejected.push(format!(
-                        "an OCSP response produced {} was set aside: {why}",
-                        rfc3339(response.produced_at())
-                    ));
+                    rejected.push(RevocationError::OcspSetAside {
+                        produced_at: response.produced_at(),
+                        source: why,
+                    });
                     continue;
                 }
             };
@@ -422,33 +464,43 @@ impl RevocationStore {
         }
         let subject = cert.subject();
         let Some((this_update, next_update, answer, signer)) = newest else {
-            let mut reasons = rejected;
+            let mut causes = rejected;
             if let Some(signer) = unknown {
-                reasons.insert(
+                causes.insert(
                     0,
-                    format!("the OCSP responder \"{signer}\" does not know \"{subject}\""),
+                    RevocationError::OcspUnknown {
+                        responder: signer,
+                        subject: subject.to_owned(),
+                    },
                 );
             }
             // Without any response, `status` says so only if the CRLs say nothing either.
-            return Evidence::nothing(reasons.join("; "));
+            return Evidence::nothing(causes);
         };
-        let source = format!("OCSP response of \"{signer}\" for {}", rfc3339(this_update));
+        let source = RevocationSource::Ocsp {
+            responder: signer,
+            this_update,
+        };
         if let Answer::Revoked(date, reason) = &answer {
-            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, &source);
+            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, source);
         }
         if this_update >= signing_time || next_update.is_some_and(|next| next >= signing_time) {
             Evidence::good(format!("\"{subject}\" is good per the {source}"))
         } else {
-            Evidence::nothing(format!(
-                "the newest {source} (next update {}) is older than the signing time {}",
-                next_update.map_or_else(|| "none".to_owned(), rfc3339),
-                rfc3339(signing_time)
-            ))
+            Evidence::nothing(vec![RevocationError::OcspOutdated {
+                source,
+                next_update,
+                signing_time,
+            }])
         }
     }
 
     /// The subject of the certificate that signed `response` for `issuer` (remembered).
-    fn ocsp_signer(&self, response: &OcspResponse, issuer: &Certificate) -> Result<String, String> {
+    fn ocsp_signer(
+        &self,
+        response: &OcspResponse,
+        issuer: &Certificate,
+    ) -> Result<String, ResponderError> {
         let key = (response.fingerprint(), issuer.fingerprint());
         if let Some(known) = self
             .ocsp_signers

@@ -12,9 +12,10 @@ use ring::rand::SystemRandom;
 use ring::signature::{self as ring_signature, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use time::OffsetDateTime;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, CertificateError};
 use crate::crypto::Hash;
 use crate::datetime::rfc3339;
+use crate::error::TargetError;
 use crate::jws::{self, HeaderInput};
 use crate::pkcs7;
 use crate::verify::{JOSE, PKCS7, Target};
@@ -27,8 +28,88 @@ pub const SIGNATURE_TYPE_SYSTEM: &str = "urn:iso-astm:E1762-95:2013";
 
 /// Why a signature could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SignError(pub String);
+#[non_exhaustive]
+pub enum SignError {
+    /// The key file is not PEM.
+    #[error("the key is not PEM: {detail}")]
+    KeyNotPem {
+        /// What the PEM reader says.
+        detail: String,
+    },
+    /// The key file has no PKCS #8 block.
+    #[error("no PKCS #8 \"PRIVATE KEY\" block (convert with `openssl pkcs8 -topk8 -nocrypt`)")]
+    NoPrivateKey,
+    /// The chain cannot be read.
+    #[error(transparent)]
+    Chain(#[from] CertificateError),
+    /// The key is not a P-256, P-384 or RSA key.
+    #[error("the key is not a P-256, P-384 or RSA PKCS #8 key: {detail}")]
+    UnsupportedKey {
+        /// What the key reader says.
+        detail: String,
+    },
+    /// The chain has no certificate.
+    #[error("the certificate chain is empty")]
+    EmptyChain,
+    /// The key is not the first certificate's key.
+    #[error("the key is not the key of the first certificate of the chain (\"{subject}\")")]
+    KeyNotOfSigner {
+        /// The first certificate's subject.
+        subject: String,
+    },
+    /// The key cannot be loaded for the algorithm.
+    #[error("the key cannot be loaded")]
+    KeyUnloadable,
+    /// The signing operation failed.
+    #[error("the signing operation failed")]
+    SigningFailed,
+    /// The algorithm does not fit the key.
+    #[error("algorithm {algorithm} does not fit the key (which signs with {key_algorithm})")]
+    AlgorithmNotForKey {
+        /// The JOSE algorithm asked for.
+        algorithm: String,
+        /// The key's default JOSE algorithm.
+        key_algorithm: &'static str,
+    },
+    /// A target has no canonical form.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A CMS signature over more or fewer than one target.
+    #[error(
+        "a CMS signature signs one target; there are {count} (use the JOSE format for several)"
+    )]
+    CmsTargets {
+        /// The number of targets.
+        count: usize,
+    },
+    /// An algorithm not offered for CMS signatures.
+    #[error("{algorithm} is not offered for CMS signatures (ES256, ES384 and RS256/384/512 are)")]
+    CmsAlgorithm {
+        /// The JOSE algorithm asked for.
+        algorithm: String,
+    },
+    /// The CMS structure cannot be encoded.
+    #[error("the CMS signature cannot be encoded: {detail}")]
+    Encoding {
+        /// What the DER encoder says.
+        detail: String,
+    },
+    /// The signing time cannot be written.
+    #[error("signing time: {detail}")]
+    SigningTime {
+        /// Why.
+        detail: String,
+    },
+    /// A `Provenance.target` is not among the targets given.
+    #[error("Provenance.target {reference:?} was not given to sign")]
+    TargetNotGiven {
+        /// The target's reference.
+        reference: String,
+    },
+    /// The Provenance has no target.
+    #[error("the Provenance has no target to sign")]
+    NoTarget,
+}
 
 /// The signature format to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +140,13 @@ impl SigningKey {
     /// The first certificate of the chain must hold the key's public half.
     pub fn from_pem(key_pem: &[u8], chain_pem: &[u8]) -> Result<Self, SignError> {
         let block = pem::parse_many(key_pem)
-            .map_err(|error| SignError(format!("the key is not PEM: {error}")))?
+            .map_err(|error| SignError::KeyNotPem {
+                detail: error.to_string(),
+            })?
             .into_iter()
             .find(|block| block.tag() == "PRIVATE KEY")
-            .ok_or_else(|| {
-                SignError("no PKCS #8 \"PRIVATE KEY\" block (convert with `openssl pkcs8 -topk8 -nocrypt`)".into())
-            })?;
-        let chain =
-            Certificate::all_from_pem(chain_pem).map_err(|error| SignError(error.to_string()))?;
+            .ok_or(SignError::NoPrivateKey)?;
+        let chain = Certificate::all_from_pem(chain_pem)?;
         Self::from_pkcs8(block.contents(), chain)
     }
 
@@ -89,27 +169,23 @@ impl SigningKey {
             public = pair.public_key().as_ref().to_vec();
             Key::P384(pkcs8.to_vec())
         } else {
-            let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|error| {
-                SignError(format!(
-                    "the key is not a P-256, P-384 or RSA PKCS #8 key: {error}"
-                ))
-            })?;
+            let pair =
+                RsaKeyPair::from_pkcs8(pkcs8).map_err(|error| SignError::UnsupportedKey {
+                    detail: error.to_string(),
+                })?;
             public = pair.public_key().as_ref().to_vec();
             Key::Rsa(Box::new(pair))
         };
-        let signer = chain
-            .first()
-            .ok_or_else(|| SignError("the certificate chain is empty".into()))?;
+        let signer = chain.first().ok_or(SignError::EmptyChain)?;
         let matches = match signer.public_key() {
             Ok(crate::crypto::PublicKey::Ec { point, .. }) => *point == public,
             Ok(crate::crypto::PublicKey::Rsa { pkcs1 }) => *pkcs1 == public,
             Err(_) => false,
         };
         if !matches {
-            return Err(SignError(format!(
-                "the key is not the key of the first certificate of the chain (\"{}\")",
-                signer.subject()
-            )));
+            return Err(SignError::KeyNotOfSigner {
+                subject: signer.subject().to_owned(),
+            });
         }
         Ok(Self { key, chain, rng })
     }
@@ -133,7 +209,7 @@ impl SigningKey {
     /// Signs `message` with JOSE `alg`; `asn1` selects the DER `ECDSA-Sig-Value` encoding
     /// of CMS instead of JOSE's `r || s`.
     fn sign(&self, alg: &str, message: &[u8], asn1: bool) -> Result<Vec<u8>, SignError> {
-        let error = |_| SignError("the signing operation failed".into());
+        let error = |_| SignError::SigningFailed;
         match (&self.key, alg) {
             (Key::P256(pkcs8), "ES256") | (Key::P384(pkcs8), "ES384") => {
                 let algorithm = match (alg, asn1) {
@@ -143,7 +219,7 @@ impl SigningKey {
                     (_, true) => &ring_signature::ECDSA_P384_SHA384_ASN1_SIGNING,
                 };
                 let pair = EcdsaKeyPair::from_pkcs8(algorithm, pkcs8, &self.rng)
-                    .map_err(|_| SignError("the key cannot be loaded".into()))?;
+                    .map_err(|_| SignError::KeyUnloadable)?;
                 Ok(pair
                     .sign(&self.rng, message)
                     .map_err(error)?
@@ -164,10 +240,10 @@ impl SigningKey {
                     .map_err(error)?;
                 Ok(signature)
             }
-            _ => Err(SignError(format!(
-                "algorithm {alg} does not fit the key (which signs with {})",
-                self.default_algorithm()
-            ))),
+            _ => Err(SignError::AlgorithmNotForKey {
+                algorithm: alg.to_owned(),
+                key_algorithm: self.default_algorithm(),
+            }),
         }
     }
 }
@@ -205,7 +281,7 @@ pub fn sign_targets(
         .commitment
         .clone()
         .unwrap_or_else(|| AUTHOR_SIGNATURE.to_owned());
-    let contents = crate::verify::canonical_contents(targets, method).map_err(SignError)?;
+    let contents = crate::verify::canonical_contents(targets, method)?;
     let (sig_format, data) = match options.format {
         SignatureFormat::Jose => {
             let commitment_uri = format!("urn:oid:{commitment}");
@@ -240,10 +316,9 @@ pub fn sign_targets(
         }
         SignatureFormat::Cms => {
             let [(_, content)] = contents.as_slice() else {
-                return Err(SignError(format!(
-                    "a CMS signature signs one target; there are {} (use the JOSE format for several)",
-                    contents.len()
-                )));
+                return Err(SignError::CmsTargets {
+                    count: contents.len(),
+                });
             };
             let (hash, oid) = match alg.as_str() {
                 "ES256" => (Hash::Sha256, "1.2.840.10045.4.3.2"),
@@ -252,22 +327,22 @@ pub fn sign_targets(
                 "RS384" => (Hash::Sha384, "1.2.840.113549.1.1.12"),
                 "RS512" => (Hash::Sha512, "1.2.840.113549.1.1.13"),
                 other => {
-                    return Err(SignError(format!(
-                        "{other} is not offered for CMS signatures (ES256, ES384 and RS256/384/512 are)"
-                    )));
+                    return Err(SignError::CmsAlgorithm {
+                        algorithm: other.to_owned(),
+                    });
                 }
             };
             let (attributes, signed) =
-                pkcs7::signed_attributes(&hash.digest(content), options.signing_time)
-                    .map_err(SignError)?;
+                pkcs7::signed_attributes(&hash.digest(content), options.signing_time)?;
             let signature = key.sign(&alg, &signed, true)?;
-            let der = pkcs7::assemble(key.chain(), hash, oid, attributes, &signature)
-                .map_err(SignError)?;
+            let der = pkcs7::assemble(key.chain(), hash, oid, attributes, &signature)?;
             (PKCS7, STANDARD.encode(der))
         }
     };
-    let when = Instant::parse(rfc3339(options.signing_time))
-        .map_err(|error| SignError(format!("signing time: {error}")))?;
+    let when =
+        Instant::parse(rfc3339(options.signing_time)).map_err(|error| SignError::SigningTime {
+            detail: error.to_string(),
+        })?;
     Ok(Signature {
         r#type: vec![Coding::new(SIGNATURE_TYPE_SYSTEM, &commitment)],
         when: Some(Primitive::new(when)),
@@ -327,13 +402,13 @@ pub fn sign_provenance(
         let target = targets
             .iter()
             .find(|target| target.reference == text)
-            .ok_or_else(|| {
-                SignError(format!("Provenance.target {text:?} was not given to sign"))
+            .ok_or_else(|| SignError::TargetNotGiven {
+                reference: text.to_owned(),
             })?;
         ordered.push(*target);
     }
     if ordered.is_empty() {
-        return Err(SignError("the Provenance has no target to sign".into()));
+        return Err(SignError::NoTarget);
     }
     let method = options.canonicalization.unwrap_or(Canonicalization::Static);
     let signature = sign_targets(key, &ordered, method, options)?;

@@ -11,6 +11,10 @@ use time::{Duration, OffsetDateTime};
 use crate::cert::{Certificate, hex, key_usage};
 use crate::datetime::{parse_rfc3339, rfc3339};
 use crate::envelope::{Binding, Envelope, Named};
+use crate::error::{
+    ContentError, FormatError, IdentityError, KeyUsageError, SignatureError, SigningTimeError,
+    TargetError,
+};
 use crate::path::TrustStore;
 use crate::report::{Check, CheckResult, SignatureReport, SignerInfo, Status};
 use crate::revocation::RevocationStore;
@@ -159,15 +163,14 @@ impl Verifier {
                 ));
             } else {
                 let mut report = empty_report(signature, &location, at);
-                let reason = if targets.is_empty() && missing.is_empty() {
-                    "the Provenance has no target, so the signature signs nothing".to_owned()
+                let error = if targets.is_empty() && missing.is_empty() {
+                    SignatureError::NoTarget
                 } else {
-                    format!(
-                        "the signed target(s) {} are not available to check the signature against",
-                        missing.join(", ")
-                    )
+                    SignatureError::MissingTargets {
+                        references: missing.clone(),
+                    }
                 };
-                report.checks = not_run(Check::Format, Status::Indeterminate, &reason);
+                report.checks = not_run(Check::Format, Status::Indeterminate, error);
                 reports.push(report);
             }
         }
@@ -188,8 +191,8 @@ impl Verifier {
         let mut report = empty_report(signature, location, at);
         let envelope = match self.decode(signature, targets, default_method) {
             Ok(decoded) => decoded,
-            Err(reason) => {
-                report.checks = not_run(Check::Format, Status::Failed, &reason);
+            Err(error) => {
+                report.checks = not_run(Check::Format, Status::Failed, error.into());
                 return report;
             }
         };
@@ -200,16 +203,15 @@ impl Verifier {
             report.commitment.clone_from(&envelope.commitment);
         }
         report.signer = Some(signer_info(&envelope.signer));
-        let mut checks = vec![CheckResult {
-            check: Check::Format,
-            status: Status::Passed,
-            reason: format!(
+        let mut checks = vec![CheckResult::passed(
+            Check::Format,
+            format!(
                 "{} signature, {} with the certificate of \"{}\"",
                 report.format,
                 envelope.algorithm,
                 envelope.signer.subject()
             ),
-        }];
+        )];
         let (integrity, value) = content_and_value(&envelope, &contents);
         checks.push(integrity);
         checks.push(value);
@@ -244,11 +246,11 @@ impl Verifier {
         checks.push(if evaluation.complete {
             self.revocation_check(&evaluation.path, signing, at)
         } else {
-            CheckResult {
-                check: Check::Revocation,
-                status: Status::NotRun,
-                reason: "no certification path to a trust anchor, so no CA whose revocation information counts".into(),
-            }
+            result(
+                Check::Revocation,
+                Status::NotRun,
+                "no certification path to a trust anchor, so no CA whose revocation information counts".into(),
+            )
         });
         checks.push(identity_check(signature, &envelope.signer, context));
         report.checks = checks;
@@ -261,25 +263,25 @@ impl Verifier {
         signature: &Signature,
         targets: &[Target<'_>],
         default_method: Canonicalization,
-    ) -> Result<(Envelope, Named), String> {
+    ) -> Result<(Envelope, Named), FormatError> {
         let format = signature
             .sig_format
             .as_ref()
             .and_then(|format| format.value.as_deref())
-            .ok_or("Signature.sigFormat is missing, so the signature cannot be read")?;
+            .ok_or(FormatError::NoSigFormat)?;
         let data = signature
             .data
             .as_ref()
             .and_then(|data| data.value.as_deref())
-            .ok_or("Signature.data is missing: there is no digital signature to verify")?;
+            .ok_or(FormatError::NoData)?;
         let essence = format.split(';').next().unwrap_or_default().trim();
         let envelope = match essence {
             JOSE => jws::parse(data, &self.trust)?,
             PKCS7 => pkcs7::parse(data, &self.trust)?,
             other => {
-                return Err(format!(
-                    "sigFormat {other:?} is not supported ({JOSE} and {PKCS7} are)"
-                ));
+                return Err(FormatError::UnsupportedFormat {
+                    format: other.to_owned(),
+                });
             }
         };
         let method = match signature
@@ -288,7 +290,7 @@ impl Verifier {
             .and_then(|format| format.value.as_deref())
         {
             Some(media_type) => Canonicalization::from_media_type(media_type)
-                .map_err(|error| format!("Signature.targetFormat: {error}"))?
+                .map_err(|source| FormatError::TargetFormat { source })?
                 .unwrap_or(default_method),
             None => default_method,
         };
@@ -303,14 +305,20 @@ impl Verifier {
     ) -> CheckResult {
         let mut reasons = Vec::new();
         let mut worst = Status::Passed;
+        let mut causes = Vec::new();
         // Every certificate but the anchor, which is trusted as configured.
         for pair in path.windows(2) {
-            let (status, reason) = self.revocation.status(&pair[0], &pair[1], signing, at);
+            let (status, reason, why) = self.revocation.status(&pair[0], &pair[1], signing, at);
             if status == Status::Failed {
-                return result(Check::Revocation, status, reason);
+                return CheckResult::because(
+                    Check::Revocation,
+                    status,
+                    SignatureError::Revocation { causes: why },
+                );
             }
             if status != Status::Passed && worst == Status::Passed {
                 worst = status;
+                causes = why;
                 reasons.insert(0, reason);
             } else {
                 reasons.push(reason);
@@ -319,7 +327,11 @@ impl Verifier {
         if worst == Status::Passed && reasons.is_empty() {
             reasons.push("the signer certificate is itself a trust anchor".to_owned());
         }
-        result(Check::Revocation, worst, reasons.join("; "))
+        let mut check = result(Check::Revocation, worst, reasons.join("; "));
+        if !causes.is_empty() {
+            check.error = Some(SignatureError::Revocation { causes });
+        }
+        check
     }
 }
 
@@ -331,22 +343,27 @@ fn content_and_value(
     let key = match envelope.signer.public_key() {
         Ok(key) => key,
         Err(error) => {
-            let reason = format!("the signer's public key cannot be used: {error}");
+            let error = SignatureError::UnusableKey {
+                source: error.clone(),
+            };
             return (
-                result(Check::ContentIntegrity, Status::NotRun, reason.clone()),
-                result(Check::SignatureValue, Status::Failed, reason),
+                cause(Check::ContentIntegrity, Status::NotRun, error.clone()),
+                cause(Check::SignatureValue, Status::Failed, error),
             );
         }
     };
     if !key.jose_algorithms().contains(&envelope.algorithm.as_str()) {
-        let reason = format!(
-            "the algorithm {} does not fit the signer's key (which signs with {})",
-            envelope.algorithm,
-            key.jose_algorithms().join(", ")
-        );
+        let error = SignatureError::AlgorithmMismatch {
+            algorithm: envelope.algorithm.clone(),
+            key_algorithms: key
+                .jose_algorithms()
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
+        };
         return (
-            result(Check::ContentIntegrity, Status::NotRun, reason.clone()),
-            result(Check::SignatureValue, Status::Failed, reason),
+            cause(Check::ContentIntegrity, Status::NotRun, error.clone()),
+            cause(Check::SignatureValue, Status::Failed, error),
         );
     }
     match &envelope.binding {
@@ -372,12 +389,9 @@ fn content_and_value(
                         envelope.algorithm
                     ),
                 ),
-                Err(error) => result(
+                Err(source) => CheckResult::failed(
                     Check::SignatureValue,
-                    Status::Failed,
-                    format!(
-                        "{error}: the signed attributes were changed, or the signature was not made with this certificate"
-                    ),
+                    SignatureError::SignatureValue { source },
                 ),
             };
             (integrity, value)
@@ -393,13 +407,12 @@ fn detached(
     contents: &[(String, Vec<u8>)],
 ) -> (CheckResult, CheckResult) {
     let [(reference, content)] = contents else {
-        let reason = format!(
-            "a JWS with a detached payload signs one target, and there are {}; several targets need \"sigD\"",
-            contents.len()
-        );
+        let error = SignatureError::Content(ContentError::DetachedTargets {
+            count: contents.len(),
+        });
         return (
-            result(Check::ContentIntegrity, Status::Failed, reason.clone()),
-            result(Check::SignatureValue, Status::NotRun, reason),
+            cause(Check::ContentIntegrity, Status::Failed, error.clone()),
+            cause(Check::SignatureValue, Status::NotRun, error),
         );
     };
     let mut input = String::with_capacity(header_b64.len() + 1 + content.len() * 4 / 3 + 4);
@@ -431,12 +444,12 @@ fn detached(
             ),
         )
     } else {
-        let reason = format!(
-            "the signature does not verify over the canonical JSON of {reference}: the content was changed after signing, or the signature was not made with this certificate"
-        );
+        let error = SignatureError::Content(ContentError::PayloadMismatch {
+            reference: reference.clone(),
+        });
         (
-            result(Check::ContentIntegrity, Status::Failed, reason.clone()),
-            result(Check::SignatureValue, Status::Failed, reason),
+            cause(Check::ContentIntegrity, Status::Failed, error.clone()),
+            cause(Check::SignatureValue, Status::Failed, error),
         )
     }
 }
@@ -446,26 +459,34 @@ fn result(check: Check, status: Status, reason: String) -> CheckResult {
         check,
         status,
         reason,
+        error: None,
     }
+}
+
+fn cause(check: Check, status: Status, error: impl Into<SignatureError>) -> CheckResult {
+    CheckResult::because(check, status, error)
 }
 
 /// The report of a signature that could not be read: the failing check, then the others
 /// as not run.
-fn not_run(first: Check, status: Status, reason: &str) -> Vec<CheckResult> {
-    Check::ALL
+fn not_run(first: Check, status: Status, error: SignatureError) -> Vec<CheckResult> {
+    let mut checks: Vec<_> = Check::ALL
         .iter()
+        .filter(|check| **check != first)
         .map(|check| {
-            if *check == first {
-                result(*check, status, reason.to_owned())
-            } else {
-                result(
-                    *check,
-                    Status::NotRun,
-                    format!("not checked: the {} check did not pass", first.title()),
-                )
-            }
+            result(
+                *check,
+                Status::NotRun,
+                format!("not checked: the {} check did not pass", first.title()),
+            )
         })
-        .collect()
+        .collect();
+    let position = Check::ALL
+        .iter()
+        .position(|check| *check == first)
+        .unwrap_or_default();
+    checks.insert(position, cause(first, status, error));
+    checks
 }
 
 fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> SignatureReport {
@@ -513,13 +534,11 @@ fn digests_check(
 ) -> CheckResult {
     if let [(None, digest)] = digests {
         let [(reference, content)] = contents else {
-            return result(
+            return CheckResult::failed(
                 Check::ContentIntegrity,
-                Status::Failed,
-                format!(
-                    "a CMS signature signs one target, and there are {}",
-                    contents.len()
-                ),
+                ContentError::CmsTargets {
+                    count: contents.len(),
+                },
             );
         };
         return if hash.digest(content) == *digest {
@@ -529,12 +548,11 @@ fn digests_check(
                 format!("the signed message digest is that of the canonical JSON of {reference}"),
             )
         } else {
-            result(
+            CheckResult::failed(
                 Check::ContentIntegrity,
-                Status::Failed,
-                format!(
-                    "the canonical JSON of {reference} does not have the signed message digest: it was changed after signing"
-                ),
+                ContentError::DigestMismatch {
+                    reference: reference.clone(),
+                },
             )
         };
     }
@@ -569,36 +587,26 @@ fn digests_check(
             ),
         );
     }
-    let mut reasons = Vec::new();
-    if !changed.is_empty() {
-        reasons.push(format!("changed after signing: {}", changed.join(", ")));
-    }
-    if !unsigned.is_empty() {
-        reasons.push(format!(
-            "targets the signature does not cover: {}",
-            unsigned.join(", ")
-        ));
-    }
-    if !extra.is_empty() {
-        reasons.push(format!(
-            "signed objects that are not targets: {}",
-            extra.join(", ")
-        ));
-    }
-    result(Check::ContentIntegrity, Status::Failed, reasons.join("; "))
+    let owned = |names: Vec<&str>| names.into_iter().map(str::to_owned).collect();
+    CheckResult::failed(
+        Check::ContentIntegrity,
+        ContentError::Digests {
+            changed: owned(changed),
+            unsigned: owned(unsigned),
+            extra: owned(extra),
+        },
+    )
 }
 
 fn signing_time(signature: &Signature, envelope: &Envelope, at: OffsetDateTime) -> CheckResult {
     let signed = envelope.signing_time;
     if signed > at + WHEN_TOLERANCE {
-        return result(
+        return CheckResult::failed(
             Check::SigningTime,
-            Status::Failed,
-            format!(
-                "the signing time {} is after the verification time {}",
-                rfc3339(signed),
-                rfc3339(at)
-            ),
+            SigningTimeError::AfterVerification {
+                signing_time: signed,
+                verified_at: at,
+            },
         );
     }
     let when = signature
@@ -607,14 +615,12 @@ fn signing_time(signature: &Signature, envelope: &Envelope, at: OffsetDateTime) 
         .and_then(|when| when.value.as_ref())
         .map(|when| parse_rfc3339(when.as_str()));
     match when {
-        Some(Ok(when)) if (when - signed).abs() > WHEN_TOLERANCE => result(
+        Some(Ok(when)) if (when - signed).abs() > WHEN_TOLERANCE => CheckResult::failed(
             Check::SigningTime,
-            Status::Failed,
-            format!(
-                "Signature.when says {}, but the signed signing time is {}",
-                rfc3339(when),
-                rfc3339(signed)
-            ),
+            SigningTimeError::WhenDisagrees {
+                when,
+                signing_time: signed,
+            },
         ),
         Some(Ok(_)) => result(
             Check::SigningTime,
@@ -631,13 +637,11 @@ fn signing_time(signature: &Signature, envelope: &Envelope, at: OffsetDateTime) 
 
 fn key_usage_check(signer: &Certificate) -> CheckResult {
     if signer.is_ca() {
-        return result(
+        return CheckResult::failed(
             Check::KeyUsage,
-            Status::Failed,
-            format!(
-                "\"{}\" is a CA certificate, not a signer's",
-                signer.subject()
-            ),
+            KeyUsageError::CaCertificate {
+                subject: signer.subject().to_owned(),
+            },
         );
     }
     let mut fit = Vec::new();
@@ -645,13 +649,11 @@ fn key_usage_check(signer: &Certificate) -> CheckResult {
         let non_repudiation = usage & key_usage::NON_REPUDIATION != 0;
         let digital_signature = usage & key_usage::DIGITAL_SIGNATURE != 0;
         if !non_repudiation && !digital_signature {
-            return result(
+            return CheckResult::failed(
                 Check::KeyUsage,
-                Status::Failed,
-                format!(
-                    "the key usage of \"{}\" allows neither nonRepudiation (contentCommitment) nor digitalSignature",
-                    signer.subject()
-                ),
+                KeyUsageError::NoSigningUsage {
+                    subject: signer.subject().to_owned(),
+                },
             );
         }
         if non_repudiation {
@@ -668,14 +670,12 @@ fn key_usage_check(signer: &Certificate) -> CheckResult {
             .iter()
             .any(|eku| DOCUMENT_SIGNING_EKUS.contains(&eku.as_str()))
     {
-        return result(
+        return CheckResult::failed(
             Check::KeyUsage,
-            Status::Failed,
-            format!(
-                "the extended key usage of \"{}\" ({}) does not include document signing or email protection",
-                signer.subject(),
-                ekus.join(", ")
-            ),
+            KeyUsageError::NoDocumentSigning {
+                subject: signer.subject().to_owned(),
+                usages: ekus.to_vec(),
+            },
         );
     }
     result(
@@ -690,7 +690,7 @@ fn key_usage_check(signer: &Certificate) -> CheckResult {
 pub(crate) fn canonical_contents(
     targets: &[Target<'_>],
     method: Canonicalization,
-) -> Result<Named, String> {
+) -> Result<Named, TargetError> {
     targets
         .iter()
         .map(|target| {
@@ -698,7 +698,10 @@ pub(crate) fn canonical_contents(
                 .resource
                 .to_canonical_json(method)
                 .map(|bytes| (target.reference.to_owned(), bytes))
-                .map_err(|error| format!("{}: {error}", target.reference))
+                .map_err(|source| TargetError {
+                    reference: target.reference.to_owned(),
+                    source,
+                })
         })
         .collect()
 }
@@ -789,11 +792,7 @@ fn identity_check(
     context: &Context<'_>,
 ) -> CheckResult {
     let Some(who) = &signature.who else {
-        return result(
-            Check::SignerIdentity,
-            Status::Failed,
-            "Signature.who is missing: the signature does not say who signed".into(),
-        );
+        return CheckResult::failed(Check::SignerIdentity, IdentityError::NoWho);
     };
     let named = who
         .reference_str()
@@ -801,22 +800,20 @@ fn identity_check(
         .or_else(|| who.display.as_ref().and_then(|d| d.value.clone()))
         .unwrap_or_else(|| "Signature.who".to_owned());
     let Some(identifiers) = who_identifiers(who, context) else {
-        return result(
+        return cause(
             Check::SignerIdentity,
             Status::Indeterminate,
-            format!(
-                "{named} cannot be resolved to a party with identifiers to compare with the certificate"
-            ),
+            IdentityError::Unresolved { named },
         );
     };
     if signer.identifiers().is_empty() {
-        return result(
+        return cause(
             Check::SignerIdentity,
             Status::Indeterminate,
-            format!(
-                "the certificate subject \"{}\" carries no serialNumber or organizationIdentifier to compare with {named}",
-                signer.subject()
-            ),
+            IdentityError::NoCertificateIdentifier {
+                subject: signer.subject().to_owned(),
+                named,
+            },
         );
     }
     for attribute in signer.identifiers() {
@@ -837,21 +834,16 @@ fn identity_check(
             );
         }
     }
-    let values: Vec<_> = identifiers
-        .iter()
-        .filter_map(Identifier::value_str)
-        .collect();
-    result(
+    CheckResult::failed(
         Check::SignerIdentity,
-        Status::Failed,
-        format!(
-            "the certificate identifies {} but {named} is {}",
-            signer.identifiers().join(", "),
-            if values.is_empty() {
-                "without identifiers".to_owned()
-            } else {
-                values.join(", ")
-            }
-        ),
+        IdentityError::Mismatch {
+            certificate: signer.identifiers().to_vec(),
+            named,
+            identifiers: identifiers
+                .iter()
+                .filter_map(Identifier::value_str)
+                .map(str::to_owned)
+                .collect(),
+        },
     )
 }

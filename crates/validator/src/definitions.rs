@@ -18,8 +18,58 @@ pub(crate) const BASE_MAX: &str = "_baseMax";
 
 /// Why definitions could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DefinitionError(pub String);
+#[non_exhaustive]
+pub enum DefinitionError {
+    /// A text is not the JSON expected.
+    #[error("{context}: {detail}")]
+    Json {
+        /// What the text is (`profiles/pe/patient.json`, `terminology`).
+        context: String,
+        /// What the JSON parser says.
+        detail: String,
+    },
+    /// A value set cannot be expanded.
+    #[error("ValueSet {url}: {source}")]
+    ValueSet {
+        /// The value set's canonical URL.
+        url: String,
+        /// Why.
+        source: crate::profiles::ValueSetError,
+    },
+    /// Profiles whose base is neither known nor among the resources given.
+    #[error(
+        "profiles whose base is not known: {}",
+        .profiles
+            .iter()
+            .map(|(url, base)| format!("{url} (base {base})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+    UnknownBases {
+        /// `(url, baseDefinition)` of each such profile (`?` and `none` when absent).
+        profiles: Vec<(String, String)>,
+    },
+    /// A profile without `url`.
+    #[error("a profile without url")]
+    NoUrl,
+    /// A profile that cannot be added.
+    #[error("{url}: {source}")]
+    Profile {
+        /// The profile's canonical URL.
+        url: String,
+        /// Why.
+        source: crate::profiles::ProfileError,
+    },
+}
+
+impl DefinitionError {
+    fn json(context: &str, error: &serde_json::Error) -> Self {
+        Self::Json {
+            context: context.to_owned(),
+            detail: error.to_string(),
+        }
+    }
+}
 
 /// A type an element may have.
 #[derive(Debug, Clone, Deserialize)]
@@ -537,7 +587,7 @@ impl Definitions {
     /// Adds `StructureDefinitions` in the trimmed form (a JSON array).
     pub fn add_structure_definitions(&mut self, json: &str) -> Result<(), DefinitionError> {
         let list: Vec<StructureDefinition> = serde_json::from_str(json)
-            .map_err(|error| DefinitionError(format!("StructureDefinitions: {error}")))?;
+            .map_err(|error| DefinitionError::json("StructureDefinitions", &error))?;
         for mut definition in list {
             definition.index();
             let definition = Arc::new(definition);
@@ -562,7 +612,7 @@ impl Definitions {
     /// Adds expanded value sets (a JSON array of `{url, codes: [[system, code]…]}`).
     pub fn add_terminology(&mut self, json: &str) -> Result<(), DefinitionError> {
         let list: Vec<RawValueSet> = serde_json::from_str(json)
-            .map_err(|error| DefinitionError(format!("terminology: {error}")))?;
+            .map_err(|error| DefinitionError::json("terminology", &error))?;
         for value_set in list {
             let codes = match value_set.not_expanded {
                 Some(why) => ValueSetCodes::NotExpanded(why),

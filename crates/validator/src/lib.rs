@@ -21,6 +21,7 @@ pub use definitions::{
     Binding, CodeSet, Constraint, DefinitionError, Definitions, Discriminator, ElementDefinition,
     Slicing, SlicingRules, StructureDefinition, TypeRef, ValueSetCodes,
 };
+pub use profiles::{DifferentialError, ElementError, ProfileError, ValueSetError};
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
 pub use schema::{SCHEMA_RULE, SchemaPass};
 pub use validate::{Mode, RULE_SYSTEM, Rule};

@@ -19,6 +19,188 @@ use crate::definitions::{
     TypeRef, ValueSetCodes,
 };
 
+/// Why a profile's differential cannot be applied to its base.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// A `StructureDefinition` whose derivation is not `constraint`.
+    #[error("only profiles (derivation constraint) can be added")]
+    NotAConstraint,
+    /// No `baseDefinition`.
+    #[error("no baseDefinition")]
+    NoBase,
+    /// A `baseDefinition` that is not known.
+    #[error("its base {base} is not known")]
+    UnknownBase {
+        /// The base's canonical URL.
+        base: String,
+    },
+    /// A `type` other than the base's.
+    #[error("it constrains {type_name}, its base {base} defines {base_type}")]
+    TypeMismatch {
+        /// The profile's type.
+        type_name: String,
+        /// The base's canonical URL.
+        base: String,
+        /// The base's type.
+        base_type: String,
+    },
+    /// No `differential.element`.
+    #[error("no differential.element")]
+    NoDifferential,
+    /// A differential element that is not an `ElementDefinition`.
+    #[error("differential element: {detail}")]
+    BadElement {
+        /// What the JSON reader says.
+        detail: String,
+    },
+    /// An element whose id does not fit its path.
+    #[error("element {id} has path {path}")]
+    PathMismatch {
+        /// The element's id.
+        id: String,
+        /// Its path.
+        path: String,
+    },
+    /// An element the snapshot has no place for.
+    #[error(transparent)]
+    Element(#[from] ElementError),
+    /// A differential element that cannot be applied to its snapshot element.
+    #[error("{id}: {source}")]
+    Differential {
+        /// The element's id.
+        id: String,
+        /// Why.
+        source: DifferentialError,
+    },
+}
+
+/// Why an element of a differential has no place in the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ElementError {
+    /// No such element, and none to add it under.
+    #[error("no element {id}")]
+    NoElement {
+        /// The element's id.
+        id: String,
+    },
+    /// A slice of an element that is not sliced.
+    #[error("{id} slices {sliced}, which has no slicing")]
+    NotSliced {
+        /// The slice's id.
+        id: String,
+        /// The id of the element it slices.
+        sliced: String,
+    },
+    /// A child the parent element does not have.
+    #[error("{id}: {parent} has no child {name}")]
+    NoChild {
+        /// The element's id.
+        id: String,
+        /// The parent's id.
+        parent: String,
+        /// The child's name.
+        name: String,
+    },
+    /// Children of an element of several types.
+    #[error("{id} has {count} types: restrict it to one before constraining its children")]
+    SeveralTypes {
+        /// The element's id.
+        id: String,
+        /// How many types it has.
+        count: usize,
+    },
+    /// Children of an element whose type is not known.
+    #[error("{id}: its type {type_code} is not known")]
+    UnknownType {
+        /// The element's id.
+        id: String,
+        /// Its type.
+        type_code: String,
+    },
+    /// Children of an element whose type definition has no elements.
+    #[error("{id}: its type {type_code} is empty")]
+    EmptyType {
+        /// The element's id.
+        id: String,
+        /// Its type.
+        type_code: String,
+    },
+}
+
+/// Why a differential element cannot be applied to its snapshot element.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DifferentialError {
+    /// The element is not a JSON object.
+    #[error("a differential element must be an object")]
+    NotAnObject,
+    /// A `min` beyond 32 bits.
+    #[error("min too large")]
+    MinTooLarge,
+    /// A `min` below the base's.
+    #[error("min {min} is below the base's {base}")]
+    MinBelowBase {
+        /// The differential's `min`.
+        min: u32,
+        /// The base's.
+        base: u32,
+    },
+    /// A `max` above the base's.
+    #[error("max {max} is above the base's {base}")]
+    MaxAboveBase {
+        /// The differential's `max`.
+        max: String,
+        /// The base's.
+        base: usize,
+    },
+    /// A `max` of `*` where the base's is bounded.
+    #[error("max * is above the base's")]
+    UnboundedMax,
+    /// A `type`, `binding` or `constraint` that cannot be read.
+    #[error("{field}: {detail}")]
+    BadValue {
+        /// The field (`type`, `binding`, `constraint`).
+        field: &'static str,
+        /// What the JSON reader says.
+        detail: String,
+    },
+    /// A type the base element does not allow.
+    #[error("type {type_code} is not one the base allows")]
+    TypeNotAllowed {
+        /// The type.
+        type_code: String,
+    },
+}
+
+/// Why a value set cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueSetError {
+    /// The value set includes itself, directly or through others.
+    #[error("{url} includes itself")]
+    IncludesItself {
+        /// The value set's canonical URL.
+        url: String,
+    },
+    /// An include with a filter.
+    #[error("filters are not supported: list the concepts")]
+    Filter,
+    /// A whole code system that is not among the resources.
+    #[error("code system {system} is not known here")]
+    UnknownCodeSystem {
+        /// The code system's canonical URL.
+        system: String,
+    },
+    /// A value set that is not among the resources.
+    #[error("value set {url} is not known here")]
+    UnknownValueSet {
+        /// The value set's canonical URL.
+        url: String,
+    },
+}
+
 /// The files of `profiles/` compiled into the binary (written by `build.rs`):
 /// `(path under profiles/, text)`.
 const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/bundled_profiles.rs"));
@@ -42,8 +224,10 @@ impl Definitions {
             let resources = BUNDLED
                 .iter()
                 .map(|(path, text)| {
-                    serde_json::from_str::<Value>(text)
-                        .map_err(|error| DefinitionError(format!("profiles/{path}: {error}")))
+                    serde_json::from_str::<Value>(text).map_err(|error| DefinitionError::Json {
+                        context: format!("profiles/{path}"),
+                        detail: error.to_string(),
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .expect("the bundled profiles are JSON");
@@ -87,7 +271,10 @@ impl Definitions {
             .collect();
         for (url, value_set) in &value_sets {
             let codes = expand(value_set, &code_systems, &value_sets, &mut HashSet::new())
-                .map_err(|why| DefinitionError(format!("ValueSet {url}: {why}")))?;
+                .map_err(|source| DefinitionError::ValueSet {
+                    url: (*url).to_owned(),
+                    source,
+                })?;
             self.value_sets.insert(
                 (*url).to_owned(),
                 Arc::new(ValueSetCodes::Codes(codes.into_iter().collect())),
@@ -121,20 +308,19 @@ impl Definitions {
                 }
             }
             if waiting.len() == before {
-                let names: Vec<String> = waiting
+                let profiles = waiting
                     .iter()
                     .map(|profile| {
-                        format!(
-                            "{} (base {})",
-                            profile["url"].as_str().unwrap_or("?"),
-                            profile["baseDefinition"].as_str().unwrap_or("none")
+                        (
+                            profile["url"].as_str().unwrap_or("?").to_owned(),
+                            profile["baseDefinition"]
+                                .as_str()
+                                .unwrap_or("none")
+                                .to_owned(),
                         )
                     })
                     .collect();
-                return Err(DefinitionError(format!(
-                    "profiles whose base is not known: {}",
-                    names.join(", ")
-                )));
+                return Err(DefinitionError::UnknownBases { profiles });
             }
             pending = waiting;
         }
@@ -151,24 +337,27 @@ impl Definitions {
         profile: &Value,
     ) -> Result<Arc<StructureDefinition>, DefinitionError> {
         let field = |key: &str| profile[key].as_str().map(str::to_owned);
-        let url = field("url").ok_or_else(|| DefinitionError("a profile without url".into()))?;
-        let fail = |why: String| DefinitionError(format!("{url}: {why}"));
+        let url = field("url").ok_or(DefinitionError::NoUrl)?;
+        let fail = |source: ProfileError| DefinitionError::Profile {
+            url: url.clone(),
+            source,
+        };
         if field("derivation").as_deref() != Some("constraint") {
-            return Err(fail(
-                "only profiles (derivation constraint) can be added".into(),
-            ));
+            return Err(fail(ProfileError::NotAConstraint));
         }
-        let base_url = field("baseDefinition").ok_or_else(|| fail("no baseDefinition".into()))?;
-        let base = self
-            .by_url(&base_url)
-            .cloned()
-            .ok_or_else(|| fail(format!("its base {base_url} is not known")))?;
+        let base_url = field("baseDefinition").ok_or_else(|| fail(ProfileError::NoBase))?;
+        let base = self.by_url(&base_url).cloned().ok_or_else(|| {
+            fail(ProfileError::UnknownBase {
+                base: base_url.clone(),
+            })
+        })?;
         let type_name = field("type").unwrap_or_else(|| base.type_name.clone());
         if type_name != base.type_name {
-            return Err(fail(format!(
-                "it constrains {type_name}, its base {base_url} defines {}",
-                base.type_name
-            )));
+            return Err(fail(ProfileError::TypeMismatch {
+                type_name,
+                base: base_url,
+                base_type: base.type_name.clone(),
+            }));
         }
         let mut snapshot = Snapshot {
             definitions: self,
@@ -177,10 +366,14 @@ impl Definitions {
         };
         let differential = profile["differential"]["element"]
             .as_array()
-            .ok_or_else(|| fail("no differential.element".into()))?;
+            .ok_or_else(|| fail(ProfileError::NoDifferential))?;
         for raw in differential {
-            let element: ElementDefinition = serde_json::from_value(raw.clone())
-                .map_err(|error| fail(format!("differential element: {error}")))?;
+            let element: ElementDefinition =
+                serde_json::from_value(raw.clone()).map_err(|error| {
+                    fail(ProfileError::BadElement {
+                        detail: error.to_string(),
+                    })
+                })?;
             let id = element
                 .id
                 .clone()
@@ -189,12 +382,17 @@ impl Definitions {
                     None => element.path.clone(),
                 });
             if unsliced(&id) != element.path {
-                return Err(fail(format!("element {id} has path {}", element.path)));
+                return Err(fail(ProfileError::PathMismatch {
+                    id,
+                    path: element.path,
+                }));
             }
-            let position = snapshot.find_or_create(&id).map_err(fail)?;
+            let position = snapshot
+                .find_or_create(&id)
+                .map_err(|error| fail(error.into()))?;
             snapshot
                 .merge(position, raw)
-                .map_err(|why| fail(format!("{id}: {why}")))?;
+                .map_err(|source| fail(ProfileError::Differential { id, source }))?;
         }
         let elements = snapshot.elements;
         let mut definition = StructureDefinition::default();
@@ -227,18 +425,26 @@ impl Snapshot<'_> {
 
     /// The position of the element `id`, adding it when it is a new slice or a child
     /// of a data-type element the snapshot has not expanded yet.
-    fn find_or_create(&mut self, id: &str) -> Result<usize, String> {
+    fn find_or_create(&mut self, id: &str) -> Result<usize, ElementError> {
         if let Some(position) = self.position(id) {
             return Ok(position);
         }
         let Some((parent, segment)) = id.rsplit_once('.') else {
-            return Err(format!("no element {id}"));
+            return Err(ElementError::NoElement { id: id.to_owned() });
+        };
+        let no_child = || ElementError::NoChild {
+            id: id.to_owned(),
+            parent: parent.to_owned(),
+            name: segment.to_owned(),
         };
         if let Some((name, slice)) = segment.split_once(':') {
             let sliced_id = format!("{parent}.{name}");
             let sliced = self.find_or_create(&sliced_id)?;
             if !self.elements[sliced].other.contains_key("slicing") {
-                return Err(format!("{id} slices {sliced_id}, which has no slicing"));
+                return Err(ElementError::NotSliced {
+                    id: id.to_owned(),
+                    sliced: sliced_id,
+                });
             }
             let mut element = self.elements[sliced].clone();
             element.id = Some(id.to_owned());
@@ -258,13 +464,12 @@ impl Snapshot<'_> {
             .iter()
             .any(|element| element.id().starts_with(&prefix))
         {
-            return Err(format!("{id}: {parent} has no child {segment}"));
+            return Err(no_child());
         }
         let children = self.children_for(parent_position)?;
         let at = parent_position + 1;
         self.elements.splice(at..at, children);
-        self.position(id)
-            .ok_or_else(|| format!("{id}: {parent} has no child {segment}"))
+        self.position(id).ok_or_else(no_child)
     }
 
     /// Where the elements of the element at `position` (descendants and slices) end.
@@ -284,7 +489,7 @@ impl Snapshot<'_> {
 
     /// The children of the element at `position`, with ids and paths under it: a
     /// slice's are the sliced element's; otherwise its type's (or type profile's).
-    fn children_for(&self, position: usize) -> Result<Vec<ElementDefinition>, String> {
+    fn children_for(&self, position: usize) -> Result<Vec<ElementDefinition>, ElementError> {
         let element = &self.elements[position];
         let (id, path) = (element.id().to_owned(), element.path.clone());
         let unsliced_id = unsliced_last(&id);
@@ -305,19 +510,25 @@ impl Snapshot<'_> {
             }
         }
         let [type_ref] = element.types.as_slice() else {
-            return Err(format!(
-                "{id} has {} types: restrict it to one before constraining its children",
-                element.types.len()
-            ));
+            return Err(ElementError::SeveralTypes {
+                id,
+                count: element.types.len(),
+            });
         };
         let definition = type_ref
             .profile
             .iter()
             .find_map(|url| self.definitions.by_url(url))
             .or_else(|| self.definitions.of_type(&type_ref.code))
-            .ok_or_else(|| format!("{id}: its type {} is not known", type_ref.code))?;
+            .ok_or_else(|| ElementError::UnknownType {
+                id: id.clone(),
+                type_code: type_ref.code.clone(),
+            })?;
         let Some(root) = definition.root() else {
-            return Err(format!("{id}: its type {} is empty", type_ref.code));
+            return Err(ElementError::EmptyType {
+                id,
+                type_code: type_ref.code.clone(),
+            });
         };
         let (root_id, root_path) = (root.id().to_owned(), root.path.clone());
         Ok(definition.elements[1..]
@@ -332,15 +543,24 @@ impl Snapshot<'_> {
     }
 
     /// Applies a differential element to the snapshot element at `position`.
-    fn merge(&mut self, position: usize, raw: &Value) -> Result<(), String> {
+    fn merge(&mut self, position: usize, raw: &Value) -> Result<(), DifferentialError> {
+        let bad = |field: &'static str| {
+            move |error: serde_json::Error| DifferentialError::BadValue {
+                field,
+                detail: error.to_string(),
+            }
+        };
         let Some(object) = raw.as_object() else {
-            return Err("a differential element must be an object".into());
+            return Err(DifferentialError::NotAnObject);
         };
         let element = &mut self.elements[position];
         if let Some(min) = object.get("min").and_then(Value::as_u64) {
-            let min = u32::try_from(min).map_err(|_| "min too large".to_owned())?;
+            let min = u32::try_from(min).map_err(|_| DifferentialError::MinTooLarge)?;
             if element.slice_name.is_none() && min < element.min {
-                return Err(format!("min {min} is below the base's {}", element.min));
+                return Err(DifferentialError::MinBelowBase {
+                    min,
+                    base: element.min,
+                });
             }
             element.min = min;
         }
@@ -349,10 +569,13 @@ impl Snapshot<'_> {
             if let (Some(base), Some(new)) = (element.max_count(), number(max))
                 && new > base
             {
-                return Err(format!("max {max} is above the base's {base}"));
+                return Err(DifferentialError::MaxAboveBase {
+                    max: max.to_owned(),
+                    base,
+                });
             }
             if element.max_count().is_some() && max == "*" {
-                return Err("max * is above the base's".into());
+                return Err(DifferentialError::UnboundedMax);
             }
             if !element.other.contains_key(BASE_MAX)
                 && let Some(base) = element.max.clone()
@@ -362,8 +585,7 @@ impl Snapshot<'_> {
             element.max = Some(max.to_owned());
         }
         if let Some(types) = object.get("type") {
-            let types: Vec<TypeRef> =
-                serde_json::from_value(types.clone()).map_err(|error| format!("type: {error}"))?;
+            let types: Vec<TypeRef> = serde_json::from_value(types.clone()).map_err(bad("type"))?;
             for type_ref in &types {
                 let allowed = element.types.iter().any(|base| {
                     base.code == type_ref.code
@@ -371,23 +593,23 @@ impl Snapshot<'_> {
                         || base.code == "DomainResource"
                 });
                 if !allowed {
-                    return Err(format!("type {} is not one the base allows", type_ref.code));
+                    return Err(DifferentialError::TypeNotAllowed {
+                        type_code: type_ref.code.clone(),
+                    });
                 }
             }
             element.types = types;
         }
         if let Some(binding) = object.get("binding") {
-            element.binding = Some(
-                serde_json::from_value(binding.clone())
-                    .map_err(|error| format!("binding: {error}"))?,
-            );
+            element.binding =
+                Some(serde_json::from_value(binding.clone()).map_err(bad("binding"))?);
         }
         if let Some(length) = object.get("maxLength").and_then(Value::as_u64) {
             element.max_length = usize::try_from(length).ok();
         }
         if let Some(constraints) = object.get("constraint") {
-            let constraints: Vec<Constraint> = serde_json::from_value(constraints.clone())
-                .map_err(|error| format!("constraint: {error}"))?;
+            let constraints: Vec<Constraint> =
+                serde_json::from_value(constraints.clone()).map_err(bad("constraint"))?;
             for mut constraint in constraints {
                 constraint.source.get_or_insert_with(|| self.url.to_owned());
                 element
@@ -452,16 +674,20 @@ fn expand(
     code_systems: &HashMap<&str, &Value>,
     value_sets: &HashMap<&str, &Value>,
     seen: &mut HashSet<String>,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, ValueSetError> {
     let url = value_set["url"].as_str().unwrap_or_default();
     if !seen.insert(url.to_owned()) {
-        return Err(format!("{url} includes itself"));
+        return Err(ValueSetError::IncludesItself {
+            url: url.to_owned(),
+        });
     }
-    let part = |key: &str, seen: &mut HashSet<String>| -> Result<Vec<(String, String)>, String> {
+    let part = |key: &str,
+                seen: &mut HashSet<String>|
+     -> Result<Vec<(String, String)>, ValueSetError> {
         let mut codes = Vec::new();
         for include in value_set["compose"][key].as_array().into_iter().flatten() {
             if include.get("filter").is_some() {
-                return Err("filters are not supported: list the concepts".into());
+                return Err(ValueSetError::Filter);
             }
             if let Some(system) = include["system"].as_str() {
                 if let Some(listed) = include["concept"].as_array() {
@@ -472,9 +698,11 @@ fn expand(
                             .map(|code| (system.to_owned(), code.to_owned())),
                     );
                 } else {
-                    let whole = code_systems
-                        .get(system)
-                        .ok_or_else(|| format!("code system {system} is not known here"))?;
+                    let whole = code_systems.get(system).ok_or_else(|| {
+                        ValueSetError::UnknownCodeSystem {
+                            system: system.to_owned(),
+                        }
+                    })?;
                     codes.extend(
                         concepts(whole)
                             .into_iter()
@@ -486,7 +714,9 @@ fn expand(
                 let other = other.as_str().unwrap_or_default();
                 let set = value_sets
                     .get(other)
-                    .ok_or_else(|| format!("value set {other} is not known here"))?;
+                    .ok_or_else(|| ValueSetError::UnknownValueSet {
+                        url: other.to_owned(),
+                    })?;
                 codes.extend(expand(set, code_systems, value_sets, seen)?);
             }
         }

@@ -118,7 +118,7 @@ pub(crate) struct Walk<'a, 'v> {
 }
 
 /// Parsed invariants, shared by every validation (`Err`: why one cannot be read).
-type Compiled = Result<std::sync::Arc<fhirpath::Expr>, String>;
+type Compiled = Result<std::sync::Arc<fhirpath::Expr>, fhirpath::FhirPathError>;
 
 fn expression_cache() -> &'static Mutex<HashMap<String, Compiled>> {
     static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Compiled>>> =
@@ -174,9 +174,7 @@ impl<'a, 'v> Walk<'a, 'v> {
                 if let Some(compiled) = cache.get(text) {
                     compiled.clone()
                 } else {
-                    let compiled = fhirpath::parse(text)
-                        .map(std::sync::Arc::new)
-                        .map_err(|error| error.to_string());
+                    let compiled = fhirpath::parse(text).map(std::sync::Arc::new);
                     cache.insert(text.to_owned(), compiled.clone());
                     compiled
                 }
@@ -186,9 +184,7 @@ impl<'a, 'v> Walk<'a, 'v> {
                 root,
                 context: node,
             };
-            let outcome = compiled.and_then(|expr| {
-                fhirpath::holds(&expr, node, &env).map_err(|error| error.to_string())
-            });
+            let outcome = compiled.and_then(|expr| fhirpath::holds(&expr, node, &env));
             match outcome {
                 Ok(true) => {}
                 Ok(false) => {

@@ -4,7 +4,10 @@ use renhice_model::Primitive;
 use renhice_model::resources::Resource;
 use renhice_model::types::{Identifier, Reference};
 use renhice_signature::sign::SignatureFormat::{self, Cms, Jose};
-use renhice_signature::{Check, Indication, SignatureReport, Status};
+use renhice_signature::{
+    Check, CmsError, ContentError, FormatError, IdentityError, Indication, JwsError, KeyUsageError,
+    PathError, RevocationError, SignatureError, SignatureReport, SigningTimeError, Status,
+};
 use time::Duration;
 
 use crate::fixture::{
@@ -80,65 +83,110 @@ fn valid_signatures_pass_in_every_algorithm_and_format() {
     );
 }
 
-/// Asserts that only `check` failed, for a reason that says every one of `words`.
+/// The typed cause of `check`, whose reason is the cause's sentence.
 #[track_caller]
-fn failed_only_at(report: &SignatureReport, check: Check, words: &[&str]) {
-    expect(report, Indication::Failed, &[(check, Status::Failed)]);
-    let reason = &report.check(check).unwrap().reason;
-    for word in words {
-        assert!(reason.contains(word), "{word:?} not in {reason:?}");
+fn cause(report: &SignatureReport, check: Check) -> &SignatureError {
+    let result = report.check(check).unwrap();
+    let error = result
+        .error
+        .as_ref()
+        .unwrap_or_else(|| panic!("{check} has no cause: {report}"));
+    assert!(
+        result.reason.starts_with(&error.to_string()),
+        "{:?} is not the sentence of {error:?}",
+        result.reason
+    );
+    error
+}
+
+/// The causes of a revocation check that did not pass.
+#[track_caller]
+fn revocation_causes(report: &SignatureReport) -> &[RevocationError] {
+    match cause(report, Check::Revocation) {
+        SignatureError::Revocation { causes } => causes,
+        other => panic!("not a revocation cause: {other:?}"),
     }
 }
 
-/// Signs with `case` in both formats and asserts that only `check` fails, for a reason
-/// that says every one of `words`.
+/// Asserts that only `check` failed, for a cause that `is` accepts.
 #[track_caller]
-fn fails_at(case: &str, check: Check, words: &[&str]) {
+fn failed_only_at(report: &SignatureReport, check: Check, is: impl Fn(&SignatureError) -> bool) {
+    expect(report, Indication::Failed, &[(check, Status::Failed)]);
+    let error = cause(report, check);
+    assert!(is(error), "{error:?}");
+}
+
+/// Signs with `case` in both formats and asserts that only `check` fails, for a cause
+/// that `is` accepts.
+#[track_caller]
+fn fails_at(case: &str, check: Check, is: impl Fn(&SignatureError) -> bool) {
     both(|format| {
         let report = verify_one(&verifier(), &signed_act(case, format, None));
-        failed_only_at(&report, check, words);
+        failed_only_at(&report, check, &is);
     });
 }
 
 #[test]
 fn an_expired_certificate_fails_validity() {
-    fails_at("expired", Check::CertificateValidity, &["had expired"]);
+    fails_at("expired", Check::CertificateValidity, |error| {
+        matches!(
+            error,
+            SignatureError::Path(PathError::Expired { subject, at, not_after })
+                if subject.contains("VENCIDO") && *at == SIGNED_AT && at > not_after
+        )
+    });
 }
 
 #[test]
 fn a_not_yet_valid_certificate_fails_validity() {
-    fails_at(
-        "not-yet-valid",
-        Check::CertificateValidity,
-        &["not yet valid"],
-    );
+    fails_at("not-yet-valid", Check::CertificateValidity, |error| {
+        matches!(
+            error,
+            SignatureError::Path(PathError::NotYetValid { at, not_before, .. })
+                if at < not_before
+        )
+    });
 }
 
 #[test]
 fn a_certificate_revoked_before_signing_fails_revocation() {
-    fails_at(
-        "revoked",
-        Check::Revocation,
-        &["was revoked", "before the signing time"],
-    );
+    both(|format| {
+        let report = verify_one(&verifier(), &signed_act("revoked", format, None));
+        expect(
+            &report,
+            Indication::Failed,
+            &[(Check::Revocation, Status::Failed)],
+        );
+        assert!(
+            matches!(
+                revocation_causes(&report),
+                [RevocationError::Revoked { revoked_at, signing_time, .. }]
+                    if revoked_at <= signing_time
+            ),
+            "{report}"
+        );
+    });
 }
 
 #[test]
 fn a_certificate_without_signing_usage_fails_key_usage() {
-    fails_at(
-        "wrong-key-usage",
-        Check::KeyUsage,
-        &["neither nonRepudiation"],
-    );
+    fails_at("wrong-key-usage", Check::KeyUsage, |error| {
+        matches!(
+            error,
+            SignatureError::KeyUsage(KeyUsageError::NoSigningUsage { .. })
+        )
+    });
 }
 
 #[test]
 fn a_path_longer_than_a_ca_allows_fails_the_path() {
-    fails_at(
-        "path-too-long",
-        Check::CertificatePath,
-        &["pathLenConstraint", "EREP Prueba Limitada"],
-    );
+    fails_at("path-too-long", Check::CertificatePath, |error| {
+        matches!(
+            error,
+            SignatureError::Path(PathError::PathTooLong { issuer, limit: 0, below: 1 })
+                if issuer.contains("EREP Prueba Limitada")
+        )
+    });
 }
 
 #[test]
@@ -156,11 +204,12 @@ fn a_revocation_after_the_claimed_signing_time_is_indeterminate() {
         &[(Check::Revocation, Status::Indeterminate)],
     );
     assert!(
-        report
-            .check(Check::Revocation)
-            .unwrap()
-            .reason
-            .contains("after the claimed signing time")
+        matches!(
+            revocation_causes(&report),
+            [RevocationError::RevokedAfterSigning { revoked_at, signing_time, .. }]
+                if revoked_at > signing_time
+        ),
+        "{report}"
     );
     // The later CRL still fails the certificate revoked before the signing time.
     let report = verify_one(&later, &signed_act("revoked", Jose, None));
@@ -179,10 +228,13 @@ fn no_revocation_information_is_indeterminate() {
         Indication::Indeterminate,
         &[(Check::Revocation, Status::Indeterminate)],
     );
-    let reason = &report.check(Check::Revocation).unwrap().reason;
     assert!(
-        reason.contains("no CRL") && reason.contains("http://crl.renhice.test/intermediate.crl"),
-        "{reason}"
+        revocation_causes(&report).iter().any(|cause| matches!(
+            cause,
+            RevocationError::NoCrl { distribution_points, .. }
+                if distribution_points == &["http://crl.renhice.test/intermediate.crl"]
+        )),
+        "{report}"
     );
 }
 
@@ -199,11 +251,12 @@ fn a_certificate_of_an_untrusted_ca_fails_the_path() {
             ],
         );
         assert!(
-            report
-                .check(Check::CertificatePath)
-                .unwrap()
-                .reason
-                .contains("Otra Raiz No Confiable")
+            matches!(
+                cause(&report, Check::CertificatePath),
+                SignatureError::Path(PathError::IssuerNotFound { issuer, .. })
+                    if issuer.contains("Otra Raiz No Confiable")
+            ),
+            "{report}"
         );
     });
 }
@@ -223,15 +276,24 @@ fn a_document_changed_after_signing_is_detected() {
             (Check::SignatureValue, Status::Failed),
         ],
     );
+    for check in [Check::ContentIntegrity, Check::SignatureValue] {
+        assert!(matches!(
+            cause(&report, check),
+            SignatureError::Content(ContentError::PayloadMismatch { reference })
+                if reference == "DocumentReference/doc-1"
+        ));
+    }
     // CMS: the signed attributes still verify; the message digest names the change.
     let mut act = signed_act("good", Cms, None);
     document_mut(&mut act).description = Some(Primitive::new("otra".into()));
     let report = verify_one(&verifier(), &act);
-    failed_only_at(
-        &report,
-        Check::ContentIntegrity,
-        &["DocumentReference/doc-1"],
-    );
+    failed_only_at(&report, Check::ContentIntegrity, |error| {
+        matches!(
+            error,
+            SignatureError::Content(ContentError::DigestMismatch { reference })
+                if reference == "DocumentReference/doc-1"
+        )
+    });
 }
 
 #[test]
@@ -269,10 +331,13 @@ fn a_signature_over_several_targets_names_the_changed_one() {
         Indication::Failed,
         &[(Check::ContentIntegrity, Status::Failed)],
     );
-    let reason = &report.check(Check::ContentIntegrity).unwrap().reason;
     assert!(
-        reason.contains("DocumentReference/doc-2") && !reason.contains("doc-1"),
-        "{reason}"
+        matches!(
+            cause(&report, Check::ContentIntegrity),
+            SignatureError::Content(ContentError::Digests { changed, unsigned, extra })
+                if changed == &["DocumentReference/doc-2"] && unsigned.is_empty() && extra.is_empty()
+        ),
+        "{report}"
     );
 }
 
@@ -291,7 +356,13 @@ fn the_signer_must_be_the_party_signature_who_names() {
             Identifier::new("https://www.gob.pe/minsa/RENHICE/fhir/sid/dni", "09999999"),
         )));
         let report = verify_one(&verifier(), &act);
-        failed_only_at(&report, Check::SignerIdentity, &["09999999"]);
+        failed_only_at(&report, Check::SignerIdentity, |error| {
+            matches!(
+                error,
+                SignatureError::Identity(IdentityError::Mismatch { certificate, identifiers, .. })
+                    if certificate == &["PNOPE-41234567"] && identifiers == &["09999999"]
+            )
+        });
 
         provenance_mut(&mut act).signature[0].who =
             Some(Box::new(Reference::to("Practitioner", "otro")));
@@ -301,6 +372,11 @@ fn the_signer_must_be_the_party_signature_who_names() {
             Indication::Indeterminate,
             &[(Check::SignerIdentity, Status::Indeterminate)],
         );
+        assert!(matches!(
+            cause(&report, Check::SignerIdentity),
+            SignatureError::Identity(IdentityError::Unresolved { named })
+                if named == "Practitioner/otro"
+        ));
     });
 }
 
@@ -310,11 +386,13 @@ fn signature_when_must_agree_with_the_signed_time() {
     let when = renhice_model::values::Instant::parse("2026-06-14T10:00:00Z").unwrap();
     provenance_mut(&mut act).signature[0].when = Some(Primitive::new(when));
     let report = verify_one(&verifier(), &act);
-    expect(
-        &report,
-        Indication::Failed,
-        &[(Check::SigningTime, Status::Failed)],
-    );
+    failed_only_at(&report, Check::SigningTime, |error| {
+        matches!(
+            error,
+            SignatureError::SigningTime(SigningTimeError::WhenDisagrees { signing_time, .. })
+                if *signing_time == SIGNED_AT
+        )
+    });
 }
 
 #[test]
@@ -322,11 +400,13 @@ fn a_signing_time_after_the_verification_time_fails() {
     let act = signed_act("good", Jose, None);
     let resource = Resource::Bundle(Box::new(act));
     let reports = verifier().verify_resource(&resource, &[], SIGNED_AT - Duration::hours(1));
-    expect(
-        &reports[0],
-        Indication::Failed,
-        &[(Check::SigningTime, Status::Failed)],
-    );
+    failed_only_at(&reports[0], Check::SigningTime, |error| {
+        matches!(
+            error,
+            SignatureError::SigningTime(SigningTimeError::AfterVerification { signing_time, verified_at })
+                if *signing_time == SIGNED_AT && *verified_at == SIGNED_AT - Duration::hours(1)
+        )
+    });
 }
 
 #[test]
@@ -360,22 +440,25 @@ fn a_document_bundle_signature_covers_the_whole_document() {
 
 #[test]
 fn unreadable_signatures_fail_the_format_check_and_say_why() {
+    type Is = fn(&FormatError) -> bool;
     let act = signed_act("good", Jose, None);
-    let cases: [(&str, Option<&str>, &str); 4] = [
+    let cases: [(&str, Option<&str>, Is); 4] = [
+        ("application/jose", Some("bm90IGEgandz"), |error| {
+            matches!(error, FormatError::Jws(JwsError::NotCompact))
+        }),
+        ("application/pkcs7-signature", Some("AAAA"), |error| {
+            matches!(error, FormatError::Cms(CmsError::NotContentInfo { .. }))
+        }),
         (
-            "application/jose",
-            Some("bm90IGEgandz"),
-            "compact serialization",
-        ),
-        (
-            "application/pkcs7-signature",
+            "image/png",
             Some("AAAA"),
-            "not a CMS ContentInfo",
+            |error| matches!(error, FormatError::UnsupportedFormat { format } if format == "image/png"),
         ),
-        ("image/png", Some("AAAA"), "not supported"),
-        ("application/jose", None, "Signature.data is missing"),
+        ("application/jose", None, |error| {
+            matches!(error, FormatError::NoData)
+        }),
     ];
-    for (format, data, expected) in cases {
+    for (format, data, is) in cases {
         let mut broken = act.clone();
         let signature = &mut provenance_mut(&mut broken).signature[0];
         signature.sig_format = Some(Primitive::new(format.to_owned()));
@@ -384,11 +467,7 @@ fn unreadable_signatures_fail_the_format_check_and_say_why() {
         assert_eq!(report.status(Check::Format), Status::Failed, "{report}");
         assert_eq!(report.indication(), Indication::Failed);
         assert!(
-            report
-                .check(Check::Format)
-                .unwrap()
-                .reason
-                .contains(expected),
+            matches!(cause(&report, Check::Format), SignatureError::Format(error) if is(error)),
             "{report}"
         );
         assert!(
@@ -424,11 +503,11 @@ fn an_unknown_critical_header_is_refused() {
     let report = verify_one(&verifier(), &act);
     assert_eq!(report.status(Check::Format), Status::Failed);
     assert!(
-        report
-            .check(Check::Format)
-            .unwrap()
-            .reason
-            .contains("\"exp\""),
+        matches!(
+            cause(&report, Check::Format),
+            SignatureError::Format(FormatError::Jws(JwsError::UnknownCritical { parameter }))
+                if parameter == "exp"
+        ),
         "{report}"
     );
 }
@@ -439,13 +518,10 @@ fn a_missing_target_is_indeterminate_not_passed() {
     act.entry.remove(0);
     let report = verify_one(&verifier(), &act);
     assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
-    assert!(
-        report
-            .check(Check::Format)
-            .unwrap()
-            .reason
-            .contains("DocumentReference/doc-1")
-    );
+    assert!(matches!(
+        cause(&report, Check::Format),
+        SignatureError::MissingTargets { references } if references == &["DocumentReference/doc-1"]
+    ));
 }
 
 #[test]
@@ -563,11 +639,8 @@ fn a_provenance_alone_is_verified_against_the_targets_given_beside_it() {
     // Without its target the signature cannot be judged, and the report says which.
     let reports = verifier().verify_resource(&resource, &[practitioner], fixture::verified_at());
     assert_eq!(reports[0].indication(), Indication::Indeterminate);
-    assert!(
-        reports[0]
-            .check(Check::Format)
-            .unwrap()
-            .reason
-            .contains("DocumentReference/doc-1")
-    );
+    assert!(matches!(
+        cause(&reports[0], Check::Format),
+        SignatureError::MissingTargets { references } if references == &["DocumentReference/doc-1"]
+    ));
 }

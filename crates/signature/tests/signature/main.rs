@@ -8,6 +8,7 @@
 )]
 
 mod cases;
+mod display;
 mod fixture;
 mod ocsp;
 mod openssl;

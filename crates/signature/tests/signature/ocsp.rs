@@ -7,7 +7,10 @@ use std::path::Path;
 use std::process::Command;
 
 use renhice_signature::sign::SignatureFormat;
-use renhice_signature::{Check, OcspResponse, SignatureReport, Status, Verifier};
+use renhice_signature::{
+    Check, OcspError, OcspResponse, ResponderError, RevocationError, RevocationSource,
+    SignatureError, SignatureReport, Status, Verifier,
+};
 use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response};
 use time::{Duration, OffsetDateTime};
 
@@ -124,17 +127,33 @@ fn revocation(report: &SignatureReport) -> (Status, &str) {
     (check.status, check.reason.as_str())
 }
 
+/// The status of the revocation check and the causes of a status other than passed.
+fn causes(report: &SignatureReport) -> (Status, &[RevocationError]) {
+    let check = report.check(Check::Revocation).unwrap();
+    let causes = match &check.error {
+        Some(SignatureError::Revocation { causes }) => causes.as_slice(),
+        None => &[],
+        Some(other) => panic!("not a revocation cause: {other:?}"),
+    };
+    (check.status, causes)
+}
+
 #[test]
 fn a_good_answer_from_the_ca_passes_where_nothing_else_speaks() {
     let (before, after) = ask("good", Signer::Ca);
-    let (status, reason) = revocation(&before);
+    let (status, why) = causes(&before);
     assert_eq!(status, Status::Indeterminate, "{before}");
     assert!(
-        reason.contains("no OCSP response") && reason.contains("http://crl.renhice.test/ocsp"),
-        "{reason}"
+        why.iter().any(|cause| matches!(
+            cause,
+            RevocationError::NoOcspResponse { responders, .. }
+                if responders == &["http://crl.renhice.test/ocsp"]
+        )),
+        "{why:?}"
     );
     let (status, reason) = revocation(&after);
     assert_eq!(status, Status::Passed, "{after}");
+    assert_eq!(causes(&after).1, []);
     assert!(
         reason.contains("good per the OCSP response of \"C=PE, O=RENHICE Pruebas, CN=EREP Prueba Entidad Acreditada\""),
         "{reason}"
@@ -145,27 +164,39 @@ fn a_good_answer_from_the_ca_passes_where_nothing_else_speaks() {
 #[test]
 fn revoked_before_the_signing_time_fails_and_after_it_is_indeterminate() {
     let (_, after) = ask("revoked", Signer::Ca);
-    let (status, reason) = revocation(&after);
+    let (status, why) = causes(&after);
     assert_eq!(status, Status::Failed, "{after}");
     assert!(
-        reason.contains("before the signing time") && reason.contains("OCSP response"),
-        "{reason}"
+        matches!(
+            why,
+            [RevocationError::Revoked { revoked_at, signing_time, source: RevocationSource::Ocsp { .. }, .. }]
+                if revoked_at <= signing_time
+        ),
+        "{why:?}"
     );
     let (_, after) = ask("revoked-later", Signer::Ca);
-    let (status, reason) = revocation(&after);
+    let (status, why) = causes(&after);
     assert_eq!(status, Status::Indeterminate, "{after}");
     assert!(
-        reason.contains("after the claimed signing time"),
-        "{reason}"
+        matches!(
+            why,
+            [RevocationError::RevokedAfterSigning { revoked_at, signing_time, source: RevocationSource::Ocsp { .. }, .. }]
+                if revoked_at > signing_time
+        ),
+        "{why:?}"
     );
 }
 
 #[test]
 fn a_certificate_the_responder_does_not_know_stays_indeterminate() {
     let (_, after) = ask("good-p384", Signer::Ca);
-    let (status, reason) = revocation(&after);
+    let (status, why) = causes(&after);
     assert_eq!(status, Status::Indeterminate, "{after}");
-    assert!(reason.contains("does not know"), "{reason}");
+    assert!(
+        why.iter()
+            .any(|cause| matches!(cause, RevocationError::OcspUnknown { .. })),
+        "{why:?}"
+    );
 }
 
 #[test]
@@ -178,9 +209,18 @@ fn a_delegated_responder_is_believed_and_an_impostor_is_not() {
     // A certificate of the same CA, but not authorised to answer for it: a "revoked"
     // from it is not believed either way.
     let (_, after) = ask("revoked", Signer::Impostor);
-    let (status, reason) = revocation(&after);
+    let (status, why) = causes(&after);
     assert_eq!(status, Status::Indeterminate, "{after}");
-    assert!(reason.contains("not authorised to sign OCSP"), "{reason}");
+    assert!(
+        why.iter().any(|cause| matches!(
+            cause,
+            RevocationError::OcspSetAside {
+                source: ResponderError::NotAuthorised { .. },
+                ..
+            }
+        )),
+        "{why:?}"
+    );
 }
 
 #[test]
@@ -202,11 +242,17 @@ fn a_tampered_response_is_set_aside() {
         .revocation()
         .add_ocsp(&OcspResponse::from_der(&response).unwrap());
     let after = verify(&verifier, "good", later());
-    let (status, reason) = revocation(&after);
+    let (status, why) = causes(&after);
     assert_eq!(status, Status::Indeterminate, "{after}");
     assert!(
-        reason.contains("set aside") && reason.contains("does not verify"),
-        "{reason}"
+        why.iter().any(|cause| matches!(
+            cause,
+            RevocationError::OcspSetAside {
+                source: ResponderError::IssuerSignature { .. },
+                ..
+            }
+        )),
+        "{why:?}"
     );
 }
 
@@ -261,12 +307,16 @@ fn a_sha256_request_made_by_openssl_is_matched() {
 fn a_refusal_from_the_responder_is_an_error_naming_it() {
     // OCSPResponse { responseStatus tryLater }.
     let error = OcspResponse::from_der(&[0x30, 0x03, 0x0a, 0x01, 0x03]).unwrap_err();
-    assert!(error.to_string().contains("TryLater"), "{error}");
-    let error = OcspResponse::from_der(b"not DER").unwrap_err();
     assert!(
-        error.to_string().contains("not an OCSP response"),
-        "{error}"
+        matches!(&error, OcspError::Refused { status } if status == "TryLater"),
+        "{error:?}"
     );
+    assert_eq!(
+        error.to_string(),
+        "the responder answered TryLater rather than a status"
+    );
+    let error = OcspResponse::from_der(b"not DER").unwrap_err();
+    assert!(matches!(error, OcspError::NotOcsp { .. }), "{error:?}");
 }
 
 #[test]
@@ -286,7 +336,16 @@ fn a_crl_revocation_before_signing_is_not_outweighed_by_a_good_ocsp_answer() {
         .revocation()
         .add_ocsp(&OcspResponse::from_der(&response).unwrap());
     let report = verify(&verifier, "revoked", later());
-    let (status, reason) = revocation(&report);
+    let (status, why) = causes(&report);
     assert_eq!(status, Status::Failed, "{report}");
-    assert!(reason.contains("CRL issued"), "{reason}");
+    assert!(
+        matches!(
+            why,
+            [RevocationError::Revoked {
+                source: RevocationSource::Crl { .. },
+                ..
+            }]
+        ),
+        "{why:?}"
+    );
 }

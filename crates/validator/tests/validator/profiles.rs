@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use renhice_model::IssueSeverity;
-use renhice_validator::{Definitions, Validator};
+use renhice_validator::{
+    DefinitionError, Definitions, DifferentialError, ElementError, ProfileError, Validator,
+};
 use serde_json::{Value, json};
 
 fn profiles_dir() -> PathBuf {
@@ -195,6 +197,41 @@ fn differentials_that_cannot_be_applied_are_refused_with_the_element() {
             format!("http://example.org/StructureDefinition/test: {expected}")
         );
     }
+    // The errors say which element and why, to match on.
+    let mut definitions = Definitions::r4().clone();
+    let error = definitions
+        .add_profile(&profile(
+            &json!([{"id": "Patient.gender", "path": "Patient.gender", "max": "2"}]),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            DefinitionError::Profile {
+                source: ProfileError::Differential {
+                    id,
+                    source: DifferentialError::MaxAboveBase { max, base: 1 },
+                },
+                ..
+            } if id == "Patient.gender" && max == "2"
+        ),
+        "{error:?}"
+    );
+    let error = definitions
+        .add_profile(&profile(
+            &json!([{"id": "Patient.nickname", "path": "Patient.nickname", "min": 1}]),
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            DefinitionError::Profile {
+                source: ProfileError::Element(ElementError::NoChild { parent, name, .. }),
+                ..
+            } if parent == "Patient" && name == "nickname"
+        ),
+        "{error:?}"
+    );
     let mut definitions = Definitions::r4().clone();
     let mut unknown_base = profile(&json!([]));
     unknown_base["baseDefinition"] = json!("http://example.org/nothing");
@@ -202,7 +239,14 @@ fn differentials_that_cannot_be_applied_are_refused_with_the_element() {
         .add_conformance_resources(&[unknown_base])
         .unwrap_err();
     assert!(
-        error.to_string().contains("whose base is not known"),
-        "{error}"
+        matches!(
+            &error,
+            DefinitionError::UnknownBases { profiles }
+                if profiles == &[(
+                    "http://example.org/StructureDefinition/test".to_owned(),
+                    "http://example.org/nothing".to_owned(),
+                )]
+        ),
+        "{error:?}"
     );
 }
