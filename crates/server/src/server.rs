@@ -116,7 +116,11 @@ pub fn start(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),
     );
-    let limits = crate::limits::Limits::new(config.rate_limit_per_second, config.rate_limit_burst);
+    let limits = crate::limits::Limits::with_clock(
+        config.rate_limit_per_second,
+        config.rate_limit_burst,
+        config.rate_limit_clock.clone(),
+    );
     let state = web::Data::new(AppState {
         store,
         audit,
