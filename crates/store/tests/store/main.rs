@@ -598,14 +598,16 @@ fn dead_postgres_connections_are_replaced_after_one_failure() {
         })
         .await
         .unwrap();
-        // Open all three connections at once.
+        // Open all three connections at once: each use holds its connection until all
+        // three are held.
+        let all_held = std::sync::Arc::new(std::sync::Barrier::new(3));
         let busy: Vec<_> = (0..3)
             .map(|_| {
-                let store = store.clone();
+                let (store, all_held) = (store.clone(), all_held.clone());
                 tokio::spawn(async move {
                     store
-                        .run(|c| {
-                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        .run(move |c| {
+                            all_held.wait();
                             resources::lookup_version(c, "Patient", "x")
                         })
                         .await
