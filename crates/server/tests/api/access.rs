@@ -317,7 +317,12 @@ async fn a_sihce_writes_and_reads_only_for_its_own_ipress(db: TestDb) {
         ))
         .await;
     assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
-    let (_, found) = api.get(&format!("{base}/fhir/DocumentReference?patient.identifier=45678912&status=current&custodian=Organization/{loayza}")).await;
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient.identifier=45678912&status=current\
+             &custodian=Organization/{loayza}"
+        ))
+        .await;
     assert!(masters(&found).is_empty(), "{found}");
     for id in [&loayza_doc, &loayza_list] {
         let (status, body) = api.get(&format!("{base}/fhir/{id}")).await;
@@ -410,7 +415,10 @@ async fn a_patient_reads_only_their_own_records(db: TestDb) {
     let (rosa, santa_clara) = identities(&app).await;
     // Another patient, with an entry of her own.
     let other = json!({"resourceType": "Patient", "identifier": [
-        serde_json::to_value(renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier()).unwrap()
+        serde_json::to_value(
+            renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
+        )
+        .unwrap()
     ]});
     let (status, other) = api.post(&format!("{base}/fhir/Patient"), &other).await;
     assert_eq!(status, StatusCode::CREATED, "{other}");

@@ -244,7 +244,10 @@ async fn each_refusal_is_audited_with_its_rule(db: TestDb) {
         .trim_end_matches("/_history/1")
         .to_owned();
     let other = json!({"resourceType": "Patient", "identifier": [
-            serde_json::to_value(renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier()).unwrap()]});
+            serde_json::to_value(
+                renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
+            )
+            .unwrap()]});
     let (status, other) = api.post(&format!("{base}/fhir/Patient"), &other).await;
     assert_eq!(status, StatusCode::CREATED, "{other}");
     let other = other["id"].as_str().unwrap().to_owned();

@@ -291,7 +291,10 @@ async fn who_records_reads_and_revokes_consents(db: TestDb) {
 
     // A patient: only about their own records; sees all of theirs.
     let other = json!({"resourceType": "Patient", "identifier": [
-            serde_json::to_value(renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier()).unwrap()]});
+            serde_json::to_value(
+                renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
+            )
+            .unwrap()]});
     let api = app.client(&sihce(HOME_IPRESS));
     let (_, other) = api.post(&format!("{base}/fhir/Patient"), &other).await;
     let other = other["id"].as_str().unwrap().to_owned();
@@ -348,7 +351,10 @@ async fn who_records_reads_and_revokes_consents(db: TestDb) {
     // An IPRESS the consent does not involve reads nothing of it.
     let api = app.client(&admin());
     let third = json!({"resourceType": "Organization", "name": "Clínica Tercera", "identifier": [
-            serde_json::to_value(renhice_model::peru::Renipress::parse("00000777").unwrap().to_identifier()).unwrap()]});
+            serde_json::to_value(
+                renhice_model::peru::Renipress::parse("00000777").unwrap().to_identifier(),
+            )
+            .unwrap()]});
     let (status, body) = api.post(&format!("{base}/fhir/Organization"), &third).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, _) = api.get(&format!("{url}/{id}")).await;

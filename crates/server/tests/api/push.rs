@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::{HOME_IPRESS, TestApp, admin, assert_outcome, sihce, spawn, spawn_with};
 use renhice_testing::{TestDb, backend_tests};
 
-/// A patient and an IPRESS the push can point at; returns their ids. The SIHCE registers the patient, an administrator the IPRESS.
+/// A patient and an IPRESS the push can point at; returns their ids. The SIHCE
+/// registers the patient, an administrator the IPRESS.
 pub(crate) async fn identities(app: &TestApp) -> (String, String) {
     let base = &app.base;
     let patient = Resource::Patient(Box::new(Patient {

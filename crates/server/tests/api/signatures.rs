@@ -451,7 +451,12 @@ fn serve_files(
             let response = match std::fs::read(dir.join(&path)) {
                 Ok(body) => {
                     count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    [format!("HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes(), body].concat()
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    [head.into_bytes(), body].concat()
                 }
                 Err(_) => {
                     b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -553,7 +558,10 @@ fn serve_ocsp(
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
             if !line.starts_with("POST ") {
-                let _ = stream.write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 405 Method Not Allowed\r\n\
+                      content-length: 0\r\nconnection: close\r\n\r\n",
+                );
                 continue;
             }
             line.clear();
@@ -568,7 +576,8 @@ fn serve_ocsp(
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let body = openssl_ocsp_response(&dir, &request, "responder", &[]);
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             let _ = stream.write_all(&[head.into_bytes(), body].concat());

@@ -130,23 +130,32 @@ async fn the_chain_names_every_edit_made_around_the_database_s_guards(db: TestDb
 
     // Someone removes the guards and edits: each edit is named.
     store
-            .run(move |conn| {
-                remove_the_guards(conn, backend);
-                // Altered: an event's content.
-                sql(conn, "UPDATE audit_events SET body = '{\"resourceType\":\"AuditEvent\",\"id\":\"forged\"}' WHERE seq = 2").unwrap();
-                // Reordered: two events swap places.
-                sql(conn, "UPDATE audit_events SET seq = -5 WHERE seq = 5").unwrap();
-                sql(conn, "UPDATE audit_events SET seq = 5 WHERE seq = 4").unwrap();
-                sql(conn, "UPDATE audit_events SET seq = 4 WHERE seq = -5").unwrap();
-                // Removed: an event, and a link.
-                sql(conn, "DELETE FROM audit_events WHERE seq = 6").unwrap();
-                sql(conn, "DELETE FROM audit_chain WHERE position = 3").unwrap();
-                // A link's hash changed.
-                sql(conn, "UPDATE audit_chain SET hash = digest WHERE position = 1").unwrap();
-                Ok(())
-            })
-            .await
+        .run(move |conn| {
+            remove_the_guards(conn, backend);
+            // Altered: an event's content.
+            sql(
+                conn,
+                "UPDATE audit_events SET body = \
+                     '{\"resourceType\":\"AuditEvent\",\"id\":\"forged\"}' WHERE seq = 2",
+            )
             .unwrap();
+            // Reordered: two events swap places.
+            sql(conn, "UPDATE audit_events SET seq = -5 WHERE seq = 5").unwrap();
+            sql(conn, "UPDATE audit_events SET seq = 5 WHERE seq = 4").unwrap();
+            sql(conn, "UPDATE audit_events SET seq = 4 WHERE seq = -5").unwrap();
+            // Removed: an event, and a link.
+            sql(conn, "DELETE FROM audit_events WHERE seq = 6").unwrap();
+            sql(conn, "DELETE FROM audit_chain WHERE position = 3").unwrap();
+            // A link's hash changed.
+            sql(
+                conn,
+                "UPDATE audit_chain SET hash = digest WHERE position = 1",
+            )
+            .unwrap();
+            Ok(())
+        })
+        .await
+        .unwrap();
     let report = store.run(audit::verify).await.unwrap();
     let id = |n: u32| event(n, None).id;
     let expected = [

@@ -195,7 +195,10 @@ async fn a_unique_key_has_one_holder_and_follows_the_current_version(db: TestDb)
         .await
         .unwrap_err();
     assert!(
-        matches!(&taken, StoreError::UniqueKeyTaken { key, holder, .. } if key == dni && holder == "p1"),
+        matches!(
+            &taken,
+            StoreError::UniqueKeyTaken { key, holder, .. } if key == dni && holder == "p1"
+        ),
         "{taken}"
     );
     assert!(
