@@ -83,6 +83,17 @@ async fn post(
         .await
 }
 
+/// Pushes the server acknowledges, across the clients, before it is killed.
+const PUSHES_BEFORE_THE_KILL: usize = 24;
+
+/// Waits for `n` acknowledged pushes (30 s at most for each).
+fn await_acks(acks: &std::sync::mpsc::Receiver<()>, n: usize) {
+    for _ in 0..n {
+        acks.recv_timeout(Duration::from_secs(30))
+            .expect("pushes acknowledged before the kill");
+    }
+}
+
 fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let start = || {
@@ -128,14 +139,16 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
         )
     });
     // Eight clients push continuously; the server is killed while they do.
+    let (acknowledged, acks) = std::sync::mpsc::channel::<()>();
     let mut tasks = Vec::new();
     for client_no in 0..8_u32 {
-        let (base, patient, ipress, client, sihce) = (
+        let (base, patient, ipress, client, sihce, acknowledged) = (
             base.clone(),
             patient.clone(),
             ipress.clone(),
             client.clone(),
             sihce.clone(),
+            acknowledged.clone(),
         );
         tasks.push(runtime.spawn(async move {
             let mut done = 0_u32;
@@ -154,11 +167,13 @@ fn killed_mid_push_keeps_every_push_whole(database_url: &str) {
                 // Acknowledged means accepted: a refusal is a defect of this test.
                 assert_eq!(answer["resourceType"], "Bundle", "{answer}");
                 done += 1;
+                let _ = acknowledged.send(());
             }
             (done, false)
         }));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    drop(acknowledged);
+    await_acks(&acks, PUSHES_BEFORE_THE_KILL);
     renhice.signal("KILL");
     let mut completed = 0;
     let mut interrupted = 0;

@@ -6,6 +6,10 @@
     clippy::expect_used,
     reason = "a failed step must stop the test"
 )]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells its story from start to end in one function"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -104,14 +108,14 @@ impl Renhice {
         assert!(status.success());
     }
 
+    /// Waits (30 s at most) for the process to exit.
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("renhice did not exit");
+        let mut status = None;
+        poll_until("renhice exits", Duration::from_secs(30), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap()
     }
 }
 
@@ -119,6 +123,15 @@ impl Drop for Renhice {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until `done` holds, checking every 10 ms; fails the test after `timeout`.
+fn poll_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -323,18 +336,37 @@ fn shutdown_lets_an_in_flight_request_finish() {
                 (res.status().as_u16(), res.text().await.unwrap())
             }
         });
-        std::thread::sleep(Duration::from_millis(500));
+        // The request's query is observably blocked on the lock.
+        let waiting = |locker: &mut PgConnection| -> i64 {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock')",
+            ))
+            .get_result(locker)
+            .unwrap()
+        };
+        poll_until(
+            "the request waits on the lock",
+            Duration::from_secs(10),
+            || waiting(&mut locker) == 1,
+        );
         assert!(
             !in_flight.is_finished(),
             "the request should be waiting on the lock"
         );
         renhice.signal(signal);
         renhice.wait_for("shutting down: finishing in-flight requests");
-        std::thread::sleep(Duration::from_millis(300));
+        // Once the listener is closed, the process is still there, its request still
+        // waiting.
+        let address = base.trim_start_matches("http://").to_owned();
+        poll_until("the listener is closed", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(&address).is_err()
+        });
         assert!(
             renhice.child.try_wait().unwrap().is_none(),
             "exited with a request in flight"
         );
+        assert_eq!(waiting(&mut locker), 1, "the request is no longer waiting");
         // New connections are refused while the old request finishes.
         let refused = runtime.block_on(reqwest::get(format!("{base}/healthz")));
         assert!(

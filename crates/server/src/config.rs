@@ -44,6 +44,10 @@ pub struct ServerConfig {
     pub rate_limit_per_second: u32,
     /// Requests a client may make at once before the sustained rate applies.
     pub rate_limit_burst: u32,
+    /// Where the rate limiter reads the time: the system's clock; tests give a manual
+    /// one. Not configurable (not read from nor written to the configuration file).
+    #[serde(skip)]
+    pub rate_limit_clock: crate::limits::LimitClock,
     /// Which pushes must carry a firma digital (`auto`, `off`, `verify-if-present`,
     /// `require`); see [`crate::signatures`].
     pub signature_policy: crate::signatures::SignaturePolicy,
@@ -84,6 +88,7 @@ impl Default for ServerConfig {
             audit_seal_interval_ms: 1000,
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
+            rate_limit_clock: crate::limits::LimitClock::system(),
             signature_policy: crate::signatures::SignaturePolicy::Auto,
             signature_trust_dir: PathBuf::new(),
             signature_crl_files: Vec::new(),

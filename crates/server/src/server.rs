@@ -99,7 +99,11 @@ pub fn start(
         routes::classify,
     ));
     let metrics = Arc::new(metrics);
-    let limits = crate::limits::Limits::new(config.rate_limit_per_second, config.rate_limit_burst);
+    let limits = crate::limits::Limits::with_clock(
+        config.rate_limit_per_second,
+        config.rate_limit_burst,
+        config.rate_limit_clock.clone(),
+    );
     let state = web::Data::new(AppState {
         store,
         audit,

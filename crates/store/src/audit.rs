@@ -597,6 +597,25 @@ pub fn read(conn: &mut DbConnection, id: &str) -> Result<Option<AuditRow>, Store
         .optional()?)
 }
 
+// How the rows of this module's tables are built from its values.
+
+impl<'a> EventRow<'a> {
+    /// `digest` is the event's ([`NewAuditEvent::digest`]).
+    pub(crate) fn new(e: &'a NewAuditEvent, digest: &'a [u8]) -> Self {
+        Self {
+            id: &e.id,
+            recorded: e.recorded,
+            patient_id: e.patient_id.as_deref(),
+            ipress: e.ipress.as_deref(),
+            role: e.role.as_deref(),
+            action: &e.action,
+            outcome: &e.outcome,
+            body: &e.body,
+            digest,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,23 @@ pub fn for_grantees(
         .collect())
 }
 
+// How the rows of this module's tables are built from its values.
+
+impl<'a> GrantRow<'a> {
+    pub(crate) fn new(resource_pk: i64, position: usize, g: &'a ConsentGrant) -> Self {
+        Self {
+            resource_pk,
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            patient_id: &g.patient_id,
+            grantee: &g.grantee,
+            purposes: g.purposes.join(" "),
+            starts: g.starts,
+            ends: g.ends,
+            sensitive: g.sensitive,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -717,3 +717,86 @@ pub fn references_of(
         .select((search_references::param, search_references::target_id))
         .load(conn)?)
 }
+
+// How the rows of this module's tables are built from its values.
+
+impl<'a> TokenRow<'a> {
+    pub(crate) fn new(resource_pk: i64, t: &'a TokenEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &t.param,
+            system: t.system.as_deref(),
+            code: &t.code,
+        }
+    }
+}
+
+impl<'a> StringRow<'a> {
+    pub(crate) fn new(resource_pk: i64, v: &'a StringEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &v.param,
+            value: &v.value,
+        }
+    }
+}
+
+impl<'a> DateRow<'a> {
+    pub(crate) fn new(resource_pk: i64, d: &'a DateEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &d.param,
+            low: d.low,
+            high: d.high,
+        }
+    }
+}
+
+impl<'a> ReferenceRow<'a> {
+    pub(crate) fn new(resource_pk: i64, r: &'a ReferenceEntry) -> Self {
+        Self {
+            resource_pk,
+            param: &r.param,
+            target_type: &r.target_type,
+            target_id: &r.target_id,
+        }
+    }
+}
+
+impl<'a> ResourceRow<'a> {
+    pub(crate) fn created(w: &NewVersion<'a>) -> Self {
+        Self {
+            resource_type: w.resource_type,
+            id: w.id,
+            version_id: 1,
+            last_updated: w.last_updated,
+            deleted: w.body.is_none(),
+        }
+    }
+}
+
+impl<'a> VersionRow<'a> {
+    pub(crate) fn new(resource_pk: i64, w: &NewVersion<'a>) -> Self {
+        Self {
+            resource_pk,
+            version_id: w.version_id,
+            last_updated: w.last_updated,
+            deleted: w.body.is_none(),
+            body: w.body,
+        }
+    }
+}
+
+impl<'a> RecordEntryRow<'a> {
+    pub(crate) fn new(resource_pk: i64, r: &'a RecordEntry) -> Self {
+        Self {
+            resource_pk,
+            patient_id: &r.patient_id,
+            custodian_id: &r.custodian_id,
+            status: &r.status,
+            date: r.date,
+            types: &r.types,
+            sensitive: r.sensitive,
+        }
+    }
+}

@@ -22,11 +22,6 @@ use diesel::query_dsl::methods::ExecuteDsl;
 use diesel::{Insertable, Table};
 
 use crate::DbConnection;
-use crate::audit::NewAuditEvent;
-use crate::consents::ConsentGrant;
-use crate::resources::{
-    DateEntry, NewVersion, RecordEntry, ReferenceEntry, StringEntry, TokenEntry,
-};
 use crate::schema::{
     audit_chain, audit_events, auth_assertions, consent_grants, record_entries, resource_versions,
     resources, search_dates, search_references, search_strings, search_tokens, unique_keys,
@@ -97,128 +92,61 @@ impl<S> OnSqlite for S {}
 #[derive(Insertable)]
 #[diesel(table_name = search_tokens, treat_none_as_default_value = false)]
 pub(crate) struct TokenRow<'a> {
-    resource_pk: i64,
-    param: &'a str,
-    system: Option<&'a str>,
-    code: &'a str,
-}
-
-impl<'a> TokenRow<'a> {
-    pub(crate) fn new(resource_pk: i64, t: &'a TokenEntry) -> Self {
-        Self {
-            resource_pk,
-            param: &t.param,
-            system: t.system.as_deref(),
-            code: &t.code,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) param: &'a str,
+    pub(crate) system: Option<&'a str>,
+    pub(crate) code: &'a str,
 }
 
 /// A row of `search_strings`.
 #[derive(Insertable)]
 #[diesel(table_name = search_strings, treat_none_as_default_value = false)]
 pub(crate) struct StringRow<'a> {
-    resource_pk: i64,
-    param: &'a str,
-    value: &'a str,
-}
-
-impl<'a> StringRow<'a> {
-    pub(crate) fn new(resource_pk: i64, v: &'a StringEntry) -> Self {
-        Self {
-            resource_pk,
-            param: &v.param,
-            value: &v.value,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) param: &'a str,
+    pub(crate) value: &'a str,
 }
 
 /// A row of `search_dates`.
 #[derive(Insertable)]
 #[diesel(table_name = search_dates, treat_none_as_default_value = false)]
 pub(crate) struct DateRow<'a> {
-    resource_pk: i64,
-    param: &'a str,
-    low: i64,
-    high: i64,
-}
-
-impl<'a> DateRow<'a> {
-    pub(crate) fn new(resource_pk: i64, d: &'a DateEntry) -> Self {
-        Self {
-            resource_pk,
-            param: &d.param,
-            low: d.low,
-            high: d.high,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) param: &'a str,
+    pub(crate) low: i64,
+    pub(crate) high: i64,
 }
 
 /// A row of `search_references`.
 #[derive(Insertable)]
 #[diesel(table_name = search_references, treat_none_as_default_value = false)]
 pub(crate) struct ReferenceRow<'a> {
-    resource_pk: i64,
-    param: &'a str,
-    target_type: &'a str,
-    target_id: &'a str,
-}
-
-impl<'a> ReferenceRow<'a> {
-    pub(crate) fn new(resource_pk: i64, r: &'a ReferenceEntry) -> Self {
-        Self {
-            resource_pk,
-            param: &r.param,
-            target_type: &r.target_type,
-            target_id: &r.target_id,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) param: &'a str,
+    pub(crate) target_type: &'a str,
+    pub(crate) target_id: &'a str,
 }
 
 /// A row of `resources`, for a creation (version 1).
 #[derive(Insertable)]
 #[diesel(table_name = resources, treat_none_as_default_value = false)]
 pub(crate) struct ResourceRow<'a> {
-    resource_type: &'a str,
-    id: &'a str,
-    version_id: i64,
-    last_updated: i64,
-    deleted: bool,
-}
-
-impl<'a> ResourceRow<'a> {
-    pub(crate) fn created(w: &NewVersion<'a>) -> Self {
-        Self {
-            resource_type: w.resource_type,
-            id: w.id,
-            version_id: 1,
-            last_updated: w.last_updated,
-            deleted: w.body.is_none(),
-        }
-    }
+    pub(crate) resource_type: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) version_id: i64,
+    pub(crate) last_updated: i64,
+    pub(crate) deleted: bool,
 }
 
 /// A row of `resource_versions`.
 #[derive(Insertable)]
 #[diesel(table_name = resource_versions, treat_none_as_default_value = false)]
 pub(crate) struct VersionRow<'a> {
-    resource_pk: i64,
-    version_id: i64,
-    last_updated: i64,
-    deleted: bool,
-    body: Option<&'a str>,
-}
-
-impl<'a> VersionRow<'a> {
-    pub(crate) fn new(resource_pk: i64, w: &NewVersion<'a>) -> Self {
-        Self {
-            resource_pk,
-            version_id: w.version_id,
-            last_updated: w.last_updated,
-            deleted: w.body.is_none(),
-            body: w.body,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) version_id: i64,
+    pub(crate) last_updated: i64,
+    pub(crate) deleted: bool,
+    pub(crate) body: Option<&'a str>,
 }
 
 /// A row of `unique_keys`; ordered by type, key and resource, the order every
@@ -235,27 +163,13 @@ pub(crate) struct UniqueKeyRow<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = record_entries, treat_none_as_default_value = false)]
 pub(crate) struct RecordEntryRow<'a> {
-    resource_pk: i64,
-    patient_id: &'a str,
-    custodian_id: &'a str,
-    status: &'a str,
-    date: Option<i64>,
-    types: &'a str,
-    sensitive: bool,
-}
-
-impl<'a> RecordEntryRow<'a> {
-    pub(crate) fn new(resource_pk: i64, r: &'a RecordEntry) -> Self {
-        Self {
-            resource_pk,
-            patient_id: &r.patient_id,
-            custodian_id: &r.custodian_id,
-            status: &r.status,
-            date: r.date,
-            types: &r.types,
-            sensitive: r.sensitive,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) patient_id: &'a str,
+    pub(crate) custodian_id: &'a str,
+    pub(crate) status: &'a str,
+    pub(crate) date: Option<i64>,
+    pub(crate) types: &'a str,
+    pub(crate) sensitive: bool,
 }
 
 /// A row of `consent_grants`: a grant at its position among its Consent's, its purposes
@@ -263,61 +177,29 @@ impl<'a> RecordEntryRow<'a> {
 #[derive(Insertable)]
 #[diesel(table_name = consent_grants, treat_none_as_default_value = false)]
 pub(crate) struct GrantRow<'a> {
-    resource_pk: i64,
-    position: i32,
-    patient_id: &'a str,
-    grantee: &'a str,
-    purposes: String,
-    starts: Option<i64>,
-    ends: Option<i64>,
-    sensitive: bool,
-}
-
-impl<'a> GrantRow<'a> {
-    pub(crate) fn new(resource_pk: i64, position: usize, g: &'a ConsentGrant) -> Self {
-        Self {
-            resource_pk,
-            position: i32::try_from(position).unwrap_or(i32::MAX),
-            patient_id: &g.patient_id,
-            grantee: &g.grantee,
-            purposes: g.purposes.join(" "),
-            starts: g.starts,
-            ends: g.ends,
-            sensitive: g.sensitive,
-        }
-    }
+    pub(crate) resource_pk: i64,
+    pub(crate) position: i32,
+    pub(crate) patient_id: &'a str,
+    pub(crate) grantee: &'a str,
+    pub(crate) purposes: String,
+    pub(crate) starts: Option<i64>,
+    pub(crate) ends: Option<i64>,
+    pub(crate) sensitive: bool,
 }
 
 /// A row of `audit_events` (its `seq` and `xid` are the database's).
 #[derive(Insertable)]
 #[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub(crate) struct EventRow<'a> {
-    id: &'a str,
-    recorded: i64,
-    patient_id: Option<&'a str>,
-    ipress: Option<&'a str>,
-    role: Option<&'a str>,
-    action: &'a str,
-    outcome: &'a str,
-    body: &'a str,
-    digest: &'a [u8],
-}
-
-impl<'a> EventRow<'a> {
-    /// `digest` is the event's ([`NewAuditEvent::digest`]).
-    pub(crate) fn new(e: &'a NewAuditEvent, digest: &'a [u8]) -> Self {
-        Self {
-            id: &e.id,
-            recorded: e.recorded,
-            patient_id: e.patient_id.as_deref(),
-            ipress: e.ipress.as_deref(),
-            role: e.role.as_deref(),
-            action: &e.action,
-            outcome: &e.outcome,
-            body: &e.body,
-            digest,
-        }
-    }
+    pub(crate) id: &'a str,
+    pub(crate) recorded: i64,
+    pub(crate) patient_id: Option<&'a str>,
+    pub(crate) ipress: Option<&'a str>,
+    pub(crate) role: Option<&'a str>,
+    pub(crate) action: &'a str,
+    pub(crate) outcome: &'a str,
+    pub(crate) body: &'a str,
+    pub(crate) digest: &'a [u8],
 }
 
 /// A row of `audit_chain`.

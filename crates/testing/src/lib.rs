@@ -6,8 +6,8 @@
 //!   each other. If no PostgreSQL can be reached the test **fails** with instructions;
 //!   it never skips.
 //! - [`TestDb::sqlite`] makes a temporary directory for an SQLite file, removed on drop.
-//! - [`backend_tests!`] writes one test per backend from a single async body, named
-//!   `<test>::postgres` and `<test>::sqlite` so the output shows what ran where.
+//! - [`backend_tests!`] writes one test per backend for each async test function it names,
+//!   `<test>::postgres` and `<test>::sqlite`, so the output shows what ran where.
 //! - `pki` (feature `pki`): a test PKI for the signature verifier.
 
 #![allow(
@@ -286,43 +286,40 @@ pub fn block_on<F: Future<Output = ()>>(future: F) {
         .block_on(future);
 }
 
-/// Writes one test per database backend from one async body.
+/// Writes one test per database backend for each async test function named.
+///
+/// The tests are ordinary functions taking a [`TestDb`], so rustfmt and the compiler see
+/// their bodies as they see any other code; the macro only adds the per-backend wrappers:
 ///
 /// ```text
-/// renhice_testing::backend_tests! {
-///     async fn migrates_from_empty(db) {
-///         let store = Store::connect(&config(db.url())).await.unwrap();
-///         …
-///     }
+/// async fn migrates_from_empty(db: TestDb) {
+///     let store = Store::connect(&config(db.url())).await.unwrap();
+///     …
 /// }
+///
+/// renhice_testing::backend_tests!(migrates_from_empty, …);
 /// ```
 ///
 /// expands to `migrates_from_empty::postgres` and `migrates_from_empty::sqlite`, each gated
 /// on the calling crate's `postgres` / `sqlite` feature.
 #[macro_export]
 macro_rules! backend_tests {
-    ($( $(#[$meta:meta])* async fn $name:ident($db:ident) $body:block )*) => {
+    ($($name:ident),+ $(,)?) => {
         $(
-            $(#[$meta])*
             mod $name {
-                #[allow(unused_imports, reason = "the body may use anything the parent imports")]
-                use super::*;
-
-                async fn body($db: $crate::TestDb) $body
-
                 #[cfg(feature = "postgres")]
                 #[test]
                 fn postgres() {
-                    $crate::block_on(body($crate::TestDb::postgres()));
+                    $crate::block_on(super::$name($crate::TestDb::postgres()));
                 }
 
                 #[cfg(feature = "sqlite")]
                 #[test]
                 fn sqlite() {
-                    $crate::block_on(body($crate::TestDb::sqlite()));
+                    $crate::block_on(super::$name($crate::TestDb::sqlite()));
                 }
             }
-        )*
+        )+
     };
 }
 

@@ -7,9 +7,9 @@ use renhice_server::auth::Purpose;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::push::{get, identities, post};
-use crate::{act_as, admin, clinician, patient, sihce, spawn, token};
-use renhice_testing::backend_tests;
+use crate::push::identities;
+use crate::{HOME_IPRESS, TestApp, admin, clinician, patient, sihce, spawn};
+use renhice_testing::{TestDb, backend_tests};
 
 /// A request to `url` with exactly this `Authorization` header (or none).
 async fn raw(
@@ -34,8 +34,8 @@ pub(crate) fn assert_refused(body: &Value, code: &str, rule: &str) {
 }
 
 /// A second IPRESS, registered by an administrator; returns its Organization id.
-pub(crate) async fn loayza(base: &str) -> String {
-    act_as(base, &admin());
+pub(crate) async fn loayza(app: &TestApp) -> String {
+    let base = &app.base;
     let org = json!({
         "resourceType": "Organization",
         "identifier": [serde_json::to_value(renhice_model::peru::Renipress::parse("00005938").unwrap().to_identifier()).unwrap()],
@@ -47,7 +47,10 @@ pub(crate) async fn loayza(base: &str) -> String {
             .to_json_string(),
     )
     .unwrap();
-    let (status, body) = post(&format!("{base}/fhir/Organization"), &org).await;
+    let (status, body) = app
+        .client(&admin())
+        .post(&format!("{base}/fhir/Organization"), &org)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
@@ -112,244 +115,422 @@ pub(crate) fn renipress_codes(params: &Value) -> Vec<String> {
     out
 }
 
-backend_tests! {
-    async fn requests_without_an_acceptable_token_are_401(db) {
-        let (server, base) = spawn(&db).await;
-        let url = format!("{base}/fhir/Patient?family=quispe");
-        // No token: a challenge without an error (RFC 6750 §3.1).
-        let (status, headers, body) = raw(&url, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(headers["www-authenticate"], "Bearer realm=\"renhice\"");
-        assert_refused(&body, "login", "access token");
-        // Not a bearer token.
-        let (status, _, _) = raw(&url, Some("Basic YWRtaW46YWRtaW4=")).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+async fn requests_without_an_acceptable_token_are_401(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let url = format!("{base}/fhir/Patient?family=quispe");
+    // No token: a challenge without an error (RFC 6750 §3.1).
+    let (status, headers, body) = raw(&url, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["www-authenticate"], "Bearer realm=\"renhice\"");
+    assert_refused(&body, "login", "access token");
+    // Not a bearer token.
+    let (status, _, _) = raw(&url, Some("Basic YWRtaW46YWRtaW4=")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-        let good = token(&base, &sihce(crate::HOME_IPRESS));
-        assert_eq!(raw(&url, Some(&format!("Bearer {good}"))).await.0, StatusCode::OK);
-        let (header, rest) = good.split_once('.').unwrap();
-        let (claims, _) = rest.split_once('.').unwrap();
-        let claims: Value = serde_json::from_slice(&B64.decode(claims).unwrap()).unwrap();
-        let kid = serde_json::from_slice::<Value>(&B64.decode(header).unwrap()).unwrap()["kid"].clone();
-        let encode = |v: &Value| B64.encode(v.to_string());
-        let mut attacks: Vec<(&str, String, &str)> = Vec::new();
-        // alg none, no signature.
-        attacks.push(("alg none", format!("{}.{}.", encode(&json!({"alg": "none", "kid": kid})), encode(&claims)), "not a well-formed JWT"));
-        // HS256 "signed" with the public key, the classic confusion.
-        attacks.push(("HS256", format!("{}.{}.c2ln", encode(&json!({"alg": "HS256", "kid": kid})), encode(&claims)), "ES256"));
-        // Claims changed after signing: an admin by its own say-so.
-        let mut escalated = claims.clone();
-        escalated["extensions"]["ihe_iua"]["subject_role"]["code"] = json!("admin");
-        let signature = good.rsplit('.').next().unwrap();
-        attacks.push(("tampered", format!("{header}.{}.{signature}", encode(&escalated)), "signature"));
-        // Expired, for another audience, signed by a key of another registry.
-        let authority = crate::authority(&base);
-        let mut expired = claims.clone();
-        expired["iat"] = json!(claims["iat"].as_u64().unwrap() - 1000);
-        expired["exp"] = json!(claims["exp"].as_u64().unwrap() - 1000);
-        attacks.push(("expired", authority.keys.sign(&expired).unwrap(), "expired"));
-        let mut elsewhere = claims.clone();
-        elsewhere["aud"] = json!("https://another-registry.example/fhir");
-        attacks.push(("audience", authority.keys.sign(&elsewhere).unwrap(), "audience"));
-        let stranger = renhice_server::auth::KeyRing::ephemeral().unwrap();
-        attacks.push(("foreign key", stranger.sign(&claims).unwrap(), "not one of the registry's"));
-        for (what, forged, reason) in attacks {
-            let (status, headers, body) = raw(&url, Some(&format!("Bearer {forged}"))).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
-            let challenge = headers["www-authenticate"].to_str().unwrap();
-            assert!(challenge.contains("error=\"invalid_token\""), "{what}: {challenge}");
-            assert_refused(&body, "login", reason);
-        }
-        // What stays open: the capability statement, the keys, health.
-        for open in ["/fhir/metadata", "/auth/jwks", "/healthz", "/readyz"] {
-            assert_eq!(raw(&format!("{base}{open}"), None).await.0, StatusCode::OK, "{open}");
-        }
-        server.stop(true).await.unwrap();
+    let good = app.token(&sihce(HOME_IPRESS));
+    assert_eq!(
+        raw(&url, Some(&format!("Bearer {good}"))).await.0,
+        StatusCode::OK
+    );
+    let (header, rest) = good.split_once('.').unwrap();
+    let (claims, _) = rest.split_once('.').unwrap();
+    let claims: Value = serde_json::from_slice(&B64.decode(claims).unwrap()).unwrap();
+    let kid = serde_json::from_slice::<Value>(&B64.decode(header).unwrap()).unwrap()["kid"].clone();
+    let encode = |v: &Value| B64.encode(v.to_string());
+    let mut attacks: Vec<(&str, String, &str)> = Vec::new();
+    // alg none, no signature.
+    attacks.push((
+        "alg none",
+        format!(
+            "{}.{}.",
+            encode(&json!({"alg": "none", "kid": kid})),
+            encode(&claims)
+        ),
+        "not a well-formed JWT",
+    ));
+    // HS256 "signed" with the public key, the classic confusion.
+    attacks.push((
+        "HS256",
+        format!(
+            "{}.{}.c2ln",
+            encode(&json!({"alg": "HS256", "kid": kid})),
+            encode(&claims)
+        ),
+        "ES256",
+    ));
+    // Claims changed after signing: an admin by its own say-so.
+    let mut escalated = claims.clone();
+    escalated["extensions"]["ihe_iua"]["subject_role"]["code"] = json!("admin");
+    let signature = good.rsplit('.').next().unwrap();
+    attacks.push((
+        "tampered",
+        format!("{header}.{}.{signature}", encode(&escalated)),
+        "signature",
+    ));
+    // Expired, for another audience, signed by a key of another registry.
+    let authority = app.authority.clone();
+    let mut expired = claims.clone();
+    expired["iat"] = json!(claims["iat"].as_u64().unwrap() - 1000);
+    expired["exp"] = json!(claims["exp"].as_u64().unwrap() - 1000);
+    attacks.push(("expired", authority.keys.sign(&expired).unwrap(), "expired"));
+    let mut elsewhere = claims.clone();
+    elsewhere["aud"] = json!("https://another-registry.example/fhir");
+    attacks.push((
+        "audience",
+        authority.keys.sign(&elsewhere).unwrap(),
+        "audience",
+    ));
+    let stranger = renhice_server::auth::KeyRing::ephemeral().unwrap();
+    attacks.push((
+        "foreign key",
+        stranger.sign(&claims).unwrap(),
+        "not one of the registry's",
+    ));
+    for (what, forged, reason) in attacks {
+        let (status, headers, body) = raw(&url, Some(&format!("Bearer {forged}"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{what}: {challenge}"
+        );
+        assert_refused(&body, "login", reason);
     }
-
-    async fn each_role_does_only_its_own_work(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient_id, ipress) = identities(&base).await;
-        let bundle = push(&patient_id, &ipress, "urn:oid:7.1", 1);
-        // Patients, auditors and administrators do not push; SIHCEs do not register IPRESS.
-        for (who, grant) in [("patient", patient("1|PER|45678912")), ("admin", admin())] {
-            act_as(&base, &grant);
-            let (status, body) = post(&format!("{base}/fhir"), &bundle).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
-            assert_refused(&body, "forbidden", "rule: role");
-        }
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        let (status, body) = post(&format!("{base}/fhir/Organization"), &json!({"resourceType": "Organization", "name": "Mine"})).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: role");
-        // An administrator does not read patients' records.
-        act_as(&base, &admin());
-        let (status, body) = get(&format!("{base}/fhir/Patient/{patient_id}")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        let (status, _) = get(&format!("{base}/fhir/Patient/{patient_id}/$record-locations")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        // A SIHCE whose IPRESS the registry does not know is refused, and says so.
-        act_as(&base, &sihce("00099999"));
-        let (status, body) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: ipress-registered");
-        server.stop(true).await.unwrap();
+    // What stays open: the capability statement, the keys, health.
+    for open in ["/fhir/metadata", "/auth/jwks", "/healthz", "/readyz"] {
+        assert_eq!(
+            raw(&format!("{base}{open}"), None).await.0,
+            StatusCode::OK,
+            "{open}"
+        );
     }
-
-    async fn a_sihce_writes_and_reads_only_for_its_own_ipress(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient_id, santa_clara) = identities(&base).await;
-        let loayza = loayza(&base).await;
-        // Santa Clara's SIHCE pushes an entry naming Loayza as custodian: refused, with
-        // the element, and nothing stored.
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        let (status, body) = post(&format!("{base}/fhir"), &push(&patient_id, &loayza, "urn:oid:7.2", 2)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: custodian-is-caller");
-        assert_eq!(body["issue"][0]["expression"][0], "Bundle.entry[1].resource.custodian");
-        act_as(&base, &patient("1|PER|45678912"));
-        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient_id}&status=current")).await;
-        assert!(masters(&found).is_empty(), "{found}");
-
-        // Each pushes its own.
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        let (status, mine) = post(&format!("{base}/fhir"), &push(&patient_id, &santa_clara, "urn:oid:7.3", 3)).await;
-        assert_eq!(status, StatusCode::OK, "{mine}");
-        act_as(&base, &sihce("00005938"));
-        let (status, theirs) = post(&format!("{base}/fhir"), &push(&patient_id, &loayza, "urn:oid:7.4", 4)).await;
-        assert_eq!(status, StatusCode::OK, "{theirs}");
-        let loayza_doc = theirs["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        // And an entry it labels restricted (sensitive).
-        let mut restricted = push(&patient_id, &loayza, "urn:oid:7.8", 8);
-        restricted["entry"][1]["resource"]["securityLabel"] = json!([{"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]}]);
-        let (status, body) = post(&format!("{base}/fhir"), &restricted).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let loayza_list = theirs["entry"][0]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-
-        // A clinician at Santa Clara, without consent: Santa Clara's entries only.
-        act_as(&base, &clinician(crate::HOME_IPRESS));
-        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient_id}&status=current")).await;
-        assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
-        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient.identifier=45678912&status=current&custodian=Organization/{loayza}")).await;
-        assert!(masters(&found).is_empty(), "{found}");
-        for id in [&loayza_doc, &loayza_list] {
-            let (status, body) = get(&format!("{base}/fhir/{id}")).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{id}: {body}");
-            assert_refused(&body, "forbidden", "rule: own-ipress-entries");
-            let (status, _) = get(&format!("{base}/fhir/{id}/_history")).await;
-            assert_eq!(status, StatusCode::FORBIDDEN);
-        }
-        let (status, lists) = get(&format!("{base}/fhir/List?patient={patient_id}&status=current")).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(lists["entry"].as_array().map(Vec::len), Some(1), "{lists}");
-        let (_, params) = get(&format!("{base}/fhir/Patient/{patient_id}/$record-locations")).await;
-        assert_eq!(renipress_codes(&params), ["00012345"]);
-        // Nor may it correct Loayza's entry.
-        let (_, entry) = { act_as(&base, &sihce("00005938")); get(&format!("{base}/fhir/{loayza_doc}")).await };
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        let mut marked = entry.clone();
-        marked["status"] = json!("entered-in-error");
-        let res = crate::client(reqwest::Method::PUT, &format!("{base}/fhir/{loayza_doc}"))
-            .header("content-type", "application/fhir+json")
-            .body(marked.to_string())
-            .send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::FORBIDDEN);
-        assert_refused(&res.json().await.unwrap(), "forbidden", "rule: custodian-is-caller");
-
-        // Emergency: every IPRESS's locations, with a reason; never without one; and
-        // still only its own entries in ITI-67.
-        let mut emergency = clinician(crate::HOME_IPRESS);
-        emergency.purpose = Purpose::Emergency;
-        act_as(&base, &emergency);
-        let (status, body) = get(&format!("{base}/fhir/Patient/{patient_id}/$record-locations")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: emergency-reason");
-        emergency.emergency_reason = Some("paciente inconsciente en emergencia".to_owned());
-        act_as(&base, &emergency);
-        let (status, params) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
-        assert_eq!(status, StatusCode::OK, "{params}");
-        assert_eq!(renipress_codes(&params), ["00005938", "00012345"]);
-        // Never the entries another IPRESS labelled sensitive: Loayza counts one, not two.
-        assert_eq!(count_at(&params, "00005938"), Some(1), "{params}");
-        act_as(&base, &patient("1|PER|45678912"));
-        let (_, own_view) = get(&format!("{base}/fhir/Patient/$record-locations?identifier=45678912")).await;
-        assert_eq!(count_at(&own_view, "00005938"), Some(2), "{own_view}");
-        act_as(&base, &emergency);
-        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient_id}&status=current")).await;
-        assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
-        let (status, _) = get(&format!("{base}/fhir/{loayza_doc}")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        server.stop(true).await.unwrap();
-    }
-
-    async fn a_patient_reads_only_their_own_records(db) {
-        let (server, base) = spawn(&db).await;
-        let (rosa, santa_clara) = identities(&base).await;
-        // Another patient, with an entry of her own.
-        let other = json!({"resourceType": "Patient", "identifier": [
-            serde_json::to_value(renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier()).unwrap()
-        ]});
-        let (status, other) = post(&format!("{base}/fhir/Patient"), &other).await;
-        assert_eq!(status, StatusCode::CREATED, "{other}");
-        let other = other["id"].as_str().unwrap().to_owned();
-        let (status, pushed) = post(&format!("{base}/fhir"), &push(&other, &santa_clara, "urn:oid:7.5", 5)).await;
-        assert_eq!(status, StatusCode::OK, "{pushed}");
-        let others_doc = pushed["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let (status, _) = post(&format!("{base}/fhir"), &push(&rosa, &santa_clara, "urn:oid:7.6", 6)).await;
-        assert_eq!(status, StatusCode::OK);
-
-        act_as(&base, &patient("1|PER|45678912"));
-        let (status, me) = get(&format!("{base}/fhir/Patient/{rosa}")).await;
-        assert_eq!(status, StatusCode::OK, "{me}");
-        let (_, mine) = get(&format!("{base}/fhir/DocumentReference?patient={rosa}&status=current")).await;
-        assert_eq!(masters(&mine), ["urn:oid:1.2.604.7.6"]);
-        // Another patient's record, entries and locations: refused or not found among hers.
-        let (status, body) = get(&format!("{base}/fhir/Patient/{other}")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: patient-own-records");
-        let (status, _) = get(&format!("{base}/fhir/{others_doc}")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = get(&format!("{base}/fhir/Patient/{other}/$record-locations")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = get(&format!("{base}/fhir/Patient/$summary?identifier=10000001")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (_, theirs) = get(&format!("{base}/fhir/DocumentReference?patient={other}&status=current")).await;
-        assert!(masters(&theirs).is_empty(), "{theirs}");
-        let (_, people) = get(&format!("{base}/fhir/Patient?identifier=10000001")).await;
-        assert!(people["entry"].as_array().is_none_or(Vec::is_empty), "{people}");
-        let (_, people) = get(&format!("{base}/fhir/Patient?family=quispe")).await;
-        assert_eq!(people["entry"].as_array().map(Vec::len), Some(1), "{people}");
-        // A patient the registry does not know gets nothing.
-        act_as(&base, &patient("1|PER|99999999"));
-        let (status, body) = get(&format!("{base}/fhir/Patient/{rosa}")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-        assert_refused(&body, "forbidden", "rule: person-registered");
-        server.stop(true).await.unwrap();
-    }
-
-    async fn injection_in_search_parameters_finds_nothing_and_harms_nothing(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient_id, _) = identities(&base).await;
-        for query in [
-            "family=%27%20OR%201%3D1%20--",
-            "family=quispe%27%3B%20DROP%20TABLE%20resources%3B%20--",
-            "identifier=x%27%20OR%20%27a%27%3D%27a",
-            "given=%25",
-            "given=_",
-            "identifier=%7B%22%24ne%22%3A%20null%7D",
-            "_id=%27%20OR%201%3D1",
-        ] {
-            let (status, body) = get(&format!("{base}/fhir/Patient?{query}")).await;
-            assert_eq!(status, StatusCode::OK, "{query}: {body}");
-            assert!(body["entry"].as_array().is_none_or(Vec::is_empty), "{query}: {body}");
-        }
-        let (status, body) = get(&format!("{base}/fhir/DocumentReference?patient=x%27%20OR%20%271%27%3D%271&status=current")).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(body["entry"].as_array().is_none_or(Vec::is_empty), "{body}");
-        // Everything is still there.
-        let (status, _) = get(&format!("{base}/fhir/Patient/{patient_id}")).await;
-        assert_eq!(status, StatusCode::OK);
-        server.stop(true).await.unwrap();
-    }
+    app.stop().await;
 }
+
+async fn each_role_does_only_its_own_work(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (patient_id, ipress) = identities(&app).await;
+    let bundle = push(&patient_id, &ipress, "urn:oid:7.1", 1);
+    // Patients, auditors and administrators do not push; SIHCEs do not register IPRESS.
+    for (who, grant) in [("patient", patient("1|PER|45678912")), ("admin", admin())] {
+        let api = app.client(&grant);
+        let (status, body) = api.post(&format!("{base}/fhir"), &bundle).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
+        assert_refused(&body, "forbidden", "rule: role");
+    }
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, body) = api
+        .post(
+            &format!("{base}/fhir/Organization"),
+            &json!({"resourceType": "Organization", "name": "Mine"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: role");
+    // An administrator does not read patients' records.
+    let api = app.client(&admin());
+    let (status, body) = api.get(&format!("{base}/fhir/Patient/{patient_id}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient_id}/$record-locations"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A SIHCE whose IPRESS the registry does not know is refused, and says so.
+    let api = app.client(&sihce("00099999"));
+    let (status, body) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: ipress-registered");
+    app.stop().await;
+}
+
+async fn a_sihce_writes_and_reads_only_for_its_own_ipress(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (patient_id, santa_clara) = identities(&app).await;
+    let loayza = loayza(&app).await;
+    // Santa Clara's SIHCE pushes an entry naming Loayza as custodian: refused, with
+    // the element, and nothing stored.
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, body) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&patient_id, &loayza, "urn:oid:7.2", 2),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: custodian-is-caller");
+    assert_eq!(
+        body["issue"][0]["expression"][0],
+        "Bundle.entry[1].resource.custodian"
+    );
+    let api = app.client(&patient("1|PER|45678912"));
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient_id}&status=current"
+        ))
+        .await;
+    assert!(masters(&found).is_empty(), "{found}");
+
+    // Each pushes its own.
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, mine) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&patient_id, &santa_clara, "urn:oid:7.3", 3),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let api = app.client(&sihce("00005938"));
+    let (status, theirs) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&patient_id, &loayza, "urn:oid:7.4", 4),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{theirs}");
+    let loayza_doc = theirs["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    // And an entry it labels restricted (sensitive).
+    let mut restricted = push(&patient_id, &loayza, "urn:oid:7.8", 8);
+    restricted["entry"][1]["resource"]["securityLabel"] = json!([{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"}]}]);
+    let (status, body) = api.post(&format!("{base}/fhir"), &restricted).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let loayza_list = theirs["entry"][0]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+
+    // A clinician at Santa Clara, without consent: Santa Clara's entries only.
+    let api = app.client(&clinician(crate::HOME_IPRESS));
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient_id}&status=current"
+        ))
+        .await;
+    assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient.identifier=45678912&status=current\
+             &custodian=Organization/{loayza}"
+        ))
+        .await;
+    assert!(masters(&found).is_empty(), "{found}");
+    for id in [&loayza_doc, &loayza_list] {
+        let (status, body) = api.get(&format!("{base}/fhir/{id}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{id}: {body}");
+        assert_refused(&body, "forbidden", "rule: own-ipress-entries");
+        let (status, _) = api.get(&format!("{base}/fhir/{id}/_history")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, lists) = api
+        .get(&format!(
+            "{base}/fhir/List?patient={patient_id}&status=current"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(lists["entry"].as_array().map(Vec::len), Some(1), "{lists}");
+    let (_, params) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient_id}/$record-locations"
+        ))
+        .await;
+    assert_eq!(renipress_codes(&params), ["00012345"]);
+    // Nor may it correct Loayza's entry.
+    let (_, entry) = {
+        let api = app.client(&sihce("00005938"));
+        api.get(&format!("{base}/fhir/{loayza_doc}")).await
+    };
+    let api = app.client(&sihce(HOME_IPRESS));
+    let mut marked = entry.clone();
+    marked["status"] = json!("entered-in-error");
+    let res = api
+        .request(reqwest::Method::PUT, &format!("{base}/fhir/{loayza_doc}"))
+        .header("content-type", "application/fhir+json")
+        .body(marked.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_refused(
+        &res.json().await.unwrap(),
+        "forbidden",
+        "rule: custodian-is-caller",
+    );
+
+    // Emergency: every IPRESS's locations, with a reason; never without one; and
+    // still only its own entries in ITI-67.
+    let mut emergency = clinician(crate::HOME_IPRESS);
+    emergency.purpose = Purpose::Emergency;
+    let api = app.client(&emergency);
+    let (status, body) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient_id}/$record-locations"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: emergency-reason");
+    emergency.emergency_reason = Some("paciente inconsciente en emergencia".to_owned());
+    let api = app.client(&emergency);
+    let (status, params) = api
+        .get(&format!(
+            "{base}/fhir/Patient/$record-locations?identifier=45678912"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{params}");
+    assert_eq!(renipress_codes(&params), ["00005938", "00012345"]);
+    // Never the entries another IPRESS labelled sensitive: Loayza counts one, not two.
+    assert_eq!(count_at(&params, "00005938"), Some(1), "{params}");
+    let api = app.client(&patient("1|PER|45678912"));
+    let (_, own_view) = api
+        .get(&format!(
+            "{base}/fhir/Patient/$record-locations?identifier=45678912"
+        ))
+        .await;
+    assert_eq!(count_at(&own_view, "00005938"), Some(2), "{own_view}");
+    let api = app.client(&emergency);
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient_id}&status=current"
+        ))
+        .await;
+    assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
+    let (status, _) = api.get(&format!("{base}/fhir/{loayza_doc}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+async fn a_patient_reads_only_their_own_records(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (rosa, santa_clara) = identities(&app).await;
+    // Another patient, with an entry of her own.
+    let other = json!({"resourceType": "Patient", "identifier": [
+        serde_json::to_value(
+            renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
+        )
+        .unwrap()
+    ]});
+    let (status, other) = api.post(&format!("{base}/fhir/Patient"), &other).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let other = other["id"].as_str().unwrap().to_owned();
+    let (status, pushed) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&other, &santa_clara, "urn:oid:7.5", 5),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let others_doc = pushed["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let (status, _) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&rosa, &santa_clara, "urn:oid:7.6", 6),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let api = app.client(&patient("1|PER|45678912"));
+    let (status, me) = api.get(&format!("{base}/fhir/Patient/{rosa}")).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (_, mine) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={rosa}&status=current"
+        ))
+        .await;
+    assert_eq!(masters(&mine), ["urn:oid:1.2.604.7.6"]);
+    // Another patient's record, entries and locations: refused or not found among hers.
+    let (status, body) = api.get(&format!("{base}/fhir/Patient/{other}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: patient-own-records");
+    let (status, _) = api.get(&format!("{base}/fhir/{others_doc}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api
+        .get(&format!("{base}/fhir/Patient/{other}/$record-locations"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api
+        .get(&format!("{base}/fhir/Patient/$summary?identifier=10000001"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, theirs) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={other}&status=current"
+        ))
+        .await;
+    assert!(masters(&theirs).is_empty(), "{theirs}");
+    let (_, people) = api
+        .get(&format!("{base}/fhir/Patient?identifier=10000001"))
+        .await;
+    assert!(
+        people["entry"].as_array().is_none_or(Vec::is_empty),
+        "{people}"
+    );
+    let (_, people) = api.get(&format!("{base}/fhir/Patient?family=quispe")).await;
+    assert_eq!(
+        people["entry"].as_array().map(Vec::len),
+        Some(1),
+        "{people}"
+    );
+    // A patient the registry does not know gets nothing.
+    let api = app.client(&patient("1|PER|99999999"));
+    let (status, body) = api.get(&format!("{base}/fhir/Patient/{rosa}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_refused(&body, "forbidden", "rule: person-registered");
+    app.stop().await;
+}
+
+async fn injection_in_search_parameters_finds_nothing_and_harms_nothing(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient_id, _) = identities(&app).await;
+    for query in [
+        "family=%27%20OR%201%3D1%20--",
+        "family=quispe%27%3B%20DROP%20TABLE%20resources%3B%20--",
+        "identifier=x%27%20OR%20%27a%27%3D%27a",
+        "given=%25",
+        "given=_",
+        "identifier=%7B%22%24ne%22%3A%20null%7D",
+        "_id=%27%20OR%201%3D1",
+    ] {
+        let (status, body) = api.get(&format!("{base}/fhir/Patient?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        assert!(
+            body["entry"].as_array().is_none_or(Vec::is_empty),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient=x%27%20OR%20%271%27%3D%271&status=current"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["entry"].as_array().is_none_or(Vec::is_empty), "{body}");
+    // Everything is still there.
+    let (status, _) = api.get(&format!("{base}/fhir/Patient/{patient_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+backend_tests!(
+    requests_without_an_acceptable_token_are_401,
+    each_role_does_only_its_own_work,
+    a_sihce_writes_and_reads_only_for_its_own_ipress,
+    a_patient_reads_only_their_own_records,
+    injection_in_search_parameters_finds_nothing_and_harms_nothing
+);

@@ -1,75 +1,89 @@
 //! Rate limits per client over real HTTP: a 429 with `Retry-After` past the burst, for
 //! that client only, audited like every refusal.
 
+use std::time::Duration;
+
+use renhice_server::limits::LimitClock;
 use reqwest::StatusCode;
 
 use crate::audit::{auditor, events};
-use crate::push::get;
-use crate::{act_as, sihce, spawn_with, token};
-use renhice_testing::backend_tests;
+use crate::{HOME_IPRESS, sihce, spawn_with};
+use renhice_testing::{TestDb, backend_tests};
 
-backend_tests! {
-    async fn a_client_past_its_rate_gets_429_with_retry_after(db) {
-        let (server, base) = spawn_with(&db, |c| {
-            c.rate_limit_per_second = 1;
-            c.rate_limit_burst = 5;
-        })
-        .await;
-        let url = format!("{base}/fhir/Patient?family=quispe");
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        for _ in 0..5 {
-            assert_eq!(get(&url).await.0, StatusCode::OK);
-        }
-        let res = crate::client(reqwest::Method::GET, &url).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=2).contains(&wait), "Retry-After: {wait}");
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["issue"][0]["code"], "throttled", "{body}");
-        // Another SIHCE is not slowed by the first.
-        act_as(&base, &sihce("00005938"));
-        assert_eq!(get(&url).await.0, StatusCode::OK);
-
-        // Without an acceptable token, requests count against the address: the same
-        // address then gets 429 at the token endpoint too.
-        let anonymous = reqwest::Client::new();
-        let mut statuses = Vec::new();
-        for _ in 0..6 {
-            statuses.push(anonymous.get(&url).send().await.unwrap().status());
-        }
-        assert_eq!(statuses[..5], [StatusCode::UNAUTHORIZED; 5]);
-        assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
-        let res = anonymous
-            .post(format!("{base}/auth/token"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert!(res.headers().contains_key("retry-after"));
-
-        // Each 429 is audited.
-        let audit = token(&base, &auditor());
-        let all: serde_json::Value = reqwest::Client::new()
-            .get(format!("{base}/fhir/AuditEvent?_count=100"))
-            .bearer_auth(audit)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let throttled = events(&all)
-            .iter()
-            .filter(|e| e["outcomeDesc"].as_str().is_some_and(|d| d.contains("too many")))
-            .count();
-        assert!(throttled >= 2, "{all}");
-
-        // Once the wait is over, the first SIHCE is served again.
-        tokio::time::sleep(std::time::Duration::from_millis(1100 * wait)).await;
-        act_as(&base, &sihce(crate::HOME_IPRESS));
-        assert_eq!(get(&url).await.0, StatusCode::OK);
-        server.stop(true).await.unwrap();
+async fn a_client_past_its_rate_gets_429_with_retry_after(db: TestDb) {
+    // The limiter's time moves only when the test says so.
+    let clock = LimitClock::manual();
+    let app = spawn_with(&db, |c| {
+        c.rate_limit_per_second = 1;
+        c.rate_limit_burst = 5;
+        c.rate_limit_clock = clock.clone();
+    })
+    .await;
+    let base = &app.base;
+    let url = format!("{base}/fhir/Patient?family=quispe");
+    let santa_clara = app.client(&sihce(HOME_IPRESS));
+    for _ in 0..5 {
+        assert_eq!(santa_clara.get(&url).await.0, StatusCode::OK);
     }
+    let res = santa_clara
+        .request(reqwest::Method::GET, &url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After: {wait}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["issue"][0]["code"], "throttled", "{body}");
+    // Another SIHCE is not slowed by the first.
+    let loayza = app.client(&sihce("00005938"));
+    assert_eq!(loayza.get(&url).await.0, StatusCode::OK);
+
+    // Without an acceptable token, requests count against the address: the same
+    // address then gets 429 at the token endpoint too.
+    let anonymous = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(anonymous.get(&url).send().await.unwrap().status());
+    }
+    assert_eq!(statuses[..5], [StatusCode::UNAUTHORIZED; 5]);
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS);
+    let res = anonymous
+        .post(format!("{base}/auth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+
+    // Each 429 is audited.
+    let (_, all) = app
+        .client(&auditor())
+        .get(&format!("{base}/fhir/AuditEvent?_count=100"))
+        .await;
+    let throttled = events(&all)
+        .iter()
+        .filter(|e| {
+            e["outcomeDesc"]
+                .as_str()
+                .is_some_and(|d| d.contains("too many"))
+        })
+        .count();
+    assert!(throttled >= 2, "{all}");
+
+    // Not before the wait is over...
+    clock.advance(Duration::from_millis(1000 * wait - 1));
+    assert_eq!(santa_clara.get(&url).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // ...and once it is, the first SIHCE is served again.
+    clock.advance(Duration::from_millis(1100 * wait));
+    assert_eq!(santa_clara.get(&url).await.0, StatusCode::OK);
+    app.stop().await;
 }
+
+backend_tests!(a_client_past_its_rate_gets_429_with_retry_after);

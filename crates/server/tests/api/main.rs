@@ -6,17 +6,19 @@
     clippy::expect_used,
     reason = "a failed step must stop the test"
 )]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells its story from start to end in one function"
+)]
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
-
-use renhice_server::auth::{Grant, KeyRing, Purpose, Role};
-use renhice_server::{AuthConfig, Authority, Metrics, RunningServer, ServerConfig};
-use renhice_store::{DatabaseConfig, Store};
+use renhice_server::auth::{Grant, Purpose, Role};
 use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
+pub(crate) use app::{Api, TestApp, spawn, spawn_with};
+
 mod access;
+mod app;
 mod audit;
 mod consent;
 mod identity;
@@ -27,12 +29,6 @@ mod summary;
 mod tls;
 mod tokens;
 mod validate;
-
-/// Each test server's token authority and the caller its requests act as, by base URL.
-/// A test acts as one caller at a time, as a SIHCE's HTTP session does, and switches
-/// with [`act_as`]; every request the helpers send carries that caller's token.
-static SESSIONS: LazyLock<Mutex<HashMap<String, (Authority, String)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The IPRESS the tests' SIHCE acts for unless a test says otherwise.
 pub(crate) const HOME_IPRESS: &str = "00012345";
@@ -89,93 +85,6 @@ pub(crate) fn admin() -> Grant {
     }
 }
 
-/// The token authority of `base`'s server (to forge tokens it must refuse).
-pub(crate) fn authority(base: &str) -> Authority {
-    SESSIONS.lock().unwrap()[&format!("{base}/")].0.clone()
-}
-
-/// A token of `base`'s server for `grant`.
-pub(crate) fn token(base: &str, grant: &Grant) -> String {
-    let sessions = SESSIONS.lock().unwrap();
-    let (authority, _) = sessions
-        .get(&format!("{base}/"))
-        .expect("a server spawned by spawn()");
-    authority.issue(grant, None).unwrap()
-}
-
-/// From now on, requests to `base` act as `grant`.
-pub(crate) fn act_as(base: &str, grant: &Grant) {
-    let token = token(base, grant);
-    SESSIONS
-        .lock()
-        .unwrap()
-        .get_mut(&format!("{base}/"))
-        .unwrap()
-        .1 = token;
-}
-
-/// A request to `url` carrying the token of the caller its server's session acts as.
-pub(crate) fn client(method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-    let bearer = SESSIONS
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(base, _)| url.starts_with(base.as_str()))
-        .map(|(_, (_, token))| token.clone());
-    let request = reqwest::Client::new().request(method, url);
-    match bearer {
-        Some(token) => request.bearer_auth(token),
-        None => request,
-    }
-}
-
-/// A server on an ephemeral loopback port, and its base URL.
-async fn spawn(db: &TestDb) -> (RunningServer, String) {
-    spawn_with(db, |_| {}).await
-}
-
-/// A server whose configuration `adjust` changes first.
-async fn spawn_with(
-    db: &TestDb,
-    adjust: impl FnOnce(&mut ServerConfig),
-) -> (RunningServer, String) {
-    // The TLS tests build reqwest with rustls but no built-in crypto provider (no C
-    // toolchain for aws-lc); every client of the process then needs ring installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let store = Store::connect(&DatabaseConfig {
-        url: db.url().to_owned(),
-        connect_timeout_secs: 1,
-        ..DatabaseConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut config = ServerConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        workers: 1,
-        readiness_timeout_secs: 2,
-        ..ServerConfig::default()
-    };
-    adjust(&mut config);
-    let authority = Authority::new(AuthConfig::default(), KeyRing::ephemeral().unwrap());
-    let server = renhice_server::start(config, authority.clone(), store, Metrics::new()).unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let home = authority.issue(&sihce(HOME_IPRESS), None).unwrap();
-    // Keyed with a trailing slash, so that port 8080 is not taken for a prefix of 80800.
-    SESSIONS
-        .lock()
-        .unwrap()
-        .insert(format!("{base}/"), (authority, home));
-    (server, base)
-}
-
-async fn get(url: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
-    let res = client(reqwest::Method::GET, url).send().await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let body = res.json().await.unwrap_or(Value::Null);
-    (status, headers, body)
-}
-
 fn content_type(headers: &reqwest::header::HeaderMap) -> &str {
     headers
         .get("content-type")
@@ -196,221 +105,359 @@ fn assert_outcome(body: &Value, code: &str) {
     );
 }
 
-backend_tests! {
-    async fn metadata_is_a_truthful_capability_statement(db) {
-        let (server, base) = spawn(&db).await;
-        let (status, headers, body) = get(&format!("{base}/fhir/metadata")).await;
-        assert_eq!(status, 200);
-        assert!(content_type(&headers).starts_with("application/fhir+json"));
-        assert_eq!(body["resourceType"], "CapabilityStatement");
-        assert_eq!(body["fhirVersion"], "4.0.1");
-        assert_eq!(body["kind"], "instance");
-        assert_eq!(body["status"], "active");
-        assert_eq!(body["software"]["name"], "renhice");
-        assert_eq!(body["rest"][0]["mode"], "server");
-        assert_eq!(body["rest"][0]["security"]["service"][0]["coding"][0]["code"], "OAuth");
-        // Exactly what is served is claimed: the identity feed (Patient, Organization) with
-        // its searches, read-only index entries, and the ITI-65 transaction.
-        let resources = body["rest"][0]["resource"].as_array().unwrap();
-        let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["AuditEvent", "Bundle", "Consent", "DocumentReference", "List", "Organization", "Patient", "Provenance"]);
-        for r in resources {
-            let interactions: Vec<&str> =
-                r["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-            let params: Vec<&str> = r["searchParam"]
-                .as_array()
-                .map_or_else(Vec::new, |a| a.iter().map(|p| p["name"].as_str().unwrap()).collect());
-            match r["type"].as_str().unwrap() {
-                "AuditEvent" => {
-                    assert_eq!(interactions, ["read", "search-type"]);
-                    assert_eq!(params, ["patient", "date"]);
-                }
-                "Consent" => {
-                    assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
-                    assert_eq!(params, ["_id", "identifier", "patient", "patient.identifier", "status"]);
-                    assert_eq!(r["conditionalUpdate"], false);
-                }
-                "Patient" | "Organization" => {
-                    assert_eq!(interactions, ["read", "vread", "update", "history-instance", "create", "search-type"]);
-                    let expected: &[&str] = if r["type"] == "Patient" {
-                        &["_id", "identifier", "family", "given", "birthdate", "gender"]
-                    } else {
-                        &["_id", "identifier"]
-                    };
-                    assert_eq!(params, expected);
-                }
-                "DocumentReference" => {
-                    assert_eq!(interactions, ["read", "vread", "update", "history-instance", "search-type"]);
-                    assert_eq!(params, [
-                        "patient", "patient.identifier", "status", "_id", "identifier", "date",
-                        "type", "category", "custodian", "security-label", "period", "facility", "setting"
-                    ]);
-                    assert_eq!(r["searchInclude"], serde_json::json!(["DocumentReference:custodian"]));
-                }
-                "Bundle" => {
-                    assert_eq!(interactions, ["read", "vread", "history-instance", "create"]);
-                    assert!(params.is_empty(), "{r}");
-                }
-                "List" => {
-                    assert_eq!(interactions, ["read", "vread", "history-instance", "search-type"]);
-                    assert_eq!(params, [
-                        "patient", "patient.identifier", "status", "_id", "identifier", "code", "date",
-                        "designationType", "sourceId"
-                    ]);
-                }
-                _ => {
-                    assert_eq!(interactions, ["read", "vread", "history-instance"]);
-                    assert!(params.is_empty(), "{r}");
-                }
+async fn metadata_is_a_truthful_capability_statement(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, headers, body) = api.fetch(&format!("{base}/fhir/metadata")).await;
+    assert_eq!(status, 200);
+    assert!(content_type(&headers).starts_with("application/fhir+json"));
+    assert_eq!(body["resourceType"], "CapabilityStatement");
+    assert_eq!(body["fhirVersion"], "4.0.1");
+    assert_eq!(body["kind"], "instance");
+    assert_eq!(body["status"], "active");
+    assert_eq!(body["software"]["name"], "renhice");
+    assert_eq!(body["rest"][0]["mode"], "server");
+    assert_eq!(
+        body["rest"][0]["security"]["service"][0]["coding"][0]["code"],
+        "OAuth"
+    );
+    // Exactly what is served is claimed: the identity feed (Patient, Organization) with
+    // its searches, read-only index entries, and the ITI-65 transaction.
+    let resources = body["rest"][0]["resource"].as_array().unwrap();
+    let types: Vec<&str> = resources
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "AuditEvent",
+            "Bundle",
+            "Consent",
+            "DocumentReference",
+            "List",
+            "Organization",
+            "Patient",
+            "Provenance"
+        ]
+    );
+    for r in resources {
+        let interactions: Vec<&str> = r["interaction"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap())
+            .collect();
+        let params: Vec<&str> = r["searchParam"].as_array().map_or_else(Vec::new, |a| {
+            a.iter().map(|p| p["name"].as_str().unwrap()).collect()
+        });
+        match r["type"].as_str().unwrap() {
+            "AuditEvent" => {
+                assert_eq!(interactions, ["read", "search-type"]);
+                assert_eq!(params, ["patient", "date"]);
+            }
+            "Consent" => {
+                assert_eq!(
+                    interactions,
+                    [
+                        "read",
+                        "vread",
+                        "update",
+                        "history-instance",
+                        "create",
+                        "search-type"
+                    ]
+                );
+                assert_eq!(
+                    params,
+                    [
+                        "_id",
+                        "identifier",
+                        "patient",
+                        "patient.identifier",
+                        "status"
+                    ]
+                );
+                assert_eq!(r["conditionalUpdate"], false);
+            }
+            "Patient" | "Organization" => {
+                assert_eq!(
+                    interactions,
+                    [
+                        "read",
+                        "vread",
+                        "update",
+                        "history-instance",
+                        "create",
+                        "search-type"
+                    ]
+                );
+                let expected: &[&str] = if r["type"] == "Patient" {
+                    &[
+                        "_id",
+                        "identifier",
+                        "family",
+                        "given",
+                        "birthdate",
+                        "gender",
+                    ]
+                } else {
+                    &["_id", "identifier"]
+                };
+                assert_eq!(params, expected);
+            }
+            "DocumentReference" => {
+                assert_eq!(
+                    interactions,
+                    ["read", "vread", "update", "history-instance", "search-type"]
+                );
+                assert_eq!(
+                    params,
+                    [
+                        "patient",
+                        "patient.identifier",
+                        "status",
+                        "_id",
+                        "identifier",
+                        "date",
+                        "type",
+                        "category",
+                        "custodian",
+                        "security-label",
+                        "period",
+                        "facility",
+                        "setting"
+                    ]
+                );
+                assert_eq!(
+                    r["searchInclude"],
+                    serde_json::json!(["DocumentReference:custodian"])
+                );
+            }
+            "Bundle" => {
+                assert_eq!(
+                    interactions,
+                    ["read", "vread", "history-instance", "create"]
+                );
+                assert!(params.is_empty(), "{r}");
+            }
+            "List" => {
+                assert_eq!(
+                    interactions,
+                    ["read", "vread", "history-instance", "search-type"]
+                );
+                assert_eq!(
+                    params,
+                    [
+                        "patient",
+                        "patient.identifier",
+                        "status",
+                        "_id",
+                        "identifier",
+                        "code",
+                        "date",
+                        "designationType",
+                        "sourceId"
+                    ]
+                );
+            }
+            _ => {
+                assert_eq!(interactions, ["read", "vread", "history-instance"]);
+                assert!(params.is_empty(), "{r}");
             }
         }
-        assert_eq!(resources[6]["operation"][0]["name"], "ihe-pix");
-        assert_eq!(resources[6]["operation"][1]["name"], "record-locations");
-        assert_eq!(resources[6]["operation"][2]["name"], "summary");
-        // The operation's definition is in the repository, valid, and at the URL claimed.
-        let definition = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../profiles/renhice/OperationDefinition-record-locations.json"),
-        )
-        .unwrap();
-        let definition = renhice_model::resources::Resource::from_json(definition.as_bytes()).unwrap();
-        let renhice_model::resources::Resource::OperationDefinition(op) = definition else { panic!() };
-        assert_eq!(
-            op.url.as_ref().and_then(|u| u.as_str()),
-            resources[6]["operation"][1]["definition"].as_str()
-        );
-        let summary = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../profiles/renhice/OperationDefinition-summary.json"),
-        )
-        .unwrap();
-        let renhice_model::resources::Resource::OperationDefinition(summary) =
-            renhice_model::resources::Resource::from_json(summary.as_bytes()).unwrap() else { panic!() };
-        assert_eq!(
-            summary.url.as_ref().and_then(|u| u.as_str()),
-            resources[6]["operation"][2]["definition"].as_str()
-        );
-        assert!(resources[3].get("operation").is_none(), "{body}");
-        assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
-        assert_eq!(body["rest"][0]["interaction"][1]["code"], "batch");
-        assert_eq!(body["rest"][0]["operation"][0]["name"], "validate");
-        assert_eq!(
-            body["rest"][0]["operation"][0]["definition"],
-            "http://hl7.org/fhir/OperationDefinition/Resource-validate"
-        );
-        // The statement is valid FHIR for the model (no empty arrays, known elements) and
-        // for the validator.
-        renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();
-        let issues = renhice_validator::Validator::r4().validate(&body);
-        assert!(issues.is_empty(), "{issues:#?}");
-        server.stop(true).await.unwrap();
     }
-
-    async fn health_and_readiness(db) {
-        let (server, base) = spawn(&db).await;
-        let (status, _, body) = get(&format!("{base}/healthz")).await;
-        assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("pass")));
-        let (status, _, body) = get(&format!("{base}/readyz")).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["database"], db.backend_name());
-        server.stop(true).await.unwrap();
-    }
-
-    async fn unknown_routes_and_methods_answer_with_operation_outcomes(db) {
-        let (server, base) = spawn(&db).await;
-        let (status, headers, body) = get(&format!("{base}/nowhere/1")).await;
-        assert_eq!(status, 404);
-        assert!(content_type(&headers).starts_with("application/fhir+json"));
-        assert_outcome(&body, "not-found");
-        // A resource type this server does not serve is not-supported, also a 404.
-        let (status, _, body) = get(&format!("{base}/fhir/NoSuchThing/1")).await;
-        assert_eq!(status, 404);
-        assert_outcome(&body, "not-supported");
-
-        let res = client(reqwest::Method::DELETE, &format!("{base}/fhir/metadata")).send().await.unwrap();
-        assert_eq!(res.status(), 405);
-        assert_eq!(res.headers()["allow"], "GET");
-        assert_outcome(&res.json().await.unwrap(), "not-supported");
-
-        let res = reqwest::Client::new()
-            .get(format!("{base}/fhir/metadata"))
-            .header("accept", "application/fhir+xml")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 406);
-        assert_outcome(&res.json().await.unwrap(), "not-supported");
-        let (status, _, _) = get(&format!("{base}/fhir/metadata?_format=xml")).await;
-        assert_eq!(status, 406);
-        let (status, _, _) = get(&format!("{base}/fhir/metadata?_format=json")).await;
-        assert_eq!(status, 200);
-        server.stop(true).await.unwrap();
-    }
-
-    async fn every_response_carries_a_request_id(db) {
-        let (server, base) = spawn(&db).await;
-        let client = reqwest::Client::new();
-        let res = client
-            .get(format!("{base}/healthz"))
-            .header("x-request-id", "sihce-0001.abc")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.headers()["x-request-id"], "sihce-0001.abc");
-        // An id that could forge log lines is replaced by a generated one.
-        let res = client
-            .get(format!("{base}/healthz"))
-            .header("x-request-id", "a\"b c")
-            .send()
-            .await
-            .unwrap();
-        let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
-        assert_eq!(generated.len(), 36, "{generated}");
-        let (_, headers, _) = get(&format!("{base}/nowhere")).await;
-        assert!(headers.contains_key("x-request-id"));
-        server.stop(true).await.unwrap();
-    }
-
-    async fn metrics_count_requests_by_route(db) {
-        let (server, base) = spawn(&db).await;
-        get(&format!("{base}/fhir/metadata")).await;
-        get(&format!("{base}/fhir/metadata")).await;
-        get(&format!("{base}/fhir/Patient/123")).await;
-        get(&format!("{base}/nowhere/123")).await;
-        let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
-        assert!(content_type(res.headers()).starts_with("application/openmetrics-text"));
-        let text = res.text().await.unwrap();
-        assert!(
-            text.contains(r#"renhice_http_requests_total{method="GET",route="/fhir/metadata",status="200"} 2"#),
-            "{text}"
-        );
-        // Matched routes are labelled by pattern, not by path; unmatched paths share one
-        // series rather than one per path.
-        assert!(
-            text.contains(r#"renhice_http_requests_total{method="GET",route="/fhir/{type}/{id}",status="404"} 1"#),
-            "{text}"
-        );
-        assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
-        assert!(text.contains("renhice_db_pool_max_connections 8"), "{text}");
-        assert!(text.contains("renhice_http_request_duration_seconds_bucket"), "{text}");
-        server.stop(true).await.unwrap();
-    }
+    assert_eq!(resources[6]["operation"][0]["name"], "ihe-pix");
+    assert_eq!(resources[6]["operation"][1]["name"], "record-locations");
+    assert_eq!(resources[6]["operation"][2]["name"], "summary");
+    // The operation's definition is in the repository, valid, and at the URL claimed.
+    let definition = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../profiles/renhice/OperationDefinition-record-locations.json"),
+    )
+    .unwrap();
+    let definition = renhice_model::resources::Resource::from_json(definition.as_bytes()).unwrap();
+    let renhice_model::resources::Resource::OperationDefinition(op) = definition else {
+        panic!()
+    };
+    assert_eq!(
+        op.url.as_ref().and_then(|u| u.as_str()),
+        resources[6]["operation"][1]["definition"].as_str()
+    );
+    let summary = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../profiles/renhice/OperationDefinition-summary.json"),
+    )
+    .unwrap();
+    let renhice_model::resources::Resource::OperationDefinition(summary) =
+        renhice_model::resources::Resource::from_json(summary.as_bytes()).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        summary.url.as_ref().and_then(|u| u.as_str()),
+        resources[6]["operation"][2]["definition"].as_str()
+    );
+    assert!(resources[3].get("operation").is_none(), "{body}");
+    assert_eq!(body["rest"][0]["interaction"][0]["code"], "transaction");
+    assert_eq!(body["rest"][0]["interaction"][1]["code"], "batch");
+    assert_eq!(body["rest"][0]["operation"][0]["name"], "validate");
+    assert_eq!(
+        body["rest"][0]["operation"][0]["definition"],
+        "http://hl7.org/fhir/OperationDefinition/Resource-validate"
+    );
+    // The statement is valid FHIR for the model (no empty arrays, known elements) and
+    // for the validator.
+    renhice_model::resources::Resource::from_json(body.to_string().as_bytes()).unwrap();
+    let issues = renhice_validator::Validator::r4().validate(&body);
+    assert!(issues.is_empty(), "{issues:#?}");
+    app.stop().await;
 }
+
+async fn health_and_readiness(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, _, body) = api.fetch(&format!("{base}/healthz")).await;
+    assert_eq!(
+        (status.as_u16(), body["status"].as_str()),
+        (200, Some("pass"))
+    );
+    let (status, _, body) = api.fetch(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["database"], db.backend_name());
+    app.stop().await;
+}
+
+async fn unknown_routes_and_methods_answer_with_operation_outcomes(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (status, headers, body) = api.fetch(&format!("{base}/nowhere/1")).await;
+    assert_eq!(status, 404);
+    assert!(content_type(&headers).starts_with("application/fhir+json"));
+    assert_outcome(&body, "not-found");
+    // A resource type this server does not serve is not-supported, also a 404.
+    let (status, _, body) = api.fetch(&format!("{base}/fhir/NoSuchThing/1")).await;
+    assert_eq!(status, 404);
+    assert_outcome(&body, "not-supported");
+
+    let res = api
+        .request(reqwest::Method::DELETE, &format!("{base}/fhir/metadata"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "GET");
+    assert_outcome(&res.json().await.unwrap(), "not-supported");
+
+    let res = reqwest::Client::new()
+        .get(format!("{base}/fhir/metadata"))
+        .header("accept", "application/fhir+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 406);
+    assert_outcome(&res.json().await.unwrap(), "not-supported");
+    let (status, _, _) = api
+        .fetch(&format!("{base}/fhir/metadata?_format=xml"))
+        .await;
+    assert_eq!(status, 406);
+    let (status, _, _) = api
+        .fetch(&format!("{base}/fhir/metadata?_format=json"))
+        .await;
+    assert_eq!(status, 200);
+    app.stop().await;
+}
+
+async fn every_response_carries_a_request_id(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "sihce-0001.abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "sihce-0001.abc");
+    // An id that could forge log lines is replaced by a generated one.
+    let res = client
+        .get(format!("{base}/healthz"))
+        .header("x-request-id", "a\"b c")
+        .send()
+        .await
+        .unwrap();
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(generated.len(), 36, "{generated}");
+    let (_, headers, _) = api.fetch(&format!("{base}/nowhere")).await;
+    assert!(headers.contains_key("x-request-id"));
+    app.stop().await;
+}
+
+async fn metrics_count_requests_by_route(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    api.fetch(&format!("{base}/fhir/metadata")).await;
+    api.fetch(&format!("{base}/fhir/metadata")).await;
+    api.fetch(&format!("{base}/fhir/Patient/123")).await;
+    api.fetch(&format!("{base}/nowhere/123")).await;
+    let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert!(content_type(res.headers()).starts_with("application/openmetrics-text"));
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"renhice_http_requests_total{method="GET",route="/fhir/metadata",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    // Matched routes are labelled by pattern, not by path; unmatched paths share one
+    // series rather than one per path.
+    assert!(
+        text.contains(
+            r#"renhice_http_requests_total{method="GET",route="/fhir/{type}/{id}",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",status="404"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("renhice_db_pool_max_connections 8"), "{text}");
+    assert!(
+        text.contains("renhice_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+backend_tests!(
+    metadata_is_a_truthful_capability_statement,
+    health_and_readiness,
+    unknown_routes_and_methods_answer_with_operation_outcomes,
+    every_response_carries_a_request_id,
+    metrics_count_requests_by_route
+);
 
 #[cfg(feature = "postgres")]
 #[test]
 fn readyz_fails_when_the_database_is_gone() {
     renhice_testing::block_on(async {
         let db = TestDb::postgres();
-        let (server, base) = spawn(&db).await;
-        assert_eq!(get(&format!("{base}/readyz")).await.0, 200);
+        let app = spawn(&db).await;
+        let base = &app.base;
+        let api = app.client(&sihce(HOME_IPRESS));
+        assert_eq!(api.fetch(&format!("{base}/readyz")).await.0, 200);
         db.drop_now();
-        let (status, headers, body) = get(&format!("{base}/readyz")).await;
+        let (status, headers, body) = api.fetch(&format!("{base}/readyz")).await;
         assert_eq!(status, 503, "{body}");
         assert!(content_type(&headers).starts_with("application/fhir+json"));
         assert_outcome(&body, "no-store");
         // Liveness does not depend on the database.
-        assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
-        server.stop(true).await.unwrap();
+        assert_eq!(api.fetch(&format!("{base}/healthz")).await.0, 200);
+        app.stop().await;
     });
 }

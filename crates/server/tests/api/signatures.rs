@@ -13,9 +13,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
-use crate::push::{get, identities, post, push};
-use crate::spawn_with;
-use renhice_testing::backend_tests;
+use crate::push::{identities, push};
+use crate::{Api, HOME_IPRESS, sihce, spawn_with};
+use renhice_testing::{TestDb, backend_tests};
 
 /// A PKI valid now (the registry verifies at its own clock), written to `dir`.
 fn pki_in(dir: &Path) -> TestPki {
@@ -135,131 +135,263 @@ fn configure(
     }
 }
 
-async fn stored_documents(base: &str, patient: &str) -> usize {
-    let (status, found) = get(&format!(
-        "{base}/fhir/DocumentReference?patient={patient}&status=current"
-    ))
-    .await;
+/// The entries current for `patient`, as `api`'s caller finds them.
+async fn stored_documents(api: &Api, base: &str, patient: &str) -> usize {
+    let (status, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient}&status=current"
+        ))
+        .await;
     assert_eq!(status, StatusCode::OK, "{found}");
     found["entry"].as_array().map_or(0, Vec::len)
 }
 
-backend_tests! {
-    async fn under_require_a_passing_signature_is_stored_with_its_verdict(db) {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = pki_in(dir.path());
-        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
-        let (patient, ipress) = identities(&base).await;
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.70", &[1, 2]), &pki, "good");
-        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let document = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let provenance = answer["entry"][3]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        assert!(provenance.starts_with("Provenance/"), "{answer}");
+async fn under_require_a_passing_signature_is_stored_with_its_verdict(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let app = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.70", &[1, 2]),
+        &pki,
+        "good",
+    );
+    let (status, answer) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let document = answer["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let provenance = answer["entry"][3]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    assert!(provenance.starts_with("Provenance/"), "{answer}");
 
-        // Read back: the verdict is kept with the entry and names the Provenance.
-        let (_, stored) = get(&format!("{base}/fhir/{document}")).await;
-        let verdict = verdicts(&stored);
-        assert_eq!(verdict.len(), 1, "{stored}");
-        assert_eq!(part(&verdict[0], "indication")[0]["valueCode"], "PASSED");
-        assert_eq!(part(&verdict[0], "policy")[0]["valueCode"], "require");
-        assert_eq!(part(&verdict[0], "provenance")[0]["valueReference"]["reference"], provenance);
-        assert!(part(&verdict[0], "signer")[0]["valueString"].as_str().unwrap().contains("PNOPE-41234567"));
-        // Searches show it too, and the Provenance keeps its verdict.
-        let (_, found) = get(&format!("{base}/fhir/DocumentReference?patient={patient}&status=current")).await;
-        assert!(found["entry"].as_array().unwrap().iter().all(|e| verdicts(&e["resource"]).len() == 1), "{found}");
-        let (_, stored_provenance) = get(&format!("{base}/fhir/{provenance}")).await;
-        assert_eq!(verdicts(&stored_provenance).len(), 1, "{stored_provenance}");
-    }
-
-    async fn under_require_refusals_name_the_failing_check_and_store_nothing(db) {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = pki_in(dir.path());
-        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
-        let (patient, ipress) = identities(&base).await;
-        let url = format!("{base}/fhir");
-
-        let unsigned = push(&patient, &ipress, "urn:oid:1.2.604.9.71", &[1]);
-        let (status, outcome) = post(&url, &unsigned).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-        assert_eq!(outcome["issue"][0]["code"], "security");
-        assert_eq!(outcome["issue"][0]["expression"][0], "Bundle.entry[1].resource");
-
-        for (case, check) in [("revoked", "revocation"), ("wrong-key-usage", "key-usage"), ("expired", "certificate-validity"), ("wrong-ca", "certificate-path")] {
-            let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.72", &[1]), &pki, case);
-            let (status, outcome) = post(&url, &bundle).await;
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {outcome}");
-            let first = &outcome["issue"][0];
-            assert_eq!(first["expression"][0], "Bundle.entry[2].resource.signature[0]", "{outcome}");
-            assert!(first["diagnostics"].as_str().unwrap().contains(&format!("({check})")), "{case}: {outcome}");
-            let failing = outcome["issue"].as_array().unwrap().iter().find(|issue| issue["details"]["coding"][0]["code"] == check).unwrap();
-            assert_eq!(failing["severity"], "error", "{outcome}");
-        }
-
-        // Changed after signing.
-        let mut tampered = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.73", &[1]), &pki, "good");
-        tampered["entry"][1]["resource"]["date"] = json!("2026-03-15T10:20:00-05:00");
-        let (status, outcome) = post(&url, &tampered).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("content-integrity"), "{outcome}");
-
-        assert_eq!(stored_documents(&base, &patient).await, 0, "a refused push stores nothing");
-    }
-
-    async fn verify_if_present_keeps_unsigned_and_indeterminate_entries_marked(db) {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = pki_in(dir.path());
-        // No CRLs: a valid signature cannot be shown unrevoked.
-        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Auto, false)).await;
-        let (patient, ipress) = identities(&base).await;
-        let url = format!("{base}/fhir");
-
-        let (status, answer) = post(&url, &push(&patient, &ipress, "urn:oid:1.2.604.9.74", &[1])).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
-        assert_eq!(part(&verdicts(&stored)[0], "indication")[0]["valueCode"], "UNSIGNED");
-        assert_eq!(part(&verdicts(&stored)[0], "policy")[0]["valueCode"], "verify-if-present");
-
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.75", &[2]), &pki, "good");
-        let (status, answer) = post(&url, &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
-        let verdict = &verdicts(&stored)[0];
-        assert_eq!(part(verdict, "indication")[0]["valueCode"], "INDETERMINATE");
-        assert!(part(verdict, "reason")[0]["valueString"].as_str().unwrap().starts_with("revocation: no CRL"), "{verdict}");
-
-        // A signature present and failing is refused even here.
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.76", &[3]), &pki, "wrong-key-usage");
-        let (status, outcome) = post(&url, &bundle).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-
-        // A verdict a client writes into meta is not kept.
-        let mut forged = push(&patient, &ipress, "urn:oid:1.2.604.9.77", &[4]);
-        forged["entry"][1]["resource"]["meta"] = json!({"extension": [{"url": VERIFICATION_URL, "extension": [{"url": "indication", "valueCode": "PASSED"}]}]});
-        let (status, answer) = post(&url, &forged).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
-        let kept = verdicts(&stored);
-        assert_eq!(kept.len(), 1, "{stored}");
-        assert_eq!(part(&kept[0], "indication")[0]["valueCode"], "UNSIGNED");
-    }
-
-    async fn with_the_policy_off_signatures_are_not_looked_at(db) {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = pki_in(dir.path());
-        let (_server, base) = spawn_with(&db, configure(dir.path(), SignaturePolicy::Off, true)).await;
-        let (patient, ipress) = identities(&base).await;
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.78", &[1]), &pki, "revoked");
-        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let location = answer["entry"][1]["response"]["location"].as_str().unwrap().trim_end_matches("/_history/1").to_owned();
-        let (_, stored) = get(&format!("{base}/fhir/{location}")).await;
-        assert!(verdicts(&stored).is_empty(), "{stored}");
-    }
+    // Read back: the verdict is kept with the entry and names the Provenance.
+    let (_, stored) = api.get(&format!("{base}/fhir/{document}")).await;
+    let verdict = verdicts(&stored);
+    assert_eq!(verdict.len(), 1, "{stored}");
+    assert_eq!(part(&verdict[0], "indication")[0]["valueCode"], "PASSED");
+    assert_eq!(part(&verdict[0], "policy")[0]["valueCode"], "require");
+    assert_eq!(
+        part(&verdict[0], "provenance")[0]["valueReference"]["reference"],
+        provenance
+    );
+    assert!(
+        part(&verdict[0], "signer")[0]["valueString"]
+            .as_str()
+            .unwrap()
+            .contains("PNOPE-41234567")
+    );
+    // Searches show it too, and the Provenance keeps its verdict.
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient}&status=current"
+        ))
+        .await;
+    assert!(
+        found["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| verdicts(&e["resource"]).len() == 1),
+        "{found}"
+    );
+    let (_, stored_provenance) = api.get(&format!("{base}/fhir/{provenance}")).await;
+    assert_eq!(verdicts(&stored_provenance).len(), 1, "{stored_provenance}");
 }
+
+async fn under_require_refusals_name_the_failing_check_and_store_nothing(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let app = spawn_with(&db, configure(dir.path(), SignaturePolicy::Require, true)).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let url = format!("{base}/fhir");
+
+    let unsigned = push(&patient, &ipress, "urn:oid:1.2.604.9.71", &[1]);
+    let (status, outcome) = api.post(&url, &unsigned).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    assert_eq!(outcome["issue"][0]["code"], "security");
+    assert_eq!(
+        outcome["issue"][0]["expression"][0],
+        "Bundle.entry[1].resource"
+    );
+
+    for (case, check) in [
+        ("revoked", "revocation"),
+        ("wrong-key-usage", "key-usage"),
+        ("expired", "certificate-validity"),
+        ("wrong-ca", "certificate-path"),
+    ] {
+        let bundle = signed(
+            &push(&patient, &ipress, "urn:oid:1.2.604.9.72", &[1]),
+            &pki,
+            case,
+        );
+        let (status, outcome) = api.post(&url, &bundle).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{case}: {outcome}"
+        );
+        let first = &outcome["issue"][0];
+        assert_eq!(
+            first["expression"][0], "Bundle.entry[2].resource.signature[0]",
+            "{outcome}"
+        );
+        assert!(
+            first["diagnostics"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("({check})")),
+            "{case}: {outcome}"
+        );
+        let failing = outcome["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|issue| issue["details"]["coding"][0]["code"] == check)
+            .unwrap();
+        assert_eq!(failing["severity"], "error", "{outcome}");
+    }
+
+    // Changed after signing.
+    let mut tampered = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.73", &[1]),
+        &pki,
+        "good",
+    );
+    tampered["entry"][1]["resource"]["date"] = json!("2026-03-15T10:20:00-05:00");
+    let (status, outcome) = api.post(&url, &tampered).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("content-integrity"),
+        "{outcome}"
+    );
+
+    assert_eq!(
+        stored_documents(&api, base, &patient).await,
+        0,
+        "a refused push stores nothing"
+    );
+}
+
+async fn verify_if_present_keeps_unsigned_and_indeterminate_entries_marked(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    // No CRLs: a valid signature cannot be shown unrevoked.
+    let app = spawn_with(&db, configure(dir.path(), SignaturePolicy::Auto, false)).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let url = format!("{base}/fhir");
+
+    let (status, answer) = api
+        .post(&url, &push(&patient, &ipress, "urn:oid:1.2.604.9.74", &[1]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let location = answer["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let (_, stored) = api.get(&format!("{base}/fhir/{location}")).await;
+    assert_eq!(
+        part(&verdicts(&stored)[0], "indication")[0]["valueCode"],
+        "UNSIGNED"
+    );
+    assert_eq!(
+        part(&verdicts(&stored)[0], "policy")[0]["valueCode"],
+        "verify-if-present"
+    );
+
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.75", &[2]),
+        &pki,
+        "good",
+    );
+    let (status, answer) = api.post(&url, &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let location = answer["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let (_, stored) = api.get(&format!("{base}/fhir/{location}")).await;
+    let verdict = &verdicts(&stored)[0];
+    assert_eq!(part(verdict, "indication")[0]["valueCode"], "INDETERMINATE");
+    assert!(
+        part(verdict, "reason")[0]["valueString"]
+            .as_str()
+            .unwrap()
+            .starts_with("revocation: no CRL"),
+        "{verdict}"
+    );
+
+    // A signature present and failing is refused even here.
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.76", &[3]),
+        &pki,
+        "wrong-key-usage",
+    );
+    let (status, outcome) = api.post(&url, &bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+
+    // A verdict a client writes into meta is not kept.
+    let mut forged = push(&patient, &ipress, "urn:oid:1.2.604.9.77", &[4]);
+    forged["entry"][1]["resource"]["meta"] = json!({"extension": [{"url": VERIFICATION_URL, "extension": [{"url": "indication", "valueCode": "PASSED"}]}]});
+    let (status, answer) = api.post(&url, &forged).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let location = answer["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let (_, stored) = api.get(&format!("{base}/fhir/{location}")).await;
+    let kept = verdicts(&stored);
+    assert_eq!(kept.len(), 1, "{stored}");
+    assert_eq!(part(&kept[0], "indication")[0]["valueCode"], "UNSIGNED");
+}
+
+async fn with_the_policy_off_signatures_are_not_looked_at(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let app = spawn_with(&db, configure(dir.path(), SignaturePolicy::Off, true)).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.78", &[1]),
+        &pki,
+        "revoked",
+    );
+    let (status, answer) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let location = answer["entry"][1]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/_history/1")
+        .to_owned();
+    let (_, stored) = api.get(&format!("{base}/fhir/{location}")).await;
+    assert!(verdicts(&stored).is_empty(), "{stored}");
+}
+
+backend_tests!(
+    under_require_a_passing_signature_is_stored_with_its_verdict,
+    under_require_refusals_name_the_failing_check_and_store_nothing,
+    verify_if_present_keeps_unsigned_and_indeterminate_entries_marked,
+    with_the_policy_off_signatures_are_not_looked_at
+);
 
 #[test]
 fn a_policy_without_trust_anchors_is_a_start_up_error() {
@@ -319,7 +451,12 @@ fn serve_files(
             let response = match std::fs::read(dir.join(&path)) {
                 Ok(body) => {
                     count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    [format!("HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len()).into_bytes(), body].concat()
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    [head.into_bytes(), body].concat()
                 }
                 Err(_) => {
                     b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -332,56 +469,76 @@ fn serve_files(
     served
 }
 
-backend_tests! {
-    async fn crls_are_fetched_from_the_distribution_points_and_cached(db) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let crl_base = format!("http://{}", listener.local_addr().unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &crl_base);
-        pki.write_to(dir.path()).unwrap();
-        let served = serve_files(listener, dir.path().join("crl"));
-        let cache = dir.path().join("crl-cache");
-        let trust = dir.path().join("trust");
-        let (server, base) = spawn_with(&db, {
-            let cache = cache.clone();
-            move |config| {
-                config.signature_policy = SignaturePolicy::Require;
-                config.signature_trust_dir = trust;
-                config.signature_crl_cache_dir = cache;
-            }
-        })
-        .await;
-        let (patient, ipress) = identities(&base).await;
-        // No CRL file is configured: the signer's CA is met for the first time and its
-        // CRL fetched from the distribution point in the signer's certificate.
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.80", &[1]), &pki, "good");
-        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 1);
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.81", &[2]), &pki, "revoked");
-        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("(revocation)"), "{outcome}");
-        server.stop(true).await.unwrap();
+async fn crls_are_fetched_from_the_distribution_points_and_cached(db: TestDb) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let crl_base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &crl_base);
+    pki.write_to(dir.path()).unwrap();
+    let served = serve_files(listener, dir.path().join("crl"));
+    let cache = dir.path().join("crl-cache");
+    let trust = dir.path().join("trust");
+    let app = spawn_with(&db, {
+        let cache = cache.clone();
+        move |config| {
+            config.signature_policy = SignaturePolicy::Require;
+            config.signature_trust_dir = trust;
+            config.signature_crl_cache_dir = cache;
+        }
+    })
+    .await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    // No CRL file is configured: the signer's CA is met for the first time and its
+    // CRL fetched from the distribution point in the signer's certificate.
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.80", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, answer) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(served.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.81", &[2]),
+        &pki,
+        "revoked",
+    );
+    let (status, outcome) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("(revocation)"),
+        "{outcome}"
+    );
+    app.stop().await;
 
-        // The fetched CRLs were kept: a registry started again, with the distribution
-        // points gone and fetching off, still knows them.
-        let cached = std::fs::read_dir(&cache).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".crl")).count();
-        assert!(cached >= 1, "nothing cached in {}", cache.display());
-        let signatures = renhice_server::signatures::Signatures::load(
-            SignaturePolicy::Require,
-            renhice_server::signatures::SignatureSources {
-                trust_dir: dir.path().join("trust"),
-                crl_files: Vec::new(),
-                crl_cache_dir: cache.clone(),
-                crl_refresh_secs: 3600,
-                ocsp: false,
-            },
-        )
-        .unwrap();
-        assert!(!signatures.verifier().revocation().crls().is_empty());
-    }
+    // The fetched CRLs were kept: a registry started again, with the distribution
+    // points gone and fetching off, still knows them.
+    let cached = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".crl"))
+        .count();
+    assert!(cached >= 1, "nothing cached in {}", cache.display());
+    let signatures = renhice_server::signatures::Signatures::load(
+        SignaturePolicy::Require,
+        renhice_server::signatures::SignatureSources {
+            trust_dir: dir.path().join("trust"),
+            crl_files: Vec::new(),
+            crl_cache_dir: cache.clone(),
+            crl_refresh_secs: 3600,
+            ocsp: false,
+        },
+    )
+    .unwrap();
+    assert!(!signatures.verifier().revocation().crls().is_empty());
 }
+
+backend_tests!(crls_are_fetched_from_the_distribution_points_and_cached);
 
 /// An OCSP responder on loopback: each request posted is answered by `openssl ocsp`
 /// from the CA index `dir/index.txt`, signed by the intermediate's delegated responder.
@@ -401,7 +558,10 @@ fn serve_ocsp(
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
             if !line.starts_with("POST ") {
-                let _ = stream.write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 405 Method Not Allowed\r\n\
+                      content-length: 0\r\nconnection: close\r\n\r\n",
+                );
                 continue;
             }
             line.clear();
@@ -416,7 +576,8 @@ fn serve_ocsp(
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let body = openssl_ocsp_response(&dir, &request, "responder", &[]);
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\ncontent-type: application/ocsp-response\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
             let _ = stream.write_all(&[head.into_bytes(), body].concat());
@@ -425,73 +586,102 @@ fn serve_ocsp(
     asked
 }
 
-backend_tests! {
-    async fn the_signers_ocsp_responder_is_asked_and_its_answer_kept(db) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
-        pki.write_to(dir.path()).unwrap();
-        let revoked = OcspStatus::Revoked(OffsetDateTime::now_utc() - Duration::days(2));
-        let index = pki.ocsp_index(&[("good", OcspStatus::Good), ("revoked", revoked)]);
-        std::fs::write(dir.path().join("index.txt"), index).unwrap();
-        let asked = serve_ocsp(listener, dir.path().to_owned());
-        let path = dir.path().to_owned();
-        // The root's CRL for the intermediate; nothing but OCSP for the signers.
-        let (server, base) = spawn_with(&db, move |config| {
-            config.signature_policy = SignaturePolicy::Require;
-            config.signature_trust_dir = path.join("trust");
-            config.signature_crl_refresh_secs = 0;
-            config.signature_crl_files = vec![path.join("crl/root.crl")];
-            config.signature_ocsp = true;
-        })
-        .await;
-        let (patient, ipress) = identities(&base).await;
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.90", &[1]), &pki, "good");
-        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // The answer is kept until its nextUpdate: a second push by the same signer
-        // does not ask again.
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.91", &[2]), &pki, "good");
-        let (status, answer) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+async fn the_signers_ocsp_responder_is_asked_and_its_answer_kept(db: TestDb) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
+    pki.write_to(dir.path()).unwrap();
+    let revoked = OcspStatus::Revoked(OffsetDateTime::now_utc() - Duration::days(2));
+    let index = pki.ocsp_index(&[("good", OcspStatus::Good), ("revoked", revoked)]);
+    std::fs::write(dir.path().join("index.txt"), index).unwrap();
+    let asked = serve_ocsp(listener, dir.path().to_owned());
+    let path = dir.path().to_owned();
+    // The root's CRL for the intermediate; nothing but OCSP for the signers.
+    let app = spawn_with(&db, move |config| {
+        config.signature_policy = SignaturePolicy::Require;
+        config.signature_trust_dir = path.join("trust");
+        config.signature_crl_refresh_secs = 0;
+        config.signature_crl_files = vec![path.join("crl/root.crl")];
+        config.signature_ocsp = true;
+    })
+    .await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.90", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, answer) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The answer is kept until its nextUpdate: a second push by the same signer
+    // does not ask again.
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.91", &[2]),
+        &pki,
+        "good",
+    );
+    let (status, answer) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
 
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.92", &[3]), &pki, "revoked");
-        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-        let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
-        assert!(diagnostics.contains("(revocation)") && diagnostics.contains("OCSP response"), "{outcome}");
-        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
-        assert_eq!(stored_documents(&base, &patient).await, 2);
-        server.stop(true).await.unwrap();
-    }
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.92", &[3]),
+        &pki,
+        "revoked",
+    );
+    let (status, outcome) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.contains("(revocation)") && diagnostics.contains("OCSP response"),
+        "{outcome}"
+    );
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(stored_documents(&api, base, &patient).await, 2);
+    app.stop().await;
 }
 
-backend_tests! {
-    async fn without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_require(db) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
-        pki.write_to(dir.path()).unwrap();
-        std::fs::write(dir.path().join("index.txt"), "").unwrap();
-        let asked = serve_ocsp(listener, dir.path().to_owned());
-        let path = dir.path().to_owned();
-        let (server, base) = spawn_with(&db, move |config| {
-            config.signature_policy = SignaturePolicy::Require;
-            config.signature_trust_dir = path.join("trust");
-            config.signature_crl_refresh_secs = 0;
-            config.signature_crl_files = vec![path.join("crl/root.crl")];
-        })
-        .await;
-        let (patient, ipress) = identities(&base).await;
-        let bundle = signed(&push(&patient, &ipress, "urn:oid:1.2.604.9.93", &[1]), &pki, "good");
-        let (status, outcome) = post(&format!("{base}/fhir"), &bundle).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
-        assert!(outcome["issue"][0]["diagnostics"].as_str().unwrap().contains("no OCSP response"), "{outcome}");
-        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
-        server.stop(true).await.unwrap();
-    }
+backend_tests!(the_signers_ocsp_responder_is_asked_and_its_answer_kept);
+
+async fn without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_require(db: TestDb) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base_url);
+    pki.write_to(dir.path()).unwrap();
+    std::fs::write(dir.path().join("index.txt"), "").unwrap();
+    let asked = serve_ocsp(listener, dir.path().to_owned());
+    let path = dir.path().to_owned();
+    let app = spawn_with(&db, move |config| {
+        config.signature_policy = SignaturePolicy::Require;
+        config.signature_trust_dir = path.join("trust");
+        config.signature_crl_refresh_secs = 0;
+        config.signature_crl_files = vec![path.join("crl/root.crl")];
+    })
+    .await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.93", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, outcome) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("no OCSP response"),
+        "{outcome}"
+    );
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+    app.stop().await;
 }
+
+backend_tests!(without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_require);

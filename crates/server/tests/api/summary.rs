@@ -5,9 +5,9 @@ use renhice_model::resources::Resource;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::push::{get, identities, post};
-use crate::{assert_outcome, spawn};
-use renhice_testing::backend_tests;
+use crate::push::identities;
+use crate::{HOME_IPRESS, assert_outcome, sihce, spawn};
+use renhice_testing::{TestDb, backend_tests};
 
 /// A BundlePe-shaped document: the Composition first, then the patient, the IPRESS and
 /// one condition. `subject` and `custodian` are the Composition's references.
@@ -69,82 +69,198 @@ fn condition(document: &Value) -> Value {
     document["entry"][3]["resource"]["code"]["coding"][0]["code"].clone()
 }
 
-backend_tests! {
-    async fn the_latest_summary_per_patient_and_ipress_is_kept_and_served(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient, ipress) = identities(&base).await;
-        let (status, body) = get(&format!("{base}/fhir/Patient/{patient}/$summary")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-        assert_outcome(&body, "not-found");
+async fn the_latest_summary_per_patient_and_ipress_is_kept_and_served(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let (status, body) = api
+        .get(&format!("{base}/fhir/Patient/{patient}/$summary"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_outcome(&body, "not-found");
 
-        // By registry ids: created.
-        let first = summary("a1", "2026-01-10T09:00:00-05:00", &format!("Patient/{patient}"), &format!("Organization/{ipress}"), "E11");
-        let (status, stored) = post(&format!("{base}/fhir/Bundle"), &first).await;
-        assert_eq!(status, StatusCode::CREATED, "{stored}");
-        assert_eq!(stored["meta"]["versionId"], "1");
-        let id = stored["id"].as_str().unwrap().to_owned();
-        // The same document again: answered with what is held, nothing new.
-        let (status, again) = post(&format!("{base}/fhir/Bundle"), &first).await;
-        assert_eq!((status, &again), (StatusCode::OK, &stored));
+    // By registry ids: created.
+    let first = summary(
+        "a1",
+        "2026-01-10T09:00:00-05:00",
+        &format!("Patient/{patient}"),
+        &format!("Organization/{ipress}"),
+        "E11",
+    );
+    let (status, stored) = api.post(&format!("{base}/fhir/Bundle"), &first).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["meta"]["versionId"], "1");
+    let id = stored["id"].as_str().unwrap().to_owned();
+    // The same document again: answered with what is held, nothing new.
+    let (status, again) = api.post(&format!("{base}/fhir/Bundle"), &first).await;
+    assert_eq!((status, &again), (StatusCode::OK, &stored));
 
-        // A later one, naming the patient and IPRESS as entries of the document (by DNI
-        // and RENIPRESS code): the next version of the same summary.
-        let later = summary("a2", "2026-03-01T09:00:00-05:00", "urn:uuid:c0000000-0000-4000-8000-000000000002", "urn:uuid:c0000000-0000-4000-8000-000000000003", "I10");
-        let (status, second) = post(&format!("{base}/fhir/Bundle"), &later).await;
-        assert_eq!(status, StatusCode::OK, "{second}");
-        assert_eq!((second["id"].as_str(), &second["meta"]["versionId"]), (Some(id.as_str()), &json!("2")));
+    // A later one, naming the patient and IPRESS as entries of the document (by DNI
+    // and RENIPRESS code): the next version of the same summary.
+    let later = summary(
+        "a2",
+        "2026-03-01T09:00:00-05:00",
+        "urn:uuid:c0000000-0000-4000-8000-000000000002",
+        "urn:uuid:c0000000-0000-4000-8000-000000000003",
+        "I10",
+    );
+    let (status, second) = api.post(&format!("{base}/fhir/Bundle"), &later).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(
+        (second["id"].as_str(), &second["meta"]["versionId"]),
+        (Some(id.as_str()), &json!("2"))
+    );
 
-        // An older one does not overwrite it.
-        let older = summary("a0", "2025-12-01T09:00:00-05:00", &format!("Patient/{patient}"), &format!("Organization/{ipress}"), "J45");
-        let (status, body) = post(&format!("{base}/fhir/Bundle"), &older).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        assert_outcome(&body, "conflict");
+    // An older one does not overwrite it.
+    let older = summary(
+        "a0",
+        "2025-12-01T09:00:00-05:00",
+        &format!("Patient/{patient}"),
+        &format!("Organization/{ipress}"),
+        "J45",
+    );
+    let (status, body) = api.post(&format!("{base}/fhir/Bundle"), &older).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_outcome(&body, "conflict");
 
-        // $summary on the instance and by identifier: the newest.
-        let (status, served) = get(&format!("{base}/fhir/Patient/{patient}/$summary")).await;
-        assert_eq!(status, StatusCode::OK, "{served}");
-        assert_eq!(condition(&served), "I10");
-        assert_eq!(served["type"], "document");
-        let (status, by_dni) = get(&format!("{base}/fhir/Patient/$summary?identifier=45678912")).await;
-        assert_eq!((status, &by_dni), (StatusCode::OK, &served));
-        let (status, from_ipress) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/{ipress}")).await;
-        assert_eq!((status, condition(&from_ipress)), (StatusCode::OK, json!("I10")));
-        // Another IPRESS's summary is not the SIHCE's to read; the patient reads any of
-        // theirs, and there is none from an unknown IPRESS.
-        let (status, _) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere")).await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        crate::act_as(&base, &crate::patient("1|PER|45678912"));
-        let (status, _) = get(&format!("{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        // The earlier summary is kept in the history.
-        let (status, history) = get(&format!("{base}/fhir/Bundle/{id}/_history")).await;
-        assert_eq!(status, StatusCode::OK, "{history}");
-        assert_eq!(history["entry"].as_array().map(Vec::len), Some(2));
-        server.stop(true).await.unwrap();
-    }
-
-    async fn a_summary_the_registry_cannot_place_is_refused_with_the_path(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient, ipress) = identities(&base).await;
-        let url = format!("{base}/fhir/Bundle");
-        let good = summary("b1", "2026-01-10T09:00:00-05:00", &format!("Patient/{patient}"), &format!("Organization/{ipress}"), "E11");
-        let cases: Vec<(Value, u16, &str)> = vec![
-            ({ let mut d = good.clone(); d["type"] = json!("collection"); d }, 422, "Bundle.type"),
-            ({ let mut d = good.clone(); d.as_object_mut().unwrap().remove("identifier"); d }, 422, "Bundle.identifier"),
-            ({ let mut d = good.clone(); d.as_object_mut().unwrap().remove("timestamp"); d }, 422, "Bundle.timestamp"),
-            ({ let mut d = good.clone(); d["entry"].as_array_mut().unwrap().remove(0); d }, 422, "Bundle.entry[0].resource"),
-            ({ let mut d = good.clone(); d["entry"][0]["resource"]["subject"]["reference"] = json!("Patient/nobody"); d }, 422, "Bundle.entry[0].resource.subject"),
-            ({ let mut d = good.clone(); d["entry"][0]["resource"]["subject"]["reference"] = json!("urn:uuid:missing"); d }, 422, "Bundle.entry[0].resource.subject"),
-            ({ let mut d = good.clone(); d["entry"][0]["resource"].as_object_mut().unwrap().remove("custodian"); d }, 422, "Bundle.entry[0].resource.custodian"),
-        ];
-        for (document, status, path) in cases {
-            let (got, body) = post(&url, &document).await;
-            assert_eq!(got.as_u16(), status, "{path}: {body}");
-            assert_eq!(body["issue"][0]["expression"][0], path, "{body}");
-        }
-        // Nothing was kept.
-        let (status, _) = get(&format!("{base}/fhir/Patient/{patient}/$summary")).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        server.stop(true).await.unwrap();
-    }
+    // $summary on the instance and by identifier: the newest.
+    let (status, served) = api
+        .get(&format!("{base}/fhir/Patient/{patient}/$summary"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{served}");
+    assert_eq!(condition(&served), "I10");
+    assert_eq!(served["type"], "document");
+    let (status, by_dni) = api
+        .get(&format!("{base}/fhir/Patient/$summary?identifier=45678912"))
+        .await;
+    assert_eq!((status, &by_dni), (StatusCode::OK, &served));
+    let (status, from_ipress) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient}/$summary?custodian=Organization/{ipress}"
+        ))
+        .await;
+    assert_eq!(
+        (status, condition(&from_ipress)),
+        (StatusCode::OK, json!("I10"))
+    );
+    // Another IPRESS's summary is not the SIHCE's to read; the patient reads any of
+    // theirs, and there is none from an unknown IPRESS.
+    let (status, _) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let api = app.client(&crate::patient("1|PER|45678912"));
+    let (status, _) = api
+        .get(&format!(
+            "{base}/fhir/Patient/{patient}/$summary?custodian=Organization/elsewhere"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The earlier summary is kept in the history.
+    let (status, history) = api.get(&format!("{base}/fhir/Bundle/{id}/_history")).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history["entry"].as_array().map(Vec::len), Some(2));
+    app.stop().await;
 }
+
+async fn a_summary_the_registry_cannot_place_is_refused_with_the_path(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let url = format!("{base}/fhir/Bundle");
+    let good = summary(
+        "b1",
+        "2026-01-10T09:00:00-05:00",
+        &format!("Patient/{patient}"),
+        &format!("Organization/{ipress}"),
+        "E11",
+    );
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            {
+                let mut d = good.clone();
+                d["type"] = json!("collection");
+                d
+            },
+            422,
+            "Bundle.type",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d.as_object_mut().unwrap().remove("identifier");
+                d
+            },
+            422,
+            "Bundle.identifier",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d.as_object_mut().unwrap().remove("timestamp");
+                d
+            },
+            422,
+            "Bundle.timestamp",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["entry"].as_array_mut().unwrap().remove(0);
+                d
+            },
+            422,
+            "Bundle.entry[0].resource",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["entry"][0]["resource"]["subject"]["reference"] = json!("Patient/nobody");
+                d
+            },
+            422,
+            "Bundle.entry[0].resource.subject",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["entry"][0]["resource"]["subject"]["reference"] = json!("urn:uuid:missing");
+                d
+            },
+            422,
+            "Bundle.entry[0].resource.subject",
+        ),
+        (
+            {
+                let mut d = good.clone();
+                d["entry"][0]["resource"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("custodian");
+                d
+            },
+            422,
+            "Bundle.entry[0].resource.custodian",
+        ),
+    ];
+    for (document, status, path) in cases {
+        let (got, body) = api.post(&url, &document).await;
+        assert_eq!(got.as_u16(), status, "{path}: {body}");
+        assert_eq!(body["issue"][0]["expression"][0], path, "{body}");
+    }
+    // Nothing was kept.
+    let (status, _) = api
+        .get(&format!("{base}/fhir/Patient/{patient}/$summary"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+backend_tests!(
+    the_latest_summary_per_patient_and_ipress_is_kept_and_served,
+    a_summary_the_registry_cannot_place_is_refused_with_the_path
+);

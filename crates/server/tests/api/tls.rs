@@ -8,13 +8,13 @@ use rcgen::{
     KeyPair, SanType,
 };
 use renhice_server::tls::ClientAuth;
-use renhice_testing::backend_tests;
+use renhice_testing::{TestDb, backend_tests};
 use reqwest::StatusCode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 
-use crate::{sihce, spawn_with, token};
+use crate::{HOME_IPRESS, sihce, spawn_with};
 
 /// A certificate authority for the test.
 fn authority(name: &str) -> CertifiedIssuer<'static, KeyPair> {
@@ -154,75 +154,138 @@ fn configure(
     }
 }
 
-backend_tests! {
-    async fn the_registry_speaks_https_with_tls_1_2_and_1_3(db) {
-        let server_ca = authority("renhice test server CA");
-        let files = files(&server_ca, &authority("unused"));
-        let (server, base) = spawn_with(&db, configure(&files, None)).await;
-        let url = format!("{}/fhir/metadata", https(&base));
-        for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12][..]] {
-            let (status, body) = get(&client(&files.server_ca_pem, None, versions), &url, None).await.unwrap();
-            assert_eq!((status, body["resourceType"].as_str()), (StatusCode::OK, Some("CapabilityStatement")));
-        }
-        // Tokens work over it as over plain HTTP.
-        let token = token(&base, &sihce(crate::HOME_IPRESS));
-        let (status, _) = get(&client(&files.server_ca_pem, None, BOTH), &format!("{}/fhir/Patient?family=x", https(&base)), Some(&token)).await.unwrap();
-        assert_eq!(status, StatusCode::OK);
-        // Plain HTTP to the TLS port gets no answer; a client that does not trust the
-        // certificate does not connect.
-        let plain = reqwest::get(&url.replacen("https://", "http://", 1)).await;
-        assert!(!matches!(plain, Ok(r) if r.status().is_success()));
-        let stranger = authority("someone else's CA");
-        assert!(get(&client(&stranger.pem(), None, BOTH), &url, None).await.is_err());
-        server.stop(true).await.unwrap();
+async fn the_registry_speaks_https_with_tls_1_2_and_1_3(db: TestDb) {
+    let server_ca = authority("renhice test server CA");
+    let files = files(&server_ca, &authority("unused"));
+    let app = spawn_with(&db, configure(&files, None)).await;
+    let base = &app.base;
+    let url = format!("{}/fhir/metadata", https(base));
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let (status, body) = get(&client(&files.server_ca_pem, None, versions), &url, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (status, body["resourceType"].as_str()),
+            (StatusCode::OK, Some("CapabilityStatement"))
+        );
     }
-
-    async fn a_client_certificate_binds_the_connection_to_its_ipress(db) {
-        let (server_ca, client_ca) = (authority("server CA"), authority("IPRESS client CA"));
-        let files = files(&server_ca, &client_ca);
-        let (server, base) = spawn_with(&db, configure(&files, Some(ClientAuth::Optional))).await;
-        let url = format!("{}/fhir/Patient?family=quispe", https(&base));
-        let santa_clara = token(&base, &sihce(crate::HOME_IPRESS));
-        let loayza = token(&base, &sihce("00005938"));
-        let patient = token(&base, &crate::patient("1|PER|45678912"));
-        // Without a certificate (optional): any valid token.
-        let anonymous = client(&files.server_ca_pem, None, BOTH);
-        assert_eq!(get(&anonymous, &url, Some(&loayza)).await.unwrap().0, StatusCode::OK);
-        // With Santa Clara's certificate: Santa Clara's tokens only.
-        let bound = client(&files.server_ca_pem, Some(&ipress_client(&client_ca, crate::HOME_IPRESS)), BOTH);
-        assert_eq!(get(&bound, &url, Some(&santa_clara)).await.unwrap().0, StatusCode::OK);
-        for other in [&loayza, &patient] {
-            let (status, body) = get(&bound, &url, Some(other)).await.unwrap();
-            assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-            assert!(body["issue"][0]["diagnostics"].as_str().unwrap().contains("rule: certificate-ipress"), "{body}");
-        }
-        // Both refusals are in the audit trail, with the rule and the caller refused.
-        let auditor = token(&base, &crate::audit::auditor());
-        let (status, trail) = get(&anonymous, &format!("{}/fhir/AuditEvent?_count=50", https(&base)), Some(&auditor)).await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{trail}");
-        let refused: Vec<serde_json::Value> = crate::audit::events(&trail)
-            .into_iter()
-            .filter(|e| e["outcomeDesc"].as_str().is_some_and(|d| d.contains("rule: certificate-ipress")))
-            .collect();
-        assert_eq!(refused.len(), 2, "{trail}");
-        // A certificate from a CA the registry does not trust ends the handshake.
-        let rogue_ca = authority("rogue CA");
-        let rogue = client(&files.server_ca_pem, Some(&ipress_client(&rogue_ca, crate::HOME_IPRESS)), BOTH);
-        assert!(get(&rogue, &url, Some(&santa_clara)).await.is_err());
-        server.stop(true).await.unwrap();
-    }
-
-    async fn required_client_certificates_refuse_anonymous_connections(db) {
-        let (server_ca, client_ca) = (authority("server CA"), authority("IPRESS client CA"));
-        let files = files(&server_ca, &client_ca);
-        let (server, base) = spawn_with(&db, configure(&files, Some(ClientAuth::Required))).await;
-        let url = format!("{}/fhir/metadata", https(&base));
-        assert!(get(&client(&files.server_ca_pem, None, BOTH), &url, None).await.is_err());
-        let bound = client(&files.server_ca_pem, Some(&ipress_client(&client_ca, crate::HOME_IPRESS)), BOTH);
-        assert_eq!(get(&bound, &url, None).await.unwrap().0, StatusCode::OK);
-        server.stop(true).await.unwrap();
-    }
+    // Tokens work over it as over plain HTTP.
+    let token = app.token(&sihce(HOME_IPRESS));
+    let (status, _) = get(
+        &client(&files.server_ca_pem, None, BOTH),
+        &format!("{}/fhir/Patient?family=x", https(base)),
+        Some(&token),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    // Plain HTTP to the TLS port gets no answer; a client that does not trust the
+    // certificate does not connect.
+    let plain = reqwest::get(&url.replacen("https://", "http://", 1)).await;
+    assert!(!matches!(plain, Ok(r) if r.status().is_success()));
+    let stranger = authority("someone else's CA");
+    assert!(
+        get(&client(&stranger.pem(), None, BOTH), &url, None)
+            .await
+            .is_err()
+    );
+    app.stop().await;
 }
+
+async fn a_client_certificate_binds_the_connection_to_its_ipress(db: TestDb) {
+    let (server_ca, client_ca) = (authority("server CA"), authority("IPRESS client CA"));
+    let files = files(&server_ca, &client_ca);
+    let app = spawn_with(&db, configure(&files, Some(ClientAuth::Optional))).await;
+    let base = &app.base;
+    let url = format!("{}/fhir/Patient?family=quispe", https(base));
+    let santa_clara = app.token(&sihce(HOME_IPRESS));
+    let loayza = app.token(&sihce("00005938"));
+    let patient = app.token(&crate::patient("1|PER|45678912"));
+    // Without a certificate (optional): any valid token.
+    let anonymous = client(&files.server_ca_pem, None, BOTH);
+    assert_eq!(
+        get(&anonymous, &url, Some(&loayza)).await.unwrap().0,
+        StatusCode::OK
+    );
+    // With Santa Clara's certificate: Santa Clara's tokens only.
+    let bound = client(
+        &files.server_ca_pem,
+        Some(&ipress_client(&client_ca, crate::HOME_IPRESS)),
+        BOTH,
+    );
+    assert_eq!(
+        get(&bound, &url, Some(&santa_clara)).await.unwrap().0,
+        StatusCode::OK
+    );
+    for other in [&loayza, &patient] {
+        let (status, body) = get(&bound, &url, Some(other)).await.unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(
+            body["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .contains("rule: certificate-ipress"),
+            "{body}"
+        );
+    }
+    // Both refusals are in the audit trail, with the rule and the caller refused.
+    let auditor = app.token(&crate::audit::auditor());
+    let (status, trail) = get(
+        &anonymous,
+        &format!("{}/fhir/AuditEvent?_count=50", https(base)),
+        Some(&auditor),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let refused: Vec<serde_json::Value> = crate::audit::events(&trail)
+        .into_iter()
+        .filter(|e| {
+            e["outcomeDesc"]
+                .as_str()
+                .is_some_and(|d| d.contains("rule: certificate-ipress"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{trail}");
+    // A certificate from a CA the registry does not trust ends the handshake.
+    let rogue_ca = authority("rogue CA");
+    let rogue = client(
+        &files.server_ca_pem,
+        Some(&ipress_client(&rogue_ca, crate::HOME_IPRESS)),
+        BOTH,
+    );
+    assert!(get(&rogue, &url, Some(&santa_clara)).await.is_err());
+    app.stop().await;
+}
+
+async fn required_client_certificates_refuse_anonymous_connections(db: TestDb) {
+    let (server_ca, client_ca) = (authority("server CA"), authority("IPRESS client CA"));
+    let files = files(&server_ca, &client_ca);
+    let app = spawn_with(&db, configure(&files, Some(ClientAuth::Required))).await;
+    let base = &app.base;
+    let url = format!("{}/fhir/metadata", https(base));
+    assert!(
+        get(&client(&files.server_ca_pem, None, BOTH), &url, None)
+            .await
+            .is_err()
+    );
+    let bound = client(
+        &files.server_ca_pem,
+        Some(&ipress_client(&client_ca, crate::HOME_IPRESS)),
+        BOTH,
+    );
+    assert_eq!(get(&bound, &url, None).await.unwrap().0, StatusCode::OK);
+    app.stop().await;
+}
+
+backend_tests!(
+    the_registry_speaks_https_with_tls_1_2_and_1_3,
+    a_client_certificate_binds_the_connection_to_its_ipress,
+    required_client_certificates_refuse_anonymous_connections
+);
 
 /// Configurations the server refuses to start with, each with a clear reason.
 #[cfg(feature = "sqlite")]

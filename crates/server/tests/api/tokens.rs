@@ -80,104 +80,185 @@ async fn ask(base: &str, assertion: &str) -> (StatusCode, Value) {
     (status, res.json().await.unwrap())
 }
 
-backend_tests! {
-    async fn a_registered_sihce_gets_a_token_with_its_own_keys(db) {
-        let (server, base) = spawn(&db).await;
-        let (patient, _) = identities(&base).await;
-        let keys = KeyRing::ephemeral().unwrap();
-        register(&db, &keys, true).await;
+async fn a_registered_sihce_gets_a_token_with_its_own_keys(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (patient, _) = identities(&app).await;
+    let keys = KeyRing::ephemeral().unwrap();
+    register(&db, &keys, true).await;
 
-        let (status, config) = {
-            let res = reqwest::get(format!("{base}/.well-known/smart-configuration")).await.unwrap();
-            (res.status(), res.json::<Value>().await.unwrap())
-        };
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(config["token_endpoint"], "http://127.0.0.1:8080/auth/token");
-        assert_eq!(config["token_endpoint_auth_methods_supported"], json!(["private_key_jwt"]));
+    let (status, config) = {
+        let res = reqwest::get(format!("{base}/.well-known/smart-configuration"))
+            .await
+            .unwrap();
+        (res.status(), res.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["token_endpoint"], "http://127.0.0.1:8080/auth/token");
+    assert_eq!(
+        config["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt"])
+    );
 
-        let assertion = keys.sign(&assertion_claims()).unwrap();
-        let (status, answer) = ask(&base, &assertion).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        assert_eq!(answer["token_type"], "bearer");
-        assert_eq!(answer["expires_in"], 300);
-        let token = answer["access_token"].as_str().unwrap();
-        // The token is the SIHCE's, for its registered IPRESS.
-        let res = reqwest::Client::new()
-            .get(format!("{base}/fhir/Patient/{patient}/$record-locations"))
-            .bearer_auth(token)
-            .send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+    let assertion = keys.sign(&assertion_claims()).unwrap();
+    let (status, answer) = ask(base, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["token_type"], "bearer");
+    assert_eq!(answer["expires_in"], 300);
+    let token = answer["access_token"].as_str().unwrap();
+    // The token is the SIHCE's, for its registered IPRESS.
+    let res = reqwest::Client::new()
+        .get(format!("{base}/fhir/Patient/{patient}/$record-locations"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 
-        // The same assertion again: a replay.
-        let (status, answer) = ask(&base, &assertion).await;
-        assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{answer}");
+    // The same assertion again: a replay.
+    let (status, answer) = ask(base, &assertion).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{answer}"
+    );
 
-        // A clinician acting through the SIHCE, in an emergency.
+    // A clinician acting through the SIHCE, in an emergency.
+    let mut claims = assertion_claims();
+    claims["extensions"] = json!({
+        "ihe_iua": {
+            "national_provider_identifier": "01|012345",
+            "subject_name": "Dr. Luis Huamán",
+            "purpose_of_use": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT"}
+        },
+        "renhice": {"emergency_reason": "accidente de tránsito, paciente inconsciente"}
+    });
+    let (status, answer) = ask(base, &keys.sign(&claims).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let granted = app
+        .authority
+        .clone()
+        .verify(answer["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(granted.role, renhice_server::auth::Role::Clinician);
+    assert_eq!(granted.purpose, renhice_server::auth::Purpose::Emergency);
+    assert_eq!(granted.organization.as_deref(), Some(crate::HOME_IPRESS));
+    assert_eq!(granted.practitioner.as_deref(), Some("01|012345"));
+    app.stop().await;
+}
+
+async fn bad_client_assertions_get_no_token(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let keys = KeyRing::ephemeral().unwrap();
+    register(&db, &keys, true).await;
+    let sign = |edit: &dyn Fn(&mut Value)| {
         let mut claims = assertion_claims();
-        claims["extensions"] = json!({
-            "ihe_iua": {
-                "national_provider_identifier": "01|012345",
-                "subject_name": "Dr. Luis Huamán",
-                "purpose_of_use": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "ETREAT"}
-            },
-            "renhice": {"emergency_reason": "accidente de tránsito, paciente inconsciente"}
-        });
-        let (status, answer) = ask(&base, &keys.sign(&claims).unwrap()).await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-        let granted = crate::authority(&base).verify(answer["access_token"].as_str().unwrap()).unwrap();
-        assert_eq!(granted.role, renhice_server::auth::Role::Clinician);
-        assert_eq!(granted.purpose, renhice_server::auth::Purpose::Emergency);
-        assert_eq!(granted.organization.as_deref(), Some(crate::HOME_IPRESS));
-        assert_eq!(granted.practitioner.as_deref(), Some("01|012345"));
-        server.stop(true).await.unwrap();
-    }
-
-    async fn bad_client_assertions_get_no_token(db) {
-        let (server, base) = spawn(&db).await;
-        let keys = KeyRing::ephemeral().unwrap();
-        register(&db, &keys, true).await;
-        let sign = |edit: &dyn Fn(&mut Value)| {
-            let mut claims = assertion_claims();
-            edit(&mut claims);
-            keys.sign(&claims).unwrap()
-        };
-        let stranger = KeyRing::ephemeral().unwrap();
-        let cases: Vec<(&str, String, &str)> = vec![
-            ("another audience", sign(&|c| c["aud"] = json!("https://elsewhere.example/token")), "aud"),
-            ("expired", sign(&|c| { c["iat"] = json!(now() - 900); c["exp"] = json!(now() - 600); }), "expired"),
-            ("too long", sign(&|c| c["exp"] = json!(now() + 3600)), "at most 300"),
-            ("no jti", sign(&|c| { c.as_object_mut().unwrap().remove("jti"); }), "jti"),
-            ("sub is not the client", sign(&|c| c["sub"] = json!("someone-else")), "iss and sub"),
-            ("unknown client", sign(&|c| { c["iss"] = json!("nobody"); c["sub"] = json!("nobody"); }), "no active client"),
-            ("a key not registered", stranger.sign(&assertion_claims()).unwrap(), "not among the client's registered keys"),
-            ("alg none", {
+        edit(&mut claims);
+        keys.sign(&claims).unwrap()
+    };
+    let stranger = KeyRing::ephemeral().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "another audience",
+            sign(&|c| c["aud"] = json!("https://elsewhere.example/token")),
+            "aud",
+        ),
+        (
+            "expired",
+            sign(&|c| {
+                c["iat"] = json!(now() - 900);
+                c["exp"] = json!(now() - 600);
+            }),
+            "expired",
+        ),
+        (
+            "too long",
+            sign(&|c| c["exp"] = json!(now() + 3600)),
+            "at most 300",
+        ),
+        (
+            "no jti",
+            sign(&|c| {
+                c.as_object_mut().unwrap().remove("jti");
+            }),
+            "jti",
+        ),
+        (
+            "sub is not the client",
+            sign(&|c| c["sub"] = json!("someone-else")),
+            "iss and sub",
+        ),
+        (
+            "unknown client",
+            sign(&|c| {
+                c["iss"] = json!("nobody");
+                c["sub"] = json!("nobody");
+            }),
+            "no active client",
+        ),
+        (
+            "a key not registered",
+            stranger.sign(&assertion_claims()).unwrap(),
+            "not among the client's registered keys",
+        ),
+        (
+            "alg none",
+            {
                 use base64::Engine;
                 let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-                format!("{}.{}.", b64.encode(r#"{"alg":"none"}"#), b64.encode(assertion_claims().to_string()))
-            }, "not a JWT"),
-        ];
-        for (what, assertion, reason) in cases {
-            let (status, answer) = ask(&base, &assertion).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {answer}");
-            assert_eq!(answer["error"], "invalid_client", "{what}");
-            assert!(answer["error_description"].as_str().unwrap().contains(reason), "{what}: {answer}");
-        }
-        // Another grant type, or no assertion.
-        let res = post_form(&base, &[("grant_type", "password"), ("username", "admin"), ("password", "admin")]).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(res.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
-
-        // Keys rotate by registering again: the old key stops working at once.
-        let rotated = KeyRing::ephemeral().unwrap();
-        register(&db, &rotated, true).await;
-        let (status, _) = ask(&base, &keys.sign(&assertion_claims()).unwrap()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = ask(&base, &rotated.sign(&assertion_claims()).unwrap()).await;
-        assert_eq!(status, StatusCode::OK);
-        // A disabled client gets nothing.
-        register(&db, &rotated, false).await;
-        let (status, answer) = ask(&base, &rotated.sign(&assertion_claims()).unwrap()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
-        server.stop(true).await.unwrap();
+                format!(
+                    "{}.{}.",
+                    b64.encode(r#"{"alg":"none"}"#),
+                    b64.encode(assertion_claims().to_string())
+                )
+            },
+            "not a JWT",
+        ),
+    ];
+    for (what, assertion, reason) in cases {
+        let (status, answer) = ask(base, &assertion).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {answer}");
+        assert_eq!(answer["error"], "invalid_client", "{what}");
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
+            "{what}: {answer}"
+        );
     }
+    // Another grant type, or no assertion.
+    let res = post_form(
+        base,
+        &[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "admin"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unsupported_grant_type"
+    );
+
+    // Keys rotate by registering again: the old key stops working at once.
+    let rotated = KeyRing::ephemeral().unwrap();
+    register(&db, &rotated, true).await;
+    let (status, _) = ask(base, &keys.sign(&assertion_claims()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = ask(base, &rotated.sign(&assertion_claims()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    // A disabled client gets nothing.
+    register(&db, &rotated, false).await;
+    let (status, answer) = ask(base, &rotated.sign(&assertion_claims()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    app.stop().await;
 }
+
+backend_tests!(
+    a_registered_sihce_gets_a_token_with_its_own_keys,
+    bad_client_assertions_get_no_token
+);

@@ -6,10 +6,14 @@
     clippy::expect_used,
     reason = "a failed step must stop the test"
 )]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells its story from start to end in one function"
+)]
 
 use renhice_store::resources::{self, NewVersion, SearchIndex, TokenEntry};
 use renhice_store::{DatabaseConfig, Store, StoreError};
-use renhice_testing::backend_tests;
+use renhice_testing::{TestDb, backend_tests};
 
 mod audit;
 
@@ -71,255 +75,429 @@ async fn write_keyed(
         .await
 }
 
-backend_tests! {
-    async fn migrates_from_empty(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        let applied = store.run(renhice_store::applied_migrations).await.unwrap();
-        assert!(!applied.is_empty());
-        assert_eq!(applied, renhice_store::expected_migrations());
-        store.check_ready().await.unwrap();
-        // A second start finds the schema current and applies nothing.
-        let again = Store::connect(&config(db.url())).await.unwrap();
-        assert_eq!(again.run(renhice_store::applied_migrations).await.unwrap(), applied);
-        assert_eq!(store.backend().name(), db.backend_name());
-    }
-
-    async fn writes_versions_reads_history_and_refuses_stale_versions(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        write(&store, "p1", 1, Some(r#"{"v":1}"#), identifier("12345678")).await.unwrap();
-        write(&store, "p1", 2, Some(r#"{"v":2}"#), identifier("87654321")).await.unwrap();
-
-        let current = store.run(|c| resources::read(c, "Patient", "p1")).await.unwrap().unwrap();
-        assert_eq!((current.version_id, current.body.as_deref()), (2, Some(r#"{"v":2}"#)));
-        let first = store.run(|c| resources::read_version(c, "Patient", "p1", 1)).await.unwrap().unwrap();
-        assert_eq!(first.body.as_deref(), Some(r#"{"v":1}"#));
-        let history = store.run(|c| resources::history(c, "Patient", "p1")).await.unwrap();
-        assert_eq!(history.iter().map(|r| r.version_id).collect::<Vec<_>>(), vec![2, 1]);
-
-        // The index follows the current version only.
-        let by_new = store
-            .run(|c| resources::find_by_token(c, "Patient", "identifier", Some("urn:pe:dni"), "87654321"))
-            .await
-            .unwrap();
-        assert_eq!(by_new, vec!["p1".to_owned()]);
-        let by_old = store
-            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "12345678"))
-            .await
-            .unwrap();
-        assert!(by_old.is_empty());
-
-        // Writing version 2 again (a stale update) and re-creating are conflicts.
-        let stale = write(&store, "p1", 2, Some("{}"), SearchIndex::default()).await.unwrap_err();
-        assert!(matches!(stale, StoreError::VersionConflict { expected: 1, current: 2, .. }), "{stale}");
-        let dup = write(&store, "p1", 1, Some("{}"), SearchIndex::default()).await.unwrap_err();
-        assert!(matches!(dup, StoreError::VersionConflict { expected: 0, current: 2, .. }), "{dup}");
-
-        // A deletion is a version without a body and drops the resource from searches.
-        write(&store, "p1", 3, None, identifier("87654321")).await.unwrap();
-        let deleted = store.run(|c| resources::read(c, "Patient", "p1")).await.unwrap().unwrap();
-        assert!(deleted.deleted && deleted.body.is_none());
-        let gone = store
-            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "87654321"))
-            .await
-            .unwrap();
-        assert!(gone.is_empty());
-    }
-
-    async fn a_unique_key_has_one_holder_and_follows_the_current_version(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        let dni = "1|PER|45678912";
-        write_keyed(&store, "p1", 1, Some("{}"), identifier("45678912"), &[dni]).await.unwrap();
-        // A second patient with the same document is refused, and nothing of it is kept.
-        let taken = write_keyed(&store, "p2", 1, Some("{}"), identifier("45678912"), &[dni])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&taken, StoreError::UniqueKeyTaken { key, holder, .. } if key == dni && holder == "p1"),
-            "{taken}"
-        );
-        assert!(store.run(|c| resources::read(c, "Patient", "p2")).await.unwrap().is_none());
-        let found = store
-            .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "45678912"))
-            .await
-            .unwrap();
-        assert_eq!(found, vec!["p1".to_owned()]);
-        // A new version of p1 with another document releases the first one.
-        write_keyed(&store, "p1", 2, Some("{}"), SearchIndex::default(), &["1|PER|11111111"])
-            .await
-            .unwrap();
-        write_keyed(&store, "p2", 1, Some("{}"), SearchIndex::default(), &[dni]).await.unwrap();
-        assert_eq!(
-            store.run(move |c| resources::key_holder(c, "Patient", dni)).await.unwrap().as_deref(),
-            Some("p2")
-        );
-        // A deletion releases the keys; keys are per resource type.
-        write_keyed(&store, "p1", 3, None, SearchIndex::default(), &["1|PER|11111111"]).await.unwrap();
-        write_keyed(&store, "p3", 1, Some("{}"), SearchIndex::default(), &["1|PER|11111111"])
-            .await
-            .unwrap();
-        let other_type = store
-            .run(|c| {
-                resources::write_version(
-                    c,
-                    &NewVersion {
-                        resource_type: "Organization",
-                        id: "o1",
-                        version_id: 1,
-                        last_updated: 1,
-                        body: Some("{}"),
-                        index: &SearchIndex::default(),
-                        unique_keys: &["1|PER|11111111".to_owned()],
-                        record: None,
-                        grants: &[],
-                    },
-                )
-            })
-            .await;
-        assert!(other_type.is_ok(), "{other_type:?}");
-    }
-
-    async fn a_batch_is_written_whole_or_not_at_all(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        write_keyed(&store, "holder", 1, Some(r#"{"h":1}"#), identifier("1"), &["1|PER|00000009"]).await.unwrap();
-        // Everything a batch could touch, as text, to compare before and after.
-        let dump = |store: Store| async move {
-            store
-                .run(|c| {
-                    let mut out = Vec::new();
-                    for id in ["holder", "a", "b", "c"] {
-                        out.push(format!("{:?}", resources::history(c, "Patient", id)?));
-                        out.push(format!("{:?}", resources::find_by_token(c, "Patient", "identifier", None, id)?));
-                    }
-                    out.push(format!("{:?}", resources::key_holder(c, "Patient", "1|PER|00000009")?));
-                    out.push(format!("{:?}", resources::key_holder(c, "Patient", "1|PER|00000001")?));
-                    Ok(out)
-                })
-                .await
-                .unwrap()
-        };
-        let before = dump(store.clone()).await;
-        let failed = store
-            .run(|c| {
-                let (ia, ib, ic) = (identifier("a"), identifier("b"), identifier("c"));
-                let (ka, kc) = (vec!["1|PER|00000001".to_owned()], vec!["1|PER|00000009".to_owned()]);
-                let write = |id, index, keys| NewVersion {
-                    resource_type: "Patient",
-                    id,
-                    version_id: 1,
-                    last_updated: 5,
-                    body: Some("{}"),
-                    index,
-                    unique_keys: keys,
-                    record: None,
-                    grants: &[],
-                };
-                Ok(resources::write_all(c, &[write("a", &ia, &ka), write("b", &ib, &[]), write("c", &ic, &kc)]))
-            })
-            .await
-            .unwrap();
-        let (at, error) = failed.unwrap_err();
-        assert_eq!(at, 2);
-        assert!(matches!(error, StoreError::UniqueKeyTaken { ref holder, .. } if holder == "holder"), "{error}");
-        assert_eq!(dump(store.clone()).await, before);
-        // The same batch without the conflicting key is written whole.
-        store
-            .run(|c| {
-                let (ia, ib) = (identifier("a"), identifier("b"));
-                let write = |id, index| NewVersion {
-                    resource_type: "Patient",
-                    id,
-                    version_id: 1,
-                    last_updated: 5,
-                    body: Some("{}"),
-                    index,
-                    unique_keys: &[],
-                    record: None,
-                    grants: &[],
-                };
-                resources::write_all(c, &[write("a", &ia), write("b", &ib)]).map_err(|(_, e)| e)
-            })
-            .await
-            .unwrap();
-        assert_ne!(dump(store).await, before);
-    }
-
-    async fn concurrent_claims_of_one_key_let_exactly_one_win(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        let mut tasks = Vec::new();
-        for n in 0..8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                write_keyed(&store, &format!("p{n}"), 1, Some("{}"), SearchIndex::default(), &["1|PER|00000001"])
-                    .await
-            }));
-        }
-        let mut won = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(()) => won += 1,
-                Err(StoreError::UniqueKeyTaken { .. }) => {}
-                Err(other) => panic!("unexpected: {other}"),
-            }
-        }
-        assert_eq!(won, 1);
-    }
-
-    async fn concurrent_creates_of_one_id_let_exactly_one_win(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        let mut tasks = Vec::new();
-        for n in 0..8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                write(&store, "race", 1, Some(&format!(r#"{{"n":{n}}}"#)), SearchIndex::default()).await
-            }));
-        }
-        let mut won = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                Ok(()) => won += 1,
-                Err(StoreError::VersionConflict { .. }) => {}
-                Err(other) => panic!("unexpected error: {other}"),
-            }
-        }
-        assert_eq!(won, 1);
-        let history = store.run(|c| resources::history(c, "Patient", "race")).await.unwrap();
-        assert_eq!(history.len(), 1);
-    }
-
-    async fn a_failed_write_leaves_nothing_behind(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        // The date range violates the table's CHECK (low <= high) after the resource and
-        // version rows were written: the whole write must roll back.
-        let bad = SearchIndex {
-            dates: vec![resources::DateEntry { param: "birthdate".into(), low: 10, high: 1 }],
-            ..SearchIndex::default()
-        };
-        let err = write(&store, "p2", 1, Some("{}"), bad).await.unwrap_err();
-        assert!(matches!(err, StoreError::Query(_)), "{err}");
-        assert!(store.run(|c| resources::read(c, "Patient", "p2")).await.unwrap().is_none());
-        assert_eq!(store.run(|c| resources::lookup_version(c, "Patient", "p2")).await.unwrap(), None);
-        // And the id is still free.
-        write(&store, "p2", 1, Some("{}"), SearchIndex::default()).await.unwrap();
-    }
-
-    async fn refuses_a_database_migrated_by_a_newer_build(db) {
-        let store = Store::connect(&config(db.url())).await.unwrap();
-        store
-            .run(|c| {
-                use diesel::RunQueryDsl;
-                diesel::sql_query(
-                    "INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')",
-                )
-                .execute(c)?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        assert!(matches!(store.check_ready().await, Err(StoreError::SchemaMismatch(_))));
-        let err = Store::connect(&config(db.url())).await.unwrap_err();
-        assert!(err.to_string().contains("newer renhice"), "{err}");
-    }
+async fn migrates_from_empty(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let applied = store.run(renhice_store::applied_migrations).await.unwrap();
+    assert!(!applied.is_empty());
+    assert_eq!(applied, renhice_store::expected_migrations());
+    store.check_ready().await.unwrap();
+    // A second start finds the schema current and applies nothing.
+    let again = Store::connect(&config(db.url())).await.unwrap();
+    assert_eq!(
+        again.run(renhice_store::applied_migrations).await.unwrap(),
+        applied
+    );
+    assert_eq!(store.backend().name(), db.backend_name());
 }
+
+async fn writes_versions_reads_history_and_refuses_stale_versions(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    write(&store, "p1", 1, Some(r#"{"v":1}"#), identifier("12345678"))
+        .await
+        .unwrap();
+    write(&store, "p1", 2, Some(r#"{"v":2}"#), identifier("87654321"))
+        .await
+        .unwrap();
+
+    let current = store
+        .run(|c| resources::read(c, "Patient", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (current.version_id, current.body.as_deref()),
+        (2, Some(r#"{"v":2}"#))
+    );
+    let first = store
+        .run(|c| resources::read_version(c, "Patient", "p1", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.body.as_deref(), Some(r#"{"v":1}"#));
+    let history = store
+        .run(|c| resources::history(c, "Patient", "p1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.version_id).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+
+    // The index follows the current version only.
+    let by_new = store
+        .run(|c| {
+            resources::find_by_token(c, "Patient", "identifier", Some("urn:pe:dni"), "87654321")
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_new, vec!["p1".to_owned()]);
+    let by_old = store
+        .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "12345678"))
+        .await
+        .unwrap();
+    assert!(by_old.is_empty());
+
+    // Writing version 2 again (a stale update) and re-creating are conflicts.
+    let stale = write(&store, "p1", 2, Some("{}"), SearchIndex::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            StoreError::VersionConflict {
+                expected: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{stale}"
+    );
+    let dup = write(&store, "p1", 1, Some("{}"), SearchIndex::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            dup,
+            StoreError::VersionConflict {
+                expected: 0,
+                current: 2,
+                ..
+            }
+        ),
+        "{dup}"
+    );
+
+    // A deletion is a version without a body and drops the resource from searches.
+    write(&store, "p1", 3, None, identifier("87654321"))
+        .await
+        .unwrap();
+    let deleted = store
+        .run(|c| resources::read(c, "Patient", "p1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(deleted.deleted && deleted.body.is_none());
+    let gone = store
+        .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "87654321"))
+        .await
+        .unwrap();
+    assert!(gone.is_empty());
+}
+
+async fn a_unique_key_has_one_holder_and_follows_the_current_version(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let dni = "1|PER|45678912";
+    write_keyed(&store, "p1", 1, Some("{}"), identifier("45678912"), &[dni])
+        .await
+        .unwrap();
+    // A second patient with the same document is refused, and nothing of it is kept.
+    let taken = write_keyed(&store, "p2", 1, Some("{}"), identifier("45678912"), &[dni])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &taken,
+            StoreError::UniqueKeyTaken { key, holder, .. } if key == dni && holder == "p1"
+        ),
+        "{taken}"
+    );
+    assert!(
+        store
+            .run(|c| resources::read(c, "Patient", "p2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = store
+        .run(|c| resources::find_by_token(c, "Patient", "identifier", None, "45678912"))
+        .await
+        .unwrap();
+    assert_eq!(found, vec!["p1".to_owned()]);
+    // A new version of p1 with another document releases the first one.
+    write_keyed(
+        &store,
+        "p1",
+        2,
+        Some("{}"),
+        SearchIndex::default(),
+        &["1|PER|11111111"],
+    )
+    .await
+    .unwrap();
+    write_keyed(&store, "p2", 1, Some("{}"), SearchIndex::default(), &[dni])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .run(move |c| resources::key_holder(c, "Patient", dni))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("p2")
+    );
+    // A deletion releases the keys; keys are per resource type.
+    write_keyed(
+        &store,
+        "p1",
+        3,
+        None,
+        SearchIndex::default(),
+        &["1|PER|11111111"],
+    )
+    .await
+    .unwrap();
+    write_keyed(
+        &store,
+        "p3",
+        1,
+        Some("{}"),
+        SearchIndex::default(),
+        &["1|PER|11111111"],
+    )
+    .await
+    .unwrap();
+    let other_type = store
+        .run(|c| {
+            resources::write_version(
+                c,
+                &NewVersion {
+                    resource_type: "Organization",
+                    id: "o1",
+                    version_id: 1,
+                    last_updated: 1,
+                    body: Some("{}"),
+                    index: &SearchIndex::default(),
+                    unique_keys: &["1|PER|11111111".to_owned()],
+                    record: None,
+                    grants: &[],
+                },
+            )
+        })
+        .await;
+    assert!(other_type.is_ok(), "{other_type:?}");
+}
+
+async fn a_batch_is_written_whole_or_not_at_all(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    write_keyed(
+        &store,
+        "holder",
+        1,
+        Some(r#"{"h":1}"#),
+        identifier("1"),
+        &["1|PER|00000009"],
+    )
+    .await
+    .unwrap();
+    // Everything a batch could touch, as text, to compare before and after.
+    let dump = |store: Store| async move {
+        store
+            .run(|c| {
+                let mut out = Vec::new();
+                for id in ["holder", "a", "b", "c"] {
+                    out.push(format!("{:?}", resources::history(c, "Patient", id)?));
+                    out.push(format!(
+                        "{:?}",
+                        resources::find_by_token(c, "Patient", "identifier", None, id)?
+                    ));
+                }
+                out.push(format!(
+                    "{:?}",
+                    resources::key_holder(c, "Patient", "1|PER|00000009")?
+                ));
+                out.push(format!(
+                    "{:?}",
+                    resources::key_holder(c, "Patient", "1|PER|00000001")?
+                ));
+                Ok(out)
+            })
+            .await
+            .unwrap()
+    };
+    let before = dump(store.clone()).await;
+    let failed = store
+        .run(|c| {
+            let (ia, ib, ic) = (identifier("a"), identifier("b"), identifier("c"));
+            let (ka, kc) = (
+                vec!["1|PER|00000001".to_owned()],
+                vec!["1|PER|00000009".to_owned()],
+            );
+            let write = |id, index, keys| NewVersion {
+                resource_type: "Patient",
+                id,
+                version_id: 1,
+                last_updated: 5,
+                body: Some("{}"),
+                index,
+                unique_keys: keys,
+                record: None,
+                grants: &[],
+            };
+            Ok(resources::write_all(
+                c,
+                &[
+                    write("a", &ia, &ka),
+                    write("b", &ib, &[]),
+                    write("c", &ic, &kc),
+                ],
+            ))
+        })
+        .await
+        .unwrap();
+    let (at, error) = failed.unwrap_err();
+    assert_eq!(at, 2);
+    assert!(
+        matches!(error, StoreError::UniqueKeyTaken { ref holder, .. } if holder == "holder"),
+        "{error}"
+    );
+    assert_eq!(dump(store.clone()).await, before);
+    // The same batch without the conflicting key is written whole.
+    store
+        .run(|c| {
+            let (ia, ib) = (identifier("a"), identifier("b"));
+            let write = |id, index| NewVersion {
+                resource_type: "Patient",
+                id,
+                version_id: 1,
+                last_updated: 5,
+                body: Some("{}"),
+                index,
+                unique_keys: &[],
+                record: None,
+                grants: &[],
+            };
+            resources::write_all(c, &[write("a", &ia), write("b", &ib)]).map_err(|(_, e)| e)
+        })
+        .await
+        .unwrap();
+    assert_ne!(dump(store).await, before);
+}
+
+async fn concurrent_claims_of_one_key_let_exactly_one_win(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            write_keyed(
+                &store,
+                &format!("p{n}"),
+                1,
+                Some("{}"),
+                SearchIndex::default(),
+                &["1|PER|00000001"],
+            )
+            .await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::UniqueKeyTaken { .. }) => {}
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+async fn concurrent_creates_of_one_id_let_exactly_one_win(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            write(
+                &store,
+                "race",
+                1,
+                Some(&format!(r#"{{"n":{n}}}"#)),
+                SearchIndex::default(),
+            )
+            .await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::VersionConflict { .. }) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let history = store
+        .run(|c| resources::history(c, "Patient", "race"))
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+}
+
+async fn a_failed_write_leaves_nothing_behind(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    // The date range violates the table's CHECK (low <= high) after the resource and
+    // version rows were written: the whole write must roll back.
+    let bad = SearchIndex {
+        dates: vec![resources::DateEntry {
+            param: "birthdate".into(),
+            low: 10,
+            high: 1,
+        }],
+        ..SearchIndex::default()
+    };
+    let err = write(&store, "p2", 1, Some("{}"), bad).await.unwrap_err();
+    assert!(matches!(err, StoreError::Query(_)), "{err}");
+    assert!(
+        store
+            .run(|c| resources::read(c, "Patient", "p2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .run(|c| resources::lookup_version(c, "Patient", "p2"))
+            .await
+            .unwrap(),
+        None
+    );
+    // And the id is still free.
+    write(&store, "p2", 1, Some("{}"), SearchIndex::default())
+        .await
+        .unwrap();
+}
+
+async fn refuses_a_database_migrated_by_a_newer_build(db: TestDb) {
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    store
+        .run(|c| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')",
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.check_ready().await,
+        Err(StoreError::SchemaMismatch(_))
+    ));
+    let err = Store::connect(&config(db.url())).await.unwrap_err();
+    assert!(err.to_string().contains("newer renhice"), "{err}");
+}
+
+backend_tests!(
+    migrates_from_empty,
+    writes_versions_reads_history_and_refuses_stale_versions,
+    a_unique_key_has_one_holder_and_follows_the_current_version,
+    a_batch_is_written_whole_or_not_at_all,
+    concurrent_claims_of_one_key_let_exactly_one_win,
+    concurrent_creates_of_one_id_let_exactly_one_win,
+    a_failed_write_leaves_nothing_behind,
+    refuses_a_database_migrated_by_a_newer_build
+);
 
 #[test]
 fn mistyped_urls_are_clear_errors() {
@@ -423,14 +601,16 @@ fn dead_postgres_connections_are_replaced_after_one_failure() {
         })
         .await
         .unwrap();
-        // Open all three connections at once.
+        // Open all three connections at once: each use holds its connection until all
+        // three are held.
+        let all_held = std::sync::Arc::new(std::sync::Barrier::new(3));
         let busy: Vec<_> = (0..3)
             .map(|_| {
-                let store = store.clone();
+                let (store, all_held) = (store.clone(), all_held.clone());
                 tokio::spawn(async move {
                     store
-                        .run(|c| {
-                            std::thread::sleep(std::time::Duration::from_millis(200));
+                        .run(move |c| {
+                            all_held.wait();
                             resources::lookup_version(c, "Patient", "x")
                         })
                         .await
