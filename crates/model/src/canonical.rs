@@ -22,7 +22,7 @@
 //!
 //! - R4 does not adopt RFC 8785 (JCS). JCS would rewrite `1.50` as `1.5`, changing the
 //!   precision a FHIR decimal carries, so the JCS crates (`serde_json_canonicalizer`,
-//!   `canon-json`) are not used; see `docs/ARCHITECTURE.md`.
+//!   `canon-json`) are not used; see `docs/dependencies.md`.
 //! - "Leaves out" applies to the root resource only, as the variants are defined on
 //!   `Resource.text`/`Resource.meta` of the signed resource; contained resources and
 //!   Bundle entries keep theirs.

@@ -4,10 +4,11 @@
 //! What a push must be and what it stores are the registry's rules
 //! ([`renhice_registry::push`]); here the push is carried out:
 //!
-//! 1. the signatures of the push are verified under the registry's signature policy
-//!    ([`crate::signatures`]): a push the policy refuses stores nothing, and the verdict
-//!    on each signature is kept in the `meta` of the entries it covers and of its
-//!    Provenance; the push is held to the registry's profile of a push;
+//! 1. the push is held to the registry's profile of a push (`validate_pushes`), then its
+//!    signatures are verified under the registry's signature policy
+//!    ([`crate::signatures`]): a push refused by either stores nothing, and the verdict on
+//!    each signature is kept in the `meta` of the entries it covers and of its
+//!    Provenance;
 //! 2. every entry gets an id and the references between entries are rewritten
 //!    (`urn:uuid:…` → `DocumentReference/{id}`);
 //! 3. every entry is checked, its patient and custodian looked up, the entries it
@@ -71,7 +72,7 @@ async fn conforms(body: web::Bytes) -> Result<(), ApiError> {
     }
 }
 
-/// `POST /fhir`: a transaction Bundle is a push (MHD ITI-65, [`push::transaction`]); a
+/// `POST /fhir`: a transaction Bundle is a push (MHD ITI-65, [`transaction`]); a
 /// batch is answered entry by entry ([`batch::batch`]).
 pub(crate) async fn system_bundle(
     req: HttpRequest,

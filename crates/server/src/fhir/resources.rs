@@ -1,7 +1,6 @@
 //! FHIR REST interactions on the registry's resources by id, and on the identity
 //! resources clients write directly: `Patient` (PacientePe), `Organization` (an IPRESS,
 //! OrganizacionPe) and `Consent`.
-//! and `Organization` (an IPRESS, OrganizacionPe).
 //!
 //! | interaction | request | answer |
 //! | --- | --- | --- |
@@ -15,7 +14,7 @@
 //!
 //! The server owns `id` (on create), `meta.versionId` and `meta.lastUpdated`. Every
 //! write is parsed strictly by the model on the blocking pool, checked against the
-//! registry's rules ([`rules`]), and stored with its unique keys in one transaction, so
+//! registry's rules ([`renhice_registry::check`]), and stored with its unique keys in one transaction, so
 //! a second patient with the same identity document is refused by the database itself.
 
 use actix_web::http::StatusCode;
