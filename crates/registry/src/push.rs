@@ -27,7 +27,9 @@ use renhice_model::values::Instant;
 use renhice_store::resources::{RecordEntry, SearchIndex};
 use serde_json::Value;
 
-use crate::dates::{instant_micros, instant_text};
+use renhice_store::Timestamp;
+
+use crate::dates::instant_micros;
 use crate::params;
 use crate::references::local_id;
 use crate::{ResourceType, RuleError};
@@ -361,7 +363,7 @@ pub fn supersede(
     version: i64,
     (custodian, patient): (&str, &str),
     path: &str,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Result<Entry, RuleError>, RuleError> {
     let (old_subject, old_custodian) = document_parties(&old);
     if old_custodian.as_deref() != Some(custodian) {
@@ -446,10 +448,10 @@ pub fn document_parties(d: &DocumentReference) -> (Option<String>, Option<String
 /// A changed stored DocumentReference as its next version at `now`, with its index,
 /// record entry and key.
 #[must_use]
-pub fn next_version(mut d: DocumentReference, id: String, version: i64, now: i64) -> Entry {
+pub fn next_version(mut d: DocumentReference, id: String, version: i64, now: Timestamp) -> Entry {
     let meta = d.meta.get_or_insert_with(Box::default);
     meta.version_id = Some(Primitive::new(version.to_string()));
-    meta.last_updated = Instant::parse(instant_text(now)).ok().map(Primitive::new);
+    meta.last_updated = Instant::parse(now.to_rfc3339()).ok().map(Primitive::new);
     let (subject, custodian) = document_parties(&d);
     let (subject, custodian) = (subject.unwrap_or_default(), custodian.unwrap_or_default());
     let record = Some(record_entry(&d, &subject, &custodian));
@@ -674,18 +676,43 @@ mod tests {
     #[test]
     fn only_the_custodian_replaces_a_current_entry_of_the_same_patient() {
         let old = a_document("current");
-        let replaced = supersede(old.clone(), "d1", 2, ("o1", "p1"), "P", 5)
-            .unwrap()
-            .unwrap();
+        let replaced = supersede(
+            old.clone(),
+            "d1",
+            2,
+            ("o1", "p1"),
+            "P",
+            Timestamp::from_micros(5),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(replaced.version, 2);
         assert!(replaced.body.contains("\"superseded\""));
         assert_eq!(
             replaced.record.as_ref().map(|r| r.status.as_str()),
             Some("superseded")
         );
-        assert!(supersede(old.clone(), "d1", 2, ("o2", "p1"), "P", 5).is_err());
-        assert!(supersede(old, "d1", 2, ("o1", "p2"), "P", 5).is_err());
-        let gone = supersede(a_document("superseded"), "d1", 2, ("o1", "p1"), "P", 5).unwrap();
+        assert!(
+            supersede(
+                old.clone(),
+                "d1",
+                2,
+                ("o2", "p1"),
+                "P",
+                Timestamp::from_micros(5)
+            )
+            .is_err()
+        );
+        assert!(supersede(old, "d1", 2, ("o1", "p2"), "P", Timestamp::from_micros(5)).is_err());
+        let gone = supersede(
+            a_document("superseded"),
+            "d1",
+            2,
+            ("o1", "p1"),
+            "P",
+            Timestamp::from_micros(5),
+        )
+        .unwrap();
         assert!(
             gone.is_err(),
             "deferred: a retry of the first push meets it too"
@@ -694,9 +721,16 @@ mod tests {
 
     #[test]
     fn an_entry_replaced_twice_is_refused() {
-        let entry = supersede(a_document("current"), "d1", 2, ("o1", "p1"), "P", 5)
-            .unwrap()
-            .unwrap();
+        let entry = supersede(
+            a_document("current"),
+            "d1",
+            2,
+            ("o1", "p1"),
+            "P",
+            Timestamp::from_micros(5),
+        )
+        .unwrap()
+        .unwrap();
         let (mut superseded, mut deferred) = (Vec::new(), None);
         collect_supersessions(vec![Ok(entry.clone())], "A", &mut superseded, &mut deferred)
             .unwrap();

@@ -8,6 +8,7 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::Timestamp;
 use crate::rows::{
     CHUNK, DateRow, InsertChunked as _, RecordEntryRow, ReferenceRow, ResourceRow, StringRow,
     TokenRow, UniqueKeyRow, VersionRow,
@@ -27,8 +28,8 @@ pub struct StoredResource {
     pub id: String,
     /// `meta.versionId`, counting from 1.
     pub version_id: i64,
-    /// `meta.lastUpdated`, microseconds since the Unix epoch (UTC).
-    pub last_updated: i64,
+    /// `meta.lastUpdated`.
+    pub last_updated: Timestamp,
     /// Whether this version is a deletion.
     pub deleted: bool,
     /// The resource JSON; `None` for a deletion.
@@ -99,8 +100,8 @@ pub struct NewVersion<'a> {
     pub id: &'a str,
     /// The version being written: 1 creates the resource, *n* updates version *n − 1*.
     pub version_id: i64,
-    /// `meta.lastUpdated` of the new version, microseconds since the Unix epoch.
-    pub last_updated: i64,
+    /// `meta.lastUpdated` of the new version.
+    pub last_updated: Timestamp,
     /// The resource JSON, or `None` to record a deletion.
     pub body: Option<&'a str>,
     /// Search values of the new version (ignored for a deletion).
@@ -330,7 +331,7 @@ fn write_resources(
         )
         .set((
             resources::version_id.eq(w.version_id),
-            resources::last_updated.eq(w.last_updated),
+            resources::last_updated.eq(w.last_updated.micros()),
             resources::deleted.eq(w.body.is_none()),
         ))
         .execute(conn)?;
@@ -529,7 +530,7 @@ fn to_stored(resource_type: &str, id: &str, row: StoredRow) -> StoredResource {
         resource_type: resource_type.to_owned(),
         id: id.to_owned(),
         version_id,
-        last_updated,
+        last_updated: Timestamp::from_micros(last_updated),
         deleted,
         body,
     }
@@ -769,7 +770,7 @@ impl<'a> ResourceRow<'a> {
             resource_type: w.resource_type,
             id: w.id,
             version_id: 1,
-            last_updated: w.last_updated,
+            last_updated: w.last_updated.micros(),
             deleted: w.body.is_none(),
         }
     }
@@ -780,7 +781,7 @@ impl<'a> VersionRow<'a> {
         Self {
             resource_pk,
             version_id: w.version_id,
-            last_updated: w.last_updated,
+            last_updated: w.last_updated.micros(),
             deleted: w.body.is_none(),
             body: w.body,
         }

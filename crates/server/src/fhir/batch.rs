@@ -25,7 +25,6 @@ use renhice_store::resources as stored;
 use super::rest::Written;
 use crate::auth::access::Caller;
 use crate::{ApiError, AppState};
-use renhice_registry::dates::instant_text;
 
 /// Runs every entry of a batch Bundle and answers with the `batch-response`.
 pub(super) async fn batch(
@@ -202,7 +201,7 @@ fn success(base: &str, w: &Written) -> BundleEntry {
             status: Some(format!("{} {reason}", w.status.as_u16()).into()),
             location: Some(format!("{}/{}/_history/{}", w.resource_type, w.id, w.version).into()),
             etag: Some(format!("W/\"{}\"", w.version).into()),
-            last_modified: Instant::parse(instant_text(w.last_updated))
+            last_modified: Instant::parse(w.last_updated.to_rfc3339())
                 .ok()
                 .map(Primitive::new),
             ..BundleEntryResponse::default()

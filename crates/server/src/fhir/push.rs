@@ -33,13 +33,13 @@ use renhice_registry::push::{self, Entry};
 use renhice_registry::references::rewrite as rewrite_references;
 use renhice_registry::{RuleError, params};
 use renhice_store::StoreError;
+use renhice_store::Timestamp;
 use renhice_store::resources::{self as stored, NewVersion};
 use serde_json::Value;
 
 use crate::auth::access::Caller;
 use crate::auth::token::Role;
 use crate::{ApiError, AppState};
-use renhice_registry::dates::instant_text;
 
 /// The registry's profile of a push (`profiles/renhice/`).
 pub(crate) const PUSH_PROFILE: &str =
@@ -118,9 +118,8 @@ pub(super) async fn transaction(
     if state.config.validate_pushes {
         conforms(body).await?;
     }
-    let now = renhice_store::Timestamp::now().micros();
-    let verified_at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now) * 1000)
-        .map_err(|e| ApiError::caused("the clock is out of range", e))?;
+    let now = Timestamp::now();
+    let verified_at = now.to_datetime();
     let marks = state.signatures.check_push(&bundle, verified_at).await?;
     let (prepared, deferred) = prepare(state, &bundle, now, caller, &own, &marks).await?;
     if let Some(refusal) = deferred {
@@ -222,7 +221,7 @@ async fn first_push(
 async fn prepare(
     state: &AppState,
     bundle: &Bundle,
-    now: i64,
+    now: Timestamp,
     caller: &Caller,
     own: &str,
     marks: &std::collections::BTreeMap<usize, Vec<Value>>,
@@ -324,7 +323,7 @@ async fn known_parties(
 fn stored_form(
     entry: &BundleEntry,
     id: &str,
-    now: i64,
+    now: Timestamp,
     urns: &HashMap<String, String>,
     verdicts: Option<&Vec<Value>>,
     at: &str,
@@ -341,7 +340,7 @@ fn stored_form(
         map.insert("id".to_owned(), Value::String(id.to_owned()));
         // `meta` is the registry's: whatever the client sent is replaced, so the
         // signature verdicts below are only ever the registry's own.
-        let mut meta = serde_json::json!({"versionId": "1", "lastUpdated": instant_text(now)});
+        let mut meta = serde_json::json!({"versionId": "1", "lastUpdated": now.to_rfc3339()});
         if let Some(verdicts) = verdicts {
             meta["extension"] = Value::Array(verdicts.clone());
             // The verdict names its Provenance by fullUrl, now `Provenance/{id}`.
@@ -361,7 +360,7 @@ async fn supersede(
     d: &DocumentReference,
     at: &str,
     doc: &push::Document,
-    now: i64,
+    now: Timestamp,
 ) -> Result<Vec<Result<Entry, RuleError>>, ApiError> {
     let mut writes = Vec::new();
     for (path, target) in push::replaced(d, at)? {
@@ -399,7 +398,7 @@ fn stored_document(id: &str, body: Option<&str>) -> Result<DocumentReference, Ap
 }
 
 /// The transaction-response of a push that was written now.
-fn response(req: &HttpRequest, prepared: &[Entry], now: i64) -> HttpResponse {
+fn response(req: &HttpRequest, prepared: &[Entry], now: Timestamp) -> HttpResponse {
     let entries = prepared
         .iter()
         .filter(|p| p.answered)
@@ -435,7 +434,7 @@ fn entry(
     resource_type: &str,
     id: &str,
     version: i64,
-    last_updated: i64,
+    last_updated: Timestamp,
 ) -> BundleEntry {
     BundleEntry {
         full_url: Some(format!("{}/{resource_type}/{id}", super::rest::base_url(req)).into()),
@@ -443,7 +442,7 @@ fn entry(
             status: Some("201 Created".into()),
             location: Some(format!("{resource_type}/{id}/_history/{version}").into()),
             etag: Some(format!("W/\"{version}\"").into()),
-            last_modified: Instant::parse(instant_text(last_updated))
+            last_modified: Instant::parse(last_updated.to_rfc3339())
                 .ok()
                 .map(Primitive::new),
             ..BundleEntryResponse::default()
@@ -537,7 +536,7 @@ pub(crate) async fn mark_entered_in_error(
     old.status = Some("entered-in-error".into());
     let audit = caller.audit();
     let events = correction_events(state, audit, &old, &id);
-    let now = renhice_store::Timestamp::now().micros();
+    let now = Timestamp::now();
     let version = row.version_id + 1;
     let write = std::sync::Arc::new(push::next_version(old, id.clone(), version, now));
     write_correction(state, &write, events, (now, expected)).await?;
@@ -557,7 +556,7 @@ async fn write_correction(
     state: &AppState,
     write: &std::sync::Arc<Entry>,
     events: Vec<renhice_store::audit::NewAuditEvent>,
-    (now, expected): (i64, Option<i64>),
+    (now, expected): (Timestamp, Option<i64>),
 ) -> Result<(), ApiError> {
     let (id, version) = (write.id.clone(), write.version);
     let to_write = std::sync::Arc::clone(write);

@@ -39,7 +39,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Sets the server-owned elements: `id`, `meta.versionId`, `meta.lastUpdated`.
-fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: i64) {
+fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: Timestamp) {
     let meta_slot = match resource {
         Resource::Patient(p) => {
             p.id = Some(id.into());
@@ -58,7 +58,7 @@ fn stamp(resource: &mut Resource, id: &str, version: i64, last_updated: i64) {
     };
     let meta = meta_slot.get_or_insert_with(Box::<Meta>::default);
     meta.version_id = Some(Primitive::new(version.to_string()));
-    meta.last_updated = Instant::parse(renhice_registry::dates::instant_text(last_updated))
+    meta.last_updated = Instant::parse(last_updated.to_rfc3339())
         .ok()
         .map(Primitive::new);
 }
@@ -70,12 +70,12 @@ async fn write(
     mut resource: Resource,
     id: String,
     version: i64,
-) -> Result<(String, i64), ApiError> {
+) -> Result<(String, Timestamp), ApiError> {
     let mut rules = renhice_registry::check(&resource)?;
     if let Some(c) = consent::as_consent(&resource) {
         consent::resolve(state, c, &mut rules).await?;
     }
-    let last_updated = Timestamp::now().micros();
+    let last_updated = Timestamp::now();
     stamp(&mut resource, &id, version, last_updated);
     let body = resource.to_json_string();
     let resource_type = resource.resource_type();
@@ -626,7 +626,7 @@ fn history_entry(
         response: Some(Box::new(BundleEntryResponse {
             status: Some(status.into()),
             etag: Some(format!("W/\"{}\"", v.version_id).into()),
-            last_modified: Instant::parse(renhice_registry::dates::instant_text(v.last_updated))
+            last_modified: Instant::parse(v.last_updated.to_rfc3339())
                 .ok()
                 .map(Primitive::new),
             ..BundleEntryResponse::default()

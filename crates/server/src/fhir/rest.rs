@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::resources::Resource;
+use renhice_store::Timestamp;
 use renhice_store::resources::StoredResource;
 use time::format_description::well_known::Rfc2822;
 
@@ -99,17 +100,14 @@ pub(crate) fn version_response(
     resource_type: &str,
     id: &str,
     version: i64,
-    last_updated: i64,
+    last_updated: Timestamp,
     body: String,
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
         .insert_header((header::ETAG, format!("W/\"{version}\"")));
-    if let Ok(modified) = renhice_store::Timestamp::from_micros(last_updated)
-        .to_datetime()
-        .format(&Rfc2822)
-    {
+    if let Ok(modified) = last_updated.to_datetime().format(&Rfc2822) {
         response.insert_header((header::LAST_MODIFIED, modified.replace("+0000", "GMT")));
     }
     if status == StatusCode::CREATED {
@@ -128,7 +126,7 @@ pub(crate) struct Written {
     pub(crate) resource_type: &'static str,
     pub(crate) id: String,
     pub(crate) version: i64,
-    pub(crate) last_updated: i64,
+    pub(crate) last_updated: Timestamp,
     /// The stored JSON.
     pub(crate) body: String,
 }

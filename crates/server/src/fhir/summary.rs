@@ -22,6 +22,7 @@ use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, Composition, Resource};
 use renhice_model::types::{Meta, Reference};
 use renhice_model::values::Instant;
+use renhice_store::Timestamp;
 use renhice_store::resources::{
     self as stored, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
 };
@@ -174,7 +175,7 @@ enum Outcome {
     Stored {
         id: String,
         version: i64,
-        last_updated: i64,
+        last_updated: Timestamp,
         body: String,
     },
     /// The same document was stored before: its stored version.
@@ -217,7 +218,7 @@ pub(crate) async fn push(
         "Organization",
         "custodian",
     )?;
-    let now = renhice_store::Timestamp::now().micros();
+    let now = Timestamp::now();
     let own_ipress = own.clone();
     let audit = caller.audit().clone();
     let observer = state.auth.config.audience.clone();
@@ -296,7 +297,7 @@ fn keep(
     own: &str,
     timestamp: i64,
     identifier: &str,
-    now: i64,
+    now: Timestamp,
     (audit, observer): (&AuditHandle, &str),
 ) -> Result<Outcome, StoreError> {
     let Some(patient) = resolve(conn, "Patient", patient)? else {
@@ -347,9 +348,7 @@ fn keep(
     bundle.id = Some(id.clone().into());
     let meta = bundle.meta.get_or_insert_with(Box::<Meta>::default);
     meta.version_id = Some(version.to_string().into());
-    meta.last_updated = Instant::parse(renhice_registry::dates::instant_text(now))
-        .ok()
-        .map(Primitive::new);
+    meta.last_updated = Instant::parse(now.to_rfc3339()).ok().map(Primitive::new);
     let body = Resource::Bundle(Box::new(bundle)).to_json_string();
     let index = summary_index(identifier, timestamp, &patient, custodian);
     // The summary and its audit events commit together.

@@ -2,6 +2,7 @@
 //! edits, and the hash chain names every edit made around it.
 
 use diesel::RunQueryDsl;
+use renhice_store::Timestamp;
 use renhice_store::audit::{self, NewAuditEvent, Problem};
 use renhice_store::resources::{self, NewVersion, SearchIndex};
 use renhice_store::{DbConnection, Store};
@@ -73,7 +74,7 @@ async fn an_audit_event_commits_or_rolls_back_with_its_change(db: TestDb) {
                             resource_type: "Patient",
                             id: "p1",
                             version_id: version,
-                            last_updated: 1,
+                            last_updated: Timestamp::from_micros(1),
                             body: Some("{}"),
                             index: &SearchIndex::default(),
                             unique_keys: &[],

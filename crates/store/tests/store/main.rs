@@ -11,6 +11,7 @@
     reason = "a test tells its story from start to end in one function"
 )]
 
+use renhice_store::Timestamp;
 use renhice_store::resources::{self, NewVersion, SearchIndex, TokenEntry};
 use renhice_store::{DatabaseConfig, Store, StoreError};
 use renhice_testing::{TestDb, backend_tests};
@@ -63,7 +64,7 @@ async fn write_keyed(
                     resource_type: "Patient",
                     id: &id,
                     version_id,
-                    last_updated: 1_700_000_000_000_000 + version_id,
+                    last_updated: Timestamp::from_micros(1_700_000_000_000_000 + version_id),
                     body: body.as_deref(),
                     index: &index,
                     unique_keys: &keys,
@@ -264,7 +265,7 @@ async fn a_unique_key_has_one_holder_and_follows_the_current_version(db: TestDb)
                     resource_type: "Organization",
                     id: "o1",
                     version_id: 1,
-                    last_updated: 1,
+                    last_updated: Timestamp::from_micros(1),
                     body: Some("{}"),
                     index: &SearchIndex::default(),
                     unique_keys: &["1|PER|11111111".to_owned()],
@@ -326,7 +327,7 @@ async fn a_batch_is_written_whole_or_not_at_all(db: TestDb) {
                 resource_type: "Patient",
                 id,
                 version_id: 1,
-                last_updated: 5,
+                last_updated: Timestamp::from_micros(5),
                 body: Some("{}"),
                 index,
                 unique_keys: keys,
@@ -359,7 +360,7 @@ async fn a_batch_is_written_whole_or_not_at_all(db: TestDb) {
                 resource_type: "Patient",
                 id,
                 version_id: 1,
-                last_updated: 5,
+                last_updated: Timestamp::from_micros(5),
                 body: Some("{}"),
                 index,
                 unique_keys: &[],
