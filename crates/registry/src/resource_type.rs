@@ -43,6 +43,23 @@ impl ResourceType {
         Self::Provenance,
     ];
 
+    /// The types whose resources are read by id, by version and by history (the audit
+    /// trail is read by its own interactions).
+    pub const SERVED: [Self; 7] = [
+        Self::Bundle,
+        Self::Consent,
+        Self::DocumentReference,
+        Self::List,
+        Self::Organization,
+        Self::Patient,
+        Self::Provenance,
+    ];
+
+    /// The types clients create and update directly: the identity feed (patients,
+    /// IPRESS) and patients' consents. Index entries (`DocumentReference`, `List`,
+    /// `Provenance`) are written only by a push, summaries (`Bundle`) by their own.
+    pub const FED: [Self; 3] = [Self::Consent, Self::Organization, Self::Patient];
+
     /// The FHIR name of the type.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

@@ -529,7 +529,23 @@ pub struct AuditWriter {
 }
 
 /// A request's events and where to answer whether they were written.
-type Job = (Vec<NewAuditEvent>, oneshot::Sender<Result<(), String>>);
+type Job = (
+    Vec<NewAuditEvent>,
+    oneshot::Sender<Result<(), AuditWriteError>>,
+);
+
+/// Why a request's audit events were not written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditWriteError {
+    /// The writer task is gone: the server is stopping.
+    #[error("the audit writer has stopped")]
+    Stopped,
+    /// The database did not store the events (the batch they were written with failed);
+    /// the store's error is kept whole, shared by every request of the batch.
+    #[error("the audit events could not be stored")]
+    Store(#[source] Arc<renhice_store::StoreError>),
+}
 
 /// Requests whose events one transaction carries at most.
 const BATCH: usize = 512;
@@ -554,8 +570,8 @@ impl AuditWriter {
                 let result = writer_store
                     .run(move |conn| stored::append_now(conn, &events))
                     .await
-                    .map_err(|e| e.to_string());
-                if let Err(e) = &result {
+                    .map_err(|e| AuditWriteError::Store(Arc::new(e)));
+                if let Err(AuditWriteError::Store(e)) = &result {
                     tracing::error!(error = %e, "the audit trail could not be written");
                 }
                 for reply in replies {
@@ -579,15 +595,13 @@ impl AuditWriter {
     }
 
     /// Writes `events` durably, or says why not.
-    pub async fn write(&self, events: Vec<NewAuditEvent>) -> Result<(), String> {
+    pub async fn write(&self, events: Vec<NewAuditEvent>) -> Result<(), AuditWriteError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((events, reply))
             .await
-            .map_err(|_| "the audit writer has stopped".to_owned())?;
-        answer
-            .await
-            .map_err(|_| "the audit writer has stopped".to_owned())?
+            .map_err(|_| AuditWriteError::Stopped)?;
+        answer.await.map_err(|_| AuditWriteError::Stopped)?
     }
 }
 
@@ -665,9 +679,8 @@ pub(crate) async fn record(
     match recorder.writer.write(events).await {
         Ok(()) => Ok(res.map_into_left_body()),
         Err(e) => {
-            let refusal = ApiError::internal(format!(
-                "the request could not be audited ({e}); nothing was disclosed"
-            ));
+            let refusal =
+                ApiError::caused("the request could not be audited; nothing was disclosed", e);
             let (req, _) = res.into_parts();
             Ok(ServiceResponse::new(req, refusal.error_response()).map_into_right_body())
         }

@@ -155,15 +155,7 @@ impl std::fmt::Debug for Route {
 }
 
 /// The types whose resources are read by id, by version and by history.
-const SERVED: &[ResourceType] = &[
-    Bundle,
-    Consent,
-    DocumentReference,
-    List,
-    Organization,
-    Patient,
-    Provenance,
-];
+const SERVED: &[ResourceType] = &ResourceType::SERVED;
 
 const fn route(
     method: Method,

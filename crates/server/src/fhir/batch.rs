@@ -181,7 +181,7 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
 /// A type a batch may write.
 fn fed_type(resource_type: &str) -> Result<&'static str, ApiError> {
     let served = super::rest::served(resource_type)?;
-    if super::rest::FED.contains(&served) {
+    if super::rest::is_fed(served) {
         Ok(served)
     } else {
         Err(ApiError::Invalid {

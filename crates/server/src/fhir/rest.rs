@@ -10,28 +10,24 @@ use renhice_store::Timestamp;
 use renhice_store::resources::StoredResource;
 use time::format_description::well_known::Rfc2822;
 
+use renhice_registry::ResourceType;
+
 use crate::error::ApiError;
 
-/// The resource types this build serves (read, vread, history).
-pub(crate) const SERVED: [&str; 7] = [
-    "Bundle",
-    "Consent",
-    "DocumentReference",
-    "List",
-    "Organization",
-    "Patient",
-    "Provenance",
-];
-
-/// The types clients create, update and search directly (the identity feed, and
-/// patients' consents); the index entries (`DocumentReference`, `List`, `Provenance`) are only written by a push.
-pub(crate) const FED: [&str; 3] = ["Consent", "Organization", "Patient"];
+/// Whether clients write resources of a served type directly.
+pub(crate) fn is_fed(resource_type: &str) -> bool {
+    resource_type
+        .parse::<ResourceType>()
+        .is_ok_and(|t| ResourceType::FED.contains(&t))
+}
 
 /// The resource type of the path, if served.
 pub(crate) fn served(resource_type: &str) -> Result<&'static str, ApiError> {
-    SERVED
-        .into_iter()
-        .find(|t| *t == resource_type)
+    resource_type
+        .parse::<ResourceType>()
+        .ok()
+        .filter(|t| ResourceType::SERVED.contains(t))
+        .map(ResourceType::as_str)
         .ok_or_else(|| ApiError::UnsupportedType {
             resource_type: resource_type.to_owned(),
         })
@@ -40,7 +36,7 @@ pub(crate) fn served(resource_type: &str) -> Result<&'static str, ApiError> {
 /// The resource type of the path, if clients may write it directly.
 pub(crate) fn fed(req: &HttpRequest, resource_type: &str) -> Result<&'static str, ApiError> {
     let served = served(resource_type)?;
-    if FED.contains(&served) {
+    if is_fed(served) {
         Ok(served)
     } else {
         Err(ApiError::NotOffered {
