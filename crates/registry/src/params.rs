@@ -68,7 +68,8 @@ pub enum Source {
     Push,
     /// Set by the named rule while it checks the resource.
     Rule(&'static str),
-    /// A column the store keeps for the type (the audit trail's).
+    /// A column the store keeps for every stored resource (`_lastUpdated`: the
+    /// version's time) or for the type (the audit trail's).
     Column,
 }
 
@@ -304,6 +305,13 @@ pub static PARAMS: &[SearchParam] = &[
         Kind::Date,
         Source::Resource(document_date),
         "When the reference was created; prefixes eq, ge, le, gt, lt",
+    ),
+    param(
+        DocumentReference,
+        "_lastUpdated",
+        Kind::Date,
+        Source::Column,
+        "When the entry last changed in the registry (meta.lastUpdated): pushed, superseded or marked entered-in-error; prefixes eq, ge, le, gt, lt",
     ),
     param(
         DocumentReference,

@@ -128,6 +128,26 @@ fn condition(param: &str, value: &Match) -> Condition {
     if let ("_id", Match::Token { code, .. }) = (param, value) {
         return Box::new(resources::id.eq(code.clone()));
     }
+    // So is the time of the current version (`meta.lastUpdated`), an instant: the
+    // comparisons of a one-point range.
+    if let (
+        "_lastUpdated",
+        Match::Date {
+            comparator,
+            low,
+            high,
+        },
+    ) = (param, value)
+    {
+        let at = resources::last_updated;
+        return match comparator {
+            DateComparator::Eq => Box::new(at.ge(*low).and(at.le(*high))),
+            DateComparator::Ge => Box::new(at.ge(*low)),
+            DateComparator::Le => Box::new(at.le(*high)),
+            DateComparator::Gt => Box::new(at.gt(*high)),
+            DateComparator::Lt => Box::new(at.lt(*low)),
+        };
+    }
     let param = param.to_owned();
     match value {
         Match::Token { system, code } => {

@@ -1034,7 +1034,52 @@ async fn record_locations_list_each_ipress_and_follow_merges(db: TestDb) {
     app.stop().await;
 }
 
+/// `_lastUpdated` finds entries by the time of their current version: the push's, or a
+/// later correction's.
+async fn documents_are_found_by_when_they_last_changed(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let (status, pushed) = api
+        .post(
+            &format!("{base}/fhir"),
+            &push(&patient, &ipress, "urn:oid:1.2.604.9.7", &[1, 2]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pushed}");
+    let search = |when: &str| {
+        format!(
+            "{base}/fhir/DocumentReference?patient=Patient/{patient}&status=current&_lastUpdated={when}&_total=accurate"
+        )
+    };
+    let (_, found) = api.get(&search("ge2000-01-01")).await;
+    assert_eq!(found["total"], 2, "{found}");
+    let (_, found) = api.get(&search("lt2000-01-01")).await;
+    assert_eq!(found["total"], 0, "{found}");
+    // The day of the push, by its own lastUpdated: eq covers the instant.
+    let stamped = found_entry_time(&api, &search("ge2000-01-01")).await;
+    let day = &stamped[..10];
+    let (_, found) = api.get(&search(day)).await;
+    assert_eq!(found["total"], 2, "{day}: {found}");
+    let (_, found) = api.get(&search(&format!("gt{day}"))).await;
+    assert_eq!(found["total"], 0, "{found}");
+    let (status, refused) = api.get(&search("sa2026")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    app.stop().await;
+}
+
+/// The `meta.lastUpdated` of the first entry a search finds.
+async fn found_entry_time(api: &crate::Api, url: &str) -> String {
+    let (_, found) = api.get(url).await;
+    found["entry"][0]["resource"]["meta"]["lastUpdated"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 backend_tests!(
+    documents_are_found_by_when_they_last_changed,
     a_push_is_stored_with_its_references_rewritten_and_a_retry_changes_nothing,
     a_replacement_supersedes_and_entered_in_error_keeps_history,
     searches_sort_include_count_and_page_while_entries_arrive,
