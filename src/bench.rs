@@ -118,6 +118,7 @@ impl Tokens {
             person,
             purpose: Purpose::Treat,
             emergency_reason: None,
+            sign_in: None,
         }
     }
 

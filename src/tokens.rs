@@ -129,6 +129,7 @@ pub(crate) fn token(command: &TokenCommand) -> anyhow::Result<()> {
         person: args.person.clone(),
         purpose: args.purpose,
         emergency_reason: args.reason.clone(),
+        sign_in: None,
     };
     // The same checks the registry applies, so a token that would be refused is not
     // printed.

@@ -22,6 +22,7 @@ fn clinician(n: usize) -> Grant {
         person: None,
         purpose: Purpose::Treat,
         emergency_reason: None,
+        sign_in: None,
     }
 }
 

@@ -520,6 +520,115 @@ fn entities(d: &Draft, interaction: &Interaction, patient: Option<&str>) -> Valu
     Value::Array(entities)
 }
 
+/// A sign-in event: people's sign-ins are audited apart from requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignInEvent {
+    /// A person signed in (DICOM 110122 Login).
+    Login,
+    /// A sign-in failed (Login, with a failure outcome and why).
+    LoginFailed,
+    /// A sign-in ended: signed out, revoked (DICOM 110123 Logout).
+    Logout,
+    /// A clinician opened emergency access (DICOM 110127 Emergency Override Started).
+    EmergencyOpened,
+}
+
+/// The audit event of a sign-in event: who (the person as recognised, and the role
+/// they act in), through which app, from where, and why (a failure's reason, an
+/// emergency's stated reason, how a session ended).
+pub(crate) fn sign_in_event(
+    kind: SignInEvent,
+    person: Option<(&crate::auth::people::Person, Role)>,
+    client_id: &str,
+    why: Option<&str>,
+    network: Option<&str>,
+    observer: &str,
+) -> NewAuditEvent {
+    let recorded = renhice_store::Timestamp::now().micros();
+    let id = uuid::Uuid::now_v7().to_string();
+    let (event_type, subtype, outcome) = match kind {
+        SignInEvent::Login => ("110114", "110122", "0"),
+        SignInEvent::LoginFailed => ("110114", "110122", "4"),
+        SignInEvent::Logout => ("110114", "110123", "0"),
+        SignInEvent::EmergencyOpened => ("110113", "110127", "0"),
+    };
+    let mut human = json!({
+        "type": {"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "IRCP")]},
+        "who": {"identifier": {"system": "urn:renhice:token-subject", "value": "unknown"}},
+        "requestor": true,
+    });
+    if let Some((person, role)) = person {
+        let (system, value) = match (role, &person.colegiatura, &person.document) {
+            (Role::Clinician, Some(c), _) => ("urn:renhice:colegiatura", c.as_str()),
+            (Role::Patient, _, Some(d)) => ("urn:renhice:identity-document", d.as_str()),
+            _ => ("urn:renhice:token-subject", person.subject.as_str()),
+        };
+        human["who"] = json!({"identifier": {"system": system, "value": value}});
+        human["role"] = json!([{"coding": [coding(ROLE_SYSTEM, role.code())]}]);
+        if let Some(name) = &person.name {
+            human["name"] = json!(name);
+        }
+        human["altId"] = json!(person.subject);
+    }
+    if kind == SignInEvent::EmergencyOpened {
+        human["purposeOfUse"] = json!([{"coding": [coding(ACT_REASON, "ETREAT")]}]);
+    }
+    if let Some(address) = network {
+        human["network"] = json!({"address": address, "type": "2"});
+    }
+    let app = json!({
+        "type": {"coding": [coding(DCM, "110150")]},
+        "who": {"identifier": {"system": "urn:renhice:client-id", "value": client_id}},
+        "requestor": false,
+    });
+    let registry = json!({
+        "type": {"coding": [coding(DCM, "110152")]},
+        "who": {"display": observer},
+        "requestor": false,
+        "network": {"address": observer, "type": "5"},
+    });
+    let mut event = json!({
+        "resourceType": "AuditEvent",
+        "id": id,
+        "type": coding(DCM, event_type),
+        "subtype": [coding(DCM, subtype)],
+        "action": "E",
+        "recorded": renhice_store::Timestamp::from_micros(recorded).to_rfc3339(),
+        "outcome": outcome,
+        "agent": [human, app, registry],
+        "source": {
+            "site": "renhice",
+            "observer": {"display": observer},
+            "type": [coding("http://terminology.hl7.org/CodeSystem/security-source-type", "4")]
+        },
+    });
+    match (kind, why) {
+        (SignInEvent::EmergencyOpened, Some(reason)) => {
+            event["entity"] = json!([{
+                "type": coding(ENTITY_TYPE, "2"),
+                "description": "emergency access",
+                "detail": [{"type": "emergency-reason", "valueString": reason}],
+            }]);
+        }
+        (_, Some(why)) => event["outcomeDesc"] = json!(why),
+        (_, None) => {}
+    }
+    let role = person.map(|(_, r)| r.code().to_owned());
+    let ipress = person
+        .filter(|(_, r)| *r == Role::Clinician)
+        .and_then(|(p, _)| p.renipress.clone());
+    NewAuditEvent {
+        id,
+        recorded,
+        patient_id: None,
+        ipress,
+        role,
+        action: "E".to_owned(),
+        outcome: outcome.to_owned(),
+        body: event.to_string(),
+    }
+}
+
 /// Writes audit events off the request path in batches: each request waits for its own
 /// events to be durable, and one transaction carries the events of every request that
 /// arrived while the previous one was being written.
@@ -698,6 +807,47 @@ pub(crate) fn handle_of(req: &actix_web::HttpRequest) -> AuditHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_events_are_valid_fhir_audit_events() {
+        let person = crate::auth::people::Person {
+            subject: "idgobpe|a1".to_owned(),
+            name: Some("Dra. Rosa Quispe".to_owned()),
+            document: Some("1|PER|40123456".to_owned()),
+            colegiatura: Some("01|012345".to_owned()),
+            renipress: Some("00012345".to_owned()),
+            roles: vec![Role::Clinician],
+        };
+        for (kind, why) in [
+            (SignInEvent::Login, None),
+            (SignInEvent::LoginFailed, Some("sin rol")),
+            (SignInEvent::Logout, Some("logout")),
+            (SignInEvent::EmergencyOpened, Some("paciente inconsciente")),
+        ] {
+            let e = sign_in_event(
+                kind,
+                Some((&person, Role::Clinician)),
+                "renhice-web",
+                why,
+                Some("127.0.0.1"),
+                "x",
+            );
+            renhice_model::resources::Resource::from_json(e.body.as_bytes())
+                .unwrap_or_else(|err| panic!("{err}: {}", e.body));
+            assert_eq!(e.ipress.as_deref(), Some("00012345"));
+        }
+        let failed = sign_in_event(
+            SignInEvent::LoginFailed,
+            None,
+            "renhice-web",
+            Some("x"),
+            None,
+            "x",
+        );
+        let v: Value = serde_json::from_str(&failed.body).unwrap();
+        assert_eq!(v["outcome"], "4");
+        assert_eq!(v["outcomeDesc"], "x");
+    }
 
     #[test]
     fn every_event_is_a_valid_fhir_audit_event() {

@@ -391,10 +391,17 @@ pub(crate) fn to_operation_outcome<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(FHIR_JSON_MIME));
-    // The token endpoint speaks OAuth, whose errors have their own JSON (RFC 6749 §5.2).
-    let is_oauth =
-        res.request().path() == "/auth/token" && res.status() != StatusCode::METHOD_NOT_ALLOWED;
-    if is_fhir || is_oauth {
+    // The authorization server speaks OAuth, whose errors have their own JSON (RFC 6749
+    // §5.2), and shows people pages of its own.
+    let is_oauth = res.request().path().starts_with("/auth/")
+        && res.status() != StatusCode::METHOD_NOT_ALLOWED
+        && res.status() != StatusCode::NOT_FOUND;
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_fhir || is_oauth || is_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -27,7 +27,7 @@ pub use config::ServerConfig;
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use observe::RequestId;
-pub use server::{RunningServer, start};
+pub use server::{RunningServer, start, start_on};
 pub use state::AppState;
 
 /// The renhice version serving requests.

@@ -217,6 +217,31 @@ pub(crate) static ROUTES: &[Route] = &[
         }),
         "ITI-71",
     ),
+    route(Get, "/auth/authorize", System, Kind::Operational, |r| {
+        r.to(auth::signin::authorize)
+    }),
+    route(Get, "/auth/callback", System, Kind::Operational, |r| {
+        r.to(auth::signin::callback)
+    }),
+    route(Post, "/auth/revoke", System, Kind::Operational, |r| {
+        r.to(auth::signin::revoke)
+    }),
+    route(Post, "/auth/introspect", System, Kind::Operational, |r| {
+        r.to(auth::signin::introspect)
+    }),
+    route(Get, "/auth/logout", System, Kind::Operational, |r| {
+        r.to(auth::signin::logout)
+    }),
+    route(Get, "/auth/logged-out", System, Kind::Operational, |r| {
+        r.to(auth::signin::logged_out)
+    }),
+    route(
+        Get,
+        "/auth/.well-known/openid-configuration",
+        System,
+        Kind::Operational,
+        |r| r.to(auth::signin::openid_configuration),
+    ),
     route(Get, "/fhir/metadata", System, Kind::Capabilities, |r| {
         r.to(health::metadata)
     }),
@@ -474,6 +499,34 @@ pub(crate) fn find(method: &str, path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
         .find(|r| r.method.as_str() == method && matches(r.path, path) && r.types.admits(t))
+}
+
+/// What a request needs of a person's SMART scopes: the resource type and the letter of
+/// `cruds` (read and vread, history and operations are reads; a search is `s`). `None`
+/// for what scopes do not govern (the capability statement, `$validate`).
+pub(crate) fn permission(method: &str, path: &str) -> Option<(&'static str, char)> {
+    let route = find(method, path)?;
+    let resource = match (path_type(path), route.types) {
+        (Some(t), _) => t.as_str(),
+        (None, Types::Only([t, ..])) => t.as_str(),
+        // A transaction or batch at the base: its entries are index pushes and identity
+        // feeds, which only SIHCE systems make.
+        (None, _) if route.kind == Kind::Transaction => "Bundle",
+        (None, _) => return None,
+    };
+    let letter = match route.kind {
+        Kind::Operation {
+            name: "validate", ..
+        }
+        | Kind::Capabilities
+        | Kind::Token
+        | Kind::Operational => return None,
+        Kind::Read | Kind::Vread | Kind::HistoryInstance | Kind::Operation { .. } => 'r',
+        Kind::SearchType => 's',
+        Kind::Create | Kind::Transaction => 'c',
+        Kind::Update => 'u',
+    };
+    Some((resource, letter))
 }
 
 /// The interaction code, audit action and IHE transaction of a request line (or of a

@@ -59,6 +59,32 @@ pub fn start(
     store: Store,
     metrics: Metrics,
 ) -> io::Result<RunningServer> {
+    start_with(None, config, auth, store, metrics)
+}
+
+/// [`start`] on a socket already bound (its address is `config.listen`'s stand-in): for
+/// callers that must know the port before the server is configured, as a test whose
+/// identity provider needs the registry's URL.
+pub fn start_on(
+    listener: std::net::TcpListener,
+    config: ServerConfig,
+    auth: Authority,
+    store: Store,
+    metrics: Metrics,
+) -> io::Result<RunningServer> {
+    start_with(Some(listener), config, auth, store, metrics)
+}
+
+fn start_with(
+    listener: Option<std::net::TcpListener>,
+    mut config: ServerConfig,
+    auth: Authority,
+    store: Store,
+    metrics: Metrics,
+) -> io::Result<RunningServer> {
+    if let Some(l) = &listener {
+        config.listen = l.local_addr()?;
+    }
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
     } else {
@@ -112,6 +138,7 @@ pub fn start(
         config,
         auth,
         metrics,
+        sign_in: Arc::new(crate::auth::signin::Sessions::new()),
         capability_statement: capability::capability_statement(OffsetDateTime::now_utc()),
     });
     let server = HttpServer::new(move || {
@@ -133,9 +160,11 @@ pub fn start(
     .shutdown_timeout(shutdown_timeout)
     // Idle keep-alive connections must not hold a graceful shutdown open.
     .keep_alive(Duration::from_secs(30));
-    let server = match tls {
-        Some(tls) => server.bind_rustls_0_23(listen, tls)?,
-        None => server.bind(listen)?,
+    let server = match (tls, listener) {
+        (Some(tls), Some(l)) => server.listen_rustls_0_23(l, tls)?,
+        (None, Some(l)) => server.listen(l)?,
+        (Some(tls), None) => server.bind_rustls_0_23(listen, tls)?,
+        (None, None) => server.bind(listen)?,
     };
     let local_addr = server.addrs().first().copied().unwrap_or(listen);
     let server = server.run();

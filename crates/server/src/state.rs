@@ -29,6 +29,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The signature policy and verifier.
     pub signatures: Arc<Signatures>,
+    /// People's sign-ins: the identity providers' client and sessions' liveness.
+    pub sign_in: Arc<crate::auth::signin::Sessions>,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }

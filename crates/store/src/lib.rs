@@ -35,6 +35,7 @@ pub mod resources;
 mod rows;
 pub mod schema;
 pub mod search;
+pub mod sign_in;
 mod store;
 mod timestamp;
 mod url;

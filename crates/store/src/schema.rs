@@ -145,6 +145,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_sessions (id) {
+        id -> Text,
+        client_id -> Text,
+        subject -> Text,
+        person -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        ended_why -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sign_in_handles (digest) {
+        digest -> Text,
+        kind -> Text,
+        session_id -> Nullable<Text>,
+        payload -> Text,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(record_entries -> resources (resource_pk));
 diesel::joinable!(consent_grants -> resources (resource_pk));
 diesel::joinable!(resource_versions -> resources (resource_pk));

@@ -15,8 +15,10 @@
 //! | `person-registered` | a patient token names an identity document the registry knows |
 //! | `emergency-reason` | emergency access (`ETREAT`) states why |
 //! | `certificate-ipress` | on a mutual-TLS connection, only a token for the client certificate's IPRESS |
+//! | `scope` | a person's token does only what the SMART scopes granted to its app allow |
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -36,18 +38,24 @@ pub struct Caller(pub Grant, pub(crate) AuditHandle);
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal("the application state is missing"))?;
-    let refused = authenticated(req, state);
+    let mut refused = authenticated(req, state);
+    if let Ok(caller) = &refused
+        && let Some(sign_in) = &caller.0.sign_in
+    {
+        refused = signed_in(req, state, caller, sign_in).await;
+    }
     if refused.is_err() {
         // Requests without an acceptable token count against their address.
         let address = req
@@ -107,6 +115,44 @@ fn authenticated(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError
         }
     }
     Ok(Caller(grant, crate::audit::handle_of(req)))
+}
+
+/// A person's token: honoured while its sign-in lasts, and for what its scopes allow.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    sign_in: &super::token::SignIn,
+) -> Result<Caller, ApiError> {
+    if !state.sign_in.alive(state, &sign_in.session).await? {
+        return Err(ApiError::Unauthenticated {
+            reason: "the sign-in this token belongs to has ended (signed out or revoked); \
+                     sign in again"
+                .to_owned(),
+            presented: true,
+        });
+    }
+    if let Some((resource, letter)) = crate::routes::permission(req.method().as_str(), req.path()) {
+        let scopes = super::scopes::Scopes::parse(&sign_in.scope).unwrap_or_default();
+        if !scopes.allows(resource, letter) {
+            return Err(forbidden(
+                "scope",
+                format!(
+                    "the app was granted {:?}, which does not allow {} on {resource} \
+                     (SMART scope letter {letter})",
+                    sign_in.scope,
+                    match letter {
+                        'c' => "create",
+                        'r' => "read",
+                        'u' => "update",
+                        'd' => "delete",
+                        _ => "search",
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(caller.clone())
 }
 
 /// A 403 naming the rule.

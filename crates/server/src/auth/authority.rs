@@ -26,6 +26,14 @@ pub struct AuthConfig {
     pub max_token_lifetime_secs: u64,
     /// Clock skew tolerated on `exp` and `iat`, in seconds.
     pub leeway_secs: u64,
+    /// How long a person's sign-in lasts, in seconds: its refresh tokens end with it.
+    pub session_lifetime_secs: u64,
+    /// Lifetime of an emergency access token (break-glass), in seconds.
+    pub emergency_lifetime_secs: u64,
+    /// The OpenID Connect providers people sign in at; none: people cannot sign in.
+    pub identity_providers: Vec<super::people::IdentityProvider>,
+    /// User-facing apps besides the registry's own web app (`renhice-web`).
+    pub apps: Vec<super::signin::App>,
 }
 
 impl Default for AuthConfig {
@@ -38,6 +46,11 @@ impl Default for AuthConfig {
             token_lifetime_secs: 300,
             max_token_lifetime_secs: 3600,
             leeway_secs: 30,
+            // A clinical shift: a person signs in once for it.
+            session_lifetime_secs: 12 * 3600,
+            emergency_lifetime_secs: 3600,
+            identity_providers: Vec::new(),
+            apps: Vec::new(),
         }
     }
 }
@@ -160,6 +173,7 @@ mod tests {
             person: None,
             purpose: Purpose::Treat,
             emergency_reason: None,
+            sign_in: None,
         }
     }
 

@@ -151,11 +151,32 @@ async fn issue(
     }
     let form: TokenForm = serde_urlencoded::from_bytes(body)
         .map_err(|e| OAuthError::request(format!("the form is malformed: {e}")))?;
+    if matches!(
+        form.grant_type.as_deref(),
+        Some("authorization_code" | "refresh_token")
+    ) {
+        // People's sign-ins (SMART App Launch): see `super::signin`.
+        let people: super::signin::PeopleTokenForm = serde_urlencoded::from_bytes(body)
+            .map_err(|e| OAuthError::request(format!("the form is malformed: {e}")))?;
+        let answer = super::signin::token(req, people, state)
+            .await
+            .map_err(|e| OAuthError {
+                status: e.status,
+                error: e.error,
+                description: e.description,
+            })?;
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(answer));
+    }
     if form.grant_type.as_deref() != Some("client_credentials") {
         return Err(OAuthError {
             status: StatusCode::BAD_REQUEST,
             error: "unsupported_grant_type",
-            description: "this endpoint grants client_credentials only".to_owned(),
+            description: "this endpoint grants client_credentials (SIHCE systems), \
+                          authorization_code and refresh_token (people's apps)"
+                .to_owned(),
         });
     }
     if form.client_assertion_type.as_deref() != Some(ASSERTION_TYPE) {
@@ -342,22 +363,14 @@ fn grant_for(client: &Client, claims: &AssertionClaims) -> Result<Grant, OAuthEr
         person: None,
         purpose,
         emergency_reason: claims.extensions.renhice.emergency_reason.clone(),
+        sign_in: None,
     })
 }
 
-/// `GET /.well-known/smart-configuration`: how to get a token here.
+/// `GET /.well-known/smart-configuration`: how to get a token here, for SIHCE systems
+/// (client credentials) and people's apps (SMART App Launch).
 pub(crate) async fn smart_configuration(state: web::Data<AppState>) -> HttpResponse {
-    let issuer = state.auth.config.issuer.trim_end_matches('/');
-    HttpResponse::Ok().json(json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{issuer}/jwks"),
-        "token_endpoint": token_endpoint(issuer),
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "ES384", "RS256", "RS384"],
-        "scopes_supported": ["system/*.rs", "system/*.cruds"],
-        "capabilities": ["client-confidential-asymmetric"],
-    }))
+    HttpResponse::Ok().json(super::signin::metadata(&state))
 }
 
 /// `GET /auth/jwks`: the public keys that verify the registry's tokens.

@@ -190,6 +190,25 @@ impl KeyRing {
         self.read().keys.get(kid).map(|k| k.decoding.clone())
     }
 
+    /// The claims of a JWT this ring signed (ES256, by one of its keys), whatever its
+    /// expiry, audience or issuer: for telling which sign-in a presented token belongs
+    /// to (revocation, logout), never for accepting it as a credential.
+    #[must_use]
+    pub fn verify_signature_only(&self, token: &str) -> Option<serde_json::Value> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::ES256 {
+            return None;
+        }
+        let key = self.decoding_key(header.kid.as_deref()?)?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
         // A poisoned lock only means a reader panicked; the data is a plain cache.
         self.loaded

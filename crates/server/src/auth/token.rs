@@ -198,6 +198,28 @@ pub struct Claims {
     pub jti: String,
     /// IUA and registry claims.
     pub extensions: Extensions,
+    /// The sign-in session of a person's token (absent from SIHCE tokens): the token is
+    /// honoured only while the session lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The app a person's token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The SMART scopes a person's token grants, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// What a person's token carries beyond who they are: their sign-in and what the app
+/// was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// The session id (`sid`).
+    pub session: String,
+    /// The app (`client_id`).
+    pub client: String,
+    /// The SMART scopes granted, space-separated.
+    pub scope: String,
 }
 
 /// What a token is issued for: the caller's identity and purpose.
@@ -219,6 +241,8 @@ pub struct Grant {
     pub purpose: Purpose,
     /// Reason for emergency access.
     pub emergency_reason: Option<String>,
+    /// The sign-in of a person's token; `None` for SIHCE and administrator tokens.
+    pub sign_in: Option<SignIn>,
 }
 
 impl Grant {
@@ -252,6 +276,9 @@ impl Grant {
                     emergency_reason: self.emergency_reason.clone(),
                 },
             },
+            sid: self.sign_in.as_ref().map(|s| s.session.clone()),
+            client_id: self.sign_in.as_ref().map(|s| s.client.clone()),
+            scope: self.sign_in.as_ref().map(|s| s.scope.clone()),
         }
     }
 }
@@ -412,6 +439,11 @@ impl Grant {
             person: iua.person_id.clone(),
             purpose,
             emergency_reason,
+            sign_in: claims.sid.as_ref().map(|sid| SignIn {
+                session: sid.clone(),
+                client: claims.client_id.clone().unwrap_or_default(),
+                scope: claims.scope.clone().unwrap_or_default(),
+            }),
         })
     }
 }
@@ -438,6 +470,7 @@ mod tests {
             person: None,
             purpose: Purpose::Treat,
             emergency_reason: None,
+            sign_in: None,
         }
     }
 

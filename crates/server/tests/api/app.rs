@@ -136,3 +136,42 @@ pub(crate) async fn spawn_with(db: &TestDb, adjust: impl FnOnce(&mut ServerConfi
         authority,
     }
 }
+
+/// A server whose token authority is configured for its real address (issuer and
+/// audience at its own port), as people's sign-in needs: `adjust` completes the
+/// authority's configuration, given the server's base URL.
+pub(crate) async fn spawn_with_auth(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut AuthConfig, &str),
+) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let store = Store::connect(&DatabaseConfig {
+        url: db.url().to_owned(),
+        connect_timeout_secs: 1,
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut auth = AuthConfig {
+        issuer: format!("{base}/auth"),
+        audience: format!("{base}/fhir"),
+        ..AuthConfig::default()
+    };
+    adjust(&mut auth, &base);
+    let config = ServerConfig {
+        workers: 1,
+        readiness_timeout_secs: 2,
+        ..ServerConfig::default()
+    };
+    let authority = Authority::new(auth, KeyRing::ephemeral().unwrap());
+    let server =
+        renhice_server::start_on(listener, config, authority.clone(), store, Metrics::new())
+            .unwrap();
+    TestApp {
+        server,
+        base,
+        authority,
+    }
+}

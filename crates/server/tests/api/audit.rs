@@ -20,6 +20,7 @@ pub(crate) fn auditor() -> Grant {
         person: None,
         purpose: Purpose::Operations,
         emergency_reason: None,
+        sign_in: None,
     }
 }
 

@@ -15,7 +15,7 @@ use renhice_server::auth::{Grant, Purpose, Role};
 use renhice_testing::{TestDb, backend_tests};
 use serde_json::Value;
 
-pub(crate) use app::{Api, TestApp, spawn, spawn_with};
+pub(crate) use app::{Api, TestApp, spawn, spawn_with, spawn_with_auth};
 
 mod access;
 mod app;
@@ -24,6 +24,7 @@ mod consent;
 mod identity;
 mod limits;
 mod push;
+mod sign_in;
 mod signatures;
 mod summary;
 mod tls;
@@ -44,6 +45,7 @@ pub(crate) fn sihce(renipress: &str) -> Grant {
         person: None,
         purpose: Purpose::Treat,
         emergency_reason: None,
+        sign_in: None,
     }
 }
 
@@ -68,6 +70,7 @@ pub(crate) fn patient(person: &str) -> Grant {
         person: Some(person.to_owned()),
         purpose: Purpose::PatientRequest,
         emergency_reason: None,
+        sign_in: None,
     }
 }
 
@@ -82,6 +85,7 @@ pub(crate) fn admin() -> Grant {
         person: None,
         purpose: Purpose::Operations,
         emergency_reason: None,
+        sign_in: None,
     }
 }
 

@@ -97,7 +97,8 @@ async fn a_registered_sihce_gets_a_token_with_its_own_keys(db: TestDb) {
     assert_eq!(config["token_endpoint"], "http://127.0.0.1:8080/auth/token");
     assert_eq!(
         config["token_endpoint_auth_methods_supported"],
-        json!(["private_key_jwt"])
+        json!(["private_key_jwt", "none"]),
+        "SIHCE systems sign assertions; people's apps are public clients with PKCE"
     );
 
     let assertion = keys.sign(&assertion_claims()).unwrap();

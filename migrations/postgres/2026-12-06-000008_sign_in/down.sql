@@ -1,0 +1,2 @@
+DROP TABLE sign_in_handles;
+DROP TABLE sign_in_sessions;
