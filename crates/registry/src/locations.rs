@@ -58,9 +58,12 @@ fn codings(types: &str) -> Vec<Coding> {
 }
 
 /// The answer of `$record-locations` from the groups of current entries the caller may
-/// see, each with its IPRESS: one `location` per IPRESS, newest first.
+/// see, each with its IPRESS: one `location` per IPRESS, newest first; and, when the
+/// caller's access left some out (another IPRESS's entries without the patient's
+/// consent, sensitive entries under emergency access), `withheld` = true, so that an
+/// answer never reads as "no history elsewhere" when there is one.
 #[must_use]
-pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>) -> Parameters {
+pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>, withheld: bool) -> Parameters {
     let mut by_ipress: HashMap<String, Location> = HashMap::new();
     let mut organizations: HashMap<String, Option<Organization>> = HashMap::new();
     for (group, organization) in groups {
@@ -87,13 +90,19 @@ pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>) -> Parameters 
     let mut ordered: Vec<(String, Location)> = by_ipress.into_iter().collect();
     // Newest first; ties (and undated entries) in a stable order.
     ordered.sort_by(|(a_id, a), (b_id, b)| b.last.cmp(&a.last).then_with(|| a_id.cmp(b_id)));
-    let parameter = ordered
+    let mut parameter: Vec<ParametersParameter> = ordered
         .into_iter()
         .map(|(org_id, location)| {
             let organization = organizations.get(org_id.as_str()).and_then(Option::as_ref);
             location_parameter(&org_id, organization, location)
         })
         .collect();
+    if withheld {
+        parameter.push(part(
+            "withheld",
+            ParametersParameterValue::Boolean(Primitive::new(true)),
+        ));
+    }
     Parameters {
         parameter,
         ..Parameters::default()
@@ -216,20 +225,23 @@ mod tests {
 
     #[test]
     fn one_location_per_ipress_newest_first() {
-        let answer = answer(vec![
-            (
-                group("a", CONSULT_BARE, 2, 10, 20),
-                Some(ipress("Hospital A", "00000001")),
-            ),
-            (
-                group("b", CONSULT, 1, 5, 50),
-                Some(ipress("Clínica B", "00000002")),
-            ),
-            (
-                group("a", CONSULT, 3, 1, 30),
-                Some(ipress("Hospital A", "00000001")),
-            ),
-        ]);
+        let answer = answer(
+            vec![
+                (
+                    group("a", CONSULT_BARE, 2, 10, 20),
+                    Some(ipress("Hospital A", "00000001")),
+                ),
+                (
+                    group("b", CONSULT, 1, 5, 50),
+                    Some(ipress("Clínica B", "00000002")),
+                ),
+                (
+                    group("a", CONSULT, 3, 1, 30),
+                    Some(ipress("Hospital A", "00000001")),
+                ),
+            ],
+            false,
+        );
         assert_eq!(answer.parameter.len(), 2);
         let (b, a) = (&answer.parameter[0], &answer.parameter[1]);
         assert_eq!(
@@ -268,7 +280,20 @@ mod tests {
 
     #[test]
     fn an_unknown_ipress_is_still_located() {
-        let answer = answer(vec![(group("gone", "not json", 1, 1, 1), None)]);
+        let answer = answer(vec![(group("gone", "not json", 1, 1, 1), None)], false);
+        assert!(
+            !answer
+                .parameter
+                .iter()
+                .any(|p| p.name.as_ref().and_then(Primitive::as_str) == Some("withheld")),
+            "withheld only when something was left out"
+        );
+        let told = super::answer(Vec::new(), true);
+        assert_eq!(told.parameter.len(), 1);
+        assert_eq!(
+            told.parameter[0].value,
+            Some(ParametersParameterValue::Boolean(Primitive::new(true)))
+        );
         let location = &answer.parameter[0];
         assert_eq!(parts(location, "organization").len(), 1);
         assert!(parts(location, "name").is_empty());

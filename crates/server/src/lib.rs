@@ -21,6 +21,7 @@ mod server;
 pub mod signatures;
 mod state;
 pub mod tls;
+pub mod webapp;
 
 pub use auth::{AuthConfig, Authority};
 pub use config::ServerConfig;

@@ -21,7 +21,7 @@ use renhice_registry::ResourceType::{
     self, AuditEvent, Bundle, Consent, DocumentReference, List, Organization, Patient, Provenance,
 };
 
-use crate::{ApiError, auth, fhir, health};
+use crate::{ApiError, auth, fhir, health, webapp};
 
 /// An HTTP method the table uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +192,10 @@ use Types::{Any, Only, System};
 /// Every route of the server, in the order the router tries its paths (operations
 /// before `/fhir/{type}/{id}`, which would otherwise take `$ihe-pix` for an id).
 pub(crate) static ROUTES: &[Route] = &[
+    route(Get, "/", System, Kind::Operational, |r| r.to(webapp::index)),
+    route(Get, "/app/{file}", System, Kind::Operational, |r| {
+        r.to(webapp::file)
+    }),
     route(Get, "/healthz", System, Kind::Operational, |r| {
         r.to(health::healthz)
     }),
@@ -327,6 +331,16 @@ pub(crate) static ROUTES: &[Route] = &[
             |r| r.to(fhir::audit_events::search),
         ),
         "ITI-81",
+    ),
+    route(
+        Get,
+        "/fhir/AuditEvent/$verify-chain",
+        Only(&[AuditEvent]),
+        Kind::Operation {
+            name: "verify-chain",
+            definition: fhir::audit_events::VERIFY_CHAIN,
+        },
+        |r| r.to(fhir::audit_events::verify_chain),
     ),
     iti(
         route(

@@ -151,6 +151,9 @@ fn start_with(
             .wrap(from_fn(crate::audit::record))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
             .wrap(from_fn(observe::observe))
+            // Outermost: what leaves is compressed for clients that accept it (the web
+            // app on a slow line, FHIR clients that ask).
+            .wrap(actix_web::middleware::Compress::default())
             .configure(routes::configure)
             .default_service(web::to(route_not_found))
     })

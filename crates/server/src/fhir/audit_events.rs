@@ -8,7 +8,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
-use renhice_model::resources::{Bundle, BundleEntry, BundleEntrySearch, BundleLink, Resource};
+use renhice_model::resources::{
+    Bundle, BundleEntry, BundleEntrySearch, BundleLink, Parameters, ParametersParameter,
+    ParametersParameterValue, Resource,
+};
 use renhice_store::audit::{self as stored, AuditRow};
 
 use super::rest::base_url;
@@ -236,4 +239,79 @@ pub(crate) async fn read(
             renhice_model::FHIR_JSON_MIME,
         ))
         .body(row.body))
+}
+
+/// The canonical URL of `$verify-chain`'s definition.
+pub(crate) const VERIFY_CHAIN: &str = "http://renhice.org/fhir/OperationDefinition/verify-chain";
+
+/// `GET /fhir/AuditEvent/$verify-chain`: the hash chain recomputed, for auditors and
+/// administrators (what `renhice audit verify` reports, as a `Parameters`).
+pub(crate) async fn verify_chain(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Auditor, Role::Admin], "verify the audit trail")?;
+    let report = state.store.run(stored::verify).await?;
+    let head = report.head.1.iter().fold(String::new(), |mut hex, b| {
+        use std::fmt::Write;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    let valid = report.problems.is_empty();
+    let message = if valid {
+        format!(
+            "the audit trail is intact: {} events sealed, {} waiting to be sealed",
+            report.links, report.pending
+        )
+    } else {
+        format!("the audit trail has {} problem(s)", report.problems.len())
+    };
+    let mut parameter = vec![
+        param(
+            "valid",
+            ParametersParameterValue::Boolean(Primitive::new(valid)),
+        ),
+        param(
+            "events",
+            ParametersParameterValue::Integer(
+                i32::try_from(report.links).unwrap_or(i32::MAX).into(),
+            ),
+        ),
+        param(
+            "pending",
+            ParametersParameterValue::Integer(
+                i32::try_from(report.pending).unwrap_or(i32::MAX).into(),
+            ),
+        ),
+    ];
+    if report.links > 0 {
+        parameter.push(param(
+            "head",
+            ParametersParameterValue::String(format!("{}:{head}", report.head.0).into()),
+        ));
+    }
+    parameter.push(param(
+        "message",
+        ParametersParameterValue::String(message.into()),
+    ));
+    for problem in &report.problems {
+        parameter.push(param(
+            "problem",
+            ParametersParameterValue::String(problem.to_string().into()),
+        ));
+    }
+    Ok(super::rest::ok(&Resource::Parameters(Box::new(
+        Parameters {
+            parameter,
+            ..Parameters::default()
+        },
+    ))))
+}
+
+fn param(name: &str, value: ParametersParameterValue) -> ParametersParameter {
+    ParametersParameter {
+        name: Some(name.into()),
+        value: Some(value),
+        ..ParametersParameter::default()
+    }
 }

@@ -12,7 +12,9 @@
 //!
 //! A patient sees the locations of all their records; a SIHCE or clinician only its own
 //! IPRESS's unless under emergency access (`ETREAT` with a reason), which shows every
-//! IPRESS's entries but those another IPRESS labelled sensitive (`auth::access`).
+//! IPRESS's entries but those another IPRESS labelled sensitive (`auth::access`). When
+//! the caller's access leaves entries out, the answer says so (`withheld` = true): it
+//! never reads as "no history elsewhere" when there is one.
 //!
 //! Everything runs on one pooled connection in one blocking task: the identifier lookup
 //! (or the instance read), the caller's IPRESS (or, for a patient, their own records),
@@ -37,8 +39,9 @@ enum Lookup {
     Unresolved(Resolved),
     /// The instance asked for is missing or deleted.
     Instance(Option<StoredResource>),
-    /// The groups of current entries the caller may see, each with its IPRESS's JSON.
-    Found(Vec<(LocationGroup, Option<String>)>),
+    /// The groups of current entries the caller may see, each with its IPRESS's JSON,
+    /// and whether the caller's access left some out.
+    Found(Vec<(LocationGroup, Option<String>)>, bool),
     /// The caller may not see this patient's locations.
     Refused(ApiError),
 }
@@ -136,8 +139,10 @@ fn locate(conn: &mut DbConnection, caller: &Caller, patient: &str) -> Result<Loo
         Err(refusal) => return Ok(Lookup::Refused(refusal)),
     };
     let mut groups = records::locations(conn, patient)?;
+    let all = groups.len();
     groups.retain(|(group, _)| scope.covers(&group.custodian_id, group.sensitive));
-    Ok(Lookup::Found(groups))
+    let withheld = groups.len() < all;
+    Ok(Lookup::Found(groups, withheld))
 }
 
 pub(crate) async fn for_identifier(
@@ -157,7 +162,7 @@ pub(crate) async fn for_identifier(
         )
         .await?;
     match lookup {
-        Lookup::Found(groups) => Ok(answer(groups)),
+        Lookup::Found(groups, withheld) => Ok(answer(groups, withheld)),
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Unresolved(other) => Err(unresolved(other, &name, &raw)),
         Lookup::Instance(_) => Err(ApiError::internal(
@@ -191,7 +196,7 @@ pub(crate) async fn for_instance(
         })
         .await?;
     match found {
-        Lookup::Found(groups) => Ok(answer(groups)),
+        Lookup::Found(groups, withheld) => Ok(answer(groups, withheld)),
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Instance(row) => {
             super::rest::found("Patient", &id, row)?;
@@ -203,7 +208,7 @@ pub(crate) async fn for_instance(
     }
 }
 
-fn answer(groups: Vec<(LocationGroup, Option<String>)>) -> HttpResponse {
+fn answer(groups: Vec<(LocationGroup, Option<String>)>, withheld: bool) -> HttpResponse {
     let groups = groups
         .into_iter()
         .map(|(group, organization)| {
@@ -215,6 +220,6 @@ fn answer(groups: Vec<(LocationGroup, Option<String>)>) -> HttpResponse {
         })
         .collect();
     super::rest::ok(&Resource::Parameters(Box::new(
-        renhice_registry::locations::answer(groups),
+        renhice_registry::locations::answer(groups, withheld),
     )))
 }

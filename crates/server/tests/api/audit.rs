@@ -349,7 +349,44 @@ async fn each_refusal_is_audited_with_its_rule(db: TestDb) {
     app.stop().await;
 }
 
+async fn auditors_verify_the_hash_chain_over_the_api(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    identities(&app).await;
+    let url = format!("{base}/fhir/AuditEvent/$verify-chain");
+    let (status, body) = app.client(&clinician(HOME_IPRESS)).get(&url).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app.client(&patient("1|PER|45678912")).get(&url).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, report) = app.client(&auditor()).get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["resourceType"], "Parameters");
+    let value = |name: &str| {
+        report["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(value("valid")["valueBoolean"], true, "{report}");
+    let sealed = value("events")["valueInteger"].as_i64().unwrap();
+    let pending = value("pending")["valueInteger"].as_i64().unwrap();
+    // The identities' writes and the refusals above were audited: every one of them is
+    // sealed or waiting to be.
+    assert!(sealed + pending >= 4, "{report}");
+    assert!(
+        value("message")["valueString"]
+            .as_str()
+            .unwrap()
+            .contains("intact")
+    );
+    app.stop().await;
+}
+
 backend_tests!(
+    auditors_verify_the_hash_chain_over_the_api,
     every_request_is_audited_and_patients_see_who_looked,
     each_refusal_is_audited_with_its_rule
 );

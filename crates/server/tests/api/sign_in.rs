@@ -300,6 +300,15 @@ async fn sign_in(
     Ok(answer)
 }
 
+/// Whether a `$record-locations` answer says the caller's access left entries out.
+fn withheld(parameters: &Value) -> bool {
+    parameters["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "withheld" && p["valueBoolean"] == true)
+}
+
 const CLINICIAN: &str = "openid fhirUser offline_access user/*.rs";
 const PATIENT: &str = "openid fhirUser offline_access launch/patient patient/*.rs";
 
@@ -985,3 +994,56 @@ backend_tests!(
     revocation_and_logout_end_every_token_of_the_sign_in,
     the_smart_configuration_tells_apps_how_to_sign_people_in,
 );
+
+async fn the_web_app_is_served_compressed_under_a_strict_policy(db: TestDb) {
+    let idp = Idp::start(&[]).await;
+    let app = registry(&db, &idp).await;
+    let base = &app.base;
+    let client = reqwest::Client::new();
+    let res = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("/app/main.js") && page.contains("lang=\"es\""),
+        "{page}"
+    );
+    let res = client
+        .get(format!("{base}/"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304, "unchanged: not sent again");
+    let res = client
+        .get(format!("{base}/app/main.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let res = client
+        .get(format!("{base}/app/nada.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    app.stop().await;
+}
+
+backend_tests!(the_web_app_is_served_compressed_under_a_strict_policy);
