@@ -68,10 +68,13 @@ static ETAGS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
         .chain(std::iter::once(&INDEX))
         .map(|a| {
             let digest = ring::digest::digest(&ring::digest::SHA256, a.bytes);
-            let tag: String = digest.as_ref()[..12]
+            let tag = digest.as_ref()[..12]
                 .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+                .fold(String::new(), |mut hex, b| {
+                    use std::fmt::Write;
+                    let _ = write!(hex, "{b:02x}");
+                    hex
+                });
             (a.name, format!("\"{tag}\""))
         })
         .collect()
