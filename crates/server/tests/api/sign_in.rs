@@ -401,6 +401,10 @@ async fn a_clinician_signs_in_and_sees_where_a_patients_history_lives(db: TestDb
         None,
         "withheld without consent"
     );
+    assert!(
+        withheld(&locations),
+        "but the answer says records exist elsewhere: {locations}"
+    );
 
     // Scopes narrow: user/*.rs cannot create.
     let res = reqwest::Client::new()
@@ -530,6 +534,7 @@ async fn emergency_access_is_a_deliberate_audited_step(db: TestDb) {
         Some(1),
         "opened by the emergency"
     );
+    assert!(!withheld(&locations), "nothing left out: {locations}");
 
     let events = sign_in_events(&app).await;
     let opened = events
