@@ -136,6 +136,29 @@ pub(crate) fn env_name(key: &str) -> String {
     }
 }
 
+/// The token issuer and audience name the registry's URL; left at their defaults (port
+/// 8080) while the registry listens elsewhere, every token and every sign-in would fail.
+/// Unset, they follow `server.listen`, as plain HTTP on that address (loopback, where
+/// the defaults apply); behind TLS or a proxy they must be set to the public URL.
+fn follow_listen(config: &mut Config) {
+    let defaults = AuthConfig::default();
+    let listen = config.server.listen;
+    if listen == ServerConfig::default().listen {
+        return;
+    }
+    let scheme = if config.server.tls_cert_file.as_os_str().is_empty() {
+        "http"
+    } else {
+        "https"
+    };
+    if config.auth.issuer == defaults.issuer {
+        config.auth.issuer = format!("{scheme}://{listen}/auth");
+    }
+    if config.auth.audience == defaults.audience {
+        config.auth.audience = format!("{scheme}://{listen}/fhir");
+    }
+}
+
 /// Loads the configuration from every source.
 pub(crate) fn load(overrides: &Overrides) -> anyhow::Result<Loaded> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -155,13 +178,14 @@ pub(crate) fn load(overrides: &Overrides) -> anyhow::Result<Loaded> {
     if let Some(url) = &overrides.database_url {
         figment = figment.merge(Serialized::default("database.url", url));
     }
-    let config: Config = figment
+    let mut config: Config = figment
         .extract()
         .map_err(|e| {
             // figment's message names the key and the source (file or variable) that is wrong.
             anyhow::anyhow!(e.to_string())
         })
         .context("invalid configuration")?;
+    follow_listen(&mut config);
     let unknown_env = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| {
@@ -182,6 +206,26 @@ pub(crate) fn load(overrides: &Overrides) -> anyhow::Result<Loaded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_and_audience_follow_the_listen_address_unless_set() {
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:9090".parse().unwrap();
+        follow_listen(&mut config);
+        assert_eq!(config.auth.issuer, "http://127.0.0.1:9090/auth");
+        assert_eq!(config.auth.audience, "http://127.0.0.1:9090/fhir");
+        let mut set = Config::default();
+        set.server.listen = "127.0.0.1:9090".parse().unwrap();
+        set.auth.audience = "https://renhice.minsa.gob.pe/fhir".to_owned();
+        follow_listen(&mut set);
+        assert_eq!(
+            set.auth.audience, "https://renhice.minsa.gob.pe/fhir",
+            "set: kept"
+        );
+        let mut unchanged = Config::default();
+        follow_listen(&mut unchanged);
+        assert_eq!(unchanged, Config::default());
+    }
 
     #[test]
     fn env_names_round_trip_to_keys() {

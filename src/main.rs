@@ -141,6 +141,29 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             signing_key = keys.kids().last().map_or("", String::as_str),
             "token signing keys loaded"
         );
+        let web_app = format!(
+            "{}/",
+            config
+                .auth
+                .audience
+                .trim_end_matches('/')
+                .trim_end_matches("/fhir")
+        );
+        if config.auth.identity_providers.is_empty() {
+            tracing::warn!(
+                web_app = %web_app,
+                "no identity provider is configured (auth.identity_providers): the web app \
+                 is served, but people cannot sign in; see docs/sign-in.md for a development one"
+            );
+        } else {
+            let providers: Vec<String> = config
+                .auth
+                .identity_providers
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.issuer))
+                .collect();
+            tracing::info!(web_app = %web_app, providers = %providers.join(", "), "people sign in at these identity providers");
+        }
         let authority = Authority::new(config.auth.clone(), keys);
         // Listening for the signals before saying the server listens: a SIGTERM sent the
         // moment after must stop it gracefully, not kill it.
