@@ -84,7 +84,9 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("--organization {:?}", args.organization))?;
             let text = std::fs::read_to_string(&args.jwks)
                 .with_context(|| format!("cannot read {}", args.jwks.display()))?;
-            check_jwks(&text)
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", args.jwks.display()))?;
+            renhice_server::auth::clients::check_jwks(&value)
                 .with_context(|| format!("{} is not a usable JWKS", args.jwks.display()))?;
             let client = Client {
                 client_id: args.id.clone(),
@@ -113,28 +115,5 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
             }
         }
     }
-    Ok(())
-}
-
-/// Refuses a key set the token endpoint could not use: every key needs a `kid` and an
-/// algorithm family the endpoint accepts, and no private part may be in it.
-fn check_jwks(text: &str) -> anyhow::Result<()> {
-    let value: serde_json::Value = serde_json::from_str(text)?;
-    let keys = value["keys"]
-        .as_array()
-        .filter(|k| !k.is_empty())
-        .context("a JWKS is {\"keys\": [ … ]} with at least one key")?;
-    for (i, key) in keys.iter().enumerate() {
-        anyhow::ensure!(key["kid"].is_string(), "keys[{i}] has no kid");
-        anyhow::ensure!(
-            key.get("d").is_none(),
-            "keys[{i}] holds a private key: register only the public keys"
-        );
-        anyhow::ensure!(
-            matches!(key["kty"].as_str(), Some("EC" | "RSA")),
-            "keys[{i}] is neither an EC nor an RSA key"
-        );
-    }
-    let _: jsonwebtoken::jwk::JwkSet = serde_json::from_value(value)?;
     Ok(())
 }

@@ -10,6 +10,14 @@ import { get, resources, nextLink, ipressNames } from './fhir.js';
 
 const IPRESS_SYSTEM = 'https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IPRESSCS';
 
+/** DICOM event codes of people's sign-in events: Login, Logout, Emergency Override Started. */
+const DCM_LOGIN = '110122';
+const DCM_LOGOUT = '110123';
+const DCM_EMERGENCY_STARTED = '110127';
+/** DICOM event types: User Authentication (sign-in, sign-out), Security Alert. */
+const DCM_USER_AUTHENTICATION = '110114';
+const DCM_SECURITY_ALERT = '110113';
+
 /**
  * @typedef {object} EventWords
  * @property {string} id
@@ -20,6 +28,7 @@ const IPRESS_SYSTEM = 'https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IPRESSCS
  * @property {string} what
  * @property {string | undefined} purpose ActReason code
  * @property {boolean} emergency
+ * @property {boolean} signIn a sign-in or sign-out (no purpose of use)
  * @property {string | undefined} reason the emergency's stated reason
  * @property {string} outcome BALP outcome code: 0, 4 or 8
  * @property {string | undefined} outcomeDesc the registry's words on a failure
@@ -44,6 +53,10 @@ function agentOfType(agents, code) {
 function what(e) {
   /** @type {string[]} */
   const codes = (e.subtype ?? []).map((/** @type {any} */ s) => String(s.code));
+  // Sign-in events (crates/server/src/audit.rs sign_in_event): DICOM subtypes.
+  if (codes.includes(DCM_LOGIN)) return String(e.outcome ?? '0') === '0' ? t('audit.what.login') : t('audit.what.loginFailed');
+  if (codes.includes(DCM_LOGOUT)) return t('audit.what.logout');
+  if (codes.includes(DCM_EMERGENCY_STARTED)) return t('audit.what.emergencyOpened');
   const iti = codes.find((c) => c.startsWith('ITI-'));
   const interaction = codes.find((c) => !c.startsWith('ITI-') && c !== 'disclose') ?? '';
   const entities = /** @type {any[]} */ (e.entity ?? []);
@@ -89,9 +102,14 @@ export function describe(e) {
   else if (subject === 'unauthenticated') who = t('audit.who.unauthenticated');
   else if (ipress) who = t('audit.who.system');
   else who = subject || t('value.unknown');
-  const purpose = e.purposeOfEvent?.[0]?.coding?.[0]?.code;
-  const patientEntity = /** @type {any[]} */ (e.entity ?? []).find((x) => String(x.what?.reference ?? '').startsWith('Patient/'));
-  const reason = patientEntity?.detail?.find((/** @type {any} */ d) => d.type === 'emergency-reason')?.valueString;
+  // A sign-in event states the purpose on its person (an emergency opening: ETREAT).
+  const purpose = e.purposeOfEvent?.[0]?.coding?.[0]?.code ?? human?.purposeOfUse?.[0]?.coding?.[0]?.code;
+  const entities = /** @type {any[]} */ (e.entity ?? []);
+  const patientEntity = entities.find((x) => String(x.what?.reference ?? '').startsWith('Patient/'));
+  // The stated reason: on the patient of a disclosure, or on the emergency opening's entity.
+  const reason = [patientEntity, ...entities]
+    .flatMap((x) => x?.detail ?? [])
+    .find((/** @type {any} */ d) => d.type === 'emergency-reason')?.valueString;
   return {
     id: e.id ?? '',
     recorded: e.recorded,
@@ -100,7 +118,8 @@ export function describe(e) {
     ipress: ipress?.system === IPRESS_SYSTEM ? ipress.value : undefined,
     what: what(e),
     purpose,
-    emergency: e.type?.code === '110106' || purpose === 'ETREAT',
+    emergency: e.type?.code === '110106' || e.type?.code === DCM_SECURITY_ALERT || purpose === 'ETREAT',
+    signIn: e.type?.code === DCM_USER_AUTHENTICATION,
     reason,
     outcome: String(e.outcome ?? '0'),
     outcomeDesc: e.outcomeDesc,
@@ -150,13 +169,16 @@ export function eventItem(run, ipressNames, options) {
     ),
     h('p', { class: 'who' }, h('strong', { text: w.who }), roleWords && roleWords !== w.who ? ` (${roleWords})` : '', where ? ` — ${where}` : ''),
     whats.length === 1 ? h('p', { class: 'what', text: whats[0] }) : h('ul', { class: 'what' }, whats.map((x) => h('li', { text: x }))),
-    h(
-      'p',
-      { class: 'why' },
-      `${t('audit.why')}: `,
-      w.purpose ? (lookup('purpose', w.purpose) ?? w.purpose) : t('value.unknown'),
-      reasons.map((r) => h('span', { class: 'reason' }, ` — ${t('audit.reason')}: “`, h('q', { text: r }), '”')),
-    ),
+    // Signing in and out has no purpose of use: no "why" line for them.
+    w.signIn && !w.purpose && !reasons.length
+      ? null
+      : h(
+          'p',
+          { class: 'why' },
+          `${t('audit.why')}: `,
+          w.purpose ? (lookup('purpose', w.purpose) ?? w.purpose) : t('value.unknown'),
+          reasons.map((r) => h('span', { class: 'reason' }, ` — ${t('audit.reason')}: “`, h('q', { text: r }), '”')),
+        ),
     refusal ? h('p', { class: 'outcome', text: refusal }) : null,
     options.showPatient && w.patient ? h('p', { class: 'patient', text: `${t('audit.patient')}: ${w.patient}` }) : null,
     options.technical ? run.map(technical) : null,

@@ -736,10 +736,13 @@ impl Recorder {
 }
 
 /// Whether requests to `path` are audited: the FHIR API but its capability statement,
-/// and the token endpoint.
+/// the token endpoint, and the registration of clients. (People's sign-ins and
+/// sign-outs are audited by `auth::signin` itself, as sign-in events.)
 fn audited(path: &str) -> bool {
     (path == "/fhir" || path.starts_with("/fhir/")) && path != "/fhir/metadata"
         || path == "/auth/token"
+        || path == "/auth/clients"
+        || path.starts_with("/auth/clients/")
 }
 
 /// Middleware: gives each audited request its [`AuditHandle`], and writes what its

@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod authority;
+pub mod clients;
 pub mod endpoint;
 pub mod idp;
 pub mod keys;

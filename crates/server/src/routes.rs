@@ -221,6 +221,12 @@ pub(crate) static ROUTES: &[Route] = &[
         }),
         "ITI-71",
     ),
+    route(Get, "/auth/clients", System, Kind::Read, |r| {
+        r.to(auth::clients::list)
+    }),
+    route(Put, "/auth/clients/{id}", System, Kind::Update, |r| {
+        r.to(auth::clients::register)
+    }),
     route(Get, "/auth/authorize", System, Kind::Operational, |r| {
         r.to(auth::signin::authorize)
     }),

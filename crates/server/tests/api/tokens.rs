@@ -259,7 +259,58 @@ async fn bad_client_assertions_get_no_token(db: TestDb) {
     app.stop().await;
 }
 
+async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    identities(&app).await;
+    let keys = KeyRing::ephemeral().unwrap();
+    let url = format!("{base}/auth/clients/{CLIENT}");
+    let body = json!({"renipress": crate::HOME_IPRESS, "jwks": keys.jwks()});
+    let (status, refused) = app
+        .client(&crate::sihce(crate::HOME_IPRESS))
+        .put(&url, &body)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let admin = app.client(&crate::admin());
+    let (status, shown) = admin.put(&url, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{shown}");
+    assert_eq!(shown["renipress"], crate::HOME_IPRESS);
+    assert_eq!(shown["kids"], json!(keys.kids()));
+    assert!(shown.get("jwks").is_none(), "keys are shown by id only");
+    // The client gets a token with its key at once.
+    let (status, answer) = ask(base, &keys.sign(&assertion_claims()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Bad registrations name what is wrong and change nothing.
+    let private = json!({"renipress": crate::HOME_IPRESS, "jwks": {"keys": [{"kty": "EC", "kid": "p", "crv": "P-256", "d": "x", "x": "y", "y": "z"}]}});
+    let (status, outcome) = admin.put(&url, &private).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    assert!(outcome.to_string().contains("private key"), "{outcome}");
+    let (status, outcome) = admin
+        .put(&url, &json!({"renipress": "123", "jwks": keys.jwks()}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    let (status, listed) = admin.get(&format!("{base}/auth/clients")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["clients"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed["clients"][0]["active"], true,
+        "the refused changes changed nothing"
+    );
+    // Disabled: no more tokens.
+    let (status, _) = admin
+        .put(
+            &url,
+            &json!({"renipress": crate::HOME_IPRESS, "jwks": keys.jwks(), "active": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = ask(base, &keys.sign(&assertion_claims()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
 backend_tests!(
     a_registered_sihce_gets_a_token_with_its_own_keys,
-    bad_client_assertions_get_no_token
+    bad_client_assertions_get_no_token,
+    an_administrator_registers_clients_over_the_api
 );
