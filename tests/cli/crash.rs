@@ -235,7 +235,14 @@ fn audited_pushes(database_url: &str) -> usize {
     let mut before = None;
     loop {
         let page = store
-            .run_blocking(|c| renhice_store::audit::search(c, None, None, None, before, 1000))
+            .run_blocking(|c| {
+                renhice_store::audit::search(
+                    c,
+                    &renhice_store::audit::AuditFilter::default(),
+                    before,
+                    1000,
+                )
+            })
             .unwrap();
         count += page
             .rows

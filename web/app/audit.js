@@ -58,12 +58,17 @@ function what(e) {
   if (codes.includes(DCM_LOGOUT)) return t('audit.what.logout');
   if (codes.includes(DCM_EMERGENCY_STARTED)) return t('audit.what.emergencyOpened');
   const iti = codes.find((c) => c.startsWith('ITI-'));
-  const interaction = codes.find((c) => !c.startsWith('ITI-') && c !== 'disclose') ?? '';
+  const interaction =
+    (e.subtype ?? []).find((/** @type {any} */ s) => s.system === 'http://hl7.org/fhir/restful-interaction')?.code ??
+    codes.find((c) => !c.startsWith('ITI-') && c !== 'disclose') ??
+    '';
   const entities = /** @type {any[]} */ (e.entity ?? []);
   const query = entities.map((x) => String(x.description ?? '')).join(' ');
   if (interaction === 'operation') {
-    if (query.includes('$record-locations')) return t('audit.what.locations');
-    if (query.includes('$summary')) return t('audit.what.summary');
+    // The registry names the operation in a subtype of its own system.
+    const operation = (e.subtype ?? []).find((/** @type {any} */ s) => s.system === 'urn:renhice:operation')?.code;
+    if (operation === 'record-locations' || query.includes('$record-locations')) return t('audit.what.locations');
+    if (operation === 'summary' || query.includes('$summary')) return t('audit.what.summary');
     return t('audit.what.operation');
   }
   if (iti && interaction !== 'read') {

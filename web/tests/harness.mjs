@@ -307,6 +307,7 @@ export async function start(backend, options = {}) {
     const token = async (args) => (await run(BIN, ['token', 'issue', '--config', config, ...args])).trim();
     /** @type {Harness['fhir']} */
     const fhir = async (path, tok, init = {}) => {
+      /** @type {Record<string, string>} */
       const headers = { Accept: 'application/fhir+json', Authorization: `Bearer ${tok}`, ...init.headers };
       if (init.body !== undefined) headers['Content-Type'] = 'application/fhir+json';
       const res = await fetch(path ? `${base}/fhir/${path.replace(/^\//, '')}` : `${base}/fhir`, {
@@ -355,7 +356,11 @@ function expect(answer, expected, what) {
   return answer.body;
 }
 
-/** An IPRESS as OrganizacionPe writes it (crates/model/src/peru.rs Renipress::to_identifier). */
+/**
+ * An IPRESS as OrganizacionPe writes it (crates/model/src/peru.rs Renipress::to_identifier).
+ * @param {string} code RENIPRESS
+ * @param {string} name
+ */
 function organization(code, name) {
   return {
     resourceType: 'Organization',
@@ -365,7 +370,10 @@ function organization(code, name) {
   };
 }
 
-/** A DNI as PacientePe writes it (PersonId::to_identifier). */
+/**
+ * A DNI as PacientePe writes it (PersonId::to_identifier).
+ * @param {string} value
+ */
 function dni(value) {
   return {
     use: 'official',
@@ -386,7 +394,7 @@ function dni(value) {
  * @param {{n: string, loinc: string, date: string}[]} docs
  */
 function push(patient, ipress, set, docs) {
-  const uuid = (n) => `urn:uuid:${n.padStart(8, '0')}-aaaa-4bbb-8ccc-000000000000`;
+  const uuid = (/** @type {string} */ n) => `urn:uuid:${n.padStart(8, '0')}-aaaa-4bbb-8ccc-000000000000`;
   return {
     resourceType: 'Bundle',
     type: 'transaction',
@@ -430,7 +438,7 @@ function push(patient, ipress, set, docs) {
  */
 function summary(patient, ipress) {
   const at = '2026-03-14T11:00:00-05:00';
-  const u = (n) => `urn:uuid:c0000000-0000-4000-8000-00000000000${n}`;
+  const u = (/** @type {number} */ n) => `urn:uuid:c0000000-0000-4000-8000-00000000000${n}`;
   const subject = { reference: `Patient/${patient}` };
   return {
     resourceType: 'Bundle',

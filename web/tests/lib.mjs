@@ -46,6 +46,14 @@ export function staleAppFiles(h) {
         const served = Buffer.from(await res.arrayBuffer());
         if (!served.equals(readFileSync(join(ROOT, 'web', f)))) stale.push(f);
       }
+      if (stale.length && process.env.RENHICE_WEB_FROM_CHECKOUT !== '1') {
+        // The suite tests what the binary serves: a stale binary is an error, unless the
+        // developer asks for the checkout's files while working on the app.
+        throw new Error(
+          `${process.env.RENHICE_BIN ?? 'target/debug/renhice'} embeds an app that differs from web/ in ${stale.join(', ')}: ` +
+            'rebuild it (cargo build), or set RENHICE_WEB_FROM_CHECKOUT=1 to have the browser get those files from this checkout',
+        );
+      }
       if (stale.length) {
         console.error(
           `web tests: ${h.base} (${process.env.RENHICE_BIN ?? 'target/debug/renhice'}) embeds an app that differs from web/ in ${stale.join(', ')}; ` +
@@ -148,6 +156,7 @@ export async function signIn(page, h, kind, user) {
 export async function axe(page) {
   const loaded = await page.evaluate(() => typeof (/** @type {any} */ (window).axe) === 'object');
   if (!loaded) await page.evaluate(`${AXE_SOURCE}\n;0`);
+  /** @type {{id: string, impact: string, help: string, targets: string[]}[]} */
   const violations = await page.evaluate(async () => {
     const w = /** @type {any} */ (window);
     const result = await w.axe.run(document, { resultTypes: ['violations'] });

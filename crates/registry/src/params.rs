@@ -500,6 +500,27 @@ pub static PARAMS: &[SearchParam] = &[
         Source::Column,
         "When the event was recorded; prefixes eq, ge, le, gt, lt",
     ),
+    param(
+        ResourceType::AuditEvent,
+        "ipress",
+        Kind::Token,
+        Source::Column,
+        "The IPRESS the caller acted for, by RENIPRESS code (auditors)",
+    ),
+    param(
+        ResourceType::AuditEvent,
+        "action",
+        Kind::Token,
+        Source::Column,
+        "C, R, U, D or E (audit-event-action)",
+    ),
+    param(
+        ResourceType::AuditEvent,
+        "outcome",
+        Kind::Token,
+        Source::Column,
+        "0 success, 4 refused or invalid, 8 the registry failed (audit-event-outcome)",
+    ),
 ];
 
 /// The parameter `name` of a resource type, if any (internal ones included).

@@ -40,6 +40,9 @@ const ACT_REASON: &str = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
 const BALP: &str = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.";
+/// The system of the operation names in an operation's subtype (`record-locations`,
+/// `summary`, `verify-chain`, `ihe-pix`, `validate`).
+pub const OPERATION: &str = "urn:renhice:operation";
 
 /// What opened a patient's records to the caller, as the audit records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,9 @@ struct Interaction {
     action: &'static str,
     /// The IHE transaction, where one applies (`ITI-65`, `ITI-67`, …).
     iti: Option<&'static str>,
+    /// The operation's name, for an operation (`record-locations`, `summary`, …): what
+    /// a patient reading their trail needs to know was done.
+    operation: Option<String>,
     /// What it is about, beyond the request line: `Type/id` of resources touched.
     what: Vec<String>,
     /// The patients concerned (logical ids).
@@ -110,10 +116,18 @@ impl Interaction {
     /// The interaction a request line stands for, with nothing noted yet.
     fn of(classify: Classify, method: &str, path: &str) -> Self {
         let (subtype, action, iti) = classify(method, path);
+        let operation = path
+            .split('?')
+            .next()
+            .and_then(|p| p.rsplit('/').next())
+            .and_then(|last| last.strip_prefix('$'))
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned);
         Self {
             subtype,
             action,
             iti,
+            operation,
             what: Vec::new(),
             patients: Vec::new(),
             basis: Basis::Own,
@@ -360,6 +374,9 @@ fn event_json(
     if let Some(iti) = interaction.iti {
         subtype.push(coding("urn:ihe:event-type-code", iti));
     }
+    if let Some(operation) = &interaction.operation {
+        subtype.push(coding(OPERATION, operation));
+    }
     let (event_type, profile) = if disclosure {
         subtype.insert(
             0,
@@ -581,12 +598,24 @@ pub(crate) fn sign_in_event(
         "who": {"identifier": {"system": "urn:renhice:client-id", "value": client_id}},
         "requestor": false,
     });
+    let mut agents = vec![human, app];
+    // A clinician acts for an IPRESS: named as in every request's events.
+    if let Some((person, Role::Clinician)) = person
+        && let Some(code) = &person.renipress
+    {
+        agents.push(json!({
+            "type": {"coding": [coding("http://terminology.hl7.org/CodeSystem/v3-RoleClass", "PROV")]},
+            "who": {"identifier": {"system": renhice_model::peru::url::CS_IPRESS, "value": code}},
+            "requestor": false,
+        }));
+    }
     let registry = json!({
         "type": {"coding": [coding(DCM, "110152")]},
         "who": {"display": observer},
         "requestor": false,
         "network": {"address": observer, "type": "5"},
     });
+    agents.push(registry);
     let mut event = json!({
         "resourceType": "AuditEvent",
         "id": id,
@@ -595,7 +624,7 @@ pub(crate) fn sign_in_event(
         "action": "E",
         "recorded": renhice_store::Timestamp::from_micros(recorded).to_rfc3339(),
         "outcome": outcome,
-        "agent": [human, app, registry],
+        "agent": agents,
         "source": {
             "site": "renhice",
             "observer": {"display": observer},

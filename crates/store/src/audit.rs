@@ -453,6 +453,23 @@ fn hash32(bytes: &[u8]) -> [u8; 32] {
     }
 }
 
+/// What an audit search keeps: each `Some` narrows it (alternatives within one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Events about these patients.
+    pub patients: Option<Vec<String>>,
+    /// Events of callers acting for these IPRESS (RENIPRESS codes).
+    pub ipress: Option<Vec<String>>,
+    /// Events with these actions (`C`, `R`, `U`, `D`, `E`).
+    pub actions: Option<Vec<String>>,
+    /// Events with these outcomes (`0`, `4`, `8`).
+    pub outcomes: Option<Vec<String>>,
+    /// Recorded at or after (microseconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// Recorded at or before.
+    pub until: Option<i64>,
+}
+
 /// Recomputes the whole chain and reports every problem.
 ///
 /// Each link is checked on its own: its event's row against the digest it sealed, and
@@ -553,21 +570,27 @@ pub struct AuditPage {
     pub next: Option<i64>,
 }
 
-/// Events about any of `patients` (all events when `None`), recorded within
-/// `[since, until]` (microseconds), newest first, below `before` (a `seq`), at most
-/// `limit`.
+/// The events `filter` keeps, newest first, below `before` (a `seq`), at most `limit`.
 pub fn search(
     conn: &mut DbConnection,
-    patients: Option<&[String]>,
-    since: Option<i64>,
-    until: Option<i64>,
+    filter: &AuditFilter,
     before: Option<i64>,
     limit: usize,
 ) -> Result<AuditPage, StoreError> {
     let mut query = audit_events::table.select(ROW).into_boxed();
-    if let Some(patients) = patients {
-        query = query.filter(audit_events::patient_id.eq_any(patients.to_vec()));
+    if let Some(patients) = &filter.patients {
+        query = query.filter(audit_events::patient_id.eq_any(patients.clone()));
     }
+    if let Some(ipress) = &filter.ipress {
+        query = query.filter(audit_events::ipress.eq_any(ipress.clone()));
+    }
+    if let Some(actions) = &filter.actions {
+        query = query.filter(audit_events::action.eq_any(actions.clone()));
+    }
+    if let Some(outcomes) = &filter.outcomes {
+        query = query.filter(audit_events::outcome.eq_any(outcomes.clone()));
+    }
+    let (since, until) = (filter.since, filter.until);
     if let Some(since) = since {
         query = query.filter(audit_events::recorded.ge(since));
     }

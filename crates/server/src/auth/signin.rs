@@ -870,13 +870,14 @@ pub(crate) async fn token(
         )));
     }
     match form.grant_type.as_str() {
-        "authorization_code" => by_code(&form, &client_id, state).await,
+        "authorization_code" => by_code(req, &form, &client_id, state).await,
         "refresh_token" => by_refresh(req, &form, &client_id, state).await,
         _ => Err(TokenError::request("unreachable grant type")),
     }
 }
 
 async fn by_code(
+    req: &HttpRequest,
     form: &PeopleTokenForm,
     client_id: &str,
     state: &AppState,
@@ -929,6 +930,7 @@ async fn by_code(
     }
     let session = live_session(state, found.session_id.as_deref()).await?;
     issue(
+        req,
         state,
         &session,
         Purpose::Treat,
@@ -1031,7 +1033,7 @@ async fn by_refresh(
             }
         })?;
     }
-    issue(state, &session, purpose, reason, None).await
+    issue(req, state, &session, purpose, reason, None).await
 }
 
 /// The purpose a refresh asks for, and the emergency's reason: emergency access is for
@@ -1143,9 +1145,29 @@ fn grant_of(
     }
 }
 
+/// The name of the IPRESS with RENIPRESS `code`, as registered (for the app to show).
+async fn ipress_name(state: &AppState, code: &str) -> Option<String> {
+    let key = format!("renipress|{code}");
+    let body = state
+        .store
+        .run(move |conn| {
+            let Some(id) = renhice_store::resources::key_holder(conn, "Organization", &key)? else {
+                return Ok(None);
+            };
+            Ok(renhice_store::resources::read(conn, "Organization", &id)?.and_then(|r| r.body))
+        })
+        .await
+        .ok()
+        .flatten()?;
+    serde_json::from_str::<Value>(&body).ok()?["name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Issues a session's tokens: an access token, and (on a fresh sign-in or a refresh)
 /// a new refresh token and ID token as the scopes ask.
 async fn issue(
+    req: &HttpRequest,
     state: &AppState,
     session: &Session,
     purpose: Purpose,
@@ -1165,6 +1187,8 @@ async fn issue(
     }
     .min(left);
     let grant = grant_of(session, &person, purpose, reason);
+    // The token request's audit event names the person it was answered for.
+    crate::audit::handle_of(req).caller(&grant);
     let signing_failed = |e: super::keys::KeyError| {
         tracing::error!(error = %e, "cannot sign a token");
         TokenError {
@@ -1196,6 +1220,9 @@ async fn issue(
         && let Some(code) = &person.person.renipress
     {
         answer["renhice_ipress"] = json!(code);
+        if let Some(name) = ipress_name(state, code).await {
+            answer["renhice_ipress_name"] = json!(name);
+        }
     }
     if person.role == Role::Patient {
         if let Some(patient) = &person.patient {

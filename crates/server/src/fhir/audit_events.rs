@@ -2,8 +2,9 @@
 //! for each patient the events about their own records ("who looked at my records").
 //!
 //! Parameters: `patient` (an id or `Patient/id`, commas for several), `date` (`eq`,
-//! `ge`, `le`, `gt`, `lt` on `recorded`), `_count` (default 50, at most 500) and the
-//! `_cursor` of a `next` link. Newest first. An auditor searches every event; a patient
+//! `ge`, `le`, `gt`, `lt` on `recorded`), `ipress` (the caller's IPRESS, by RENIPRESS
+//! code), `action` (`C`, `R`, `U`, `D`, `E`), `outcome` (`0`, `4`, `8`), `_count`
+//! (default 50, at most 500) and the `_cursor` of a `next` link. Newest first. An auditor searches every event; a patient
 //! only those about their records (asking for another patient's finds nothing).
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -58,6 +59,9 @@ fn to_entry(base: &str, row: &AuditRow) -> Result<BundleEntry, ApiError> {
 /// A parsed `GET /fhir/AuditEvent` query.
 struct Query {
     patients: Option<Vec<String>>,
+    ipress: Option<Vec<String>>,
+    actions: Option<Vec<String>>,
+    outcomes: Option<Vec<String>>,
     since: Option<i64>,
     until: Option<i64>,
     before: Option<i64>,
@@ -71,6 +75,11 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
     let mut asked: Option<Vec<String>> = None;
+    let (mut ipress, mut actions, mut outcomes): (
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+        Option<Vec<String>>,
+    ) = (None, None, None);
     let (mut since, mut until, mut before) = (None, None, None);
     let mut count = DEFAULT_COUNT;
     let mut kept = Vec::new();
@@ -86,6 +95,33 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
                     return Err(invalid("patient", "patient needs an id".to_owned()));
                 }
                 asked.get_or_insert_with(Vec::new).extend(ids);
+            }
+            "ipress" | "action" | "outcome" => {
+                // Tokens: `[system|]code`; a system other than the parameter's own can
+                // match nothing.
+                let system = match name.as_str() {
+                    "ipress" => renhice_model::peru::url::CS_IPRESS,
+                    "action" => "http://hl7.org/fhir/audit-event-action",
+                    _ => "http://hl7.org/fhir/audit-event-outcome",
+                };
+                let codes: Vec<String> = raw
+                    .split(',')
+                    .map(|v| match v.split_once('|') {
+                        Some(("", code)) => code.to_owned(),
+                        Some((s, code)) if s == system => code.to_owned(),
+                        Some(_) => String::new(),
+                        None => v.to_owned(),
+                    })
+                    .collect();
+                if raw.is_empty() {
+                    return Err(invalid(&name, format!("{name} needs a code")));
+                }
+                let slot = match name.as_str() {
+                    "ipress" => &mut ipress,
+                    "action" => &mut actions,
+                    _ => &mut outcomes,
+                };
+                slot.get_or_insert_with(Vec::new).extend(codes);
             }
             "date" => {
                 let (s, u) = renhice_registry::dates::bounds("date", &raw)?;
@@ -116,7 +152,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
                 return Err(invalid(
                     other,
                     format!(
-                        "{other:?} is not a search parameter of AuditEvent here; use patient, date, _count"
+                        "{other:?} is not a search parameter of AuditEvent here; use patient, date, ipress, action, outcome, _count"
                     ),
                 ));
             }
@@ -125,6 +161,9 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
     }
     Ok(Query {
         patients: asked,
+        ipress,
+        actions,
+        outcomes,
         since,
         until,
         before,
@@ -142,6 +181,9 @@ pub(crate) async fn search(
     let allowed = readable(&state, &caller).await?;
     let Query {
         patients: asked,
+        ipress,
+        actions,
+        outcomes,
         since,
         until,
         before,
@@ -157,13 +199,18 @@ pub(crate) async fn search(
         (Some(own), None) => Some(own),
         (Some(own), Some(asked)) => Some(asked.into_iter().filter(|p| own.contains(p)).collect()),
     };
-    let page = {
-        let patients = patients.clone();
-        state
-            .store
-            .run(move |conn| stored::search(conn, patients.as_deref(), since, until, before, count))
-            .await?
+    let filter = stored::AuditFilter {
+        patients,
+        ipress,
+        actions,
+        outcomes,
+        since,
+        until,
     };
+    let page = state
+        .store
+        .run(move |conn| stored::search(conn, &filter, before, count))
+        .await?;
     let base = base_url(&req);
     let entries = page
         .rows

@@ -378,6 +378,7 @@ async fn a_clinician_signs_in_and_sees_where_a_patients_history_lives(db: TestDb
     assert_eq!(answer["renhice_role"], "clinician");
     assert_eq!(answer["renhice_ipress"], HOME_IPRESS);
     assert_eq!(answer["renhice_name"], "Dra. Rosa Quispe Mamani");
+    assert_eq!(answer["renhice_ipress_name"], "Hospital Santa Clara");
     assert_eq!(answer["token_type"], "Bearer");
     assert_eq!(answer["scope"], "openid fhirUser offline_access user/*.rs");
     assert!(answer["refresh_token"].is_string() && answer["id_token"].is_string());
@@ -441,6 +442,76 @@ async fn a_clinician_signs_in_and_sees_where_a_patients_history_lives(db: TestDb
     assert_eq!(login["outcome"], "0");
     assert_eq!(login["agent"][0]["who"]["identifier"]["value"], "01|012345");
     assert_eq!(login["agent"][0]["name"], "Dra. Rosa Quispe Mamani");
+    assert!(
+        login["agent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["type"]["coding"][0]["code"] == "PROV"
+                && a["who"]["identifier"]["value"] == HOME_IPRESS),
+        "the sign-in names her IPRESS: {login}"
+    );
+    // Her token request and her read name her, and the read names its operation.
+    let auditor = Grant {
+        subject: "auditor".to_owned(),
+        role: Role::Auditor,
+        ..admin()
+    };
+    let (_, trail) = app
+        .client(&auditor)
+        .get(&format!(
+            "{base}/fhir/AuditEvent?patient={patient}&_count=50"
+        ))
+        .await;
+    let read = trail["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|e| {
+            e["subtype"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["code"] == "record-locations")
+        })
+        .unwrap_or_else(|| panic!("the read names $record-locations: {trail}"));
+    assert!(read.to_string().contains("01|012345"), "{read}");
+    let (_, tokens) = app
+        .client(&auditor)
+        .get(&format!(
+            "{base}/fhir/AuditEvent?action=E&outcome=0&_count=200"
+        ))
+        .await;
+    let token_request = tokens["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .find(|e| {
+            e["subtype"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["code"] == "ITI-71")
+        })
+        .unwrap_or_else(|| panic!("the token request is audited: {tokens}"));
+    assert!(
+        token_request.to_string().contains("01|012345"),
+        "the token request names her: {token_request}"
+    );
+    let (_, refused) = app
+        .client(&auditor)
+        .get(&format!(
+            "{base}/fhir/AuditEvent?outcome=4&ipress={HOME_IPRESS}&_count=200"
+        ))
+        .await;
+    let refusals = refused["entry"].as_array().unwrap();
+    assert!(!refusals.is_empty(), "her refused create: {refused}");
+    assert!(
+        refusals.iter().all(|e| e["resource"]["outcome"] == "4"),
+        "{refused}"
+    );
     app.stop().await;
 }
 

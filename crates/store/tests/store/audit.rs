@@ -92,7 +92,7 @@ async fn an_audit_event_commits_or_rolls_back_with_its_change(db: TestDb) {
     // A stale version: refused, and its audit event with it.
     write(1, 2).await.unwrap_err();
     let page = store
-        .run(|c| audit::search(c, None, None, None, None, 10))
+        .run(|c| audit::search(c, &audit::AuditFilter::default(), None, 10))
         .await
         .unwrap();
     let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
@@ -218,11 +218,23 @@ async fn concurrent_writers_and_sealers_make_one_chain(db: TestDb) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     // A patient's events, newest first, in pages that do not overlap.
     let first = store
-        .run(|c| audit::search(c, Some(&["p".to_owned()]), None, None, None, 600))
+        .run(|c| {
+            let filter = audit::AuditFilter {
+                patients: Some(vec!["p".to_owned()]),
+                ..audit::AuditFilter::default()
+            };
+            audit::search(c, &filter, None, 600)
+        })
         .await
         .unwrap();
     let rest = store
-        .run(move |c| audit::search(c, Some(&["p".to_owned()]), None, None, first.next, 600))
+        .run(move |c| {
+            let filter = audit::AuditFilter {
+                patients: Some(vec!["p".to_owned()]),
+                ..audit::AuditFilter::default()
+            };
+            audit::search(c, &filter, first.next, 600)
+        })
         .await
         .unwrap();
     assert_eq!(rest.rows.len(), 400);
