@@ -20,7 +20,7 @@
 //! emergency access token; the opening is audited, and every disclosure under it too.
 //!
 //! Sign-ins, failed sign-ins, emergency openings and sign-outs are audited
-//! ([`crate::audit::sign_in_event`]).
+//! (`audit::sign_in_event`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -1257,26 +1257,31 @@ async fn issue(
     // Every answer carries a new refresh token, the emergency one too: the one used is
     // spent, and the app goes on with the new one when the emergency ends.
     if scopes.refresh {
-        let refresh = new_handle();
-        let handle = Handle {
-            digest: digest(&refresh),
-            kind: "refresh".to_owned(),
-            session_id: Some(session.id.clone()),
-            payload: json!(Refresh {
-                client_id: session.client_id.clone(),
-            })
-            .to_string(),
-            expires_at: session.expires_at,
-            used_at: None,
-        };
-        state
-            .store
-            .run(move |conn| stored::put(conn, &handle, at))
-            .await
-            .map_err(|e| TokenError::unavailable(&e))?;
-        answer["refresh_token"] = json!(refresh);
+        answer["refresh_token"] = json!(new_refresh(state, session, at).await?);
     }
     Ok(answer)
+}
+
+/// A new refresh token of `session`, valid while the session lasts.
+async fn new_refresh(state: &AppState, session: &Session, at: i64) -> Result<String, TokenError> {
+    let refresh = new_handle();
+    let handle = Handle {
+        digest: digest(&refresh),
+        kind: "refresh".to_owned(),
+        session_id: Some(session.id.clone()),
+        payload: json!(Refresh {
+            client_id: session.client_id.clone(),
+        })
+        .to_string(),
+        expires_at: session.expires_at,
+        used_at: None,
+    };
+    state
+        .store
+        .run(move |conn| stored::put(conn, &handle, at))
+        .await
+        .map_err(|e| TokenError::unavailable(&e))?;
+    Ok(refresh)
 }
 
 // ---------------------------------------------------------------------------------

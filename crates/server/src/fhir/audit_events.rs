@@ -75,11 +75,9 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
         .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
         .into_inner();
     let mut asked: Option<Vec<String>> = None;
-    let (mut ipress, mut actions, mut outcomes): (
-        Option<Vec<String>>,
-        Option<Vec<String>>,
-        Option<Vec<String>>,
-    ) = (None, None, None);
+    let mut ipress: Option<Vec<String>> = None;
+    let mut actions: Option<Vec<String>> = None;
+    let mut outcomes: Option<Vec<String>> = None;
     let (mut since, mut until, mut before) = (None, None, None);
     let mut count = DEFAULT_COUNT;
     let mut kept = Vec::new();
