@@ -100,11 +100,15 @@ export class FhirError extends Error {
   /**
    * @param {number} status HTTP status (0: the registry could not be reached)
    * @param {string} message in words
-   * @param {{rule?: string, retryAfter?: number, detail?: string}} [more]
+   * @param {{rule?: string, retryAfter?: number, detail?: string, issue?: string, expression?: string[]}} [more]
    */
   constructor(status, message, more = {}) {
     super(message);
     this.status = status;
+    /** The first issue's code (`duplicate`, `business-rule`, …), from the OperationOutcome. */
+    this.issue = more.issue;
+    /** Where the issues are (`Organization.identifier[0].value`, `jwks`, …). */
+    this.expression = more.expression ?? [];
     /** The access rule that refused (403), as the registry names it. */
     this.rule = more.rule;
     /** Seconds to wait (429). */
@@ -147,6 +151,11 @@ export function outcomeText(body) {
 async function failure(res) {
   const body = await res.json().catch(() => null);
   const said = outcomeText(body);
+  const issues = body?.resourceType === 'OperationOutcome' && Array.isArray(body.issue) ? body.issue : [];
+  const where = {
+    issue: typeof issues[0]?.code === 'string' ? issues[0].code : undefined,
+    expression: issues.flatMap((/** @type {any} */ i) => (Array.isArray(i?.expression) ? i.expression.map(String) : [])),
+  };
   if (res.status === 429) {
     const wait = Number(res.headers.get('Retry-After')) || 1;
     return new FhirError(429, t('error.tooMany', { s: wait }), { retryAfter: wait, detail: said });
@@ -156,14 +165,16 @@ async function failure(res) {
     const words = rule ? ruleText(rule) : '';
     return new FhirError(403, words || said || t('error.forbidden'), { rule, detail: said });
   }
-  if (res.status === 404) return new FhirError(404, said || t('error.notFound'), { detail: said });
-  return new FhirError(res.status, said || t('error.status', { status: res.status }), { detail: said });
+  if (res.status === 404) return new FhirError(404, said || t('error.notFound'), { detail: said, ...where });
+  return new FhirError(res.status, said || t('error.status', { status: res.status }), { detail: said, ...where });
 }
 
 /**
  * @typedef {object} RequestOptions
  * @property {string} [method]
- * @property {unknown} [body] sent as FHIR JSON
+ * @property {unknown} [body] sent as FHIR JSON (plain JSON with `json`)
+ * @property {boolean} [json] plain JSON (`application/json`) both ways: the registry's
+ *   API outside /fhir
  * @property {Record<string, string>} [headers]
  * @property {string} [patient] the patient the request is about: under emergency access
  *   for that patient, the emergency token is sent
@@ -183,9 +194,10 @@ export async function request(path, options = {}) {
   let waited = false;
   for (let attempt = 0; ; attempt += 1) {
     const token = await auth.accessToken(options.patient);
+    const type = options.json ? 'application/json' : 'application/fhir+json';
     /** @type {Record<string, string>} */
-    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/fhir+json', ...options.headers };
-    if (options.body !== undefined) headers['Content-Type'] = 'application/fhir+json';
+    const headers = { Authorization: `Bearer ${token}`, Accept: type, ...options.headers };
+    if (options.body !== undefined) headers['Content-Type'] = type;
     let res;
     try {
       res = await fetch(url, {
@@ -221,6 +233,17 @@ export async function request(path, options = {}) {
     if (res.status === 204) return null;
     return res.json();
   }
+}
+
+/**
+ * A request to the registry's API outside /fhir (`auth/clients`), with the session's
+ * token like every other; the answers are plain JSON, the failures OperationOutcomes.
+ * @param {string} path relative to the registry's origin
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>}
+ */
+export function api(path, options = {}) {
+  return request(`${location.origin}/${path.replace(/^\//, '')}`, { ...options, json: true });
 }
 
 /**

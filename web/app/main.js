@@ -2,8 +2,9 @@
 // the footer, and the hash router that draws each page.
 //
 // Routes: #/ (the home of each role), #/buscar, #/paciente/{id} (clinicians),
-// #/mis-registros, #/accesos, #/consentimientos (patients), #/auditoria (auditors). The
-// server serves only `/`; everything after `#` stays in the browser.
+// #/mis-registros, #/accesos, #/consentimientos (patients), #/auditoria (auditors),
+// #/admin (administrators: IPRESS and SIHCE clients). The server serves only `/`;
+// everything after `#` stays in the browser.
 
 import { h, append, replace } from './dom.js';
 import { t, lang, setLang, lookup, ready } from './i18n.js';
@@ -19,12 +20,14 @@ let clinicianPages = null;
 let patientPages = null;
 /** @type {import('./page-auditor.js') | null} */
 let auditorPages = null;
+/** @type {import('./page-admin.js') | null} */
+let adminPages = null;
 /** @type {Record<auth.Role, () => Promise<unknown>>} */
 const LOAD = {
   clinician: async () => (clinicianPages ??= await import('./page-clinician.js')),
   patient: async () => (patientPages ??= await import('./page-patient.js')),
   auditor: async () => (auditorPages ??= await import('./page-auditor.js')),
-  admin: async () => null,
+  admin: async () => (adminPages ??= await import('./page-admin.js')),
 };
 
 /** Counts drawings, so a page whose module arrives after a newer drawing is dropped. */
@@ -218,6 +221,7 @@ function settle(title) {
 const clinicianModule = () => /** @type {import('./page-clinician.js')} */ (clinicianPages);
 const patientModule = () => /** @type {import('./page-patient.js')} */ (patientPages);
 const auditorModule = () => /** @type {import('./page-auditor.js')} */ (auditorPages);
+const adminModule = () => /** @type {import('./page-admin.js')} */ (adminPages);
 
 /** @type {Record<string, Page>} */
 const PAGES = {
@@ -231,12 +235,7 @@ const PAGES = {
   accesos: { title: () => t('access.title'), role: 'patient', draw: (s) => patientModule().renderAccess(main, s) },
   consentimientos: { title: () => t('consent.title'), role: 'patient', draw: (s) => patientModule().renderConsents(main, s) },
   auditoria: { title: () => t('auditor.title'), role: 'auditor', draw: () => auditorModule().render(main) },
-  admin: {
-    title: () => t('admin.title'),
-    role: 'admin',
-    draw: () =>
-      append(main, [h('h1', { tabindex: '-1', text: t('admin.title') }), h('p', { text: t('admin.text') }), h('pre', {}, h('code', { text: 'renhice client register --id … --organization … --jwks …' }))]),
-  },
+  admin: { title: () => t('admin.title'), role: 'admin', draw: () => adminModule().render(main) },
 };
 
 /** Draws the page of the current route. */

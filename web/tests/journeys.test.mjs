@@ -6,15 +6,18 @@
 //
 // Per backend, in order (the patient sees what the clinician did):
 //   clinician → patient (with the second clinician seeing, then not seeing) → auditor →
-//   sign-out → the audit trail names what the journeys did → accessibility (axe's findings on every page the journeys visited, at
-//   360×740 and 1280×800).
+//   sign-out → the audit trail names what the journeys did → administrator (an IPRESS
+//   and its SIHCE registered, the SIHCE getting a token with its own key) →
+//   accessibility (axe's findings on every page the journeys visited, at 360×740 and
+//   1280×800).
 //
 // A registry binary embeds the app it was built with; when it differs from web/ the
 // browser gets web/'s files instead (lib.mjs newContext), and the run says so.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start, SEED, USERS } from './harness.mjs';
+import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
+import { start, SEED, USERS, IPRESSCS } from './harness.mjs';
 import { launch, newContext, newPage, signIn, A11y, sessionToken } from './lib.mjs';
 
 /** @type {('sqlite' | 'postgres')[]} */
@@ -24,7 +27,48 @@ const BACKENDS = ['sqlite', ...(process.env.RENHICE_TEST_POSTGRES_URL ? /** @typ
 const REASON = 'Paciente inconsciente en emergencia, sin acompañante';
 
 /** The pages axe must have seen, at both sizes. */
-const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-revoke-dialog', 'audit', 'signed-out'];
+const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-revoke-dialog', 'audit', 'signed-out', 'admin', 'admin-refused', 'admin-disable-dialog'];
+
+/** What the administrator registers: an IPRESS and its SIHCE. */
+const SAN_MARTIN = {
+  code: '00054321',
+  name: 'Centro de Salud San Martín',
+  client: { id: 'sihce-san-martin', kid: 'san-martin-2026-1' },
+};
+
+/**
+ * Asks the registry's token endpoint for a SIHCE's access token as SMART Backend Services
+ * do: a client assertion (ES256 JWT, iss = sub = the client, aud = the token endpoint,
+ * at most 5 minutes, a fresh jti) signed with the SIHCE's private key.
+ * @param {string} base
+ * @param {string} clientId
+ * @param {string} kid
+ * @param {import('node:crypto').KeyObject} key
+ * @returns {Promise<{status: number, body: any}>}
+ */
+async function clientToken(base, clientId, kid, key) {
+  const b64 = (/** @type {object} */ o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const data = `${b64({ alg: 'ES256', kid, typ: 'JWT' })}.${b64({ iss: clientId, sub: clientId, aud: `${base}/auth/token`, iat: now, exp: now + 240, jti: randomUUID() })}`;
+  const signature = sign('sha256', Buffer.from(data), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  const res = await fetch(`${base}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: `${data}.${signature}`,
+    }),
+  });
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
 
 /**
  * Waits until `check` holds (polling), or fails with `what`.
@@ -397,6 +441,142 @@ describe('web app', { concurrency: BACKENDS.length }, () => {
           assert.deepEqual(without.map((e) => e.id), [], `${without.length} of ${logins.length} clinician sign-in events name no IPRESS`);
         },
       );
+
+      // The administrator's journey comes after the people's audit checks above: the
+      // SIHCE token it asks for is a system's, named by its client (checked below).
+
+      /** The SIHCE the administrator registers, and its key pair (the SIHCE's own). */
+      const sihce = { ...SAN_MARTIN.client, keys: generateKeyPairSync('ec', { namedCurve: 'P-256' }) };
+      /** Whether the administrator's journey registered the SIHCE. */
+      let sihceRegistered = false;
+
+      it('administrator: registers an IPRESS and a SIHCE client, which then gets a token with its own key', { timeout: 90_000 }, async () => {
+        const { page, errors } = await person();
+        await page.goto(`${h.base}/`);
+        await signIn(page, h, 'professional', USERS.admin);
+        await visible(page.getByRole('heading', { level: 1, name: 'Administración' }));
+        await visible(page.getByRole('banner').getByText(USERS.admin.name));
+        const ipress = page.getByRole('region', { name: 'IPRESS registradas' });
+        await visible(ipress.getByText('2 IPRESS registradas.'));
+        await visible(ipress.getByRole('row').filter({ hasText: SEED.santaClara.code }).getByText(SEED.santaClara.name));
+        const clients = page.getByRole('region', { name: 'Sistemas (SIHCE) registrados' });
+        await visible(clients.getByText('No hay sistemas registrados.'));
+        await a11y.check(page, 'admin');
+
+        // A new IPRESS, listed at once.
+        const newIpress = page.getByRole('form', { name: 'Registrar una IPRESS' });
+        await newIpress.getByLabel('Código RENIPRESS').fill(SAN_MARTIN.code);
+        await newIpress.getByLabel('Nombre').fill(SAN_MARTIN.name);
+        await newIpress.getByRole('button', { name: 'Registrar IPRESS' }).click();
+        await visible(newIpress.getByRole('status').getByText(`IPRESS registrada: ${SAN_MARTIN.name} (${SAN_MARTIN.code}).`));
+        await visible(ipress.getByRole('row').filter({ hasText: SAN_MARTIN.code }).getByText(SAN_MARTIN.name));
+        await visible(ipress.getByText('3 IPRESS registradas.'));
+        // The registry's own record of it, as OrganizacionPe writes the RENIPRESS code.
+        const admin = await h.token(['--role', 'admin']);
+        const found = await h.fhir(`Organization?identifier:of-type=${encodeURIComponent(`${IPRESSCS}|${SAN_MARTIN.code}|${SAN_MARTIN.code}`)}`, admin);
+        assert.equal(found.status, 200, JSON.stringify(found.body));
+        assert.equal(found.body.entry?.length, 1, 'the IPRESS is found by its typed RENIPRESS code');
+        assert.equal(found.body.entry[0].resource.name, SAN_MARTIN.name);
+
+        // The same code again: the registry refuses, and the page says why.
+        await newIpress.getByLabel('Código RENIPRESS').fill(SAN_MARTIN.code);
+        await newIpress.getByLabel('Nombre').fill('Otro nombre');
+        await newIpress.getByRole('button', { name: 'Registrar IPRESS' }).click();
+        await visible(newIpress.getByText(`Ya hay una IPRESS registrada con el código ${SAN_MARTIN.code}.`));
+        await visible(newIpress.getByRole('status').getByText('No se registró la IPRESS.'));
+        assert.equal(await newIpress.getByLabel('Código RENIPRESS').getAttribute('aria-invalid'), 'true');
+        assert.equal(await ipress.getByRole('row').filter({ hasText: 'Otro nombre' }).count(), 0);
+
+        // A SIHCE for it, with its public key.
+        const jwk = { ...sihce.keys.publicKey.export({ format: 'jwk' }), kid: sihce.kid, use: 'sig', alg: 'ES256' };
+        const newClient = page.getByRole('form', { name: 'Registrar o reemplazar un sistema' });
+        await newClient.getByLabel('Identificador del sistema').fill(sihce.id);
+        await newClient.getByLabel('Código RENIPRESS de su IPRESS').fill(SAN_MARTIN.code);
+        await newClient.getByLabel('Claves públicas (JWKS)').fill(JSON.stringify({ keys: [jwk] }, null, 2));
+        await newClient.getByRole('button', { name: 'Registrar sistema' }).click();
+        await visible(newClient.getByRole('status').getByText(`Sistema ${sihce.id} registrado para ${SAN_MARTIN.name} (${SAN_MARTIN.code}).`));
+        const row = clients.getByRole('row').filter({ has: page.getByRole('rowheader', { name: sihce.id, exact: true }) });
+        await visible(row);
+        await visible(row.getByText('Activo', { exact: true }));
+        await visible(row.getByText(sihce.kid));
+        await visible(row.getByText(`${SAN_MARTIN.name} (${SAN_MARTIN.code})`));
+        await visible(clients.getByText('1 sistema registrado.'));
+        sihceRegistered = true;
+
+        // Not JSON: the page says so without asking the registry.
+        await newClient.getByLabel('Identificador del sistema').fill(`${sihce.id}-2`);
+        await newClient.getByLabel('Código RENIPRESS de su IPRESS').fill(SAN_MARTIN.code);
+        await newClient.getByLabel('Claves públicas (JWKS)').fill('{"keys": [');
+        await newClient.getByRole('button', { name: 'Registrar sistema' }).click();
+        await visible(newClient.getByText('Lo pegado no es JSON válido.'));
+
+        // A private key pasted by mistake: the registry refuses it, in its own words.
+        const leaked = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'filtrada' };
+        assert.ok('d' in leaked, 'the JWK holds the private part');
+        await newClient.getByLabel('Claves públicas (JWKS)').fill(JSON.stringify({ keys: [leaked] }));
+        await newClient.getByRole('button', { name: 'Registrar sistema' }).click();
+        await visible(newClient.getByText('keys[0] holds a private key: register only the public keys'));
+        await visible(newClient.getByRole('status').getByText('No se registró el sistema: revise «Claves públicas (JWKS)».'));
+        assert.equal(await newClient.getByLabel('Claves públicas (JWKS)').getAttribute('aria-invalid'), 'true');
+        assert.equal(await clients.getByRole('rowheader', { name: `${sihce.id}-2`, exact: true }).count(), 0, 'the refused client is not listed');
+        await a11y.check(page, 'admin-refused');
+
+        // Disabling asks first (cancelled here; the test below disables).
+        await row.getByRole('button', { name: `Desactivar el sistema ${sihce.id}` }).click();
+        const dialog = page.getByRole('dialog', { name: `Desactivar el sistema ${sihce.id}` });
+        await visible(dialog);
+        await a11y.check(page, 'admin-disable-dialog');
+        await dialog.getByRole('button', { name: 'Cancelar' }).click();
+        await dialog.waitFor({ state: 'detached' });
+        await visible(row.getByText('Activo', { exact: true }));
+
+        // The registration is real: the SIHCE signs an assertion with its private key and
+        // gets an access token for its IPRESS.
+        const answer = await clientToken(h.base, sihce.id, sihce.kid, sihce.keys.privateKey);
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal(typeof answer.body.access_token, 'string');
+        const read = await h.fhir(`Organization?identifier=${SAN_MARTIN.code}`, answer.body.access_token);
+        assert.equal(read.status, 200, `the SIHCE's token is accepted: ${JSON.stringify(read.body)}`);
+        // The registration is in the audit trail, as the administrator's.
+        await until(async () => {
+          const events = await auditEvents('&action=U');
+          return events.some((e) => (e.entity ?? []).some((/** @type {any} */ x) => x.what?.reference === `Device/${sihce.id}`) && agent(e, 'IRCP')?.name === USERS.admin.name);
+        }, 'the registration of the SIHCE is audited, naming the administrator');
+        assert.deepEqual(errors, []);
+      });
+
+      it(
+        'administrator: disables a SIHCE client without pasting its keys again',
+        { timeout: 60_000 },
+        async () => {
+          assert.ok(sihceRegistered, 'the administrator\'s journey registered the SIHCE');
+          const { page, errors } = await person();
+          await page.goto(`${h.base}/#/admin`);
+          await signIn(page, h, 'professional', USERS.admin);
+          await visible(page.getByRole('heading', { level: 1, name: 'Administración' }));
+          const clients = page.getByRole('region', { name: 'Sistemas (SIHCE) registrados' });
+          const row = clients.getByRole('row').filter({ has: page.getByRole('rowheader', { name: sihce.id, exact: true }) });
+          await row.getByRole('button', { name: `Desactivar el sistema ${sihce.id}` }).click();
+          await page.getByRole('dialog', { name: `Desactivar el sistema ${sihce.id}` }).getByRole('button', { name: 'Desactivar' }).click();
+          // Either outcome is a visible state: wait for one, then say which.
+          const said = clients.getByRole('status').filter({ hasText: new RegExp(`Sistema ${sihce.id} desactivado\\.|No se pudo cambiar`) });
+          await visible(said);
+          assert.equal((await said.textContent())?.trim(), `Sistema ${sihce.id} desactivado.`);
+          await visible(row.getByText('Desactivado', { exact: true }));
+          // And it gets no more tokens.
+          const answer = await clientToken(h.base, sihce.id, sihce.kid, sihce.keys.privateKey);
+          assert.equal(answer.status, 401, JSON.stringify(answer.body));
+          assert.equal(answer.body.error, 'invalid_client');
+          assert.deepEqual(errors, []);
+        },
+      );
+
+      it('audit: a SIHCE\'s token request names the client', async () => {
+        assert.ok(sihceRegistered, 'the administrator\'s journey registered the SIHCE');
+        const tokens = (await auditEvents()).filter((e) => hasSubtype(e, 'ITI-71') && e.outcome === '0');
+        const named = tokens.filter((e) => (e.agent ?? []).some((/** @type {any} */ a) => a.who?.identifier?.value === sihce.id));
+        assert.ok(named.length > 0, `none of ${tokens.length} successful token requests names ${sihce.id}`);
+      });
 
       it('accessibility: no serious or critical axe violation on any page, at 360 and 1280 px', () => {
         const checked = new Set(a11y.checked());

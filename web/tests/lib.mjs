@@ -3,8 +3,8 @@
 
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join, extname } from 'node:path';
 import { ROOT, CHROMIUM } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
@@ -67,6 +67,33 @@ export function staleAppFiles(h) {
   return found;
 }
 
+/** Content types of the app's files, by extension (for files the registry does not embed yet). */
+const TYPES = /** @type {Record<string, string>} */ ({
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.html': 'text/html; charset=utf-8',
+});
+
+/** @type {WeakMap<object, Promise<Record<string, string>>>} */
+const templates = new WeakMap();
+
+/**
+ * The headers the registry sends with an app file (its `/app/main.js`).
+ * @param {{base: string}} h
+ */
+function appHeaders(h) {
+  let found = templates.get(h);
+  if (!found) {
+    found = fetch(`${h.base}/app/main.js`).then(async (res) => {
+      await res.arrayBuffer();
+      return Object.fromEntries(res.headers.entries());
+    });
+    templates.set(h, found);
+  }
+  return found;
+}
+
 /**
  * A fresh browser context for one person (its own cookies and sessionStorage), in Lima's
  * time zone and Spanish. When the registry binary embeds an older app than this checkout
@@ -91,11 +118,15 @@ export async function newContext(browser, h, options = {}) {
         const url = new URL(route.request().url());
         const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
         const response = await route.fetch();
-        if (response.status() !== 200 || !stale.includes(file)) {
+        // A file new in this checkout is a 404 from the registry: it gets the headers the
+        // registry sends with its app's files (the CSP among them), with its own type.
+        const added = response.status() === 404 && stale.includes(file) && existsSync(join(ROOT, 'web', file));
+        if ((response.status() !== 200 && !added) || !stale.includes(file)) {
           await route.fulfill({ response });
           return;
         }
-        const headers = { ...response.headers() };
+        /** @type {Record<string, string>} */
+        const headers = added ? { ...(await appHeaders(h)), 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' } : { ...response.headers() };
         for (const name of ['content-encoding', 'content-length', 'etag', 'transfer-encoding']) delete headers[name];
         await route.fulfill({ status: 200, headers, body: readFileSync(join(ROOT, 'web', file)) });
       },

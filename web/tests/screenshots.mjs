@@ -4,9 +4,11 @@
 //   node web/tests/screenshots.mjs        (from the repository root; RENHICE_BIN names the binary)
 //
 // Starts its own registry (SQLite, seeded) and identity provider, and signs in through
-// the provider's login page as the clinician, the patient and the auditor.
+// the provider's login page as the clinician, the patient, the auditor and the
+// administrator.
 
 import { mkdirSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { start, ROOT, SEED, USERS } from './harness.mjs';
 import { launch, newContext, newPage, signIn, VIEWPORTS } from './lib.mjs';
@@ -104,6 +106,26 @@ try {
   await auditor.getByText('La cadena de auditoría está íntegra.').waitFor();
   await auditor.getByText(/Se muestran \d+ eventos\./).waitFor();
   await shoot(auditor, 'audit', { maxHeight: 2400 });
+
+  // The administrator: an IPRESS registered, and its SIHCE with its public key.
+  const admin = (await newPage(await newContext(browser, h), h)).page;
+  await admin.goto(`${h.base}/`);
+  await signIn(admin, h, 'professional', USERS.admin);
+  await admin.getByText('2 IPRESS registradas.').waitFor();
+  const newIpress = admin.getByRole('form', { name: 'Registrar una IPRESS' });
+  await newIpress.getByLabel('Código RENIPRESS').fill('00054321');
+  await newIpress.getByLabel('Nombre').fill('Centro de Salud San Martín');
+  await newIpress.getByRole('button', { name: 'Registrar IPRESS' }).click();
+  await admin.getByText('3 IPRESS registradas.').waitFor();
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const newClient = admin.getByRole('form', { name: 'Registrar o reemplazar un sistema' });
+  await newClient.getByLabel('Identificador del sistema').fill('sihce-san-martin');
+  await newClient.getByLabel('Código RENIPRESS de su IPRESS').fill('00054321');
+  await newClient.getByLabel('Claves públicas (JWKS)').fill(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'san-martin-2026-1', use: 'sig', alg: 'ES256' }] }, null, 2));
+  await newClient.getByRole('button', { name: 'Registrar sistema' }).click();
+  await admin.getByText('1 sistema registrado.').waitFor();
+  await settled(admin);
+  await shoot(admin, 'admin');
 } finally {
   await browser.close();
   await h.stop();

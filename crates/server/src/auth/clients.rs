@@ -6,7 +6,7 @@
 //! the IPRESS it acts for and its public keys. Registering again replaces both (a key
 //! rotation takes effect at once); `"active": false` stops it getting new tokens.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::peru::Renipress;
 use renhice_store::clients::{self as stored, Client};
 use serde::Deserialize;
@@ -28,9 +28,15 @@ pub fn check_jwks(value: &Value) -> Result<(), JwksRefused> {
         .as_array()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| JwksRefused("a JWKS is {\"keys\": [ … ]} with at least one key".into()))?;
+    let mut kids = std::collections::HashSet::new();
     for (i, key) in keys.iter().enumerate() {
-        if !key["kid"].is_string() {
+        let Some(kid) = key["kid"].as_str().filter(|k| !k.is_empty()) else {
             return Err(JwksRefused(format!("keys[{i}] has no kid")));
+        };
+        // The token endpoint picks the key by kid: two keys with one kid would make
+        // which one verifies an accident.
+        if !kids.insert(kid) {
+            return Err(JwksRefused(format!("keys[{i}]: kid {kid:?} is repeated")));
         }
         if key.get("d").is_some() {
             return Err(JwksRefused(format!(
@@ -43,9 +49,44 @@ pub fn check_jwks(value: &Value) -> Result<(), JwksRefused> {
             )));
         }
     }
-    serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(value.clone())
-        .map(|_| ())
-        .map_err(|e| JwksRefused(format!("the JWKS does not parse: {e}")))
+    let set = serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(value.clone())
+        .map_err(|e| JwksRefused(format!("the JWKS does not parse: {e}")))?;
+    // Each key must be one the token endpoint can verify with, now rather than at the
+    // client's first request: its parts of the right size for its curve, RSA of 2048
+    // bits at least. (Whether an EC point lies on its curve is found at the first
+    // assertion it verifies, which then fails naming the key.)
+    for (i, (jwk, raw)) in set.keys.iter().zip(keys).enumerate() {
+        jsonwebtoken::DecodingKey::from_jwk(jwk)
+            .map_err(|e| JwksRefused(format!("keys[{i}] is not a usable public key: {e}")))?;
+        let bytes = |name: &str| {
+            raw[name]
+                .as_str()
+                .and_then(|v| {
+                    base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v)
+                        .ok()
+                })
+                .map_or(0, |b| b.len())
+        };
+        let fits = match raw["kty"].as_str() {
+            Some("EC") => {
+                let size = match raw["crv"].as_str() {
+                    Some("P-256") => 32,
+                    Some("P-384") => 48,
+                    Some("P-521") => 66,
+                    _ => 0,
+                };
+                size > 0 && bytes("x") == size && bytes("y") == size
+            }
+            _ => bytes("n") >= 256 && bytes("e") > 0,
+        };
+        if !fits {
+            return Err(JwksRefused(format!(
+                "keys[{i}] is not a usable public key: an EC key on P-256, P-384 or P-521 \
+                 with coordinates of its size, or an RSA key of 2048 bits or more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A client as the API shows it: its keys by id, never more.
@@ -76,12 +117,14 @@ pub(crate) async fn list(
     Ok(HttpResponse::Ok().json(json!({"clients": clients.iter().map(shown).collect::<Vec<_>>()})))
 }
 
-/// The body of a registration.
+/// The body of a registration: `jwks` may be left out to change only the IPRESS or
+/// `active` of a registered client.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Registration {
     renipress: String,
-    jwks: Value,
+    #[serde(default)]
+    jwks: Option<Value>,
     #[serde(default = "active")]
     active: bool,
 }
@@ -99,6 +142,7 @@ fn invalid(path: &str, message: impl Into<String>) -> ApiError {
 
 /// `PUT /auth/clients/{id}`: registers a client or replaces it.
 pub(crate) async fn register(
+    req: HttpRequest,
     path: web::Path<String>,
     body: web::Bytes,
     state: web::Data<AppState>,
@@ -117,6 +161,33 @@ pub(crate) async fn register(
             "a client id is 1 to 64 letters, digits, '-', '.' or '_'",
         ));
     }
+    let reserved = client_id == super::signin::WEB_APP
+        || state
+            .auth
+            .config
+            .apps
+            .iter()
+            .any(|a| a.client_id == client_id);
+    if reserved {
+        return Err(invalid(
+            "client_id",
+            format!("{client_id:?} is the id of a people's app of this registry"),
+        ));
+    }
+    if !req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or_default().trim();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+    {
+        return Err(invalid(
+            "content-type",
+            "a registration is sent as application/json",
+        ));
+    }
     let registration: Registration = serde_json::from_slice(&body).map_err(|e| {
         invalid(
             "body",
@@ -125,24 +196,56 @@ pub(crate) async fn register(
     })?;
     let renipress = Renipress::parse(&registration.renipress)
         .map_err(|e| invalid("renipress", e.to_string()))?;
-    check_jwks(&registration.jwks).map_err(|e| invalid("jwks", e.0))?;
+    if let Some(jwks) = &registration.jwks {
+        check_jwks(jwks).map_err(|e| invalid("jwks", e.0))?;
+    }
+    let lookup = client_id.clone();
+    let code = renipress.as_str().to_owned();
+    let (existing, ipress) = state
+        .store
+        .run(move |conn| {
+            let existing = stored::find(conn, &lookup)?;
+            let ipress = renhice_store::resources::key_holder(
+                conn,
+                "Organization",
+                &format!("renipress|{code}"),
+            )?;
+            Ok((existing, ipress))
+        })
+        .await?;
+    if ipress.is_none() {
+        return Err(invalid(
+            "renipress",
+            format!(
+                "no IPRESS with RENIPRESS code {} is registered: register it as an \
+                 Organization first",
+                renipress.as_str()
+            ),
+        ));
+    }
+    let jwks = match (registration.jwks, &existing) {
+        (Some(jwks), _) => jwks.to_string(),
+        (None, Some(known)) => known.jwks.clone(),
+        (None, None) => {
+            return Err(invalid(
+                "jwks",
+                "a new client is registered with its public keys (jwks)",
+            ));
+        }
+    };
     let client = Client {
         client_id: client_id.clone(),
         renipress: renipress.as_str().to_owned(),
-        jwks: registration.jwks.to_string(),
+        jwks,
         active: registration.active,
         updated_at: renhice_store::Timestamp::now().micros(),
     };
-    let lookup = client_id.clone();
     let stored_client = client.clone();
-    let existed = state
+    state
         .store
-        .run(move |conn| {
-            let existed = stored::find(conn, &lookup)?.is_some();
-            stored::register(conn, &stored_client)?;
-            Ok(existed)
-        })
+        .run(move |conn| stored::register(conn, &stored_client))
         .await?;
+    let existed = existing.is_some();
     caller.audit().entity("Device", &client_id);
     tracing::info!(client = %client_id, renipress = %client.renipress, active = client.active, "client registered");
     let mut res = if existed {

@@ -198,6 +198,8 @@ async fn issue(
         }
     })?;
     tracing::info!(client = %grant.subject, role = %grant.role, "access token issued");
+    // The token request's audit event names the client it was answered for.
+    crate::audit::handle_of(req).caller(&grant);
     let mut answer = json!({
         "access_token": access_token,
         "token_type": "bearer",

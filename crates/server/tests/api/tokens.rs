@@ -289,6 +289,40 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
         .put(&url, &json!({"renipress": "123", "jwks": keys.jwks()}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    for (body, says) in [
+        (
+            json!({"renipress": "00099999", "jwks": keys.jwks()}),
+            "no IPRESS",
+        ),
+        (
+            json!({"renipress": crate::HOME_IPRESS, "jwks": {"keys": [
+            {"kty": "EC", "crv": "P-256", "kid": "k", "x": "AAAA", "y": "AAAA"}]}}),
+            "usable",
+        ),
+    ] {
+        let (status, outcome) = admin.put(&url, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+        assert!(outcome.to_string().contains(says), "{says}: {outcome}");
+    }
+    let (status, outcome) = admin
+        .put(
+            &format!("{base}/auth/clients/otro"),
+            &json!({"renipress": crate::HOME_IPRESS}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a new client needs keys: {outcome}"
+    );
+    let (status, _) = admin
+        .put(&format!("{base}/auth/clients/renhice-web"), &body)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the web app's id is reserved"
+    );
     let (status, listed) = admin.get(&format!("{base}/auth/clients")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["clients"].as_array().unwrap().len(), 1);
@@ -296,11 +330,11 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
         listed["clients"][0]["active"], true,
         "the refused changes changed nothing"
     );
-    // Disabled: no more tokens.
+    // Disabled without repeating its keys: no more tokens.
     let (status, _) = admin
         .put(
             &url,
-            &json!({"renipress": crate::HOME_IPRESS, "jwks": keys.jwks(), "active": false}),
+            &json!({"renipress": crate::HOME_IPRESS, "active": false}),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
