@@ -140,16 +140,14 @@ fn invalid(path: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// `PUT /auth/clients/{id}`: registers a client or replaces it.
-pub(crate) async fn register(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin], "register clients")?;
-    let client_id = path.into_inner();
+/// A registration's body, checked: the client id's form, not a people's app's id, JSON,
+/// the RENIPRESS code's form and the keys.
+fn read_registration(
+    req: &HttpRequest,
+    client_id: &str,
+    body: &[u8],
+    state: &AppState,
+) -> Result<(Registration, Renipress), ApiError> {
     let valid_id = !client_id.is_empty()
         && client_id.len() <= 64
         && client_id
@@ -188,7 +186,7 @@ pub(crate) async fn register(
             "a registration is sent as application/json",
         ));
     }
-    let registration: Registration = serde_json::from_slice(&body).map_err(|e| {
+    let registration: Registration = serde_json::from_slice(body).map_err(|e| {
         invalid(
             "body",
             format!("a registration is {{\"renipress\", \"jwks\", \"active\"}}: {e}"),
@@ -199,6 +197,20 @@ pub(crate) async fn register(
     if let Some(jwks) = &registration.jwks {
         check_jwks(jwks).map_err(|e| invalid("jwks", e.0))?;
     }
+    Ok((registration, renipress))
+}
+
+/// `PUT /auth/clients/{id}`: registers a client or replaces it.
+pub(crate) async fn register(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin], "register clients")?;
+    let client_id = path.into_inner();
+    let (registration, renipress) = read_registration(&req, &client_id, &body, &state)?;
     let lookup = client_id.clone();
     let code = renipress.as_str().to_owned();
     let (existing, ipress) = state
