@@ -18,6 +18,7 @@ pub mod idp;
 pub mod keys;
 pub mod people;
 pub mod scopes;
+pub mod sessions;
 pub mod signin;
 pub mod token;
 

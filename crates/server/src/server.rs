@@ -138,7 +138,7 @@ fn start_with(
         config,
         auth,
         metrics,
-        sign_in: Arc::new(crate::auth::signin::Sessions::new()),
+        sign_in: Arc::new(crate::auth::sessions::Sessions::new(routes::permission)),
         capability_statement: capability::capability_statement(OffsetDateTime::now_utc()),
     });
     let server = HttpServer::new(move || {

@@ -30,7 +30,7 @@ pub struct AppState {
     /// The signature policy and verifier.
     pub signatures: Arc<Signatures>,
     /// People's sign-ins: the identity providers' client and sessions' liveness.
-    pub sign_in: Arc<crate::auth::signin::Sessions>,
+    pub sign_in: Arc<crate::auth::sessions::Sessions>,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }

@@ -124,7 +124,7 @@ async fn signed_in(
     caller: &Caller,
     sign_in: &super::token::SignIn,
 ) -> Result<Caller, ApiError> {
-    if !state.sign_in.alive(state, &sign_in.session).await? {
+    if !state.sign_in.alive(&state.store, &sign_in.session).await? {
         return Err(ApiError::Unauthenticated {
             reason: "the sign-in this token belongs to has ended (signed out or revoked); \
                      sign in again"
@@ -132,7 +132,8 @@ async fn signed_in(
             presented: true,
         });
     }
-    if let Some((resource, letter)) = crate::routes::permission(req.method().as_str(), req.path()) {
+    if let Some((resource, letter)) = (state.sign_in.permission)(req.method().as_str(), req.path())
+    {
         let scopes = super::scopes::Scopes::parse(&sign_in.scope).unwrap_or_default();
         if !scopes.allows(resource, letter) {
             return Err(forbidden(

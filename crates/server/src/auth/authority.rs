@@ -33,7 +33,7 @@ pub struct AuthConfig {
     /// The OpenID Connect providers people sign in at; none: people cannot sign in.
     pub identity_providers: Vec<super::people::IdentityProvider>,
     /// User-facing apps besides the registry's own web app (`renhice-web`).
-    pub apps: Vec<super::signin::App>,
+    pub apps: Vec<super::people::App>,
 }
 
 impl Default for AuthConfig {
@@ -53,6 +53,12 @@ impl Default for AuthConfig {
             apps: Vec::new(),
         }
     }
+}
+
+/// The URL of the token endpoint, which client assertions must name as `aud`.
+#[must_use]
+pub fn token_endpoint(issuer: &str) -> String {
+    format!("{}/token", issuer.trim_end_matches('/'))
 }
 
 /// The most verified tokens remembered; past it the memory starts afresh.

@@ -106,11 +106,7 @@ struct AssertionClaims {
     extensions: Extensions,
 }
 
-/// The URL of the token endpoint, which client assertions must name as `aud`.
-#[must_use]
-pub fn token_endpoint(issuer: &str) -> String {
-    format!("{}/token", issuer.trim_end_matches('/'))
-}
+pub use super::authority::token_endpoint;
 
 /// `POST /auth/token`.
 pub(crate) async fn token(

@@ -16,6 +16,23 @@ use serde_json::{Map, Value};
 
 use super::token::Role;
 
+/// A user-facing app allowed to ask people to sign in (`[[auth.apps]]`): a public
+/// client, which proves itself by PKCE and its registered redirect URIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Its `client_id`.
+    pub client_id: String,
+    /// Its name, shown to people.
+    #[serde(default)]
+    pub name: String,
+    /// Where the registry may send people back with a code (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Where the registry may send people after signing out (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
 /// An identity provider people sign in at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

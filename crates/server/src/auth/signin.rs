@@ -13,7 +13,7 @@
 //!    an ID token, and a refresh token that is replaced at each use; a refresh token
 //!    used twice ends the session (it was copied), as does a code used twice.
 //! 5. `POST /auth/revoke` and `GET /auth/logout` end the session: every token of it is
-//!    refused from then on (checked on each request, see [`Sessions`]).
+//!    refused from then on (checked on each request, see [`super::sessions::Sessions`]).
 //!
 //! Clinicians open emergency access (break-glass) deliberately: a refresh with
 //! `purpose_of_use=ETREAT` and a stated `emergency_reason` gives a short-lived
@@ -22,10 +22,7 @@
 //! Sign-ins, failed sign-ins, emergency openings and sign-outs are audited
 //! (`audit::sign_in_event`).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -37,8 +34,7 @@ use serde_json::{Value, json};
 
 use renhice_store::sign_in::{self as stored, Handle, Session, Taken};
 
-use super::idp::Federation;
-use super::people::{self, IdentityProvider, Person};
+use super::people::{self, App, IdentityProvider, Person};
 use super::scopes::{Context, Scopes};
 use super::token::{Grant, Purpose, Role, SignIn};
 use crate::AppState;
@@ -53,95 +49,6 @@ const LOGIN_LIFETIME: i64 = 600;
 const CODE_LIFETIME: i64 = 60;
 /// The shortest emergency reason accepted, in characters.
 const MIN_REASON: usize = 10;
-/// How long a session's liveness is believed without asking the database again: a
-/// session ended on this server is refused at once; one ended through another server
-/// of a cluster, within this time.
-const LIVENESS: Duration = Duration::from_secs(5);
-
-/// A user-facing app allowed to ask people to sign in (`[[auth.apps]]`): a public
-/// client, which proves itself by PKCE and its registered redirect URIs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct App {
-    /// Its `client_id`.
-    pub client_id: String,
-    /// Its name, shown to people.
-    #[serde(default)]
-    pub name: String,
-    /// Where the registry may send people back with a code (exact match).
-    pub redirect_uris: Vec<String>,
-    /// Where the registry may send people after signing out (exact match).
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-}
-
-/// The sign-in service: the identity providers' client and what the server knows of
-/// sessions' liveness.
-#[derive(Debug)]
-pub struct Sessions {
-    federation: Federation,
-    /// Session id → (alive, when last read).
-    liveness: Mutex<HashMap<String, (bool, Instant)>>,
-}
-
-impl Default for Sessions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Sessions {
-    /// A sign-in service with its own HTTP client for the identity providers.
-    #[must_use]
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self {
-            federation: Federation::new(http),
-            liveness: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (bool, Instant)>> {
-        // A poisoned lock only means a holder panicked; the map is a cache.
-        self.liveness
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn forget(&self, session: &str) {
-        self.cache()
-            .insert(session.to_owned(), (false, Instant::now()));
-    }
-
-    /// Whether the session is alive (ended sessions stay ended).
-    pub(crate) async fn alive(
-        &self,
-        state: &AppState,
-        session: &str,
-    ) -> Result<bool, renhice_store::StoreError> {
-        if let Some((alive, read)) = self.cache().get(session).copied()
-            && (!alive || read.elapsed() < LIVENESS)
-        {
-            return Ok(alive);
-        }
-        let id = session.to_owned();
-        let found = state
-            .store
-            .run(move |conn| stored::session(conn, &id))
-            .await?;
-        let alive = found.is_some_and(|s| s.alive_at(now()));
-        let mut cache = self.cache();
-        if cache.len() > 100_000 {
-            cache.retain(|_, (alive, read)| *alive && read.elapsed() < LIVENESS);
-        }
-        cache.insert(session.to_owned(), (alive, Instant::now()));
-        Ok(alive)
-    }
-}
 
 fn now() -> i64 {
     i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
@@ -1449,7 +1356,7 @@ pub(crate) async fn introspect(
         if let Some(sign_in) = &grant.sign_in
             && !state
                 .sign_in
-                .alive(&state, &sign_in.session)
+                .alive(&state.store, &sign_in.session)
                 .await
                 .unwrap_or(false)
         {
@@ -1651,7 +1558,7 @@ pub(crate) fn metadata(state: &AppState) -> Value {
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/jwks"),
         "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": super::endpoint::token_endpoint(&issuer),
+        "token_endpoint": super::authority::token_endpoint(&issuer),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "end_session_endpoint": format!("{issuer}/logout"),
