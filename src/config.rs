@@ -136,27 +136,25 @@ pub(crate) fn env_name(key: &str) -> String {
     }
 }
 
-/// The token issuer and audience name the registry's URL; left at their defaults (port
-/// 8080) while the registry listens elsewhere, every token and every sign-in would fail.
-/// Unset, they follow `server.listen`, as plain HTTP on that address (loopback, where
-/// the defaults apply); behind TLS or a proxy they must be set to the public URL.
-fn follow_listen(config: &mut Config) {
+/// Why the token issuer and audience, left at their defaults (port 8080), do not fit a
+/// registry listening elsewhere: every token and every sign-in would be refused. They
+/// are not changed behind the operator's back (`renhice token issue` and the other
+/// commands read the same configuration, and must agree with the server): the server
+/// says so when it starts.
+pub(crate) fn issuer_mismatch(config: &Config) -> Option<String> {
     let defaults = AuthConfig::default();
     let listen = config.server.listen;
-    if listen == ServerConfig::default().listen {
-        return;
-    }
-    let scheme = if config.server.tls_cert_file.as_os_str().is_empty() {
-        "http"
-    } else {
-        "https"
-    };
-    if config.auth.issuer == defaults.issuer {
-        config.auth.issuer = format!("{scheme}://{listen}/auth");
-    }
-    if config.auth.audience == defaults.audience {
-        config.auth.audience = format!("{scheme}://{listen}/fhir");
-    }
+    let at_defaults =
+        config.auth.issuer == defaults.issuer || config.auth.audience == defaults.audience;
+    (listen != ServerConfig::default().listen && at_defaults).then(|| {
+        format!(
+            "the registry listens on {listen}, but auth.issuer ({}) and auth.audience ({}) \
+             name another address: tokens and people's sign-in will be refused. Set them to \
+             the registry's public URL, e.g. RENHICE_AUTH_ISSUER=http://{listen}/auth \
+             RENHICE_AUTH_AUDIENCE=http://{listen}/fhir (for every renhice command)",
+            config.auth.issuer, config.auth.audience
+        )
+    })
 }
 
 /// Loads the configuration from every source.
@@ -178,14 +176,13 @@ pub(crate) fn load(overrides: &Overrides) -> anyhow::Result<Loaded> {
     if let Some(url) = &overrides.database_url {
         figment = figment.merge(Serialized::default("database.url", url));
     }
-    let mut config: Config = figment
+    let config: Config = figment
         .extract()
         .map_err(|e| {
             // figment's message names the key and the source (file or variable) that is wrong.
             anyhow::anyhow!(e.to_string())
         })
         .context("invalid configuration")?;
-    follow_listen(&mut config);
     let unknown_env = std::env::vars_os()
         .filter_map(|(k, _)| k.into_string().ok())
         .filter(|k| {
@@ -208,23 +205,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issuer_and_audience_follow_the_listen_address_unless_set() {
+    fn a_listen_address_the_issuer_does_not_name_is_told() {
         let mut config = Config::default();
+        assert_eq!(issuer_mismatch(&config), None);
         config.server.listen = "127.0.0.1:9090".parse().unwrap();
-        follow_listen(&mut config);
-        assert_eq!(config.auth.issuer, "http://127.0.0.1:9090/auth");
-        assert_eq!(config.auth.audience, "http://127.0.0.1:9090/fhir");
-        let mut set = Config::default();
-        set.server.listen = "127.0.0.1:9090".parse().unwrap();
-        set.auth.audience = "https://renhice.minsa.gob.pe/fhir".to_owned();
-        follow_listen(&mut set);
-        assert_eq!(
-            set.auth.audience, "https://renhice.minsa.gob.pe/fhir",
-            "set: kept"
+        let said = issuer_mismatch(&config).unwrap();
+        assert!(
+            said.contains("RENHICE_AUTH_AUDIENCE=http://127.0.0.1:9090/fhir"),
+            "{said}"
         );
-        let mut unchanged = Config::default();
-        follow_listen(&mut unchanged);
-        assert_eq!(unchanged, Config::default());
+        config.auth.issuer = "https://renhice.minsa.gob.pe/auth".to_owned();
+        config.auth.audience = "https://renhice.minsa.gob.pe/fhir".to_owned();
+        assert_eq!(issuer_mismatch(&config), None, "set: nothing to say");
     }
 
     #[test]

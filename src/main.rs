@@ -141,6 +141,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             signing_key = keys.kids().last().map_or("", String::as_str),
             "token signing keys loaded"
         );
+        if let Some(warning) = config::issuer_mismatch(&config) {
+            tracing::warn!("{warning}");
+        }
         let web_app = format!(
             "{}/",
             config

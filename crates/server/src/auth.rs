@@ -16,6 +16,7 @@ pub mod clients;
 pub mod endpoint;
 pub mod idp;
 pub mod keys;
+mod oauth;
 pub mod people;
 pub mod scopes;
 pub mod sessions;

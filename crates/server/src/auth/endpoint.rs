@@ -27,6 +27,7 @@ use serde_json::json;
 
 use renhice_store::clients::Client;
 
+use super::oauth::OAuthError;
 use super::token::{Extensions, PURPOSE_SYSTEM};
 use super::token::{Grant, Purpose, Role};
 use crate::ApiError;
@@ -44,45 +45,6 @@ pub const ASSERTION_ALGORITHMS: [Algorithm; 4] = [
 pub const MAX_ASSERTION_LIFETIME_SECS: u64 = 300;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// An OAuth error answer.
-struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
-}
-
-impl OAuthError {
-    fn request(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
-    }
-
-    fn client(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
-            description: description.into(),
-        }
-    }
-
-    fn grant(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_grant",
-            description: description.into(),
-        }
-    }
-
-    fn response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({"error": self.error, "error_description": self.description}))
-    }
-}
 
 /// The form of a token request.
 #[derive(Debug, Deserialize)]
@@ -154,13 +116,7 @@ async fn issue(
         // People's sign-ins (SMART App Launch): see `super::signin`.
         let people: super::signin::PeopleTokenForm = serde_urlencoded::from_bytes(body)
             .map_err(|e| OAuthError::request(format!("the form is malformed: {e}")))?;
-        let answer = super::signin::token(req, people, state)
-            .await
-            .map_err(|e| OAuthError {
-                status: e.status,
-                error: e.error,
-                description: e.description,
-            })?;
+        let answer = super::signin::token(req, people, state).await?;
         return Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
@@ -187,11 +143,7 @@ async fn issue(
     let lifetime = state.auth.config.token_lifetime_secs;
     let access_token = state.auth.issue(&grant, None).map_err(|e| {
         tracing::error!(error = %e, "cannot sign an access token");
-        OAuthError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: "the registry cannot sign tokens now; see its log".to_owned(),
-        }
+        OAuthError::server("the registry cannot sign tokens now; see its log")
     })?;
     tracing::info!(client = %grant.subject, role = %grant.role, "access token issued");
     // The token request's audit event names the client it was answered for.
@@ -207,16 +159,6 @@ async fn issue(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
-}
-
-/// The registry's database failed while answering a token request.
-fn unavailable(e: &renhice_store::StoreError) -> OAuthError {
-    tracing::error!(error = %e, "the token endpoint cannot use the database");
-    OAuthError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        error: "temporarily_unavailable",
-        description: "the registry's database is not available".to_owned(),
-    }
 }
 
 /// The registered client an assertion names, and the key of its JWKS (by the
@@ -248,7 +190,7 @@ async fn client_key(
         .store
         .run(move |conn| renhice_store::clients::find(conn, &lookup))
         .await
-        .map_err(|e| unavailable(&e))?
+        .map_err(|e| OAuthError::database(&e))?
         .filter(|c| c.active)
         .ok_or_else(|| {
             OAuthError::client(format!("no active client {client_id:?} is registered"))
@@ -317,7 +259,7 @@ async fn verify_assertion(state: &AppState, assertion: &str) -> Result<Grant, OA
             renhice_store::clients::use_assertion(conn, &client_id, &jti, expires, now)
         })
         .await
-        .map_err(|e| unavailable(&e))?;
+        .map_err(|e| OAuthError::database(&e))?;
     if !fresh {
         return Err(OAuthError::grant(
             "this client_assertion (its jti) was used before; sign a new one for each request",

@@ -34,6 +34,7 @@ use serde_json::{Value, json};
 
 use renhice_store::sign_in::{self as stored, Handle, Session, Taken};
 
+use super::oauth::OAuthError;
 use super::people::{self, App, IdentityProvider, Person};
 use super::scopes::{Context, Scopes};
 use super::token::{Grant, Purpose, Role, SignIn};
@@ -705,49 +706,6 @@ async fn act_as(
 // ---------------------------------------------------------------------------------
 // POST /auth/token: authorization_code and refresh_token
 
-/// An OAuth token-endpoint error (RFC 6749 §5.2).
-#[derive(Debug)]
-pub(crate) struct TokenError {
-    pub(crate) status: StatusCode,
-    pub(crate) error: &'static str,
-    pub(crate) description: String,
-}
-
-impl TokenError {
-    fn grant(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_grant",
-            description: description.into(),
-        }
-    }
-
-    fn request(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_request",
-            description: description.into(),
-        }
-    }
-
-    fn client(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            error: "invalid_client",
-            description: description.into(),
-        }
-    }
-
-    fn unavailable(e: &renhice_store::StoreError) -> Self {
-        tracing::error!(error = %e, "the token endpoint cannot use the database");
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "temporarily_unavailable",
-            description: "the registry's database is not available".to_owned(),
-        }
-    }
-}
-
 /// The form of a people's token request.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PeopleTokenForm {
@@ -767,19 +725,19 @@ pub(crate) async fn token(
     req: &HttpRequest,
     form: PeopleTokenForm,
     state: &AppState,
-) -> Result<Value, TokenError> {
+) -> Result<Value, OAuthError> {
     let client_id = form.client_id.clone().ok_or_else(|| {
-        TokenError::client("client_id is required (a public client names itself)")
+        OAuthError::client("client_id is required (a public client names itself)")
     })?;
     if app(state, &client_id).is_none() {
-        return Err(TokenError::client(format!(
+        return Err(OAuthError::client(format!(
             "no app {client_id:?} is registered"
         )));
     }
     match form.grant_type.as_str() {
         "authorization_code" => by_code(req, &form, &client_id, state).await,
         "refresh_token" => by_refresh(req, &form, &client_id, state).await,
-        _ => Err(TokenError::request("unreachable grant type")),
+        _ => Err(OAuthError::request("unreachable grant type")),
     }
 }
 
@@ -788,50 +746,38 @@ async fn by_code(
     form: &PeopleTokenForm,
     client_id: &str,
     state: &AppState,
-) -> Result<Value, TokenError> {
+) -> Result<Value, OAuthError> {
     let (Some(code), Some(redirect_uri), Some(verifier)) =
         (&form.code, &form.redirect_uri, &form.code_verifier)
     else {
-        return Err(TokenError::request(
+        return Err(OAuthError::request(
             "an authorization_code request carries code, redirect_uri and code_verifier",
         ));
     };
-    let d = digest(code);
-    let at = now();
-    let taken = state
-        .store
-        .run(move |conn| stored::take(conn, &d, "code", at))
-        .await
-        .map_err(|e| TokenError::unavailable(&e))?;
-    let found = match taken {
-        Taken::Fresh(h) => h,
-        Taken::Reused(h) => {
-            // RFC 6749 §4.1.2: a code used twice revokes what it gave.
-            if let Some(session) = &h.session_id {
-                end_session(state, session, "code-reused").await;
-            }
-            return Err(TokenError::grant(
-                "this code was used before; the sign-in it opened is ended",
-            ));
-        }
-        Taken::Expired | Taken::Unknown => {
-            return Err(TokenError::grant(
-                "the code is unknown or has expired (codes live 60 s)",
-            ));
-        }
-    };
+    // RFC 6749 §4.1.2: a code used twice revokes what it gave.
+    let found = spend(
+        state,
+        code,
+        "code",
+        (
+            "code-reused",
+            "this code was used before; the sign-in it opened is ended",
+        ),
+        "the code is unknown or has expired (codes live 60 s)",
+    )
+    .await?;
     let payload: Granted = serde_json::from_str(&found.payload)
-        .map_err(|_| TokenError::grant("the code is unreadable"))?;
+        .map_err(|_| OAuthError::grant("the code is unreadable"))?;
     if payload.client_id != client_id {
-        return Err(TokenError::grant("the code was issued to another app"));
+        return Err(OAuthError::grant("the code was issued to another app"));
     }
     if &payload.redirect_uri != redirect_uri {
-        return Err(TokenError::grant(
+        return Err(OAuthError::grant(
             "redirect_uri differs from the authorization request's",
         ));
     }
     if !pkce_form(verifier) || s256(verifier) != payload.code_challenge {
-        return Err(TokenError::grant(
+        return Err(OAuthError::grant(
             "code_verifier does not match the code_challenge (PKCE S256)",
         ));
     }
@@ -847,26 +793,54 @@ async fn by_code(
     .await
 }
 
+/// Spends the single-use handle `handle` of `kind`: the handle if it was unused; if it
+/// was used before, its sign-in ends for `reused.0` and the refusal says `reused.1`;
+/// unknown or expired, the refusal says `unknown`.
+async fn spend(
+    state: &AppState,
+    handle: &str,
+    kind: &'static str,
+    reused: (&'static str, &str),
+    unknown: &str,
+) -> Result<Handle, OAuthError> {
+    let d = digest(handle);
+    let at = now();
+    let taken = state
+        .store
+        .run(move |conn| stored::take(conn, &d, kind, at))
+        .await
+        .map_err(|e| OAuthError::database(&e))?;
+    match taken {
+        Taken::Fresh(h) => Ok(h),
+        Taken::Reused(h) => {
+            if let Some(session) = &h.session_id {
+                end_session(state, session, reused.0).await;
+            }
+            Err(OAuthError::grant(reused.1))
+        }
+        Taken::Expired | Taken::Unknown => Err(OAuthError::grant(unknown)),
+    }
+}
+
 async fn by_refresh(
     req: &HttpRequest,
     form: &PeopleTokenForm,
     client_id: &str,
     state: &AppState,
-) -> Result<Value, TokenError> {
+) -> Result<Value, OAuthError> {
     let refresh = form
         .refresh_token
         .as_deref()
-        .ok_or_else(|| TokenError::request("a refresh_token request carries refresh_token"))?;
-    let d = digest(refresh);
+        .ok_or_else(|| OAuthError::request("a refresh_token request carries refresh_token"))?;
     let at = now();
     // Everything that can refuse the request is checked before the token is spent: a
     // refused refresh (a missing emergency reason, say) leaves the sign-in as it was.
-    let peek_digest = d.clone();
+    let peek_digest = digest(refresh);
     let peeked = state
         .store
         .run(move |conn| stored::peek(conn, &peek_digest))
         .await
-        .map_err(|e| TokenError::unavailable(&e))?
+        .map_err(|e| OAuthError::database(&e))?
         .filter(|h| h.kind == "refresh");
     let mut checked = None;
     if let Some(h) = peeked
@@ -874,9 +848,9 @@ async fn by_refresh(
         .filter(|h| h.used_at.is_none() && h.expires_at > at)
     {
         let payload: Refresh = serde_json::from_str(&h.payload)
-            .map_err(|_| TokenError::grant("the refresh token is unreadable"))?;
+            .map_err(|_| OAuthError::grant("the refresh token is unreadable"))?;
         if payload.client_id != client_id {
-            return Err(TokenError::grant(
+            return Err(OAuthError::grant(
                 "the refresh token was issued to another app",
             ));
         }
@@ -885,39 +859,31 @@ async fn by_refresh(
             && Scopes::parse(scope).map(|s| s.to_string()).ok().as_deref()
                 != Some(session.scope.as_str())
         {
-            return Err(TokenError::request_scope());
+            return Err(OAuthError::scope(
+                "a refresh keeps the scopes granted at sign-in; sign in again for others",
+            ));
         }
         let person: SessionPerson = serde_json::from_str(&session.person)
-            .map_err(|_| TokenError::grant("the session is unreadable"))?;
+            .map_err(|_| OAuthError::grant("the session is unreadable"))?;
         let purpose = purpose_of(form, &person)?;
         checked = Some((session, person, purpose));
     }
-    let taken = state
-        .store
-        .run(move |conn| stored::take(conn, &d, "refresh", at))
-        .await
-        .map_err(|e| TokenError::unavailable(&e))?;
-    match taken {
-        Taken::Fresh(_) => {}
-        Taken::Reused(h) => {
-            // A refresh token is replaced at each use: a second use means a copy exists
-            // (OAuth 2.0 Security BCP §4.14.2), so the whole sign-in ends.
-            if let Some(session) = &h.session_id {
-                end_session(state, session, "refresh-token-reused").await;
-            }
-            return Err(TokenError::grant(
-                "this refresh token was used before; the sign-in is ended, sign in again",
-            ));
-        }
-        Taken::Expired | Taken::Unknown => {
-            return Err(TokenError::grant(
-                "the refresh token is unknown or has expired; sign in again",
-            ));
-        }
-    }
+    // A refresh token is replaced at each use: a second use means a copy exists (OAuth
+    // 2.0 Security BCP §4.14.2), so the whole sign-in ends.
+    spend(
+        state,
+        refresh,
+        "refresh",
+        (
+            "refresh-token-reused",
+            "this refresh token was used before; the sign-in is ended, sign in again",
+        ),
+        "the refresh token is unknown or has expired; sign in again",
+    )
+    .await?;
     // Fresh when taken means it was fresh when peeked (handles only ever get spent).
     let Some((session, person, (purpose, reason))) = checked else {
-        return Err(TokenError::grant(
+        return Err(OAuthError::grant(
             "the refresh token is unknown or has expired; sign in again",
         ));
     };
@@ -932,12 +898,9 @@ async fn by_refresh(
         );
         state.audit.write(vec![event]).await.map_err(|e| {
             tracing::error!(error = %e, "an emergency access could not be audited; refused");
-            TokenError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                error: "temporarily_unavailable",
-                description: "the emergency access could not be audited; nothing was granted"
-                    .to_owned(),
-            }
+            OAuthError::unavailable(
+                "the emergency access could not be audited; nothing was granted",
+            )
         })?;
     }
     issue(req, state, &session, purpose, reason, None).await
@@ -948,12 +911,12 @@ async fn by_refresh(
 fn purpose_of(
     form: &PeopleTokenForm,
     person: &SessionPerson,
-) -> Result<(Purpose, Option<String>), TokenError> {
+) -> Result<(Purpose, Option<String>), OAuthError> {
     match form.purpose_of_use.as_deref() {
         None | Some("TREAT") => Ok((Purpose::Treat, None)),
         Some("ETREAT") => {
             if person.role != Role::Clinician {
-                return Err(TokenError::request("emergency access is for clinicians"));
+                return Err(OAuthError::request("emergency access is for clinicians"));
             }
             let reason = form
                 .emergency_reason
@@ -961,42 +924,31 @@ fn purpose_of(
                 .map(str::trim)
                 .filter(|r| r.chars().count() >= MIN_REASON)
                 .ok_or_else(|| {
-                    TokenError::request(format!(
+                    OAuthError::request(format!(
                         "emergency access states why, in emergency_reason (at least \
                          {MIN_REASON} characters)"
                     ))
                 })?;
             Ok((Purpose::Emergency, Some(reason.to_owned())))
         }
-        Some(other) => Err(TokenError::request(format!(
+        Some(other) => Err(OAuthError::request(format!(
             "purpose_of_use is TREAT or ETREAT, not {other}"
         ))),
     }
 }
 
-impl TokenError {
-    fn request_scope() -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: "invalid_scope",
-            description: "a refresh keeps the scopes granted at sign-in; sign in again for others"
-                .to_owned(),
-        }
-    }
-}
-
-async fn live_session(state: &AppState, id: Option<&str>) -> Result<Session, TokenError> {
+async fn live_session(state: &AppState, id: Option<&str>) -> Result<Session, OAuthError> {
     let id = id
-        .ok_or_else(|| TokenError::grant("the grant belongs to no session"))?
+        .ok_or_else(|| OAuthError::grant("the grant belongs to no session"))?
         .to_owned();
     let session = state
         .store
         .run(move |conn| stored::session(conn, &id))
         .await
-        .map_err(|e| TokenError::unavailable(&e))?
-        .ok_or_else(|| TokenError::grant("the sign-in is unknown"))?;
+        .map_err(|e| OAuthError::database(&e))?
+        .ok_or_else(|| OAuthError::grant("the sign-in is unknown"))?;
     if !session.alive_at(now()) {
-        return Err(TokenError::grant("the sign-in has ended; sign in again"));
+        return Err(OAuthError::grant("the sign-in has ended; sign in again"));
     }
     Ok(session)
 }
@@ -1080,10 +1032,10 @@ async fn issue(
     purpose: Purpose,
     reason: Option<String>,
     nonce: Option<&str>,
-) -> Result<Value, TokenError> {
+) -> Result<Value, OAuthError> {
     let person: SessionPerson = serde_json::from_str(&session.person)
-        .map_err(|_| TokenError::grant("the session is unreadable"))?;
-    let scopes = Scopes::parse(&session.scope).map_err(|e| TokenError::grant(e.0))?;
+        .map_err(|_| OAuthError::grant("the session is unreadable"))?;
+    let scopes = Scopes::parse(&session.scope).map_err(|e| OAuthError::grant(e.0))?;
     let config = &state.auth.config;
     let at = now();
     let left = u64::try_from(session.expires_at - at).unwrap_or(0);
@@ -1098,11 +1050,7 @@ async fn issue(
     crate::audit::handle_of(req).caller(&grant);
     let signing_failed = |e: super::keys::KeyError| {
         tracing::error!(error = %e, "cannot sign a token");
-        TokenError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: "the registry cannot sign tokens now; see its log".to_owned(),
-        }
+        OAuthError::server("the registry cannot sign tokens now; see its log")
     };
     let access_token = state
         .auth
@@ -1170,7 +1118,7 @@ async fn issue(
 }
 
 /// A new refresh token of `session`, valid while the session lasts.
-async fn new_refresh(state: &AppState, session: &Session, at: i64) -> Result<String, TokenError> {
+async fn new_refresh(state: &AppState, session: &Session, at: i64) -> Result<String, OAuthError> {
     let refresh = new_handle();
     let handle = Handle {
         digest: digest(&refresh),
@@ -1187,7 +1135,7 @@ async fn new_refresh(state: &AppState, session: &Session, at: i64) -> Result<Str
         .store
         .run(move |conn| stored::put(conn, &handle, at))
         .await
-        .map_err(|e| TokenError::unavailable(&e))?;
+        .map_err(|e| OAuthError::database(&e))?;
     Ok(refresh)
 }
 
@@ -1229,20 +1177,18 @@ async fn session_of(state: &AppState, token: &str) -> Option<(String, String)> {
 fn form_of<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<T, TokenError> {
+) -> Result<T, OAuthError> {
     if !crate::fhir::rest::is_form(req) {
-        return Err(TokenError::request(
+        return Err(OAuthError::request(
             "the request is an application/x-www-form-urlencoded form",
         ));
     }
     serde_urlencoded::from_bytes(body)
-        .map_err(|e| TokenError::request(format!("the form is malformed: {e}")))
+        .map_err(|e| OAuthError::request(format!("the form is malformed: {e}")))
 }
 
-fn oauth_error(e: &TokenError) -> HttpResponse {
-    HttpResponse::build(e.status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"error": e.error, "error_description": e.description}))
+fn oauth_error(e: &OAuthError) -> HttpResponse {
+    e.response()
 }
 
 /// `POST /auth/revoke` (RFC 7009): ends the sign-in a token belongs to. Unknown tokens
@@ -1257,14 +1203,14 @@ pub(crate) async fn revoke(
         Err(e) => return oauth_error(&e),
     };
     let Some(client_id) = form.client_id.filter(|c| app(&state, c).is_some()) else {
-        return oauth_error(&TokenError::client("client_id names no registered app"));
+        return oauth_error(&OAuthError::client("client_id names no registered app"));
     };
     let Some(token) = form.token else {
-        return oauth_error(&TokenError::request("token is required"));
+        return oauth_error(&OAuthError::request("token is required"));
     };
     if let Some((session, client)) = session_of(&state, &token).await {
         if client != client_id {
-            return oauth_error(&TokenError {
+            return oauth_error(&OAuthError {
                 status: StatusCode::BAD_REQUEST,
                 error: "unauthorized_client",
                 description: "the token was issued to another app".to_owned(),
