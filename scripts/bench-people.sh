@@ -49,6 +49,7 @@ issuer = "$issuer"
 client_id = "renhice"
 client_secret = "renhice-dev-secret"
 scopes = ["openid", "profile", "renhice"]
+roles = ["patient", "clinician", "auditor", "admin"]
 EOF
 RENHICE_LOG_LEVEL=warn "$bin" serve --config "$work/bench.toml" >"$work/serve.log" 2>&1 &
 pids+=($!)

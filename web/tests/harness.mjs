@@ -275,6 +275,7 @@ export async function start(backend, options = {}) {
         'client_id = "renhice"',
         'client_secret = "renhice-dev-secret"',
         'scopes = ["openid", "profile", "renhice"]',
+        'roles = ["patient", "clinician", "auditor", "admin"]',
         '',
       ].join('\n'),
     );

@@ -85,6 +85,8 @@ fn start_with(
     if let Some(l) = &listener {
         config.listen = l.local_addr()?;
     }
+    crate::auth::signin::check_config(&auth.config)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
     } else {

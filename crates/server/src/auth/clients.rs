@@ -89,6 +89,25 @@ pub fn check_jwks(value: &Value) -> Result<(), JwksRefused> {
     Ok(())
 }
 
+/// Refuses all but an administrator; a signed-in administrator only through the
+/// registry's own web app. No SMART scope names these endpoints, so another app an
+/// administrator signed in to cannot be allowed them by its scopes: it could replace a
+/// SIHCE's keys and act for its IPRESS.
+fn administrator(caller: &Caller, action: &str) -> Result<(), ApiError> {
+    caller.require(&[Role::Admin], action)?;
+    match &caller.0.sign_in {
+        Some(s) if s.client != super::signin::WEB_APP => Err(super::access::forbidden(
+            "scope",
+            format!(
+                "an administrator's token from the app {:?} may not {action}: that is done \
+                 from the registry's own web app",
+                s.client
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A client as the API shows it: its keys by id, never more.
 fn shown(client: &Client) -> Value {
     let kids: Vec<Value> = serde_json::from_str::<Value>(&client.jwks)
@@ -112,7 +131,7 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin], "list the registered clients")?;
+    administrator(&caller, "list the registered clients")?;
     let clients = state.store.run(stored::list).await?;
     Ok(HttpResponse::Ok().json(json!({"clients": clients.iter().map(shown).collect::<Vec<_>>()})))
 }
@@ -208,7 +227,7 @@ pub(crate) async fn register(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin], "register clients")?;
+    administrator(&caller, "register clients")?;
     let client_id = path.into_inner();
     let (registration, renipress) = read_registration(&req, &client_id, &body, &state)?;
     let lookup = client_id.clone();

@@ -107,6 +107,10 @@ struct TokenAnswer {
 struct IdClaims {
     nonce: Option<String>,
     sub: String,
+    #[serde(default)]
+    aud: Value,
+    #[serde(default)]
+    azp: Option<String>,
     #[serde(flatten)]
     rest: Map<String, Value>,
 }
@@ -340,6 +344,14 @@ impl Federation {
         })?;
         if data.claims.nonce.as_deref() != Some(nonce) {
             return Err(invalid("its nonce is not the one this sign-in sent"));
+        }
+        // OpenID Connect Core §3.1.3.7: with several audiences, the authorized party
+        // must be the registry.
+        let audiences = data.claims.aud.as_array().map_or(1, Vec::len);
+        if audiences > 1 && data.claims.azp.as_deref() != Some(provider.client_id.as_str()) {
+            return Err(invalid(
+                "it names several audiences and the registry is not its azp",
+            ));
         }
         Ok(data.claims)
     }

@@ -62,8 +62,9 @@ pub struct IdentityProvider {
     /// Which claims say what.
     #[serde(default)]
     pub claims: ClaimNames,
-    /// The roles this provider may vouch for (default: every role).
-    #[serde(default = "every_role")]
+    /// The roles this provider may vouch for, named on purpose (no default): a
+    /// hospital's provider vouches for its clinicians (`["clinician"]`), the State's for
+    /// patients and perhaps clinicians, never by omission for auditors or administrators.
     pub roles: Vec<Role>,
     /// The RENIPRESS codes of the IPRESS whose clinicians this provider may vouch for;
     /// empty: any.
@@ -75,6 +76,8 @@ fn default_scopes() -> Vec<String> {
     vec!["openid".to_owned(), "profile".to_owned()]
 }
 
+/// Every role a provider may vouch for (tests).
+#[cfg(test)]
 fn every_role() -> Vec<Role> {
     vec![Role::Patient, Role::Clinician, Role::Auditor, Role::Admin]
 }

@@ -79,7 +79,16 @@ impl Sessions {
         let alive = found.is_some_and(|s| s.alive_at(now));
         let mut cache = self.cache();
         if cache.len() > 100_000 {
-            cache.retain(|_, (alive, read)| *alive && read.elapsed() < LIVENESS);
+            // Ended sessions are remembered for a day (longer than any session lives):
+            // a revocation the database failed to record is known here at least.
+            cache.retain(|_, (alive, read)| {
+                read.elapsed()
+                    < if *alive {
+                        LIVENESS
+                    } else {
+                        Duration::from_hours(24)
+                    }
+            });
         }
         cache.insert(session.to_owned(), (alive, Instant::now()));
         Ok(alive)

@@ -515,7 +515,7 @@ pub(crate) async fn callback(
         Err(failure) => {
             let event = sign_in_event(
                 SignInEvent::LoginFailed,
-                failure.person.as_ref().map(|p| (p, Role::Patient)),
+                failure.person.as_deref().map(|p| (p, Role::Patient)),
                 &login.client_id,
                 Some(&failure.description),
                 network.as_deref(),
@@ -538,7 +538,7 @@ pub(crate) async fn callback(
 struct Failure {
     error: &'static str,
     description: String,
-    person: Option<Person>,
+    person: Option<Box<Person>>,
 }
 
 impl Failure {
@@ -551,13 +551,13 @@ impl Failure {
     }
 }
 
-/// Completes a sign-in: the provider's code exchanged, the person recognised, a session
-/// opened and the app's code issued.
-async fn finish(
+/// The provider's answer at the callback: its code, from the provider the sign-in went
+/// to, or the failure it reports.
+fn provider_answer<'s>(
     q: &[(String, String)],
-    state: &AppState,
+    state: &'s AppState,
     login: &Login,
-) -> Result<(String, SessionPerson), Failure> {
+) -> Result<(String, &'s IdentityProvider), Failure> {
     let get = |name: &str| single(q, name).ok().flatten();
     if let Some(error) = get("error") {
         let description = get("error_description").unwrap_or_else(|| error.clone());
@@ -566,12 +566,6 @@ async fn finish(
             format!("el proveedor de identidad no completó el ingreso: {description}"),
         ));
     }
-    let code = get("code").ok_or_else(|| {
-        Failure::new(
-            "access_denied",
-            "el proveedor de identidad no devolvió un código",
-        )
-    })?;
     let provider = state
         .auth
         .config
@@ -584,6 +578,33 @@ async fn finish(
                 "el proveedor de identidad ya no está configurado",
             )
         })?;
+    // RFC 9207: a provider that names itself in the answer must be the one the sign-in
+    // went to (a mix-up between providers otherwise goes unseen).
+    if let Some(iss) = get("iss")
+        && iss.trim_end_matches('/') != provider.issuer.trim_end_matches('/')
+    {
+        return Err(Failure::new(
+            "access_denied",
+            "la respuesta viene de otro proveedor de identidad (iss)",
+        ));
+    }
+    let code = get("code").ok_or_else(|| {
+        Failure::new(
+            "access_denied",
+            "el proveedor de identidad no devolvió un código",
+        )
+    })?;
+    Ok((code, provider))
+}
+
+/// Completes a sign-in: the provider's code exchanged, the person recognised, a session
+/// opened and the app's code issued.
+async fn finish(
+    q: &[(String, String)],
+    state: &AppState,
+    login: &Login,
+) -> Result<(String, SessionPerson), Failure> {
+    let (code, provider) = provider_answer(q, state, login)?;
     let callback = format!("{}/callback", issuer(state));
     let (claims, provider_id_token) = state
         .sign_in
@@ -664,7 +685,7 @@ async fn act_as(
     let refuse = |e: people::NotRecognised, person: &Person| Failure {
         error: "access_denied",
         description: e.0,
-        person: Some(person.clone()),
+        person: Some(Box::new(person.clone())),
     };
     let acting = match scopes
         .context()
@@ -688,10 +709,10 @@ async fn act_as(
                 })?;
             let patient = holder.ok_or_else(|| Failure {
                 error: "access_denied",
-                description: format!(
-                    "el registro no tiene un paciente con el documento {document}: su IPRESS lo registra al atenderlo"
-                ),
-                person: Some(person.clone()),
+                description: "el registro no tiene un paciente con su documento de identidad: \
+                              su IPRESS lo registra al atenderlo"
+                    .to_owned(),
+                person: Some(Box::new(person.clone())),
             })?;
             (Role::Patient, Some(patient))
         }
@@ -1216,7 +1237,12 @@ pub(crate) async fn revoke(
                 description: "the token was issued to another app".to_owned(),
             });
         }
-        end_and_audit(&req, &state, &session, "revoked", SignInEvent::Logout).await;
+        // RFC 7009 §2.2.1: a revocation the registry could not carry out is a 503, so the
+        // app knows the tokens may still be honoured elsewhere.
+        if let Err(e) = end_and_audit(&req, &state, &session, "revoked", SignInEvent::Logout).await
+        {
+            return oauth_error(&OAuthError::database(&e));
+        }
     }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -1230,7 +1256,7 @@ async fn end_and_audit(
     session: &str,
     why: &'static str,
     kind: SignInEvent,
-) {
+) -> Result<(), renhice_store::StoreError> {
     state.sign_in.forget(session);
     let id = session.to_owned();
     let at = now();
@@ -1256,9 +1282,13 @@ async fn end_and_audit(
             if let Err(e) = state.audit.write(vec![event]).await {
                 tracing::error!(error = %e, "a sign-out could not be audited");
             }
+            Ok(())
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "cannot end a session"),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot end a session");
+            Err(e)
+        }
     }
 }
 
@@ -1374,7 +1404,14 @@ pub(crate) async fn logout(
 ) -> HttpResponse {
     let q = query.into_inner();
     let get = |name: &str| single(&q, name).ok().flatten();
-    let hint = get("id_token_hint").and_then(|t| state.auth.keys.verify_signature_only(&t));
+    // Only an ID token of the registry's, issued to a registered app (never an access
+    // token, which carries IUA claims), names the sign-in to end; a client_id other
+    // than its audience makes it name none.
+    let hint = get("id_token_hint")
+        .and_then(|t| state.auth.keys.verify_signature_only(&t))
+        .filter(|c| c.get("extensions").is_none())
+        .filter(|c| c["aud"].as_str().is_some_and(|a| app(&state, a).is_some()))
+        .filter(|c| get("client_id").is_none_or(|id| c["aud"].as_str() == Some(id.as_str())));
     let client_id = hint
         .as_ref()
         .and_then(|c| c["aud"].as_str().map(str::to_owned))
@@ -1402,7 +1439,9 @@ pub(crate) async fn logout(
         {
             provider_logout = Some(person);
         }
-        end_and_audit(&req, &state, &sid, "logout", SignInEvent::Logout).await;
+        // A logout the database did not record still signs the person out here and at
+        // their provider; the error is in the log.
+        let _ = end_and_audit(&req, &state, &sid, "logout", SignInEvent::Logout).await;
     }
     // The person's session at the provider ends too, where it offers that; it sends them
     // back here, and from here they go back to the app.
@@ -1496,6 +1535,44 @@ pub(crate) async fn logged_out(
     }
 }
 
+/// Refuses a configuration of people's sign-in that would be ambiguous: two providers
+/// of one name (subjects are `name|sub`), a name with `|`, two apps of one id, an app
+/// with the web app's id, an app without redirect URIs.
+pub fn check_config(config: &super::AuthConfig) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    for p in &config.identity_providers {
+        let valid = !p.name.is_empty()
+            && p.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(format!(
+                "auth.identity_providers: the name {:?} is not letters, digits, '-' or '_'",
+                p.name
+            ));
+        }
+        if !names.insert(p.name.as_str()) {
+            return Err(format!(
+                "auth.identity_providers: two providers are named {:?}",
+                p.name
+            ));
+        }
+    }
+    let mut ids = std::collections::HashSet::from([WEB_APP]);
+    for a in &config.apps {
+        if !ids.insert(a.client_id.as_str()) {
+            return Err(format!(
+                "auth.apps: the client id {:?} is used twice (or is the web app's)",
+                a.client_id
+            ));
+        }
+        if a.redirect_uris.is_empty() {
+            return Err(format!("auth.apps: {:?} has no redirect_uris", a.client_id));
+        }
+    }
+    Ok(())
+}
+
 /// The registry's authorization-server metadata, shared by
 /// `/.well-known/smart-configuration` and `/auth/.well-known/openid-configuration`.
 pub(crate) fn metadata(state: &AppState) -> Value {
@@ -1562,6 +1639,23 @@ mod tests {
         assert_ne!(new_handle(), h);
         assert_eq!(digest(&h).len(), 64);
         assert!(!digest(&h).contains(&h));
+    }
+
+    #[test]
+    fn ambiguous_sign_in_configurations_are_refused() {
+        let mut config = super::super::AuthConfig::default();
+        assert_eq!(check_config(&config), Ok(()));
+        config.apps.push(App {
+            client_id: WEB_APP.to_owned(),
+            name: String::new(),
+            redirect_uris: vec!["https://x/".to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+        });
+        assert!(check_config(&config).is_err(), "the web app's id");
+        config.apps[0].client_id = "mi-app".to_owned();
+        assert_eq!(check_config(&config), Ok(()));
+        config.apps[0].redirect_uris.clear();
+        assert!(check_config(&config).is_err(), "no redirect URI");
     }
 
     #[test]
