@@ -315,6 +315,9 @@ fn shutdown_lets_an_in_flight_request_finish() {
             "--database-url",
             db.url(),
         ]);
+        // The readiness query must still be waiting when the lock is let go, however
+        // slowly a loaded machine gets through the steps in between.
+        cmd.env("RENHICE_READINESS_TIMEOUT_SECS", "120");
         let mut renhice = Renhice::spawn(cmd);
         let base = renhice.base_url();
 
@@ -347,7 +350,7 @@ fn shutdown_lets_an_in_flight_request_finish() {
         };
         poll_until(
             "the request waits on the lock",
-            Duration::from_secs(10),
+            Duration::from_secs(60),
             || waiting(&mut locker) == 1,
         );
         assert!(
