@@ -350,7 +350,7 @@ fn shutdown_lets_an_in_flight_request_finish() {
         };
         poll_until(
             "the request waits on the lock",
-            Duration::from_secs(60),
+            Duration::from_mins(1),
             || waiting(&mut locker) == 1,
         );
         assert!(
