@@ -339,7 +339,8 @@ fn shutdown_lets_an_in_flight_request_finish() {
                 (res.status().as_u16(), res.text().await.unwrap())
             }
         });
-        // The request's query is observably blocked on the lock.
+        // The request's query is observably blocked on the lock (one waiter or more: a
+        // loaded machine may queue more of the server's work behind it).
         let waiting = |locker: &mut PgConnection| -> i64 {
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "(SELECT count(*) FROM pg_stat_activity \
@@ -348,11 +349,20 @@ fn shutdown_lets_an_in_flight_request_finish() {
             .get_result(locker)
             .unwrap()
         };
-        poll_until(
-            "the request waits on the lock",
-            Duration::from_mins(1),
-            || waiting(&mut locker) == 1,
-        );
+        let seen = std::cell::Cell::new(0);
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        while {
+            seen.set(waiting(&mut locker));
+            seen.get() < 1
+        } {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out: the request waits on the lock ({} waiting; in flight: {})",
+                seen.get(),
+                !in_flight.is_finished()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(
             !in_flight.is_finished(),
             "the request should be waiting on the lock"
@@ -369,7 +379,10 @@ fn shutdown_lets_an_in_flight_request_finish() {
             renhice.child.try_wait().unwrap().is_none(),
             "exited with a request in flight"
         );
-        assert_eq!(waiting(&mut locker), 1, "the request is no longer waiting");
+        assert!(
+            waiting(&mut locker) >= 1,
+            "the request is no longer waiting"
+        );
         // New connections are refused while the old request finishes.
         let refused = runtime.block_on(reqwest::get(format!("{base}/healthz")));
         assert!(
