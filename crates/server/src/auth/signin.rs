@@ -78,6 +78,26 @@ fn digest(handle: &str) -> String {
         })
 }
 
+/// A new single-use handle of `kind` (given out) and its stored form (its digest only),
+/// carrying `payload`, valid until `expires_at`.
+fn issued(
+    kind: &str,
+    session: Option<&str>,
+    payload: &impl Serialize,
+    expires_at: i64,
+) -> (String, Handle) {
+    let handle = new_handle();
+    let stored = Handle {
+        digest: digest(&handle),
+        kind: kind.to_owned(),
+        session_id: session.map(str::to_owned),
+        payload: json!(payload).to_string(),
+        expires_at,
+        used_at: None,
+    };
+    (handle, stored)
+}
+
 /// The PKCE S256 challenge of a verifier.
 fn s256(verifier: &str) -> String {
     B64.encode(ring::digest::digest(
@@ -376,7 +396,7 @@ async fn begin(
         provider_nonce: new_handle(),
         provider_verifier: new_handle(),
     };
-    let handle = new_handle();
+    let (handle, stored_handle) = issued("login", None, &login, now() + LOGIN_LIFETIME);
     let callback = format!("{}/callback", issuer(state));
     let destination = state
         .sign_in
@@ -393,14 +413,6 @@ async fn begin(
             tracing::warn!(error = %e, "cannot send a person to their identity provider");
             ("temporarily_unavailable", e.to_string())
         })?;
-    let stored_handle = Handle {
-        digest: digest(&handle),
-        kind: "login".to_owned(),
-        session_id: None,
-        payload: json!(login).to_string(),
-        expires_at: now() + LOGIN_LIFETIME,
-        used_at: None,
-    };
     let at = now();
     state
         .store
@@ -645,21 +657,17 @@ async fn finish(
         ended_at: None,
         ended_why: None,
     };
-    let code = new_handle();
-    let handle = Handle {
-        digest: digest(&code),
-        kind: "code".to_owned(),
-        session_id: Some(session.id.clone()),
-        payload: json!(Granted {
+    let (code, handle) = issued(
+        "code",
+        Some(&session.id),
+        &Granted {
             client_id: login.client_id.clone(),
             redirect_uri: login.redirect_uri.clone(),
             code_challenge: login.code_challenge.clone(),
             nonce: login.nonce.clone(),
-        })
-        .to_string(),
-        expires_at: at + CODE_LIFETIME,
-        used_at: None,
-    };
+        },
+        at + CODE_LIFETIME,
+    );
     state
         .store
         .run(move |conn| stored::open(conn, &session, &handle, at))
@@ -1140,18 +1148,14 @@ async fn issue(
 
 /// A new refresh token of `session`, valid while the session lasts.
 async fn new_refresh(state: &AppState, session: &Session, at: i64) -> Result<String, OAuthError> {
-    let refresh = new_handle();
-    let handle = Handle {
-        digest: digest(&refresh),
-        kind: "refresh".to_owned(),
-        session_id: Some(session.id.clone()),
-        payload: json!(Refresh {
+    let (refresh, handle) = issued(
+        "refresh",
+        Some(&session.id),
+        &Refresh {
             client_id: session.client_id.clone(),
-        })
-        .to_string(),
-        expires_at: session.expires_at,
-        used_at: None,
-    };
+        },
+        session.expires_at,
+    );
     state
         .store
         .run(move |conn| stored::put(conn, &handle, at))
@@ -1456,20 +1460,16 @@ pub(crate) async fn logout(
         && let Some(end) = discovery.end_session_endpoint
         && let Ok(mut url) = url::Url::parse(&end)
     {
-        let handle = new_handle();
         let at = now();
-        let stored_handle = Handle {
-            digest: digest(&handle),
-            kind: "logout".to_owned(),
-            session_id: None,
-            payload: json!(Logout {
+        let (handle, stored_handle) = issued(
+            "logout",
+            None,
+            &Logout {
                 redirect: back.clone(),
-                state: app_state.clone()
-            })
-            .to_string(),
-            expires_at: at + LOGIN_LIFETIME,
-            used_at: None,
-        };
+                state: app_state.clone(),
+            },
+            at + LOGIN_LIFETIME,
+        );
         if state
             .store
             .run(move |conn| stored::put(conn, &stored_handle, at))

@@ -256,6 +256,25 @@ async fn form(url: &str, pairs: &[(&str, &str)]) -> (StatusCode, Value) {
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// A refresh at the token endpoint `url` by `client`, asking emergency access with
+/// `reason` if given: the status and the answer.
+async fn refresh_at(
+    url: &str,
+    token: &str,
+    client: &str,
+    reason: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut pairs = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token),
+        ("client_id", client),
+    ];
+    if let Some(reason) = reason {
+        pairs.extend([("purpose_of_use", "ETREAT"), ("emergency_reason", reason)]);
+    }
+    form(url, &pairs).await
+}
+
 /// Signs `login` in to the web app with `scope`: the token answer, or the OAuth error
 /// and its description as the app receives them.
 async fn sign_in(
@@ -558,17 +577,7 @@ async fn emergency_access_is_a_deliberate_audited_step(db: TestDb) {
     let token_url = format!("{base}/auth/token");
 
     // No reason, no emergency: and the refresh token was not spent by the refusal.
-    let (status, refused) = form(
-        &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", "renhice-web"),
-            ("purpose_of_use", "ETREAT"),
-            ("emergency_reason", "urgente"),
-        ],
-    )
-    .await;
+    let (status, refused) = refresh_at(&token_url, refresh, "renhice-web", Some("urgente")).await;
     assert_eq!(status, 400, "{refused}");
     assert!(
         refused["error_description"]
@@ -577,15 +586,7 @@ async fn emergency_access_is_a_deliberate_audited_step(db: TestDb) {
             .contains("emergency_reason"),
         "{refused}"
     );
-    let (status, refreshed) = form(
-        &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", "renhice-web"),
-        ],
-    )
-    .await;
+    let (status, refreshed) = refresh_at(&token_url, refresh, "renhice-web", None).await;
     assert_eq!(
         status, 200,
         "a refused emergency leaves the sign-in as it was: {refreshed}"
@@ -593,17 +594,7 @@ async fn emergency_access_is_a_deliberate_audited_step(db: TestDb) {
     let refresh = refreshed["refresh_token"].as_str().unwrap();
 
     let reason = "paciente inconsciente en emergencia, sin acompañantes";
-    let (status, emergency) = form(
-        &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", "renhice-web"),
-            ("purpose_of_use", "ETREAT"),
-            ("emergency_reason", reason),
-        ],
-    )
-    .await;
+    let (status, emergency) = refresh_at(&token_url, refresh, "renhice-web", Some(reason)).await;
     assert_eq!(status, 200, "{emergency}");
     assert_eq!(emergency["renhice_purpose"], "ETREAT");
     assert!(emergency["expires_in"].as_u64().unwrap() <= 3600);
@@ -635,18 +626,11 @@ async fn emergency_access_is_a_deliberate_audited_step(db: TestDb) {
     let patient_answer = sign_in(&app, &idp, "paciente", "paciente-clave", PATIENT)
         .await
         .unwrap();
-    let (status, refused) = form(
+    let (status, refused) = refresh_at(
         &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                patient_answer["refresh_token"].as_str().unwrap(),
-            ),
-            ("client_id", "renhice-web"),
-            ("purpose_of_use", "ETREAT"),
-            ("emergency_reason", reason),
-        ],
+        patient_answer["refresh_token"].as_str().unwrap(),
+        "renhice-web",
+        Some(reason),
     )
     .await;
     assert_eq!(status, 400, "{refused}");
@@ -735,15 +719,7 @@ async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_sign_in(db: TestDb) {
     assert_eq!(answer["renhice_role"], "auditor");
     let token_url = format!("{base}/auth/token");
     let first = answer["refresh_token"].as_str().unwrap().to_owned();
-    let (status, second) = form(
-        &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &first),
-            ("client_id", "renhice-web"),
-        ],
-    )
-    .await;
+    let (status, second) = refresh_at(&token_url, &first, "renhice-web", None).await;
     assert_eq!(status, 200, "{second}");
     assert_ne!(second["refresh_token"], first.as_str(), "rotated");
     let access = second["access_token"].as_str().unwrap().to_owned();
@@ -751,37 +727,25 @@ async fn refresh_tokens_rotate_and_a_replayed_one_ends_the_sign_in(db: TestDb) {
     assert_eq!(status, 200, "an auditor reads the trail");
 
     // Another app cannot use it.
-    let (status, refused) = form(
+    let (status, refused) = refresh_at(
         &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", second["refresh_token"].as_str().unwrap()),
-            ("client_id", "otra-app"),
-        ],
+        second["refresh_token"].as_str().unwrap(),
+        "otra-app",
+        None,
     )
     .await;
     assert_eq!(status, 401, "{refused}");
 
     // The first refresh token again: a copy exists, so the sign-in ends, and every token
     // of it with it.
-    let (status, replay) = form(
-        &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &first),
-            ("client_id", "renhice-web"),
-        ],
-    )
-    .await;
+    let (status, replay) = refresh_at(&token_url, &first, "renhice-web", None).await;
     assert_eq!(status, 400, "{replay}");
     assert_eq!(replay["error"], "invalid_grant");
-    let (status, _) = form(
+    let (status, _) = refresh_at(
         &token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", second["refresh_token"].as_str().unwrap()),
-            ("client_id", "renhice-web"),
-        ],
+        second["refresh_token"].as_str().unwrap(),
+        "renhice-web",
+        None,
     )
     .await;
     assert_eq!(
