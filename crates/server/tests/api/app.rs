@@ -110,16 +110,7 @@ pub(crate) async fn spawn(db: &TestDb) -> TestApp {
 
 /// A server whose configuration `adjust` changes first.
 pub(crate) async fn spawn_with(db: &TestDb, adjust: impl FnOnce(&mut ServerConfig)) -> TestApp {
-    // The TLS tests build reqwest with rustls but no built-in crypto provider (no C
-    // toolchain for aws-lc); every client of the process then needs ring installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let store = Store::connect(&DatabaseConfig {
-        url: db.url().to_owned(),
-        connect_timeout_secs: 1,
-        ..DatabaseConfig::default()
-    })
-    .await
-    .unwrap();
+    let store = connect(db).await;
     let mut config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         workers: 1,
@@ -144,14 +135,7 @@ pub(crate) async fn spawn_with_auth(
     db: &TestDb,
     adjust: impl FnOnce(&mut AuthConfig, &str),
 ) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let store = Store::connect(&DatabaseConfig {
-        url: db.url().to_owned(),
-        connect_timeout_secs: 1,
-        ..DatabaseConfig::default()
-    })
-    .await
-    .unwrap();
+    let store = connect(db).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut auth = AuthConfig {
@@ -174,4 +158,18 @@ pub(crate) async fn spawn_with_auth(
         base,
         authority,
     }
+}
+
+/// The test database's store, with ring installed as the process's TLS provider: the
+/// TLS tests build reqwest with rustls but no built-in crypto provider (no C toolchain
+/// for aws-lc), and every client of the process then needs ring.
+async fn connect(db: &TestDb) -> Store {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Store::connect(&DatabaseConfig {
+        url: db.url().to_owned(),
+        connect_timeout_secs: 1,
+        ..DatabaseConfig::default()
+    })
+    .await
+    .unwrap()
 }
