@@ -16,11 +16,14 @@
 //! `resource`, `expression` (FHIRPath, by the validator's engine), `validateProfileId`,
 //! `headerField`. See `docs/accreditation.md`.
 
-mod report;
-mod run;
-
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use renhice_accredit::{Options, Progress, Suite, TestResult, TestStart, Verdict};
 
 /// Exit codes of `renhice accredit` (2 is clap's usage error).
 pub(crate) mod exit {
@@ -31,18 +34,6 @@ pub(crate) mod exit {
     /// The suite, a fixture or an option cannot be used.
     pub(crate) const UNUSABLE: u8 = 5;
 }
-
-/// The suites compiled in: `(name, TestScript JSON)`.
-pub(crate) const SUITES: &[(&str, &str)] = &[
-    (
-        "registro-envio",
-        include_str!("../profiles/suites/registro-envio.json"),
-    ),
-    (
-        "sihce-basico",
-        include_str!("../profiles/suites/sihce-basico.json"),
-    ),
-];
 
 /// `renhice accredit`.
 #[derive(Debug, clap::Args)]
@@ -96,15 +87,92 @@ fn parse_var(text: &str) -> Result<(String, String), String> {
 
 /// Runs `renhice accredit`; the exit code says whether every test passed ([`exit`]).
 pub(crate) fn accredit(args: &AccreditArgs) -> ExitCode {
-    match run::run(args) {
-        Ok(outcome) => ExitCode::from(if outcome.passed() {
-            exit::PASSED
-        } else {
-            exit::FAILED
-        }),
+    match run(args) {
+        Ok(passed) => ExitCode::from(if passed { exit::PASSED } else { exit::FAILED }),
         Err(error) => {
             eprintln!("renhice accredit: {error:#}");
             ExitCode::from(exit::UNUSABLE)
         }
+    }
+}
+
+fn run(args: &AccreditArgs) -> anyhow::Result<bool> {
+    let suite = Suite::load(&args.suite)?;
+    let ca_pem = args
+        .ca
+        .as_ref()
+        .map(|path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display())))
+        .transpose()?;
+    let verifier = args
+        .trust
+        .as_ref()
+        .map(|trust| {
+            crate::signatures::load_verifier(trust, &args.crl)
+                .map(|verifier| (Arc::new(verifier), trust.display().to_string()))
+        })
+        .transpose()?;
+    let options = Options {
+        target: args.target.clone(),
+        token: args.token.clone(),
+        variables: args.vars.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        ca_pem,
+        verifier,
+    };
+    let outcome = renhice_accredit::run(
+        &suite,
+        &options,
+        &mut Terminal {
+            target: &args.target,
+        },
+    )?;
+    renhice_accredit::report::write_all(&outcome, &args.out)?;
+    let passed = outcome
+        .tests
+        .iter()
+        .filter(|test| test.verdict() == Verdict::Pass)
+        .count();
+    eprintln!(
+        "{passed} of {} tests passed; reports in {} (testreport.json, junit.xml, report.html)",
+        outcome.tests.len(),
+        args.out.display()
+    );
+    Ok(outcome.passed())
+}
+
+/// Progress on standard error, a line per test.
+struct Terminal<'a> {
+    target: &'a str,
+}
+
+impl Progress for Terminal<'_> {
+    fn started(&mut self, suite: &Suite, total: usize) {
+        eprintln!(
+            "renhice accredit: suite {} ({total} tests) against {}",
+            suite.name(),
+            self.target
+        );
+    }
+
+    fn test_started(&mut self, index: usize, total: usize, test: &TestStart<'_>) {
+        let label = test
+            .criterion
+            .map_or_else(String::new, |(code, _)| format!("{code} "));
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "[{}/{total}] {label}{} … ", index + 1, test.name);
+        let _ = stderr.flush();
+    }
+
+    fn test_finished(&mut self, _index: usize, _total: usize, result: &TestResult) {
+        let reason = result
+            .actions
+            .iter()
+            .find(|action| action.verdict >= Verdict::Fail)
+            .map_or_else(String::new, |action| format!(": {}", action.message));
+        eprintln!(
+            "{} ({} ms){reason}",
+            result.verdict().code(),
+            result.duration.as_millis()
+        );
     }
 }

@@ -178,6 +178,8 @@ async function failure(res) {
  * @property {Record<string, string>} [headers]
  * @property {string} [patient] the patient the request is about: under emergency access
  *   for that patient, the emergency token is sent
+ * @property {AbortSignal} [signal] abandons the request (the page was left): it then
+ *   rejects with the signal's reason, not a FhirError
  */
 
 /**
@@ -186,17 +188,18 @@ async function failure(res) {
  * registry still refuses, the session ends. A 429 of a read asking to wait a few
  * seconds is retried once after the wait.
  * @param {string} path relative to the FHIR base, or a link the registry gave
- * @param {RequestOptions} [options]
- * @returns {Promise<any>} the parsed JSON answer
+ * @param {RequestOptions} options
+ * @param {string} [accept] the Accept header (by default FHIR JSON, or JSON with `json`)
+ * @returns {Promise<Response>} a successful answer, its body unread
  */
-export async function request(path, options = {}) {
+async function send(path, options, accept) {
   const url = toUrl(path);
   let waited = false;
   for (let attempt = 0; ; attempt += 1) {
     const token = await auth.accessToken(options.patient);
     const type = options.json ? 'application/json' : 'application/fhir+json';
     /** @type {Record<string, string>} */
-    const headers = { Authorization: `Bearer ${token}`, Accept: type, ...options.headers };
+    const headers = { Authorization: `Bearer ${token}`, Accept: accept ?? type, ...options.headers };
     if (options.body !== undefined) headers['Content-Type'] = type;
     let res;
     try {
@@ -205,8 +208,10 @@ export async function request(path, options = {}) {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         cache: 'no-store',
+        signal: options.signal,
       });
-    } catch {
+    } catch (e) {
+      if (options.signal?.aborted) throw options.signal.reason ?? e;
       throw new FhirError(0, t('error.network'));
     }
     if (res.status === 401) {
@@ -230,9 +235,20 @@ export async function request(path, options = {}) {
       continue;
     }
     if (!res.ok) throw await failure(res);
-    if (res.status === 204) return null;
-    return res.json();
+    return res;
   }
+}
+
+/**
+ * Sends one request to the registry with the session's token (see `send`).
+ * @param {string} path relative to the FHIR base, or a link the registry gave
+ * @param {RequestOptions} [options]
+ * @returns {Promise<any>} the parsed JSON answer
+ */
+export async function request(path, options = {}) {
+  const res = await send(path, options);
+  if (res.status === 204) return null;
+  return res.json();
 }
 
 /**
@@ -244,6 +260,19 @@ export async function request(path, options = {}) {
  */
 export function api(path, options = {}) {
   return request(`${location.origin}/${path.replace(/^\//, '')}`, { ...options, json: true });
+}
+
+/**
+ * A file from the registry's API outside /fhir (an accreditation report), with the
+ * session's token: its bytes, to be saved rather than shown.
+ * @param {string} path relative to the registry's origin
+ * @param {string} accept the file's media type
+ * @param {RequestOptions} [options]
+ * @returns {Promise<Blob>}
+ */
+export async function apiFile(path, accept, options = {}) {
+  const res = await send(`${location.origin}/${path.replace(/^\//, '')}`, { ...options, json: true }, accept);
+  return res.blob();
 }
 
 /**

@@ -2,9 +2,9 @@
 // the footer, and the hash router that draws each page.
 //
 // Routes: #/ (the home of each role), #/buscar, #/paciente/{id} (clinicians),
-// #/mis-registros, #/accesos, #/consentimientos (patients), #/auditoria (auditors),
-// #/admin (administrators: IPRESS and SIHCE clients). The server serves only `/`;
-// everything after `#` stays in the browser.
+// #/mis-registros, #/accesos, #/consentimientos (patients), #/auditoria,
+// #/acreditacion, #/acreditacion/{run} (auditors), #/admin (administrators: IPRESS and
+// SIHCE clients). The server serves only `/`; everything after `#` stays in the browser.
 
 import { h, append, replace } from './dom.js';
 import { t, lang, setLang, lookup, ready } from './i18n.js';
@@ -22,6 +22,8 @@ let patientPages = null;
 let auditorPages = null;
 /** @type {import('./page-admin.js') | null} */
 let adminPages = null;
+/** @type {import('./page-accreditation.js') | null} */
+let accreditationPages = null;
 /** @type {Record<auth.Role, () => Promise<unknown>>} */
 const LOAD = {
   clinician: async () => (clinicianPages ??= await import('./page-clinician.js')),
@@ -29,9 +31,17 @@ const LOAD = {
   auditor: async () => (auditorPages ??= await import('./page-auditor.js')),
   admin: async () => (adminPages ??= await import('./page-admin.js')),
 };
+/** Accreditation's page is loaded on its own route only: it is not the auditor's home. */
+const loadAccreditation = async () => (accreditationPages ??= await import('./page-accreditation.js'));
 
 /** Counts drawings, so a page whose module arrives after a newer drawing is dropped. */
 let drawing = 0;
+
+/**
+ * Aborted when the page drawn is left (another route, the same one drawn again, a
+ * change of language or session): a page that polls or waits stops on it.
+ */
+let leaving = new AbortController();
 
 const NOTICE_KEY = 'renhice.notice';
 
@@ -78,7 +88,10 @@ const NAV = /** @type {const} */ ({
     ['#/accesos', 'nav.access'],
     ['#/consentimientos', 'nav.consents'],
   ],
-  auditor: [['#/auditoria', 'nav.audit']],
+  auditor: [
+    ['#/auditoria', 'nav.audit'],
+    ['#/acreditacion', 'nav.accreditation'],
+  ],
   admin: [['#/admin', 'nav.admin']],
 });
 
@@ -123,8 +136,9 @@ function drawHeader(s, current) {
           'ul',
           {},
           NAV[s.role].map(([href, key]) =>
-            // A patient's page belongs to the search: its link is marked current, not as the page.
-            h('li', {}, h('a', { href, 'aria-current': current === href ? 'page' : href === '#/buscar' && current.startsWith('#/paciente/') ? 'true' : false, text: t(key) })),
+            // A patient's page belongs to the search, a run's to accreditation: their
+            // link is marked current, not as the page.
+            h('li', {}, h('a', { href, 'aria-current': current === href ? 'page' : current.startsWith(`${href}/`) || (href === '#/buscar' && current.startsWith('#/paciente/')) ? 'true' : false, text: t(key) })),
           ),
         ),
       )
@@ -213,8 +227,9 @@ function settle(title) {
 
 /**
  * A page: its title, the role it is for, and how it draws into `main` (its role's
- * module is loaded first, so drawing starts at once and the heading is there to focus).
- * @typedef {{title: () => string, role: auth.Role, draw: (s: auth.Session, rest: string[]) => unknown}} Page
+ * module, or its own with `load`, is loaded first, so drawing starts at once and the
+ * heading is there to focus). `leave` is aborted when the page is left.
+ * @typedef {{title: () => string, role: auth.Role, load?: () => Promise<unknown>, draw: (s: auth.Session, rest: string[], leave: AbortSignal) => unknown}} Page
  */
 
 /** The loaded module of a role's pages (LOAD has run). */
@@ -222,6 +237,7 @@ const clinicianModule = () => /** @type {import('./page-clinician.js')} */ (clin
 const patientModule = () => /** @type {import('./page-patient.js')} */ (patientPages);
 const auditorModule = () => /** @type {import('./page-auditor.js')} */ (auditorPages);
 const adminModule = () => /** @type {import('./page-admin.js')} */ (adminPages);
+const accreditationModule = () => /** @type {import('./page-accreditation.js')} */ (accreditationPages);
 
 /** @type {Record<string, Page>} */
 const PAGES = {
@@ -235,6 +251,12 @@ const PAGES = {
   accesos: { title: () => t('access.title'), role: 'patient', draw: (s) => patientModule().renderAccess(main, s) },
   consentimientos: { title: () => t('consent.title'), role: 'patient', draw: (s) => patientModule().renderConsents(main, s) },
   auditoria: { title: () => t('auditor.title'), role: 'auditor', draw: () => auditorModule().render(main) },
+  acreditacion: {
+    title: () => t('accreditation.title'),
+    role: 'auditor',
+    load: loadAccreditation,
+    draw: (_s, rest, leave) => accreditationModule().render(main, { run: rest.length ? decodeURIComponent(rest.join('/')) : undefined, navigate, leave }),
+  },
   admin: { title: () => t('admin.title'), role: 'admin', draw: () => adminModule().render(main) },
 };
 
@@ -243,6 +265,9 @@ async function route() {
   const hash = location.hash || '#/';
   const s = auth.session();
   const mine = ++drawing;
+  leaving.abort();
+  leaving = new AbortController();
+  const leave = leaving.signal;
   drawHeader(s, hash);
   drawBanner();
   drawFooter();
@@ -269,13 +294,13 @@ async function route() {
   }
   try {
     // The module is fetched before anything is drawn, so a newer route wins cleanly.
-    await LOAD[page.role]();
+    await (page.load ?? LOAD[page.role])();
   } catch {
     append(main, [h('p', { class: 'alert error', role: 'alert', text: t('error.network') })]);
     return;
   }
   if (mine !== drawing) return;
-  page.draw(s, rest);
+  page.draw(s, rest, leave);
   settle(page.title());
 }
 

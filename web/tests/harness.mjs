@@ -186,11 +186,15 @@ async function waitReady(url, deadline, child) {
  * @typedef {object} Harness
  * @property {'sqlite' | 'postgres'} backend
  * @property {string} base the registry's base URL (http://127.0.0.1:PORT)
+ * @property {string} fhirBase the registry's FHIR base URL (`{base}/fhir`)
  * @property {string} idp the identity provider's issuer
  * @property {string} bin the registry binary
  * @property {string} config the registry's configuration file
- * @property {{patient: string, santaClara: string, ica: string}} ids ids of the seeded resources
+ * @property {{patient: string, santaClara: string, ica: string}} ids ids of the seeded
+ *   resources in the registry: María's Patient, the two IPRESS's Organizations
  * @property {(args: string[]) => Promise<string>} token mints a token (`token issue` arguments)
+ * @property {(renipress: string) => Promise<string>} sihceToken mints the token of an
+ *   IPRESS's SIHCE (role `system`), as the seeding pushes its records with
  * @property {(path: string, token: string, init?: {method?: string, body?: unknown, headers?: Record<string, string>}) => Promise<{status: number, body: any}>} fhir
  * @property {() => string} registryLog the end of the registry's stderr
  * @property {() => Promise<void>} stop
@@ -306,6 +310,8 @@ export async function start(backend, options = {}) {
 
     /** @param {string[]} args */
     const token = async (args) => (await run(BIN, ['token', 'issue', '--config', config, ...args])).trim();
+    /** @param {string} renipress */
+    const sihceToken = (renipress) => token(['--role', 'system', '--organization', renipress]);
     /** @type {Harness['fhir']} */
     const fhir = async (path, tok, init = {}) => {
       /** @type {Record<string, string>} */
@@ -326,15 +332,17 @@ export async function start(backend, options = {}) {
       return { status: res.status, body };
     };
 
-    const ids = options.seed === false ? { patient: '', santaClara: '', ica: '' } : await seed({ token, fhir });
+    const ids = options.seed === false ? { patient: '', santaClara: '', ica: '' } : await seed({ token, sihceToken, fhir });
     return {
       backend,
       base,
+      fhirBase: `${base}/fhir`,
       idp: idp.issuer,
       bin: BIN,
       config,
       ids,
       token,
+      sihceToken,
       fhir,
       registryLog,
       stop: () => cleanup.async(),
@@ -491,14 +499,11 @@ function summary(patient, ipress) {
 
 /**
  * Seeds the registry through its FHIR API.
- * @param {{token: Harness['token'], fhir: Harness['fhir']}} h
+ * @param {{token: Harness['token'], sihceToken: Harness['sihceToken'], fhir: Harness['fhir']}} h
+ * @returns {Promise<Harness['ids']>}
  */
-async function seed({ token, fhir }) {
-  const [admin, santaClara, ica] = await Promise.all([
-    token(['--role', 'admin']),
-    token(['--role', 'system', '--organization', SEED.santaClara.code]),
-    token(['--role', 'system', '--organization', SEED.ica.code]),
-  ]);
+async function seed({ token, sihceToken, fhir }) {
+  const [admin, santaClara, ica] = await Promise.all([token(['--role', 'admin']), sihceToken(SEED.santaClara.code), sihceToken(SEED.ica.code)]);
   const orgA = expect(await fhir('Organization', admin, { body: organization(SEED.santaClara.code, SEED.santaClara.name) }), [201], 'Organization Santa Clara');
   const orgB = expect(await fhir('Organization', admin, { body: organization(SEED.ica.code, SEED.ica.name) }), [201], 'Organization Ica');
   const patient = expect(

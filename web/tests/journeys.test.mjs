@@ -6,10 +6,11 @@
 //
 // Per backend, in order (the patient sees what the clinician did):
 //   clinician → patient (with the second clinician seeing, then not seeing) → auditor →
-//   sign-out → the audit trail names what the journeys did → administrator (an IPRESS
-//   and its SIHCE registered, the SIHCE getting a token with its own key) →
-//   accessibility (axe's findings on every page the journeys visited, at 360×740 and
-//   1280×800).
+//   accreditation (the auditor runs a suite against the registry itself, with Santa
+//   Clara's SIHCE token, and downloads its reports) → sign-out → the audit trail names
+//   what the journeys did → administrator (an IPRESS and its SIHCE registered, the SIHCE
+//   getting a token with its own key) → accessibility (axe's findings on every page the
+//   journeys visited, at 360×740 and 1280×800).
 //
 // A registry binary embeds the app it was built with; when it differs from web/ the
 // browser gets web/'s files instead (lib.mjs newContext), and the run says so.
@@ -17,6 +18,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { start, SEED, USERS, IPRESSCS } from './harness.mjs';
 import { launch, newContext, newPage, signIn, A11y, sessionToken } from './lib.mjs';
 
@@ -27,7 +29,7 @@ const BACKENDS = ['sqlite', ...(process.env.RENHICE_TEST_POSTGRES_URL ? /** @typ
 const REASON = 'Paciente inconsciente en emergencia, sin acompañante';
 
 /** The pages axe must have seen, at both sizes. */
-const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-revoke-dialog', 'audit', 'signed-out', 'admin', 'admin-refused', 'admin-disable-dialog'];
+const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-revoke-dialog', 'audit', 'accreditation', 'accreditation-run', 'signed-out', 'admin', 'admin-refused', 'admin-disable-dialog'];
 
 /** What the administrator registers: an IPRESS and its SIHCE. */
 const SAN_MARTIN = {
@@ -358,6 +360,63 @@ describe('web app', { concurrency: BACKENDS.length }, () => {
         // Checked again: still intact after all of the journeys' writes.
         await chain.getByRole('button', { name: 'Verificar de nuevo' }).click();
         await visible(chain.getByText('La cadena de auditoría está íntegra.'));
+        assert.deepEqual(errors, []);
+      });
+
+      it('auditor: runs the registro-envio suite against the registry, follows it live, downloads its reports', { timeout: 180_000 }, async () => {
+        const { page, errors } = await person();
+        await page.goto(`${h.base}/`);
+        await signIn(page, h, 'professional', USERS.auditora);
+        await visible(page.getByRole('heading', { level: 1, name: 'Registro de auditoría' }));
+        await page.getByRole('navigation').getByRole('link', { name: 'Acreditación' }).click();
+        await visible(page.getByRole('heading', { level: 1, name: 'Acreditación de SIHCE' }));
+
+        // The suite as the registry describes it, read with the auditor's own token.
+        const res = await fetch(`${h.base}/accreditation/suites`, { headers: { Authorization: `Bearer ${await sessionToken(page)}`, Accept: 'application/json' } });
+        assert.equal(res.status, 200, await res.clone().text());
+        const suite = (await res.json()).suites?.find((/** @type {any} */ s) => s.name === 'registro-envio');
+        assert.ok(suite, 'the registry offers the registro-envio suite');
+
+        const form = page.getByRole('form', { name: 'Nueva ejecución' });
+        await form.getByLabel('Conjunto de pruebas').selectOption('registro-envio');
+        // One field per variable of the suite, required ones said so.
+        await visible(form.getByLabel('ipressId'));
+        await visible(form.getByLabel('patientId'));
+        await a11y.check(page, 'accreditation');
+
+        // Against the registry itself, as Santa Clara's SIHCE, about what it pushed for María.
+        await form.getByLabel('URL del servicio FHIR evaluado').fill(h.fhirBase);
+        await form.getByLabel('Token de acceso (opcional)').fill(await h.sihceToken(SEED.santaClara.code));
+        await form.getByLabel('ipressId').fill(h.ids.santaClara);
+        await form.getByLabel('patientId').fill(h.ids.patient);
+        await form.getByRole('button', { name: 'Iniciar' }).click();
+
+        // The run's own page follows it until it is completed.
+        await visible(page.getByRole('heading', { level: 1, name: suite.title }), 15_000);
+        assert.match(new URL(page.url()).hash, /^#\/acreditacion\/[^/]+$/, 'the run has its own address');
+        await visible(page.getByText(/^Terminada: \d+ de \d+ pruebas cumplen\.$/), 120_000);
+        assert.equal(await page.getByRole('progressbar', { name: 'Avance de la ejecución' }).getAttribute('value'), String(suite.tests));
+        const rows = page.getByRole('region', { name: 'Pruebas' }).getByRole('row').filter({ has: page.getByRole('rowheader') });
+        assert.equal(await rows.count(), suite.tests, 'one row per test of the suite');
+        for (const row of await rows.all()) {
+          assert.match((await row.innerText()).replace(/\s+/g, ' '), /Cumple|No cumple|Error al ejecutar/, 'each test shows its verdict in words');
+        }
+        await a11y.check(page, 'accreditation-run');
+
+        // The reports are downloaded as files, fetched with the auditor's token.
+        const [html] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Descargar informe (HTML)' }).click()]);
+        assert.match(html.suggestedFilename(), /^acreditacion-registro-envio-\d{4}-\d{2}-\d{2}\.html$/);
+        const report = readFileSync(await html.path(), 'utf8');
+        const escaped = String(suite.title).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+        assert.ok(report.includes(suite.title) || report.includes(escaped), `the HTML report names the suite (${suite.title})`);
+        const [junit] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Descargar resultados JUnit (XML)' }).click()]);
+        assert.match(junit.suggestedFilename(), /^acreditacion-registro-envio-\d{4}-\d{2}-\d{2}\.xml$/);
+        assert.match(readFileSync(await junit.path(), 'utf8'), /<testsuite[\s>]/);
+        await visible(page.getByText(`Descargado: ${junit.suggestedFilename()}`));
+
+        // And it is among the past runs, under the auditor's name.
+        const past = page.getByRole('region', { name: 'Ejecuciones anteriores' });
+        await visible(past.getByRole('row').filter({ hasText: h.fhirBase }).filter({ hasText: USERS.auditora.name }).first());
         assert.deepEqual(errors, []);
       });
 

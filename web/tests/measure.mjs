@@ -55,7 +55,7 @@ async function load(page, cdp, url) {
     await page.waitForLoadState('networkidle');
     const paints = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('paint').map((p) => [p.name, p.startTime])));
     const list = [...requests.values()].filter((r) => r.url.startsWith('http'));
-    const api = list.filter((r) => /\/(fhir|auth)\//.test(new URL(r.url).pathname) || new URL(r.url).pathname.startsWith('/.well-known/'));
+    const api = list.filter((r) => /\/(fhir|auth|accreditation)\//.test(new URL(r.url).pathname) || new URL(r.url).pathname.startsWith('/.well-known/'));
     return {
       bytes: list.reduce((n, r) => n + r.bytes, 0),
       appBytes: list.filter((r) => !api.includes(r)).reduce((n, r) => n + r.bytes, 0),
@@ -124,10 +124,13 @@ try {
   const auditor = (await newPage(await newContext(browser, h, { fromDisk: false }), h)).page;
   await auditor.goto(`${h.base}/`);
   await signIn(auditor, h, 'professional', USERS.auditora);
-  await measure(auditor, [['audit (auditor)', '#/auditoria']]);
+  await measure(auditor, [
+    ['audit (auditor)', '#/auditoria'],
+    ['accreditation (auditor)', '#/acreditacion'],
+  ]);
 
   console.log(`Each page loaded ${LOADS} times over loopback (${h.base}, SQLite, seeded: ${SEED.maria.name} in 2 IPRESS), headless Chromium, cache off; medians.`);
-  console.log('KB: bytes transferred as received (gzip, headers included); app = HTML, JS, CSS, SVG; data = /fhir, /auth, /.well-known.');
+  console.log('KB: bytes transferred as received (gzip, headers included); app = HTML, JS, CSS, SVG; data = /fhir, /auth, /accreditation, /.well-known.');
   console.log('Return visit: one more load with the cache on (unchanged files answer 304). FP / FCP: first paint / first contentful paint;');
   console.log('ready: the page\'s data shown (a heading, nothing left loading), ms from navigation start.');
   if (stale.length) console.log(`Note: this binary embeds an older app than web/ (${stale.join(', ')}); measured as served.`);

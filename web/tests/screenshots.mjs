@@ -106,6 +106,21 @@ try {
   await auditor.getByText('La cadena de auditoría está íntegra.').waitFor();
   await auditor.getByText(/Se muestran \d+ eventos\./).waitFor();
   await shoot(auditor, 'audit', { maxHeight: 2400 });
+  // Accreditation: the form, then a run of registro-envio against the registry itself
+  // with Santa Clara's SIHCE token, completed.
+  await auditor.getByRole('navigation').getByRole('link', { name: 'Acreditación' }).click();
+  const accreditation = auditor.getByRole('form', { name: 'Nueva ejecución' });
+  await accreditation.getByLabel('Conjunto de pruebas').selectOption('registro-envio');
+  await accreditation.getByLabel('URL del servicio FHIR evaluado').fill(h.fhirBase);
+  await settled(auditor);
+  await shoot(auditor, 'accreditation');
+  await accreditation.getByLabel('Token de acceso (opcional)').fill(await h.sihceToken(SEED.santaClara.code));
+  await accreditation.getByLabel('ipressId').fill(h.ids.santaClara);
+  await accreditation.getByLabel('patientId').fill(h.ids.patient);
+  await accreditation.getByRole('button', { name: 'Iniciar' }).click();
+  await auditor.getByText(/^Terminada: \d+ de \d+ pruebas cumplen\.$/).waitFor({ timeout: 120_000 });
+  await settled(auditor);
+  await shoot(auditor, 'accreditation-run');
 
   // The administrator: an IPRESS registered, and its SIHCE with its public key.
   const admin = (await newPage(await newContext(browser, h), h)).page;

@@ -521,6 +521,13 @@ pub static PARAMS: &[SearchParam] = &[
         Source::Column,
         "0 success, 4 refused or invalid, 8 the registry failed (audit-event-outcome)",
     ),
+    param(
+        ResourceType::AuditEvent,
+        "agent-name",
+        Kind::String,
+        Source::Column,
+        "Who acted: a word of the person's name (or the SIHCE client's id) starting with the value, accents and case aside",
+    ),
 ];
 
 /// The parameter `name` of a resource type, if any (internal ones included).

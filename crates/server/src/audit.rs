@@ -350,6 +350,10 @@ fn events(
                 action: interaction.action.to_owned(),
                 outcome: outcome_code(status).to_owned(),
                 body: body.to_string(),
+                agent_name: d
+                    .caller
+                    .as_ref()
+                    .map(|g| agent_name(g.name.as_deref().unwrap_or(&g.subject))),
             }
         })
         .collect()
@@ -655,7 +659,14 @@ pub(crate) fn sign_in_event(
         action: "E".to_owned(),
         outcome: outcome.to_owned(),
         body: event.to_string(),
+        agent_name: person.map(|(p, _)| agent_name(p.name.as_deref().unwrap_or(&p.subject))),
     }
+}
+
+/// The searchable form of who acted (`agent-name`): the folded words of `name`, each
+/// after a space, so a word's start is found by one LIKE.
+pub(crate) fn agent_name(name: &str) -> String {
+    format!(" {}", renhice_registry::text::normalise_text(name))
 }
 
 /// Writes audit events off the request path in batches: each request waits for its own
@@ -765,13 +776,18 @@ impl Recorder {
 }
 
 /// Whether requests to `path` are audited: the FHIR API but its capability statement,
-/// the token endpoint, and the registration of clients. (People's sign-ins and
-/// sign-outs are audited by `auth::signin` itself, as sign-in events.)
+/// the token endpoint, the registration of clients, and accreditation runs started and
+/// their reports read (not the live view's polls of a run, once a second). (People's
+/// sign-ins and sign-outs are audited by `auth::signin` itself, as sign-in events.)
 fn audited(path: &str) -> bool {
     (path == "/fhir" || path.starts_with("/fhir/")) && path != "/fhir/metadata"
         || path == "/auth/token"
         || path == "/auth/clients"
         || path.starts_with("/auth/clients/")
+        || path == "/accreditation/runs"
+        || path
+            .strip_prefix("/accreditation/runs/")
+            .is_some_and(|rest| rest.contains('/'))
 }
 
 /// Middleware: gives each audited request its [`AuditHandle`], and writes what its

@@ -69,6 +69,14 @@ pub struct ServerConfig {
     /// (`renhice-provide-bundle`: FHIR R4, the SubmissionSet, index entry and signed
     /// Provenance profiles) before anything else is done with it.
     pub validate_pushes: bool,
+    /// Accreditation runs started from the web app that may go at once (each a thread
+    /// sending one request at a time to its SIHCE); 0: auditors cannot start runs here.
+    pub accreditation_max_runs: usize,
+    /// Seconds each request of an accreditation run may take before its test fails.
+    pub accreditation_timeout_secs: u64,
+    /// PEM certificates of CAs trusted for the TLS certificates of SIHCEs under
+    /// accreditation, beside the system's; empty for the system's only.
+    pub accreditation_ca_file: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +104,9 @@ impl Default for ServerConfig {
             signature_crl_refresh_secs: 3600,
             signature_ocsp: false,
             validate_pushes: true,
+            accreditation_max_runs: 2,
+            accreditation_timeout_secs: 10,
+            accreditation_ca_file: PathBuf::new(),
         }
     }
 }

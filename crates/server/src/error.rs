@@ -143,6 +143,10 @@ pub enum ApiError {
         /// Seconds until the next request will be taken.
         retry_after_secs: u64,
     },
+    /// The server has no room for the work now (all accreditation runners busy); the
+    /// client may try again later.
+    #[error("{0}")]
+    Busy(String),
     /// An `If-Match` precondition does not hold.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -185,6 +189,7 @@ impl ApiError {
             Self::SignatureRefused { .. } => IssueType::Security,
             Self::ProfileViolation { .. } => IssueType::Invalid,
             Self::TooManyRequests { .. } => IssueType::Throttled,
+            Self::Busy(_) => IssueType::Transient,
             Self::PreconditionFailed(_)
             | Self::Conflict(_)
             | Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
@@ -304,7 +309,7 @@ impl ResponseError for ApiError {
             | Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
                 StatusCode::CONFLICT
             }
-            Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
+            Self::Busy(_) | Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Internal { .. } | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -313,7 +318,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
         let status = self.status_code();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Self::Busy(_)) {
             // The cause chain goes to the log only (see the policy above).
             tracing::error!(error = %error_chain(self), status = status.as_u16(), "request failed");
         }
@@ -322,6 +327,11 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Self::Busy(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         }
         if let Self::TooManyRequests { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())

@@ -6,6 +6,7 @@
 //! incoming `X-Request-Id` or generated), echoed in the response and carried by every log
 //! line written while handling it.
 
+pub mod accreditation;
 pub mod audit;
 pub mod auth;
 mod capability;

@@ -21,7 +21,7 @@ use renhice_registry::ResourceType::{
     self, AuditEvent, Bundle, Consent, DocumentReference, List, Organization, Patient, Provenance,
 };
 
-use crate::{ApiError, auth, fhir, health, webapp};
+use crate::{ApiError, accreditation, auth, fhir, health, webapp};
 
 /// An HTTP method the table uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +227,25 @@ pub(crate) static ROUTES: &[Route] = &[
     route(Put, "/auth/clients/{id}", System, Kind::Update, |r| {
         r.to(auth::clients::register)
     }),
+    route(Get, "/accreditation/suites", System, Kind::Read, |r| {
+        r.to(accreditation::list_suites)
+    }),
+    route(Get, "/accreditation/runs", System, Kind::SearchType, |r| {
+        r.to(accreditation::list_runs)
+    }),
+    route(Post, "/accreditation/runs", System, Kind::Create, |r| {
+        r.to(accreditation::start)
+    }),
+    route(Get, "/accreditation/runs/{id}", System, Kind::Read, |r| {
+        r.to(accreditation::get_run)
+    }),
+    route(
+        Get,
+        "/accreditation/runs/{id}/{file}",
+        System,
+        Kind::Read,
+        |r| r.to(accreditation::get_report),
+    ),
     route(Get, "/auth/authorize", System, Kind::Operational, |r| {
         r.to(auth::signin::authorize)
     }),

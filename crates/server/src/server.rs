@@ -132,7 +132,9 @@ fn start_with(
         config.rate_limit_burst,
         config.rate_limit_clock.clone(),
     );
+    let accreditation = Arc::new(crate::accreditation::runners::Runners::new(&config)?);
     let state = web::Data::new(AppState {
+        accreditation,
         store,
         audit,
         limits,

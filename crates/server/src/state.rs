@@ -31,6 +31,8 @@ pub struct AppState {
     pub signatures: Arc<Signatures>,
     /// People's sign-ins: the identity providers' client and sessions' liveness.
     pub sign_in: Arc<crate::auth::sessions::Sessions>,
+    /// Accreditation runs started from the web app.
+    pub accreditation: Arc<crate::accreditation::runners::Runners>,
     /// `GET /fhir/metadata`, built once at start-up.
     pub(crate) capability_statement: Value,
 }

@@ -47,6 +47,7 @@ static ASSETS: &[Asset] = &[
     asset!("i18n-en.js", "text/javascript; charset=utf-8"),
     asset!("i18n.js", "text/javascript; charset=utf-8"),
     asset!("main.js", "text/javascript; charset=utf-8"),
+    asset!("page-accreditation.js", "text/javascript; charset=utf-8"),
     asset!("page-admin.js", "text/javascript; charset=utf-8"),
     asset!("page-auditor.js", "text/javascript; charset=utf-8"),
     asset!("page-clinician.js", "text/javascript; charset=utf-8"),

@@ -22,6 +22,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod accreditation;
 pub mod audit;
 mod backend;
 pub mod clients;

@@ -200,6 +200,7 @@ pub(crate) struct EventRow<'a> {
     pub(crate) outcome: &'a str,
     pub(crate) body: &'a str,
     pub(crate) digest: &'a [u8],
+    pub(crate) agent_name: Option<&'a str>,
 }
 
 /// A row of `audit_chain`.

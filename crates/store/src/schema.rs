@@ -108,6 +108,7 @@ diesel::table! {
         body -> Text,
         digest -> Binary,
         xid -> BigInt,
+        agent_name -> Nullable<Text>,
     }
 }
 
@@ -167,6 +168,35 @@ diesel::table! {
         payload -> Text,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    accreditation_runs (id) {
+        id -> Text,
+        suite -> Text,
+        title -> Text,
+        target -> Text,
+        auditor -> Text,
+        auditor_subject -> Text,
+        status -> Text,
+        verdict -> Nullable<Text>,
+        variables -> Text,
+        total -> Integer,
+        tests -> Text,
+        started_at -> BigInt,
+        heartbeat_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    accreditation_reports (run_id) {
+        run_id -> Text,
+        test_report -> Text,
+        junit -> Text,
+        html -> Text,
     }
 }
 

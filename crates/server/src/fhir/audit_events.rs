@@ -3,7 +3,8 @@
 //!
 //! Parameters: `patient` (an id or `Patient/id`, commas for several), `date` (`eq`,
 //! `ge`, `le`, `gt`, `lt` on `recorded`), `ipress` (the caller's IPRESS, by RENIPRESS
-//! code), `action` (`C`, `R`, `U`, `D`, `E`), `outcome` (`0`, `4`, `8`), `_count`
+//! code), `action` (`C`, `R`, `U`, `D`, `E`), `outcome` (`0`, `4`, `8`), `agent-name`
+//! (a word of who acted: the person's name or the SIHCE client's id), `_count`
 //! (default 50, at most 500) and the `_cursor` of a `next` link. Newest first. An auditor searches every event; a patient
 //! only those about their records (asking for another patient's finds nothing).
 
@@ -62,12 +63,49 @@ struct Query {
     ipress: Option<Vec<String>>,
     actions: Option<Vec<String>>,
     outcomes: Option<Vec<String>>,
+    agent_names: Option<Vec<String>>,
     since: Option<i64>,
     until: Option<i64>,
     before: Option<i64>,
     count: usize,
     /// The parameters applied, for the links.
     kept: Vec<(String, String)>,
+}
+
+/// The values of an `agent-name` search: each (comma: any of them) is found at the start
+/// of a word of the agent's name, accents and case aside.
+fn names_of(raw: &str) -> Result<Vec<String>, ApiError> {
+    let names: Vec<String> = raw
+        .split(',')
+        .map(renhice_registry::text::normalise_text)
+        .filter(|v| !v.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err(invalid("agent-name", "agent-name needs a name".to_owned()));
+    }
+    Ok(names)
+}
+
+/// The codes of a token search on `ipress`, `action` or `outcome`: `[system|]code`,
+/// commas for several; a system other than the parameter's own can match nothing.
+fn codes_of(name: &str, raw: &str) -> Result<Vec<String>, ApiError> {
+    if raw.is_empty() {
+        return Err(invalid(name, format!("{name} needs a code")));
+    }
+    let system = match name {
+        "ipress" => renhice_model::peru::url::CS_IPRESS,
+        "action" => "http://hl7.org/fhir/audit-event-action",
+        _ => "http://hl7.org/fhir/audit-event-outcome",
+    };
+    Ok(raw
+        .split(',')
+        .map(|v| match v.split_once('|') {
+            Some(("", code)) => code.to_owned(),
+            Some((s, code)) if s == system => code.to_owned(),
+            Some(_) => String::new(),
+            None => v.to_owned(),
+        })
+        .collect())
 }
 
 fn parse_query(query: &str) -> Result<Query, ApiError> {
@@ -78,6 +116,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
     let mut ipress: Option<Vec<String>> = None;
     let mut actions: Option<Vec<String>> = None;
     let mut outcomes: Option<Vec<String>> = None;
+    let mut agent_names: Option<Vec<String>> = None;
     let (mut since, mut until, mut before) = (None, None, None);
     let mut count = DEFAULT_COUNT;
     let mut kept = Vec::new();
@@ -95,31 +134,25 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
                 asked.get_or_insert_with(Vec::new).extend(ids);
             }
             "ipress" | "action" | "outcome" => {
-                // Tokens: `[system|]code`; a system other than the parameter's own can
-                // match nothing.
-                let system = match name.as_str() {
-                    "ipress" => renhice_model::peru::url::CS_IPRESS,
-                    "action" => "http://hl7.org/fhir/audit-event-action",
-                    _ => "http://hl7.org/fhir/audit-event-outcome",
-                };
-                let codes: Vec<String> = raw
-                    .split(',')
-                    .map(|v| match v.split_once('|') {
-                        Some(("", code)) => code.to_owned(),
-                        Some((s, code)) if s == system => code.to_owned(),
-                        Some(_) => String::new(),
-                        None => v.to_owned(),
-                    })
-                    .collect();
-                if raw.is_empty() {
-                    return Err(invalid(&name, format!("{name} needs a code")));
-                }
+                let codes = codes_of(&name, &raw)?;
                 let slot = match name.as_str() {
                     "ipress" => &mut ipress,
                     "action" => &mut actions,
                     _ => &mut outcomes,
                 };
                 slot.get_or_insert_with(Vec::new).extend(codes);
+            }
+            "agent-name" => {
+                if agent_names.is_some() {
+                    // Two occurrences would each narrow the search (AND); one list of
+                    // words in one value says the same, and is what the store searches.
+                    return Err(invalid(
+                        "agent-name",
+                        "agent-name is given once (its values separated by commas: any of them)"
+                            .to_owned(),
+                    ));
+                }
+                agent_names = Some(names_of(&raw)?);
             }
             "date" => {
                 let (s, u) = renhice_registry::dates::bounds("date", &raw)?;
@@ -150,7 +183,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
                 return Err(invalid(
                     other,
                     format!(
-                        "{other:?} is not a search parameter of AuditEvent here; use patient, date, ipress, action, outcome, _count"
+                        "{other:?} is not a search parameter of AuditEvent here; use patient, date, ipress, action, outcome, agent-name, _count"
                     ),
                 ));
             }
@@ -162,6 +195,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
         ipress,
         actions,
         outcomes,
+        agent_names,
         since,
         until,
         before,
@@ -182,6 +216,7 @@ pub(crate) async fn search(
         ipress,
         actions,
         outcomes,
+        agent_names,
         since,
         until,
         before,
@@ -202,6 +237,7 @@ pub(crate) async fn search(
         ipress,
         actions,
         outcomes,
+        agent_names,
         since,
         until,
     };

@@ -18,6 +18,7 @@ use serde_json::Value;
 pub(crate) use app::{Api, TestApp, spawn, spawn_with, spawn_with_auth};
 
 mod access;
+mod accreditation;
 mod app;
 mod audit;
 mod consent;

@@ -548,6 +548,36 @@ async fn a_clinician_signs_in_and_sees_where_a_patients_history_lives(db: TestDb
         refusals.iter().all(|e| e["resource"]["outcome"] == "4"),
         "{refused}"
     );
+    // Who acted: a word of her name, from its start, accents and case aside.
+    let mut found = Vec::new();
+    for name in [
+        "quispe",
+        "QUÍSPE",
+        "rosa%20quis",
+        "uispe",
+        "quispe%25",
+        "nadie,quispe",
+    ] {
+        let (status, bundle) = app
+            .client(&auditor)
+            .get(&format!(
+                "{base}/fhir/AuditEvent?agent-name={name}&_count=500"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {bundle}");
+        let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
+        for entry in &entries {
+            let agents = entry["resource"]["agent"].to_string();
+            assert!(agents.contains("Quispe"), "{name} finds only her: {agents}");
+        }
+        found.push(entries.len());
+    }
+    assert!(found[0] > 0, "her events are found by her name");
+    assert_eq!(found[1], found[0], "accents and case aside");
+    assert_eq!(found[2], found[0], "words that follow each other");
+    assert_eq!(found[3], 0, "a word is matched from its start");
+    assert_eq!(found[4], 0, "% is a character, not a wildcard");
+    assert_eq!(found[5], found[0], "a comma is any of the values");
     app.stop().await;
 }
 

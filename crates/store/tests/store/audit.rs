@@ -20,6 +20,7 @@ fn event(n: u32, patient: Option<&str>) -> NewAuditEvent {
         action: "R".to_owned(),
         outcome: "0".to_owned(),
         body: format!("{{\"resourceType\":\"AuditEvent\",\"id\":\"{n}\"}}"),
+        agent_name: None,
     }
 }
 

@@ -1,17 +1,15 @@
 //! Running a suite: its operations against the target, its assertions on the answers.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
 use renhice_model::IssueSeverity;
-use renhice_validator::Validator;
-use renhice_validator::fhirpath;
+use renhice_validator::{Validator, fhirpath};
 use serde_json::{Value, json};
 
-use super::{AccreditArgs, SUITES, report};
+use crate::suite::text_of;
+use crate::{AccreditError, Options, Progress, Suite, TestStart};
 
 /// renhice's own operations (`TestScript.test.action.operation.type`).
 const OWN_OPERATIONS: &str = "http://renhice.org/fhir/CodeSystem/testscript-operation";
@@ -22,7 +20,7 @@ const CREDENTIALS: &str = "http://renhice.org/fhir/StructureDefinition/testscrip
 
 /// The verdict on one action, or on a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Done, and as required.
     Pass,
     /// An assertion marked `warningOnly` did not hold.
@@ -37,7 +35,8 @@ pub(crate) enum Verdict {
 
 impl Verdict {
     /// The `TestReport` code.
-    pub(crate) const fn code(self) -> &'static str {
+    #[must_use]
+    pub const fn code(self) -> &'static str {
         match self {
             Self::Pass => "pass",
             Self::Warning => "warning",
@@ -50,50 +49,51 @@ impl Verdict {
 
 /// What was sent and what came back, for the reports.
 #[derive(Debug, Clone)]
-pub(crate) struct Evidence {
+pub struct Evidence {
     /// `GET https://…/Patient/1`.
-    pub(crate) request: String,
+    pub request: String,
     /// The HTTP status, if an answer came.
-    pub(crate) status: Option<u16>,
+    pub status: Option<u16>,
     /// The start of the answer's body.
-    pub(crate) excerpt: String,
+    pub excerpt: String,
 }
 
 /// One step of a test.
 #[derive(Debug, Clone)]
-pub(crate) struct ActionResult {
+pub struct ActionResult {
     /// `operation` or `assert`.
-    pub(crate) kind: &'static str,
+    pub kind: &'static str,
     /// The suite's description of it.
-    pub(crate) description: String,
+    pub description: String,
     /// How it went.
-    pub(crate) verdict: Verdict,
+    pub verdict: Verdict,
     /// Why (for failures, what was found).
-    pub(crate) message: String,
+    pub message: String,
     /// For operations, the exchange.
-    pub(crate) evidence: Option<Evidence>,
+    pub evidence: Option<Evidence>,
 }
 
 /// One test of the suite.
 #[derive(Debug, Clone)]
-pub(crate) struct TestResult {
+pub struct TestResult {
     /// Its id in the suite.
-    pub(crate) id: String,
+    pub id: String,
     /// Its name.
-    pub(crate) name: String,
+    pub name: String,
     /// What it checks.
-    pub(crate) description: String,
+    pub description: String,
     /// The accreditation criterion it evidences: (code, title).
-    pub(crate) criterion: Option<(String, String)>,
+    pub criterion: Option<(String, String)>,
     /// Its steps.
-    pub(crate) actions: Vec<ActionResult>,
+    pub actions: Vec<ActionResult>,
     /// How long it took.
-    pub(crate) duration: Duration,
+    pub duration: Duration,
 }
 
 impl TestResult {
     /// The worst verdict of its steps (a test of warnings only passes).
-    pub(crate) fn verdict(&self) -> Verdict {
+    #[must_use]
+    pub fn verdict(&self) -> Verdict {
         match self
             .actions
             .iter()
@@ -109,26 +109,27 @@ impl TestResult {
 
 /// A run of a suite.
 #[derive(Debug, Clone)]
-pub(crate) struct Outcome {
+pub struct Outcome {
     /// The suite's name.
-    pub(crate) suite: String,
+    pub suite: String,
     /// Its canonical URL.
-    pub(crate) suite_url: String,
+    pub suite_url: String,
     /// Its title.
-    pub(crate) title: String,
+    pub title: String,
     /// The target's base URL.
-    pub(crate) target: String,
+    pub target: String,
     /// When the run started (RFC 3339).
-    pub(crate) issued: String,
+    pub issued: String,
     /// The setup's steps, if any.
-    pub(crate) setup: Vec<ActionResult>,
+    pub setup: Vec<ActionResult>,
     /// The tests.
-    pub(crate) tests: Vec<TestResult>,
+    pub tests: Vec<TestResult>,
 }
 
 impl Outcome {
     /// Whether every test passed.
-    pub(crate) fn passed(&self) -> bool {
+    #[must_use]
+    pub fn passed(&self) -> bool {
         self.tests
             .iter()
             .all(|test| test.verdict() == Verdict::Pass)
@@ -148,7 +149,7 @@ struct Response {
 }
 
 struct Runner<'a> {
-    args: &'a AccreditArgs,
+    options: &'a Options,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
     fixtures: HashMap<String, Value>,
@@ -161,92 +162,57 @@ struct Runner<'a> {
     broken: bool,
 }
 
-/// Loads a suite by name (compiled in) or path.
-fn load(suite: &str) -> anyhow::Result<(String, Value)> {
-    let (name, text) = if let Some((name, text)) = SUITES.iter().find(|(name, _)| *name == suite) {
-        ((*name).to_owned(), (*text).to_owned())
-    } else {
-        let path = std::path::Path::new(suite);
-        if !path.exists() {
-            let names: Vec<&str> = SUITES.iter().map(|(name, _)| *name).collect();
-            bail!(
-                "no suite {suite:?}: name one of {} or give a TestScript file",
-                names.join(", ")
-            );
-        }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let name = path
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .unwrap_or(suite)
-            .to_owned();
-        (name, text)
-    };
-    let script: Value =
-        serde_json::from_str(&text).with_context(|| format!("suite {name} is not JSON"))?;
-    if script["resourceType"] != "TestScript" {
-        bail!("suite {name} is not a TestScript");
+/// Runs `suite` against `options.target`, telling `progress` as it goes.
+///
+/// The suite's variables, the target's URL and the CA certificates are checked first:
+/// a refusal sends nothing. Once started, a run always ends with an [`Outcome`]: a
+/// target that does not answer fails its tests, it does not stop the run.
+///
+/// # Errors
+/// What makes the suite unusable with these options ([`AccreditError`]).
+pub fn run(
+    suite: &Suite,
+    options: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, AccreditError> {
+    suite.check_variables(&options.variables)?;
+    let target =
+        reqwest::Url::parse(&options.target).map_err(|error| AccreditError::BadTarget {
+            target: options.target.clone(),
+            reason: error.to_string(),
+        })?;
+    if !matches!(target.scheme(), "http" | "https") || target.host_str().is_none() {
+        return Err(AccreditError::BadTarget {
+            target: options.target.clone(),
+            reason: "a SIHCE's FHIR base is http(s)://host/path".into(),
+        });
     }
-    // A suite is FHIR: it is held to R4 (and the profiles it names must be known).
-    let errors: Vec<String> = Validator::renhice()
-        .validate(&script)
-        .into_iter()
-        .filter(|issue| matches!(issue.severity, IssueSeverity::Error | IssueSeverity::Fatal))
-        .map(|issue| {
-            format!(
-                "{}: {}",
-                issue.expression.join(","),
-                issue.diagnostics.unwrap_or_default()
-            )
-        })
-        .collect();
-    if !errors.is_empty() {
-        bail!(
-            "suite {name} is not a valid TestScript:\n  {}",
-            errors.join("\n  ")
-        );
-    }
-    Ok((name, script))
-}
-
-fn text_of(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Runs the suite the arguments name and writes its reports.
-pub(crate) fn run(args: &AccreditArgs) -> anyhow::Result<Outcome> {
-    let (name, script) = load(&args.suite)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the HTTP client's runtime")?;
+        .map_err(|error| AccreditError::Client(error.to_string()))?;
     let mut builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(args.timeout))
+        .timeout(options.timeout)
         .user_agent(concat!("renhice-accredit/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &args.ca {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        for certificate in reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{} holds no PEM certificate", path.display()))?
-        {
+    if let Some(pem) = &options.ca_pem {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|error| AccreditError::BadCa(error.to_string()))?;
+        if certificates.is_empty() {
+            return Err(AccreditError::BadCa("no PEM certificate in them".into()));
+        }
+        for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
     }
-    let client = builder.build().context("cannot build the HTTP client")?;
-    let mut runner = Runner::new(args, &script, client, runtime)?;
+    let client = builder
+        .build()
+        .map_err(|error| AccreditError::Client(error.to_string()))?;
+    let script = suite.script();
+    let mut runner = Runner::new(options, suite, client, runtime)?;
     let issued = now_rfc3339();
     let tests = script["test"].as_array().cloned().unwrap_or_default();
     let total = tests.len();
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(
-        stderr,
-        "renhice accredit: suite {name} ({total} tests) against {}",
-        args.target
-    );
+    progress.started(suite, total);
     let setup = match script["setup"]["action"].as_array() {
         Some(actions) => runner.actions(actions),
         None => Vec::new(),
@@ -265,60 +231,48 @@ pub(crate) fn run(args: &AccreditArgs) -> anyhow::Result<Outcome> {
                     text_of(&extension["valueCoding"], "display"),
                 )
             });
-        let label = criterion
-            .as_ref()
-            .map_or_else(String::new, |(code, _)| format!("{code} "));
-        let _ = write!(
-            stderr,
-            "[{}/{total}] {label}{} … ",
-            index + 1,
-            text_of(test, "name")
+        let name = text_of(test, "name");
+        progress.test_started(
+            index,
+            total,
+            &TestStart {
+                name: &name,
+                criterion: criterion.as_ref(),
+            },
         );
-        let _ = stderr.flush();
         let actions = runner.actions(test["action"].as_array().map_or(&[][..], Vec::as_slice));
         let result = TestResult {
             id: text_of(test, "id"),
-            name: text_of(test, "name"),
+            name,
             description: text_of(test, "description"),
             criterion,
             actions,
             duration: started.elapsed(),
         };
-        let verdict = result.verdict();
-        let reason = result
-            .actions
-            .iter()
-            .find(|action| action.verdict >= Verdict::Fail)
-            .map_or_else(String::new, |action| format!(": {}", action.message));
-        let _ = writeln!(
-            stderr,
-            "{} ({} ms){reason}",
-            verdict.code(),
-            result.duration.as_millis()
-        );
+        progress.test_finished(index, total, &result);
         results.push(result);
     }
-    let outcome = Outcome {
-        suite: name,
-        suite_url: text_of(&script, "url"),
-        title: text_of(&script, "title"),
-        target: args.target.clone(),
+    Ok(Outcome {
+        suite: suite.name().to_owned(),
+        suite_url: suite.url(),
+        title: suite.title(),
+        target: options.target.clone(),
         issued,
         setup,
         tests: results,
-    };
-    report::write_all(&outcome, &args.out)?;
-    let passed = outcome
-        .tests
-        .iter()
-        .filter(|test| test.verdict() == Verdict::Pass)
-        .count();
-    let _ = writeln!(
-        stderr,
-        "{passed} of {total} tests passed; reports in {} (testreport.json, junit.xml, report.html)",
-        args.out.display()
-    );
-    Ok(outcome)
+    })
+}
+
+/// An error and its causes, `outer: inner: …` (reqwest's own message is only the outer).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 fn now_rfc3339() -> String {
@@ -329,11 +283,12 @@ fn now_rfc3339() -> String {
 
 impl<'a> Runner<'a> {
     fn new(
-        args: &'a AccreditArgs,
-        script: &'a Value,
+        options: &'a Options,
+        suite: &Suite,
         client: reqwest::Client,
         runtime: tokio::runtime::Runtime,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, AccreditError> {
+        let script = suite.script();
         let contained: HashMap<String, Value> = script["contained"]
             .as_array()
             .into_iter()
@@ -348,9 +303,12 @@ impl<'a> Runner<'a> {
                 .strip_prefix('#')
                 .and_then(|local| contained.get(local))
             else {
-                bail!(
-                    "fixture {id}: only contained fixtures (#id) are supported, found {reference:?}"
-                );
+                return Err(AccreditError::BadSuite {
+                    name: suite.name().to_owned(),
+                    reason: format!(
+                        "fixture {id}: only contained fixtures (#id) are supported, found {reference:?}"
+                    ),
+                });
             };
             let mut resource = resource.clone();
             // A contained resource's id is the suite's, not something to send.
@@ -371,17 +329,15 @@ impl<'a> Runner<'a> {
             .flatten()
             .map(|variable| (text_of(variable, "name"), variable.clone()))
             .collect();
-        let overrides: HashMap<String, String> = args.vars.iter().cloned().collect();
-        if let Some(unknown) = overrides.keys().find(|name| !variables.contains_key(*name)) {
-            let mut names: Vec<&str> = variables.keys().map(String::as_str).collect();
-            names.sort_unstable();
-            bail!(
-                "--var {unknown}: the suite has no such variable (it has: {})",
-                names.join(", ")
-            );
-        }
+        // Empty values are not given: a form's blank field keeps the suite's default.
+        let overrides: HashMap<String, String> = options
+            .variables
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .cloned()
+            .collect();
         Ok(Self {
-            args,
+            options,
             client,
             runtime,
             fixtures,
@@ -526,7 +482,7 @@ impl<'a> Runner<'a> {
     /// The URL an operation is sent to: its `url` (absolute, or relative to the
     /// target), or `{target}/{resource}{params}`.
     fn url_of(&self, operation: &Value) -> Result<String, String> {
-        let target = self.args.target.trim_end_matches('/');
+        let target = self.options.target.trim_end_matches('/');
         if let Some(url) = operation["url"].as_str() {
             let url = self.substitute(url)?;
             return Ok(if url.contains("://") {
@@ -571,7 +527,7 @@ impl<'a> Runner<'a> {
             .into_iter()
             .flatten()
             .any(|extension| extension["url"] == CREDENTIALS && extension["valueCode"] == "none");
-        if let (Some(token), false) = (&self.args.token, anonymous) {
+        if let (Some(token), false) = (&self.options.token, anonymous) {
             request = request.bearer_auth(token);
         }
         for header in operation["requestHeader"].as_array().into_iter().flatten() {
@@ -608,7 +564,7 @@ impl<'a> Runner<'a> {
                     status: None,
                     excerpt: String::new(),
                 }),
-                format!("{request_line}: no answer: {:#}", anyhow::Error::new(error)),
+                format!("{request_line}: no answer: {}", chain(&error)),
             )
         })?;
         let text = String::from_utf8_lossy(&bytes);
@@ -641,13 +597,12 @@ impl<'a> Runner<'a> {
             .get(&source)
             .and_then(|response| response.body.clone())
             .ok_or_else(|| fail(format!("no FHIR answer {source:?} to verify")))?;
-        let trust = self
-            .args
-            .trust
-            .as_ref()
-            .ok_or_else(|| fail("verifying a firma digital needs --trust DIR".into()))?;
-        let verifier = crate::signatures::load_verifier(trust, &self.args.crl)
-            .map_err(|error| fail(format!("{error:#}")))?;
+        let (verifier, trust) = self.options.verifier.as_ref().ok_or_else(|| {
+            fail(
+                "verifying a firma digital needs trust anchors (renhice accredit --trust DIR)"
+                    .into(),
+            )
+        })?;
         let resource =
             renhice_model::resources::Resource::from_json(body.to_string().as_bytes())
                 .map_err(|error| fail(format!("the answer {source:?} is not FHIR: {error}")))?;
@@ -664,10 +619,7 @@ impl<'a> Runner<'a> {
         );
         let parameters = json!({"resourceType": "Parameters", "parameter": parameter});
         let evidence = Evidence {
-            request: format!(
-                "verify the signatures of {source} against {}",
-                trust.display()
-            ),
+            request: format!("verify the signatures of {source} against {trust}"),
             status: None,
             excerpt: excerpt(&serde_json::to_string_pretty(&parameters).unwrap_or_default()),
         };
@@ -685,16 +637,16 @@ impl<'a> Runner<'a> {
     /// to, as a `Parameters` (`scheme`, `protocol`).
     fn tls_handshake(&self) -> Result<(Response, Evidence), (Option<Evidence>, String)> {
         let fail = |message: String| (None, message);
-        let url = reqwest::Url::parse(&self.args.target)
+        let url = reqwest::Url::parse(&self.options.target)
             .map_err(|error| fail(format!("--target is not a URL: {error}")))?;
         let scheme = url.scheme().to_owned();
         let mut parameter = vec![json!({"name": "scheme", "valueCode": scheme})];
-        let mut request = format!("connect to {}", self.args.target);
+        let mut request = format!("connect to {}", self.options.target);
         if scheme == "https" {
             let host = url.host_str().unwrap_or_default().to_owned();
             let port = url.port_or_known_default().unwrap_or(443);
             request = format!("TLS handshake with {host}:{port}");
-            let protocol = handshake(&host, port, Duration::from_secs(self.args.timeout))
+            let protocol = handshake(&host, port, self.options.timeout)
                 .map_err(|error| (None, format!("{request}: {error}")))?;
             parameter.push(json!({"name": "protocol", "valueCode": protocol}));
         }

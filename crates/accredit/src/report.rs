@@ -5,25 +5,31 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::run::{ActionResult, Outcome, TestResult, Verdict};
+use crate::AccreditError;
+use crate::run::{ActionResult, Outcome, TestResult, Verdict};
 
 /// Where a test's criterion is named (the suites' extension, kept in the report).
 const CRITERION: &str = "http://renhice.org/fhir/StructureDefinition/accreditation-criterion";
 const CRITERIA: &str = "http://renhice.org/fhir/CodeSystem/accreditation-criterion";
 
 /// Writes `testreport.json`, `junit.xml` and `report.html` into `dir` (created).
-pub(crate) fn write_all(outcome: &Outcome, dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+///
+/// # Errors
+/// [`AccreditError::Write`] naming the file that cannot be written.
+pub fn write_all(outcome: &Outcome, dir: &Path) -> Result<(), AccreditError> {
+    std::fs::create_dir_all(dir).map_err(|source| AccreditError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(&path, text).map_err(|source| AccreditError::Write { path, source })
     };
     write(
         "testreport.json",
-        serde_json::to_string_pretty(&test_report(outcome))?,
+        serde_json::to_string_pretty(&test_report(outcome)).unwrap_or_default(),
     )?;
     write("junit.xml", junit(outcome))?;
     write("report.html", html(outcome))?;
@@ -49,7 +55,8 @@ fn action_json(action: &ActionResult) -> Value {
 }
 
 /// The run as a FHIR R4 `TestReport`.
-pub(crate) fn test_report(outcome: &Outcome) -> Value {
+#[must_use]
+pub fn test_report(outcome: &Outcome) -> Value {
     let passed = outcome
         .tests
         .iter()
@@ -127,7 +134,8 @@ fn seconds(test: &TestResult) -> String {
 }
 
 /// The run as `JUnit` XML: one `testcase` per test, its class the criterion.
-pub(crate) fn junit(outcome: &Outcome) -> String {
+#[must_use]
+pub fn junit(outcome: &Outcome) -> String {
     let count = |verdict: Verdict| {
         outcome
             .tests
@@ -210,7 +218,8 @@ pub(crate) fn junit(outcome: &Outcome) -> String {
 }
 
 /// The run as one HTML page, with no external resources.
-pub(crate) fn html(outcome: &Outcome) -> String {
+#[must_use]
+pub fn html(outcome: &Outcome) -> String {
     let passed = outcome
         .tests
         .iter()

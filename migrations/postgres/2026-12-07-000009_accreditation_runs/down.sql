@@ -1,0 +1,2 @@
+DROP TABLE accreditation_reports;
+DROP TABLE accreditation_runs;
