@@ -255,6 +255,13 @@ pub static PARAMS: &[SearchParam] = &[
         Source::Resource(identifiers_of_type),
         "An identifier by its type: type-system|type-code|value (the RENIPRESS code by IPRESSCS)",
     )),
+    param(
+        Organization,
+        "name",
+        Kind::String,
+        Source::Resource(organization_name),
+        "The IPRESS's name or an alias, from any of its words on (accent- and case-insensitive prefix)",
+    ),
     internal(param(
         Organization,
         RENIPRESS,
@@ -530,6 +537,27 @@ pub static PARAMS: &[SearchParam] = &[
     ),
 ];
 
+/// A parameter added after resources were written: the registry indexes it for the
+/// resources already held when a server of the build that adds it starts
+/// (`renhice_store::reindex`).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexUpgrade {
+    /// The index version it brings the database to (the first upgrade is 2).
+    pub version: i64,
+    /// The resource type.
+    pub resource: ResourceType,
+    /// The parameter's name in [`PARAMS`].
+    pub param: &'static str,
+}
+
+/// The index upgrades, in order; a parameter added to [`PARAMS`] for resources already
+/// held gets one here (a test keeps the versions consecutive and the parameters real).
+pub const INDEX_UPGRADES: &[IndexUpgrade] = &[IndexUpgrade {
+    version: 2,
+    resource: Organization,
+    param: "name",
+}];
+
 /// The parameter `name` of a resource type, if any (internal ones included).
 #[must_use]
 pub fn find(resource: ResourceType, name: &str) -> Option<&'static SearchParam> {
@@ -730,6 +758,20 @@ fn family(resource: &Resource, out: &mut Values<'_>) {
             {
                 out.string(text);
             }
+        }
+    }
+}
+
+fn organization_name(resource: &Resource, out: &mut Values<'_>) {
+    let Resource::Organization(o) = resource else {
+        return;
+    };
+    for name in o.name.iter().chain(&o.alias).filter_map(Primitive::as_str) {
+        // From each word to the end: "santa cl" finds "Hospital Santa Clara" as "clara"
+        // and "hospital" do (a string search matches the start of a value).
+        let words: Vec<&str> = name.split_whitespace().collect();
+        for start in 0..words.len() {
+            out.string(&words[start..].join(" "));
         }
     }
 }
@@ -1056,6 +1098,22 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_upgrades_are_consecutive_and_name_indexed_parameters() {
+        for (i, upgrade) in INDEX_UPGRADES.iter().enumerate() {
+            assert_eq!(upgrade.version, i64::try_from(i).unwrap() + 2);
+            let p = find(upgrade.resource, upgrade.param).unwrap_or_else(|| {
+                panic!("{}.{} is not a parameter", upgrade.resource, upgrade.param)
+            });
+            assert!(
+                matches!(p.source, Source::Resource(_)),
+                "{}.{} is not read from the resource",
+                upgrade.resource,
+                upgrade.param
+            );
+        }
+    }
 
     #[test]
     fn each_parameter_is_declared_once_and_aliases_resolve() {

@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod fhir;
 mod health;
+mod index_upgrades;
 pub mod limits;
 mod metrics;
 pub mod observe;

@@ -104,6 +104,7 @@ fn start_with(
             ),
         ));
     }
+    crate::index_upgrades::apply(&store)?;
     let shutdown_timeout = config.shutdown_timeout_secs;
     let max_body = config.max_body_bytes;
     let signatures = Arc::new(crate::signatures::Signatures::load(

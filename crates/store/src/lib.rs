@@ -32,6 +32,7 @@ pub mod consents;
 mod error;
 mod migrations;
 pub mod records;
+pub mod reindex;
 pub mod resources;
 mod rows;
 pub mod schema;

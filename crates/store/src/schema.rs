@@ -172,6 +172,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    search_index_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     accreditation_runs (id) {
         id -> Text,
         suite -> Text,

@@ -830,7 +830,56 @@ async fn ihe_pix_cross_references_identifiers_and_follows_merges(db: TestDb) {
     app.stop().await;
 }
 
+/// A patient choosing whom to grant consent finds the IPRESS by a word of its name or an
+/// alias, accents and case aside.
+async fn ipress_are_found_by_a_word_of_their_name(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (_, santa_clara) = crate::push::identities(&app).await;
+    let ica = Resource::Organization(Box::new(Organization {
+        identifier: vec![Renipress::parse("00067890").unwrap().to_identifier()],
+        name: Some("Hospital Regional de Ica".into()),
+        alias: vec!["HRI Señor de Luren".into()],
+        ..Organization::default()
+    }));
+    let (status, ica) = app
+        .client(&admin())
+        .post(
+            &format!("{base}/fhir/Organization"),
+            &serde_json::from_str(&ica.to_json_string()).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ica}");
+    let ica = ica["id"].as_str().unwrap().to_owned();
+    let patient = app.client(&crate::patient("1|PER|45678912"));
+    for (query, expected) in [
+        ("clara", vec![santa_clara.clone()]),
+        ("SANTA%20CLARA", vec![santa_clara.clone()]),
+        ("hospital%20santa", vec![santa_clara.clone()]),
+        ("lara", vec![]),
+        ("senor", vec![ica.clone()]),
+        ("regional,clara", vec![santa_clara.clone(), ica.clone()]),
+    ] {
+        let (status, bundle) = patient
+            .get(&format!("{base}/fhir/Organization?name={query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {bundle}");
+        let mut found: Vec<String> = bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        found.sort();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(found, expected, "{query}");
+    }
+    app.stop().await;
+}
+
 backend_tests!(
+    ipress_are_found_by_a_word_of_their_name,
     patients_are_created_read_updated_and_versioned,
     one_identity_document_belongs_to_one_patient,
     invalid_patients_are_refused_with_the_element_path,

@@ -489,7 +489,87 @@ async fn refuses_a_database_migrated_by_a_newer_build(db: TestDb) {
     assert!(err.to_string().contains("newer renhice"), "{err}");
 }
 
+/// A parameter added after resources were written is indexed for them once: only its
+/// values, only for current resources, and the version moves in order.
+async fn an_index_upgrade_indexes_what_was_written_before_once(db: TestDb) {
+    use diesel::prelude::*;
+    use renhice_store::resources::StringEntry;
+    use renhice_store::schema::{search_strings, search_tokens};
+
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    write(&store, "p1", 1, Some("Rosa"), identifier("12345678"))
+        .await
+        .unwrap();
+    write(&store, "p1", 2, Some("Rosa Quispe"), identifier("12345678"))
+        .await
+        .unwrap();
+    write(&store, "p2", 1, Some("Ana"), identifier("87654321"))
+        .await
+        .unwrap();
+    write(&store, "p2", 2, None, SearchIndex::default())
+        .await
+        .unwrap();
+    assert_eq!(store.run(renhice_store::reindex::version).await.unwrap(), 1);
+
+    // The index of a body: the new parameter's values, and one of another parameter that
+    // the upgrade must leave alone.
+    let index = |body: &str| SearchIndex {
+        strings: vec![StringEntry {
+            param: "nombre".into(),
+            value: body.to_lowercase(),
+        }],
+        tokens: vec![TokenEntry {
+            param: "identifier".into(),
+            system: None,
+            code: "not-this".into(),
+        }],
+        ..SearchIndex::default()
+    };
+    let done = store
+        .run(move |c| renhice_store::reindex::backfill(c, 2, "Patient", "nombre", &index))
+        .await
+        .unwrap();
+    assert_eq!(done, Some(1), "the current p1 only: p2 is deleted");
+    let names: Vec<String> = store
+        .run(|c| {
+            Ok(search_strings::table
+                .filter(search_strings::param.eq("nombre"))
+                .select(search_strings::value)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(names, ["rosa quispe"]);
+    let codes: Vec<String> = store
+        .run(|c| {
+            Ok(search_tokens::table
+                .filter(search_tokens::param.eq("identifier"))
+                .select(search_tokens::code)
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(codes, ["12345678"], "other parameters are left as written");
+    assert_eq!(store.run(renhice_store::reindex::version).await.unwrap(), 2);
+
+    // Once only; and in order.
+    let again = store
+        .run(move |c| renhice_store::reindex::backfill(c, 2, "Patient", "nombre", &index))
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    let skipped = store
+        .run(move |c| renhice_store::reindex::backfill(c, 4, "Patient", "nombre", &index))
+        .await;
+    assert!(
+        matches!(skipped, Err(StoreError::SchemaMismatch(_))),
+        "{skipped:?}"
+    );
+    assert_eq!(store.run(renhice_store::reindex::version).await.unwrap(), 2);
+}
+
 backend_tests!(
+    an_index_upgrade_indexes_what_was_written_before_once,
     migrates_from_empty,
     writes_versions_reads_history_and_refuses_stale_versions,
     a_unique_key_has_one_holder_and_follows_the_current_version,
