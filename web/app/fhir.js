@@ -365,3 +365,33 @@ export async function ipressNames(codes) {
   }
   return names;
 }
+
+/**
+ * An IPRESS's RENIPRESS code: its identifier typed IPRESSCS (OrganizacionPe).
+ * @param {Resource} org
+ * @returns {string | undefined}
+ */
+export function renipressOf(org) {
+  const ids = /** @type {Identifier[]} */ (org.identifier ?? []);
+  const typed = ids.find((i) => i.system === SYSTEMS.ipress || i.type?.coding?.some((c) => c.system === SYSTEMS.ipress));
+  return typed?.value ?? typed?.type?.coding?.find((c) => c.system === SYSTEMS.ipress)?.code;
+}
+
+/**
+ * The IPRESS whose name or an alias has a word starting with each word of `text`, in
+ * any order, accents and case aside: each word is its own `name` parameter, so all must
+ * match ("hospital ica" finds "Hospital Regional de Ica"). Commas, which would make
+ * alternatives of one parameter, count as spaces. At most `count`, and whether there
+ * are more.
+ * @param {string} text
+ * @param {number} count
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<{found: Resource[], more: boolean}>}
+ */
+export async function organizationsByName(text, count, signal) {
+  const words = text.replace(/,/g, ' ').split(/\s+/).filter(Boolean);
+  const query = new URLSearchParams(words.map((w) => ['name', w]));
+  query.set('_count', String(count));
+  const bundle = /** @type {Bundle} */ (await get('Organization', query, { signal }));
+  return { found: resources(bundle), more: Boolean(nextLink(bundle)) };
+}

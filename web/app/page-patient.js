@@ -4,7 +4,7 @@ import { h, append, replace, field, confirmDialog, uid } from './dom.js';
 import { t, lookup, plural } from './i18n.js';
 import * as fmt from './format.js';
 import * as auth from './auth.js';
-import { get, request, resources, refId, organizationByCode, FhirError, SYSTEMS } from './fhir.js';
+import { get, request, resources, refId, organizationByCode, organizationsByName, renipressOf, FhirError, SYSTEMS } from './fhir.js';
 import { parseLocations, locationsView, summaryView, ipressResolver } from './records.js';
 import { eventLog } from './audit.js';
 
@@ -304,9 +304,241 @@ export async function renderConsents(main, session) {
 /** Colleges of health professionals (ColegiosProfesionalesSaludCS), as offered. */
 const COLLEGES = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '1O'];
 
+/** IPRESS offered per search by name (`_count`): more means typing more of the name. */
+const MATCHES = 20;
+/** A search by name waits for this many letters, and for typing to pause this long (ms). */
+const MIN_LETTERS = 3;
+const PAUSE = 500;
+
 /**
- * The form that grants a new consent: to an IPRESS (by RENIPRESS code, shown with its
- * name) or a clinician (by colegiatura), for a period and purposes, with or without the
+ * Text as the registry compares it: accents and case aside, commas and runs of spaces as
+ * one space (so that "Ica" after "ica" asks nothing new).
+ * @param {string} text
+ */
+function folded(text) {
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[\s,]+/g, ' ')
+    .trim();
+}
+
+/**
+ * Where an IPRESS is, in words: its first current address (its text, else its lines,
+ * district, province and department), or empty.
+ * @param {import('./fhir.js').Resource} org
+ */
+function addressWords(org) {
+  const addresses = /** @type {any[]} */ (org.address ?? []);
+  const a = addresses.find((x) => x?.use !== 'old') ?? addresses[0];
+  if (!a) return '';
+  if (typeof a.text === 'string' && a.text.trim()) return a.text.trim();
+  const parts = [...(Array.isArray(a.line) ? a.line : []), a.district, a.city, a.state].filter((x) => typeof x === 'string' && x.trim());
+  return [...new Set(parts)].join(', ');
+}
+
+/**
+ * The choice of an IPRESS: part of its name (the registry's `name` search, once typing
+ * pauses or on "Buscar"), or its RENIPRESS code for those who have it; the matches as a
+ * radio group, each with its name, code and, where known, its address; how many there
+ * are announced politely.
+ */
+function ipressPicker() {
+  const input = h('input', { type: 'search', name: 'ipress', autocomplete: 'off', spellcheck: 'false', maxlength: '120', enterkeyhint: 'search' });
+  const searchField = field(t('consent.ipressSearch'), input, t('consent.ipressSearchHint'));
+  const button = h('button', { type: 'button', class: 'secondary', text: t('action.search') });
+  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
+  const results = h('div', {});
+  const group = uid('ipress');
+  const pickError = h('p', { class: 'field-error', id: uid('err'), hidden: true });
+  /** The IPRESS offered now, by Organization id. @type {Map<string, import('./fhir.js').Resource>} */
+  const offered = new Map();
+  /** What is shown or being asked (`code:…`, `name:…`); empty: nothing. */
+  let asked = '';
+  /** @type {AbortController | null} */
+  let pending = null;
+  /** The search of `asked`, answered or not. @type {Promise<void>} */
+  let running = Promise.resolve();
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+
+  const radios = () => /** @type {HTMLInputElement[]} */ ([...results.querySelectorAll(`input[name="${group}"]`)]);
+  const chosen = () => offered.get(radios().find((r) => r.checked)?.value ?? '') ?? null;
+  /** @param {string} message */
+  const setPickError = (message) => {
+    pickError.textContent = message;
+    pickError.hidden = !message;
+  };
+
+  /**
+   * One IPRESS as a radio button, its label its name, code and address.
+   * @param {import('./fhir.js').Resource} org
+   * @param {boolean} checked
+   */
+  const option = (org, checked) => {
+    const radio = h('input', { type: 'radio', name: group, value: org.id ?? '', id: uid('ipress-opt'), checked });
+    radio.addEventListener('change', () => setPickError(''));
+    const code = renipressOf(org);
+    const where = addressWords(org);
+    const aliases = /** @type {unknown[]} */ (org.alias ?? []).filter((a) => typeof a === 'string' && a);
+    const meta = [code ? t('consent.ipressCode', { code }) : '', where, aliases.length ? t('consent.ipressAlias', { names: aliases.join(', ') }) : ''].filter(Boolean);
+    // One line each on screen; read as one sentence ("…, Código RENIPRESS …, Ica").
+    return h(
+      'div',
+      { class: 'pick' },
+      radio,
+      h(
+        'label',
+        { for: radio.id },
+        h('span', { class: 'pick-name', text: org.name || t('value.unnamedIpress') }),
+        meta.map((m) => [h('span', { class: 'visually-hidden', text: ', ' }), h('span', { class: 'pick-meta', text: m })]),
+      ),
+    );
+  };
+
+  /**
+   * Shows what a search found. A code names one IPRESS: it is chosen at once.
+   * @param {import('./fhir.js').Resource[]} found
+   * @param {boolean} more
+   * @param {string} text what was typed
+   * @param {boolean} byCode
+   */
+  const draw = (found, more, text, byCode) => {
+    const before = chosen()?.id;
+    offered.clear();
+    setPickError('');
+    if (!found.length) {
+      status.textContent = byCode ? t('consent.ipressUnknown') : t('consent.ipressNone', { text });
+      status.classList.add('notice');
+      replace(results, h('p', { class: 'hint', text: byCode ? t('consent.ipressUnknownHint') : t('consent.ipressNoneHint') }));
+      return;
+    }
+    status.classList.remove('notice');
+    const sorted = [...found].sort((a, b) => String(a.name ?? '').localeCompare(String(b.name ?? ''), 'es', { sensitivity: 'base' }));
+    for (const org of sorted) if (org.id) offered.set(org.id, org);
+    status.textContent = [plural('count.ipressMatches', sorted.length), more ? t('consent.ipressMore', { n: sorted.length }) : ''].filter(Boolean).join(' ');
+    replace(
+      results,
+      h(
+        'fieldset',
+        { class: 'picks', 'aria-describedby': pickError.id },
+        h('legend', { text: t('consent.ipressPick') }),
+        sorted.filter((org) => org.id).map((org) => option(org, org.id === before || (byCode && sorted.length === 1))),
+        pickError,
+      ),
+    );
+  };
+
+  /**
+   * Searches for what is typed: a RENIPRESS code (8 digits) or part of a name. Typing
+   * searches only once it pauses with 3 letters or more, and never twice for the same
+   * words; "Buscar" (or Enter) also says why it cannot search. Resolves when what is
+   * typed is shown (or being asked is answered).
+   * @param {boolean} explicit asked with "Buscar" or Enter
+   * @returns {Promise<void>}
+   */
+  const search = (explicit) => {
+    clearTimeout(timer);
+    const text = input.value.trim().replace(/\s+/g, ' ');
+    const byCode = /^\d{8}$/.test(text);
+    const key = byCode ? `code:${text}` : `name:${folded(text)}`;
+    if (!byCode) {
+      const problem = /^\d+$/.test(text) ? t('consent.renipressInvalid') : folded(text).replace(/ /g, '').length < MIN_LETTERS ? t('consent.ipressTooShort') : '';
+      if (problem) {
+        searchField.setError(explicit ? problem : '');
+        return Promise.resolve();
+      }
+    }
+    searchField.setError('');
+    if (key === asked) return running;
+    pending?.abort();
+    const mine = new AbortController();
+    pending = mine;
+    asked = key;
+    status.classList.remove('notice');
+    status.textContent = t('status.searching');
+    running = (async () => {
+      try {
+        const answer = byCode
+          ? await organizationByCode(text).then((org) => ({ found: org ? [org] : [], more: false }))
+          : await organizationsByName(text, MATCHES, mine.signal);
+        if (mine.signal.aborted) return;
+        draw(answer.found, answer.more, text, byCode);
+      } catch (e) {
+        if (mine.signal.aborted) return;
+        asked = '';
+        offered.clear();
+        status.textContent = '';
+        replace(results, failureBox(e));
+      } finally {
+        if (pending === mine) pending = null;
+      }
+    })();
+    return running;
+  };
+
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (input.isConnected) search(false);
+    }, PAUSE);
+  });
+  // Enter searches rather than sending the form.
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.isComposing) {
+      ev.preventDefault();
+      search(true);
+    }
+  });
+  button.addEventListener('click', () => search(true));
+
+  const element = h('div', {}, h('div', { class: 'row bottom' }, searchField.row, h('div', { class: 'field-action' }, button)), status, results);
+  return {
+    element,
+    /**
+     * The IPRESS chosen, or null after saying what is missing and moving focus there. An
+     * 8-digit code typed but not yet looked up is looked up (and chosen if known).
+     * @returns {Promise<import('./fhir.js').Resource | null>}
+     */
+    async chosen() {
+      clearTimeout(timer);
+      const picked = chosen();
+      if (picked?.id) return picked;
+      // What is typed, searched if it was not yet (a code found is chosen at once).
+      if (input.value.trim()) await search(true);
+      const found = chosen();
+      if (found?.id) return found;
+      const first = radios()[0];
+      if (first) {
+        setPickError(t('consent.ipressChoose'));
+        first.focus();
+      } else {
+        if (!input.value.trim()) searchField.setError(t('consent.ipressRequired'));
+        input.focus();
+      }
+      return null;
+    },
+    /** Back to empty, after a consent is recorded. */
+    reset() {
+      clearTimeout(timer);
+      pending?.abort();
+      pending = null;
+      running = Promise.resolve();
+      asked = '';
+      offered.clear();
+      input.value = '';
+      searchField.setError('');
+      status.classList.remove('notice');
+      status.textContent = '';
+      replace(results);
+    },
+  };
+}
+
+/**
+ * The form that grants a new consent: to an IPRESS (found by name, or by RENIPRESS code)
+ * or a clinician (by colegiatura), for a period and purposes, with or without the
  * records other IPRESS labelled sensitive.
  * @param {string} patient
  * @param {() => void} done called after the consent is recorded
@@ -315,34 +547,8 @@ function grantForm(patient, done) {
   const name = uid('to');
   const toIpress = h('input', { type: 'radio', name, value: 'ipress', id: uid('r'), checked: true });
   const toClinician = h('input', { type: 'radio', name, value: 'clinician', id: uid('r') });
-  const code = h('input', { type: 'text', inputmode: 'numeric', maxlength: '8', autocomplete: 'off', name: 'renipress' });
-  const codeField = field(t('consent.renipress'), code, t('consent.renipressHint'));
-  const found = h('p', { class: 'status', role: 'status' });
-  /** @type {import('./fhir.js').Resource | null} */
-  let ipress = null;
-  const check = h('button', { type: 'button', class: 'secondary', text: t('consent.checkIpress') });
-  const lookUp = async () => {
-    ipress = null;
-    const value = code.value.trim();
-    if (!/^\d{8}$/.test(value)) {
-      codeField.setError(t('consent.renipressInvalid'));
-      found.textContent = '';
-      return null;
-    }
-    codeField.setError('');
-    found.textContent = t('status.searching');
-    try {
-      ipress = await organizationByCode(value);
-      found.textContent = ipress ? t('consent.ipressFound', { name: ipress.name ?? value }) : '';
-      if (!ipress) codeField.setError(t('consent.ipressUnknown'));
-    } catch (e) {
-      found.textContent = e instanceof Error ? e.message : String(e);
-    }
-    return ipress;
-  };
-  check.addEventListener('click', lookUp);
-  code.addEventListener('change', lookUp);
-  const ipressPart = h('div', { class: 'sub' }, h('div', { class: 'row bottom' }, codeField.row, h('div', { class: 'field-action' }, check)), found);
+  const picker = ipressPicker();
+  const ipressPart = h('div', { class: 'sub' }, picker.element);
 
   const college = h('select', { name: 'college' }, COLLEGES.map((c) => h('option', { value: c, text: lookup('colegio', c) ?? c })));
   const number = h('input', { type: 'text', name: 'colegiatura', maxlength: '10', autocomplete: 'off' });
@@ -400,11 +606,8 @@ function grantForm(patient, done) {
     /** @type {import('./fhir.js').Reference | null} */
     let grantee = null;
     if (toIpress.checked) {
-      const org = ipress && ipress.identifier?.some((/** @type {any} */ i) => i.value === code.value.trim()) ? ipress : await lookUp();
-      if (!org?.id) {
-        code.focus();
-        return;
-      }
+      const org = await picker.chosen();
+      if (!org?.id) return;
       grantee = { reference: `Organization/${org.id}`, display: org.name };
     } else {
       const value = number.value.trim().toUpperCase();
@@ -450,10 +653,8 @@ function grantForm(patient, done) {
     try {
       await request('Consent', { method: 'POST', body: consent });
       status.textContent = t('consent.saved');
-      code.value = '';
+      picker.reset();
       number.value = '';
-      found.textContent = '';
-      ipress = null;
       done();
     } catch (e) {
       status.textContent = e instanceof Error ? e.message : String(e);

@@ -39,7 +39,7 @@ const PE_PAIS = 'https://www.gob.pe/minsa/RENHICE/fhir/StructureDefinition/pe-pa
 /** The seeded people and places, as the tests name them. */
 export const SEED = {
   santaClara: { code: '00012345', name: 'Hospital Santa Clara' },
-  ica: { code: '00067890', name: 'Hospital Regional de Ica' },
+  ica: { code: '00067890', name: 'Hospital Regional de Ica', address: { line: ['Av. Prolongación Ayabaca s/n'], district: 'Ica', city: 'Ica', state: 'Ica' } },
   maria: { dni: '45678912', name: 'María Flores Condori', birthDate: '1985-04-12' },
 };
 
@@ -369,13 +369,15 @@ function expect(answer, expected, what) {
  * An IPRESS as OrganizacionPe writes it (crates/model/src/peru.rs Renipress::to_identifier).
  * @param {string} code RENIPRESS
  * @param {string} name
+ * @param {object} [address] a FHIR Address
  */
-function organization(code, name) {
+function organization(code, name, address) {
   return {
     resourceType: 'Organization',
     identifier: [{ use: 'official', type: { coding: [{ system: IPRESSCS, code }] }, value: code }],
     active: true,
     name,
+    ...(address ? { address: [address] } : {}),
   };
 }
 
@@ -505,7 +507,7 @@ function summary(patient, ipress) {
 async function seed({ token, sihceToken, fhir }) {
   const [admin, santaClara, ica] = await Promise.all([token(['--role', 'admin']), sihceToken(SEED.santaClara.code), sihceToken(SEED.ica.code)]);
   const orgA = expect(await fhir('Organization', admin, { body: organization(SEED.santaClara.code, SEED.santaClara.name) }), [201], 'Organization Santa Clara');
-  const orgB = expect(await fhir('Organization', admin, { body: organization(SEED.ica.code, SEED.ica.name) }), [201], 'Organization Ica');
+  const orgB = expect(await fhir('Organization', admin, { body: organization(SEED.ica.code, SEED.ica.name, SEED.ica.address) }), [201], 'Organization Ica');
   const patient = expect(
     await fhir('Patient', santaClara, {
       body: {

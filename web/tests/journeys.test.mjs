@@ -29,7 +29,7 @@ const BACKENDS = ['sqlite', ...(process.env.RENHICE_TEST_POSTGRES_URL ? /** @typ
 const REASON = 'Paciente inconsciente en emergencia, sin acompañante';
 
 /** The pages axe must have seen, at both sizes. */
-const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-revoke-dialog', 'audit', 'accreditation', 'accreditation-run', 'signed-out', 'admin', 'admin-refused', 'admin-disable-dialog'];
+const PAGES = ['home', 'search', 'patient', 'emergency-dialog', 'patient-emergency', 'my-records', 'who-read', 'consents', 'consent-ipress-search', 'consent-revoke-dialog', 'audit', 'accreditation', 'accreditation-run', 'signed-out', 'admin', 'admin-refused', 'admin-disable-dialog'];
 
 /** What the administrator registers: an IPRESS and its SIHCE. */
 const SAN_MARTIN = {
@@ -270,9 +270,48 @@ describe('web app', { concurrency: BACKENDS.length }, () => {
         await visible(page.getByText('No tiene consentimientos vigentes.'));
         await a11y.check(page, 'consents');
         const grant = page.getByRole('region', { name: 'Dar un consentimiento' });
-        await grant.getByLabel('Código RENIPRESS de la IPRESS').fill(SEED.ica.code);
-        await grant.getByRole('button', { name: 'Verificar' }).click();
-        await visible(grant.getByText(`IPRESS: ${SEED.ica.name}`));
+        const ipressBox = grant.getByLabel('Nombre de la IPRESS o código RENIPRESS');
+        const matches = grant.getByRole('status').filter({ hasText: /IPRESS/ });
+        const icaOption = grant.getByRole('group', { name: 'Elija la IPRESS' }).getByRole('radio', { name: new RegExp(`^${SEED.ica.name}`) });
+        // Those who have the RENIPRESS code can still type it: the one IPRESS is chosen at once.
+        await ipressBox.fill(SEED.ica.code);
+        await grant.getByRole('button', { name: 'Buscar' }).click();
+        await visible(matches.filter({ hasText: 'Se encontró 1 IPRESS.' }));
+        assert.equal(await icaOption.isChecked(), true, 'the IPRESS of the code is chosen');
+        // A name nothing matches is said so, in the polite live region.
+        await ipressBox.fill('Clínica Inexistente');
+        await ipressBox.press('Enter');
+        await visible(matches.filter({ hasText: 'Ninguna IPRESS coincide con «Clínica Inexistente».' }));
+        assert.equal(await matches.getAttribute('aria-live'), 'polite');
+        assert.equal(await grant.getByRole('radio', { name: new RegExp(SEED.ica.name) }).count(), 0);
+        // By name, as a patient in a health post does: part of it, in other case and
+        // accents, typed key by key; the search waits for the typing to pause (a few
+        // requests, not one per key), then she picks Ica from the keyboard.
+        /** @type {string[]} */
+        const byName = [];
+        const countSearch = (/** @type {import('playwright-core').Request} */ r) => {
+          const url = new URL(r.url());
+          if (url.pathname.endsWith('/fhir/Organization') && url.searchParams.has('name')) byName.push(url.search);
+        };
+        page.on('request', countSearch);
+        const typed = 'regional de ÍCA';
+        await ipressBox.fill('');
+        await ipressBox.pressSequentially(typed, { delay: 40 });
+        await visible(matches.filter({ hasText: 'Se encontró 1 IPRESS.' }));
+        page.off('request', countSearch);
+        assert.ok(byName.length >= 1 && byName.length <= 3, `searches while typing ${typed.length} keys: ${byName.join(' ')}`);
+        assert.ok(byName.every((q) => new URLSearchParams(q).get('_count') === '20'), `limited to 20: ${byName.join(' ')}`);
+        // Each match with its name, RENIPRESS code and address.
+        await visible(grant.getByText(`Código RENIPRESS ${SEED.ica.code}`));
+        await visible(grant.getByText('Av. Prolongación Ayabaca s/n, Ica', { exact: true }));
+        assert.equal(await icaOption.isChecked(), false, 'a search by name chooses nothing by itself');
+        assert.equal(await grant.getByRole('radio', { name: new RegExp(SEED.santaClara.name) }).count(), 0, 'Santa Clara does not match');
+        await ipressBox.press('Tab'); // "Buscar"
+        await page.keyboard.press('Tab'); // the first (and only) IPRESS
+        assert.equal(await icaOption.evaluate((el) => el === document.activeElement), true, 'the match is reached with Tab');
+        await page.keyboard.press('Space');
+        assert.equal(await icaOption.isChecked(), true, 'chosen with the keyboard');
+        await a11y.check(page, 'consent-ipress-search');
         assert.equal(await grant.getByLabel('Su atención de salud').isChecked(), true);
         await grant.getByRole('button', { name: 'Dar consentimiento' }).click();
         await visible(grant.getByText('Consentimiento registrado.'));

@@ -91,9 +91,9 @@ try {
   await shoot(patient, 'who-read', { maxHeight: 2400 });
   await patient.getByRole('navigation').getByRole('link', { name: 'Mis consentimientos' }).click();
   const grant = patient.getByRole('region', { name: 'Dar un consentimiento' });
-  await grant.getByLabel('Código RENIPRESS de la IPRESS').fill(SEED.ica.code);
-  await grant.getByRole('button', { name: 'Verificar' }).click();
-  await grant.getByText(`IPRESS: ${SEED.ica.name}`).waitFor();
+  await grant.getByLabel('Nombre de la IPRESS o código RENIPRESS').fill('regional de ica');
+  await grant.getByRole('button', { name: 'Buscar' }).click();
+  await grant.getByRole('radio', { name: new RegExp(`^${SEED.ica.name}`) }).check();
   await grant.getByRole('button', { name: 'Dar consentimiento' }).click();
   await patient.getByRole('region', { name: 'Vigentes' }).getByRole('heading', { name: SEED.ica.name }).waitFor();
   await settled(patient);

@@ -300,13 +300,19 @@ pub(crate) fn module(header: &str, doc: &str, module: &Module, extra_imports: &s
 }
 
 /// `resources/mod.rs`: the per-resource modules and the `Resource` enum.
-pub(crate) fn resources_mod(header: &str, names: &[(String, String)]) -> String {
+pub(crate) fn resources_mod(
+    header: &str,
+    names: &[(String, String)],
+    modules: &[(String, Module)],
+) -> String {
     let mut out = String::with_capacity(64 * 1024);
     out.push_str(header);
     out.push_str(
         "//! All FHIR R4 resources, one module each, and [`Resource`], any one of them.\n\n",
     );
-    out.push_str("#![allow(clippy::too_many_lines, reason = \"generated\")]\n\n");
+    out.push_str(
+        "#![allow(clippy::too_many_lines, clippy::match_same_arms, reason = \"generated\")]\n\n",
+    );
     for (_, module) in names {
         let _ = writeln!(out, "mod {module};");
     }
@@ -339,6 +345,26 @@ pub(crate) fn resources_mod(header: &str, names: &[(String, String)]) -> String 
         );
     }
     out.push_str("        }\n    }\n}\n\n");
+    out.push_str("/// The top-level elements of a resource type by JSON name (a choice by its base name,\n/// `deceased`): those `_summary=true` keeps (`isSummary`), and those every instance has\n/// (`min` ≥ 1, which `_elements` keeps).\n#[must_use]\npub fn summary_elements(resource_type: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {\n    Some(match resource_type {\n");
+    for (name, module) in modules {
+        let Some(root) = module.structs.first() else {
+            continue;
+        };
+        let summary: Vec<&str> = root
+            .fields
+            .iter()
+            .filter(|f| f.summary)
+            .map(|f| f.json.as_str())
+            .collect();
+        let required: Vec<&str> = root
+            .fields
+            .iter()
+            .filter(|f| f.min > 0)
+            .map(|f| f.json.as_str())
+            .collect();
+        let _ = writeln!(out, "        {name:?} => (&{summary:?}, &{required:?}),");
+    }
+    out.push_str("        _ => return None,\n    })\n}\n\n");
     out.push_str("/// Reads the properties after `resourceType` of a resource of the given type.\npub(crate) fn read_resource<'de, A: MapAccess<'de>>(resource_type: &str, map: &mut A) -> Result<Resource, A::Error> {\n    Ok(match resource_type {\n");
     for (name, _) in names {
         let _ = writeln!(

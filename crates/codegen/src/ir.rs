@@ -32,8 +32,10 @@ pub(crate) struct Field {
     pub(crate) boxed: bool,
     /// Documentation (the definition's `short`).
     pub(crate) doc: String,
-    /// `min` of the definition, for documentation.
+    /// `min` of the definition, for documentation and `_summary`.
     pub(crate) min: u64,
+    /// `isSummary` of the definition: kept by `_summary=true`.
+    pub(crate) summary: bool,
 }
 
 /// A struct: a data type, a resource, or a backbone element inside one.

@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
     }
     files.push((
         out.join("resources/mod.rs"),
-        emit::resources_mod(&header, &names),
+        emit::resources_mod(&header, &names, &model.resources),
     ));
 
     let staging = tempdir(&root)?;

@@ -270,6 +270,7 @@ impl Builder<'_> {
                 boxed: false,
                 doc: short(el),
                 min,
+                summary: el["isSummary"] == true,
             };
             structs
                 .get_mut(parent)

@@ -35,8 +35,10 @@ pub struct SearchRequest {
     pub after: Cursor,
     /// `_include=DocumentReference:custodian`.
     pub include_custodian: bool,
-    /// `_total=accurate` or `estimate`.
+    /// `_total=accurate` or `estimate` (or `_summary=count`).
     pub total: bool,
+    /// `_summary=count`: the total only, no entries.
+    pub count_only: bool,
 }
 
 fn invalid(name: &str, message: String) -> RuleError {
@@ -163,6 +165,7 @@ pub fn parse(
         after: Cursor::Start,
         include_custodian: false,
         total: false,
+        count_only: false,
     };
     let mut cursor = None;
     for (name, raw) in pairs {
@@ -175,6 +178,25 @@ pub fn parse(
             }
             "_cursor" => cursor = Some(raw.clone()),
             "_format" => {}
+            // The answer's form (applied to each resource by the server's conventions,
+            // `fhir::conventions`); kept for the links.
+            "_summary" => {
+                match raw.as_str() {
+                    "count" => {
+                        request.count_only = true;
+                        request.total = true;
+                    }
+                    "true" | "text" | "data" | "false" => {}
+                    _ => {
+                        return Err(invalid(
+                            "_summary",
+                            format!("_summary={raw} is not one of true, text, data, count, false"),
+                        ));
+                    }
+                }
+                request.kept.push((name.clone(), raw.clone()));
+            }
+            "_elements" => request.kept.push((name.clone(), raw.clone())),
             "_sort" | "_include" | "_total" => {
                 if !result_parameter(resource_type, name, raw, &mut request) && !lenient {
                     return Err(invalid(

@@ -69,6 +69,10 @@ pub struct ServerConfig {
     /// (`renhice-provide-bundle`: FHIR R4, the SubmissionSet, index entry and signed
     /// Provenance profiles) before anything else is done with it.
     pub validate_pushes: bool,
+    /// Origins of browser apps allowed to call the registry (CORS), as
+    /// `https://app.example` (scheme, host and port as the browser sends them); `*` for
+    /// any. Empty (the default): none, only the registry's own web app, which needs none.
+    pub cors_allowed_origins: Vec<String>,
     /// Accreditation runs started from the web app that may go at once (each a thread
     /// sending one request at a time to its SIHCE); 0: auditors cannot start runs here.
     pub accreditation_max_runs: usize,
@@ -104,6 +108,7 @@ impl Default for ServerConfig {
             signature_crl_refresh_secs: 3600,
             signature_ocsp: false,
             validate_pushes: true,
+            cors_allowed_origins: Vec::new(),
             accreditation_max_runs: 2,
             accreditation_timeout_secs: 10,
             accreditation_ca_file: PathBuf::new(),

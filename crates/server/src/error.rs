@@ -57,6 +57,14 @@ pub enum ApiError {
         /// The `Accept` header received.
         accept: String,
     },
+    /// The request body's media type is not one the server reads.
+    #[error(
+        "cannot read a body of type {content_type}; send application/fhir+json (or application/json)"
+    )]
+    UnsupportedMediaType {
+        /// The `Content-Type` header received.
+        content_type: String,
+    },
     /// The resource type in the URL is not served by this build.
     #[error("{resource_type} is not a resource type this server serves (see /fhir/metadata)")]
     UnsupportedType {
@@ -179,6 +187,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. }
             | Self::NotOffered { .. }
             | Self::NotAcceptable { .. }
+            | Self::UnsupportedMediaType { .. }
             | Self::UnsupportedType { .. } => IssueType::NotSupported,
             Self::DatabaseUnavailable(_) => IssueType::NoStore,
             Self::Gone { .. } => IssueType::Deleted,
@@ -296,6 +305,7 @@ impl ResponseError for ApiError {
                 StatusCode::METHOD_NOT_ALLOWED
             }
             Self::NotAcceptable { .. } => StatusCode::NOT_ACCEPTABLE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,

@@ -4,6 +4,7 @@
 pub(crate) mod audit_events;
 pub(crate) mod batch;
 pub(crate) mod consent;
+pub(crate) mod conventions;
 pub(crate) mod locations;
 pub(crate) mod pix;
 pub(crate) mod push;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_store::StoreError;
 use serde_json::json;
@@ -58,40 +58,7 @@ pub(crate) async fn metadata(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    check_accepts_fhir_json(&req)?;
+    // `Accept` and `_format` are checked for every /fhir path (`fhir::conventions`).
+    let _ = req;
     Ok(fhir_json(StatusCode::OK, &state.capability_statement))
-}
-
-/// Refuses requests whose `Accept` header (or `_format` parameter) rules out JSON: FHIR
-/// asks for 406 rather than a representation the client did not ask for.
-fn check_accepts_fhir_json(req: &HttpRequest) -> Result<(), ApiError> {
-    let format =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .ok()
-            .and_then(|q| q.get("_format").cloned());
-    let wanted = match format {
-        Some(f) => f,
-        None => match req.headers().get(header::ACCEPT).map(HeaderValue::to_str) {
-            Some(Ok(v)) => v.to_owned(),
-            _ => return Ok(()),
-        },
-    };
-    let acceptable = wanted.split(',').any(|item| {
-        let media = item
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        media.is_empty()
-            || media == "*/*"
-            || media == "application/*"
-            || media == "json"
-            || media.ends_with("json")
-    });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(ApiError::NotAcceptable { accept: wanted })
-    }
 }

@@ -94,18 +94,11 @@ fn start_with(
     };
     let listen = config.listen;
     let tls = tls::server_config(&config)?;
-    if tls.is_none() && !listen.ip().is_loopback() && !config.plain_http_off_loopback {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "plain HTTP is served on loopback only, and {listen} is not: give the registry \
-                 a certificate (server.tls_cert_file and tls_key_file), or, where TLS ends in \
-                 front of it on a private network, set server.plain_http_off_loopback"
-            ),
-        ));
-    }
+    check_plain_http(&config, tls.is_some())?;
     crate::index_upgrades::apply(&store)?;
     let shutdown_timeout = config.shutdown_timeout_secs;
+    crate::fhir::conventions::check_origins(&config.cors_allowed_origins)?;
+    let cors_origins = config.cors_allowed_origins.clone();
     let max_body = config.max_body_bytes;
     let signatures = Arc::new(crate::signatures::Signatures::load(
         config.signature_policy,
@@ -152,12 +145,19 @@ fn start_with(
             .app_data(recorder.clone())
             .app_data(web::Data::from(Arc::clone(&state.metrics)))
             .app_data(web::PayloadConfig::new(max_body))
-            // Innermost: the audit sees the handlers' errors as themselves.
+            // Innermost: FHIR's REST conventions (negotiation, conditional reads, Prefer,
+            // _summary), so the audit records their refusals too.
+            .wrap(from_fn(crate::fhir::conventions::apply))
+            // Then the audit, which sees the handlers' errors as themselves.
             .wrap(from_fn(crate::audit::record))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
             .wrap(from_fn(observe::observe))
             // Outermost: what leaves is compressed for clients that accept it (the web
             // app on a slow line, FHIR clients that ask).
+            // Cross-origin browser apps, of the configured origins only.
+            .wrap(crate::fhir::conventions::cors(&cors_origins))
+            // A trailing slash names the same resource (`POST /fhir/` is a transaction).
+            .wrap(actix_web::middleware::NormalizePath::trim())
             .wrap(actix_web::middleware::Compress::default())
             .configure(routes::configure)
             .default_service(web::to(route_not_found))
@@ -183,6 +183,22 @@ fn start_with(
         handle,
         task,
     })
+}
+
+/// Refuses plain HTTP off loopback unless TLS ends in front of the registry.
+fn check_plain_http(config: &ServerConfig, tls: bool) -> io::Result<()> {
+    let listen = config.listen;
+    if !tls && !listen.ip().is_loopback() && !config.plain_http_off_loopback {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "plain HTTP is served on loopback only, and {listen} is not: give the registry \
+                 a certificate (server.tls_cert_file and tls_key_file), or, where TLS ends in \
+                 front of it on a private network, set server.plain_http_off_loopback"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

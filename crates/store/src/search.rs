@@ -97,7 +97,7 @@ impl Criterion {
 }
 
 /// A page of search results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// `(key, id, version, last updated, JSON)` of each match, in key order.
     pub rows: Vec<(i64, String, i64, i64, String)>,

@@ -220,6 +220,39 @@ async fn entries_criterion(
     })
 }
 
+/// The `self` link of a page of a search, and its `next` link when there is one.
+fn links(
+    base: &str,
+    resource_type: &str,
+    kept: &[(String, String)],
+    count: usize,
+    after: Cursor,
+    next: Option<Cursor>,
+) -> Vec<BundleLink> {
+    let query = |cursor: Cursor| {
+        let mut q: Vec<(String, String)> = kept.to_vec();
+        q.push(("_count".to_owned(), count.to_string()));
+        if let Some(text) = cursor_text(cursor) {
+            q.push(("_cursor".to_owned(), text));
+        }
+        let encoded = serde_urlencoded::to_string(&q).unwrap_or_default();
+        format!("{base}/{resource_type}?{encoded}")
+    };
+    let mut link = vec![BundleLink {
+        relation: Some("self".into()),
+        url: Some(query(after).into()),
+        ..BundleLink::default()
+    }];
+    if let Some(next) = next {
+        link.push(BundleLink {
+            relation: Some("next".into()),
+            url: Some(query(next).into()),
+            ..BundleLink::default()
+        });
+    }
+    link
+}
+
 async fn run(
     req: &HttpRequest,
     resource_type: &str,
@@ -247,6 +280,7 @@ async fn run(
         after,
         include_custodian,
         total,
+        count_only,
     } = parse_request(req, query, searched)?;
     if !patient_identifiers.is_empty() {
         criteria.push(patients_with(state, patient_identifiers).await?);
@@ -274,7 +308,9 @@ async fn run(
     } else {
         None
     };
-    let page = {
+    let page = if count_only {
+        store_search::Page::default()
+    } else {
         let criteria = std::sync::Arc::clone(&criteria);
         state
             .store
@@ -297,27 +333,7 @@ async fn run(
     if include_custodian {
         entries.extend(custodians(state, &base, &entries).await?);
     }
-    let query = |cursor: Cursor| {
-        let mut q: Vec<(String, String)> = kept.clone();
-        q.push(("_count".to_owned(), count.to_string()));
-        if let Some(text) = cursor_text(cursor) {
-            q.push(("_cursor".to_owned(), text));
-        }
-        let encoded = serde_urlencoded::to_string(&q).unwrap_or_default();
-        format!("{base}/{resource_type}?{encoded}")
-    };
-    let mut link = vec![BundleLink {
-        relation: Some("self".into()),
-        url: Some(query(after).into()),
-        ..BundleLink::default()
-    }];
-    if let Some(next) = page.next {
-        link.push(BundleLink {
-            relation: Some("next".into()),
-            url: Some(query(next).into()),
-            ..BundleLink::default()
-        });
-    }
+    let link = links(&base, resource_type, &kept, count, after, page.next);
     let bundle = Bundle {
         r#type: Some("searchset".into()),
         total: total.map(Primitive::new),

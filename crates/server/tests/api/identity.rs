@@ -81,7 +81,7 @@ async fn patients_are_created_read_updated_and_versioned(db: TestDb) {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(
         header(&headers, "location"),
-        format!("/fhir/Patient/{id}/_history/1")
+        format!("{base}/fhir/Patient/{id}/_history/1")
     );
     assert_eq!(header(&headers, "etag"), "W/\"1\"");
     assert!(

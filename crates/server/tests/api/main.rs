@@ -22,6 +22,7 @@ mod accreditation;
 mod app;
 mod audit;
 mod consent;
+mod conventions;
 mod identity;
 mod limits;
 mod push;

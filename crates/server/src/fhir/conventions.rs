@@ -1,0 +1,498 @@
+//! FHIR's REST conventions that a generic client relies on, applied to every `/fhir`
+//! request in one place rather than in each handler:
+//!
+//! - **content negotiation**: `_format` or `Accept` must allow FHIR JSON, and a
+//!   `fhirVersion` media-type parameter must be 4.0 (R4), or the answer is 406; a body
+//!   sent with `POST`/`PUT` must be `application/fhir+json` or `application/json` (a form
+//!   for `_search`), or the answer is 415 — XML is refused, not misread as JSON;
+//! - **absolute `Location`** (and `Content-Location`) headers, from the request's base;
+//! - **conditional reads**: `If-None-Match` with the current `ETag` (or `*`), or
+//!   `If-Modified-Since` not older than `Last-Modified`, is a 304 without a body;
+//! - **`Prefer: return=`** on creates and updates: `minimal` (no body), `representation`
+//!   (the default), `OperationOutcome` (an outcome saying what was stored), with
+//!   `Preference-Applied`;
+//! - **`_summary`** (`true`, `text`, `data`, `false`; `count` is the search's own) and
+//!   **`_elements`** on reads and searches: the top-level elements kept are R4's summary
+//!   elements (`isSummary`), or those named plus the mandatory ones, and the resource is
+//!   tagged `SUBSETTED`.
+//!
+//! What a handler answers is unchanged for clients that use none of these.
+
+use std::str::FromStr as _;
+use std::time::SystemTime;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue, HttpDate};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpRequest, HttpResponse};
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// The tag of a resource some of whose elements were left out (FHIR R4 §3.1.1.5.7).
+const SUBSETTED: (&str, &str) = (
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "SUBSETTED",
+);
+
+/// Middleware: the conventions above, for `/fhir` paths.
+pub(crate) async fn apply(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let path = req.path();
+    if !(path == "/fhir" || path.starts_with("/fhir/")) {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    if let Err(refusal) = negotiate(req.request()).and_then(|()| content_type(req.request())) {
+        return Ok(req
+            .into_response(HttpResponse::from_error(refusal))
+            .map_into_boxed_body());
+    }
+    let asked = Asked::of(req.request());
+    let res = next.call(req).await?.map_into_boxed_body();
+    asked.answer(res).await
+}
+
+/// Whether a media range (`application/fhir+json; fhirVersion=4.0`) allows R4 JSON.
+fn allows_json(range: &str) -> bool {
+    let mut parts = range.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = matches!(
+        media.as_str(),
+        "" | "*/*"
+            | "application/*"
+            | "json"
+            | "application/json"
+            | "application/fhir+json"
+            | "application/json+fhir"
+    );
+    json && parts.all(|parameter| {
+        let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
+        !name.trim().eq_ignore_ascii_case("fhirVersion")
+            || matches!(value.trim().trim_matches('"'), "4.0" | "4.0.0" | "4.0.1")
+    })
+}
+
+/// 406 unless `_format` (first) or `Accept` allows R4 JSON.
+fn negotiate(req: &HttpRequest) -> Result<(), ApiError> {
+    let format = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, _)| name == "_format")
+        .map(|(_, value)| value.into_owned());
+    let wanted = match format {
+        Some(format) => format,
+        None => match req.headers().get(header::ACCEPT).map(HeaderValue::to_str) {
+            Some(Ok(accept)) => accept.to_owned(),
+            Some(Err(_)) => {
+                return Err(ApiError::NotAcceptable {
+                    accept: "an Accept header that is not text".to_owned(),
+                });
+            }
+            None => return Ok(()),
+        },
+    };
+    if wanted.split(',').any(allows_json) {
+        Ok(())
+    } else {
+        Err(ApiError::NotAcceptable { accept: wanted })
+    }
+}
+
+/// 415 unless a request body is FHIR JSON (or a form, for a search or a token).
+fn content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        return Ok(());
+    }
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0");
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return if empty {
+            Ok(())
+        } else {
+            Err(ApiError::UnsupportedMediaType {
+                content_type: "none".to_owned(),
+            })
+        };
+    };
+    let text = value.to_str().unwrap_or_default();
+    let form = text.split(';').next().is_some_and(|m| {
+        m.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
+    let search = req.path().ends_with("/_search");
+    if (form && search) || (!form && allows_json(text) && !text.trim().is_empty()) {
+        // `*/*` and friends are ranges for Accept, not a body's type.
+        let media = text.split(';').next().unwrap_or("").trim();
+        if form || !media.contains('*') {
+            return Ok(());
+        }
+    }
+    Err(ApiError::UnsupportedMediaType {
+        content_type: text.to_owned(),
+    })
+}
+
+/// What `Prefer: return=` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Return {
+    Minimal,
+    Representation,
+    Outcome,
+}
+
+/// What the request asked of the answer's form.
+struct Asked {
+    base: String,
+    /// A read, vread or search (`GET`).
+    get: bool,
+    /// A create or an update of a resource (not an operation, not a Bundle).
+    write: bool,
+    if_none_match: Option<String>,
+    if_modified_since: Option<SystemTime>,
+    prefer: Option<Return>,
+    summary: Option<String>,
+    elements: Option<Vec<String>>,
+}
+
+impl Asked {
+    fn of(req: &HttpRequest) -> Self {
+        let info = req.connection_info();
+        let base = format!("{}://{}", info.scheme(), info.host());
+        let segments: Vec<&str> = req
+            .path()
+            .trim_start_matches("/fhir")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let resource_path = segments
+            .first()
+            .is_some_and(|t| t.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            && !segments
+                .iter()
+                .any(|s| s.starts_with('$') || *s == "_search");
+        let write = resource_path
+            && ((*req.method() == Method::POST && segments.len() == 1)
+                || (*req.method() == Method::PUT && segments.len() <= 2));
+        let header_text = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let prefer = header_text(header::HeaderName::from_static("prefer")).and_then(|p| {
+            p.split([',', ';']).find_map(|part| {
+                match part.trim().strip_prefix("return=")?.trim_matches('"') {
+                    "minimal" => Some(Return::Minimal),
+                    "representation" => Some(Return::Representation),
+                    "OperationOutcome" => Some(Return::Outcome),
+                    _ => None,
+                }
+            })
+        });
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.query_string().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let summary = query
+            .iter()
+            .find(|(k, _)| k == "_summary")
+            .map(|(_, v)| v.clone());
+        let elements = query.iter().find(|(k, _)| k == "_elements").map(|(_, v)| {
+            v.split(',')
+                .map(|e| e.trim().to_owned())
+                .filter(|e| !e.is_empty())
+                .collect()
+        });
+        Self {
+            base,
+            get: *req.method() == Method::GET && resource_path,
+            write,
+            if_none_match: header_text(header::IF_NONE_MATCH),
+            if_modified_since: header_text(header::IF_MODIFIED_SINCE)
+                .and_then(|v| HttpDate::from_str(&v).ok())
+                .map(SystemTime::from),
+            prefer,
+            summary,
+            elements,
+        }
+    }
+
+    async fn answer(
+        self,
+        res: ServiceResponse<BoxBody>,
+    ) -> Result<ServiceResponse<BoxBody>, Error> {
+        let (req, mut res) = res.into_parts();
+        for name in [header::LOCATION, header::CONTENT_LOCATION] {
+            let relative = res
+                .headers()
+                .get(&name)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.starts_with('/'))
+                .map(str::to_owned);
+            if let Some(path) = relative
+                && let Ok(value) = HeaderValue::from_str(&format!("{}{path}", self.base))
+            {
+                res.headers_mut().insert(name, value);
+            }
+        }
+        let status = res.status();
+        if self.get && status == StatusCode::OK && self.not_modified(&res) {
+            let mut unchanged = HttpResponse::NotModified();
+            for name in [header::ETAG, header::LAST_MODIFIED] {
+                if let Some(value) = res.headers().get(&name) {
+                    unchanged.insert_header((name, value.clone()));
+                }
+            }
+            return Ok(ServiceResponse::new(req, unchanged.finish()));
+        }
+        let prefer = self.prefer.filter(|_| self.write && status.is_success());
+        let shape = self.get
+            && status == StatusCode::OK
+            && (self.elements.is_some()
+                || self
+                    .summary
+                    .as_deref()
+                    .is_some_and(|s| matches!(s, "true" | "text" | "data")));
+        if prefer.is_none() && !shape {
+            return Ok(ServiceResponse::new(req, res));
+        }
+        let (head, body) = res.into_parts();
+        let bytes = actix_web::body::to_bytes(body)
+            .await
+            .map_err(|e| ApiError::internal(format!("an answer could not be read back: {e}")))?;
+        let mut res = head.set_body(());
+        let body = match prefer {
+            Some(preference) => {
+                res.headers_mut().insert(
+                    header::HeaderName::from_static("preference-applied"),
+                    HeaderValue::from_static(match preference {
+                        Return::Minimal => "return=minimal",
+                        Return::Representation => "return=representation",
+                        Return::Outcome => "return=OperationOutcome",
+                    }),
+                );
+                match preference {
+                    Return::Representation => bytes.to_vec(),
+                    Return::Minimal => {
+                        res.headers_mut().remove(header::CONTENT_TYPE);
+                        Vec::new()
+                    }
+                    Return::Outcome => stored_outcome(&res, status),
+                }
+            }
+            None => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(mut value) => {
+                    self.shape(&mut value);
+                    value.to_string().into_bytes()
+                }
+                Err(_) => bytes.to_vec(),
+            },
+        };
+        Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(body))))
+    }
+
+    /// Whether a conditional read finds the resource unchanged.
+    fn not_modified(&self, res: &HttpResponse) -> bool {
+        if let Some(wanted) = &self.if_none_match {
+            let Some(etag) = res
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+            else {
+                return false;
+            };
+            let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+            return wanted
+                .split(',')
+                .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag));
+        }
+        match (
+            self.if_modified_since,
+            res.headers()
+                .get(header::LAST_MODIFIED)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| HttpDate::from_str(v).ok())
+                .map(SystemTime::from),
+        ) {
+            (Some(since), Some(modified)) => modified <= since,
+            _ => false,
+        }
+    }
+
+    /// `_summary` and `_elements` on a resource, or on each resource of a Bundle.
+    fn shape(&self, value: &mut Value) {
+        if value["resourceType"] == "Bundle"
+            && matches!(value["type"].as_str(), Some("searchset" | "history"))
+        {
+            for entry in value["entry"].as_array_mut().into_iter().flatten() {
+                if let Some(resource) = entry.get_mut("resource") {
+                    self.shape_resource(resource);
+                }
+            }
+        } else {
+            self.shape_resource(value);
+        }
+    }
+
+    fn shape_resource(&self, resource: &mut Value) {
+        let Some(object) = resource.as_object_mut() else {
+            return;
+        };
+        let Some((summary, required)) = object
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .and_then(renhice_model::resources::summary_elements)
+        else {
+            return;
+        };
+        // Kept whatever is asked: what makes the resource itself.
+        let always = ["resourceType", "id", "meta"];
+        let keep: Box<dyn Fn(&str) -> bool> = match (self.summary.as_deref(), &self.elements) {
+            (_, Some(named)) => Box::new(move |key| {
+                always.contains(&key)
+                    || named.iter().any(|n| is(key, n))
+                    || required.iter().any(|n| is(key, n))
+            }),
+            (Some("true"), None) => {
+                Box::new(move |key| always.contains(&key) || summary.iter().any(|n| is(key, n)))
+            }
+            (Some("text"), None) => Box::new(move |key| {
+                always.contains(&key) || key == "text" || required.iter().any(|n| is(key, n))
+            }),
+            (Some("data"), None) => Box::new(|key| key != "text"),
+            _ => return,
+        };
+        let before = object.len();
+        object.retain(|key, _| keep(key.strip_prefix('_').unwrap_or(key)));
+        if object.len() < before {
+            tag_subsetted(object);
+        }
+    }
+}
+
+/// Whether JSON key `key` is the element `name` (a choice's key, `deceasedBoolean`, is
+/// its base name followed by a type).
+fn is(key: &str, name: &str) -> bool {
+    key == name
+        || key
+            .strip_prefix(name)
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(|c| c.is_ascii_uppercase())
+}
+
+fn tag_subsetted(object: &mut Map<String, Value>) {
+    let meta = object
+        .entry("meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
+    let tags = meta
+        .entry("tag")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(tags) = tags.as_array_mut()
+        && !tags.iter().any(|t| t["code"] == SUBSETTED.1)
+    {
+        tags.push(json!({"system": SUBSETTED.0, "code": SUBSETTED.1}));
+    }
+}
+
+/// `Prefer: return=OperationOutcome`: what was stored, in words.
+fn stored_outcome(res: &HttpResponse<()>, status: StatusCode) -> Vec<u8> {
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let what = if status == StatusCode::CREATED {
+        "created"
+    } else {
+        "updated"
+    };
+    let diagnostics = if location.is_empty() {
+        format!("the resource was {what}")
+    } else {
+        format!("the resource was {what}: {location}")
+    };
+    json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational", "diagnostics": diagnostics}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// CORS for browser apps of the configured origins (`server.cors_allowed_origins`; `*`
+/// for any): preflights answered, the headers a FHIR client sends allowed and those it
+/// reads exposed. No cookies: tokens travel as bearer tokens, so credentials are not
+/// allowed. With no origin configured, cross-origin requests get no CORS headers and
+/// browsers keep them from other origins' scripts.
+pub(crate) fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::HeaderName::from_static("prefer"),
+            header::HeaderName::from_static("if-none-exist"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::CONTENT_LOCATION,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("preference-applied"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+/// Refuses an origin a browser could never send (`https://host[:port]`, no path), so a
+/// typing error stops the start instead of allowing nothing.
+///
+/// # Errors
+/// The first such origin, named.
+pub(crate) fn check_origins(origins: &[String]) -> std::io::Result<()> {
+    for origin in origins.iter().filter(|o| *o != "*") {
+        let usable = url::Url::parse(origin).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && u.query().is_none()
+                && !origin.ends_with('/')
+        });
+        if !usable {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "server.cors_allowed_origins: {origin:?} is not an origin; write it as \
+                     https://host or https://host:port (or \"*\" for any)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
