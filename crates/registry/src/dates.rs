@@ -98,6 +98,29 @@ pub fn search_value(name: &str, raw: &str) -> Result<Match, RuleError> {
         }
         _ => (DateComparator::Eq, raw),
     };
+    if text.contains('T') {
+        // A dateTime or instant (`2026-12-07T10:00:00Z`, `…:00.123456-05:00`): the second
+        // it names, or the microsecond when it has a fraction.
+        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                RuleError::invalid(
+                    name,
+                    format!("{name} {text:?} is not a FHIR dateTime with its zone (2026-12-07T10:00:00Z): {e}"),
+                )
+            })?;
+        let low = i64::try_from(at.unix_timestamp_nanos() / 1000)
+            .map_err(|_| RuleError::invalid(name, format!("{name} {text:?} is out of range")))?;
+        let high = if text.contains('.') {
+            low
+        } else {
+            low + 999_999
+        };
+        return Ok(Match::Date {
+            comparator,
+            low,
+            high,
+        });
+    }
     let date: Date = text.parse().map_err(|e| {
         RuleError::invalid(
             name,

@@ -26,6 +26,7 @@ pub mod access;
 pub mod conditional;
 pub mod consent;
 pub mod dates;
+pub mod history;
 pub mod identity;
 pub mod locations;
 pub mod params;

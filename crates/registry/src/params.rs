@@ -185,6 +185,13 @@ pub static PARAMS: &[SearchParam] = &[
     param(Patient, "_id", Kind::Token, Source::Id, ID),
     param(
         Patient,
+        "_lastUpdated",
+        Kind::Date,
+        Source::Column,
+        "When the patient's record last changed in the registry (meta.lastUpdated); prefixes eq, ge, le, gt, lt",
+    ),
+    param(
+        Patient,
         "identifier",
         Kind::Token,
         Source::Resource(identifiers),
@@ -241,6 +248,13 @@ pub static PARAMS: &[SearchParam] = &[
     )),
     // The IPRESS.
     param(Organization, "_id", Kind::Token, Source::Id, ID),
+    param(
+        Organization,
+        "_lastUpdated",
+        Kind::Date,
+        Source::Column,
+        "When the IPRESS last changed in the registry (meta.lastUpdated); prefixes eq, ge, le, gt, lt",
+    ),
     param(
         Organization,
         "identifier",
@@ -401,6 +415,13 @@ pub static PARAMS: &[SearchParam] = &[
     param(List, "_id", Kind::Token, Source::Id, ID),
     param(
         List,
+        "_lastUpdated",
+        Kind::Date,
+        Source::Column,
+        "When the SubmissionSet last changed in the registry (meta.lastUpdated); prefixes eq, ge, le, gt, lt",
+    ),
+    param(
+        List,
         "identifier",
         Kind::Token,
         Source::Resource(list_identifiers),
@@ -457,6 +478,13 @@ pub static PARAMS: &[SearchParam] = &[
     )),
     // PCF ITI-108.
     param(Consent, "_id", Kind::Token, Source::Id, ID),
+    param(
+        Consent,
+        "_lastUpdated",
+        Kind::Date,
+        Source::Column,
+        "When the consent last changed in the registry (meta.lastUpdated); prefixes eq, ge, le, gt, lt",
+    ),
     param(
         Consent,
         "identifier",

@@ -138,6 +138,14 @@ fn result_parameter(
                 descending: raw.starts_with('-'),
             };
         }
+        ("_sort", "_lastUpdated" | "-_lastUpdated")
+            if params::find(resource_type, "_lastUpdated").is_some() =>
+        {
+            request.order = Order::Date {
+                param: "_lastUpdated",
+                descending: raw.starts_with('-'),
+            };
+        }
         ("_include", "DocumentReference:custodian") if resource_type == DocumentReference => {
             request.include_custodian = true;
         }
@@ -147,6 +155,26 @@ fn result_parameter(
     }
     request.kept.push((name.to_owned(), raw.to_owned()));
     true
+}
+
+/// `_summary`: `count` asks for the total only; the other values shape each resource
+/// (the server's conventions do) and are kept for the links.
+fn summary(raw: &str, request: &mut SearchRequest) -> Result<(), RuleError> {
+    match raw {
+        "count" => {
+            request.count_only = true;
+            request.total = true;
+        }
+        "true" | "text" | "data" | "false" => {}
+        _ => {
+            return Err(invalid(
+                "_summary",
+                format!("_summary={raw} is not one of true, text, data, count, false"),
+            ));
+        }
+    }
+    request.kept.push(("_summary".to_owned(), raw.to_owned()));
+    Ok(())
 }
 
 /// Reads a search of `resource_type` from its parameters (query string and form body).
@@ -175,27 +203,17 @@ pub fn parse(
                     .parse::<usize>()
                     .map_err(|_| invalid("_count", format!("_count {raw:?} is not a number")))?
                     .min(MAX_COUNT);
+                // No entries asked for: the count of them (as R5 defines `_count=0`).
+                if request.count == 0 {
+                    request.count_only = true;
+                    request.total = true;
+                }
             }
             "_cursor" => cursor = Some(raw.clone()),
             "_format" => {}
             // The answer's form (applied to each resource by the server's conventions,
             // `fhir::conventions`); kept for the links.
-            "_summary" => {
-                match raw.as_str() {
-                    "count" => {
-                        request.count_only = true;
-                        request.total = true;
-                    }
-                    "true" | "text" | "data" | "false" => {}
-                    _ => {
-                        return Err(invalid(
-                            "_summary",
-                            format!("_summary={raw} is not one of true, text, data, count, false"),
-                        ));
-                    }
-                }
-                request.kept.push((name.clone(), raw.clone()));
-            }
+            "_summary" => summary(raw, &mut request)?,
             "_elements" => request.kept.push((name.clone(), raw.clone())),
             "_sort" | "_include" | "_total" => {
                 if !result_parameter(resource_type, name, raw, &mut request) && !lenient {

@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// Whether the OCSP responders named in signers' certificates (authority
     /// information access) are asked for their status when a signed push arrives.
     pub signature_ocsp: bool,
+    /// Seconds one fetch of a CRL (from a distribution point) or of an OCSP answer may
+    /// take before the check goes on without it.
+    pub signature_fetch_timeout_secs: u64,
     /// Whether every push is validated against the registry's profile of a push
     /// (`renhice-provide-bundle`: FHIR R4, the SubmissionSet, index entry and signed
     /// Provenance profiles) before anything else is done with it.
@@ -107,6 +110,7 @@ impl Default for ServerConfig {
             signature_crl_cache_dir: PathBuf::from("crl-cache"),
             signature_crl_refresh_secs: 3600,
             signature_ocsp: false,
+            signature_fetch_timeout_secs: 5,
             validate_pushes: true,
             cors_allowed_origins: Vec::new(),
             accreditation_max_runs: 2,

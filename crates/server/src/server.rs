@@ -108,6 +108,7 @@ fn start_with(
             crl_cache_dir: config.signature_crl_cache_dir.clone(),
             crl_refresh_secs: config.signature_crl_refresh_secs,
             ocsp: config.signature_ocsp,
+            fetch_timeout: Duration::from_secs(config.signature_fetch_timeout_secs.max(1)),
         },
     )?);
     signatures.spawn_refresher();
@@ -150,12 +151,13 @@ fn start_with(
             .wrap(from_fn(crate::fhir::conventions::apply))
             // Then the audit, which sees the handlers' errors as themselves.
             .wrap(from_fn(crate::audit::record))
+            // Cross-origin browser apps, of the configured origins only (its refusals
+            // become OperationOutcomes in the error handlers around it).
+            .wrap(crate::fhir::conventions::cors(&cors_origins))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
             .wrap(from_fn(observe::observe))
             // Outermost: what leaves is compressed for clients that accept it (the web
             // app on a slow line, FHIR clients that ask).
-            // Cross-origin browser apps, of the configured origins only.
-            .wrap(crate::fhir::conventions::cors(&cors_origins))
             // A trailing slash names the same resource (`POST /fhir/` is a transaction).
             .wrap(actix_web::middleware::NormalizePath::trim())
             .wrap(actix_web::middleware::Compress::default())

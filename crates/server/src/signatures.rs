@@ -76,8 +76,6 @@ impl Policy {
     }
 }
 
-/// How long a fetch of one CRL may take.
-const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The shortest wait between two rounds of fetching.
 const MIN_REFRESH: std::time::Duration = std::time::Duration::from_mins(1);
 
@@ -95,6 +93,8 @@ pub struct SignatureSources {
     pub crl_refresh_secs: u64,
     /// Whether the OCSP responders the signers' certificates name are asked.
     pub ocsp: bool,
+    /// How long one fetch of a CRL or an OCSP answer may take.
+    pub fetch_timeout: std::time::Duration,
 }
 
 /// The signature settings of a running registry.
@@ -149,7 +149,7 @@ impl Signatures {
         let client = if fetching || (policy != Policy::Off && sources.ocsp) {
             Some(
                 reqwest::Client::builder()
-                    .timeout(FETCH_TIMEOUT)
+                    .timeout(sources.fetch_timeout)
                     .build()
                     .map_err(|error| {
                         invalid(format!(

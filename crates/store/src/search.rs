@@ -270,6 +270,10 @@ pub fn count(
 /// The first microsecond of a resource's value of a date parameter, as SQL (the smallest
 /// when there are several; `i64::MIN` when there is none).
 fn date_key_sql(param: &str) -> String {
+    // The time of the current version is the resource row's own column.
+    if param == "_lastUpdated" {
+        return "resources.last_updated".to_owned();
+    }
     format!(
         "COALESCE((SELECT MIN(sd.low) FROM search_dates sd WHERE sd.resource_pk = resources.pk \
          AND sd.param = '{param}'), {})",

@@ -1162,6 +1162,9 @@ impl<'a, 'v> Walk<'a, 'v> {
             );
             return;
         }
+        if !self.holds_meaning(code, item, &text, path) {
+            return;
+        }
         let Some(regex) = type_definition
             .element(&format!("{code}.value"))
             .and_then(|value| value.types.first())
@@ -1202,6 +1205,51 @@ impl<'a, 'v> Walk<'a, 'v> {
                 format!("{text} is not an unsignedInt (0 or more)"),
             );
         }
+    }
+
+    /// What FHIR means by a primitive beyond its R4 pattern; `false` when the pattern is
+    /// not to be checked after it (an error was reported, or, for strings, the pattern is
+    /// replaced here).
+    fn holds_meaning(&mut self, code: &str, item: &Value, text: &str, path: &str) -> bool {
+        if matches!(code, "string" | "markdown") {
+            // R4's pattern `[ \r\n\t\S]+` was written for XML Schema; read with Unicode
+            // classes it refuses a no-break space (common in text pasted from documents)
+            // and lets every control character through. What FHIR means: any character
+            // but the controls other than tab, carriage return and line feed.
+            if let Some(bad) = text
+                .chars()
+                .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+            {
+                self.error(
+                        Rule::Format,
+                        path,
+                        format!(
+                            "a {code} may not hold the control character U+{:04X} (only tab, carriage return and line feed)",
+                            u32::from(bad)
+                        ),
+                    );
+            }
+            return false;
+        }
+        if matches!(code, "integer" | "positiveInt" | "unsignedInt")
+            && item.as_i64().is_none_or(|n| i32::try_from(n).is_err())
+        {
+            self.error(
+                Rule::Format,
+                path,
+                format!("{text} is out of the range of a {code} (32-bit: at most 2147483647)"),
+            );
+            return false;
+        }
+        if matches!(code, "date" | "dateTime" | "instant") && !real_day(text) {
+            self.error(
+                Rule::Format,
+                path,
+                format!("{text:?} is not a valid {code}: no such day"),
+            );
+            return false;
+        }
+        true
     }
 
     fn fixed_and_pattern(&mut self, item: &Value, element: &ElementDefinition, path: &str) {
@@ -1383,4 +1431,25 @@ fn json_for(code: &str) -> &'static str {
         "decimal" => "number",
         _ => "string",
     }
+}
+
+/// Whether the day of a date, dateTime or instant (`YYYY-MM-DD…`) exists; a value with
+/// less precision (`YYYY`, `YYYY-MM`) or of another shape is left to the pattern.
+fn real_day(text: &str) -> bool {
+    let parse = |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse::<u32>().ok());
+    let (Some(year), Some(month), Some(day)) = (parse(0..4), parse(5..7), parse(8..10)) else {
+        return true;
+    };
+    if text.as_bytes().get(4) != Some(&b'-') || text.as_bytes().get(7) != Some(&b'-') {
+        return true;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }

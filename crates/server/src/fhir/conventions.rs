@@ -291,7 +291,7 @@ impl Asked {
             None => match serde_json::from_slice::<Value>(&bytes) {
                 Ok(mut value) => {
                     self.shape(&mut value);
-                    value.to_string().into_bytes()
+                    in_fhir_order(&value)
                 }
                 Err(_) => bytes.to_vec(),
             },
@@ -309,7 +309,13 @@ impl Asked {
             else {
                 return false;
             };
-            let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+            // `W/"2"`, `"2"` and (as some clients send it) `2` name one version.
+            let bare = |tag: &str| {
+                tag.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            };
             return wanted
                 .split(',')
                 .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag));
@@ -378,6 +384,15 @@ impl Asked {
     }
 }
 
+/// A shaped resource or Bundle written back in FHIR's element order (`resourceType`
+/// first, then as the definitions order them), through the model; as JSON's own order
+/// only if the model cannot read it back.
+fn in_fhir_order(value: &Value) -> Vec<u8> {
+    let text = value.to_string();
+    renhice_model::resources::Resource::from_json(text.as_bytes())
+        .map_or_else(|_| text.into_bytes(), |resource| resource.to_json())
+}
+
 /// Whether JSON key `key` is the element `name` (a choice's key, `deceasedBoolean`, is
 /// its base name followed by a type).
 fn is(key: &str, name: &str) -> bool {
@@ -438,7 +453,7 @@ fn stored_outcome(res: &HttpResponse<()>, status: StatusCode) -> Vec<u8> {
 /// browsers keep them from other origins' scripts.
 pub(crate) fn cors(origins: &[String]) -> actix_cors::Cors {
     let mut cors = actix_cors::Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_methods(["GET", "POST", "PUT", "OPTIONS"])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -21,7 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{
-    Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, Resource,
+    Bundle, BundleEntry, BundleEntryRequest, BundleEntryResponse, BundleLink, Resource,
 };
 use renhice_model::types::Meta;
 use renhice_model::values::Instant;
@@ -165,10 +165,90 @@ pub(crate) async fn create(
             .into_response());
     }
     check_write(&caller, resource_type)?;
+    let criterion = req
+        .headers()
+        .get("if-none-exist")
+        .map(|v| identifier_criterion(v.to_str().unwrap_or_default()))
+        .transpose()
+        .map_err(|e| match e {
+            ApiError::Invalid { message, .. } => ApiError::Invalid {
+                path: "If-None-Exist".to_owned(),
+                message,
+            },
+            other => other,
+        })?;
     let resource = parse(body, resource_type).await?;
-    Ok(create_resource(&state, &caller, resource_type, resource)
-        .await?
-        .into_response())
+    let written = match criterion {
+        Some(criterion) => {
+            conditional_create(&state, &caller, resource_type, &criterion, resource).await?
+        }
+        None => create_resource(&state, &caller, resource_type, resource).await?,
+    };
+    Ok(written.into_response())
+}
+
+/// `If-None-Exist` (FHIR R4 §3.1.0.8): creates the resource unless the identifier
+/// criterion matches one already (200 with it, nothing written), or several (412). Race
+/// free: identity documents and RENIPRESS codes are unique keys, so of two concurrent
+/// creates of one identity the second fails to write, looks again and finds the first.
+async fn conditional_create(
+    state: &AppState,
+    caller: &Caller,
+    resource_type: &'static str,
+    criterion: &IdentifierCriterion,
+    resource: Resource,
+) -> Result<Written, ApiError> {
+    let mut last_conflict = None;
+    for _ in 0..CONDITIONAL_RETRIES {
+        let (param, system, value) = (
+            criterion.param,
+            criterion.system.clone(),
+            criterion.value.clone(),
+        );
+        let matches = state
+            .store
+            .run(move |conn| {
+                stored::find_by_token(conn, resource_type, param, system.as_deref(), &value)
+            })
+            .await?;
+        match matches.as_slice() {
+            [] => match create_resource(state, caller, resource_type, resource.clone()).await {
+                Ok(written) => return Ok(written),
+                Err(ApiError::Store(e @ renhice_store::StoreError::UniqueKeyTaken { .. })) => {
+                    last_conflict = Some(e);
+                }
+                Err(e) => return Err(e),
+            },
+            [id] => {
+                let lookup_id = id.clone();
+                let row = state
+                    .store
+                    .run(move |conn| stored::read(conn, resource_type, &lookup_id))
+                    .await?;
+                let row = found(resource_type, id, row)?;
+                caller.audit().entity(resource_type, id);
+                return Ok(Written {
+                    status: StatusCode::OK,
+                    resource_type,
+                    id: id.clone(),
+                    version: row.version_id,
+                    last_updated: row.last_updated,
+                    body: row.body.unwrap_or_default(),
+                });
+            }
+            several => {
+                return Err(ApiError::PreconditionFailed(format!(
+                    "If-None-Exist matches {} {resource_type} resources ({}); it must match at most one",
+                    several.len(),
+                    several.join(", ")
+                )));
+            }
+        }
+    }
+    Err(last_conflict.map_or_else(
+        || ApiError::internal("conditional create made no attempt"),
+        ApiError::Store,
+    ))
 }
 
 /// Creates a resource under a fresh id (FHIR R4 §3.1.0.5: the server assigns it).
@@ -438,6 +518,16 @@ pub(crate) async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let (resource_type, id) = path.into_inner();
     let resource_type = served(&resource_type)?;
+    if id == "_history" {
+        // `_history` is not an id (ids have no underscore): the history of a whole type.
+        return Err(ApiError::NotOffered {
+            message: format!(
+                "the history of every {resource_type} is not offered; read one resource's \
+                 history: GET /fhir/{resource_type}/{{id}}/_history"
+            ),
+            allow: "",
+        });
+    }
     let lookup_id = id.clone();
     let row = state
         .store
@@ -508,13 +598,65 @@ pub(crate) async fn history(
     }
     caller.audit().entity(resource_type, &id);
     check_read(&state, &caller, resource_type, &id).await?;
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::Invalid {
+            path: "query".to_owned(),
+            message: format!("the query string is malformed: {e}"),
+        })?
+        .into_inner();
+    let asked = renhice_registry::history::parse(&pairs)?;
+    let written: Vec<(i64, i64)> = versions
+        .iter()
+        .map(|v| (v.version_id, v.last_updated.micros()))
+        .collect();
+    let (all, _) = renhice_registry::history::select(
+        &written,
+        &renhice_registry::history::HistoryRequest {
+            count: None,
+            before: None,
+            ..asked
+        },
+    );
+    let (page, next) = renhice_registry::history::select(&written, &asked);
+    let base = base_url(&req);
     let entries = versions
         .iter()
-        .map(|v| history_entry(&base_url(&req), resource_type, &id, v))
+        .filter(|v| page.contains(&v.version_id))
+        .map(|v| history_entry(&base, resource_type, &id, v))
         .collect::<Result<Vec<_>, _>>()?;
+    let link = |cursor: Option<i64>| {
+        let mut query: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "_cursor")
+            .cloned()
+            .collect();
+        if let Some(cursor) = cursor {
+            query.push(("_cursor".to_owned(), cursor.to_string()));
+        }
+        let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+        let url = format!("{base}/{resource_type}/{id}/_history");
+        if encoded.is_empty() {
+            url
+        } else {
+            format!("{url}?{encoded}")
+        }
+    };
+    let mut links = vec![BundleLink {
+        relation: Some("self".into()),
+        url: Some(link(asked.before).into()),
+        ..BundleLink::default()
+    }];
+    if let Some(next) = next {
+        links.push(BundleLink {
+            relation: Some("next".into()),
+            url: Some(link(Some(next)).into()),
+            ..BundleLink::default()
+        });
+    }
     let bundle = Bundle {
         r#type: Some("history".into()),
-        total: u32::try_from(entries.len()).ok().map(Primitive::new),
+        total: u32::try_from(all.len()).ok().map(Primitive::new),
+        link: links,
         entry: entries,
         ..Bundle::default()
     };

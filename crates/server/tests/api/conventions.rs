@@ -332,4 +332,145 @@ fn a_mistyped_cors_origin_stops_the_start() {
     });
 }
 
-backend_tests!(the_rest_conventions_a_generic_client_relies_on);
+/// `If-None-Exist` creates once; history pages with `_count`, and narrows by `_since` and
+/// `_at`; a type's whole history is refused in words.
+async fn conditional_creates_and_history_pages(db: TestDb) {
+    let app = spawn_with(&db, |_| {}).await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let create = |body: Value, condition: &'static str| {
+        api.request(Method::POST, &format!("{base}/fhir/Patient"))
+            .header("content-type", "application/fhir+json")
+            .header("if-none-exist", condition)
+            .body(body.to_string())
+            .send()
+    };
+    let condition = "identifier=urn:oid:2.16.604.1.1.1.1.1.1|45678912";
+    let res = create(rosa("45678912"), condition).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let first: Value = res.json().await.unwrap();
+    let res = create(rosa("45678912"), condition).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the one that exists");
+    let again: Value = res.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["meta"]["versionId"], "1", "nothing written");
+    assert_eq!(patients(&api, base).await, 1);
+    let res = create(rosa("45678913"), "family=Quispe").await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let refused: Value = res.json().await.unwrap();
+    assert_eq!(
+        refused["issue"][0]["expression"][0], "If-None-Exist",
+        "{refused}"
+    );
+    // Concurrent conditional creates of one identity make one patient.
+    let racers: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(create(rosa("40000001"), "identifier=40000001")))
+        .collect();
+    let mut statuses = Vec::new();
+    for racer in racers {
+        statuses.push(racer.await.unwrap().unwrap().status());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses.iter().all(StatusCode::is_success), "{statuses:?}");
+    assert_eq!(patients(&api, base).await, 2);
+
+    // Three versions, then their history.
+    let id = first["id"].as_str().unwrap();
+    let url = format!("{base}/fhir/Patient/{id}");
+    let mut body = first.clone();
+    let mut written = Vec::new();
+    for day in ["1985-03-15", "1985-03-16"] {
+        body["birthDate"] = json!(day);
+        let (status, stored) = api.put(&url, &body).await;
+        assert_eq!(status, StatusCode::OK, "{stored}");
+        written.push(stored["meta"]["lastUpdated"].as_str().unwrap().to_owned());
+    }
+    let versions = |bundle: &Value| -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                e["resource"]["meta"]["versionId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let (status, page) = api.get(&format!("{url}/_history?_count=2")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(versions(&page), ["3", "2"]);
+    assert_eq!(page["total"], 3);
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .expect("a next link")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, rest) = api.get(&next).await;
+    assert_eq!(versions(&rest), ["1"]);
+    assert!(
+        rest["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["relation"] != "next")
+    );
+    let since = written[0].replace('+', "%2B");
+    let (_, recent) = api.get(&format!("{url}/_history?_since={since}")).await;
+    assert_eq!(versions(&recent), ["3", "2"]);
+    let (_, then) = api.get(&format!("{url}/_history?_at={since}")).await;
+    assert_eq!(versions(&then), ["2"]);
+    let (status, refused) = api.get(&format!("{url}/_history?_since=ayer")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_outcome(&refused, "structure");
+    // By the time of the current version, and in its order.
+    let ids = |bundle: &Value| -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, newest) = api
+        .get(&format!("{base}/fhir/Patient?_sort=-_lastUpdated"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{newest}");
+    let order = ids(&newest);
+    assert_eq!(order.len(), 2);
+    assert_eq!(order[0], id, "updated last, first");
+    let (_, oldest) = api
+        .get(&format!("{base}/fhir/Patient?_sort=_lastUpdated&_count=1"))
+        .await;
+    assert_eq!(ids(&oldest), [order[1].clone()]);
+    let last = written[1].replace('+', "%2B");
+    let (_, since_last) = api
+        .get(&format!("{base}/fhir/Patient?_lastUpdated=ge{last}"))
+        .await;
+    assert_eq!(ids(&since_last), [id.to_owned()]);
+    let (_, after_last) = api
+        .get(&format!("{base}/fhir/Patient?_lastUpdated=gt{last}"))
+        .await;
+    assert!(ids(&after_last).is_empty(), "{after_last}");
+    let (status, refused) = api.get(&format!("{base}/fhir/Patient/_history")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{refused}");
+    assert_outcome(&refused, "not-supported");
+    app.stop().await;
+}
+
+backend_tests!(
+    the_rest_conventions_a_generic_client_relies_on,
+    conditional_creates_and_history_pages
+);

@@ -532,6 +532,7 @@ async fn crls_are_fetched_from_the_distribution_points_and_cached(db: TestDb) {
             crl_cache_dir: cache.clone(),
             crl_refresh_secs: 3600,
             ocsp: false,
+            fetch_timeout: std::time::Duration::from_secs(5),
         },
     )
     .unwrap();
@@ -604,6 +605,9 @@ async fn the_signers_ocsp_responder_is_asked_and_its_answer_kept(db: TestDb) {
         config.signature_crl_refresh_secs = 0;
         config.signature_crl_files = vec![path.join("crl/root.crl")];
         config.signature_ocsp = true;
+        // The responder runs `openssl ocsp` per request: on a loaded machine it may take
+        // longer than production's default wait.
+        config.signature_fetch_timeout_secs = 60;
     })
     .await;
     let base = &app.base;

@@ -129,3 +129,76 @@ fn text_that_is_not_json_is_one_fatal_issue_with_its_position() {
         "{issues:?}"
     );
 }
+
+/// Primitive rules the R4 patterns alone do not hold: real days, 32-bit integers, and
+/// strings with any character but the controls other than tab, CR and LF (a no-break
+/// space is text, a NUL is not).
+#[test]
+fn primitives_are_held_to_what_fhir_means() {
+    let errors = |resource: Value| -> Vec<String> {
+        Validator::r4()
+            .validate(&resource)
+            .into_iter()
+            .filter(|i| matches!(i.severity, IssueSeverity::Error | IssueSeverity::Fatal))
+            .map(|i| {
+                format!(
+                    "{}: {}",
+                    i.expression.join(","),
+                    i.diagnostics.unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let patient = |extra: Value| {
+        let mut p = serde_json::json!({"resourceType": "Patient"});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    for (bad, at) in [
+        (
+            serde_json::json!({"birthDate": "1990-02-30"}),
+            "Patient.birthDate",
+        ),
+        (
+            serde_json::json!({"birthDate": "1990-13-01"}),
+            "Patient.birthDate",
+        ),
+        (
+            serde_json::json!({"birthDate": "2023-02-29"}),
+            "Patient.birthDate",
+        ),
+        (
+            serde_json::json!({"deceasedDateTime": "2024-04-31T10:00:00Z"}),
+            "Patient.deceased",
+        ),
+        (
+            serde_json::json!({"multipleBirthInteger": 2_147_483_648_i64}),
+            "Patient.multipleBirth",
+        ),
+        (
+            serde_json::json!({"name": [{"family": "Quispe\u{0}"}]}),
+            "Patient.name[0].family",
+        ),
+        (
+            serde_json::json!({"name": [{"family": "Quis\u{1b}pe"}]}),
+            "Patient.name[0].family",
+        ),
+    ] {
+        let found = errors(patient(bad.clone()));
+        assert!(
+            found.iter().any(|e| e.starts_with(at)),
+            "{bad} must be an error at {at}: {found:?}"
+        );
+    }
+    for good in [
+        serde_json::json!({"birthDate": "2024-02-29"}),
+        serde_json::json!({"birthDate": "1990-02"}),
+        serde_json::json!({"multipleBirthInteger": 2_147_483_647_i64}),
+        serde_json::json!({"name": [{"family": "Quispe\u{a0}Mamani", "text": "línea\r\nsiguiente\tcon tab"}]}),
+    ] {
+        let found = errors(patient(good.clone()));
+        assert!(found.is_empty(), "{good} is valid: {found:?}");
+    }
+}
