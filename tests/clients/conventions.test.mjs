@@ -1,6 +1,7 @@
-// FHIR conventions the registry is being taught (fhir-kit-client and Medplum): until the
-// server side lands these fail, and they are kept apart from the interactions that pass
-// today (fhir-kit.test.mjs, medplum.test.mjs). test_conventions.py is the same for fhirpy.
+// The FHIR REST conventions a generic client relies on (fhir-kit-client and Medplum), kept
+// apart from the interactions of fhir-kit.test.mjs and medplum.test.mjs so that
+// `tests/clients/run --no-conventions` can leave them out. test_conventions.py is the
+// same for fhirpy.
 //
 //   * transaction/batch POSTed to `[base]/` (fhir-kit-client's transaction() and batch());
 //   * conditional create with If-None-Exist (a second create answers the existing one, 200);

@@ -1,5 +1,5 @@
-"""FHIR conventions the registry is being taught, through fhirpy (conventions.test.mjs is
-the same for fhir-kit-client and Medplum). They fail until the server side lands."""
+"""The FHIR REST conventions a generic client relies on, through fhirpy
+(conventions.test.mjs is the same for fhir-kit-client and Medplum)."""
 
 import json
 import time

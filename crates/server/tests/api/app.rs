@@ -173,3 +173,29 @@ async fn connect(db: &TestDb) -> Store {
     .await
     .unwrap()
 }
+
+/// Why a server whose configuration `adjust` changes refuses to start (on a SQLite
+/// database of its own): a test of the checks made at start.
+///
+/// # Panics
+/// When the server starts after all.
+pub(crate) fn start_refused(adjust: impl FnOnce(&mut ServerConfig)) -> std::io::Error {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let db = TestDb::sqlite();
+        let store = connect(&db).await;
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        adjust(&mut config);
+        let authority = Authority::new(AuthConfig::default(), KeyRing::ephemeral().unwrap());
+        match renhice_server::start(config, authority, store, Metrics::new()) {
+            Ok(_) => panic!("the server started"),
+            Err(error) => error,
+        }
+    })
+}

@@ -302,34 +302,10 @@ async fn the_rest_conventions_a_generic_client_relies_on(db: TestDb) {
 /// An origin a browser could never send stops the start, naming it.
 #[test]
 fn a_mistyped_cors_origin_stops_the_start() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let db = renhice_testing::TestDb::sqlite();
-        let store = renhice_store::Store::connect(&renhice_store::DatabaseConfig {
-            url: db.url().to_owned(),
-            ..renhice_store::DatabaseConfig::default()
-        })
-        .await
-        .unwrap();
-        let config = renhice_server::ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            cors_allowed_origins: vec!["app.example".to_owned()],
-            ..renhice_server::ServerConfig::default()
-        };
-        let authority = renhice_server::Authority::new(
-            renhice_server::AuthConfig::default(),
-            renhice_server::auth::KeyRing::ephemeral().unwrap(),
-        );
-        let Err(error) =
-            renhice_server::start(config, authority, store, renhice_server::Metrics::new())
-        else {
-            panic!("a server started with a mistyped origin");
-        };
-        assert!(error.to_string().contains("\"app.example\""), "{error}");
+    let error = crate::app::start_refused(|c| {
+        c.cors_allowed_origins = vec!["app.example".to_owned()];
     });
+    assert!(error.to_string().contains("\"app.example\""), "{error}");
 }
 
 /// `If-None-Exist` creates once; history pages with `_count`, and narrows by `_since` and

@@ -395,32 +395,8 @@ backend_tests!(
 
 #[test]
 fn a_policy_without_trust_anchors_is_a_start_up_error() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let db = renhice_testing::TestDb::sqlite();
-        let store = renhice_store::Store::connect(&renhice_store::DatabaseConfig {
-            url: db.url().to_owned(),
-            ..renhice_store::DatabaseConfig::default()
-        })
-        .await
-        .unwrap();
-        let config = renhice_server::ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            signature_policy: SignaturePolicy::Require,
-            ..renhice_server::ServerConfig::default()
-        };
-        let authority = renhice_server::Authority::new(
-            renhice_server::AuthConfig::default(),
-            renhice_server::auth::KeyRing::ephemeral().unwrap(),
-        );
-        let error = renhice_server::start(config, authority, store, renhice_server::Metrics::new())
-            .err()
-            .unwrap();
-        assert!(error.to_string().contains("signature_trust_dir"), "{error}");
-    });
+    let error = crate::app::start_refused(|c| c.signature_policy = SignaturePolicy::Require);
+    assert!(error.to_string().contains("signature_trust_dir"), "{error}");
 }
 
 /// A plain HTTP server on loopback serving the files of `dir`, counting requests.
