@@ -429,13 +429,23 @@ pub(crate) async fn list_runs(
     Ok(HttpResponse::Ok().json(json!({ "runs": shown })))
 }
 
+/// One run. The live view reads it once a second: a read only, but for a run left
+/// `running` by a registry that stopped, which is marked stopped (once) on the way.
 async fn find(state: &AppState, id: String) -> Result<Run, ApiError> {
     let lookup = id.clone();
+    let abandoned_before = renhice_store::Timestamp::now().micros()
+        - i64::try_from(ABANDONED_AFTER.as_micros()).unwrap_or(i64::MAX);
     state
         .store
         .run(move |conn| {
-            stop_abandoned(conn)?;
-            stored::find(conn, &lookup)
+            let run = stored::find(conn, &lookup)?;
+            match run {
+                Some(r) if r.status == stored::RUNNING && r.heartbeat_at < abandoned_before => {
+                    stop_abandoned(conn)?;
+                    stored::find(conn, &lookup)
+                }
+                other => Ok(other),
+            }
         })
         .await?
         .ok_or(ApiError::ResourceNotFound {

@@ -568,7 +568,113 @@ async fn an_index_upgrade_indexes_what_was_written_before_once(db: TestDb) {
     assert_eq!(store.run(renhice_store::reindex::version).await.unwrap(), 2);
 }
 
+/// A run left `running` without a heartbeat for long is marked stopped, with why; a live
+/// one is not; its tests move only while it runs; a completed run keeps its reports.
+async fn accreditation_runs_move_and_abandoned_ones_stop(db: TestDb) {
+    use renhice_store::accreditation::{self as runs, Reports, Run};
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let run = |id: &str, heartbeat_at: i64| Run {
+        id: id.to_owned(),
+        suite: "sihce-basico".into(),
+        title: "SIHCE".into(),
+        target: "https://sihce.example/fhir".into(),
+        auditor: "Ana".into(),
+        auditor_subject: "ana".into(),
+        status: runs::RUNNING.into(),
+        verdict: None,
+        variables: "{}".into(),
+        total: 2,
+        tests: "[]".into(),
+        started_at: heartbeat_at,
+        heartbeat_at,
+        finished_at: None,
+        error: None,
+    };
+    let (old, live) = (run("old", 1_000), run("live", 9_000));
+    store
+        .run(move |c| {
+            runs::start(c, &old)?;
+            runs::start(c, &live)
+        })
+        .await
+        .unwrap();
+    let stopped = store
+        .run(|c| runs::stop_abandoned(c, 5_000, "the registry stopped", 10_000))
+        .await
+        .unwrap();
+    assert_eq!(stopped, 1);
+    let (old, live) = store
+        .run(|c| {
+            Ok((
+                runs::find(c, "old")?.unwrap(),
+                runs::find(c, "live")?.unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (old.status.as_str(), old.error.as_deref()),
+        (runs::STOPPED, Some("the registry stopped"))
+    );
+    assert_eq!(live.status, runs::RUNNING);
+    // A stopped run's progress no longer moves; a live one's does, then it completes.
+    store
+        .run(|c| {
+            runs::progress(c, "old", r#"[{"id":"a"}]"#, 11_000)?;
+            runs::progress(c, "live", r#"[{"id":"a"}]"#, 11_000)
+        })
+        .await
+        .unwrap();
+    let reports = Reports {
+        test_report: "{}".into(),
+        junit: "<testsuite/>".into(),
+        html: "<html></html>".into(),
+    };
+    store
+        .run(move |c| {
+            runs::complete(
+                c,
+                "live",
+                r#"[{"id":"a"},{"id":"b"}]"#,
+                "pass",
+                &reports,
+                12_000,
+            )
+        })
+        .await
+        .unwrap();
+    let (old, live, kept, none) = store
+        .run(|c| {
+            Ok((
+                runs::find(c, "old")?.unwrap(),
+                runs::find(c, "live")?.unwrap(),
+                runs::reports(c, "live")?,
+                runs::reports(c, "old")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(old.tests, "[]");
+    assert_eq!(
+        (
+            live.status.as_str(),
+            live.verdict.as_deref(),
+            live.finished_at
+        ),
+        (runs::COMPLETED, Some("pass"), Some(12_000))
+    );
+    assert_eq!(kept.unwrap().junit, "<testsuite/>");
+    assert!(none.is_none());
+    let listed = store.run(|c| runs::list(c, 10)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["live", "old"],
+        "newest first"
+    );
+}
+
 backend_tests!(
+    accreditation_runs_move_and_abandoned_ones_stop,
     an_index_upgrade_indexes_what_was_written_before_once,
     migrates_from_empty,
     writes_versions_reads_history_and_refuses_stale_versions,
