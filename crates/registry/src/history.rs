@@ -110,17 +110,7 @@ pub fn select(versions: &[(i64, i64)], request: &HistoryRequest) -> (Vec<i64>, O
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(query: &str) -> Vec<(String, String)> {
-        query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_owned(), v.to_owned())
-            })
-            .collect()
-    }
+    use crate::query::tests::pairs;
 
     // Versions 3, 2, 1 written at 300, 200, 100.
     const VERSIONS: [(i64, i64); 3] = [(3, 300), (2, 200), (1, 100)];

@@ -279,11 +279,12 @@ pub fn parse(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ResourceType::{DocumentReference, Patient};
 
-    fn pairs(query: &str) -> Vec<(String, String)> {
+    /// A query string's pairs, undecoded (also for the other modules' tests).
+    pub(crate) fn pairs(query: &str) -> Vec<(String, String)> {
         query
             .split('&')
             .filter(|p| !p.is_empty())

@@ -54,17 +54,7 @@ static SUITES: LazyLock<Result<Vec<Suite>, String>> =
 /// app but the registry's own.
 fn auditor(caller: &Caller, action: &str) -> Result<(), ApiError> {
     caller.require(&[Role::Auditor, Role::Admin], action)?;
-    match &caller.0.sign_in {
-        Some(s) if s.client != crate::auth::signin::WEB_APP => Err(crate::auth::access::forbidden(
-            "scope",
-            format!(
-                "a token from the app {:?} may not {action}: that is done from the \
-                 registry's own web app",
-                s.client
-            ),
-        )),
-        _ => Ok(()),
-    }
+    crate::auth::signin::only_from_web_app(caller, action)
 }
 
 fn invalid(path: &str, message: impl Into<String>) -> ApiError {
@@ -121,14 +111,7 @@ struct Start {
 
 /// Reads and checks a start request: the suite, the target, the variables.
 fn read_start(req: &HttpRequest, body: &[u8]) -> Result<(Start, &'static Suite), ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let mime = v.split(';').next().unwrap_or_default().trim();
-            mime == "application/json" || mime.ends_with("+json")
-        });
+    let json = crate::fhir::conventions::is_json(req);
     if !json {
         return Err(invalid(
             "content-type",

@@ -95,17 +95,7 @@ pub fn check_jwks(value: &Value) -> Result<(), JwksRefused> {
 /// SIHCE's keys and act for its IPRESS.
 fn administrator(caller: &Caller, action: &str) -> Result<(), ApiError> {
     caller.require(&[Role::Admin], action)?;
-    match &caller.0.sign_in {
-        Some(s) if s.client != super::signin::WEB_APP => Err(super::access::forbidden(
-            "scope",
-            format!(
-                "an administrator's token from the app {:?} may not {action}: that is done \
-                 from the registry's own web app",
-                s.client
-            ),
-        )),
-        _ => Ok(()),
-    }
+    super::signin::only_from_web_app(caller, action)
 }
 
 /// A client as the API shows it: its keys by id, never more.
@@ -191,15 +181,7 @@ fn read_registration(
             format!("{client_id:?} is the id of a people's app of this registry"),
         ));
     }
-    if !req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let mime = v.split(';').next().unwrap_or_default().trim();
-            mime == "application/json" || mime.ends_with("+json")
-        })
-    {
+    if !crate::fhir::conventions::is_json(req) {
         return Err(invalid(
             "content-type",
             "a registration is sent as application/json",

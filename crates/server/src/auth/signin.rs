@@ -1614,6 +1614,26 @@ pub(crate) async fn openid_configuration(state: web::Data<AppState>) -> HttpResp
     HttpResponse::Ok().json(metadata(&state))
 }
 
+/// Refuses a signed-in person's token from any app but the registry's own web app, for
+/// `action` on endpoints no SMART scope names (client registration, accreditation runs):
+/// another app a person signed in to cannot be allowed them by its scopes.
+pub(crate) fn only_from_web_app(
+    caller: &super::access::Caller,
+    action: &str,
+) -> Result<(), crate::ApiError> {
+    match &caller.0.sign_in {
+        Some(s) if s.client != WEB_APP => Err(super::access::forbidden(
+            "scope",
+            format!(
+                "a token from the app {:?} may not {action}: that is done from the \
+                 registry's own web app",
+                s.client
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,18 @@ fn allows_json(range: &str) -> bool {
     })
 }
 
+/// Whether a request's body is declared JSON (`application/json`, or any `+json` type):
+/// the bodies of the registry's own JSON endpoints (client registration, accreditation).
+pub(crate) fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let mime = v.split(';').next().unwrap_or_default().trim();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+}
+
 /// 406 unless `_format` (first) or `Accept` allows R4 JSON.
 fn negotiate(req: &HttpRequest) -> Result<(), ApiError> {
     let format = url::form_urlencoded::parse(req.query_string().as_bytes())
