@@ -119,6 +119,7 @@ impl Tokens {
             purpose: Purpose::Treat,
             emergency_reason: None,
             sign_in: None,
+            system_scope: None,
         }
     }
 
@@ -299,6 +300,7 @@ fn organization(n: u32) -> (String, Resource) {
     let org = Organization {
         identifier: vec![renipress.to_identifier()],
         name: Some(format!("IPRESS {code}").into()),
+        active: Some(true.into()),
         ..Organization::default()
     };
     (

@@ -46,6 +46,10 @@ pub(crate) struct RegisterArgs {
     /// The client's public keys: a JSON Web Key Set file, each key with a `kid`.
     #[arg(long, value_name = "FILE")]
     jwks: PathBuf,
+    /// The SMART system/ scopes its tokens may carry, space-separated (default: every
+    /// scope its role allows, system/*.cruds).
+    #[arg(long, value_name = "SCOPES")]
+    scope: Option<String>,
 }
 
 /// A client id, and the configuration.
@@ -88,12 +92,20 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not JSON", args.jwks.display()))?;
             renhice_server::auth::clients::check_jwks(&value)
                 .with_context(|| format!("{} is not a usable JWKS", args.jwks.display()))?;
+            let scope = args
+                .scope
+                .as_deref()
+                .map(renhice_server::auth::scopes::Scopes::parse_system)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--scope: {e}"))?
+                .map(|s| s.to_string());
             let client = Client {
                 client_id: args.id.clone(),
                 renipress: renipress.as_str().to_owned(),
                 jwks: text,
                 active: true,
                 updated_at: now_micros(),
+                scope,
             };
             store(&args.config)?.run_blocking(|conn| clients::register(conn, &client))?;
             println!("registered {} for IPRESS {}", args.id, renipress.as_str());
@@ -111,7 +123,11 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
         ClientCommand::List(arg) => {
             for c in store(arg)?.run_blocking(clients::list)? {
                 let state = if c.active { "active" } else { "disabled" };
-                println!("{}\t{}\t{state}", c.client_id, c.renipress);
+                let scope = c
+                    .scope
+                    .as_deref()
+                    .unwrap_or(renhice_server::auth::clients::ALL_SYSTEM_SCOPES);
+                println!("{}\t{}\t{state}\t{scope}", c.client_id, c.renipress);
             }
         }
     }

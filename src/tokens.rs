@@ -130,6 +130,7 @@ pub(crate) fn token(command: &TokenCommand) -> anyhow::Result<()> {
         purpose: args.purpose,
         emergency_reason: args.reason.clone(),
         sign_in: None,
+        system_scope: None,
     };
     // The same checks the registry applies, so a token that would be refused is not
     // printed.

@@ -20,7 +20,8 @@ fn patient() -> Value {
                 "coding": [{"system": "https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IdspersonaPeru", "code": "1"}]
             },
             "value": "45678912"
-        }]
+        }],
+        "name": [{"family": "Quispe", "given": ["Rosa"]}]
     })
 }
 
@@ -31,7 +32,8 @@ fn ipress() -> Value {
             "type": {"coding": [{"system": "https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IPRESSCS", "code": "00012345"}]},
             "value": "00012345"
         }],
-        "name": "Hospital Santa Clara"
+        "name": "Hospital Santa Clara",
+        "active": true
     })
 }
 

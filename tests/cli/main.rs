@@ -520,7 +520,34 @@ fn clients_are_registered_listed_and_disabled() {
         "{out}"
     );
     let (_, out, _) = client(&["list"]);
-    assert_eq!(out, "sihce-1\t00012345\tactive\n");
+    assert_eq!(out, "sihce-1\t00012345\tactive\tsystem/*.cruds\n");
+    // Narrowed to what it needs; a scope that is not a system's is refused.
+    let (ok, _, err) = client(
+        &[
+            &register[..],
+            &[
+                "--jwks",
+                "jwks.json",
+                "--scope",
+                "system/DocumentReference.cru",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    let (_, out, _) = client(&["list"]);
+    assert_eq!(
+        out,
+        "sihce-1\t00012345\tactive\tsystem/DocumentReference.cru\n"
+    );
+    let (ok, _, err) = client(
+        &[
+            &register[..],
+            &["--jwks", "jwks.json", "--scope", "patient/*.rs"],
+        ]
+        .concat(),
+    );
+    assert!(!ok && err.contains("--scope"), "{err}");
     // A key set holding a private key, a key without kid, or no keys: refused.
     let mut private: Value = serde_json::to_value(keys.jwks()).unwrap();
     private["keys"][0]["d"] = Value::from("c2VjcmV0");
@@ -545,7 +572,10 @@ fn clients_are_registered_listed_and_disabled() {
     let (ok, _, err) = client(&["disable", "--id", "sihce-1"]);
     assert!(ok, "{err}");
     let (_, out, _) = client(&["list"]);
-    assert_eq!(out, "sihce-1\t00012345\tdisabled\n");
+    assert_eq!(
+        out,
+        "sihce-1\t00012345\tdisabled\tsystem/DocumentReference.cru\n"
+    );
     let (ok, _, err) = client(&["disable", "--id", "nobody"]);
     assert!(!ok);
     assert!(err.contains("no client \"nobody\""), "{err}");

@@ -637,6 +637,8 @@ function grantForm(patient, done) {
       resourceType: 'Consent',
       status: 'active',
       scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      // FHIR's ppc-1: a consent names the policy it is given under (here: opting in).
+      policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
       category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
       patient: { reference: `Patient/${patient}` },
       dateTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),

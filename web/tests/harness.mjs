@@ -443,11 +443,12 @@ function push(patient, ipress, set, docs) {
 
 /**
  * A basic clinical information summary (BundlePe document; crates/server/tests/api/
- * summary.rs): the Composition, an allergy and a condition.
+ * summary.rs): the Composition, an allergy, a condition, the patient and the author.
  * @param {string} patient
  * @param {string} ipress
+ * @param {string} patientDni
  */
-function summary(patient, ipress) {
+function summary(patient, ipress, patientDni) {
   const at = '2026-03-14T11:00:00-05:00';
   const u = (/** @type {number} */ n) => `urn:uuid:c0000000-0000-4000-8000-00000000000${n}`;
   const subject = { reference: `Patient/${patient}` };
@@ -465,12 +466,12 @@ function summary(patient, ipress) {
           type: { coding: [{ system: 'http://loinc.org', code: '60591-5', display: 'Patient summary Document' }] },
           subject,
           date: at,
-          author: [{ reference: `Organization/${ipress}` }],
+          author: [{ reference: u(5) }],
           title: 'Información Clínica Básica',
           custodian: { reference: `Organization/${ipress}` },
           section: [
-            { title: 'Alergias', entry: [{ reference: u(2) }] },
-            { title: 'Problemas', entry: [{ reference: u(3) }] },
+            { title: 'Alergias', code: { coding: [{ system: 'http://loinc.org', code: '48765-2' }] }, entry: [{ reference: u(2) }] },
+            { title: 'Problemas', code: { coding: [{ system: 'http://loinc.org', code: '11450-4' }] }, entry: [{ reference: u(3) }] },
           ],
         },
       },
@@ -494,6 +495,14 @@ function summary(patient, ipress) {
           subject,
           recordedDate: '2026-03-14',
         },
+      },
+      {
+        fullUrl: u(4),
+        resource: { resourceType: 'Patient', identifier: [dni(patientDni)], name: [{ family: 'Flores Condori', given: ['María'] }] },
+      },
+      {
+        fullUrl: u(5),
+        resource: { resourceType: 'Practitioner', identifier: [dni('10293847')], name: [{ family: 'Rojas Salazar', given: ['José'] }] },
       },
     ],
   };
@@ -548,7 +557,7 @@ async function seed({ token, sihceToken, fhir }) {
     [200],
     'push at Ica',
   );
-  expect(await fhir('Bundle', santaClara, { body: summary(patient.id, orgA.id) }), [201], 'summary at Santa Clara');
+  expect(await fhir('Bundle', santaClara, { body: summary(patient.id, orgA.id, SEED.maria.dni) }), [201], 'summary at Santa Clara');
   return { patient: patient.id, santaClara: orgA.id, ica: orgB.id };
 }
 

@@ -13,7 +13,9 @@
 //! Refusals are [`RuleError::Forbidden`] naming the rule (`patient-own-records`,
 //! `own-ipress-entries`, `emergency-reason`, `role`).
 
+use renhice_model::{IssueSeverity, IssueType, OperationOutcomeIssue};
 use renhice_store::consents::ConsentGrant;
+use renhice_store::records::LocationGroup;
 
 use crate::RuleError;
 
@@ -74,6 +76,43 @@ pub fn outside(custodian: &str) -> RuleError {
             "this is held by Organization/{custodian}; without the patient's consent (one \
              covering sensitive data, for entries labelled so) a SIHCE or clinician reads \
              only what its own IPRESS holds"
+        ),
+    )
+}
+
+/// How many IPRESS hold entries of the patient (of `groups`, the patient's groups of
+/// current entries) that `scope` leaves out: what an answer must own up to, so that it
+/// never reads as "no history elsewhere" when there is one.
+#[must_use]
+pub fn withheld(groups: &[LocationGroup], scope: &Scope) -> usize {
+    let mut custodians: Vec<&str> = groups
+        .iter()
+        .filter(|g| !scope.covers(&g.custodian_id, g.sensitive))
+        .map(|g| g.custodian_id.as_str())
+        .collect();
+    custodians.sort_unstable();
+    custodians.dedup();
+    custodians.len()
+}
+
+/// The information issue an answer carries when the caller's access left out the entries
+/// of `ipress` IPRESS (at least one): how many, not which, and how to get access.
+#[must_use]
+pub fn withheld_issue(ipress: usize) -> OperationOutcomeIssue {
+    let held = if ipress == 1 {
+        "1 IPRESS holds".to_owned()
+    } else {
+        format!("{ipress} IPRESS hold")
+    };
+    OperationOutcomeIssue::new(
+        IssueSeverity::Information,
+        IssueType::Suppressed,
+        format!(
+            "{held} records of this patient that your access does not cover, so they are \
+             not in this answer. To see them, the patient can grant your IPRESS consent \
+             (or consent covering sensitive data, for entries labelled so); in an \
+             emergency, ask for emergency access (purpose ETREAT, with a reason), which is \
+             audited and shown to the patient."
         ),
     )
 }
@@ -198,6 +237,48 @@ pub fn emergency_reason(reason: Option<&str>) -> Result<&str, RuleError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn group(custodian: &str, sensitive: bool) -> LocationGroup {
+        LocationGroup {
+            custodian_id: custodian.to_owned(),
+            types: "[]".to_owned(),
+            count: 2,
+            first: None,
+            last: None,
+            sensitive,
+        }
+    }
+
+    #[test]
+    fn withheld_counts_the_ipress_left_out_not_their_groups() {
+        let groups = [
+            group("home", false),
+            group("home", true),
+            group("a", false),
+            group("a", true),
+            group("b", true),
+        ];
+        assert_eq!(withheld(&groups, &Scope::All), 0);
+        assert_eq!(withheld(&groups, &Scope::Custodian("home".into())), 2);
+        // An emergency shows what is not labelled sensitive: a's and b's labelled ones.
+        assert_eq!(withheld(&groups, &Scope::Emergency("home".into())), 2);
+        let consented = |sensitive| Scope::Consented {
+            own: "home".into(),
+            sensitive,
+            consent: "c".into(),
+        };
+        assert_eq!(withheld(&groups, &consented(true)), 0);
+        assert_eq!(withheld(&groups, &consented(false)), 2);
+        assert_eq!(withheld(&groups[..3], &consented(false)), 0);
+        let issue = withheld_issue(2);
+        assert_eq!(issue.code, IssueType::Suppressed);
+        let text = issue.diagnostics.unwrap_or_default();
+        assert!(text.starts_with("2 IPRESS hold records"), "{text}");
+        assert!(
+            !text.contains("Organization/"),
+            "which IPRESS is not said: {text}"
+        );
+    }
 
     fn ipress<'a>(
         consented: Option<&'a Consented>,

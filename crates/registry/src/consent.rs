@@ -153,7 +153,7 @@ fn status_and_patient(c: &Consent) -> Result<(&str, &str), RuleError> {
 pub fn check(resource: &Resource, c: &Consent) -> Result<Extracted, RuleError> {
     let (status, patient) = status_and_patient(c)?;
     let mut out = Extracted {
-        index: params::index(resource),
+        index: params::indexed(resource, "Consent")?,
         ..Extracted::default()
     };
     for (i, org) in c.organization.iter().enumerate() {

@@ -19,6 +19,57 @@ use renhice_model::resources::{Organization, Patient};
 use crate::RuleError;
 use crate::params::is_ipress_code;
 
+/// A Patient's JSON with only its identity documents among its identifiers (those typed
+/// in `IdspersonaPeru`), and for each identifier kept its index in the original.
+///
+/// PacientePe allows identity documents only; the registry also takes a SIHCE's own
+/// identifiers (a medical record number, with system and value) so that PIXm can
+/// cross-reference them. The identity feed holds the documents to PacientePe through this
+/// copy, and the whole patient, other identifiers included, to FHIR R4.
+#[must_use]
+pub fn documents_only(patient: &serde_json::Value) -> (serde_json::Value, Vec<usize>) {
+    let mut copy = patient.clone();
+    let mut kept = Vec::new();
+    if let Some(identifiers) = copy
+        .get_mut("identifier")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        let mut index = 0;
+        identifiers.retain(|identifier| {
+            let document = identifier["type"]["coding"]
+                .as_array()
+                .is_some_and(|codings| {
+                    codings
+                        .iter()
+                        .any(|c| c["system"].as_str() == Some(url::CS_IDS_PERSONA))
+                });
+            if document {
+                kept.push(index);
+            }
+            index += 1;
+            document
+        });
+    }
+    (copy, kept)
+}
+
+/// Rewrites `Patient.identifier[i]` in a path of [`documents_only`]'s copy to the index
+/// the identifier has in the original.
+#[must_use]
+pub fn original_path(path: &str, kept: &[usize]) -> String {
+    const PREFIX: &str = "Patient.identifier[";
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return path.to_owned();
+    };
+    let Some((index, tail)) = rest.split_once(']') else {
+        return path.to_owned();
+    };
+    match index.parse::<usize>().ok().and_then(|i| kept.get(i)) {
+        Some(original) => format!("{PREFIX}{original}]{tail}"),
+        None => path.to_owned(),
+    }
+}
+
 /// Checks a patient; its unique keys (none for a merged record).
 pub fn patient(p: &Patient) -> Result<Vec<String>, RuleError> {
     let merged = p.active.as_ref().and_then(Primitive::value) == Some(&false)
@@ -86,6 +137,35 @@ mod tests {
     use super::*;
     use crate::params;
     use renhice_model::resources::Resource;
+
+    #[test]
+    fn a_copy_with_the_documents_only_maps_its_paths_back() {
+        let patient = serde_json::json!({
+            "resourceType": "Patient",
+            "identifier": [
+                {"system": "urn:oid:1.2.604.5", "value": "HC-001"},
+                {"type": {"coding": [{"system": url::CS_IDS_PERSONA, "code": "1"}]}, "value": "45678912"},
+                {"value": "untyped"},
+                {"type": {"coding": [{"system": url::CS_IDS_PERSONA, "code": "3"}]}, "value": "P1"}
+            ]
+        });
+        let (copy, kept) = documents_only(&patient);
+        assert_eq!(kept, [1, 3]);
+        assert_eq!(copy["identifier"].as_array().map(Vec::len), Some(2));
+        assert_eq!(copy["identifier"][1]["value"], "P1");
+        assert_eq!(
+            original_path("Patient.identifier[1].type.extension", &kept),
+            "Patient.identifier[3].type.extension"
+        );
+        assert_eq!(
+            original_path("Patient.identifier", &kept),
+            "Patient.identifier"
+        );
+        assert_eq!(original_path("Patient.name[0]", &kept), "Patient.name[0]");
+        // A patient without identifiers is copied as it is.
+        let (copy, kept) = documents_only(&serde_json::json!({"resourceType": "Patient"}));
+        assert!(kept.is_empty() && copy.get("identifier").is_none());
+    }
 
     fn parse(json: &str) -> Resource {
         Resource::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}: {json}"))

@@ -36,7 +36,7 @@ pub mod references;
 pub mod text;
 
 pub use error::RuleError;
-pub use resource_type::{ResourceType, UnknownResourceType};
+pub use resource_type::{CONSENT_PROFILE, PUSH_PROFILE, ResourceType, UnknownResourceType};
 
 /// What a checked resource contributes to the database besides its JSON.
 #[derive(Debug, Default)]
@@ -47,6 +47,18 @@ pub struct Extracted {
     pub unique_keys: Vec<String>,
     /// What an active Consent grants.
     pub grants: Vec<renhice_store::consents::ConsentGrant>,
+}
+
+/// Whether `id` is a FHIR logical id: 1 to 64 letters, digits, `-` or `.` (FHIR R4
+/// §2.24.0.1, `id`). A client that chooses an id (an update that creates) must choose
+/// one of these: anything else could not be written back into the resource, nor into a
+/// reference, and `../x` in a URL means something else to every proxy on the way.
+#[must_use]
+pub fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Checks a resource a client writes directly (an identity, a Consent) against the
@@ -60,8 +72,31 @@ pub fn check(resource: &renhice_model::resources::Resource) -> Result<Extracted,
         _ => return Ok(Extracted::default()),
     };
     Ok(Extracted {
-        index: params::index(resource),
+        index: params::indexed(resource, resource.resource_type())?,
         unique_keys,
         grants: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_fhir_id;
+
+    #[test]
+    fn fhir_ids_are_letters_digits_dashes_and_dots_up_to_64() {
+        for good in ["a", "123", "juan-perez.2", &"x".repeat(64)] {
+            assert!(is_fhir_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../juan",
+            "a/b",
+            "juan perez",
+            "ñandú",
+            "a_b",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_fhir_id(bad), "{bad}");
+        }
+    }
 }

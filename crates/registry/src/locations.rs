@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use renhice_model::Primitive;
 use renhice_model::peru::{Renipress, url};
 use renhice_model::resources::{
-    Organization, Parameters, ParametersParameter, ParametersParameterValue,
+    Organization, Parameters, ParametersParameter, ParametersParameterValue, Resource,
 };
 use renhice_model::types::{Coding, Reference};
 use renhice_model::values::DateTime;
@@ -59,11 +59,13 @@ fn codings(types: &str) -> Vec<Coding> {
 
 /// The answer of `$record-locations` from the groups of current entries the caller may
 /// see, each with its IPRESS: one `location` per IPRESS, newest first; and, when the
-/// caller's access left some out (another IPRESS's entries without the patient's
-/// consent, sensitive entries under emergency access), `withheld` = true, so that an
-/// answer never reads as "no history elsewhere" when there is one.
+/// caller's access left out the entries of `withheld` IPRESS (another IPRESS's entries
+/// without the patient's consent, sensitive entries under emergency access),
+/// `withheld` = true and an `outcome` (an `OperationOutcome` whose information issue
+/// says how many IPRESS, not which, and how to get access), so that an answer never
+/// reads as "no history elsewhere" when there is one.
 #[must_use]
-pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>, withheld: bool) -> Parameters {
+pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>, withheld: usize) -> Parameters {
     let mut by_ipress: HashMap<String, Location> = HashMap::new();
     let mut organizations: HashMap<String, Option<Organization>> = HashMap::new();
     for (group, organization) in groups {
@@ -97,16 +99,34 @@ pub fn answer(groups: Vec<(LocationGroup, Option<Organization>)>, withheld: bool
             location_parameter(&org_id, organization, location)
         })
         .collect();
-    if withheld {
+    if withheld > 0 {
         parameter.push(part(
             "withheld",
             ParametersParameterValue::Boolean(Primitive::new(true)),
         ));
+        parameter.push(ParametersParameter {
+            name: Some("outcome".into()),
+            resource: Some(withheld_outcome(withheld)),
+            ..ParametersParameter::default()
+        });
     }
     Parameters {
         parameter,
         ..Parameters::default()
     }
+}
+
+/// The `OperationOutcome` saying that the entries of `ipress` IPRESS were withheld
+/// ([`crate::access::withheld_issue`]), as a resource of the model.
+#[must_use]
+pub fn withheld_outcome(ipress: usize) -> Resource {
+    let outcome = renhice_model::OperationOutcome {
+        id: None,
+        issue: vec![crate::access::withheld_issue(ipress)],
+    };
+    let json = serde_json::to_vec(&outcome).unwrap_or_default();
+    // The model reads back what it wrote; the fallback is never taken.
+    Resource::from_json(&json).unwrap_or_else(|_| Resource::OperationOutcome(Box::default()))
 }
 
 fn location_parameter(
@@ -240,7 +260,7 @@ mod tests {
                     Some(ipress("Hospital A", "00000001")),
                 ),
             ],
-            false,
+            0,
         );
         assert_eq!(answer.parameter.len(), 2);
         let (b, a) = (&answer.parameter[0], &answer.parameter[1]);
@@ -280,7 +300,7 @@ mod tests {
 
     #[test]
     fn an_unknown_ipress_is_still_located() {
-        let answer = answer(vec![(group("gone", "not json", 1, 1, 1), None)], false);
+        let answer = answer(vec![(group("gone", "not json", 1, 1, 1), None)], 0);
         assert!(
             !answer
                 .parameter
@@ -288,11 +308,27 @@ mod tests {
                 .any(|p| p.name.as_ref().and_then(Primitive::as_str) == Some("withheld")),
             "withheld only when something was left out"
         );
-        let told = super::answer(Vec::new(), true);
-        assert_eq!(told.parameter.len(), 1);
+        let told = super::answer(Vec::new(), 3);
+        assert_eq!(told.parameter.len(), 2);
         assert_eq!(
             told.parameter[0].value,
             Some(ParametersParameterValue::Boolean(Primitive::new(true)))
+        );
+        let Some(Resource::OperationOutcome(outcome)) = &told.parameter[1].resource else {
+            panic!("{told:?}")
+        };
+        let issue = &outcome.issue[0];
+        assert_eq!(
+            issue.code.as_ref().and_then(Primitive::as_str),
+            Some("suppressed")
+        );
+        assert!(
+            issue
+                .diagnostics
+                .as_ref()
+                .and_then(Primitive::as_str)
+                .is_some_and(|d| d.starts_with("3 IPRESS hold")),
+            "{issue:?}"
         );
         let location = &answer.parameter[0];
         assert_eq!(parts(location, "organization").len(), 1);

@@ -17,6 +17,7 @@ use renhice_model::types::{Coding, ExtensionValue, Identifier};
 use renhice_store::resources::{DateEntry, ReferenceEntry, SearchIndex, StringEntry, TokenEntry};
 
 use crate::ResourceType::{self, Consent, DocumentReference, List, Organization, Patient};
+use crate::RuleError;
 use crate::dates::{datetime_range, instant_micros};
 use crate::references::local_id;
 use crate::text::normalise_text;
@@ -639,6 +640,90 @@ pub fn index(resource: &Resource) -> SearchIndex {
     out
 }
 
+/// The most bytes one indexed value may hold: a token's code or system, a folded
+/// string, a reference's id. A search key is a database index key (PostgreSQL's B-tree
+/// takes at most about 2.7 KB per row), and nobody searches by a kilobyte of text: a
+/// longer value is refused with its path rather than failing in the database.
+pub const MAX_INDEX_VALUE_BYTES: usize = 1024;
+
+/// [`index`], refusing a resource whose index would hold a value longer than
+/// [`MAX_INDEX_VALUE_BYTES`] or a control character FHIR strings may not hold (all but
+/// tab, carriage return and line feed; a NUL cannot even be stored in PostgreSQL's
+/// text). `at` is where the resource sits in the request (its type for a resource on
+/// its own, `Bundle.entry[2].resource` in a push); the error names the element the
+/// value came from.
+///
+/// # Errors
+/// [`RuleError::Unprocessable`] naming the element and what is wrong with its value.
+pub fn indexed(resource: &Resource, at: &str) -> Result<SearchIndex, RuleError> {
+    let index = index(resource);
+    let values = index
+        .tokens
+        .iter()
+        .flat_map(|t| [Some(t.code.as_str()), t.system.as_deref()])
+        .flatten()
+        .chain(index.strings.iter().map(|s| s.value.as_str()))
+        .chain(index.references.iter().map(|r| r.target_id.as_str()));
+    let mut fault = None;
+    for value in values {
+        if value.len() > MAX_INDEX_VALUE_BYTES {
+            fault = Some((
+                value,
+                format!(
+                    "a value the registry searches by may hold at most {MAX_INDEX_VALUE_BYTES} \
+                 bytes; this one holds {}",
+                    value.len()
+                ),
+            ));
+            break;
+        }
+        if let Some(c) = value.chars().find(|c| is_forbidden_control(*c)) {
+            fault = Some((
+                value,
+                format!(
+                    "a FHIR string may not hold the control character U+{:04X} (only tab, \
+                 carriage return and line feed)",
+                    u32::from(c)
+                ),
+            ));
+            break;
+        }
+    }
+    let Some((value, message)) = fault else {
+        return Ok(index);
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(&resource.to_json()).unwrap_or(serde_json::Value::Null);
+    let path = source_of(&json, value, at).unwrap_or_else(|| at.to_owned());
+    Err(RuleError::unprocessable(path, message))
+}
+
+/// A control character a FHIR string may not hold.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\r' | '\n')
+}
+
+/// The path of the string in `json` an index value was taken from: the string itself,
+/// a reference ending in it, or a text that folds to it.
+fn source_of(json: &serde_json::Value, value: &str, at: &str) -> Option<String> {
+    match json {
+        serde_json::Value::String(s)
+            if s == value || s.ends_with(value) || normalise_text(s) == value =>
+        {
+            Some(at.to_owned())
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| source_of(item, value, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(members) => members
+            .iter()
+            .filter(|(name, _)| name.as_str() != "resourceType")
+            .find_map(|(name, item)| source_of(item, value, &format!("{at}.{name}"))),
+        _ => None,
+    }
+}
+
 /// Adds a value of a parameter set from outside the resource ([`Source::Push`],
 /// [`Source::Rule`]).
 ///
@@ -1126,6 +1211,37 @@ pub fn markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn patient(family: &str) -> Resource {
+        let json = serde_json::json!({
+            "resourceType": "Patient",
+            "text": {"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>", "x".repeat(3000))},
+            "name": [{"given": ["Rosa"]}, {"family": family}],
+        });
+        Resource::from_json(json.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn an_index_value_too_long_or_with_a_nul_is_refused_naming_its_element() {
+        assert!(indexed(&patient("Mamani"), "Patient").is_ok());
+        let long = "Q".repeat(MAX_INDEX_VALUE_BYTES + 1);
+        let Err(RuleError::Unprocessable { path, message }) = indexed(&patient(&long), "Patient")
+        else {
+            panic!("a {}-byte family name was indexed", long.len());
+        };
+        // The long narrative comes first but is not indexed: the path is the name's.
+        assert_eq!(path, "Patient.name[1].family");
+        assert!(message.contains("at most 1024 bytes"), "{message}");
+        let Err(RuleError::Unprocessable { path, message }) =
+            indexed(&patient("Ma\u{0}mani"), "Bundle.entry[1].resource")
+        else {
+            panic!("a NUL was indexed");
+        };
+        assert_eq!(path, "Bundle.entry[1].resource.name[1].family");
+        assert!(message.contains("U+0000"), "{message}");
+        // Exactly the limit is taken.
+        assert!(indexed(&patient(&"Q".repeat(MAX_INDEX_VALUE_BYTES)), "Patient").is_ok());
+    }
 
     #[test]
     fn index_upgrades_are_consecutive_and_name_indexed_parameters() {

@@ -3,6 +3,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use renhice_model::peru::url;
+
+/// The registry's profile of a patient's Consent (`profiles/renhice/`).
+pub const CONSENT_PROFILE: &str = "http://renhice.org/fhir/StructureDefinition/renhice-consent";
+
+/// The registry's profile of a push: an ITI-65 transaction Bundle with its SubmissionSet,
+/// index entries and signatures (`profiles/renhice/`).
+pub const PUSH_PROFILE: &str = "http://renhice.org/fhir/StructureDefinition/renhice-provide-bundle";
+
 /// A resource type the registry serves, as a value rather than a string, so a
 /// misspelt type is a compile error and a `match` names every type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +81,22 @@ impl ResourceType {
             Self::Organization => "Organization",
             Self::Patient => "Patient",
             Self::Provenance => "Provenance",
+        }
+    }
+
+    /// The profile every write of this type is held to before anything is stored: the
+    /// Peruvian guide's for identities (PacientePe, OrganizacionPe) and summaries
+    /// (BundlePe), the registry's own for consents and pushes. `None` for the types no
+    /// client writes (the audit trail) and the index entries, which a push carries and
+    /// [`PUSH_PROFILE`] holds together with it.
+    #[must_use]
+    pub const fn write_profile(self) -> Option<&'static str> {
+        match self {
+            Self::Patient => Some(url::PACIENTE_PE),
+            Self::Organization => Some(url::ORGANIZACION_PE),
+            Self::Bundle => Some(url::BUNDLE_PE),
+            Self::Consent => Some(CONSENT_PROFILE),
+            Self::AuditEvent | Self::DocumentReference | Self::List | Self::Provenance => None,
         }
     }
 

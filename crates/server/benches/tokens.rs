@@ -23,6 +23,7 @@ fn clinician(n: usize) -> Grant {
         purpose: Purpose::Treat,
         emergency_reason: None,
         sign_in: None,
+        system_scope: None,
     }
 }
 

@@ -113,8 +113,18 @@ fn search_params(resource_type: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Builds the CapabilityStatement once, at start-up.
-pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
+/// SMART's extension naming the OAuth endpoints in the CapabilityStatement (SMART App
+/// Launch 2.0 §2.0.2, kept for clients, such as fhirclient's backend-services flow, that
+/// look there rather than at `/.well-known/smart-configuration`).
+const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
+
+/// Builds the CapabilityStatement once, at start-up; `issuer` is the registry's OAuth
+/// issuer (`…/auth`), under which its endpoints are; `cors`, whether any origin is
+/// allowed (`server.cors_allowed_origins`).
+pub(crate) fn capability_statement(started: OffsetDateTime, issuer: &str, cors: bool) -> Value {
+    let issuer = issuer.trim_end_matches('/');
+    let endpoint =
+        |name: &str, path: &str| json!({"url": name, "valueUri": format!("{issuer}/{path}")});
     // Whole seconds: FHIR dateTime allows fractions, but clients compare these by eye.
     let date = started
         .replace_nanosecond(0)
@@ -145,7 +155,16 @@ pub(crate) fn capability_statement(started: OffsetDateTime) -> Value {
             "mode": "server",
             "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome. Searches also answer POST [type]/_search; DocumentReference and List searches take _sort=date or -date; every search takes _count (at most 200) and _total=accurate.",
             "security": {
-                "cors": false,
+                "extension": [{
+                    "url": OAUTH_URIS,
+                    "extension": [
+                        endpoint("token", "token"),
+                        endpoint("authorize", "authorize"),
+                        endpoint("revoke", "revoke"),
+                        endpoint("introspect", "introspect")
+                    ]
+                }],
+                "cors": cors,
                 "service": [{
                     "coding": [{
                         "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",

@@ -116,10 +116,13 @@ pub enum ApiError {
         /// The report of the signature, as `OperationOutcome` issues.
         issues: Vec<renhice_model::OperationOutcomeIssue>,
     },
-    /// A push that does not conform to the registry's profile of a push: every error the
+    /// A write that does not conform to the profile its type is held to (a push to the
+    /// registry's profile of a push, a patient to PacientePe…): every error the
     /// validator found, each with its element path and rule.
-    #[error("the push does not conform to {profile}: {} error(s)", issues.len())]
+    #[error("the {what} does not conform to {profile}: {} error(s)", issues.len())]
     ProfileViolation {
+        /// What was written ("push", "Patient"…).
+        what: String,
         /// The profile's canonical URL.
         profile: String,
         /// The validator's errors.
@@ -227,7 +230,7 @@ impl ApiError {
             issue.push(OperationOutcomeIssue::new(
                 renhice_model::IssueSeverity::Information,
                 self.issue_type(),
-                format!("{self}; nothing of the push was stored"),
+                format!("{self}; nothing was stored"),
             ));
             return OperationOutcome { id: None, issue };
         }

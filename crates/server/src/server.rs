@@ -128,6 +128,11 @@ fn start_with(
         config.rate_limit_clock.clone(),
     );
     let accreditation = Arc::new(crate::accreditation::runners::Runners::new(&config)?);
+    let capability_statement = capability::capability_statement(
+        OffsetDateTime::now_utc(),
+        &auth.config.issuer,
+        !config.cors_allowed_origins.is_empty(),
+    );
     let state = web::Data::new(AppState {
         accreditation,
         store,
@@ -138,7 +143,7 @@ fn start_with(
         auth,
         metrics,
         sign_in: Arc::new(crate::auth::sessions::Sessions::new(routes::permission)),
-        capability_statement: capability::capability_statement(OffsetDateTime::now_utc()),
+        capability_statement,
     });
     let server = HttpServer::new(move || {
         App::new()

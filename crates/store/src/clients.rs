@@ -10,6 +10,8 @@ use crate::{DbConnection, StoreError};
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = auth_clients)]
+// Registering again replaces everything, a scope left out included.
+#[diesel(treat_none_as_null = true)]
 pub struct Client {
     /// The OAuth `client_id` (the `iss` and `sub` of its assertions).
     pub client_id: String,
@@ -21,6 +23,9 @@ pub struct Client {
     pub active: bool,
     /// When it was last registered or changed, microseconds since the Unix epoch.
     pub updated_at: i64,
+    /// The SMART `system/` scopes its tokens may carry, space-separated; `None`: every
+    /// scope its role allows (`system/*.cruds`).
+    pub scope: Option<String>,
 }
 
 /// Registers `client`, or replaces what is held for its `client_id` (a key rotation, a

@@ -135,6 +135,7 @@ diesel::table! {
         jwks -> Text,
         active -> Bool,
         updated_at -> BigInt,
+        scope -> Nullable<Text>,
     }
 }
 

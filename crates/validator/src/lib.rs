@@ -24,7 +24,7 @@ pub use definitions::{
 pub use profiles::{DifferentialError, ElementError, ProfileError, ValueSetError};
 pub use renhice_model::{OperationOutcome, OperationOutcomeIssue};
 pub use schema::{SCHEMA_RULE, SchemaPass};
-pub use validate::{Mode, RULE_SYSTEM, Rule};
+pub use validate::{MAX_STRING_CHARS, Mode, RULE_SYSTEM, Rule};
 
 use renhice_model::{IssueSeverity, IssueType};
 use serde_json::Value;

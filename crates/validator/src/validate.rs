@@ -1188,7 +1188,7 @@ impl<'a, 'v> Walk<'a, 'v> {
             self.error(
                 Rule::Format,
                 path,
-                format!("{text:?} is not a valid {code}"),
+                format!("{:?} is not a valid {code}", shown(&text)),
             );
         }
         if matches!(code, "positiveInt") && item.as_i64().is_some_and(|n| n < 1) {
@@ -1211,24 +1211,46 @@ impl<'a, 'v> Walk<'a, 'v> {
     /// not to be checked after it (an error was reported, or, for strings, the pattern is
     /// replaced here).
     fn holds_meaning(&mut self, code: &str, item: &Value, text: &str, path: &str) -> bool {
-        if matches!(code, "string" | "markdown") {
-            // R4's pattern `[ \r\n\t\S]+` was written for XML Schema; read with Unicode
-            // classes it refuses a no-break space (common in text pasted from documents)
-            // and lets every control character through. What FHIR means: any character
-            // but the controls other than tab, carriage return and line feed.
+        if item.is_string() {
+            // Every primitive written as a JSON string is a FHIR string underneath
+            // (`code`, `uri`, `id`, …), under FHIR R4 §2.24.0.1's limit: "strings SHALL
+            // NOT exceed 1MB (1024*1024 characters)". R4's patterns for them (`\S*`,
+            // `[^\s]+`) let control characters through, and a NUL cannot even be stored.
+            // An attachment's data (base64Binary) is not text: it may be larger.
+            if code != "base64Binary"
+                && text.len() > MAX_STRING_CHARS
+                && text.chars().count() > MAX_STRING_CHARS
+            {
+                self.error(
+                    Rule::MaxLength,
+                    path,
+                    format!(
+                        "a {code} may hold at most {MAX_STRING_CHARS} characters (FHIR R4); this one holds {}",
+                        text.chars().count()
+                    ),
+                );
+                return false;
+            }
             if let Some(bad) = text
                 .chars()
                 .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
             {
                 self.error(
-                        Rule::Format,
-                        path,
-                        format!(
-                            "a {code} may not hold the control character U+{:04X} (only tab, carriage return and line feed)",
-                            u32::from(bad)
-                        ),
-                    );
+                    Rule::Format,
+                    path,
+                    format!(
+                        "a {code} may not hold the control character U+{:04X} (only tab, carriage return and line feed)",
+                        u32::from(bad)
+                    ),
+                );
+                return false;
             }
+        }
+        if matches!(code, "string" | "markdown") {
+            // R4's pattern `[ \r\n\t\S]+` was written for XML Schema; read with Unicode
+            // classes it refuses a no-break space (common in text pasted from documents)
+            // and lets every control character through. What FHIR means is checked
+            // above: any character but the controls other than tab, CR and LF.
             return false;
         }
         if matches!(code, "integer" | "positiveInt" | "unsignedInt")
@@ -1245,7 +1267,7 @@ impl<'a, 'v> Walk<'a, 'v> {
             self.error(
                 Rule::Format,
                 path,
-                format!("{text:?} is not a valid {code}: no such day"),
+                format!("{:?} is not a valid {code}: no such day", shown(text)),
             );
             return false;
         }
@@ -1435,6 +1457,19 @@ fn json_for(code: &str) -> &'static str {
 
 /// Whether the day of a date, dateTime or instant (`YYYY-MM-DD…`) exists; a value with
 /// less precision (`YYYY`, `YYYY-MM`) or of another shape is left to the pattern.
+/// The most characters a FHIR `string` or `markdown` may hold (FHIR R4 §2.24.0.1).
+pub const MAX_STRING_CHARS: usize = 1024 * 1024;
+
+/// A value as an error message quotes it: whole when short, its first 64 characters and
+/// its length otherwise, so that a megabyte of input does not come back in the answer.
+fn shown(text: &str) -> String {
+    const SHOWN: usize = 64;
+    match text.char_indices().nth(SHOWN) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}… ({} characters)", &text[..end], text.chars().count()),
+    }
+}
+
 fn real_day(text: &str) -> bool {
     let parse = |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse::<u32>().ok());
     let (Some(year), Some(month), Some(day)) = (parse(0..4), parse(5..7), parse(8..10)) else {

@@ -55,6 +55,13 @@ async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         && let Some(sign_in) = &caller.0.sign_in
     {
         refused = signed_in(req, state, caller, sign_in).await;
+    } else if let Ok(caller) = &refused
+        && let Some(granted) = &caller.0.system_scope
+    {
+        let scopes = super::scopes::Scopes::parse_system(granted).unwrap_or_default();
+        if let Err(refusal) = within_scopes(req, state, &scopes, granted, "the system") {
+            refused = Err(refusal);
+        }
     }
     if refused.is_err() {
         // Requests without an acceptable token count against their address.
@@ -132,28 +139,39 @@ async fn signed_in(
             presented: true,
         });
     }
-    if let Some((resource, letter)) = (state.sign_in.permission)(req.method().as_str(), req.path())
-    {
-        let scopes = super::scopes::Scopes::parse(&sign_in.scope).unwrap_or_default();
-        if !scopes.allows(resource, letter) {
-            return Err(forbidden(
-                "scope",
-                format!(
-                    "the app was granted {:?}, which does not allow {} on {resource} \
-                     (SMART scope letter {letter})",
-                    sign_in.scope,
-                    match letter {
-                        'c' => "create",
-                        'r' => "read",
-                        'u' => "update",
-                        'd' => "delete",
-                        _ => "search",
-                    }
-                ),
-            ));
-        }
-    }
+    let scopes = super::scopes::Scopes::parse(&sign_in.scope).unwrap_or_default();
+    within_scopes(req, state, &scopes, &sign_in.scope, "the app")?;
     Ok(caller.clone())
+}
+
+/// Refuses a request its token's SMART scopes do not allow (`who` was granted
+/// `granted`): the scope letter the route needs on its resource type.
+fn within_scopes(
+    req: &HttpRequest,
+    state: &AppState,
+    scopes: &super::scopes::Scopes,
+    granted: &str,
+    who: &str,
+) -> Result<(), ApiError> {
+    if let Some((resource, letter)) = (state.sign_in.permission)(req.method().as_str(), req.path())
+        && !scopes.allows(resource, letter)
+    {
+        return Err(forbidden(
+            "scope",
+            format!(
+                "{who} was granted {granted:?}, which does not allow {} on {resource} \
+                 (SMART scope letter {letter})",
+                match letter {
+                    'c' => "create",
+                    'r' => "read",
+                    'u' => "update",
+                    'd' => "delete",
+                    _ => "search",
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A 403 naming the rule.

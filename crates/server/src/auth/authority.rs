@@ -180,6 +180,7 @@ mod tests {
             purpose: Purpose::Treat,
             emergency_reason: None,
             sign_in: None,
+            system_scope: None,
         }
     }
 

@@ -2,8 +2,10 @@
 //! systems that get tokens with their own keys (what `renhice client register` does,
 //! for the web app's administration page). Audited like every FHIR request.
 //!
-//! A client is `{"renipress": "00012345", "jwks": {"keys": [...]}, "active": true}`:
-//! the IPRESS it acts for and its public keys. Registering again replaces both (a key
+//! A client is `{"renipress": "00012345", "jwks": {"keys": [...]}, "active": true,
+//! "scope": "system/Patient.cru system/DocumentReference.crs"}`: the IPRESS it acts for,
+//! its public keys and the SMART `system/` scopes its tokens may carry (all its role
+//! allows, `system/*.cruds`, when none is named). Registering again replaces both (a key
 //! rotation takes effect at once); `"active": false` stops it getting new tokens.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -112,6 +114,7 @@ fn shown(client: &Client) -> Value {
         "renipress": client.renipress,
         "active": client.active,
         "kids": kids,
+        "scope": client.scope.as_deref().unwrap_or(ALL_SYSTEM_SCOPES),
         "updated": renhice_store::Timestamp::from_micros(client.updated_at).to_rfc3339(),
     })
 }
@@ -136,7 +139,14 @@ struct Registration {
     jwks: Option<Value>,
     #[serde(default = "active")]
     active: bool,
+    /// The SMART `system/` scopes its tokens may carry; left out: as registered before
+    /// (a new client: every scope its role allows).
+    #[serde(default)]
+    scope: Option<String>,
 }
+
+/// What a client may be granted when its registration names no scope.
+pub const ALL_SYSTEM_SCOPES: &str = "system/*.cruds";
 
 const fn active() -> bool {
     true
@@ -190,13 +200,16 @@ fn read_registration(
     let registration: Registration = serde_json::from_slice(body).map_err(|e| {
         invalid(
             "body",
-            format!("a registration is {{\"renipress\", \"jwks\", \"active\"}}: {e}"),
+            format!("a registration is {{\"renipress\", \"jwks\", \"active\", \"scope\"}}: {e}"),
         )
     })?;
     let renipress = Renipress::parse(&registration.renipress)
         .map_err(|e| invalid("renipress", e.to_string()))?;
     if let Some(jwks) = &registration.jwks {
         check_jwks(jwks).map_err(|e| invalid("jwks", e.0))?;
+    }
+    if let Some(scope) = &registration.scope {
+        super::scopes::Scopes::parse_system(scope).map_err(|e| invalid("scope", e.0))?;
     }
     Ok((registration, renipress))
 }
@@ -252,6 +265,12 @@ pub(crate) async fn register(
         jwks,
         active: registration.active,
         updated_at: renhice_store::Timestamp::now().micros(),
+        scope: registration
+            .scope
+            .as_deref()
+            .and_then(|s| super::scopes::Scopes::parse_system(s).ok())
+            .map(|s| s.to_string())
+            .or_else(|| existing.as_ref().and_then(|e| e.scope.clone())),
     };
     let stored_client = client.clone();
     state

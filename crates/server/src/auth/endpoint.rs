@@ -139,7 +139,15 @@ async fn issue(
     let assertion = form
         .client_assertion
         .ok_or_else(|| OAuthError::client("the client_assertion is missing"))?;
-    let grant = verify_assertion(state, &assertion).await?;
+    let mut grant = verify_assertion(state, &assertion).await?;
+    let scope = granted_scope(
+        form.scope.as_deref(),
+        grant
+            .system_scope
+            .as_deref()
+            .unwrap_or(super::clients::ALL_SYSTEM_SCOPES),
+    )?;
+    grant.system_scope = Some(scope.clone());
     let lifetime = state.auth.config.token_lifetime_secs;
     let access_token = state.auth.issue(&grant, None).map_err(|e| {
         tracing::error!(error = %e, "cannot sign an access token");
@@ -148,14 +156,13 @@ async fn issue(
     tracing::info!(client = %grant.subject, role = %grant.role, "access token issued");
     // The token request's audit event names the client it was answered for.
     crate::audit::handle_of(req).caller(&grant);
-    let mut answer = json!({
+    // RFC 6749 §5.1: the scope granted, which the client may compare with its request.
+    let answer = json!({
         "access_token": access_token,
         "token_type": "bearer",
         "expires_in": lifetime,
+        "scope": scope,
     });
-    if let Some(scope) = form.scope {
-        answer["scope"] = json!(scope);
-    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
@@ -215,6 +222,7 @@ async fn verify_assertion(state: &AppState, assertion: &str) -> Result<Grant, OA
     let leeway = state.auth.config.leeway_secs;
     let mut validation = Validation::new(alg);
     validation.leeway = leeway;
+    validation.validate_nbf = true;
     validation.set_audience(&[endpoint.as_str()]);
     validation.set_issuer(&[client_id.as_str()]);
     validation.sub = Some(client_id.clone());
@@ -232,6 +240,9 @@ async fn verify_assertion(state: &AppState, assertion: &str) -> Result<Grant, OA
                 }
                 ErrorKind::InvalidSignature => {
                     "the client_assertion's signature does not verify".to_owned()
+                }
+                ErrorKind::ImmatureSignature => {
+                    "the client_assertion is not valid yet (nbf)".to_owned()
                 }
                 _ => "the client_assertion is not valid".to_owned(),
             })
@@ -304,7 +315,38 @@ fn grant_for(client: &Client, claims: &AssertionClaims) -> Result<Grant, OAuthEr
         purpose,
         emergency_reason: claims.extensions.renhice.emergency_reason.clone(),
         sign_in: None,
+        // What the registration grants; the token request may narrow it.
+        system_scope: Some(
+            client
+                .scope
+                .clone()
+                .unwrap_or_else(|| super::clients::ALL_SYSTEM_SCOPES.to_owned()),
+        ),
     })
+}
+
+/// The scopes a SIHCE's token carries: those it asked for (`asked`), if each lies within
+/// what its registration grants (`registered`); all of those otherwise.
+fn granted_scope(asked: Option<&str>, registered: &str) -> Result<String, OAuthError> {
+    use super::scopes::Scopes;
+    let invalid = |description: String| OAuthError {
+        status: StatusCode::BAD_REQUEST,
+        error: "invalid_scope",
+        description,
+    };
+    let registered_scopes = Scopes::parse_system(registered).map_err(|e| {
+        OAuthError::server(format!("the client's registered scope is unusable: {e}"))
+    })?;
+    let Some(asked) = asked.filter(|a| !a.trim().is_empty()) else {
+        return Ok(registered_scopes.to_string());
+    };
+    let asked_scopes = Scopes::parse_system(asked).map_err(|e| invalid(e.0))?;
+    if !asked_scopes.within(&registered_scopes) {
+        return Err(invalid(format!(
+            "{asked:?} asks for more than this client is registered for: {registered}"
+        )));
+    }
+    Ok(asked_scopes.to_string())
 }
 
 /// `GET /.well-known/smart-configuration`: how to get a token here, for SIHCE systems

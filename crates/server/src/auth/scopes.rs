@@ -17,6 +17,9 @@ pub enum Context {
     Patient,
     /// `user/`: whatever the signed-in person may see.
     User,
+    /// `system/`: what a SIHCE system (a client-credentials token) may do, within what
+    /// its registration grants.
+    System,
 }
 
 /// One clinical scope.
@@ -89,10 +92,47 @@ impl Scopes {
                 "profile" => scopes.profile = true,
                 "offline_access" | "online_access" => scopes.refresh = true,
                 "launch/patient" => scopes.launch_patient = true,
-                other => scopes.clinical.push(clinical(other)?),
+                other => scopes.clinical.push(clinical(other, false)?),
             }
         }
         Ok(scopes)
+    }
+
+    /// Parses the scopes of a SIHCE system (SMART Backend Services): `system/Type.cruds`
+    /// only, at least one.
+    pub fn parse_system(text: &str) -> Result<Self, ScopeError> {
+        let mut scopes = Self::default();
+        for scope in text.split_ascii_whitespace() {
+            let parsed = clinical(scope, true)?;
+            if parsed.context != Context::System {
+                return Err(ScopeError(format!(
+                    "{scope}: a SIHCE system asks for system/… scopes (e.g. system/*.rs); \
+                     patient/… and user/… are for people's sign-in"
+                )));
+            }
+            scopes.clinical.push(parsed);
+        }
+        if scopes.clinical.is_empty() {
+            return Err(ScopeError(
+                "no scope: a SIHCE system asks for system/… scopes, e.g. system/*.cruds".to_owned(),
+            ));
+        }
+        Ok(scopes)
+    }
+
+    /// Whether every permission these scopes name is also allowed by `granted`: what a
+    /// token request may ask for within what a client's registration grants.
+    #[must_use]
+    pub fn within(&self, granted: &Self) -> bool {
+        self.clinical.iter().all(|c| {
+            c.permissions.chars().all(|letter| {
+                granted.clinical.iter().any(|g| {
+                    g.context == c.context
+                        && (g.resource == "*" || g.resource == c.resource)
+                        && g.permissions.contains(letter)
+                })
+            })
+        })
     }
 
     /// The one context of the clinical scopes: an app acts either for a patient's own
@@ -127,7 +167,7 @@ impl Scopes {
     }
 }
 
-fn clinical(scope: &str) -> Result<Clinical, ScopeError> {
+fn clinical(scope: &str, system: bool) -> Result<Clinical, ScopeError> {
     let refuse = || {
         ScopeError(format!(
             "scope {scope:?} is not one of this registry's: openid, fhirUser, profile, \
@@ -138,6 +178,7 @@ fn clinical(scope: &str) -> Result<Clinical, ScopeError> {
     let context = match context {
         "patient" => Context::Patient,
         "user" => Context::User,
+        "system" if system => Context::System,
         "system" => {
             return Err(ScopeError(format!(
                 "{scope}: system/ scopes are for SIHCE systems (client credentials at the \
@@ -195,6 +236,7 @@ impl fmt::Display for Scopes {
             let context = match c.context {
                 Context::Patient => "patient",
                 Context::User => "user",
+                Context::System => "system",
             };
             parts.push(format!("{context}/{}.{}", c.resource, c.permissions));
         }
@@ -218,6 +260,41 @@ mod tests {
         let s =
             Scopes::parse("user/DocumentReference.rs user/Consent.cruds offline_access").unwrap();
         assert!(s.refresh && s.allows("Consent", 'u') && !s.allows("Patient", 'r'));
+    }
+
+    #[test]
+    fn a_system_asks_within_what_its_registration_grants() {
+        let registered =
+            Scopes::parse_system("system/Patient.crus system/DocumentReference.rs").unwrap();
+        let asked = Scopes::parse_system("system/Patient.rs").unwrap();
+        assert!(asked.within(&registered));
+        assert!(registered.within(&registered));
+        assert!(
+            !Scopes::parse_system("system/Patient.d")
+                .unwrap()
+                .within(&registered)
+        );
+        assert!(
+            !Scopes::parse_system("system/*.rs")
+                .unwrap()
+                .within(&registered)
+        );
+        assert!(
+            Scopes::parse_system("system/Consent.rs")
+                .unwrap()
+                .within(&Scopes::parse_system("system/*.cruds").unwrap())
+        );
+        assert!(asked.allows("Patient", 'r') && !asked.allows("Patient", 'c'));
+        assert_eq!(asked.to_string(), "system/Patient.rs");
+        for bad in [
+            "",
+            "user/*.rs",
+            "openid",
+            "system/*.x",
+            "patient/*.rs system/*.rs",
+        ] {
+            assert!(Scopes::parse_system(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -728,6 +728,13 @@ async fn act_as(
             person.professional_role().map_err(|e| refuse(e, person))?,
             None,
         ),
+        // `Scopes::parse` refuses system/ scopes; a person never holds them.
+        Context::System => {
+            return Err(Failure::new(
+                "invalid_scope",
+                "system/ scopes are for SIHCE systems, not for people's sign-in",
+            ));
+        }
     };
     Ok(acting)
 }
@@ -1030,6 +1037,7 @@ fn grant_of(
             client: session.client_id.clone(),
             scope: session.scope.clone(),
         }),
+        system_scope: None,
     }
 }
 

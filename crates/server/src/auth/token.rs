@@ -194,6 +194,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at (Unix seconds).
     pub exp: u64,
+    /// Not before (Unix seconds): the registry issues none, but a token carrying one is
+    /// refused until then (RFC 7519 §4.1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     /// Token id.
     pub jti: String,
     /// IUA and registry claims.
@@ -205,7 +209,8 @@ pub struct Claims {
     /// The app a person's token was issued to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    /// The SMART scopes a person's token grants, space-separated.
+    /// The SMART scopes the token grants, space-separated: a person's app's, or a SIHCE
+    /// system's `system/` scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
@@ -243,6 +248,10 @@ pub struct Grant {
     pub emergency_reason: Option<String>,
     /// The sign-in of a person's token; `None` for SIHCE and administrator tokens.
     pub sign_in: Option<SignIn>,
+    /// The SMART `system/` scopes of a SIHCE system's token (space-separated), within
+    /// what its client registration grants; `None`: the role's rights, unnarrowed (a
+    /// token minted on the registry's own machine by `renhice token issue`).
+    pub system_scope: Option<String>,
 }
 
 impl Grant {
@@ -255,6 +264,7 @@ impl Grant {
             aud: audience.to_owned(),
             iat: now,
             exp: now + lifetime_secs,
+            nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
             extensions: Extensions {
                 ihe_iua: IuaClaims {
@@ -278,7 +288,11 @@ impl Grant {
             },
             sid: self.sign_in.as_ref().map(|s| s.session.clone()),
             client_id: self.sign_in.as_ref().map(|s| s.client.clone()),
-            scope: self.sign_in.as_ref().map(|s| s.scope.clone()),
+            scope: self
+                .sign_in
+                .as_ref()
+                .map(|s| s.scope.clone())
+                .or_else(|| self.system_scope.clone()),
         }
     }
 }
@@ -366,6 +380,9 @@ pub fn verify(
     if claims.iat > now + leeway_secs {
         return Err(reject("the token was issued in the future (iat)"));
     }
+    if claims.nbf.is_some_and(|nbf| nbf > now + leeway_secs) {
+        return Err(reject("the token is not valid yet (nbf)"));
+    }
     let grant = Grant::from_claims(&claims)?;
     Ok((grant, claims, kid))
 }
@@ -444,6 +461,7 @@ impl Grant {
                 client: claims.client_id.clone().unwrap_or_default(),
                 scope: claims.scope.clone().unwrap_or_default(),
             }),
+            system_scope: claims.sid.is_none().then(|| claims.scope.clone()).flatten(),
         })
     }
 }
@@ -471,6 +489,7 @@ mod tests {
             purpose: Purpose::Treat,
             emergency_reason: None,
             sign_in: None,
+            system_scope: None,
         }
     }
 
@@ -619,6 +638,17 @@ mod tests {
         assert!(check(&keys, &long).unwrap_err().0.contains("at most 3600"));
         let future = issue(&keys, &g, ISS, AUD, now() + 600, 300).unwrap();
         assert!(check(&keys, &future).unwrap_err().0.contains("future"));
+        // Signed by the registry's key, but not valid before a moment still to come.
+        let mut early = g.claims(ISS, AUD, now(), 300);
+        early.nbf = Some(now() + 120);
+        let early = keys.sign(&early).unwrap();
+        assert_eq!(
+            check(&keys, &early).unwrap_err().0,
+            "the token is not valid yet (nbf)"
+        );
+        let mut begun = g.claims(ISS, AUD, now(), 300);
+        begun.nbf = Some(now() - 5);
+        assert_eq!(check(&keys, &keys.sign(&begun).unwrap()).unwrap(), g);
     }
 
     #[test]

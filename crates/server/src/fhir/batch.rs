@@ -16,7 +16,7 @@
 //! Index entries are not written in a batch: a push is a transaction, all or nothing.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use renhice_model::Primitive;
 use renhice_model::resources::{Bundle, BundleEntry, BundleEntryResponse, Resource};
 use renhice_model::values::Instant;
@@ -29,10 +29,14 @@ use crate::{ApiError, AppState};
 /// Runs every entry of a batch Bundle and answers with the `batch-response`.
 pub(super) async fn batch(
     req: &HttpRequest,
+    body: &web::Bytes,
     state: &AppState,
     caller: &Caller,
     bundle: Bundle,
 ) -> HttpResponse {
+    // Each entry's resource is held to its profile as it was sent, not as the model
+    // read it back (which drops what FHIR JSON forbids, such as empty arrays).
+    let sent: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let base = super::rest::base_url(req);
     let mut entries = Vec::with_capacity(bundle.entry.len());
     caller.audit().interaction("batch", "E", None);
@@ -46,7 +50,11 @@ pub(super) async fn batch(
             &text(request.and_then(|r| r.method.as_ref())),
             &text(request.and_then(|r| r.url.as_ref())),
         );
-        let answered = match run(state, caller, entry).await {
+        let raw = sent
+            .get("entry")
+            .and_then(|entries| entries.get(i))
+            .and_then(|e| e.get("resource"));
+        let answered = match run(state, caller, entry, raw).await {
             Ok(written) => success(&base, &written),
             Err(e) => {
                 caller.audit().entry_failed(&e);
@@ -63,9 +71,11 @@ pub(super) async fn batch(
     super::rest::ok(&Resource::Bundle(Box::new(response)))
 }
 
-/// The resource an entry carries, of the type its `request.url` names.
-fn entry_body(
+/// The resource an entry carries, of the type its `request.url` names, held to the
+/// profile of its type as the same write on its own would be.
+async fn entry_body(
     resource: Option<Resource>,
+    raw: Option<&serde_json::Value>,
     expected: &str,
     method: &str,
     url: &str,
@@ -75,6 +85,17 @@ fn entry_body(
         message: format!("{method} {url} needs the resource in the entry"),
     })?;
     if resource.resource_type() == expected {
+        if let Some(profile) = expected
+            .parse::<renhice_registry::ResourceType>()
+            .ok()
+            .and_then(renhice_registry::ResourceType::write_profile)
+        {
+            let json = raw.map_or_else(
+                || web::Bytes::from(resource.to_json()),
+                |raw| web::Bytes::from(raw.to_string()),
+            );
+            super::rest::conforms(json, resource.resource_type(), profile).await?;
+        }
         Ok(resource)
     } else {
         Err(ApiError::Invalid {
@@ -89,7 +110,12 @@ fn entry_body(
 
 /// One entry: what it asks, checked (the caller's rights included, as for the same
 /// request on its own) and carried out.
-async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Written, ApiError> {
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    entry: BundleEntry,
+    raw: Option<&serde_json::Value>,
+) -> Result<Written, ApiError> {
     let request = entry.request.as_deref();
     let text = |v: Option<&Primitive<String>>| {
         v.and_then(Primitive::as_str).unwrap_or_default().to_owned()
@@ -106,8 +132,9 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let segments: Vec<&str> = path.split('/').collect();
     let resource = entry.resource;
-    let body_of =
-        |resource: Option<Resource>, expected: &str| entry_body(resource, expected, &method, &url);
+    let body_of = |resource: Option<Resource>, expected: &'static str| {
+        entry_body(resource, raw, expected, &method, &url)
+    };
     match (method.as_str(), segments.as_slice()) {
         ("POST", [resource_type]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
@@ -116,7 +143,7 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
                 state,
                 caller,
                 resource_type,
-                body_of(resource, resource_type)?,
+                body_of(resource, resource_type).await?,
             )
             .await
         }
@@ -124,7 +151,7 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
             let resource_type = fed_type(resource_type)?;
             super::resources::check_write(caller, resource_type)?;
             let criterion = super::rest::identifier_criterion(query)?;
-            let resource = body_of(resource, resource_type)?;
+            let resource = body_of(resource, resource_type).await?;
             super::resources::conditional_update_resource(
                 state,
                 caller,
@@ -138,7 +165,7 @@ async fn run(state: &AppState, caller: &Caller, entry: BundleEntry) -> Result<Wr
         ("PUT", [resource_type, id]) if query.is_empty() => {
             let resource_type = fed_type(resource_type)?;
             super::resources::check_write(caller, resource_type)?;
-            let resource = body_of(resource, resource_type)?;
+            let resource = body_of(resource, resource_type).await?;
             super::resources::update_resource(
                 state,
                 caller,
@@ -217,7 +244,12 @@ fn failure(i: usize, e: &ApiError) -> BundleEntry {
     let status = e.status_code();
     let mut outcome = serde_json::to_value(e.outcome()).unwrap_or_default();
     for issue in outcome["issue"].as_array_mut().into_iter().flatten() {
-        for expression in issue["expression"].as_array_mut().into_iter().flatten() {
+        // `get_mut`, not indexing: `issue["expression"]` would add a `null` to an issue
+        // without one, which the model (rightly) refuses to read back.
+        let expressions = issue
+            .get_mut("expression")
+            .and_then(serde_json::Value::as_array_mut);
+        for expression in expressions.into_iter().flatten() {
             if let Some(text) = expression.as_str() {
                 *expression = serde_json::Value::String(within_entry(i, text));
             }
@@ -260,7 +292,30 @@ fn within_entry(i: usize, path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::within_entry;
+    use super::{failure, within_entry};
+    use crate::ApiError;
+
+    #[test]
+    fn a_refused_entry_carries_its_outcome() {
+        let issue = renhice_model::OperationOutcomeIssue::new(
+            renhice_model::IssueSeverity::Error,
+            renhice_model::IssueType::Required,
+            "Patient.name is required",
+        );
+        let e = ApiError::ProfileViolation {
+            what: "Patient".to_owned(),
+            profile: "https://example.org/p".to_owned(),
+            issues: vec![issue],
+        };
+        let entry = failure(2, &e);
+        let response = entry.response.unwrap();
+        // An issue without a path (the summing-up one) is carried as it is.
+        let Some(renhice_model::resources::Resource::OperationOutcome(outcome)) = response.outcome
+        else {
+            panic!("no outcome in the entry's response");
+        };
+        assert_eq!(outcome.issue.len(), 2);
+    }
 
     #[test]
     fn paths_point_into_the_bundle() {

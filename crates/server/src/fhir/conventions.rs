@@ -1,6 +1,9 @@
 //! FHIR's REST conventions that a generic client relies on, applied to every `/fhir`
 //! request in one place rather than in each handler:
 //!
+//! - **text**: the path and the query string must percent-decode to UTF-8 without
+//!   control characters, or the answer is 400 (nothing is searched for a U+FFFD the
+//!   client never sent, and no NUL reaches the database);
 //! - **content negotiation**: `_format` or `Accept` must allow FHIR JSON, and a
 //!   `fhirVersion` media-type parameter must be 4.0 (R4), or the answer is 406; a body
 //!   sent with `POST`/`PUT` must be `application/fhir+json` or `application/json` (a form
@@ -49,7 +52,10 @@ pub(crate) async fn apply(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    if let Err(refusal) = negotiate(req.request()).and_then(|()| content_type(req.request())) {
+    if let Err(refusal) = request_text(req.request())
+        .and_then(|()| negotiate(req.request()))
+        .and_then(|()| content_type(req.request()))
+    {
         return Ok(req
             .into_response(HttpResponse::from_error(refusal))
             .map_into_boxed_body());
@@ -89,6 +95,41 @@ pub(crate) fn is_json(req: &HttpRequest) -> bool {
             let mime = v.split(';').next().unwrap_or_default().trim();
             mime == "application/json" || mime.ends_with("+json")
         })
+}
+
+/// 400 unless the path and the query string decode to UTF-8 text without control
+/// characters: a decoder would otherwise put U+FFFD in place of the bytes it cannot
+/// read, and search for something nobody sent; and no id, type or value holds a control
+/// character (a NUL cannot even reach PostgreSQL).
+fn request_text(req: &HttpRequest) -> Result<(), ApiError> {
+    let path = percent_encoding::percent_decode_str(req.path()).decode_utf8();
+    let path_ok = path.is_ok_and(|p| !p.chars().any(char::is_control));
+    if !path_ok {
+        return Err(ApiError::Invalid {
+            path: "URL".to_owned(),
+            message: "the URL's path is not UTF-8 text, or holds a control character; \
+                      no resource type, id or operation does"
+                .to_owned(),
+        });
+    }
+    let query = req.query_string();
+    for part in query.split('&') {
+        let spaced = part.replace('+', " ");
+        if percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .is_err()
+        {
+            let shown: String = part.chars().take(64).collect();
+            return Err(ApiError::Invalid {
+                path: "query".to_owned(),
+                message: format!(
+                    "{shown:?} is not percent-encoded UTF-8 text; encode each parameter's \
+                     UTF-8 bytes"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// 406 unless `_format` (first) or `Accept` allows R4 JSON.
@@ -485,6 +526,7 @@ pub(crate) fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::HeaderName::from_static("preference-applied"),
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static(super::summary::WITHHELD_HEADER),
         ])
         .max_age(3600);
     for origin in origins {

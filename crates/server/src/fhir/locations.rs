@@ -13,8 +13,9 @@
 //! A patient sees the locations of all their records; a SIHCE or clinician only its own
 //! IPRESS's unless under emergency access (`ETREAT` with a reason), which shows every
 //! IPRESS's entries but those another IPRESS labelled sensitive (`auth::access`). When
-//! the caller's access leaves entries out, the answer says so (`withheld` = true): it
-//! never reads as "no history elsewhere" when there is one.
+//! the caller's access leaves entries out, the answer says so (`withheld` = true, and an
+//! `outcome` whose information issue says how many IPRESS, not which, and how to get
+//! access): it never reads as "no history elsewhere" when there is one.
 //!
 //! Everything runs on one pooled connection in one blocking task: the identifier lookup
 //! (or the instance read), the caller's IPRESS (or, for a patient, their own records),
@@ -28,6 +29,7 @@ use renhice_store::resources::{self as stored, StoredResource};
 use renhice_store::{DbConnection, StoreError};
 
 use crate::auth::access::{Caller, Reading};
+use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
 /// The canonical URL of the operation's definition.
@@ -40,8 +42,8 @@ enum Lookup {
     /// The instance asked for is missing or deleted.
     Instance(Option<StoredResource>),
     /// The groups of current entries the caller may see, each with its IPRESS's JSON,
-    /// and whether the caller's access left some out.
-    Found(Vec<(LocationGroup, Option<String>)>, bool),
+    /// and how many IPRESS the caller's access left out.
+    Found(Vec<(LocationGroup, Option<String>)>, usize),
     /// The caller may not see this patient's locations.
     Refused(ApiError),
 }
@@ -139,9 +141,9 @@ fn locate(conn: &mut DbConnection, caller: &Caller, patient: &str) -> Result<Loo
         Err(refusal) => return Ok(Lookup::Refused(refusal)),
     };
     let mut groups = records::locations(conn, patient)?;
-    let all = groups.len();
+    let all: Vec<_> = groups.iter().map(|(group, _)| group.clone()).collect();
+    let withheld = renhice_registry::access::withheld(&all, &scope);
     groups.retain(|(group, _)| scope.covers(&group.custodian_id, group.sensitive));
-    let withheld = groups.len() < all;
     Ok(Lookup::Found(groups, withheld))
 }
 
@@ -152,6 +154,7 @@ pub(crate) async fn for_identifier(
 ) -> Result<HttpResponse, ApiError> {
     let (name, raw) = identifier_query(&req)?;
     let (param, system, value) = identifier_param(&name, &raw)?;
+    let patient_asks = caller.role() == Role::Patient;
     let lookup = state
         .store
         .run(
@@ -163,6 +166,11 @@ pub(crate) async fn for_identifier(
         .await?;
     match lookup {
         Lookup::Found(groups, withheld) => Ok(answer(groups, withheld)),
+        // A patient learns nothing of other people's documents: "not yours" and "not
+        // registered" are one answer.
+        Lookup::Refused(_) | Lookup::Unresolved(_) if patient_asks => {
+            Err(unresolved(Resolved::None, &name, &raw))
+        }
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Unresolved(other) => Err(unresolved(other, &name, &raw)),
         Lookup::Instance(_) => Err(ApiError::internal(
@@ -185,6 +193,7 @@ pub(crate) async fn for_instance(
     }
     let id = path.into_inner();
     let lookup = id.clone();
+    let patient_asks = caller.role() == Role::Patient;
     let found = state
         .store
         .run(move |conn| {
@@ -197,6 +206,10 @@ pub(crate) async fn for_instance(
         .await?;
     match found {
         Lookup::Found(groups, withheld) => Ok(answer(groups, withheld)),
+        Lookup::Refused(_) if patient_asks => Err(ApiError::ResourceNotFound {
+            resource_type: "Patient".to_owned(),
+            id,
+        }),
         Lookup::Refused(refusal) => Err(refusal),
         Lookup::Instance(row) => {
             super::rest::found("Patient", &id, row)?;
@@ -208,7 +221,7 @@ pub(crate) async fn for_instance(
     }
 }
 
-fn answer(groups: Vec<(LocationGroup, Option<String>)>, withheld: bool) -> HttpResponse {
+fn answer(groups: Vec<(LocationGroup, Option<String>)>, withheld: usize) -> HttpResponse {
     let groups = groups
         .into_iter()
         .map(|(group, organization)| {

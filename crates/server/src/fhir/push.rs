@@ -41,37 +41,6 @@ use crate::auth::access::Caller;
 use crate::auth::token::Role;
 use crate::{ApiError, AppState};
 
-/// The registry's profile of a push (`profiles/renhice/`).
-pub(crate) const PUSH_PROFILE: &str =
-    "http://renhice.org/fhir/StructureDefinition/renhice-provide-bundle";
-
-/// Refuses a push that does not conform to [`PUSH_PROFILE`], with every error found.
-async fn conforms(body: web::Bytes) -> Result<(), ApiError> {
-    let errors = web::block(move || {
-        let validator = renhice_validator::Validator::renhice();
-        validator
-            .validate_json_against(&body, &[PUSH_PROFILE.to_owned()])
-            .into_iter()
-            .filter(|issue| {
-                matches!(
-                    issue.severity,
-                    renhice_model::IssueSeverity::Error | renhice_model::IssueSeverity::Fatal
-                )
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|error| ApiError::caused("a worker task failed", error))?;
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::ProfileViolation {
-            profile: PUSH_PROFILE.to_owned(),
-            issues: errors,
-        })
-    }
-}
-
 /// `POST /fhir`: a transaction Bundle is a push (MHD ITI-65, [`transaction`]); a
 /// batch is answered entry by entry ([`batch::batch`]).
 pub(crate) async fn system_bundle(
@@ -96,7 +65,7 @@ pub(crate) async fn system_bundle(
     }
     match bundle.r#type.as_ref().and_then(Primitive::as_str) {
         Some("transaction") => transaction(&req, body, &state, &caller, *bundle).await,
-        Some("batch") => Ok(super::batch::batch(&req, &state, &caller, *bundle).await),
+        Some("batch") => Ok(super::batch::batch(&req, &body, &state, &caller, *bundle).await),
         _ => Err(ApiError::Invalid {
             path: "Bundle.type".to_owned(),
             message: "POST /fhir takes a transaction Bundle (an MHD ITI-65 push) or a batch"
@@ -116,7 +85,7 @@ pub(super) async fn transaction(
     caller.require(&[Role::System, Role::Clinician], "push index entries")?;
     let own = caller.ipress(state).await?;
     if state.config.validate_pushes {
-        conforms(body).await?;
+        super::rest::conforms(body, "push", renhice_registry::PUSH_PROFILE).await?;
     }
     let now = Timestamp::now();
     let verified_at = now.to_datetime();
@@ -237,7 +206,7 @@ async fn prepare(
         let at = format!("Bundle.entry[{i}].resource");
         let resource = stored_form(entry, &id, now, &plan.urns, marks.get(&i), &at)?;
         // What the entry is found by; the push adds who holds it and whom it is about.
-        let index = params::index(&resource);
+        let index = params::indexed(&resource, &at)?;
         let mut keys = Vec::new();
         let mut record = None;
         match &resource {

@@ -30,8 +30,8 @@ use renhice_store::resources::{self as stored, NewVersion, StoredResource};
 
 use super::consent;
 use super::rest::{
-    IdentifierCriterion, Written, base_url, fed, found, identifier_criterion, if_match, ok, parse,
-    served, version_response,
+    IdentifierCriterion, Written, base_url, fed, found, held, identifier_criterion, if_match, ok,
+    parse, parse_write, served, version_response,
 };
 use crate::auth::access::{Caller, Reading, check_in_scope, forbidden};
 use crate::auth::token::Role;
@@ -156,10 +156,12 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let resource_type = fed(&req, &path)?;
     if resource_type == "Consent" {
-        let resource = parse(body, resource_type).await?;
+        // Who may record it is read from it: authorised first, then held to the profile.
+        let resource = parse(body.clone(), resource_type).await?;
         if let Some(c) = consent::as_consent(&resource) {
             consent::check_write(&state, &caller, c, None).await?;
         }
+        held(body, resource_type).await?;
         return Ok(create_resource(&state, &caller, resource_type, resource)
             .await?
             .into_response());
@@ -177,7 +179,7 @@ pub(crate) async fn create(
             },
             other => other,
         })?;
-    let resource = parse(body, resource_type).await?;
+    let resource = parse_write(body, resource_type).await?;
     let written = match criterion {
         Some(criterion) => {
             conditional_create(&state, &caller, resource_type, &criterion, resource).await?
@@ -283,7 +285,7 @@ pub(crate) async fn update(
     if resource_type != "Consent" {
         check_write(&caller, resource_type)?;
     }
-    let resource = parse(body, resource_type).await?;
+    let resource = parse(body.clone(), resource_type).await?;
     if let Some(c) = consent::as_consent(&resource) {
         let lookup_id = id.clone();
         let stored = state
@@ -303,6 +305,7 @@ pub(crate) async fn update(
         )
         .await?;
     }
+    held(body, resource_type).await?;
     Ok(
         update_resource(&state, &caller, resource_type, id, resource, expected)
             .await?
@@ -320,6 +323,15 @@ pub(crate) async fn update_resource(
     resource: Resource,
     expected: Option<i64>,
 ) -> Result<Written, ApiError> {
+    if !renhice_registry::is_fhir_id(&id) {
+        return Err(ApiError::Invalid {
+            path: format!("{resource_type}.id"),
+            message: format!(
+                "{:?} is not a FHIR id: 1 to 64 letters, digits, '-' or '.'",
+                id.chars().take(80).collect::<String>()
+            ),
+        });
+    }
     match resource.id() {
         Some(body_id) if body_id == id => {}
         Some(body_id) => {
@@ -389,7 +401,7 @@ pub(crate) async fn conditional_update(
     check_write(&caller, resource_type)?;
     let criterion = identifier_criterion(req.query_string())?;
     let expected = if_match(&req)?;
-    let resource = parse(body, resource_type).await?;
+    let resource = parse_write(body, resource_type).await?;
     Ok(conditional_update_resource(
         &state,
         &caller,

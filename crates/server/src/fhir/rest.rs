@@ -90,6 +90,95 @@ pub(crate) async fn parse(
     Ok(resource)
 }
 
+/// Parses the body of a write strictly and holds it to the profile its type is held to
+/// ([`ResourceType::write_profile`]) and to FHIR R4's own rules, before anything is
+/// stored: a body that breaks them is a 422 listing every error with its path.
+pub(crate) async fn parse_write(
+    body: web::Bytes,
+    expected_type: &'static str,
+) -> Result<Resource, ApiError> {
+    let resource = parse(body.clone(), expected_type).await?;
+    held(body, expected_type).await?;
+    Ok(resource)
+}
+
+/// Holds a body to the profile its type is held to, if any ([`parse_write`] without
+/// the parse, for a write whose authorisation needs the parsed resource first).
+pub(crate) async fn held(body: web::Bytes, resource_type: &'static str) -> Result<(), ApiError> {
+    match resource_type
+        .parse::<ResourceType>()
+        .ok()
+        .and_then(ResourceType::write_profile)
+    {
+        Some(profile) => conforms(body, resource_type, profile).await,
+        None => Ok(()),
+    }
+}
+
+/// Refuses a body that does not conform to `profile` (FHIR R4's rules included), with
+/// every error the validator finds; warnings and information pass.
+pub(crate) async fn conforms(
+    body: web::Bytes,
+    what: &str,
+    profile: &'static str,
+) -> Result<(), ApiError> {
+    let patient = what == "Patient";
+    let errors = web::block(move || {
+        let validator = renhice_validator::Validator::renhice();
+        let issues = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(value) if patient => patient_issues(&validator, &value, profile),
+            _ => validator.validate_json_against(&body, &[profile.to_owned()]),
+        };
+        issues
+            .into_iter()
+            .filter(|issue| {
+                matches!(
+                    issue.severity,
+                    renhice_model::IssueSeverity::Error | renhice_model::IssueSeverity::Fatal
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|error| ApiError::caused("a worker task failed", error))?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::ProfileViolation {
+            what: what.to_owned(),
+            profile: profile.to_owned(),
+            issues: errors,
+        })
+    }
+}
+
+/// A patient's issues: its identity documents held to `profile` (PacientePe), the whole
+/// patient, other identifiers (medical record numbers, for PIXm) included, to FHIR R4
+/// ([`renhice_registry::identity::documents_only`]). Each issue once, with the path it
+/// has in what was sent.
+fn patient_issues(
+    validator: &renhice_validator::Validator<'_>,
+    patient: &serde_json::Value,
+    profile: &str,
+) -> Vec<renhice_model::OperationOutcomeIssue> {
+    use renhice_registry::identity::{documents_only, original_path};
+    let (documents, kept) = documents_only(patient);
+    let mut issues = validator.validate_against(&documents, &[profile.to_owned()]);
+    for issue in &mut issues {
+        for expression in &mut issue.expression {
+            *expression = original_path(expression, &kept);
+        }
+    }
+    if documents != *patient {
+        for issue in validator.validate(patient) {
+            if !issues.contains(&issue) {
+                issues.push(issue);
+            }
+        }
+    }
+    issues
+}
+
 /// A response carrying one stored version, with `ETag` and `Last-Modified`.
 pub(crate) fn version_response(
     status: StatusCode,

@@ -333,6 +333,20 @@ async fn run(
     if include_custodian {
         entries.extend(custodians(state, &base, &entries).await?);
     }
+    // An ITI-67 search that left out other IPRESS's entries says so on its first page.
+    if resource_type == "DocumentReference" && matches!(after, Cursor::Start) {
+        let left_out = withheld(state, caller, &criteria).await?;
+        if left_out > 0 {
+            entries.push(BundleEntry {
+                resource: Some(renhice_registry::locations::withheld_outcome(left_out)),
+                search: Some(Box::new(BundleEntrySearch {
+                    mode: Some("outcome".into()),
+                    ..BundleEntrySearch::default()
+                })),
+                ..BundleEntry::default()
+            });
+        }
+    }
     let link = links(&base, resource_type, &kept, count, after, page.next);
     let bundle = Bundle {
         r#type: Some("searchset".into()),
@@ -362,6 +376,45 @@ fn entry(
         })),
         ..BundleEntry::default()
     })
+}
+
+/// How many IPRESS hold current entries of the searched patients that the caller's
+/// access leaves out of a search (none for a patient, who sees all their own).
+async fn withheld(
+    state: &AppState,
+    caller: &Caller,
+    criteria: &[Criterion],
+) -> Result<usize, ApiError> {
+    if !matches!(caller.role(), Role::System | Role::Clinician) {
+        return Ok(0);
+    }
+    let patients: Vec<String> = criteria
+        .iter()
+        .filter(|c| c.param == "patient")
+        .flat_map(|c| &c.values)
+        .filter_map(|m| match m {
+            Match::Reference { target_id, .. } => Some(target_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let caller = caller.clone();
+    Ok(state
+        .store
+        .run(move |conn| {
+            let mut custodians = std::collections::BTreeSet::new();
+            for patient in &patients {
+                let Ok(scope) = caller.scope_on(conn, patient, Reading::Entries)? else {
+                    continue;
+                };
+                for (group, _) in renhice_store::records::locations(conn, patient)? {
+                    if !scope.covers(&group.custodian_id, group.sensitive) {
+                        custodians.insert(group.custodian_id);
+                    }
+                }
+            }
+            Ok::<_, renhice_store::StoreError>(custodians.len())
+        })
+        .await?)
 }
 
 /// `_include=DocumentReference:custodian`: each IPRESS the page's entries name, once.

@@ -27,7 +27,7 @@ use renhice_store::resources::{
     self as stored, NewVersion, ReferenceEntry, SearchIndex, TokenEntry,
 };
 use renhice_store::search::{self as store_search, Criterion, Cursor, Order};
-use renhice_store::{DbConnection, StoreError};
+use renhice_store::{DbConnection, StoreError, records};
 
 use super::locations::{self, Resolved};
 use crate::audit::AuditHandle;
@@ -144,6 +144,24 @@ fn check(bundle: &Bundle) -> Result<(&Composition, i64, String), ApiError> {
                 "a document has an identifier with system and value (bdl-9)",
             )
         })?;
+    for (part, text) in [
+        (
+            "system",
+            bundle.identifier.as_deref().and_then(|i| i.system_str()),
+        ),
+        (
+            "value",
+            bundle.identifier.as_deref().and_then(|i| i.value_str()),
+        ),
+    ] {
+        let limit = renhice_registry::params::MAX_INDEX_VALUE_BYTES;
+        if text.is_some_and(|t| t.len() > limit) {
+            return Err(unprocessable(
+                &format!("Bundle.identifier.{part}"),
+                format!("a value the registry searches by may hold at most {limit} bytes"),
+            ));
+        }
+    }
     let timestamp = bundle
         .timestamp
         .as_ref()
@@ -202,7 +220,7 @@ pub(crate) async fn push(
     let (state, caller) = (&**state, &caller);
     caller.require(&[Role::System, Role::Clinician], "push a patient's summary")?;
     let own = caller.ipress(state).await?;
-    let Resource::Bundle(bundle) = super::rest::parse(body, "Bundle").await? else {
+    let Resource::Bundle(bundle) = super::rest::parse_write(body, "Bundle").await? else {
         return Err(ApiError::internal("parse returned another type"));
     };
     let (composition, timestamp, identifier) = check(&bundle)?;
@@ -446,6 +464,10 @@ fn newest(
     Ok(page.rows.into_iter().next().map(|(_, _, _, _, body)| body))
 }
 
+/// The newest summary the caller may see, and how many IPRESS hold records of the
+/// patient the caller's access leaves out (counted only when no IPRESS was asked for).
+type Allowed = (Option<String>, usize);
+
 /// [`newest`], as far as the caller may see: a patient any of their own; a SIHCE or
 /// clinician its own IPRESS's, or under emergency any IPRESS's.
 fn allowed_newest(
@@ -453,11 +475,12 @@ fn allowed_newest(
     caller: &Caller,
     patient: &str,
     custodian: Option<&str>,
-) -> Result<Result<Option<String>, ApiError>, StoreError> {
+) -> Result<Result<Allowed, ApiError>, StoreError> {
     let scope = match caller.scope_on(conn, patient, Reading::Summary)? {
         Ok(scope) => scope,
         Err(refusal) => return Ok(Err(refusal)),
     };
+    let asked_for_one = custodian.is_some();
     let custodian = match (&scope, custodian) {
         (Scope::All | Scope::Emergency(_) | Scope::Consented { .. }, asked) => asked,
         (Scope::Custodian(own), Some(asked)) if asked != own => {
@@ -465,7 +488,16 @@ fn allowed_newest(
         }
         (Scope::Custodian(own), _) => Some(own.as_str()),
     };
-    Ok(Ok(newest(conn, patient, custodian)?))
+    let withheld = if asked_for_one {
+        0
+    } else {
+        let groups: Vec<_> = records::locations(conn, patient)?
+            .into_iter()
+            .map(|(group, _)| group)
+            .collect();
+        renhice_registry::access::withheld(&groups, &scope)
+    };
+    Ok(Ok((newest(conn, patient, custodian)?, withheld)))
 }
 
 /// The query's parameters.
@@ -513,15 +545,37 @@ fn parameters(req: &HttpRequest, instance: bool) -> Result<Parameters, ApiError>
     })
 }
 
-fn document(body: Option<String>, what: String) -> Result<HttpResponse, ApiError> {
-    let body = body.ok_or(ApiError::ResourceNotFound {
-        resource_type: "Bundle".to_owned(),
-        id: what,
-    })?;
-    Ok(HttpResponse::Ok()
-        .content_type(renhice_model::FHIR_JSON_MIME)
-        .body(body))
+/// The answer: the document; or a 404 which, when the caller's access left other
+/// IPRESS's records out, says so in an information issue beside the error. A document
+/// found while others were left out carries `X-Withheld-Ipress` (how many IPRESS): the
+/// document itself is the IPRESS's, signed as it was sent, and is not changed.
+fn document((body, withheld): Allowed, what: String) -> Result<HttpResponse, ApiError> {
+    let Some(body) = body else {
+        let not_found = ApiError::ResourceNotFound {
+            resource_type: "Bundle".to_owned(),
+            id: what,
+        };
+        if withheld == 0 {
+            return Err(not_found);
+        }
+        let mut outcome = not_found.outcome();
+        outcome
+            .issue
+            .push(renhice_registry::access::withheld_issue(withheld));
+        return Ok(HttpResponse::NotFound()
+            .content_type(renhice_model::FHIR_JSON_MIME)
+            .body(serde_json::to_string(&outcome).unwrap_or_default()));
+    };
+    let mut response = HttpResponse::Ok();
+    response.content_type(renhice_model::FHIR_JSON_MIME);
+    if withheld > 0 {
+        response.insert_header((WITHHELD_HEADER, withheld.to_string()));
+    }
+    Ok(response.body(body))
 }
+
+/// The header that tells how many IPRESS's records a `$summary` answer left out.
+pub(crate) const WITHHELD_HEADER: &str = "x-withheld-ipress";
 
 /// `GET /fhir/Patient/$summary?identifier=…[&custodian=…]`.
 pub(crate) async fn for_identifier(
@@ -542,6 +596,7 @@ pub(crate) async fn for_identifier(
     };
     let (param, system, value) = locations::identifier_param(&name, &raw)?;
     let what = format!("summary of the patient with {name} {raw}");
+    let patient_asks = caller.role() == Role::Patient;
     let found = state
         .store
         .run(move |conn| {
@@ -557,6 +612,11 @@ pub(crate) async fn for_identifier(
         })
         .await?;
     match found {
+        // A patient learns nothing of other people's documents: "not yours" and "not
+        // registered" are one answer.
+        Ok(Err(_)) | Err(_) if patient_asks => {
+            Err(locations::unresolved(Resolved::None, &name, &raw))
+        }
         Ok(body) => document(body?, what),
         Err(other) => Err(locations::unresolved(other, &name, &raw)),
     }
@@ -572,17 +632,24 @@ pub(crate) async fn for_instance(
     let custodian = parameters(&req, true)?.custodian;
     let id = path.into_inner();
     let lookup = id.clone();
+    let patient_asks = caller.role() == Role::Patient;
     let (row, body) = state
         .store
         .run(move |conn| {
             let row = stored::read(conn, "Patient", &lookup)?;
             if row.as_ref().is_none_or(|r| r.deleted) {
-                return Ok((row, Ok(None)));
+                return Ok((row, Ok((None, 0))));
             }
             let body = allowed_newest(conn, &caller, &lookup, custodian.as_deref())?;
             Ok((row, body))
         })
         .await?;
     super::rest::found("Patient", &id, row)?;
-    document(body?, format!("summary of Patient/{id}"))
+    match body {
+        Err(_) if patient_asks => Err(ApiError::ResourceNotFound {
+            resource_type: "Patient".to_owned(),
+            id,
+        }),
+        body => document(body?, format!("summary of Patient/{id}")),
+    }
 }

@@ -38,6 +38,7 @@ pub(crate) async fn loayza(app: &TestApp) -> String {
     let base = &app.base;
     let org = json!({
         "resourceType": "Organization",
+        "active": true,
         "identifier": [serde_json::to_value(renhice_model::peru::Renipress::parse("00005938").unwrap().to_identifier()).unwrap()],
         "name": "Hospital Loayza"
     });
@@ -344,6 +345,35 @@ async fn a_sihce_writes_and_reads_only_for_its_own_ipress(db: TestDb) {
         ))
         .await;
     assert_eq!(renipress_codes(&params), ["00012345"]);
+    // The answer owns up to what it left out: how many IPRESS, not which.
+    let outcome = params["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "outcome")
+        .map(|p| p["resource"].clone())
+        .unwrap_or_default();
+    assert_eq!(outcome["issue"][0]["severity"], "information", "{params}");
+    assert_eq!(outcome["issue"][0]["code"], "suppressed", "{params}");
+    let told = outcome["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(told.starts_with("1 IPRESS holds records"), "{told}");
+    assert!(!params.to_string().contains("00005938"), "{params}");
+    // So does ITI-67, in an entry of mode outcome beside the matches.
+    let (_, found) = api
+        .get(&format!(
+            "{base}/fhir/DocumentReference?patient={patient_id}&status=current"
+        ))
+        .await;
+    let entries = found["entry"].as_array().unwrap();
+    let outcomes: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["search"]["mode"] == "outcome")
+        .collect();
+    assert_eq!(outcomes.len(), 1, "{found}");
+    assert_eq!(outcomes[0]["resource"]["issue"][0]["code"], "suppressed");
+    assert!(!found.to_string().contains("00005938"), "{found}");
     // Nor may it correct Loayza's entry.
     let (_, entry) = {
         let api = app.client(&sihce("00005938"));
@@ -414,7 +444,7 @@ async fn a_patient_reads_only_their_own_records(db: TestDb) {
     let api = app.client(&sihce(HOME_IPRESS));
     let (rosa, santa_clara) = identities(&app).await;
     // Another patient, with an entry of her own.
-    let other = json!({"resourceType": "Patient", "identifier": [
+    let other = json!({"resourceType": "Patient", "name": [{"family": "Mamani", "given": ["Luz"]}], "identifier": [
         serde_json::to_value(
             renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
         )
@@ -458,14 +488,42 @@ async fn a_patient_reads_only_their_own_records(db: TestDb) {
     assert_refused(&body, "forbidden", "rule: patient-own-records");
     let (status, _) = api.get(&format!("{base}/fhir/{others_doc}")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = api
+    // Where another person's records are, or whether that person is registered at all,
+    // a patient cannot tell: "not yours" is answered as "not registered".
+    let (status, body) = api
         .get(&format!("{base}/fhir/Patient/{other}/$record-locations"))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = api
-        .get(&format!("{base}/fhir/Patient/$summary?identifier=10000001"))
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (unknown_status, unknown) = api
+        .get(&format!(
+            "{base}/fhir/Patient/00000000-0000-4000-8000-000000000000/$record-locations"
+        ))
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(unknown_status, StatusCode::NOT_FOUND, "{unknown}");
+    for operation in ["$record-locations", "$summary"] {
+        let (status, registered) = api
+            .get(&format!(
+                "{base}/fhir/Patient/{operation}?identifier=10000001"
+            ))
+            .await;
+        let (unknown_status, unregistered) = api
+            .get(&format!(
+                "{base}/fhir/Patient/{operation}?identifier=10000002"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{registered}");
+        assert_eq!(unknown_status, StatusCode::NOT_FOUND, "{unregistered}");
+        assert_eq!(
+            registered["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .replace("10000001", "N"),
+            unregistered["issue"][0]["diagnostics"]
+                .as_str()
+                .unwrap()
+                .replace("10000002", "N"),
+        );
+    }
     let (_, theirs) = api
         .get(&format!(
             "{base}/fhir/DocumentReference?patient={other}&status=current"

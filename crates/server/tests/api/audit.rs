@@ -21,6 +21,7 @@ pub(crate) fn auditor() -> Grant {
         purpose: Purpose::Operations,
         emergency_reason: None,
         sign_in: None,
+        system_scope: None,
     }
 }
 
@@ -244,7 +245,7 @@ async fn each_refusal_is_audited_with_its_rule(db: TestDb) {
         .unwrap()
         .trim_end_matches("/_history/1")
         .to_owned();
-    let other = json!({"resourceType": "Patient", "identifier": [
+    let other = json!({"resourceType": "Patient", "name": [{"family": "Mamani", "given": ["Luz"]}], "identifier": [
             serde_json::to_value(
                 renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
             )
@@ -256,6 +257,7 @@ async fn each_refusal_is_audited_with_its_rule(db: TestDb) {
     no_reason.purpose = Purpose::Emergency;
     let consent = json!({"resourceType": "Consent", "status": "active",
             "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
             "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
             "patient": {"reference": format!("Patient/{rosa}")},
             "organization": [{"reference": format!("Organization/{santa_clara}")}],

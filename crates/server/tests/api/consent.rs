@@ -33,6 +33,7 @@ fn consent(patient: &str, grantee: &Value) -> Value {
         "resourceType": "Consent",
         "status": "active",
         "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": format!("Patient/{patient}")},
         "dateTime": days_from_now(0),
@@ -290,7 +291,7 @@ async fn who_records_reads_and_revokes_consents(db: TestDb) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     // A patient: only about their own records; sees all of theirs.
-    let other = json!({"resourceType": "Patient", "identifier": [
+    let other = json!({"resourceType": "Patient", "name": [{"family": "Mamani", "given": ["Luz"]}], "identifier": [
             serde_json::to_value(
                 renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
             )
@@ -350,7 +351,7 @@ async fn who_records_reads_and_revokes_consents(db: TestDb) {
 
     // An IPRESS the consent does not involve reads nothing of it.
     let api = app.client(&admin());
-    let third = json!({"resourceType": "Organization", "name": "Clínica Tercera", "identifier": [
+    let third = json!({"resourceType": "Organization", "active": true, "name": "Clínica Tercera", "identifier": [
             serde_json::to_value(
                 renhice_model::peru::Renipress::parse("00000777").unwrap().to_identifier(),
             )

@@ -12,7 +12,13 @@ fn rosa(dni: &str) -> Value {
     json!({
         "resourceType": "Patient",
         "identifier": [{
-            "type": {"coding": [{"system": "https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IdspersonaPeru", "code": "1"}]},
+            "type": {
+                "extension": [{
+                    "url": "https://www.gob.pe/minsa/RENHICE/fhir/StructureDefinition/pe-pais",
+                    "valueCodeableConcept": {"coding": [{"system": "urn:iso:std:iso:3166", "code": "PER"}]}
+                }],
+                "coding": [{"system": "https://www.gob.pe/minsa/RENHICE/fhir/CodeSystem/IdspersonaPeru", "code": "1"}]
+            },
             "system": "urn:oid:2.16.604.1.1.1.1.1.1",
             "value": dni
         }],

@@ -263,10 +263,11 @@ async fn invalid_patients_are_refused_with_the_element_path(db: TestDb) {
     let api = app.client(&sihce(HOME_IPRESS));
     let url = format!("{base}/fhir/Patient");
     let cases: Vec<(String, StatusCode, &str, &str)> = vec![
+        // PacientePe's cardinality, found before the registry's own rule.
         (
             json(patient(&[], "Quispe")),
             StatusCode::UNPROCESSABLE_ENTITY,
-            "business-rule",
+            "required",
             "Patient.identifier",
         ),
         (
@@ -840,6 +841,7 @@ async fn ipress_are_found_by_a_word_of_their_name(db: TestDb) {
         identifier: vec![Renipress::parse("00067890").unwrap().to_identifier()],
         name: Some("Hospital Regional de Ica".into()),
         alias: vec!["HRI Señor de Luren".into()],
+        active: Some(true.into()),
         ..Organization::default()
     }));
     let (status, ica) = app

@@ -23,6 +23,7 @@ mod app;
 mod audit;
 mod consent;
 mod conventions;
+mod hostile;
 mod identity;
 mod limits;
 mod push;
@@ -48,6 +49,7 @@ pub(crate) fn sihce(renipress: &str) -> Grant {
         purpose: Purpose::Treat,
         emergency_reason: None,
         sign_in: None,
+        system_scope: None,
     }
 }
 
@@ -73,6 +75,7 @@ pub(crate) fn patient(person: &str) -> Grant {
         purpose: Purpose::PatientRequest,
         emergency_reason: None,
         sign_in: None,
+        system_scope: None,
     }
 }
 
@@ -88,6 +91,7 @@ pub(crate) fn admin() -> Grant {
         purpose: Purpose::Operations,
         emergency_reason: None,
         sign_in: None,
+        system_scope: None,
     }
 }
 
@@ -128,6 +132,33 @@ async fn metadata_is_a_truthful_capability_statement(db: TestDb) {
         body["rest"][0]["security"]["service"][0]["coding"][0]["code"],
         "OAuth"
     );
+    // SMART's oauth-uris name the same endpoints as the SMART configuration.
+    let (_, smart) = api
+        .get(&format!("{base}/.well-known/smart-configuration"))
+        .await;
+    let oauth = &body["rest"][0]["security"]["extension"][0];
+    assert_eq!(
+        oauth["url"],
+        "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+    );
+    let uri = |name: &str| {
+        oauth["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["url"] == name)
+            .map(|e| e["valueUri"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(uri("token"), smart["token_endpoint"], "{oauth}");
+    assert_eq!(uri("authorize"), smart["authorization_endpoint"], "{oauth}");
+    assert_eq!(uri("revoke"), smart["revocation_endpoint"], "{oauth}");
+    assert_eq!(
+        uri("introspect"),
+        smart["introspection_endpoint"],
+        "{oauth}"
+    );
+    assert_eq!(body["rest"][0]["security"]["cors"], false);
     // Exactly what is served is claimed: the identity feed (Patient, Organization) with
     // its searches, read-only index entries, and the ITI-65 transaction.
     let resources = body["rest"][0]["resource"].as_array().unwrap();

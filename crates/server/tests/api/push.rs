@@ -21,6 +21,7 @@ pub(crate) async fn identities(app: &TestApp) -> (String, String) {
     let ipress = Resource::Organization(Box::new(Organization {
         identifier: vec![Renipress::parse("00012345").unwrap().to_identifier()],
         name: Some("Hospital Santa Clara".into()),
+        active: Some(true.into()),
         ..Organization::default()
     }));
     let (s1, p) = app
@@ -236,6 +237,7 @@ async fn a_replacement_supersedes_and_entered_in_error_keeps_history(db: TestDb)
     );
     let loayza = json!({
         "resourceType": "Organization",
+        "active": true,
         "identifier": [serde_json::to_value(Renipress::parse("00005938").unwrap().to_identifier()).unwrap()],
         "name": "Hospital Loayza"
     });
@@ -569,6 +571,7 @@ async fn a_batch_runs_each_entry_on_its_own(db: TestDb) {
         serde_json::from_str::<Value>(
             &Resource::Patient(Box::new(Patient {
                 identifier: vec![PersonId::dni(dni).unwrap().to_identifier()],
+                name: vec![HumanName::peruvian(&["Luz"], "Mamani", None)],
                 ..Patient::default()
             }))
             .to_json_string(),
@@ -869,6 +872,7 @@ async fn record_locations_list_each_ipress_and_follow_merges(db: TestDb) {
     // A second IPRESS with an endpoint.
     let other = json!({
         "resourceType": "Organization",
+        "active": true,
         "identifier": [Renipress::parse("00005938").unwrap().to_identifier()],
         "name": "Hospital Loayza",
         "endpoint": [{"reference": "Endpoint/loayza-fhir"}]
@@ -961,6 +965,7 @@ async fn record_locations_list_each_ipress_and_follow_merges(db: TestDb) {
             let record = json!({
                 "resourceType": "Patient",
                 "identifier": [PersonId::new(renhice_model::peru::DocumentKind::CarneExtranjeria, number, None).unwrap().to_identifier()],
+                "name": [{"family": "Mamani", "given": ["Luz"]}],
             });
             let record: Value = serde_json::from_str(
                 &Resource::from_json(record.to_string().as_bytes())

@@ -26,24 +26,30 @@ fn summary(id: &str, timestamp: &str, subject: &str, custodian: &str, condition:
                     "type": {"coding": [{"system": "http://loinc.org", "code": "60591-5", "display": "Patient summary Document"}]},
                     "subject": {"reference": subject},
                     "date": timestamp,
-                    "author": [{"reference": custodian}],
+                    "author": [{"reference": "urn:uuid:c0000000-0000-4000-8000-000000000005"}],
                     "title": "Información Clínica Básica",
                     "custodian": {"reference": custodian},
-                    "section": [{"title": "Problemas", "entry": [{"reference": "urn:uuid:c0000000-0000-4000-8000-000000000004"}]}]
+                    "section": [{
+                        "title": "Problemas",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "11450-4"}]},
+                        "entry": [{"reference": "urn:uuid:c0000000-0000-4000-8000-000000000004"}]
+                    }]
                 }
             },
             {
                 "fullUrl": "urn:uuid:c0000000-0000-4000-8000-000000000002",
                 "resource": {
                     "resourceType": "Patient",
-                    "identifier": [renhice_model::peru::PersonId::dni("45678912").unwrap().to_identifier()]
+                    "identifier": [renhice_model::peru::PersonId::dni("45678912").unwrap().to_identifier()],
+                    "name": [{"family": "Quispe", "given": ["Rosa"]}]
                 }
             },
             {
                 "fullUrl": "urn:uuid:c0000000-0000-4000-8000-000000000003",
                 "resource": {
                     "resourceType": "Organization",
-                    "identifier": [renhice_model::peru::Renipress::parse("00012345").unwrap().to_identifier()]
+                    "identifier": [renhice_model::peru::Renipress::parse("00012345").unwrap().to_identifier()],
+                    "active": true
                 }
             },
             {
@@ -52,6 +58,14 @@ fn summary(id: &str, timestamp: &str, subject: &str, custodian: &str, condition:
                     "resourceType": "Condition",
                     "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": condition}]},
                     "subject": {"reference": subject}
+                }
+            },
+            {
+                "fullUrl": "urn:uuid:c0000000-0000-4000-8000-000000000005",
+                "resource": {
+                    "resourceType": "Practitioner",
+                    "identifier": [renhice_model::peru::PersonId::dni("10293847").unwrap().to_identifier()],
+                    "name": [{"family": "Rojas Salazar", "given": ["José"]}]
                 }
             }
         ]
@@ -214,7 +228,7 @@ async fn a_summary_the_registry_cannot_place_is_refused_with_the_path(db: TestDb
                 d
             },
             422,
-            "Bundle.entry[0].resource",
+            "Bundle.entry",
         ),
         (
             {
@@ -250,7 +264,15 @@ async fn a_summary_the_registry_cannot_place_is_refused_with_the_path(db: TestDb
     for (document, status, path) in cases {
         let (got, body) = api.post(&url, &document).await;
         assert_eq!(got.as_u16(), status, "{path}: {body}");
-        assert_eq!(body["issue"][0]["expression"][0], path, "{body}");
+        // Named by the profile's check or by the registry's own, which runs after it.
+        assert!(
+            body["issue"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["expression"][0] == path),
+            "{path}: {body}"
+        );
     }
     // Nothing was kept.
     let (status, _) = api

@@ -16,6 +16,11 @@ const CLIENT: &str = "sihce-santa-clara";
 /// Registers (or re-registers) `CLIENT` for IPRESS 00012345 with the public half of
 /// `keys`, as `renhice client register` does.
 async fn register(db: &TestDb, keys: &KeyRing, active: bool) {
+    register_scoped(db, keys, active, None).await;
+}
+
+/// [`register`], granting `scope` (all a SIHCE may do when `None`).
+async fn register_scoped(db: &TestDb, keys: &KeyRing, active: bool, scope: Option<&str>) {
     let store = Store::connect(&DatabaseConfig {
         url: db.url().to_owned(),
         ..DatabaseConfig::default()
@@ -28,6 +33,7 @@ async fn register(db: &TestDb, keys: &KeyRing, active: bool) {
         jwks: serde_json::to_string(&keys.jwks()).unwrap(),
         active,
         updated_at: 0,
+        scope: scope.map(str::to_owned),
     };
     store
         .run(move |conn| clients::register(conn, &client))
@@ -65,15 +71,22 @@ async fn post_form(base: &str, form: &[(&str, &str)]) -> reqwest::Response {
 }
 
 async fn ask(base: &str, assertion: &str) -> (StatusCode, Value) {
-    let form = [
+    ask_for(base, assertion, Some("system/*.cruds")).await
+}
+
+/// A token request with `assertion`, asking for `scope` (none: what is registered).
+async fn ask_for(base: &str, assertion: &str, scope: Option<&str>) -> (StatusCode, Value) {
+    let mut form = vec![
         ("grant_type", "client_credentials"),
         (
             "client_assertion_type",
             "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         ),
         ("client_assertion", assertion),
-        ("scope", "system/*.cruds"),
     ];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
     let res = post_form(base, &form).await;
     assert_eq!(res.headers()["cache-control"], "no-store");
     let status = res.status();
@@ -106,6 +119,7 @@ async fn a_registered_sihce_gets_a_token_with_its_own_keys(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["token_type"], "bearer");
     assert_eq!(answer["expires_in"], 300);
+    assert_eq!(answer["scope"], "system/*.cruds", "{answer}");
     let token = answer["access_token"].as_str().unwrap();
     // The token is the SIHCE's, for its registered IPRESS.
     let res = reqwest::Client::new()
@@ -148,6 +162,73 @@ async fn a_registered_sihce_gets_a_token_with_its_own_keys(db: TestDb) {
     app.stop().await;
 }
 
+async fn a_client_gets_only_the_scopes_it_is_registered_for(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (patient, _) = identities(&app).await;
+    let keys = KeyRing::ephemeral().unwrap();
+    let registered = "system/Patient.rs system/DocumentReference.rs";
+    register_scoped(&db, &keys, true, Some(registered)).await;
+    let fresh = || keys.sign(&assertion_claims()).unwrap();
+    // Asking for nothing: what the registration grants, said in the answer.
+    let (status, answer) = ask_for(base, &fresh(), None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["scope"], registered);
+    // Asking for less: that.
+    let (status, answer) = ask_for(base, &fresh(), Some("system/Patient.r")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["scope"], "system/Patient.r");
+    let narrow = answer["access_token"].as_str().unwrap().to_owned();
+    // Asking for more, or for a person's scopes: invalid_scope, no token.
+    for asked in [
+        "system/*.cruds",
+        "system/Patient.cruds",
+        "user/*.rs",
+        "system/Patient.rx",
+    ] {
+        let (status, answer) = ask_for(base, &fresh(), Some(asked)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{asked}: {answer}"
+        );
+        assert!(answer.get("access_token").is_none(), "{answer}");
+    }
+    // The token does what its scopes allow and nothing else, whatever its role allows.
+    let client = reqwest::Client::new();
+    let read = client
+        .get(format!("{base}/fhir/Patient/{patient}"))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let search = client
+        .get(format!("{base}/fhir/Patient?family=quispe"))
+        .bearer_auth(&narrow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), StatusCode::FORBIDDEN);
+    let body: Value = search.json().await.unwrap();
+    assert!(
+        body["issue"][0]["diagnostics"]
+            .as_str()
+            .is_some_and(|d| d.contains("rule: scope") && d.contains("system/Patient.r")),
+        "{body}"
+    );
+    let write = client
+        .put(format!("{base}/fhir/Patient/{patient}"))
+        .bearer_auth(&narrow)
+        .header("content-type", "application/fhir+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
 async fn bad_client_assertions_get_no_token(db: TestDb) {
     let app = spawn(&db).await;
     let base = &app.base;
@@ -184,6 +265,11 @@ async fn bad_client_assertions_get_no_token(db: TestDb) {
                 c.as_object_mut().unwrap().remove("jti");
             }),
             "jti",
+        ),
+        (
+            "not valid yet",
+            sign(&|c| c["nbf"] = json!(now() + 600)),
+            "not valid yet",
         ),
         (
             "sub is not the client",
@@ -277,6 +363,10 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
     assert_eq!(shown["renipress"], crate::HOME_IPRESS);
     assert_eq!(shown["kids"], json!(keys.kids()));
     assert!(shown.get("jwks").is_none(), "keys are shown by id only");
+    assert_eq!(
+        shown["scope"], "system/*.cruds",
+        "all a SIHCE may do, by default"
+    );
     // The client gets a token with its key at once.
     let (status, answer) = ask(base, &keys.sign(&assertion_claims()).unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -298,6 +388,10 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
             json!({"renipress": crate::HOME_IPRESS, "jwks": {"keys": [
             {"kty": "EC", "crv": "P-256", "kid": "k", "x": "AAAA", "y": "AAAA"}]}}),
             "usable",
+        ),
+        (
+            json!({"renipress": crate::HOME_IPRESS, "scope": "user/*.rs"}),
+            "system/",
         ),
     ] {
         let (status, outcome) = admin.put(&url, &body).await;
@@ -330,6 +424,18 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
         listed["clients"][0]["active"], true,
         "the refused changes changed nothing"
     );
+    // Its scopes narrowed, keys kept: its next token carries no more than those.
+    let (status, shown) = admin
+        .put(
+            &url,
+            &json!({"renipress": crate::HOME_IPRESS, "scope": "system/DocumentReference.rs"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["scope"], "system/DocumentReference.rs");
+    let (status, answer) = ask_for(base, &keys.sign(&assertion_claims()).unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["scope"], "system/DocumentReference.rs");
     // Disabled without repeating its keys: no more tokens.
     let (status, _) = admin
         .put(
@@ -344,6 +450,7 @@ async fn an_administrator_registers_clients_over_the_api(db: TestDb) {
 }
 
 backend_tests!(
+    a_client_gets_only_the_scopes_it_is_registered_for,
     a_registered_sihce_gets_a_token_with_its_own_keys,
     bad_client_assertions_get_no_token,
     an_administrator_registers_clients_over_the_api
