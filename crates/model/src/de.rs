@@ -148,8 +148,12 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
     map: &mut A,
     mut seen_resource_type: bool,
 ) -> Result<(), A::Error> {
+    let mut read_any = false;
     while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-        if key == "resourceType" {
+        read_any = true;
+        // Only a resource's own `resourceType` names its type; in a data element (R4's
+        // `ExampleScenario.instance.resourceType`) it is an element like any other.
+        if key == "resourceType" && T::RESOURCE_TYPE.is_some() {
             let found = map
                 .next_value::<Key<'de>>()
                 .map_err(|e| at(format_args!(".{key}"), &e))?;
@@ -164,6 +168,7 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
                         )),
                     ));
                 }
+                // `T::RESOURCE_TYPE` is `Some` here.
                 None => unknown(&key, T::TYPE_NAME, map)?,
             }
             continue;
@@ -181,6 +186,13 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
     {
         return Err(de::Error::custom(format!(
             "resourceType {expected:?} is missing"
+        )));
+    }
+    // ele-1: an element has a value or children; FHIR JSON leaves an empty one out.
+    if !read_any && T::RESOURCE_TYPE.is_none() && strict() {
+        return Err(de::Error::custom(format!(
+            "an empty {} object: FHIR JSON leaves out elements with nothing in them",
+            T::TYPE_NAME
         )));
     }
     Ok(())
@@ -338,7 +350,20 @@ pub fn primitive_list<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     key: &str,
 ) -> Result<(), A::Error> {
     let NullableItems(items) = map.next_value::<NullableItems<T>>()?;
+    not_empty(&items, key)?;
     merge_primitive_list(slot, items, key, |p, v| p.value.replace(v).is_none())
+}
+
+/// In strict mode, refuses an empty array: FHIR JSON leaves an element without values
+/// out rather than write `[]`.
+fn not_empty<T, E: de::Error>(items: &[T], key: &str) -> Result<(), E> {
+    if items.is_empty() && strict() {
+        Err(E::custom(format!(
+            "element {key:?} is an empty array; FHIR JSON leaves out elements without values"
+        )))
+    } else {
+        Ok(())
+    }
 }
 
 /// `"_key": [{id, extension} | null]` of a primitive array.
@@ -348,6 +373,7 @@ pub fn primitive_element_list<'de, T, A: MapAccess<'de>>(
     key: &str,
 ) -> Result<(), A::Error> {
     let NullableItems(items) = map.next_value::<NullableItems<ElementData>>()?;
+    not_empty(&items, key)?;
     merge_primitive_list(slot, items, key, |p, e| {
         p.element.replace(Box::new(e)).is_none()
     })
@@ -387,7 +413,7 @@ pub fn list<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     *slot = nullable::<Items<T>, A>(map, key)?
         .map(|i| i.0)
         .unwrap_or_default();
-    Ok(())
+    not_empty(slot, key)
 }
 
 /// A JSON array of objects whose errors name the index of the failing item.

@@ -18,8 +18,8 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "pass" }))
 }
 
-/// `GET /readyz`: the database answers within the configured time and carries exactly
-/// the schema this build expects.
+/// `GET /readyz`: the database answers within the configured time, carries exactly the
+/// schema this build expects, and takes writes.
 pub(crate) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let timeout = Duration::from_secs(state.config.readiness_timeout_secs.max(1));
     match tokio::time::timeout(timeout, state.store.check_ready()).await {

@@ -61,6 +61,10 @@ pub enum StoreError {
     /// The schema in the database is newer or different from what this build knows.
     #[error("database schema is not what this build expects: {0}")]
     SchemaMismatch(String),
+    /// The database answers but takes no writes (a read-only or standby PostgreSQL, a
+    /// read-only SQLite file): nothing could be stored or audited.
+    #[error("the database takes no writes: {0}")]
+    NotWritable(String),
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),

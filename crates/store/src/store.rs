@@ -126,19 +126,19 @@ impl Store {
         work(&mut conn)
     }
 
-    /// Readiness: the database answers and its schema is exactly the one this build
-    /// migrates to.
+    /// Readiness: the database answers, its schema is exactly the one this build
+    /// migrates to, and it takes writes (a read-only or standby database is not ready:
+    /// every request writes its audit event).
     pub async fn check_ready(&self) -> Result<(), StoreError> {
         self.run(|conn| {
             let applied = migrations::applied_migrations(conn)?;
             let expected = migrations::expected_migrations();
-            if applied == expected {
-                Ok(())
-            } else {
-                Err(StoreError::SchemaMismatch(format!(
+            if applied != expected {
+                return Err(StoreError::SchemaMismatch(format!(
                     "applied migrations {applied:?}, expected {expected:?}"
-                )))
+                )));
             }
+            check_writable(conn)
         })
         .await
     }
@@ -152,6 +152,24 @@ impl Store {
             idle: state.idle_connections,
             max_size: self.pool.max_size(),
         }
+    }
+}
+
+/// Whether the database takes writes now: one row updated to what it holds, in a
+/// transaction rolled back. A server whose every write would fail (and with it every
+/// audited request) is not ready, however well it reads.
+fn check_writable(conn: &mut DbConnection) -> Result<(), StoreError> {
+    use diesel::Connection as _;
+    use diesel::RunQueryDsl as _;
+    let probe = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        let statement =
+            diesel::sql_query("UPDATE search_index_version SET version = version WHERE id = 1");
+        on_backend!(conn, statement)?;
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match probe {
+        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(()),
+        Err(e) => Err(StoreError::NotWritable(e.to_string())),
     }
 }
 

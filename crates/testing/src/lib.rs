@@ -181,6 +181,33 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Makes a PostgreSQL test database take no writes (`on`), as a standby or a
+    /// database put in read-only mode would, or takes it back, and ends its sessions so
+    /// that the next connections have the setting. Returns whether it could (SQLite has
+    /// no such switch that binds every connection).
+    #[must_use]
+    pub fn set_read_only(&self, on: bool) -> bool {
+        let Self::Postgres {
+            name, admin_url, ..
+        } = self
+        else {
+            return false;
+        };
+        let Ok(mut conn) = PgConnection::establish(admin_url) else {
+            return false;
+        };
+        let done = diesel::sql_query(format!(
+            "ALTER DATABASE \"{name}\" SET default_transaction_read_only = {}",
+            if on { "on" } else { "off" }
+        ))
+        .execute(&mut conn)
+        .is_ok();
+        self.disconnect_all();
+        done
+    }
+}
+
 /// One row of the PostgreSQL snapshot query.
 #[derive(diesel::QueryableByName)]
 struct Dumped {

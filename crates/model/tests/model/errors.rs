@@ -160,3 +160,61 @@ fn elements_the_vendored_snapshots_add_to_r4_are_refused() {
 fn round_trip_text(text: &str) {
     crate::round_trip("inline", text);
 }
+
+#[test]
+fn empty_arrays_and_objects_are_refused_in_strict_mode_and_dropped_in_lenient_mode() {
+    for (text, path) in [
+        (r#"{"resourceType": "Patient", "name": []}"#, "Patient.name"),
+        (
+            r#"{"resourceType": "Patient", "name": [{"given": []}]}"#,
+            "Patient.name[0].given",
+        ),
+        (r#"{"resourceType": "Patient", "meta": {}}"#, "Patient.meta"),
+        (
+            r#"{"resourceType": "Patient", "name": [{"family": "Quispe"}, {}]}"#,
+            "Patient.name[1]",
+        ),
+        (
+            r#"{"resourceType": "Patient", "birthDate": "1970-01-01", "_birthDate": {}}"#,
+            "Patient._birthDate",
+        ),
+    ] {
+        let e = error(text);
+        assert_eq!(e.path, path, "{text}: {e}");
+        assert!(e.message.contains("empty"), "{text}: {e}");
+        Resource::from_json_with(text.as_bytes(), Mode::Lenient)
+            .unwrap_or_else(|e| panic!("lenient mode refused {text}: {e}"));
+    }
+    // A resource with nothing but its type is a resource, not an empty element.
+    Resource::from_json(br#"{"resourceType": "Patient"}"#).unwrap();
+}
+
+#[test]
+fn a_resource_type_element_inside_a_resource_is_read_as_an_element() {
+    // R4's ExampleScenario.instance.resourceType is a data element (a code).
+    let text = r#"{"resourceType": "ExampleScenario", "status": "draft",
+        "instance": [{"resourceId": "p1", "resourceType": "Patient", "name": "Rosa"}]}"#;
+    let Resource::ExampleScenario(scenario) = Resource::from_json(text.as_bytes()).unwrap() else {
+        panic!("not an ExampleScenario");
+    };
+    assert_eq!(
+        scenario.instance[0]
+            .resource_type
+            .as_ref()
+            .and_then(renhice_model::Primitive::as_str),
+        Some("Patient")
+    );
+    assert!(
+        Resource::from_json(scenario_json(&scenario).as_bytes())
+            .unwrap()
+            .to_json_string()
+            .contains(r#""resourceType":"Patient""#)
+    );
+    // In an element that has no such element, it is still unknown.
+    let e = error(r#"{"resourceType": "Patient", "name": [{"resourceType": "HumanName"}]}"#);
+    assert!(e.message.contains("unknown element"), "{e}");
+}
+
+fn scenario_json(scenario: &renhice_model::resources::ExampleScenario) -> String {
+    Resource::ExampleScenario(Box::new(scenario.clone())).to_json_string()
+}

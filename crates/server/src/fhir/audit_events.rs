@@ -6,7 +6,8 @@
 //! code), `action` (`C`, `R`, `U`, `D`, `E`), `outcome` (`0`, `4`, `8`), `agent-name`
 //! (a word of who acted: the person's name or the SIHCE client's id), `_count`
 //! (default 50, at most 500) and the `_cursor` of a `next` link. Newest first. An auditor searches every event; a patient
-//! only those about their records (asking for another patient's finds nothing).
+//! only those about their records (asking for another patient's finds nothing), and
+//! without the requests' query text, which can name other people.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use renhice_model::Primitive;
@@ -43,8 +44,34 @@ async fn readable(state: &AppState, caller: &Caller) -> Result<Option<Vec<String
     }
 }
 
-fn to_entry(base: &str, row: &AuditRow) -> Result<BundleEntry, ApiError> {
-    let resource = Resource::from_json(row.body.as_bytes())
+/// An event as a patient may read it: without the requests' query text, which can
+/// quote other people (a SIHCE's `Patient?identifier=A,B` is one event for each of A and
+/// B). Who, when, what and why stay; the hash chain covers the stored event, which
+/// auditors read whole.
+fn for_patient(body: &str) -> String {
+    let Ok(mut event) = serde_json::from_str::<serde_json::Value>(body) else {
+        return body.to_owned();
+    };
+    if let Some(entities) = event
+        .get_mut("entity")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        // The search itself (BALP's query entity: its text in `query` and `description`).
+        entities.retain(|e| e.get("query").is_none());
+        if entities.is_empty() {
+            event.as_object_mut().map(|o| o.remove("entity"));
+        }
+    }
+    event.to_string()
+}
+
+fn to_entry(base: &str, row: &AuditRow, patient: bool) -> Result<BundleEntry, ApiError> {
+    let body = if patient {
+        for_patient(&row.body)
+    } else {
+        row.body.clone()
+    };
+    let resource = Resource::from_json(body.as_bytes())
         .map_err(|e| ApiError::caused(format!("stored AuditEvent/{} does not parse", row.id), e))?;
     Ok(BundleEntry {
         full_url: Some(format!("{base}/AuditEvent/{}", row.id).into()),
@@ -250,7 +277,7 @@ pub(crate) async fn search(
     let entries = page
         .rows
         .iter()
-        .map(|row| to_entry(&base, row))
+        .map(|row| to_entry(&base, row, caller.role() == Role::Patient))
         .collect::<Result<Vec<_>, _>>()?;
     let link_to = |cursor: Option<i64>| {
         let mut q = kept.clone();
@@ -315,12 +342,17 @@ pub(crate) async fn read(
             ));
         }
     }
+    let body = if caller.role() == Role::Patient {
+        for_patient(&row.body)
+    } else {
+        row.body
+    };
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CONTENT_TYPE,
             renhice_model::FHIR_JSON_MIME,
         ))
-        .body(row.body))
+        .body(body))
 }
 
 /// The canonical URL of `$verify-chain`'s definition.

@@ -192,8 +192,40 @@ async fn every_request_is_audited_and_patients_see_who_looked(db: TestDb) {
         "the second page starts right after the first"
     );
 
-    // Rosa sees who looked at her records, by name, and nothing about others.
+    // A SIHCE looks for Rosa and another person in one search: one event for each.
+    let other = json!({"resourceType": "Patient", "name": [{"family": "Mamani", "given": ["Luz"]}],
+        "identifier": [serde_json::to_value(
+            renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
+        ).unwrap()]});
+    let (status, _) = app
+        .client(&sihce(HOME_IPRESS))
+        .post(&format!("{base}/fhir/Patient"), &other)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, found) = app
+        .client(&sihce(HOME_IPRESS))
+        .get(&format!("{base}/fhir/Patient?identifier=45678912,10000001"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["entry"].as_array().map(Vec::len), Some(2), "{found}");
+    // The auditor reads the search as it was made.
+    let (_, trail) = app
+        .client(&auditor())
+        .get(&format!("{base}/fhir/AuditEvent?patient={rosa}&_count=100"))
+        .await;
+    assert!(trail.to_string().contains("10000001"), "the query is kept");
+
+    // Rosa sees who looked at her records, by name, and nothing about others: not even
+    // whom else a search that found her was looking for.
     let api = app.client(&patient("1|PER|45678912"));
+    let (_, mine) = api.get(&format!("{base}/fhir/AuditEvent?_count=500")).await;
+    assert!(!mine.to_string().contains("10000001"), "{mine}");
+    assert!(
+        events(&mine)
+            .iter()
+            .any(|e| e["type"]["code"] == "rest" && e["subtype"].to_string().contains("search")),
+        "the search itself is shown: {mine}"
+    );
     let (status, mine) = api.get(&format!("{base}/fhir/AuditEvent")).await;
     assert_eq!(status, StatusCode::OK);
     let mine = events(&mine);

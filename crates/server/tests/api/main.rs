@@ -381,6 +381,37 @@ async fn health_and_readiness(db: TestDb) {
     let (status, _, body) = api.fetch(&format!("{base}/readyz")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["database"], db.backend_name());
+    // A database that answers but takes no writes: not ready, since nothing could be
+    // stored or audited. (PostgreSQL only: SQLite has no read-only switch that binds
+    // every connection.)
+    if db.set_read_only(true) {
+        // A request after the sessions ended may meet a dropped connection (one per
+        // pooled connection, eight at most).
+        let mut statuses = Vec::new();
+        for _ in 0..10 {
+            statuses.push(api.fetch(&format!("{base}/readyz")).await.0.as_u16());
+        }
+        assert_eq!(statuses.last(), Some(&503), "{statuses:?}");
+        let (status, _, body) = api.fetch(&format!("{base}/readyz")).await;
+        assert_eq!(status, 503, "{body}");
+        assert_outcome(&body, "no-store");
+        assert!(db.set_read_only(false));
+        // Ready again once writes are taken: the pool replaces its dropped connections
+        // as requests meet them, and opens new ones in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            if api.fetch(&format!("{base}/readyz")).await.0 == 200 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready again after {tries} tries in 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     app.stop().await;
 }
 
