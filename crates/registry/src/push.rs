@@ -141,6 +141,7 @@ pub fn plan(bundle: &Bundle, mut new_id: impl FnMut() -> String) -> Result<Plan,
             ),
         ));
     }
+    listed_documents(bundle, &urns)?;
     Ok(Plan { urns, entries })
 }
 
@@ -236,6 +237,49 @@ pub fn list(l: &List, at: &str) -> Result<String, RuleError> {
             )
         })?;
     Ok(format!("submissionset|{system}|{value}"))
+}
+
+/// Refuses a SubmissionSet whose items are not index entries: each `entry.item` names a
+/// DocumentReference, one of this push (its `fullUrl`) or one already in the registry
+/// (`DocumentReference/{id}`); not a `urn:` the push does not carry, not the List itself,
+/// not another type.
+fn listed_documents(bundle: &Bundle, urns: &HashMap<String, String>) -> Result<(), RuleError> {
+    for (i, entry) in bundle.entry.iter().enumerate() {
+        let Some(Resource::List(list)) = &entry.resource else {
+            continue;
+        };
+        for (j, item) in list.entry.iter().enumerate() {
+            let at = format!("Bundle.entry[{i}].resource.entry[{j}].item");
+            let target = item.item.as_deref().and_then(|r| r.reference_str());
+            let resolved = match target {
+                Some(urn) if urn.starts_with("urn:") => {
+                    urns.get(urn).cloned().ok_or_else(|| {
+                        unprocessable(
+                            format!("{at}.reference"),
+                            format!("{urn} is not the fullUrl of an entry of this push"),
+                        )
+                    })?
+                }
+                Some(reference) => reference.to_owned(),
+                None => {
+                    return Err(unprocessable(
+                        at,
+                        "a SubmissionSet item is a reference to a DocumentReference",
+                    ));
+                }
+            };
+            if local_id(Some(&resolved), "DocumentReference").is_none() {
+                return Err(unprocessable(
+                    format!("{at}.reference"),
+                    format!(
+                        "a SubmissionSet lists DocumentReferences; {} names {resolved}",
+                        target.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The one patient and one custodian of a push, as its entries name them.
@@ -583,6 +627,60 @@ mod tests {
         match resource(&value) {
             Resource::DocumentReference(d) => *d,
             _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_submission_set_lists_documents_of_the_push_or_of_the_registry() {
+        let with_items = |items: Value| {
+            let mut bundle =
+                a_bundle(&[("List", "List"), ("DocumentReference", "DocumentReference")]);
+            let Some(Resource::List(list)) = &mut bundle.entry[0].resource else {
+                unreachable!()
+            };
+            let items: Value = json!({"resourceType": "List", "status": "current", "mode": "working",
+                "entry": items.as_array().unwrap().iter().map(|r| json!({"item": r})).collect::<Vec<_>>()});
+            let Resource::List(parsed) = resource(&items) else {
+                unreachable!()
+            };
+            list.entry = parsed.entry;
+            plan(&bundle, || "x".to_owned())
+        };
+        assert!(
+            with_items(json!([{"reference": "urn:uuid:1"}, {"reference": "DocumentReference/d9"}]))
+                .is_ok()
+        );
+        for (items, path, says) in [
+            (
+                json!([{"reference": "urn:uuid:missing"}]),
+                "Bundle.entry[0].resource.entry[0].item.reference",
+                "not the fullUrl",
+            ),
+            (
+                json!([{"reference": "urn:uuid:0"}]),
+                "Bundle.entry[0].resource.entry[0].item.reference",
+                "lists DocumentReferences",
+            ),
+            (
+                json!([{"reference": "urn:uuid:1"}, {"reference": "Patient/p1"}]),
+                "Bundle.entry[0].resource.entry[1].item.reference",
+                "names Patient/p1",
+            ),
+            (
+                json!([{"display": "no reference"}]),
+                "Bundle.entry[0].resource.entry[0].item",
+                "a reference",
+            ),
+        ] {
+            let Err(RuleError::Unprocessable {
+                path: found,
+                message,
+            }) = with_items(items.clone())
+            else {
+                panic!("{items} was taken");
+            };
+            assert_eq!(found, path, "{items}");
+            assert!(message.contains(says), "{items}: {message}");
         }
     }
 

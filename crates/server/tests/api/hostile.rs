@@ -725,6 +725,27 @@ async fn a_hostile_corpus_is_refused_with_outcomes_and_changes_nothing(db: TestD
             }
         }
     }
+    // A SubmissionSet listing what is not an index entry of the push or the registry.
+    for (what, item) in [
+        ("an item absent from the push", "urn:uuid:99999999-9999-4999-8999-999999999999"),
+        ("an item that is the List itself", "urn:uuid:11111111-1111-4111-8111-111111111111"),
+        ("an item that is a patient", "Patient/x"),
+    ] {
+        let mut push = crate::push::push(&patient, &ipress, "urn:oid:1.2.604.98", &[8]);
+        push["entry"][0]["resource"]["entry"][0]["item"]["reference"] = json!(item);
+        sent += 1;
+        let probe = Probe {
+            what: format!("a SubmissionSet with {what}"),
+            method: Method::POST,
+            path: "/fhir".into(),
+            content_type: "application/fhir+json",
+            body: push.to_string().into_bytes(),
+            batch: false,
+        };
+        if let Some(fault) = check(&app, &sihce(HOME_IPRESS), probe).await {
+            faults.push(fault);
+        }
+    }
     for probe in query_probes(&patient) {
         sent += 1;
         if let Some(fault) = check(&app, &sihce(HOME_IPRESS), probe).await {
