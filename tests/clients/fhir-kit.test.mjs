@@ -68,6 +68,14 @@ test('fhir-kit-client: create, read, update (If-Match), vread, history of a Pati
 
   const second = await kit.create({ resourceType: 'Patient', body: rosa });
   ids.rosa = second.id;
+
+  // The identity feed's history: every patient's versions, newest first.
+  const feed = await kit.typeHistory({ resourceType: 'Patient' });
+  assert.equal(feed.type, 'history');
+  const versions = feed.entry.map((/** @type {any} */ e) => `${e.resource.id}/${e.resource.meta.versionId}`);
+  // Other suites feed patients at the same time: the order of these three is what counts.
+  const at = [`${second.id}/1`, `${created.id}/2`, `${created.id}/1`].map((v) => versions.indexOf(v));
+  assert.ok(at.every((i) => i >= 0) && at[0] < at[1] && at[1] < at[2], `newest first: ${versions.join(' ')}`);
 });
 
 test('fhir-kit-client: Patient by identifier, family, given, birthdate', async () => {

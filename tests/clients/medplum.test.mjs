@@ -71,6 +71,13 @@ test('Medplum: createResource, readResource, updateResource, readVersion, readHi
   );
 
   ids.jose = (await mp.createResource(jose)).id;
+
+  // The identity feed's history (type level), newest first.
+  const feed = await mp.get(mp.fhirUrl('Patient', '_history'));
+  assert.equal(feed.type, 'history');
+  const versions = (feed.entry ?? []).map((/** @type {any} */ e) => `${e.resource?.id}/${e.resource?.meta?.versionId}`);
+  const at = [`${ids.jose}/1`, `${created.id}/2`, `${created.id}/1`].map((v) => versions.indexOf(v));
+  assert.ok(at.every((i) => i >= 0) && at[0] < at[1] && at[1] < at[2], `newest first: ${versions.join(' ')}`);
 });
 
 test('Medplum: Patient by identifier, family, given, birthdate', async () => {

@@ -77,6 +77,12 @@ class Fhirpy(ClientTestCase):
         self.assertEqual(history["type"], "history")
         self.assertEqual([e["resource"]["meta"]["versionId"] for e in history["entry"]], ["2", "1"])
 
+        # The identity feed's history (type level), newest first.
+        feed = client.execute("Patient/_history", method="get", params={"_since": v1["meta"]["lastUpdated"]})
+        self.assertEqual(feed["type"], "history")
+        mine = [e["resource"]["meta"]["versionId"] for e in feed["entry"] if e["resource"]["id"] == patient.id]
+        self.assertEqual(mine, ["2", "1"])
+
         # refresh() re-reads (with If-None-Match: <versionId>, fhirpy's way) and keeps the latest.
         patient.refresh()
         self.assertEqual(patient.meta.versionId, "2")

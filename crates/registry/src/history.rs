@@ -59,6 +59,77 @@ pub fn parse(pairs: &[(String, String)]) -> Result<HistoryRequest, RuleError> {
     Ok(request)
 }
 
+/// A type-level history request (`GET /fhir/{type}/_history`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeHistoryRequest {
+    /// Versions written at or after this microsecond (`_since`).
+    pub since: Option<i64>,
+    /// The page size (`_count`, default [`TYPE_DEFAULT_COUNT`]).
+    pub count: usize,
+    /// Where the previous page ended (`_cursor` of a `next` link):
+    /// `(last_updated, resource key, version)`.
+    pub after: Option<(i64, i64, i64)>,
+}
+
+/// The page size of a type's history when `_count` is not given.
+pub const TYPE_DEFAULT_COUNT: usize = 50;
+
+/// Reads a type-level history request. `_at` (the versions current at a moment) is
+/// offered on an instance's history only: across a type it would need every resource's
+/// next version to be found, for each one.
+///
+/// # Errors
+/// A parameter this history does not take, or a value it cannot read.
+pub fn parse_type(pairs: &[(String, String)]) -> Result<TypeHistoryRequest, RuleError> {
+    let mut request = TypeHistoryRequest {
+        since: None,
+        count: TYPE_DEFAULT_COUNT,
+        after: None,
+    };
+    for (name, raw) in pairs {
+        match name.as_str() {
+            "_since" => request.since = Some(instant_or_day(name, raw)?.0),
+            "_count" => {
+                let count = raw.parse::<usize>().map_err(|_| {
+                    RuleError::invalid("_count", format!("_count {raw:?} is not a number"))
+                })?;
+                request.count = count.clamp(1, MAX_COUNT);
+            }
+            "_cursor" => {
+                let parts: Vec<i64> = raw.split('.').filter_map(|p| p.parse().ok()).collect();
+                let [updated, key, version] = parts[..] else {
+                    return Err(RuleError::invalid(
+                        "_cursor",
+                        format!("_cursor {raw:?} is not from a next link of this history"),
+                    ));
+                };
+                request.after = Some((updated, key, version));
+            }
+            "_format" | "_summary" | "_elements" => {}
+            "_at" => {
+                return Err(RuleError::invalid(
+                    "_at",
+                    "_at is offered on one resource's history (GET /fhir/{type}/{id}/_history); \
+                     across a type, use _since",
+                ));
+            }
+            other => {
+                return Err(RuleError::invalid(
+                    other,
+                    format!("{other:?} is not a parameter of a type's history; use _since, _count"),
+                ));
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// The `_cursor` of the page after the one ending at `(last_updated, key, version)`.
+#[must_use]
+pub fn type_cursor((updated, key, version): (i64, i64, i64)) -> String {
+    format!("{updated}.{key}.{version}")
+}
+
 /// The range of microseconds an instant (`2026-12-07T10:00:00Z`, one microsecond) or a
 /// date (`2026-12-07`, `2026-12`, `2026`: the whole period) names.
 fn instant_or_day(name: &str, raw: &str) -> Result<(i64, i64), RuleError> {
@@ -110,6 +181,30 @@ pub fn select(versions: &[(i64, i64)], request: &HistoryRequest) -> (Vec<i64>, O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_types_history_pages_by_cursor_and_refuses_at() {
+        let pairs = |q: &[(&str, &str)]| -> Vec<(String, String)> {
+            q.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let asked = parse_type(&pairs(&[("_count", "2"), ("_since", "2026-12-07")])).unwrap();
+        assert_eq!(asked.count, 2);
+        assert!(asked.since.is_some() && asked.after.is_none());
+        let cursor = type_cursor((1_765_000_000_000_000, 42, 3));
+        let next = parse_type(&pairs(&[("_cursor", &cursor)])).unwrap();
+        assert_eq!(next.after, Some((1_765_000_000_000_000, 42, 3)));
+        assert_eq!(next.count, TYPE_DEFAULT_COUNT);
+        for bad in [
+            ("_at", "2026-12-07"),
+            ("_cursor", "1.2"),
+            ("_count", "x"),
+            ("name", "x"),
+        ] {
+            assert!(parse_type(&pairs(&[bad])).is_err(), "{bad:?}");
+        }
+    }
     use crate::query::tests::pairs;
 
     // Versions 3, 2, 1 written at 300, 200, 100.

@@ -14,11 +14,12 @@ use renhice_registry::params::{self, Visibility};
 use crate::routes::{self, Kind, Route};
 
 /// The order FHIR lists a type's interactions in.
-const ORDER: [&str; 6] = [
+const ORDER: [&str; 7] = [
     "read",
     "vread",
     "update",
     "history-instance",
+    "history-type",
     "create",
     "search-type",
 ];

@@ -64,6 +64,8 @@ pub(crate) enum Kind {
     Update,
     /// `history-instance`.
     HistoryInstance,
+    /// `history-type`.
+    HistoryType,
     /// `create`.
     Create,
     /// `search-type`.
@@ -93,6 +95,7 @@ impl Kind {
             Self::Vread => "vread",
             Self::Update => "update",
             Self::HistoryInstance => "history-instance",
+            Self::HistoryType => "history-type",
             Self::Create | Self::Token => "create",
             Self::SearchType => "search-type",
             Self::Transaction => "transaction",
@@ -106,7 +109,11 @@ impl Kind {
         match self {
             Self::Create | Self::Transaction => "C",
             Self::Update => "U",
-            Self::Read | Self::Vread | Self::HistoryInstance | Self::Operational => "R",
+            Self::Read
+            | Self::Vread
+            | Self::HistoryInstance
+            | Self::HistoryType
+            | Self::Operational => "R",
             Self::SearchType | Self::Operation { .. } | Self::Capabilities | Self::Token => "E",
         }
     }
@@ -428,6 +435,13 @@ pub(crate) static ROUTES: &[Route] = &[
         ),
         CONDITIONAL,
     ),
+    route(
+        Get,
+        "/fhir/{type}/_history",
+        Only(&[Organization, Patient]),
+        Kind::HistoryType,
+        |r| r.to(fhir::resources::type_history),
+    ),
     route(Get, "/fhir/{type}/{id}", Only(SERVED), Kind::Read, |r| {
         r.to(fhir::resources::read)
     }),
@@ -560,7 +574,11 @@ pub(crate) fn permission(method: &str, path: &str) -> Option<(&'static str, char
         | Kind::Capabilities
         | Kind::Token
         | Kind::Operational => return None,
-        Kind::Read | Kind::Vread | Kind::HistoryInstance | Kind::Operation { .. } => 'r',
+        Kind::Read
+        | Kind::Vread
+        | Kind::HistoryInstance
+        | Kind::HistoryType
+        | Kind::Operation { .. } => 'r',
         Kind::SearchType => 's',
         Kind::Create | Kind::Transaction => 'c',
         Kind::Update => 'u',

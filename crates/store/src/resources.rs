@@ -609,6 +609,76 @@ pub fn history(
         .collect())
 }
 
+/// Where a page of a type's history ends: the last version shown, as
+/// `(last_updated, resource_pk, version_id)`; the next page starts after it.
+pub type HistoryCursor = (i64, i64, i64);
+
+/// A page of the history of every resource of `resource_type` (FHIR's type-level
+/// history): versions written at or after `since` (microseconds), newest first (ties
+/// by resource, then version, newest first), after `after`; at most `limit`, and the
+/// cursor of the next page when there are more.
+///
+/// Versions are found through their resource's type, then sorted: the cost grows with
+/// the versions of the type (the identity feed's, for which it is offered), not with
+/// the registry.
+pub fn type_history(
+    conn: &mut DbConnection,
+    resource_type: &str,
+    since: Option<i64>,
+    after: Option<HistoryCursor>,
+    limit: usize,
+) -> Result<(Vec<StoredResource>, Option<HistoryCursor>), StoreError> {
+    let mut query = resource_versions::table
+        .inner_join(resources::table)
+        .filter(resources::resource_type.eq(resource_type))
+        .into_boxed();
+    if let Some(since) = since {
+        query = query.filter(resource_versions::last_updated.ge(since));
+    }
+    if let Some((updated, pk, version)) = after {
+        query = query.filter(
+            resource_versions::last_updated
+                .lt(updated)
+                .or(resource_versions::last_updated.eq(updated).and(
+                    resource_versions::resource_pk
+                        .lt(pk)
+                        .or(resource_versions::resource_pk
+                            .eq(pk)
+                            .and(resource_versions::version_id.lt(version))),
+                )),
+        );
+    }
+    let wanted = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, String, i64, i64, bool, Option<String>)> = query
+        .order((
+            resource_versions::last_updated.desc(),
+            resource_versions::resource_pk.desc(),
+            resource_versions::version_id.desc(),
+        ))
+        .select((
+            resource_versions::resource_pk,
+            resources::id,
+            resource_versions::version_id,
+            resource_versions::last_updated,
+            resource_versions::deleted,
+            resource_versions::body,
+        ))
+        .limit(wanted)
+        .load(conn)?;
+    let more = rows.len() > limit;
+    let mut page: Vec<StoredResource> = Vec::with_capacity(limit.min(rows.len()));
+    let mut next = None;
+    for (pk, id, version, updated, deleted, body) in rows.into_iter().take(limit) {
+        next = Some((updated, pk, version));
+        page.push(to_stored(
+            resource_type,
+            &id,
+            (version, updated, deleted, body),
+        ));
+    }
+    Ok((page, if more { next } else { None }))
+}
+
 /// Logical ids of current, not deleted resources of `resource_type` whose reference
 /// parameter `param` points at any of `targets` (of `target_type`), in id order.
 pub fn referrers(

@@ -531,11 +531,14 @@ pub(crate) async fn read(
     let (resource_type, id) = path.into_inner();
     let resource_type = served(&resource_type)?;
     if id == "_history" {
-        // `_history` is not an id (ids have no underscore): the history of a whole type.
+        // `_history` is not an id (ids have no underscore): the history of a whole type,
+        // offered for the identity feed (its own route) and not for records, whose
+        // access is decided patient by patient.
         return Err(ApiError::NotOffered {
             message: format!(
-                "the history of every {resource_type} is not offered; read one resource's \
-                 history: GET /fhir/{resource_type}/{{id}}/_history"
+                "the history of every {resource_type} is not offered (only of Patient and \
+                 Organization); read one resource's history: \
+                 GET /fhir/{resource_type}/{{id}}/_history"
             ),
             allow: "",
         });
@@ -670,6 +673,84 @@ pub(crate) async fn history(
         total: u32::try_from(all.len()).ok().map(Primitive::new),
         link: links,
         entry: entries,
+        ..Bundle::default()
+    };
+    Ok(ok(&Resource::Bundle(Box::new(bundle))))
+}
+
+/// `GET /fhir/{type}/_history`: the history of every resource of an identity-feed type
+/// (`Patient`, `Organization`), newest first, paged by `_count` and the `_cursor` of a
+/// `next` link, from `_since` on. What a PIXm consumer needs to follow the feed. Patients'
+/// history is for SIHCE systems and clinicians, as their searches are (each patient of
+/// the page is audited); IPRESS' is for every caller.
+pub(crate) async fn type_history(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let resource_type = served(&path.into_inner())?;
+    if resource_type == "Patient" {
+        caller.require(
+            &[Role::System, Role::Clinician],
+            "read the history of every patient",
+        )?;
+    }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::Invalid {
+            path: "query".to_owned(),
+            message: format!("the query string is malformed: {e}"),
+        })?
+        .into_inner();
+    let asked = renhice_registry::history::parse_type(&pairs)?;
+    let (versions, next) = state
+        .store
+        .run(move |conn| {
+            stored::type_history(conn, resource_type, asked.since, asked.after, asked.count)
+        })
+        .await?;
+    if resource_type == "Patient" {
+        for v in &versions {
+            caller.audit().patient(&v.id);
+        }
+    }
+    let base = base_url(&req);
+    let entry = versions
+        .iter()
+        .map(|v| history_entry(&base, resource_type, &v.id, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let link = |cursor: Option<(i64, i64, i64)>| {
+        let mut query: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "_cursor" && k != "_count")
+            .cloned()
+            .collect();
+        query.push(("_count".to_owned(), asked.count.to_string()));
+        if let Some(cursor) = cursor {
+            query.push((
+                "_cursor".to_owned(),
+                renhice_registry::history::type_cursor(cursor),
+            ));
+        }
+        let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+        format!("{base}/{resource_type}/_history?{encoded}")
+    };
+    let mut links = vec![BundleLink {
+        relation: Some("self".into()),
+        url: Some(link(asked.after).into()),
+        ..BundleLink::default()
+    }];
+    if let Some(next) = next {
+        links.push(BundleLink {
+            relation: Some("next".into()),
+            url: Some(link(Some(next)).into()),
+            ..BundleLink::default()
+        });
+    }
+    let bundle = Bundle {
+        r#type: Some("history".into()),
+        link: links,
+        entry,
         ..Bundle::default()
     };
     Ok(ok(&Resource::Bundle(Box::new(bundle))))

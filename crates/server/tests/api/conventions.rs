@@ -446,7 +446,73 @@ async fn conditional_creates_and_history_pages(db: TestDb) {
         .get(&format!("{base}/fhir/Patient?_lastUpdated=gt{last}"))
         .await;
     assert!(ids(&after_last).is_empty(), "{after_last}");
-    let (status, refused) = api.get(&format!("{base}/fhir/Patient/_history")).await;
+    // The history of every patient: newest first, paged, from _since on.
+    let entries = |bundle: &Value| -> Vec<(String, String)> {
+        bundle["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e["resource"]["id"].as_str().unwrap().to_owned(),
+                    e["resource"]["meta"]["versionId"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (status, page) = api
+        .get(&format!("{base}/fhir/Patient/_history?_count=3"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["type"], "history");
+    let first_page = entries(&page);
+    assert_eq!(first_page.len(), 3, "{page}");
+    assert_eq!(first_page[0], (id.to_owned(), "3".to_owned()));
+    assert_eq!(first_page[1], (id.to_owned(), "2".to_owned()));
+    let next = page["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .and_then(|l| l["url"].as_str())
+        .unwrap()
+        .to_owned();
+    let (_, rest) = api.get(&next).await;
+    let mut all = first_page.clone();
+    all.extend(entries(&rest));
+    assert_eq!(all.len(), 4, "every version of both patients once: {all:?}");
+    assert!(all.contains(&(id.to_owned(), "1".to_owned())));
+    assert!(
+        rest["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["relation"] != "next")
+    );
+    let (_, recent) = api
+        .get(&format!("{base}/fhir/Patient/_history?_since={since}"))
+        .await;
+    assert_eq!(
+        entries(&recent),
+        [
+            (id.to_owned(), "3".to_owned()),
+            (id.to_owned(), "2".to_owned())
+        ]
+    );
+    let (status, refused) = api
+        .get(&format!("{base}/fhir/Patient/_history?_at={since}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    // Not for a patient's token, and not for the types whose access is per patient.
+    let (status, refused) = app
+        .client(&crate::patient("1|PER|45678912"))
+        .get(&format!("{base}/fhir/Patient/_history"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, refused) = api.get(&format!("{base}/fhir/Consent/_history")).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{refused}");
     assert_outcome(&refused, "not-supported");
     app.stop().await;

@@ -727,8 +727,14 @@ async fn a_hostile_corpus_is_refused_with_outcomes_and_changes_nothing(db: TestD
     }
     // A SubmissionSet listing what is not an index entry of the push or the registry.
     for (what, item) in [
-        ("an item absent from the push", "urn:uuid:99999999-9999-4999-8999-999999999999"),
-        ("an item that is the List itself", "urn:uuid:11111111-1111-4111-8111-111111111111"),
+        (
+            "an item absent from the push",
+            "urn:uuid:99999999-9999-4999-8999-999999999999",
+        ),
+        (
+            "an item that is the List itself",
+            "urn:uuid:11111111-1111-4111-8111-111111111111",
+        ),
         ("an item that is a patient", "Patient/x"),
     ] {
         let mut push = crate::push::push(&patient, &ipress, "urn:oid:1.2.604.98", &[8]);

@@ -218,6 +218,7 @@ async fn metadata_is_a_truthful_capability_statement(db: TestDb) {
                         "vread",
                         "update",
                         "history-instance",
+                        "history-type",
                         "create",
                         "search-type"
                     ]
