@@ -25,7 +25,7 @@ pub fn identifier_criterion(pairs: &[(String, String)]) -> Result<IdentifierCrit
              or identifier:of-type=type-system|type-code|value",
         ));
     };
-    crate::query::checked_value(name, raw)?;
+    crate::text::checked_value(name, raw)?;
     let invalid = |message: String| RuleError::invalid(name.clone(), message);
     match name.as_str() {
         "identifier" => {

@@ -17,7 +17,7 @@
 //! | [`conditional`] | conditional-update criteria and `If-Match` versions |
 //! | [`references`] | references inside a push rewritten to the ids the registry assigns |
 //! | [`query`] | a search's parameters read into the store's criteria |
-//! | [`text`], [`dates`] | how strings and dates are compared |
+//! | [`text`], [`dates`] | how strings and dates are compared; what a query value may hold |
 
 mod error;
 mod resource_type;

@@ -640,11 +640,7 @@ pub fn index(resource: &Resource) -> SearchIndex {
     out
 }
 
-/// The most bytes one indexed value may hold: a token's code or system, a folded
-/// string, a reference's id. A search key is a database index key (PostgreSQL's B-tree
-/// takes at most about 2.7 KB per row), and nobody searches by a kilobyte of text: a
-/// longer value is refused with its path rather than failing in the database.
-pub const MAX_INDEX_VALUE_BYTES: usize = 1024;
+pub use crate::text::MAX_INDEX_VALUE_BYTES;
 
 /// [`index`], refusing a resource whose index would hold a value longer than
 /// [`MAX_INDEX_VALUE_BYTES`] or a control character FHIR strings may not hold (all but

@@ -177,41 +177,6 @@ fn summary(raw: &str, request: &mut SearchRequest) -> Result<(), RuleError> {
     Ok(())
 }
 
-/// Refuses a parameter value nothing could be indexed under: longer than an index value
-/// may be, or holding a control character (a NUL would not even reach PostgreSQL).
-/// Every query the registry reads (searches, conditional criteria, the audit trail's
-/// and history's parameters) goes through it.
-///
-/// # Errors
-/// [`RuleError::Invalid`] naming the parameter.
-pub fn checked_value(name: &str, raw: &str) -> Result<(), RuleError> {
-    // A parameter may list several values (`a,b`) and carry a system (`s|v`).
-    let limit = 4 * crate::params::MAX_INDEX_VALUE_BYTES;
-    if raw.len() > limit {
-        return Err(invalid(
-            name,
-            format!(
-                "the value of {name} holds {} bytes; a search value may hold at most {limit}",
-                raw.len()
-            ),
-        ));
-    }
-    if let Some(c) = raw
-        .chars()
-        .chain(name.chars())
-        .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
-    {
-        return Err(invalid(
-            &name.escape_debug().to_string(),
-            format!(
-                "a search parameter may not hold the control character U+{:04X}",
-                u32::from(c)
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Reads a search of `resource_type` from its parameters (query string and form body).
 /// `lenient`: the client sent `Prefer: handling=lenient`.
 pub fn parse(
@@ -232,7 +197,7 @@ pub fn parse(
     };
     let mut cursor = None;
     for (name, raw) in pairs {
-        checked_value(name, raw)?;
+        crate::text::checked_value(name, raw)?;
         match name.as_str() {
             "_count" => {
                 request.count = raw

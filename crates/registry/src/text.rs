@@ -1,5 +1,6 @@
 //! How strings are compared: the folding behind string search and identity documents.
 
+use crate::RuleError;
 use renhice_model::peru::url;
 use unicode_normalization::UnicodeNormalization;
 
@@ -25,6 +26,47 @@ pub fn normalise_of_type_value(type_system: &str, value: &str) -> String {
     } else {
         value.to_owned()
     }
+}
+
+/// The most bytes one indexed value may hold: a token's code or system, a folded
+/// string, a reference's id. A search key is a database index key (PostgreSQL's B-tree
+/// takes at most about 2.7 KB per row), and nobody searches by a kilobyte of text: a
+/// longer value is refused with its path rather than failing in the database.
+pub const MAX_INDEX_VALUE_BYTES: usize = 1024;
+
+/// Refuses a parameter value nothing could be indexed under: longer than an index value
+/// may be, or holding a control character (a NUL would not even reach PostgreSQL).
+/// The queries the registry reads values from (searches, conditional criteria, the
+/// audit trail's parameters) go through it.
+///
+/// # Errors
+/// [`RuleError::Invalid`] naming the parameter.
+pub fn checked_value(name: &str, raw: &str) -> Result<(), RuleError> {
+    // A parameter may list several values (`a,b`) and carry a system (`s|v`).
+    let limit = 4 * MAX_INDEX_VALUE_BYTES;
+    if raw.len() > limit {
+        return Err(RuleError::invalid(
+            name,
+            format!(
+                "the value of {name} holds {} bytes; a search value may hold at most {limit}",
+                raw.len()
+            ),
+        ));
+    }
+    if let Some(c) = raw
+        .chars()
+        .chain(name.chars())
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    {
+        return Err(RuleError::invalid(
+            name.escape_debug().to_string(),
+            format!(
+                "a search parameter may not hold the control character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

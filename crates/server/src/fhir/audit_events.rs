@@ -148,7 +148,7 @@ fn parse_query(query: &str) -> Result<Query, ApiError> {
     let mut count = DEFAULT_COUNT;
     let mut kept = Vec::new();
     for (name, raw) in pairs {
-        renhice_registry::query::checked_value(&name, &raw)?;
+        renhice_registry::text::checked_value(&name, &raw)?;
         match name.as_str() {
             "patient" => {
                 let ids = raw
