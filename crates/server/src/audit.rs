@@ -835,6 +835,14 @@ pub(crate) async fn record(
     }
     match recorder.writer.write(events).await {
         Ok(()) => Ok(res.map_into_left_body()),
+        // The database went away: a 503 to retry, like any request that meets the outage.
+        Err(AuditWriteError::Store(e)) if e.is_unavailable() => {
+            let refusal = ApiError::DatabaseUnavailable(renhice_store::StoreError::Task(format!(
+                "the request could not be audited, so nothing was disclosed: {e}"
+            )));
+            let (req, _) = res.into_parts();
+            Ok(ServiceResponse::new(req, refusal.error_response()).map_into_right_body())
+        }
         Err(e) => {
             let refusal =
                 ApiError::caused("the request could not be audited; nothing was disclosed", e);

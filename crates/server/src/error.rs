@@ -206,6 +206,7 @@ impl ApiError {
             | Self::Conflict(_)
             | Self::Store(StoreError::VersionConflict { .. }) => IssueType::Conflict,
             Self::Store(StoreError::UniqueKeyTaken { .. }) => IssueType::Duplicate,
+            Self::Store(e) if e.is_unavailable() => IssueType::Transient,
             Self::Internal { .. } | Self::Store(_) => IssueType::Exception,
         }
     }
@@ -239,7 +240,9 @@ impl ApiError {
             Self::Store(
                 e @ (StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }),
             ) => e.to_string(),
-            Self::Store(_) | Self::DatabaseUnavailable(_) | Self::Internal { .. } => {
+            Self::DatabaseUnavailable(_) => AWAY.to_owned(),
+            Self::Store(e) if e.is_unavailable() => AWAY.to_owned(),
+            Self::Store(_) | Self::Internal { .. } => {
                 format!("{self}; the server log has the details under this response's X-Request-Id")
             }
             other => other.to_string(),
@@ -298,6 +301,13 @@ impl From<renhice_registry::RuleError> for ApiError {
     }
 }
 
+/// What a client is told when the database is away (a restart, a failover, a read-only
+/// server): to come back, and, for a write, that it may have been stored.
+const AWAY: &str = "the database is not available now; retry after the time Retry-After gives. \
+ If this was a write, whether it was stored is not known: repeat it as it was \
+ (a push, a conditional create or update and an update with If-Match are safe \
+ to repeat). The server log has the details under this response's X-Request-Id";
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -322,9 +332,8 @@ impl ResponseError for ApiError {
             | Self::Store(StoreError::VersionConflict { .. } | StoreError::UniqueKeyTaken { .. }) => {
                 StatusCode::CONFLICT
             }
-            Self::Busy(_) | Self::DatabaseUnavailable(_) | Self::Store(StoreError::Pool(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Busy(_) | Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -345,6 +354,17 @@ impl ResponseError for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        let database_away = match self {
+            Self::DatabaseUnavailable(_) => true,
+            Self::Store(e) => e.is_unavailable(),
+            _ => false,
+        };
+        if database_away {
+            // A restart or a failover takes seconds: come back soon, not at once.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         if let Self::TooManyRequests { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())

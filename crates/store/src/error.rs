@@ -95,3 +95,42 @@ pub enum StoreError {
     #[error("database task did not complete: {0}")]
     Task(String),
 }
+
+impl StoreError {
+    /// Whether the database is out of reach or takes no writes, rather than refusing
+    /// this one request: no connection to be had, a connection lost mid-way (a restart,
+    /// a failover), a read-only or standby server. Such a failure passes; the request may
+    /// be repeated later.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            Self::Pool(_)
+            | Self::Connect { .. }
+            | Self::NotWritable(_)
+            | Self::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                | DatabaseErrorKind::ReadOnlyTransaction,
+                _,
+            )) => true,
+            // libpq's words when the server went away under a statement, which diesel
+            // files as unknown.
+            Self::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let message = info.message();
+                [
+                    "no connection to the server",
+                    "server closed the connection",
+                    "terminating connection",
+                    "connection has been closed",
+                    "SSL connection has been closed",
+                    "could not receive data from server",
+                ]
+                .iter()
+                .any(|words| message.contains(words))
+                    || message.contains("read-only transaction")
+            }
+            _ => false,
+        }
+    }
+}

@@ -529,6 +529,70 @@ backend_tests!(
     metrics_count_requests_by_route
 );
 
+/// A database outage is a 503 with `Retry-After`, never a 500: reads say to come back,
+/// writes that whether they were stored is not known and that they may be repeated.
+#[cfg(feature = "postgres")]
+#[test]
+fn a_database_outage_is_a_503_with_retry_after() {
+    renhice_testing::block_on(async {
+        let db = TestDb::postgres();
+        let app = spawn(&db).await;
+        let base = &app.base;
+        let (patient, _) = push::identities(&app).await;
+        let api = app.client(&sihce(HOME_IPRESS));
+        db.drop_now();
+        let body = serde_json::json!({"resourceType": "Patient",
+            "identifier": [serde_json::to_value(renhice_model::peru::PersonId::dni("41234567").unwrap().to_identifier()).unwrap()],
+            "name": [{"family": "Huamán", "given": ["Julia"]}]});
+        // Each request meets the outage its own way: a pooled connection the server ended,
+        // then no connection at all.
+        for _ in 0..4 {
+            for (method, url, body) in [
+                (
+                    reqwest::Method::GET,
+                    format!("{base}/fhir/Patient/{patient}"),
+                    None,
+                ),
+                (
+                    reqwest::Method::POST,
+                    format!("{base}/fhir/Patient"),
+                    Some(body.to_string()),
+                ),
+            ] {
+                let mut req = api
+                    .request(method.clone(), &url)
+                    .header("content-type", "application/fhir+json");
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let res = req.send().await.unwrap();
+                assert_eq!(res.status(), 503, "{method} {url}");
+                assert_eq!(res.headers()["retry-after"], "5", "{method} {url}");
+                let outcome: Value = res.json().await.unwrap();
+                assert_eq!(outcome["resourceType"], "OperationOutcome");
+                assert!(
+                    matches!(
+                        outcome["issue"][0]["code"].as_str(),
+                        Some("transient" | "no-store")
+                    ),
+                    "{outcome}"
+                );
+                if method == reqwest::Method::POST {
+                    let said = outcome["issue"][0]["diagnostics"]
+                        .as_str()
+                        .unwrap_or_default();
+                    assert!(
+                        said.contains("not available") && said.contains("retry")
+                            || said.contains("Retry"),
+                        "{outcome}"
+                    );
+                }
+            }
+        }
+        app.stop().await;
+    });
+}
+
 #[cfg(feature = "postgres")]
 #[test]
 fn readyz_fails_when_the_database_is_gone() {
