@@ -755,24 +755,159 @@ impl AuditWriter {
 }
 
 /// What the audit middleware needs: the writer, the registry's name as the observer of
-/// its events, and how request lines are named.
+/// its events, how request lines are named, and the refusals being counted.
 #[derive(Debug)]
 pub struct Recorder {
     writer: AuditWriter,
     audience: String,
     classify: Classify,
+    refusals: Refusals,
 }
 
 impl Recorder {
-    /// A recorder writing with `writer`, naming the registry `audience`.
+    /// A recorder writing with `writer`, naming the registry `audience`, counting each
+    /// client's refusals over `refusals` (see [`Refusals`]).
     #[must_use]
-    pub fn new(writer: AuditWriter, audience: String, classify: Classify) -> Self {
+    pub fn new(
+        writer: AuditWriter,
+        audience: String,
+        classify: Classify,
+        refusals: Refusals,
+    ) -> Self {
         Self {
             writer,
             audience,
             classify,
+            refusals,
         }
     }
+
+    /// Writes the counts of the refusal windows that have closed (called now and then,
+    /// so that a client that stopped is counted too).
+    pub async fn flush_refusals(&self) {
+        let due = self.refusals.due();
+        if !due.is_empty()
+            && let Err(e) = self.writer.write(due).await
+        {
+            tracing::error!(error = %e, "the counts of refused requests could not be audited");
+        }
+    }
+}
+
+/// Refusals that name no caller the registry knows (401) or that a rate limit turned
+/// away (429), aggregated per client and window: the first of a window is recorded in
+/// full; the others are counted, and when the window has closed one event records how
+/// many there were, between when and when, like which first one. Without this one client
+/// without a token could make the registry write thousands of rows a second; with it,
+/// each refusal is still accounted for in the hash chain.
+#[derive(Debug)]
+pub struct Refusals {
+    window_nanos: u64,
+    clock: crate::limits::LimitClock,
+    open: Mutex<std::collections::HashMap<String, RefusalWindow>>,
+}
+
+/// One client's refusals in the window its first one opened.
+#[derive(Debug)]
+struct RefusalWindow {
+    /// When it opened, on the window's clock.
+    opened: u64,
+    /// When it opened, for the record.
+    opened_at: i64,
+    /// The event that opened it, recorded in full.
+    first: NewAuditEvent,
+    /// Refusals counted since, not recorded one by one.
+    more: u64,
+}
+
+impl Refusals {
+    /// Windows of `window` (zero: every refusal recorded), timed by `clock`.
+    #[must_use]
+    pub fn new(window: Duration, clock: crate::limits::LimitClock) -> Self {
+        Self {
+            window_nanos: u64::try_from(window.as_nanos()).unwrap_or(u64::MAX),
+            clock,
+            open: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        use governor::clock::Clock as _;
+        self.clock.now().as_u64()
+    }
+
+    /// The events of one refusal of `client` to write now: all of them when it opens a
+    /// window (or nothing is aggregated), none when it is counted in an open one.
+    fn admit(&self, client: String, events: Vec<NewAuditEvent>) -> Vec<NewAuditEvent> {
+        if self.window_nanos == 0 || events.is_empty() {
+            return events;
+        }
+        let now = self.now();
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        match open.get_mut(&client) {
+            Some(window) if now < window.opened.saturating_add(self.window_nanos) => {
+                window.more += 1;
+                Vec::new()
+            }
+            _ => {
+                // A closed window of this client is counted by `due`, called before.
+                open.insert(
+                    client,
+                    RefusalWindow {
+                        opened: now,
+                        opened_at: renhice_store::Timestamp::now().micros(),
+                        first: events[0].clone(),
+                        more: 0,
+                    },
+                );
+                events
+            }
+        }
+    }
+
+    /// The counts of the windows that have closed, as events; those windows are done.
+    fn due(&self) -> Vec<NewAuditEvent> {
+        if self.window_nanos == 0 {
+            return Vec::new();
+        }
+        let now = self.now();
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        open.retain(|client, window| {
+            if now < window.opened.saturating_add(self.window_nanos) {
+                return true;
+            }
+            if window.more > 0 {
+                out.push(counted(client, window));
+            }
+            false
+        });
+        out
+    }
+}
+
+/// The event that records a window's counted refusals: the first one's, saying how many
+/// more there were and over what time.
+fn counted(client: &str, window: &RefusalWindow) -> NewAuditEvent {
+    let id = uuid::Uuid::now_v7().to_string();
+    let recorded = renhice_store::Timestamp::now().micros();
+    let mut event = window.first.clone();
+    let mut body: Value = serde_json::from_str(&event.body).unwrap_or_default();
+    let first_why = body["outcomeDesc"].as_str().unwrap_or_default().to_owned();
+    body["id"] = json!(id);
+    body["recorded"] = json!(renhice_store::Timestamp::from_micros(recorded).to_rfc3339());
+    body["outcomeDesc"] = json!(format!(
+        "{} more refused requests from {client} between {} and {}, like AuditEvent/{} \
+         ({first_why}); counted, not recorded one by one",
+        window.more,
+        renhice_store::Timestamp::from_micros(window.opened_at).to_rfc3339(),
+        renhice_store::Timestamp::from_micros(recorded).to_rfc3339(),
+        window.first.id,
+    ));
+    event.id = id;
+    event.recorded = recorded;
+    event.body = body.to_string();
+    event
 }
 
 /// Whether requests to `path` are audited: the FHIR API but its capability statement,
@@ -829,7 +964,23 @@ pub(crate) async fn record(
         .response()
         .error()
         .and_then(|e| e.as_error::<ApiError>());
-    let events = handle.remaining(status, error, &recorder.audience);
+    let mut events = handle.remaining(status, error, &recorder.audience);
+    if matches!(status, 401 | 429) {
+        let client = handle.with(|d| {
+            let who = d
+                .caller
+                .as_ref()
+                .map_or("", |g| g.subject.as_str())
+                .to_owned();
+            format!(
+                "{} {who} ({status})",
+                d.network.as_deref().unwrap_or("an unknown address")
+            )
+        });
+        let mut due = recorder.refusals.due();
+        events = recorder.refusals.admit(client, events);
+        events.append(&mut due);
+    }
     if events.is_empty() {
         return Ok(res.map_into_left_body());
     }

@@ -39,6 +39,11 @@ pub struct ServerConfig {
     /// event is tamper-evident once sealed. 0: the server does not seal (another
     /// process, or `renhice audit verify`, does).
     pub audit_seal_interval_ms: u64,
+    /// Seconds over which the refusals of one client that cannot be attributed to a
+    /// caller (401) or that a rate limit turned away (429) are recorded as one: the first
+    /// in full, the rest counted in one event when the window closes, so that a client
+    /// hammering the registry cannot fill its disk with audit rows. 0: each recorded.
+    pub audit_refusal_window_secs: u64,
     /// Requests a second each client may make, sustained (a client is its token's
     /// subject, or its IP address without an acceptable token); 0: no limit.
     pub rate_limit_per_second: u32,
@@ -101,6 +106,7 @@ impl Default for ServerConfig {
             tls_client_auth: ClientAuth::Optional,
             plain_http_off_loopback: false,
             audit_seal_interval_ms: 1000,
+            audit_refusal_window_secs: 60,
             rate_limit_per_second: 500,
             rate_limit_burst: 1000,
             rate_limit_clock: crate::limits::LimitClock::system(),

@@ -75,6 +75,30 @@ pub fn start_on(
     start_with(Some(listener), config, auth, store, metrics)
 }
 
+/// The audit middleware's recorder, and the task that writes the counts of refusals
+/// whose client went quiet without waiting for it to come back.
+fn recorder(config: &ServerConfig, audit: AuditWriter, audience: String) -> web::Data<Recorder> {
+    let refusal_window = Duration::from_secs(config.audit_refusal_window_secs);
+    let recorder = web::Data::new(Recorder::new(
+        audit,
+        audience,
+        routes::classify,
+        crate::audit::Refusals::new(refusal_window, config.rate_limit_clock.clone()),
+    ));
+    if !refusal_window.is_zero() {
+        let flusher = recorder.clone();
+        let period = (refusal_window / 4).max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                flusher.flush_refusals().await;
+            }
+        });
+    }
+    recorder
+}
+
 fn start_with(
     listener: Option<std::net::TcpListener>,
     mut config: ServerConfig,
@@ -116,11 +140,7 @@ fn start_with(
         store.clone(),
         Duration::from_millis(config.audit_seal_interval_ms),
     );
-    let recorder = web::Data::new(Recorder::new(
-        audit.clone(),
-        auth.config.audience.clone(),
-        routes::classify,
-    ));
+    let recorder = recorder(&config, audit.clone(), auth.config.audience.clone());
     let metrics = Arc::new(metrics);
     let limits = crate::limits::Limits::with_clock(
         config.rate_limit_per_second,

@@ -86,4 +86,64 @@ async fn a_client_past_its_rate_gets_429_with_retry_after(db: TestDb) {
     app.stop().await;
 }
 
-backend_tests!(a_client_past_its_rate_gets_429_with_retry_after);
+/// One client's refusals are audited as one per window: the first in full, the rest
+/// counted in one event once the window is over, in the hash chain like every event.
+async fn a_clients_refusals_are_counted_not_recorded_one_by_one(db: TestDb) {
+    let clock = LimitClock::manual();
+    let app = spawn_with(&db, |c| {
+        c.rate_limit_per_second = 0;
+        c.rate_limit_clock = clock.clone();
+        c.audit_refusal_window_secs = 60;
+    })
+    .await;
+    let base = &app.base;
+    let url = format!("{base}/fhir/Patient?family=quispe");
+    let anonymous = reqwest::Client::new();
+    for _ in 0..30 {
+        let res = anonymous.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = || async {
+        let (_, all) = app
+            .client(&auditor())
+            .get(&format!("{base}/fhir/AuditEvent?outcome=4&_count=100"))
+            .await;
+        events(&all)
+            .iter()
+            .map(|e| e["outcomeDesc"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(refused().await.len(), 1, "the first refusal, in full");
+    // The window closes: the next refusal opens another, and the 29 are counted.
+    clock.advance(Duration::from_secs(61));
+    let res = anonymous.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let said = refused().await;
+    assert_eq!(said.len(), 3, "{said:#?}");
+    let counted: Vec<&String> = said.iter().filter(|d| d.contains("more refused")).collect();
+    assert_eq!(counted.len(), 1, "{said:#?}");
+    assert!(
+        counted[0].starts_with("29 more refused requests from 127.0.0.1"),
+        "{}",
+        counted[0]
+    );
+    // Still tamper-evident: the chain holds the count.
+    let (status, verdict) = app
+        .client(&auditor())
+        .get(&format!("{base}/fhir/AuditEvent/$verify-chain"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{verdict}");
+    let valid = verdict["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "valid")
+        .map(|p| p["valueBoolean"].clone());
+    assert_eq!(valid, Some(serde_json::Value::Bool(true)), "{verdict}");
+    app.stop().await;
+}
+
+backend_tests!(
+    a_client_past_its_rate_gets_429_with_retry_after,
+    a_clients_refusals_are_counted_not_recorded_one_by_one
+);
