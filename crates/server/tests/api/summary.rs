@@ -282,7 +282,70 @@ async fn a_summary_the_registry_cannot_place_is_refused_with_the_path(db: TestDb
     app.stop().await;
 }
 
+/// Without the patient's consent another IPRESS gets only its own summary, and is told
+/// that other IPRESS hold records: how many, not which.
+async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
+    let app = spawn(&db).await;
+    let base = &app.base;
+    let (patient, santa_clara) = identities(&app).await;
+    let loayza = crate::access::loayza(&app).await;
+    let home = app.client(&sihce(HOME_IPRESS));
+    let (status, _) = home
+        .post(
+            &format!("{base}/fhir"),
+            &crate::push::push(&patient, &santa_clara, "urn:oid:1.2.604.77", &[1]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let theirs = summary(
+        "b1",
+        "2026-02-01T09:00:00-05:00",
+        &format!("Patient/{patient}"),
+        &format!("Organization/{santa_clara}"),
+        "E11",
+    );
+    let (status, body) = home.post(&format!("{base}/fhir/Bundle"), &theirs).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let at_loayza = app.client(&sihce("00005938"));
+    let url = format!("{base}/fhir/Patient/{patient}/$summary");
+    let (status, outcome) = at_loayza.get(&url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{outcome}");
+    assert_eq!(outcome["issue"][0]["code"], "not-found", "{outcome}");
+    assert_eq!(outcome["issue"][1]["severity"], "information", "{outcome}");
+    assert_eq!(outcome["issue"][1]["code"], "suppressed", "{outcome}");
+    assert!(
+        outcome["issue"][1]["diagnostics"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("1 IPRESS holds")),
+        "{outcome}"
+    );
+    assert!(!outcome.to_string().contains("00012345"), "not which: {outcome}");
+
+    // Its own summary is served, with the count in a header (the document is unchanged).
+    let own = summary(
+        "b2",
+        "2026-03-01T09:00:00-05:00",
+        &format!("Patient/{patient}"),
+        &format!("Organization/{loayza}"),
+        "I10",
+    );
+    let (status, body) = at_loayza.post(&format!("{base}/fhir/Bundle"), &own).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let res = at_loayza.request(reqwest::Method::GET, &url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-withheld-ipress"], "1");
+    let served: Value = res.json().await.unwrap();
+    assert_eq!(condition(&served), json!("I10"));
+    // Santa Clara, which holds what it sees, is told nothing of the kind.
+    let res = home.request(reqwest::Method::GET, &url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("x-withheld-ipress").is_none());
+    app.stop().await;
+}
+
 backend_tests!(
+    a_summary_says_what_the_callers_access_left_out,
     the_latest_summary_per_patient_and_ipress_is_kept_and_served,
     a_summary_the_registry_cannot_place_is_refused_with_the_path
 );
