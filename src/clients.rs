@@ -46,8 +46,9 @@ pub(crate) struct RegisterArgs {
     /// The client's public keys: a JSON Web Key Set file, each key with a `kid`.
     #[arg(long, value_name = "FILE")]
     jwks: PathBuf,
-    /// The SMART system/ scopes its tokens may carry, space-separated (default: every
-    /// scope its role allows, system/*.cruds).
+    /// The SMART system/ scopes its tokens may carry, space-separated (default: those it
+    /// was registered with before, or, for a new client, every scope its role allows,
+    /// system/*.cruds).
     #[arg(long, value_name = "SCOPES")]
     scope: Option<String>,
 }
@@ -99,6 +100,14 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--scope: {e}"))?
                 .map(|s| s.to_string());
+            let store = store(&args.config)?;
+            // Registering again (a key rotation) keeps the scopes unless --scope is given.
+            let scope = match scope {
+                Some(scope) => Some(scope),
+                None => store
+                    .run_blocking(|conn| clients::find(conn, &args.id))?
+                    .and_then(|known| known.scope),
+            };
             let client = Client {
                 client_id: args.id.clone(),
                 renipress: renipress.as_str().to_owned(),
@@ -107,7 +116,7 @@ pub(crate) fn client(command: &ClientCommand) -> anyhow::Result<()> {
                 updated_at: now_micros(),
                 scope,
             };
-            store(&args.config)?.run_blocking(|conn| clients::register(conn, &client))?;
+            store.run_blocking(|conn| clients::register(conn, &client))?;
             println!("registered {} for IPRESS {}", args.id, renipress.as_str());
         }
         ClientCommand::Disable(args) => {

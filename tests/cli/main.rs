@@ -540,6 +540,11 @@ fn clients_are_registered_listed_and_disabled() {
         out,
         "sihce-1\t00012345\tactive\tsystem/DocumentReference.cru\n"
     );
+    // A key rotation (registered again without --scope) keeps the scopes.
+    let (ok, _, err) = client(&[&register[..], &["--jwks", "jwks.json"]].concat());
+    assert!(ok, "{err}");
+    let (_, out, _) = client(&["list"]);
+    assert!(out.ends_with("\tsystem/DocumentReference.cru\n"), "{out}");
     let (ok, _, err) = client(
         &[
             &register[..],

@@ -49,6 +49,11 @@ pub fn documents_only(patient: &serde_json::Value) -> (serde_json::Value, Vec<us
             index += 1;
             document
         });
+        // No document at all: left out, so the profile says what is missing (an identity
+        // document), not that an array the client never sent is empty.
+        if identifiers.is_empty() {
+            copy.as_object_mut().map(|o| o.remove("identifier"));
+        }
     }
     (copy, kept)
 }

@@ -807,6 +807,26 @@ pub struct Refusals {
     open: Mutex<std::collections::HashMap<String, RefusalWindow>>,
 }
 
+/// The most clients whose refusals are counted apart at once.
+const MAX_WINDOWS: usize = 10_000;
+
+/// The client a refusal is counted for: its token's subject if it has one, and its
+/// address (an IPv6 address by its /64, which one host is commonly given whole).
+fn refusing_client(network: Option<&str>, subject: Option<&str>, status: u16) -> String {
+    let address = match network.and_then(|n| n.parse::<std::net::IpAddr>().ok()) {
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "an unknown address".to_owned(),
+    };
+    match subject {
+        Some(subject) => format!("{address} {subject} ({status})"),
+        None => format!("{address} ({status})"),
+    }
+}
+
 /// One client's refusals in the window its first one opened.
 #[derive(Debug)]
 struct RefusalWindow {
@@ -837,32 +857,43 @@ impl Refusals {
     }
 
     /// The events of one refusal of `client` to write now: all of them when it opens a
-    /// window (or nothing is aggregated), none when it is counted in an open one.
+    /// window (or nothing is aggregated), with the count of the window it closes if that
+    /// one counted any; none when it is counted in an open one. Past [`MAX_WINDOWS`]
+    /// clients at once, the others share one window, so memory stays bounded whatever
+    /// the number of addresses an attacker has.
     fn admit(&self, client: String, events: Vec<NewAuditEvent>) -> Vec<NewAuditEvent> {
         if self.window_nanos == 0 || events.is_empty() {
             return events;
         }
         let now = self.now();
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        match open.get_mut(&client) {
-            Some(window) if now < window.opened.saturating_add(self.window_nanos) => {
+        let client = if open.len() >= MAX_WINDOWS && !open.contains_key(&client) {
+            "other clients (too many to count apart)".to_owned()
+        } else {
+            client
+        };
+        let mut out = Vec::new();
+        if let Some(window) = open.get_mut(&client) {
+            if now < window.opened.saturating_add(self.window_nanos) {
                 window.more += 1;
-                Vec::new()
+                return Vec::new();
             }
-            _ => {
-                // A closed window of this client is counted by `due`, called before.
-                open.insert(
-                    client,
-                    RefusalWindow {
-                        opened: now,
-                        opened_at: renhice_store::Timestamp::now().micros(),
-                        first: events[0].clone(),
-                        more: 0,
-                    },
-                );
-                events
+            // Closed: its count is written with the refusal that opens the next one.
+            if window.more > 0 {
+                out.push(counted(&client, window));
             }
         }
+        open.insert(
+            client,
+            RefusalWindow {
+                opened: now,
+                opened_at: renhice_store::Timestamp::now().micros(),
+                first: events[0].clone(),
+                more: 0,
+            },
+        );
+        out.extend(events);
+        out
     }
 
     /// The counts of the windows that have closed, as events; those windows are done.
@@ -967,19 +998,13 @@ pub(crate) async fn record(
     let mut events = handle.remaining(status, error, &recorder.audience);
     if matches!(status, 401 | 429) {
         let client = handle.with(|d| {
-            let who = d
-                .caller
-                .as_ref()
-                .map_or("", |g| g.subject.as_str())
-                .to_owned();
-            format!(
-                "{} {who} ({status})",
-                d.network.as_deref().unwrap_or("an unknown address")
+            refusing_client(
+                d.network.as_deref(),
+                d.caller.as_ref().map(|g| g.subject.as_str()),
+                status,
             )
         });
-        let mut due = recorder.refusals.due();
         events = recorder.refusals.admit(client, events);
-        events.append(&mut due);
     }
     if events.is_empty() {
         return Ok(res.map_into_left_body());

@@ -9,7 +9,6 @@
 //! so a rolling upgrade that adds a parameter ends with every server on the new build
 //! before the last one starts.
 
-use renhice_model::resources::Resource;
 use renhice_registry::params::{INDEX_UPGRADES, index};
 use renhice_store::{Store, StoreError};
 
@@ -38,7 +37,7 @@ fn upgrade(store: &Store) -> Result<(), StoreError> {
                 &|body| {
                     // A body that does not parse any more is left unindexed, as it would
                     // be unsearchable by any parameter written today.
-                    Resource::from_json(body.as_bytes())
+                    crate::fhir::rest::stored(body)
                         .map(|resource| index(&resource))
                         .unwrap_or_default()
                 },

@@ -562,9 +562,8 @@ pub(crate) fn permission(method: &str, path: &str) -> Option<(&'static str, char
     let resource = match (path_type(path), route.types) {
         (Some(t), _) => t.as_str(),
         (None, Types::Only([t, ..])) => t.as_str(),
-        // A transaction or batch at the base: its entries are index pushes and identity
-        // feeds, which only SIHCE systems make.
-        (None, _) if route.kind == Kind::Transaction => "Bundle",
+        // A transaction or batch at the base: what it needs is what its entries do, which
+        // the push (`DocumentReference` and `List` create) and each batch entry check.
         (None, _) => return None,
     };
     let letter = match route.kind {
@@ -574,12 +573,9 @@ pub(crate) fn permission(method: &str, path: &str) -> Option<(&'static str, char
         | Kind::Capabilities
         | Kind::Token
         | Kind::Operational => return None,
-        Kind::Read
-        | Kind::Vread
-        | Kind::HistoryInstance
-        | Kind::HistoryType
-        | Kind::Operation { .. } => 'r',
-        Kind::SearchType => 's',
+        Kind::Read | Kind::Vread | Kind::HistoryInstance | Kind::Operation { .. } => 'r',
+        // SMART v2: a type's history is a search of the type.
+        Kind::SearchType | Kind::HistoryType => 's',
         Kind::Create | Kind::Transaction => 'c',
         Kind::Update => 'u',
     };

@@ -155,21 +155,34 @@ impl Store {
     }
 }
 
-/// Whether the database takes writes now: one row updated to what it holds, in a
-/// transaction rolled back. A server whose every write would fail (and with it every
-/// audited request) is not ready, however well it reads.
+/// Whether the database takes writes now: PostgreSQL says whether this session's
+/// transactions are read-only (a standby, or a database put in read-only mode). Asked,
+/// not tried: a probe that wrote would queue behind the writers it is meant to vouch for
+/// (an index backfill holds its row for minutes). SQLite has no such state.
 fn check_writable(conn: &mut DbConnection) -> Result<(), StoreError> {
-    use diesel::Connection as _;
-    use diesel::RunQueryDsl as _;
-    let probe = conn.transaction::<(), diesel::result::Error, _>(|conn| {
-        let statement =
-            diesel::sql_query("UPDATE search_index_version SET version = version WHERE id = 1");
-        on_backend!(conn, statement)?;
-        Err(diesel::result::Error::RollbackTransaction)
-    });
-    match probe {
-        Ok(()) | Err(diesel::result::Error::RollbackTransaction) => Ok(()),
-        Err(e) => Err(StoreError::NotWritable(e.to_string())),
+    match conn {
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(pg) => {
+            use diesel::RunQueryDsl as _;
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                transaction_read_only: String,
+            }
+            let setting: Setting =
+                diesel::sql_query("SHOW transaction_read_only").get_result(pg)?;
+            if setting.transaction_read_only == "on" {
+                Err(StoreError::NotWritable(
+                    "PostgreSQL's transactions are read-only (a standby, or \
+                     default_transaction_read_only)"
+                        .to_owned(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        #[cfg(feature = "sqlite")]
+        DbConnection::Sqlite(_) => Ok(()),
     }
 }
 

@@ -48,7 +48,7 @@ async fn readable(state: &AppState, caller: &Caller) -> Result<Option<Vec<String
 /// quote other people (a SIHCE's `Patient?identifier=A,B` is one event for each of A and
 /// B). Who, when, what and why stay; the hash chain covers the stored event, which
 /// auditors read whole.
-fn for_patient(body: &str) -> String {
+fn for_patient(body: &str, own: &[String]) -> String {
     let Ok(mut event) = serde_json::from_str::<serde_json::Value>(body) else {
         return body.to_owned();
     };
@@ -56,8 +56,15 @@ fn for_patient(body: &str) -> String {
         .get_mut("entity")
         .and_then(serde_json::Value::as_array_mut)
     {
-        // The search itself (BALP's query entity: its text in `query` and `description`).
-        entities.retain(|e| e.get("query").is_none());
+        // The search itself (BALP's query entity: its text in `query` and `description`),
+        // and any other patient the request was about.
+        entities.retain(|e| {
+            let other_patient = e["what"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Patient/"))
+                .is_some_and(|id| !own.iter().any(|o| o == id));
+            e.get("query").is_none() && !other_patient
+        });
         if entities.is_empty() {
             event.as_object_mut().map(|o| o.remove("entity"));
         }
@@ -65,13 +72,12 @@ fn for_patient(body: &str) -> String {
     event.to_string()
 }
 
-fn to_entry(base: &str, row: &AuditRow, patient: bool) -> Result<BundleEntry, ApiError> {
-    let body = if patient {
-        for_patient(&row.body)
-    } else {
-        row.body.clone()
+fn to_entry(base: &str, row: &AuditRow, own: Option<&[String]>) -> Result<BundleEntry, ApiError> {
+    let body = match own {
+        Some(own) => for_patient(&row.body, own),
+        None => row.body.clone(),
     };
-    let resource = Resource::from_json(body.as_bytes())
+    let resource = super::rest::stored(&body)
         .map_err(|e| ApiError::caused(format!("stored AuditEvent/{} does not parse", row.id), e))?;
     Ok(BundleEntry {
         full_url: Some(format!("{base}/AuditEvent/{}", row.id).into()),
@@ -255,6 +261,7 @@ pub(crate) async fn search(
         caller.audit().patient(patient);
     }
     // A patient sees only events about their own records, whatever they asked.
+    let own = allowed.clone();
     let patients = match (allowed, asked) {
         (None, asked) => asked,
         (Some(own), None) => Some(own),
@@ -277,7 +284,7 @@ pub(crate) async fn search(
     let entries = page
         .rows
         .iter()
-        .map(|row| to_entry(&base, row, caller.role() == Role::Patient))
+        .map(|row| to_entry(&base, row, own.as_deref()))
         .collect::<Result<Vec<_>, _>>()?;
     let link_to = |cursor: Option<i64>| {
         let mut q = kept.clone();
@@ -333,7 +340,7 @@ pub(crate) async fn read(
     if let Some(patient) = &row.patient_id {
         caller.audit().patient(patient);
     }
-    if let Some(own) = allowed {
+    if let Some(own) = &allowed {
         let mine = row.patient_id.as_ref().is_some_and(|p| own.contains(p));
         if !mine {
             return Err(forbidden(
@@ -342,10 +349,9 @@ pub(crate) async fn read(
             ));
         }
     }
-    let body = if caller.role() == Role::Patient {
-        for_patient(&row.body)
-    } else {
-        row.body
+    let body = match &allowed {
+        Some(own) => for_patient(&row.body, own),
+        None => row.body,
     };
     Ok(HttpResponse::Ok()
         .insert_header((

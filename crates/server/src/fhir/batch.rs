@@ -130,6 +130,10 @@ async fn run(
             .and_then(Primitive::as_str),
     )?;
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    // What the entry does is held to the token's scopes as the same request on its own.
+    if let Some((resource, letter)) = crate::routes::permission(&method, &format!("/fhir/{path}")) {
+        caller.check_scope(resource, letter)?;
+    }
     let segments: Vec<&str> = path.split('/').collect();
     let resource = entry.resource;
     let body_of = |resource: Option<Resource>, expected: &'static str| {
@@ -223,7 +227,7 @@ fn success(base: &str, w: &Written) -> BundleEntry {
     BundleEntry {
         full_url: Some(format!("{base}/{}/{}", w.resource_type, w.id).into()),
         // The stored resource, as the single request would return it.
-        resource: Resource::from_json(w.body.as_bytes()).ok(),
+        resource: super::rest::stored(&w.body).ok(),
         response: Some(Box::new(BundleEntryResponse {
             status: Some(format!("{} {reason}", w.status.as_u16()).into()),
             location: Some(format!("{}/{}/_history/{}", w.resource_type, w.id, w.version).into()),

@@ -115,16 +115,27 @@ fn request_text(req: &HttpRequest) -> Result<(), ApiError> {
     let query = req.query_string();
     for part in query.split('&') {
         let spaced = part.replace('+', " ");
-        if percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8()
-            .is_err()
-        {
-            let shown: String = part.chars().take(64).collect();
+        let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8();
+        let control = decoded.as_ref().ok().and_then(|text| {
+            text.chars()
+                .find(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+        });
+        let shown: String = part.chars().take(64).collect();
+        if decoded.is_err() {
             return Err(ApiError::Invalid {
                 path: "query".to_owned(),
                 message: format!(
                     "{shown:?} is not percent-encoded UTF-8 text; encode each parameter's \
                      UTF-8 bytes"
+                ),
+            });
+        }
+        if let Some(c) = control {
+            return Err(ApiError::Invalid {
+                path: "query".to_owned(),
+                message: format!(
+                    "{shown:?} holds the control character U+{:04X}; no parameter value does",
+                    u32::from(c)
                 ),
             });
         }

@@ -225,7 +225,7 @@ fn answer(groups: Vec<(LocationGroup, Option<String>)>, withheld: usize) -> Http
     let groups = groups
         .into_iter()
         .map(|(group, organization)| {
-            let organization = match organization.map(|b| Resource::from_json(b.as_bytes())) {
+            let organization = match organization.map(|b| super::rest::stored(&b)) {
                 Some(Ok(Resource::Organization(o))) => Some(*o),
                 _ => None,
             };

@@ -42,7 +42,7 @@ async fn resolve(state: &AppState, mut id: String) -> Result<(String, Box<Patien
             .await?
             .and_then(|r| r.body);
         let Some(body) = row else { break };
-        let Ok(Resource::Patient(p)) = Resource::from_json(body.as_bytes()) else {
+        let Ok(Resource::Patient(p)) = super::rest::stored(&body) else {
             return Err(ApiError::internal(format!(
                 "stored Patient/{id} is not a Patient"
             )));

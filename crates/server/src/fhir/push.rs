@@ -83,6 +83,9 @@ pub(super) async fn transaction(
     bundle: Bundle,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::System, Role::Clinician], "push index entries")?;
+    // A push creates index entries and their SubmissionSet.
+    caller.check_scope("DocumentReference", 'c')?;
+    caller.check_scope("List", 'c')?;
     let own = caller.ipress(state).await?;
     if state.config.validate_pushes {
         super::rest::conforms(body, "push", renhice_registry::PUSH_PROFILE).await?;
@@ -358,7 +361,7 @@ async fn supersede(
 
 /// A stored DocumentReference, parsed.
 fn stored_document(id: &str, body: Option<&str>) -> Result<DocumentReference, ApiError> {
-    match body.map(|b| Resource::from_json(b.as_bytes())) {
+    match body.map(super::rest::stored) {
         Some(Ok(Resource::DocumentReference(d))) => Ok(*d),
         _ => Err(ApiError::internal(format!(
             "stored DocumentReference/{id} does not parse as one"

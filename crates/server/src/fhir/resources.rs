@@ -294,7 +294,7 @@ pub(crate) async fn update(
             .await?
             .filter(|r| !r.deleted)
             .and_then(|r| r.body)
-            .map(|body| Resource::from_json(body.as_bytes()))
+            .map(|body| super::rest::stored(&body))
             .transpose()
             .map_err(|e| ApiError::caused(format!("stored Consent/{id} does not parse"), e))?;
         consent::check_write(
@@ -323,15 +323,6 @@ pub(crate) async fn update_resource(
     resource: Resource,
     expected: Option<i64>,
 ) -> Result<Written, ApiError> {
-    if !renhice_registry::is_fhir_id(&id) {
-        return Err(ApiError::Invalid {
-            path: format!("{resource_type}.id"),
-            message: format!(
-                "{:?} is not a FHIR id: 1 to 64 letters, digits, '-' or '.'",
-                id.chars().take(80).collect::<String>()
-            ),
-        });
-    }
     match resource.id() {
         Some(body_id) if body_id == id => {}
         Some(body_id) => {
@@ -352,6 +343,17 @@ pub(crate) async fn update_resource(
         .store
         .run(move |conn| stored::read(conn, resource_type, &lookup_id))
         .await?;
+    // An update that creates chooses the id: it must be one FHIR allows. (A resource an
+    // earlier build stored under another id can still be updated.)
+    if row.is_none() && !renhice_registry::is_fhir_id(&id) {
+        return Err(ApiError::Invalid {
+            path: format!("{resource_type}.id"),
+            message: format!(
+                "{:?} is not a FHIR id: 1 to 64 letters, digits, '-' or '.'",
+                id.chars().take(80).collect::<String>()
+            ),
+        });
+    }
     let current = row.as_ref().map_or(0, |r| r.version_id);
     if let Some(expected) = expected
         && expected != current
@@ -840,7 +842,7 @@ fn history_entry(
         (false, _) => ("PUT", "200"),
     };
     let resource = match &v.body {
-        Some(body) => Some(Resource::from_json(body.as_bytes()).map_err(|e| {
+        Some(body) => Some(super::rest::stored(body).map_err(|e| {
             ApiError::caused(format!("stored {resource_type}/{id} does not parse"), e)
         })?),
         None => None,

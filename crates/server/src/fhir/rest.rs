@@ -90,6 +90,13 @@ pub(crate) async fn parse(
     Ok(resource)
 }
 
+/// Reads a body the registry stored. Leniently: it is the registry's own output, and a
+/// body an earlier build stored (when the strict reader still took `[]` and `{}`) must
+/// still be served, not answered with a 500.
+pub(crate) fn stored(body: &str) -> Result<Resource, renhice_model::json::ParseError> {
+    Resource::from_json_with(body.as_bytes(), renhice_model::json::Mode::Lenient)
+}
+
 /// Parses the body of a write strictly and holds it to the profile its type is held to
 /// ([`ResourceType::write_profile`]) and to FHIR R4's own rules, before anything is
 /// stored: a body that breaks them is a 422 listing every error with its path.

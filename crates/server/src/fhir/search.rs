@@ -365,7 +365,7 @@ fn entry(
     body: &str,
     mode: &'static str,
 ) -> Result<BundleEntry, ApiError> {
-    let resource = Resource::from_json(body.as_bytes())
+    let resource = super::rest::stored(body)
         .map_err(|e| ApiError::caused(format!("stored {resource_type}/{id} does not parse"), e))?;
     Ok(BundleEntry {
         full_url: Some(format!("{base}/{resource_type}/{id}").into()),

@@ -341,7 +341,7 @@ fn keep(
             let held = row
                 .as_ref()
                 .and_then(|r| r.body.as_deref())
-                .and_then(|b| Resource::from_json(b.as_bytes()).ok());
+                .and_then(|b| super::rest::stored(b).ok());
             let (Some(row), Some(Resource::Bundle(held))) = (row, held) else {
                 return Ok(Outcome::Unreadable(id));
             };

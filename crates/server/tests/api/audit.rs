@@ -197,11 +197,12 @@ async fn every_request_is_audited_and_patients_see_who_looked(db: TestDb) {
         "identifier": [serde_json::to_value(
             renhice_model::peru::PersonId::dni("10000001").unwrap().to_identifier(),
         ).unwrap()]});
-    let (status, _) = app
+    let (status, other) = app
         .client(&sihce(HOME_IPRESS))
         .post(&format!("{base}/fhir/Patient"), &other)
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    let other_id = other["id"].as_str().unwrap().to_owned();
     let (status, found) = app
         .client(&sihce(HOME_IPRESS))
         .get(&format!("{base}/fhir/Patient?identifier=45678912,10000001"))
@@ -220,6 +221,7 @@ async fn every_request_is_audited_and_patients_see_who_looked(db: TestDb) {
     let api = app.client(&patient("1|PER|45678912"));
     let (_, mine) = api.get(&format!("{base}/fhir/AuditEvent?_count=500")).await;
     assert!(!mine.to_string().contains("10000001"), "{mine}");
+    assert!(!mine.to_string().contains(&other_id), "{mine}");
     assert!(
         events(&mine)
             .iter()

@@ -569,6 +569,14 @@ fn query_probes(patient: &str) -> Vec<Probe> {
         get("an unknown type", "/fhir/Dragon?name=x".into()),
         get("a type with a NUL", "/fhir/Pat%00ient?name=x".into()),
         get("an unknown operation", "/fhir/Patient/$explode".into()),
+        get(
+            "a PIX source identifier with a NUL",
+            "/fhir/Patient/$ihe-pix?sourceIdentifier=%00".into(),
+        ),
+        get(
+            "a summary custodian with a NUL",
+            format!("/fhir/Patient/{patient}/$summary?custodian=%00"),
+        ),
     ];
     // Writes to ids a client may not choose.
     for (what, id) in [

@@ -320,7 +320,10 @@ async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
             .is_some_and(|d| d.starts_with("1 IPRESS holds")),
         "{outcome}"
     );
-    assert!(!outcome.to_string().contains("00012345"), "not which: {outcome}");
+    assert!(
+        !outcome.to_string().contains("00012345"),
+        "not which: {outcome}"
+    );
 
     // Its own summary is served, with the count in a header (the document is unchanged).
     let own = summary(
@@ -332,13 +335,21 @@ async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
     );
     let (status, body) = at_loayza.post(&format!("{base}/fhir/Bundle"), &own).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let res = at_loayza.request(reqwest::Method::GET, &url).send().await.unwrap();
+    let res = at_loayza
+        .request(reqwest::Method::GET, &url)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-withheld-ipress"], "1");
     let served: Value = res.json().await.unwrap();
     assert_eq!(condition(&served), json!("I10"));
     // Santa Clara, which holds what it sees, is told nothing of the kind.
-    let res = home.request(reqwest::Method::GET, &url).send().await.unwrap();
+    let res = home
+        .request(reqwest::Method::GET, &url)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("x-withheld-ipress").is_none());
     app.stop().await;

@@ -226,6 +226,54 @@ async fn a_client_gets_only_the_scopes_it_is_registered_for(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    // Nor by another way in: a percent-encoded path, a type's history (a search), the
+    // entries of a batch, a push.
+    for url in [
+        format!("{base}/fhir/Pati%65nt?family=quispe"),
+        format!("{base}/fhir/Patient/_history"),
+    ] {
+        let res = client.get(&url).bearer_auth(&narrow).send().await.unwrap();
+        // 403 by the scope, or 405 where the encoded type matches no route at all.
+        assert!(
+            matches!(res.status().as_u16(), 403 | 405),
+            "{url}: {}",
+            res.status()
+        );
+    }
+    let person = json!({"resourceType": "Patient",
+        "identifier": [serde_json::to_value(renhice_model::peru::PersonId::dni("41234567").unwrap().to_identifier()).unwrap()],
+        "name": [{"family": "Huamán", "given": ["Julia"]}]});
+    let batch = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": person, "request": {"method": "POST", "url": "Patient"}},
+        {"request": {"method": "GET", "url": format!("Patient/{patient}")}}
+    ]});
+    let res = client
+        .post(format!("{base}/fhir"))
+        .bearer_auth(&narrow)
+        .header("content-type", "application/fhir+json")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let answered: Value = res.json().await.unwrap();
+    assert_eq!(
+        answered["entry"][0]["response"]["status"], "403 Forbidden",
+        "{answered}"
+    );
+    assert_eq!(
+        answered["entry"][1]["response"]["status"], "200 OK",
+        "{answered}"
+    );
+    let res = client
+        .post(format!("{base}/fhir"))
+        .bearer_auth(&narrow)
+        .header("content-type", "application/fhir+json")
+        .body(crate::push::push(&patient, "x", "urn:oid:1.2.604.55", &[1]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
 
