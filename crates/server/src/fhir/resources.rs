@@ -658,18 +658,7 @@ pub(crate) async fn history(
             format!("{url}?{encoded}")
         }
     };
-    let mut links = vec![BundleLink {
-        relation: Some("self".into()),
-        url: Some(link(asked.before).into()),
-        ..BundleLink::default()
-    }];
-    if let Some(next) = next {
-        links.push(BundleLink {
-            relation: Some("next".into()),
-            url: Some(link(Some(next)).into()),
-            ..BundleLink::default()
-        });
-    }
+    let links = page_links(link(asked.before), next.map(|n| link(Some(n))));
     let bundle = Bundle {
         r#type: Some("history".into()),
         total: u32::try_from(all.len()).ok().map(Primitive::new),
@@ -737,18 +726,7 @@ pub(crate) async fn type_history(
         let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
         format!("{base}/{resource_type}/_history?{encoded}")
     };
-    let mut links = vec![BundleLink {
-        relation: Some("self".into()),
-        url: Some(link(asked.after).into()),
-        ..BundleLink::default()
-    }];
-    if let Some(next) = next {
-        links.push(BundleLink {
-            relation: Some("next".into()),
-            url: Some(link(Some(next)).into()),
-            ..BundleLink::default()
-        });
-    }
+    let links = page_links(link(asked.after), next.map(|n| link(Some(n))));
     let bundle = Bundle {
         r#type: Some("history".into()),
         link: links,
@@ -756,6 +734,18 @@ pub(crate) async fn type_history(
         ..Bundle::default()
     };
     Ok(ok(&Resource::Bundle(Box::new(bundle))))
+}
+
+/// A page's `self` link, and its `next` link when there is a next page.
+fn page_links(this: String, next: Option<String>) -> Vec<BundleLink> {
+    std::iter::once(("self", this))
+        .chain(next.map(|url| ("next", url)))
+        .map(|(relation, url)| BundleLink {
+            relation: Some(relation.into()),
+            url: Some(url.into()),
+            ..BundleLink::default()
+        })
+        .collect()
 }
 
 /// Refuses writing an identity directly (create, update, conditional update) to a caller

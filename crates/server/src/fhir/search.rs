@@ -168,6 +168,19 @@ async fn access_criterion(
     }
 }
 
+/// The patients a search's `patient` criteria name.
+fn searched_patients(criteria: &[Criterion]) -> Vec<String> {
+    criteria
+        .iter()
+        .filter(|c| c.param == "patient")
+        .flat_map(|c| &c.values)
+        .filter_map(|m| match m {
+            Match::Reference { target_id, .. } => Some(target_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The index entries a SIHCE or clinician may find among the searched patients': its own
 /// IPRESS's, unless every patient searched has consented to more (the narrowest of their
 /// consents applies to all).
@@ -177,15 +190,7 @@ async fn entries_criterion(
     resource_type: &str,
     criteria: &[Criterion],
 ) -> Result<Option<Criterion>, ApiError> {
-    let patients: Vec<String> = criteria
-        .iter()
-        .filter(|c| c.param == "patient")
-        .flat_map(|c| &c.values)
-        .filter_map(|m| match m {
-            Match::Reference { target_id, .. } => Some(target_id.clone()),
-            _ => None,
-        })
-        .collect();
+    let patients = searched_patients(criteria);
     let own = caller.ipress(state).await?;
     let mut sensitive = true;
     for patient in &patients {
@@ -388,15 +393,7 @@ async fn withheld(
     if !matches!(caller.role(), Role::System | Role::Clinician) {
         return Ok(0);
     }
-    let patients: Vec<String> = criteria
-        .iter()
-        .filter(|c| c.param == "patient")
-        .flat_map(|c| &c.values)
-        .filter_map(|m| match m {
-            Match::Reference { target_id, .. } => Some(target_id.clone()),
-            _ => None,
-        })
-        .collect();
+    let patients = searched_patients(criteria);
     let caller = caller.clone();
     Ok(state
         .store
