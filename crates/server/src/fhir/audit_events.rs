@@ -142,9 +142,7 @@ fn codes_of(name: &str, raw: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn parse_query(query: &str) -> Result<Query, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
-        .into_inner();
+    let pairs = super::rest::query_pairs(query)?;
     let mut asked: Option<Vec<String>> = None;
     let mut ipress: Option<Vec<String>> = None;
     let mut actions: Option<Vec<String>> = None;

@@ -57,9 +57,7 @@ pub(super) fn invalid(path: &str, message: String) -> ApiError {
 
 /// The one `identifier` or `identifier:of-type` parameter of a type-level call.
 fn identifier_query(req: &HttpRequest) -> Result<(String, String), ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
-        .into_inner();
+    let pairs = super::rest::query_pairs(req.query_string())?;
     match <[(String, String); 1]>::try_from(pairs) {
         Ok([pair]) => Ok(pair),
         Err(_) => Err(invalid(

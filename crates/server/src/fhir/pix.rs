@@ -80,9 +80,7 @@ pub(crate) async fn ihe_pix(
         &[Role::System, Role::Clinician],
         "cross-reference patient identifiers ($ihe-pix)",
     )?;
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
-        .into_inner();
+    let pairs = super::rest::query_pairs(req.query_string())?;
     let mut source = None;
     let mut targets = Vec::new();
     for (name, value) in pairs {

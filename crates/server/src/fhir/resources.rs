@@ -615,12 +615,7 @@ pub(crate) async fn history(
     }
     caller.audit().entity(resource_type, &id);
     check_read(&state, &caller, resource_type, &id).await?;
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::Invalid {
-            path: "query".to_owned(),
-            message: format!("the query string is malformed: {e}"),
-        })?
-        .into_inner();
+    let pairs = super::rest::query_pairs(req.query_string())?;
     let asked = renhice_registry::history::parse(&pairs)?;
     let written: Vec<(i64, i64)> = versions
         .iter()
@@ -687,12 +682,7 @@ pub(crate) async fn type_history(
             "read the history of every patient",
         )?;
     }
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::Invalid {
-            path: "query".to_owned(),
-            message: format!("the query string is malformed: {e}"),
-        })?
-        .into_inner();
+    let pairs = super::rest::query_pairs(req.query_string())?;
     let asked = renhice_registry::history::parse_type(&pairs)?;
     let (versions, next) = state
         .store

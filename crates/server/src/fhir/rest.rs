@@ -253,14 +253,19 @@ pub(crate) fn parse_if_match(value: Option<&str>) -> Result<Option<i64>, ApiErro
 
 pub(crate) use renhice_registry::conditional::IdentifierCriterion;
 
-/// The criterion of a conditional update from its query string.
-pub(crate) fn identifier_criterion(query: &str) -> Result<IdentifierCriterion, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+/// The parameters of a query string, in order; a query that cannot be read is a 400.
+pub(crate) fn query_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    Ok(web::Query::<Vec<(String, String)>>::from_query(query)
         .map_err(|e| ApiError::Invalid {
             path: "query".to_owned(),
             message: format!("the query string is malformed: {e}"),
         })?
-        .into_inner();
+        .into_inner())
+}
+
+/// The criterion of a conditional update from its query string.
+pub(crate) fn identifier_criterion(query: &str) -> Result<IdentifierCriterion, ApiError> {
+    let pairs = query_pairs(query)?;
     Ok(renhice_registry::conditional::identifier_criterion(&pairs)?)
 }
 

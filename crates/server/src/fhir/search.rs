@@ -40,9 +40,7 @@ fn parse_request(
     query: &str,
     resource_type: ResourceType,
 ) -> Result<SearchRequest, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-        .map_err(|e| invalid("query", format!("the query string is malformed: {e}")))?
-        .into_inner();
+    let pairs = super::rest::query_pairs(query)?;
     Ok(query::parse(resource_type, &pairs, lenient(req))?)
 }
 

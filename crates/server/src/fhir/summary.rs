@@ -510,9 +510,7 @@ struct Parameters {
 
 /// Reads the query's parameters; an instance call takes no identifier.
 fn parameters(req: &HttpRequest, instance: bool) -> Result<Parameters, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| locations::invalid("query", format!("the query string is malformed: {e}")))?
-        .into_inner();
+    let pairs = super::rest::query_pairs(req.query_string())?;
     let mut identifier = None;
     let mut custodian = None;
     for (name, raw) in pairs {
