@@ -782,6 +782,17 @@ impl Recorder {
         }
     }
 
+    /// Writes the counts of every refusal window, closed or not: what a stopping server
+    /// does last.
+    pub async fn flush_all_refusals(&self) {
+        let all = self.refusals.drain();
+        if !all.is_empty()
+            && let Err(e) = self.writer.write(all).await
+        {
+            tracing::error!(error = %e, "the counts of refused requests could not be audited");
+        }
+    }
+
     /// Writes the counts of the refusal windows that have closed (called now and then,
     /// so that a client that stopped is counted too).
     pub async fn flush_refusals(&self) {
@@ -894,6 +905,15 @@ impl Refusals {
         );
         out.extend(events);
         out
+    }
+
+    /// The counts of every window, as events, open ones included; no window is left.
+    fn drain(&self) -> Vec<NewAuditEvent> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.drain()
+            .filter(|(_, window)| window.more > 0)
+            .map(|(client, window)| counted(&client, &window))
+            .collect()
     }
 
     /// The counts of the windows that have closed, as events; those windows are done.

@@ -21,6 +21,8 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ServerHandle,
     task: tokio::task::JoinHandle<io::Result<()>>,
+    /// Written to once more when the server has stopped: the refusals it was counting.
+    recorder: web::Data<Recorder>,
 }
 
 impl RunningServer {
@@ -43,9 +45,12 @@ impl RunningServer {
         self.wait().await
     }
 
-    /// Waits until the server has stopped.
+    /// Waits until the server has stopped, then writes the counts of the refusals it was
+    /// still counting, so that no refused request goes unaccounted for in the audit.
     pub async fn wait(self) -> io::Result<()> {
-        self.task.await.map_err(io::Error::other)?
+        let stopped = self.task.await.map_err(io::Error::other);
+        self.recorder.flush_all_refusals().await;
+        stopped?
     }
 }
 
@@ -141,6 +146,7 @@ fn start_with(
         Duration::from_millis(config.audit_seal_interval_ms),
     );
     let recorder = recorder(&config, audit.clone(), auth.config.audience.clone());
+    let stop_recorder = recorder.clone();
     let metrics = Arc::new(metrics);
     let limits = crate::limits::Limits::with_clock(
         config.rate_limit_per_second,
@@ -209,6 +215,7 @@ fn start_with(
         local_addr,
         handle,
         task,
+        recorder: stop_recorder,
     })
 }
 

@@ -140,6 +140,28 @@ async fn a_clients_refusals_are_counted_not_recorded_one_by_one(db: TestDb) {
         .find(|p| p["name"] == "valid")
         .map(|p| p["valueBoolean"].clone());
     assert_eq!(valid, Some(serde_json::Value::Bool(true)), "{verdict}");
+    // Refusals still being counted when the server stops are written as it stops.
+    for _ in 0..4 {
+        anonymous.get(&url).send().await.unwrap();
+    }
+    app.stop().await;
+    let app = spawn_with(&db, |c| c.rate_limit_per_second = 0).await;
+    let (_, all) = app
+        .client(&auditor())
+        .get(&format!(
+            "{}/fhir/AuditEvent?outcome=4&_count=100",
+            app.base
+        ))
+        .await;
+    let said: Vec<String> = events(&all)
+        .iter()
+        .map(|e| e["outcomeDesc"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.starts_with("4 more refused requests")),
+        "{said:#?}"
+    );
     app.stop().await;
 }
 
