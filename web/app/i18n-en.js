@@ -421,6 +421,8 @@ export const strings = {
   'admin.client.jwksRequired': "Paste the system's public keys.",
   'admin.client.jwksNotJson': 'What was pasted is not valid JSON.',
   'admin.client.jwksShape': 'A JWKS is {"keys": [ … ]}, with at least one key.',
+  'admin.client.scope': 'Permissions (SMART scopes)',
+  'admin.client.scopeHint': 'Optional. What its credentials may do, e.g. "system/Patient.cru system/DocumentReference.crs system/List.c". Empty: those it had; a new system, all a SIHCE may do (system/*.cruds).',
   'admin.client.activeLabel': 'Active: may get credentials',
   'admin.client.submit': 'Register system',
   'admin.client.saving': 'Saving…',

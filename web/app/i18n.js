@@ -425,6 +425,8 @@ const es = {
   'admin.client.jwksRequired': 'Pegue las claves públicas del sistema.',
   'admin.client.jwksNotJson': 'Lo pegado no es JSON válido.',
   'admin.client.jwksShape': 'Un JWKS es {"keys": [ … ]}, con al menos una clave.',
+  'admin.client.scope': 'Permisos (scopes SMART)',
+  'admin.client.scopeHint': 'Opcional. Lo que pueden hacer sus credenciales, p. ej. «system/Patient.cru system/DocumentReference.crs system/List.c». Vacío: los que ya tenía; un sistema nuevo, todo lo que un SIHCE puede (system/*.cruds).',
   'admin.client.activeLabel': 'Activo: puede obtener credenciales',
   'admin.client.submit': 'Registrar sistema',
   'admin.client.saving': 'Guardando…',

@@ -15,6 +15,7 @@ import * as fmt from './format.js';
  * @property {string} renipress
  * @property {boolean} active
  * @property {string[]} kids
+ * @property {string} [scope] the SMART system/ scopes its tokens may carry
  * @property {string} [updated]
  */
 
@@ -242,7 +243,7 @@ function clientsSections(known) {
   const changed = h('div', { role: 'status' });
 
   const draw = () => {
-    const cols = [t('admin.client.id'), t('admin.client.ipress'), t('admin.client.state'), t('admin.client.keys'), t('admin.client.updated'), t('admin.client.actions')];
+    const cols = [t('admin.client.id'), t('admin.client.ipress'), t('admin.client.state'), t('admin.client.keys'), t('admin.client.scope'), t('admin.client.updated'), t('admin.client.actions')];
     const sorted = [...known.clients].sort((a, b) => a.client_id.localeCompare(b.client_id));
     replace(
       table,
@@ -263,8 +264,9 @@ function clientsSections(known) {
                   h('td', { 'data-label': cols[1] }, known.ipressLabel(c.renipress), known.complete && !known.ipress.has(c.renipress) ? h('span', { class: 'badge warn', text: t('admin.client.ipressMissing') }) : null),
                   h('td', { 'data-label': cols[2] }, h('span', { class: c.active ? 'badge ok' : 'badge muted', text: c.active ? t('admin.client.active') : t('admin.client.inactive') })),
                   h('td', { 'data-label': cols[3] }, c.kids.length ? h('ul', { class: 'plain' }, c.kids.map((k) => h('li', {}, h('code', { text: k || '""' })))) : t('value.unknown')),
-                  h('td', { 'data-label': cols[4], text: fmt.dateTime(c.updated) || t('value.unknown') }),
-                  h('td', { 'data-label': cols[5] }, switchButton(c)),
+                  h('td', { 'data-label': cols[4] }, h('code', { text: c.scope || 'system/*.cruds' })),
+                  h('td', { 'data-label': cols[5], text: fmt.dateTime(c.updated) || t('value.unknown') }),
+                  h('td', { 'data-label': cols[6] }, switchButton(c)),
                 ),
               ),
             ),
@@ -370,6 +372,8 @@ function clientForm(known, done) {
   const codeField = field(t('admin.client.renipress'), code, t('admin.client.renipressHint'));
   const jwks = h('textarea', { name: 'jwks', rows: '8', spellcheck: 'false', autocomplete: 'off', class: 'code' });
   const jwksField = field(t('admin.client.jwks'), jwks, t('admin.client.jwksHint'));
+  const scope = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none', name: 'scope', class: 'code' });
+  const scopeField = field(t('admin.client.scope'), scope, t('admin.client.scopeHint'));
   const active = h('input', { type: 'checkbox', name: 'active', id: 'client-active', checked: true });
   const result = h('div', { role: 'status' });
   const submit = h('button', { type: 'submit', text: t('admin.client.submit') });
@@ -379,6 +383,7 @@ function clientForm(known, done) {
     h('h2', { id: 'client-new-h', text: t('admin.client.new') }),
     h('div', { class: 'row' }, idField.row, codeField.row),
     jwksField.row,
+    scopeField.row,
     h('div', { class: 'check' }, active, h('label', { for: active.id, text: t('admin.client.activeLabel') })),
     result,
     submit,
@@ -387,6 +392,7 @@ function clientForm(known, done) {
     { at: 'client_id', field: idField, control: id, label: t('admin.client.id') },
     { at: 'renipress', field: codeField, control: code, label: t('admin.client.renipress') },
     { at: 'jwks', field: jwksField, control: jwks, label: t('admin.client.jwks') },
+    { at: 'scope', field: scopeField, control: scope, label: t('admin.client.scope') },
   ];
 
   form.addEventListener('submit', async (ev) => {
@@ -421,11 +427,14 @@ function clientForm(known, done) {
     submit.disabled = true;
     say(result, t('admin.client.saving'));
     try {
-      await api(`auth/clients/${encodeURIComponent(clientId)}`, { method: 'PUT', body: { renipress, jwks: parsed.jwks, active: active.checked } });
+      // No scope named: the registry keeps the client's (all a SIHCE may do, if new).
+      const scopes = scope.value.trim().split(/\s+/).filter(Boolean).join(' ');
+      await api(`auth/clients/${encodeURIComponent(clientId)}`, { method: 'PUT', body: { renipress, jwks: parsed.jwks, active: active.checked, ...(scopes ? { scope: scopes } : {}) } });
       say(result, t(existing ? 'admin.client.replaced' : 'admin.client.created', { id: clientId, ipress: known.ipressLabel(renipress) }), 'ok');
       id.value = '';
       code.value = '';
       jwks.value = '';
+      scope.value = '';
       active.checked = true;
       await done();
     } catch (e) {

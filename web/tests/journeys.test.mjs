@@ -598,6 +598,7 @@ describe('web app', { concurrency: BACKENDS.length }, () => {
         await visible(row.getByText('Activo', { exact: true }));
         await visible(row.getByText(sihce.kid));
         await visible(row.getByText(`${SAN_MARTIN.name} (${SAN_MARTIN.code})`));
+        await visible(row.getByText('system/*.cruds', { exact: true }));
         await visible(clients.getByText('1 sistema registrado.'));
         sihceRegistered = true;
 
@@ -616,6 +617,13 @@ describe('web app', { concurrency: BACKENDS.length }, () => {
         await visible(newClient.getByText('keys[0] holds a private key: register only the public keys'));
         await visible(newClient.getByRole('status').getByText('No se registró el sistema: revise «Claves públicas (JWKS)».'));
         assert.equal(await newClient.getByLabel('Claves públicas (JWKS)').getAttribute('aria-invalid'), 'true');
+        assert.equal(await clients.getByRole('rowheader', { name: `${sihce.id}-2`, exact: true }).count(), 0, 'the refused client is not listed');
+        // A person's scope for a system: refused by the registry, on that field.
+        await newClient.getByLabel('Claves públicas (JWKS)').fill(JSON.stringify({ keys: [jwk] }));
+        await newClient.getByLabel('Permisos (scopes SMART)').fill('user/*.rs');
+        await newClient.getByRole('button', { name: 'Registrar sistema' }).click();
+        await visible(newClient.getByRole('status').getByText('No se registró el sistema: revise «Permisos (scopes SMART)».'));
+        assert.equal(await newClient.getByLabel('Permisos (scopes SMART)').getAttribute('aria-invalid'), 'true');
         assert.equal(await clients.getByRole('rowheader', { name: `${sihce.id}-2`, exact: true }).count(), 0, 'the refused client is not listed');
         await a11y.check(page, 'admin-refused');
 
