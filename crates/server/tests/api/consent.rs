@@ -28,7 +28,7 @@ fn days_from_now(days: i64) -> String {
 
 /// A consent of `patient` granting `grantee` (a reference) access for treatment this
 /// month.
-fn consent(patient: &str, grantee: &Value) -> Value {
+pub(crate) fn consent(patient: &str, grantee: &Value) -> Value {
     json!({
         "resourceType": "Consent",
         "status": "active",

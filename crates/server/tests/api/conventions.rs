@@ -316,6 +316,16 @@ fn a_mistyped_cors_origin_stops_the_start() {
 
 /// `If-None-Exist` creates once; history pages with `_count`, and narrows by `_since` and
 /// `_at`; a type's whole history is refused in words.
+/// The `next` link of a Bundle, if it has one.
+fn next_link(bundle: &Value) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .and_then(|l| l["url"].as_str())
+        .map(str::to_owned)
+}
+
 async fn conditional_creates_and_history_pages(db: TestDb) {
     let app = spawn_with(&db, |_| {}).await;
     let base = &app.base;
@@ -391,24 +401,10 @@ async fn conditional_creates_and_history_pages(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(versions(&page), ["3", "2"]);
     assert_eq!(page["total"], 3);
-    let next = page["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .expect("a next link")["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let next = next_link(&page).expect("a next link");
     let (_, rest) = api.get(&next).await;
     assert_eq!(versions(&rest), ["1"]);
-    assert!(
-        rest["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["relation"] != "next")
-    );
+    assert_eq!(next_link(&rest), None, "the last page");
     let since = written[0].replace('+', "%2B");
     let (_, recent) = api.get(&format!("{url}/_history?_since={since}")).await;
     assert_eq!(versions(&recent), ["3", "2"]);
@@ -472,26 +468,13 @@ async fn conditional_creates_and_history_pages(db: TestDb) {
     assert_eq!(first_page.len(), 3, "{page}");
     assert_eq!(first_page[0], (id.to_owned(), "3".to_owned()));
     assert_eq!(first_page[1], (id.to_owned(), "2".to_owned()));
-    let next = page["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .and_then(|l| l["url"].as_str())
-        .unwrap()
-        .to_owned();
+    let next = next_link(&page).expect("a next link");
     let (_, rest) = api.get(&next).await;
     let mut all = first_page.clone();
     all.extend(entries(&rest));
     assert_eq!(all.len(), 4, "every version of both patients once: {all:?}");
     assert!(all.contains(&(id.to_owned(), "1".to_owned())));
-    assert!(
-        rest["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["relation"] != "next")
-    );
+    assert_eq!(next_link(&rest), None, "the last page");
     let (_, recent) = api
         .get(&format!("{base}/fhir/Patient/_history?_since={since}"))
         .await;

@@ -52,22 +52,10 @@ fn targets(patient: &str, ipress: &str) -> Vec<Target> {
         "active": true,
         "name": "Puesto de Salud Pampacancha"
     });
-    let consent = json!({
-        "resourceType": "Consent",
-        "status": "active",
-        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
-        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-        "patient": {"reference": format!("Patient/{patient}")},
-        "dateTime": "2026-01-02T10:00:00-05:00",
-        "provision": {
-            "type": "permit",
-            "actor": [{
-                "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
-                "reference": {"reference": format!("Organization/{ipress}")}
-            }]
-        }
-    });
+    let consent = crate::consent::consent(
+        patient,
+        &json!({"reference": format!("Organization/{ipress}")}),
+    );
     let push = crate::push::push(patient, ipress, "urn:oid:1.2.604.99", &[7]);
     let batch = json!({
         "resourceType": "Bundle",
