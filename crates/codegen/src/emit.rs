@@ -200,8 +200,117 @@ fn emit_struct(out: &mut String, s: &Struct) {
         }
     }
     out.push_str("        m.end()\n    }\n}\n\n");
+    emit_struct_xml(out, s);
 }
 
+/// Where a plain (non-primitive) value goes in FHIR XML: `Element.id` and
+/// `Extension.url` are attributes, `Narrative.div` is an XHTML element.
+fn plain_is_xhtml(f: &Field) -> bool {
+    f.json == "div"
+}
+
+/// FHIR XML for a struct: `read_child` (one arm per element name, returning the
+/// element's position in definition order so the reader can hold the document to it)
+/// and `write_children`, in definition order.
+#[allow(clippy::too_many_lines, reason = "one linear template")]
+fn emit_struct_xml(out: &mut String, s: &Struct) {
+    let attributes: Vec<&Field> = s
+        .fields
+        .iter()
+        .filter(|f| matches!(f.ty, FieldType::Plain(_)) && !plain_is_xhtml(f))
+        .collect();
+    let _ = writeln!(out, "impl xml::FromXml for {} {{", s.name);
+    if !attributes.is_empty() {
+        out.push_str(
+            "    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {\n        match name {\n",
+        );
+        for f in &attributes {
+            let _ = writeln!(
+                out,
+                "            {:?} => xml::attribute(&mut self.{}, name, value),",
+                f.json, f.rust
+            );
+        }
+        out.push_str("            _ => Ok(false),\n        }\n    }\n");
+    }
+    let _ = writeln!(
+        out,
+        "    fn read_child<'i>(&mut self, name: &str, r: &mut xml::Reader<'i>, tag: &xml::Tag<'i>) -> Result<Option<u16>, xml::Error> {{\n        Ok(Some(match name {{"
+    );
+    let mut choices = Vec::new();
+    for (ordinal, f) in s.fields.iter().enumerate() {
+        let (json, rust) = (&f.json, &f.rust);
+        let call = match (&f.ty, f.list) {
+            (FieldType::Plain(_), _) if plain_is_xhtml(f) => {
+                format!("r.xhtml(&mut self.{rust}, tag)")
+            }
+            (FieldType::Plain(_), _) => continue,
+            (FieldType::Primitive(_), false) => format!("r.primitive(&mut self.{rust}, tag)"),
+            (FieldType::Primitive(_), true) => format!("r.primitive_list(&mut self.{rust}, tag)"),
+            (FieldType::Choice(name), _) => {
+                choices.push((name.clone(), rust.clone(), ordinal));
+                continue;
+            }
+            (FieldType::AnyResource, true) => format!("r.resource_list(&mut self.{rust}, tag)"),
+            (FieldType::AnyResource, false) => format!("r.resource(&mut self.{rust}, tag)"),
+            (_, true) => format!("r.list(&mut self.{rust}, tag)"),
+            (_, false) if f.boxed => format!("r.boxed(&mut self.{rust}, tag)"),
+            (_, false) => format!("r.plain(&mut self.{rust}, tag)"),
+        };
+        let _ = writeln!(out, "            {json:?} => {{ {call}?; {ordinal} }}");
+    }
+    out.push_str("            _ => {\n");
+    for (name, rust, ordinal) in &choices {
+        let _ = writeln!(
+            out,
+            "                if {name}::read_xml(&mut self.{rust}, name, r, tag)? {{ return Ok(Some({ordinal})); }}"
+        );
+    }
+    out.push_str("                return Ok(None);\n            }\n        }))\n    }\n}\n\n");
+
+    let _ = writeln!(out, "impl xml::ToXml for {} {{", s.name);
+    if !attributes.is_empty() {
+        out.push_str("    fn write_attributes(&self, w: &mut xml::Writer) {\n");
+        for f in &attributes {
+            let _ = writeln!(
+                out,
+                "        if let Some(v) = &self.{} {{ w.attribute({:?}, v); }}",
+                f.rust, f.json
+            );
+        }
+        out.push_str("    }\n");
+    }
+    out.push_str("    fn write_children(&self, w: &mut xml::Writer) {\n");
+    for f in &s.fields {
+        let (json, rust) = (&f.json, &f.rust);
+        let call = match (&f.ty, f.list) {
+            (FieldType::Plain(_), _) if plain_is_xhtml(f) => {
+                format!("if let Some(v) = &self.{rust} {{ w.xhtml(v); }}")
+            }
+            (FieldType::Plain(_), _) => continue,
+            (FieldType::Primitive(_), false) => {
+                format!("if let Some(v) = &self.{rust} {{ w.primitive({json:?}, v); }}")
+            }
+            (FieldType::Primitive(_), true) => format!("w.primitive_list({json:?}, &self.{rust});"),
+            (FieldType::Choice(_), _) => {
+                format!("if let Some(v) = &self.{rust} {{ v.write_xml(w); }}")
+            }
+            (FieldType::AnyResource, true) => format!("w.resource_list({json:?}, &self.{rust});"),
+            (FieldType::AnyResource, false) => {
+                format!("if let Some(v) = &self.{rust} {{ w.resource({json:?}, v); }}")
+            }
+            (_, true) => format!("w.list({json:?}, &self.{rust});"),
+            (_, false) if f.boxed => {
+                format!("if let Some(v) = &self.{rust} {{ w.object({json:?}, &**v); }}")
+            }
+            (_, false) => format!("if let Some(v) = &self.{rust} {{ w.object({json:?}, v); }}"),
+        };
+        let _ = writeln!(out, "        {call}");
+    }
+    out.push_str("    }\n}\n\n");
+}
+
+#[allow(clippy::too_many_lines, reason = "one linear template")]
 fn emit_choice(out: &mut String, c: &Choice) {
     let _ = writeln!(out, "/// The types `{}` can take.", c.path);
     let _ = writeln!(
@@ -268,11 +377,50 @@ fn emit_choice(out: &mut String, c: &Choice) {
             }
         }
     }
+    out.push_str("        }\n    }\n\n");
+    // FHIR XML: the element name carries the type (`valueString`), as in JSON.
+    let _ = writeln!(
+        out,
+        "    pub(crate) fn read_xml<'i>(slot: &mut Option<Self>, name: &str, r: &mut xml::Reader<'i>, tag: &xml::Tag<'i>) -> Result<bool, xml::Error> {{\n        match name {{"
+    );
+    for v in &c.variants {
+        let (json, name) = (&v.json, &v.name);
+        let read = match &v.ty {
+            FieldType::Primitive(_) => "r.primitive_value(tag)?",
+            _ => "Box::new(r.object(tag)?)",
+        };
+        let _ = writeln!(
+            out,
+            "            {json:?} => {{ xml::choice(slot, {:?}, name)?; *slot = Some(Self::{name}({read})); }}",
+            c.base
+        );
+    }
+    out.push_str("            _ => return Ok(false),\n        }\n        Ok(true)\n    }\n\n");
+    out.push_str(
+        "    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {\n        match self {\n",
+    );
+    for v in &c.variants {
+        let (json, name) = (&v.json, &v.name);
+        match &v.ty {
+            FieldType::Primitive(_) => {
+                let _ = writeln!(
+                    out,
+                    "            Self::{name}(p) => w.primitive({json:?}, p),"
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "            Self::{name}(v) => w.object({json:?}, &**v),"
+                );
+            }
+        }
+    }
     out.push_str("        }\n    }\n}\n\n");
 }
 
 const PRELUDE: &str = "#![allow(unused_imports, reason = \"every generated file has the same imports\")]\n\
-#![allow(clippy::too_many_lines, clippy::match_same_arms, clippy::large_enum_variant, clippy::doc_markdown, clippy::wildcard_imports, clippy::match_wildcard_for_single_variants, reason = \"generated from the definitions' text\")]\n\
+#![allow(clippy::too_many_lines, clippy::match_same_arms, clippy::large_enum_variant, clippy::doc_markdown, clippy::wildcard_imports, clippy::match_wildcard_for_single_variants, clippy::single_match_else, reason = \"generated from the definitions' text\")]\n\
 #![allow(rustdoc::bare_urls, reason = \"definitions quote URLs as text\")]\n\n\
 use serde::ser::SerializeMap;\n\
 use serde::de::MapAccess;\n\
@@ -280,6 +428,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};\n\n\
 use crate::de;\n\
 use crate::primitive::Primitive;\n\
 use crate::ser;\n\
+use crate::xml;\n\
 use crate::values::{Date, DateTime, Decimal, Instant, Time};\n";
 
 /// A module file: the data types, or one resource.
@@ -311,7 +460,7 @@ pub(crate) fn resources_mod(
         "//! All FHIR R4 resources, one module each, and [`Resource`], any one of them.\n\n",
     );
     out.push_str(
-        "#![allow(clippy::too_many_lines, clippy::match_same_arms, reason = \"generated\")]\n\n",
+        "#![allow(clippy::too_many_lines, clippy::match_same_arms, clippy::semicolon_if_nothing_returned, reason = \"generated\")]\n\n",
     );
     for (_, module) in names {
         let _ = writeln!(out, "mod {module};");
@@ -376,6 +525,21 @@ pub(crate) fn resources_mod(
     out.push_str("impl Serialize for Resource {\n    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {\n        match self {\n");
     for (name, _) in names {
         let _ = writeln!(out, "            Self::{name}(r) => r.serialize(s),");
+    }
+    out.push_str("        }\n    }\n}\n\n");
+    out.push_str("impl Resource {\n    /// Reads a resource whose element (`<Patient>`) has just been read.\n    pub(crate) fn read_xml<'i>(name: &str, r: &mut crate::xml::Reader<'i>, tag: &crate::xml::Tag<'i>) -> Result<Option<Self>, crate::xml::Error> {\n        Ok(Some(match name {\n");
+    for (name, _) in names {
+        let _ = writeln!(
+            out,
+            "            {name:?} => Self::{name}(Box::new(r.object(tag)?)),"
+        );
+    }
+    out.push_str("            _ => return Ok(None),\n        }))\n    }\n\n    /// Writes the resource as an element named by its type.\n    pub(crate) fn write_xml(&self, w: &mut crate::xml::Writer) {\n        match self {\n");
+    for (name, _) in names {
+        let _ = writeln!(
+            out,
+            "            Self::{name}(r) => w.resource_element({name:?}, &**r),"
+        );
     }
     out.push_str("        }\n    }\n}\n\n");
     out.push_str("impl<'de> Deserialize<'de> for Resource {\n    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {\n        de::deserialize_resource(d)\n    }\n}\n\n");

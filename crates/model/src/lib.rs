@@ -12,6 +12,8 @@
 //!   and times with their precision.
 //! - [`json`]: reading (strict or lenient) and writing FHIR JSON, with errors that name
 //!   the element path, line and column.
+//! - [`xml`]: reading and writing FHIR XML, generated from the same definitions, with
+//!   errors as precise as JSON's.
 //! - [`canonical`]: FHIR canonical JSON, the bytes a digital signature covers.
 //! - [`peru`]: the Peruvian identifiers and codes of MINSA's guide (DNI and other
 //!   identity documents, RENIPRESS, colegios, ubigeo) with format checks; constructors
@@ -29,6 +31,7 @@ mod primitive;
 #[doc(hidden)]
 pub mod ser;
 pub mod values;
+pub mod xml;
 
 #[path = "generated/types.rs"]
 pub mod types;
@@ -44,3 +47,6 @@ pub const FHIR_VERSION: &str = "4.0.1";
 
 /// The media type of FHIR JSON (FHIR R4 §3.1.0.1.2).
 pub const FHIR_JSON_MIME: &str = "application/fhir+json";
+
+/// The media type of FHIR XML (FHIR R4 §3.1.0.1.2).
+pub const FHIR_XML_MIME: &str = "application/fhir+xml";

@@ -52,14 +52,18 @@ pub enum ApiError {
         allow: &'static str,
     },
     /// The client asked for a representation the server cannot produce.
-    #[error("cannot produce {accept}; this server speaks application/fhir+json")]
+    #[error(
+        "cannot produce {accept}; this server speaks FHIR R4 as application/fhir+json or \
+         application/fhir+xml"
+    )]
     NotAcceptable {
         /// The `Accept` header received.
         accept: String,
     },
     /// The request body's media type is not one the server reads.
     #[error(
-        "cannot read a body of type {content_type}; send application/fhir+json (or application/json)"
+        "cannot read a body of type {content_type}; send application/fhir+json or \
+         application/fhir+xml (application/json and application/xml are read as FHIR too)"
     )]
     UnsupportedMediaType {
         /// The `Content-Type` header received.

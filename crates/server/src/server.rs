@@ -186,6 +186,8 @@ fn start_with(
             // become OperationOutcomes in the error handlers around it).
             .wrap(crate::fhir::conventions::cors(&cors_origins))
             .wrap(ErrorHandlers::new().default_handler(to_operation_outcome))
+            // FHIR XML for clients that ask for it, the error handlers' outcomes included.
+            .wrap(from_fn(crate::fhir::conventions::answer_format))
             .wrap(from_fn(observe::observe))
             // Outermost: what leaves is compressed for clients that accept it (the web
             // app on a slow line, FHIR clients that ask).

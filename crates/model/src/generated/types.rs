@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -24,6 +25,7 @@ use crate::primitive::Primitive;
 use crate::resources::Resource;
 use crate::ser;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An address expressed using postal conventions (as opposed to GPS or other location definition formats).  This data type may be used to convey addresses for use in delivering mail as well as for visiting locations which might not be valid for mail delivery.  There are a variety of postal address formats defined around the world.
 ///
@@ -140,6 +142,110 @@ impl Serialize for Address {
     }
 }
 
+impl xml::FromXml for Address {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                4
+            }
+            "line" => {
+                r.primitive_list(&mut self.line, tag)?;
+                5
+            }
+            "city" => {
+                r.primitive(&mut self.city, tag)?;
+                6
+            }
+            "district" => {
+                r.primitive(&mut self.district, tag)?;
+                7
+            }
+            "state" => {
+                r.primitive(&mut self.state, tag)?;
+                8
+            }
+            "postalCode" => {
+                r.primitive(&mut self.postal_code, tag)?;
+                9
+            }
+            "country" => {
+                r.primitive(&mut self.country, tag)?;
+                10
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Address {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.primitive_list("line", &self.line);
+        if let Some(v) = &self.city {
+            w.primitive("city", v);
+        }
+        if let Some(v) = &self.district {
+            w.primitive("district", v);
+        }
+        if let Some(v) = &self.state {
+            w.primitive("state", v);
+        }
+        if let Some(v) = &self.postal_code {
+            w.primitive("postalCode", v);
+        }
+        if let Some(v) = &self.country {
+            w.primitive("country", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// A duration of time during which an organism (or a process) has existed.
 ///
 /// FHIR: `Age`.
@@ -221,6 +327,77 @@ impl Serialize for Age {
     }
 }
 
+impl xml::FromXml for Age {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "comparator" => {
+                r.primitive(&mut self.comparator, tag)?;
+                3
+            }
+            "unit" => {
+                r.primitive(&mut self.unit, tag)?;
+                4
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                5
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Age {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.comparator {
+            w.primitive("comparator", v);
+        }
+        if let Some(v) = &self.unit {
+            w.primitive("unit", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+    }
+}
+
 /// A  text note which also  contains information about who made the statement and when.
 ///
 /// FHIR: `Annotation`.
@@ -290,6 +467,62 @@ impl Serialize for Annotation {
         ser::primitive(&mut m, "time", "_time", &self.time)?;
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Annotation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "time" => {
+                r.primitive(&mut self.time, tag)?;
+                3
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                4
+            }
+            _ => {
+                if AnnotationAuthor::read_xml(&mut self.author, name, r, tag)? {
+                    return Ok(Some(2));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Annotation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.author {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.time {
+            w.primitive("time", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
     }
 }
 
@@ -395,6 +628,98 @@ impl Serialize for Attachment {
     }
 }
 
+impl xml::FromXml for Attachment {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "contentType" => {
+                r.primitive(&mut self.content_type, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "data" => {
+                r.primitive(&mut self.data, tag)?;
+                4
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                5
+            }
+            "size" => {
+                r.primitive(&mut self.size, tag)?;
+                6
+            }
+            "hash" => {
+                r.primitive(&mut self.hash, tag)?;
+                7
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                8
+            }
+            "creation" => {
+                r.primitive(&mut self.creation, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Attachment {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.content_type {
+            w.primitive("contentType", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.data {
+            w.primitive("data", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.size {
+            w.primitive("size", v);
+        }
+        if let Some(v) = &self.hash {
+            w.primitive("hash", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.creation {
+            w.primitive("creation", v);
+        }
+    }
+}
+
 /// A concept that may be defined by a formal reference to a terminology or ontology or may be provided by text.
 ///
 /// FHIR: `CodeableConcept`.
@@ -451,6 +776,54 @@ impl Serialize for CodeableConcept {
         ser::list(&mut m, "coding", &self.coding)?;
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CodeableConcept {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "coding" => {
+                r.list(&mut self.coding, tag)?;
+                2
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeableConcept {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("coding", &self.coding);
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
     }
 }
 
@@ -535,6 +908,77 @@ impl Serialize for Coding {
     }
 }
 
+impl xml::FromXml for Coding {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                2
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                3
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                4
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                5
+            }
+            "userSelected" => {
+                r.primitive(&mut self.user_selected, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Coding {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        if let Some(v) = &self.user_selected {
+            w.primitive("userSelected", v);
+        }
+    }
+}
+
 /// Specifies contact information for a person or organization.
 ///
 /// FHIR: `ContactDetail`.
@@ -591,6 +1035,54 @@ impl Serialize for ContactDetail {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::list(&mut m, "telecom", &self.telecom)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContactDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                2
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContactDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.list("telecom", &self.telecom);
     }
 }
 
@@ -674,6 +1166,77 @@ impl Serialize for ContactPoint {
     }
 }
 
+impl xml::FromXml for ContactPoint {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                2
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                3
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                4
+            }
+            "rank" => {
+                r.primitive(&mut self.rank, tag)?;
+                5
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContactPoint {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.rank {
+            w.primitive("rank", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// A contributor to the content of a knowledge asset, including authors, editors, reviewers, and endorsers.
 ///
 /// FHIR: `Contributor`.
@@ -737,6 +1300,61 @@ impl Serialize for Contributor {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::list(&mut m, "contact", &self.contact)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Contributor {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Contributor {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.list("contact", &self.contact);
     }
 }
 
@@ -818,6 +1436,77 @@ impl Serialize for Count {
         ser::primitive(&mut m, "system", "_system", &self.system)?;
         ser::primitive(&mut m, "code", "_code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Count {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "comparator" => {
+                r.primitive(&mut self.comparator, tag)?;
+                3
+            }
+            "unit" => {
+                r.primitive(&mut self.unit, tag)?;
+                4
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                5
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Count {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.comparator {
+            w.primitive("comparator", v);
+        }
+        if let Some(v) = &self.unit {
+            w.primitive("unit", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
     }
 }
 
@@ -925,6 +1614,87 @@ impl Serialize for DataRequirement {
     }
 }
 
+impl xml::FromXml for DataRequirement {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                2
+            }
+            "profile" => {
+                r.primitive_list(&mut self.profile, tag)?;
+                3
+            }
+            "mustSupport" => {
+                r.primitive_list(&mut self.must_support, tag)?;
+                5
+            }
+            "codeFilter" => {
+                r.list(&mut self.code_filter, tag)?;
+                6
+            }
+            "dateFilter" => {
+                r.list(&mut self.date_filter, tag)?;
+                7
+            }
+            "limit" => {
+                r.primitive(&mut self.limit, tag)?;
+                8
+            }
+            "sort" => {
+                r.list(&mut self.sort, tag)?;
+                9
+            }
+            _ => {
+                if DataRequirementSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DataRequirement {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        w.primitive_list("profile", &self.profile);
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        w.primitive_list("mustSupport", &self.must_support);
+        w.list("codeFilter", &self.code_filter);
+        w.list("dateFilter", &self.date_filter);
+        if let Some(v) = &self.limit {
+            w.primitive("limit", v);
+        }
+        w.list("sort", &self.sort);
+    }
+}
+
 /// What codes are expected
 ///
 /// FHIR: `DataRequirement.codeFilter`.
@@ -995,6 +1765,68 @@ impl Serialize for DataRequirementCodeFilter {
         ser::primitive(&mut m, "valueSet", "_valueSet", &self.value_set)?;
         ser::list(&mut m, "code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DataRequirementCodeFilter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                2
+            }
+            "searchParam" => {
+                r.primitive(&mut self.search_param, tag)?;
+                3
+            }
+            "valueSet" => {
+                r.primitive(&mut self.value_set, tag)?;
+                4
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DataRequirementCodeFilter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.search_param {
+            w.primitive("searchParam", v);
+        }
+        if let Some(v) = &self.value_set {
+            w.primitive("valueSet", v);
+        }
+        w.list("code", &self.code);
     }
 }
 
@@ -1070,6 +1902,62 @@ impl Serialize for DataRequirementDateFilter {
     }
 }
 
+impl xml::FromXml for DataRequirementDateFilter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                2
+            }
+            "searchParam" => {
+                r.primitive(&mut self.search_param, tag)?;
+                3
+            }
+            _ => {
+                if DataRequirementDateFilterValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DataRequirementDateFilter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.search_param {
+            w.primitive("searchParam", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Order of the results
 ///
 /// FHIR: `DataRequirement.sort`.
@@ -1127,6 +2015,56 @@ impl Serialize for DataRequirementSort {
         ser::primitive(&mut m, "path", "_path", &self.path)?;
         ser::primitive(&mut m, "direction", "_direction", &self.direction)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DataRequirementSort {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                2
+            }
+            "direction" => {
+                r.primitive(&mut self.direction, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DataRequirementSort {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.direction {
+            w.primitive("direction", v);
+        }
     }
 }
 
@@ -1208,6 +2146,77 @@ impl Serialize for Distance {
         ser::primitive(&mut m, "system", "_system", &self.system)?;
         ser::primitive(&mut m, "code", "_code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Distance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "comparator" => {
+                r.primitive(&mut self.comparator, tag)?;
+                3
+            }
+            "unit" => {
+                r.primitive(&mut self.unit, tag)?;
+                4
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                5
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Distance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.comparator {
+            w.primitive("comparator", v);
+        }
+        if let Some(v) = &self.unit {
+            w.primitive("unit", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
     }
 }
 
@@ -1365,6 +2374,133 @@ impl Serialize for Dosage {
     }
 }
 
+impl xml::FromXml for Dosage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                4
+            }
+            "additionalInstruction" => {
+                r.list(&mut self.additional_instruction, tag)?;
+                5
+            }
+            "patientInstruction" => {
+                r.primitive(&mut self.patient_instruction, tag)?;
+                6
+            }
+            "timing" => {
+                r.boxed(&mut self.timing, tag)?;
+                7
+            }
+            "site" => {
+                r.boxed(&mut self.site, tag)?;
+                9
+            }
+            "route" => {
+                r.boxed(&mut self.route, tag)?;
+                10
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                11
+            }
+            "doseAndRate" => {
+                r.list(&mut self.dose_and_rate, tag)?;
+                12
+            }
+            "maxDosePerPeriod" => {
+                r.boxed(&mut self.max_dose_per_period, tag)?;
+                13
+            }
+            "maxDosePerAdministration" => {
+                r.boxed(&mut self.max_dose_per_administration, tag)?;
+                14
+            }
+            "maxDosePerLifetime" => {
+                r.boxed(&mut self.max_dose_per_lifetime, tag)?;
+                15
+            }
+            _ => {
+                if DosageAsNeeded::read_xml(&mut self.as_needed, name, r, tag)? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Dosage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.list("additionalInstruction", &self.additional_instruction);
+        if let Some(v) = &self.patient_instruction {
+            w.primitive("patientInstruction", v);
+        }
+        if let Some(v) = &self.timing {
+            w.object("timing", &**v);
+        }
+        if let Some(v) = &self.as_needed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.site {
+            w.object("site", &**v);
+        }
+        if let Some(v) = &self.route {
+            w.object("route", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        w.list("doseAndRate", &self.dose_and_rate);
+        if let Some(v) = &self.max_dose_per_period {
+            w.object("maxDosePerPeriod", &**v);
+        }
+        if let Some(v) = &self.max_dose_per_administration {
+            w.object("maxDosePerAdministration", &**v);
+        }
+        if let Some(v) = &self.max_dose_per_lifetime {
+            w.object("maxDosePerLifetime", &**v);
+        }
+    }
+}
+
 /// Amount of medication administered
 ///
 /// FHIR: `Dosage.doseAndRate`.
@@ -1436,6 +2572,61 @@ impl Serialize for DosageDoseAndRate {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for DosageDoseAndRate {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                2
+            }
+            _ => {
+                if DosageDoseAndRateDose::read_xml(&mut self.dose, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                if DosageDoseAndRateRate::read_xml(&mut self.rate, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DosageDoseAndRate {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.dose {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.rate {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1517,6 +2708,77 @@ impl Serialize for Duration {
         ser::primitive(&mut m, "system", "_system", &self.system)?;
         ser::primitive(&mut m, "code", "_code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Duration {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "comparator" => {
+                r.primitive(&mut self.comparator, tag)?;
+                3
+            }
+            "unit" => {
+                r.primitive(&mut self.unit, tag)?;
+                4
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                5
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Duration {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.comparator {
+            w.primitive("comparator", v);
+        }
+        if let Some(v) = &self.unit {
+            w.primitive("unit", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
     }
 }
 
@@ -1848,6 +3110,264 @@ impl Serialize for ElementDefinition {
     }
 }
 
+impl xml::FromXml for ElementDefinition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                3
+            }
+            "representation" => {
+                r.primitive_list(&mut self.representation, tag)?;
+                4
+            }
+            "sliceName" => {
+                r.primitive(&mut self.slice_name, tag)?;
+                5
+            }
+            "sliceIsConstraining" => {
+                r.primitive(&mut self.slice_is_constraining, tag)?;
+                6
+            }
+            "label" => {
+                r.primitive(&mut self.label, tag)?;
+                7
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                8
+            }
+            "slicing" => {
+                r.boxed(&mut self.slicing, tag)?;
+                9
+            }
+            "short" => {
+                r.primitive(&mut self.short, tag)?;
+                10
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                11
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                12
+            }
+            "requirements" => {
+                r.primitive(&mut self.requirements, tag)?;
+                13
+            }
+            "alias" => {
+                r.primitive_list(&mut self.alias, tag)?;
+                14
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                15
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                16
+            }
+            "base" => {
+                r.boxed(&mut self.base, tag)?;
+                17
+            }
+            "contentReference" => {
+                r.primitive(&mut self.content_reference, tag)?;
+                18
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                19
+            }
+            "meaningWhenMissing" => {
+                r.primitive(&mut self.meaning_when_missing, tag)?;
+                21
+            }
+            "orderMeaning" => {
+                r.primitive(&mut self.order_meaning, tag)?;
+                22
+            }
+            "example" => {
+                r.list(&mut self.example, tag)?;
+                25
+            }
+            "maxLength" => {
+                r.primitive(&mut self.max_length, tag)?;
+                28
+            }
+            "condition" => {
+                r.primitive_list(&mut self.condition, tag)?;
+                29
+            }
+            "constraint" => {
+                r.list(&mut self.constraint, tag)?;
+                30
+            }
+            "mustSupport" => {
+                r.primitive(&mut self.must_support, tag)?;
+                31
+            }
+            "isModifier" => {
+                r.primitive(&mut self.is_modifier, tag)?;
+                32
+            }
+            "isModifierReason" => {
+                r.primitive(&mut self.is_modifier_reason, tag)?;
+                33
+            }
+            "isSummary" => {
+                r.primitive(&mut self.is_summary, tag)?;
+                34
+            }
+            "binding" => {
+                r.boxed(&mut self.binding, tag)?;
+                35
+            }
+            "mapping" => {
+                r.list(&mut self.mapping, tag)?;
+                36
+            }
+            _ => {
+                if ElementDefinitionDefaultValue::read_xml(&mut self.default_value, name, r, tag)? {
+                    return Ok(Some(20));
+                }
+                if ElementDefinitionFixed::read_xml(&mut self.fixed, name, r, tag)? {
+                    return Ok(Some(23));
+                }
+                if ElementDefinitionPattern::read_xml(&mut self.pattern, name, r, tag)? {
+                    return Ok(Some(24));
+                }
+                if ElementDefinitionMinValue::read_xml(&mut self.min_value, name, r, tag)? {
+                    return Ok(Some(26));
+                }
+                if ElementDefinitionMaxValue::read_xml(&mut self.max_value, name, r, tag)? {
+                    return Ok(Some(27));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        w.primitive_list("representation", &self.representation);
+        if let Some(v) = &self.slice_name {
+            w.primitive("sliceName", v);
+        }
+        if let Some(v) = &self.slice_is_constraining {
+            w.primitive("sliceIsConstraining", v);
+        }
+        if let Some(v) = &self.label {
+            w.primitive("label", v);
+        }
+        w.list("code", &self.code);
+        if let Some(v) = &self.slicing {
+            w.object("slicing", &**v);
+        }
+        if let Some(v) = &self.short {
+            w.primitive("short", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.requirements {
+            w.primitive("requirements", v);
+        }
+        w.primitive_list("alias", &self.alias);
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+        if let Some(v) = &self.base {
+            w.object("base", &**v);
+        }
+        if let Some(v) = &self.content_reference {
+            w.primitive("contentReference", v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.default_value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.meaning_when_missing {
+            w.primitive("meaningWhenMissing", v);
+        }
+        if let Some(v) = &self.order_meaning {
+            w.primitive("orderMeaning", v);
+        }
+        if let Some(v) = &self.fixed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.pattern {
+            v.write_xml(w);
+        }
+        w.list("example", &self.example);
+        if let Some(v) = &self.min_value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.max_value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.max_length {
+            w.primitive("maxLength", v);
+        }
+        w.primitive_list("condition", &self.condition);
+        w.list("constraint", &self.constraint);
+        if let Some(v) = &self.must_support {
+            w.primitive("mustSupport", v);
+        }
+        if let Some(v) = &self.is_modifier {
+            w.primitive("isModifier", v);
+        }
+        if let Some(v) = &self.is_modifier_reason {
+            w.primitive("isModifierReason", v);
+        }
+        if let Some(v) = &self.is_summary {
+            w.primitive("isSummary", v);
+        }
+        if let Some(v) = &self.binding {
+            w.object("binding", &**v);
+        }
+        w.list("mapping", &self.mapping);
+    }
+}
+
 /// This element is sliced - slices follow
 ///
 /// FHIR: `ElementDefinition.slicing`.
@@ -1921,6 +3441,68 @@ impl Serialize for ElementDefinitionSlicing {
     }
 }
 
+impl xml::FromXml for ElementDefinitionSlicing {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "discriminator" => {
+                r.list(&mut self.discriminator, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "ordered" => {
+                r.primitive(&mut self.ordered, tag)?;
+                4
+            }
+            "rules" => {
+                r.primitive(&mut self.rules, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionSlicing {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("discriminator", &self.discriminator);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.ordered {
+            w.primitive("ordered", v);
+        }
+        if let Some(v) = &self.rules {
+            w.primitive("rules", v);
+        }
+    }
+}
+
 /// Element values that are used to distinguish the slices
 ///
 /// FHIR: `ElementDefinition.slicing.discriminator`.
@@ -1978,6 +3560,56 @@ impl Serialize for ElementDefinitionSlicingDiscriminator {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::primitive(&mut m, "path", "_path", &self.path)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ElementDefinitionSlicingDiscriminator {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                2
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionSlicingDiscriminator {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
     }
 }
 
@@ -2045,6 +3677,63 @@ impl Serialize for ElementDefinitionBase {
         ser::primitive(&mut m, "min", "_min", &self.min)?;
         ser::primitive(&mut m, "max", "_max", &self.max)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ElementDefinitionBase {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                2
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                3
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionBase {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
     }
 }
 
@@ -2134,6 +3823,71 @@ impl Serialize for ElementDefinitionType {
     }
 }
 
+impl xml::FromXml for ElementDefinitionType {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                2
+            }
+            "profile" => {
+                r.primitive_list(&mut self.profile, tag)?;
+                3
+            }
+            "targetProfile" => {
+                r.primitive_list(&mut self.target_profile, tag)?;
+                4
+            }
+            "aggregation" => {
+                r.primitive_list(&mut self.aggregation, tag)?;
+                5
+            }
+            "versioning" => {
+                r.primitive(&mut self.versioning, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionType {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        w.primitive_list("profile", &self.profile);
+        w.primitive_list("targetProfile", &self.target_profile);
+        w.primitive_list("aggregation", &self.aggregation);
+        if let Some(v) = &self.versioning {
+            w.primitive("versioning", v);
+        }
+    }
+}
+
 /// Example value (as defined for type)
 ///
 /// FHIR: `ElementDefinition.example`.
@@ -2196,6 +3950,55 @@ impl Serialize for ElementDefinitionExample {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ElementDefinitionExample {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "label" => {
+                r.primitive(&mut self.label, tag)?;
+                2
+            }
+            _ => {
+                if ElementDefinitionExampleValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionExample {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.label {
+            w.primitive("label", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -2294,6 +4097,91 @@ impl Serialize for ElementDefinitionConstraint {
     }
 }
 
+impl xml::FromXml for ElementDefinitionConstraint {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "key" => {
+                r.primitive(&mut self.key, tag)?;
+                2
+            }
+            "requirements" => {
+                r.primitive(&mut self.requirements, tag)?;
+                3
+            }
+            "severity" => {
+                r.primitive(&mut self.severity, tag)?;
+                4
+            }
+            "human" => {
+                r.primitive(&mut self.human, tag)?;
+                5
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                6
+            }
+            "xpath" => {
+                r.primitive(&mut self.xpath, tag)?;
+                7
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionConstraint {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.key {
+            w.primitive("key", v);
+        }
+        if let Some(v) = &self.requirements {
+            w.primitive("requirements", v);
+        }
+        if let Some(v) = &self.severity {
+            w.primitive("severity", v);
+        }
+        if let Some(v) = &self.human {
+            w.primitive("human", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.xpath {
+            w.primitive("xpath", v);
+        }
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+    }
+}
+
 /// ValueSet details if this is coded
 ///
 /// FHIR: `ElementDefinition.binding`.
@@ -2358,6 +4246,63 @@ impl Serialize for ElementDefinitionBinding {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::primitive(&mut m, "valueSet", "_valueSet", &self.value_set)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ElementDefinitionBinding {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "strength" => {
+                r.primitive(&mut self.strength, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "valueSet" => {
+                r.primitive(&mut self.value_set, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionBinding {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.strength {
+            w.primitive("strength", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.value_set {
+            w.primitive("valueSet", v);
+        }
     }
 }
 
@@ -2432,6 +4377,70 @@ impl Serialize for ElementDefinitionMapping {
         ser::primitive(&mut m, "map", "_map", &self.map)?;
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ElementDefinitionMapping {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "identity" => {
+                r.primitive(&mut self.identity, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "map" => {
+                r.primitive(&mut self.map, tag)?;
+                4
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ElementDefinitionMapping {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.identity {
+            w.primitive("identity", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.map {
+            w.primitive("map", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
     }
 }
 
@@ -2516,6 +4525,77 @@ impl Serialize for Expression {
     }
 }
 
+impl xml::FromXml for Expression {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                4
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                5
+            }
+            "reference" => {
+                r.primitive(&mut self.reference, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Expression {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.reference {
+            w.primitive("reference", v);
+        }
+    }
+}
+
 /// Optional Extension Element - found in all resources.
 ///
 /// FHIR: `Extension`.
@@ -2577,6 +4657,52 @@ impl Serialize for Extension {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for Extension {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            "url" => xml::attribute(&mut self.url, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            _ => {
+                if ExtensionValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Extension {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+        if let Some(v) = &self.url {
+            w.attribute("url", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -2674,6 +4800,85 @@ impl Serialize for HumanName {
     }
 }
 
+impl xml::FromXml for HumanName {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                2
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                3
+            }
+            "family" => {
+                r.primitive(&mut self.family, tag)?;
+                4
+            }
+            "given" => {
+                r.primitive_list(&mut self.given, tag)?;
+                5
+            }
+            "prefix" => {
+                r.primitive_list(&mut self.prefix, tag)?;
+                6
+            }
+            "suffix" => {
+                r.primitive_list(&mut self.suffix, tag)?;
+                7
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for HumanName {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        if let Some(v) = &self.family {
+            w.primitive("family", v);
+        }
+        w.primitive_list("given", &self.given);
+        w.primitive_list("prefix", &self.prefix);
+        w.primitive_list("suffix", &self.suffix);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// An identifier - identifies some entity uniquely and unambiguously. Typically this is used for business identifiers.
 ///
 /// FHIR: `Identifier`.
@@ -2759,6 +4964,84 @@ impl Serialize for Identifier {
     }
 }
 
+impl xml::FromXml for Identifier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                6
+            }
+            "assigner" => {
+                r.boxed(&mut self.assigner, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Identifier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.assigner {
+            w.object("assigner", &**v);
+        }
+    }
+}
+
 /// The marketing status describes the date when a medicinal product is actually put on the market or the date as of which it is no longer available.
 ///
 /// FHIR: `MarketingStatus`.
@@ -2839,6 +5122,82 @@ impl Serialize for MarketingStatus {
         ser::optional(&mut m, "dateRange", &self.date_range)?;
         ser::primitive(&mut m, "restoreDate", "_restoreDate", &self.restore_date)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MarketingStatus {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "country" => {
+                r.boxed(&mut self.country, tag)?;
+                3
+            }
+            "jurisdiction" => {
+                r.boxed(&mut self.jurisdiction, tag)?;
+                4
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                5
+            }
+            "dateRange" => {
+                r.boxed(&mut self.date_range, tag)?;
+                6
+            }
+            "restoreDate" => {
+                r.primitive(&mut self.restore_date, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MarketingStatus {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.country {
+            w.object("country", &**v);
+        }
+        if let Some(v) = &self.jurisdiction {
+            w.object("jurisdiction", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.date_range {
+            w.object("dateRange", &**v);
+        }
+        if let Some(v) = &self.restore_date {
+            w.primitive("restoreDate", v);
+        }
     }
 }
 
@@ -2928,6 +5287,78 @@ impl Serialize for Meta {
     }
 }
 
+impl xml::FromXml for Meta {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "versionId" => {
+                r.primitive(&mut self.version_id, tag)?;
+                2
+            }
+            "lastUpdated" => {
+                r.primitive(&mut self.last_updated, tag)?;
+                3
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                4
+            }
+            "profile" => {
+                r.primitive_list(&mut self.profile, tag)?;
+                5
+            }
+            "security" => {
+                r.list(&mut self.security, tag)?;
+                6
+            }
+            "tag" => {
+                r.list(&mut self.tag, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Meta {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.version_id {
+            w.primitive("versionId", v);
+        }
+        if let Some(v) = &self.last_updated {
+            w.primitive("lastUpdated", v);
+        }
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+        w.primitive_list("profile", &self.profile);
+        w.list("security", &self.security);
+        w.list("tag", &self.tag);
+    }
+}
+
 /// An amount of economic utility in some recognized currency.
 ///
 /// FHIR: `Money`.
@@ -2988,6 +5419,56 @@ impl Serialize for Money {
     }
 }
 
+impl xml::FromXml for Money {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "currency" => {
+                r.primitive(&mut self.currency, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Money {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.currency {
+            w.primitive("currency", v);
+        }
+    }
+}
+
 /// A human-readable summary of the resource conveying the essential clinical and business information for the resource.
 ///
 /// FHIR: `Narrative`.
@@ -3044,6 +5525,56 @@ impl Serialize for Narrative {
         ser::primitive(&mut m, "status", "_status", &self.status)?;
         ser::optional(&mut m, "div", &self.div)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Narrative {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                2
+            }
+            "div" => {
+                r.xhtml(&mut self.div, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Narrative {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.div {
+            w.xhtml(v);
+        }
     }
 }
 
@@ -3147,6 +5678,91 @@ impl Serialize for ParameterDefinition {
     }
 }
 
+impl xml::FromXml for ParameterDefinition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                2
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                3
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                4
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                7
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ParameterDefinition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+    }
+}
+
 /// A time period defined by a start and end date and optionally time.
 ///
 /// FHIR: `Period`.
@@ -3204,6 +5820,56 @@ impl Serialize for Period {
         ser::primitive(&mut m, "start", "_start", &self.start)?;
         ser::primitive(&mut m, "end", "_end", &self.end)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Period {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                2
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Period {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
     }
 }
 
@@ -3290,6 +5956,74 @@ impl Serialize for Population {
             &self.physiological_condition,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Population {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "gender" => {
+                r.boxed(&mut self.gender, tag)?;
+                4
+            }
+            "race" => {
+                r.boxed(&mut self.race, tag)?;
+                5
+            }
+            "physiologicalCondition" => {
+                r.boxed(&mut self.physiological_condition, tag)?;
+                6
+            }
+            _ => {
+                if PopulationAge::read_xml(&mut self.age, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Population {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.age {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.gender {
+            w.object("gender", &**v);
+        }
+        if let Some(v) = &self.race {
+            w.object("race", &**v);
+        }
+        if let Some(v) = &self.physiological_condition {
+            w.object("physiologicalCondition", &**v);
+        }
     }
 }
 
@@ -3414,6 +6148,118 @@ impl Serialize for ProdCharacteristic {
     }
 }
 
+impl xml::FromXml for ProdCharacteristic {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "height" => {
+                r.boxed(&mut self.height, tag)?;
+                3
+            }
+            "width" => {
+                r.boxed(&mut self.width, tag)?;
+                4
+            }
+            "depth" => {
+                r.boxed(&mut self.depth, tag)?;
+                5
+            }
+            "weight" => {
+                r.boxed(&mut self.weight, tag)?;
+                6
+            }
+            "nominalVolume" => {
+                r.boxed(&mut self.nominal_volume, tag)?;
+                7
+            }
+            "externalDiameter" => {
+                r.boxed(&mut self.external_diameter, tag)?;
+                8
+            }
+            "shape" => {
+                r.primitive(&mut self.shape, tag)?;
+                9
+            }
+            "color" => {
+                r.primitive_list(&mut self.color, tag)?;
+                10
+            }
+            "imprint" => {
+                r.primitive_list(&mut self.imprint, tag)?;
+                11
+            }
+            "image" => {
+                r.list(&mut self.image, tag)?;
+                12
+            }
+            "scoring" => {
+                r.boxed(&mut self.scoring, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProdCharacteristic {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.height {
+            w.object("height", &**v);
+        }
+        if let Some(v) = &self.width {
+            w.object("width", &**v);
+        }
+        if let Some(v) = &self.depth {
+            w.object("depth", &**v);
+        }
+        if let Some(v) = &self.weight {
+            w.object("weight", &**v);
+        }
+        if let Some(v) = &self.nominal_volume {
+            w.object("nominalVolume", &**v);
+        }
+        if let Some(v) = &self.external_diameter {
+            w.object("externalDiameter", &**v);
+        }
+        if let Some(v) = &self.shape {
+            w.primitive("shape", v);
+        }
+        w.primitive_list("color", &self.color);
+        w.primitive_list("imprint", &self.imprint);
+        w.list("image", &self.image);
+        if let Some(v) = &self.scoring {
+            w.object("scoring", &**v);
+        }
+    }
+}
+
 /// The shelf-life and storage information for a medicinal product item or container can be described using this class.
 ///
 /// FHIR: `ProductShelfLife`.
@@ -3493,6 +6339,76 @@ impl Serialize for ProductShelfLife {
             &self.special_precautions_for_storage,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ProductShelfLife {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                5
+            }
+            "specialPrecautionsForStorage" => {
+                r.list(&mut self.special_precautions_for_storage, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProductShelfLife {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list(
+            "specialPrecautionsForStorage",
+            &self.special_precautions_for_storage,
+        );
     }
 }
 
@@ -3577,6 +6493,77 @@ impl Serialize for Quantity {
     }
 }
 
+impl xml::FromXml for Quantity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                2
+            }
+            "comparator" => {
+                r.primitive(&mut self.comparator, tag)?;
+                3
+            }
+            "unit" => {
+                r.primitive(&mut self.unit, tag)?;
+                4
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                5
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Quantity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.comparator {
+            w.primitive("comparator", v);
+        }
+        if let Some(v) = &self.unit {
+            w.primitive("unit", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+    }
+}
+
 /// A set of ordered Quantities defined by a low and high limit.
 ///
 /// FHIR: `Range`.
@@ -3635,6 +6622,56 @@ impl Serialize for Range {
     }
 }
 
+impl xml::FromXml for Range {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "low" => {
+                r.boxed(&mut self.low, tag)?;
+                2
+            }
+            "high" => {
+                r.boxed(&mut self.high, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Range {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.low {
+            w.object("low", &**v);
+        }
+        if let Some(v) = &self.high {
+            w.object("high", &**v);
+        }
+    }
+}
+
 /// A relationship of two Quantity values - expressed as a numerator and a denominator.
 ///
 /// FHIR: `Ratio`.
@@ -3690,6 +6727,56 @@ impl Serialize for Ratio {
         ser::optional(&mut m, "numerator", &self.numerator)?;
         ser::optional(&mut m, "denominator", &self.denominator)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Ratio {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "numerator" => {
+                r.boxed(&mut self.numerator, tag)?;
+                2
+            }
+            "denominator" => {
+                r.boxed(&mut self.denominator, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Ratio {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.numerator {
+            w.object("numerator", &**v);
+        }
+        if let Some(v) = &self.denominator {
+            w.object("denominator", &**v);
+        }
     }
 }
 
@@ -3763,6 +6850,70 @@ impl Serialize for Reference {
         ser::optional(&mut m, "identifier", &self.identifier)?;
         ser::primitive(&mut m, "display", "_display", &self.display)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Reference {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "reference" => {
+                r.primitive(&mut self.reference, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                4
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Reference {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.reference {
+            w.primitive("reference", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
     }
 }
 
@@ -3860,6 +7011,91 @@ impl Serialize for RelatedArtifact {
     }
 }
 
+impl xml::FromXml for RelatedArtifact {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                2
+            }
+            "label" => {
+                r.primitive(&mut self.label, tag)?;
+                3
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                4
+            }
+            "citation" => {
+                r.primitive(&mut self.citation, tag)?;
+                5
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                6
+            }
+            "document" => {
+                r.boxed(&mut self.document, tag)?;
+                7
+            }
+            "resource" => {
+                r.primitive(&mut self.resource, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RelatedArtifact {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.label {
+            w.primitive("label", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        if let Some(v) = &self.citation {
+            w.primitive("citation", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.document {
+            w.object("document", &**v);
+        }
+        if let Some(v) = &self.resource {
+            w.primitive("resource", v);
+        }
+    }
+}
+
 /// A series of measurements taken by a device, with upper and lower limits. There may be more than one dimension in the data.
 ///
 /// FHIR: `SampledData`.
@@ -3951,6 +7187,91 @@ impl Serialize for SampledData {
         ser::primitive(&mut m, "dimensions", "_dimensions", &self.dimensions)?;
         ser::primitive(&mut m, "data", "_data", &self.data)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SampledData {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "origin" => {
+                r.boxed(&mut self.origin, tag)?;
+                2
+            }
+            "period" => {
+                r.primitive(&mut self.period, tag)?;
+                3
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                4
+            }
+            "lowerLimit" => {
+                r.primitive(&mut self.lower_limit, tag)?;
+                5
+            }
+            "upperLimit" => {
+                r.primitive(&mut self.upper_limit, tag)?;
+                6
+            }
+            "dimensions" => {
+                r.primitive(&mut self.dimensions, tag)?;
+                7
+            }
+            "data" => {
+                r.primitive(&mut self.data, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SampledData {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.origin {
+            w.object("origin", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.primitive("period", v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.lower_limit {
+            w.primitive("lowerLimit", v);
+        }
+        if let Some(v) = &self.upper_limit {
+            w.primitive("upperLimit", v);
+        }
+        if let Some(v) = &self.dimensions {
+            w.primitive("dimensions", v);
+        }
+        if let Some(v) = &self.data {
+            w.primitive("data", v);
+        }
     }
 }
 
@@ -4046,6 +7367,89 @@ impl Serialize for Signature {
     }
 }
 
+impl xml::FromXml for Signature {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                2
+            }
+            "when" => {
+                r.primitive(&mut self.when, tag)?;
+                3
+            }
+            "who" => {
+                r.boxed(&mut self.who, tag)?;
+                4
+            }
+            "onBehalfOf" => {
+                r.boxed(&mut self.on_behalf_of, tag)?;
+                5
+            }
+            "targetFormat" => {
+                r.primitive(&mut self.target_format, tag)?;
+                6
+            }
+            "sigFormat" => {
+                r.primitive(&mut self.sig_format, tag)?;
+                7
+            }
+            "data" => {
+                r.primitive(&mut self.data, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Signature {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.when {
+            w.primitive("when", v);
+        }
+        if let Some(v) = &self.who {
+            w.object("who", &**v);
+        }
+        if let Some(v) = &self.on_behalf_of {
+            w.object("onBehalfOf", &**v);
+        }
+        if let Some(v) = &self.target_format {
+            w.primitive("targetFormat", v);
+        }
+        if let Some(v) = &self.sig_format {
+            w.primitive("sigFormat", v);
+        }
+        if let Some(v) = &self.data {
+            w.primitive("data", v);
+        }
+    }
+}
+
 /// Chemical substances are a single substance type whose primary defining element is the molecular structure. Chemical substances shall be defined on the basis of their complete covalent molecular structure; the presence of a salt (counter-ion) and/or solvates (water, alcohols) is also captured. Purity, grade, physical form or particle size are not taken into account in the definition of a chemical substance or in the assignment of a Substance ID.
 ///
 /// FHIR: `SubstanceAmount`.
@@ -4129,6 +7533,74 @@ impl Serialize for SubstanceAmount {
     }
 }
 
+impl xml::FromXml for SubstanceAmount {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "amountType" => {
+                r.boxed(&mut self.amount_type, tag)?;
+                4
+            }
+            "amountText" => {
+                r.primitive(&mut self.amount_text, tag)?;
+                5
+            }
+            "referenceRange" => {
+                r.boxed(&mut self.reference_range, tag)?;
+                6
+            }
+            _ => {
+                if SubstanceAmountAmount::read_xml(&mut self.amount, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceAmount {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.amount {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.amount_type {
+            w.object("amountType", &**v);
+        }
+        if let Some(v) = &self.amount_text {
+            w.primitive("amountText", v);
+        }
+        if let Some(v) = &self.reference_range {
+            w.object("referenceRange", &**v);
+        }
+    }
+}
+
 /// Reference range of possible or expected values
 ///
 /// FHIR: `SubstanceAmount.referenceRange`.
@@ -4184,6 +7656,56 @@ impl Serialize for SubstanceAmountReferenceRange {
         ser::optional(&mut m, "lowLimit", &self.low_limit)?;
         ser::optional(&mut m, "highLimit", &self.high_limit)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceAmountReferenceRange {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "lowLimit" => {
+                r.boxed(&mut self.low_limit, tag)?;
+                2
+            }
+            "highLimit" => {
+                r.boxed(&mut self.high_limit, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceAmountReferenceRange {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.low_limit {
+            w.object("lowLimit", &**v);
+        }
+        if let Some(v) = &self.high_limit {
+            w.object("highLimit", &**v);
+        }
     }
 }
 
@@ -4255,6 +7777,66 @@ impl Serialize for Timing {
         ser::optional(&mut m, "repeat", &self.repeat)?;
         ser::optional(&mut m, "code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Timing {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "event" => {
+                r.primitive_list(&mut self.event, tag)?;
+                3
+            }
+            "repeat" => {
+                r.boxed(&mut self.repeat, tag)?;
+                4
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Timing {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("event", &self.event);
+        if let Some(v) = &self.repeat {
+            w.object("repeat", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
     }
 }
 
@@ -4414,6 +7996,140 @@ impl Serialize for TimingRepeat {
     }
 }
 
+impl xml::FromXml for TimingRepeat {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "count" => {
+                r.primitive(&mut self.count, tag)?;
+                3
+            }
+            "countMax" => {
+                r.primitive(&mut self.count_max, tag)?;
+                4
+            }
+            "duration" => {
+                r.primitive(&mut self.duration, tag)?;
+                5
+            }
+            "durationMax" => {
+                r.primitive(&mut self.duration_max, tag)?;
+                6
+            }
+            "durationUnit" => {
+                r.primitive(&mut self.duration_unit, tag)?;
+                7
+            }
+            "frequency" => {
+                r.primitive(&mut self.frequency, tag)?;
+                8
+            }
+            "frequencyMax" => {
+                r.primitive(&mut self.frequency_max, tag)?;
+                9
+            }
+            "period" => {
+                r.primitive(&mut self.period, tag)?;
+                10
+            }
+            "periodMax" => {
+                r.primitive(&mut self.period_max, tag)?;
+                11
+            }
+            "periodUnit" => {
+                r.primitive(&mut self.period_unit, tag)?;
+                12
+            }
+            "dayOfWeek" => {
+                r.primitive_list(&mut self.day_of_week, tag)?;
+                13
+            }
+            "timeOfDay" => {
+                r.primitive_list(&mut self.time_of_day, tag)?;
+                14
+            }
+            "when" => {
+                r.primitive_list(&mut self.when, tag)?;
+                15
+            }
+            "offset" => {
+                r.primitive(&mut self.offset, tag)?;
+                16
+            }
+            _ => {
+                if TimingRepeatBounds::read_xml(&mut self.bounds, name, r, tag)? {
+                    return Ok(Some(2));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TimingRepeat {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.bounds {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.count {
+            w.primitive("count", v);
+        }
+        if let Some(v) = &self.count_max {
+            w.primitive("countMax", v);
+        }
+        if let Some(v) = &self.duration {
+            w.primitive("duration", v);
+        }
+        if let Some(v) = &self.duration_max {
+            w.primitive("durationMax", v);
+        }
+        if let Some(v) = &self.duration_unit {
+            w.primitive("durationUnit", v);
+        }
+        if let Some(v) = &self.frequency {
+            w.primitive("frequency", v);
+        }
+        if let Some(v) = &self.frequency_max {
+            w.primitive("frequencyMax", v);
+        }
+        if let Some(v) = &self.period {
+            w.primitive("period", v);
+        }
+        if let Some(v) = &self.period_max {
+            w.primitive("periodMax", v);
+        }
+        if let Some(v) = &self.period_unit {
+            w.primitive("periodUnit", v);
+        }
+        w.primitive_list("dayOfWeek", &self.day_of_week);
+        w.primitive_list("timeOfDay", &self.time_of_day);
+        w.primitive_list("when", &self.when);
+        if let Some(v) = &self.offset {
+            w.primitive("offset", v);
+        }
+    }
+}
+
 /// A description of a triggering event. Triggering events can be named events, data events, or periodic, as determined by the type element.
 ///
 /// FHIR: `TriggerDefinition`.
@@ -4498,6 +8214,74 @@ impl Serialize for TriggerDefinition {
     }
 }
 
+impl xml::FromXml for TriggerDefinition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "data" => {
+                r.list(&mut self.data, tag)?;
+                5
+            }
+            "condition" => {
+                r.boxed(&mut self.condition, tag)?;
+                6
+            }
+            _ => {
+                if TriggerDefinitionTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TriggerDefinition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        w.list("data", &self.data);
+        if let Some(v) = &self.condition {
+            w.object("condition", &**v);
+        }
+    }
+}
+
 /// Specifies clinical/business/etc. metadata that can be used to retrieve, index and/or categorize an artifact. This metadata can either be specific to the applicable population (e.g., age category, DRG) or the specific context of care (e.g., venue, care setting, provider of care).
 ///
 /// FHIR: `UsageContext`.
@@ -4562,6 +8346,55 @@ impl Serialize for UsageContext {
     }
 }
 
+impl xml::FromXml for UsageContext {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                2
+            }
+            _ => {
+                if UsageContextValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for UsageContext {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Annotation.author[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnnotationAuthor {
@@ -4602,6 +8435,33 @@ impl AnnotationAuthor {
             Self::String(p) => ser::choice_primitive(m, "authorString", "_authorString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "authorReference" => {
+                xml::choice(slot, "author", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "authorString" => {
+                xml::choice(slot, "author", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("authorReference", &**v),
+            Self::String(p) => w.primitive("authorString", p),
+        }
+    }
 }
 
 /// The types `DataRequirement.subject[x]` can take.
@@ -4633,6 +8493,33 @@ impl DataRequirementSubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }
@@ -4681,6 +8568,38 @@ impl DataRequirementDateFilterValue {
             Self::Duration(v) => m.serialize_entry("valueDuration", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+        }
+    }
 }
 
 /// The types `Dosage.asNeeded[x]` can take.
@@ -4726,6 +8645,33 @@ impl DosageAsNeeded {
             Self::CodeableConcept(v) => m.serialize_entry("asNeededCodeableConcept", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "asNeededBoolean" => {
+                xml::choice(slot, "asNeeded", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "asNeededCodeableConcept" => {
+                xml::choice(slot, "asNeeded", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("asNeededBoolean", p),
+            Self::CodeableConcept(v) => w.object("asNeededCodeableConcept", &**v),
+        }
+    }
 }
 
 /// The types `Dosage.doseAndRate.dose[x]` can take.
@@ -4755,6 +8701,33 @@ impl DosageDoseAndRateDose {
         match self {
             Self::Range(v) => m.serialize_entry("doseRange", v),
             Self::Quantity(v) => m.serialize_entry("doseQuantity", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "doseRange" => {
+                xml::choice(slot, "dose", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "doseQuantity" => {
+                xml::choice(slot, "dose", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Range(v) => w.object("doseRange", &**v),
+            Self::Quantity(v) => w.object("doseQuantity", &**v),
         }
     }
 }
@@ -4790,6 +8763,38 @@ impl DosageDoseAndRateRate {
             Self::Ratio(v) => m.serialize_entry("rateRatio", v),
             Self::Range(v) => m.serialize_entry("rateRange", v),
             Self::Quantity(v) => m.serialize_entry("rateQuantity", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "rateRatio" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "rateRange" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "rateQuantity" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Ratio(v) => w.object("rateRatio", &**v),
+            Self::Range(v) => w.object("rateRange", &**v),
+            Self::Quantity(v) => w.object("rateQuantity", &**v),
         }
     }
 }
@@ -5388,6 +9393,273 @@ impl ElementDefinitionDefaultValue {
             Self::Meta(v) => m.serialize_entry("defaultValueMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "defaultValueBase64Binary" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "defaultValueBoolean" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "defaultValueCanonical" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "defaultValueCode" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "defaultValueDate" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "defaultValueDateTime" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "defaultValueDecimal" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "defaultValueId" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "defaultValueInstant" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "defaultValueInteger" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "defaultValueMarkdown" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "defaultValueOid" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "defaultValuePositiveInt" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "defaultValueString" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "defaultValueTime" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "defaultValueUnsignedInt" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "defaultValueUri" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "defaultValueUrl" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "defaultValueUuid" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "defaultValueAddress" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAge" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAnnotation" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAttachment" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCodeableConcept" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCoding" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContactPoint" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCount" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDistance" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDuration" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "defaultValueHumanName" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "defaultValueIdentifier" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "defaultValueMoney" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "defaultValuePeriod" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "defaultValueQuantity" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRange" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRatio" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "defaultValueReference" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "defaultValueSampledData" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "defaultValueSignature" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "defaultValueTiming" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContactDetail" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContributor" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDataRequirement" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "defaultValueExpression" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "defaultValueParameterDefinition" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRelatedArtifact" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "defaultValueTriggerDefinition" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "defaultValueUsageContext" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDosage" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "defaultValueMeta" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("defaultValueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("defaultValueBoolean", p),
+            Self::Canonical(p) => w.primitive("defaultValueCanonical", p),
+            Self::Code(p) => w.primitive("defaultValueCode", p),
+            Self::Date(p) => w.primitive("defaultValueDate", p),
+            Self::DateTime(p) => w.primitive("defaultValueDateTime", p),
+            Self::Decimal(p) => w.primitive("defaultValueDecimal", p),
+            Self::Id(p) => w.primitive("defaultValueId", p),
+            Self::Instant(p) => w.primitive("defaultValueInstant", p),
+            Self::Integer(p) => w.primitive("defaultValueInteger", p),
+            Self::Markdown(p) => w.primitive("defaultValueMarkdown", p),
+            Self::Oid(p) => w.primitive("defaultValueOid", p),
+            Self::PositiveInt(p) => w.primitive("defaultValuePositiveInt", p),
+            Self::String(p) => w.primitive("defaultValueString", p),
+            Self::Time(p) => w.primitive("defaultValueTime", p),
+            Self::UnsignedInt(p) => w.primitive("defaultValueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("defaultValueUri", p),
+            Self::Url(p) => w.primitive("defaultValueUrl", p),
+            Self::Uuid(p) => w.primitive("defaultValueUuid", p),
+            Self::Address(v) => w.object("defaultValueAddress", &**v),
+            Self::Age(v) => w.object("defaultValueAge", &**v),
+            Self::Annotation(v) => w.object("defaultValueAnnotation", &**v),
+            Self::Attachment(v) => w.object("defaultValueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("defaultValueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("defaultValueCoding", &**v),
+            Self::ContactPoint(v) => w.object("defaultValueContactPoint", &**v),
+            Self::Count(v) => w.object("defaultValueCount", &**v),
+            Self::Distance(v) => w.object("defaultValueDistance", &**v),
+            Self::Duration(v) => w.object("defaultValueDuration", &**v),
+            Self::HumanName(v) => w.object("defaultValueHumanName", &**v),
+            Self::Identifier(v) => w.object("defaultValueIdentifier", &**v),
+            Self::Money(v) => w.object("defaultValueMoney", &**v),
+            Self::Period(v) => w.object("defaultValuePeriod", &**v),
+            Self::Quantity(v) => w.object("defaultValueQuantity", &**v),
+            Self::Range(v) => w.object("defaultValueRange", &**v),
+            Self::Ratio(v) => w.object("defaultValueRatio", &**v),
+            Self::Reference(v) => w.object("defaultValueReference", &**v),
+            Self::SampledData(v) => w.object("defaultValueSampledData", &**v),
+            Self::Signature(v) => w.object("defaultValueSignature", &**v),
+            Self::Timing(v) => w.object("defaultValueTiming", &**v),
+            Self::ContactDetail(v) => w.object("defaultValueContactDetail", &**v),
+            Self::Contributor(v) => w.object("defaultValueContributor", &**v),
+            Self::DataRequirement(v) => w.object("defaultValueDataRequirement", &**v),
+            Self::Expression(v) => w.object("defaultValueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("defaultValueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("defaultValueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("defaultValueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("defaultValueUsageContext", &**v),
+            Self::Dosage(v) => w.object("defaultValueDosage", &**v),
+            Self::Meta(v) => w.object("defaultValueMeta", &**v),
+        }
+    }
 }
 
 /// The types `ElementDefinition.fixed[x]` can take.
@@ -5837,6 +10109,273 @@ impl ElementDefinitionFixed {
             Self::UsageContext(v) => m.serialize_entry("fixedUsageContext", v),
             Self::Dosage(v) => m.serialize_entry("fixedDosage", v),
             Self::Meta(v) => m.serialize_entry("fixedMeta", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "fixedBase64Binary" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "fixedBoolean" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "fixedCanonical" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "fixedCode" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "fixedDate" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "fixedDateTime" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "fixedDecimal" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "fixedId" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "fixedInstant" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "fixedInteger" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "fixedMarkdown" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "fixedOid" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "fixedPositiveInt" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "fixedString" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "fixedTime" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "fixedUnsignedInt" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "fixedUri" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "fixedUrl" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "fixedUuid" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "fixedAddress" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "fixedAge" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "fixedAnnotation" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "fixedAttachment" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "fixedCodeableConcept" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "fixedCoding" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "fixedContactPoint" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "fixedCount" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "fixedDistance" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "fixedDuration" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "fixedHumanName" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "fixedIdentifier" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "fixedMoney" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "fixedPeriod" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "fixedQuantity" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "fixedRange" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "fixedRatio" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "fixedReference" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "fixedSampledData" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "fixedSignature" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "fixedTiming" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "fixedContactDetail" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "fixedContributor" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "fixedDataRequirement" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "fixedExpression" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "fixedParameterDefinition" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "fixedRelatedArtifact" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "fixedTriggerDefinition" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "fixedUsageContext" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "fixedDosage" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "fixedMeta" => {
+                xml::choice(slot, "fixed", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("fixedBase64Binary", p),
+            Self::Boolean(p) => w.primitive("fixedBoolean", p),
+            Self::Canonical(p) => w.primitive("fixedCanonical", p),
+            Self::Code(p) => w.primitive("fixedCode", p),
+            Self::Date(p) => w.primitive("fixedDate", p),
+            Self::DateTime(p) => w.primitive("fixedDateTime", p),
+            Self::Decimal(p) => w.primitive("fixedDecimal", p),
+            Self::Id(p) => w.primitive("fixedId", p),
+            Self::Instant(p) => w.primitive("fixedInstant", p),
+            Self::Integer(p) => w.primitive("fixedInteger", p),
+            Self::Markdown(p) => w.primitive("fixedMarkdown", p),
+            Self::Oid(p) => w.primitive("fixedOid", p),
+            Self::PositiveInt(p) => w.primitive("fixedPositiveInt", p),
+            Self::String(p) => w.primitive("fixedString", p),
+            Self::Time(p) => w.primitive("fixedTime", p),
+            Self::UnsignedInt(p) => w.primitive("fixedUnsignedInt", p),
+            Self::Uri(p) => w.primitive("fixedUri", p),
+            Self::Url(p) => w.primitive("fixedUrl", p),
+            Self::Uuid(p) => w.primitive("fixedUuid", p),
+            Self::Address(v) => w.object("fixedAddress", &**v),
+            Self::Age(v) => w.object("fixedAge", &**v),
+            Self::Annotation(v) => w.object("fixedAnnotation", &**v),
+            Self::Attachment(v) => w.object("fixedAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("fixedCodeableConcept", &**v),
+            Self::Coding(v) => w.object("fixedCoding", &**v),
+            Self::ContactPoint(v) => w.object("fixedContactPoint", &**v),
+            Self::Count(v) => w.object("fixedCount", &**v),
+            Self::Distance(v) => w.object("fixedDistance", &**v),
+            Self::Duration(v) => w.object("fixedDuration", &**v),
+            Self::HumanName(v) => w.object("fixedHumanName", &**v),
+            Self::Identifier(v) => w.object("fixedIdentifier", &**v),
+            Self::Money(v) => w.object("fixedMoney", &**v),
+            Self::Period(v) => w.object("fixedPeriod", &**v),
+            Self::Quantity(v) => w.object("fixedQuantity", &**v),
+            Self::Range(v) => w.object("fixedRange", &**v),
+            Self::Ratio(v) => w.object("fixedRatio", &**v),
+            Self::Reference(v) => w.object("fixedReference", &**v),
+            Self::SampledData(v) => w.object("fixedSampledData", &**v),
+            Self::Signature(v) => w.object("fixedSignature", &**v),
+            Self::Timing(v) => w.object("fixedTiming", &**v),
+            Self::ContactDetail(v) => w.object("fixedContactDetail", &**v),
+            Self::Contributor(v) => w.object("fixedContributor", &**v),
+            Self::DataRequirement(v) => w.object("fixedDataRequirement", &**v),
+            Self::Expression(v) => w.object("fixedExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("fixedParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("fixedRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("fixedTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("fixedUsageContext", &**v),
+            Self::Dosage(v) => w.object("fixedDosage", &**v),
+            Self::Meta(v) => w.object("fixedMeta", &**v),
         }
     }
 }
@@ -6330,6 +10869,273 @@ impl ElementDefinitionPattern {
             Self::Meta(v) => m.serialize_entry("patternMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "patternBase64Binary" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "patternBoolean" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "patternCanonical" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "patternCode" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "patternDate" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "patternDateTime" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "patternDecimal" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "patternId" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "patternInstant" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "patternInteger" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "patternMarkdown" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "patternOid" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "patternPositiveInt" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "patternString" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "patternTime" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "patternUnsignedInt" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "patternUri" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "patternUrl" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "patternUuid" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "patternAddress" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "patternAge" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "patternAnnotation" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "patternAttachment" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "patternCodeableConcept" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "patternCoding" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "patternContactPoint" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "patternCount" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "patternDistance" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "patternDuration" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "patternHumanName" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "patternIdentifier" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "patternMoney" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "patternPeriod" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "patternQuantity" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "patternRange" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "patternRatio" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "patternReference" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "patternSampledData" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "patternSignature" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "patternTiming" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "patternContactDetail" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "patternContributor" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "patternDataRequirement" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "patternExpression" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "patternParameterDefinition" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "patternRelatedArtifact" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "patternTriggerDefinition" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "patternUsageContext" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "patternDosage" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "patternMeta" => {
+                xml::choice(slot, "pattern", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("patternBase64Binary", p),
+            Self::Boolean(p) => w.primitive("patternBoolean", p),
+            Self::Canonical(p) => w.primitive("patternCanonical", p),
+            Self::Code(p) => w.primitive("patternCode", p),
+            Self::Date(p) => w.primitive("patternDate", p),
+            Self::DateTime(p) => w.primitive("patternDateTime", p),
+            Self::Decimal(p) => w.primitive("patternDecimal", p),
+            Self::Id(p) => w.primitive("patternId", p),
+            Self::Instant(p) => w.primitive("patternInstant", p),
+            Self::Integer(p) => w.primitive("patternInteger", p),
+            Self::Markdown(p) => w.primitive("patternMarkdown", p),
+            Self::Oid(p) => w.primitive("patternOid", p),
+            Self::PositiveInt(p) => w.primitive("patternPositiveInt", p),
+            Self::String(p) => w.primitive("patternString", p),
+            Self::Time(p) => w.primitive("patternTime", p),
+            Self::UnsignedInt(p) => w.primitive("patternUnsignedInt", p),
+            Self::Uri(p) => w.primitive("patternUri", p),
+            Self::Url(p) => w.primitive("patternUrl", p),
+            Self::Uuid(p) => w.primitive("patternUuid", p),
+            Self::Address(v) => w.object("patternAddress", &**v),
+            Self::Age(v) => w.object("patternAge", &**v),
+            Self::Annotation(v) => w.object("patternAnnotation", &**v),
+            Self::Attachment(v) => w.object("patternAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("patternCodeableConcept", &**v),
+            Self::Coding(v) => w.object("patternCoding", &**v),
+            Self::ContactPoint(v) => w.object("patternContactPoint", &**v),
+            Self::Count(v) => w.object("patternCount", &**v),
+            Self::Distance(v) => w.object("patternDistance", &**v),
+            Self::Duration(v) => w.object("patternDuration", &**v),
+            Self::HumanName(v) => w.object("patternHumanName", &**v),
+            Self::Identifier(v) => w.object("patternIdentifier", &**v),
+            Self::Money(v) => w.object("patternMoney", &**v),
+            Self::Period(v) => w.object("patternPeriod", &**v),
+            Self::Quantity(v) => w.object("patternQuantity", &**v),
+            Self::Range(v) => w.object("patternRange", &**v),
+            Self::Ratio(v) => w.object("patternRatio", &**v),
+            Self::Reference(v) => w.object("patternReference", &**v),
+            Self::SampledData(v) => w.object("patternSampledData", &**v),
+            Self::Signature(v) => w.object("patternSignature", &**v),
+            Self::Timing(v) => w.object("patternTiming", &**v),
+            Self::ContactDetail(v) => w.object("patternContactDetail", &**v),
+            Self::Contributor(v) => w.object("patternContributor", &**v),
+            Self::DataRequirement(v) => w.object("patternDataRequirement", &**v),
+            Self::Expression(v) => w.object("patternExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("patternParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("patternRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("patternTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("patternUsageContext", &**v),
+            Self::Dosage(v) => w.object("patternDosage", &**v),
+            Self::Meta(v) => w.object("patternMeta", &**v),
+        }
+    }
 }
 
 /// The types `ElementDefinition.example.value[x]` can take.
@@ -6781,6 +11587,273 @@ impl ElementDefinitionExampleValue {
             Self::Meta(v) => m.serialize_entry("valueMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueCanonical" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueInstant" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueMarkdown" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "valueOid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "valuePositiveInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueUnsignedInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueUrl" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "valueUuid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "valueAddress" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "valueAge" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "valueAnnotation" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueContactPoint" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "valueCount" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "valueDistance" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "valueHumanName" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "valueIdentifier" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueSignature" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "valueTiming" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "valueContactDetail" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "valueContributor" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "valueDataRequirement" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "valueExpression" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "valueParameterDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueRelatedArtifact" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "valueTriggerDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueUsageContext" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "valueDosage" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "valueMeta" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Canonical(p) => w.primitive("valueCanonical", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::Instant(p) => w.primitive("valueInstant", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Markdown(p) => w.primitive("valueMarkdown", p),
+            Self::Oid(p) => w.primitive("valueOid", p),
+            Self::PositiveInt(p) => w.primitive("valuePositiveInt", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::UnsignedInt(p) => w.primitive("valueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Url(p) => w.primitive("valueUrl", p),
+            Self::Uuid(p) => w.primitive("valueUuid", p),
+            Self::Address(v) => w.object("valueAddress", &**v),
+            Self::Age(v) => w.object("valueAge", &**v),
+            Self::Annotation(v) => w.object("valueAnnotation", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::ContactPoint(v) => w.object("valueContactPoint", &**v),
+            Self::Count(v) => w.object("valueCount", &**v),
+            Self::Distance(v) => w.object("valueDistance", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+            Self::HumanName(v) => w.object("valueHumanName", &**v),
+            Self::Identifier(v) => w.object("valueIdentifier", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Signature(v) => w.object("valueSignature", &**v),
+            Self::Timing(v) => w.object("valueTiming", &**v),
+            Self::ContactDetail(v) => w.object("valueContactDetail", &**v),
+            Self::Contributor(v) => w.object("valueContributor", &**v),
+            Self::DataRequirement(v) => w.object("valueDataRequirement", &**v),
+            Self::Expression(v) => w.object("valueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("valueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("valueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("valueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("valueUsageContext", &**v),
+            Self::Dosage(v) => w.object("valueDosage", &**v),
+            Self::Meta(v) => w.object("valueMeta", &**v),
+        }
+    }
 }
 
 /// The types `ElementDefinition.minValue[x]` can take.
@@ -6946,6 +12019,68 @@ impl ElementDefinitionMinValue {
             Self::Quantity(v) => m.serialize_entry("minValueQuantity", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "minValueDate" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "minValueDateTime" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "minValueInstant" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "minValueTime" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "minValueDecimal" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "minValueInteger" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "minValuePositiveInt" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "minValueUnsignedInt" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "minValueQuantity" => {
+                xml::choice(slot, "minValue", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("minValueDate", p),
+            Self::DateTime(p) => w.primitive("minValueDateTime", p),
+            Self::Instant(p) => w.primitive("minValueInstant", p),
+            Self::Time(p) => w.primitive("minValueTime", p),
+            Self::Decimal(p) => w.primitive("minValueDecimal", p),
+            Self::Integer(p) => w.primitive("minValueInteger", p),
+            Self::PositiveInt(p) => w.primitive("minValuePositiveInt", p),
+            Self::UnsignedInt(p) => w.primitive("minValueUnsignedInt", p),
+            Self::Quantity(v) => w.object("minValueQuantity", &**v),
+        }
+    }
 }
 
 /// The types `ElementDefinition.maxValue[x]` can take.
@@ -7109,6 +12244,68 @@ impl ElementDefinitionMaxValue {
                 ser::choice_primitive(m, "maxValueUnsignedInt", "_maxValueUnsignedInt", p)
             }
             Self::Quantity(v) => m.serialize_entry("maxValueQuantity", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "maxValueDate" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "maxValueDateTime" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "maxValueInstant" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "maxValueTime" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "maxValueDecimal" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "maxValueInteger" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "maxValuePositiveInt" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "maxValueUnsignedInt" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "maxValueQuantity" => {
+                xml::choice(slot, "maxValue", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("maxValueDate", p),
+            Self::DateTime(p) => w.primitive("maxValueDateTime", p),
+            Self::Instant(p) => w.primitive("maxValueInstant", p),
+            Self::Time(p) => w.primitive("maxValueTime", p),
+            Self::Decimal(p) => w.primitive("maxValueDecimal", p),
+            Self::Integer(p) => w.primitive("maxValueInteger", p),
+            Self::PositiveInt(p) => w.primitive("maxValuePositiveInt", p),
+            Self::UnsignedInt(p) => w.primitive("maxValueUnsignedInt", p),
+            Self::Quantity(v) => w.object("maxValueQuantity", &**v),
         }
     }
 }
@@ -7562,6 +12759,273 @@ impl ExtensionValue {
             Self::Meta(v) => m.serialize_entry("valueMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueCanonical" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueInstant" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueMarkdown" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "valueOid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "valuePositiveInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueUnsignedInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueUrl" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "valueUuid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "valueAddress" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "valueAge" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "valueAnnotation" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueContactPoint" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "valueCount" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "valueDistance" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "valueHumanName" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "valueIdentifier" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueSignature" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "valueTiming" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "valueContactDetail" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "valueContributor" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "valueDataRequirement" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "valueExpression" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "valueParameterDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueRelatedArtifact" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "valueTriggerDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueUsageContext" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "valueDosage" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "valueMeta" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Canonical(p) => w.primitive("valueCanonical", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::Instant(p) => w.primitive("valueInstant", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Markdown(p) => w.primitive("valueMarkdown", p),
+            Self::Oid(p) => w.primitive("valueOid", p),
+            Self::PositiveInt(p) => w.primitive("valuePositiveInt", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::UnsignedInt(p) => w.primitive("valueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Url(p) => w.primitive("valueUrl", p),
+            Self::Uuid(p) => w.primitive("valueUuid", p),
+            Self::Address(v) => w.object("valueAddress", &**v),
+            Self::Age(v) => w.object("valueAge", &**v),
+            Self::Annotation(v) => w.object("valueAnnotation", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::ContactPoint(v) => w.object("valueContactPoint", &**v),
+            Self::Count(v) => w.object("valueCount", &**v),
+            Self::Distance(v) => w.object("valueDistance", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+            Self::HumanName(v) => w.object("valueHumanName", &**v),
+            Self::Identifier(v) => w.object("valueIdentifier", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Signature(v) => w.object("valueSignature", &**v),
+            Self::Timing(v) => w.object("valueTiming", &**v),
+            Self::ContactDetail(v) => w.object("valueContactDetail", &**v),
+            Self::Contributor(v) => w.object("valueContributor", &**v),
+            Self::DataRequirement(v) => w.object("valueDataRequirement", &**v),
+            Self::Expression(v) => w.object("valueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("valueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("valueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("valueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("valueUsageContext", &**v),
+            Self::Dosage(v) => w.object("valueDosage", &**v),
+            Self::Meta(v) => w.object("valueMeta", &**v),
+        }
+    }
 }
 
 /// The types `Population.age[x]` can take.
@@ -7593,6 +13057,33 @@ impl PopulationAge {
         match self {
             Self::Range(v) => m.serialize_entry("ageRange", v),
             Self::CodeableConcept(v) => m.serialize_entry("ageCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "ageRange" => {
+                xml::choice(slot, "age", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "ageCodeableConcept" => {
+                xml::choice(slot, "age", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Range(v) => w.object("ageRange", &**v),
+            Self::CodeableConcept(v) => w.object("ageCodeableConcept", &**v),
         }
     }
 }
@@ -7641,6 +13132,38 @@ impl SubstanceAmountAmount {
             Self::String(p) => ser::choice_primitive(m, "amountString", "_amountString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "amountQuantity" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "amountRange" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "amountString" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("amountQuantity", &**v),
+            Self::Range(v) => w.object("amountRange", &**v),
+            Self::String(p) => w.primitive("amountString", p),
+        }
+    }
 }
 
 /// The types `Timing.repeat.bounds[x]` can take.
@@ -7674,6 +13197,38 @@ impl TimingRepeatBounds {
             Self::Duration(v) => m.serialize_entry("boundsDuration", v),
             Self::Range(v) => m.serialize_entry("boundsRange", v),
             Self::Period(v) => m.serialize_entry("boundsPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "boundsDuration" => {
+                xml::choice(slot, "bounds", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "boundsRange" => {
+                xml::choice(slot, "bounds", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "boundsPeriod" => {
+                xml::choice(slot, "bounds", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Duration(v) => w.object("boundsDuration", &**v),
+            Self::Range(v) => w.object("boundsRange", &**v),
+            Self::Period(v) => w.object("boundsPeriod", &**v),
         }
     }
 }
@@ -7742,6 +13297,43 @@ impl TriggerDefinitionTiming {
             Self::DateTime(p) => ser::choice_primitive(m, "timingDateTime", "_timingDateTime", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingTiming" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "timingReference" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "timingDate" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "timingDateTime" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Timing(v) => w.object("timingTiming", &**v),
+            Self::Reference(v) => w.object("timingReference", &**v),
+            Self::Date(p) => w.primitive("timingDate", p),
+            Self::DateTime(p) => w.primitive("timingDateTime", p),
+        }
+    }
 }
 
 /// The types `UsageContext.value[x]` can take.
@@ -7781,6 +13373,43 @@ impl UsageContextValue {
             Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
             Self::Range(v) => m.serialize_entry("valueRange", v),
             Self::Reference(v) => m.serialize_entry("valueReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
         }
     }
 }

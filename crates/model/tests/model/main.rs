@@ -21,6 +21,7 @@ mod definitions;
 mod errors;
 mod json_compare;
 mod peru;
+mod xml;
 
 use std::path::PathBuf;
 

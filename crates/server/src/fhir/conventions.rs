@@ -4,10 +4,15 @@
 //! - **text**: the path and the query string must percent-decode to UTF-8 without
 //!   control characters, or the answer is 400 (nothing is searched for a U+FFFD the
 //!   client never sent, and no NUL reaches the database);
-//! - **content negotiation**: `_format` or `Accept` must allow FHIR JSON, and a
-//!   `fhirVersion` media-type parameter must be 4.0 (R4), or the answer is 406; a body
-//!   sent with `POST`/`PUT` must be `application/fhir+json` or `application/json` (a form
-//!   for `_search`), or the answer is 415 — XML is refused, not misread as JSON;
+//! - **content negotiation**: `_format` or `Accept` must allow FHIR JSON or FHIR XML
+//!   (with `q` weights; JSON when both are equally welcome), and a `fhirVersion`
+//!   media-type parameter must be 4.0 (R4), or the answer is 406; a body sent with
+//!   `POST`/`PUT` must be FHIR JSON (`application/fhir+json`, `application/json`), FHIR
+//!   XML (`application/fhir+xml`, `application/xml`, `text/xml`) or, for `_search`, a
+//!   form, or the answer is 415. An XML body is read by the model (a 400 naming the
+//!   element, line and column where it is not FHIR XML) and handed on as JSON, so every
+//!   handler, rule and profile holds for both; an answer is written as XML by
+//!   [`answer_format`] when XML was asked for;
 //! - **absolute `Location`** (and `Content-Location`) headers, from the request's base;
 //! - **conditional reads**: `If-None-Match` with the current `ETag` (or `*`), or
 //!   `If-Modified-Since` not older than `Last-Modified`, is a 304 without a body;
@@ -32,6 +37,8 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
+use renhice_model::resources::Resource;
+
 use crate::error::ApiError;
 
 /// The tag of a resource some of whose elements were left out (FHIR R4 §3.1.1.5.7).
@@ -52,37 +59,86 @@ pub(crate) async fn apply(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    if let Err(refusal) = request_text(req.request())
+    let body = match request_text(req.request())
         .and_then(|()| negotiate(req.request()))
-        .and_then(|()| content_type(req.request()))
+        .and_then(|_| content_type(req.request()))
     {
-        return Ok(req
-            .into_response(HttpResponse::from_error(refusal))
-            .map_into_boxed_body());
+        Ok(body) => body,
+        Err(refusal) => {
+            return Ok(req
+                .into_response(HttpResponse::from_error(refusal))
+                .map_into_boxed_body());
+        }
+    };
+    let mut req = req;
+    if body == Body::Xml {
+        match xml_body_as_json(&mut req).await {
+            Ok(()) => {}
+            Err(refusal) => {
+                return Ok(req.into_response(refusal).map_into_boxed_body());
+            }
+        }
     }
     let asked = Asked::of(req.request());
     let res = next.call(req).await?.map_into_boxed_body();
     asked.answer(res).await
 }
 
-/// Whether a media range (`application/fhir+json; fhirVersion=4.0`) allows R4 JSON.
-fn allows_json(range: &str) -> bool {
+/// The representation of a FHIR resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Xml,
+}
+
+/// What a media range (`application/fhir+xml; fhirVersion=4.0; q=0.9`) allows, and how
+/// much it is wanted: `None` for a type the server does not write or a FHIR version
+/// other than R4's.
+fn media_range(range: &str) -> Option<(Format, f32)> {
     let mut parts = range.split(';');
     let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    let json = matches!(
-        media.as_str(),
-        "" | "*/*"
-            | "application/*"
-            | "json"
-            | "application/json"
-            | "application/fhir+json"
-            | "application/json+fhir"
-    );
-    json && parts.all(|parameter| {
+    let format = match media.as_str() {
+        ""
+        | "*/*"
+        | "application/*"
+        | "json"
+        | "application/json"
+        | "application/fhir+json"
+        | "application/json+fhir" => Format::Json,
+        "xml"
+        | "text/xml"
+        | "application/xml"
+        | "application/fhir+xml"
+        | "application/xml+fhir" => Format::Xml,
+        _ => return None,
+    };
+    let mut weight = 1.0f32;
+    for parameter in parts {
         let (name, value) = parameter.split_once('=').unwrap_or((parameter, ""));
-        !name.trim().eq_ignore_ascii_case("fhirVersion")
-            || matches!(value.trim().trim_matches('"'), "4.0" | "4.0.0" | "4.0.1")
-    })
+        let value = value.trim().trim_matches('"');
+        match name.trim().to_ascii_lowercase().as_str() {
+            "fhirversion" if !matches!(value, "4.0" | "4.0.0" | "4.0.1") => return None,
+            "q" => {
+                weight = value
+                    .parse()
+                    .ok()
+                    .filter(|q: &f32| (0.0..=1.0).contains(q))?;
+            }
+            _ => {}
+        }
+    }
+    (weight > 0.0).then_some((format, weight))
+}
+
+/// The format a list of media ranges wants most (the first of equal weight).
+fn preferred(ranges: &str) -> Option<Format> {
+    let mut best: Option<(Format, f32)> = None;
+    for (format, weight) in ranges.split(',').filter_map(media_range) {
+        if best.is_none_or(|(_, w)| weight > w) {
+            best = Some((format, weight));
+        }
+    }
+    best.map(|(format, _)| format)
 }
 
 /// Whether a request's body is declared JSON (`application/json`, or any `+json` type):
@@ -143,8 +199,8 @@ fn request_text(req: &HttpRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// 406 unless `_format` (first) or `Accept` allows R4 JSON.
-fn negotiate(req: &HttpRequest) -> Result<(), ApiError> {
+/// The format `_format` (first) or `Accept` asks for; 406 unless one is R4 JSON or XML.
+pub(crate) fn negotiate(req: &HttpRequest) -> Result<Format, ApiError> {
     let format = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(name, _)| name == "_format")
         .map(|(_, value)| value.into_owned());
@@ -157,20 +213,27 @@ fn negotiate(req: &HttpRequest) -> Result<(), ApiError> {
                     accept: "an Accept header that is not text".to_owned(),
                 });
             }
-            None => return Ok(()),
+            None => return Ok(Format::Json),
         },
     };
-    if wanted.split(',').any(allows_json) {
-        Ok(())
-    } else {
-        Err(ApiError::NotAcceptable { accept: wanted })
-    }
+    preferred(&wanted).ok_or(ApiError::NotAcceptable { accept: wanted })
 }
 
-/// 415 unless a request body is FHIR JSON (or a form, for a search or a token).
-fn content_type(req: &HttpRequest) -> Result<(), ApiError> {
+/// What a request's body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// No body is read (not a `POST`, `PUT` or `PATCH`, or an empty one).
+    None,
+    Json,
+    Xml,
+    /// A form, for a search.
+    Form,
+}
+
+/// 415 unless a request body is FHIR JSON or XML (or a form, for a search).
+fn content_type(req: &HttpRequest) -> Result<Body, ApiError> {
     if !matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
-        return Ok(());
+        return Ok(Body::None);
     }
     let empty = req
         .headers()
@@ -179,7 +242,7 @@ fn content_type(req: &HttpRequest) -> Result<(), ApiError> {
         .is_some_and(|v| v.trim() == "0");
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return if empty {
-            Ok(())
+            Ok(Body::None)
         } else {
             Err(ApiError::UnsupportedMediaType {
                 content_type: "none".to_owned(),
@@ -192,16 +255,125 @@ fn content_type(req: &HttpRequest) -> Result<(), ApiError> {
             .eq_ignore_ascii_case("application/x-www-form-urlencoded")
     });
     let search = req.path().ends_with("/_search");
-    if (form && search) || (!form && allows_json(text) && !text.trim().is_empty()) {
-        // `*/*` and friends are ranges for Accept, not a body's type.
-        let media = text.split(';').next().unwrap_or("").trim();
-        if form || !media.contains('*') {
-            return Ok(());
+    if form && search {
+        return Ok(Body::Form);
+    }
+    // `*/*` and friends are ranges for Accept, not a body's type.
+    let media = text.split(';').next().unwrap_or("").trim();
+    if !form && !media.is_empty() && !media.contains('*') {
+        match media_range(text) {
+            Some((Format::Json, _)) => return Ok(Body::Json),
+            Some((Format::Xml, _)) => return Ok(Body::Xml),
+            None => {}
         }
     }
     Err(ApiError::UnsupportedMediaType {
         content_type: text.to_owned(),
     })
+}
+
+/// Reads an XML body into the model and hands it on as FHIR JSON (with its
+/// `Content-Type` changed to match): a 400 naming the element, line and column where it
+/// is not FHIR XML, a 413 past `server.max_body_bytes`.
+async fn xml_body_as_json(req: &mut ServiceRequest) -> Result<(), HttpResponse> {
+    use actix_web::HttpMessage as _;
+    use futures_util::StreamExt as _;
+    let limit = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map_or(16 * 1024 * 1024, |state| state.config.max_body_bytes);
+    let mut payload = req.take_payload();
+    let mut bytes = actix_web::web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(HttpResponse::from_error)?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(HttpResponse::from_error(
+                actix_web::error::PayloadError::Overflow,
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let bytes = bytes.freeze();
+    let json = actix_web::web::block(move || {
+        Resource::from_xml(&bytes).map(|resource| resource.to_json())
+    })
+    .await
+    .map_err(|e| HttpResponse::from_error(ApiError::caused("a worker task failed", e)))?
+    .map_err(|e| {
+        HttpResponse::from_error(ApiError::Invalid {
+            path: if e.path.is_empty() {
+                "Resource".to_owned()
+            } else {
+                e.path.clone()
+            },
+            message: format!("the body is not FHIR XML: {e}"),
+        })
+    })?;
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(renhice_model::FHIR_JSON_MIME),
+    );
+    req.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(json.len()));
+    req.set_payload(actix_web::dev::Payload::from(actix_web::web::Bytes::from(
+        json,
+    )));
+    Ok(())
+}
+
+/// Middleware, outside the error handlers so their outcomes are included: a
+/// FHIR answer is written as FHIR XML when `_format` or `Accept` prefers XML.
+///
+/// Every FHIR answer passes through the model, so what XML says is what JSON says. An
+/// answer the model cannot write as XML (a lenient read kept a character XML cannot
+/// carry) stays JSON, with a warning in the log, rather than becoming an error.
+pub(crate) async fn answer_format(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let path = req.path();
+    let fhir = path == "/fhir" || path.starts_with("/fhir/");
+    let xml = fhir && matches!(negotiate(req.request()), Ok(Format::Xml));
+    let res = next.call(req).await?.map_into_boxed_body();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(renhice_model::FHIR_JSON_MIME));
+    if !xml || !is_json {
+        return Ok(res);
+    }
+    let (req, res) = res.into_parts();
+    let (head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| ApiError::internal(format!("an answer could not be read back: {e}")))?;
+    let mut res = head.set_body(());
+    if bytes.is_empty() {
+        return Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(bytes))));
+    }
+    let written = actix_web::web::block(move || {
+        let xml = Resource::from_json_with(&bytes, renhice_model::json::Mode::Lenient)
+            .map_err(|e| e.to_string())
+            .and_then(|resource| resource.to_xml().map_err(|e| e.to_string()));
+        (xml, bytes)
+    })
+    .await
+    .map_err(|e| ApiError::caused("a worker task failed", e))?;
+    let body = match written {
+        (Ok(xml), _) => {
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/fhir+xml; charset=utf-8"),
+            );
+            xml
+        }
+        (Err(why), json) => {
+            tracing::warn!(%why, "an answer could not be written as XML; it is sent as JSON");
+            json.to_vec()
+        }
+    };
+    res.headers_mut().remove(header::CONTENT_LENGTH);
+    Ok(ServiceResponse::new(req, res.set_body(BoxBody::new(body))))
 }
 
 /// What `Prefer: return=` asks for.

@@ -377,7 +377,7 @@ fn patient_mutations() -> Vec<Mutation> {
 /// Bodies that are not a FHIR JSON resource at all.
 fn raw_bodies() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let json_type = "application/fhir+json";
-    vec![
+    let mut bodies = vec![
         ("an empty body", json_type, Vec::new()),
         ("whitespace", json_type, b"  \n\t ".to_vec()),
         (
@@ -429,13 +429,63 @@ fn raw_bodies() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             "text/plain",
             br#"{"resourceType": "Patient"}"#.to_vec(),
         ),
+    ];
+    let xml_type = "application/fhir+xml";
+    let patient = |inside: &str| {
+        format!(r#"<Patient xmlns="http://hl7.org/fhir">{inside}</Patient>"#).into_bytes()
+    };
+    bodies.extend([
+        ("unclosed XML", xml_type, br#"<Patient xmlns="http://hl7.org/fhir"><gender value="female">"#.to_vec()),
+        ("XML with entities that expand a billion times", xml_type, {
+            let mut b = b"<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">".to_vec();
+            for i in 1..10 {
+                let prev = if i == 1 { "lol".to_owned() } else { format!("lol{}", i - 1) };
+                b.extend(format!("<!ENTITY lol{i} \"{}\">", format!("&{prev};").repeat(10)).bytes());
+            }
+            b.extend(br#"]><Patient xmlns="http://hl7.org/fhir"><language value="&lol9;"/></Patient>"#);
+            b
+        }),
+        ("XML with an external entity", xml_type, br#"<!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient xmlns="http://hl7.org/fhir"><language value="&x;"/></Patient>"#.to_vec()),
+        ("XML nested 100,000 deep", xml_type, {
+            let mut b = br#"<Patient xmlns="http://hl7.org/fhir">"#.to_vec();
+            b.extend(b"<extension url=\"u\">".repeat(100_000));
+            b.extend(b"</extension>".repeat(100_000));
+            b.extend(b"</Patient>");
+            b
+        }),
+        ("XML outside the FHIR namespace", xml_type, br#"<Patient><gender value="female"/></Patient>"#.to_vec()),
+        ("XML declared UTF-16", xml_type, br#"<?xml version="1.0" encoding="UTF-16"?><Patient xmlns="http://hl7.org/fhir"/>"#.to_vec()),
+        ("XML that is not UTF-8", xml_type, b"<Patient xmlns=\"http://hl7.org/fhir\"><language value=\"\xff\"/></Patient>".to_vec()),
+        ("XML with text between elements", xml_type, patient("hola")),
+        ("XML with CDATA", xml_type, patient("<![CDATA[<gender value=\"female\"/>]]>")),
+        ("XML elements out of order", xml_type, patient(r#"<gender value="female"/><id value="x"/>"#)),
+        ("XML an unknown element", xml_type, patient(r#"<sex value="female"/>"#)),
+        ("XML an unknown attribute", xml_type, patient(r#"<gender value="female" lang="es"/>"#)),
+        ("XML an empty value", xml_type, patient(r#"<gender value=""/>"#)),
+        ("XML an element with nothing in it", xml_type, patient("<gender/>")),
+        ("XML a repeated element that does not repeat", xml_type, patient(r#"<gender value="female"/><gender value="male"/>"#)),
+        ("XML a NUL byte", xml_type, patient("<language value=\"e\u{0}s\"/>")),
+        ("XML a control character reference", xml_type, patient(r#"<language value="e&#1;s"/>"#)),
+        ("XML a 2 MiB string", xml_type, patient(&format!(r#"<name><family value="{}"/></name>"#, "a".repeat(2 * 1024 * 1024)))),
+        ("XML two root elements", xml_type, [patient(""), patient("")].concat()),
+        ("XML a narrative outside XHTML", xml_type, patient(r#"<text><status value="generated"/><div>x</div></text>"#)),
+        ("XML a narrative that is not well-formed", xml_type, patient(r#"<text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml"><p>x</div></text>"#)),
+        ("XML an integer out of range", xml_type, patient(r#"<multipleBirthInteger value="2147483648"/>"#)),
+        ("XML a boolean spelled otherwise", xml_type, patient(r#"<active value="yes"/>"#)),
+        ("XML a bad date", xml_type, patient(r#"<birthDate value="1990-02-30"/>"#)),
+        ("XML an unknown resource type", xml_type, br#"<Paciente xmlns="http://hl7.org/fhir"/>"#.to_vec()),
+        ("JSON sent as XML", xml_type, br#"{"resourceType": "Patient"}"#.to_vec()),
+        ("XML sent as JSON", "application/fhir+json", patient(r#"<gender value="female"/>"#)),
+    ]);
+    bodies.extend([
         (
             "a form",
             "application/x-www-form-urlencoded",
             b"resourceType=Patient".to_vec(),
         ),
         ("an image", "image/png", b"\x89PNG\r\n\x1a\n".to_vec()),
-    ]
+    ]);
+    bodies
 }
 
 /// Searches and reads with hostile parameters and ids.

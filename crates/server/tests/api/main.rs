@@ -33,6 +33,7 @@ mod summary;
 mod tls;
 mod tokens;
 mod validate;
+mod xml;
 
 /// The IPRESS the tests' SIHCE acts for unless a test says otherwise.
 pub(crate) const HOME_IPRESS: &str = "00012345";
@@ -440,14 +441,14 @@ async fn unknown_routes_and_methods_answer_with_operation_outcomes(db: TestDb) {
 
     let res = reqwest::Client::new()
         .get(format!("{base}/fhir/metadata"))
-        .header("accept", "application/fhir+xml")
+        .header("accept", "text/turtle")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 406);
     assert_outcome(&res.json().await.unwrap(), "not-supported");
     let (status, _, _) = api
-        .fetch(&format!("{base}/fhir/metadata?_format=xml"))
+        .fetch(&format!("{base}/fhir/metadata?_format=html"))
         .await;
     assert_eq!(status, 406);
     let (status, _, _) = api

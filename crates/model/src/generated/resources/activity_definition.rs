@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource allows for the definition of some activity to be performed, independent of a particular patient, practitioner, or other performance context.
 ///
@@ -450,6 +452,362 @@ impl Serialize for ActivityDefinition {
     }
 }
 
+impl xml::FromXml for ActivityDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                15
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                17
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                23
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                24
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                25
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                26
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                27
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                28
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                29
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                30
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                31
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                32
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                33
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                34
+            }
+            "library" => {
+                r.primitive_list(&mut self.library, tag)?;
+                35
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                36
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                37
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                38
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                39
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                40
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                41
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                43
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                44
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                46
+            }
+            "dosage" => {
+                r.list(&mut self.dosage, tag)?;
+                47
+            }
+            "bodySite" => {
+                r.list(&mut self.body_site, tag)?;
+                48
+            }
+            "specimenRequirement" => {
+                r.list(&mut self.specimen_requirement, tag)?;
+                49
+            }
+            "observationRequirement" => {
+                r.list(&mut self.observation_requirement, tag)?;
+                50
+            }
+            "observationResultRequirement" => {
+                r.list(&mut self.observation_result_requirement, tag)?;
+                51
+            }
+            "transform" => {
+                r.primitive(&mut self.transform, tag)?;
+                52
+            }
+            "dynamicValue" => {
+                r.list(&mut self.dynamic_value, tag)?;
+                53
+            }
+            _ => {
+                if ActivityDefinitionSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                if ActivityDefinitionTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(42));
+                }
+                if ActivityDefinitionProduct::read_xml(&mut self.product, name, r, tag)? {
+                    return Ok(Some(45));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ActivityDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.primitive_list("library", &self.library);
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("participant", &self.participant);
+        if let Some(v) = &self.product {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        w.list("dosage", &self.dosage);
+        w.list("bodySite", &self.body_site);
+        w.list("specimenRequirement", &self.specimen_requirement);
+        w.list("observationRequirement", &self.observation_requirement);
+        w.list(
+            "observationResultRequirement",
+            &self.observation_result_requirement,
+        );
+        if let Some(v) = &self.transform {
+            w.primitive("transform", v);
+        }
+        w.list("dynamicValue", &self.dynamic_value);
+    }
+}
+
 /// Who should participate in the action
 ///
 /// FHIR: `ActivityDefinition.participant`.
@@ -512,6 +870,61 @@ impl Serialize for ActivityDefinitionParticipant {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::optional(&mut m, "role", &self.role)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ActivityDefinitionParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ActivityDefinitionParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
     }
 }
 
@@ -580,6 +993,61 @@ impl Serialize for ActivityDefinitionDynamicValue {
     }
 }
 
+impl xml::FromXml for ActivityDefinitionDynamicValue {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                3
+            }
+            "expression" => {
+                r.boxed(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ActivityDefinitionDynamicValue {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.expression {
+            w.object("expression", &**v);
+        }
+    }
+}
+
 /// The types `ActivityDefinition.subject[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActivityDefinitionSubject {
@@ -609,6 +1077,33 @@ impl ActivityDefinitionSubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }
@@ -674,6 +1169,53 @@ impl ActivityDefinitionTiming {
             Self::Duration(v) => m.serialize_entry("timingDuration", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingTiming" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "timingDateTime" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timingAge" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "timingRange" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "timingDuration" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Timing(v) => w.object("timingTiming", &**v),
+            Self::DateTime(p) => w.primitive("timingDateTime", p),
+            Self::Age(v) => w.object("timingAge", &**v),
+            Self::Period(v) => w.object("timingPeriod", &**v),
+            Self::Range(v) => w.object("timingRange", &**v),
+            Self::Duration(v) => w.object("timingDuration", &**v),
+        }
+    }
 }
 
 /// The types `ActivityDefinition.product[x]` can take.
@@ -705,6 +1247,33 @@ impl ActivityDefinitionProduct {
         match self {
             Self::Reference(v) => m.serialize_entry("productReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("productCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "productReference" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "productCodeableConcept" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("productReference", &**v),
+            Self::CodeableConcept(v) => w.object("productCodeableConcept", &**v),
         }
     }
 }

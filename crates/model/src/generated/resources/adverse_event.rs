@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Actual or  potential/avoided event causing unintended physical injury resulting from or contributed to by medical care, a research study or other healthcare setting factors that requires additional monitoring, treatment, or hospitalization, or that results in death.
 ///
@@ -246,6 +248,202 @@ impl Serialize for AdverseEvent {
     }
 }
 
+impl xml::FromXml for AdverseEvent {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "actuality" => {
+                r.primitive(&mut self.actuality, tag)?;
+                9
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                10
+            }
+            "event" => {
+                r.boxed(&mut self.event, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "detected" => {
+                r.primitive(&mut self.detected, tag)?;
+                15
+            }
+            "recordedDate" => {
+                r.primitive(&mut self.recorded_date, tag)?;
+                16
+            }
+            "resultingCondition" => {
+                r.list(&mut self.resulting_condition, tag)?;
+                17
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                18
+            }
+            "seriousness" => {
+                r.boxed(&mut self.seriousness, tag)?;
+                19
+            }
+            "severity" => {
+                r.boxed(&mut self.severity, tag)?;
+                20
+            }
+            "outcome" => {
+                r.boxed(&mut self.outcome, tag)?;
+                21
+            }
+            "recorder" => {
+                r.boxed(&mut self.recorder, tag)?;
+                22
+            }
+            "contributor" => {
+                r.list(&mut self.contributor, tag)?;
+                23
+            }
+            "suspectEntity" => {
+                r.list(&mut self.suspect_entity, tag)?;
+                24
+            }
+            "subjectMedicalHistory" => {
+                r.list(&mut self.subject_medical_history, tag)?;
+                25
+            }
+            "referenceDocument" => {
+                r.list(&mut self.reference_document, tag)?;
+                26
+            }
+            "study" => {
+                r.list(&mut self.study, tag)?;
+                27
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AdverseEvent {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.actuality {
+            w.primitive("actuality", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.event {
+            w.object("event", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.detected {
+            w.primitive("detected", v);
+        }
+        if let Some(v) = &self.recorded_date {
+            w.primitive("recordedDate", v);
+        }
+        w.list("resultingCondition", &self.resulting_condition);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        if let Some(v) = &self.seriousness {
+            w.object("seriousness", &**v);
+        }
+        if let Some(v) = &self.severity {
+            w.object("severity", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.object("outcome", &**v);
+        }
+        if let Some(v) = &self.recorder {
+            w.object("recorder", &**v);
+        }
+        w.list("contributor", &self.contributor);
+        w.list("suspectEntity", &self.suspect_entity);
+        w.list("subjectMedicalHistory", &self.subject_medical_history);
+        w.list("referenceDocument", &self.reference_document);
+        w.list("study", &self.study);
+    }
+}
+
 /// The suspected agent causing the adverse event
 ///
 /// FHIR: `AdverseEvent.suspectEntity`.
@@ -307,6 +505,59 @@ impl Serialize for AdverseEventSuspectEntity {
         ser::optional(&mut m, "instance", &self.instance)?;
         ser::list(&mut m, "causality", &self.causality)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AdverseEventSuspectEntity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "instance" => {
+                r.boxed(&mut self.instance, tag)?;
+                3
+            }
+            "causality" => {
+                r.list(&mut self.causality, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AdverseEventSuspectEntity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.instance {
+            w.object("instance", &**v);
+        }
+        w.list("causality", &self.causality);
     }
 }
 
@@ -389,5 +640,74 @@ impl Serialize for AdverseEventSuspectEntityCausality {
         ser::optional(&mut m, "author", &self.author)?;
         ser::optional(&mut m, "method", &self.method)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AdverseEventSuspectEntityCausality {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "assessment" => {
+                r.boxed(&mut self.assessment, tag)?;
+                3
+            }
+            "productRelatedness" => {
+                r.primitive(&mut self.product_relatedness, tag)?;
+                4
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                5
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AdverseEventSuspectEntityCausality {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.assessment {
+            w.object("assessment", &**v);
+        }
+        if let Some(v) = &self.product_relatedness {
+            w.primitive("productRelatedness", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Risk of harmful or undesirable, physiological response which is unique to an individual and associated with exposure to a substance.
 ///
@@ -230,6 +232,179 @@ impl Serialize for AllergyIntolerance {
     }
 }
 
+impl xml::FromXml for AllergyIntolerance {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "clinicalStatus" => {
+                r.boxed(&mut self.clinical_status, tag)?;
+                9
+            }
+            "verificationStatus" => {
+                r.boxed(&mut self.verification_status, tag)?;
+                10
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                11
+            }
+            "category" => {
+                r.primitive_list(&mut self.category, tag)?;
+                12
+            }
+            "criticality" => {
+                r.primitive(&mut self.criticality, tag)?;
+                13
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                14
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                15
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                16
+            }
+            "recordedDate" => {
+                r.primitive(&mut self.recorded_date, tag)?;
+                18
+            }
+            "recorder" => {
+                r.boxed(&mut self.recorder, tag)?;
+                19
+            }
+            "asserter" => {
+                r.boxed(&mut self.asserter, tag)?;
+                20
+            }
+            "lastOccurrence" => {
+                r.primitive(&mut self.last_occurrence, tag)?;
+                21
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                22
+            }
+            "reaction" => {
+                r.list(&mut self.reaction, tag)?;
+                23
+            }
+            _ => {
+                if AllergyIntoleranceOnset::read_xml(&mut self.onset, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AllergyIntolerance {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.clinical_status {
+            w.object("clinicalStatus", &**v);
+        }
+        if let Some(v) = &self.verification_status {
+            w.object("verificationStatus", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        w.primitive_list("category", &self.category);
+        if let Some(v) = &self.criticality {
+            w.primitive("criticality", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.onset {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorded_date {
+            w.primitive("recordedDate", v);
+        }
+        if let Some(v) = &self.recorder {
+            w.object("recorder", &**v);
+        }
+        if let Some(v) = &self.asserter {
+            w.object("asserter", &**v);
+        }
+        if let Some(v) = &self.last_occurrence {
+            w.primitive("lastOccurrence", v);
+        }
+        w.list("note", &self.note);
+        w.list("reaction", &self.reaction);
+    }
+}
+
 /// Adverse Reaction Events linked to exposure to substance
 ///
 /// FHIR: `AllergyIntolerance.reaction`.
@@ -327,6 +502,92 @@ impl Serialize for AllergyIntoleranceReaction {
     }
 }
 
+impl xml::FromXml for AllergyIntoleranceReaction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "substance" => {
+                r.boxed(&mut self.substance, tag)?;
+                3
+            }
+            "manifestation" => {
+                r.list(&mut self.manifestation, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "onset" => {
+                r.primitive(&mut self.onset, tag)?;
+                6
+            }
+            "severity" => {
+                r.primitive(&mut self.severity, tag)?;
+                7
+            }
+            "exposureRoute" => {
+                r.boxed(&mut self.exposure_route, tag)?;
+                8
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AllergyIntoleranceReaction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.substance {
+            w.object("substance", &**v);
+        }
+        w.list("manifestation", &self.manifestation);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.onset {
+            w.primitive("onset", v);
+        }
+        if let Some(v) = &self.severity {
+            w.primitive("severity", v);
+        }
+        if let Some(v) = &self.exposure_route {
+            w.object("exposureRoute", &**v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// The types `AllergyIntolerance.onset[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AllergyIntoleranceOnset {
@@ -388,6 +649,48 @@ impl AllergyIntoleranceOnset {
             Self::Period(v) => m.serialize_entry("onsetPeriod", v),
             Self::Range(v) => m.serialize_entry("onsetRange", v),
             Self::String(p) => ser::choice_primitive(m, "onsetString", "_onsetString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "onsetDateTime" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "onsetAge" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "onsetPeriod" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "onsetRange" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "onsetString" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("onsetDateTime", p),
+            Self::Age(v) => w.object("onsetAge", &**v),
+            Self::Period(v) => w.object("onsetPeriod", &**v),
+            Self::Range(v) => w.object("onsetRange", &**v),
+            Self::String(p) => w.primitive("onsetString", p),
         }
     }
 }

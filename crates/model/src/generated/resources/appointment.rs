@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A booking of a healthcare event among patient(s), practitioner(s), related person(s) and/or device(s) for a specific date/time. This may result in one or more Encounter(s).
 ///
@@ -273,6 +275,208 @@ impl Serialize for Appointment {
     }
 }
 
+impl xml::FromXml for Appointment {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "cancelationReason" => {
+                r.boxed(&mut self.cancelation_reason, tag)?;
+                10
+            }
+            "serviceCategory" => {
+                r.list(&mut self.service_category, tag)?;
+                11
+            }
+            "serviceType" => {
+                r.list(&mut self.service_type, tag)?;
+                12
+            }
+            "specialty" => {
+                r.list(&mut self.specialty, tag)?;
+                13
+            }
+            "appointmentType" => {
+                r.boxed(&mut self.appointment_type, tag)?;
+                14
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                15
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                16
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "supportingInformation" => {
+                r.list(&mut self.supporting_information, tag)?;
+                19
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                20
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                21
+            }
+            "minutesDuration" => {
+                r.primitive(&mut self.minutes_duration, tag)?;
+                22
+            }
+            "slot" => {
+                r.list(&mut self.slot, tag)?;
+                23
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                24
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                25
+            }
+            "patientInstruction" => {
+                r.primitive(&mut self.patient_instruction, tag)?;
+                26
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                27
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                28
+            }
+            "requestedPeriod" => {
+                r.list(&mut self.requested_period, tag)?;
+                29
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Appointment {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.cancelation_reason {
+            w.object("cancelationReason", &**v);
+        }
+        w.list("serviceCategory", &self.service_category);
+        w.list("serviceType", &self.service_type);
+        w.list("specialty", &self.specialty);
+        if let Some(v) = &self.appointment_type {
+            w.object("appointmentType", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("supportingInformation", &self.supporting_information);
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        if let Some(v) = &self.minutes_duration {
+            w.primitive("minutesDuration", v);
+        }
+        w.list("slot", &self.slot);
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.patient_instruction {
+            w.primitive("patientInstruction", v);
+        }
+        w.list("basedOn", &self.based_on);
+        w.list("participant", &self.participant);
+        w.list("requestedPeriod", &self.requested_period);
+    }
+}
+
 /// Participants involved in appointment
 ///
 /// FHIR: `Appointment.participant`.
@@ -354,5 +558,79 @@ impl Serialize for AppointmentParticipant {
         ser::primitive(&mut m, "status", "_status", &self.status)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AppointmentParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            "required" => {
+                r.primitive(&mut self.required, tag)?;
+                5
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                6
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AppointmentParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
+        if let Some(v) = &self.required {
+            w.primitive("required", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A reply to an appointment request for a patient and/or practitioner(s), such as a confirmation or rejection.
 ///
@@ -172,5 +174,127 @@ impl Serialize for AppointmentResponse {
         )?;
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AppointmentResponse {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "appointment" => {
+                r.boxed(&mut self.appointment, tag)?;
+                9
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                10
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                11
+            }
+            "participantType" => {
+                r.list(&mut self.participant_type, tag)?;
+                12
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                13
+            }
+            "participantStatus" => {
+                r.primitive(&mut self.participant_status, tag)?;
+                14
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AppointmentResponse {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.appointment {
+            w.object("appointment", &**v);
+        }
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        w.list("participantType", &self.participant_type);
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
+        if let Some(v) = &self.participant_status {
+            w.primitive("participantStatus", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of an event made for purposes of maintaining a security log. Typical uses include detection of intrusion attempts and monitoring for inappropriate usage.
 ///
@@ -188,6 +190,145 @@ impl Serialize for AuditEvent {
     }
 }
 
+impl xml::FromXml for AuditEvent {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                8
+            }
+            "subtype" => {
+                r.list(&mut self.subtype, tag)?;
+                9
+            }
+            "action" => {
+                r.primitive(&mut self.action, tag)?;
+                10
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                11
+            }
+            "recorded" => {
+                r.primitive(&mut self.recorded, tag)?;
+                12
+            }
+            "outcome" => {
+                r.primitive(&mut self.outcome, tag)?;
+                13
+            }
+            "outcomeDesc" => {
+                r.primitive(&mut self.outcome_desc, tag)?;
+                14
+            }
+            "purposeOfEvent" => {
+                r.list(&mut self.purpose_of_event, tag)?;
+                15
+            }
+            "agent" => {
+                r.list(&mut self.agent, tag)?;
+                16
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                17
+            }
+            "entity" => {
+                r.list(&mut self.entity, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEvent {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("subtype", &self.subtype);
+        if let Some(v) = &self.action {
+            w.primitive("action", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.recorded {
+            w.primitive("recorded", v);
+        }
+        if let Some(v) = &self.outcome {
+            w.primitive("outcome", v);
+        }
+        if let Some(v) = &self.outcome_desc {
+            w.primitive("outcomeDesc", v);
+        }
+        w.list("purposeOfEvent", &self.purpose_of_event);
+        w.list("agent", &self.agent);
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        w.list("entity", &self.entity);
+    }
+}
+
 /// Actor involved in the event
 ///
 /// FHIR: `AuditEvent.agent`.
@@ -310,6 +451,118 @@ impl Serialize for AuditEventAgent {
     }
 }
 
+impl xml::FromXml for AuditEventAgent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "role" => {
+                r.list(&mut self.role, tag)?;
+                4
+            }
+            "who" => {
+                r.boxed(&mut self.who, tag)?;
+                5
+            }
+            "altId" => {
+                r.primitive(&mut self.alt_id, tag)?;
+                6
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                7
+            }
+            "requestor" => {
+                r.primitive(&mut self.requestor, tag)?;
+                8
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                9
+            }
+            "policy" => {
+                r.primitive_list(&mut self.policy, tag)?;
+                10
+            }
+            "media" => {
+                r.boxed(&mut self.media, tag)?;
+                11
+            }
+            "network" => {
+                r.boxed(&mut self.network, tag)?;
+                12
+            }
+            "purposeOfUse" => {
+                r.list(&mut self.purpose_of_use, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEventAgent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("role", &self.role);
+        if let Some(v) = &self.who {
+            w.object("who", &**v);
+        }
+        if let Some(v) = &self.alt_id {
+            w.primitive("altId", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.requestor {
+            w.primitive("requestor", v);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.primitive_list("policy", &self.policy);
+        if let Some(v) = &self.media {
+            w.object("media", &**v);
+        }
+        if let Some(v) = &self.network {
+            w.object("network", &**v);
+        }
+        w.list("purposeOfUse", &self.purpose_of_use);
+    }
+}
+
 /// Logical network location for application activity
 ///
 /// FHIR: `AuditEvent.agent.network`.
@@ -373,6 +626,61 @@ impl Serialize for AuditEventAgentNetwork {
         ser::primitive(&mut m, "address", "_address", &self.address)?;
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AuditEventAgentNetwork {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "address" => {
+                r.primitive(&mut self.address, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEventAgentNetwork {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.address {
+            w.primitive("address", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
     }
 }
 
@@ -444,6 +752,66 @@ impl Serialize for AuditEventSource {
         ser::optional(&mut m, "observer", &self.observer)?;
         ser::list(&mut m, "type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for AuditEventSource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "site" => {
+                r.primitive(&mut self.site, tag)?;
+                3
+            }
+            "observer" => {
+                r.boxed(&mut self.observer, tag)?;
+                4
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEventSource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.site {
+            w.primitive("site", v);
+        }
+        if let Some(v) = &self.observer {
+            w.object("observer", &**v);
+        }
+        w.list("type", &self.r#type);
     }
 }
 
@@ -556,6 +924,106 @@ impl Serialize for AuditEventEntity {
     }
 }
 
+impl xml::FromXml for AuditEventEntity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "what" => {
+                r.boxed(&mut self.what, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                5
+            }
+            "lifecycle" => {
+                r.boxed(&mut self.lifecycle, tag)?;
+                6
+            }
+            "securityLabel" => {
+                r.list(&mut self.security_label, tag)?;
+                7
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                8
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                9
+            }
+            "query" => {
+                r.primitive(&mut self.query, tag)?;
+                10
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEventEntity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.what {
+            w.object("what", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.lifecycle {
+            w.object("lifecycle", &**v);
+        }
+        w.list("securityLabel", &self.security_label);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.query {
+            w.primitive("query", v);
+        }
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Additional Information about the entity
 ///
 /// FHIR: `AuditEvent.entity.detail`.
@@ -627,6 +1095,60 @@ impl Serialize for AuditEventEntityDetail {
     }
 }
 
+impl xml::FromXml for AuditEventEntityDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if AuditEventEntityDetailValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for AuditEventEntityDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `AuditEvent.entity.detail.value[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AuditEventEntityDetailValue {
@@ -680,6 +1202,33 @@ impl AuditEventEntityDetailValue {
             Self::Base64Binary(p) => {
                 ser::choice_primitive(m, "valueBase64Binary", "_valueBase64Binary", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A material substance originating from a biological entity intended to be transplanted or infused
 ///
@@ -192,6 +194,143 @@ impl Serialize for BiologicallyDerivedProduct {
     }
 }
 
+impl xml::FromXml for BiologicallyDerivedProduct {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "productCategory" => {
+                r.primitive(&mut self.product_category, tag)?;
+                9
+            }
+            "productCode" => {
+                r.boxed(&mut self.product_code, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "request" => {
+                r.list(&mut self.request, tag)?;
+                12
+            }
+            "quantity" => {
+                r.primitive(&mut self.quantity, tag)?;
+                13
+            }
+            "parent" => {
+                r.list(&mut self.parent, tag)?;
+                14
+            }
+            "collection" => {
+                r.boxed(&mut self.collection, tag)?;
+                15
+            }
+            "processing" => {
+                r.list(&mut self.processing, tag)?;
+                16
+            }
+            "manipulation" => {
+                r.boxed(&mut self.manipulation, tag)?;
+                17
+            }
+            "storage" => {
+                r.list(&mut self.storage, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BiologicallyDerivedProduct {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.product_category {
+            w.primitive("productCategory", v);
+        }
+        if let Some(v) = &self.product_code {
+            w.object("productCode", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("request", &self.request);
+        if let Some(v) = &self.quantity {
+            w.primitive("quantity", v);
+        }
+        w.list("parent", &self.parent);
+        if let Some(v) = &self.collection {
+            w.object("collection", &**v);
+        }
+        w.list("processing", &self.processing);
+        if let Some(v) = &self.manipulation {
+            w.object("manipulation", &**v);
+        }
+        w.list("storage", &self.storage);
+    }
+}
+
 /// How this product was collected
 ///
 /// FHIR: `BiologicallyDerivedProduct.collection`.
@@ -269,6 +408,72 @@ impl Serialize for BiologicallyDerivedProductCollection {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for BiologicallyDerivedProductCollection {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "collector" => {
+                r.boxed(&mut self.collector, tag)?;
+                3
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                4
+            }
+            _ => {
+                if BiologicallyDerivedProductCollectionCollected::read_xml(
+                    &mut self.collected,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BiologicallyDerivedProductCollection {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.collector {
+            w.object("collector", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        if let Some(v) = &self.collected {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -355,6 +560,75 @@ impl Serialize for BiologicallyDerivedProductProcessing {
     }
 }
 
+impl xml::FromXml for BiologicallyDerivedProductProcessing {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "procedure" => {
+                r.boxed(&mut self.procedure, tag)?;
+                4
+            }
+            "additive" => {
+                r.boxed(&mut self.additive, tag)?;
+                5
+            }
+            _ => {
+                if BiologicallyDerivedProductProcessingTime::read_xml(&mut self.time, name, r, tag)?
+                {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BiologicallyDerivedProductProcessing {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.procedure {
+            w.object("procedure", &**v);
+        }
+        if let Some(v) = &self.additive {
+            w.object("additive", &**v);
+        }
+        if let Some(v) = &self.time {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Any manipulation of product post-collection
 ///
 /// FHIR: `BiologicallyDerivedProduct.manipulation`.
@@ -423,6 +697,65 @@ impl Serialize for BiologicallyDerivedProductManipulation {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for BiologicallyDerivedProductManipulation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            _ => {
+                if BiologicallyDerivedProductManipulationTime::read_xml(
+                    &mut self.time,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BiologicallyDerivedProductManipulation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.time {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -505,6 +838,75 @@ impl Serialize for BiologicallyDerivedProductStorage {
     }
 }
 
+impl xml::FromXml for BiologicallyDerivedProductStorage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "temperature" => {
+                r.primitive(&mut self.temperature, tag)?;
+                4
+            }
+            "scale" => {
+                r.primitive(&mut self.scale, tag)?;
+                5
+            }
+            "duration" => {
+                r.boxed(&mut self.duration, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BiologicallyDerivedProductStorage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.temperature {
+            w.primitive("temperature", v);
+        }
+        if let Some(v) = &self.scale {
+            w.primitive("scale", v);
+        }
+        if let Some(v) = &self.duration {
+            w.object("duration", &**v);
+        }
+    }
+}
+
 /// The types `BiologicallyDerivedProduct.collection.collected[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BiologicallyDerivedProductCollectionCollected {
@@ -549,6 +951,33 @@ impl BiologicallyDerivedProductCollectionCollected {
             Self::Period(v) => m.serialize_entry("collectedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "collectedDateTime" => {
+                xml::choice(slot, "collected", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "collectedPeriod" => {
+                xml::choice(slot, "collected", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("collectedDateTime", p),
+            Self::Period(v) => w.object("collectedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `BiologicallyDerivedProduct.processing.time[x]` can take.
@@ -591,6 +1020,33 @@ impl BiologicallyDerivedProductProcessingTime {
             Self::Period(v) => m.serialize_entry("timePeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timeDateTime" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timePeriod" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("timeDateTime", p),
+            Self::Period(v) => w.object("timePeriod", &**v),
+        }
+    }
 }
 
 /// The types `BiologicallyDerivedProduct.manipulation.time[x]` can take.
@@ -631,6 +1087,33 @@ impl BiologicallyDerivedProductManipulationTime {
         match self {
             Self::DateTime(p) => ser::choice_primitive(m, "timeDateTime", "_timeDateTime", p),
             Self::Period(v) => m.serialize_entry("timePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timeDateTime" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timePeriod" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("timeDateTime", p),
+            Self::Period(v) => w.object("timePeriod", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Record details about an anatomical structure.  This resource may be used when a coded concept does not provide the necessary detail needed for the use case.
 ///
@@ -165,5 +167,125 @@ impl Serialize for BodyStructure {
         ser::list(&mut m, "image", &self.image)?;
         ser::optional(&mut m, "patient", &self.patient)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for BodyStructure {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "morphology" => {
+                r.boxed(&mut self.morphology, tag)?;
+                10
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                11
+            }
+            "locationQualifier" => {
+                r.list(&mut self.location_qualifier, tag)?;
+                12
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                13
+            }
+            "image" => {
+                r.list(&mut self.image, tag)?;
+                14
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BodyStructure {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.morphology {
+            w.object("morphology", &**v);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("locationQualifier", &self.location_qualifier);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("image", &self.image);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A container for a collection of resources.
 ///
@@ -139,6 +141,99 @@ impl Serialize for Bundle {
     }
 }
 
+impl xml::FromXml for Bundle {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                4
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                5
+            }
+            "timestamp" => {
+                r.primitive(&mut self.timestamp, tag)?;
+                6
+            }
+            "total" => {
+                r.primitive(&mut self.total, tag)?;
+                7
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                8
+            }
+            "entry" => {
+                r.list(&mut self.entry, tag)?;
+                9
+            }
+            "signature" => {
+                r.boxed(&mut self.signature, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Bundle {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.timestamp {
+            w.primitive("timestamp", v);
+        }
+        if let Some(v) = &self.total {
+            w.primitive("total", v);
+        }
+        w.list("link", &self.link);
+        w.list("entry", &self.entry);
+        if let Some(v) = &self.signature {
+            w.object("signature", &**v);
+        }
+    }
+}
+
 /// Links related to this Bundle
 ///
 /// FHIR: `Bundle.link`.
@@ -202,6 +297,61 @@ impl Serialize for BundleLink {
         ser::primitive(&mut m, "relation", "_relation", &self.relation)?;
         ser::primitive(&mut m, "url", "_url", &self.url)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for BundleLink {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "relation" => {
+                r.primitive(&mut self.relation, tag)?;
+                3
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BundleLink {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.relation {
+            w.primitive("relation", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
     }
 }
 
@@ -294,6 +444,87 @@ impl Serialize for BundleEntry {
     }
 }
 
+impl xml::FromXml for BundleEntry {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                3
+            }
+            "fullUrl" => {
+                r.primitive(&mut self.full_url, tag)?;
+                4
+            }
+            "resource" => {
+                r.resource(&mut self.resource, tag)?;
+                5
+            }
+            "search" => {
+                r.boxed(&mut self.search, tag)?;
+                6
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                7
+            }
+            "response" => {
+                r.boxed(&mut self.response, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BundleEntry {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("link", &self.link);
+        if let Some(v) = &self.full_url {
+            w.primitive("fullUrl", v);
+        }
+        if let Some(v) = &self.resource {
+            w.resource("resource", v);
+        }
+        if let Some(v) = &self.search {
+            w.object("search", &**v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.response {
+            w.object("response", &**v);
+        }
+    }
+}
+
 /// Search related information
 ///
 /// FHIR: `Bundle.entry.search`.
@@ -357,6 +588,61 @@ impl Serialize for BundleEntrySearch {
         ser::primitive(&mut m, "mode", "_mode", &self.mode)?;
         ser::primitive(&mut m, "score", "_score", &self.score)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for BundleEntrySearch {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "score" => {
+                r.primitive(&mut self.score, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BundleEntrySearch {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.score {
+            w.primitive("score", v);
+        }
     }
 }
 
@@ -459,6 +745,89 @@ impl Serialize for BundleEntryRequest {
     }
 }
 
+impl xml::FromXml for BundleEntryRequest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "method" => {
+                r.primitive(&mut self.method, tag)?;
+                3
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                4
+            }
+            "ifNoneMatch" => {
+                r.primitive(&mut self.if_none_match, tag)?;
+                5
+            }
+            "ifModifiedSince" => {
+                r.primitive(&mut self.if_modified_since, tag)?;
+                6
+            }
+            "ifMatch" => {
+                r.primitive(&mut self.if_match, tag)?;
+                7
+            }
+            "ifNoneExist" => {
+                r.primitive(&mut self.if_none_exist, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BundleEntryRequest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.method {
+            w.primitive("method", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.if_none_match {
+            w.primitive("ifNoneMatch", v);
+        }
+        if let Some(v) = &self.if_modified_since {
+            w.primitive("ifModifiedSince", v);
+        }
+        if let Some(v) = &self.if_match {
+            w.primitive("ifMatch", v);
+        }
+        if let Some(v) = &self.if_none_exist {
+            w.primitive("ifNoneExist", v);
+        }
+    }
+}
+
 /// Results of execution (transaction/batch/history)
 ///
 /// FHIR: `Bundle.entry.response`.
@@ -542,5 +911,81 @@ impl Serialize for BundleEntryResponse {
         ser::primitive(&mut m, "lastModified", "_lastModified", &self.last_modified)?;
         ser::optional(&mut m, "outcome", &self.outcome)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for BundleEntryResponse {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                3
+            }
+            "location" => {
+                r.primitive(&mut self.location, tag)?;
+                4
+            }
+            "etag" => {
+                r.primitive(&mut self.etag, tag)?;
+                5
+            }
+            "lastModified" => {
+                r.primitive(&mut self.last_modified, tag)?;
+                6
+            }
+            "outcome" => {
+                r.resource(&mut self.outcome, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for BundleEntryResponse {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.location {
+            w.primitive("location", v);
+        }
+        if let Some(v) = &self.etag {
+            w.primitive("etag", v);
+        }
+        if let Some(v) = &self.last_modified {
+            w.primitive("lastModified", v);
+        }
+        if let Some(v) = &self.outcome {
+            w.resource("outcome", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A Capability Statement documents a set of capabilities (behaviors) of a FHIR Server for a particular version of FHIR that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 ///
@@ -299,6 +301,236 @@ impl Serialize for CapabilityStatement {
     }
 }
 
+impl xml::FromXml for CapabilityStatement {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                18
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                19
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                20
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                21
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                22
+            }
+            "instantiates" => {
+                r.primitive_list(&mut self.instantiates, tag)?;
+                23
+            }
+            "imports" => {
+                r.primitive_list(&mut self.imports, tag)?;
+                24
+            }
+            "software" => {
+                r.boxed(&mut self.software, tag)?;
+                25
+            }
+            "implementation" => {
+                r.boxed(&mut self.implementation, tag)?;
+                26
+            }
+            "fhirVersion" => {
+                r.primitive(&mut self.fhir_version, tag)?;
+                27
+            }
+            "format" => {
+                r.primitive_list(&mut self.format, tag)?;
+                28
+            }
+            "patchFormat" => {
+                r.primitive_list(&mut self.patch_format, tag)?;
+                29
+            }
+            "implementationGuide" => {
+                r.primitive_list(&mut self.implementation_guide, tag)?;
+                30
+            }
+            "rest" => {
+                r.list(&mut self.rest, tag)?;
+                31
+            }
+            "messaging" => {
+                r.list(&mut self.messaging, tag)?;
+                32
+            }
+            "document" => {
+                r.list(&mut self.document, tag)?;
+                33
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatement {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        w.primitive_list("instantiates", &self.instantiates);
+        w.primitive_list("imports", &self.imports);
+        if let Some(v) = &self.software {
+            w.object("software", &**v);
+        }
+        if let Some(v) = &self.implementation {
+            w.object("implementation", &**v);
+        }
+        if let Some(v) = &self.fhir_version {
+            w.primitive("fhirVersion", v);
+        }
+        w.primitive_list("format", &self.format);
+        w.primitive_list("patchFormat", &self.patch_format);
+        w.primitive_list("implementationGuide", &self.implementation_guide);
+        w.list("rest", &self.rest);
+        w.list("messaging", &self.messaging);
+        w.list("document", &self.document);
+    }
+}
+
 /// Software that is covered by this capability statement
 ///
 /// FHIR: `CapabilityStatement.software`.
@@ -372,6 +604,68 @@ impl Serialize for CapabilityStatementSoftware {
     }
 }
 
+impl xml::FromXml for CapabilityStatementSoftware {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                4
+            }
+            "releaseDate" => {
+                r.primitive(&mut self.release_date, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementSoftware {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.release_date {
+            w.primitive("releaseDate", v);
+        }
+    }
+}
+
 /// If this describes a specific instance
 ///
 /// FHIR: `CapabilityStatement.implementation`.
@@ -441,6 +735,68 @@ impl Serialize for CapabilityStatementImplementation {
         ser::primitive(&mut m, "url", "_url", &self.url)?;
         ser::optional(&mut m, "custodian", &self.custodian)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementImplementation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                4
+            }
+            "custodian" => {
+                r.boxed(&mut self.custodian, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementImplementation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.custodian {
+            w.object("custodian", &**v);
+        }
     }
 }
 
@@ -552,6 +908,93 @@ impl Serialize for CapabilityStatementRest {
     }
 }
 
+impl xml::FromXml for CapabilityStatementRest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                4
+            }
+            "security" => {
+                r.boxed(&mut self.security, tag)?;
+                5
+            }
+            "resource" => {
+                r.list(&mut self.resource, tag)?;
+                6
+            }
+            "interaction" => {
+                r.list(&mut self.interaction, tag)?;
+                7
+            }
+            "searchParam" => {
+                r.list(&mut self.search_param, tag)?;
+                8
+            }
+            "operation" => {
+                r.list(&mut self.operation, tag)?;
+                9
+            }
+            "compartment" => {
+                r.primitive_list(&mut self.compartment, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        if let Some(v) = &self.security {
+            w.object("security", &**v);
+        }
+        w.list("resource", &self.resource);
+        w.list("interaction", &self.interaction);
+        w.list("searchParam", &self.search_param);
+        w.list("operation", &self.operation);
+        w.primitive_list("compartment", &self.compartment);
+    }
+}
+
 /// Information about security of implementation
 ///
 /// FHIR: `CapabilityStatement.rest.security`.
@@ -621,6 +1064,66 @@ impl Serialize for CapabilityStatementRestSecurity {
         ser::list(&mut m, "service", &self.service)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementRestSecurity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "cors" => {
+                r.primitive(&mut self.cors, tag)?;
+                3
+            }
+            "service" => {
+                r.list(&mut self.service, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestSecurity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.cors {
+            w.primitive("cors", v);
+        }
+        w.list("service", &self.service);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
     }
 }
 
@@ -841,6 +1344,152 @@ impl Serialize for CapabilityStatementRestResource {
     }
 }
 
+impl xml::FromXml for CapabilityStatementRestResource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                4
+            }
+            "supportedProfile" => {
+                r.primitive_list(&mut self.supported_profile, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            "interaction" => {
+                r.list(&mut self.interaction, tag)?;
+                7
+            }
+            "versioning" => {
+                r.primitive(&mut self.versioning, tag)?;
+                8
+            }
+            "readHistory" => {
+                r.primitive(&mut self.read_history, tag)?;
+                9
+            }
+            "updateCreate" => {
+                r.primitive(&mut self.update_create, tag)?;
+                10
+            }
+            "conditionalCreate" => {
+                r.primitive(&mut self.conditional_create, tag)?;
+                11
+            }
+            "conditionalRead" => {
+                r.primitive(&mut self.conditional_read, tag)?;
+                12
+            }
+            "conditionalUpdate" => {
+                r.primitive(&mut self.conditional_update, tag)?;
+                13
+            }
+            "conditionalDelete" => {
+                r.primitive(&mut self.conditional_delete, tag)?;
+                14
+            }
+            "referencePolicy" => {
+                r.primitive_list(&mut self.reference_policy, tag)?;
+                15
+            }
+            "searchInclude" => {
+                r.primitive_list(&mut self.search_include, tag)?;
+                16
+            }
+            "searchRevInclude" => {
+                r.primitive_list(&mut self.search_rev_include, tag)?;
+                17
+            }
+            "searchParam" => {
+                r.list(&mut self.search_param, tag)?;
+                18
+            }
+            "operation" => {
+                r.list(&mut self.operation, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestResource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+        w.primitive_list("supportedProfile", &self.supported_profile);
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        w.list("interaction", &self.interaction);
+        if let Some(v) = &self.versioning {
+            w.primitive("versioning", v);
+        }
+        if let Some(v) = &self.read_history {
+            w.primitive("readHistory", v);
+        }
+        if let Some(v) = &self.update_create {
+            w.primitive("updateCreate", v);
+        }
+        if let Some(v) = &self.conditional_create {
+            w.primitive("conditionalCreate", v);
+        }
+        if let Some(v) = &self.conditional_read {
+            w.primitive("conditionalRead", v);
+        }
+        if let Some(v) = &self.conditional_update {
+            w.primitive("conditionalUpdate", v);
+        }
+        if let Some(v) = &self.conditional_delete {
+            w.primitive("conditionalDelete", v);
+        }
+        w.primitive_list("referencePolicy", &self.reference_policy);
+        w.primitive_list("searchInclude", &self.search_include);
+        w.primitive_list("searchRevInclude", &self.search_rev_include);
+        w.list("searchParam", &self.search_param);
+        w.list("operation", &self.operation);
+    }
+}
+
 /// What operations are supported?
 ///
 /// FHIR: `CapabilityStatement.rest.resource.interaction`.
@@ -909,6 +1558,61 @@ impl Serialize for CapabilityStatementRestResourceInteraction {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementRestResourceInteraction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestResourceInteraction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }
 
@@ -997,6 +1701,75 @@ impl Serialize for CapabilityStatementRestResourceSearchParam {
     }
 }
 
+impl xml::FromXml for CapabilityStatementRestResourceSearchParam {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                4
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestResourceSearchParam {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+    }
+}
+
 /// Definition of a resource operation
 ///
 /// FHIR: `CapabilityStatement.rest.resource.operation`.
@@ -1075,6 +1848,68 @@ impl Serialize for CapabilityStatementRestResourceOperation {
     }
 }
 
+impl xml::FromXml for CapabilityStatementRestResourceOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                4
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestResourceOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+    }
+}
+
 /// What operations are supported?
 ///
 /// FHIR: `CapabilityStatement.rest.interaction`.
@@ -1143,6 +1978,61 @@ impl Serialize for CapabilityStatementRestInteraction {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementRestInteraction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementRestInteraction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }
 
@@ -1234,6 +2124,71 @@ impl Serialize for CapabilityStatementMessaging {
     }
 }
 
+impl xml::FromXml for CapabilityStatementMessaging {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                3
+            }
+            "reliableCache" => {
+                r.primitive(&mut self.reliable_cache, tag)?;
+                4
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                5
+            }
+            "supportedMessage" => {
+                r.list(&mut self.supported_message, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementMessaging {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("endpoint", &self.endpoint);
+        if let Some(v) = &self.reliable_cache {
+            w.primitive("reliableCache", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        w.list("supportedMessage", &self.supported_message);
+    }
+}
+
 /// Where messages should be sent
 ///
 /// FHIR: `CapabilityStatement.messaging.endpoint`.
@@ -1296,6 +2251,61 @@ impl Serialize for CapabilityStatementMessagingEndpoint {
         ser::optional(&mut m, "protocol", &self.protocol)?;
         ser::primitive(&mut m, "address", "_address", &self.address)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementMessagingEndpoint {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "protocol" => {
+                r.boxed(&mut self.protocol, tag)?;
+                3
+            }
+            "address" => {
+                r.primitive(&mut self.address, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementMessagingEndpoint {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.protocol {
+            w.object("protocol", &**v);
+        }
+        if let Some(v) = &self.address {
+            w.primitive("address", v);
+        }
     }
 }
 
@@ -1362,6 +2372,61 @@ impl Serialize for CapabilityStatementMessagingSupportedMessage {
         ser::primitive(&mut m, "mode", "_mode", &self.mode)?;
         ser::primitive(&mut m, "definition", "_definition", &self.definition)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementMessagingSupportedMessage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementMessagingSupportedMessage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
     }
 }
 
@@ -1440,5 +2505,67 @@ impl Serialize for CapabilityStatementDocument {
         )?;
         ser::primitive(&mut m, "profile", "_profile", &self.profile)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CapabilityStatementDocument {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                4
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CapabilityStatementDocument {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes the intention of how one or more practitioners intend to deliver care for a particular patient, group or community for a period of time, possibly limited to care for a specific condition or set of conditions.
 ///
@@ -277,6 +279,209 @@ impl Serialize for CarePlan {
     }
 }
 
+impl xml::FromXml for CarePlan {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "replaces" => {
+                r.list(&mut self.replaces, tag)?;
+                12
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                15
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                16
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                19
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                20
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                21
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                22
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                23
+            }
+            "contributor" => {
+                r.list(&mut self.contributor, tag)?;
+                24
+            }
+            "careTeam" => {
+                r.list(&mut self.care_team, tag)?;
+                25
+            }
+            "addresses" => {
+                r.list(&mut self.addresses, tag)?;
+                26
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                27
+            }
+            "goal" => {
+                r.list(&mut self.goal, tag)?;
+                28
+            }
+            "activity" => {
+                r.list(&mut self.activity, tag)?;
+                29
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                30
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CarePlan {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("replaces", &self.replaces);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        w.list("contributor", &self.contributor);
+        w.list("careTeam", &self.care_team);
+        w.list("addresses", &self.addresses);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("goal", &self.goal);
+        w.list("activity", &self.activity);
+        w.list("note", &self.note);
+    }
+}
+
 /// Action to occur as part of plan
 ///
 /// FHIR: `CarePlan.activity`.
@@ -360,6 +565,76 @@ impl Serialize for CarePlanActivity {
         ser::optional(&mut m, "reference", &self.reference)?;
         ser::optional(&mut m, "detail", &self.detail)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CarePlanActivity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "outcomeCodeableConcept" => {
+                r.list(&mut self.outcome_codeable_concept, tag)?;
+                3
+            }
+            "outcomeReference" => {
+                r.list(&mut self.outcome_reference, tag)?;
+                4
+            }
+            "progress" => {
+                r.list(&mut self.progress, tag)?;
+                5
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                6
+            }
+            "detail" => {
+                r.boxed(&mut self.detail, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CarePlanActivity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("outcomeCodeableConcept", &self.outcome_codeable_concept);
+        w.list("outcomeReference", &self.outcome_reference);
+        w.list("progress", &self.progress);
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+        if let Some(v) = &self.detail {
+            w.object("detail", &**v);
+        }
     }
 }
 
@@ -552,6 +827,152 @@ impl Serialize for CarePlanActivityDetail {
     }
 }
 
+impl xml::FromXml for CarePlanActivityDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                3
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                4
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                5
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                6
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                7
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                8
+            }
+            "goal" => {
+                r.list(&mut self.goal, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                11
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                12
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                14
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                15
+            }
+            "dailyAmount" => {
+                r.boxed(&mut self.daily_amount, tag)?;
+                17
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                18
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                19
+            }
+            _ => {
+                if CarePlanActivityDetailScheduled::read_xml(&mut self.scheduled, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                if CarePlanActivityDetailProduct::read_xml(&mut self.product, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CarePlanActivityDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("goal", &self.goal);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        if let Some(v) = &self.scheduled {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("performer", &self.performer);
+        if let Some(v) = &self.product {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.daily_amount {
+            w.object("dailyAmount", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+    }
+}
+
 /// The types `CarePlan.activity.detail.scheduled[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CarePlanActivityDetailScheduled {
@@ -597,6 +1018,38 @@ impl CarePlanActivityDetailScheduled {
             Self::String(p) => ser::choice_primitive(m, "scheduledString", "_scheduledString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "scheduledTiming" => {
+                xml::choice(slot, "scheduled", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "scheduledPeriod" => {
+                xml::choice(slot, "scheduled", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "scheduledString" => {
+                xml::choice(slot, "scheduled", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Timing(v) => w.object("scheduledTiming", &**v),
+            Self::Period(v) => w.object("scheduledPeriod", &**v),
+            Self::String(p) => w.primitive("scheduledString", p),
+        }
+    }
 }
 
 /// The types `CarePlan.activity.detail.product[x]` can take.
@@ -628,6 +1081,33 @@ impl CarePlanActivityDetailProduct {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("productCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("productReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "productCodeableConcept" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "productReference" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("productCodeableConcept", &**v),
+            Self::Reference(v) => w.object("productReference", &**v),
         }
     }
 }

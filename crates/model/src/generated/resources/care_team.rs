@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The Care Team includes all the people and organizations who plan to participate in the coordination and delivery of care for a patient.
 ///
@@ -198,6 +200,151 @@ impl Serialize for CareTeam {
     }
 }
 
+impl xml::FromXml for CareTeam {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                13
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                14
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                15
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                16
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                17
+            }
+            "managingOrganization" => {
+                r.list(&mut self.managing_organization, tag)?;
+                18
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                19
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CareTeam {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("participant", &self.participant);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("managingOrganization", &self.managing_organization);
+        w.list("telecom", &self.telecom);
+        w.list("note", &self.note);
+    }
+}
+
 /// Members of the team
 ///
 /// FHIR: `CareTeam.participant`.
@@ -271,5 +418,72 @@ impl Serialize for CareTeamParticipant {
         ser::optional(&mut m, "onBehalfOf", &self.on_behalf_of)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CareTeamParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "role" => {
+                r.list(&mut self.role, tag)?;
+                3
+            }
+            "member" => {
+                r.boxed(&mut self.member, tag)?;
+                4
+            }
+            "onBehalfOf" => {
+                r.boxed(&mut self.on_behalf_of, tag)?;
+                5
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CareTeamParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("role", &self.role);
+        if let Some(v) = &self.member {
+            w.object("member", &**v);
+        }
+        if let Some(v) = &self.on_behalf_of {
+            w.object("onBehalfOf", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }

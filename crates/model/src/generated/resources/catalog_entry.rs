@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Catalog entries are wrappers that contextualize items included in a catalog.
 ///
@@ -208,6 +210,155 @@ impl Serialize for CatalogEntry {
     }
 }
 
+impl xml::FromXml for CatalogEntry {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                9
+            }
+            "orderable" => {
+                r.primitive(&mut self.orderable, tag)?;
+                10
+            }
+            "referencedItem" => {
+                r.boxed(&mut self.referenced_item, tag)?;
+                11
+            }
+            "additionalIdentifier" => {
+                r.list(&mut self.additional_identifier, tag)?;
+                12
+            }
+            "classification" => {
+                r.list(&mut self.classification, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "validityPeriod" => {
+                r.boxed(&mut self.validity_period, tag)?;
+                15
+            }
+            "validTo" => {
+                r.primitive(&mut self.valid_to, tag)?;
+                16
+            }
+            "lastUpdated" => {
+                r.primitive(&mut self.last_updated, tag)?;
+                17
+            }
+            "additionalCharacteristic" => {
+                r.list(&mut self.additional_characteristic, tag)?;
+                18
+            }
+            "additionalClassification" => {
+                r.list(&mut self.additional_classification, tag)?;
+                19
+            }
+            "relatedEntry" => {
+                r.list(&mut self.related_entry, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CatalogEntry {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.orderable {
+            w.primitive("orderable", v);
+        }
+        if let Some(v) = &self.referenced_item {
+            w.object("referencedItem", &**v);
+        }
+        w.list("additionalIdentifier", &self.additional_identifier);
+        w.list("classification", &self.classification);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.validity_period {
+            w.object("validityPeriod", &**v);
+        }
+        if let Some(v) = &self.valid_to {
+            w.primitive("validTo", v);
+        }
+        if let Some(v) = &self.last_updated {
+            w.primitive("lastUpdated", v);
+        }
+        w.list("additionalCharacteristic", &self.additional_characteristic);
+        w.list("additionalClassification", &self.additional_classification);
+        w.list("relatedEntry", &self.related_entry);
+    }
+}
+
 /// An item that this catalog entry is related to
 ///
 /// FHIR: `CatalogEntry.relatedEntry`.
@@ -270,5 +421,60 @@ impl Serialize for CatalogEntryRelatedEntry {
         ser::primitive(&mut m, "relationtype", "_relationtype", &self.relationtype)?;
         ser::optional(&mut m, "item", &self.item)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CatalogEntryRelatedEntry {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "relationtype" => {
+                r.primitive(&mut self.relationtype, tag)?;
+                3
+            }
+            "item" => {
+                r.boxed(&mut self.item, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CatalogEntryRelatedEntry {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.relationtype {
+            w.primitive("relationtype", v);
+        }
+        if let Some(v) = &self.item {
+            w.object("item", &**v);
+        }
     }
 }

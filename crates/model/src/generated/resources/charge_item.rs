@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The resource ChargeItem describes the provision of healthcare provider products for a certain patient, therefore referring not only to the product, but containing in addition details of the provision, like date, time, amounts and participating organizations and persons. Main Usage of the ChargeItem is to enable the billing process and internal cost allocation.
 ///
@@ -324,6 +326,234 @@ impl Serialize for ChargeItem {
     }
 }
 
+impl xml::FromXml for ChargeItem {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "definitionUri" => {
+                r.primitive_list(&mut self.definition_uri, tag)?;
+                9
+            }
+            "definitionCanonical" => {
+                r.primitive_list(&mut self.definition_canonical, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                12
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                15
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                17
+            }
+            "performingOrganization" => {
+                r.boxed(&mut self.performing_organization, tag)?;
+                18
+            }
+            "requestingOrganization" => {
+                r.boxed(&mut self.requesting_organization, tag)?;
+                19
+            }
+            "costCenter" => {
+                r.boxed(&mut self.cost_center, tag)?;
+                20
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                21
+            }
+            "bodysite" => {
+                r.list(&mut self.bodysite, tag)?;
+                22
+            }
+            "factorOverride" => {
+                r.primitive(&mut self.factor_override, tag)?;
+                23
+            }
+            "priceOverride" => {
+                r.boxed(&mut self.price_override, tag)?;
+                24
+            }
+            "overrideReason" => {
+                r.primitive(&mut self.override_reason, tag)?;
+                25
+            }
+            "enterer" => {
+                r.boxed(&mut self.enterer, tag)?;
+                26
+            }
+            "enteredDate" => {
+                r.primitive(&mut self.entered_date, tag)?;
+                27
+            }
+            "reason" => {
+                r.list(&mut self.reason, tag)?;
+                28
+            }
+            "service" => {
+                r.list(&mut self.service, tag)?;
+                29
+            }
+            "account" => {
+                r.list(&mut self.account, tag)?;
+                31
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                32
+            }
+            "supportingInformation" => {
+                r.list(&mut self.supporting_information, tag)?;
+                33
+            }
+            _ => {
+                if ChargeItemOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                if ChargeItemProduct::read_xml(&mut self.product, name, r, tag)? {
+                    return Ok(Some(30));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItem {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("definitionUri", &self.definition_uri);
+        w.primitive_list("definitionCanonical", &self.definition_canonical);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        w.list("performer", &self.performer);
+        if let Some(v) = &self.performing_organization {
+            w.object("performingOrganization", &**v);
+        }
+        if let Some(v) = &self.requesting_organization {
+            w.object("requestingOrganization", &**v);
+        }
+        if let Some(v) = &self.cost_center {
+            w.object("costCenter", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        w.list("bodysite", &self.bodysite);
+        if let Some(v) = &self.factor_override {
+            w.primitive("factorOverride", v);
+        }
+        if let Some(v) = &self.price_override {
+            w.object("priceOverride", &**v);
+        }
+        if let Some(v) = &self.override_reason {
+            w.primitive("overrideReason", v);
+        }
+        if let Some(v) = &self.enterer {
+            w.object("enterer", &**v);
+        }
+        if let Some(v) = &self.entered_date {
+            w.primitive("enteredDate", v);
+        }
+        w.list("reason", &self.reason);
+        w.list("service", &self.service);
+        if let Some(v) = &self.product {
+            v.write_xml(w);
+        }
+        w.list("account", &self.account);
+        w.list("note", &self.note);
+        w.list("supportingInformation", &self.supporting_information);
+    }
+}
+
 /// Who performed charged service
 ///
 /// FHIR: `ChargeItem.performer`.
@@ -388,6 +618,61 @@ impl Serialize for ChargeItemPerformer {
     }
 }
 
+impl xml::FromXml for ChargeItemPerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItemPerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
+    }
+}
+
 /// The types `ChargeItem.occurrence[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChargeItemOccurrence {
@@ -436,6 +721,38 @@ impl ChargeItemOccurrence {
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
+        }
+    }
 }
 
 /// The types `ChargeItem.product[x]` can take.
@@ -467,6 +784,33 @@ impl ChargeItemProduct {
         match self {
             Self::Reference(v) => m.serialize_entry("productReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("productCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "productReference" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "productCodeableConcept" => {
+                xml::choice(slot, "product", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("productReference", &**v),
+            Self::CodeableConcept(v) => w.object("productCodeableConcept", &**v),
         }
     }
 }

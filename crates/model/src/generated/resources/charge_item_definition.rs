@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The ChargeItemDefinition resource provides the properties that apply to the (billing) codes necessary to calculate costs and prices. The properties may differ largely depending on type and realm, therefore this resource gives only a rough structure and requires profiling for each type of billing code system.
 ///
@@ -280,6 +282,217 @@ impl Serialize for ChargeItemDefinition {
     }
 }
 
+impl xml::FromXml for ChargeItemDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "derivedFromUri" => {
+                r.primitive_list(&mut self.derived_from_uri, tag)?;
+                12
+            }
+            "partOf" => {
+                r.primitive_list(&mut self.part_of, tag)?;
+                13
+            }
+            "replaces" => {
+                r.primitive_list(&mut self.replaces, tag)?;
+                14
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                15
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                16
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                17
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                23
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                24
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                25
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                26
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                27
+            }
+            "instance" => {
+                r.list(&mut self.instance, tag)?;
+                28
+            }
+            "applicability" => {
+                r.list(&mut self.applicability, tag)?;
+                29
+            }
+            "propertyGroup" => {
+                r.list(&mut self.property_group, tag)?;
+                30
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItemDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        w.primitive_list("derivedFromUri", &self.derived_from_uri);
+        w.primitive_list("partOf", &self.part_of);
+        w.primitive_list("replaces", &self.replaces);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("instance", &self.instance);
+        w.list("applicability", &self.applicability);
+        w.list("propertyGroup", &self.property_group);
+    }
+}
+
 /// Whether or not the billing code is applicable
 ///
 /// FHIR: `ChargeItemDefinition.applicability`.
@@ -353,6 +566,68 @@ impl Serialize for ChargeItemDefinitionApplicability {
     }
 }
 
+impl xml::FromXml for ChargeItemDefinitionApplicability {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                4
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItemDefinitionApplicability {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+    }
+}
+
 /// Group of properties which are applicable under the same conditions
 ///
 /// FHIR: `ChargeItemDefinition.propertyGroup`.
@@ -414,6 +689,57 @@ impl Serialize for ChargeItemDefinitionPropertyGroup {
         ser::list(&mut m, "applicability", &self.applicability)?;
         ser::list(&mut m, "priceComponent", &self.price_component)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ChargeItemDefinitionPropertyGroup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "applicability" => {
+                r.list(&mut self.applicability, tag)?;
+                3
+            }
+            "priceComponent" => {
+                r.list(&mut self.price_component, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItemDefinitionPropertyGroup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("applicability", &self.applicability);
+        w.list("priceComponent", &self.price_component);
     }
 }
 
@@ -492,5 +818,74 @@ impl Serialize for ChargeItemDefinitionPropertyGroupPriceComponent {
         ser::primitive(&mut m, "factor", "_factor", &self.factor)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ChargeItemDefinitionPropertyGroupPriceComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                5
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ChargeItemDefinitionPropertyGroupPriceComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A provider issued list of professional services and products which have been provided, or are to be provided, to a patient which is sent to an insurer for reimbursement.
 ///
@@ -283,6 +285,249 @@ impl Serialize for Claim {
     }
 }
 
+impl xml::FromXml for Claim {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                10
+            }
+            "subType" => {
+                r.boxed(&mut self.sub_type, tag)?;
+                11
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                12
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                13
+            }
+            "billablePeriod" => {
+                r.boxed(&mut self.billable_period, tag)?;
+                14
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                15
+            }
+            "enterer" => {
+                r.boxed(&mut self.enterer, tag)?;
+                16
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                17
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                18
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                19
+            }
+            "fundsReserve" => {
+                r.boxed(&mut self.funds_reserve, tag)?;
+                20
+            }
+            "related" => {
+                r.list(&mut self.related, tag)?;
+                21
+            }
+            "prescription" => {
+                r.boxed(&mut self.prescription, tag)?;
+                22
+            }
+            "originalPrescription" => {
+                r.boxed(&mut self.original_prescription, tag)?;
+                23
+            }
+            "payee" => {
+                r.boxed(&mut self.payee, tag)?;
+                24
+            }
+            "referral" => {
+                r.boxed(&mut self.referral, tag)?;
+                25
+            }
+            "facility" => {
+                r.boxed(&mut self.facility, tag)?;
+                26
+            }
+            "careTeam" => {
+                r.list(&mut self.care_team, tag)?;
+                27
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                28
+            }
+            "diagnosis" => {
+                r.list(&mut self.diagnosis, tag)?;
+                29
+            }
+            "procedure" => {
+                r.list(&mut self.procedure, tag)?;
+                30
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                31
+            }
+            "accident" => {
+                r.boxed(&mut self.accident, tag)?;
+                32
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                33
+            }
+            "total" => {
+                r.boxed(&mut self.total, tag)?;
+                34
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Claim {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.sub_type {
+            w.object("subType", &**v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.billable_period {
+            w.object("billablePeriod", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.enterer {
+            w.object("enterer", &**v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        if let Some(v) = &self.funds_reserve {
+            w.object("fundsReserve", &**v);
+        }
+        w.list("related", &self.related);
+        if let Some(v) = &self.prescription {
+            w.object("prescription", &**v);
+        }
+        if let Some(v) = &self.original_prescription {
+            w.object("originalPrescription", &**v);
+        }
+        if let Some(v) = &self.payee {
+            w.object("payee", &**v);
+        }
+        if let Some(v) = &self.referral {
+            w.object("referral", &**v);
+        }
+        if let Some(v) = &self.facility {
+            w.object("facility", &**v);
+        }
+        w.list("careTeam", &self.care_team);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("diagnosis", &self.diagnosis);
+        w.list("procedure", &self.procedure);
+        w.list("insurance", &self.insurance);
+        if let Some(v) = &self.accident {
+            w.object("accident", &**v);
+        }
+        w.list("item", &self.item);
+        if let Some(v) = &self.total {
+            w.object("total", &**v);
+        }
+    }
+}
+
 /// Prior or corollary claims
 ///
 /// FHIR: `Claim.related`.
@@ -353,6 +598,68 @@ impl Serialize for ClaimRelated {
     }
 }
 
+impl xml::FromXml for ClaimRelated {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "claim" => {
+                r.boxed(&mut self.claim, tag)?;
+                3
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                4
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimRelated {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.claim {
+            w.object("claim", &**v);
+        }
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+    }
+}
+
 /// Recipient of benefits payable
 ///
 /// FHIR: `Claim.payee`.
@@ -414,6 +721,61 @@ impl Serialize for ClaimPayee {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::optional(&mut m, "party", &self.party)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimPayee {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "party" => {
+                r.boxed(&mut self.party, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimPayee {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.party {
+            w.object("party", &**v);
+        }
     }
 }
 
@@ -498,6 +860,82 @@ impl Serialize for ClaimCareTeam {
         ser::optional(&mut m, "role", &self.role)?;
         ser::optional(&mut m, "qualification", &self.qualification)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimCareTeam {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                4
+            }
+            "responsible" => {
+                r.primitive(&mut self.responsible, tag)?;
+                5
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                6
+            }
+            "qualification" => {
+                r.boxed(&mut self.qualification, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimCareTeam {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.responsible {
+            w.primitive("responsible", v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.qualification {
+            w.object("qualification", &**v);
+        }
     }
 }
 
@@ -600,6 +1038,87 @@ impl Serialize for ClaimSupportingInfo {
     }
 }
 
+impl xml::FromXml for ClaimSupportingInfo {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                4
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                5
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                8
+            }
+            _ => {
+                if ClaimSupportingInfoTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(6));
+                }
+                if ClaimSupportingInfoValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimSupportingInfo {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+    }
+}
+
 /// Pertinent diagnosis information
 ///
 /// FHIR: `Claim.diagnosis`.
@@ -686,6 +1205,79 @@ impl Serialize for ClaimDiagnosis {
         ser::optional(&mut m, "onAdmission", &self.on_admission)?;
         ser::optional(&mut m, "packageCode", &self.package_code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimDiagnosis {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                5
+            }
+            "onAdmission" => {
+                r.boxed(&mut self.on_admission, tag)?;
+                6
+            }
+            "packageCode" => {
+                r.boxed(&mut self.package_code, tag)?;
+                7
+            }
+            _ => {
+                if ClaimDiagnosisDiagnosis::read_xml(&mut self.diagnosis, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimDiagnosis {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.diagnosis {
+            v.write_xml(w);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.on_admission {
+            w.object("onAdmission", &**v);
+        }
+        if let Some(v) = &self.package_code {
+            w.object("packageCode", &**v);
+        }
     }
 }
 
@@ -776,6 +1368,77 @@ impl Serialize for ClaimProcedure {
         }
         ser::list(&mut m, "udi", &self.udi)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimProcedure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                4
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                5
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                7
+            }
+            _ => {
+                if ClaimProcedureProcedure::read_xml(&mut self.procedure, name, r, tag)? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimProcedure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.procedure {
+            v.write_xml(w);
+        }
+        w.list("udi", &self.udi);
     }
 }
 
@@ -884,6 +1547,94 @@ impl Serialize for ClaimInsurance {
     }
 }
 
+impl xml::FromXml for ClaimInsurance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "focal" => {
+                r.primitive(&mut self.focal, tag)?;
+                4
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                5
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                6
+            }
+            "businessArrangement" => {
+                r.primitive(&mut self.business_arrangement, tag)?;
+                7
+            }
+            "preAuthRef" => {
+                r.primitive_list(&mut self.pre_auth_ref, tag)?;
+                8
+            }
+            "claimResponse" => {
+                r.boxed(&mut self.claim_response, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimInsurance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.focal {
+            w.primitive("focal", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
+        if let Some(v) = &self.business_arrangement {
+            w.primitive("businessArrangement", v);
+        }
+        w.primitive_list("preAuthRef", &self.pre_auth_ref);
+        if let Some(v) = &self.claim_response {
+            w.object("claimResponse", &**v);
+        }
+    }
+}
+
 /// Details of the event
 ///
 /// FHIR: `Claim.accident`.
@@ -958,6 +1709,67 @@ impl Serialize for ClaimAccident {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimAccident {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                if ClaimAccidentLocation::read_xml(&mut self.location, name, r, tag)? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimAccident {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1183,6 +1995,172 @@ impl Serialize for ClaimItem {
     }
 }
 
+impl xml::FromXml for ClaimItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "careTeamSequence" => {
+                r.primitive_list(&mut self.care_team_sequence, tag)?;
+                4
+            }
+            "diagnosisSequence" => {
+                r.primitive_list(&mut self.diagnosis_sequence, tag)?;
+                5
+            }
+            "procedureSequence" => {
+                r.primitive_list(&mut self.procedure_sequence, tag)?;
+                6
+            }
+            "informationSequence" => {
+                r.primitive_list(&mut self.information_sequence, tag)?;
+                7
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                8
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                9
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                10
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                11
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                12
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                15
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                16
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                17
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                18
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                19
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                20
+            }
+            "subSite" => {
+                r.list(&mut self.sub_site, tag)?;
+                21
+            }
+            "encounter" => {
+                r.list(&mut self.encounter, tag)?;
+                22
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                23
+            }
+            _ => {
+                if ClaimItemServiced::read_xml(&mut self.serviced, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                if ClaimItemLocation::read_xml(&mut self.location, name, r, tag)? {
+                    return Ok(Some(14));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        w.primitive_list("careTeamSequence", &self.care_team_sequence);
+        w.primitive_list("diagnosisSequence", &self.diagnosis_sequence);
+        w.primitive_list("procedureSequence", &self.procedure_sequence);
+        w.primitive_list("informationSequence", &self.information_sequence);
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        w.list("subSite", &self.sub_site);
+        w.list("encounter", &self.encounter);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Product or service provided
 ///
 /// FHIR: `Claim.item.detail`.
@@ -1309,6 +2287,123 @@ impl Serialize for ClaimItemDetail {
     }
 }
 
+impl xml::FromXml for ClaimItemDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                4
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                5
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                6
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                7
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                8
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                9
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                10
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                11
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                12
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                13
+            }
+            "subDetail" => {
+                r.list(&mut self.sub_detail, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimItemDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+        w.list("subDetail", &self.sub_detail);
+    }
+}
+
 /// Product or service provided
 ///
 /// FHIR: `Claim.item.detail.subDetail`.
@@ -1429,6 +2524,118 @@ impl Serialize for ClaimItemDetailSubDetail {
     }
 }
 
+impl xml::FromXml for ClaimItemDetailSubDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                4
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                5
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                6
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                7
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                8
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                9
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                10
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                11
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                12
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimItemDetailSubDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+    }
+}
+
 /// The types `Claim.supportingInfo.timing[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClaimSupportingInfoTiming {
@@ -1467,6 +2674,33 @@ impl ClaimSupportingInfoTiming {
         match self {
             Self::Date(p) => ser::choice_primitive(m, "timingDate", "_timingDate", p),
             Self::Period(v) => m.serialize_entry("timingPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingDate" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("timingDate", p),
+            Self::Period(v) => w.object("timingPeriod", &**v),
         }
     }
 }
@@ -1534,6 +2768,48 @@ impl ClaimSupportingInfoValue {
             Self::Reference(v) => m.serialize_entry("valueReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+        }
+    }
 }
 
 /// The types `Claim.diagnosis.diagnosis[x]` can take.
@@ -1567,6 +2843,33 @@ impl ClaimDiagnosisDiagnosis {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("diagnosisCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("diagnosisReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "diagnosisCodeableConcept" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "diagnosisReference" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("diagnosisCodeableConcept", &**v),
+            Self::Reference(v) => w.object("diagnosisReference", &**v),
         }
     }
 }
@@ -1604,6 +2907,33 @@ impl ClaimProcedureProcedure {
             Self::Reference(v) => m.serialize_entry("procedureReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "procedureCodeableConcept" => {
+                xml::choice(slot, "procedure", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "procedureReference" => {
+                xml::choice(slot, "procedure", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("procedureCodeableConcept", &**v),
+            Self::Reference(v) => w.object("procedureReference", &**v),
+        }
+    }
 }
 
 /// The types `Claim.accident.location[x]` can take.
@@ -1633,6 +2963,33 @@ impl ClaimAccidentLocation {
         match self {
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }
@@ -1677,6 +3034,33 @@ impl ClaimItemServiced {
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `Claim.item.location[x]` can take.
@@ -1712,6 +3096,38 @@ impl ClaimItemLocation {
             Self::CodeableConcept(v) => m.serialize_entry("locationCodeableConcept", v),
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationCodeableConcept" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("locationCodeableConcept", &**v),
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }

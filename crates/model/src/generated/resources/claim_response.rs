@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides the adjudication details from the processing of a Claim resource.
 ///
@@ -286,6 +288,247 @@ impl Serialize for ClaimResponse {
     }
 }
 
+impl xml::FromXml for ClaimResponse {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                10
+            }
+            "subType" => {
+                r.boxed(&mut self.sub_type, tag)?;
+                11
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                12
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                13
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                14
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                15
+            }
+            "requestor" => {
+                r.boxed(&mut self.requestor, tag)?;
+                16
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                17
+            }
+            "outcome" => {
+                r.primitive(&mut self.outcome, tag)?;
+                18
+            }
+            "disposition" => {
+                r.primitive(&mut self.disposition, tag)?;
+                19
+            }
+            "preAuthRef" => {
+                r.primitive(&mut self.pre_auth_ref, tag)?;
+                20
+            }
+            "preAuthPeriod" => {
+                r.boxed(&mut self.pre_auth_period, tag)?;
+                21
+            }
+            "payeeType" => {
+                r.boxed(&mut self.payee_type, tag)?;
+                22
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                23
+            }
+            "addItem" => {
+                r.list(&mut self.add_item, tag)?;
+                24
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                25
+            }
+            "total" => {
+                r.list(&mut self.total, tag)?;
+                26
+            }
+            "payment" => {
+                r.boxed(&mut self.payment, tag)?;
+                27
+            }
+            "fundsReserve" => {
+                r.boxed(&mut self.funds_reserve, tag)?;
+                28
+            }
+            "formCode" => {
+                r.boxed(&mut self.form_code, tag)?;
+                29
+            }
+            "form" => {
+                r.boxed(&mut self.form, tag)?;
+                30
+            }
+            "processNote" => {
+                r.list(&mut self.process_note, tag)?;
+                31
+            }
+            "communicationRequest" => {
+                r.list(&mut self.communication_request, tag)?;
+                32
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                33
+            }
+            "error" => {
+                r.list(&mut self.error, tag)?;
+                34
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponse {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.sub_type {
+            w.object("subType", &**v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        if let Some(v) = &self.requestor {
+            w.object("requestor", &**v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.primitive("outcome", v);
+        }
+        if let Some(v) = &self.disposition {
+            w.primitive("disposition", v);
+        }
+        if let Some(v) = &self.pre_auth_ref {
+            w.primitive("preAuthRef", v);
+        }
+        if let Some(v) = &self.pre_auth_period {
+            w.object("preAuthPeriod", &**v);
+        }
+        if let Some(v) = &self.payee_type {
+            w.object("payeeType", &**v);
+        }
+        w.list("item", &self.item);
+        w.list("addItem", &self.add_item);
+        w.list("adjudication", &self.adjudication);
+        w.list("total", &self.total);
+        if let Some(v) = &self.payment {
+            w.object("payment", &**v);
+        }
+        if let Some(v) = &self.funds_reserve {
+            w.object("fundsReserve", &**v);
+        }
+        if let Some(v) = &self.form_code {
+            w.object("formCode", &**v);
+        }
+        if let Some(v) = &self.form {
+            w.object("form", &**v);
+        }
+        w.list("processNote", &self.process_note);
+        w.list("communicationRequest", &self.communication_request);
+        w.list("insurance", &self.insurance);
+        w.list("error", &self.error);
+    }
+}
+
 /// Adjudication for claim line items
 ///
 /// FHIR: `ClaimResponse.item`.
@@ -364,6 +607,69 @@ impl Serialize for ClaimResponseItem {
     }
 }
 
+impl xml::FromXml for ClaimResponseItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "itemSequence" => {
+                r.primitive(&mut self.item_sequence, tag)?;
+                3
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                4
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                5
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item_sequence {
+            w.primitive("itemSequence", v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Adjudication details
 ///
 /// FHIR: `ClaimResponse.item.adjudication`.
@@ -438,6 +744,75 @@ impl Serialize for ClaimResponseItemAdjudication {
         ser::optional(&mut m, "amount", &self.amount)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimResponseItemAdjudication {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                4
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                5
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseItemAdjudication {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -524,6 +899,69 @@ impl Serialize for ClaimResponseItemDetail {
     }
 }
 
+impl xml::FromXml for ClaimResponseItemDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "detailSequence" => {
+                r.primitive(&mut self.detail_sequence, tag)?;
+                3
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                4
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                5
+            }
+            "subDetail" => {
+                r.list(&mut self.sub_detail, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseItemDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.detail_sequence {
+            w.primitive("detailSequence", v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("subDetail", &self.sub_detail);
+    }
+}
+
 /// Adjudication for claim sub-details
 ///
 /// FHIR: `ClaimResponse.item.detail.subDetail`.
@@ -598,6 +1036,64 @@ impl Serialize for ClaimResponseItemDetailSubDetail {
         ser::primitive_list(&mut m, "noteNumber", "_noteNumber", &self.note_number)?;
         ser::list(&mut m, "adjudication", &self.adjudication)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimResponseItemDetailSubDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "subDetailSequence" => {
+                r.primitive(&mut self.sub_detail_sequence, tag)?;
+                3
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                4
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseItemDetailSubDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sub_detail_sequence {
+            w.primitive("subDetailSequence", v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
     }
 }
 
@@ -788,6 +1284,151 @@ impl Serialize for ClaimResponseAddItem {
     }
 }
 
+impl xml::FromXml for ClaimResponseAddItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "itemSequence" => {
+                r.primitive_list(&mut self.item_sequence, tag)?;
+                3
+            }
+            "detailSequence" => {
+                r.primitive_list(&mut self.detail_sequence, tag)?;
+                4
+            }
+            "subdetailSequence" => {
+                r.primitive_list(&mut self.subdetail_sequence, tag)?;
+                5
+            }
+            "provider" => {
+                r.list(&mut self.provider, tag)?;
+                6
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                7
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                8
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                9
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                12
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                13
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                14
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                15
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                16
+            }
+            "subSite" => {
+                r.list(&mut self.sub_site, tag)?;
+                17
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                18
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                19
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                20
+            }
+            _ => {
+                if ClaimResponseAddItemServiced::read_xml(&mut self.serviced, name, r, tag)? {
+                    return Ok(Some(10));
+                }
+                if ClaimResponseAddItemLocation::read_xml(&mut self.location, name, r, tag)? {
+                    return Ok(Some(11));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseAddItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("itemSequence", &self.item_sequence);
+        w.primitive_list("detailSequence", &self.detail_sequence);
+        w.primitive_list("subdetailSequence", &self.subdetail_sequence);
+        w.list("provider", &self.provider);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        w.list("subSite", &self.sub_site);
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Insurer added line details
 ///
 /// FHIR: `ClaimResponse.addItem.detail`.
@@ -896,6 +1537,102 @@ impl Serialize for ClaimResponseAddItemDetail {
     }
 }
 
+impl xml::FromXml for ClaimResponseAddItemDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                3
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                6
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                7
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                8
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                9
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                10
+            }
+            "subDetail" => {
+                r.list(&mut self.sub_detail, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseAddItemDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("subDetail", &self.sub_detail);
+    }
+}
+
 /// Insurer added line items
 ///
 /// FHIR: `ClaimResponse.addItem.detail.subDetail`.
@@ -998,6 +1735,97 @@ impl Serialize for ClaimResponseAddItemDetailSubDetail {
     }
 }
 
+impl xml::FromXml for ClaimResponseAddItemDetailSubDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                3
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                6
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                7
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                8
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                9
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseAddItemDetailSubDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+    }
+}
+
 /// Adjudication totals
 ///
 /// FHIR: `ClaimResponse.total`.
@@ -1059,6 +1887,61 @@ impl Serialize for ClaimResponseTotal {
         ser::optional(&mut m, "category", &self.category)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimResponseTotal {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseTotal {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }
 
@@ -1151,6 +2034,89 @@ impl Serialize for ClaimResponsePayment {
     }
 }
 
+impl xml::FromXml for ClaimResponsePayment {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "adjustment" => {
+                r.boxed(&mut self.adjustment, tag)?;
+                4
+            }
+            "adjustmentReason" => {
+                r.boxed(&mut self.adjustment_reason, tag)?;
+                5
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                6
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponsePayment {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.adjustment {
+            w.object("adjustment", &**v);
+        }
+        if let Some(v) = &self.adjustment_reason {
+            w.object("adjustmentReason", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+    }
+}
+
 /// Note concerning adjudication
 ///
 /// FHIR: `ClaimResponse.processNote`.
@@ -1227,6 +2193,75 @@ impl Serialize for ClaimResponseProcessNote {
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         ser::optional(&mut m, "language", &self.language)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClaimResponseProcessNote {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "number" => {
+                r.primitive(&mut self.number, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                5
+            }
+            "language" => {
+                r.boxed(&mut self.language, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseProcessNote {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.number {
+            w.primitive("number", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        if let Some(v) = &self.language {
+            w.object("language", &**v);
+        }
     }
 }
 
@@ -1322,6 +2357,82 @@ impl Serialize for ClaimResponseInsurance {
     }
 }
 
+impl xml::FromXml for ClaimResponseInsurance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "focal" => {
+                r.primitive(&mut self.focal, tag)?;
+                4
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                5
+            }
+            "businessArrangement" => {
+                r.primitive(&mut self.business_arrangement, tag)?;
+                6
+            }
+            "claimResponse" => {
+                r.boxed(&mut self.claim_response, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseInsurance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.focal {
+            w.primitive("focal", v);
+        }
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
+        if let Some(v) = &self.business_arrangement {
+            w.primitive("businessArrangement", v);
+        }
+        if let Some(v) = &self.claim_response {
+            w.object("claimResponse", &**v);
+        }
+    }
+}
+
 /// Processing errors
 ///
 /// FHIR: `ClaimResponse.error`.
@@ -1411,6 +2522,75 @@ impl Serialize for ClaimResponseError {
     }
 }
 
+impl xml::FromXml for ClaimResponseError {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "itemSequence" => {
+                r.primitive(&mut self.item_sequence, tag)?;
+                3
+            }
+            "detailSequence" => {
+                r.primitive(&mut self.detail_sequence, tag)?;
+                4
+            }
+            "subDetailSequence" => {
+                r.primitive(&mut self.sub_detail_sequence, tag)?;
+                5
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClaimResponseError {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item_sequence {
+            w.primitive("itemSequence", v);
+        }
+        if let Some(v) = &self.detail_sequence {
+            w.primitive("detailSequence", v);
+        }
+        if let Some(v) = &self.sub_detail_sequence {
+            w.primitive("subDetailSequence", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+    }
+}
+
 /// The types `ClaimResponse.addItem.serviced[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClaimResponseAddItemServiced {
@@ -1451,6 +2631,33 @@ impl ClaimResponseAddItemServiced {
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `ClaimResponse.addItem.location[x]` can take.
@@ -1486,6 +2693,38 @@ impl ClaimResponseAddItemLocation {
             Self::CodeableConcept(v) => m.serialize_entry("locationCodeableConcept", v),
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationCodeableConcept" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("locationCodeableConcept", &**v),
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a clinical assessment performed to determine what problem(s) may affect the patient and before planning the treatments or management strategies that are best to manage a patient's condition. Assessments are often 1:1 with a clinical consultation / encounter,  but this varies greatly depending on the clinical workflow. This resource is called "ClinicalImpression" rather than "ClinicalAssessment" to avoid confusion with the recording of assessment tools such as Apgar score.
 ///
@@ -253,6 +255,197 @@ impl Serialize for ClinicalImpression {
     }
 }
 
+impl xml::FromXml for ClinicalImpression {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                10
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                11
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                12
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                13
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                16
+            }
+            "assessor" => {
+                r.boxed(&mut self.assessor, tag)?;
+                17
+            }
+            "previous" => {
+                r.boxed(&mut self.previous, tag)?;
+                18
+            }
+            "problem" => {
+                r.list(&mut self.problem, tag)?;
+                19
+            }
+            "investigation" => {
+                r.list(&mut self.investigation, tag)?;
+                20
+            }
+            "protocol" => {
+                r.primitive_list(&mut self.protocol, tag)?;
+                21
+            }
+            "summary" => {
+                r.primitive(&mut self.summary, tag)?;
+                22
+            }
+            "finding" => {
+                r.list(&mut self.finding, tag)?;
+                23
+            }
+            "prognosisCodeableConcept" => {
+                r.list(&mut self.prognosis_codeable_concept, tag)?;
+                24
+            }
+            "prognosisReference" => {
+                r.list(&mut self.prognosis_reference, tag)?;
+                25
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                26
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                27
+            }
+            _ => {
+                if ClinicalImpressionEffective::read_xml(&mut self.effective, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClinicalImpression {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.assessor {
+            w.object("assessor", &**v);
+        }
+        if let Some(v) = &self.previous {
+            w.object("previous", &**v);
+        }
+        w.list("problem", &self.problem);
+        w.list("investigation", &self.investigation);
+        w.primitive_list("protocol", &self.protocol);
+        if let Some(v) = &self.summary {
+            w.primitive("summary", v);
+        }
+        w.list("finding", &self.finding);
+        w.list("prognosisCodeableConcept", &self.prognosis_codeable_concept);
+        w.list("prognosisReference", &self.prognosis_reference);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("note", &self.note);
+    }
+}
+
 /// One or more sets of investigations (signs, symptoms, etc.)
 ///
 /// FHIR: `ClinicalImpression.investigation`.
@@ -314,6 +507,59 @@ impl Serialize for ClinicalImpressionInvestigation {
         ser::optional(&mut m, "code", &self.code)?;
         ser::list(&mut m, "item", &self.item)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ClinicalImpressionInvestigation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClinicalImpressionInvestigation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("item", &self.item);
     }
 }
 
@@ -388,6 +634,68 @@ impl Serialize for ClinicalImpressionFinding {
     }
 }
 
+impl xml::FromXml for ClinicalImpressionFinding {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "itemCodeableConcept" => {
+                r.boxed(&mut self.item_codeable_concept, tag)?;
+                3
+            }
+            "itemReference" => {
+                r.boxed(&mut self.item_reference, tag)?;
+                4
+            }
+            "basis" => {
+                r.primitive(&mut self.basis, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ClinicalImpressionFinding {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item_codeable_concept {
+            w.object("itemCodeableConcept", &**v);
+        }
+        if let Some(v) = &self.item_reference {
+            w.object("itemReference", &**v);
+        }
+        if let Some(v) = &self.basis {
+            w.primitive("basis", v);
+        }
+    }
+}
+
 /// The types `ClinicalImpression.effective[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClinicalImpressionEffective {
@@ -430,6 +738,33 @@ impl ClinicalImpressionEffective {
                 ser::choice_primitive(m, "effectiveDateTime", "_effectiveDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("effectivePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "effectiveDateTime" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "effectivePeriod" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("effectiveDateTime", p),
+            Self::Period(v) => w.object("effectivePeriod", &**v),
         }
     }
 }

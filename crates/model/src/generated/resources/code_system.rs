@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The CodeSystem resource is used to declare the existence of and describe a code system or code system supplement and its key properties, and optionally define a part or all of its content.
 ///
@@ -313,6 +315,244 @@ impl Serialize for CodeSystem {
     }
 }
 
+impl xml::FromXml for CodeSystem {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                22
+            }
+            "caseSensitive" => {
+                r.primitive(&mut self.case_sensitive, tag)?;
+                23
+            }
+            "valueSet" => {
+                r.primitive(&mut self.value_set, tag)?;
+                24
+            }
+            "hierarchyMeaning" => {
+                r.primitive(&mut self.hierarchy_meaning, tag)?;
+                25
+            }
+            "compositional" => {
+                r.primitive(&mut self.compositional, tag)?;
+                26
+            }
+            "versionNeeded" => {
+                r.primitive(&mut self.version_needed, tag)?;
+                27
+            }
+            "content" => {
+                r.primitive(&mut self.content, tag)?;
+                28
+            }
+            "supplements" => {
+                r.primitive(&mut self.supplements, tag)?;
+                29
+            }
+            "count" => {
+                r.primitive(&mut self.count, tag)?;
+                30
+            }
+            "filter" => {
+                r.list(&mut self.filter, tag)?;
+                31
+            }
+            "property" => {
+                r.list(&mut self.property, tag)?;
+                32
+            }
+            "concept" => {
+                r.list(&mut self.concept, tag)?;
+                33
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystem {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.case_sensitive {
+            w.primitive("caseSensitive", v);
+        }
+        if let Some(v) = &self.value_set {
+            w.primitive("valueSet", v);
+        }
+        if let Some(v) = &self.hierarchy_meaning {
+            w.primitive("hierarchyMeaning", v);
+        }
+        if let Some(v) = &self.compositional {
+            w.primitive("compositional", v);
+        }
+        if let Some(v) = &self.version_needed {
+            w.primitive("versionNeeded", v);
+        }
+        if let Some(v) = &self.content {
+            w.primitive("content", v);
+        }
+        if let Some(v) = &self.supplements {
+            w.primitive("supplements", v);
+        }
+        if let Some(v) = &self.count {
+            w.primitive("count", v);
+        }
+        w.list("filter", &self.filter);
+        w.list("property", &self.property);
+        w.list("concept", &self.concept);
+    }
+}
+
 /// Filter that can be used in a value set
 ///
 /// FHIR: `CodeSystem.filter`.
@@ -393,6 +633,73 @@ impl Serialize for CodeSystemFilter {
     }
 }
 
+impl xml::FromXml for CodeSystemFilter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "operator" => {
+                r.primitive_list(&mut self.operator, tag)?;
+                5
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystemFilter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.primitive_list("operator", &self.operator);
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+    }
+}
+
 /// Additional information supplied about each concept
 ///
 /// FHIR: `CodeSystem.property`.
@@ -470,6 +777,75 @@ impl Serialize for CodeSystemProperty {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CodeSystemProperty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystemProperty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
     }
 }
 
@@ -564,6 +940,83 @@ impl Serialize for CodeSystemConcept {
     }
 }
 
+impl xml::FromXml for CodeSystemConcept {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                4
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                5
+            }
+            "designation" => {
+                r.list(&mut self.designation, tag)?;
+                6
+            }
+            "property" => {
+                r.list(&mut self.property, tag)?;
+                7
+            }
+            "concept" => {
+                r.list(&mut self.concept, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystemConcept {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        w.list("designation", &self.designation);
+        w.list("property", &self.property);
+        w.list("concept", &self.concept);
+    }
+}
+
 /// Additional representations for the concept
 ///
 /// FHIR: `CodeSystem.concept.designation`.
@@ -636,6 +1089,68 @@ impl Serialize for CodeSystemConceptDesignation {
     }
 }
 
+impl xml::FromXml for CodeSystemConceptDesignation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "use" => {
+                r.boxed(&mut self.r#use, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystemConceptDesignation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.r#use {
+            w.object("use", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+    }
+}
+
 /// Property value for the concept
 ///
 /// FHIR: `CodeSystem.concept.property`.
@@ -704,6 +1219,60 @@ impl Serialize for CodeSystemConceptProperty {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for CodeSystemConceptProperty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            _ => {
+                if CodeSystemConceptPropertyValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CodeSystemConceptProperty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -818,6 +1387,58 @@ impl CodeSystemConceptPropertyValue {
             Self::Boolean(p) => ser::choice_primitive(m, "valueBoolean", "_valueBoolean", p),
             Self::DateTime(p) => ser::choice_primitive(m, "valueDateTime", "_valueDateTime", p),
             Self::Decimal(p) => ser::choice_primitive(m, "valueDecimal", "_valueDecimal", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An occurrence of information being transmitted; e.g. an alert that was sent to a responsible provider, a public health agency that was notified about a reportable condition.
 ///
@@ -276,6 +278,209 @@ impl Serialize for Communication {
     }
 }
 
+impl xml::FromXml for Communication {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                12
+            }
+            "inResponseTo" => {
+                r.list(&mut self.in_response_to, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                15
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                16
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                17
+            }
+            "medium" => {
+                r.list(&mut self.medium, tag)?;
+                18
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                19
+            }
+            "topic" => {
+                r.boxed(&mut self.topic, tag)?;
+                20
+            }
+            "about" => {
+                r.list(&mut self.about, tag)?;
+                21
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                22
+            }
+            "sent" => {
+                r.primitive(&mut self.sent, tag)?;
+                23
+            }
+            "received" => {
+                r.primitive(&mut self.received, tag)?;
+                24
+            }
+            "recipient" => {
+                r.list(&mut self.recipient, tag)?;
+                25
+            }
+            "sender" => {
+                r.boxed(&mut self.sender, tag)?;
+                26
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                27
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                28
+            }
+            "payload" => {
+                r.list(&mut self.payload, tag)?;
+                29
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                30
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Communication {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        w.list("inResponseTo", &self.in_response_to);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        w.list("medium", &self.medium);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.topic {
+            w.object("topic", &**v);
+        }
+        w.list("about", &self.about);
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.sent {
+            w.primitive("sent", v);
+        }
+        if let Some(v) = &self.received {
+            w.primitive("received", v);
+        }
+        w.list("recipient", &self.recipient);
+        if let Some(v) = &self.sender {
+            w.object("sender", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("payload", &self.payload);
+        w.list("note", &self.note);
+    }
+}
+
 /// Message payload
 ///
 /// FHIR: `Communication.payload`.
@@ -340,6 +545,53 @@ impl Serialize for CommunicationPayload {
     }
 }
 
+impl xml::FromXml for CommunicationPayload {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if CommunicationPayloadContent::read_xml(&mut self.content, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CommunicationPayload {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.content {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Communication.payload.content[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CommunicationPayloadContent {
@@ -382,6 +634,38 @@ impl CommunicationPayloadContent {
             Self::String(p) => ser::choice_primitive(m, "contentString", "_contentString", p),
             Self::Attachment(v) => m.serialize_entry("contentAttachment", v),
             Self::Reference(v) => m.serialize_entry("contentReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "contentString" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "contentAttachment" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "contentReference" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::String(p) => w.primitive("contentString", p),
+            Self::Attachment(v) => w.object("contentAttachment", &**v),
+            Self::Reference(v) => w.object("contentReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A request to convey information; e.g. the CDS system proposes that an alert be sent to a responsible provider, the CDS system proposes that the public health agency be notified about a reportable condition.
 ///
@@ -265,6 +267,207 @@ impl Serialize for CommunicationRequest {
     }
 }
 
+impl xml::FromXml for CommunicationRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "replaces" => {
+                r.list(&mut self.replaces, tag)?;
+                10
+            }
+            "groupIdentifier" => {
+                r.boxed(&mut self.group_identifier, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                13
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                14
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                15
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                16
+            }
+            "medium" => {
+                r.list(&mut self.medium, tag)?;
+                17
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                18
+            }
+            "about" => {
+                r.list(&mut self.about, tag)?;
+                19
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                20
+            }
+            "payload" => {
+                r.list(&mut self.payload, tag)?;
+                21
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                23
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                24
+            }
+            "recipient" => {
+                r.list(&mut self.recipient, tag)?;
+                25
+            }
+            "sender" => {
+                r.boxed(&mut self.sender, tag)?;
+                26
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                27
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                28
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                29
+            }
+            _ => {
+                if CommunicationRequestOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(22));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CommunicationRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        w.list("replaces", &self.replaces);
+        if let Some(v) = &self.group_identifier {
+            w.object("groupIdentifier", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        w.list("medium", &self.medium);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        w.list("about", &self.about);
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        w.list("payload", &self.payload);
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        w.list("recipient", &self.recipient);
+        if let Some(v) = &self.sender {
+            w.object("sender", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+    }
+}
+
 /// Message payload
 ///
 /// FHIR: `CommunicationRequest.payload`.
@@ -329,6 +532,53 @@ impl Serialize for CommunicationRequestPayload {
     }
 }
 
+impl xml::FromXml for CommunicationRequestPayload {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if CommunicationRequestPayloadContent::read_xml(&mut self.content, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CommunicationRequestPayload {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.content {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `CommunicationRequest.payload.content[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CommunicationRequestPayloadContent {
@@ -371,6 +621,38 @@ impl CommunicationRequestPayloadContent {
             Self::String(p) => ser::choice_primitive(m, "contentString", "_contentString", p),
             Self::Attachment(v) => m.serialize_entry("contentAttachment", v),
             Self::Reference(v) => m.serialize_entry("contentReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "contentString" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "contentAttachment" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "contentReference" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::String(p) => w.primitive("contentString", p),
+            Self::Attachment(v) => w.object("contentAttachment", &**v),
+            Self::Reference(v) => w.object("contentReference", &**v),
         }
     }
 }
@@ -417,6 +699,33 @@ impl CommunicationRequestOccurrence {
                 ser::choice_primitive(m, "occurrenceDateTime", "_occurrenceDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("occurrencePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A compartment definition that defines how resources are accessed on a server.
 ///
@@ -213,6 +215,168 @@ impl Serialize for CompartmentDefinition {
     }
 }
 
+impl xml::FromXml for CompartmentDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                12
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                13
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                14
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                15
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                16
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                17
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                18
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                19
+            }
+            "search" => {
+                r.primitive(&mut self.search, tag)?;
+                20
+            }
+            "resource" => {
+                r.list(&mut self.resource, tag)?;
+                21
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompartmentDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.search {
+            w.primitive("search", v);
+        }
+        w.list("resource", &self.resource);
+    }
+}
+
 /// How a resource is related to the compartment
 ///
 /// FHIR: `CompartmentDefinition.resource`.
@@ -288,5 +452,65 @@ impl Serialize for CompartmentDefinitionResource {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CompartmentDefinitionResource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "param" => {
+                r.primitive_list(&mut self.param, tag)?;
+                4
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompartmentDefinitionResource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        w.primitive_list("param", &self.param);
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A set of healthcare-related information that is assembled together into a single logical package that provides a single coherent statement of meaning, establishes its own context and that has clinical attestation with regard to who is making the statement. A Composition defines the structure and narrative content necessary for a document. However, a Composition alone does not constitute a document. Rather, the Composition must be the first entry in a Bundle where Bundle.type=document, and any other resources referenced from Composition must be included as subsequent entries in the Bundle (for example Patient, Practitioner, Encounter, etc.).
 ///
@@ -217,6 +219,169 @@ impl Serialize for Composition {
     }
 }
 
+impl xml::FromXml for Composition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                15
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                16
+            }
+            "confidentiality" => {
+                r.primitive(&mut self.confidentiality, tag)?;
+                17
+            }
+            "attester" => {
+                r.list(&mut self.attester, tag)?;
+                18
+            }
+            "custodian" => {
+                r.boxed(&mut self.custodian, tag)?;
+                19
+            }
+            "relatesTo" => {
+                r.list(&mut self.relates_to, tag)?;
+                20
+            }
+            "event" => {
+                r.list(&mut self.event, tag)?;
+                21
+            }
+            "section" => {
+                r.list(&mut self.section, tag)?;
+                22
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Composition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        w.list("author", &self.author);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.confidentiality {
+            w.primitive("confidentiality", v);
+        }
+        w.list("attester", &self.attester);
+        if let Some(v) = &self.custodian {
+            w.object("custodian", &**v);
+        }
+        w.list("relatesTo", &self.relates_to);
+        w.list("event", &self.event);
+        w.list("section", &self.section);
+    }
+}
+
 /// Attests to accuracy of composition
 ///
 /// FHIR: `Composition.attester`.
@@ -286,6 +451,68 @@ impl Serialize for CompositionAttester {
         ser::primitive(&mut m, "time", "_time", &self.time)?;
         ser::optional(&mut m, "party", &self.party)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CompositionAttester {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "time" => {
+                r.primitive(&mut self.time, tag)?;
+                4
+            }
+            "party" => {
+                r.boxed(&mut self.party, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompositionAttester {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.time {
+            w.primitive("time", v);
+        }
+        if let Some(v) = &self.party {
+            w.object("party", &**v);
+        }
     }
 }
 
@@ -360,6 +587,60 @@ impl Serialize for CompositionRelatesTo {
     }
 }
 
+impl xml::FromXml for CompositionRelatesTo {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            _ => {
+                if CompositionRelatesToTarget::read_xml(&mut self.target, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompositionRelatesTo {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.target {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The clinical service(s) being documented
 ///
 /// FHIR: `Composition.event`.
@@ -427,6 +708,64 @@ impl Serialize for CompositionEvent {
         ser::optional(&mut m, "period", &self.period)?;
         ser::list(&mut m, "detail", &self.detail)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CompositionEvent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompositionEvent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("code", &self.code);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("detail", &self.detail);
     }
 }
 
@@ -544,6 +883,111 @@ impl Serialize for CompositionSection {
     }
 }
 
+impl xml::FromXml for CompositionSection {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                5
+            }
+            "focus" => {
+                r.boxed(&mut self.focus, tag)?;
+                6
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                7
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                8
+            }
+            "orderedBy" => {
+                r.boxed(&mut self.ordered_by, tag)?;
+                9
+            }
+            "entry" => {
+                r.list(&mut self.entry, tag)?;
+                10
+            }
+            "emptyReason" => {
+                r.boxed(&mut self.empty_reason, tag)?;
+                11
+            }
+            "section" => {
+                r.list(&mut self.section, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CompositionSection {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("author", &self.author);
+        if let Some(v) = &self.focus {
+            w.object("focus", &**v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.ordered_by {
+            w.object("orderedBy", &**v);
+        }
+        w.list("entry", &self.entry);
+        if let Some(v) = &self.empty_reason {
+            w.object("emptyReason", &**v);
+        }
+        w.list("section", &self.section);
+    }
+}
+
 /// The types `Composition.relatesTo.target[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CompositionRelatesToTarget {
@@ -571,6 +1015,33 @@ impl CompositionRelatesToTarget {
         match self {
             Self::Identifier(v) => m.serialize_entry("targetIdentifier", v),
             Self::Reference(v) => m.serialize_entry("targetReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "targetIdentifier" => {
+                xml::choice(slot, "target", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "targetReference" => {
+                xml::choice(slot, "target", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Identifier(v) => w.object("targetIdentifier", &**v),
+            Self::Reference(v) => w.object("targetReference", &**v),
         }
     }
 }

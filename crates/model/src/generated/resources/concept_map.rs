@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A statement of relationships from one set of concepts to one or more other concepts - either concepts in code systems, or data element/data element concepts, or classes in class models.
 ///
@@ -247,6 +249,192 @@ impl Serialize for ConceptMap {
     }
 }
 
+impl xml::FromXml for ConceptMap {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                22
+            }
+            "group" => {
+                r.list(&mut self.group, tag)?;
+                25
+            }
+            _ => {
+                if ConceptMapSource::read_xml(&mut self.source, name, r, tag)? {
+                    return Ok(Some(23));
+                }
+                if ConceptMapTarget::read_xml(&mut self.target, name, r, tag)? {
+                    return Ok(Some(24));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMap {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.source {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.target {
+            v.write_xml(w);
+        }
+        w.list("group", &self.group);
+    }
+}
+
 /// Same source and target systems
 ///
 /// FHIR: `ConceptMap.group`.
@@ -349,6 +537,87 @@ impl Serialize for ConceptMapGroup {
     }
 }
 
+impl xml::FromXml for ConceptMapGroup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                3
+            }
+            "sourceVersion" => {
+                r.primitive(&mut self.source_version, tag)?;
+                4
+            }
+            "target" => {
+                r.primitive(&mut self.target, tag)?;
+                5
+            }
+            "targetVersion" => {
+                r.primitive(&mut self.target_version, tag)?;
+                6
+            }
+            "element" => {
+                r.list(&mut self.element, tag)?;
+                7
+            }
+            "unmapped" => {
+                r.boxed(&mut self.unmapped, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMapGroup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+        if let Some(v) = &self.source_version {
+            w.primitive("sourceVersion", v);
+        }
+        if let Some(v) = &self.target {
+            w.primitive("target", v);
+        }
+        if let Some(v) = &self.target_version {
+            w.primitive("targetVersion", v);
+        }
+        w.list("element", &self.element);
+        if let Some(v) = &self.unmapped {
+            w.object("unmapped", &**v);
+        }
+    }
+}
+
 /// Mappings for a concept from the source set
 ///
 /// FHIR: `ConceptMap.group.element`.
@@ -418,6 +687,66 @@ impl Serialize for ConceptMapGroupElement {
         ser::primitive(&mut m, "display", "_display", &self.display)?;
         ser::list(&mut m, "target", &self.target)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ConceptMapGroupElement {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                4
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMapGroupElement {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        w.list("target", &self.target);
     }
 }
 
@@ -513,6 +842,85 @@ impl Serialize for ConceptMapGroupElementTarget {
     }
 }
 
+impl xml::FromXml for ConceptMapGroupElementTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                4
+            }
+            "equivalence" => {
+                r.primitive(&mut self.equivalence, tag)?;
+                5
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                6
+            }
+            "dependsOn" => {
+                r.list(&mut self.depends_on, tag)?;
+                7
+            }
+            "product" => {
+                r.list(&mut self.product, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMapGroupElementTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        if let Some(v) = &self.equivalence {
+            w.primitive("equivalence", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        w.list("dependsOn", &self.depends_on);
+        w.list("product", &self.product);
+    }
+}
+
 /// Other elements required for this mapping (from context)
 ///
 /// FHIR: `ConceptMap.group.element.target.dependsOn`.
@@ -590,6 +998,75 @@ impl Serialize for ConceptMapGroupElementTargetDependsOn {
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         ser::primitive(&mut m, "display", "_display", &self.display)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ConceptMapGroupElementTargetDependsOn {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "property" => {
+                r.primitive(&mut self.property, tag)?;
+                3
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMapGroupElementTargetDependsOn {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.property {
+            w.primitive("property", v);
+        }
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
     }
 }
 
@@ -673,6 +1150,75 @@ impl Serialize for ConceptMapGroupUnmapped {
     }
 }
 
+impl xml::FromXml for ConceptMapGroupUnmapped {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                3
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                4
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                5
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConceptMapGroupUnmapped {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+    }
+}
+
 /// The types `ConceptMap.source[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConceptMapSource {
@@ -723,6 +1269,33 @@ impl ConceptMapSource {
             Self::Canonical(p) => {
                 ser::choice_primitive(m, "sourceCanonical", "_sourceCanonical", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "sourceUri" => {
+                xml::choice(slot, "source", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "sourceCanonical" => {
+                xml::choice(slot, "source", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Uri(p) => w.primitive("sourceUri", p),
+            Self::Canonical(p) => w.primitive("sourceCanonical", p),
         }
     }
 }
@@ -777,6 +1350,33 @@ impl ConceptMapTarget {
             Self::Canonical(p) => {
                 ser::choice_primitive(m, "targetCanonical", "_targetCanonical", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "targetUri" => {
+                xml::choice(slot, "target", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "targetCanonical" => {
+                xml::choice(slot, "target", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Uri(p) => w.primitive("targetUri", p),
+            Self::Canonical(p) => w.primitive("targetCanonical", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A clinical condition, problem, diagnosis, or other event, situation, issue, or clinical concept that has risen to a level of concern.
 ///
@@ -231,6 +233,181 @@ impl Serialize for Condition {
     }
 }
 
+impl xml::FromXml for Condition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "clinicalStatus" => {
+                r.boxed(&mut self.clinical_status, tag)?;
+                9
+            }
+            "verificationStatus" => {
+                r.boxed(&mut self.verification_status, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "severity" => {
+                r.boxed(&mut self.severity, tag)?;
+                12
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                13
+            }
+            "bodySite" => {
+                r.list(&mut self.body_site, tag)?;
+                14
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                15
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                16
+            }
+            "recordedDate" => {
+                r.primitive(&mut self.recorded_date, tag)?;
+                19
+            }
+            "recorder" => {
+                r.boxed(&mut self.recorder, tag)?;
+                20
+            }
+            "asserter" => {
+                r.boxed(&mut self.asserter, tag)?;
+                21
+            }
+            "stage" => {
+                r.list(&mut self.stage, tag)?;
+                22
+            }
+            "evidence" => {
+                r.list(&mut self.evidence, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            _ => {
+                if ConditionOnset::read_xml(&mut self.onset, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                if ConditionAbatement::read_xml(&mut self.abatement, name, r, tag)? {
+                    return Ok(Some(18));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Condition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.clinical_status {
+            w.object("clinicalStatus", &**v);
+        }
+        if let Some(v) = &self.verification_status {
+            w.object("verificationStatus", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.severity {
+            w.object("severity", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("bodySite", &self.body_site);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.onset {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.abatement {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorded_date {
+            w.primitive("recordedDate", v);
+        }
+        if let Some(v) = &self.recorder {
+            w.object("recorder", &**v);
+        }
+        if let Some(v) = &self.asserter {
+            w.object("asserter", &**v);
+        }
+        w.list("stage", &self.stage);
+        w.list("evidence", &self.evidence);
+        w.list("note", &self.note);
+    }
+}
+
 /// Stage/grade, usually assessed formally
 ///
 /// FHIR: `Condition.stage`.
@@ -301,6 +478,66 @@ impl Serialize for ConditionStage {
     }
 }
 
+impl xml::FromXml for ConditionStage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "summary" => {
+                r.boxed(&mut self.summary, tag)?;
+                3
+            }
+            "assessment" => {
+                r.list(&mut self.assessment, tag)?;
+                4
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConditionStage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.summary {
+            w.object("summary", &**v);
+        }
+        w.list("assessment", &self.assessment);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+    }
+}
+
 /// Supporting evidence
 ///
 /// FHIR: `Condition.evidence`.
@@ -365,6 +602,57 @@ impl Serialize for ConditionEvidence {
     }
 }
 
+impl xml::FromXml for ConditionEvidence {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                3
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConditionEvidence {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("code", &self.code);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// The types `Condition.onset[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConditionOnset {
@@ -426,6 +714,48 @@ impl ConditionOnset {
             Self::Period(v) => m.serialize_entry("onsetPeriod", v),
             Self::Range(v) => m.serialize_entry("onsetRange", v),
             Self::String(p) => ser::choice_primitive(m, "onsetString", "_onsetString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "onsetDateTime" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "onsetAge" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "onsetPeriod" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "onsetRange" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "onsetString" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("onsetDateTime", p),
+            Self::Age(v) => w.object("onsetAge", &**v),
+            Self::Period(v) => w.object("onsetPeriod", &**v),
+            Self::Range(v) => w.object("onsetRange", &**v),
+            Self::String(p) => w.primitive("onsetString", p),
         }
     }
 }
@@ -496,6 +826,48 @@ impl ConditionAbatement {
             Self::Period(v) => m.serialize_entry("abatementPeriod", v),
             Self::Range(v) => m.serialize_entry("abatementRange", v),
             Self::String(p) => ser::choice_primitive(m, "abatementString", "_abatementString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "abatementDateTime" => {
+                xml::choice(slot, "abatement", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "abatementAge" => {
+                xml::choice(slot, "abatement", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "abatementPeriod" => {
+                xml::choice(slot, "abatement", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "abatementRange" => {
+                xml::choice(slot, "abatement", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "abatementString" => {
+                xml::choice(slot, "abatement", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("abatementDateTime", p),
+            Self::Age(v) => w.object("abatementAge", &**v),
+            Self::Period(v) => w.object("abatementPeriod", &**v),
+            Self::Range(v) => w.object("abatementRange", &**v),
+            Self::String(p) => w.primitive("abatementString", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a healthcare consumer’s  choices, which permits or denies identified recipient(s) or recipient role(s) to perform one or more actions within a given policy context, for specific purposes and periods of time.
 ///
@@ -204,6 +206,154 @@ impl Serialize for Consent {
     }
 }
 
+impl xml::FromXml for Consent {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "scope" => {
+                r.boxed(&mut self.scope, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                12
+            }
+            "dateTime" => {
+                r.primitive(&mut self.date_time, tag)?;
+                13
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                14
+            }
+            "organization" => {
+                r.list(&mut self.organization, tag)?;
+                15
+            }
+            "policy" => {
+                r.list(&mut self.policy, tag)?;
+                17
+            }
+            "policyRule" => {
+                r.boxed(&mut self.policy_rule, tag)?;
+                18
+            }
+            "verification" => {
+                r.list(&mut self.verification, tag)?;
+                19
+            }
+            "provision" => {
+                r.boxed(&mut self.provision, tag)?;
+                20
+            }
+            _ => {
+                if ConsentSource::read_xml(&mut self.source, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Consent {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.scope {
+            w.object("scope", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.date_time {
+            w.primitive("dateTime", v);
+        }
+        w.list("performer", &self.performer);
+        w.list("organization", &self.organization);
+        if let Some(v) = &self.source {
+            v.write_xml(w);
+        }
+        w.list("policy", &self.policy);
+        if let Some(v) = &self.policy_rule {
+            w.object("policyRule", &**v);
+        }
+        w.list("verification", &self.verification);
+        if let Some(v) = &self.provision {
+            w.object("provision", &**v);
+        }
+    }
+}
+
 /// Policies covered by this consent
 ///
 /// FHIR: `Consent.policy`.
@@ -267,6 +417,61 @@ impl Serialize for ConsentPolicy {
         ser::primitive(&mut m, "authority", "_authority", &self.authority)?;
         ser::primitive(&mut m, "uri", "_uri", &self.uri)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ConsentPolicy {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "authority" => {
+                r.primitive(&mut self.authority, tag)?;
+                3
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConsentPolicy {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.authority {
+            w.primitive("authority", v);
+        }
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
     }
 }
 
@@ -344,6 +549,68 @@ impl Serialize for ConsentVerification {
             &self.verification_date,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ConsentVerification {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "verified" => {
+                r.primitive(&mut self.verified, tag)?;
+                3
+            }
+            "verifiedWith" => {
+                r.boxed(&mut self.verified_with, tag)?;
+                4
+            }
+            "verificationDate" => {
+                r.primitive(&mut self.verification_date, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConsentVerification {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.verified {
+            w.primitive("verified", v);
+        }
+        if let Some(v) = &self.verified_with {
+            w.object("verifiedWith", &**v);
+        }
+        if let Some(v) = &self.verification_date {
+            w.primitive("verificationDate", v);
+        }
     }
 }
 
@@ -466,6 +733,108 @@ impl Serialize for ConsentProvision {
     }
 }
 
+impl xml::FromXml for ConsentProvision {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            "actor" => {
+                r.list(&mut self.actor, tag)?;
+                5
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                6
+            }
+            "securityLabel" => {
+                r.list(&mut self.security_label, tag)?;
+                7
+            }
+            "purpose" => {
+                r.list(&mut self.purpose, tag)?;
+                8
+            }
+            "class" => {
+                r.list(&mut self.class, tag)?;
+                9
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                10
+            }
+            "dataPeriod" => {
+                r.boxed(&mut self.data_period, tag)?;
+                11
+            }
+            "data" => {
+                r.list(&mut self.data, tag)?;
+                12
+            }
+            "provision" => {
+                r.list(&mut self.provision, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConsentProvision {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("actor", &self.actor);
+        w.list("action", &self.action);
+        w.list("securityLabel", &self.security_label);
+        w.list("purpose", &self.purpose);
+        w.list("class", &self.class);
+        w.list("code", &self.code);
+        if let Some(v) = &self.data_period {
+            w.object("dataPeriod", &**v);
+        }
+        w.list("data", &self.data);
+        w.list("provision", &self.provision);
+    }
+}
+
 /// Who|what controlled by this rule (or group, by role)
 ///
 /// FHIR: `Consent.provision.actor`.
@@ -527,6 +896,61 @@ impl Serialize for ConsentProvisionActor {
         ser::optional(&mut m, "role", &self.role)?;
         ser::optional(&mut m, "reference", &self.reference)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ConsentProvisionActor {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                3
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConsentProvisionActor {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
     }
 }
 
@@ -595,6 +1019,61 @@ impl Serialize for ConsentProvisionData {
     }
 }
 
+impl xml::FromXml for ConsentProvisionData {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "meaning" => {
+                r.primitive(&mut self.meaning, tag)?;
+                3
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ConsentProvisionData {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.meaning {
+            w.primitive("meaning", v);
+        }
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+    }
+}
+
 /// The types `Consent.source[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConsentSource {
@@ -622,6 +1101,33 @@ impl ConsentSource {
         match self {
             Self::Attachment(v) => m.serialize_entry("sourceAttachment", v),
             Self::Reference(v) => m.serialize_entry("sourceReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "sourceAttachment" => {
+                xml::choice(slot, "source", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "sourceReference" => {
+                xml::choice(slot, "source", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Attachment(v) => w.object("sourceAttachment", &**v),
+            Self::Reference(v) => w.object("sourceReference", &**v),
         }
     }
 }

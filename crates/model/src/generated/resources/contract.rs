@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Legally enforceable, formally recorded unilateral or bilateral directive i.e., a policy or agreement.
 ///
@@ -344,6 +346,277 @@ impl Serialize for Contract {
     }
 }
 
+impl xml::FromXml for Contract {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "legalState" => {
+                r.boxed(&mut self.legal_state, tag)?;
+                12
+            }
+            "instantiatesCanonical" => {
+                r.boxed(&mut self.instantiates_canonical, tag)?;
+                13
+            }
+            "instantiatesUri" => {
+                r.primitive(&mut self.instantiates_uri, tag)?;
+                14
+            }
+            "contentDerivative" => {
+                r.boxed(&mut self.content_derivative, tag)?;
+                15
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                16
+            }
+            "applies" => {
+                r.boxed(&mut self.applies, tag)?;
+                17
+            }
+            "expirationType" => {
+                r.boxed(&mut self.expiration_type, tag)?;
+                18
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                19
+            }
+            "authority" => {
+                r.list(&mut self.authority, tag)?;
+                20
+            }
+            "domain" => {
+                r.list(&mut self.domain, tag)?;
+                21
+            }
+            "site" => {
+                r.list(&mut self.site, tag)?;
+                22
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                23
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                24
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                25
+            }
+            "alias" => {
+                r.primitive_list(&mut self.alias, tag)?;
+                26
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                27
+            }
+            "scope" => {
+                r.boxed(&mut self.scope, tag)?;
+                28
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                30
+            }
+            "subType" => {
+                r.list(&mut self.sub_type, tag)?;
+                31
+            }
+            "contentDefinition" => {
+                r.boxed(&mut self.content_definition, tag)?;
+                32
+            }
+            "term" => {
+                r.list(&mut self.term, tag)?;
+                33
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                34
+            }
+            "relevantHistory" => {
+                r.list(&mut self.relevant_history, tag)?;
+                35
+            }
+            "signer" => {
+                r.list(&mut self.signer, tag)?;
+                36
+            }
+            "friendly" => {
+                r.list(&mut self.friendly, tag)?;
+                37
+            }
+            "legal" => {
+                r.list(&mut self.legal, tag)?;
+                38
+            }
+            "rule" => {
+                r.list(&mut self.rule, tag)?;
+                39
+            }
+            _ => {
+                if ContractTopic::read_xml(&mut self.topic, name, r, tag)? {
+                    return Ok(Some(29));
+                }
+                if ContractLegallyBinding::read_xml(&mut self.legally_binding, name, r, tag)? {
+                    return Ok(Some(40));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Contract {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.legal_state {
+            w.object("legalState", &**v);
+        }
+        if let Some(v) = &self.instantiates_canonical {
+            w.object("instantiatesCanonical", &**v);
+        }
+        if let Some(v) = &self.instantiates_uri {
+            w.primitive("instantiatesUri", v);
+        }
+        if let Some(v) = &self.content_derivative {
+            w.object("contentDerivative", &**v);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        if let Some(v) = &self.applies {
+            w.object("applies", &**v);
+        }
+        if let Some(v) = &self.expiration_type {
+            w.object("expirationType", &**v);
+        }
+        w.list("subject", &self.subject);
+        w.list("authority", &self.authority);
+        w.list("domain", &self.domain);
+        w.list("site", &self.site);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        w.primitive_list("alias", &self.alias);
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        if let Some(v) = &self.scope {
+            w.object("scope", &**v);
+        }
+        if let Some(v) = &self.topic {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("subType", &self.sub_type);
+        if let Some(v) = &self.content_definition {
+            w.object("contentDefinition", &**v);
+        }
+        w.list("term", &self.term);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("relevantHistory", &self.relevant_history);
+        w.list("signer", &self.signer);
+        w.list("friendly", &self.friendly);
+        w.list("legal", &self.legal);
+        w.list("rule", &self.rule);
+        if let Some(v) = &self.legally_binding {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Contract precursor content
 ///
 /// FHIR: `Contract.contentDefinition`.
@@ -442,6 +715,89 @@ impl Serialize for ContractContentDefinition {
         )?;
         ser::primitive(&mut m, "copyright", "_copyright", &self.copyright)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractContentDefinition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "subType" => {
+                r.boxed(&mut self.sub_type, tag)?;
+                4
+            }
+            "publisher" => {
+                r.boxed(&mut self.publisher, tag)?;
+                5
+            }
+            "publicationDate" => {
+                r.primitive(&mut self.publication_date, tag)?;
+                6
+            }
+            "publicationStatus" => {
+                r.primitive(&mut self.publication_status, tag)?;
+                7
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractContentDefinition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.sub_type {
+            w.object("subType", &**v);
+        }
+        if let Some(v) = &self.publisher {
+            w.object("publisher", &**v);
+        }
+        if let Some(v) = &self.publication_date {
+            w.primitive("publicationDate", v);
+        }
+        if let Some(v) = &self.publication_status {
+            w.primitive("publicationStatus", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
     }
 }
 
@@ -577,6 +933,122 @@ impl Serialize for ContractTerm {
     }
 }
 
+impl xml::FromXml for ContractTerm {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                4
+            }
+            "applies" => {
+                r.boxed(&mut self.applies, tag)?;
+                5
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                7
+            }
+            "subType" => {
+                r.boxed(&mut self.sub_type, tag)?;
+                8
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                9
+            }
+            "securityLabel" => {
+                r.list(&mut self.security_label, tag)?;
+                10
+            }
+            "offer" => {
+                r.boxed(&mut self.offer, tag)?;
+                11
+            }
+            "asset" => {
+                r.list(&mut self.asset, tag)?;
+                12
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                13
+            }
+            "group" => {
+                r.list(&mut self.group, tag)?;
+                14
+            }
+            _ => {
+                if ContractTermTopic::read_xml(&mut self.topic, name, r, tag)? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTerm {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        if let Some(v) = &self.applies {
+            w.object("applies", &**v);
+        }
+        if let Some(v) = &self.topic {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.sub_type {
+            w.object("subType", &**v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.list("securityLabel", &self.security_label);
+        if let Some(v) = &self.offer {
+            w.object("offer", &**v);
+        }
+        w.list("asset", &self.asset);
+        w.list("action", &self.action);
+        w.list("group", &self.group);
+    }
+}
+
 /// Protection for the Term
 ///
 /// FHIR: `Contract.term.securityLabel`.
@@ -651,6 +1123,69 @@ impl Serialize for ContractTermSecurityLabel {
         ser::list(&mut m, "category", &self.category)?;
         ser::list(&mut m, "control", &self.control)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractTermSecurityLabel {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "number" => {
+                r.primitive_list(&mut self.number, tag)?;
+                3
+            }
+            "classification" => {
+                r.boxed(&mut self.classification, tag)?;
+                4
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                5
+            }
+            "control" => {
+                r.list(&mut self.control, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermSecurityLabel {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("number", &self.number);
+        if let Some(v) = &self.classification {
+            w.object("classification", &**v);
+        }
+        w.list("category", &self.category);
+        w.list("control", &self.control);
     }
 }
 
@@ -776,6 +1311,105 @@ impl Serialize for ContractTermOffer {
     }
 }
 
+impl xml::FromXml for ContractTermOffer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "party" => {
+                r.list(&mut self.party, tag)?;
+                4
+            }
+            "topic" => {
+                r.boxed(&mut self.topic, tag)?;
+                5
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                6
+            }
+            "decision" => {
+                r.boxed(&mut self.decision, tag)?;
+                7
+            }
+            "decisionMode" => {
+                r.list(&mut self.decision_mode, tag)?;
+                8
+            }
+            "answer" => {
+                r.list(&mut self.answer, tag)?;
+                9
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                10
+            }
+            "linkId" => {
+                r.primitive_list(&mut self.link_id, tag)?;
+                11
+            }
+            "securityLabelNumber" => {
+                r.primitive_list(&mut self.security_label_number, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermOffer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("party", &self.party);
+        if let Some(v) = &self.topic {
+            w.object("topic", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.decision {
+            w.object("decision", &**v);
+        }
+        w.list("decisionMode", &self.decision_mode);
+        w.list("answer", &self.answer);
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.primitive_list("linkId", &self.link_id);
+        w.primitive_list("securityLabelNumber", &self.security_label_number);
+    }
+}
+
 /// Offer Recipient
 ///
 /// FHIR: `Contract.term.offer.party`.
@@ -840,6 +1474,59 @@ impl Serialize for ContractTermOfferParty {
     }
 }
 
+impl xml::FromXml for ContractTermOfferParty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reference" => {
+                r.list(&mut self.reference, tag)?;
+                3
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermOfferParty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("reference", &self.reference);
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+    }
+}
+
 /// Response to offer text
 ///
 /// FHIR: `Contract.term.offer.answer`.
@@ -901,6 +1588,53 @@ impl Serialize for ContractTermOfferAnswer {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractTermOfferAnswer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if ContractTermOfferAnswerValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermOfferAnswer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1057,6 +1791,130 @@ impl Serialize for ContractTermAsset {
     }
 }
 
+impl xml::FromXml for ContractTermAsset {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "scope" => {
+                r.boxed(&mut self.scope, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                4
+            }
+            "typeReference" => {
+                r.list(&mut self.type_reference, tag)?;
+                5
+            }
+            "subtype" => {
+                r.list(&mut self.subtype, tag)?;
+                6
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                7
+            }
+            "context" => {
+                r.list(&mut self.context, tag)?;
+                8
+            }
+            "condition" => {
+                r.primitive(&mut self.condition, tag)?;
+                9
+            }
+            "periodType" => {
+                r.list(&mut self.period_type, tag)?;
+                10
+            }
+            "period" => {
+                r.list(&mut self.period, tag)?;
+                11
+            }
+            "usePeriod" => {
+                r.list(&mut self.use_period, tag)?;
+                12
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                13
+            }
+            "linkId" => {
+                r.primitive_list(&mut self.link_id, tag)?;
+                14
+            }
+            "answer" => {
+                r.list(&mut self.answer, tag)?;
+                15
+            }
+            "securityLabelNumber" => {
+                r.primitive_list(&mut self.security_label_number, tag)?;
+                16
+            }
+            "valuedItem" => {
+                r.list(&mut self.valued_item, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermAsset {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.scope {
+            w.object("scope", &**v);
+        }
+        w.list("type", &self.r#type);
+        w.list("typeReference", &self.type_reference);
+        w.list("subtype", &self.subtype);
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        w.list("context", &self.context);
+        if let Some(v) = &self.condition {
+            w.primitive("condition", v);
+        }
+        w.list("periodType", &self.period_type);
+        w.list("period", &self.period);
+        w.list("usePeriod", &self.use_period);
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.primitive_list("linkId", &self.link_id);
+        w.list("answer", &self.answer);
+        w.primitive_list("securityLabelNumber", &self.security_label_number);
+        w.list("valuedItem", &self.valued_item);
+    }
+}
+
 /// Circumstance of the asset
 ///
 /// FHIR: `Contract.term.asset.context`.
@@ -1125,6 +1983,66 @@ impl Serialize for ContractTermAssetContext {
         ser::list(&mut m, "code", &self.code)?;
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractTermAssetContext {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                3
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                4
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermAssetContext {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+        w.list("code", &self.code);
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
     }
 }
 
@@ -1286,6 +2204,140 @@ impl Serialize for ContractTermAssetValuedItem {
             &self.security_label_number,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractTermAssetValuedItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                4
+            }
+            "effectiveTime" => {
+                r.primitive(&mut self.effective_time, tag)?;
+                5
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                6
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                7
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                8
+            }
+            "points" => {
+                r.primitive(&mut self.points, tag)?;
+                9
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                10
+            }
+            "payment" => {
+                r.primitive(&mut self.payment, tag)?;
+                11
+            }
+            "paymentDate" => {
+                r.primitive(&mut self.payment_date, tag)?;
+                12
+            }
+            "responsible" => {
+                r.boxed(&mut self.responsible, tag)?;
+                13
+            }
+            "recipient" => {
+                r.boxed(&mut self.recipient, tag)?;
+                14
+            }
+            "linkId" => {
+                r.primitive_list(&mut self.link_id, tag)?;
+                15
+            }
+            "securityLabelNumber" => {
+                r.primitive_list(&mut self.security_label_number, tag)?;
+                16
+            }
+            _ => {
+                if ContractTermAssetValuedItemEntity::read_xml(&mut self.entity, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermAssetValuedItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.entity {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.effective_time {
+            w.primitive("effectiveTime", v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.points {
+            w.primitive("points", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        if let Some(v) = &self.payment {
+            w.primitive("payment", v);
+        }
+        if let Some(v) = &self.payment_date {
+            w.primitive("paymentDate", v);
+        }
+        if let Some(v) = &self.responsible {
+            w.object("responsible", &**v);
+        }
+        if let Some(v) = &self.recipient {
+            w.object("recipient", &**v);
+        }
+        w.primitive_list("linkId", &self.link_id);
+        w.primitive_list("securityLabelNumber", &self.security_label_number);
     }
 }
 
@@ -1513,6 +2565,167 @@ impl Serialize for ContractTermAction {
     }
 }
 
+impl xml::FromXml for ContractTermAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                5
+            }
+            "intent" => {
+                r.boxed(&mut self.intent, tag)?;
+                6
+            }
+            "linkId" => {
+                r.primitive_list(&mut self.link_id, tag)?;
+                7
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                8
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                9
+            }
+            "contextLinkId" => {
+                r.primitive_list(&mut self.context_link_id, tag)?;
+                10
+            }
+            "requester" => {
+                r.list(&mut self.requester, tag)?;
+                12
+            }
+            "requesterLinkId" => {
+                r.primitive_list(&mut self.requester_link_id, tag)?;
+                13
+            }
+            "performerType" => {
+                r.list(&mut self.performer_type, tag)?;
+                14
+            }
+            "performerRole" => {
+                r.boxed(&mut self.performer_role, tag)?;
+                15
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                16
+            }
+            "performerLinkId" => {
+                r.primitive_list(&mut self.performer_link_id, tag)?;
+                17
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                18
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                19
+            }
+            "reason" => {
+                r.primitive_list(&mut self.reason, tag)?;
+                20
+            }
+            "reasonLinkId" => {
+                r.primitive_list(&mut self.reason_link_id, tag)?;
+                21
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                22
+            }
+            "securityLabelNumber" => {
+                r.primitive_list(&mut self.security_label_number, tag)?;
+                23
+            }
+            _ => {
+                if ContractTermActionOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(11));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("subject", &self.subject);
+        if let Some(v) = &self.intent {
+            w.object("intent", &**v);
+        }
+        w.primitive_list("linkId", &self.link_id);
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        w.primitive_list("contextLinkId", &self.context_link_id);
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        w.list("requester", &self.requester);
+        w.primitive_list("requesterLinkId", &self.requester_link_id);
+        w.list("performerType", &self.performer_type);
+        if let Some(v) = &self.performer_role {
+            w.object("performerRole", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        w.primitive_list("performerLinkId", &self.performer_link_id);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.primitive_list("reason", &self.reason);
+        w.primitive_list("reasonLinkId", &self.reason_link_id);
+        w.list("note", &self.note);
+        w.primitive_list("securityLabelNumber", &self.security_label_number);
+    }
+}
+
 /// Entity of the action
 ///
 /// FHIR: `Contract.term.action.subject`.
@@ -1574,6 +2787,59 @@ impl Serialize for ContractTermActionSubject {
         ser::list(&mut m, "reference", &self.reference)?;
         ser::optional(&mut m, "role", &self.role)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractTermActionSubject {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reference" => {
+                r.list(&mut self.reference, tag)?;
+                3
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractTermActionSubject {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("reference", &self.reference);
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
     }
 }
 
@@ -1647,6 +2913,66 @@ impl Serialize for ContractSigner {
     }
 }
 
+impl xml::FromXml for ContractSigner {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "party" => {
+                r.boxed(&mut self.party, tag)?;
+                4
+            }
+            "signature" => {
+                r.list(&mut self.signature, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractSigner {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.party {
+            w.object("party", &**v);
+        }
+        w.list("signature", &self.signature);
+    }
+}
+
 /// Contract Friendly Language
 ///
 /// FHIR: `Contract.friendly`.
@@ -1708,6 +3034,53 @@ impl Serialize for ContractFriendly {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ContractFriendly {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if ContractFriendlyContent::read_xml(&mut self.content, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractFriendly {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.content {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1775,6 +3148,53 @@ impl Serialize for ContractLegal {
     }
 }
 
+impl xml::FromXml for ContractLegal {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if ContractLegalContent::read_xml(&mut self.content, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractLegal {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.content {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Computable Contract Language
 ///
 /// FHIR: `Contract.rule`.
@@ -1839,6 +3259,53 @@ impl Serialize for ContractRule {
     }
 }
 
+impl xml::FromXml for ContractRule {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if ContractRuleContent::read_xml(&mut self.content, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ContractRule {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.content {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Contract.topic[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ContractTopic {
@@ -1868,6 +3335,33 @@ impl ContractTopic {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("topicCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("topicReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "topicCodeableConcept" => {
+                xml::choice(slot, "topic", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "topicReference" => {
+                xml::choice(slot, "topic", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("topicCodeableConcept", &**v),
+            Self::Reference(v) => w.object("topicReference", &**v),
         }
     }
 }
@@ -1901,6 +3395,33 @@ impl ContractTermTopic {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("topicCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("topicReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "topicCodeableConcept" => {
+                xml::choice(slot, "topic", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "topicReference" => {
+                xml::choice(slot, "topic", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("topicCodeableConcept", &**v),
+            Self::Reference(v) => w.object("topicReference", &**v),
         }
     }
 }
@@ -2056,6 +3577,83 @@ impl ContractTermOfferAnswerValue {
             Self::Reference(v) => m.serialize_entry("valueReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+        }
+    }
 }
 
 /// The types `Contract.term.asset.valuedItem.entity[x]` can take.
@@ -2087,6 +3685,33 @@ impl ContractTermAssetValuedItemEntity {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("entityCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("entityReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "entityCodeableConcept" => {
+                xml::choice(slot, "entity", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "entityReference" => {
+                xml::choice(slot, "entity", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("entityCodeableConcept", &**v),
+            Self::Reference(v) => w.object("entityReference", &**v),
         }
     }
 }
@@ -2139,6 +3764,38 @@ impl ContractTermActionOccurrence {
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
+        }
+    }
 }
 
 /// The types `Contract.friendly.content[x]` can take.
@@ -2168,6 +3825,33 @@ impl ContractFriendlyContent {
         match self {
             Self::Attachment(v) => m.serialize_entry("contentAttachment", v),
             Self::Reference(v) => m.serialize_entry("contentReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "contentAttachment" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "contentReference" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Attachment(v) => w.object("contentAttachment", &**v),
+            Self::Reference(v) => w.object("contentReference", &**v),
         }
     }
 }
@@ -2201,6 +3885,33 @@ impl ContractLegalContent {
             Self::Reference(v) => m.serialize_entry("contentReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "contentAttachment" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "contentReference" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Attachment(v) => w.object("contentAttachment", &**v),
+            Self::Reference(v) => w.object("contentReference", &**v),
+        }
+    }
 }
 
 /// The types `Contract.rule.content[x]` can take.
@@ -2230,6 +3941,33 @@ impl ContractRuleContent {
         match self {
             Self::Attachment(v) => m.serialize_entry("contentAttachment", v),
             Self::Reference(v) => m.serialize_entry("contentReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "contentAttachment" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "contentReference" => {
+                xml::choice(slot, "content", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Attachment(v) => w.object("contentAttachment", &**v),
+            Self::Reference(v) => w.object("contentReference", &**v),
         }
     }
 }
@@ -2265,6 +4003,33 @@ impl ContractLegallyBinding {
         match self {
             Self::Attachment(v) => m.serialize_entry("legallyBindingAttachment", v),
             Self::Reference(v) => m.serialize_entry("legallyBindingReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "legallyBindingAttachment" => {
+                xml::choice(slot, "legallyBinding", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "legallyBindingReference" => {
+                xml::choice(slot, "legallyBinding", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Attachment(v) => w.object("legallyBindingAttachment", &**v),
+            Self::Reference(v) => w.object("legallyBindingReference", &**v),
         }
     }
 }

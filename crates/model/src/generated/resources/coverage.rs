@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Financial instrument which may be used to reimburse or pay for health care products and services. Includes both insurance and self-payment.
 ///
@@ -226,6 +228,185 @@ impl Serialize for Coverage {
     }
 }
 
+impl xml::FromXml for Coverage {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                10
+            }
+            "policyHolder" => {
+                r.boxed(&mut self.policy_holder, tag)?;
+                11
+            }
+            "subscriber" => {
+                r.boxed(&mut self.subscriber, tag)?;
+                12
+            }
+            "subscriberId" => {
+                r.primitive(&mut self.subscriber_id, tag)?;
+                13
+            }
+            "beneficiary" => {
+                r.boxed(&mut self.beneficiary, tag)?;
+                14
+            }
+            "dependent" => {
+                r.primitive(&mut self.dependent, tag)?;
+                15
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                16
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                17
+            }
+            "payor" => {
+                r.list(&mut self.payor, tag)?;
+                18
+            }
+            "class" => {
+                r.list(&mut self.class, tag)?;
+                19
+            }
+            "order" => {
+                r.primitive(&mut self.order, tag)?;
+                20
+            }
+            "network" => {
+                r.primitive(&mut self.network, tag)?;
+                21
+            }
+            "costToBeneficiary" => {
+                r.list(&mut self.cost_to_beneficiary, tag)?;
+                22
+            }
+            "subrogation" => {
+                r.primitive(&mut self.subrogation, tag)?;
+                23
+            }
+            "contract" => {
+                r.list(&mut self.contract, tag)?;
+                24
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Coverage {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.policy_holder {
+            w.object("policyHolder", &**v);
+        }
+        if let Some(v) = &self.subscriber {
+            w.object("subscriber", &**v);
+        }
+        if let Some(v) = &self.subscriber_id {
+            w.primitive("subscriberId", v);
+        }
+        if let Some(v) = &self.beneficiary {
+            w.object("beneficiary", &**v);
+        }
+        if let Some(v) = &self.dependent {
+            w.primitive("dependent", v);
+        }
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("payor", &self.payor);
+        w.list("class", &self.class);
+        if let Some(v) = &self.order {
+            w.primitive("order", v);
+        }
+        if let Some(v) = &self.network {
+            w.primitive("network", v);
+        }
+        w.list("costToBeneficiary", &self.cost_to_beneficiary);
+        if let Some(v) = &self.subrogation {
+            w.primitive("subrogation", v);
+        }
+        w.list("contract", &self.contract);
+    }
+}
+
 /// Additional coverage classifications
 ///
 /// FHIR: `Coverage.class`.
@@ -295,6 +476,68 @@ impl Serialize for CoverageClass {
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CoverageClass {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageClass {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
     }
 }
 
@@ -374,6 +617,65 @@ impl Serialize for CoverageCostToBeneficiary {
     }
 }
 
+impl xml::FromXml for CoverageCostToBeneficiary {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "exception" => {
+                r.list(&mut self.exception, tag)?;
+                5
+            }
+            _ => {
+                if CoverageCostToBeneficiaryValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageCostToBeneficiary {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        w.list("exception", &self.exception);
+    }
+}
+
 /// Exceptions for patient payments
 ///
 /// FHIR: `Coverage.costToBeneficiary.exception`.
@@ -438,6 +740,61 @@ impl Serialize for CoverageCostToBeneficiaryException {
     }
 }
 
+impl xml::FromXml for CoverageCostToBeneficiaryException {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageCostToBeneficiaryException {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// The types `Coverage.costToBeneficiary.value[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CoverageCostToBeneficiaryValue {
@@ -465,6 +822,33 @@ impl CoverageCostToBeneficiaryValue {
         match self {
             Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
             Self::Money(v) => m.serialize_entry("valueMoney", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The CoverageEligibilityRequest provides patient and insurance coverage information to an insurer for them to respond, in the form of an CoverageEligibilityResponse, with information regarding whether the stated coverage is valid and in-force and optionally to provide the insurance details of the policy.
 ///
@@ -211,6 +213,163 @@ impl Serialize for CoverageEligibilityRequest {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                10
+            }
+            "purpose" => {
+                r.primitive_list(&mut self.purpose, tag)?;
+                11
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                12
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                14
+            }
+            "enterer" => {
+                r.boxed(&mut self.enterer, tag)?;
+                15
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                16
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                17
+            }
+            "facility" => {
+                r.boxed(&mut self.facility, tag)?;
+                18
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                19
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                20
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                21
+            }
+            _ => {
+                if CoverageEligibilityRequestServiced::read_xml(&mut self.serviced, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        w.primitive_list("purpose", &self.purpose);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.enterer {
+            w.object("enterer", &**v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        if let Some(v) = &self.facility {
+            w.object("facility", &**v);
+        }
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("insurance", &self.insurance);
+        w.list("item", &self.item);
+    }
+}
+
 /// Supporting information
 ///
 /// FHIR: `CoverageEligibilityRequest.supportingInfo`.
@@ -285,6 +444,68 @@ impl Serialize for CoverageEligibilityRequestSupportingInfo {
             &self.applies_to_all,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CoverageEligibilityRequestSupportingInfo {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "information" => {
+                r.boxed(&mut self.information, tag)?;
+                4
+            }
+            "appliesToAll" => {
+                r.primitive(&mut self.applies_to_all, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityRequestSupportingInfo {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.information {
+            w.object("information", &**v);
+        }
+        if let Some(v) = &self.applies_to_all {
+            w.primitive("appliesToAll", v);
+        }
     }
 }
 
@@ -364,6 +585,68 @@ impl Serialize for CoverageEligibilityRequestInsurance {
             &self.business_arrangement,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CoverageEligibilityRequestInsurance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "focal" => {
+                r.primitive(&mut self.focal, tag)?;
+                3
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                4
+            }
+            "businessArrangement" => {
+                r.primitive(&mut self.business_arrangement, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityRequestInsurance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.focal {
+            w.primitive("focal", v);
+        }
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
+        if let Some(v) = &self.business_arrangement {
+            w.primitive("businessArrangement", v);
+        }
     }
 }
 
@@ -489,6 +772,109 @@ impl Serialize for CoverageEligibilityRequestItem {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityRequestItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "supportingInfoSequence" => {
+                r.primitive_list(&mut self.supporting_info_sequence, tag)?;
+                3
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                4
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                5
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                6
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                7
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                8
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                9
+            }
+            "facility" => {
+                r.boxed(&mut self.facility, tag)?;
+                10
+            }
+            "diagnosis" => {
+                r.list(&mut self.diagnosis, tag)?;
+                11
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityRequestItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("supportingInfoSequence", &self.supporting_info_sequence);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.facility {
+            w.object("facility", &**v);
+        }
+        w.list("diagnosis", &self.diagnosis);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Applicable diagnosis
 ///
 /// FHIR: `CoverageEligibilityRequest.item.diagnosis`.
@@ -557,6 +943,58 @@ impl Serialize for CoverageEligibilityRequestItemDiagnosis {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityRequestItemDiagnosis {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if CoverageEligibilityRequestItemDiagnosisDiagnosis::read_xml(
+                    &mut self.diagnosis,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityRequestItemDiagnosis {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.diagnosis {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `CoverageEligibilityRequest.serviced[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CoverageEligibilityRequestServiced {
@@ -597,6 +1035,33 @@ impl CoverageEligibilityRequestServiced {
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `CoverageEligibilityRequest.item.diagnosis.diagnosis[x]` can take.
@@ -630,6 +1095,33 @@ impl CoverageEligibilityRequestItemDiagnosisDiagnosis {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("diagnosisCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("diagnosisReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "diagnosisCodeableConcept" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "diagnosisReference" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("diagnosisCodeableConcept", &**v),
+            Self::Reference(v) => w.object("diagnosisReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides eligibility and plan details from the processing of an CoverageEligibilityRequest resource.
 ///
@@ -220,6 +222,173 @@ impl Serialize for CoverageEligibilityResponse {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityResponse {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "purpose" => {
+                r.primitive_list(&mut self.purpose, tag)?;
+                10
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                11
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                13
+            }
+            "requestor" => {
+                r.boxed(&mut self.requestor, tag)?;
+                14
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                15
+            }
+            "outcome" => {
+                r.primitive(&mut self.outcome, tag)?;
+                16
+            }
+            "disposition" => {
+                r.primitive(&mut self.disposition, tag)?;
+                17
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                18
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                19
+            }
+            "preAuthRef" => {
+                r.primitive(&mut self.pre_auth_ref, tag)?;
+                20
+            }
+            "form" => {
+                r.boxed(&mut self.form, tag)?;
+                21
+            }
+            "error" => {
+                r.list(&mut self.error, tag)?;
+                22
+            }
+            _ => {
+                if CoverageEligibilityResponseServiced::read_xml(&mut self.serviced, name, r, tag)?
+                {
+                    return Ok(Some(12));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityResponse {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.primitive_list("purpose", &self.purpose);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.requestor {
+            w.object("requestor", &**v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.primitive("outcome", v);
+        }
+        if let Some(v) = &self.disposition {
+            w.primitive("disposition", v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        w.list("insurance", &self.insurance);
+        if let Some(v) = &self.pre_auth_ref {
+            w.primitive("preAuthRef", v);
+        }
+        if let Some(v) = &self.form {
+            w.object("form", &**v);
+        }
+        w.list("error", &self.error);
+    }
+}
+
 /// Patient insurance information
 ///
 /// FHIR: `CoverageEligibilityResponse.insurance`.
@@ -294,6 +463,73 @@ impl Serialize for CoverageEligibilityResponseInsurance {
         ser::optional(&mut m, "benefitPeriod", &self.benefit_period)?;
         ser::list(&mut m, "item", &self.item)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for CoverageEligibilityResponseInsurance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                3
+            }
+            "inforce" => {
+                r.primitive(&mut self.inforce, tag)?;
+                4
+            }
+            "benefitPeriod" => {
+                r.boxed(&mut self.benefit_period, tag)?;
+                5
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityResponseInsurance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
+        if let Some(v) = &self.inforce {
+            w.primitive("inforce", v);
+        }
+        if let Some(v) = &self.benefit_period {
+            w.object("benefitPeriod", &**v);
+        }
+        w.list("item", &self.item);
     }
 }
 
@@ -454,6 +690,139 @@ impl Serialize for CoverageEligibilityResponseInsuranceItem {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityResponseInsuranceItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                4
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                5
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                6
+            }
+            "excluded" => {
+                r.primitive(&mut self.excluded, tag)?;
+                7
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                8
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                9
+            }
+            "network" => {
+                r.boxed(&mut self.network, tag)?;
+                10
+            }
+            "unit" => {
+                r.boxed(&mut self.unit, tag)?;
+                11
+            }
+            "term" => {
+                r.boxed(&mut self.term, tag)?;
+                12
+            }
+            "benefit" => {
+                r.list(&mut self.benefit, tag)?;
+                13
+            }
+            "authorizationRequired" => {
+                r.primitive(&mut self.authorization_required, tag)?;
+                14
+            }
+            "authorizationSupporting" => {
+                r.list(&mut self.authorization_supporting, tag)?;
+                15
+            }
+            "authorizationUrl" => {
+                r.primitive(&mut self.authorization_url, tag)?;
+                16
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityResponseInsuranceItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.excluded {
+            w.primitive("excluded", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.network {
+            w.object("network", &**v);
+        }
+        if let Some(v) = &self.unit {
+            w.object("unit", &**v);
+        }
+        if let Some(v) = &self.term {
+            w.object("term", &**v);
+        }
+        w.list("benefit", &self.benefit);
+        if let Some(v) = &self.authorization_required {
+            w.primitive("authorizationRequired", v);
+        }
+        w.list("authorizationSupporting", &self.authorization_supporting);
+        if let Some(v) = &self.authorization_url {
+            w.primitive("authorizationUrl", v);
+        }
+    }
+}
+
 /// Benefit Summary
 ///
 /// FHIR: `CoverageEligibilityResponse.insurance.item.benefit`.
@@ -542,6 +911,76 @@ impl Serialize for CoverageEligibilityResponseInsuranceItemBenefit {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityResponseInsuranceItemBenefit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if CoverageEligibilityResponseInsuranceItemBenefitAllowed::read_xml(
+                    &mut self.allowed,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                if CoverageEligibilityResponseInsuranceItemBenefitUsed::read_xml(
+                    &mut self.used,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityResponseInsuranceItemBenefit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.allowed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.used {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Processing errors
 ///
 /// FHIR: `CoverageEligibilityResponse.error`.
@@ -600,6 +1039,54 @@ impl Serialize for CoverageEligibilityResponseError {
     }
 }
 
+impl xml::FromXml for CoverageEligibilityResponseError {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for CoverageEligibilityResponseError {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+    }
+}
+
 /// The types `CoverageEligibilityResponse.serviced[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CoverageEligibilityResponseServiced {
@@ -638,6 +1125,33 @@ impl CoverageEligibilityResponseServiced {
         match self {
             Self::Date(p) => ser::choice_primitive(m, "servicedDate", "_servicedDate", p),
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
         }
     }
 }
@@ -701,6 +1215,38 @@ impl CoverageEligibilityResponseInsuranceItemBenefitAllowed {
             Self::Money(v) => m.serialize_entry("allowedMoney", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "allowedUnsignedInt" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "allowedString" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "allowedMoney" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::UnsignedInt(p) => w.primitive("allowedUnsignedInt", p),
+            Self::String(p) => w.primitive("allowedString", p),
+            Self::Money(v) => w.object("allowedMoney", &**v),
+        }
+    }
 }
 
 /// The types `CoverageEligibilityResponse.insurance.item.benefit.used[x]` can take.
@@ -759,6 +1305,38 @@ impl CoverageEligibilityResponseInsuranceItemBenefitUsed {
             }
             Self::String(p) => ser::choice_primitive(m, "usedString", "_usedString", p),
             Self::Money(v) => m.serialize_entry("usedMoney", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "usedUnsignedInt" => {
+                xml::choice(slot, "used", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "usedString" => {
+                xml::choice(slot, "used", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "usedMoney" => {
+                xml::choice(slot, "used", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::UnsignedInt(p) => w.primitive("usedUnsignedInt", p),
+            Self::String(p) => w.primitive("usedString", p),
+            Self::Money(v) => w.object("usedMoney", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Indicates an actual or potential clinical issue with or between one or more active or proposed clinical actions for a patient; e.g. Drug-drug interaction, Ineffective treatment frequency, Procedure-condition conflict, etc.
 ///
@@ -200,6 +202,151 @@ impl Serialize for DetectedIssue {
     }
 }
 
+impl xml::FromXml for DetectedIssue {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                10
+            }
+            "severity" => {
+                r.primitive(&mut self.severity, tag)?;
+                11
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                12
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                14
+            }
+            "implicated" => {
+                r.list(&mut self.implicated, tag)?;
+                15
+            }
+            "evidence" => {
+                r.list(&mut self.evidence, tag)?;
+                16
+            }
+            "detail" => {
+                r.primitive(&mut self.detail, tag)?;
+                17
+            }
+            "reference" => {
+                r.primitive(&mut self.reference, tag)?;
+                18
+            }
+            "mitigation" => {
+                r.list(&mut self.mitigation, tag)?;
+                19
+            }
+            _ => {
+                if DetectedIssueIdentified::read_xml(&mut self.identified, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DetectedIssue {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.severity {
+            w.primitive("severity", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.identified {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        w.list("implicated", &self.implicated);
+        w.list("evidence", &self.evidence);
+        if let Some(v) = &self.detail {
+            w.primitive("detail", v);
+        }
+        if let Some(v) = &self.reference {
+            w.primitive("reference", v);
+        }
+        w.list("mitigation", &self.mitigation);
+    }
+}
+
 /// Supporting evidence
 ///
 /// FHIR: `DetectedIssue.evidence`.
@@ -261,6 +408,57 @@ impl Serialize for DetectedIssueEvidence {
         ser::list(&mut m, "code", &self.code)?;
         ser::list(&mut m, "detail", &self.detail)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DetectedIssueEvidence {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                3
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DetectedIssueEvidence {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("code", &self.code);
+        w.list("detail", &self.detail);
     }
 }
 
@@ -335,6 +533,68 @@ impl Serialize for DetectedIssueMitigation {
     }
 }
 
+impl xml::FromXml for DetectedIssueMitigation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.boxed(&mut self.action, tag)?;
+                3
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                4
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DetectedIssueMitigation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.action {
+            w.object("action", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+    }
+}
+
 /// The types `DetectedIssue.identified[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DetectedIssueIdentified {
@@ -377,6 +637,33 @@ impl DetectedIssueIdentified {
                 ser::choice_primitive(m, "identifiedDateTime", "_identifiedDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("identifiedPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "identifiedDateTime" => {
+                xml::choice(slot, "identified", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "identifiedPeriod" => {
+                xml::choice(slot, "identified", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("identifiedDateTime", p),
+            Self::Period(v) => w.object("identifiedPeriod", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A type of a manufactured item that is used in the provision of healthcare without being substantially changed through that activity. The device may be a medical or non-medical device.
 ///
@@ -299,6 +301,238 @@ impl Serialize for Device {
     }
 }
 
+impl xml::FromXml for Device {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "definition" => {
+                r.boxed(&mut self.definition, tag)?;
+                9
+            }
+            "udiCarrier" => {
+                r.list(&mut self.udi_carrier, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "statusReason" => {
+                r.list(&mut self.status_reason, tag)?;
+                12
+            }
+            "distinctIdentifier" => {
+                r.primitive(&mut self.distinct_identifier, tag)?;
+                13
+            }
+            "manufacturer" => {
+                r.primitive(&mut self.manufacturer, tag)?;
+                14
+            }
+            "manufactureDate" => {
+                r.primitive(&mut self.manufacture_date, tag)?;
+                15
+            }
+            "expirationDate" => {
+                r.primitive(&mut self.expiration_date, tag)?;
+                16
+            }
+            "lotNumber" => {
+                r.primitive(&mut self.lot_number, tag)?;
+                17
+            }
+            "serialNumber" => {
+                r.primitive(&mut self.serial_number, tag)?;
+                18
+            }
+            "deviceName" => {
+                r.list(&mut self.device_name, tag)?;
+                19
+            }
+            "modelNumber" => {
+                r.primitive(&mut self.model_number, tag)?;
+                20
+            }
+            "partNumber" => {
+                r.primitive(&mut self.part_number, tag)?;
+                21
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                22
+            }
+            "specialization" => {
+                r.list(&mut self.specialization, tag)?;
+                23
+            }
+            "version" => {
+                r.list(&mut self.version, tag)?;
+                24
+            }
+            "property" => {
+                r.list(&mut self.property, tag)?;
+                25
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                26
+            }
+            "owner" => {
+                r.boxed(&mut self.owner, tag)?;
+                27
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                28
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                29
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                30
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                31
+            }
+            "safety" => {
+                r.list(&mut self.safety, tag)?;
+                32
+            }
+            "parent" => {
+                r.boxed(&mut self.parent, tag)?;
+                33
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Device {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.definition {
+            w.object("definition", &**v);
+        }
+        w.list("udiCarrier", &self.udi_carrier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("statusReason", &self.status_reason);
+        if let Some(v) = &self.distinct_identifier {
+            w.primitive("distinctIdentifier", v);
+        }
+        if let Some(v) = &self.manufacturer {
+            w.primitive("manufacturer", v);
+        }
+        if let Some(v) = &self.manufacture_date {
+            w.primitive("manufactureDate", v);
+        }
+        if let Some(v) = &self.expiration_date {
+            w.primitive("expirationDate", v);
+        }
+        if let Some(v) = &self.lot_number {
+            w.primitive("lotNumber", v);
+        }
+        if let Some(v) = &self.serial_number {
+            w.primitive("serialNumber", v);
+        }
+        w.list("deviceName", &self.device_name);
+        if let Some(v) = &self.model_number {
+            w.primitive("modelNumber", v);
+        }
+        if let Some(v) = &self.part_number {
+            w.primitive("partNumber", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("specialization", &self.specialization);
+        w.list("version", &self.version);
+        w.list("property", &self.property);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.owner {
+            w.object("owner", &**v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("note", &self.note);
+        w.list("safety", &self.safety);
+        if let Some(v) = &self.parent {
+            w.object("parent", &**v);
+        }
+    }
+}
+
 /// Unique Device Identifier (UDI) Barcode string
 ///
 /// FHIR: `Device.udiCarrier`.
@@ -398,6 +632,89 @@ impl Serialize for DeviceUdiCarrier {
     }
 }
 
+impl xml::FromXml for DeviceUdiCarrier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "deviceIdentifier" => {
+                r.primitive(&mut self.device_identifier, tag)?;
+                3
+            }
+            "issuer" => {
+                r.primitive(&mut self.issuer, tag)?;
+                4
+            }
+            "jurisdiction" => {
+                r.primitive(&mut self.jurisdiction, tag)?;
+                5
+            }
+            "carrierAIDC" => {
+                r.primitive(&mut self.carrier_a_i_d_c, tag)?;
+                6
+            }
+            "carrierHRF" => {
+                r.primitive(&mut self.carrier_h_r_f, tag)?;
+                7
+            }
+            "entryType" => {
+                r.primitive(&mut self.entry_type, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceUdiCarrier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.device_identifier {
+            w.primitive("deviceIdentifier", v);
+        }
+        if let Some(v) = &self.issuer {
+            w.primitive("issuer", v);
+        }
+        if let Some(v) = &self.jurisdiction {
+            w.primitive("jurisdiction", v);
+        }
+        if let Some(v) = &self.carrier_a_i_d_c {
+            w.primitive("carrierAIDC", v);
+        }
+        if let Some(v) = &self.carrier_h_r_f {
+            w.primitive("carrierHRF", v);
+        }
+        if let Some(v) = &self.entry_type {
+            w.primitive("entryType", v);
+        }
+    }
+}
+
 /// The name of the device as given by the manufacturer
 ///
 /// FHIR: `Device.deviceName`.
@@ -464,6 +781,61 @@ impl Serialize for DeviceDeviceName {
     }
 }
 
+impl xml::FromXml for DeviceDeviceName {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDeviceName {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+    }
+}
+
 /// The capabilities supported on a  device, the standards to which the device conforms for a particular purpose, and used for the communication
 ///
 /// FHIR: `Device.specialization`.
@@ -526,6 +898,61 @@ impl Serialize for DeviceSpecialization {
         ser::optional(&mut m, "systemType", &self.system_type)?;
         ser::primitive(&mut m, "version", "_version", &self.version)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceSpecialization {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "systemType" => {
+                r.boxed(&mut self.system_type, tag)?;
+                3
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceSpecialization {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.system_type {
+            w.object("systemType", &**v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
     }
 }
 
@@ -600,6 +1027,68 @@ impl Serialize for DeviceVersion {
     }
 }
 
+impl xml::FromXml for DeviceVersion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "component" => {
+                r.boxed(&mut self.component, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceVersion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.component {
+            w.object("component", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+    }
+}
+
 /// The actual configuration settings of a device as it actually operates, e.g., regulation status, time properties
 ///
 /// FHIR: `Device.property`.
@@ -667,5 +1156,63 @@ impl Serialize for DeviceProperty {
         ser::list(&mut m, "valueQuantity", &self.value_quantity)?;
         ser::list(&mut m, "valueCode", &self.value_code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceProperty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "valueQuantity" => {
+                r.list(&mut self.value_quantity, tag)?;
+                4
+            }
+            "valueCode" => {
+                r.list(&mut self.value_code, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceProperty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("valueQuantity", &self.value_quantity);
+        w.list("valueCode", &self.value_code);
     }
 }

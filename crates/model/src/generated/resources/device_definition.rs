@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The characteristics, operational status and capabilities of a medical-related component of a medical device.
 ///
@@ -269,6 +271,203 @@ impl Serialize for DeviceDefinition {
     }
 }
 
+impl xml::FromXml for DeviceDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "udiDeviceIdentifier" => {
+                r.list(&mut self.udi_device_identifier, tag)?;
+                9
+            }
+            "deviceName" => {
+                r.list(&mut self.device_name, tag)?;
+                11
+            }
+            "modelNumber" => {
+                r.primitive(&mut self.model_number, tag)?;
+                12
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                13
+            }
+            "specialization" => {
+                r.list(&mut self.specialization, tag)?;
+                14
+            }
+            "version" => {
+                r.primitive_list(&mut self.version, tag)?;
+                15
+            }
+            "safety" => {
+                r.list(&mut self.safety, tag)?;
+                16
+            }
+            "shelfLifeStorage" => {
+                r.list(&mut self.shelf_life_storage, tag)?;
+                17
+            }
+            "physicalCharacteristics" => {
+                r.boxed(&mut self.physical_characteristics, tag)?;
+                18
+            }
+            "languageCode" => {
+                r.list(&mut self.language_code, tag)?;
+                19
+            }
+            "capability" => {
+                r.list(&mut self.capability, tag)?;
+                20
+            }
+            "property" => {
+                r.list(&mut self.property, tag)?;
+                21
+            }
+            "owner" => {
+                r.boxed(&mut self.owner, tag)?;
+                22
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                23
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                24
+            }
+            "onlineInformation" => {
+                r.primitive(&mut self.online_information, tag)?;
+                25
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                26
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                27
+            }
+            "parentDevice" => {
+                r.boxed(&mut self.parent_device, tag)?;
+                28
+            }
+            "material" => {
+                r.list(&mut self.material, tag)?;
+                29
+            }
+            _ => {
+                if DeviceDefinitionManufacturer::read_xml(&mut self.manufacturer, name, r, tag)? {
+                    return Ok(Some(10));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("udiDeviceIdentifier", &self.udi_device_identifier);
+        if let Some(v) = &self.manufacturer {
+            v.write_xml(w);
+        }
+        w.list("deviceName", &self.device_name);
+        if let Some(v) = &self.model_number {
+            w.primitive("modelNumber", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("specialization", &self.specialization);
+        w.primitive_list("version", &self.version);
+        w.list("safety", &self.safety);
+        w.list("shelfLifeStorage", &self.shelf_life_storage);
+        if let Some(v) = &self.physical_characteristics {
+            w.object("physicalCharacteristics", &**v);
+        }
+        w.list("languageCode", &self.language_code);
+        w.list("capability", &self.capability);
+        w.list("property", &self.property);
+        if let Some(v) = &self.owner {
+            w.object("owner", &**v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.online_information {
+            w.primitive("onlineInformation", v);
+        }
+        w.list("note", &self.note);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.parent_device {
+            w.object("parentDevice", &**v);
+        }
+        w.list("material", &self.material);
+    }
+}
+
 /// Unique Device Identifier (UDI) Barcode string
 ///
 /// FHIR: `DeviceDefinition.udiDeviceIdentifier`.
@@ -347,6 +546,68 @@ impl Serialize for DeviceDefinitionUdiDeviceIdentifier {
     }
 }
 
+impl xml::FromXml for DeviceDefinitionUdiDeviceIdentifier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "deviceIdentifier" => {
+                r.primitive(&mut self.device_identifier, tag)?;
+                3
+            }
+            "issuer" => {
+                r.primitive(&mut self.issuer, tag)?;
+                4
+            }
+            "jurisdiction" => {
+                r.primitive(&mut self.jurisdiction, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionUdiDeviceIdentifier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.device_identifier {
+            w.primitive("deviceIdentifier", v);
+        }
+        if let Some(v) = &self.issuer {
+            w.primitive("issuer", v);
+        }
+        if let Some(v) = &self.jurisdiction {
+            w.primitive("jurisdiction", v);
+        }
+    }
+}
+
 /// A name given to the device to identify it
 ///
 /// FHIR: `DeviceDefinition.deviceName`.
@@ -410,6 +671,61 @@ impl Serialize for DeviceDefinitionDeviceName {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceDefinitionDeviceName {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionDeviceName {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
     }
 }
 
@@ -479,6 +795,61 @@ impl Serialize for DeviceDefinitionSpecialization {
     }
 }
 
+impl xml::FromXml for DeviceDefinitionSpecialization {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "systemType" => {
+                r.primitive(&mut self.system_type, tag)?;
+                3
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionSpecialization {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.system_type {
+            w.primitive("systemType", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+    }
+}
+
 /// Device capabilities
 ///
 /// FHIR: `DeviceDefinition.capability`.
@@ -540,6 +911,59 @@ impl Serialize for DeviceDefinitionCapability {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::list(&mut m, "description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceDefinitionCapability {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "description" => {
+                r.list(&mut self.description, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionCapability {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("description", &self.description);
     }
 }
 
@@ -610,6 +1034,64 @@ impl Serialize for DeviceDefinitionProperty {
         ser::list(&mut m, "valueQuantity", &self.value_quantity)?;
         ser::list(&mut m, "valueCode", &self.value_code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceDefinitionProperty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "valueQuantity" => {
+                r.list(&mut self.value_quantity, tag)?;
+                4
+            }
+            "valueCode" => {
+                r.list(&mut self.value_code, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionProperty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("valueQuantity", &self.value_quantity);
+        w.list("valueCode", &self.value_code);
     }
 }
 
@@ -692,6 +1174,68 @@ impl Serialize for DeviceDefinitionMaterial {
     }
 }
 
+impl xml::FromXml for DeviceDefinitionMaterial {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "substance" => {
+                r.boxed(&mut self.substance, tag)?;
+                3
+            }
+            "alternate" => {
+                r.primitive(&mut self.alternate, tag)?;
+                4
+            }
+            "allergenicIndicator" => {
+                r.primitive(&mut self.allergenic_indicator, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceDefinitionMaterial {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.substance {
+            w.object("substance", &**v);
+        }
+        if let Some(v) = &self.alternate {
+            w.primitive("alternate", v);
+        }
+        if let Some(v) = &self.allergenic_indicator {
+            w.primitive("allergenicIndicator", v);
+        }
+    }
+}
+
 /// The types `DeviceDefinition.manufacturer[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceDefinitionManufacturer {
@@ -736,6 +1280,33 @@ impl DeviceDefinitionManufacturer {
                 ser::choice_primitive(m, "manufacturerString", "_manufacturerString", p)
             }
             Self::Reference(v) => m.serialize_entry("manufacturerReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "manufacturerString" => {
+                xml::choice(slot, "manufacturer", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "manufacturerReference" => {
+                xml::choice(slot, "manufacturer", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::String(p) => w.primitive("manufacturerString", p),
+            Self::Reference(v) => w.object("manufacturerReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes a measurement, calculation or setting capability of a medical device.
 ///
@@ -186,6 +188,142 @@ impl Serialize for DeviceMetric {
     }
 }
 
+impl xml::FromXml for DeviceMetric {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                9
+            }
+            "unit" => {
+                r.boxed(&mut self.unit, tag)?;
+                10
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                11
+            }
+            "parent" => {
+                r.boxed(&mut self.parent, tag)?;
+                12
+            }
+            "operationalStatus" => {
+                r.primitive(&mut self.operational_status, tag)?;
+                13
+            }
+            "color" => {
+                r.primitive(&mut self.color, tag)?;
+                14
+            }
+            "category" => {
+                r.primitive(&mut self.category, tag)?;
+                15
+            }
+            "measurementPeriod" => {
+                r.boxed(&mut self.measurement_period, tag)?;
+                16
+            }
+            "calibration" => {
+                r.list(&mut self.calibration, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceMetric {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.unit {
+            w.object("unit", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        if let Some(v) = &self.parent {
+            w.object("parent", &**v);
+        }
+        if let Some(v) = &self.operational_status {
+            w.primitive("operationalStatus", v);
+        }
+        if let Some(v) = &self.color {
+            w.primitive("color", v);
+        }
+        if let Some(v) = &self.category {
+            w.primitive("category", v);
+        }
+        if let Some(v) = &self.measurement_period {
+            w.object("measurementPeriod", &**v);
+        }
+        w.list("calibration", &self.calibration);
+    }
+}
+
 /// Describes the calibrations that have been performed or that are required to be performed
 ///
 /// FHIR: `DeviceMetric.calibration`.
@@ -256,5 +394,67 @@ impl Serialize for DeviceMetricCalibration {
         ser::primitive(&mut m, "state", "_state", &self.state)?;
         ser::primitive(&mut m, "time", "_time", &self.time)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DeviceMetricCalibration {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "state" => {
+                r.primitive(&mut self.state, tag)?;
+                4
+            }
+            "time" => {
+                r.primitive(&mut self.time, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceMetricCalibration {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.state {
+            w.primitive("state", v);
+        }
+        if let Some(v) = &self.time {
+            w.primitive("time", v);
+        }
     }
 }

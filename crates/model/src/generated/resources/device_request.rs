@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Represents a request for a patient to employ a medical device. The device may be an implantable device, or an external assistive device, such as a walker.
 ///
@@ -292,6 +294,218 @@ impl Serialize for DeviceRequest {
     }
 }
 
+impl xml::FromXml for DeviceRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "priorRequest" => {
+                r.list(&mut self.prior_request, tag)?;
+                12
+            }
+            "groupIdentifier" => {
+                r.boxed(&mut self.group_identifier, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                15
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                16
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                18
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                19
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                20
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                22
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                23
+            }
+            "performerType" => {
+                r.boxed(&mut self.performer_type, tag)?;
+                24
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                25
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                26
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                27
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                28
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                29
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                30
+            }
+            "relevantHistory" => {
+                r.list(&mut self.relevant_history, tag)?;
+                31
+            }
+            _ => {
+                if DeviceRequestCode::read_xml(&mut self.code, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                if DeviceRequestOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(21));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("priorRequest", &self.prior_request);
+        if let Some(v) = &self.group_identifier {
+            w.object("groupIdentifier", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.code {
+            v.write_xml(w);
+        }
+        w.list("parameter", &self.parameter);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        if let Some(v) = &self.performer_type {
+            w.object("performerType", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("insurance", &self.insurance);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("note", &self.note);
+        w.list("relevantHistory", &self.relevant_history);
+    }
+}
+
 /// Device details
 ///
 /// FHIR: `DeviceRequest.parameter`.
@@ -362,6 +576,60 @@ impl Serialize for DeviceRequestParameter {
     }
 }
 
+impl xml::FromXml for DeviceRequestParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            _ => {
+                if DeviceRequestParameterValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceRequestParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `DeviceRequest.code[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceRequestCode {
@@ -391,6 +659,33 @@ impl DeviceRequestCode {
         match self {
             Self::Reference(v) => m.serialize_entry("codeReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("codeCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "codeReference" => {
+                xml::choice(slot, "code", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "codeCodeableConcept" => {
+                xml::choice(slot, "code", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("codeReference", &**v),
+            Self::CodeableConcept(v) => w.object("codeCodeableConcept", &**v),
         }
     }
 }
@@ -445,6 +740,43 @@ impl DeviceRequestParameterValue {
             Self::Boolean(p) => ser::choice_primitive(m, "valueBoolean", "_valueBoolean", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+        }
+    }
 }
 
 /// The types `DeviceRequest.occurrence[x]` can take.
@@ -493,6 +825,38 @@ impl DeviceRequestOccurrence {
             }
             Self::Period(v) => m.serialize_entry("occurrencePeriod", v),
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
         }
     }
 }

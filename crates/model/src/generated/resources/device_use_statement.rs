@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a device being used by a patient where the record is the result of a report from the patient or another clinician.
 ///
@@ -204,6 +206,154 @@ impl Serialize for DeviceUseStatement {
     }
 }
 
+impl xml::FromXml for DeviceUseStatement {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                11
+            }
+            "derivedFrom" => {
+                r.list(&mut self.derived_from, tag)?;
+                12
+            }
+            "recordedOn" => {
+                r.primitive(&mut self.recorded_on, tag)?;
+                14
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                15
+            }
+            "device" => {
+                r.boxed(&mut self.device, tag)?;
+                16
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                17
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                18
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                19
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                20
+            }
+            _ => {
+                if DeviceUseStatementTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DeviceUseStatement {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        w.list("derivedFrom", &self.derived_from);
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorded_on {
+            w.primitive("recordedOn", v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        if let Some(v) = &self.device {
+            w.object("device", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// The types `DeviceUseStatement.timing[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceUseStatementTiming {
@@ -251,6 +401,38 @@ impl DeviceUseStatementTiming {
             Self::Timing(v) => m.serialize_entry("timingTiming", v),
             Self::Period(v) => m.serialize_entry("timingPeriod", v),
             Self::DateTime(p) => ser::choice_primitive(m, "timingDateTime", "_timingDateTime", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingTiming" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "timingDateTime" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Timing(v) => w.object("timingTiming", &**v),
+            Self::Period(v) => w.object("timingPeriod", &**v),
+            Self::DateTime(p) => w.primitive("timingDateTime", p),
         }
     }
 }

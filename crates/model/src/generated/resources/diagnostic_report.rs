@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The findings and interpretation of diagnostic  tests performed on patients, groups of patients, devices, and locations, and/or specimens derived from these. The report includes clinical context such as requesting and provider information, and some mix of atomic results, images, textual and coded interpretations, and formatted representation of diagnostic reports.
 ///
@@ -235,6 +237,179 @@ impl Serialize for DiagnosticReport {
     }
 }
 
+impl xml::FromXml for DiagnosticReport {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                12
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                13
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                14
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                16
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                17
+            }
+            "resultsInterpreter" => {
+                r.list(&mut self.results_interpreter, tag)?;
+                18
+            }
+            "specimen" => {
+                r.list(&mut self.specimen, tag)?;
+                19
+            }
+            "result" => {
+                r.list(&mut self.result, tag)?;
+                20
+            }
+            "imagingStudy" => {
+                r.list(&mut self.imaging_study, tag)?;
+                21
+            }
+            "media" => {
+                r.list(&mut self.media, tag)?;
+                22
+            }
+            "conclusion" => {
+                r.primitive(&mut self.conclusion, tag)?;
+                23
+            }
+            "conclusionCode" => {
+                r.list(&mut self.conclusion_code, tag)?;
+                24
+            }
+            "presentedForm" => {
+                r.list(&mut self.presented_form, tag)?;
+                25
+            }
+            _ => {
+                if DiagnosticReportEffective::read_xml(&mut self.effective, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DiagnosticReport {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        w.list("performer", &self.performer);
+        w.list("resultsInterpreter", &self.results_interpreter);
+        w.list("specimen", &self.specimen);
+        w.list("result", &self.result);
+        w.list("imagingStudy", &self.imaging_study);
+        w.list("media", &self.media);
+        if let Some(v) = &self.conclusion {
+            w.primitive("conclusion", v);
+        }
+        w.list("conclusionCode", &self.conclusion_code);
+        w.list("presentedForm", &self.presented_form);
+    }
+}
+
 /// Key images associated with this report
 ///
 /// FHIR: `DiagnosticReport.media`.
@@ -300,6 +475,61 @@ impl Serialize for DiagnosticReportMedia {
     }
 }
 
+impl xml::FromXml for DiagnosticReportMedia {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                3
+            }
+            "link" => {
+                r.boxed(&mut self.link, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DiagnosticReportMedia {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.link {
+            w.object("link", &**v);
+        }
+    }
+}
+
 /// The types `DiagnosticReport.effective[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DiagnosticReportEffective {
@@ -342,6 +572,33 @@ impl DiagnosticReportEffective {
                 ser::choice_primitive(m, "effectiveDateTime", "_effectiveDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("effectivePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "effectiveDateTime" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "effectivePeriod" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("effectiveDateTime", p),
+            Self::Period(v) => w.object("effectivePeriod", &**v),
         }
     }
 }

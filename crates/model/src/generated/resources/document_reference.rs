@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A reference to a document of any kind for any purpose. Provides metadata about the document so that the document can be discovered and managed. The scope of a document is any seralized object with a mime-type, so includes formal patient centric documents (CDA), cliical notes, scanned paper, and non-patient specific documents like policy text.
 ///
@@ -218,6 +220,176 @@ impl Serialize for DocumentReference {
     }
 }
 
+impl xml::FromXml for DocumentReference {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "masterIdentifier" => {
+                r.boxed(&mut self.master_identifier, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "docStatus" => {
+                r.primitive(&mut self.doc_status, tag)?;
+                11
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                12
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                16
+            }
+            "authenticator" => {
+                r.boxed(&mut self.authenticator, tag)?;
+                17
+            }
+            "custodian" => {
+                r.boxed(&mut self.custodian, tag)?;
+                18
+            }
+            "relatesTo" => {
+                r.list(&mut self.relates_to, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "securityLabel" => {
+                r.list(&mut self.security_label, tag)?;
+                21
+            }
+            "content" => {
+                r.list(&mut self.content, tag)?;
+                22
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                23
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DocumentReference {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.master_identifier {
+            w.object("masterIdentifier", &**v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.doc_status {
+            w.primitive("docStatus", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        w.list("author", &self.author);
+        if let Some(v) = &self.authenticator {
+            w.object("authenticator", &**v);
+        }
+        if let Some(v) = &self.custodian {
+            w.object("custodian", &**v);
+        }
+        w.list("relatesTo", &self.relates_to);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("securityLabel", &self.security_label);
+        w.list("content", &self.content);
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+    }
+}
+
 /// Relationships to other documents
 ///
 /// FHIR: `DocumentReference.relatesTo`.
@@ -283,6 +455,61 @@ impl Serialize for DocumentReferenceRelatesTo {
     }
 }
 
+impl xml::FromXml for DocumentReferenceRelatesTo {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "target" => {
+                r.boxed(&mut self.target, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DocumentReferenceRelatesTo {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.target {
+            w.object("target", &**v);
+        }
+    }
+}
+
 /// Document referenced
 ///
 /// FHIR: `DocumentReference.content`.
@@ -344,6 +571,61 @@ impl Serialize for DocumentReferenceContent {
         ser::optional(&mut m, "attachment", &self.attachment)?;
         ser::optional(&mut m, "format", &self.format)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DocumentReferenceContent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "attachment" => {
+                r.boxed(&mut self.attachment, tag)?;
+                3
+            }
+            "format" => {
+                r.boxed(&mut self.format, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DocumentReferenceContent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.attachment {
+            w.object("attachment", &**v);
+        }
+        if let Some(v) = &self.format {
+            w.object("format", &**v);
+        }
     }
 }
 
@@ -438,5 +720,89 @@ impl Serialize for DocumentReferenceContext {
         ser::optional(&mut m, "sourcePatientInfo", &self.source_patient_info)?;
         ser::list(&mut m, "related", &self.related)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for DocumentReferenceContext {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "encounter" => {
+                r.list(&mut self.encounter, tag)?;
+                3
+            }
+            "event" => {
+                r.list(&mut self.event, tag)?;
+                4
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                5
+            }
+            "facilityType" => {
+                r.boxed(&mut self.facility_type, tag)?;
+                6
+            }
+            "practiceSetting" => {
+                r.boxed(&mut self.practice_setting, tag)?;
+                7
+            }
+            "sourcePatientInfo" => {
+                r.boxed(&mut self.source_patient_info, tag)?;
+                8
+            }
+            "related" => {
+                r.list(&mut self.related, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for DocumentReferenceContext {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("encounter", &self.encounter);
+        w.list("event", &self.event);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.facility_type {
+            w.object("facilityType", &**v);
+        }
+        if let Some(v) = &self.practice_setting {
+            w.object("practiceSetting", &**v);
+        }
+        if let Some(v) = &self.source_patient_info {
+            w.object("sourcePatientInfo", &**v);
+        }
+        w.list("related", &self.related);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The EffectEvidenceSynthesis resource describes the difference in an outcome between exposures states in a population where the effect estimate is derived from a combination of research studies.
 ///
@@ -332,6 +334,279 @@ impl Serialize for EffectEvidenceSynthesis {
     }
 }
 
+impl xml::FromXml for EffectEvidenceSynthesis {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                21
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                22
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                23
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                24
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                25
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                26
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                27
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                28
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                29
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                30
+            }
+            "synthesisType" => {
+                r.boxed(&mut self.synthesis_type, tag)?;
+                31
+            }
+            "studyType" => {
+                r.boxed(&mut self.study_type, tag)?;
+                32
+            }
+            "population" => {
+                r.boxed(&mut self.population, tag)?;
+                33
+            }
+            "exposure" => {
+                r.boxed(&mut self.exposure, tag)?;
+                34
+            }
+            "exposureAlternative" => {
+                r.boxed(&mut self.exposure_alternative, tag)?;
+                35
+            }
+            "outcome" => {
+                r.boxed(&mut self.outcome, tag)?;
+                36
+            }
+            "sampleSize" => {
+                r.boxed(&mut self.sample_size, tag)?;
+                37
+            }
+            "resultsByExposure" => {
+                r.list(&mut self.results_by_exposure, tag)?;
+                38
+            }
+            "effectEstimate" => {
+                r.list(&mut self.effect_estimate, tag)?;
+                39
+            }
+            "certainty" => {
+                r.list(&mut self.certainty, tag)?;
+                40
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesis {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("note", &self.note);
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        if let Some(v) = &self.synthesis_type {
+            w.object("synthesisType", &**v);
+        }
+        if let Some(v) = &self.study_type {
+            w.object("studyType", &**v);
+        }
+        if let Some(v) = &self.population {
+            w.object("population", &**v);
+        }
+        if let Some(v) = &self.exposure {
+            w.object("exposure", &**v);
+        }
+        if let Some(v) = &self.exposure_alternative {
+            w.object("exposureAlternative", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.object("outcome", &**v);
+        }
+        if let Some(v) = &self.sample_size {
+            w.object("sampleSize", &**v);
+        }
+        w.list("resultsByExposure", &self.results_by_exposure);
+        w.list("effectEstimate", &self.effect_estimate);
+        w.list("certainty", &self.certainty);
+    }
+}
+
 /// What sample size was involved?
 ///
 /// FHIR: `EffectEvidenceSynthesis.sampleSize`.
@@ -414,6 +689,68 @@ impl Serialize for EffectEvidenceSynthesisSampleSize {
             &self.number_of_participants,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EffectEvidenceSynthesisSampleSize {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "numberOfStudies" => {
+                r.primitive(&mut self.number_of_studies, tag)?;
+                4
+            }
+            "numberOfParticipants" => {
+                r.primitive(&mut self.number_of_participants, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisSampleSize {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.number_of_studies {
+            w.primitive("numberOfStudies", v);
+        }
+        if let Some(v) = &self.number_of_participants {
+            w.primitive("numberOfParticipants", v);
+        }
     }
 }
 
@@ -501,6 +838,75 @@ impl Serialize for EffectEvidenceSynthesisResultsByExposure {
             &self.risk_evidence_synthesis,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EffectEvidenceSynthesisResultsByExposure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "exposureState" => {
+                r.primitive(&mut self.exposure_state, tag)?;
+                4
+            }
+            "variantState" => {
+                r.boxed(&mut self.variant_state, tag)?;
+                5
+            }
+            "riskEvidenceSynthesis" => {
+                r.boxed(&mut self.risk_evidence_synthesis, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisResultsByExposure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.exposure_state {
+            w.primitive("exposureState", v);
+        }
+        if let Some(v) = &self.variant_state {
+            w.object("variantState", &**v);
+        }
+        if let Some(v) = &self.risk_evidence_synthesis {
+            w.object("riskEvidenceSynthesis", &**v);
+        }
     }
 }
 
@@ -594,6 +1000,87 @@ impl Serialize for EffectEvidenceSynthesisEffectEstimate {
     }
 }
 
+impl xml::FromXml for EffectEvidenceSynthesisEffectEstimate {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "variantState" => {
+                r.boxed(&mut self.variant_state, tag)?;
+                5
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                6
+            }
+            "unitOfMeasure" => {
+                r.boxed(&mut self.unit_of_measure, tag)?;
+                7
+            }
+            "precisionEstimate" => {
+                r.list(&mut self.precision_estimate, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisEffectEstimate {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.variant_state {
+            w.object("variantState", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.unit_of_measure {
+            w.object("unitOfMeasure", &**v);
+        }
+        w.list("precisionEstimate", &self.precision_estimate);
+    }
+}
+
 /// How precise the estimate is
 ///
 /// FHIR: `EffectEvidenceSynthesis.effectEstimate.precisionEstimate`.
@@ -673,6 +1160,75 @@ impl Serialize for EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
     }
 }
 
+impl xml::FromXml for EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "level" => {
+                r.primitive(&mut self.level, tag)?;
+                4
+            }
+            "from" => {
+                r.primitive(&mut self.from, tag)?;
+                5
+            }
+            "to" => {
+                r.primitive(&mut self.to, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisEffectEstimatePrecisionEstimate {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.level {
+            w.primitive("level", v);
+        }
+        if let Some(v) = &self.from {
+            w.primitive("from", v);
+        }
+        if let Some(v) = &self.to {
+            w.primitive("to", v);
+        }
+    }
+}
+
 /// How certain is the effect
 ///
 /// FHIR: `EffectEvidenceSynthesis.certainty`.
@@ -747,6 +1303,62 @@ impl Serialize for EffectEvidenceSynthesisCertainty {
     }
 }
 
+impl xml::FromXml for EffectEvidenceSynthesisCertainty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "rating" => {
+                r.list(&mut self.rating, tag)?;
+                3
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                4
+            }
+            "certaintySubcomponent" => {
+                r.list(&mut self.certainty_subcomponent, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisCertainty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("rating", &self.rating);
+        w.list("note", &self.note);
+        w.list("certaintySubcomponent", &self.certainty_subcomponent);
+    }
+}
+
 /// A component that contributes to the overall certainty
 ///
 /// FHIR: `EffectEvidenceSynthesis.certainty.certaintySubcomponent`.
@@ -814,5 +1426,63 @@ impl Serialize for EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
         ser::list(&mut m, "rating", &self.rating)?;
         ser::list(&mut m, "note", &self.note)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "rating" => {
+                r.list(&mut self.rating, tag)?;
+                4
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EffectEvidenceSynthesisCertaintyCertaintySubcomponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("rating", &self.rating);
+        w.list("note", &self.note);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An interaction between a patient and healthcare provider(s) for the purpose of providing healthcare service(s) or assessing the health status of a patient.
 ///
@@ -257,6 +259,211 @@ impl Serialize for Encounter {
     }
 }
 
+impl xml::FromXml for Encounter {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "statusHistory" => {
+                r.list(&mut self.status_history, tag)?;
+                10
+            }
+            "class" => {
+                r.boxed(&mut self.class, tag)?;
+                11
+            }
+            "classHistory" => {
+                r.list(&mut self.class_history, tag)?;
+                12
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                13
+            }
+            "serviceType" => {
+                r.boxed(&mut self.service_type, tag)?;
+                14
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                15
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                16
+            }
+            "episodeOfCare" => {
+                r.list(&mut self.episode_of_care, tag)?;
+                17
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                18
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                19
+            }
+            "appointment" => {
+                r.list(&mut self.appointment, tag)?;
+                20
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                21
+            }
+            "length" => {
+                r.boxed(&mut self.length, tag)?;
+                22
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                23
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                24
+            }
+            "diagnosis" => {
+                r.list(&mut self.diagnosis, tag)?;
+                25
+            }
+            "account" => {
+                r.list(&mut self.account, tag)?;
+                26
+            }
+            "hospitalization" => {
+                r.boxed(&mut self.hospitalization, tag)?;
+                27
+            }
+            "location" => {
+                r.list(&mut self.location, tag)?;
+                28
+            }
+            "serviceProvider" => {
+                r.boxed(&mut self.service_provider, tag)?;
+                29
+            }
+            "partOf" => {
+                r.boxed(&mut self.part_of, tag)?;
+                30
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Encounter {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("statusHistory", &self.status_history);
+        if let Some(v) = &self.class {
+            w.object("class", &**v);
+        }
+        w.list("classHistory", &self.class_history);
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.service_type {
+            w.object("serviceType", &**v);
+        }
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        w.list("episodeOfCare", &self.episode_of_care);
+        w.list("basedOn", &self.based_on);
+        w.list("participant", &self.participant);
+        w.list("appointment", &self.appointment);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.length {
+            w.object("length", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("diagnosis", &self.diagnosis);
+        w.list("account", &self.account);
+        if let Some(v) = &self.hospitalization {
+            w.object("hospitalization", &**v);
+        }
+        w.list("location", &self.location);
+        if let Some(v) = &self.service_provider {
+            w.object("serviceProvider", &**v);
+        }
+        if let Some(v) = &self.part_of {
+            w.object("partOf", &**v);
+        }
+    }
+}
+
 /// List of past encounter statuses
 ///
 /// FHIR: `Encounter.statusHistory`.
@@ -322,6 +529,61 @@ impl Serialize for EncounterStatusHistory {
     }
 }
 
+impl xml::FromXml for EncounterStatusHistory {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterStatusHistory {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// List of past encounter classes
 ///
 /// FHIR: `Encounter.classHistory`.
@@ -383,6 +645,61 @@ impl Serialize for EncounterClassHistory {
         ser::optional(&mut m, "class", &self.class)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EncounterClassHistory {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "class" => {
+                r.boxed(&mut self.class, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterClassHistory {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.class {
+            w.object("class", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }
 
@@ -456,6 +773,66 @@ impl Serialize for EncounterParticipant {
     }
 }
 
+impl xml::FromXml for EncounterParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            "individual" => {
+                r.boxed(&mut self.individual, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.individual {
+            w.object("individual", &**v);
+        }
+    }
+}
+
 /// The list of diagnosis relevant to this encounter
 ///
 /// FHIR: `Encounter.diagnosis`.
@@ -524,6 +901,68 @@ impl Serialize for EncounterDiagnosis {
         ser::optional(&mut m, "use", &self.r#use)?;
         ser::primitive(&mut m, "rank", "_rank", &self.rank)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EncounterDiagnosis {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "condition" => {
+                r.boxed(&mut self.condition, tag)?;
+                3
+            }
+            "use" => {
+                r.boxed(&mut self.r#use, tag)?;
+                4
+            }
+            "rank" => {
+                r.primitive(&mut self.rank, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterDiagnosis {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.condition {
+            w.object("condition", &**v);
+        }
+        if let Some(v) = &self.r#use {
+            w.object("use", &**v);
+        }
+        if let Some(v) = &self.rank {
+            w.primitive("rank", v);
+        }
     }
 }
 
@@ -637,6 +1076,104 @@ impl Serialize for EncounterHospitalization {
     }
 }
 
+impl xml::FromXml for EncounterHospitalization {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "preAdmissionIdentifier" => {
+                r.boxed(&mut self.pre_admission_identifier, tag)?;
+                3
+            }
+            "origin" => {
+                r.boxed(&mut self.origin, tag)?;
+                4
+            }
+            "admitSource" => {
+                r.boxed(&mut self.admit_source, tag)?;
+                5
+            }
+            "reAdmission" => {
+                r.boxed(&mut self.re_admission, tag)?;
+                6
+            }
+            "dietPreference" => {
+                r.list(&mut self.diet_preference, tag)?;
+                7
+            }
+            "specialCourtesy" => {
+                r.list(&mut self.special_courtesy, tag)?;
+                8
+            }
+            "specialArrangement" => {
+                r.list(&mut self.special_arrangement, tag)?;
+                9
+            }
+            "destination" => {
+                r.boxed(&mut self.destination, tag)?;
+                10
+            }
+            "dischargeDisposition" => {
+                r.boxed(&mut self.discharge_disposition, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterHospitalization {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.pre_admission_identifier {
+            w.object("preAdmissionIdentifier", &**v);
+        }
+        if let Some(v) = &self.origin {
+            w.object("origin", &**v);
+        }
+        if let Some(v) = &self.admit_source {
+            w.object("admitSource", &**v);
+        }
+        if let Some(v) = &self.re_admission {
+            w.object("reAdmission", &**v);
+        }
+        w.list("dietPreference", &self.diet_preference);
+        w.list("specialCourtesy", &self.special_courtesy);
+        w.list("specialArrangement", &self.special_arrangement);
+        if let Some(v) = &self.destination {
+            w.object("destination", &**v);
+        }
+        if let Some(v) = &self.discharge_disposition {
+            w.object("dischargeDisposition", &**v);
+        }
+    }
+}
+
 /// List of locations where the patient has been
 ///
 /// FHIR: `Encounter.location`.
@@ -711,5 +1248,74 @@ impl Serialize for EncounterLocation {
         ser::optional(&mut m, "physicalType", &self.physical_type)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EncounterLocation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                3
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                4
+            }
+            "physicalType" => {
+                r.boxed(&mut self.physical_type, tag)?;
+                5
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EncounterLocation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.physical_type {
+            w.object("physicalType", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The technical details of an endpoint that can be used for electronic services, such as for web services providing XDS.b or a REST endpoint for another FHIR server. This may include any security context information.
 ///
@@ -191,5 +193,142 @@ impl Serialize for Endpoint {
         ser::primitive(&mut m, "address", "_address", &self.address)?;
         ser::primitive_list(&mut m, "header", "_header", &self.header)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Endpoint {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "connectionType" => {
+                r.boxed(&mut self.connection_type, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "managingOrganization" => {
+                r.boxed(&mut self.managing_organization, tag)?;
+                12
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                13
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                14
+            }
+            "payloadType" => {
+                r.list(&mut self.payload_type, tag)?;
+                15
+            }
+            "payloadMimeType" => {
+                r.primitive_list(&mut self.payload_mime_type, tag)?;
+                16
+            }
+            "address" => {
+                r.primitive(&mut self.address, tag)?;
+                17
+            }
+            "header" => {
+                r.primitive_list(&mut self.header, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Endpoint {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.connection_type {
+            w.object("connectionType", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.managing_organization {
+            w.object("managingOrganization", &**v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("payloadType", &self.payload_type);
+        w.primitive_list("payloadMimeType", &self.payload_mime_type);
+        if let Some(v) = &self.address {
+            w.primitive("address", v);
+        }
+        w.primitive_list("header", &self.header);
     }
 }

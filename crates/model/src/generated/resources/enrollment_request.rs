@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides the insurance enrollment details to the insurer regarding a specified coverage.
 ///
@@ -159,5 +161,122 @@ impl Serialize for EnrollmentRequest {
         ser::optional(&mut m, "candidate", &self.candidate)?;
         ser::optional(&mut m, "coverage", &self.coverage)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EnrollmentRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                10
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                11
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                12
+            }
+            "candidate" => {
+                r.boxed(&mut self.candidate, tag)?;
+                13
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EnrollmentRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.candidate {
+            w.object("candidate", &**v);
+        }
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
     }
 }

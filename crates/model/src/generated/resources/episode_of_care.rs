@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An association between a patient and an organization / healthcare provider(s) during which time encounters may occur. The managing organization assumes a level of responsibility for the patient during this time.
 ///
@@ -191,6 +193,146 @@ impl Serialize for EpisodeOfCare {
     }
 }
 
+impl xml::FromXml for EpisodeOfCare {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "statusHistory" => {
+                r.list(&mut self.status_history, tag)?;
+                10
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                11
+            }
+            "diagnosis" => {
+                r.list(&mut self.diagnosis, tag)?;
+                12
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                13
+            }
+            "managingOrganization" => {
+                r.boxed(&mut self.managing_organization, tag)?;
+                14
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                15
+            }
+            "referralRequest" => {
+                r.list(&mut self.referral_request, tag)?;
+                16
+            }
+            "careManager" => {
+                r.boxed(&mut self.care_manager, tag)?;
+                17
+            }
+            "team" => {
+                r.list(&mut self.team, tag)?;
+                18
+            }
+            "account" => {
+                r.list(&mut self.account, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EpisodeOfCare {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("statusHistory", &self.status_history);
+        w.list("type", &self.r#type);
+        w.list("diagnosis", &self.diagnosis);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.managing_organization {
+            w.object("managingOrganization", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("referralRequest", &self.referral_request);
+        if let Some(v) = &self.care_manager {
+            w.object("careManager", &**v);
+        }
+        w.list("team", &self.team);
+        w.list("account", &self.account);
+    }
+}
+
 /// Past list of status codes (the current status may be included to cover the start date of the status)
 ///
 /// FHIR: `EpisodeOfCare.statusHistory`.
@@ -253,6 +395,61 @@ impl Serialize for EpisodeOfCareStatusHistory {
         ser::primitive(&mut m, "status", "_status", &self.status)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EpisodeOfCareStatusHistory {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EpisodeOfCareStatusHistory {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }
 
@@ -324,5 +521,67 @@ impl Serialize for EpisodeOfCareDiagnosis {
         ser::optional(&mut m, "role", &self.role)?;
         ser::primitive(&mut m, "rank", "_rank", &self.rank)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for EpisodeOfCareDiagnosis {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "condition" => {
+                r.boxed(&mut self.condition, tag)?;
+                3
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                4
+            }
+            "rank" => {
+                r.primitive(&mut self.rank, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EpisodeOfCareDiagnosis {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.condition {
+            w.object("condition", &**v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.rank {
+            w.primitive("rank", v);
+        }
     }
 }

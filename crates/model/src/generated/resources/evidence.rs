@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The Evidence resource describes the conditional state (population and any exposures being compared within the population) and outcome (if specified) that the knowledge (evidence, assertion, recommendation) is about.
 ///
@@ -301,5 +303,245 @@ impl Serialize for Evidence {
         ser::list(&mut m, "exposureVariant", &self.exposure_variant)?;
         ser::list(&mut m, "outcome", &self.outcome)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Evidence {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "shortTitle" => {
+                r.primitive(&mut self.short_title, tag)?;
+                13
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                14
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                15
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                16
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                17
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                18
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                19
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                23
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                24
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                25
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                26
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                27
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                28
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                29
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                30
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                31
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                32
+            }
+            "exposureBackground" => {
+                r.boxed(&mut self.exposure_background, tag)?;
+                33
+            }
+            "exposureVariant" => {
+                r.list(&mut self.exposure_variant, tag)?;
+                34
+            }
+            "outcome" => {
+                r.list(&mut self.outcome, tag)?;
+                35
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Evidence {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.short_title {
+            w.primitive("shortTitle", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("note", &self.note);
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        if let Some(v) = &self.exposure_background {
+            w.object("exposureBackground", &**v);
+        }
+        w.list("exposureVariant", &self.exposure_variant);
+        w.list("outcome", &self.outcome);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The EvidenceVariable resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 ///
@@ -299,6 +301,241 @@ impl Serialize for EvidenceVariable {
     }
 }
 
+impl xml::FromXml for EvidenceVariable {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "shortTitle" => {
+                r.primitive(&mut self.short_title, tag)?;
+                13
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                14
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                15
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                16
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                17
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                18
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                19
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                23
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                24
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                25
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                26
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                27
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                28
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                29
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                30
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                31
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                32
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                33
+            }
+            "characteristic" => {
+                r.list(&mut self.characteristic, tag)?;
+                34
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EvidenceVariable {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.short_title {
+            w.primitive("shortTitle", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("note", &self.note);
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        w.list("characteristic", &self.characteristic);
+    }
+}
+
 /// A defining factor of the EvidenceVariable
 ///
 /// FHIR: `EvidenceVariable.characteristic`.
@@ -411,6 +648,102 @@ impl Serialize for EvidenceVariableCharacteristic {
     }
 }
 
+impl xml::FromXml for EvidenceVariableCharacteristic {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "usageContext" => {
+                r.list(&mut self.usage_context, tag)?;
+                5
+            }
+            "exclude" => {
+                r.primitive(&mut self.exclude, tag)?;
+                6
+            }
+            "timeFromStart" => {
+                r.boxed(&mut self.time_from_start, tag)?;
+                8
+            }
+            "groupMeasure" => {
+                r.primitive(&mut self.group_measure, tag)?;
+                9
+            }
+            _ => {
+                if EvidenceVariableCharacteristicDefinition::read_xml(
+                    &mut self.definition,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                if EvidenceVariableCharacteristicParticipantEffective::read_xml(
+                    &mut self.participant_effective,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for EvidenceVariableCharacteristic {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.definition {
+            v.write_xml(w);
+        }
+        w.list("usageContext", &self.usage_context);
+        if let Some(v) = &self.exclude {
+            w.primitive("exclude", v);
+        }
+        if let Some(v) = &self.participant_effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.time_from_start {
+            w.object("timeFromStart", &**v);
+        }
+        if let Some(v) = &self.group_measure {
+            w.primitive("groupMeasure", v);
+        }
+    }
+}
+
 /// The types `EvidenceVariable.characteristic.definition[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EvidenceVariableCharacteristicDefinition {
@@ -479,6 +812,53 @@ impl EvidenceVariableCharacteristicDefinition {
             Self::Expression(v) => m.serialize_entry("definitionExpression", v),
             Self::DataRequirement(v) => m.serialize_entry("definitionDataRequirement", v),
             Self::TriggerDefinition(v) => m.serialize_entry("definitionTriggerDefinition", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "definitionReference" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "definitionCanonical" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "definitionCodeableConcept" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "definitionExpression" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "definitionDataRequirement" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "definitionTriggerDefinition" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("definitionReference", &**v),
+            Self::Canonical(p) => w.primitive("definitionCanonical", p),
+            Self::CodeableConcept(v) => w.object("definitionCodeableConcept", &**v),
+            Self::Expression(v) => w.object("definitionExpression", &**v),
+            Self::DataRequirement(v) => w.object("definitionDataRequirement", &**v),
+            Self::TriggerDefinition(v) => w.object("definitionTriggerDefinition", &**v),
         }
     }
 }
@@ -550,6 +930,43 @@ impl EvidenceVariableCharacteristicParticipantEffective {
             Self::Period(v) => m.serialize_entry("participantEffectivePeriod", v),
             Self::Duration(v) => m.serialize_entry("participantEffectiveDuration", v),
             Self::Timing(v) => m.serialize_entry("participantEffectiveTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "participantEffectiveDateTime" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "participantEffectivePeriod" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "participantEffectiveDuration" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "participantEffectiveTiming" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("participantEffectiveDateTime", p),
+            Self::Period(v) => w.object("participantEffectivePeriod", &**v),
+            Self::Duration(v) => w.object("participantEffectiveDuration", &**v),
+            Self::Timing(v) => w.object("participantEffectiveTiming", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Example of workflow instance.
 ///
@@ -230,6 +232,179 @@ impl Serialize for ExampleScenario {
     }
 }
 
+impl xml::FromXml for ExampleScenario {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                17
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                18
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                19
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                20
+            }
+            "actor" => {
+                r.list(&mut self.actor, tag)?;
+                21
+            }
+            "instance" => {
+                r.list(&mut self.instance, tag)?;
+                22
+            }
+            "process" => {
+                r.list(&mut self.process, tag)?;
+                23
+            }
+            "workflow" => {
+                r.primitive_list(&mut self.workflow, tag)?;
+                24
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenario {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        w.list("actor", &self.actor);
+        w.list("instance", &self.instance);
+        w.list("process", &self.process);
+        w.primitive_list("workflow", &self.workflow);
+    }
+}
+
 /// Actor participating in the resource
 ///
 /// FHIR: `ExampleScenario.actor`.
@@ -307,6 +482,75 @@ impl Serialize for ExampleScenarioActor {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExampleScenarioActor {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "actorId" => {
+                r.primitive(&mut self.actor_id, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioActor {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.actor_id {
+            w.primitive("actorId", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
     }
 }
 
@@ -402,6 +646,85 @@ impl Serialize for ExampleScenarioInstance {
     }
 }
 
+impl xml::FromXml for ExampleScenarioInstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "resourceId" => {
+                r.primitive(&mut self.resource_id, tag)?;
+                3
+            }
+            "resourceType" => {
+                r.primitive(&mut self.resource_type, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "version" => {
+                r.list(&mut self.version, tag)?;
+                7
+            }
+            "containedInstance" => {
+                r.list(&mut self.contained_instance, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioInstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.resource_id {
+            w.primitive("resourceId", v);
+        }
+        if let Some(v) = &self.resource_type {
+            w.primitive("resourceType", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("version", &self.version);
+        w.list("containedInstance", &self.contained_instance);
+    }
+}
+
 /// A specific version of the resource
 ///
 /// FHIR: `ExampleScenario.instance.version`.
@@ -468,6 +791,61 @@ impl Serialize for ExampleScenarioInstanceVersion {
     }
 }
 
+impl xml::FromXml for ExampleScenarioInstanceVersion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "versionId" => {
+                r.primitive(&mut self.version_id, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioInstanceVersion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.version_id {
+            w.primitive("versionId", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+    }
+}
+
 /// Resources contained in the instance
 ///
 /// FHIR: `ExampleScenario.instance.containedInstance`.
@@ -531,6 +909,61 @@ impl Serialize for ExampleScenarioInstanceContainedInstance {
         ser::primitive(&mut m, "resourceId", "_resourceId", &self.resource_id)?;
         ser::primitive(&mut m, "versionId", "_versionId", &self.version_id)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExampleScenarioInstanceContainedInstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "resourceId" => {
+                r.primitive(&mut self.resource_id, tag)?;
+                3
+            }
+            "versionId" => {
+                r.primitive(&mut self.version_id, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioInstanceContainedInstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.resource_id {
+            w.primitive("resourceId", v);
+        }
+        if let Some(v) = &self.version_id {
+            w.primitive("versionId", v);
+        }
     }
 }
 
@@ -630,6 +1063,80 @@ impl Serialize for ExampleScenarioProcess {
     }
 }
 
+impl xml::FromXml for ExampleScenarioProcess {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "preConditions" => {
+                r.primitive(&mut self.pre_conditions, tag)?;
+                5
+            }
+            "postConditions" => {
+                r.primitive(&mut self.post_conditions, tag)?;
+                6
+            }
+            "step" => {
+                r.list(&mut self.step, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioProcess {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.pre_conditions {
+            w.primitive("preConditions", v);
+        }
+        if let Some(v) = &self.post_conditions {
+            w.primitive("postConditions", v);
+        }
+        w.list("step", &self.step);
+    }
+}
+
 /// Each step of the process
 ///
 /// FHIR: `ExampleScenario.process.step`.
@@ -704,6 +1211,71 @@ impl Serialize for ExampleScenarioProcessStep {
         ser::optional(&mut m, "operation", &self.operation)?;
         ser::list(&mut m, "alternative", &self.alternative)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExampleScenarioProcessStep {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "process" => {
+                r.list(&mut self.process, tag)?;
+                3
+            }
+            "pause" => {
+                r.primitive(&mut self.pause, tag)?;
+                4
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                5
+            }
+            "alternative" => {
+                r.list(&mut self.alternative, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioProcessStep {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("process", &self.process);
+        if let Some(v) = &self.pause {
+            w.primitive("pause", v);
+        }
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
+        w.list("alternative", &self.alternative);
     }
 }
 
@@ -837,6 +1409,117 @@ impl Serialize for ExampleScenarioProcessStepOperation {
     }
 }
 
+impl xml::FromXml for ExampleScenarioProcessStepOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "number" => {
+                r.primitive(&mut self.number, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "initiator" => {
+                r.primitive(&mut self.initiator, tag)?;
+                6
+            }
+            "receiver" => {
+                r.primitive(&mut self.receiver, tag)?;
+                7
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                8
+            }
+            "initiatorActive" => {
+                r.primitive(&mut self.initiator_active, tag)?;
+                9
+            }
+            "receiverActive" => {
+                r.primitive(&mut self.receiver_active, tag)?;
+                10
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                11
+            }
+            "response" => {
+                r.boxed(&mut self.response, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioProcessStepOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.number {
+            w.primitive("number", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.initiator {
+            w.primitive("initiator", v);
+        }
+        if let Some(v) = &self.receiver {
+            w.primitive("receiver", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.initiator_active {
+            w.primitive("initiatorActive", v);
+        }
+        if let Some(v) = &self.receiver_active {
+            w.primitive("receiverActive", v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.response {
+            w.object("response", &**v);
+        }
+    }
+}
+
 /// Alternate non-typical step action
 ///
 /// FHIR: `ExampleScenario.process.step.alternative`.
@@ -906,5 +1589,65 @@ impl Serialize for ExampleScenarioProcessStepAlternative {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::list(&mut m, "step", &self.step)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExampleScenarioProcessStepAlternative {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "step" => {
+                r.list(&mut self.step, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExampleScenarioProcessStepAlternative {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("step", &self.step);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides: the claim details; adjudication details from the processing of a Claim; and optionally account balance information, for informing the subscriber of the benefits provided.
 ///
@@ -387,6 +389,347 @@ impl Serialize for ExplanationOfBenefit {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefit {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                10
+            }
+            "subType" => {
+                r.boxed(&mut self.sub_type, tag)?;
+                11
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                12
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                13
+            }
+            "billablePeriod" => {
+                r.boxed(&mut self.billable_period, tag)?;
+                14
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                15
+            }
+            "enterer" => {
+                r.boxed(&mut self.enterer, tag)?;
+                16
+            }
+            "insurer" => {
+                r.boxed(&mut self.insurer, tag)?;
+                17
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                18
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                19
+            }
+            "fundsReserveRequested" => {
+                r.boxed(&mut self.funds_reserve_requested, tag)?;
+                20
+            }
+            "fundsReserve" => {
+                r.boxed(&mut self.funds_reserve, tag)?;
+                21
+            }
+            "related" => {
+                r.list(&mut self.related, tag)?;
+                22
+            }
+            "prescription" => {
+                r.boxed(&mut self.prescription, tag)?;
+                23
+            }
+            "originalPrescription" => {
+                r.boxed(&mut self.original_prescription, tag)?;
+                24
+            }
+            "payee" => {
+                r.boxed(&mut self.payee, tag)?;
+                25
+            }
+            "referral" => {
+                r.boxed(&mut self.referral, tag)?;
+                26
+            }
+            "facility" => {
+                r.boxed(&mut self.facility, tag)?;
+                27
+            }
+            "claim" => {
+                r.boxed(&mut self.claim, tag)?;
+                28
+            }
+            "claimResponse" => {
+                r.boxed(&mut self.claim_response, tag)?;
+                29
+            }
+            "outcome" => {
+                r.primitive(&mut self.outcome, tag)?;
+                30
+            }
+            "disposition" => {
+                r.primitive(&mut self.disposition, tag)?;
+                31
+            }
+            "preAuthRef" => {
+                r.primitive_list(&mut self.pre_auth_ref, tag)?;
+                32
+            }
+            "preAuthRefPeriod" => {
+                r.list(&mut self.pre_auth_ref_period, tag)?;
+                33
+            }
+            "careTeam" => {
+                r.list(&mut self.care_team, tag)?;
+                34
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                35
+            }
+            "diagnosis" => {
+                r.list(&mut self.diagnosis, tag)?;
+                36
+            }
+            "procedure" => {
+                r.list(&mut self.procedure, tag)?;
+                37
+            }
+            "precedence" => {
+                r.primitive(&mut self.precedence, tag)?;
+                38
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                39
+            }
+            "accident" => {
+                r.boxed(&mut self.accident, tag)?;
+                40
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                41
+            }
+            "addItem" => {
+                r.list(&mut self.add_item, tag)?;
+                42
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                43
+            }
+            "total" => {
+                r.list(&mut self.total, tag)?;
+                44
+            }
+            "payment" => {
+                r.boxed(&mut self.payment, tag)?;
+                45
+            }
+            "formCode" => {
+                r.boxed(&mut self.form_code, tag)?;
+                46
+            }
+            "form" => {
+                r.boxed(&mut self.form, tag)?;
+                47
+            }
+            "processNote" => {
+                r.list(&mut self.process_note, tag)?;
+                48
+            }
+            "benefitPeriod" => {
+                r.boxed(&mut self.benefit_period, tag)?;
+                49
+            }
+            "benefitBalance" => {
+                r.list(&mut self.benefit_balance, tag)?;
+                50
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefit {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.sub_type {
+            w.object("subType", &**v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.billable_period {
+            w.object("billablePeriod", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.enterer {
+            w.object("enterer", &**v);
+        }
+        if let Some(v) = &self.insurer {
+            w.object("insurer", &**v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        if let Some(v) = &self.funds_reserve_requested {
+            w.object("fundsReserveRequested", &**v);
+        }
+        if let Some(v) = &self.funds_reserve {
+            w.object("fundsReserve", &**v);
+        }
+        w.list("related", &self.related);
+        if let Some(v) = &self.prescription {
+            w.object("prescription", &**v);
+        }
+        if let Some(v) = &self.original_prescription {
+            w.object("originalPrescription", &**v);
+        }
+        if let Some(v) = &self.payee {
+            w.object("payee", &**v);
+        }
+        if let Some(v) = &self.referral {
+            w.object("referral", &**v);
+        }
+        if let Some(v) = &self.facility {
+            w.object("facility", &**v);
+        }
+        if let Some(v) = &self.claim {
+            w.object("claim", &**v);
+        }
+        if let Some(v) = &self.claim_response {
+            w.object("claimResponse", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.primitive("outcome", v);
+        }
+        if let Some(v) = &self.disposition {
+            w.primitive("disposition", v);
+        }
+        w.primitive_list("preAuthRef", &self.pre_auth_ref);
+        w.list("preAuthRefPeriod", &self.pre_auth_ref_period);
+        w.list("careTeam", &self.care_team);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("diagnosis", &self.diagnosis);
+        w.list("procedure", &self.procedure);
+        if let Some(v) = &self.precedence {
+            w.primitive("precedence", v);
+        }
+        w.list("insurance", &self.insurance);
+        if let Some(v) = &self.accident {
+            w.object("accident", &**v);
+        }
+        w.list("item", &self.item);
+        w.list("addItem", &self.add_item);
+        w.list("adjudication", &self.adjudication);
+        w.list("total", &self.total);
+        if let Some(v) = &self.payment {
+            w.object("payment", &**v);
+        }
+        if let Some(v) = &self.form_code {
+            w.object("formCode", &**v);
+        }
+        if let Some(v) = &self.form {
+            w.object("form", &**v);
+        }
+        w.list("processNote", &self.process_note);
+        if let Some(v) = &self.benefit_period {
+            w.object("benefitPeriod", &**v);
+        }
+        w.list("benefitBalance", &self.benefit_balance);
+    }
+}
+
 /// Prior or corollary claims
 ///
 /// FHIR: `ExplanationOfBenefit.related`.
@@ -457,6 +800,68 @@ impl Serialize for ExplanationOfBenefitRelated {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitRelated {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "claim" => {
+                r.boxed(&mut self.claim, tag)?;
+                3
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                4
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitRelated {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.claim {
+            w.object("claim", &**v);
+        }
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+    }
+}
+
 /// Recipient of benefits payable
 ///
 /// FHIR: `ExplanationOfBenefit.payee`.
@@ -518,6 +923,61 @@ impl Serialize for ExplanationOfBenefitPayee {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::optional(&mut m, "party", &self.party)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitPayee {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "party" => {
+                r.boxed(&mut self.party, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitPayee {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.party {
+            w.object("party", &**v);
+        }
     }
 }
 
@@ -602,6 +1062,82 @@ impl Serialize for ExplanationOfBenefitCareTeam {
         ser::optional(&mut m, "role", &self.role)?;
         ser::optional(&mut m, "qualification", &self.qualification)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitCareTeam {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                4
+            }
+            "responsible" => {
+                r.primitive(&mut self.responsible, tag)?;
+                5
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                6
+            }
+            "qualification" => {
+                r.boxed(&mut self.qualification, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitCareTeam {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.responsible {
+            w.primitive("responsible", v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.qualification {
+            w.object("qualification", &**v);
+        }
     }
 }
 
@@ -704,6 +1240,93 @@ impl Serialize for ExplanationOfBenefitSupportingInfo {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitSupportingInfo {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                4
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                5
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                8
+            }
+            _ => {
+                if ExplanationOfBenefitSupportingInfoTiming::read_xml(
+                    &mut self.timing,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                if ExplanationOfBenefitSupportingInfoValue::read_xml(&mut self.value, name, r, tag)?
+                {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitSupportingInfo {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+    }
+}
+
 /// Pertinent diagnosis information
 ///
 /// FHIR: `ExplanationOfBenefit.diagnosis`.
@@ -790,6 +1413,84 @@ impl Serialize for ExplanationOfBenefitDiagnosis {
         ser::optional(&mut m, "onAdmission", &self.on_admission)?;
         ser::optional(&mut m, "packageCode", &self.package_code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitDiagnosis {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                5
+            }
+            "onAdmission" => {
+                r.boxed(&mut self.on_admission, tag)?;
+                6
+            }
+            "packageCode" => {
+                r.boxed(&mut self.package_code, tag)?;
+                7
+            }
+            _ => {
+                if ExplanationOfBenefitDiagnosisDiagnosis::read_xml(
+                    &mut self.diagnosis,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitDiagnosis {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.diagnosis {
+            v.write_xml(w);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.on_admission {
+            w.object("onAdmission", &**v);
+        }
+        if let Some(v) = &self.package_code {
+            w.object("packageCode", &**v);
+        }
     }
 }
 
@@ -883,6 +1584,82 @@ impl Serialize for ExplanationOfBenefitProcedure {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitProcedure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                4
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                5
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                7
+            }
+            _ => {
+                if ExplanationOfBenefitProcedureProcedure::read_xml(
+                    &mut self.procedure,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitProcedure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.procedure {
+            v.write_xml(w);
+        }
+        w.list("udi", &self.udi);
+    }
+}
+
 /// Patient insurance information
 ///
 /// FHIR: `ExplanationOfBenefit.insurance`.
@@ -952,6 +1729,66 @@ impl Serialize for ExplanationOfBenefitInsurance {
         ser::optional(&mut m, "coverage", &self.coverage)?;
         ser::primitive_list(&mut m, "preAuthRef", "_preAuthRef", &self.pre_auth_ref)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitInsurance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "focal" => {
+                r.primitive(&mut self.focal, tag)?;
+                3
+            }
+            "coverage" => {
+                r.boxed(&mut self.coverage, tag)?;
+                4
+            }
+            "preAuthRef" => {
+                r.primitive_list(&mut self.pre_auth_ref, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitInsurance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.focal {
+            w.primitive("focal", v);
+        }
+        if let Some(v) = &self.coverage {
+            w.object("coverage", &**v);
+        }
+        w.primitive_list("preAuthRef", &self.pre_auth_ref);
     }
 }
 
@@ -1029,6 +1866,68 @@ impl Serialize for ExplanationOfBenefitAccident {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitAccident {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                if ExplanationOfBenefitAccidentLocation::read_xml(&mut self.location, name, r, tag)?
+                {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitAccident {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1267,6 +2166,182 @@ impl Serialize for ExplanationOfBenefitItem {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "careTeamSequence" => {
+                r.primitive_list(&mut self.care_team_sequence, tag)?;
+                4
+            }
+            "diagnosisSequence" => {
+                r.primitive_list(&mut self.diagnosis_sequence, tag)?;
+                5
+            }
+            "procedureSequence" => {
+                r.primitive_list(&mut self.procedure_sequence, tag)?;
+                6
+            }
+            "informationSequence" => {
+                r.primitive_list(&mut self.information_sequence, tag)?;
+                7
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                8
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                9
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                10
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                11
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                12
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                15
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                16
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                17
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                18
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                19
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                20
+            }
+            "subSite" => {
+                r.list(&mut self.sub_site, tag)?;
+                21
+            }
+            "encounter" => {
+                r.list(&mut self.encounter, tag)?;
+                22
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                23
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                24
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                25
+            }
+            _ => {
+                if ExplanationOfBenefitItemServiced::read_xml(&mut self.serviced, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                if ExplanationOfBenefitItemLocation::read_xml(&mut self.location, name, r, tag)? {
+                    return Ok(Some(14));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        w.primitive_list("careTeamSequence", &self.care_team_sequence);
+        w.primitive_list("diagnosisSequence", &self.diagnosis_sequence);
+        w.primitive_list("procedureSequence", &self.procedure_sequence);
+        w.primitive_list("informationSequence", &self.information_sequence);
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        w.list("subSite", &self.sub_site);
+        w.list("encounter", &self.encounter);
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Adjudication details
 ///
 /// FHIR: `ExplanationOfBenefit.item.adjudication`.
@@ -1341,6 +2416,75 @@ impl Serialize for ExplanationOfBenefitItemAdjudication {
         ser::optional(&mut m, "amount", &self.amount)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitItemAdjudication {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                4
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                5
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitItemAdjudication {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -1483,6 +2627,133 @@ impl Serialize for ExplanationOfBenefitItemDetail {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitItemDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                4
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                5
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                6
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                7
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                8
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                9
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                10
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                11
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                12
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                13
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                14
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                15
+            }
+            "subDetail" => {
+                r.list(&mut self.sub_detail, tag)?;
+                16
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitItemDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("subDetail", &self.sub_detail);
+    }
+}
+
 /// Additional items
 ///
 /// FHIR: `ExplanationOfBenefit.item.detail.subDetail`.
@@ -1613,6 +2884,128 @@ impl Serialize for ExplanationOfBenefitItemDetailSubDetail {
         ser::primitive_list(&mut m, "noteNumber", "_noteNumber", &self.note_number)?;
         ser::list(&mut m, "adjudication", &self.adjudication)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitItemDetailSubDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "revenue" => {
+                r.boxed(&mut self.revenue, tag)?;
+                4
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                5
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                6
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                7
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                8
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                9
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                10
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                11
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                12
+            }
+            "udi" => {
+                r.list(&mut self.udi, tag)?;
+                13
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                14
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitItemDetailSubDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.revenue {
+            w.object("revenue", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.list("udi", &self.udi);
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
     }
 }
 
@@ -1803,6 +3196,153 @@ impl Serialize for ExplanationOfBenefitAddItem {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitAddItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "itemSequence" => {
+                r.primitive_list(&mut self.item_sequence, tag)?;
+                3
+            }
+            "detailSequence" => {
+                r.primitive_list(&mut self.detail_sequence, tag)?;
+                4
+            }
+            "subDetailSequence" => {
+                r.primitive_list(&mut self.sub_detail_sequence, tag)?;
+                5
+            }
+            "provider" => {
+                r.list(&mut self.provider, tag)?;
+                6
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                7
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                8
+            }
+            "programCode" => {
+                r.list(&mut self.program_code, tag)?;
+                9
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                12
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                13
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                14
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                15
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                16
+            }
+            "subSite" => {
+                r.list(&mut self.sub_site, tag)?;
+                17
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                18
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                19
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                20
+            }
+            _ => {
+                if ExplanationOfBenefitAddItemServiced::read_xml(&mut self.serviced, name, r, tag)?
+                {
+                    return Ok(Some(10));
+                }
+                if ExplanationOfBenefitAddItemLocation::read_xml(&mut self.location, name, r, tag)?
+                {
+                    return Ok(Some(11));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitAddItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("itemSequence", &self.item_sequence);
+        w.primitive_list("detailSequence", &self.detail_sequence);
+        w.primitive_list("subDetailSequence", &self.sub_detail_sequence);
+        w.list("provider", &self.provider);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        w.list("programCode", &self.program_code);
+        if let Some(v) = &self.serviced {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.location {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        w.list("subSite", &self.sub_site);
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("detail", &self.detail);
+    }
+}
+
 /// Insurer added line items
 ///
 /// FHIR: `ExplanationOfBenefit.addItem.detail`.
@@ -1911,6 +3451,102 @@ impl Serialize for ExplanationOfBenefitAddItemDetail {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitAddItemDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                3
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                6
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                7
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                8
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                9
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                10
+            }
+            "subDetail" => {
+                r.list(&mut self.sub_detail, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitAddItemDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+        w.list("subDetail", &self.sub_detail);
+    }
+}
+
 /// Insurer added line items
 ///
 /// FHIR: `ExplanationOfBenefit.addItem.detail.subDetail`.
@@ -2013,6 +3649,97 @@ impl Serialize for ExplanationOfBenefitAddItemDetailSubDetail {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitAddItemDetailSubDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "productOrService" => {
+                r.boxed(&mut self.product_or_service, tag)?;
+                3
+            }
+            "modifier" => {
+                r.list(&mut self.modifier, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            "unitPrice" => {
+                r.boxed(&mut self.unit_price, tag)?;
+                6
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                7
+            }
+            "net" => {
+                r.boxed(&mut self.net, tag)?;
+                8
+            }
+            "noteNumber" => {
+                r.primitive_list(&mut self.note_number, tag)?;
+                9
+            }
+            "adjudication" => {
+                r.list(&mut self.adjudication, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitAddItemDetailSubDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product_or_service {
+            w.object("productOrService", &**v);
+        }
+        w.list("modifier", &self.modifier);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.unit_price {
+            w.object("unitPrice", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.net {
+            w.object("net", &**v);
+        }
+        w.primitive_list("noteNumber", &self.note_number);
+        w.list("adjudication", &self.adjudication);
+    }
+}
+
 /// Adjudication totals
 ///
 /// FHIR: `ExplanationOfBenefit.total`.
@@ -2074,6 +3801,61 @@ impl Serialize for ExplanationOfBenefitTotal {
         ser::optional(&mut m, "category", &self.category)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitTotal {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitTotal {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }
 
@@ -2166,6 +3948,89 @@ impl Serialize for ExplanationOfBenefitPayment {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitPayment {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "adjustment" => {
+                r.boxed(&mut self.adjustment, tag)?;
+                4
+            }
+            "adjustmentReason" => {
+                r.boxed(&mut self.adjustment_reason, tag)?;
+                5
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                6
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitPayment {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.adjustment {
+            w.object("adjustment", &**v);
+        }
+        if let Some(v) = &self.adjustment_reason {
+            w.object("adjustmentReason", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+    }
+}
+
 /// Note concerning adjudication
 ///
 /// FHIR: `ExplanationOfBenefit.processNote`.
@@ -2242,6 +4107,75 @@ impl Serialize for ExplanationOfBenefitProcessNote {
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         ser::optional(&mut m, "language", &self.language)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ExplanationOfBenefitProcessNote {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "number" => {
+                r.primitive(&mut self.number, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                5
+            }
+            "language" => {
+                r.boxed(&mut self.language, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitProcessNote {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.number {
+            w.primitive("number", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        if let Some(v) = &self.language {
+            w.object("language", &**v);
+        }
     }
 }
 
@@ -2348,6 +4282,101 @@ impl Serialize for ExplanationOfBenefitBenefitBalance {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitBenefitBalance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "excluded" => {
+                r.primitive(&mut self.excluded, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "network" => {
+                r.boxed(&mut self.network, tag)?;
+                7
+            }
+            "unit" => {
+                r.boxed(&mut self.unit, tag)?;
+                8
+            }
+            "term" => {
+                r.boxed(&mut self.term, tag)?;
+                9
+            }
+            "financial" => {
+                r.list(&mut self.financial, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitBenefitBalance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.excluded {
+            w.primitive("excluded", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.network {
+            w.object("network", &**v);
+        }
+        if let Some(v) = &self.unit {
+            w.object("unit", &**v);
+        }
+        if let Some(v) = &self.term {
+            w.object("term", &**v);
+        }
+        w.list("financial", &self.financial);
+    }
+}
+
 /// Benefit Summary
 ///
 /// FHIR: `ExplanationOfBenefit.benefitBalance.financial`.
@@ -2433,6 +4462,76 @@ impl Serialize for ExplanationOfBenefitBenefitBalanceFinancial {
     }
 }
 
+impl xml::FromXml for ExplanationOfBenefitBenefitBalanceFinancial {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if ExplanationOfBenefitBenefitBalanceFinancialAllowed::read_xml(
+                    &mut self.allowed,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                if ExplanationOfBenefitBenefitBalanceFinancialUsed::read_xml(
+                    &mut self.used,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ExplanationOfBenefitBenefitBalanceFinancial {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.allowed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.used {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `ExplanationOfBenefit.supportingInfo.timing[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExplanationOfBenefitSupportingInfoTiming {
@@ -2471,6 +4570,33 @@ impl ExplanationOfBenefitSupportingInfoTiming {
         match self {
             Self::Date(p) => ser::choice_primitive(m, "timingDate", "_timingDate", p),
             Self::Period(v) => m.serialize_entry("timingPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingDate" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("timingDate", p),
+            Self::Period(v) => w.object("timingPeriod", &**v),
         }
     }
 }
@@ -2538,6 +4664,48 @@ impl ExplanationOfBenefitSupportingInfoValue {
             Self::Reference(v) => m.serialize_entry("valueReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+        }
+    }
 }
 
 /// The types `ExplanationOfBenefit.diagnosis.diagnosis[x]` can take.
@@ -2571,6 +4739,33 @@ impl ExplanationOfBenefitDiagnosisDiagnosis {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("diagnosisCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("diagnosisReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "diagnosisCodeableConcept" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "diagnosisReference" => {
+                xml::choice(slot, "diagnosis", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("diagnosisCodeableConcept", &**v),
+            Self::Reference(v) => w.object("diagnosisReference", &**v),
         }
     }
 }
@@ -2608,6 +4803,33 @@ impl ExplanationOfBenefitProcedureProcedure {
             Self::Reference(v) => m.serialize_entry("procedureReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "procedureCodeableConcept" => {
+                xml::choice(slot, "procedure", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "procedureReference" => {
+                xml::choice(slot, "procedure", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("procedureCodeableConcept", &**v),
+            Self::Reference(v) => w.object("procedureReference", &**v),
+        }
+    }
 }
 
 /// The types `ExplanationOfBenefit.accident.location[x]` can take.
@@ -2637,6 +4859,33 @@ impl ExplanationOfBenefitAccidentLocation {
         match self {
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }
@@ -2681,6 +4930,33 @@ impl ExplanationOfBenefitItemServiced {
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `ExplanationOfBenefit.item.location[x]` can take.
@@ -2716,6 +4992,38 @@ impl ExplanationOfBenefitItemLocation {
             Self::CodeableConcept(v) => m.serialize_entry("locationCodeableConcept", v),
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationCodeableConcept" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("locationCodeableConcept", &**v),
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }
@@ -2760,6 +5068,33 @@ impl ExplanationOfBenefitAddItemServiced {
             Self::Period(v) => m.serialize_entry("servicedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "servicedDate" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "servicedPeriod" => {
+                xml::choice(slot, "serviced", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("servicedDate", p),
+            Self::Period(v) => w.object("servicedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `ExplanationOfBenefit.addItem.location[x]` can take.
@@ -2795,6 +5130,38 @@ impl ExplanationOfBenefitAddItemLocation {
             Self::CodeableConcept(v) => m.serialize_entry("locationCodeableConcept", v),
             Self::Address(v) => m.serialize_entry("locationAddress", v),
             Self::Reference(v) => m.serialize_entry("locationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "locationCodeableConcept" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "locationAddress" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "locationReference" => {
+                xml::choice(slot, "location", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("locationCodeableConcept", &**v),
+            Self::Address(v) => w.object("locationAddress", &**v),
+            Self::Reference(v) => w.object("locationReference", &**v),
         }
     }
 }
@@ -2858,6 +5225,38 @@ impl ExplanationOfBenefitBenefitBalanceFinancialAllowed {
             Self::Money(v) => m.serialize_entry("allowedMoney", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "allowedUnsignedInt" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "allowedString" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "allowedMoney" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::UnsignedInt(p) => w.primitive("allowedUnsignedInt", p),
+            Self::String(p) => w.primitive("allowedString", p),
+            Self::Money(v) => w.object("allowedMoney", &**v),
+        }
+    }
 }
 
 /// The types `ExplanationOfBenefit.benefitBalance.financial.used[x]` can take.
@@ -2901,6 +5300,33 @@ impl ExplanationOfBenefitBenefitBalanceFinancialUsed {
                 ser::choice_primitive(m, "usedUnsignedInt", "_usedUnsignedInt", p)
             }
             Self::Money(v) => m.serialize_entry("usedMoney", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "usedUnsignedInt" => {
+                xml::choice(slot, "used", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "usedMoney" => {
+                xml::choice(slot, "used", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::UnsignedInt(p) => w.primitive("usedUnsignedInt", p),
+            Self::Money(v) => w.object("usedMoney", &**v),
         }
     }
 }

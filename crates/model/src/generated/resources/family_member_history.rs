@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Significant health conditions for a person related to the patient relevant in the context of care for the patient.
 ///
@@ -260,6 +262,185 @@ impl Serialize for FamilyMemberHistory {
     }
 }
 
+impl xml::FromXml for FamilyMemberHistory {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "dataAbsentReason" => {
+                r.boxed(&mut self.data_absent_reason, tag)?;
+                12
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                15
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                16
+            }
+            "sex" => {
+                r.boxed(&mut self.sex, tag)?;
+                17
+            }
+            "estimatedAge" => {
+                r.primitive(&mut self.estimated_age, tag)?;
+                20
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                22
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            "condition" => {
+                r.list(&mut self.condition, tag)?;
+                25
+            }
+            _ => {
+                if FamilyMemberHistoryBorn::read_xml(&mut self.born, name, r, tag)? {
+                    return Ok(Some(18));
+                }
+                if FamilyMemberHistoryAge::read_xml(&mut self.age, name, r, tag)? {
+                    return Ok(Some(19));
+                }
+                if FamilyMemberHistoryDeceased::read_xml(&mut self.deceased, name, r, tag)? {
+                    return Ok(Some(21));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for FamilyMemberHistory {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.data_absent_reason {
+            w.object("dataAbsentReason", &**v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        if let Some(v) = &self.sex {
+            w.object("sex", &**v);
+        }
+        if let Some(v) = &self.born {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.age {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.estimated_age {
+            w.primitive("estimatedAge", v);
+        }
+        if let Some(v) = &self.deceased {
+            v.write_xml(w);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+        w.list("condition", &self.condition);
+    }
+}
+
 /// Condition that the related person had
 ///
 /// FHIR: `FamilyMemberHistory.condition`.
@@ -356,6 +537,79 @@ impl Serialize for FamilyMemberHistoryCondition {
     }
 }
 
+impl xml::FromXml for FamilyMemberHistoryCondition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "outcome" => {
+                r.boxed(&mut self.outcome, tag)?;
+                4
+            }
+            "contributedToDeath" => {
+                r.primitive(&mut self.contributed_to_death, tag)?;
+                5
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                7
+            }
+            _ => {
+                if FamilyMemberHistoryConditionOnset::read_xml(&mut self.onset, name, r, tag)? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for FamilyMemberHistoryCondition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.object("outcome", &**v);
+        }
+        if let Some(v) = &self.contributed_to_death {
+            w.primitive("contributedToDeath", v);
+        }
+        if let Some(v) = &self.onset {
+            v.write_xml(w);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// The types `FamilyMemberHistory.born[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FamilyMemberHistoryBorn {
@@ -409,6 +663,38 @@ impl FamilyMemberHistoryBorn {
             Self::String(p) => ser::choice_primitive(m, "bornString", "_bornString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "bornPeriod" => {
+                xml::choice(slot, "born", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "bornDate" => {
+                xml::choice(slot, "born", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "bornString" => {
+                xml::choice(slot, "born", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Period(v) => w.object("bornPeriod", &**v),
+            Self::Date(p) => w.primitive("bornDate", p),
+            Self::String(p) => w.primitive("bornString", p),
+        }
+    }
 }
 
 /// The types `FamilyMemberHistory.age[x]` can take.
@@ -451,6 +737,38 @@ impl FamilyMemberHistoryAge {
             Self::Age(v) => m.serialize_entry("ageAge", v),
             Self::Range(v) => m.serialize_entry("ageRange", v),
             Self::String(p) => ser::choice_primitive(m, "ageString", "_ageString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "ageAge" => {
+                xml::choice(slot, "age", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "ageRange" => {
+                xml::choice(slot, "age", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "ageString" => {
+                xml::choice(slot, "age", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Age(v) => w.object("ageAge", &**v),
+            Self::Range(v) => w.object("ageRange", &**v),
+            Self::String(p) => w.primitive("ageString", p),
         }
     }
 }
@@ -535,6 +853,48 @@ impl FamilyMemberHistoryDeceased {
             Self::String(p) => ser::choice_primitive(m, "deceasedString", "_deceasedString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "deceasedBoolean" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "deceasedAge" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "deceasedRange" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "deceasedDate" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "deceasedString" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("deceasedBoolean", p),
+            Self::Age(v) => w.object("deceasedAge", &**v),
+            Self::Range(v) => w.object("deceasedRange", &**v),
+            Self::Date(p) => w.primitive("deceasedDate", p),
+            Self::String(p) => w.primitive("deceasedString", p),
+        }
+    }
 }
 
 /// The types `FamilyMemberHistory.condition.onset[x]` can take.
@@ -583,6 +943,43 @@ impl FamilyMemberHistoryConditionOnset {
             Self::Range(v) => m.serialize_entry("onsetRange", v),
             Self::Period(v) => m.serialize_entry("onsetPeriod", v),
             Self::String(p) => ser::choice_primitive(m, "onsetString", "_onsetString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "onsetAge" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "onsetRange" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "onsetPeriod" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "onsetString" => {
+                xml::choice(slot, "onset", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Age(v) => w.object("onsetAge", &**v),
+            Self::Range(v) => w.object("onsetRange", &**v),
+            Self::Period(v) => w.object("onsetPeriod", &**v),
+            Self::String(p) => w.primitive("onsetString", p),
         }
     }
 }

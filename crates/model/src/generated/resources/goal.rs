@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes the intended objective(s) for a patient, group or organization care, for example, weight loss, restoring an activity of daily living, obtaining herd immunity via immunization, meeting a process improvement objective, etc.
 ///
@@ -228,6 +230,173 @@ impl Serialize for Goal {
     }
 }
 
+impl xml::FromXml for Goal {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "lifecycleStatus" => {
+                r.primitive(&mut self.lifecycle_status, tag)?;
+                9
+            }
+            "achievementStatus" => {
+                r.boxed(&mut self.achievement_status, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                12
+            }
+            "description" => {
+                r.boxed(&mut self.description, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                16
+            }
+            "statusDate" => {
+                r.primitive(&mut self.status_date, tag)?;
+                17
+            }
+            "statusReason" => {
+                r.primitive(&mut self.status_reason, tag)?;
+                18
+            }
+            "expressedBy" => {
+                r.boxed(&mut self.expressed_by, tag)?;
+                19
+            }
+            "addresses" => {
+                r.list(&mut self.addresses, tag)?;
+                20
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                21
+            }
+            "outcomeCode" => {
+                r.list(&mut self.outcome_code, tag)?;
+                22
+            }
+            "outcomeReference" => {
+                r.list(&mut self.outcome_reference, tag)?;
+                23
+            }
+            _ => {
+                if GoalStart::read_xml(&mut self.start, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Goal {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.lifecycle_status {
+            w.primitive("lifecycleStatus", v);
+        }
+        if let Some(v) = &self.achievement_status {
+            w.object("achievementStatus", &**v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.object("description", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.start {
+            v.write_xml(w);
+        }
+        w.list("target", &self.target);
+        if let Some(v) = &self.status_date {
+            w.primitive("statusDate", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.primitive("statusReason", v);
+        }
+        if let Some(v) = &self.expressed_by {
+            w.object("expressedBy", &**v);
+        }
+        w.list("addresses", &self.addresses);
+        w.list("note", &self.note);
+        w.list("outcomeCode", &self.outcome_code);
+        w.list("outcomeReference", &self.outcome_reference);
+    }
+}
+
 /// Target outcome for the goal
 ///
 /// FHIR: `Goal.target`.
@@ -308,6 +477,66 @@ impl Serialize for GoalTarget {
     }
 }
 
+impl xml::FromXml for GoalTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "measure" => {
+                r.boxed(&mut self.measure, tag)?;
+                3
+            }
+            _ => {
+                if GoalTargetDetail::read_xml(&mut self.detail, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                if GoalTargetDue::read_xml(&mut self.due, name, r, tag)? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GoalTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.measure {
+            w.object("measure", &**v);
+        }
+        if let Some(v) = &self.detail {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.due {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Goal.start[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GoalStart {
@@ -346,6 +575,33 @@ impl GoalStart {
         match self {
             Self::Date(p) => ser::choice_primitive(m, "startDate", "_startDate", p),
             Self::CodeableConcept(v) => m.serialize_entry("startCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "startDate" => {
+                xml::choice(slot, "start", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "startCodeableConcept" => {
+                xml::choice(slot, "start", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("startDate", p),
+            Self::CodeableConcept(v) => w.object("startCodeableConcept", &**v),
         }
     }
 }
@@ -434,6 +690,58 @@ impl GoalTargetDetail {
             Self::Ratio(v) => m.serialize_entry("detailRatio", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "detailQuantity" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "detailRange" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "detailCodeableConcept" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "detailString" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "detailBoolean" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "detailInteger" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "detailRatio" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("detailQuantity", &**v),
+            Self::Range(v) => w.object("detailRange", &**v),
+            Self::CodeableConcept(v) => w.object("detailCodeableConcept", &**v),
+            Self::String(p) => w.primitive("detailString", p),
+            Self::Boolean(p) => w.primitive("detailBoolean", p),
+            Self::Integer(p) => w.primitive("detailInteger", p),
+            Self::Ratio(v) => w.object("detailRatio", &**v),
+        }
+    }
 }
 
 /// The types `Goal.target.due[x]` can take.
@@ -472,6 +780,33 @@ impl GoalTargetDue {
         match self {
             Self::Date(p) => ser::choice_primitive(m, "dueDate", "_dueDate", p),
             Self::Duration(v) => m.serialize_entry("dueDuration", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "dueDate" => {
+                xml::choice(slot, "due", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "dueDuration" => {
+                xml::choice(slot, "due", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Date(p) => w.primitive("dueDate", p),
+            Self::Duration(v) => w.object("dueDuration", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A formal computable definition of a graph of resources - that is, a coherent set of resources that form a graph by following references. The Graph Definition resource defines a set and makes rules about the set.
 ///
@@ -219,6 +221,173 @@ impl Serialize for GraphDefinition {
     }
 }
 
+impl xml::FromXml for GraphDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                12
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                13
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                14
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                15
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                16
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                17
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                18
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                19
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                20
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                21
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                22
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GraphDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+        w.list("link", &self.link);
+    }
+}
+
 /// Links this graph makes rules about
 ///
 /// FHIR: `GraphDefinition.link`.
@@ -312,6 +481,87 @@ impl Serialize for GraphDefinitionLink {
     }
 }
 
+impl xml::FromXml for GraphDefinitionLink {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                3
+            }
+            "sliceName" => {
+                r.primitive(&mut self.slice_name, tag)?;
+                4
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                5
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                6
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                7
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GraphDefinitionLink {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.slice_name {
+            w.primitive("sliceName", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("target", &self.target);
+    }
+}
+
 /// Potential target for the link
 ///
 /// FHIR: `GraphDefinition.link.target`.
@@ -394,6 +644,78 @@ impl Serialize for GraphDefinitionLinkTarget {
         ser::list(&mut m, "compartment", &self.compartment)?;
         ser::list(&mut m, "link", &self.link)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for GraphDefinitionLinkTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "params" => {
+                r.primitive(&mut self.params, tag)?;
+                4
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                5
+            }
+            "compartment" => {
+                r.list(&mut self.compartment, tag)?;
+                6
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GraphDefinitionLinkTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.params {
+            w.primitive("params", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+        w.list("compartment", &self.compartment);
+        w.list("link", &self.link);
     }
 }
 
@@ -481,5 +803,81 @@ impl Serialize for GraphDefinitionLinkTargetCompartment {
         ser::primitive(&mut m, "expression", "_expression", &self.expression)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for GraphDefinitionLinkTargetCompartment {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                3
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                4
+            }
+            "rule" => {
+                r.primitive(&mut self.rule, tag)?;
+                5
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                6
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GraphDefinitionLinkTargetCompartment {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.rule {
+            w.primitive("rule", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
     }
 }

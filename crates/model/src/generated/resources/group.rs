@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Represents a defined collection of entities that may be discussed or acted upon collectively but which are not expected to act collectively, and are not formally or legally recognized; i.e. a collection of entities that isn't an Organization.
 ///
@@ -183,6 +185,140 @@ impl Serialize for Group {
     }
 }
 
+impl xml::FromXml for Group {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                10
+            }
+            "actual" => {
+                r.primitive(&mut self.actual, tag)?;
+                11
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                12
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                13
+            }
+            "quantity" => {
+                r.primitive(&mut self.quantity, tag)?;
+                14
+            }
+            "managingEntity" => {
+                r.boxed(&mut self.managing_entity, tag)?;
+                15
+            }
+            "characteristic" => {
+                r.list(&mut self.characteristic, tag)?;
+                16
+            }
+            "member" => {
+                r.list(&mut self.member, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Group {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.actual {
+            w.primitive("actual", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.quantity {
+            w.primitive("quantity", v);
+        }
+        if let Some(v) = &self.managing_entity {
+            w.object("managingEntity", &**v);
+        }
+        w.list("characteristic", &self.characteristic);
+        w.list("member", &self.member);
+    }
+}
+
 /// Include / Exclude group members by Trait
 ///
 /// FHIR: `Group.characteristic`.
@@ -266,6 +402,74 @@ impl Serialize for GroupCharacteristic {
     }
 }
 
+impl xml::FromXml for GroupCharacteristic {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "exclude" => {
+                r.primitive(&mut self.exclude, tag)?;
+                5
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                6
+            }
+            _ => {
+                if GroupCharacteristicValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GroupCharacteristic {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.exclude {
+            w.primitive("exclude", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// Who or what is in group
 ///
 /// FHIR: `Group.member`.
@@ -337,6 +541,68 @@ impl Serialize for GroupMember {
     }
 }
 
+impl xml::FromXml for GroupMember {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "entity" => {
+                r.boxed(&mut self.entity, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            "inactive" => {
+                r.primitive(&mut self.inactive, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GroupMember {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.entity {
+            w.object("entity", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.inactive {
+            w.primitive("inactive", v);
+        }
+    }
+}
+
 /// The types `Group.characteristic.value[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GroupCharacteristicValue {
@@ -389,6 +655,48 @@ impl GroupCharacteristicValue {
             Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
             Self::Range(v) => m.serialize_entry("valueRange", v),
             Self::Reference(v) => m.serialize_entry("valueReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A guidance response is the formal response to a guidance request, including any output parameters returned by the evaluation, as well as the description of any proposed actions to be taken.
 ///
@@ -223,6 +225,168 @@ impl Serialize for GuidanceResponse {
     }
 }
 
+impl xml::FromXml for GuidanceResponse {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "requestIdentifier" => {
+                r.boxed(&mut self.request_identifier, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                13
+            }
+            "occurrenceDateTime" => {
+                r.primitive(&mut self.occurrence_date_time, tag)?;
+                14
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                15
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                16
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                17
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                18
+            }
+            "evaluationMessage" => {
+                r.list(&mut self.evaluation_message, tag)?;
+                19
+            }
+            "outputParameters" => {
+                r.boxed(&mut self.output_parameters, tag)?;
+                20
+            }
+            "result" => {
+                r.boxed(&mut self.result, tag)?;
+                21
+            }
+            "dataRequirement" => {
+                r.list(&mut self.data_requirement, tag)?;
+                22
+            }
+            _ => {
+                if GuidanceResponseModule::read_xml(&mut self.module, name, r, tag)? {
+                    return Ok(Some(10));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for GuidanceResponse {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.request_identifier {
+            w.object("requestIdentifier", &**v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.module {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.occurrence_date_time {
+            w.primitive("occurrenceDateTime", v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+        w.list("evaluationMessage", &self.evaluation_message);
+        if let Some(v) = &self.output_parameters {
+            w.object("outputParameters", &**v);
+        }
+        if let Some(v) = &self.result {
+            w.object("result", &**v);
+        }
+        w.list("dataRequirement", &self.data_requirement);
+    }
+}
+
 /// The types `GuidanceResponse.module[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum GuidanceResponseModule {
@@ -279,6 +443,38 @@ impl GuidanceResponseModule {
                 ser::choice_primitive(m, "moduleCanonical", "_moduleCanonical", p)
             }
             Self::CodeableConcept(v) => m.serialize_entry("moduleCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "moduleUri" => {
+                xml::choice(slot, "module", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "moduleCanonical" => {
+                xml::choice(slot, "module", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "moduleCodeableConcept" => {
+                xml::choice(slot, "module", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Uri(p) => w.primitive("moduleUri", p),
+            Self::Canonical(p) => w.primitive("moduleCanonical", p),
+            Self::CodeableConcept(v) => w.object("moduleCodeableConcept", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The details of a healthcare service available at a location.
 ///
@@ -282,6 +284,212 @@ impl Serialize for HealthcareService {
     }
 }
 
+impl xml::FromXml for HealthcareService {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "providedBy" => {
+                r.boxed(&mut self.provided_by, tag)?;
+                10
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                11
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                12
+            }
+            "specialty" => {
+                r.list(&mut self.specialty, tag)?;
+                13
+            }
+            "location" => {
+                r.list(&mut self.location, tag)?;
+                14
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                15
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                16
+            }
+            "extraDetails" => {
+                r.primitive(&mut self.extra_details, tag)?;
+                17
+            }
+            "photo" => {
+                r.boxed(&mut self.photo, tag)?;
+                18
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                19
+            }
+            "coverageArea" => {
+                r.list(&mut self.coverage_area, tag)?;
+                20
+            }
+            "serviceProvisionCode" => {
+                r.list(&mut self.service_provision_code, tag)?;
+                21
+            }
+            "eligibility" => {
+                r.list(&mut self.eligibility, tag)?;
+                22
+            }
+            "program" => {
+                r.list(&mut self.program, tag)?;
+                23
+            }
+            "characteristic" => {
+                r.list(&mut self.characteristic, tag)?;
+                24
+            }
+            "communication" => {
+                r.list(&mut self.communication, tag)?;
+                25
+            }
+            "referralMethod" => {
+                r.list(&mut self.referral_method, tag)?;
+                26
+            }
+            "appointmentRequired" => {
+                r.primitive(&mut self.appointment_required, tag)?;
+                27
+            }
+            "availableTime" => {
+                r.list(&mut self.available_time, tag)?;
+                28
+            }
+            "notAvailable" => {
+                r.list(&mut self.not_available, tag)?;
+                29
+            }
+            "availabilityExceptions" => {
+                r.primitive(&mut self.availability_exceptions, tag)?;
+                30
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                31
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for HealthcareService {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.provided_by {
+            w.object("providedBy", &**v);
+        }
+        w.list("category", &self.category);
+        w.list("type", &self.r#type);
+        w.list("specialty", &self.specialty);
+        w.list("location", &self.location);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.extra_details {
+            w.primitive("extraDetails", v);
+        }
+        if let Some(v) = &self.photo {
+            w.object("photo", &**v);
+        }
+        w.list("telecom", &self.telecom);
+        w.list("coverageArea", &self.coverage_area);
+        w.list("serviceProvisionCode", &self.service_provision_code);
+        w.list("eligibility", &self.eligibility);
+        w.list("program", &self.program);
+        w.list("characteristic", &self.characteristic);
+        w.list("communication", &self.communication);
+        w.list("referralMethod", &self.referral_method);
+        if let Some(v) = &self.appointment_required {
+            w.primitive("appointmentRequired", v);
+        }
+        w.list("availableTime", &self.available_time);
+        w.list("notAvailable", &self.not_available);
+        if let Some(v) = &self.availability_exceptions {
+            w.primitive("availabilityExceptions", v);
+        }
+        w.list("endpoint", &self.endpoint);
+    }
+}
+
 /// Specific eligibility requirements required to use the service
 ///
 /// FHIR: `HealthcareService.eligibility`.
@@ -344,6 +552,61 @@ impl Serialize for HealthcareServiceEligibility {
         ser::optional(&mut m, "code", &self.code)?;
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for HealthcareServiceEligibility {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for HealthcareServiceEligibility {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
     }
 }
 
@@ -439,6 +702,73 @@ impl Serialize for HealthcareServiceAvailableTime {
     }
 }
 
+impl xml::FromXml for HealthcareServiceAvailableTime {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "daysOfWeek" => {
+                r.primitive_list(&mut self.days_of_week, tag)?;
+                3
+            }
+            "allDay" => {
+                r.primitive(&mut self.all_day, tag)?;
+                4
+            }
+            "availableStartTime" => {
+                r.primitive(&mut self.available_start_time, tag)?;
+                5
+            }
+            "availableEndTime" => {
+                r.primitive(&mut self.available_end_time, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for HealthcareServiceAvailableTime {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("daysOfWeek", &self.days_of_week);
+        if let Some(v) = &self.all_day {
+            w.primitive("allDay", v);
+        }
+        if let Some(v) = &self.available_start_time {
+            w.primitive("availableStartTime", v);
+        }
+        if let Some(v) = &self.available_end_time {
+            w.primitive("availableEndTime", v);
+        }
+    }
+}
+
 /// Not available during this time due to provided reason
 ///
 /// FHIR: `HealthcareService.notAvailable`.
@@ -501,5 +831,60 @@ impl Serialize for HealthcareServiceNotAvailable {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::optional(&mut m, "during", &self.during)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for HealthcareServiceNotAvailable {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "during" => {
+                r.boxed(&mut self.during, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for HealthcareServiceNotAvailable {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.during {
+            w.object("during", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Representation of the content produced in a DICOM imaging study. A study comprises a set of series, each of which includes a set of Service-Object Pair Instances (SOP Instances - images or other data) acquired or produced in a common context.  A series is of only one modality (e.g. X-ray, CT, MR, ultrasound), but a study may have multiple series of different modalities.
 ///
@@ -253,6 +255,196 @@ impl Serialize for ImagingStudy {
     }
 }
 
+impl xml::FromXml for ImagingStudy {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "modality" => {
+                r.list(&mut self.modality, tag)?;
+                10
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                11
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                12
+            }
+            "started" => {
+                r.primitive(&mut self.started, tag)?;
+                13
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                14
+            }
+            "referrer" => {
+                r.boxed(&mut self.referrer, tag)?;
+                15
+            }
+            "interpreter" => {
+                r.list(&mut self.interpreter, tag)?;
+                16
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                17
+            }
+            "numberOfSeries" => {
+                r.primitive(&mut self.number_of_series, tag)?;
+                18
+            }
+            "numberOfInstances" => {
+                r.primitive(&mut self.number_of_instances, tag)?;
+                19
+            }
+            "procedureReference" => {
+                r.boxed(&mut self.procedure_reference, tag)?;
+                20
+            }
+            "procedureCode" => {
+                r.list(&mut self.procedure_code, tag)?;
+                21
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                22
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                23
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                24
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                25
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                26
+            }
+            "series" => {
+                r.list(&mut self.series, tag)?;
+                27
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImagingStudy {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("modality", &self.modality);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.started {
+            w.primitive("started", v);
+        }
+        w.list("basedOn", &self.based_on);
+        if let Some(v) = &self.referrer {
+            w.object("referrer", &**v);
+        }
+        w.list("interpreter", &self.interpreter);
+        w.list("endpoint", &self.endpoint);
+        if let Some(v) = &self.number_of_series {
+            w.primitive("numberOfSeries", v);
+        }
+        if let Some(v) = &self.number_of_instances {
+            w.primitive("numberOfInstances", v);
+        }
+        if let Some(v) = &self.procedure_reference {
+            w.object("procedureReference", &**v);
+        }
+        w.list("procedureCode", &self.procedure_code);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("series", &self.series);
+    }
+}
+
 /// Each study has one or more series of instances
 ///
 /// FHIR: `ImagingStudy.series`.
@@ -387,6 +579,123 @@ impl Serialize for ImagingStudySeries {
     }
 }
 
+impl xml::FromXml for ImagingStudySeries {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "uid" => {
+                r.primitive(&mut self.uid, tag)?;
+                3
+            }
+            "number" => {
+                r.primitive(&mut self.number, tag)?;
+                4
+            }
+            "modality" => {
+                r.boxed(&mut self.modality, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "numberOfInstances" => {
+                r.primitive(&mut self.number_of_instances, tag)?;
+                7
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                8
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                9
+            }
+            "laterality" => {
+                r.boxed(&mut self.laterality, tag)?;
+                10
+            }
+            "specimen" => {
+                r.list(&mut self.specimen, tag)?;
+                11
+            }
+            "started" => {
+                r.primitive(&mut self.started, tag)?;
+                12
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                13
+            }
+            "instance" => {
+                r.list(&mut self.instance, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImagingStudySeries {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.uid {
+            w.primitive("uid", v);
+        }
+        if let Some(v) = &self.number {
+            w.primitive("number", v);
+        }
+        if let Some(v) = &self.modality {
+            w.object("modality", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.number_of_instances {
+            w.primitive("numberOfInstances", v);
+        }
+        w.list("endpoint", &self.endpoint);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        if let Some(v) = &self.laterality {
+            w.object("laterality", &**v);
+        }
+        w.list("specimen", &self.specimen);
+        if let Some(v) = &self.started {
+            w.primitive("started", v);
+        }
+        w.list("performer", &self.performer);
+        w.list("instance", &self.instance);
+    }
+}
+
 /// Who performed the series
 ///
 /// FHIR: `ImagingStudy.series.performer`.
@@ -448,6 +757,61 @@ impl Serialize for ImagingStudySeriesPerformer {
         ser::optional(&mut m, "function", &self.function)?;
         ser::optional(&mut m, "actor", &self.actor)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImagingStudySeriesPerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImagingStudySeriesPerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
     }
 }
 
@@ -527,5 +891,74 @@ impl Serialize for ImagingStudySeriesInstance {
         ser::primitive(&mut m, "number", "_number", &self.number)?;
         ser::primitive(&mut m, "title", "_title", &self.title)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImagingStudySeriesInstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "uid" => {
+                r.primitive(&mut self.uid, tag)?;
+                3
+            }
+            "sopClass" => {
+                r.boxed(&mut self.sop_class, tag)?;
+                4
+            }
+            "number" => {
+                r.primitive(&mut self.number, tag)?;
+                5
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImagingStudySeriesInstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.uid {
+            w.primitive("uid", v);
+        }
+        if let Some(v) = &self.sop_class {
+            w.object("sopClass", &**v);
+        }
+        if let Some(v) = &self.number {
+            w.primitive("number", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes the event of a patient being administered a vaccine or a record of an immunization as reported by a patient, a clinician or another party.
 ///
@@ -308,6 +310,251 @@ impl Serialize for Immunization {
     }
 }
 
+impl xml::FromXml for Immunization {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                10
+            }
+            "vaccineCode" => {
+                r.boxed(&mut self.vaccine_code, tag)?;
+                11
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                12
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                13
+            }
+            "recorded" => {
+                r.primitive(&mut self.recorded, tag)?;
+                15
+            }
+            "primarySource" => {
+                r.primitive(&mut self.primary_source, tag)?;
+                16
+            }
+            "reportOrigin" => {
+                r.boxed(&mut self.report_origin, tag)?;
+                17
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                18
+            }
+            "manufacturer" => {
+                r.boxed(&mut self.manufacturer, tag)?;
+                19
+            }
+            "lotNumber" => {
+                r.primitive(&mut self.lot_number, tag)?;
+                20
+            }
+            "expirationDate" => {
+                r.primitive(&mut self.expiration_date, tag)?;
+                21
+            }
+            "site" => {
+                r.boxed(&mut self.site, tag)?;
+                22
+            }
+            "route" => {
+                r.boxed(&mut self.route, tag)?;
+                23
+            }
+            "doseQuantity" => {
+                r.boxed(&mut self.dose_quantity, tag)?;
+                24
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                25
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                26
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                27
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                28
+            }
+            "isSubpotent" => {
+                r.primitive(&mut self.is_subpotent, tag)?;
+                29
+            }
+            "subpotentReason" => {
+                r.list(&mut self.subpotent_reason, tag)?;
+                30
+            }
+            "education" => {
+                r.list(&mut self.education, tag)?;
+                31
+            }
+            "programEligibility" => {
+                r.list(&mut self.program_eligibility, tag)?;
+                32
+            }
+            "fundingSource" => {
+                r.boxed(&mut self.funding_source, tag)?;
+                33
+            }
+            "reaction" => {
+                r.list(&mut self.reaction, tag)?;
+                34
+            }
+            "protocolApplied" => {
+                r.list(&mut self.protocol_applied, tag)?;
+                35
+            }
+            _ => {
+                if ImmunizationOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(14));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Immunization {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.vaccine_code {
+            w.object("vaccineCode", &**v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorded {
+            w.primitive("recorded", v);
+        }
+        if let Some(v) = &self.primary_source {
+            w.primitive("primarySource", v);
+        }
+        if let Some(v) = &self.report_origin {
+            w.object("reportOrigin", &**v);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        if let Some(v) = &self.manufacturer {
+            w.object("manufacturer", &**v);
+        }
+        if let Some(v) = &self.lot_number {
+            w.primitive("lotNumber", v);
+        }
+        if let Some(v) = &self.expiration_date {
+            w.primitive("expirationDate", v);
+        }
+        if let Some(v) = &self.site {
+            w.object("site", &**v);
+        }
+        if let Some(v) = &self.route {
+            w.object("route", &**v);
+        }
+        if let Some(v) = &self.dose_quantity {
+            w.object("doseQuantity", &**v);
+        }
+        w.list("performer", &self.performer);
+        w.list("note", &self.note);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        if let Some(v) = &self.is_subpotent {
+            w.primitive("isSubpotent", v);
+        }
+        w.list("subpotentReason", &self.subpotent_reason);
+        w.list("education", &self.education);
+        w.list("programEligibility", &self.program_eligibility);
+        if let Some(v) = &self.funding_source {
+            w.object("fundingSource", &**v);
+        }
+        w.list("reaction", &self.reaction);
+        w.list("protocolApplied", &self.protocol_applied);
+    }
+}
+
 /// Who performed event
 ///
 /// FHIR: `Immunization.performer`.
@@ -369,6 +616,61 @@ impl Serialize for ImmunizationPerformer {
         ser::optional(&mut m, "function", &self.function)?;
         ser::optional(&mut m, "actor", &self.actor)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImmunizationPerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationPerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
     }
 }
 
@@ -462,6 +764,75 @@ impl Serialize for ImmunizationEducation {
     }
 }
 
+impl xml::FromXml for ImmunizationEducation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "documentType" => {
+                r.primitive(&mut self.document_type, tag)?;
+                3
+            }
+            "reference" => {
+                r.primitive(&mut self.reference, tag)?;
+                4
+            }
+            "publicationDate" => {
+                r.primitive(&mut self.publication_date, tag)?;
+                5
+            }
+            "presentationDate" => {
+                r.primitive(&mut self.presentation_date, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationEducation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.document_type {
+            w.primitive("documentType", v);
+        }
+        if let Some(v) = &self.reference {
+            w.primitive("reference", v);
+        }
+        if let Some(v) = &self.publication_date {
+            w.primitive("publicationDate", v);
+        }
+        if let Some(v) = &self.presentation_date {
+            w.primitive("presentationDate", v);
+        }
+    }
+}
+
 /// Details of a reaction that follows immunization
 ///
 /// FHIR: `Immunization.reaction`.
@@ -531,6 +902,68 @@ impl Serialize for ImmunizationReaction {
         ser::optional(&mut m, "detail", &self.detail)?;
         ser::primitive(&mut m, "reported", "_reported", &self.reported)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImmunizationReaction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                3
+            }
+            "detail" => {
+                r.boxed(&mut self.detail, tag)?;
+                4
+            }
+            "reported" => {
+                r.primitive(&mut self.reported, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationReaction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.detail {
+            w.object("detail", &**v);
+        }
+        if let Some(v) = &self.reported {
+            w.primitive("reported", v);
+        }
     }
 }
 
@@ -628,6 +1061,88 @@ impl Serialize for ImmunizationProtocolApplied {
     }
 }
 
+impl xml::FromXml for ImmunizationProtocolApplied {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "series" => {
+                r.primitive(&mut self.series, tag)?;
+                3
+            }
+            "authority" => {
+                r.boxed(&mut self.authority, tag)?;
+                4
+            }
+            "targetDisease" => {
+                r.list(&mut self.target_disease, tag)?;
+                5
+            }
+            _ => {
+                if ImmunizationProtocolAppliedDoseNumber::read_xml(
+                    &mut self.dose_number,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                if ImmunizationProtocolAppliedSeriesDoses::read_xml(
+                    &mut self.series_doses,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationProtocolApplied {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.series {
+            w.primitive("series", v);
+        }
+        if let Some(v) = &self.authority {
+            w.object("authority", &**v);
+        }
+        w.list("targetDisease", &self.target_disease);
+        if let Some(v) = &self.dose_number {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.series_doses {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Immunization.occurrence[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImmunizationOccurrence {
@@ -686,6 +1201,33 @@ impl ImmunizationOccurrence {
                 ser::choice_primitive(m, "occurrenceDateTime", "_occurrenceDateTime", p)
             }
             Self::String(p) => ser::choice_primitive(m, "occurrenceString", "_occurrenceString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrenceString" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::String(p) => w.primitive("occurrenceString", p),
         }
     }
 }
@@ -755,6 +1297,33 @@ impl ImmunizationProtocolAppliedDoseNumber {
             Self::String(p) => ser::choice_primitive(m, "doseNumberString", "_doseNumberString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "doseNumberPositiveInt" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "doseNumberString" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("doseNumberPositiveInt", p),
+            Self::String(p) => w.primitive("doseNumberString", p),
+        }
+    }
 }
 
 /// The types `Immunization.protocolApplied.seriesDoses[x]` can take.
@@ -822,6 +1391,33 @@ impl ImmunizationProtocolAppliedSeriesDoses {
             Self::String(p) => {
                 ser::choice_primitive(m, "seriesDosesString", "_seriesDosesString", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "seriesDosesPositiveInt" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "seriesDosesString" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("seriesDosesPositiveInt", p),
+            Self::String(p) => w.primitive("seriesDosesString", p),
         }
     }
 }

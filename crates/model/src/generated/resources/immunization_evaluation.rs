@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes a comparison of an immunization event against published recommendations to determine if the administration is "valid" in relation to those  recommendations.
 ///
@@ -210,6 +212,167 @@ impl Serialize for ImmunizationEvaluation {
     }
 }
 
+impl xml::FromXml for ImmunizationEvaluation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                10
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                11
+            }
+            "authority" => {
+                r.boxed(&mut self.authority, tag)?;
+                12
+            }
+            "targetDisease" => {
+                r.boxed(&mut self.target_disease, tag)?;
+                13
+            }
+            "immunizationEvent" => {
+                r.boxed(&mut self.immunization_event, tag)?;
+                14
+            }
+            "doseStatus" => {
+                r.boxed(&mut self.dose_status, tag)?;
+                15
+            }
+            "doseStatusReason" => {
+                r.list(&mut self.dose_status_reason, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "series" => {
+                r.primitive(&mut self.series, tag)?;
+                18
+            }
+            _ => {
+                if ImmunizationEvaluationDoseNumber::read_xml(&mut self.dose_number, name, r, tag)?
+                {
+                    return Ok(Some(19));
+                }
+                if ImmunizationEvaluationSeriesDoses::read_xml(
+                    &mut self.series_doses,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(20));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationEvaluation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.authority {
+            w.object("authority", &**v);
+        }
+        if let Some(v) = &self.target_disease {
+            w.object("targetDisease", &**v);
+        }
+        if let Some(v) = &self.immunization_event {
+            w.object("immunizationEvent", &**v);
+        }
+        if let Some(v) = &self.dose_status {
+            w.object("doseStatus", &**v);
+        }
+        w.list("doseStatusReason", &self.dose_status_reason);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.series {
+            w.primitive("series", v);
+        }
+        if let Some(v) = &self.dose_number {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.series_doses {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `ImmunizationEvaluation.doseNumber[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImmunizationEvaluationDoseNumber {
@@ -273,6 +436,33 @@ impl ImmunizationEvaluationDoseNumber {
                 ser::choice_primitive(m, "doseNumberPositiveInt", "_doseNumberPositiveInt", p)
             }
             Self::String(p) => ser::choice_primitive(m, "doseNumberString", "_doseNumberString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "doseNumberPositiveInt" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "doseNumberString" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("doseNumberPositiveInt", p),
+            Self::String(p) => w.primitive("doseNumberString", p),
         }
     }
 }
@@ -342,6 +532,33 @@ impl ImmunizationEvaluationSeriesDoses {
             Self::String(p) => {
                 ser::choice_primitive(m, "seriesDosesString", "_seriesDosesString", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "seriesDosesPositiveInt" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "seriesDosesString" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("seriesDosesPositiveInt", p),
+            Self::String(p) => w.primitive("seriesDosesString", p),
         }
     }
 }

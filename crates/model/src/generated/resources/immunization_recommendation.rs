@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A patient's point-in-time set of recommendations (i.e. forecasting) according to a published schedule with optional supporting justification.
 ///
@@ -146,6 +148,107 @@ impl Serialize for ImmunizationRecommendation {
         ser::optional(&mut m, "authority", &self.authority)?;
         ser::list(&mut m, "recommendation", &self.recommendation)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImmunizationRecommendation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                9
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                10
+            }
+            "authority" => {
+                r.boxed(&mut self.authority, tag)?;
+                11
+            }
+            "recommendation" => {
+                r.list(&mut self.recommendation, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationRecommendation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.authority {
+            w.object("authority", &**v);
+        }
+        w.list("recommendation", &self.recommendation);
     }
 }
 
@@ -309,6 +412,133 @@ impl Serialize for ImmunizationRecommendationRecommendation {
     }
 }
 
+impl xml::FromXml for ImmunizationRecommendationRecommendation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "vaccineCode" => {
+                r.list(&mut self.vaccine_code, tag)?;
+                3
+            }
+            "targetDisease" => {
+                r.boxed(&mut self.target_disease, tag)?;
+                4
+            }
+            "contraindicatedVaccineCode" => {
+                r.list(&mut self.contraindicated_vaccine_code, tag)?;
+                5
+            }
+            "forecastStatus" => {
+                r.boxed(&mut self.forecast_status, tag)?;
+                6
+            }
+            "forecastReason" => {
+                r.list(&mut self.forecast_reason, tag)?;
+                7
+            }
+            "dateCriterion" => {
+                r.list(&mut self.date_criterion, tag)?;
+                8
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                9
+            }
+            "series" => {
+                r.primitive(&mut self.series, tag)?;
+                10
+            }
+            "supportingImmunization" => {
+                r.list(&mut self.supporting_immunization, tag)?;
+                13
+            }
+            "supportingPatientInformation" => {
+                r.list(&mut self.supporting_patient_information, tag)?;
+                14
+            }
+            _ => {
+                if ImmunizationRecommendationRecommendationDoseNumber::read_xml(
+                    &mut self.dose_number,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(11));
+                }
+                if ImmunizationRecommendationRecommendationSeriesDoses::read_xml(
+                    &mut self.series_doses,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(12));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationRecommendationRecommendation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("vaccineCode", &self.vaccine_code);
+        if let Some(v) = &self.target_disease {
+            w.object("targetDisease", &**v);
+        }
+        w.list(
+            "contraindicatedVaccineCode",
+            &self.contraindicated_vaccine_code,
+        );
+        if let Some(v) = &self.forecast_status {
+            w.object("forecastStatus", &**v);
+        }
+        w.list("forecastReason", &self.forecast_reason);
+        w.list("dateCriterion", &self.date_criterion);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.series {
+            w.primitive("series", v);
+        }
+        if let Some(v) = &self.dose_number {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.series_doses {
+            v.write_xml(w);
+        }
+        w.list("supportingImmunization", &self.supporting_immunization);
+        w.list(
+            "supportingPatientInformation",
+            &self.supporting_patient_information,
+        );
+    }
+}
+
 /// Dates governing proposed immunization
 ///
 /// FHIR: `ImmunizationRecommendation.recommendation.dateCriterion`.
@@ -371,6 +601,61 @@ impl Serialize for ImmunizationRecommendationRecommendationDateCriterion {
         ser::optional(&mut m, "code", &self.code)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImmunizationRecommendationRecommendationDateCriterion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImmunizationRecommendationRecommendationDateCriterion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -437,6 +722,33 @@ impl ImmunizationRecommendationRecommendationDoseNumber {
                 ser::choice_primitive(m, "doseNumberPositiveInt", "_doseNumberPositiveInt", p)
             }
             Self::String(p) => ser::choice_primitive(m, "doseNumberString", "_doseNumberString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "doseNumberPositiveInt" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "doseNumberString" => {
+                xml::choice(slot, "doseNumber", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("doseNumberPositiveInt", p),
+            Self::String(p) => w.primitive("doseNumberString", p),
         }
     }
 }
@@ -506,6 +818,33 @@ impl ImmunizationRecommendationRecommendationSeriesDoses {
             Self::String(p) => {
                 ser::choice_primitive(m, "seriesDosesString", "_seriesDosesString", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "seriesDosesPositiveInt" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "seriesDosesString" => {
+                xml::choice(slot, "seriesDoses", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::PositiveInt(p) => w.primitive("seriesDosesPositiveInt", p),
+            Self::String(p) => w.primitive("seriesDosesString", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A set of rules of how a particular interoperability or standards problem is solved - typically through the use of FHIR resources. This resource is used to gather all the parts of an implementation guide into a logical whole and to publish a computable definition of all the parts.
 ///
@@ -251,6 +253,204 @@ impl Serialize for ImplementationGuide {
     }
 }
 
+impl xml::FromXml for ImplementationGuide {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                18
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                19
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                20
+            }
+            "packageId" => {
+                r.primitive(&mut self.package_id, tag)?;
+                21
+            }
+            "license" => {
+                r.primitive(&mut self.license, tag)?;
+                22
+            }
+            "fhirVersion" => {
+                r.primitive_list(&mut self.fhir_version, tag)?;
+                23
+            }
+            "dependsOn" => {
+                r.list(&mut self.depends_on, tag)?;
+                24
+            }
+            "global" => {
+                r.list(&mut self.global, tag)?;
+                25
+            }
+            "definition" => {
+                r.boxed(&mut self.definition, tag)?;
+                26
+            }
+            "manifest" => {
+                r.boxed(&mut self.manifest, tag)?;
+                27
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuide {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.package_id {
+            w.primitive("packageId", v);
+        }
+        if let Some(v) = &self.license {
+            w.primitive("license", v);
+        }
+        w.primitive_list("fhirVersion", &self.fhir_version);
+        w.list("dependsOn", &self.depends_on);
+        w.list("global", &self.global);
+        if let Some(v) = &self.definition {
+            w.object("definition", &**v);
+        }
+        if let Some(v) = &self.manifest {
+            w.object("manifest", &**v);
+        }
+    }
+}
+
 /// Another Implementation guide this depends on
 ///
 /// FHIR: `ImplementationGuide.dependsOn`.
@@ -324,6 +524,68 @@ impl Serialize for ImplementationGuideDependsOn {
     }
 }
 
+impl xml::FromXml for ImplementationGuideDependsOn {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                3
+            }
+            "packageId" => {
+                r.primitive(&mut self.package_id, tag)?;
+                4
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDependsOn {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
+        if let Some(v) = &self.package_id {
+            w.primitive("packageId", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+    }
+}
+
 /// Profiles that apply globally
 ///
 /// FHIR: `ImplementationGuide.global`.
@@ -387,6 +649,61 @@ impl Serialize for ImplementationGuideGlobal {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::primitive(&mut m, "profile", "_profile", &self.profile)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImplementationGuideGlobal {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideGlobal {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
     }
 }
 
@@ -472,6 +789,74 @@ impl Serialize for ImplementationGuideDefinition {
     }
 }
 
+impl xml::FromXml for ImplementationGuideDefinition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "grouping" => {
+                r.list(&mut self.grouping, tag)?;
+                3
+            }
+            "resource" => {
+                r.list(&mut self.resource, tag)?;
+                4
+            }
+            "page" => {
+                r.boxed(&mut self.page, tag)?;
+                5
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                6
+            }
+            "template" => {
+                r.list(&mut self.template, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("grouping", &self.grouping);
+        w.list("resource", &self.resource);
+        if let Some(v) = &self.page {
+            w.object("page", &**v);
+        }
+        w.list("parameter", &self.parameter);
+        w.list("template", &self.template);
+    }
+}
+
 /// Grouping used to present related resources in the IG
 ///
 /// FHIR: `ImplementationGuide.definition.grouping`.
@@ -535,6 +920,61 @@ impl Serialize for ImplementationGuideDefinitionGrouping {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImplementationGuideDefinitionGrouping {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinitionGrouping {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
     }
 }
 
@@ -637,6 +1077,91 @@ impl Serialize for ImplementationGuideDefinitionResource {
     }
 }
 
+impl xml::FromXml for ImplementationGuideDefinitionResource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                3
+            }
+            "fhirVersion" => {
+                r.primitive_list(&mut self.fhir_version, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "groupingId" => {
+                r.primitive(&mut self.grouping_id, tag)?;
+                8
+            }
+            _ => {
+                if ImplementationGuideDefinitionResourceExample::read_xml(
+                    &mut self.example,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinitionResource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+        w.primitive_list("fhirVersion", &self.fhir_version);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.example {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.grouping_id {
+            w.primitive("groupingId", v);
+        }
+    }
+}
+
 /// Page/Section in the Guide
 ///
 /// FHIR: `ImplementationGuide.definition.page`.
@@ -721,6 +1246,72 @@ impl Serialize for ImplementationGuideDefinitionPage {
     }
 }
 
+impl xml::FromXml for ImplementationGuideDefinitionPage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                4
+            }
+            "generation" => {
+                r.primitive(&mut self.generation, tag)?;
+                5
+            }
+            "page" => {
+                r.list(&mut self.page, tag)?;
+                6
+            }
+            _ => {
+                if ImplementationGuideDefinitionPageName::read_xml(&mut self.name, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinitionPage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.generation {
+            w.primitive("generation", v);
+        }
+        w.list("page", &self.page);
+    }
+}
+
 /// Defines how IG is built by tools
 ///
 /// FHIR: `ImplementationGuide.definition.parameter`.
@@ -784,6 +1375,61 @@ impl Serialize for ImplementationGuideDefinitionParameter {
         ser::primitive(&mut m, "code", "_code", &self.code)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImplementationGuideDefinitionParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinitionParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -857,6 +1503,68 @@ impl Serialize for ImplementationGuideDefinitionTemplate {
         ser::primitive(&mut m, "source", "_source", &self.source)?;
         ser::primitive(&mut m, "scope", "_scope", &self.scope)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ImplementationGuideDefinitionTemplate {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                4
+            }
+            "scope" => {
+                r.primitive(&mut self.scope, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideDefinitionTemplate {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+        if let Some(v) = &self.scope {
+            w.primitive("scope", v);
+        }
     }
 }
 
@@ -945,6 +1653,74 @@ impl Serialize for ImplementationGuideManifest {
     }
 }
 
+impl xml::FromXml for ImplementationGuideManifest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "rendering" => {
+                r.primitive(&mut self.rendering, tag)?;
+                3
+            }
+            "resource" => {
+                r.list(&mut self.resource, tag)?;
+                4
+            }
+            "page" => {
+                r.list(&mut self.page, tag)?;
+                5
+            }
+            "image" => {
+                r.primitive_list(&mut self.image, tag)?;
+                6
+            }
+            "other" => {
+                r.primitive_list(&mut self.other, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideManifest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.rendering {
+            w.primitive("rendering", v);
+        }
+        w.list("resource", &self.resource);
+        w.list("page", &self.page);
+        w.primitive_list("image", &self.image);
+        w.primitive_list("other", &self.other);
+    }
+}
+
 /// Resource in the implementation guide
 ///
 /// FHIR: `ImplementationGuide.manifest.resource`.
@@ -1022,6 +1798,72 @@ impl Serialize for ImplementationGuideManifestResource {
     }
 }
 
+impl xml::FromXml for ImplementationGuideManifestResource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reference" => {
+                r.boxed(&mut self.reference, tag)?;
+                3
+            }
+            "relativePath" => {
+                r.primitive(&mut self.relative_path, tag)?;
+                5
+            }
+            _ => {
+                if ImplementationGuideManifestResourceExample::read_xml(
+                    &mut self.example,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideManifestResource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.reference {
+            w.object("reference", &**v);
+        }
+        if let Some(v) = &self.example {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.relative_path {
+            w.primitive("relativePath", v);
+        }
+    }
+}
+
 /// HTML page within the parent IG
 ///
 /// FHIR: `ImplementationGuide.manifest.page`.
@@ -1095,6 +1937,66 @@ impl Serialize for ImplementationGuideManifestPage {
     }
 }
 
+impl xml::FromXml for ImplementationGuideManifestPage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                4
+            }
+            "anchor" => {
+                r.primitive_list(&mut self.anchor, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ImplementationGuideManifestPage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        w.primitive_list("anchor", &self.anchor);
+    }
+}
+
 /// The types `ImplementationGuide.definition.resource.example[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ImplementationGuideDefinitionResourceExample {
@@ -1158,6 +2060,33 @@ impl ImplementationGuideDefinitionResourceExample {
             }
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "exampleBoolean" => {
+                xml::choice(slot, "example", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "exampleCanonical" => {
+                xml::choice(slot, "example", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("exampleBoolean", p),
+            Self::Canonical(p) => w.primitive("exampleCanonical", p),
+        }
+    }
 }
 
 /// The types `ImplementationGuide.definition.page.name[x]` can take.
@@ -1196,6 +2125,33 @@ impl ImplementationGuideDefinitionPageName {
         match self {
             Self::Url(p) => ser::choice_primitive(m, "nameUrl", "_nameUrl", p),
             Self::Reference(v) => m.serialize_entry("nameReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "nameUrl" => {
+                xml::choice(slot, "name", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "nameReference" => {
+                xml::choice(slot, "name", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Url(p) => w.primitive("nameUrl", p),
+            Self::Reference(v) => w.object("nameReference", &**v),
         }
     }
 }
@@ -1261,6 +2217,33 @@ impl ImplementationGuideManifestResourceExample {
             Self::Canonical(p) => {
                 ser::choice_primitive(m, "exampleCanonical", "_exampleCanonical", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "exampleBoolean" => {
+                xml::choice(slot, "example", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "exampleCanonical" => {
+                xml::choice(slot, "example", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("exampleBoolean", p),
+            Self::Canonical(p) => w.primitive("exampleCanonical", p),
         }
     }
 }

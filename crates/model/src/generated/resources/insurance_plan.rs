@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Details of a Health Insurance product/plan provided by an organization.
 ///
@@ -205,6 +207,156 @@ impl Serialize for InsurancePlan {
     }
 }
 
+impl xml::FromXml for InsurancePlan {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "alias" => {
+                r.primitive_list(&mut self.alias, tag)?;
+                12
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                13
+            }
+            "ownedBy" => {
+                r.boxed(&mut self.owned_by, tag)?;
+                14
+            }
+            "administeredBy" => {
+                r.boxed(&mut self.administered_by, tag)?;
+                15
+            }
+            "coverageArea" => {
+                r.list(&mut self.coverage_area, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                18
+            }
+            "network" => {
+                r.list(&mut self.network, tag)?;
+                19
+            }
+            "coverage" => {
+                r.list(&mut self.coverage, tag)?;
+                20
+            }
+            "plan" => {
+                r.list(&mut self.plan, tag)?;
+                21
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlan {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.primitive_list("alias", &self.alias);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.owned_by {
+            w.object("ownedBy", &**v);
+        }
+        if let Some(v) = &self.administered_by {
+            w.object("administeredBy", &**v);
+        }
+        w.list("coverageArea", &self.coverage_area);
+        w.list("contact", &self.contact);
+        w.list("endpoint", &self.endpoint);
+        w.list("network", &self.network);
+        w.list("coverage", &self.coverage);
+        w.list("plan", &self.plan);
+    }
+}
+
 /// Contact for the product
 ///
 /// FHIR: `InsurancePlan.contact`.
@@ -281,6 +433,73 @@ impl Serialize for InsurancePlanContact {
     }
 }
 
+impl xml::FromXml for InsurancePlanContact {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "purpose" => {
+                r.boxed(&mut self.purpose, tag)?;
+                3
+            }
+            "name" => {
+                r.boxed(&mut self.name, tag)?;
+                4
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                5
+            }
+            "address" => {
+                r.boxed(&mut self.address, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanContact {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.purpose {
+            w.object("purpose", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.object("name", &**v);
+        }
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.address {
+            w.object("address", &**v);
+        }
+    }
+}
+
 /// Coverage details
 ///
 /// FHIR: `InsurancePlan.coverage`.
@@ -348,6 +567,64 @@ impl Serialize for InsurancePlanCoverage {
         ser::list(&mut m, "network", &self.network)?;
         ser::list(&mut m, "benefit", &self.benefit)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InsurancePlanCoverage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "network" => {
+                r.list(&mut self.network, tag)?;
+                4
+            }
+            "benefit" => {
+                r.list(&mut self.benefit, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanCoverage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("network", &self.network);
+        w.list("benefit", &self.benefit);
     }
 }
 
@@ -422,6 +699,66 @@ impl Serialize for InsurancePlanCoverageBenefit {
     }
 }
 
+impl xml::FromXml for InsurancePlanCoverageBenefit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "requirement" => {
+                r.primitive(&mut self.requirement, tag)?;
+                4
+            }
+            "limit" => {
+                r.list(&mut self.limit, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanCoverageBenefit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.requirement {
+            w.primitive("requirement", v);
+        }
+        w.list("limit", &self.limit);
+    }
+}
+
 /// Benefit limits
 ///
 /// FHIR: `InsurancePlan.coverage.benefit.limit`.
@@ -483,6 +820,61 @@ impl Serialize for InsurancePlanCoverageBenefitLimit {
         ser::optional(&mut m, "value", &self.value)?;
         ser::optional(&mut m, "code", &self.code)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InsurancePlanCoverageBenefitLimit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "value" => {
+                r.boxed(&mut self.value, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanCoverageBenefitLimit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            w.object("value", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
     }
 }
 
@@ -574,6 +966,79 @@ impl Serialize for InsurancePlanPlan {
     }
 }
 
+impl xml::FromXml for InsurancePlanPlan {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "coverageArea" => {
+                r.list(&mut self.coverage_area, tag)?;
+                5
+            }
+            "network" => {
+                r.list(&mut self.network, tag)?;
+                6
+            }
+            "generalCost" => {
+                r.list(&mut self.general_cost, tag)?;
+                7
+            }
+            "specificCost" => {
+                r.list(&mut self.specific_cost, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanPlan {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("coverageArea", &self.coverage_area);
+        w.list("network", &self.network);
+        w.list("generalCost", &self.general_cost);
+        w.list("specificCost", &self.specific_cost);
+    }
+}
+
 /// Overall costs
 ///
 /// FHIR: `InsurancePlan.plan.generalCost`.
@@ -652,6 +1117,75 @@ impl Serialize for InsurancePlanPlanGeneralCost {
     }
 }
 
+impl xml::FromXml for InsurancePlanPlanGeneralCost {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "groupSize" => {
+                r.primitive(&mut self.group_size, tag)?;
+                4
+            }
+            "cost" => {
+                r.boxed(&mut self.cost, tag)?;
+                5
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanPlanGeneralCost {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.group_size {
+            w.primitive("groupSize", v);
+        }
+        if let Some(v) = &self.cost {
+            w.object("cost", &**v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+    }
+}
+
 /// Specific costs
 ///
 /// FHIR: `InsurancePlan.plan.specificCost`.
@@ -716,6 +1250,59 @@ impl Serialize for InsurancePlanPlanSpecificCost {
     }
 }
 
+impl xml::FromXml for InsurancePlanPlanSpecificCost {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "benefit" => {
+                r.list(&mut self.benefit, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanPlanSpecificCost {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        w.list("benefit", &self.benefit);
+    }
+}
+
 /// Benefits list
 ///
 /// FHIR: `InsurancePlan.plan.specificCost.benefit`.
@@ -777,6 +1364,59 @@ impl Serialize for InsurancePlanPlanSpecificCostBenefit {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::list(&mut m, "cost", &self.cost)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InsurancePlanPlanSpecificCostBenefit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "cost" => {
+                r.list(&mut self.cost, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanPlanSpecificCostBenefit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("cost", &self.cost);
     }
 }
 
@@ -853,5 +1493,72 @@ impl Serialize for InsurancePlanPlanSpecificCostBenefitCost {
         ser::list(&mut m, "qualifiers", &self.qualifiers)?;
         ser::optional(&mut m, "value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InsurancePlanPlanSpecificCostBenefitCost {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "applicability" => {
+                r.boxed(&mut self.applicability, tag)?;
+                4
+            }
+            "qualifiers" => {
+                r.list(&mut self.qualifiers, tag)?;
+                5
+            }
+            "value" => {
+                r.boxed(&mut self.value, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InsurancePlanPlanSpecificCostBenefitCost {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.applicability {
+            w.object("applicability", &**v);
+        }
+        w.list("qualifiers", &self.qualifiers);
+        if let Some(v) = &self.value {
+            w.object("value", &**v);
+        }
     }
 }

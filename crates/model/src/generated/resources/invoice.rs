@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Invoice containing collected ChargeItems from an Account with calculated individual and total price for Billing purpose.
 ///
@@ -223,6 +225,178 @@ impl Serialize for Invoice {
     }
 }
 
+impl xml::FromXml for Invoice {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "cancelledReason" => {
+                r.primitive(&mut self.cancelled_reason, tag)?;
+                10
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "recipient" => {
+                r.boxed(&mut self.recipient, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                15
+            }
+            "issuer" => {
+                r.boxed(&mut self.issuer, tag)?;
+                16
+            }
+            "account" => {
+                r.boxed(&mut self.account, tag)?;
+                17
+            }
+            "lineItem" => {
+                r.list(&mut self.line_item, tag)?;
+                18
+            }
+            "totalPriceComponent" => {
+                r.list(&mut self.total_price_component, tag)?;
+                19
+            }
+            "totalNet" => {
+                r.boxed(&mut self.total_net, tag)?;
+                20
+            }
+            "totalGross" => {
+                r.boxed(&mut self.total_gross, tag)?;
+                21
+            }
+            "paymentTerms" => {
+                r.primitive(&mut self.payment_terms, tag)?;
+                22
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                23
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Invoice {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.cancelled_reason {
+            w.primitive("cancelledReason", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.recipient {
+            w.object("recipient", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        w.list("participant", &self.participant);
+        if let Some(v) = &self.issuer {
+            w.object("issuer", &**v);
+        }
+        if let Some(v) = &self.account {
+            w.object("account", &**v);
+        }
+        w.list("lineItem", &self.line_item);
+        w.list("totalPriceComponent", &self.total_price_component);
+        if let Some(v) = &self.total_net {
+            w.object("totalNet", &**v);
+        }
+        if let Some(v) = &self.total_gross {
+            w.object("totalGross", &**v);
+        }
+        if let Some(v) = &self.payment_terms {
+            w.primitive("paymentTerms", v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// Participant in creation of this Invoice
 ///
 /// FHIR: `Invoice.participant`.
@@ -284,6 +458,61 @@ impl Serialize for InvoiceParticipant {
         ser::optional(&mut m, "role", &self.role)?;
         ser::optional(&mut m, "actor", &self.actor)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InvoiceParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InvoiceParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
     }
 }
 
@@ -361,6 +590,65 @@ impl Serialize for InvoiceLineItem {
         }
         ser::list(&mut m, "priceComponent", &self.price_component)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for InvoiceLineItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                3
+            }
+            "priceComponent" => {
+                r.list(&mut self.price_component, tag)?;
+                5
+            }
+            _ => {
+                if InvoiceLineItemChargeItem::read_xml(&mut self.charge_item, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InvoiceLineItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.charge_item {
+            v.write_xml(w);
+        }
+        w.list("priceComponent", &self.price_component);
     }
 }
 
@@ -442,6 +730,75 @@ impl Serialize for InvoiceLineItemPriceComponent {
     }
 }
 
+impl xml::FromXml for InvoiceLineItemPriceComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            "factor" => {
+                r.primitive(&mut self.factor, tag)?;
+                5
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for InvoiceLineItemPriceComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.factor {
+            w.primitive("factor", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+    }
+}
+
 /// The types `Invoice.lineItem.chargeItem[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum InvoiceLineItemChargeItem {
@@ -473,6 +830,33 @@ impl InvoiceLineItemChargeItem {
         match self {
             Self::Reference(v) => m.serialize_entry("chargeItemReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("chargeItemCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "chargeItemReference" => {
+                xml::choice(slot, "chargeItem", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "chargeItemCodeableConcept" => {
+                xml::choice(slot, "chargeItem", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("chargeItemReference", &**v),
+            Self::CodeableConcept(v) => w.object("chargeItemCodeableConcept", &**v),
         }
     }
 }

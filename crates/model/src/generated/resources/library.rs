@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The Library resource is a general-purpose container for knowledge asset definitions. It can be used to describe and expose existing knowledge assets such as logic libraries and information model descriptions, as well as to describe a collection of knowledge assets.
 ///
@@ -330,6 +332,266 @@ impl Serialize for Library {
     }
 }
 
+impl xml::FromXml for Library {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                15
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                16
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                18
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                19
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                20
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                21
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                22
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                23
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                24
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                25
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                26
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                27
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                28
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                29
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                30
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                31
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                32
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                33
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                34
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                35
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                36
+            }
+            "dataRequirement" => {
+                r.list(&mut self.data_requirement, tag)?;
+                37
+            }
+            "content" => {
+                r.list(&mut self.content, tag)?;
+                38
+            }
+            _ => {
+                if LibrarySubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Library {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.list("parameter", &self.parameter);
+        w.list("dataRequirement", &self.data_requirement);
+        w.list("content", &self.content);
+    }
+}
+
 /// The types `Library.subject[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LibrarySubject {
@@ -359,6 +621,33 @@ impl LibrarySubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }

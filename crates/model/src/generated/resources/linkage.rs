@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Identifies two or more records (resource instances) that refer to the same real-world "occurrence".
 ///
@@ -137,6 +139,95 @@ impl Serialize for Linkage {
     }
 }
 
+impl xml::FromXml for Linkage {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                8
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                9
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Linkage {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        w.list("item", &self.item);
+    }
+}
+
 /// Item to be linked
 ///
 /// FHIR: `Linkage.item`.
@@ -199,5 +290,60 @@ impl Serialize for LinkageItem {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::optional(&mut m, "resource", &self.resource)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for LinkageItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "resource" => {
+                r.boxed(&mut self.resource, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for LinkageItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.resource {
+            w.object("resource", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A list is a curated collection of resources.
 ///
@@ -200,6 +202,161 @@ impl Serialize for List {
     }
 }
 
+impl xml::FromXml for List {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                12
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                13
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                16
+            }
+            "orderedBy" => {
+                r.boxed(&mut self.ordered_by, tag)?;
+                17
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                18
+            }
+            "entry" => {
+                r.list(&mut self.entry, tag)?;
+                19
+            }
+            "emptyReason" => {
+                r.boxed(&mut self.empty_reason, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for List {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        if let Some(v) = &self.ordered_by {
+            w.object("orderedBy", &**v);
+        }
+        w.list("note", &self.note);
+        w.list("entry", &self.entry);
+        if let Some(v) = &self.empty_reason {
+            w.object("emptyReason", &**v);
+        }
+    }
+}
+
 /// Entries in the list
 ///
 /// FHIR: `List.entry`.
@@ -275,5 +432,74 @@ impl Serialize for ListEntry {
         ser::primitive(&mut m, "date", "_date", &self.date)?;
         ser::optional(&mut m, "item", &self.item)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ListEntry {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "flag" => {
+                r.boxed(&mut self.flag, tag)?;
+                3
+            }
+            "deleted" => {
+                r.primitive(&mut self.deleted, tag)?;
+                4
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                5
+            }
+            "item" => {
+                r.boxed(&mut self.item, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ListEntry {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.flag {
+            w.object("flag", &**v);
+        }
+        if let Some(v) = &self.deleted {
+            w.primitive("deleted", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.item {
+            w.object("item", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Details and position information for a physical place where services are provided and resources and participants may be stored, found, contained, or accommodated.
 ///
@@ -233,6 +235,183 @@ impl Serialize for Location {
     }
 }
 
+impl xml::FromXml for Location {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "operationalStatus" => {
+                r.boxed(&mut self.operational_status, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "alias" => {
+                r.primitive_list(&mut self.alias, tag)?;
+                12
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                13
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                14
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                15
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                16
+            }
+            "address" => {
+                r.boxed(&mut self.address, tag)?;
+                17
+            }
+            "physicalType" => {
+                r.boxed(&mut self.physical_type, tag)?;
+                18
+            }
+            "position" => {
+                r.boxed(&mut self.position, tag)?;
+                19
+            }
+            "managingOrganization" => {
+                r.boxed(&mut self.managing_organization, tag)?;
+                20
+            }
+            "partOf" => {
+                r.boxed(&mut self.part_of, tag)?;
+                21
+            }
+            "hoursOfOperation" => {
+                r.list(&mut self.hours_of_operation, tag)?;
+                22
+            }
+            "availabilityExceptions" => {
+                r.primitive(&mut self.availability_exceptions, tag)?;
+                23
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                24
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Location {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.operational_status {
+            w.object("operationalStatus", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.primitive_list("alias", &self.alias);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        w.list("type", &self.r#type);
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.address {
+            w.object("address", &**v);
+        }
+        if let Some(v) = &self.physical_type {
+            w.object("physicalType", &**v);
+        }
+        if let Some(v) = &self.position {
+            w.object("position", &**v);
+        }
+        if let Some(v) = &self.managing_organization {
+            w.object("managingOrganization", &**v);
+        }
+        if let Some(v) = &self.part_of {
+            w.object("partOf", &**v);
+        }
+        w.list("hoursOfOperation", &self.hours_of_operation);
+        if let Some(v) = &self.availability_exceptions {
+            w.primitive("availabilityExceptions", v);
+        }
+        w.list("endpoint", &self.endpoint);
+    }
+}
+
 /// The absolute geographic location
 ///
 /// FHIR: `Location.position`.
@@ -303,6 +482,68 @@ impl Serialize for LocationPosition {
         ser::primitive(&mut m, "latitude", "_latitude", &self.latitude)?;
         ser::primitive(&mut m, "altitude", "_altitude", &self.altitude)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for LocationPosition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "longitude" => {
+                r.primitive(&mut self.longitude, tag)?;
+                3
+            }
+            "latitude" => {
+                r.primitive(&mut self.latitude, tag)?;
+                4
+            }
+            "altitude" => {
+                r.primitive(&mut self.altitude, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for LocationPosition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.longitude {
+            w.primitive("longitude", v);
+        }
+        if let Some(v) = &self.latitude {
+            w.primitive("latitude", v);
+        }
+        if let Some(v) = &self.altitude {
+            w.primitive("altitude", v);
+        }
     }
 }
 
@@ -383,5 +624,72 @@ impl Serialize for LocationHoursOfOperation {
         ser::primitive(&mut m, "openingTime", "_openingTime", &self.opening_time)?;
         ser::primitive(&mut m, "closingTime", "_closingTime", &self.closing_time)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for LocationHoursOfOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "daysOfWeek" => {
+                r.primitive_list(&mut self.days_of_week, tag)?;
+                3
+            }
+            "allDay" => {
+                r.primitive(&mut self.all_day, tag)?;
+                4
+            }
+            "openingTime" => {
+                r.primitive(&mut self.opening_time, tag)?;
+                5
+            }
+            "closingTime" => {
+                r.primitive(&mut self.closing_time, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for LocationHoursOfOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("daysOfWeek", &self.days_of_week);
+        if let Some(v) = &self.all_day {
+            w.primitive("allDay", v);
+        }
+        if let Some(v) = &self.opening_time {
+            w.primitive("openingTime", v);
+        }
+        if let Some(v) = &self.closing_time {
+            w.primitive("closingTime", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The Measure resource provides the definition of a quality measure.
 ///
@@ -417,6 +419,332 @@ impl Serialize for Measure {
     }
 }
 
+impl xml::FromXml for Measure {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                15
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                17
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                23
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                24
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                25
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                26
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                27
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                28
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                29
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                30
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                31
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                32
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                33
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                34
+            }
+            "library" => {
+                r.primitive_list(&mut self.library, tag)?;
+                35
+            }
+            "disclaimer" => {
+                r.primitive(&mut self.disclaimer, tag)?;
+                36
+            }
+            "scoring" => {
+                r.boxed(&mut self.scoring, tag)?;
+                37
+            }
+            "compositeScoring" => {
+                r.boxed(&mut self.composite_scoring, tag)?;
+                38
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                39
+            }
+            "riskAdjustment" => {
+                r.primitive(&mut self.risk_adjustment, tag)?;
+                40
+            }
+            "rateAggregation" => {
+                r.primitive(&mut self.rate_aggregation, tag)?;
+                41
+            }
+            "rationale" => {
+                r.primitive(&mut self.rationale, tag)?;
+                42
+            }
+            "clinicalRecommendationStatement" => {
+                r.primitive(&mut self.clinical_recommendation_statement, tag)?;
+                43
+            }
+            "improvementNotation" => {
+                r.boxed(&mut self.improvement_notation, tag)?;
+                44
+            }
+            "definition" => {
+                r.primitive_list(&mut self.definition, tag)?;
+                45
+            }
+            "guidance" => {
+                r.primitive(&mut self.guidance, tag)?;
+                46
+            }
+            "group" => {
+                r.list(&mut self.group, tag)?;
+                47
+            }
+            "supplementalData" => {
+                r.list(&mut self.supplemental_data, tag)?;
+                48
+            }
+            _ => {
+                if MeasureSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Measure {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.primitive_list("library", &self.library);
+        if let Some(v) = &self.disclaimer {
+            w.primitive("disclaimer", v);
+        }
+        if let Some(v) = &self.scoring {
+            w.object("scoring", &**v);
+        }
+        if let Some(v) = &self.composite_scoring {
+            w.object("compositeScoring", &**v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.risk_adjustment {
+            w.primitive("riskAdjustment", v);
+        }
+        if let Some(v) = &self.rate_aggregation {
+            w.primitive("rateAggregation", v);
+        }
+        if let Some(v) = &self.rationale {
+            w.primitive("rationale", v);
+        }
+        if let Some(v) = &self.clinical_recommendation_statement {
+            w.primitive("clinicalRecommendationStatement", v);
+        }
+        if let Some(v) = &self.improvement_notation {
+            w.object("improvementNotation", &**v);
+        }
+        w.primitive_list("definition", &self.definition);
+        if let Some(v) = &self.guidance {
+            w.primitive("guidance", v);
+        }
+        w.list("group", &self.group);
+        w.list("supplementalData", &self.supplemental_data);
+    }
+}
+
 /// Population criteria group
 ///
 /// FHIR: `Measure.group`.
@@ -494,6 +822,71 @@ impl Serialize for MeasureGroup {
     }
 }
 
+impl xml::FromXml for MeasureGroup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "population" => {
+                r.list(&mut self.population, tag)?;
+                5
+            }
+            "stratifier" => {
+                r.list(&mut self.stratifier, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureGroup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("population", &self.population);
+        w.list("stratifier", &self.stratifier);
+    }
+}
+
 /// Population criteria
 ///
 /// FHIR: `Measure.group.population`.
@@ -562,6 +955,68 @@ impl Serialize for MeasureGroupPopulation {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::optional(&mut m, "criteria", &self.criteria)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MeasureGroupPopulation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "criteria" => {
+                r.boxed(&mut self.criteria, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureGroupPopulation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.criteria {
+            w.object("criteria", &**v);
+        }
     }
 }
 
@@ -642,6 +1097,73 @@ impl Serialize for MeasureGroupStratifier {
     }
 }
 
+impl xml::FromXml for MeasureGroupStratifier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "criteria" => {
+                r.boxed(&mut self.criteria, tag)?;
+                5
+            }
+            "component" => {
+                r.list(&mut self.component, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureGroupStratifier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.criteria {
+            w.object("criteria", &**v);
+        }
+        w.list("component", &self.component);
+    }
+}
+
 /// Stratifier criteria component for the measure
 ///
 /// FHIR: `Measure.group.stratifier.component`.
@@ -710,6 +1232,68 @@ impl Serialize for MeasureGroupStratifierComponent {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::optional(&mut m, "criteria", &self.criteria)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MeasureGroupStratifierComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "criteria" => {
+                r.boxed(&mut self.criteria, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureGroupStratifierComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.criteria {
+            w.object("criteria", &**v);
+        }
     }
 }
 
@@ -790,6 +1374,73 @@ impl Serialize for MeasureSupplementalData {
     }
 }
 
+impl xml::FromXml for MeasureSupplementalData {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "usage" => {
+                r.list(&mut self.usage, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "criteria" => {
+                r.boxed(&mut self.criteria, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureSupplementalData {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("usage", &self.usage);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.criteria {
+            w.object("criteria", &**v);
+        }
+    }
+}
+
 /// The types `Measure.subject[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MeasureSubject {
@@ -819,6 +1470,33 @@ impl MeasureSubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }

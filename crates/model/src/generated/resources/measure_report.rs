@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The MeasureReport resource contains the results of the calculation of a measure; and optionally a reference to the resources involved in that calculation.
 ///
@@ -188,6 +190,147 @@ impl Serialize for MeasureReport {
     }
 }
 
+impl xml::FromXml for MeasureReport {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                10
+            }
+            "measure" => {
+                r.primitive(&mut self.measure, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                13
+            }
+            "reporter" => {
+                r.boxed(&mut self.reporter, tag)?;
+                14
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                15
+            }
+            "improvementNotation" => {
+                r.boxed(&mut self.improvement_notation, tag)?;
+                16
+            }
+            "group" => {
+                r.list(&mut self.group, tag)?;
+                17
+            }
+            "evaluatedResource" => {
+                r.list(&mut self.evaluated_resource, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReport {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.measure {
+            w.primitive("measure", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.reporter {
+            w.object("reporter", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.improvement_notation {
+            w.object("improvementNotation", &**v);
+        }
+        w.list("group", &self.group);
+        w.list("evaluatedResource", &self.evaluated_resource);
+    }
+}
+
 /// Measure results for each group
 ///
 /// FHIR: `MeasureReport.group`.
@@ -264,6 +407,71 @@ impl Serialize for MeasureReportGroup {
     }
 }
 
+impl xml::FromXml for MeasureReportGroup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "population" => {
+                r.list(&mut self.population, tag)?;
+                4
+            }
+            "measureScore" => {
+                r.boxed(&mut self.measure_score, tag)?;
+                5
+            }
+            "stratifier" => {
+                r.list(&mut self.stratifier, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("population", &self.population);
+        if let Some(v) = &self.measure_score {
+            w.object("measureScore", &**v);
+        }
+        w.list("stratifier", &self.stratifier);
+    }
+}
+
 /// The populations in the group
 ///
 /// FHIR: `MeasureReport.group.population`.
@@ -335,6 +543,68 @@ impl Serialize for MeasureReportGroupPopulation {
     }
 }
 
+impl xml::FromXml for MeasureReportGroupPopulation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "count" => {
+                r.primitive(&mut self.count, tag)?;
+                4
+            }
+            "subjectResults" => {
+                r.boxed(&mut self.subject_results, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroupPopulation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.count {
+            w.primitive("count", v);
+        }
+        if let Some(v) = &self.subject_results {
+            w.object("subjectResults", &**v);
+        }
+    }
+}
+
 /// Stratification results
 ///
 /// FHIR: `MeasureReport.group.stratifier`.
@@ -396,6 +666,57 @@ impl Serialize for MeasureReportGroupStratifier {
         ser::list(&mut m, "code", &self.code)?;
         ser::list(&mut m, "stratum", &self.stratum)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MeasureReportGroupStratifier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                3
+            }
+            "stratum" => {
+                r.list(&mut self.stratum, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroupStratifier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("code", &self.code);
+        w.list("stratum", &self.stratum);
     }
 }
 
@@ -475,6 +796,71 @@ impl Serialize for MeasureReportGroupStratifierStratum {
     }
 }
 
+impl xml::FromXml for MeasureReportGroupStratifierStratum {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "value" => {
+                r.boxed(&mut self.value, tag)?;
+                3
+            }
+            "component" => {
+                r.list(&mut self.component, tag)?;
+                4
+            }
+            "population" => {
+                r.list(&mut self.population, tag)?;
+                5
+            }
+            "measureScore" => {
+                r.boxed(&mut self.measure_score, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroupStratifierStratum {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            w.object("value", &**v);
+        }
+        w.list("component", &self.component);
+        w.list("population", &self.population);
+        if let Some(v) = &self.measure_score {
+            w.object("measureScore", &**v);
+        }
+    }
+}
+
 /// Stratifier component values
 ///
 /// FHIR: `MeasureReport.group.stratifier.stratum.component`.
@@ -536,6 +922,61 @@ impl Serialize for MeasureReportGroupStratifierStratumComponent {
         ser::optional(&mut m, "code", &self.code)?;
         ser::optional(&mut m, "value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MeasureReportGroupStratifierStratumComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "value" => {
+                r.boxed(&mut self.value, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroupStratifierStratumComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.object("value", &**v);
+        }
     }
 }
 
@@ -607,5 +1048,67 @@ impl Serialize for MeasureReportGroupStratifierStratumPopulation {
         ser::primitive(&mut m, "count", "_count", &self.count)?;
         ser::optional(&mut m, "subjectResults", &self.subject_results)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MeasureReportGroupStratifierStratumPopulation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "count" => {
+                r.primitive(&mut self.count, tag)?;
+                4
+            }
+            "subjectResults" => {
+                r.boxed(&mut self.subject_results, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MeasureReportGroupStratifierStratumPopulation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.count {
+            w.primitive("count", v);
+        }
+        if let Some(v) = &self.subject_results {
+            w.object("subjectResults", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A photo, video, or audio recording acquired or used in healthcare. The actual content may be inline or provided by direct reference.
 ///
@@ -263,6 +265,219 @@ impl Serialize for Media {
     }
 }
 
+impl xml::FromXml for Media {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                12
+            }
+            "modality" => {
+                r.boxed(&mut self.modality, tag)?;
+                13
+            }
+            "view" => {
+                r.boxed(&mut self.view, tag)?;
+                14
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                15
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                16
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                18
+            }
+            "operator" => {
+                r.boxed(&mut self.operator, tag)?;
+                19
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                20
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                21
+            }
+            "deviceName" => {
+                r.primitive(&mut self.device_name, tag)?;
+                22
+            }
+            "device" => {
+                r.boxed(&mut self.device, tag)?;
+                23
+            }
+            "height" => {
+                r.primitive(&mut self.height, tag)?;
+                24
+            }
+            "width" => {
+                r.primitive(&mut self.width, tag)?;
+                25
+            }
+            "frames" => {
+                r.primitive(&mut self.frames, tag)?;
+                26
+            }
+            "duration" => {
+                r.primitive(&mut self.duration, tag)?;
+                27
+            }
+            "content" => {
+                r.boxed(&mut self.content, tag)?;
+                28
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                29
+            }
+            _ => {
+                if MediaCreated::read_xml(&mut self.created, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Media {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.modality {
+            w.object("modality", &**v);
+        }
+        if let Some(v) = &self.view {
+            w.object("view", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.created {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        if let Some(v) = &self.operator {
+            w.object("operator", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        if let Some(v) = &self.device_name {
+            w.primitive("deviceName", v);
+        }
+        if let Some(v) = &self.device {
+            w.object("device", &**v);
+        }
+        if let Some(v) = &self.height {
+            w.primitive("height", v);
+        }
+        if let Some(v) = &self.width {
+            w.primitive("width", v);
+        }
+        if let Some(v) = &self.frames {
+            w.primitive("frames", v);
+        }
+        if let Some(v) = &self.duration {
+            w.primitive("duration", v);
+        }
+        if let Some(v) = &self.content {
+            w.object("content", &**v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// The types `Media.created[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MediaCreated {
@@ -302,6 +517,33 @@ impl MediaCreated {
         match self {
             Self::DateTime(p) => ser::choice_primitive(m, "createdDateTime", "_createdDateTime", p),
             Self::Period(v) => m.serialize_entry("createdPeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "createdDateTime" => {
+                xml::choice(slot, "created", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "createdPeriod" => {
+                xml::choice(slot, "created", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("createdDateTime", p),
+            Self::Period(v) => w.object("createdPeriod", &**v),
         }
     }
 }

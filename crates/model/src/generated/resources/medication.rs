@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource is primarily used for the identification and definition of a medication for the purposes of prescribing, dispensing, and administering a medication as well as for making statements about medication use.
 ///
@@ -167,6 +169,128 @@ impl Serialize for Medication {
     }
 }
 
+impl xml::FromXml for Medication {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "manufacturer" => {
+                r.boxed(&mut self.manufacturer, tag)?;
+                11
+            }
+            "form" => {
+                r.boxed(&mut self.form, tag)?;
+                12
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                13
+            }
+            "ingredient" => {
+                r.list(&mut self.ingredient, tag)?;
+                14
+            }
+            "batch" => {
+                r.boxed(&mut self.batch, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Medication {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.manufacturer {
+            w.object("manufacturer", &**v);
+        }
+        if let Some(v) = &self.form {
+            w.object("form", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        w.list("ingredient", &self.ingredient);
+        if let Some(v) = &self.batch {
+            w.object("batch", &**v);
+        }
+    }
+}
+
 /// Active or inactive ingredient
 ///
 /// FHIR: `Medication.ingredient`.
@@ -244,6 +368,67 @@ impl Serialize for MedicationIngredient {
     }
 }
 
+impl xml::FromXml for MedicationIngredient {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "isActive" => {
+                r.primitive(&mut self.is_active, tag)?;
+                4
+            }
+            "strength" => {
+                r.boxed(&mut self.strength, tag)?;
+                5
+            }
+            _ => {
+                if MedicationIngredientItem::read_xml(&mut self.item, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationIngredient {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.is_active {
+            w.primitive("isActive", v);
+        }
+        if let Some(v) = &self.strength {
+            w.object("strength", &**v);
+        }
+    }
+}
+
 /// Details about packaged medications
 ///
 /// FHIR: `Medication.batch`.
@@ -315,6 +500,61 @@ impl Serialize for MedicationBatch {
     }
 }
 
+impl xml::FromXml for MedicationBatch {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "lotNumber" => {
+                r.primitive(&mut self.lot_number, tag)?;
+                3
+            }
+            "expirationDate" => {
+                r.primitive(&mut self.expiration_date, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationBatch {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.lot_number {
+            w.primitive("lotNumber", v);
+        }
+        if let Some(v) = &self.expiration_date {
+            w.primitive("expirationDate", v);
+        }
+    }
+}
+
 /// The types `Medication.ingredient.item[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationIngredientItem {
@@ -344,6 +584,33 @@ impl MedicationIngredientItem {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("itemCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("itemReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "itemCodeableConcept" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "itemReference" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("itemCodeableConcept", &**v),
+            Self::Reference(v) => w.object("itemReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes the event of a patient consuming or otherwise being administered a medication.  This may be as simple as swallowing a tablet or it may be a long running infusion.  Related resources tie this event to the authorizing prescription, and the specific encounter between patient and health care practitioner.
 ///
@@ -248,6 +250,186 @@ impl Serialize for MedicationAdministration {
     }
 }
 
+impl xml::FromXml for MedicationAdministration {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiates" => {
+                r.primitive_list(&mut self.instantiates, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "statusReason" => {
+                r.list(&mut self.status_reason, tag)?;
+                12
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                15
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                16
+            }
+            "supportingInformation" => {
+                r.list(&mut self.supporting_information, tag)?;
+                17
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                19
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                20
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                21
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                22
+            }
+            "device" => {
+                r.list(&mut self.device, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            "dosage" => {
+                r.boxed(&mut self.dosage, tag)?;
+                25
+            }
+            "eventHistory" => {
+                r.list(&mut self.event_history, tag)?;
+                26
+            }
+            _ => {
+                if MedicationAdministrationMedication::read_xml(&mut self.medication, name, r, tag)?
+                {
+                    return Ok(Some(14));
+                }
+                if MedicationAdministrationEffective::read_xml(&mut self.effective, name, r, tag)? {
+                    return Ok(Some(18));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationAdministration {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiates", &self.instantiates);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("statusReason", &self.status_reason);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.medication {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        w.list("supportingInformation", &self.supporting_information);
+        if let Some(v) = &self.effective {
+            v.write_xml(w);
+        }
+        w.list("performer", &self.performer);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        w.list("device", &self.device);
+        w.list("note", &self.note);
+        if let Some(v) = &self.dosage {
+            w.object("dosage", &**v);
+        }
+        w.list("eventHistory", &self.event_history);
+    }
+}
+
 /// Who performed the medication administration and what they did
 ///
 /// FHIR: `MedicationAdministration.performer`.
@@ -309,6 +491,61 @@ impl Serialize for MedicationAdministrationPerformer {
         ser::optional(&mut m, "function", &self.function)?;
         ser::optional(&mut m, "actor", &self.actor)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationAdministrationPerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationAdministrationPerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
     }
 }
 
@@ -407,6 +644,88 @@ impl Serialize for MedicationAdministrationDosage {
     }
 }
 
+impl xml::FromXml for MedicationAdministrationDosage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                3
+            }
+            "site" => {
+                r.boxed(&mut self.site, tag)?;
+                4
+            }
+            "route" => {
+                r.boxed(&mut self.route, tag)?;
+                5
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                6
+            }
+            "dose" => {
+                r.boxed(&mut self.dose, tag)?;
+                7
+            }
+            _ => {
+                if MedicationAdministrationDosageRate::read_xml(&mut self.rate, name, r, tag)? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationAdministrationDosage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        if let Some(v) = &self.site {
+            w.object("site", &**v);
+        }
+        if let Some(v) = &self.route {
+            w.object("route", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.dose {
+            w.object("dose", &**v);
+        }
+        if let Some(v) = &self.rate {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `MedicationAdministration.medication[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationAdministrationMedication {
@@ -438,6 +757,33 @@ impl MedicationAdministrationMedication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("medicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("medicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "medicationCodeableConcept" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "medicationReference" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("medicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("medicationReference", &**v),
         }
     }
 }
@@ -486,6 +832,33 @@ impl MedicationAdministrationEffective {
             Self::Period(v) => m.serialize_entry("effectivePeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "effectiveDateTime" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "effectivePeriod" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("effectiveDateTime", p),
+            Self::Period(v) => w.object("effectivePeriod", &**v),
+        }
+    }
 }
 
 /// The types `MedicationAdministration.dosage.rate[x]` can take.
@@ -515,6 +888,33 @@ impl MedicationAdministrationDosageRate {
         match self {
             Self::Ratio(v) => m.serialize_entry("rateRatio", v),
             Self::Quantity(v) => m.serialize_entry("rateQuantity", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "rateRatio" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "rateQuantity" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Ratio(v) => w.object("rateRatio", &**v),
+            Self::Quantity(v) => w.object("rateQuantity", &**v),
         }
     }
 }

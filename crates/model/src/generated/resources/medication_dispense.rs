@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Indicates that a medication product is to be or has been dispensed for a named person/patient.  This includes a description of the medication product (supply) provided and the instructions for administering the medication.  The medication dispense is the result of a pharmacy system responding to a medication order.
 ///
@@ -288,6 +290,223 @@ impl Serialize for MedicationDispense {
     }
 }
 
+impl xml::FromXml for MedicationDispense {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                12
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                15
+            }
+            "supportingInformation" => {
+                r.list(&mut self.supporting_information, tag)?;
+                16
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                17
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                18
+            }
+            "authorizingPrescription" => {
+                r.list(&mut self.authorizing_prescription, tag)?;
+                19
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                20
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                21
+            }
+            "daysSupply" => {
+                r.boxed(&mut self.days_supply, tag)?;
+                22
+            }
+            "whenPrepared" => {
+                r.primitive(&mut self.when_prepared, tag)?;
+                23
+            }
+            "whenHandedOver" => {
+                r.primitive(&mut self.when_handed_over, tag)?;
+                24
+            }
+            "destination" => {
+                r.boxed(&mut self.destination, tag)?;
+                25
+            }
+            "receiver" => {
+                r.list(&mut self.receiver, tag)?;
+                26
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                27
+            }
+            "dosageInstruction" => {
+                r.list(&mut self.dosage_instruction, tag)?;
+                28
+            }
+            "substitution" => {
+                r.boxed(&mut self.substitution, tag)?;
+                29
+            }
+            "detectedIssue" => {
+                r.list(&mut self.detected_issue, tag)?;
+                30
+            }
+            "eventHistory" => {
+                r.list(&mut self.event_history, tag)?;
+                31
+            }
+            _ => {
+                if MedicationDispenseStatusReason::read_xml(&mut self.status_reason, name, r, tag)?
+                {
+                    return Ok(Some(11));
+                }
+                if MedicationDispenseMedication::read_xml(&mut self.medication, name, r, tag)? {
+                    return Ok(Some(13));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationDispense {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.medication {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        w.list("supportingInformation", &self.supporting_information);
+        w.list("performer", &self.performer);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("authorizingPrescription", &self.authorizing_prescription);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.days_supply {
+            w.object("daysSupply", &**v);
+        }
+        if let Some(v) = &self.when_prepared {
+            w.primitive("whenPrepared", v);
+        }
+        if let Some(v) = &self.when_handed_over {
+            w.primitive("whenHandedOver", v);
+        }
+        if let Some(v) = &self.destination {
+            w.object("destination", &**v);
+        }
+        w.list("receiver", &self.receiver);
+        w.list("note", &self.note);
+        w.list("dosageInstruction", &self.dosage_instruction);
+        if let Some(v) = &self.substitution {
+            w.object("substitution", &**v);
+        }
+        w.list("detectedIssue", &self.detected_issue);
+        w.list("eventHistory", &self.event_history);
+    }
+}
+
 /// Who performed event
 ///
 /// FHIR: `MedicationDispense.performer`.
@@ -349,6 +568,61 @@ impl Serialize for MedicationDispensePerformer {
         ser::optional(&mut m, "function", &self.function)?;
         ser::optional(&mut m, "actor", &self.actor)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationDispensePerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationDispensePerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
     }
 }
 
@@ -434,6 +708,71 @@ impl Serialize for MedicationDispenseSubstitution {
     }
 }
 
+impl xml::FromXml for MedicationDispenseSubstitution {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "wasSubstituted" => {
+                r.primitive(&mut self.was_substituted, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "reason" => {
+                r.list(&mut self.reason, tag)?;
+                5
+            }
+            "responsibleParty" => {
+                r.list(&mut self.responsible_party, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationDispenseSubstitution {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.was_substituted {
+            w.primitive("wasSubstituted", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("reason", &self.reason);
+        w.list("responsibleParty", &self.responsible_party);
+    }
+}
+
 /// The types `MedicationDispense.statusReason[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationDispenseStatusReason {
@@ -465,6 +804,33 @@ impl MedicationDispenseStatusReason {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("statusReasonCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("statusReasonReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "statusReasonCodeableConcept" => {
+                xml::choice(slot, "statusReason", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "statusReasonReference" => {
+                xml::choice(slot, "statusReason", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("statusReasonCodeableConcept", &**v),
+            Self::Reference(v) => w.object("statusReasonReference", &**v),
         }
     }
 }
@@ -500,6 +866,33 @@ impl MedicationDispenseMedication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("medicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("medicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "medicationCodeableConcept" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "medicationReference" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("medicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("medicationReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Information about a medication that is used to support knowledge.
 ///
@@ -274,6 +276,203 @@ impl Serialize for MedicationKnowledge {
     }
 }
 
+impl xml::FromXml for MedicationKnowledge {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "manufacturer" => {
+                r.boxed(&mut self.manufacturer, tag)?;
+                10
+            }
+            "doseForm" => {
+                r.boxed(&mut self.dose_form, tag)?;
+                11
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                12
+            }
+            "synonym" => {
+                r.primitive_list(&mut self.synonym, tag)?;
+                13
+            }
+            "relatedMedicationKnowledge" => {
+                r.list(&mut self.related_medication_knowledge, tag)?;
+                14
+            }
+            "associatedMedication" => {
+                r.list(&mut self.associated_medication, tag)?;
+                15
+            }
+            "productType" => {
+                r.list(&mut self.product_type, tag)?;
+                16
+            }
+            "monograph" => {
+                r.list(&mut self.monograph, tag)?;
+                17
+            }
+            "ingredient" => {
+                r.list(&mut self.ingredient, tag)?;
+                18
+            }
+            "preparationInstruction" => {
+                r.primitive(&mut self.preparation_instruction, tag)?;
+                19
+            }
+            "intendedRoute" => {
+                r.list(&mut self.intended_route, tag)?;
+                20
+            }
+            "cost" => {
+                r.list(&mut self.cost, tag)?;
+                21
+            }
+            "monitoringProgram" => {
+                r.list(&mut self.monitoring_program, tag)?;
+                22
+            }
+            "administrationGuidelines" => {
+                r.list(&mut self.administration_guidelines, tag)?;
+                23
+            }
+            "medicineClassification" => {
+                r.list(&mut self.medicine_classification, tag)?;
+                24
+            }
+            "packaging" => {
+                r.boxed(&mut self.packaging, tag)?;
+                25
+            }
+            "drugCharacteristic" => {
+                r.list(&mut self.drug_characteristic, tag)?;
+                26
+            }
+            "contraindication" => {
+                r.list(&mut self.contraindication, tag)?;
+                27
+            }
+            "regulatory" => {
+                r.list(&mut self.regulatory, tag)?;
+                28
+            }
+            "kinetics" => {
+                r.list(&mut self.kinetics, tag)?;
+                29
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledge {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.manufacturer {
+            w.object("manufacturer", &**v);
+        }
+        if let Some(v) = &self.dose_form {
+            w.object("doseForm", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        w.primitive_list("synonym", &self.synonym);
+        w.list(
+            "relatedMedicationKnowledge",
+            &self.related_medication_knowledge,
+        );
+        w.list("associatedMedication", &self.associated_medication);
+        w.list("productType", &self.product_type);
+        w.list("monograph", &self.monograph);
+        w.list("ingredient", &self.ingredient);
+        if let Some(v) = &self.preparation_instruction {
+            w.primitive("preparationInstruction", v);
+        }
+        w.list("intendedRoute", &self.intended_route);
+        w.list("cost", &self.cost);
+        w.list("monitoringProgram", &self.monitoring_program);
+        w.list("administrationGuidelines", &self.administration_guidelines);
+        w.list("medicineClassification", &self.medicine_classification);
+        if let Some(v) = &self.packaging {
+            w.object("packaging", &**v);
+        }
+        w.list("drugCharacteristic", &self.drug_characteristic);
+        w.list("contraindication", &self.contraindication);
+        w.list("regulatory", &self.regulatory);
+        w.list("kinetics", &self.kinetics);
+    }
+}
+
 /// Associated or related medication information
 ///
 /// FHIR: `MedicationKnowledge.relatedMedicationKnowledge`.
@@ -338,6 +537,59 @@ impl Serialize for MedicationKnowledgeRelatedMedicationKnowledge {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeRelatedMedicationKnowledge {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "reference" => {
+                r.list(&mut self.reference, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeRelatedMedicationKnowledge {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("reference", &self.reference);
+    }
+}
+
 /// Associated documentation about the medication
 ///
 /// FHIR: `MedicationKnowledge.monograph`.
@@ -399,6 +651,61 @@ impl Serialize for MedicationKnowledgeMonograph {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::optional(&mut m, "source", &self.source)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeMonograph {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeMonograph {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
     }
 }
 
@@ -479,6 +786,67 @@ impl Serialize for MedicationKnowledgeIngredient {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeIngredient {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "isActive" => {
+                r.primitive(&mut self.is_active, tag)?;
+                4
+            }
+            "strength" => {
+                r.boxed(&mut self.strength, tag)?;
+                5
+            }
+            _ => {
+                if MedicationKnowledgeIngredientItem::read_xml(&mut self.item, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeIngredient {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.is_active {
+            w.primitive("isActive", v);
+        }
+        if let Some(v) = &self.strength {
+            w.object("strength", &**v);
+        }
+    }
+}
+
 /// The pricing of the medication
 ///
 /// FHIR: `MedicationKnowledge.cost`.
@@ -550,6 +918,68 @@ impl Serialize for MedicationKnowledgeCost {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeCost {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                4
+            }
+            "cost" => {
+                r.boxed(&mut self.cost, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeCost {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+        if let Some(v) = &self.cost {
+            w.object("cost", &**v);
+        }
+    }
+}
+
 /// Program under which a medication is reviewed
 ///
 /// FHIR: `MedicationKnowledge.monitoringProgram`.
@@ -612,6 +1042,61 @@ impl Serialize for MedicationKnowledgeMonitoringProgram {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeMonitoringProgram {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeMonitoringProgram {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
     }
 }
 
@@ -700,6 +1185,68 @@ impl Serialize for MedicationKnowledgeAdministrationGuidelines {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeAdministrationGuidelines {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "dosage" => {
+                r.list(&mut self.dosage, tag)?;
+                3
+            }
+            "patientCharacteristics" => {
+                r.list(&mut self.patient_characteristics, tag)?;
+                5
+            }
+            _ => {
+                if MedicationKnowledgeAdministrationGuidelinesIndication::read_xml(
+                    &mut self.indication,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeAdministrationGuidelines {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("dosage", &self.dosage);
+        if let Some(v) = &self.indication {
+            v.write_xml(w);
+        }
+        w.list("patientCharacteristics", &self.patient_characteristics);
+    }
+}
+
 /// Dosage for the medication for the specific guidelines
 ///
 /// FHIR: `MedicationKnowledge.administrationGuidelines.dosage`.
@@ -761,6 +1308,59 @@ impl Serialize for MedicationKnowledgeAdministrationGuidelinesDosage {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::list(&mut m, "dosage", &self.dosage)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeAdministrationGuidelinesDosage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "dosage" => {
+                r.list(&mut self.dosage, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeAdministrationGuidelinesDosage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("dosage", &self.dosage);
     }
 }
 
@@ -835,6 +1435,56 @@ impl Serialize for MedicationKnowledgeAdministrationGuidelinesPatientCharacteris
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "value" => {
+                r.primitive_list(&mut self.value, tag)?;
+                4
+            }
+            _ => {
+                if MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteristic::read_xml(&mut self.characteristic, name, r, tag)? { return Ok(Some(3)); }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeAdministrationGuidelinesPatientCharacteristics {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.characteristic {
+            v.write_xml(w);
+        }
+        w.primitive_list("value", &self.value);
+    }
+}
+
 /// Categorization of the medication within a formulary or classification system
 ///
 /// FHIR: `MedicationKnowledge.medicineClassification`.
@@ -899,6 +1549,59 @@ impl Serialize for MedicationKnowledgeMedicineClassification {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeMedicineClassification {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "classification" => {
+                r.list(&mut self.classification, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeMedicineClassification {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("classification", &self.classification);
+    }
+}
+
 /// Details about packaged medications
 ///
 /// FHIR: `MedicationKnowledge.packaging`.
@@ -960,6 +1663,61 @@ impl Serialize for MedicationKnowledgePackaging {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::optional(&mut m, "quantity", &self.quantity)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgePackaging {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgePackaging {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
     }
 }
 
@@ -1030,6 +1788,65 @@ impl Serialize for MedicationKnowledgeDrugCharacteristic {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeDrugCharacteristic {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if MedicationKnowledgeDrugCharacteristicValue::read_xml(
+                    &mut self.value,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeDrugCharacteristic {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -1109,6 +1926,71 @@ impl Serialize for MedicationKnowledgeRegulatory {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeRegulatory {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "regulatoryAuthority" => {
+                r.boxed(&mut self.regulatory_authority, tag)?;
+                3
+            }
+            "substitution" => {
+                r.list(&mut self.substitution, tag)?;
+                4
+            }
+            "schedule" => {
+                r.list(&mut self.schedule, tag)?;
+                5
+            }
+            "maxDispense" => {
+                r.boxed(&mut self.max_dispense, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeRegulatory {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.regulatory_authority {
+            w.object("regulatoryAuthority", &**v);
+        }
+        w.list("substitution", &self.substitution);
+        w.list("schedule", &self.schedule);
+        if let Some(v) = &self.max_dispense {
+            w.object("maxDispense", &**v);
+        }
+    }
+}
+
 /// Specifies if changes are allowed when dispensing a medication from a regulatory perspective
 ///
 /// FHIR: `MedicationKnowledge.regulatory.substitution`.
@@ -1174,6 +2056,61 @@ impl Serialize for MedicationKnowledgeRegulatorySubstitution {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeRegulatorySubstitution {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "allowed" => {
+                r.primitive(&mut self.allowed, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeRegulatorySubstitution {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.allowed {
+            w.primitive("allowed", v);
+        }
+    }
+}
+
 /// Specifies the schedule of a medication in jurisdiction
 ///
 /// FHIR: `MedicationKnowledge.regulatory.schedule`.
@@ -1229,6 +2166,54 @@ impl Serialize for MedicationKnowledgeRegulatorySchedule {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::optional(&mut m, "schedule", &self.schedule)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeRegulatorySchedule {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "schedule" => {
+                r.boxed(&mut self.schedule, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeRegulatorySchedule {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.schedule {
+            w.object("schedule", &**v);
+        }
     }
 }
 
@@ -1293,6 +2278,61 @@ impl Serialize for MedicationKnowledgeRegulatoryMaxDispense {
         ser::optional(&mut m, "quantity", &self.quantity)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationKnowledgeRegulatoryMaxDispense {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeRegulatoryMaxDispense {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }
 
@@ -1366,6 +2406,64 @@ impl Serialize for MedicationKnowledgeKinetics {
     }
 }
 
+impl xml::FromXml for MedicationKnowledgeKinetics {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "areaUnderCurve" => {
+                r.list(&mut self.area_under_curve, tag)?;
+                3
+            }
+            "lethalDose50" => {
+                r.list(&mut self.lethal_dose50, tag)?;
+                4
+            }
+            "halfLifePeriod" => {
+                r.boxed(&mut self.half_life_period, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationKnowledgeKinetics {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("areaUnderCurve", &self.area_under_curve);
+        w.list("lethalDose50", &self.lethal_dose50);
+        if let Some(v) = &self.half_life_period {
+            w.object("halfLifePeriod", &**v);
+        }
+    }
+}
+
 /// The types `MedicationKnowledge.ingredient.item[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationKnowledgeIngredientItem {
@@ -1395,6 +2493,33 @@ impl MedicationKnowledgeIngredientItem {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("itemCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("itemReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "itemCodeableConcept" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "itemReference" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("itemCodeableConcept", &**v),
+            Self::Reference(v) => w.object("itemReference", &**v),
         }
     }
 }
@@ -1432,6 +2557,33 @@ impl MedicationKnowledgeAdministrationGuidelinesIndication {
             Self::Reference(v) => m.serialize_entry("indicationReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "indicationCodeableConcept" => {
+                xml::choice(slot, "indication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "indicationReference" => {
+                xml::choice(slot, "indication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("indicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("indicationReference", &**v),
+        }
+    }
 }
 
 /// The types `MedicationKnowledge.administrationGuidelines.patientCharacteristics.characteristic[x]` can take.
@@ -1465,6 +2617,33 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteri
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("characteristicCodeableConcept", v),
             Self::Quantity(v) => m.serialize_entry("characteristicQuantity", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "characteristicCodeableConcept" => {
+                xml::choice(slot, "characteristic", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "characteristicQuantity" => {
+                xml::choice(slot, "characteristic", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("characteristicCodeableConcept", &**v),
+            Self::Quantity(v) => w.object("characteristicQuantity", &**v),
         }
     }
 }
@@ -1532,6 +2711,43 @@ impl MedicationKnowledgeDrugCharacteristicValue {
             Self::Base64Binary(p) => {
                 ser::choice_primitive(m, "valueBase64Binary", "_valueBase64Binary", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
         }
     }
 }

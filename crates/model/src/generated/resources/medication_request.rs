@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An order or request for both supply of the medication and the instructions for administration of the medication to a patient. The resource is called "MedicationRequest" rather than "MedicationPrescription" or "MedicationOrder" to generalize the use across inpatient and outpatient settings, including care plans, etc., and to harmonize with workflow patterns.
 ///
@@ -350,6 +352,272 @@ impl Serialize for MedicationRequest {
     }
 }
 
+impl xml::FromXml for MedicationRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                10
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                11
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                12
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                13
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                14
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                17
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                18
+            }
+            "supportingInformation" => {
+                r.list(&mut self.supporting_information, tag)?;
+                19
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                20
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                21
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                22
+            }
+            "performerType" => {
+                r.boxed(&mut self.performer_type, tag)?;
+                23
+            }
+            "recorder" => {
+                r.boxed(&mut self.recorder, tag)?;
+                24
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                25
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                26
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                27
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                28
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                29
+            }
+            "groupIdentifier" => {
+                r.boxed(&mut self.group_identifier, tag)?;
+                30
+            }
+            "courseOfTherapyType" => {
+                r.boxed(&mut self.course_of_therapy_type, tag)?;
+                31
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                32
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                33
+            }
+            "dosageInstruction" => {
+                r.list(&mut self.dosage_instruction, tag)?;
+                34
+            }
+            "dispenseRequest" => {
+                r.boxed(&mut self.dispense_request, tag)?;
+                35
+            }
+            "substitution" => {
+                r.boxed(&mut self.substitution, tag)?;
+                36
+            }
+            "priorPrescription" => {
+                r.boxed(&mut self.prior_prescription, tag)?;
+                37
+            }
+            "detectedIssue" => {
+                r.list(&mut self.detected_issue, tag)?;
+                38
+            }
+            "eventHistory" => {
+                r.list(&mut self.event_history, tag)?;
+                39
+            }
+            _ => {
+                if MedicationRequestReported::read_xml(&mut self.reported, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                if MedicationRequestMedication::read_xml(&mut self.medication, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        if let Some(v) = &self.reported {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.medication {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        w.list("supportingInformation", &self.supporting_information);
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        if let Some(v) = &self.performer_type {
+            w.object("performerType", &**v);
+        }
+        if let Some(v) = &self.recorder {
+            w.object("recorder", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        if let Some(v) = &self.group_identifier {
+            w.object("groupIdentifier", &**v);
+        }
+        if let Some(v) = &self.course_of_therapy_type {
+            w.object("courseOfTherapyType", &**v);
+        }
+        w.list("insurance", &self.insurance);
+        w.list("note", &self.note);
+        w.list("dosageInstruction", &self.dosage_instruction);
+        if let Some(v) = &self.dispense_request {
+            w.object("dispenseRequest", &**v);
+        }
+        if let Some(v) = &self.substitution {
+            w.object("substitution", &**v);
+        }
+        if let Some(v) = &self.prior_prescription {
+            w.object("priorPrescription", &**v);
+        }
+        w.list("detectedIssue", &self.detected_issue);
+        w.list("eventHistory", &self.event_history);
+    }
+}
+
 /// Medication supply authorization
 ///
 /// FHIR: `MedicationRequest.dispenseRequest`.
@@ -458,6 +726,96 @@ impl Serialize for MedicationRequestDispenseRequest {
     }
 }
 
+impl xml::FromXml for MedicationRequestDispenseRequest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "initialFill" => {
+                r.boxed(&mut self.initial_fill, tag)?;
+                3
+            }
+            "dispenseInterval" => {
+                r.boxed(&mut self.dispense_interval, tag)?;
+                4
+            }
+            "validityPeriod" => {
+                r.boxed(&mut self.validity_period, tag)?;
+                5
+            }
+            "numberOfRepeatsAllowed" => {
+                r.primitive(&mut self.number_of_repeats_allowed, tag)?;
+                6
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                7
+            }
+            "expectedSupplyDuration" => {
+                r.boxed(&mut self.expected_supply_duration, tag)?;
+                8
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationRequestDispenseRequest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.initial_fill {
+            w.object("initialFill", &**v);
+        }
+        if let Some(v) = &self.dispense_interval {
+            w.object("dispenseInterval", &**v);
+        }
+        if let Some(v) = &self.validity_period {
+            w.object("validityPeriod", &**v);
+        }
+        if let Some(v) = &self.number_of_repeats_allowed {
+            w.primitive("numberOfRepeatsAllowed", v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.expected_supply_duration {
+            w.object("expectedSupplyDuration", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+    }
+}
+
 /// First fill details
 ///
 /// FHIR: `MedicationRequest.dispenseRequest.initialFill`.
@@ -519,6 +877,61 @@ impl Serialize for MedicationRequestDispenseRequestInitialFill {
         ser::optional(&mut m, "quantity", &self.quantity)?;
         ser::optional(&mut m, "duration", &self.duration)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicationRequestDispenseRequestInitialFill {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                3
+            }
+            "duration" => {
+                r.boxed(&mut self.duration, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationRequestDispenseRequestInitialFill {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.duration {
+            w.object("duration", &**v);
+        }
     }
 }
 
@@ -592,6 +1005,61 @@ impl Serialize for MedicationRequestSubstitution {
     }
 }
 
+impl xml::FromXml for MedicationRequestSubstitution {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                4
+            }
+            _ => {
+                if MedicationRequestSubstitutionAllowed::read_xml(&mut self.allowed, name, r, tag)?
+                {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationRequestSubstitution {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.allowed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+    }
+}
+
 /// The types `MedicationRequest.reported[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationRequestReported {
@@ -633,6 +1101,33 @@ impl MedicationRequestReported {
             Self::Reference(v) => m.serialize_entry("reportedReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "reportedBoolean" => {
+                xml::choice(slot, "reported", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "reportedReference" => {
+                xml::choice(slot, "reported", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("reportedBoolean", p),
+            Self::Reference(v) => w.object("reportedReference", &**v),
+        }
+    }
 }
 
 /// The types `MedicationRequest.medication[x]` can take.
@@ -666,6 +1161,33 @@ impl MedicationRequestMedication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("medicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("medicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "medicationCodeableConcept" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "medicationReference" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("medicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("medicationReference", &**v),
         }
     }
 }
@@ -715,6 +1237,33 @@ impl MedicationRequestSubstitutionAllowed {
         match self {
             Self::Boolean(p) => ser::choice_primitive(m, "allowedBoolean", "_allowedBoolean", p),
             Self::CodeableConcept(v) => m.serialize_entry("allowedCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "allowedBoolean" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "allowedCodeableConcept" => {
+                xml::choice(slot, "allowed", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("allowedBoolean", p),
+            Self::CodeableConcept(v) => w.object("allowedCodeableConcept", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a medication that is being consumed by a patient.   A MedicationStatement may indicate that the patient may be taking the medication now or has taken the medication in the past or will be taking the medication in the future.  The source of this information can be the patient, significant other (such as a family member or spouse), or a clinician.  A common scenario where this information is captured is during the history taking process during a patient visit or stay.   The medication information may come from sources such as the patient's memory, from a prescription bottle,  or from a list of medications the patient, clinician or other party maintains.
 ///
@@ -232,6 +234,175 @@ impl Serialize for MedicationStatement {
     }
 }
 
+impl xml::FromXml for MedicationStatement {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "statusReason" => {
+                r.list(&mut self.status_reason, tag)?;
+                12
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                15
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                16
+            }
+            "dateAsserted" => {
+                r.primitive(&mut self.date_asserted, tag)?;
+                18
+            }
+            "informationSource" => {
+                r.boxed(&mut self.information_source, tag)?;
+                19
+            }
+            "derivedFrom" => {
+                r.list(&mut self.derived_from, tag)?;
+                20
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                21
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                22
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                23
+            }
+            "dosage" => {
+                r.list(&mut self.dosage, tag)?;
+                24
+            }
+            _ => {
+                if MedicationStatementMedication::read_xml(&mut self.medication, name, r, tag)? {
+                    return Ok(Some(14));
+                }
+                if MedicationStatementEffective::read_xml(&mut self.effective, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicationStatement {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("statusReason", &self.status_reason);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.medication {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        if let Some(v) = &self.effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date_asserted {
+            w.primitive("dateAsserted", v);
+        }
+        if let Some(v) = &self.information_source {
+            w.object("informationSource", &**v);
+        }
+        w.list("derivedFrom", &self.derived_from);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+        w.list("dosage", &self.dosage);
+    }
+}
+
 /// The types `MedicationStatement.medication[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicationStatementMedication {
@@ -263,6 +434,33 @@ impl MedicationStatementMedication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("medicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("medicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "medicationCodeableConcept" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "medicationReference" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("medicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("medicationReference", &**v),
         }
     }
 }
@@ -309,6 +507,33 @@ impl MedicationStatementEffective {
                 ser::choice_primitive(m, "effectiveDateTime", "_effectiveDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("effectivePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "effectiveDateTime" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "effectivePeriod" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("effectiveDateTime", p),
+            Self::Period(v) => w.object("effectivePeriod", &**v),
         }
     }
 }

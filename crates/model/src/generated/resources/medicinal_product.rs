@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Detailed definition of a medicinal product, typically for uses other than direct patient care (e.g. regulatory use).
 ///
@@ -278,6 +280,191 @@ impl Serialize for MedicinalProduct {
     }
 }
 
+impl xml::FromXml for MedicinalProduct {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                9
+            }
+            "domain" => {
+                r.boxed(&mut self.domain, tag)?;
+                10
+            }
+            "combinedPharmaceuticalDoseForm" => {
+                r.boxed(&mut self.combined_pharmaceutical_dose_form, tag)?;
+                11
+            }
+            "legalStatusOfSupply" => {
+                r.boxed(&mut self.legal_status_of_supply, tag)?;
+                12
+            }
+            "additionalMonitoringIndicator" => {
+                r.boxed(&mut self.additional_monitoring_indicator, tag)?;
+                13
+            }
+            "specialMeasures" => {
+                r.primitive_list(&mut self.special_measures, tag)?;
+                14
+            }
+            "paediatricUseIndicator" => {
+                r.boxed(&mut self.paediatric_use_indicator, tag)?;
+                15
+            }
+            "productClassification" => {
+                r.list(&mut self.product_classification, tag)?;
+                16
+            }
+            "marketingStatus" => {
+                r.list(&mut self.marketing_status, tag)?;
+                17
+            }
+            "pharmaceuticalProduct" => {
+                r.list(&mut self.pharmaceutical_product, tag)?;
+                18
+            }
+            "packagedMedicinalProduct" => {
+                r.list(&mut self.packaged_medicinal_product, tag)?;
+                19
+            }
+            "attachedDocument" => {
+                r.list(&mut self.attached_document, tag)?;
+                20
+            }
+            "masterFile" => {
+                r.list(&mut self.master_file, tag)?;
+                21
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                22
+            }
+            "clinicalTrial" => {
+                r.list(&mut self.clinical_trial, tag)?;
+                23
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                24
+            }
+            "crossReference" => {
+                r.list(&mut self.cross_reference, tag)?;
+                25
+            }
+            "manufacturingBusinessOperation" => {
+                r.list(&mut self.manufacturing_business_operation, tag)?;
+                26
+            }
+            "specialDesignation" => {
+                r.list(&mut self.special_designation, tag)?;
+                27
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProduct {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.domain {
+            w.object("domain", &**v);
+        }
+        if let Some(v) = &self.combined_pharmaceutical_dose_form {
+            w.object("combinedPharmaceuticalDoseForm", &**v);
+        }
+        if let Some(v) = &self.legal_status_of_supply {
+            w.object("legalStatusOfSupply", &**v);
+        }
+        if let Some(v) = &self.additional_monitoring_indicator {
+            w.object("additionalMonitoringIndicator", &**v);
+        }
+        w.primitive_list("specialMeasures", &self.special_measures);
+        if let Some(v) = &self.paediatric_use_indicator {
+            w.object("paediatricUseIndicator", &**v);
+        }
+        w.list("productClassification", &self.product_classification);
+        w.list("marketingStatus", &self.marketing_status);
+        w.list("pharmaceuticalProduct", &self.pharmaceutical_product);
+        w.list("packagedMedicinalProduct", &self.packaged_medicinal_product);
+        w.list("attachedDocument", &self.attached_document);
+        w.list("masterFile", &self.master_file);
+        w.list("contact", &self.contact);
+        w.list("clinicalTrial", &self.clinical_trial);
+        w.list("name", &self.name);
+        w.list("crossReference", &self.cross_reference);
+        w.list(
+            "manufacturingBusinessOperation",
+            &self.manufacturing_business_operation,
+        );
+        w.list("specialDesignation", &self.special_designation);
+    }
+}
+
 /// The product's name, including full name and possibly coded parts
 ///
 /// FHIR: `MedicinalProduct.name`.
@@ -349,6 +536,64 @@ impl Serialize for MedicinalProductName {
     }
 }
 
+impl xml::FromXml for MedicinalProductName {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "productName" => {
+                r.primitive(&mut self.product_name, tag)?;
+                3
+            }
+            "namePart" => {
+                r.list(&mut self.name_part, tag)?;
+                4
+            }
+            "countryLanguage" => {
+                r.list(&mut self.country_language, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductName {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product_name {
+            w.primitive("productName", v);
+        }
+        w.list("namePart", &self.name_part);
+        w.list("countryLanguage", &self.country_language);
+    }
+}
+
 /// Coding words or phrases of the name
 ///
 /// FHIR: `MedicinalProduct.name.namePart`.
@@ -411,6 +656,61 @@ impl Serialize for MedicinalProductNameNamePart {
         ser::primitive(&mut m, "part", "_part", &self.part)?;
         ser::optional(&mut m, "type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductNameNamePart {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "part" => {
+                r.primitive(&mut self.part, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductNameNamePart {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.part {
+            w.primitive("part", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
     }
 }
 
@@ -481,6 +781,68 @@ impl Serialize for MedicinalProductNameCountryLanguage {
         ser::optional(&mut m, "jurisdiction", &self.jurisdiction)?;
         ser::optional(&mut m, "language", &self.language)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductNameCountryLanguage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "country" => {
+                r.boxed(&mut self.country, tag)?;
+                3
+            }
+            "jurisdiction" => {
+                r.boxed(&mut self.jurisdiction, tag)?;
+                4
+            }
+            "language" => {
+                r.boxed(&mut self.language, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductNameCountryLanguage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.country {
+            w.object("country", &**v);
+        }
+        if let Some(v) = &self.jurisdiction {
+            w.object("jurisdiction", &**v);
+        }
+        if let Some(v) = &self.language {
+            w.object("language", &**v);
+        }
     }
 }
 
@@ -585,6 +947,87 @@ impl Serialize for MedicinalProductManufacturingBusinessOperation {
         ser::list(&mut m, "manufacturer", &self.manufacturer)?;
         ser::optional(&mut m, "regulator", &self.regulator)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductManufacturingBusinessOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operationType" => {
+                r.boxed(&mut self.operation_type, tag)?;
+                3
+            }
+            "authorisationReferenceNumber" => {
+                r.boxed(&mut self.authorisation_reference_number, tag)?;
+                4
+            }
+            "effectiveDate" => {
+                r.primitive(&mut self.effective_date, tag)?;
+                5
+            }
+            "confidentialityIndicator" => {
+                r.boxed(&mut self.confidentiality_indicator, tag)?;
+                6
+            }
+            "manufacturer" => {
+                r.list(&mut self.manufacturer, tag)?;
+                7
+            }
+            "regulator" => {
+                r.boxed(&mut self.regulator, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductManufacturingBusinessOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation_type {
+            w.object("operationType", &**v);
+        }
+        if let Some(v) = &self.authorisation_reference_number {
+            w.object("authorisationReferenceNumber", &**v);
+        }
+        if let Some(v) = &self.effective_date {
+            w.primitive("effectiveDate", v);
+        }
+        if let Some(v) = &self.confidentiality_indicator {
+            w.object("confidentialityIndicator", &**v);
+        }
+        w.list("manufacturer", &self.manufacturer);
+        if let Some(v) = &self.regulator {
+            w.object("regulator", &**v);
+        }
     }
 }
 
@@ -693,6 +1136,98 @@ impl Serialize for MedicinalProductSpecialDesignation {
     }
 }
 
+impl xml::FromXml for MedicinalProductSpecialDesignation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "intendedUse" => {
+                r.boxed(&mut self.intended_use, tag)?;
+                5
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                7
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                8
+            }
+            "species" => {
+                r.boxed(&mut self.species, tag)?;
+                9
+            }
+            _ => {
+                if MedicinalProductSpecialDesignationIndication::read_xml(
+                    &mut self.indication,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductSpecialDesignation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.intended_use {
+            w.object("intendedUse", &**v);
+        }
+        if let Some(v) = &self.indication {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.species {
+            w.object("species", &**v);
+        }
+    }
+}
+
 /// The types `MedicinalProduct.specialDesignation.indication[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicinalProductSpecialDesignationIndication {
@@ -724,6 +1259,33 @@ impl MedicinalProductSpecialDesignationIndication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("indicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("indicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "indicationCodeableConcept" => {
+                xml::choice(slot, "indication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "indicationReference" => {
+                xml::choice(slot, "indication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("indicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("indicationReference", &**v),
         }
     }
 }

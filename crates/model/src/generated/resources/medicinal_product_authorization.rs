@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The regulatory authorization of a medicinal product.
 ///
@@ -244,6 +246,183 @@ impl Serialize for MedicinalProductAuthorization {
     }
 }
 
+impl xml::FromXml for MedicinalProductAuthorization {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                9
+            }
+            "country" => {
+                r.list(&mut self.country, tag)?;
+                10
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                11
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                12
+            }
+            "statusDate" => {
+                r.primitive(&mut self.status_date, tag)?;
+                13
+            }
+            "restoreDate" => {
+                r.primitive(&mut self.restore_date, tag)?;
+                14
+            }
+            "validityPeriod" => {
+                r.boxed(&mut self.validity_period, tag)?;
+                15
+            }
+            "dataExclusivityPeriod" => {
+                r.boxed(&mut self.data_exclusivity_period, tag)?;
+                16
+            }
+            "dateOfFirstAuthorization" => {
+                r.primitive(&mut self.date_of_first_authorization, tag)?;
+                17
+            }
+            "internationalBirthDate" => {
+                r.primitive(&mut self.international_birth_date, tag)?;
+                18
+            }
+            "legalBasis" => {
+                r.boxed(&mut self.legal_basis, tag)?;
+                19
+            }
+            "jurisdictionalAuthorization" => {
+                r.list(&mut self.jurisdictional_authorization, tag)?;
+                20
+            }
+            "holder" => {
+                r.boxed(&mut self.holder, tag)?;
+                21
+            }
+            "regulator" => {
+                r.boxed(&mut self.regulator, tag)?;
+                22
+            }
+            "procedure" => {
+                r.boxed(&mut self.procedure, tag)?;
+                23
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductAuthorization {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        w.list("country", &self.country);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.status_date {
+            w.primitive("statusDate", v);
+        }
+        if let Some(v) = &self.restore_date {
+            w.primitive("restoreDate", v);
+        }
+        if let Some(v) = &self.validity_period {
+            w.object("validityPeriod", &**v);
+        }
+        if let Some(v) = &self.data_exclusivity_period {
+            w.object("dataExclusivityPeriod", &**v);
+        }
+        if let Some(v) = &self.date_of_first_authorization {
+            w.primitive("dateOfFirstAuthorization", v);
+        }
+        if let Some(v) = &self.international_birth_date {
+            w.primitive("internationalBirthDate", v);
+        }
+        if let Some(v) = &self.legal_basis {
+            w.object("legalBasis", &**v);
+        }
+        w.list(
+            "jurisdictionalAuthorization",
+            &self.jurisdictional_authorization,
+        );
+        if let Some(v) = &self.holder {
+            w.object("holder", &**v);
+        }
+        if let Some(v) = &self.regulator {
+            w.object("regulator", &**v);
+        }
+        if let Some(v) = &self.procedure {
+            w.object("procedure", &**v);
+        }
+    }
+}
+
 /// Authorization in areas within a country
 ///
 /// FHIR: `MedicinalProductAuthorization.jurisdictionalAuthorization`.
@@ -323,6 +502,78 @@ impl Serialize for MedicinalProductAuthorizationJurisdictionalAuthorization {
         ser::optional(&mut m, "legalStatusOfSupply", &self.legal_status_of_supply)?;
         ser::optional(&mut m, "validityPeriod", &self.validity_period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductAuthorizationJurisdictionalAuthorization {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "country" => {
+                r.boxed(&mut self.country, tag)?;
+                4
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                5
+            }
+            "legalStatusOfSupply" => {
+                r.boxed(&mut self.legal_status_of_supply, tag)?;
+                6
+            }
+            "validityPeriod" => {
+                r.boxed(&mut self.validity_period, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductAuthorizationJurisdictionalAuthorization {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.country {
+            w.object("country", &**v);
+        }
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.legal_status_of_supply {
+            w.object("legalStatusOfSupply", &**v);
+        }
+        if let Some(v) = &self.validity_period {
+            w.object("validityPeriod", &**v);
+        }
     }
 }
 
@@ -408,6 +659,77 @@ impl Serialize for MedicinalProductAuthorizationProcedure {
     }
 }
 
+impl xml::FromXml for MedicinalProductAuthorizationProcedure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "application" => {
+                r.list(&mut self.application, tag)?;
+                6
+            }
+            _ => {
+                if MedicinalProductAuthorizationProcedureDate::read_xml(
+                    &mut self.date,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductAuthorizationProcedure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.date {
+            v.write_xml(w);
+        }
+        w.list("application", &self.application);
+    }
+}
+
 /// The types `MedicinalProductAuthorization.procedure.date[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicinalProductAuthorizationProcedureDate {
@@ -446,6 +768,33 @@ impl MedicinalProductAuthorizationProcedureDate {
         match self {
             Self::Period(v) => m.serialize_entry("datePeriod", v),
             Self::DateTime(p) => ser::choice_primitive(m, "dateDateTime", "_dateDateTime", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "datePeriod" => {
+                xml::choice(slot, "date", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "dateDateTime" => {
+                xml::choice(slot, "date", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Period(v) => w.object("datePeriod", &**v),
+            Self::DateTime(p) => w.primitive("dateDateTime", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The clinical particulars - indications, contraindications etc. of a medicinal product, including for regulatory purposes.
 ///
@@ -164,6 +166,115 @@ impl Serialize for MedicinalProductContraindication {
     }
 }
 
+impl xml::FromXml for MedicinalProductContraindication {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                8
+            }
+            "disease" => {
+                r.boxed(&mut self.disease, tag)?;
+                9
+            }
+            "diseaseStatus" => {
+                r.boxed(&mut self.disease_status, tag)?;
+                10
+            }
+            "comorbidity" => {
+                r.list(&mut self.comorbidity, tag)?;
+                11
+            }
+            "therapeuticIndication" => {
+                r.list(&mut self.therapeutic_indication, tag)?;
+                12
+            }
+            "otherTherapy" => {
+                r.list(&mut self.other_therapy, tag)?;
+                13
+            }
+            "population" => {
+                r.list(&mut self.population, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductContraindication {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("subject", &self.subject);
+        if let Some(v) = &self.disease {
+            w.object("disease", &**v);
+        }
+        if let Some(v) = &self.disease_status {
+            w.object("diseaseStatus", &**v);
+        }
+        w.list("comorbidity", &self.comorbidity);
+        w.list("therapeuticIndication", &self.therapeutic_indication);
+        w.list("otherTherapy", &self.other_therapy);
+        w.list("population", &self.population);
+    }
+}
+
 /// Information about the use of the medicinal product in relation to other therapies described as part of the indication
 ///
 /// FHIR: `MedicinalProductContraindication.otherTherapy`.
@@ -242,6 +353,65 @@ impl Serialize for MedicinalProductContraindicationOtherTherapy {
     }
 }
 
+impl xml::FromXml for MedicinalProductContraindicationOtherTherapy {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "therapyRelationshipType" => {
+                r.boxed(&mut self.therapy_relationship_type, tag)?;
+                3
+            }
+            _ => {
+                if MedicinalProductContraindicationOtherTherapyMedication::read_xml(
+                    &mut self.medication,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductContraindicationOtherTherapy {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.therapy_relationship_type {
+            w.object("therapyRelationshipType", &**v);
+        }
+        if let Some(v) = &self.medication {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `MedicinalProductContraindication.otherTherapy.medication[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicinalProductContraindicationOtherTherapyMedication {
@@ -273,6 +443,33 @@ impl MedicinalProductContraindicationOtherTherapyMedication {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("medicationCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("medicationReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "medicationCodeableConcept" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "medicationReference" => {
+                xml::choice(slot, "medication", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("medicationCodeableConcept", &**v),
+            Self::Reference(v) => w.object("medicationReference", &**v),
         }
     }
 }

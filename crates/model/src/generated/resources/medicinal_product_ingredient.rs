@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An ingredient of a manufactured item or pharmaceutical product.
 ///
@@ -162,6 +164,114 @@ impl Serialize for MedicinalProductIngredient {
     }
 }
 
+impl xml::FromXml for MedicinalProductIngredient {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                9
+            }
+            "allergenicIndicator" => {
+                r.primitive(&mut self.allergenic_indicator, tag)?;
+                10
+            }
+            "manufacturer" => {
+                r.list(&mut self.manufacturer, tag)?;
+                11
+            }
+            "specifiedSubstance" => {
+                r.list(&mut self.specified_substance, tag)?;
+                12
+            }
+            "substance" => {
+                r.boxed(&mut self.substance, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductIngredient {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.allergenic_indicator {
+            w.primitive("allergenicIndicator", v);
+        }
+        w.list("manufacturer", &self.manufacturer);
+        w.list("specifiedSubstance", &self.specified_substance);
+        if let Some(v) = &self.substance {
+            w.object("substance", &**v);
+        }
+    }
+}
+
 /// A specified substance that comprises this ingredient
 ///
 /// FHIR: `MedicinalProductIngredient.specifiedSubstance`.
@@ -235,6 +345,73 @@ impl Serialize for MedicinalProductIngredientSpecifiedSubstance {
         ser::optional(&mut m, "confidentiality", &self.confidentiality)?;
         ser::list(&mut m, "strength", &self.strength)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductIngredientSpecifiedSubstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "group" => {
+                r.boxed(&mut self.group, tag)?;
+                4
+            }
+            "confidentiality" => {
+                r.boxed(&mut self.confidentiality, tag)?;
+                5
+            }
+            "strength" => {
+                r.list(&mut self.strength, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductIngredientSpecifiedSubstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.group {
+            w.object("group", &**v);
+        }
+        if let Some(v) = &self.confidentiality {
+            w.object("confidentiality", &**v);
+        }
+        w.list("strength", &self.strength);
     }
 }
 
@@ -343,6 +520,92 @@ impl Serialize for MedicinalProductIngredientSpecifiedSubstanceStrength {
     }
 }
 
+impl xml::FromXml for MedicinalProductIngredientSpecifiedSubstanceStrength {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "presentation" => {
+                r.boxed(&mut self.presentation, tag)?;
+                3
+            }
+            "presentationLowLimit" => {
+                r.boxed(&mut self.presentation_low_limit, tag)?;
+                4
+            }
+            "concentration" => {
+                r.boxed(&mut self.concentration, tag)?;
+                5
+            }
+            "concentrationLowLimit" => {
+                r.boxed(&mut self.concentration_low_limit, tag)?;
+                6
+            }
+            "measurementPoint" => {
+                r.primitive(&mut self.measurement_point, tag)?;
+                7
+            }
+            "country" => {
+                r.list(&mut self.country, tag)?;
+                8
+            }
+            "referenceStrength" => {
+                r.list(&mut self.reference_strength, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductIngredientSpecifiedSubstanceStrength {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.presentation {
+            w.object("presentation", &**v);
+        }
+        if let Some(v) = &self.presentation_low_limit {
+            w.object("presentationLowLimit", &**v);
+        }
+        if let Some(v) = &self.concentration {
+            w.object("concentration", &**v);
+        }
+        if let Some(v) = &self.concentration_low_limit {
+            w.object("concentrationLowLimit", &**v);
+        }
+        if let Some(v) = &self.measurement_point {
+            w.primitive("measurementPoint", v);
+        }
+        w.list("country", &self.country);
+        w.list("referenceStrength", &self.reference_strength);
+    }
+}
+
 /// Strength expressed in terms of a reference substance
 ///
 /// FHIR: `MedicinalProductIngredient.specifiedSubstance.strength.referenceStrength`.
@@ -434,6 +697,80 @@ impl Serialize for MedicinalProductIngredientSpecifiedSubstanceStrengthReference
     }
 }
 
+impl xml::FromXml for MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "substance" => {
+                r.boxed(&mut self.substance, tag)?;
+                3
+            }
+            "strength" => {
+                r.boxed(&mut self.strength, tag)?;
+                4
+            }
+            "strengthLowLimit" => {
+                r.boxed(&mut self.strength_low_limit, tag)?;
+                5
+            }
+            "measurementPoint" => {
+                r.primitive(&mut self.measurement_point, tag)?;
+                6
+            }
+            "country" => {
+                r.list(&mut self.country, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductIngredientSpecifiedSubstanceStrengthReferenceStrength {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.substance {
+            w.object("substance", &**v);
+        }
+        if let Some(v) = &self.strength {
+            w.object("strength", &**v);
+        }
+        if let Some(v) = &self.strength_low_limit {
+            w.object("strengthLowLimit", &**v);
+        }
+        if let Some(v) = &self.measurement_point {
+            w.primitive("measurementPoint", v);
+        }
+        w.list("country", &self.country);
+    }
+}
+
 /// The ingredient substance
 ///
 /// FHIR: `MedicinalProductIngredient.substance`.
@@ -495,5 +832,58 @@ impl Serialize for MedicinalProductIngredientSubstance {
         ser::optional(&mut m, "code", &self.code)?;
         ser::list(&mut m, "strength", &self.strength)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductIngredientSubstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "strength" => {
+                r.list(&mut self.strength, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductIngredientSubstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("strength", &self.strength);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The interactions of the medicinal product with other medicinal products, or other forms of interactions.
 ///
@@ -161,6 +163,121 @@ impl Serialize for MedicinalProductInteraction {
     }
 }
 
+impl xml::FromXml for MedicinalProductInteraction {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                8
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                9
+            }
+            "interactant" => {
+                r.list(&mut self.interactant, tag)?;
+                10
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                11
+            }
+            "effect" => {
+                r.boxed(&mut self.effect, tag)?;
+                12
+            }
+            "incidence" => {
+                r.boxed(&mut self.incidence, tag)?;
+                13
+            }
+            "management" => {
+                r.boxed(&mut self.management, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductInteraction {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("subject", &self.subject);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("interactant", &self.interactant);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.effect {
+            w.object("effect", &**v);
+        }
+        if let Some(v) = &self.incidence {
+            w.object("incidence", &**v);
+        }
+        if let Some(v) = &self.management {
+            w.object("management", &**v);
+        }
+    }
+}
+
 /// The specific medication, food or laboratory test that interacts
 ///
 /// FHIR: `MedicinalProductInteraction.interactant`.
@@ -225,6 +342,58 @@ impl Serialize for MedicinalProductInteractionInteractant {
     }
 }
 
+impl xml::FromXml for MedicinalProductInteractionInteractant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if MedicinalProductInteractionInteractantItem::read_xml(
+                    &mut self.item,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductInteractionInteractant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.item {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `MedicinalProductInteraction.interactant.item[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MedicinalProductInteractionInteractantItem {
@@ -254,6 +423,33 @@ impl MedicinalProductInteractionInteractantItem {
         match self {
             Self::Reference(v) => m.serialize_entry("itemReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("itemCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "itemReference" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "itemCodeableConcept" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("itemReference", &**v),
+            Self::CodeableConcept(v) => w.object("itemCodeableConcept", &**v),
         }
     }
 }

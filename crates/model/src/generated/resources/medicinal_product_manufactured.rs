@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The manufactured item as contained in the packaged medicinal product.
 ///
@@ -161,5 +163,118 @@ impl Serialize for MedicinalProductManufactured {
         )?;
         ser::list(&mut m, "otherCharacteristics", &self.other_characteristics)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductManufactured {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "manufacturedDoseForm" => {
+                r.boxed(&mut self.manufactured_dose_form, tag)?;
+                8
+            }
+            "unitOfPresentation" => {
+                r.boxed(&mut self.unit_of_presentation, tag)?;
+                9
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                10
+            }
+            "manufacturer" => {
+                r.list(&mut self.manufacturer, tag)?;
+                11
+            }
+            "ingredient" => {
+                r.list(&mut self.ingredient, tag)?;
+                12
+            }
+            "physicalCharacteristics" => {
+                r.boxed(&mut self.physical_characteristics, tag)?;
+                13
+            }
+            "otherCharacteristics" => {
+                r.list(&mut self.other_characteristics, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductManufactured {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.manufactured_dose_form {
+            w.object("manufacturedDoseForm", &**v);
+        }
+        if let Some(v) = &self.unit_of_presentation {
+            w.object("unitOfPresentation", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        w.list("manufacturer", &self.manufacturer);
+        w.list("ingredient", &self.ingredient);
+        if let Some(v) = &self.physical_characteristics {
+            w.object("physicalCharacteristics", &**v);
+        }
+        w.list("otherCharacteristics", &self.other_characteristics);
     }
 }

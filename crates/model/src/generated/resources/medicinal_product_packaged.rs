@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A medicinal product in a container or package.
 ///
@@ -177,6 +179,127 @@ impl Serialize for MedicinalProductPackaged {
     }
 }
 
+impl xml::FromXml for MedicinalProductPackaged {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                9
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                10
+            }
+            "legalStatusOfSupply" => {
+                r.boxed(&mut self.legal_status_of_supply, tag)?;
+                11
+            }
+            "marketingStatus" => {
+                r.list(&mut self.marketing_status, tag)?;
+                12
+            }
+            "marketingAuthorization" => {
+                r.boxed(&mut self.marketing_authorization, tag)?;
+                13
+            }
+            "manufacturer" => {
+                r.list(&mut self.manufacturer, tag)?;
+                14
+            }
+            "batchIdentifier" => {
+                r.list(&mut self.batch_identifier, tag)?;
+                15
+            }
+            "packageItem" => {
+                r.list(&mut self.package_item, tag)?;
+                16
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPackaged {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("subject", &self.subject);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.legal_status_of_supply {
+            w.object("legalStatusOfSupply", &**v);
+        }
+        w.list("marketingStatus", &self.marketing_status);
+        if let Some(v) = &self.marketing_authorization {
+            w.object("marketingAuthorization", &**v);
+        }
+        w.list("manufacturer", &self.manufacturer);
+        w.list("batchIdentifier", &self.batch_identifier);
+        w.list("packageItem", &self.package_item);
+    }
+}
+
 /// Batch numbering
 ///
 /// FHIR: `MedicinalProductPackaged.batchIdentifier`.
@@ -238,6 +361,61 @@ impl Serialize for MedicinalProductPackagedBatchIdentifier {
         ser::optional(&mut m, "outerPackaging", &self.outer_packaging)?;
         ser::optional(&mut m, "immediatePackaging", &self.immediate_packaging)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductPackagedBatchIdentifier {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "outerPackaging" => {
+                r.boxed(&mut self.outer_packaging, tag)?;
+                3
+            }
+            "immediatePackaging" => {
+                r.boxed(&mut self.immediate_packaging, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPackagedBatchIdentifier {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.outer_packaging {
+            w.object("outerPackaging", &**v);
+        }
+        if let Some(v) = &self.immediate_packaging {
+            w.object("immediatePackaging", &**v);
+        }
     }
 }
 
@@ -366,5 +544,112 @@ impl Serialize for MedicinalProductPackagedPackageItem {
         ser::list(&mut m, "shelfLifeStorage", &self.shelf_life_storage)?;
         ser::list(&mut m, "manufacturer", &self.manufacturer)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductPackagedPackageItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            "material" => {
+                r.list(&mut self.material, tag)?;
+                6
+            }
+            "alternateMaterial" => {
+                r.list(&mut self.alternate_material, tag)?;
+                7
+            }
+            "device" => {
+                r.list(&mut self.device, tag)?;
+                8
+            }
+            "manufacturedItem" => {
+                r.list(&mut self.manufactured_item, tag)?;
+                9
+            }
+            "packageItem" => {
+                r.list(&mut self.package_item, tag)?;
+                10
+            }
+            "physicalCharacteristics" => {
+                r.boxed(&mut self.physical_characteristics, tag)?;
+                11
+            }
+            "otherCharacteristics" => {
+                r.list(&mut self.other_characteristics, tag)?;
+                12
+            }
+            "shelfLifeStorage" => {
+                r.list(&mut self.shelf_life_storage, tag)?;
+                13
+            }
+            "manufacturer" => {
+                r.list(&mut self.manufacturer, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPackagedPackageItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        w.list("material", &self.material);
+        w.list("alternateMaterial", &self.alternate_material);
+        w.list("device", &self.device);
+        w.list("manufacturedItem", &self.manufactured_item);
+        w.list("packageItem", &self.package_item);
+        if let Some(v) = &self.physical_characteristics {
+            w.object("physicalCharacteristics", &**v);
+        }
+        w.list("otherCharacteristics", &self.other_characteristics);
+        w.list("shelfLifeStorage", &self.shelf_life_storage);
+        w.list("manufacturer", &self.manufacturer);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A pharmaceutical product described in terms of its composition and dose form.
 ///
@@ -168,6 +170,115 @@ impl Serialize for MedicinalProductPharmaceutical {
     }
 }
 
+impl xml::FromXml for MedicinalProductPharmaceutical {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "administrableDoseForm" => {
+                r.boxed(&mut self.administrable_dose_form, tag)?;
+                9
+            }
+            "unitOfPresentation" => {
+                r.boxed(&mut self.unit_of_presentation, tag)?;
+                10
+            }
+            "ingredient" => {
+                r.list(&mut self.ingredient, tag)?;
+                11
+            }
+            "device" => {
+                r.list(&mut self.device, tag)?;
+                12
+            }
+            "characteristics" => {
+                r.list(&mut self.characteristics, tag)?;
+                13
+            }
+            "routeOfAdministration" => {
+                r.list(&mut self.route_of_administration, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPharmaceutical {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.administrable_dose_form {
+            w.object("administrableDoseForm", &**v);
+        }
+        if let Some(v) = &self.unit_of_presentation {
+            w.object("unitOfPresentation", &**v);
+        }
+        w.list("ingredient", &self.ingredient);
+        w.list("device", &self.device);
+        w.list("characteristics", &self.characteristics);
+        w.list("routeOfAdministration", &self.route_of_administration);
+    }
+}
+
 /// Characteristics e.g. a products onset of action
 ///
 /// FHIR: `MedicinalProductPharmaceutical.characteristics`.
@@ -229,6 +340,61 @@ impl Serialize for MedicinalProductPharmaceuticalCharacteristics {
         ser::optional(&mut m, "code", &self.code)?;
         ser::optional(&mut m, "status", &self.status)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductPharmaceuticalCharacteristics {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPharmaceuticalCharacteristics {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
     }
 }
 
@@ -332,6 +498,94 @@ impl Serialize for MedicinalProductPharmaceuticalRouteOfAdministration {
     }
 }
 
+impl xml::FromXml for MedicinalProductPharmaceuticalRouteOfAdministration {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "firstDose" => {
+                r.boxed(&mut self.first_dose, tag)?;
+                4
+            }
+            "maxSingleDose" => {
+                r.boxed(&mut self.max_single_dose, tag)?;
+                5
+            }
+            "maxDosePerDay" => {
+                r.boxed(&mut self.max_dose_per_day, tag)?;
+                6
+            }
+            "maxDosePerTreatmentPeriod" => {
+                r.boxed(&mut self.max_dose_per_treatment_period, tag)?;
+                7
+            }
+            "maxTreatmentPeriod" => {
+                r.boxed(&mut self.max_treatment_period, tag)?;
+                8
+            }
+            "targetSpecies" => {
+                r.list(&mut self.target_species, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPharmaceuticalRouteOfAdministration {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.first_dose {
+            w.object("firstDose", &**v);
+        }
+        if let Some(v) = &self.max_single_dose {
+            w.object("maxSingleDose", &**v);
+        }
+        if let Some(v) = &self.max_dose_per_day {
+            w.object("maxDosePerDay", &**v);
+        }
+        if let Some(v) = &self.max_dose_per_treatment_period {
+            w.object("maxDosePerTreatmentPeriod", &**v);
+        }
+        if let Some(v) = &self.max_treatment_period {
+            w.object("maxTreatmentPeriod", &**v);
+        }
+        w.list("targetSpecies", &self.target_species);
+    }
+}
+
 /// A species for which this route applies
 ///
 /// FHIR: `MedicinalProductPharmaceutical.routeOfAdministration.targetSpecies`.
@@ -395,6 +649,59 @@ impl Serialize for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpec
         ser::optional(&mut m, "code", &self.code)?;
         ser::list(&mut m, "withdrawalPeriod", &self.withdrawal_period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "withdrawalPeriod" => {
+                r.list(&mut self.withdrawal_period, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpecies {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("withdrawalPeriod", &self.withdrawal_period);
     }
 }
 
@@ -480,5 +787,71 @@ impl Serialize
             &self.supporting_information,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml
+    for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod
+{
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "tissue" => {
+                r.boxed(&mut self.tissue, tag)?;
+                3
+            }
+            "value" => {
+                r.boxed(&mut self.value, tag)?;
+                4
+            }
+            "supportingInformation" => {
+                r.primitive(&mut self.supporting_information, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml
+    for MedicinalProductPharmaceuticalRouteOfAdministrationTargetSpeciesWithdrawalPeriod
+{
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.tissue {
+            w.object("tissue", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.object("value", &**v);
+        }
+        if let Some(v) = &self.supporting_information {
+            w.primitive("supportingInformation", v);
+        }
     }
 }

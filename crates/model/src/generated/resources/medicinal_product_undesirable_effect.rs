@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describe the undesirable effects of the medicinal product.
 ///
@@ -153,5 +155,106 @@ impl Serialize for MedicinalProductUndesirableEffect {
         )?;
         ser::list(&mut m, "population", &self.population)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MedicinalProductUndesirableEffect {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "subject" => {
+                r.list(&mut self.subject, tag)?;
+                8
+            }
+            "symptomConditionEffect" => {
+                r.boxed(&mut self.symptom_condition_effect, tag)?;
+                9
+            }
+            "classification" => {
+                r.boxed(&mut self.classification, tag)?;
+                10
+            }
+            "frequencyOfOccurrence" => {
+                r.boxed(&mut self.frequency_of_occurrence, tag)?;
+                11
+            }
+            "population" => {
+                r.list(&mut self.population, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MedicinalProductUndesirableEffect {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("subject", &self.subject);
+        if let Some(v) = &self.symptom_condition_effect {
+            w.object("symptomConditionEffect", &**v);
+        }
+        if let Some(v) = &self.classification {
+            w.object("classification", &**v);
+        }
+        if let Some(v) = &self.frequency_of_occurrence {
+            w.object("frequencyOfOccurrence", &**v);
+        }
+        w.list("population", &self.population);
     }
 }

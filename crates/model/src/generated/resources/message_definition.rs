@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Defines the characteristics of a message that can be shared between systems, including the type of event that initiates the message, the content to be transmitted and what response(s), if any, are permitted.
 ///
@@ -290,6 +292,225 @@ impl Serialize for MessageDefinition {
     }
 }
 
+impl xml::FromXml for MessageDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "replaces" => {
+                r.primitive_list(&mut self.replaces, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                15
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                16
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                17
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                18
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                19
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                20
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                21
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                22
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                23
+            }
+            "base" => {
+                r.primitive(&mut self.base, tag)?;
+                24
+            }
+            "parent" => {
+                r.primitive_list(&mut self.parent, tag)?;
+                25
+            }
+            "category" => {
+                r.primitive(&mut self.category, tag)?;
+                27
+            }
+            "focus" => {
+                r.list(&mut self.focus, tag)?;
+                28
+            }
+            "responseRequired" => {
+                r.primitive(&mut self.response_required, tag)?;
+                29
+            }
+            "allowedResponse" => {
+                r.list(&mut self.allowed_response, tag)?;
+                30
+            }
+            "graph" => {
+                r.primitive_list(&mut self.graph, tag)?;
+                31
+            }
+            _ => {
+                if MessageDefinitionEvent::read_xml(&mut self.event, name, r, tag)? {
+                    return Ok(Some(26));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        w.primitive_list("replaces", &self.replaces);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.base {
+            w.primitive("base", v);
+        }
+        w.primitive_list("parent", &self.parent);
+        if let Some(v) = &self.event {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.category {
+            w.primitive("category", v);
+        }
+        w.list("focus", &self.focus);
+        if let Some(v) = &self.response_required {
+            w.primitive("responseRequired", v);
+        }
+        w.list("allowedResponse", &self.allowed_response);
+        w.primitive_list("graph", &self.graph);
+    }
+}
+
 /// Resource(s) that are the subject of the event
 ///
 /// FHIR: `MessageDefinition.focus`.
@@ -370,6 +591,75 @@ impl Serialize for MessageDefinitionFocus {
     }
 }
 
+impl xml::FromXml for MessageDefinitionFocus {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "profile" => {
+                r.primitive(&mut self.profile, tag)?;
+                4
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                5
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageDefinitionFocus {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.profile {
+            w.primitive("profile", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+    }
+}
+
 /// Responses to this message
 ///
 /// FHIR: `MessageDefinition.allowedResponse`.
@@ -436,6 +726,61 @@ impl Serialize for MessageDefinitionAllowedResponse {
     }
 }
 
+impl xml::FromXml for MessageDefinitionAllowedResponse {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "message" => {
+                r.primitive(&mut self.message, tag)?;
+                3
+            }
+            "situation" => {
+                r.primitive(&mut self.situation, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageDefinitionAllowedResponse {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.message {
+            w.primitive("message", v);
+        }
+        if let Some(v) = &self.situation {
+            w.primitive("situation", v);
+        }
+    }
+}
+
 /// The types `MessageDefinition.event[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageDefinitionEvent {
@@ -472,6 +817,33 @@ impl MessageDefinitionEvent {
         match self {
             Self::Coding(v) => m.serialize_entry("eventCoding", v),
             Self::Uri(p) => ser::choice_primitive(m, "eventUri", "_eventUri", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "eventCoding" => {
+                xml::choice(slot, "event", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "eventUri" => {
+                xml::choice(slot, "event", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Coding(v) => w.object("eventCoding", &**v),
+            Self::Uri(p) => w.primitive("eventUri", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The header for a message exchange that is either requesting or responding to an action.  The reference(s) that are the subject of the action as well as other information related to the action are typically transmitted in a bundle in which the MessageHeader resource instance is the first resource in the bundle.
 ///
@@ -191,6 +193,148 @@ impl Serialize for MessageHeader {
     }
 }
 
+impl xml::FromXml for MessageHeader {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "destination" => {
+                r.list(&mut self.destination, tag)?;
+                9
+            }
+            "sender" => {
+                r.boxed(&mut self.sender, tag)?;
+                10
+            }
+            "enterer" => {
+                r.boxed(&mut self.enterer, tag)?;
+                11
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                12
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                13
+            }
+            "responsible" => {
+                r.boxed(&mut self.responsible, tag)?;
+                14
+            }
+            "reason" => {
+                r.boxed(&mut self.reason, tag)?;
+                15
+            }
+            "response" => {
+                r.boxed(&mut self.response, tag)?;
+                16
+            }
+            "focus" => {
+                r.list(&mut self.focus, tag)?;
+                17
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                18
+            }
+            _ => {
+                if MessageHeaderEvent::read_xml(&mut self.event, name, r, tag)? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageHeader {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.event {
+            v.write_xml(w);
+        }
+        w.list("destination", &self.destination);
+        if let Some(v) = &self.sender {
+            w.object("sender", &**v);
+        }
+        if let Some(v) = &self.enterer {
+            w.object("enterer", &**v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        if let Some(v) = &self.responsible {
+            w.object("responsible", &**v);
+        }
+        if let Some(v) = &self.reason {
+            w.object("reason", &**v);
+        }
+        if let Some(v) = &self.response {
+            w.object("response", &**v);
+        }
+        w.list("focus", &self.focus);
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+    }
+}
+
 /// Message destination application(s)
 ///
 /// FHIR: `MessageHeader.destination`.
@@ -266,6 +410,75 @@ impl Serialize for MessageHeaderDestination {
         ser::primitive(&mut m, "endpoint", "_endpoint", &self.endpoint)?;
         ser::optional(&mut m, "receiver", &self.receiver)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MessageHeaderDestination {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "target" => {
+                r.boxed(&mut self.target, tag)?;
+                4
+            }
+            "endpoint" => {
+                r.primitive(&mut self.endpoint, tag)?;
+                5
+            }
+            "receiver" => {
+                r.boxed(&mut self.receiver, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageHeaderDestination {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.target {
+            w.object("target", &**v);
+        }
+        if let Some(v) = &self.endpoint {
+            w.primitive("endpoint", v);
+        }
+        if let Some(v) = &self.receiver {
+            w.object("receiver", &**v);
+        }
     }
 }
 
@@ -355,6 +568,82 @@ impl Serialize for MessageHeaderSource {
     }
 }
 
+impl xml::FromXml for MessageHeaderSource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "software" => {
+                r.primitive(&mut self.software, tag)?;
+                4
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                5
+            }
+            "contact" => {
+                r.boxed(&mut self.contact, tag)?;
+                6
+            }
+            "endpoint" => {
+                r.primitive(&mut self.endpoint, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageHeaderSource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.software {
+            w.primitive("software", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.contact {
+            w.object("contact", &**v);
+        }
+        if let Some(v) = &self.endpoint {
+            w.primitive("endpoint", v);
+        }
+    }
+}
+
 /// If this is a reply to prior message
 ///
 /// FHIR: `MessageHeader.response`.
@@ -427,6 +716,68 @@ impl Serialize for MessageHeaderResponse {
     }
 }
 
+impl xml::FromXml for MessageHeaderResponse {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.primitive(&mut self.identifier, tag)?;
+                3
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                4
+            }
+            "details" => {
+                r.boxed(&mut self.details, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MessageHeaderResponse {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.primitive("identifier", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.details {
+            w.object("details", &**v);
+        }
+    }
+}
+
 /// The types `MessageHeader.event[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MessageHeaderEvent {
@@ -463,6 +814,33 @@ impl MessageHeaderEvent {
         match self {
             Self::Coding(v) => m.serialize_entry("eventCoding", v),
             Self::Uri(p) => ser::choice_primitive(m, "eventUri", "_eventUri", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "eventCoding" => {
+                xml::choice(slot, "event", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "eventUri" => {
+                xml::choice(slot, "event", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Coding(v) => w.object("eventCoding", &**v),
+            Self::Uri(p) => w.primitive("eventUri", p),
         }
     }
 }

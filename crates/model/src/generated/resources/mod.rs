@@ -3,7 +3,12 @@
 
 //! All FHIR R4 resources, one module each, and [`Resource`], any one of them.
 
-#![allow(clippy::too_many_lines, clippy::match_same_arms, reason = "generated")]
+#![allow(
+    clippy::too_many_lines,
+    clippy::match_same_arms,
+    clippy::semicolon_if_nothing_returned,
+    reason = "generated"
+)]
 
 mod account;
 mod activity_definition;
@@ -4071,6 +4076,377 @@ impl Serialize for Resource {
             Self::ValueSet(r) => r.serialize(s),
             Self::VerificationResult(r) => r.serialize(s),
             Self::VisionPrescription(r) => r.serialize(s),
+        }
+    }
+}
+
+impl Resource {
+    /// Reads a resource whose element (`<Patient>`) has just been read.
+    pub(crate) fn read_xml<'i>(
+        name: &str,
+        r: &mut crate::xml::Reader<'i>,
+        tag: &crate::xml::Tag<'i>,
+    ) -> Result<Option<Self>, crate::xml::Error> {
+        Ok(Some(match name {
+            "Account" => Self::Account(Box::new(r.object(tag)?)),
+            "ActivityDefinition" => Self::ActivityDefinition(Box::new(r.object(tag)?)),
+            "AdverseEvent" => Self::AdverseEvent(Box::new(r.object(tag)?)),
+            "AllergyIntolerance" => Self::AllergyIntolerance(Box::new(r.object(tag)?)),
+            "Appointment" => Self::Appointment(Box::new(r.object(tag)?)),
+            "AppointmentResponse" => Self::AppointmentResponse(Box::new(r.object(tag)?)),
+            "AuditEvent" => Self::AuditEvent(Box::new(r.object(tag)?)),
+            "Basic" => Self::Basic(Box::new(r.object(tag)?)),
+            "Binary" => Self::Binary(Box::new(r.object(tag)?)),
+            "BiologicallyDerivedProduct" => {
+                Self::BiologicallyDerivedProduct(Box::new(r.object(tag)?))
+            }
+            "BodyStructure" => Self::BodyStructure(Box::new(r.object(tag)?)),
+            "Bundle" => Self::Bundle(Box::new(r.object(tag)?)),
+            "CapabilityStatement" => Self::CapabilityStatement(Box::new(r.object(tag)?)),
+            "CarePlan" => Self::CarePlan(Box::new(r.object(tag)?)),
+            "CareTeam" => Self::CareTeam(Box::new(r.object(tag)?)),
+            "CatalogEntry" => Self::CatalogEntry(Box::new(r.object(tag)?)),
+            "ChargeItem" => Self::ChargeItem(Box::new(r.object(tag)?)),
+            "ChargeItemDefinition" => Self::ChargeItemDefinition(Box::new(r.object(tag)?)),
+            "Claim" => Self::Claim(Box::new(r.object(tag)?)),
+            "ClaimResponse" => Self::ClaimResponse(Box::new(r.object(tag)?)),
+            "ClinicalImpression" => Self::ClinicalImpression(Box::new(r.object(tag)?)),
+            "CodeSystem" => Self::CodeSystem(Box::new(r.object(tag)?)),
+            "Communication" => Self::Communication(Box::new(r.object(tag)?)),
+            "CommunicationRequest" => Self::CommunicationRequest(Box::new(r.object(tag)?)),
+            "CompartmentDefinition" => Self::CompartmentDefinition(Box::new(r.object(tag)?)),
+            "Composition" => Self::Composition(Box::new(r.object(tag)?)),
+            "ConceptMap" => Self::ConceptMap(Box::new(r.object(tag)?)),
+            "Condition" => Self::Condition(Box::new(r.object(tag)?)),
+            "Consent" => Self::Consent(Box::new(r.object(tag)?)),
+            "Contract" => Self::Contract(Box::new(r.object(tag)?)),
+            "Coverage" => Self::Coverage(Box::new(r.object(tag)?)),
+            "CoverageEligibilityRequest" => {
+                Self::CoverageEligibilityRequest(Box::new(r.object(tag)?))
+            }
+            "CoverageEligibilityResponse" => {
+                Self::CoverageEligibilityResponse(Box::new(r.object(tag)?))
+            }
+            "DetectedIssue" => Self::DetectedIssue(Box::new(r.object(tag)?)),
+            "Device" => Self::Device(Box::new(r.object(tag)?)),
+            "DeviceDefinition" => Self::DeviceDefinition(Box::new(r.object(tag)?)),
+            "DeviceMetric" => Self::DeviceMetric(Box::new(r.object(tag)?)),
+            "DeviceRequest" => Self::DeviceRequest(Box::new(r.object(tag)?)),
+            "DeviceUseStatement" => Self::DeviceUseStatement(Box::new(r.object(tag)?)),
+            "DiagnosticReport" => Self::DiagnosticReport(Box::new(r.object(tag)?)),
+            "DocumentManifest" => Self::DocumentManifest(Box::new(r.object(tag)?)),
+            "DocumentReference" => Self::DocumentReference(Box::new(r.object(tag)?)),
+            "EffectEvidenceSynthesis" => Self::EffectEvidenceSynthesis(Box::new(r.object(tag)?)),
+            "Encounter" => Self::Encounter(Box::new(r.object(tag)?)),
+            "Endpoint" => Self::Endpoint(Box::new(r.object(tag)?)),
+            "EnrollmentRequest" => Self::EnrollmentRequest(Box::new(r.object(tag)?)),
+            "EnrollmentResponse" => Self::EnrollmentResponse(Box::new(r.object(tag)?)),
+            "EpisodeOfCare" => Self::EpisodeOfCare(Box::new(r.object(tag)?)),
+            "EventDefinition" => Self::EventDefinition(Box::new(r.object(tag)?)),
+            "Evidence" => Self::Evidence(Box::new(r.object(tag)?)),
+            "EvidenceVariable" => Self::EvidenceVariable(Box::new(r.object(tag)?)),
+            "ExampleScenario" => Self::ExampleScenario(Box::new(r.object(tag)?)),
+            "ExplanationOfBenefit" => Self::ExplanationOfBenefit(Box::new(r.object(tag)?)),
+            "FamilyMemberHistory" => Self::FamilyMemberHistory(Box::new(r.object(tag)?)),
+            "Flag" => Self::Flag(Box::new(r.object(tag)?)),
+            "Goal" => Self::Goal(Box::new(r.object(tag)?)),
+            "GraphDefinition" => Self::GraphDefinition(Box::new(r.object(tag)?)),
+            "Group" => Self::Group(Box::new(r.object(tag)?)),
+            "GuidanceResponse" => Self::GuidanceResponse(Box::new(r.object(tag)?)),
+            "HealthcareService" => Self::HealthcareService(Box::new(r.object(tag)?)),
+            "ImagingStudy" => Self::ImagingStudy(Box::new(r.object(tag)?)),
+            "Immunization" => Self::Immunization(Box::new(r.object(tag)?)),
+            "ImmunizationEvaluation" => Self::ImmunizationEvaluation(Box::new(r.object(tag)?)),
+            "ImmunizationRecommendation" => {
+                Self::ImmunizationRecommendation(Box::new(r.object(tag)?))
+            }
+            "ImplementationGuide" => Self::ImplementationGuide(Box::new(r.object(tag)?)),
+            "InsurancePlan" => Self::InsurancePlan(Box::new(r.object(tag)?)),
+            "Invoice" => Self::Invoice(Box::new(r.object(tag)?)),
+            "Library" => Self::Library(Box::new(r.object(tag)?)),
+            "Linkage" => Self::Linkage(Box::new(r.object(tag)?)),
+            "List" => Self::List(Box::new(r.object(tag)?)),
+            "Location" => Self::Location(Box::new(r.object(tag)?)),
+            "Measure" => Self::Measure(Box::new(r.object(tag)?)),
+            "MeasureReport" => Self::MeasureReport(Box::new(r.object(tag)?)),
+            "Media" => Self::Media(Box::new(r.object(tag)?)),
+            "Medication" => Self::Medication(Box::new(r.object(tag)?)),
+            "MedicationAdministration" => Self::MedicationAdministration(Box::new(r.object(tag)?)),
+            "MedicationDispense" => Self::MedicationDispense(Box::new(r.object(tag)?)),
+            "MedicationKnowledge" => Self::MedicationKnowledge(Box::new(r.object(tag)?)),
+            "MedicationRequest" => Self::MedicationRequest(Box::new(r.object(tag)?)),
+            "MedicationStatement" => Self::MedicationStatement(Box::new(r.object(tag)?)),
+            "MedicinalProduct" => Self::MedicinalProduct(Box::new(r.object(tag)?)),
+            "MedicinalProductAuthorization" => {
+                Self::MedicinalProductAuthorization(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductContraindication" => {
+                Self::MedicinalProductContraindication(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductIndication" => {
+                Self::MedicinalProductIndication(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductIngredient" => {
+                Self::MedicinalProductIngredient(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductInteraction" => {
+                Self::MedicinalProductInteraction(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductManufactured" => {
+                Self::MedicinalProductManufactured(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductPackaged" => Self::MedicinalProductPackaged(Box::new(r.object(tag)?)),
+            "MedicinalProductPharmaceutical" => {
+                Self::MedicinalProductPharmaceutical(Box::new(r.object(tag)?))
+            }
+            "MedicinalProductUndesirableEffect" => {
+                Self::MedicinalProductUndesirableEffect(Box::new(r.object(tag)?))
+            }
+            "MessageDefinition" => Self::MessageDefinition(Box::new(r.object(tag)?)),
+            "MessageHeader" => Self::MessageHeader(Box::new(r.object(tag)?)),
+            "MolecularSequence" => Self::MolecularSequence(Box::new(r.object(tag)?)),
+            "NamingSystem" => Self::NamingSystem(Box::new(r.object(tag)?)),
+            "NutritionOrder" => Self::NutritionOrder(Box::new(r.object(tag)?)),
+            "Observation" => Self::Observation(Box::new(r.object(tag)?)),
+            "ObservationDefinition" => Self::ObservationDefinition(Box::new(r.object(tag)?)),
+            "OperationDefinition" => Self::OperationDefinition(Box::new(r.object(tag)?)),
+            "OperationOutcome" => Self::OperationOutcome(Box::new(r.object(tag)?)),
+            "Organization" => Self::Organization(Box::new(r.object(tag)?)),
+            "OrganizationAffiliation" => Self::OrganizationAffiliation(Box::new(r.object(tag)?)),
+            "Parameters" => Self::Parameters(Box::new(r.object(tag)?)),
+            "Patient" => Self::Patient(Box::new(r.object(tag)?)),
+            "PaymentNotice" => Self::PaymentNotice(Box::new(r.object(tag)?)),
+            "PaymentReconciliation" => Self::PaymentReconciliation(Box::new(r.object(tag)?)),
+            "Person" => Self::Person(Box::new(r.object(tag)?)),
+            "PlanDefinition" => Self::PlanDefinition(Box::new(r.object(tag)?)),
+            "Practitioner" => Self::Practitioner(Box::new(r.object(tag)?)),
+            "PractitionerRole" => Self::PractitionerRole(Box::new(r.object(tag)?)),
+            "Procedure" => Self::Procedure(Box::new(r.object(tag)?)),
+            "Provenance" => Self::Provenance(Box::new(r.object(tag)?)),
+            "Questionnaire" => Self::Questionnaire(Box::new(r.object(tag)?)),
+            "QuestionnaireResponse" => Self::QuestionnaireResponse(Box::new(r.object(tag)?)),
+            "RelatedPerson" => Self::RelatedPerson(Box::new(r.object(tag)?)),
+            "RequestGroup" => Self::RequestGroup(Box::new(r.object(tag)?)),
+            "ResearchDefinition" => Self::ResearchDefinition(Box::new(r.object(tag)?)),
+            "ResearchElementDefinition" => {
+                Self::ResearchElementDefinition(Box::new(r.object(tag)?))
+            }
+            "ResearchStudy" => Self::ResearchStudy(Box::new(r.object(tag)?)),
+            "ResearchSubject" => Self::ResearchSubject(Box::new(r.object(tag)?)),
+            "RiskAssessment" => Self::RiskAssessment(Box::new(r.object(tag)?)),
+            "RiskEvidenceSynthesis" => Self::RiskEvidenceSynthesis(Box::new(r.object(tag)?)),
+            "Schedule" => Self::Schedule(Box::new(r.object(tag)?)),
+            "SearchParameter" => Self::SearchParameter(Box::new(r.object(tag)?)),
+            "ServiceRequest" => Self::ServiceRequest(Box::new(r.object(tag)?)),
+            "Slot" => Self::Slot(Box::new(r.object(tag)?)),
+            "Specimen" => Self::Specimen(Box::new(r.object(tag)?)),
+            "SpecimenDefinition" => Self::SpecimenDefinition(Box::new(r.object(tag)?)),
+            "StructureDefinition" => Self::StructureDefinition(Box::new(r.object(tag)?)),
+            "StructureMap" => Self::StructureMap(Box::new(r.object(tag)?)),
+            "Subscription" => Self::Subscription(Box::new(r.object(tag)?)),
+            "Substance" => Self::Substance(Box::new(r.object(tag)?)),
+            "SubstanceNucleicAcid" => Self::SubstanceNucleicAcid(Box::new(r.object(tag)?)),
+            "SubstancePolymer" => Self::SubstancePolymer(Box::new(r.object(tag)?)),
+            "SubstanceProtein" => Self::SubstanceProtein(Box::new(r.object(tag)?)),
+            "SubstanceReferenceInformation" => {
+                Self::SubstanceReferenceInformation(Box::new(r.object(tag)?))
+            }
+            "SubstanceSourceMaterial" => Self::SubstanceSourceMaterial(Box::new(r.object(tag)?)),
+            "SubstanceSpecification" => Self::SubstanceSpecification(Box::new(r.object(tag)?)),
+            "SupplyDelivery" => Self::SupplyDelivery(Box::new(r.object(tag)?)),
+            "SupplyRequest" => Self::SupplyRequest(Box::new(r.object(tag)?)),
+            "Task" => Self::Task(Box::new(r.object(tag)?)),
+            "TerminologyCapabilities" => Self::TerminologyCapabilities(Box::new(r.object(tag)?)),
+            "TestReport" => Self::TestReport(Box::new(r.object(tag)?)),
+            "TestScript" => Self::TestScript(Box::new(r.object(tag)?)),
+            "ValueSet" => Self::ValueSet(Box::new(r.object(tag)?)),
+            "VerificationResult" => Self::VerificationResult(Box::new(r.object(tag)?)),
+            "VisionPrescription" => Self::VisionPrescription(Box::new(r.object(tag)?)),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Writes the resource as an element named by its type.
+    pub(crate) fn write_xml(&self, w: &mut crate::xml::Writer) {
+        match self {
+            Self::Account(r) => w.resource_element("Account", &**r),
+            Self::ActivityDefinition(r) => w.resource_element("ActivityDefinition", &**r),
+            Self::AdverseEvent(r) => w.resource_element("AdverseEvent", &**r),
+            Self::AllergyIntolerance(r) => w.resource_element("AllergyIntolerance", &**r),
+            Self::Appointment(r) => w.resource_element("Appointment", &**r),
+            Self::AppointmentResponse(r) => w.resource_element("AppointmentResponse", &**r),
+            Self::AuditEvent(r) => w.resource_element("AuditEvent", &**r),
+            Self::Basic(r) => w.resource_element("Basic", &**r),
+            Self::Binary(r) => w.resource_element("Binary", &**r),
+            Self::BiologicallyDerivedProduct(r) => {
+                w.resource_element("BiologicallyDerivedProduct", &**r)
+            }
+            Self::BodyStructure(r) => w.resource_element("BodyStructure", &**r),
+            Self::Bundle(r) => w.resource_element("Bundle", &**r),
+            Self::CapabilityStatement(r) => w.resource_element("CapabilityStatement", &**r),
+            Self::CarePlan(r) => w.resource_element("CarePlan", &**r),
+            Self::CareTeam(r) => w.resource_element("CareTeam", &**r),
+            Self::CatalogEntry(r) => w.resource_element("CatalogEntry", &**r),
+            Self::ChargeItem(r) => w.resource_element("ChargeItem", &**r),
+            Self::ChargeItemDefinition(r) => w.resource_element("ChargeItemDefinition", &**r),
+            Self::Claim(r) => w.resource_element("Claim", &**r),
+            Self::ClaimResponse(r) => w.resource_element("ClaimResponse", &**r),
+            Self::ClinicalImpression(r) => w.resource_element("ClinicalImpression", &**r),
+            Self::CodeSystem(r) => w.resource_element("CodeSystem", &**r),
+            Self::Communication(r) => w.resource_element("Communication", &**r),
+            Self::CommunicationRequest(r) => w.resource_element("CommunicationRequest", &**r),
+            Self::CompartmentDefinition(r) => w.resource_element("CompartmentDefinition", &**r),
+            Self::Composition(r) => w.resource_element("Composition", &**r),
+            Self::ConceptMap(r) => w.resource_element("ConceptMap", &**r),
+            Self::Condition(r) => w.resource_element("Condition", &**r),
+            Self::Consent(r) => w.resource_element("Consent", &**r),
+            Self::Contract(r) => w.resource_element("Contract", &**r),
+            Self::Coverage(r) => w.resource_element("Coverage", &**r),
+            Self::CoverageEligibilityRequest(r) => {
+                w.resource_element("CoverageEligibilityRequest", &**r)
+            }
+            Self::CoverageEligibilityResponse(r) => {
+                w.resource_element("CoverageEligibilityResponse", &**r)
+            }
+            Self::DetectedIssue(r) => w.resource_element("DetectedIssue", &**r),
+            Self::Device(r) => w.resource_element("Device", &**r),
+            Self::DeviceDefinition(r) => w.resource_element("DeviceDefinition", &**r),
+            Self::DeviceMetric(r) => w.resource_element("DeviceMetric", &**r),
+            Self::DeviceRequest(r) => w.resource_element("DeviceRequest", &**r),
+            Self::DeviceUseStatement(r) => w.resource_element("DeviceUseStatement", &**r),
+            Self::DiagnosticReport(r) => w.resource_element("DiagnosticReport", &**r),
+            Self::DocumentManifest(r) => w.resource_element("DocumentManifest", &**r),
+            Self::DocumentReference(r) => w.resource_element("DocumentReference", &**r),
+            Self::EffectEvidenceSynthesis(r) => w.resource_element("EffectEvidenceSynthesis", &**r),
+            Self::Encounter(r) => w.resource_element("Encounter", &**r),
+            Self::Endpoint(r) => w.resource_element("Endpoint", &**r),
+            Self::EnrollmentRequest(r) => w.resource_element("EnrollmentRequest", &**r),
+            Self::EnrollmentResponse(r) => w.resource_element("EnrollmentResponse", &**r),
+            Self::EpisodeOfCare(r) => w.resource_element("EpisodeOfCare", &**r),
+            Self::EventDefinition(r) => w.resource_element("EventDefinition", &**r),
+            Self::Evidence(r) => w.resource_element("Evidence", &**r),
+            Self::EvidenceVariable(r) => w.resource_element("EvidenceVariable", &**r),
+            Self::ExampleScenario(r) => w.resource_element("ExampleScenario", &**r),
+            Self::ExplanationOfBenefit(r) => w.resource_element("ExplanationOfBenefit", &**r),
+            Self::FamilyMemberHistory(r) => w.resource_element("FamilyMemberHistory", &**r),
+            Self::Flag(r) => w.resource_element("Flag", &**r),
+            Self::Goal(r) => w.resource_element("Goal", &**r),
+            Self::GraphDefinition(r) => w.resource_element("GraphDefinition", &**r),
+            Self::Group(r) => w.resource_element("Group", &**r),
+            Self::GuidanceResponse(r) => w.resource_element("GuidanceResponse", &**r),
+            Self::HealthcareService(r) => w.resource_element("HealthcareService", &**r),
+            Self::ImagingStudy(r) => w.resource_element("ImagingStudy", &**r),
+            Self::Immunization(r) => w.resource_element("Immunization", &**r),
+            Self::ImmunizationEvaluation(r) => w.resource_element("ImmunizationEvaluation", &**r),
+            Self::ImmunizationRecommendation(r) => {
+                w.resource_element("ImmunizationRecommendation", &**r)
+            }
+            Self::ImplementationGuide(r) => w.resource_element("ImplementationGuide", &**r),
+            Self::InsurancePlan(r) => w.resource_element("InsurancePlan", &**r),
+            Self::Invoice(r) => w.resource_element("Invoice", &**r),
+            Self::Library(r) => w.resource_element("Library", &**r),
+            Self::Linkage(r) => w.resource_element("Linkage", &**r),
+            Self::List(r) => w.resource_element("List", &**r),
+            Self::Location(r) => w.resource_element("Location", &**r),
+            Self::Measure(r) => w.resource_element("Measure", &**r),
+            Self::MeasureReport(r) => w.resource_element("MeasureReport", &**r),
+            Self::Media(r) => w.resource_element("Media", &**r),
+            Self::Medication(r) => w.resource_element("Medication", &**r),
+            Self::MedicationAdministration(r) => {
+                w.resource_element("MedicationAdministration", &**r)
+            }
+            Self::MedicationDispense(r) => w.resource_element("MedicationDispense", &**r),
+            Self::MedicationKnowledge(r) => w.resource_element("MedicationKnowledge", &**r),
+            Self::MedicationRequest(r) => w.resource_element("MedicationRequest", &**r),
+            Self::MedicationStatement(r) => w.resource_element("MedicationStatement", &**r),
+            Self::MedicinalProduct(r) => w.resource_element("MedicinalProduct", &**r),
+            Self::MedicinalProductAuthorization(r) => {
+                w.resource_element("MedicinalProductAuthorization", &**r)
+            }
+            Self::MedicinalProductContraindication(r) => {
+                w.resource_element("MedicinalProductContraindication", &**r)
+            }
+            Self::MedicinalProductIndication(r) => {
+                w.resource_element("MedicinalProductIndication", &**r)
+            }
+            Self::MedicinalProductIngredient(r) => {
+                w.resource_element("MedicinalProductIngredient", &**r)
+            }
+            Self::MedicinalProductInteraction(r) => {
+                w.resource_element("MedicinalProductInteraction", &**r)
+            }
+            Self::MedicinalProductManufactured(r) => {
+                w.resource_element("MedicinalProductManufactured", &**r)
+            }
+            Self::MedicinalProductPackaged(r) => {
+                w.resource_element("MedicinalProductPackaged", &**r)
+            }
+            Self::MedicinalProductPharmaceutical(r) => {
+                w.resource_element("MedicinalProductPharmaceutical", &**r)
+            }
+            Self::MedicinalProductUndesirableEffect(r) => {
+                w.resource_element("MedicinalProductUndesirableEffect", &**r)
+            }
+            Self::MessageDefinition(r) => w.resource_element("MessageDefinition", &**r),
+            Self::MessageHeader(r) => w.resource_element("MessageHeader", &**r),
+            Self::MolecularSequence(r) => w.resource_element("MolecularSequence", &**r),
+            Self::NamingSystem(r) => w.resource_element("NamingSystem", &**r),
+            Self::NutritionOrder(r) => w.resource_element("NutritionOrder", &**r),
+            Self::Observation(r) => w.resource_element("Observation", &**r),
+            Self::ObservationDefinition(r) => w.resource_element("ObservationDefinition", &**r),
+            Self::OperationDefinition(r) => w.resource_element("OperationDefinition", &**r),
+            Self::OperationOutcome(r) => w.resource_element("OperationOutcome", &**r),
+            Self::Organization(r) => w.resource_element("Organization", &**r),
+            Self::OrganizationAffiliation(r) => w.resource_element("OrganizationAffiliation", &**r),
+            Self::Parameters(r) => w.resource_element("Parameters", &**r),
+            Self::Patient(r) => w.resource_element("Patient", &**r),
+            Self::PaymentNotice(r) => w.resource_element("PaymentNotice", &**r),
+            Self::PaymentReconciliation(r) => w.resource_element("PaymentReconciliation", &**r),
+            Self::Person(r) => w.resource_element("Person", &**r),
+            Self::PlanDefinition(r) => w.resource_element("PlanDefinition", &**r),
+            Self::Practitioner(r) => w.resource_element("Practitioner", &**r),
+            Self::PractitionerRole(r) => w.resource_element("PractitionerRole", &**r),
+            Self::Procedure(r) => w.resource_element("Procedure", &**r),
+            Self::Provenance(r) => w.resource_element("Provenance", &**r),
+            Self::Questionnaire(r) => w.resource_element("Questionnaire", &**r),
+            Self::QuestionnaireResponse(r) => w.resource_element("QuestionnaireResponse", &**r),
+            Self::RelatedPerson(r) => w.resource_element("RelatedPerson", &**r),
+            Self::RequestGroup(r) => w.resource_element("RequestGroup", &**r),
+            Self::ResearchDefinition(r) => w.resource_element("ResearchDefinition", &**r),
+            Self::ResearchElementDefinition(r) => {
+                w.resource_element("ResearchElementDefinition", &**r)
+            }
+            Self::ResearchStudy(r) => w.resource_element("ResearchStudy", &**r),
+            Self::ResearchSubject(r) => w.resource_element("ResearchSubject", &**r),
+            Self::RiskAssessment(r) => w.resource_element("RiskAssessment", &**r),
+            Self::RiskEvidenceSynthesis(r) => w.resource_element("RiskEvidenceSynthesis", &**r),
+            Self::Schedule(r) => w.resource_element("Schedule", &**r),
+            Self::SearchParameter(r) => w.resource_element("SearchParameter", &**r),
+            Self::ServiceRequest(r) => w.resource_element("ServiceRequest", &**r),
+            Self::Slot(r) => w.resource_element("Slot", &**r),
+            Self::Specimen(r) => w.resource_element("Specimen", &**r),
+            Self::SpecimenDefinition(r) => w.resource_element("SpecimenDefinition", &**r),
+            Self::StructureDefinition(r) => w.resource_element("StructureDefinition", &**r),
+            Self::StructureMap(r) => w.resource_element("StructureMap", &**r),
+            Self::Subscription(r) => w.resource_element("Subscription", &**r),
+            Self::Substance(r) => w.resource_element("Substance", &**r),
+            Self::SubstanceNucleicAcid(r) => w.resource_element("SubstanceNucleicAcid", &**r),
+            Self::SubstancePolymer(r) => w.resource_element("SubstancePolymer", &**r),
+            Self::SubstanceProtein(r) => w.resource_element("SubstanceProtein", &**r),
+            Self::SubstanceReferenceInformation(r) => {
+                w.resource_element("SubstanceReferenceInformation", &**r)
+            }
+            Self::SubstanceSourceMaterial(r) => w.resource_element("SubstanceSourceMaterial", &**r),
+            Self::SubstanceSpecification(r) => w.resource_element("SubstanceSpecification", &**r),
+            Self::SupplyDelivery(r) => w.resource_element("SupplyDelivery", &**r),
+            Self::SupplyRequest(r) => w.resource_element("SupplyRequest", &**r),
+            Self::Task(r) => w.resource_element("Task", &**r),
+            Self::TerminologyCapabilities(r) => w.resource_element("TerminologyCapabilities", &**r),
+            Self::TestReport(r) => w.resource_element("TestReport", &**r),
+            Self::TestScript(r) => w.resource_element("TestScript", &**r),
+            Self::ValueSet(r) => w.resource_element("ValueSet", &**r),
+            Self::VerificationResult(r) => w.resource_element("VerificationResult", &**r),
+            Self::VisionPrescription(r) => w.resource_element("VisionPrescription", &**r),
         }
     }
 }

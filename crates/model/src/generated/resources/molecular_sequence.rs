@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Raw data describing a biological sequence.
 ///
@@ -223,6 +225,176 @@ impl Serialize for MolecularSequence {
     }
 }
 
+impl xml::FromXml for MolecularSequence {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                9
+            }
+            "coordinateSystem" => {
+                r.primitive(&mut self.coordinate_system, tag)?;
+                10
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                11
+            }
+            "specimen" => {
+                r.boxed(&mut self.specimen, tag)?;
+                12
+            }
+            "device" => {
+                r.boxed(&mut self.device, tag)?;
+                13
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                14
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                15
+            }
+            "referenceSeq" => {
+                r.boxed(&mut self.reference_seq, tag)?;
+                16
+            }
+            "variant" => {
+                r.list(&mut self.variant, tag)?;
+                17
+            }
+            "observedSeq" => {
+                r.primitive(&mut self.observed_seq, tag)?;
+                18
+            }
+            "quality" => {
+                r.list(&mut self.quality, tag)?;
+                19
+            }
+            "readCoverage" => {
+                r.primitive(&mut self.read_coverage, tag)?;
+                20
+            }
+            "repository" => {
+                r.list(&mut self.repository, tag)?;
+                21
+            }
+            "pointer" => {
+                r.list(&mut self.pointer, tag)?;
+                22
+            }
+            "structureVariant" => {
+                r.list(&mut self.structure_variant, tag)?;
+                23
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequence {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.coordinate_system {
+            w.primitive("coordinateSystem", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.specimen {
+            w.object("specimen", &**v);
+        }
+        if let Some(v) = &self.device {
+            w.object("device", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.reference_seq {
+            w.object("referenceSeq", &**v);
+        }
+        w.list("variant", &self.variant);
+        if let Some(v) = &self.observed_seq {
+            w.primitive("observedSeq", v);
+        }
+        w.list("quality", &self.quality);
+        if let Some(v) = &self.read_coverage {
+            w.primitive("readCoverage", v);
+        }
+        w.list("repository", &self.repository);
+        w.list("pointer", &self.pointer);
+        w.list("structureVariant", &self.structure_variant);
+    }
+}
+
 /// A sequence used as reference
 ///
 /// FHIR: `MolecularSequence.referenceSeq`.
@@ -342,6 +514,110 @@ impl Serialize for MolecularSequenceReferenceSeq {
     }
 }
 
+impl xml::FromXml for MolecularSequenceReferenceSeq {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "chromosome" => {
+                r.boxed(&mut self.chromosome, tag)?;
+                3
+            }
+            "genomeBuild" => {
+                r.primitive(&mut self.genome_build, tag)?;
+                4
+            }
+            "orientation" => {
+                r.primitive(&mut self.orientation, tag)?;
+                5
+            }
+            "referenceSeqId" => {
+                r.boxed(&mut self.reference_seq_id, tag)?;
+                6
+            }
+            "referenceSeqPointer" => {
+                r.boxed(&mut self.reference_seq_pointer, tag)?;
+                7
+            }
+            "referenceSeqString" => {
+                r.primitive(&mut self.reference_seq_string, tag)?;
+                8
+            }
+            "strand" => {
+                r.primitive(&mut self.strand, tag)?;
+                9
+            }
+            "windowStart" => {
+                r.primitive(&mut self.window_start, tag)?;
+                10
+            }
+            "windowEnd" => {
+                r.primitive(&mut self.window_end, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceReferenceSeq {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.chromosome {
+            w.object("chromosome", &**v);
+        }
+        if let Some(v) = &self.genome_build {
+            w.primitive("genomeBuild", v);
+        }
+        if let Some(v) = &self.orientation {
+            w.primitive("orientation", v);
+        }
+        if let Some(v) = &self.reference_seq_id {
+            w.object("referenceSeqId", &**v);
+        }
+        if let Some(v) = &self.reference_seq_pointer {
+            w.object("referenceSeqPointer", &**v);
+        }
+        if let Some(v) = &self.reference_seq_string {
+            w.primitive("referenceSeqString", v);
+        }
+        if let Some(v) = &self.strand {
+            w.primitive("strand", v);
+        }
+        if let Some(v) = &self.window_start {
+            w.primitive("windowStart", v);
+        }
+        if let Some(v) = &self.window_end {
+            w.primitive("windowEnd", v);
+        }
+    }
+}
+
 /// Variant in sequence
 ///
 /// FHIR: `MolecularSequence.variant`.
@@ -442,6 +718,89 @@ impl Serialize for MolecularSequenceVariant {
         ser::primitive(&mut m, "cigar", "_cigar", &self.cigar)?;
         ser::optional(&mut m, "variantPointer", &self.variant_pointer)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MolecularSequenceVariant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                3
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                4
+            }
+            "observedAllele" => {
+                r.primitive(&mut self.observed_allele, tag)?;
+                5
+            }
+            "referenceAllele" => {
+                r.primitive(&mut self.reference_allele, tag)?;
+                6
+            }
+            "cigar" => {
+                r.primitive(&mut self.cigar, tag)?;
+                7
+            }
+            "variantPointer" => {
+                r.boxed(&mut self.variant_pointer, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceVariant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        if let Some(v) = &self.observed_allele {
+            w.primitive("observedAllele", v);
+        }
+        if let Some(v) = &self.reference_allele {
+            w.primitive("referenceAllele", v);
+        }
+        if let Some(v) = &self.cigar {
+            w.primitive("cigar", v);
+        }
+        if let Some(v) = &self.variant_pointer {
+            w.object("variantPointer", &**v);
+        }
     }
 }
 
@@ -598,6 +957,152 @@ impl Serialize for MolecularSequenceQuality {
     }
 }
 
+impl xml::FromXml for MolecularSequenceQuality {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "standardSequence" => {
+                r.boxed(&mut self.standard_sequence, tag)?;
+                4
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                5
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                6
+            }
+            "score" => {
+                r.boxed(&mut self.score, tag)?;
+                7
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                8
+            }
+            "truthTP" => {
+                r.primitive(&mut self.truth_t_p, tag)?;
+                9
+            }
+            "queryTP" => {
+                r.primitive(&mut self.query_t_p, tag)?;
+                10
+            }
+            "truthFN" => {
+                r.primitive(&mut self.truth_f_n, tag)?;
+                11
+            }
+            "queryFP" => {
+                r.primitive(&mut self.query_f_p, tag)?;
+                12
+            }
+            "gtFP" => {
+                r.primitive(&mut self.gt_f_p, tag)?;
+                13
+            }
+            "precision" => {
+                r.primitive(&mut self.precision, tag)?;
+                14
+            }
+            "recall" => {
+                r.primitive(&mut self.recall, tag)?;
+                15
+            }
+            "fScore" => {
+                r.primitive(&mut self.f_score, tag)?;
+                16
+            }
+            "roc" => {
+                r.boxed(&mut self.roc, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceQuality {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.standard_sequence {
+            w.object("standardSequence", &**v);
+        }
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        if let Some(v) = &self.score {
+            w.object("score", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.truth_t_p {
+            w.primitive("truthTP", v);
+        }
+        if let Some(v) = &self.query_t_p {
+            w.primitive("queryTP", v);
+        }
+        if let Some(v) = &self.truth_f_n {
+            w.primitive("truthFN", v);
+        }
+        if let Some(v) = &self.query_f_p {
+            w.primitive("queryFP", v);
+        }
+        if let Some(v) = &self.gt_f_p {
+            w.primitive("gtFP", v);
+        }
+        if let Some(v) = &self.precision {
+            w.primitive("precision", v);
+        }
+        if let Some(v) = &self.recall {
+            w.primitive("recall", v);
+        }
+        if let Some(v) = &self.f_score {
+            w.primitive("fScore", v);
+        }
+        if let Some(v) = &self.roc {
+            w.object("roc", &**v);
+        }
+    }
+}
+
 /// Receiver Operator Characteristic (ROC) Curve
 ///
 /// FHIR: `MolecularSequence.quality.roc`.
@@ -699,6 +1204,82 @@ impl Serialize for MolecularSequenceQualityRoc {
     }
 }
 
+impl xml::FromXml for MolecularSequenceQualityRoc {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "score" => {
+                r.primitive_list(&mut self.score, tag)?;
+                3
+            }
+            "numTP" => {
+                r.primitive_list(&mut self.num_t_p, tag)?;
+                4
+            }
+            "numFP" => {
+                r.primitive_list(&mut self.num_f_p, tag)?;
+                5
+            }
+            "numFN" => {
+                r.primitive_list(&mut self.num_f_n, tag)?;
+                6
+            }
+            "precision" => {
+                r.primitive_list(&mut self.precision, tag)?;
+                7
+            }
+            "sensitivity" => {
+                r.primitive_list(&mut self.sensitivity, tag)?;
+                8
+            }
+            "fMeasure" => {
+                r.primitive_list(&mut self.f_measure, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceQualityRoc {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("score", &self.score);
+        w.primitive_list("numTP", &self.num_t_p);
+        w.primitive_list("numFP", &self.num_f_p);
+        w.primitive_list("numFN", &self.num_f_n);
+        w.primitive_list("precision", &self.precision);
+        w.primitive_list("sensitivity", &self.sensitivity);
+        w.primitive_list("fMeasure", &self.f_measure);
+    }
+}
+
 /// External repository which contains detailed report related with observedSeq in this resource
 ///
 /// FHIR: `MolecularSequence.repository`.
@@ -793,6 +1374,89 @@ impl Serialize for MolecularSequenceRepository {
     }
 }
 
+impl xml::FromXml for MolecularSequenceRepository {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "datasetId" => {
+                r.primitive(&mut self.dataset_id, tag)?;
+                6
+            }
+            "variantsetId" => {
+                r.primitive(&mut self.variantset_id, tag)?;
+                7
+            }
+            "readsetId" => {
+                r.primitive(&mut self.readset_id, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceRepository {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.dataset_id {
+            w.primitive("datasetId", v);
+        }
+        if let Some(v) = &self.variantset_id {
+            w.primitive("variantsetId", v);
+        }
+        if let Some(v) = &self.readset_id {
+            w.primitive("readsetId", v);
+        }
+    }
+}
+
 /// Structural variant
 ///
 /// FHIR: `MolecularSequence.structureVariant`.
@@ -877,6 +1541,82 @@ impl Serialize for MolecularSequenceStructureVariant {
     }
 }
 
+impl xml::FromXml for MolecularSequenceStructureVariant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "variantType" => {
+                r.boxed(&mut self.variant_type, tag)?;
+                3
+            }
+            "exact" => {
+                r.primitive(&mut self.exact, tag)?;
+                4
+            }
+            "length" => {
+                r.primitive(&mut self.length, tag)?;
+                5
+            }
+            "outer" => {
+                r.boxed(&mut self.outer, tag)?;
+                6
+            }
+            "inner" => {
+                r.boxed(&mut self.inner, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceStructureVariant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.variant_type {
+            w.object("variantType", &**v);
+        }
+        if let Some(v) = &self.exact {
+            w.primitive("exact", v);
+        }
+        if let Some(v) = &self.length {
+            w.primitive("length", v);
+        }
+        if let Some(v) = &self.outer {
+            w.object("outer", &**v);
+        }
+        if let Some(v) = &self.inner {
+            w.object("inner", &**v);
+        }
+    }
+}
+
 /// Structural variant outer
 ///
 /// FHIR: `MolecularSequence.structureVariant.outer`.
@@ -943,6 +1683,61 @@ impl Serialize for MolecularSequenceStructureVariantOuter {
     }
 }
 
+impl xml::FromXml for MolecularSequenceStructureVariantOuter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                3
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceStructureVariantOuter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+    }
+}
+
 /// Structural variant inner
 ///
 /// FHIR: `MolecularSequence.structureVariant.inner`.
@@ -1006,5 +1801,60 @@ impl Serialize for MolecularSequenceStructureVariantInner {
         ser::primitive(&mut m, "start", "_start", &self.start)?;
         ser::primitive(&mut m, "end", "_end", &self.end)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for MolecularSequenceStructureVariantInner {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                3
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for MolecularSequenceStructureVariantInner {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
     }
 }

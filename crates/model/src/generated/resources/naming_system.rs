@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A curated namespace that issues unique symbols within that namespace for the identification of concepts, people, devices, etc.  Represents a "System" used within the Identifier and Coding data types.
 ///
@@ -204,6 +206,159 @@ impl Serialize for NamingSystem {
     }
 }
 
+impl xml::FromXml for NamingSystem {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                10
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                11
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                12
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                13
+            }
+            "responsible" => {
+                r.primitive(&mut self.responsible, tag)?;
+                14
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                15
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                16
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                17
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                18
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                19
+            }
+            "uniqueId" => {
+                r.list(&mut self.unique_id, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NamingSystem {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.responsible {
+            w.primitive("responsible", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        w.list("uniqueId", &self.unique_id);
+    }
+}
+
 /// Unique identifiers used for system
 ///
 /// FHIR: `NamingSystem.uniqueId`.
@@ -287,5 +442,81 @@ impl Serialize for NamingSystemUniqueId {
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         ser::optional(&mut m, "period", &self.period)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for NamingSystemUniqueId {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                4
+            }
+            "preferred" => {
+                r.primitive(&mut self.preferred, tag)?;
+                5
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                6
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NamingSystemUniqueId {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.preferred {
+            w.primitive("preferred", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
     }
 }

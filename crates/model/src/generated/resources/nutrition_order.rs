@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A request to supply a diet, formula feeding (enteral) or oral nutritional supplement to a patient/resident.
 ///
@@ -244,6 +246,177 @@ impl Serialize for NutritionOrder {
     }
 }
 
+impl xml::FromXml for NutritionOrder {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "instantiates" => {
+                r.primitive_list(&mut self.instantiates, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                13
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                14
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                15
+            }
+            "dateTime" => {
+                r.primitive(&mut self.date_time, tag)?;
+                16
+            }
+            "orderer" => {
+                r.boxed(&mut self.orderer, tag)?;
+                17
+            }
+            "allergyIntolerance" => {
+                r.list(&mut self.allergy_intolerance, tag)?;
+                18
+            }
+            "foodPreferenceModifier" => {
+                r.list(&mut self.food_preference_modifier, tag)?;
+                19
+            }
+            "excludeFoodModifier" => {
+                r.list(&mut self.exclude_food_modifier, tag)?;
+                20
+            }
+            "oralDiet" => {
+                r.boxed(&mut self.oral_diet, tag)?;
+                21
+            }
+            "supplement" => {
+                r.list(&mut self.supplement, tag)?;
+                22
+            }
+            "enteralFormula" => {
+                r.boxed(&mut self.enteral_formula, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrder {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.primitive_list("instantiates", &self.instantiates);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.date_time {
+            w.primitive("dateTime", v);
+        }
+        if let Some(v) = &self.orderer {
+            w.object("orderer", &**v);
+        }
+        w.list("allergyIntolerance", &self.allergy_intolerance);
+        w.list("foodPreferenceModifier", &self.food_preference_modifier);
+        w.list("excludeFoodModifier", &self.exclude_food_modifier);
+        if let Some(v) = &self.oral_diet {
+            w.object("oralDiet", &**v);
+        }
+        w.list("supplement", &self.supplement);
+        if let Some(v) = &self.enteral_formula {
+            w.object("enteralFormula", &**v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// Oral diet components
 ///
 /// FHIR: `NutritionOrder.oralDiet`.
@@ -333,6 +506,79 @@ impl Serialize for NutritionOrderOralDiet {
     }
 }
 
+impl xml::FromXml for NutritionOrderOralDiet {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                3
+            }
+            "schedule" => {
+                r.list(&mut self.schedule, tag)?;
+                4
+            }
+            "nutrient" => {
+                r.list(&mut self.nutrient, tag)?;
+                5
+            }
+            "texture" => {
+                r.list(&mut self.texture, tag)?;
+                6
+            }
+            "fluidConsistencyType" => {
+                r.list(&mut self.fluid_consistency_type, tag)?;
+                7
+            }
+            "instruction" => {
+                r.primitive(&mut self.instruction, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderOralDiet {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("type", &self.r#type);
+        w.list("schedule", &self.schedule);
+        w.list("nutrient", &self.nutrient);
+        w.list("texture", &self.texture);
+        w.list("fluidConsistencyType", &self.fluid_consistency_type);
+        if let Some(v) = &self.instruction {
+            w.primitive("instruction", v);
+        }
+    }
+}
+
 /// Required  nutrient modifications
 ///
 /// FHIR: `NutritionOrder.oralDiet.nutrient`.
@@ -397,6 +643,61 @@ impl Serialize for NutritionOrderOralDietNutrient {
     }
 }
 
+impl xml::FromXml for NutritionOrderOralDietNutrient {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "modifier" => {
+                r.boxed(&mut self.modifier, tag)?;
+                3
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderOralDietNutrient {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.modifier {
+            w.object("modifier", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+    }
+}
+
 /// Required  texture modifications
 ///
 /// FHIR: `NutritionOrder.oralDiet.texture`.
@@ -458,6 +759,61 @@ impl Serialize for NutritionOrderOralDietTexture {
         ser::optional(&mut m, "modifier", &self.modifier)?;
         ser::optional(&mut m, "foodType", &self.food_type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for NutritionOrderOralDietTexture {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "modifier" => {
+                r.boxed(&mut self.modifier, tag)?;
+                3
+            }
+            "foodType" => {
+                r.boxed(&mut self.food_type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderOralDietTexture {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.modifier {
+            w.object("modifier", &**v);
+        }
+        if let Some(v) = &self.food_type {
+            w.object("foodType", &**v);
+        }
     }
 }
 
@@ -542,6 +898,80 @@ impl Serialize for NutritionOrderSupplement {
         ser::optional(&mut m, "quantity", &self.quantity)?;
         ser::primitive(&mut m, "instruction", "_instruction", &self.instruction)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for NutritionOrderSupplement {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "productName" => {
+                r.primitive(&mut self.product_name, tag)?;
+                4
+            }
+            "schedule" => {
+                r.list(&mut self.schedule, tag)?;
+                5
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                6
+            }
+            "instruction" => {
+                r.primitive(&mut self.instruction, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderSupplement {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.product_name {
+            w.primitive("productName", v);
+        }
+        w.list("schedule", &self.schedule);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.instruction {
+            w.primitive("instruction", v);
+        }
     }
 }
 
@@ -683,6 +1113,108 @@ impl Serialize for NutritionOrderEnteralFormula {
     }
 }
 
+impl xml::FromXml for NutritionOrderEnteralFormula {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "baseFormulaType" => {
+                r.boxed(&mut self.base_formula_type, tag)?;
+                3
+            }
+            "baseFormulaProductName" => {
+                r.primitive(&mut self.base_formula_product_name, tag)?;
+                4
+            }
+            "additiveType" => {
+                r.boxed(&mut self.additive_type, tag)?;
+                5
+            }
+            "additiveProductName" => {
+                r.primitive(&mut self.additive_product_name, tag)?;
+                6
+            }
+            "caloricDensity" => {
+                r.boxed(&mut self.caloric_density, tag)?;
+                7
+            }
+            "routeofAdministration" => {
+                r.boxed(&mut self.routeof_administration, tag)?;
+                8
+            }
+            "administration" => {
+                r.list(&mut self.administration, tag)?;
+                9
+            }
+            "maxVolumeToDeliver" => {
+                r.boxed(&mut self.max_volume_to_deliver, tag)?;
+                10
+            }
+            "administrationInstruction" => {
+                r.primitive(&mut self.administration_instruction, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderEnteralFormula {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.base_formula_type {
+            w.object("baseFormulaType", &**v);
+        }
+        if let Some(v) = &self.base_formula_product_name {
+            w.primitive("baseFormulaProductName", v);
+        }
+        if let Some(v) = &self.additive_type {
+            w.object("additiveType", &**v);
+        }
+        if let Some(v) = &self.additive_product_name {
+            w.primitive("additiveProductName", v);
+        }
+        if let Some(v) = &self.caloric_density {
+            w.object("caloricDensity", &**v);
+        }
+        if let Some(v) = &self.routeof_administration {
+            w.object("routeofAdministration", &**v);
+        }
+        w.list("administration", &self.administration);
+        if let Some(v) = &self.max_volume_to_deliver {
+            w.object("maxVolumeToDeliver", &**v);
+        }
+        if let Some(v) = &self.administration_instruction {
+            w.primitive("administrationInstruction", v);
+        }
+    }
+}
+
 /// Formula feeding instruction as structured data
 ///
 /// FHIR: `NutritionOrder.enteralFormula.administration`.
@@ -760,6 +1292,72 @@ impl Serialize for NutritionOrderEnteralFormulaAdministration {
     }
 }
 
+impl xml::FromXml for NutritionOrderEnteralFormulaAdministration {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "schedule" => {
+                r.boxed(&mut self.schedule, tag)?;
+                3
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                4
+            }
+            _ => {
+                if NutritionOrderEnteralFormulaAdministrationRate::read_xml(
+                    &mut self.rate,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for NutritionOrderEnteralFormulaAdministration {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.schedule {
+            w.object("schedule", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.rate {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `NutritionOrder.enteralFormula.administration.rate[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NutritionOrderEnteralFormulaAdministrationRate {
@@ -787,6 +1385,33 @@ impl NutritionOrderEnteralFormulaAdministrationRate {
         match self {
             Self::Quantity(v) => m.serialize_entry("rateQuantity", v),
             Self::Ratio(v) => m.serialize_entry("rateRatio", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "rateQuantity" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "rateRatio" => {
+                xml::choice(slot, "rate", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("rateQuantity", &**v),
+            Self::Ratio(v) => w.object("rateRatio", &**v),
         }
     }
 }

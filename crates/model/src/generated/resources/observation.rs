@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Measurements and simple assertions made about a patient, device or other subject.
 ///
@@ -274,6 +276,218 @@ impl Serialize for Observation {
     }
 }
 
+impl xml::FromXml for Observation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                12
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "focus" => {
+                r.list(&mut self.focus, tag)?;
+                15
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                16
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                18
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                19
+            }
+            "dataAbsentReason" => {
+                r.boxed(&mut self.data_absent_reason, tag)?;
+                21
+            }
+            "interpretation" => {
+                r.list(&mut self.interpretation, tag)?;
+                22
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                23
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                24
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                25
+            }
+            "specimen" => {
+                r.boxed(&mut self.specimen, tag)?;
+                26
+            }
+            "device" => {
+                r.boxed(&mut self.device, tag)?;
+                27
+            }
+            "referenceRange" => {
+                r.list(&mut self.reference_range, tag)?;
+                28
+            }
+            "hasMember" => {
+                r.list(&mut self.has_member, tag)?;
+                29
+            }
+            "derivedFrom" => {
+                r.list(&mut self.derived_from, tag)?;
+                30
+            }
+            "component" => {
+                r.list(&mut self.component, tag)?;
+                31
+            }
+            _ => {
+                if ObservationEffective::read_xml(&mut self.effective, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                if ObservationValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(20));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Observation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        w.list("focus", &self.focus);
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        w.list("performer", &self.performer);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.data_absent_reason {
+            w.object("dataAbsentReason", &**v);
+        }
+        w.list("interpretation", &self.interpretation);
+        w.list("note", &self.note);
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.specimen {
+            w.object("specimen", &**v);
+        }
+        if let Some(v) = &self.device {
+            w.object("device", &**v);
+        }
+        w.list("referenceRange", &self.reference_range);
+        w.list("hasMember", &self.has_member);
+        w.list("derivedFrom", &self.derived_from);
+        w.list("component", &self.component);
+    }
+}
+
 /// Provides guide for interpretation
 ///
 /// FHIR: `Observation.referenceRange`.
@@ -360,6 +574,87 @@ impl Serialize for ObservationReferenceRange {
         ser::optional(&mut m, "age", &self.age)?;
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ObservationReferenceRange {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "low" => {
+                r.boxed(&mut self.low, tag)?;
+                3
+            }
+            "high" => {
+                r.boxed(&mut self.high, tag)?;
+                4
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                5
+            }
+            "appliesTo" => {
+                r.list(&mut self.applies_to, tag)?;
+                6
+            }
+            "age" => {
+                r.boxed(&mut self.age, tag)?;
+                7
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ObservationReferenceRange {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.low {
+            w.object("low", &**v);
+        }
+        if let Some(v) = &self.high {
+            w.object("high", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("appliesTo", &self.applies_to);
+        if let Some(v) = &self.age {
+            w.object("age", &**v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
     }
 }
 
@@ -451,6 +746,77 @@ impl Serialize for ObservationComponent {
     }
 }
 
+impl xml::FromXml for ObservationComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "dataAbsentReason" => {
+                r.boxed(&mut self.data_absent_reason, tag)?;
+                5
+            }
+            "interpretation" => {
+                r.list(&mut self.interpretation, tag)?;
+                6
+            }
+            "referenceRange" => {
+                r.list(&mut self.reference_range, tag)?;
+                7
+            }
+            _ => {
+                if ObservationComponentValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ObservationComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.data_absent_reason {
+            w.object("dataAbsentReason", &**v);
+        }
+        w.list("interpretation", &self.interpretation);
+        w.list("referenceRange", &self.reference_range);
+    }
+}
+
 /// The types `Observation.effective[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ObservationEffective {
@@ -519,6 +885,43 @@ impl ObservationEffective {
             Self::Instant(p) => {
                 ser::choice_primitive(m, "effectiveInstant", "_effectiveInstant", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "effectiveDateTime" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "effectivePeriod" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "effectiveTiming" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "effectiveInstant" => {
+                xml::choice(slot, "effective", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("effectiveDateTime", p),
+            Self::Period(v) => w.object("effectivePeriod", &**v),
+            Self::Timing(v) => w.object("effectiveTiming", &**v),
+            Self::Instant(p) => w.primitive("effectiveInstant", p),
         }
     }
 }
@@ -643,6 +1046,78 @@ impl ObservationValue {
             Self::Period(v) => m.serialize_entry("valuePeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+        }
+    }
 }
 
 /// The types `Observation.component.value[x]` can take.
@@ -763,6 +1238,78 @@ impl ObservationComponentValue {
             Self::Time(p) => ser::choice_primitive(m, "valueTime", "_valueTime", p),
             Self::DateTime(p) => ser::choice_primitive(m, "valueDateTime", "_valueDateTime", p),
             Self::Period(v) => m.serialize_entry("valuePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Period(v) => w.object("valuePeriod", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Set of definitional characteristics for a kind of observation or measurement produced or consumed by an orderable health care service.
 ///
@@ -228,6 +230,159 @@ impl Serialize for ObservationDefinition {
     }
 }
 
+impl xml::FromXml for ObservationDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                8
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                9
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                10
+            }
+            "permittedDataType" => {
+                r.primitive_list(&mut self.permitted_data_type, tag)?;
+                11
+            }
+            "multipleResultsAllowed" => {
+                r.primitive(&mut self.multiple_results_allowed, tag)?;
+                12
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                13
+            }
+            "preferredReportName" => {
+                r.primitive(&mut self.preferred_report_name, tag)?;
+                14
+            }
+            "quantitativeDetails" => {
+                r.boxed(&mut self.quantitative_details, tag)?;
+                15
+            }
+            "qualifiedInterval" => {
+                r.list(&mut self.qualified_interval, tag)?;
+                16
+            }
+            "validCodedValueSet" => {
+                r.boxed(&mut self.valid_coded_value_set, tag)?;
+                17
+            }
+            "normalCodedValueSet" => {
+                r.boxed(&mut self.normal_coded_value_set, tag)?;
+                18
+            }
+            "abnormalCodedValueSet" => {
+                r.boxed(&mut self.abnormal_coded_value_set, tag)?;
+                19
+            }
+            "criticalCodedValueSet" => {
+                r.boxed(&mut self.critical_coded_value_set, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ObservationDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("category", &self.category);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("identifier", &self.identifier);
+        w.primitive_list("permittedDataType", &self.permitted_data_type);
+        if let Some(v) = &self.multiple_results_allowed {
+            w.primitive("multipleResultsAllowed", v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.preferred_report_name {
+            w.primitive("preferredReportName", v);
+        }
+        if let Some(v) = &self.quantitative_details {
+            w.object("quantitativeDetails", &**v);
+        }
+        w.list("qualifiedInterval", &self.qualified_interval);
+        if let Some(v) = &self.valid_coded_value_set {
+            w.object("validCodedValueSet", &**v);
+        }
+        if let Some(v) = &self.normal_coded_value_set {
+            w.object("normalCodedValueSet", &**v);
+        }
+        if let Some(v) = &self.abnormal_coded_value_set {
+            w.object("abnormalCodedValueSet", &**v);
+        }
+        if let Some(v) = &self.critical_coded_value_set {
+            w.object("criticalCodedValueSet", &**v);
+        }
+    }
+}
+
 /// Characteristics of quantitative results
 ///
 /// FHIR: `ObservationDefinition.quantitativeDetails`.
@@ -313,6 +468,75 @@ impl Serialize for ObservationDefinitionQuantitativeDetails {
             &self.decimal_precision,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ObservationDefinitionQuantitativeDetails {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "customaryUnit" => {
+                r.boxed(&mut self.customary_unit, tag)?;
+                3
+            }
+            "unit" => {
+                r.boxed(&mut self.unit, tag)?;
+                4
+            }
+            "conversionFactor" => {
+                r.primitive(&mut self.conversion_factor, tag)?;
+                5
+            }
+            "decimalPrecision" => {
+                r.primitive(&mut self.decimal_precision, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ObservationDefinitionQuantitativeDetails {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.customary_unit {
+            w.object("customaryUnit", &**v);
+        }
+        if let Some(v) = &self.unit {
+            w.object("unit", &**v);
+        }
+        if let Some(v) = &self.conversion_factor {
+            w.primitive("conversionFactor", v);
+        }
+        if let Some(v) = &self.decimal_precision {
+            w.primitive("decimalPrecision", v);
+        }
     }
 }
 
@@ -416,5 +640,100 @@ impl Serialize for ObservationDefinitionQualifiedInterval {
         ser::optional(&mut m, "gestationalAge", &self.gestational_age)?;
         ser::primitive(&mut m, "condition", "_condition", &self.condition)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ObservationDefinitionQualifiedInterval {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.primitive(&mut self.category, tag)?;
+                3
+            }
+            "range" => {
+                r.boxed(&mut self.range, tag)?;
+                4
+            }
+            "context" => {
+                r.boxed(&mut self.context, tag)?;
+                5
+            }
+            "appliesTo" => {
+                r.list(&mut self.applies_to, tag)?;
+                6
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                7
+            }
+            "age" => {
+                r.boxed(&mut self.age, tag)?;
+                8
+            }
+            "gestationalAge" => {
+                r.boxed(&mut self.gestational_age, tag)?;
+                9
+            }
+            "condition" => {
+                r.primitive(&mut self.condition, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ObservationDefinitionQualifiedInterval {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.primitive("category", v);
+        }
+        if let Some(v) = &self.range {
+            w.object("range", &**v);
+        }
+        if let Some(v) = &self.context {
+            w.object("context", &**v);
+        }
+        w.list("appliesTo", &self.applies_to);
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.age {
+            w.object("age", &**v);
+        }
+        if let Some(v) = &self.gestational_age {
+            w.object("gestationalAge", &**v);
+        }
+        if let Some(v) = &self.condition {
+            w.primitive("condition", v);
+        }
     }
 }

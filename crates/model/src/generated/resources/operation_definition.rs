@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A formal computable definition of an operation (on the RESTful interface) or a named query (using the search interaction).
 ///
@@ -300,6 +302,246 @@ impl Serialize for OperationDefinition {
     }
 }
 
+impl xml::FromXml for OperationDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "affectsState" => {
+                r.primitive(&mut self.affects_state, tag)?;
+                22
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                23
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                24
+            }
+            "base" => {
+                r.primitive(&mut self.base, tag)?;
+                25
+            }
+            "resource" => {
+                r.primitive_list(&mut self.resource, tag)?;
+                26
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                27
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                28
+            }
+            "instance" => {
+                r.primitive(&mut self.instance, tag)?;
+                29
+            }
+            "inputProfile" => {
+                r.primitive(&mut self.input_profile, tag)?;
+                30
+            }
+            "outputProfile" => {
+                r.primitive(&mut self.output_profile, tag)?;
+                31
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                32
+            }
+            "overload" => {
+                r.list(&mut self.overload, tag)?;
+                33
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.affects_state {
+            w.primitive("affectsState", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        if let Some(v) = &self.base {
+            w.primitive("base", v);
+        }
+        w.primitive_list("resource", &self.resource);
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.instance {
+            w.primitive("instance", v);
+        }
+        if let Some(v) = &self.input_profile {
+            w.primitive("inputProfile", v);
+        }
+        if let Some(v) = &self.output_profile {
+            w.primitive("outputProfile", v);
+        }
+        w.list("parameter", &self.parameter);
+        w.list("overload", &self.overload);
+    }
+}
+
 /// Parameters for the operation/query
 ///
 /// FHIR: `OperationDefinition.parameter`.
@@ -436,6 +678,118 @@ impl Serialize for OperationDefinitionParameter {
     }
 }
 
+impl xml::FromXml for OperationDefinitionParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "use" => {
+                r.primitive(&mut self.r#use, tag)?;
+                4
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                5
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                6
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                7
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                8
+            }
+            "targetProfile" => {
+                r.primitive_list(&mut self.target_profile, tag)?;
+                9
+            }
+            "searchType" => {
+                r.primitive(&mut self.search_type, tag)?;
+                10
+            }
+            "binding" => {
+                r.boxed(&mut self.binding, tag)?;
+                11
+            }
+            "referencedFrom" => {
+                r.list(&mut self.referenced_from, tag)?;
+                12
+            }
+            "part" => {
+                r.list(&mut self.part, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationDefinitionParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#use {
+            w.primitive("use", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        w.primitive_list("targetProfile", &self.target_profile);
+        if let Some(v) = &self.search_type {
+            w.primitive("searchType", v);
+        }
+        if let Some(v) = &self.binding {
+            w.object("binding", &**v);
+        }
+        w.list("referencedFrom", &self.referenced_from);
+        w.list("part", &self.part);
+    }
+}
+
 /// ValueSet details if this is coded
 ///
 /// FHIR: `OperationDefinition.parameter.binding`.
@@ -502,6 +856,61 @@ impl Serialize for OperationDefinitionParameterBinding {
     }
 }
 
+impl xml::FromXml for OperationDefinitionParameterBinding {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "strength" => {
+                r.primitive(&mut self.strength, tag)?;
+                3
+            }
+            "valueSet" => {
+                r.primitive(&mut self.value_set, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationDefinitionParameterBinding {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.strength {
+            w.primitive("strength", v);
+        }
+        if let Some(v) = &self.value_set {
+            w.primitive("valueSet", v);
+        }
+    }
+}
+
 /// References to this parameter
 ///
 /// FHIR: `OperationDefinition.parameter.referencedFrom`.
@@ -565,6 +974,61 @@ impl Serialize for OperationDefinitionParameterReferencedFrom {
         ser::primitive(&mut m, "source", "_source", &self.source)?;
         ser::primitive(&mut m, "sourceId", "_sourceId", &self.source_id)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for OperationDefinitionParameterReferencedFrom {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "source" => {
+                r.primitive(&mut self.source, tag)?;
+                3
+            }
+            "sourceId" => {
+                r.primitive(&mut self.source_id, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationDefinitionParameterReferencedFrom {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.source {
+            w.primitive("source", v);
+        }
+        if let Some(v) = &self.source_id {
+            w.primitive("sourceId", v);
+        }
     }
 }
 
@@ -636,5 +1100,58 @@ impl Serialize for OperationDefinitionOverload {
         )?;
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for OperationDefinitionOverload {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "parameterName" => {
+                r.primitive_list(&mut self.parameter_name, tag)?;
+                3
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationDefinitionOverload {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("parameterName", &self.parameter_name);
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A collection of error, warning, or information messages that result from a system action.
 ///
@@ -124,6 +126,81 @@ impl Serialize for OperationOutcome {
     }
 }
 
+impl xml::FromXml for OperationOutcome {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "issue" => {
+                r.list(&mut self.issue, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationOutcome {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("issue", &self.issue);
+    }
+}
+
 /// A single issue associated with the action
 ///
 /// FHIR: `OperationOutcome.issue`.
@@ -214,5 +291,84 @@ impl Serialize for OperationOutcomeIssue {
         ser::primitive_list(&mut m, "location", "_location", &self.location)?;
         ser::primitive_list(&mut m, "expression", "_expression", &self.expression)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for OperationOutcomeIssue {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "severity" => {
+                r.primitive(&mut self.severity, tag)?;
+                3
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                4
+            }
+            "details" => {
+                r.boxed(&mut self.details, tag)?;
+                5
+            }
+            "diagnostics" => {
+                r.primitive(&mut self.diagnostics, tag)?;
+                6
+            }
+            "location" => {
+                r.primitive_list(&mut self.location, tag)?;
+                7
+            }
+            "expression" => {
+                r.primitive_list(&mut self.expression, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OperationOutcomeIssue {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.severity {
+            w.primitive("severity", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.details {
+            w.object("details", &**v);
+        }
+        if let Some(v) = &self.diagnostics {
+            w.primitive("diagnostics", v);
+        }
+        w.primitive_list("location", &self.location);
+        w.primitive_list("expression", &self.expression);
     }
 }

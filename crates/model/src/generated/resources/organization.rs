@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A formally or informally recognized grouping of people or organizations formed for the purpose of achieving some form of collective action.  Includes companies, institutions, corporations, departments, community groups, healthcare practice groups, payer/insurer, etc.
 ///
@@ -181,6 +183,132 @@ impl Serialize for Organization {
     }
 }
 
+impl xml::FromXml for Organization {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "alias" => {
+                r.primitive_list(&mut self.alias, tag)?;
+                12
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                13
+            }
+            "address" => {
+                r.list(&mut self.address, tag)?;
+                14
+            }
+            "partOf" => {
+                r.boxed(&mut self.part_of, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Organization {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        w.list("type", &self.r#type);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.primitive_list("alias", &self.alias);
+        w.list("telecom", &self.telecom);
+        w.list("address", &self.address);
+        if let Some(v) = &self.part_of {
+            w.object("partOf", &**v);
+        }
+        w.list("contact", &self.contact);
+        w.list("endpoint", &self.endpoint);
+    }
+}
+
 /// Contact for the organization for a certain purpose
 ///
 /// FHIR: `Organization.contact`.
@@ -254,5 +382,72 @@ impl Serialize for OrganizationContact {
         ser::list(&mut m, "telecom", &self.telecom)?;
         ser::optional(&mut m, "address", &self.address)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for OrganizationContact {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "purpose" => {
+                r.boxed(&mut self.purpose, tag)?;
+                3
+            }
+            "name" => {
+                r.boxed(&mut self.name, tag)?;
+                4
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                5
+            }
+            "address" => {
+                r.boxed(&mut self.address, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OrganizationContact {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.purpose {
+            w.object("purpose", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.object("name", &**v);
+        }
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.address {
+            w.object("address", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Defines an affiliation/assotiation/relationship between 2 distinct oganizations, that is not a part-of relationship/sub-division relationship.
 ///
@@ -194,5 +196,143 @@ impl Serialize for OrganizationAffiliation {
         ser::list(&mut m, "telecom", &self.telecom)?;
         ser::list(&mut m, "endpoint", &self.endpoint)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for OrganizationAffiliation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                10
+            }
+            "organization" => {
+                r.boxed(&mut self.organization, tag)?;
+                11
+            }
+            "participatingOrganization" => {
+                r.boxed(&mut self.participating_organization, tag)?;
+                12
+            }
+            "network" => {
+                r.list(&mut self.network, tag)?;
+                13
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                14
+            }
+            "specialty" => {
+                r.list(&mut self.specialty, tag)?;
+                15
+            }
+            "location" => {
+                r.list(&mut self.location, tag)?;
+                16
+            }
+            "healthcareService" => {
+                r.list(&mut self.healthcare_service, tag)?;
+                17
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                18
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for OrganizationAffiliation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.organization {
+            w.object("organization", &**v);
+        }
+        if let Some(v) = &self.participating_organization {
+            w.object("participatingOrganization", &**v);
+        }
+        w.list("network", &self.network);
+        w.list("code", &self.code);
+        w.list("specialty", &self.specialty);
+        w.list("location", &self.location);
+        w.list("healthcareService", &self.healthcare_service);
+        w.list("telecom", &self.telecom);
+        w.list("endpoint", &self.endpoint);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource is a non-persisted resource used to pass information into and back from an \[operation\](operations.html). It has no other use, and there is no RESTful endpoint associated with it.
 ///
@@ -97,6 +99,59 @@ impl Serialize for Parameters {
         ser::primitive(&mut m, "language", "_language", &self.language)?;
         ser::list(&mut m, "parameter", &self.parameter)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Parameters {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Parameters {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        w.list("parameter", &self.parameter);
     }
 }
 
@@ -180,6 +235,72 @@ impl Serialize for ParametersParameter {
         ser::optional(&mut m, "resource", &self.resource)?;
         ser::list(&mut m, "part", &self.part)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ParametersParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "resource" => {
+                r.resource(&mut self.resource, tag)?;
+                5
+            }
+            "part" => {
+                r.list(&mut self.part, tag)?;
+                6
+            }
+            _ => {
+                if ParametersParameterValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ParametersParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.resource {
+            w.resource("resource", v);
+        }
+        w.list("part", &self.part);
     }
 }
 
@@ -630,6 +751,273 @@ impl ParametersParameterValue {
             Self::UsageContext(v) => m.serialize_entry("valueUsageContext", v),
             Self::Dosage(v) => m.serialize_entry("valueDosage", v),
             Self::Meta(v) => m.serialize_entry("valueMeta", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueCanonical" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueInstant" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueMarkdown" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "valueOid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "valuePositiveInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueUnsignedInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueUrl" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "valueUuid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "valueAddress" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "valueAge" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "valueAnnotation" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueContactPoint" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "valueCount" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "valueDistance" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "valueHumanName" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "valueIdentifier" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueSignature" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "valueTiming" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "valueContactDetail" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "valueContributor" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "valueDataRequirement" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "valueExpression" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "valueParameterDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueRelatedArtifact" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "valueTriggerDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueUsageContext" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "valueDosage" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "valueMeta" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Canonical(p) => w.primitive("valueCanonical", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::Instant(p) => w.primitive("valueInstant", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Markdown(p) => w.primitive("valueMarkdown", p),
+            Self::Oid(p) => w.primitive("valueOid", p),
+            Self::PositiveInt(p) => w.primitive("valuePositiveInt", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::UnsignedInt(p) => w.primitive("valueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Url(p) => w.primitive("valueUrl", p),
+            Self::Uuid(p) => w.primitive("valueUuid", p),
+            Self::Address(v) => w.object("valueAddress", &**v),
+            Self::Age(v) => w.object("valueAge", &**v),
+            Self::Annotation(v) => w.object("valueAnnotation", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::ContactPoint(v) => w.object("valueContactPoint", &**v),
+            Self::Count(v) => w.object("valueCount", &**v),
+            Self::Distance(v) => w.object("valueDistance", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+            Self::HumanName(v) => w.object("valueHumanName", &**v),
+            Self::Identifier(v) => w.object("valueIdentifier", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Signature(v) => w.object("valueSignature", &**v),
+            Self::Timing(v) => w.object("valueTiming", &**v),
+            Self::ContactDetail(v) => w.object("valueContactDetail", &**v),
+            Self::Contributor(v) => w.object("valueContributor", &**v),
+            Self::DataRequirement(v) => w.object("valueDataRequirement", &**v),
+            Self::Expression(v) => w.object("valueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("valueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("valueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("valueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("valueUsageContext", &**v),
+            Self::Dosage(v) => w.object("valueDosage", &**v),
+            Self::Meta(v) => w.object("valueMeta", &**v),
         }
     }
 }

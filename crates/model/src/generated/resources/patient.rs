@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Demographics and other administrative information about an individual or animal receiving care or other health-related services.
 ///
@@ -227,6 +229,168 @@ impl Serialize for Patient {
     }
 }
 
+impl xml::FromXml for Patient {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                10
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                11
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                12
+            }
+            "birthDate" => {
+                r.primitive(&mut self.birth_date, tag)?;
+                13
+            }
+            "address" => {
+                r.list(&mut self.address, tag)?;
+                15
+            }
+            "maritalStatus" => {
+                r.boxed(&mut self.marital_status, tag)?;
+                16
+            }
+            "photo" => {
+                r.list(&mut self.photo, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "communication" => {
+                r.list(&mut self.communication, tag)?;
+                20
+            }
+            "generalPractitioner" => {
+                r.list(&mut self.general_practitioner, tag)?;
+                21
+            }
+            "managingOrganization" => {
+                r.boxed(&mut self.managing_organization, tag)?;
+                22
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                23
+            }
+            _ => {
+                if PatientDeceased::read_xml(&mut self.deceased, name, r, tag)? {
+                    return Ok(Some(14));
+                }
+                if PatientMultipleBirth::read_xml(&mut self.multiple_birth, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Patient {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        w.list("name", &self.name);
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.birth_date {
+            w.primitive("birthDate", v);
+        }
+        if let Some(v) = &self.deceased {
+            v.write_xml(w);
+        }
+        w.list("address", &self.address);
+        if let Some(v) = &self.marital_status {
+            w.object("maritalStatus", &**v);
+        }
+        if let Some(v) = &self.multiple_birth {
+            v.write_xml(w);
+        }
+        w.list("photo", &self.photo);
+        w.list("contact", &self.contact);
+        w.list("communication", &self.communication);
+        w.list("generalPractitioner", &self.general_practitioner);
+        if let Some(v) = &self.managing_organization {
+            w.object("managingOrganization", &**v);
+        }
+        w.list("link", &self.link);
+    }
+}
+
 /// A contact party (e.g. guardian, partner, friend) for the patient
 ///
 /// FHIR: `Patient.contact`.
@@ -322,6 +486,92 @@ impl Serialize for PatientContact {
     }
 }
 
+impl xml::FromXml for PatientContact {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "relationship" => {
+                r.list(&mut self.relationship, tag)?;
+                3
+            }
+            "name" => {
+                r.boxed(&mut self.name, tag)?;
+                4
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                5
+            }
+            "address" => {
+                r.boxed(&mut self.address, tag)?;
+                6
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                7
+            }
+            "organization" => {
+                r.boxed(&mut self.organization, tag)?;
+                8
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PatientContact {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("relationship", &self.relationship);
+        if let Some(v) = &self.name {
+            w.object("name", &**v);
+        }
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.address {
+            w.object("address", &**v);
+        }
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.organization {
+            w.object("organization", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+    }
+}
+
 /// A language which may be used to communicate with the patient about his or her health
 ///
 /// FHIR: `Patient.communication`.
@@ -384,6 +634,61 @@ impl Serialize for PatientCommunication {
         ser::optional(&mut m, "language", &self.language)?;
         ser::primitive(&mut m, "preferred", "_preferred", &self.preferred)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PatientCommunication {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "language" => {
+                r.boxed(&mut self.language, tag)?;
+                3
+            }
+            "preferred" => {
+                r.primitive(&mut self.preferred, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PatientCommunication {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.language {
+            w.object("language", &**v);
+        }
+        if let Some(v) = &self.preferred {
+            w.primitive("preferred", v);
+        }
     }
 }
 
@@ -452,6 +757,61 @@ impl Serialize for PatientLink {
     }
 }
 
+impl xml::FromXml for PatientLink {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "other" => {
+                r.boxed(&mut self.other, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PatientLink {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.other {
+            w.object("other", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+    }
+}
+
 /// The types `Patient.deceased[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PatientDeceased {
@@ -509,6 +869,33 @@ impl PatientDeceased {
             Self::DateTime(p) => {
                 ser::choice_primitive(m, "deceasedDateTime", "_deceasedDateTime", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "deceasedBoolean" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "deceasedDateTime" => {
+                xml::choice(slot, "deceased", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("deceasedBoolean", p),
+            Self::DateTime(p) => w.primitive("deceasedDateTime", p),
         }
     }
 }
@@ -580,6 +967,33 @@ impl PatientMultipleBirth {
             Self::Integer(p) => {
                 ser::choice_primitive(m, "multipleBirthInteger", "_multipleBirthInteger", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "multipleBirthBoolean" => {
+                xml::choice(slot, "multipleBirth", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "multipleBirthInteger" => {
+                xml::choice(slot, "multipleBirth", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("multipleBirthBoolean", p),
+            Self::Integer(p) => w.primitive("multipleBirthInteger", p),
         }
     }
 }

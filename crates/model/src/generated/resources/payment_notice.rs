@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides the status of the payment for goods and services rendered, and the request and response resource references.
 ///
@@ -190,5 +192,157 @@ impl Serialize for PaymentNotice {
         ser::optional(&mut m, "amount", &self.amount)?;
         ser::optional(&mut m, "paymentStatus", &self.payment_status)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PaymentNotice {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                10
+            }
+            "response" => {
+                r.boxed(&mut self.response, tag)?;
+                11
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                12
+            }
+            "provider" => {
+                r.boxed(&mut self.provider, tag)?;
+                13
+            }
+            "payment" => {
+                r.boxed(&mut self.payment, tag)?;
+                14
+            }
+            "paymentDate" => {
+                r.primitive(&mut self.payment_date, tag)?;
+                15
+            }
+            "payee" => {
+                r.boxed(&mut self.payee, tag)?;
+                16
+            }
+            "recipient" => {
+                r.boxed(&mut self.recipient, tag)?;
+                17
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                18
+            }
+            "paymentStatus" => {
+                r.boxed(&mut self.payment_status, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PaymentNotice {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.response {
+            w.object("response", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.provider {
+            w.object("provider", &**v);
+        }
+        if let Some(v) = &self.payment {
+            w.object("payment", &**v);
+        }
+        if let Some(v) = &self.payment_date {
+            w.primitive("paymentDate", v);
+        }
+        if let Some(v) = &self.payee {
+            w.object("payee", &**v);
+        }
+        if let Some(v) = &self.recipient {
+            w.object("recipient", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        if let Some(v) = &self.payment_status {
+            w.object("paymentStatus", &**v);
+        }
     }
 }

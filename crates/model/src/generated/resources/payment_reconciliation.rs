@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource provides the details including amount of a payment and allocates the payment items being paid.
 ///
@@ -213,6 +215,175 @@ impl Serialize for PaymentReconciliation {
     }
 }
 
+impl xml::FromXml for PaymentReconciliation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                10
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                11
+            }
+            "paymentIssuer" => {
+                r.boxed(&mut self.payment_issuer, tag)?;
+                12
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                13
+            }
+            "requestor" => {
+                r.boxed(&mut self.requestor, tag)?;
+                14
+            }
+            "outcome" => {
+                r.primitive(&mut self.outcome, tag)?;
+                15
+            }
+            "disposition" => {
+                r.primitive(&mut self.disposition, tag)?;
+                16
+            }
+            "paymentDate" => {
+                r.primitive(&mut self.payment_date, tag)?;
+                17
+            }
+            "paymentAmount" => {
+                r.boxed(&mut self.payment_amount, tag)?;
+                18
+            }
+            "paymentIdentifier" => {
+                r.boxed(&mut self.payment_identifier, tag)?;
+                19
+            }
+            "detail" => {
+                r.list(&mut self.detail, tag)?;
+                20
+            }
+            "formCode" => {
+                r.boxed(&mut self.form_code, tag)?;
+                21
+            }
+            "processNote" => {
+                r.list(&mut self.process_note, tag)?;
+                22
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PaymentReconciliation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.payment_issuer {
+            w.object("paymentIssuer", &**v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.requestor {
+            w.object("requestor", &**v);
+        }
+        if let Some(v) = &self.outcome {
+            w.primitive("outcome", v);
+        }
+        if let Some(v) = &self.disposition {
+            w.primitive("disposition", v);
+        }
+        if let Some(v) = &self.payment_date {
+            w.primitive("paymentDate", v);
+        }
+        if let Some(v) = &self.payment_amount {
+            w.object("paymentAmount", &**v);
+        }
+        if let Some(v) = &self.payment_identifier {
+            w.object("paymentIdentifier", &**v);
+        }
+        w.list("detail", &self.detail);
+        if let Some(v) = &self.form_code {
+            w.object("formCode", &**v);
+        }
+        w.list("processNote", &self.process_note);
+    }
+}
+
 /// Settlement particulars
 ///
 /// FHIR: `PaymentReconciliation.detail`.
@@ -326,6 +497,117 @@ impl Serialize for PaymentReconciliationDetail {
     }
 }
 
+impl xml::FromXml for PaymentReconciliationDetail {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "predecessor" => {
+                r.boxed(&mut self.predecessor, tag)?;
+                4
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                5
+            }
+            "request" => {
+                r.boxed(&mut self.request, tag)?;
+                6
+            }
+            "submitter" => {
+                r.boxed(&mut self.submitter, tag)?;
+                7
+            }
+            "response" => {
+                r.boxed(&mut self.response, tag)?;
+                8
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                9
+            }
+            "responsible" => {
+                r.boxed(&mut self.responsible, tag)?;
+                10
+            }
+            "payee" => {
+                r.boxed(&mut self.payee, tag)?;
+                11
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PaymentReconciliationDetail {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.predecessor {
+            w.object("predecessor", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.request {
+            w.object("request", &**v);
+        }
+        if let Some(v) = &self.submitter {
+            w.object("submitter", &**v);
+        }
+        if let Some(v) = &self.response {
+            w.object("response", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.responsible {
+            w.object("responsible", &**v);
+        }
+        if let Some(v) = &self.payee {
+            w.object("payee", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+    }
+}
+
 /// Note concerning processing
 ///
 /// FHIR: `PaymentReconciliation.processNote`.
@@ -389,5 +671,60 @@ impl Serialize for PaymentReconciliationProcessNote {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::primitive(&mut m, "text", "_text", &self.text)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PaymentReconciliationProcessNote {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PaymentReconciliationProcessNote {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
     }
 }

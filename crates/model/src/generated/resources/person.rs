@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Demographics and administrative information about a person independent of a specific health-related context.
 ///
@@ -181,6 +183,136 @@ impl Serialize for Person {
     }
 }
 
+impl xml::FromXml for Person {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                9
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                10
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                11
+            }
+            "birthDate" => {
+                r.primitive(&mut self.birth_date, tag)?;
+                12
+            }
+            "address" => {
+                r.list(&mut self.address, tag)?;
+                13
+            }
+            "photo" => {
+                r.boxed(&mut self.photo, tag)?;
+                14
+            }
+            "managingOrganization" => {
+                r.boxed(&mut self.managing_organization, tag)?;
+                15
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                16
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Person {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("name", &self.name);
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.birth_date {
+            w.primitive("birthDate", v);
+        }
+        w.list("address", &self.address);
+        if let Some(v) = &self.photo {
+            w.object("photo", &**v);
+        }
+        if let Some(v) = &self.managing_organization {
+            w.object("managingOrganization", &**v);
+        }
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        w.list("link", &self.link);
+    }
+}
+
 /// Link to a resource that concerns the same actual person
 ///
 /// FHIR: `Person.link`.
@@ -243,5 +375,60 @@ impl Serialize for PersonLink {
         ser::optional(&mut m, "target", &self.target)?;
         ser::primitive(&mut m, "assurance", "_assurance", &self.assurance)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PersonLink {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "target" => {
+                r.boxed(&mut self.target, tag)?;
+                3
+            }
+            "assurance" => {
+                r.primitive(&mut self.assurance, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PersonLink {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.target {
+            w.object("target", &**v);
+        }
+        if let Some(v) = &self.assurance {
+            w.primitive("assurance", v);
+        }
     }
 }

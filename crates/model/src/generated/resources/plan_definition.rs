@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// This resource allows for the definition of various types of plans as a sharable, consumable, and executable artifact. The resource is general enough to support the description of a broad range of clinical artifacts such as clinical decision support rules, order sets and protocols.
 ///
@@ -331,6 +333,266 @@ impl Serialize for PlanDefinition {
     }
 }
 
+impl xml::FromXml for PlanDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                13
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                14
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                15
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                16
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                18
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                19
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                20
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                21
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                22
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                23
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                24
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                25
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                26
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                27
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                28
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                29
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                30
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                31
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                32
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                33
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                34
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                35
+            }
+            "library" => {
+                r.primitive_list(&mut self.library, tag)?;
+                36
+            }
+            "goal" => {
+                r.list(&mut self.goal, tag)?;
+                37
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                38
+            }
+            _ => {
+                if PlanDefinitionSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.primitive_list("library", &self.library);
+        w.list("goal", &self.goal);
+        w.list("action", &self.action);
+    }
+}
+
 /// What the plan is trying to accomplish
 ///
 /// FHIR: `PlanDefinition.goal`.
@@ -425,6 +687,90 @@ impl Serialize for PlanDefinitionGoal {
     }
 }
 
+impl xml::FromXml for PlanDefinitionGoal {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "description" => {
+                r.boxed(&mut self.description, tag)?;
+                4
+            }
+            "priority" => {
+                r.boxed(&mut self.priority, tag)?;
+                5
+            }
+            "start" => {
+                r.boxed(&mut self.start, tag)?;
+                6
+            }
+            "addresses" => {
+                r.list(&mut self.addresses, tag)?;
+                7
+            }
+            "documentation" => {
+                r.list(&mut self.documentation, tag)?;
+                8
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionGoal {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.object("description", &**v);
+        }
+        if let Some(v) = &self.priority {
+            w.object("priority", &**v);
+        }
+        if let Some(v) = &self.start {
+            w.object("start", &**v);
+        }
+        w.list("addresses", &self.addresses);
+        w.list("documentation", &self.documentation);
+        w.list("target", &self.target);
+    }
+}
+
 /// Target outcome for the goal
 ///
 /// FHIR: `PlanDefinition.goal.target`.
@@ -498,6 +844,67 @@ impl Serialize for PlanDefinitionGoalTarget {
         }
         ser::optional(&mut m, "due", &self.due)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PlanDefinitionGoalTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "measure" => {
+                r.boxed(&mut self.measure, tag)?;
+                3
+            }
+            "due" => {
+                r.boxed(&mut self.due, tag)?;
+                5
+            }
+            _ => {
+                if PlanDefinitionGoalTargetDetail::read_xml(&mut self.detail, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionGoalTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.measure {
+            w.object("measure", &**v);
+        }
+        if let Some(v) = &self.detail {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.due {
+            w.object("due", &**v);
+        }
     }
 }
 
@@ -773,6 +1180,209 @@ impl Serialize for PlanDefinitionAction {
     }
 }
 
+impl xml::FromXml for PlanDefinitionAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "prefix" => {
+                r.primitive(&mut self.prefix, tag)?;
+                3
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "textEquivalent" => {
+                r.primitive(&mut self.text_equivalent, tag)?;
+                6
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                7
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                8
+            }
+            "reason" => {
+                r.list(&mut self.reason, tag)?;
+                9
+            }
+            "documentation" => {
+                r.list(&mut self.documentation, tag)?;
+                10
+            }
+            "goalId" => {
+                r.primitive_list(&mut self.goal_id, tag)?;
+                11
+            }
+            "trigger" => {
+                r.list(&mut self.trigger, tag)?;
+                13
+            }
+            "condition" => {
+                r.list(&mut self.condition, tag)?;
+                14
+            }
+            "input" => {
+                r.list(&mut self.input, tag)?;
+                15
+            }
+            "output" => {
+                r.list(&mut self.output, tag)?;
+                16
+            }
+            "relatedAction" => {
+                r.list(&mut self.related_action, tag)?;
+                17
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                19
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                20
+            }
+            "groupingBehavior" => {
+                r.primitive(&mut self.grouping_behavior, tag)?;
+                21
+            }
+            "selectionBehavior" => {
+                r.primitive(&mut self.selection_behavior, tag)?;
+                22
+            }
+            "requiredBehavior" => {
+                r.primitive(&mut self.required_behavior, tag)?;
+                23
+            }
+            "precheckBehavior" => {
+                r.primitive(&mut self.precheck_behavior, tag)?;
+                24
+            }
+            "cardinalityBehavior" => {
+                r.primitive(&mut self.cardinality_behavior, tag)?;
+                25
+            }
+            "transform" => {
+                r.primitive(&mut self.transform, tag)?;
+                27
+            }
+            "dynamicValue" => {
+                r.list(&mut self.dynamic_value, tag)?;
+                28
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                29
+            }
+            _ => {
+                if PlanDefinitionActionSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(12));
+                }
+                if PlanDefinitionActionTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(18));
+                }
+                if PlanDefinitionActionDefinition::read_xml(&mut self.definition, name, r, tag)? {
+                    return Ok(Some(26));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.prefix {
+            w.primitive("prefix", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.text_equivalent {
+            w.primitive("textEquivalent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        w.list("code", &self.code);
+        w.list("reason", &self.reason);
+        w.list("documentation", &self.documentation);
+        w.primitive_list("goalId", &self.goal_id);
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        w.list("trigger", &self.trigger);
+        w.list("condition", &self.condition);
+        w.list("input", &self.input);
+        w.list("output", &self.output);
+        w.list("relatedAction", &self.related_action);
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        w.list("participant", &self.participant);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.grouping_behavior {
+            w.primitive("groupingBehavior", v);
+        }
+        if let Some(v) = &self.selection_behavior {
+            w.primitive("selectionBehavior", v);
+        }
+        if let Some(v) = &self.required_behavior {
+            w.primitive("requiredBehavior", v);
+        }
+        if let Some(v) = &self.precheck_behavior {
+            w.primitive("precheckBehavior", v);
+        }
+        if let Some(v) = &self.cardinality_behavior {
+            w.primitive("cardinalityBehavior", v);
+        }
+        if let Some(v) = &self.definition {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.transform {
+            w.primitive("transform", v);
+        }
+        w.list("dynamicValue", &self.dynamic_value);
+        w.list("action", &self.action);
+    }
+}
+
 /// Whether or not the action is applicable
 ///
 /// FHIR: `PlanDefinition.action.condition`.
@@ -835,6 +1445,61 @@ impl Serialize for PlanDefinitionActionCondition {
         ser::primitive(&mut m, "kind", "_kind", &self.kind)?;
         ser::optional(&mut m, "expression", &self.expression)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PlanDefinitionActionCondition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                3
+            }
+            "expression" => {
+                r.boxed(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionActionCondition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.expression {
+            w.object("expression", &**v);
+        }
     }
 }
 
@@ -916,6 +1581,72 @@ impl Serialize for PlanDefinitionActionRelatedAction {
     }
 }
 
+impl xml::FromXml for PlanDefinitionActionRelatedAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "actionId" => {
+                r.primitive(&mut self.action_id, tag)?;
+                3
+            }
+            "relationship" => {
+                r.primitive(&mut self.relationship, tag)?;
+                4
+            }
+            _ => {
+                if PlanDefinitionActionRelatedActionOffset::read_xml(
+                    &mut self.offset,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionActionRelatedAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.action_id {
+            w.primitive("actionId", v);
+        }
+        if let Some(v) = &self.relationship {
+            w.primitive("relationship", v);
+        }
+        if let Some(v) = &self.offset {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Who should participate in the action
 ///
 /// FHIR: `PlanDefinition.action.participant`.
@@ -978,6 +1709,61 @@ impl Serialize for PlanDefinitionActionParticipant {
         ser::primitive(&mut m, "type", "_type", &self.r#type)?;
         ser::optional(&mut m, "role", &self.role)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PlanDefinitionActionParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionActionParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
     }
 }
 
@@ -1046,6 +1832,61 @@ impl Serialize for PlanDefinitionActionDynamicValue {
     }
 }
 
+impl xml::FromXml for PlanDefinitionActionDynamicValue {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                3
+            }
+            "expression" => {
+                r.boxed(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PlanDefinitionActionDynamicValue {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.expression {
+            w.object("expression", &**v);
+        }
+    }
+}
+
 /// The types `PlanDefinition.subject[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanDefinitionSubject {
@@ -1075,6 +1916,33 @@ impl PlanDefinitionSubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }
@@ -1114,6 +1982,38 @@ impl PlanDefinitionGoalTargetDetail {
             Self::CodeableConcept(v) => m.serialize_entry("detailCodeableConcept", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "detailQuantity" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "detailRange" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "detailCodeableConcept" => {
+                xml::choice(slot, "detail", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("detailQuantity", &**v),
+            Self::Range(v) => w.object("detailRange", &**v),
+            Self::CodeableConcept(v) => w.object("detailCodeableConcept", &**v),
+        }
+    }
 }
 
 /// The types `PlanDefinition.action.subject[x]` can take.
@@ -1147,6 +2047,33 @@ impl PlanDefinitionActionSubject {
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
+        }
+    }
 }
 
 /// The types `PlanDefinition.action.relatedAction.offset[x]` can take.
@@ -1176,6 +2103,33 @@ impl PlanDefinitionActionRelatedActionOffset {
         match self {
             Self::Duration(v) => m.serialize_entry("offsetDuration", v),
             Self::Range(v) => m.serialize_entry("offsetRange", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "offsetDuration" => {
+                xml::choice(slot, "offset", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "offsetRange" => {
+                xml::choice(slot, "offset", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Duration(v) => w.object("offsetDuration", &**v),
+            Self::Range(v) => w.object("offsetRange", &**v),
         }
     }
 }
@@ -1241,6 +2195,53 @@ impl PlanDefinitionActionTiming {
             Self::Timing(v) => m.serialize_entry("timingTiming", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingDateTime" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timingAge" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "timingDuration" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "timingRange" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "timingTiming" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("timingDateTime", p),
+            Self::Age(v) => w.object("timingAge", &**v),
+            Self::Period(v) => w.object("timingPeriod", &**v),
+            Self::Duration(v) => w.object("timingDuration", &**v),
+            Self::Range(v) => w.object("timingRange", &**v),
+            Self::Timing(v) => w.object("timingTiming", &**v),
+        }
+    }
 }
 
 /// The types `PlanDefinition.action.definition[x]` can take.
@@ -1296,6 +2297,33 @@ impl PlanDefinitionActionDefinition {
                 ser::choice_primitive(m, "definitionCanonical", "_definitionCanonical", p)
             }
             Self::Uri(p) => ser::choice_primitive(m, "definitionUri", "_definitionUri", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "definitionCanonical" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "definitionUri" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Canonical(p) => w.primitive("definitionCanonical", p),
+            Self::Uri(p) => w.primitive("definitionUri", p),
         }
     }
 }

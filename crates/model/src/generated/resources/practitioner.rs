@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A person who is directly or indirectly involved in the provisioning of healthcare.
 ///
@@ -181,6 +183,132 @@ impl Serialize for Practitioner {
     }
 }
 
+impl xml::FromXml for Practitioner {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                10
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                11
+            }
+            "address" => {
+                r.list(&mut self.address, tag)?;
+                12
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                13
+            }
+            "birthDate" => {
+                r.primitive(&mut self.birth_date, tag)?;
+                14
+            }
+            "photo" => {
+                r.list(&mut self.photo, tag)?;
+                15
+            }
+            "qualification" => {
+                r.list(&mut self.qualification, tag)?;
+                16
+            }
+            "communication" => {
+                r.list(&mut self.communication, tag)?;
+                17
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Practitioner {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        w.list("name", &self.name);
+        w.list("telecom", &self.telecom);
+        w.list("address", &self.address);
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.birth_date {
+            w.primitive("birthDate", v);
+        }
+        w.list("photo", &self.photo);
+        w.list("qualification", &self.qualification);
+        w.list("communication", &self.communication);
+    }
+}
+
 /// Certification, licenses, or training pertaining to the provision of care
 ///
 /// FHIR: `Practitioner.qualification`.
@@ -254,5 +382,72 @@ impl Serialize for PractitionerQualification {
         ser::optional(&mut m, "period", &self.period)?;
         ser::optional(&mut m, "issuer", &self.issuer)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PractitionerQualification {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                5
+            }
+            "issuer" => {
+                r.boxed(&mut self.issuer, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PractitionerQualification {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.issuer {
+            w.object("issuer", &**v);
+        }
     }
 }

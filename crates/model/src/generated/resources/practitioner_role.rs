@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A specific set of Roles/Locations/specialties/services that a practitioner may perform at an organization for a period of time.
 ///
@@ -211,6 +213,156 @@ impl Serialize for PractitionerRole {
     }
 }
 
+impl xml::FromXml for PractitionerRole {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                10
+            }
+            "practitioner" => {
+                r.boxed(&mut self.practitioner, tag)?;
+                11
+            }
+            "organization" => {
+                r.boxed(&mut self.organization, tag)?;
+                12
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                13
+            }
+            "specialty" => {
+                r.list(&mut self.specialty, tag)?;
+                14
+            }
+            "location" => {
+                r.list(&mut self.location, tag)?;
+                15
+            }
+            "healthcareService" => {
+                r.list(&mut self.healthcare_service, tag)?;
+                16
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                17
+            }
+            "availableTime" => {
+                r.list(&mut self.available_time, tag)?;
+                18
+            }
+            "notAvailable" => {
+                r.list(&mut self.not_available, tag)?;
+                19
+            }
+            "availabilityExceptions" => {
+                r.primitive(&mut self.availability_exceptions, tag)?;
+                20
+            }
+            "endpoint" => {
+                r.list(&mut self.endpoint, tag)?;
+                21
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PractitionerRole {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.practitioner {
+            w.object("practitioner", &**v);
+        }
+        if let Some(v) = &self.organization {
+            w.object("organization", &**v);
+        }
+        w.list("code", &self.code);
+        w.list("specialty", &self.specialty);
+        w.list("location", &self.location);
+        w.list("healthcareService", &self.healthcare_service);
+        w.list("telecom", &self.telecom);
+        w.list("availableTime", &self.available_time);
+        w.list("notAvailable", &self.not_available);
+        if let Some(v) = &self.availability_exceptions {
+            w.primitive("availabilityExceptions", v);
+        }
+        w.list("endpoint", &self.endpoint);
+    }
+}
+
 /// Times the Service Site is available
 ///
 /// FHIR: `PractitionerRole.availableTime`.
@@ -303,6 +455,73 @@ impl Serialize for PractitionerRoleAvailableTime {
     }
 }
 
+impl xml::FromXml for PractitionerRoleAvailableTime {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "daysOfWeek" => {
+                r.primitive_list(&mut self.days_of_week, tag)?;
+                3
+            }
+            "allDay" => {
+                r.primitive(&mut self.all_day, tag)?;
+                4
+            }
+            "availableStartTime" => {
+                r.primitive(&mut self.available_start_time, tag)?;
+                5
+            }
+            "availableEndTime" => {
+                r.primitive(&mut self.available_end_time, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PractitionerRoleAvailableTime {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.primitive_list("daysOfWeek", &self.days_of_week);
+        if let Some(v) = &self.all_day {
+            w.primitive("allDay", v);
+        }
+        if let Some(v) = &self.available_start_time {
+            w.primitive("availableStartTime", v);
+        }
+        if let Some(v) = &self.available_end_time {
+            w.primitive("availableEndTime", v);
+        }
+    }
+}
+
 /// Not available during this time due to provided reason
 ///
 /// FHIR: `PractitionerRole.notAvailable`.
@@ -365,5 +584,60 @@ impl Serialize for PractitionerRoleNotAvailable {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::optional(&mut m, "during", &self.during)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for PractitionerRoleNotAvailable {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "during" => {
+                r.boxed(&mut self.during, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for PractitionerRoleNotAvailable {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.during {
+            w.object("during", &**v);
+        }
     }
 }

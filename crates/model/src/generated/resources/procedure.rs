@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An action that is or was performed on or for a patient. This can be a physical intervention like an operation, or less invasive like long term services, counseling, or hypnotherapy.
 ///
@@ -309,6 +311,237 @@ impl Serialize for Procedure {
     }
 }
 
+impl xml::FromXml for Procedure {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                14
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                15
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                16
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                17
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                18
+            }
+            "recorder" => {
+                r.boxed(&mut self.recorder, tag)?;
+                20
+            }
+            "asserter" => {
+                r.boxed(&mut self.asserter, tag)?;
+                21
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                22
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                23
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                24
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                25
+            }
+            "bodySite" => {
+                r.list(&mut self.body_site, tag)?;
+                26
+            }
+            "outcome" => {
+                r.boxed(&mut self.outcome, tag)?;
+                27
+            }
+            "report" => {
+                r.list(&mut self.report, tag)?;
+                28
+            }
+            "complication" => {
+                r.list(&mut self.complication, tag)?;
+                29
+            }
+            "complicationDetail" => {
+                r.list(&mut self.complication_detail, tag)?;
+                30
+            }
+            "followUp" => {
+                r.list(&mut self.follow_up, tag)?;
+                31
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                32
+            }
+            "focalDevice" => {
+                r.list(&mut self.focal_device, tag)?;
+                33
+            }
+            "usedReference" => {
+                r.list(&mut self.used_reference, tag)?;
+                34
+            }
+            "usedCode" => {
+                r.list(&mut self.used_code, tag)?;
+                35
+            }
+            _ => {
+                if ProcedurePerformed::read_xml(&mut self.performed, name, r, tag)? {
+                    return Ok(Some(19));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Procedure {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.performed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorder {
+            w.object("recorder", &**v);
+        }
+        if let Some(v) = &self.asserter {
+            w.object("asserter", &**v);
+        }
+        w.list("performer", &self.performer);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("bodySite", &self.body_site);
+        if let Some(v) = &self.outcome {
+            w.object("outcome", &**v);
+        }
+        w.list("report", &self.report);
+        w.list("complication", &self.complication);
+        w.list("complicationDetail", &self.complication_detail);
+        w.list("followUp", &self.follow_up);
+        w.list("note", &self.note);
+        w.list("focalDevice", &self.focal_device);
+        w.list("usedReference", &self.used_reference);
+        w.list("usedCode", &self.used_code);
+    }
+}
+
 /// The people who performed the procedure
 ///
 /// FHIR: `Procedure.performer`.
@@ -379,6 +612,68 @@ impl Serialize for ProcedurePerformer {
     }
 }
 
+impl xml::FromXml for ProcedurePerformer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "function" => {
+                r.boxed(&mut self.function, tag)?;
+                3
+            }
+            "actor" => {
+                r.boxed(&mut self.actor, tag)?;
+                4
+            }
+            "onBehalfOf" => {
+                r.boxed(&mut self.on_behalf_of, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProcedurePerformer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.function {
+            w.object("function", &**v);
+        }
+        if let Some(v) = &self.actor {
+            w.object("actor", &**v);
+        }
+        if let Some(v) = &self.on_behalf_of {
+            w.object("onBehalfOf", &**v);
+        }
+    }
+}
+
 /// Manipulated, implanted, or removed device
 ///
 /// FHIR: `Procedure.focalDevice`.
@@ -440,6 +735,61 @@ impl Serialize for ProcedureFocalDevice {
         ser::optional(&mut m, "action", &self.action)?;
         ser::optional(&mut m, "manipulated", &self.manipulated)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ProcedureFocalDevice {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.boxed(&mut self.action, tag)?;
+                3
+            }
+            "manipulated" => {
+                r.boxed(&mut self.manipulated, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProcedureFocalDevice {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.action {
+            w.object("action", &**v);
+        }
+        if let Some(v) = &self.manipulated {
+            w.object("manipulated", &**v);
+        }
     }
 }
 
@@ -509,6 +859,48 @@ impl ProcedurePerformed {
             Self::String(p) => ser::choice_primitive(m, "performedString", "_performedString", p),
             Self::Age(v) => m.serialize_entry("performedAge", v),
             Self::Range(v) => m.serialize_entry("performedRange", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "performedDateTime" => {
+                xml::choice(slot, "performed", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "performedPeriod" => {
+                xml::choice(slot, "performed", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "performedString" => {
+                xml::choice(slot, "performed", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "performedAge" => {
+                xml::choice(slot, "performed", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "performedRange" => {
+                xml::choice(slot, "performed", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("performedDateTime", p),
+            Self::Period(v) => w.object("performedPeriod", &**v),
+            Self::String(p) => w.primitive("performedString", p),
+            Self::Age(v) => w.object("performedAge", &**v),
+            Self::Range(v) => w.object("performedRange", &**v),
         }
     }
 }

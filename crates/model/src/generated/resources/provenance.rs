@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Provenance of a resource is a record that describes entities and processes involved in producing and delivering or otherwise influencing that resource. Provenance provides a critical foundation for assessing authenticity, enabling trust, and allowing reproducibility. Provenance assertions are a form of contextual metadata and can themselves become important records with their own provenance. Provenance statement indicates clinical significance in terms of confidence in authenticity, reliability, and trustworthiness, integrity, and stage in lifecycle (e.g. Document Completion - has the artifact been legally authenticated), all of which may impact security, privacy, and trust policies.
 ///
@@ -186,6 +188,133 @@ impl Serialize for Provenance {
     }
 }
 
+impl xml::FromXml for Provenance {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                8
+            }
+            "recorded" => {
+                r.primitive(&mut self.recorded, tag)?;
+                10
+            }
+            "policy" => {
+                r.primitive_list(&mut self.policy, tag)?;
+                11
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                12
+            }
+            "reason" => {
+                r.list(&mut self.reason, tag)?;
+                13
+            }
+            "activity" => {
+                r.boxed(&mut self.activity, tag)?;
+                14
+            }
+            "agent" => {
+                r.list(&mut self.agent, tag)?;
+                15
+            }
+            "entity" => {
+                r.list(&mut self.entity, tag)?;
+                16
+            }
+            "signature" => {
+                r.list(&mut self.signature, tag)?;
+                17
+            }
+            _ => {
+                if ProvenanceOccurred::read_xml(&mut self.occurred, name, r, tag)? {
+                    return Ok(Some(9));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Provenance {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("target", &self.target);
+        if let Some(v) = &self.occurred {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.recorded {
+            w.primitive("recorded", v);
+        }
+        w.primitive_list("policy", &self.policy);
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        w.list("reason", &self.reason);
+        if let Some(v) = &self.activity {
+            w.object("activity", &**v);
+        }
+        w.list("agent", &self.agent);
+        w.list("entity", &self.entity);
+        w.list("signature", &self.signature);
+    }
+}
+
 /// Actor involved
 ///
 /// FHIR: `Provenance.agent`.
@@ -262,6 +391,73 @@ impl Serialize for ProvenanceAgent {
     }
 }
 
+impl xml::FromXml for ProvenanceAgent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "role" => {
+                r.list(&mut self.role, tag)?;
+                4
+            }
+            "who" => {
+                r.boxed(&mut self.who, tag)?;
+                5
+            }
+            "onBehalfOf" => {
+                r.boxed(&mut self.on_behalf_of, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProvenanceAgent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        w.list("role", &self.role);
+        if let Some(v) = &self.who {
+            w.object("who", &**v);
+        }
+        if let Some(v) = &self.on_behalf_of {
+            w.object("onBehalfOf", &**v);
+        }
+    }
+}
+
 /// An entity used in this activity
 ///
 /// FHIR: `Provenance.entity`.
@@ -333,6 +529,66 @@ impl Serialize for ProvenanceEntity {
     }
 }
 
+impl xml::FromXml for ProvenanceEntity {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "role" => {
+                r.primitive(&mut self.role, tag)?;
+                3
+            }
+            "what" => {
+                r.boxed(&mut self.what, tag)?;
+                4
+            }
+            "agent" => {
+                r.list(&mut self.agent, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ProvenanceEntity {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.role {
+            w.primitive("role", v);
+        }
+        if let Some(v) = &self.what {
+            w.object("what", &**v);
+        }
+        w.list("agent", &self.agent);
+    }
+}
+
 /// The types `Provenance.occurred[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ProvenanceOccurred {
@@ -378,6 +634,33 @@ impl ProvenanceOccurred {
             Self::DateTime(p) => {
                 ser::choice_primitive(m, "occurredDateTime", "_occurredDateTime", p)
             }
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurredPeriod" => {
+                xml::choice(slot, "occurred", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurredDateTime" => {
+                xml::choice(slot, "occurred", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Period(v) => w.object("occurredPeriod", &**v),
+            Self::DateTime(p) => w.primitive("occurredDateTime", p),
         }
     }
 }

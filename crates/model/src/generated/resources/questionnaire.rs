@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A structured set of questions intended to guide the collection of answers from end-users. Questionnaires provide detailed control over order, presentation, phraseology and grouping to allow coherent, consistent data collection.
 ///
@@ -270,6 +272,214 @@ impl Serialize for Questionnaire {
     }
 }
 
+impl xml::FromXml for Questionnaire {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "derivedFrom" => {
+                r.primitive_list(&mut self.derived_from, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                15
+            }
+            "subjectType" => {
+                r.primitive_list(&mut self.subject_type, tag)?;
+                16
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                17
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                21
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                22
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                23
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                24
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                25
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                26
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                27
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                28
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                29
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Questionnaire {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        w.primitive_list("derivedFrom", &self.derived_from);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        w.primitive_list("subjectType", &self.subject_type);
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("code", &self.code);
+        w.list("item", &self.item);
+    }
+}
+
 /// Questions and sections within the Questionnaire
 ///
 /// FHIR: `Questionnaire.item`.
@@ -439,6 +649,149 @@ impl Serialize for QuestionnaireItem {
     }
 }
 
+impl xml::FromXml for QuestionnaireItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "linkId" => {
+                r.primitive(&mut self.link_id, tag)?;
+                3
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                4
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                5
+            }
+            "prefix" => {
+                r.primitive(&mut self.prefix, tag)?;
+                6
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                7
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                8
+            }
+            "enableWhen" => {
+                r.list(&mut self.enable_when, tag)?;
+                9
+            }
+            "enableBehavior" => {
+                r.primitive(&mut self.enable_behavior, tag)?;
+                10
+            }
+            "required" => {
+                r.primitive(&mut self.required, tag)?;
+                11
+            }
+            "repeats" => {
+                r.primitive(&mut self.repeats, tag)?;
+                12
+            }
+            "readOnly" => {
+                r.primitive(&mut self.read_only, tag)?;
+                13
+            }
+            "maxLength" => {
+                r.primitive(&mut self.max_length, tag)?;
+                14
+            }
+            "answerValueSet" => {
+                r.primitive(&mut self.answer_value_set, tag)?;
+                15
+            }
+            "answerOption" => {
+                r.list(&mut self.answer_option, tag)?;
+                16
+            }
+            "initial" => {
+                r.list(&mut self.initial, tag)?;
+                17
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.link_id {
+            w.primitive("linkId", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        w.list("code", &self.code);
+        if let Some(v) = &self.prefix {
+            w.primitive("prefix", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        w.list("enableWhen", &self.enable_when);
+        if let Some(v) = &self.enable_behavior {
+            w.primitive("enableBehavior", v);
+        }
+        if let Some(v) = &self.required {
+            w.primitive("required", v);
+        }
+        if let Some(v) = &self.repeats {
+            w.primitive("repeats", v);
+        }
+        if let Some(v) = &self.read_only {
+            w.primitive("readOnly", v);
+        }
+        if let Some(v) = &self.max_length {
+            w.primitive("maxLength", v);
+        }
+        if let Some(v) = &self.answer_value_set {
+            w.primitive("answerValueSet", v);
+        }
+        w.list("answerOption", &self.answer_option);
+        w.list("initial", &self.initial);
+        w.list("item", &self.item);
+    }
+}
+
 /// Only allow data when
 ///
 /// FHIR: `Questionnaire.item.enableWhen`.
@@ -514,6 +867,67 @@ impl Serialize for QuestionnaireItemEnableWhen {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for QuestionnaireItemEnableWhen {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "question" => {
+                r.primitive(&mut self.question, tag)?;
+                3
+            }
+            "operator" => {
+                r.primitive(&mut self.operator, tag)?;
+                4
+            }
+            _ => {
+                if QuestionnaireItemEnableWhenAnswer::read_xml(&mut self.answer, name, r, tag)? {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireItemEnableWhen {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.question {
+            w.primitive("question", v);
+        }
+        if let Some(v) = &self.operator {
+            w.primitive("operator", v);
+        }
+        if let Some(v) = &self.answer {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -593,6 +1007,60 @@ impl Serialize for QuestionnaireItemAnswerOption {
     }
 }
 
+impl xml::FromXml for QuestionnaireItemAnswerOption {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "initialSelected" => {
+                r.primitive(&mut self.initial_selected, tag)?;
+                4
+            }
+            _ => {
+                if QuestionnaireItemAnswerOptionValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireItemAnswerOption {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.initial_selected {
+            w.primitive("initialSelected", v);
+        }
+    }
+}
+
 /// Initial value(s) when item is first rendered
 ///
 /// FHIR: `Questionnaire.item.initial`.
@@ -654,6 +1122,53 @@ impl Serialize for QuestionnaireItemInitial {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for QuestionnaireItemInitial {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if QuestionnaireItemInitialValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireItemInitial {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -800,6 +1315,73 @@ impl QuestionnaireItemEnableWhenAnswer {
             Self::Reference(v) => m.serialize_entry("answerReference", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "answerBoolean" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "answerDecimal" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "answerInteger" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "answerDate" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "answerDateTime" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "answerTime" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "answerString" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "answerCoding" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "answerQuantity" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "answerReference" => {
+                xml::choice(slot, "answer", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("answerBoolean", p),
+            Self::Decimal(p) => w.primitive("answerDecimal", p),
+            Self::Integer(p) => w.primitive("answerInteger", p),
+            Self::Date(p) => w.primitive("answerDate", p),
+            Self::DateTime(p) => w.primitive("answerDateTime", p),
+            Self::Time(p) => w.primitive("answerTime", p),
+            Self::String(p) => w.primitive("answerString", p),
+            Self::Coding(v) => w.object("answerCoding", &**v),
+            Self::Quantity(v) => w.object("answerQuantity", &**v),
+            Self::Reference(v) => w.object("answerReference", &**v),
+        }
+    }
 }
 
 /// The types `Questionnaire.item.answerOption.value[x]` can take.
@@ -885,6 +1467,53 @@ impl QuestionnaireItemAnswerOptionValue {
             Self::String(p) => ser::choice_primitive(m, "valueString", "_valueString", p),
             Self::Coding(v) => m.serialize_entry("valueCoding", v),
             Self::Reference(v) => m.serialize_entry("valueReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
         }
     }
 }
@@ -1038,6 +1667,83 @@ impl QuestionnaireItemInitialValue {
             Self::Coding(v) => m.serialize_entry("valueCoding", v),
             Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
             Self::Reference(v) => m.serialize_entry("valueReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A structured set of questions and their answers. The questions are ordered and grouped into coherent subsets, corresponding to the structure of the grouping of the questionnaire being responded to.
 ///
@@ -192,6 +194,147 @@ impl Serialize for QuestionnaireResponse {
     }
 }
 
+impl xml::FromXml for QuestionnaireResponse {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "questionnaire" => {
+                r.primitive(&mut self.questionnaire, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                13
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                14
+            }
+            "authored" => {
+                r.primitive(&mut self.authored, tag)?;
+                15
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                16
+            }
+            "source" => {
+                r.boxed(&mut self.source, tag)?;
+                17
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireResponse {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.questionnaire {
+            w.primitive("questionnaire", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.authored {
+            w.primitive("authored", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        if let Some(v) = &self.source {
+            w.object("source", &**v);
+        }
+        w.list("item", &self.item);
+    }
+}
+
 /// Groups and questions
 ///
 /// FHIR: `QuestionnaireResponse.item`.
@@ -277,6 +420,78 @@ impl Serialize for QuestionnaireResponseItem {
     }
 }
 
+impl xml::FromXml for QuestionnaireResponseItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "linkId" => {
+                r.primitive(&mut self.link_id, tag)?;
+                3
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                4
+            }
+            "text" => {
+                r.primitive(&mut self.text, tag)?;
+                5
+            }
+            "answer" => {
+                r.list(&mut self.answer, tag)?;
+                6
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireResponseItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.link_id {
+            w.primitive("linkId", v);
+        }
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        if let Some(v) = &self.text {
+            w.primitive("text", v);
+        }
+        w.list("answer", &self.answer);
+        w.list("item", &self.item);
+    }
+}
+
 /// The response(s) to the question
 ///
 /// FHIR: `QuestionnaireResponse.item.answer`.
@@ -344,6 +559,58 @@ impl Serialize for QuestionnaireResponseItemAnswer {
         }
         ser::list(&mut m, "item", &self.item)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for QuestionnaireResponseItemAnswer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "item" => {
+                r.list(&mut self.item, tag)?;
+                4
+            }
+            _ => {
+                if QuestionnaireResponseItemAnswerValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for QuestionnaireResponseItemAnswer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+        w.list("item", &self.item);
     }
 }
 
@@ -496,6 +763,83 @@ impl QuestionnaireResponseItemAnswerValue {
             Self::Coding(v) => m.serialize_entry("valueCoding", v),
             Self::Quantity(v) => m.serialize_entry("valueQuantity", v),
             Self::Reference(v) => m.serialize_entry("valueReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
         }
     }
 }

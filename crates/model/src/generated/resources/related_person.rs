@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Information about a person that is involved in the care for a patient, but who is not the target of healthcare, nor has a formal responsibility in the care process.
 ///
@@ -193,6 +195,146 @@ impl Serialize for RelatedPerson {
     }
 }
 
+impl xml::FromXml for RelatedPerson {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "active" => {
+                r.primitive(&mut self.active, tag)?;
+                9
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                10
+            }
+            "relationship" => {
+                r.list(&mut self.relationship, tag)?;
+                11
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                12
+            }
+            "telecom" => {
+                r.list(&mut self.telecom, tag)?;
+                13
+            }
+            "gender" => {
+                r.primitive(&mut self.gender, tag)?;
+                14
+            }
+            "birthDate" => {
+                r.primitive(&mut self.birth_date, tag)?;
+                15
+            }
+            "address" => {
+                r.list(&mut self.address, tag)?;
+                16
+            }
+            "photo" => {
+                r.list(&mut self.photo, tag)?;
+                17
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                18
+            }
+            "communication" => {
+                r.list(&mut self.communication, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RelatedPerson {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.active {
+            w.primitive("active", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        w.list("relationship", &self.relationship);
+        w.list("name", &self.name);
+        w.list("telecom", &self.telecom);
+        if let Some(v) = &self.gender {
+            w.primitive("gender", v);
+        }
+        if let Some(v) = &self.birth_date {
+            w.primitive("birthDate", v);
+        }
+        w.list("address", &self.address);
+        w.list("photo", &self.photo);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("communication", &self.communication);
+    }
+}
+
 /// A language which may be used to communicate with about the patient's health
 ///
 /// FHIR: `RelatedPerson.communication`.
@@ -255,5 +397,60 @@ impl Serialize for RelatedPersonCommunication {
         ser::optional(&mut m, "language", &self.language)?;
         ser::primitive(&mut m, "preferred", "_preferred", &self.preferred)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for RelatedPersonCommunication {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "language" => {
+                r.boxed(&mut self.language, tag)?;
+                3
+            }
+            "preferred" => {
+                r.primitive(&mut self.preferred, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RelatedPersonCommunication {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.language {
+            w.object("language", &**v);
+        }
+        if let Some(v) = &self.preferred {
+            w.primitive("preferred", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A group of related requests that can be used to capture intended activities that have inter-dependencies such as "give this medication after that one".
 ///
@@ -246,6 +248,184 @@ impl Serialize for RequestGroup {
     }
 }
 
+impl xml::FromXml for RequestGroup {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "replaces" => {
+                r.list(&mut self.replaces, tag)?;
+                12
+            }
+            "groupIdentifier" => {
+                r.boxed(&mut self.group_identifier, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                15
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                16
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                17
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                18
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                19
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                20
+            }
+            "author" => {
+                r.boxed(&mut self.author, tag)?;
+                21
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                22
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                25
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RequestGroup {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("replaces", &self.replaces);
+        if let Some(v) = &self.group_identifier {
+            w.object("groupIdentifier", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.author {
+            w.object("author", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("note", &self.note);
+        w.list("action", &self.action);
+    }
+}
+
 /// Proposed actions, if any
 ///
 /// FHIR: `RequestGroup.action`.
@@ -460,6 +640,167 @@ impl Serialize for RequestGroupAction {
     }
 }
 
+impl xml::FromXml for RequestGroupAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "prefix" => {
+                r.primitive(&mut self.prefix, tag)?;
+                3
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "textEquivalent" => {
+                r.primitive(&mut self.text_equivalent, tag)?;
+                6
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                7
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                8
+            }
+            "documentation" => {
+                r.list(&mut self.documentation, tag)?;
+                9
+            }
+            "condition" => {
+                r.list(&mut self.condition, tag)?;
+                10
+            }
+            "relatedAction" => {
+                r.list(&mut self.related_action, tag)?;
+                11
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                13
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                14
+            }
+            "groupingBehavior" => {
+                r.primitive(&mut self.grouping_behavior, tag)?;
+                15
+            }
+            "selectionBehavior" => {
+                r.primitive(&mut self.selection_behavior, tag)?;
+                16
+            }
+            "requiredBehavior" => {
+                r.primitive(&mut self.required_behavior, tag)?;
+                17
+            }
+            "precheckBehavior" => {
+                r.primitive(&mut self.precheck_behavior, tag)?;
+                18
+            }
+            "cardinalityBehavior" => {
+                r.primitive(&mut self.cardinality_behavior, tag)?;
+                19
+            }
+            "resource" => {
+                r.boxed(&mut self.resource, tag)?;
+                20
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                21
+            }
+            _ => {
+                if RequestGroupActionTiming::read_xml(&mut self.timing, name, r, tag)? {
+                    return Ok(Some(12));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RequestGroupAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.prefix {
+            w.primitive("prefix", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.text_equivalent {
+            w.primitive("textEquivalent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        w.list("code", &self.code);
+        w.list("documentation", &self.documentation);
+        w.list("condition", &self.condition);
+        w.list("relatedAction", &self.related_action);
+        if let Some(v) = &self.timing {
+            v.write_xml(w);
+        }
+        w.list("participant", &self.participant);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.grouping_behavior {
+            w.primitive("groupingBehavior", v);
+        }
+        if let Some(v) = &self.selection_behavior {
+            w.primitive("selectionBehavior", v);
+        }
+        if let Some(v) = &self.required_behavior {
+            w.primitive("requiredBehavior", v);
+        }
+        if let Some(v) = &self.precheck_behavior {
+            w.primitive("precheckBehavior", v);
+        }
+        if let Some(v) = &self.cardinality_behavior {
+            w.primitive("cardinalityBehavior", v);
+        }
+        if let Some(v) = &self.resource {
+            w.object("resource", &**v);
+        }
+        w.list("action", &self.action);
+    }
+}
+
 /// Whether or not the action is applicable
 ///
 /// FHIR: `RequestGroup.action.condition`.
@@ -522,6 +863,61 @@ impl Serialize for RequestGroupActionCondition {
         ser::primitive(&mut m, "kind", "_kind", &self.kind)?;
         ser::optional(&mut m, "expression", &self.expression)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for RequestGroupActionCondition {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                3
+            }
+            "expression" => {
+                r.boxed(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RequestGroupActionCondition {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.expression {
+            w.object("expression", &**v);
+        }
     }
 }
 
@@ -603,6 +999,68 @@ impl Serialize for RequestGroupActionRelatedAction {
     }
 }
 
+impl xml::FromXml for RequestGroupActionRelatedAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "actionId" => {
+                r.primitive(&mut self.action_id, tag)?;
+                3
+            }
+            "relationship" => {
+                r.primitive(&mut self.relationship, tag)?;
+                4
+            }
+            _ => {
+                if RequestGroupActionRelatedActionOffset::read_xml(&mut self.offset, name, r, tag)?
+                {
+                    return Ok(Some(5));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RequestGroupActionRelatedAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.action_id {
+            w.primitive("actionId", v);
+        }
+        if let Some(v) = &self.relationship {
+            w.primitive("relationship", v);
+        }
+        if let Some(v) = &self.offset {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `RequestGroup.action.relatedAction.offset[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RequestGroupActionRelatedActionOffset {
@@ -630,6 +1088,33 @@ impl RequestGroupActionRelatedActionOffset {
         match self {
             Self::Duration(v) => m.serialize_entry("offsetDuration", v),
             Self::Range(v) => m.serialize_entry("offsetRange", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "offsetDuration" => {
+                xml::choice(slot, "offset", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "offsetRange" => {
+                xml::choice(slot, "offset", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Duration(v) => w.object("offsetDuration", &**v),
+            Self::Range(v) => w.object("offsetRange", &**v),
         }
     }
 }
@@ -693,6 +1178,53 @@ impl RequestGroupActionTiming {
             Self::Duration(v) => m.serialize_entry("timingDuration", v),
             Self::Range(v) => m.serialize_entry("timingRange", v),
             Self::Timing(v) => m.serialize_entry("timingTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timingDateTime" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timingAge" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "timingPeriod" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "timingDuration" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "timingRange" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "timingTiming" => {
+                xml::choice(slot, "timing", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("timingDateTime", p),
+            Self::Age(v) => w.object("timingAge", &**v),
+            Self::Period(v) => w.object("timingPeriod", &**v),
+            Self::Duration(v) => w.object("timingDuration", &**v),
+            Self::Range(v) => w.object("timingRange", &**v),
+            Self::Timing(v) => w.object("timingTiming", &**v),
         }
     }
 }

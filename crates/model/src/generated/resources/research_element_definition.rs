@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The ResearchElementDefinition resource describes a "PICO" element that knowledge (evidence, assertion, recommendation) is about.
 ///
@@ -347,6 +349,280 @@ impl Serialize for ResearchElementDefinition {
     }
 }
 
+impl xml::FromXml for ResearchElementDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "shortTitle" => {
+                r.primitive(&mut self.short_title, tag)?;
+                13
+            }
+            "subtitle" => {
+                r.primitive(&mut self.subtitle, tag)?;
+                14
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                15
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                16
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                18
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                19
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                20
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                21
+            }
+            "comment" => {
+                r.primitive_list(&mut self.comment, tag)?;
+                22
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                23
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                24
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                25
+            }
+            "usage" => {
+                r.primitive(&mut self.usage, tag)?;
+                26
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                27
+            }
+            "approvalDate" => {
+                r.primitive(&mut self.approval_date, tag)?;
+                28
+            }
+            "lastReviewDate" => {
+                r.primitive(&mut self.last_review_date, tag)?;
+                29
+            }
+            "effectivePeriod" => {
+                r.boxed(&mut self.effective_period, tag)?;
+                30
+            }
+            "topic" => {
+                r.list(&mut self.topic, tag)?;
+                31
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                32
+            }
+            "editor" => {
+                r.list(&mut self.editor, tag)?;
+                33
+            }
+            "reviewer" => {
+                r.list(&mut self.reviewer, tag)?;
+                34
+            }
+            "endorser" => {
+                r.list(&mut self.endorser, tag)?;
+                35
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                36
+            }
+            "library" => {
+                r.primitive_list(&mut self.library, tag)?;
+                37
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                38
+            }
+            "variableType" => {
+                r.primitive(&mut self.variable_type, tag)?;
+                39
+            }
+            "characteristic" => {
+                r.list(&mut self.characteristic, tag)?;
+                40
+            }
+            _ => {
+                if ResearchElementDefinitionSubject::read_xml(&mut self.subject, name, r, tag)? {
+                    return Ok(Some(17));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchElementDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.short_title {
+            w.primitive("shortTitle", v);
+        }
+        if let Some(v) = &self.subtitle {
+            w.primitive("subtitle", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.subject {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.primitive_list("comment", &self.comment);
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.usage {
+            w.primitive("usage", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.approval_date {
+            w.primitive("approvalDate", v);
+        }
+        if let Some(v) = &self.last_review_date {
+            w.primitive("lastReviewDate", v);
+        }
+        if let Some(v) = &self.effective_period {
+            w.object("effectivePeriod", &**v);
+        }
+        w.list("topic", &self.topic);
+        w.list("author", &self.author);
+        w.list("editor", &self.editor);
+        w.list("reviewer", &self.reviewer);
+        w.list("endorser", &self.endorser);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.primitive_list("library", &self.library);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.variable_type {
+            w.primitive("variableType", v);
+        }
+        w.list("characteristic", &self.characteristic);
+    }
+}
+
 /// What defines the members of the research element
 ///
 /// FHIR: `ResearchElementDefinition.characteristic`.
@@ -550,6 +826,141 @@ impl Serialize for ResearchElementDefinitionCharacteristic {
     }
 }
 
+impl xml::FromXml for ResearchElementDefinitionCharacteristic {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "usageContext" => {
+                r.list(&mut self.usage_context, tag)?;
+                4
+            }
+            "exclude" => {
+                r.primitive(&mut self.exclude, tag)?;
+                5
+            }
+            "unitOfMeasure" => {
+                r.boxed(&mut self.unit_of_measure, tag)?;
+                6
+            }
+            "studyEffectiveDescription" => {
+                r.primitive(&mut self.study_effective_description, tag)?;
+                7
+            }
+            "studyEffectiveTimeFromStart" => {
+                r.boxed(&mut self.study_effective_time_from_start, tag)?;
+                9
+            }
+            "studyEffectiveGroupMeasure" => {
+                r.primitive(&mut self.study_effective_group_measure, tag)?;
+                10
+            }
+            "participantEffectiveDescription" => {
+                r.primitive(&mut self.participant_effective_description, tag)?;
+                11
+            }
+            "participantEffectiveTimeFromStart" => {
+                r.boxed(&mut self.participant_effective_time_from_start, tag)?;
+                13
+            }
+            "participantEffectiveGroupMeasure" => {
+                r.primitive(&mut self.participant_effective_group_measure, tag)?;
+                14
+            }
+            _ => {
+                if ResearchElementDefinitionCharacteristicDefinition::read_xml(
+                    &mut self.definition,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                if ResearchElementDefinitionCharacteristicStudyEffective::read_xml(
+                    &mut self.study_effective,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(8));
+                }
+                if ResearchElementDefinitionCharacteristicParticipantEffective::read_xml(
+                    &mut self.participant_effective,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(12));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchElementDefinitionCharacteristic {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.definition {
+            v.write_xml(w);
+        }
+        w.list("usageContext", &self.usage_context);
+        if let Some(v) = &self.exclude {
+            w.primitive("exclude", v);
+        }
+        if let Some(v) = &self.unit_of_measure {
+            w.object("unitOfMeasure", &**v);
+        }
+        if let Some(v) = &self.study_effective_description {
+            w.primitive("studyEffectiveDescription", v);
+        }
+        if let Some(v) = &self.study_effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.study_effective_time_from_start {
+            w.object("studyEffectiveTimeFromStart", &**v);
+        }
+        if let Some(v) = &self.study_effective_group_measure {
+            w.primitive("studyEffectiveGroupMeasure", v);
+        }
+        if let Some(v) = &self.participant_effective_description {
+            w.primitive("participantEffectiveDescription", v);
+        }
+        if let Some(v) = &self.participant_effective {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.participant_effective_time_from_start {
+            w.object("participantEffectiveTimeFromStart", &**v);
+        }
+        if let Some(v) = &self.participant_effective_group_measure {
+            w.primitive("participantEffectiveGroupMeasure", v);
+        }
+    }
+}
+
 /// The types `ResearchElementDefinition.subject[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ResearchElementDefinitionSubject {
@@ -579,6 +990,33 @@ impl ResearchElementDefinitionSubject {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("subjectCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("subjectReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "subjectCodeableConcept" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "subjectReference" => {
+                xml::choice(slot, "subject", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("subjectCodeableConcept", &**v),
+            Self::Reference(v) => w.object("subjectReference", &**v),
         }
     }
 }
@@ -639,6 +1077,43 @@ impl ResearchElementDefinitionCharacteristicDefinition {
             }
             Self::Expression(v) => m.serialize_entry("definitionExpression", v),
             Self::DataRequirement(v) => m.serialize_entry("definitionDataRequirement", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "definitionCodeableConcept" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "definitionCanonical" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "definitionExpression" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "definitionDataRequirement" => {
+                xml::choice(slot, "definition", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("definitionCodeableConcept", &**v),
+            Self::Canonical(p) => w.primitive("definitionCanonical", p),
+            Self::Expression(v) => w.object("definitionExpression", &**v),
+            Self::DataRequirement(v) => w.object("definitionDataRequirement", &**v),
         }
     }
 }
@@ -707,6 +1182,43 @@ impl ResearchElementDefinitionCharacteristicStudyEffective {
             Self::Period(v) => m.serialize_entry("studyEffectivePeriod", v),
             Self::Duration(v) => m.serialize_entry("studyEffectiveDuration", v),
             Self::Timing(v) => m.serialize_entry("studyEffectiveTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "studyEffectiveDateTime" => {
+                xml::choice(slot, "studyEffective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "studyEffectivePeriod" => {
+                xml::choice(slot, "studyEffective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "studyEffectiveDuration" => {
+                xml::choice(slot, "studyEffective", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "studyEffectiveTiming" => {
+                xml::choice(slot, "studyEffective", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("studyEffectiveDateTime", p),
+            Self::Period(v) => w.object("studyEffectivePeriod", &**v),
+            Self::Duration(v) => w.object("studyEffectiveDuration", &**v),
+            Self::Timing(v) => w.object("studyEffectiveTiming", &**v),
         }
     }
 }
@@ -778,6 +1290,43 @@ impl ResearchElementDefinitionCharacteristicParticipantEffective {
             Self::Period(v) => m.serialize_entry("participantEffectivePeriod", v),
             Self::Duration(v) => m.serialize_entry("participantEffectiveDuration", v),
             Self::Timing(v) => m.serialize_entry("participantEffectiveTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "participantEffectiveDateTime" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "participantEffectivePeriod" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "participantEffectiveDuration" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "participantEffectiveTiming" => {
+                xml::choice(slot, "participantEffective", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("participantEffectiveDateTime", p),
+            Self::Period(v) => w.object("participantEffectivePeriod", &**v),
+            Self::Duration(v) => w.object("participantEffectiveDuration", &**v),
+            Self::Timing(v) => w.object("participantEffectiveTiming", &**v),
         }
     }
 }

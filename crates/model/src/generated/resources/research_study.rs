@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A process where a researcher or organization plans and then executes a series of steps intended to increase the field of healthcare-related knowledge.  This includes studies of safety, efficacy, comparative effectiveness and other information about medications, devices, therapies and other interventional and investigative techniques.  A ResearchStudy involves the gathering of information about human or animal subjects.
 ///
@@ -275,6 +277,219 @@ impl Serialize for ResearchStudy {
     }
 }
 
+impl xml::FromXml for ResearchStudy {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                9
+            }
+            "protocol" => {
+                r.list(&mut self.protocol, tag)?;
+                10
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "primaryPurposeType" => {
+                r.boxed(&mut self.primary_purpose_type, tag)?;
+                13
+            }
+            "phase" => {
+                r.boxed(&mut self.phase, tag)?;
+                14
+            }
+            "studyDesign" => {
+                r.list(&mut self.study_design, tag)?;
+                15
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                16
+            }
+            "focus" => {
+                r.list(&mut self.focus, tag)?;
+                17
+            }
+            "condition" => {
+                r.list(&mut self.condition, tag)?;
+                18
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                19
+            }
+            "relatedArtifact" => {
+                r.list(&mut self.related_artifact, tag)?;
+                20
+            }
+            "keyword" => {
+                r.list(&mut self.keyword, tag)?;
+                21
+            }
+            "location" => {
+                r.list(&mut self.location, tag)?;
+                22
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                23
+            }
+            "enrollment" => {
+                r.list(&mut self.enrollment, tag)?;
+                24
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                25
+            }
+            "sponsor" => {
+                r.boxed(&mut self.sponsor, tag)?;
+                26
+            }
+            "principalInvestigator" => {
+                r.boxed(&mut self.principal_investigator, tag)?;
+                27
+            }
+            "site" => {
+                r.list(&mut self.site, tag)?;
+                28
+            }
+            "reasonStopped" => {
+                r.boxed(&mut self.reason_stopped, tag)?;
+                29
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                30
+            }
+            "arm" => {
+                r.list(&mut self.arm, tag)?;
+                31
+            }
+            "objective" => {
+                r.list(&mut self.objective, tag)?;
+                32
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchStudy {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        w.list("protocol", &self.protocol);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.primary_purpose_type {
+            w.object("primaryPurposeType", &**v);
+        }
+        if let Some(v) = &self.phase {
+            w.object("phase", &**v);
+        }
+        w.list("studyDesign", &self.study_design);
+        w.list("category", &self.category);
+        w.list("focus", &self.focus);
+        w.list("condition", &self.condition);
+        w.list("contact", &self.contact);
+        w.list("relatedArtifact", &self.related_artifact);
+        w.list("keyword", &self.keyword);
+        w.list("location", &self.location);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("enrollment", &self.enrollment);
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.sponsor {
+            w.object("sponsor", &**v);
+        }
+        if let Some(v) = &self.principal_investigator {
+            w.object("principalInvestigator", &**v);
+        }
+        w.list("site", &self.site);
+        if let Some(v) = &self.reason_stopped {
+            w.object("reasonStopped", &**v);
+        }
+        w.list("note", &self.note);
+        w.list("arm", &self.arm);
+        w.list("objective", &self.objective);
+    }
+}
+
 /// Defined path through the study for a subject
 ///
 /// FHIR: `ResearchStudy.arm`.
@@ -347,6 +562,68 @@ impl Serialize for ResearchStudyArm {
     }
 }
 
+impl xml::FromXml for ResearchStudyArm {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchStudyArm {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+    }
+}
+
 /// A goal for the study
 ///
 /// FHIR: `ResearchStudy.objective`.
@@ -409,5 +686,60 @@ impl Serialize for ResearchStudyObjective {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::optional(&mut m, "type", &self.r#type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ResearchStudyObjective {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchStudyObjective {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A physical entity which is the primary unit of operational and/or administrative interest in a study.
 ///
@@ -166,5 +168,129 @@ impl Serialize for ResearchSubject {
         ser::primitive(&mut m, "actualArm", "_actualArm", &self.actual_arm)?;
         ser::optional(&mut m, "consent", &self.consent)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ResearchSubject {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                10
+            }
+            "study" => {
+                r.boxed(&mut self.study, tag)?;
+                11
+            }
+            "individual" => {
+                r.boxed(&mut self.individual, tag)?;
+                12
+            }
+            "assignedArm" => {
+                r.primitive(&mut self.assigned_arm, tag)?;
+                13
+            }
+            "actualArm" => {
+                r.primitive(&mut self.actual_arm, tag)?;
+                14
+            }
+            "consent" => {
+                r.boxed(&mut self.consent, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ResearchSubject {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        if let Some(v) = &self.study {
+            w.object("study", &**v);
+        }
+        if let Some(v) = &self.individual {
+            w.object("individual", &**v);
+        }
+        if let Some(v) = &self.assigned_arm {
+            w.primitive("assignedArm", v);
+        }
+        if let Some(v) = &self.actual_arm {
+            w.primitive("actualArm", v);
+        }
+        if let Some(v) = &self.consent {
+            w.object("consent", &**v);
+        }
     }
 }

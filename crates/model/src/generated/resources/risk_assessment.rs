@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An assessment of the likely outcome(s) for a patient or other subject as well as the likelihood of each outcome.
 ///
@@ -228,6 +230,182 @@ impl Serialize for RiskAssessment {
     }
 }
 
+impl xml::FromXml for RiskAssessment {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.boxed(&mut self.based_on, tag)?;
+                9
+            }
+            "parent" => {
+                r.boxed(&mut self.parent, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                12
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                13
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                14
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                15
+            }
+            "condition" => {
+                r.boxed(&mut self.condition, tag)?;
+                17
+            }
+            "performer" => {
+                r.boxed(&mut self.performer, tag)?;
+                18
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                19
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                20
+            }
+            "basis" => {
+                r.list(&mut self.basis, tag)?;
+                21
+            }
+            "prediction" => {
+                r.list(&mut self.prediction, tag)?;
+                22
+            }
+            "mitigation" => {
+                r.primitive(&mut self.mitigation, tag)?;
+                23
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                24
+            }
+            _ => {
+                if RiskAssessmentOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(16));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RiskAssessment {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.based_on {
+            w.object("basedOn", &**v);
+        }
+        if let Some(v) = &self.parent {
+            w.object("parent", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.condition {
+            w.object("condition", &**v);
+        }
+        if let Some(v) = &self.performer {
+            w.object("performer", &**v);
+        }
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("basis", &self.basis);
+        w.list("prediction", &self.prediction);
+        if let Some(v) = &self.mitigation {
+            w.primitive("mitigation", v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// Outcome predicted
 ///
 /// FHIR: `RiskAssessment.prediction`.
@@ -328,6 +506,92 @@ impl Serialize for RiskAssessmentPrediction {
     }
 }
 
+impl xml::FromXml for RiskAssessmentPrediction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "outcome" => {
+                r.boxed(&mut self.outcome, tag)?;
+                3
+            }
+            "qualitativeRisk" => {
+                r.boxed(&mut self.qualitative_risk, tag)?;
+                5
+            }
+            "relativeRisk" => {
+                r.primitive(&mut self.relative_risk, tag)?;
+                6
+            }
+            "rationale" => {
+                r.primitive(&mut self.rationale, tag)?;
+                8
+            }
+            _ => {
+                if RiskAssessmentPredictionProbability::read_xml(
+                    &mut self.probability,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(4));
+                }
+                if RiskAssessmentPredictionWhen::read_xml(&mut self.when, name, r, tag)? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for RiskAssessmentPrediction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.outcome {
+            w.object("outcome", &**v);
+        }
+        if let Some(v) = &self.probability {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.qualitative_risk {
+            w.object("qualitativeRisk", &**v);
+        }
+        if let Some(v) = &self.relative_risk {
+            w.primitive("relativeRisk", v);
+        }
+        if let Some(v) = &self.when {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.rationale {
+            w.primitive("rationale", v);
+        }
+    }
+}
+
 /// The types `RiskAssessment.occurrence[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RiskAssessmentOccurrence {
@@ -370,6 +634,33 @@ impl RiskAssessmentOccurrence {
                 ser::choice_primitive(m, "occurrenceDateTime", "_occurrenceDateTime", p)
             }
             Self::Period(v) => m.serialize_entry("occurrencePeriod", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
         }
     }
 }
@@ -418,6 +709,33 @@ impl RiskAssessmentPredictionProbability {
             Self::Range(v) => m.serialize_entry("probabilityRange", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "probabilityDecimal" => {
+                xml::choice(slot, "probability", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "probabilityRange" => {
+                xml::choice(slot, "probability", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Decimal(p) => w.primitive("probabilityDecimal", p),
+            Self::Range(v) => w.object("probabilityRange", &**v),
+        }
+    }
 }
 
 /// The types `RiskAssessment.prediction.when[x]` can take.
@@ -447,6 +765,33 @@ impl RiskAssessmentPredictionWhen {
         match self {
             Self::Period(v) => m.serialize_entry("whenPeriod", v),
             Self::Range(v) => m.serialize_entry("whenRange", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "whenPeriod" => {
+                xml::choice(slot, "when", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "whenRange" => {
+                xml::choice(slot, "when", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Period(v) => w.object("whenPeriod", &**v),
+            Self::Range(v) => w.object("whenRange", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A search parameter that defines a named search item that can be used to search/filter on a resource.
 ///
@@ -296,6 +298,240 @@ impl Serialize for SearchParameter {
     }
 }
 
+impl xml::FromXml for SearchParameter {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "derivedFrom" => {
+                r.primitive(&mut self.derived_from, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                18
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                19
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                20
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                21
+            }
+            "base" => {
+                r.primitive_list(&mut self.base, tag)?;
+                22
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                23
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                24
+            }
+            "xpath" => {
+                r.primitive(&mut self.xpath, tag)?;
+                25
+            }
+            "xpathUsage" => {
+                r.primitive(&mut self.xpath_usage, tag)?;
+                26
+            }
+            "target" => {
+                r.primitive_list(&mut self.target, tag)?;
+                27
+            }
+            "multipleOr" => {
+                r.primitive(&mut self.multiple_or, tag)?;
+                28
+            }
+            "multipleAnd" => {
+                r.primitive(&mut self.multiple_and, tag)?;
+                29
+            }
+            "comparator" => {
+                r.primitive_list(&mut self.comparator, tag)?;
+                30
+            }
+            "modifier" => {
+                r.primitive_list(&mut self.modifier, tag)?;
+                31
+            }
+            "chain" => {
+                r.primitive_list(&mut self.chain, tag)?;
+                32
+            }
+            "component" => {
+                r.list(&mut self.component, tag)?;
+                33
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SearchParameter {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.derived_from {
+            w.primitive("derivedFrom", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        w.primitive_list("base", &self.base);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.xpath {
+            w.primitive("xpath", v);
+        }
+        if let Some(v) = &self.xpath_usage {
+            w.primitive("xpathUsage", v);
+        }
+        w.primitive_list("target", &self.target);
+        if let Some(v) = &self.multiple_or {
+            w.primitive("multipleOr", v);
+        }
+        if let Some(v) = &self.multiple_and {
+            w.primitive("multipleAnd", v);
+        }
+        w.primitive_list("comparator", &self.comparator);
+        w.primitive_list("modifier", &self.modifier);
+        w.primitive_list("chain", &self.chain);
+        w.list("component", &self.component);
+    }
+}
+
 /// For Composite resources to define the parts
 ///
 /// FHIR: `SearchParameter.component`.
@@ -359,5 +595,60 @@ impl Serialize for SearchParameterComponent {
         ser::primitive(&mut m, "definition", "_definition", &self.definition)?;
         ser::primitive(&mut m, "expression", "_expression", &self.expression)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SearchParameterComponent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "definition" => {
+                r.primitive(&mut self.definition, tag)?;
+                3
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SearchParameterComponent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.definition {
+            w.primitive("definition", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
     }
 }

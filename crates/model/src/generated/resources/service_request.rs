@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a request for service such as diagnostic investigations, treatments, or operations to be performed.
 ///
@@ -362,6 +364,268 @@ impl Serialize for ServiceRequest {
     }
 }
 
+impl xml::FromXml for ServiceRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive_list(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive_list(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "replaces" => {
+                r.list(&mut self.replaces, tag)?;
+                12
+            }
+            "requisition" => {
+                r.boxed(&mut self.requisition, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                15
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                16
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                17
+            }
+            "doNotPerform" => {
+                r.primitive(&mut self.do_not_perform, tag)?;
+                18
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                19
+            }
+            "orderDetail" => {
+                r.list(&mut self.order_detail, tag)?;
+                20
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                22
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                23
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                26
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                27
+            }
+            "performerType" => {
+                r.boxed(&mut self.performer_type, tag)?;
+                28
+            }
+            "performer" => {
+                r.list(&mut self.performer, tag)?;
+                29
+            }
+            "locationCode" => {
+                r.list(&mut self.location_code, tag)?;
+                30
+            }
+            "locationReference" => {
+                r.list(&mut self.location_reference, tag)?;
+                31
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                32
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                33
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                34
+            }
+            "supportingInfo" => {
+                r.list(&mut self.supporting_info, tag)?;
+                35
+            }
+            "specimen" => {
+                r.list(&mut self.specimen, tag)?;
+                36
+            }
+            "bodySite" => {
+                r.list(&mut self.body_site, tag)?;
+                37
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                38
+            }
+            "patientInstruction" => {
+                r.primitive(&mut self.patient_instruction, tag)?;
+                39
+            }
+            "relevantHistory" => {
+                r.list(&mut self.relevant_history, tag)?;
+                40
+            }
+            _ => {
+                if ServiceRequestQuantity::read_xml(&mut self.quantity, name, r, tag)? {
+                    return Ok(Some(21));
+                }
+                if ServiceRequestOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(24));
+                }
+                if ServiceRequestAsNeeded::read_xml(&mut self.as_needed, name, r, tag)? {
+                    return Ok(Some(25));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ServiceRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.primitive_list("instantiatesCanonical", &self.instantiates_canonical);
+        w.primitive_list("instantiatesUri", &self.instantiates_uri);
+        w.list("basedOn", &self.based_on);
+        w.list("replaces", &self.replaces);
+        if let Some(v) = &self.requisition {
+            w.object("requisition", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.do_not_perform {
+            w.primitive("doNotPerform", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        w.list("orderDetail", &self.order_detail);
+        if let Some(v) = &self.quantity {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.as_needed {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        if let Some(v) = &self.performer_type {
+            w.object("performerType", &**v);
+        }
+        w.list("performer", &self.performer);
+        w.list("locationCode", &self.location_code);
+        w.list("locationReference", &self.location_reference);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        w.list("insurance", &self.insurance);
+        w.list("supportingInfo", &self.supporting_info);
+        w.list("specimen", &self.specimen);
+        w.list("bodySite", &self.body_site);
+        w.list("note", &self.note);
+        if let Some(v) = &self.patient_instruction {
+            w.primitive("patientInstruction", v);
+        }
+        w.list("relevantHistory", &self.relevant_history);
+    }
+}
+
 /// The types `ServiceRequest.quantity[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServiceRequestQuantity {
@@ -393,6 +657,38 @@ impl ServiceRequestQuantity {
             Self::Quantity(v) => m.serialize_entry("quantityQuantity", v),
             Self::Ratio(v) => m.serialize_entry("quantityRatio", v),
             Self::Range(v) => m.serialize_entry("quantityRange", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "quantityQuantity" => {
+                xml::choice(slot, "quantity", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "quantityRatio" => {
+                xml::choice(slot, "quantity", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "quantityRange" => {
+                xml::choice(slot, "quantity", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("quantityQuantity", &**v),
+            Self::Ratio(v) => w.object("quantityRatio", &**v),
+            Self::Range(v) => w.object("quantityRange", &**v),
         }
     }
 }
@@ -445,6 +741,38 @@ impl ServiceRequestOccurrence {
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
+        }
+    }
 }
 
 /// The types `ServiceRequest.asNeeded[x]` can take.
@@ -488,6 +816,33 @@ impl ServiceRequestAsNeeded {
         match self {
             Self::Boolean(p) => ser::choice_primitive(m, "asNeededBoolean", "_asNeededBoolean", p),
             Self::CodeableConcept(v) => m.serialize_entry("asNeededCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "asNeededBoolean" => {
+                xml::choice(slot, "asNeeded", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "asNeededCodeableConcept" => {
+                xml::choice(slot, "asNeeded", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Boolean(p) => w.primitive("asNeededBoolean", p),
+            Self::CodeableConcept(v) => w.object("asNeededCodeableConcept", &**v),
         }
     }
 }

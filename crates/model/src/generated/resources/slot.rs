@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A slot of time on a schedule that may be available for booking appointments.
 ///
@@ -186,5 +188,144 @@ impl Serialize for Slot {
         ser::primitive(&mut m, "overbooked", "_overbooked", &self.overbooked)?;
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for Slot {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "serviceCategory" => {
+                r.list(&mut self.service_category, tag)?;
+                9
+            }
+            "serviceType" => {
+                r.list(&mut self.service_type, tag)?;
+                10
+            }
+            "specialty" => {
+                r.list(&mut self.specialty, tag)?;
+                11
+            }
+            "appointmentType" => {
+                r.boxed(&mut self.appointment_type, tag)?;
+                12
+            }
+            "schedule" => {
+                r.boxed(&mut self.schedule, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "start" => {
+                r.primitive(&mut self.start, tag)?;
+                15
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                16
+            }
+            "overbooked" => {
+                r.primitive(&mut self.overbooked, tag)?;
+                17
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                18
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Slot {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("serviceCategory", &self.service_category);
+        w.list("serviceType", &self.service_type);
+        w.list("specialty", &self.specialty);
+        if let Some(v) = &self.appointment_type {
+            w.object("appointmentType", &**v);
+        }
+        if let Some(v) = &self.schedule {
+            w.object("schedule", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.start {
+            w.primitive("start", v);
+        }
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        if let Some(v) = &self.overbooked {
+            w.primitive("overbooked", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
     }
 }

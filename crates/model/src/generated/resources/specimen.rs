@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A sample to be used for analysis.
 ///
@@ -198,6 +200,153 @@ impl Serialize for Specimen {
     }
 }
 
+impl xml::FromXml for Specimen {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "accessionIdentifier" => {
+                r.boxed(&mut self.accession_identifier, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                11
+            }
+            "subject" => {
+                r.boxed(&mut self.subject, tag)?;
+                12
+            }
+            "receivedTime" => {
+                r.primitive(&mut self.received_time, tag)?;
+                13
+            }
+            "parent" => {
+                r.list(&mut self.parent, tag)?;
+                14
+            }
+            "request" => {
+                r.list(&mut self.request, tag)?;
+                15
+            }
+            "collection" => {
+                r.boxed(&mut self.collection, tag)?;
+                16
+            }
+            "processing" => {
+                r.list(&mut self.processing, tag)?;
+                17
+            }
+            "container" => {
+                r.list(&mut self.container, tag)?;
+                18
+            }
+            "condition" => {
+                r.list(&mut self.condition, tag)?;
+                19
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Specimen {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.accession_identifier {
+            w.object("accessionIdentifier", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.subject {
+            w.object("subject", &**v);
+        }
+        if let Some(v) = &self.received_time {
+            w.primitive("receivedTime", v);
+        }
+        w.list("parent", &self.parent);
+        w.list("request", &self.request);
+        if let Some(v) = &self.collection {
+            w.object("collection", &**v);
+        }
+        w.list("processing", &self.processing);
+        w.list("container", &self.container);
+        w.list("condition", &self.condition);
+        w.list("note", &self.note);
+    }
+}
+
 /// Collection details
 ///
 /// FHIR: `Specimen.collection`.
@@ -302,6 +451,99 @@ impl Serialize for SpecimenCollection {
     }
 }
 
+impl xml::FromXml for SpecimenCollection {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "collector" => {
+                r.boxed(&mut self.collector, tag)?;
+                3
+            }
+            "duration" => {
+                r.boxed(&mut self.duration, tag)?;
+                5
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                6
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                7
+            }
+            "bodySite" => {
+                r.boxed(&mut self.body_site, tag)?;
+                8
+            }
+            _ => {
+                if SpecimenCollectionCollected::read_xml(&mut self.collected, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                if SpecimenCollectionFastingStatus::read_xml(
+                    &mut self.fasting_status,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(9));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenCollection {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.collector {
+            w.object("collector", &**v);
+        }
+        if let Some(v) = &self.collected {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.duration {
+            w.object("duration", &**v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.body_site {
+            w.object("bodySite", &**v);
+        }
+        if let Some(v) = &self.fasting_status {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Processing and processing step details
 ///
 /// FHIR: `Specimen.processing`.
@@ -382,6 +624,72 @@ impl Serialize for SpecimenProcessing {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for SpecimenProcessing {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "procedure" => {
+                r.boxed(&mut self.procedure, tag)?;
+                4
+            }
+            "additive" => {
+                r.list(&mut self.additive, tag)?;
+                5
+            }
+            _ => {
+                if SpecimenProcessingTime::read_xml(&mut self.time, name, r, tag)? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenProcessing {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.procedure {
+            w.object("procedure", &**v);
+        }
+        w.list("additive", &self.additive);
+        if let Some(v) = &self.time {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -480,6 +788,86 @@ impl Serialize for SpecimenContainer {
     }
 }
 
+impl xml::FromXml for SpecimenContainer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                5
+            }
+            "capacity" => {
+                r.boxed(&mut self.capacity, tag)?;
+                6
+            }
+            "specimenQuantity" => {
+                r.boxed(&mut self.specimen_quantity, tag)?;
+                7
+            }
+            _ => {
+                if SpecimenContainerAdditive::read_xml(&mut self.additive, name, r, tag)? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenContainer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.capacity {
+            w.object("capacity", &**v);
+        }
+        if let Some(v) = &self.specimen_quantity {
+            w.object("specimenQuantity", &**v);
+        }
+        if let Some(v) = &self.additive {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Specimen.collection.collected[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpecimenCollectionCollected {
@@ -524,6 +912,33 @@ impl SpecimenCollectionCollected {
             Self::Period(v) => m.serialize_entry("collectedPeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "collectedDateTime" => {
+                xml::choice(slot, "collected", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "collectedPeriod" => {
+                xml::choice(slot, "collected", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("collectedDateTime", p),
+            Self::Period(v) => w.object("collectedPeriod", &**v),
+        }
+    }
 }
 
 /// The types `Specimen.collection.fastingStatus[x]` can take.
@@ -557,6 +972,33 @@ impl SpecimenCollectionFastingStatus {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("fastingStatusCodeableConcept", v),
             Self::Duration(v) => m.serialize_entry("fastingStatusDuration", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "fastingStatusCodeableConcept" => {
+                xml::choice(slot, "fastingStatus", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "fastingStatusDuration" => {
+                xml::choice(slot, "fastingStatus", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("fastingStatusCodeableConcept", &**v),
+            Self::Duration(v) => w.object("fastingStatusDuration", &**v),
         }
     }
 }
@@ -601,6 +1043,33 @@ impl SpecimenProcessingTime {
             Self::Period(v) => m.serialize_entry("timePeriod", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "timeDateTime" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "timePeriod" => {
+                xml::choice(slot, "time", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("timeDateTime", p),
+            Self::Period(v) => w.object("timePeriod", &**v),
+        }
+    }
 }
 
 /// The types `Specimen.container.additive[x]` can take.
@@ -632,6 +1101,33 @@ impl SpecimenContainerAdditive {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("additiveCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("additiveReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "additiveCodeableConcept" => {
+                xml::choice(slot, "additive", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "additiveReference" => {
+                xml::choice(slot, "additive", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("additiveCodeableConcept", &**v),
+            Self::Reference(v) => w.object("additiveReference", &**v),
         }
     }
 }

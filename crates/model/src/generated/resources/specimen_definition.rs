@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A kind of specimen with associated set of requirements.
 ///
@@ -155,6 +157,112 @@ impl Serialize for SpecimenDefinition {
     }
 }
 
+impl xml::FromXml for SpecimenDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "typeCollected" => {
+                r.boxed(&mut self.type_collected, tag)?;
+                9
+            }
+            "patientPreparation" => {
+                r.list(&mut self.patient_preparation, tag)?;
+                10
+            }
+            "timeAspect" => {
+                r.primitive(&mut self.time_aspect, tag)?;
+                11
+            }
+            "collection" => {
+                r.list(&mut self.collection, tag)?;
+                12
+            }
+            "typeTested" => {
+                r.list(&mut self.type_tested, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.type_collected {
+            w.object("typeCollected", &**v);
+        }
+        w.list("patientPreparation", &self.patient_preparation);
+        if let Some(v) = &self.time_aspect {
+            w.primitive("timeAspect", v);
+        }
+        w.list("collection", &self.collection);
+        w.list("typeTested", &self.type_tested);
+    }
+}
+
 /// Specimen in container intended for testing by lab
 ///
 /// FHIR: `SpecimenDefinition.typeTested`.
@@ -255,6 +363,99 @@ impl Serialize for SpecimenDefinitionTypeTested {
         ser::list(&mut m, "rejectionCriterion", &self.rejection_criterion)?;
         ser::list(&mut m, "handling", &self.handling)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SpecimenDefinitionTypeTested {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "isDerived" => {
+                r.primitive(&mut self.is_derived, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "preference" => {
+                r.primitive(&mut self.preference, tag)?;
+                5
+            }
+            "container" => {
+                r.boxed(&mut self.container, tag)?;
+                6
+            }
+            "requirement" => {
+                r.primitive(&mut self.requirement, tag)?;
+                7
+            }
+            "retentionTime" => {
+                r.boxed(&mut self.retention_time, tag)?;
+                8
+            }
+            "rejectionCriterion" => {
+                r.list(&mut self.rejection_criterion, tag)?;
+                9
+            }
+            "handling" => {
+                r.list(&mut self.handling, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenDefinitionTypeTested {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.is_derived {
+            w.primitive("isDerived", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.preference {
+            w.primitive("preference", v);
+        }
+        if let Some(v) = &self.container {
+            w.object("container", &**v);
+        }
+        if let Some(v) = &self.requirement {
+            w.primitive("requirement", v);
+        }
+        if let Some(v) = &self.retention_time {
+            w.object("retentionTime", &**v);
+        }
+        w.list("rejectionCriterion", &self.rejection_criterion);
+        w.list("handling", &self.handling);
     }
 }
 
@@ -370,6 +571,105 @@ impl Serialize for SpecimenDefinitionTypeTestedContainer {
     }
 }
 
+impl xml::FromXml for SpecimenDefinitionTypeTestedContainer {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "material" => {
+                r.boxed(&mut self.material, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "cap" => {
+                r.boxed(&mut self.cap, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "capacity" => {
+                r.boxed(&mut self.capacity, tag)?;
+                7
+            }
+            "additive" => {
+                r.list(&mut self.additive, tag)?;
+                9
+            }
+            "preparation" => {
+                r.primitive(&mut self.preparation, tag)?;
+                10
+            }
+            _ => {
+                if SpecimenDefinitionTypeTestedContainerMinimumVolume::read_xml(
+                    &mut self.minimum_volume,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenDefinitionTypeTestedContainer {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.material {
+            w.object("material", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.cap {
+            w.object("cap", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.capacity {
+            w.object("capacity", &**v);
+        }
+        if let Some(v) = &self.minimum_volume {
+            v.write_xml(w);
+        }
+        w.list("additive", &self.additive);
+        if let Some(v) = &self.preparation {
+            w.primitive("preparation", v);
+        }
+    }
+}
+
 /// Additive associated with container
 ///
 /// FHIR: `SpecimenDefinition.typeTested.container.additive`.
@@ -435,6 +735,58 @@ impl Serialize for SpecimenDefinitionTypeTestedContainerAdditive {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for SpecimenDefinitionTypeTestedContainerAdditive {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if SpecimenDefinitionTypeTestedContainerAdditiveAdditive::read_xml(
+                    &mut self.additive,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenDefinitionTypeTestedContainerAdditive {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.additive {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -515,6 +867,75 @@ impl Serialize for SpecimenDefinitionTypeTestedHandling {
     }
 }
 
+impl xml::FromXml for SpecimenDefinitionTypeTestedHandling {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "temperatureQualifier" => {
+                r.boxed(&mut self.temperature_qualifier, tag)?;
+                3
+            }
+            "temperatureRange" => {
+                r.boxed(&mut self.temperature_range, tag)?;
+                4
+            }
+            "maxDuration" => {
+                r.boxed(&mut self.max_duration, tag)?;
+                5
+            }
+            "instruction" => {
+                r.primitive(&mut self.instruction, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SpecimenDefinitionTypeTestedHandling {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.temperature_qualifier {
+            w.object("temperatureQualifier", &**v);
+        }
+        if let Some(v) = &self.temperature_range {
+            w.object("temperatureRange", &**v);
+        }
+        if let Some(v) = &self.max_duration {
+            w.object("maxDuration", &**v);
+        }
+        if let Some(v) = &self.instruction {
+            w.primitive("instruction", v);
+        }
+    }
+}
+
 /// The types `SpecimenDefinition.typeTested.container.minimumVolume[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SpecimenDefinitionTypeTestedContainerMinimumVolume {
@@ -561,6 +982,33 @@ impl SpecimenDefinitionTypeTestedContainerMinimumVolume {
             }
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "minimumVolumeQuantity" => {
+                xml::choice(slot, "minimumVolume", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "minimumVolumeString" => {
+                xml::choice(slot, "minimumVolume", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("minimumVolumeQuantity", &**v),
+            Self::String(p) => w.primitive("minimumVolumeString", p),
+        }
+    }
 }
 
 /// The types `SpecimenDefinition.typeTested.container.additive.additive[x]` can take.
@@ -592,6 +1040,33 @@ impl SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("additiveCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("additiveReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "additiveCodeableConcept" => {
+                xml::choice(slot, "additive", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "additiveReference" => {
+                xml::choice(slot, "additive", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("additiveCodeableConcept", &**v),
+            Self::Reference(v) => w.object("additiveReference", &**v),
         }
     }
 }

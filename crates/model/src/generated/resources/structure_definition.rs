@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A definition of a FHIR structure. This resource is used to describe the underlying resources, data types defined in FHIR, and also for describing extensions and constraints on resources and data types.
 ///
@@ -310,6 +312,249 @@ impl Serialize for StructureDefinition {
     }
 }
 
+impl xml::FromXml for StructureDefinition {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                22
+            }
+            "keyword" => {
+                r.list(&mut self.keyword, tag)?;
+                23
+            }
+            "fhirVersion" => {
+                r.primitive(&mut self.fhir_version, tag)?;
+                24
+            }
+            "mapping" => {
+                r.list(&mut self.mapping, tag)?;
+                25
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                26
+            }
+            "abstract" => {
+                r.primitive(&mut self.r#abstract, tag)?;
+                27
+            }
+            "context" => {
+                r.list(&mut self.context, tag)?;
+                28
+            }
+            "contextInvariant" => {
+                r.primitive_list(&mut self.context_invariant, tag)?;
+                29
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                30
+            }
+            "baseDefinition" => {
+                r.primitive(&mut self.base_definition, tag)?;
+                31
+            }
+            "derivation" => {
+                r.primitive(&mut self.derivation, tag)?;
+                32
+            }
+            "snapshot" => {
+                r.boxed(&mut self.snapshot, tag)?;
+                33
+            }
+            "differential" => {
+                r.boxed(&mut self.differential, tag)?;
+                34
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureDefinition {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        w.list("keyword", &self.keyword);
+        if let Some(v) = &self.fhir_version {
+            w.primitive("fhirVersion", v);
+        }
+        w.list("mapping", &self.mapping);
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.r#abstract {
+            w.primitive("abstract", v);
+        }
+        w.list("context", &self.context);
+        w.primitive_list("contextInvariant", &self.context_invariant);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.base_definition {
+            w.primitive("baseDefinition", v);
+        }
+        if let Some(v) = &self.derivation {
+            w.primitive("derivation", v);
+        }
+        if let Some(v) = &self.snapshot {
+            w.object("snapshot", &**v);
+        }
+        if let Some(v) = &self.differential {
+            w.object("differential", &**v);
+        }
+    }
+}
+
 /// External specification that the content is mapped to
 ///
 /// FHIR: `StructureDefinition.mapping`.
@@ -390,6 +635,75 @@ impl Serialize for StructureDefinitionMapping {
     }
 }
 
+impl xml::FromXml for StructureDefinitionMapping {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identity" => {
+                r.primitive(&mut self.identity, tag)?;
+                3
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureDefinitionMapping {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identity {
+            w.primitive("identity", v);
+        }
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+    }
+}
+
 /// If an extension, where it can be used in instances
 ///
 /// FHIR: `StructureDefinition.context`.
@@ -456,6 +770,61 @@ impl Serialize for StructureDefinitionContext {
     }
 }
 
+impl xml::FromXml for StructureDefinitionContext {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureDefinitionContext {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+    }
+}
+
 /// Snapshot view of the structure
 ///
 /// FHIR: `StructureDefinition.snapshot`.
@@ -514,6 +883,52 @@ impl Serialize for StructureDefinitionSnapshot {
     }
 }
 
+impl xml::FromXml for StructureDefinitionSnapshot {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "element" => {
+                r.list(&mut self.element, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureDefinitionSnapshot {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("element", &self.element);
+    }
+}
+
 /// Differential view of the structure
 ///
 /// FHIR: `StructureDefinition.differential`.
@@ -569,5 +984,51 @@ impl Serialize for StructureDefinitionDifferential {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::list(&mut m, "element", &self.element)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureDefinitionDifferential {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "element" => {
+                r.list(&mut self.element, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureDefinitionDifferential {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("element", &self.element);
     }
 }

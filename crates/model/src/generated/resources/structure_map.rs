@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A Map of relationships between 2 structures that can be used to transform data.
 ///
@@ -238,6 +240,188 @@ impl Serialize for StructureMap {
     }
 }
 
+impl xml::FromXml for StructureMap {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                22
+            }
+            "structure" => {
+                r.list(&mut self.structure, tag)?;
+                23
+            }
+            "import" => {
+                r.primitive_list(&mut self.import, tag)?;
+                24
+            }
+            "group" => {
+                r.list(&mut self.group, tag)?;
+                25
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMap {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        w.list("structure", &self.structure);
+        w.primitive_list("import", &self.import);
+        w.list("group", &self.group);
+    }
+}
+
 /// Structure Definition used by this map
 ///
 /// FHIR: `StructureMap.structure`.
@@ -320,6 +504,75 @@ impl Serialize for StructureMapStructure {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureMapStructure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                3
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                4
+            }
+            "alias" => {
+                r.primitive(&mut self.alias, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapStructure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.alias {
+            w.primitive("alias", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }
 
@@ -420,6 +673,85 @@ impl Serialize for StructureMapGroup {
     }
 }
 
+impl xml::FromXml for StructureMapGroup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "extends" => {
+                r.primitive(&mut self.extends, tag)?;
+                4
+            }
+            "typeMode" => {
+                r.primitive(&mut self.type_mode, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            "input" => {
+                r.list(&mut self.input, tag)?;
+                7
+            }
+            "rule" => {
+                r.list(&mut self.rule, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.extends {
+            w.primitive("extends", v);
+        }
+        if let Some(v) = &self.type_mode {
+            w.primitive("typeMode", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+        w.list("input", &self.input);
+        w.list("rule", &self.rule);
+    }
+}
+
 /// Named instance provided when invoking the map
 ///
 /// FHIR: `StructureMap.group.input`.
@@ -502,6 +834,75 @@ impl Serialize for StructureMapGroupInput {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureMapGroupInput {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                4
+            }
+            "mode" => {
+                r.primitive(&mut self.mode, tag)?;
+                5
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupInput {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.mode {
+            w.primitive("mode", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }
 
@@ -597,6 +998,81 @@ impl Serialize for StructureMapGroupRule {
             &self.documentation,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureMapGroupRule {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                4
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                5
+            }
+            "rule" => {
+                r.list(&mut self.rule, tag)?;
+                6
+            }
+            "dependent" => {
+                r.list(&mut self.dependent, tag)?;
+                7
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupRule {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.list("source", &self.source);
+        w.list("target", &self.target);
+        w.list("rule", &self.rule);
+        w.list("dependent", &self.dependent);
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
     }
 }
 
@@ -738,6 +1214,128 @@ impl Serialize for StructureMapGroupRuleSource {
     }
 }
 
+impl xml::FromXml for StructureMapGroupRuleSource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "context" => {
+                r.primitive(&mut self.context, tag)?;
+                3
+            }
+            "min" => {
+                r.primitive(&mut self.min, tag)?;
+                4
+            }
+            "max" => {
+                r.primitive(&mut self.max, tag)?;
+                5
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                6
+            }
+            "element" => {
+                r.primitive(&mut self.element, tag)?;
+                8
+            }
+            "listMode" => {
+                r.primitive(&mut self.list_mode, tag)?;
+                9
+            }
+            "variable" => {
+                r.primitive(&mut self.variable, tag)?;
+                10
+            }
+            "condition" => {
+                r.primitive(&mut self.condition, tag)?;
+                11
+            }
+            "check" => {
+                r.primitive(&mut self.check, tag)?;
+                12
+            }
+            "logMessage" => {
+                r.primitive(&mut self.log_message, tag)?;
+                13
+            }
+            _ => {
+                if StructureMapGroupRuleSourceDefaultValue::read_xml(
+                    &mut self.default_value,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupRuleSource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.context {
+            w.primitive("context", v);
+        }
+        if let Some(v) = &self.min {
+            w.primitive("min", v);
+        }
+        if let Some(v) = &self.max {
+            w.primitive("max", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.default_value {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.element {
+            w.primitive("element", v);
+        }
+        if let Some(v) = &self.list_mode {
+            w.primitive("listMode", v);
+        }
+        if let Some(v) = &self.variable {
+            w.primitive("variable", v);
+        }
+        if let Some(v) = &self.condition {
+            w.primitive("condition", v);
+        }
+        if let Some(v) = &self.check {
+            w.primitive("check", v);
+        }
+        if let Some(v) = &self.log_message {
+            w.primitive("logMessage", v);
+        }
+    }
+}
+
 /// Content to create because of this mapping rule
 ///
 /// FHIR: `StructureMap.group.rule.target`.
@@ -845,6 +1443,99 @@ impl Serialize for StructureMapGroupRuleTarget {
     }
 }
 
+impl xml::FromXml for StructureMapGroupRuleTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "context" => {
+                r.primitive(&mut self.context, tag)?;
+                3
+            }
+            "contextType" => {
+                r.primitive(&mut self.context_type, tag)?;
+                4
+            }
+            "element" => {
+                r.primitive(&mut self.element, tag)?;
+                5
+            }
+            "variable" => {
+                r.primitive(&mut self.variable, tag)?;
+                6
+            }
+            "listMode" => {
+                r.primitive_list(&mut self.list_mode, tag)?;
+                7
+            }
+            "listRuleId" => {
+                r.primitive(&mut self.list_rule_id, tag)?;
+                8
+            }
+            "transform" => {
+                r.primitive(&mut self.transform, tag)?;
+                9
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupRuleTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.context {
+            w.primitive("context", v);
+        }
+        if let Some(v) = &self.context_type {
+            w.primitive("contextType", v);
+        }
+        if let Some(v) = &self.element {
+            w.primitive("element", v);
+        }
+        if let Some(v) = &self.variable {
+            w.primitive("variable", v);
+        }
+        w.primitive_list("listMode", &self.list_mode);
+        if let Some(v) = &self.list_rule_id {
+            w.primitive("listRuleId", v);
+        }
+        if let Some(v) = &self.transform {
+            w.primitive("transform", v);
+        }
+        w.list("parameter", &self.parameter);
+    }
+}
+
 /// Parameters to the transform
 ///
 /// FHIR: `StructureMap.group.rule.target.parameter`.
@@ -906,6 +1597,58 @@ impl Serialize for StructureMapGroupRuleTargetParameter {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureMapGroupRuleTargetParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            _ => {
+                if StructureMapGroupRuleTargetParameterValue::read_xml(
+                    &mut self.value,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupRuleTargetParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -972,6 +1715,59 @@ impl Serialize for StructureMapGroupRuleDependent {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive_list(&mut m, "variable", "_variable", &self.variable)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for StructureMapGroupRuleDependent {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "variable" => {
+                r.primitive_list(&mut self.variable, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for StructureMapGroupRuleDependent {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        w.primitive_list("variable", &self.variable);
     }
 }
 
@@ -1569,6 +2365,273 @@ impl StructureMapGroupRuleSourceDefaultValue {
             Self::Meta(v) => m.serialize_entry("defaultValueMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "defaultValueBase64Binary" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "defaultValueBoolean" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "defaultValueCanonical" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "defaultValueCode" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "defaultValueDate" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "defaultValueDateTime" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "defaultValueDecimal" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "defaultValueId" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "defaultValueInstant" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "defaultValueInteger" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "defaultValueMarkdown" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "defaultValueOid" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "defaultValuePositiveInt" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "defaultValueString" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "defaultValueTime" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "defaultValueUnsignedInt" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "defaultValueUri" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "defaultValueUrl" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "defaultValueUuid" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "defaultValueAddress" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAge" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAnnotation" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "defaultValueAttachment" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCodeableConcept" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCoding" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContactPoint" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "defaultValueCount" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDistance" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDuration" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "defaultValueHumanName" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "defaultValueIdentifier" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "defaultValueMoney" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "defaultValuePeriod" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "defaultValueQuantity" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRange" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRatio" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "defaultValueReference" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "defaultValueSampledData" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "defaultValueSignature" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "defaultValueTiming" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContactDetail" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "defaultValueContributor" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDataRequirement" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "defaultValueExpression" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "defaultValueParameterDefinition" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "defaultValueRelatedArtifact" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "defaultValueTriggerDefinition" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "defaultValueUsageContext" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "defaultValueDosage" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "defaultValueMeta" => {
+                xml::choice(slot, "defaultValue", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("defaultValueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("defaultValueBoolean", p),
+            Self::Canonical(p) => w.primitive("defaultValueCanonical", p),
+            Self::Code(p) => w.primitive("defaultValueCode", p),
+            Self::Date(p) => w.primitive("defaultValueDate", p),
+            Self::DateTime(p) => w.primitive("defaultValueDateTime", p),
+            Self::Decimal(p) => w.primitive("defaultValueDecimal", p),
+            Self::Id(p) => w.primitive("defaultValueId", p),
+            Self::Instant(p) => w.primitive("defaultValueInstant", p),
+            Self::Integer(p) => w.primitive("defaultValueInteger", p),
+            Self::Markdown(p) => w.primitive("defaultValueMarkdown", p),
+            Self::Oid(p) => w.primitive("defaultValueOid", p),
+            Self::PositiveInt(p) => w.primitive("defaultValuePositiveInt", p),
+            Self::String(p) => w.primitive("defaultValueString", p),
+            Self::Time(p) => w.primitive("defaultValueTime", p),
+            Self::UnsignedInt(p) => w.primitive("defaultValueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("defaultValueUri", p),
+            Self::Url(p) => w.primitive("defaultValueUrl", p),
+            Self::Uuid(p) => w.primitive("defaultValueUuid", p),
+            Self::Address(v) => w.object("defaultValueAddress", &**v),
+            Self::Age(v) => w.object("defaultValueAge", &**v),
+            Self::Annotation(v) => w.object("defaultValueAnnotation", &**v),
+            Self::Attachment(v) => w.object("defaultValueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("defaultValueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("defaultValueCoding", &**v),
+            Self::ContactPoint(v) => w.object("defaultValueContactPoint", &**v),
+            Self::Count(v) => w.object("defaultValueCount", &**v),
+            Self::Distance(v) => w.object("defaultValueDistance", &**v),
+            Self::Duration(v) => w.object("defaultValueDuration", &**v),
+            Self::HumanName(v) => w.object("defaultValueHumanName", &**v),
+            Self::Identifier(v) => w.object("defaultValueIdentifier", &**v),
+            Self::Money(v) => w.object("defaultValueMoney", &**v),
+            Self::Period(v) => w.object("defaultValuePeriod", &**v),
+            Self::Quantity(v) => w.object("defaultValueQuantity", &**v),
+            Self::Range(v) => w.object("defaultValueRange", &**v),
+            Self::Ratio(v) => w.object("defaultValueRatio", &**v),
+            Self::Reference(v) => w.object("defaultValueReference", &**v),
+            Self::SampledData(v) => w.object("defaultValueSampledData", &**v),
+            Self::Signature(v) => w.object("defaultValueSignature", &**v),
+            Self::Timing(v) => w.object("defaultValueTiming", &**v),
+            Self::ContactDetail(v) => w.object("defaultValueContactDetail", &**v),
+            Self::Contributor(v) => w.object("defaultValueContributor", &**v),
+            Self::DataRequirement(v) => w.object("defaultValueDataRequirement", &**v),
+            Self::Expression(v) => w.object("defaultValueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("defaultValueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("defaultValueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("defaultValueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("defaultValueUsageContext", &**v),
+            Self::Dosage(v) => w.object("defaultValueDosage", &**v),
+            Self::Meta(v) => w.object("defaultValueMeta", &**v),
+        }
+    }
 }
 
 /// The types `StructureMap.group.rule.target.parameter.value[x]` can take.
@@ -1663,6 +2726,48 @@ impl StructureMapGroupRuleTargetParameterValue {
             Self::Boolean(p) => ser::choice_primitive(m, "valueBoolean", "_valueBoolean", p),
             Self::Integer(p) => ser::choice_primitive(m, "valueInteger", "_valueInteger", p),
             Self::Decimal(p) => ser::choice_primitive(m, "valueDecimal", "_valueDecimal", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The subscription resource is used to define a push-based subscription from a server to another system. Once a subscription is registered with the server, the server checks every resource that is created or updated, and if the resource matches the given criteria, it sends a message on the defined "channel" so that another system can take an appropriate action.
 ///
@@ -165,6 +167,123 @@ impl Serialize for Subscription {
     }
 }
 
+impl xml::FromXml for Subscription {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                8
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                9
+            }
+            "end" => {
+                r.primitive(&mut self.end, tag)?;
+                10
+            }
+            "reason" => {
+                r.primitive(&mut self.reason, tag)?;
+                11
+            }
+            "criteria" => {
+                r.primitive(&mut self.criteria, tag)?;
+                12
+            }
+            "error" => {
+                r.primitive(&mut self.error, tag)?;
+                13
+            }
+            "channel" => {
+                r.boxed(&mut self.channel, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Subscription {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.end {
+            w.primitive("end", v);
+        }
+        if let Some(v) = &self.reason {
+            w.primitive("reason", v);
+        }
+        if let Some(v) = &self.criteria {
+            w.primitive("criteria", v);
+        }
+        if let Some(v) = &self.error {
+            w.primitive("error", v);
+        }
+        if let Some(v) = &self.channel {
+            w.object("channel", &**v);
+        }
+    }
+}
+
 /// The channel on which to report matches to the criteria
 ///
 /// FHIR: `Subscription.channel`.
@@ -242,5 +361,72 @@ impl Serialize for SubscriptionChannel {
         ser::primitive(&mut m, "payload", "_payload", &self.payload)?;
         ser::primitive_list(&mut m, "header", "_header", &self.header)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubscriptionChannel {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "endpoint" => {
+                r.primitive(&mut self.endpoint, tag)?;
+                4
+            }
+            "payload" => {
+                r.primitive(&mut self.payload, tag)?;
+                5
+            }
+            "header" => {
+                r.primitive_list(&mut self.header, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubscriptionChannel {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.endpoint {
+            w.primitive("endpoint", v);
+        }
+        if let Some(v) = &self.payload {
+            w.primitive("payload", v);
+        }
+        w.primitive_list("header", &self.header);
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A homogeneous material with a definite composition.
 ///
@@ -162,6 +164,117 @@ impl Serialize for Substance {
     }
 }
 
+impl xml::FromXml for Substance {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "category" => {
+                r.list(&mut self.category, tag)?;
+                10
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                11
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                12
+            }
+            "instance" => {
+                r.list(&mut self.instance, tag)?;
+                13
+            }
+            "ingredient" => {
+                r.list(&mut self.ingredient, tag)?;
+                14
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Substance {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        w.list("category", &self.category);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("instance", &self.instance);
+        w.list("ingredient", &self.ingredient);
+    }
+}
+
 /// If this describes a specific package/container of the substance
 ///
 /// FHIR: `Substance.instance`.
@@ -230,6 +343,68 @@ impl Serialize for SubstanceInstance {
         ser::primitive(&mut m, "expiry", "_expiry", &self.expiry)?;
         ser::optional(&mut m, "quantity", &self.quantity)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceInstance {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "expiry" => {
+                r.primitive(&mut self.expiry, tag)?;
+                4
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceInstance {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.expiry {
+            w.primitive("expiry", v);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
     }
 }
 
@@ -303,6 +478,60 @@ impl Serialize for SubstanceIngredient {
     }
 }
 
+impl xml::FromXml for SubstanceIngredient {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                3
+            }
+            _ => {
+                if SubstanceIngredientSubstance::read_xml(&mut self.substance, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceIngredient {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.substance {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `Substance.ingredient.substance[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubstanceIngredientSubstance {
@@ -334,6 +563,33 @@ impl SubstanceIngredientSubstance {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("substanceCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("substanceReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "substanceCodeableConcept" => {
+                xml::choice(slot, "substance", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "substanceReference" => {
+                xml::choice(slot, "substance", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("substanceCodeableConcept", &**v),
+            Self::Reference(v) => w.object("substanceReference", &**v),
         }
     }
 }

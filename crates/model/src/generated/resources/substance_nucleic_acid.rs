@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Nucleic acids are defined by three distinct elements: the base, sugar and linkage. Individual substance/moiety IDs will be created for each of these elements. The nucleotide sequence will be always entered in the 5’-3’ direction.
 ///
@@ -162,6 +164,109 @@ impl Serialize for SubstanceNucleicAcid {
     }
 }
 
+impl xml::FromXml for SubstanceNucleicAcid {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "sequenceType" => {
+                r.boxed(&mut self.sequence_type, tag)?;
+                8
+            }
+            "numberOfSubunits" => {
+                r.primitive(&mut self.number_of_subunits, tag)?;
+                9
+            }
+            "areaOfHybridisation" => {
+                r.primitive(&mut self.area_of_hybridisation, tag)?;
+                10
+            }
+            "oligoNucleotideType" => {
+                r.boxed(&mut self.oligo_nucleotide_type, tag)?;
+                11
+            }
+            "subunit" => {
+                r.list(&mut self.subunit, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceNucleicAcid {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence_type {
+            w.object("sequenceType", &**v);
+        }
+        if let Some(v) = &self.number_of_subunits {
+            w.primitive("numberOfSubunits", v);
+        }
+        if let Some(v) = &self.area_of_hybridisation {
+            w.primitive("areaOfHybridisation", v);
+        }
+        if let Some(v) = &self.oligo_nucleotide_type {
+            w.object("oligoNucleotideType", &**v);
+        }
+        w.list("subunit", &self.subunit);
+    }
+}
+
 /// Subunits are listed in order of decreasing length; sequences of the same length will be ordered by molecular weight; subunits that have identical sequences will be repeated multiple times
 ///
 /// FHIR: `SubstanceNucleicAcid.subunit`.
@@ -265,6 +370,99 @@ impl Serialize for SubstanceNucleicAcidSubunit {
     }
 }
 
+impl xml::FromXml for SubstanceNucleicAcidSubunit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "subunit" => {
+                r.primitive(&mut self.subunit, tag)?;
+                3
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                4
+            }
+            "length" => {
+                r.primitive(&mut self.length, tag)?;
+                5
+            }
+            "sequenceAttachment" => {
+                r.boxed(&mut self.sequence_attachment, tag)?;
+                6
+            }
+            "fivePrime" => {
+                r.boxed(&mut self.five_prime, tag)?;
+                7
+            }
+            "threePrime" => {
+                r.boxed(&mut self.three_prime, tag)?;
+                8
+            }
+            "linkage" => {
+                r.list(&mut self.linkage, tag)?;
+                9
+            }
+            "sugar" => {
+                r.list(&mut self.sugar, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceNucleicAcidSubunit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.subunit {
+            w.primitive("subunit", v);
+        }
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.length {
+            w.primitive("length", v);
+        }
+        if let Some(v) = &self.sequence_attachment {
+            w.object("sequenceAttachment", &**v);
+        }
+        if let Some(v) = &self.five_prime {
+            w.object("fivePrime", &**v);
+        }
+        if let Some(v) = &self.three_prime {
+            w.object("threePrime", &**v);
+        }
+        w.list("linkage", &self.linkage);
+        w.list("sugar", &self.sugar);
+    }
+}
+
 /// The linkages between sugar residues will also be captured
 ///
 /// FHIR: `SubstanceNucleicAcid.subunit.linkage`.
@@ -344,6 +542,75 @@ impl Serialize for SubstanceNucleicAcidSubunitLinkage {
     }
 }
 
+impl xml::FromXml for SubstanceNucleicAcidSubunitLinkage {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "connectivity" => {
+                r.primitive(&mut self.connectivity, tag)?;
+                3
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "residueSite" => {
+                r.primitive(&mut self.residue_site, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceNucleicAcidSubunitLinkage {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.connectivity {
+            w.primitive("connectivity", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.residue_site {
+            w.primitive("residueSite", v);
+        }
+    }
+}
+
 /// 5.3.6.8.1 Sugar ID (Mandatory)
 ///
 /// FHIR: `SubstanceNucleicAcid.subunit.sugar`.
@@ -413,5 +680,67 @@ impl Serialize for SubstanceNucleicAcidSubunitSugar {
         ser::primitive(&mut m, "name", "_name", &self.name)?;
         ser::primitive(&mut m, "residueSite", "_residueSite", &self.residue_site)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceNucleicAcidSubunitSugar {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                4
+            }
+            "residueSite" => {
+                r.primitive(&mut self.residue_site, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceNucleicAcidSubunitSugar {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.residue_site {
+            w.primitive("residueSite", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Todo.
 ///
@@ -159,6 +161,110 @@ impl Serialize for SubstancePolymer {
     }
 }
 
+impl xml::FromXml for SubstancePolymer {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "class" => {
+                r.boxed(&mut self.class, tag)?;
+                8
+            }
+            "geometry" => {
+                r.boxed(&mut self.geometry, tag)?;
+                9
+            }
+            "copolymerConnectivity" => {
+                r.list(&mut self.copolymer_connectivity, tag)?;
+                10
+            }
+            "modification" => {
+                r.primitive_list(&mut self.modification, tag)?;
+                11
+            }
+            "monomerSet" => {
+                r.list(&mut self.monomer_set, tag)?;
+                12
+            }
+            "repeat" => {
+                r.list(&mut self.repeat, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymer {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.class {
+            w.object("class", &**v);
+        }
+        if let Some(v) = &self.geometry {
+            w.object("geometry", &**v);
+        }
+        w.list("copolymerConnectivity", &self.copolymer_connectivity);
+        w.primitive_list("modification", &self.modification);
+        w.list("monomerSet", &self.monomer_set);
+        w.list("repeat", &self.repeat);
+    }
+}
+
 /// Todo
 ///
 /// FHIR: `SubstancePolymer.monomerSet`.
@@ -220,6 +326,59 @@ impl Serialize for SubstancePolymerMonomerSet {
         ser::optional(&mut m, "ratioType", &self.ratio_type)?;
         ser::list(&mut m, "startingMaterial", &self.starting_material)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstancePolymerMonomerSet {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "ratioType" => {
+                r.boxed(&mut self.ratio_type, tag)?;
+                3
+            }
+            "startingMaterial" => {
+                r.list(&mut self.starting_material, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerMonomerSet {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.ratio_type {
+            w.object("ratioType", &**v);
+        }
+        w.list("startingMaterial", &self.starting_material);
     }
 }
 
@@ -297,6 +456,75 @@ impl Serialize for SubstancePolymerMonomerSetStartingMaterial {
         ser::primitive(&mut m, "isDefining", "_isDefining", &self.is_defining)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstancePolymerMonomerSetStartingMaterial {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "material" => {
+                r.boxed(&mut self.material, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "isDefining" => {
+                r.primitive(&mut self.is_defining, tag)?;
+                5
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerMonomerSetStartingMaterial {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.material {
+            w.object("material", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.is_defining {
+            w.primitive("isDefining", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }
 
@@ -393,6 +621,73 @@ impl Serialize for SubstancePolymerRepeat {
         )?;
         ser::list(&mut m, "repeatUnit", &self.repeat_unit)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstancePolymerRepeat {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "numberOfUnits" => {
+                r.primitive(&mut self.number_of_units, tag)?;
+                3
+            }
+            "averageMolecularFormula" => {
+                r.primitive(&mut self.average_molecular_formula, tag)?;
+                4
+            }
+            "repeatUnitAmountType" => {
+                r.boxed(&mut self.repeat_unit_amount_type, tag)?;
+                5
+            }
+            "repeatUnit" => {
+                r.list(&mut self.repeat_unit, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerRepeat {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.number_of_units {
+            w.primitive("numberOfUnits", v);
+        }
+        if let Some(v) = &self.average_molecular_formula {
+            w.primitive("averageMolecularFormula", v);
+        }
+        if let Some(v) = &self.repeat_unit_amount_type {
+            w.object("repeatUnitAmountType", &**v);
+        }
+        w.list("repeatUnit", &self.repeat_unit);
     }
 }
 
@@ -493,6 +788,78 @@ impl Serialize for SubstancePolymerRepeatRepeatUnit {
     }
 }
 
+impl xml::FromXml for SubstancePolymerRepeatRepeatUnit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "orientationOfPolymerisation" => {
+                r.boxed(&mut self.orientation_of_polymerisation, tag)?;
+                3
+            }
+            "repeatUnit" => {
+                r.primitive(&mut self.repeat_unit, tag)?;
+                4
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                5
+            }
+            "degreeOfPolymerisation" => {
+                r.list(&mut self.degree_of_polymerisation, tag)?;
+                6
+            }
+            "structuralRepresentation" => {
+                r.list(&mut self.structural_representation, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerRepeatRepeatUnit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.orientation_of_polymerisation {
+            w.object("orientationOfPolymerisation", &**v);
+        }
+        if let Some(v) = &self.repeat_unit {
+            w.primitive("repeatUnit", v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
+        w.list("degreeOfPolymerisation", &self.degree_of_polymerisation);
+        w.list("structuralRepresentation", &self.structural_representation);
+    }
+}
+
 /// Todo
 ///
 /// FHIR: `SubstancePolymer.repeat.repeatUnit.degreeOfPolymerisation`.
@@ -554,6 +921,61 @@ impl Serialize for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
         ser::optional(&mut m, "degree", &self.degree)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "degree" => {
+                r.boxed(&mut self.degree, tag)?;
+                3
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerRepeatRepeatUnitDegreeOfPolymerisation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.degree {
+            w.object("degree", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }
 
@@ -630,5 +1052,67 @@ impl Serialize for SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
         )?;
         ser::optional(&mut m, "attachment", &self.attachment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "representation" => {
+                r.primitive(&mut self.representation, tag)?;
+                4
+            }
+            "attachment" => {
+                r.boxed(&mut self.attachment, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstancePolymerRepeatRepeatUnitStructuralRepresentation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.representation {
+            w.primitive("representation", v);
+        }
+        if let Some(v) = &self.attachment {
+            w.object("attachment", &**v);
+        }
     }
 }

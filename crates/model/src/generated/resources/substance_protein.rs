@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A SubstanceProtein is defined as a single unit of a linear amino acid sequence, or a combination of subunits that are either covalently linked or have a defined invariant stoichiometric relationship. This includes all synthetic, recombinant and purified SubstanceProteins of defined sequence, whether the use is therapeutic or prophylactic. This set of elements will be used to describe albumins, coagulation factors, cytokines, growth factors, peptide/SubstanceProtein hormones, enzymes, toxins, toxoids, recombinant vaccines, and immunomodulators.
 ///
@@ -156,6 +158,100 @@ impl Serialize for SubstanceProtein {
     }
 }
 
+impl xml::FromXml for SubstanceProtein {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "sequenceType" => {
+                r.boxed(&mut self.sequence_type, tag)?;
+                8
+            }
+            "numberOfSubunits" => {
+                r.primitive(&mut self.number_of_subunits, tag)?;
+                9
+            }
+            "disulfideLinkage" => {
+                r.primitive_list(&mut self.disulfide_linkage, tag)?;
+                10
+            }
+            "subunit" => {
+                r.list(&mut self.subunit, tag)?;
+                11
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceProtein {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.sequence_type {
+            w.object("sequenceType", &**v);
+        }
+        if let Some(v) = &self.number_of_subunits {
+            w.primitive("numberOfSubunits", v);
+        }
+        w.primitive_list("disulfideLinkage", &self.disulfide_linkage);
+        w.list("subunit", &self.subunit);
+    }
+}
+
 /// This subclause refers to the description of each subunit constituting the SubstanceProtein. A subunit is a linear sequence of amino acids linked through peptide bonds. The Subunit information shall be provided when the finished SubstanceProtein is a complex of multiple sequences; subunits are not used to delineate domains within a single sequence. Subunits are listed in order of decreasing length; sequences of the same length will be ordered by decreasing molecular weight; subunits that have identical sequences will be repeated multiple times
 ///
 /// FHIR: `SubstanceProtein.subunit`.
@@ -280,5 +376,102 @@ impl Serialize for SubstanceProteinSubunit {
             &self.c_terminal_modification,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceProteinSubunit {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "subunit" => {
+                r.primitive(&mut self.subunit, tag)?;
+                3
+            }
+            "sequence" => {
+                r.primitive(&mut self.sequence, tag)?;
+                4
+            }
+            "length" => {
+                r.primitive(&mut self.length, tag)?;
+                5
+            }
+            "sequenceAttachment" => {
+                r.boxed(&mut self.sequence_attachment, tag)?;
+                6
+            }
+            "nTerminalModificationId" => {
+                r.boxed(&mut self.n_terminal_modification_id, tag)?;
+                7
+            }
+            "nTerminalModification" => {
+                r.primitive(&mut self.n_terminal_modification, tag)?;
+                8
+            }
+            "cTerminalModificationId" => {
+                r.boxed(&mut self.c_terminal_modification_id, tag)?;
+                9
+            }
+            "cTerminalModification" => {
+                r.primitive(&mut self.c_terminal_modification, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceProteinSubunit {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.subunit {
+            w.primitive("subunit", v);
+        }
+        if let Some(v) = &self.sequence {
+            w.primitive("sequence", v);
+        }
+        if let Some(v) = &self.length {
+            w.primitive("length", v);
+        }
+        if let Some(v) = &self.sequence_attachment {
+            w.object("sequenceAttachment", &**v);
+        }
+        if let Some(v) = &self.n_terminal_modification_id {
+            w.object("nTerminalModificationId", &**v);
+        }
+        if let Some(v) = &self.n_terminal_modification {
+            w.primitive("nTerminalModification", v);
+        }
+        if let Some(v) = &self.c_terminal_modification_id {
+            w.object("cTerminalModificationId", &**v);
+        }
+        if let Some(v) = &self.c_terminal_modification {
+            w.primitive("cTerminalModification", v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Todo.
 ///
@@ -149,6 +151,103 @@ impl Serialize for SubstanceReferenceInformation {
     }
 }
 
+impl xml::FromXml for SubstanceReferenceInformation {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                8
+            }
+            "gene" => {
+                r.list(&mut self.gene, tag)?;
+                9
+            }
+            "geneElement" => {
+                r.list(&mut self.gene_element, tag)?;
+                10
+            }
+            "classification" => {
+                r.list(&mut self.classification, tag)?;
+                11
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                12
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceReferenceInformation {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        w.list("gene", &self.gene);
+        w.list("geneElement", &self.gene_element);
+        w.list("classification", &self.classification);
+        w.list("target", &self.target);
+    }
+}
+
 /// Todo
 ///
 /// FHIR: `SubstanceReferenceInformation.gene`.
@@ -219,6 +318,66 @@ impl Serialize for SubstanceReferenceInformationGene {
     }
 }
 
+impl xml::FromXml for SubstanceReferenceInformationGene {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "geneSequenceOrigin" => {
+                r.boxed(&mut self.gene_sequence_origin, tag)?;
+                3
+            }
+            "gene" => {
+                r.boxed(&mut self.gene, tag)?;
+                4
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceReferenceInformationGene {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.gene_sequence_origin {
+            w.object("geneSequenceOrigin", &**v);
+        }
+        if let Some(v) = &self.gene {
+            w.object("gene", &**v);
+        }
+        w.list("source", &self.source);
+    }
+}
+
 /// Todo
 ///
 /// FHIR: `SubstanceReferenceInformation.geneElement`.
@@ -286,6 +445,66 @@ impl Serialize for SubstanceReferenceInformationGeneElement {
         ser::optional(&mut m, "element", &self.element)?;
         ser::list(&mut m, "source", &self.source)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceReferenceInformationGeneElement {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "element" => {
+                r.boxed(&mut self.element, tag)?;
+                4
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceReferenceInformationGeneElement {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.element {
+            w.object("element", &**v);
+        }
+        w.list("source", &self.source);
     }
 }
 
@@ -362,6 +581,71 @@ impl Serialize for SubstanceReferenceInformationClassification {
         ser::list(&mut m, "subtype", &self.subtype)?;
         ser::list(&mut m, "source", &self.source)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceReferenceInformationClassification {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "domain" => {
+                r.boxed(&mut self.domain, tag)?;
+                3
+            }
+            "classification" => {
+                r.boxed(&mut self.classification, tag)?;
+                4
+            }
+            "subtype" => {
+                r.list(&mut self.subtype, tag)?;
+                5
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceReferenceInformationClassification {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.domain {
+            w.object("domain", &**v);
+        }
+        if let Some(v) = &self.classification {
+            w.object("classification", &**v);
+        }
+        w.list("subtype", &self.subtype);
+        w.list("source", &self.source);
     }
 }
 
@@ -471,6 +755,105 @@ impl Serialize for SubstanceReferenceInformationTarget {
     }
 }
 
+impl xml::FromXml for SubstanceReferenceInformationTarget {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "target" => {
+                r.boxed(&mut self.target, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "interaction" => {
+                r.boxed(&mut self.interaction, tag)?;
+                5
+            }
+            "organism" => {
+                r.boxed(&mut self.organism, tag)?;
+                6
+            }
+            "organismType" => {
+                r.boxed(&mut self.organism_type, tag)?;
+                7
+            }
+            "amountType" => {
+                r.boxed(&mut self.amount_type, tag)?;
+                9
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                10
+            }
+            _ => {
+                if SubstanceReferenceInformationTargetAmount::read_xml(
+                    &mut self.amount,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(8));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceReferenceInformationTarget {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.target {
+            w.object("target", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.interaction {
+            w.object("interaction", &**v);
+        }
+        if let Some(v) = &self.organism {
+            w.object("organism", &**v);
+        }
+        if let Some(v) = &self.organism_type {
+            w.object("organismType", &**v);
+        }
+        if let Some(v) = &self.amount {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.amount_type {
+            w.object("amountType", &**v);
+        }
+        w.list("source", &self.source);
+    }
+}
+
 /// The types `SubstanceReferenceInformation.target.amount[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubstanceReferenceInformationTargetAmount {
@@ -513,6 +896,38 @@ impl SubstanceReferenceInformationTargetAmount {
             Self::Quantity(v) => m.serialize_entry("amountQuantity", v),
             Self::Range(v) => m.serialize_entry("amountRange", v),
             Self::String(p) => ser::choice_primitive(m, "amountString", "_amountString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "amountQuantity" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "amountRange" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "amountString" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("amountQuantity", &**v),
+            Self::Range(v) => w.object("amountRange", &**v),
+            Self::String(p) => w.primitive("amountString", p),
         }
     }
 }

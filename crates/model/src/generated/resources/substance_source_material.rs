@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Source material shall capture information on the taxonomic and anatomical origins as well as the fraction of a material that can result in or can be modified to form a substance. This set of data elements shall be used to define polymer substances isolated from biological matrices. Taxonomic and anatomical origins shall be described using a controlled vocabulary as required. This information is captured for naturally derived polymers ( . starch) and structurally diverse substances. For Organisms belonging to the Kingdom Plantae the Substance level defines the fresh material of a single species or infraspecies, the Herbal Drug and the Herbal preparation. For Herbal preparations, the fraction information will be captured at the Substance information level and additional information for herbal extracts will be captured at the Specified Substance Group 1 information level. See for further explanation the Substance Class: Structurally Diverse and the herbal annex.
 ///
@@ -213,6 +215,155 @@ impl Serialize for SubstanceSourceMaterial {
     }
 }
 
+impl xml::FromXml for SubstanceSourceMaterial {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "sourceMaterialClass" => {
+                r.boxed(&mut self.source_material_class, tag)?;
+                8
+            }
+            "sourceMaterialType" => {
+                r.boxed(&mut self.source_material_type, tag)?;
+                9
+            }
+            "sourceMaterialState" => {
+                r.boxed(&mut self.source_material_state, tag)?;
+                10
+            }
+            "organismId" => {
+                r.boxed(&mut self.organism_id, tag)?;
+                11
+            }
+            "organismName" => {
+                r.primitive(&mut self.organism_name, tag)?;
+                12
+            }
+            "parentSubstanceId" => {
+                r.list(&mut self.parent_substance_id, tag)?;
+                13
+            }
+            "parentSubstanceName" => {
+                r.primitive_list(&mut self.parent_substance_name, tag)?;
+                14
+            }
+            "countryOfOrigin" => {
+                r.list(&mut self.country_of_origin, tag)?;
+                15
+            }
+            "geographicalLocation" => {
+                r.primitive_list(&mut self.geographical_location, tag)?;
+                16
+            }
+            "developmentStage" => {
+                r.boxed(&mut self.development_stage, tag)?;
+                17
+            }
+            "fractionDescription" => {
+                r.list(&mut self.fraction_description, tag)?;
+                18
+            }
+            "organism" => {
+                r.boxed(&mut self.organism, tag)?;
+                19
+            }
+            "partDescription" => {
+                r.list(&mut self.part_description, tag)?;
+                20
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterial {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.source_material_class {
+            w.object("sourceMaterialClass", &**v);
+        }
+        if let Some(v) = &self.source_material_type {
+            w.object("sourceMaterialType", &**v);
+        }
+        if let Some(v) = &self.source_material_state {
+            w.object("sourceMaterialState", &**v);
+        }
+        if let Some(v) = &self.organism_id {
+            w.object("organismId", &**v);
+        }
+        if let Some(v) = &self.organism_name {
+            w.primitive("organismName", v);
+        }
+        w.list("parentSubstanceId", &self.parent_substance_id);
+        w.primitive_list("parentSubstanceName", &self.parent_substance_name);
+        w.list("countryOfOrigin", &self.country_of_origin);
+        w.primitive_list("geographicalLocation", &self.geographical_location);
+        if let Some(v) = &self.development_stage {
+            w.object("developmentStage", &**v);
+        }
+        w.list("fractionDescription", &self.fraction_description);
+        if let Some(v) = &self.organism {
+            w.object("organism", &**v);
+        }
+        w.list("partDescription", &self.part_description);
+    }
+}
+
 /// Many complex materials are fractions of parts of plants, animals, or minerals. Fraction elements are often necessary to define both Substances and Specified Group 1 Substances. For substances derived from Plants, fraction information will be captured at the Substance information level ( . Oils, Juices and Exudates). Additional information for Extracts, such as extraction solvent composition, will be captured at the Specified Substance Group 1 information level. For plasma-derived products fraction information will be captured at the Substance and the Specified Substance Group 1 levels
 ///
 /// FHIR: `SubstanceSourceMaterial.fractionDescription`.
@@ -275,6 +426,61 @@ impl Serialize for SubstanceSourceMaterialFractionDescription {
         ser::primitive(&mut m, "fraction", "_fraction", &self.fraction)?;
         ser::optional(&mut m, "materialType", &self.material_type)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSourceMaterialFractionDescription {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "fraction" => {
+                r.primitive(&mut self.fraction, tag)?;
+                3
+            }
+            "materialType" => {
+                r.boxed(&mut self.material_type, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialFractionDescription {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.fraction {
+            w.primitive("fraction", v);
+        }
+        if let Some(v) = &self.material_type {
+            w.object("materialType", &**v);
+        }
     }
 }
 
@@ -388,6 +594,101 @@ impl Serialize for SubstanceSourceMaterialOrganism {
     }
 }
 
+impl xml::FromXml for SubstanceSourceMaterialOrganism {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "family" => {
+                r.boxed(&mut self.family, tag)?;
+                3
+            }
+            "genus" => {
+                r.boxed(&mut self.genus, tag)?;
+                4
+            }
+            "species" => {
+                r.boxed(&mut self.species, tag)?;
+                5
+            }
+            "intraspecificType" => {
+                r.boxed(&mut self.intraspecific_type, tag)?;
+                6
+            }
+            "intraspecificDescription" => {
+                r.primitive(&mut self.intraspecific_description, tag)?;
+                7
+            }
+            "author" => {
+                r.list(&mut self.author, tag)?;
+                8
+            }
+            "hybrid" => {
+                r.boxed(&mut self.hybrid, tag)?;
+                9
+            }
+            "organismGeneral" => {
+                r.boxed(&mut self.organism_general, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialOrganism {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.family {
+            w.object("family", &**v);
+        }
+        if let Some(v) = &self.genus {
+            w.object("genus", &**v);
+        }
+        if let Some(v) = &self.species {
+            w.object("species", &**v);
+        }
+        if let Some(v) = &self.intraspecific_type {
+            w.object("intraspecificType", &**v);
+        }
+        if let Some(v) = &self.intraspecific_description {
+            w.primitive("intraspecificDescription", v);
+        }
+        w.list("author", &self.author);
+        if let Some(v) = &self.hybrid {
+            w.object("hybrid", &**v);
+        }
+        if let Some(v) = &self.organism_general {
+            w.object("organismGeneral", &**v);
+        }
+    }
+}
+
 /// 4.9.13.6.1 Author type (Conditional)
 ///
 /// FHIR: `SubstanceSourceMaterial.organism.author`.
@@ -455,6 +756,61 @@ impl Serialize for SubstanceSourceMaterialOrganismAuthor {
             &self.author_description,
         )?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSourceMaterialOrganismAuthor {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "authorType" => {
+                r.boxed(&mut self.author_type, tag)?;
+                3
+            }
+            "authorDescription" => {
+                r.primitive(&mut self.author_description, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialOrganismAuthor {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.author_type {
+            w.object("authorType", &**v);
+        }
+        if let Some(v) = &self.author_description {
+            w.primitive("authorDescription", v);
+        }
     }
 }
 
@@ -572,6 +928,82 @@ impl Serialize for SubstanceSourceMaterialOrganismHybrid {
     }
 }
 
+impl xml::FromXml for SubstanceSourceMaterialOrganismHybrid {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "maternalOrganismId" => {
+                r.primitive(&mut self.maternal_organism_id, tag)?;
+                3
+            }
+            "maternalOrganismName" => {
+                r.primitive(&mut self.maternal_organism_name, tag)?;
+                4
+            }
+            "paternalOrganismId" => {
+                r.primitive(&mut self.paternal_organism_id, tag)?;
+                5
+            }
+            "paternalOrganismName" => {
+                r.primitive(&mut self.paternal_organism_name, tag)?;
+                6
+            }
+            "hybridType" => {
+                r.boxed(&mut self.hybrid_type, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialOrganismHybrid {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.maternal_organism_id {
+            w.primitive("maternalOrganismId", v);
+        }
+        if let Some(v) = &self.maternal_organism_name {
+            w.primitive("maternalOrganismName", v);
+        }
+        if let Some(v) = &self.paternal_organism_id {
+            w.primitive("paternalOrganismId", v);
+        }
+        if let Some(v) = &self.paternal_organism_name {
+            w.primitive("paternalOrganismName", v);
+        }
+        if let Some(v) = &self.hybrid_type {
+            w.object("hybridType", &**v);
+        }
+    }
+}
+
 /// 4.9.13.7.1 Kingdom (Conditional)
 ///
 /// FHIR: `SubstanceSourceMaterial.organism.organismGeneral`.
@@ -648,6 +1080,75 @@ impl Serialize for SubstanceSourceMaterialOrganismOrganismGeneral {
     }
 }
 
+impl xml::FromXml for SubstanceSourceMaterialOrganismOrganismGeneral {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "kingdom" => {
+                r.boxed(&mut self.kingdom, tag)?;
+                3
+            }
+            "phylum" => {
+                r.boxed(&mut self.phylum, tag)?;
+                4
+            }
+            "class" => {
+                r.boxed(&mut self.class, tag)?;
+                5
+            }
+            "order" => {
+                r.boxed(&mut self.order, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialOrganismOrganismGeneral {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.kingdom {
+            w.object("kingdom", &**v);
+        }
+        if let Some(v) = &self.phylum {
+            w.object("phylum", &**v);
+        }
+        if let Some(v) = &self.class {
+            w.object("class", &**v);
+        }
+        if let Some(v) = &self.order {
+            w.object("order", &**v);
+        }
+    }
+}
+
 /// To do
 ///
 /// FHIR: `SubstanceSourceMaterial.partDescription`.
@@ -709,5 +1210,60 @@ impl Serialize for SubstanceSourceMaterialPartDescription {
         ser::optional(&mut m, "part", &self.part)?;
         ser::optional(&mut m, "partLocation", &self.part_location)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSourceMaterialPartDescription {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "part" => {
+                r.boxed(&mut self.part, tag)?;
+                3
+            }
+            "partLocation" => {
+                r.boxed(&mut self.part_location, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSourceMaterialPartDescription {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.part {
+            w.object("part", &**v);
+        }
+        if let Some(v) = &self.part_location {
+            w.object("partLocation", &**v);
+        }
     }
 }

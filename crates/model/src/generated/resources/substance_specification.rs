@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// The detailed description of a substance, typically at a level beyond what is used for prescribing.
 ///
@@ -234,6 +236,195 @@ impl Serialize for SubstanceSpecification {
     }
 }
 
+impl xml::FromXml for SubstanceSpecification {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                9
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                10
+            }
+            "domain" => {
+                r.boxed(&mut self.domain, tag)?;
+                11
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                12
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                13
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                14
+            }
+            "moiety" => {
+                r.list(&mut self.moiety, tag)?;
+                15
+            }
+            "property" => {
+                r.list(&mut self.property, tag)?;
+                16
+            }
+            "referenceInformation" => {
+                r.boxed(&mut self.reference_information, tag)?;
+                17
+            }
+            "structure" => {
+                r.boxed(&mut self.structure, tag)?;
+                18
+            }
+            "code" => {
+                r.list(&mut self.code, tag)?;
+                19
+            }
+            "name" => {
+                r.list(&mut self.name, tag)?;
+                20
+            }
+            "molecularWeight" => {
+                r.list(&mut self.molecular_weight, tag)?;
+                21
+            }
+            "relationship" => {
+                r.list(&mut self.relationship, tag)?;
+                22
+            }
+            "nucleicAcid" => {
+                r.boxed(&mut self.nucleic_acid, tag)?;
+                23
+            }
+            "polymer" => {
+                r.boxed(&mut self.polymer, tag)?;
+                24
+            }
+            "protein" => {
+                r.boxed(&mut self.protein, tag)?;
+                25
+            }
+            "sourceMaterial" => {
+                r.boxed(&mut self.source_material, tag)?;
+                26
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecification {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.domain {
+            w.object("domain", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("source", &self.source);
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        w.list("moiety", &self.moiety);
+        w.list("property", &self.property);
+        if let Some(v) = &self.reference_information {
+            w.object("referenceInformation", &**v);
+        }
+        if let Some(v) = &self.structure {
+            w.object("structure", &**v);
+        }
+        w.list("code", &self.code);
+        w.list("name", &self.name);
+        w.list("molecularWeight", &self.molecular_weight);
+        w.list("relationship", &self.relationship);
+        if let Some(v) = &self.nucleic_acid {
+            w.object("nucleicAcid", &**v);
+        }
+        if let Some(v) = &self.polymer {
+            w.object("polymer", &**v);
+        }
+        if let Some(v) = &self.protein {
+            w.object("protein", &**v);
+        }
+        if let Some(v) = &self.source_material {
+            w.object("sourceMaterial", &**v);
+        }
+    }
+}
+
 /// Moiety, for structural modifications
 ///
 /// FHIR: `SubstanceSpecification.moiety`.
@@ -341,6 +532,95 @@ impl Serialize for SubstanceSpecificationMoiety {
     }
 }
 
+impl xml::FromXml for SubstanceSpecificationMoiety {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "role" => {
+                r.boxed(&mut self.role, tag)?;
+                3
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                4
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                5
+            }
+            "stereochemistry" => {
+                r.boxed(&mut self.stereochemistry, tag)?;
+                6
+            }
+            "opticalActivity" => {
+                r.boxed(&mut self.optical_activity, tag)?;
+                7
+            }
+            "molecularFormula" => {
+                r.primitive(&mut self.molecular_formula, tag)?;
+                8
+            }
+            _ => {
+                if SubstanceSpecificationMoietyAmount::read_xml(&mut self.amount, name, r, tag)? {
+                    return Ok(Some(9));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationMoiety {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.role {
+            w.object("role", &**v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.stereochemistry {
+            w.object("stereochemistry", &**v);
+        }
+        if let Some(v) = &self.optical_activity {
+            w.object("opticalActivity", &**v);
+        }
+        if let Some(v) = &self.molecular_formula {
+            w.primitive("molecularFormula", v);
+        }
+        if let Some(v) = &self.amount {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// General specifications for this substance, including how it is related to other substances
 ///
 /// FHIR: `SubstanceSpecification.property`.
@@ -435,6 +715,85 @@ impl Serialize for SubstanceSpecificationProperty {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSpecificationProperty {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                3
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                4
+            }
+            "parameters" => {
+                r.primitive(&mut self.parameters, tag)?;
+                5
+            }
+            _ => {
+                if SubstanceSpecificationPropertyDefiningSubstance::read_xml(
+                    &mut self.defining_substance,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                if SubstanceSpecificationPropertyAmount::read_xml(&mut self.amount, name, r, tag)? {
+                    return Ok(Some(7));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationProperty {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.parameters {
+            w.primitive("parameters", v);
+        }
+        if let Some(v) = &self.defining_substance {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.amount {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -554,6 +913,97 @@ impl Serialize for SubstanceSpecificationStructure {
     }
 }
 
+impl xml::FromXml for SubstanceSpecificationStructure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "stereochemistry" => {
+                r.boxed(&mut self.stereochemistry, tag)?;
+                3
+            }
+            "opticalActivity" => {
+                r.boxed(&mut self.optical_activity, tag)?;
+                4
+            }
+            "molecularFormula" => {
+                r.primitive(&mut self.molecular_formula, tag)?;
+                5
+            }
+            "molecularFormulaByMoiety" => {
+                r.primitive(&mut self.molecular_formula_by_moiety, tag)?;
+                6
+            }
+            "isotope" => {
+                r.list(&mut self.isotope, tag)?;
+                7
+            }
+            "molecularWeight" => {
+                r.boxed(&mut self.molecular_weight, tag)?;
+                8
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                9
+            }
+            "representation" => {
+                r.list(&mut self.representation, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationStructure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.stereochemistry {
+            w.object("stereochemistry", &**v);
+        }
+        if let Some(v) = &self.optical_activity {
+            w.object("opticalActivity", &**v);
+        }
+        if let Some(v) = &self.molecular_formula {
+            w.primitive("molecularFormula", v);
+        }
+        if let Some(v) = &self.molecular_formula_by_moiety {
+            w.primitive("molecularFormulaByMoiety", v);
+        }
+        w.list("isotope", &self.isotope);
+        if let Some(v) = &self.molecular_weight {
+            w.object("molecularWeight", &**v);
+        }
+        w.list("source", &self.source);
+        w.list("representation", &self.representation);
+    }
+}
+
 /// Applicable for single substances that contain a radionuclide or a non-natural isotopic ratio
 ///
 /// FHIR: `SubstanceSpecification.structure.isotope`.
@@ -636,6 +1086,82 @@ impl Serialize for SubstanceSpecificationStructureIsotope {
     }
 }
 
+impl xml::FromXml for SubstanceSpecificationStructureIsotope {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                3
+            }
+            "name" => {
+                r.boxed(&mut self.name, tag)?;
+                4
+            }
+            "substitution" => {
+                r.boxed(&mut self.substitution, tag)?;
+                5
+            }
+            "halfLife" => {
+                r.boxed(&mut self.half_life, tag)?;
+                6
+            }
+            "molecularWeight" => {
+                r.boxed(&mut self.molecular_weight, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationStructureIsotope {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.object("name", &**v);
+        }
+        if let Some(v) = &self.substitution {
+            w.object("substitution", &**v);
+        }
+        if let Some(v) = &self.half_life {
+            w.object("halfLife", &**v);
+        }
+        if let Some(v) = &self.molecular_weight {
+            w.object("molecularWeight", &**v);
+        }
+    }
+}
+
 /// The molecular weight or weight range (for proteins, polymers or nucleic acids)
 ///
 /// FHIR: `SubstanceSpecification.structure.isotope.molecularWeight`.
@@ -703,6 +1229,68 @@ impl Serialize for SubstanceSpecificationStructureIsotopeMolecularWeight {
         ser::optional(&mut m, "type", &self.r#type)?;
         ser::optional(&mut m, "amount", &self.amount)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSpecificationStructureIsotopeMolecularWeight {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "method" => {
+                r.boxed(&mut self.method, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "amount" => {
+                r.boxed(&mut self.amount, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationStructureIsotopeMolecularWeight {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.method {
+            w.object("method", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.amount {
+            w.object("amount", &**v);
+        }
     }
 }
 
@@ -779,6 +1367,68 @@ impl Serialize for SubstanceSpecificationStructureRepresentation {
         )?;
         ser::optional(&mut m, "attachment", &self.attachment)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSpecificationStructureRepresentation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "representation" => {
+                r.primitive(&mut self.representation, tag)?;
+                4
+            }
+            "attachment" => {
+                r.boxed(&mut self.attachment, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationStructureRepresentation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.representation {
+            w.primitive("representation", v);
+        }
+        if let Some(v) = &self.attachment {
+            w.object("attachment", &**v);
+        }
     }
 }
 
@@ -863,6 +1513,80 @@ impl Serialize for SubstanceSpecificationCode {
         ser::primitive(&mut m, "comment", "_comment", &self.comment)?;
         ser::list(&mut m, "source", &self.source)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSpecificationCode {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                4
+            }
+            "statusDate" => {
+                r.primitive(&mut self.status_date, tag)?;
+                5
+            }
+            "comment" => {
+                r.primitive(&mut self.comment, tag)?;
+                6
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationCode {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.status_date {
+            w.primitive("statusDate", v);
+        }
+        if let Some(v) = &self.comment {
+            w.primitive("comment", v);
+        }
+        w.list("source", &self.source);
     }
 }
 
@@ -986,6 +1710,110 @@ impl Serialize for SubstanceSpecificationName {
     }
 }
 
+impl xml::FromXml for SubstanceSpecificationName {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                4
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                5
+            }
+            "preferred" => {
+                r.primitive(&mut self.preferred, tag)?;
+                6
+            }
+            "language" => {
+                r.list(&mut self.language, tag)?;
+                7
+            }
+            "domain" => {
+                r.list(&mut self.domain, tag)?;
+                8
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                9
+            }
+            "synonym" => {
+                r.list(&mut self.synonym, tag)?;
+                10
+            }
+            "translation" => {
+                r.list(&mut self.translation, tag)?;
+                11
+            }
+            "official" => {
+                r.list(&mut self.official, tag)?;
+                12
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                13
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationName {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.preferred {
+            w.primitive("preferred", v);
+        }
+        w.list("language", &self.language);
+        w.list("domain", &self.domain);
+        w.list("jurisdiction", &self.jurisdiction);
+        w.list("synonym", &self.synonym);
+        w.list("translation", &self.translation);
+        w.list("official", &self.official);
+        w.list("source", &self.source);
+    }
+}
+
 /// Details of the official nature of this name
 ///
 /// FHIR: `SubstanceSpecification.name.official`.
@@ -1054,6 +1882,68 @@ impl Serialize for SubstanceSpecificationNameOfficial {
         ser::optional(&mut m, "status", &self.status)?;
         ser::primitive(&mut m, "date", "_date", &self.date)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for SubstanceSpecificationNameOfficial {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "authority" => {
+                r.boxed(&mut self.authority, tag)?;
+                3
+            }
+            "status" => {
+                r.boxed(&mut self.status, tag)?;
+                4
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationNameOfficial {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.authority {
+            w.object("authority", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.object("status", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
     }
 }
 
@@ -1166,6 +2056,102 @@ impl Serialize for SubstanceSpecificationRelationship {
     }
 }
 
+impl xml::FromXml for SubstanceSpecificationRelationship {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "relationship" => {
+                r.boxed(&mut self.relationship, tag)?;
+                4
+            }
+            "isDefining" => {
+                r.primitive(&mut self.is_defining, tag)?;
+                5
+            }
+            "amountRatioLowLimit" => {
+                r.boxed(&mut self.amount_ratio_low_limit, tag)?;
+                7
+            }
+            "amountType" => {
+                r.boxed(&mut self.amount_type, tag)?;
+                8
+            }
+            "source" => {
+                r.list(&mut self.source, tag)?;
+                9
+            }
+            _ => {
+                if SubstanceSpecificationRelationshipSubstance::read_xml(
+                    &mut self.substance,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(3));
+                }
+                if SubstanceSpecificationRelationshipAmount::read_xml(
+                    &mut self.amount,
+                    name,
+                    r,
+                    tag,
+                )? {
+                    return Ok(Some(6));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SubstanceSpecificationRelationship {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.substance {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.relationship {
+            w.object("relationship", &**v);
+        }
+        if let Some(v) = &self.is_defining {
+            w.primitive("isDefining", v);
+        }
+        if let Some(v) = &self.amount {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.amount_ratio_low_limit {
+            w.object("amountRatioLowLimit", &**v);
+        }
+        if let Some(v) = &self.amount_type {
+            w.object("amountType", &**v);
+        }
+        w.list("source", &self.source);
+    }
+}
+
 /// The types `SubstanceSpecification.moiety.amount[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SubstanceSpecificationMoietyAmount {
@@ -1206,6 +2192,33 @@ impl SubstanceSpecificationMoietyAmount {
             Self::String(p) => ser::choice_primitive(m, "amountString", "_amountString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "amountQuantity" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "amountString" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("amountQuantity", &**v),
+            Self::String(p) => w.primitive("amountString", p),
+        }
+    }
 }
 
 /// The types `SubstanceSpecification.property.definingSubstance[x]` can take.
@@ -1239,6 +2252,33 @@ impl SubstanceSpecificationPropertyDefiningSubstance {
         match self {
             Self::Reference(v) => m.serialize_entry("definingSubstanceReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("definingSubstanceCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "definingSubstanceReference" => {
+                xml::choice(slot, "definingSubstance", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "definingSubstanceCodeableConcept" => {
+                xml::choice(slot, "definingSubstance", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("definingSubstanceReference", &**v),
+            Self::CodeableConcept(v) => w.object("definingSubstanceCodeableConcept", &**v),
         }
     }
 }
@@ -1283,6 +2323,33 @@ impl SubstanceSpecificationPropertyAmount {
             Self::String(p) => ser::choice_primitive(m, "amountString", "_amountString", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "amountQuantity" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "amountString" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("amountQuantity", &**v),
+            Self::String(p) => w.primitive("amountString", p),
+        }
+    }
 }
 
 /// The types `SubstanceSpecification.relationship.substance[x]` can take.
@@ -1316,6 +2383,33 @@ impl SubstanceSpecificationRelationshipSubstance {
         match self {
             Self::Reference(v) => m.serialize_entry("substanceReference", v),
             Self::CodeableConcept(v) => m.serialize_entry("substanceCodeableConcept", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "substanceReference" => {
+                xml::choice(slot, "substance", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "substanceCodeableConcept" => {
+                xml::choice(slot, "substance", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Reference(v) => w.object("substanceReference", &**v),
+            Self::CodeableConcept(v) => w.object("substanceCodeableConcept", &**v),
         }
     }
 }
@@ -1366,6 +2460,43 @@ impl SubstanceSpecificationRelationshipAmount {
             Self::Range(v) => m.serialize_entry("amountRange", v),
             Self::Ratio(v) => m.serialize_entry("amountRatio", v),
             Self::String(p) => ser::choice_primitive(m, "amountString", "_amountString", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "amountQuantity" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "amountRange" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "amountRatio" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "amountString" => {
+                xml::choice(slot, "amount", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Quantity(v) => w.object("amountQuantity", &**v),
+            Self::Range(v) => w.object("amountRange", &**v),
+            Self::Ratio(v) => w.object("amountRatio", &**v),
+            Self::String(p) => w.primitive("amountString", p),
         }
     }
 }

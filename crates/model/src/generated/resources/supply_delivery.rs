@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Record of delivery of what is supplied.
 ///
@@ -191,6 +193,144 @@ impl Serialize for SupplyDelivery {
     }
 }
 
+impl xml::FromXml for SupplyDelivery {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                9
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                12
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                13
+            }
+            "suppliedItem" => {
+                r.boxed(&mut self.supplied_item, tag)?;
+                14
+            }
+            "supplier" => {
+                r.boxed(&mut self.supplier, tag)?;
+                16
+            }
+            "destination" => {
+                r.boxed(&mut self.destination, tag)?;
+                17
+            }
+            "receiver" => {
+                r.list(&mut self.receiver, tag)?;
+                18
+            }
+            _ => {
+                if SupplyDeliveryOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SupplyDelivery {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        w.list("basedOn", &self.based_on);
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.supplied_item {
+            w.object("suppliedItem", &**v);
+        }
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.supplier {
+            w.object("supplier", &**v);
+        }
+        if let Some(v) = &self.destination {
+            w.object("destination", &**v);
+        }
+        w.list("receiver", &self.receiver);
+    }
+}
+
 /// The item that is delivered or supplied
 ///
 /// FHIR: `SupplyDelivery.suppliedItem`.
@@ -261,6 +401,60 @@ impl Serialize for SupplyDeliverySuppliedItem {
     }
 }
 
+impl xml::FromXml for SupplyDeliverySuppliedItem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                3
+            }
+            _ => {
+                if SupplyDeliverySuppliedItemItem::read_xml(&mut self.item, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SupplyDeliverySuppliedItem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        if let Some(v) = &self.item {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `SupplyDelivery.suppliedItem.item[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SupplyDeliverySuppliedItemItem {
@@ -290,6 +484,33 @@ impl SupplyDeliverySuppliedItemItem {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("itemCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("itemReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "itemCodeableConcept" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "itemReference" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("itemCodeableConcept", &**v),
+            Self::Reference(v) => w.object("itemReference", &**v),
         }
     }
 }
@@ -340,6 +561,38 @@ impl SupplyDeliveryOccurrence {
             }
             Self::Period(v) => m.serialize_entry("occurrencePeriod", v),
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
         }
     }
 }

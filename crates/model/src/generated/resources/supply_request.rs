@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A record of a request for a medication, substance or device used in the healthcare setting.
 ///
@@ -221,6 +223,169 @@ impl Serialize for SupplyRequest {
     }
 }
 
+impl xml::FromXml for SupplyRequest {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "category" => {
+                r.boxed(&mut self.category, tag)?;
+                10
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                11
+            }
+            "quantity" => {
+                r.boxed(&mut self.quantity, tag)?;
+                13
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                14
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                16
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                17
+            }
+            "supplier" => {
+                r.list(&mut self.supplier, tag)?;
+                18
+            }
+            "reasonCode" => {
+                r.list(&mut self.reason_code, tag)?;
+                19
+            }
+            "reasonReference" => {
+                r.list(&mut self.reason_reference, tag)?;
+                20
+            }
+            "deliverFrom" => {
+                r.boxed(&mut self.deliver_from, tag)?;
+                21
+            }
+            "deliverTo" => {
+                r.boxed(&mut self.deliver_to, tag)?;
+                22
+            }
+            _ => {
+                if SupplyRequestItem::read_xml(&mut self.item, name, r, tag)? {
+                    return Ok(Some(12));
+                }
+                if SupplyRequestOccurrence::read_xml(&mut self.occurrence, name, r, tag)? {
+                    return Ok(Some(15));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SupplyRequest {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.category {
+            w.object("category", &**v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.item {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.quantity {
+            w.object("quantity", &**v);
+        }
+        w.list("parameter", &self.parameter);
+        if let Some(v) = &self.occurrence {
+            v.write_xml(w);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        w.list("supplier", &self.supplier);
+        w.list("reasonCode", &self.reason_code);
+        w.list("reasonReference", &self.reason_reference);
+        if let Some(v) = &self.deliver_from {
+            w.object("deliverFrom", &**v);
+        }
+        if let Some(v) = &self.deliver_to {
+            w.object("deliverTo", &**v);
+        }
+    }
+}
+
 /// Ordered item details
 ///
 /// FHIR: `SupplyRequest.parameter`.
@@ -291,6 +456,60 @@ impl Serialize for SupplyRequestParameter {
     }
 }
 
+impl xml::FromXml for SupplyRequestParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                3
+            }
+            _ => {
+                if SupplyRequestParameterValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for SupplyRequestParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// The types `SupplyRequest.item[x]` can take.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SupplyRequestItem {
@@ -320,6 +539,33 @@ impl SupplyRequestItem {
         match self {
             Self::CodeableConcept(v) => m.serialize_entry("itemCodeableConcept", v),
             Self::Reference(v) => m.serialize_entry("itemReference", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "itemCodeableConcept" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "itemReference" => {
+                xml::choice(slot, "item", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("itemCodeableConcept", &**v),
+            Self::Reference(v) => w.object("itemReference", &**v),
         }
     }
 }
@@ -374,6 +620,43 @@ impl SupplyRequestParameterValue {
             Self::Boolean(p) => ser::choice_primitive(m, "valueBoolean", "_valueBoolean", p),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+        }
+    }
 }
 
 /// The types `SupplyRequest.occurrence[x]` can take.
@@ -422,6 +705,38 @@ impl SupplyRequestOccurrence {
             }
             Self::Period(v) => m.serialize_entry("occurrencePeriod", v),
             Self::Timing(v) => m.serialize_entry("occurrenceTiming", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "occurrenceDateTime" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "occurrencePeriod" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "occurrenceTiming" => {
+                xml::choice(slot, "occurrence", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::DateTime(p) => w.primitive("occurrenceDateTime", p),
+            Self::Period(v) => w.object("occurrencePeriod", &**v),
+            Self::Timing(v) => w.object("occurrenceTiming", &**v),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A task to be performed.
 ///
@@ -324,6 +326,275 @@ impl Serialize for Task {
     }
 }
 
+impl xml::FromXml for Task {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "instantiatesCanonical" => {
+                r.primitive(&mut self.instantiates_canonical, tag)?;
+                9
+            }
+            "instantiatesUri" => {
+                r.primitive(&mut self.instantiates_uri, tag)?;
+                10
+            }
+            "basedOn" => {
+                r.list(&mut self.based_on, tag)?;
+                11
+            }
+            "groupIdentifier" => {
+                r.boxed(&mut self.group_identifier, tag)?;
+                12
+            }
+            "partOf" => {
+                r.list(&mut self.part_of, tag)?;
+                13
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                14
+            }
+            "statusReason" => {
+                r.boxed(&mut self.status_reason, tag)?;
+                15
+            }
+            "businessStatus" => {
+                r.boxed(&mut self.business_status, tag)?;
+                16
+            }
+            "intent" => {
+                r.primitive(&mut self.intent, tag)?;
+                17
+            }
+            "priority" => {
+                r.primitive(&mut self.priority, tag)?;
+                18
+            }
+            "code" => {
+                r.boxed(&mut self.code, tag)?;
+                19
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                20
+            }
+            "focus" => {
+                r.boxed(&mut self.focus, tag)?;
+                21
+            }
+            "for" => {
+                r.boxed(&mut self.r#for, tag)?;
+                22
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                23
+            }
+            "executionPeriod" => {
+                r.boxed(&mut self.execution_period, tag)?;
+                24
+            }
+            "authoredOn" => {
+                r.primitive(&mut self.authored_on, tag)?;
+                25
+            }
+            "lastModified" => {
+                r.primitive(&mut self.last_modified, tag)?;
+                26
+            }
+            "requester" => {
+                r.boxed(&mut self.requester, tag)?;
+                27
+            }
+            "performerType" => {
+                r.list(&mut self.performer_type, tag)?;
+                28
+            }
+            "owner" => {
+                r.boxed(&mut self.owner, tag)?;
+                29
+            }
+            "location" => {
+                r.boxed(&mut self.location, tag)?;
+                30
+            }
+            "reasonCode" => {
+                r.boxed(&mut self.reason_code, tag)?;
+                31
+            }
+            "reasonReference" => {
+                r.boxed(&mut self.reason_reference, tag)?;
+                32
+            }
+            "insurance" => {
+                r.list(&mut self.insurance, tag)?;
+                33
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                34
+            }
+            "relevantHistory" => {
+                r.list(&mut self.relevant_history, tag)?;
+                35
+            }
+            "restriction" => {
+                r.boxed(&mut self.restriction, tag)?;
+                36
+            }
+            "input" => {
+                r.list(&mut self.input, tag)?;
+                37
+            }
+            "output" => {
+                r.list(&mut self.output, tag)?;
+                38
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for Task {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.instantiates_canonical {
+            w.primitive("instantiatesCanonical", v);
+        }
+        if let Some(v) = &self.instantiates_uri {
+            w.primitive("instantiatesUri", v);
+        }
+        w.list("basedOn", &self.based_on);
+        if let Some(v) = &self.group_identifier {
+            w.object("groupIdentifier", &**v);
+        }
+        w.list("partOf", &self.part_of);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_reason {
+            w.object("statusReason", &**v);
+        }
+        if let Some(v) = &self.business_status {
+            w.object("businessStatus", &**v);
+        }
+        if let Some(v) = &self.intent {
+            w.primitive("intent", v);
+        }
+        if let Some(v) = &self.priority {
+            w.primitive("priority", v);
+        }
+        if let Some(v) = &self.code {
+            w.object("code", &**v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.focus {
+            w.object("focus", &**v);
+        }
+        if let Some(v) = &self.r#for {
+            w.object("for", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.execution_period {
+            w.object("executionPeriod", &**v);
+        }
+        if let Some(v) = &self.authored_on {
+            w.primitive("authoredOn", v);
+        }
+        if let Some(v) = &self.last_modified {
+            w.primitive("lastModified", v);
+        }
+        if let Some(v) = &self.requester {
+            w.object("requester", &**v);
+        }
+        w.list("performerType", &self.performer_type);
+        if let Some(v) = &self.owner {
+            w.object("owner", &**v);
+        }
+        if let Some(v) = &self.location {
+            w.object("location", &**v);
+        }
+        if let Some(v) = &self.reason_code {
+            w.object("reasonCode", &**v);
+        }
+        if let Some(v) = &self.reason_reference {
+            w.object("reasonReference", &**v);
+        }
+        w.list("insurance", &self.insurance);
+        w.list("note", &self.note);
+        w.list("relevantHistory", &self.relevant_history);
+        if let Some(v) = &self.restriction {
+            w.object("restriction", &**v);
+        }
+        w.list("input", &self.input);
+        w.list("output", &self.output);
+    }
+}
+
 /// Constraints on fulfillment tasks
 ///
 /// FHIR: `Task.restriction`.
@@ -392,6 +663,66 @@ impl Serialize for TaskRestriction {
         ser::optional(&mut m, "period", &self.period)?;
         ser::list(&mut m, "recipient", &self.recipient)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TaskRestriction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "repetitions" => {
+                r.primitive(&mut self.repetitions, tag)?;
+                3
+            }
+            "period" => {
+                r.boxed(&mut self.period, tag)?;
+                4
+            }
+            "recipient" => {
+                r.list(&mut self.recipient, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TaskRestriction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.repetitions {
+            w.primitive("repetitions", v);
+        }
+        if let Some(v) = &self.period {
+            w.object("period", &**v);
+        }
+        w.list("recipient", &self.recipient);
     }
 }
 
@@ -465,6 +796,60 @@ impl Serialize for TaskInput {
     }
 }
 
+impl xml::FromXml for TaskInput {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if TaskInputValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TaskInput {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
+    }
+}
+
 /// Information produced as part of task
 ///
 /// FHIR: `Task.output`.
@@ -532,6 +917,60 @@ impl Serialize for TaskOutput {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for TaskOutput {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            _ => {
+                if TaskOutputValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TaskOutput {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -984,6 +1423,273 @@ impl TaskInputValue {
             Self::Meta(v) => m.serialize_entry("valueMeta", v),
         }
     }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueCanonical" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueInstant" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueMarkdown" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "valueOid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "valuePositiveInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueUnsignedInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueUrl" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "valueUuid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "valueAddress" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "valueAge" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "valueAnnotation" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueContactPoint" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "valueCount" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "valueDistance" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "valueHumanName" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "valueIdentifier" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueSignature" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "valueTiming" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "valueContactDetail" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "valueContributor" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "valueDataRequirement" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "valueExpression" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "valueParameterDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueRelatedArtifact" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "valueTriggerDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueUsageContext" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "valueDosage" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "valueMeta" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Canonical(p) => w.primitive("valueCanonical", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::Instant(p) => w.primitive("valueInstant", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Markdown(p) => w.primitive("valueMarkdown", p),
+            Self::Oid(p) => w.primitive("valueOid", p),
+            Self::PositiveInt(p) => w.primitive("valuePositiveInt", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::UnsignedInt(p) => w.primitive("valueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Url(p) => w.primitive("valueUrl", p),
+            Self::Uuid(p) => w.primitive("valueUuid", p),
+            Self::Address(v) => w.object("valueAddress", &**v),
+            Self::Age(v) => w.object("valueAge", &**v),
+            Self::Annotation(v) => w.object("valueAnnotation", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::ContactPoint(v) => w.object("valueContactPoint", &**v),
+            Self::Count(v) => w.object("valueCount", &**v),
+            Self::Distance(v) => w.object("valueDistance", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+            Self::HumanName(v) => w.object("valueHumanName", &**v),
+            Self::Identifier(v) => w.object("valueIdentifier", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Signature(v) => w.object("valueSignature", &**v),
+            Self::Timing(v) => w.object("valueTiming", &**v),
+            Self::ContactDetail(v) => w.object("valueContactDetail", &**v),
+            Self::Contributor(v) => w.object("valueContributor", &**v),
+            Self::DataRequirement(v) => w.object("valueDataRequirement", &**v),
+            Self::Expression(v) => w.object("valueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("valueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("valueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("valueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("valueUsageContext", &**v),
+            Self::Dosage(v) => w.object("valueDosage", &**v),
+            Self::Meta(v) => w.object("valueMeta", &**v),
+        }
+    }
 }
 
 /// The types `Task.output.value[x]` can take.
@@ -1433,6 +2139,273 @@ impl TaskOutputValue {
             Self::UsageContext(v) => m.serialize_entry("valueUsageContext", v),
             Self::Dosage(v) => m.serialize_entry("valueDosage", v),
             Self::Meta(v) => m.serialize_entry("valueMeta", v),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueBase64Binary" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Base64Binary(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueCanonical" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Canonical(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDate" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Date(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueId" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Id(r.primitive_value(tag)?));
+            }
+            "valueInstant" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Instant(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueMarkdown" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Markdown(r.primitive_value(tag)?));
+            }
+            "valueOid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Oid(r.primitive_value(tag)?));
+            }
+            "valuePositiveInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::PositiveInt(r.primitive_value(tag)?));
+            }
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Time(r.primitive_value(tag)?));
+            }
+            "valueUnsignedInt" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UnsignedInt(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueUrl" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Url(r.primitive_value(tag)?));
+            }
+            "valueUuid" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uuid(r.primitive_value(tag)?));
+            }
+            "valueAddress" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+            }
+            "valueAge" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+            }
+            "valueAnnotation" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+            }
+            "valueAttachment" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+            }
+            "valueCodeableConcept" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+            }
+            "valueCoding" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+            }
+            "valueContactPoint" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+            }
+            "valueCount" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+            }
+            "valueDistance" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+            }
+            "valueDuration" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+            }
+            "valueHumanName" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+            }
+            "valueIdentifier" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+            }
+            "valueMoney" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+            }
+            "valuePeriod" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+            }
+            "valueQuantity" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+            }
+            "valueRange" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+            }
+            "valueRatio" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+            }
+            "valueReference" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+            }
+            "valueSampledData" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+            }
+            "valueSignature" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+            }
+            "valueTiming" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+            }
+            "valueContactDetail" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+            }
+            "valueContributor" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+            }
+            "valueDataRequirement" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+            }
+            "valueExpression" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+            }
+            "valueParameterDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueRelatedArtifact" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+            }
+            "valueTriggerDefinition" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+            }
+            "valueUsageContext" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+            }
+            "valueDosage" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+            }
+            "valueMeta" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::Base64Binary(p) => w.primitive("valueBase64Binary", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Canonical(p) => w.primitive("valueCanonical", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::Date(p) => w.primitive("valueDate", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Id(p) => w.primitive("valueId", p),
+            Self::Instant(p) => w.primitive("valueInstant", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Markdown(p) => w.primitive("valueMarkdown", p),
+            Self::Oid(p) => w.primitive("valueOid", p),
+            Self::PositiveInt(p) => w.primitive("valuePositiveInt", p),
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Time(p) => w.primitive("valueTime", p),
+            Self::UnsignedInt(p) => w.primitive("valueUnsignedInt", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Url(p) => w.primitive("valueUrl", p),
+            Self::Uuid(p) => w.primitive("valueUuid", p),
+            Self::Address(v) => w.object("valueAddress", &**v),
+            Self::Age(v) => w.object("valueAge", &**v),
+            Self::Annotation(v) => w.object("valueAnnotation", &**v),
+            Self::Attachment(v) => w.object("valueAttachment", &**v),
+            Self::CodeableConcept(v) => w.object("valueCodeableConcept", &**v),
+            Self::Coding(v) => w.object("valueCoding", &**v),
+            Self::ContactPoint(v) => w.object("valueContactPoint", &**v),
+            Self::Count(v) => w.object("valueCount", &**v),
+            Self::Distance(v) => w.object("valueDistance", &**v),
+            Self::Duration(v) => w.object("valueDuration", &**v),
+            Self::HumanName(v) => w.object("valueHumanName", &**v),
+            Self::Identifier(v) => w.object("valueIdentifier", &**v),
+            Self::Money(v) => w.object("valueMoney", &**v),
+            Self::Period(v) => w.object("valuePeriod", &**v),
+            Self::Quantity(v) => w.object("valueQuantity", &**v),
+            Self::Range(v) => w.object("valueRange", &**v),
+            Self::Ratio(v) => w.object("valueRatio", &**v),
+            Self::Reference(v) => w.object("valueReference", &**v),
+            Self::SampledData(v) => w.object("valueSampledData", &**v),
+            Self::Signature(v) => w.object("valueSignature", &**v),
+            Self::Timing(v) => w.object("valueTiming", &**v),
+            Self::ContactDetail(v) => w.object("valueContactDetail", &**v),
+            Self::Contributor(v) => w.object("valueContributor", &**v),
+            Self::DataRequirement(v) => w.object("valueDataRequirement", &**v),
+            Self::Expression(v) => w.object("valueExpression", &**v),
+            Self::ParameterDefinition(v) => w.object("valueParameterDefinition", &**v),
+            Self::RelatedArtifact(v) => w.object("valueRelatedArtifact", &**v),
+            Self::TriggerDefinition(v) => w.object("valueTriggerDefinition", &**v),
+            Self::UsageContext(v) => w.object("valueUsageContext", &**v),
+            Self::Dosage(v) => w.object("valueDosage", &**v),
+            Self::Meta(v) => w.object("valueMeta", &**v),
         }
     }
 }

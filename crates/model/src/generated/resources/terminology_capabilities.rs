@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A TerminologyCapabilities resource documents a set of capabilities (behaviors) of a FHIR Terminology Server that may be used as a statement of actual server functionality or a statement of required or desired server implementation.
 ///
@@ -276,6 +278,236 @@ impl Serialize for TerminologyCapabilities {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilities {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                9
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                10
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                11
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                12
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                13
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                14
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                15
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                16
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                17
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                18
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                19
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                20
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                21
+            }
+            "kind" => {
+                r.primitive(&mut self.kind, tag)?;
+                22
+            }
+            "software" => {
+                r.boxed(&mut self.software, tag)?;
+                23
+            }
+            "implementation" => {
+                r.boxed(&mut self.implementation, tag)?;
+                24
+            }
+            "lockedDate" => {
+                r.primitive(&mut self.locked_date, tag)?;
+                25
+            }
+            "codeSystem" => {
+                r.list(&mut self.code_system, tag)?;
+                26
+            }
+            "expansion" => {
+                r.boxed(&mut self.expansion, tag)?;
+                27
+            }
+            "codeSearch" => {
+                r.primitive(&mut self.code_search, tag)?;
+                28
+            }
+            "validateCode" => {
+                r.boxed(&mut self.validate_code, tag)?;
+                29
+            }
+            "translation" => {
+                r.boxed(&mut self.translation, tag)?;
+                30
+            }
+            "closure" => {
+                r.boxed(&mut self.closure, tag)?;
+                31
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilities {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.kind {
+            w.primitive("kind", v);
+        }
+        if let Some(v) = &self.software {
+            w.object("software", &**v);
+        }
+        if let Some(v) = &self.implementation {
+            w.object("implementation", &**v);
+        }
+        if let Some(v) = &self.locked_date {
+            w.primitive("lockedDate", v);
+        }
+        w.list("codeSystem", &self.code_system);
+        if let Some(v) = &self.expansion {
+            w.object("expansion", &**v);
+        }
+        if let Some(v) = &self.code_search {
+            w.primitive("codeSearch", v);
+        }
+        if let Some(v) = &self.validate_code {
+            w.object("validateCode", &**v);
+        }
+        if let Some(v) = &self.translation {
+            w.object("translation", &**v);
+        }
+        if let Some(v) = &self.closure {
+            w.object("closure", &**v);
+        }
+    }
+}
+
 /// Software that is covered by this terminology capability statement
 ///
 /// FHIR: `TerminologyCapabilities.software`.
@@ -342,6 +574,61 @@ impl Serialize for TerminologyCapabilitiesSoftware {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilitiesSoftware {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesSoftware {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+    }
+}
+
 /// If this describes a specific instance
 ///
 /// FHIR: `TerminologyCapabilities.implementation`.
@@ -405,6 +692,61 @@ impl Serialize for TerminologyCapabilitiesImplementation {
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         ser::primitive(&mut m, "url", "_url", &self.url)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TerminologyCapabilitiesImplementation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                3
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesImplementation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
     }
 }
 
@@ -477,6 +819,66 @@ impl Serialize for TerminologyCapabilitiesCodeSystem {
         ser::list(&mut m, "version", &self.version)?;
         ser::primitive(&mut m, "subsumption", "_subsumption", &self.subsumption)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TerminologyCapabilitiesCodeSystem {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                3
+            }
+            "version" => {
+                r.list(&mut self.version, tag)?;
+                4
+            }
+            "subsumption" => {
+                r.primitive(&mut self.subsumption, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesCodeSystem {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
+        w.list("version", &self.version);
+        if let Some(v) = &self.subsumption {
+            w.primitive("subsumption", v);
+        }
     }
 }
 
@@ -578,6 +980,83 @@ impl Serialize for TerminologyCapabilitiesCodeSystemVersion {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilitiesCodeSystemVersion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "isDefault" => {
+                r.primitive(&mut self.is_default, tag)?;
+                4
+            }
+            "compositional" => {
+                r.primitive(&mut self.compositional, tag)?;
+                5
+            }
+            "language" => {
+                r.primitive_list(&mut self.language, tag)?;
+                6
+            }
+            "filter" => {
+                r.list(&mut self.filter, tag)?;
+                7
+            }
+            "property" => {
+                r.primitive_list(&mut self.property, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesCodeSystemVersion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.is_default {
+            w.primitive("isDefault", v);
+        }
+        if let Some(v) = &self.compositional {
+            w.primitive("compositional", v);
+        }
+        w.primitive_list("language", &self.language);
+        w.list("filter", &self.filter);
+        w.primitive_list("property", &self.property);
+    }
+}
+
 /// Filter Properties supported
 ///
 /// FHIR: `TerminologyCapabilities.codeSystem.version.filter`.
@@ -641,6 +1120,59 @@ impl Serialize for TerminologyCapabilitiesCodeSystemVersionFilter {
         ser::primitive(&mut m, "code", "_code", &self.code)?;
         ser::primitive_list(&mut m, "op", "_op", &self.op)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TerminologyCapabilitiesCodeSystemVersionFilter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "op" => {
+                r.primitive_list(&mut self.op, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesCodeSystemVersionFilter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        w.primitive_list("op", &self.op);
     }
 }
 
@@ -730,6 +1262,80 @@ impl Serialize for TerminologyCapabilitiesExpansion {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilitiesExpansion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "hierarchical" => {
+                r.primitive(&mut self.hierarchical, tag)?;
+                3
+            }
+            "paging" => {
+                r.primitive(&mut self.paging, tag)?;
+                4
+            }
+            "incomplete" => {
+                r.primitive(&mut self.incomplete, tag)?;
+                5
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                6
+            }
+            "textFilter" => {
+                r.primitive(&mut self.text_filter, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesExpansion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.hierarchical {
+            w.primitive("hierarchical", v);
+        }
+        if let Some(v) = &self.paging {
+            w.primitive("paging", v);
+        }
+        if let Some(v) = &self.incomplete {
+            w.primitive("incomplete", v);
+        }
+        w.list("parameter", &self.parameter);
+        if let Some(v) = &self.text_filter {
+            w.primitive("textFilter", v);
+        }
+    }
+}
+
 /// Supported expansion parameter
 ///
 /// FHIR: `TerminologyCapabilities.expansion.parameter`.
@@ -801,6 +1407,61 @@ impl Serialize for TerminologyCapabilitiesExpansionParameter {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilitiesExpansionParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "documentation" => {
+                r.primitive(&mut self.documentation, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesExpansionParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.documentation {
+            w.primitive("documentation", v);
+        }
+    }
+}
+
 /// Information about the \[ValueSet/$validate-code\](valueset-operation-validate-code.html) operation
 ///
 /// FHIR: `TerminologyCapabilities.validateCode`.
@@ -857,6 +1518,54 @@ impl Serialize for TerminologyCapabilitiesValidateCode {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::primitive(&mut m, "translations", "_translations", &self.translations)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TerminologyCapabilitiesValidateCode {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "translations" => {
+                r.primitive(&mut self.translations, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesValidateCode {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.translations {
+            w.primitive("translations", v);
+        }
     }
 }
 
@@ -919,6 +1628,54 @@ impl Serialize for TerminologyCapabilitiesTranslation {
     }
 }
 
+impl xml::FromXml for TerminologyCapabilitiesTranslation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "needsMap" => {
+                r.primitive(&mut self.needs_map, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesTranslation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.needs_map {
+            w.primitive("needsMap", v);
+        }
+    }
+}
+
 /// Information about the \[ConceptMap/$closure\](conceptmap-operation-closure.html) operation
 ///
 /// FHIR: `TerminologyCapabilities.closure`.
@@ -975,5 +1732,53 @@ impl Serialize for TerminologyCapabilitiesClosure {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::primitive(&mut m, "translation", "_translation", &self.translation)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TerminologyCapabilitiesClosure {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "translation" => {
+                r.primitive(&mut self.translation, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TerminologyCapabilitiesClosure {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.translation {
+            w.primitive("translation", v);
+        }
     }
 }

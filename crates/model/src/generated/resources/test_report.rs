@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A summary of information based on the results of executing a TestScript.
 ///
@@ -196,6 +198,156 @@ impl Serialize for TestReport {
     }
 }
 
+impl xml::FromXml for TestReport {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                8
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                9
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                10
+            }
+            "testScript" => {
+                r.boxed(&mut self.test_script, tag)?;
+                11
+            }
+            "result" => {
+                r.primitive(&mut self.result, tag)?;
+                12
+            }
+            "score" => {
+                r.primitive(&mut self.score, tag)?;
+                13
+            }
+            "tester" => {
+                r.primitive(&mut self.tester, tag)?;
+                14
+            }
+            "issued" => {
+                r.primitive(&mut self.issued, tag)?;
+                15
+            }
+            "participant" => {
+                r.list(&mut self.participant, tag)?;
+                16
+            }
+            "setup" => {
+                r.boxed(&mut self.setup, tag)?;
+                17
+            }
+            "test" => {
+                r.list(&mut self.test, tag)?;
+                18
+            }
+            "teardown" => {
+                r.boxed(&mut self.teardown, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReport {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.test_script {
+            w.object("testScript", &**v);
+        }
+        if let Some(v) = &self.result {
+            w.primitive("result", v);
+        }
+        if let Some(v) = &self.score {
+            w.primitive("score", v);
+        }
+        if let Some(v) = &self.tester {
+            w.primitive("tester", v);
+        }
+        if let Some(v) = &self.issued {
+            w.primitive("issued", v);
+        }
+        w.list("participant", &self.participant);
+        if let Some(v) = &self.setup {
+            w.object("setup", &**v);
+        }
+        w.list("test", &self.test);
+        if let Some(v) = &self.teardown {
+            w.object("teardown", &**v);
+        }
+    }
+}
+
 /// A participant in the test execution, either the execution engine, a client, or a server
 ///
 /// FHIR: `TestReport.participant`.
@@ -269,6 +421,68 @@ impl Serialize for TestReportParticipant {
     }
 }
 
+impl xml::FromXml for TestReportParticipant {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.primitive(&mut self.r#type, tag)?;
+                3
+            }
+            "uri" => {
+                r.primitive(&mut self.uri, tag)?;
+                4
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportParticipant {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.primitive("type", v);
+        }
+        if let Some(v) = &self.uri {
+            w.primitive("uri", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+    }
+}
+
 /// The results of the series of required setup operations before the tests were executed
 ///
 /// FHIR: `TestReport.setup`.
@@ -324,6 +538,52 @@ impl Serialize for TestReportSetup {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::list(&mut m, "action", &self.action)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestReportSetup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportSetup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("action", &self.action);
     }
 }
 
@@ -388,6 +648,61 @@ impl Serialize for TestReportSetupAction {
         ser::optional(&mut m, "operation", &self.operation)?;
         ser::optional(&mut m, "assert", &self.assert)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestReportSetupAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            "assert" => {
+                r.boxed(&mut self.assert, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportSetupAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
+        if let Some(v) = &self.assert {
+            w.object("assert", &**v);
+        }
     }
 }
 
@@ -464,6 +779,68 @@ impl Serialize for TestReportSetupActionOperation {
     }
 }
 
+impl xml::FromXml for TestReportSetupActionOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "result" => {
+                r.primitive(&mut self.result, tag)?;
+                3
+            }
+            "message" => {
+                r.primitive(&mut self.message, tag)?;
+                4
+            }
+            "detail" => {
+                r.primitive(&mut self.detail, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportSetupActionOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.result {
+            w.primitive("result", v);
+        }
+        if let Some(v) = &self.message {
+            w.primitive("message", v);
+        }
+        if let Some(v) = &self.detail {
+            w.primitive("detail", v);
+        }
+    }
+}
+
 /// The assertion to perform
 ///
 /// FHIR: `TestReport.setup.action.assert`.
@@ -534,6 +911,68 @@ impl Serialize for TestReportSetupActionAssert {
         ser::primitive(&mut m, "message", "_message", &self.message)?;
         ser::primitive(&mut m, "detail", "_detail", &self.detail)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestReportSetupActionAssert {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "result" => {
+                r.primitive(&mut self.result, tag)?;
+                3
+            }
+            "message" => {
+                r.primitive(&mut self.message, tag)?;
+                4
+            }
+            "detail" => {
+                r.primitive(&mut self.detail, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportSetupActionAssert {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.result {
+            w.primitive("result", v);
+        }
+        if let Some(v) = &self.message {
+            w.primitive("message", v);
+        }
+        if let Some(v) = &self.detail {
+            w.primitive("detail", v);
+        }
     }
 }
 
@@ -609,6 +1048,66 @@ impl Serialize for TestReportTest {
     }
 }
 
+impl xml::FromXml for TestReportTest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportTest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("action", &self.action);
+    }
+}
+
 /// A test operation or assert that was performed
 ///
 /// FHIR: `TestReport.test.action`.
@@ -673,6 +1172,61 @@ impl Serialize for TestReportTestAction {
     }
 }
 
+impl xml::FromXml for TestReportTestAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            "assert" => {
+                r.boxed(&mut self.assert, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportTestAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
+        if let Some(v) = &self.assert {
+            w.object("assert", &**v);
+        }
+    }
+}
+
 /// The results of running the series of required clean up steps
 ///
 /// FHIR: `TestReport.teardown`.
@@ -731,6 +1285,52 @@ impl Serialize for TestReportTeardown {
     }
 }
 
+impl xml::FromXml for TestReportTeardown {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportTeardown {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("action", &self.action);
+    }
+}
+
 /// One or more teardown operations performed
 ///
 /// FHIR: `TestReport.teardown.action`.
@@ -786,5 +1386,53 @@ impl Serialize for TestReportTeardownAction {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::optional(&mut m, "operation", &self.operation)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestReportTeardownAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestReportTeardownAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
     }
 }

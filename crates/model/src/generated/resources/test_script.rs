@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A structured set of tests against a FHIR server or client implementation to determine compliance against the FHIR specification.
 ///
@@ -273,6 +275,226 @@ impl Serialize for TestScript {
     }
 }
 
+impl xml::FromXml for TestScript {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.boxed(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                21
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                22
+            }
+            "origin" => {
+                r.list(&mut self.origin, tag)?;
+                23
+            }
+            "destination" => {
+                r.list(&mut self.destination, tag)?;
+                24
+            }
+            "metadata" => {
+                r.boxed(&mut self.metadata, tag)?;
+                25
+            }
+            "fixture" => {
+                r.list(&mut self.fixture, tag)?;
+                26
+            }
+            "profile" => {
+                r.list(&mut self.profile, tag)?;
+                27
+            }
+            "variable" => {
+                r.list(&mut self.variable, tag)?;
+                28
+            }
+            "setup" => {
+                r.boxed(&mut self.setup, tag)?;
+                29
+            }
+            "test" => {
+                r.list(&mut self.test, tag)?;
+                30
+            }
+            "teardown" => {
+                r.boxed(&mut self.teardown, tag)?;
+                31
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScript {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.identifier {
+            w.object("identifier", &**v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        w.list("origin", &self.origin);
+        w.list("destination", &self.destination);
+        if let Some(v) = &self.metadata {
+            w.object("metadata", &**v);
+        }
+        w.list("fixture", &self.fixture);
+        w.list("profile", &self.profile);
+        w.list("variable", &self.variable);
+        if let Some(v) = &self.setup {
+            w.object("setup", &**v);
+        }
+        w.list("test", &self.test);
+        if let Some(v) = &self.teardown {
+            w.object("teardown", &**v);
+        }
+    }
+}
+
 /// An abstract server representing a client or sender in a message exchange
 ///
 /// FHIR: `TestScript.origin`.
@@ -335,6 +557,61 @@ impl Serialize for TestScriptOrigin {
         ser::primitive(&mut m, "index", "_index", &self.index)?;
         ser::optional(&mut m, "profile", &self.profile)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptOrigin {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "index" => {
+                r.primitive(&mut self.index, tag)?;
+                3
+            }
+            "profile" => {
+                r.boxed(&mut self.profile, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptOrigin {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.index {
+            w.primitive("index", v);
+        }
+        if let Some(v) = &self.profile {
+            w.object("profile", &**v);
+        }
     }
 }
 
@@ -403,6 +680,61 @@ impl Serialize for TestScriptDestination {
     }
 }
 
+impl xml::FromXml for TestScriptDestination {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "index" => {
+                r.primitive(&mut self.index, tag)?;
+                3
+            }
+            "profile" => {
+                r.boxed(&mut self.profile, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptDestination {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.index {
+            w.primitive("index", v);
+        }
+        if let Some(v) = &self.profile {
+            w.object("profile", &**v);
+        }
+    }
+}
+
 /// Required capability that is assumed to function correctly on the FHIR server being tested
 ///
 /// FHIR: `TestScript.metadata`.
@@ -464,6 +796,57 @@ impl Serialize for TestScriptMetadata {
         ser::list(&mut m, "link", &self.link)?;
         ser::list(&mut m, "capability", &self.capability)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptMetadata {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "link" => {
+                r.list(&mut self.link, tag)?;
+                3
+            }
+            "capability" => {
+                r.list(&mut self.capability, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptMetadata {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("link", &self.link);
+        w.list("capability", &self.capability);
     }
 }
 
@@ -530,6 +913,61 @@ impl Serialize for TestScriptMetadataLink {
         ser::primitive(&mut m, "url", "_url", &self.url)?;
         ser::primitive(&mut m, "description", "_description", &self.description)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptMetadataLink {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptMetadataLink {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
     }
 }
 
@@ -634,6 +1072,92 @@ impl Serialize for TestScriptMetadataCapability {
     }
 }
 
+impl xml::FromXml for TestScriptMetadataCapability {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "required" => {
+                r.primitive(&mut self.required, tag)?;
+                3
+            }
+            "validated" => {
+                r.primitive(&mut self.validated, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "origin" => {
+                r.primitive_list(&mut self.origin, tag)?;
+                6
+            }
+            "destination" => {
+                r.primitive(&mut self.destination, tag)?;
+                7
+            }
+            "link" => {
+                r.primitive_list(&mut self.link, tag)?;
+                8
+            }
+            "capabilities" => {
+                r.primitive(&mut self.capabilities, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptMetadataCapability {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.required {
+            w.primitive("required", v);
+        }
+        if let Some(v) = &self.validated {
+            w.primitive("validated", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.primitive_list("origin", &self.origin);
+        if let Some(v) = &self.destination {
+            w.primitive("destination", v);
+        }
+        w.primitive_list("link", &self.link);
+        if let Some(v) = &self.capabilities {
+            w.primitive("capabilities", v);
+        }
+    }
+}
+
 /// Fixture in the test script - by reference (uri)
 ///
 /// FHIR: `TestScript.fixture`.
@@ -703,6 +1227,68 @@ impl Serialize for TestScriptFixture {
         ser::primitive(&mut m, "autodelete", "_autodelete", &self.autodelete)?;
         ser::optional(&mut m, "resource", &self.resource)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptFixture {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "autocreate" => {
+                r.primitive(&mut self.autocreate, tag)?;
+                3
+            }
+            "autodelete" => {
+                r.primitive(&mut self.autodelete, tag)?;
+                4
+            }
+            "resource" => {
+                r.boxed(&mut self.resource, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptFixture {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.autocreate {
+            w.primitive("autocreate", v);
+        }
+        if let Some(v) = &self.autodelete {
+            w.primitive("autodelete", v);
+        }
+        if let Some(v) = &self.resource {
+            w.object("resource", &**v);
+        }
     }
 }
 
@@ -814,6 +1400,103 @@ impl Serialize for TestScriptVariable {
     }
 }
 
+impl xml::FromXml for TestScriptVariable {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "defaultValue" => {
+                r.primitive(&mut self.default_value, tag)?;
+                4
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                5
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                6
+            }
+            "headerField" => {
+                r.primitive(&mut self.header_field, tag)?;
+                7
+            }
+            "hint" => {
+                r.primitive(&mut self.hint, tag)?;
+                8
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                9
+            }
+            "sourceId" => {
+                r.primitive(&mut self.source_id, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptVariable {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.default_value {
+            w.primitive("defaultValue", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.header_field {
+            w.primitive("headerField", v);
+        }
+        if let Some(v) = &self.hint {
+            w.primitive("hint", v);
+        }
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.source_id {
+            w.primitive("sourceId", v);
+        }
+    }
+}
+
 /// A series of required setup operations before tests are executed
 ///
 /// FHIR: `TestScript.setup`.
@@ -869,6 +1552,52 @@ impl Serialize for TestScriptSetup {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::list(&mut m, "action", &self.action)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptSetup {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptSetup {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("action", &self.action);
     }
 }
 
@@ -933,6 +1662,61 @@ impl Serialize for TestScriptSetupAction {
         ser::optional(&mut m, "operation", &self.operation)?;
         ser::optional(&mut m, "assert", &self.assert)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptSetupAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            "assert" => {
+                r.boxed(&mut self.assert, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptSetupAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
+        if let Some(v) = &self.assert {
+            w.object("assert", &**v);
+        }
     }
 }
 
@@ -1110,6 +1894,164 @@ impl Serialize for TestScriptSetupActionOperation {
     }
 }
 
+impl xml::FromXml for TestScriptSetupActionOperation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "type" => {
+                r.boxed(&mut self.r#type, tag)?;
+                3
+            }
+            "resource" => {
+                r.primitive(&mut self.resource, tag)?;
+                4
+            }
+            "label" => {
+                r.primitive(&mut self.label, tag)?;
+                5
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                6
+            }
+            "accept" => {
+                r.primitive(&mut self.accept, tag)?;
+                7
+            }
+            "contentType" => {
+                r.primitive(&mut self.content_type, tag)?;
+                8
+            }
+            "destination" => {
+                r.primitive(&mut self.destination, tag)?;
+                9
+            }
+            "encodeRequestUrl" => {
+                r.primitive(&mut self.encode_request_url, tag)?;
+                10
+            }
+            "method" => {
+                r.primitive(&mut self.method, tag)?;
+                11
+            }
+            "origin" => {
+                r.primitive(&mut self.origin, tag)?;
+                12
+            }
+            "params" => {
+                r.primitive(&mut self.params, tag)?;
+                13
+            }
+            "requestHeader" => {
+                r.list(&mut self.request_header, tag)?;
+                14
+            }
+            "requestId" => {
+                r.primitive(&mut self.request_id, tag)?;
+                15
+            }
+            "responseId" => {
+                r.primitive(&mut self.response_id, tag)?;
+                16
+            }
+            "sourceId" => {
+                r.primitive(&mut self.source_id, tag)?;
+                17
+            }
+            "targetId" => {
+                r.primitive(&mut self.target_id, tag)?;
+                18
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                19
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptSetupActionOperation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.r#type {
+            w.object("type", &**v);
+        }
+        if let Some(v) = &self.resource {
+            w.primitive("resource", v);
+        }
+        if let Some(v) = &self.label {
+            w.primitive("label", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.accept {
+            w.primitive("accept", v);
+        }
+        if let Some(v) = &self.content_type {
+            w.primitive("contentType", v);
+        }
+        if let Some(v) = &self.destination {
+            w.primitive("destination", v);
+        }
+        if let Some(v) = &self.encode_request_url {
+            w.primitive("encodeRequestUrl", v);
+        }
+        if let Some(v) = &self.method {
+            w.primitive("method", v);
+        }
+        if let Some(v) = &self.origin {
+            w.primitive("origin", v);
+        }
+        if let Some(v) = &self.params {
+            w.primitive("params", v);
+        }
+        w.list("requestHeader", &self.request_header);
+        if let Some(v) = &self.request_id {
+            w.primitive("requestId", v);
+        }
+        if let Some(v) = &self.response_id {
+            w.primitive("responseId", v);
+        }
+        if let Some(v) = &self.source_id {
+            w.primitive("sourceId", v);
+        }
+        if let Some(v) = &self.target_id {
+            w.primitive("targetId", v);
+        }
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+    }
+}
+
 /// Each operation can have one or more header elements
 ///
 /// FHIR: `TestScript.setup.action.operation.requestHeader`.
@@ -1173,6 +2115,61 @@ impl Serialize for TestScriptSetupActionOperationRequestHeader {
         ser::primitive(&mut m, "field", "_field", &self.field)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptSetupActionOperationRequestHeader {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "field" => {
+                r.primitive(&mut self.field, tag)?;
+                3
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptSetupActionOperationRequestHeader {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.field {
+            w.primitive("field", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -1418,6 +2415,201 @@ impl Serialize for TestScriptSetupActionAssert {
     }
 }
 
+impl xml::FromXml for TestScriptSetupActionAssert {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "label" => {
+                r.primitive(&mut self.label, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "direction" => {
+                r.primitive(&mut self.direction, tag)?;
+                5
+            }
+            "compareToSourceId" => {
+                r.primitive(&mut self.compare_to_source_id, tag)?;
+                6
+            }
+            "compareToSourceExpression" => {
+                r.primitive(&mut self.compare_to_source_expression, tag)?;
+                7
+            }
+            "compareToSourcePath" => {
+                r.primitive(&mut self.compare_to_source_path, tag)?;
+                8
+            }
+            "contentType" => {
+                r.primitive(&mut self.content_type, tag)?;
+                9
+            }
+            "expression" => {
+                r.primitive(&mut self.expression, tag)?;
+                10
+            }
+            "headerField" => {
+                r.primitive(&mut self.header_field, tag)?;
+                11
+            }
+            "minimumId" => {
+                r.primitive(&mut self.minimum_id, tag)?;
+                12
+            }
+            "navigationLinks" => {
+                r.primitive(&mut self.navigation_links, tag)?;
+                13
+            }
+            "operator" => {
+                r.primitive(&mut self.operator, tag)?;
+                14
+            }
+            "path" => {
+                r.primitive(&mut self.path, tag)?;
+                15
+            }
+            "requestMethod" => {
+                r.primitive(&mut self.request_method, tag)?;
+                16
+            }
+            "requestURL" => {
+                r.primitive(&mut self.request_u_r_l, tag)?;
+                17
+            }
+            "resource" => {
+                r.primitive(&mut self.resource, tag)?;
+                18
+            }
+            "response" => {
+                r.primitive(&mut self.response, tag)?;
+                19
+            }
+            "responseCode" => {
+                r.primitive(&mut self.response_code, tag)?;
+                20
+            }
+            "sourceId" => {
+                r.primitive(&mut self.source_id, tag)?;
+                21
+            }
+            "validateProfileId" => {
+                r.primitive(&mut self.validate_profile_id, tag)?;
+                22
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                23
+            }
+            "warningOnly" => {
+                r.primitive(&mut self.warning_only, tag)?;
+                24
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptSetupActionAssert {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.label {
+            w.primitive("label", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        if let Some(v) = &self.direction {
+            w.primitive("direction", v);
+        }
+        if let Some(v) = &self.compare_to_source_id {
+            w.primitive("compareToSourceId", v);
+        }
+        if let Some(v) = &self.compare_to_source_expression {
+            w.primitive("compareToSourceExpression", v);
+        }
+        if let Some(v) = &self.compare_to_source_path {
+            w.primitive("compareToSourcePath", v);
+        }
+        if let Some(v) = &self.content_type {
+            w.primitive("contentType", v);
+        }
+        if let Some(v) = &self.expression {
+            w.primitive("expression", v);
+        }
+        if let Some(v) = &self.header_field {
+            w.primitive("headerField", v);
+        }
+        if let Some(v) = &self.minimum_id {
+            w.primitive("minimumId", v);
+        }
+        if let Some(v) = &self.navigation_links {
+            w.primitive("navigationLinks", v);
+        }
+        if let Some(v) = &self.operator {
+            w.primitive("operator", v);
+        }
+        if let Some(v) = &self.path {
+            w.primitive("path", v);
+        }
+        if let Some(v) = &self.request_method {
+            w.primitive("requestMethod", v);
+        }
+        if let Some(v) = &self.request_u_r_l {
+            w.primitive("requestURL", v);
+        }
+        if let Some(v) = &self.resource {
+            w.primitive("resource", v);
+        }
+        if let Some(v) = &self.response {
+            w.primitive("response", v);
+        }
+        if let Some(v) = &self.response_code {
+            w.primitive("responseCode", v);
+        }
+        if let Some(v) = &self.source_id {
+            w.primitive("sourceId", v);
+        }
+        if let Some(v) = &self.validate_profile_id {
+            w.primitive("validateProfileId", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+        if let Some(v) = &self.warning_only {
+            w.primitive("warningOnly", v);
+        }
+    }
+}
+
 /// A test in this script
 ///
 /// FHIR: `TestScript.test`.
@@ -1490,6 +2682,66 @@ impl Serialize for TestScriptTest {
     }
 }
 
+impl xml::FromXml for TestScriptTest {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                4
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptTest {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("action", &self.action);
+    }
+}
+
 /// A test operation or assert to perform
 ///
 /// FHIR: `TestScript.test.action`.
@@ -1554,6 +2806,61 @@ impl Serialize for TestScriptTestAction {
     }
 }
 
+impl xml::FromXml for TestScriptTestAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            "assert" => {
+                r.boxed(&mut self.assert, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptTestAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
+        if let Some(v) = &self.assert {
+            w.object("assert", &**v);
+        }
+    }
+}
+
 /// A series of required clean up steps
 ///
 /// FHIR: `TestScript.teardown`.
@@ -1612,6 +2919,52 @@ impl Serialize for TestScriptTeardown {
     }
 }
 
+impl xml::FromXml for TestScriptTeardown {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "action" => {
+                r.list(&mut self.action, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptTeardown {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("action", &self.action);
+    }
+}
+
 /// One or more teardown operations to perform
 ///
 /// FHIR: `TestScript.teardown.action`.
@@ -1667,5 +3020,53 @@ impl Serialize for TestScriptTeardownAction {
         ser::list(&mut m, "modifierExtension", &self.modifier_extension)?;
         ser::optional(&mut m, "operation", &self.operation)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for TestScriptTeardownAction {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "operation" => {
+                r.boxed(&mut self.operation, tag)?;
+                3
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for TestScriptTeardownAction {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.operation {
+            w.object("operation", &**v);
+        }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// A ValueSet resource instance specifies a set of codes drawn from one or more code systems, intended for use in a particular context. Value sets link between \[\[\[CodeSystem\]\]\] definitions and their use in \[coded elements\](terminologies.html).
 ///
@@ -238,6 +240,194 @@ impl Serialize for ValueSet {
     }
 }
 
+impl xml::FromXml for ValueSet {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "url" => {
+                r.primitive(&mut self.url, tag)?;
+                8
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                9
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                10
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                11
+            }
+            "title" => {
+                r.primitive(&mut self.title, tag)?;
+                12
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                13
+            }
+            "experimental" => {
+                r.primitive(&mut self.experimental, tag)?;
+                14
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                15
+            }
+            "publisher" => {
+                r.primitive(&mut self.publisher, tag)?;
+                16
+            }
+            "contact" => {
+                r.list(&mut self.contact, tag)?;
+                17
+            }
+            "description" => {
+                r.primitive(&mut self.description, tag)?;
+                18
+            }
+            "useContext" => {
+                r.list(&mut self.use_context, tag)?;
+                19
+            }
+            "jurisdiction" => {
+                r.list(&mut self.jurisdiction, tag)?;
+                20
+            }
+            "immutable" => {
+                r.primitive(&mut self.immutable, tag)?;
+                21
+            }
+            "purpose" => {
+                r.primitive(&mut self.purpose, tag)?;
+                22
+            }
+            "copyright" => {
+                r.primitive(&mut self.copyright, tag)?;
+                23
+            }
+            "compose" => {
+                r.boxed(&mut self.compose, tag)?;
+                24
+            }
+            "expansion" => {
+                r.boxed(&mut self.expansion, tag)?;
+                25
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSet {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.url {
+            w.primitive("url", v);
+        }
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.title {
+            w.primitive("title", v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.experimental {
+            w.primitive("experimental", v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.publisher {
+            w.primitive("publisher", v);
+        }
+        w.list("contact", &self.contact);
+        if let Some(v) = &self.description {
+            w.primitive("description", v);
+        }
+        w.list("useContext", &self.use_context);
+        w.list("jurisdiction", &self.jurisdiction);
+        if let Some(v) = &self.immutable {
+            w.primitive("immutable", v);
+        }
+        if let Some(v) = &self.purpose {
+            w.primitive("purpose", v);
+        }
+        if let Some(v) = &self.copyright {
+            w.primitive("copyright", v);
+        }
+        if let Some(v) = &self.compose {
+            w.object("compose", &**v);
+        }
+        if let Some(v) = &self.expansion {
+            w.object("expansion", &**v);
+        }
+    }
+}
+
 /// Content logical definition of the value set (CLD)
 ///
 /// FHIR: `ValueSet.compose`.
@@ -313,6 +503,71 @@ impl Serialize for ValueSetCompose {
         ser::list(&mut m, "include", &self.include)?;
         ser::list(&mut m, "exclude", &self.exclude)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ValueSetCompose {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "lockedDate" => {
+                r.primitive(&mut self.locked_date, tag)?;
+                3
+            }
+            "inactive" => {
+                r.primitive(&mut self.inactive, tag)?;
+                4
+            }
+            "include" => {
+                r.list(&mut self.include, tag)?;
+                5
+            }
+            "exclude" => {
+                r.list(&mut self.exclude, tag)?;
+                6
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetCompose {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.locked_date {
+            w.primitive("lockedDate", v);
+        }
+        if let Some(v) = &self.inactive {
+            w.primitive("inactive", v);
+        }
+        w.list("include", &self.include);
+        w.list("exclude", &self.exclude);
     }
 }
 
@@ -401,6 +656,76 @@ impl Serialize for ValueSetComposeInclude {
     }
 }
 
+impl xml::FromXml for ValueSetComposeInclude {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                3
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                4
+            }
+            "concept" => {
+                r.list(&mut self.concept, tag)?;
+                5
+            }
+            "filter" => {
+                r.list(&mut self.filter, tag)?;
+                6
+            }
+            "valueSet" => {
+                r.primitive_list(&mut self.value_set, tag)?;
+                7
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetComposeInclude {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        w.list("concept", &self.concept);
+        w.list("filter", &self.filter);
+        w.primitive_list("valueSet", &self.value_set);
+    }
+}
+
 /// A concept defined in the system
 ///
 /// FHIR: `ValueSet.compose.include.concept`.
@@ -470,6 +795,66 @@ impl Serialize for ValueSetComposeIncludeConcept {
         ser::primitive(&mut m, "display", "_display", &self.display)?;
         ser::list(&mut m, "designation", &self.designation)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ValueSetComposeIncludeConcept {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                3
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                4
+            }
+            "designation" => {
+                r.list(&mut self.designation, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetComposeIncludeConcept {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        w.list("designation", &self.designation);
     }
 }
 
@@ -545,6 +930,68 @@ impl Serialize for ValueSetComposeIncludeConceptDesignation {
     }
 }
 
+impl xml::FromXml for ValueSetComposeIncludeConceptDesignation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "use" => {
+                r.boxed(&mut self.r#use, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetComposeIncludeConceptDesignation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.r#use {
+            w.object("use", &**v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
+    }
+}
+
 /// Select codes/concepts by their properties (including relationships)
 ///
 /// FHIR: `ValueSet.compose.include.filter`.
@@ -615,6 +1062,68 @@ impl Serialize for ValueSetComposeIncludeFilter {
         ser::primitive(&mut m, "op", "_op", &self.op)?;
         ser::primitive(&mut m, "value", "_value", &self.value)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ValueSetComposeIncludeFilter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "property" => {
+                r.primitive(&mut self.property, tag)?;
+                3
+            }
+            "op" => {
+                r.primitive(&mut self.op, tag)?;
+                4
+            }
+            "value" => {
+                r.primitive(&mut self.value, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetComposeIncludeFilter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.property {
+            w.primitive("property", v);
+        }
+        if let Some(v) = &self.op {
+            w.primitive("op", v);
+        }
+        if let Some(v) = &self.value {
+            w.primitive("value", v);
+        }
     }
 }
 
@@ -710,6 +1219,85 @@ impl Serialize for ValueSetExpansion {
     }
 }
 
+impl xml::FromXml for ValueSetExpansion {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "identifier" => {
+                r.primitive(&mut self.identifier, tag)?;
+                3
+            }
+            "timestamp" => {
+                r.primitive(&mut self.timestamp, tag)?;
+                4
+            }
+            "total" => {
+                r.primitive(&mut self.total, tag)?;
+                5
+            }
+            "offset" => {
+                r.primitive(&mut self.offset, tag)?;
+                6
+            }
+            "parameter" => {
+                r.list(&mut self.parameter, tag)?;
+                7
+            }
+            "contains" => {
+                r.list(&mut self.contains, tag)?;
+                8
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetExpansion {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.identifier {
+            w.primitive("identifier", v);
+        }
+        if let Some(v) = &self.timestamp {
+            w.primitive("timestamp", v);
+        }
+        if let Some(v) = &self.total {
+            w.primitive("total", v);
+        }
+        if let Some(v) = &self.offset {
+            w.primitive("offset", v);
+        }
+        w.list("parameter", &self.parameter);
+        w.list("contains", &self.contains);
+    }
+}
+
 /// Parameter that controlled the expansion process
 ///
 /// FHIR: `ValueSet.expansion.parameter`.
@@ -778,6 +1366,60 @@ impl Serialize for ValueSetExpansionParameter {
             c.serialize_into(&mut m)?;
         }
         m.end()
+    }
+}
+
+impl xml::FromXml for ValueSetExpansionParameter {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "name" => {
+                r.primitive(&mut self.name, tag)?;
+                3
+            }
+            _ => {
+                if ValueSetExpansionParameterValue::read_xml(&mut self.value, name, r, tag)? {
+                    return Ok(Some(4));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetExpansionParameter {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.name {
+            w.primitive("name", v);
+        }
+        if let Some(v) = &self.value {
+            v.write_xml(w);
+        }
     }
 }
 
@@ -884,6 +1526,99 @@ impl Serialize for ValueSetExpansionContains {
         ser::list(&mut m, "designation", &self.designation)?;
         ser::list(&mut m, "contains", &self.contains)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for ValueSetExpansionContains {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "system" => {
+                r.primitive(&mut self.system, tag)?;
+                3
+            }
+            "abstract" => {
+                r.primitive(&mut self.r#abstract, tag)?;
+                4
+            }
+            "inactive" => {
+                r.primitive(&mut self.inactive, tag)?;
+                5
+            }
+            "version" => {
+                r.primitive(&mut self.version, tag)?;
+                6
+            }
+            "code" => {
+                r.primitive(&mut self.code, tag)?;
+                7
+            }
+            "display" => {
+                r.primitive(&mut self.display, tag)?;
+                8
+            }
+            "designation" => {
+                r.list(&mut self.designation, tag)?;
+                9
+            }
+            "contains" => {
+                r.list(&mut self.contains, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for ValueSetExpansionContains {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.system {
+            w.primitive("system", v);
+        }
+        if let Some(v) = &self.r#abstract {
+            w.primitive("abstract", v);
+        }
+        if let Some(v) = &self.inactive {
+            w.primitive("inactive", v);
+        }
+        if let Some(v) = &self.version {
+            w.primitive("version", v);
+        }
+        if let Some(v) = &self.code {
+            w.primitive("code", v);
+        }
+        if let Some(v) = &self.display {
+            w.primitive("display", v);
+        }
+        w.list("designation", &self.designation);
+        w.list("contains", &self.contains);
     }
 }
 
@@ -1007,6 +1742,58 @@ impl ValueSetExpansionParameterValue {
             Self::Uri(p) => ser::choice_primitive(m, "valueUri", "_valueUri", p),
             Self::Code(p) => ser::choice_primitive(m, "valueCode", "_valueCode", p),
             Self::DateTime(p) => ser::choice_primitive(m, "valueDateTime", "_valueDateTime", p),
+        }
+    }
+
+    pub(crate) fn read_xml<'i>(
+        slot: &mut Option<Self>,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<bool, xml::Error> {
+        match name {
+            "valueString" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::String(r.primitive_value(tag)?));
+            }
+            "valueBoolean" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Boolean(r.primitive_value(tag)?));
+            }
+            "valueInteger" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Integer(r.primitive_value(tag)?));
+            }
+            "valueDecimal" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Decimal(r.primitive_value(tag)?));
+            }
+            "valueUri" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Uri(r.primitive_value(tag)?));
+            }
+            "valueCode" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::Code(r.primitive_value(tag)?));
+            }
+            "valueDateTime" => {
+                xml::choice(slot, "value", name)?;
+                *slot = Some(Self::DateTime(r.primitive_value(tag)?));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn write_xml(&self, w: &mut xml::Writer) {
+        match self {
+            Self::String(p) => w.primitive("valueString", p),
+            Self::Boolean(p) => w.primitive("valueBoolean", p),
+            Self::Integer(p) => w.primitive("valueInteger", p),
+            Self::Decimal(p) => w.primitive("valueDecimal", p),
+            Self::Uri(p) => w.primitive("valueUri", p),
+            Self::Code(p) => w.primitive("valueCode", p),
+            Self::DateTime(p) => w.primitive("valueDateTime", p),
         }
     }
 }

@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// Describes validation requirements, source(s), status and dates for one or more elements.
 ///
@@ -222,6 +224,164 @@ impl Serialize for VerificationResult {
     }
 }
 
+impl xml::FromXml for VerificationResult {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "target" => {
+                r.list(&mut self.target, tag)?;
+                8
+            }
+            "targetLocation" => {
+                r.primitive_list(&mut self.target_location, tag)?;
+                9
+            }
+            "need" => {
+                r.boxed(&mut self.need, tag)?;
+                10
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                11
+            }
+            "statusDate" => {
+                r.primitive(&mut self.status_date, tag)?;
+                12
+            }
+            "validationType" => {
+                r.boxed(&mut self.validation_type, tag)?;
+                13
+            }
+            "validationProcess" => {
+                r.list(&mut self.validation_process, tag)?;
+                14
+            }
+            "frequency" => {
+                r.boxed(&mut self.frequency, tag)?;
+                15
+            }
+            "lastPerformed" => {
+                r.primitive(&mut self.last_performed, tag)?;
+                16
+            }
+            "nextScheduled" => {
+                r.primitive(&mut self.next_scheduled, tag)?;
+                17
+            }
+            "failureAction" => {
+                r.boxed(&mut self.failure_action, tag)?;
+                18
+            }
+            "primarySource" => {
+                r.list(&mut self.primary_source, tag)?;
+                19
+            }
+            "attestation" => {
+                r.boxed(&mut self.attestation, tag)?;
+                20
+            }
+            "validator" => {
+                r.list(&mut self.validator, tag)?;
+                21
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VerificationResult {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("target", &self.target);
+        w.primitive_list("targetLocation", &self.target_location);
+        if let Some(v) = &self.need {
+            w.object("need", &**v);
+        }
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.status_date {
+            w.primitive("statusDate", v);
+        }
+        if let Some(v) = &self.validation_type {
+            w.object("validationType", &**v);
+        }
+        w.list("validationProcess", &self.validation_process);
+        if let Some(v) = &self.frequency {
+            w.object("frequency", &**v);
+        }
+        if let Some(v) = &self.last_performed {
+            w.primitive("lastPerformed", v);
+        }
+        if let Some(v) = &self.next_scheduled {
+            w.primitive("nextScheduled", v);
+        }
+        if let Some(v) = &self.failure_action {
+            w.object("failureAction", &**v);
+        }
+        w.list("primarySource", &self.primary_source);
+        if let Some(v) = &self.attestation {
+            w.object("attestation", &**v);
+        }
+        w.list("validator", &self.validator);
+    }
+}
+
 /// Information about the primary source(s) involved in validation
 ///
 /// FHIR: `VerificationResult.primarySource`.
@@ -319,6 +479,90 @@ impl Serialize for VerificationResultPrimarySource {
         ser::optional(&mut m, "canPushUpdates", &self.can_push_updates)?;
         ser::list(&mut m, "pushTypeAvailable", &self.push_type_available)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for VerificationResultPrimarySource {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "who" => {
+                r.boxed(&mut self.who, tag)?;
+                3
+            }
+            "type" => {
+                r.list(&mut self.r#type, tag)?;
+                4
+            }
+            "communicationMethod" => {
+                r.list(&mut self.communication_method, tag)?;
+                5
+            }
+            "validationStatus" => {
+                r.boxed(&mut self.validation_status, tag)?;
+                6
+            }
+            "validationDate" => {
+                r.primitive(&mut self.validation_date, tag)?;
+                7
+            }
+            "canPushUpdates" => {
+                r.boxed(&mut self.can_push_updates, tag)?;
+                8
+            }
+            "pushTypeAvailable" => {
+                r.list(&mut self.push_type_available, tag)?;
+                9
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VerificationResultPrimarySource {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.who {
+            w.object("who", &**v);
+        }
+        w.list("type", &self.r#type);
+        w.list("communicationMethod", &self.communication_method);
+        if let Some(v) = &self.validation_status {
+            w.object("validationStatus", &**v);
+        }
+        if let Some(v) = &self.validation_date {
+            w.primitive("validationDate", v);
+        }
+        if let Some(v) = &self.can_push_updates {
+            w.object("canPushUpdates", &**v);
+        }
+        w.list("pushTypeAvailable", &self.push_type_available);
     }
 }
 
@@ -443,6 +687,103 @@ impl Serialize for VerificationResultAttestation {
     }
 }
 
+impl xml::FromXml for VerificationResultAttestation {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "who" => {
+                r.boxed(&mut self.who, tag)?;
+                3
+            }
+            "onBehalfOf" => {
+                r.boxed(&mut self.on_behalf_of, tag)?;
+                4
+            }
+            "communicationMethod" => {
+                r.boxed(&mut self.communication_method, tag)?;
+                5
+            }
+            "date" => {
+                r.primitive(&mut self.date, tag)?;
+                6
+            }
+            "sourceIdentityCertificate" => {
+                r.primitive(&mut self.source_identity_certificate, tag)?;
+                7
+            }
+            "proxyIdentityCertificate" => {
+                r.primitive(&mut self.proxy_identity_certificate, tag)?;
+                8
+            }
+            "proxySignature" => {
+                r.boxed(&mut self.proxy_signature, tag)?;
+                9
+            }
+            "sourceSignature" => {
+                r.boxed(&mut self.source_signature, tag)?;
+                10
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VerificationResultAttestation {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.who {
+            w.object("who", &**v);
+        }
+        if let Some(v) = &self.on_behalf_of {
+            w.object("onBehalfOf", &**v);
+        }
+        if let Some(v) = &self.communication_method {
+            w.object("communicationMethod", &**v);
+        }
+        if let Some(v) = &self.date {
+            w.primitive("date", v);
+        }
+        if let Some(v) = &self.source_identity_certificate {
+            w.primitive("sourceIdentityCertificate", v);
+        }
+        if let Some(v) = &self.proxy_identity_certificate {
+            w.primitive("proxyIdentityCertificate", v);
+        }
+        if let Some(v) = &self.proxy_signature {
+            w.object("proxySignature", &**v);
+        }
+        if let Some(v) = &self.source_signature {
+            w.object("sourceSignature", &**v);
+        }
+    }
+}
+
 /// Information about the entity validating information
 ///
 /// FHIR: `VerificationResult.validator`.
@@ -518,5 +859,67 @@ impl Serialize for VerificationResultValidator {
         )?;
         ser::optional(&mut m, "attestationSignature", &self.attestation_signature)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for VerificationResultValidator {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "organization" => {
+                r.boxed(&mut self.organization, tag)?;
+                3
+            }
+            "identityCertificate" => {
+                r.primitive(&mut self.identity_certificate, tag)?;
+                4
+            }
+            "attestationSignature" => {
+                r.boxed(&mut self.attestation_signature, tag)?;
+                5
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VerificationResultValidator {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.organization {
+            w.object("organization", &**v);
+        }
+        if let Some(v) = &self.identity_certificate {
+            w.primitive("identityCertificate", v);
+        }
+        if let Some(v) = &self.attestation_signature {
+            w.object("attestationSignature", &**v);
+        }
     }
 }

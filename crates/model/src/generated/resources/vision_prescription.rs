@@ -11,6 +11,7 @@
     clippy::doc_markdown,
     clippy::wildcard_imports,
     clippy::match_wildcard_for_single_variants,
+    clippy::single_match_else,
     reason = "generated from the definitions' text"
 )]
 #![allow(rustdoc::bare_urls, reason = "definitions quote URLs as text")]
@@ -25,6 +26,7 @@ use crate::primitive::Primitive;
 use crate::ser;
 use crate::types::*;
 use crate::values::{Date, DateTime, Decimal, Instant, Time};
+use crate::xml;
 
 /// An authorization for the provision of glasses and/or contact lenses to a patient.
 ///
@@ -166,6 +168,128 @@ impl Serialize for VisionPrescription {
         ser::optional(&mut m, "prescriber", &self.prescriber)?;
         ser::list(&mut m, "lensSpecification", &self.lens_specification)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for VisionPrescription {
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "id" => {
+                r.primitive(&mut self.id, tag)?;
+                0
+            }
+            "meta" => {
+                r.boxed(&mut self.meta, tag)?;
+                1
+            }
+            "implicitRules" => {
+                r.primitive(&mut self.implicit_rules, tag)?;
+                2
+            }
+            "language" => {
+                r.primitive(&mut self.language, tag)?;
+                3
+            }
+            "text" => {
+                r.boxed(&mut self.text, tag)?;
+                4
+            }
+            "contained" => {
+                r.resource_list(&mut self.contained, tag)?;
+                5
+            }
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                6
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                7
+            }
+            "identifier" => {
+                r.list(&mut self.identifier, tag)?;
+                8
+            }
+            "status" => {
+                r.primitive(&mut self.status, tag)?;
+                9
+            }
+            "created" => {
+                r.primitive(&mut self.created, tag)?;
+                10
+            }
+            "patient" => {
+                r.boxed(&mut self.patient, tag)?;
+                11
+            }
+            "encounter" => {
+                r.boxed(&mut self.encounter, tag)?;
+                12
+            }
+            "dateWritten" => {
+                r.primitive(&mut self.date_written, tag)?;
+                13
+            }
+            "prescriber" => {
+                r.boxed(&mut self.prescriber, tag)?;
+                14
+            }
+            "lensSpecification" => {
+                r.list(&mut self.lens_specification, tag)?;
+                15
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VisionPrescription {
+    fn write_children(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.primitive("id", v);
+        }
+        if let Some(v) = &self.meta {
+            w.object("meta", &**v);
+        }
+        if let Some(v) = &self.implicit_rules {
+            w.primitive("implicitRules", v);
+        }
+        if let Some(v) = &self.language {
+            w.primitive("language", v);
+        }
+        if let Some(v) = &self.text {
+            w.object("text", &**v);
+        }
+        w.resource_list("contained", &self.contained);
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        w.list("identifier", &self.identifier);
+        if let Some(v) = &self.status {
+            w.primitive("status", v);
+        }
+        if let Some(v) = &self.created {
+            w.primitive("created", v);
+        }
+        if let Some(v) = &self.patient {
+            w.object("patient", &**v);
+        }
+        if let Some(v) = &self.encounter {
+            w.object("encounter", &**v);
+        }
+        if let Some(v) = &self.date_written {
+            w.primitive("dateWritten", v);
+        }
+        if let Some(v) = &self.prescriber {
+            w.object("prescriber", &**v);
+        }
+        w.list("lensSpecification", &self.lens_specification);
     }
 }
 
@@ -315,6 +439,141 @@ impl Serialize for VisionPrescriptionLensSpecification {
     }
 }
 
+impl xml::FromXml for VisionPrescriptionLensSpecification {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "product" => {
+                r.boxed(&mut self.product, tag)?;
+                3
+            }
+            "eye" => {
+                r.primitive(&mut self.eye, tag)?;
+                4
+            }
+            "sphere" => {
+                r.primitive(&mut self.sphere, tag)?;
+                5
+            }
+            "cylinder" => {
+                r.primitive(&mut self.cylinder, tag)?;
+                6
+            }
+            "axis" => {
+                r.primitive(&mut self.axis, tag)?;
+                7
+            }
+            "prism" => {
+                r.list(&mut self.prism, tag)?;
+                8
+            }
+            "add" => {
+                r.primitive(&mut self.add, tag)?;
+                9
+            }
+            "power" => {
+                r.primitive(&mut self.power, tag)?;
+                10
+            }
+            "backCurve" => {
+                r.primitive(&mut self.back_curve, tag)?;
+                11
+            }
+            "diameter" => {
+                r.primitive(&mut self.diameter, tag)?;
+                12
+            }
+            "duration" => {
+                r.boxed(&mut self.duration, tag)?;
+                13
+            }
+            "color" => {
+                r.primitive(&mut self.color, tag)?;
+                14
+            }
+            "brand" => {
+                r.primitive(&mut self.brand, tag)?;
+                15
+            }
+            "note" => {
+                r.list(&mut self.note, tag)?;
+                16
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VisionPrescriptionLensSpecification {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.product {
+            w.object("product", &**v);
+        }
+        if let Some(v) = &self.eye {
+            w.primitive("eye", v);
+        }
+        if let Some(v) = &self.sphere {
+            w.primitive("sphere", v);
+        }
+        if let Some(v) = &self.cylinder {
+            w.primitive("cylinder", v);
+        }
+        if let Some(v) = &self.axis {
+            w.primitive("axis", v);
+        }
+        w.list("prism", &self.prism);
+        if let Some(v) = &self.add {
+            w.primitive("add", v);
+        }
+        if let Some(v) = &self.power {
+            w.primitive("power", v);
+        }
+        if let Some(v) = &self.back_curve {
+            w.primitive("backCurve", v);
+        }
+        if let Some(v) = &self.diameter {
+            w.primitive("diameter", v);
+        }
+        if let Some(v) = &self.duration {
+            w.object("duration", &**v);
+        }
+        if let Some(v) = &self.color {
+            w.primitive("color", v);
+        }
+        if let Some(v) = &self.brand {
+            w.primitive("brand", v);
+        }
+        w.list("note", &self.note);
+    }
+}
+
 /// Eye alignment compensation
 ///
 /// FHIR: `VisionPrescription.lensSpecification.prism`.
@@ -378,5 +637,60 @@ impl Serialize for VisionPrescriptionLensSpecificationPrism {
         ser::primitive(&mut m, "amount", "_amount", &self.amount)?;
         ser::primitive(&mut m, "base", "_base", &self.base)?;
         m.end()
+    }
+}
+
+impl xml::FromXml for VisionPrescriptionLensSpecificationPrism {
+    fn read_attribute(&mut self, name: &str, value: String) -> Result<bool, xml::Error> {
+        match name {
+            "id" => xml::attribute(&mut self.id, name, value),
+            _ => Ok(false),
+        }
+    }
+    fn read_child<'i>(
+        &mut self,
+        name: &str,
+        r: &mut xml::Reader<'i>,
+        tag: &xml::Tag<'i>,
+    ) -> Result<Option<u16>, xml::Error> {
+        Ok(Some(match name {
+            "extension" => {
+                r.list(&mut self.extension, tag)?;
+                1
+            }
+            "modifierExtension" => {
+                r.list(&mut self.modifier_extension, tag)?;
+                2
+            }
+            "amount" => {
+                r.primitive(&mut self.amount, tag)?;
+                3
+            }
+            "base" => {
+                r.primitive(&mut self.base, tag)?;
+                4
+            }
+            _ => {
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+impl xml::ToXml for VisionPrescriptionLensSpecificationPrism {
+    fn write_attributes(&self, w: &mut xml::Writer) {
+        if let Some(v) = &self.id {
+            w.attribute("id", v);
+        }
+    }
+    fn write_children(&self, w: &mut xml::Writer) {
+        w.list("extension", &self.extension);
+        w.list("modifierExtension", &self.modifier_extension);
+        if let Some(v) = &self.amount {
+            w.primitive("amount", v);
+        }
+        if let Some(v) = &self.base {
+            w.primitive("base", v);
+        }
     }
 }
