@@ -1,5 +1,5 @@
 //! Parsing and writing realistic FHIR JSON: the typed model against `serde_json::Value`
-//! on the same bytes, in the same run.
+//! on the same bytes, in the same run; and the same documents in FHIR XML.
 //!
 //! `cargo bench -p renhice-model --bench json` (results in docs/benchmarks.md).
 
@@ -173,6 +173,19 @@ fn parse_and_write(c: &mut Criterion) {
                     .to_canonical_json(Canonicalization::Json)
                     .unwrap()
             });
+        });
+        group.finish();
+
+        // The same document in FHIR XML, through the same model, in the same run.
+        let xml = typed.to_xml().unwrap();
+        assert!(Resource::from_xml(&xml).unwrap() == typed);
+        let mut group = c.benchmark_group(format!("{name}/xml"));
+        group.throughput(Throughput::Bytes(xml.len() as u64));
+        group.bench_function("parse/typed", |b| {
+            b.iter(|| Resource::from_xml(black_box(&xml)).unwrap());
+        });
+        group.bench_function("write/typed", |b| {
+            b.iter(|| black_box(&typed).to_xml().unwrap());
         });
         group.finish();
     }

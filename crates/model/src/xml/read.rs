@@ -125,6 +125,7 @@ impl<'i> Reader<'i> {
             }
         };
         let name = tag.local_name().to_owned();
+        root.clone_from(&name);
         if tag.ns != Ns::Fhir {
             return Err(Error::data(format!(
                 "the root element <{name}> is not in the FHIR namespace; write it as \
@@ -132,7 +133,6 @@ impl<'i> Reader<'i> {
             ))
             .located(tag.offset));
         }
-        root.clone_from(&name);
         let resource = Resource::read_xml(&name, self, &tag)
             .map_err(|e| e.located(tag.offset))?
             .ok_or_else(|| {
@@ -340,7 +340,8 @@ impl<'i> Reader<'i> {
                 return Err(Error::data(format!(
                     "element <{name}> is not in the FHIR namespace ({FHIR_NS})"
                 ))
-                .located(tag.offset));
+                .located(tag.offset)
+                .at(&format!(".{name}")));
             }
             match value.read_child(name, self, &tag) {
                 Ok(Some(position)) => {

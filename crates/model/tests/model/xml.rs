@@ -48,3 +48,184 @@ fn json_examples_survive_xml() {
         );
     }
 }
+
+/// Everything FHIR XML spells differently from JSON, in one document read by hand.
+#[test]
+fn fhir_xml_is_read_as_the_specification_spells_it() {
+    let text = r##"<?xml version="1.0" encoding="UTF-8"?>
+<!-- comments and processing instructions are skipped -->
+<?xml-stylesheet href="x.xsl"?>
+<f:Patient xmlns:f="http://hl7.org/fhir" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xsi:schemaLocation="http://hl7.org/fhir patient.xsd">
+  <f:id value="rosa"/>
+  <f:text>
+    <f:status value="generated"/>
+    <div xmlns="http://www.w3.org/1999/xhtml"><p>Rosa &amp; Mar&#237;a</p></div>
+  </f:text>
+  <f:contained>
+    <f:Organization>
+      <f:id value="org1"/>
+      <f:name value="Posta"/>
+    </f:Organization>
+  </f:contained>
+  <f:extension url="http://example.org/a">
+    <f:valueString value="line one&#10;line two"/>
+  </f:extension>
+  <f:active value="true"/>
+  <f:name id="n1">
+    <f:family value="Quispe">
+      <f:extension url="http://hl7.org/fhir/StructureDefinition/humanname-own-prefix">
+        <f:valueString value="de"/>
+      </f:extension>
+    </f:family>
+    <f:given value="Rosa"/>
+    <f:given>
+      <f:extension url="http://hl7.org/fhir/StructureDefinition/data-absent-reason">
+        <f:valueCode value="unknown"/>
+      </f:extension>
+    </f:given>
+  </f:name>
+  <f:birthDate value="1985-03-14"/>
+  <f:multipleBirthInteger value="2"/>
+  <f:managingOrganization><f:reference value="#org1"/></f:managingOrganization>
+</f:Patient>
+"##;
+    let resource = Resource::from_xml(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let json: serde_json::Value = serde_json::from_slice(&resource.to_json()).unwrap();
+    let expected = serde_json::json!({
+        "resourceType": "Patient",
+        "id": "rosa",
+        "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Rosa &amp; Mar&#237;a</p></div>"},
+        "contained": [{"resourceType": "Organization", "id": "org1", "name": "Posta"}],
+        "extension": [{"url": "http://example.org/a", "valueString": "line one\nline two"}],
+        "active": true,
+        "name": [{
+            "id": "n1",
+            "family": "Quispe",
+            "_family": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix", "valueString": "de"}]},
+            "given": ["Rosa", null],
+            "_given": [null, {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}]
+        }],
+        "birthDate": "1985-03-14",
+        "multipleBirthInteger": 2,
+        "managingOrganization": {"reference": "#org1"}
+    });
+    assert_eq!(json, expected);
+    // Written back: FHIR's namespace as the default, the line break as a reference.
+    let written = resource.to_xml_string().unwrap();
+    assert!(written.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Patient xmlns=\"http://hl7.org/fhir\"><id value=\"rosa\"/>"), "{written}");
+    assert!(
+        written.contains("<valueString value=\"line one&#10;line two\"/>"),
+        "{written}"
+    );
+    assert!(Resource::from_xml(written.as_bytes()).unwrap() == resource);
+}
+
+/// What FHIR XML does not allow is refused with the element and the line.
+#[test]
+fn what_fhir_xml_forbids_is_refused_where_it_stands() {
+    let patient =
+        |inside: &str| format!("<Patient xmlns=\"http://hl7.org/fhir\">\n{inside}\n</Patient>");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (patient(r#"<gender value="female"/><id value="x"/>"#), "Patient.id", "out of order"),
+        (patient(r#"<sex value="female"/>"#), "Patient.sex", "unknown element"),
+        (patient(r#"<gender value="female" lang="es"/>"#), "Patient.gender", "no attribute \"lang\""),
+        (patient(r#"<gender value=""/>"#), "Patient.gender", "empty"),
+        (patient("<gender/>"), "Patient.gender", "neither a value nor extensions"),
+        (patient(r#"<gender value="female"/><gender value="male"/>"#), "Patient.gender", "more than once"),
+        (patient(r#"<active value="yes"/>"#), "Patient.active", "not a boolean"),
+        (patient(r#"<multipleBirthInteger value="2147483648"/>"#), "Patient.multipleBirthInteger", "range"),
+        (patient(r#"<multipleBirthInteger value="02"/>"#), "Patient.multipleBirthInteger", "not an integer"),
+        (patient(r#"<birthDate value="1990-02-30"/>"#), "Patient.birthDate", ""),
+        (patient(r#"<deceasedBoolean value="true"/><deceasedDateTime value="2020"/>"#), "Patient.deceasedDateTime", "second value"),
+        (patient(r#"<name><given value="a"/><given value="b" id=""/></name>"#), "Patient.name[0].given[1]", "empty"),
+        (patient("hola"), "Patient", "text stands between elements"),
+        (patient(r#"<text><status value="generated"/><div>x</div></text>"#), "Patient.text.div", "narrative"),
+        (patient("<contained/>"), "Patient.contained[0]", "holds no resource"),
+        (patient("<contained><Paciente/></contained>"), "Patient.contained[0]", "not an R4 resource"),
+        (patient(r#"<gender xmlns="urn:other" value="female"/>"#), "Patient.gender", "not in the FHIR namespace"),
+        ("<Patient><gender value=\"female\"/></Patient>".to_owned(), "Patient", "namespace"),
+        ("<Paciente xmlns=\"http://hl7.org/fhir\"/>".to_owned(), "Paciente", "not an R4 resource"),
+        ("<!DOCTYPE p [<!ENTITY x \"y\">]><Patient xmlns=\"http://hl7.org/fhir\"/>".to_owned(), "Resource", "DOCTYPE"),
+        ("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Patient xmlns=\"http://hl7.org/fhir\"/>".to_owned(), "Resource", "UTF-8"),
+        ("<Patient xmlns=\"http://hl7.org/fhir\"><gender value=\"female\">".to_owned(), "Patient", "ends inside"),
+        ("<Patient xmlns=\"http://hl7.org/fhir\"/><Patient xmlns=\"http://hl7.org/fhir\"/>".to_owned(), "Patient", "second element"),
+        (
+            format!(
+                "<Patient xmlns=\"http://hl7.org/fhir\">{}{}</Patient>",
+                "<extension url=\"u\">".repeat(200),
+                "</extension>".repeat(200)
+            ),
+            "Patient",
+            "nest more than 128",
+        ),
+    ];
+    for (text, path, message) in cases {
+        let error = Resource::from_xml(text.as_bytes()).expect_err(&text);
+        assert!(
+            error.path.starts_with(path) && error.message.contains(message),
+            "{text}\n→ {error} (wanted {path}: …{message}…)"
+        );
+        assert!(error.line >= 1 && error.column >= 1, "{error}");
+    }
+    // The line and column are where the offending element starts.
+    let error =
+        Resource::from_xml(patient(r#"<gender value="female"/><id value="x"/>"#).as_bytes())
+            .unwrap_err();
+    assert_eq!((error.line, error.column), (2, 25), "{error}");
+    // Not UTF-8.
+    let error = Resource::from_xml(
+        b"<Patient xmlns=\"http://hl7.org/fhir\"><language value=\"\xff\"/></Patient>",
+    )
+    .unwrap_err();
+    assert!(error.message.contains("UTF-8"), "{error}");
+    // Lenient reading skips what it does not know.
+    let lenient = Resource::from_xml_with(
+        patient(r#"<sex value="female"/><gender value="female" lang="es"/>"#).as_bytes(),
+        renhice_model::json::Mode::Lenient,
+    )
+    .unwrap();
+    assert_eq!(
+        lenient.to_json_string(),
+        r#"{"resourceType":"Patient","gender":"female"}"#
+    );
+}
+
+/// The writer refuses what XML cannot carry rather than writing a broken document.
+#[test]
+fn what_xml_cannot_carry_is_not_written() {
+    let with = |field: &str, value: &str| {
+        let json = serde_json::json!({"resourceType": "Patient", field: value}).to_string();
+        Resource::from_json(json.as_bytes()).unwrap()
+    };
+    assert!(matches!(
+        with("language", "e\u{1}s").to_xml(),
+        Err(renhice_model::xml::WriteError::Character(1))
+    ));
+    for div in [
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div><active value=\"false\"/>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</div>",
+        "<p>x</p>",
+        "<div xmlns=\"http://hl7.org/fhir\">x</div>",
+    ] {
+        let json = serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": div}}).to_string();
+        let resource = Resource::from_json(json.as_bytes()).unwrap();
+        assert!(
+            matches!(
+                resource.to_xml(),
+                Err(renhice_model::xml::WriteError::Narrative(_))
+            ),
+            "{div}"
+        );
+    }
+    // A div without its namespace gets it, so it stays XHTML inside FHIR XML.
+    let json = serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": "<div><p>x</p></div>"}}).to_string();
+    let xml = Resource::from_json(json.as_bytes())
+        .unwrap()
+        .to_xml_string()
+        .unwrap();
+    assert!(
+        xml.contains("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>x</p></div>"),
+        "{xml}"
+    );
+}
