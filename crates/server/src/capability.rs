@@ -136,7 +136,7 @@ pub(crate) fn capability_statement(started: OffsetDateTime, issuer: &str, cors: 
         "resourceType": "CapabilityStatement",
         "text": {
             "status": "generated",
-            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>renhice: the national registry of electronic health records (RENHICE). A FHIR R4 server over JSON: which IPRESS holds which records of which patient (IHE MHD, PIXm, PDQm), the patients' basic clinical information, consents and the audit trail.</p></div>"
+            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>renhice: the national registry of electronic health records (RENHICE). A FHIR R4 server in JSON and XML: which IPRESS holds which records of which patient (IHE MHD, PIXm, PDQm), the patients' basic clinical information, consents and the audit trail.</p></div>"
         },
         "name": "RenhiceRegistry",
         "title": "renhice: national registry of electronic health records (RENHICE)",
@@ -151,10 +151,10 @@ pub(crate) fn capability_statement(started: OffsetDateTime, issuer: &str, cors: 
             "description": "renhice registry server"
         },
         "fhirVersion": FHIR_VERSION,
-        "format": ["application/fhir+json", "json"],
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
         "rest": [{
             "mode": "server",
-            "documentation": "FHIR R4 REST API over JSON. Errors are answered with OperationOutcome. Searches also answer POST [type]/_search; DocumentReference and List searches take _sort=date or -date; every search takes _count (at most 200) and _total=accurate.",
+            "documentation": "FHIR R4 REST API in JSON and XML (Accept or _format). Errors are answered with OperationOutcome. Searches also answer POST [type]/_search; DocumentReference and List searches take _sort=date or -date; every search takes _count (at most 200) and _total=accurate.",
             "security": {
                 "extension": [{
                     "url": OAUTH_URIS,
