@@ -9,6 +9,7 @@ mod audit;
 mod bench;
 mod clients;
 mod config;
+mod convert;
 mod logging;
 mod signatures;
 mod tokens;
@@ -59,6 +60,9 @@ enum Command {
     /// Validate FHIR JSON resources or Bundles against FHIR R4 and the Peruvian and
     /// registry profiles. Exit code: 0 valid, 1 errors, 3 warnings only, 5 unreadable input.
     Validate(validation::ValidateArgs),
+    /// Convert FHIR resources between JSON and XML through the model (strictly, unless
+    /// --lenient). Exit code: 0 every file converted, 1 some file is not FHIR.
+    Convert(convert::ConvertArgs),
     /// Run a conformance suite (profiles/suites/) against a SIHCE's FHIR endpoint and
     /// write the reports (testreport.json, junit.xml, report.html). Exit code: 0 every test passed,
     /// 1 some failed, 5 the suite or an option cannot be used.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => signatures::sign(&args),
         Command::Validate(args) => return validation::validate(&args),
         Command::Accredit(args) => return accredit::accredit(&args),
+        Command::Convert(args) => return convert::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
