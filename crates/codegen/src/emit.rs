@@ -531,7 +531,7 @@ pub(crate) fn resources_mod(
     for (name, _) in names {
         let _ = writeln!(
             out,
-            "            {name:?} => Self::{name}(Box::new(r.object(tag)?)),"
+            "            {name:?} => Self::{name}(Box::new(r.resource_object(tag)?)),"
         );
     }
     out.push_str("            _ => return Ok(None),\n        }))\n    }\n\n    /// Writes the resource as an element named by its type.\n    pub(crate) fn write_xml(&self, w: &mut crate::xml::Writer) {\n        match self {\n");

@@ -49,6 +49,24 @@ fn strict() -> bool {
     MODE.with(Cell::get) == Mode::Strict
 }
 
+thread_local! {
+    /// Lenient reading: whether the object just read kept nothing (every property was
+    /// unknown and skipped). Its parent drops it, as if it had not been sent, so an
+    /// empty `{}` (which ele-1 forbids) is never written back.
+    static EMPTY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Lenient reading: reads one value with `read` and drops it if it was an object that
+/// kept nothing. Strict reading refuses such an object in [`read_fields`] already.
+fn kept<T, E>(read: impl FnOnce() -> Result<Option<T>, E>) -> Result<Option<T>, E> {
+    if strict() {
+        return read();
+    }
+    EMPTY.with(|e| e.set(false));
+    let value = read()?;
+    Ok(value.filter(|_| !EMPTY.with(|e| e.replace(false))))
+}
+
 /// Marks the element path inside an error message (see [`at`]).
 pub(crate) const PATH_MARK: char = '\u{1}';
 
@@ -82,7 +100,7 @@ fn at<E: de::Error>(segment: std::fmt::Arguments<'_>, err: &E) -> E {
 }
 
 /// A generated FHIR struct: a data type, a backbone element or a resource.
-pub trait FhirObject: Default + Sized {
+pub trait FhirObject: Default + PartialEq + Sized {
     /// The FHIR name of the type, for messages (`Patient`, `Patient.contact`).
     const TYPE_NAME: &'static str;
     /// `Some(name)` for resources, whose JSON carries `"resourceType": name`.
@@ -195,6 +213,10 @@ pub(crate) fn read_fields<'de, T: FhirObject, A: MapAccess<'de>>(
             T::TYPE_NAME
         )));
     }
+    if !strict() {
+        let empty = T::RESOURCE_TYPE.is_none() && *out == T::default();
+        EMPTY.with(|e| e.set(empty));
+    }
     Ok(())
 }
 
@@ -243,7 +265,7 @@ pub fn plain<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     if slot.is_some() {
         return Err(duplicate(key));
     }
-    *slot = nullable(map, key)?;
+    *slot = kept(|| nullable(map, key))?;
     Ok(())
 }
 
@@ -274,7 +296,7 @@ pub fn primitive_element<'de, T, A: MapAccess<'de>>(
     if element.element.is_some() {
         return Err(duplicate(key));
     }
-    element.element = nullable::<ElementData, A>(map, key)?.map(Box::new);
+    element.element = kept(|| nullable::<ElementData, A>(map, key))?.map(Box::new);
     if element.is_empty() {
         *slot = None;
     }
@@ -374,6 +396,12 @@ pub fn primitive_element_list<'de, T, A: MapAccess<'de>>(
 ) -> Result<(), A::Error> {
     let NullableItems(items) = map.next_value::<NullableItems<ElementData>>()?;
     not_empty(&items, key)?;
+    // Lenient reading: element data that kept nothing is none at all.
+    let empty = ElementData::default();
+    let items: Vec<_> = items
+        .into_iter()
+        .map(|item| item.filter(|e| *e != empty))
+        .collect();
     merge_primitive_list(slot, items, key, |p, e| {
         p.element.replace(Box::new(e)).is_none()
     })
@@ -397,7 +425,7 @@ pub fn boxed<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
     if slot.is_some() {
         return Err(duplicate(key));
     }
-    *slot = nullable::<T, A>(map, key)?.map(Box::new);
+    *slot = kept(|| nullable::<T, A>(map, key))?.map(Box::new);
     Ok(())
 }
 
@@ -429,12 +457,20 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Items<T> {
             }
             fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                let mut index = 0usize;
+                let lenient = !strict();
                 loop {
+                    if lenient {
+                        EMPTY.with(|e| e.set(false));
+                    }
                     match seq.next_element::<T>() {
+                        // An item that kept nothing is dropped (lenient reading).
+                        Ok(Some(_)) if lenient && EMPTY.with(|e| e.replace(false)) => {}
                         Ok(Some(item)) => items.push(item),
                         Ok(None) => return Ok(Items(items)),
-                        Err(e) => return Err(at(format_args!("[{}]", items.len()), &e)),
+                        Err(e) => return Err(at(format_args!("[{index}]"), &e)),
                     }
+                    index += 1;
                 }
             }
         }
@@ -488,7 +524,7 @@ pub fn choice_primitive_element<'de, C, T, A: MapAccess<'de>>(
     wrap: fn(Primitive<T>) -> C,
     get: fn(&mut C) -> Option<&mut Primitive<T>>,
 ) -> Result<(), A::Error> {
-    let element = nullable::<ElementData, A>(map, key)?.map(Box::new);
+    let element = kept(|| nullable::<ElementData, A>(map, key))?.map(Box::new);
     match slot {
         None => {
             if element.is_some() {
@@ -521,7 +557,7 @@ pub fn choice_complex<'de, C, T: Deserialize<'de>, A: MapAccess<'de>>(
     if slot.is_some() {
         return Err(two_choices(base, key));
     }
-    *slot = nullable::<T, A>(map, key)?.map(|v| wrap(Box::new(v)));
+    *slot = kept(|| nullable::<T, A>(map, key))?.map(|v| wrap(Box::new(v)));
     Ok(())
 }
 

@@ -45,8 +45,8 @@ struct Values<'a, T>(&'a [Primitive<T>]);
 
 impl<T: Serialize> Serialize for Values<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for p in self.0 {
+        let mut seq = s.serialize_seq(None)?;
+        for p in self.0.iter().filter(|p| !p.is_empty()) {
             seq.serialize_element(&p.value)?;
         }
         seq.end()
@@ -57,8 +57,8 @@ struct Elements<'a, T>(&'a [Primitive<T>]);
 
 impl<T> Serialize for Elements<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for p in self.0 {
+        let mut seq = s.serialize_seq(None)?;
+        for p in self.0.iter().filter(|p| !p.is_empty()) {
             seq.serialize_element(&p.element)?;
         }
         seq.end()
@@ -66,14 +66,17 @@ impl<T> Serialize for Elements<'_, T> {
 }
 
 /// Writes a primitive array as `key` (values, `null` where an item has none) and, if any
-/// item has an id or extensions, `ext_key` (`null` where an item has none).
+/// item has an id or extensions, `ext_key` (`null` where an item has none). The value
+/// array is written whenever the element is, even when every value is `null`: it is the
+/// array the element data pairs with (FHIR R4 §2.6.2.3). An item with neither value nor
+/// element data carries nothing and is left out of both.
 pub fn primitive_list<M: SerializeMap, T: Serialize>(
     m: &mut M,
     key: &'static str,
     ext_key: &'static str,
     items: &[Primitive<T>],
 ) -> Result<(), M::Error> {
-    if items.iter().any(|p| p.value.is_some()) {
+    if items.iter().any(|p| !p.is_empty()) {
         m.serialize_entry(key, &Values(items))?;
     }
     if items.iter().any(|p| p.element.is_some()) {

@@ -314,16 +314,45 @@ impl<'i> Reader<'i> {
     }
 
     /// Reads a struct whose start tag has just been read.
-    ///
-    /// # Errors
-    /// The element is not valid FHIR XML.
-    pub fn object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
+    fn read_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
         let mut value = T::default();
         self.attributes(tag, |name, text| value.read_attribute(name, text))?;
         if !tag.empty {
             self.children(&mut value, tag)?;
         }
         Ok(value)
+    }
+
+    /// Reads a data type or backbone element whose start tag has just been read: one with
+    /// nothing in it is refused (ele-1), or, read leniently, comes back empty for its
+    /// parent to drop.
+    ///
+    /// # Errors
+    /// The element is not valid FHIR XML, or empty.
+    pub fn object<T: FromXml + PartialEq>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
+        let value: T = self.read_object(tag)?;
+        if self.mode == Mode::Strict && value == T::default() {
+            return Err(Error::data(format!(
+                "<{}> has nothing in it (ele-1); FHIR XML leaves out empty elements",
+                tag.local_name()
+            )));
+        }
+        Ok(value)
+    }
+
+    /// Reads a resource whose element (`<Patient>`) has just been read; an empty one is
+    /// a resource all the same.
+    ///
+    /// # Errors
+    /// The element is not valid FHIR XML.
+    pub fn resource_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
+        self.read_object(tag)
+    }
+
+    /// Lenient reading: `None` for an element that kept nothing.
+    fn kept<T: FromXml + PartialEq>(&mut self, tag: &Tag<'i>) -> Result<Option<T>, Error> {
+        let value: T = self.object(tag)?;
+        Ok((value != T::default()).then_some(value))
     }
 
     fn children<T: FromXml>(&mut self, value: &mut T, parent: &Tag<'i>) -> Result<(), Error> {
@@ -375,11 +404,15 @@ impl<'i> Reader<'i> {
     ///
     /// # Errors
     /// A second one, or an invalid one.
-    pub fn plain<T: FromXml>(&mut self, slot: &mut Option<T>, tag: &Tag<'i>) -> Result<(), Error> {
+    pub fn plain<T: FromXml + PartialEq>(
+        &mut self,
+        slot: &mut Option<T>,
+        tag: &Tag<'i>,
+    ) -> Result<(), Error> {
         if slot.is_some() {
             return Err(duplicate(tag));
         }
-        *slot = Some(self.object(tag)?);
+        *slot = self.kept(tag)?;
         Ok(())
     }
 
@@ -387,7 +420,7 @@ impl<'i> Reader<'i> {
     ///
     /// # Errors
     /// A second one, or an invalid one.
-    pub fn boxed<T: FromXml>(
+    pub fn boxed<T: FromXml + PartialEq>(
         &mut self,
         slot: &mut Option<Box<T>>,
         tag: &Tag<'i>,
@@ -395,7 +428,7 @@ impl<'i> Reader<'i> {
         if slot.is_some() {
             return Err(duplicate(tag));
         }
-        *slot = Some(Box::new(self.object(tag)?));
+        *slot = self.kept(tag)?.map(Box::new);
         Ok(())
     }
 
@@ -403,10 +436,14 @@ impl<'i> Reader<'i> {
     ///
     /// # Errors
     /// An invalid one.
-    pub fn list<T: FromXml>(&mut self, slot: &mut Vec<T>, tag: &Tag<'i>) -> Result<(), Error> {
+    pub fn list<T: FromXml + PartialEq>(
+        &mut self,
+        slot: &mut Vec<T>,
+        tag: &Tag<'i>,
+    ) -> Result<(), Error> {
         let index = slot.len();
-        let item = self.object(tag).map_err(|e| e.at(&format!("[{index}]")))?;
-        slot.push(item);
+        let item = self.kept(tag).map_err(|e| e.at(&format!("[{index}]")))?;
+        slot.extend(item);
         Ok(())
     }
 
@@ -415,7 +452,7 @@ impl<'i> Reader<'i> {
     /// # Errors
     /// A value its type does not allow, or an element with neither value nor extension.
     pub fn primitive_value<T: XmlValue>(&mut self, tag: &Tag<'i>) -> Result<Primitive<T>, Error> {
-        let read: PrimitiveXml<T> = self.object(tag)?;
+        let read: PrimitiveXml<T> = self.read_object(tag)?;
         let element = (read.id.is_some() || !read.extension.is_empty()).then(|| {
             Box::new(ElementData {
                 id: read.id,

@@ -113,6 +113,10 @@ impl Writer {
 
     /// Writes a primitive element: `id` and `value` attributes, extensions inside.
     pub fn primitive<T: XmlValue>(&mut self, name: &str, p: &Primitive<T>) {
+        // Nothing to say (a lenient reader dropped all of it): no element (ele-1).
+        if p.is_empty() {
+            return;
+        }
         self.start(name);
         if let Some(id) = p.id() {
             self.attribute("id", id);

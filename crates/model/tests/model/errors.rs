@@ -190,6 +190,51 @@ fn empty_arrays_and_objects_are_refused_in_strict_mode_and_dropped_in_lenient_mo
 }
 
 #[test]
+fn what_lenient_reading_empties_is_not_written_back() {
+    // Every property unknown: the objects keep nothing, and are dropped, not written
+    // back as `{}` (which ele-1 forbids), however deep.
+    for text in [
+        r#"{"resourceType": "Patient", "name": [{"nombre": "Rosa"}]}"#,
+        r#"{"resourceType": "Patient", "maritalStatus": {"estado": "S"}}"#,
+        r#"{"resourceType": "Patient", "contact": [{"name": {"x": 1}}]}"#,
+        r#"{"resourceType": "Patient", "deceasedDateTime": "2020", "_deceasedDateTime": {"x": 1}}"#,
+        r#"{"resourceType": "Observation", "status": "final", "code": {"text": "t"}, "valueQuantity": {"x": 1}}"#,
+        r#"{"resourceType": "Patient", "name": [{"given": ["Rosa"], "_given": [{"x": 1}]}]}"#,
+    ] {
+        let lenient = Resource::from_json_with(text.as_bytes(), Mode::Lenient).unwrap();
+        let written = lenient.to_json_string();
+        assert!(
+            !written.contains("{}") && !written.contains("[]"),
+            "{text} → {written}"
+        );
+        // What is written is strict FHIR JSON again.
+        Resource::from_json(written.as_bytes()).unwrap_or_else(|e| panic!("{written}: {e}"));
+    }
+    let lenient = Resource::from_json_with(
+        br#"{"resourceType": "Patient", "name": [{"nombre": "x"}, {"family": "Quispe"}], "active": true}"#,
+        Mode::Lenient,
+    )
+    .unwrap();
+    assert_eq!(
+        lenient.to_json_string(),
+        r#"{"resourceType":"Patient","active":true,"name":[{"family":"Quispe"}]}"#
+    );
+}
+
+#[test]
+fn a_primitive_array_of_extensions_only_keeps_its_value_array() {
+    // Every value null, extensions on each: the value array is written with its nulls,
+    // the array the element data pairs with.
+    let text = r#"{"resourceType":"Patient","name":[{"given":[null,null],"_given":[{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}]},{"id":"g2"}]}]}"#;
+    let resource = Resource::from_json(text.as_bytes()).unwrap();
+    assert_eq!(resource.to_json_string(), text);
+    // The same read from the element data alone is written with its value array too.
+    let alone = r#"{"resourceType":"Patient","name":[{"_given":[{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/data-absent-reason","valueCode":"masked"}]},{"id":"g2"}]}]}"#;
+    let resource = Resource::from_json(alone.as_bytes()).unwrap();
+    assert_eq!(resource.to_json_string(), text);
+}
+
+#[test]
 fn a_resource_type_element_inside_a_resource_is_read_as_an_element() {
     // R4's ExampleScenario.instance.resourceType is a data element (a code).
     let text = r#"{"resourceType": "ExampleScenario", "status": "draft",

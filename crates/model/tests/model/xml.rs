@@ -179,6 +179,26 @@ fn what_fhir_xml_forbids_is_refused_where_it_stands() {
     )
     .unwrap_err();
     assert!(error.message.contains("UTF-8"), "{error}");
+    // An element with nothing in it (ele-1), as JSON refuses `{}`.
+    for inside in [
+        "<name/>",
+        "<maritalStatus></maritalStatus>",
+        "<contact><name/></contact>",
+    ] {
+        let error = Resource::from_xml(patient(inside).as_bytes()).unwrap_err();
+        assert!(error.message.contains("ele-1"), "{inside}: {error}");
+    }
+    // Read leniently, an element that keeps nothing is dropped, not written back empty.
+    let lenient = Resource::from_xml_with(
+        patient(r#"<name><nombre value="x"/></name><name><family value="Quispe"/></name>"#)
+            .as_bytes(),
+        renhice_model::json::Mode::Lenient,
+    )
+    .unwrap();
+    assert_eq!(
+        lenient.to_json_string(),
+        r#"{"resourceType":"Patient","name":[{"family":"Quispe"}]}"#
+    );
     // Lenient reading skips what it does not know.
     let lenient = Resource::from_xml_with(
         patient(r#"<sex value="female"/><gender value="female" lang="es"/>"#).as_bytes(),

@@ -4088,180 +4088,206 @@ impl Resource {
         tag: &crate::xml::Tag<'i>,
     ) -> Result<Option<Self>, crate::xml::Error> {
         Ok(Some(match name {
-            "Account" => Self::Account(Box::new(r.object(tag)?)),
-            "ActivityDefinition" => Self::ActivityDefinition(Box::new(r.object(tag)?)),
-            "AdverseEvent" => Self::AdverseEvent(Box::new(r.object(tag)?)),
-            "AllergyIntolerance" => Self::AllergyIntolerance(Box::new(r.object(tag)?)),
-            "Appointment" => Self::Appointment(Box::new(r.object(tag)?)),
-            "AppointmentResponse" => Self::AppointmentResponse(Box::new(r.object(tag)?)),
-            "AuditEvent" => Self::AuditEvent(Box::new(r.object(tag)?)),
-            "Basic" => Self::Basic(Box::new(r.object(tag)?)),
-            "Binary" => Self::Binary(Box::new(r.object(tag)?)),
+            "Account" => Self::Account(Box::new(r.resource_object(tag)?)),
+            "ActivityDefinition" => Self::ActivityDefinition(Box::new(r.resource_object(tag)?)),
+            "AdverseEvent" => Self::AdverseEvent(Box::new(r.resource_object(tag)?)),
+            "AllergyIntolerance" => Self::AllergyIntolerance(Box::new(r.resource_object(tag)?)),
+            "Appointment" => Self::Appointment(Box::new(r.resource_object(tag)?)),
+            "AppointmentResponse" => Self::AppointmentResponse(Box::new(r.resource_object(tag)?)),
+            "AuditEvent" => Self::AuditEvent(Box::new(r.resource_object(tag)?)),
+            "Basic" => Self::Basic(Box::new(r.resource_object(tag)?)),
+            "Binary" => Self::Binary(Box::new(r.resource_object(tag)?)),
             "BiologicallyDerivedProduct" => {
-                Self::BiologicallyDerivedProduct(Box::new(r.object(tag)?))
+                Self::BiologicallyDerivedProduct(Box::new(r.resource_object(tag)?))
             }
-            "BodyStructure" => Self::BodyStructure(Box::new(r.object(tag)?)),
-            "Bundle" => Self::Bundle(Box::new(r.object(tag)?)),
-            "CapabilityStatement" => Self::CapabilityStatement(Box::new(r.object(tag)?)),
-            "CarePlan" => Self::CarePlan(Box::new(r.object(tag)?)),
-            "CareTeam" => Self::CareTeam(Box::new(r.object(tag)?)),
-            "CatalogEntry" => Self::CatalogEntry(Box::new(r.object(tag)?)),
-            "ChargeItem" => Self::ChargeItem(Box::new(r.object(tag)?)),
-            "ChargeItemDefinition" => Self::ChargeItemDefinition(Box::new(r.object(tag)?)),
-            "Claim" => Self::Claim(Box::new(r.object(tag)?)),
-            "ClaimResponse" => Self::ClaimResponse(Box::new(r.object(tag)?)),
-            "ClinicalImpression" => Self::ClinicalImpression(Box::new(r.object(tag)?)),
-            "CodeSystem" => Self::CodeSystem(Box::new(r.object(tag)?)),
-            "Communication" => Self::Communication(Box::new(r.object(tag)?)),
-            "CommunicationRequest" => Self::CommunicationRequest(Box::new(r.object(tag)?)),
-            "CompartmentDefinition" => Self::CompartmentDefinition(Box::new(r.object(tag)?)),
-            "Composition" => Self::Composition(Box::new(r.object(tag)?)),
-            "ConceptMap" => Self::ConceptMap(Box::new(r.object(tag)?)),
-            "Condition" => Self::Condition(Box::new(r.object(tag)?)),
-            "Consent" => Self::Consent(Box::new(r.object(tag)?)),
-            "Contract" => Self::Contract(Box::new(r.object(tag)?)),
-            "Coverage" => Self::Coverage(Box::new(r.object(tag)?)),
+            "BodyStructure" => Self::BodyStructure(Box::new(r.resource_object(tag)?)),
+            "Bundle" => Self::Bundle(Box::new(r.resource_object(tag)?)),
+            "CapabilityStatement" => Self::CapabilityStatement(Box::new(r.resource_object(tag)?)),
+            "CarePlan" => Self::CarePlan(Box::new(r.resource_object(tag)?)),
+            "CareTeam" => Self::CareTeam(Box::new(r.resource_object(tag)?)),
+            "CatalogEntry" => Self::CatalogEntry(Box::new(r.resource_object(tag)?)),
+            "ChargeItem" => Self::ChargeItem(Box::new(r.resource_object(tag)?)),
+            "ChargeItemDefinition" => Self::ChargeItemDefinition(Box::new(r.resource_object(tag)?)),
+            "Claim" => Self::Claim(Box::new(r.resource_object(tag)?)),
+            "ClaimResponse" => Self::ClaimResponse(Box::new(r.resource_object(tag)?)),
+            "ClinicalImpression" => Self::ClinicalImpression(Box::new(r.resource_object(tag)?)),
+            "CodeSystem" => Self::CodeSystem(Box::new(r.resource_object(tag)?)),
+            "Communication" => Self::Communication(Box::new(r.resource_object(tag)?)),
+            "CommunicationRequest" => Self::CommunicationRequest(Box::new(r.resource_object(tag)?)),
+            "CompartmentDefinition" => {
+                Self::CompartmentDefinition(Box::new(r.resource_object(tag)?))
+            }
+            "Composition" => Self::Composition(Box::new(r.resource_object(tag)?)),
+            "ConceptMap" => Self::ConceptMap(Box::new(r.resource_object(tag)?)),
+            "Condition" => Self::Condition(Box::new(r.resource_object(tag)?)),
+            "Consent" => Self::Consent(Box::new(r.resource_object(tag)?)),
+            "Contract" => Self::Contract(Box::new(r.resource_object(tag)?)),
+            "Coverage" => Self::Coverage(Box::new(r.resource_object(tag)?)),
             "CoverageEligibilityRequest" => {
-                Self::CoverageEligibilityRequest(Box::new(r.object(tag)?))
+                Self::CoverageEligibilityRequest(Box::new(r.resource_object(tag)?))
             }
             "CoverageEligibilityResponse" => {
-                Self::CoverageEligibilityResponse(Box::new(r.object(tag)?))
+                Self::CoverageEligibilityResponse(Box::new(r.resource_object(tag)?))
             }
-            "DetectedIssue" => Self::DetectedIssue(Box::new(r.object(tag)?)),
-            "Device" => Self::Device(Box::new(r.object(tag)?)),
-            "DeviceDefinition" => Self::DeviceDefinition(Box::new(r.object(tag)?)),
-            "DeviceMetric" => Self::DeviceMetric(Box::new(r.object(tag)?)),
-            "DeviceRequest" => Self::DeviceRequest(Box::new(r.object(tag)?)),
-            "DeviceUseStatement" => Self::DeviceUseStatement(Box::new(r.object(tag)?)),
-            "DiagnosticReport" => Self::DiagnosticReport(Box::new(r.object(tag)?)),
-            "DocumentManifest" => Self::DocumentManifest(Box::new(r.object(tag)?)),
-            "DocumentReference" => Self::DocumentReference(Box::new(r.object(tag)?)),
-            "EffectEvidenceSynthesis" => Self::EffectEvidenceSynthesis(Box::new(r.object(tag)?)),
-            "Encounter" => Self::Encounter(Box::new(r.object(tag)?)),
-            "Endpoint" => Self::Endpoint(Box::new(r.object(tag)?)),
-            "EnrollmentRequest" => Self::EnrollmentRequest(Box::new(r.object(tag)?)),
-            "EnrollmentResponse" => Self::EnrollmentResponse(Box::new(r.object(tag)?)),
-            "EpisodeOfCare" => Self::EpisodeOfCare(Box::new(r.object(tag)?)),
-            "EventDefinition" => Self::EventDefinition(Box::new(r.object(tag)?)),
-            "Evidence" => Self::Evidence(Box::new(r.object(tag)?)),
-            "EvidenceVariable" => Self::EvidenceVariable(Box::new(r.object(tag)?)),
-            "ExampleScenario" => Self::ExampleScenario(Box::new(r.object(tag)?)),
-            "ExplanationOfBenefit" => Self::ExplanationOfBenefit(Box::new(r.object(tag)?)),
-            "FamilyMemberHistory" => Self::FamilyMemberHistory(Box::new(r.object(tag)?)),
-            "Flag" => Self::Flag(Box::new(r.object(tag)?)),
-            "Goal" => Self::Goal(Box::new(r.object(tag)?)),
-            "GraphDefinition" => Self::GraphDefinition(Box::new(r.object(tag)?)),
-            "Group" => Self::Group(Box::new(r.object(tag)?)),
-            "GuidanceResponse" => Self::GuidanceResponse(Box::new(r.object(tag)?)),
-            "HealthcareService" => Self::HealthcareService(Box::new(r.object(tag)?)),
-            "ImagingStudy" => Self::ImagingStudy(Box::new(r.object(tag)?)),
-            "Immunization" => Self::Immunization(Box::new(r.object(tag)?)),
-            "ImmunizationEvaluation" => Self::ImmunizationEvaluation(Box::new(r.object(tag)?)),
+            "DetectedIssue" => Self::DetectedIssue(Box::new(r.resource_object(tag)?)),
+            "Device" => Self::Device(Box::new(r.resource_object(tag)?)),
+            "DeviceDefinition" => Self::DeviceDefinition(Box::new(r.resource_object(tag)?)),
+            "DeviceMetric" => Self::DeviceMetric(Box::new(r.resource_object(tag)?)),
+            "DeviceRequest" => Self::DeviceRequest(Box::new(r.resource_object(tag)?)),
+            "DeviceUseStatement" => Self::DeviceUseStatement(Box::new(r.resource_object(tag)?)),
+            "DiagnosticReport" => Self::DiagnosticReport(Box::new(r.resource_object(tag)?)),
+            "DocumentManifest" => Self::DocumentManifest(Box::new(r.resource_object(tag)?)),
+            "DocumentReference" => Self::DocumentReference(Box::new(r.resource_object(tag)?)),
+            "EffectEvidenceSynthesis" => {
+                Self::EffectEvidenceSynthesis(Box::new(r.resource_object(tag)?))
+            }
+            "Encounter" => Self::Encounter(Box::new(r.resource_object(tag)?)),
+            "Endpoint" => Self::Endpoint(Box::new(r.resource_object(tag)?)),
+            "EnrollmentRequest" => Self::EnrollmentRequest(Box::new(r.resource_object(tag)?)),
+            "EnrollmentResponse" => Self::EnrollmentResponse(Box::new(r.resource_object(tag)?)),
+            "EpisodeOfCare" => Self::EpisodeOfCare(Box::new(r.resource_object(tag)?)),
+            "EventDefinition" => Self::EventDefinition(Box::new(r.resource_object(tag)?)),
+            "Evidence" => Self::Evidence(Box::new(r.resource_object(tag)?)),
+            "EvidenceVariable" => Self::EvidenceVariable(Box::new(r.resource_object(tag)?)),
+            "ExampleScenario" => Self::ExampleScenario(Box::new(r.resource_object(tag)?)),
+            "ExplanationOfBenefit" => Self::ExplanationOfBenefit(Box::new(r.resource_object(tag)?)),
+            "FamilyMemberHistory" => Self::FamilyMemberHistory(Box::new(r.resource_object(tag)?)),
+            "Flag" => Self::Flag(Box::new(r.resource_object(tag)?)),
+            "Goal" => Self::Goal(Box::new(r.resource_object(tag)?)),
+            "GraphDefinition" => Self::GraphDefinition(Box::new(r.resource_object(tag)?)),
+            "Group" => Self::Group(Box::new(r.resource_object(tag)?)),
+            "GuidanceResponse" => Self::GuidanceResponse(Box::new(r.resource_object(tag)?)),
+            "HealthcareService" => Self::HealthcareService(Box::new(r.resource_object(tag)?)),
+            "ImagingStudy" => Self::ImagingStudy(Box::new(r.resource_object(tag)?)),
+            "Immunization" => Self::Immunization(Box::new(r.resource_object(tag)?)),
+            "ImmunizationEvaluation" => {
+                Self::ImmunizationEvaluation(Box::new(r.resource_object(tag)?))
+            }
             "ImmunizationRecommendation" => {
-                Self::ImmunizationRecommendation(Box::new(r.object(tag)?))
+                Self::ImmunizationRecommendation(Box::new(r.resource_object(tag)?))
             }
-            "ImplementationGuide" => Self::ImplementationGuide(Box::new(r.object(tag)?)),
-            "InsurancePlan" => Self::InsurancePlan(Box::new(r.object(tag)?)),
-            "Invoice" => Self::Invoice(Box::new(r.object(tag)?)),
-            "Library" => Self::Library(Box::new(r.object(tag)?)),
-            "Linkage" => Self::Linkage(Box::new(r.object(tag)?)),
-            "List" => Self::List(Box::new(r.object(tag)?)),
-            "Location" => Self::Location(Box::new(r.object(tag)?)),
-            "Measure" => Self::Measure(Box::new(r.object(tag)?)),
-            "MeasureReport" => Self::MeasureReport(Box::new(r.object(tag)?)),
-            "Media" => Self::Media(Box::new(r.object(tag)?)),
-            "Medication" => Self::Medication(Box::new(r.object(tag)?)),
-            "MedicationAdministration" => Self::MedicationAdministration(Box::new(r.object(tag)?)),
-            "MedicationDispense" => Self::MedicationDispense(Box::new(r.object(tag)?)),
-            "MedicationKnowledge" => Self::MedicationKnowledge(Box::new(r.object(tag)?)),
-            "MedicationRequest" => Self::MedicationRequest(Box::new(r.object(tag)?)),
-            "MedicationStatement" => Self::MedicationStatement(Box::new(r.object(tag)?)),
-            "MedicinalProduct" => Self::MedicinalProduct(Box::new(r.object(tag)?)),
+            "ImplementationGuide" => Self::ImplementationGuide(Box::new(r.resource_object(tag)?)),
+            "InsurancePlan" => Self::InsurancePlan(Box::new(r.resource_object(tag)?)),
+            "Invoice" => Self::Invoice(Box::new(r.resource_object(tag)?)),
+            "Library" => Self::Library(Box::new(r.resource_object(tag)?)),
+            "Linkage" => Self::Linkage(Box::new(r.resource_object(tag)?)),
+            "List" => Self::List(Box::new(r.resource_object(tag)?)),
+            "Location" => Self::Location(Box::new(r.resource_object(tag)?)),
+            "Measure" => Self::Measure(Box::new(r.resource_object(tag)?)),
+            "MeasureReport" => Self::MeasureReport(Box::new(r.resource_object(tag)?)),
+            "Media" => Self::Media(Box::new(r.resource_object(tag)?)),
+            "Medication" => Self::Medication(Box::new(r.resource_object(tag)?)),
+            "MedicationAdministration" => {
+                Self::MedicationAdministration(Box::new(r.resource_object(tag)?))
+            }
+            "MedicationDispense" => Self::MedicationDispense(Box::new(r.resource_object(tag)?)),
+            "MedicationKnowledge" => Self::MedicationKnowledge(Box::new(r.resource_object(tag)?)),
+            "MedicationRequest" => Self::MedicationRequest(Box::new(r.resource_object(tag)?)),
+            "MedicationStatement" => Self::MedicationStatement(Box::new(r.resource_object(tag)?)),
+            "MedicinalProduct" => Self::MedicinalProduct(Box::new(r.resource_object(tag)?)),
             "MedicinalProductAuthorization" => {
-                Self::MedicinalProductAuthorization(Box::new(r.object(tag)?))
+                Self::MedicinalProductAuthorization(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductContraindication" => {
-                Self::MedicinalProductContraindication(Box::new(r.object(tag)?))
+                Self::MedicinalProductContraindication(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductIndication" => {
-                Self::MedicinalProductIndication(Box::new(r.object(tag)?))
+                Self::MedicinalProductIndication(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductIngredient" => {
-                Self::MedicinalProductIngredient(Box::new(r.object(tag)?))
+                Self::MedicinalProductIngredient(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductInteraction" => {
-                Self::MedicinalProductInteraction(Box::new(r.object(tag)?))
+                Self::MedicinalProductInteraction(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductManufactured" => {
-                Self::MedicinalProductManufactured(Box::new(r.object(tag)?))
+                Self::MedicinalProductManufactured(Box::new(r.resource_object(tag)?))
             }
-            "MedicinalProductPackaged" => Self::MedicinalProductPackaged(Box::new(r.object(tag)?)),
+            "MedicinalProductPackaged" => {
+                Self::MedicinalProductPackaged(Box::new(r.resource_object(tag)?))
+            }
             "MedicinalProductPharmaceutical" => {
-                Self::MedicinalProductPharmaceutical(Box::new(r.object(tag)?))
+                Self::MedicinalProductPharmaceutical(Box::new(r.resource_object(tag)?))
             }
             "MedicinalProductUndesirableEffect" => {
-                Self::MedicinalProductUndesirableEffect(Box::new(r.object(tag)?))
+                Self::MedicinalProductUndesirableEffect(Box::new(r.resource_object(tag)?))
             }
-            "MessageDefinition" => Self::MessageDefinition(Box::new(r.object(tag)?)),
-            "MessageHeader" => Self::MessageHeader(Box::new(r.object(tag)?)),
-            "MolecularSequence" => Self::MolecularSequence(Box::new(r.object(tag)?)),
-            "NamingSystem" => Self::NamingSystem(Box::new(r.object(tag)?)),
-            "NutritionOrder" => Self::NutritionOrder(Box::new(r.object(tag)?)),
-            "Observation" => Self::Observation(Box::new(r.object(tag)?)),
-            "ObservationDefinition" => Self::ObservationDefinition(Box::new(r.object(tag)?)),
-            "OperationDefinition" => Self::OperationDefinition(Box::new(r.object(tag)?)),
-            "OperationOutcome" => Self::OperationOutcome(Box::new(r.object(tag)?)),
-            "Organization" => Self::Organization(Box::new(r.object(tag)?)),
-            "OrganizationAffiliation" => Self::OrganizationAffiliation(Box::new(r.object(tag)?)),
-            "Parameters" => Self::Parameters(Box::new(r.object(tag)?)),
-            "Patient" => Self::Patient(Box::new(r.object(tag)?)),
-            "PaymentNotice" => Self::PaymentNotice(Box::new(r.object(tag)?)),
-            "PaymentReconciliation" => Self::PaymentReconciliation(Box::new(r.object(tag)?)),
-            "Person" => Self::Person(Box::new(r.object(tag)?)),
-            "PlanDefinition" => Self::PlanDefinition(Box::new(r.object(tag)?)),
-            "Practitioner" => Self::Practitioner(Box::new(r.object(tag)?)),
-            "PractitionerRole" => Self::PractitionerRole(Box::new(r.object(tag)?)),
-            "Procedure" => Self::Procedure(Box::new(r.object(tag)?)),
-            "Provenance" => Self::Provenance(Box::new(r.object(tag)?)),
-            "Questionnaire" => Self::Questionnaire(Box::new(r.object(tag)?)),
-            "QuestionnaireResponse" => Self::QuestionnaireResponse(Box::new(r.object(tag)?)),
-            "RelatedPerson" => Self::RelatedPerson(Box::new(r.object(tag)?)),
-            "RequestGroup" => Self::RequestGroup(Box::new(r.object(tag)?)),
-            "ResearchDefinition" => Self::ResearchDefinition(Box::new(r.object(tag)?)),
+            "MessageDefinition" => Self::MessageDefinition(Box::new(r.resource_object(tag)?)),
+            "MessageHeader" => Self::MessageHeader(Box::new(r.resource_object(tag)?)),
+            "MolecularSequence" => Self::MolecularSequence(Box::new(r.resource_object(tag)?)),
+            "NamingSystem" => Self::NamingSystem(Box::new(r.resource_object(tag)?)),
+            "NutritionOrder" => Self::NutritionOrder(Box::new(r.resource_object(tag)?)),
+            "Observation" => Self::Observation(Box::new(r.resource_object(tag)?)),
+            "ObservationDefinition" => {
+                Self::ObservationDefinition(Box::new(r.resource_object(tag)?))
+            }
+            "OperationDefinition" => Self::OperationDefinition(Box::new(r.resource_object(tag)?)),
+            "OperationOutcome" => Self::OperationOutcome(Box::new(r.resource_object(tag)?)),
+            "Organization" => Self::Organization(Box::new(r.resource_object(tag)?)),
+            "OrganizationAffiliation" => {
+                Self::OrganizationAffiliation(Box::new(r.resource_object(tag)?))
+            }
+            "Parameters" => Self::Parameters(Box::new(r.resource_object(tag)?)),
+            "Patient" => Self::Patient(Box::new(r.resource_object(tag)?)),
+            "PaymentNotice" => Self::PaymentNotice(Box::new(r.resource_object(tag)?)),
+            "PaymentReconciliation" => {
+                Self::PaymentReconciliation(Box::new(r.resource_object(tag)?))
+            }
+            "Person" => Self::Person(Box::new(r.resource_object(tag)?)),
+            "PlanDefinition" => Self::PlanDefinition(Box::new(r.resource_object(tag)?)),
+            "Practitioner" => Self::Practitioner(Box::new(r.resource_object(tag)?)),
+            "PractitionerRole" => Self::PractitionerRole(Box::new(r.resource_object(tag)?)),
+            "Procedure" => Self::Procedure(Box::new(r.resource_object(tag)?)),
+            "Provenance" => Self::Provenance(Box::new(r.resource_object(tag)?)),
+            "Questionnaire" => Self::Questionnaire(Box::new(r.resource_object(tag)?)),
+            "QuestionnaireResponse" => {
+                Self::QuestionnaireResponse(Box::new(r.resource_object(tag)?))
+            }
+            "RelatedPerson" => Self::RelatedPerson(Box::new(r.resource_object(tag)?)),
+            "RequestGroup" => Self::RequestGroup(Box::new(r.resource_object(tag)?)),
+            "ResearchDefinition" => Self::ResearchDefinition(Box::new(r.resource_object(tag)?)),
             "ResearchElementDefinition" => {
-                Self::ResearchElementDefinition(Box::new(r.object(tag)?))
+                Self::ResearchElementDefinition(Box::new(r.resource_object(tag)?))
             }
-            "ResearchStudy" => Self::ResearchStudy(Box::new(r.object(tag)?)),
-            "ResearchSubject" => Self::ResearchSubject(Box::new(r.object(tag)?)),
-            "RiskAssessment" => Self::RiskAssessment(Box::new(r.object(tag)?)),
-            "RiskEvidenceSynthesis" => Self::RiskEvidenceSynthesis(Box::new(r.object(tag)?)),
-            "Schedule" => Self::Schedule(Box::new(r.object(tag)?)),
-            "SearchParameter" => Self::SearchParameter(Box::new(r.object(tag)?)),
-            "ServiceRequest" => Self::ServiceRequest(Box::new(r.object(tag)?)),
-            "Slot" => Self::Slot(Box::new(r.object(tag)?)),
-            "Specimen" => Self::Specimen(Box::new(r.object(tag)?)),
-            "SpecimenDefinition" => Self::SpecimenDefinition(Box::new(r.object(tag)?)),
-            "StructureDefinition" => Self::StructureDefinition(Box::new(r.object(tag)?)),
-            "StructureMap" => Self::StructureMap(Box::new(r.object(tag)?)),
-            "Subscription" => Self::Subscription(Box::new(r.object(tag)?)),
-            "Substance" => Self::Substance(Box::new(r.object(tag)?)),
-            "SubstanceNucleicAcid" => Self::SubstanceNucleicAcid(Box::new(r.object(tag)?)),
-            "SubstancePolymer" => Self::SubstancePolymer(Box::new(r.object(tag)?)),
-            "SubstanceProtein" => Self::SubstanceProtein(Box::new(r.object(tag)?)),
+            "ResearchStudy" => Self::ResearchStudy(Box::new(r.resource_object(tag)?)),
+            "ResearchSubject" => Self::ResearchSubject(Box::new(r.resource_object(tag)?)),
+            "RiskAssessment" => Self::RiskAssessment(Box::new(r.resource_object(tag)?)),
+            "RiskEvidenceSynthesis" => {
+                Self::RiskEvidenceSynthesis(Box::new(r.resource_object(tag)?))
+            }
+            "Schedule" => Self::Schedule(Box::new(r.resource_object(tag)?)),
+            "SearchParameter" => Self::SearchParameter(Box::new(r.resource_object(tag)?)),
+            "ServiceRequest" => Self::ServiceRequest(Box::new(r.resource_object(tag)?)),
+            "Slot" => Self::Slot(Box::new(r.resource_object(tag)?)),
+            "Specimen" => Self::Specimen(Box::new(r.resource_object(tag)?)),
+            "SpecimenDefinition" => Self::SpecimenDefinition(Box::new(r.resource_object(tag)?)),
+            "StructureDefinition" => Self::StructureDefinition(Box::new(r.resource_object(tag)?)),
+            "StructureMap" => Self::StructureMap(Box::new(r.resource_object(tag)?)),
+            "Subscription" => Self::Subscription(Box::new(r.resource_object(tag)?)),
+            "Substance" => Self::Substance(Box::new(r.resource_object(tag)?)),
+            "SubstanceNucleicAcid" => Self::SubstanceNucleicAcid(Box::new(r.resource_object(tag)?)),
+            "SubstancePolymer" => Self::SubstancePolymer(Box::new(r.resource_object(tag)?)),
+            "SubstanceProtein" => Self::SubstanceProtein(Box::new(r.resource_object(tag)?)),
             "SubstanceReferenceInformation" => {
-                Self::SubstanceReferenceInformation(Box::new(r.object(tag)?))
+                Self::SubstanceReferenceInformation(Box::new(r.resource_object(tag)?))
             }
-            "SubstanceSourceMaterial" => Self::SubstanceSourceMaterial(Box::new(r.object(tag)?)),
-            "SubstanceSpecification" => Self::SubstanceSpecification(Box::new(r.object(tag)?)),
-            "SupplyDelivery" => Self::SupplyDelivery(Box::new(r.object(tag)?)),
-            "SupplyRequest" => Self::SupplyRequest(Box::new(r.object(tag)?)),
-            "Task" => Self::Task(Box::new(r.object(tag)?)),
-            "TerminologyCapabilities" => Self::TerminologyCapabilities(Box::new(r.object(tag)?)),
-            "TestReport" => Self::TestReport(Box::new(r.object(tag)?)),
-            "TestScript" => Self::TestScript(Box::new(r.object(tag)?)),
-            "ValueSet" => Self::ValueSet(Box::new(r.object(tag)?)),
-            "VerificationResult" => Self::VerificationResult(Box::new(r.object(tag)?)),
-            "VisionPrescription" => Self::VisionPrescription(Box::new(r.object(tag)?)),
+            "SubstanceSourceMaterial" => {
+                Self::SubstanceSourceMaterial(Box::new(r.resource_object(tag)?))
+            }
+            "SubstanceSpecification" => {
+                Self::SubstanceSpecification(Box::new(r.resource_object(tag)?))
+            }
+            "SupplyDelivery" => Self::SupplyDelivery(Box::new(r.resource_object(tag)?)),
+            "SupplyRequest" => Self::SupplyRequest(Box::new(r.resource_object(tag)?)),
+            "Task" => Self::Task(Box::new(r.resource_object(tag)?)),
+            "TerminologyCapabilities" => {
+                Self::TerminologyCapabilities(Box::new(r.resource_object(tag)?))
+            }
+            "TestReport" => Self::TestReport(Box::new(r.resource_object(tag)?)),
+            "TestScript" => Self::TestScript(Box::new(r.resource_object(tag)?)),
+            "ValueSet" => Self::ValueSet(Box::new(r.resource_object(tag)?)),
+            "VerificationResult" => Self::VerificationResult(Box::new(r.resource_object(tag)?)),
+            "VisionPrescription" => Self::VisionPrescription(Box::new(r.resource_object(tag)?)),
             _ => return Ok(None),
         }))
     }
