@@ -1,0 +1,1 @@
+DROP INDEX resource_versions_updated_idx;
