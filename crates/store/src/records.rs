@@ -145,6 +145,37 @@ pub fn family(conn: &mut DbConnection, patient: &str) -> Result<Vec<String>, Sto
     Ok(with_family::<Members>(patient).load(conn)?)
 }
 
+/// The IPRESS (`Organization` ids, sorted) that hold a current summary (`Bundle`) of a
+/// patient or of a record merged into it: whom a `$summary` answer could be drawn from.
+///
+/// # Errors
+/// A database failure.
+pub fn summary_custodians(
+    conn: &mut DbConnection,
+    patient: &str,
+) -> Result<Vec<String>, StoreError> {
+    use crate::schema::{resources, search_references};
+    let members = family(conn, patient)?;
+    let summaries: Vec<i64> = resources::table
+        .inner_join(search_references::table)
+        .filter(resources::resource_type.eq("Bundle"))
+        .filter(resources::deleted.eq(false))
+        .filter(search_references::param.eq("patient"))
+        .filter(search_references::target_type.eq("Patient"))
+        .filter(search_references::target_id.eq_any(&members))
+        .select(resources::pk)
+        .distinct()
+        .load(conn)?;
+    Ok(search_references::table
+        .filter(search_references::resource_pk.eq_any(&summaries))
+        .filter(search_references::param.eq("custodian"))
+        .filter(search_references::target_type.eq("Organization"))
+        .select(search_references::target_id)
+        .distinct()
+        .order(search_references::target_id)
+        .load(conn)?)
+}
+
 /// The current entries of a patient and of every record merged into it (directly or
 /// along a chain), grouped by custodian and document types, each group with the
 /// custodian's current `Organization` JSON (absent if it was deleted): one statement,

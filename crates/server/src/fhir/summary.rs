@@ -464,7 +464,7 @@ fn newest(
     Ok(page.rows.into_iter().next().map(|(_, _, _, _, body)| body))
 }
 
-/// The newest summary the caller may see, and how many IPRESS hold records of the
+/// The newest summary the caller may see, and how many IPRESS hold summaries of the
 /// patient the caller's access leaves out (counted only when no IPRESS was asked for).
 type Allowed = (Option<String>, usize);
 
@@ -488,14 +488,15 @@ fn allowed_newest(
         }
         (Scope::Custodian(own), _) => Some(own.as_str()),
     };
-    let withheld = if asked_for_one {
-        0
-    } else {
-        let groups: Vec<_> = records::locations(conn, patient)?
-            .into_iter()
-            .map(|(group, _)| group)
-            .collect();
-        renhice_registry::access::withheld(&groups, &scope)
+    // What is withheld is other IPRESS's summaries (not their index entries): under
+    // emergency or consent every IPRESS's summary may answer, so only a caller limited
+    // to its own IPRESS is ever short of some.
+    let withheld = match (&scope, asked_for_one) {
+        (Scope::Custodian(own), false) => records::summary_custodians(conn, patient)?
+            .iter()
+            .filter(|c| *c != own)
+            .count(),
+        _ => 0,
     };
     Ok(Ok((newest(conn, patient, custodian)?, withheld)))
 }

@@ -297,6 +297,17 @@ async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Santa Clara holds index entries of the patient but no summary yet: nothing of a
+    // summary is withheld from Loayza, so the 404 says only that.
+    let at_loayza = app.client(&sihce("00005938"));
+    let url = format!("{base}/fhir/Patient/{patient}/$summary");
+    let (status, outcome) = at_loayza.get(&url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{outcome}");
+    assert_eq!(
+        outcome["issue"].as_array().map(Vec::len),
+        Some(1),
+        "entries are not summaries: {outcome}"
+    );
     let theirs = summary(
         "b1",
         "2026-02-01T09:00:00-05:00",
@@ -307,8 +318,6 @@ async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
     let (status, body) = home.post(&format!("{base}/fhir/Bundle"), &theirs).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    let at_loayza = app.client(&sihce("00005938"));
-    let url = format!("{base}/fhir/Patient/{patient}/$summary");
     let (status, outcome) = at_loayza.get(&url).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{outcome}");
     assert_eq!(outcome["issue"][0]["code"], "not-found", "{outcome}");
@@ -344,9 +353,22 @@ async fn a_summary_says_what_the_callers_access_left_out(db: TestDb) {
     assert_eq!(res.headers()["x-withheld-ipress"], "1");
     let served: Value = res.json().await.unwrap();
     assert_eq!(condition(&served), json!("I10"));
-    // Santa Clara, which holds what it sees, is told nothing of the kind.
+    // Santa Clara gets its own summary, and is told of Loayza's, which it cannot see.
     let res = home
         .request(reqwest::Method::GET, &url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-withheld-ipress"], "1");
+    let served: Value = res.json().await.unwrap();
+    assert_eq!(condition(&served), json!("E11"));
+    // Asked for one IPRESS's summary, nothing else is counted.
+    let res = home
+        .request(
+            reqwest::Method::GET,
+            &format!("{url}?custodian=Organization/{santa_clara}"),
+        )
         .send()
         .await
         .unwrap();
