@@ -299,6 +299,7 @@ async fn run(
         }
     }
     let narrowing = access_criterion(state, caller, resource_type, &criteria).await?;
+    let applied = narrowing.clone();
     criteria.extend(narrowing);
     let criteria = std::sync::Arc::new(criteria);
     let total = if total {
@@ -338,7 +339,7 @@ async fn run(
     }
     // An ITI-67 search that left out other IPRESS's entries says so on its first page.
     if resource_type == "DocumentReference" && matches!(after, Cursor::Start) {
-        let left_out = withheld(state, caller, &criteria).await?;
+        let left_out = withheld(state, caller, &criteria, applied.as_ref()).await?;
         if left_out > 0 {
             entries.push(BundleEntry {
                 resource: Some(renhice_registry::locations::withheld_outcome(left_out)),
@@ -381,26 +382,36 @@ fn entry(
     })
 }
 
-/// How many IPRESS hold current entries of the searched patients that the caller's
-/// access leaves out of a search (none for a patient, who sees all their own).
+/// How many IPRESS hold current entries of the searched patients that the search left
+/// out for the caller's access (none for a patient, who sees all their own).
+///
+/// `applied` is the access criterion the search was narrowed by ([`entries_criterion`]):
+/// over several patients the narrowest of their scopes applies to all, so an IPRESS is
+/// counted when that criterion, not the patient's own scope, leaves its entries out.
 async fn withheld(
     state: &AppState,
     caller: &Caller,
     criteria: &[Criterion],
+    applied: Option<&Criterion>,
 ) -> Result<usize, ApiError> {
     if !matches!(caller.role(), Role::System | Role::Clinician) {
         return Ok(0);
     }
+    let scope = match applied.and_then(|c| c.values.first()) {
+        Some(Match::Reference { target_id, .. }) => Scope::Custodian(target_id.clone()),
+        Some(Match::HeldOrUnlabelled(own)) => Scope::Consented {
+            own: own.clone(),
+            sensitive: false,
+            consent: String::new(),
+        },
+        _ => return Ok(0),
+    };
     let patients = searched_patients(criteria);
-    let caller = caller.clone();
     Ok(state
         .store
         .run(move |conn| {
             let mut custodians = std::collections::BTreeSet::new();
             for patient in &patients {
-                let Ok(scope) = caller.scope_on(conn, patient, Reading::Entries)? else {
-                    continue;
-                };
                 for (group, _) in renhice_store::records::locations(conn, patient)? {
                     if !scope.covers(&group.custodian_id, group.sensitive) {
                         custodians.insert(group.custodian_id);

@@ -184,6 +184,48 @@ async fn a_consent_opens_other_ipress_entries_until_it_is_revoked(db: TestDb) {
             .0,
         StatusCode::OK
     );
+    let suppressed = |found: &Value| {
+        found["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["search"]["mode"] == "outcome")
+            .map(|e| {
+                e["resource"]["issue"][0]["diagnostics"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        suppressed(&found).is_empty(),
+        "all of Rosa's is in scope: {found}"
+    );
+    // Searched with a patient who gave no consent, the narrowest scope applies to both:
+    // only Santa Clara's entries, and the answer counts Loayza as left out, although
+    // Rosa alone would have let it in.
+    let julia = json!({
+        "resourceType": "Patient",
+        "identifier": [renhice_model::peru::PersonId::dni("41234567").unwrap().to_identifier()],
+        "name": [{"family": "Huamán", "given": ["Julia"]}],
+    });
+    let (status, julia) = app
+        .client(&sihce(HOME_IPRESS))
+        .post(&format!("{base}/fhir/Patient"), &julia)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{julia}");
+    let both = format!(
+        "{base}/fhir/DocumentReference?patient={rosa},{}&status=current",
+        julia["id"].as_str().unwrap()
+    );
+    let (_, found) = as_clinician(both).await;
+    assert_eq!(masters(&found), ["urn:oid:1.2.604.7.3"]);
+    let told = suppressed(&found);
+    assert!(
+        told.len() == 1 && told[0].starts_with("1 IPRESS holds"),
+        "{found}"
+    );
 
     // Revoked mid-session: the same clinician token is refused at its next request.
     let (_, current) = api.get(&consent_url).await;
