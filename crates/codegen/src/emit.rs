@@ -385,13 +385,18 @@ fn emit_choice(out: &mut String, c: &Choice) {
     );
     for v in &c.variants {
         let (json, name) = (&v.json, &v.name);
-        let read = match &v.ty {
-            FieldType::Primitive(_) => "r.primitive_value(tag)?",
-            _ => "Box::new(r.object(tag)?)",
+        // A complex value that kept nothing (lenient reading) is left out.
+        let set = match &v.ty {
+            FieldType::Primitive(_) => {
+                format!("*slot = Some(Self::{name}(r.primitive_value(tag)?));")
+            }
+            _ => format!(
+                "if let Some(v) = r.kept(tag)? {{ *slot = Some(Self::{name}(Box::new(v))); }}"
+            ),
         };
         let _ = writeln!(
             out,
-            "            {json:?} => {{ xml::choice(slot, {:?}, name)?; *slot = Some(Self::{name}({read})); }}",
+            "            {json:?} => {{ xml::choice(slot, {:?}, name)?; {set} }}",
             c.base
         );
     }
@@ -531,7 +536,7 @@ pub(crate) fn resources_mod(
     for (name, _) in names {
         let _ = writeln!(
             out,
-            "            {name:?} => Self::{name}(Box::new(r.resource_object(tag)?)),"
+            "            {name:?} => Self::{name}(r.resource_object(tag)?),"
         );
     }
     out.push_str("            _ => return Ok(None),\n        }))\n    }\n\n    /// Writes the resource as an element named by its type.\n    pub(crate) fn write_xml(&self, w: &mut crate::xml::Writer) {\n        match self {\n");

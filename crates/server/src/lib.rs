@@ -25,6 +25,13 @@ mod state;
 pub mod tls;
 pub mod webapp;
 
+/// The FHIR REST conventions middleware on its own, for its benchmark
+/// (`benches/conventions.rs`); not an interface of the crate.
+#[doc(hidden)]
+pub mod conventions {
+    pub use crate::fhir::conventions::{answer_format, apply};
+}
+
 pub use auth::{AuthConfig, Authority};
 pub use config::ServerConfig;
 pub use error::ApiError;

@@ -8445,7 +8445,9 @@ impl AnnotationAuthor {
         match name {
             "authorReference" => {
                 xml::choice(slot, "author", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "authorString" => {
                 xml::choice(slot, "author", name)?;
@@ -8505,11 +8507,15 @@ impl DataRequirementSubject {
         match name {
             "subjectCodeableConcept" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "subjectReference" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -8582,11 +8588,15 @@ impl DataRequirementDateFilterValue {
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "valueDuration" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -8659,7 +8669,9 @@ impl DosageAsNeeded {
             }
             "asNeededCodeableConcept" => {
                 xml::choice(slot, "asNeeded", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -8713,11 +8725,15 @@ impl DosageDoseAndRateDose {
         match name {
             "doseRange" => {
                 xml::choice(slot, "dose", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "doseQuantity" => {
                 xml::choice(slot, "dose", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -8775,15 +8791,21 @@ impl DosageDoseAndRateRate {
         match name {
             "rateRatio" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "rateRange" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "rateQuantity" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -9479,127 +9501,189 @@ impl ElementDefinitionDefaultValue {
             }
             "defaultValueAddress" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "defaultValueAge" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "defaultValueAnnotation" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "defaultValueAttachment" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "defaultValueCodeableConcept" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "defaultValueCoding" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "defaultValueContactPoint" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "defaultValueCount" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "defaultValueDistance" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "defaultValueDuration" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "defaultValueHumanName" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "defaultValueIdentifier" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "defaultValueMoney" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "defaultValuePeriod" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "defaultValueQuantity" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "defaultValueRange" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "defaultValueRatio" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "defaultValueReference" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "defaultValueSampledData" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "defaultValueSignature" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "defaultValueTiming" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "defaultValueContactDetail" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "defaultValueContributor" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "defaultValueDataRequirement" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "defaultValueExpression" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "defaultValueParameterDefinition" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "defaultValueRelatedArtifact" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "defaultValueTriggerDefinition" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "defaultValueUsageContext" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "defaultValueDosage" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "defaultValueMeta" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -10197,127 +10281,189 @@ impl ElementDefinitionFixed {
             }
             "fixedAddress" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "fixedAge" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "fixedAnnotation" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "fixedAttachment" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "fixedCodeableConcept" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "fixedCoding" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "fixedContactPoint" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "fixedCount" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "fixedDistance" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "fixedDuration" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "fixedHumanName" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "fixedIdentifier" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "fixedMoney" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "fixedPeriod" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "fixedQuantity" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "fixedRange" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "fixedRatio" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "fixedReference" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "fixedSampledData" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "fixedSignature" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "fixedTiming" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "fixedContactDetail" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "fixedContributor" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "fixedDataRequirement" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "fixedExpression" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "fixedParameterDefinition" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "fixedRelatedArtifact" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "fixedTriggerDefinition" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "fixedUsageContext" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "fixedDosage" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "fixedMeta" => {
                 xml::choice(slot, "fixed", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -10955,127 +11101,189 @@ impl ElementDefinitionPattern {
             }
             "patternAddress" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "patternAge" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "patternAnnotation" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "patternAttachment" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "patternCodeableConcept" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "patternCoding" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "patternContactPoint" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "patternCount" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "patternDistance" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "patternDuration" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "patternHumanName" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "patternIdentifier" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "patternMoney" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "patternPeriod" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "patternQuantity" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "patternRange" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "patternRatio" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "patternReference" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "patternSampledData" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "patternSignature" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "patternTiming" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "patternContactDetail" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "patternContributor" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "patternDataRequirement" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "patternExpression" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "patternParameterDefinition" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "patternRelatedArtifact" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "patternTriggerDefinition" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "patternUsageContext" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "patternDosage" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "patternMeta" => {
                 xml::choice(slot, "pattern", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -11673,127 +11881,189 @@ impl ElementDefinitionExampleValue {
             }
             "valueAddress" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "valueAge" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "valueAnnotation" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueContactPoint" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "valueCount" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "valueDistance" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "valueDuration" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "valueHumanName" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "valueIdentifier" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "valueMoney" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueSignature" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "valueTiming" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "valueContactDetail" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "valueContributor" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "valueDataRequirement" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "valueExpression" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "valueParameterDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "valueRelatedArtifact" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "valueTriggerDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "valueUsageContext" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "valueDosage" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "valueMeta" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -12061,7 +12331,9 @@ impl ElementDefinitionMinValue {
             }
             "minValueQuantity" => {
                 xml::choice(slot, "minValue", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -12288,7 +12560,9 @@ impl ElementDefinitionMaxValue {
             }
             "maxValueQuantity" => {
                 xml::choice(slot, "maxValue", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -12845,127 +13119,189 @@ impl ExtensionValue {
             }
             "valueAddress" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "valueAge" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "valueAnnotation" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueContactPoint" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "valueCount" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "valueDistance" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "valueDuration" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "valueHumanName" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "valueIdentifier" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "valueMoney" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueSignature" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "valueTiming" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "valueContactDetail" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "valueContributor" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "valueDataRequirement" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "valueExpression" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "valueParameterDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "valueRelatedArtifact" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "valueTriggerDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "valueUsageContext" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "valueDosage" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "valueMeta" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -13069,11 +13405,15 @@ impl PopulationAge {
         match name {
             "ageRange" => {
                 xml::choice(slot, "age", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "ageCodeableConcept" => {
                 xml::choice(slot, "age", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -13142,11 +13482,15 @@ impl SubstanceAmountAmount {
         match name {
             "amountQuantity" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "amountRange" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "amountString" => {
                 xml::choice(slot, "amount", name)?;
@@ -13209,15 +13553,21 @@ impl TimingRepeatBounds {
         match name {
             "boundsDuration" => {
                 xml::choice(slot, "bounds", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "boundsRange" => {
                 xml::choice(slot, "bounds", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "boundsPeriod" => {
                 xml::choice(slot, "bounds", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -13307,11 +13657,15 @@ impl TriggerDefinitionTiming {
         match name {
             "timingTiming" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "timingReference" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "timingDate" => {
                 xml::choice(slot, "timing", name)?;
@@ -13385,19 +13739,27 @@ impl UsageContextValue {
         match name {
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

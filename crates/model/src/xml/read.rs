@@ -76,6 +76,15 @@ pub(super) fn resource(bytes: &[u8], mode: Mode) -> Result<Resource, ParseError>
         .report("Resource", &text));
     };
     let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if body.starts_with('\u{feff}') {
+        // quick-xml would skip a second mark without counting it in its offsets.
+        return Err(Error::syntax(
+            "the document starts with two byte-order marks",
+            0,
+            ParseErrorKind::Syntax,
+        )
+        .report("Resource", body));
+    }
     let mut reader = Reader {
         inner: NsReader::from_str(body),
         input: body,
@@ -278,7 +287,8 @@ impl<'i> Reader<'i> {
         &self,
         tag: &Tag<'i>,
         mut take: impl FnMut(&str, String) -> Result<bool, Error>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
+        let mut any = false;
         for attribute in tag.start.attributes().with_checks(true) {
             let attribute = attribute.map_err(|e| {
                 Error::syntax(
@@ -302,25 +312,34 @@ impl<'i> Reader<'i> {
                     )
                 })?
                 .into_owned();
-            if !take(name, value).map_err(|e| e.located(tag.offset))? && self.mode == Mode::Strict {
+            let taken = take(name, value).map_err(|e| e.located(tag.offset))?;
+            if !taken && self.mode == Mode::Strict {
                 return Err(Error::data(format!(
                     "<{}> has no attribute {name:?}",
                     tag.local_name()
                 ))
                 .located(tag.offset));
             }
+            any |= taken;
         }
-        Ok(())
+        Ok(any)
     }
 
-    /// Reads a struct whose start tag has just been read.
-    fn read_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
+    /// Reads a struct whose start tag has just been read, and tells whether it took any
+    /// attribute or child (what ele-1 asks of an element; exact when reading strictly).
+    fn read_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<(T, bool), Error> {
         let mut value = T::default();
-        self.attributes(tag, |name, text| value.read_attribute(name, text))?;
+        let any = self.read_into(&mut value, tag)?;
+        Ok((value, any))
+    }
+
+    /// [`Reader::read_object`] into a value that already has its place.
+    fn read_into<T: FromXml>(&mut self, value: &mut T, tag: &Tag<'i>) -> Result<bool, Error> {
+        let mut any = self.attributes(tag, |name, text| value.read_attribute(name, text))?;
         if !tag.empty {
-            self.children(&mut value, tag)?;
+            any |= self.children(value, tag)?;
         }
-        Ok(value)
+        Ok(any)
     }
 
     /// Reads a data type or backbone element whose start tag has just been read: one with
@@ -330,8 +349,8 @@ impl<'i> Reader<'i> {
     /// # Errors
     /// The element is not valid FHIR XML, or empty.
     pub fn object<T: FromXml + PartialEq>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
-        let value: T = self.read_object(tag)?;
-        if self.mode == Mode::Strict && value == T::default() {
+        let (value, any) = self.read_object::<T>(tag)?;
+        if self.mode == Mode::Strict && !any {
             return Err(Error::data(format!(
                 "<{}> has nothing in it (ele-1); FHIR XML leaves out empty elements",
                 tag.local_name()
@@ -345,18 +364,33 @@ impl<'i> Reader<'i> {
     ///
     /// # Errors
     /// The element is not valid FHIR XML.
-    pub fn resource_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<T, Error> {
-        self.read_object(tag)
+    pub fn resource_object<T: FromXml>(&mut self, tag: &Tag<'i>) -> Result<Box<T>, Error> {
+        // Built in its heap place: resources nest (Bundle entries, contained), and a
+        // large struct on the stack at each level would run a thread out of stack long
+        // before `MAX_DEPTH`.
+        let mut value = Box::<T>::default();
+        self.read_into(value.as_mut(), tag)?;
+        Ok(value)
     }
 
-    /// Lenient reading: `None` for an element that kept nothing.
-    fn kept<T: FromXml + PartialEq>(&mut self, tag: &Tag<'i>) -> Result<Option<T>, Error> {
+    /// [`Reader::object`], and, read leniently, `None` for an element that kept nothing
+    /// (what it held was unknown and skipped): its parent drops it.
+    ///
+    /// # Errors
+    /// As [`Reader::object`].
+    pub fn kept<T: FromXml + PartialEq>(&mut self, tag: &Tag<'i>) -> Result<Option<T>, Error> {
         let value: T = self.object(tag)?;
+        // Strictly read, an element kept what it held (or was refused as empty).
+        if self.mode == Mode::Strict {
+            return Ok(Some(value));
+        }
         Ok((value != T::default()).then_some(value))
     }
 
-    fn children<T: FromXml>(&mut self, value: &mut T, parent: &Tag<'i>) -> Result<(), Error> {
+    /// Reads the children of an element into `value`; whether there was any.
+    fn children<T: FromXml>(&mut self, value: &mut T, parent: &Tag<'i>) -> Result<bool, Error> {
         self.deeper(parent)?;
+        let mut any = false;
         let mut last = 0u16;
         loop {
             let tag = match self.next()? {
@@ -383,6 +417,7 @@ impl<'i> Reader<'i> {
                         .at(&format!(".{name}")));
                     }
                     last = position;
+                    any = true;
                 }
                 Ok(None) if self.mode == Mode::Lenient => self.skip(&tag)?,
                 Ok(None) => {
@@ -397,7 +432,7 @@ impl<'i> Reader<'i> {
             }
         }
         self.depth -= 1;
-        Ok(())
+        Ok(any)
     }
 
     /// An optional complex element.
@@ -452,7 +487,7 @@ impl<'i> Reader<'i> {
     /// # Errors
     /// A value its type does not allow, or an element with neither value nor extension.
     pub fn primitive_value<T: XmlValue>(&mut self, tag: &Tag<'i>) -> Result<Primitive<T>, Error> {
-        let read: PrimitiveXml<T> = self.read_object(tag)?;
+        let (read, _) = self.read_object::<PrimitiveXml<T>>(tag)?;
         let element = (read.id.is_some() || !read.extension.is_empty()).then(|| {
             Box::new(ElementData {
                 id: read.id,
@@ -598,7 +633,11 @@ impl<'i> Reader<'i> {
         }
         let start = usize::try_from(tag.offset).unwrap_or(usize::MAX);
         let end = usize::try_from(self.inner.buffer_position()).unwrap_or(usize::MAX);
-        let raw = self.input.get(start..end).unwrap_or_default();
+        let Some(raw) = self.input.get(start..end).filter(|r| r.starts_with("<div")) else {
+            return Err(Error::data(
+                "the narrative could not be located in the document",
+            ));
+        };
         let declared = tag
             .start
             .attributes()
@@ -608,7 +647,10 @@ impl<'i> Reader<'i> {
             raw.to_owned()
         } else {
             // Declared on an ancestor: FHIR JSON wants it on the div itself.
-            format!("<div xmlns=\"{XHTML_NS}\"{}", &raw[4..])
+            format!(
+                "<div xmlns=\"{XHTML_NS}\"{}",
+                raw.get(4..).unwrap_or_default()
+            )
         });
         Ok(())
     }

@@ -175,7 +175,8 @@ impl Writer {
                     self.out.push_str("<div xmlns=\"");
                     self.out.push_str(XHTML_NS);
                     self.out.push('"');
-                    self.out.push_str(&div[4..]);
+                    // `check_div` saw it start with `<div`.
+                    self.out.push_str(div.get(4..).unwrap_or_default());
                 }
             }
             Err(e) => {
@@ -186,40 +187,83 @@ impl Writer {
 }
 
 /// Whether `div` is exactly one well-formed element `<div …>…</div>`, and whether it
-/// declares XHTML's namespace itself.
+/// declares XHTML's namespace itself. Well-formed as an XML parser reads it: attributes
+/// and references checked (only XML's own entities and character references), no
+/// comment holding `--`, no character XML cannot carry.
 fn check_div(div: &str) -> Result<bool, String> {
-    if !(div.starts_with("<div ") || div.starts_with("<div>") || div.starts_with("<div/")) {
+    let opens = div
+        .strip_prefix("<div")
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| matches!(c, ' ' | '\t' | '\r' | '\n' | '>' | '/'));
+    if !opens {
         return Err("it does not start with <div".to_owned());
     }
-    let namespace = |start: &quick_xml::events::BytesStart<'_>| -> Result<bool, String> {
-        match start
-            .attributes()
-            .flatten()
-            .find(|a| a.key.as_ref() == "xmlns")
-        {
-            None => Ok(false),
-            Some(a) if a.value.as_ref() == XHTML_NS => Ok(true),
-            Some(_) => Err("the div declares a namespace other than XHTML's".to_owned()),
+    let text = |t: &str| -> Result<(), String> {
+        match t.chars().find(|c| {
+            (*c < ' ' && !matches!(c, '\t' | '\r' | '\n')) || matches!(c, '\u{fffe}' | '\u{ffff}')
+        }) {
+            Some(c) => Err(format!("it holds the character U+{:04X}", u32::from(c))),
+            None => Ok(()),
         }
     };
+    // The attributes of an element, checked; whether it declares XHTML's namespace
+    // (`Some(false)`: another one).
+    let attributes = |start: &quick_xml::events::BytesStart<'_>| -> Result<Option<bool>, String> {
+        let mut declared = None;
+        for attribute in start.attributes().with_checks(true) {
+            let attribute = attribute.map_err(|e| e.to_string())?;
+            let value = attribute
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| e.to_string())?;
+            text(&value)?;
+            if attribute.key.as_ref() == "xmlns" {
+                declared = Some(value == XHTML_NS);
+            }
+        }
+        Ok(declared)
+    };
+    let root = |declared: Option<bool>| match declared {
+        Some(false) => Err("the div declares a namespace other than XHTML's".to_owned()),
+        Some(true) => Ok(true),
+        None => Ok(false),
+    };
     let mut reader = quick_xml::Reader::from_str(div);
+    reader.config_mut().check_comments = true;
     let mut depth = 0usize;
     let mut declared = None;
     loop {
         match reader.read_event().map_err(|e| e.to_string())? {
             Event::Start(start) => {
+                let own = attributes(&start)?;
                 if declared.is_none() {
-                    declared = Some(namespace(&start)?);
+                    declared = Some(root(own)?);
                 }
                 depth += 1;
             }
-            Event::Empty(start) if declared.is_none() => declared = Some(namespace(&start)?),
+            Event::Empty(start) => {
+                let own = attributes(&start)?;
+                if declared.is_none() {
+                    declared = Some(root(own)?);
+                }
+            }
             Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Text(t) => text(&t)?,
+            Event::CData(t) => text(&t.xml_content(quick_xml::XmlVersion::Implicit1_0))?,
+            Event::GeneralRef(r) => {
+                let name: &str = &r;
+                let known = matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
+                    || r.resolve_char_ref().ok().flatten().is_some();
+                if !known {
+                    return Err(format!(
+                        "it refers to the entity &{name};, which XML does not define (write the character itself)"
+                    ));
+                }
+            }
             Event::DocType(_) | Event::Decl(_) => {
                 return Err("a declaration stands inside the narrative".to_owned());
             }
             Event::Eof => return Err("the div is not closed".to_owned()),
-            _ => {}
+            Event::Comment(_) | Event::PI(_) => {}
         }
         if depth == 0
             && let Some(declared) = declared

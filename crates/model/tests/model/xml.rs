@@ -249,3 +249,68 @@ fn what_xml_cannot_carry_is_not_written() {
         "{xml}"
     );
 }
+
+/// What a review of the reader and writer found, each held.
+#[test]
+fn edge_cases_of_the_reader_and_writer() {
+    let patient =
+        |inside: &str| format!("<Patient xmlns=\"http://hl7.org/fhir\">{inside}</Patient>");
+    // Two byte-order marks: refused (one is skipped).
+    let twice = format!("\u{feff}\u{feff}{}", patient(""));
+    assert!(Resource::from_xml(twice.as_bytes()).is_err());
+    let once = format!("\u{feff}{}", patient(""));
+    Resource::from_xml(once.as_bytes()).unwrap();
+    // A narrative whose namespace is declared above it, after a multi-byte character.
+    let inherited = "<f:Patient xmlns:f=\"http://hl7.org/fhir\" xmlns=\"http://www.w3.org/1999/xhtml\"><?p é?><f:text><f:status value=\"generated\"/><div>é</div></f:text></f:Patient>";
+    let read = Resource::from_xml(inherited.as_bytes()).unwrap();
+    assert!(
+        read.to_json_string()
+            .contains(r#""div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">é</div>""#),
+        "{}",
+        read.to_json_string()
+    );
+    // The writer: a narrative with an undefined entity, a bad attribute or a comment
+    // holding `--` is not written; one whose tag breaks after `<div` is.
+    let with_div = |div: &str| {
+        let json = serde_json::json!({"resourceType": "Patient", "text": {"status": "generated", "div": div}}).to_string();
+        Resource::from_json(json.as_bytes()).unwrap().to_xml()
+    };
+    for bad in [
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">a&nbsp;b</div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p a=b>x</p></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\"><!-- a -- b --></div>",
+        "<div xmlns=\"http://www.w3.org/1999/xhtml\">a\u{1}b</div>",
+    ] {
+        assert!(with_div(bad).is_err(), "{bad}");
+    }
+    assert!(
+        with_div("<div\n  xmlns=\"http://www.w3.org/1999/xhtml\">a &amp; b&#233;</div>").is_ok()
+    );
+    // Lenient reading drops a complex choice value that kept nothing.
+    let lenient = Resource::from_xml_with(
+        br#"<Observation xmlns="http://hl7.org/fhir"><status value="final"/><code><text value="t"/></code><valueCodeableConcept><foo value="x"/></valueCodeableConcept></Observation>"#,
+        renhice_model::json::Mode::Lenient,
+    )
+    .unwrap();
+    assert!(
+        !lenient.to_json_string().contains("value"),
+        "{}",
+        lenient.to_json_string()
+    );
+    // Bundles nested as deep as the reader allows do not run out of stack; deeper
+    // ones are refused.
+    let nested = |levels: usize| {
+        let mut text = String::new();
+        for _ in 0..levels {
+            text.push_str("<Bundle xmlns=\"http://hl7.org/fhir\"><type value=\"collection\"/><entry><resource>");
+        }
+        text.push_str("<Patient xmlns=\"http://hl7.org/fhir\"/>");
+        for _ in 0..levels {
+            text.push_str("</resource></entry></Bundle>");
+        }
+        text
+    };
+    Resource::from_xml(nested(42).as_bytes()).unwrap();
+    let error = Resource::from_xml(nested(50).as_bytes()).unwrap_err();
+    assert!(error.message.contains("nest more than 128"), "{error}");
+}

@@ -5,7 +5,7 @@
 //!   control characters, or the answer is 400 (nothing is searched for a U+FFFD the
 //!   client never sent, and no NUL reaches the database);
 //! - **content negotiation**: `_format` or `Accept` must allow FHIR JSON or FHIR XML
-//!   (with `q` weights; JSON when both are equally welcome), and a `fhirVersion`
+//!   (with `q` weights; the first of equal weight; a wildcard means JSON), and a `fhirVersion`
 //!   media-type parameter must be 4.0 (R4), or the answer is 406; a body sent with
 //!   `POST`/`PUT` must be FHIR JSON (`application/fhir+json`, `application/json`), FHIR
 //!   XML (`application/fhir+xml`, `application/xml`, `text/xml`) or, for `_search`, a
@@ -48,7 +48,10 @@ const SUBSETTED: (&str, &str) = (
 );
 
 /// Middleware: the conventions above, for `/fhir` paths.
-pub(crate) async fn apply(
+///
+/// # Errors
+/// Those of the services it wraps.
+pub async fn apply(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -91,25 +94,23 @@ pub(crate) enum Format {
     Xml,
 }
 
-/// What a media range (`application/fhir+xml; fhirVersion=4.0; q=0.9`) allows, and how
-/// much it is wanted: `None` for a type the server does not write or a FHIR version
+/// What a media range (`application/fhir+xml; fhirVersion=4.0; q=0.9`) allows: the
+/// format (`None` for a wildcard, which either format satisfies), and how much it is
+/// wanted (0: not at all). `None` for a type the server does not write or a FHIR version
 /// other than R4's.
-fn media_range(range: &str) -> Option<(Format, f32)> {
+fn media_range(range: &str) -> Option<(Option<Format>, f32)> {
     let mut parts = range.split(';');
     let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     let format = match media.as_str() {
-        ""
-        | "*/*"
-        | "application/*"
-        | "json"
-        | "application/json"
-        | "application/fhir+json"
-        | "application/json+fhir" => Format::Json,
+        "*/*" | "application/*" => None,
+        "json" | "application/json" | "application/fhir+json" | "application/json+fhir" => {
+            Some(Format::Json)
+        }
         "xml"
         | "text/xml"
         | "application/xml"
         | "application/fhir+xml"
-        | "application/xml+fhir" => Format::Xml,
+        | "application/xml+fhir" => Some(Format::Xml),
         _ => return None,
     };
     let mut weight = 1.0f32;
@@ -127,13 +128,26 @@ fn media_range(range: &str) -> Option<(Format, f32)> {
             _ => {}
         }
     }
-    (weight > 0.0).then_some((format, weight))
+    Some((format, weight))
 }
 
-/// The format a list of media ranges wants most (the first of equal weight).
+/// The format a list of media ranges wants most: the first of the greatest weight; a
+/// wildcard stands for JSON, or for XML when JSON is refused by name (`q=0`).
 fn preferred(ranges: &str) -> Option<Format> {
+    let ranges: Vec<(Option<Format>, f32)> = ranges
+        .split(',')
+        .filter(|r| !r.trim().is_empty())
+        .filter_map(media_range)
+        .collect();
+    let refused = |format| ranges.contains(&(Some(format), 0.0));
     let mut best: Option<(Format, f32)> = None;
-    for (format, weight) in ranges.split(',').filter_map(media_range) {
+    for (format, weight) in ranges.iter().copied() {
+        let format = match format {
+            Some(format) if weight > 0.0 => format,
+            None if weight > 0.0 && !refused(Format::Json) => Format::Json,
+            None if weight > 0.0 && !refused(Format::Xml) => Format::Xml,
+            _ => continue,
+        };
         if best.is_none_or(|(_, w)| weight > w) {
             best = Some((format, weight));
         }
@@ -201,9 +215,11 @@ fn request_text(req: &HttpRequest) -> Result<(), ApiError> {
 
 /// The format `_format` (first) or `Accept` asks for; 406 unless one is R4 JSON or XML.
 pub(crate) fn negotiate(req: &HttpRequest) -> Result<Format, ApiError> {
+    // A client that writes `_format=application/fhir+xml` without encoding the `+` means
+    // the plus, not the space a form decoder makes of it.
     let format = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(name, _)| name == "_format")
-        .map(|(_, value)| value.into_owned());
+        .map(|(_, value)| value.replace(' ', "+"));
     let wanted = match format {
         Some(format) => format,
         None => match req.headers().get(header::ACCEPT).map(HeaderValue::to_str) {
@@ -216,6 +232,9 @@ pub(crate) fn negotiate(req: &HttpRequest) -> Result<Format, ApiError> {
             None => return Ok(Format::Json),
         },
     };
+    if wanted.trim().is_empty() {
+        return Ok(Format::Json);
+    }
     preferred(&wanted).ok_or(ApiError::NotAcceptable { accept: wanted })
 }
 
@@ -260,11 +279,11 @@ fn content_type(req: &HttpRequest) -> Result<Body, ApiError> {
     }
     // `*/*` and friends are ranges for Accept, not a body's type.
     let media = text.split(';').next().unwrap_or("").trim();
-    if !form && !media.is_empty() && !media.contains('*') {
+    if !form && !media.is_empty() {
         match media_range(text) {
-            Some((Format::Json, _)) => return Ok(Body::Json),
-            Some((Format::Xml, _)) => return Ok(Body::Xml),
-            None => {}
+            Some((Some(Format::Json), _)) => return Ok(Body::Json),
+            Some((Some(Format::Xml), _)) => return Ok(Body::Xml),
+            _ => {}
         }
     }
     Err(ApiError::UnsupportedMediaType {
@@ -281,7 +300,10 @@ async fn xml_body_as_json(req: &mut ServiceRequest) -> Result<(), HttpResponse> 
     let limit = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map_or(16 * 1024 * 1024, |state| state.config.max_body_bytes);
-    let mut payload = req.take_payload();
+    // A body sent compressed (`Content-Encoding: gzip`) is read as the JSON extractors
+    // read theirs, and handed on uncompressed.
+    let mut payload = actix_web::dev::Decompress::from_headers(req.take_payload(), req.headers());
+    req.headers_mut().remove(header::CONTENT_ENCODING);
     let mut bytes = actix_web::web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(HttpResponse::from_error)?;
@@ -326,14 +348,23 @@ async fn xml_body_as_json(req: &mut ServiceRequest) -> Result<(), HttpResponse> 
 /// Every FHIR answer passes through the model, so what XML says is what JSON says. An
 /// answer the model cannot write as XML (a lenient read kept a character XML cannot
 /// carry) stays JSON, with a warning in the log, rather than becoming an error.
-pub(crate) async fn answer_format(
+///
+/// # Errors
+/// Those of the services it wraps.
+pub async fn answer_format(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path();
     let fhir = path == "/fhir" || path.starts_with("/fhir/");
     let xml = fhir && matches!(negotiate(req.request()), Ok(Format::Xml));
-    let res = next.call(req).await?.map_into_boxed_body();
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if fhir {
+        // The answer's form depends on `Accept`: no shared cache may give one client's
+        // XML to another that asked for JSON.
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept"));
+    }
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -128,6 +128,10 @@ async fn fhir_xml_is_read_and_written_on_every_endpoint(db: TestDb) {
         ),
         (None, Some("xml"), true),
         (None, Some("application/fhir%2Bxml"), true),
+        // The `+` a client did not percent-encode is still a plus.
+        (None, Some("application/fhir+xml"), true),
+        (Some("application/fhir+json;q=0, */*"), None, true),
+        (Some("application/fhir+xml;q=0.9,"), None, true),
         (Some(XML), Some("json"), false),
         (None, None, false),
     ] {
@@ -141,6 +145,14 @@ async fn fhir_xml_is_read_and_written_on_every_endpoint(db: TestDb) {
         }
         let res = request.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{accept:?} {format:?}");
+        assert!(
+            res.headers()
+                .get_all("vary")
+                .iter()
+                .any(|v| v.to_str().unwrap().eq_ignore_ascii_case("accept")),
+            "{:?}",
+            res.headers()
+        );
         let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
         assert_eq!(
             content_type.starts_with(XML),
@@ -160,6 +172,25 @@ async fn fhir_xml_is_read_and_written_on_every_endpoint(db: TestDb) {
             .unwrap();
         assert_eq!(res.status(), StatusCode::NOT_ACCEPTABLE, "{accept}");
     }
+
+    // A compressed XML body is read as a compressed JSON one is.
+    let gzipped = {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(rosa_xml("45678915").as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let res = api
+        .request(Method::POST, &format!("{base}/fhir/Patient"))
+        .header("content-type", XML)
+        .header("content-encoding", "gzip")
+        .header("accept", XML)
+        .body(gzipped)
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = xml_answer(res).await;
+    assert_eq!(status, StatusCode::CREATED);
 
     // An update in XML.
     let mut updated = rosa_xml("45678912").replace(

@@ -1089,11 +1089,15 @@ impl ActivityDefinitionSubject {
         match name {
             "subjectCodeableConcept" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "subjectReference" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1179,7 +1183,9 @@ impl ActivityDefinitionTiming {
         match name {
             "timingTiming" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "timingDateTime" => {
                 xml::choice(slot, "timing", name)?;
@@ -1187,19 +1193,27 @@ impl ActivityDefinitionTiming {
             }
             "timingAge" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "timingPeriod" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "timingRange" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "timingDuration" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1259,11 +1273,15 @@ impl ActivityDefinitionProduct {
         match name {
             "productReference" => {
                 xml::choice(slot, "product", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "productCodeableConcept" => {
                 xml::choice(slot, "product", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -665,15 +665,21 @@ impl AllergyIntoleranceOnset {
             }
             "onsetAge" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "onsetPeriod" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "onsetRange" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "onsetString" => {
                 xml::choice(slot, "onset", name)?;

@@ -965,7 +965,9 @@ impl BiologicallyDerivedProductCollectionCollected {
             }
             "collectedPeriod" => {
                 xml::choice(slot, "collected", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1034,7 +1036,9 @@ impl BiologicallyDerivedProductProcessingTime {
             }
             "timePeriod" => {
                 xml::choice(slot, "time", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1103,7 +1107,9 @@ impl BiologicallyDerivedProductManipulationTime {
             }
             "timePeriod" => {
                 xml::choice(slot, "time", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

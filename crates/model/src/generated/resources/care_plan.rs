@@ -1028,11 +1028,15 @@ impl CarePlanActivityDetailScheduled {
         match name {
             "scheduledTiming" => {
                 xml::choice(slot, "scheduled", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "scheduledPeriod" => {
                 xml::choice(slot, "scheduled", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "scheduledString" => {
                 xml::choice(slot, "scheduled", name)?;
@@ -1093,11 +1097,15 @@ impl CarePlanActivityDetailProduct {
         match name {
             "productCodeableConcept" => {
                 xml::choice(slot, "product", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "productReference" => {
                 xml::choice(slot, "product", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

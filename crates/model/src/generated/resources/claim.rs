@@ -2690,7 +2690,9 @@ impl ClaimSupportingInfoTiming {
             }
             "timingPeriod" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2786,15 +2788,21 @@ impl ClaimSupportingInfoValue {
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2855,11 +2863,15 @@ impl ClaimDiagnosisDiagnosis {
         match name {
             "diagnosisCodeableConcept" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "diagnosisReference" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2917,11 +2929,15 @@ impl ClaimProcedureProcedure {
         match name {
             "procedureCodeableConcept" => {
                 xml::choice(slot, "procedure", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "procedureReference" => {
                 xml::choice(slot, "procedure", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2975,11 +2991,15 @@ impl ClaimAccidentLocation {
         match name {
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -3048,7 +3068,9 @@ impl ClaimItemServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -3108,15 +3130,21 @@ impl ClaimItemLocation {
         match name {
             "locationCodeableConcept" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

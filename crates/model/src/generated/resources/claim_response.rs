@@ -2645,7 +2645,9 @@ impl ClaimResponseAddItemServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2705,15 +2707,21 @@ impl ClaimResponseAddItemLocation {
         match name {
             "locationCodeableConcept" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -754,7 +754,9 @@ impl ClinicalImpressionEffective {
             }
             "effectivePeriod" => {
                 xml::choice(slot, "effective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -1403,7 +1403,9 @@ impl CodeSystemConceptPropertyValue {
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueString" => {
                 xml::choice(slot, "value", name)?;

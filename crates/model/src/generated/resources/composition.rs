@@ -1027,11 +1027,15 @@ impl CompositionRelatesToTarget {
         match name {
             "targetIdentifier" => {
                 xml::choice(slot, "target", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "targetReference" => {
                 xml::choice(slot, "target", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -730,15 +730,21 @@ impl ConditionOnset {
             }
             "onsetAge" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "onsetPeriod" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "onsetRange" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "onsetString" => {
                 xml::choice(slot, "onset", name)?;
@@ -842,15 +848,21 @@ impl ConditionAbatement {
             }
             "abatementAge" => {
                 xml::choice(slot, "abatement", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "abatementPeriod" => {
                 xml::choice(slot, "abatement", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "abatementRange" => {
                 xml::choice(slot, "abatement", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "abatementString" => {
                 xml::choice(slot, "abatement", name)?;

@@ -1113,11 +1113,15 @@ impl ConsentSource {
         match name {
             "sourceAttachment" => {
                 xml::choice(slot, "source", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "sourceReference" => {
                 xml::choice(slot, "source", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -834,11 +834,15 @@ impl CoverageCostToBeneficiaryValue {
         match name {
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueMoney" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -1049,7 +1049,9 @@ impl CoverageEligibilityRequestServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1107,11 +1109,15 @@ impl CoverageEligibilityRequestItemDiagnosisDiagnosis {
         match name {
             "diagnosisCodeableConcept" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "diagnosisReference" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -1141,7 +1141,9 @@ impl CoverageEligibilityResponseServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1233,7 +1235,9 @@ impl CoverageEligibilityResponseInsuranceItemBenefitAllowed {
             }
             "allowedMoney" => {
                 xml::choice(slot, "allowed", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1325,7 +1329,9 @@ impl CoverageEligibilityResponseInsuranceItemBenefitUsed {
             }
             "usedMoney" => {
                 xml::choice(slot, "used", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

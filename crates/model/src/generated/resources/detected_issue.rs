@@ -653,7 +653,9 @@ impl DetectedIssueIdentified {
             }
             "identifiedPeriod" => {
                 xml::choice(slot, "identified", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

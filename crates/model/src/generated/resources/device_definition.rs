@@ -1296,7 +1296,9 @@ impl DeviceDefinitionManufacturer {
             }
             "manufacturerReference" => {
                 xml::choice(slot, "manufacturer", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -671,11 +671,15 @@ impl DeviceRequestCode {
         match name {
             "codeReference" => {
                 xml::choice(slot, "code", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "codeCodeableConcept" => {
                 xml::choice(slot, "code", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -750,15 +754,21 @@ impl DeviceRequestParameterValue {
         match name {
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueBoolean" => {
                 xml::choice(slot, "value", name)?;
@@ -841,11 +851,15 @@ impl DeviceRequestOccurrence {
             }
             "occurrencePeriod" => {
                 xml::choice(slot, "occurrence", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "occurrenceTiming" => {
                 xml::choice(slot, "occurrence", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -413,11 +413,15 @@ impl DeviceUseStatementTiming {
         match name {
             "timingTiming" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "timingPeriod" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "timingDateTime" => {
                 xml::choice(slot, "timing", name)?;

@@ -824,7 +824,9 @@ impl EvidenceVariableCharacteristicDefinition {
         match name {
             "definitionReference" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "definitionCanonical" => {
                 xml::choice(slot, "definition", name)?;
@@ -832,19 +834,27 @@ impl EvidenceVariableCharacteristicDefinition {
             }
             "definitionCodeableConcept" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "definitionExpression" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "definitionDataRequirement" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "definitionTriggerDefinition" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -946,15 +956,21 @@ impl EvidenceVariableCharacteristicParticipantEffective {
             }
             "participantEffectivePeriod" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "participantEffectiveDuration" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "participantEffectiveTiming" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -4586,7 +4586,9 @@ impl ExplanationOfBenefitSupportingInfoTiming {
             }
             "timingPeriod" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -4682,15 +4684,21 @@ impl ExplanationOfBenefitSupportingInfoValue {
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -4751,11 +4759,15 @@ impl ExplanationOfBenefitDiagnosisDiagnosis {
         match name {
             "diagnosisCodeableConcept" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "diagnosisReference" => {
                 xml::choice(slot, "diagnosis", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -4813,11 +4825,15 @@ impl ExplanationOfBenefitProcedureProcedure {
         match name {
             "procedureCodeableConcept" => {
                 xml::choice(slot, "procedure", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "procedureReference" => {
                 xml::choice(slot, "procedure", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -4871,11 +4887,15 @@ impl ExplanationOfBenefitAccidentLocation {
         match name {
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -4944,7 +4964,9 @@ impl ExplanationOfBenefitItemServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -5004,15 +5026,21 @@ impl ExplanationOfBenefitItemLocation {
         match name {
             "locationCodeableConcept" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -5082,7 +5110,9 @@ impl ExplanationOfBenefitAddItemServiced {
             }
             "servicedPeriod" => {
                 xml::choice(slot, "serviced", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -5142,15 +5172,21 @@ impl ExplanationOfBenefitAddItemLocation {
         match name {
             "locationCodeableConcept" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "locationAddress" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "locationReference" => {
                 xml::choice(slot, "location", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -5243,7 +5279,9 @@ impl ExplanationOfBenefitBenefitBalanceFinancialAllowed {
             }
             "allowedMoney" => {
                 xml::choice(slot, "allowed", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -5316,7 +5354,9 @@ impl ExplanationOfBenefitBenefitBalanceFinancialUsed {
             }
             "usedMoney" => {
                 xml::choice(slot, "used", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -673,7 +673,9 @@ impl FamilyMemberHistoryBorn {
         match name {
             "bornPeriod" => {
                 xml::choice(slot, "born", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "bornDate" => {
                 xml::choice(slot, "born", name)?;
@@ -749,11 +751,15 @@ impl FamilyMemberHistoryAge {
         match name {
             "ageAge" => {
                 xml::choice(slot, "age", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "ageRange" => {
                 xml::choice(slot, "age", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "ageString" => {
                 xml::choice(slot, "age", name)?;
@@ -867,11 +873,15 @@ impl FamilyMemberHistoryDeceased {
             }
             "deceasedAge" => {
                 xml::choice(slot, "deceased", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "deceasedRange" => {
                 xml::choice(slot, "deceased", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "deceasedDate" => {
                 xml::choice(slot, "deceased", name)?;
@@ -955,15 +965,21 @@ impl FamilyMemberHistoryConditionOnset {
         match name {
             "onsetAge" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "onsetRange" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "onsetPeriod" => {
                 xml::choice(slot, "onset", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "onsetString" => {
                 xml::choice(slot, "onset", name)?;

@@ -591,7 +591,9 @@ impl GoalStart {
             }
             "startCodeableConcept" => {
                 xml::choice(slot, "start", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -700,15 +702,21 @@ impl GoalTargetDetail {
         match name {
             "detailQuantity" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "detailRange" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "detailCodeableConcept" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "detailString" => {
                 xml::choice(slot, "detail", name)?;
@@ -724,7 +732,9 @@ impl GoalTargetDetail {
             }
             "detailRatio" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -796,7 +806,9 @@ impl GoalTargetDue {
             }
             "dueDuration" => {
                 xml::choice(slot, "due", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -463,7 +463,9 @@ impl GuidanceResponseModule {
             }
             "moduleCodeableConcept" => {
                 xml::choice(slot, "module", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -2141,7 +2141,9 @@ impl ImplementationGuideDefinitionPageName {
             }
             "nameReference" => {
                 xml::choice(slot, "name", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

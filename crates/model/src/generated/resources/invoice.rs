@@ -842,11 +842,15 @@ impl InvoiceLineItemChargeItem {
         match name {
             "chargeItemReference" => {
                 xml::choice(slot, "chargeItem", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "chargeItemCodeableConcept" => {
                 xml::choice(slot, "chargeItem", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -533,7 +533,9 @@ impl MediaCreated {
             }
             "createdPeriod" => {
                 xml::choice(slot, "created", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

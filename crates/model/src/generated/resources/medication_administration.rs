@@ -769,11 +769,15 @@ impl MedicationAdministrationMedication {
         match name {
             "medicationCodeableConcept" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "medicationReference" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -846,7 +850,9 @@ impl MedicationAdministrationEffective {
             }
             "effectivePeriod" => {
                 xml::choice(slot, "effective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -900,11 +906,15 @@ impl MedicationAdministrationDosageRate {
         match name {
             "rateRatio" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "rateQuantity" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -2505,11 +2505,15 @@ impl MedicationKnowledgeIngredientItem {
         match name {
             "itemCodeableConcept" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "itemReference" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2567,11 +2571,15 @@ impl MedicationKnowledgeAdministrationGuidelinesIndication {
         match name {
             "indicationCodeableConcept" => {
                 xml::choice(slot, "indication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "indicationReference" => {
                 xml::choice(slot, "indication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2629,11 +2637,15 @@ impl MedicationKnowledgeAdministrationGuidelinesPatientCharacteristicsCharacteri
         match name {
             "characteristicCodeableConcept" => {
                 xml::choice(slot, "characteristic", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "characteristicQuantity" => {
                 xml::choice(slot, "characteristic", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2723,7 +2735,9 @@ impl MedicationKnowledgeDrugCharacteristicValue {
         match name {
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueString" => {
                 xml::choice(slot, "value", name)?;
@@ -2731,7 +2745,9 @@ impl MedicationKnowledgeDrugCharacteristicValue {
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueBase64Binary" => {
                 xml::choice(slot, "value", name)?;

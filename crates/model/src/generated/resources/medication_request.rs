@@ -1115,7 +1115,9 @@ impl MedicationRequestReported {
             }
             "reportedReference" => {
                 xml::choice(slot, "reported", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1173,11 +1175,15 @@ impl MedicationRequestMedication {
         match name {
             "medicationCodeableConcept" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "medicationReference" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1253,7 +1259,9 @@ impl MedicationRequestSubstitutionAllowed {
             }
             "allowedCodeableConcept" => {
                 xml::choice(slot, "allowed", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -446,11 +446,15 @@ impl MedicationStatementMedication {
         match name {
             "medicationCodeableConcept" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "medicationReference" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -523,7 +527,9 @@ impl MedicationStatementEffective {
             }
             "effectivePeriod" => {
                 xml::choice(slot, "effective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

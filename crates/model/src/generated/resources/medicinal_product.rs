@@ -1271,11 +1271,15 @@ impl MedicinalProductSpecialDesignationIndication {
         match name {
             "indicationCodeableConcept" => {
                 xml::choice(slot, "indication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "indicationReference" => {
                 xml::choice(slot, "indication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

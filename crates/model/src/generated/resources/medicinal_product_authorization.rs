@@ -780,7 +780,9 @@ impl MedicinalProductAuthorizationProcedureDate {
         match name {
             "datePeriod" => {
                 xml::choice(slot, "date", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "dateDateTime" => {
                 xml::choice(slot, "date", name)?;

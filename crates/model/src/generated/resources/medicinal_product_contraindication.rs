@@ -455,11 +455,15 @@ impl MedicinalProductContraindicationOtherTherapyMedication {
         match name {
             "medicationCodeableConcept" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "medicationReference" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -481,11 +481,15 @@ impl MedicinalProductIndicationOtherTherapyMedication {
         match name {
             "medicationCodeableConcept" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "medicationReference" => {
                 xml::choice(slot, "medication", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

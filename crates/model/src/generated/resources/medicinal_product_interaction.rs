@@ -435,11 +435,15 @@ impl MedicinalProductInteractionInteractantItem {
         match name {
             "itemReference" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "itemCodeableConcept" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -829,7 +829,9 @@ impl MessageDefinitionEvent {
         match name {
             "eventCoding" => {
                 xml::choice(slot, "event", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "eventUri" => {
                 xml::choice(slot, "event", name)?;

@@ -4088,206 +4088,178 @@ impl Resource {
         tag: &crate::xml::Tag<'i>,
     ) -> Result<Option<Self>, crate::xml::Error> {
         Ok(Some(match name {
-            "Account" => Self::Account(Box::new(r.resource_object(tag)?)),
-            "ActivityDefinition" => Self::ActivityDefinition(Box::new(r.resource_object(tag)?)),
-            "AdverseEvent" => Self::AdverseEvent(Box::new(r.resource_object(tag)?)),
-            "AllergyIntolerance" => Self::AllergyIntolerance(Box::new(r.resource_object(tag)?)),
-            "Appointment" => Self::Appointment(Box::new(r.resource_object(tag)?)),
-            "AppointmentResponse" => Self::AppointmentResponse(Box::new(r.resource_object(tag)?)),
-            "AuditEvent" => Self::AuditEvent(Box::new(r.resource_object(tag)?)),
-            "Basic" => Self::Basic(Box::new(r.resource_object(tag)?)),
-            "Binary" => Self::Binary(Box::new(r.resource_object(tag)?)),
+            "Account" => Self::Account(r.resource_object(tag)?),
+            "ActivityDefinition" => Self::ActivityDefinition(r.resource_object(tag)?),
+            "AdverseEvent" => Self::AdverseEvent(r.resource_object(tag)?),
+            "AllergyIntolerance" => Self::AllergyIntolerance(r.resource_object(tag)?),
+            "Appointment" => Self::Appointment(r.resource_object(tag)?),
+            "AppointmentResponse" => Self::AppointmentResponse(r.resource_object(tag)?),
+            "AuditEvent" => Self::AuditEvent(r.resource_object(tag)?),
+            "Basic" => Self::Basic(r.resource_object(tag)?),
+            "Binary" => Self::Binary(r.resource_object(tag)?),
             "BiologicallyDerivedProduct" => {
-                Self::BiologicallyDerivedProduct(Box::new(r.resource_object(tag)?))
+                Self::BiologicallyDerivedProduct(r.resource_object(tag)?)
             }
-            "BodyStructure" => Self::BodyStructure(Box::new(r.resource_object(tag)?)),
-            "Bundle" => Self::Bundle(Box::new(r.resource_object(tag)?)),
-            "CapabilityStatement" => Self::CapabilityStatement(Box::new(r.resource_object(tag)?)),
-            "CarePlan" => Self::CarePlan(Box::new(r.resource_object(tag)?)),
-            "CareTeam" => Self::CareTeam(Box::new(r.resource_object(tag)?)),
-            "CatalogEntry" => Self::CatalogEntry(Box::new(r.resource_object(tag)?)),
-            "ChargeItem" => Self::ChargeItem(Box::new(r.resource_object(tag)?)),
-            "ChargeItemDefinition" => Self::ChargeItemDefinition(Box::new(r.resource_object(tag)?)),
-            "Claim" => Self::Claim(Box::new(r.resource_object(tag)?)),
-            "ClaimResponse" => Self::ClaimResponse(Box::new(r.resource_object(tag)?)),
-            "ClinicalImpression" => Self::ClinicalImpression(Box::new(r.resource_object(tag)?)),
-            "CodeSystem" => Self::CodeSystem(Box::new(r.resource_object(tag)?)),
-            "Communication" => Self::Communication(Box::new(r.resource_object(tag)?)),
-            "CommunicationRequest" => Self::CommunicationRequest(Box::new(r.resource_object(tag)?)),
-            "CompartmentDefinition" => {
-                Self::CompartmentDefinition(Box::new(r.resource_object(tag)?))
-            }
-            "Composition" => Self::Composition(Box::new(r.resource_object(tag)?)),
-            "ConceptMap" => Self::ConceptMap(Box::new(r.resource_object(tag)?)),
-            "Condition" => Self::Condition(Box::new(r.resource_object(tag)?)),
-            "Consent" => Self::Consent(Box::new(r.resource_object(tag)?)),
-            "Contract" => Self::Contract(Box::new(r.resource_object(tag)?)),
-            "Coverage" => Self::Coverage(Box::new(r.resource_object(tag)?)),
+            "BodyStructure" => Self::BodyStructure(r.resource_object(tag)?),
+            "Bundle" => Self::Bundle(r.resource_object(tag)?),
+            "CapabilityStatement" => Self::CapabilityStatement(r.resource_object(tag)?),
+            "CarePlan" => Self::CarePlan(r.resource_object(tag)?),
+            "CareTeam" => Self::CareTeam(r.resource_object(tag)?),
+            "CatalogEntry" => Self::CatalogEntry(r.resource_object(tag)?),
+            "ChargeItem" => Self::ChargeItem(r.resource_object(tag)?),
+            "ChargeItemDefinition" => Self::ChargeItemDefinition(r.resource_object(tag)?),
+            "Claim" => Self::Claim(r.resource_object(tag)?),
+            "ClaimResponse" => Self::ClaimResponse(r.resource_object(tag)?),
+            "ClinicalImpression" => Self::ClinicalImpression(r.resource_object(tag)?),
+            "CodeSystem" => Self::CodeSystem(r.resource_object(tag)?),
+            "Communication" => Self::Communication(r.resource_object(tag)?),
+            "CommunicationRequest" => Self::CommunicationRequest(r.resource_object(tag)?),
+            "CompartmentDefinition" => Self::CompartmentDefinition(r.resource_object(tag)?),
+            "Composition" => Self::Composition(r.resource_object(tag)?),
+            "ConceptMap" => Self::ConceptMap(r.resource_object(tag)?),
+            "Condition" => Self::Condition(r.resource_object(tag)?),
+            "Consent" => Self::Consent(r.resource_object(tag)?),
+            "Contract" => Self::Contract(r.resource_object(tag)?),
+            "Coverage" => Self::Coverage(r.resource_object(tag)?),
             "CoverageEligibilityRequest" => {
-                Self::CoverageEligibilityRequest(Box::new(r.resource_object(tag)?))
+                Self::CoverageEligibilityRequest(r.resource_object(tag)?)
             }
             "CoverageEligibilityResponse" => {
-                Self::CoverageEligibilityResponse(Box::new(r.resource_object(tag)?))
+                Self::CoverageEligibilityResponse(r.resource_object(tag)?)
             }
-            "DetectedIssue" => Self::DetectedIssue(Box::new(r.resource_object(tag)?)),
-            "Device" => Self::Device(Box::new(r.resource_object(tag)?)),
-            "DeviceDefinition" => Self::DeviceDefinition(Box::new(r.resource_object(tag)?)),
-            "DeviceMetric" => Self::DeviceMetric(Box::new(r.resource_object(tag)?)),
-            "DeviceRequest" => Self::DeviceRequest(Box::new(r.resource_object(tag)?)),
-            "DeviceUseStatement" => Self::DeviceUseStatement(Box::new(r.resource_object(tag)?)),
-            "DiagnosticReport" => Self::DiagnosticReport(Box::new(r.resource_object(tag)?)),
-            "DocumentManifest" => Self::DocumentManifest(Box::new(r.resource_object(tag)?)),
-            "DocumentReference" => Self::DocumentReference(Box::new(r.resource_object(tag)?)),
-            "EffectEvidenceSynthesis" => {
-                Self::EffectEvidenceSynthesis(Box::new(r.resource_object(tag)?))
-            }
-            "Encounter" => Self::Encounter(Box::new(r.resource_object(tag)?)),
-            "Endpoint" => Self::Endpoint(Box::new(r.resource_object(tag)?)),
-            "EnrollmentRequest" => Self::EnrollmentRequest(Box::new(r.resource_object(tag)?)),
-            "EnrollmentResponse" => Self::EnrollmentResponse(Box::new(r.resource_object(tag)?)),
-            "EpisodeOfCare" => Self::EpisodeOfCare(Box::new(r.resource_object(tag)?)),
-            "EventDefinition" => Self::EventDefinition(Box::new(r.resource_object(tag)?)),
-            "Evidence" => Self::Evidence(Box::new(r.resource_object(tag)?)),
-            "EvidenceVariable" => Self::EvidenceVariable(Box::new(r.resource_object(tag)?)),
-            "ExampleScenario" => Self::ExampleScenario(Box::new(r.resource_object(tag)?)),
-            "ExplanationOfBenefit" => Self::ExplanationOfBenefit(Box::new(r.resource_object(tag)?)),
-            "FamilyMemberHistory" => Self::FamilyMemberHistory(Box::new(r.resource_object(tag)?)),
-            "Flag" => Self::Flag(Box::new(r.resource_object(tag)?)),
-            "Goal" => Self::Goal(Box::new(r.resource_object(tag)?)),
-            "GraphDefinition" => Self::GraphDefinition(Box::new(r.resource_object(tag)?)),
-            "Group" => Self::Group(Box::new(r.resource_object(tag)?)),
-            "GuidanceResponse" => Self::GuidanceResponse(Box::new(r.resource_object(tag)?)),
-            "HealthcareService" => Self::HealthcareService(Box::new(r.resource_object(tag)?)),
-            "ImagingStudy" => Self::ImagingStudy(Box::new(r.resource_object(tag)?)),
-            "Immunization" => Self::Immunization(Box::new(r.resource_object(tag)?)),
-            "ImmunizationEvaluation" => {
-                Self::ImmunizationEvaluation(Box::new(r.resource_object(tag)?))
-            }
+            "DetectedIssue" => Self::DetectedIssue(r.resource_object(tag)?),
+            "Device" => Self::Device(r.resource_object(tag)?),
+            "DeviceDefinition" => Self::DeviceDefinition(r.resource_object(tag)?),
+            "DeviceMetric" => Self::DeviceMetric(r.resource_object(tag)?),
+            "DeviceRequest" => Self::DeviceRequest(r.resource_object(tag)?),
+            "DeviceUseStatement" => Self::DeviceUseStatement(r.resource_object(tag)?),
+            "DiagnosticReport" => Self::DiagnosticReport(r.resource_object(tag)?),
+            "DocumentManifest" => Self::DocumentManifest(r.resource_object(tag)?),
+            "DocumentReference" => Self::DocumentReference(r.resource_object(tag)?),
+            "EffectEvidenceSynthesis" => Self::EffectEvidenceSynthesis(r.resource_object(tag)?),
+            "Encounter" => Self::Encounter(r.resource_object(tag)?),
+            "Endpoint" => Self::Endpoint(r.resource_object(tag)?),
+            "EnrollmentRequest" => Self::EnrollmentRequest(r.resource_object(tag)?),
+            "EnrollmentResponse" => Self::EnrollmentResponse(r.resource_object(tag)?),
+            "EpisodeOfCare" => Self::EpisodeOfCare(r.resource_object(tag)?),
+            "EventDefinition" => Self::EventDefinition(r.resource_object(tag)?),
+            "Evidence" => Self::Evidence(r.resource_object(tag)?),
+            "EvidenceVariable" => Self::EvidenceVariable(r.resource_object(tag)?),
+            "ExampleScenario" => Self::ExampleScenario(r.resource_object(tag)?),
+            "ExplanationOfBenefit" => Self::ExplanationOfBenefit(r.resource_object(tag)?),
+            "FamilyMemberHistory" => Self::FamilyMemberHistory(r.resource_object(tag)?),
+            "Flag" => Self::Flag(r.resource_object(tag)?),
+            "Goal" => Self::Goal(r.resource_object(tag)?),
+            "GraphDefinition" => Self::GraphDefinition(r.resource_object(tag)?),
+            "Group" => Self::Group(r.resource_object(tag)?),
+            "GuidanceResponse" => Self::GuidanceResponse(r.resource_object(tag)?),
+            "HealthcareService" => Self::HealthcareService(r.resource_object(tag)?),
+            "ImagingStudy" => Self::ImagingStudy(r.resource_object(tag)?),
+            "Immunization" => Self::Immunization(r.resource_object(tag)?),
+            "ImmunizationEvaluation" => Self::ImmunizationEvaluation(r.resource_object(tag)?),
             "ImmunizationRecommendation" => {
-                Self::ImmunizationRecommendation(Box::new(r.resource_object(tag)?))
+                Self::ImmunizationRecommendation(r.resource_object(tag)?)
             }
-            "ImplementationGuide" => Self::ImplementationGuide(Box::new(r.resource_object(tag)?)),
-            "InsurancePlan" => Self::InsurancePlan(Box::new(r.resource_object(tag)?)),
-            "Invoice" => Self::Invoice(Box::new(r.resource_object(tag)?)),
-            "Library" => Self::Library(Box::new(r.resource_object(tag)?)),
-            "Linkage" => Self::Linkage(Box::new(r.resource_object(tag)?)),
-            "List" => Self::List(Box::new(r.resource_object(tag)?)),
-            "Location" => Self::Location(Box::new(r.resource_object(tag)?)),
-            "Measure" => Self::Measure(Box::new(r.resource_object(tag)?)),
-            "MeasureReport" => Self::MeasureReport(Box::new(r.resource_object(tag)?)),
-            "Media" => Self::Media(Box::new(r.resource_object(tag)?)),
-            "Medication" => Self::Medication(Box::new(r.resource_object(tag)?)),
-            "MedicationAdministration" => {
-                Self::MedicationAdministration(Box::new(r.resource_object(tag)?))
-            }
-            "MedicationDispense" => Self::MedicationDispense(Box::new(r.resource_object(tag)?)),
-            "MedicationKnowledge" => Self::MedicationKnowledge(Box::new(r.resource_object(tag)?)),
-            "MedicationRequest" => Self::MedicationRequest(Box::new(r.resource_object(tag)?)),
-            "MedicationStatement" => Self::MedicationStatement(Box::new(r.resource_object(tag)?)),
-            "MedicinalProduct" => Self::MedicinalProduct(Box::new(r.resource_object(tag)?)),
+            "ImplementationGuide" => Self::ImplementationGuide(r.resource_object(tag)?),
+            "InsurancePlan" => Self::InsurancePlan(r.resource_object(tag)?),
+            "Invoice" => Self::Invoice(r.resource_object(tag)?),
+            "Library" => Self::Library(r.resource_object(tag)?),
+            "Linkage" => Self::Linkage(r.resource_object(tag)?),
+            "List" => Self::List(r.resource_object(tag)?),
+            "Location" => Self::Location(r.resource_object(tag)?),
+            "Measure" => Self::Measure(r.resource_object(tag)?),
+            "MeasureReport" => Self::MeasureReport(r.resource_object(tag)?),
+            "Media" => Self::Media(r.resource_object(tag)?),
+            "Medication" => Self::Medication(r.resource_object(tag)?),
+            "MedicationAdministration" => Self::MedicationAdministration(r.resource_object(tag)?),
+            "MedicationDispense" => Self::MedicationDispense(r.resource_object(tag)?),
+            "MedicationKnowledge" => Self::MedicationKnowledge(r.resource_object(tag)?),
+            "MedicationRequest" => Self::MedicationRequest(r.resource_object(tag)?),
+            "MedicationStatement" => Self::MedicationStatement(r.resource_object(tag)?),
+            "MedicinalProduct" => Self::MedicinalProduct(r.resource_object(tag)?),
             "MedicinalProductAuthorization" => {
-                Self::MedicinalProductAuthorization(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductAuthorization(r.resource_object(tag)?)
             }
             "MedicinalProductContraindication" => {
-                Self::MedicinalProductContraindication(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductContraindication(r.resource_object(tag)?)
             }
             "MedicinalProductIndication" => {
-                Self::MedicinalProductIndication(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductIndication(r.resource_object(tag)?)
             }
             "MedicinalProductIngredient" => {
-                Self::MedicinalProductIngredient(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductIngredient(r.resource_object(tag)?)
             }
             "MedicinalProductInteraction" => {
-                Self::MedicinalProductInteraction(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductInteraction(r.resource_object(tag)?)
             }
             "MedicinalProductManufactured" => {
-                Self::MedicinalProductManufactured(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductManufactured(r.resource_object(tag)?)
             }
-            "MedicinalProductPackaged" => {
-                Self::MedicinalProductPackaged(Box::new(r.resource_object(tag)?))
-            }
+            "MedicinalProductPackaged" => Self::MedicinalProductPackaged(r.resource_object(tag)?),
             "MedicinalProductPharmaceutical" => {
-                Self::MedicinalProductPharmaceutical(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductPharmaceutical(r.resource_object(tag)?)
             }
             "MedicinalProductUndesirableEffect" => {
-                Self::MedicinalProductUndesirableEffect(Box::new(r.resource_object(tag)?))
+                Self::MedicinalProductUndesirableEffect(r.resource_object(tag)?)
             }
-            "MessageDefinition" => Self::MessageDefinition(Box::new(r.resource_object(tag)?)),
-            "MessageHeader" => Self::MessageHeader(Box::new(r.resource_object(tag)?)),
-            "MolecularSequence" => Self::MolecularSequence(Box::new(r.resource_object(tag)?)),
-            "NamingSystem" => Self::NamingSystem(Box::new(r.resource_object(tag)?)),
-            "NutritionOrder" => Self::NutritionOrder(Box::new(r.resource_object(tag)?)),
-            "Observation" => Self::Observation(Box::new(r.resource_object(tag)?)),
-            "ObservationDefinition" => {
-                Self::ObservationDefinition(Box::new(r.resource_object(tag)?))
-            }
-            "OperationDefinition" => Self::OperationDefinition(Box::new(r.resource_object(tag)?)),
-            "OperationOutcome" => Self::OperationOutcome(Box::new(r.resource_object(tag)?)),
-            "Organization" => Self::Organization(Box::new(r.resource_object(tag)?)),
-            "OrganizationAffiliation" => {
-                Self::OrganizationAffiliation(Box::new(r.resource_object(tag)?))
-            }
-            "Parameters" => Self::Parameters(Box::new(r.resource_object(tag)?)),
-            "Patient" => Self::Patient(Box::new(r.resource_object(tag)?)),
-            "PaymentNotice" => Self::PaymentNotice(Box::new(r.resource_object(tag)?)),
-            "PaymentReconciliation" => {
-                Self::PaymentReconciliation(Box::new(r.resource_object(tag)?))
-            }
-            "Person" => Self::Person(Box::new(r.resource_object(tag)?)),
-            "PlanDefinition" => Self::PlanDefinition(Box::new(r.resource_object(tag)?)),
-            "Practitioner" => Self::Practitioner(Box::new(r.resource_object(tag)?)),
-            "PractitionerRole" => Self::PractitionerRole(Box::new(r.resource_object(tag)?)),
-            "Procedure" => Self::Procedure(Box::new(r.resource_object(tag)?)),
-            "Provenance" => Self::Provenance(Box::new(r.resource_object(tag)?)),
-            "Questionnaire" => Self::Questionnaire(Box::new(r.resource_object(tag)?)),
-            "QuestionnaireResponse" => {
-                Self::QuestionnaireResponse(Box::new(r.resource_object(tag)?))
-            }
-            "RelatedPerson" => Self::RelatedPerson(Box::new(r.resource_object(tag)?)),
-            "RequestGroup" => Self::RequestGroup(Box::new(r.resource_object(tag)?)),
-            "ResearchDefinition" => Self::ResearchDefinition(Box::new(r.resource_object(tag)?)),
-            "ResearchElementDefinition" => {
-                Self::ResearchElementDefinition(Box::new(r.resource_object(tag)?))
-            }
-            "ResearchStudy" => Self::ResearchStudy(Box::new(r.resource_object(tag)?)),
-            "ResearchSubject" => Self::ResearchSubject(Box::new(r.resource_object(tag)?)),
-            "RiskAssessment" => Self::RiskAssessment(Box::new(r.resource_object(tag)?)),
-            "RiskEvidenceSynthesis" => {
-                Self::RiskEvidenceSynthesis(Box::new(r.resource_object(tag)?))
-            }
-            "Schedule" => Self::Schedule(Box::new(r.resource_object(tag)?)),
-            "SearchParameter" => Self::SearchParameter(Box::new(r.resource_object(tag)?)),
-            "ServiceRequest" => Self::ServiceRequest(Box::new(r.resource_object(tag)?)),
-            "Slot" => Self::Slot(Box::new(r.resource_object(tag)?)),
-            "Specimen" => Self::Specimen(Box::new(r.resource_object(tag)?)),
-            "SpecimenDefinition" => Self::SpecimenDefinition(Box::new(r.resource_object(tag)?)),
-            "StructureDefinition" => Self::StructureDefinition(Box::new(r.resource_object(tag)?)),
-            "StructureMap" => Self::StructureMap(Box::new(r.resource_object(tag)?)),
-            "Subscription" => Self::Subscription(Box::new(r.resource_object(tag)?)),
-            "Substance" => Self::Substance(Box::new(r.resource_object(tag)?)),
-            "SubstanceNucleicAcid" => Self::SubstanceNucleicAcid(Box::new(r.resource_object(tag)?)),
-            "SubstancePolymer" => Self::SubstancePolymer(Box::new(r.resource_object(tag)?)),
-            "SubstanceProtein" => Self::SubstanceProtein(Box::new(r.resource_object(tag)?)),
+            "MessageDefinition" => Self::MessageDefinition(r.resource_object(tag)?),
+            "MessageHeader" => Self::MessageHeader(r.resource_object(tag)?),
+            "MolecularSequence" => Self::MolecularSequence(r.resource_object(tag)?),
+            "NamingSystem" => Self::NamingSystem(r.resource_object(tag)?),
+            "NutritionOrder" => Self::NutritionOrder(r.resource_object(tag)?),
+            "Observation" => Self::Observation(r.resource_object(tag)?),
+            "ObservationDefinition" => Self::ObservationDefinition(r.resource_object(tag)?),
+            "OperationDefinition" => Self::OperationDefinition(r.resource_object(tag)?),
+            "OperationOutcome" => Self::OperationOutcome(r.resource_object(tag)?),
+            "Organization" => Self::Organization(r.resource_object(tag)?),
+            "OrganizationAffiliation" => Self::OrganizationAffiliation(r.resource_object(tag)?),
+            "Parameters" => Self::Parameters(r.resource_object(tag)?),
+            "Patient" => Self::Patient(r.resource_object(tag)?),
+            "PaymentNotice" => Self::PaymentNotice(r.resource_object(tag)?),
+            "PaymentReconciliation" => Self::PaymentReconciliation(r.resource_object(tag)?),
+            "Person" => Self::Person(r.resource_object(tag)?),
+            "PlanDefinition" => Self::PlanDefinition(r.resource_object(tag)?),
+            "Practitioner" => Self::Practitioner(r.resource_object(tag)?),
+            "PractitionerRole" => Self::PractitionerRole(r.resource_object(tag)?),
+            "Procedure" => Self::Procedure(r.resource_object(tag)?),
+            "Provenance" => Self::Provenance(r.resource_object(tag)?),
+            "Questionnaire" => Self::Questionnaire(r.resource_object(tag)?),
+            "QuestionnaireResponse" => Self::QuestionnaireResponse(r.resource_object(tag)?),
+            "RelatedPerson" => Self::RelatedPerson(r.resource_object(tag)?),
+            "RequestGroup" => Self::RequestGroup(r.resource_object(tag)?),
+            "ResearchDefinition" => Self::ResearchDefinition(r.resource_object(tag)?),
+            "ResearchElementDefinition" => Self::ResearchElementDefinition(r.resource_object(tag)?),
+            "ResearchStudy" => Self::ResearchStudy(r.resource_object(tag)?),
+            "ResearchSubject" => Self::ResearchSubject(r.resource_object(tag)?),
+            "RiskAssessment" => Self::RiskAssessment(r.resource_object(tag)?),
+            "RiskEvidenceSynthesis" => Self::RiskEvidenceSynthesis(r.resource_object(tag)?),
+            "Schedule" => Self::Schedule(r.resource_object(tag)?),
+            "SearchParameter" => Self::SearchParameter(r.resource_object(tag)?),
+            "ServiceRequest" => Self::ServiceRequest(r.resource_object(tag)?),
+            "Slot" => Self::Slot(r.resource_object(tag)?),
+            "Specimen" => Self::Specimen(r.resource_object(tag)?),
+            "SpecimenDefinition" => Self::SpecimenDefinition(r.resource_object(tag)?),
+            "StructureDefinition" => Self::StructureDefinition(r.resource_object(tag)?),
+            "StructureMap" => Self::StructureMap(r.resource_object(tag)?),
+            "Subscription" => Self::Subscription(r.resource_object(tag)?),
+            "Substance" => Self::Substance(r.resource_object(tag)?),
+            "SubstanceNucleicAcid" => Self::SubstanceNucleicAcid(r.resource_object(tag)?),
+            "SubstancePolymer" => Self::SubstancePolymer(r.resource_object(tag)?),
+            "SubstanceProtein" => Self::SubstanceProtein(r.resource_object(tag)?),
             "SubstanceReferenceInformation" => {
-                Self::SubstanceReferenceInformation(Box::new(r.resource_object(tag)?))
+                Self::SubstanceReferenceInformation(r.resource_object(tag)?)
             }
-            "SubstanceSourceMaterial" => {
-                Self::SubstanceSourceMaterial(Box::new(r.resource_object(tag)?))
-            }
-            "SubstanceSpecification" => {
-                Self::SubstanceSpecification(Box::new(r.resource_object(tag)?))
-            }
-            "SupplyDelivery" => Self::SupplyDelivery(Box::new(r.resource_object(tag)?)),
-            "SupplyRequest" => Self::SupplyRequest(Box::new(r.resource_object(tag)?)),
-            "Task" => Self::Task(Box::new(r.resource_object(tag)?)),
-            "TerminologyCapabilities" => {
-                Self::TerminologyCapabilities(Box::new(r.resource_object(tag)?))
-            }
-            "TestReport" => Self::TestReport(Box::new(r.resource_object(tag)?)),
-            "TestScript" => Self::TestScript(Box::new(r.resource_object(tag)?)),
-            "ValueSet" => Self::ValueSet(Box::new(r.resource_object(tag)?)),
-            "VerificationResult" => Self::VerificationResult(Box::new(r.resource_object(tag)?)),
-            "VisionPrescription" => Self::VisionPrescription(Box::new(r.resource_object(tag)?)),
+            "SubstanceSourceMaterial" => Self::SubstanceSourceMaterial(r.resource_object(tag)?),
+            "SubstanceSpecification" => Self::SubstanceSpecification(r.resource_object(tag)?),
+            "SupplyDelivery" => Self::SupplyDelivery(r.resource_object(tag)?),
+            "SupplyRequest" => Self::SupplyRequest(r.resource_object(tag)?),
+            "Task" => Self::Task(r.resource_object(tag)?),
+            "TerminologyCapabilities" => Self::TerminologyCapabilities(r.resource_object(tag)?),
+            "TestReport" => Self::TestReport(r.resource_object(tag)?),
+            "TestScript" => Self::TestScript(r.resource_object(tag)?),
+            "ValueSet" => Self::ValueSet(r.resource_object(tag)?),
+            "VerificationResult" => Self::VerificationResult(r.resource_object(tag)?),
+            "VisionPrescription" => Self::VisionPrescription(r.resource_object(tag)?),
             _ => return Ok(None),
         }))
     }

@@ -1397,11 +1397,15 @@ impl NutritionOrderEnteralFormulaAdministrationRate {
         match name {
             "rateQuantity" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "rateRatio" => {
                 xml::choice(slot, "rate", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

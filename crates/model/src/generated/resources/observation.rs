@@ -901,11 +901,15 @@ impl ObservationEffective {
             }
             "effectivePeriod" => {
                 xml::choice(slot, "effective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "effectiveTiming" => {
                 xml::choice(slot, "effective", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "effectiveInstant" => {
                 xml::choice(slot, "effective", name)?;
@@ -1056,11 +1060,15 @@ impl ObservationValue {
         match name {
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueString" => {
                 xml::choice(slot, "value", name)?;
@@ -1076,15 +1084,21 @@ impl ObservationValue {
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueTime" => {
                 xml::choice(slot, "value", name)?;
@@ -1096,7 +1110,9 @@ impl ObservationValue {
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1250,11 +1266,15 @@ impl ObservationComponentValue {
         match name {
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueString" => {
                 xml::choice(slot, "value", name)?;
@@ -1270,15 +1290,21 @@ impl ObservationComponentValue {
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueTime" => {
                 xml::choice(slot, "value", name)?;
@@ -1290,7 +1316,9 @@ impl ObservationComponentValue {
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

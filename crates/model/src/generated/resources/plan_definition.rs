@@ -1928,11 +1928,15 @@ impl PlanDefinitionSubject {
         match name {
             "subjectCodeableConcept" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "subjectReference" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1992,15 +1996,21 @@ impl PlanDefinitionGoalTargetDetail {
         match name {
             "detailQuantity" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "detailRange" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "detailCodeableConcept" => {
                 xml::choice(slot, "detail", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2057,11 +2067,15 @@ impl PlanDefinitionActionSubject {
         match name {
             "subjectCodeableConcept" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "subjectReference" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2115,11 +2129,15 @@ impl PlanDefinitionActionRelatedActionOffset {
         match name {
             "offsetDuration" => {
                 xml::choice(slot, "offset", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "offsetRange" => {
                 xml::choice(slot, "offset", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2209,23 +2227,33 @@ impl PlanDefinitionActionTiming {
             }
             "timingAge" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "timingPeriod" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "timingDuration" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "timingRange" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "timingTiming" => {
                 xml::choice(slot, "timing", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -875,7 +875,9 @@ impl ProcedurePerformed {
             }
             "performedPeriod" => {
                 xml::choice(slot, "performed", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "performedString" => {
                 xml::choice(slot, "performed", name)?;
@@ -883,11 +885,15 @@ impl ProcedurePerformed {
             }
             "performedAge" => {
                 xml::choice(slot, "performed", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "performedRange" => {
                 xml::choice(slot, "performed", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

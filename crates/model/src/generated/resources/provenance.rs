@@ -646,7 +646,9 @@ impl ProvenanceOccurred {
         match name {
             "occurredPeriod" => {
                 xml::choice(slot, "occurred", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "occurredDateTime" => {
                 xml::choice(slot, "occurred", name)?;

@@ -1353,15 +1353,21 @@ impl QuestionnaireItemEnableWhenAnswer {
             }
             "answerCoding" => {
                 xml::choice(slot, "answer", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "answerQuantity" => {
                 xml::choice(slot, "answer", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "answerReference" => {
                 xml::choice(slot, "answer", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1495,11 +1501,15 @@ impl QuestionnaireItemAnswerOptionValue {
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1711,19 +1721,27 @@ impl QuestionnaireItemInitialValue {
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -807,19 +807,27 @@ impl QuestionnaireResponseItemAnswerValue {
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

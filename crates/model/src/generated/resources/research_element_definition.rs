@@ -1002,11 +1002,15 @@ impl ResearchElementDefinitionSubject {
         match name {
             "subjectCodeableConcept" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "subjectReference" => {
                 xml::choice(slot, "subject", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1089,7 +1093,9 @@ impl ResearchElementDefinitionCharacteristicDefinition {
         match name {
             "definitionCodeableConcept" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "definitionCanonical" => {
                 xml::choice(slot, "definition", name)?;
@@ -1097,11 +1103,15 @@ impl ResearchElementDefinitionCharacteristicDefinition {
             }
             "definitionExpression" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "definitionDataRequirement" => {
                 xml::choice(slot, "definition", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1198,15 +1208,21 @@ impl ResearchElementDefinitionCharacteristicStudyEffective {
             }
             "studyEffectivePeriod" => {
                 xml::choice(slot, "studyEffective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "studyEffectiveDuration" => {
                 xml::choice(slot, "studyEffective", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "studyEffectiveTiming" => {
                 xml::choice(slot, "studyEffective", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1306,15 +1322,21 @@ impl ResearchElementDefinitionCharacteristicParticipantEffective {
             }
             "participantEffectivePeriod" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "participantEffectiveDuration" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "participantEffectiveTiming" => {
                 xml::choice(slot, "participantEffective", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -650,7 +650,9 @@ impl RiskAssessmentOccurrence {
             }
             "occurrencePeriod" => {
                 xml::choice(slot, "occurrence", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -723,7 +725,9 @@ impl RiskAssessmentPredictionProbability {
             }
             "probabilityRange" => {
                 xml::choice(slot, "probability", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -777,11 +781,15 @@ impl RiskAssessmentPredictionWhen {
         match name {
             "whenPeriod" => {
                 xml::choice(slot, "when", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "whenRange" => {
                 xml::choice(slot, "when", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -926,7 +926,9 @@ impl SpecimenCollectionCollected {
             }
             "collectedPeriod" => {
                 xml::choice(slot, "collected", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -984,11 +986,15 @@ impl SpecimenCollectionFastingStatus {
         match name {
             "fastingStatusCodeableConcept" => {
                 xml::choice(slot, "fastingStatus", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "fastingStatusDuration" => {
                 xml::choice(slot, "fastingStatus", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1057,7 +1063,9 @@ impl SpecimenProcessingTime {
             }
             "timePeriod" => {
                 xml::choice(slot, "time", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -1113,11 +1121,15 @@ impl SpecimenContainerAdditive {
         match name {
             "additiveCodeableConcept" => {
                 xml::choice(slot, "additive", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "additiveReference" => {
                 xml::choice(slot, "additive", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

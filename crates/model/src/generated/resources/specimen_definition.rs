@@ -992,7 +992,9 @@ impl SpecimenDefinitionTypeTestedContainerMinimumVolume {
         match name {
             "minimumVolumeQuantity" => {
                 xml::choice(slot, "minimumVolume", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "minimumVolumeString" => {
                 xml::choice(slot, "minimumVolume", name)?;
@@ -1052,11 +1054,15 @@ impl SpecimenDefinitionTypeTestedContainerAdditiveAdditive {
         match name {
             "additiveCodeableConcept" => {
                 xml::choice(slot, "additive", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "additiveReference" => {
                 xml::choice(slot, "additive", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

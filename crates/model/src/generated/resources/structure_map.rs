@@ -2451,127 +2451,189 @@ impl StructureMapGroupRuleSourceDefaultValue {
             }
             "defaultValueAddress" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "defaultValueAge" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "defaultValueAnnotation" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "defaultValueAttachment" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "defaultValueCodeableConcept" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "defaultValueCoding" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "defaultValueContactPoint" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "defaultValueCount" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "defaultValueDistance" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "defaultValueDuration" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "defaultValueHumanName" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "defaultValueIdentifier" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "defaultValueMoney" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "defaultValuePeriod" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "defaultValueQuantity" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "defaultValueRange" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "defaultValueRatio" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "defaultValueReference" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "defaultValueSampledData" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "defaultValueSignature" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "defaultValueTiming" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "defaultValueContactDetail" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "defaultValueContributor" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "defaultValueDataRequirement" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "defaultValueExpression" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "defaultValueParameterDefinition" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "defaultValueRelatedArtifact" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "defaultValueTriggerDefinition" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "defaultValueUsageContext" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "defaultValueDosage" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "defaultValueMeta" => {
                 xml::choice(slot, "defaultValue", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

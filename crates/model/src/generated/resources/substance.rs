@@ -575,11 +575,15 @@ impl SubstanceIngredientSubstance {
         match name {
             "substanceCodeableConcept" => {
                 xml::choice(slot, "substance", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "substanceReference" => {
                 xml::choice(slot, "substance", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

@@ -908,11 +908,15 @@ impl SubstanceReferenceInformationTargetAmount {
         match name {
             "amountQuantity" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "amountRange" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "amountString" => {
                 xml::choice(slot, "amount", name)?;

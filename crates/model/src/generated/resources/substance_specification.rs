@@ -2202,7 +2202,9 @@ impl SubstanceSpecificationMoietyAmount {
         match name {
             "amountQuantity" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "amountString" => {
                 xml::choice(slot, "amount", name)?;
@@ -2264,11 +2266,15 @@ impl SubstanceSpecificationPropertyDefiningSubstance {
         match name {
             "definingSubstanceReference" => {
                 xml::choice(slot, "definingSubstance", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "definingSubstanceCodeableConcept" => {
                 xml::choice(slot, "definingSubstance", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2333,7 +2339,9 @@ impl SubstanceSpecificationPropertyAmount {
         match name {
             "amountQuantity" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "amountString" => {
                 xml::choice(slot, "amount", name)?;
@@ -2395,11 +2403,15 @@ impl SubstanceSpecificationRelationshipSubstance {
         match name {
             "substanceReference" => {
                 xml::choice(slot, "substance", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "substanceCodeableConcept" => {
                 xml::choice(slot, "substance", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2472,15 +2484,21 @@ impl SubstanceSpecificationRelationshipAmount {
         match name {
             "amountQuantity" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "amountRange" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "amountRatio" => {
                 xml::choice(slot, "amount", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "amountString" => {
                 xml::choice(slot, "amount", name)?;

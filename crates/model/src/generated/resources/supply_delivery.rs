@@ -496,11 +496,15 @@ impl SupplyDeliverySuppliedItemItem {
         match name {
             "itemCodeableConcept" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "itemReference" => {
                 xml::choice(slot, "item", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -577,11 +581,15 @@ impl SupplyDeliveryOccurrence {
             }
             "occurrencePeriod" => {
                 xml::choice(slot, "occurrence", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "occurrenceTiming" => {
                 xml::choice(slot, "occurrence", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }

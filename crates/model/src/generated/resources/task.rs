@@ -1509,127 +1509,189 @@ impl TaskInputValue {
             }
             "valueAddress" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "valueAge" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "valueAnnotation" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueContactPoint" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "valueCount" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "valueDistance" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "valueDuration" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "valueHumanName" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "valueIdentifier" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "valueMoney" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueSignature" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "valueTiming" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "valueContactDetail" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "valueContributor" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "valueDataRequirement" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "valueExpression" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "valueParameterDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "valueRelatedArtifact" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "valueTriggerDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "valueUsageContext" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "valueDosage" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "valueMeta" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
@@ -2227,127 +2289,189 @@ impl TaskOutputValue {
             }
             "valueAddress" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Address(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Address(Box::new(v)));
+                }
             }
             "valueAge" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Age(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Age(Box::new(v)));
+                }
             }
             "valueAnnotation" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Annotation(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Annotation(Box::new(v)));
+                }
             }
             "valueAttachment" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Attachment(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Attachment(Box::new(v)));
+                }
             }
             "valueCodeableConcept" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::CodeableConcept(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::CodeableConcept(Box::new(v)));
+                }
             }
             "valueCoding" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Coding(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Coding(Box::new(v)));
+                }
             }
             "valueContactPoint" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactPoint(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactPoint(Box::new(v)));
+                }
             }
             "valueCount" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Count(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Count(Box::new(v)));
+                }
             }
             "valueDistance" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Distance(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Distance(Box::new(v)));
+                }
             }
             "valueDuration" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Duration(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Duration(Box::new(v)));
+                }
             }
             "valueHumanName" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::HumanName(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::HumanName(Box::new(v)));
+                }
             }
             "valueIdentifier" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Identifier(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Identifier(Box::new(v)));
+                }
             }
             "valueMoney" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Money(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Money(Box::new(v)));
+                }
             }
             "valuePeriod" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Period(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Period(Box::new(v)));
+                }
             }
             "valueQuantity" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Quantity(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Quantity(Box::new(v)));
+                }
             }
             "valueRange" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Range(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Range(Box::new(v)));
+                }
             }
             "valueRatio" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Ratio(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Ratio(Box::new(v)));
+                }
             }
             "valueReference" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Reference(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Reference(Box::new(v)));
+                }
             }
             "valueSampledData" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::SampledData(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::SampledData(Box::new(v)));
+                }
             }
             "valueSignature" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Signature(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Signature(Box::new(v)));
+                }
             }
             "valueTiming" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Timing(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Timing(Box::new(v)));
+                }
             }
             "valueContactDetail" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ContactDetail(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ContactDetail(Box::new(v)));
+                }
             }
             "valueContributor" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Contributor(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Contributor(Box::new(v)));
+                }
             }
             "valueDataRequirement" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::DataRequirement(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::DataRequirement(Box::new(v)));
+                }
             }
             "valueExpression" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Expression(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Expression(Box::new(v)));
+                }
             }
             "valueParameterDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::ParameterDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::ParameterDefinition(Box::new(v)));
+                }
             }
             "valueRelatedArtifact" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::RelatedArtifact(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::RelatedArtifact(Box::new(v)));
+                }
             }
             "valueTriggerDefinition" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::TriggerDefinition(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::TriggerDefinition(Box::new(v)));
+                }
             }
             "valueUsageContext" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::UsageContext(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::UsageContext(Box::new(v)));
+                }
             }
             "valueDosage" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Dosage(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Dosage(Box::new(v)));
+                }
             }
             "valueMeta" => {
                 xml::choice(slot, "value", name)?;
-                *slot = Some(Self::Meta(Box::new(r.object(tag)?)));
+                if let Some(v) = r.kept(tag)? {
+                    *slot = Some(Self::Meta(Box::new(v)));
+                }
             }
             _ => return Ok(false),
         }
