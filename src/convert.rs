@@ -42,9 +42,8 @@ fn read(bytes: &[u8], lenient: bool) -> Result<Resource, String> {
     } else {
         renhice_model::json::Mode::Strict
     };
-    let first = bytes
-        .iter()
-        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
     let read = if first == Some(&b'<') {
         Resource::from_xml_with(bytes, mode)
     } else {
