@@ -10,12 +10,15 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP;
 use x509_parser::prelude::FromDer;
 
+use crate::constraints::{GeneralName as ConstrainedName, NameConstraints};
 use crate::crypto::{self, PublicKey};
 use crate::error::{CryptoError, KeyError};
+use crate::names::Name;
+use crate::profile::ProfileRule;
 
 /// Extensions a certificate may mark critical that this verifier processes (RFC 5280
 /// §4.2: a certificate with any other critical extension must be rejected).
-const UNDERSTOOD_CRITICAL: [&str; 10] = [
+const UNDERSTOOD_CRITICAL: [&str; 11] = [
     "2.5.29.15",         // keyUsage
     "2.5.29.17",         // subjectAltName
     "2.5.29.19",         // basicConstraints
@@ -25,6 +28,7 @@ const UNDERSTOOD_CRITICAL: [&str; 10] = [
     "2.5.29.35",         // authorityKeyIdentifier (idem)
     "2.5.29.31",         // cRLDistributionPoints
     "2.5.29.36",         // policyConstraints (constrains policies, of which none are required)
+    "2.5.29.30",         // nameConstraints (crate::constraints)
     "1.3.6.1.5.5.7.1.1", // authorityInfoAccess (where to ask; never critical by RFC 5280)
 ];
 
@@ -69,14 +73,6 @@ pub enum CertificateError {
         /// What the time library says.
         detail: String,
     },
-    /// A critical extension cannot be parsed.
-    #[error("critical extension {oid} cannot be read: {detail}")]
-    UnreadableCriticalExtension {
-        /// The extension's object identifier.
-        oid: String,
-        /// What the parser says.
-        detail: String,
-    },
 }
 
 /// A parsed X.509 certificate. Cheap to clone (the parsed data is shared).
@@ -111,6 +107,17 @@ struct Inner {
     unknown_critical: Vec<String>,
     identifiers: Vec<String>,
     fingerprint: [u8; 32],
+    /// The profile rules the certificate breaks by itself (RFC 5280 §4).
+    profile: Vec<ProfileRule>,
+    basic_constraints_critical: bool,
+    san_critical: bool,
+    /// Subject and issuer prepared for comparison (RFC 5280 §7.1).
+    subject_name: Name,
+    issuer_name: Name,
+    /// The names name constraints apply to: the subject, its e-mail addresses and the
+    /// subject alternative names.
+    names: Vec<ConstrainedName>,
+    name_constraints: Option<NameConstraints>,
 }
 
 impl Certificate {
@@ -174,7 +181,24 @@ impl Certificate {
             unknown_critical: Vec::new(),
             identifiers: Vec::new(),
             fingerprint: crypto::sha256(der),
+            profile: Vec::new(),
+            basic_constraints_critical: false,
+            san_critical: false,
+            subject_name: Name::from_parsed(tbs.subject()),
+            issuer_name: Name::from_parsed(tbs.issuer()),
+            names: Vec::new(),
+            name_constraints: None,
         };
+        if !inner.subject_name.is_empty() {
+            inner
+                .names
+                .push(ConstrainedName::Directory(inner.subject_name.clone()));
+        }
+        inner.names.extend(
+            Name::email_addresses(tbs.subject().as_raw())
+                .into_iter()
+                .map(ConstrainedName::Rfc822),
+        );
         for attribute in tbs.subject().iter_attributes() {
             let oid = attribute.attr_type().to_id_string();
             if (oid == OID_SERIAL_NUMBER || oid == OID_ORGANIZATION_IDENTIFIER)
@@ -183,56 +207,47 @@ impl Certificate {
                 inner.identifiers.push(value.to_owned());
             }
         }
+        inner.profile.extend(certificate_rules(cert));
+        let mut seen = std::collections::HashSet::new();
         for extension in tbs.extensions() {
             let oid = extension.oid.to_id_string();
+            if !seen.insert(oid.clone()) {
+                // The first occurrence is what the fields below hold; the certificate
+                // fails the profile whatever a second one says.
+                inner
+                    .profile
+                    .push(ProfileRule::DuplicateExtension { oid: oid.clone() });
+                continue;
+            }
             if extension.critical && !UNDERSTOOD_CRITICAL.contains(&oid.as_str()) {
                 inner.unknown_critical.push(oid.clone());
             }
-            match extension.parsed_extension() {
-                ParsedExtension::BasicConstraints(bc) => {
-                    inner.basic_constraints = Some((bc.ca, bc.path_len_constraint));
+            match oid.as_str() {
+                "2.5.29.14" | "2.5.29.35" | "1.3.6.1.5.5.7.1.1" if extension.critical => {
+                    inner
+                        .profile
+                        .push(ProfileRule::MustNotBeCritical { oid: oid.clone() });
                 }
-                ParsedExtension::KeyUsage(ku) => inner.key_usage = Some(ku.flags),
-                ParsedExtension::ExtendedKeyUsage(eku) => {
-                    inner.extended_key_usage = Some(extended_key_usages(eku));
+                "2.5.29.36" | "2.5.29.54" if !extension.critical => {
+                    inner
+                        .profile
+                        .push(ProfileRule::MustBeCritical { oid: oid.clone() });
                 }
-                ParsedExtension::SubjectKeyIdentifier(id) => {
-                    inner.subject_key_id = Some(id.0.to_vec());
-                }
-                ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                    inner.authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
-                }
-                ParsedExtension::CRLDistributionPoints(points) => {
-                    for point in points.iter() {
-                        if let Some(DistributionPointName::FullName(names)) =
-                            &point.distribution_point
-                        {
-                            for name in names {
-                                if let GeneralName::URI(uri) = name {
-                                    inner.crl_distribution_points.push((*uri).to_owned());
-                                }
-                            }
-                        }
-                    }
-                }
-                ParsedExtension::AuthorityInfoAccess(access) => {
-                    for description in &access.accessdescs {
-                        if description.access_method == OID_PKIX_ACCESS_DESCRIPTOR_OCSP
-                            && let GeneralName::URI(uri) = &description.access_location
-                        {
-                            inner.ocsp_responders.push((*uri).to_owned());
-                        }
-                    }
-                }
-                ParsedExtension::ParseError { error } if extension.critical => {
-                    return Err(CertificateError::UnreadableCriticalExtension {
-                        oid,
-                        detail: error.to_string(),
-                    });
-                }
+                "2.5.29.19" => inner.basic_constraints_critical = extension.critical,
+                "2.5.29.17" => inner.san_critical = extension.critical,
                 _ => {}
             }
+            if let Err(detail) = strict_extension(&mut inner, &oid, extension.value) {
+                inner
+                    .profile
+                    .push(ProfileRule::MalformedExtension { oid, detail });
+                continue;
+            }
+            read_parsed(&mut inner, extension.parsed_extension(), oid);
         }
+        inner
+            .profile
+            .extend(consistency_rules(&inner, tbs.extensions().is_empty()));
         Ok(Self(Arc::new(inner)))
     }
 
@@ -392,9 +407,39 @@ impl Certificate {
         &self.0.unknown_critical
     }
 
+    /// The profile rules the certificate breaks by itself.
+    pub(crate) fn profile_rules(&self) -> &[ProfileRule] {
+        &self.0.profile
+    }
+
+    /// Whether its `basicConstraints` extension is marked critical.
+    pub(crate) fn basic_constraints_critical(&self) -> bool {
+        self.0.basic_constraints_critical
+    }
+
+    /// The subject prepared for comparison.
+    pub(crate) fn subject_name(&self) -> &Name {
+        &self.0.subject_name
+    }
+
+    /// The issuer prepared for comparison.
+    pub(crate) fn issuer_name(&self) -> &Name {
+        &self.0.issuer_name
+    }
+
+    /// The names name constraints apply to.
+    pub(crate) fn constrained_names(&self) -> &[ConstrainedName] {
+        &self.0.names
+    }
+
+    /// The name constraints the certificate imposes, if it has them.
+    pub(crate) fn name_constraints(&self) -> Option<&NameConstraints> {
+        self.0.name_constraints.as_ref()
+    }
+
     /// Whether subject and issuer are the same name (a root, or a self-issued CA).
     pub(crate) fn is_self_issued(&self) -> bool {
-        self.0.subject_raw == self.0.issuer_raw
+        self.0.subject_raw == self.0.issuer_raw || self.0.subject_name == self.0.issuer_name
     }
 
     /// Whether the certificate is the same as another (same DER).
@@ -406,7 +451,8 @@ impl Certificate {
     /// issuer name and, when both say, its key identifier is this one's authority key
     /// identifier.
     pub(crate) fn could_be_issued_by(&self, issuer: &Self) -> bool {
-        if self.issuer_raw() != issuer.subject_raw() {
+        if self.issuer_raw() != issuer.subject_raw() && self.issuer_name() != issuer.subject_name()
+        {
             return false;
         }
         match (self.authority_key_id(), issuer.subject_key_id()) {
@@ -448,6 +494,243 @@ impl fmt::Debug for Certificate {
             .field("serial", &self.serial_hex())
             .finish_non_exhaustive()
     }
+}
+
+/// Keeps what the verifier reads of an extension `x509-parser` decoded.
+fn read_parsed(inner: &mut Inner, parsed: &ParsedExtension<'_>, oid: String) {
+    match parsed {
+        ParsedExtension::BasicConstraints(bc) => {
+            inner.basic_constraints = Some((bc.ca, bc.path_len_constraint));
+        }
+        ParsedExtension::KeyUsage(ku) => inner.key_usage = Some(ku.flags),
+        ParsedExtension::ExtendedKeyUsage(eku) => {
+            inner.extended_key_usage = Some(extended_key_usages(eku));
+        }
+        ParsedExtension::SubjectKeyIdentifier(id) => {
+            inner.subject_key_id = Some(id.0.to_vec());
+        }
+        ParsedExtension::AuthorityKeyIdentifier(aki) => {
+            inner.authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+        }
+        ParsedExtension::CRLDistributionPoints(points) => {
+            for point in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &point.distribution_point {
+                    for name in names {
+                        if let GeneralName::URI(uri) = name {
+                            inner.crl_distribution_points.push((*uri).to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        ParsedExtension::AuthorityInfoAccess(access) => {
+            for description in &access.accessdescs {
+                if description.access_method == OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                    && let GeneralName::URI(uri) = &description.access_location
+                {
+                    inner.ocsp_responders.push((*uri).to_owned());
+                }
+            }
+        }
+        ParsedExtension::ParseError { error } => {
+            inner.profile.push(ProfileRule::MalformedExtension {
+                oid,
+                detail: error.to_string(),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// The profile rules about the certificate's fields (not its extensions).
+fn certificate_rules(cert: &X509Certificate<'_>) -> Vec<ProfileRule> {
+    let tbs = &cert.tbs_certificate;
+    let mut rules = Vec::new();
+    let version = tbs.version().0;
+    if version != 2 && !tbs.extensions().is_empty() {
+        rules.push(ProfileRule::ExtensionsBeforeVersion3 { version });
+    }
+    let serial = tbs.raw_serial();
+    if serial.first().is_none_or(|byte| byte & 0x80 != 0) || serial.iter().all(|byte| *byte == 0) {
+        rules.push(ProfileRule::SerialNotPositive);
+    }
+    if serial.len() > 20 {
+        rules.push(ProfileRule::SerialTooLong {
+            octets: serial.len(),
+        });
+    }
+    let parameters = |algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>| {
+        algorithm
+            .parameters
+            .as_ref()
+            .map(|any| (any.header.tag(), any.data.to_vec()))
+    };
+    if cert.signature_algorithm.algorithm != tbs.signature.algorithm
+        || parameters(&cert.signature_algorithm) != parameters(&tbs.signature)
+    {
+        rules.push(ProfileRule::SignatureAlgorithmMismatch);
+    }
+    if tbs.issuer().iter_rdn().next().is_none() {
+        rules.push(ProfileRule::EmptyIssuer);
+    }
+    rules
+}
+
+/// Decodes a known extension's value strictly (DER, with `x509-cert`), keeping what the
+/// verifier needs from those `x509-parser` does not read fully; `Err` says why the value
+/// breaks its definition.
+fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), String> {
+    use der::Decode as _;
+    use x509_cert::ext::pkix::{
+        AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+        CrlDistributionPoints, ExtendedKeyUsage, InhibitAnyPolicy, KeyUsage,
+        NameConstraints as Asn1Constraints, PolicyConstraints, PolicyMappings, SubjectAltName,
+        SubjectKeyIdentifier,
+    };
+    let text = |error: der::Error| error.to_string();
+    match oid {
+        "2.5.29.19" => {
+            let bc = BasicConstraints::from_der(value).map_err(text)?;
+            if bc.path_len_constraint.is_some() && !bc.ca {
+                inner.profile.push(ProfileRule::PathLenWithoutCa);
+            }
+        }
+        "2.5.29.15" => {
+            let usages = KeyUsage::from_der(value).map_err(text)?;
+            if usages.0.is_empty() {
+                inner.profile.push(ProfileRule::EmptyKeyUsage);
+            }
+        }
+        "2.5.29.37" => non_empty(
+            ExtendedKeyUsage::from_der(value).map_err(text)?.0.len(),
+            "no key purpose in it",
+        )?,
+        "2.5.29.14" => {
+            SubjectKeyIdentifier::from_der(value).map_err(text)?;
+        }
+        "2.5.29.35" => {
+            AuthorityKeyIdentifier::from_der(value).map_err(text)?;
+        }
+        "2.5.29.17" => {
+            let names = SubjectAltName::from_der(value).map_err(text)?.0;
+            if names.is_empty() {
+                return Err("no name in it".into());
+            }
+            for name in &names {
+                inner.names.push(ConstrainedName::from_asn1(name, false)?);
+            }
+        }
+        "2.5.29.30" => {
+            inner.name_constraints = Some(name_constraints(
+                &Asn1Constraints::from_der(value).map_err(text)?,
+            )?);
+        }
+        "2.5.29.32" => {
+            let policies = CertificatePolicies::from_der(value).map_err(text)?.0;
+            let mut oids: Vec<_> = policies
+                .iter()
+                .map(|policy| policy.policy_identifier)
+                .collect();
+            let count = oids.len();
+            oids.sort_unstable();
+            oids.dedup();
+            if count == 0 || oids.len() != count {
+                return Err("no policy, or a policy twice".into());
+            }
+        }
+        "2.5.29.33" => non_empty(
+            PolicyMappings::from_der(value).map_err(text)?.0.len(),
+            "no mapping in it",
+        )?,
+        "2.5.29.36" => {
+            let constraints = PolicyConstraints::from_der(value).map_err(text)?;
+            if constraints.require_explicit_policy.is_none()
+                && constraints.inhibit_policy_mapping.is_none()
+            {
+                return Err("neither requireExplicitPolicy nor inhibitPolicyMapping".into());
+            }
+        }
+        "2.5.29.54" => {
+            InhibitAnyPolicy::from_der(value).map_err(text)?;
+        }
+        "2.5.29.31" => non_empty(
+            CrlDistributionPoints::from_der(value)
+                .map_err(text)?
+                .0
+                .len(),
+            "no distribution point in it",
+        )?,
+        "1.3.6.1.5.5.7.1.1" => non_empty(
+            AuthorityInfoAccessSyntax::from_der(value)
+                .map_err(text)?
+                .0
+                .len(),
+            "no access description in it",
+        )?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `Ok` when a list the ASN.1 definition requires to have at least one element has one.
+fn non_empty(count: usize, empty: &str) -> Result<(), String> {
+    if count == 0 {
+        Err(empty.to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// Name constraints as the verifier applies them; `Err` says why they break RFC 5280
+/// §4.2.1.10 (nothing in them, an empty list, a minimum or maximum, an unusable base).
+fn name_constraints(
+    constraints: &x509_cert::ext::pkix::NameConstraints,
+) -> Result<NameConstraints, String> {
+    let mut out = NameConstraints::default();
+    let lists = [
+        (&constraints.permitted_subtrees, &mut out.permitted),
+        (&constraints.excluded_subtrees, &mut out.excluded),
+    ];
+    if lists.iter().all(|(list, _)| list.is_none()) {
+        return Err("neither permitted nor excluded subtrees".into());
+    }
+    for (list, bases) in lists {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
+            return Err("an empty list of subtrees".into());
+        }
+        for subtree in list {
+            if subtree.minimum != 0 || subtree.maximum.is_some() {
+                return Err("a subtree with a minimum or maximum".into());
+            }
+            bases.push(ConstrainedName::from_asn1(&subtree.base, true)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The profile rules that tie extensions together.
+fn consistency_rules(inner: &Inner, no_extensions: bool) -> Vec<ProfileRule> {
+    let mut rules = Vec::new();
+    let ca = matches!(inner.basic_constraints, Some((true, _)));
+    if inner
+        .key_usage
+        .is_some_and(|usage| usage & key_usage::KEY_CERT_SIGN != 0)
+        && !ca
+    {
+        rules.push(ProfileRule::KeyCertSignWithoutCa);
+    }
+    if inner.name_constraints.is_some() && !ca {
+        rules.push(ProfileRule::NameConstraintsWithoutCa);
+    }
+    let has_san = inner
+        .names
+        .iter()
+        .any(|name| !matches!(name, ConstrainedName::Directory(_)));
+    if inner.subject_name.is_empty() && (no_extensions || !has_san || !inner.san_critical) {
+        rules.push(ProfileRule::EmptySubjectWithoutCriticalSan);
+    }
+    rules
 }
 
 fn time_of(time: x509_parser::time::ASN1Time) -> Result<OffsetDateTime, CertificateError> {

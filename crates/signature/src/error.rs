@@ -131,6 +131,23 @@ pub enum PathError {
         /// The extension's object identifier.
         oid: String,
     },
+    /// A certificate's names break the name constraints of a CA above it (RFC 5280
+    /// §4.2.1.10).
+    #[error(
+        "\"{subject}\" has the {name}, which the name constraints of \"{ca}\" {}",
+        if *.excluded { "exclude" } else { "do not permit" }
+    )]
+    NameConstraint {
+        /// The certificate's subject.
+        subject: String,
+        /// The name that breaks the constraint, described (`DNS name x.pe`).
+        name: String,
+        /// The constraining CA's subject.
+        ca: String,
+        /// Whether the name is excluded (else outside every permitted subtree of its form,
+        /// or of a form that cannot be compared).
+        excluded: bool,
+    },
     /// A certificate's issuer name is not the next certificate's subject.
     #[error("the issuer of \"{subject}\" is not the subject of \"{issuer}\"")]
     IssuerNameMismatch {
@@ -505,6 +522,17 @@ pub enum RevocationError {
         /// Where the CRL can be fetched (the certificate's distribution points).
         distribution_points: Vec<String>,
     },
+    /// A CRL of the certificate's CA could not be used: it breaks the CRL profile of RFC
+    /// 5280 §5, or carries something this verifier does not process.
+    #[error("a CRL of \"{issuer}\" issued {} was set aside: it {why}", text(.this_update))]
+    CrlSetAside {
+        /// The CRL's issuer.
+        issuer: String,
+        /// Its `thisUpdate`.
+        this_update: OffsetDateTime,
+        /// Why.
+        why: crate::revocation::CrlDefect,
+    },
     /// The newest CRL had expired at the signing time.
     #[error(
         "the newest CRL of \"{issuer}\" (issued {}, next update {}) expired before the signing time {}",
@@ -684,6 +712,9 @@ pub enum SignatureError {
     /// No acceptable certification path, or a certificate of it not valid then.
     #[error(transparent)]
     Path(#[from] PathError),
+    /// A certificate of the path breaks the RFC 5280 profile.
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
     /// The signer certificate is not fit for signing.
     #[error(transparent)]
     KeyUsage(#[from] KeyUsageError),

@@ -18,15 +18,18 @@
 //!   fallible function returns an error enum whose `Display` is that sentence.
 
 mod cert;
+mod constraints;
 mod crypto;
 pub mod datetime;
 mod envelope;
 mod error;
 pub mod jws;
+mod names;
 pub mod ocsp;
 mod output;
 mod path;
 pub mod pkcs7;
+pub mod profile;
 mod report;
 mod revocation;
 pub mod sign;
@@ -44,7 +47,10 @@ pub use ocsp::{OcspError, OcspQuery, OcspResponse};
 pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
 pub use path::{TrustError, TrustStore};
 pub use pkcs7::CmsError;
+pub use profile::{ProfileError, ProfileRule};
 pub use renhice_model::FHIR_VERSION;
-pub use report::{Check, CheckResult, Indication, SignatureReport, SignerInfo, Status};
+pub use report::{
+    CertificateReport, Check, CheckResult, Indication, SignatureReport, SignerInfo, Status,
+};
 pub use revocation::{Crl, CrlError, RevocationStore};
 pub use verify::{Context, JOSE, PKCS7, Target, Verifier};

@@ -131,6 +131,7 @@ fn issue_type(check: Check) -> IssueType {
         Check::ContentIntegrity | Check::SignatureValue => IssueType::Invalid,
         Check::SigningTime => IssueType::Value,
         Check::CertificatePath
+        | Check::CertificateProfile
         | Check::CertificateValidity
         | Check::KeyUsage
         | Check::Revocation

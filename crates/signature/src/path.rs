@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::cert::{Certificate, CertificateError, key_usage};
 use crate::datetime::rfc3339;
 use crate::error::{CryptoError, PathError, SignatureError};
+use crate::profile::{ProfileError, ProfileRule};
 use crate::report::{Check, CheckResult};
 
 /// Paths longer than this are not built (a loop guard; real PKIs have 2 to 4 levels).
@@ -78,43 +79,52 @@ impl TrustStore {
     }
 
     /// Adds a certificate: a self-issued one is a trust anchor, any other a known
-    /// intermediate (which must itself chain to an anchor to be of use).
+    /// intermediate (which must itself chain to an anchor to be of use). To trust a CA
+    /// that is not self-issued, use [`TrustStore::add_anchor`].
     pub fn add(&mut self, certificate: Certificate) {
         if certificate.is_self_issued() {
-            self.anchors.push(certificate);
+            self.add_anchor(certificate);
         } else {
+            self.add_intermediate(certificate);
+        }
+    }
+
+    /// Adds a trust anchor: the name and the key of its certificate are trusted, whether
+    /// it is a self-signed root or a CA certified by another (RFC 5280 §6.1.1 (d); a
+    /// trusted list may name an accredited CA rather than its root). Paths end at it; its
+    /// own issuer is not looked for, and it is exempt from the certificate profile.
+    pub fn add_anchor(&mut self, certificate: Certificate) {
+        if !self.anchors.iter().any(|held| held.same_as(&certificate)) {
+            self.anchors.push(certificate);
+        }
+    }
+
+    /// Adds a known intermediate: a certificate paths may go through, trusted only if a
+    /// path through it reaches an anchor. Self-issued ones (CA key rollover certificates)
+    /// are used like any other.
+    pub fn add_intermediate(&mut self, certificate: Certificate) {
+        if !self
+            .intermediates
+            .iter()
+            .any(|held| held.same_as(&certificate))
+        {
             self.intermediates.push(certificate);
         }
     }
 
-    /// Loads every certificate in a directory: files ending in `.pem`, `.crt` or `.cer`,
-    /// in PEM (any number of certificates) or DER (one).
+    /// Loads a trust directory: every file ending in `.pem`, `.crt` or `.cer`, in PEM
+    /// (any number of certificates) or DER (one), is added with [`TrustStore::add`]
+    /// (self-issued certificates are anchors, others intermediates); every certificate in
+    /// its `anchors/` subdirectory, if there is one, is an anchor whatever its issuer.
     pub fn load_dir(dir: &Path) -> Result<Self, TrustError> {
-        let io = |path: &Path, source| TrustError::Io {
-            path: path.display().to_string(),
-            source,
-        };
         let mut store = Self::new();
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|error| io(dir, error))?
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.extension()
-                    .and_then(|ext| ext.to_str())
-                    .is_some_and(|ext| matches!(ext, "pem" | "crt" | "cer"))
-            })
-            .collect();
-        files.sort();
-        for file in files {
-            let bytes = std::fs::read(&file).map_err(|error| io(&file, error))?;
-            let certificates =
-                read_certificates(&bytes).map_err(|source| TrustError::Certificate {
-                    path: file.display().to_string(),
-                    source,
-                })?;
-            for certificate in certificates {
-                store.add(certificate);
+        for certificate in certificates_in(dir)? {
+            store.add(certificate);
+        }
+        let anchors = dir.join("anchors");
+        if anchors.is_dir() {
+            for certificate in certificates_in(&anchors)? {
+                store.add_anchor(certificate);
             }
         }
         if store.anchors.is_empty() {
@@ -205,13 +215,20 @@ impl TrustStore {
         let mut best: Option<(usize, PathEvaluation)> = None;
         for path in candidates {
             let structure = self.structure(&path);
+            let profile = profile(&path);
             let validity = validity(&path, at);
-            let rank = usize::from(structure.is_err()) * 2 + usize::from(validity.is_err());
+            let rank = usize::from(structure.is_err()) * 4
+                + usize::from(profile.is_err()) * 2
+                + usize::from(validity.is_err());
             let evaluation = PathEvaluation {
                 path_check: result(
                     Check::CertificatePath,
                     structure.map(|()| describe_path(&path)),
                 ),
+                profile_check: match profile {
+                    Ok(reason) => CheckResult::passed(Check::CertificateProfile, reason),
+                    Err(error) => CheckResult::failed(Check::CertificateProfile, error),
+                },
                 validity_check: result(Check::CertificateValidity, validity),
                 path,
                 complete: true,
@@ -260,8 +277,11 @@ impl TrustStore {
         let intermediates = extra.iter().chain(&self.intermediates);
         for candidate in intermediates {
             let seen = partial.iter().any(|cert| cert.same_as(candidate));
-            // An anchor brought in `extra` is not trusted for being brought.
-            if seen || candidate.is_self_issued() || !last.could_be_issued_by(candidate) {
+            // A copy of an anchor is reached as the anchor, above; a self-signed
+            // certificate brought in `extra` is not trusted for being brought: it can
+            // only lead on to an anchor, as a key rollover certificate does.
+            let anchor = self.anchors.iter().any(|anchor| anchor.same_as(candidate));
+            if seen || anchor || !last.could_be_issued_by(candidate) {
                 continue;
             }
             partial.push(candidate.clone());
@@ -304,6 +324,10 @@ impl TrustStore {
         };
         PathEvaluation {
             path_check: result(Check::CertificatePath, Err(error)),
+            profile_check: match profile(&chain) {
+                Ok(reason) => CheckResult::passed(Check::CertificateProfile, reason),
+                Err(error) => CheckResult::failed(Check::CertificateProfile, error),
+            },
             validity_check: result(Check::CertificateValidity, validity(&chain, at)),
             path: chain,
             complete: false,
@@ -320,9 +344,12 @@ impl TrustStore {
                 });
             }
         }
+        name_constraints(path)?;
         for (index, pair) in path.windows(2).enumerate() {
             let (child, issuer) = (&pair[0], &pair[1]);
-            if child.issuer_raw() != issuer.subject_raw() {
+            if child.issuer_raw() != issuer.subject_raw()
+                && child.issuer_name() != issuer.subject_name()
+            {
                 return Err(PathError::IssuerNameMismatch {
                     subject: child.subject().to_owned(),
                     issuer: issuer.subject().to_owned(),
@@ -385,6 +412,7 @@ pub(crate) struct PathEvaluation {
     /// Whether the path ends at a trust anchor.
     pub(crate) complete: bool,
     pub(crate) path_check: CheckResult,
+    pub(crate) profile_check: CheckResult,
     pub(crate) validity_check: CheckResult,
 }
 
@@ -405,6 +433,69 @@ fn describe_path(path: &[Certificate]) -> String {
         path.len(),
         names.join(" → ")
     )
+}
+
+/// Name constraints down the path, from the anchor (whose own constraints apply, as a
+/// trust anchor's may: RFC 5937) to the signer. A self-issued intermediate is not
+/// checked against them (RFC 5280 §6.1.3 (b)): it renames nothing.
+fn name_constraints(path: &[Certificate]) -> Result<(), PathError> {
+    let mut state = crate::constraints::State::default();
+    for (position, cert) in path.iter().enumerate().rev() {
+        let anchor = position == path.len() - 1;
+        let exempt = cert.is_self_issued() && position > 0;
+        if !anchor && !exempt && !state.is_empty() {
+            state
+                .check(cert.constrained_names(), cert.subject())
+                .map_err(|violation| PathError::NameConstraint {
+                    subject: cert.subject().to_owned(),
+                    name: violation.name,
+                    ca: violation.ca,
+                    excluded: violation.excluded,
+                })?;
+        }
+        if let Some(constraints) = cert.name_constraints() {
+            state.add(cert.subject(), constraints);
+        }
+    }
+    Ok(())
+}
+
+/// The RFC 5280 certificate profile over the path (the anchor exempt): the rules each
+/// certificate breaks by itself, then those of its place. A certificate that issued the
+/// one below it is a CA's: a critical `basicConstraints`, a key usage and a subject key
+/// identifier; every certificate below the anchor has an authority key identifier.
+fn profile(path: &[Certificate]) -> Result<String, ProfileError> {
+    let checked = path.len().saturating_sub(1);
+    for (position, cert) in path.iter().enumerate().take(checked) {
+        let error = |rule| ProfileError {
+            subject: cert.subject().to_owned(),
+            rule,
+        };
+        if let Some(rule) = cert.profile_rules().first() {
+            return Err(error(rule.clone()));
+        }
+        if position > 0 {
+            if !cert.basic_constraints_critical() && cert.basic_constraints().is_some() {
+                return Err(error(ProfileRule::CaBasicConstraintsNotCritical));
+            }
+            if cert.key_usage().is_none() {
+                return Err(error(ProfileRule::CaWithoutKeyUsage));
+            }
+            if cert.subject_key_id().is_none() {
+                return Err(error(ProfileRule::CaWithoutSubjectKeyId));
+            }
+        }
+        if cert.authority_key_id().is_none() {
+            return Err(error(ProfileRule::MissingAuthorityKeyId));
+        }
+    }
+    Ok(if checked == 0 {
+        "the signer certificate is itself a trust anchor, trusted as configured".to_owned()
+    } else {
+        format!(
+            "the {checked} certificate(s) below the trust anchor conform to the RFC 5280 profile"
+        )
+    })
 }
 
 /// Every certificate valid at `at` (RFC 5280 §6.1.3 (a)(2); the anchor too, as OpenSSL does).
@@ -429,6 +520,39 @@ fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, PathErro
         "every certificate of the path was valid at {}",
         rfc3339(at)
     ))
+}
+
+/// Every certificate in the files of `dir` ending in `.pem`, `.crt` or `.cer`, in name
+/// order.
+fn certificates_in(dir: &Path) -> Result<Vec<Certificate>, TrustError> {
+    let io = |path: &Path, source| TrustError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|error| io(dir, error))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .and_then(|ext| ext.to_str())
+                    .is_some_and(|ext| matches!(ext, "pem" | "crt" | "cer"))
+        })
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file).map_err(|error| io(&file, error))?;
+        out.extend(
+            read_certificates(&bytes).map_err(|source| TrustError::Certificate {
+                path: file.display().to_string(),
+                source,
+            })?,
+        );
+    }
+    Ok(out)
 }
 
 /// The certificates in PEM text or a single DER certificate.

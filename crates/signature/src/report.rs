@@ -93,6 +93,12 @@ pub enum Check {
     /// exists and satisfies the RFC 5280 rules (signatures, name chaining, basic
     /// constraints, path length, critical extensions).
     CertificatePath,
+    /// Every certificate of the path but the trust anchor conforms to the RFC 5280
+    /// certificate profile: no extension twice or malformed, the criticality RFC 5280
+    /// requires, a critical `basicConstraints`, a key usage and a subject key identifier
+    /// in CA certificates, an authority key identifier, a positive serial number of at
+    /// most 20 octets ([`crate::ProfileRule`]).
+    CertificateProfile,
     /// Every certificate of the path was within its validity period at the signing time.
     CertificateValidity,
     /// The signer certificate's key usage (and extended key usage, if present) allows
@@ -107,12 +113,13 @@ pub enum Check {
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Format,
         Self::ContentIntegrity,
         Self::SignatureValue,
         Self::SigningTime,
         Self::CertificatePath,
+        Self::CertificateProfile,
         Self::CertificateValidity,
         Self::KeyUsage,
         Self::Revocation,
@@ -128,6 +135,7 @@ impl Check {
             Self::SignatureValue => "signature-value",
             Self::SigningTime => "signing-time",
             Self::CertificatePath => "certificate-path",
+            Self::CertificateProfile => "certificate-profile",
             Self::CertificateValidity => "certificate-validity",
             Self::KeyUsage => "key-usage",
             Self::Revocation => "revocation",
@@ -144,6 +152,7 @@ impl Check {
             Self::SignatureValue => "signature value",
             Self::SigningTime => "signing time",
             Self::CertificatePath => "certification path to a trust anchor",
+            Self::CertificateProfile => "certificates conform to the RFC 5280 profile",
             Self::CertificateValidity => "certificate validity at the signing time",
             Self::KeyUsage => "key usage fit for signing",
             Self::Revocation => "revocation status at the signing time",
@@ -254,19 +263,7 @@ impl SignatureReport {
     /// be completed, PASSED otherwise.
     #[must_use]
     pub fn indication(&self) -> Indication {
-        let mut indication = Indication::Passed;
-        for check in &self.checks {
-            match check.status {
-                Status::Failed => return Indication::Failed,
-                Status::Indeterminate | Status::NotRun => indication = Indication::Indeterminate,
-                Status::Passed => {}
-            }
-        }
-        if self.checks.is_empty() {
-            Indication::Indeterminate
-        } else {
-            indication
-        }
+        indication(&self.checks)
     }
 
     /// The result of one check.
@@ -332,5 +329,48 @@ impl fmt::Display for SignatureReport {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The verdict of a list of checks: FAILED if any failed, INDETERMINATE if any could not be
+/// completed (or there are none), PASSED otherwise.
+fn indication(checks: &[CheckResult]) -> Indication {
+    let mut indication = Indication::Passed;
+    for check in checks {
+        match check.status {
+            Status::Failed => return Indication::Failed,
+            Status::Indeterminate | Status::NotRun => indication = Indication::Indeterminate,
+            Status::Passed => {}
+        }
+    }
+    if checks.is_empty() {
+        Indication::Indeterminate
+    } else {
+        indication
+    }
+}
+
+/// The certificate checks alone, for a certificate rather than a signature
+/// ([`crate::Verifier::verify_certificate`]): the certification path, the profile, the
+/// validity periods and the revocation status, at one time.
+#[derive(Debug, Clone)]
+pub struct CertificateReport {
+    /// The path found (subjects, the certificate first), or as far as issuers were found.
+    pub path: Vec<String>,
+    /// The four checks, in report order.
+    pub checks: Vec<CheckResult>,
+}
+
+impl CertificateReport {
+    /// The overall verdict, as for a signature.
+    #[must_use]
+    pub fn indication(&self) -> Indication {
+        indication(&self.checks)
+    }
+
+    /// The result of one check.
+    #[must_use]
+    pub fn check(&self, check: Check) -> Option<&CheckResult> {
+        self.checks.iter().find(|result| result.check == check)
     }
 }

@@ -30,14 +30,81 @@ use crate::cert::{Certificate, hex, key_usage};
 use crate::crypto;
 use crate::datetime::rfc3339;
 use crate::error::{ResponderError, RevocationError, RevocationSource};
+use crate::names::Name;
 use crate::ocsp::{Answer, OcspResponse};
 use crate::report::Status;
 
-/// CRL extensions this verifier can ignore or process when marked critical.
-const UNDERSTOOD_CRITICAL: [&str; 2] = [
-    "2.5.29.20", // cRLNumber
-    "2.5.29.35", // authorityKeyIdentifier
-];
+/// CRL extensions this verifier processes (cRLNumber and authorityKeyIdentifier, which
+/// RFC 5280 requires non-critical, are read for the profile only).
+const UNDERSTOOD_CRITICAL: [&str; 0] = [];
+
+/// CRL entry extensions this verifier reads (reasonCode) or may ignore (invalidityDate,
+/// which only informs). Any other marked critical (certificateIssuer, in an indirect CRL)
+/// sets the CRL aside: RFC 5280 §5.3 forbids using it.
+const UNDERSTOOD_ENTRY: [&str; 2] = ["2.5.29.21", "2.5.29.24"];
+
+/// Why a CRL cannot be used (RFC 5280 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CrlDefect {
+    /// No cRLNumber (§5.2.3: conforming CRL issuers MUST include it).
+    NoCrlNumber,
+    /// A critical cRLNumber (§5.2.3: it MUST be non-critical).
+    CriticalCrlNumber,
+    /// No authority key identifier with a key identifier (§5.2.1).
+    NoAuthorityKeyId,
+    /// An extension twice (§5.2).
+    DuplicateExtension {
+        /// The extension's object identifier.
+        oid: String,
+    },
+    /// Extensions in a version 1 CRL (§5.1.2.1).
+    ExtensionsInVersion1,
+    /// A critical extension this verifier does not process: a delta CRL, an issuing
+    /// distribution point (partitioned or indirect CRLs).
+    UnsupportedCritical {
+        /// The extension's object identifier.
+        oid: String,
+    },
+    /// A critical entry extension this verifier does not process (§5.3).
+    UnsupportedCriticalEntry {
+        /// The extension's object identifier.
+        oid: String,
+    },
+}
+
+impl std::fmt::Display for CrlDefect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::profile::extension_name;
+        match self {
+            Self::NoCrlNumber => f.write_str("has no cRLNumber (RFC 5280 §5.2.3)"),
+            Self::CriticalCrlNumber => {
+                f.write_str("marks its cRLNumber critical, which must not be (RFC 5280 §5.2.3)")
+            }
+            Self::NoAuthorityKeyId => f.write_str(
+                "has no authority key identifier with a keyIdentifier (RFC 5280 §5.2.1)",
+            ),
+            Self::DuplicateExtension { oid } => write!(
+                f,
+                "has the {} extension twice (RFC 5280 §5.2)",
+                extension_name(oid)
+            ),
+            Self::ExtensionsInVersion1 => {
+                f.write_str("is a version 1 CRL with extensions (RFC 5280 §5.1.2.1)")
+            }
+            Self::UnsupportedCritical { oid } => write!(
+                f,
+                "has a critical {} extension, which this verifier does not process",
+                extension_name(oid)
+            ),
+            Self::UnsupportedCriticalEntry { oid } => write!(
+                f,
+                "has an entry with a critical {} extension, which this verifier does not process (RFC 5280 §5.3)",
+                extension_name(oid)
+            ),
+        }
+    }
+}
 
 /// Why a CRL could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +139,7 @@ pub struct Crl(Arc<CrlInner>);
 
 #[derive(Debug)]
 struct CrlInner {
-    issuer_raw: Vec<u8>,
+    issuer_name: Name,
     issuer: String,
     this_update: OffsetDateTime,
     next_update: Option<OffsetDateTime>,
@@ -82,7 +149,8 @@ struct CrlInner {
     signature_algorithm: String,
     signature_parameters: Option<Vec<u8>>,
     signature: Vec<u8>,
-    unknown_critical: Option<String>,
+    /// Why the CRL cannot be used, if it cannot.
+    defect: Option<CrlDefect>,
     fingerprint: [u8; 32],
 }
 
@@ -108,15 +176,9 @@ impl Crl {
                 (time(entry.revocation_date)?, reason),
             );
         }
-        let unknown_critical = crl
-            .extensions()
-            .iter()
-            .map(|ext| ext.oid.to_id_string())
-            .zip(crl.extensions().iter().map(|ext| ext.critical))
-            .find(|(oid, critical)| *critical && !UNDERSTOOD_CRITICAL.contains(&oid.as_str()))
-            .map(|(oid, _)| oid);
+        let defect = defect(&crl);
         Ok(Self(Arc::new(CrlInner {
-            issuer_raw: crl.issuer().as_raw().to_vec(),
+            issuer_name: Name::from_parsed(crl.issuer()),
             issuer: crl.issuer().to_string(),
             this_update: time(crl.last_update())?,
             next_update: crl.next_update().map(time).transpose()?,
@@ -129,7 +191,7 @@ impl Crl {
                 .as_ref()
                 .map(|any| any.data.to_vec()),
             signature: crl.signature_value.data.to_vec(),
-            unknown_critical,
+            defect,
             fingerprint: crypto::sha256(der),
         })))
     }
@@ -171,6 +233,50 @@ impl Crl {
     pub fn next_update(&self) -> Option<OffsetDateTime> {
         self.0.next_update
     }
+}
+
+/// Why a CRL cannot be used, from its extensions and its entries' (RFC 5280 §5).
+fn defect(crl: &CertificateRevocationList<'_>) -> Option<CrlDefect> {
+    let extensions = crl.extensions();
+    if !extensions.is_empty() && crl.version().is_none_or(|version| version.0 == 0) {
+        return Some(CrlDefect::ExtensionsInVersion1);
+    }
+    let mut seen = HashSet::new();
+    for extension in extensions {
+        let oid = extension.oid.to_id_string();
+        if !seen.insert(oid.clone()) {
+            return Some(CrlDefect::DuplicateExtension { oid });
+        }
+        if oid == "2.5.29.20" && extension.critical {
+            return Some(CrlDefect::CriticalCrlNumber);
+        }
+        if extension.critical && oid != "2.5.29.20" && !UNDERSTOOD_CRITICAL.contains(&oid.as_str())
+        {
+            return Some(CrlDefect::UnsupportedCritical { oid });
+        }
+    }
+    if !seen.contains("2.5.29.20") {
+        return Some(CrlDefect::NoCrlNumber);
+    }
+    let key_id = extensions.iter().any(|extension| {
+        matches!(
+            extension.parsed_extension(),
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(aki)
+                if aki.key_identifier.is_some()
+        )
+    });
+    if !key_id {
+        return Some(CrlDefect::NoAuthorityKeyId);
+    }
+    for entry in crl.iter_revoked_certificates() {
+        for extension in entry.extensions() {
+            let oid = extension.oid.to_id_string();
+            if extension.critical && !UNDERSTOOD_ENTRY.contains(&oid.as_str()) {
+                return Some(CrlDefect::UnsupportedCriticalEntry { oid });
+            }
+        }
+    }
+    None
 }
 
 /// The revocation information at hand: CRLs from files or fetched from distribution
@@ -340,15 +446,20 @@ impl RevocationStore {
     /// signing time in either fails; one after it, in either, is indeterminate; else a
     /// current "not revoked" from either passes. The sentence, and why the status is
     /// not passed.
+    ///
+    /// `crl_signers` are the certificates whose keys may sign the CA's CRLs: the issuer
+    /// itself first, then others of the same name with a valid path of their own (a CA
+    /// that signs CRLs with a separate key, or with its key before a rollover).
     pub(crate) fn status(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
+        crl_signers: &[Certificate],
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
     ) -> (Status, String, Vec<RevocationError>) {
         let ocsp = self.ocsp_evidence(cert, issuer, signing_time, verified_at);
-        let crl = self.crl_evidence(cert, issuer, signing_time, verified_at);
+        let crl = self.crl_evidence(cert, issuer, crl_signers, signing_time, verified_at);
         if ocsp.weight == 0 && crl.weight == 0 {
             let responders = cert.ocsp_responders();
             let mut causes = crl.causes;
@@ -372,30 +483,48 @@ impl RevocationStore {
         &self,
         cert: &Certificate,
         issuer: &Certificate,
+        crl_signers: &[Certificate],
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
     ) -> Evidence {
-        let may_sign_crls = issuer
-            .key_usage()
-            .is_none_or(|usage| usage & key_usage::CRL_SIGN != 0);
+        let signers: Vec<&Certificate> = std::iter::once(issuer)
+            .chain(crl_signers)
+            .filter(|signer| {
+                signer
+                    .key_usage()
+                    .is_none_or(|usage| usage & key_usage::CRL_SIGN != 0)
+            })
+            .collect();
+        let mut set_aside = Vec::new();
         let newest = self
             .crls
             .iter()
             .filter(|crl| {
-                crl.0.issuer_raw == cert.issuer_raw()
-                    && crl.0.unknown_critical.is_none()
+                crl.0.issuer_name == *cert.issuer_name()
                     && crl.0.this_update <= verified_at
-                    && may_sign_crls
-                    && self.signed_by(crl, issuer)
+                    && signers.iter().any(|signer| self.signed_by(crl, signer))
+            })
+            .filter(|crl| match &crl.0.defect {
+                Some(defect) => {
+                    set_aside.push(RevocationError::CrlSetAside {
+                        issuer: crl.0.issuer.clone(),
+                        this_update: crl.0.this_update,
+                        why: defect.clone(),
+                    });
+                    false
+                }
+                None => true,
             })
             .max_by_key(|crl| crl.0.this_update);
         let subject = cert.subject();
         let Some(crl) = newest else {
-            return Evidence::nothing(vec![RevocationError::NoCrl {
+            let mut causes = vec![RevocationError::NoCrl {
                 issuer: issuer.subject().to_owned(),
                 subject: subject.to_owned(),
                 distribution_points: cert.crl_distribution_points().to_vec(),
-            }]);
+            }];
+            causes.extend(set_aside);
+            return Evidence::nothing(causes);
         };
         if let Some((date, reason)) = crl.0.revoked.get(cert.serial()) {
             let source = RevocationSource::Crl {

@@ -16,7 +16,7 @@ use crate::error::{
     TargetError,
 };
 use crate::path::TrustStore;
-use crate::report::{Check, CheckResult, SignatureReport, SignerInfo, Status};
+use crate::report::{CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status};
 use crate::revocation::RevocationStore;
 use crate::{crypto, jws, pkcs7};
 
@@ -35,6 +35,9 @@ const DOCUMENT_SIGNING_EKUS: [&str; 5] = [
     "1.3.6.1.4.1.311.10.3.12",
     "1.2.840.113583.1.1.5",
 ];
+
+/// How many levels of CRL signers' own paths are checked (see `Verifier::revocation_of`).
+const MAX_CRL_SIGNER_DEPTH: usize = 3;
 
 /// How far `Signature.when` may be from the signed signing time (clock skew between the
 /// signing device and the system that writes the resource).
@@ -75,6 +78,42 @@ impl Verifier {
     #[must_use]
     pub fn revocation(&self) -> &RevocationStore {
         &self.revocation
+    }
+
+    /// The certificate checks alone for `certificate`, with `extra` certificates that may
+    /// complete its path: the certification path, the RFC 5280 profile and the validity
+    /// periods at `at`, and the revocation status at `at` (revocation information issued
+    /// up to `at` counts). What `renhice verify-cert` and the PKITS suite run.
+    #[must_use]
+    pub fn verify_certificate(
+        &self,
+        certificate: &Certificate,
+        extra: &[Certificate],
+        at: OffsetDateTime,
+    ) -> CertificateReport {
+        let evaluation = self.trust.evaluate(certificate, extra, at);
+        let revocation = if evaluation.complete {
+            self.revocation_check(&evaluation.path, extra, at, at)
+        } else {
+            result(
+                Check::Revocation,
+                Status::NotRun,
+                "no certification path to a trust anchor, so no CA whose revocation information counts".into(),
+            )
+        };
+        CertificateReport {
+            path: evaluation
+                .path
+                .iter()
+                .map(|cert| cert.subject().to_owned())
+                .collect(),
+            checks: vec![
+                evaluation.path_check,
+                evaluation.profile_check,
+                evaluation.validity_check,
+                revocation,
+            ],
+        }
     }
 
     /// Every signature in `resource`, verified as of `at`: a Bundle's own signature, the
@@ -234,6 +273,7 @@ impl Verifier {
             }
         }
         checks.push(evaluation.path_check.clone());
+        checks.push(evaluation.profile_check.clone());
         checks.push(evaluation.validity_check.clone());
         checks.push(key_usage_check(&envelope.signer));
         if evaluation.complete {
@@ -244,7 +284,7 @@ impl Verifier {
             }
         }
         checks.push(if evaluation.complete {
-            self.revocation_check(&evaluation.path, signing, at)
+            self.revocation_check(&evaluation.path, &envelope.extra, signing, at)
         } else {
             result(
                 Check::Revocation,
@@ -300,15 +340,39 @@ impl Verifier {
     fn revocation_check(
         &self,
         path: &[Certificate],
+        extra: &[Certificate],
         signing: OffsetDateTime,
         at: OffsetDateTime,
     ) -> CheckResult {
+        self.revocation_of(path, extra, signing, at, 0)
+    }
+
+    /// The revocation check of `path`. `depth` counts how many CRL signers' own paths
+    /// are being checked above this one: CRLs signed by another key of a CA (a separate
+    /// CRL key, a key before or after a rollover) count down to [`MAX_CRL_SIGNER_DEPTH`]
+    /// levels, which real PKIs never reach and which bounds the work.
+    fn revocation_of(
+        &self,
+        path: &[Certificate],
+        extra: &[Certificate],
+        signing: OffsetDateTime,
+        at: OffsetDateTime,
+        depth: usize,
+    ) -> CheckResult {
+        let alternates = depth < MAX_CRL_SIGNER_DEPTH;
         let mut reasons = Vec::new();
         let mut worst = Status::Passed;
         let mut causes = Vec::new();
         // Every certificate but the anchor, which is trusted as configured.
         for pair in path.windows(2) {
-            let (status, reason, why) = self.revocation.status(&pair[0], &pair[1], signing, at);
+            let signers = if alternates {
+                self.crl_signers(&pair[1], extra, at, depth + 1)
+            } else {
+                Vec::new()
+            };
+            let (status, reason, why) = self
+                .revocation
+                .status(&pair[0], &pair[1], &signers, signing, at);
             if status == Status::Failed {
                 return CheckResult::because(
                     Check::Revocation,
@@ -332,6 +396,55 @@ impl Verifier {
             check.error = Some(SignatureError::Revocation { causes });
         }
         check
+    }
+}
+
+impl Verifier {
+    /// Other certificates of the CA `issuer` (same name, another key) that may sign its
+    /// CRLs (RFC 5280 §6.3.3 (f)): anchors, or certificates with a valid path, profile and
+    /// validity at `at` and no revocation known. A CA may sign CRLs with a separate key,
+    /// or keep signing them with its old key after a rollover.
+    fn crl_signers(
+        &self,
+        issuer: &Certificate,
+        extra: &[Certificate],
+        at: OffsetDateTime,
+        depth: usize,
+    ) -> Vec<Certificate> {
+        let trust = &self.trust;
+        let mut signers: Vec<Certificate> = Vec::new();
+        for candidate in trust
+            .anchors()
+            .iter()
+            .chain(trust.intermediates())
+            .chain(extra)
+        {
+            if candidate.same_as(issuer)
+                || candidate.subject_name() != issuer.subject_name()
+                || signers.iter().any(|held| held.same_as(candidate))
+            {
+                continue;
+            }
+            if trust
+                .anchors()
+                .iter()
+                .any(|anchor| anchor.same_as(candidate))
+            {
+                signers.push(candidate.clone());
+                continue;
+            }
+            let evaluation = trust.evaluate(candidate, extra, at);
+            let passed = |check: &CheckResult| check.status == Status::Passed;
+            if evaluation.complete
+                && passed(&evaluation.path_check)
+                && passed(&evaluation.profile_check)
+                && passed(&evaluation.validity_check)
+                && passed(&self.revocation_of(&evaluation.path, extra, at, at, depth))
+            {
+                signers.push(candidate.clone());
+            }
+        }
+        signers
     }
 }
 

@@ -12,3 +12,4 @@ mod display;
 mod fixture;
 mod ocsp;
 mod openssl;
+mod pkits;
