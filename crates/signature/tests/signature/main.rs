@@ -13,3 +13,4 @@ mod fixture;
 mod ocsp;
 mod openssl;
 mod pkits;
+mod profile;

@@ -1,0 +1,703 @@
+//! Every rule of the certificate profile and of name constraints, each with a certificate
+//! set that breaks it and one that keeps it, generated here (rcgen, and DER edits re-signed
+//! by the issuer for what rcgen cannot write) and judged twice: by the verifier
+//! (`Verifier::verify_certificate`, naming the rule) and by OpenSSL
+//! (`openssl verify -x509_strict -purpose smimesign -crl_check_all`). The two must agree on
+//! every case but those listed in `OPENSSL_DEPARTURES`, each with its reason
+//! (docs/signatures.md explains them).
+
+use std::path::Path;
+use std::process::Command;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, SanType, SerialNumber, SigningKey as _,
+};
+use renhice_signature::{
+    Certificate, Check, Crl, Indication, PathError, RevocationStore, SignatureError, Status,
+    TrustStore, Verifier,
+};
+use time::{Duration, OffsetDateTime, macros::datetime};
+use x509_cert::der::{Decode as _, Encode as _};
+
+const AT: OffsetDateTime = datetime!(2026-06-15 12:00:00 UTC);
+
+/// A certificate with its key and parameters (to issue below it).
+struct Node {
+    der: Vec<u8>,
+    key: KeyPair,
+    params: CertificateParams,
+}
+
+impl Node {
+    fn pem(&self) -> String {
+        pem::encode(&pem::Pem::new("CERTIFICATE", self.der.clone()))
+    }
+
+    fn certificate(&self) -> Certificate {
+        Certificate::from_der(&self.der).unwrap()
+    }
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    assert!(content.len() < 128, "short forms only");
+    let mut out = vec![tag, u8::try_from(content.len()).unwrap()];
+    out.extend_from_slice(content);
+    out
+}
+
+fn params(common_name: &str, organization: &str, serial: u8, ca: bool) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, "PE");
+    name.push(DnType::OrganizationName, organization);
+    name.push(DnType::CommonName, common_name);
+    params.distinguished_name = name;
+    params.not_before = AT - Duration::days(365);
+    params.not_after = AT + Duration::days(365);
+    params.serial_number = Some(SerialNumber::from_slice(&[0x10, serial]));
+    params.key_identifier_method = KeyIdMethod::Sha256;
+    params.use_authority_key_identifier_extension = true;
+    if ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    } else {
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+    }
+    params
+}
+
+fn issue(params: CertificateParams, issuer: Option<&Node>) -> Node {
+    let key = KeyPair::generate().unwrap();
+    let cert = match issuer {
+        Some(issuer) => params
+            .signed_by(&key, &Issuer::from_params(&issuer.params, &issuer.key))
+            .unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    Node {
+        der: cert.der().to_vec(),
+        key,
+        params,
+    }
+}
+
+/// `der` with its signed part edited, re-signed by `issuer`.
+fn resign(
+    der: &[u8],
+    issuer: &KeyPair,
+    edit: impl FnOnce(&mut x509_cert::TbsCertificate),
+) -> Vec<u8> {
+    let mut cert = x509_cert::Certificate::from_der(der).unwrap();
+    edit(&mut cert.tbs_certificate);
+    let tbs = cert.tbs_certificate.to_der().unwrap();
+    let signature = issuer.sign(&tbs).unwrap();
+    cert.signature = x509_cert::der::asn1::BitString::from_bytes(&signature).unwrap();
+    cert.to_der().unwrap()
+}
+
+fn crl(issuer: &Node) -> Vec<u8> {
+    CertificateRevocationListParams {
+        this_update: AT - Duration::days(1),
+        next_update: AT + Duration::days(6),
+        crl_number: SerialNumber::from_slice(&[1]),
+        issuing_distribution_point: None,
+        revoked_certs: Vec::new(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&Issuer::from_params(&issuer.params, &issuer.key))
+    .unwrap()
+    .der()
+    .to_vec()
+}
+
+fn extension(oid: &[u64], critical: bool, content: Vec<u8>) -> CustomExtension {
+    let mut extension = CustomExtension::from_oid_content(oid, content);
+    extension.set_criticality(critical);
+    extension
+}
+
+const BASIC_CONSTRAINTS: [u64; 4] = [2, 5, 29, 19];
+const NAME_CONSTRAINTS: [u64; 4] = [2, 5, 29, 30];
+const POLICY_CONSTRAINTS: [u64; 4] = [2, 5, 29, 36];
+const SUBJECT_ALT_NAME: [u64; 4] = [2, 5, 29, 17];
+const AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
+
+/// An authority information access naming an OCSP responder.
+fn aia() -> Vec<u8> {
+    let method = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    let location = tlv(0x86, b"http://ocsp.example.pe");
+    tlv(0x30, &tlv(0x30, &[&method[..], &location].concat()))
+}
+
+/// What a case changes, and what the verifier must say.
+struct Case {
+    name: &'static str,
+    /// Edits the intermediate CA's parameters.
+    ca: fn(&mut CertificateParams),
+    /// Edits the signer's parameters.
+    leaf: fn(&mut CertificateParams),
+    /// Edits the intermediate's signed part after rcgen wrote it (re-signed by the root).
+    ca_der: Option<fn(&mut x509_cert::TbsCertificate)>,
+    /// Edits the signer's signed part (re-signed by the intermediate).
+    leaf_der: Option<fn(&mut x509_cert::TbsCertificate)>,
+    /// `None`: the set must pass; else the check that fails and the rule or error code.
+    refused: Option<(Check, &'static str)>,
+}
+
+const fn keep(_: &mut CertificateParams) {}
+
+fn case(name: &'static str, refused: Option<(Check, &'static str)>) -> Case {
+    Case {
+        name,
+        ca: keep,
+        leaf: keep,
+        ca_der: None,
+        leaf_der: None,
+        refused,
+    }
+}
+
+#[allow(clippy::too_many_lines, reason = "one case per rule, read as a table")]
+fn cases() -> Vec<Case> {
+    use Check::{CertificatePath as Path, CertificateProfile as Profile};
+    vec![
+        case("conforming", None),
+        Case {
+            ca: |p| {
+                // cA=FALSE after rcgen's cA=TRUE: two basicConstraints.
+                p.custom_extensions
+                    .push(extension(&BASIC_CONSTRAINTS, true, tlv(0x30, &[])));
+            },
+            ..case(
+                "two basicConstraints",
+                Some((Profile, "duplicate-extension")),
+            )
+        },
+        Case {
+            leaf: |p| {
+                p.custom_extensions.push(extension(
+                    &SUBJECT_ALT_NAME,
+                    false,
+                    vec![0x30, 0x03, 0x82],
+                ));
+            },
+            ..case(
+                "non-critical SAN that does not decode",
+                Some((Profile, "malformed-extension")),
+            )
+        },
+        Case {
+            leaf: |p| {
+                p.custom_extensions
+                    .push(extension(&AUTHORITY_INFO_ACCESS, true, aia()));
+            },
+            ..case(
+                "critical authorityInfoAccess",
+                Some((Profile, "must-not-be-critical")),
+            )
+        },
+        Case {
+            leaf: |p| {
+                p.custom_extensions
+                    .push(extension(&AUTHORITY_INFO_ACCESS, false, aia()));
+            },
+            ..case("non-critical authorityInfoAccess", None)
+        },
+        Case {
+            leaf: |p| {
+                p.custom_extensions.push(extension(
+                    &AUTHORITY_INFO_ACCESS,
+                    false,
+                    tlv(0x30, &tlv(0x30, &[0x06, 0x01, 0x2b])),
+                ));
+            },
+            ..case(
+                "malformed authorityInfoAccess",
+                Some((Profile, "malformed-extension")),
+            )
+        },
+        Case {
+            ca: |p| {
+                p.custom_extensions.push(extension(
+                    &POLICY_CONSTRAINTS,
+                    false,
+                    tlv(0x30, &[0x80, 0x01, 0x00]),
+                ));
+            },
+            ..case(
+                "non-critical policyConstraints",
+                Some((Profile, "must-be-critical")),
+            )
+        },
+        Case {
+            ca: |p| {
+                p.custom_extensions.push(extension(
+                    &POLICY_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &[0x80, 0x01, 0x05]),
+                ));
+            },
+            ..case("critical policyConstraints", None)
+        },
+        Case {
+            ca: |p| {
+                p.is_ca = IsCa::NoCa;
+                p.custom_extensions.push(extension(
+                    &BASIC_CONSTRAINTS,
+                    false,
+                    tlv(0x30, &[0x01, 0x01, 0xff]),
+                ));
+            },
+            ..case(
+                "CA with non-critical basicConstraints",
+                Some((Profile, "ca-basic-constraints-not-critical")),
+            )
+        },
+        Case {
+            ca: |p| p.key_usages = Vec::new(),
+            ..case(
+                "CA without key usage",
+                Some((Profile, "ca-without-key-usage")),
+            )
+        },
+        Case {
+            ca_der: Some(|tbs| {
+                if let Some(extensions) = tbs.extensions.as_mut() {
+                    extensions.retain(|e| e.extn_id.to_string() != "2.5.29.14");
+                }
+            }),
+            ..case(
+                "CA without subject key identifier",
+                Some((Profile, "ca-without-subject-key-id")),
+            )
+        },
+        Case {
+            leaf: |p| p.use_authority_key_identifier_extension = false,
+            ..case(
+                "signer without authority key identifier",
+                Some((Profile, "missing-authority-key-id")),
+            )
+        },
+        Case {
+            leaf: |p| p.key_usages.push(KeyUsagePurpose::KeyCertSign),
+            ..case(
+                "signer with keyCertSign",
+                Some((Profile, "key-cert-sign-without-ca")),
+            )
+        },
+        Case {
+            leaf: |p| {
+                p.is_ca = IsCa::NoCa;
+                p.custom_extensions.push(extension(
+                    &BASIC_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &[0x02, 0x01, 0x00]),
+                ));
+            },
+            ..case(
+                "pathLenConstraint without cA",
+                Some((Profile, "path-len-without-ca")),
+            )
+        },
+        Case {
+            leaf: |p| p.serial_number = Some(SerialNumber::from_slice(&[0])),
+            ..case("serial number zero", Some((Profile, "serial-not-positive")))
+        },
+        Case {
+            leaf: |p| p.serial_number = Some(SerialNumber::from_slice(&[0x7f; 21])),
+            ..case(
+                "serial number of 21 octets",
+                Some((Profile, "serial-too-long")),
+            )
+        },
+        Case {
+            leaf: |p| p.serial_number = Some(SerialNumber::from_slice(&[0x7f; 20])),
+            ..case("serial number of 20 octets", None)
+        },
+        Case {
+            leaf_der: Some(|tbs| tbs.version = x509_cert::Version::V2),
+            ..case(
+                "version 2 with extensions",
+                Some((Profile, "extensions-before-v3")),
+            )
+        },
+        Case {
+            leaf_der: Some(|tbs| {
+                // ecdsa-with-SHA384 inside, ecdsa-with-SHA256 outside.
+                tbs.signature.oid = "1.2.840.10045.4.3.3".parse().unwrap();
+            }),
+            ..case(
+                "signature algorithm inside differs",
+                Some((Profile, "signature-algorithm-mismatch")),
+            )
+        },
+        Case {
+            ca: |p| {
+                // Non-critical name constraints: permitted DNS minsa.gob.pe.
+                let base = tlv(0x30, &tlv(0x82, b"minsa.gob.pe"));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    false,
+                    tlv(0x30, &tlv(0xa0, &base)),
+                ));
+            },
+            leaf: |p| {
+                p.subject_alt_names =
+                    vec![SanType::DnsName("x.essalud.gob.pe".try_into().unwrap())];
+            },
+            ..case(
+                "DNS name outside non-critical permitted subtree",
+                Some((Path, "name-constraint")),
+            )
+        },
+        Case {
+            ca: |p| {
+                let base = tlv(0x30, &tlv(0x82, b"minsa.gob.pe"));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    false,
+                    tlv(0x30, &tlv(0xa0, &base)),
+                ));
+            },
+            leaf: |p| {
+                p.subject_alt_names = vec![SanType::DnsName("x.minsa.gob.pe".try_into().unwrap())];
+            },
+            ..case("DNS name inside non-critical permitted subtree", None)
+        },
+        Case {
+            ca: |p| {
+                // Critical: excluded 10.0.0.0/8.
+                let base = tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0]));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa1, &base)),
+                ));
+            },
+            leaf: |p| p.subject_alt_names = vec![SanType::IpAddress([10, 1, 2, 3].into())],
+            ..case(
+                "IP address in excluded subtree",
+                Some((Path, "name-constraint")),
+            )
+        },
+        Case {
+            ca: |p| {
+                let base = tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0]));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa1, &base)),
+                ));
+            },
+            leaf: |p| p.subject_alt_names = vec![SanType::IpAddress([192, 168, 2, 3].into())],
+            ..case("IP address outside excluded subtree", None)
+        },
+        Case {
+            ca: |p| {
+                // Critical: permitted directory name C=PE, O=RENHICE Pruebas.
+                let country = tlv(
+                    0x31,
+                    &tlv(
+                        0x30,
+                        &[&[0x06, 0x03, 0x55, 0x04, 0x06][..], &tlv(0x13, b"PE")].concat(),
+                    ),
+                );
+                let org = tlv(
+                    0x31,
+                    &tlv(
+                        0x30,
+                        &[
+                            &[0x06, 0x03, 0x55, 0x04, 0x0a][..],
+                            &tlv(0x0c, b"RENHICE Pruebas"),
+                        ]
+                        .concat(),
+                    ),
+                );
+                let name = tlv(0x30, &[country, org].concat());
+                let base = tlv(0x30, &tlv(0xa4, &name));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa0, &base)),
+                ));
+            },
+            leaf: |p| {
+                let mut name = DistinguishedName::new();
+                name.push(DnType::CountryName, "PE");
+                name.push(DnType::OrganizationName, "Otra Entidad");
+                name.push(DnType::CommonName, "Firmante");
+                p.distinguished_name = name;
+            },
+            ..case(
+                "directory name outside permitted subtree",
+                Some((Path, "name-constraint")),
+            )
+        },
+        Case {
+            ca: |p| {
+                let country = tlv(
+                    0x31,
+                    &tlv(
+                        0x30,
+                        &[&[0x06, 0x03, 0x55, 0x04, 0x06][..], &tlv(0x13, b"PE")].concat(),
+                    ),
+                );
+                let org = tlv(
+                    0x31,
+                    &tlv(
+                        0x30,
+                        &[
+                            &[0x06, 0x03, 0x55, 0x04, 0x0a][..],
+                            &tlv(0x0c, b"RENHICE Pruebas"),
+                        ]
+                        .concat(),
+                    ),
+                );
+                let name = tlv(0x30, &[country, org].concat());
+                let base = tlv(0x30, &tlv(0xa4, &name));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa0, &base)),
+                ));
+            },
+            ..case(
+                "directory name inside permitted subtree (other string type)",
+                None,
+            )
+        },
+        Case {
+            ca: |p| {
+                let base = tlv(0x30, &tlv(0x81, b"minsa.gob.pe"));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa0, &base)),
+                ));
+            },
+            leaf: |p| {
+                p.subject_alt_names = vec![SanType::Rfc822Name(
+                    "ana@essalud.gob.pe".try_into().unwrap(),
+                )];
+            },
+            ..case(
+                "e-mail address outside permitted subtree",
+                Some((Path, "name-constraint")),
+            )
+        },
+        Case {
+            ca: |p| {
+                let base = tlv(0x30, &tlv(0x86, b".minsa.gob.pe"));
+                p.custom_extensions.push(extension(
+                    &NAME_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &tlv(0xa1, &base)),
+                ));
+            },
+            leaf: |p| {
+                p.subject_alt_names = vec![SanType::URI(
+                    "https://sihce.minsa.gob.pe/fhir".try_into().unwrap(),
+                )];
+            },
+            ..case("URI in excluded subtree", Some((Path, "name-constraint")))
+        },
+    ]
+}
+
+/// Cases where OpenSSL's verdict differs from the verifier's, and why.
+const OPENSSL_DEPARTURES: &[(&str, &str)] = &[
+    (
+        "malformed authorityInfoAccess",
+        "OpenSSL decodes a non-critical authorityInfoAccess only to fetch from it, never to judge the certificate",
+    ),
+    (
+        "non-critical policyConstraints",
+        "OpenSSL's -x509_strict does not check the criticality of policyConstraints (RFC 5280 §4.2.1.11: MUST be critical)",
+    ),
+    (
+        "serial number zero",
+        "OpenSSL does not check serial numbers (RFC 5280 §4.1.2.2: positive); pyca/cryptography refuses them too",
+    ),
+    (
+        "serial number of 21 octets",
+        "OpenSSL does not check serial numbers (RFC 5280 §4.1.2.2: at most 20 octets); pyca/cryptography refuses them too",
+    ),
+];
+
+/// The code a failed check's cause is known by.
+fn code(error: &SignatureError) -> String {
+    match error {
+        SignatureError::Profile(profile) => profile.rule.code().to_owned(),
+        SignatureError::Path(PathError::NameConstraint { .. }) => "name-constraint".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+struct Built {
+    root: Node,
+    ca: Node,
+    leaf: Node,
+}
+
+fn build(case: &Case) -> Built {
+    let root = issue(
+        {
+            let mut p = params("Raíz de Pruebas", "RENHICE Pruebas", 1, true);
+            p.use_authority_key_identifier_extension = false;
+            p
+        },
+        None,
+    );
+    let mut ca_params = params("CA Acreditada", "RENHICE Pruebas", 2, true);
+    (case.ca)(&mut ca_params);
+    let mut ca = issue(ca_params, Some(&root));
+    if let Some(edit) = case.ca_der {
+        ca.der = resign(&ca.der, &root.key, edit);
+    }
+    let mut leaf_params = params("Médico Firmante", "RENHICE Pruebas", 3, false);
+    (case.leaf)(&mut leaf_params);
+    let mut leaf = issue(leaf_params, Some(&ca));
+    if let Some(edit) = case.leaf_der {
+        leaf.der = resign(&leaf.der, &ca.key, edit);
+    }
+    Built { root, ca, leaf }
+}
+
+fn ours(built: &Built) -> (Indication, Option<(Check, String)>) {
+    let mut trust = TrustStore::new();
+    trust.add_anchor(built.root.certificate());
+    let mut revocation = RevocationStore::new();
+    for node in [&built.root, &built.ca] {
+        revocation.add(Crl::from_der(&crl(node)).unwrap());
+    }
+    let verifier = Verifier::new(trust, revocation);
+    let report =
+        verifier.verify_certificate(&built.leaf.certificate(), &[built.ca.certificate()], AT);
+    let failed = report
+        .checks
+        .iter()
+        .find(|check| check.status != Status::Passed)
+        .map(|check| {
+            (
+                check.check,
+                check
+                    .error
+                    .as_ref()
+                    .map_or_else(|| check.reason.clone(), code),
+            )
+        });
+    (report.indication(), failed)
+}
+
+fn openssl(built: &Built, dir: &Path) -> (bool, String) {
+    std::fs::write(dir.join("root.pem"), built.root.pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), built.ca.pem()).unwrap();
+    std::fs::write(dir.join("leaf.pem"), built.leaf.pem()).unwrap();
+    let crls: String = [&built.root, &built.ca]
+        .iter()
+        .map(|node| pem::encode(&pem::Pem::new("X509 CRL", crl(node))))
+        .collect();
+    std::fs::write(dir.join("crls.pem"), crls).unwrap();
+    let output = Command::new("openssl")
+        .args([
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "smimesign",
+            "-crl_check_all",
+            "-attime",
+            &AT.unix_timestamp().to_string(),
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "ca.pem",
+            "-CRLfile",
+            "crls.pem",
+            "leaf.pem",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("openssl must be installed for these tests: {error}"));
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text.replace('\n', " "))
+}
+
+/// Each rule refused by the verifier with its own code, each passing variant accepted,
+/// and OpenSSL of the same opinion but for the documented departures.
+#[test]
+fn each_rule_refused_and_its_passing_variant_accepted_as_openssl_judges() {
+    let dir = tempfile::tempdir().unwrap();
+    let departures: std::collections::BTreeMap<&str, &str> =
+        OPENSSL_DEPARTURES.iter().copied().collect();
+    let mut wrong = Vec::new();
+    let mut disagreements = Vec::new();
+    for case in cases() {
+        let built = build(&case);
+        let (indication, failed) = ours(&built);
+        match (&case.refused, &failed) {
+            (None, None) => {}
+            (Some((check, rule)), Some((got_check, got_rule)))
+                if check == got_check && rule == got_rule => {}
+            _ => wrong.push(format!(
+                "{}: expected {:?}, got {indication:?} {failed:?}",
+                case.name, case.refused
+            )),
+        }
+        let (openssl_ok, text) = openssl(&built, dir.path());
+        let agree = openssl_ok == (indication == Indication::Passed);
+        match (agree, departures.get(case.name)) {
+            (true, None) | (false, Some(_)) => {}
+            (false, None) => disagreements.push(format!("{}: OpenSSL says {text}", case.name)),
+            (true, Some(_)) => {
+                disagreements.push(format!(
+                    "{}: now agrees with OpenSSL: remove the departure",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// A CA certified by another, configured as the trust anchor on its own (as a trusted
+/// list names an accredited CA): paths end at it. Added as a mere certificate it is an
+/// intermediate, and nothing is trusted.
+#[test]
+fn an_anchor_need_not_be_self_issued() {
+    let built = build(&case("conforming", None));
+    let check = |trust: TrustStore| {
+        let mut revocation = RevocationStore::new();
+        revocation.add(Crl::from_der(&crl(&built.ca)).unwrap());
+        Verifier::new(trust, revocation)
+            .verify_certificate(&built.leaf.certificate(), &[], AT)
+            .indication()
+    };
+    let mut anchored = TrustStore::new();
+    anchored.add_anchor(built.ca.certificate());
+    assert_eq!(check(anchored), Indication::Passed);
+    let mut added = TrustStore::new();
+    added.add(built.ca.certificate());
+    assert_ne!(check(added), Indication::Passed);
+
+    // The same from a trust directory: certificates in anchors/ are anchors.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), built.ca.pem()).unwrap();
+    assert!(matches!(
+        TrustStore::load_dir(dir.path()),
+        Err(renhice_signature::TrustError::NoAnchor(_))
+    ));
+    std::fs::create_dir(dir.path().join("anchors")).unwrap();
+    std::fs::rename(dir.path().join("ca.pem"), dir.path().join("anchors/ca.pem")).unwrap();
+    let store = TrustStore::load_dir(dir.path()).unwrap();
+    assert_eq!(store.anchors().len(), 1);
+    assert_eq!(check(store), Indication::Passed);
+}
