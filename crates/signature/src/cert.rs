@@ -14,20 +14,23 @@ use crate::constraints::{GeneralName as ConstrainedName, NameConstraints};
 use crate::crypto::{self, PublicKey};
 use crate::error::{CryptoError, KeyError};
 use crate::names::Name;
+use crate::policy::{ANY_POLICY, Policies};
 use crate::profile::ProfileRule;
 
 /// Extensions a certificate may mark critical that this verifier processes (RFC 5280
 /// §4.2: a certificate with any other critical extension must be rejected).
-const UNDERSTOOD_CRITICAL: [&str; 11] = [
+const UNDERSTOOD_CRITICAL: [&str; 13] = [
     "2.5.29.15",         // keyUsage
     "2.5.29.17",         // subjectAltName
     "2.5.29.19",         // basicConstraints
-    "2.5.29.32",         // certificatePolicies (any policy is acceptable: no policy is required)
+    "2.5.29.32",         // certificatePolicies (crate::policy)
+    "2.5.29.33",         // policyMappings (crate::policy)
+    "2.5.29.54",         // inhibitAnyPolicy (crate::policy)
     "2.5.29.37",         // extKeyUsage
     "2.5.29.14",         // subjectKeyIdentifier (never critical, but harmless)
     "2.5.29.35",         // authorityKeyIdentifier (idem)
     "2.5.29.31",         // cRLDistributionPoints
-    "2.5.29.36",         // policyConstraints (constrains policies, of which none are required)
+    "2.5.29.36",         // policyConstraints (crate::policy)
     "2.5.29.30",         // nameConstraints (crate::constraints)
     "1.3.6.1.5.5.7.1.1", // authorityInfoAccess (where to ask; never critical by RFC 5280)
 ];
@@ -118,6 +121,8 @@ struct Inner {
     /// subject alternative names.
     names: Vec<ConstrainedName>,
     name_constraints: Option<NameConstraints>,
+    /// What the certificate says about policies.
+    policies: Policies,
 }
 
 impl Certificate {
@@ -188,6 +193,7 @@ impl Certificate {
             issuer_name: Name::from_parsed(tbs.issuer()),
             names: Vec::new(),
             name_constraints: None,
+            policies: Policies::default(),
         };
         if !inner.subject_name.is_empty() {
             inner
@@ -199,14 +205,7 @@ impl Certificate {
                 .into_iter()
                 .map(ConstrainedName::Rfc822),
         );
-        for attribute in tbs.subject().iter_attributes() {
-            let oid = attribute.attr_type().to_id_string();
-            if (oid == OID_SERIAL_NUMBER || oid == OID_ORGANIZATION_IDENTIFIER)
-                && let Ok(value) = attribute.as_str()
-            {
-                inner.identifiers.push(value.to_owned());
-            }
-        }
+        inner.identifiers = identifiers(tbs.subject());
         inner.profile.extend(certificate_rules(cert));
         let mut seen = std::collections::HashSet::new();
         for extension in tbs.extensions() {
@@ -432,6 +431,11 @@ impl Certificate {
         &self.0.names
     }
 
+    /// What the certificate says about policies.
+    pub(crate) fn policies(&self) -> &Policies {
+        &self.0.policies
+    }
+
     /// The name constraints the certificate imposes, if it has them.
     pub(crate) fn name_constraints(&self) -> Option<&NameConstraints> {
         self.0.name_constraints.as_ref()
@@ -494,6 +498,18 @@ impl fmt::Debug for Certificate {
             .field("serial", &self.serial_hex())
             .finish_non_exhaustive()
     }
+}
+
+/// The identity numbers in a subject (`serialNumber`, `organizationIdentifier`).
+fn identifiers(subject: &x509_parser::x509::X509Name<'_>) -> Vec<String> {
+    subject
+        .iter_attributes()
+        .filter(|attribute| {
+            let oid = attribute.attr_type().to_id_string();
+            oid == OID_SERIAL_NUMBER || oid == OID_ORGANIZATION_IDENTIFIER
+        })
+        .filter_map(|attribute| attribute.as_str().ok().map(str::to_owned))
+        .collect()
 }
 
 /// Keeps what the verifier reads of an extension `x509-parser` decoded.
@@ -582,9 +598,8 @@ fn certificate_rules(cert: &X509Certificate<'_>) -> Vec<ProfileRule> {
 fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), String> {
     use der::Decode as _;
     use x509_cert::ext::pkix::{
-        AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
-        CrlDistributionPoints, ExtendedKeyUsage, InhibitAnyPolicy, KeyUsage,
-        NameConstraints as Asn1Constraints, PolicyConstraints, PolicyMappings, SubjectAltName,
+        AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints,
+        ExtendedKeyUsage, KeyUsage, NameConstraints as Asn1Constraints, SubjectAltName,
         SubjectKeyIdentifier,
     };
     let text = |error: der::Error| error.to_string();
@@ -625,33 +640,8 @@ fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), St
                 &Asn1Constraints::from_der(value).map_err(text)?,
             )?);
         }
-        "2.5.29.32" => {
-            let policies = CertificatePolicies::from_der(value).map_err(text)?.0;
-            let mut oids: Vec<_> = policies
-                .iter()
-                .map(|policy| policy.policy_identifier)
-                .collect();
-            let count = oids.len();
-            oids.sort_unstable();
-            oids.dedup();
-            if count == 0 || oids.len() != count {
-                return Err("no policy, or a policy twice".into());
-            }
-        }
-        "2.5.29.33" => non_empty(
-            PolicyMappings::from_der(value).map_err(text)?.0.len(),
-            "no mapping in it",
-        )?,
-        "2.5.29.36" => {
-            let constraints = PolicyConstraints::from_der(value).map_err(text)?;
-            if constraints.require_explicit_policy.is_none()
-                && constraints.inhibit_policy_mapping.is_none()
-            {
-                return Err("neither requireExplicitPolicy nor inhibitPolicyMapping".into());
-            }
-        }
-        "2.5.29.54" => {
-            InhibitAnyPolicy::from_der(value).map_err(text)?;
+        "2.5.29.32" | "2.5.29.33" | "2.5.29.36" | "2.5.29.54" => {
+            policy_extension(&mut inner.policies, oid, value)?;
         }
         "2.5.29.31" => non_empty(
             CrlDistributionPoints::from_der(value)
@@ -667,6 +657,61 @@ fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), St
                 .len(),
             "no access description in it",
         )?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Decodes the policy extensions strictly into what the policy processing reads.
+fn policy_extension(policies: &mut Policies, oid: &str, value: &[u8]) -> Result<(), String> {
+    use der::Decode as _;
+    use x509_cert::ext::pkix::{
+        CertificatePolicies, InhibitAnyPolicy, PolicyConstraints, PolicyMappings,
+    };
+    let text = |error: der::Error| error.to_string();
+    match oid {
+        "2.5.29.32" => {
+            let list = CertificatePolicies::from_der(value).map_err(text)?.0;
+            let mut oids: Vec<String> = list
+                .iter()
+                .map(|policy| policy.policy_identifier.to_string())
+                .collect();
+            let mut sorted = oids.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            if oids.is_empty() || sorted.len() != oids.len() {
+                return Err("no policy, or a policy twice".into());
+            }
+            oids.shrink_to_fit();
+            policies.asserted = Some(oids);
+        }
+        "2.5.29.33" => {
+            let mappings = PolicyMappings::from_der(value).map_err(text)?.0;
+            non_empty(mappings.len(), "no mapping in it")?;
+            for mapping in mappings {
+                let pair = (
+                    mapping.issuer_domain_policy.to_string(),
+                    mapping.subject_domain_policy.to_string(),
+                );
+                if pair.0 == ANY_POLICY || pair.1 == ANY_POLICY {
+                    return Err("a mapping to or from anyPolicy".into());
+                }
+                policies.mappings.push(pair);
+            }
+        }
+        "2.5.29.36" => {
+            let constraints = PolicyConstraints::from_der(value).map_err(text)?;
+            if constraints.require_explicit_policy.is_none()
+                && constraints.inhibit_policy_mapping.is_none()
+            {
+                return Err("neither requireExplicitPolicy nor inhibitPolicyMapping".into());
+            }
+            policies.require_explicit = constraints.require_explicit_policy;
+            policies.inhibit_mapping = constraints.inhibit_policy_mapping;
+        }
+        "2.5.29.54" => {
+            policies.inhibit_any = Some(InhibitAnyPolicy::from_der(value).map_err(text)?.0);
+        }
         _ => {}
     }
     Ok(())

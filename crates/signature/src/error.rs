@@ -148,6 +148,15 @@ pub enum PathError {
         /// or of a form that cannot be compared).
         excluded: bool,
     },
+    /// The path is valid for no certificate policy while one is required (RFC 5280
+    /// §6.1.3 (f), §6.1.5: by a CA's requireExplicitPolicy or the verifier's settings).
+    #[error(
+        "from \"{subject}\" on, the path is valid for no certificate policy the verifier accepts, and one is required (requireExplicitPolicy, RFC 5280 §6.1)"
+    )]
+    NoValidPolicy {
+        /// The certificate at which no policy was left.
+        subject: String,
+    },
     /// A certificate's issuer name is not the next certificate's subject.
     #[error("the issuer of \"{subject}\" is not the subject of \"{issuer}\"")]
     IssuerNameMismatch {

@@ -29,6 +29,7 @@ pub mod ocsp;
 mod output;
 mod path;
 pub mod pkcs7;
+mod policy;
 pub mod profile;
 mod report;
 mod revocation;
@@ -47,6 +48,7 @@ pub use ocsp::{OcspError, OcspQuery, OcspResponse};
 pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
 pub use path::{TrustError, TrustStore};
 pub use pkcs7::CmsError;
+pub use policy::PolicySettings;
 pub use profile::{ProfileError, ProfileRule};
 pub use renhice_model::FHIR_VERSION;
 pub use report::{

@@ -6,7 +6,8 @@
 //! path is checked; the first that satisfies every rule is reported, else the first
 //! candidate with the rule it breaks.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -15,6 +16,7 @@ use time::OffsetDateTime;
 use crate::cert::{Certificate, CertificateError, key_usage};
 use crate::datetime::rfc3339;
 use crate::error::{CryptoError, PathError, SignatureError};
+use crate::policy::PolicySettings;
 use crate::profile::{ProfileError, ProfileRule};
 use crate::report::{Check, CheckResult};
 
@@ -60,6 +62,8 @@ pub struct TrustStore {
     verified: Mutex<HashSet<([u8; 32], [u8; 32])>>,
     /// Certificates met in signatures, parsed, by DER: the same signers sign many acts.
     parsed: Mutex<std::collections::HashMap<Vec<u8>, Certificate>>,
+    /// The policy inputs of path validation.
+    policy: PolicySettings,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -87,6 +91,18 @@ impl TrustStore {
         } else {
             self.add_intermediate(certificate);
         }
+    }
+
+    /// Sets the policy inputs of path validation (by default, any policy is accepted and
+    /// none is required).
+    pub fn set_policy_settings(&mut self, settings: PolicySettings) {
+        self.policy = settings;
+    }
+
+    /// The policy inputs of path validation.
+    #[must_use]
+    pub fn policy_settings(&self) -> &PolicySettings {
+        &self.policy
     }
 
     /// Adds a trust anchor: the name and the key of its certificate are trusted, whether
@@ -223,7 +239,7 @@ impl TrustStore {
             let evaluation = PathEvaluation {
                 path_check: result(
                     Check::CertificatePath,
-                    structure.map(|()| describe_path(&path)),
+                    structure.map(|policies| describe_path(&path, &policies)),
                 ),
                 profile_check: match profile {
                     Ok(reason) => CheckResult::passed(Check::CertificateProfile, reason),
@@ -334,8 +350,8 @@ impl TrustStore {
         }
     }
 
-    /// The RFC 5280 rules that do not depend on time.
-    fn structure(&self, path: &[Certificate]) -> Result<(), PathError> {
+    /// The RFC 5280 rules that do not depend on time; the policies the path is valid for.
+    fn structure(&self, path: &[Certificate]) -> Result<BTreeSet<String>, PathError> {
         for cert in path {
             if let Some(oid) = cert.unknown_critical().first() {
                 return Err(PathError::UnknownCriticalExtension {
@@ -400,7 +416,9 @@ impl TrustStore {
                 });
             }
         }
-        Ok(())
+        crate::policy::process(path, &self.policy).map_err(|error| PathError::NoValidPolicy {
+            subject: error.subject,
+        })
     }
 }
 
@@ -423,16 +441,31 @@ fn result(check: Check, outcome: Result<String, PathError>) -> CheckResult {
     }
 }
 
-fn describe_path(path: &[Certificate]) -> String {
+fn describe_path(path: &[Certificate], policies: &BTreeSet<String>) -> String {
     let names: Vec<_> = path
         .iter()
         .map(|cert| format!("\"{}\"", cert.subject()))
         .collect();
-    format!(
+    let mut text = format!(
         "{} certificate(s) to the trust anchor: {}",
         path.len(),
         names.join(" → ")
-    )
+    );
+    if !policies.is_empty() {
+        let policies: Vec<&str> = policies
+            .iter()
+            .map(|policy| match policy.as_str() {
+                crate::policy::ANY_POLICY => "anyPolicy",
+                other => other,
+            })
+            .collect();
+        let _ = write!(
+            text,
+            "; valid for the certificate policies {}",
+            policies.join(", ")
+        );
+    }
+    text
 }
 
 /// Name constraints down the path, from the anchor (whose own constraints apply, as a

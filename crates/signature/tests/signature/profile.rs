@@ -2,7 +2,7 @@
 //! set that breaks it and one that keeps it, generated here (rcgen, and DER edits re-signed
 //! by the issuer for what rcgen cannot write) and judged twice: by the verifier
 //! (`Verifier::verify_certificate`, naming the rule) and by OpenSSL
-//! (`openssl verify -x509_strict -purpose smimesign -crl_check_all`). The two must agree on
+//! (`openssl verify -x509_strict -purpose smimesign -crl_check_all -policy_check -policy anyPolicy`). The two must agree on
 //! every case but those listed in `OPENSSL_DEPARTURES`, each with its reason
 //! (docs/signatures.md explains them).
 
@@ -126,6 +126,11 @@ fn extension(oid: &[u64], critical: bool, content: Vec<u8>) -> CustomExtension {
 const BASIC_CONSTRAINTS: [u64; 4] = [2, 5, 29, 19];
 const NAME_CONSTRAINTS: [u64; 4] = [2, 5, 29, 30];
 const POLICY_CONSTRAINTS: [u64; 4] = [2, 5, 29, 36];
+const CERTIFICATE_POLICIES: [u64; 4] = [2, 5, 29, 32];
+/// A certificate policy (2.16.604.1.1.1), as `certificatePolicies` carries it.
+const POLICY: [u8; 8] = [0x06, 0x06, 0x60, 0x84, 0x5c, 0x01, 0x01, 0x01];
+/// `anyPolicy`.
+const ANY_POLICY: [u8; 6] = [0x06, 0x04, 0x55, 0x1d, 0x20, 0x00];
 const SUBJECT_ALT_NAME: [u64; 4] = [2, 5, 29, 17];
 const AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
 
@@ -228,7 +233,7 @@ fn cases() -> Vec<Case> {
                 p.custom_extensions.push(extension(
                     &POLICY_CONSTRAINTS,
                     false,
-                    tlv(0x30, &[0x80, 0x01, 0x00]),
+                    tlv(0x30, &[0x81, 0x01, 0x00]),
                 ));
             },
             ..case(
@@ -259,6 +264,48 @@ fn cases() -> Vec<Case> {
                 "CA with non-critical basicConstraints",
                 Some((Profile, "ca-basic-constraints-not-critical")),
             )
+        },
+        Case {
+            ca: |p| {
+                // requireExplicitPolicy 0: every certificate below must assert a policy
+                // (the CA asserts anyPolicy).
+                p.custom_extensions.push(extension(
+                    &POLICY_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &[0x80, 0x01, 0x00]),
+                ));
+                p.custom_extensions.push(extension(
+                    &CERTIFICATE_POLICIES,
+                    false,
+                    tlv(0x30, &tlv(0x30, &ANY_POLICY)),
+                ));
+            },
+            ..case(
+                "explicit policy required, signer asserts none",
+                Some((Path, "no-valid-policy")),
+            )
+        },
+        Case {
+            ca: |p| {
+                p.custom_extensions.push(extension(
+                    &POLICY_CONSTRAINTS,
+                    true,
+                    tlv(0x30, &[0x80, 0x01, 0x00]),
+                ));
+                p.custom_extensions.push(extension(
+                    &CERTIFICATE_POLICIES,
+                    false,
+                    tlv(0x30, &tlv(0x30, &ANY_POLICY)),
+                ));
+            },
+            leaf: |p| {
+                p.custom_extensions.push(extension(
+                    &CERTIFICATE_POLICIES,
+                    false,
+                    tlv(0x30, &tlv(0x30, &POLICY)),
+                ));
+            },
+            ..case("explicit policy required, signer asserts one", None)
         },
         Case {
             ca: |p| p.key_usages = Vec::new(),
@@ -536,6 +583,7 @@ fn code(error: &SignatureError) -> String {
     match error {
         SignatureError::Profile(profile) => profile.rule.code().to_owned(),
         SignatureError::Path(PathError::NameConstraint { .. }) => "name-constraint".to_owned(),
+        SignatureError::Path(PathError::NoValidPolicy { .. }) => "no-valid-policy".to_owned(),
         other => format!("{other:?}"),
     }
 }
@@ -612,6 +660,9 @@ fn openssl(built: &Built, dir: &Path) -> (bool, String) {
             "-purpose",
             "smimesign",
             "-crl_check_all",
+            "-policy_check",
+            "-policy",
+            "anyPolicy",
             "-attime",
             &AT.unix_timestamp().to_string(),
             "-CAfile",
