@@ -123,6 +123,8 @@ struct Inner {
     name_constraints: Option<NameConstraints>,
     /// What the certificate says about policies.
     policies: Policies,
+    /// Its CRL distribution points, as revocation checking reads them.
+    distribution_points: Vec<crate::scope::DistributionPoint>,
 }
 
 impl Certificate {
@@ -194,6 +196,7 @@ impl Certificate {
             names: Vec::new(),
             name_constraints: None,
             policies: Policies::default(),
+            distribution_points: Vec::new(),
         };
         if !inner.subject_name.is_empty() {
             inner
@@ -431,6 +434,11 @@ impl Certificate {
         &self.0.names
     }
 
+    /// Its CRL distribution points (RFC 5280 §4.2.1.13).
+    pub(crate) fn distribution_points(&self) -> &[crate::scope::DistributionPoint] {
+        &self.0.distribution_points
+    }
+
     /// What the certificate says about policies.
     pub(crate) fn policies(&self) -> &Policies {
         &self.0.policies
@@ -598,9 +606,8 @@ fn certificate_rules(cert: &X509Certificate<'_>) -> Vec<ProfileRule> {
 fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), String> {
     use der::Decode as _;
     use x509_cert::ext::pkix::{
-        AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints,
-        ExtendedKeyUsage, KeyUsage, NameConstraints as Asn1Constraints, SubjectAltName,
-        SubjectKeyIdentifier,
+        AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage,
+        KeyUsage, NameConstraints as Asn1Constraints, SubjectAltName, SubjectKeyIdentifier,
     };
     let text = |error: der::Error| error.to_string();
     match oid {
@@ -643,13 +650,7 @@ fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), St
         "2.5.29.32" | "2.5.29.33" | "2.5.29.36" | "2.5.29.54" => {
             policy_extension(&mut inner.policies, oid, value)?;
         }
-        "2.5.29.31" => non_empty(
-            CrlDistributionPoints::from_der(value)
-                .map_err(text)?
-                .0
-                .len(),
-            "no distribution point in it",
-        )?,
+        "2.5.29.31" => inner.distribution_points = crate::scope::distribution_points(value)?,
         "1.3.6.1.5.5.7.1.1" => non_empty(
             AuthorityInfoAccessSyntax::from_der(value)
                 .map_err(text)?

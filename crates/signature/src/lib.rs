@@ -33,6 +33,7 @@ mod policy;
 pub mod profile;
 mod report;
 mod revocation;
+mod scope;
 pub mod sign;
 mod verify;
 

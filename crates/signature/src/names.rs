@@ -73,6 +73,29 @@ impl Name {
         Self { rdns }
     }
 
+    /// This name with one more relative name (its DER, a SET) at the end: a
+    /// distribution point named relative to its CRL issuer (RFC 5280 §4.2.1.13).
+    pub(crate) fn with_relative(&self, rdn: &[u8]) -> Option<Self> {
+        let mut der = vec![0x30];
+        let length = rdn.len();
+        if length < 0x80 {
+            der.push(u8::try_from(length).ok()?);
+        } else {
+            let bytes: Vec<u8> = length
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|byte| *byte == 0)
+                .collect();
+            der.push(0x80 | u8::try_from(bytes.len()).ok()?);
+            der.extend(bytes);
+        }
+        der.extend_from_slice(rdn);
+        let relative = Self::from_der(&der)?;
+        let mut name = self.clone();
+        name.rdns.extend(relative.rdns);
+        Some(name)
+    }
+
     /// Whether the name has no attribute (an empty subject).
     pub(crate) fn is_empty(&self) -> bool {
         self.rdns.is_empty()

@@ -33,15 +33,20 @@ use crate::error::{ResponderError, RevocationError, RevocationSource};
 use crate::names::Name;
 use crate::ocsp::{Answer, OcspResponse};
 use crate::report::Status;
+use crate::scope::{ALL_REASONS, DistributionPoint, Scope};
 
-/// CRL extensions this verifier processes (cRLNumber and authorityKeyIdentifier, which
-/// RFC 5280 requires non-critical, are read for the profile only).
-const UNDERSTOOD_CRITICAL: [&str; 0] = [];
+/// CRL extensions this verifier processes when critical (cRLNumber and
+/// authorityKeyIdentifier, which RFC 5280 requires non-critical, are read for the profile
+/// and the delta CRLs).
+const UNDERSTOOD_CRITICAL: [&str; 2] = [
+    "2.5.29.27", // deltaCRLIndicator (a delta CRL, applied over its base)
+    "2.5.29.28", // issuingDistributionPoint (crate::scope)
+];
 
-/// CRL entry extensions this verifier reads (reasonCode) or may ignore (invalidityDate,
-/// which only informs). Any other marked critical (certificateIssuer, in an indirect CRL)
-/// sets the CRL aside: RFC 5280 §5.3 forbids using it.
-const UNDERSTOOD_ENTRY: [&str; 2] = ["2.5.29.21", "2.5.29.24"];
+/// CRL entry extensions this verifier reads (reasonCode, certificateIssuer in an indirect
+/// CRL) or may ignore (invalidityDate, which only informs). Any other marked critical sets
+/// the CRL aside: RFC 5280 §5.3 forbids using it.
+const UNDERSTOOD_ENTRY: [&str; 3] = ["2.5.29.21", "2.5.29.24", "2.5.29.29"];
 
 /// Why a CRL cannot be used (RFC 5280 §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +65,16 @@ pub enum CrlDefect {
     },
     /// Extensions in a version 1 CRL (§5.1.2.1).
     ExtensionsInVersion1,
-    /// A critical extension this verifier does not process: a delta CRL, an issuing
-    /// distribution point (partitioned or indirect CRLs).
+    /// An extension the verifier relies on that does not decode (DER) as its ASN.1
+    /// definition says: the issuing distribution point, the CRL number, the delta CRL's
+    /// base number, an entry's certificate issuer.
+    MalformedExtension {
+        /// The extension's object identifier.
+        oid: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A critical extension this verifier does not process.
     UnsupportedCritical {
         /// The extension's object identifier.
         oid: String,
@@ -87,6 +100,11 @@ impl std::fmt::Display for CrlDefect {
             Self::DuplicateExtension { oid } => write!(
                 f,
                 "has the {} extension twice (RFC 5280 §5.2)",
+                extension_name(oid)
+            ),
+            Self::MalformedExtension { oid, detail } => write!(
+                f,
+                "has a {} extension that cannot be read: {detail}",
                 extension_name(oid)
             ),
             Self::ExtensionsInVersion1 => {
@@ -143,8 +161,15 @@ struct CrlInner {
     issuer: String,
     this_update: OffsetDateTime,
     next_update: Option<OffsetDateTime>,
-    /// Serial (DER content octets) → (revocation date, reason).
-    revoked: HashMap<Vec<u8>, (OffsetDateTime, Option<String>)>,
+    /// Serial (DER content octets) → its entries (several in an indirect CRL, one per
+    /// certificate issuer).
+    revoked: HashMap<Vec<u8>, Vec<Entry>>,
+    /// The issuing distribution point, if any.
+    scope: Option<Scope>,
+    /// `cRLNumber` (big-endian octets).
+    number: Option<Vec<u8>>,
+    /// `deltaCRLIndicator`: the number of the complete CRL it updates, for a delta CRL.
+    delta_base: Option<Vec<u8>>,
     tbs: Vec<u8>,
     signature_algorithm: String,
     signature_parameters: Option<Vec<u8>>,
@@ -153,6 +178,20 @@ struct CrlInner {
     defect: Option<CrlDefect>,
     fingerprint: [u8; 32],
 }
+
+/// One entry of a CRL.
+#[derive(Debug)]
+struct Entry {
+    /// The certificate's issuer (the CRL's, unless an indirect CRL says otherwise).
+    issuer: Name,
+    date: OffsetDateTime,
+    reason: Option<String>,
+    /// `removeFromCRL`: a delta CRL says the certificate is no longer on hold.
+    remove: bool,
+}
+
+/// `removeFromCRL` (RFC 5280 §5.3.1).
+const REMOVE_FROM_CRL: u8 = 8;
 
 impl Crl {
     /// Parses a DER CRL.
@@ -168,17 +207,57 @@ impl Crl {
                 }
             })
         };
-        let mut revoked = HashMap::new();
+        let issuer_name = Name::from_parsed(crl.issuer());
+        let mut defect = defect(&crl);
+        let mut revoked: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
+        let mut current = issuer_name.clone();
         for entry in crl.iter_revoked_certificates() {
-            let reason = entry.reason_code().map(|(_, code)| code.to_string());
-            revoked.insert(
-                entry.raw_serial().to_vec(),
-                (time(entry.revocation_date)?, reason),
-            );
+            if let Some(extension) = entry
+                .extensions()
+                .iter()
+                .find(|extension| extension.oid.to_id_string() == "2.5.29.29")
+            {
+                match certificate_issuer(extension.value) {
+                    Ok(name) => current = name,
+                    Err(detail) => {
+                        defect.get_or_insert(CrlDefect::MalformedExtension {
+                            oid: "2.5.29.29".into(),
+                            detail,
+                        });
+                    }
+                }
+            }
+            let code = entry.reason_code().map(|(_, code)| code);
+            revoked
+                .entry(entry.raw_serial().to_vec())
+                .or_default()
+                .push(Entry {
+                    issuer: current.clone(),
+                    date: time(entry.revocation_date)?,
+                    reason: code.map(|code| code.to_string()),
+                    remove: code.is_some_and(|code| code.0 == REMOVE_FROM_CRL),
+                });
         }
-        let defect = defect(&crl);
+        let mut scope = None;
+        let mut number = None;
+        let mut delta_base = None;
+        for extension in crl.extensions() {
+            let oid = extension.oid.to_id_string();
+            let read = match oid.as_str() {
+                "2.5.29.28" => crate::scope::scope(extension.value).map(|read| scope = Some(read)),
+                "2.5.29.20" => uint(extension.value).map(|read| number = Some(read)),
+                "2.5.29.27" => uint(extension.value).map(|read| delta_base = Some(read)),
+                _ => Ok(()),
+            };
+            if let Err(detail) = read {
+                defect.get_or_insert(CrlDefect::MalformedExtension { oid, detail });
+            }
+        }
         Ok(Self(Arc::new(CrlInner {
-            issuer_name: Name::from_parsed(crl.issuer()),
+            issuer_name,
+            scope,
+            number,
+            delta_base,
             issuer: crl.issuer().to_string(),
             this_update: time(crl.last_update())?,
             next_update: crl.next_update().map(time).transpose()?,
@@ -232,6 +311,131 @@ impl Crl {
     #[must_use]
     pub fn next_update(&self) -> Option<OffsetDateTime> {
         self.0.next_update
+    }
+}
+
+/// The CRLs through each distribution point, newest first, until every reason is
+/// covered: `Err` with the evidence when one lists the certificate, else the reasons
+/// covered and the CRLs relied on.
+fn walk<'a>(
+    cert: &Certificate,
+    points: &[DistributionPoint],
+    usable: &[&'a Crl],
+    signed: &dyn Fn(&Crl) -> bool,
+    signing_time: OffsetDateTime,
+) -> Result<(u16, Vec<&'a Crl>), Box<Evidence>> {
+    let is_ca = cert.is_ca();
+    let mut mask = 0;
+    let mut used: Vec<&Crl> = Vec::new();
+    for point in points {
+        let mut complete: Vec<&Crl> = usable
+            .iter()
+            .copied()
+            .filter(|crl| {
+                crl.0.delta_base.is_none()
+                    && crate::scope::covers(
+                        &crl.0.issuer_name,
+                        crl.0.scope.as_ref(),
+                        point,
+                        cert.issuer_name(),
+                        is_ca,
+                    )
+                    && signed(crl)
+            })
+            .collect();
+        complete.sort_by_key(|crl| std::cmp::Reverse(crl.0.this_update));
+        for crl in complete {
+            let interim = crate::scope::reasons(crl.0.scope.as_ref(), point);
+            if interim & !mask == 0 {
+                continue;
+            }
+            let delta = usable
+                .iter()
+                .copied()
+                .filter(|delta| {
+                    delta.0.issuer_name == crl.0.issuer_name
+                        && delta.0.scope == crl.0.scope
+                        && delta.0.delta_base.as_ref().is_some_and(|base| {
+                            crl.0.number.as_ref().is_some_and(|number| {
+                                compare(base, number) != std::cmp::Ordering::Greater
+                            })
+                        })
+                        && signed(delta)
+                })
+                .max_by_key(|delta| delta.0.this_update);
+            let listed = match delta.and_then(|delta| delta.entry(cert).map(|e| (e, delta))) {
+                Some(found) => Some(found),
+                None => crl.entry(cert).map(|entry| (entry, crl)),
+            };
+            if let Some((entry, source)) = listed
+                && !entry.remove
+            {
+                let source = RevocationSource::Crl {
+                    issued: source.0.this_update,
+                };
+                return Err(Box::new(Evidence::revoked(
+                    cert,
+                    entry.date,
+                    entry.reason.as_deref(),
+                    signing_time,
+                    source,
+                )));
+            }
+            mask |= interim;
+            used.push(crl);
+            used.extend(delta);
+            if mask == ALL_REASONS {
+                break;
+            }
+        }
+        if mask == ALL_REASONS {
+            break;
+        }
+    }
+    Ok((mask, used))
+}
+
+/// The name a `certificateIssuer` entry extension gives (its first directory name).
+fn certificate_issuer(value: &[u8]) -> Result<Name, String> {
+    use der::Decode as _;
+    let names = Vec::<x509_cert::ext::pkix::name::GeneralName>::from_der(value)
+        .map_err(|error| error.to_string())?;
+    names
+        .iter()
+        .find_map(
+            |name| match crate::constraints::GeneralName::from_asn1(name, false) {
+                Ok(crate::constraints::GeneralName::Directory(name)) => Some(name),
+                _ => None,
+            },
+        )
+        .ok_or_else(|| "no directory name in it".to_owned())
+}
+
+/// A non-negative INTEGER's octets, leading zeros removed (`cRLNumber`, `BaseCRLNumber`).
+fn uint(value: &[u8]) -> Result<Vec<u8>, String> {
+    use der::Decode as _;
+    let number = der::asn1::Uint::from_der(value).map_err(|error| error.to_string())?;
+    Ok(number
+        .as_bytes()
+        .iter()
+        .copied()
+        .skip_while(|byte| *byte == 0)
+        .collect())
+}
+
+/// Orders two numbers `uint` read.
+fn compare(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+impl Crl {
+    /// The entry for `cert`, issued by its issuer, if the CRL lists it.
+    fn entry(&self, cert: &Certificate) -> Option<&Entry> {
+        self.0
+            .revoked
+            .get(cert.serial())?
+            .iter()
+            .find(|entry| entry.issuer == *cert.issuer_name())
     }
 }
 
@@ -447,19 +651,20 @@ impl RevocationStore {
     /// current "not revoked" from either passes. The sentence, and why the status is
     /// not passed.
     ///
-    /// `crl_signers` are the certificates whose keys may sign the CA's CRLs: the issuer
-    /// itself first, then others of the same name with a valid path of their own (a CA
-    /// that signs CRLs with a separate key, or with its key before a rollover).
+    /// `signers_for` gives the certificates whose keys may sign CRLs issued under a name:
+    /// for the CA's, the issuer itself first, then others of the same name with a valid
+    /// path of their own (a CA that signs CRLs with a separate key, or with its key before
+    /// a rollover); for an indirect CRL's issuer, its certificates with a valid path.
     pub(crate) fn status(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
-        crl_signers: &[Certificate],
+        signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
     ) -> (Status, String, Vec<RevocationError>) {
         let ocsp = self.ocsp_evidence(cert, issuer, signing_time, verified_at);
-        let crl = self.crl_evidence(cert, issuer, crl_signers, signing_time, verified_at);
+        let crl = self.crl_evidence(cert, issuer, signers_for, signing_time, verified_at);
         if ocsp.weight == 0 && crl.weight == 0 {
             let responders = cert.ocsp_responders();
             let mut causes = crl.causes;
@@ -478,46 +683,78 @@ impl RevocationStore {
         (decisive.status, decisive.reason(), decisive.causes)
     }
 
-    /// What the newest usable CRL says.
+    /// What the CRLs say (RFC 5280 §6.3.3): through each of the certificate's
+    /// distribution points (or, without any, the CA's own CRLs), the newest complete CRLs
+    /// in scope, each with its newest delta CRL, until every revocation reason is
+    /// covered. Listed (and not `removeFromCRL` in the delta) is revoked; covered and not
+    /// listed is good, if every CRL relied on was current at the signing time.
     fn crl_evidence(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
-        crl_signers: &[Certificate],
+        signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
         signing_time: OffsetDateTime,
         verified_at: OffsetDateTime,
     ) -> Evidence {
-        let signers: Vec<&Certificate> = std::iter::once(issuer)
-            .chain(crl_signers)
-            .filter(|signer| {
+        let pseudo = [DistributionPoint::default()];
+        let points = match cert.distribution_points() {
+            [] => &pseudo[..],
+            points => points,
+        };
+        let signers: std::cell::RefCell<Vec<(Name, Vec<Certificate>)>> =
+            std::cell::RefCell::default();
+        let signed = |crl: &Crl| {
+            let mut cache = signers.borrow_mut();
+            let known = cache
+                .iter()
+                .position(|(name, _)| *name == crl.0.issuer_name);
+            let index = known.unwrap_or_else(|| {
+                let found = signers_for(&crl.0.issuer_name);
+                cache.push((crl.0.issuer_name.clone(), found));
+                cache.len() - 1
+            });
+            cache[index].1.iter().any(|signer| {
                 signer
                     .key_usage()
                     .is_none_or(|usage| usage & key_usage::CRL_SIGN != 0)
+                    && self.signed_by(crl, signer)
             })
-            .collect();
+        };
+        let relevant = |crl: &Crl| {
+            crl.0.issuer_name == *cert.issuer_name()
+                || points.iter().any(|point| {
+                    point.crl_issuer.as_ref().is_some_and(|names| {
+                        names.iter().any(|name| {
+                            matches!(name, crate::constraints::GeneralName::Directory(n) if *n == crl.0.issuer_name)
+                        })
+                    })
+                })
+        };
         let mut set_aside = Vec::new();
-        let newest = self
+        let usable: Vec<&Crl> = self
             .crls
             .iter()
-            .filter(|crl| {
-                crl.0.issuer_name == *cert.issuer_name()
-                    && crl.0.this_update <= verified_at
-                    && signers.iter().any(|signer| self.signed_by(crl, signer))
-            })
+            .filter(|crl| crl.0.this_update <= verified_at && relevant(crl))
             .filter(|crl| match &crl.0.defect {
                 Some(defect) => {
-                    set_aside.push(RevocationError::CrlSetAside {
-                        issuer: crl.0.issuer.clone(),
-                        this_update: crl.0.this_update,
-                        why: defect.clone(),
-                    });
+                    if signed(crl) {
+                        set_aside.push(RevocationError::CrlSetAside {
+                            issuer: crl.0.issuer.clone(),
+                            this_update: crl.0.this_update,
+                            why: defect.clone(),
+                        });
+                    }
                     false
                 }
                 None => true,
             })
-            .max_by_key(|crl| crl.0.this_update);
+            .collect();
+        let (mask, used) = match walk(cert, points, &usable, &signed, signing_time) {
+            Ok(found) => found,
+            Err(revoked) => return *revoked,
+        };
         let subject = cert.subject();
-        let Some(crl) = newest else {
+        if mask != ALL_REASONS {
             let mut causes = vec![RevocationError::NoCrl {
                 issuer: issuer.subject().to_owned(),
                 subject: subject.to_owned(),
@@ -525,29 +762,37 @@ impl RevocationStore {
             }];
             causes.extend(set_aside);
             return Evidence::nothing(causes);
-        };
-        if let Some((date, reason)) = crl.0.revoked.get(cert.serial()) {
-            let source = RevocationSource::Crl {
-                issued: crl.0.this_update,
-            };
-            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, source);
         }
-        let current = crl.0.this_update >= signing_time
-            || crl.0.next_update.is_none_or(|next| next >= signing_time);
-        if current {
-            Evidence::good(format!(
-                "\"{subject}\" is not listed in the CRL of \"{}\" issued {}",
-                crl.0.issuer,
-                rfc3339(crl.0.this_update)
-            ))
-        } else {
-            Evidence::nothing(vec![RevocationError::CrlExpired {
-                issuer: crl.0.issuer.clone(),
-                this_update: crl.0.this_update,
-                next_update: crl.0.next_update,
+        if let Some(stale) = used.iter().find(|crl| {
+            crl.0.this_update < signing_time
+                && crl.0.next_update.is_some_and(|next| next < signing_time)
+        }) {
+            return Evidence::nothing(vec![RevocationError::CrlExpired {
+                issuer: stale.0.issuer.clone(),
+                this_update: stale.0.this_update,
+                next_update: stale.0.next_update,
                 signing_time,
-            }])
+            }]);
         }
+        let crls: Vec<String> = used
+            .iter()
+            .map(|crl| {
+                let kind = if crl.0.delta_base.is_some() {
+                    "delta CRL"
+                } else {
+                    "CRL"
+                };
+                format!(
+                    "the {kind} of \"{}\" issued {}",
+                    crl.0.issuer,
+                    rfc3339(crl.0.this_update)
+                )
+            })
+            .collect();
+        Evidence::good(format!(
+            "\"{subject}\" is not listed in {}",
+            crls.join(", nor in ")
+        ))
     }
 
     /// What the newest usable OCSP response says (an empty reason when the certificate

@@ -15,6 +15,7 @@ use crate::error::{
     ContentError, FormatError, IdentityError, KeyUsageError, SignatureError, SigningTimeError,
     TargetError,
 };
+use crate::names::Name;
 use crate::path::TrustStore;
 use crate::report::{CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status};
 use crate::revocation::RevocationStore;
@@ -365,14 +366,20 @@ impl Verifier {
         let mut causes = Vec::new();
         // Every certificate but the anchor, which is trusted as configured.
         for pair in path.windows(2) {
-            let signers = if alternates {
-                self.crl_signers(&pair[1], extra, at, depth + 1)
-            } else {
-                Vec::new()
+            let issuer = &pair[1];
+            let signers_for = |name: &Name| -> Vec<Certificate> {
+                let mut signers = Vec::new();
+                if name == issuer.subject_name() {
+                    signers.push(issuer.clone());
+                }
+                if alternates {
+                    signers.extend(self.crl_signers(name, issuer, extra, at, depth + 1));
+                }
+                signers
             };
-            let (status, reason, why) = self
-                .revocation
-                .status(&pair[0], &pair[1], &signers, signing, at);
+            let (status, reason, why) =
+                self.revocation
+                    .status(&pair[0], issuer, &signers_for, signing, at);
             if status == Status::Failed {
                 return CheckResult::because(
                     Check::Revocation,
@@ -400,12 +407,14 @@ impl Verifier {
 }
 
 impl Verifier {
-    /// Other certificates of the CA `issuer` (same name, another key) that may sign its
-    /// CRLs (RFC 5280 §6.3.3 (f)): anchors, or certificates with a valid path, profile and
+    /// Certificates named `name`, other than `issuer`, that may sign CRLs under that name
+    /// (RFC 5280 §6.3.3 (f)): anchors, or certificates with a valid path, profile and
     /// validity at `at` and no revocation known. A CA may sign CRLs with a separate key,
-    /// or keep signing them with its old key after a rollover.
+    /// or keep signing them with its old key after a rollover; an indirect CRL is signed
+    /// by another authority altogether.
     fn crl_signers(
         &self,
+        name: &Name,
         issuer: &Certificate,
         extra: &[Certificate],
         at: OffsetDateTime,
@@ -420,7 +429,7 @@ impl Verifier {
             .chain(extra)
         {
             if candidate.same_as(issuer)
-                || candidate.subject_name() != issuer.subject_name()
+                || candidate.subject_name() != name
                 || signers.iter().any(|held| held.same_as(candidate))
             {
                 continue;
