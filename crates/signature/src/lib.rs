@@ -55,5 +55,5 @@ pub use renhice_model::FHIR_VERSION;
 pub use report::{
     CertificateReport, Check, CheckResult, Indication, SignatureReport, SignerInfo, Status,
 };
-pub use revocation::{Crl, CrlError, RevocationStore};
+pub use revocation::{Crl, CrlDefect, CrlError, RevocationStore};
 pub use verify::{Context, JOSE, PKCS7, Target, Verifier};

@@ -645,12 +645,16 @@ fn ours(built: &Built) -> (Indication, Option<(Check, String)>) {
 }
 
 fn openssl(built: &Built, dir: &Path) -> (bool, String) {
+    openssl_with_crls(built, dir, &[crl(&built.root), crl(&built.ca)])
+}
+
+fn openssl_with_crls(built: &Built, dir: &Path, crls: &[Vec<u8>]) -> (bool, String) {
     std::fs::write(dir.join("root.pem"), built.root.pem()).unwrap();
     std::fs::write(dir.join("ca.pem"), built.ca.pem()).unwrap();
     std::fs::write(dir.join("leaf.pem"), built.leaf.pem()).unwrap();
-    let crls: String = [&built.root, &built.ca]
+    let crls: String = crls
         .iter()
-        .map(|node| pem::encode(&pem::Pem::new("X509 CRL", crl(node))))
+        .map(|der| pem::encode(&pem::Pem::new("X509 CRL", der.clone())))
         .collect();
     std::fs::write(dir.join("crls.pem"), crls).unwrap();
     let output = Command::new("openssl")
@@ -751,4 +755,115 @@ fn an_anchor_need_not_be_self_issued() {
     let store = TrustStore::load_dir(dir.path()).unwrap();
     assert_eq!(store.anchors().len(), 1);
     assert_eq!(check(store), Indication::Passed);
+}
+
+/// An edit of a CRL's signed part.
+type CrlEdit = fn(&mut x509_cert::crl::TbsCertList);
+
+/// A CRL edited after rcgen wrote it, re-signed by its issuer.
+fn resign_crl(
+    der: &[u8],
+    issuer: &KeyPair,
+    edit: impl FnOnce(&mut x509_cert::crl::TbsCertList),
+) -> Vec<u8> {
+    let mut crl = x509_cert::crl::CertificateList::from_der(der).unwrap();
+    edit(&mut crl.tbs_cert_list);
+    let tbs = crl.tbs_cert_list.to_der().unwrap();
+    let signature = issuer.sign(&tbs).unwrap();
+    crl.signature = x509_cert::der::asn1::BitString::from_bytes(&signature).unwrap();
+    crl.to_der().unwrap()
+}
+
+/// The CRL profile (RFC 5280 §5.2.3): a CRL without cRLNumber, or with it critical, is
+/// set aside and the report says why; the same CRL untouched counts. OpenSSL agrees but
+/// for the missing number, which it does not require (docs/signatures.md).
+#[test]
+fn a_crl_without_its_number_or_with_it_critical_is_set_aside() {
+    use renhice_signature::{CrlDefect, RevocationError};
+    let built = build(&case("conforming", None));
+    let number = |crl: &x509_cert::crl::TbsCertList| {
+        crl.crl_extensions.as_ref().is_some_and(|extensions| {
+            extensions
+                .iter()
+                .any(|e| e.extn_id.to_string() == "2.5.29.20")
+        })
+    };
+    // (variant, edit, the defect the verifier finds, whether OpenSSL accepts the path)
+    let variants: [(&str, CrlEdit, Option<CrlDefect>, bool); 3] = [
+        ("untouched", |_| {}, None, true),
+        (
+            "no cRLNumber",
+            |tbs| {
+                if let Some(extensions) = tbs.crl_extensions.as_mut() {
+                    extensions.retain(|e| e.extn_id.to_string() != "2.5.29.20");
+                }
+            },
+            Some(CrlDefect::NoCrlNumber),
+            true,
+        ),
+        (
+            "critical cRLNumber",
+            |tbs| {
+                for extension in tbs.crl_extensions.iter_mut().flatten() {
+                    if extension.extn_id.to_string() == "2.5.29.20" {
+                        extension.critical = true;
+                    }
+                }
+            },
+            Some(CrlDefect::CriticalCrlNumber),
+            false,
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, edit, defect, openssl_accepts) in variants {
+        let crl_der = resign_crl(&crl(&built.ca), &built.ca.key, edit);
+        let tbs = x509_cert::crl::CertificateList::from_der(&crl_der)
+            .unwrap()
+            .tbs_cert_list;
+        assert_eq!(
+            number(&tbs),
+            !matches!(defect, Some(CrlDefect::NoCrlNumber)),
+            "{name}"
+        );
+        let mut trust = TrustStore::new();
+        trust.add_anchor(built.root.certificate());
+        let mut revocation = RevocationStore::new();
+        revocation.add(Crl::from_der(&crl(&built.root)).unwrap());
+        revocation.add(Crl::from_der(&crl_der).unwrap());
+        let report = Verifier::new(trust, revocation).verify_certificate(
+            &built.leaf.certificate(),
+            &[built.ca.certificate()],
+            AT,
+        );
+        let check = report.check(Check::Revocation).unwrap();
+        match &defect {
+            None => assert_eq!(check.status, Status::Passed, "{name}: {}", check.reason),
+            Some(defect) => {
+                assert_eq!(
+                    check.status,
+                    Status::Indeterminate,
+                    "{name}: {}",
+                    check.reason
+                );
+                let Some(SignatureError::Revocation { causes }) = &check.error else {
+                    panic!("{name}: {:?}", check.error);
+                };
+                assert!(
+                    causes.iter().any(|cause| matches!(
+                        cause,
+                        RevocationError::CrlSetAside { why, .. } if why == defect
+                    )),
+                    "{name}: {causes:?}"
+                );
+                assert!(
+                    check.reason.contains("was set aside"),
+                    "{name}: {}",
+                    check.reason
+                );
+            }
+        }
+        let (openssl_ok, text) =
+            openssl_with_crls(&built, dir.path(), &[crl(&built.root), crl_der]);
+        assert_eq!(openssl_ok, openssl_accepts, "{name}: OpenSSL says {text}");
+    }
 }
