@@ -35,6 +35,7 @@ mod report;
 mod revocation;
 mod scope;
 pub mod sign;
+pub mod trusted_list;
 mod verify;
 
 pub use cert::{Certificate, CertificateError};
@@ -56,4 +57,5 @@ pub use report::{
     CertificateReport, Check, CheckResult, Indication, SignatureReport, SignerInfo, Status,
 };
 pub use revocation::{Crl, CrlDefect, CrlError, RevocationStore};
+pub use trusted_list::{TrustedList, TrustedListError, TrustedService};
 pub use verify::{Context, JOSE, PKCS7, Target, Verifier};

@@ -19,6 +19,7 @@ use crate::error::{CryptoError, PathError, SignatureError};
 use crate::policy::PolicySettings;
 use crate::profile::{ProfileError, ProfileRule};
 use crate::report::{Check, CheckResult};
+use crate::trusted_list::TrustedList;
 
 /// Paths longer than this are not built (a loop guard; real PKIs have 2 to 4 levels).
 const MAX_DEPTH: usize = 8;
@@ -46,6 +47,14 @@ pub enum TrustError {
         /// What is wrong.
         source: CertificateError,
     },
+    /// A trusted list in the directory cannot be used.
+    #[error("{path}: {source}")]
+    TrustedList {
+        /// The list's path.
+        path: String,
+        /// Why.
+        source: crate::trusted_list::TrustedListError,
+    },
     /// The directory holds no trust anchor (self-issued certificate).
     #[error("{0} holds no trust anchor (no self-signed root certificate)")]
     NoAnchor(String),
@@ -64,6 +73,8 @@ pub struct TrustStore {
     parsed: Mutex<std::collections::HashMap<Vec<u8>, Certificate>>,
     /// The policy inputs of path validation.
     policy: PolicySettings,
+    /// The trusted lists whose anchors were added.
+    trusted_lists: Vec<TrustedList>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -128,10 +139,30 @@ impl TrustStore {
         }
     }
 
+    /// Adds the anchors of a trusted list whose signature verified (every certificate of
+    /// its CA services under a status that allows relying on them); how many.
+    pub fn add_trusted_list(&mut self, list: TrustedList) -> usize {
+        let before = self.anchors.len();
+        for certificate in list.anchors() {
+            self.add_anchor(certificate.clone());
+        }
+        self.trusted_lists.push(list);
+        self.anchors.len() - before
+    }
+
+    /// The trusted lists whose anchors were added (to check that they are current).
+    #[must_use]
+    pub fn trusted_lists(&self) -> &[TrustedList] {
+        &self.trusted_lists
+    }
+
     /// Loads a trust directory: every file ending in `.pem`, `.crt` or `.cer`, in PEM
     /// (any number of certificates) or DER (one), is added with [`TrustStore::add`]
     /// (self-issued certificates are anchors, others intermediates); every certificate in
-    /// its `anchors/` subdirectory, if there is one, is an anchor whatever its issuer.
+    /// its `anchors/` subdirectory, if there is one, is an anchor whatever its issuer; and
+    /// every trusted list (ETSI TS 119 612, `.xml`) in its `trusted-lists/` subdirectory
+    /// adds its anchors, its signature verified with the certificates of
+    /// `trusted-lists/signers/` (the list operator's, pinned).
     pub fn load_dir(dir: &Path) -> Result<Self, TrustError> {
         let mut store = Self::new();
         for certificate in certificates_in(dir)? {
@@ -141,6 +172,28 @@ impl TrustStore {
         if anchors.is_dir() {
             for certificate in certificates_in(&anchors)? {
                 store.add_anchor(certificate);
+            }
+        }
+        let lists = dir.join("trusted-lists");
+        if lists.is_dir() {
+            let signers_dir = lists.join("signers");
+            let signers = if signers_dir.is_dir() {
+                certificates_in(&signers_dir)?
+            } else {
+                Vec::new()
+            };
+            for file in files_in(&lists, &["xml"])? {
+                let bytes = std::fs::read(&file).map_err(|source| TrustError::Io {
+                    path: file.display().to_string(),
+                    source,
+                })?;
+                let list = TrustedList::from_xml(&bytes, &signers).map_err(|source| {
+                    TrustError::TrustedList {
+                        path: file.display().to_string(),
+                        source,
+                    }
+                })?;
+                store.add_trusted_list(list);
             }
         }
         if store.anchors.is_empty() {
@@ -562,21 +615,8 @@ fn certificates_in(dir: &Path) -> Result<Vec<Certificate>, TrustError> {
         path: path.display().to_string(),
         source,
     };
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|error| io(dir, error))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.is_file()
-                && path
-                    .extension()
-                    .and_then(|ext| ext.to_str())
-                    .is_some_and(|ext| matches!(ext, "pem" | "crt" | "cer"))
-        })
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for file in files {
+    for file in files_in(dir, &["pem", "crt", "cer"])? {
         let bytes = std::fs::read(&file).map_err(|error| io(&file, error))?;
         out.extend(
             read_certificates(&bytes).map_err(|source| TrustError::Certificate {
@@ -586,6 +626,27 @@ fn certificates_in(dir: &Path) -> Result<Vec<Certificate>, TrustError> {
         );
     }
     Ok(out)
+}
+
+/// The files of `dir` with one of `extensions`, in name order.
+fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<std::path::PathBuf>, TrustError> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|source| TrustError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .and_then(|ext| ext.to_str())
+                    .is_some_and(|ext| extensions.contains(&ext))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// The certificates in PEM text or a single DER certificate.

@@ -867,3 +867,280 @@ fn a_crl_without_its_number_or_with_it_critical_is_set_aside() {
         assert_eq!(openssl_ok, openssl_accepts, "{name}: OpenSSL says {text}");
     }
 }
+
+/// A trusted list (ETSI TS 119 612) naming the accredited CA — not self-issued — as a
+/// granted CA/QC service and another CA as withdrawn, signed by `xmlsec1` (the XML
+/// Security Library, an independent XML-DSig implementation) with the operator's key.
+fn trusted_list(ca: &Node, withdrawn: &Node) -> String {
+    let service = |node: &Node, name: &str, status: &str| {
+        format!(
+            r#"<tsl:TSPService><tsl:ServiceInformation>
+          <tsl:ServiceTypeIdentifier>http://uri.etsi.org/TrstSvc/Svctype/CA/QC</tsl:ServiceTypeIdentifier>
+          <tsl:ServiceName><tsl:Name xml:lang="es">{name}</tsl:Name></tsl:ServiceName>
+          <tsl:ServiceDigitalIdentity><tsl:DigitalId><tsl:X509Certificate>{}</tsl:X509Certificate></tsl:DigitalId></tsl:ServiceDigitalIdentity>
+          <tsl:ServiceStatus>http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/{status}</tsl:ServiceStatus>
+        </tsl:ServiceInformation></tsl:TSPService>"#,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &node.der)
+        )
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<tsl:TrustServiceStatusList xmlns:tsl="http://uri.etsi.org/02231/v2#" Id="lista" TSLTag="http://uri.etsi.org/19612/TSLTag">
+  <tsl:SchemeInformation>
+    <tsl:TSLVersionIdentifier>5</tsl:TSLVersionIdentifier>
+    <tsl:TSLSequenceNumber>7</tsl:TSLSequenceNumber>
+    <tsl:SchemeTerritory>PE</tsl:SchemeTerritory>
+    <tsl:ListIssueDateTime>2026-06-01T00:00:00Z</tsl:ListIssueDateTime>
+    <tsl:NextUpdate><tsl:dateTime>2026-12-01T00:00:00Z</tsl:dateTime></tsl:NextUpdate>
+  </tsl:SchemeInformation>
+  <!-- comments are not signed, and change nothing -->
+  <tsl:TrustServiceProviderList>
+    <tsl:TrustServiceProvider>
+      <tsl:TSPInformation><tsl:TSPName><tsl:Name xml:lang="es">Entidad de Registro de Pruebas</tsl:Name></tsl:TSPName></tsl:TSPInformation>
+      <tsl:TSPServices>
+        {}
+        {}
+      </tsl:TSPServices>
+    </tsl:TrustServiceProvider>
+  </tsl:TrustServiceProviderList>
+  <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="firma">
+    <ds:SignedInfo>
+      <ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+      <ds:SignatureMethod Algorithm="{{method}}"/>
+      <ds:Reference URI="">
+        <ds:Transforms>
+          <ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>
+          <ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>
+        </ds:Transforms>
+        <ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>
+        <ds:DigestValue/>
+      </ds:Reference>
+    </ds:SignedInfo>
+    <ds:SignatureValue/>
+    <ds:KeyInfo><ds:X509Data/></ds:KeyInfo>
+  </ds:Signature>
+</tsl:TrustServiceStatusList>
+"#,
+        service(ca, "CA Acreditada", "granted"),
+        service(withdrawn, "CA Retirada", "withdrawn"),
+    )
+}
+
+fn xmlsec1(args: &[&str], dir: &Path) -> (bool, String) {
+    let output = Command::new("xmlsec1")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("xmlsec1 must be installed for these tests (Debian: apt-get install xmlsec1): {error}")
+        });
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text.replace('\n', " "))
+}
+
+/// Trusted lists signed by xmlsec1 with an ECDSA and an RSA operator key: read, their
+/// anchors trusted (a CA that is not self-issued validates a path), a withdrawn service
+/// not; a list changed after signing, verified with another operator's certificate,
+/// carrying a DOCTYPE or a second signature is refused — and xmlsec1 judges the same
+/// signatures the same way.
+#[test]
+#[allow(clippy::too_many_lines, reason = "one journey per operator key, every step asserted in order")]
+fn trusted_lists_signed_by_xmlsec1_anchor_paths() {
+    use renhice_signature::{TrustedList, TrustedListError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let built = build(&case("conforming", None));
+    let other = issue(
+        params("CA Retirada", "Otra Entidad", 9, true),
+        Some(&built.root),
+    );
+    // The operators: ECDSA P-256 (rcgen) and RSA 2048 (OpenSSL).
+    let ecdsa = issue(
+        params("Operador de la Lista", "INDECOPI Pruebas", 20, true),
+        None,
+    );
+    std::fs::write(path.join("ecdsa.key"), ecdsa.key.serialize_pem()).unwrap();
+    std::fs::write(path.join("ecdsa.pem"), ecdsa.pem()).unwrap();
+    let openssl = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/C=PE/O=INDECOPI Pruebas/CN=Operador RSA",
+        ])
+        .current_dir(path)
+        .output()
+        .unwrap();
+    assert!(
+        openssl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&openssl.stderr)
+    );
+    let rsa = Certificate::all_from_pem(&std::fs::read(path.join("rsa.pem")).unwrap()).unwrap()[0]
+        .clone();
+    let template = trusted_list(&built.ca, &other);
+    for (operator, method, pinned) in [
+        (
+            "ecdsa",
+            "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+            ecdsa.certificate(),
+        ),
+        (
+            "rsa",
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            rsa.clone(),
+        ),
+    ] {
+        std::fs::write(
+            path.join("template.xml"),
+            template.replace("{method}", method),
+        )
+        .unwrap();
+        let key = format!("{operator}.key,{operator}.pem");
+        let (signed_ok, text) = xmlsec1(
+            &[
+                "--sign",
+                "--privkey-pem",
+                &key,
+                "--output",
+                "signed.xml",
+                "template.xml",
+            ],
+            path,
+        );
+        assert!(signed_ok, "xmlsec1 --sign: {text}");
+        let signed = std::fs::read_to_string(path.join("signed.xml")).unwrap();
+
+        let list = TrustedList::from_xml(signed.as_bytes(), std::slice::from_ref(&pinned))
+            .unwrap_or_else(|error| panic!("{operator}: {error}"));
+        assert_eq!(list.territory, "PE");
+        assert_eq!(list.sequence_number, Some(7));
+        assert_eq!(list.services.len(), 2);
+        assert_eq!(list.anchors().count(), 1, "{operator}: the granted CA only");
+        assert!(list.is_current(AT) && !list.is_current(datetime!(2026-12-02 00:00:00 UTC)));
+        let mut trust = TrustStore::new();
+        assert_eq!(trust.add_trusted_list(list), 1);
+        let mut revocation = RevocationStore::new();
+        revocation.add(Crl::from_der(&crl(&built.ca)).unwrap());
+        let report =
+            Verifier::new(trust, revocation).verify_certificate(&built.leaf.certificate(), &[], AT);
+        assert_eq!(
+            report.indication(),
+            Indication::Passed,
+            "{operator}: {:?}",
+            report.checks
+        );
+
+        // xmlsec1 agrees that the signature verifies with the operator's certificate.
+        let cert = format!("{operator}.pem");
+        let verify = |file: &str, cert: &str| {
+            xmlsec1(
+                &[
+                    "--verify",
+                    "--pubkey-cert-pem",
+                    cert,
+                    "--enabled-reference-uris",
+                    "empty",
+                    file,
+                ],
+                path,
+            )
+            .0
+        };
+        assert!(verify("signed.xml", &cert), "{operator}: xmlsec1 --verify");
+
+        // Changed after signing: the withdrawn CA made granted.
+        let changed = signed.replace("Svcstatus/withdrawn", "Svcstatus/granted");
+        std::fs::write(path.join("changed.xml"), &changed).unwrap();
+        let error =
+            TrustedList::from_xml(changed.as_bytes(), std::slice::from_ref(&pinned)).unwrap_err();
+        assert!(
+            matches!(&error, TrustedListError::Signature { detail } if detail.contains("changed after it was signed")),
+            "{operator}: {error}"
+        );
+        assert!(
+            !verify("changed.xml", &cert),
+            "{operator}: xmlsec1 accepts the changed list"
+        );
+
+        // A comment added after signing changes nothing signed.
+        let commented = signed.replace(
+            "<tsl:SchemeInformation>",
+            "<!-- nota --><tsl:SchemeInformation>",
+        );
+        assert!(
+            TrustedList::from_xml(commented.as_bytes(), std::slice::from_ref(&pinned)).is_ok(),
+            "{operator}"
+        );
+
+        // Verified with another operator's certificate.
+        let (wrong, wrong_file) = if operator == "ecdsa" {
+            (rsa.clone(), "rsa.pem")
+        } else {
+            (ecdsa.certificate(), "ecdsa.pem")
+        };
+        let error = TrustedList::from_xml(signed.as_bytes(), &[wrong]).unwrap_err();
+        assert!(
+            matches!(error, TrustedListError::Signature { .. }),
+            "{operator}: {error}"
+        );
+        assert!(
+            !verify("signed.xml", wrong_file),
+            "{operator}: xmlsec1 accepts another key"
+        );
+
+        // No pinned certificate; a DOCTYPE; a second signature.
+        assert_eq!(
+            TrustedList::from_xml(signed.as_bytes(), &[]).unwrap_err(),
+            TrustedListError::NoSigner
+        );
+        let doctype = signed.replacen(
+            "<tsl:TrustServiceStatusList",
+            "<!DOCTYPE x [<!ENTITY a \"b\">]><tsl:TrustServiceStatusList",
+            1,
+        );
+        assert_eq!(
+            TrustedList::from_xml(doctype.as_bytes(), std::slice::from_ref(&pinned)).unwrap_err(),
+            TrustedListError::Doctype
+        );
+        let start = signed.find("<ds:Signature").unwrap();
+        let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+        let twice = signed.replacen(
+            "</tsl:SchemeInformation>",
+            &format!("</tsl:SchemeInformation>{}", &signed[start..end]),
+            1,
+        );
+        assert_eq!(
+            TrustedList::from_xml(twice.as_bytes(), std::slice::from_ref(&pinned)).unwrap_err(),
+            TrustedListError::SignatureCount { count: 2 }
+        );
+
+        // From a trust directory: trusted-lists/ with the operator in signers/.
+        let trust_dir = path.join(format!("trust-{operator}"));
+        std::fs::create_dir_all(trust_dir.join("trusted-lists/signers")).unwrap();
+        std::fs::write(trust_dir.join("trusted-lists/pe.xml"), &signed).unwrap();
+        std::fs::copy(
+            path.join(&cert),
+            trust_dir.join("trusted-lists/signers/operador.pem"),
+        )
+        .unwrap();
+        let store = TrustStore::load_dir(&trust_dir).unwrap();
+        assert_eq!(store.anchors().len(), 1);
+        assert_eq!(store.trusted_lists().len(), 1);
+        std::fs::write(trust_dir.join("trusted-lists/pe.xml"), &changed).unwrap();
+        assert!(matches!(
+            TrustStore::load_dir(&trust_dir),
+            Err(renhice_signature::TrustError::TrustedList { .. })
+        ));
+    }
+}
