@@ -107,7 +107,7 @@ fn run(args: &AccreditArgs) -> anyhow::Result<bool> {
         .trust
         .as_ref()
         .map(|trust| {
-            crate::signatures::load_verifier(trust, &args.crl)
+            crate::signatures::load_verifier(trust, &args.crl, &[])
                 .map(|verifier| (Arc::new(verifier), trust.display().to_string()))
         })
         .transpose()?;

@@ -48,9 +48,16 @@ pub(crate) struct VerifyArgs {
     /// (FHIR JSON).
     file: PathBuf,
     /// Directory of trusted certificates (PEM or DER): self-signed roots are the trust
-    /// anchors, the others known intermediates.
+    /// anchors, the others known intermediates; certificates in its anchors/ subdirectory
+    /// are anchors whatever their issuer; trusted lists (ETSI TS 119 612) in its
+    /// trusted-lists/ subdirectory, verified with the certificates of trusted-lists/signers/,
+    /// add their CAs as anchors.
     #[arg(long, value_name = "DIR")]
     trust: PathBuf,
+    /// A certificate policy (dotted OID) the signer's path must be valid for; repeat for
+    /// several (any of them will do). Without it, any policy, none required.
+    #[arg(long, value_name = "OID")]
+    policy: Vec<String>,
     /// A certificate revocation list (DER or PEM); repeat for several.
     #[arg(long, value_name = "FILE")]
     crl: Vec<PathBuf>,
@@ -88,7 +95,7 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|path| read_resource(path))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let verifier = load_verifier(&args.trust, &args.crl)?;
+    let verifier = load_verifier(&args.trust, &args.crl, &args.policy)?;
     for path in &args.ocsp {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -102,6 +109,16 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
         }
         None => OffsetDateTime::now_utc(),
     };
+    for list in verifier.trust().trusted_lists() {
+        if !list.is_current(at) {
+            eprintln!(
+                "renhice: warning: the trusted list of {} (sequence {}) was to be replaced by {}: its anchors may be out of date",
+                list.territory,
+                list.sequence_number.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                list.next_update.map_or_else(|| "?".to_owned(), renhice_signature::datetime::rfc3339),
+            );
+        }
+    }
     let reports = verifier.verify_resource(&resource, &others, at);
     match args.output {
         Output::Text => {
@@ -132,9 +149,27 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// A verifier from a trust directory and CRL files.
-pub(crate) fn load_verifier(trust: &Path, crls: &[PathBuf]) -> anyhow::Result<Verifier> {
-    let store = TrustStore::load_dir(trust)?;
+/// A verifier from a trust directory and CRL files; the path must be valid for one of
+/// `policies` when some are given.
+pub(crate) fn load_verifier(
+    trust: &Path,
+    crls: &[PathBuf],
+    policies: &[String],
+) -> anyhow::Result<Verifier> {
+    let mut store = TrustStore::load_dir(trust)?;
+    if let Some(bad) = policies
+        .iter()
+        .find(|policy| policy.split('.').count() < 2 || !policy.split('.').all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit())))
+    {
+        anyhow::bail!("--policy {bad:?} is not an object identifier (dotted digits, as 2.16.604.1.1)");
+    }
+    // Naming policies means requiring them (RFC 5280 would otherwise accept a path valid
+    // for none of them).
+    store.set_policy_settings(renhice_signature::PolicySettings {
+        acceptable: policies.to_vec(),
+        require_explicit: !policies.is_empty(),
+        ..renhice_signature::PolicySettings::default()
+    });
     let mut revocation = RevocationStore::new();
     for path in crls {
         let bytes =

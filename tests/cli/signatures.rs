@@ -123,6 +123,21 @@ fn a_signed_push_verifies_and_every_outcome_has_its_exit_code() {
     let (code, text) = verify(dir.path(), "signed.json", &[]);
     assert_eq!(code, 3, "{text}");
 
+    // A certificate policy required that the test PKI's CAs do not assert: the path is
+    // valid for none, so it fails; a policy that is not an OID is a usage error.
+    let mut with_policy = crls();
+    with_policy.extend(["--policy", "2.16.604.1.1.1"]);
+    let (code, text) = verify(dir.path(), "signed.json", &with_policy);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("[failed       ] certification path to a trust anchor")
+            && text.contains("valid for no certificate policy"),
+        "{text}"
+    );
+    let (code, text) = verify(dir.path(), "signed.json", &["--policy", "iofe"]);
+    assert_eq!(code, 5, "{text}");
+    assert!(text.contains("not an object identifier"), "{text}");
+
     // Tampered: the DocumentReference changed after signing.
     let mut tampered = signed.clone();
     tampered["entry"][0]["resource"]["status"] = json!("superseded");

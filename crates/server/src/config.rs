@@ -73,6 +73,10 @@ pub struct ServerConfig {
     /// Seconds one fetch of a CRL (from a distribution point) or of an OCSP answer may
     /// take before the check goes on without it.
     pub signature_fetch_timeout_secs: u64,
+    /// Certificate policies (dotted OIDs, e.g. the IOFE's) a signer's certification path
+    /// must be valid for, as RFC 5280 §6.1 processes policies; empty (the default): any
+    /// policy, none required.
+    pub signature_policies: Vec<String>,
     /// Whether every push is validated against the registry's profile of a push
     /// (`renhice-provide-bundle`: FHIR R4, the SubmissionSet, index entry and signed
     /// Provenance profiles) before anything else is done with it.
@@ -117,6 +121,7 @@ impl Default for ServerConfig {
             signature_crl_refresh_secs: 3600,
             signature_ocsp: false,
             signature_fetch_timeout_secs: 5,
+            signature_policies: Vec::new(),
             validate_pushes: true,
             cors_allowed_origins: Vec::new(),
             accreditation_max_runs: 2,

@@ -138,6 +138,7 @@ fn start_with(
             crl_refresh_secs: config.signature_crl_refresh_secs,
             ocsp: config.signature_ocsp,
             fetch_timeout: Duration::from_secs(config.signature_fetch_timeout_secs.max(1)),
+            policies: config.signature_policies.clone(),
         },
     )?);
     signatures.spawn_refresher();

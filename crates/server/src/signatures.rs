@@ -95,6 +95,8 @@ pub struct SignatureSources {
     pub ocsp: bool,
     /// How long one fetch of a CRL or an OCSP answer may take.
     pub fetch_timeout: std::time::Duration,
+    /// The certificate policies a signer's path must be valid for; empty: any.
+    pub policies: Vec<String>,
 }
 
 /// The signature settings of a running registry.
@@ -218,8 +220,31 @@ impl Signatures {
 
     /// Reads the trust directory and the CRL files again, with the fetched CRLs.
     pub fn reload(&self) -> std::io::Result<()> {
-        let trust = TrustStore::load_dir(&self.sources.trust_dir)
+        let mut trust = TrustStore::load_dir(&self.sources.trust_dir)
             .map_err(|error| invalid(format!("server.signature_trust_dir: {error}")))?;
+        if let Some(bad) = self.sources.policies.iter().find(|policy| !is_oid(policy)) {
+            return Err(invalid(format!(
+                "server.signature_policies: {bad:?} is not an object identifier (dotted digits, as 2.16.604.1.1)"
+            )));
+        }
+        // Naming policies means requiring them: without requireExplicitPolicy, RFC 5280
+        // would accept a path valid for none of them.
+        trust.set_policy_settings(renhice_signature::PolicySettings {
+            acceptable: self.sources.policies.clone(),
+            require_explicit: !self.sources.policies.is_empty(),
+            ..renhice_signature::PolicySettings::default()
+        });
+        let now = time::OffsetDateTime::now_utc();
+        for list in trust.trusted_lists() {
+            if !list.is_current(now) {
+                tracing::warn!(
+                    territory = %list.territory,
+                    sequence = ?list.sequence_number,
+                    next_update = ?list.next_update,
+                    "a trusted list in server.signature_trust_dir is past its next update: fetch the new one"
+                );
+            }
+        }
         let mut revocation = RevocationStore::new();
         for path in &self.sources.crl_files {
             let bytes = std::fs::read(path).map_err(|error| {
@@ -656,4 +681,12 @@ fn unsigned(policy: Policy, now: OffsetDateTime) -> Value {
         {"url": "policy", "valueCode": policy.name()},
         {"url": "verifiedAt", "valueInstant": rfc3339(now)},
     ]})
+}
+
+/// Whether `text` is a dotted object identifier.
+fn is_oid(text: &str) -> bool {
+    text.split('.').count() >= 2
+        && text
+            .split('.')
+            .all(|arc| !arc.is_empty() && arc.bytes().all(|byte| byte.is_ascii_digit()))
 }

@@ -509,6 +509,7 @@ async fn crls_are_fetched_from_the_distribution_points_and_cached(db: TestDb) {
             crl_refresh_secs: 3600,
             ocsp: false,
             fetch_timeout: std::time::Duration::from_secs(5),
+            policies: Vec::new(),
         },
     )
     .unwrap();
@@ -665,3 +666,49 @@ async fn without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_requ
 }
 
 backend_tests!(without_ocsp_a_signer_known_only_to_its_responder_is_refused_under_require);
+
+/// `signature_policies`: a signer whose CAs assert none of the required certificate
+/// policies is refused at the certification path, and nothing is stored; a policy that
+/// is not an object identifier stops the server at start-up.
+async fn a_required_certificate_policy_the_path_lacks_refuses_the_push(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let configure = configure(dir.path(), SignaturePolicy::Require, true);
+    let app = spawn_with(&db, move |config| {
+        configure(config);
+        config.signature_policies = vec!["2.16.604.1.1.1".to_owned()];
+    })
+    .await;
+    let base = &app.base;
+    let api = app.client(&sihce(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let bundle = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.94", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, outcome) = api.post(&format!("{base}/fhir"), &bundle).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.contains("(certificate-path)")
+            && outcome.to_string().contains("valid for no certificate policy"),
+        "{outcome}"
+    );
+    assert_eq!(stored_documents(&api, base, &patient).await, 0);
+    app.stop().await;
+}
+
+backend_tests!(a_required_certificate_policy_the_path_lacks_refuses_the_push);
+
+#[test]
+fn a_certificate_policy_that_is_not_an_oid_is_a_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    pki_in(dir.path());
+    let configure = configure(dir.path(), SignaturePolicy::Require, true);
+    let error = crate::app::start_refused(move |config| {
+        configure(config);
+        config.signature_policies = vec!["iofe".to_owned()];
+    });
+    assert!(error.to_string().contains("signature_policies"), "{error}");
+}

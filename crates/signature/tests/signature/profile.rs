@@ -1,10 +1,12 @@
 //! Every rule of the certificate profile and of name constraints, each with a certificate
 //! set that breaks it and one that keeps it, generated here (rcgen, and DER edits re-signed
-//! by the issuer for what rcgen cannot write) and judged twice: by the verifier
-//! (`Verifier::verify_certificate`, naming the rule) and by OpenSSL
-//! (`openssl verify -x509_strict -purpose smimesign -crl_check_all -policy_check -policy anyPolicy`). The two must agree on
-//! every case but those listed in `OPENSSL_DEPARTURES`, each with its reason
-//! (docs/signatures.md explains them).
+//! by the issuer for what rcgen cannot write) and judged three times: by the verifier
+//! (`Verifier::verify_certificate`, naming the rule), by OpenSSL (`openssl verify
+//! -x509_strict -purpose smimesign -crl_check_all -policy_check -policy anyPolicy`) and by
+//! pyca/cryptography (`tests/judges/pyca_verify.py`, in a virtual environment made from
+//! its hashed requirements). They must agree on every case but those listed in
+//! `OPENSSL_DEPARTURES` and `PYCA_DEPARTURES`, each with its reason (docs/signatures.md
+//! explains them).
 
 use std::path::Path;
 use std::process::Command;
@@ -578,6 +580,42 @@ const OPENSSL_DEPARTURES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Cases where pyca/cryptography's verdict differs from the verifier's, and why.
+const PYCA_DEPARTURES: &[(&str, &str)] = &[
+    (
+        "non-critical policyConstraints",
+        "pyca does not process policies, so a non-critical policyConstraints is ignored, whatever its criticality should be",
+    ),
+    (
+        "critical policyConstraints",
+        "pyca does not process policies and refuses every critical extension it does not process",
+    ),
+    (
+        "explicit policy required, signer asserts one",
+        "pyca does not process policies and refuses every critical extension it does not process",
+    ),
+    (
+        "CA without subject key identifier",
+        "pyca does not require a subject key identifier in CA certificates (RFC 5280 §4.2.1.2: MUST)",
+    ),
+    (
+        "pathLenConstraint without cA",
+        "pyca does not check that a pathLenConstraint comes with cA (RFC 5280 §4.2.1.9)",
+    ),
+    (
+        "serial number zero",
+        "pyca accepts a zero serial number with a deprecation warning (its trust stores hold roots with serial 0)",
+    ),
+    (
+        "serial number of 21 octets",
+        "pyca allows 21 octets, room for a sign octet before 20 octets of value; the profile counts the encoded octets",
+    ),
+    (
+        "directory name outside permitted subtree",
+        "pyca applies name constraints to subject alternative names only, never to the subject (RFC 5280 §4.2.1.10 applies directoryName constraints to it)",
+    ),
+];
+
 /// The code a failed check's cause is known by.
 fn code(error: &SignatureError) -> String {
     match error {
@@ -688,14 +726,28 @@ fn openssl_with_crls(built: &Built, dir: &Path, crls: &[Vec<u8>]) -> (bool, Stri
 /// Each rule refused by the verifier with its own code, each passing variant accepted,
 /// and OpenSSL of the same opinion but for the documented departures.
 #[test]
-fn each_rule_refused_and_its_passing_variant_accepted_as_openssl_judges() {
+fn each_rule_refused_and_its_passing_variant_accepted_as_openssl_and_pyca_judge() {
     let dir = tempfile::tempdir().unwrap();
-    let departures: std::collections::BTreeMap<&str, &str> =
+    let openssl_departures: std::collections::BTreeMap<&str, &str> =
         OPENSSL_DEPARTURES.iter().copied().collect();
+    let pyca_departures: std::collections::BTreeMap<&str, &str> =
+        PYCA_DEPARTURES.iter().copied().collect();
     let mut wrong = Vec::new();
     let mut disagreements = Vec::new();
-    for case in cases() {
-        let built = build(&case);
+    let mut judge =
+        |judge: &str, name: &str, agree: bool, departure: Option<&&str>, text: &str| match (
+            agree, departure,
+        ) {
+            (true, None) | (false, Some(_)) => {}
+            (false, None) => disagreements.push(format!("{name}: {judge} says {text}")),
+            (true, Some(_)) => disagreements.push(format!(
+                "{name}: now agrees with {judge}: remove the departure"
+            )),
+        };
+    let mut ours_passed = Vec::new();
+    let cases = cases();
+    for (index, case) in cases.iter().enumerate() {
+        let built = build(case);
         let (indication, failed) = ours(&built);
         match (&case.refused, &failed) {
             (None, None) => {}
@@ -706,21 +758,112 @@ fn each_rule_refused_and_its_passing_variant_accepted_as_openssl_judges() {
                 case.name, case.refused
             )),
         }
-        let (openssl_ok, text) = openssl(&built, dir.path());
-        let agree = openssl_ok == (indication == Indication::Passed);
-        match (agree, departures.get(case.name)) {
-            (true, None) | (false, Some(_)) => {}
-            (false, None) => disagreements.push(format!("{}: OpenSSL says {text}", case.name)),
-            (true, Some(_)) => {
-                disagreements.push(format!(
-                    "{}: now agrees with OpenSSL: remove the departure",
-                    case.name
-                ));
-            }
-        }
+        let case_dir = dir.path().join(format!("case-{index}"));
+        std::fs::create_dir(&case_dir).unwrap();
+        let (openssl_ok, text) = openssl(&built, &case_dir);
+        let passed = indication == Indication::Passed;
+        judge(
+            "OpenSSL",
+            case.name,
+            openssl_ok == passed,
+            openssl_departures.get(case.name),
+            &text,
+        );
+        ours_passed.push(passed);
+    }
+    // pyca/cryptography judges every set in one run (it checks no CRL).
+    let dirs: Vec<String> = (0..cases.len())
+        .map(|index| {
+            dir.path()
+                .join(format!("case-{index}"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let verdicts = pyca(&dirs);
+    for ((case, passed), (ok, text)) in cases.iter().zip(&ours_passed).zip(&verdicts) {
+        judge(
+            "pyca/cryptography",
+            case.name,
+            ok == passed,
+            pyca_departures.get(case.name),
+            text,
+        );
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// The Python of a virtual environment with pyca/cryptography from
+/// `tests/judges/requirements.txt` (pinned, hashed), made once per target directory and
+/// again when the requirements change. Fails, never skips, when it cannot be made.
+fn pyca_python() -> std::path::PathBuf {
+    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges");
+    let requirements = std::fs::read(judges.join("requirements.txt")).unwrap();
+    let stamp = ring::digest::digest(&ring::digest::SHA256, &requirements)
+        .as_ref()
+        .iter()
+        .fold(String::new(), |hex, byte| hex + &format!("{byte:02x}"));
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyca-judge-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join("requirements.sha256");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(stamp.as_str()) && python.exists() {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let run = |command: &mut Command, what: &str| {
+        let output = command
+            .output()
+            .unwrap_or_else(|error| panic!("{what}: {error} (python3 with venv is needed)"));
+        assert!(
+            output.status.success(),
+            "{what} failed (PyPI must be reachable, or the packages cached): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--require-hashes", "-r"])
+            .arg(judges.join("requirements.txt")),
+        "pip install -r crates/signature/tests/judges/requirements.txt",
+    );
+    std::fs::write(&marker, &stamp).unwrap();
+    python
+}
+
+/// pyca/cryptography's verdict on each directory (root.pem, ca.pem, leaf.pem) at `AT`.
+fn pyca(dirs: &[String]) -> Vec<(bool, String)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges/pyca_verify.py");
+    let output = Command::new(pyca_python())
+        .arg(script)
+        .arg(AT.unix_timestamp().to_string())
+        .args(dirs)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pyca_verify.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let verdicts: Vec<(bool, String)> = text
+        .lines()
+        .map(|line| {
+            let mut fields = line.splitn(3, '\t');
+            let _dir = fields.next();
+            let verdict = fields.next().unwrap_or_default();
+            (
+                verdict == "OK",
+                fields.next().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts.len(), dirs.len(), "one line per set: {text}");
+    verdicts
 }
 
 /// A CA certified by another, configured as the trust anchor on its own (as a trusted
@@ -945,7 +1088,10 @@ fn xmlsec1(args: &[&str], dir: &Path) -> (bool, String) {
 /// carrying a DOCTYPE or a second signature is refused — and xmlsec1 judges the same
 /// signatures the same way.
 #[test]
-#[allow(clippy::too_many_lines, reason = "one journey per operator key, every step asserted in order")]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one journey per operator key, every step asserted in order"
+)]
 fn trusted_lists_signed_by_xmlsec1_anchor_paths() {
     use renhice_signature::{TrustedList, TrustedListError};
     let dir = tempfile::tempdir().unwrap();
