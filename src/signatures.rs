@@ -114,8 +114,10 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
             eprintln!(
                 "renhice: warning: the trusted list of {} (sequence {}) was to be replaced by {}: its anchors may be out of date",
                 list.territory,
-                list.sequence_number.map_or_else(|| "?".to_owned(), |n| n.to_string()),
-                list.next_update.map_or_else(|| "?".to_owned(), renhice_signature::datetime::rfc3339),
+                list.sequence_number
+                    .map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                list.next_update
+                    .map_or_else(|| "?".to_owned(), renhice_signature::datetime::rfc3339),
             );
         }
     }
@@ -157,11 +159,15 @@ pub(crate) fn load_verifier(
     policies: &[String],
 ) -> anyhow::Result<Verifier> {
     let mut store = TrustStore::load_dir(trust)?;
-    if let Some(bad) = policies
-        .iter()
-        .find(|policy| policy.split('.').count() < 2 || !policy.split('.').all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit())))
-    {
-        anyhow::bail!("--policy {bad:?} is not an object identifier (dotted digits, as 2.16.604.1.1)");
+    if let Some(bad) = policies.iter().find(|policy| {
+        policy.split('.').count() < 2
+            || !policy
+                .split('.')
+                .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()))
+    }) {
+        anyhow::bail!(
+            "--policy {bad:?} is not an object identifier (dotted digits, as 2.16.604.1.1)"
+        );
     }
     // Naming policies means requiring them (RFC 5280 would otherwise accept a path valid
     // for none of them).

@@ -692,7 +692,9 @@ async fn a_required_certificate_policy_the_path_lacks_refuses_the_push(db: TestD
     let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap();
     assert!(
         diagnostics.contains("(certificate-path)")
-            && outcome.to_string().contains("valid for no certificate policy"),
+            && outcome
+                .to_string()
+                .contains("valid for no certificate policy"),
         "{outcome}"
     );
     assert_eq!(stored_documents(&api, base, &patient).await, 0);

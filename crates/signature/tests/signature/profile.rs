@@ -328,6 +328,19 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
+            leaf_der: Some(|tbs| {
+                for extension in tbs.extensions.iter_mut().flatten() {
+                    if extension.extn_id.to_string() == "2.5.29.14" {
+                        extension.critical = true;
+                    }
+                }
+            }),
+            ..case(
+                "critical subject key identifier",
+                Some((Profile, "must-not-be-critical")),
+            )
+        },
+        Case {
             leaf: |p| p.use_authority_key_identifier_extension = false,
             ..case(
                 "signer without authority key identifier",
@@ -593,6 +606,10 @@ const PYCA_DEPARTURES: &[(&str, &str)] = &[
     (
         "explicit policy required, signer asserts one",
         "pyca does not process policies and refuses every critical extension it does not process",
+    ),
+    (
+        "critical subject key identifier",
+        "pyca does not look at a signer's subject key identifier (RFC 5280 §4.2.1.2: MUST NOT be critical)",
     ),
     (
         "CA without subject key identifier",
