@@ -114,6 +114,8 @@ struct Inner {
     profile: Vec<ProfileRule>,
     basic_constraints_critical: bool,
     san_critical: bool,
+    /// How many names the subject alternative name holds.
+    san_names: usize,
     /// Subject and issuer prepared for comparison (RFC 5280 §7.1).
     subject_name: Name,
     issuer_name: Name,
@@ -191,6 +193,7 @@ impl Certificate {
             profile: Vec::new(),
             basic_constraints_critical: false,
             san_critical: false,
+            san_names: 0,
             subject_name: Name::from_parsed(tbs.subject()),
             issuer_name: Name::from_parsed(tbs.issuer()),
             names: Vec::new(),
@@ -204,7 +207,7 @@ impl Certificate {
                 .push(ConstrainedName::Directory(inner.subject_name.clone()));
         }
         inner.names.extend(
-            Name::email_addresses(tbs.subject().as_raw())
+            Name::email_addresses(tbs.subject())
                 .into_iter()
                 .map(ConstrainedName::Rfc822),
         );
@@ -224,22 +227,14 @@ impl Certificate {
             if extension.critical && !UNDERSTOOD_CRITICAL.contains(&oid.as_str()) {
                 inner.unknown_critical.push(oid.clone());
             }
-            match oid.as_str() {
-                "2.5.29.14" | "2.5.29.35" | "1.3.6.1.5.5.7.1.1" if extension.critical => {
-                    inner
-                        .profile
-                        .push(ProfileRule::MustNotBeCritical { oid: oid.clone() });
-                }
-                "2.5.29.36" | "2.5.29.54" if !extension.critical => {
-                    inner
-                        .profile
-                        .push(ProfileRule::MustBeCritical { oid: oid.clone() });
-                }
-                "2.5.29.19" => inner.basic_constraints_critical = extension.critical,
-                "2.5.29.17" => inner.san_critical = extension.critical,
-                _ => {}
-            }
+            criticality(&mut inner, &oid, extension.critical);
             if let Err(detail) = strict_extension(&mut inner, &oid, extension.value) {
+                if oid == "2.5.29.30" {
+                    inner.name_constraints = Some(NameConstraints {
+                        unreadable: true,
+                        ..NameConstraints::default()
+                    });
+                }
                 inner
                     .profile
                     .push(ProfileRule::MalformedExtension { oid, detail });
@@ -520,6 +515,25 @@ fn identifiers(subject: &x509_parser::x509::X509Name<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The criticality rules of RFC 5280 §4.2, and the flags later rules read.
+fn criticality(inner: &mut Inner, oid: &str, critical: bool) {
+    match oid {
+        "2.5.29.14" | "2.5.29.35" | "1.3.6.1.5.5.7.1.1" if critical => {
+            inner.profile.push(ProfileRule::MustNotBeCritical {
+                oid: oid.to_owned(),
+            });
+        }
+        "2.5.29.36" | "2.5.29.54" if !critical => {
+            inner.profile.push(ProfileRule::MustBeCritical {
+                oid: oid.to_owned(),
+            });
+        }
+        "2.5.29.19" => inner.basic_constraints_critical = critical,
+        "2.5.29.17" => inner.san_critical = critical,
+        _ => {}
+    }
+}
+
 /// Keeps what the verifier reads of an extension `x509-parser` decoded.
 fn read_parsed(inner: &mut Inner, parsed: &ParsedExtension<'_>, oid: String) {
     match parsed {
@@ -578,9 +592,14 @@ fn certificate_rules(cert: &X509Certificate<'_>) -> Vec<ProfileRule> {
     if serial.first().is_none_or(|byte| byte & 0x80 != 0) || serial.iter().all(|byte| *byte == 0) {
         rules.push(ProfileRule::SerialNotPositive);
     }
-    if serial.len() > 20 {
+    // RFC 5280 limits the value to 20 octets; a leading zero octet is there for the sign.
+    let value = match serial {
+        [0, rest @ ..] if rest.first().is_some_and(|byte| byte & 0x80 != 0) => rest,
+        _ => serial,
+    };
+    if value.len() > 20 {
         rules.push(ProfileRule::SerialTooLong {
-            octets: serial.len(),
+            octets: value.len(),
         });
     }
     let parameters = |algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>| {
@@ -638,6 +657,7 @@ fn strict_extension(inner: &mut Inner, oid: &str, value: &[u8]) -> Result<(), St
             if names.is_empty() {
                 return Err("no name in it".into());
             }
+            inner.san_names = names.len();
             for name in &names {
                 inner.names.push(ConstrainedName::from_asn1(name, false)?);
             }
@@ -769,10 +789,7 @@ fn consistency_rules(inner: &Inner, no_extensions: bool) -> Vec<ProfileRule> {
     if inner.name_constraints.is_some() && !ca {
         rules.push(ProfileRule::NameConstraintsWithoutCa);
     }
-    let has_san = inner
-        .names
-        .iter()
-        .any(|name| !matches!(name, ConstrainedName::Directory(_)));
+    let has_san = inner.san_names > 0;
     if inner.subject_name.is_empty() && (no_extensions || !has_san || !inner.san_critical) {
         rules.push(ProfileRule::EmptySubjectWithoutCriticalSan);
     }

@@ -93,6 +93,9 @@ impl GeneralName {
 pub(crate) struct NameConstraints {
     pub(crate) permitted: Vec<GeneralName>,
     pub(crate) excluded: Vec<GeneralName>,
+    /// The extension is there but cannot be read: no name can be shown to conform (an
+    /// anchor's, which the profile does not judge, must not vanish for being unreadable).
+    pub(crate) unreadable: bool,
 }
 
 /// A name that breaks a constraint.
@@ -112,6 +115,8 @@ pub(crate) struct Violation {
 pub(crate) struct State {
     /// Per constraining CA and form, the subtrees a name of that form must lie within.
     permitted: Vec<(String, u8, Vec<GeneralName>)>,
+    /// A CA whose name constraints cannot be read.
+    unreadable: Option<String>,
     /// Every excluded subtree, with the CA that excluded it.
     excluded: Vec<(String, GeneralName)>,
 }
@@ -119,6 +124,9 @@ pub(crate) struct State {
 impl State {
     /// Adds the constraints of the CA named `ca`.
     pub(crate) fn add(&mut self, ca: &str, constraints: &NameConstraints) {
+        if constraints.unreadable {
+            self.unreadable.get_or_insert_with(|| ca.to_owned());
+        }
         let mut forms: Vec<u8> = constraints
             .permitted
             .iter()
@@ -145,11 +153,18 @@ impl State {
 
     /// Whether nothing constrains names yet.
     pub(crate) fn is_empty(&self) -> bool {
-        self.permitted.is_empty() && self.excluded.is_empty()
+        self.permitted.is_empty() && self.excluded.is_empty() && self.unreadable.is_none()
     }
 
     /// Checks the names of a certificate (its subject as `subject`).
     pub(crate) fn check(&self, names: &[GeneralName], subject: &str) -> Result<(), Violation> {
+        if let (Some(ca), Some(name)) = (&self.unreadable, names.first()) {
+            return Err(Violation {
+                name: name.describe(subject),
+                ca: ca.clone(),
+                excluded: false,
+            });
+        }
         for name in names {
             for (ca, base) in &self.excluded {
                 if base.form() == name.form() && matches(name, base) != Match::No {
@@ -194,11 +209,13 @@ impl From<bool> for Match {
 
 fn matches(name: &GeneralName, base: &GeneralName) -> Match {
     match (name, base) {
-        (GeneralName::Directory(name), GeneralName::Directory(base)) => name.within(base).into(),
+        (GeneralName::Directory(name), GeneralName::Directory(base)) => {
+            name.within(base).map_or(Match::Unknown, Match::from)
+        }
         (GeneralName::Dns(name), GeneralName::Dns(base)) => dns_within(name, base).into(),
         (GeneralName::Rfc822(name), GeneralName::Rfc822(base)) => mailbox_within(name, base),
         (GeneralName::Uri(name), GeneralName::Uri(base)) => match uri_host(name) {
-            Some(host) => host_within(&host, base).into(),
+            Some(host) => host_within(&host, base),
             None => Match::Unknown,
         },
         (GeneralName::Ip(name), GeneralName::Ip(base)) => ip_within(name, base).into(),
@@ -222,13 +239,22 @@ fn dns_within(name: &str, base: &str) -> bool {
 
 /// A host against a URI or e-mail base: a base with a leading period holds the hosts
 /// below that domain; any other, that host exactly.
-fn host_within(host: &str, base: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    let base = base.to_ascii_lowercase();
+fn host_within(host: &str, base: &str) -> Match {
+    // A host that is not plainly a DNS name (percent-encoded, or other characters) cannot
+    // be compared.
+    if !host
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'-' | b':'))
+    {
+        return Match::Unknown;
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let base = base.trim_end_matches('.').to_ascii_lowercase();
     match base.strip_prefix('.') {
         Some(_) => host.ends_with(&base),
         None => host == base,
     }
+    .into()
 }
 
 /// A mailbox against an rfc822Name base: a whole mailbox (exact local part), a host, or a
@@ -239,9 +265,12 @@ fn mailbox_within(name: &str, base: &str) -> Match {
     };
     match base.rsplit_once('@') {
         Some((base_local, base_host)) => {
-            (local == base_local && host.eq_ignore_ascii_case(base_host)).into()
+            if local != base_local {
+                return Match::No;
+            }
+            host_within(host, base_host)
         }
-        None => host_within(host, base).into(),
+        None => host_within(host, base),
     }
 }
 
@@ -342,9 +371,19 @@ mod tests {
             Some("2001:db8::1")
         );
         assert_eq!(uri_host("urn:oid:1.2.3"), None);
-        assert!(host_within("host.pe", "HOST.pe"));
-        assert!(!host_within("a.host.pe", "host.pe"));
-        assert!(host_within("a.host.pe", ".host.pe"));
+        assert_eq!(host_within("host.pe", "HOST.pe"), Match::Yes);
+        assert_eq!(host_within("a.host.pe", "host.pe"), Match::No);
+        assert_eq!(host_within("a.host.pe", ".host.pe"), Match::Yes);
+        // A trailing dot is the same host; percent-encoding cannot be compared.
+        assert_eq!(host_within("secret.gob.pe.", "secret.gob.pe"), Match::Yes);
+        assert_eq!(
+            host_within("secr%65t.gob.pe", "secret.gob.pe"),
+            Match::Unknown
+        );
+        assert_eq!(
+            mailbox_within("a@secret.gob.pe.", "secret.gob.pe"),
+            Match::Yes
+        );
     }
 
     #[test]
@@ -364,6 +403,7 @@ mod tests {
             &NameConstraints {
                 permitted: vec![GeneralName::Dns("gob.pe".into())],
                 excluded: vec![GeneralName::Dns("secret.gob.pe".into())],
+                unreadable: false,
             },
         );
         state.add(
@@ -371,6 +411,7 @@ mod tests {
             &NameConstraints {
                 permitted: vec![GeneralName::Dns("minsa.gob.pe".into())],
                 excluded: Vec::new(),
+                unreadable: false,
             },
         );
         // Not constrained: another form.
@@ -398,6 +439,7 @@ mod tests {
             &NameConstraints {
                 permitted: Vec::new(),
                 excluded: vec![GeneralName::Other(0)],
+                unreadable: false,
             },
         );
         assert!(other.check(&[GeneralName::Other(0)], "").is_err());

@@ -157,6 +157,15 @@ pub enum PathError {
         /// The certificate at which no policy was left.
         subject: String,
     },
+    /// The certificate policies of the path, with their mappings, grow past what any
+    /// real path needs; processing stops rather than spend without bound.
+    #[error(
+        "at \"{subject}\", the certificate policies of the path and their mappings grow past what a real path needs; the path is refused"
+    )]
+    PolicyTreeTooLarge {
+        /// The certificate at which processing stopped.
+        subject: String,
+    },
     /// A certificate's issuer name is not the next certificate's subject.
     #[error("the issuer of \"{subject}\" is not the subject of \"{issuer}\"")]
     IssuerNameMismatch {

@@ -3,11 +3,13 @@
 //! spaces removed), so that the same name written by two CAs in different string types,
 //! capitalisation or spacing chains — and names that differ in anything else do not.
 //!
-//! What is prepared is the subset of RFC 4518 that matters for names: case folding
-//! (Unicode lower case) and insignificant space handling (leading, trailing and repeated
-//! white space). Unicode normalisation (NFKC) is not applied: two names that differ only
-//! in the composition of an accented letter do not match, which refuses a path rather
-//! than accepting a wrong one.
+//! What is prepared is RFC 4518's string preparation for names: characters mapped to
+//! nothing removed (soft hyphens, zero-width and other format and control characters),
+//! case folded (Unicode lower case), normalised (NFKC, with `unicode-normalization`), and
+//! insignificant space removed (leading, trailing and repeated white space). A value
+//! whose string type cannot be read is compared by its encoding only; where that decides
+//! whether a name lies in a subtree, the answer is "cannot tell", which name constraints
+//! treat as outside what is permitted and inside what is excluded.
 
 use x509_parser::der_parser::asn1_rs::Tag;
 use x509_parser::prelude::FromDer;
@@ -102,21 +104,33 @@ impl Name {
     }
 
     /// Whether `self` lies in the subtree rooted at `base`: `base`'s relative names are
-    /// the first of `self`'s (RFC 5280 §4.2.1.10, directoryName constraints).
-    pub(crate) fn within(&self, base: &Self) -> bool {
-        base.rdns.len() <= self.rdns.len() && self.rdns[..base.rdns.len()] == base.rdns[..]
+    /// the first of `self`'s (RFC 5280 §4.2.1.10, directoryName constraints). `None` when
+    /// it cannot be told: a relative name that differs holds a value whose string type
+    /// could not be read.
+    pub(crate) fn within(&self, base: &Self) -> Option<bool> {
+        if base.rdns.len() > self.rdns.len() {
+            return Some(false);
+        }
+        for (ours, theirs) in self.rdns.iter().zip(&base.rdns) {
+            if ours != theirs {
+                let unreadable = ours
+                    .iter()
+                    .chain(theirs)
+                    .any(|attribute| matches!(attribute.value, Value::Other(..)));
+                return if unreadable { None } else { Some(false) };
+            }
+        }
+        Some(true)
     }
 
-    /// The `emailAddress` values of the name, as written (not case folded).
-    pub(crate) fn email_addresses(der: &[u8]) -> Vec<String> {
-        let Ok((_, name)) = X509Name::from_der(der) else {
-            return Vec::new();
-        };
+    /// The `emailAddress` values of the name, as written (not case folded); one that
+    /// cannot be read is an empty text, which no e-mail constraint can be shown to hold.
+    pub(crate) fn email_addresses(name: &X509Name<'_>) -> Vec<String> {
         name.iter_attributes()
             .filter(|attribute| attribute.attr_type().to_id_string() == OID_EMAIL_ADDRESS)
-            .filter_map(|attribute| {
+            .map(|attribute| {
                 let value = attribute.attr_value();
-                text(value.header.tag(), value.data)
+                text(value.header.tag(), value.data).unwrap_or_default()
             })
             .collect()
     }
@@ -156,19 +170,58 @@ fn text(tag: Tag, data: &[u8]) -> Option<String> {
     }
 }
 
-/// Case folding and insignificant space handling (RFC 4518 §2.3, §2.6.1).
+/// RFC 4518 string preparation: map (characters mapped to nothing removed, other
+/// controls and separators to a space, case folded), normalise (NFKC), and remove
+/// insignificant space (§2.2, §2.3, §2.6.1).
 fn prepare(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text
+    use unicode_normalization::UnicodeNormalization as _;
+    let mapped: String = text
+        .chars()
+        .filter(|c| !mapped_to_nothing(*c))
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .flat_map(char::to_lowercase)
+        .collect();
+    let normalised: String = mapped.nfkc().collect();
+    let mut out = String::with_capacity(normalised.len());
+    for word in normalised
         .split(char::is_whitespace)
         .filter(|word| !word.is_empty())
     {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
+        out.push_str(word);
     }
     out
+}
+
+/// The characters RFC 4518 §2.2 maps to nothing: soft hyphen, joiners, zero-width and
+/// other format characters, variation selectors, the object replacement character, and
+/// the controls that are not white space.
+fn mapped_to_nothing(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{1806}'
+            | '\u{180B}'..='\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFC}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    ) || (c.is_control() && !c.is_whitespace())
 }
 
 #[cfg(test)]
@@ -211,13 +264,24 @@ mod tests {
         let ab = name(&[attribute(0x13, "A"), attribute(0x13, "B")]);
         let ba = name(&[attribute(0x13, "B"), attribute(0x13, "A")]);
         assert_ne!(ab, ba);
-        assert!(ab.within(&name(&[attribute(0x13, "a")])));
-        assert!(!ab.within(&name(&[attribute(0x13, "b")])));
-        assert!(ab.within(&Name::default()));
+        assert_eq!(ab.within(&name(&[attribute(0x13, "a")])), Some(true));
+        assert_eq!(ab.within(&name(&[attribute(0x13, "b")])), Some(false));
+        assert_eq!(ab.within(&Name::default()), Some(true));
+        // A GeneralString (tag 27) cannot be read: whether it differs cannot be told.
+        assert_eq!(
+            name(&[attribute(27, "A")]).within(&name(&[attribute(0x13, "a")])),
+            None
+        );
     }
 
     #[test]
-    fn prepare_handles_unicode_case() {
+    fn prepare_handles_unicode_case_composition_and_invisible_characters() {
         assert_eq!(prepare("  CLÍNICA\tSAN  JOSÉ "), "clínica san josé");
+        // Decomposed accents, a zero-width space, a soft hyphen, fullwidth letters.
+        assert_eq!(
+            prepare("Cli\u{301}nica\u{200B} Nor\u{AD}te"),
+            "clínica norte"
+        );
+        assert_eq!(prepare("ＭＩＮＳＡ"), "minsa");
     }
 }

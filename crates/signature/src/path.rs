@@ -25,6 +25,11 @@ use crate::trusted_list::TrustedList;
 const MAX_DEPTH: usize = 8;
 /// At most this many candidate paths are tried.
 const MAX_CANDIDATES: usize = 16;
+/// At most this many partial paths are extended while building: certificates a signer
+/// brings (all named alike, say) must not make the search exponential.
+const MAX_STEPS: usize = 256;
+/// At most this many certificates a signature brings are looked at.
+const MAX_EXTRA: usize = 32;
 /// Certificates met in signatures that are kept parsed; the cache starts afresh when full.
 const PARSED_CACHE: usize = 4096;
 
@@ -275,15 +280,37 @@ impl TrustStore {
         extra: &[Certificate],
         at: OffsetDateTime,
     ) -> PathEvaluation {
+        self.evaluate_with(signer, extra, at, &self.policy)
+    }
+
+    /// [`TrustStore::evaluate`] with other policy inputs (a CRL signer's path is not held
+    /// to the policies required of a clinical act's signer).
+    pub(crate) fn evaluate_with(
+        &self,
+        signer: &Certificate,
+        extra: &[Certificate],
+        at: OffsetDateTime,
+        policy: &PolicySettings,
+    ) -> PathEvaluation {
+        // The certificates a signature brings are the signer's to choose: duplicates go,
+        // and beyond MAX_EXTRA they are not looked at (real paths bring two or three).
+        let mut brought: Vec<Certificate> = Vec::new();
+        for cert in extra {
+            if brought.len() < MAX_EXTRA && !brought.iter().any(|held| held.same_as(cert)) {
+                brought.push(cert.clone());
+            }
+        }
+        let extra = &brought[..];
         let mut candidates = Vec::new();
         let mut partial = vec![signer.clone()];
-        self.extend(&mut partial, extra, &mut candidates);
+        let mut budget = MAX_STEPS;
+        self.extend(&mut partial, extra, &mut candidates, &mut budget);
         if candidates.is_empty() {
             return self.no_path(signer, extra, at);
         }
         let mut best: Option<(usize, PathEvaluation)> = None;
         for path in candidates {
-            let structure = self.structure(&path);
+            let structure = self.structure(&path, policy);
             let profile = profile(&path);
             let validity = validity(&path, at);
             let rank = usize::from(structure.is_err()) * 4
@@ -321,13 +348,15 @@ impl TrustStore {
         partial: &mut Vec<Certificate>,
         extra: &[Certificate],
         out: &mut Vec<Vec<Certificate>>,
+        budget: &mut usize,
     ) {
         let Some(last) = partial.last().cloned() else {
             return;
         };
-        if out.len() >= MAX_CANDIDATES {
+        if out.len() >= MAX_CANDIDATES || *budget == 0 {
             return;
         }
+        *budget -= 1;
         // The signer itself may be configured as an anchor.
         if partial.len() == 1 && self.anchors.iter().any(|anchor| anchor.same_as(&last)) {
             out.push(partial.clone());
@@ -354,7 +383,7 @@ impl TrustStore {
                 continue;
             }
             partial.push(candidate.clone());
-            self.extend(partial, extra, out);
+            self.extend(partial, extra, out, budget);
             partial.pop();
         }
     }
@@ -404,7 +433,11 @@ impl TrustStore {
     }
 
     /// The RFC 5280 rules that do not depend on time; the policies the path is valid for.
-    fn structure(&self, path: &[Certificate]) -> Result<BTreeSet<String>, PathError> {
+    fn structure(
+        &self,
+        path: &[Certificate],
+        policy: &PolicySettings,
+    ) -> Result<BTreeSet<String>, PathError> {
         for cert in path {
             if let Some(oid) = cert.unknown_critical().first() {
                 return Err(PathError::UnknownCriticalExtension {
@@ -469,8 +502,16 @@ impl TrustStore {
                 });
             }
         }
-        crate::policy::process(path, &self.policy).map_err(|error| PathError::NoValidPolicy {
-            subject: error.subject,
+        crate::policy::process(path, policy).map_err(|error| {
+            if error.too_large {
+                PathError::PolicyTreeTooLarge {
+                    subject: error.subject,
+                }
+            } else {
+                PathError::NoValidPolicy {
+                    subject: error.subject,
+                }
+            }
         })
     }
 }

@@ -51,7 +51,13 @@ pub(crate) struct Policies {
 pub(crate) struct NoValidPolicy {
     /// The certificate at which the path stopped being valid for any policy.
     pub(crate) subject: String,
+    /// Whether processing stopped because the tree grew past [`MAX_NODES`].
+    pub(crate) too_large: bool,
 }
+
+/// The most nodes a valid policy tree may have: policy mappings can make it grow
+/// exponentially with the path, and real paths need a few dozen.
+const MAX_NODES: usize = 1024;
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -115,11 +121,37 @@ impl Tree {
         !self.levels[0][0].alive
     }
 
-    /// The policies of the nodes at `depth`.
-    fn policies(&self, depth: usize) -> BTreeSet<String> {
-        self.alive(depth)
-            .map(|(_, node)| node.policy.clone())
-            .collect()
+    /// The valid policy node set (§6.1.5 (g)(iii)(1)): the live nodes whose parent is a
+    /// live `anyPolicy` node, as (depth, index).
+    fn node_set(&self) -> Vec<(usize, usize)> {
+        let mut set = Vec::new();
+        for depth in 1..self.levels.len() {
+            for (index, node) in self.alive(depth) {
+                let parent = &self.levels[depth - 1][node.parent];
+                if parent.alive && parent.policy == ANY_POLICY {
+                    set.push((depth, index));
+                }
+            }
+        }
+        set
+    }
+
+    /// Removes the nodes whose parent was removed (deleting a node deletes its subtree).
+    fn kill_orphans(&mut self) {
+        for depth in 1..self.levels.len() {
+            let (above, below) = self.levels.split_at_mut(depth);
+            let parents = &above[depth - 1];
+            for node in &mut below[0] {
+                if node.alive && !parents[node.parent].alive {
+                    node.alive = false;
+                }
+            }
+        }
+    }
+
+    /// How many nodes were made.
+    fn size(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
     }
 }
 
@@ -134,7 +166,18 @@ pub(crate) fn process(
     let certs: Vec<&Certificate> = path.iter().rev().skip(1).collect();
     let n = certs.len();
     if n == 0 {
-        return Ok(BTreeSet::new());
+        // The signer is itself an anchor: no CA asserted anything for it.
+        return if settings.require_explicit {
+            Err(NoValidPolicy {
+                subject: path
+                    .first()
+                    .map(|cert| cert.subject().to_owned())
+                    .unwrap_or_default(),
+                too_large: false,
+            })
+        } else {
+            Ok(BTreeSet::new())
+        };
     }
     let start = |inhibited: bool| if inhibited { 0 } else { n + 1 };
     let mut explicit = start(settings.require_explicit);
@@ -165,6 +208,7 @@ pub(crate) fn process(
         if explicit == 0 && tree.is_none() {
             return Err(NoValidPolicy {
                 subject: cert.subject().to_owned(),
+                too_large: false,
             });
         }
         if last {
@@ -177,6 +221,12 @@ pub(crate) fn process(
         // Preparation for the next certificate (§6.1.4).
         if let Some(valid) = &mut tree {
             map(valid, depth, &policies.mappings, mapping > 0);
+            if valid.size() > MAX_NODES {
+                return Err(NoValidPolicy {
+                    subject: cert.subject().to_owned(),
+                    too_large: true,
+                });
+            }
             if valid.is_null() {
                 tree = None;
             }
@@ -201,6 +251,7 @@ pub(crate) fn process(
     if explicit == 0 && valid.is_empty() {
         return Err(NoValidPolicy {
             subject: certs[n - 1].subject().to_owned(),
+            too_large: false,
         });
     }
     Ok(valid)
@@ -282,55 +333,48 @@ fn map(tree: &mut Tree, depth: usize, mappings: &[(String, String)], allowed: bo
 }
 
 /// §6.1.5 (g): the tree intersected with the acceptable policies; the policies the path
-/// is valid for.
+/// is valid for (those of the valid policy node set, `anyPolicy` included when it reaches
+/// the signer).
 fn wrap_up(tree: Option<Tree>, n: usize, acceptable: &[String]) -> BTreeSet<String> {
     let Some(mut tree) = tree else {
         return BTreeSet::new();
     };
-    if acceptable.is_empty() || acceptable.iter().any(|policy| policy == ANY_POLICY) {
-        return authority_policies(&tree, n);
-    }
-    let acceptable: BTreeSet<&String> = acceptable.iter().collect();
-    // Nodes whose parent is anyPolicy: the policies as the authorities named them.
-    for depth in 1..=n {
-        let any_parents: BTreeSet<usize> = tree
-            .alive(depth - 1)
-            .filter(|(_, node)| node.policy == ANY_POLICY)
-            .map(|(index, _)| index)
-            .collect();
-        if let Some(level) = tree.levels.get_mut(depth) {
-            for node in level.iter_mut() {
-                if node.alive
-                    && any_parents.contains(&node.parent)
-                    && node.policy != ANY_POLICY
-                    && !acceptable.contains(&node.policy)
-                {
-                    node.alive = false;
+    if !(acceptable.is_empty() || acceptable.iter().any(|policy| policy == ANY_POLICY)) {
+        let acceptable: BTreeSet<&String> = acceptable.iter().collect();
+        // (2): nodes under anyPolicy with a policy not acceptable go, with their subtrees.
+        for (depth, index) in tree.node_set() {
+            let node = &mut tree.levels[depth][index];
+            if node.policy != ANY_POLICY && !acceptable.contains(&node.policy) {
+                node.alive = false;
+            }
+        }
+        tree.kill_orphans();
+        // (3): the anyPolicy leaf stands for every acceptable policy not named otherwise.
+        let leaf_any = tree
+            .alive(n)
+            .find(|(_, node)| node.policy == ANY_POLICY)
+            .map(|(index, node)| (index, node.parent));
+        if let Some((index, parent)) = leaf_any {
+            let named: BTreeSet<String> = tree
+                .node_set()
+                .into_iter()
+                .map(|(depth, index)| tree.levels[depth][index].policy.clone())
+                .collect();
+            for policy in acceptable {
+                if !named.contains(policy) {
+                    tree.push(n, parent, policy, BTreeSet::from([policy.clone()]));
                 }
             }
+            tree.levels[n][index].alive = false;
+        }
+        // (4)
+        tree.prune(n);
+        if tree.is_null() {
+            return BTreeSet::new();
         }
     }
-    let leaf_any = tree
-        .alive(n)
-        .find(|(_, node)| node.policy == ANY_POLICY)
-        .map(|(index, node)| (index, node.parent));
-    if let Some((index, parent)) = leaf_any {
-        let present = tree.policies(n);
-        for policy in acceptable {
-            if !present.contains(policy) {
-                tree.push(n, parent, policy, BTreeSet::from([policy.clone()]));
-            }
-        }
-        tree.levels[n][index].alive = false;
-    }
-    tree.prune(n);
-    if tree.is_null() {
-        return BTreeSet::new();
-    }
-    authority_policies(&tree, n)
-}
-
-/// The policies of the leaves (depth `n`), for the report.
-fn authority_policies(tree: &Tree, n: usize) -> BTreeSet<String> {
-    tree.policies(n)
+    tree.node_set()
+        .into_iter()
+        .map(|(depth, index)| tree.levels[depth][index].policy.clone())
+        .collect()
 }

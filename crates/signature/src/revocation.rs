@@ -182,8 +182,9 @@ struct CrlInner {
 /// One entry of a CRL.
 #[derive(Debug)]
 struct Entry {
-    /// The certificate's issuer (the CRL's, unless an indirect CRL says otherwise).
-    issuer: Name,
+    /// The certificate's issuer, by each of its names (the CRL's, unless an indirect CRL
+    /// says otherwise).
+    issuer: Vec<Name>,
     date: OffsetDateTime,
     reason: Option<String>,
     /// `removeFromCRL`: a delta CRL says the certificate is no longer on hold.
@@ -209,16 +210,34 @@ impl Crl {
         };
         let issuer_name = Name::from_parsed(crl.issuer());
         let mut defect = defect(&crl);
+        let mut scope = None;
+        let mut number = None;
+        let mut delta_base = None;
+        for extension in crl.extensions() {
+            let oid = extension.oid.to_id_string();
+            let read = match oid.as_str() {
+                "2.5.29.28" => crate::scope::scope(extension.value).map(|read| scope = Some(read)),
+                "2.5.29.20" => uint(extension.value).map(|read| number = Some(read)),
+                "2.5.29.27" => uint(extension.value).map(|read| delta_base = Some(read)),
+                _ => Ok(()),
+            };
+            if let Err(detail) = read {
+                defect.get_or_insert(CrlDefect::MalformedExtension { oid, detail });
+            }
+        }
+        // certificateIssuer means something in an indirect CRL only (RFC 5280 §5.3.3):
+        // elsewhere every entry is the CRL issuer's.
+        let indirect = scope.as_ref().is_some_and(|scope: &Scope| scope.indirect);
         let mut revoked: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
-        let mut current = issuer_name.clone();
+        let mut current = vec![issuer_name.clone()];
         for entry in crl.iter_revoked_certificates() {
             if let Some(extension) = entry
                 .extensions()
                 .iter()
-                .find(|extension| extension.oid.to_id_string() == "2.5.29.29")
+                .find(|extension| indirect && extension.oid.to_id_string() == "2.5.29.29")
             {
                 match certificate_issuer(extension.value) {
-                    Ok(name) => current = name,
+                    Ok(names) => current = names,
                     Err(detail) => {
                         defect.get_or_insert(CrlDefect::MalformedExtension {
                             oid: "2.5.29.29".into(),
@@ -237,21 +256,6 @@ impl Crl {
                     reason: code.map(|code| code.to_string()),
                     remove: code.is_some_and(|code| code.0 == REMOVE_FROM_CRL),
                 });
-        }
-        let mut scope = None;
-        let mut number = None;
-        let mut delta_base = None;
-        for extension in crl.extensions() {
-            let oid = extension.oid.to_id_string();
-            let read = match oid.as_str() {
-                "2.5.29.28" => crate::scope::scope(extension.value).map(|read| scope = Some(read)),
-                "2.5.29.20" => uint(extension.value).map(|read| number = Some(read)),
-                "2.5.29.27" => uint(extension.value).map(|read| delta_base = Some(read)),
-                _ => Ok(()),
-            };
-            if let Err(detail) = read {
-                defect.get_or_insert(CrlDefect::MalformedExtension { oid, detail });
-            }
         }
         Ok(Self(Arc::new(CrlInner {
             issuer_name,
@@ -355,9 +359,14 @@ fn walk<'a>(
                 .filter(|delta| {
                     delta.0.issuer_name == crl.0.issuer_name
                         && delta.0.scope == crl.0.scope
+                        // RFC 5280 §5.2.4: the complete CRL's number is at least the
+                        // delta's base, and below the delta's own number.
                         && delta.0.delta_base.as_ref().is_some_and(|base| {
                             crl.0.number.as_ref().is_some_and(|number| {
                                 compare(base, number) != std::cmp::Ordering::Greater
+                                    && delta.0.number.as_ref().is_some_and(|own| {
+                                        compare(number, own) == std::cmp::Ordering::Less
+                                    })
                             })
                         })
                         && signed(delta)
@@ -395,20 +404,24 @@ fn walk<'a>(
     Ok((mask, used))
 }
 
-/// The name a `certificateIssuer` entry extension gives (its first directory name).
-fn certificate_issuer(value: &[u8]) -> Result<Name, String> {
+/// The directory names a `certificateIssuer` entry extension gives.
+fn certificate_issuer(value: &[u8]) -> Result<Vec<Name>, String> {
     use der::Decode as _;
     let names = Vec::<x509_cert::ext::pkix::name::GeneralName>::from_der(value)
         .map_err(|error| error.to_string())?;
-    names
+    let directory: Vec<Name> = names
         .iter()
-        .find_map(
+        .filter_map(
             |name| match crate::constraints::GeneralName::from_asn1(name, false) {
                 Ok(crate::constraints::GeneralName::Directory(name)) => Some(name),
                 _ => None,
             },
         )
-        .ok_or_else(|| "no directory name in it".to_owned())
+        .collect();
+    if directory.is_empty() {
+        return Err("no directory name in it".to_owned());
+    }
+    Ok(directory)
 }
 
 /// A non-negative INTEGER's octets, leading zeros removed (`cRLNumber`, `BaseCRLNumber`).
@@ -435,7 +448,7 @@ impl Crl {
             .revoked
             .get(cert.serial())?
             .iter()
-            .find(|entry| entry.issuer == *cert.issuer_name())
+            .find(|entry| entry.issuer.contains(cert.issuer_name()))
     }
 }
 

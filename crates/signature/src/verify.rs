@@ -17,6 +17,7 @@ use crate::error::{
 };
 use crate::names::Name;
 use crate::path::TrustStore;
+use crate::policy::PolicySettings;
 use crate::report::{CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status};
 use crate::revocation::RevocationStore;
 use crate::{crypto, jws, pkcs7};
@@ -364,6 +365,9 @@ impl Verifier {
         let mut reasons = Vec::new();
         let mut worst = Status::Passed;
         let mut causes = Vec::new();
+        let Some(anchor) = path.last() else {
+            return result(Check::Revocation, Status::NotRun, "no path".into());
+        };
         // Every certificate but the anchor, which is trusted as configured.
         for pair in path.windows(2) {
             let issuer = &pair[1];
@@ -373,7 +377,7 @@ impl Verifier {
                     signers.push(issuer.clone());
                 }
                 if alternates {
-                    signers.extend(self.crl_signers(name, issuer, extra, at, depth + 1));
+                    signers.extend(self.crl_signers(name, issuer, anchor, extra, at, depth + 1));
                 }
                 signers
             };
@@ -416,6 +420,7 @@ impl Verifier {
         &self,
         name: &Name,
         issuer: &Certificate,
+        anchor: &Certificate,
         extra: &[Certificate],
         at: OffsetDateTime,
         depth: usize,
@@ -428,23 +433,32 @@ impl Verifier {
             .chain(trust.intermediates())
             .chain(extra)
         {
+            // Another key must be declared for CRLs (RFC 5280 §6.3.3 (f)).
+            let signs_crls = candidate
+                .key_usage()
+                .is_some_and(|usage| usage & key_usage::CRL_SIGN != 0);
             if candidate.same_as(issuer)
+                || !signs_crls
                 || candidate.subject_name() != name
                 || signers.iter().any(|held| held.same_as(candidate))
             {
                 continue;
             }
-            if trust
-                .anchors()
-                .iter()
-                .any(|anchor| anchor.same_as(candidate))
-            {
+            // Under the same trust anchor as the certificate whose status it tells
+            // (§6.3.3 (f)): another anchor's name-alike speaks for nothing here.
+            if candidate.same_as(anchor) {
                 signers.push(candidate.clone());
                 continue;
             }
-            let evaluation = trust.evaluate(candidate, extra, at);
+            // The CRL signer's path is held to RFC 5280, not to the policies required of
+            // signers of clinical acts.
+            let evaluation = trust.evaluate_with(candidate, extra, at, &PolicySettings::default());
             let passed = |check: &CheckResult| check.status == Status::Passed;
             if evaluation.complete
+                && evaluation
+                    .path
+                    .last()
+                    .is_some_and(|top| top.same_as(anchor))
                 && passed(&evaluation.path_check)
                 && passed(&evaluation.profile_check)
                 && passed(&evaluation.validity_check)

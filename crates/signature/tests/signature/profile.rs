@@ -1307,3 +1307,37 @@ fn trusted_lists_signed_by_xmlsec1_anchor_paths() {
         ));
     }
 }
+
+/// Twenty certificates a signature might bring, all named alike and without key
+/// identifiers, each a candidate issuer of every other: path building stays within its
+/// budget (without one, the search is exponential) and finds no path to an anchor.
+#[test]
+fn path_building_is_bounded_whatever_a_signature_brings() {
+    let built = build(&case("conforming", None));
+    let alike: Vec<Node> = (0..20)
+        .map(|serial| {
+            let mut p = params("X", "Y", 30 + serial, true);
+            p.use_authority_key_identifier_extension = false;
+            p.key_identifier_method = KeyIdMethod::PreSpecified(Vec::new());
+            issue(p, None)
+        })
+        .collect();
+    let mut leaf = params("Firmante", "Y", 60, false);
+    leaf.use_authority_key_identifier_extension = false;
+    let mut issuer_params = params("X", "Y", 61, true);
+    issuer_params.use_authority_key_identifier_extension = false;
+    let issuer = issue(issuer_params, None);
+    let leaf = issue(leaf, Some(&issuer));
+    let extra: Vec<Certificate> = alike.iter().map(Node::certificate).collect();
+    let mut trust = TrustStore::new();
+    trust.add_anchor(built.root.certificate());
+    let report = Verifier::new(trust, RevocationStore::new()).verify_certificate(
+        &leaf.certificate(),
+        &extra,
+        AT,
+    );
+    assert_eq!(
+        report.check(Check::CertificatePath).unwrap().status,
+        Status::Failed
+    );
+}
