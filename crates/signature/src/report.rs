@@ -269,7 +269,7 @@ impl SignatureReport {
     /// The result of one check.
     #[must_use]
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
-        self.checks.iter().find(|result| result.check == check)
+        find(&self.checks, check)
     }
 
     /// The status of one check ([`Status::NotRun`] when it is missing).
@@ -371,6 +371,10 @@ impl CertificateReport {
     /// The result of one check.
     #[must_use]
     pub fn check(&self, check: Check) -> Option<&CheckResult> {
-        self.checks.iter().find(|result| result.check == check)
+        find(&self.checks, check)
     }
+}
+
+fn find(checks: &[CheckResult], check: Check) -> Option<&CheckResult> {
+    checks.iter().find(|result| result.check == check)
 }

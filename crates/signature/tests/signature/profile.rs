@@ -136,6 +136,50 @@ const ANY_POLICY: [u8; 6] = [0x06, 0x04, 0x55, 0x1d, 0x20, 0x00];
 const SUBJECT_ALT_NAME: [u64; 4] = [2, 5, 29, 17];
 const AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
 
+/// A `nameConstraints` extension with one subtree (`base`, a `GeneralSubtree`), permitted
+/// (`0xa0`) or excluded (`0xa1`).
+fn name_constraint(critical: bool, kind: u8, base: &[u8]) -> CustomExtension {
+    extension(&NAME_CONSTRAINTS, critical, tlv(0x30, &tlv(kind, base)))
+}
+
+/// The subtree of directory names under C=PE, O=RENHICE Pruebas (the organisation as a
+/// `UTF8String`, where the certificates have a `PrintableString`).
+fn directory_base() -> Vec<u8> {
+    let attribute = |oid: u8, tag: u8, value: &[u8]| {
+        tlv(
+            0x31,
+            &tlv(
+                0x30,
+                &[&[0x06, 0x03, 0x55, 0x04, oid][..], &tlv(tag, value)].concat(),
+            ),
+        )
+    };
+    let name = tlv(
+        0x30,
+        &[
+            attribute(0x06, 0x13, b"PE"),
+            attribute(0x0a, 0x0c, b"RENHICE Pruebas"),
+        ]
+        .concat(),
+    );
+    tlv(0x30, &tlv(0xa4, &name))
+}
+
+/// A CA whose requireExplicitPolicy is 0 (every certificate below must assert a policy)
+/// and which asserts anyPolicy itself.
+fn explicit_policy_ca(p: &mut CertificateParams) {
+    p.custom_extensions.push(extension(
+        &POLICY_CONSTRAINTS,
+        true,
+        tlv(0x30, &[0x80, 0x01, 0x00]),
+    ));
+    p.custom_extensions.push(extension(
+        &CERTIFICATE_POLICIES,
+        false,
+        tlv(0x30, &tlv(0x30, &ANY_POLICY)),
+    ));
+}
+
 /// An authority information access naming an OCSP responder.
 fn aia() -> Vec<u8> {
     let method = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
@@ -268,38 +312,14 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
-            ca: |p| {
-                // requireExplicitPolicy 0: every certificate below must assert a policy
-                // (the CA asserts anyPolicy).
-                p.custom_extensions.push(extension(
-                    &POLICY_CONSTRAINTS,
-                    true,
-                    tlv(0x30, &[0x80, 0x01, 0x00]),
-                ));
-                p.custom_extensions.push(extension(
-                    &CERTIFICATE_POLICIES,
-                    false,
-                    tlv(0x30, &tlv(0x30, &ANY_POLICY)),
-                ));
-            },
+            ca: explicit_policy_ca,
             ..case(
                 "explicit policy required, signer asserts none",
                 Some((Path, "no-valid-policy")),
             )
         },
         Case {
-            ca: |p| {
-                p.custom_extensions.push(extension(
-                    &POLICY_CONSTRAINTS,
-                    true,
-                    tlv(0x30, &[0x80, 0x01, 0x00]),
-                ));
-                p.custom_extensions.push(extension(
-                    &CERTIFICATE_POLICIES,
-                    false,
-                    tlv(0x30, &tlv(0x30, &ANY_POLICY)),
-                ));
-            },
+            ca: explicit_policy_ca,
             leaf: |p| {
                 p.custom_extensions.push(extension(
                     &CERTIFICATE_POLICIES,
@@ -403,11 +423,10 @@ fn cases() -> Vec<Case> {
         Case {
             ca: |p| {
                 // Non-critical name constraints: permitted DNS minsa.gob.pe.
-                let base = tlv(0x30, &tlv(0x82, b"minsa.gob.pe"));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     false,
-                    tlv(0x30, &tlv(0xa0, &base)),
+                    0xa0,
+                    &tlv(0x30, &tlv(0x82, b"minsa.gob.pe")),
                 ));
             },
             leaf: |p| {
@@ -421,11 +440,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             ca: |p| {
-                let base = tlv(0x30, &tlv(0x82, b"minsa.gob.pe"));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     false,
-                    tlv(0x30, &tlv(0xa0, &base)),
+                    0xa0,
+                    &tlv(0x30, &tlv(0x82, b"minsa.gob.pe")),
                 ));
             },
             leaf: |p| {
@@ -436,11 +454,10 @@ fn cases() -> Vec<Case> {
         Case {
             ca: |p| {
                 // Critical: excluded 10.0.0.0/8.
-                let base = tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0]));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     true,
-                    tlv(0x30, &tlv(0xa1, &base)),
+                    0xa1,
+                    &tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0])),
                 ));
             },
             leaf: |p| p.subject_alt_names = vec![SanType::IpAddress([10, 1, 2, 3].into())],
@@ -451,11 +468,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             ca: |p| {
-                let base = tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0]));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     true,
-                    tlv(0x30, &tlv(0xa1, &base)),
+                    0xa1,
+                    &tlv(0x30, &tlv(0x87, &[10, 0, 0, 0, 255, 0, 0, 0])),
                 ));
             },
             leaf: |p| p.subject_alt_names = vec![SanType::IpAddress([192, 168, 2, 3].into())],
@@ -464,31 +480,8 @@ fn cases() -> Vec<Case> {
         Case {
             ca: |p| {
                 // Critical: permitted directory name C=PE, O=RENHICE Pruebas.
-                let country = tlv(
-                    0x31,
-                    &tlv(
-                        0x30,
-                        &[&[0x06, 0x03, 0x55, 0x04, 0x06][..], &tlv(0x13, b"PE")].concat(),
-                    ),
-                );
-                let org = tlv(
-                    0x31,
-                    &tlv(
-                        0x30,
-                        &[
-                            &[0x06, 0x03, 0x55, 0x04, 0x0a][..],
-                            &tlv(0x0c, b"RENHICE Pruebas"),
-                        ]
-                        .concat(),
-                    ),
-                );
-                let name = tlv(0x30, &[country, org].concat());
-                let base = tlv(0x30, &tlv(0xa4, &name));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
-                    true,
-                    tlv(0x30, &tlv(0xa0, &base)),
-                ));
+                p.custom_extensions
+                    .push(name_constraint(true, 0xa0, &directory_base()));
             },
             leaf: |p| {
                 let mut name = DistinguishedName::new();
@@ -504,31 +497,9 @@ fn cases() -> Vec<Case> {
         },
         Case {
             ca: |p| {
-                let country = tlv(
-                    0x31,
-                    &tlv(
-                        0x30,
-                        &[&[0x06, 0x03, 0x55, 0x04, 0x06][..], &tlv(0x13, b"PE")].concat(),
-                    ),
-                );
-                let org = tlv(
-                    0x31,
-                    &tlv(
-                        0x30,
-                        &[
-                            &[0x06, 0x03, 0x55, 0x04, 0x0a][..],
-                            &tlv(0x0c, b"RENHICE Pruebas"),
-                        ]
-                        .concat(),
-                    ),
-                );
-                let name = tlv(0x30, &[country, org].concat());
-                let base = tlv(0x30, &tlv(0xa4, &name));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
-                    true,
-                    tlv(0x30, &tlv(0xa0, &base)),
-                ));
+                // Critical: permitted directory name C=PE, O=RENHICE Pruebas.
+                p.custom_extensions
+                    .push(name_constraint(true, 0xa0, &directory_base()));
             },
             ..case(
                 "directory name inside permitted subtree (other string type)",
@@ -537,11 +508,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             ca: |p| {
-                let base = tlv(0x30, &tlv(0x81, b"minsa.gob.pe"));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     true,
-                    tlv(0x30, &tlv(0xa0, &base)),
+                    0xa0,
+                    &tlv(0x30, &tlv(0x81, b"minsa.gob.pe")),
                 ));
             },
             leaf: |p| {
@@ -556,11 +526,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             ca: |p| {
-                let base = tlv(0x30, &tlv(0x86, b".minsa.gob.pe"));
-                p.custom_extensions.push(extension(
-                    &NAME_CONSTRAINTS,
+                p.custom_extensions.push(name_constraint(
                     true,
-                    tlv(0x30, &tlv(0xa1, &base)),
+                    0xa1,
+                    &tlv(0x30, &tlv(0x86, b".minsa.gob.pe")),
                 ));
             },
             leaf: |p| {
