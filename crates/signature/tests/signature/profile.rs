@@ -1310,3 +1310,101 @@ fn path_building_is_bounded_whatever_a_signature_brings() {
         Status::Failed
     );
 }
+
+/// A trust anchor whose name constraints cannot be read (a subtree with a maximum, which
+/// RFC 5280 forbids) constrains every name rather than none: the anchor is exempt from
+/// the profile, so its constraints must not vanish for being unreadable.
+#[test]
+fn an_anchors_unreadable_name_constraints_constrain_everything() {
+    let built = build(&Case {
+        ca: |p| {
+            // permitted DNS minsa.gob.pe with maximum 5.
+            let subtree = tlv(
+                0x30,
+                &[tlv(0x82, b"minsa.gob.pe"), tlv(0x81, &[5])].concat(),
+            );
+            p.custom_extensions.push(extension(
+                &NAME_CONSTRAINTS,
+                true,
+                tlv(0x30, &tlv(0xa0, &subtree)),
+            ));
+        },
+        ..case("unreadable anchor constraints", None)
+    });
+    let mut trust = TrustStore::new();
+    trust.add_anchor(built.ca.certificate());
+    let mut revocation = RevocationStore::new();
+    revocation.add(Crl::from_der(&crl(&built.ca)).unwrap());
+    let report =
+        Verifier::new(trust, revocation).verify_certificate(&built.leaf.certificate(), &[], AT);
+    let path = report.check(Check::CertificatePath).unwrap();
+    assert_eq!(path.status, Status::Failed, "{}", path.reason);
+    assert!(
+        matches!(
+            &path.error,
+            Some(SignatureError::Path(PathError::NameConstraint { .. }))
+        ),
+        "{:?}",
+        path.error
+    );
+}
+
+/// `certificateIssuer` means something in indirect CRLs only: in the CA's own CRL an
+/// entry carrying one still revokes the CA's certificate with that serial number.
+#[test]
+fn a_certificate_issuer_entry_in_a_direct_crl_does_not_hide_a_revocation() {
+    let built = build(&case("conforming", None));
+    let revoked = CertificateRevocationListParams {
+        this_update: AT - Duration::days(1),
+        next_update: AT + Duration::days(6),
+        crl_number: SerialNumber::from_slice(&[2]),
+        issuing_distribution_point: None,
+        revoked_certs: vec![rcgen::RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&[0x10, 3]),
+            revocation_time: AT - Duration::days(2),
+            reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        }],
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&Issuer::from_params(&built.ca.params, &built.ca.key))
+    .unwrap()
+    .der()
+    .to_vec();
+    let edited = resign_crl(&revoked, &built.ca.key, |tbs| {
+        // certificateIssuer: CN=Otra.
+        let name = tlv(
+            0x30,
+            &tlv(
+                0x31,
+                &tlv(
+                    0x30,
+                    &[&[0x06, 0x03, 0x55, 0x04, 0x03][..], &tlv(0x0c, b"Otra")].concat(),
+                ),
+            ),
+        );
+        let value = tlv(0x30, &tlv(0xa4, &name));
+        for entry in tbs.revoked_certificates.iter_mut().flatten() {
+            entry
+                .crl_entry_extensions
+                .get_or_insert_with(Vec::new)
+                .push(x509_cert::ext::Extension {
+                    extn_id: "2.5.29.29".parse().unwrap(),
+                    critical: true,
+                    extn_value: x509_cert::der::asn1::OctetString::new(value.clone()).unwrap(),
+                });
+        }
+    });
+    let mut trust = TrustStore::new();
+    trust.add_anchor(built.root.certificate());
+    let mut revocation = RevocationStore::new();
+    revocation.add(Crl::from_der(&crl(&built.root)).unwrap());
+    revocation.add(Crl::from_der(&edited).unwrap());
+    let report = Verifier::new(trust, revocation).verify_certificate(
+        &built.leaf.certificate(),
+        &[built.ca.certificate()],
+        AT,
+    );
+    let check = report.check(Check::Revocation).unwrap();
+    assert_eq!(check.status, Status::Failed, "{}", check.reason);
+}
