@@ -160,7 +160,7 @@ export async function newPage(context, h) {
  * Signs in from the signed-out home through the identity provider's login page, as a
  * person would: the choice on the home page, login and password, "Ingresar".
  * @param {import('playwright-core').Page} page
- * @param {{base: string}} h
+ * @param {{base: string, registryLog?: () => string}} h
  * @param {'professional' | 'patient'} kind
  * @param {{login: string, password: string}} user
  */
@@ -170,8 +170,17 @@ export async function signIn(page, h, kind, user) {
   await page.locator('#login').fill(user.login);
   await page.locator('#password').fill(user.password);
   await page.locator('#submit').click();
+  // Signed in, or refused with an alert on the signed-out home: whichever comes first.
+  // On a loaded machine the way back (callback, code exchange, session) can take a while,
+  // and a refusal must say why rather than time out on the address.
+  const signedIn = page.getByRole('button', { name: 'Cerrar sesión' });
+  const refused = page.getByRole('alert');
+  await signedIn.or(refused).first().waitFor({ timeout: 30_000 });
+  if (!(await signedIn.isVisible())) {
+    const why = await refused.allInnerTexts();
+    throw new Error(`sign-in refused: ${why.join(' | ')}\n--- registry log ---\n${h.registryLog?.() ?? ''}`);
+  }
   await page.waitForURL((url) => url.href.startsWith(`${h.base}/#/`) && !url.search, { timeout: 15_000 });
-  await page.getByRole('button', { name: 'Cerrar sesión' }).waitFor();
 }
 
 /**
