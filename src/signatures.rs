@@ -236,9 +236,63 @@ pub(crate) struct SignArgs {
     /// Every DocumentReference entry when not given.
     #[arg(long, value_name = "FULLURL")]
     target: Vec<String>,
+    /// A time-stamp authority (RFC 3161 over HTTP, e.g. http://tsa.example/tsr): the
+    /// signature gets a signature time-stamp (JAdES sigTst, CAdES signature-time-stamp),
+    /// the proof that it existed then (ETSI baseline B-T).
+    #[arg(long, value_name = "URL")]
+    tsa: Option<String>,
     /// Where to write the signed Bundle; standard output when not given.
     #[arg(long, short, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+/// A time-stamp authority reached over HTTP (RFC 3161 §3.4).
+struct HttpTsa {
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+impl HttpTsa {
+    fn new(url: &str) -> anyhow::Result<Self> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--tsa {url:?} is not an http:// or https:// URL");
+        }
+        Ok(Self {
+            url: url.to_owned(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
+        })
+    }
+}
+
+impl renhice_signature::TimeStampAuthority for HttpTsa {
+    fn request(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .post(&self.url)
+                .header("Content-Type", "application/timestamp-query")
+                .header("Accept", "application/timestamp-reply")
+                .body(request.to_vec())
+                .send()
+                .await
+                .map_err(|error| format!("{}: {error}", self.url))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("{} answered HTTP {status}", self.url));
+            }
+            response
+                .bytes()
+                .await
+                .map(|bytes| bytes.to_vec())
+                .map_err(|error| format!("{}: {error}", self.url))
+        })
+    }
 }
 
 /// Runs `renhice sign`.
@@ -295,10 +349,14 @@ pub(crate) fn sign(args: &SignArgs) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|kind| kind.value.as_deref())
         == Some("document");
+    let tsa = args.tsa.as_deref().map(HttpTsa::new).transpose()?;
     if is_document {
         sign::sign_bundle(&mut bundle, &key, &options)?;
+        if let (Some(tsa), Some(signature)) = (&tsa, bundle.signature.as_deref_mut()) {
+            sign::add_timestamp(signature, tsa)?;
+        }
     } else {
-        add_signed_provenance(&mut bundle, &args.target, &key, &options, who)?;
+        add_signed_provenance(&mut bundle, &args.target, &key, &options, who, tsa.as_ref())?;
     }
     let json = Resource::Bundle(bundle).to_json_string();
     match &args.out {
@@ -317,6 +375,7 @@ fn add_signed_provenance(
     key: &SigningKey,
     options: &SignOptions,
     who: Reference,
+    tsa: Option<&HttpTsa>,
 ) -> anyhow::Result<()> {
     let mut signed = Vec::new();
     for entry in &bundle.entry {
@@ -364,6 +423,9 @@ fn add_signed_provenance(
         })
         .collect();
     sign::sign_provenance(&mut provenance, &targets, key, options)?;
+    if let (Some(tsa), Some(signature)) = (tsa, provenance.signature.last_mut()) {
+        sign::add_timestamp(signature, tsa)?;
+    }
     let full_url = format!("urn:uuid:{}", uuid_like(&provenance));
     bundle.entry.push(BundleEntry {
         full_url: Some(Primitive::new(full_url)),

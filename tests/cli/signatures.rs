@@ -319,3 +319,108 @@ fn an_ocsp_response_saved_from_a_responder_settles_the_revocation_status() {
         "{text}"
     );
 }
+
+#[test]
+fn sign_tsa_adds_a_signature_time_stamp_that_verify_reports() {
+    // OpenSSL's time-stamp authority stamps with the system clock: this PKI is made now.
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let pki = TestPki::generate(now);
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    let tsa = renhice_testing::pki::serve_openssl_tsa(&dir.path().join("pki"), "tsa");
+    std::fs::write(dir.path().join("push.json"), transaction().to_string()).unwrap();
+    let a_year_on = renhice_signature::datetime::rfc3339(now + time::Duration::days(400));
+    for format in ["jose", "cms"] {
+        let out = format!("stamped-{format}.json");
+        let output = command(dir.path())
+            .args([
+                "sign",
+                "push.json",
+                "--key",
+                "pki/signers/good.key.pem",
+                "--chain",
+                "pki/signers/good.chain.pem",
+                "--format",
+                format,
+                "--tsa",
+                &tsa,
+                "--out",
+                &out,
+            ])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{format}: {output:?}");
+        // Verified after the signer's certificate expired: the time-stamp proves the
+        // signature came first.
+        let mut cmd = command(dir.path());
+        cmd.args(["verify", &out, "--trust", "pki/trust", "--at", &a_year_on]);
+        cmd.args(crls());
+        let result = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&result.stdout).into_owned();
+        assert_eq!(result.status.code(), Some(0), "{format}: {text}{result:?}");
+        assert!(
+            text.contains("(application/") && text.contains("B-T)") && text.contains("time-stamp:"),
+            "{text}"
+        );
+        // The same signature without its time-stamp, a year on: nothing proves it was
+        // made before the certificate expired.
+        let mut plain = command(dir.path());
+        plain.args([
+            "sign",
+            "push.json",
+            "--key",
+            "pki/signers/good.key.pem",
+            "--chain",
+            "pki/signers/good.chain.pem",
+            "--format",
+            format,
+            "--out",
+            "plain.json",
+        ]);
+        assert!(plain.status().unwrap().success());
+        let mut cmd = command(dir.path());
+        cmd.args([
+            "verify",
+            "plain.json",
+            "--trust",
+            "pki/trust",
+            "--at",
+            &a_year_on,
+        ]);
+        cmd.args(crls());
+        let result = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&result.stdout).into_owned();
+        assert_eq!(result.status.code(), Some(3), "{text}");
+        assert!(
+            text.contains("INDETERMINATE/OUT_OF_BOUNDS_NO_POE"),
+            "{text}"
+        );
+    }
+
+    // An authority that cannot be reached is a clear error, and nothing is written.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/tsa", closed.local_addr().unwrap());
+    drop(closed);
+    let output = command(dir.path())
+        .args([
+            "sign",
+            "push.json",
+            "--key",
+            "pki/signers/good.key.pem",
+            "--chain",
+            "pki/signers/good.chain.pem",
+            "--tsa",
+            &url,
+            "--out",
+            "never.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("time-stamp authority could not be asked"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("never.json").exists());
+}

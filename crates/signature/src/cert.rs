@@ -114,6 +114,9 @@ struct Inner {
     profile: Vec<ProfileRule>,
     basic_constraints_critical: bool,
     san_critical: bool,
+    /// Whether the extended key usage is critical (RFC 3161 §2.3 requires it of a
+    /// time-stamping certificate).
+    eku_critical: bool,
     /// How many names the subject alternative name holds.
     san_names: usize,
     /// Subject and issuer prepared for comparison (RFC 5280 §7.1).
@@ -193,6 +196,7 @@ impl Certificate {
             profile: Vec::new(),
             basic_constraints_critical: false,
             san_critical: false,
+            eku_critical: false,
             san_names: 0,
             subject_name: Name::from_parsed(tbs.subject()),
             issuer_name: Name::from_parsed(tbs.issuer()),
@@ -392,6 +396,11 @@ impl Certificate {
         self.0.extended_key_usage.as_deref()
     }
 
+    /// Whether the extended key usage extension is marked critical.
+    pub(crate) fn extended_key_usage_critical(&self) -> bool {
+        self.0.eku_critical
+    }
+
     pub(crate) fn subject_key_id(&self) -> Option<&[u8]> {
         self.0.subject_key_id.as_deref()
     }
@@ -530,6 +539,7 @@ fn criticality(inner: &mut Inner, oid: &str, critical: bool) {
         }
         "2.5.29.19" => inner.basic_constraints_critical = critical,
         "2.5.29.17" => inner.san_critical = critical,
+        "2.5.29.37" => inner.eku_critical = critical,
         _ => {}
     }
 }

@@ -25,6 +25,12 @@ pub(crate) struct Envelope {
     pub(crate) commitment: Vec<String>,
     pub(crate) signature: Vec<u8>,
     pub(crate) binding: Binding,
+    /// Signature time-stamp tokens (DER `ContentInfo`s) the signature carries: `JAdES`
+    /// `sigTst`, `CAdES` `signature-time-stamp`.
+    pub(crate) timestamps: Vec<Vec<u8>>,
+    /// The bytes a signature time-stamp's message imprint is the digest of: the
+    /// signature value for CMS, the base64url of the signature value for a JWS.
+    pub(crate) timestamped: Vec<u8>,
 }
 
 /// How the signed bytes bind the content.

@@ -236,6 +236,25 @@ pub enum PathError {
         /// The end of the certificate's validity.
         not_after: OffsetDateTime,
     },
+    /// A certificate of the path has expired since the claimed signing time, and no
+    /// time-stamp proves the signature was made before (ETSI EN 319 102-1
+    /// `OUT_OF_BOUNDS_NO_POE`).
+    #[error(
+        "\"{subject}\" expired on {}, before the verification time {}; the signature claims {}, but without a time-stamp nothing proves it was made before the certificate expired",
+        text(.not_after),
+        text(.verified_at),
+        text(.claimed)
+    )]
+    ExpiredWithoutProof {
+        /// The certificate's subject.
+        subject: String,
+        /// The end of the certificate's validity.
+        not_after: OffsetDateTime,
+        /// The time the verification was made for.
+        verified_at: OffsetDateTime,
+        /// The signing time the signature claims.
+        claimed: OffsetDateTime,
+    },
 }
 
 /// A target whose canonical JSON cannot be produced (so it can be neither signed nor
@@ -377,6 +396,19 @@ pub enum SigningTimeError {
         when: OffsetDateTime,
         /// The signed signing time.
         signing_time: OffsetDateTime,
+    },
+    /// The claimed signing time is after the time-stamp that proves the signature
+    /// existed: the claim cannot be true.
+    #[error(
+        "the signature claims it was made at {}, after its time-stamp of {}",
+        text(.signing_time),
+        text(.timestamp)
+    )]
+    AfterTimestamp {
+        /// The signed signing time.
+        signing_time: OffsetDateTime,
+        /// The earliest valid time-stamp's time.
+        timestamp: OffsetDateTime,
     },
 }
 
@@ -746,6 +778,9 @@ pub enum SignatureError {
     /// The signer is not shown to be the party `Signature.who` names.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// A time-stamp the signature carries does not prove its time.
+    #[error(transparent)]
+    Timestamp(#[from] crate::timestamp::TimestampError),
 }
 
 fn join(causes: &[RevocationError]) -> String {

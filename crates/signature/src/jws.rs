@@ -112,6 +112,31 @@ pub enum JwsError {
         /// Why the certificate cannot be read.
         source: CertificateError,
     },
+    /// The flattened JSON serialization is not JSON.
+    #[error("Signature.data is not a JWS JSON serialization: {detail}")]
+    NotJson {
+        /// What the JSON parser says.
+        detail: String,
+    },
+    /// The general JSON serialization (several signatures in one).
+    #[error(
+        "the JWS uses the general JSON serialization (\"signatures\"); one signature per FHIR Signature is expected"
+    )]
+    GeneralSerialization,
+    /// An unprotected header parameter other than `etsiU`.
+    #[error(
+        "the JWS unprotected header has {name:?}; only \"etsiU\" (JAdES unsigned properties) is read there"
+    )]
+    UnprotectedParameter {
+        /// The parameter.
+        name: String,
+    },
+    /// `etsiU` cannot be read.
+    #[error("\"etsiU\": {detail}")]
+    EtsiU {
+        /// What is wrong.
+        detail: String,
+    },
     /// `x5c` is empty.
     #[error("\"x5c\" is empty")]
     EmptyX5c,
@@ -182,21 +207,28 @@ fn malformed(parameter: &str, expected: &'static str) -> JwsError {
     }
 }
 
-/// Reads a JWS from `Signature.data` (the base64 of the compact serialization; the
-/// compact serialization itself is also accepted).
+/// Reads a JWS from `Signature.data`: the base64 of the compact serialization, or of
+/// the flattened JSON serialization (RFC 7515 §7.2.2) when an unprotected header carries
+/// `JAdES` unsigned properties (`etsiU`: a signature time-stamp). The compact
+/// serialization itself is also accepted.
 pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError> {
-    let compact = STANDARD
+    let text = STANDARD
         .decode(data.trim())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|text| text.matches('.').count() == 2)
+        .filter(|text| text.matches('.').count() == 2 || text.trim_start().starts_with('{'))
         .unwrap_or_else(|| data.trim().to_owned());
-    let mut parts = compact.split('.');
-    let (Some(header_b64), Some(payload), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JwsError::NotCompact);
+    let parts = if text.trim_start().starts_with('{') {
+        Flattened::read(&text)?
+    } else {
+        Flattened::compact(&text)?
     };
+    let (header_b64, payload, signature_b64) = (
+        parts.protected.as_str(),
+        parts.payload.as_str(),
+        parts.signature.as_str(),
+    );
+    let timestamps = parts.timestamps.clone();
     if !payload.is_empty() {
         return Err(JwsError::AttachedPayload);
     }
@@ -276,7 +308,141 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
         commitment,
         signature,
         binding,
+        // JAdES signature time-stamps are over the base64url of the signature value (ETSI
+        // TS 119 182-1 §5.3.4.1).
+        timestamped: signature_b64.as_bytes().to_vec(),
+        timestamps,
     })
+}
+
+/// The parts of a JWS, from either serialization.
+struct Flattened {
+    protected: String,
+    payload: String,
+    signature: String,
+    /// The DER of each `sigTst` token in `etsiU`.
+    timestamps: Vec<Vec<u8>>,
+}
+
+impl Flattened {
+    /// The parts of a compact serialization (which has no unprotected header).
+    fn compact(text: &str) -> Result<Self, JwsError> {
+        let mut parts = text.split('.');
+        let (Some(protected), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwsError::NotCompact);
+        };
+        Ok(Self {
+            protected: protected.to_owned(),
+            payload: payload.to_owned(),
+            signature: signature.to_owned(),
+            timestamps: Vec::new(),
+        })
+    }
+
+    fn read(text: &str) -> Result<Self, JwsError> {
+        let object: Map<String, Value> =
+            serde_json::from_str(text).map_err(|error| JwsError::NotJson {
+                detail: error.to_string(),
+            })?;
+        if object.contains_key("signatures") {
+            return Err(JwsError::GeneralSerialization);
+        }
+        let string = |name: &str| match object.get(name) {
+            Some(Value::String(text)) => Ok(text.clone()),
+            Some(_) => Err(malformed(name, "be a string")),
+            None => Ok(String::new()),
+        };
+        let protected = string("protected")?;
+        let payload = string("payload")?;
+        let signature = string("signature")?;
+        if protected.is_empty() || signature.is_empty() {
+            return Err(JwsError::NotCompact);
+        }
+        let mut timestamps = Vec::new();
+        match object.get("header") {
+            None => {}
+            Some(Value::Object(header)) => {
+                for (name, value) in header {
+                    if name != "etsiU" {
+                        return Err(JwsError::UnprotectedParameter { name: name.clone() });
+                    }
+                    timestamps.extend(etsi_u(value)?);
+                }
+            }
+            Some(_) => return Err(malformed("header", "be an object")),
+        }
+        Ok(Self {
+            protected,
+            payload,
+            signature,
+            timestamps,
+        })
+    }
+}
+
+/// The signature time-stamps among the `JAdES` unsigned properties: each `etsiU` item is
+/// a JSON object, or its base64url (ETSI TS 119 182-1 §5.1.1); items other than `sigTst`
+/// are not read.
+fn etsi_u(value: &Value) -> Result<Vec<Vec<u8>>, JwsError> {
+    let bad = |detail: String| JwsError::EtsiU { detail };
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("it is not an array".into()))?;
+    let mut tokens = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let decoded;
+        let object = match item {
+            Value::Object(object) => object,
+            Value::String(encoded) => {
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(encoded.trim_end_matches('='))
+                    .map_err(|error| bad(format!("item {index} is not base64url: {error}")))?;
+                decoded = serde_json::from_slice::<Map<String, Value>>(&bytes)
+                    .map_err(|error| bad(format!("item {index} is not a JSON object: {error}")))?;
+                &decoded
+            }
+            _ => {
+                return Err(bad(format!(
+                    "item {index} is neither an object nor base64url"
+                )));
+            }
+        };
+        let Some(sig_tst) = object.get("sigTst") else {
+            continue;
+        };
+        if sig_tst.get("canonAlg").is_some() {
+            return Err(bad(
+                "sigTst with canonAlg is not supported (the imprint is over the signature value)"
+                    .into(),
+            ));
+        }
+        let list = sig_tst
+            .get("tstTokens")
+            .and_then(Value::as_array)
+            .filter(|list| !list.is_empty())
+            .ok_or_else(|| bad("sigTst has no tstTokens".into()))?;
+        for token in list {
+            let val = token
+                .get("val")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("a sigTst token has no \"val\"".into()))?;
+            if token
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|kind| kind != "DER")
+            {
+                return Err(bad("a sigTst token is not of type DER".into()));
+            }
+            let der = STANDARD
+                .decode(val)
+                .or_else(|_| URL_SAFE_NO_PAD.decode(val.trim_end_matches('=')))
+                .map_err(|error| bad(format!("a sigTst token is not base64: {error}")))?;
+            tokens.push(der);
+        }
+    }
+    Ok(tokens)
 }
 
 /// The signer certificate and the others the header carries.

@@ -35,6 +35,7 @@ mod report;
 mod revocation;
 mod scope;
 pub mod sign;
+pub mod timestamp;
 pub mod trusted_list;
 mod verify;
 
@@ -55,7 +56,9 @@ pub use profile::{ProfileError, ProfileRule};
 pub use renhice_model::FHIR_VERSION;
 pub use report::{
     CertificateReport, Check, CheckResult, Indication, SignatureReport, SignerInfo, Status,
+    SubIndication, TimestampReport,
 };
 pub use revocation::{Crl, CrlDefect, CrlError, RevocationStore};
+pub use timestamp::{TimeStampAuthority, TimestampError};
 pub use trusted_list::{TrustedList, TrustedListError, TrustedService};
 pub use verify::{Context, JOSE, PKCS7, Target, Verifier};

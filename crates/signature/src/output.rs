@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::datetime::rfc3339;
-use crate::report::{Check, Indication, SignatureReport, Status};
+use crate::report::{Check, Indication, SignatureReport, Status, SubIndication};
 
 /// The code system of the checks (`issue.details.coding.system`).
 pub const CHECK_SYSTEM: &str = "http://renhice.org/fhir/CodeSystem/signature-check";
@@ -26,7 +26,10 @@ impl SignatureReport {
             Indication::Indeterminate => (IssueSeverity::Warning, IssueType::Incomplete),
             Indication::Failed => (IssueSeverity::Error, IssueType::Security),
         };
-        let mut summary = format!("signature {indication}");
+        let mut summary = match self.sub_indication() {
+            Some(sub) => format!("signature {indication}/{sub}"),
+            None => format!("signature {indication}"),
+        };
         if let Some(signer) = &self.signer {
             let _ = write!(summary, ", signed by \"{}\"", signer.subject);
         }
@@ -80,8 +83,19 @@ impl SignatureReport {
             "indication": self.indication().as_str(),
             "format": self.format,
             "algorithm": self.algorithm,
+            "subIndication": self.sub_indication().map(SubIndication::as_str),
+            "level": self.level(),
             "signingTime": self.signing_time.map(rfc3339),
             "verifiedAt": rfc3339(self.verified_at),
+            "bestSignatureTime": self.best_signature_time.map(rfc3339),
+            "timestamps": self.timestamps.iter().map(|stamp| json!({
+                "genTime": stamp.gen_time.map(rfc3339),
+                "authority": stamp.authority,
+                "serial": stamp.serial,
+                "policy": stamp.policy,
+                "status": stamp.status.as_str(),
+                "reason": stamp.reason,
+            })).collect::<Vec<_>>(),
             "commitment": self.commitment,
             "signer": self.signer.as_ref().map(|signer| json!({
                 "subject": signer.subject,
@@ -130,7 +144,8 @@ fn issue_type(check: Check) -> IssueType {
         Check::Format => IssueType::Structure,
         Check::ContentIntegrity | Check::SignatureValue => IssueType::Invalid,
         Check::SigningTime => IssueType::Value,
-        Check::CertificatePath
+        Check::Timestamp
+        | Check::CertificatePath
         | Check::CertificateProfile
         | Check::CertificateValidity
         | Check::KeyUsage

@@ -626,7 +626,7 @@ fn profile(path: &[Certificate]) -> Result<String, ProfileError> {
 }
 
 /// Every certificate valid at `at` (RFC 5280 §6.1.3 (a)(2); the anchor too, as OpenSSL does).
-fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, PathError> {
+pub(crate) fn validity(path: &[Certificate], at: OffsetDateTime) -> Result<String, PathError> {
     for cert in path {
         if at < cert.not_before() {
             return Err(PathError::NotYetValid {

@@ -29,11 +29,13 @@ use crate::envelope::{Binding, Envelope};
 use crate::error::CryptoError;
 use crate::sign::SignError;
 
-const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+pub(crate) const ID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const ID_DATA: &str = "1.2.840.113549.1.7.1";
-const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
-const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+pub(crate) const ID_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+pub(crate) const ID_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
 const ID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+/// `id-aa-signatureTimeStampToken` (RFC 3161 Appendix A).
+pub(crate) const ID_SIGNATURE_TIME_STAMP: &str = "1.2.840.113549.1.9.16.2.14";
 
 /// Why a CMS signature cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,14 +144,46 @@ pub enum CmsError {
     },
 }
 
-/// Reads a detached CMS signature from `Signature.data`.
-pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envelope, CmsError> {
-    let der = STANDARD
-        .decode(data.trim().replace(['\n', '\r'], ""))
-        .map_err(|error| CmsError::NotBase64 {
-            detail: error.to_string(),
-        })?;
-    let info = ContentInfo::from_der(&der).map_err(|error| CmsError::NotContentInfo {
+/// A CMS `SignedData` with one `SignerInfo`, its signer certificate found and its
+/// algorithms known: what a detached signature and a time-stamp token have in common.
+pub(crate) struct SignedParts {
+    /// The `SignedData`.
+    pub(crate) signed: SignedData,
+    /// The signer certificate.
+    pub(crate) signer: Certificate,
+    /// The other certificates the structure carries.
+    pub(crate) extra: Vec<Certificate>,
+    /// The digest algorithm of the `SignerInfo` (of `messageDigest`).
+    pub(crate) digest: Hash,
+    /// The signature scheme and its hash.
+    pub(crate) scheme: Scheme,
+    pub(crate) signature_hash: Hash,
+}
+
+impl SignedParts {
+    /// The one `SignerInfo`.
+    pub(crate) fn info(&self) -> &SignerInfo {
+        // `read_signed` only returns structures with exactly one.
+        &self.signed.signer_infos.0.as_slice()[0]
+    }
+
+    /// The JOSE name of the signature algorithm, for reports.
+    pub(crate) fn algorithm(&self) -> String {
+        jose_name(
+            self.scheme,
+            self.signature_hash,
+            self.signer.public_key().ok(),
+        )
+    }
+}
+
+/// Reads a DER `ContentInfo` holding a `SignedData` with one `SignerInfo` whose
+/// certificate it carries.
+pub(crate) fn read_signed(
+    der: &[u8],
+    trust: &crate::path::TrustStore,
+) -> Result<SignedParts, CmsError> {
+    let info = ContentInfo::from_der(der).map_err(|error| CmsError::NotContentInfo {
         detail: error.to_string(),
     })?;
     if info.content_type.to_string() != ID_SIGNED_DATA {
@@ -163,9 +197,6 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
             .map_err(|error| CmsError::UnreadableSignedData {
                 detail: error.to_string(),
             })?;
-    if signed.encap_content_info.econtent.is_some() {
-        return Err(CmsError::AttachedContent);
-    }
     let mut certificates = Vec::new();
     for choice in signed.certificates.iter().flat_map(|set| set.0.iter()) {
         if let CertificateChoices::Certificate(cert) = choice {
@@ -192,7 +223,7 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
     let signer_cert = certificates.remove(position);
 
     let digest_oid = info.digest_alg.oid.to_string();
-    let hash =
+    let digest =
         Hash::from_oid(&digest_oid).ok_or(CmsError::UnsupportedDigest { oid: digest_oid })?;
     let signature_oid = info.signature_algorithm.oid.to_string();
     let parameters = info
@@ -201,14 +232,35 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
         .as_ref()
         .map(|any| any.value().to_vec());
     let (scheme, signature_hash) =
-        crypto::scheme_of_oid(&signature_oid, parameters.as_deref(), Some(hash))?;
+        crypto::scheme_of_oid(&signature_oid, parameters.as_deref(), Some(digest))?;
+    Ok(SignedParts {
+        signed,
+        signer: signer_cert,
+        extra: certificates,
+        digest,
+        scheme,
+        signature_hash,
+    })
+}
 
+/// Reads a detached CMS signature from `Signature.data`.
+pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envelope, CmsError> {
+    let der = STANDARD
+        .decode(data.trim().replace(['\n', '\r'], ""))
+        .map_err(|error| CmsError::NotBase64 {
+            detail: error.to_string(),
+        })?;
+    let parts = read_signed(&der, trust)?;
+    if parts.signed.encap_content_info.econtent.is_some() {
+        return Err(CmsError::AttachedContent);
+    }
+    let info = parts.info();
     let attributes = info
         .signed_attrs
         .as_ref()
         .ok_or(CmsError::NoSignedAttributes)?;
     let (content_type, message_digest, signing_time) = read_attributes(attributes)?;
-    if content_type != signed.encap_content_info.econtent_type {
+    if content_type != parts.signed.encap_content_info.econtent_type {
         return Err(CmsError::ContentTypeMismatch);
     }
     let signed_bytes = attributes
@@ -216,18 +268,37 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
         .map_err(|error| CmsError::AttributeEncoding {
             detail: error.to_string(),
         })?;
+    let signature = info.signature.as_bytes().to_vec();
+    // CAdES signature time-stamps (ETSI EN 319 122-1 §5.3), unsigned: each value is a
+    // time-stamp token over the signature value.
+    let mut timestamps = Vec::new();
+    for attribute in info.unsigned_attrs.iter().flat_map(|set| set.iter()) {
+        if attribute.oid.to_string() == ID_SIGNATURE_TIME_STAMP {
+            for value in attribute.values.iter() {
+                timestamps.push(
+                    value
+                        .to_der()
+                        .map_err(|error| CmsError::AttributeEncoding {
+                            detail: error.to_string(),
+                        })?,
+                );
+            }
+        }
+    }
     Ok(Envelope {
-        algorithm: jose_name(scheme, signature_hash, signer_cert.public_key().ok()),
-        scheme,
-        hash: signature_hash,
-        signer: signer_cert,
-        extra: certificates,
+        algorithm: parts.algorithm(),
+        scheme: parts.scheme,
+        hash: parts.signature_hash,
+        signer: parts.signer,
+        extra: parts.extra,
         signing_time,
         commitment: Vec::new(),
-        signature: info.signature.as_bytes().to_vec(),
+        timestamped: signature.clone(),
+        timestamps,
+        signature,
         binding: Binding::Digests {
             signed: signed_bytes,
-            hash,
+            hash: parts.digest,
             digests: vec![(None, message_digest)],
         },
     })
@@ -310,7 +381,7 @@ fn jose_name(scheme: Scheme, hash: Hash, key: Option<&PublicKey>) -> String {
     format!("{family}{bits}")
 }
 
-fn single_value(attribute: &Attribute) -> Result<&Any, CmsError> {
+pub(crate) fn single_value(attribute: &Attribute) -> Result<&Any, CmsError> {
     let values = attribute.values.as_slice();
     match values {
         [value] => Ok(value),
@@ -456,4 +527,71 @@ pub(crate) fn assemble(
         content: Any::encode_from(&signed_data).map_err(error)?,
     };
     info.to_der().map_err(error)
+}
+
+/// The signature value of the one `SignerInfo` of a CMS `ContentInfo` (what a `CAdES`
+/// signature time-stamp is over).
+pub(crate) fn signature_value(der: &[u8]) -> Result<Vec<u8>, SignError> {
+    let signed = signed_data(der)?;
+    let [info] = signed.signer_infos.0.as_slice() else {
+        return Err(SignError::Unreadable {
+            detail: "not exactly one SignerInfo".into(),
+        });
+    };
+    Ok(info.signature.as_bytes().to_vec())
+}
+
+/// The CMS `ContentInfo` with a `signature-time-stamp` unsigned attribute holding
+/// `token` added to its one `SignerInfo`.
+pub(crate) fn with_timestamp(der: &[u8], token: &[u8]) -> Result<Vec<u8>, SignError> {
+    let error = |error: cms::cert::x509::der::Error| SignError::Encoding {
+        detail: error.to_string(),
+    };
+    let mut signed = signed_data(der)?;
+    let [info] = signed.signer_infos.0.as_slice() else {
+        return Err(SignError::Unreadable {
+            detail: "not exactly one SignerInfo".into(),
+        });
+    };
+    let mut info = info.clone();
+    let mut values = SetOfVec::new();
+    values
+        .insert(Any::from_der(token).map_err(error)?)
+        .map_err(error)?;
+    let attribute = Attribute {
+        oid: ObjectIdentifier::new(ID_SIGNATURE_TIME_STAMP).map_err(|error| {
+            SignError::Encoding {
+                detail: error.to_string(),
+            }
+        })?,
+        values,
+    };
+    let mut unsigned = info.unsigned_attrs.take().unwrap_or_default();
+    unsigned.insert(attribute).map_err(error)?;
+    info.unsigned_attrs = Some(unsigned);
+    let mut infos = SetOfVec::new();
+    infos.insert(info).map_err(error)?;
+    signed.signer_infos = SignerInfos(infos);
+    let content_info = ContentInfo {
+        content_type: ObjectIdentifier::new(ID_SIGNED_DATA).map_err(|error| {
+            SignError::Encoding {
+                detail: error.to_string(),
+            }
+        })?,
+        content: Any::encode_from(&signed).map_err(error)?,
+    };
+    content_info.to_der().map_err(error)
+}
+
+fn signed_data(der: &[u8]) -> Result<SignedData, SignError> {
+    let unreadable = |error: cms::cert::x509::der::Error| SignError::Unreadable {
+        detail: error.to_string(),
+    };
+    let info = ContentInfo::from_der(der).map_err(unreadable)?;
+    if info.content_type.to_string() != ID_SIGNED_DATA {
+        return Err(SignError::Unreadable {
+            detail: format!("content type {} is not SignedData", info.content_type),
+        });
+    }
+    info.content.decode_as().map_err(unreadable)
 }

@@ -89,6 +89,12 @@ pub enum Check {
     /// The signing time is stated in the signed data, is not after the verification time
     /// and agrees with `Signature.when`.
     SigningTime,
+    /// Every signature time-stamp the signature carries (RFC 3161 token: `JAdES`
+    /// `sigTst`, `CAdES` `signature-time-stamp`) verifies: its authority's signature and
+    /// time-stamping certificate, and a message imprint over this signature's value. The
+    /// earliest valid one is the proof of existence the certificate checks use; without
+    /// one they use the verification time, never the signer's claim.
+    Timestamp,
     /// A certification path from the signer certificate to a configured trust anchor
     /// exists and satisfies the RFC 5280 rules (signatures, name chaining, basic
     /// constraints, path length, critical extensions).
@@ -99,13 +105,18 @@ pub enum Check {
     /// in CA certificates, an authority key identifier, a positive serial number of at
     /// most 20 octets ([`crate::ProfileRule`]).
     CertificateProfile,
-    /// Every certificate of the path was within its validity period at the signing time.
+    /// Every certificate of the path was within its validity period at the best signature
+    /// time: the time a valid time-stamp proves, else the verification time (ETSI
+    /// EN 319 102-1 §5.6). A certificate valid at the claimed signing time but expired
+    /// since, with no time-stamp, is indeterminate (`OUT_OF_BOUNDS_NO_POE`).
     CertificateValidity,
     /// The signer certificate's key usage (and extended key usage, if present) allows
     /// signing documents.
     KeyUsage,
     /// No certificate of the path was revoked at the signing time, according to
-    /// revocation information issued by its CA.
+    /// revocation information issued by its CA. A revocation after the time a valid
+    /// time-stamp proves does not count; one after the signer's claimed time alone leaves
+    /// the signature indeterminate (`REVOKED_NO_POE`).
     Revocation,
     /// The certificate's subject is the party `Signature.who` names.
     SignerIdentity,
@@ -113,11 +124,12 @@ pub enum Check {
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Format,
         Self::ContentIntegrity,
         Self::SignatureValue,
         Self::SigningTime,
+        Self::Timestamp,
         Self::CertificatePath,
         Self::CertificateProfile,
         Self::CertificateValidity,
@@ -134,6 +146,7 @@ impl Check {
             Self::ContentIntegrity => "content-integrity",
             Self::SignatureValue => "signature-value",
             Self::SigningTime => "signing-time",
+            Self::Timestamp => "time-stamp",
             Self::CertificatePath => "certificate-path",
             Self::CertificateProfile => "certificate-profile",
             Self::CertificateValidity => "certificate-validity",
@@ -151,9 +164,10 @@ impl Check {
             Self::ContentIntegrity => "integrity of the signed content",
             Self::SignatureValue => "signature value",
             Self::SigningTime => "signing time",
+            Self::Timestamp => "signature time-stamp (proof of existence)",
             Self::CertificatePath => "certification path to a trust anchor",
             Self::CertificateProfile => "certificates conform to the RFC 5280 profile",
-            Self::CertificateValidity => "certificate validity at the signing time",
+            Self::CertificateValidity => "certificate validity at the best signature time",
             Self::KeyUsage => "key usage fit for signing",
             Self::Revocation => "revocation status at the signing time",
             Self::SignerIdentity => "signer identity",
@@ -242,6 +256,12 @@ pub struct SignatureReport {
     pub signing_time: Option<OffsetDateTime>,
     /// The time the verification was made for.
     pub verified_at: OffsetDateTime,
+    /// The best signature time (ETSI EN 319 102-1 §5.6.2): the time the earliest valid
+    /// signature time-stamp proves, else the verification time; `None` when the signature
+    /// could not be read.
+    pub best_signature_time: Option<OffsetDateTime>,
+    /// The signature time-stamps the signature carries, each judged.
+    pub timestamps: Vec<TimestampReport>,
     /// The commitment the signer states (the `srCms` commitment or `Signature.type`).
     pub commitment: Vec<String>,
     /// The signer certificate, when it was found.
@@ -258,7 +278,52 @@ pub struct SignatureReport {
     pub checks: Vec<CheckResult>,
 }
 
+/// One signature time-stamp, as the report describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampReport {
+    /// The time the token states (`genTime`), when it could be read.
+    pub gen_time: Option<OffsetDateTime>,
+    /// The subject of the time-stamping certificate, when found.
+    pub authority: Option<String>,
+    /// The token's serial number (hexadecimal).
+    pub serial: Option<String>,
+    /// The authority's policy (dotted OID).
+    pub policy: Option<String>,
+    /// Passed: it proves the signature existed at `gen_time`.
+    pub status: Status,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The cause, when it did not pass.
+    pub error: Option<SignatureError>,
+}
+
 impl SignatureReport {
+    /// The ETSI baseline level the signature reaches with what it carries: `B-T` with a
+    /// valid signature time-stamp, `B-B` otherwise.
+    #[must_use]
+    pub fn level(&self) -> &'static str {
+        if self
+            .timestamps
+            .iter()
+            .any(|stamp| stamp.status == Status::Passed)
+        {
+            "B-T"
+        } else {
+            "B-B"
+        }
+    }
+
+    /// The ETSI EN 319 102-1 sub-indication of a verdict other than PASSED, from the
+    /// decisive check and its cause.
+    #[must_use]
+    pub fn sub_indication(&self) -> Option<SubIndication> {
+        if self.indication() == Indication::Passed {
+            return None;
+        }
+        let decisive = self.decisive()?;
+        Some(SubIndication::of(decisive))
+    }
+
     /// The overall verdict: FAILED if any check failed, INDETERMINATE if any could not
     /// be completed, PASSED otherwise.
     #[must_use]
@@ -297,13 +362,25 @@ impl SignatureReport {
 impl fmt::Display for SignatureReport {
     /// The report as text for a person: the verdict, the signer, then one line per check.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}: {} ({})",
-            self.location,
-            self.indication(),
-            self.format
-        )?;
+        match self.sub_indication() {
+            Some(sub) => writeln!(
+                f,
+                "{}: {}/{} ({}, {})",
+                self.location,
+                self.indication(),
+                sub,
+                self.format,
+                self.level()
+            )?,
+            None => writeln!(
+                f,
+                "{}: {} ({}, {})",
+                self.location,
+                self.indication(),
+                self.format,
+                self.level()
+            )?,
+        }
         if let Some(signer) = &self.signer {
             writeln!(f, "  signer:       {}", signer.subject)?;
             writeln!(f, "  issued by:    {}", signer.issuer)?;
@@ -316,6 +393,20 @@ impl fmt::Display for SignatureReport {
             "  verified for: {}",
             crate::datetime::rfc3339(self.verified_at)
         )?;
+        for stamp in &self.timestamps {
+            writeln!(
+                f,
+                "  time-stamp:   {} by {} [{}]",
+                stamp
+                    .gen_time
+                    .map_or_else(|| "?".to_owned(), crate::datetime::rfc3339),
+                stamp.authority.as_deref().unwrap_or("?"),
+                stamp.status.as_str()
+            )?;
+        }
+        if let Some(best) = self.best_signature_time {
+            writeln!(f, "  best time:    {}", crate::datetime::rfc3339(best))?;
+        }
         if !self.commitment.is_empty() {
             writeln!(f, "  commitment:   {}", self.commitment.join(", "))?;
         }
@@ -377,4 +468,123 @@ impl CertificateReport {
 
 fn find(checks: &[CheckResult], check: Check) -> Option<&CheckResult> {
     checks.iter().find(|result| result.check == check)
+}
+
+/// The ETSI EN 319 102-1 §5.1.3 sub-indication that says why a signature is FAILED or
+/// INDETERMINATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SubIndication {
+    /// The signature cannot be read.
+    FormatFailure,
+    /// The signed data are not at hand.
+    SignedDataNotFound,
+    /// The signed content was changed.
+    HashFailure,
+    /// The signature value does not verify.
+    SigCryptoFailure,
+    /// A constraint on the signature (signing time, signer identity, time-stamp) fails.
+    SigConstraintsFailure,
+    /// No path to a trust anchor.
+    NoCertificateChainFound,
+    /// A constraint on the path (profile, key usage, name or policy rules) fails.
+    ChainConstraintsFailure,
+    /// A certificate had expired at the best signature time, which a time-stamp proves.
+    Expired,
+    /// A certificate was not yet valid at the best signature time.
+    NotYetValid,
+    /// A certificate is expired now, and nothing proves the signature was made before.
+    OutOfBoundsNoPoe,
+    /// The signer's certificate was revoked before the best signature time.
+    Revoked,
+    /// A certificate was revoked after the claimed signing time, which nothing proves.
+    RevokedNoPoe,
+    /// The revocation status cannot be known with the information at hand.
+    TryLater,
+}
+
+impl SubIndication {
+    /// The ETSI name (`OUT_OF_BOUNDS_NO_POE`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FormatFailure => "FORMAT_FAILURE",
+            Self::SignedDataNotFound => "SIGNED_DATA_NOT_FOUND",
+            Self::HashFailure => "HASH_FAILURE",
+            Self::SigCryptoFailure => "SIG_CRYPTO_FAILURE",
+            Self::SigConstraintsFailure => "SIG_CONSTRAINTS_FAILURE",
+            Self::NoCertificateChainFound => "NO_CERTIFICATE_CHAIN_FOUND",
+            Self::ChainConstraintsFailure => "CHAIN_CONSTRAINTS_FAILURE",
+            Self::Expired => "EXPIRED",
+            Self::NotYetValid => "NOT_YET_VALID",
+            Self::OutOfBoundsNoPoe => "OUT_OF_BOUNDS_NO_POE",
+            Self::Revoked => "REVOKED",
+            Self::RevokedNoPoe => "REVOKED_NO_POE",
+            Self::TryLater => "TRY_LATER",
+        }
+    }
+
+    fn of(decisive: &CheckResult) -> Self {
+        use crate::error::{PathError, RevocationError};
+        use crate::timestamp::TimestampError;
+        let error = decisive.error.as_ref();
+        match decisive.check {
+            Check::Format => match error {
+                Some(SignatureError::NoTarget | SignatureError::MissingTargets { .. }) => {
+                    Self::SignedDataNotFound
+                }
+                _ => Self::FormatFailure,
+            },
+            Check::ContentIntegrity => Self::HashFailure,
+            Check::SignatureValue => Self::SigCryptoFailure,
+            Check::SigningTime | Check::SignerIdentity => Self::SigConstraintsFailure,
+            Check::Timestamp => match error {
+                Some(SignatureError::Timestamp(
+                    TimestampError::ImprintMismatch | TimestampError::TstInfoChanged,
+                )) => Self::HashFailure,
+                Some(SignatureError::Timestamp(TimestampError::SignatureValue { .. })) => {
+                    Self::SigCryptoFailure
+                }
+                Some(SignatureError::Timestamp(TimestampError::Authority {
+                    check: "revocation",
+                    ..
+                })) => Self::TryLater,
+                Some(SignatureError::Timestamp(TimestampError::Authority { .. })) => {
+                    Self::NoCertificateChainFound
+                }
+                _ => Self::SigConstraintsFailure,
+            },
+            Check::CertificatePath => match error {
+                Some(SignatureError::Path(
+                    PathError::UntrustedRoot { .. } | PathError::IssuerNotFound { .. },
+                )) => Self::NoCertificateChainFound,
+                _ => Self::ChainConstraintsFailure,
+            },
+            Check::CertificateProfile | Check::KeyUsage => Self::ChainConstraintsFailure,
+            Check::CertificateValidity => match error {
+                Some(SignatureError::Path(PathError::ExpiredWithoutProof { .. })) => {
+                    Self::OutOfBoundsNoPoe
+                }
+                Some(SignatureError::Path(PathError::NotYetValid { .. })) => Self::NotYetValid,
+                _ => Self::Expired,
+            },
+            Check::Revocation => match (decisive.status, error) {
+                (Status::Failed, _) => Self::Revoked,
+                (_, Some(SignatureError::Revocation { causes }))
+                    if causes.iter().any(|cause| {
+                        matches!(cause, RevocationError::RevokedAfterSigning { .. })
+                    }) =>
+                {
+                    Self::RevokedNoPoe
+                }
+                _ => Self::TryLater,
+            },
+        }
+    }
+}
+
+impl fmt::Display for SubIndication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -318,6 +318,17 @@ impl Crl {
     }
 }
 
+/// The time a certificate's status is asked for, and whether a time-stamp proves the
+/// signature existed then (so a later revocation does not reach it) or it is only the
+/// signer's claim (so a later revocation leaves the signature indeterminate).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signing {
+    /// The time.
+    pub(crate) time: OffsetDateTime,
+    /// Whether a time-stamp proves it.
+    pub(crate) proven: bool,
+}
+
 /// The CRLs through each distribution point, newest first, until every reason is
 /// covered: `Err` with the evidence when one lists the certificate, else the reasons
 /// covered and the CRLs relied on.
@@ -326,7 +337,7 @@ fn walk<'a>(
     points: &[DistributionPoint],
     usable: &[&'a Crl],
     signed: &dyn Fn(&Crl) -> bool,
-    signing_time: OffsetDateTime,
+    signing: Signing,
 ) -> Result<(u16, Vec<&'a Crl>), Box<Evidence>> {
     let is_ca = cert.is_ca();
     let mut mask = 0;
@@ -386,7 +397,7 @@ fn walk<'a>(
                     cert,
                     entry.date,
                     entry.reason.as_deref(),
-                    signing_time,
+                    signing,
                     source,
                 )));
             }
@@ -547,11 +558,29 @@ impl Evidence {
         cert: &Certificate,
         date: OffsetDateTime,
         reason: Option<&str>,
-        signing_time: OffsetDateTime,
+        signing: Signing,
         source: RevocationSource,
     ) -> Self {
+        let signing_time = signing.time;
         let subject = cert.subject().to_owned();
         let reason = reason.map(str::to_owned);
+        if date > signing_time && signing.proven {
+            // A time-stamp proves the signature existed before the revocation (ETSI
+            // EN 319 102-1, past signature validation): the revocation does not reach it.
+            return Self {
+                weight: 2,
+                status: Status::Passed,
+                good: Some(format!(
+                    "\"{subject}\" was revoked on {}{}, after the time-stamp of {} that proves the signature existed before ({source})",
+                    crate::datetime::rfc3339(date),
+                    reason
+                        .map(|reason| format!(" ({reason})"))
+                        .unwrap_or_default(),
+                    crate::datetime::rfc3339(signing_time),
+                )),
+                causes: Vec::new(),
+            };
+        }
         if date <= signing_time {
             Self {
                 weight: 3,
@@ -673,11 +702,11 @@ impl RevocationStore {
         cert: &Certificate,
         issuer: &Certificate,
         signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
-        signing_time: OffsetDateTime,
+        signing: Signing,
         verified_at: OffsetDateTime,
     ) -> (Status, String, Vec<RevocationError>) {
-        let ocsp = self.ocsp_evidence(cert, issuer, signing_time, verified_at);
-        let crl = self.crl_evidence(cert, issuer, signers_for, signing_time, verified_at);
+        let ocsp = self.ocsp_evidence(cert, issuer, signing, verified_at);
+        let crl = self.crl_evidence(cert, issuer, signers_for, signing, verified_at);
         if ocsp.weight == 0 && crl.weight == 0 {
             let responders = cert.ocsp_responders();
             let mut causes = crl.causes;
@@ -706,9 +735,10 @@ impl RevocationStore {
         cert: &Certificate,
         issuer: &Certificate,
         signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
-        signing_time: OffsetDateTime,
+        signing: Signing,
         verified_at: OffsetDateTime,
     ) -> Evidence {
+        let signing_time = signing.time;
         let pseudo = [DistributionPoint::default()];
         let points = match cert.distribution_points() {
             [] => &pseudo[..],
@@ -762,7 +792,7 @@ impl RevocationStore {
                 None => true,
             })
             .collect();
-        let (mask, used) = match walk(cert, points, &usable, &signed, signing_time) {
+        let (mask, used) = match walk(cert, points, &usable, &signed, signing) {
             Ok(found) => found,
             Err(revoked) => return *revoked,
         };
@@ -814,9 +844,10 @@ impl RevocationStore {
         &self,
         cert: &Certificate,
         issuer: &Certificate,
-        signing_time: OffsetDateTime,
+        signing: Signing,
         verified_at: OffsetDateTime,
     ) -> Evidence {
+        let signing_time = signing.time;
         let responses = self
             .ocsp
             .read()
@@ -869,7 +900,7 @@ impl RevocationStore {
             this_update,
         };
         if let Answer::Revoked(date, reason) = &answer {
-            return Evidence::revoked(cert, *date, reason.as_deref(), signing_time, source);
+            return Evidence::revoked(cert, *date, reason.as_deref(), signing, source);
         }
         if this_update >= signing_time || next_update.is_some_and(|next| next >= signing_time) {
             Evidence::good(format!("\"{subject}\" is good per the {source}"))

@@ -109,6 +109,24 @@ pub enum SignError {
     /// The Provenance has no target.
     #[error("the Provenance has no target to sign")]
     NoTarget,
+    /// The time-stamp authority's answer cannot be used.
+    #[error("time-stamp: {source}")]
+    Timestamp {
+        /// Why.
+        source: crate::timestamp::TimestampError,
+    },
+    /// The time-stamp authority could not be asked.
+    #[error("the time-stamp authority could not be asked: {detail}")]
+    TimestampAuthority {
+        /// Why (connection, HTTP status).
+        detail: String,
+    },
+    /// The signature to time-stamp cannot be read.
+    #[error("the signature to time-stamp cannot be read: {detail}")]
+    Unreadable {
+        /// Why.
+        detail: String,
+    },
 }
 
 /// The signature format to produce.
@@ -413,5 +431,89 @@ pub fn sign_provenance(
     let method = options.canonicalization.unwrap_or(Canonicalization::Static);
     let signature = sign_targets(key, &ordered, method, options)?;
     provenance.signature.push(signature);
+    Ok(())
+}
+
+/// Adds a signature time-stamp from `authority` to a signature made by [`sign_targets`]
+/// (ETSI baseline B-B to B-T): for `application/jose`, a `JAdES` `sigTst` over the
+/// base64url of the signature value, in the `etsiU` unprotected header of the flattened
+/// JSON serialization; for `application/pkcs7-signature`, a `CAdES`
+/// `signature-time-stamp` unsigned attribute over the signature value. The signed bytes
+/// do not change, so the signature value stays valid.
+///
+/// # Errors
+/// The signature cannot be read, or the authority cannot be asked or refuses, or its
+/// token answers another request.
+pub fn add_timestamp(
+    signature: &mut Signature,
+    authority: &dyn crate::timestamp::TimeStampAuthority,
+) -> Result<(), SignError> {
+    let unreadable = |detail: String| SignError::Unreadable { detail };
+    let format = signature
+        .sig_format
+        .as_ref()
+        .and_then(|format| format.value.clone())
+        .unwrap_or_default();
+    let data = signature
+        .data
+        .as_ref()
+        .and_then(|data| data.value.clone())
+        .ok_or_else(|| unreadable("Signature.data is missing".into()))?;
+    let bytes = STANDARD
+        .decode(data.trim())
+        .map_err(|error| unreadable(format!("Signature.data is not base64: {error}")))?;
+    let essence = format.split(';').next().unwrap_or_default().trim();
+    let data = match essence {
+        JOSE => {
+            let text =
+                String::from_utf8(bytes).map_err(|_| unreadable("the JWS is not text".into()))?;
+            let mut object = if text.trim_start().starts_with('{') {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                    .map_err(|error| unreadable(format!("the JWS JSON: {error}")))?
+            } else {
+                let parts: Vec<&str> = text.split('.').collect();
+                let [header, "", value] = parts.as_slice() else {
+                    return Err(unreadable("not a detached compact JWS".into()));
+                };
+                let mut object = serde_json::Map::new();
+                object.insert("protected".into(), (*header).into());
+                object.insert("signature".into(), (*value).into());
+                object
+            };
+            let value = object
+                .get("signature")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| unreadable("the JWS has no signature".into()))?
+                .to_owned();
+            let token = crate::timestamp::request_token(authority, value.as_bytes())?;
+            let item = serde_json::json!({
+                "sigTst": { "tstTokens": [ { "val": STANDARD.encode(token) } ] }
+            });
+            let header = object
+                .entry("header")
+                .or_insert_with(|| serde_json::json!({}));
+            let etsi_u = header
+                .as_object_mut()
+                .ok_or_else(|| unreadable("the JWS unprotected header is not an object".into()))?
+                .entry("etsiU")
+                .or_insert_with(|| serde_json::json!([]));
+            etsi_u
+                .as_array_mut()
+                .ok_or_else(|| unreadable("etsiU is not an array".into()))?
+                .push(URL_SAFE_NO_PAD.encode(item.to_string()).into());
+            STANDARD.encode(serde_json::Value::Object(object).to_string())
+        }
+        PKCS7 => {
+            let value = pkcs7::signature_value(&bytes)?;
+            let token = crate::timestamp::request_token(authority, &value)?;
+            STANDARD.encode(pkcs7::with_timestamp(&bytes, &token)?)
+        }
+        other => {
+            return Err(unreadable(format!(
+                "sigFormat {other:?} is not one renhice signs"
+            )));
+        }
+    };
+    signature.data = Some(Primitive::new(data));
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The verifier: finds the signatures of a FHIR resource, resolves what each one signs and
 //! who it says signed, and runs every check.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use renhice_model::canonical::Canonicalization;
@@ -12,14 +14,17 @@ use crate::cert::{Certificate, hex, key_usage};
 use crate::datetime::{parse_rfc3339, rfc3339};
 use crate::envelope::{Binding, Envelope, Named};
 use crate::error::{
-    ContentError, FormatError, IdentityError, KeyUsageError, SignatureError, SigningTimeError,
-    TargetError,
+    ContentError, FormatError, IdentityError, KeyUsageError, PathError, SignatureError,
+    SigningTimeError, TargetError,
 };
 use crate::names::Name;
 use crate::path::TrustStore;
 use crate::policy::PolicySettings;
-use crate::report::{CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status};
-use crate::revocation::RevocationStore;
+use crate::report::{
+    CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status, TimestampReport,
+};
+use crate::revocation::{RevocationStore, Signing};
+use crate::timestamp::{TimestampError, Token};
 use crate::{crypto, jws, pkcs7};
 
 /// `sigFormat` of a JWS.
@@ -95,7 +100,7 @@ impl Verifier {
     ) -> CertificateReport {
         let evaluation = self.trust.evaluate(certificate, extra, at);
         let revocation = if evaluation.complete {
-            self.revocation_check(&evaluation.path, extra, at, at)
+            self.revocation_check(&evaluation.path, extra, unproven(at), at)
         } else {
             result(
                 Check::Revocation,
@@ -256,12 +261,17 @@ impl Verifier {
         let (integrity, value) = content_and_value(&envelope, &contents);
         checks.push(integrity);
         checks.push(value);
-        checks.push(signing_time(signature, &envelope, at));
+        let (stamps, proof) = self.timestamps(&envelope, at);
+        checks.push(signing_time(signature, &envelope, at, proof));
+        checks.push(stamps_check(&stamps, proof, at));
+        report.timestamps = stamps;
 
-        let signing = envelope.signing_time;
-        let evaluation = self
-            .trust
-            .evaluate(&envelope.signer, &envelope.extra, signing);
+        // The best signature time (ETSI EN 319 102-1 §5.6): what a time-stamp proves, else
+        // the verification time. The signer's own claim proves nothing: a signer whose
+        // certificate has expired could write any earlier time.
+        let best = proof.unwrap_or(at);
+        report.best_signature_time = Some(best);
+        let evaluation = self.trust.evaluate(&envelope.signer, &envelope.extra, best);
         report.path = evaluation
             .path
             .iter()
@@ -276,7 +286,7 @@ impl Verifier {
         }
         checks.push(evaluation.path_check.clone());
         checks.push(evaluation.profile_check.clone());
-        checks.push(evaluation.validity_check.clone());
+        checks.push(Self::validity_check(&envelope, &evaluation, proof, at));
         checks.push(key_usage_check(&envelope.signer));
         if evaluation.complete {
             for pair in evaluation.path.windows(2) {
@@ -286,6 +296,13 @@ impl Verifier {
             }
         }
         checks.push(if evaluation.complete {
+            // Without a proof, the status at the claimed time: a revocation before it
+            // fails (the signer's own claim places the signature after it), one after it
+            // leaves the signature indeterminate.
+            let signing = match proof {
+                Some(time) => Signing { time, proven: true },
+                None => unproven(envelope.signing_time),
+            };
             self.revocation_check(&evaluation.path, &envelope.extra, signing, at)
         } else {
             result(
@@ -343,7 +360,7 @@ impl Verifier {
         &self,
         path: &[Certificate],
         extra: &[Certificate],
-        signing: OffsetDateTime,
+        signing: Signing,
         at: OffsetDateTime,
     ) -> CheckResult {
         self.revocation_of(path, extra, signing, at, 0)
@@ -357,7 +374,7 @@ impl Verifier {
         &self,
         path: &[Certificate],
         extra: &[Certificate],
-        signing: OffsetDateTime,
+        signing: Signing,
         at: OffsetDateTime,
         depth: usize,
     ) -> CheckResult {
@@ -407,6 +424,209 @@ impl Verifier {
             check.error = Some(SignatureError::Revocation { causes });
         }
         check
+    }
+}
+
+impl Verifier {
+    /// Every signature time-stamp of `envelope`, judged as of `at`, and the time the
+    /// earliest valid one proves.
+    fn timestamps(
+        &self,
+        envelope: &Envelope,
+        at: OffsetDateTime,
+    ) -> (Vec<TimestampReport>, Option<OffsetDateTime>) {
+        let stamps: Vec<TimestampReport> = envelope
+            .timestamps
+            .iter()
+            .map(|der| self.timestamp(der, &envelope.timestamped, at))
+            .collect();
+        let proof = stamps
+            .iter()
+            .filter(|stamp| stamp.status == Status::Passed)
+            .filter_map(|stamp| stamp.gen_time)
+            .min();
+        (stamps, proof)
+    }
+
+    /// One time-stamp token over `data`, judged as of `at` (see [`crate::timestamp`]).
+    #[must_use]
+    pub fn verify_timestamp(
+        &self,
+        token: &[u8],
+        data: &[u8],
+        at: OffsetDateTime,
+    ) -> TimestampReport {
+        self.timestamp(token, data, at)
+    }
+
+    fn timestamp(&self, der: &[u8], data: &[u8], at: OffsetDateTime) -> TimestampReport {
+        let mut report = TimestampReport {
+            gen_time: None,
+            authority: None,
+            serial: None,
+            policy: None,
+            status: Status::Failed,
+            reason: String::new(),
+            error: None,
+        };
+        let refuse = |mut report: TimestampReport, status: Status, error: TimestampError| {
+            report.status = status;
+            report.reason = error.to_string();
+            report.error = Some(SignatureError::Timestamp(error));
+            report
+        };
+        let token = match Token::read(der, &self.trust) {
+            Ok(token) => token,
+            Err(error) => return refuse(report, Status::Failed, error),
+        };
+        let tsa = &token.parts.signer;
+        report.gen_time = Some(token.gen_time);
+        report.authority = Some(tsa.subject().to_owned());
+        report.serial = Some(token.serial.clone());
+        report.policy = Some(token.policy.clone());
+        if let Err(error) = token.check_binding(data) {
+            return refuse(report, Status::Failed, error);
+        }
+        if token.gen_time > at + WHEN_TOLERANCE {
+            let error = TimestampError::AfterVerification {
+                gen_time: token.gen_time,
+                verified_at: at,
+            };
+            return refuse(report, Status::Failed, error);
+        }
+        if let Err(error) = token.check_usage() {
+            return refuse(report, Status::Failed, error);
+        }
+        if token.gen_time < tsa.not_before() || token.gen_time > tsa.not_after() {
+            let error = TimestampError::OutsideValidity {
+                subject: tsa.subject().to_owned(),
+                gen_time: token.gen_time,
+                not_before: tsa.not_before(),
+                not_after: tsa.not_after(),
+            };
+            return refuse(report, Status::Failed, error);
+        }
+        // The authority's path is held to RFC 5280 at the verification time, not to the
+        // policies required of signers of clinical acts.
+        let extra = &token.parts.extra;
+        let evaluation = self
+            .trust
+            .evaluate_with(tsa, extra, at, &PolicySettings::default());
+        let authority = |check: &CheckResult| TimestampError::Authority {
+            subject: tsa.subject().to_owned(),
+            check: check.check.code(),
+            reason: check.reason.clone(),
+        };
+        for check in [
+            &evaluation.path_check,
+            &evaluation.profile_check,
+            &evaluation.validity_check,
+        ] {
+            if check.status != Status::Passed || !evaluation.complete {
+                return refuse(report, Status::Indeterminate, authority(check));
+            }
+        }
+        let revocation =
+            self.revocation_check(&evaluation.path, extra, unproven(token.gen_time), at);
+        if revocation.status != Status::Passed {
+            let status = if revocation.status == Status::Failed {
+                Status::Failed
+            } else {
+                Status::Indeterminate
+            };
+            return refuse(report, status, authority(&revocation));
+        }
+        report.status = Status::Passed;
+        report.reason = format!(
+            "a time-stamp of \"{}\" (serial {}, policy {}) proves the signature existed at {}",
+            tsa.subject(),
+            token.serial,
+            token.policy,
+            rfc3339(token.gen_time)
+        );
+        report
+    }
+
+    /// The validity check. Every certificate of the path must be valid at the claimed
+    /// signing time (a signer who claims to have signed outside its certificate's validity
+    /// contradicts itself) and at the best signature time; one valid at the claimed time
+    /// but expired since, with no time-stamp proving the signature came first, is
+    /// indeterminate (`OUT_OF_BOUNDS_NO_POE`) rather than failed.
+    fn validity_check(
+        envelope: &Envelope,
+        evaluation: &crate::path::PathEvaluation,
+        proof: Option<OffsetDateTime>,
+        at: OffsetDateTime,
+    ) -> CheckResult {
+        let check = evaluation.validity_check.clone();
+        let claimed = envelope.signing_time.min(at);
+        if let Err(error) = crate::path::validity(&evaluation.path, claimed) {
+            return CheckResult::failed(Check::CertificateValidity, SignatureError::Path(error));
+        }
+        match &check.error {
+            Some(SignatureError::Path(PathError::Expired {
+                subject, not_after, ..
+            })) if proof.is_none() => CheckResult::because(
+                Check::CertificateValidity,
+                Status::Indeterminate,
+                PathError::ExpiredWithoutProof {
+                    subject: subject.clone(),
+                    not_after: *not_after,
+                    verified_at: at,
+                    claimed: envelope.signing_time,
+                },
+            ),
+            _ => check,
+        }
+    }
+}
+
+/// The summary check of the signature time-stamps.
+fn stamps_check(
+    stamps: &[TimestampReport],
+    proof: Option<OffsetDateTime>,
+    at: OffsetDateTime,
+) -> CheckResult {
+    if stamps.is_empty() {
+        return result(
+            Check::Timestamp,
+            Status::Passed,
+            format!(
+                "no signature time-stamp: the certificates are judged at the verification time, {}, not at the claimed signing time",
+                rfc3339(at)
+            ),
+        );
+    }
+    // A token that does not verify is a defect of the signature, even beside a valid one.
+    let worst = stamps
+        .iter()
+        .find(|stamp| stamp.status == Status::Failed)
+        .or_else(|| stamps.iter().find(|stamp| stamp.status != Status::Passed));
+    if let Some(stamp) = worst {
+        return CheckResult {
+            check: Check::Timestamp,
+            status: stamp.status,
+            reason: stamp.reason.clone(),
+            error: stamp.error.clone(),
+        };
+    }
+    let reasons: Vec<&str> = stamps.iter().map(|stamp| stamp.reason.as_str()).collect();
+    let mut reason = reasons.join("; ");
+    if let (Some(proof), true) = (proof, stamps.len() > 1) {
+        let _ = write!(
+            reason,
+            "; the earliest, {}, is the best signature time",
+            rfc3339(proof)
+        );
+    }
+    result(Check::Timestamp, Status::Passed, reason)
+}
+
+/// A signing time nothing proves.
+fn unproven(time: OffsetDateTime) -> Signing {
+    Signing {
+        time,
+        proven: false,
     }
 }
 
@@ -462,7 +682,7 @@ impl Verifier {
                 && passed(&evaluation.path_check)
                 && passed(&evaluation.profile_check)
                 && passed(&evaluation.validity_check)
-                && passed(&self.revocation_of(&evaluation.path, extra, at, at, depth))
+                && passed(&self.revocation_of(&evaluation.path, extra, unproven(at), at, depth))
             {
                 signers.push(candidate.clone());
             }
@@ -636,6 +856,8 @@ fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> Si
         algorithm: None,
         signing_time: None,
         verified_at: at,
+        best_signature_time: None,
+        timestamps: Vec::new(),
         commitment: signature
             .r#type
             .iter()
@@ -734,8 +956,24 @@ fn digests_check(
     )
 }
 
-fn signing_time(signature: &Signature, envelope: &Envelope, at: OffsetDateTime) -> CheckResult {
+fn signing_time(
+    signature: &Signature,
+    envelope: &Envelope,
+    at: OffsetDateTime,
+    proof: Option<OffsetDateTime>,
+) -> CheckResult {
     let signed = envelope.signing_time;
+    if let Some(timestamp) = proof
+        && signed > timestamp + WHEN_TOLERANCE
+    {
+        return CheckResult::failed(
+            Check::SigningTime,
+            SigningTimeError::AfterTimestamp {
+                signing_time: signed,
+                timestamp,
+            },
+        );
+    }
     if signed > at + WHEN_TOLERANCE {
         return CheckResult::failed(
             Check::SigningTime,

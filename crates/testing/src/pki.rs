@@ -25,6 +25,10 @@ const DOCUMENT_SIGNING: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 3, 36];
 const AUTHORITY_INFO_ACCESS: [u64; 9] = [1, 3, 6, 1, 5, 5, 7, 1, 1];
 /// `id-ad-ocsp` (1.3.6.1.5.5.7.48.1), DER.
 const AD_OCSP: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+/// `extKeyUsage` (2.5.29.37).
+const EXTENDED_KEY_USAGE: [u64; 4] = [2, 5, 29, 37];
+/// `id-kp-timeStamping` (1.3.6.1.5.5.7.3.8), DER.
+const ID_KP_TIME_STAMPING: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x08];
 /// `serialNumber` (2.5.4.5).
 const SERIAL_NUMBER: [u64; 4] = [2, 5, 4, 5];
 
@@ -136,6 +140,9 @@ struct Spec {
     dni: Option<String>,
     crl: Option<String>,
     ocsp: Option<String>,
+    /// A time-stamping certificate: a critical extended key usage with
+    /// `id-kp-timeStamping` alone (RFC 3161 §2.3), which rcgen does not mark critical.
+    time_stamping: bool,
 }
 
 /// The generated PKI.
@@ -167,6 +174,11 @@ pub struct TestPki {
     /// A certificate of the intermediate without `id-kp-OCSPSigning`, which must not be
     /// believed when it signs OCSP responses.
     pub impostor_responder: Issued,
+    /// A time-stamp authority under the intermediate (critical extended key usage
+    /// `id-kp-timeStamping`), valid ten years.
+    pub tsa: Issued,
+    /// A time-stamp authority under the root that is not trusted.
+    pub untrusted_tsa: Issued,
 }
 
 /// Every signer case, with what a verifier must conclude about its certificate at the
@@ -234,6 +246,7 @@ impl TestPki {
             dni: None,
             crl: crl.map(str::to_owned),
             ocsp: None,
+            time_stamping: false,
         };
         let root = issue(
             &ca_spec("ECERNEP Prueba Raiz", Ca::Unconstrained, None),
@@ -295,6 +308,7 @@ impl TestPki {
             dni: Some(dni.to_owned()),
             crl: Some(dp("intermediate.crl")),
             ocsp: Some(dp("ocsp")),
+            time_stamping: false,
         };
         let mut signers = BTreeMap::new();
         let mut serial = 100;
@@ -383,6 +397,7 @@ impl TestPki {
             dni: None,
             crl: None,
             ocsp: None,
+            time_stamping: false,
         };
         let responder = issue(
             &responder_spec(
@@ -399,6 +414,25 @@ impl TestPki {
             ),
             Some(&intermediate),
             91,
+        );
+
+        let tsa_spec = |name: &str, crl: Option<String>| Spec {
+            time_stamping: true,
+            crl,
+            ..responder_spec(name, Vec::new())
+        };
+        let tsa = issue(
+            &tsa_spec(
+                "EREP Prueba Sellado de Tiempo",
+                Some(dp("intermediate.crl")),
+            ),
+            Some(&intermediate),
+            92,
+        );
+        let untrusted_tsa = issue(
+            &tsa_spec("Otra Entidad Sellado de Tiempo", None),
+            Some(&other_intermediate),
+            93,
         );
 
         let revoked_serial = signers["revoked"].cert.serial.clone();
@@ -448,6 +482,8 @@ impl TestPki {
             later_crl,
             responder,
             impostor_responder,
+            tsa,
+            untrusted_tsa,
         }
     }
 
@@ -493,6 +529,15 @@ impl TestPki {
         ] {
             std::fs::write(dir.join(format!("ocsp/{name}.pem")), &issued.pem)?;
             std::fs::write(dir.join(format!("ocsp/{name}.key.pem")), &issued.key.pem)?;
+        }
+        std::fs::create_dir_all(dir.join("tsa"))?;
+        for (name, issued, chain) in [
+            ("tsa", &self.tsa, &self.intermediate),
+            ("untrusted", &self.untrusted_tsa, &self.other_intermediate),
+        ] {
+            std::fs::write(dir.join(format!("tsa/{name}.pem")), &issued.pem)?;
+            std::fs::write(dir.join(format!("tsa/{name}.key.pem")), &issued.key.pem)?;
+            std::fs::write(dir.join(format!("tsa/{name}.chain.pem")), &chain.pem)?;
         }
         for signer in self.signers.values() {
             std::fs::write(
@@ -645,6 +690,12 @@ fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
                 tlv(0x30, &description),
             ));
     }
+    if spec.time_stamping {
+        let mut usage =
+            CustomExtension::from_oid_content(&EXTENDED_KEY_USAGE, tlv(0x30, &ID_KP_TIME_STAMPING));
+        usage.set_criticality(true);
+        params.custom_extensions.push(usage);
+    }
     let cert = match issuer {
         Some(issuer) => params.signed_by(&key.pair, &issuer.issuer()),
         None => params.self_signed(&key.pair),
@@ -692,4 +743,106 @@ fn crl(issuer: &Issued, this_update: OffsetDateTime, revoked: Vec<RevokedCertPar
         .expect("CRL generation")
         .der()
         .to_vec()
+}
+
+/// OpenSSL as a time-stamp authority (`openssl ts -reply`): answers the DER
+/// `TimeStampReq` `request` with a DER `TimeStampResp` signed by the authority `tsa`
+/// (`tsa` or `untrusted`, as in `dir/tsa/`) of the PKI written to `dir`
+/// ([`TestPki::write_to`]). Its `genTime` is the system clock's, to the second, with an
+/// ESS `signingCertificateV2` and the issuing CA in the token.
+///
+/// # Panics
+/// When OpenSSL is not installed or fails: tests that need it must fail, not skip.
+#[must_use]
+pub fn openssl_tsa_reply(dir: &Path, request: &[u8], tsa: &str) -> Vec<u8> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let config = dir.join(format!("tsa/{tsa}.cnf"));
+    if !config.exists() {
+        std::fs::write(dir.join(format!("tsa/{tsa}.serial")), "01\n").expect("write the serial");
+        std::fs::write(
+            &config,
+            format!(
+                "[ tsa ]\ndefault_tsa = tsa_config\n\n[ tsa_config ]\ndir = .\n\
+                 serial = ./tsa/{tsa}.serial\ncrypto_device = builtin\n\
+                 signer_cert = ./tsa/{tsa}.pem\ncerts = ./tsa/{tsa}.chain.pem\n\
+                 signer_key = ./tsa/{tsa}.key.pem\nsigner_digest = sha256\n\
+                 default_policy = 1.3.6.1.4.1.59685.3.1\n\
+                 digests = sha256, sha384, sha512\naccuracy = secs:1\nordering = yes\n\
+                 tsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n"
+            ),
+        )
+        .expect("write the TSA configuration");
+    }
+    let request_file = format!("tsq-{}-{n}.der", std::process::id());
+    let response_file = format!("tsr-{}-{n}.der", std::process::id());
+    std::fs::write(dir.join(&request_file), request).expect("write the time-stamp request");
+    let output = std::process::Command::new("openssl")
+        .args(["ts", "-reply", "-config"])
+        .arg(&config)
+        .args(["-queryfile", &request_file, "-out", &response_file])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("openssl must be installed for these tests: {error}"));
+    assert!(
+        output.status.success(),
+        "openssl ts -reply: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(dir.join(&response_file)).expect("read the time-stamp response")
+}
+
+/// [`openssl_tsa_reply`] over HTTP on loopback (RFC 3161 §3.4: a POST of
+/// `application/timestamp-query`, answered with `application/timestamp-reply`), for
+/// `renhice sign --tsa`. Each connection is answered once, then closed; a request that is
+/// not a POST with a body gets 400. Gives the URL; the server lives as long as the process.
+///
+/// # Panics
+/// When no loopback port can be had.
+#[must_use]
+pub fn serve_openssl_tsa(dir: &Path, tsa: &str) -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let url = format!("http://{}/tsa", listener.local_addr().expect("its address"));
+    let dir = dir.to_owned();
+    let tsa = tsa.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+            let mut line = String::new();
+            let mut post = false;
+            let mut length = 0_usize;
+            let mut first = true;
+            while reader.read_line(&mut line).is_ok_and(|read| read > 0) {
+                let header = line.trim_end().to_ascii_lowercase();
+                if first {
+                    post = header.starts_with("post ");
+                    first = false;
+                } else if header.is_empty() {
+                    break;
+                } else if let Some(value) = header.strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let answer = if post && length > 0 && reader.read_exact(&mut body).is_ok() {
+                let reply = openssl_tsa_reply(&dir, &body, &tsa);
+                let mut head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    reply.len()
+                )
+                .into_bytes();
+                head.extend(reply);
+                head
+            } else {
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec()
+            };
+            let _ = stream.write_all(&answer);
+        }
+    });
+    url
 }

@@ -14,3 +14,4 @@ mod ocsp;
 mod openssl;
 mod pkits;
 mod profile;
+mod timestamp;

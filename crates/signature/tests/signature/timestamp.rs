@@ -1,0 +1,556 @@
+//! Signature time-stamps and the best signature time (ETSI EN 319 102-1 §5.6), with
+//! OpenSSL as the time-stamp authority (`openssl ts -reply`) and as the second judge of
+//! every token (`openssl ts -verify`).
+//!
+//! OpenSSL stamps with the system clock, so this PKI is generated at the time of the run
+//! and the verification times are set from there: a certificate "expired" or "revoked
+//! since" is one whose end is between the time-stamp and the verification time.
+
+use std::cell::RefCell;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use der::{Decode as _, Encode as _};
+use renhice_model::resources::{Bundle, Provenance, Resource};
+use renhice_model::types::{Reference, Signature};
+use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
+use renhice_signature::{
+    Check, Crl, Indication, PathError, RevocationStore, SignatureError, SignatureReport,
+    SigningTimeError, Status, SubIndication, Target, TimeStampAuthority, TimestampError,
+    TrustStore, Verifier,
+};
+use renhice_testing::pki::{TestPki, openssl_tsa_reply};
+use tempfile::TempDir;
+use time::{Duration, OffsetDateTime};
+
+use crate::fixture::{bundle, document, practitioner};
+
+struct Fixture {
+    pki: TestPki,
+    dir: TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let pki = TestPki::generate(OffsetDateTime::now_utc());
+        let dir = tempfile::tempdir().unwrap();
+        pki.write_to(dir.path()).unwrap();
+        Fixture { pki, dir }
+    })
+}
+
+/// `openssl ts -reply` as the authority; remembers each answer.
+struct OpensslTsa {
+    name: &'static str,
+    answers: RefCell<Vec<Vec<u8>>>,
+}
+
+impl OpensslTsa {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            answers: RefCell::default(),
+        }
+    }
+}
+
+impl TimeStampAuthority for OpensslTsa {
+    fn request(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        let answer = openssl_tsa_reply(fixture().dir.path(), request, self.name);
+        self.answers.borrow_mut().push(answer.clone());
+        Ok(answer)
+    }
+}
+
+fn verifier(extra_crls: &[&[u8]]) -> Verifier {
+    let pki = &fixture().pki;
+    let mut trust = TrustStore::new();
+    for pem in [&pki.root.pem, &pki.intermediate.pem] {
+        for cert in renhice_signature::Certificate::all_from_pem(pem.as_bytes()).unwrap() {
+            trust.add(cert);
+        }
+    }
+    let mut revocation = RevocationStore::new();
+    for der in pki
+        .crls
+        .values()
+        .map(Vec::as_slice)
+        .chain(extra_crls.iter().copied())
+    {
+        revocation.add(Crl::from_der(der).unwrap());
+    }
+    Verifier::new(trust, revocation)
+}
+
+/// A signed act by `case`, claiming `claimed` as its signing time, time-stamped by the
+/// authority `tsa` when given.
+fn act(
+    case: &str,
+    format: SignatureFormat,
+    claimed: OffsetDateTime,
+    tsa: Option<&OpensslTsa>,
+) -> Bundle {
+    let pki = &fixture().pki;
+    let signer = pki.signer(case);
+    let key =
+        SigningKey::from_pem(signer.cert.key.pem.as_bytes(), signer.chain_pem.as_bytes()).unwrap();
+    let document = document("doc-1", "Consulta externa");
+    let mut provenance = Provenance {
+        target: vec![Reference::url("DocumentReference/doc-1")],
+        ..Provenance::default()
+    };
+    let options = SignOptions {
+        format,
+        algorithm: None,
+        signing_time: claimed,
+        who: Reference::to("Practitioner", "med-1"),
+        commitment: None,
+        canonicalization: None,
+    };
+    sign::sign_provenance(
+        &mut provenance,
+        &[Target {
+            reference: "DocumentReference/doc-1",
+            resource: &document,
+        }],
+        &key,
+        &options,
+    )
+    .unwrap();
+    if let Some(tsa) = tsa {
+        sign::add_timestamp(&mut provenance.signature[0], tsa).unwrap();
+    }
+    bundle(vec![
+        document,
+        practitioner(&signer.dni),
+        Resource::Provenance(Box::new(provenance)),
+    ])
+}
+
+fn signature_of(bundle: &Bundle) -> &Signature {
+    bundle
+        .entry
+        .iter()
+        .find_map(|entry| match &entry.resource {
+            Some(Resource::Provenance(provenance)) => provenance.signature.first(),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn signature_mut(bundle: &mut Bundle) -> &mut Signature {
+    bundle
+        .entry
+        .iter_mut()
+        .find_map(|entry| match &mut entry.resource {
+            Some(Resource::Provenance(provenance)) => provenance.signature.first_mut(),
+            _ => None,
+        })
+        .unwrap()
+}
+
+fn verify(verifier: &Verifier, bundle: &Bundle, at: OffsetDateTime) -> SignatureReport {
+    let resource = Resource::Bundle(Box::new(bundle.clone()));
+    let mut reports = verifier.verify_resource(&resource, &[], at);
+    assert_eq!(reports.len(), 1);
+    reports.remove(0)
+}
+
+/// The time-stamped bytes and the tokens of a signature, read independently of the
+/// verifier: for a JWS, the base64url signature value and the `sigTst` tokens of
+/// `etsiU`; for CMS, the signature value and the `signature-time-stamp` attributes.
+fn stamped(signature: &Signature) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    if signature.sig_format.as_ref().unwrap().value.as_deref() == Some("application/jose") {
+        let jws: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let tokens = jws["header"]["etsiU"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                let item: serde_json::Value = serde_json::from_slice(
+                    &URL_SAFE_NO_PAD.decode(item.as_str().unwrap()).unwrap(),
+                )
+                .unwrap();
+                STANDARD
+                    .decode(item["sigTst"]["tstTokens"][0]["val"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect();
+        (
+            jws["signature"].as_str().unwrap().as_bytes().to_vec(),
+            tokens,
+        )
+    } else {
+        let info = cms::content_info::ContentInfo::from_der(&data).unwrap();
+        let signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+        let info = &signed.signer_infos.0.as_slice()[0];
+        let tokens = info
+            .unsigned_attrs
+            .iter()
+            .flat_map(|set| set.iter())
+            .filter(|attribute| attribute.oid.to_string() == "1.2.840.113549.1.9.16.2.14")
+            .flat_map(|attribute| attribute.values.iter().map(|value| value.to_der().unwrap()))
+            .collect();
+        (info.signature.as_bytes().to_vec(), tokens)
+    }
+}
+
+/// `openssl ts -verify` on a token over `data`, trusting the PKI's root (and the other
+/// root, for the untrusted authority's tokens to be judged on their signature alone
+/// when `trust_other` is set).
+fn openssl_verifies(token: &[u8], data: &[u8], trust_other: bool) -> (bool, String) {
+    let dir = fixture().dir.path();
+    let scratch = tempfile::tempdir_in(dir).unwrap();
+    std::fs::write(scratch.path().join("token.der"), token).unwrap();
+    std::fs::write(scratch.path().join("data.bin"), data).unwrap();
+    let mut anchors = std::fs::read_to_string(dir.join("trust/root.pem")).unwrap();
+    if trust_other {
+        anchors.push_str(&std::fs::read_to_string(dir.join("untrusted/other-root.pem")).unwrap());
+    }
+    std::fs::write(scratch.path().join("anchors.pem"), anchors).unwrap();
+    let untrusted = [
+        std::fs::read_to_string(dir.join("trust/intermediate.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("untrusted/other-intermediate.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(scratch.path().join("untrusted.pem"), untrusted).unwrap();
+    let output = Command::new("openssl")
+        .args([
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            "token.der",
+            "-data",
+            "data.bin",
+            "-CAfile",
+            "anchors.pem",
+            "-untrusted",
+            "untrusted.pem",
+        ])
+        .current_dir(scratch.path())
+        .output()
+        .expect("openssl must be installed for these tests");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+fn both(test: impl Fn(SignatureFormat)) {
+    test(SignatureFormat::Jose);
+    test(SignatureFormat::Cms);
+}
+
+#[track_caller]
+fn assert_verdict(report: &SignatureReport, indication: Indication, sub: Option<SubIndication>) {
+    assert_eq!(report.indication(), indication, "{report}");
+    assert_eq!(report.sub_indication(), sub, "{report}");
+}
+
+#[test]
+fn a_time_stamped_signature_passes_at_the_time_stamp_and_openssl_agrees() {
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let tsa = OpensslTsa::new("tsa");
+        let act = act("good", format, now, Some(&tsa));
+        assert_eq!(tsa.answers.borrow().len(), 1);
+        let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
+        assert_verdict(&report, Indication::Passed, None);
+        assert_eq!(report.level(), "B-T", "{report}");
+        let [stamp] = report.timestamps.as_slice() else {
+            panic!("one time-stamp: {report}")
+        };
+        assert_eq!(stamp.status, Status::Passed, "{report}");
+        let gen_time = stamp.gen_time.unwrap();
+        assert!((gen_time - now).abs() < Duration::minutes(1), "{report}");
+        assert_eq!(report.best_signature_time, Some(gen_time));
+        assert!(
+            stamp
+                .authority
+                .as_deref()
+                .unwrap()
+                .contains("Sellado de Tiempo"),
+            "{report}"
+        );
+        assert_eq!(stamp.policy.as_deref(), Some("1.3.6.1.4.1.59685.3.1"));
+        let text = report.to_string();
+        assert!(
+            text.contains("time-stamp:") && text.contains("B-T"),
+            "{text}"
+        );
+        let json = report.to_json();
+        assert_eq!(json["level"], "B-T");
+        assert_eq!(json["timestamps"][0]["status"], "passed");
+
+        // OpenSSL reads the same token over the same bytes and agrees.
+        let (data, tokens) = stamped(signature_of(&act));
+        assert_eq!(tokens.len(), 1);
+        let (ok, said) = openssl_verifies(&tokens[0], &data, false);
+        assert!(ok, "openssl ts -verify: {said}");
+        // And refuses it over other bytes, as the verifier does (below).
+        let (ok, _) = openssl_verifies(&tokens[0], b"other bytes", false);
+        assert!(!ok);
+    });
+}
+
+#[test]
+fn a_backdated_signature_by_an_expired_certificate_is_not_passed() {
+    // The "expired" certificate ended a day ago. Its holder signs now, claiming a time
+    // two days ago, when the certificate was valid.
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let claimed = now - Duration::days(2);
+        let act_plain = act("expired", format, claimed, None);
+        let report = verify(&verifier(&[]), &act_plain, now);
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::OutOfBoundsNoPoe),
+        );
+        assert!(
+            matches!(
+                report.check(Check::CertificateValidity).unwrap().error,
+                Some(SignatureError::Path(PathError::ExpiredWithoutProof { .. }))
+            ),
+            "{report}"
+        );
+        assert_eq!(report.best_signature_time, Some(now));
+
+        // A time-stamp now proves only that the signature exists now, after expiry.
+        let tsa = OpensslTsa::new("tsa");
+        let stamped_act = act("expired", format, claimed, Some(&tsa));
+        let report = verify(&verifier(&[]), &stamped_act, now + Duration::minutes(1));
+        assert_ne!(report.indication(), Indication::Passed, "{report}");
+        assert_eq!(report.status(Check::Timestamp), Status::Passed, "{report}");
+        assert!(
+            matches!(
+                report.check(Check::CertificateValidity).unwrap().error,
+                Some(SignatureError::Path(PathError::Expired { .. }))
+            ),
+            "{report}"
+        );
+    });
+}
+
+#[test]
+fn a_time_stamp_proves_a_signature_made_before_its_certificate_expired() {
+    // "good" is valid for a year; the signature is verified 400 days from now.
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let later = now + Duration::days(400);
+        let plain = act("good", format, now, None);
+        let report = verify(&verifier(&[]), &plain, later);
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::OutOfBoundsNoPoe),
+        );
+        let tsa = OpensslTsa::new("tsa");
+        let stamped_act = act("good", format, now, Some(&tsa));
+        let report = verify(&verifier(&[]), &stamped_act, later);
+        assert_verdict(&report, Indication::Passed, None);
+        assert_eq!(report.level(), "B-T");
+        assert!(report.best_signature_time.unwrap() < now + Duration::minutes(1));
+    });
+}
+
+#[test]
+fn a_revocation_after_the_time_stamp_does_not_reach_the_signature() {
+    // "revoked-later" is revoked an hour after the PKI's reference time, in a CRL issued
+    // two hours after it.
+    both(|format| {
+        let pki = &fixture().pki;
+        let now = OffsetDateTime::now_utc();
+        let at = pki.at + Duration::hours(3);
+        let verifier = verifier(&[&pki.later_crl]);
+        let plain = act("revoked-later", format, now, None);
+        let report = verify(&verifier, &plain, at);
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::RevokedNoPoe),
+        );
+        let tsa = OpensslTsa::new("tsa");
+        let stamped_act = act("revoked-later", format, now, Some(&tsa));
+        let report = verify(&verifier, &stamped_act, at);
+        assert_verdict(&report, Indication::Passed, None);
+        let revocation = &report.check(Check::Revocation).unwrap().reason;
+        assert!(revocation.contains("after the time-stamp"), "{report}");
+    });
+}
+
+#[test]
+fn a_time_stamp_over_other_bytes_changed_or_untrusted_does_not_pass() {
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let at = now + Duration::minutes(1);
+        let tsa = OpensslTsa::new("tsa");
+        let first = act("good", format, now, Some(&tsa));
+        let second = act("good", format, now, Some(&tsa));
+        let (second_data, _) = stamped(signature_of(&second));
+        let (_, first_tokens) = stamped(signature_of(&first));
+
+        // The first signature's token moved onto the second: over other bytes.
+        let mut moved = second.clone();
+        let mut swapped = signature_of(&second).clone();
+        replace_token(&mut swapped, &first_tokens[0]);
+        *signature_mut(&mut moved) = swapped;
+        let report = verify(&verifier(&[]), &moved, at);
+        assert_verdict(
+            &report,
+            Indication::Failed,
+            Some(SubIndication::HashFailure),
+        );
+        assert!(
+            matches!(
+                report.check(Check::Timestamp).unwrap().error,
+                Some(SignatureError::Timestamp(TimestampError::ImprintMismatch))
+            ),
+            "{report}"
+        );
+        let (ok, _) = openssl_verifies(&first_tokens[0], &second_data, false);
+        assert!(!ok, "openssl accepts a token over other bytes");
+
+        // A token whose genTime was moved back a year: the TSTInfo no longer matches
+        // what the authority signed.
+        let mut backdated_token = first_tokens[0].clone();
+        let position = backdated_token
+            .windows(2)
+            .position(|pair| pair == [0x18, 0x0f])
+            .expect("a GeneralizedTime in the token");
+        backdated_token[position + 5] -= 1;
+        let (first_data, _) = stamped(signature_of(&first));
+        let mut backdated = first.clone();
+        replace_token(signature_mut(&mut backdated), &backdated_token);
+        let report = verify(&verifier(&[]), &backdated, at);
+        assert_eq!(report.indication(), Indication::Failed, "{report}");
+        assert!(
+            matches!(
+                report.check(Check::Timestamp).unwrap().error,
+                Some(SignatureError::Timestamp(TimestampError::TstInfoChanged))
+            ),
+            "{report}"
+        );
+        let (ok, _) = openssl_verifies(&backdated_token, &first_data, false);
+        assert!(!ok, "openssl accepts a changed TSTInfo");
+
+        // A token by an authority under a root that is not trusted.
+        let untrusted = OpensslTsa::new("untrusted");
+        let act_untrusted = act("good", format, now, Some(&untrusted));
+        let report = verify(&verifier(&[]), &act_untrusted, at);
+        assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
+        assert_eq!(report.status(Check::Timestamp), Status::Indeterminate);
+        assert_eq!(
+            report.sub_indication(),
+            Some(SubIndication::NoCertificateChainFound)
+        );
+        let (data, tokens) = stamped(signature_of(&act_untrusted));
+        let (ok, _) = openssl_verifies(&tokens[0], &data, false);
+        assert!(!ok, "openssl trusts the other root");
+        // Its token is sound in itself: trusting its root, OpenSSL accepts it.
+        let (ok, said) = openssl_verifies(&tokens[0], &data, true);
+        assert!(ok, "{said}");
+    });
+}
+
+#[test]
+fn a_claimed_signing_time_after_the_time_stamp_fails() {
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let tsa = OpensslTsa::new("tsa");
+        let act = act("good", format, now + Duration::hours(1), Some(&tsa));
+        let report = verify(&verifier(&[]), &act, now + Duration::hours(2));
+        assert_verdict(
+            &report,
+            Indication::Failed,
+            Some(SubIndication::SigConstraintsFailure),
+        );
+        assert!(
+            matches!(
+                report.check(Check::SigningTime).unwrap().error,
+                Some(SignatureError::SigningTime(
+                    SigningTimeError::AfterTimestamp { .. }
+                ))
+            ),
+            "{report}"
+        );
+    });
+}
+
+/// Puts `token` in place of the signature's (only) time-stamp token.
+fn replace_token(signature: &mut Signature, token: &[u8]) {
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    let replaced = if signature.sig_format.as_ref().unwrap().value.as_deref()
+        == Some("application/jose")
+    {
+        let mut jws: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let item = serde_json::json!({"sigTst": {"tstTokens": [{"val": STANDARD.encode(token)}]}});
+        jws["header"]["etsiU"] = serde_json::json!([URL_SAFE_NO_PAD.encode(item.to_string())]);
+        jws.to_string().into_bytes()
+    } else {
+        let info = cms::content_info::ContentInfo::from_der(&data).unwrap();
+        let mut signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+        let mut signer_info = signed.signer_infos.0.as_slice()[0].clone();
+        let mut values = der::asn1::SetOfVec::new();
+        values.insert(der::Any::from_der(token).unwrap()).unwrap();
+        let mut attributes = der::asn1::SetOfVec::new();
+        attributes
+            .insert(x509_cert::attr::Attribute {
+                oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14"),
+                values,
+            })
+            .unwrap();
+        signer_info.unsigned_attrs = Some(attributes);
+        let mut infos = der::asn1::SetOfVec::new();
+        infos.insert(signer_info).unwrap();
+        signed.signer_infos = cms::signed_data::SignerInfos(infos);
+        cms::content_info::ContentInfo {
+            content_type: info.content_type,
+            content: der::Any::encode_from(&signed).unwrap(),
+        }
+        .to_der()
+        .unwrap()
+    };
+    signature.data = Some(renhice_model::Primitive::new(STANDARD.encode(replaced)));
+}
+
+#[test]
+fn the_flattened_jws_is_read_with_etsi_u_as_objects_too() {
+    let now = OffsetDateTime::now_utc();
+    let tsa = OpensslTsa::new("tsa");
+    let mut act = act("good", SignatureFormat::Jose, now, Some(&tsa));
+    let (_, tokens) = stamped(signature_of(&act));
+    let signature = signature_mut(&mut act);
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    let mut jws: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    jws["header"]["etsiU"] = serde_json::json!([
+        {"sigTst": {"tstTokens": [{"val": STANDARD.encode(&tokens[0])}]}}
+    ]);
+    signature.data = Some(renhice_model::Primitive::new(
+        STANDARD.encode(jws.to_string()),
+    ));
+    let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
+    assert_verdict(&report, Indication::Passed, None);
+    assert_eq!(report.level(), "B-T");
+
+    // Anything else in the unprotected header is refused: it is not signed.
+    jws["header"]["x5c"] = serde_json::json!([]);
+    signature_mut(&mut act).data = Some(renhice_model::Primitive::new(
+        STANDARD.encode(jws.to_string()),
+    ));
+    let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
+    assert_eq!(report.indication(), Indication::Failed, "{report}");
+    assert_eq!(report.status(Check::Format), Status::Failed);
+}
