@@ -13,3 +13,4 @@ pub(crate) mod rest;
 pub(crate) mod search;
 pub(crate) mod summary;
 pub(crate) mod validate;
+pub(crate) mod verify_signature;

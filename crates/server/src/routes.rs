@@ -303,6 +303,19 @@ pub(crate) static ROUTES: &[Route] = &[
         ),
         "POST [base]/$validate or [base]/[type]/$validate: the resource (or a Parameters with a resource parameter) checked against FHIR R4; 200 with an OperationOutcome naming each issue's element path and rule",
     ),
+    doc(
+        route(
+            Post,
+            "/fhir/$verify-signature",
+            System,
+            Kind::Operation {
+                name: "verify-signature",
+                definition: fhir::verify_signature::DEFINITION,
+            },
+            |r| r.to(fhir::verify_signature::verify_signature),
+        ),
+        "POST [base]/$verify-signature: a signed Bundle or Provenance (or a Parameters with resource and target parameters) verified with the registry's trust anchors and revocation information, now; 200 with the report as an OperationOutcome (the ETSI indication and sub-indication, then one issue per check)",
+    ),
     route(
         Post,
         "/fhir/{type}/$validate",

@@ -462,29 +462,17 @@ impl Signatures {
         )
     }
 
-    /// Verifies the signatures of a push and applies the policy: the `meta.extension`
-    /// values to add to each entry (by position), or the refusal.
-    pub(crate) async fn check_push(
+    /// Verifies the signatures of `resource` (with `others`, the resources a Provenance
+    /// signs) as of `now`; where a signer's CA is met for the first time, or OCSP is on,
+    /// fetches what the revocation check lacks and verifies again.
+    pub(crate) async fn verify_fetching(
         &self,
-        bundle: &Bundle,
+        resource: &Resource,
+        others: &[Resource],
         now: OffsetDateTime,
-    ) -> Result<BTreeMap<usize, Vec<Value>>, ApiError> {
-        let mut marks: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
-        if self.policy == Policy::Off {
-            return Ok(marks);
-        }
-        let signed = bundle.signature.is_some()
-            || bundle.entry.iter().any(|entry| {
-                matches!(&entry.resource, Some(Resource::Provenance(p)) if !p.signature.is_empty())
-            });
-        // Most pushes under verify-if-present carry no signature: nothing to copy.
-        let resource = signed.then(|| Resource::Bundle(Box::new(bundle.clone())));
-        let verify = |resource: &Option<Resource>| {
-            resource.as_ref().map_or_else(Vec::new, |resource| {
-                self.verifier().verify_resource(resource, &[], now)
-            })
-        };
-        let mut reports = verify(&resource);
+    ) -> Vec<SignatureReport> {
+        let verify = || self.verifier().verify_resource(resource, others, now);
+        let mut reports = verify();
         // A CA met for the first time: fetch its CRL now rather than answer that its
         // revocation status is unknown, then verify again. A distribution point tried
         // in the last minute is left to the refresher.
@@ -517,8 +505,32 @@ impl Signatures {
         };
         let answered = self.ask_ocsp(&queries, now).await;
         if fetched + answered > 0 {
-            reports = verify(&resource);
+            reports = verify();
         }
+        reports
+    }
+
+    /// Verifies the signatures of a push and applies the policy: the `meta.extension`
+    /// values to add to each entry (by position), or the refusal.
+    pub(crate) async fn check_push(
+        &self,
+        bundle: &Bundle,
+        now: OffsetDateTime,
+    ) -> Result<BTreeMap<usize, Vec<Value>>, ApiError> {
+        let mut marks: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+        if self.policy == Policy::Off {
+            return Ok(marks);
+        }
+        let signed = bundle.signature.is_some()
+            || bundle.entry.iter().any(|entry| {
+                matches!(&entry.resource, Some(Resource::Provenance(p)) if !p.signature.is_empty())
+            });
+        // Most pushes under verify-if-present carry no signature: nothing to copy.
+        let resource = signed.then(|| Resource::Bundle(Box::new(bundle.clone())));
+        let reports = match &resource {
+            Some(resource) => self.verify_fetching(resource, &[], now).await,
+            None => Vec::new(),
+        };
         if let Some(failed) = reports
             .iter()
             .find(|report| report.indication() == Indication::Failed)

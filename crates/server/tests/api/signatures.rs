@@ -714,3 +714,181 @@ fn a_certificate_policy_that_is_not_an_oid_is_a_start_up_error() {
     });
     assert!(error.to_string().contains("signature_policies"), "{error}");
 }
+
+async fn verify_signature_answers_the_report_of_a_signed_act(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let app = spawn_with(
+        &db,
+        configure(dir.path(), SignaturePolicy::VerifyIfPresent, true),
+    )
+    .await;
+    let base = &app.base;
+    let clinician = app.client(&crate::clinician(HOME_IPRESS));
+    let (patient, ipress) = identities(&app).await;
+    let url = format!("{base}/fhir/$verify-signature");
+    let good = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.90", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, outcome) = clinician.post(&url, &good).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    assert_eq!(outcome["issue"][0]["severity"], "information", "{outcome}");
+    assert_eq!(
+        outcome["issue"][0]["details"]["coding"][0]["code"], "PASSED",
+        "{outcome}"
+    );
+    let checks: Vec<&str> = outcome["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|issue| issue["details"]["coding"][0]["code"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains(&"time-stamp") && checks.contains(&"revocation"),
+        "{checks:?}"
+    );
+
+    // A changed act: still 200, the report says FAILED and which check.
+    let mut tampered = good.clone();
+    tampered["entry"][1]["resource"]["description"] = json!("cambiado");
+    let (status, outcome) = clinician.post(&url, &tampered).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["issue"][0]["severity"], "error", "{outcome}");
+    let summary = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        summary.starts_with("signature FAILED/HASH_FAILURE"),
+        "{summary}"
+    );
+
+    // A Provenance with its targets as Parameters: the same verdict.
+    let provenance = good["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["resource"]["resourceType"] == "Provenance")
+        .unwrap();
+    let mut targets = Vec::new();
+    for entry in good["entry"].as_array().unwrap() {
+        if entry["resource"]["resourceType"] == "DocumentReference" {
+            let mut resource = entry["resource"].clone();
+            // The Provenance names its target by fullUrl; as a Parameters target the
+            // resource is found by Type/id, so the Provenance is given the same name.
+            resource["id"] = json!("doc-1");
+            targets.push(json!({"name": "target", "resource": resource}));
+        }
+    }
+    let mut signed_provenance = provenance["resource"].clone();
+    let full_url = good["entry"][1]["fullUrl"].clone();
+    assert_eq!(signed_provenance["target"][0]["reference"], full_url);
+    let parameters = json!({
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": signed_provenance.clone()}]
+    });
+    let (status, outcome) = clinician.post(&url, &parameters).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    // Without its target at hand, the signature is indeterminate and says why.
+    assert_eq!(outcome["issue"][0]["severity"], "warning", "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("SIGNED_DATA_NOT_FOUND"),
+        "{outcome}"
+    );
+    signed_provenance["target"][0]["reference"] = json!("DocumentReference/doc-1");
+    let mut with_targets = vec![json!({"name": "resource", "resource": signed_provenance})];
+    with_targets.extend(targets);
+    let (status, outcome) = clinician
+        .post(
+            &url,
+            &json!({"resourceType": "Parameters", "parameter": with_targets}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(
+        outcome["issue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|issue| issue["details"]["coding"][0]["code"] == "content-integrity"),
+        "{outcome}"
+    );
+
+    // Nothing signed, the wrong resource, no body: clear refusals.
+    let unsigned = push(&patient, &ipress, "urn:oid:1.2.604.9.91", &[2]);
+    let (status, outcome) = clinician.post(&url, &unsigned).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("carries no firma digital"),
+        "{outcome}"
+    );
+    let (status, outcome) = clinician
+        .post(&url, &json!({"resourceType": "Patient"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    assert_eq!(outcome["issue"][0]["expression"][0], "Patient.resourceType");
+
+    // Audited, as every FHIR interaction: the operation is named.
+    let auditor = app.client(&crate::audit::auditor());
+    let (status, events) = auditor
+        .get(&format!("{base}/fhir/AuditEvent?_count=500"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    let verified = events["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| {
+            entry["resource"]["subtype"]
+                .as_array()
+                .is_some_and(|codes| codes.iter().any(|code| code["code"] == "verify-signature"))
+        })
+        .count();
+    assert!(
+        verified >= 4,
+        "{verified} verify-signature events: {events}"
+    );
+}
+
+backend_tests!(verify_signature_answers_the_report_of_a_signed_act);
+
+async fn verify_signature_without_trust_anchors_says_so_first(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let app = spawn_with(&db, |_| {}).await;
+    let base = &app.base;
+    let (patient, ipress) = identities(&app).await;
+    let good = signed(
+        &push(&patient, &ipress, "urn:oid:1.2.604.9.92", &[1]),
+        &pki,
+        "good",
+    );
+    let (status, outcome) = app
+        .client(&crate::clinician(HOME_IPRESS))
+        .post(&format!("{base}/fhir/$verify-signature"), &good)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("verifies no signatures"),
+        "{outcome}"
+    );
+    assert!(
+        outcome["issue"][1]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("NO_CERTIFICATE_CHAIN_FOUND"),
+        "{outcome}"
+    );
+}
+
+backend_tests!(verify_signature_without_trust_anchors_says_so_first);
