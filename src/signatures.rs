@@ -51,7 +51,8 @@ pub(crate) struct VerifyArgs {
     /// anchors, the others known intermediates; certificates in its anchors/ subdirectory
     /// are anchors whatever their issuer; trusted lists (ETSI TS 119 612) in its
     /// trusted-lists/ subdirectory, verified with the certificates of trusted-lists/signers/,
-    /// add their CAs as anchors.
+    /// add their CAs as anchors and their time-stamping services as authorities;
+    /// certificates in its tsa/ subdirectory are trusted time-stamp authorities.
     #[arg(long, value_name = "DIR")]
     trust: PathBuf,
     /// A certificate policy (dotted OID) the signer's path must be valid for; repeat for
@@ -246,6 +247,9 @@ pub(crate) struct SignArgs {
     out: Option<PathBuf>,
 }
 
+/// The largest time-stamp reply read (a token with its certificates is a few KB).
+const MAX_TSA_REPLY: usize = 256 * 1024;
+
 /// A time-stamp authority reached over HTTP (RFC 3161 §3.4).
 struct HttpTsa {
     url: String,
@@ -263,8 +267,11 @@ impl HttpTsa {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?,
+            // A time-stamp request is a POST to one URL: a redirect (which may turn it into
+            // a GET elsewhere) is an error to report, not to follow.
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
         })
     }
@@ -286,11 +293,39 @@ impl renhice_signature::TimeStampAuthority for HttpTsa {
             if !status.is_success() {
                 return Err(format!("{} answered HTTP {status}", self.url));
             }
-            response
-                .bytes()
+            let kind = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            // RFC 3161 §3.4 names application/timestamp-reply; some authorities answer
+            // timestamp-response or a bare octet stream. An HTML page is a proxy's.
+            if !(kind.is_empty()
+                || kind.starts_with("application/timestamp-")
+                || kind.starts_with("application/octet-stream"))
+            {
+                return Err(format!(
+                    "{} answered {kind}, not an RFC 3161 reply (application/timestamp-reply)",
+                    self.url
+                ));
+            }
+            let mut body = Vec::new();
+            let mut response = response;
+            while let Some(chunk) = response
+                .chunk()
                 .await
-                .map(|bytes| bytes.to_vec())
-                .map_err(|error| format!("{}: {error}", self.url))
+                .map_err(|error| format!("{}: {error}", self.url))?
+            {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_TSA_REPLY {
+                    return Err(format!(
+                        "{} answered more than {MAX_TSA_REPLY} bytes; a time-stamp reply is a few kilobytes",
+                        self.url
+                    ));
+                }
+            }
+            Ok(body)
         })
     }
 }

@@ -479,8 +479,12 @@ impl Signatures {
         let missing: Vec<String> = reports
             .iter()
             .filter(|report| {
+                // The signer's path, or a time-stamp authority's (whose CRL URLs the
+                // report lists too).
                 report.status(renhice_signature::Check::Revocation)
                     == renhice_signature::Status::Indeterminate
+                    || report.status(renhice_signature::Check::Timestamp)
+                        == renhice_signature::Status::Indeterminate
             })
             .flat_map(|report| report.crl_urls.iter().cloned())
             .filter(|url| self.first_try(url))

@@ -542,7 +542,7 @@ pub enum RevocationError {
     },
     /// Revoked after the claimed signing time, which nothing proves.
     #[error(
-        "\"{subject}\" was revoked on {}{}, after the claimed signing time {}; without a time-stamp nothing proves the signature was made before the revocation ({source})",
+        "\"{subject}\" was revoked on {}{}, after the claimed signing time {}; no time-stamp before the revocation proves the signature was made before it ({source})",
         text(.revoked_at),
         revocation_reason(.reason.as_ref()),
         text(.signing_time)
@@ -583,9 +583,10 @@ pub enum RevocationError {
         /// Why.
         why: crate::revocation::CrlDefect,
     },
-    /// The newest CRL had expired at the signing time.
+    /// The newest CRL had expired at the time the status must be known at (the time a
+    /// time-stamp proves, else the verification time).
     #[error(
-        "the newest CRL of \"{issuer}\" (issued {}, next update {}) expired before the signing time {}",
+        "the newest CRL of \"{issuer}\" (issued {}, next update {}) expired before {}, the time the status must be known at (the time-stamp's, else the verification time)",
         text(.this_update),
         .next_update.as_ref().map(text).unwrap_or_default(),
         text(.signing_time)
@@ -597,7 +598,7 @@ pub enum RevocationError {
         this_update: OffsetDateTime,
         /// Its `nextUpdate`.
         next_update: Option<OffsetDateTime>,
-        /// The signing time.
+        /// The time the status must be known at.
         signing_time: OffsetDateTime,
     },
     /// No OCSP response is at hand for a certificate that names responders.
@@ -627,9 +628,10 @@ pub enum RevocationError {
         /// Why it was set aside.
         source: ResponderError,
     },
-    /// The newest OCSP answer is older than the signing time and was not current then.
+    /// The newest OCSP answer is older than the time the status must be known at and
+    /// was not current then.
     #[error(
-        "the newest {source} (next update {}) is older than the signing time {}",
+        "the newest {source} (next update {}) is older than {}, the time the status must be known at (the time-stamp's, else the verification time)",
         .next_update.as_ref().map_or_else(|| "none".to_owned(), text),
         text(.signing_time)
     )]

@@ -232,16 +232,7 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
     if !payload.is_empty() {
         return Err(JwsError::AttachedPayload);
     }
-    let header_bytes =
-        URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|error| JwsError::HeaderNotBase64url {
-                detail: error.to_string(),
-            })?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&header_bytes).map_err(|error| JwsError::HeaderNotJson {
-            detail: error.to_string(),
-        })?;
+    let header = protected_header(header_b64)?;
     let signature =
         URL_SAFE_NO_PAD
             .decode(signature_b64)
@@ -315,6 +306,34 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
     })
 }
 
+/// The protected header: base64url JSON, each member once, without `etsiU`.
+fn protected_header(header_b64: &str) -> Result<Map<String, Value>, JwsError> {
+    let header_bytes =
+        URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|error| JwsError::HeaderNotBase64url {
+                detail: error.to_string(),
+            })?;
+    let header_text =
+        std::str::from_utf8(&header_bytes).map_err(|error| JwsError::HeaderNotJson {
+            detail: error.to_string(),
+        })?;
+    no_duplicate_keys(header_text).map_err(|error| match error {
+        JwsError::NotJson { detail } => JwsError::HeaderNotJson { detail },
+        other => other,
+    })?;
+    let header: Map<String, Value> =
+        serde_json::from_str(header_text).map_err(|error| JwsError::HeaderNotJson {
+            detail: error.to_string(),
+        })?;
+    // JAdES unsigned properties belong in the unprotected header alone (RFC 7515 §7.2.1:
+    // the two headers are disjoint).
+    if header.contains_key("etsiU") {
+        return Err(malformed("etsiU", "be in the unprotected header only"));
+    }
+    Ok(header)
+}
+
 /// The parts of a JWS, from either serialization.
 struct Flattened {
     protected: String,
@@ -342,6 +361,7 @@ impl Flattened {
     }
 
     fn read(text: &str) -> Result<Self, JwsError> {
+        no_duplicate_keys(text)?;
         let object: Map<String, Value> =
             serde_json::from_str(text).map_err(|error| JwsError::NotJson {
                 detail: error.to_string(),
@@ -380,6 +400,67 @@ impl Flattened {
             timestamps,
         })
     }
+}
+
+/// Refuses JSON with a member name twice in one object: JSON parsers differ on which
+/// one counts (`serde_json` keeps the last), so another verifier could read other
+/// bytes, headers or tokens than this one.
+fn no_duplicate_keys(text: &str) -> Result<(), JwsError> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Unique;
+    impl<'de> DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "the member {key:?} appears twice in one object"
+                    )));
+                }
+                map.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    Unique
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end())
+        .map_err(|error| JwsError::NotJson {
+            detail: error.to_string(),
+        })
 }
 
 /// The signature time-stamps among the `JAdES` unsigned properties: each `etsiU` item is

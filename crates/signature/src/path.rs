@@ -80,6 +80,10 @@ pub struct TrustStore {
     policy: PolicySettings,
     /// The trusted lists whose anchors were added.
     trusted_lists: Vec<TrustedList>,
+    /// The time-stamping authorities whose tokens may prove a signature's time: a
+    /// certificate that merely chains to an anchor may not (any subscriber of an
+    /// accredited CA could otherwise date signatures).
+    timestamp_authorities: Vec<Certificate>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -151,8 +155,31 @@ impl TrustStore {
         for certificate in list.anchors() {
             self.add_anchor(certificate.clone());
         }
+        for certificate in list.timestamp_authorities() {
+            self.add_timestamp_authority(certificate.clone());
+        }
         self.trusted_lists.push(list);
         self.anchors.len() - before
+    }
+
+    /// Trusts `certificate` to sign time-stamps (its path to an anchor is still
+    /// required).
+    pub fn add_timestamp_authority(&mut self, certificate: Certificate) {
+        if !self
+            .timestamp_authorities
+            .iter()
+            .any(|held| held.same_as(&certificate))
+        {
+            self.timestamp_authorities.push(certificate);
+        }
+    }
+
+    /// Whether `certificate` is a trusted time-stamping authority.
+    #[must_use]
+    pub fn is_timestamp_authority(&self, certificate: &Certificate) -> bool {
+        self.timestamp_authorities
+            .iter()
+            .any(|held| held.same_as(certificate))
     }
 
     /// The trusted lists whose anchors were added (to check that they are current).
@@ -166,8 +193,9 @@ impl TrustStore {
     /// (self-issued certificates are anchors, others intermediates); every certificate in
     /// its `anchors/` subdirectory, if there is one, is an anchor whatever its issuer; and
     /// every trusted list (ETSI TS 119 612, `.xml`) in its `trusted-lists/` subdirectory
-    /// adds its anchors, its signature verified with the certificates of
-    /// `trusted-lists/signers/` (the list operator's, pinned).
+    /// adds its anchors and time-stamping authorities, its signature verified with the
+    /// certificates of `trusted-lists/signers/` (the list operator's, pinned); every
+    /// certificate in its `tsa/` subdirectory is a trusted time-stamping authority.
     pub fn load_dir(dir: &Path) -> Result<Self, TrustError> {
         let mut store = Self::new();
         for certificate in certificates_in(dir)? {
@@ -177,6 +205,12 @@ impl TrustStore {
         if anchors.is_dir() {
             for certificate in certificates_in(&anchors)? {
                 store.add_anchor(certificate);
+            }
+        }
+        let authorities = dir.join("tsa");
+        if authorities.is_dir() {
+            for certificate in certificates_in(&authorities)? {
+                store.add_timestamp_authority(certificate);
             }
         }
         let lists = dir.join("trusted-lists");

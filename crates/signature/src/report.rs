@@ -295,6 +295,9 @@ pub struct TimestampReport {
     pub reason: String,
     /// The cause, when it did not pass.
     pub error: Option<SignatureError>,
+    /// The CRL distribution points of the authority's path (where the revocation
+    /// information its check needs can be fetched).
+    pub crl_urls: Vec<String>,
 }
 
 impl SignatureReport {
@@ -538,20 +541,24 @@ impl SubIndication {
             Check::ContentIntegrity => Self::HashFailure,
             Check::SignatureValue => Self::SigCryptoFailure,
             Check::SigningTime | Check::SignerIdentity => Self::SigConstraintsFailure,
+            // A time-stamp that proves nothing leaves the signature without its proof:
+            // what the authority's certificate lacks, or a token that does not hold.
             Check::Timestamp => match error {
-                Some(SignatureError::Timestamp(
-                    TimestampError::ImprintMismatch | TimestampError::TstInfoChanged,
-                )) => Self::HashFailure,
-                Some(SignatureError::Timestamp(TimestampError::SignatureValue { .. })) => {
-                    Self::SigCryptoFailure
-                }
                 Some(SignatureError::Timestamp(TimestampError::Authority {
                     check: "revocation",
                     ..
                 })) => Self::TryLater,
-                Some(SignatureError::Timestamp(TimestampError::Authority { .. })) => {
-                    Self::NoCertificateChainFound
-                }
+                Some(SignatureError::Timestamp(TimestampError::Authority {
+                    check: "certificate-validity",
+                    ..
+                })) => Self::OutOfBoundsNoPoe,
+                Some(SignatureError::Timestamp(
+                    TimestampError::Authority {
+                        check: "certificate-path" | "certificate-profile",
+                        ..
+                    }
+                    | TimestampError::NotTrustedAuthority { .. },
+                )) => Self::NoCertificateChainFound,
                 _ => Self::SigConstraintsFailure,
             },
             Check::CertificatePath => match error {

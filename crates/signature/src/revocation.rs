@@ -318,15 +318,32 @@ impl Crl {
     }
 }
 
-/// The time a certificate's status is asked for, and whether a time-stamp proves the
-/// signature existed then (so a later revocation does not reach it) or it is only the
-/// signer's claim (so a later revocation leaves the signature indeterminate).
+/// The times a certificate's status is judged by (ETSI EN 319 102-1 §5.6).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Signing {
-    /// The time.
-    pub(crate) time: OffsetDateTime,
-    /// Whether a time-stamp proves it.
-    pub(crate) proven: bool,
+    /// The signing time the signature claims: a revocation at or before it fails (the
+    /// signer's own claim places the signature after it).
+    pub(crate) claimed: OffsetDateTime,
+    /// The time a valid time-stamp proves the signature existed at: a revocation after
+    /// it does not reach the signature. Without one, a revocation after the claimed
+    /// time leaves the signature indeterminate (`REVOKED_NO_POE`).
+    pub(crate) proof: Option<OffsetDateTime>,
+    /// The time revocation information must be current at: the proof's, else the
+    /// verification time. Never the claimed time, which the signer chooses: a signer
+    /// could otherwise pick a time when an old CRL was current, before the revocation
+    /// a newer one lists.
+    pub(crate) fresh: OffsetDateTime,
+}
+
+impl Signing {
+    /// A time nothing proves, with revocation information current at `fresh`.
+    pub(crate) const fn claimed(claimed: OffsetDateTime, fresh: OffsetDateTime) -> Self {
+        Self {
+            claimed,
+            proof: None,
+            fresh,
+        }
+    }
 }
 
 /// The CRLs through each distribution point, newest first, until every reason is
@@ -561,10 +578,12 @@ impl Evidence {
         signing: Signing,
         source: RevocationSource,
     ) -> Self {
-        let signing_time = signing.time;
+        let signing_time = signing.claimed;
         let subject = cert.subject().to_owned();
         let reason = reason.map(str::to_owned);
-        if date > signing_time && signing.proven {
+        if let Some(proof) = signing.proof
+            && date > proof
+        {
             // A time-stamp proves the signature existed before the revocation (ETSI
             // EN 319 102-1, past signature validation): the revocation does not reach it.
             return Self {
@@ -576,7 +595,7 @@ impl Evidence {
                     reason
                         .map(|reason| format!(" ({reason})"))
                         .unwrap_or_default(),
-                    crate::datetime::rfc3339(signing_time),
+                    crate::datetime::rfc3339(proof),
                 )),
                 causes: Vec::new(),
             };
@@ -738,7 +757,7 @@ impl RevocationStore {
         signing: Signing,
         verified_at: OffsetDateTime,
     ) -> Evidence {
-        let signing_time = signing.time;
+        let fresh = signing.fresh;
         let pseudo = [DistributionPoint::default()];
         let points = match cert.distribution_points() {
             [] => &pseudo[..],
@@ -807,14 +826,13 @@ impl RevocationStore {
             return Evidence::nothing(causes);
         }
         if let Some(stale) = used.iter().find(|crl| {
-            crl.0.this_update < signing_time
-                && crl.0.next_update.is_some_and(|next| next < signing_time)
+            crl.0.this_update < fresh && crl.0.next_update.is_some_and(|next| next < fresh)
         }) {
             return Evidence::nothing(vec![RevocationError::CrlExpired {
                 issuer: stale.0.issuer.clone(),
                 this_update: stale.0.this_update,
                 next_update: stale.0.next_update,
-                signing_time,
+                signing_time: fresh,
             }]);
         }
         let crls: Vec<String> = used
@@ -847,7 +865,7 @@ impl RevocationStore {
         signing: Signing,
         verified_at: OffsetDateTime,
     ) -> Evidence {
-        let signing_time = signing.time;
+        let fresh = signing.fresh;
         let responses = self
             .ocsp
             .read()
@@ -902,13 +920,13 @@ impl RevocationStore {
         if let Answer::Revoked(date, reason) = &answer {
             return Evidence::revoked(cert, *date, reason.as_deref(), signing, source);
         }
-        if this_update >= signing_time || next_update.is_some_and(|next| next >= signing_time) {
+        if this_update >= fresh || next_update.is_some_and(|next| next >= fresh) {
             Evidence::good(format!("\"{subject}\" is good per the {source}"))
         } else {
             Evidence::nothing(vec![RevocationError::OcspOutdated {
                 source,
                 next_update,
-                signing_time,
+                signing_time: fresh,
             }])
         }
     }

@@ -32,6 +32,10 @@ use crate::crypto::{self, Hash};
 use crate::error::CryptoError;
 use crate::pkcs7::{self, CmsError, SignedParts};
 
+/// How many signature time-stamps a signature may carry: real signatures carry one (two
+/// where a second authority is asked); each costs a path evaluation.
+pub const MAX_TIMESTAMPS: usize = 4;
+
 /// `id-ct-TSTInfo`, the content type of a time-stamp token.
 pub const ID_CT_TST_INFO: &str = "1.2.840.113549.1.9.16.1.4";
 /// `id-kp-timeStamping`, the one extended key usage of a time-stamping certificate.
@@ -156,6 +160,22 @@ pub enum TimestampError {
         /// Why, as that check says.
         reason: String,
     },
+    /// The signing certificate is not one of the trusted time-stamping authorities.
+    #[error(
+        "\"{subject}\" is not a trusted time-stamp authority (neither in the trust directory's tsa/ nor a time-stamping service of a trusted list)"
+    )]
+    NotTrustedAuthority {
+        /// Its subject.
+        subject: String,
+    },
+    /// More signature time-stamps than are read.
+    #[error(
+        "the signature carries {count} signature time-stamps; at most {MAX_TIMESTAMPS} are read"
+    )]
+    TooMany {
+        /// How many.
+        count: usize,
+    },
     /// `JAdES` `sigTst` with something this verifier does not read.
     #[error("\"sigTst\": {detail}")]
     SigTst {
@@ -182,6 +202,9 @@ pub enum TimestampError {
         /// The `statusString`, if any.
         text: Option<String>,
     },
+    /// A granted answer without a token.
+    #[error("the time-stamp authority granted the request but sent no token")]
+    NoToken,
     /// The token answers another request.
     #[error("the time-stamp authority's token answers another request: {what} differs")]
     WrongAnswer {
@@ -233,7 +256,6 @@ impl Token {
             .decode_as::<OctetString>()
             .map_err(|error| unreadable(error.to_string()))?;
         let tst_info = content.as_bytes();
-        let info = read_tst_info(tst_info)?;
 
         let attributes =
             parts
@@ -275,9 +297,12 @@ impl Token {
             return Err(bad("contentType is not id-ct-TSTInfo".into()));
         }
         let digest = digest.ok_or_else(|| bad("messageDigest is missing".into()))?;
+        // What the authority signed comes first: a changed TSTInfo is that, whether or
+        // not it still reads.
         if parts.digest.digest(tst_info) != digest {
             return Err(TimestampError::TstInfoChanged);
         }
+        let info = read_tst_info(tst_info)?;
         let (v2, ess) = ess.ok_or(TimestampError::NoSigningCertificate)?;
         if !names_certificate(&ess, v2, &parts.signer)? {
             return Err(TimestampError::SigningCertificateMismatch {
@@ -345,7 +370,11 @@ impl Token {
                     | crate::cert::key_usage::NON_REPUDIATION)
                 != 0
         });
-        if only_time_stamping && signer.extended_key_usage_critical() && usage_fits {
+        if only_time_stamping
+            && signer.extended_key_usage_critical()
+            && usage_fits
+            && !signer.is_ca()
+        {
             Ok(())
         } else {
             Err(TimestampError::NotTimeStamping {
@@ -546,6 +575,7 @@ pub fn request_token(
     let status = response.status.status as u8;
     let token = match (status, response.time_stamp_token) {
         (0 | 1, Some(token)) => token,
+        (0 | 1, None) => return Err(tsa(TimestampError::NoToken)),
         (status, _) => {
             let text = response.status.status_string.as_ref().map(|strings| {
                 strings
@@ -563,11 +593,15 @@ pub fn request_token(
     if read.nonce.as_deref().map(trim_zeros) != Some(trim_zeros(&nonce)) {
         return Err(tsa(TimestampError::WrongAnswer { what: "nonce" }));
     }
-    if read.imprint != imprint {
+    if read.imprint != imprint || read.imprint_algorithm != Hash::Sha256.oid() {
         return Err(tsa(TimestampError::WrongAnswer {
             what: "messageImprint",
         }));
     }
+    // A token that will not verify later is refused now: its signature over this
+    // request, and a time-stamping certificate.
+    read.check_binding(data).map_err(tsa)?;
+    read.check_usage().map_err(tsa)?;
     Ok(token)
 }
 

@@ -41,6 +41,14 @@ const CA_TYPES: [&str; 2] = [
     "http://uri.etsi.org/TrstSvc/Svctype/CA/PKC",
 ];
 
+/// Service types whose certificates may sign time-stamps (TS 119 612 §5.5.1.1).
+const TSA_TYPES: [&str; 4] = [
+    "http://uri.etsi.org/TrstSvc/Svctype/TSA",
+    "http://uri.etsi.org/TrstSvc/Svctype/TSA/QTST",
+    "http://uri.etsi.org/TrstSvc/Svctype/TSA/TSS-QC",
+    "http://uri.etsi.org/TrstSvc/Svctype/TSA/TSS-AdESQCandQES",
+];
+
 /// Statuses under which a service is relied on (TS 119 612 v2 and v1).
 const TRUSTED_STATUSES: [&str; 4] = [
     "http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted",
@@ -129,6 +137,13 @@ impl TrustedService {
     pub fn is_anchor(&self) -> bool {
         CA_TYPES.contains(&self.kind.as_str()) && TRUSTED_STATUSES.contains(&self.status.as_str())
     }
+
+    /// Whether the service is a time-stamping authority under a status that allows
+    /// relying on it.
+    #[must_use]
+    pub fn is_timestamp_authority(&self) -> bool {
+        TSA_TYPES.contains(&self.kind.as_str()) && TRUSTED_STATUSES.contains(&self.status.as_str())
+    }
 }
 
 /// A trusted list whose signature verified.
@@ -174,6 +189,14 @@ impl TrustedList {
         self.services
             .iter()
             .filter(|service| service.is_anchor())
+            .flat_map(|service| &service.certificates)
+    }
+
+    /// The certificates of the time-stamping authorities it lists.
+    pub fn timestamp_authorities(&self) -> impl Iterator<Item = &Certificate> {
+        self.services
+            .iter()
+            .filter(|service| service.is_timestamp_authority())
             .flat_map(|service| &service.certificates)
     }
 

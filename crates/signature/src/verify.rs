@@ -100,7 +100,7 @@ impl Verifier {
     ) -> CertificateReport {
         let evaluation = self.trust.evaluate(certificate, extra, at);
         let revocation = if evaluation.complete {
-            self.revocation_check(&evaluation.path, extra, unproven(at), at)
+            self.revocation_check(&evaluation.path, extra, Signing::claimed(at, at), at)
         } else {
             result(
                 Check::Revocation,
@@ -264,6 +264,11 @@ impl Verifier {
         let (stamps, proof) = self.timestamps(&envelope, at);
         checks.push(signing_time(signature, &envelope, at, proof));
         checks.push(stamps_check(&stamps, proof, at));
+        for url in stamps.iter().flat_map(|stamp| &stamp.crl_urls) {
+            if !report.crl_urls.contains(url) {
+                report.crl_urls.push(url.clone());
+            }
+        }
         report.timestamps = stamps;
 
         // The best signature time (ETSI EN 319 102-1 §5.6): what a time-stamp proves, else
@@ -296,12 +301,14 @@ impl Verifier {
             }
         }
         checks.push(if evaluation.complete {
-            // Without a proof, the status at the claimed time: a revocation before it
-            // fails (the signer's own claim places the signature after it), one after it
-            // leaves the signature indeterminate.
-            let signing = match proof {
-                Some(time) => Signing { time, proven: true },
-                None => unproven(envelope.signing_time),
+            // A revocation before the claimed time fails (the signer's own claim places
+            // the signature after it); one after the proof does not count; one between
+            // leaves the signature indeterminate. Revocation information must be current
+            // at the proof, else at the verification time, never at the claimed time.
+            let signing = Signing {
+                claimed: envelope.signing_time,
+                proof,
+                fresh: proof.unwrap_or(at),
             };
             self.revocation_check(&evaluation.path, &envelope.extra, signing, at)
         } else {
@@ -435,11 +442,32 @@ impl Verifier {
         envelope: &Envelope,
         at: OffsetDateTime,
     ) -> (Vec<TimestampReport>, Option<OffsetDateTime>) {
-        let stamps: Vec<TimestampReport> = envelope
-            .timestamps
-            .iter()
-            .map(|der| self.timestamp(der, &envelope.timestamped, at))
-            .collect();
+        let count = envelope.timestamps.len();
+        if count > crate::timestamp::MAX_TIMESTAMPS {
+            let error = TimestampError::TooMany { count };
+            let stamp = TimestampReport {
+                gen_time: None,
+                authority: None,
+                serial: None,
+                policy: None,
+                status: Status::Indeterminate,
+                reason: error.to_string(),
+                error: Some(SignatureError::Timestamp(error)),
+                crl_urls: Vec::new(),
+            };
+            return (vec![stamp], None);
+        }
+        let mut stamps: Vec<TimestampReport> = Vec::with_capacity(count);
+        for der in &envelope.timestamps {
+            let stamp = self.timestamp(der, &envelope.timestamped, at);
+            let passed = stamp.status == Status::Passed;
+            stamps.push(stamp);
+            // One that does not verify decides the check: the others need not cost a
+            // path evaluation each.
+            if !passed {
+                break;
+            }
+        }
         let proof = stamps
             .iter()
             .filter(|stamp| stamp.status == Status::Passed)
@@ -465,10 +493,14 @@ impl Verifier {
             authority: None,
             serial: None,
             policy: None,
-            status: Status::Failed,
+            status: Status::Indeterminate,
             reason: String::new(),
             error: None,
+            crl_urls: Vec::new(),
         };
+        // A token that does not prove its time leaves the signature without that proof
+        // (INDETERMINATE), whatever is wrong with it: tokens are unsigned properties of the
+        // signature, which anyone can add, so a bad one says nothing of the signature.
         let refuse = |mut report: TimestampReport, status: Status, error: TimestampError| {
             report.status = status;
             report.reason = error.to_string();
@@ -477,7 +509,7 @@ impl Verifier {
         };
         let token = match Token::read(der, &self.trust) {
             Ok(token) => token,
-            Err(error) => return refuse(report, Status::Failed, error),
+            Err(error) => return refuse(report, Status::Indeterminate, error),
         };
         let tsa = &token.parts.signer;
         report.gen_time = Some(token.gen_time);
@@ -485,17 +517,23 @@ impl Verifier {
         report.serial = Some(token.serial.clone());
         report.policy = Some(token.policy.clone());
         if let Err(error) = token.check_binding(data) {
-            return refuse(report, Status::Failed, error);
+            return refuse(report, Status::Indeterminate, error);
         }
         if token.gen_time > at + WHEN_TOLERANCE {
             let error = TimestampError::AfterVerification {
                 gen_time: token.gen_time,
                 verified_at: at,
             };
-            return refuse(report, Status::Failed, error);
+            return refuse(report, Status::Indeterminate, error);
         }
         if let Err(error) = token.check_usage() {
-            return refuse(report, Status::Failed, error);
+            return refuse(report, Status::Indeterminate, error);
+        }
+        if !self.trust.is_timestamp_authority(tsa) {
+            let error = TimestampError::NotTrustedAuthority {
+                subject: tsa.subject().to_owned(),
+            };
+            return refuse(report, Status::Indeterminate, error);
         }
         if token.gen_time < tsa.not_before() || token.gen_time > tsa.not_after() {
             let error = TimestampError::OutsideValidity {
@@ -504,14 +542,45 @@ impl Verifier {
                 not_before: tsa.not_before(),
                 not_after: tsa.not_after(),
             };
-            return refuse(report, Status::Failed, error);
+            return refuse(report, Status::Indeterminate, error);
         }
+        if let Err(error) = self.authority(&token, at, &mut report.crl_urls) {
+            return refuse(report, Status::Indeterminate, error);
+        }
+        report.status = Status::Passed;
+        report.reason = format!(
+            "a time-stamp of \"{}\" (serial {}, policy {}) proves the signature existed at {}",
+            tsa.subject(),
+            token.serial,
+            token.policy,
+            rfc3339(token.gen_time)
+        );
+        report
+    }
+
+    /// The time-stamping authority's certificate: a path to an anchor (RFC 5280, its
+    /// profile, validity) at the verification time, and its revocation status at the
+    /// time-stamp. Gives the CRL distribution points of its path to `crl_urls`.
+    fn authority(
+        &self,
+        token: &Token,
+        at: OffsetDateTime,
+        crl_urls: &mut Vec<String>,
+    ) -> Result<(), TimestampError> {
+        let tsa = &token.parts.signer;
         // The authority's path is held to RFC 5280 at the verification time, not to the
         // policies required of signers of clinical acts.
         let extra = &token.parts.extra;
         let evaluation = self
             .trust
             .evaluate_with(tsa, extra, at, &PolicySettings::default());
+        for cert in &evaluation.path {
+            for url in cert.crl_distribution_points() {
+                if !crl_urls.contains(url) {
+                    crl_urls.push(url.clone());
+                }
+            }
+        }
         let authority = |check: &CheckResult| TimestampError::Authority {
             subject: tsa.subject().to_owned(),
             check: check.check.code(),
@@ -523,28 +592,28 @@ impl Verifier {
             &evaluation.validity_check,
         ] {
             if check.status != Status::Passed || !evaluation.complete {
-                return refuse(report, Status::Indeterminate, authority(check));
+                return Err(authority(check));
             }
         }
-        let revocation =
-            self.revocation_check(&evaluation.path, extra, unproven(token.gen_time), at);
-        if revocation.status != Status::Passed {
-            let status = if revocation.status == Status::Failed {
-                Status::Failed
-            } else {
-                Status::Indeterminate
-            };
-            return refuse(report, status, authority(&revocation));
-        }
-        report.status = Status::Passed;
-        report.reason = format!(
-            "a time-stamp of \"{}\" (serial {}, policy {}) proves the signature existed at {}",
-            tsa.subject(),
-            token.serial,
-            token.policy,
-            rfc3339(token.gen_time)
+        // The authority's status at its time-stamp, from the newest information at hand
+        // that was current then (as for a signer with a proof of existence): a revocation
+        // dated before the time-stamp, in any later CRL, still counts.
+        let revocation = self.revocation_check(
+            &evaluation.path,
+            extra,
+            Signing::claimed(token.gen_time, token.gen_time),
+            at,
         );
-        report
+        if revocation.status != Status::Passed {
+            let mut error = authority(&revocation);
+            if revocation.status == Status::Failed
+                && let TimestampError::Authority { check, .. } = &mut error
+            {
+                *check = "revoked";
+            }
+            return Err(error);
+        }
+        Ok(())
     }
 
     /// The validity check. Every certificate of the path must be valid at the claimed
@@ -560,19 +629,29 @@ impl Verifier {
     ) -> CheckResult {
         let check = evaluation.validity_check.clone();
         let claimed = envelope.signing_time.min(at);
-        if let Err(error) = crate::path::validity(&evaluation.path, claimed) {
+        // The claim is checked against the signer's own certificate: a CA re-certified
+        // since (same key, later notBefore) must not make a genuine signature fail.
+        let signer = evaluation
+            .path
+            .first()
+            .map(std::slice::from_ref)
+            .unwrap_or_default();
+        if let Err(error) = crate::path::validity(signer, claimed) {
             return CheckResult::failed(Check::CertificateValidity, SignatureError::Path(error));
         }
+        // Valid at the claimed time, expired at the best signature time: nothing proves
+        // the signature came before the expiry, whether there is no time-stamp or only
+        // one after it (ETSI EN 319 102-1: OUT_OF_BOUNDS_NO_POE, not EXPIRED).
         match &check.error {
             Some(SignatureError::Path(PathError::Expired {
                 subject, not_after, ..
-            })) if proof.is_none() => CheckResult::because(
+            })) if *not_after >= claimed => CheckResult::because(
                 Check::CertificateValidity,
                 Status::Indeterminate,
                 PathError::ExpiredWithoutProof {
                     subject: subject.clone(),
                     not_after: *not_after,
-                    verified_at: at,
+                    verified_at: proof.unwrap_or(at),
                     claimed: envelope.signing_time,
                 },
             ),
@@ -620,14 +699,6 @@ fn stamps_check(
         );
     }
     result(Check::Timestamp, Status::Passed, reason)
-}
-
-/// A signing time nothing proves.
-fn unproven(time: OffsetDateTime) -> Signing {
-    Signing {
-        time,
-        proven: false,
-    }
 }
 
 impl Verifier {
@@ -682,7 +753,13 @@ impl Verifier {
                 && passed(&evaluation.path_check)
                 && passed(&evaluation.profile_check)
                 && passed(&evaluation.validity_check)
-                && passed(&self.revocation_of(&evaluation.path, extra, unproven(at), at, depth))
+                && passed(&self.revocation_of(
+                    &evaluation.path,
+                    extra,
+                    Signing::claimed(at, at),
+                    at,
+                    depth,
+                ))
             {
                 signers.push(candidate.clone());
             }

@@ -445,7 +445,12 @@ impl TestPki {
         };
         let this_update = at - Duration::hours(1);
         let mut crls = BTreeMap::new();
-        crls.insert("root.crl", crl(&root, this_update, Vec::new()));
+        // A root publishes its CRL (the ARL) rarely and for long: a year, as national
+        // roots do. The CAs' CRLs last a week.
+        crls.insert(
+            "root.crl",
+            crl_for(&root, this_update, Duration::days(365), Vec::new()),
+        );
         crls.insert(
             "intermediate.crl",
             crl(
@@ -497,7 +502,7 @@ impl TestPki {
     }
 
     /// Writes the PKI to `dir`: `trust/` (the trusted root and intermediate, PEM, as a
-    /// registry's trust directory), `untrusted/` (the other CAs), `crl/` (the CRLs, DER),
+    /// registry's trust directory, with the trusted time-stamp authority in `trust/tsa/`), `untrusted/` (the other CAs), `crl/` (the CRLs, DER),
     /// `ocsp/` (the certificates and keys that may sign OCSP responses for the
     /// intermediate: `intermediate`, `responder`, `impostor`, each `.pem` and `.key.pem`)
     /// and `signers/<case>.key.pem` / `signers/<case>.chain.pem`.
@@ -530,6 +535,9 @@ impl TestPki {
             std::fs::write(dir.join(format!("ocsp/{name}.pem")), &issued.pem)?;
             std::fs::write(dir.join(format!("ocsp/{name}.key.pem")), &issued.key.pem)?;
         }
+        // The trusted time-stamp authority, as a registry's trust directory lists it.
+        std::fs::create_dir_all(dir.join("trust/tsa"))?;
+        std::fs::write(dir.join("trust/tsa/tsa.pem"), &self.tsa.pem)?;
         std::fs::create_dir_all(dir.join("tsa"))?;
         for (name, issued, chain) in [
             ("tsa", &self.tsa, &self.intermediate),
@@ -730,9 +738,18 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 fn crl(issuer: &Issued, this_update: OffsetDateTime, revoked: Vec<RevokedCertParams>) -> Vec<u8> {
+    crl_for(issuer, this_update, Duration::days(7), revoked)
+}
+
+fn crl_for(
+    issuer: &Issued,
+    this_update: OffsetDateTime,
+    validity: Duration,
+    revoked: Vec<RevokedCertParams>,
+) -> Vec<u8> {
     let params = CertificateRevocationListParams {
         this_update,
-        next_update: this_update + Duration::days(7),
+        next_update: this_update + validity,
         crl_number: SerialNumber::from_slice(&[1]),
         issuing_distribution_point: None,
         revoked_certs: revoked,

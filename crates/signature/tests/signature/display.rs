@@ -203,7 +203,7 @@ fn revocation_errors() {
             next_update: None,
             signing_time: SIGNED_AT,
         },
-        "the newest OCSP response of \"CN=OCSP\" for 2026-06-13T15:00:00Z (next update none) is older than the signing time 2026-06-15T15:00:00Z",
+        "the newest OCSP response of \"CN=OCSP\" for 2026-06-13T15:00:00Z (next update none) is older than 2026-06-15T15:00:00Z, the time the status must be known at (the time-stamp's, else the verification time)",
     );
     // Several causes read as one reason.
     says(

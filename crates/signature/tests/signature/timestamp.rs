@@ -66,11 +66,22 @@ impl TimeStampAuthority for OpensslTsa {
 }
 
 fn verifier(extra_crls: &[&[u8]]) -> Verifier {
+    verifier_trusting(extra_crls, true)
+}
+
+/// A verifier trusting the PKI's root, with its time-stamp authority listed as one when
+/// `tsa` is set.
+fn verifier_trusting(extra_crls: &[&[u8]], tsa: bool) -> Verifier {
     let pki = &fixture().pki;
     let mut trust = TrustStore::new();
     for pem in [&pki.root.pem, &pki.intermediate.pem] {
         for cert in renhice_signature::Certificate::all_from_pem(pem.as_bytes()).unwrap() {
             trust.add(cert);
+        }
+    }
+    if tsa {
+        for cert in renhice_signature::Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap() {
+            trust.add_timestamp_authority(cert);
         }
     }
     let mut revocation = RevocationStore::new();
@@ -324,19 +335,22 @@ fn a_backdated_signature_by_an_expired_certificate_is_not_passed() {
         );
         assert_eq!(report.best_signature_time, Some(now));
 
-        // A time-stamp now proves only that the signature exists now, after expiry.
+        // A time-stamp now proves only that the signature exists now, after expiry:
+        // still nothing proves it was made before (ETSI: OUT_OF_BOUNDS_NO_POE).
         let tsa = OpensslTsa::new("tsa");
         let stamped_act = act("expired", format, claimed, Some(&tsa));
         let report = verify(&verifier(&[]), &stamped_act, now + Duration::minutes(1));
-        assert_ne!(report.indication(), Indication::Passed, "{report}");
-        assert_eq!(report.status(Check::Timestamp), Status::Passed, "{report}");
-        assert!(
-            matches!(
-                report.check(Check::CertificateValidity).unwrap().error,
-                Some(SignatureError::Path(PathError::Expired { .. }))
-            ),
-            "{report}"
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::OutOfBoundsNoPoe),
         );
+        assert_eq!(report.status(Check::Timestamp), Status::Passed, "{report}");
+
+        // Claiming a time after the expiry is the signer's own admission: FAILED.
+        let late = act("expired", format, now - Duration::hours(1), None);
+        let report = verify(&verifier(&[]), &late, now);
+        assert_verdict(&report, Indication::Failed, Some(SubIndication::Expired));
     });
 }
 
@@ -404,10 +418,12 @@ fn a_time_stamp_over_other_bytes_changed_or_untrusted_does_not_pass() {
         replace_token(&mut swapped, &first_tokens[0]);
         *signature_mut(&mut moved) = swapped;
         let report = verify(&verifier(&[]), &moved, at);
+        // The token is an unsigned property anyone can add: it proves nothing, and the
+        // signature is left without a proof rather than called changed.
         assert_verdict(
             &report,
-            Indication::Failed,
-            Some(SubIndication::HashFailure),
+            Indication::Indeterminate,
+            Some(SubIndication::SigConstraintsFailure),
         );
         assert!(
             matches!(
@@ -431,7 +447,7 @@ fn a_time_stamp_over_other_bytes_changed_or_untrusted_does_not_pass() {
         let mut backdated = first.clone();
         replace_token(signature_mut(&mut backdated), &backdated_token);
         let report = verify(&verifier(&[]), &backdated, at);
-        assert_eq!(report.indication(), Indication::Failed, "{report}");
+        assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
         assert!(
             matches!(
                 report.check(Check::Timestamp).unwrap().error,
@@ -458,6 +474,24 @@ fn a_time_stamp_over_other_bytes_changed_or_untrusted_does_not_pass() {
         // Its token is sound in itself: trusting its root, OpenSSL accepts it.
         let (ok, said) = openssl_verifies(&tokens[0], &data, true);
         assert!(ok, "{said}");
+
+        // A sound token by a time-stamping certificate under a trusted anchor, but one
+        // the trust directory does not list as an authority: it proves nothing.
+        let report = verify(&verifier_trusting(&[], false), &first, at);
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::NoCertificateChainFound),
+        );
+        assert!(
+            matches!(
+                report.check(Check::Timestamp).unwrap().error,
+                Some(SignatureError::Timestamp(
+                    TimestampError::NotTrustedAuthority { .. }
+                ))
+            ),
+            "{report}"
+        );
     });
 }
 
@@ -553,4 +587,90 @@ fn the_flattened_jws_is_read_with_etsi_u_as_objects_too() {
     let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
     assert_eq!(report.indication(), Indication::Failed, "{report}");
     assert_eq!(report.status(Check::Format), Status::Failed);
+}
+
+#[test]
+fn a_backdated_claim_cannot_pick_an_old_crl_and_a_time_stamp_can() {
+    // The intermediate's CRL at hand was issued an hour before the PKI's reference time
+    // and expires a week later. Verified ten days on, it is stale: without a time-stamp,
+    // revocation must be current at the verification time, whatever time the signer
+    // claims.
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let at = now + Duration::days(10);
+        let plain = act("good", format, now, None);
+        let report = verify(&verifier(&[]), &plain, at);
+        assert_verdict(
+            &report,
+            Indication::Indeterminate,
+            Some(SubIndication::TryLater),
+        );
+        assert!(
+            report
+                .check(Check::Revocation)
+                .unwrap()
+                .reason
+                .contains("expired before"),
+            "{report}"
+        );
+        // A time-stamp proves the signature existed while the CRL was current.
+        let tsa = OpensslTsa::new("tsa");
+        let stamped_act = act("good", format, now, Some(&tsa));
+        let report = verify(&verifier(&[]), &stamped_act, at);
+        assert_verdict(&report, Indication::Passed, None);
+    });
+}
+
+#[test]
+fn more_time_stamps_than_are_read_prove_nothing() {
+    let now = OffsetDateTime::now_utc();
+    let tsa = OpensslTsa::new("tsa");
+    let mut act = act("good", SignatureFormat::Jose, now, Some(&tsa));
+    let (_, tokens) = stamped(signature_of(&act));
+    let signature = signature_mut(&mut act);
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    let mut jws: serde_json::Value = serde_json::from_slice(&data).unwrap();
+    let item = serde_json::json!({"sigTst": {"tstTokens": [{"val": STANDARD.encode(&tokens[0])}]}});
+    jws["header"]["etsiU"] = serde_json::json!(vec![item; 5]);
+    signature.data = Some(renhice_model::Primitive::new(
+        STANDARD.encode(jws.to_string()),
+    ));
+    let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
+    assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
+    assert!(
+        matches!(
+            report.check(Check::Timestamp).unwrap().error,
+            Some(SignatureError::Timestamp(TimestampError::TooMany {
+                count: 5
+            }))
+        ),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_jws_with_a_member_twice_is_refused() {
+    let now = OffsetDateTime::now_utc();
+    let tsa = OpensslTsa::new("tsa");
+    let mut act = act("good", SignatureFormat::Jose, now, Some(&tsa));
+    let signature = signature_mut(&mut act);
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    let text = String::from_utf8(data).unwrap();
+    // A second "signature" member: parsers differ on which one counts.
+    let doubled = text.replacen('{', "{\"signature\":\"AAAA\",", 1);
+    signature.data = Some(renhice_model::Primitive::new(STANDARD.encode(doubled)));
+    let report = verify(&verifier(&[]), &act, now + Duration::minutes(1));
+    assert_eq!(report.indication(), Indication::Failed, "{report}");
+    assert!(
+        report
+            .check(Check::Format)
+            .unwrap()
+            .reason
+            .contains("appears twice"),
+        "{report}"
+    );
 }
