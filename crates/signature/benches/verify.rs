@@ -9,6 +9,9 @@
 //! - `cold`: a verifier that has seen nothing: five signature operations (the act's,
 //!   the signer's and the intermediate's certificates, the two CRLs).
 //!
+//! - `B-T`: the ES256 act with a signature time-stamp (`openssl ts -reply` as the
+//!   authority): the time-stamp token's own signature and its authority's path on top.
+//!
 //! `cargo bench -p renhice-signature --bench verify` (results in docs/benchmarks.md).
 
 #![allow(missing_docs, reason = "benchmark")]
@@ -48,6 +51,8 @@ struct Case {
         Vec<u8>,
         Vec<u8>,
     ),
+    /// Trusted time-stamp authorities.
+    authorities: Vec<Certificate>,
 }
 
 fn case(name: &'static str, pki: &TestPki, signer: &str) -> Case {
@@ -127,6 +132,7 @@ fn case(name: &'static str, pki: &TestPki, signer: &str) -> Case {
         anchors,
         crls,
         raw,
+        authorities: Vec::new(),
     }
 }
 
@@ -169,10 +175,44 @@ fn raw_operation(bundle: &Bundle, signer: &renhice_testing::pki::Signer) -> Raw 
     )
 }
 
+/// `openssl ts -reply` over the PKI written to a directory.
+struct OpensslTsa<'a>(&'a std::path::Path);
+
+impl renhice_signature::TimeStampAuthority for OpensslTsa<'_> {
+    fn request(&self, request: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(renhice_testing::pki::openssl_tsa_reply(
+            self.0, request, "tsa",
+        ))
+    }
+}
+
+/// `case` with a signature time-stamp, its authority trusted.
+fn time_stamped(case: &Case, pki: &TestPki, dir: &std::path::Path) -> Case {
+    let Resource::Bundle(mut bundle) = case.act.clone() else {
+        unreachable!()
+    };
+    let Some(Resource::Provenance(provenance)) = &mut bundle.entry[1].resource else {
+        unreachable!()
+    };
+    sign::add_timestamp(&mut provenance.signature[0], &OpensslTsa(dir)).unwrap();
+    let mut authorities = Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap();
+    Case {
+        name: "ES256-B-T",
+        act: Resource::Bundle(bundle),
+        anchors: case.anchors.clone(),
+        crls: case.crls.clone(),
+        raw: case.raw.clone(),
+        authorities: std::mem::take(&mut authorities),
+    }
+}
+
 fn verifier(case: &Case) -> Verifier {
     let mut trust = TrustStore::new();
     for cert in &case.anchors {
         trust.add(cert.clone());
+    }
+    for cert in &case.authorities {
+        trust.add_timestamp_authority(cert.clone());
     }
     let mut revocation = RevocationStore::new();
     for crl in &case.crls {
@@ -185,10 +225,11 @@ fn verify(c: &mut Criterion) {
     let at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let ecdsa = TestPki::generate(at);
     let rsa = TestPki::generate_rsa(at);
-    let cases = [
-        case("ES256", &ecdsa, "good"),
-        case("RS256", &rsa, "good-rsa"),
-    ];
+    let dir = tempfile::tempdir().unwrap();
+    ecdsa.write_to(dir.path()).unwrap();
+    let es256 = case("ES256", &ecdsa, "good");
+    let stamped = time_stamped(&es256, &ecdsa, dir.path());
+    let cases = [es256, case("RS256", &rsa, "good-rsa"), stamped];
     let when = at + Duration::minutes(1);
     let mut group = c.benchmark_group("signature");
     for case in &cases {

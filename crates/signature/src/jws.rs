@@ -318,14 +318,7 @@ fn protected_header(header_b64: &str) -> Result<Map<String, Value>, JwsError> {
         std::str::from_utf8(&header_bytes).map_err(|error| JwsError::HeaderNotJson {
             detail: error.to_string(),
         })?;
-    no_duplicate_keys(header_text).map_err(|error| match error {
-        JwsError::NotJson { detail } => JwsError::HeaderNotJson { detail },
-        other => other,
-    })?;
-    let header: Map<String, Value> =
-        serde_json::from_str(header_text).map_err(|error| JwsError::HeaderNotJson {
-            detail: error.to_string(),
-        })?;
+    let header = unique_object(header_text).map_err(|detail| JwsError::HeaderNotJson { detail })?;
     // JAdES unsigned properties belong in the unprotected header alone (RFC 7515 §7.2.1:
     // the two headers are disjoint).
     if header.contains_key("etsiU") {
@@ -361,11 +354,7 @@ impl Flattened {
     }
 
     fn read(text: &str) -> Result<Self, JwsError> {
-        no_duplicate_keys(text)?;
-        let object: Map<String, Value> =
-            serde_json::from_str(text).map_err(|error| JwsError::NotJson {
-                detail: error.to_string(),
-            })?;
+        let object = unique_object(text).map_err(|detail| JwsError::NotJson { detail })?;
         if object.contains_key("signatures") {
             return Err(JwsError::GeneralSerialization);
         }
@@ -402,65 +391,74 @@ impl Flattened {
     }
 }
 
-/// Refuses JSON with a member name twice in one object: JSON parsers differ on which
-/// one counts (`serde_json` keeps the last), so another verifier could read other
-/// bytes, headers or tokens than this one.
-fn no_duplicate_keys(text: &str) -> Result<(), JwsError> {
+/// A JSON object read in one pass, refusing a member name twice in one object at any
+/// depth: JSON parsers differ on which one counts (`serde_json` keeps the last), so
+/// another verifier could read other bytes, headers or tokens than this one.
+fn unique_object(text: &str) -> Result<Map<String, Value>, String> {
     use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
     struct Unique;
     impl<'de> DeserializeSeed<'de> for Unique {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
             deserializer.deserialize_any(self)
         }
     }
     impl<'de> Visitor<'de> for Unique {
-        type Value = ();
+        type Value = Value;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("JSON")
         }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
+        fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+            Ok(Value::Bool(value))
         }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
+        fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+            Ok(Value::from(value))
         }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
+        fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+            Ok(Value::from(value))
         }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
+        fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+            Ok(Value::from(value))
         }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
+        fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+            Ok(Value::String(value.to_owned()))
         }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
+        fn visit_string<E>(self, value: String) -> Result<Value, E> {
+            Ok(Value::String(value))
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while seq.next_element_seed(Unique)?.is_some() {}
-            Ok(())
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-            let mut seen = std::collections::HashSet::new();
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Unique)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                if !seen.insert(key.clone()) {
+                let value = map.next_value_seed(Unique)?;
+                if object.contains_key(&key) {
                     return Err(serde::de::Error::custom(format!(
                         "the member {key:?} appears twice in one object"
                     )));
                 }
-                map.next_value_seed(Unique)?;
+                object.insert(key, value);
             }
-            Ok(())
+            Ok(Value::Object(object))
         }
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    Unique
+    let value = Unique
         .deserialize(&mut deserializer)
-        .and_then(|()| deserializer.end())
-        .map_err(|error| JwsError::NotJson {
-            detail: error.to_string(),
-        })
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| error.to_string())?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err("not a JSON object".to_owned()),
+    }
 }
 
 /// The signature time-stamps among the `JAdES` unsigned properties: each `etsiU` item is
