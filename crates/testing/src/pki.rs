@@ -169,6 +169,9 @@ pub struct TestPki {
     /// A CRL of the intermediate issued two hours after `at`, listing `revoked-later` as
     /// revoked one hour after `at` (and `revoked` too).
     pub later_crl: Vec<u8>,
+    /// A CRL of the intermediate issued two hours after `at`, listing the time-stamp
+    /// authority as revoked half an hour before `at` (and `revoked` too).
+    pub tsa_revoked_crl: Vec<u8>,
     /// An OCSP responder the intermediate delegates to (`id-kp-OCSPSigning`).
     pub responder: Issued,
     /// A certificate of the intermediate without `id-kp-OCSPSigning`, which must not be
@@ -474,6 +477,14 @@ impl TestPki {
                 revoked(&later_serial, at + Duration::hours(1)),
             ],
         );
+        let tsa_revoked_crl = crl(
+            &intermediate,
+            at + Duration::hours(2),
+            vec![
+                revoked(&revoked_serial, at - day),
+                revoked(&tsa.serial, at - Duration::minutes(30)),
+            ],
+        );
         Self {
             at,
             root,
@@ -485,6 +496,7 @@ impl TestPki {
             signers,
             crls,
             later_crl,
+            tsa_revoked_crl,
             responder,
             impostor_responder,
             tsa,

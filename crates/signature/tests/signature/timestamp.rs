@@ -674,3 +674,33 @@ fn a_jws_with_a_member_twice_is_refused() {
         "{report}"
     );
 }
+
+#[test]
+fn a_time_stamp_by_a_revoked_authority_proves_nothing() {
+    // The authority was revoked half an hour before the PKI's reference time, in a CRL
+    // issued two hours after it: its tokens made now are after its revocation.
+    both(|format| {
+        let pki = &fixture().pki;
+        let now = OffsetDateTime::now_utc();
+        let tsa = OpensslTsa::new("tsa");
+        let stamped_act = act("good", format, now, Some(&tsa));
+        let at = pki.at + Duration::hours(3);
+        let report = verify(&verifier(&[&pki.tsa_revoked_crl]), &stamped_act, at);
+        assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
+        assert_eq!(report.status(Check::Timestamp), Status::Indeterminate);
+        assert!(
+            matches!(
+                &report.check(Check::Timestamp).unwrap().error,
+                Some(SignatureError::Timestamp(TimestampError::Authority {
+                    check: "revoked",
+                    ..
+                }))
+            ),
+            "{report}"
+        );
+        assert!(report.best_signature_time == Some(at), "{report}");
+        // Without that CRL, the same token proves its time.
+        let report = verify(&verifier(&[]), &stamped_act, now + Duration::minutes(1));
+        assert_eq!(report.indication(), Indication::Passed, "{report}");
+    });
+}
