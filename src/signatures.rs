@@ -237,7 +237,7 @@ pub(crate) struct SignArgs {
     /// Every DocumentReference entry when not given.
     #[arg(long, value_name = "FULLURL")]
     target: Vec<String>,
-    /// A time-stamp authority (RFC 3161 over HTTP, e.g. http://tsa.example/tsr): the
+    /// A time-stamp authority's RFC 3161 address (http or https): the
     /// signature gets a signature time-stamp (JAdES sigTst, CAdES signature-time-stamp),
     /// the proof that it existed then (ETSI baseline B-T).
     #[arg(long, value_name = "URL")]

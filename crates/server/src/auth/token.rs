@@ -51,6 +51,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role: for what any authenticated caller may do (`$validate`,
+    /// `$verify-signature`: the body is the caller's own, no record is read).
+    pub(crate) const ALL: [Self; 5] = [
+        Self::System,
+        Self::Clinician,
+        Self::Patient,
+        Self::Auditor,
+        Self::Admin,
+    ];
     /// The role's code.
     #[must_use]
     pub fn code(self) -> &'static str {

@@ -295,6 +295,17 @@ pub(crate) fn ok(resource: &Resource) -> HttpResponse {
         .body(resource.to_json())
 }
 
+/// A 200 answer carrying an `OperationOutcome` as FHIR JSON (an operation's report).
+pub(crate) fn ok_outcome(
+    outcome: &renhice_model::OperationOutcome,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(outcome)
+        .map_err(|error| ApiError::caused("the OperationOutcome could not be written", error))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, renhice_model::FHIR_JSON_MIME))
+        .body(body))
+}
+
 /// Whether a request's body is an `application/x-www-form-urlencoded` form (a POST
 /// search, a token request).
 pub(crate) fn is_form(req: &HttpRequest) -> bool {

@@ -94,16 +94,7 @@ async fn run(
     asked: Vec<String>,
     caller: &Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(
-        &[
-            Role::System,
-            Role::Clinician,
-            Role::Patient,
-            Role::Auditor,
-            Role::Admin,
-        ],
-        "validate a resource ($validate)",
-    )?;
+    caller.require(&Role::ALL, "validate a resource ($validate)")?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid(
             "$validate",
@@ -147,14 +138,7 @@ async fn run(
     })
     .await
     .map_err(|error| ApiError::caused("a worker task failed", error))??;
-    let body = serde_json::to_vec(&outcome)
-        .map_err(|error| ApiError::caused("the OperationOutcome could not be written", error))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            actix_web::http::header::CONTENT_TYPE,
-            renhice_model::FHIR_JSON_MIME,
-        ))
-        .body(body))
+    crate::fhir::rest::ok_outcome(&outcome)
 }
 
 /// `POST /fhir/$validate`.

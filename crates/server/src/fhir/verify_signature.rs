@@ -92,16 +92,7 @@ pub(crate) async fn verify_signature(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(
-        &[
-            Role::System,
-            Role::Clinician,
-            Role::Patient,
-            Role::Auditor,
-            Role::Admin,
-        ],
-        "verify a firma digital ($verify-signature)",
-    )?;
+    caller.require(&Role::ALL, "verify a firma digital ($verify-signature)")?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid(
             "$verify-signature",
@@ -157,12 +148,5 @@ pub(crate) async fn verify_signature(
             ),
         );
     }
-    let body = serde_json::to_vec(&outcome)
-        .map_err(|error| ApiError::caused("the OperationOutcome could not be written", error))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((
-            actix_web::http::header::CONTENT_TYPE,
-            renhice_model::FHIR_JSON_MIME,
-        ))
-        .body(body))
+    crate::fhir::rest::ok_outcome(&outcome)
 }
