@@ -219,9 +219,9 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
         .filter(|text| text.matches('.').count() == 2 || text.trim_start().starts_with('{'))
         .unwrap_or_else(|| data.trim().to_owned());
     let parts = if text.trim_start().starts_with('{') {
-        Flattened::read(&text)?
+        JwsParts::from_json(&text)?
     } else {
-        Flattened::compact(&text)?
+        JwsParts::from_compact(&text)?
     };
     let (header_b64, payload, signature_b64) = (
         parts.protected.as_str(),
@@ -328,7 +328,7 @@ fn protected_header(header_b64: &str) -> Result<Map<String, Value>, JwsError> {
 }
 
 /// The parts of a JWS, from either serialization.
-struct Flattened {
+struct JwsParts {
     protected: String,
     payload: String,
     signature: String,
@@ -336,9 +336,9 @@ struct Flattened {
     timestamps: Vec<Vec<u8>>,
 }
 
-impl Flattened {
+impl JwsParts {
     /// The parts of a compact serialization (which has no unprotected header).
-    fn compact(text: &str) -> Result<Self, JwsError> {
+    fn from_compact(text: &str) -> Result<Self, JwsError> {
         let mut parts = text.split('.');
         let (Some(protected), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -353,7 +353,9 @@ impl Flattened {
         })
     }
 
-    fn read(text: &str) -> Result<Self, JwsError> {
+    /// The parts of a flattened JSON serialization (RFC 7515 §7.2.2), whose unprotected
+    /// header may carry `etsiU`.
+    fn from_json(text: &str) -> Result<Self, JwsError> {
         let object = unique_object(text).map_err(|detail| JwsError::NotJson { detail })?;
         if object.contains_key("signatures") {
             return Err(JwsError::GeneralSerialization);

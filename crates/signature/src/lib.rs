@@ -1,6 +1,8 @@
 //! Signature verification for renhice: decides whether a clinical act carries a valid
 //! firma digital (FHIR `Signature` on `Provenance` or `Bundle`; JWS and CMS), with the
-//! certificate path evaluated at the signing time against configured trust anchors.
+//! certificate path evaluated against configured trust anchors at the best signature time:
+//! the time an RFC 3161 signature time-stamp proves ([`timestamp`]), else the verification
+//! time, never the time the signer claims.
 //!
 //! This crate depends only on the FHIR model: verification does no network or database
 //! I/O and never reads the clock (the verification time is an argument), so the same
@@ -9,7 +11,8 @@
 //! - [`Verifier`] holds the [`TrustStore`] (anchors and known intermediates) and the
 //!   [`RevocationStore`] (CRLs and OCSP responses), and produces one [`SignatureReport`] per signature with
 //!   each [`Check`] reported separately and an overall [`Indication`].
-//! - [`jws`] and [`pkcs7`] describe the two formats; [`sign`] makes signatures in them.
+//! - [`jws`] and [`pkcs7`] describe the two formats; [`sign`] makes signatures in them, and
+//!   [`sign::add_timestamp`] adds a signature time-stamp from a [`TimeStampAuthority`].
 //! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
 //!   ([`SignatureReport::to_issues`], [`operation_outcome`]) and to JSON
 //!   ([`SignatureReport::to_json`]).

@@ -406,7 +406,8 @@ fn identifies(sid: &SignerIdentifier, cert: &Certificate) -> bool {
     }
 }
 
-fn trim_zeros(bytes: &[u8]) -> &[u8] {
+/// An INTEGER's content octets without leading zeros (DER adds one before a high bit).
+pub(crate) fn trim_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     &bytes[start..]
 }

@@ -590,7 +590,7 @@ pub fn request_token(
     let token = token.to_der().map_err(encoding)?;
     // The answer must be to this request: its nonce and imprint (RFC 3161 §2.4.2).
     let read = Token::read(&token, &crate::path::TrustStore::default()).map_err(tsa)?;
-    if read.nonce.as_deref().map(trim_zeros) != Some(trim_zeros(&nonce)) {
+    if read.nonce.as_deref().map(pkcs7::trim_zeros) != Some(pkcs7::trim_zeros(&nonce)) {
         return Err(tsa(TimestampError::WrongAnswer { what: "nonce" }));
     }
     if read.imprint != imprint || read.imprint_algorithm != Hash::Sha256.oid() {
@@ -603,11 +603,6 @@ pub fn request_token(
     read.check_binding(data).map_err(tsa)?;
     read.check_usage().map_err(tsa)?;
     Ok(token)
-}
-
-fn trim_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[start..]
 }
 
 #[cfg(test)]
