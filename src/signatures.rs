@@ -45,7 +45,8 @@ pub(crate) enum Output {
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
     /// A Bundle (its own signature and those of its Provenance entries) or a Provenance
-    /// (FHIR JSON).
+    /// (FHIR JSON), or a signed PDF (`PAdES`: every signature field, with the document
+    /// time-stamps of later revisions).
     file: PathBuf,
     /// Directory of trusted certificates (PEM or DER): self-signed roots are the trust
     /// anchors, the others known intermediates; certificates in its anchors/ subdirectory
@@ -90,7 +91,20 @@ pub(crate) fn verify(args: &VerifyArgs) -> ExitCode {
 }
 
 fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
-    let resource = read_resource(&args.file)?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    // A PDF (PAdES) is known by its header; anything else must be FHIR JSON.
+    let pdf = bytes.starts_with(b"%PDF-");
+    let resource = if pdf {
+        None
+    } else {
+        Some(Resource::from_json(&bytes).with_context(|| {
+            format!(
+                "{} is neither a PDF nor a FHIR R4 resource",
+                args.file.display()
+            )
+        })?)
+    };
     let others = args
         .target
         .iter()
@@ -122,7 +136,12 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let reports = verifier.verify_resource(&resource, &others, at);
+    let reports = match &resource {
+        Some(resource) => verifier.verify_resource(resource, &others, at),
+        None => verifier
+            .verify_pdf(&bytes, at)
+            .with_context(|| format!("{}", args.file.display()))?,
+    };
     match args.output {
         Output::Text => {
             if reports.is_empty() {

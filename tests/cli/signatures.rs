@@ -424,3 +424,103 @@ fn sign_tsa_adds_a_signature_time_stamp_that_verify_reports() {
     );
     assert!(!dir.path().join("never.json").exists());
 }
+
+/// `pades.py` (the signature crate's pyHanko judge) run in `dir`.
+fn pyhanko(dir: &Path, args: &[&str]) {
+    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/signature/tests/judges");
+    let python = renhice_testing::judge_python(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "pyhanko-judge-venv",
+        &judges.join("pyhanko-requirements.txt"),
+    );
+    let output = std::process::Command::new(python)
+        .arg(judges.join("pades.py"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pades.py {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn verify_reads_a_signed_pdf_and_its_time_stamp_outlives_the_certificate() {
+    // pyHanko and OpenSSL's time-stamp authority work with the system clock.
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let pki = TestPki::generate(now);
+    pki.write_to(&dir.path().join("pki")).unwrap();
+    let tsa = renhice_testing::pki::serve_openssl_tsa(&dir.path().join("pki"), "tsa");
+    pyhanko(dir.path(), &["blank", "acto.pdf"]);
+    let sign = |output: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            "acto.pdf",
+            output,
+            "--key",
+            "pki/signers/good.key.pem",
+            "--cert",
+            "pki/signers/good.pem",
+            "--chain",
+            "pki/trust/intermediate.pem",
+            "--field",
+            "Firma1",
+        ];
+        args.extend_from_slice(extra);
+        pyhanko(dir.path(), &args);
+    };
+    sign("firmado.pdf", &[]);
+    sign("sellado.pdf", &["--tsa", &tsa]);
+    let check = |file: &str, extra: &[&str]| {
+        let mut cmd = command(dir.path());
+        cmd.args(["verify", file, "--trust", "pki/trust"]);
+        cmd.args(crls()).args(extra);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+
+    let (code, text) = check("firmado.pdf", &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.starts_with("Firma1: PASSED (application/pdf; ETSI.CAdES.detached, B-B)"),
+        "{text}"
+    );
+    // A year on, the signer's certificate has expired: only the time-stamped PDF proves
+    // it was signed before.
+    let a_year_on = renhice_signature::datetime::rfc3339(now + time::Duration::days(400));
+    let (code, text) = check("sellado.pdf", &["--at", &a_year_on]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("B-T)") && text.contains("time-stamp:"),
+        "{text}"
+    );
+    let (code, text) = check("firmado.pdf", &["--at", &a_year_on]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("INDETERMINATE/OUT_OF_BOUNDS_NO_POE"),
+        "{text}"
+    );
+
+    // JSON names the format and the field.
+    let (code, json) = check("firmado.pdf", &["--output", "json"]);
+    assert_eq!(code, 0, "{json}");
+    let reports: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(reports[0]["location"], "Firma1");
+    assert_eq!(reports[0]["format"], "application/pdf; ETSI.CAdES.detached");
+
+    // Neither a PDF nor FHIR JSON: refused with the reason, exit code 5.
+    std::fs::write(dir.path().join("nota.txt"), "hola").unwrap();
+    let (code, text) = check("nota.txt", &[]);
+    assert_eq!(code, 5, "{text}");
+    assert!(
+        text.contains("neither a PDF nor a FHIR R4 resource"),
+        "{text}"
+    );
+}

@@ -471,7 +471,21 @@ impl Signatures {
         others: &[Resource],
         now: OffsetDateTime,
     ) -> Vec<SignatureReport> {
-        let verify = || self.verifier().verify_resource(resource, others, now);
+        self.verify_fetching_with(
+            |verifier| verifier.verify_resource(resource, others, now),
+            now,
+        )
+        .await
+    }
+
+    /// [`Self::verify_fetching`] for any verification: `verify` runs with the current
+    /// verifier, again after what was missing is fetched.
+    pub(crate) async fn verify_fetching_with(
+        &self,
+        verify: impl Fn(&Verifier) -> Vec<SignatureReport>,
+        now: OffsetDateTime,
+    ) -> Vec<SignatureReport> {
+        let verify = || verify(&self.verifier());
         let mut reports = verify();
         // A CA met for the first time: fetch its CRL now rather than answer that its
         // revocation status is unknown, then verify again. A distribution point tried

@@ -12,6 +12,11 @@
 //! - `B-T`: the ES256 act with a signature time-stamp (`openssl ts -reply` as the
 //!   authority): the time-stamp token's own signature and its authority's path on top.
 //!
+//! - `PAdES`: a 1 MB PDF signed by pyHanko (`tests/judges/pades.py`) with a signature
+//!   time-stamp, next to the raw operations it needs: SHA-256 over the 1 MB the
+//!   `/ByteRange` covers and the two ECDSA verifications (the signer's and the
+//!   time-stamp's).
+//!
 //! `cargo bench -p renhice-signature --bench verify` (results in docs/benchmarks.md).
 
 #![allow(missing_docs, reason = "benchmark")]
@@ -259,7 +264,83 @@ fn verify(c: &mut Criterion) {
             });
         });
     }
+    pades(&mut group, &ecdsa, dir.path(), &cases[0], when);
     group.finish();
+}
+
+/// A 1 MB PDF signed with a signature time-stamp, verified warm, and the raw operations.
+fn pades(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    pki: &TestPki,
+    dir: &std::path::Path,
+    es256: &Case,
+    when: OffsetDateTime,
+) {
+    let tsa = renhice_testing::pki::serve_openssl_tsa(dir, "tsa");
+    let judges = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges");
+    let python = renhice_testing::judge_python(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "pyhanko-judge-venv",
+        &judges.join("pyhanko-requirements.txt"),
+    );
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(&python)
+            .arg(judges.join("pades.py"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "pades.py {args:?}: {output:?}");
+    };
+    run(&["blank", "bench.pdf", "--size", "1048576"]);
+    run(&[
+        "sign",
+        "bench.pdf",
+        "bench-signed.pdf",
+        "--key",
+        "signers/good.key.pem",
+        "--cert",
+        "signers/good.pem",
+        "--chain",
+        "trust/intermediate.pem",
+        "--field",
+        "Firma1",
+        "--tsa",
+        &tsa,
+    ]);
+    let pdf = std::fs::read(dir.join("bench-signed.pdf")).unwrap();
+    let case = Case {
+        name: "PAdES-B-T-1MB",
+        act: es256.act.clone(),
+        anchors: es256.anchors.clone(),
+        crls: es256.crls.clone(),
+        raw: es256.raw.clone(),
+        authorities: Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap(),
+    };
+    let warm = verifier(&case);
+    let reports = warm.verify_pdf(&pdf, when).unwrap();
+    assert_eq!(
+        reports[0].indication(),
+        Indication::Passed,
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[0].level(), "B-T");
+    group.bench_function("PAdES-B-T-1MB/full-warm", |b| {
+        b.iter(|| black_box(warm.verify_pdf(black_box(&pdf), when).unwrap()));
+    });
+    // The raw operations: the digest of what the signature covers (all the file but
+    // the signature value) and two ECDSA verifications.
+    let (key, message, signature) = &case.raw;
+    group.bench_function("PAdES-B-T-1MB/raw-ops", |b| {
+        b.iter(|| {
+            black_box(ring::digest::digest(&ring::digest::SHA256, black_box(&pdf)));
+            key.verify(black_box(message), black_box(signature))
+                .unwrap();
+            key.verify(black_box(message), black_box(signature))
+                .unwrap();
+        });
+    });
 }
 
 criterion_group!(benches, verify);

@@ -30,6 +30,21 @@ impl Hash {
         ring::digest::digest(algorithm, data).as_ref().to_vec()
     }
 
+    /// The digest of the concatenation of `parts`, without joining them.
+    #[must_use]
+    pub(crate) fn digest_parts(self, parts: &[&[u8]]) -> Vec<u8> {
+        let algorithm = match self {
+            Self::Sha256 => &ring::digest::SHA256,
+            Self::Sha384 => &ring::digest::SHA384,
+            Self::Sha512 => &ring::digest::SHA512,
+        };
+        let mut context = ring::digest::Context::new(algorithm);
+        for part in parts {
+            context.update(part);
+        }
+        context.finish().as_ref().to_vec()
+    }
+
     /// The algorithm's object identifier (NIST, 2.16.840.1.101.3.4.2.x).
     #[must_use]
     pub const fn oid(self) -> &'static str {

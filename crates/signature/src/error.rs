@@ -299,6 +299,9 @@ pub enum FormatError {
     /// The CMS signature cannot be read.
     #[error(transparent)]
     Cms(#[from] CmsError),
+    /// A PDF signature dictionary that cannot be verified.
+    #[error(transparent)]
+    Pdf(#[from] crate::pades::PdfSignatureError),
 }
 
 /// Why the signed content does not match the targets: the
@@ -306,6 +309,27 @@ pub enum FormatError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ContentError {
+    /// The bytes a PDF signature's `/ByteRange` covers do not have the signed digest.
+    #[error(
+        "the bytes of revision {revision} that the /ByteRange covers are not those signed (messageDigest differs)"
+    )]
+    ByteRangeDigest {
+        /// The revision the signature signs (1 is the first).
+        revision: usize,
+    },
+    /// A PDF was changed after signing beyond what may change.
+    #[error(
+        "the PDF was changed after revision {revision}, which this signature signs, in ways that are not allowed ({allowed}): {}",
+        .changes.join(", ")
+    )]
+    ModifiedAfterSigning {
+        /// The revision the signature signs.
+        revision: usize,
+        /// What may change: the certification level, or none.
+        allowed: String,
+        /// The changes that are not allowed.
+        changes: Vec<String>,
+    },
     /// A JWS with a detached payload over more or fewer than one target.
     #[error(
         "a JWS with a detached payload signs one target, and there are {count}; several targets need \"sigD\""
@@ -395,6 +419,18 @@ pub enum SigningTimeError {
         /// `Signature.when`.
         when: OffsetDateTime,
         /// The signed signing time.
+        signing_time: OffsetDateTime,
+    },
+    /// A PDF signature's `/M` is too far from the CMS `signingTime`.
+    #[error(
+        "the signature dictionary's /M says {}, but the signed signingTime is {}",
+        text(.m),
+        text(.signing_time)
+    )]
+    PdfDateDisagrees {
+        /// `/M`.
+        m: OffsetDateTime,
+        /// The CMS `signingTime`.
         signing_time: OffsetDateTime,
     },
     /// The claimed signing time is after the time-stamp that proves the signature

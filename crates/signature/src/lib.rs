@@ -11,7 +11,8 @@
 //! - [`Verifier`] holds the [`TrustStore`] (anchors and known intermediates) and the
 //!   [`RevocationStore`] (CRLs and OCSP responses), and produces one [`SignatureReport`] per signature with
 //!   each [`Check`] reported separately and an overall [`Indication`].
-//! - [`jws`] and [`pkcs7`] describe the two formats; [`sign`] makes signatures in them, and
+//! - [`jws`] and [`pkcs7`] describe the two formats for FHIR resources, [`pades`] the
+//!   signatures of PDF files ([`Verifier::verify_pdf`]); [`sign`] makes signatures in them, and
 //!   [`sign::add_timestamp`] adds a signature time-stamp from a [`TimeStampAuthority`].
 //! - A report prints as text ([`std::fmt::Display`]), converts to FHIR
 //!   ([`SignatureReport::to_issues`], [`operation_outcome`]) and to JSON
@@ -30,6 +31,7 @@ pub mod jws;
 mod names;
 pub mod ocsp;
 mod output;
+pub mod pades;
 mod path;
 pub mod pkcs7;
 mod policy;
@@ -52,6 +54,7 @@ pub use error::{
 pub use jws::JwsError;
 pub use ocsp::{OcspError, OcspQuery, OcspResponse};
 pub use output::{CHECK_SYSTEM, INDICATION_SYSTEM, operation_outcome, overall};
+pub use pades::{PdfError, PdfSignatureError};
 pub use path::{TrustError, TrustStore};
 pub use pkcs7::CmsError;
 pub use policy::PolicySettings;

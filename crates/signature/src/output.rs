@@ -89,6 +89,7 @@ impl SignatureReport {
             "verifiedAt": rfc3339(self.verified_at),
             "bestSignatureTime": self.best_signature_time.map(rfc3339),
             "timestamps": self.timestamps.iter().map(|stamp| json!({
+                "kind": if stamp.document { "document" } else { "signature" },
                 "genTime": stamp.gen_time.map(rfc3339),
                 "authority": stamp.authority,
                 "serial": stamp.serial,

@@ -134,6 +134,14 @@ pub enum CmsError {
         /// The attribute (`contentType`, `messageDigest`, `signingTime`).
         attribute: &'static str,
     },
+    /// The ESS signing-certificate attribute names another certificate than the signer's.
+    #[error(
+        "the signed signingCertificate attribute names another certificate than the signer's, \"{subject}\""
+    )]
+    SigningCertificateMismatch {
+        /// The signer certificate's subject.
+        subject: String,
+    },
     /// A signed attribute with more or fewer than one value.
     #[error("signed attribute {oid} must have exactly one value, it has {count}")]
     AttributeValues {
@@ -250,7 +258,21 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
         .map_err(|error| CmsError::NotBase64 {
             detail: error.to_string(),
         })?;
-    let parts = read_signed(&der, trust)?;
+    let (envelope, _) = from_der(&der, trust, None, false)?;
+    Ok(envelope)
+}
+
+/// Reads a detached CMS signature from its DER. The signing time is the `signingTime`
+/// attribute, else `claimed` (a PDF's `/M`, which `PAdES` puts in place of the attribute);
+/// also gives the attribute when present. An ESS `signingCertificate(V2)` attribute, when
+/// present or when `ess_required` (`CAdES`, `PAdES`), must name the signer certificate.
+pub(crate) fn from_der(
+    der: &[u8],
+    trust: &crate::path::TrustStore,
+    claimed: Option<OffsetDateTime>,
+    ess_required: bool,
+) -> Result<(Envelope, Option<OffsetDateTime>), CmsError> {
+    let parts = read_signed(der, trust)?;
     if parts.signed.encap_content_info.econtent.is_some() {
         return Err(CmsError::AttachedContent);
     }
@@ -259,7 +281,32 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
         .signed_attrs
         .as_ref()
         .ok_or(CmsError::NoSignedAttributes)?;
-    let (content_type, message_digest, signing_time) = read_attributes(attributes)?;
+    let (content_type, message_digest, signing_attribute, ess) = read_attributes(attributes)?;
+    let signing_time = signing_attribute
+        .or(claimed)
+        .ok_or(CmsError::MissingAttribute {
+            attribute: "signingTime",
+        })?;
+    // Every ESS attribute present (v1 and v2 may both be) must name the signer.
+    for (v2, value) in &ess {
+        let names =
+            crate::timestamp::names_certificate(value, *v2, &parts.signer).map_err(|error| {
+                CmsError::BadAttribute {
+                    attribute: "signingCertificate",
+                    detail: error.to_string(),
+                }
+            })?;
+        if !names {
+            return Err(CmsError::SigningCertificateMismatch {
+                subject: parts.signer.subject().to_owned(),
+            });
+        }
+    }
+    if ess_required && !ess.iter().any(|(v2, _)| *v2) {
+        return Err(CmsError::MissingAttribute {
+            attribute: "signingCertificateV2",
+        });
+    }
     if content_type != parts.signed.encap_content_info.econtent_type {
         return Err(CmsError::ContentTypeMismatch);
     }
@@ -285,7 +332,7 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
             }
         }
     }
-    Ok(Envelope {
+    let envelope = Envelope {
         algorithm: parts.algorithm(),
         scheme: parts.scheme,
         hash: parts.signature_hash,
@@ -301,13 +348,21 @@ pub(crate) fn parse(data: &str, trust: &crate::path::TrustStore) -> Result<Envel
             hash: parts.digest,
             digests: vec![(None, message_digest)],
         },
-    })
+    };
+    Ok((envelope, signing_attribute))
 }
 
-/// The content type, message digest and signing time of the signed attributes.
-fn read_attributes(
-    attributes: &SetOfVec<Attribute>,
-) -> Result<(ObjectIdentifier, Vec<u8>, OffsetDateTime), CmsError> {
+/// What the signed attributes say: the content type and message digest, the signing time
+/// and the ESS signing-certificate attribute (whether V2, its value) when present.
+type Attributes = (
+    ObjectIdentifier,
+    Vec<u8>,
+    Option<OffsetDateTime>,
+    Vec<(bool, Any)>,
+);
+
+/// Reads the signed attributes this verifier needs.
+fn read_attributes(attributes: &SetOfVec<Attribute>) -> Result<Attributes, CmsError> {
     let bad = |attribute: &'static str| {
         move |error: cms::cert::x509::der::Error| CmsError::BadAttribute {
             attribute,
@@ -317,6 +372,7 @@ fn read_attributes(
     let mut content_type = None;
     let mut message_digest = None;
     let mut signing_time = None;
+    let mut ess = Vec::new();
     for attribute in attributes.iter() {
         let value = single_value(attribute)?;
         match attribute.oid.to_string().as_str() {
@@ -350,6 +406,8 @@ fn read_attributes(
                         })?,
                 );
             }
+            crate::timestamp::ID_AA_SIGNING_CERTIFICATE => ess.push((false, value.clone())),
+            crate::timestamp::ID_AA_SIGNING_CERTIFICATE_V2 => ess.push((true, value.clone())),
             _ => {}
         }
     }
@@ -360,9 +418,8 @@ fn read_attributes(
         message_digest.ok_or(CmsError::MissingAttribute {
             attribute: "messageDigest",
         })?,
-        signing_time.ok_or(CmsError::MissingAttribute {
-            attribute: "signingTime",
-        })?,
+        signing_time,
+        ess,
     ))
 }
 

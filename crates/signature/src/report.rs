@@ -298,6 +298,9 @@ pub struct TimestampReport {
     /// The CRL distribution points of the authority's path (where the revocation
     /// information its check needs can be fetched).
     pub crl_urls: Vec<String>,
+    /// A `PAdES` document time-stamp (a later revision of the PDF, over everything
+    /// before it) rather than a time-stamp of this signature's value.
+    pub document: bool,
 }
 
 impl SignatureReport {
@@ -399,7 +402,12 @@ impl fmt::Display for SignatureReport {
         for stamp in &self.timestamps {
             writeln!(
                 f,
-                "  time-stamp:   {} by {} [{}]",
+                "  {}   {} by {} [{}]",
+                if stamp.document {
+                    "doc stamp:"
+                } else {
+                    "time-stamp:"
+                },
                 stamp
                     .gen_time
                     .map_or_else(|| "?".to_owned(), crate::datetime::rfc3339),

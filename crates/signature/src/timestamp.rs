@@ -40,8 +40,8 @@ pub const MAX_TIMESTAMPS: usize = 4;
 pub const ID_CT_TST_INFO: &str = "1.2.840.113549.1.9.16.1.4";
 /// `id-kp-timeStamping`, the one extended key usage of a time-stamping certificate.
 pub const ID_KP_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
-const ID_AA_SIGNING_CERTIFICATE: &str = "1.2.840.113549.1.9.16.2.12";
-const ID_AA_SIGNING_CERTIFICATE_V2: &str = "1.2.840.113549.1.9.16.2.47";
+pub(crate) const ID_AA_SIGNING_CERTIFICATE: &str = "1.2.840.113549.1.9.16.2.12";
+pub(crate) const ID_AA_SIGNING_CERTIFICATE_V2: &str = "1.2.840.113549.1.9.16.2.47";
 
 /// Why a time-stamp token does not prove the time it states, or why a time-stamp
 /// authority's answer cannot be used.
@@ -474,7 +474,11 @@ fn generalized_time(text: &[u8]) -> Option<OffsetDateTime> {
 
 /// Whether an ESS `SigningCertificate` (SHA-1 `ESSCertID`) or `SigningCertificateV2`
 /// (`ESSCertIDv2`, SHA-256 unless it names another hash) names `cert` first.
-fn names_certificate(value: &Any, v2: bool, cert: &Certificate) -> Result<bool, TimestampError> {
+pub(crate) fn names_certificate(
+    value: &Any,
+    v2: bool,
+    cert: &Certificate,
+) -> Result<bool, TimestampError> {
     let bad = |detail: String| TimestampError::Attributes {
         detail: format!("ESS signing certificate: {detail}"),
     };

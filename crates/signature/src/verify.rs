@@ -243,6 +243,43 @@ impl Verifier {
             }
         };
         let (envelope, contents) = envelope;
+        let when = signature
+            .when
+            .as_ref()
+            .and_then(|when| when.value.as_ref())
+            .and_then(|when| parse_rfc3339(when.as_str()).ok());
+        let (integrity, value) = content_and_value(&envelope, &contents);
+        self.verify_envelope(
+            &mut report,
+            &envelope,
+            [integrity, value],
+            Stated::When(when),
+            &[],
+            |signer| identity_check(signature, signer, context),
+            at,
+        );
+        report
+    }
+
+    /// The checks every format shares, once the signature is decoded and its content
+    /// and value checked (`checked`): the signing time, the time-stamps (those the
+    /// signature carries and `documents`, later document time-stamps over it with the
+    /// bytes each covers), the certificates at the best signature time, the key usage,
+    /// the revocation status and the signer's identity.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the parts of a decoded signature, each from its own format"
+    )]
+    pub(crate) fn verify_envelope(
+        &self,
+        report: &mut SignatureReport,
+        envelope: &Envelope,
+        checked: [CheckResult; 2],
+        stated: Stated,
+        documents: &[(Vec<u8>, std::sync::Arc<[u8]>)],
+        identity: impl FnOnce(&Certificate) -> CheckResult,
+        at: OffsetDateTime,
+    ) {
         report.algorithm = Some(envelope.algorithm.clone());
         report.signing_time = Some(envelope.signing_time);
         if !envelope.commitment.is_empty() {
@@ -258,11 +295,9 @@ impl Verifier {
                 envelope.signer.subject()
             ),
         )];
-        let (integrity, value) = content_and_value(&envelope, &contents);
-        checks.push(integrity);
-        checks.push(value);
-        let (stamps, proof) = self.timestamps(&envelope, at);
-        checks.push(signing_time(signature, &envelope, at, proof));
+        checks.extend(checked);
+        let (stamps, proof) = self.timestamps(envelope, documents, at);
+        checks.push(signing_time(stated, envelope, at, proof));
         checks.push(stamps_check(&stamps, proof, at));
         for url in stamps.iter().flat_map(|stamp| &stamp.crl_urls) {
             if !report.crl_urls.contains(url) {
@@ -291,7 +326,7 @@ impl Verifier {
         }
         checks.push(evaluation.path_check.clone());
         checks.push(evaluation.profile_check.clone());
-        checks.push(Self::validity_check(&envelope, &evaluation, proof, at));
+        checks.push(Self::validity_check(envelope, &evaluation, proof, at));
         checks.push(key_usage_check(&envelope.signer));
         if evaluation.complete {
             for pair in evaluation.path.windows(2) {
@@ -318,9 +353,8 @@ impl Verifier {
                 "no certification path to a trust anchor, so no CA whose revocation information counts".into(),
             )
         });
-        checks.push(identity_check(signature, &envelope.signer, context));
+        checks.push(identity(&envelope.signer));
         report.checks = checks;
-        report
     }
 
     /// Decodes the signature and the canonical bytes of each target.
@@ -440,6 +474,7 @@ impl Verifier {
     fn timestamps(
         &self,
         envelope: &Envelope,
+        documents: &[(Vec<u8>, std::sync::Arc<[u8]>)],
         at: OffsetDateTime,
     ) -> (Vec<TimestampReport>, Option<OffsetDateTime>) {
         let count = envelope.timestamps.len();
@@ -454,17 +489,30 @@ impl Verifier {
                 reason: error.to_string(),
                 error: Some(SignatureError::Timestamp(error)),
                 crl_urls: Vec::new(),
+                document: false,
             };
             return (vec![stamp], None);
         }
-        let mut stamps: Vec<TimestampReport> = Vec::with_capacity(count);
-        for der in &envelope.timestamps {
-            let stamp = self.timestamp(der, &envelope.timestamped, at);
+        let mut stamps: Vec<TimestampReport> = Vec::with_capacity(count + documents.len());
+        let tokens = envelope
+            .timestamps
+            .iter()
+            .map(|der| (der.as_slice(), envelope.timestamped.as_slice(), false))
+            .chain(
+                documents
+                    .iter()
+                    .map(|(der, data)| (der.as_slice(), &data[..], true)),
+            );
+        for (der, data, document) in tokens {
+            let mut stamp = self.timestamp(der, data, at);
+            stamp.document = document;
             let passed = stamp.status == Status::Passed;
             stamps.push(stamp);
-            // One that does not verify decides the check: the others need not cost a
-            // path evaluation each.
-            if !passed {
+            // A signature time-stamp that does not verify decides the check: the others
+            // need not cost a path evaluation each. A document time-stamp is a later
+            // revision anyone may append: one that does not verify proves nothing and
+            // decides nothing, and the others are still looked at.
+            if !passed && !document {
                 break;
             }
         }
@@ -497,6 +545,7 @@ impl Verifier {
             reason: String::new(),
             error: None,
             crl_urls: Vec::new(),
+            document: false,
         };
         // A token that does not prove its time leaves the signature without that proof
         // (INDETERMINATE), whatever is wrong with it: tokens are unsigned properties of the
@@ -676,11 +725,12 @@ fn stamps_check(
             ),
         );
     }
-    // A token that does not verify is a defect of the signature, even beside a valid one.
-    let worst = stamps
-        .iter()
+    // A token that does not verify is a defect of the signature, even beside a valid one;
+    // a document time-stamp that does not is reported, and decides nothing.
+    let own = || stamps.iter().filter(|stamp| !stamp.document);
+    let worst = own()
         .find(|stamp| stamp.status == Status::Failed)
-        .or_else(|| stamps.iter().find(|stamp| stamp.status != Status::Passed));
+        .or_else(|| own().find(|stamp| stamp.status != Status::Passed));
     if let Some(stamp) = worst {
         return CheckResult {
             check: Check::Timestamp,
@@ -689,8 +739,24 @@ fn stamps_check(
             error: stamp.error.clone(),
         };
     }
-    let reasons: Vec<&str> = stamps.iter().map(|stamp| stamp.reason.as_str()).collect();
+    let reasons: Vec<String> = stamps
+        .iter()
+        .map(|stamp| {
+            if stamp.status == Status::Passed {
+                stamp.reason.clone()
+            } else {
+                format!("a document time-stamp proves nothing: {}", stamp.reason)
+            }
+        })
+        .collect();
     let mut reason = reasons.join("; ");
+    if proof.is_none() {
+        let _ = write!(
+            reason,
+            "; the certificates are judged at the verification time, {}",
+            rfc3339(at)
+        );
+    }
     if let (Some(proof), true) = (proof, stamps.len() > 1) {
         let _ = write!(
             reason,
@@ -769,7 +835,7 @@ impl Verifier {
 }
 
 /// The content-integrity and signature-value checks.
-fn content_and_value(
+pub(crate) fn content_and_value(
     envelope: &Envelope,
     contents: &[(String, Vec<u8>)],
 ) -> (CheckResult, CheckResult) {
@@ -887,7 +953,7 @@ fn detached(
     }
 }
 
-fn result(check: Check, status: Status, reason: String) -> CheckResult {
+pub(crate) fn result(check: Check, status: Status, reason: String) -> CheckResult {
     CheckResult {
         check,
         status,
@@ -902,7 +968,7 @@ fn cause(check: Check, status: Status, error: impl Into<SignatureError>) -> Chec
 
 /// The report of a signature that could not be read: the failing check, then the others
 /// as not run.
-fn not_run(first: Check, status: Status, error: SignatureError) -> Vec<CheckResult> {
+pub(crate) fn not_run(first: Check, status: Status, error: SignatureError) -> Vec<CheckResult> {
     let mut checks: Vec<_> = Check::ALL
         .iter()
         .filter(|check| **check != first)
@@ -923,26 +989,37 @@ fn not_run(first: Check, status: Status, error: SignatureError) -> Vec<CheckResu
 }
 
 fn empty_report(signature: &Signature, location: &str, at: OffsetDateTime) -> SignatureReport {
-    SignatureReport {
-        location: location.to_owned(),
-        format: signature
+    let mut report = blank_report(
+        location,
+        signature
             .sig_format
             .as_ref()
             .and_then(|format| format.value.clone())
             .unwrap_or_default(),
+        at,
+    );
+    report.commitment = signature
+        .r#type
+        .iter()
+        .filter_map(|coding| {
+            let code = coding.code.as_ref()?.value.as_deref()?;
+            Some(code.to_owned())
+        })
+        .collect();
+    report
+}
+
+/// A report with no check yet.
+pub(crate) fn blank_report(location: &str, format: String, at: OffsetDateTime) -> SignatureReport {
+    SignatureReport {
+        location: location.to_owned(),
+        format,
         algorithm: None,
         signing_time: None,
         verified_at: at,
         best_signature_time: None,
         timestamps: Vec::new(),
-        commitment: signature
-            .r#type
-            .iter()
-            .filter_map(|coding| {
-                let code = coding.code.as_ref()?.value.as_deref()?;
-                Some(code.to_owned())
-            })
-            .collect(),
+        commitment: Vec::new(),
         signer: None,
         path: Vec::new(),
         crl_urls: Vec::new(),
@@ -1033,8 +1110,21 @@ fn digests_check(
     )
 }
 
+/// What, beside the signed data, states when the signature was made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stated {
+    /// `Signature.when`, when present and readable.
+    When(Option<OffsetDateTime>),
+    /// A PDF signature: the CMS `signingTime` attribute and `/M`, when present (the
+    /// envelope's signing time is the first, else the second).
+    Pdf {
+        attribute: Option<OffsetDateTime>,
+        m: Option<OffsetDateTime>,
+    },
+}
+
 fn signing_time(
-    signature: &Signature,
+    stated: Stated,
     envelope: &Envelope,
     at: OffsetDateTime,
     proof: Option<OffsetDateTime>,
@@ -1060,20 +1150,44 @@ fn signing_time(
             },
         );
     }
-    let when = signature
-        .when
-        .as_ref()
-        .and_then(|when| when.value.as_ref())
-        .map(|when| parse_rfc3339(when.as_str()));
+    let when = match stated {
+        Stated::When(when) => when,
+        Stated::Pdf { attribute, m } => {
+            return match (attribute, m) {
+                (Some(attribute), Some(m)) if (m - attribute).abs() > WHEN_TOLERANCE => {
+                    CheckResult::failed(
+                        Check::SigningTime,
+                        SigningTimeError::PdfDateDisagrees {
+                            m,
+                            signing_time: attribute,
+                        },
+                    )
+                }
+                (Some(_), _) => result(
+                    Check::SigningTime,
+                    Status::Passed,
+                    format!("signed at {} (the CMS signingTime)", rfc3339(signed)),
+                ),
+                (None, _) => result(
+                    Check::SigningTime,
+                    Status::Passed,
+                    format!(
+                        "signed at {}, as the signature dictionary's /M says (signed with it)",
+                        rfc3339(signed)
+                    ),
+                ),
+            };
+        }
+    };
     match when {
-        Some(Ok(when)) if (when - signed).abs() > WHEN_TOLERANCE => CheckResult::failed(
+        Some(when) if (when - signed).abs() > WHEN_TOLERANCE => CheckResult::failed(
             Check::SigningTime,
             SigningTimeError::WhenDisagrees {
                 when,
                 signing_time: signed,
             },
         ),
-        Some(Ok(_)) => result(
+        Some(_) => result(
             Check::SigningTime,
             Status::Passed,
             format!("signed at {}, as Signature.when says", rfc3339(signed)),

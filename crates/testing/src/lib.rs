@@ -9,6 +9,8 @@
 //! - [`backend_tests!`] writes one test per backend for each async test function it names,
 //!   `<test>::postgres` and `<test>::sqlite`, so the output shows what ran where.
 //! - `pki` (feature `pki`): a test PKI for the signature verifier.
+//! - [`judge_python`]: a Python environment for the independent judges (pyca/cryptography,
+//!   pyHanko), from pinned, hashed requirements.
 
 #![allow(
     clippy::missing_panics_doc,
@@ -21,8 +23,11 @@
 
 #[cfg(feature = "pki")]
 pub mod pki;
+mod python;
 #[cfg(feature = "sihce")]
 pub mod sihce;
+
+pub use python::judge_python;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};

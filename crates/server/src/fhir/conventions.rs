@@ -247,6 +247,8 @@ enum Body {
     Xml,
     /// A form, for a search.
     Form,
+    /// A PDF, for `$verify-signature`.
+    Pdf,
 }
 
 /// 415 unless a request body is FHIR JSON or XML (or a form, for a search).
@@ -279,6 +281,12 @@ fn content_type(req: &HttpRequest) -> Result<Body, ApiError> {
     }
     // `*/*` and friends are ranges for Accept, not a body's type.
     let media = text.split(';').next().unwrap_or("").trim();
+    // A signed PDF is verified as it is: no FHIR wrapping needed.
+    if media.eq_ignore_ascii_case(renhice_signature::pades::PDF)
+        && req.path().ends_with("/$verify-signature")
+    {
+        return Ok(Body::Pdf);
+    }
     if !form && !media.is_empty() {
         match media_range(text) {
             Some((Some(Format::Json), _)) => return Ok(Body::Json),

@@ -6,7 +6,8 @@
 //! signatures of its Provenance entries over the entries they target) or a Provenance
 //! whose targets are among its `contained` resources; or a `Parameters` with that
 //! resource as `resource` and the resources a Provenance signs as repeated `target`
-//! parameters. The answer is 200 with the verifier's report as an `OperationOutcome` (one
+//! parameters; or a signed PDF (`PAdES`), sent as `application/pdf` or as a `Binary`
+//! (alone or as the `resource` parameter). The answer is 200 with the verifier's report as an `OperationOutcome` (one
 //! verdict issue per signature, with its ETSI indication and sub-indication, then one
 //! issue per check), whatever the verdict; a body with no signature is a 422. Nothing is
 //! stored; the request is audited as every FHIR interaction is (operation
@@ -86,8 +87,39 @@ fn parse(value: &Value, path: &str) -> Result<Resource, ApiError> {
         .map_err(|error| invalid(path, format!("not a FHIR R4 resource: {error}")))
 }
 
+/// The bytes of a `Binary` holding a PDF.
+fn binary_pdf(binary: &Value) -> Result<Vec<u8>, ApiError> {
+    use base64::Engine as _;
+    let content_type = binary
+        .get("contentType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !content_type.split(';').next().is_some_and(|media| {
+        media
+            .trim()
+            .eq_ignore_ascii_case(renhice_signature::pades::PDF)
+    }) {
+        return Err(invalid(
+            "Binary.contentType",
+            format!(
+                "a Binary of {content_type:?} carries no firma digital this operation reads: send a signed PDF (application/pdf)"
+            ),
+        ));
+    }
+    let data = binary.get("data").and_then(Value::as_str).ok_or_else(|| {
+        invalid(
+            "Binary.data",
+            "the Binary has no data: send the PDF's base64",
+        )
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|error| invalid("Binary.data", format!("not base64: {error}")))
+}
+
 /// `POST /fhir/$verify-signature`.
 pub(crate) async fn verify_signature(
+    req: actix_web::HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
     caller: Caller,
@@ -96,8 +128,21 @@ pub(crate) async fn verify_signature(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid(
             "$verify-signature",
-            "the request has no body; send the signed Bundle or Provenance (or a Parameters with resource and target parameters) as application/fhir+json",
+            "the request has no body; send the signed Bundle or Provenance (or a Parameters with resource and target parameters) as application/fhir+json, or a signed PDF as application/pdf or in a Binary",
         ));
+    }
+    let pdf_body = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case(renhice_signature::pades::PDF)
+        });
+    if pdf_body {
+        return verify_pdf(body.to_vec(), "$verify-signature", &state).await;
     }
     let value: Value = serde_json::from_slice(&body).map_err(|error| {
         invalid(
@@ -111,6 +156,9 @@ pub(crate) async fn verify_signature(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if kind == "Binary" {
+        return verify_pdf(binary_pdf(&resource)?, "Binary.data", &state).await;
+    }
     if !matches!(kind.as_str(), "Bundle" | "Provenance") {
         return Err(invalid(
             &format!("{kind}.resourceType"),
@@ -137,7 +185,46 @@ pub(crate) async fn verify_signature(
             ),
         });
     }
-    let mut outcome = renhice_signature::operation_outcome(&reports);
+    answer(&reports, &state)
+}
+
+/// A PDF's signatures, verified with the registry's trust and revocation information.
+async fn verify_pdf(pdf: Vec<u8>, path: &str, state: &AppState) -> Result<HttpResponse, ApiError> {
+    use renhice_signature::PdfError;
+    let now = OffsetDateTime::now_utc();
+    // The file is read once to refuse what is not a signed PDF with its reason; the
+    // reports come from the verification that may fetch revocation information.
+    if let Err(error) = state.signatures.verifier().verify_pdf(&pdf, now) {
+        return Err(match error {
+            PdfError::Encrypted | PdfError::TooManySignatures { .. } => ApiError::Unprocessable {
+                path: path.to_owned(),
+                message: error.to_string(),
+            },
+            _ => invalid(path, error.to_string()),
+        });
+    }
+    let reports = state
+        .signatures
+        .verify_fetching_with(
+            |verifier| verifier.verify_pdf(&pdf, now).unwrap_or_default(),
+            now,
+        )
+        .await;
+    if reports.is_empty() {
+        return Err(ApiError::Unprocessable {
+            path: path.to_owned(),
+            message: "the PDF carries no signature: no signature field has a value".into(),
+        });
+    }
+    answer(&reports, state)
+}
+
+/// The reports as an `OperationOutcome`, warning first where the registry holds no trust.
+fn answer(
+    reports: &[renhice_signature::SignatureReport],
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let mut outcome = renhice_signature::operation_outcome(reports);
     if state.signatures.policy() == Policy::Off {
         outcome.issue.insert(
             0,

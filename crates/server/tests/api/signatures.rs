@@ -892,3 +892,136 @@ async fn verify_signature_without_trust_anchors_says_so_first(db: TestDb) {
 }
 
 backend_tests!(verify_signature_without_trust_anchors_says_so_first);
+
+/// A PDF signed by pyHanko (the signature crate's judge, `tests/judges/pades.py`) as
+/// `case` of `pki` in `dir`: its bytes.
+fn pdf_signed_by(dir: &Path, case: &str) -> Vec<u8> {
+    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signature/tests/judges");
+    let python = renhice_testing::judge_python(
+        Path::new(env!("CARGO_TARGET_TMPDIR")),
+        "pyhanko-judge-venv",
+        &judges.join("pyhanko-requirements.txt"),
+    );
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(&python)
+            .arg(judges.join("pades.py"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pades.py {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&["blank", "blank.pdf"]);
+    let (key, cert, chain) = (
+        format!("signers/{case}.key.pem"),
+        format!("signers/{case}.pem"),
+        "trust/intermediate.pem".to_owned(),
+    );
+    run(&[
+        "sign",
+        "blank.pdf",
+        "signed.pdf",
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "--chain",
+        &chain,
+        "--field",
+        "Firma1",
+    ]);
+    std::fs::read(dir.join("signed.pdf")).unwrap()
+}
+
+async fn verify_signature_reads_a_signed_pdf_as_sent_or_in_a_binary(db: TestDb) {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki_in(dir.path());
+    let pdf = pdf_signed_by(dir.path(), "good");
+    let app = spawn_with(
+        &db,
+        configure(dir.path(), SignaturePolicy::VerifyIfPresent, true),
+    )
+    .await;
+    let url = format!("{}/fhir/$verify-signature", app.base);
+    let auditor = app.client(&crate::clinician(HOME_IPRESS));
+    let post_pdf = |bytes: Vec<u8>| {
+        let request = auditor
+            .request(reqwest::Method::POST, &url)
+            .header("content-type", "application/pdf")
+            .body(bytes);
+        async move {
+            let res = request.send().await.unwrap();
+            (
+                res.status(),
+                res.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let passed = |outcome: &Value| {
+        outcome["issue"][0]["details"]["coding"][0]["code"] == "PASSED"
+            && outcome["issue"][0]["expression"][0] == "Firma1"
+    };
+    let (status, outcome) = post_pdf(pdf.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(passed(&outcome), "{outcome}");
+
+    // The same PDF in a Binary, alone and as the resource parameter.
+    let binary = json!({
+        "resourceType": "Binary",
+        "contentType": "application/pdf",
+        "data": base64::engine::general_purpose::STANDARD.encode(&pdf),
+    });
+    let (status, outcome) = auditor.post(&url, &binary).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(passed(&outcome), "{outcome}");
+    let parameters = json!({
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": binary}]
+    });
+    let (status, outcome) = auditor.post(&url, &parameters).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert!(passed(&outcome), "{outcome}");
+
+    // A byte of the act changed: 200, FAILED, the integrity check says so.
+    let mut forged = pdf.clone();
+    let at = forged
+        .windows(8)
+        .position(|window| window == b"41234567")
+        .unwrap();
+    forged[at] = b'9';
+    let (status, outcome) = post_pdf(forged).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    let summary = outcome["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        summary.starts_with("signature FAILED/HASH_FAILURE"),
+        "{summary}"
+    );
+
+    // Not a PDF, a PDF with no signature, a Binary of another type: refused with the reason.
+    let (status, outcome) = post_pdf(b"not a pdf".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("%PDF-"),
+        "{outcome}"
+    );
+    let blank = std::fs::read(dir.path().join("blank.pdf")).unwrap();
+    let (status, outcome) = post_pdf(blank).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{outcome}");
+    let text = json!({"resourceType": "Binary", "contentType": "text/plain", "data": "aG9sYQ=="});
+    let (status, outcome) = auditor.post(&url, &text).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    assert_eq!(
+        outcome["issue"][0]["expression"][0], "Binary.contentType",
+        "{outcome}"
+    );
+    drop(pki);
+}
+backend_tests!(verify_signature_reads_a_signed_pdf_as_sent_or_in_a_binary);

@@ -192,3 +192,16 @@ pub(crate) fn document_mut(
         })
         .unwrap()
 }
+
+/// The Python of a virtual environment with the pinned, hashed requirements
+/// `tests/judges/{requirements}` ([`renhice_testing::judge_python`]).
+pub(crate) fn judge_python(venv: &str, requirements: &str) -> std::path::PathBuf {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/judges")
+        .join(requirements);
+    renhice_testing::judge_python(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        venv,
+        &file,
+    )
+}

@@ -12,6 +12,7 @@ mod display;
 mod fixture;
 mod ocsp;
 mod openssl;
+mod pades;
 mod pkits;
 mod profile;
 mod timestamp;

@@ -781,44 +781,9 @@ fn each_rule_refused_and_its_passing_variant_accepted_as_openssl_and_pyca_judge(
 }
 
 /// The Python of a virtual environment with pyca/cryptography from
-/// `tests/judges/requirements.txt` (pinned, hashed), made once per target directory and
-/// again when the requirements change. Fails, never skips, when it cannot be made.
+/// `tests/judges/requirements.txt`.
 fn pyca_python() -> std::path::PathBuf {
-    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges");
-    let requirements = std::fs::read(judges.join("requirements.txt")).unwrap();
-    let stamp = ring::digest::digest(&ring::digest::SHA256, &requirements)
-        .as_ref()
-        .iter()
-        .fold(String::new(), |hex, byte| hex + &format!("{byte:02x}"));
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pyca-judge-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join("requirements.sha256");
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(stamp.as_str()) && python.exists() {
-        return python;
-    }
-    let _ = std::fs::remove_dir_all(&venv);
-    let run = |command: &mut Command, what: &str| {
-        let output = command
-            .output()
-            .unwrap_or_else(|error| panic!("{what}: {error} (python3 with venv is needed)"));
-        assert!(
-            output.status.success(),
-            "{what} failed (PyPI must be reachable, or the packages cached): {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    run(
-        Command::new("python3").arg("-m").arg("venv").arg(&venv),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--require-hashes", "-r"])
-            .arg(judges.join("requirements.txt")),
-        "pip install -r crates/signature/tests/judges/requirements.txt",
-    );
-    std::fs::write(&marker, &stamp).unwrap();
-    python
+    crate::fixture::judge_python("pyca-judge-venv", "requirements.txt")
 }
 
 /// pyca/cryptography's verdict on each directory (root.pem, ca.pem, leaf.pem) at `AT`.

@@ -1,0 +1,555 @@
+//! PDF signatures (`PAdES`), signed by pyHanko and judged by both pyHanko's validator and
+//! this verifier: every verdict compared, each disagreement explained (docs/signatures.md,
+//! "`PAdES`").
+//!
+//! pyHanko and `openssl ts -reply` (the time-stamp authority, over HTTP on loopback) work
+//! with the system clock, so the PKI is generated at the time of the run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use renhice_signature::{
+    Certificate, Check, ContentError, Crl, FormatError, Indication, PdfError, PdfSignatureError,
+    RevocationStore, SignatureError, SignatureReport, Status, SubIndication, TrustStore, Verifier,
+};
+use renhice_testing::pki::{TestPki, serve_openssl_tsa};
+use time::OffsetDateTime;
+
+/// The pyHanko judge's Python.
+fn python() -> PathBuf {
+    crate::fixture::judge_python("pyhanko-judge-venv", "pyhanko-requirements.txt")
+}
+
+struct Files {
+    pki: TestPki,
+    dir: tempfile::TempDir,
+    tsa: String,
+}
+
+impl Files {
+    fn new() -> Self {
+        let pki = TestPki::generate(OffsetDateTime::now_utc());
+        let dir = tempfile::tempdir().unwrap();
+        pki.write_to(dir.path()).unwrap();
+        let tsa = serve_openssl_tsa(dir.path(), "tsa");
+        let files = Self { pki, dir, tsa };
+        files.pades(&["blank", "blank.pdf"]);
+        files
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `pades.py` with `args` in the directory; its standard output.
+    fn pades(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges/pades.py");
+        let output = Command::new(python())
+            .arg(script)
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "pades.py {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// pyHanko signs `input` into `output` as `case` in field `field`, with `extra` options.
+    fn sign(&self, input: &str, output: &str, case: &str, field: &str, extra: &[&str]) {
+        let key = format!("signers/{case}.key.pem");
+        let cert = format!("signers/{case}.pem");
+        // The issuing CA (pyHanko adds the signer's own certificate itself).
+        let chain = if case == "wrong-ca" {
+            "untrusted/other-intermediate.pem".to_owned()
+        } else {
+            "trust/intermediate.pem".to_owned()
+        };
+        let mut args = vec![
+            "sign", input, output, "--key", &key, "--cert", &cert, "--chain", &chain, "--field",
+            field,
+        ];
+        args.extend_from_slice(extra);
+        self.pades(&args);
+    }
+
+    /// pyHanko's verdicts on `file`: per field, whether it holds and its summary.
+    fn pyhanko(&self, file: &str) -> Vec<(String, bool, String)> {
+        self.pades(&["validate", file, "--trust", "trust/root.pem"])
+            .lines()
+            .map(|line| {
+                let verdict: serde_json::Value = serde_json::from_str(line).unwrap();
+                (
+                    verdict["field"].as_str().unwrap().to_owned(),
+                    verdict["bottom_line"].as_bool().unwrap(),
+                    verdict["summary"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// A verifier trusting the PKI's root and time-stamp authority, with its CRLs.
+    fn verifier(&self) -> Verifier {
+        let mut trust = TrustStore::new();
+        for pem in [&self.pki.root.pem, &self.pki.intermediate.pem] {
+            for cert in Certificate::all_from_pem(pem.as_bytes()).unwrap() {
+                trust.add(cert);
+            }
+        }
+        for cert in Certificate::all_from_pem(self.pki.tsa.pem.as_bytes()).unwrap() {
+            trust.add_timestamp_authority(cert);
+        }
+        let mut revocation = RevocationStore::new();
+        for der in self.pki.crls.values() {
+            revocation.add(Crl::from_der(der).unwrap());
+        }
+        Verifier::new(trust, revocation)
+    }
+
+    fn verify(&self, file: &str) -> Vec<SignatureReport> {
+        let bytes = std::fs::read(self.path(file)).unwrap();
+        self.verifier()
+            .verify_pdf(&bytes, OffsetDateTime::now_utc())
+            .unwrap()
+    }
+}
+
+/// What a case must give: this verifier's indication and sub-indication, the level, and
+/// pyHanko's bottom line, for one field of one file.
+struct Expect {
+    file: &'static str,
+    field: &'static str,
+    ours: (Indication, Option<SubIndication>),
+    level: &'static str,
+    pyhanko: bool,
+    /// Why the two verdicts differ, when they do (docs/signatures.md says the same).
+    departure: Option<&'static str>,
+}
+
+const fn expect(
+    file: &'static str,
+    field: &'static str,
+    ours: (Indication, Option<SubIndication>),
+    level: &'static str,
+    pyhanko: bool,
+) -> Expect {
+    Expect {
+        file,
+        field,
+        ours,
+        level,
+        pyhanko,
+        departure: None,
+    }
+}
+
+const PASSED: (Indication, Option<SubIndication>) = (Indication::Passed, None);
+const MODIFIED: (Indication, Option<SubIndication>) =
+    (Indication::Failed, Some(SubIndication::HashFailure));
+
+/// pyHanko makes every file of the comparison: signed, time-stamped, modified.
+fn make_files() -> Files {
+    let files = Files::new();
+    let tsa = files.tsa.clone();
+    files.sign("blank.pdf", "b-b.pdf", "good", "Firma1", &[]);
+    files.sign("blank.pdf", "b-b-adbe.pdf", "good", "Firma1", &["--adbe"]);
+    files.sign("blank.pdf", "b-t.pdf", "good", "Firma1", &["--tsa", &tsa]);
+    files.sign("blank.pdf", "b-b-rsa.pdf", "good-rsa", "Firma1", &[]);
+    files.sign("blank.pdf", "untrusted.pdf", "wrong-ca", "Firma1", &[]);
+    files.sign("blank.pdf", "revoked.pdf", "revoked", "Firma1", &[]);
+    files.pades(&["timestamp", "b-b.pdf", "doc-timestamp.pdf", "--tsa", &tsa]);
+    files.sign("b-b.pdf", "two-signatures.pdf", "good-p384", "Firma2", &[]);
+    files.pades(&["alter", "b-b.pdf", "altered.pdf"]);
+    files.pades(&["annotate", "b-b.pdf", "annotated.pdf"]);
+    for level in ["1", "2", "3"] {
+        let certified = format!("certified-p{level}.pdf");
+        files.sign(
+            "blank.pdf",
+            &certified,
+            "good",
+            "Firma1",
+            &["--certify", level],
+        );
+        files.pades(&[
+            "annotate",
+            &certified,
+            &format!("certified-p{level}-annotated.pdf"),
+        ]);
+        // pyHanko refuses to sign what level 1 certifies.
+        if level != "1" {
+            files.sign(
+                &certified,
+                &format!("certified-p{level}-countersigned.pdf"),
+                "good-p384",
+                "Firma2",
+                &[],
+            );
+        }
+        files.pades(&[
+            "timestamp",
+            &certified,
+            &format!("certified-p{level}-timestamped.pdf"),
+            "--tsa",
+            &tsa,
+        ]);
+    }
+    // A byte inside the signed range changed: the page's text, as a forger would.
+    let mut forged = std::fs::read(files.path("b-b.pdf")).unwrap();
+    let at = find(&forged, b"41234567").unwrap();
+    forged[at] = b'9';
+    std::fs::write(files.path("byte-changed.pdf"), &forged).unwrap();
+    files
+}
+
+/// What each file must give.
+fn cases() -> Vec<Expect> {
+    vec![
+        expect("b-b.pdf", "Firma1", PASSED, "B-B", true),
+        expect("b-b-adbe.pdf", "Firma1", PASSED, "B-B", true),
+        expect("b-b-rsa.pdf", "Firma1", PASSED, "B-B", true),
+        expect("b-t.pdf", "Firma1", PASSED, "B-T", true),
+        expect(
+            "untrusted.pdf",
+            "Firma1",
+            (
+                Indication::Failed,
+                Some(SubIndication::NoCertificateChainFound),
+            ),
+            "B-B",
+            false,
+        ),
+        Expect {
+            departure: Some(
+                "pyHanko's validation here soft-fails revocation and fetches no CRL; this verifier has the CA's CRL",
+            ),
+            ..expect(
+                "revoked.pdf",
+                "Firma1",
+                (Indication::Failed, Some(SubIndication::Revoked)),
+                "B-B",
+                true,
+            )
+        },
+        expect("doc-timestamp.pdf", "Firma1", PASSED, "B-T", true),
+        expect("two-signatures.pdf", "Firma1", PASSED, "B-B", true),
+        expect("two-signatures.pdf", "Firma2", PASSED, "B-B", true),
+        expect("altered.pdf", "Firma1", MODIFIED, "B-B", false),
+        Expect {
+            departure: Some(
+                "ISO 32000-1 lets annotations follow an approval signature; pyHanko's default difference policy has no rule for annotations and calls them OTHER",
+            ),
+            ..expect("annotated.pdf", "Firma1", PASSED, "B-B", false)
+        },
+        expect("byte-changed.pdf", "Firma1", MODIFIED, "B-B", false),
+        expect("certified-p1.pdf", "Firma1", PASSED, "B-B", true),
+        expect("certified-p2.pdf", "Firma1", PASSED, "B-B", true),
+        expect("certified-p3.pdf", "Firma1", PASSED, "B-B", true),
+        expect(
+            "certified-p1-annotated.pdf",
+            "Firma1",
+            MODIFIED,
+            "B-B",
+            false,
+        ),
+        expect(
+            "certified-p2-annotated.pdf",
+            "Firma1",
+            MODIFIED,
+            "B-B",
+            false,
+        ),
+        Expect {
+            departure: Some(
+                "DocMDP level 3 allows annotations; pyHanko's default difference policy has no rule for them",
+            ),
+            ..expect("certified-p3-annotated.pdf", "Firma1", PASSED, "B-B", false)
+        },
+        expect(
+            "certified-p2-countersigned.pdf",
+            "Firma1",
+            PASSED,
+            "B-B",
+            true,
+        ),
+        expect(
+            "certified-p2-countersigned.pdf",
+            "Firma2",
+            PASSED,
+            "B-B",
+            true,
+        ),
+        expect(
+            "certified-p3-countersigned.pdf",
+            "Firma1",
+            PASSED,
+            "B-B",
+            true,
+        ),
+        expect(
+            "certified-p1-timestamped.pdf",
+            "Firma1",
+            PASSED,
+            "B-T",
+            true,
+        ),
+        expect(
+            "certified-p2-timestamped.pdf",
+            "Firma1",
+            PASSED,
+            "B-T",
+            true,
+        ),
+    ]
+}
+
+/// Every file pyHanko signs here, verified by both; the verdicts agree but where a
+/// departure is stated.
+#[test]
+fn pades_files_signed_by_pyhanko_agree_with_its_validator() {
+    let files = make_files();
+    let cases = cases();
+    let mut wrong = Vec::new();
+    let mut table = String::from(
+        "| file | field | renhice | pyHanko | agree |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for case in &cases {
+        let reports = files.verify(case.file);
+        let Some(report) = reports.iter().find(|report| report.location == case.field) else {
+            wrong.push(format!("{} {}: no report", case.file, case.field));
+            continue;
+        };
+        let ours = (report.indication(), report.sub_indication());
+        let theirs = files.pyhanko(case.file);
+        let Some((_, bottom_line, summary)) =
+            theirs.iter().find(|(field, _, _)| field == case.field)
+        else {
+            wrong.push(format!(
+                "{} {}: pyHanko found no such field",
+                case.file, case.field
+            ));
+            continue;
+        };
+        if ours != case.ours || report.level() != case.level {
+            wrong.push(format!(
+                "{} {}: expected {:?} {}, got {:?} {}:\n{report}",
+                case.file,
+                case.field,
+                case.ours,
+                case.level,
+                ours,
+                report.level()
+            ));
+        }
+        if *bottom_line != case.pyhanko {
+            wrong.push(format!(
+                "{} {}: pyHanko expected {}, said {bottom_line} ({summary})",
+                case.file, case.field, case.pyhanko
+            ));
+        }
+        let agree = (ours.0 == Indication::Passed) == *bottom_line;
+        if agree == case.departure.is_some() {
+            wrong.push(format!(
+                "{} {}: agreement {agree} but departure {:?}",
+                case.file, case.field, case.departure
+            ));
+        }
+        let verdict = ours.1.map_or_else(
+            || format!("{} ({})", ours.0, report.level()),
+            |sub| format!("{}/{sub}", ours.0),
+        );
+        let _ = writeln!(
+            table,
+            "| {} | {} | {verdict} | {summary} | {} |",
+            case.file,
+            case.field,
+            if agree { "yes" } else { "no (see below)" }
+        );
+    }
+    println!("{table}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    reports_say_more(&files);
+}
+
+/// What the reports say, beyond the verdicts.
+fn reports_say_more(files: &Files) {
+    let report = &files.verify("b-t.pdf")[0];
+    assert_eq!(report.timestamps.len(), 1);
+    assert!(!report.timestamps[0].document);
+    assert_eq!(report.best_signature_time, report.timestamps[0].gen_time);
+    let report = &files.verify("doc-timestamp.pdf")[0];
+    assert_eq!(report.timestamps.len(), 1);
+    assert!(report.timestamps[0].document, "{report}");
+    let integrity = report.check(Check::ContentIntegrity).unwrap();
+    assert!(
+        integrity.reason.contains("revision 2 of 3"),
+        "{}",
+        integrity.reason
+    );
+    assert!(
+        integrity.reason.contains("a document time-stamp"),
+        "{}",
+        integrity.reason
+    );
+    let report = &files.verify("altered.pdf")[0];
+    assert!(
+        matches!(
+            report.check(Check::ContentIntegrity).unwrap().error,
+            Some(SignatureError::Content(
+                ContentError::ModifiedAfterSigning { .. }
+            ))
+        ),
+        "{report}"
+    );
+    let report = &files.verify("byte-changed.pdf")[0];
+    assert!(matches!(
+        report.check(Check::ContentIntegrity).unwrap().error,
+        Some(SignatureError::Content(ContentError::ByteRangeDigest {
+            revision: 2
+        }))
+    ));
+    assert_eq!(report.status(Check::SignatureValue), Status::Passed);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// Any one byte changed inside what a signature covers makes it fail or be unreadable,
+/// and no change anywhere makes the verifier panic; a file that is not a PDF, or is cut
+/// short, is refused with a reason.
+#[test]
+fn every_changed_byte_of_a_signed_pdf_is_caught() {
+    let files = Files::new();
+    files.sign("blank.pdf", "signed.pdf", "good", "Firma1", &[]);
+    let signed = std::fs::read(files.path("signed.pdf")).unwrap();
+    let verifier = files.verifier();
+    let now = OffsetDateTime::now_utc();
+    let reports = verifier.verify_pdf(&signed, now).unwrap();
+    assert_eq!(
+        reports[0].indication(),
+        Indication::Passed,
+        "{}",
+        reports[0]
+    );
+
+    // The signature value's hex string is the one part not signed.
+    let gap_start = find(&signed, b"/Contents <").unwrap() + 10;
+    let gap_end = gap_start + find(&signed[gap_start..], b">").unwrap() + 1;
+    let mut passed = Vec::new();
+    let step = (signed.len() / 400).max(1);
+    for position in (0..signed.len()).step_by(step) {
+        if (gap_start..gap_end).contains(&position) {
+            continue;
+        }
+        let mut changed = signed.clone();
+        changed[position] ^= 0x01;
+        // A Result either way: an unreadable file is an error, never a panic.
+        if let Ok(reports) = verifier.verify_pdf(&changed, now)
+            && reports
+                .iter()
+                .any(|report| report.indication() == Indication::Passed)
+        {
+            passed.push(position);
+        }
+    }
+    assert!(
+        passed.is_empty(),
+        "changed bytes that still pass: {passed:?}"
+    );
+
+    assert_eq!(
+        verifier
+            .verify_pdf(b"{\"resourceType\": \"Bundle\"}", now)
+            .unwrap_err(),
+        PdfError::NotPdf
+    );
+    let cut = &signed[..signed.len() / 2];
+    match verifier.verify_pdf(cut, now) {
+        Err(PdfError::Unreadable { .. } | PdfError::Repaired) => {}
+        Ok(reports) => assert!(
+            reports
+                .iter()
+                .all(|report| report.indication() != Indication::Passed)
+        ),
+        Err(other) => panic!("{other}"),
+    }
+    // A /ByteRange that leaves out more than the signature value.
+    let range_at = find(&signed, b"/ByteRange [").unwrap() + "/ByteRange [".len();
+    let range_end = range_at + find(&signed[range_at..], b"]").unwrap();
+    let numbers: Vec<usize> = std::str::from_utf8(&signed[range_at..range_end])
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let shorter = format!("0 {} {} {}", numbers[1] - 1, numbers[2], numbers[3]);
+    let mut wrapped = signed.clone();
+    let width = range_end - range_at;
+    let replacement = format!("{shorter:<width$}");
+    wrapped[range_at..range_end].copy_from_slice(replacement.as_bytes());
+    let reports = verifier.verify_pdf(&wrapped, now).unwrap();
+    assert!(
+        matches!(
+            reports[0].check(Check::Format).unwrap().error,
+            Some(SignatureError::Format(FormatError::Pdf(
+                PdfSignatureError::GapNotContents { .. }
+            )))
+        ),
+        "{}",
+        reports[0]
+    );
+}
+
+/// A later revision that points an object's number at new content and files the old
+/// object under another number (which a reader keyed on object headers would keep as
+/// the unchanged object) is refused as a whole.
+#[test]
+fn an_object_filed_under_another_number_is_refused() {
+    let files = Files::new();
+    files.sign("blank.pdf", "signed.pdf", "good", "Firma1", &[]);
+    let signed = std::fs::read(files.path("signed.pdf")).unwrap();
+    let verifier = files.verifier();
+    let now = OffsetDateTime::now_utc();
+    // The page's content stream is object 4 (tests/judges/pades.py, `blank`).
+    let original = find(&signed, b"\n4 0 obj").unwrap() + 1;
+    let previous: usize = {
+        let at = signed.len()
+            - find(
+                &signed.iter().rev().copied().collect::<Vec<_>>(),
+                b"ferxtrats",
+            )
+            .unwrap();
+        std::str::from_utf8(&signed[at..])
+            .unwrap()
+            .split_ascii_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut shadowed = signed.clone();
+    let evil = b"BT /F1 12 Tf 72 720 Td (Acto clinico: paciente DNI 99999999.) Tj ET";
+    let offset = shadowed.len();
+    shadowed
+        .extend_from_slice(format!("4 0 obj\n<< /Length {} >>\nstream\n", evil.len()).as_bytes());
+    shadowed.extend_from_slice(evil);
+    shadowed.extend_from_slice(b"\nendstream\nendobj\n");
+    let xref = shadowed.len();
+    shadowed.extend_from_slice(
+        format!(
+            "xref\n4 1\n{offset:010} 00000 n \n40 1\n{original:010} 00000 n \ntrailer\n<< /Size 41 /Root 1 0 R /Prev {previous} >>\nstartxref\n{xref}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        verifier.verify_pdf(&shadowed, now).unwrap_err(),
+        PdfError::Inconsistent { number: 40 }
+    );
+}
