@@ -277,20 +277,9 @@ fn pades(
     when: OffsetDateTime,
 ) {
     let tsa = renhice_testing::pki::serve_openssl_tsa(dir, "tsa");
-    let judges = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges");
-    let python = renhice_testing::judge_python(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-        "pyhanko-judge-venv",
-        &judges.join("pyhanko-requirements.txt"),
-    );
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(&python)
-            .arg(judges.join("pades.py"))
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "pades.py {args:?}: {output:?}");
+        let _ =
+            renhice_testing::pyhanko(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")), dir, args);
     };
     run(&["blank", "bench.pdf", "--size", "1048576"]);
     run(&[

@@ -1209,18 +1209,11 @@ fn object_change(
     let kind = old_dict.get(b"Type").and_then(Object::as_name).ok();
     if kind == Some(b"Page") {
         if only(&[b"Annots"]) {
-            let items = |document: &Document, dict: &Dictionary| -> Vec<Object> {
-                dict.get(b"Annots")
-                    .ok()
-                    .and_then(|annots| deref(document, annots).as_array().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
             return members_change(
                 before,
                 after,
-                &items(before, old_dict),
-                &items(after, new_dict),
+                &list(before, old_dict, b"Annots"),
+                &list(after, new_dict, b"Annots"),
             )
             .unwrap_or_else(|| describe("a page's annotations"));
         }
@@ -1231,18 +1224,11 @@ fn object_change(
             return Change::Signature;
         }
         if only(&[b"Fields", b"SigFlags"]) {
-            let items = |document: &Document, dict: &Dictionary| -> Vec<Object> {
-                dict.get(b"Fields")
-                    .ok()
-                    .and_then(|fields| deref(document, fields).as_array().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
             return members_change(
                 before,
                 after,
-                &items(before, old_dict),
-                &items(after, new_dict),
+                &list(before, old_dict, b"Fields"),
+                &list(after, new_dict, b"Fields"),
             )
             .unwrap_or_else(|| describe("the form's fields"));
         }
@@ -1275,6 +1261,15 @@ fn object_change(
         |kind| format!("a /{} object", text(kind)),
     );
     describe(&kind)
+}
+
+/// The array `dict` holds under `key` (directly or by reference), or none.
+fn list(document: &Document, dict: &Dictionary, key: &[u8]) -> Vec<Object> {
+    dict.get(key)
+        .ok()
+        .and_then(|items| deref(document, items).as_array().ok())
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The field type of a field dictionary, inherited from its parents.

@@ -27,7 +27,7 @@ mod python;
 #[cfg(feature = "sihce")]
 pub mod sihce;
 
-pub use python::judge_python;
+pub use python::{judge_python, pyhanko};
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};

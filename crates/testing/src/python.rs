@@ -63,3 +63,32 @@ pub fn judge_python(tmp: &Path, venv: &str, requirements: &Path) -> PathBuf {
     }
     python
 }
+
+/// Runs the `PAdES` judge, `crates/signature/tests/judges/pades.py` (pyHanko), in `dir`
+/// with `args`, its environment kept under `tmp` (a test's `CARGO_TARGET_TMPDIR`); gives
+/// its standard output.
+///
+/// # Panics
+/// When the environment cannot be made or the script fails.
+#[must_use]
+pub fn pyhanko(tmp: &Path, dir: &Path, args: &[&str]) -> String {
+    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signature/tests/judges");
+    let python = judge_python(
+        tmp,
+        "pyhanko-judge-venv",
+        &judges.join("pyhanko-requirements.txt"),
+    );
+    let output = Command::new(python)
+        .arg(judges.join("pades.py"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run pades.py");
+    assert!(
+        output.status.success(),
+        "pades.py {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("pades.py writes UTF-8")
+}

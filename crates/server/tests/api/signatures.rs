@@ -896,24 +896,8 @@ backend_tests!(verify_signature_without_trust_anchors_says_so_first);
 /// A PDF signed by pyHanko (the signature crate's judge, `tests/judges/pades.py`) as
 /// `case` of `pki` in `dir`: its bytes.
 fn pdf_signed_by(dir: &Path, case: &str) -> Vec<u8> {
-    let judges = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signature/tests/judges");
-    let python = renhice_testing::judge_python(
-        Path::new(env!("CARGO_TARGET_TMPDIR")),
-        "pyhanko-judge-venv",
-        &judges.join("pyhanko-requirements.txt"),
-    );
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(&python)
-            .arg(judges.join("pades.py"))
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "pades.py {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let _ = renhice_testing::pyhanko(Path::new(env!("CARGO_TARGET_TMPDIR")), dir, args);
     };
     run(&["blank", "blank.pdf"]);
     let (key, cert, chain) = (

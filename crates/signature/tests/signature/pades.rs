@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use renhice_signature::{
     Certificate, Check, ContentError, Crl, FormatError, Indication, PdfError, PdfSignatureError,
@@ -15,11 +14,6 @@ use renhice_signature::{
 };
 use renhice_testing::pki::{TestPki, serve_openssl_tsa};
 use time::OffsetDateTime;
-
-/// The pyHanko judge's Python.
-fn python() -> PathBuf {
-    crate::fixture::judge_python("pyhanko-judge-venv", "pyhanko-requirements.txt")
-}
 
 struct Files {
     pki: TestPki,
@@ -44,20 +38,11 @@ impl Files {
 
     /// Runs `pades.py` with `args` in the directory; its standard output.
     fn pades(&self, args: &[&str]) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges/pades.py");
-        let output = Command::new(python())
-            .arg(script)
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "pades.py {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        renhice_testing::pyhanko(
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            self.dir.path(),
+            args,
+        )
     }
 
     /// pyHanko signs `input` into `output` as `case` in field `field`, with `extra` options.
