@@ -14,6 +14,8 @@
         an incremental update replacing the first page's content (what it shows)
     pades.py validate IN --trust ROOT.pem [--time UNIX]
         pyHanko's verdict on every signature and document time-stamp, one JSON object a line
+    pades.py batch FILE
+        every command of FILE (a JSON array of argument lists) in one interpreter, in order
 
 Signing keys are PEM files without a password (the test PKI's).
 """
@@ -37,8 +39,11 @@ def blank(out, size):
     lines = [f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"]
     # Padding as more lines of text (uncompressed), to reach a size for the benchmarks.
     y = 700
-    while sum(len(line) + 1 for line in lines) < size:
-        lines.append(f"BT /F1 8 Tf 72 {y % 700 + 20} Td (Evolucion {len(lines):07d}: sin cambios.) Tj ET")
+    length = len(lines[0]) + 1
+    while length < size:
+        line = f"BT /F1 8 Tf 72 {y % 700 + 20} Td (Evolucion {len(lines):07d}: sin cambios.) Tj ET"
+        lines.append(line)
+        length += len(line) + 1
         y -= 10
     content = "\n".join(lines).encode()
     objects = [
@@ -163,6 +168,7 @@ def validate(args):
                         ts_validation_context=context(),
                     )
                 verdict = {
+                    "file": args.input,
                     "field": embedded.field_name,
                     "kind": kind,
                     "bottom_line": bool(status.bottom_line),
@@ -178,6 +184,7 @@ def validate(args):
                 }
             except Exception as error:  # pyHanko refuses what it cannot read
                 verdict = {
+                    "file": args.input,
                     "field": embedded.field_name,
                     "kind": kind,
                     "bottom_line": False,
@@ -189,7 +196,7 @@ def validate(args):
             print(json.dumps(verdict))
 
 
-def main():
+def parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("blank")
@@ -218,13 +225,27 @@ def main():
     command.add_argument("input")
     command.add_argument("--trust", action="append", required=True)
     command.add_argument("--time")
-    args = parser.parse_args()
+    command = commands.add_parser("batch")
+    command.add_argument("file")
+    return parser
+
+
+def run(args):
     if args.command == "blank":
         blank(args.output, args.size)
+    elif args.command == "batch":
+        # Python starts slowly: one interpreter for many commands.
+        with open(args.file) as file:
+            for command in json.load(file):
+                run(parser().parse_args(command))
     else:
         {"sign": sign, "timestamp": timestamp, "annotate": annotate, "alter": alter, "validate": validate}[
             args.command
         ](args)
+
+
+def main():
+    run(parser().parse_args())
 
 
 if __name__ == "__main__":
