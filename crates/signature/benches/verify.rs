@@ -15,7 +15,9 @@
 //! - `PAdES`: a 1 MB PDF signed by pyHanko (`tests/judges/pades.py`) with a signature
 //!   time-stamp, next to the raw operations it needs: SHA-256 over the 1 MB the
 //!   `/ByteRange` covers and the two ECDSA verifications (the signer's and the
-//!   time-stamp's).
+//!   time-stamp's). `B-LT`: the same signed with `--ltv` (the CRLs, fetched by pyHanko over
+//!   loopback, in the document security store), verified by a verifier with no CRLs of
+//!   its own: every status comes from what the file carries.
 //!
 //! `cargo bench -p renhice-signature --bench verify` (results in docs/benchmarks.md).
 
@@ -329,6 +331,11 @@ fn pades(
         let (warm, pdf) = prepared.get_or_init(prepare);
         b.iter(|| black_box(warm.verify_pdf(black_box(pdf), when).unwrap()));
     });
+    let long_term: std::cell::OnceCell<(Verifier, Vec<u8>)> = std::cell::OnceCell::new();
+    group.bench_function("PAdES-B-LT-1MB/full-warm", |b| {
+        let (warm, pdf) = long_term.get_or_init(|| pades_b_lt(when));
+        b.iter(|| black_box(warm.verify_pdf(black_box(pdf), when).unwrap()));
+    });
     // The raw operations: the digest of what the signature covers (all the file but
     // the signature value) and two ECDSA verifications.
     let (key, message, signature) = &es256.raw;
@@ -342,6 +349,62 @@ fn pades(
                 .unwrap();
         });
     });
+}
+
+/// A 1 MB PDF signed B-LT by pyHanko under a PKI whose CRLs it fetches over loopback, and
+/// a verifier that trusts the PKI's root and time-stamp authority but holds no CRL.
+fn pades_b_lt(when: OffsetDateTime) -> (Verifier, Vec<u8>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pki = TestPki::generate_with_crls_at(when - Duration::minutes(1), &base);
+    let dir = tempfile::tempdir().unwrap();
+    pki.write_to(dir.path()).unwrap();
+    let _ = renhice_testing::pki::serve_files(listener, dir.path().join("crl"));
+    let tsa = renhice_testing::pki::serve_openssl_tsa(dir.path(), "tsa");
+    let run = |args: &[&str]| {
+        let _ = renhice_testing::pyhanko(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+            dir.path(),
+            args,
+        );
+    };
+    run(&["blank", "bench.pdf", "--size", "1048576"]);
+    run(&[
+        "sign",
+        "bench.pdf",
+        "bench-lt.pdf",
+        "--key",
+        "signers/good.key.pem",
+        "--cert",
+        "signers/good.pem",
+        "--chain",
+        "trust/intermediate.pem",
+        "--field",
+        "Firma1",
+        "--tsa",
+        &tsa,
+        "--ltv",
+        "--trust",
+        "trust/root.pem",
+    ]);
+    let pdf = std::fs::read(dir.path().join("bench-lt.pdf")).unwrap();
+    let mut trust = renhice_signature::TrustStore::new();
+    for cert in Certificate::all_from_pem(pki.root.pem.as_bytes()).unwrap() {
+        trust.add(cert);
+    }
+    for cert in Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap() {
+        trust.add_timestamp_authority(cert);
+    }
+    let warm = Verifier::new(trust, renhice_signature::RevocationStore::new());
+    let reports = warm.verify_pdf(&pdf, when).unwrap();
+    assert_eq!(
+        reports[0].indication(),
+        Indication::Passed,
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[0].level(), "B-LT", "{}", reports[0]);
+    (warm, pdf)
 }
 
 criterion_group!(benches, verify);

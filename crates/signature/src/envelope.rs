@@ -31,6 +31,10 @@ pub(crate) struct Envelope {
     /// The bytes a signature time-stamp's message imprint is the digest of: the
     /// signature value for CMS, the base64url of the signature value for a JWS.
     pub(crate) timestamped: Vec<u8>,
+    /// Validation material the signature carries (`JAdES` `xVals`/`rVals`, `CAdES`
+    /// `certificate-values`/`revocation-values`, CMS `crls`, Adobe's
+    /// `revocationInfoArchival`; for a PDF, also its DSS).
+    pub(crate) carried: crate::revocation::Carried,
 }
 
 /// How the signed bytes bind the content.

@@ -28,6 +28,7 @@ use crate::crypto::{self, Hash};
 use crate::datetime;
 use crate::envelope::{Binding, Envelope, Named};
 use crate::path::TrustStore;
+use crate::revocation::Carried;
 
 /// The `sigD` mechanism this verifier supports.
 pub const OBJECT_ID_BY_URI_HASH: &str = "http://uri.etsi.org/19182/ObjectIdByURIHash";
@@ -229,6 +230,7 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
         parts.signature.as_str(),
     );
     let timestamps = parts.timestamps.clone();
+    let carried = parts.carried.clone();
     if !payload.is_empty() {
         return Err(JwsError::AttachedPayload);
     }
@@ -302,6 +304,7 @@ pub(crate) fn parse(data: &str, trust: &TrustStore) -> Result<Envelope, JwsError
         // JAdES signature time-stamps are over the base64url of the signature value (ETSI
         // TS 119 182-1 §5.3.4.1).
         timestamped: signature_b64.as_bytes().to_vec(),
+        carried,
         timestamps,
     })
 }
@@ -334,6 +337,8 @@ struct JwsParts {
     signature: String,
     /// The DER of each `sigTst` token in `etsiU`.
     timestamps: Vec<Vec<u8>>,
+    /// The validation material in `etsiU` (`xVals`, `rVals`).
+    carried: Carried,
 }
 
 impl JwsParts {
@@ -350,6 +355,7 @@ impl JwsParts {
             payload: payload.to_owned(),
             signature: signature.to_owned(),
             timestamps: Vec::new(),
+            carried: Carried::default(),
         })
     }
 
@@ -372,6 +378,7 @@ impl JwsParts {
             return Err(JwsError::NotCompact);
         }
         let mut timestamps = Vec::new();
+        let mut carried = Carried::default();
         match object.get("header") {
             None => {}
             Some(Value::Object(header)) => {
@@ -379,7 +386,9 @@ impl JwsParts {
                     if name != "etsiU" {
                         return Err(JwsError::UnprotectedParameter { name: name.clone() });
                     }
-                    timestamps.extend(etsi_u(value)?);
+                    let (tokens, material) = etsi_u(value)?;
+                    timestamps.extend(tokens);
+                    carried.extend(material);
                 }
             }
             Some(_) => return Err(malformed("header", "be an object")),
@@ -389,6 +398,7 @@ impl JwsParts {
             payload,
             signature,
             timestamps,
+            carried,
         })
     }
 }
@@ -463,15 +473,16 @@ fn unique_object(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// The signature time-stamps among the `JAdES` unsigned properties: each `etsiU` item is
-/// a JSON object, or its base64url (ETSI TS 119 182-1 §5.1.1); items other than `sigTst`
-/// are not read.
-fn etsi_u(value: &Value) -> Result<Vec<Vec<u8>>, JwsError> {
+/// The signature time-stamps and the validation material among the `JAdES` unsigned
+/// properties: each `etsiU` item is a JSON object, or its base64url (ETSI TS 119 182-1
+/// §5.1.1); items other than `sigTst`, `xVals` and `rVals` are not read.
+fn etsi_u(value: &Value) -> Result<(Vec<Vec<u8>>, Carried), JwsError> {
     let bad = |detail: String| JwsError::EtsiU { detail };
     let items = value
         .as_array()
         .ok_or_else(|| bad("it is not an array".into()))?;
     let mut tokens = Vec::new();
+    let mut carried = Carried::default();
     for (index, item) in items.iter().enumerate() {
         let decoded;
         let object = match item {
@@ -490,6 +501,11 @@ fn etsi_u(value: &Value) -> Result<Vec<Vec<u8>>, JwsError> {
                 )));
             }
         };
+        for name in ["xVals", "rVals"] {
+            if let Some(value) = object.get(name) {
+                carried.add_jades(name, value);
+            }
+        }
         let Some(sig_tst) = object.get("sigTst") else {
             continue;
         };
@@ -523,7 +539,7 @@ fn etsi_u(value: &Value) -> Result<Vec<Vec<u8>>, JwsError> {
             tokens.push(der);
         }
     }
-    Ok(tokens)
+    Ok((tokens, carried))
 }
 
 /// The signer certificate and the others the header carries.

@@ -21,6 +21,7 @@
 //!   ([`CheckResult::error`], a [`SignatureError`]) beside its sentence, and every
 //!   fallible function returns an error enum whose `Display` is that sentence.
 
+mod carried;
 mod cert;
 mod constraints;
 mod crypto;

@@ -183,6 +183,27 @@ impl OcspResponse {
     /// Parses a DER `OCSPResponse` (what a responder answers over HTTP). A response whose
     /// status is not `successful` is an error naming the status.
     pub fn from_der(der: &[u8]) -> Result<Self, OcspError> {
+        Self::read(der)
+    }
+
+    /// Reads a DER `BasicOCSPResponse` (what `CAdES` `revocation-values` carry), as the
+    /// successful `OCSPResponse` that would hold it.
+    pub(crate) fn from_basic_der(der: &[u8]) -> Result<Self, OcspError> {
+        let bad = |error: der::Error| OcspError::NotOcsp {
+            detail: error.to_string(),
+        };
+        BasicOcspResponse::from_der(der).map_err(bad)?;
+        let response = x509_ocsp::OcspResponse {
+            response_status: OcspResponseStatus::Successful,
+            response_bytes: Some(x509_ocsp::ResponseBytes {
+                response_type: der::asn1::ObjectIdentifier::new_unwrap(BASIC),
+                response: OctetString::new(der).map_err(bad)?,
+            }),
+        };
+        Self::read(&response.to_der().map_err(bad)?)
+    }
+
+    fn read(der: &[u8]) -> Result<Self, OcspError> {
         let bad = |error: der::Error| OcspError::NotOcsp {
             detail: error.to_string(),
         };

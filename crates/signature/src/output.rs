@@ -89,7 +89,12 @@ impl SignatureReport {
             "verifiedAt": rfc3339(self.verified_at),
             "bestSignatureTime": self.best_signature_time.map(rfc3339),
             "timestamps": self.timestamps.iter().map(|stamp| json!({
-                "kind": if stamp.document { "document" } else { "signature" },
+                "kind": match (stamp.document, stamp.archive) {
+                    (true, true) => "archive",
+                    (true, false) => "document",
+                    _ => "signature",
+                },
+                "validationDataCarried": stamp.validation_data,
                 "genTime": stamp.gen_time.map(rfc3339),
                 "authority": stamp.authority,
                 "serial": stamp.serial,
@@ -106,6 +111,7 @@ impl SignatureReport {
                 "identifiers": signer.identifiers,
             })),
             "path": self.path,
+            "validationDataCarried": self.validation_data,
             "crlUrls": self.crl_urls,
             "ocspResponders": self.ocsp.iter().map(|query| query.url.as_str()).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|check| json!({

@@ -218,6 +218,9 @@ pub(crate) struct Signed {
     pub(crate) revision: usize,
     /// The DER in `/Contents`, trailing padding removed.
     pub(crate) contents: Vec<u8>,
+    /// Whether the signed revision holds validation material (a `/DSS`): a document
+    /// time-stamp over it is an archive time-stamp.
+    pub(crate) dss: bool,
 }
 
 /// One signature dictionary of the file.
@@ -247,6 +250,8 @@ pub(crate) struct PdfFile<'a> {
     pub(crate) revisions: Vec<usize>,
     /// What changed after each signed revision end (none for the last).
     changes: HashMap<usize, Result<BTreeSet<Change>, PdfError>>,
+    /// The validation material of the document security store, as the file has it now.
+    pub(crate) dss: crate::revocation::Carried,
 }
 
 impl<'a> PdfFile<'a> {
@@ -279,11 +284,13 @@ impl<'a> PdfFile<'a> {
                 &value,
             ));
         }
+        let dss = dss_material(&document);
         Ok(Self {
             bytes,
             entries,
             revisions,
             changes,
+            dss,
         })
     }
 
@@ -777,11 +784,15 @@ fn signed(
             .entry(end)
             .or_insert_with(|| Ok(changes_between(before, document)));
     }
+    let dss = before_or_now
+        .catalog()
+        .is_ok_and(|catalog| catalog.has(b"DSS"));
     Ok(Signed {
         byte_range: [0, length, second, second_length],
         end,
         revision: revision + 1,
         contents: der_prefix(&decoded).to_vec(),
+        dss,
     })
 }
 
@@ -1117,6 +1128,77 @@ fn dss_objects(document: &Document) -> HashSet<ObjectId> {
         }
     }
     ids
+}
+
+/// The largest DSS stream read (a CRL of a large CA runs to megabytes; more is not one).
+const MAX_DSS_STREAM: usize = 16 * 1024 * 1024;
+/// The most DSS bytes read in all, decompressed.
+const MAX_DSS_TOTAL: usize = 64 * 1024 * 1024;
+
+/// The validation material of the document security store (ETSI EN 319 142-1 §5.4.2):
+/// the `/Certs`, `/CRLs` and `/OCSPs` streams of the `/DSS`, and those its `/VRI`
+/// entries list, each read once.
+pub(crate) fn dss_material(document: &Document) -> crate::revocation::Carried {
+    let mut carried = crate::revocation::Carried::default();
+    let Some(dss) = document
+        .catalog()
+        .ok()
+        .and_then(|catalog| catalog.get(b"DSS").ok())
+        .and_then(|dss| deref(document, dss).as_dict().ok())
+    else {
+        return carried;
+    };
+    let mut seen = HashSet::new();
+    let mut total = 0_usize;
+    let mut read = |dict: &Dictionary, carried: &mut crate::revocation::Carried| {
+        for (key, kind) in [
+            (&b"Certs"[..], 0),
+            (b"Cert", 0),
+            (b"CRLs", 1),
+            (b"CRL", 1),
+            (b"OCSPs", 2),
+            (b"OCSP", 2),
+        ] {
+            for item in list(document, dict, key) {
+                if seen.len() >= crate::carried::MAX_CARRIED {
+                    return;
+                }
+                let Object::Reference(id) = item else {
+                    continue;
+                };
+                if !seen.insert(id) {
+                    continue;
+                }
+                let Ok(stream) = document.get_object(id).and_then(Object::as_stream) else {
+                    continue;
+                };
+                let Ok(der) = stream
+                    .get_plain_content_with_limit(MAX_DSS_STREAM.min(MAX_DSS_TOTAL - total))
+                else {
+                    continue;
+                };
+                total += der.len();
+                match kind {
+                    0 => carried.add_certificate_der(&der),
+                    1 => carried.add_crl_der(&der),
+                    _ => carried.add_ocsp_der(&der),
+                };
+            }
+        }
+    };
+    read(dss, &mut carried);
+    if let Some(vri) = dss
+        .get(b"VRI")
+        .ok()
+        .and_then(|vri| deref(document, vri).as_dict().ok())
+    {
+        for (_, entry) in vri.iter().take(crate::carried::MAX_CARRIED) {
+            if let Ok(entry) = deref(document, entry).as_dict() {
+                read(entry, &mut carried);
+            }
+        }
+    }
+    carried
 }
 
 /// Keys whose values differ between two dictionaries.
@@ -1492,14 +1574,7 @@ impl crate::Verifier {
         use crate::verify::{Stated, blank_report, content_and_value, not_run};
 
         let file = PdfFile::read(pdf)?;
-        // Document time-stamps whose byte ranges hold, with what each covers.
-        let stamps: Vec<(usize, Vec<u8>, Arc<[u8]>)> = file
-            .entries
-            .iter()
-            .filter(|entry| entry.kind == Kind::DocumentTimestamp)
-            .filter_map(|entry| entry.signed.as_ref().ok())
-            .map(|signed| (signed.end, signed.contents.clone(), file.joined(signed)))
-            .collect();
+        let stamps = self.document_timestamps(&file, at);
         let mut reports = Vec::new();
         for entry in file
             .entries
@@ -1525,7 +1600,7 @@ impl crate::Verifier {
                 }
             };
             let ess_required = entry.sub_filter == "ETSI.CAdES.detached";
-            let (envelope, attribute) = match crate::pkcs7::from_der(
+            let (mut envelope, attribute) = match crate::pkcs7::from_der(
                 &signed.contents,
                 self.trust(),
                 entry.claimed,
@@ -1538,13 +1613,14 @@ impl crate::Verifier {
                     continue;
                 }
             };
+            envelope.carried.extend(file.dss.clone());
             let integrity = integrity(&file, signed, &envelope);
             let (_, value) = content_and_value(&envelope, &[]);
             // Later document time-stamps cover this signature's revision, so its value.
-            let documents: Vec<(Vec<u8>, Arc<[u8]>)> = stamps
+            let documents: Vec<crate::TimestampReport> = stamps
                 .iter()
-                .filter(|(end, _, _)| *end > signed.end)
-                .map(|(_, token, data)| (token.clone(), Arc::clone(data)))
+                .filter(|(end, _)| *end > signed.end)
+                .map(|(_, stamp)| stamp.clone())
                 .collect();
             self.verify_envelope(
                 &mut report,
@@ -1561,6 +1637,40 @@ impl crate::Verifier {
             reports.push(report);
         }
         Ok(reports)
+    }
+
+    /// The document time-stamps whose byte ranges hold, each judged, in file order, with
+    /// the end of the revision each covers. They form a chain (ETSI EN 319 102-1 §5.6.2.4,
+    /// archive time-stamps): one that no longer holds as of `at` (its authority's
+    /// certificate expired since, say) is judged as of the time a later one that holds
+    /// proves it existed, since that one covers it and the validation material before it.
+    fn document_timestamps(
+        &self,
+        file: &PdfFile<'_>,
+        at: OffsetDateTime,
+    ) -> Vec<(usize, crate::TimestampReport)> {
+        let mut signed: Vec<&Signed> = file
+            .entries
+            .iter()
+            .filter(|entry| entry.kind == Kind::DocumentTimestamp)
+            .filter_map(|entry| entry.signed.as_ref().ok())
+            .collect();
+        signed.sort_by_key(|signed| std::cmp::Reverse(signed.end));
+        let mut judged: Vec<(usize, crate::TimestampReport)> = Vec::with_capacity(signed.len());
+        for stamp in signed {
+            let later = judged
+                .iter()
+                .filter(|(_, report)| report.status == crate::Status::Passed)
+                .filter_map(|(_, report)| report.gen_time)
+                .min();
+            let data = file.joined(stamp);
+            let mut report = self.timestamp_then(&stamp.contents, &data, &file.dss, at, later);
+            report.document = true;
+            report.archive = stamp.dss;
+            judged.push((stamp.end, report));
+        }
+        judged.reverse();
+        judged
     }
 }
 

@@ -332,6 +332,7 @@ pub(crate) fn from_der(
             }
         }
     }
+    let carried = crate::carried::from_cms(&parts.signed);
     let envelope = Envelope {
         algorithm: parts.algorithm(),
         scheme: parts.scheme,
@@ -341,6 +342,7 @@ pub(crate) fn from_der(
         signing_time,
         commitment: Vec::new(),
         timestamped: signature.clone(),
+        carried,
         timestamps,
         signature,
         binding: Binding::Digests {

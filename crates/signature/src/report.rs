@@ -276,6 +276,11 @@ pub struct SignatureReport {
     pub ocsp: Vec<crate::OcspQuery>,
     /// Every check, in [`Check::ALL`] order.
     pub checks: Vec<CheckResult>,
+    /// Whether the revocation status of every certificate of the signer's path (but the
+    /// trust anchor) passed on validation data the signature carries (`PAdES` DSS, `JAdES`
+    /// `rVals`, `CAdES` `revocation-values`, CMS `crls`): it verifies again later without
+    /// fetching any (ETSI EN 319 102-1 B-LT).
+    pub validation_data: bool,
 }
 
 /// One signature time-stamp, as the report describes it.
@@ -301,21 +306,37 @@ pub struct TimestampReport {
     /// A `PAdES` document time-stamp (a later revision of the PDF, over everything
     /// before it) rather than a time-stamp of this signature's value.
     pub document: bool,
+    /// A document time-stamp over a revision that holds validation material (a DSS): an
+    /// archive time-stamp, which protects that material (`PAdES` B-LTA).
+    pub archive: bool,
+    /// Whether the authority's revocation status passed on validation data the signature
+    /// carries (as [`SignatureReport::validation_data`] for the signer).
+    pub validation_data: bool,
 }
 
 impl SignatureReport {
-    /// The ETSI baseline level the signature reaches with what it carries: `B-T` with a
-    /// valid signature time-stamp, `B-B` otherwise.
+    /// The ETSI baseline level the signature reaches with what it carries (ETSI EN 319
+    /// 102-1, EN 319 142-1): `B-T` with a time-stamp that holds; `B-LT` when, besides,
+    /// the revocation status of the signer's path and of a holding time-stamp's authority
+    /// rests on validation data the signature carries; `B-LTA` when, besides, an archive
+    /// time-stamp over that data holds; `B-B` otherwise.
     #[must_use]
     pub fn level(&self) -> &'static str {
-        if self
-            .timestamps
-            .iter()
-            .any(|stamp| stamp.status == Status::Passed)
-        {
-            "B-T"
+        let holding = || {
+            self.timestamps
+                .iter()
+                .filter(|stamp| stamp.status == Status::Passed)
+        };
+        if holding().next().is_none() {
+            return "B-B";
+        }
+        if !self.validation_data || !holding().any(|stamp| stamp.validation_data) {
+            return "B-T";
+        }
+        if holding().any(|stamp| stamp.archive) {
+            "B-LTA"
         } else {
-            "B-B"
+            "B-LT"
         }
     }
 
@@ -403,10 +424,10 @@ impl fmt::Display for SignatureReport {
             writeln!(
                 f,
                 "  {}   {} by {} [{}]",
-                if stamp.document {
-                    "doc stamp:"
-                } else {
-                    "time-stamp:"
+                match (stamp.document, stamp.archive) {
+                    (true, true) => "arc stamp:",
+                    (true, false) => "doc stamp:",
+                    _ => "time-stamp:",
                 },
                 stamp
                     .gen_time

@@ -524,6 +524,71 @@ fn defect(crl: &CertificateRevocationList<'_>) -> Option<CrlDefect> {
     None
 }
 
+/// Revocation information a signature carries with it (`PAdES` DSS, `JAdES` `rVals`, `CAdES`
+/// `revocation-values`, CMS `crls`, Adobe's `revocationInfoArchival`): used beside the
+/// store's for that signature alone, and held to the same rules (each CRL and response
+/// verified against its issuer; carrying one proves nothing by itself).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Carried {
+    /// Certificates that may complete a path (never trusted for being carried).
+    pub(crate) certificates: Vec<Certificate>,
+    pub(crate) crls: Vec<Crl>,
+    pub(crate) ocsp: Vec<OcspResponse>,
+}
+
+impl Carried {
+    /// Nothing carried.
+    pub(crate) const NONE: &'static Self = &Self {
+        certificates: Vec::new(),
+        crls: Vec::new(),
+        ocsp: Vec::new(),
+    };
+
+    /// Adds what `other` carries, once each.
+    pub(crate) fn extend(&mut self, other: Self) {
+        for cert in other.certificates {
+            if !self.certificates.iter().any(|held| held.same_as(&cert)) {
+                self.certificates.push(cert);
+            }
+        }
+        for crl in other.crls {
+            if !self
+                .crls
+                .iter()
+                .any(|held| held.0.fingerprint == crl.0.fingerprint)
+            {
+                self.crls.push(crl);
+            }
+        }
+        for response in other.ocsp {
+            if !self
+                .ocsp
+                .iter()
+                .any(|held| held.fingerprint() == response.fingerprint())
+            {
+                self.ocsp.push(response);
+            }
+        }
+    }
+
+    /// `extra` and the carried certificates, each once: the candidates for a path.
+    pub(crate) fn with_certificates(&self, extra: &[Certificate]) -> Vec<Certificate> {
+        let mut all = extra.to_vec();
+        for cert in &self.certificates {
+            if !all.iter().any(|held| held.same_as(cert)) {
+                all.push(cert.clone());
+            }
+        }
+        all
+    }
+
+    fn holds_crl(&self, crl: &Crl) -> bool {
+        self.crls
+            .iter()
+            .any(|held| held.0.fingerprint == crl.0.fingerprint)
+    }
+}
+
 /// The revocation information at hand: CRLs from files or fetched from distribution
 /// points by the caller (this crate does no I/O).
 #[derive(Default)]
@@ -536,6 +601,16 @@ pub struct RevocationStore {
     /// (response, issuer) → the responder that signed it, or why none did.
     ocsp_signers: Mutex<HashMap<Pair, Result<String, ResponderError>>>,
 }
+
+/// The newest OCSP answer: `thisUpdate`, `nextUpdate`, the answer, who signed it, and the
+/// response's fingerprint.
+type Newest = (
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Answer,
+    String,
+    [u8; 32],
+);
 
 /// (SHA-256 of a CRL or OCSP response, SHA-256 of the CA certificate).
 type Pair = ([u8; 32], [u8; 32]);
@@ -550,6 +625,8 @@ struct Evidence {
     good: Option<String>,
     /// Why the status is not passed.
     causes: Vec<RevocationError>,
+    /// Whether what it rests on was carried by the signature.
+    carried: bool,
 }
 
 impl Evidence {
@@ -559,6 +636,7 @@ impl Evidence {
             status: Status::Indeterminate,
             good: None,
             causes,
+            carried: false,
         }
     }
 
@@ -568,6 +646,7 @@ impl Evidence {
             status: Status::Passed,
             good: Some(reason),
             causes: Vec::new(),
+            carried: false,
         }
     }
 
@@ -598,6 +677,7 @@ impl Evidence {
                     crate::datetime::rfc3339(proof),
                 )),
                 causes: Vec::new(),
+                carried: false,
             };
         }
         if date <= signing_time {
@@ -613,6 +693,7 @@ impl Evidence {
                     signing_time,
                     source,
                 }],
+                carried: false,
             }
         } else {
             Self {
@@ -626,6 +707,7 @@ impl Evidence {
                     signing_time,
                     source,
                 }],
+                carried: false,
             }
         }
     }
@@ -716,6 +798,9 @@ impl RevocationStore {
     /// for the CA's, the issuer itself first, then others of the same name with a valid
     /// path of their own (a CA that signs CRLs with a separate key, or with its key before
     /// a rollover); for an indirect CRL's issuer, its certificates with a valid path.
+    ///
+    /// `carried` is what the signature carries, used beside the store's; the last value
+    /// says whether the decisive evidence came from it.
     pub(crate) fn status(
         &self,
         cert: &Certificate,
@@ -723,9 +808,10 @@ impl RevocationStore {
         signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
         signing: Signing,
         verified_at: OffsetDateTime,
-    ) -> (Status, String, Vec<RevocationError>) {
-        let ocsp = self.ocsp_evidence(cert, issuer, signing, verified_at);
-        let crl = self.crl_evidence(cert, issuer, signers_for, signing, verified_at);
+        carried: &Carried,
+    ) -> (Status, String, Vec<RevocationError>, bool) {
+        let ocsp = self.ocsp_evidence(cert, issuer, signing, verified_at, carried);
+        let crl = self.crl_evidence(cert, issuer, signers_for, signing, verified_at, carried);
         if ocsp.weight == 0 && crl.weight == 0 {
             let responders = cert.ocsp_responders();
             let mut causes = crl.causes;
@@ -738,10 +824,20 @@ impl RevocationStore {
                 });
             }
             let evidence = Evidence::nothing(causes);
-            return (Status::Indeterminate, evidence.reason(), evidence.causes);
+            return (
+                Status::Indeterminate,
+                evidence.reason(),
+                evidence.causes,
+                false,
+            );
         }
         let decisive = if ocsp.weight >= crl.weight { ocsp } else { crl };
-        (decisive.status, decisive.reason(), decisive.causes)
+        (
+            decisive.status,
+            decisive.reason(),
+            decisive.causes,
+            decisive.carried,
+        )
     }
 
     /// What the CRLs say (RFC 5280 §6.3.3): through each of the certificate's
@@ -756,6 +852,7 @@ impl RevocationStore {
         signers_for: &dyn Fn(&Name) -> Vec<Certificate>,
         signing: Signing,
         verified_at: OffsetDateTime,
+        carried: &Carried,
     ) -> Evidence {
         let fresh = signing.fresh;
         let pseudo = [DistributionPoint::default()];
@@ -796,6 +893,7 @@ impl RevocationStore {
         let usable: Vec<&Crl> = self
             .crls
             .iter()
+            .chain(&carried.crls)
             .filter(|crl| crl.0.this_update <= verified_at && relevant(crl))
             .filter(|crl| match &crl.0.defect {
                 Some(defect) => {
@@ -850,10 +948,12 @@ impl RevocationStore {
                 )
             })
             .collect();
-        Evidence::good(format!(
+        let mut evidence = Evidence::good(format!(
             "\"{subject}\" is not listed in {}",
             crls.join(", nor in ")
-        ))
+        ));
+        evidence.carried = used.iter().all(|crl| carried.holds_crl(crl));
+        evidence
     }
 
     /// What the newest usable OCSP response says (an empty reason when the certificate
@@ -864,17 +964,26 @@ impl RevocationStore {
         issuer: &Certificate,
         signing: Signing,
         verified_at: OffsetDateTime,
+        carried: &Carried,
     ) -> Evidence {
         let fresh = signing.fresh;
-        let responses = self
+        let serial = crate::ocsp::strip_zeros(cert.serial());
+        let mut responses = self
             .ocsp
             .read()
             .ok()
-            .and_then(|index| index.get(crate::ocsp::strip_zeros(cert.serial())).cloned())
+            .and_then(|index| index.get(serial).cloned())
             .unwrap_or_default();
+        responses.extend(
+            carried
+                .ocsp
+                .iter()
+                .filter(|response| response.serials().any(|held| held == serial))
+                .cloned(),
+        );
         let mut rejected = Vec::new();
         let mut unknown = None;
-        let mut newest: Option<(OffsetDateTime, Option<OffsetDateTime>, Answer, String)> = None;
+        let mut newest: Option<Newest> = None;
         for response in &responses {
             let Some((this_update, next_update, answer)) = response.answer_for(cert, issuer) else {
                 continue;
@@ -895,11 +1004,17 @@ impl RevocationStore {
             if *answer == Answer::Unknown {
                 unknown.get_or_insert(signer);
             } else if newest.as_ref().is_none_or(|held| held.0 < this_update) {
-                newest = Some((this_update, next_update, answer.clone(), signer));
+                newest = Some((
+                    this_update,
+                    next_update,
+                    answer.clone(),
+                    signer,
+                    response.fingerprint(),
+                ));
             }
         }
         let subject = cert.subject();
-        let Some((this_update, next_update, answer, signer)) = newest else {
+        let Some((this_update, next_update, answer, signer, fingerprint)) = newest else {
             let mut causes = rejected;
             if let Some(signer) = unknown {
                 causes.insert(
@@ -921,7 +1036,12 @@ impl RevocationStore {
             return Evidence::revoked(cert, *date, reason.as_deref(), signing, source);
         }
         if this_update >= fresh || next_update.is_some_and(|next| next >= fresh) {
-            Evidence::good(format!("\"{subject}\" is good per the {source}"))
+            let mut evidence = Evidence::good(format!("\"{subject}\" is good per the {source}"));
+            evidence.carried = carried
+                .ocsp
+                .iter()
+                .any(|held| held.fingerprint() == fingerprint);
+            evidence
         } else {
             Evidence::nothing(vec![RevocationError::OcspOutdated {
                 source,

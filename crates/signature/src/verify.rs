@@ -23,7 +23,7 @@ use crate::policy::PolicySettings;
 use crate::report::{
     CertificateReport, Check, CheckResult, SignatureReport, SignerInfo, Status, TimestampReport,
 };
-use crate::revocation::{RevocationStore, Signing};
+use crate::revocation::{Carried, RevocationStore, Signing};
 use crate::timestamp::{TimestampError, Token};
 use crate::{crypto, jws, pkcs7};
 
@@ -100,7 +100,14 @@ impl Verifier {
     ) -> CertificateReport {
         let evaluation = self.trust.evaluate(certificate, extra, at);
         let revocation = if evaluation.complete {
-            self.revocation_check(&evaluation.path, extra, Signing::claimed(at, at), at)
+            self.revocation_check(
+                &evaluation.path,
+                extra,
+                Carried::NONE,
+                Signing::claimed(at, at),
+                at,
+            )
+            .0
         } else {
             result(
                 Check::Revocation,
@@ -263,9 +270,9 @@ impl Verifier {
 
     /// The checks every format shares, once the signature is decoded and its content
     /// and value checked (`checked`): the signing time, the time-stamps (those the
-    /// signature carries and `documents`, later document time-stamps over it with the
-    /// bytes each covers), the certificates at the best signature time, the key usage,
-    /// the revocation status and the signer's identity.
+    /// signature carries and `documents`, later document time-stamps over it, already
+    /// judged), the certificates at the best signature time, the key usage, the
+    /// revocation status and the signer's identity.
     #[expect(
         clippy::too_many_arguments,
         reason = "the parts of a decoded signature, each from its own format"
@@ -276,7 +283,7 @@ impl Verifier {
         envelope: &Envelope,
         checked: [CheckResult; 2],
         stated: Stated,
-        documents: &[(Vec<u8>, std::sync::Arc<[u8]>)],
+        documents: &[TimestampReport],
         identity: impl FnOnce(&Certificate) -> CheckResult,
         at: OffsetDateTime,
     ) {
@@ -311,7 +318,8 @@ impl Verifier {
         // certificate has expired could write any earlier time.
         let best = proof.unwrap_or(at);
         report.best_signature_time = Some(best);
-        let evaluation = self.trust.evaluate(&envelope.signer, &envelope.extra, best);
+        let extra = envelope.carried.with_certificates(&envelope.extra);
+        let evaluation = self.trust.evaluate(&envelope.signer, &extra, best);
         report.path = evaluation
             .path
             .iter()
@@ -345,7 +353,10 @@ impl Verifier {
                 proof,
                 fresh: proof.unwrap_or(at),
             };
-            self.revocation_check(&evaluation.path, &envelope.extra, signing, at)
+            let (check, carried) =
+                self.revocation_check(&evaluation.path, &extra, &envelope.carried, signing, at);
+            report.validation_data = carried;
+            check
         } else {
             result(
                 Check::Revocation,
@@ -397,14 +408,17 @@ impl Verifier {
         Ok((envelope, canonical_contents(targets, method)?))
     }
 
+    /// The revocation check of `path`, and whether every status it rests on came from
+    /// what the signature carries (`carried`) rather than the store.
     fn revocation_check(
         &self,
         path: &[Certificate],
         extra: &[Certificate],
+        carried: &Carried,
         signing: Signing,
         at: OffsetDateTime,
-    ) -> CheckResult {
-        self.revocation_of(path, extra, signing, at, 0)
+    ) -> (CheckResult, bool) {
+        self.revocation_of(path, extra, carried, signing, at, 0)
     }
 
     /// The revocation check of `path`. `depth` counts how many CRL signers' own paths
@@ -415,16 +429,21 @@ impl Verifier {
         &self,
         path: &[Certificate],
         extra: &[Certificate],
+        carried: &Carried,
         signing: Signing,
         at: OffsetDateTime,
         depth: usize,
-    ) -> CheckResult {
+    ) -> (CheckResult, bool) {
         let alternates = depth < MAX_CRL_SIGNER_DEPTH;
         let mut reasons = Vec::new();
         let mut worst = Status::Passed;
         let mut causes = Vec::new();
+        let mut all_carried = true;
         let Some(anchor) = path.last() else {
-            return result(Check::Revocation, Status::NotRun, "no path".into());
+            return (
+                result(Check::Revocation, Status::NotRun, "no path".into()),
+                false,
+            );
         };
         // Every certificate but the anchor, which is trusted as configured.
         for pair in path.windows(2) {
@@ -435,18 +454,30 @@ impl Verifier {
                     signers.push(issuer.clone());
                 }
                 if alternates {
-                    signers.extend(self.crl_signers(name, issuer, anchor, extra, at, depth + 1));
+                    signers.extend(self.crl_signers(
+                        name,
+                        issuer,
+                        anchor,
+                        extra,
+                        carried,
+                        at,
+                        depth + 1,
+                    ));
                 }
                 signers
             };
-            let (status, reason, why) =
+            let (status, reason, why, from_signature) =
                 self.revocation
-                    .status(&pair[0], issuer, &signers_for, signing, at);
+                    .status(&pair[0], issuer, &signers_for, signing, at, carried);
+            all_carried &= from_signature;
             if status == Status::Failed {
-                return CheckResult::because(
-                    Check::Revocation,
-                    status,
-                    SignatureError::Revocation { causes: why },
+                return (
+                    CheckResult::because(
+                        Check::Revocation,
+                        status,
+                        SignatureError::Revocation { causes: why },
+                    ),
+                    false,
                 );
             }
             if status != Status::Passed && worst == Status::Passed {
@@ -464,7 +495,8 @@ impl Verifier {
         if !causes.is_empty() {
             check.error = Some(SignatureError::Revocation { causes });
         }
-        check
+        let carried_all = all_carried && worst == Status::Passed && path.len() > 1;
+        (check, carried_all)
     }
 }
 
@@ -474,7 +506,7 @@ impl Verifier {
     fn timestamps(
         &self,
         envelope: &Envelope,
-        documents: &[(Vec<u8>, std::sync::Arc<[u8]>)],
+        documents: &[TimestampReport],
         at: OffsetDateTime,
     ) -> (Vec<TimestampReport>, Option<OffsetDateTime>) {
         let count = envelope.timestamps.len();
@@ -490,32 +522,34 @@ impl Verifier {
                 error: Some(SignatureError::Timestamp(error)),
                 crl_urls: Vec::new(),
                 document: false,
+                archive: false,
+                validation_data: false,
             };
             return (vec![stamp], None);
         }
         let mut stamps: Vec<TimestampReport> = Vec::with_capacity(count + documents.len());
-        let tokens = envelope
-            .timestamps
+        // A later document time-stamp that holds proves the signature's own tokens existed
+        // at its time: one that does not hold now (its authority's certificate has expired
+        // since, say) is judged as of then (ETSI EN 319 102-1 §5.6.2.4, past validation).
+        let horizon = documents
             .iter()
-            .map(|der| (der.as_slice(), envelope.timestamped.as_slice(), false))
-            .chain(
-                documents
-                    .iter()
-                    .map(|(der, data)| (der.as_slice(), &data[..], true)),
-            );
-        for (der, data, document) in tokens {
-            let mut stamp = self.timestamp(der, data, at);
-            stamp.document = document;
+            .filter(|stamp| stamp.status == Status::Passed)
+            .filter_map(|stamp| stamp.gen_time)
+            .min();
+        for der in &envelope.timestamps {
+            let stamp =
+                self.timestamp_then(der, &envelope.timestamped, &envelope.carried, at, horizon);
             let passed = stamp.status == Status::Passed;
             stamps.push(stamp);
             // A signature time-stamp that does not verify decides the check: the others
-            // need not cost a path evaluation each. A document time-stamp is a later
-            // revision anyone may append: one that does not verify proves nothing and
-            // decides nothing, and the others are still looked at.
-            if !passed && !document {
+            // need not cost a path evaluation each.
+            if !passed {
                 break;
             }
         }
+        // A document time-stamp is a later revision anyone may append: one that does not
+        // verify proves nothing and decides nothing.
+        stamps.extend(documents.iter().cloned());
         let proof = stamps
             .iter()
             .filter(|stamp| stamp.status == Status::Passed)
@@ -532,10 +566,45 @@ impl Verifier {
         data: &[u8],
         at: OffsetDateTime,
     ) -> TimestampReport {
-        self.timestamp(token, data, at)
+        self.timestamp(token, data, Carried::NONE, at)
     }
 
-    fn timestamp(&self, der: &[u8], data: &[u8], at: OffsetDateTime) -> TimestampReport {
+    /// A time-stamp judged as of `at`, or, if it does not hold then, as of `then`: the time
+    /// a later time-stamp proves it existed at.
+    pub(crate) fn timestamp_then(
+        &self,
+        der: &[u8],
+        data: &[u8],
+        carried: &Carried,
+        at: OffsetDateTime,
+        then: Option<OffsetDateTime>,
+    ) -> TimestampReport {
+        let now = self.timestamp(der, data, carried, at);
+        match then {
+            Some(then) if now.status != Status::Passed && then < at => {
+                let mut past = self.timestamp(der, data, carried, then);
+                if past.status != Status::Passed {
+                    return now;
+                }
+                let _ = write!(
+                    past.reason,
+                    "; judged as of {}, when a later time-stamp proves it existed ({})",
+                    rfc3339(then),
+                    now.reason
+                );
+                past
+            }
+            _ => now,
+        }
+    }
+
+    fn timestamp(
+        &self,
+        der: &[u8],
+        data: &[u8],
+        carried: &Carried,
+        at: OffsetDateTime,
+    ) -> TimestampReport {
         let mut report = TimestampReport {
             gen_time: None,
             authority: None,
@@ -546,6 +615,8 @@ impl Verifier {
             error: None,
             crl_urls: Vec::new(),
             document: false,
+            archive: false,
+            validation_data: false,
         };
         // A token that does not prove its time leaves the signature without that proof
         // (INDETERMINATE), whatever is wrong with it: tokens are unsigned properties of the
@@ -593,8 +664,9 @@ impl Verifier {
             };
             return refuse(report, Status::Indeterminate, error);
         }
-        if let Err(error) = self.authority(&token, at, &mut report.crl_urls) {
-            return refuse(report, Status::Indeterminate, error);
+        match self.authority(&token, carried, at, &mut report.crl_urls) {
+            Ok(from_signature) => report.validation_data = from_signature,
+            Err(error) => return refuse(report, Status::Indeterminate, error),
         }
         report.status = Status::Passed;
         report.reason = format!(
@@ -609,17 +681,19 @@ impl Verifier {
 
     /// The time-stamping authority's certificate: a path to an anchor (RFC 5280, its
     /// profile, validity) at the verification time, and its revocation status at the
-    /// time-stamp. Gives the CRL distribution points of its path to `crl_urls`.
+    /// time-stamp. Gives the CRL distribution points of its path to `crl_urls`, and
+    /// whether its revocation status came from what the signature carries.
     fn authority(
         &self,
         token: &Token,
+        carried: &Carried,
         at: OffsetDateTime,
         crl_urls: &mut Vec<String>,
-    ) -> Result<(), TimestampError> {
+    ) -> Result<bool, TimestampError> {
         let tsa = &token.parts.signer;
         // The authority's path is held to RFC 5280 at the verification time, not to the
         // policies required of signers of clinical acts.
-        let extra = &token.parts.extra;
+        let extra = &carried.with_certificates(&token.parts.extra);
         let evaluation = self
             .trust
             .evaluate_with(tsa, extra, at, &PolicySettings::default());
@@ -647,9 +721,10 @@ impl Verifier {
         // The authority's status at its time-stamp, from the newest information at hand
         // that was current then (as for a signer with a proof of existence): a revocation
         // dated before the time-stamp, in any later CRL, still counts.
-        let revocation = self.revocation_check(
+        let (revocation, from_signature) = self.revocation_check(
             &evaluation.path,
             extra,
+            carried,
             Signing::claimed(token.gen_time, token.gen_time),
             at,
         );
@@ -662,7 +737,7 @@ impl Verifier {
             }
             return Err(error);
         }
-        Ok(())
+        Ok(from_signature)
     }
 
     /// The validity check. Every certificate of the path must be valid at the claimed
@@ -773,12 +848,17 @@ impl Verifier {
     /// validity at `at` and no revocation known. A CA may sign CRLs with a separate key,
     /// or keep signing them with its old key after a rollover; an indirect CRL is signed
     /// by another authority altogether.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the certificate's context: its issuer, anchor, and what the signature carries"
+    )]
     fn crl_signers(
         &self,
         name: &Name,
         issuer: &Certificate,
         anchor: &Certificate,
         extra: &[Certificate],
+        carried: &Carried,
         at: OffsetDateTime,
         depth: usize,
     ) -> Vec<Certificate> {
@@ -819,13 +899,18 @@ impl Verifier {
                 && passed(&evaluation.path_check)
                 && passed(&evaluation.profile_check)
                 && passed(&evaluation.validity_check)
-                && passed(&self.revocation_of(
-                    &evaluation.path,
-                    extra,
-                    Signing::claimed(at, at),
-                    at,
-                    depth,
-                ))
+                && passed(
+                    &self
+                        .revocation_of(
+                            &evaluation.path,
+                            extra,
+                            carried,
+                            Signing::claimed(at, at),
+                            at,
+                            depth,
+                        )
+                        .0,
+                )
             {
                 signers.push(candidate.clone());
             }
@@ -1025,6 +1110,7 @@ pub(crate) fn blank_report(location: &str, format: String, at: OffsetDateTime) -
         crl_urls: Vec::new(),
         ocsp: Vec::new(),
         checks: Vec::new(),
+        validation_data: false,
     }
 }
 

@@ -8,7 +8,7 @@ use renhice_model::types::Reference;
 use renhice_server::signatures::{SignaturePolicy, VERIFICATION_URL};
 use renhice_signature::Target;
 use renhice_signature::sign::{self, SignOptions, SignatureFormat, SigningKey};
-use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response};
+use renhice_testing::pki::{OcspStatus, TestPki, openssl_ocsp_response, serve_files};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
@@ -397,52 +397,6 @@ backend_tests!(
 fn a_policy_without_trust_anchors_is_a_start_up_error() {
     let error = crate::app::start_refused(|c| c.signature_policy = SignaturePolicy::Require);
     assert!(error.to_string().contains("signature_trust_dir"), "{error}");
-}
-
-/// A plain HTTP server on loopback serving the files of `dir`, counting requests.
-fn serve_files(
-    listener: std::net::TcpListener,
-    dir: std::path::PathBuf,
-) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::io::{BufRead as _, Write as _};
-    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = std::sync::Arc::clone(&served);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            // Skip the headers.
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let path = request
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .trim_start_matches('/')
-                .to_owned();
-            let response = match std::fs::read(dir.join(&path)) {
-                Ok(body) => {
-                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/pkix-crl\r\n\
-                         content-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    [head.into_bytes(), body].concat()
-                }
-                Err(_) => {
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        .to_vec()
-                }
-            };
-            let _ = stream.write_all(&response);
-        }
-    });
-    served
 }
 
 async fn crls_are_fetched_from_the_distribution_points_and_cached(db: TestDb) {

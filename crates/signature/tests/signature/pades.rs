@@ -12,7 +12,7 @@ use renhice_signature::{
     Certificate, Check, ContentError, Crl, FormatError, Indication, PdfError, PdfSignatureError,
     RevocationStore, SignatureError, SignatureReport, Status, SubIndication, TrustStore, Verifier,
 };
-use renhice_testing::pki::{TestPki, serve_openssl_tsa};
+use renhice_testing::pki::{TestPki, serve_files, serve_openssl_tsa};
 use time::OffsetDateTime;
 
 struct Files {
@@ -25,9 +25,23 @@ struct Files {
 
 impl Files {
     fn new() -> Self {
-        let pki = TestPki::generate(OffsetDateTime::now_utc());
+        Self::with(TestPki::generate(OffsetDateTime::now_utc()), None)
+    }
+
+    /// The PKI's CRLs served over HTTP at its distribution points, for pyHanko to embed.
+    fn serving_crls() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let pki = TestPki::generate_with_crls_at(OffsetDateTime::now_utc(), &base);
+        Self::with(pki, Some(listener))
+    }
+
+    fn with(pki: TestPki, crls: Option<std::net::TcpListener>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         pki.write_to(dir.path()).unwrap();
+        if let Some(listener) = crls {
+            let _ = serve_files(listener, dir.path().join("crl"));
+        }
         let tsa = serve_openssl_tsa(dir.path(), "tsa");
         let files = Self {
             pki,
@@ -114,6 +128,12 @@ impl Files {
 
     /// A verifier trusting the PKI's root and time-stamp authority, with its CRLs.
     fn verifier(&self) -> Verifier {
+        self.verifier_with(true)
+    }
+
+    /// A verifier trusting the PKI's root and time-stamp authority, with its CRLs or
+    /// without any revocation information but what a signature carries.
+    fn verifier_with(&self, crls: bool) -> Verifier {
         let mut trust = TrustStore::new();
         for pem in [&self.pki.root.pem, &self.pki.intermediate.pem] {
             for cert in Certificate::all_from_pem(pem.as_bytes()).unwrap() {
@@ -124,8 +144,10 @@ impl Files {
             trust.add_timestamp_authority(cert);
         }
         let mut revocation = RevocationStore::new();
-        for der in self.pki.crls.values() {
-            revocation.add(Crl::from_der(der).unwrap());
+        if crls {
+            for der in self.pki.crls.values() {
+                revocation.add(Crl::from_der(der).unwrap());
+            }
         }
         Verifier::new(trust, revocation)
     }
@@ -576,4 +598,105 @@ fn an_object_filed_under_another_number_is_refused() {
         verifier.verify_pdf(&shadowed, now).unwrap_err(),
         PdfError::Inconsistent { number: 40 }
     );
+}
+
+/// Long-term validation: pyHanko embeds the CRLs it fetched from the PKI's distribution
+/// points (over HTTP on loopback) in the document security store (`PAdES`) or in Adobe's
+/// signed `revocationInfoArchival` attribute (`adbe.pkcs7.detached`), and adds an archive
+/// time-stamp over them (B-LTA). A verifier with no revocation information of its own
+/// verifies them from what they carry; without that material it cannot.
+#[test]
+fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
+    let files = Files::serving_crls();
+    let tsa = files.tsa.clone();
+    files.batch();
+    let ltv = ["--tsa", &tsa, "--ltv", "--trust", "trust/root.pem"];
+    files.sign("blank.pdf", "b-t.pdf", "good", "Firma1", &["--tsa", &tsa]);
+    files.sign("blank.pdf", "b-lt.pdf", "good", "Firma1", &ltv);
+    files.sign(
+        "blank.pdf",
+        "b-lt-adbe.pdf",
+        "good",
+        "Firma1",
+        &[&ltv[..], &["--adbe"]].concat(),
+    );
+    files.sign(
+        "blank.pdf",
+        "b-lta.pdf",
+        "good",
+        "Firma1",
+        &[&ltv[..], &["--lta"]].concat(),
+    );
+    let _ = files.run_batch();
+
+    // (pyHanko refuses to sign B-LT for a revoked signer.)
+    let names = ["b-t.pdf", "b-lt.pdf", "b-lt-adbe.pdf", "b-lta.pdf"];
+    let verdicts = files.pyhanko(&names);
+    let now = OffsetDateTime::now_utc();
+    let alone = files.verifier_with(false);
+    let verify = |file: &str| {
+        let bytes = std::fs::read(files.path(file)).unwrap();
+        alone.verify_pdf(&bytes, now).unwrap().remove(0)
+    };
+    let mut wrong = Vec::new();
+    for (file, indication, level, pyhanko) in [
+        ("b-t.pdf", Indication::Indeterminate, "B-B", true),
+        ("b-lt.pdf", Indication::Passed, "B-LT", true),
+        ("b-lt-adbe.pdf", Indication::Passed, "B-LT", true),
+        ("b-lta.pdf", Indication::Passed, "B-LTA", true),
+    ] {
+        let report = verify(file);
+        if report.indication() != indication || report.level() != level {
+            wrong.push(format!(
+                "{file}: expected {indication} {level}, got {} {}:\n{report}",
+                report.indication(),
+                report.level()
+            ));
+        }
+        let said = verdicts
+            .iter()
+            .find(|(name, field, _, _)| name == file && field == "Firma1")
+            .map(|(_, _, bottom_line, summary)| (*bottom_line, summary.clone()));
+        if said.as_ref().map(|(bottom_line, _)| *bottom_line) != Some(pyhanko) {
+            wrong.push(format!("{file}: pyHanko expected {pyhanko}, said {said:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Without the store's CRLs, a B-T signature's revocation status is unknown; the same
+    // signature with its material carried says where the status came from.
+    let report = verify("b-t.pdf");
+    assert_eq!(
+        report.status(Check::Revocation),
+        Status::Indeterminate,
+        "{report}"
+    );
+    assert!(!report.validation_data, "{report}");
+    let report = verify("b-lt.pdf");
+    assert!(report.validation_data, "{report}");
+    let json = report.to_json();
+    assert_eq!(json["level"], "B-LT");
+    assert_eq!(json["validationDataCarried"], true);
+
+    // B-LTA: the archive time-stamp (a document time-stamp over the DSS) is reported as
+    // such, and the verdict is the same as of a later time, once the signer's certificate
+    // has expired: the time-stamps prove the signature and its material existed before.
+    let report = verify("b-lta.pdf");
+    assert!(
+        report
+            .timestamps
+            .iter()
+            .any(|stamp| stamp.document && stamp.archive),
+        "{report}"
+    );
+    assert_eq!(
+        report.to_json()["timestamps"][1]["kind"],
+        "archive",
+        "{report}"
+    );
+    let later = now + time::Duration::days(800);
+    let bytes = std::fs::read(files.path("b-lta.pdf")).unwrap();
+    let report = alone.verify_pdf(&bytes, later).unwrap().remove(0);
+    assert_eq!(report.indication(), Indication::Passed, "{report}");
+    assert_eq!(report.level(), "B-LTA", "{report}");
 }

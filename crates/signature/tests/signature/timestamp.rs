@@ -704,3 +704,128 @@ fn a_time_stamp_by_a_revoked_authority_proves_nothing() {
         assert_eq!(report.indication(), Indication::Passed, "{report}");
     });
 }
+
+/// A DER element: `tag`, its length, `contents`.
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let length = contents.len();
+    if length < 0x80 {
+        out.push(u8::try_from(length).unwrap());
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|byte| *byte == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap());
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// Adds `crls` to what the signature carries: `JAdES` `rVals` (ETSI TS 119 182-1
+/// §5.3.5.2), or the `CAdES` `revocation-values` unsigned attribute (ETSI EN 319 122-1
+/// §A.1.2, `[0]` explicit `SEQUENCE OF CertificateList`).
+fn carry(signature: &mut Signature, crls: &[&[u8]]) {
+    let data = STANDARD
+        .decode(signature.data.as_ref().unwrap().value.as_deref().unwrap())
+        .unwrap();
+    let carried =
+        if signature.sig_format.as_ref().unwrap().value.as_deref() == Some("application/jose") {
+            let mut jws: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            let values: Vec<_> = crls
+                .iter()
+                .map(|der| serde_json::json!({"val": STANDARD.encode(der)}))
+                .collect();
+            jws["header"]["etsiU"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"rVals": {"crlVals": values}}));
+            jws.to_string().into_bytes()
+        } else {
+            let info = cms::content_info::ContentInfo::from_der(&data).unwrap();
+            let mut signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+            let mut signer_info = signed.signer_infos.0.as_slice()[0].clone();
+            let list = tlv(0x30, &crls.concat());
+            let value = tlv(0x30, &tlv(0xa0, &list));
+            let mut values = der::asn1::SetOfVec::new();
+            values.insert(der::Any::from_der(&value).unwrap()).unwrap();
+            let mut attributes = signer_info.unsigned_attrs.take().unwrap_or_default();
+            attributes
+                .insert(x509_cert::attr::Attribute {
+                    oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.24"),
+                    values,
+                })
+                .unwrap();
+            signer_info.unsigned_attrs = Some(attributes);
+            let mut infos = der::asn1::SetOfVec::new();
+            infos.insert(signer_info).unwrap();
+            signed.signer_infos = cms::signed_data::SignerInfos(infos);
+            cms::content_info::ContentInfo {
+                content_type: info.content_type,
+                content: der::Any::encode_from(&signed).unwrap(),
+            }
+            .to_der()
+            .unwrap()
+        };
+    signature.data = Some(renhice_model::Primitive::new(STANDARD.encode(carried)));
+}
+
+#[test]
+fn crls_the_signature_carries_stand_in_for_the_store_and_make_it_b_lt() {
+    both(|format| {
+        let now = OffsetDateTime::now_utc();
+        let pki = &fixture().pki;
+        let tsa = OpensslTsa::new("tsa");
+        let mut act = act("good", format, now, Some(&tsa));
+        // Trust and time-stamp authority as configured, but no revocation information.
+        let mut trust = TrustStore::new();
+        for cert in renhice_signature::Certificate::all_from_pem(pki.root.pem.as_bytes()).unwrap() {
+            trust.add(cert);
+        }
+        for cert in renhice_signature::Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap() {
+            trust.add_timestamp_authority(cert);
+        }
+        let alone = Verifier::new(trust, RevocationStore::new());
+        let at = now + Duration::minutes(1);
+        let report = verify(&alone, &act, at);
+        assert_eq!(
+            report.status(Check::Revocation),
+            Status::Indeterminate,
+            "{report}"
+        );
+        assert_eq!(report.level(), "B-B", "{report}");
+
+        // Only the intermediate's CRL: the intermediate's own status (the root's CRL) is
+        // still unknown, so the signature is not B-LT.
+        let mut partly = act.clone();
+        carry(signature_mut(&mut partly), &[&pki.crls["intermediate.crl"]]);
+        let report = verify(&alone, &partly, at);
+        assert_eq!(
+            report.status(Check::Revocation),
+            Status::Indeterminate,
+            "{report}"
+        );
+        assert!(!report.validation_data, "{report}");
+
+        carry(
+            signature_mut(&mut act),
+            &[&pki.crls["root.crl"], &pki.crls["intermediate.crl"]],
+        );
+        let report = verify(&alone, &act, at);
+        assert_verdict(&report, Indication::Passed, None);
+        assert!(report.validation_data, "{report}");
+        assert_eq!(report.level(), "B-LT", "{report}");
+
+        // A CRL carried is believed no more than one from the store: the intermediate's
+        // later CRL names the revoked signer, whoever carries it.
+        let mut revoked = self::act("revoked", format, now, Some(&tsa));
+        carry(
+            signature_mut(&mut revoked),
+            &[&pki.crls["root.crl"], &pki.crls["intermediate.crl"]],
+        );
+        let report = verify(&alone, &revoked, at);
+        assert_verdict(&report, Indication::Failed, Some(SubIndication::Revoked));
+    });
+}
