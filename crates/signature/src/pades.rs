@@ -1132,8 +1132,11 @@ fn dss_objects(document: &Document) -> HashSet<ObjectId> {
 
 /// The largest DSS stream read (a CRL of a large CA runs to megabytes; more is not one).
 const MAX_DSS_STREAM: usize = 16 * 1024 * 1024;
-/// The most DSS bytes read in all, decompressed.
-const MAX_DSS_TOTAL: usize = 64 * 1024 * 1024;
+/// The most DSS bytes read in all, decompressed (each CRL entry parsed costs some ten
+/// times its size in memory).
+const MAX_DSS_TOTAL: usize = 16 * 1024 * 1024;
+/// The most DSS array items looked at, whatever they are.
+const MAX_DSS_ITEMS: usize = 4 * crate::carried::MAX_CARRIED;
 
 /// The validation material of the document security store (ETSI EN 319 142-1 §5.4.2):
 /// the `/Certs`, `/CRLs` and `/OCSPs` streams of the `/DSS`, and those its `/VRI`
@@ -1149,6 +1152,9 @@ pub(crate) fn dss_material(document: &Document) -> crate::revocation::Carried {
         return carried;
     };
     let mut seen = HashSet::new();
+    // Arrays shared between /VRI entries are read once; every item looked at counts.
+    let mut arrays_read = HashSet::new();
+    let mut looked_at = 0_usize;
     let mut total = 0_usize;
     let mut read = |dict: &Dictionary, carried: &mut crate::revocation::Carried| {
         for (key, kind) in [
@@ -1159,21 +1165,33 @@ pub(crate) fn dss_material(document: &Document) -> crate::revocation::Carried {
             (b"OCSPs", 2),
             (b"OCSP", 2),
         ] {
-            for item in list(document, dict, key) {
-                if seen.len() >= crate::carried::MAX_CARRIED {
+            let Ok(value) = dict.get(key) else {
+                continue;
+            };
+            if let Object::Reference(id) = value
+                && !arrays_read.insert(*id)
+            {
+                continue;
+            }
+            let Ok(items) = deref(document, value).as_array() else {
+                continue;
+            };
+            for item in items {
+                looked_at += 1;
+                if looked_at > MAX_DSS_ITEMS || seen.len() >= crate::carried::MAX_CARRIED {
                     return;
                 }
                 let Object::Reference(id) = item else {
                     continue;
                 };
-                if !seen.insert(id) {
+                if !seen.insert(*id) {
                     continue;
                 }
-                let Ok(stream) = document.get_object(id).and_then(Object::as_stream) else {
+                let Ok(stream) = document.get_object(*id).and_then(Object::as_stream) else {
                     continue;
                 };
-                let Ok(der) = stream
-                    .get_plain_content_with_limit(MAX_DSS_STREAM.min(MAX_DSS_TOTAL - total))
+                let Ok(der) =
+                    stream.get_plain_content_with_limit(MAX_DSS_STREAM.min(MAX_DSS_TOTAL - total))
                 else {
                     continue;
                 };
@@ -1666,6 +1684,9 @@ impl crate::Verifier {
             let data = file.joined(stamp);
             let mut report = self.timestamp_then(&stamp.contents, &data, &file.dss, at, later);
             report.document = true;
+            // Over a revision that holds a DSS. Signing software adds the last stamp's own
+            // validation material after it (for the next renewal), so the DSS as the file
+            // has it now may hold more than the stamp covers (docs/signatures.md).
             report.archive = stamp.dss;
             judged.push((stamp.end, report));
         }

@@ -317,9 +317,10 @@ pub struct TimestampReport {
 impl SignatureReport {
     /// The ETSI baseline level the signature reaches with what it carries (ETSI EN 319
     /// 102-1, EN 319 142-1): `B-T` with a time-stamp that holds; `B-LT` when, besides,
-    /// the revocation status of the signer's path and of a holding time-stamp's authority
-    /// rests on validation data the signature carries; `B-LTA` when, besides, an archive
-    /// time-stamp over that data holds; `B-B` otherwise.
+    /// the revocation status of the signer's path and of the authority of every signature
+    /// time-stamp that holds (or, with none, of a document time-stamp's) rests on
+    /// validation data the signature carries; `B-LTA` when, besides, an archive time-stamp
+    /// over a revision holding that data holds; `B-B` otherwise.
     #[must_use]
     pub fn level(&self) -> &'static str {
         let holding = || {
@@ -330,7 +331,15 @@ impl SignatureReport {
         if holding().next().is_none() {
             return "B-B";
         }
-        if !self.validation_data || !holding().any(|stamp| stamp.validation_data) {
+        // Every signature time-stamp that holds must rest on carried material too (the
+        // earliest gives the best signature time); a document time-stamp may stand in
+        // for none.
+        let carried = self.validation_data
+            && holding().any(|stamp| stamp.validation_data)
+            && holding()
+                .filter(|stamp| !stamp.document)
+                .all(|stamp| stamp.validation_data);
+        if !carried {
             return "B-T";
         }
         if holding().any(|stamp| stamp.archive) {

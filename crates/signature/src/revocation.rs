@@ -184,7 +184,8 @@ struct CrlInner {
 struct Entry {
     /// The certificate's issuer, by each of its names (the CRL's, unless an indirect CRL
     /// says otherwise).
-    issuer: Vec<Name>,
+    /// Shared by the entries that follow one `certificateIssuer` (most CRLs: all).
+    issuer: Arc<[Name]>,
     date: OffsetDateTime,
     reason: Option<String>,
     /// `removeFromCRL`: a delta CRL says the certificate is no longer on hold.
@@ -229,7 +230,7 @@ impl Crl {
         // elsewhere every entry is the CRL issuer's.
         let indirect = scope.as_ref().is_some_and(|scope: &Scope| scope.indirect);
         let mut revoked: HashMap<Vec<u8>, Vec<Entry>> = HashMap::new();
-        let mut current = vec![issuer_name.clone()];
+        let mut current: Arc<[Name]> = Arc::from(vec![issuer_name.clone()]);
         for entry in crl.iter_revoked_certificates() {
             if let Some(extension) = entry
                 .extensions()
@@ -237,7 +238,7 @@ impl Crl {
                 .find(|extension| indirect && extension.oid.to_id_string() == "2.5.29.29")
             {
                 match certificate_issuer(extension.value) {
-                    Ok(names) => current = names,
+                    Ok(names) => current = Arc::from(names),
                     Err(detail) => {
                         defect.get_or_insert(CrlDefect::MalformedExtension {
                             oid: "2.5.29.29".into(),
@@ -251,7 +252,7 @@ impl Crl {
                 .entry(entry.raw_serial().to_vec())
                 .or_default()
                 .push(Entry {
-                    issuer: current.clone(),
+                    issuer: Arc::clone(&current),
                     date: time(entry.revocation_date)?,
                     reason: code.map(|code| code.to_string()),
                     remove: code.is_some_and(|code| code.0 == REMOVE_FROM_CRL),
@@ -611,6 +612,9 @@ type Newest = (
     String,
     [u8; 32],
 );
+
+/// How many (response, issuer) → signer results are remembered.
+const OCSP_SIGNERS_CACHE: usize = 10_000;
 
 /// (SHA-256 of a CRL or OCSP response, SHA-256 of the CA certificate).
 type Pair = ([u8; 32], [u8; 32]);
@@ -1070,6 +1074,11 @@ impl RevocationStore {
             .signer(issuer)
             .map(|cert| cert.subject().to_owned());
         if let Ok(mut map) = self.ocsp_signers.lock() {
+            // Responses a signature carries reach this cache too: bounded, as anyone can
+            // send new ones.
+            if map.len() >= OCSP_SIGNERS_CACHE {
+                map.clear();
+            }
             map.insert(key, signer.clone());
         }
         signer

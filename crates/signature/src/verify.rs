@@ -566,11 +566,13 @@ impl Verifier {
         data: &[u8],
         at: OffsetDateTime,
     ) -> TimestampReport {
-        self.timestamp(token, data, Carried::NONE, at)
+        self.timestamp(token, data, Carried::NONE, at, None)
     }
 
-    /// A time-stamp judged as of `at`, or, if it does not hold then, as of `then`: the time
-    /// a later time-stamp proves it existed at.
+    /// A time-stamp judged as of `at`, or, if its authority's certificates are no longer
+    /// valid then, as of `then`: the time a later time-stamp proves it existed at. Only
+    /// validity is judged in the past; revocation still counts everything known at `at`
+    /// (a revocation dated before `then`, in a CRL issued since, still fails it).
     pub(crate) fn timestamp_then(
         &self,
         der: &[u8],
@@ -579,10 +581,15 @@ impl Verifier {
         at: OffsetDateTime,
         then: Option<OffsetDateTime>,
     ) -> TimestampReport {
-        let now = self.timestamp(der, data, carried, at);
+        let now = self.timestamp(der, data, carried, at, None);
+        let expired = matches!(
+            &now.error,
+            Some(SignatureError::Timestamp(TimestampError::Authority { check, .. }))
+                if *check == Check::CertificateValidity.code()
+        );
         match then {
-            Some(then) if now.status != Status::Passed && then < at => {
-                let mut past = self.timestamp(der, data, carried, then);
+            Some(then) if expired && then < at => {
+                let mut past = self.timestamp(der, data, carried, at, Some(then));
                 if past.status != Status::Passed {
                     return now;
                 }
@@ -598,12 +605,15 @@ impl Verifier {
         }
     }
 
+    /// One token over `data`, as of `at`; with `past`, a time a later time-stamp proves
+    /// the token existed at, its authority's certificates are judged valid as of then.
     fn timestamp(
         &self,
         der: &[u8],
         data: &[u8],
         carried: &Carried,
         at: OffsetDateTime,
+        past: Option<OffsetDateTime>,
     ) -> TimestampReport {
         let mut report = TimestampReport {
             gen_time: None,
@@ -664,7 +674,7 @@ impl Verifier {
             };
             return refuse(report, Status::Indeterminate, error);
         }
-        match self.authority(&token, carried, at, &mut report.crl_urls) {
+        match self.authority(&token, carried, at, past, &mut report.crl_urls) {
             Ok(from_signature) => report.validation_data = from_signature,
             Err(error) => return refuse(report, Status::Indeterminate, error),
         }
@@ -688,15 +698,17 @@ impl Verifier {
         token: &Token,
         carried: &Carried,
         at: OffsetDateTime,
+        past: Option<OffsetDateTime>,
         crl_urls: &mut Vec<String>,
     ) -> Result<bool, TimestampError> {
         let tsa = &token.parts.signer;
-        // The authority's path is held to RFC 5280 at the verification time, not to the
-        // policies required of signers of clinical acts.
+        // The authority's path is held to RFC 5280 at the verification time (or at the
+        // time a later time-stamp proves), not to the policies required of signers of
+        // clinical acts.
         let extra = &carried.with_certificates(&token.parts.extra);
-        let evaluation = self
-            .trust
-            .evaluate_with(tsa, extra, at, &PolicySettings::default());
+        let evaluation =
+            self.trust
+                .evaluate_with(tsa, extra, past.unwrap_or(at), &PolicySettings::default());
         for cert in &evaluation.path {
             for url in cert.crl_distribution_points() {
                 if !crl_urls.contains(url) {
@@ -721,13 +733,15 @@ impl Verifier {
         // The authority's status at its time-stamp, from the newest information at hand
         // that was current then (as for a signer with a proof of existence): a revocation
         // dated before the time-stamp, in any later CRL, still counts.
-        let (revocation, from_signature) = self.revocation_check(
-            &evaluation.path,
-            extra,
-            carried,
-            Signing::claimed(token.gen_time, token.gen_time),
-            at,
-        );
+        // Judged in the past, a revocation after the later time-stamp's time does not
+        // reach the token (that time-stamp proves it existed before).
+        let signing = Signing {
+            claimed: token.gen_time,
+            proof: past,
+            fresh: token.gen_time,
+        };
+        let (revocation, from_signature) =
+            self.revocation_check(&evaluation.path, extra, carried, signing, at);
         if revocation.status != Status::Passed {
             let mut error = authority(&revocation);
             if revocation.status == Status::Failed

@@ -182,6 +182,9 @@ pub struct TestPki {
     pub tsa: Issued,
     /// A time-stamp authority under the root that is not trusted.
     pub untrusted_tsa: Issued,
+    /// A trusted time-stamp authority under the intermediate whose certificate expires
+    /// 400 days after `at` (before `tsa`'s), for archive time-stamp chains.
+    pub short_tsa: Issued,
 }
 
 /// Every signer case, with what a verifier must conclude about its certificate at the
@@ -437,6 +440,17 @@ impl TestPki {
             Some(&other_intermediate),
             93,
         );
+        let short_tsa = issue(
+            &Spec {
+                not_after: at + day * 400,
+                ..tsa_spec(
+                    "EREP Prueba Sellado de Tiempo Breve",
+                    Some(dp("intermediate.crl")),
+                )
+            },
+            Some(&intermediate),
+            94,
+        );
 
         let revoked_serial = signers["revoked"].cert.serial.clone();
         let later_serial = signers["revoked-later"].cert.serial.clone();
@@ -501,6 +515,7 @@ impl TestPki {
             impostor_responder,
             tsa,
             untrusted_tsa,
+            short_tsa,
         }
     }
 
@@ -550,10 +565,12 @@ impl TestPki {
         // The trusted time-stamp authority, as a registry's trust directory lists it.
         std::fs::create_dir_all(dir.join("trust/tsa"))?;
         std::fs::write(dir.join("trust/tsa/tsa.pem"), &self.tsa.pem)?;
+        std::fs::write(dir.join("trust/tsa/short.pem"), &self.short_tsa.pem)?;
         std::fs::create_dir_all(dir.join("tsa"))?;
         for (name, issued, chain) in [
             ("tsa", &self.tsa, &self.intermediate),
             ("untrusted", &self.untrusted_tsa, &self.other_intermediate),
+            ("short", &self.short_tsa, &self.intermediate),
         ] {
             std::fs::write(dir.join(format!("tsa/{name}.pem")), &issued.pem)?;
             std::fs::write(dir.join(format!("tsa/{name}.key.pem")), &issued.key.pem)?;

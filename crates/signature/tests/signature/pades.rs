@@ -19,6 +19,8 @@ struct Files {
     pki: TestPki,
     dir: tempfile::TempDir,
     tsa: String,
+    /// The authority whose certificate expires first (`TestPki::short_tsa`).
+    short_tsa: String,
     /// Commands kept for one `pades.py batch` (Python starts slowly), while batching.
     queue: std::cell::RefCell<Option<Vec<Vec<String>>>>,
 }
@@ -43,10 +45,12 @@ impl Files {
             let _ = serve_files(listener, dir.path().join("crl"));
         }
         let tsa = serve_openssl_tsa(dir.path(), "tsa");
+        let short_tsa = serve_openssl_tsa(dir.path(), "short");
         let files = Self {
             pki,
             dir,
             tsa,
+            short_tsa,
             queue: std::cell::RefCell::default(),
         };
         files.pades(&["blank", "blank.pdf"]);
@@ -140,8 +144,10 @@ impl Files {
                 trust.add(cert);
             }
         }
-        for cert in Certificate::all_from_pem(self.pki.tsa.pem.as_bytes()).unwrap() {
-            trust.add_timestamp_authority(cert);
+        for pem in [&self.pki.tsa.pem, &self.pki.short_tsa.pem] {
+            for cert in Certificate::all_from_pem(pem.as_bytes()).unwrap() {
+                trust.add_timestamp_authority(cert);
+            }
         }
         let mut revocation = RevocationStore::new();
         if crls {
@@ -627,6 +633,19 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
         "Firma1",
         &[&ltv[..], &["--lta"]].concat(),
     );
+    // An archive chain: everything stamped by the authority whose certificate expires
+    // first, then a document time-stamp by the other, before the first expires.
+    let short = files.short_tsa.clone();
+    let lta_short = [
+        "--tsa",
+        &short,
+        "--ltv",
+        "--trust",
+        "trust/root.pem",
+        "--lta",
+    ];
+    files.sign("blank.pdf", "chain.pdf", "good", "Firma1", &lta_short);
+    files.pades(&["timestamp", "chain.pdf", "chain-renewed.pdf", "--tsa", &tsa]);
     let _ = files.run_batch();
 
     // (pyHanko refuses to sign B-LT for a revoked signer.)
@@ -639,6 +658,7 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
         alone.verify_pdf(&bytes, now).unwrap().remove(0)
     };
     let mut wrong = Vec::new();
+    let mut table = String::new();
     for (file, indication, level, pyhanko) in [
         ("b-t.pdf", Indication::Indeterminate, "B-B", true),
         ("b-lt.pdf", Indication::Passed, "B-LT", true),
@@ -660,7 +680,17 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
         if said.as_ref().map(|(bottom_line, _)| *bottom_line) != Some(pyhanko) {
             wrong.push(format!("{file}: pyHanko expected {pyhanko}, said {said:?}"));
         }
+        let verdict = report.sub_indication().map_or_else(
+            || format!("{} ({})", report.indication(), report.level()),
+            |sub| format!("{}/{sub} ({})", report.indication(), report.level()),
+        );
+        let _ = writeln!(
+            table,
+            "| {file} | Firma1 | {verdict} | {} |",
+            said.map(|(_, summary)| summary).unwrap_or_default()
+        );
     }
+    println!("{table}");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // Without the store's CRLs, a B-T signature's revocation status is unknown; the same
@@ -699,4 +729,27 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
     let report = alone.verify_pdf(&bytes, later).unwrap().remove(0);
     assert_eq!(report.indication(), Indication::Passed, "{report}");
     assert_eq!(report.level(), "B-LTA", "{report}");
+
+    // 450 days on, the first authority's certificate has expired (at 400) and so has the
+    // signer's (at 365). Alone, its time-stamps prove nothing any more; renewed by a
+    // document time-stamp of the other authority, each is judged as of the time the next
+    // proves, down to the signature.
+    let past_first = now + time::Duration::days(450);
+    let chain = |file: &str| {
+        let bytes = std::fs::read(files.path(file)).unwrap();
+        alone.verify_pdf(&bytes, past_first).unwrap().remove(0)
+    };
+    let report = chain("chain.pdf");
+    assert_eq!(report.indication(), Indication::Indeterminate, "{report}");
+    let report = chain("chain-renewed.pdf");
+    assert_eq!(report.indication(), Indication::Passed, "{report}");
+    assert_eq!(report.level(), "B-LTA", "{report}");
+    assert_eq!(report.timestamps.len(), 3, "{report}");
+    assert!(
+        report.timestamps[..2]
+            .iter()
+            .all(|stamp| stamp.status == Status::Passed && stamp.reason.contains("judged as of")),
+        "{report}"
+    );
+    assert_eq!(report.best_signature_time, report.timestamps[0].gen_time);
 }
