@@ -613,40 +613,7 @@ fn an_object_filed_under_another_number_is_refused() {
 /// verifies them from what they carry; without that material it cannot.
 #[test]
 fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
-    let files = Files::serving_crls();
-    let tsa = files.tsa.clone();
-    files.batch();
-    let ltv = ["--tsa", &tsa, "--ltv", "--trust", "trust/root.pem"];
-    files.sign("blank.pdf", "b-t.pdf", "good", "Firma1", &["--tsa", &tsa]);
-    files.sign("blank.pdf", "b-lt.pdf", "good", "Firma1", &ltv);
-    files.sign(
-        "blank.pdf",
-        "b-lt-adbe.pdf",
-        "good",
-        "Firma1",
-        &[&ltv[..], &["--adbe"]].concat(),
-    );
-    files.sign(
-        "blank.pdf",
-        "b-lta.pdf",
-        "good",
-        "Firma1",
-        &[&ltv[..], &["--lta"]].concat(),
-    );
-    // An archive chain: everything stamped by the authority whose certificate expires
-    // first, then a document time-stamp by the other, before the first expires.
-    let short = files.short_tsa.clone();
-    let lta_short = [
-        "--tsa",
-        &short,
-        "--ltv",
-        "--trust",
-        "trust/root.pem",
-        "--lta",
-    ];
-    files.sign("blank.pdf", "chain.pdf", "good", "Firma1", &lta_short);
-    files.pades(&["timestamp", "chain.pdf", "chain-renewed.pdf", "--tsa", &tsa]);
-    let _ = files.run_batch();
+    let files = long_term_files();
 
     // (pyHanko refuses to sign B-LT for a revoked signer.)
     let names = ["b-t.pdf", "b-lt.pdf", "b-lt-adbe.pdf", "b-lta.pdf"];
@@ -730,10 +697,18 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
     assert_eq!(report.indication(), Indication::Passed, "{report}");
     assert_eq!(report.level(), "B-LTA", "{report}");
 
-    // 450 days on, the first authority's certificate has expired (at 400) and so has the
-    // signer's (at 365). Alone, its time-stamps prove nothing any more; renewed by a
-    // document time-stamp of the other authority, each is judged as of the time the next
-    // proves, down to the signature.
+    archive_chain_outlives_its_first_authority(&files, &alone, now);
+}
+
+/// 450 days on, the first authority's certificate has expired (at 400) and so has the
+/// signer's (at 365). Alone, its time-stamps prove nothing any more; renewed by a document
+/// time-stamp of the other authority, each is judged as of the time the next proves, down
+/// to the signature.
+fn archive_chain_outlives_its_first_authority(
+    files: &Files,
+    alone: &Verifier,
+    now: OffsetDateTime,
+) {
     let past_first = now + time::Duration::days(450);
     let chain = |file: &str| {
         let bytes = std::fs::read(files.path(file)).unwrap();
@@ -752,4 +727,43 @@ fn long_term_pdf_signatures_verify_from_the_material_they_carry() {
         "{report}"
     );
     assert_eq!(report.best_signature_time, report.timestamps[0].gen_time);
+}
+
+/// pyHanko signs B-T, B-LT (both sub-filters), B-LTA, and an archive chain.
+fn long_term_files() -> Files {
+    let files = Files::serving_crls();
+    let tsa = files.tsa.clone();
+    files.batch();
+    let ltv = ["--tsa", &tsa, "--ltv", "--trust", "trust/root.pem"];
+    files.sign("blank.pdf", "b-t.pdf", "good", "Firma1", &["--tsa", &tsa]);
+    files.sign("blank.pdf", "b-lt.pdf", "good", "Firma1", &ltv);
+    files.sign(
+        "blank.pdf",
+        "b-lt-adbe.pdf",
+        "good",
+        "Firma1",
+        &[&ltv[..], &["--adbe"]].concat(),
+    );
+    files.sign(
+        "blank.pdf",
+        "b-lta.pdf",
+        "good",
+        "Firma1",
+        &[&ltv[..], &["--lta"]].concat(),
+    );
+    // An archive chain: everything stamped by the authority whose certificate expires
+    // first, then a document time-stamp by the other, before the first expires.
+    let short = files.short_tsa.clone();
+    let lta_short = [
+        "--tsa",
+        &short,
+        "--ltv",
+        "--trust",
+        "trust/root.pem",
+        "--lta",
+    ];
+    files.sign("blank.pdf", "chain.pdf", "good", "Firma1", &lta_short);
+    files.pades(&["timestamp", "chain.pdf", "chain-renewed.pdf", "--tsa", &tsa]);
+    let _ = files.run_batch();
+    files
 }
