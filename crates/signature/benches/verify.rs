@@ -292,21 +292,7 @@ fn pades(
             );
         };
         run(&["blank", "bench.pdf", "--size", "1048576"]);
-        run(&[
-            "sign",
-            "bench.pdf",
-            "bench-signed.pdf",
-            "--key",
-            "signers/good.key.pem",
-            "--cert",
-            "signers/good.pem",
-            "--chain",
-            "trust/intermediate.pem",
-            "--field",
-            "Firma1",
-            "--tsa",
-            &tsa,
-        ]);
+        sign_pdf(dir, "bench-signed.pdf", &tsa, &[]);
         let pdf = std::fs::read(dir.join("bench-signed.pdf")).unwrap();
         let case = Case {
             name: "PAdES-B-T-1MB",
@@ -317,14 +303,7 @@ fn pades(
             authorities: Certificate::all_from_pem(pki.tsa.pem.as_bytes()).unwrap(),
         };
         let warm = verifier(&case);
-        let reports = warm.verify_pdf(&pdf, when).unwrap();
-        assert_eq!(
-            reports[0].indication(),
-            Indication::Passed,
-            "{}",
-            reports[0]
-        );
-        assert_eq!(reports[0].level(), "B-T");
+        assert_passes(&warm, &pdf, when, "B-T");
         (warm, pdf)
     };
     group.bench_function("PAdES-B-T-1MB/full-warm", |b| {
@@ -361,32 +340,17 @@ fn pades_b_lt(when: OffsetDateTime) -> (Verifier, Vec<u8>) {
     pki.write_to(dir.path()).unwrap();
     let _ = renhice_testing::pki::serve_files(listener, dir.path().join("crl"));
     let tsa = renhice_testing::pki::serve_openssl_tsa(dir.path(), "tsa");
-    let run = |args: &[&str]| {
-        let _ = renhice_testing::pyhanko(
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
-            dir.path(),
-            args,
-        );
-    };
-    run(&["blank", "bench.pdf", "--size", "1048576"]);
-    run(&[
-        "sign",
-        "bench.pdf",
+    let _ = renhice_testing::pyhanko(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        dir.path(),
+        &["blank", "bench.pdf", "--size", "1048576"],
+    );
+    sign_pdf(
+        dir.path(),
         "bench-lt.pdf",
-        "--key",
-        "signers/good.key.pem",
-        "--cert",
-        "signers/good.pem",
-        "--chain",
-        "trust/intermediate.pem",
-        "--field",
-        "Firma1",
-        "--tsa",
         &tsa,
-        "--ltv",
-        "--trust",
-        "trust/root.pem",
-    ]);
+        &["--ltv", "--trust", "trust/root.pem"],
+    );
     let pdf = std::fs::read(dir.path().join("bench-lt.pdf")).unwrap();
     let mut trust = renhice_signature::TrustStore::new();
     for cert in Certificate::all_from_pem(pki.root.pem.as_bytes()).unwrap() {
@@ -396,15 +360,46 @@ fn pades_b_lt(when: OffsetDateTime) -> (Verifier, Vec<u8>) {
         trust.add_timestamp_authority(cert);
     }
     let warm = Verifier::new(trust, renhice_signature::RevocationStore::new());
-    let reports = warm.verify_pdf(&pdf, when).unwrap();
+    assert_passes(&warm, &pdf, when, "B-LT");
+    (warm, pdf)
+}
+
+/// pyHanko signs the 1 MB `bench.pdf` of `dir` into `output` as the PKI's `good` signer,
+/// time-stamped by `tsa`, with `extra` options.
+fn sign_pdf(dir: &std::path::Path, output: &str, tsa: &str, extra: &[&str]) {
+    let mut args = vec![
+        "sign",
+        "bench.pdf",
+        output,
+        "--key",
+        "signers/good.key.pem",
+        "--cert",
+        "signers/good.pem",
+        "--chain",
+        "trust/intermediate.pem",
+        "--field",
+        "Firma1",
+        "--tsa",
+        tsa,
+    ];
+    args.extend_from_slice(extra);
+    let _ = renhice_testing::pyhanko(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        dir,
+        &args,
+    );
+}
+
+/// What is measured must be a verification that passes, at the level meant.
+fn assert_passes(verifier: &Verifier, pdf: &[u8], when: OffsetDateTime, level: &str) {
+    let reports = verifier.verify_pdf(pdf, when).unwrap();
     assert_eq!(
         reports[0].indication(),
         Indication::Passed,
         "{}",
         reports[0]
     );
-    assert_eq!(reports[0].level(), "B-LT", "{}", reports[0]);
-    (warm, pdf)
+    assert_eq!(reports[0].level(), level, "{}", reports[0]);
 }
 
 criterion_group!(benches, verify);

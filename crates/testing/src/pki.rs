@@ -747,8 +747,9 @@ fn issue(spec: &Spec, issuer: Option<&Issued>, serial: u64) -> Issued {
     }
 }
 
-/// A DER tag-length-value.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+/// A DER tag-length-value: `tag`, the definite length of `content`, `content`.
+#[must_use]
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {

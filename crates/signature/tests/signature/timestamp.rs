@@ -21,7 +21,7 @@ use renhice_signature::{
     SigningTimeError, Status, SubIndication, Target, TimeStampAuthority, TimestampError,
     TrustStore, Verifier,
 };
-use renhice_testing::pki::{TestPki, openssl_tsa_reply};
+use renhice_testing::pki::{TestPki, openssl_tsa_reply, tlv};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
@@ -532,28 +532,7 @@ fn replace_token(signature: &mut Signature, token: &[u8]) {
         jws["header"]["etsiU"] = serde_json::json!([URL_SAFE_NO_PAD.encode(item.to_string())]);
         jws.to_string().into_bytes()
     } else {
-        let info = cms::content_info::ContentInfo::from_der(&data).unwrap();
-        let mut signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
-        let mut signer_info = signed.signer_infos.0.as_slice()[0].clone();
-        let mut values = der::asn1::SetOfVec::new();
-        values.insert(der::Any::from_der(token).unwrap()).unwrap();
-        let mut attributes = der::asn1::SetOfVec::new();
-        attributes
-            .insert(x509_cert::attr::Attribute {
-                oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14"),
-                values,
-            })
-            .unwrap();
-        signer_info.unsigned_attrs = Some(attributes);
-        let mut infos = der::asn1::SetOfVec::new();
-        infos.insert(signer_info).unwrap();
-        signed.signer_infos = cms::signed_data::SignerInfos(infos);
-        cms::content_info::ContentInfo {
-            content_type: info.content_type,
-            content: der::Any::encode_from(&signed).unwrap(),
-        }
-        .to_der()
-        .unwrap()
+        with_unsigned(&data, "1.2.840.113549.1.9.16.2.14", token, false)
     };
     signature.data = Some(renhice_model::Primitive::new(STANDARD.encode(replaced)));
 }
@@ -705,25 +684,6 @@ fn a_time_stamp_by_a_revoked_authority_proves_nothing() {
     });
 }
 
-/// A DER element: `tag`, its length, `contents`.
-fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let length = contents.len();
-    if length < 0x80 {
-        out.push(u8::try_from(length).unwrap());
-    } else {
-        let bytes: Vec<u8> = length
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|byte| *byte == 0)
-            .collect();
-        out.push(0x80 | u8::try_from(bytes.len()).unwrap());
-        out.extend(bytes);
-    }
-    out.extend_from_slice(contents);
-    out
-}
-
 /// Adds `crls` to what the signature carries: `JAdES` `rVals` (ETSI TS 119 182-1
 /// §5.3.5.2), or the `CAdES` `revocation-values` unsigned attribute (ETSI EN 319 122-1
 /// §A.1.2, `[0]` explicit `SEQUENCE OF CertificateList`).
@@ -744,30 +704,9 @@ fn carry(signature: &mut Signature, crls: &[&[u8]]) {
                 .push(serde_json::json!({"rVals": {"crlVals": values}}));
             jws.to_string().into_bytes()
         } else {
-            let info = cms::content_info::ContentInfo::from_der(&data).unwrap();
-            let mut signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
-            let mut signer_info = signed.signer_infos.0.as_slice()[0].clone();
             let list = tlv(0x30, &crls.concat());
             let value = tlv(0x30, &tlv(0xa0, &list));
-            let mut values = der::asn1::SetOfVec::new();
-            values.insert(der::Any::from_der(&value).unwrap()).unwrap();
-            let mut attributes = signer_info.unsigned_attrs.take().unwrap_or_default();
-            attributes
-                .insert(x509_cert::attr::Attribute {
-                    oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.24"),
-                    values,
-                })
-                .unwrap();
-            signer_info.unsigned_attrs = Some(attributes);
-            let mut infos = der::asn1::SetOfVec::new();
-            infos.insert(signer_info).unwrap();
-            signed.signer_infos = cms::signed_data::SignerInfos(infos);
-            cms::content_info::ContentInfo {
-                content_type: info.content_type,
-                content: der::Any::encode_from(&signed).unwrap(),
-            }
-            .to_der()
-            .unwrap()
+            with_unsigned(&data, "1.2.840.113549.1.9.16.2.24", &value, true)
         };
     signature.data = Some(renhice_model::Primitive::new(STANDARD.encode(carried)));
 }
@@ -828,4 +767,35 @@ fn crls_the_signature_carries_stand_in_for_the_store_and_make_it_b_lt() {
         let report = verify(&alone, &revoked, at);
         assert_verdict(&report, Indication::Failed, Some(SubIndication::Revoked));
     });
+}
+
+/// The CMS `data` with one unsigned attribute `oid` of value `value` (DER) on its signer:
+/// beside the others when `keep`, else in their place.
+fn with_unsigned(data: &[u8], oid: &str, value: &[u8], keep: bool) -> Vec<u8> {
+    let info = cms::content_info::ContentInfo::from_der(data).unwrap();
+    let mut signed: cms::signed_data::SignedData = info.content.decode_as().unwrap();
+    let mut signer_info = signed.signer_infos.0.as_slice()[0].clone();
+    let mut values = der::asn1::SetOfVec::new();
+    values.insert(der::Any::from_der(value).unwrap()).unwrap();
+    let mut attributes = if keep {
+        signer_info.unsigned_attrs.take().unwrap_or_default()
+    } else {
+        der::asn1::SetOfVec::new()
+    };
+    attributes
+        .insert(x509_cert::attr::Attribute {
+            oid: der::oid::ObjectIdentifier::new_unwrap(oid),
+            values,
+        })
+        .unwrap();
+    signer_info.unsigned_attrs = Some(attributes);
+    let mut infos = der::asn1::SetOfVec::new();
+    infos.insert(signer_info).unwrap();
+    signed.signer_infos = cms::signed_data::SignerInfos(infos);
+    cms::content_info::ContentInfo {
+        content_type: info.content_type,
+        content: der::Any::encode_from(&signed).unwrap(),
+    }
+    .to_der()
+    .unwrap()
 }
