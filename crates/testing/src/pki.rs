@@ -898,7 +898,6 @@ pub fn serve_openssl_tsa(dir: &Path, tsa: &str) -> String {
 /// points of a PKI generated with [`TestPki::generate_with_crls_at`] and the listener's
 /// address); 404 for any other path. Gives the count of files served; the server lives as
 /// long as the process.
-///
 #[must_use]
 pub fn serve_files(
     listener: std::net::TcpListener,
