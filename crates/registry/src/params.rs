@@ -129,6 +129,17 @@ impl SearchParam {
         }
     }
 
+    /// Whether each of its values names one or a few resources (a logical id, a business
+    /// identifier, an identity document, a RENIPRESS code, a patient): a search may
+    /// start from it whatever else it asks (`renhice_store::search::Criterion::narrow`).
+    #[must_use]
+    pub fn narrows(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Reference(ResourceType::Patient) | Kind::OfType | Kind::PatientIdentifier
+        ) || matches!(self.name, "_id" | "identifier" | IDENTITY_KEY | RENIPRESS)
+    }
+
     /// Whether clients may search by it.
     #[must_use]
     pub fn offered(&self) -> bool {

@@ -252,6 +252,7 @@ pub fn parse(
                 request.criteria.push(Criterion {
                     param: param.index_name().to_owned(),
                     values,
+                    narrow: param.narrows(),
                 });
             }
         }

@@ -79,8 +79,10 @@ fn open_postgres(url: &str) -> Result<diesel::PgConnection, StoreError> {
     // generic plan's *estimated* cost is higher than a custom plan's: at the target
     // slice, 40 % of the machine's CPU went to the planner during `$record-locations`.
     // Every such statement renhice prepares is an index lookup by key whose plan does
-    // not depend on the values, so the generic plan is the right one. Ad-hoc searches
-    // (boxed queries) are unnamed statements and are still planned with their values.
+    // not depend on the values, so the generic plan is the right one. The setting also
+    // governs the unnamed statements of searches (boxed and `sql_query` statements are
+    // planned afresh each time, but still without their values): searches are written
+    // so that their plans follow from their shape (`search.rs`).
     conn.batch_execute("SET plan_cache_mode = force_generic_plan")
         .map_err(|e| fail(diesel::ConnectionError::CouldntSetupConfiguration(e)))?;
     Ok(conn)

@@ -78,6 +78,7 @@ async fn patients_with(state: &AppState, identifiers: Vec<Match>) -> Result<Crit
     Ok(Criterion {
         param: "patient".to_owned(),
         values: patients,
+        narrow: true,
     })
 }
 
@@ -143,6 +144,7 @@ async fn access_criterion(
                             code: id,
                         })
                         .collect(),
+                    narrow: true,
                 }
             } else {
                 Criterion::references("patient", "Patient", family)
@@ -216,6 +218,7 @@ async fn entries_criterion(
         (false, "DocumentReference") => Some(Criterion {
             param: "custodian".to_owned(),
             values: vec![Match::HeldOrUnlabelled(own)],
+            narrow: false,
         }),
         // A SubmissionSet carries no label of its own: under a consent it is seen
         // whoever holds it; the entries it lists are still read by the rules above.

@@ -17,6 +17,8 @@ use renhice_store::{DatabaseConfig, Store, StoreError};
 use renhice_testing::{TestDb, backend_tests};
 
 mod audit;
+#[cfg(feature = "postgres")]
+mod plans;
 
 fn config(url: &str) -> DatabaseConfig {
     DatabaseConfig {
@@ -673,7 +675,71 @@ async fn accreditation_runs_move_and_abandoned_ones_stop(db: TestDb) {
     );
 }
 
+/// A name search is a prefix, run as a range of code points: exactly the values that start
+/// with it, whatever characters either holds (LIKE's wildcards, letters beyond ASCII, the
+/// last code point there is), on both backends.
+async fn a_name_prefix_finds_exactly_the_values_that_start_with_it(db: TestDb) {
+    use renhice_store::resources::StringEntry;
+    use renhice_store::search::{self, Criterion, Cursor, Match, Order};
+    let store = Store::connect(&config(db.url())).await.unwrap();
+    let names = [
+        "gar%cia",
+        "gar_x",
+        "garz",
+        "gas",
+        "ga",
+        "ñandu",
+        "ñu",
+        "nu",
+        "o\u{10FFFF}",
+        "o\u{10FFFF}a",
+        "p",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let index = SearchIndex {
+            strings: vec![StringEntry {
+                param: "family".into(),
+                value: (*name).to_owned(),
+            }],
+            ..SearchIndex::default()
+        };
+        write(&store, &format!("p{i}"), 1, Some("{}"), index)
+            .await
+            .unwrap();
+    }
+    for prefix in ["gar%", "gar_", "gar", "g", "ñ", "o\u{10FFFF}", "o", "zz"] {
+        let criteria = vec![Criterion {
+            param: "family".into(),
+            values: vec![Match::StringPrefix(prefix.to_owned())],
+            narrow: false,
+        }];
+        let page = store
+            .run(move |conn| {
+                search::search(conn, "Patient", &criteria, Order::Key, Cursor::Start, 50)
+            })
+            .await
+            .unwrap();
+        let found: Vec<&str> = page
+            .rows
+            .iter()
+            .map(|row| names[row.1[1..].parse::<usize>().unwrap()])
+            .collect();
+        let expected: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        assert_eq!(
+            found,
+            expected,
+            "family={prefix:?} on {}",
+            db.backend_name()
+        );
+    }
+}
+
 backend_tests!(
+    a_name_prefix_finds_exactly_the_values_that_start_with_it,
     accreditation_runs_move_and_abandoned_ones_stop,
     an_index_upgrade_indexes_what_was_written_before_once,
     migrates_from_empty,

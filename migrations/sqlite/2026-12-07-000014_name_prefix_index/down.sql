@@ -1,0 +1,2 @@
+DROP INDEX search_strings_lookup_idx;
+CREATE INDEX search_strings_lookup_idx ON search_strings (param, value);
