@@ -10,7 +10,9 @@ use crate::error::StoreError;
 ///
 /// Accepted forms:
 /// - `postgres://user:password@host:port/database?…` (also `postgresql://`), passed to libpq
-///   unchanged;
+///   unchanged; several hosts, for a replicated cluster, as libpq takes them:
+///   `postgres://user@host1:5432,host2:5432/database?target_session_attrs=read-write` (or
+///   `?host=host1,host2&port=5432,5432`);
 /// - `sqlite://PATH` (relative to the working directory) or `sqlite:///ABSOLUTE/PATH`,
 ///   optionally followed by `?mode=rw` (the default: the file must exist) or `?mode=rwc`
 ///   (create the file if it is missing; its directory must exist).
@@ -44,6 +46,11 @@ impl DatabaseUrl {
         };
         match scheme {
             "postgres" | "postgresql" => {
+                // libpq's list of hosts is not a URL authority the `url` crate reads.
+                if let Some(hosts) = host_list(rest) {
+                    check_hosts(hosts).map_err(|reason| invalid(&reason))?;
+                    return Ok(Self::Postgres(url.to_owned()));
+                }
                 let parsed = ::url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
                 if parsed.host_str().is_none_or(str::is_empty)
                     && !parsed.query_pairs().any(|(k, _)| k == "host")
@@ -122,15 +129,86 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// Replaces the password of a URL with `***`; leaves strings that are not URLs alone.
+/// The part of a URL (after `scheme://`) before its path or query.
+fn authority(rest: &str) -> (&str, &str) {
+    rest.find(['/', '?'])
+        .map_or((rest, ""), |i| rest.split_at(i))
+}
+
+/// The comma-separated `host:port` list of a multi-host PostgreSQL URL, if it is one.
+fn host_list(rest: &str) -> Option<&str> {
+    let (authority, _) = authority(rest);
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    hosts.contains(',').then_some(hosts)
+}
+
+/// Each host of a list is a name or address, with a port of digits if it has one.
+fn check_hosts(hosts: &str) -> Result<(), String> {
+    for entry in hosts.split(',') {
+        // An IPv6 address is bracketed: `[::1]:5432`.
+        let (host, port) = match entry.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((address, after)) => (address, after.strip_prefix(':')),
+                None => return Err(format!("unclosed [ in host {entry:?}")),
+            },
+            None => match entry.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (entry, None),
+            },
+        };
+        if host.is_empty() {
+            return Err(format!("an empty host in the host list {hosts:?}"));
+        }
+        if let Some(port) = port
+            && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!("host {entry:?} has an invalid port"));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the password of a URL with `***` (in its user information, and libpq's
+/// `password` parameter); leaves strings that are not URLs alone.
 pub(crate) fn mask_password(url: &str) -> String {
-    match ::url::Url::parse(url) {
+    let masked = match ::url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // Setting a password only fails for URLs that cannot have one, which this has.
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Ok(_) => url.to_owned(),
+        // A multi-host PostgreSQL URL (or a broken one): the user information is what
+        // precedes the authority's last `@`.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let (authority, tail) = authority(rest);
+                match authority.rsplit_once('@') {
+                    Some((userinfo, hosts)) if userinfo.contains(':') => {
+                        let user = userinfo.split_once(':').map_or("", |(u, _)| u);
+                        format!("{scheme}://{user}:***@{hosts}{tail}")
+                    }
+                    _ => url.to_owned(),
+                }
+            }
+            None => url.to_owned(),
+        },
+    };
+    match masked.split_once('?') {
+        Some((base, query)) if query.split('&').any(|p| p.starts_with("password=")) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|p| {
+                    if p.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        p
+                    }
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        _ => masked,
     }
 }
 
@@ -146,6 +224,39 @@ mod tests {
         assert!(DatabaseUrl::parse("postgresql://localhost/x").is_ok());
         assert!(DatabaseUrl::parse("postgresql:///x?host=/run/postgresql").is_ok());
         assert!(DatabaseUrl::parse("postgres:///x").is_err());
+        let url = DatabaseUrl::parse("postgres://u@h?password=secret&sslmode=disable").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://u@h?password=***&sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn multi_host_postgres_urls_as_libpq_takes_them() {
+        let url = DatabaseUrl::parse(
+            "postgresql://u:secret@127.0.0.1:55431,127.0.0.1:55432,[::1]:55433/renhice\
+             ?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(url.backend(), Backend::Postgres);
+        assert_eq!(
+            url.to_string(),
+            "postgresql://u:***@127.0.0.1:55431,127.0.0.1:55432,[::1]:55433/renhice\
+             ?target_session_attrs=read-write"
+        );
+        assert!(DatabaseUrl::parse("postgresql://db1,db2/renhice").is_ok());
+        assert!(
+            DatabaseUrl::parse("postgresql://h?host=db1,db2&port=5432,5433").is_ok(),
+            "libpq's other form"
+        );
+        for (bad, reason) in [
+            ("postgresql://u@h1:5432,:5433/x", "empty host"),
+            ("postgresql://h1:54x2,h2/x", "invalid port"),
+            ("postgresql://h1,[::1/x", "unclosed"),
+        ] {
+            let err = DatabaseUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! most resources share (every `status=current` entry, every entry an IPRESS holds) or
 //! scans a table reads thousands of rows here and fails.
 
+use std::fmt::Write as _;
+
 use diesel::connection::SimpleConnection;
 use renhice_store::search::{self, Criterion, Cursor, DateComparator, Match, Order};
 use renhice_store::{DatabaseConfig, Store};
@@ -278,8 +280,9 @@ fn nodes<'a>(plan: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) 
 /// A plan as indented lines: each step, what it reads and how many rows.
 fn outline(plan: &serde_json::Value, depth: usize, out: &mut String) {
     let s = |k: &str| plan[k].as_str().unwrap_or("");
-    out.push_str(&format!(
-        "{:indent$}{} {} {} {}: {} rows\n",
+    let _ = writeln!(
+        out,
+        "{:indent$}{} {} {} {}: {} rows",
         "",
         s("Node Type"),
         s("Relation Name"),
@@ -287,7 +290,7 @@ fn outline(plan: &serde_json::Value, depth: usize, out: &mut String) {
         [s("Index Cond"), s("Recheck Cond"), s("Filter")].concat(),
         rows_read(plan),
         indent = depth * 2
-    ));
+    );
     for child in plan["Plans"].as_array().into_iter().flatten() {
         outline(child, depth + 1, out);
     }
