@@ -226,8 +226,7 @@ fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-/// The index table a match is looked up in, and the alias-qualified predicate on one of
-/// its rows (the parameter aside).
+/// The index table a match is looked up in.
 fn index_table(value: &Match) -> &'static str {
     match value {
         Match::Token { .. } => "search_tokens",
@@ -238,6 +237,8 @@ fn index_table(value: &Match) -> &'static str {
     }
 }
 
+/// The predicate a row of the match's index table (`alias`) satisfies, its parameter
+/// aside.
 fn row_predicate(sql: &mut Sql, alias: &str, value: &Match) {
     let col = |c: &str| format!("{alias}.{c}");
     match value {
